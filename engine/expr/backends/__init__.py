@@ -1,0 +1,1 @@
+"""Compilers from checked syntax trees to Python closures, SQL expressions and JavaScript."""
