@@ -52,6 +52,7 @@ class Ref(Node):
     braced: tuple[bool, ...]
     path: tuple[str, ...] = ()
     field_type: str = ""
+    scale: int | None = None  # declared decimal places of a number field
 
 
 @dataclass(frozen=True, slots=True)

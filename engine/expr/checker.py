@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from engine.expr import ast
+from engine.expr import ast, numbers
 from engine.expr.errors import ExprError, did_you_mean
 from engine.expr.functions import FUNCTIONS, Function
 from engine.expr.functions.base import type_label
@@ -37,6 +38,9 @@ class Checker:
     def __init__(self, source: str, schema: Mapping[str, FieldInfo]) -> None:
         self.source = source
         self.schema = schema
+        # Values of constant numeric sub-trees (by node id), to report overflow such as
+        # 9^9^9^9 when the formula is defined instead of silently yielding blank later.
+        self.constants: dict[int, Decimal] = {}
 
     # --- helpers ------------------------------------------------------------------------
     def error(self, code: str, node: ast.Node, **params: Any) -> ExprError:
@@ -79,7 +83,11 @@ class Checker:
     # --- dispatch -----------------------------------------------------------------------
     def check(self, node: ast.Node) -> ast.Node:
         if isinstance(node, ast.NumberLit):
-            return self.typed(node, NUMBER)
+            checked = self.typed(node, NUMBER)
+            value = numbers.norm(node.value)
+            if value is not None:
+                self.constants[id(checked)] = value
+            return checked
         if isinstance(node, ast.TextLit):
             return self.typed(node, TEXT)
         if isinstance(node, ast.BoolLit):
@@ -141,7 +149,7 @@ class Checker:
             t = t.as_list(".".join(path))
         elif list_source is not None:
             t = t.as_list(list_source)
-        return self.typed(node, t, path=tuple(path), field_type=info.field_type)
+        return self.typed(node, t, path=tuple(path), field_type=info.field_type, scale=info.scale)
 
     # --- operators ----------------------------------------------------------------------
     def unary(self, node: ast.Unary) -> ast.Node:
@@ -159,7 +167,7 @@ class Checker:
                 operand_en=operand.type.name,
             )
         t = NUMBER.as_list(operand.type.source or "") if operand.type.is_list else NUMBER
-        return self.typed(node, t, operand=operand)
+        return self.fold(self.typed(node, t, operand=operand), operand)
 
     def operand_error(self, node: ast.Binary, left: ExprType, right: ExprType) -> ExprError:
         return self.error(
@@ -202,7 +210,25 @@ class Checker:
         else:
             result = self.arithmetic(node, lt, rt)
         t = result.as_list(source) if source is not None else result
-        return self.typed(node, t, left=left, right=right)
+        typed = self.typed(node, t, left=left, right=right)
+        return self.fold(typed, left, right) if result == NUMBER and op != "/" else typed
+
+    def fold(self, node: ast.Node, *operands: ast.Node) -> ast.Node:
+        """Record a constant result; a constant that overflows is a definition error."""
+        values = [self.constants.get(id(o)) for o in operands]
+        if any(v is None for v in values):
+            return node
+        if isinstance(node, ast.Unary):
+            unary = {"-": numbers.neg, "+": lambda a: a, "%": numbers.percent}[node.op]
+            result = unary(values[0])
+        else:
+            assert isinstance(node, ast.Binary)
+            binary = {"+": numbers.add, "-": numbers.sub, "*": numbers.mul, "^": numbers.power}
+            result = binary[node.op](values[0], values[1])
+        if result is None:
+            raise self.error("number_overflow", node)
+        self.constants[id(node)] = result
+        return node
 
     def arithmetic(self, node: ast.Binary, lt: ExprType, rt: ExprType) -> ExprType:
         lk = "number" if lt.kind == "blank" else lt.kind

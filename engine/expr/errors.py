@@ -80,6 +80,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "不能逐行组合来自不同子表单或关联的列表：{left} 与 {right}",
         "Lists from different subforms or relations cannot be combined row by row: {left} and {right}",
     ),
+    "number_overflow": (
+        "常量计算结果超出范围（绝对值须小于 10^18）",
+        "This constant calculation is out of range (the absolute value must be below 10^18)",
+    ),
     "not_in_backend": (
         "函数 {name} 不能在{backend_zh}中计算",
         "Function {name} cannot be computed in {backend_en}",

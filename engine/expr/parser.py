@@ -157,8 +157,9 @@ def _describe_expected(expected: set[str]) -> tuple[str, str]:
 def _translate(source: str, exc: UnexpectedInput) -> ExprError:
     offset = getattr(exc, "pos_in_stream", None)
     if isinstance(exc, UnexpectedCharacters):
-        span = _position(source, exc.pos_in_stream)
-        char = source[exc.pos_in_stream]
+        at = exc.pos_in_stream or 0
+        span = _position(source, at)
+        char = source[at]
         if char in "\"'":
             return ExprError("unterminated_text", source, span)
         if char == "{":

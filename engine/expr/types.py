@@ -76,10 +76,21 @@ class FieldInfo:
     is_list: bool = False
     many: bool = False
     fields: Mapping[str, FieldInfo] = field(default_factory=dict)
+    scale: int | None = None  # decimal places a number field holds, when declared
 
     @property
     def is_container(self) -> bool:
         return self.field_type in CONTAINER_TYPES
+
+
+def _scale(field_type: str, spec: Mapping[str, Any]) -> int | None:
+    """Decimal places of a number field: declared ``precision``, 0 for integers, else unknown."""
+    if field_type in ("integer", "rating"):
+        return 0
+    declared = spec.get("precision")
+    if isinstance(declared, int) and not isinstance(declared, bool) and 0 <= declared <= 10:
+        return declared
+    return None
 
 
 def _labels(raw: Any) -> tuple[str, ...]:
@@ -102,12 +113,16 @@ def normalize_schema(schema: Mapping[str, Any] | None) -> dict[str, FieldInfo]:
         labels = _labels(spec.get("label"))
         if ftype in CONTAINER_TYPES:
             many = ftype == "subform" or bool(spec.get("many") or spec.get("multiple"))
-            sub = normalize_schema(spec.get("fields") or {})
+            sub_spec = spec.get("fields") or {}
+            if not isinstance(sub_spec, Mapping):
+                raise ValueError(f"schema entry {key!r}: fields must be an object")
+            sub = normalize_schema(sub_spec)
             result[key] = FieldInfo(key, ftype, labels, None, False, many, sub)
         elif ftype in LIST_FIELD_TYPES:
             result[key] = FieldInfo(key, ftype, labels, LIST_FIELD_TYPES[ftype], True)
         else:
-            result[key] = FieldInfo(key, ftype, labels, FIELD_TYPE_KINDS.get(ftype))
+            kind = FIELD_TYPE_KINDS.get(ftype)
+            result[key] = FieldInfo(key, ftype, labels, kind, scale=_scale(ftype, spec))
     return result
 
 

@@ -9,9 +9,10 @@ FUNCTIONS: Registry[Function] = Registry("expression function")
 
 
 def _register_builtins() -> None:
-    from engine.expr.functions import dates, logic, maths, texts
+    import importlib
 
-    for module in (logic, maths, texts, dates):
+    for family in ("logic", "maths", "texts", "dates"):
+        module = importlib.import_module(f"engine.expr.functions.{family}")
         for fn in module.FUNCTIONS:
             FUNCTIONS.register(fn.name, fn)
 

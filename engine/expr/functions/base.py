@@ -96,6 +96,10 @@ class Function:
     def python_lazy(self, record: Any, ctx: EvalContext, thunks: Sequence[Thunk]) -> Any:
         raise NotImplementedError(self.name)  # pragma: no cover - every lazy function overrides
 
+    def compile_python(self, args: Sequence[Thunk]) -> Thunk | None:
+        """Optionally, a closure specialised for these compiled arguments (hot functions)."""
+        return None
+
 
 def type_label(t: ExprType, language: str) -> str:
     if language == "zh":

@@ -15,10 +15,10 @@ from typing import Any
 from engine.expr.functions.base import Function, Param
 from engine.expr.functions.maths import integer
 from engine.expr.runtime import EvalContext
-from engine.expr.types import DATE, DATETIME, NUMBER, TIME
+from engine.expr.types import DATE, DATETIME, NUMBER, TIME, Kind
 
-D = ("date",)
-NUM = ("number",)
+D: tuple[Kind, ...] = ("date",)
+NUM: tuple[Kind, ...] = ("number",)
 Date = dt.date | None
 Num = Decimal | None
 
@@ -297,9 +297,9 @@ class Days(Function):
         return Decimal((end - start).days)
 
 
-def workdays_until(d: dt.date) -> int:
-    """Monday–Friday days from a fixed Monday up to and including ``d`` (may be negative)."""
-    ordinal = d.toordinal() - 1  # ordinal 1 (0001-01-01) is a Monday; shift so 0 is that Monday
+def workdays_until(d: dt.date, shift: int = 0) -> int:
+    """Monday–Friday days from a fixed Monday up to and including ``d`` + ``shift`` days."""
+    ordinal = d.toordinal() - 1 + shift  # ordinal 1 (0001-01-01) is a Monday; shift so 0 is that Monday
     weeks, rest = divmod(ordinal, 7)
     return weeks * 5 + min(rest + 1, 5)
 
@@ -318,7 +318,7 @@ class NetworkDays(Function):
             return None
         if start > end:
             return -self.python(end, start)  # type: ignore[operator]
-        return Decimal(workdays_until(end) - workdays_until(start - dt.timedelta(days=1)))
+        return Decimal(workdays_until(end) - workdays_until(start, -1))  # start - 1 may precede year 1
 
 
 _DATE_TEXT = re.compile(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[T\s].*)?")

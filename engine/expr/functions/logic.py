@@ -12,9 +12,9 @@ from engine.expr import ast
 from engine.expr.errors import ExprError
 from engine.expr.functions.base import ANY, Function, Param, Thunk, unify
 from engine.expr.runtime import EvalContext
-from engine.expr.types import BOOLEAN, ExprType
+from engine.expr.types import BOOLEAN, ExprType, Kind
 
-COND = ("boolean",)
+COND: tuple[Kind, ...] = ("boolean",)
 
 
 class If(Function):
@@ -33,6 +33,11 @@ class If(Function):
         if thunks[0](record, ctx) is True:
             return thunks[1](record, ctx)
         return thunks[2](record, ctx) if len(thunks) > 2 else None
+
+    def compile_python(self, args: Sequence[Thunk]) -> Thunk | None:
+        condition, then = args[0], args[1]
+        otherwise = args[2] if len(args) > 2 else (lambda r, c: None)
+        return lambda r, c: then(r, c) if condition(r, c) is True else otherwise(r, c)
 
 
 class Ifs(Function):

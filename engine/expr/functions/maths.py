@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from engine.expr import ast, numbers
 from engine.expr.functions.base import ANY, Function, Param, unify
-from engine.expr.types import NUMBER, ExprType
+from engine.expr.types import NUMBER, ExprType, Kind
 
-NUM = ("number",)
-ORDERABLE = ("number", "date", "datetime")
+NUM: tuple[Kind, ...] = ("number",)
+ORDERABLE: tuple[Kind, ...] = ("number", "date", "datetime")
 Num = Decimal | None
 
 
@@ -32,9 +32,10 @@ def integer(value: Num) -> int:
 
 
 def total(items: Sequence[Decimal]) -> Num:
+    numbers.ensure_context()
     acc = numbers.ZERO
     for item in items:
-        acc = numbers.CTX.add(acc, item)
+        acc += item
     return numbers.norm(acc)
 
 
@@ -48,6 +49,13 @@ class Sum(Function):
     examples = (("SUM(1, 2.5, 3)", "6.5"), ("SUM(0.1, 0.2)", "0.3"))
 
     def python(self, *args: Any) -> Num:
+        if len(args) == 1 and isinstance(args[0], list):  # the common SUM(items.x)
+            numbers.ensure_context()
+            acc = numbers.ZERO
+            for v in args[0]:
+                if v is not None:
+                    acc += v
+            return numbers.norm(acc)
         return total(values(args))
 
 
@@ -248,7 +256,7 @@ class Ceiling(Function):
     returns = NUMBER
     summary_zh = "向上（正无穷方向）舍入到基数的倍数（默认 1）；基数为 0 时为 0"
     summary_en = "Rounds up (toward +infinity) to a multiple of significance (default 1); 0 if significance is 0"
-    examples = (("CEILING(4.2)", "5"), ("CEILING(-2.5, 2)", "-2"), ("CEILING(23, 5)", "25"))
+    examples: ClassVar[tuple[tuple[str, str], ...]] = (("CEILING(4.2)", "5"), ("CEILING(-2.5, 2)", "-2"), ("CEILING(23, 5)", "25"))
 
     def multiple(self, value: Num, significance: Num, rounder: str) -> Num:
         step = abs(significance) if significance is not None else numbers.ONE

@@ -6,16 +6,16 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from engine.expr import ast, numbers
 from engine.expr.functions.base import ANY, Function, Param
 from engine.expr.runtime import EvalContext
-from engine.expr.types import BOOLEAN, NUMBER, TEXT, ExprType
+from engine.expr.types import BOOLEAN, NUMBER, TEXT, ExprType, Kind
 
 MAX_TEXT = 1_000_000
-TXT = ("text",)
-NUM = ("number",)
+TXT: tuple[Kind, ...] = ("text",)
+NUM: tuple[Kind, ...] = ("number",)
 # Exactly the characters Python's str.isspace() accepts; every backend uses this list.
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -202,7 +202,7 @@ class Find(Function):
     case_sensitive = True
     summary_zh = "查找文本出现的位置（区分大小写，从 1 开始）；找不到时为空"
     summary_en = "Position of find_text in within_text (case-sensitive, from 1); blank if not found"
-    examples = (("FIND(\"b\", \"abcb\")", "2"), ("FIND(\"B\", \"abc\")", "(blank)"))
+    examples: ClassVar[tuple[tuple[str, str], ...]] = (("FIND(\"b\", \"abcb\")", "2"), ("FIND(\"B\", \"abc\")", "(blank)"))
 
     def python(self, find: Text, within: Text, start: Decimal | None = numbers.ONE) -> Decimal | None:
         s = count(start)
@@ -320,14 +320,17 @@ def format_number(value: Decimal, fmt: str) -> str:
     if match is None:
         return fmt
     prefix, pattern, suffix = fmt[: match.start()], match.group(), fmt[match.end() :]
+    # Wide enough for every digit the pattern asks for, whatever the thread's context.
+    context = numbers.CTX.copy()
+    context.prec = max(context.prec, len(fmt) + 25)
     if "%" in prefix + suffix:
-        value = value.scaleb(2)
+        value = value.scaleb(2, context)
     whole_pattern, _, frac_pattern = pattern.partition(".")
     places = len(frac_pattern)
     required = frac_pattern.count("0")
-    rounded = value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, numbers.CTX)
+    rounded = value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, context)
     negative = rounded < 0
-    digits = format(abs(rounded), "f")
+    digits = format(rounded.copy_abs(), "f")
     whole, _, frac = digits.partition(".")
     while len(frac) > required and frac.endswith("0"):
         frac = frac[:-1]

@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app factory, thin routers, error mapping (DESIGN §12)."""

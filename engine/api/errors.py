@@ -1,0 +1,191 @@
+"""The one error shape of the HTTP API (DESIGN §12) and the handlers that map errors into it.
+
+Every error body is `{"error": {"code", "message", "issues": [...]}}`; codes are stable and
+language-free, messages follow `Accept-Language` (zh-CN by default, en).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+Language = Literal["zh", "en"]
+
+DEFAULT_LANGUAGE: Language = "zh"
+
+_STATUS_MESSAGES: dict[int, tuple[str, str, str]] = {
+    400: ("malformed_request", "请求格式不正确", "The request is malformed"),
+    401: ("not_authenticated", "请先登录", "Not logged in"),
+    403: ("forbidden", "无权执行此操作", "This action is not allowed"),
+    404: ("not_found", "未找到请求的资源", "Not found"),
+    405: ("method_not_allowed", "不支持此请求方法", "Method not allowed"),
+    409: ("conflict", "数据已被修改，请刷新后重试", "Conflict with the current state"),
+    413: ("payload_too_large", "请求内容过大", "The request body is too large"),
+    415: ("unsupported_media_type", "不支持的内容类型", "Unsupported media type"),
+    422: ("validation_failed", "数据校验未通过", "Validation failed"),
+    429: ("rate_limited", "请求过于频繁，请稍后再试", "Too many requests"),
+    500: ("internal_error", "服务器内部错误", "Internal server error"),
+}
+
+_PYDANTIC_ZH: dict[str, str] = {
+    "missing": "缺少必填项",
+    "extra_forbidden": "不允许的字段",
+    "json_invalid": "JSON 格式不正确",
+    "json_type": "应为 JSON 内容",
+    "model_attributes_type": "应为对象",
+    "dict_type": "应为对象",
+    "list_type": "应为列表",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "decimal_parsing": "应为数字",
+    "bool_type": "应为布尔值",
+    "bool_parsing": "应为布尔值",
+    "string_too_short": "文本过短",
+    "string_too_long": "文本过长",
+    "too_short": "项目过少",
+    "too_long": "项目过多",
+    "greater_than": "数值过小",
+    "greater_than_equal": "数值过小",
+    "less_than": "数值过大",
+    "less_than_equal": "数值过大",
+    "literal_error": "不是允许的取值",
+    "enum": "不是允许的取值",
+    "date_parsing": "日期格式不正确",
+    "datetime_parsing": "日期时间格式不正确",
+}
+
+_REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
+
+
+def pick_language(request: Request) -> Language:
+    """The first language in `Accept-Language` (by q-value) that Jimu speaks; zh by default."""
+    header = request.headers.get("accept-language", "")
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and quality > 0:
+            ranked.append((-quality, position, tag.strip().lower()))
+    for _, _, tag in sorted(ranked):
+        primary = tag.split("-")[0]
+        if primary == "zh":
+            return "zh"
+        if primary == "en":
+            return "en"
+    return DEFAULT_LANGUAGE
+
+
+def error_response(
+    status: int,
+    code: str,
+    message_zh: str,
+    message_en: str,
+    issues: Sequence[dict[str, Any]],
+    request: Request,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A JSON response in the API's one error shape, its message in the caller's language."""
+    language = pick_language(request)
+    message = message_zh if language == "zh" else message_en
+    response_headers = {
+        "Content-Language": "zh-CN" if language == "zh" else "en",
+        "Vary": "Accept-Language",
+        **(headers or {}),
+    }
+    return JSONResponse(
+        status_code=status,
+        content={"error": {"code": code, "message": message, "issues": list(issues)}},
+        headers=response_headers,
+    )
+
+
+def status_error(
+    status: int, request: Request, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The error response for a bare HTTP status, with the code and messages of that status."""
+    code, message_zh, message_en = _status_messages(status)
+    return error_response(status, code, message_zh, message_en, [], request, headers)
+
+
+def _status_messages(status: int) -> tuple[str, str, str]:
+    phrase = HTTPStatus(status).phrase
+    return _STATUS_MESSAGES.get(status, (f"http_{status}", phrase, phrase))
+
+
+def issue_path(loc: Sequence[int | str]) -> str:
+    """A pydantic error location as an issue path: `("body", "items", 3, "qty")` → `items[3].qty`."""
+    parts = list(loc)
+    if parts and parts[0] in _REQUEST_PARTS:
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _validation_issues(exc: RequestValidationError, language: Language) -> list[dict[str, Any]]:
+    issues: list[dict[str, Any]] = []
+    for error in exc.errors():
+        kind = str(error.get("type", "invalid"))
+        loc = tuple(error.get("loc", ()))
+        if kind == "json_invalid":
+            loc = loc[:1]
+        message = str(error.get("msg", kind))
+        if language == "zh":
+            message = _PYDANTIC_ZH.get(kind, message)
+        issues.append({"path": issue_path(loc), "code": kind, "message": message})
+    return issues
+
+
+async def _handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    """A bare HTTPException by its status; a custom `detail` can only be English, so only en shows it.
+
+    Routes that need a specific bilingual message return `error_response` (or raise a domain
+    error mapped to it) instead.
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    code, message_zh, message_en = _status_messages(status)
+    if isinstance(exc.detail, str) and exc.detail != HTTPStatus(status).phrase:
+        message_en = exc.detail
+    return error_response(
+        status, code, message_zh, message_en, [], request, dict(exc.headers or {})
+    )
+
+
+async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    issues = _validation_issues(exc, pick_language(request))
+    return error_response(
+        400, "malformed_request", "请求格式不正确", "The request is malformed", issues, request
+    )
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return status_error(500, request)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route FastAPI's and Starlette's own errors, and any unexpected one, into the error shape."""
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(Exception, _handle_unexpected)

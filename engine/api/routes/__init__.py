@@ -1,0 +1,1 @@
+"""Thin FastAPI routers, one module per area; `engine.api.main.ROUTERS` mounts them."""

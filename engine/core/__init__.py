@@ -1,0 +1,1 @@
+"""Building blocks every layer shares: registries, issues, execution context, physical naming."""

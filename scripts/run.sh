@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs Jimu at http://127.0.0.1:8000 on SQLite in ./data, installing what it needs first.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
+
+read -r -a needed <<< "$(python_packages_needed)"
+apt_install "${needed[@]}"
+ensure_venv ""
+
+echo "Starting Jimu at http://127.0.0.1:8000 (API docs at /docs)"
+exec .venv/bin/jimu serve --host 127.0.0.1 --port 8000 "$@"

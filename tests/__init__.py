@@ -1,0 +1,1 @@
+"""Jimu's test suite; it mirrors the `engine` package."""

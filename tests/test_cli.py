@@ -1,0 +1,87 @@
+"""The `jimu` command: its help, and `serve` both in-process and as a real server."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from engine.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_serve() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    assert "serve" in result.output
+
+
+def test_serve_is_a_subcommand() -> None:
+    result = runner.invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--data-dir"):
+        assert option in result.output
+
+
+def test_serve_creates_the_data_dir_and_prints_the_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(dict(kw, app=app)))
+    data_dir = tmp_path / "nested" / "data"
+    result = runner.invoke(
+        app, ["serve", "--host", "0.0.0.0", "--port", "9123", "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Jimu running at http://0.0.0.0:9123" in result.output
+    assert "API docs: http://0.0.0.0:9123/docs" in result.output
+    assert data_dir.is_dir()
+    [call] = calls
+    assert (call["host"], call["port"]) == ("0.0.0.0", 9123)
+    settings = call["app"].state.settings
+    assert settings.data_dir == data_dir
+    assert settings.database_url == f"sqlite:///{data_dir}/jimu.db"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.slow
+def test_serve_answers_http_until_interrupted(tmp_path: Path) -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "engine", "serve", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate()[0]
+                assert time.monotonic() < deadline, "server did not answer within 30 s"
+                time.sleep(0.2)
+        assert response.json() == {"status": "ok"}
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"Jimu running at http://127.0.0.1:{port}" in output
+    assert (tmp_path / "data").is_dir()
