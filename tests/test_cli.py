@@ -85,3 +85,37 @@ def test_serve_answers_http_until_interrupted(tmp_path: Path) -> None:
         output, _ = server.communicate(timeout=30)
     assert f"Jimu running at http://127.0.0.1:{port}" in output
     assert (tmp_path / "data").is_dir()
+
+
+def test_expr_prints_the_json_value() -> None:
+    result = runner.invoke(app, ["expr", 'LEFT(name, 2) & "先生"', "--record", '{"name": "张三丰"}'])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == '"张三先生"'
+
+
+def test_expr_with_schema_and_type() -> None:
+    result = runner.invoke(
+        app,
+        ["expr", "amount * 2", "--record", '{"amount": "1.25"}', "--schema", '{"amount": "money"}', "--type"],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == '"2.5"\tnumber'
+
+
+def test_expr_today_is_taken_in_the_time_zone() -> None:
+    result = runner.invoke(app, ["expr", "TODAY()", "--now", "2024-06-30T17:30:00Z", "--tz", "Asia/Shanghai"])
+    assert result.stdout.strip() == '"2024-07-01"'
+
+
+def test_expr_error_is_bilingual_with_caret() -> None:
+    result = runner.invoke(app, ["expr", "amout * 2", "--record", '{"amount": 1}'])
+    assert result.exit_code == 1
+    assert "未知字段 amout（您是否想输入 amount？）" in result.stderr
+    assert "Unknown field amout (did you mean amount?) (line 1, column 1)" in result.stderr
+    assert "^^^^^" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["1", "--record", "{"], ["1", "--record", "[]"], ["x", "--schema", '{"x": 3}']])
+def test_expr_bad_input_exits_2(args: list[str]) -> None:
+    result = runner.invoke(app, ["expr", *args])
+    assert result.exit_code == 2

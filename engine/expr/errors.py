@@ -176,7 +176,9 @@ class ExprError(Exception):
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> tuple[str, str]:
     """Bilingual "did you mean" hints for the closest candidate, or empty strings."""
-    lowered = {c.lower(): c for c in candidates}
+    lowered: dict[str, str] = {}
+    for candidate in candidates:  # the first spelling wins: callers list keys before labels
+        lowered.setdefault(candidate.lower(), candidate)
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     if not close:
         return "", ""

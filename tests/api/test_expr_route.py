@@ -1,0 +1,86 @@
+"""POST /api/v1/expr/check: the formula editor's type check and live evaluation."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from engine.api.main import create_app
+
+SCHEMA = {
+    "amount": {"type": "money", "label": {"zh": "合同金额", "en": "Amount"}, "precision": 2},
+    "items": {"type": "subform", "fields": {"qty": "integer", "price": "money"}},
+}
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    return TestClient(create_app())
+
+
+def test_type_only(client: TestClient) -> None:
+    response = client.post("/api/v1/expr/check", json={"expr": "{合同金额} * 2", "schema": SCHEMA})
+    assert response.status_code == 200
+    assert response.json() == {"type": "number"}
+
+
+def test_evaluates_a_record_in_api_json_form(client: TestClient) -> None:
+    body = {
+        "expr": "SUM(items.qty * items.price) + amount",
+        "schema": SCHEMA,
+        "record": {"amount": "0.10", "items": [{"qty": 3, "price": "0.10"}, {"qty": 1, "price": None}]},
+    }
+    response = client.post("/api/v1/expr/check", json=body)
+    assert response.status_code == 200
+    assert response.json() == {"type": "number", "value": "0.4"}
+
+
+def test_today_uses_the_given_moment_in_the_organisation_zone(client: TestClient) -> None:
+    body = {"expr": "TODAY()", "schema": {}, "record": {}, "now": "2024-06-30T17:30:00Z"}
+    assert client.post("/api/v1/expr/check", json=body).json() == {"type": "date", "value": "2024-07-01"}
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("zh-CN", "未知字段 amout（您是否想输入 amount？）"),
+        ("en", "Unknown field amout (did you mean amount?)"),
+    ],
+)
+def test_error_shape_with_position_in_both_languages(client: TestClient, language: str, message: str) -> None:
+    response = client.post(
+        "/api/v1/expr/check",
+        json={"expr": "1 +\n  amout", "schema": SCHEMA},
+        headers={"Accept-Language": language},
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "unknown_field"
+    assert error["message"] == message
+    assert error["issues"] == [
+        {"path": "expr", "code": "unknown_field", "message": message, "line": 2, "column": 3}
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"expr": 5},
+        {"schema": {}},
+        {"expr": "1", "schema": []},
+        {"expr": "1", "record": "x"},
+        {"expr": "x", "schema": {"x": {"type": "relation", "fields": "oops"}}},
+        {"expr": "x", "schema": {"x": {"label": "no type"}}},
+        {"expr": "(" * 5000},
+    ],
+)
+def test_bad_input_is_a_clear_4xx(client: TestClient, body: object) -> None:
+    response = client.post("/api/v1/expr/check", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] and error["message"] and error["issues"]
+
+
+def test_openapi_describes_the_route(client: TestClient) -> None:
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "post" in paths["/api/v1/expr/check"]
