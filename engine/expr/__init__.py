@@ -84,15 +84,21 @@ class CompiledFormula:
 
 
 @lru_cache(maxsize=4096)
-def _compiled(source: str, schema_key: str) -> CompiledFormula:
+def _compiled(source: str, schema_key: str, trusted: bool) -> CompiledFormula:
     tree = _checked(source, schema_key)
     assert tree.type is not None
-    return CompiledFormula(source, tree.type, compile_node(tree))
+    return CompiledFormula(source, tree.type, compile_node(tree, trusted=trusted))
 
 
-def compile_formula(source: str, schema: Mapping[str, Any] | None) -> CompiledFormula:
-    """The Python closure of a formula (cached per source and schema)."""
-    return _compiled(source, _schema_key(schema))
+def compile_formula(
+    source: str, schema: Mapping[str, Any] | None, *, trusted: bool = False
+) -> CompiledFormula:
+    """The Python closure of a formula (cached per source and schema).
+
+    ``trusted=True`` is for records from the store, whose values are already of their
+    field's Python type and precision: such values are then read without re-normalising.
+    """
+    return _compiled(source, _schema_key(schema), trusted)
 
 
 def evaluate(

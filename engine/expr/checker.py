@@ -156,7 +156,7 @@ class Checker:
         operand = self.check(node.operand)
         assert operand.type is not None
         if node.op == "NOT":
-            self.condition(operand, "NOT", "NOT")
+            self.condition(operand, "NOT ", "NOT")
             return self.typed(node, BOOLEAN, operand=operand)
         if operand.type.kind not in ("number", "blank"):
             raise self.error(
@@ -187,8 +187,8 @@ class Checker:
         assert lt is not None and rt is not None
         op = node.op
         if op in ("AND", "OR"):
-            self.condition(left, op, op)
-            self.condition(right, op, op)
+            self.condition(left, f"{op} ", op)
+            self.condition(right, f"{op} ", op)
             return self.typed(node, BOOLEAN, left=left, right=right)
         source: str | None = None
         if lt.is_list or rt.is_list:
@@ -223,8 +223,15 @@ class Checker:
             result = unary(values[0])
         else:
             assert isinstance(node, ast.Binary)
+            base, exponent = values[0], values[1]
+            assert base is not None and exponent is not None
+            if node.op == "^" and (
+                (base.is_zero() and exponent < 0)
+                or (base < 0 and exponent != exponent.to_integral_value())
+            ):
+                return node  # undefined, not out of range: blank at run time like 1/0
             binary = {"+": numbers.add, "-": numbers.sub, "*": numbers.mul, "^": numbers.power}
-            result = binary[node.op](values[0], values[1])
+            result = binary[node.op](base, exponent)
         if result is None:
             raise self.error("number_overflow", node)
         self.constants[id(node)] = result
@@ -264,6 +271,8 @@ class Checker:
             self.no_list(arg)
         if t.kind == "blank" or t.kind in param.kinds:
             return arg
+        if param.kinds == ("boolean",):
+            self.condition(arg, f"{fn.name} 的参数 {param.name} ", f"Argument {param.name} of {fn.name}")
         if "text" in param.kinds:
             return self.to_text(arg)
         if t.kind == "datetime" and not t.is_list:

@@ -72,7 +72,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The results of {name} have different types: {first_en} and {second_en}",
     ),
     "list_not_allowed": (
-        "{what}是一组值（列表），只能放在 SUM、AVERAGE、MIN、MAX、COUNT、COUNTA、TEXTJOIN 等汇总函数中",
+        "{what} 是一组值（列表），只能放在 SUM、AVERAGE、MIN、MAX、COUNT、COUNTA、TEXTJOIN 等汇总函数中",
         "{what_en} is a list of values; use it inside an aggregate such as SUM, AVERAGE, MIN, MAX,"
         " COUNT, COUNTA or TEXTJOIN",
     ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_UP, Decimal
 from typing import Any, ClassVar
 
 from engine.expr import ast, numbers
@@ -31,12 +31,7 @@ def integer(value: Num) -> int:
     return int(value) if value is not None else 0
 
 
-def total(items: Sequence[Decimal]) -> Num:
-    numbers.ensure_context()
-    acc = numbers.ZERO
-    for item in items:
-        acc += item
-    return numbers.norm(acc)
+total = numbers.total
 
 
 class Sum(Function):
@@ -49,13 +44,6 @@ class Sum(Function):
     examples = (("SUM(1, 2.5, 3)", "6.5"), ("SUM(0.1, 0.2)", "0.3"))
 
     def python(self, *args: Any) -> Num:
-        if len(args) == 1 and isinstance(args[0], list):  # the common SUM(items.x)
-            numbers.ensure_context()
-            acc = numbers.ZERO
-            for v in args[0]:
-                if v is not None:
-                    acc += v
-            return numbers.norm(acc)
         return total(values(args))
 
 
@@ -193,7 +181,7 @@ class Abs(Function):
     examples = (("ABS(-3)", "3"),)
 
     def python(self, value: Num) -> Num:
-        return abs(value or numbers.ZERO)
+        return (value or numbers.ZERO).copy_abs()
 
 
 class Sign(Function):
@@ -254,29 +242,55 @@ class Ceiling(Function):
     category = "math"
     params = (Param("number", NUM), Param("significance", NUM, True))
     returns = NUMBER
-    summary_zh = "向上（正无穷方向）舍入到基数的倍数（默认 1）；基数为 0 时为 0"
-    summary_en = "Rounds up (toward +infinity) to a multiple of significance (default 1); 0 if significance is 0"
-    examples: ClassVar[tuple[tuple[str, str], ...]] = (("CEILING(4.2)", "5"), ("CEILING(-2.5, 2)", "-2"), ("CEILING(23, 5)", "25"))
-
-    def multiple(self, value: Num, significance: Num, rounder: str) -> Num:
-        step = abs(significance) if significance is not None else numbers.ONE
-        if step.is_zero():
-            return numbers.ZERO
-        quotient = numbers.CTX.divide(value or numbers.ZERO, step)
-        return numbers.mul(quotient.to_integral_value(rounder, numbers.CTX), step)
+    summary_zh = (
+        "舍入到基数（默认 1）的倍数：基数为正时向上（正无穷方向），数字与基数都为负时远离零；"
+        "正数配负基数为空；基数为 0 时为 0（同 Excel）"
+    )
+    summary_en = (
+        "Rounds to a multiple of significance (default 1): up (toward +infinity) for a positive"
+        " significance, away from zero when number and significance are both negative; blank for a"
+        " positive number with a negative significance; 0 if significance is 0 (as Excel)"
+    )
+    examples: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("CEILING(4.2)", "5"),
+        ("CEILING(-2.5, 2)", "-2"),
+        ("CEILING(-2.5, -2)", "-4"),
+        ("CEILING(23, 5)", "25"),
+    )
+    # rounding of number / significance when the significance is positive / negative
+    positive: ClassVar[str] = ROUND_CEILING
+    negative: ClassVar[str] = ROUND_UP
+    at_zero: ClassVar[Decimal | None] = numbers.ZERO
 
     def python(self, value: Num, significance: Num = None) -> Num:
-        return self.multiple(value, significance, ROUND_CEILING)
+        step = numbers.ONE if significance is None else significance
+        x = value or numbers.ZERO
+        if step.is_zero():
+            return self.at_zero
+        if step < 0 and x > 0:
+            return None
+        mode = self.positive if step > 0 else self.negative
+        quotient = numbers.CTX.divide(x, step.copy_abs())
+        return numbers.mul(quotient.to_integral_value(mode, numbers.CTX), step.copy_abs())
 
 
 class Floor(Ceiling):
     name = "FLOOR"
-    summary_zh = "向下（负无穷方向）舍入到基数的倍数（默认 1）；基数为 0 时为 0"
-    summary_en = "Rounds down (toward -infinity) to a multiple of significance (default 1); 0 if significance is 0"
-    examples = (("FLOOR(4.8)", "4"), ("FLOOR(-2.5, 2)", "-4"))
-
-    def python(self, value: Num, significance: Num = None) -> Num:
-        return self.multiple(value, significance, ROUND_FLOOR)
+    summary_zh = (
+        "舍入到基数（默认 1）的倍数：基数为正时向下（负无穷方向），数字与基数都为负时向零；"
+        "正数配负基数、或基数为 0 时为空（同 Excel）"
+    )
+    summary_en = (
+        "Rounds to a multiple of significance (default 1): down (toward -infinity) for a positive"
+        " significance, toward zero when number and significance are both negative; blank for a"
+        " positive number with a negative significance or a significance of 0 (as Excel)"
+    )
+    examples: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("FLOOR(4.8)", "4"),
+        ("FLOOR(-2.5, 2)", "-4"),
+        ("FLOOR(-2.5, -2)", "-2"),
+    )
+    positive, negative, at_zero = ROUND_FLOOR, ROUND_DOWN, None
 
 
 FUNCTIONS: tuple[Function, ...] = (
