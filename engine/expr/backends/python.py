@@ -376,21 +376,47 @@ class PythonCompiler:
         if None in keys or node.op not in ("+", "-", "*"):
             return None
         left, right = keys[0], keys[1]
-        read = self.reader("number")
+        coerce, trusted = numbers.coerce, self.trusted
+        zero, limit, symbol = numbers.ZERO, numbers.LIMIT, node.op
+        exact = op is not numbers.mul  # '+', '-' and products that cannot exceed 10 places
 
         def element(row: Any, r: Any, c: Any) -> Any:
-            if not isinstance(row, Mapping):
+            try:
+                a, b = row.get(left), row.get(right)
+            except AttributeError:  # a row that is not an object reads as blank
                 return None
-            return op(read(row.get(left)), read(row.get(right)))
+            if not trusted or (a is not None and type(a) is not Decimal):
+                a = coerce(a)
+            if not trusted or (b is not None and type(b) is not Decimal):
+                b = coerce(b)
+            if not exact:
+                return op(a, b)
+            # Inline exact arithmetic (see numbers.add/sub/mul_exact): the hottest loop.
+            if symbol == "*":
+                v = (a or zero) * (b or zero)
+            elif symbol == "+":
+                v = (a or zero) + (b or zero)
+            else:
+                v = (a or zero) - (b or zero)
+            return v if v.copy_abs() < limit else None
 
         return element
 
     def sum_plan(self, plan: ListPlan) -> Compiled:
         """SUM over one list expression as a single loop over its rows."""
-        rows, element, total = plan.rows, plan.element, numbers.total
+        rows, element = plan.rows, plan.element
+        limit, exact_total = numbers.LIMIT, numbers.total
 
         def sum_rows(r: Mapping[str, Any], c: EvalContext) -> Any:
-            return total([v for row in rows(r, c) if (v := element(row, r, c)) is not None])
+            acc = numbers.ZERO
+            for row in rows(r, c):
+                v = element(row, r, c)
+                if v is not None:
+                    acc += v
+                    if acc.copy_abs() >= limit:  # past 28 digits: let total() decide exactly
+                        values = [element(x, r, c) for x in rows(r, c)]
+                        return exact_total([x for x in values if x is not None])
+            return acc
 
         return sum_rows
 
