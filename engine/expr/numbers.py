@@ -53,6 +53,8 @@ def norm(value: Decimal) -> Num:
 
 def coerce(value: object) -> Num:
     """A number from a record value: Decimal, int, float, numeric text; else blank."""
+    if type(value) is Decimal:
+        return norm(value)
     if value is None or value == "" or isinstance(value, bool):
         return None
     if isinstance(value, Decimal):
