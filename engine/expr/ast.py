@@ -99,6 +99,19 @@ def children(node: Node) -> tuple[Node, ...]:
     return ()
 
 
+def chain(node: Node, op: str) -> list[Node]:
+    """The operands of a left-nested run of one operator (``a & b & c``), in source order."""
+    operands: list[Node] = []
+    stack: list[Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Binary) and current.op == op:
+            stack += [current.right, current.left]
+        else:
+            operands.append(current)
+    return operands
+
+
 def depth(node: Node) -> int:
     """Nesting depth of a tree, computed without recursion."""
     best = 0

@@ -160,19 +160,6 @@ def _binary_op(node: ast.Binary) -> str:
     return _OPS[node.op]
 
 
-def _concat_operands(node: ast.Binary) -> list[ast.Node]:
-    """The operands of a run of ``&``, in order: joined at once, capped once (as in Python)."""
-    operands: list[ast.Node] = []
-    stack: list[ast.Node] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, ast.Binary) and current.op == "&":
-            stack += [current.right, current.left]
-        else:
-            operands.append(current)
-    return operands
-
-
 def _emit(node: ast.Node) -> str:
     if isinstance(node, ast.NumberLit):
         value = numbers.norm(node.value)
@@ -195,7 +182,7 @@ def _emit(node: ast.Node) -> str:
         return f"{op}({operand})"
     if isinstance(node, ast.Binary):
         if node.op == "&" and not _type(node).is_list:
-            return f"rt.concatAll([{', '.join(_emit(o) for o in _concat_operands(node))}])"
+            return f"rt.concatAll([{', '.join(_emit(o) for o in ast.chain(node, '&'))}])"
         left, right = _emit(node.left), _emit(node.right)
         if node.op == "AND":
             return f"(({left}) === true && ({right}) === true)"

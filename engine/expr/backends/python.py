@@ -245,14 +245,7 @@ class PythonCompiler:
 
     def concat_chain(self, node: ast.Binary) -> Compiled:
         """A run of ``&`` as one join (``a & b & c`` is left-nested; evaluate it flat)."""
-        operands: list[ast.Node] = []
-        stack: list[ast.Node] = [node]
-        while stack:
-            current = stack.pop()
-            if isinstance(current, ast.Binary) and current.op == "&":
-                stack += [current.right, current.left]
-            else:
-                operands.append(current)
+        operands = ast.chain(node, "&")
         # (0, text) a constant, (1, key) a text field of the record, (2, closure) the rest
         plan: list[tuple[int, Any]] = []
         for operand in operands:
