@@ -18,6 +18,9 @@ from tests.postgres_server import PostgresServer
 DATABASES = ["sqlite", "postgres"]
 
 
+pytest_plugins = ["tests.expr.fixtures"]
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """SQLAlchemy URL of an empty `jimu_test` database on a PostgreSQL server for this session."""

@@ -16,6 +16,7 @@ import pytest
 from engine.expr import ExprError, check, decode, evaluate, to_js, to_sql
 from engine.expr.types import normalize_schema
 from tests.conformance.cases import BACKENDS, Case, decode_record, load_cases, same_value
+from tests.expr.sql_harness import evaluate_sql
 
 CASES = load_cases()
 MIN_CASES = 320
@@ -54,12 +55,10 @@ def run_backend(
     if backend == "python":
         return evaluate(case.expr, record, case.schema, now=case.now, tz=case.tz)
     if backend in ("sqlite", "postgresql"):
-        engine = request.getfixturevalue(f"conformance_{backend}_engine")
-        from tests.expr.sql_harness import evaluate_sql
-
+        engine = request.getfixturevalue(f"formula_engine_{backend}")
         return evaluate_sql(engine, case.expr, record, case.schema, now=case.now, tz=case.tz)
     if backend == "js":
-        node = request.getfixturevalue("conformance_node")
+        node = request.getfixturevalue("node_evaluator")
         return node.evaluate(case.expr, record, case.schema, now=case.now, tz=case.tz)
     raise AssertionError(f"unknown backend {backend}")  # pragma: no cover
 

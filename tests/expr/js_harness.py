@@ -9,9 +9,7 @@ Python value of the formula's type, so results compare directly with
     with NodeEvaluator() as node:
         node.evaluate("SUM(items.qty)", record, schema, now=now, tz="Asia/Shanghai")
 
-For pytest, import the session-scoped fixture into a test module::
-
-    from tests.expr.js_harness import node_evaluator  # noqa: F401
+For pytest, the session fixture ``node_evaluator`` lives in tests/expr/fixtures.py.
 """
 
 from __future__ import annotations
@@ -21,13 +19,11 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-
-import pytest
 
 from engine.expr import check, to_js
 from engine.expr.runtime import DEFAULT_TZ, decode, encode
@@ -188,10 +184,3 @@ class NodeEvaluator:
     def __del__(self) -> None:
         if getattr(self, "_process", None) is not None:
             self.close()
-
-
-@pytest.fixture(scope="session")
-def node_evaluator() -> Iterator[NodeEvaluator]:
-    """One NodeEvaluator for the whole test session."""
-    with NodeEvaluator() as evaluator:
-        yield evaluator

@@ -21,9 +21,7 @@ from engine.expr import ExprError, check, evaluate, to_js
 from engine.expr.backends.js import EMITTERS, js_string
 from engine.expr.functions import FUNCTIONS
 from engine.expr.runtime import encode
-from tests.expr.js_harness import NodeEvaluator, node_evaluator
-
-__all__ = ["node_evaluator"]  # the session fixture, imported for pytest
+from tests.expr.js_harness import NodeEvaluator
 
 NOW = dt.datetime(2024, 6, 15, 17, 30, 5, 123000, tzinfo=dt.UTC)  # 01:30 next day in Shanghai
 

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.expr import ExprError, check, evaluate
-from tests.conformance.backends import harness, make_engine
 from tests.conformance.cases import same_value
+from tests.expr.sql_harness import evaluate_sql
 
 CI = bool(os.environ.get("CI"))
 NOW = dt.datetime(2024, 6, 30, 17, 30, tzinfo=dt.UTC)  # already July 1st in Asia/Shanghai
@@ -313,32 +311,6 @@ def test_generated_formulas_type_check_to_the_intended_type(generated: tuple[str
     )
 
 
-@pytest.fixture(scope="module")
-def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
-    path: Path = tmp_path_factory.mktemp("properties") / "expr.db"
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def postgresql_engine(postgres_url: str) -> Iterator[sa.Engine]:
-    engine = make_engine(postgres_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def node() -> Iterator[Any]:
-    evaluator = harness("js_harness").NodeEvaluator()
-    try:
-        yield evaluator
-    finally:
-        close = getattr(evaluator, "close", None)
-        if callable(close):
-            close()
-
-
 OTHER_BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
@@ -351,10 +323,9 @@ def backend(request: pytest.FixtureRequest) -> Callable[[str, dict[str, Any]], A
     """``run(source, record)`` on one of the non-Python backends."""
     name: str = request.param
     if name == "js":
-        evaluator = request.getfixturevalue("node")
+        evaluator = request.getfixturevalue("node_evaluator")
         return lambda source, record: evaluator.evaluate(source, record, SCHEMA, now=NOW, tz=TZ)
-    engine = request.getfixturevalue(f"{name}_engine")
-    evaluate_sql = harness("sql_harness").evaluate_sql
+    engine = request.getfixturevalue(f"formula_engine_{name}")
     return lambda source, record: evaluate_sql(engine, source, record, SCHEMA, now=NOW, tz=TZ)
 
 

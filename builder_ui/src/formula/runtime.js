@@ -922,12 +922,18 @@ function workdaysUntil(ord) {
   return weeks * 5 + Math.min(n - weeks * 7 + 1, 5);
 }
 
+// Digits: ASCII or full-width; spaces: ASCII whitespace or U+3000 (as engine/expr/functions/dates.py).
+const DATE_SPACE = " \\t\\n\\r\\f\\v\\u3000";
+const DATE_DIGIT = "[0-9\\uff10-\\uff19]";
 const DATE_TEXT = new RegExp(
-  `^[${WS_CLASS}]*(\\p{Nd}{4})[${WS_CLASS}]*[-/.年][${WS_CLASS}]*(\\p{Nd}{1,2})[${WS_CLASS}]*` +
-    `[-/.月][${WS_CLASS}]*(\\p{Nd}{1,2})[${WS_CLASS}]*日?(?:[T${WS_CLASS}][^\\n]*)?$`,
+  `^[${DATE_SPACE}]*(${DATE_DIGIT}{4})[${DATE_SPACE}]*[-/.年][${DATE_SPACE}]*(${DATE_DIGIT}{1,2})[${DATE_SPACE}]*` +
+    `[-/.月][${DATE_SPACE}]*(${DATE_DIGIT}{1,2})[${DATE_SPACE}]*日?(?:[T${DATE_SPACE}][^\\n]*)?$`,
   "u",
 );
-const TIME_TEXT = new RegExp(`^[${WS_CLASS}]*(\\p{Nd}{1,2}):(\\p{Nd}{2})(?::(\\p{Nd}{2}))?[${WS_CLASS}]*$`, "u");
+const TIME_TEXT = new RegExp(
+  `^[${DATE_SPACE}]*(${DATE_DIGIT}{1,2}):(${DATE_DIGIT}{2})(?::(${DATE_DIGIT}{2}))?[${DATE_SPACE}]*$`,
+  "u",
+);
 const digitsValue = (s) => Number(asciiDigits(s));
 
 // ---------------------------------------------------------------------------------------

@@ -321,8 +321,15 @@ class NetworkDays(Function):
         return Decimal(workdays_until(end) - workdays_until(start, -1))  # start - 1 may precede year 1
 
 
-_DATE_TEXT = re.compile(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[T\s].*)?")
-_TIME_TEXT = re.compile(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*")
+# Digits are ASCII or full-width (what Chinese input methods type); spaces are ASCII
+# whitespace or the ideographic space. Every backend reads exactly these.
+_S = "[ \t\n\r\f\v\u3000]"
+_D = "[0-9\uff10-\uff19]"
+_DATE_TEXT = re.compile(
+    rf"{_S}*({_D}{{4}}){_S}*[-/.年]{_S}*({_D}{{1,2}}){_S}*[-/.月]{_S}*({_D}{{1,2}}){_S}*日?"
+    rf"(?:[T \t\n\r\f\v\u3000][^\n]*)?"
+)
+_TIME_TEXT = re.compile(rf"{_S}*({_D}{{1,2}}):({_D}{{2}})(?::({_D}{{2}}))?{_S}*")
 
 
 class DateValue(Function):

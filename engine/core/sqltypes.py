@@ -1,0 +1,204 @@
+"""Column types of record tables (DESIGN §5), exact on SQLite and PostgreSQL alike.
+
+Physical representation, per dialect:
+
+============== ================================ =============================================
+type           PostgreSQL                       SQLite
+============== ================================ =============================================
+ExactDecimal   ``NUMERIC(28, scale)``           ``BIGINT`` holding ``value * 10**scale``
+UtcDateTime    ``TIMESTAMP(3) WITH TIME ZONE``  ``BIGINT``: milliseconds since 1970-01-01 UTC
+Date           ``DATE``                         ``TEXT`` ``'YYYY-MM-DD'``
+Time           ``TIME(0)``                      ``TEXT`` ``'HH:MM:SS'``
+Boolean        ``BOOLEAN``                      ``INTEGER`` 0/1
+Text           ``TEXT``                         ``TEXT``; "" is stored as NULL (blank)
+============== ================================ =============================================
+
+SQLite has no exact decimal type (SQLAlchemy's ``Numeric`` goes through float there), so
+decimals are scaled 64-bit integers; a value that does not fit raises ``ValueError`` when
+bound rather than being stored inexactly. The expression backend (``engine.expr.backends.sql``)
+reads these types to know how a column is represented.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import types as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+UTC = dt.UTC
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+INT64_MAX = 2**63 - 1
+MAX_SCALE = 10
+
+
+def to_epoch_ms(value: dt.datetime) -> int:
+    """Milliseconds since the epoch of an aware (or naive = UTC) datetime, truncated to ms."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def from_epoch_ms(ms: int) -> dt.datetime:
+    """The aware UTC datetime of a millisecond epoch value."""
+    return EPOCH + dt.timedelta(milliseconds=int(ms))
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A decimal with a fixed number of places: NUMERIC(28, scale) / scaled BIGINT on SQLite."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def __init__(self, scale: int = 0) -> None:
+        if not 0 <= scale <= MAX_SCALE:
+            raise ValueError(f"scale must be between 0 and {MAX_SCALE}")
+        super().__init__()
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.Numeric(28, self.scale, asdecimal=True))
+        return dialect.type_descriptor(sa.BigInteger())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or value == "":
+            return None
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        quantum = Decimal(1).scaleb(-self.scale)
+        rounded = number.quantize(quantum, ROUND_HALF_UP)
+        if dialect.name == "postgresql":
+            return rounded
+        scaled = int(rounded.scaleb(self.scale))
+        if abs(scaled) > INT64_MAX:
+            raise ValueError(f"{value} does not fit a 64-bit decimal with {self.scale} places")
+        return scaled
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return Decimal(value)
+        return Decimal(int(value)).scaleb(-self.scale)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """An instant in UTC with millisecond precision; naive values are taken as UTC."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIMESTAMP(timezone=True, precision=3))
+        return dialect.type_descriptor(sa.BigInteger())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+        return value if dialect.name == "postgresql" else to_epoch_ms(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            moment: dt.datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+            return moment.astimezone(UTC)
+        return from_epoch_ms(int(value))
+
+
+class Date(TypeDecorator[dt.date]):
+    """A calendar date: DATE, or ISO text 'YYYY-MM-DD' on SQLite."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.Date())
+        return dialect.type_descriptor(sa.String(10))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        return value if dialect.name == "postgresql" else value.isoformat()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.date | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(value)
+
+
+class Time(TypeDecorator[dt.time]):
+    """A time of day to the second: TIME(0), or text 'HH:MM:SS' on SQLite."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.TIME(precision=0))
+        return dialect.type_descriptor(sa.String(8))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = value.replace(microsecond=0, tzinfo=None)
+        return value if dialect.name == "postgresql" else value.isoformat()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.time | None:
+        if value is None:
+            return None
+        if isinstance(value, dt.time):
+            return value.replace(microsecond=0)
+        return dt.time.fromisoformat(value)
+
+
+class Text(TypeDecorator[str]):
+    """Unbounded text; "" is blank, so it is stored and read as NULL."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value or None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return value or None
+
+
+class Boolean(TypeDecorator[bool]):
+    """TRUE/FALSE: BOOLEAN, or INTEGER 0/1 on SQLite (no CHECK constraint)."""
+
+    impl = sa.Boolean
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(sa.Boolean(create_constraint=False))
+
+
+__all__ = [
+    "Boolean",
+    "Date",
+    "ExactDecimal",
+    "Text",
+    "Time",
+    "UtcDateTime",
+    "from_epoch_ms",
+    "to_epoch_ms",
+]
