@@ -2,7 +2,7 @@
 
 :class:`NodeEvaluator` compiles a formula with :func:`engine.expr.to_js`, sends it with the
 record (in the API's JSON form, as :func:`engine.expr.runtime.encode` writes values) to
-``builder_ui/test/formula/server.mjs`` over stdin, and decodes the JSON result back into the
+``builder_ui/test-support/formula_server.mjs`` over stdin, and decodes the JSON result back into the
 Python value of the formula's type, so results compare directly with
 :func:`engine.expr.evaluate`::
 
@@ -31,7 +31,7 @@ from engine.expr.types import infer_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDER_UI = ROOT / "builder_ui"
-SERVER = BUILDER_UI / "test" / "formula" / "server.mjs"
+SERVER = BUILDER_UI / "test-support" / "formula_server.mjs"
 SAFE_INTEGER = 2**53
 
 

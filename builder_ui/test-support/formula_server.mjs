@@ -6,7 +6,7 @@
  * {error}. Compiled sources are cached, so repeated formulas cost one `new Function` each.
  */
 import { createInterface } from "node:readline";
-import { compile, encode, makeContext } from "../../src/formula/runtime.js";
+import { compile, encode, makeContext } from "../src/formula/runtime.js";
 
 // `node --test test/` runs every module under test/: this one is not a test, so leave at once.
 if (process.env.NODE_TEST_CONTEXT) process.exit(0);
