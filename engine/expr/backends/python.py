@@ -262,6 +262,20 @@ class PythonCompiler:
             else:
                 plan.append((2, self.compile(operand)))
         coerce, cap = COERCE["text"], MAX_TEXT
+        if all(t != 2 for t, _ in plan):
+            fields = [(t == 0, x) for t, x in plan]
+
+            def concat_fields(r: Mapping[str, Any], c: EvalContext) -> str | None:
+                get = r.get
+                text = "".join(
+                    [
+                        x if constant else (v if type(v := get(x)) is str else (coerce(v) or ""))
+                        for constant, x in fields
+                    ]
+                )
+                return text if text and len(text) <= cap else None
+
+            return concat_fields
 
         def concat(r: Mapping[str, Any], c: EvalContext) -> str | None:
             get = r.get
