@@ -537,3 +537,52 @@ def test_exact_decimal_storage(sql_engine: Engine) -> None:
                 conn.execute(insert(table), [{"_id": 2, "money": Decimal("99999999999999999999")}])
     finally:
         metadata.drop_all(sql_engine)
+
+
+INJECTIONS = [
+    "x'); DROP TABLE inj; --",
+    "' OR '1'='1",
+    "%s %(x)s {0} ? :name $1",
+    "0.00'||pg_sleep(1)||'",
+    "\\'; SELECT 1; --",
+]
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+def test_text_in_formulas_is_always_bound_never_spliced(sql_engine: Engine, payload: str) -> None:
+    """A formula's text literals reach the database as bound values, whatever they contain."""
+    metadata = MetaData()
+    table = Table("inj", metadata, Column("_id", Integer, primary_key=True), Column("s", sqltypes.Text()))
+    metadata.create_all(sql_engine)
+    try:
+        with sql_engine.begin() as conn:
+            conn.execute(table.insert(), [{"_id": 1, "s": payload}, {"_id": 2, "s": "other"}])
+        literal = '"' + payload.replace('"', '""') + '"'
+        columns = {"s": table.c.s}
+        for source in (f"s = {literal}", f"SUBSTITUTE(s, {literal}, \"x\") = \"x\"", f"TEXT(1, {literal}) <> s"):
+            expression = to_sql(source, columns, {"s": "text"}, now=NOW)
+            with sql_engine.connect() as conn:
+                ids = conn.execute(select(table.c._id).where(expression).order_by(table.c._id)).scalars().all()
+            expected = [r for r in (1, 2) if evaluate(source, {"s": payload if r == 1 else "other"}, {"s": "text"}, now=NOW)]
+            assert ids == expected, source
+        with sql_engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 2
+    finally:
+        metadata.drop_all(sql_engine)
+
+
+@pytest.mark.parametrize(
+    ("source", "schema"),
+    [
+        ("d <= DATE(2025, 6, 30)", {"d": "date"}),
+        ("d > EDATE(TODAY(), -1)", {"d": "date"}),
+        ("a > ROUND(1 / 3, 2) * 100", {"a": {"type": "money", "precision": 2}}),
+    ],
+)
+def test_parts_that_read_no_field_are_computed_once_not_per_row(source: str, schema: dict[str, Any]) -> None:
+    """A constant sub-formula becomes one bound value, so the filter stays a plain comparison."""
+    table = Table("r", MetaData(), Column("d", sqltypes.Date()), Column("a", sqltypes.ExactDecimal(2)))
+    expression = to_sql(source, {"d": table.c.d, "a": table.c.a}, schema, now=NOW)
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        sql = str(select(table.c.d).where(expression).compile(dialect=dialect))
+        assert "jimu_" not in sql, sql

@@ -43,6 +43,17 @@ class SqlRows:
 
 
 Resolver = Callable[[tuple[str, ...]], Any]
+
+
+def _is_constant(node: ast.Node) -> bool:
+    """True when no field is read anywhere below ``node`` (TODAY/NOW come from the context)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Ref):
+            return False
+        stack.extend(ast.children(current))
+    return True
 Emitter = Callable[["SqlCompiler", ast.Call], Val]
 EMITTERS: dict[str, Emitter] = {}
 
@@ -128,6 +139,8 @@ class SqlCompiler:
             return self.null("blank")
         if isinstance(node, ast.Ref):
             return self.reference(node)
+        if not node.type.is_list and _is_constant(node):
+            return self.constant(node)
         from . import operators
 
         if isinstance(node, ast.Unary):
@@ -148,6 +161,26 @@ class SqlCompiler:
 
     def args(self, node: ast.Call) -> list[Val]:
         return [self.compile(a) for a in node.args]
+
+    def constant(self, node: ast.Node) -> Val:
+        """A sub-tree that reads no field has one value for every row: compute it once with the
+        Python reference (so it is equal by construction) and bind it, instead of per row."""
+        from engine.expr.backends.python import compile_node
+
+        assert node.type is not None
+        kind = node.type.kind
+        value = compile_node(node)({}, self.ctx)
+        if value is None:
+            return self.null(kind)
+        if kind == "number":
+            places = min(numbers.places(value.normalize()), numbers.PLACES)
+            sql = op("num_lit", params=(numbers.to_text(value),))
+            return Val(sql, "number", simple=True, nullable=False, literal=value, places=places)
+        if kind == "boolean":
+            return Val(op("bool_lit", params=(bool(value),)), "boolean", simple=True, nullable=False)
+        wrapper = "text_lit" if kind == "text" else "col"
+        bound = bindparam(None, value, type_=KIND_TYPES[kind](), unique=True)
+        return Val(op(wrapper, bound), kind, simple=True, nullable=False)
 
     def number_literal(self, node: ast.NumberLit) -> Val:
         value = numbers.norm(node.value)
