@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
 
 from engine.expr import ExprError, check, evaluate
 from tests.conformance.cases import same_value
@@ -27,7 +28,7 @@ from tests.expr.sql_harness import evaluate_sql
 CI = bool(os.environ.get("CI"))
 NOW = dt.datetime(2024, 6, 30, 17, 30, tzinfo=dt.UTC)  # already July 1st in Asia/Shanghai
 TZ = "Asia/Shanghai"
-AGREE_EXAMPLES = 500  # per backend compared with Python: sqlite, postgresql, js
+AGREE_EXAMPLES = 1000  # each example runs on Python, SQLite, PostgreSQL and JS
 TYPE_EXAMPLES = 500
 
 SCHEMA: dict[str, Any] = {
@@ -311,34 +312,36 @@ def test_generated_formulas_type_check_to_the_intended_type(generated: tuple[str
     )
 
 
-OTHER_BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    pytest.param("js", id="js"),
-]
-
-
-@pytest.fixture(params=OTHER_BACKENDS)
-def backend(request: pytest.FixtureRequest) -> Callable[[str, dict[str, Any]], Any]:
-    """``run(source, record)`` on one of the non-Python backends."""
-    name: str = request.param
-    if name == "js":
-        evaluator = request.getfixturevalue("node_evaluator")
-        return lambda source, record: evaluator.evaluate(source, record, SCHEMA, now=NOW, tz=TZ)
-    engine = request.getfixturevalue(f"formula_engine_{name}")
-    return lambda source, record: evaluate_sql(engine, source, record, SCHEMA, now=NOW, tz=TZ)
+@pytest.fixture
+def backends(
+    formula_engine_sqlite: Engine,
+    formula_engine_postgresql: Engine,
+    node_evaluator: Any,
+) -> dict[str, Callable[[str, dict[str, Any]], Any]]:
+    """``run(source, record)`` on each non-Python backend, by name."""
+    return {
+        "sqlite": lambda source, record: evaluate_sql(
+            formula_engine_sqlite, source, record, SCHEMA, now=NOW, tz=TZ
+        ),
+        "postgresql": lambda source, record: evaluate_sql(
+            formula_engine_postgresql, source, record, SCHEMA, now=NOW, tz=TZ
+        ),
+        "js": lambda source, record: node_evaluator.evaluate(source, record, SCHEMA, now=NOW, tz=TZ),
+    }
 
 
 @_settings(AGREE_EXAMPLES)
 @given(generated=typed_formulas(), record=records)
-def test_backends_agree_with_python(
-    backend: Callable[[str, dict[str, Any]], Any],
+def test_all_four_backends_agree(
+    backends: dict[str, Callable[[str, dict[str, Any]], Any]],
     generated: tuple[str, str],
     record: dict[str, Any],
 ) -> None:
+    """Every generated formula gives one value in Python, SQLite, PostgreSQL and JavaScript."""
     _, source = generated
     expected = evaluate(source, record, SCHEMA, now=NOW, tz=TZ)
-    actual = backend(source, record)
-    assert same_value(actual, expected), (
-        f"backends disagree on {source}\n  record {record!r}\n  python {expected!r}\n  other  {actual!r}"
-    )
+    for name, run in backends.items():
+        actual = run(source, record)
+        assert same_value(actual, expected), (
+            f"{name} disagrees on {source}\n  record {record!r}\n  python {expected!r}\n  {name} {actual!r}"
+        )
