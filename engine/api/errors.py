@@ -6,6 +6,7 @@ language-free, messages follow `Accept-Language` (zh-CN by default, en).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, Literal
@@ -66,6 +67,20 @@ _PYDANTIC_ZH: dict[str, str] = {
 _REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
 
 
+class JimuJSONResponse(JSONResponse):
+    """JSON as UTF-8, falling back to ASCII escapes for text UTF-8 cannot hold.
+
+    JSON may carry lone surrogates (``"\\ud800"``); echoing one back must not fail, so such a
+    body is written with ``\\uXXXX`` escapes instead, which keeps every character.
+    """
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 def pick_language(request: Request) -> Language:
     """The first language in `Accept-Language` (by q-value) that Jimu speaks; zh by default."""
     header = request.headers.get("accept-language", "")
@@ -108,7 +123,7 @@ def error_response(
         "Vary": "Accept-Language",
         **(headers or {}),
     }
-    return JSONResponse(
+    return JimuJSONResponse(
         status_code=status,
         content={"error": {"code": code, "message": message, "issues": list(issues)}},
         headers=response_headers,

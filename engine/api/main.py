@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
 from engine import __version__
-from engine.api.errors import install_error_handlers
+from engine.api.errors import JimuJSONResponse, install_error_handlers
 from engine.api.routes import expr, health
 from engine.settings import Settings, get_settings
 
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         generate_unique_id_function=_operation_id,
+        default_response_class=JimuJSONResponse,
     )
     app.state.settings = settings or get_settings()
     install_error_handlers(app)

@@ -44,6 +44,8 @@ def truncate_ms(value: dt.datetime) -> dt.datetime:
 
 
 def coerce_text(value: object) -> str | None:
+    """Text from a record value; numbers and booleans as the language writes them, other
+    values (objects, lists) blank."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -52,7 +54,10 @@ def coerce_text(value: object) -> str | None:
         return "TRUE" if value else "FALSE"
     if isinstance(value, Decimal):
         return numbers.to_text(value)
-    return str(value)
+    if isinstance(value, (int, float)):
+        number = numbers.coerce(value)
+        return None if number is None else numbers.to_text(number)
+    return None
 
 
 def coerce_boolean(value: object) -> bool | None:
@@ -85,7 +90,10 @@ def coerce_datetime(value: object) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return truncate_ms(value.astimezone(UTC))
+        try:
+            return truncate_ms(value.astimezone(UTC))
+        except (OverflowError, ValueError):  # an offset that leaves years 1-9999
+            return None
     return None
 
 

@@ -84,3 +84,40 @@ def test_bad_input_is_a_clear_4xx(client: TestClient, body: object) -> None:
 def test_openapi_describes_the_route(client: TestClient) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert "post" in paths["/api/v1/expr/check"]
+
+
+DEEP_SCHEMA = (
+    '{"expr": "a.a", "schema": {"a": '
+    + '{"type": "relation", "fields": {"a": ' * 3000
+    + '"text"'
+    + "}}" * 3000
+    + "}}"
+)
+HOSTILE_BODIES = [
+    DEEP_SCHEMA,
+    "[" * 100_000 + "]" * 100_000,
+    '{"expr": "LEN(x) & UPPER(x)", "schema": {"x": "text"}, "record": {"x": "\\ud800"}}',
+    '{"expr": "\\"\\ud800\\" & 1", "schema": {}, "record": {}}',
+    '{"expr": "\\ud800"}',
+    '{"expr": "YEAR(d)", "schema": {"d": "datetime"}, "record": {"d": "9999-12-31T23:59:59-23:59"}}',
+    '{"expr": "YEAR(d)", "schema": {"d": "datetime"}, "record": {"d": "0001-01-01T00:00:00+05:00"}}',
+    '{"expr": "a * 2", "schema": {"a": "number"}, "record": {"a": "1e999999999"}}',
+    '{"expr": "a * 2", "schema": {"a": "number"}, "record": {"a": 1e308}}',
+    '{"expr": "a + b - b & c", "schema": {"a": "number", "b": "date", "c": "text"},'
+    ' "record": {"a": {"z": 1}, "b": [1], "c": {"q": 2}}}',
+    '{"expr": "SUM(i.q)", "schema": {"i": {"type": "subform", "fields": {"q": "number"}}},'
+    ' "record": {"i": [1, "x", null, {"q": "2"}, [3]]}}',
+    '{"expr": "VALUE(x)", "schema": {"x": "text"}, "record": {"x": "' + "9" * 100_000 + '"}}',
+    '{"expr": "x", "schema": {"x": {"type": "relation", "fields": {"y": {"type": []}}}}}',
+    "{nope",
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
+def test_hostile_bodies_never_cause_a_server_error(body: str) -> None:
+    client = TestClient(create_app(), raise_server_exceptions=False)
+    response = client.post(
+        "/api/v1/expr/check", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code in (200, 400), response.text[:300]
+    assert response.json()  # always well-formed JSON, lone surrogates escaped

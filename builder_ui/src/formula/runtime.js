@@ -620,20 +620,6 @@ export function coerceTime(value) {
 // ---------------------------------------------------------------------------------------
 
 /**
- * How Python prints a JSON number: integral values below 10^16 as ints (`str(int)`), others
- * as floats (`repr(float)`: scientific from 1e16 and below 1e-4). JSON cannot tell 1 from
- * 1.0; integers beyond 2^53 must arrive as text to be exact anyway.
- */
-function pythonNumberText(n) {
-  if (!Number.isFinite(n)) return String(n);
-  if (Number.isInteger(n) && Math.abs(n) < 1e16) return String(n);
-  const [mantissa, exp] = n.toExponential().split("e");
-  const exponent = Number(exp);
-  if (exponent >= -4 && exponent < 16) return String(n);
-  return `${mantissa}e${exponent < 0 ? "-" : "+"}${pad(Math.abs(exponent))}`;
-}
-
-/**
  * A record value as a number: a decimal string, a JSON number or a Num; else blank.
  * @returns {Decimal|null}
  */
@@ -645,13 +631,19 @@ export function coerceNumber(value) {
   return null;
 }
 
-/** A record value as text ("" is blank; booleans TRUE/FALSE; numbers as Python prints them). */
+/**
+ * A record value as text ("" is blank; booleans TRUE/FALSE; numbers as the language writes
+ * them, as `&` does; objects and arrays blank).
+ */
 export function coerceText(value) {
   if (value === null || value === undefined || value === "") return null;
   if (typeof value === "string") return value;
   if (typeof value === "boolean") return value ? "TRUE" : "FALSE";
   if (value instanceof Num) return numberText(value);
-  if (typeof value === "number") return pythonNumberText(value);
+  if (typeof value === "number") {
+    const number = coerceNumber(value);
+    return number === null ? null : numberText(number);
+  }
   return null;
 }
 
