@@ -71,7 +71,7 @@ class JimuJSONResponse(JSONResponse):
     """JSON as UTF-8, falling back to ASCII escapes for text UTF-8 cannot hold.
 
     JSON may carry lone surrogates (``"\\ud800"``); echoing one back must not fail, so such a
-    body is written with ``\\uXXXX`` escapes instead, which keeps every character.
+    body is written with ``\\u`` escapes instead, which keeps every character.
     """
 
     def render(self, content: Any) -> bytes:

@@ -200,7 +200,7 @@ def _emit(node: ast.Node) -> str:
     if isinstance(node, ast.Call):
         emitter = EMITTERS.get(node.name)
         if emitter is None:  # pragma: no cover - the coverage test keeps this unreachable
-            raise NotImplementedError(f"no JavaScript emitter for {node.name}")
+            raise TypeError(f"no JavaScript emitter for {node.name}")
         return emitter(node, [_emit(a) for a in node.args])
     raise TypeError(f"cannot compile {node!r}")  # pragma: no cover
 

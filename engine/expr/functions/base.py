@@ -91,10 +91,10 @@ class Function:
 
     # --- evaluation ---------------------------------------------------------------------
     def python(self, *args: Any) -> Any:
-        raise NotImplementedError(self.name)  # pragma: no cover - every eager function overrides
+        raise TypeError(f"{self.name} is lazy: call python_lazy")  # pragma: no cover
 
     def python_lazy(self, record: Any, ctx: EvalContext, thunks: Sequence[Thunk]) -> Any:
-        raise NotImplementedError(self.name)  # pragma: no cover - every lazy function overrides
+        raise TypeError(f"{self.name} is eager: call python")  # pragma: no cover
 
     def compile_python(self, args: Sequence[Thunk]) -> Thunk | None:
         """Optionally, a closure specialised for these compiled arguments (hot functions)."""

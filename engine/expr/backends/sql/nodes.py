@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -77,7 +78,7 @@ class Op(FunctionElement[Any]):
 def _render(element: Op, compiler: SQLCompiler, dialect: str, **kw: Any) -> str:
     template = RENDER[dialect].get(element.jop)
     if template is None:
-        raise NotImplementedError(f"{element.jop} has no {dialect} rendering")
+        raise TypeError(f"{element.jop} has no {dialect} rendering")
     if isinstance(template, ByElement):
         return template.render(element, compiler, **kw)
     clauses: Any = element.clause_expr.element
@@ -100,7 +101,7 @@ def _render_postgresql(element: Op, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(Op)
 def _render_other(element: Op, compiler: SQLCompiler, **kw: Any) -> str:
-    raise NotImplementedError(f"formulas compile for SQLite and PostgreSQL, not {compiler.dialect.name}")
+    raise CompileError(f"formulas compile for SQLite and PostgreSQL, not {compiler.dialect.name}")
 
 
 @dataclass(frozen=True, slots=True)
