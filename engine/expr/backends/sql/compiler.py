@@ -322,6 +322,11 @@ def _sqlite_call(args: list[str], params: tuple[Any, ...]) -> str:
     return f"jimu_call('{params[0]}'" + "".join(f", {a}" for a in args) + ")"
 
 
+def optional(args: Sequence[str], index: int, default: str = "NULL") -> str:
+    """A template helper: rendered argument ``index``, or ``default`` when it was omitted."""
+    return args[index] if len(args) > index else default
+
+
 def function(name: str, postgresql: Any, sqlite: Any = None) -> None:
     """Define how ``fn:<name>`` renders: a PostgreSQL template; SQLite calls the Python code."""
     define(f"fn:{name}", sqlite=sqlite or _sqlite_call, postgresql=postgresql)

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.expr import ast
 
-from .compiler import SqlCompiler, SqlRows, call, emitter, function
+from .compiler import SqlCompiler, SqlRows, call, emitter, function, optional
 from .nodes import Val, define, op
 
 # --- aggregates over one list (the body of a correlated subquery) ---------------------------
@@ -110,20 +110,16 @@ def aggregate(c: SqlCompiler, node: ast.Call) -> Val:
 # --- rounding and arithmetic functions ------------------------------------------------------
 
 
-def _optional(args: list[str], index: int, default: str = "NULL") -> str:
-    return args[index] if len(args) > index else default
-
-
 for _name, _mode in (("ROUND", "half_up"), ("ROUNDUP", "up"), ("ROUNDDOWN", "down"), ("TRUNC", "down")):
-    function(_name, lambda a, p, m=_mode: f"jimu_round({a[0]}, {_optional(a, 1)}, '{m}')")
+    function(_name, lambda a, p, m=_mode: f"jimu_round({a[0]}, {optional(a, 1)}, '{m}')")
 function("INT", "jimu_round({0}, NULL, 'floor')")
 function("ABS", "abs(COALESCE({0}, 0))")
 function("SIGN", "sign(COALESCE({0}, 0))")
 function("MOD", "jimu_mod({0}, {1})")
 function("POWER", "jimu_power({0}, {1})")
 function("SQRT", "jimu_sqrt({0})")
-function("CEILING", lambda a, p: f"jimu_multiple({a[0]}, {_optional(a, 1)}, TRUE)")
-function("FLOOR", lambda a, p: f"jimu_multiple({a[0]}, {_optional(a, 1)}, FALSE)")
+function("CEILING", lambda a, p: f"jimu_multiple({a[0]}, {optional(a, 1)}, TRUE)")
+function("FLOOR", lambda a, p: f"jimu_multiple({a[0]}, {optional(a, 1)}, FALSE)")
 
 
 @emitter("ROUND", "ROUNDUP", "ROUNDDOWN", "TRUNC", "INT", "ABS", "SIGN", "MOD", "POWER", "SQRT", "CEILING", "FLOOR")

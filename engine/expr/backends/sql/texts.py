@@ -8,26 +8,21 @@ from typing import Any
 
 from engine.expr import ast
 
-from .compiler import SqlCompiler, call, emitter, function
+from .compiler import SqlCompiler, call, emitter, function, optional
 from .maths import aggregate_args
 from .nodes import Val, define, op
 
-
-def _optional(args: list[str], index: int, default: str = "NULL") -> str:
-    return args[index] if len(args) > index else default
-
-
 function("CONCATENATE", lambda a, p: f"jimu_cap(concat({', '.join(a)}))")
-function("LEFT", lambda a, p: f"jimu_left({a[0]}, {_optional(a, 1, '1')})")
-function("RIGHT", lambda a, p: f"jimu_right({a[0]}, {_optional(a, 1, '1')})")
+function("LEFT", lambda a, p: f"jimu_left({a[0]}, {optional(a, 1, '1')})")
+function("RIGHT", lambda a, p: f"jimu_right({a[0]}, {optional(a, 1, '1')})")
 function("MID", "jimu_mid({0}, {1}, {2})")
 function("UPPER", "jimu_upper({0})")
 function("LOWER", "jimu_lower({0})")
 function("TRIM", "jimu_trim({0})")
 function("REPLACE", "jimu_replace({0}, {1}, {2}, {3})")
-function("SUBSTITUTE", lambda a, p: f"jimu_substitute({a[0]}, {a[1]}, {a[2]}, {_optional(a, 3)})")
-function("SEARCH", lambda a, p: f"jimu_find({a[0]}, {a[1]}, {_optional(a, 2, '1')}, TRUE)")
-function("FIND", lambda a, p: f"jimu_find({a[0]}, {a[1]}, {_optional(a, 2, '1')}, FALSE)")
+function("SUBSTITUTE", lambda a, p: f"jimu_substitute({a[0]}, {a[1]}, {a[2]}, {optional(a, 3)})")
+function("SEARCH", lambda a, p: f"jimu_find({a[0]}, {a[1]}, {optional(a, 2, '1')}, TRUE)")
+function("FIND", lambda a, p: f"jimu_find({a[0]}, {a[1]}, {optional(a, 2, '1')}, FALSE)")
 function("REPT", "jimu_rept({0}, {1})")
 function("VALUE", "jimu_value({0})")
 function(
