@@ -84,6 +84,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "常量计算结果超出范围（绝对值须小于 10^18）",
         "This constant calculation is out of range (the absolute value must be below 10^18)",
     ),
+    "list_not_in_backend": (
+        "多选字段 {name} 只能整体用于 COUNTA、TEXTJOIN 等汇总函数，逐项运算不能在{backend_zh}中计算",
+        "The multi-select field {name} can only be used whole in aggregates such as COUNTA or"
+        " TEXTJOIN; element-wise use cannot be computed in {backend_en}",
+    ),
     "not_in_backend": (
         "函数 {name} 不能在{backend_zh}中计算",
         "Function {name} cannot be computed in {backend_en}",

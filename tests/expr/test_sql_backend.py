@@ -159,6 +159,15 @@ def test_python_only_function_is_a_compile_error() -> None:
     assert raised.value.params["backend_en"] == "the database"
 
 
+def test_element_wise_multiselect_is_a_clear_compile_error() -> None:
+    table = Table("r", MetaData(), Column("tags", sqltypes.Text()))
+    with pytest.raises(ExprError) as raised:
+        to_sql('TEXTJOIN(",", TRUE, tags & "!")', {"tags": table.c.tags}, {"tags": "multiselect"})
+    assert raised.value.code == "list_not_in_backend"
+    assert "tags" in raised.value.message_zh and "multi-select field tags" in raised.value.message_en
+    assert to_sql('TEXTJOIN(",", TRUE, tags)', {"tags": table.c.tags}, {"tags": "multiselect"}) is not None
+
+
 # --- real tables: several records, filters, lists -------------------------------------------
 
 _names = itertools.count(1)

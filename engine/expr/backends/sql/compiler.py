@@ -245,7 +245,7 @@ class SqlCompiler:
         rows = self.rows(source)
         if not isinstance(rows, SqlRows):
             raise ExprError(
-                "not_in_backend", span=node.span, name=source, backend_zh="数据库", backend_en="the database"
+                "list_not_in_backend", span=node.span, name=source, backend_zh="数据库", backend_en="the database"
             )
         with self.iterate(source):
             element = self.compile(node)
@@ -274,7 +274,11 @@ class SqlCompiler:
             if isinstance(node, ast.Ref) and node.path == tuple(node.type.source.split(".")):
                 return op("json_list", target)
             raise ExprError(
-                "not_in_backend", span=node.span, name=node.type.source, backend_zh="数据库", backend_en="the database"
+                "list_not_in_backend",
+                span=node.span,
+                name=node.type.source,
+                backend_zh="数据库",
+                backend_en="the database",
             )
         rows = target
         sub = self.element_subquery(node, ordered=True)
