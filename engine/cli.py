@@ -34,9 +34,10 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the HTTP API, with its docs at /docs."""
+    """Apply pending migrations, then serve the HTTP API, with its docs at /docs."""
     settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_database(settings)
     typer.echo(f"Jimu running at http://{host}:{port}")
     typer.echo(f"API docs: http://{host}:{port}/docs")
     uvicorn.run(create_app(settings), host=host, port=port)
@@ -85,6 +86,16 @@ def expr_command(
         raise typer.Exit(2) from None
     output = json.dumps(expr.encode(value), ensure_ascii=False)
     typer.echo(f"{output}\t{result_type.name}" if show_type else output)
+
+
+def _prepare_database(settings: Settings) -> None:
+    from engine.store import make_engine, prepare_database
+
+    engine = make_engine(settings)
+    try:
+        prepare_database(engine)
+    finally:
+        engine.dispose()
 
 
 def _inferred(record: dict[str, object]) -> dict[str, object]:

@@ -1,0 +1,171 @@
+"""Platform tables (DESIGN §5): apps and their versions, form and field ids, people, files,
+counters and record history.
+
+Every timestamp is :class:`~engine.core.sqltypes.UtcDateTime` (UTC, exact milliseconds, the
+same on SQLite and PostgreSQL), set by Python rather than by the database so both agree.
+Changing these models requires a migration in ``migrations/versions`` (``alembic check``
+fails otherwise).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.core.sqltypes import UtcDateTime
+from engine.store.base import Base
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+"""A 64-bit key; INTEGER on SQLite, where only that spelling is the auto-incrementing rowid."""
+
+KEY_LENGTH = 64
+
+
+def utcnow() -> dt.datetime:
+    """The current instant in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class App(Base):
+    """An installed app: its stable key, display name and which published revision is live."""
+
+    __tablename__ = "apps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
+    name: Mapped[dict[str, Any]] = mapped_column(JSON)
+    current_revision: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AppVersion(Base):
+    """One published revision of an app: the whole definition JSON, immutable once written."""
+
+    __tablename__ = "app_versions"
+    __table_args__ = (UniqueConstraint("app_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Form(Base):
+    """A form's numeric id, kept across versions; its record table is named ``r{id}``."""
+
+    __tablename__ = "forms"
+    __table_args__ = (UniqueConstraint("app_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class FormField(Base):
+    """A field's numeric id, kept across versions; its column is named ``f{id}``."""
+
+    __tablename__ = "form_fields"
+    __table_args__ = (UniqueConstraint("form_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    type: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class Department(Base):
+    """A node of the organisation tree, with an optional head."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    head_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True))
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Base):
+    """A person who can sign in (or could: no password yet), in one department."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(KEY_LENGTH), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class StoredFile(Base):
+    """An uploaded file's metadata; the content is stored once per SHA-256 in the data dir."""
+
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Counter(Base):
+    """A named counter (serial numbers), incremented inside the transaction that uses it."""
+
+    __tablename__ = "counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RecordHistory(Base):
+    """One change of one record: its field-level diff, who made it, when and through what."""
+
+    __tablename__ = "record_history"
+    __table_args__ = (Index(None, "form_id", "record_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    record_id: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    diff: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+__all__ = [
+    "App",
+    "AppVersion",
+    "Counter",
+    "Department",
+    "Form",
+    "FormField",
+    "RecordHistory",
+    "StoredFile",
+    "User",
+]
