@@ -102,3 +102,15 @@ def _inferred(record: dict[str, object]) -> dict[str, object]:
     from engine.expr.types import infer_schema
 
     return infer_schema(record)
+
+
+@app.command("schema")
+def schema_command(
+    indent: Annotated[int, typer.Option(help="Spaces per indentation level (0: one line).")] = 2,
+) -> None:
+    """Print the JSON Schema of the app definition format (jimu.app/1)."""
+    import json
+
+    from engine.forms import app_json_schema
+
+    typer.echo(json.dumps(app_json_schema(), ensure_ascii=False, indent=indent or None))

@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 
 from engine import __version__
 from engine.api.errors import JimuJSONResponse, install_error_handlers
-from engine.api.routes import expr, health
+from engine.api.routes import expr, health, schema
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -16,6 +16,7 @@ API_PREFIX = "/api/v1"
 ROUTERS: list[APIRouter] = [
     health.router,
     expr.router,
+    schema.router,
 ]
 
 _HOME_PAGE = """<!doctype html>

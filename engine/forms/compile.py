@@ -1,0 +1,122 @@
+"""Validation of a whole app definition: every problem at once, as one `DefinitionError`.
+
+First the structure (the Pydantic models, i.e. the published JSON Schema): each error becomes
+an issue at its definition path (`forms[2].fields[5].precision`) with a Chinese and English
+message. Only a structurally valid definition goes on to the semantic checks (`checks.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from engine.core.issues import DefinitionError, Issue
+from engine.forms.checks import semantic_issues
+from engine.forms.common import KEY_PATTERN
+from engine.forms.field_types import FIELD_TYPES
+from engine.forms.messages import INVALID_VALUE_EN, INVALID_VALUE_ZH, PYDANTIC_ZH, UNKNOWN_TYPE_EN
+from engine.forms.spec import AppSpec
+
+
+def validate_app(data: Any) -> AppSpec:
+    """The validated app; raise `DefinitionError` with every problem when it is invalid."""
+    try:
+        app = AppSpec.model_validate(data)
+    except ValidationError as exc:
+        raise DefinitionError(structural_issues(exc, data)) from None
+    issues = semantic_issues(app)
+    if issues:
+        raise DefinitionError(issues)
+    return app
+
+
+def structural_issues(exc: ValidationError, data: Any) -> list[Issue]:
+    """Pydantic's errors as issues, one per path (a union's alternatives collapse to one)."""
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for error in exc.errors(include_url=False):
+        found = _to_issue(error, data)
+        if found.path not in seen:
+            seen.add(found.path)
+            issues.append(found)
+    return issues
+
+
+def _to_issue(error: ErrorDetails, data: Any) -> Issue:
+    kind = error["type"]
+    parts, union_at = _data_path(error["loc"], data, kind)
+    if union_at is not None:  # one issue for a value that fits none of a union's forms
+        return Issue(format_path(parts[:union_at]), "invalid_value", INVALID_VALUE_ZH, INVALID_VALUE_EN)
+    path = format_path(parts)
+    message_en = error["msg"]
+    code = kind
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        path = f"{path}.type" if path else "type"
+        if kind == "union_tag_invalid":
+            tag = (error.get("ctx") or {}).get("tag", "")
+            code = "unknown_field_type"
+            expected = ", ".join(FIELD_TYPES.names())
+            message_en = UNKNOWN_TYPE_EN.format(type=tag, expected=expected)
+            return Issue(path, code, f"未知的字段类型 {tag}", message_en)
+        code = "missing"
+        message_en = "The field type (type) is required"
+    elif kind == "extra_forbidden":
+        code = "unknown_property"
+    elif kind == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == KEY_PATTERN:
+        code = "invalid_key"
+        message_en = "A key is a lowercase letter followed by up to 40 lowercase letters, digits or underscores"
+    return Issue(path, code, PYDANTIC_ZH.get(code, message_en), message_en)
+
+
+def _data_path(
+    loc: Sequence[int | str], data: Any, kind: str
+) -> tuple[list[int | str], int | None]:
+    """The parts of a Pydantic location that name real places in `data`.
+
+    Pydantic adds a field union's tag (`"text"`) or another union's member (`"str"`,
+    `"LocalizedText"`) to the location; walking the data alongside drops them. The second
+    result is how many parts lead to the first such union member (None when there is none).
+    """
+    parts: list[int | str] = []
+    union_at: int | None = None
+    node = data
+    for position, part in enumerate(loc):
+        last = position == len(loc) - 1
+        if isinstance(part, int):
+            if isinstance(node, list) and 0 <= part < len(node):
+                parts.append(part)
+                node = node[part]
+                continue
+            if union_at is None:
+                union_at = len(parts)
+            continue
+        if isinstance(node, dict):
+            if not last and part == node.get("type") and part in FIELD_TYPES:
+                continue
+            if part in node:
+                parts.append(part)
+                node = node[part]
+                continue
+            if last and kind == "missing":
+                parts.append(part)
+                continue
+        if union_at is None:
+            union_at = len(parts)
+    return parts, union_at
+
+
+def format_path(parts: Sequence[int | str]) -> str:
+    """`["forms", 2, "fields", 5, "precision"]` → `forms[2].fields[5].precision`."""
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+__all__ = ["format_path", "structural_issues", "validate_app"]

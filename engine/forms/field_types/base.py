@@ -1,0 +1,97 @@
+"""The field type contract (`FieldType`) and the registry of every field type by name.
+
+One class per field type (Baserow's `FieldType` is the model), owning its spec model, the
+entry formulas see (`expr_schema`), its record column (`column_type`) and its own definition
+rules (`validate`). Adding a field type is one new class registered with `@register`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from engine.core.issues import Issue
+from engine.core.registry import Registry
+from engine.forms.common import FieldSpecBase, ValueFieldSpec, label_value
+from engine.forms.messages import issue
+
+if TYPE_CHECKING:
+    from sqlalchemy.types import TypeEngine
+
+    from engine.forms.spec import AppSpec, FormSpec
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a field sits: its app, its form and its siblings (the form's fields or a row's).
+
+    `entries` maps form keys to the formula schema entries resolved so far (see
+    `engine.forms.schema`), so computed fields can take the type of what they read.
+    """
+
+    app: AppSpec
+    form: FormSpec
+    fields: tuple[FieldSpecBase, ...]
+    in_subform: bool = False
+    entries: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def sibling(self, key: str) -> FieldSpecBase | None:
+        """The field of this form (or subform row) with `key`."""
+        return next((f for f in self.fields if f.key == key), None)
+
+    def form_named(self, key: str) -> FormSpec | None:
+        """The form of the app with `key`."""
+        return next((f for f in self.app.forms if f.key == key), None)
+
+
+class FieldType:
+    """One kind of field: its spec model and the hooks the forms engine calls."""
+
+    name: ClassVar[str]
+    group: ClassVar[str]
+    spec: ClassVar[type[FieldSpecBase]]
+    example: ClassVar[dict[str, Any]] = {}  # the smallest valid options besides key and type
+    titleable: ClassVar[bool] = False  # may be a form's title field
+
+    def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
+        """The entry formulas see for this field (`engine.expr` schema), or None if unknown yet."""
+        entry: dict[str, Any] = {"type": self.name, "label": label_value(field.label)}
+        precision = getattr(field, "precision", None)
+        if isinstance(precision, int):
+            entry["precision"] = precision
+        return entry
+
+    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
+        """The record table column type, or None when the value is not stored in a column."""
+        return None
+
+    def validate(self, field: FieldSpecBase, scope: Scope) -> list[Issue]:
+        """Rules of this type beyond the JSON Schema; paths are relative to the field."""
+        if not isinstance(field, ValueFieldSpec):
+            return []
+        issues: list[Issue] = []
+        if field.min is not None and field.max is not None and field.min > field.max:
+            issues.append(issue("min", "min_max", min=_num(field.min), max=_num(field.max)))
+        if field.pattern is not None:
+            try:
+                re.compile(field.pattern)
+            except re.error as exc:
+                issues.append(issue("pattern", "invalid_pattern", error=str(exc)))
+        return issues
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+FIELD_TYPES: Registry[FieldType] = Registry("field type")
+
+F = TypeVar("F", bound=type[FieldType])
+
+
+def register(cls: F) -> F:
+    """Class decorator: register one instance of a field type under its name."""
+    FIELD_TYPES.register(cls.name, cls())
+    return cls

@@ -1,0 +1,102 @@
+"""Choice field types: select, multiselect (options with colours) and checkbox."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+import sqlalchemy as sa
+from pydantic import Field, StringConstraints
+from sqlalchemy.types import TypeEngine
+
+from engine.core.issues import Issue
+from engine.core.sqltypes import Boolean, Text
+from engine.forms.common import FieldSpecBase, Label, Spec, ValueFieldSpec
+from engine.forms.field_types.base import FieldType, Scope, register
+from engine.forms.messages import issue
+
+Color = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
+
+
+class Option(Spec):
+    """One choice: a stable `value` (what formulas compare), a label and a colour."""
+
+    value: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    label: Label | None = None
+    color: Color | None = None
+
+
+Options = Annotated[list[Option], Field(min_length=1)]
+
+
+class SelectField(ValueFieldSpec):
+    """One value out of a list of options."""
+
+    type: Literal["select"]
+    options: Options
+
+
+class MultiselectField(ValueFieldSpec):
+    """Any number of values out of a list of options."""
+
+    type: Literal["multiselect"]
+    options: Options
+
+
+class CheckboxField(ValueFieldSpec):
+    """Yes or no."""
+
+    type: Literal["checkbox"]
+
+
+class _OptionsType(FieldType):
+    group = "choice"
+    example: ClassVar[dict[str, Any]] = {"options": [{"value": "a"}]}
+
+    def validate(self, field: FieldSpecBase, scope: Scope) -> list[Issue]:
+        issues = super().validate(field, scope)
+        seen: set[str] = set()
+        for index, option in enumerate(getattr(field, "options", [])):
+            if option.value in seen:
+                issues.append(issue(f"options[{index}].value", "duplicate_option", value=option.value))
+            seen.add(option.value)
+        default = getattr(field, "default", None)
+        chosen = default if isinstance(default, list) else [default]
+        for value in chosen:
+            if isinstance(value, str) and value not in seen:
+                issues.append(issue("default", "unknown_option", value=value))
+        return issues
+
+
+@register
+class SelectType(_OptionsType):
+    """`select`: the chosen option's value as TEXT; may be a title."""
+
+    name = "select"
+    spec = SelectField
+    titleable = True
+
+    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
+        return Text()
+
+
+@register
+class MultiselectType(_OptionsType):
+    """`multiselect`: a JSON array of option values."""
+
+    name = "multiselect"
+    spec = MultiselectField
+
+    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
+        return sa.JSON()
+
+
+@register
+class CheckboxType(FieldType):
+    """`checkbox`: BOOLEAN."""
+
+    name = "checkbox"
+    group = "choice"
+    spec = CheckboxField
+
+    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
+        return Boolean()

@@ -1,0 +1,152 @@
+"""Computed field types: formula, serial (流水号), created_by/at and updated_by/at.
+
+Their values are never typed in. A formula's result type is only known once its formula is
+checked, so `engine.forms.schema` supplies its entry; the created/updated fields read the
+record's system columns (`_created_at`, ...), so they have no column of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field
+from sqlalchemy.types import TypeEngine
+
+from engine.core.issues import Issue
+from engine.core.sqltypes import Text
+from engine.forms.common import FieldSpecBase, Formula
+from engine.forms.field_types.base import FieldType, Scope, register
+from engine.forms.messages import issue
+
+SERIAL_TOKEN = re.compile(r"\{([^{}]*)\}")
+SERIAL_DATE_TOKENS = frozenset({"YYYY", "YY", "MM", "DD"})
+SERIAL_COUNTER = re.compile(r"^0{1,10}$")
+
+
+class FormulaField(FieldSpecBase):
+    """A value computed from a formula over the record (and its relations)."""
+
+    type: Literal["formula"]
+    expr: Formula
+    precision: Annotated[int, Field(ge=0, le=10)] | None = None
+
+
+class SerialField(FieldSpecBase):
+    """A sequence number such as HT-202406-0001, from a pattern of date parts and a counter.
+
+    `pattern` here is the serial's format, not a regular expression: `{YYYY}`, `{YY}`, `{MM}`,
+    `{DD}` are the creation date's parts and `{0000}` the zero-padded counter (exactly one).
+    """
+
+    type: Literal["serial"]
+    pattern: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class CreatedByField(FieldSpecBase):
+    """Who created the record."""
+
+    type: Literal["created_by"]
+
+
+class CreatedAtField(FieldSpecBase):
+    """When the record was created."""
+
+    type: Literal["created_at"]
+
+
+class UpdatedByField(FieldSpecBase):
+    """Who last changed the record."""
+
+    type: Literal["updated_by"]
+
+
+class UpdatedAtField(FieldSpecBase):
+    """When the record was last changed."""
+
+    type: Literal["updated_at"]
+
+
+@register
+class FormulaType(FieldType):
+    """`formula`: typed by its formula (see `engine.forms.schema`), computed, not typed in."""
+
+    name = "formula"
+    group = "computed"
+    spec = FormulaField
+    example: ClassVar[dict[str, Any]] = {"expr": "1 + 1"}
+
+    def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
+        return None
+
+
+def serial_pattern_problem(pattern: str) -> tuple[str, str] | None:
+    """Why a serial pattern is invalid (zh, en), or None when it is valid."""
+    if SERIAL_TOKEN.sub("", pattern).count("{") or SERIAL_TOKEN.sub("", pattern).count("}"):
+        return "花括号不成对", "unbalanced braces"
+    counters = 0
+    for token in SERIAL_TOKEN.findall(pattern):
+        if SERIAL_COUNTER.match(token):
+            counters += 1
+        elif token not in SERIAL_DATE_TOKENS:
+            return f"未知占位符 {{{token}}}", f"unknown placeholder {{{token}}}"
+    if counters != 1:
+        return "需要恰好一个计数器，例如 {0000}", "needs exactly one counter such as {0000}"
+    return None
+
+
+@register
+class SerialType(FieldType):
+    """`serial`: TEXT assigned on insert from a counter row; may be a title."""
+
+    name = "serial"
+    group = "computed"
+    spec = SerialField
+    example: ClassVar[dict[str, Any]] = {"pattern": "HT-{YYYY}{MM}-{0000}"}
+    titleable = True
+
+    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
+        return Text()
+
+    def validate(self, field: FieldSpecBase, scope: Scope) -> list[Issue]:
+        assert isinstance(field, SerialField)
+        problem = serial_pattern_problem(field.pattern)
+        if problem is None:
+            return []
+        return [issue("pattern", "invalid_serial_pattern", reason_zh=problem[0], reason_en=problem[1])]
+
+
+@register
+class CreatedByType(FieldType):
+    """`created_by`: the record's `_created_by`."""
+
+    name = "created_by"
+    group = "computed"
+    spec = CreatedByField
+
+
+@register
+class CreatedAtType(FieldType):
+    """`created_at`: the record's `_created_at`."""
+
+    name = "created_at"
+    group = "computed"
+    spec = CreatedAtField
+
+
+@register
+class UpdatedByType(FieldType):
+    """`updated_by`: the record's `_updated_by`."""
+
+    name = "updated_by"
+    group = "computed"
+    spec = UpdatedByField
+
+
+@register
+class UpdatedAtType(FieldType):
+    """`updated_at`: the record's `_updated_at`."""
+
+    name = "updated_at"
+    group = "computed"
+    spec = UpdatedAtField

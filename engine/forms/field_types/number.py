@@ -1,0 +1,122 @@
+"""Number field types: number, integer, money, percent, rating."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from pydantic import Field, StringConstraints
+from sqlalchemy.types import TypeEngine
+
+from engine.core.sqltypes import ExactDecimal
+from engine.forms.common import FieldSpecBase, ValueFieldSpec
+from engine.forms.field_types.base import FieldType, register
+
+Precision = Annotated[int, Field(ge=0, le=10, description="Decimal places (0-10)")]
+PercentPrecision = Annotated[int, Field(ge=0, le=8, description="Decimal places of the percentage shown (0-8)")]
+
+
+class NumberField(ValueFieldSpec):
+    """An exact decimal number with a fixed number of places."""
+
+    type: Literal["number"]
+    precision: Precision = 2
+
+
+class IntegerField(ValueFieldSpec):
+    """A whole number."""
+
+    type: Literal["integer"]
+
+
+class MoneyField(ValueFieldSpec):
+    """An amount of money in one currency (ISO 4217 code)."""
+
+    type: Literal["money"]
+    precision: Precision = 2
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
+
+
+class PercentField(ValueFieldSpec):
+    """A percentage, stored as a fraction (0.125 is shown as 12.5%), as Excel and Airtable do,
+    so formulas read it naturally: ``amount * (1 - discount)``. ``precision`` counts the decimal
+    places of the percentage shown; the stored value has two more."""
+
+    type: Literal["percent"]
+    precision: PercentPrecision = 2
+
+
+class RatingField(ValueFieldSpec):
+    """A star rating from 0 to `max`."""
+
+    type: Literal["rating"]
+    max: Annotated[int, Field(ge=1, le=10)] = 5
+
+
+class _DecimalType(FieldType):
+    group = "number"
+
+    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
+        return ExactDecimal(getattr(field, "precision", 0))
+
+
+@register
+class NumberType(_DecimalType):
+    """`number`: NUMERIC with the field's precision."""
+
+    name = "number"
+    spec = NumberField
+
+
+@register
+class IntegerType(FieldType):
+    """`integer`: a 64-bit integer."""
+
+    name = "integer"
+    group = "number"
+    spec = IntegerField
+
+    def expr_schema(self, field: FieldSpecBase, scope: Any = None) -> dict[str, Any] | None:
+        return {**(super().expr_schema(field, scope) or {}), "precision": 0}
+
+    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
+        return sa.BigInteger()
+
+
+@register
+class MoneyType(_DecimalType):
+    """`money`: NUMERIC with the field's precision and a currency."""
+
+    name = "money"
+    spec = MoneyField
+
+
+@register
+class PercentType(FieldType):
+    """`percent`: NUMERIC holding the fraction, with two more places than are shown."""
+
+    name = "percent"
+    group = "number"
+    spec = PercentField
+
+    def expr_schema(self, field: FieldSpecBase, scope: Any = None) -> dict[str, Any] | None:
+        return {**(super().expr_schema(field, scope) or {}), "precision": self.scale(field)}
+
+    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
+        return ExactDecimal(self.scale(field))
+
+    @staticmethod
+    def scale(field: FieldSpecBase) -> int:
+        return min(int(getattr(field, "precision", 2)) + 2, 10)
+
+
+@register
+class RatingType(FieldType):
+    """`rating`: a small integer from 0 to `max` stars."""
+
+    name = "rating"
+    group = "number"
+    spec = RatingField
+
+    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
+        return sa.SmallInteger()

@@ -1,0 +1,105 @@
+"""Issue codes of app definitions with their zh/en messages, and Pydantic error translations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.core.issues import Issue
+
+# code -> (zh template, en template); templates use str.format with keyword arguments.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "duplicate_form": ("表单标识 {key} 重复", "Duplicate form key {key}"),
+    "duplicate_field": ("字段标识 {key} 重复", "Duplicate field key {key}"),
+    "unknown_title_field": ("标题字段 {key} 不存在", "The title field {key} does not exist"),
+    "title_field_type": (
+        "标题字段 {key} 的类型 {type} 不能作为标题，请选择文本类字段",
+        "The title field {key} has type {type}; choose a text-like field",
+    ),
+    "unknown_form": ("表单 {key} 不存在", "Form {key} does not exist"),
+    "unknown_field": ("字段 {key} 不存在", "Field {key} does not exist"),
+    "not_a_relation": ("字段 {key} 不是关联字段", "Field {key} is not a relation"),
+    "not_a_container": (
+        "字段 {key} 不是关联或子表单字段",
+        "Field {key} is not a relation or subform",
+    ),
+    "aggregate_type": (
+        "汇总方式 {aggregate} 只能用于数字字段，字段 {key} 的类型为 {type}",
+        "Aggregate {aggregate} needs a number field; field {key} has type {type}",
+    ),
+    "duplicate_option": ("选项值 {value} 重复", "Duplicate option value {value}"),
+    "unknown_option": ("默认值 {value} 不是选项之一", "The default {value} is not one of the options"),
+    "min_max": ("最小值 {min} 大于最大值 {max}", "The minimum {min} is greater than the maximum {max}"),
+    "invalid_pattern": ("正则表达式无效：{error}", "Invalid regular expression: {error}"),
+    "invalid_serial_pattern": (
+        "流水号格式无效：{reason_zh}（例如 HT-{{YYYY}}{{MM}}-{{0000}}）",
+        "Invalid serial pattern: {reason_en} (e.g. HT-{{YYYY}}{{MM}}-{{0000}})",
+    ),
+    "nested_subform": ("子表单中不能再包含子表单", "A subform cannot contain another subform"),
+    "not_boolean": (
+        "条件应返回是/否，实际为{actual_zh}",
+        "The condition must be TRUE/FALSE, got {actual_en}",
+    ),
+    "formula_cycle": (
+        "公式之间循环引用：{name}",
+        "Formulas refer to each other in a cycle: {name}",
+    ),
+    "invalid_schema": ("字段结构不正确：{error}", "Invalid field structure: {error}"),
+}
+
+TYPE_NAMES_ZH = {
+    "number": "数字",
+    "text": "文本",
+    "boolean": "是/否",
+    "date": "日期",
+    "datetime": "日期时间",
+    "time": "时间",
+    "blank": "空值",
+}
+
+# Pydantic error types (or our codes for them) -> Chinese message; English uses Pydantic's text.
+PYDANTIC_ZH: dict[str, str] = {
+    "missing": "缺少必填项",
+    "unknown_property": "不允许的属性",
+    "unknown_field_type": "未知的字段类型",
+    "invalid_key": "标识只能由小写字母、数字和下划线组成，以字母开头，最长 41 个字符",
+    "model_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "dict_type": "应为对象",
+    "list_type": "应为列表",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "int_from_float": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为是/否（true/false）",
+    "bool_parsing": "应为是/否（true/false）",
+    "string_too_short": "文本过短",
+    "string_too_long": "文本过长",
+    "string_pattern_mismatch": "格式不正确",
+    "too_short": "项目过少",
+    "too_long": "项目过多",
+    "greater_than": "数值过小",
+    "greater_than_equal": "数值过小",
+    "less_than": "数值过大",
+    "less_than_equal": "数值过大",
+    "literal_error": "不是允许的取值",
+    "enum": "不是允许的取值",
+    "union_tag_not_found": "缺少字段类型 type",
+    "frozen_instance": "不可修改",
+}
+
+INVALID_VALUE_ZH = "取值不符合任何允许的形式"
+INVALID_VALUE_EN = "The value matches none of the allowed forms"
+UNKNOWN_TYPE_EN = "Unknown field type {type!r}; expected one of: {expected}"
+
+
+def issue(path: str, code: str, *, line: int | None = None, column: int | None = None, **params: Any) -> Issue:
+    """An issue with the messages of `code` filled in from `params`."""
+    zh, en = MESSAGES[code]
+    return Issue(path, code, zh.format(**params), en.format(**params), line, column)
+
+
+def kind_names(kind: str) -> dict[str, str]:
+    """`actual_zh`/`actual_en` parameters naming an expression type."""
+    return {"actual_zh": TYPE_NAMES_ZH.get(kind, kind), "actual_en": kind}
