@@ -44,6 +44,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Formulas refer to each other in a cycle: {name}",
     ),
     "invalid_schema": ("字段结构不正确：{error}", "Invalid field structure: {error}"),
+    # Record values (`FieldType.coerce`); paths are relative to the field.
+    "not_writable": ("计算字段不能直接写入", "This field is computed and cannot be written"),
+    "expected_text": ("应为文本", "Expected text"),
+    "nul_character": ("文本不能包含空字符 \\0", "Text cannot contain the NUL character \\0"),
+    "invalid_email": ("邮箱地址格式不正确", "Not a valid e-mail address"),
+    "invalid_phone": (
+        "电话号码格式不正确（手机号如 13812345678，座机如 010-12345678）",
+        "Not a valid phone number (a mobile such as 13812345678 or a landline such as 010-12345678)",
+    ),
+    "invalid_url": ("网址应以 http:// 或 https:// 开头", "Not a valid http:// or https:// address"),
+    "pattern": ("格式不符合要求（{pattern}）", "Does not match the required pattern ({pattern})"),
+    "min_length": ("至少需要 {min} 个字符", "Must have at least {min} characters"),
+    "max_length": ("最多 {max} 个字符", "Must have at most {max} characters"),
+    "expected_number": (
+        "应为数字（JSON 数字或如 \"12.50\" 的数字文本）",
+        "Expected a number (a JSON number or decimal text such as \"12.50\")",
+    ),
+    "expected_integer": ("应为整数", "Expected a whole number"),
+    "number_too_large": (
+        "数值超出范围，绝对值最大为 {limit}",
+        "The number is out of range; the largest magnitude allowed is {limit}",
+    ),
+    "min": ("不能小于 {min}", "Must be at least {min}"),
+    "max": ("不能大于 {max}", "Must be at most {max}"),
+    "expected_boolean": ("应为是/否（true/false）", "Expected true or false"),
+    "not_an_option": ("{value} 不是选项之一", "{value} is not one of the options"),
+    "expected_list": ("应为列表", "Expected a list"),
+    "duplicate_value": ("取值 {value} 重复", "Duplicate value {value}"),
+    "min_count": ("至少选择 {min} 项", "Choose at least {min}"),
+    "max_count": ("最多选择 {max} 项", "Choose at most {max}"),
+    "invalid_date": ("日期应为有效的 YYYY-MM-DD", "Expected a valid date YYYY-MM-DD"),
+    "invalid_datetime": (
+        "日期时间应为 ISO 8601 格式，如 2024-06-01T12:00:00+08:00（不带时区视为 UTC）",
+        "Expected an ISO 8601 date and time such as 2024-06-01T12:00:00+08:00 (no offset means UTC)",
+    ),
+    "invalid_time": ("时间应为 HH:MM 或 HH:MM:SS", "Expected a time HH:MM or HH:MM:SS"),
+    "expected_id": ("应为编号（正整数）", "Expected an id (a positive whole number)"),
+    "expected_object": ("应为对象", "Expected an object"),
+    "unknown_property": ("不允许的属性 {key}", "Unknown property {key}"),
+    "invalid_region_code": ("行政区划代码应为 6 位数字", "The region code must be 6 digits"),
+    "out_of_range": ("应在 {min} 到 {max} 之间", "Must be between {min} and {max}"),
+    "missing": ("缺少必填项", "Missing required value"),
 }
 
 TYPE_NAMES_ZH = {

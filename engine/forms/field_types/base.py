@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from engine.core.issues import Issue
 from engine.core.registry import Registry
 from engine.forms.common import FieldSpecBase, ValueFieldSpec, label_value
+from engine.forms.field_types.values import decimal_json, generic_json
 from engine.forms.messages import issue
 
 if TYPE_CHECKING:
@@ -80,6 +82,35 @@ class FieldType:
             except re.error as exc:
                 issues.append(issue("pattern", "invalid_pattern", error=str(exc)))
         return issues
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """API input (JSON) -> the Python value stored (None for blank), never raising.
+
+        Bad input gives None and issues with paths relative to the field ("" for the field
+        itself). The default stores the input as it is; types with rules override it.
+        """
+        return raw, []
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """A stored value -> its record JSON (DESIGN §12); None for blank.
+
+        The default writes decimals with the field's `precision` when it has one (else as the
+        shortest text), datetimes as UTC with milliseconds and `Z`, dates and times ISO.
+        """
+        if value is None:
+            return None
+        precision = getattr(field, "precision", None)
+        if isinstance(value, Decimal) and isinstance(precision, int):
+            return decimal_json(value, precision)
+        return generic_json(value)
+
+
+class ComputedType(FieldType):
+    """A type whose value is computed (formula, serial, created/updated, lookup, rollup)."""
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """Always `not_writable`: computed values are never typed in."""
+        return None, [issue("", "not_writable")]
 
 
 def _num(value: float) -> str:

@@ -12,6 +12,7 @@ from engine.core.issues import Issue
 from engine.core.sqltypes import Boolean, Text
 from engine.forms.common import FieldSpecBase, Label, Spec, ValueFieldSpec
 from engine.forms.field_types.base import FieldType, Scope, register
+from engine.forms.field_types.values import Result, coerce_list, fail, show
 from engine.forms.messages import issue
 
 Color = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
@@ -66,6 +67,13 @@ class _OptionsType(FieldType):
                 issues.append(issue("default", "unknown_option", value=value))
         return issues
 
+    @staticmethod
+    def option(field: FieldSpecBase, raw: Any) -> Result:
+        """One option value of the field."""
+        if isinstance(raw, str) and any(o.value == raw for o in getattr(field, "options", [])):
+            return raw, []
+        return fail("not_an_option", value=show(raw))
+
 
 @register
 class SelectType(_OptionsType):
@@ -78,6 +86,10 @@ class SelectType(_OptionsType):
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return Text()
 
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """One of the option values ("" is blank)."""
+        return (None, []) if raw is None or raw == "" else self.option(field, raw)
+
 
 @register
 class MultiselectType(_OptionsType):
@@ -88,6 +100,12 @@ class MultiselectType(_OptionsType):
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return sa.JSON()
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """A list of distinct option values ([] is blank); `min`/`max` bound its length."""
+        if raw is None:
+            return None, []
+        return coerce_list(field, raw, lambda item: self.option(field, item))
 
 
 @register
@@ -100,3 +118,9 @@ class CheckboxType(FieldType):
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return Boolean()
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """JSON true or false only."""
+        if raw is None or isinstance(raw, bool):
+            return raw, []
+        return fail("expected_boolean")

@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import Text
 from engine.forms.common import FieldSpecBase, Formula
-from engine.forms.field_types.base import FieldType, Scope, register
+from engine.forms.field_types.base import ComputedType, Scope, register
 from engine.forms.messages import issue
 
 SERIAL_TOKEN = re.compile(r"\{([^{}]*)\}")
@@ -68,7 +68,7 @@ class UpdatedAtField(FieldSpecBase):
 
 
 @register
-class FormulaType(FieldType):
+class FormulaType(ComputedType):
     """`formula`: typed by its formula (see `engine.forms.schema`), computed, not typed in."""
 
     name = "formula"
@@ -96,7 +96,7 @@ def serial_pattern_problem(pattern: str) -> tuple[str, str] | None:
 
 
 @register
-class SerialType(FieldType):
+class SerialType(ComputedType):
     """`serial`: TEXT assigned on insert from a counter row; may be a title."""
 
     name = "serial"
@@ -117,7 +117,7 @@ class SerialType(FieldType):
 
 
 @register
-class CreatedByType(FieldType):
+class CreatedByType(ComputedType):
     """`created_by`: the record's `_created_by`."""
 
     name = "created_by"
@@ -126,7 +126,7 @@ class CreatedByType(FieldType):
 
 
 @register
-class CreatedAtType(FieldType):
+class CreatedAtType(ComputedType):
     """`created_at`: the record's `_created_at`."""
 
     name = "created_at"
@@ -135,7 +135,7 @@ class CreatedAtType(FieldType):
 
 
 @register
-class UpdatedByType(FieldType):
+class UpdatedByType(ComputedType):
     """`updated_by`: the record's `_updated_by`."""
 
     name = "updated_by"
@@ -144,7 +144,7 @@ class UpdatedByType(FieldType):
 
 
 @register
-class UpdatedAtType(FieldType):
+class UpdatedAtType(ComputedType):
     """`updated_at`: the record's `_updated_at`."""
 
     name = "updated_at"

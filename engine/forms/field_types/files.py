@@ -7,6 +7,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
+from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types.base import FieldType, register
 
@@ -34,6 +35,10 @@ class _FilesType(FieldType):
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return sa.JSON()
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """Passed through unchanged: the record pipeline resolves and checks file ids (uploads from `POST /files`)."""
+        return raw, []
 
 
 @register

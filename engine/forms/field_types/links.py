@@ -14,7 +14,7 @@ from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, Key, ValueFieldSpec, label_value
-from engine.forms.field_types.base import FieldType, Scope, register
+from engine.forms.field_types.base import ComputedType, FieldType, Scope, register
 from engine.forms.messages import issue
 
 NUMBER_TYPES = frozenset({"number", "integer", "money", "percent", "rating"})
@@ -84,6 +84,10 @@ class RelationType(FieldType):
             issues.append(issue("target", "unknown_form", key=field.target))
         return issues
 
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """Passed through unchanged: the record pipeline resolves and checks the linked `_id`s."""
+        return raw, []
+
 
 def _target_fields(via: FieldSpecBase, scope: Scope) -> tuple[FieldSpecBase, ...] | None:
     """The fields a relation or subform `via` leads to (None when its target is missing)."""
@@ -121,7 +125,7 @@ def _check_path(
 
 
 @register
-class LookupType(FieldType):
+class LookupType(ComputedType):
     """`lookup`: read at query time through a to-one relation; no column of its own."""
 
     name = "lookup"
@@ -147,7 +151,7 @@ class LookupType(FieldType):
 
 
 @register
-class RollupType(FieldType):
+class RollupType(ComputedType):
     """`rollup`: sum/avg/min/max/count over related records or subform rows, at query time."""
 
     name = "rollup"

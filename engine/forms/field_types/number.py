@@ -8,9 +8,11 @@ import sqlalchemy as sa
 from pydantic import Field, StringConstraints
 from sqlalchemy.types import TypeEngine
 
+from engine.core.issues import Issue
 from engine.core.sqltypes import ExactDecimal
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types.base import FieldType, register
+from engine.forms.field_types.values import coerce_decimal, coerce_integer, decimal_json, fail
 
 Precision = Annotated[int, Field(ge=0, le=10, description="Decimal places (0-10)")]
 PercentPrecision = Annotated[int, Field(ge=0, le=8, description="Decimal places of the percentage shown (0-8)")]
@@ -57,7 +59,20 @@ class _DecimalType(FieldType):
     group = "number"
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
-        return ExactDecimal(getattr(field, "precision", 0))
+        return ExactDecimal(self.scale(field))
+
+    @staticmethod
+    def scale(field: FieldSpecBase) -> int:
+        """Decimal places stored: the field's `precision`."""
+        return int(getattr(field, "precision", 0))
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """A JSON number or plain decimal text, rounded half away from zero to the scale."""
+        return (None, []) if raw is None else coerce_decimal(field, raw, self.scale(field))
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """Text with exactly the field's scale ("12.50")."""
+        return decimal_json(value, self.scale(field))
 
 
 @register
@@ -81,6 +96,14 @@ class IntegerType(FieldType):
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return sa.BigInteger()
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """A whole number (JSON number, whole text) below 10^18 in magnitude, within min/max."""
+        return (None, []) if raw is None else coerce_integer(field, raw)
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """A JSON number."""
+        return None if value is None else int(value)
 
 
 @register
@@ -107,7 +130,17 @@ class PercentType(FieldType):
 
     @staticmethod
     def scale(field: FieldSpecBase) -> int:
+        """Decimal places stored: the places shown plus two (the value is a fraction)."""
         return min(int(getattr(field, "precision", 2)) + 2, 10)
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """The fraction (0.125 for 12.5%) as a number or decimal text, rounded to the scale;
+        `min`/`max` bound the fraction too."""
+        return (None, []) if raw is None else coerce_decimal(field, raw, self.scale(field))
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """The fraction as text with the stored scale ("0.1250")."""
+        return decimal_json(value, self.scale(field))
 
 
 @register
@@ -120,3 +153,19 @@ class RatingType(FieldType):
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return sa.SmallInteger()
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """A whole number of stars from 0 to the field's `max`."""
+        if raw is None:
+            return None, []
+        stars, issues = coerce_integer(None, raw)
+        if issues:
+            return None, issues
+        top = int(getattr(field, "max", 5))
+        if not 0 <= stars <= top:
+            return fail("out_of_range", min=0, max=top)
+        return stars, []
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """A JSON number."""
+        return None if value is None else int(value)

@@ -7,8 +7,10 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
+from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types.base import FieldType, register
+from engine.forms.field_types.values import coerce_id, coerce_list
 
 
 class UserField(ValueFieldSpec):
@@ -41,12 +43,28 @@ class _OneType(FieldType):
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return sa.BigInteger()
 
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """An id (or `{"id": n}` as reads return); the store checks that it exists."""
+        return (None, []) if raw is None else coerce_id(raw)
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """`{"id": n}`; the store adds `name` when it reads records."""
+        return None if value is None else {"id": value}
+
 
 class _ManyType(FieldType):
     group = "people"
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return sa.JSON()
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """A list of distinct ids ([] is blank); the store checks that they exist."""
+        return (None, []) if raw is None else coerce_list(field, raw, coerce_id)
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """`[{"id": n}, ...]`; the store adds `name` when it reads records."""
+        return None if value is None else [{"id": v} for v in value]
 
 
 @register

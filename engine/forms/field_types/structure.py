@@ -71,6 +71,10 @@ class SubformType(FieldType):
                 issues.append(issue(f"fields[{index}].type", "nested_subform"))
         return issues
 
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """Passed through unchanged: the record pipeline resolves and checks rows (each row's fields through their own types)."""
+        return raw, []
+
 
 @register
 class SectionType(FieldType):
@@ -82,3 +86,7 @@ class SectionType(FieldType):
 
     def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
         return None
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """Passed through unchanged: a section holds no value; the record pipeline ignores it."""
+        return raw, []

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from sqlalchemy.types import TypeEngine
 
+from engine.core.issues import Issue
 from engine.core.sqltypes import Text
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types.base import FieldType, register
+from engine.forms.field_types.values import fail, plain
+from engine.forms.messages import issue
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
+PHONE = re.compile(r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}")
 
 
 class TextField(ValueFieldSpec):
@@ -49,9 +57,39 @@ class UrlField(ValueFieldSpec):
 
 class _TextType(FieldType):
     group = "text"
+    format_code: ClassVar[str | None] = None  # the issue code of a malformed value
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return Text()
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """A string ("" is blank), checked for NUL, its format, `min`/`max` length and `pattern`."""
+        if raw is None or raw == "":
+            return None, []
+        if not isinstance(raw, str):
+            return fail("expected_text")
+        if "\x00" in raw:
+            return fail("nul_character")
+        if self.format_code is not None and not self.well_formed(raw):
+            return fail(self.format_code)
+        low, high = getattr(field, "min", None), getattr(field, "max", None)
+        if low is not None and len(raw) < low:
+            return fail("min_length", min=plain(low))
+        if high is not None and len(raw) > high:
+            return fail("max_length", max=plain(high))
+        pattern = getattr(field, "pattern", None)
+        if pattern is not None:
+            try:
+                matches = re.fullmatch(pattern, raw) is not None
+            except re.error:  # reported by `validate` on the definition
+                matches = True
+            if not matches:
+                return None, [issue("", "pattern", pattern=pattern)]
+        return raw, []
+
+    def well_formed(self, text: str) -> bool:
+        """Whether `text` has this type's format (email, phone, url)."""
+        return True
 
 
 @register
@@ -86,6 +124,11 @@ class EmailType(_TextType):
     name = "email"
     spec = EmailField
     titleable = True
+    format_code = "invalid_email"
+
+    def well_formed(self, text: str) -> bool:
+        """A simple well-formed address: local@domain.tld, at most 254 characters."""
+        return len(text) <= 254 and EMAIL.fullmatch(text) is not None
 
 
 @register
@@ -95,6 +138,11 @@ class PhoneType(_TextType):
     name = "phone"
     spec = PhoneField
     titleable = True
+    format_code = "invalid_phone"
+
+    def well_formed(self, text: str) -> bool:
+        """A Chinese mobile (1[3-9] and 9 digits) or landline (0 + area code, 7-8 digits)."""
+        return PHONE.fullmatch(text) is not None
 
 
 @register
@@ -104,3 +152,14 @@ class UrlType(_TextType):
     name = "url"
     spec = UrlField
     titleable = True
+    format_code = "invalid_url"
+
+    def well_formed(self, text: str) -> bool:
+        """An http or https address with a host and no whitespace."""
+        if any(c.isspace() for c in text) or len(text) > 2048:
+            return False
+        try:
+            parts = urlsplit(text)
+            return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            return False

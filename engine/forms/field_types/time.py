@@ -6,9 +6,11 @@ from typing import Any, Literal
 
 from sqlalchemy.types import TypeEngine
 
+from engine.core.issues import Issue
 from engine.core.sqltypes import Date, Time, UtcDateTime
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types.base import FieldType, register
+from engine.forms.field_types.values import coerce_date, coerce_datetime, coerce_time, datetime_json
 
 
 class DateField(ValueFieldSpec):
@@ -40,6 +42,14 @@ class DateType(FieldType):
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return Date()
 
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """`YYYY-MM-DD`, a real calendar date."""
+        return (None, []) if raw is None or raw == "" else coerce_date(raw)
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """ISO text such as "2024-06-01"."""
+        return None if value is None else value.isoformat()
+
 
 @register
 class DatetimeType(FieldType):
@@ -52,6 +62,14 @@ class DatetimeType(FieldType):
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return UtcDateTime()
 
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """ISO 8601 with `Z` or an offset (none = UTC) -> aware UTC, truncated to ms."""
+        return (None, []) if raw is None or raw == "" else coerce_datetime(raw)
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """UTC with milliseconds: "2024-06-01T04:00:00.000Z"."""
+        return None if value is None else datetime_json(value)
+
 
 @register
 class TimeType(FieldType):
@@ -63,3 +81,11 @@ class TimeType(FieldType):
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return Time()
+
+    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
+        """`HH:MM` or `HH:MM:SS`."""
+        return (None, []) if raw is None or raw == "" else coerce_time(raw)
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """ISO text such as "13:45:00"."""
+        return None if value is None else value.isoformat()
