@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.core.issues import PYDANTIC_ZH, format_path
+
 Language = Literal["zh", "en"]
 
 DEFAULT_LANGUAGE: Language = "zh"
@@ -34,35 +36,6 @@ _STATUS_MESSAGES: dict[int, tuple[str, str, str]] = {
     500: ("internal_error", "服务器内部错误", "Internal server error"),
 }
 
-_PYDANTIC_ZH: dict[str, str] = {
-    "missing": "缺少必填项",
-    "extra_forbidden": "不允许的字段",
-    "json_invalid": "JSON 格式不正确",
-    "json_type": "应为 JSON 内容",
-    "model_attributes_type": "应为对象",
-    "dict_type": "应为对象",
-    "list_type": "应为列表",
-    "string_type": "应为文本",
-    "int_type": "应为整数",
-    "int_parsing": "应为整数",
-    "float_type": "应为数字",
-    "float_parsing": "应为数字",
-    "decimal_parsing": "应为数字",
-    "bool_type": "应为布尔值",
-    "bool_parsing": "应为布尔值",
-    "string_too_short": "文本过短",
-    "string_too_long": "文本过长",
-    "too_short": "项目过少",
-    "too_long": "项目过多",
-    "greater_than": "数值过小",
-    "greater_than_equal": "数值过小",
-    "less_than": "数值过大",
-    "less_than_equal": "数值过大",
-    "literal_error": "不是允许的取值",
-    "enum": "不是允许的取值",
-    "date_parsing": "日期格式不正确",
-    "datetime_parsing": "日期时间格式不正确",
-}
 
 _REQUEST_PARTS = {"body", "query", "path", "header", "cookie"}
 
@@ -148,13 +121,7 @@ def issue_path(loc: Sequence[int | str]) -> str:
     parts = list(loc)
     if parts and parts[0] in _REQUEST_PARTS:
         parts = parts[1:]
-    path = ""
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path
+    return format_path(parts)
 
 
 def _validation_issues(exc: RequestValidationError, language: Language) -> list[dict[str, Any]]:
@@ -166,7 +133,7 @@ def _validation_issues(exc: RequestValidationError, language: Language) -> list[
             loc = loc[:1]
         message = str(error.get("msg", kind))
         if language == "zh":
-            message = _PYDANTIC_ZH.get(kind, message)
+            message = PYDANTIC_ZH.get(kind, message)
         issues.append({"path": issue_path(loc), "code": kind, "message": message})
     return issues
 

@@ -7,7 +7,7 @@ language-free code, a message in Chinese and English and, for formulas, a line a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -65,3 +65,54 @@ class DefinitionError(Exception):
 
 
 __all__ = ["DefinitionError", "Issue"]
+
+
+# Chinese for Pydantic's error types (its own messages are English only).
+PYDANTIC_ZH: dict[str, str] = {
+    "missing": "缺少必填项",
+    "extra_forbidden": "不允许的字段",
+    "json_invalid": "JSON 格式不正确",
+    "json_type": "应为 JSON 内容",
+    "model_attributes_type": "应为对象",
+    "dict_type": "应为对象",
+    "list_type": "应为列表",
+    "string_type": "应为文本",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "decimal_parsing": "应为数字",
+    "bool_type": "应为是/否（true/false）",
+    "bool_parsing": "应为是/否（true/false）",
+    "string_too_short": "文本过短",
+    "string_too_long": "文本过长",
+    "too_short": "项目过少",
+    "too_long": "项目过多",
+    "greater_than": "数值过小",
+    "greater_than_equal": "数值过小",
+    "less_than": "数值过大",
+    "less_than_equal": "数值过大",
+    "literal_error": "不是允许的取值",
+    "enum": "不是允许的取值",
+    "date_parsing": "日期格式不正确",
+    "datetime_parsing": "日期时间格式不正确",
+    "unknown_property": "不允许的属性",
+    "unknown_field_type": "未知的字段类型",
+    "invalid_key": "标识只能由小写字母、数字和下划线组成，以字母开头，最长 41 个字符",
+    "model_type": "应为对象",
+    "int_from_float": "应为整数",
+    "string_pattern_mismatch": "格式不正确",
+    "union_tag_not_found": "缺少字段类型 type",
+    "frozen_instance": "不可修改",
+}
+
+
+def format_path(parts: Sequence[int | str]) -> str:
+    """`["forms", 2, "fields", 5, "precision"]` → `forms[2].fields[5].precision`."""
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path

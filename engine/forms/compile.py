@@ -13,11 +13,11 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from engine.core.issues import DefinitionError, Issue
+from engine.core.issues import PYDANTIC_ZH, DefinitionError, Issue, format_path
 from engine.forms.checks import semantic_issues
 from engine.forms.common import KEY_PATTERN
 from engine.forms.field_types import FIELD_TYPES
-from engine.forms.messages import INVALID_VALUE_EN, INVALID_VALUE_ZH, PYDANTIC_ZH, UNKNOWN_TYPE_EN
+from engine.forms.messages import INVALID_VALUE_EN, INVALID_VALUE_ZH, UNKNOWN_TYPE_EN
 from engine.forms.spec import AppSpec
 
 
@@ -108,15 +108,4 @@ def _data_path(
     return parts, union_at
 
 
-def format_path(parts: Sequence[int | str]) -> str:
-    """`["forms", 2, "fields", 5, "precision"]` → `forms[2].fields[5].precision`."""
-    path = ""
-    for part in parts:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path
-
-
-__all__ = ["format_path", "structural_issues", "validate_app"]
+__all__ = ["structural_issues", "validate_app"]

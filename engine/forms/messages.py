@@ -1,10 +1,11 @@
-"""Issue codes of app definitions with their zh/en messages, and Pydantic error translations."""
+"""Issue codes of app definitions with their zh/en messages (Pydantic's live in engine.core.issues)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from engine.core.issues import Issue
+from engine.expr.errors import TYPE_NAMES_ZH
 
 # code -> (zh template, en template); templates use str.format with keyword arguments.
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -86,49 +87,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "invalid_region_code": ("行政区划代码应为 6 位数字", "The region code must be 6 digits"),
     "out_of_range": ("应在 {min} 到 {max} 之间", "Must be between {min} and {max}"),
     "missing": ("缺少必填项", "Missing required value"),
-}
-
-TYPE_NAMES_ZH = {
-    "number": "数字",
-    "text": "文本",
-    "boolean": "是/否",
-    "date": "日期",
-    "datetime": "日期时间",
-    "time": "时间",
-    "blank": "空值",
-}
-
-# Pydantic error types (or our codes for them) -> Chinese message; English uses Pydantic's text.
-PYDANTIC_ZH: dict[str, str] = {
-    "missing": "缺少必填项",
-    "unknown_property": "不允许的属性",
-    "unknown_field_type": "未知的字段类型",
-    "invalid_key": "标识只能由小写字母、数字和下划线组成，以字母开头，最长 41 个字符",
-    "model_type": "应为对象",
-    "model_attributes_type": "应为对象",
-    "dict_type": "应为对象",
-    "list_type": "应为列表",
-    "string_type": "应为文本",
-    "int_type": "应为整数",
-    "int_parsing": "应为整数",
-    "int_from_float": "应为整数",
-    "float_type": "应为数字",
-    "float_parsing": "应为数字",
-    "bool_type": "应为是/否（true/false）",
-    "bool_parsing": "应为是/否（true/false）",
-    "string_too_short": "文本过短",
-    "string_too_long": "文本过长",
-    "string_pattern_mismatch": "格式不正确",
-    "too_short": "项目过少",
-    "too_long": "项目过多",
-    "greater_than": "数值过小",
-    "greater_than_equal": "数值过小",
-    "less_than": "数值过大",
-    "less_than_equal": "数值过大",
-    "literal_error": "不是允许的取值",
-    "enum": "不是允许的取值",
-    "union_tag_not_found": "缺少字段类型 type",
-    "frozen_instance": "不可修改",
 }
 
 INVALID_VALUE_ZH = "取值不符合任何允许的形式"
