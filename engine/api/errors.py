@@ -166,8 +166,20 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return status_error(500, request)
 
 
+async def _handle_service_error(request: Request, exc: Exception) -> JSONResponse:
+    from engine.forms.errors import ServiceError
+
+    assert isinstance(exc, ServiceError)
+    language = pick_language(request)
+    issues = [i.to_dict(language) for i in exc.issues]
+    return error_response(exc.status, exc.code, exc.message_zh, exc.message_en, issues, request)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route FastAPI's and Starlette's own errors, and any unexpected one, into the error shape."""
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    from engine.forms.errors import ServiceError
+
+    app.add_exception_handler(ServiceError, _handle_service_error)
     app.add_exception_handler(Exception, _handle_unexpected)

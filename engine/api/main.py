@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute
 
 from engine import __version__
 from engine.api.errors import JimuJSONResponse, install_error_handlers
-from engine.api.routes import expr, health, schema
+from engine.api.routes import apps, catalog, expr, health, records, schema
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -17,6 +17,9 @@ ROUTERS: list[APIRouter] = [
     health.router,
     expr.router,
     schema.router,
+    apps.router,
+    catalog.router,
+    records.router,
 ]
 
 _HOME_PAGE = """<!doctype html>

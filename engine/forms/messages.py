@@ -87,6 +87,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "invalid_region_code": ("行政区划代码应为 6 位数字", "The region code must be 6 digits"),
     "out_of_range": ("应在 {min} 到 {max} 之间", "Must be between {min} and {max}"),
     "missing": ("缺少必填项", "Missing required value"),
+    # records
+    "required": ("此项为必填项", "This field is required"),
+    "unique": ("取值 {value} 已存在，不能重复", "The value {value} already exists; it must be unique"),
+    "record_not_found": ("关联的记录 {id} 不存在", "The linked record {id} does not exist"),
+    "user_not_found": ("成员 {id} 不存在", "User {id} does not exist"),
+    "department_not_found": ("部门 {id} 不存在", "Department {id} does not exist"),
+    "file_not_found": ("文件 {id} 不存在，请先通过 POST /files 上传", "File {id} does not exist; upload it with POST /files first"),
+    "row_not_found": ("子表单行 {id} 不属于这条记录", "Row {id} does not belong to this record"),
+    "expected_record": ("记录应为 JSON 对象", "A record must be a JSON object"),
+    "version_required": ("修改记录时必须提供 _version", "_version is required to change a record"),
+    "expected_version": ("_version 应为正整数", "_version must be a positive whole number"),
+    "validation": ("{message_zh}", "{message_en}"),
+    "too_many_rows": ("最多 {max} 行", "At most {max} rows"),
+    "too_few_rows": ("至少 {min} 行", "At least {min} rows"),
 }
 
 INVALID_VALUE_ZH = "取值不符合任何允许的形式"

@@ -59,6 +59,7 @@ class AppSpec(Spec):
     key: Key
     name: Label
     version: Annotated[str, Field(min_length=1, max_length=40)]
+    description: Label | None = None
     forms: list[FormSpec] = Field(default_factory=list)
     flows: list[Opaque] = Field(default_factory=list)
     rules: list[Opaque] = Field(default_factory=list)
@@ -66,6 +67,10 @@ class AppSpec(Spec):
     dashboards: list[Opaque] = Field(default_factory=list)
     roles: list[Opaque] = Field(default_factory=list)
     menu: list[Opaque] = Field(default_factory=list)
+    data: dict[Key, list[Opaque]] | None = Field(
+        default=None,
+        description="Records carried by the pack (export with data, sample data): form key -> records",
+    )
 
 
 def app_json_schema() -> dict[str, Any]:

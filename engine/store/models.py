@@ -77,15 +77,25 @@ class Form(Base):
 
 
 class FormField(Base):
-    """A field's numeric id, kept across versions; its column is named ``f{id}``."""
+    """A field's numeric id, kept across versions; its column is named ``f{id}``.
+
+    A subform's own fields have `parent_id` (the subform field) and live in its child table.
+    `storage` records the physical column type now in place (None: no column), so the schema
+    migrator compares the desired definition with what exists; `backups` lists the columns
+    that keep a field's values from before a type change. A live key is unique per form and
+    parent (the service checks it): a retired field keeps its key, and a new field may reuse it.
+    """
 
     __tablename__ = "form_fields"
-    __table_args__ = (UniqueConstraint("form_id", "key"),)
+    __table_args__ = (Index(None, "form_id", "key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("form_fields.id"))
     key: Mapped[str] = mapped_column(String(KEY_LENGTH))
     type: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    storage: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
+    backups: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -119,12 +129,15 @@ class User(Base):
 
 
 class StoredFile(Base):
-    """An uploaded file's metadata; the content is stored once per SHA-256 in the data dir."""
+    """One upload's metadata; the content is stored once per SHA-256 in the data dir.
+
+    Two uploads of the same bytes are two rows (their names may differ) sharing one blob.
+    """
 
     __tablename__ = "files"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
     mime: Mapped[str] = mapped_column(String(255))

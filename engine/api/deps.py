@@ -1,0 +1,66 @@
+"""Request dependencies: the database engine, transactions, the admin-token guard, the actor.
+
+Until the identity issue lands, one admin token guards every data endpoint: `JIMU_ADMIN_TOKEN`
+when set, else a random token created at first start and kept in the data directory
+(`admin_token`), so it survives restarts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+
+from engine.forms.errors import ServiceError
+from engine.forms.records import Actor
+from engine.settings import Settings
+from engine.store import make_engine
+
+TOKEN_FILE = "admin_token"
+
+
+def admin_token(settings: Settings) -> str:
+    """The admin token of this installation (created and saved on first use)."""
+    if settings.admin_token is not None:
+        return settings.admin_token.get_secret_value()
+    path: Path = settings.data_dir / TOKEN_FILE
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+def get_engine(request: Request) -> Engine:
+    """The application's database engine (created on first use)."""
+    state = request.app.state
+    if getattr(state, "engine", None) is None:
+        state.engine = make_engine(state.settings)
+    engine: Engine = state.engine
+    return engine
+
+
+def require_admin(request: Request) -> Actor:
+    """401 unless the request carries the admin token as `Authorization: Bearer`."""
+    expected = getattr(request.app.state, "admin_token", None)
+    if expected is None:
+        expected = request.app.state.admin_token = admin_token(request.app.state.settings)
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), expected.encode()):
+        raise ServiceError(
+            401,
+            "unauthorized",
+            message_zh="需要登录：请在 Authorization 头中提供管理员令牌（Bearer）",
+            message_en="Authentication required: send the admin token as Authorization: Bearer",
+        )
+    return Actor(None, "api")
+
+
+AdminActor = Annotated[Actor, Depends(require_admin)]
+DbEngine = Annotated[Engine, Depends(get_engine)]

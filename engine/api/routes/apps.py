@@ -1,0 +1,99 @@
+"""`/apps`: list, create, read, plan, publish, export and import app definitions (thin router)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+
+from engine.api.deps import AdminActor, DbEngine
+from engine.forms import apps as service
+from engine.forms.errors import ServiceError
+
+router = APIRouter(prefix="/apps", tags=["apps"])
+
+Definition = Annotated[dict[str, Any], Body(description="An app definition (jimu.app/1)")]
+
+
+@router.get("")
+def list_apps(engine: DbEngine, actor: AdminActor) -> list[dict[str, Any]]:
+    """Installed apps: key, name, version and live revision."""
+    with engine.connect() as conn:
+        return service.list_apps(conn)
+
+
+@router.post("", status_code=201)
+def create_app(definition: Definition, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+    """Install a new app from its definition; returns it with `_revision` and the applied plan."""
+    with engine.begin() as conn:
+        app, plan = service.create(conn, definition, actor)
+    return {**app.definition, "_revision": app.revision, "plan": plan.to_json()}
+
+
+@router.post("/import", status_code=201)
+def import_app(
+    pack: Definition, engine: DbEngine, actor: AdminActor, mode: Literal["create", "upgrade"] = "create"
+) -> dict[str, Any]:
+    """Install (`mode=create`) or upgrade an app from a pack, with its records when it has `data`."""
+    with engine.begin() as conn:
+        app, plan = service.import_pack(conn, pack, mode=mode, actor=actor)
+    return {"key": app.key, "_revision": app.revision, "plan": plan.to_json()}
+
+
+@router.get("/{app}")
+def get_app(app: str, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+    """The live definition with its `_revision` (send it back with `PUT`)."""
+    with engine.connect() as conn:
+        loaded = service.load(conn, app)
+    return {**loaded.definition, "_revision": loaded.revision}
+
+
+@router.post("/{app}/plan")
+def plan_app(app: str, definition: Definition, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+    """What publishing `definition` would do to the tables and data; nothing is applied."""
+    with engine.connect() as conn:
+        return service.plan(conn, app, _without_meta(definition)).to_json()
+
+
+@router.put("/{app}")
+def publish_app(app: str, definition: Definition, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+    """Publish a new revision. Send the `_revision` it was based on and, optionally, the
+    `plan_hash` the user confirmed; a mismatch is a 409 and nothing changes."""
+    revision = definition.get("_revision")
+    if revision is None:
+        raise ServiceError(
+            422,
+            "validation_failed",
+            message_zh="必须提供 _revision（所基于的版本号）",
+            message_en="_revision (the revision this change is based on) is required",
+        )
+    plan_hash = definition.get("plan_hash")
+    with engine.begin() as conn:
+        loaded, plan = service.publish(
+            conn,
+            app,
+            _without_meta(definition),
+            revision=revision,
+            plan_hash=plan_hash if isinstance(plan_hash, str) else None,
+            actor=actor,
+        )
+    return {**loaded.definition, "_revision": loaded.revision, "plan": plan.to_json()}
+
+
+@router.get("/{app}/export")
+def export_app(app: str, engine: DbEngine, actor: AdminActor, data: Annotated[bool, Query()] = False) -> dict[str, Any]:
+    """The app as a pack (with every live record when `data=true`)."""
+    with engine.connect() as conn:
+        return service.export_pack(conn, app, data=data)
+
+
+@router.post("/{app}/forms/{form}/fields/{field}/purge")
+def purge_field(app: str, form: str, field: str, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+    """Permanently drop a deleted field's kept values, or a field's type-change backups."""
+    with engine.begin() as conn:
+        dropped = service.purge(conn, app, form, field)
+    return {"purged_columns": dropped}
+
+
+def _without_meta(definition: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in definition.items() if k not in ("_revision", "plan_hash", "plan")}

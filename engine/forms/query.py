@@ -1,0 +1,411 @@
+"""Reading records: one SELECT per page, plus one batched query per multi-valued part.
+
+A page of records is one statement over the form's table with every scalar value (columns,
+read-time formulas, lookups, rollups, relation titles) as a column, filtered, sorted and paged
+in the database. Subform rows, many-valued relations and many-relation lookups, people names
+and file metadata are each fetched by one more query for the whole page (``WHERE ... IN``), so
+the number of statements never grows with the page size.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from engine import expr
+from engine.core.issues import Issue
+from engine.forms.errors import ServiceError, not_found
+from engine.forms.field_types.links import LookupField, RelationField, RollupField
+from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
+from engine.forms.resolve import Resolver
+from engine.store.models import Department, StoredFile, User
+from engine.store.records import SYSTEM_FIELDS
+
+PEOPLE = {"user": "user", "users": "user", "department": "department", "departments": "department"}
+FILE_TYPES = frozenset({"attachment", "image", "signature"})
+MAX_LIMIT = 1000
+SORTABLE_SYSTEM = {"_id", "_created_at", "_updated_at", "_version"}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of records (record JSON) and the total count when asked for."""
+
+    items: list[dict[str, Any]]
+    total: int | None
+
+
+def _issue(path: str, code: str, zh: str, en: str, line: int | None = None, column: int | None = None) -> Issue:
+    return Issue(path, code, zh, en, line, column)
+
+
+class Reader:
+    """Reads one form's records as DESIGN §12 record JSON."""
+
+    def __init__(self, app: AppLayout, form: FormLayout, *, now: dt.datetime | None = None, tz: str = "Asia/Shanghai"):
+        self.app = app
+        self.form = form
+        self.now = now or dt.datetime.now(dt.UTC)
+        self.tz = tz
+
+    def resolver(self, container: Container | None = None, table: Any = None) -> Resolver:
+        return Resolver(self.app, container or self.form, table, now=self.now, tz=self.tz)
+
+    # --- the page statement -------------------------------------------------------------
+    def scalar_columns(self, container: Container, resolver: Resolver) -> builtins.list[ColumnElement[Any]]:
+        """Every scalar value of a container's records, labelled by field key."""
+        columns: list[ColumnElement[Any]] = []
+        for field in container.fields.values():
+            if field.source in ("rows", "links", "none") or self._many_lookup(container, field):
+                continue
+            value = resolver.value(field.key)
+            columns.append(value.label(field.key))
+            if isinstance(field.spec, RelationField):
+                title = self.title_sql(field.spec.target, value)
+                columns.append(title.label(f"{field.key}#title"))
+        return columns
+
+    def title_sql(self, form_key: str, record_id: Any) -> ColumnElement[Any]:
+        """The title of record `record_id` of form `form_key` (a correlated subquery)."""
+        target = self.app.forms[form_key]
+        alias = target.table.alias()
+        if target.title_field is None:
+            value: Any = func.cast(alias.c._id, expr_text_type())
+        else:
+            value = Resolver(self.app, target, alias, now=self.now, tz=self.tz).value(target.title_field)
+        return select(value).where(alias.c._id == record_id, alias.c._deleted_at.is_(None)).scalar_subquery()
+
+    def base_select(self, *, deleted: bool = False) -> tuple[Select[Any], Resolver]:
+        table = self.form.table
+        resolver = self.resolver()
+        system = [table.c[name] for name in SYSTEM_FIELDS]
+        statement = select(*system, *self.scalar_columns(self.form, resolver)).select_from(table)
+        live = table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None)
+        return statement.where(live), resolver
+
+    def filter_sql(self, source: str, resolver: Resolver) -> ColumnElement[Any]:
+        try:
+            result = expr.check(source, self.form.schema)
+        except expr.ExprError as exc:
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [_issue("filter", exc.code, exc.message_zh, exc.message_en, exc.line, exc.column)],
+            ) from None
+        if result.kind != "boolean" or result.is_list:
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [_issue("filter", "filter_not_boolean", "筛选条件必须是条件（真/假）", "The filter must be a condition (true/false)")],
+            )
+        return resolver.formula(source)
+
+    def order_by(self, sort: str, resolver: Resolver) -> builtins.list[ColumnElement[Any]]:
+        keys: list[ColumnElement[Any]] = []
+        for raw in [part.strip() for part in sort.split(",") if part.strip()]:
+            descending = raw.startswith("-")
+            key = raw.lstrip("-+")
+            if key in SORTABLE_SYSTEM:
+                value: Any = self.form.table.c[key]
+            else:
+                field = self.form.fields.get(key)
+                if field is None or field.source in ("rows", "links", "none") or self._many_lookup(self.form, field):
+                    raise ServiceError(
+                        422,
+                        "validation_failed",
+                        [_issue("sort", "unknown_sort", f"不能按 {key} 排序", f"Cannot sort by {key}")],
+                    )
+                value = resolver.value(key)
+            keys.append(value.desc().nulls_last() if descending else value.asc().nulls_last())
+        keys.append(self.form.table.c._id)  # a stable order for paging
+        return keys
+
+    def search_sql(self, q: str, resolver: Resolver) -> ColumnElement[bool]:
+        title = self.form.title_field
+        if title is None:
+            return literal(False)
+        return func.lower(resolver.value(title)).contains(q.lower(), autoescape=True)
+
+    def list(
+        self,
+        conn: Connection,
+        *,
+        filter: str | None = None,
+        sort: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        count: bool = True,
+        deleted: bool = False,
+        ids: Sequence[int] | None = None,
+    ) -> Page:
+        """A page of records: filtered, searched, sorted and paged in the database."""
+        statement, resolver = self.base_select(deleted=deleted)
+        conditions: list[ColumnElement[Any]] = []
+        if filter:
+            conditions.append(self.filter_sql(filter, resolver))
+        if q:
+            conditions.append(self.search_sql(q, resolver))
+        if ids is not None:
+            conditions.append(self.form.table.c._id.in_(list(ids)))
+        if conditions:
+            statement = statement.where(and_(*conditions))
+        total = None
+        if count:
+            counted = select(func.count()).select_from(self.form.table).where(
+                self.form.table.c._deleted_at.is_not(None) if deleted else self.form.table.c._deleted_at.is_(None),
+                *conditions,
+            )
+            total = int(conn.execute(counted).scalar_one())
+        statement = statement.order_by(*self.order_by(sort or "", resolver))
+        statement = statement.limit(max(0, min(limit, MAX_LIMIT))).offset(max(0, offset))
+        rows = [dict(row._mapping) for row in conn.execute(statement)]
+        return Page(self.to_json(conn, rows), total)
+
+    def get(self, conn: Connection, record_id: int, *, deleted: bool = False) -> dict[str, Any]:
+        """One record as JSON; 404 when it does not exist (or is in the recycle bin)."""
+        page = self.list(conn, ids=[record_id], count=False, limit=1, deleted=deleted)
+        if not page.items:
+            raise not_found()
+        return page.items[0]
+
+    # --- JSON ----------------------------------------------------------------------------
+    def to_json(self, conn: Connection, rows: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
+        """Page rows (system columns + labelled values) -> record JSON, with batched extras."""
+        ids = [row["_id"] for row in rows]
+        extras = self._extras(conn, self.form, ids)
+        people = _PeopleNames()
+        files = _FileInfo()
+        items = []
+        for row in rows:
+            item = self._system_json(row)
+            item.update(self._fields_json(self.form, row, extras, people, files))
+            items.append(item)
+        people.fill(conn)
+        files.fill(conn)
+        return items
+
+    @staticmethod
+    def _system_json(row: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name in SYSTEM_FIELDS:
+            value = row[name]
+            if isinstance(value, dt.datetime):
+                from engine.forms.field_types.values import datetime_json
+
+                value = datetime_json(value)
+            result[name] = value
+        return result
+
+    def _fields_json(
+        self,
+        container: Container,
+        row: dict[str, Any],
+        extras: dict[str, dict[int, Any]],
+        people: _PeopleNames,
+        files: _FileInfo,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        record_id = row["_id"]
+        for field in container.fields.values():
+            spec = field.spec
+            if field.source == "none":
+                continue
+            if field.key in extras:
+                value = extras[field.key].get(record_id, [])
+                if field.source == "rows":
+                    assert field.rows is not None
+                    value = [
+                        {"_id": sub["_id"], **self._fields_json(field.rows, sub, sub.pop("#extras", {}), people, files)}
+                        for sub in value
+                    ]
+                result[field.key] = value
+                continue
+            raw = row.get(field.key)
+            if isinstance(spec, RelationField):
+                result[field.key] = None if raw is None else {"_id": raw, "title": _title(row.get(f"{field.key}#title"))}
+                continue
+            value = self.value_json(container, field, raw)
+            if spec.type in PEOPLE:
+                people.add(PEOPLE[spec.type], value)
+            elif spec.type in FILE_TYPES:
+                value = files.add(raw)
+            result[field.key] = value
+        return result
+
+    def value_json(self, container: Container, field: FieldLayout, raw: Any) -> Any:
+        """A value read from SQL as record JSON, written by the field that owns the value."""
+        owner = self.value_owner(container, field)
+        if owner is None:
+            return expr.encode(raw) if raw is not None else None
+        return owner.kind.to_json(owner.spec, raw)
+
+    def value_owner(self, container: Container, field: FieldLayout) -> FieldLayout | None:
+        """The field whose type writes this field's values (a lookup's target, a rollup's field)."""
+        spec = field.spec
+        if isinstance(spec, LookupField):
+            via = container.fields[spec.relation].spec
+            assert isinstance(via, RelationField)
+            target = self.app.forms[via.target]
+            return self.value_owner(target, target.fields[spec.field])
+        if isinstance(spec, RollupField):
+            if spec.aggregate in ("count", "avg"):
+                return None
+            via_layout = container.fields[spec.relation]
+            inner: Container
+            if via_layout.rows is not None:
+                inner = via_layout.rows
+            else:
+                assert isinstance(via_layout.spec, RelationField)
+                inner = self.app.forms[via_layout.spec.target]
+            return self.value_owner(inner, inner.fields[spec.field])
+        if spec.type == "formula" and getattr(spec, "precision", None) is None:
+            return None
+        return field
+
+    def _many_lookup(self, container: Container, field: FieldLayout) -> bool:
+        spec = field.spec
+        if not isinstance(spec, LookupField):
+            return False
+        via = container.fields.get(spec.relation)
+        return via is not None and via.source == "links"
+
+    def _extras(self, conn: Connection, container: Container, ids: builtins.list[int]) -> dict[str, dict[int, Any]]:
+        """Subform rows, relation lists and many-relation lookups of the records `ids`."""
+        extras: dict[str, dict[int, Any]] = {}
+        if not ids:
+            return extras
+        for field in container.fields.values():
+            if field.source == "rows":
+                assert field.rows is not None
+                extras[field.key] = self._rows(conn, field.rows, ids)
+            elif field.source == "links":
+                extras[field.key] = self._links(conn, field, ids)
+            elif self._many_lookup(container, field):
+                extras[field.key] = self._lookups(conn, container, field, ids)
+        return extras
+
+    def _rows(self, conn: Connection, rows: RowsLayout, ids: builtins.list[int]) -> dict[int, Any]:
+        table = rows.table
+        resolver = Resolver(self.app, rows, table, now=self.now, tz=self.tz)
+        statement = (
+            select(table.c._id, table.c._parent_id, *self.scalar_columns(rows, resolver))
+            .where(table.c._parent_id.in_(ids))
+            .order_by(table.c._parent_id, table.c._seq, table.c._id)
+        )
+        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        result = [dict(row._mapping) for row in conn.execute(statement)]
+        sub_extras = self._extras(conn, rows, [row["_id"] for row in result])
+        for row in result:
+            row["#extras"] = sub_extras
+            found[row["_parent_id"]].append(row)
+        return found
+
+    def _links(self, conn: Connection, field: FieldLayout, ids: builtins.list[int]) -> dict[int, Any]:
+        assert field.link is not None and isinstance(field.spec, RelationField)
+        link = field.link
+        target = self.app.forms[field.spec.target]
+        statement = (
+            select(link.c._source_id, link.c._target_id, self.title_sql(target.key, link.c._target_id).label("title"))
+            .select_from(link.join(target.table, target.table.c._id == link.c._target_id))
+            .where(link.c._source_id.in_(ids), target.table.c._deleted_at.is_(None))
+            .order_by(link.c._source_id, link.c._seq)
+        )
+        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for source, target_id, title in conn.execute(statement):
+            found[source].append({"_id": target_id, "title": _title(title)})
+        return found
+
+    def _lookups(self, conn: Connection, container: Container, field: FieldLayout, ids: builtins.list[int]) -> dict[int, Any]:
+        spec = field.spec
+        assert isinstance(spec, LookupField)
+        via = container.fields[spec.relation]
+        assert via.link is not None and isinstance(via.spec, RelationField)
+        target = self.app.forms[via.spec.target]
+        link = via.link
+        value = Resolver(self.app, target, target.table, now=self.now, tz=self.tz).value(spec.field)
+        statement = (
+            select(link.c._source_id, value.label("v"))
+            .select_from(link.join(target.table, target.table.c._id == link.c._target_id))
+            .where(link.c._source_id.in_(ids), target.table.c._deleted_at.is_(None))
+            .order_by(link.c._source_id, link.c._seq)
+        )
+        owner = self.value_owner(target, target.fields[spec.field])
+        found: dict[int, list[Any]] = defaultdict(list)
+        for source, raw in conn.execute(statement):
+            found[source].append(owner.kind.to_json(owner.spec, raw) if owner else expr.encode(raw))
+        return found
+
+
+def _title(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return expr.encode(value) if not isinstance(value, int) else str(value)
+
+
+def expr_text_type() -> Any:
+    from sqlalchemy import Text
+
+    return Text()
+
+
+class _PeopleNames:
+    """Collects the user and department references of a page; fills in names in two queries."""
+
+    def __init__(self) -> None:
+        self.refs: dict[str, list[dict[str, Any]]] = {"user": [], "department": []}
+
+    def add(self, kind: str, value: Any) -> None:
+        items = value if isinstance(value, list) else [value] if value is not None else []
+        self.refs[kind].extend(item for item in items if isinstance(item, dict))
+
+    def fill(self, conn: Connection) -> None:
+        for kind, model, column in (("user", User, User.display_name), ("department", Department, Department.name)):
+            refs = self.refs[kind]
+            if not refs:
+                continue
+            wanted = {ref["id"] for ref in refs}
+            names = dict(conn.execute(select(model.id, column).where(model.id.in_(wanted))).all())
+            for ref in refs:
+                ref["name"] = names.get(ref["id"])
+
+
+class _FileInfo:
+    """Collects file ids of a page; fills in their metadata in one query."""
+
+    def __init__(self) -> None:
+        self.refs: list[dict[str, Any]] = []
+
+    def add(self, raw: Any) -> list[dict[str, Any]] | None:
+        if not raw:
+            return None
+        items = [{"file_id": file_id} for file_id in raw]
+        self.refs.extend(items)
+        return items
+
+    def fill(self, conn: Connection) -> None:
+        if not self.refs:
+            return
+        wanted = {ref["file_id"] for ref in self.refs}
+        rows = conn.execute(
+            select(StoredFile.id, StoredFile.name, StoredFile.size, StoredFile.mime).where(StoredFile.id.in_(wanted))
+        ).all()
+        info = {row.id: row for row in rows}
+        for ref in self.refs:
+            row = info.get(ref["file_id"])
+            ref.update(name=row.name if row else None, size=row.size if row else None, mime=row.mime if row else None)
+
+
+def id_list(values: Iterable[Any]) -> list[int]:
+    return [int(v) for v in values]
+
+
+__all__ = ["MAX_LIMIT", "Page", "Reader"]

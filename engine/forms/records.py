@@ -1,0 +1,745 @@
+"""The record pipeline (DESIGN §7): every write of every entry point goes through `Writer`.
+
+coerce by field type -> references exist (relations, people, files, subform rows) -> defaults
+-> stored formulas and serials -> unique -> write the row, its subform rows and links ->
+required (unless hidden by `visible_when`) and cross-field validations, computed by SQL on the
+written row so they may read lookups and rollups -> history with the field-level diff. All of
+it runs in the caller's transaction; any issue raises `ServiceError` (422) before commit, so a
+bad record writes nothing. Updates carry `_version`; a stale one is a 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from engine import expr
+from engine.core.issues import Issue
+from engine.core.sqltypes import INT64_MAX
+from engine.forms.common import DefaultExpr, ValueFieldSpec
+from engine.forms.errors import ServiceError, invalid, not_found
+from engine.forms.field_types.computed import (
+    SERIAL_COUNTER,
+    SERIAL_TOKEN,
+    FormulaField,
+    SerialField,
+)
+from engine.forms.field_types.links import RelationField
+from engine.forms.field_types.structure import SubformField
+from engine.forms.field_types.values import coerce_id, datetime_json
+from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
+from engine.forms.messages import issue
+from engine.forms.query import FILE_TYPES, PEOPLE, Reader
+from engine.forms.resolve import Resolver
+from engine.store.models import Counter, Department, RecordHistory, StoredFile, User
+
+CHANNELS = frozenset({"ui", "api", "import", "public", "rule", "flow"})
+SYSTEM_WRITABLE_ON_IMPORT = ("_id", "_created_at", "_created_by", "_updated_at", "_updated_by", "_owner", "_version")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who writes, and through which door (UI, API, import, public link, rule, flow)."""
+
+    user_id: int | None = None
+    channel: str = "api"
+
+
+@dataclass
+class Prepared:
+    """One record's coerced values: columns by key, subform rows and links, and the issues."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    links: dict[str, list[int]] = field(default_factory=dict)
+    system: dict[str, Any] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+
+def _fits(value: Any, layout: FieldLayout) -> Any:
+    """A computed value as its column holds it (None when it does not fit the column)."""
+    scale = getattr(layout.column_type, "scale", None)
+    if isinstance(value, Decimal) and scale is not None:
+        rounded = value.quantize(Decimal(1).scaleb(-scale))
+        if abs(int(rounded.scaleb(scale))) > INT64_MAX:
+            return None
+        return rounded
+    return value
+
+
+class Writer:
+    """Creates, changes, deletes and restores records of one form (see the module docstring)."""
+
+    def __init__(
+        self, app: AppLayout, app_id: int, form: FormLayout, *, now: dt.datetime | None = None, tz: str = "Asia/Shanghai"
+    ) -> None:
+        self.app = app
+        self.app_id = app_id
+        self.form = form
+        self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        self.now = self.now.replace(microsecond=self.now.microsecond // 1000 * 1000)
+        self.tz = tz
+        self.reader = Reader(app, form, now=self.now, tz=tz)
+        # Pack import writes forms one after another, so links are checked once all exist.
+        self.defer_links = False
+        self.deferred: list[tuple[str, int, str]] = []
+        self.preserve_ids = False
+
+    # --- coerce ---------------------------------------------------------------------------
+    def prepare(self, data: Any, *, creating: bool, preserve: bool = False) -> Prepared:
+        """Coerce a record's input (JSON) by field type; collect every issue."""
+        prepared = Prepared()
+        if not isinstance(data, Mapping):
+            prepared.issues.append(issue("", "expected_record"))
+            return prepared
+        for key, raw in data.items():
+            if not isinstance(key, str):
+                prepared.issues.append(issue("", "unknown_field", key=key))
+                continue
+            if key.startswith("_"):
+                if preserve and key in SYSTEM_WRITABLE_ON_IMPORT:
+                    prepared.system[key] = raw
+                continue  # other system keys are read-only and ignored (clients echo records back)
+            found = self.form.fields.get(key)
+            if found is None:
+                prepared.issues.append(issue(key, "unknown_field", key=key))
+                continue
+            if not found.writable:
+                if preserve and found.spec.type == "serial" and isinstance(raw, str):
+                    prepared.system["#serial:" + key] = raw  # an imported serial keeps its number
+                continue  # computed values are read-only; an echoed value is ignored
+            self._coerce_into(self.form, found, raw, prepared.values, prepared.rows, prepared.links, prepared.issues, key)
+        if creating:
+            self._defaults(self.form, data if isinstance(data, Mapping) else {}, prepared.values, prepared.issues)
+        return prepared
+
+    def _coerce_into(
+        self,
+        container: Container,
+        layout: FieldLayout,
+        raw: Any,
+        values: dict[str, Any],
+        rows: dict[str, list[dict[str, Any]]],
+        links: dict[str, list[int]],
+        issues: list[Issue],
+        path: str,
+    ) -> None:
+        spec = layout.spec
+        if layout.source == "rows":
+            rows[spec.key] = self._coerce_rows(layout, raw, issues, path)
+            return
+        if isinstance(spec, RelationField):
+            ids = self._coerce_relation(spec, raw, issues, path)
+            if spec.many:
+                links[spec.key] = ids
+            else:
+                values[spec.key] = ids[0] if ids else None
+            return
+        if spec.type in FILE_TYPES:
+            values[spec.key] = self._coerce_files(raw, issues, path)
+            return
+        value, found = layout.kind.coerce(spec, raw)
+        issues.extend(i.under(path) for i in found)
+        values[spec.key] = value
+
+    def _coerce_relation(self, spec: RelationField, raw: Any, issues: list[Issue], path: str) -> list[int]:
+        if raw is None or raw == []:
+            return []
+        items = raw if spec.many else [raw]
+        if spec.many and not isinstance(raw, list):
+            issues.append(issue(path, "expected_list"))
+            return []
+        ids: list[int] = []
+        for index, item in enumerate(items):
+            candidate = item.get("_id") if isinstance(item, Mapping) else item
+            value, found = coerce_id(candidate)
+            where = f"{path}[{index}]" if spec.many else path
+            issues.extend(i.under(where) for i in found)
+            if value is not None and value not in ids:
+                ids.append(value)
+        return ids
+
+    def _coerce_files(self, raw: Any, issues: list[Issue], path: str) -> list[int] | None:
+        if raw is None or raw == []:
+            return None
+        if not isinstance(raw, list):
+            issues.append(issue(path, "expected_list"))
+            return None
+        ids: list[int] = []
+        for index, item in enumerate(raw):
+            candidate = item.get("file_id") if isinstance(item, Mapping) else item
+            value, found = coerce_id(candidate)
+            issues.extend(i.under(f"{path}[{index}]") for i in found)
+            if value is not None and value not in ids:
+                ids.append(value)
+        return ids
+
+    def _coerce_rows(self, layout: FieldLayout, raw: Any, issues: list[Issue], path: str) -> list[dict[str, Any]]:
+        assert layout.rows is not None and isinstance(layout.spec, SubformField)
+        if raw is None:
+            raw = []
+        if not isinstance(raw, list):
+            issues.append(issue(path, "expected_list"))
+            return []
+        spec = layout.spec
+        if spec.max is not None and len(raw) > spec.max:
+            issues.append(issue(path, "too_many_rows", max=spec.max))
+        if spec.min is not None and len(raw) < spec.min:
+            issues.append(issue(path, "too_few_rows", min=spec.min))
+        result: list[dict[str, Any]] = []
+        for index, item in enumerate(raw):
+            where = f"{path}[{index}]"
+            if not isinstance(item, Mapping):
+                issues.append(issue(where, "expected_object"))
+                continue
+            row: dict[str, Any] = {}
+            row_links: dict[str, list[int]] = {}
+            if "_id" in item and item["_id"] is not None:
+                row_id, found = coerce_id(item["_id"])
+                issues.extend(i.under(f"{where}._id") for i in found)
+                row["_id"] = row_id
+            for key, value in item.items():
+                if key.startswith("_"):
+                    continue
+                sub = layout.rows.fields.get(key)
+                if sub is None:
+                    issues.append(issue(f"{where}.{key}", "unknown_field", key=key))
+                    continue
+                if not sub.writable:
+                    continue
+                self._coerce_into(layout.rows, sub, value, row, {}, row_links, issues, f"{where}.{key}")
+            if "_id" not in row:
+                self._defaults(layout.rows, item, row, issues, prefix=f"{where}.")
+            row["#links"] = row_links
+            result.append(row)
+        return result
+
+    def _defaults(
+        self, container: Container, given: Mapping[str, Any], values: dict[str, Any], issues: list[Issue], prefix: str = ""
+    ) -> None:
+        for layout in container.fields.values():
+            spec = layout.spec
+            if not isinstance(spec, ValueFieldSpec) or spec.default is None or spec.key in given or not layout.writable:
+                continue
+            if isinstance(spec.default, DefaultExpr):
+                raw = expr.encode(self.evaluate(spec.default.expr, container, values))
+            else:
+                raw = spec.default
+            if isinstance(spec, RelationField):
+                continue  # relation defaults need data linkage, which is not modelled yet
+            value, found = layout.kind.coerce(spec, raw)
+            issues.extend(i.under(prefix + spec.key) for i in found)
+            values[spec.key] = value
+
+    def evaluate(self, source: str, container: Container, values: Mapping[str, Any]) -> Any:
+        """A formula over a record's own stored values, in Python (trusted: values are typed)."""
+        compiled = expr.compile_formula(source, container.schema, trusted=True)
+        return compiled(values, expr.EvalContext.create(self.now, self.tz))
+
+    # --- computed -------------------------------------------------------------------------
+    def compute(self, container: Container, values: dict[str, Any]) -> None:
+        """Stored formulas of one record (or subform row), in dependency order."""
+        for layout in container.stored_formulas():
+            assert isinstance(layout.spec, FormulaField)
+            values[layout.key] = _fits(self.evaluate(layout.spec.expr, container, values), layout)
+
+    def next_serial(self, conn: Connection, layout: FieldLayout) -> str:
+        """The next serial number of `layout`, unique under concurrent inserts (a counter row)."""
+        assert isinstance(layout.spec, SerialField)
+        local = self.now.astimezone(ZoneInfo(self.tz))
+        parts = {"YYYY": f"{local.year:04d}", "YY": f"{local.year % 100:02d}", "MM": f"{local.month:02d}", "DD": f"{local.day:02d}"}
+        period = SERIAL_TOKEN.sub(lambda m: parts.get(m.group(1), "{n}"), layout.spec.pattern)
+        key = f"serial:{layout.id}:{period}"
+        value = _increment(conn, key)
+        return SERIAL_TOKEN.sub(
+            lambda m: str(value).zfill(len(m.group(1))) if SERIAL_COUNTER.match(m.group(1)) else parts[m.group(1)],
+            layout.spec.pattern,
+        )
+
+    # --- checks that need the database ------------------------------------------------------
+    def check_references(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str]) -> None:
+        """Linked records, people and files must exist (one query per kind for the whole batch)."""
+        wanted: dict[tuple[str, str], set[int]] = {}
+        uses: list[tuple[int, tuple[str, str], int, str]] = []
+
+        def visit(n: int, container: Container, values: Mapping[str, Any], links: Mapping[str, list[int]], path: str) -> None:
+            for layout in container.fields.values():
+                spec = layout.spec
+                where = f"{path}{spec.key}"
+                found: list[tuple[tuple[str, str], int, str]] = []
+                if isinstance(spec, RelationField):
+                    ids = links.get(spec.key, []) if spec.many else [values[spec.key]] if values.get(spec.key) else []
+                    found = [(("form", spec.target), v, f"{where}[{i}]" if spec.many else where) for i, v in enumerate(ids)]
+                elif spec.type in PEOPLE and values.get(spec.key) is not None:
+                    raw = values[spec.key]
+                    kind = (PEOPLE[spec.type], "")
+                    if isinstance(raw, list):
+                        found = [(kind, v, f"{where}[{i}]") for i, v in enumerate(raw)]
+                    else:
+                        found = [(kind, raw, where)]
+                elif spec.type in FILE_TYPES and values.get(spec.key):
+                    found = [(("file", ""), v, f"{where}[{i}]") for i, v in enumerate(values[spec.key])]
+                for kind, value, at in found:
+                    wanted.setdefault(kind, set()).add(value)
+                    uses.append((n, kind, value, at))
+
+        for n, (one, path) in enumerate(zip(prepared, paths, strict=True)):
+            visit(n, self.form, one.values, one.links, path)
+            for key, rows in one.rows.items():
+                rows_layout = self.form.fields[key].rows
+                assert rows_layout is not None
+                for index, row in enumerate(rows):
+                    visit(n, rows_layout, row, row.get("#links", {}), f"{path}{key}[{index}].")
+        existing = {
+            kind: self._existing(conn, kind, ids) for kind, ids in wanted.items() if not (self.defer_links and kind[0] == "form")
+        }
+        codes = {"form": "record_not_found", "user": "user_not_found", "department": "department_not_found", "file": "file_not_found"}
+        for n, kind, value, at in uses:
+            if kind[0] == "form" and self.defer_links:
+                self.deferred.append((kind[1], value, at))
+                continue
+            if value not in existing[kind]:
+                prepared[n].issues.append(issue(at, codes[kind[0]], id=value))
+
+    def _existing(self, conn: Connection, kind: tuple[str, str], ids: set[int]) -> set[int]:
+        if kind[0] == "form":
+            table = self.app.forms[kind[1]].table
+            query = select(table.c._id).where(table.c._id.in_(ids), table.c._deleted_at.is_(None))
+        elif kind[0] == "user":
+            query = select(User.id).where(User.id.in_(ids))
+        elif kind[0] == "department":
+            query = select(Department.id).where(Department.id.in_(ids))
+        else:
+            query = select(StoredFile.id).where(StoredFile.id.in_(ids))
+        return set(conn.execute(query).scalars())
+
+    def check_unique(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int | None]) -> None:
+        """Unique fields: no live record (other than itself) and no other row of the batch has the value."""
+        table = self.form.table
+        for layout in self.form.fields.values():
+            if not layout.unique:
+                continue
+            values = [one.values.get(layout.key) for one in prepared]
+            present = {v for v in values if v is not None}
+            if not present:
+                continue
+            taken: dict[Any, set[int]] = {}
+            query = select(table.c[layout.column], table.c._id).where(
+                table.c[layout.column].in_(present), table.c._deleted_at.is_(None)
+            )
+            for value, record_id in conn.execute(query):
+                taken.setdefault(value, set()).add(record_id)
+            seen: set[Any] = set()
+            for one, path, value, record_id in zip(prepared, paths, values, ids, strict=True):
+                if value is None:
+                    continue
+                others = taken.get(value, set()) - {record_id}
+                if others or value in seen:
+                    shown = layout.kind.to_json(layout.spec, value)
+                    one.issues.append(issue(f"{path}{layout.key}", "unique", value=shown))
+                seen.add(value)
+
+    def check_after_write(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int]) -> None:
+        """Required (unless hidden) and cross-field validations, computed in SQL on the written rows."""
+        form = self.form
+        conditional = [layout for layout in self._required() if layout.spec.visible_when]
+        required = conditional
+        validations = form.spec.validations
+        if not required and not validations:
+            return
+        columns: list[Any] = [form.table.c._id]
+        if conditional or validations:
+            resolver = Resolver(self.app, form, form.table, now=self.now, tz=self.tz)
+            columns += [resolver.formula(layout.spec.visible_when).label(f"v{i}") for i, layout in enumerate(conditional)]  # type: ignore[arg-type]
+            columns += [resolver.formula(rule.expr).label(f"c{i}") for i, rule in enumerate(validations)]
+        results: dict[int, dict[str, Any]] = {
+            found._mapping["_id"]: dict(found._mapping) for found in conn.execute(select(*columns).where(form.table.c._id.in_(ids)))
+        }
+        for one, path, record_id in zip(prepared, paths, ids, strict=True):
+            row = results.get(record_id, {})
+            hidden = {layout.key for i, layout in enumerate(conditional) if not row.get(f"v{i}")}
+            for layout in required:
+                if layout.key not in hidden and _blank(one, layout):
+                    one.issues.append(issue(f"{path}{layout.key}", "required"))
+            for i, rule in enumerate(validations):
+                if not row.get(f"c{i}"):
+                    message = rule.message
+                    one.issues.append(
+                        Issue(
+                            path.rstrip(".") if path else "",
+                            "validation",
+                            message.zh or message.en or "校验未通过",
+                            message.en or message.zh or "Validation failed",
+                        )
+                    )
+
+    def _required(self) -> list[FieldLayout]:
+        return [
+            layout
+            for layout in self.form.fields.values()
+            if isinstance(layout.spec, (ValueFieldSpec, SubformField)) and layout.spec.required
+        ]
+
+    def check_required(self, prepared: Sequence[Prepared], paths: Sequence[str]) -> None:
+        """Required fields that are always shown (conditional ones are checked after the write)."""
+        always = [layout for layout in self._required() if not layout.spec.visible_when]
+        for one, path in zip(prepared, paths, strict=True):
+            for layout in always:
+                if _blank(one, layout):
+                    one.issues.append(issue(f"{path}{layout.key}", "required"))
+            for key, rows in one.rows.items():
+                rows_layout = self.form.fields[key].rows
+                assert rows_layout is not None
+                row_required = [
+                    f for f in rows_layout.fields.values() if isinstance(f.spec, ValueFieldSpec) and f.spec.required and not f.spec.visible_when
+                ]
+                for index, row in enumerate(rows):
+                    for f in row_required:
+                        blank = not row.get("#links", {}).get(f.key) if f.source == "links" else row.get(f.key) is None
+                        if blank:
+                            one.issues.append(issue(f"{path}{key}[{index}].{f.key}", "required"))
+
+    # --- writing ----------------------------------------------------------------------------
+    def create_many(
+        self, conn: Connection, records: Sequence[Any], actor: Actor, *, preserve: bool = False, paths: Sequence[str] | None = None
+    ) -> list[int]:
+        """Create records (all or nothing): returns their ids; raises 422 with every issue."""
+        paths = list(paths) if paths is not None else ([""] if len(records) == 1 else [f"[{i}]." for i in range(len(records))])
+        self.preserve_ids = preserve
+        prepared = [self.prepare(data, creating=True, preserve=preserve) for data in records]
+        for one, path in zip(prepared, paths, strict=True):
+            one.issues = [i.under(path.rstrip(".")) for i in one.issues]
+        self.check_references(conn, prepared, paths)
+        for one in prepared:
+            self.compute(self.form, one.values)
+            for key, rows in one.rows.items():
+                rows_layout = self.form.fields[key].rows
+                assert rows_layout is not None
+                for row in rows:
+                    self.compute(rows_layout, row)
+        self.check_unique(conn, prepared, paths, [None] * len(prepared))
+        self.check_required(prepared, paths)
+        issues = [i for one in prepared for i in one.issues]
+        if issues:
+            raise invalid(issues)
+        serials = [f for f in self.form.fields.values() if isinstance(f.spec, SerialField)]
+        table = self.form.table
+        main_rows: list[dict[str, Any]] = []
+        for one in prepared:
+            row = {self.form.fields[key].column: value for key, value in one.values.items()}
+            for layout in serials:
+                given = one.system.get("#serial:" + layout.key)
+                row[layout.column] = given or self.next_serial(conn, layout)
+            row.update(self._system_values(one, actor))
+            main_rows.append(row)
+        columns = {name for row in main_rows for name in row}
+        main_rows = [{name: row.get(name) for name in columns} for row in main_rows]  # executemany needs one shape
+        ids = self._insert(conn, table, main_rows, preserve)
+        for one, record_id in zip(prepared, ids, strict=True):
+            self._write_children(conn, one, record_id, creating=True)
+        if preserve:
+            for layout in self.form.fields.values():
+                if layout.rows is not None:
+                    reset_sequence(conn, layout.rows.table.name)
+        self.check_after_write(conn, prepared, paths, ids)
+        issues = [i for one in prepared for i in one.issues]
+        if issues:
+            raise invalid(issues)
+        history = []
+        for one, record_id, row in zip(prepared, ids, main_rows, strict=True):
+            diff = {key: [None, value] for key, value in self._json(one).items() if value not in (None, [])}
+            history.append(self._history(record_id, row["_version"], actor, diff, "create"))
+        if history:
+            conn.execute(insert(RecordHistory), history)
+        return ids
+
+    def _system_values(self, one: Prepared, actor: Actor) -> dict[str, Any]:
+        system = one.system
+        created = _moment(system.get("_created_at")) or self.now
+        updated = _moment(system.get("_updated_at")) or created if system else self.now
+        values = {
+            "_created_at": created,
+            "_created_by": system.get("_created_by", actor.user_id),
+            "_updated_at": updated,
+            "_updated_by": system.get("_updated_by", actor.user_id),
+            "_owner": system.get("_owner", actor.user_id),
+            "_version": int(system.get("_version") or 1),
+        }
+        if isinstance(system.get("_id"), int) and system["_id"] > 0:
+            values["_id"] = system["_id"]
+        return values
+
+    def _insert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], preserve: bool) -> list[int]:
+        if not rows:
+            return []
+        try:
+            if preserve and all("_id" in row for row in rows):
+                conn.execute(insert(table), rows)
+                reset_sequence(conn, table.name)
+                return [row["_id"] for row in rows]
+            if len(rows) == 1:
+                return [conn.execute(insert(table).values(rows[0]).returning(table.c._id)).scalar_one()]
+            result = conn.execute(insert(table).returning(table.c._id, sort_by_parameter_order=True), rows)
+            return [row[0] for row in result]
+        except IntegrityError as exc:  # a unique value taken by a concurrent writer
+            raise ServiceError(409, "validation_failed", [Issue("", "unique", "取值已存在，不能重复", "A unique value already exists")]) from exc
+
+    def _write_children(self, conn: Connection, one: Prepared, record_id: int, *, creating: bool) -> None:
+        for key, ids in one.links.items():
+            link = self.form.fields[key].link
+            assert link is not None
+            if not creating:
+                conn.execute(delete(link).where(link.c._source_id == record_id))
+            if ids:
+                conn.execute(insert(link), [{"_source_id": record_id, "_target_id": t, "_seq": i} for i, t in enumerate(ids)])
+        for key, rows in one.rows.items():
+            layout = self.form.fields[key]
+            assert layout.rows is not None
+            self._write_rows(conn, layout.rows, record_id, rows, creating=creating, path=key)
+
+    def _write_rows(
+        self, conn: Connection, rows_layout: RowsLayout, record_id: int, rows: list[dict[str, Any]], *, creating: bool, path: str
+    ) -> None:
+        table = rows_layout.table
+        kept: set[int] = set()
+        if not creating:
+            existing = set(conn.execute(select(table.c._id).where(table.c._parent_id == record_id)).scalars())
+            issues = [
+                issue(f"{path}[{i}]._id", "row_not_found", id=row["_id"])
+                for i, row in enumerate(rows)
+                if row.get("_id") is not None and row["_id"] not in existing
+            ]
+            if issues:
+                raise invalid(issues)
+            kept = {row["_id"] for row in rows if row.get("_id") is not None}
+            removed = existing - kept
+            if removed:
+                self._drop_row_links(conn, rows_layout, removed)
+                conn.execute(delete(table).where(table.c._id.in_(removed)))
+        for seq, row in enumerate(rows):
+            values = {rows_layout.fields[k].column: v for k, v in row.items() if not k.startswith(("_", "#"))}
+            values.update(_parent_id=record_id, _seq=seq)
+            if creating and self.preserve_ids and row.get("_id") is not None:
+                values["_id"] = row["_id"]
+                conn.execute(insert(table).values(values))
+                row_id = row["_id"]
+            elif not creating and row.get("_id") is not None:
+                conn.execute(update(table).where(table.c._id == row["_id"]).values(values))
+                row_id = row["_id"]
+            else:
+                row_id = conn.execute(insert(table).values(values).returning(table.c._id)).scalar_one()
+            for key, ids in row.get("#links", {}).items():
+                link = rows_layout.fields[key].link
+                assert link is not None
+                conn.execute(delete(link).where(link.c._source_id == row_id))
+                if ids:
+                    conn.execute(insert(link), [{"_source_id": row_id, "_target_id": t, "_seq": i} for i, t in enumerate(ids)])
+
+    @staticmethod
+    def _drop_row_links(conn: Connection, rows_layout: RowsLayout, row_ids: set[int]) -> None:
+        for layout in rows_layout.fields.values():
+            if layout.link is not None:
+                conn.execute(delete(layout.link).where(layout.link.c._source_id.in_(row_ids)))
+
+    def update(self, conn: Connection, record_id: int, data: Any, actor: Actor) -> int:
+        """Change a record; `data["_version"]` must be its current version (else 409)."""
+        if not isinstance(data, Mapping):
+            raise invalid([issue("", "expected_record")])
+        version = data.get("_version")
+        if version is None:
+            raise invalid([issue("_version", "version_required")])
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise invalid([issue("_version", "expected_version")])
+        before = self.reader.get(conn, record_id)
+        if before["_version"] != version:
+            raise ServiceError(409, "stale_version")
+        prepared = self.prepare(data, creating=False)
+        self.check_references(conn, [prepared], [""])
+        table = self.form.table
+        stored = self._stored_values(conn, record_id)
+        merged = {**stored, **prepared.values}
+        self.compute(self.form, merged)
+        prepared.values = {k: v for k, v in merged.items() if k in prepared.values or self.form.fields[k].spec.type == "formula"}
+        for key, rows in prepared.rows.items():
+            rows_layout = self.form.fields[key].rows
+            assert rows_layout is not None
+            for row in rows:
+                self.compute(rows_layout, row)  # rows that keep their _id are sent whole
+        self.check_unique(conn, [prepared], [""], [record_id])
+        whole = Prepared(values=merged, rows=prepared.rows, links=prepared.links)
+        if not prepared.rows:
+            whole.rows = {k: [{}] * len(before.get(k) or []) for k, f in self.form.fields.items() if f.source == "rows"}
+        if not prepared.links:
+            whole.links = {k: [0] * len(before.get(k) or []) for k, f in self.form.fields.items() if f.source == "links"}
+        self.check_required([whole], [""])
+        prepared.issues.extend(whole.issues)
+        if prepared.issues:
+            raise invalid(prepared.issues)
+        values = {self.form.fields[key].column: value for key, value in prepared.values.items()}
+        values.update(_updated_at=self.now, _updated_by=actor.user_id, _version=version + 1)
+        try:
+            result = conn.execute(
+                update(table)
+                .where(table.c._id == record_id, table.c._version == version, table.c._deleted_at.is_(None))
+                .values(values)
+            )
+        except IntegrityError as exc:
+            raise ServiceError(409, "validation_failed", [Issue("", "unique", "取值已存在，不能重复", "A unique value already exists")]) from exc
+        if result.rowcount != 1:
+            raise ServiceError(409, "stale_version")
+        self._write_children(conn, prepared, record_id, creating=False)
+        whole.issues = []
+        self.check_after_write(conn, [whole], [""], [record_id])
+        if whole.issues:
+            raise invalid(whole.issues)
+        after = self.reader.get(conn, record_id)
+        diff = {
+            key: [before.get(key), after.get(key)]
+            for key in self.form.fields
+            if key in after and before.get(key) != after.get(key)
+        }
+        conn.execute(insert(RecordHistory), [self._history(record_id, version + 1, actor, diff, "update")])
+        return version + 1
+
+    def _stored_values(self, conn: Connection, record_id: int) -> dict[str, Any]:
+        table = self.form.table
+        columns = [table.c[f.column].label(f.key) for f in self.form.fields.values() if f.source == "column"]
+        if not columns:
+            return {}
+        row = conn.execute(select(*columns).where(table.c._id == record_id)).first()
+        if row is None:
+            raise not_found()
+        return dict(row._mapping)
+
+    def delete(self, conn: Connection, record_id: int, actor: Actor) -> None:
+        """Move a record to the recycle bin (soft delete)."""
+        self._set_deleted(conn, record_id, actor, deleted=True)
+
+    def restore(self, conn: Connection, record_id: int, actor: Actor) -> None:
+        """Bring a record back from the recycle bin (a 422 if a unique value was taken since)."""
+        self._set_deleted(conn, record_id, actor, deleted=False)
+
+    def _set_deleted(self, conn: Connection, record_id: int, actor: Actor, *, deleted: bool) -> None:
+        table = self.form.table
+        current = conn.execute(
+            select(table.c._version).where(
+                table.c._id == record_id, table.c._deleted_at.is_(None) if deleted else table.c._deleted_at.is_not(None)
+            )
+        ).first()
+        if current is None:
+            raise not_found()
+        if not deleted:
+            stored = self._stored_values(conn, record_id)
+            one = Prepared(values=stored)
+            self.check_unique(conn, [one], [""], [record_id])
+            if one.issues:
+                raise invalid(one.issues)
+        version = current[0] + 1
+        conn.execute(
+            update(table)
+            .where(table.c._id == record_id)
+            .values(_deleted_at=self.now if deleted else None, _version=version, _updated_at=self.now, _updated_by=actor.user_id)
+        )
+        event = "delete" if deleted else "restore"
+        conn.execute(insert(RecordHistory), [self._history(record_id, version, actor, {}, event)])
+
+    def _json(self, one: Prepared) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in one.values.items():
+            layout = self.form.fields[key]
+            if isinstance(layout.spec, RelationField):
+                result[key] = None if value is None else {"_id": value}
+            elif layout.spec.type in FILE_TYPES:
+                result[key] = None if not value else [{"file_id": v} for v in value]
+            else:
+                result[key] = layout.kind.to_json(layout.spec, value)
+        for key, ids in one.links.items():
+            result[key] = [{"_id": v} for v in ids]
+        for key, rows in one.rows.items():
+            rows_layout = self.form.fields[key].rows
+            assert rows_layout is not None
+            result[key] = [
+                {k: rows_layout.fields[k].kind.to_json(rows_layout.fields[k].spec, v) for k, v in row.items() if not k.startswith(("_", "#"))}
+                for row in rows
+            ]
+        return result
+
+    def _history(self, record_id: int, version: int, actor: Actor, diff: dict[str, Any], event: str) -> dict[str, Any]:
+        return {
+            "app_id": self.app_id,
+            "form_id": self.form.id,
+            "record_id": record_id,
+            "version": version,
+            "actor_id": actor.user_id,
+            "channel": actor.channel,
+            "diff": {"event": event, "fields": diff},
+            "created_at": self.now,
+        }
+
+
+def history(conn: Connection, form: FormLayout, record_id: int) -> list[dict[str, Any]]:
+    """A record's changes, oldest first: version, event, who, through what, when, field diff."""
+    rows = conn.execute(
+        select(RecordHistory.__table__, User.display_name)
+        .join(User, User.id == RecordHistory.actor_id, isouter=True)
+        .where(RecordHistory.form_id == form.id, RecordHistory.record_id == record_id)
+        .order_by(RecordHistory.id)
+    ).all()
+    return [
+        {
+            "version": entry.version,
+            "event": entry.diff.get("event"),
+            "actor": None if entry.actor_id is None else {"id": entry.actor_id, "name": entry.display_name},
+            "channel": entry.channel,
+            "at": datetime_json(entry.created_at),
+            "changes": entry.diff.get("fields", {}),
+        }
+        for entry in rows
+    ]
+
+
+def reset_sequence(conn: Connection, table: str) -> None:
+    """After rows were inserted with explicit ids, make PostgreSQL's next id follow them."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"SELECT setval(pg_get_serial_sequence('{table}', '_id'), (SELECT COALESCE(MAX(_id), 1) FROM {table}))"
+        )
+
+
+def _blank(one: Prepared, layout: FieldLayout) -> bool:
+    if layout.source == "rows":
+        return not one.rows.get(layout.key)
+    if layout.source == "links":
+        return not one.links.get(layout.key)
+    return one.values.get(layout.key) is None
+
+
+def _moment(raw: Any) -> dt.datetime | None:
+    if isinstance(raw, str):
+        try:
+            value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return None
+
+
+def _increment(conn: Connection, key: str) -> int:
+    """Add one to counter `key` in this transaction and return the new value (one statement)."""
+    table = Counter.__table__
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(key=key, value=1)
+    statement = statement.on_conflict_do_update(index_elements=[table.c.key], set_={"value": table.c.value + 1})
+    return int(conn.execute(statement.returning(table.c.value)).scalar_one())
+
+
+__all__ = ["CHANNELS", "Actor", "Prepared", "Writer", "history"]

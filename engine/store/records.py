@@ -1,0 +1,141 @@
+"""Physical record tables (DESIGN §5): names from numeric ids, system columns, table builders.
+
+A form's records live in ``r{form_id}``, each field in column ``f{field_id}``, a subform's rows
+in ``r{form_id}_s{field_id}`` and a many-valued relation's links in ``l{field_id}``. Names never
+come from keys or labels, so renaming is free and a retired key can be reused. Tables are
+SQLAlchemy Core tables on a MetaData of their own (never ``Base.metadata``): Alembic owns the
+platform tables, the schema migrator owns these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Column, Index, MetaData, Table
+from sqlalchemy.types import TypeEngine
+
+from engine.core.sqltypes import ExactDecimal, UtcDateTime
+
+RecordId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""A record's `_id`: 64-bit, INTEGER on SQLite where only that spelling is the rowid alias."""
+
+SYSTEM_FIELDS = ("_id", "_created_at", "_created_by", "_updated_at", "_updated_by", "_owner", "_version", "_deleted_at")
+
+
+def table_name(form_id: int) -> str:
+    """The record table of a form."""
+    return f"r{form_id}"
+
+
+def column_name(field_id: int) -> str:
+    """The column of a field."""
+    return f"f{field_id}"
+
+
+def child_table_name(form_id: int, field_id: int) -> str:
+    """The row table of a subform field."""
+    return f"r{form_id}_s{field_id}"
+
+
+def link_table_name(field_id: int) -> str:
+    """The link table of a many-valued relation field."""
+    return f"l{field_id}"
+
+
+def unique_index_name(table: str, column: str) -> str:
+    """The partial unique index that keeps a column's live values distinct."""
+    return f"ux_{table}_{column}"
+
+
+def storage_of(type_: TypeEngine[Any] | None) -> str | None:
+    """A dialect-neutral signature of a column type: equal signatures need no conversion."""
+    if type_ is None:
+        return None
+    name = type(type_).__name__.lower()
+    if isinstance(type_, ExactDecimal):
+        return f"{name}({type_.scale})"
+    return name
+
+
+def system_columns() -> list[Column[Any]]:
+    """The `_` columns every record table has."""
+    return [
+        Column("_id", RecordId, primary_key=True, autoincrement=True),
+        Column("_created_at", UtcDateTime(), nullable=False),
+        Column("_created_by", sa.Integer()),
+        Column("_updated_at", UtcDateTime(), nullable=False),
+        Column("_updated_by", sa.Integer()),
+        Column("_owner", sa.Integer(), index=False),
+        Column("_version", sa.Integer(), nullable=False, default=1),
+        Column("_deleted_at", UtcDateTime()),
+    ]
+
+
+def unique_index(table: Table, column: str) -> Index:
+    """A unique index over live rows only, so the recycle bin never blocks a new record."""
+    live = table.c._deleted_at.is_(None)
+    return Index(
+        unique_index_name(table.name, column),
+        table.c[column],
+        unique=True,
+        sqlite_where=live,
+        postgresql_where=live,
+    )
+
+
+def record_table(
+    metadata: MetaData, form_id: int, columns: Iterable[Column[Any]], unique: Sequence[str] = ()
+) -> Table:
+    """The Core table of a form: system columns, then `columns`, unique indexes for `unique`."""
+    name = table_name(form_id)
+    # AUTOINCREMENT: an id is never reused, even after a purge, so history stays unambiguous.
+    table = Table(name, metadata, *system_columns(), *columns, sqlite_autoincrement=True)
+    Index(f"ix_{name}_live", table.c._deleted_at, table.c._id)
+    for column in unique:
+        unique_index(table, column)
+    return table
+
+
+def child_table(metadata: MetaData, form_id: int, field_id: int, columns: Iterable[Column[Any]]) -> Table:
+    """The Core table of a subform's rows: `_id`, `_parent_id`, `_seq`, then `columns`."""
+    name = child_table_name(form_id, field_id)
+    return Table(
+        name,
+        metadata,
+        Column("_id", RecordId, primary_key=True, autoincrement=True),
+        Column("_parent_id", sa.BigInteger(), nullable=False, index=True),
+        Column("_seq", sa.Integer(), nullable=False),
+        *columns,
+        sqlite_autoincrement=True,
+    )
+
+
+def link_table(metadata: MetaData, field_id: int) -> Table:
+    """The Core table of a many-valued relation: (source, target) pairs in order."""
+    name = link_table_name(field_id)
+    return Table(
+        name,
+        metadata,
+        Column("_source_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+        Column("_target_id", sa.BigInteger(), primary_key=True, autoincrement=False, index=True),
+        Column("_seq", sa.Integer(), nullable=False),
+    )
+
+
+__all__ = [
+    "SYSTEM_FIELDS",
+    "RecordId",
+    "child_table",
+    "child_table_name",
+    "column_name",
+    "link_table",
+    "link_table_name",
+    "record_table",
+    "storage_of",
+    "system_columns",
+    "table_name",
+    "unique_index",
+    "unique_index_name",
+]
