@@ -35,12 +35,142 @@ def serve(
     ] = None,
 ) -> None:
     """Apply pending migrations, then serve the HTTP API, with its docs at /docs."""
-    settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from engine.api.deps import admin_token
+
+    settings = _settings(data_dir)
     _prepare_database(settings)
+    token = admin_token(settings)
     typer.echo(f"Jimu running at http://{host}:{port}")
     typer.echo(f"API docs: http://{host}:{port}/docs")
+    source = "JIMU_ADMIN_TOKEN" if settings.admin_token is not None else str(settings.data_dir / "admin_token")
+    typer.echo(f"Admin token ({source}): {token}")
+    typer.echo(f"Log in to the API with the header:  Authorization: Bearer {token}")
     uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+app_commands = typer.Typer(help="Install, export and import apps.", no_args_is_help=True)
+app.add_typer(app_commands, name="app")
+DataDir = Annotated[
+    Path | None, typer.Option(help="Where the SQLite database lives (default: $JIMU_DATA_DIR or ./data).")
+]
+
+
+def _fail(exc: Exception) -> None:
+    from engine.forms.errors import ServiceError
+
+    if isinstance(exc, ServiceError):
+        typer.echo(f"{exc.code}: {exc.message_zh} / {exc.message_en}", err=True)
+        for found in exc.issues[:50]:
+            typer.echo(f"  {found.path or '<root>'}: {found.code}: {found.message_zh} / {found.message_en}", err=True)
+        if len(exc.issues) > 50:
+            typer.echo(f"  … {len(exc.issues) - 50} more", err=True)
+        raise typer.Exit(1) from None
+    raise exc
+
+
+@app_commands.command("install")
+def app_install(
+    pack: Annotated[str, typer.Argument(help="A catalog pack, e.g. crm.")],
+    sample_data: Annotated[bool, typer.Option("--sample-data", help="Also load the pack's sample records.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Install a pack from apps_catalog/ as a new app."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from engine import catalog
+    from engine.forms.errors import ServiceError
+    from engine.forms.records import Actor
+    from engine.store import make_engine
+
+    settings = _settings(data_dir)
+    _prepare_database(settings)
+    engine = make_engine(settings)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
+            progress.add_task(f"正在安装 {pack} / installing {pack}…", total=None)
+            with engine.begin() as conn:
+                installed = catalog.install(conn, pack, sample_data=sample_data, actor=Actor(None, "import"))
+    except ServiceError as exc:
+        _fail(exc)
+        return
+    finally:
+        engine.dispose()
+    typer.echo(f"已安装 / installed: {installed.key} (revision {installed.revision})")
+
+
+@app_commands.command("export")
+def app_export(
+    key: Annotated[str, typer.Argument(help="The app key.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the pack (JSON).")],
+    data: Annotated[bool, typer.Option("--data", help="Include every live record.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Write an app's definition (and records with --data) as a pack file."""
+    import json
+
+    from engine.forms import apps
+    from engine.forms.errors import ServiceError
+    from engine.store import make_engine
+
+    settings = _settings(data_dir)
+    _prepare_database(settings)
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as conn:
+            pack = apps.export_pack(conn, key, data=data)
+    except ServiceError as exc:
+        _fail(exc)
+        return
+    finally:
+        engine.dispose()
+    output.write_text(json.dumps(pack, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    records = sum(len(v) for v in (pack.get("data") or {}).values())
+    typer.echo(f"已导出 / exported {key} -> {output} ({records} records)")
+
+
+@app_commands.command("import")
+def app_import(
+    path: Annotated[Path, typer.Argument(help="A pack file written by `jimu app export`.")],
+    upgrade: Annotated[bool, typer.Option("--upgrade", help="Publish over the installed app of the same key.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Install (or, with --upgrade, publish over) an app from a pack file."""
+    import json
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from engine.forms import apps
+    from engine.forms.errors import ServiceError
+    from engine.forms.records import Actor
+    from engine.store import make_engine
+
+    try:
+        pack = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        typer.echo(f"无法读取 / cannot read {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    settings = _settings(data_dir)
+    _prepare_database(settings)
+    engine = make_engine(settings)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
+            progress.add_task(f"正在导入 / importing {path.name}…", total=None)
+            with engine.begin() as conn:
+                installed, plan = apps.import_pack(
+                    conn, pack, mode="upgrade" if upgrade else "create", actor=Actor(None, "import")
+                )
+    except ServiceError as exc:
+        _fail(exc)
+        return
+    finally:
+        engine.dispose()
+    typer.echo(f"已导入 / imported: {installed.key} (revision {installed.revision}, {len(plan.steps)} schema steps)")
 
 
 @app.command("expr")

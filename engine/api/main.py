@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+import html
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
@@ -31,7 +33,12 @@ _HOME_PAGE = """<!doctype html>
 <ul>
 <li><a href="/docs">API 文档 · API docs</a></li>
 <li><a href="{api}/health">{api}/health</a></li>
+<li><a href="{api}/catalog">{api}/catalog</a> · 应用模板 · app catalog</li>
 </ul>
+<h2>已安装的应用 · Installed apps</h2>
+{apps}
+<p>API 需要管理员令牌（启动时打印）：<code>Authorization: Bearer &lt;token&gt;</code> ·
+The API needs the admin token printed at start: <code>Authorization: Bearer &lt;token&gt;</code></p>
 </body>
 </html>
 """
@@ -39,6 +46,31 @@ _HOME_PAGE = """<!doctype html>
 
 def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def _installed_apps(request: Request) -> str:
+    """The installed apps as an HTML list, each linking its first form's records."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.api.deps import get_engine
+    from engine.forms import apps
+
+    try:
+        with get_engine(request).connect() as conn:
+            installed = [(app, apps.load(conn, app["key"]).definition) for app in apps.list_apps(conn)]
+    except SQLAlchemyError:
+        return "<p>数据库尚未就绪 · The database is not ready</p>"
+    if not installed:
+        return "<p>还没有应用：<code>jimu app install crm --sample-data</code> · No apps yet</p>"
+    items = []
+    for app, definition in installed:
+        name = app["name"] if isinstance(app["name"], str) else " · ".join(str(v) for v in app["name"].values())
+        forms = ", ".join(
+            f'<a href="{API_PREFIX}/apps/{app["key"]}/forms/{form["key"]}/records">{html.escape(form["key"])}</a>'
+            for form in definition.get("forms", [])
+        )
+        items.append(f"<li><b>{html.escape(name)}</b> ({html.escape(app['key'])}): {forms}</li>")
+    return "<ul>" + "".join(items) + "</ul>"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,8 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home() -> str:
-        return _HOME_PAGE.format(api=API_PREFIX)
+    def home(request: Request) -> str:
+        return _HOME_PAGE.format(api=API_PREFIX, apps=_installed_apps(request))
 
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
