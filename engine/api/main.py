@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from engine import __version__
 from engine.api.errors import JimuJSONResponse, install_error_handlers
-from engine.api.routes import apps, catalog, expr, health, records, schema
+from engine.api.routes import apps, catalog, expr, files, health, records, schema
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -22,6 +22,7 @@ ROUTERS: list[APIRouter] = [
     apps.router,
     catalog.router,
     records.router,
+    files.router,
 ]
 
 _HOME_PAGE = """<!doctype html>
