@@ -32,6 +32,9 @@ from engine.store.records import SYSTEM_FIELDS
 PEOPLE = {"user": "user", "users": "user", "department": "department", "departments": "department"}
 FILE_TYPES = frozenset({"attachment", "image", "signature"})
 MAX_LIMIT = 1000
+UNSORTABLE_TYPES = frozenset(
+    {"multiselect", "users", "departments", "address", "location", "attachment", "image", "signature", "subform", "section"}
+)
 SORTABLE_SYSTEM = {"_id", "_created_at", "_updated_at", "_version"}
 
 
@@ -117,7 +120,7 @@ class Reader:
                 value: Any = self.form.table.c[key]
             else:
                 field = self.form.fields.get(key)
-                if field is None or field.source in ("rows", "links", "none") or self._many_lookup(self.form, field):
+                if field is None or not self.sortable(self.form, field):
                     raise ServiceError(
                         422,
                         "validation_failed",
@@ -270,6 +273,13 @@ class Reader:
         if spec.type == "formula" and getattr(spec, "precision", None) is None:
             return None
         return field
+
+    def sortable(self, container: Container, field: FieldLayout) -> bool:
+        """Whether records can be ordered by `field` (not by lists, JSON values or layout)."""
+        if field.source in ("rows", "links", "none") or self._many_lookup(container, field):
+            return False
+        owner = self.value_owner(container, field) or field
+        return owner.spec.type not in UNSORTABLE_TYPES
 
     def _many_lookup(self, container: Container, field: FieldLayout) -> bool:
         spec = field.spec

@@ -268,3 +268,10 @@ def test_an_invalid_definition_lists_every_issue(client: TestClient) -> None:
     paths = {i["path"] for i in response.json()["error"]["issues"]}
     assert {"forms[0].fields[0].type", "forms[0].fields[1].key"} <= paths
     assert client.get(f"{API}/apps").json() == []
+
+
+@pytest.mark.parametrize("key", ["tags", "region"])
+def test_sorting_by_a_list_or_object_field_is_422(crm: TestClient, key: str) -> None:
+    response = crm.get(CUSTOMERS, params={"sort": key})
+    assert response.status_code == 422
+    assert response.json()["error"]["issues"][0]["code"] == "unknown_sort"
