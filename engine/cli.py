@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -39,13 +39,33 @@ def serve(
 
     settings = _settings(data_dir)
     _prepare_database(settings)
+    created = _ensure_admin(settings)
     token = admin_token(settings)
     typer.echo(f"Jimu running at http://{host}:{port}")
     typer.echo(f"API docs: http://{host}:{port}/docs")
+    if created is not None and created.password is not None:
+        typer.echo(f"已创建管理员 / created the administrator: admin  密码 / password: {created.password}")
+        typer.echo("  (只显示这一次，请登录后修改 / shown only once; change it after signing in)")
+    elif created is not None:
+        typer.echo("已创建管理员 admin（密码来自 JIMU_ADMIN_PASSWORD）/ created admin with JIMU_ADMIN_PASSWORD")
+    typer.echo(f"Sign in: POST http://{host}:{port}/api/v1/auth/login {{\"username\": \"admin\", \"password\": …}}")
     source = "JIMU_ADMIN_TOKEN" if settings.admin_token is not None else str(settings.data_dir / "admin_token")
     typer.echo(f"Admin token ({source}): {token}")
     typer.echo(f"Log in to the API with the header:  Authorization: Bearer {token}")
     uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def _ensure_admin(settings: Settings) -> Any:
+    from engine.auth.directory import ensure_admin
+    from engine.store import make_engine
+
+    engine = make_engine(settings)
+    try:
+        with engine.begin() as conn:
+            password = settings.admin_password.get_secret_value() if settings.admin_password else None
+            return ensure_admin(conn, password)
+    finally:
+        engine.dispose()
 
 
 def _settings(data_dir: Path | None) -> Settings:

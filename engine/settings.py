@@ -19,7 +19,8 @@ def _sqlite_in_data_dir(values: dict[str, Any]) -> str:
 
 
 class Settings(BaseSettings):
-    """Where data lives, which database to use, the business time zone and the admin token."""
+    """Where data lives, which database to use, the business time zone, the admin credentials
+    and how long a sign-in lasts."""
 
     model_config = SettingsConfigDict(env_prefix="JIMU_", extra="ignore")
 
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=_sqlite_in_data_dir)
     timezone: str = "Asia/Shanghai"
     admin_token: SecretStr | None = None
+    admin_password: SecretStr | None = None
+    session_hours: float = Field(default=12, gt=0, le=24 * 90)
 
     @field_validator("data_dir")
     @classmethod

@@ -748,6 +748,40 @@ def followups(
     return [{"_id": number, **record} for number, (_, record) in enumerate(drafts, start=1)]
 
 
+SALES_REPS = ("rep_a1", "rep_a2", "rep_b1", "rep_b2")
+"""The sample sales representatives (sample_users.json); two per sales team."""
+
+
+def assign_owners(
+    customer_records: list[Record],
+    contact_records: list[Record],
+    lead_records: list[Record],
+    opportunity_records: list[Record],
+    followup_records: list[Record],
+    contract_records: list[Record],
+    payment_records: list[Record],
+) -> None:
+    """Give every record an owner (`_owner`, a sample username the installer resolves): each
+    customer belongs to one representative, and everything about a customer to its owner."""
+    owner_of: dict[int, str] = {}
+    for record in customer_records:
+        owner = SALES_REPS[(int(record["_id"]) - 1) % len(SALES_REPS)]
+        owner_of[int(record["_id"])] = owner
+        record["owner"] = owner
+        record["_owner"] = owner
+    for record in [*contact_records, *opportunity_records, *followup_records, *contract_records]:
+        record["_owner"] = owner_of[int(record["customer"])]
+    for record in opportunity_records:
+        record["owner"] = record["_owner"]
+    contract_owner = {int(c["_id"]): c["_owner"] for c in contract_records}
+    for record in payment_records:
+        record["_owner"] = contract_owner[int(record["contract"])]
+    for record in lead_records:
+        owner = SALES_REPS[int(record["_id"]) % len(SALES_REPS)]
+        record["_owner"] = owner
+        record["owner"] = owner
+
+
 def generate() -> dict[str, list[Record]]:
     """Every form's sample records, in the app's form order."""
     gen = Generator()
@@ -758,6 +792,7 @@ def generate() -> dict[str, list[Record]]:
     contract_records, totals = contracts(gen, extra, opportunity_records, topics)
     payment_records = payments(gen, contract_records, totals)
     followup_records = followups(gen, contact_names, opportunity_records, topics, opened)
+    assign_owners(customer_records, contact_records, lead_records, opportunity_records, followup_records, contract_records, payment_records)
     return {
         "customer": customer_records,
         "contact": contact_records,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from engine.forms.errors import ServiceError
 from engine.forms.records import Actor
@@ -43,6 +43,11 @@ def get_engine(request: Request) -> Engine:
         state.engine = make_engine(state.settings)
     engine: Engine = state.engine
     return engine
+
+
+def read_only(engine: Engine) -> Connection:
+    """A connection for reading: on SQLite its transactions never take the write lock."""
+    return engine.execution_options(jimu_read_only=True).connect()
 
 
 def require_admin(request: Request) -> Actor:

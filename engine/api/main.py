@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from engine import __version__
 from engine.api.errors import JimuJSONResponse, install_error_handlers
-from engine.api.routes import apps, catalog, expr, files, health, records, schema
+from engine.api.routes import admin, apps, auth, catalog, expr, files, health, records, schema
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -23,6 +23,8 @@ ROUTERS: list[APIRouter] = [
     catalog.router,
     records.router,
     files.router,
+    auth.router,
+    admin.router,
 ]
 
 _HOME_PAGE = """<!doctype html>

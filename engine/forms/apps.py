@@ -8,11 +8,12 @@ per (app id, revision): a revision is immutable, so the cache never goes stale.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from engine.core.issues import DefinitionError
 from engine.forms.compile import validate_app
@@ -22,12 +23,19 @@ from engine.forms.layout import AppLayout, FormLayout
 from engine.forms.messages import issue
 from engine.forms.migrate import Plan, apply_plan, make_plan, recorded
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Actor, Writer, lone_surrogate_issue, lone_surrogates
 from engine.forms.spec import AppSpec
-from engine.store.models import App, AppVersion, FormField
+from engine.store.models import App, AppVersion, FormField, Role, User
 
-_LAYOUTS: dict[tuple[int, int], AppLayout] = {}
+# Loaded apps per database engine and (app id, revision): a revision never changes, and keying
+# by engine keeps two databases served by one process (tests, tools) apart.
+_LOADED: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], LoadedApp]] = weakref.WeakKeyDictionary()
+
+
+def _cache(conn: Connection) -> dict[tuple[int, int], LoadedApp]:
+    return _LOADED.setdefault(conn.engine, {})
 EXPORT_PAGE = 1000
+PEOPLE_SYSTEM = frozenset({"_owner", "_created_by", "_updated_by"})
 COMPUTED_TYPES = frozenset({"formula", "lookup", "rollup", "created_at", "created_by", "updated_at", "updated_by"})
 
 
@@ -50,6 +58,8 @@ class LoadedApp:
 
 def validated(data: Any) -> AppSpec:
     """The definition as a spec, or a 422 with every issue."""
+    if bad := lone_surrogates(data):
+        raise ServiceError(422, "invalid_definition", [lone_surrogate_issue(path) for path in bad])
     try:
         return validate_app(data)
     except DefinitionError as exc:
@@ -74,18 +84,19 @@ def list_apps(conn: Connection) -> list[dict[str, Any]]:
 
 def load(conn: Connection, key: str) -> LoadedApp:
     """The live revision of app `key` (404 when there is none)."""
-    app = conn.execute(select(App.__table__).where(App.key == key)).first()
+    app = conn.execute(select(App.id, App.current_revision).where(App.key == key)).first()
     if app is None or app.current_revision is None:
         raise not_found()
+    cached = _cache(conn).get((app.id, app.current_revision))
+    if cached is not None:
+        return cached
     definition = conn.execute(
         select(AppVersion.definition).where(AppVersion.app_id == app.id, AppVersion.revision == app.current_revision)
     ).scalar_one()
-    cache_key = (app.id, app.current_revision)
-    layout = _LAYOUTS.get(cache_key)
-    if layout is None:
-        layout = _layout_from_records(conn, app.id, validate_app(definition))
-        _LAYOUTS[cache_key] = layout
-    return LoadedApp(app.id, app.key, app.current_revision, definition, layout)
+    layout = _layout_from_records(conn, app.id, validate_app(definition))
+    loaded = LoadedApp(app.id, key, app.current_revision, definition, layout)
+    _cache(conn)[(app.id, app.current_revision)] = loaded
+    return loaded
 
 
 def _layout_from_records(conn: Connection, app_id: int, spec: AppSpec) -> AppLayout:
@@ -168,8 +179,19 @@ def _publish(
         )
     )
     conn.execute(update(App).where(App.id == app_id).values(current_revision=revision, name=_name(spec), updated_at=_now()))
-    _LAYOUTS[(app_id, revision)] = final
+    _sync_roles(conn, app_id, spec)
+    # Not cached here: if the transaction rolls back, this revision number will be reused.
     return LoadedApp(app_id, spec.key, revision, definition, final), steps
+
+
+def _sync_roles(conn: Connection, app_id: int, spec: AppSpec) -> None:
+    """A platform role row per role of the definition, so people can be given it. Rows of
+    roles the definition dropped stay (with their members) but grant nothing."""
+    existing = set(conn.execute(select(Role.key).where(Role.app_id == app_id)).scalars())
+    for role in spec.roles:
+        name = role.name if isinstance(role.name, str) else role.name.model_dump(exclude_none=True)
+        if role.key not in existing:
+            conn.execute(insert(Role).values(app_id=app_id, key=role.key, name={"zh": name} if isinstance(name, str) else name, created_at=_now()))
 
 
 def _name(spec: AppSpec) -> dict[str, Any]:
@@ -188,54 +210,59 @@ def export_pack(conn: Connection, key: str, *, data: bool) -> dict[str, Any]:
     app = load(conn, key)
     pack = dict(app.definition)
     if data:
-        pack["data"] = {form.key: _export_records(conn, app, form) for form in app.layout.forms.values()}
+        names = dict(conn.execute(select(User.id, User.username)).all())
+        pack["data"] = {form.key: _export_records(conn, app, form, names) for form in app.layout.forms.values()}
     return pack
 
 
-def _export_records(conn: Connection, app: LoadedApp, form: FormLayout) -> list[dict[str, Any]]:
+def _export_records(conn: Connection, app: LoadedApp, form: FormLayout, names: dict[int, str]) -> list[dict[str, Any]]:
     reader = Reader(app.layout, form)
     records: list[dict[str, Any]] = []
     offset = 0
     while True:
         page = reader.list(conn, sort="_id", limit=EXPORT_PAGE, offset=offset, count=False)
-        records.extend(_portable(form, item) for item in page.items)
+        records.extend(_portable(form, item, names) for item in page.items)
         if len(page.items) < EXPORT_PAGE:
             return records
         offset += EXPORT_PAGE
 
 
-def _portable(form: FormLayout, item: dict[str, Any]) -> dict[str, Any]:
-    """A read record as import input: computed values dropped, references as plain ids."""
+def _portable(form: FormLayout, item: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    """A read record as import input: computed values dropped, relations as `_id`s, people as
+    usernames (user ids differ between installations; usernames do not)."""
     result: dict[str, Any] = {}
     for key, value in item.items():
         if key == "_deleted_at":
             continue
-        if key.startswith("_"):
+        if key in PEOPLE_SYSTEM:
+            result[key] = names.get(value, value) if value is not None else None
+        elif key.startswith("_"):
             result[key] = value
-            continue
-        layout = form.fields[key]
-        if layout.spec.type in COMPUTED_TYPES:
-            continue
-        result[key] = _plain(layout, value)
+        elif form.fields[key].spec.type not in COMPUTED_TYPES:
+            result[key] = _plain(form.fields[key], value, names)
     return result
 
 
-def _plain(layout: Any, value: Any) -> Any:
+def _plain(layout: Any, value: Any, names: dict[int, str]) -> Any:
     spec = layout.spec
     if value is None:
         return None
     if isinstance(spec, RelationField):
         return [v["_id"] for v in value] if isinstance(value, list) else value["_id"]
-    if spec.type in ("user", "department"):
+    if spec.type == "user":
+        return names.get(value["id"], value["id"])
+    if spec.type == "users":
+        return [names.get(v["id"], v["id"]) for v in value]
+    if spec.type == "department":
         return value["id"]
-    if spec.type in ("users", "departments"):
+    if spec.type == "departments":
         return [v["id"] for v in value]
     if spec.type in ("attachment", "image", "signature"):
         return [v["file_id"] for v in value]
     if layout.rows is not None:
         return [
             {
-                k: v if k == "_id" else _plain(layout.rows.fields[k], v)
+                k: v if k == "_id" else _plain(layout.rows.fields[k], v, names)
                 for k, v in row.items()
                 if k == "_id" or layout.rows.fields[k].spec.type not in COMPUTED_TYPES
             }
@@ -264,6 +291,7 @@ def load_records(conn: Connection, app: LoadedApp, data: dict[str, list[Any]], a
     unknown = [Issue(f"data.{key}", "unknown_form", f"表单 {key} 不存在", f"Form {key} does not exist") for key in data if key not in app.layout.forms]
     if unknown:
         raise ServiceError(422, "validation_failed", unknown)
+    data = _with_user_ids(conn, app, data)
     imported = Actor(actor.user_id, "import")
     deferred: list[tuple[str, int, str]] = []
     total = 0
@@ -288,6 +316,57 @@ def load_records(conn: Connection, app: LoadedApp, data: dict[str, list[Any]], a
     return total
 
 
+def _with_user_ids(conn: Connection, app: LoadedApp, data: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Pack records with people given by username (exports, sample data) turned into user ids.
+
+    A username this installation does not know becomes an inactive user without a password
+    (so ownership and history survive a move to a fresh installation); an administrator can
+    activate it later.
+    """
+    wanted: set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            wanted.add(value)
+        elif isinstance(value, list):
+            wanted.update(v for v in value if isinstance(v, str))
+
+    people = {
+        key: {k for k, f in form.fields.items() if f.spec.type in ("user", "users")} for key, form in app.layout.forms.items()
+    }
+    for form_key, records in data.items():
+        for record in records:
+            if isinstance(record, dict):
+                for key in PEOPLE_SYSTEM | people.get(form_key, set()):
+                    collect(record.get(key))
+    if not wanted:
+        return data
+    ids = dict(conn.execute(select(User.username, User.id).where(User.username.in_(wanted))).all())
+    for username in sorted(wanted - ids.keys()):
+        if 0 < len(username) <= 64:
+            ids[username] = conn.execute(
+                insert(User)
+                .values(username=username, display_name=username, is_active=False, is_admin=False, created_at=_now())
+                .returning(User.id)
+            ).scalar_one()
+
+    def one(value: Any) -> Any:
+        return ids.get(value, value) if isinstance(value, str) else value
+
+    resolved: dict[str, list[Any]] = {}
+    for form_key, records in data.items():
+        out = []
+        for record in records:
+            if isinstance(record, dict):
+                record = dict(record)
+                for key in (PEOPLE_SYSTEM | people.get(form_key, set())) & record.keys():
+                    value = record[key]
+                    record[key] = [one(v) for v in value] if isinstance(value, list) else one(value)
+            out.append(record)
+        resolved[form_key] = out
+    return resolved
+
+
 def purge(conn: Connection, key: str, form_key: str, field_key: str) -> int:
     """Permanently drop a deleted field's kept values, or a live field's type-change backups."""
     from engine.forms.migrate import purge_field
@@ -300,7 +379,7 @@ def purge(conn: Connection, key: str, form_key: str, field_key: str) -> int:
     dropped = 0
     for row in rows:
         dropped += purge_field(conn, form, row, form.table.name)
-    _LAYOUTS.pop((app.id, app.revision), None)
+    _cache(conn).pop((app.id, app.revision), None)
     return dropped
 
 

@@ -27,6 +27,26 @@ def semantic_issues(app: AppSpec) -> list[Issue]:
     entries = form_schemas(app)
     for index, form in enumerate(app.forms):
         issues += [found.under(f"forms[{index}]") for found in _form_issues(form, app, entries)]
+    issues += _role_issues(app, entries)
+    return issues
+
+
+def _role_issues(app: AppSpec, entries: Entries) -> list[Issue]:
+    """Roles name existing forms and fields; expression scopes are conditions on their form."""
+    issues = _duplicates([role.key for role in app.roles], "roles", "duplicate_role")
+    forms = {form.key: form for form in app.forms}
+    for index, role in enumerate(app.roles):
+        for form_key, permission in role.forms.items():
+            where = f"roles[{index}].forms.{form_key}"
+            form = forms.get(form_key)
+            if form is None:
+                issues.append(issue(where, "unknown_form", key=form_key))
+                continue
+            keys = {f.key for f in form.fields}
+            issues += [issue(f"{where}.fields.{key}", "unknown_field", key=key) for key in permission.fields if key not in keys]
+            scope = permission.scope
+            if not isinstance(scope, str):
+                issues += _formula_issues(scope.expr, entries.get(form_key, {}), f"{where}.scope.expr", set(), True)
     return issues
 
 

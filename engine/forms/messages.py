@@ -17,6 +17,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The title field {key} has type {type}; choose a text-like field",
     ),
     "unknown_form": ("表单 {key} 不存在", "Form {key} does not exist"),
+    "duplicate_role": ("角色标识 {key} 重复", "Duplicate role key {key}"),
     "unknown_field": ("字段 {key} 不存在", "Field {key} does not exist"),
     "not_a_relation": ("字段 {key} 不是关联字段", "Field {key} is not a relation"),
     "not_a_container": (

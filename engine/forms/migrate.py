@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Column, MetaData, Table, select, text, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, label_text
@@ -368,10 +369,10 @@ def apply_plan(conn: Connection, app_id: int, plan: Plan, layout: AppLayout, pre
         elif step.op == "convert_field":
             old_container = _previous_container(previous, form.key, step.field.split(".")[0] if step.field and "." in step.field else None)
             old = old_container.fields.get(layout_field.key) if old_container else None
-            _convert(conn, container, layout_field, old)
+            _convert(conn, container, layout_field, old, step.field or "")
             recompute.add(form.key)
         elif step.op == "add_unique":
-            physical.unique_index(Table(container.table.name, MetaData(), *_columns_for_index(container, layout_field)), layout_field.column).create(conn)
+            _add_unique(conn, container, layout_field, step.field or "")
         elif step.op == "drop_unique":
             conn.execute(text(f"DROP INDEX IF EXISTS {physical.unique_index_name(container.table.name, layout_field.column)}"))
     for form in final.forms.values():
@@ -379,6 +380,27 @@ def apply_plan(conn: Connection, app_id: int, plan: Plan, layout: AppLayout, pre
         if form.key in recompute or _formulas_changed(form, previous):
             recompute_formulas(conn, final, form)
     return final
+
+
+def _add_unique(conn: Connection, container: Container, layout: FieldLayout, path: str) -> None:
+    """The unique index of a field; a 422 when its values repeat (the plan counts duplicates
+    only of values that are not converted in the same publish)."""
+    try:
+        physical.unique_index(Table(container.table.name, MetaData(), *_columns_for_index(container, layout)), layout.column).create(conn)
+    except IntegrityError:
+        label = _label(layout.spec)
+        raise ServiceError(
+            422,
+            "invalid_definition",
+            [
+                Issue(
+                    path,
+                    "unique_duplicates",
+                    f"字段「{label}」有重复的值，不能设为唯一",
+                    f"Field \"{label}\" has duplicated values; it cannot be made unique",
+                )
+            ],
+        ) from None
 
 
 def _columns_for_index(container: Container, layout: FieldLayout) -> list[Column[Any]]:
@@ -480,7 +502,7 @@ def _retire(conn: Connection, form: FormLayout, container: Container, path: str,
     conn.execute(update(FormField).where(FormField.id == row.id).values(retired_at=now))
 
 
-def _convert(conn: Connection, container: Container, new: FieldLayout, old: FieldLayout | None) -> None:
+def _convert(conn: Connection, container: Container, new: FieldLayout, old: FieldLayout | None, path: str) -> None:
     row = conn.execute(select(FormField.__table__).where(FormField.id == new.id)).one()
     table = container.table.name
     backups = list(row.backups or [])
@@ -509,8 +531,8 @@ def _convert(conn: Connection, container: Container, new: FieldLayout, old: Fiel
             statement = update(mirror).where(mirror.c._id == bindparam("rid")).values({new.column: bindparam("v", type_=new.column_type)})
             for start in range(0, len(changes), CONVERT_BATCH):
                 conn.execute(statement, changes[start : start + CONVERT_BATCH])
-    if new.unique:
-        physical.unique_index(Table(table, MetaData(), *_columns_for_index(container, new)), new.column).create(conn)
+    if new.unique and old is not None and old.unique:  # a field that becomes unique gets its own add_unique step
+        _add_unique(conn, container, new, path)
 
 
 def _formulas_changed(form: FormLayout, previous: AppLayout | None) -> bool:

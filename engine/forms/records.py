@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine import expr
-from engine.core.issues import Issue
+from engine.core.issues import Issue, format_path
 from engine.core.sqltypes import INT64_MAX
 from engine.forms.common import DefaultExpr, ValueFieldSpec
 from engine.forms.errors import ServiceError, invalid, not_found
@@ -107,11 +107,14 @@ class Writer:
                 continue
             if key.startswith("_"):
                 if preserve and key in SYSTEM_WRITABLE_ON_IMPORT:
-                    prepared.system[key] = raw
+                    self._system_value(key, raw, prepared)
                 continue  # other system keys are read-only and ignored (clients echo records back)
             found = self.form.fields.get(key)
             if found is None:
                 prepared.issues.append(issue(key, "unknown_field", key=key))
+                continue
+            if bad := lone_surrogates(raw, (key,)):
+                prepared.issues.extend(lone_surrogate_issue(path) for path in bad)
                 continue
             if not found.writable:
                 if preserve and found.spec.type == "serial" and isinstance(raw, str):
@@ -121,6 +124,22 @@ class Writer:
         if creating:
             self._defaults(self.form, data if isinstance(data, Mapping) else {}, prepared.values, prepared.issues)
         return prepared
+
+    @staticmethod
+    def _system_value(key: str, raw: Any, prepared: Prepared) -> None:
+        """An imported system value, checked so that it fits its column."""
+        if raw is None or key in ("_created_at", "_updated_at"):
+            prepared.system[key] = raw  # moments that do not parse fall back to now
+            return
+        if key == "_version":
+            if isinstance(raw, int) and not isinstance(raw, bool) and 0 < raw <= INT64_MAX:
+                prepared.system[key] = raw
+            else:
+                prepared.issues.append(issue(key, "expected_version"))
+            return
+        value, found = coerce_id(raw)  # _id and the people columns
+        prepared.issues.extend(i.under(key) for i in found)
+        prepared.system[key] = value
 
     def _coerce_into(
         self,
@@ -723,13 +742,42 @@ def _blank(one: Prepared, layout: FieldLayout) -> bool:
     return one.values.get(layout.key) is None
 
 
+def lone_surrogates(value: Any, path: tuple[int | str, ...] = ()) -> list[tuple[int | str, ...]]:
+    """Where JSON input holds text with a lone UTF-16 surrogate (``"\\ud800"``): valid JSON,
+    but no database stores it, so it is refused like any other bad value."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [path]
+        return []
+    found: list[tuple[int | str, ...]] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found += lone_surrogates(key, path) + lone_surrogates(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += lone_surrogates(item, (*path, index))
+    return found
+
+
+def lone_surrogate_issue(path: Sequence[int | str]) -> Issue:
+    return Issue(
+        format_path(path),
+        "invalid_character",
+        "包含无效字符（不成对的 UTF-16 代理项，如 \\ud800）",
+        "Contains an invalid character (an unpaired UTF-16 surrogate such as \\ud800)",
+    )
+
+
 def _moment(raw: Any) -> dt.datetime | None:
     if isinstance(raw, str):
         try:
             value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
+            # in UTC, as it is stored: a moment whose UTC date is outside years 1-9999 does not parse
+            return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+        except (ValueError, OverflowError):
             return None
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     return None
 
 
@@ -742,4 +790,4 @@ def _increment(conn: Connection, key: str) -> int:
     return int(conn.execute(statement.returning(table.c.value)).scalar_one())
 
 
-__all__ = ["CHANNELS", "Actor", "Prepared", "Writer", "history"]
+__all__ = ["CHANNELS", "Actor", "Prepared", "Writer", "history", "lone_surrogate_issue", "lone_surrogates"]

@@ -17,6 +17,7 @@ from pydantic import Field
 from engine.forms.common import FieldSpecBase, Formula, Key, Label, LocalizedText, Spec
 from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.structure import SubformField
+from engine.forms.roles import RoleSpec
 
 FORMAT = "jimu.app/1"
 SCHEMA_ID = "urn:jimu:schema:app:1"
@@ -65,7 +66,7 @@ class AppSpec(Spec):
     rules: list[Opaque] = Field(default_factory=list)
     reports: list[Opaque] = Field(default_factory=list)
     dashboards: list[Opaque] = Field(default_factory=list)
-    roles: list[Opaque] = Field(default_factory=list)
+    roles: list[RoleSpec] = Field(default_factory=list)
     menu: list[Opaque] = Field(default_factory=list)
     data: dict[Key, list[Opaque]] | None = Field(
         default=None,

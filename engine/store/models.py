@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -125,7 +126,91 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class UserDepartment(Base):
+    """A further department a user belongs to (the main one is `users.department_id`)."""
+
+    __tablename__ = "user_departments"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True, index=True)
+
+
+class Role(Base):
+    """A role: global (`app_id` None, e.g. the platform's administrators) or one app's."""
+
+    __tablename__ = "roles"
+    __table_args__ = (Index(None, "app_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int | None] = mapped_column(ForeignKey("apps.id"))
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    name: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class RoleMember(Base):
+    """A user, or everyone in a department (and its children), holding a role."""
+
+    __tablename__ = "role_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+
+
+class AuthSession(Base):
+    """A signed-in session: the hash of its bearer/cookie token, its CSRF token's hash, expiry."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class ApiToken(Base):
+    """A long-lived API token (stored hashed), scoped to apps and read or read/write."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    apps: Mapped[list[str] | None] = mapped_column(JSON)
+    can_write: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditEntry(Base):
+    """One audited event: logins, definition and permission changes, exports, token use."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "kind", "at"), Index(None, "actor_id", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    success: Mapped[bool] = mapped_column(default=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class StoredFile(Base):
@@ -172,13 +257,19 @@ class RecordHistory(Base):
 
 
 __all__ = [
+    "ApiToken",
     "App",
     "AppVersion",
+    "AuditEntry",
+    "AuthSession",
     "Counter",
     "Department",
     "Form",
     "FormField",
     "RecordHistory",
+    "Role",
+    "RoleMember",
     "StoredFile",
     "User",
+    "UserDepartment",
 ]

@@ -92,7 +92,9 @@ def record_table(
     name = table_name(form_id)
     # AUTOINCREMENT: an id is never reused, even after a purge, so history stays unambiguous.
     table = Table(name, metadata, *system_columns(), *columns, sqlite_autoincrement=True)
-    Index(f"ix_{name}_live", table.c._deleted_at, table.c._id)
+    # No index on _deleted_at: with most rows live it never helps, and without statistics both
+    # planners preferred it over the partial unique indexes for `f IN (...) AND _deleted_at IS
+    # NULL`, turning each unique check into a scan of the table (bench/records_bench.py).
     for column in unique:
         unique_index(table, column)
     return table

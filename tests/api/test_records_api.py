@@ -227,7 +227,7 @@ def test_export_import_export_is_identical(crm: TestClient, store_engine: Engine
     exported = crm.get(f"{API}/apps/crm/export", params={"data": "true"}).json()
     assert len(exported["data"]["customer"]) >= 200
     with store_engine.begin() as conn:  # a fresh database: drop everything Jimu created
-        for table in ("record_history", "app_versions", "form_fields", "forms", "apps", "counters"):
+        for table in ("record_history", "app_versions", "form_fields", "forms", "role_members", "roles", "apps", "counters"):
             conn.execute(text(f"DELETE FROM {table}"))
         names = [
             row[0]

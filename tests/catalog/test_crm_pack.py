@@ -24,6 +24,8 @@ import pytest
 from engine.forms import FIELD_TYPES, app_json_schema, validate_app
 
 PACK = Path(__file__).resolve().parents[2] / "apps_catalog" / "crm"
+SAMPLE_USERS = json.loads((PACK / "sample_users.json").read_text(encoding="utf-8"))
+SAMPLE_USERNAMES = {user["username"] for user in SAMPLE_USERS["users"]}
 APP_JSON = PACK / "app.json"
 SAMPLE_JSON = PACK / "sample_data.json"
 GENERATOR = PACK / "generate_sample_data.py"
@@ -38,7 +40,7 @@ COMPUTED = {
     "updated_at",
     "updated_by",
 }
-NO_VALUE = COMPUTED | {"section", "user", "users", "department", "departments"}
+NO_VALUE = COMPUTED | {"section", "users", "department", "departments"}  # `user` fields hold sample usernames
 MOBILE = re.compile(r"1[3-9]\d{9}")
 DECIMAL_2 = re.compile(r"\d+\.\d{2}")
 FIRST_DAY, LAST_DAY = dt.date(2025, 1, 1), dt.date(2026, 11, 20)
@@ -128,8 +130,27 @@ def test_every_form_has_a_title_field_and_the_menu_lists_every_form(app: dict[st
     for form in app["forms"]:
         assert form.get("title_field") in fields_by_key(form), form["key"]
     assert [entry["form"] for entry in app["menu"]] == [form["key"] for form in app["forms"]]
-    for part in ("roles", "flows", "rules", "reports"):
+    for part in ("flows", "rules", "reports"):
         assert app.get(part, []) == []
+
+
+def test_the_five_roles_of_the_issue(app: dict[str, Any]) -> None:
+    roles = {role["key"]: role for role in app["roles"]}
+    assert set(roles) == {"sales_rep", "sales_director", "general_manager", "finance", "crm_admin"}
+    assert all(role["name"]["zh"] and role["name"]["en"] for role in roles.values())
+    rep = roles["sales_rep"]["forms"]
+    assert {rep[f]["scope"] for f in ("customer", "contact", "opportunity")} == {"own"}
+    assert "delete" not in rep["contract"]["actions"]
+    assert {p["scope"] for p in roles["sales_director"]["forms"].values()} == {"department_tree"}
+    assert {a for p in roles["general_manager"]["forms"].values() for a in p["actions"]} == {"view", "export"}
+    finance = roles["finance"]["forms"]
+    assert set(finance) == {"contract", "payment", "customer"}
+    assert finance["customer"]["fields"] == {"phone": "hidden"} and finance["customer"]["actions"] == ["view"]
+    usernames = {u["username"]: u for u in SAMPLE_USERS["users"]}
+    for key in roles:
+        assert any(key in user["roles"] for user in usernames.values()), key
+    teams = {d["key"]: d for d in SAMPLE_USERS["departments"]}
+    assert teams["sales_a"]["parent"] == teams["sales_b"]["parent"] == "sales"
 
 
 def test_customer_fields(app: dict[str, Any]) -> None:
@@ -294,6 +315,9 @@ def test_every_key_is_a_field_that_takes_a_value(
             for key in record:
                 if key == "_id":
                     continue
+                if key == "_owner":
+                    assert record[key] in SAMPLE_USERNAMES, (form_key, record["_id"], key)
+                    continue
                 assert key in fields, (form_key, record["_id"], key)
                 assert fields[key]["type"] not in NO_VALUE, (form_key, record["_id"], key)
             for field in fields.values():
@@ -322,9 +346,12 @@ def test_every_value_reads_as_its_field_type(
     for form_key, records in sample.items():
         for record in records:
             for key, raw in record.items():
-                if key == "_id":
+                if key in ("_id", "_owner"):
                     continue
                 field = specs[form_key][key]
+                if field.type == "user":  # sample users are named; the installer maps them to ids
+                    assert raw in SAMPLE_USERNAMES, (form_key, record["_id"], key)
+                    continue
                 rows = raw if field.type == "subform" else [{key: raw}]
                 sub_specs = {f.key: f for f in getattr(field, "fields", [])} or {key: field}
                 for row in rows:

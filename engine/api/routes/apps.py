@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
 
-from engine.api.deps import AdminActor, DbEngine
+from engine.api.deps import AdminActor, DbEngine, read_only
 from engine.forms import apps as service
 from engine.forms.errors import ServiceError
 
@@ -18,7 +18,7 @@ Definition = Annotated[dict[str, Any], Body(description="An app definition (jimu
 @router.get("")
 def list_apps(engine: DbEngine, actor: AdminActor) -> list[dict[str, Any]]:
     """Installed apps: key, name, version and live revision."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         return service.list_apps(conn)
 
 
@@ -43,7 +43,7 @@ def import_app(
 @router.get("/{app}")
 def get_app(app: str, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
     """The live definition with its `_revision` (send it back with `PUT`)."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         loaded = service.load(conn, app)
     return {**loaded.definition, "_revision": loaded.revision}
 
@@ -51,7 +51,7 @@ def get_app(app: str, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
 @router.post("/{app}/plan")
 def plan_app(app: str, definition: Definition, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
     """What publishing `definition` would do to the tables and data; nothing is applied."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         return service.plan(conn, app, _without_meta(definition)).to_json()
 
 
@@ -83,7 +83,7 @@ def publish_app(app: str, definition: Definition, engine: DbEngine, actor: Admin
 @router.get("/{app}/export")
 def export_app(app: str, engine: DbEngine, actor: AdminActor, data: Annotated[bool, Query()] = False) -> dict[str, Any]:
     """The app as a pack (with every live record when `data=true`)."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         return service.export_pack(conn, app, data=data)
 
 

@@ -72,5 +72,17 @@ def check_formula(body: ExprCheckRequest, request: Request) -> ExprCheckResult |
     if body.record is None:
         return ExprCheckResult(type=result_type.name)
     tz = request.app.state.settings.timezone
+    try:
+        expr.EvalContext.create(body.now, tz)
+    except OverflowError:  # a moment at the very edge of the calendar has no UTC or local date
+        message = "时刻超出可计算的范围" if language == "zh" else "The moment is out of the supported range"
+        return error_response(
+            400,
+            "malformed_request",
+            "请求格式不正确",
+            "The request is malformed",
+            [{"path": "now", "code": "out_of_range", "message": message}],
+            request,
+        )
     value = expr.evaluate(body.expr, body.record, body.field_schema, now=body.now, tz=tz)
     return ExprCheckResult(type=result_type.name, value=expr.encode(value))

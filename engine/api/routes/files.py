@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Path, Request, UploadFile
 from fastapi.responses import FileResponse
 
-from engine.api.deps import AdminActor, DbEngine
+from engine.api.deps import AdminActor, DbEngine, read_only
 from engine.forms.errors import ServiceError, not_found
 from engine.store.files import FileStore, FileTooLarge
 
@@ -48,7 +48,7 @@ def download(
     request: Request, engine: DbEngine, actor: AdminActor, file_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> FileResponse:
     """The file's bytes with its name and type."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         found = _store(request).find(conn, file_id)
     if found is None or not found[1].exists():
         raise not_found()

@@ -10,8 +10,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query
 
-from engine.api.deps import AdminActor, DbEngine
+from engine.api.deps import AdminActor, DbEngine, read_only
 from engine.core.issues import Issue
+from engine.core.sqltypes import INT64_MAX
 from engine.forms import apps
 from engine.forms.errors import ServiceError
 from engine.forms.query import MAX_LIMIT, Reader
@@ -38,7 +39,7 @@ def list_records(
     count: Literal["exact", "none"] = "exact",
 ) -> dict[str, Any]:
     """A page of live records, filtered, searched and sorted in the database, with the total."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         loaded = apps.load(conn, app)
         page = Reader(loaded.layout, loaded.form(form)).list(
             conn, filter=filter, sort=sort, q=q, limit=limit, offset=offset, count=count == "exact"
@@ -56,7 +57,7 @@ def recycle_bin(
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> dict[str, Any]:
     """Deleted records that can still be restored, most recently deleted first."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         loaded = apps.load(conn, app)
         page = Reader(loaded.layout, loaded.form(form)).list(conn, sort="", limit=limit, offset=offset, deleted=True)
     return {"items": page.items, "total": page.total}
@@ -119,7 +120,7 @@ def _batch_all(conn: Any, writer: Writer, records: list[Any], actor: Actor, offs
                 results[i] = {"index": offset + i, "ok": True, "_id": record_id, "_version": 1}
     for i, record in updates:
         record_id = record["_id"]
-        if not isinstance(record_id, int) or isinstance(record_id, bool) or record_id < 1:
+        if not isinstance(record_id, int) or isinstance(record_id, bool) or not 1 <= record_id <= INT64_MAX:
             issues.append(Issue(f"[{offset + i}]._id", "expected_id", "应为编号（正整数）", "Expected an id (a positive whole number)"))
             continue
         try:
@@ -138,7 +139,7 @@ def _batch_all(conn: Any, writer: Writer, records: list[Any], actor: Actor, offs
 @router.get("/records/{record_id}")
 def get_record(app: str, form: str, record_id: RecordId, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
     """One live record (404 when missing or deleted)."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         loaded = apps.load(conn, app)
         return Reader(loaded.layout, loaded.form(form)).get(conn, record_id)
 
@@ -176,7 +177,7 @@ def restore_record(app: str, form: str, record_id: RecordId, engine: DbEngine, a
 @router.get("/records/{record_id}/history")
 def record_history(app: str, form: str, record_id: RecordId, engine: DbEngine, actor: AdminActor) -> list[dict[str, Any]]:
     """Every change of a record, oldest first, with its field-level diff."""
-    with engine.connect() as conn:
+    with read_only(engine) as conn:
         loaded = apps.load(conn, app)
         layout = loaded.form(form)
         entries = history(conn, layout, record_id)

@@ -60,7 +60,7 @@ class FieldType:
     def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
         """The entry formulas see for this field (`engine.expr` schema), or None if unknown yet."""
         entry: dict[str, Any] = {"type": self.name, "label": label_value(field.label)}
-        precision = getattr(field, "precision", None)
+        precision = vars(field).get("precision")  # not getattr: a missing attribute is slow on Pydantic models
         if isinstance(precision, int):
             entry["precision"] = precision
         return entry
@@ -99,7 +99,7 @@ class FieldType:
         """
         if value is None:
             return None
-        precision = getattr(field, "precision", None)
+        precision = vars(field).get("precision")  # not getattr: a missing attribute is slow on Pydantic models
         if isinstance(value, Decimal) and isinstance(precision, int):
             return decimal_json(value, precision)
         return generic_json(value)

@@ -1,0 +1,116 @@
+"""Who is calling, for every request: a Bearer token (session, API token or the admin token)
+or the session cookie, which needs `X-CSRF-Token` on unsafe methods.
+
+The admin token (`JIMU_ADMIN_TOKEN`, else the random one in the data directory) acts as the
+user `admin`, for automation. API tokens are limited to their apps and, when read-only, to
+safe methods. Every refusal is a 401/403 in the one error shape; CSRF failures and unknown
+tokens are audited.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+
+from engine.auth import audit, sessions
+from engine.auth.directory import ADMIN_USERNAME, admin_user_id
+from engine.auth.principal import Principal
+from engine.forms.errors import ServiceError
+
+SESSION_COOKIE = "jimu_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _engine(request: Request) -> Engine:
+    from engine.api.deps import get_engine
+
+    return get_engine(request)
+
+
+def _admin_token(request: Request) -> str:
+    from engine.api.deps import admin_token
+
+    expected = getattr(request.app.state, "admin_token", None)
+    if expected is None:
+        expected = request.app.state.admin_token = admin_token(request.app.state.settings)
+    return str(expected)
+
+
+def current_principal(request: Request) -> Principal:
+    """The authenticated caller (401 without a valid credential, 403 for a failed CSRF check)."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    principal = _authenticate(request)
+    request.state.principal = principal
+    return principal
+
+
+def _authenticate(request: Request) -> Principal:
+    engine = _engine(request)
+    ip = client_ip(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token:
+        if secrets.compare_digest(token.encode("utf-8", "surrogatepass"), _admin_token(request).encode()):
+            with engine.connect() as conn:
+                user_id = admin_user_id(conn)
+            return Principal(user_id, ADMIN_USERNAME, True, "admin_token")
+        with engine.begin() as conn:
+            try:
+                return sessions.from_bearer(conn, token, ip=ip)
+            except ServiceError:
+                audit.record(conn, "auth.bad_token", success=False, ip=ip, subject=token[:11])
+        raise sessions.unauthorized()
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise sessions.unauthorized()
+    with engine.begin() as conn:
+        principal = sessions.from_session(conn, cookie, via="cookie")
+        if request.method not in SAFE_METHODS and not sessions.csrf_matches(conn, principal, request.headers.get(CSRF_HEADER)):
+            audit.record(
+                conn,
+                "auth.csrf_failed",
+                actor_id=principal.user_id,
+                success=False,
+                ip=ip,
+                subject=f"{request.method} {request.url.path}"[:200],
+            )
+            csrf_failed = True
+        else:
+            csrf_failed = False
+    if csrf_failed:
+        raise ServiceError(
+            403,
+            "csrf_failed",
+            message_zh="缺少或错误的 X-CSRF-Token 请求头（使用登录时返回的 csrf_token）",
+            message_en="Missing or wrong X-CSRF-Token header (send the csrf_token returned at login)",
+        )
+    return principal
+
+
+def require_admin(request: Request) -> Principal:
+    """The caller, who must be an administrator (403 otherwise)."""
+    principal = current_principal(request)
+    if not principal.is_admin:
+        raise ServiceError(
+            403, "forbidden", message_zh="需要管理员权限", message_en="This needs administrator rights"
+        )
+    if not principal.can_write and request.method not in SAFE_METHODS:
+        raise ServiceError(403, "forbidden", message_zh="该令牌只读", message_en="This token is read-only")
+    app = request.path_params.get("app")
+    if principal.apps is not None and not (isinstance(app, str) and principal.may_use_app(app)):
+        raise ServiceError(403, "forbidden", message_zh="该令牌无权访问此应用", message_en="This token may not use this app")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+AdminUser = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,75 @@
+"""Passwords (argon2id) and bearer tokens (random, stored only as SHA-256 hashes).
+
+A token's kind shows in its prefix — ``jimu_s_`` a session, ``jimu_t_`` an API token — so a
+leaked one can be recognised; the database holds only its hash, so a leaked database cannot
+be replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+SESSION_PREFIX = "jimu_s_"
+API_TOKEN_PREFIX = "jimu_t_"
+MIN_PASSWORD_LENGTH = 8
+
+_hasher = PasswordHasher()
+# A hash to verify against when the user does not exist, so timing does not reveal usernames.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password` (with its own salt and parameters)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; False for users without a password, never raising."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a stored hash uses weaker parameters than the current ones."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+def new_token(prefix: str) -> tuple[str, str]:
+    """A fresh token with `prefix` and the hash to store."""
+    token = prefix + secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    """The SHA-256 hex digest a token is stored and looked up by."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def password_problem(password: str) -> tuple[str, str] | None:
+    """Why a new password is not acceptable (zh, en), or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return (f"密码至少 {MIN_PASSWORD_LENGTH} 位", f"The password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > 256:
+        return ("密码最多 256 位", "The password may have at most 256 characters")
+    return None
+
+
+__all__ = [
+    "API_TOKEN_PREFIX",
+    "SESSION_PREFIX",
+    "hash_password",
+    "needs_rehash",
+    "new_token",
+    "password_problem",
+    "token_hash",
+    "verify_password",
+]

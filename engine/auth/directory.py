@@ -1,0 +1,320 @@
+"""The organisation directory: users, the department tree, roles and their members.
+
+"A department and its children" is one recursive CTE (`department_ids_under`), so scopes
+compile into the SQL of record queries instead of being expanded in Python per row.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
+
+from engine.auth import audit
+from engine.auth.credentials import hash_password, password_problem
+from engine.core.issues import Issue
+from engine.forms.errors import ServiceError, not_found
+from engine.store.models import App, Department, Role, RoleMember, User, UserDepartment, utcnow
+
+ADMIN_USERNAME = "admin"
+USER_FIELDS = ("username", "display_name", "phone", "email", "department_id", "manager_id", "is_admin", "is_active")
+
+
+@dataclass(frozen=True)
+class CreatedAdmin:
+    """The first administrator; `password` is set only when it was generated (print it once)."""
+
+    user_id: int
+    password: str | None
+
+
+def ensure_admin(conn: Connection, password: str | None) -> CreatedAdmin | None:
+    """Create the user `admin` on first start (with `password`, or a random one returned)."""
+    if conn.execute(select(User.id).where(User.username == ADMIN_USERNAME)).first() is not None:
+        return None
+    generated = None if password else secrets.token_urlsafe(12)
+    user_id = conn.execute(
+        insert(User)
+        .values(
+            username=ADMIN_USERNAME,
+            display_name="管理员",
+            password_hash=hash_password(password or generated or ""),
+            is_admin=True,
+            is_active=True,
+            created_at=utcnow(),
+            password_changed_at=utcnow(),
+        )
+        .returning(User.id)
+    ).scalar_one()
+    audit.record(conn, "user.create", subject=ADMIN_USERNAME, detail={"id": user_id, "first_start": True})
+    return CreatedAdmin(user_id, generated)
+
+
+def admin_user_id(conn: Connection) -> int | None:
+    """The id of the user `admin` (the actor of the admin token)."""
+    return conn.execute(select(User.id).where(User.username == ADMIN_USERNAME)).scalar_one_or_none()
+
+
+def user_json(conn: Connection, row: Any) -> dict[str, Any]:
+    extra = conn.execute(select(UserDepartment.department_id).where(UserDepartment.user_id == row.id)).scalars().all()
+    return {
+        "id": row.id,
+        "username": row.username,
+        "display_name": row.display_name,
+        "phone": row.phone,
+        "email": row.email,
+        "department_id": row.department_id,
+        "department_ids": sorted(extra),
+        "manager_id": row.manager_id,
+        "is_admin": row.is_admin,
+        "is_active": row.is_active,
+    }
+
+
+def list_users(conn: Connection, q: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    query = select(User.__table__).order_by(User.id)
+    if q:
+        query = query.where(User.username.contains(q, autoescape=True) | User.display_name.contains(q, autoescape=True))
+    return [user_json(conn, row) for row in conn.execute(query.limit(min(limit, 1000)).offset(offset))]
+
+
+def get_user(conn: Connection, user_id: int) -> dict[str, Any]:
+    row = conn.execute(select(User.__table__).where(User.id == user_id)).first()
+    if row is None:
+        raise not_found()
+    return user_json(conn, row)
+
+
+def _check_refs(conn: Connection, values: Mapping[str, Any], department_ids: Iterable[int]) -> list[Issue]:
+    issues = []
+    for key, model in (("department_id", Department), ("manager_id", User)):
+        value = values.get(key)
+        if value is not None and conn.execute(select(model.id).where(model.id == value)).first() is None:
+            issues.append(Issue(key, "not_found", f"{value} 不存在", f"{value} does not exist"))
+    for index, value in enumerate(department_ids):
+        if conn.execute(select(Department.id).where(Department.id == value)).first() is None:
+            issues.append(Issue(f"department_ids[{index}]", "not_found", f"部门 {value} 不存在", f"Department {value} does not exist"))
+    return issues
+
+
+def create_user(
+    conn: Connection, values: Mapping[str, Any], *, password: str | None, department_ids: Iterable[int] = (), actor_id: int | None
+) -> dict[str, Any]:
+    """A new user; 422 with field issues for a taken username, weak password or missing refs."""
+    department_ids = list(department_ids)
+    issues = _check_refs(conn, values, department_ids)
+    if conn.execute(select(User.id).where(User.username == values["username"])).first() is not None:
+        issues.append(Issue("username", "taken", "用户名已被使用", "This username is taken"))
+    if password is not None and (problem := password_problem(password)) is not None:
+        issues.append(Issue("password", "weak_password", problem[0], problem[1]))
+    if issues:
+        raise ServiceError(422, "validation_failed", issues)
+    data = {k: values[k] for k in USER_FIELDS if k in values}
+    user_id = conn.execute(
+        insert(User)
+        .values(
+            **data,
+            password_hash=hash_password(password) if password else None,
+            password_changed_at=utcnow() if password else None,
+            created_at=utcnow(),
+        )
+        .returning(User.id)
+    ).scalar_one()
+    _set_departments(conn, user_id, department_ids)
+    audit.record(conn, "user.create", actor_id=actor_id, subject=values["username"], detail={"id": user_id, **_safe(data)})
+    return get_user(conn, user_id)
+
+
+def update_user(
+    conn: Connection,
+    user_id: int,
+    values: Mapping[str, Any],
+    *,
+    password: str | None = None,
+    department_ids: Iterable[int] | None = None,
+    actor_id: int | None,
+) -> dict[str, Any]:
+    before = get_user(conn, user_id)
+    ids = list(department_ids or [])
+    issues = _check_refs(conn, values, ids)
+    renamed = "username" in values and values["username"] != before["username"]
+    if renamed and conn.execute(select(User.id).where(User.username == values["username"])).first() is not None:
+        issues.append(Issue("username", "taken", "用户名已被使用", "This username is taken"))
+    if password is not None and (problem := password_problem(password)) is not None:
+        issues.append(Issue("password", "weak_password", problem[0], problem[1]))
+    if issues:
+        raise ServiceError(422, "validation_failed", issues)
+    data = {k: values[k] for k in USER_FIELDS if k in values}
+    if password is not None:
+        data["password_hash"] = hash_password(password)
+        data["password_changed_at"] = utcnow()
+    if data:
+        conn.execute(update(User).where(User.id == user_id).values(**data))
+    if department_ids is not None:
+        _set_departments(conn, user_id, ids)
+    after = get_user(conn, user_id)
+    diff = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if password is not None:
+        diff["password"] = ["***", "***"]
+    audit.record(conn, "user.update", actor_id=actor_id, subject=after["username"], detail={"id": user_id, "changes": diff})
+    return after
+
+
+def _safe(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if "password" not in k}
+
+
+def _set_departments(conn: Connection, user_id: int, department_ids: list[int]) -> None:
+    conn.execute(delete(UserDepartment).where(UserDepartment.user_id == user_id))
+    for department_id in dict.fromkeys(department_ids):
+        conn.execute(insert(UserDepartment).values(user_id=user_id, department_id=department_id))
+
+
+# --- departments -------------------------------------------------------------------------
+
+
+def department_ids_under(root: Any) -> Select[tuple[int]]:
+    """SELECT of the ids of department `root` (an id or SQL) and all its descendants."""
+    tree = select(Department.id).where(Department.id == root).cte("department_tree", recursive=True)
+    tree = tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
+def members_of(root: int, *, children: bool) -> Any:
+    """SELECT of the ids of users in a department (and its children), main or extra."""
+    departments = department_ids_under(root) if children else select(literal(root))
+    main = select(User.id).where(User.department_id.in_(departments))
+    extra = select(UserDepartment.user_id).where(UserDepartment.department_id.in_(departments))
+    return main.union(extra)
+
+
+def list_departments(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(Department.__table__).order_by(Department.parent_id.is_not(None), Department.sort, Department.id))
+    return [
+        {"id": r.id, "name": r.name, "parent_id": r.parent_id, "head_user_id": r.head_user_id, "sort": r.sort} for r in rows
+    ]
+
+
+def create_department(conn: Connection, values: Mapping[str, Any], *, actor_id: int | None) -> dict[str, Any]:
+    issues = _department_issues(conn, None, values)
+    if issues:
+        raise ServiceError(422, "validation_failed", issues)
+    department_id = conn.execute(insert(Department).values(**values).returning(Department.id)).scalar_one()
+    audit.record(conn, "department.create", actor_id=actor_id, subject=values.get("name"), detail={"id": department_id, **values})
+    return next(d for d in list_departments(conn) if d["id"] == department_id)
+
+
+def update_department(conn: Connection, department_id: int, values: Mapping[str, Any], *, actor_id: int | None) -> dict[str, Any]:
+    if conn.execute(select(Department.id).where(Department.id == department_id)).first() is None:
+        raise not_found()
+    issues = _department_issues(conn, department_id, values)
+    if issues:
+        raise ServiceError(422, "validation_failed", issues)
+    if values:
+        conn.execute(update(Department).where(Department.id == department_id).values(**values))
+    audit.record(conn, "department.update", actor_id=actor_id, subject=str(department_id), detail=dict(values))
+    return next(d for d in list_departments(conn) if d["id"] == department_id)
+
+
+def _department_issues(conn: Connection, department_id: int | None, values: Mapping[str, Any]) -> list[Issue]:
+    issues = []
+    parent = values.get("parent_id")
+    if parent is not None:
+        if conn.execute(select(Department.id).where(Department.id == parent)).first() is None:
+            issues.append(Issue("parent_id", "not_found", f"部门 {parent} 不存在", f"Department {parent} does not exist"))
+        elif department_id is not None and parent in set(conn.execute(department_ids_under(department_id)).scalars()):
+            issues.append(Issue("parent_id", "cycle", "上级部门不能是自己或下级部门", "A department cannot be under itself or its children"))
+    head = values.get("head_user_id")
+    if head is not None and conn.execute(select(User.id).where(User.id == head)).first() is None:
+        issues.append(Issue("head_user_id", "not_found", f"成员 {head} 不存在", f"User {head} does not exist"))
+    return issues
+
+
+# --- roles --------------------------------------------------------------------------------
+
+
+def _app_id(conn: Connection, app: str | None) -> int | None:
+    if app is None:
+        return None
+    found = conn.execute(select(App.id).where(App.key == app)).scalar_one_or_none()
+    if found is None:
+        raise not_found()
+    return found
+
+
+def list_roles(conn: Connection, app: str | None) -> list[dict[str, Any]]:
+    app_id = _app_id(conn, app)
+    rows = conn.execute(select(Role.__table__).where(Role.app_id.is_(None) if app_id is None else Role.app_id == app_id).order_by(Role.id)).all()
+    result = []
+    for row in rows:
+        members = conn.execute(select(RoleMember.__table__).where(RoleMember.role_id == row.id).order_by(RoleMember.id)).all()
+        result.append(
+            {
+                "id": row.id,
+                "app": app,
+                "key": row.key,
+                "name": row.name,
+                "members": [{"id": m.id, "user_id": m.user_id, "department_id": m.department_id} for m in members],
+            }
+        )
+    return result
+
+
+def create_role(conn: Connection, app: str | None, key: str, name: dict[str, Any], *, actor_id: int | None) -> dict[str, Any]:
+    app_id = _app_id(conn, app)
+    taken = conn.execute(select(Role.id).where(Role.key == key, Role.app_id.is_(None) if app_id is None else Role.app_id == app_id)).first()
+    if taken is not None:
+        raise ServiceError(422, "validation_failed", [Issue("key", "taken", "角色标识已存在", "This role key exists")])
+    role_id = conn.execute(insert(Role).values(app_id=app_id, key=key, name=name, created_at=utcnow()).returning(Role.id)).scalar_one()
+    audit.record(conn, "role.create", actor_id=actor_id, subject=f"{app or '*'}:{key}", detail={"id": role_id})
+    return next(r for r in list_roles(conn, app) if r["id"] == role_id)
+
+
+def add_member(conn: Connection, role_id: int, *, user_id: int | None, department_id: int | None, actor_id: int | None) -> dict[str, Any]:
+    if conn.execute(select(Role.id).where(Role.id == role_id)).first() is None:
+        raise not_found()
+    if (user_id is None) == (department_id is None):
+        raise ServiceError(
+            422, "validation_failed", [Issue("", "one_of", "请指定 user_id 或 department_id 之一", "Give exactly one of user_id and department_id")]
+        )
+    issues = _check_refs(conn, {"manager_id": user_id, "department_id": department_id}, [])
+    if issues:
+        raise ServiceError(422, "validation_failed", [Issue("user_id" if i.path == "manager_id" else i.path, i.code, i.message_zh, i.message_en) for i in issues])
+    member_id = conn.execute(
+        insert(RoleMember).values(role_id=role_id, user_id=user_id, department_id=department_id).returning(RoleMember.id)
+    ).scalar_one()
+    audit.record(conn, "role.member_add", actor_id=actor_id, subject=str(role_id), detail={"user_id": user_id, "department_id": department_id})
+    return {"id": member_id, "user_id": user_id, "department_id": department_id}
+
+
+def remove_member(conn: Connection, role_id: int, member_id: int, *, actor_id: int | None) -> None:
+    result = conn.execute(delete(RoleMember).where(RoleMember.id == member_id, RoleMember.role_id == role_id))
+    if result.rowcount != 1:
+        raise not_found()
+    audit.record(conn, "role.member_remove", actor_id=actor_id, subject=str(role_id), detail={"member_id": member_id})
+
+
+__all__ = [
+    "ADMIN_USERNAME",
+    "CreatedAdmin",
+    "add_member",
+    "admin_user_id",
+    "create_department",
+    "create_role",
+    "create_user",
+    "department_ids_under",
+    "ensure_admin",
+    "get_user",
+    "list_departments",
+    "list_roles",
+    "list_users",
+    "members_of",
+    "remove_member",
+    "update_department",
+    "update_user",
+]

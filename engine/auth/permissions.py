@@ -1,0 +1,172 @@
+"""What a caller may do with one form: actions, row scopes as SQL, and field access.
+
+The app's roles (definition) say what each role may do; the platform's `roles`/`role_members`
+say who holds which role (a user directly, or everyone in a department and its children).
+A user's access is the union over their roles: an action is allowed when any role allows
+it, a record is in scope for an action when any role allowing that action covers it, and a
+field gets the most permissive access among the roles that may view the form. Scopes become
+one SQL condition (`FormAccess.where`) that every query ANDs in — nothing is filtered in
+Python afterwards. Administrators, and the admin token, may do everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import false, or_, select, true
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
+
+from engine.auth.principal import Principal
+from engine.forms.layout import FormLayout
+from engine.forms.roles import ACTIONS, ExprScope, RoleSpec
+from engine.forms.spec import AppSpec
+from engine.store.models import Department, Role, RoleMember, User, UserDepartment
+
+RANK = {"hidden": 0, "read_only": 1, "editable": 2}
+Scope = str | ExprScope
+
+
+@dataclass(frozen=True)
+class FormAccess:
+    """One caller's rights on one form (see the module docstring)."""
+
+    user_id: int | None
+    department_ids: tuple[int, ...]
+    everything: bool = False
+    scopes: dict[str, tuple[Scope, ...]] = field(default_factory=dict)  # action -> scopes
+    fields: dict[str, str] = field(default_factory=dict)  # key -> hidden | read_only | editable
+    roles: tuple[str, ...] = ()
+
+    def allows(self, action: str) -> bool:
+        return self.everything or bool(self.scopes.get(action))
+
+    def access(self, key: str) -> str:
+        """`hidden`, `read_only` or `editable` for field `key`."""
+        if self.everything:
+            return "editable"
+        return self.fields.get(key, "hidden")
+
+    def hidden(self) -> frozenset[str]:
+        return frozenset(k for k, v in self.fields.items() if v == "hidden") if not self.everything else frozenset()
+
+    def where(self, action: str, table: Any, resolver: Any) -> ColumnElement[bool]:
+        """The SQL condition of the records this caller may `action` (FALSE when none)."""
+        if self.everything:
+            return true()
+        scopes = self.scopes.get(action, ())
+        if not scopes:
+            return false()
+        conditions: list[ColumnElement[bool]] = []
+        for scope in scopes:
+            if scope == "all":
+                return true()
+            conditions.append(self._scope_sql(scope, table, resolver))
+        return or_(*conditions)
+
+    def _scope_sql(self, scope: Scope, table: Any, resolver: Any) -> ColumnElement[bool]:
+        if isinstance(scope, ExprScope):
+            condition: ColumnElement[bool] = resolver.formula(scope.expr)
+            return condition
+        if self.user_id is None:
+            return false()
+        owner: ColumnElement[Any] = table.c._owner
+        if scope == "own":
+            return owner == self.user_id
+        departments: Any
+        if scope == "department":
+            departments = list(self.department_ids)
+        else:
+            departments = select(department_ids_under_any(self.department_ids).c.id)
+        if not self.department_ids:
+            return owner == self.user_id
+        main = select(User.id).where(User.department_id.in_(departments))
+        extra = select(UserDepartment.user_id).where(UserDepartment.department_id.in_(departments))
+        return or_(owner.in_(main), owner.in_(extra), owner == self.user_id)
+
+    def summary(self) -> dict[str, Any]:
+        """What `GET …/permissions/me` returns: actions, scope per action and field access."""
+        return {
+            "roles": list(self.roles),
+            "admin": self.everything,
+            "actions": [a for a in ACTIONS if self.allows(a)],
+            "scopes": {a: _scope_json(self.scopes.get(a, ())) if not self.everything else ["all"] for a in ACTIONS if self.allows(a)},
+            "fields": dict(self.fields) if not self.everything else {},
+        }
+
+
+def _scope_json(scopes: Iterable[Scope]) -> list[Any]:
+    return [s if isinstance(s, str) else {"expr": s.expr} for s in scopes]
+
+
+def department_ids_under_any(roots: Iterable[int]) -> Any:
+    """A CTE of the ids of departments `roots` and all their descendants."""
+    tree = select(Department.id).where(Department.id.in_(list(roots))).cte("scope_tree", recursive=True)
+    return tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
+
+
+def user_departments(conn: Connection, user_id: int) -> tuple[int, ...]:
+    main = conn.execute(select(User.department_id).where(User.id == user_id)).scalar_one_or_none()
+    extra = conn.execute(select(UserDepartment.department_id).where(UserDepartment.user_id == user_id)).scalars().all()
+    return tuple(dict.fromkeys([d for d in [main, *extra] if d is not None]))
+
+
+def held_roles(conn: Connection, app_id: int, user_id: int, departments: tuple[int, ...]) -> set[str]:
+    """Keys of the app's roles the user holds, directly or through a department above theirs."""
+    ancestors = set(departments)
+    parents = dict(conn.execute(select(Department.id, Department.parent_id)).all())
+    frontier = list(departments)
+    while frontier:
+        parent = parents.get(frontier.pop())
+        if parent is not None and parent not in ancestors:
+            ancestors.add(parent)
+            frontier.append(parent)
+    member = RoleMember.user_id == user_id
+    if ancestors:
+        member = or_(member, RoleMember.department_id.in_(ancestors))
+    query = select(Role.key).join(RoleMember, RoleMember.role_id == Role.id).where(Role.app_id == app_id, member)
+    return set(conn.execute(query).scalars())
+
+
+def form_access(conn: Connection, principal: Principal, app_id: int, spec: AppSpec, form: FormLayout) -> FormAccess:
+    """The caller's rights on `form` of the app (everything for administrators)."""
+    if principal.is_admin:
+        return FormAccess(principal.user_id, (), everything=True)
+    if principal.user_id is None:
+        return FormAccess(None, ())
+    departments = user_departments(conn, principal.user_id)
+    keys = held_roles(conn, app_id, principal.user_id, departments)
+    roles = [role for role in spec.roles if role.key in keys]
+    return combine(principal.user_id, departments, roles, form)
+
+
+def combine(user_id: int | None, departments: tuple[int, ...], roles: list[RoleSpec], form: FormLayout) -> FormAccess:
+    """The union of `roles`' permissions on `form`."""
+    scopes: dict[str, list[Scope]] = {}
+    fields: dict[str, str] = {}
+    for role in roles:
+        permission = role.forms.get(form.key)
+        if permission is None or "view" not in permission.actions:
+            continue
+        for action in permission.actions:
+            scopes.setdefault(action, []).append(permission.scope)
+        writes = bool({"edit", "create"} & set(permission.actions))
+        for key in form.fields:
+            given = permission.fields.get(key, "editable" if writes else "read_only")
+            if given == "editable" and not writes:
+                given = "read_only"
+            current = fields.get(key)
+            if current is None or RANK[given] > RANK[current]:
+                fields[key] = given
+    return FormAccess(
+        user_id,
+        departments,
+        scopes={action: tuple(values) for action, values in scopes.items()},
+        fields=fields,
+        roles=tuple(role.key for role in roles),
+    )
+
+
+__all__ = ["FormAccess", "combine", "form_access", "held_roles", "user_departments"]

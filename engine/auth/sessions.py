@@ -1,0 +1,209 @@
+"""Signing in and out, password changes, throttling, and turning a credential into a Principal.
+
+A login creates a session whose token is both the HttpOnly cookie's value and a Bearer token
+for scripts; the CSRF token returned with it must accompany unsafe cookie requests. After
+`MAX_FAILURES` failed logins for a username or from an address within `WINDOW`, further
+attempts get 429 until the window passes — counted from the audit log, so it holds across
+processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from engine.auth import audit
+from engine.auth.credentials import (
+    API_TOKEN_PREFIX,
+    SESSION_PREFIX,
+    hash_password,
+    needs_rehash,
+    new_token,
+    password_problem,
+    token_hash,
+    verify_password,
+)
+from engine.auth.principal import Principal
+from engine.core.issues import Issue
+from engine.forms.errors import ServiceError
+from engine.store.models import ApiToken, AuditEntry, AuthSession, User, utcnow
+
+MAX_FAILURES = 5
+WINDOW = dt.timedelta(minutes=15)
+TOKEN_AUDIT_EVERY = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A new session: its token (cookie and Bearer), CSRF token, expiry and the user."""
+
+    token: str
+    csrf_token: str
+    expires_at: dt.datetime
+    user: dict[str, object]
+
+
+def unauthorized() -> ServiceError:
+    return ServiceError(
+        401,
+        "unauthorized",
+        message_zh="需要登录（会话已过期，或令牌无效）",
+        message_en="Authentication required (the session expired or the token is not valid)",
+    )
+
+
+def user_json(row: Any) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "username": row.username,
+        "display_name": row.display_name,
+        "is_admin": row.is_admin,
+    }
+
+
+def _recent_failures(conn: Connection, username: str, ip: str | None) -> int:
+    since = utcnow() - WINDOW
+    who = AuditEntry.subject == username
+    where = or_(who, AuditEntry.ip == ip) if ip else who
+    query = select(func.count()).where(AuditEntry.kind == "auth.login", AuditEntry.success.is_(False), AuditEntry.at >= since, where)
+    return int(conn.execute(query).scalar_one())
+
+
+def login(engine: Engine, username: str, password: str, *, ip: str | None, hours: float) -> LoginResult:
+    """Check the password and open a session; 401 on a bad pair, 429 when throttled.
+
+    Failures are audited in their own committed transaction before the error is raised, so
+    they count towards throttling.
+    """
+    failure: ServiceError | None = None
+    with engine.begin() as conn:
+        if _recent_failures(conn, username, ip) >= MAX_FAILURES:
+            audit.record(conn, "auth.login_throttled", success=False, ip=ip, subject=username)
+            failure = ServiceError(
+                429,
+                "too_many_attempts",
+                message_zh="登录失败次数过多，请 15 分钟后再试",
+                message_en="Too many failed sign-ins; try again in 15 minutes",
+            )
+        else:
+            user = conn.execute(select(User.__table__).where(User.username == username)).first()
+            ok = verify_password(user.password_hash if user else None, password)
+            if user is None or not ok or not user.is_active:
+                audit.record(conn, "auth.login", actor_id=user.id if user else None, success=False, ip=ip, subject=username)
+                failure = ServiceError(401, "bad_credentials", message_zh="用户名或密码错误", message_en="Wrong username or password")
+            else:
+                return _open_session(conn, user, password, ip=ip, hours=hours)
+    raise failure
+
+
+def _open_session(conn: Connection, user: Any, password: str, *, ip: str | None, hours: float) -> LoginResult:
+    if needs_rehash(user.password_hash):
+        conn.execute(update(User).where(User.id == user.id).values(password_hash=hash_password(password)))
+    token, digest = new_token(SESSION_PREFIX)
+    csrf = secrets.token_urlsafe(24)
+    expires = utcnow() + dt.timedelta(hours=hours)
+    conn.execute(
+        insert(AuthSession).values(
+            token_hash=digest, csrf_hash=token_hash(csrf), user_id=user.id, ip=ip, created_at=utcnow(), expires_at=expires
+        )
+    )
+    audit.record(conn, "auth.login", actor_id=user.id, ip=ip, subject=user.username)
+    return LoginResult(token, csrf, expires, user_json(user))
+
+
+def logout(conn: Connection, principal: Principal, *, ip: str | None) -> None:
+    """End the caller's session (API tokens are revoked through /tokens instead)."""
+    if principal.session_id is not None:
+        conn.execute(update(AuthSession).where(AuthSession.id == principal.session_id).values(revoked_at=utcnow()))
+    audit.record(conn, "auth.logout", actor_id=principal.user_id, ip=ip, subject=principal.username)
+
+
+def change_password(engine: Engine, principal: Principal, current: str, new: str, *, ip: str | None) -> None:
+    """Change the caller's password (the current one is required); other sessions end.
+    A refused change is audited (and committed) before the 422."""
+    if principal.user_id is None:
+        raise unauthorized()
+    with engine.begin() as conn:
+        user = conn.execute(select(User.__table__).where(User.id == principal.user_id)).one()
+        issues = []
+        if not verify_password(user.password_hash, current):
+            issues.append(Issue("current_password", "bad_credentials", "当前密码不正确", "The current password is wrong"))
+        problem = password_problem(new)
+        if problem is not None:
+            issues.append(Issue("new_password", "weak_password", problem[0], problem[1]))
+        if issues:
+            audit.record(conn, "auth.password", actor_id=user.id, success=False, ip=ip, subject=user.username)
+        else:
+            conn.execute(
+                update(User).where(User.id == user.id).values(password_hash=hash_password(new), password_changed_at=utcnow())
+            )
+            others = AuthSession.user_id == user.id
+            if principal.session_id is not None:
+                others = others & (AuthSession.id != principal.session_id)
+            conn.execute(update(AuthSession).where(others, AuthSession.revoked_at.is_(None)).values(revoked_at=utcnow()))
+            audit.record(conn, "auth.password", actor_id=user.id, ip=ip, subject=user.username)
+    if issues:
+        raise ServiceError(422, "validation_failed", issues)
+
+
+def from_bearer(conn: Connection, token: str, *, ip: str | None) -> Principal:
+    """The caller behind a session or API token (401 when it is unknown, expired or revoked)."""
+    if token.startswith(SESSION_PREFIX):
+        return from_session(conn, token, via="session")
+    if token.startswith(API_TOKEN_PREFIX):
+        return _from_api_token(conn, token, ip=ip)
+    raise unauthorized()
+
+
+def from_session(conn: Connection, token: str, *, via: str) -> Principal:
+    now = utcnow()
+    row = conn.execute(
+        select(AuthSession.id.label("session_id"), User.id.label("user_id"), User.username, User.is_admin, User.is_active)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == token_hash(token), AuthSession.revoked_at.is_(None), AuthSession.expires_at > now)
+    ).first()
+    if row is None or not row.is_active:
+        raise unauthorized()
+    return Principal(row.user_id, row.username, row.is_admin, "cookie" if via == "cookie" else "session", session_id=row.session_id)
+
+
+def csrf_matches(conn: Connection, principal: Principal, csrf: str | None) -> bool:
+    """Whether `csrf` is the token issued with the caller's session."""
+    if principal.session_id is None or not csrf:
+        return False
+    stored = conn.execute(select(AuthSession.csrf_hash).where(AuthSession.id == principal.session_id)).scalar_one_or_none()
+    return stored is not None and secrets.compare_digest(stored, token_hash(csrf))
+
+
+def _from_api_token(conn: Connection, token: str, *, ip: str | None) -> Principal:
+    now = utcnow()
+    row = conn.execute(
+        select(ApiToken.__table__, User.username, User.is_admin, User.is_active)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None or not row.is_active or (row.expires_at is not None and row.expires_at <= now):
+        raise unauthorized()
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_AUDIT_EVERY:
+        conn.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        audit.record(conn, "token.used", actor_id=row.user_id, ip=ip, subject=row.name, detail={"token_id": row.id})
+    apps = tuple(row.apps) if row.apps is not None else None
+    return Principal(row.user_id, row.username, row.is_admin, "api_token", apps=apps, can_write=row.can_write, token_id=row.id)
+
+
+__all__ = [
+    "LoginResult",
+    "change_password",
+    "csrf_matches",
+    "from_bearer",
+    "from_session",
+    "login",
+    "logout",
+    "unauthorized",
+    "user_json",
+]
