@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
 
-from engine.forms.errors import ServiceError
 from engine.forms.records import Actor
 from engine.settings import Settings
 from engine.store import make_engine
@@ -51,20 +50,10 @@ def read_only(engine: Engine) -> Connection:
 
 
 def require_admin(request: Request) -> Actor:
-    """401 unless the request carries the admin token as `Authorization: Bearer`."""
-    expected = getattr(request.app.state, "admin_token", None)
-    if expected is None:
-        expected = request.app.state.admin_token = admin_token(request.app.state.settings)
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), expected.encode()):
-        raise ServiceError(
-            401,
-            "unauthorized",
-            message_zh="需要登录：请在 Authorization 头中提供管理员令牌（Bearer）",
-            message_en="Authentication required: send the admin token as Authorization: Bearer",
-        )
-    return Actor(None, "api")
+    """The record pipeline's actor for an administrator (401 signed out, 403 for members)."""
+    from engine.api.security import require_admin as admin_principal
+
+    return admin_principal(request).actor()
 
 
 AdminActor = Annotated[Actor, Depends(require_admin)]

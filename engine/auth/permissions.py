@@ -11,6 +11,7 @@ Python afterwards. Administrators, and the admin token, may do everything.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from engine.forms.spec import AppSpec
 from engine.store.models import Department, Role, RoleMember, User, UserDepartment
 
 RANK = {"hidden": 0, "read_only": 1, "editable": 2}
+_TREES = itertools.count(1)
 Scope = str | ExprScope
 
 
@@ -103,7 +105,8 @@ def _scope_json(scopes: Iterable[Scope]) -> list[Any]:
 
 def department_ids_under_any(roots: Iterable[int]) -> Any:
     """A CTE of the ids of departments `roots` and all their descendants."""
-    tree = select(Department.id).where(Department.id.in_(list(roots))).cte("scope_tree", recursive=True)
+    # A fresh name per use: one statement may hold several scopes (view and edit, say).
+    tree = select(Department.id).where(Department.id.in_(list(roots))).cte(f"scope_tree_{next(_TREES)}", recursive=True)
     return tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
 
 

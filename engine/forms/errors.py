@@ -28,6 +28,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "app_exists": ("应用标识已存在", "An app with this key already exists"),
     "bad_request": ("请求格式不正确", "The request is malformed"),
+    "forbidden": ("你没有执行此操作的权限", "You are not allowed to do this"),
 }
 
 
@@ -62,4 +63,9 @@ def not_found() -> ServiceError:
     return ServiceError(404, "not_found")
 
 
-__all__ = ["ServiceError", "invalid", "not_found"]
+def forbidden() -> ServiceError:
+    """403: the caller may see this but not do this."""
+    return ServiceError(403, "forbidden")
+
+
+__all__ = ["ServiceError", "forbidden", "invalid", "not_found"]

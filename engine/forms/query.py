@@ -22,6 +22,7 @@ from sqlalchemy.sql import ColumnElement
 
 from engine import expr
 from engine.core.issues import Issue
+from engine.forms.access import Access
 from engine.forms.errors import ServiceError, not_found
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
@@ -53,11 +54,21 @@ def _issue(path: str, code: str, zh: str, en: str, line: int | None = None, colu
 class Reader:
     """Reads one form's records as DESIGN §12 record JSON."""
 
-    def __init__(self, app: AppLayout, form: FormLayout, *, now: dt.datetime | None = None, tz: str = "Asia/Shanghai"):
+    def __init__(
+        self,
+        app: AppLayout,
+        form: FormLayout,
+        *,
+        now: dt.datetime | None = None,
+        tz: str = "Asia/Shanghai",
+        access: Access | None = None,
+    ):
         self.app = app
         self.form = form
         self.now = now or dt.datetime.now(dt.UTC)
         self.tz = tz
+        self.access = access
+        self.hidden = access.hidden() if access is not None else frozenset()
 
     def resolver(self, container: Container | None = None, table: Any = None) -> Resolver:
         return Resolver(self.app, container or self.form, table, now=self.now, tz=self.tz)
@@ -68,6 +79,8 @@ class Reader:
         columns: list[ColumnElement[Any]] = []
         for field in container.fields.values():
             if field.source in ("rows", "links", "none") or self._many_lookup(container, field):
+                continue
+            if container is self.form and field.key in self.hidden:
                 continue
             value = resolver.value(field.key)
             columns.append(value.label(field.key))
@@ -86,15 +99,40 @@ class Reader:
             value = Resolver(self.app, target, alias, now=self.now, tz=self.tz).value(target.title_field)
         return select(value).where(alias.c._id == record_id, alias.c._deleted_at.is_(None)).scalar_subquery()
 
-    def base_select(self, *, deleted: bool = False) -> tuple[Select[Any], Resolver]:
+    def base_select(self, *, deleted: bool = False, action: str = "view") -> tuple[Select[Any], Resolver]:
         table = self.form.table
         resolver = self.resolver()
         system = [table.c[name] for name in SYSTEM_FIELDS]
         statement = select(*system, *self.scalar_columns(self.form, resolver)).select_from(table)
+        return statement.where(self.visible(resolver, deleted=deleted, action=action)), resolver
+
+    def visible(self, resolver: Resolver, *, deleted: bool = False, action: str = "view") -> ColumnElement[bool]:
+        """Live (or binned) records the caller may `action`: the WHERE every query starts from."""
+        table = self.form.table
         live = table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None)
-        return statement.where(live), resolver
+        if self.access is None:
+            return live
+        return and_(live, self.access.where(action, table, resolver))
+
+    def check_visible_refs(self, source: str, where: str) -> None:
+        """422 when a filter reads a field hidden from the caller (values could be inferred)."""
+        if not self.hidden:
+            return
+        from engine.forms.layout import formula_refs
+
+        try:
+            refs = formula_refs(source, self.form.schema)
+        except (expr.ExprError, ValueError):
+            return  # filter_sql reports it
+        for key in sorted(refs & self.hidden):
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [_issue(where, "hidden_field", f"不能按无权查看的字段 {key} 筛选", f"Cannot filter by {key}, which you may not see")],
+            )
 
     def filter_sql(self, source: str, resolver: Resolver) -> ColumnElement[Any]:
+        self.check_visible_refs(source, "filter")
         try:
             result = expr.check(source, self.form.schema)
         except expr.ExprError as exc:
@@ -120,7 +158,7 @@ class Reader:
                 value: Any = self.form.table.c[key]
             else:
                 field = self.form.fields.get(key)
-                if field is None or not self.sortable(self.form, field):
+                if field is None or key in self.hidden or not self.sortable(self.form, field):
                     raise ServiceError(
                         422,
                         "validation_failed",
@@ -133,7 +171,7 @@ class Reader:
 
     def search_sql(self, q: str, resolver: Resolver) -> ColumnElement[bool]:
         title = self.form.title_field
-        if title is None:
+        if title is None or title in self.hidden:
             return literal(False)
         return func.lower(resolver.value(title)).contains(q.lower(), autoescape=True)
 
@@ -149,9 +187,11 @@ class Reader:
         count: bool = True,
         deleted: bool = False,
         ids: Sequence[int] | None = None,
+        action: str = "view",
     ) -> Page:
-        """A page of records: filtered, searched, sorted and paged in the database."""
-        statement, resolver = self.base_select(deleted=deleted)
+        """A page of the records the caller may see: filtered, searched, sorted and paged in the
+        database."""
+        statement, resolver = self.base_select(deleted=deleted, action=action)
         conditions: list[ColumnElement[Any]] = []
         if filter:
             conditions.append(self.filter_sql(filter, resolver))
@@ -164,8 +204,7 @@ class Reader:
         total = None
         if count:
             counted = select(func.count()).select_from(self.form.table).where(
-                self.form.table.c._deleted_at.is_not(None) if deleted else self.form.table.c._deleted_at.is_(None),
-                *conditions,
+                self.visible(resolver, deleted=deleted, action=action), *conditions
             )
             total = int(conn.execute(counted).scalar_one())
         statement = statement.order_by(*self.order_by(sort or "", resolver))
@@ -173,9 +212,10 @@ class Reader:
         rows = [dict(row._mapping) for row in conn.execute(statement)]
         return Page(self.to_json(conn, rows), total)
 
-    def get(self, conn: Connection, record_id: int, *, deleted: bool = False) -> dict[str, Any]:
-        """One record as JSON; 404 when it does not exist (or is in the recycle bin)."""
-        page = self.list(conn, ids=[record_id], count=False, limit=1, deleted=deleted)
+    def get(self, conn: Connection, record_id: int, *, deleted: bool = False, action: str = "view") -> dict[str, Any]:
+        """One record as JSON; 404 when it does not exist, is in the recycle bin or is not
+        visible to the caller (the three are never told apart)."""
+        page = self.list(conn, ids=[record_id], count=False, limit=1, deleted=deleted, action=action)
         if not page.items:
             raise not_found()
         return page.items[0]
@@ -220,7 +260,7 @@ class Reader:
         record_id = row["_id"]
         for field in container.fields.values():
             spec = field.spec
-            if field.source == "none":
+            if field.source == "none" or (container is self.form and field.key in self.hidden):
                 continue
             if field.key in extras:
                 value = extras[field.key].get(record_id, [])
@@ -294,6 +334,8 @@ class Reader:
         if not ids:
             return extras
         for field in container.fields.values():
+            if container is self.form and field.key in self.hidden:
+                continue
             if field.source == "rows":
                 assert field.rows is not None
                 extras[field.key] = self._rows(conn, field.rows, ids)

@@ -25,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from engine import expr
 from engine.core.issues import Issue, format_path
 from engine.core.sqltypes import INT64_MAX
+from engine.forms.access import Access
 from engine.forms.common import DefaultExpr, ValueFieldSpec
-from engine.forms.errors import ServiceError, invalid, not_found
+from engine.forms.errors import ServiceError, forbidden, invalid, not_found
 from engine.forms.field_types.computed import (
     SERIAL_COUNTER,
     SERIAL_TOKEN,
@@ -80,7 +81,14 @@ class Writer:
     """Creates, changes, deletes and restores records of one form (see the module docstring)."""
 
     def __init__(
-        self, app: AppLayout, app_id: int, form: FormLayout, *, now: dt.datetime | None = None, tz: str = "Asia/Shanghai"
+        self,
+        app: AppLayout,
+        app_id: int,
+        form: FormLayout,
+        *,
+        now: dt.datetime | None = None,
+        tz: str = "Asia/Shanghai",
+        access: Access | None = None,
     ) -> None:
         self.app = app
         self.app_id = app_id
@@ -88,7 +96,9 @@ class Writer:
         self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         self.now = self.now.replace(microsecond=self.now.microsecond // 1000 * 1000)
         self.tz = tz
-        self.reader = Reader(app, form, now=self.now, tz=tz)
+        self.access = access
+        self.reader = Reader(app, form, now=self.now, tz=tz, access=access)  # what the caller gets back
+        self._full = Reader(app, form, now=self.now, tz=tz)  # history diffs see every field
         # Pack import writes forms one after another, so links are checked once all exist.
         self.defer_links = False
         self.deferred: list[tuple[str, int, str]] = []
@@ -115,6 +125,13 @@ class Writer:
                 continue
             if bad := lone_surrogates(raw, (key,)):
                 prepared.issues.extend(lone_surrogate_issue(path) for path in bad)
+                continue
+            allowed = self.access.access(key) if self.access is not None else "editable"
+            if allowed == "hidden":
+                prepared.issues.append(issue(key, "unknown_field", key=key))  # as if it did not exist
+                continue
+            if allowed == "read_only" and found.writable:
+                prepared.issues.append(issue(key, "read_only_field"))
                 continue
             if not found.writable:
                 if preserve and found.spec.type == "serial" and isinstance(raw, str):
@@ -422,6 +439,8 @@ class Writer:
                     f for f in rows_layout.fields.values() if isinstance(f.spec, ValueFieldSpec) and f.spec.required and not f.spec.visible_when
                 ]
                 for index, row in enumerate(rows):
+                    if row.get("#unchanged"):
+                        continue  # rows a PATCH did not send were valid when they were saved
                     for f in row_required:
                         blank = not row.get("#links", {}).get(f.key) if f.source == "links" else row.get(f.key) is None
                         if blank:
@@ -433,6 +452,7 @@ class Writer:
     ) -> list[int]:
         """Create records (all or nothing): returns their ids; raises 422 with every issue."""
         paths = list(paths) if paths is not None else ([""] if len(records) == 1 else [f"[{i}]." for i in range(len(records))])
+        self.require("create")
         self.preserve_ids = preserve
         prepared = [self.prepare(data, creating=True, preserve=preserve) for data in records]
         for one, path in zip(prepared, paths, strict=True):
@@ -578,7 +598,9 @@ class Writer:
             raise invalid([issue("_version", "version_required")])
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise invalid([issue("_version", "expected_version")])
-        before = self.reader.get(conn, record_id)
+        self.require("edit")
+        self.in_scope(conn, record_id, "edit")
+        before = self._full.get(conn, record_id)
         if before["_version"] != version:
             raise ServiceError(409, "stale_version")
         prepared = self.prepare(data, creating=False)
@@ -596,7 +618,7 @@ class Writer:
         self.check_unique(conn, [prepared], [""], [record_id])
         whole = Prepared(values=merged, rows=prepared.rows, links=prepared.links)
         if not prepared.rows:
-            whole.rows = {k: [{}] * len(before.get(k) or []) for k, f in self.form.fields.items() if f.source == "rows"}
+            whole.rows = {k: [{"#unchanged": True}] * len(before.get(k) or []) for k, f in self.form.fields.items() if f.source == "rows"}
         if not prepared.links:
             whole.links = {k: [0] * len(before.get(k) or []) for k, f in self.form.fields.items() if f.source == "links"}
         self.check_required([whole], [""])
@@ -620,7 +642,7 @@ class Writer:
         self.check_after_write(conn, [whole], [""], [record_id])
         if whole.issues:
             raise invalid(whole.issues)
-        after = self.reader.get(conn, record_id)
+        after = self._full.get(conn, record_id)
         diff = {
             key: [before.get(key), after.get(key)]
             for key in self.form.fields
@@ -647,7 +669,52 @@ class Writer:
         """Bring a record back from the recycle bin (a 422 if a unique value was taken since)."""
         self._set_deleted(conn, record_id, actor, deleted=False)
 
+    def transfer(self, conn: Connection, record_ids: Sequence[int], owner: int, actor: Actor) -> int:
+        """Give records to `owner` (all or nothing): each must be editable by the caller."""
+        self.require("edit")
+        if owner not in self._existing(conn, ("user", ""), {owner}):
+            raise invalid([issue("owner", "user_not_found", id=owner)])
+        ids = list(dict.fromkeys(record_ids))
+        for record_id in ids:
+            self.in_scope(conn, record_id, "edit")
+        table = self.form.table
+        rows = conn.execute(select(table.c._id, table.c._owner, table.c._version).where(table.c._id.in_(ids))).all()
+        history = []
+        for record_id, before, version in rows:
+            conn.execute(
+                update(table)
+                .where(table.c._id == record_id)
+                .values(_owner=owner, _version=version + 1, _updated_at=self.now, _updated_by=actor.user_id)
+            )
+            history.append(self._history(record_id, version + 1, actor, {"_owner": [before, owner]}, "transfer"))
+        if history:
+            conn.execute(insert(RecordHistory), history)
+        return len(rows)
+
+    def require(self, action: str) -> None:
+        """403 unless the caller may `action` records of this form at all."""
+        if self.access is not None and not self.access.allows(action):
+            raise forbidden()
+
+    def in_scope(self, conn: Connection, record_id: int, action: str, *, deleted: bool = False) -> None:
+        """404 when the caller cannot see the record, 403 when they see it but may not `action` it."""
+        if self.access is None:
+            return
+        table = self.form.table
+        resolver = self.reader.resolver()
+        found = conn.execute(
+            select(self.access.where(action, table, resolver)).where(
+                table.c._id == record_id, self.reader.visible(resolver, deleted=deleted)
+            )
+        ).first()
+        if found is None:
+            raise not_found()
+        if not found[0]:
+            raise forbidden()
+
     def _set_deleted(self, conn: Connection, record_id: int, actor: Actor, *, deleted: bool) -> None:
+        self.require("delete")
+        self.in_scope(conn, record_id, "delete", deleted=not deleted)
         table = self.form.table
         current = conn.execute(
             select(table.c._version).where(
@@ -705,8 +772,9 @@ class Writer:
         }
 
 
-def history(conn: Connection, form: FormLayout, record_id: int) -> list[dict[str, Any]]:
-    """A record's changes, oldest first: version, event, who, through what, when, field diff."""
+def history(conn: Connection, form: FormLayout, record_id: int, *, hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """A record's changes, oldest first: version, event, who, through what, when, field diff
+    (without the fields in `hidden`)."""
     rows = conn.execute(
         select(RecordHistory.__table__, User.display_name)
         .join(User, User.id == RecordHistory.actor_id, isouter=True)
@@ -720,7 +788,7 @@ def history(conn: Connection, form: FormLayout, record_id: int) -> list[dict[str
             "actor": None if entry.actor_id is None else {"id": entry.actor_id, "name": entry.display_name},
             "channel": entry.channel,
             "at": datetime_json(entry.created_at),
-            "changes": entry.diff.get("fields", {}),
+            "changes": {k: v for k, v in entry.diff.get("fields", {}).items() if k not in hidden},
         }
         for entry in rows
     ]

@@ -7,8 +7,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query
 
 from engine.api.deps import AdminActor, DbEngine, read_only
+from engine.api.security import CurrentUser
+from engine.auth.permissions import held_roles, user_departments
+from engine.auth.principal import Principal
 from engine.forms import apps as service
-from engine.forms.errors import ServiceError
+from engine.forms.errors import ServiceError, not_found
 
 router = APIRouter(prefix="/apps", tags=["apps"])
 
@@ -16,10 +19,21 @@ Definition = Annotated[dict[str, Any], Body(description="An app definition (jimu
 
 
 @router.get("")
-def list_apps(engine: DbEngine, actor: AdminActor) -> list[dict[str, Any]]:
-    """Installed apps: key, name, version and live revision."""
+def list_apps(engine: DbEngine, principal: CurrentUser) -> list[dict[str, Any]]:
+    """Installed apps I may use (all of them for administrators): key, name, version, revision."""
     with read_only(engine) as conn:
-        return service.list_apps(conn)
+        installed = service.list_apps(conn)
+        if principal.is_admin:
+            return [a for a in installed if principal.may_use_app(a["key"])]
+        return [a for a in installed if principal.may_use_app(a["key"]) and _member(conn, principal, a["key"])]
+
+
+def _member(conn: Any, principal: Principal, key: str) -> bool:
+    if principal.user_id is None:
+        return False
+    loaded = service.load(conn, key)
+    departments = user_departments(conn, principal.user_id)
+    return bool(held_roles(conn, loaded.id, principal.user_id, departments))
 
 
 @router.post("", status_code=201)
@@ -41,9 +55,12 @@ def import_app(
 
 
 @router.get("/{app}")
-def get_app(app: str, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
-    """The live definition with its `_revision` (send it back with `PUT`)."""
+def get_app(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any]:
+    """The live definition with its `_revision` (send it back with `PUT`); members of the app
+    may read it too (404 for everyone else)."""
     with read_only(engine) as conn:
+        if not principal.may_use_app(app) or not (principal.is_admin or _member(conn, principal, app)):
+            raise not_found()
         loaded = service.load(conn, app)
     return {**loaded.definition, "_revision": loaded.revision}
 

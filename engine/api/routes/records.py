@@ -6,15 +6,22 @@ this router only parses the request and picks the transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import Connection
 
-from engine.api.deps import AdminActor, DbEngine, read_only
+from engine.api.deps import DbEngine, read_only
+from engine.api.security import SAFE_METHODS, CurrentUser
+from engine.auth.permissions import FormAccess, form_access
+from engine.auth.principal import Principal
 from engine.core.issues import Issue
 from engine.core.sqltypes import INT64_MAX
 from engine.forms import apps
-from engine.forms.errors import ServiceError
+from engine.forms.errors import ServiceError, forbidden, not_found
+from engine.forms.layout import FormLayout
 from engine.forms.query import MAX_LIMIT, Reader
 from engine.forms.records import Actor, Writer, history
 
@@ -25,12 +32,50 @@ RecordBody = Annotated[dict[str, Any], Body(description="Field key -> value (DES
 MAX_BATCH = 1000
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A form opened for one caller: its app, layout and the caller's access (None: admin)."""
+
+    app: apps.LoadedApp
+    form: FormLayout
+    access: FormAccess | None
+    principal: Principal
+
+    def reader(self) -> Reader:
+        return Reader(self.app.layout, self.form, access=self.access)
+
+    def writer(self) -> Writer:
+        return Writer(self.app.layout, self.app.id, self.form, access=self.access)
+
+    @property
+    def actor(self) -> Actor:
+        return self.principal.actor()
+
+
+def _open(conn: Connection, app: str, form: str, principal: Principal, request: Request) -> Opened:
+    """The form with the caller's rights; 404 when they hold no access to it (no existence leak)."""
+    if not principal.may_use_app(app):
+        raise not_found()
+    if not principal.can_write and request.method not in SAFE_METHODS:
+        raise forbidden()
+    loaded = apps.load(conn, app)
+    layout = loaded.form(form)
+    if principal.is_admin:
+        return Opened(loaded, layout, None, principal)
+    access = form_access(conn, principal, loaded.id, loaded.layout.spec, layout)
+    if not access.allows("view"):
+        raise not_found()
+    return Opened(loaded, layout, access, principal)
+
+
+
 @router.get("/records")
 def list_records(
     app: str,
     form: str,
     engine: DbEngine,
-    actor: AdminActor,
+    principal: CurrentUser,
+    request: Request,
     filter: Annotated[str | None, Query(max_length=4000, description="A condition in the formula language")] = None,
     sort: Annotated[str | None, Query(max_length=1000, description="Keys, `-` for descending: -amount,title")] = None,
     q: Annotated[str | None, Query(max_length=200, description="Search in the title field")] = None,
@@ -40,8 +85,7 @@ def list_records(
 ) -> dict[str, Any]:
     """A page of live records, filtered, searched and sorted in the database, with the total."""
     with read_only(engine) as conn:
-        loaded = apps.load(conn, app)
-        page = Reader(loaded.layout, loaded.form(form)).list(
+        page = _open(conn, app, form, principal, request).reader().list(
             conn, filter=filter, sort=sort, q=q, limit=limit, offset=offset, count=count == "exact"
         )
     return {"items": page.items, "total": page.total}
@@ -52,24 +96,26 @@ def recycle_bin(
     app: str,
     form: str,
     engine: DbEngine,
-    actor: AdminActor,
+    principal: CurrentUser,
+    request: Request,
     limit: Annotated[int, Query(ge=0, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> dict[str, Any]:
     """Deleted records that can still be restored, most recently deleted first."""
     with read_only(engine) as conn:
-        loaded = apps.load(conn, app)
-        page = Reader(loaded.layout, loaded.form(form)).list(conn, sort="", limit=limit, offset=offset, deleted=True)
+        opened = _open(conn, app, form, principal, request)
+        opened.writer().require("delete")
+        page = opened.reader().list(conn, sort="", limit=limit, offset=offset, deleted=True, action="delete")
     return {"items": page.items, "total": page.total}
 
 
 @router.post("/records", status_code=201)
-def create_record(app: str, form: str, record: RecordBody, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+def create_record(app: str, form: str, record: RecordBody, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
     """Create a record; returns it with computed fields filled (422 with every issue otherwise)."""
     with engine.begin() as conn:
-        loaded = apps.load(conn, app)
-        writer = Writer(loaded.layout, loaded.id, loaded.form(form))
-        [record_id] = writer.create_many(conn, [record], actor)
+        opened = _open(conn, app, form, principal, request)
+        writer = opened.writer()
+        [record_id] = writer.create_many(conn, [record], opened.actor)
         return writer.reader.get(conn, record_id)
 
 
@@ -78,15 +124,16 @@ def batch(
     app: str,
     form: str,
     engine: DbEngine,
-    actor: AdminActor,
+    principal: CurrentUser,
+    request: Request,
     records: Annotated[list[Any], Body(max_length=MAX_BATCH)],
     partial: bool = False,
 ) -> dict[str, Any]:
     """Create (no `_id`) or change (`_id` + `_version`) many records: all or nothing, or with
     `partial=true` each row on its own, with per-row results."""
     with engine.begin() as conn:
-        loaded = apps.load(conn, app)
-        writer = Writer(loaded.layout, loaded.id, loaded.form(form))
+        opened = _open(conn, app, form, principal, request)
+        writer, actor = opened.writer(), opened.actor
         if not partial:
             return {"results": _batch_all(conn, writer, records, actor)}
         results = []
@@ -137,50 +184,79 @@ def _batch_all(conn: Any, writer: Writer, records: list[Any], actor: Actor, offs
 
 
 @router.get("/records/{record_id}")
-def get_record(app: str, form: str, record_id: RecordId, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+def get_record(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
     """One live record (404 when missing or deleted)."""
     with read_only(engine) as conn:
-        loaded = apps.load(conn, app)
-        return Reader(loaded.layout, loaded.form(form)).get(conn, record_id)
+        return _open(conn, app, form, principal, request).reader().get(conn, record_id)
 
 
 @router.patch("/records/{record_id}")
 def patch_record(
-    app: str, form: str, record_id: RecordId, record: RecordBody, engine: DbEngine, actor: AdminActor
+    app: str, form: str, record_id: RecordId, record: RecordBody, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:
     """Change some fields; `_version` must be the version read (409 when someone saved since)."""
     with engine.begin() as conn:
-        loaded = apps.load(conn, app)
-        writer = Writer(loaded.layout, loaded.id, loaded.form(form))
-        writer.update(conn, record_id, record, actor)
+        opened = _open(conn, app, form, principal, request)
+        writer = opened.writer()
+        writer.update(conn, record_id, record, opened.actor)
         return writer.reader.get(conn, record_id)
 
 
 @router.delete("/records/{record_id}", status_code=204)
-def delete_record(app: str, form: str, record_id: RecordId, engine: DbEngine, actor: AdminActor) -> None:
+def delete_record(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> None:
     """Move a record to the recycle bin."""
     with engine.begin() as conn:
-        loaded = apps.load(conn, app)
-        Writer(loaded.layout, loaded.id, loaded.form(form)).delete(conn, record_id, actor)
+        opened = _open(conn, app, form, principal, request)
+        opened.writer().delete(conn, record_id, opened.actor)
 
 
 @router.post("/records/{record_id}/restore")
-def restore_record(app: str, form: str, record_id: RecordId, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+def restore_record(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
     """Bring a record back from the recycle bin."""
     with engine.begin() as conn:
-        loaded = apps.load(conn, app)
-        writer = Writer(loaded.layout, loaded.id, loaded.form(form))
-        writer.restore(conn, record_id, actor)
+        opened = _open(conn, app, form, principal, request)
+        writer = opened.writer()
+        writer.restore(conn, record_id, opened.actor)
         return writer.reader.get(conn, record_id)
 
 
 @router.get("/records/{record_id}/history")
-def record_history(app: str, form: str, record_id: RecordId, engine: DbEngine, actor: AdminActor) -> list[dict[str, Any]]:
+def record_history(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> list[dict[str, Any]]:
     """Every change of a record, oldest first, with its field-level diff."""
     with read_only(engine) as conn:
-        loaded = apps.load(conn, app)
-        layout = loaded.form(form)
-        entries = history(conn, layout, record_id)
+        opened = _open(conn, app, form, principal, request)
+        reader = opened.reader()
+        if opened.access is not None:
+            reader.get(conn, record_id)  # 404 unless the caller may see the record
+        entries = history(conn, opened.form, record_id, hidden=reader.hidden)
     if not entries:
-        raise ServiceError(404, "not_found")
+        raise not_found()
     return entries
+
+
+@router.get("/permissions/me")
+def my_permissions(app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+    """What I may do with this form: actions, row scope per action, and field access."""
+    with read_only(engine) as conn:
+        opened = _open(conn, app, form, principal, request)
+    if opened.access is None:
+        return {"roles": [], "admin": True, "actions": ["view", "create", "edit", "delete", "export", "import"], "scopes": {}, "fields": {}}
+    return opened.access.summary()
+
+
+class Transfer(BaseModel):
+    """Records to hand over and their new owner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(min_length=1, max_length=MAX_BATCH)]
+    owner: Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+@router.post("/records/transfer")
+def transfer(app: str, form: str, body: Transfer, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+    """Give records to another owner (`_owner`), all or nothing; needs edit rights on each."""
+    with engine.begin() as conn:
+        opened = _open(conn, app, form, principal, request)
+        changed = opened.writer().transfer(conn, body.ids, body.owner, opened.actor)
+    return {"transferred": changed}
