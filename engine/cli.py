@@ -264,3 +264,76 @@ def schema_command(
     from engine.forms import app_json_schema
 
     typer.echo(json.dumps(app_json_schema(), ensure_ascii=False, indent=indent or None))
+
+
+user_commands = typer.Typer(help="Create users and import an org chart.", no_args_is_help=True)
+app.add_typer(user_commands, name="user")
+
+
+@user_commands.command("create")
+def user_create(
+    username: Annotated[str, typer.Argument(help="The sign-in name.")],
+    name: Annotated[str, typer.Option("--name", help="Display name (default: the username).")] = "",
+    password: Annotated[
+        str | None, typer.Option("--password", help="Initial password (asked for when omitted).", prompt=True, hide_input=True)
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a user who can sign in."""
+    from engine.auth.directory import create_user
+    from engine.forms.errors import ServiceError
+    from engine.store import make_engine
+
+    settings = _settings(data_dir)
+    _prepare_database(settings)
+    engine = make_engine(settings)
+    try:
+        with engine.begin() as conn:
+            user = create_user(
+                conn, {"username": username, "display_name": name or username, "is_admin": admin}, password=password, actor_id=None
+            )
+    except ServiceError as exc:
+        _fail(exc)
+        return
+    finally:
+        engine.dispose()
+    typer.echo(f"已创建 / created user {user['username']} (id {user['id']}{', admin' if admin else ''})")
+
+
+@user_commands.command("import")
+def user_import(
+    path: Annotated[Path, typer.Argument(help="A CSV (UTF-8) org chart with a header row.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Import an org chart: columns username, display_name, department (a path such as
+    销售部/销售一组), manager (a username), phone, email, is_head, password."""
+    import csv
+
+    from engine.auth.directory import import_org_chart
+    from engine.forms.errors import ServiceError
+    from engine.store import make_engine
+
+    if path.suffix.lower() not in (".csv", ".txt"):
+        typer.echo("只支持 CSV（可由 Excel 另存为 CSV UTF-8）/ only CSV is supported (save from Excel as CSV UTF-8)", err=True)
+        raise typer.Exit(2)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = [dict(row) for row in csv.DictReader(handle)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        typer.echo(f"无法读取 / cannot read {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    settings = _settings(data_dir)
+    _prepare_database(settings)
+    engine = make_engine(settings)
+    try:
+        with engine.begin() as conn:
+            counts = import_org_chart(conn, rows, actor_id=None)
+    except ServiceError as exc:
+        _fail(exc)
+        return
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"已导入 / imported: {counts['created']} new, {counts['updated']} updated users, {counts['departments']} new departments"
+    )

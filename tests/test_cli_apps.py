@@ -83,3 +83,57 @@ def test_the_environment_token_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert not (tmp_path / "admin_token").exists()
     client = TestClient(calls[-1])
     assert client.get("/api/v1/apps", headers={"Authorization": "Bearer from-the-environment"}).status_code == 200
+
+
+ORG_CHART = """username,display_name,department,manager,phone,email,is_head,password
+boss,老板,总经办,,13800000000,boss@example.com,是,boss-password
+li,李经理,销售部,boss,,,yes,li-password
+wang,王一,销售部/销售一组,li,,,,wang-password
+zhao,赵二,销售部/销售二组,li,,,,
+"""
+
+
+def test_user_create_and_org_chart_import(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from engine.store import engine_for_url
+
+    created = runner.invoke(app, ["user", "create", "ops", "--name", "运维", "--password", "ops-password", "--admin", "--data-dir", str(tmp_path)])
+    assert created.exit_code == 0, created.output
+    weak = runner.invoke(app, ["user", "create", "x", "--password", "123", "--data-dir", str(tmp_path)])
+    assert weak.exit_code == 1 and "weak_password" in weak.output
+    chart = tmp_path / "org.csv"
+    chart.write_text(ORG_CHART, encoding="utf-8-sig")
+    imported = runner.invoke(app, ["user", "import", str(chart), "--data-dir", str(tmp_path)])
+    assert imported.exit_code == 0, imported.output
+    assert "4 new" in imported.output and "4 new departments" in imported.output
+    again = runner.invoke(app, ["user", "import", str(chart), "--data-dir", str(tmp_path)])
+    assert "0 new, 4 updated users, 0 new departments" in again.output
+    engine = engine_for_url(f"sqlite:///{tmp_path / 'jimu.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT u.username, d.name, m.username FROM users u LEFT JOIN departments d ON d.id = u.department_id"
+                " LEFT JOIN users m ON m.id = u.manager_id ORDER BY u.id"
+            )
+        ).all()
+        heads = dict(conn.execute(text("SELECT d.name, u.username FROM departments d JOIN users u ON u.id = d.head_user_id")).all())
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("ops", None, None),
+        ("boss", "总经办", None),
+        ("li", "销售部", "boss"),
+        ("wang", "销售一组", "li"),
+        ("zhao", "销售二组", "li"),
+    ]
+    assert heads == {"总经办": "boss", "销售部": "li"}
+
+
+def test_a_bad_org_chart_imports_nothing(tmp_path: Path) -> None:
+    chart = tmp_path / "org.csv"
+    chart.write_text("username,display_name,manager\na,,nobody\na,A2,\n", encoding="utf-8")
+    result = runner.invoke(app, ["user", "import", str(chart), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    for expected in ("[2].display_name", "[3].username", "[2].manager"):
+        assert expected in result.output
+    assert runner.invoke(app, ["user", "import", str(tmp_path / "org.xlsx"), "--data-dir", str(tmp_path)]).exit_code == 2

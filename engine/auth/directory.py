@@ -318,3 +318,92 @@ __all__ = [
     "update_department",
     "update_user",
 ]
+
+
+ORG_CHART_COLUMNS = ("username", "display_name", "department", "manager", "phone", "email", "is_head", "password")
+
+
+def import_org_chart(conn: Connection, rows: list[dict[str, str]], *, actor_id: int | None) -> dict[str, int]:
+    """Create departments (paths such as `销售部/销售一组`) and users from an org chart.
+
+    Existing users (by username) are updated; managers and department heads are set once every
+    row exists. All or nothing: any bad row is a 422 listing every problem with its row number.
+    """
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for number, row in enumerate(rows, start=2):  # row 1 is the header
+        username = (row.get("username") or "").strip()
+        if not username or len(username) > 64:
+            issues.append(Issue(f"[{number}].username", "required", "用户名必填（最多 64 个字符）", "A username is required (at most 64 characters)"))
+        elif username in seen:
+            issues.append(Issue(f"[{number}].username", "duplicate_value", f"用户名 {username} 重复", f"Duplicate username {username}"))
+        seen.add(username)
+        if not (row.get("display_name") or "").strip():
+            issues.append(Issue(f"[{number}].display_name", "required", "姓名必填", "A display name is required"))
+        password = row.get("password") or ""
+        if password and (problem := password_problem(password)) is not None:
+            issues.append(Issue(f"[{number}].password", "weak_password", problem[0], problem[1]))
+    known = set(conn.execute(select(User.username)).scalars()) | seen
+    for number, row in enumerate(rows, start=2):
+        manager = (row.get("manager") or "").strip()
+        if manager and manager not in known:
+            issues.append(Issue(f"[{number}].manager", "not_found", f"上级 {manager} 不存在", f"Manager {manager} does not exist"))
+    if issues:
+        raise ServiceError(422, "validation_failed", issues)
+    counts = {"departments": 0, "created": 0, "updated": 0}
+    paths: dict[str, int] = {}
+
+    def department(path: str) -> int | None:
+        parent: int | None = None
+        walked: list[str] = []
+        for part in [p.strip() for p in path.replace("／", "/").split("/") if p.strip()]:
+            walked.append(part)
+            key = "/".join(walked)
+            if key not in paths:
+                found = conn.execute(
+                    select(Department.id).where(
+                        Department.name == part, Department.parent_id.is_(None) if parent is None else Department.parent_id == parent
+                    )
+                ).scalar_one_or_none()
+                if found is None:
+                    found = conn.execute(insert(Department).values(name=part, parent_id=parent, sort=0).returning(Department.id)).scalar_one()
+                    counts["departments"] += 1
+                paths[key] = found
+            parent = paths[key]
+        return parent
+
+    ids: dict[str, int] = {}
+    for row in rows:
+        username = row["username"].strip()
+        values: dict[str, Any] = {
+            "display_name": row["display_name"].strip(),
+            "department_id": department(row.get("department") or ""),
+            "phone": (row.get("phone") or "").strip() or None,
+            "email": (row.get("email") or "").strip() or None,
+        }
+        password = row.get("password") or ""
+        if password:
+            values["password_hash"] = hash_password(password)
+            values["password_changed_at"] = utcnow()
+        existing = conn.execute(select(User.id).where(User.username == username)).scalar_one_or_none()
+        if existing is None:
+            ids[username] = conn.execute(
+                insert(User).values(username=username, is_active=True, is_admin=False, created_at=utcnow(), **values).returning(User.id)
+            ).scalar_one()
+            counts["created"] += 1
+        else:
+            conn.execute(update(User).where(User.id == existing).values(**values))
+            ids[username] = existing
+            counts["updated"] += 1
+    for row in rows:
+        username = row["username"].strip()
+        manager = (row.get("manager") or "").strip()
+        if manager:
+            manager_id = ids.get(manager) or conn.execute(select(User.id).where(User.username == manager)).scalar_one()
+            conn.execute(update(User).where(User.id == ids[username]).values(manager_id=manager_id))
+        if (row.get("is_head") or "").strip().lower() in ("1", "true", "yes", "y", "是"):
+            department_id = conn.execute(select(User.department_id).where(User.id == ids[username])).scalar_one()
+            if department_id is not None:
+                conn.execute(update(Department).where(Department.id == department_id).values(head_user_id=ids[username]))
+    audit.record(conn, "user.import", actor_id=actor_id, detail=counts)
+    return counts

@@ -215,3 +215,19 @@ def test_first_start_creates_admin_with_a_printed_password(store_engine: Engine,
             assert ensure_admin(conn, None) is None
         assert created is not None and created.password
         assert login(client, "admin", created.password).status_code == 200
+
+
+def test_definition_changes_and_exports_are_audited(admin: TestClient) -> None:
+    app = {"format": "jimu.app/1", "key": "tiny", "name": "T", "version": "1", "forms": [{"key": "f", "name": "F", "fields": [{"key": "a", "type": "text"}]}]}
+    assert admin.post(f"{API}/apps", json=app).status_code == 201
+    current = admin.get(f"{API}/apps/tiny").json()
+    current["forms"][0]["fields"].append({"key": "b", "type": "number"})
+    assert admin.put(f"{API}/apps/tiny", json=current).status_code == 200
+    assert admin.get(f"{API}/apps/tiny/export", params={"data": "true"}).status_code == 200
+    [created] = audit(admin, "app.create")
+    [published] = audit(admin, "app.publish")
+    [exported] = audit(admin, "app.export")
+    assert created["subject"] == published["subject"] == "tiny"
+    assert published["detail"]["steps"] == [{"op": "add_field", "form": "f", "field": "b"}]
+    assert exported["detail"] == {"data": True, "records": 0}
+    assert len(audit(admin, "app.")) == 3

@@ -8,10 +8,13 @@ from fastapi import APIRouter, Body, Query
 
 from engine.api.deps import AdminActor, DbEngine, read_only
 from engine.api.security import CurrentUser
+from engine.auth import audit
 from engine.auth.permissions import held_roles, user_departments
 from engine.auth.principal import Principal
 from engine.forms import apps as service
 from engine.forms.errors import ServiceError, not_found
+from engine.forms.migrate import Plan
+from engine.forms.records import Actor
 
 router = APIRouter(prefix="/apps", tags=["apps"])
 
@@ -41,6 +44,7 @@ def create_app(definition: Definition, engine: DbEngine, actor: AdminActor) -> d
     """Install a new app from its definition; returns it with `_revision` and the applied plan."""
     with engine.begin() as conn:
         app, plan = service.create(conn, definition, actor)
+        _audit(conn, "app.create", actor, app.key, plan)
     return {**app.definition, "_revision": app.revision, "plan": plan.to_json()}
 
 
@@ -51,6 +55,8 @@ def import_app(
     """Install (`mode=create`) or upgrade an app from a pack, with its records when it has `data`."""
     with engine.begin() as conn:
         app, plan = service.import_pack(conn, pack, mode=mode, actor=actor)
+        records = sum(len(v) for v in (pack.get("data") or {}).values() if isinstance(v, list))
+        _audit(conn, "app.import", actor, app.key, plan, mode=mode, records=records)
     return {"key": app.key, "_revision": app.revision, "plan": plan.to_json()}
 
 
@@ -94,14 +100,18 @@ def publish_app(app: str, definition: Definition, engine: DbEngine, actor: Admin
             plan_hash=plan_hash if isinstance(plan_hash, str) else None,
             actor=actor,
         )
+        _audit(conn, "app.publish", actor, app, plan, revision=loaded.revision)
     return {**loaded.definition, "_revision": loaded.revision, "plan": plan.to_json()}
 
 
 @router.get("/{app}/export")
 def export_app(app: str, engine: DbEngine, actor: AdminActor, data: Annotated[bool, Query()] = False) -> dict[str, Any]:
     """The app as a pack (with every live record when `data=true`)."""
-    with read_only(engine) as conn:
-        return service.export_pack(conn, app, data=data)
+    with engine.begin() as conn:  # writes the audit entry
+        pack = service.export_pack(conn, app, data=data)
+        records = sum(len(v) for v in (pack.get("data") or {}).values())
+        audit.record(conn, "app.export", actor_id=actor.user_id, subject=app, detail={"data": data, "records": records})
+    return pack
 
 
 @router.post("/{app}/forms/{form}/fields/{field}/purge")
@@ -109,7 +119,14 @@ def purge_field(app: str, form: str, field: str, engine: DbEngine, actor: AdminA
     """Permanently drop a deleted field's kept values, or a field's type-change backups."""
     with engine.begin() as conn:
         dropped = service.purge(conn, app, form, field)
+        audit.record(conn, "app.purge_field", actor_id=actor.user_id, subject=app, detail={"form": form, "field": field, "columns": dropped})
     return {"purged_columns": dropped}
+
+
+def _audit(conn: Any, kind: str, actor: Actor, key: str, plan: Plan, **detail: Any) -> None:
+    """A definition change in the audit log, with the migration plan as its diff."""
+    steps = [{"op": s.op, "form": s.form, "field": s.field} for s in plan.steps]
+    audit.record(conn, kind, actor_id=actor.user_id, subject=key, detail={"steps": steps, **detail})
 
 
 def _without_meta(definition: dict[str, Any]) -> dict[str, Any]:
