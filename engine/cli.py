@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
 
 from engine.api.main import create_app
 from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 app = typer.Typer(
     name="jimu",
@@ -81,17 +86,26 @@ DataDir = Annotated[
 ]
 
 
-def _fail(exc: Exception) -> None:
+@contextmanager
+def _database(data_dir: Path | None) -> Iterator[Engine]:
+    """The migrated database of `data_dir`; a refused request exits 1 with its zh/en issues."""
     from engine.forms.errors import ServiceError
+    from engine.store import make_engine
 
-    if isinstance(exc, ServiceError):
+    settings = _settings(data_dir)
+    _prepare_database(settings)
+    engine = make_engine(settings)
+    try:
+        yield engine
+    except ServiceError as exc:
         typer.echo(f"{exc.code}: {exc.message_zh} / {exc.message_en}", err=True)
         for found in exc.issues[:50]:
             typer.echo(f"  {found.path or '<root>'}: {found.code}: {found.message_zh} / {found.message_en}", err=True)
         if len(exc.issues) > 50:
             typer.echo(f"  … {len(exc.issues) - 50} more", err=True)
         raise typer.Exit(1) from None
-    raise exc
+    finally:
+        engine.dispose()
 
 
 @app_commands.command("install")
@@ -104,23 +118,12 @@ def app_install(
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from engine import catalog
-    from engine.forms.errors import ServiceError
     from engine.forms.records import Actor
-    from engine.store import make_engine
 
-    settings = _settings(data_dir)
-    _prepare_database(settings)
-    engine = make_engine(settings)
-    try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
-            progress.add_task(f"正在安装 {pack} / installing {pack}…", total=None)
-            with engine.begin() as conn:
-                installed = catalog.install(conn, pack, sample_data=sample_data, actor=Actor(None, "import"))
-    except ServiceError as exc:
-        _fail(exc)
-        return
-    finally:
-        engine.dispose()
+    with _database(data_dir) as engine, Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
+        progress.add_task(f"正在安装 {pack} / installing {pack}…", total=None)
+        with engine.begin() as conn:
+            installed = catalog.install(conn, pack, sample_data=sample_data, actor=Actor(None, "import"))
     typer.echo(f"已安装 / installed: {installed.key} (revision {installed.revision})")
 
 
@@ -135,20 +138,9 @@ def app_export(
     import json
 
     from engine.forms import apps
-    from engine.forms.errors import ServiceError
-    from engine.store import make_engine
 
-    settings = _settings(data_dir)
-    _prepare_database(settings)
-    engine = make_engine(settings)
-    try:
-        with engine.connect() as conn:
-            pack = apps.export_pack(conn, key, data=data)
-    except ServiceError as exc:
-        _fail(exc)
-        return
-    finally:
-        engine.dispose()
+    with _database(data_dir) as engine, engine.connect() as conn:
+        pack = apps.export_pack(conn, key, data=data)
     output.write_text(json.dumps(pack, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     records = sum(len(v) for v in (pack.get("data") or {}).values())
     typer.echo(f"已导出 / exported {key} -> {output} ({records} records)")
@@ -166,30 +158,19 @@ def app_import(
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from engine.forms import apps
-    from engine.forms.errors import ServiceError
     from engine.forms.records import Actor
-    from engine.store import make_engine
 
     try:
         pack = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         typer.echo(f"无法读取 / cannot read {path}: {exc}", err=True)
         raise typer.Exit(2) from None
-    settings = _settings(data_dir)
-    _prepare_database(settings)
-    engine = make_engine(settings)
-    try:
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
-            progress.add_task(f"正在导入 / importing {path.name}…", total=None)
-            with engine.begin() as conn:
-                installed, plan = apps.import_pack(
-                    conn, pack, mode="upgrade" if upgrade else "create", actor=Actor(None, "import")
-                )
-    except ServiceError as exc:
-        _fail(exc)
-        return
-    finally:
-        engine.dispose()
+    with _database(data_dir) as engine, Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
+        progress.add_task(f"正在导入 / importing {path.name}…", total=None)
+        with engine.begin() as conn:
+            installed, plan = apps.import_pack(
+                conn, pack, mode="upgrade" if upgrade else "create", actor=Actor(None, "import")
+            )
     typer.echo(f"已导入 / imported: {installed.key} (revision {installed.revision}, {len(plan.steps)} schema steps)")
 
 
@@ -282,22 +263,11 @@ def user_create(
 ) -> None:
     """Create a user who can sign in."""
     from engine.auth.directory import create_user
-    from engine.forms.errors import ServiceError
-    from engine.store import make_engine
 
-    settings = _settings(data_dir)
-    _prepare_database(settings)
-    engine = make_engine(settings)
-    try:
-        with engine.begin() as conn:
-            user = create_user(
-                conn, {"username": username, "display_name": name or username, "is_admin": admin}, password=password, actor_id=None
-            )
-    except ServiceError as exc:
-        _fail(exc)
-        return
-    finally:
-        engine.dispose()
+    with _database(data_dir) as engine, engine.begin() as conn:
+        user = create_user(
+            conn, {"username": username, "display_name": name or username, "is_admin": admin}, password=password, actor_id=None
+        )
     typer.echo(f"已创建 / created user {user['username']} (id {user['id']}{', admin' if admin else ''})")
 
 
@@ -311,8 +281,6 @@ def user_import(
     import csv
 
     from engine.auth.directory import import_org_chart
-    from engine.forms.errors import ServiceError
-    from engine.store import make_engine
 
     if path.suffix.lower() not in (".csv", ".txt"):
         typer.echo("只支持 CSV（可由 Excel 另存为 CSV UTF-8）/ only CSV is supported (save from Excel as CSV UTF-8)", err=True)
@@ -323,17 +291,8 @@ def user_import(
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         typer.echo(f"无法读取 / cannot read {path}: {exc}", err=True)
         raise typer.Exit(2) from None
-    settings = _settings(data_dir)
-    _prepare_database(settings)
-    engine = make_engine(settings)
-    try:
-        with engine.begin() as conn:
-            counts = import_org_chart(conn, rows, actor_id=None)
-    except ServiceError as exc:
-        _fail(exc)
-        return
-    finally:
-        engine.dispose()
+    with _database(data_dir) as engine, engine.begin() as conn:
+        counts = import_org_chart(conn, rows, actor_id=None)
     typer.echo(
         f"已导入 / imported: {counts['created']} new, {counts['updated']} updated users, {counts['departments']} new departments"
     )

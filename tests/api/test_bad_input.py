@@ -5,32 +5,16 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
-from tests.api.records_client import API, api_client
+from tests.api.records_client import API
 
 CRM = json.loads((Path(__file__).resolve().parents[2] / "apps_catalog" / "crm" / "app.json").read_text())
 CUSTOMERS = f"{API}/apps/crm/forms/customer/records"
-
-
-@pytest.fixture
-def client(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    with api_client(store_engine, tmp_path) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def crm(client: TestClient) -> TestClient:
-    response = client.post(f"{API}/catalog/crm/install", json={"sample_data": True})
-    assert response.status_code == 201, response.text
-    return client
 
 
 def _issues(response: Any) -> set[tuple[str, str]]:

@@ -4,7 +4,6 @@ type changes that keep every value, versions, the recycle bin, batches and expor
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.api.records_client import API, api_client
+from tests.api.records_client import API
 
 CUSTOMERS = f"{API}/apps/crm/forms/customer/records"
-
-
-@pytest.fixture
-def client(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    with api_client(store_engine, tmp_path) as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def crm(client: TestClient) -> TestClient:
-    response = client.post(f"{API}/catalog/crm/install", json={"sample_data": True})
-    assert response.status_code == 201, response.text
-    return client
 
 
 def _count(engine: Engine, sql: str) -> int:
