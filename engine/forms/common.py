@@ -22,7 +22,7 @@ Width = Literal["full", "half", "third", "two_thirds", "quarter"]
 class Spec(BaseModel):
     """Base of every definition model: immutable, and unknown properties are errors."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class LocalizedText(Spec):

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from engine.api.main import create_app
 from engine.cli import app as cli
+from engine.core.issues import format_path
 from engine.forms import app_json_schema
+from engine.forms.compile import structural_issues
+from engine.forms.spec import AppSpec
 from tests.forms.fixtures import contract_fields, crm_app
 
 
@@ -98,3 +106,55 @@ def test_the_cli_prints_the_schema() -> None:
     result = CliRunner().invoke(cli, ["schema"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == app_json_schema()
+
+
+def _nodes(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _nodes(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _nodes(item, (*path, index))
+    return found
+
+
+_PACK = json.loads((Path(__file__).resolve().parents[2] / "apps_catalog" / "crm" / "app.json").read_text("utf-8"))
+_PACK_NODES = _nodes(_PACK)[1:]
+_JSON_VALUES = st.sampled_from([None, 0, 1, -1, "1", "x", "A" * 50, 2.5, True, False, [], {}, [1], {"zh": "a"}])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    where=st.sampled_from(_PACK_NODES),
+    change=st.one_of(st.just("delete"), st.just("unknown_property"), _JSON_VALUES.map(lambda v: ("set", v))),
+)
+def test_imports_accept_exactly_what_the_published_schema_accepts(
+    validator: Draft202012Validator, where: tuple[Any, ...], change: Any
+) -> None:
+    """Imports are validated by the models the schema is generated from (docs/decisions.md):
+    a broken pack must be rejected by both, at the path jsonschema names, and a pack the
+    schema accepts must pass the structural validation too."""
+    app = copy.deepcopy(_PACK)
+    parent = app
+    for step in where[:-1]:
+        parent = parent[step]
+    last = where[-1]
+    if change == "delete" and isinstance(parent, dict):
+        del parent[last]
+    elif change == "unknown_property" and isinstance(parent, dict):
+        parent["zz_unknown"] = 1
+    elif isinstance(change, tuple):
+        parent[last] = change[1]
+    schema_paths = {format_path(list(error.absolute_path)) for error in validator.iter_errors(app)}
+    try:
+        AppSpec.model_validate(app)
+        model_paths: set[str] = set()
+    except ValidationError as exc:
+        model_paths = {issue.path for issue in structural_issues(exc, app)}
+    assert bool(schema_paths) == bool(model_paths), (schema_paths, model_paths)
+    for path in schema_paths:  # the model names the same place, or a place inside it
+        assert any(not path or found == path or found.startswith((f"{path}.", f"{path}[")) for found in model_paths), (
+            path,
+            model_paths,
+        )
