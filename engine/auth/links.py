@@ -150,21 +150,13 @@ def _required_missing(form: FormLayout, chosen: Iterable[str]) -> list[str]:
     return missing
 
 
-def validate(
-    conn: Connection, form: FormLayout, kind: str, given: Mapping[str, Any], current: Mapping[str, Any] | None = None
-) -> LinkChanges:
-    """Check a new link (`current` None) or a change of one; 422 with field-level issues."""
-    issues: list[Issue] = []
-    values: dict[str, Any] = {}
-    merged = {**(current or {}), **given}
-    fields = _known(form, list(merged.get("fields") or []), "fields", issues)
-    keys = _known(form, list(merged.get("key_fields") or []), "key_fields", issues)
-    if "fields" in given or current is None:
-        if not fields and not any(i.path.startswith("fields") for i in issues):
-            issues.append(_issue("fields", "required", "至少选择一个字段", "Choose at least one field"))
-        values["fields"] = fields
+def _checked_fields(form: FormLayout, kind: str, given: list[str], issues: list[Issue]) -> list[str]:
+    """A link's fields, known and (for a fill link) fillable, with every required field."""
+    fields = _known(form, given, "fields", issues)
+    if not fields and not any(i.path.startswith("fields") for i in issues):
+        issues.append(_issue("fields", "required", "至少选择一个字段", "Choose at least one field"))
     if kind == "fill":
-        for index, key in enumerate(merged.get("fields") or []):
+        for index, key in enumerate(given):
             layout = form.fields.get(key)
             if layout is not None and (problem := fillable_problem(layout)) is not None:
                 issues.append(_issue(f"fields[{index}]", *problem))
@@ -177,19 +169,38 @@ def validate(
                     f"The required field {key} must be among the link's fields",
                 )
             )
-        if keys:
+    return fields
+
+
+def _checked_keys(form: FormLayout, kind: str, given: list[str], issues: list[Issue]) -> list[str]:
+    """A query link's key fields: at least one, each a field that can be matched exactly."""
+    if kind == "fill":
+        if given:
             issues.append(_issue("key_fields", "not_allowed", "填写外链没有查询条件", "A fill link has no key fields"))
-    else:
-        if "key_fields" in given or current is None:
-            if not keys and not any(i.path.startswith("key_fields") for i in issues):
-                issues.append(
-                    _issue("key_fields", "required", "查询外链至少需要一个查询条件字段", "A query link needs at least one key field")
-                )
+        return []
+    keys = _known(form, given, "key_fields", issues)
+    if not keys and not any(i.path.startswith("key_fields") for i in issues):
+        issues.append(_issue("key_fields", "required", "查询外链至少需要一个查询条件字段", "A query link needs at least one key field"))
+    for index, key in enumerate(given):
+        layout = form.fields.get(key)
+        if layout is not None and (problem := _key_problem(layout)) is not None:
+            issues.append(_issue(f"key_fields[{index}]", "not_a_key_field", *problem))
+    return keys
+
+
+def validate(
+    conn: Connection, form: FormLayout, kind: str, given: Mapping[str, Any], current: Mapping[str, Any] | None = None
+) -> LinkChanges:
+    """Check a new link (`current` None) or a change of one; 422 with field-level issues."""
+    issues: list[Issue] = []
+    values: dict[str, Any] = {}
+    # Only what is given is checked, so a link whose form changed can still be disabled.
+    if "fields" in given or current is None:
+        values["fields"] = _checked_fields(form, kind, list(given.get("fields") or []), issues)
+    if "key_fields" in given or current is None:
+        keys = _checked_keys(form, kind, list(given.get("key_fields") or []), issues)
+        if kind == "query":
             values["key_fields"] = keys
-        for index, key in enumerate(merged.get("key_fields") or []):
-            layout = form.fields.get(key)
-            if layout is not None and (key_problem := _key_problem(layout)) is not None:
-                issues.append(_issue(f"key_fields[{index}]", "not_a_key_field", *key_problem))
     if kind == "fill" and "owner_id" in given and given["owner_id"] is None:
         issues.append(_issue("owner_id", "required", "填写外链需要指定记录的负责人", "A fill link needs the owner of the records it creates"))
     if "owner_id" in given and given["owner_id"] is not None:
@@ -348,7 +359,7 @@ def update_link(
     current = conn.execute(select(PublicLink.__table__).where(PublicLink.id == link_id, PublicLink.form_id == _form_row(conn, app, form))).first()
     if current is None:
         raise not_found()
-    changes = validate(conn, form, current.kind, given, {"fields": current.fields, "key_fields": current.key_fields})
+    changes = validate(conn, form, current.kind, given, dict(current._mapping))
     values = dict(changes.values)
     if "name" in values and values["name"] is None:
         del values["name"]

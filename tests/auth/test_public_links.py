@@ -458,3 +458,29 @@ def test_no_token_or_password_reaches_the_audit_log(crm: dict[str, Any]) -> None
     anonymous(crm).post(public_url(link), json={"name": "甲"}, headers={"X-Link-Password": "topsecret-8"})
     everything = json.dumps(audit(crm, ""), ensure_ascii=False)
     assert link["token"] not in everything and "topsecret" not in everything
+
+
+def _publish_lead_fields(crm: dict[str, Any], change: Any) -> None:
+    admin = crm["clients"]["admin"]
+    app = admin.get(f"{API}/apps/crm").json()
+    lead = next(form for form in app["forms"] if form["key"] == "lead")
+    change(lead["fields"])
+    published = admin.put(f"{API}/apps/crm", json={k: v for k, v in app.items() if k != "plan"})
+    assert published.status_code == 200, published.text
+
+
+def test_a_link_follows_changes_of_its_form(crm: dict[str, Any]) -> None:
+    admin = crm["clients"]["admin"]
+    _publish_lead_fields(crm, lambda fields: fields.append({"key": "wechat", "type": "text", "label": {"zh": "微信", "en": "WeChat"}}))
+    link = new_link(crm, "lead", {"kind": "fill", "fields": ["name", "wechat"], "owner_id": crm["ids"]["rep_b1"]})
+    assert [f["key"] for f in anonymous(crm).get(public_url(link)).json()["fields"]] == ["name", "wechat"]
+    _publish_lead_fields(crm, lambda fields: fields.pop(next(i for i, f in enumerate(fields) if f["key"] == "wechat")))
+    assert [f["key"] for f in anonymous(crm).get(public_url(link)).json()["fields"]] == ["name"]
+    gone = anonymous(crm).post(public_url(link), json={"name": "甲", "wechat": "jia"})
+    assert gone.status_code == 422 and issue_codes(gone) == {("wechat", "unknown_field")}
+    disabled = admin.patch(links_url("lead", f"/{link['id']}"), json={"enabled": False})  # still manageable
+    assert disabled.status_code == 200 and disabled.json()["fields"] == ["name", "wechat"]
+    wrong_kind = admin.patch(links_url("lead", f"/{link['id']}"), json={"key_fields": ["phone"]})
+    assert wrong_kind.status_code == 422 and issue_codes(wrong_kind) == {("key_fields", "not_allowed")}
+    refitted = admin.patch(links_url("lead", f"/{link['id']}"), json={"fields": ["name"], "enabled": True})
+    assert refitted.json()["fields"] == ["name"] and refitted.json()["enabled"] is True
