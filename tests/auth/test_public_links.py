@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
 from engine.auth.directory import ensure_admin
@@ -36,13 +37,17 @@ def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     tmp = tmp_path_factory.mktemp("links")
     schema = None
     if request.param == "sqlite":
-        engine = engine_for_url(f"sqlite:///{tmp / 'crm.db'}")
+        def connect() -> Engine:
+            return engine_for_url(f"sqlite:///{tmp / 'crm.db'}")
     else:
         url = request.getfixturevalue("postgres_url")
         schema = f"links_{uuid.uuid4().hex[:10]}"
         with engine_for_url(url).begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine = engine_for_url(url, connect_args={"options": f"-c search_path={schema}"})
+
+        def connect() -> Engine:
+            return engine_for_url(url, connect_args={"options": f"-c search_path={schema}"})
+    engine = connect()
     prepare_database(engine)
     with engine.begin() as conn:
         ensure_admin(conn, "admin-password-1")
@@ -60,7 +65,7 @@ def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         clients[user["username"]] = client
     ids = {u["username"]: u["id"] for u in admin.get(f"{API}/users", params={"limit": 100}).json()}
     try:
-        yield {"clients": clients, "ids": ids, "app": app}
+        yield {"clients": clients, "ids": ids, "app": app, "connect": connect, "tmp": tmp}
     finally:
         engine.dispose()
         if schema is not None:
@@ -266,6 +271,8 @@ def test_an_anonymous_lead_lands_owned_by_the_links_owner(crm: dict[str, Any]) -
     assert entry["success"] is True and entry["actor"] is None and entry["ip"] == "testclient"
     assert entry["detail"]["record_id"] == lead["_id"] and entry["detail"]["owner_id"] == ids["rep_a1"]
     assert for_link(audit(crm, "link.create"), link)
+    signed_in = [e for e in audit(crm, "auth.login") if e["success"] and e["subject"] == "rep_a1"]
+    assert signed_in  # the rep's own sign-in is there too
 
 
 BAD_SUBMISSIONS = [
@@ -441,6 +448,23 @@ def test_attempts_are_limited_per_address_and_link(crm: dict[str, Any]) -> None:
     other = fill_link(crm, rate_limit=3)
     assert client.post(public_url(other), json={"name": "五"}).status_code == 200  # per link
     assert leads_named(crm["clients"]["admin"], "三") == []
+
+
+def test_the_limit_holds_across_worker_processes(crm: dict[str, Any]) -> None:
+    """A second application on its own connection pool (as another worker process has) sees
+    the attempts the first one counted."""
+    link = fill_link(crm, rate_limit=2)
+    other_worker = create_app(Settings(data_dir=crm["tmp"], admin_token=SecretStr(TOKEN)))
+    other_worker.state.engine = crm["connect"]()
+    try:
+        first = TestClient(crm["app"], raise_server_exceptions=False, client=("192.0.2.30", 1))
+        second = TestClient(other_worker, raise_server_exceptions=False, client=("192.0.2.30", 2))
+        assert first.post(public_url(link), json={"name": "甲"}).status_code == 200
+        assert second.post(public_url(link), json={"name": "乙"}).status_code == 200
+        assert first.post(public_url(link), json={"name": "丙"}).status_code == 429
+        assert second.post(public_url(link), json={"name": "丙"}).status_code == 429
+    finally:
+        other_worker.state.engine.dispose()
 
 
 def test_raising_the_limit_lets_the_address_in_again(crm: dict[str, Any]) -> None:
