@@ -10,7 +10,19 @@ from fastapi.routing import APIRoute
 
 from engine import __version__
 from engine.api.errors import JimuJSONResponse, install_error_handlers
-from engine.api.routes import admin, apps, auth, catalog, expr, files, health, records, schema
+from engine.api.routes import (
+    admin,
+    apps,
+    auth,
+    catalog,
+    expr,
+    files,
+    health,
+    links,
+    public,
+    records,
+    schema,
+)
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -25,6 +37,8 @@ ROUTERS: list[APIRouter] = [
     files.router,
     auth.router,
     admin.router,
+    links.router,
+    public.router,
 ]
 
 _HOME_PAGE = """<!doctype html>

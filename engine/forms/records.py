@@ -43,16 +43,21 @@ from engine.forms.query import FILE_TYPES, PEOPLE, Reader
 from engine.forms.resolve import Resolver
 from engine.store.models import Counter, Department, RecordHistory, StoredFile, User
 
-CHANNELS = frozenset({"ui", "api", "import", "public", "rule", "flow"})
+CHANNELS = frozenset({"ui", "api", "import", "public_link", "rule", "flow"})
 SYSTEM_WRITABLE_ON_IMPORT = ("_id", "_created_at", "_created_by", "_updated_at", "_updated_by", "_owner", "_version")
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who writes, and through which door (UI, API, import, public link, rule, flow)."""
+    """Who writes, and through which door (UI, API, import, public link, rule, flow).
+
+    `owner` is who new records belong to when that is not the writer (an anonymous person
+    filling a public link creates records owned by the link's owner); None: the writer.
+    """
 
     user_id: int | None = None
     channel: str = "api"
+    owner: int | None = None
 
 
 @dataclass
@@ -510,7 +515,7 @@ class Writer:
             "_created_by": system.get("_created_by", actor.user_id),
             "_updated_at": updated,
             "_updated_by": system.get("_updated_by", actor.user_id),
-            "_owner": system.get("_owner", actor.user_id),
+            "_owner": system.get("_owner", actor.user_id if actor.owner is None else actor.owner),
             "_version": int(system.get("_version") or 1),
         }
         if isinstance(system.get("_id"), int) and system["_id"] > 0:

@@ -213,6 +213,36 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class PublicLink(Base):
+    """A public link (外链) to one form: anonymous people fill it in, or query their own records.
+
+    `token` is the link's secret path segment, kept in clear so builders can show the link
+    again (it is meant to be published; see docs/decisions.md). `fields` are the fields a fill
+    link lets people fill, or the fields a query link shows; `key_fields` are the fields a
+    query must match exactly. Records created through a fill link belong to `owner_id`.
+    """
+
+    __tablename__ = "public_links"
+    __table_args__ = (Index(None, "app_id", "form_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    key_fields: Mapped[list[str]] = mapped_column(JSON)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    rate_limit: Mapped[int] = mapped_column(Integer)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
 class StoredFile(Base):
     """One upload's metadata; the content is stored once per SHA-256 in the data dir.
 
@@ -266,6 +296,7 @@ __all__ = [
     "Department",
     "Form",
     "FormField",
+    "PublicLink",
     "RecordHistory",
     "Role",
     "RoleMember",

@@ -208,17 +208,27 @@ def _crm_path_parameters(parameters: Any) -> st.SearchStrategy[Any]:
             chosen["record_id"] = record_ids(form)
         if "field" in parameters:
             chosen["field"] = st.sampled_from(CRM_FIELDS[form])
+        if "link_id" in parameters:
+            chosen["link_id"] = st.integers(min_value=1, max_value=4)
         return st.fixed_dictionaries(chosen)
 
     crm = st.sampled_from(sorted(CRM_FIELDS)).flatmap(real)
     return st.one_of(st.just(parameters), crm, crm, crm)
 
 
+def _public_path_parameters(parameters: Any) -> st.SearchStrategy[Any]:
+    """Mostly the token of one of the public links `crm_database` made."""
+    if not isinstance(parameters, dict) or "token" not in parameters or not LINK_TOKENS:
+        return st.just(parameters)
+    real = st.sampled_from(LINK_TOKENS).map(lambda token: {**parameters, "token": token})
+    return st.one_of(st.just(parameters), real, real, real)
+
+
 # -- hooks -----------------------------------------------------------------------------------
 
 
 def before_generate_path_parameters(context: HookContext, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return strategy.flatmap(_crm_path_parameters)
+    return strategy.flatmap(_crm_path_parameters).flatmap(_public_path_parameters)
 
 
 def before_generate_query(context: HookContext, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -264,6 +274,16 @@ def _bodies_for(case: Case) -> st.SearchStrategy[Any] | None:
         if method == "POST" and path.endswith("/records"):
             return record_bodies(form)
         return None
+    if (method, path) == ("POST", "/api/v1/public/{token}"):
+        keys = st.dictionaries(st.sampled_from(["number", "title", "status", "_id"]), JSON_VALUES, max_size=3)
+        return record_bodies("lead") | keys
+    if path.startswith("/api/v1/apps/{app}/forms/{form}/links") and method in ("POST", "PATCH") and form in CRM_FIELDS:
+        keys = st.lists(st.sampled_from([*CRM_FIELDS[form], "no_such_field"]), max_size=4)
+        return st.fixed_dictionaries(
+            {"kind": st.sampled_from(["fill", "query"])} if method == "POST" else {},
+            optional={"fields": keys, "key_fields": keys, "password": st.text(max_size=8) | st.none(), "owner_id": st.integers(1, 12),
+                      "expires_at": MOMENTS, "enabled": st.booleans(), "rate_limit": st.integers(0, 20_000)},
+        )
     if (method, path) == ("POST", "/api/v1/apps"):
         return st.builds(lambda d, key: {**d, "key": key}, DEFINITIONS, st.sampled_from(["crm", "fuzz_a", "fuzz_b", "fuzz_c"]))
     if (method, path) == ("POST", "/api/v1/apps/import"):
@@ -281,7 +301,8 @@ def _bodies_for(case: Case) -> st.SearchStrategy[Any] | None:
 
 # -- the app and the test --------------------------------------------------------------------
 
-EXAMPLES = {"app": "crm", "form": "customer", "record_id": 1, "field": "note", "file_id": 1, "pack": "crm"}
+EXAMPLES = {"app": "crm", "form": "customer", "record_id": 1, "field": "note", "file_id": 1, "pack": "crm", "link_id": 1}
+LINK_TOKENS: list[str] = []  # public links made by `crm_database` (a fill and a query link)
 
 
 def _with_examples(document: dict[str, Any]) -> dict[str, Any]:
@@ -322,6 +343,13 @@ def crm_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         with TestClient(APP, headers=AUTH) as client:
             response = client.post(f"{API}/catalog/crm/install", json={"sample_data": True})
             assert response.status_code == 201, response.text
+            for form, link in (
+                ("lead", {"kind": "fill", "fields": ["name", "company", "phone", "note", "source"], "rate_limit": 10_000}),
+                ("contract", {"kind": "query", "fields": ["title", "status"], "key_fields": ["number", "title"], "rate_limit": 10_000}),
+            ):
+                response = client.post(f"{API}/apps/crm/forms/{form}/links", json=link)
+                assert response.status_code == 201, response.text
+                LINK_TOKENS.append(response.json()["token"])
         yield
     finally:
         APP.state.engine = None

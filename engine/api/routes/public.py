@@ -1,0 +1,50 @@
+"""`/public/{token}`: anonymous use of a public link — no sign-in, rate-limited (thin router).
+
+`GET` returns what a page needs to render the link (only its fields); `POST` submits a fill
+link's record or a query link's key values. A password-protected link needs the
+`X-Link-Password` header on both. The rules live in `engine.auth.public`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Path, Request
+
+from engine.api.deps import DbEngine
+from engine.api.security import client_ip
+from engine.auth import public
+
+router = APIRouter(prefix="/public", tags=["public"])
+
+Token = Annotated[str, Path(min_length=1, max_length=64, description="The link's token (from its URL)")]
+LinkPassword = Annotated[str | None, Header(alias="X-Link-Password", max_length=256, description="The link's password, if it has one")]
+PublicBody = Annotated[
+    dict[str, Any], Body(description="Fill link: field key -> value. Query link: key field -> the exact value to match.")
+]
+
+
+def _password(header: str | None) -> str | None:
+    """The header as text: HTTP carries bytes, which Starlette reads as Latin-1; a UTF-8
+    password (密码) arrives as its bytes and is read back as UTF-8."""
+    if header is None:
+        return None
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header
+
+
+@router.get("/{token}")
+def describe_link(token: Token, engine: DbEngine, request: Request, password: LinkPassword = None) -> dict[str, Any]:
+    """The link's kind, name and fields (and key fields of a query link), nothing else."""
+    link = public.open_link(engine, token, _password(password), ip=client_ip(request))
+    return public.describe(engine, link)
+
+
+@router.post("/{token}")
+def use_link(token: Token, body: PublicBody, engine: DbEngine, request: Request, password: LinkPassword = None) -> dict[str, Any]:
+    """Fill link: create a record (`{"submitted": true}`). Query link: the records matching every
+    key field exactly (`{"items": [...]}`, at most 20, only the link's fields)."""
+    link = public.open_link(engine, token, _password(password), ip=client_ip(request))
+    return public.submit(engine, link, body, ip=client_ip(request))
