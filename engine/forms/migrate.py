@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, label_text
 from engine.forms.errors import ServiceError
+from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.values import generic_json
@@ -285,19 +286,25 @@ def _change_step(
         detail["values"] = _count_recorded(conn, form, container, row)
         detail["not_converted"] = len(failed)
         detail["not_converted_ids"] = failed[:FAILED_IDS_SHOWN]
-        zh = f"字段「{label}」从 {row.type} 改为 {layout.spec.type}：{detail['values']} 个值中 {len(failed)} 个无法转换（原值保留在备份列，可恢复）"
+        zh = f"字段「{label}」从{_title(row.type, 0)}改为{_title(layout.spec.type, 0)}：{detail['values']} 个值中 {len(failed)} 个无法转换（原值保留在备份列，可恢复）"
         en = (
-            f"Change field \"{label}\" from {row.type} to {layout.spec.type}: {len(failed)} of {detail['values']} values "
+            f"Change field \"{label}\" from {_title(row.type, 1)} to {_title(layout.spec.type, 1)}: {len(failed)} of {detail['values']} values "
             "cannot convert (the original values are kept in a backup column)"
         )
         return Step("convert_field", form.key, path, detail, _message(zh, en))
     if row.storage is not None:
-        zh = f"字段「{label}」改为 {layout.spec.type}：原有的值保留在备份列"
-        en = f"Field \"{label}\" becomes {layout.spec.type}: its stored values are kept in a backup column"
+        zh = f"字段「{label}」改为{_title(layout.spec.type, 0)}：原有的值保留在备份列"
+        en = f"Field \"{label}\" becomes {_title(layout.spec.type, 1)}: its stored values are kept in a backup column"
         return Step("convert_field", form.key, path, detail, _message(zh, en))
-    zh = f"字段「{label}」改为 {layout.spec.type}"
-    en = f"Field \"{label}\" becomes {layout.spec.type}"
+    zh = f"字段「{label}」改为{_title(layout.spec.type, 0)}"
+    en = f"Field \"{label}\" becomes {_title(layout.spec.type, 1)}"
     return Step("convert_field", form.key, path, detail, _message(zh, en))
+
+
+def _title(type_name: str, language: int) -> str:
+    """A field type as users call it (0: zh, 1: en), e.g. 数字 / Number."""
+    kind = FIELD_TYPES.get(type_name)
+    return kind.title[language] if kind is not None else type_name
 
 
 def convert_value(old: FieldLayout, new: FieldLayout, value: Any) -> tuple[Any, bool]:

@@ -10,7 +10,7 @@ from sqlalchemy.types import TypeEngine
 
 from engine.core.sqltypes import Date, ExactDecimal, Text, UtcDateTime
 from engine.forms import FIELD_TYPES, app_json_schema, validate_app
-from engine.forms.field_types import GROUPS
+from engine.forms.field_types import GROUPS, palette
 from engine.forms.field_types.computed import serial_pattern_problem
 
 DESIGN_TABLE = {
@@ -31,6 +31,19 @@ def test_every_type_of_the_design_table_is_registered_in_its_group() -> None:
     registered = {group: [t.name for t in FIELD_TYPES if t.group == group] for group in GROUPS}
     assert registered == DESIGN_TABLE
     assert len(FIELD_TYPES) == sum(len(names) for names in DESIGN_TABLE.values())
+
+
+def test_every_type_and_group_has_a_zh_and_en_name_in_the_palette() -> None:
+    palette_ = palette()
+    assert [group["group"] for group in palette_] == list(GROUPS)
+    listed = [kind for group in palette_ for kind in group["types"]]
+    assert [kind["type"] for kind in listed] == [t.name for g in GROUPS for t in FIELD_TYPES if t.group == g]
+    names = [kind["title"]["zh"] for kind in listed]
+    assert len(set(names)) == len(names)
+    for entry in [*palette_, *listed]:
+        assert entry["title"]["zh"] and entry["title"]["en"] and entry["title"]["zh"] != entry["title"]["en"]
+    for kind in listed:  # an example the builder can drop in once it has given it a key
+        assert {"key": "f", **kind["example"]} == _minimal(kind["type"])
 
 
 def _minimal(name: str) -> dict[str, Any]:

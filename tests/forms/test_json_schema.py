@@ -100,6 +100,11 @@ def test_the_api_serves_the_schema() -> None:
     response = client.get("/api/v1/schema/app.json")
     assert response.status_code == 200
     assert response.json() == app_json_schema()
+    types = client.get("/api/v1/schema/field-types")
+    assert types.status_code == 200
+    text_group = types.json()[0]
+    assert text_group["title"] == {"zh": "文本", "en": "Text"}
+    assert text_group["types"][0] == {"type": "text", "title": {"zh": "单行文本", "en": "Text"}, "example": {"type": "text"}, "titleable": True}
 
 
 def test_the_cli_prints_the_schema() -> None:

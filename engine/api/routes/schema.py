@@ -1,4 +1,5 @@
-"""`GET /schema/app.json`: the published JSON Schema of the app definition format (jimu.app/1)."""
+"""`GET /schema/app.json`: the published JSON Schema of the app definition format (jimu.app/1);
+`GET /schema/field-types`: every field type with its zh/en name, for the builder's palette."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from engine.forms import app_json_schema
+from engine.forms.field_types import palette
 
 router = APIRouter(prefix="/schema", tags=["schema"])
 
@@ -15,3 +17,9 @@ router = APIRouter(prefix="/schema", tags=["schema"])
 def app_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) every app definition must satisfy."""
     return app_json_schema()
+
+
+@router.get("/field-types", response_model=None)
+def field_types() -> list[dict[str, Any]]:
+    """Every field type, grouped as DESIGN §4 lists them, with zh/en names and a minimal example."""
+    return palette()

@@ -52,6 +52,7 @@ class FieldType:
     """One kind of field: its spec model and the hooks the forms engine calls."""
 
     name: ClassVar[str]
+    title: ClassVar[tuple[str, str]]  # what users call it (zh, en): the builder's palette, messages
     group: ClassVar[str]
     spec: ClassVar[type[FieldSpecBase]]
     example: ClassVar[dict[str, Any]] = {}  # the smallest valid options besides key and type

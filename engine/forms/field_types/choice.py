@@ -80,6 +80,7 @@ class SelectType(_OptionsType):
     """`select`: the chosen option's value as TEXT; may be a title."""
 
     name = "select"
+    title = ("单选", "Single select")
     spec = SelectField
     titleable = True
 
@@ -96,6 +97,7 @@ class MultiselectType(_OptionsType):
     """`multiselect`: a JSON array of option values."""
 
     name = "multiselect"
+    title = ("多选", "Multiple select")
     spec = MultiselectField
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
@@ -113,6 +115,7 @@ class CheckboxType(FieldType):
     """`checkbox`: BOOLEAN."""
 
     name = "checkbox"
+    title = ("复选框", "Checkbox")
     group = "choice"
     spec = CheckboxField
 

@@ -72,6 +72,7 @@ class FormulaType(ComputedType):
     """`formula`: typed by its formula (see `engine.forms.schema`), computed, not typed in."""
 
     name = "formula"
+    title = ("公式", "Formula")
     group = "computed"
     spec = FormulaField
     example: ClassVar[dict[str, Any]] = {"expr": "1 + 1"}
@@ -100,6 +101,7 @@ class SerialType(ComputedType):
     """`serial`: TEXT assigned on insert from a counter row; may be a title."""
 
     name = "serial"
+    title = ("流水号", "Serial number")
     group = "computed"
     spec = SerialField
     example: ClassVar[dict[str, Any]] = {"pattern": "HT-{YYYY}{MM}-{0000}"}
@@ -121,6 +123,7 @@ class CreatedByType(ComputedType):
     """`created_by`: the record's `_created_by`."""
 
     name = "created_by"
+    title = ("创建人", "Created by")
     group = "computed"
     spec = CreatedByField
 
@@ -130,6 +133,7 @@ class CreatedAtType(ComputedType):
     """`created_at`: the record's `_created_at`."""
 
     name = "created_at"
+    title = ("创建时间", "Created at")
     group = "computed"
     spec = CreatedAtField
 
@@ -139,6 +143,7 @@ class UpdatedByType(ComputedType):
     """`updated_by`: the record's `_updated_by`."""
 
     name = "updated_by"
+    title = ("修改人", "Updated by")
     group = "computed"
     spec = UpdatedByField
 
@@ -148,5 +153,6 @@ class UpdatedAtType(ComputedType):
     """`updated_at`: the record's `_updated_at`."""
 
     name = "updated_at"
+    title = ("修改时间", "Updated at")
     group = "computed"
     spec = UpdatedAtField

@@ -46,6 +46,7 @@ class AttachmentType(_FilesType):
     """`attachment`: any files."""
 
     name = "attachment"
+    title = ("附件", "Attachment")
     spec = AttachmentField
 
 
@@ -54,6 +55,7 @@ class ImageType(_FilesType):
     """`image`: image files."""
 
     name = "image"
+    title = ("图片", "Image")
     spec = ImageField
 
 
@@ -62,4 +64,5 @@ class SignatureType(_FilesType):
     """`signature`: a signature image."""
 
     name = "signature"
+    title = ("手写签名", "Signature")
     spec = SignatureField

@@ -60,6 +60,7 @@ class RelationType(FieldType):
     """`relation`: the linked `_id` column (one), or a link table (many)."""
 
     name = "relation"
+    title = ("关联记录", "Relation")
     group = "links"
     spec = RelationField
     example: ClassVar[dict[str, Any]] = {"target": "other"}
@@ -129,6 +130,7 @@ class LookupType(ComputedType):
     """`lookup`: read at query time through a to-one relation; no column of its own."""
 
     name = "lookup"
+    title = ("关联查询", "Lookup")
     group = "links"
     spec = LookupField
     example: ClassVar[dict[str, Any]] = {"relation": "customer", "field": "name"}
@@ -155,6 +157,7 @@ class RollupType(ComputedType):
     """`rollup`: sum/avg/min/max/count over related records or subform rows, at query time."""
 
     name = "rollup"
+    title = ("汇总", "Rollup")
     group = "links"
     spec = RollupField
     example: ClassVar[dict[str, Any]] = {"relation": "items", "field": "qty", "aggregate": "sum"}

@@ -80,6 +80,7 @@ class NumberType(_DecimalType):
     """`number`: NUMERIC with the field's precision."""
 
     name = "number"
+    title = ("数字", "Number")
     spec = NumberField
 
 
@@ -88,6 +89,7 @@ class IntegerType(FieldType):
     """`integer`: a 64-bit integer."""
 
     name = "integer"
+    title = ("整数", "Integer")
     group = "number"
     spec = IntegerField
 
@@ -111,6 +113,7 @@ class MoneyType(_DecimalType):
     """`money`: NUMERIC with the field's precision and a currency."""
 
     name = "money"
+    title = ("金额", "Money")
     spec = MoneyField
 
 
@@ -119,6 +122,7 @@ class PercentType(FieldType):
     """`percent`: NUMERIC holding the fraction, with two more places than are shown."""
 
     name = "percent"
+    title = ("百分比", "Percent")
     group = "number"
     spec = PercentField
 
@@ -148,6 +152,7 @@ class RatingType(FieldType):
     """`rating`: a small integer from 0 to `max` stars."""
 
     name = "rating"
+    title = ("评分", "Rating")
     group = "number"
     spec = RatingField
 

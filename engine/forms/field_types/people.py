@@ -72,6 +72,7 @@ class UserType(_OneType):
     """`user`: the user's id."""
 
     name = "user"
+    title = ("成员单选", "User")
     spec = UserField
 
 
@@ -80,6 +81,7 @@ class UsersType(_ManyType):
     """`users`: a JSON array of user ids."""
 
     name = "users"
+    title = ("成员多选", "Users")
     spec = UsersField
 
 
@@ -88,6 +90,7 @@ class DepartmentType(_OneType):
     """`department`: the department's id."""
 
     name = "department"
+    title = ("部门单选", "Department")
     spec = DepartmentField
 
 
@@ -96,4 +99,5 @@ class DepartmentsType(_ManyType):
     """`departments`: a JSON array of department ids."""
 
     name = "departments"
+    title = ("部门多选", "Departments")
     spec = DepartmentsField

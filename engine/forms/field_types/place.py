@@ -53,6 +53,7 @@ class AddressType(_JsonType):
     """`address`: a JSON object {province, city, district, detail, code}."""
 
     name = "address"
+    title = ("地址", "Address")
     spec = AddressField
     parts = ("province", "city", "district", "detail", "code")
 
@@ -101,6 +102,7 @@ class LocationType(_JsonType):
     """`location`: a JSON object {lat, lng, address}."""
 
     name = "location"
+    title = ("定位", "Location")
     spec = LocationField
     parts = ("lat", "lng", "address")
 

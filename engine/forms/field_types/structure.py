@@ -40,6 +40,7 @@ class SubformType(FieldType):
     """`subform`: rows in a child table; formulas see its fields as lists."""
 
     name = "subform"
+    title = ("子表单", "Subform")
     group = "structure"
     spec = SubformField
     example: ClassVar[dict[str, Any]] = {"fields": [{"key": "qty", "type": "integer"}]}
@@ -81,6 +82,7 @@ class SectionType(FieldType):
     """`section`: layout only; no value, no column, invisible to formulas."""
 
     name = "section"
+    title = ("分割线", "Section")
     group = "structure"
     spec = SectionField
 

@@ -97,6 +97,7 @@ class TextType(_TextType):
     """`text`: a single line; may be a form's title."""
 
     name = "text"
+    title = ("单行文本", "Text")
     spec = TextField
     titleable = True
 
@@ -106,6 +107,7 @@ class TextareaType(_TextType):
     """`textarea`: multi-line plain text."""
 
     name = "textarea"
+    title = ("多行文本", "Long text")
     spec = TextareaField
 
 
@@ -114,6 +116,7 @@ class RichTextType(_TextType):
     """`rich_text`: formatted text."""
 
     name = "rich_text"
+    title = ("富文本", "Rich text")
     spec = RichTextField
 
 
@@ -122,6 +125,7 @@ class EmailType(_TextType):
     """`email`: an e-mail address; may be a title."""
 
     name = "email"
+    title = ("邮箱", "Email")
     spec = EmailField
     titleable = True
     format_code = "invalid_email"
@@ -136,6 +140,7 @@ class PhoneType(_TextType):
     """`phone`: a phone number; may be a title."""
 
     name = "phone"
+    title = ("电话", "Phone")
     spec = PhoneField
     titleable = True
     format_code = "invalid_phone"
@@ -150,6 +155,7 @@ class UrlType(_TextType):
     """`url`: a web address; may be a title."""
 
     name = "url"
+    title = ("网址", "URL")
     spec = UrlField
     titleable = True
     format_code = "invalid_url"

@@ -36,6 +36,7 @@ class DateType(FieldType):
     """`date`: DATE."""
 
     name = "date"
+    title = ("日期", "Date")
     group = "time"
     spec = DateField
 
@@ -56,6 +57,7 @@ class DatetimeType(FieldType):
     """`datetime`: a UTC timestamp with milliseconds."""
 
     name = "datetime"
+    title = ("日期时间", "Date and time")
     group = "time"
     spec = DatetimeField
 
@@ -76,6 +78,7 @@ class TimeType(FieldType):
     """`time`: TIME to the second."""
 
     name = "time"
+    title = ("时间", "Time")
     group = "time"
     spec = TimeField
 
