@@ -10,7 +10,18 @@ from fastapi.routing import APIRoute
 
 from engine import __version__
 from engine.api.errors import JimuJSONResponse, install_error_handlers
-from engine.api.routes import admin, apps, auth, catalog, expr, files, health, records, schema
+from engine.api.routes import (
+    admin,
+    apps,
+    auth,
+    catalog,
+    expr,
+    files,
+    health,
+    records,
+    records_io,
+    schema,
+)
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -21,6 +32,7 @@ ROUTERS: list[APIRouter] = [
     schema.router,
     apps.router,
     catalog.router,
+    records_io.router,  # before records: /records/export is not /records/{record_id}
     records.router,
     files.router,
     auth.router,
