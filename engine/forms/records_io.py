@@ -53,8 +53,10 @@ def export_file(
     filter: str | None = None,
     sort: str | None = None,
     fields: Sequence[str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the records the caller may export (filtered and sorted) to `path`; the row count."""
+    """Write the records the caller may export (filtered and sorted) to `path`; the row count.
+    `progress` is told the number of rows written so far after each chunk."""
     columns = export_columns(reader.form, reader.hidden, lang, fields)
     resolver = reader.resolver()
     table = reader.form.table
@@ -81,6 +83,8 @@ def export_file(
             page = reader.list(conn, ids=chunk, sort=sort, limit=len(chunk), count=False, action="export")
             for record in page.items:
                 sheet.row(formatter.row(columns, record))
+            if progress is not None:
+                progress(count)
     finally:
         sheet.close()
     return count
@@ -106,8 +110,17 @@ class Importer:
         self.target_access = target_access
         self.parser = Parser(tz)
 
-    def run(self, conn: Connection, rows: Sequence[Sequence[Any]], actor: Actor, *, partial: bool = False) -> ImportResult:
-        """Import `rows` (the first is the header); raises 422 with every issue unless `partial`."""
+    def run(
+        self,
+        conn: Connection,
+        rows: Sequence[Sequence[Any]],
+        actor: Actor,
+        *,
+        partial: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportResult:
+        """Import `rows` (the first is the header); raises 422 with every issue unless `partial`.
+        `progress` is told how many data rows were handled after each chunk."""
         self.writer.require("create")
         header = map_header(self.form, self.writer.reader.hidden, rows[0])
         result = ImportResult(ignored_columns=header.ignored)
@@ -130,10 +143,11 @@ class Importer:
                     record[layout.key] = value
             if issues:
                 result.failed[number] = issues
-            else:
-                records.append((number, record))
+            records.append((number, record))  # a row with bad cells still meets the pipeline, for its other issues
         for start in range(0, len(records), IMPORT_CHUNK):
             self._write(conn, records[start : start + IMPORT_CHUNK], actor, result, partial)
+            if progress is not None:
+                progress(min(len(records), start + IMPORT_CHUNK))
         if result.failed and not partial:
             issues = [i for number in sorted(result.failed) for i in result.failed[number]]
             raise ServiceError(422, "validation_failed", issues)
@@ -153,6 +167,12 @@ class Importer:
             for one in chunk:  # find the good rows of a bad chunk one by one
                 self._write(conn, [one], actor, result, partial)
             return
+        if partial and any(n in result.failed for n, _ in chunk):
+            savepoint.rollback()  # rows with cells that did not parse are only checked, never written
+            if len(chunk) > 1:
+                for one in chunk:
+                    self._write(conn, [one], actor, result, partial)
+            return
         savepoint.commit()
         result.created.update(zip([n for n, _ in chunk], ids, strict=True))
 
@@ -161,7 +181,9 @@ class Importer:
         rows = [n for n, _ in chunk]
         for found in issues:
             number = next((n for n in rows if found.path.startswith(f"rows[{n}]")), rows[0])
-            result.failed.setdefault(number, []).append(found)
+            known = result.failed.setdefault(number, [])
+            if found.path not in {i.path for i in known}:  # e.g. `required` for a name that was not found
+                known.append(found)
 
     def _resolve(self, conn: Connection) -> None:
         names: Names = self.parser.names
@@ -208,4 +230,9 @@ class Importer:
         return matches
 
 
-__all__ = ["ImportResult", "Importer", "export_file"]
+def export_count(conn: Connection, reader: Reader, filter: str | None = None) -> int:
+    """How many records an export with `filter` will hold (for a progress bar)."""
+    return reader.list(conn, filter=filter, limit=0, action="export").total or 0
+
+
+__all__ = ["ImportResult", "Importer", "export_count", "export_file"]
