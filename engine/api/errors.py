@@ -170,6 +170,12 @@ async def _handle_service_error(request: Request, exc: Exception) -> JSONRespons
     from engine.forms.errors import ServiceError
 
     assert isinstance(exc, ServiceError)
+    if exc.status in (403, 404):
+        from starlette.concurrency import run_in_threadpool
+
+        from engine.api.security import audit_denial
+
+        await run_in_threadpool(audit_denial, request, exc.status, exc.code)
     language = pick_language(request)
     issues = [i.to_dict(language) for i in exc.issues]
     return error_response(exc.status, exc.code, exc.message_zh, exc.message_en, issues, request)

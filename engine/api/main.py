@@ -21,6 +21,7 @@ from engine.api.routes import (
     links,
     public,
     records,
+    records_io,
     schema,
 )
 from engine.settings import Settings, get_settings
@@ -33,6 +34,7 @@ ROUTERS: list[APIRouter] = [
     schema.router,
     apps.router,
     catalog.router,
+    records_io.router,  # before records: /records/export is not /records/{record_id}
     records.router,
     files.router,
     auth.router,

@@ -4,16 +4,19 @@ or the session cookie, which needs `X-CSRF-Token` on unsafe methods.
 The admin token (`JIMU_ADMIN_TOKEN`, else the random one in the data directory) acts as the
 user `admin`, for automation. API tokens are limited to their apps and, when read-only, to
 safe methods. Every refusal is a 401/403 in the one error shape; CSRF failures and unknown
-tokens are audited.
+tokens are audited, and so is every request an authenticated caller is refused (403, or 404
+when the caller's view is limited): `access.denied`, written only on refusals.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.auth import audit, sessions
 from engine.auth.directory import ADMIN_USERNAME, admin_user_id
@@ -23,6 +26,7 @@ from engine.forms.errors import ServiceError
 SESSION_COOKIE = "jimu_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+logger = logging.getLogger(__name__)
 
 
 def client_ip(request: Request) -> str | None:
@@ -110,6 +114,33 @@ def require_admin(request: Request) -> Principal:
     if principal.apps is not None and not (isinstance(app, str) and principal.may_use_app(app)):
         raise ServiceError(403, "forbidden", message_zh="该令牌无权访问此应用", message_en="This token may not use this app")
     return principal
+
+
+def audit_denial(request: Request, status: int, code: str) -> None:
+    """Audit a refused request of an authenticated caller as `access.denied` (actor, route,
+    reason). A 404 is a denial unless the caller sees everything (an administrator without an
+    app-limited token), for whom it only means "missing"."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal) or status not in (403, 404):
+        return
+    if status == 404 and principal.is_admin and principal.apps is None:
+        return
+    detail: dict[str, object] = {"status": status, "code": code, "via": principal.via}
+    if principal.token_id is not None:
+        detail["token_id"] = principal.token_id
+    try:
+        with _engine(request).begin() as conn:
+            audit.record(
+                conn,
+                "access.denied",
+                actor_id=principal.user_id,
+                success=False,
+                ip=client_ip(request),
+                subject=f"{request.method} {request.url.path}",
+                detail=detail,
+            )
+    except SQLAlchemyError:  # the refusal stands even when it cannot be written down
+        logger.warning("could not audit a denied %s %s", request.method, request.url.path)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

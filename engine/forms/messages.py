@@ -101,6 +101,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "version_required": ("修改记录时必须提供 _version", "_version is required to change a record"),
     "expected_version": ("_version 应为正整数", "_version must be a positive whole number"),
     "validation": ("{message_zh}", "{message_en}"),
+    "out_of_scope": (
+        "记录不在你有权创建的范围内",
+        "The record would be outside the records you may create",
+    ),
     "too_many_rows": ("最多 {max} 行", "At most {max} rows"),
     "too_few_rows": ("至少 {min} 行", "At least {min} rows"),
 }

@@ -495,6 +495,7 @@ class Writer:
                 if layout.rows is not None:
                     reset_sequence(conn, layout.rows.table.name)
         self.check_after_write(conn, prepared, paths, ids)
+        self.check_create_scope(conn, prepared, paths, ids)
         issues = [i for one in prepared for i in one.issues]
         if issues:
             raise invalid(issues)
@@ -505,6 +506,17 @@ class Writer:
         if history:
             conn.execute(insert(RecordHistory), history)
         return ids
+
+    def check_create_scope(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int]) -> None:
+        """A created record must fall in the caller's create scope (a formula scope can leave it out)."""
+        if self.access is None or not ids:
+            return
+        table = self.form.table
+        inside = self.access.where("create", table, self.reader.resolver())
+        found = set(conn.execute(select(table.c._id).where(table.c._id.in_(list(ids)), inside)).scalars())
+        for one, path, record_id in zip(prepared, paths, ids, strict=True):
+            if record_id not in found:
+                one.issues.append(issue(path.rstrip("."), "out_of_scope"))
 
     def _system_values(self, one: Prepared, actor: Actor) -> dict[str, Any]:
         system = one.system

@@ -1,0 +1,164 @@
+"""`/apps/{app}/forms/{form}/records/export` and `/records/import`: records as xlsx or CSV files.
+
+Thin router: formatting and parsing live in `engine.forms.spreadsheet`, the export and import
+services in `engine.forms.records_io`. Both need the role's `export`/`import` action (403),
+and both write an audit entry. Registered before the records router, so `/records/export` is
+never taken for `/records/{record_id}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from engine.api.deps import DbEngine, read_only
+from engine.api.errors import pick_language
+from engine.api.routes.records import Opened, open_form
+from engine.api.security import CurrentUser, client_ip
+from engine.auth import audit
+from engine.auth.permissions import form_access
+from engine.auth.principal import Principal
+from engine.forms.access import Access
+from engine.forms.errors import ServiceError, forbidden
+from engine.forms.query import Reader
+from engine.forms.records import Actor, Writer
+from engine.forms.records_io import Importer, export_file
+from engine.forms.spreadsheet import detect_format, label_in, read_rows
+
+router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_IMPORT_ROWS = 10_000
+MEDIA_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+def _require(opened: Opened, action: str) -> None:
+    if opened.access is not None and not opened.access.allows(action):
+        raise forbidden()
+
+
+@router.get("/records/export", response_class=FileResponse)
+def export_records(
+    app: str,
+    form: str,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
+    format: Literal["xlsx", "csv"] = "xlsx",
+    filter: Annotated[str | None, Query(max_length=4000, description="A condition in the formula language")] = None,
+    sort: Annotated[str | None, Query(max_length=1000, description="Keys, `-` for descending: -amount,title")] = None,
+    fields: Annotated[str | None, Query(max_length=4000, description="Field keys to export, comma-separated (default: all)")] = None,
+) -> FileResponse:
+    """The records I may export (the role's `export` action and scope), filtered and sorted like
+    the list, as an xlsx or CSV file with headers in my language (`Accept-Language`)."""
+    language = pick_language(request)
+    keys = [k.strip() for k in fields.split(",") if k.strip()] if fields else None
+    descriptor, name = tempfile.mkstemp(prefix="jimu-export-", suffix=f".{format}")
+    os.close(descriptor)
+    path = Path(name)
+    try:
+        with read_only(engine) as conn:
+            opened = open_form(conn, app, form, principal, request)
+            _require(opened, "export")
+            reader = Reader(opened.app.layout, opened.form, access=opened.access, tz=request.app.state.settings.timezone)
+            rows = export_file(conn, reader, path, fmt=format, lang=language, filter=filter, sort=sort, fields=keys)
+        with engine.begin() as conn:
+            audit.record(
+                conn,
+                "records.export",
+                actor_id=principal.user_id,
+                ip=client_ip(request),
+                subject=f"{app}/{form}",
+                detail={"format": format, "filter": filter, "sort": sort, "fields": keys, "rows": rows, "via": principal.via},
+            )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    title = label_in(opened.form.spec.name, form, language)
+    stamp = dt.datetime.now(request.app.state.settings.tzinfo).strftime("%Y%m%d-%H%M")
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES[format],
+        filename=f"{title}-{stamp}.{format}",
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+@router.post("/records/import")
+def import_records(
+    app: str,
+    form: str,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
+    file: Annotated[UploadFile, File(description="An xlsx or CSV file whose first row names the fields")],
+    partial: bool = False,
+) -> dict[str, Any]:
+    """Create records from a spreadsheet through the record pipeline: all or nothing (422 with
+    `rows[N].field` issues, N being the row number the spreadsheet shows), or with
+    `partial=true` the good rows written and the bad ones reported per row."""
+    language = pick_language(request)
+    with read_only(engine) as conn:
+        _require(open_form(conn, app, form, principal, request), "import")
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ServiceError(
+            413,
+            "file_too_large",
+            message_zh=f"导入文件不能超过 {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
+            message_en=f"Import files may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
+        )
+    rows = read_rows(data, detect_format(file.filename, data), MAX_IMPORT_ROWS)
+    detail: dict[str, Any] = {"file": (file.filename or "")[:200], "rows": len(rows) - 1, "partial": partial, "via": principal.via}
+    try:
+        with engine.begin() as conn:
+            opened = open_form(conn, app, form, principal, request)
+            _require(opened, "import")
+            tz = request.app.state.settings.timezone
+            writer = Writer(opened.app.layout, opened.app.id, opened.form, access=opened.access, tz=tz)
+            importer = Importer(writer, _target_access(conn, opened, principal), tz)
+            result = importer.run(conn, rows, Actor(principal.user_id, "import"), partial=partial)
+            detail.update(created=len(result.created), failed=len(result.failed))
+            audit.record(conn, "records.import", actor_id=principal.user_id, ip=client_ip(request), subject=f"{app}/{form}", detail=detail)
+    except ServiceError as exc:
+        if exc.status == 422:
+            with engine.begin() as conn:
+                detail.update(created=0, issues=len(exc.issues))
+                audit.record(
+                    conn, "records.import", actor_id=principal.user_id, success=False, ip=client_ip(request), subject=f"{app}/{form}", detail=detail
+                )
+        raise
+    outcomes: list[dict[str, Any]] = [{"row": n, "ok": True, "_id": record_id} for n, record_id in result.created.items()]
+    outcomes += [
+        {"row": n, "ok": False, "error": {"code": "validation_failed", "issues": [i.to_dict(language) for i in issues]}}
+        for n, issues in result.failed.items()
+    ]
+    return {
+        "created": len(result.created),
+        "failed": len(result.failed),
+        "ignored_columns": result.ignored_columns,
+        "results": sorted(outcomes, key=lambda o: o["row"]),
+    }
+
+
+def _target_access(conn: Any, opened: Opened, principal: Principal) -> Any:
+    """The caller's access to another form of the app (related records are found by title only
+    among those they may see)."""
+
+    def access(key: str) -> Access | None:
+        if opened.access is None:
+            return None
+        loaded = opened.app
+        return form_access(conn, principal, loaded.id, loaded.layout.spec, loaded.layout.forms[key])
+
+    return access

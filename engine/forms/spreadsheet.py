@@ -1,0 +1,596 @@
+"""Records as spreadsheets: cells formatted the way Chinese users read them, and cells parsed back.
+
+Export turns record JSON (DESIGN §12) into cells: dates `YYYY-MM-DD`, date-times in the
+business time zone, money and numbers with their places (real numbers in xlsx, with a number
+format), percentages, option labels, people's and departments' names, related records' titles
+and addresses as 省市区 + detail. Import goes the other way: a header row maps to fields by key
+or by label (zh or en), and each cell becomes record *input* — option labels to values, names
+and titles to ids (through `Names`, resolved in one query per kind) — so the record pipeline
+does every check itself. Files are written and read here too (xlsx through openpyxl's
+write-only and read-only modes, CSV as UTF-8 with a BOM so that Excel opens it).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from engine.core.issues import Issue
+from engine.forms.common import Label, LocalizedText
+from engine.forms.errors import ServiceError
+from engine.forms.layout import Container, FieldLayout, FormLayout
+
+Language = Literal["zh", "en"]
+Format = Literal["xlsx", "csv"]
+Cell = tuple[Any, str | None]  # a value and its xlsx number format
+
+ID_LABELS = {"zh": "记录ID", "en": "Record ID"}
+NOT_IMPORTED = frozenset({"attachment", "image", "signature", "subform", "location", "section"})
+PEOPLE_TYPES = {"user": "user", "users": "user", "created_by": "user", "updated_by": "user", "department": "department", "departments": "department"}
+MANY_TYPES = frozenset({"users", "departments", "multiselect"})
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+SEPARATORS = re.compile(r"[、,，;；\n]")
+XLSX_MAGIC = b"PK\x03\x04"
+
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "unknown_column": ("第 {column} 列“{header}”不是此表单的字段", "Column {column} ({header}) is not a field of this form"),
+    "duplicate_column": ("第 {column} 列“{header}”与前面的列对应同一字段", "Column {column} ({header}) maps to the same field as an earlier column"),
+    "no_columns": ("第一行应为表头（字段名称），没有找到可导入的列", "The first row must be a header of field names; no importable column found"),
+    "unknown_export_field": ("{key} 不是可导出的字段", "{key} is not a field you may export"),
+    "name_not_found": ("找不到“{name}”", "“{name}” was not found"),
+    "ambiguous_name": ("“{name}”对应多条，请改用编号", "“{name}” matches more than one; use the id instead"),
+    "unreadable_file": ("无法读取文件：请上传 xlsx 或 CSV（UTF-8 或 GBK）文件", "Cannot read the file: upload an xlsx or CSV (UTF-8 or GBK) file"),
+    "too_many_rows": ("最多导入 {max} 行，请拆分文件", "At most {max} rows can be imported at once; split the file"),
+    "empty_file": ("文件中没有数据行", "The file has no data rows"),
+}
+
+
+def sheet_issue(path: str, code: str, **params: Any) -> Issue:
+    """An issue of this module with its zh/en messages."""
+    zh, en = _MESSAGES[code]
+    return Issue(path, code, zh.format(**params), en.format(**params))
+
+
+def label_in(label: Label | None, fallback: str, lang: Language) -> str:
+    """A label in `lang` (the other language, then `fallback`, when it has none)."""
+    if isinstance(label, str):
+        return label or fallback
+    if isinstance(label, LocalizedText):
+        first, second = (label.zh, label.en) if lang == "zh" else (label.en, label.zh)
+        return first or second or fallback
+    return fallback
+
+
+def _labels(label: Label | None) -> list[str]:
+    if isinstance(label, str):
+        return [label]
+    if isinstance(label, LocalizedText):
+        return [text for text in (label.zh, label.en) if text]
+    return []
+
+
+# --- export -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported column: a field (or `_id`), its header, and the field's layout."""
+
+    key: str
+    header: str
+    layout: FieldLayout | None
+
+
+def export_columns(form: FormLayout, hidden: frozenset[str], lang: Language, keys: Sequence[str] | None = None) -> list[Column]:
+    """The columns of an export: `_id`, then the fields the caller may see (all, or `keys` in
+    that order); asking for a hidden or unknown field is a 422 that does not tell them apart."""
+    visible = {k: f for k, f in form.fields.items() if k not in hidden and f.spec.type != "section"}
+    columns = [Column("_id", ID_LABELS[lang], None)]
+    if keys is None:
+        chosen = list(visible)
+    else:
+        unknown = [k for k in keys if k not in visible and k != "_id"]
+        if unknown:
+            raise ServiceError(422, "validation_failed", [sheet_issue("fields", "unknown_export_field", key=k) for k in unknown])
+        chosen = [k for k in dict.fromkeys(keys) if k != "_id"]
+    columns.extend(Column(k, label_in(visible[k].spec.label, k, lang), visible[k]) for k in chosen)
+    return columns
+
+
+class Formatter:
+    """Record JSON -> cells, in one language and time zone."""
+
+    def __init__(self, form: FormLayout, lang: Language, tz: str, value_owner: Any) -> None:
+        self.form = form
+        self.lang = lang
+        self.zone = ZoneInfo(tz)
+        self.value_owner = value_owner  # Reader.value_owner: whose type formats a lookup or rollup
+
+    def row(self, columns: Sequence[Column], record: dict[str, Any]) -> list[Cell]:
+        return [self.cell(self.form, c.layout, record.get(c.key)) if c.layout else (record.get(c.key), None) for c in columns]
+
+    def cell(self, container: Container, layout: FieldLayout, value: Any) -> Cell:
+        """One field's value as a cell."""
+        if value is None or value == []:
+            return None, None
+        if layout.rows is not None:
+            return self._rows(layout, value), None
+        owner = self.value_owner(container, layout)
+        kind = owner.spec if owner is not None else None
+        if isinstance(value, list) and (kind is None or kind.type not in MANY_TYPES | {"relation", "attachment", "image", "signature"}):
+            parts = [self.cell(container, layout, item)[0] for item in value]  # a many-relation lookup
+            return self.join(_text(p) for p in parts if p is not None), None
+        if kind is None:
+            return (self.yes_no(value) if isinstance(value, bool) else value), None
+        return self.typed(kind, value)
+
+    def typed(self, spec: Any, value: Any) -> Cell:
+        kind = spec.type
+        if kind in ("number", "money", "percent") or (kind in ("formula", "rollup") and isinstance(value, str) and _is_decimal(value)):
+            number = Decimal(value)
+            exponent = number.as_tuple().exponent
+            places = max(0, -exponent) if isinstance(exponent, int) else 0
+            if kind == "percent":
+                shown = max(0, places - 2)
+                return number, "0" + ("." + "0" * shown if shown else "") + "%"
+            pattern = "#,##0" if kind == "money" else "0"
+            return number, pattern + ("." + "0" * places if places else "")
+        if kind in ("date",):
+            return dt.date.fromisoformat(value), "yyyy-mm-dd"
+        if kind in ("datetime", "created_at", "updated_at"):
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(self.zone)
+            return moment.replace(tzinfo=None, microsecond=0), "yyyy-mm-dd hh:mm:ss"
+        if kind == "checkbox":
+            return self.yes_no(bool(value)), None
+        if kind in ("select", "multiselect"):
+            labels = {o.value: label_in(o.label, o.value, self.lang) for o in spec.options}
+            values = value if isinstance(value, list) else [value]
+            return self.join(labels.get(v, str(v)) for v in values), None
+        if kind in PEOPLE_TYPES:
+            items = value if isinstance(value, list) else [value]
+            return self.join(str(i.get("name") or i.get("id")) for i in items if isinstance(i, dict)), None
+        if kind == "relation":
+            items = value if isinstance(value, list) else [value]
+            return self.join(str(i.get("title") or i.get("_id")) for i in items if isinstance(i, dict)), None
+        if kind in ("attachment", "image", "signature"):
+            return self.join(str(i.get("name") or i.get("file_id")) for i in value if isinstance(i, dict)), None
+        if kind == "address":
+            return address_text(value), None
+        if kind == "location":
+            return (value.get("address") or f"{value.get('lat')},{value.get('lng')}"), None
+        return value, None
+
+    def _rows(self, layout: FieldLayout, rows: list[dict[str, Any]]) -> str:
+        """A subform as text: one line per row, `label: value` pairs."""
+        assert layout.rows is not None
+        lines = []
+        for row in rows:
+            pairs = []
+            for sub in layout.rows.fields.values():
+                value, _ = self.cell(layout.rows, sub, row.get(sub.key))
+                if value is not None:
+                    pairs.append(f"{label_in(sub.spec.label, sub.key, self.lang)}: {_text(value)}")
+            lines.append(("，" if self.lang == "zh" else ", ").join(pairs))
+        return "\n".join(lines)
+
+    def yes_no(self, value: bool) -> str:
+        return ("是" if value else "否") if self.lang == "zh" else ("Yes" if value else "No")
+
+    def join(self, parts: Iterable[str]) -> str:
+        return ("、" if self.lang == "zh" else ", ").join(parts)
+
+
+def address_text(value: dict[str, Any]) -> str:
+    """省市区 + detail, the city left out when it repeats the province (北京市北京市…)."""
+    province, city = value.get("province") or "", value.get("city") or ""
+    parts = [province, "" if city == province else city, value.get("district") or "", value.get("detail") or ""]
+    return "".join(parts)
+
+
+def _is_decimal(text: str) -> bool:
+    return bool(re.fullmatch(r"-?\d+(\.\d+)?", text))
+
+
+def _text(value: Any) -> str:
+    """A cell as CSV text (and inside joined cells)."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _csv_text(cell: Cell) -> Any:
+    value, number_format = cell
+    if value is None:
+        return ""
+    if isinstance(value, Decimal) and number_format and number_format.endswith("%"):
+        places = number_format.count("0") - 1
+        return f"{(value * 100).quantize(Decimal(1).scaleb(-places))}%"
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value  # never let a spreadsheet run text as a formula (CSV injection)
+    return _text(value)
+
+
+class SheetWriter:
+    """Writes a header and rows to an xlsx (write-only: rows go to disk as they come) or CSV file."""
+
+    def __init__(self, path: Path, fmt: Format, title: str) -> None:
+        self.fmt = fmt
+        self.path = path
+        if fmt == "xlsx":
+            from openpyxl import Workbook
+
+            self.book = Workbook(write_only=True)
+            self.sheet = self.book.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet1")
+        else:
+            self.handle = path.open("w", encoding="utf-8-sig", newline="")
+            self.csv = csv.writer(self.handle)
+
+    def header(self, names: Sequence[str]) -> None:
+        if self.fmt == "csv":
+            self.csv.writerow(names)
+            return
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        cells = []
+        for name in names:
+            cell = WriteOnlyCell(self.sheet, value=name)
+            cell.font = Font(bold=True)
+            cells.append(cell)
+        self.sheet.append(cells)
+
+    def row(self, cells: Sequence[Cell]) -> None:
+        if self.fmt == "csv":
+            self.csv.writerow([_csv_text(c) for c in cells])
+            return
+        from openpyxl.cell import WriteOnlyCell
+
+        out = []
+        for value, number_format in cells:
+            cell = WriteOnlyCell(self.sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text starting with "=" stays text, never a formula
+            if number_format:
+                cell.number_format = number_format
+            out.append(cell)
+        self.sheet.append(out)
+
+    def close(self) -> None:
+        if self.fmt == "csv":
+            self.handle.close()
+        else:
+            self.book.save(self.path)
+
+
+# --- import -----------------------------------------------------------------------------
+
+
+def detect_format(name: str | None, data: bytes) -> Format:
+    """xlsx by its zip signature or name, else CSV."""
+    if data.startswith(XLSX_MAGIC) or (name or "").lower().endswith((".xlsx", ".xlsm")):
+        return "xlsx"
+    return "csv"
+
+
+def read_rows(data: bytes, fmt: Format, max_rows: int) -> list[list[Any]]:
+    """The first sheet's rows (header included), blank rows dropped; 422 when unreadable or
+    longer than `max_rows` data rows."""
+    rows: list[list[Any]] = []
+    try:
+        for raw in _xlsx_rows(data) if fmt == "xlsx" else _csv_rows(data):
+            values = [None if (isinstance(v, str) and not v.strip()) else v for v in raw]
+            if not any(v is not None for v in values):
+                continue
+            rows.append(values)
+            if len(rows) > max_rows + 1:
+                raise ServiceError(422, "validation_failed", [sheet_issue("rows", "too_many_rows", max=max_rows)])
+    except ServiceError:
+        raise
+    except Exception:  # any malformed upload (zip, XML, encoding, CSV) is the user's file, not a bug
+        raise ServiceError(422, "unreadable_file", [sheet_issue("file", "unreadable_file")]) from None
+    if len(rows) < 2:
+        raise ServiceError(422, "validation_failed", [sheet_issue("rows", "empty_file")])
+    return rows
+
+
+def _xlsx_rows(data: bytes) -> Iterator[Sequence[Any]]:
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        yield from book.worksheets[0].iter_rows(values_only=True)
+    finally:
+        book.close()
+
+
+def _csv_rows(data: bytes) -> Iterator[Sequence[Any]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("gb18030")  # what Excel on a Chinese Windows saves "CSV" as
+    if "\x00" in text:
+        raise ValueError("NUL in CSV")
+    yield from csv.reader(io.StringIO(text, newline=""))
+
+
+@dataclass
+class Header:
+    """Which field each column feeds (None: ignored), and the columns left out and why."""
+
+    fields: list[FieldLayout | None]
+    ignored: list[str] = field(default_factory=list)
+
+
+def map_header(form: FormLayout, hidden: frozenset[str], cells: Sequence[Any]) -> Header:
+    """Match header cells to fields by key or label (zh or en, case-insensitive); unknown and
+    hidden fields are the same `unknown_column` issue; computed fields, `_id` and field types
+    a cell cannot hold (files, subforms, locations) are ignored."""
+    names: dict[str, FieldLayout | None] = {label.casefold(): None for label in (*ID_LABELS.values(), "_id", "id")}
+    for key, field_layout in form.fields.items():
+        if key in hidden:
+            continue
+        for name in (key, *_labels(field_layout.spec.label)):
+            names.setdefault(name.strip().casefold(), field_layout)
+    header = Header([])
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(cells):
+        text = "" if raw is None else str(raw).strip()
+        if not text:
+            header.fields.append(None)
+            continue
+        folded = text.casefold()
+        if folded not in names:
+            issues.append(sheet_issue(f"header[{index + 1}]", "unknown_column", column=index + 1, header=text))
+            header.fields.append(None)
+            continue
+        layout = names[folded]
+        if layout is None or not layout.writable or layout.spec.type in NOT_IMPORTED:
+            header.ignored.append(text)
+            header.fields.append(None)
+            continue
+        if layout.key in seen:
+            issues.append(sheet_issue(f"header[{index + 1}]", "duplicate_column", column=index + 1, header=text))
+        seen.add(layout.key)
+        header.fields.append(layout)
+    if issues:
+        raise ServiceError(422, "validation_failed", issues)
+    if not seen:
+        raise ServiceError(422, "validation_failed", [sheet_issue("header", "no_columns")])
+    return header
+
+
+class Names:
+    """Texts of people, departments and related records found in an import, resolved to ids.
+
+    `want` collects every text first; the caller resolves each kind in one query and gives the
+    result to `found` as text -> ids (more than one id: ambiguous)."""
+
+    def __init__(self) -> None:
+        self.wanted: dict[str, set[str]] = {}  # "user" | "department" | "form:<key>" -> texts
+        self.ids: dict[str, dict[str, list[int]]] = {}
+
+    def want(self, kind: str, text: str) -> None:
+        self.wanted.setdefault(kind, set()).add(text)
+
+    def found(self, kind: str, matches: dict[str, list[int]]) -> None:
+        self.ids[kind] = matches
+
+    def lookup(self, kind: str, text: str) -> tuple[int | None, Issue | None]:
+        matches = sorted(set(self.ids.get(kind, {}).get(text, [])))
+        if len(matches) == 1:
+            return matches[0], None
+        if not matches and text.isdigit() and len(text) < 19:
+            return int(text), None  # an id; the pipeline checks that it exists
+        return None, sheet_issue("", "ambiguous_name" if matches else "name_not_found", name=text)
+
+
+class Parser:
+    """Spreadsheet cells -> record input for the pipeline (see the module docstring)."""
+
+    def __init__(self, tz: str) -> None:
+        self.zone = ZoneInfo(tz)
+        self.names = Names()
+
+    @staticmethod
+    def reference_kind(layout: FieldLayout) -> str | None:
+        spec = layout.spec
+        if spec.type in PEOPLE_TYPES:
+            return PEOPLE_TYPES[spec.type]
+        if spec.type == "relation":
+            return "form:" + str(getattr(spec, "target", ""))
+        return None
+
+    def collect(self, layout: FieldLayout, raw: Any) -> None:
+        """Remember the names a cell refers to (first pass over the rows)."""
+        kind = self.reference_kind(layout)
+        text = _cell_text(raw)
+        if kind is None or text is None:
+            return
+        for part in self.parts(layout, text):
+            self.names.want(kind, part)
+
+    def parts(self, layout: FieldLayout, text: str) -> list[str]:
+        many = layout.spec.type in MANY_TYPES or bool(getattr(layout.spec, "many", False))
+        if not many:
+            return [text]
+        return [p.strip() for p in SEPARATORS.split(text) if p.strip()]
+
+    def value(self, layout: FieldLayout, raw: Any) -> tuple[Any, list[Issue]]:
+        """A cell as record input; `(None, [])` for a blank cell."""
+        if raw is None:
+            return None, []
+        spec = layout.spec
+        kind = spec.type
+        if isinstance(raw, str):
+            raw = raw.strip()
+            if len(raw) > 1 and raw[0] == "'" and raw[1] in "=+-@":
+                raw = raw[1:]  # our own CSV export's guard against formulas
+        reference = self.reference_kind(layout)
+        if reference is not None:
+            text = _cell_text(raw) or ""
+            ids: list[int] = []
+            issues: list[Issue] = []
+            for part in self.parts(layout, text):
+                found, problem = self.names.lookup(reference, part)
+                if problem is not None:
+                    issues.append(problem)
+                elif found is not None:
+                    ids.append(found)
+            many = kind in MANY_TYPES or bool(getattr(spec, "many", False))
+            return (ids if many else (ids[0] if ids else None)), issues
+        if kind in ("number", "money", "integer", "rating"):
+            return _number(raw), []
+        if kind == "percent":
+            if isinstance(raw, str) and raw.endswith("%"):
+                number = _number(raw[:-1])
+                try:
+                    return str(Decimal(str(number)) / 100), []
+                except InvalidOperation:
+                    return raw, []
+            return _number(raw), []
+        if kind == "checkbox":
+            return _boolean(raw), []
+        if kind == "date":
+            return _date(raw), []
+        if kind == "datetime":
+            return self._datetime(raw), []
+        if kind == "time":
+            return raw.isoformat() if isinstance(raw, dt.time) else _cell_text(raw), []
+        if kind in ("select", "multiselect"):
+            return self._options(layout, raw), []
+        if kind == "address":
+            return parse_address(str(raw)), []
+        if isinstance(raw, float) and raw.is_integer():
+            return str(int(raw)), []  # a phone number or code Excel stored as a number
+        return (raw if isinstance(raw, str) else _cell_text(raw)), []
+
+    def _options(self, layout: FieldLayout, raw: Any) -> Any:
+        options: dict[str, str] = {}
+        for option in getattr(layout.spec, "options", []):
+            for name in (option.value, *_labels(option.label)):
+                options.setdefault(name.strip().casefold(), option.value)
+        text = _cell_text(raw) or ""
+        if layout.spec.type == "select":
+            return options.get(text.casefold(), text)
+        if text.casefold() in options:
+            return [options[text.casefold()]]
+        return [options.get(p.casefold(), p) for p in self.parts(layout, text)]
+
+    def _datetime(self, raw: Any) -> Any:
+        if isinstance(raw, dt.datetime):
+            moment = raw if raw.tzinfo else raw.replace(tzinfo=self.zone)
+            return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        text = _cell_text(raw) or ""
+        local = re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?", text)
+        if local:
+            try:
+                year, month, day, hour, minute, second = (int(g or 0) for g in local.groups())
+                moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=self.zone)
+            except ValueError:
+                return text
+            return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return text
+
+
+def _cell_text(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    if isinstance(raw, dt.datetime):
+        return raw.strftime("%Y-%m-%d %H:%M:%S")
+    text = str(raw).strip()
+    return text or None
+
+
+def _number(raw: Any) -> Any:
+    if isinstance(raw, bool):
+        return raw  # the pipeline says it is not a number
+    if isinstance(raw, int | Decimal):
+        return str(raw)
+    if isinstance(raw, float):
+        return repr(raw) if raw.is_integer() is False else str(int(raw))
+    text = str(raw).strip().replace(",", "").replace("，", "")
+    return text.lstrip("¥￥$").strip()
+
+
+def _boolean(raw: Any) -> Any:
+    if isinstance(raw, bool):
+        return raw
+    text = (_cell_text(raw) or "").casefold()
+    if text in ("是", "true", "yes", "y", "1", "√", "✓", "对"):
+        return True
+    if text in ("否", "false", "no", "n", "0", "×", "✗", "错"):
+        return False
+    return text
+
+
+def _date(raw: Any) -> Any:
+    if isinstance(raw, dt.datetime):
+        return raw.date().isoformat()
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    text = _cell_text(raw) or ""
+    found = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+00:00(?::00)?)?", text)
+    if found:
+        year, month, day = found.groups()
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    return text
+
+
+_PROVINCE = re.compile(r"^(北京市|天津市|上海市|重庆市|.{1,8}?(?:省|自治区|特别行政区))")
+_CITY = re.compile(r"^(.{1,10}?(?:自治州|地区|盟|市))")
+_DISTRICT = re.compile(r"^(.{1,8}?(?:区|县|旗|市))")
+_MUNICIPALITIES = frozenset({"北京市", "天津市", "上海市", "重庆市"})
+
+
+def parse_address(text: str) -> dict[str, str | None] | None:
+    """省市区 + detail back into parts: province by its suffix (or a municipality), then the
+    city and district by theirs; what remains is the detail."""
+    rest = text.strip()
+    if not rest:
+        return None
+    parts: dict[str, str | None] = {"province": None, "city": None, "district": None, "detail": None}
+    if found := _PROVINCE.match(rest):
+        parts["province"] = found.group(1)
+        rest = rest[found.end() :]
+        if parts["province"] in _MUNICIPALITIES:
+            parts["city"] = parts["province"]
+            if rest.startswith(parts["province"] or ""):
+                rest = rest[len(parts["province"] or "") :]
+        elif found := _CITY.match(rest):
+            parts["city"] = found.group(1)
+            rest = rest[found.end() :]
+        if found := _DISTRICT.match(rest):
+            parts["district"] = found.group(1)
+            rest = rest[found.end() :]
+    parts["detail"] = rest or None
+    return parts
+
+
+__all__ = [
+    "Column",
+    "Formatter",
+    "Header",
+    "Names",
+    "Parser",
+    "SheetWriter",
+    "detect_format",
+    "export_columns",
+    "label_in",
+    "map_header",
+    "parse_address",
+    "read_rows",
+    "sheet_issue",
+]

@@ -1,0 +1,98 @@
+"""One CRM installation with sample data, its demo users signed in and a test role
+(`auditor`) added, on SQLite or PostgreSQL: what the permission and attack tests share."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from engine.api.main import create_app
+from engine.auth.directory import ensure_admin
+from engine.settings import Settings
+from engine.store import prepare_database
+from engine.store.session import engine_for_url
+
+API = "/api/v1"
+TOKEN = "matrix-admin-token"
+ADMIN_PASSWORD = "admin-password-1"
+PACK = Path(__file__).resolve().parents[2] / "apps_catalog" / "crm"
+APP = json.loads((PACK / "app.json").read_text(encoding="utf-8"))
+USERS = json.loads((PACK / "sample_users.json").read_text(encoding="utf-8"))
+AUDITOR: dict[str, Any] = {
+    "key": "auditor",
+    "name": {"zh": "审计", "en": "Auditor"},
+    "forms": {
+        "customer": {
+            "actions": ["view", "create", "edit", "export", "import"],
+            "scope": {"expr": 'level = "A"'},
+            "fields": {"phone": "hidden", "annual_purchase": "read_only"},
+        },
+        "contact": {"actions": ["view", "export"], "scope": "department", "fields": {"email": "hidden"}},
+    },
+}
+
+
+def installed_crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The body of a module-scoped fixture parametrized by database ("sqlite"/"postgres"):
+    `clients` by username (each with its session's Bearer token; `admin` uses the admin token),
+    `tokens` (session tokens), `ids` and `names` of users, the `app` and its `engine`."""
+    tmp = tmp_path_factory.mktemp("crm")
+    schema = None
+    if request.param == "sqlite":
+        engine = engine_for_url(f"sqlite:///{tmp / 'crm.db'}")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        schema = f"perm_{uuid.uuid4().hex[:10]}"
+        with engine_for_url(url).begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        engine = engine_for_url(url, connect_args={"options": f"-c search_path={schema}"})
+    prepare_database(engine)
+    with engine.begin() as conn:
+        ensure_admin(conn, ADMIN_PASSWORD)
+    app = create_app(Settings(data_dir=tmp, admin_token=SecretStr(TOKEN)))
+    app.state.engine = engine
+    admin = TestClient(app, raise_server_exceptions=False)
+    admin.headers["Authorization"] = f"Bearer {TOKEN}"
+    assert admin.post(f"{API}/catalog/crm/install", json={"sample_data": True}).status_code == 201
+    _add_auditor(admin)
+    clients = {"admin": admin}
+    tokens = {}
+    for user in [*USERS["users"], {"username": "auditor"}]:
+        client = TestClient(app, raise_server_exceptions=False)
+        login = client.post(f"{API}/auth/login", json={"username": user["username"], "password": USERS["password"]})
+        assert login.status_code == 200, login.text
+        tokens[user["username"]] = login.json()["token"]
+        client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+        clients[user["username"]] = client
+    ids = {u["username"]: u["id"] for u in admin.get(f"{API}/users", params={"limit": 100}).json()}
+    try:
+        yield {"clients": clients, "tokens": tokens, "ids": ids, "names": {v: k for k, v in ids.items()}, "engine": engine, "app": app}
+    finally:
+        engine.dispose()
+        if schema is not None:
+            with engine_for_url(request.getfixturevalue("postgres_url")).begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+def _add_auditor(admin: TestClient) -> None:
+    """Publish the `auditor` role and give it to a new user in 销售一组."""
+    definition = admin.get(f"{API}/apps/crm").json()
+    definition["roles"].append(AUDITOR)
+    published = admin.put(f"{API}/apps/crm", json=definition)
+    assert published.status_code == 200, published.text
+    team = next(d for d in admin.get(f"{API}/departments").json() if d["name"] == "销售一组")
+    user = admin.post(
+        f"{API}/users",
+        json={"username": "auditor", "display_name": "审计员", "department_id": team["id"], "password": USERS["password"]},
+    )
+    assert user.status_code == 201, user.text
+    role = next(r for r in admin.get(f"{API}/roles", params={"app": "crm"}).json() if r["key"] == "auditor")
+    assert admin.post(f"{API}/roles/{role['id']}/members", json={"user_id": user.json()["id"]}).status_code == 201
