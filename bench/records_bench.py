@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import random
 import secrets
 import socket
@@ -357,8 +358,63 @@ def page_variants(engine: Engine, table: str, level: str, amount: str) -> list[t
     return [natural, matching]
 
 
+def hand_json_writer(dialect: str, scale: int) -> Callable[[Any], dict[str, Any]]:
+    """The second baseline's plain Python: one row of the hand-written page (system columns, the
+    customer fields in form order, the owner's name) as the record JSON `Reader.list` returns."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    quantum = Decimal(1).scaleb(-scale)
+
+    def moment(value: Any) -> str | None:
+        if value is None:
+            return None
+        if dialect == "sqlite":
+            value = epoch + dt.timedelta(milliseconds=value)
+        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+    def number(value: Any) -> str | None:
+        if value is None:
+            return None
+        return format(Decimal(value).scaleb(-scale) if dialect == "sqlite" else value.quantize(quantum), "f")
+
+    def day(value: Any) -> str | None:
+        return value if value is None or isinstance(value, str) else value.isoformat()
+
+    def listed(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def write(row: Any) -> dict[str, Any]:
+        return {
+            "_id": row[0],
+            "_created_at": moment(row[1]),
+            "_created_by": row[2],
+            "_updated_at": moment(row[3]),
+            "_updated_by": row[4],
+            "_owner": row[5],
+            "_version": row[6],
+            "_deleted_at": moment(row[7]),
+            "name": row[8],
+            "level": row[9],
+            "industry": row[10],
+            "phone": row[11],
+            "email": row[12],
+            "annual_purchase": number(row[13]),
+            "since": day(row[14]),
+            "owner": None if row[15] is None else {"id": row[15], "name": row[18]},
+            "tags": listed(row[16]),
+            "note": row[17],
+        }
+
+    return write
+
+
 def measure_page(
-    engine: Engine, conn: Connection, reader: Reader, jimu: tuple[str, str], hand: tuple[str, str], runs: int
+    engine: Engine,
+    conn: Connection,
+    reader: Reader,
+    jimu: tuple[str, str],
+    hand: tuple[str, str],
+    runs: int,
+    hand_json: Callable[[Any], dict[str, Any]],
 ) -> tuple[int, dict[str, int], dict[str, float]]:
     """Check Jimu's page against the hand-written one, count its statements, time both ways."""
     jimu_sql, jimu_count = jimu
@@ -367,6 +423,7 @@ def measure_page(
     hand_rows = conn.exec_driver_sql(hand_page).all()
     total = int(conn.exec_driver_sql(hand_count).scalar_one())
     assert [item["_id"] for item in jimu_page.items] == [row[0] for row in hand_rows], "pages differ"
+    assert jimu_page.items == [hand_json(row) for row in hand_rows], "record JSON differs from the plain-Python baseline"
     assert jimu_page.total == total, (jimu_page.total, total)
     counts = {}
     for with_count in (False, True):
@@ -383,6 +440,7 @@ def measure_page(
             "jimu list": lambda: reader.list(conn, filter=FILTER, sort=SORT, limit=50, count=False),
             "jimu SQL": lambda: conn.exec_driver_sql(jimu_sql).all(),
             "hand page": lambda: conn.exec_driver_sql(hand_page).all(),
+            "hand page+JSON": lambda: [hand_json(row) for row in conn.exec_driver_sql(hand_page).all()],
             "jimu list+count": lambda: reader.list(conn, filter=FILTER, sort=SORT, limit=50, count=True),
             "hand page+count": hand_page_count,
             "jimu count SQL": lambda: conn.exec_driver_sql(jimu_count).scalar_one(),
@@ -422,7 +480,8 @@ def bench_page(engine: Engine, app: LoadedApp, runs: int) -> list[PageResult]:
         )
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))  # begin the transaction outside the measured calls
-            total, counts, times = measure_page(engine, conn, reader, (jimu_sql, jimu_count), (hand_page, hand_count), runs)
+            writer = hand_json_writer(engine.dialect.name, scale)
+            total, counts, times = measure_page(engine, conn, reader, (jimu_sql, jimu_count), (hand_page, hand_count), runs, writer)
             conn.rollback()
         with engine.begin() as conn:
             conn.execute(text("DROP INDEX ix_bench_page"))
@@ -439,6 +498,10 @@ def print_page(result: PageResult) -> None:
     print(f"    {'Reader.list, count=False':28} {t['jimu list']:9.2f} ms   list/hand = {t['jimu list'] / t['hand page']:.2f}x")
     print(f"    {'  its page SQL alone':28} {t['jimu SQL']:9.2f} ms   SQL/hand  = {t['jimu SQL'] / t['hand page']:.2f}x")
     print(f"    {'hand page (+ owner join)':28} {t['hand page']:9.2f} ms")
+    print(
+        f"    {'hand page + plain-Python JSON':28} {t['hand page+JSON']:9.2f} ms"
+        f"   list/(hand+JSON) = {t['jimu list'] / t['hand page+JSON']:.2f}x (second baseline)"
+    )
     print(f"    {'Reader.list, count=True':28} {t['jimu list+count']:9.2f} ms   list/hand = {t['jimu list+count'] / t['hand page+count']:.2f}x")
     print(f"    {'hand page + hand COUNT':28} {t['hand page+count']:9.2f} ms")
     print(f"    {'jimu COUNT SQL alone':28} {t['jimu count SQL']:9.2f} ms   vs hand = {t['jimu count SQL'] / t['hand count SQL']:.2f}x")
@@ -726,7 +789,8 @@ def summary(results: list[DatabaseResult]) -> None:
             t = p.times
             print(
                 f"  (b) page     index {p.index}: list {t['jimu list']:.2f} ms vs hand {t['hand page']:.2f} ms"
-                f" = {t['jimu list'] / t['hand page']:.2f}x (SQL alone {t['jimu SQL'] / t['hand page']:.2f}x);"
+                f" = {t['jimu list'] / t['hand page']:.2f}x (SQL alone {t['jimu SQL'] / t['hand page']:.2f}x;"
+                f" vs hand SQL + plain-Python JSON {t['hand page+JSON']:.2f} ms = {t['jimu list'] / t['hand page+JSON']:.2f}x);"
                 f" with count {t['jimu list+count']:.2f} vs {t['hand page+count']:.2f} ms = {t['jimu list+count'] / t['hand page+count']:.2f}x"
                 " (target <= 1.3x)"
             )

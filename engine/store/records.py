@@ -126,6 +126,38 @@ def link_table(metadata: MetaData, field_id: int) -> Table:
     )
 
 
+def reserve_ids(conn: sa.engine.Connection, table: Table, count: int) -> list[int] | None:
+    """`count` new `_id`s for `table`, taken before the rows are inserted, so a batch can be
+    written by a plain executemany (no `RETURNING`, which makes drivers handle one huge
+    statement per batch). None when ids cannot be reserved safely on this connection.
+
+    PostgreSQL: from the table's sequence (safe under concurrency). SQLite: after the largest id
+    ever given (`sqlite_sequence`, the tables are AUTOINCREMENT), which is safe because the
+    engine's write transactions hold SQLite's single write lock from `BEGIN IMMEDIATE`; a
+    read-only (deferred) transaction gets None.
+    """
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:t, '_id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": count},
+        ).scalars()
+        return sorted(int(v) for v in found)
+    if conn.dialect.name != "sqlite" or conn.get_execution_options().get("jimu_read_only", False):
+        return None
+    if not conn.in_transaction():
+        return None
+    last = conn.execute(
+        sa.text(
+            "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = :t), 0),"
+            f" COALESCE((SELECT max(_id) FROM {table.name}), 0))"
+        ),
+        {"t": table.name},
+    ).scalar_one()
+    return list(range(int(last) + 1, int(last) + 1 + count))
+
+
 __all__ = [
     "SYSTEM_FIELDS",
     "RecordId",
@@ -135,6 +167,7 @@ __all__ = [
     "link_table",
     "link_table_name",
     "record_table",
+    "reserve_ids",
     "storage_of",
     "system_columns",
     "table_name",
