@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import random
 import secrets
@@ -642,7 +643,9 @@ def serve(url: str, data_dir: str, token: str, port: int) -> None:
     from engine.settings import Settings
 
     settings = Settings(data_dir=Path(data_dir), admin_token=SecretStr(token), database_url=url)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    app = create_app(settings)
+    gc.freeze()  # as `jimu serve` does once the app is built
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def bench_http(url: str, app_key: str, clients: int, seconds: float) -> HttpResult:
@@ -739,9 +742,12 @@ def setup(engine: Engine) -> LoadedApp:
 
 
 def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResult:
-    print(f"\n===== {name}: {args.rows:,} customers =====", flush=True)
+    frozen = " (gc.freeze() after setup)" if args.freeze_gc else ""
+    print(f"\n===== {name}: {args.rows:,} customers{frozen} =====", flush=True)
     engine = engine_for_url(url)
     app = setup(engine)
+    if args.freeze_gc:
+        gc.freeze()  # what `jimu serve` does after startup; default off (a plain library call)
     customer_table = app.layout.forms["customer"].table.name
     inserted = bench_insert(engine, app, args.rows, args.batch, args.pipeline_budget, args.analyze_after)
     analyze(engine, [customer_table, "plain_customer"])
@@ -812,6 +818,11 @@ def main() -> None:
         default=0,
         metavar="ROWS",
         help="run ANALYZE once after this many rows of (a) (default: never, as the engine does not)",
+    )
+    parser.add_argument(
+        "--freeze-gc",
+        action="store_true",
+        help="gc.freeze() after setup, as `jimu serve` does after startup (default: the interpreter's plain GC)",
     )
     parser.add_argument("--runs", type=int, default=15, help="timed rounds for (b) and (c)")
     parser.add_argument("--clients", type=int, default=8)

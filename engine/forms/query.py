@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import Select, and_, bindparam, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -280,25 +280,57 @@ class Reader:
     ) -> Page:
         """A page of the records the caller may see: filtered, searched, sorted and paged in the
         database."""
+        limit, offset = max(0, min(limit, MAX_LIMIT)), max(0, offset)
+        one = ids is not None and len(ids) == 1
+        params = {"jimu_record_id": ids[0]} if ids is not None and one else {}
+        # Callers without row scopes (administrators, the engine itself) reuse whole statements:
+        # executing the same statement object again skips building it and its cache key. Scoped
+        # callers' statements hold their own scope, so they are built per call.
+        key = (filter, sort or "", deleted, action, one, count, limit, offset, self.tz)
+        cacheable = self.access is None and not q and (ids is None or one) and not self._reads_clock
+        cache = lru_on_layout(self.form, "pages")
+        found: _Page | None = cache.get(key) if cacheable else None
+        if found is None:
+            found = self._page_statements(filter, sort, q, ids, count, deleted, action, limit, offset)
+            if cacheable and found.stable:
+                cache.put(key, found)
+        total = None if found.count is None else int(conn.execute(found.count, params).scalar_one())
+        return Page(self._page_json(conn, found.shape, conn.execute(found.page, params).all()), total)
+
+    def _page_statements(
+        self,
+        filter: str | None,
+        sort: str | None,
+        q: str | None,
+        ids: Sequence[int] | None,
+        count: bool,
+        deleted: bool,
+        action: str,
+        limit: int,
+        offset: int,
+    ) -> _Page:
         statement, resolver = self.base_select(deleted=deleted, action=action)
         conditions: list[ColumnElement[Any]] = []
+        stable = True
         if filter:
             conditions.append(self.filter_sql(filter, resolver))
+            checked = lru_on_layout(self.form, "filters").get((filter, self.tz))
+            stable = checked is not None and checked.sql is not None
         if q:
             conditions.append(self.search_sql(q, resolver))
-        if ids is not None:
+        if ids is not None and len(ids) == 1:
+            conditions.append(self.form.table.c._id == bindparam("jimu_record_id"))
+        elif ids is not None:
             conditions.append(self.form.table.c._id.in_(list(ids)))
         if conditions:
             statement = statement.where(and_(*conditions))
-        total = None
+        counted = None
         if count:
             counted = select(func.count()).select_from(self.form.table).where(
                 self.visible(resolver, deleted=deleted, action=action), *conditions
             )
-            total = int(conn.execute(counted).scalar_one())
-        statement = statement.order_by(*self.order_by(sort or "", resolver))
-        statement = statement.limit(max(0, min(limit, MAX_LIMIT))).offset(max(0, offset))
-        return Page(self._page_json(conn, self._shape(resolver), conn.execute(statement).all()), total)
+        statement = statement.order_by(*self.order_by(sort or "", resolver)).limit(limit).offset(offset)
+        return _Page(statement, counted, self._shape(resolver), stable)
 
     def _page_json(self, conn: Connection, shape: _Shape, rows: Sequence[Any]) -> builtins.list[dict[str, Any]]:
         """Page rows (tuples in the shape's column order) -> record JSON, with batched extras."""
@@ -527,6 +559,17 @@ class _Shape:
     columns: builtins.list[Any]
     slots: builtins.list[tuple[str, int, int, Any]]
     extras: bool
+
+
+@dataclass(frozen=True)
+class _Page:
+    """The statements of one kind of page (and its count), their shape, and whether they may be
+    kept (not when the filter reads the clock)."""
+
+    page: Select[Any]
+    count: Select[Any] | None
+    shape: _Shape
+    stable: bool
 
 
 @dataclass(frozen=True)

@@ -158,9 +158,49 @@ def reserve_ids(conn: sa.engine.Connection, table: Table, count: int) -> list[in
     return list(range(int(last) + 1, int(last) + 1 + count))
 
 
+def bulk_insert(conn: sa.engine.Connection, table: Table, rows: Sequence[dict[str, Any]]) -> bool:
+    """Insert `rows` (all with the same keys) through the driver's bulk path: one prepared
+    INSERT run by ``executemany`` on SQLite, ``COPY`` on PostgreSQL with psycopg. Values are
+    converted by the columns' own bind processors, as SQLAlchemy would, but once per value
+    instead of through its per-row parameter machinery. False when the driver has no such
+    path (nothing is written then; the caller inserts another way). A unique or foreign key
+    violation raises `sqlalchemy.exc.IntegrityError`."""
+    if not rows:
+        return True
+    names = list(rows[0])
+    dialect = conn.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    values = [
+        tuple(
+            row[name] if process is None else process(row[name])  # processors map None themselves (JSON null)
+            for name, process in zip(names, processors, strict=True)
+        )
+        for row in rows
+    ]
+    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    if dialect.name == "sqlite":
+        placeholders = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})", values)
+        return True
+    if dialect.name != "postgresql":
+        return False
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    if not hasattr(cursor, "copy"):
+        cursor.close()
+        return False
+    try:
+        with cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+    except dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+        raise sa.exc.IntegrityError(f"COPY {table.name}", None, exc) from exc
+    return True
+
+
 __all__ = [
     "SYSTEM_FIELDS",
     "RecordId",
+    "bulk_insert",
     "child_table",
     "child_table_name",
     "column_name",

@@ -4,18 +4,20 @@ concurrent writers. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from engine.forms import apps
 from engine.forms.errors import ServiceError
 from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer, history
 from engine.store import prepare_database
-from engine.store.records import reserve_ids
+from engine.store.records import bulk_insert, reserve_ids
 
 ACTOR = Actor(None, "import")
 
@@ -143,3 +145,36 @@ def test_ids_are_not_reserved_in_a_read_only_sqlite_transaction(crm: Engine) -> 
         assert reserved is None
     else:
         assert reserved is not None and len(set(reserved)) == 3
+
+
+def test_a_batch_stores_exactly_the_column_values_a_single_insert_stores(crm: Engine) -> None:
+    same = [
+        {"name": "甲", "level": "A", "tags": ["vip"], "amount": "12.345", "since": "2024-02-29"},
+        {"name": "乙", "level": None, "tags": None, "amount": None, "since": None},
+        {"name": "丙", "tags": [], "amount": "0", "phone": ""},
+    ]
+    single = [create(crm, [record])[0] for record in same]
+    batch = create(crm, same)
+    with crm.connect() as conn:
+        app = apps.load(conn, "crm")
+        form = app.form("customer")
+        columns = ", ".join(f.column for f in form.fields.values()) + ", _created_by, _owner, _version, _deleted_at"
+        stored = {row[0]: tuple(row[1:]) for row in conn.exec_driver_sql(f"SELECT _id, {columns} FROM {form.table.name}")}
+        null_tags = conn.exec_driver_sql(f"SELECT count(*) FROM {form.table.name} WHERE {form.fields['tags'].column} IS NULL").scalar_one()
+    assert [stored[i] for i in batch] == [stored[i] for i in single]
+    assert null_tags % 2 == 0  # however JSON blanks are stored, both paths store them alike
+
+
+def test_the_bulk_path_reports_a_taken_unique_value_as_an_integrity_error(crm: Engine) -> None:
+    with crm.connect() as conn:
+        app = apps.load(conn, "crm")
+    form = app.form("customer")
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    phone = form.fields["phone"].column
+    rows = [
+        {"_id": 100 + i, "_created_at": now, "_updated_at": now, "_version": 1, phone: "13800000000"} for i in range(2)
+    ]
+    with pytest.raises(IntegrityError), crm.begin() as conn:
+        bulk_insert(conn, form.table, rows)
+    with crm.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM {form.table.name}").scalar_one() == 0

@@ -159,3 +159,14 @@ def test_the_layout_cache_keeps_a_bounded_number_of_entries() -> None:
     assert cache.get("a") == 1  # "a" is now the most recent
     cache.put("c", 3)
     assert (cache.get("a"), cache.get("b"), cache.get("c"), len(cache)) == (1, None, 3, 2)
+
+
+def test_a_kept_page_statement_reads_the_record_asked_for_each_time(shop: Engine) -> None:
+    with shop.connect() as conn:
+        app = apps.load(conn, "shop")
+        reader = Reader(app.layout, app.form("product"))
+        ids = [item["_id"] for item in reader.list(conn, sort="name").items]
+        assert [reader.get(conn, record_id)["_id"] for record_id in ids + ids[::-1]] == ids + ids[::-1]
+        first = reader.list(conn, sort="name", limit=1, offset=0).items
+        second = reader.list(conn, sort="name", limit=1, offset=1).items
+        assert first[0]["_id"] == ids[0] and second[0]["_id"] == ids[1]
