@@ -657,7 +657,7 @@ def bench_http(url: str, app_key: str, clients: int, seconds: float) -> HttpResu
         log_path = Path(data_dir) / "server.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(
-                [sys.executable, __file__, "--serve", url, "--data-dir", data_dir, "--token", token, "--port", str(port)],
+                [sys.executable, __file__, f"--serve={url}", f"--data-dir={data_dir}", f"--token={token}", f"--port={port}"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -564,7 +564,8 @@ class Writer:
             return []
         try:
             if preserve and all("_id" in row for row in rows):
-                conn.execute(insert(table), rows)
+                if not bulk_insert(conn, table, rows):
+                    conn.execute(insert(table), rows)
                 reset_sequence(conn, table.name)
                 return [row["_id"] for row in rows]
             if len(rows) == 1:
