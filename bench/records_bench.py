@@ -338,7 +338,7 @@ class PageResult:
 def jimu_page_statement(reader: Reader, filter: str, sort: str, limit: int) -> Any:
     """The page statement `Reader.list` runs (built with the Reader's own public pieces)."""
     statement, resolver = reader.base_select()
-    statement = statement.where(reader.filter_sql(filter, resolver)).order_by(*reader.order_by(sort, resolver))
+    statement = statement.where(reader.filter_sql(filter, resolver)).order_by(*reader.order_by(sort, resolver, filter))
     return statement.limit(limit)
 
 

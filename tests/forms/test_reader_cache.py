@@ -170,3 +170,42 @@ def test_a_kept_page_statement_reads_the_record_asked_for_each_time(shop: Engine
         first = reader.list(conn, sort="name", limit=1, offset=0).items
         second = reader.list(conn, sort="name", limit=1, offset=1).items
         assert first[0]["_id"] == ids[0] and second[0]["_id"] == ids[1]
+
+
+def test_blanks_sort_last_whatever_the_filter_says_about_them(shop: Engine) -> None:
+    with shop.begin() as conn:
+        app = apps.load(conn, "shop")
+        Writer(app.layout, app.id, app.form("product")).create_many(
+            conn, [{"name": "赠品", "cost": "1"}, {"name": "样品"}], ACTOR
+        )
+    reader = Reader(app.layout, app.form("product"))
+    # no filter on price: its blanks come last in both directions
+    assert names(reader, shop, sort="-price,name")[-2:] == ["样品", "赠品"]
+    assert names(reader, shop, sort="price,name")[-2:] == ["样品", "赠品"]
+    # a filter that leaves no blank price: same order as without it, minus the blanks
+    for sort in ("-price", "price"):
+        everything = names(reader, shop, sort=sort + ",name")
+        assert names(reader, shop, filter="price > 10", sort=sort) == [n for n in everything if n not in ("样品", "赠品")]
+        assert names(reader, shop, filter='AND(price >= 40, name <> "x")', sort=sort) == [
+            n for n in everything if n not in ("样品", "赠品")
+        ]
+    # under OR the filter lets blanks through, and they still come last
+    assert names(reader, shop, filter='price > 1000 OR cost = 1', sort="-price") == ["显示器", "赠品"]
+    assert names(reader, shop, filter='price > 1000 OR cost = 1', sort="price") == ["显示器", "赠品"]
+    assert names(reader, shop, filter='NOT(price < 50)', sort="price,name")[-2:] == ["样品", "赠品"]
+
+
+def test_which_fields_a_filter_leaves_no_blank_in() -> None:
+    from engine import expr
+    from engine.forms.query import nonblank_keys
+
+    def keys(source: str) -> set[str]:
+        return set(nonblank_keys(expr.parse(source)))
+
+    assert keys('level = "A" AND amount > 500000') == {"level", "amount"}
+    assert keys("AND(1 <= amount, since < DATE(2025, 1, 1))") == {"amount", "since"}
+    assert keys('level = "" AND amount <> 3') == set()
+    assert keys("amount > 1 OR level = \"A\"") == set()
+    assert keys("NOT(amount > 1)") == set()
+    assert keys("customer.level = \"A\"") == set()
+    assert keys("IF(amount > 1, TRUE, FALSE)") == set()
