@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
+import json
 import random
 import secrets
 import socket
@@ -336,7 +338,7 @@ class PageResult:
 def jimu_page_statement(reader: Reader, filter: str, sort: str, limit: int) -> Any:
     """The page statement `Reader.list` runs (built with the Reader's own public pieces)."""
     statement, resolver = reader.base_select()
-    statement = statement.where(reader.filter_sql(filter, resolver)).order_by(*reader.order_by(sort, resolver))
+    statement = statement.where(reader.filter_sql(filter, resolver)).order_by(*reader.order_by(sort, resolver, filter))
     return statement.limit(limit)
 
 
@@ -357,8 +359,63 @@ def page_variants(engine: Engine, table: str, level: str, amount: str) -> list[t
     return [natural, matching]
 
 
+def hand_json_writer(dialect: str, scale: int) -> Callable[[Any], dict[str, Any]]:
+    """The second baseline's plain Python: one row of the hand-written page (system columns, the
+    customer fields in form order, the owner's name) as the record JSON `Reader.list` returns."""
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    quantum = Decimal(1).scaleb(-scale)
+
+    def moment(value: Any) -> str | None:
+        if value is None:
+            return None
+        if dialect == "sqlite":
+            value = epoch + dt.timedelta(milliseconds=value)
+        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+    def number(value: Any) -> str | None:
+        if value is None:
+            return None
+        return format(Decimal(value).scaleb(-scale) if dialect == "sqlite" else value.quantize(quantum), "f")
+
+    def day(value: Any) -> str | None:
+        return value if value is None or isinstance(value, str) else value.isoformat()
+
+    def listed(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def write(row: Any) -> dict[str, Any]:
+        return {
+            "_id": row[0],
+            "_created_at": moment(row[1]),
+            "_created_by": row[2],
+            "_updated_at": moment(row[3]),
+            "_updated_by": row[4],
+            "_owner": row[5],
+            "_version": row[6],
+            "_deleted_at": moment(row[7]),
+            "name": row[8],
+            "level": row[9],
+            "industry": row[10],
+            "phone": row[11],
+            "email": row[12],
+            "annual_purchase": number(row[13]),
+            "since": day(row[14]),
+            "owner": None if row[15] is None else {"id": row[15], "name": row[18]},
+            "tags": listed(row[16]),
+            "note": row[17],
+        }
+
+    return write
+
+
 def measure_page(
-    engine: Engine, conn: Connection, reader: Reader, jimu: tuple[str, str], hand: tuple[str, str], runs: int
+    engine: Engine,
+    conn: Connection,
+    reader: Reader,
+    jimu: tuple[str, str],
+    hand: tuple[str, str],
+    runs: int,
+    hand_json: Callable[[Any], dict[str, Any]],
 ) -> tuple[int, dict[str, int], dict[str, float]]:
     """Check Jimu's page against the hand-written one, count its statements, time both ways."""
     jimu_sql, jimu_count = jimu
@@ -367,6 +424,7 @@ def measure_page(
     hand_rows = conn.exec_driver_sql(hand_page).all()
     total = int(conn.exec_driver_sql(hand_count).scalar_one())
     assert [item["_id"] for item in jimu_page.items] == [row[0] for row in hand_rows], "pages differ"
+    assert jimu_page.items == [hand_json(row) for row in hand_rows], "record JSON differs from the plain-Python baseline"
     assert jimu_page.total == total, (jimu_page.total, total)
     counts = {}
     for with_count in (False, True):
@@ -383,6 +441,7 @@ def measure_page(
             "jimu list": lambda: reader.list(conn, filter=FILTER, sort=SORT, limit=50, count=False),
             "jimu SQL": lambda: conn.exec_driver_sql(jimu_sql).all(),
             "hand page": lambda: conn.exec_driver_sql(hand_page).all(),
+            "hand page+JSON": lambda: [hand_json(row) for row in conn.exec_driver_sql(hand_page).all()],
             "jimu list+count": lambda: reader.list(conn, filter=FILTER, sort=SORT, limit=50, count=True),
             "hand page+count": hand_page_count,
             "jimu count SQL": lambda: conn.exec_driver_sql(jimu_count).scalar_one(),
@@ -422,7 +481,8 @@ def bench_page(engine: Engine, app: LoadedApp, runs: int) -> list[PageResult]:
         )
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))  # begin the transaction outside the measured calls
-            total, counts, times = measure_page(engine, conn, reader, (jimu_sql, jimu_count), (hand_page, hand_count), runs)
+            writer = hand_json_writer(engine.dialect.name, scale)
+            total, counts, times = measure_page(engine, conn, reader, (jimu_sql, jimu_count), (hand_page, hand_count), runs, writer)
             conn.rollback()
         with engine.begin() as conn:
             conn.execute(text("DROP INDEX ix_bench_page"))
@@ -439,6 +499,10 @@ def print_page(result: PageResult) -> None:
     print(f"    {'Reader.list, count=False':28} {t['jimu list']:9.2f} ms   list/hand = {t['jimu list'] / t['hand page']:.2f}x")
     print(f"    {'  its page SQL alone':28} {t['jimu SQL']:9.2f} ms   SQL/hand  = {t['jimu SQL'] / t['hand page']:.2f}x")
     print(f"    {'hand page (+ owner join)':28} {t['hand page']:9.2f} ms")
+    print(
+        f"    {'hand page + plain-Python JSON':28} {t['hand page+JSON']:9.2f} ms"
+        f"   list/(hand+JSON) = {t['jimu list'] / t['hand page+JSON']:.2f}x (second baseline)"
+    )
     print(f"    {'Reader.list, count=True':28} {t['jimu list+count']:9.2f} ms   list/hand = {t['jimu list+count'] / t['hand page+count']:.2f}x")
     print(f"    {'hand page + hand COUNT':28} {t['hand page+count']:9.2f} ms")
     print(f"    {'jimu COUNT SQL alone':28} {t['jimu count SQL']:9.2f} ms   vs hand = {t['jimu count SQL'] / t['hand count SQL']:.2f}x")
@@ -579,7 +643,9 @@ def serve(url: str, data_dir: str, token: str, port: int) -> None:
     from engine.settings import Settings
 
     settings = Settings(data_dir=Path(data_dir), admin_token=SecretStr(token), database_url=url)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    app = create_app(settings)
+    gc.freeze()  # as `jimu serve` does once the app is built
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def bench_http(url: str, app_key: str, clients: int, seconds: float) -> HttpResult:
@@ -591,7 +657,7 @@ def bench_http(url: str, app_key: str, clients: int, seconds: float) -> HttpResu
         log_path = Path(data_dir) / "server.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(
-                [sys.executable, __file__, "--serve", url, "--data-dir", data_dir, "--token", token, "--port", str(port)],
+                [sys.executable, __file__, f"--serve={url}", f"--data-dir={data_dir}", f"--token={token}", f"--port={port}"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -676,9 +742,12 @@ def setup(engine: Engine) -> LoadedApp:
 
 
 def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResult:
-    print(f"\n===== {name}: {args.rows:,} customers =====", flush=True)
+    frozen = " (gc.freeze() after setup)" if args.freeze_gc else ""
+    print(f"\n===== {name}: {args.rows:,} customers{frozen} =====", flush=True)
     engine = engine_for_url(url)
     app = setup(engine)
+    if args.freeze_gc:
+        gc.freeze()  # what `jimu serve` does after startup; default off (a plain library call)
     customer_table = app.layout.forms["customer"].table.name
     inserted = bench_insert(engine, app, args.rows, args.batch, args.pipeline_budget, args.analyze_after)
     analyze(engine, [customer_table, "plain_customer"])
@@ -726,7 +795,8 @@ def summary(results: list[DatabaseResult]) -> None:
             t = p.times
             print(
                 f"  (b) page     index {p.index}: list {t['jimu list']:.2f} ms vs hand {t['hand page']:.2f} ms"
-                f" = {t['jimu list'] / t['hand page']:.2f}x (SQL alone {t['jimu SQL'] / t['hand page']:.2f}x);"
+                f" = {t['jimu list'] / t['hand page']:.2f}x (SQL alone {t['jimu SQL'] / t['hand page']:.2f}x;"
+                f" vs hand SQL + plain-Python JSON {t['hand page+JSON']:.2f} ms = {t['jimu list'] / t['hand page+JSON']:.2f}x);"
                 f" with count {t['jimu list+count']:.2f} vs {t['hand page+count']:.2f} ms = {t['jimu list+count'] / t['hand page+count']:.2f}x"
                 " (target <= 1.3x)"
             )
@@ -748,6 +818,11 @@ def main() -> None:
         default=0,
         metavar="ROWS",
         help="run ANALYZE once after this many rows of (a) (default: never, as the engine does not)",
+    )
+    parser.add_argument(
+        "--freeze-gc",
+        action="store_true",
+        help="gc.freeze() after setup, as `jimu serve` does after startup (default: the interpreter's plain GC)",
     )
     parser.add_argument("--runs", type=int, default=15, help="timed rounds for (b) and (c)")
     parser.add_argument("--clients", type=int, default=8)

@@ -15,8 +15,9 @@ Core table, every field's column, and how each field gets its value:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from sqlalchemy import Column, MetaData, Table
@@ -62,7 +63,7 @@ def formula_column_type(kind: str, precision: int | None) -> TypeEngine[Any] | N
     return maker() if maker is not None else None
 
 
-@dataclass
+@dataclass(eq=False)
 class FieldLayout:
     """One field of a form or subform row, bound to its id and where its value comes from."""
 
@@ -74,28 +75,40 @@ class FieldLayout:
     rows: RowsLayout | None = None
     link: Table | None = None
 
-    @property
+    # A layout belongs to one immutable app revision, so what is derived from it once (column
+    # name, coercer, JSON writer) can be kept on it and never goes stale.
+    @cached_property
     def key(self) -> str:
         return self.spec.key
 
-    @property
+    @cached_property
     def column(self) -> str:
         return physical.column_name(self.id)
+
+    @cached_property
+    def coerce(self) -> Callable[[Any], tuple[Any, list[Any]]]:
+        """The field type's `coerce` for this field, resolved once (see `FieldType.coercer`)."""
+        return self.kind.coercer(self.spec)
+
+    @cached_property
+    def write_json(self) -> Callable[[Any], Any]:
+        """The field type's `to_json` for this field, resolved once (see `FieldType.json_writer`)."""
+        return self.kind.json_writer(self.spec)
 
     @property
     def storage(self) -> str | None:
         return physical.storage_of(self.column_type)
 
-    @property
+    @cached_property
     def writable(self) -> bool:
         return self.source in ("column", "rows", "links") and self.spec.type not in ("formula", "serial")
 
-    @property
+    @cached_property
     def unique(self) -> bool:
         return isinstance(self.spec, ValueFieldSpec) and self.spec.unique and self.source == "column"
 
 
-@dataclass
+@dataclass(eq=False)
 class Container:
     """What a form and a subform row have in common: a table, fields and a formula schema."""
 
@@ -105,6 +118,10 @@ class Container:
 
     def stored_formulas(self) -> list[FieldLayout]:
         """Formulas kept in a column, in an order where each comes after what it reads."""
+        return self._stored_formulas
+
+    @cached_property
+    def _stored_formulas(self) -> list[FieldLayout]:
         pending = {f.key: f for f in self.fields.values() if f.source == "column" and isinstance(f.spec, FormulaField)}
         ordered: list[FieldLayout] = []
         while pending:
@@ -115,14 +132,14 @@ class Container:
         return ordered
 
 
-@dataclass
+@dataclass(eq=False)
 class RowsLayout(Container):
     """A subform: its row table and row fields; formulas in a row also see the form's fields."""
 
     parent: FormLayout | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class FormLayout(Container):
     """A form bound to its table `r{id}`."""
 

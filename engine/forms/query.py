@@ -12,19 +12,22 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select
+from sqlalchemy import Select, and_, bindparam, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from engine import expr
 from engine.core.issues import Issue
+from engine.expr import ast
 from engine.forms.access import Access
+from engine.forms.cache import calls_clock, lru_on_layout, on_layout, reads_clock
 from engine.forms.errors import ServiceError, not_found
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
+from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
 from engine.forms.resolve import Resolver
 from engine.store.models import Department, StoredFile, User
@@ -100,16 +103,63 @@ class Reader:
         return select(value).where(alias.c._id == record_id, alias.c._deleted_at.is_(None)).scalar_subquery()
 
     def base_select(self, *, deleted: bool = False, action: str = "view") -> tuple[Select[Any], Resolver]:
+        """The page statement before filter, search, order and paging, and its resolver."""
         table = self.form.table
         resolver = self.resolver()
-        system = [table.c[name] for name in SYSTEM_FIELDS]
-        statement = select(*system, *self.scalar_columns(self.form, resolver)).select_from(table)
+        statement = select(*self._shape(resolver).columns).select_from(table)
         return statement.where(self.visible(resolver, deleted=deleted, action=action)), resolver
+
+    def _shape(self, resolver: Resolver) -> _Shape:
+        """The page's columns and how each becomes record JSON, for this caller's hidden fields.
+
+        Kept per layout, hidden fields and time zone: the columns depend on nothing else unless
+        a read-time formula of the app reads the clock (then they are built per call)."""
+        key = ("shape", self.hidden, self.tz)
+        if self._reads_clock:
+            return self._build_shape(resolver)
+        cache = lru_on_layout(self.form, "reader")
+        found: _Shape | None = cache.get(key)
+        if found is None:
+            found = self._build_shape(resolver)
+            cache.put(key, found)
+        return found
+
+    def _build_shape(self, resolver: Resolver) -> _Shape:
+        table = self.form.table
+        columns: list[Any] = [table.c[name] for name in SYSTEM_FIELDS]
+        slots: list[tuple[str, int, int, Any]] = []
+        for field in self.form.fields.values():
+            if field.source == "none" or field.key in self.hidden:
+                continue
+            spec = field.spec
+            if field.source in ("rows", "links") or self._many_lookup(self.form, field):
+                slots.append((field.key, _EXTRA, -1, None))
+                continue
+            value = resolver.value(field.key)
+            columns.append(value.label(field.key))
+            index = len(columns) - 1
+            if isinstance(spec, RelationField):
+                columns.append(self.title_sql(spec.target, value).label(f"{field.key}#title"))
+                slots.append((field.key, _RELATION, index, None))
+            elif spec.type in PEOPLE:
+                slots.append((field.key, _PEOPLE, index, (PEOPLE[spec.type], self.value_writer(self.form, field))))
+            elif spec.type in FILE_TYPES:
+                slots.append((field.key, _FILES, index, None))
+            else:
+                slots.append((field.key, _VALUE, index, self.value_writer(self.form, field)))
+        return _Shape(columns, slots, any(slot[1] == _EXTRA for slot in slots))
+
+    @property
+    def _reads_clock(self) -> bool:
+        return reads_clock(self.app)
 
     def visible(self, resolver: Resolver, *, deleted: bool = False, action: str = "view") -> ColumnElement[bool]:
         """Live (or binned) records the caller may `action`: the WHERE every query starts from."""
         table = self.form.table
-        live = table.c._deleted_at.is_not(None) if deleted else table.c._deleted_at.is_(None)
+        if deleted:
+            live = on_layout(self.form, "binned", lambda: table.c._deleted_at.is_not(None))
+        else:
+            live = on_layout(self.form, "live", lambda: table.c._deleted_at.is_(None))
         if self.access is None:
             return live
         return and_(live, self.access.where(action, table, resolver))
@@ -132,6 +182,46 @@ class Reader:
             )
 
     def filter_sql(self, source: str, resolver: Resolver) -> ColumnElement[Any]:
+        """A filter as SQL: checked (boolean, no hidden field), compiled once per layout, source
+        and time zone, and again per call only when it reads the clock."""
+        cache = lru_on_layout(self.form, "filters")
+        key = (source, self.tz)
+        found: _Filter | None = cache.get(key)
+        if found is not None:
+            self._refuse_hidden(found.refs, "filter")
+            if found.sql is not None:
+                return found.sql
+            return resolver.formula(source)
+        sql = self._compile_filter(source, resolver)
+        tree = expr.checked(source, self.form.schema)
+        from engine.forms.layout import formula_refs
+
+        volatile = self._reads_clock or calls_clock(tree)
+        refs = frozenset(formula_refs(source, self.form.schema))
+        cache.put(key, _Filter(refs, None if volatile else sql, nonblank_keys(tree)))
+        return sql
+
+    def _nonblank(self, filter: str | None) -> frozenset[str]:
+        """Fields every record matching `filter` has a value in (see `nonblank_keys`)."""
+        if not filter:
+            return frozenset()
+        found: _Filter | None = lru_on_layout(self.form, "filters").get((filter, self.tz))
+        if found is not None:
+            return found.nonblank
+        try:
+            return nonblank_keys(expr.checked(filter, self.form.schema))
+        except (expr.ExprError, ValueError):
+            return frozenset()
+
+    def _refuse_hidden(self, refs: frozenset[str], where: str) -> None:
+        for key in sorted(refs & self.hidden):
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [_issue(where, "hidden_field", f"不能按无权查看的字段 {key} 筛选", f"Cannot filter by {key}, which you may not see")],
+            )
+
+    def _compile_filter(self, source: str, resolver: Resolver) -> ColumnElement[Any]:
         self.check_visible_refs(source, "filter")
         try:
             result = expr.check(source, self.form.schema)
@@ -149,7 +239,27 @@ class Reader:
             )
         return resolver.formula(source)
 
-    def order_by(self, sort: str, resolver: Resolver) -> builtins.list[ColumnElement[Any]]:
+    def order_by(self, sort: str, resolver: Resolver, filter: str | None = None) -> builtins.list[ColumnElement[Any]]:
+        """ORDER BY keys of `sort` ("-amount,title") for a page filtered by `filter`, kept per
+        layout, sort, hidden fields, time zone and the fields the filter leaves no blank in
+        (built per call when the app reads the clock).
+
+        Blanks sort last. Where the filter already excludes blanks of a sort field, the key is
+        written without ``NULLS LAST``: the order is the same, and PostgreSQL can then walk a
+        plain ascending index backwards for a descending sort (and SQLite forwards for an
+        ascending one) instead of sorting every matching row."""
+        nonblank = self._nonblank(filter)
+        if self._reads_clock:
+            return self._order_by(sort, resolver, nonblank)
+        cache = lru_on_layout(self.form, "sorts")
+        key = (sort, self.hidden, self.tz, nonblank)
+        found: list[ColumnElement[Any]] | None = cache.get(key)
+        if found is None:
+            found = self._order_by(sort, resolver, nonblank)
+            cache.put(key, found)
+        return found
+
+    def _order_by(self, sort: str, resolver: Resolver, nonblank: frozenset[str]) -> builtins.list[ColumnElement[Any]]:
         keys: list[ColumnElement[Any]] = []
         for raw in [part.strip() for part in sort.split(",") if part.strip()]:
             descending = raw.startswith("-")
@@ -165,7 +275,10 @@ class Reader:
                         [_issue("sort", "unknown_sort", f"不能按 {key} 排序", f"Cannot sort by {key}")],
                     )
                 value = resolver.value(key)
-            keys.append(value.desc().nulls_last() if descending else value.asc().nulls_last())
+            if key in nonblank:
+                keys.append(value.desc() if descending else value.asc())
+            else:
+                keys.append(value.desc().nulls_last() if descending else value.asc().nulls_last())
         keys.append(self.form.table.c._id)  # a stable order for paging
         return keys
 
@@ -191,26 +304,104 @@ class Reader:
     ) -> Page:
         """A page of the records the caller may see: filtered, searched, sorted and paged in the
         database."""
+        limit, offset = max(0, min(limit, MAX_LIMIT)), max(0, offset)
+        one = ids is not None and len(ids) == 1
+        params = {"jimu_record_id": ids[0]} if ids is not None and one else {}
+        # Callers without row scopes (administrators, the engine itself) reuse whole statements:
+        # executing the same statement object again skips building it and its cache key. Scoped
+        # callers' statements hold their own scope, so they are built per call.
+        key = (filter, sort or "", deleted, action, one, count, limit, offset, self.tz)
+        cacheable = self.access is None and not q and (ids is None or one) and not self._reads_clock
+        cache = lru_on_layout(self.form, "pages")
+        found: _Page | None = cache.get(key) if cacheable else None
+        if found is None:
+            found = self._page_statements(filter, sort, q, ids, count, deleted, action, limit, offset)
+            if cacheable and found.stable:
+                cache.put(key, found)
+        total = None if found.count is None else int(conn.execute(found.count, params).scalar_one())
+        return Page(self._page_json(conn, found.shape, conn.execute(found.page, params).all()), total)
+
+    def _page_statements(
+        self,
+        filter: str | None,
+        sort: str | None,
+        q: str | None,
+        ids: Sequence[int] | None,
+        count: bool,
+        deleted: bool,
+        action: str,
+        limit: int,
+        offset: int,
+    ) -> _Page:
         statement, resolver = self.base_select(deleted=deleted, action=action)
         conditions: list[ColumnElement[Any]] = []
+        stable = True
         if filter:
             conditions.append(self.filter_sql(filter, resolver))
+            checked = lru_on_layout(self.form, "filters").get((filter, self.tz))
+            stable = checked is not None and checked.sql is not None
         if q:
             conditions.append(self.search_sql(q, resolver))
-        if ids is not None:
+        if ids is not None and len(ids) == 1:
+            conditions.append(self.form.table.c._id == bindparam("jimu_record_id"))
+        elif ids is not None:
             conditions.append(self.form.table.c._id.in_(list(ids)))
         if conditions:
             statement = statement.where(and_(*conditions))
-        total = None
+        counted = None
         if count:
             counted = select(func.count()).select_from(self.form.table).where(
                 self.visible(resolver, deleted=deleted, action=action), *conditions
             )
-            total = int(conn.execute(counted).scalar_one())
-        statement = statement.order_by(*self.order_by(sort or "", resolver))
-        statement = statement.limit(max(0, min(limit, MAX_LIMIT))).offset(max(0, offset))
-        rows = [dict(row._mapping) for row in conn.execute(statement)]
-        return Page(self.to_json(conn, rows), total)
+        statement = statement.order_by(*self.order_by(sort or "", resolver, filter)).limit(limit).offset(offset)
+        return _Page(statement, counted, self._shape(resolver), stable)
+
+    def _page_json(self, conn: Connection, shape: _Shape, rows: Sequence[Any]) -> builtins.list[dict[str, Any]]:
+        """Page rows (tuples in the shape's column order) -> record JSON, with batched extras."""
+        extras = self._extras(conn, self.form, [row[0] for row in rows]) if shape.extras else {}
+        people = _PeopleNames()
+        files = _FileInfo()
+        items = []
+        slots = shape.slots
+        for row in rows:
+            created, updated, deleted = row[1], row[3], row[7]
+            item: dict[str, Any] = {
+                "_id": row[0],
+                "_created_at": None if created is None else datetime_json(created),
+                "_created_by": row[2],
+                "_updated_at": None if updated is None else datetime_json(updated),
+                "_updated_by": row[4],
+                "_owner": row[5],
+                "_version": row[6],
+                "_deleted_at": None if deleted is None else datetime_json(deleted),
+            }
+            for key, kind, index, extra in slots:
+                if kind == _VALUE:
+                    item[key] = extra(row[index])
+                elif kind == _RELATION:
+                    raw = row[index]
+                    item[key] = None if raw is None else {"_id": raw, "title": _title(row[index + 1])}
+                elif kind == _PEOPLE:
+                    value = extra[1](row[index])
+                    people.add(extra[0], value)
+                    item[key] = value
+                elif kind == _FILES:
+                    item[key] = files.add(row[index])
+                else:
+                    item[key] = self._extra_json(self.form.fields[key], extras[key].get(row[0], []), people, files)
+            items.append(item)
+        people.fill(conn)
+        files.fill(conn)
+        return items
+
+    def _extra_json(self, field: FieldLayout, value: Any, people: _PeopleNames, files: _FileInfo) -> Any:
+        if field.source == "rows":
+            assert field.rows is not None
+            return [
+                {"_id": sub["_id"], **self._fields_json(field.rows, sub, sub.pop("#extras", {}), people, files)}
+                for sub in value
+            ]
+        return value
 
     def get(self, conn: Connection, record_id: int, *, deleted: bool = False, action: str = "view") -> dict[str, Any]:
         """One record as JSON; 404 when it does not exist, is in the recycle bin or is not
@@ -221,33 +412,6 @@ class Reader:
         return page.items[0]
 
     # --- JSON ----------------------------------------------------------------------------
-    def to_json(self, conn: Connection, rows: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
-        """Page rows (system columns + labelled values) -> record JSON, with batched extras."""
-        ids = [row["_id"] for row in rows]
-        extras = self._extras(conn, self.form, ids)
-        people = _PeopleNames()
-        files = _FileInfo()
-        items = []
-        for row in rows:
-            item = self._system_json(row)
-            item.update(self._fields_json(self.form, row, extras, people, files))
-            items.append(item)
-        people.fill(conn)
-        files.fill(conn)
-        return items
-
-    @staticmethod
-    def _system_json(row: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for name in SYSTEM_FIELDS:
-            value = row[name]
-            if isinstance(value, dt.datetime):
-                from engine.forms.field_types.values import datetime_json
-
-                value = datetime_json(value)
-            result[name] = value
-        return result
-
     def _fields_json(
         self,
         container: Container,
@@ -286,10 +450,16 @@ class Reader:
 
     def value_json(self, container: Container, field: FieldLayout, raw: Any) -> Any:
         """A value read from SQL as record JSON, written by the field that owns the value."""
-        owner = self.value_owner(container, field)
-        if owner is None:
-            return expr.encode(raw) if raw is not None else None
-        return owner.kind.to_json(owner.spec, raw)
+        return self.value_writer(container, field)(raw)
+
+    def value_writer(self, container: Container, field: FieldLayout) -> Callable[[Any], Any]:
+        """How `value_json` writes `field`'s values (resolved once per field layout)."""
+
+        def build() -> Callable[[Any], Any]:
+            owner = self.value_owner(container, field)
+            return _encode if owner is None else owner.write_json
+
+        return on_layout(field, "value_writer", build)
 
     def value_owner(self, container: Container, field: FieldLayout) -> FieldLayout | None:
         """The field whose type writes this field's values (a lookup's target, a rollup's field)."""
@@ -397,6 +567,70 @@ class Reader:
         return found
 
 
+def _encode(raw: Any) -> Any:
+    return expr.encode(raw) if raw is not None else None
+
+
+# What a page column becomes in record JSON (`Reader._shape`).
+_VALUE, _RELATION, _PEOPLE, _FILES, _EXTRA = range(5)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A page statement's columns (system columns first) and, per visible field in form order,
+    (key, kind, column index, writer): how its record JSON is made."""
+
+    columns: builtins.list[Any]
+    slots: builtins.list[tuple[str, int, int, Any]]
+    extras: bool
+
+
+@dataclass(frozen=True)
+class _Page:
+    """The statements of one kind of page (and its count), their shape, and whether they may be
+    kept (not when the filter reads the clock)."""
+
+    page: Select[Any]
+    count: Select[Any] | None
+    shape: _Shape
+    stable: bool
+
+
+@dataclass(frozen=True)
+class _Filter:
+    """A checked filter: the fields it reads, its SQL unless that depends on the clock, and the
+    fields it leaves no blank in."""
+
+    refs: frozenset[str]
+    sql: ColumnElement[Any] | None
+    nonblank: frozenset[str]
+
+
+ORDERING = frozenset({"<", "<=", ">", ">="})
+
+
+def nonblank_keys(tree: ast.Node) -> frozenset[str]:
+    """Fields of the form that no record matching the filter `tree` leaves blank: those a
+    top-level AND term orders against anything (an ordering with a blank side is FALSE) or
+    equates with a number or non-empty text (blank equals only blank). Terms under OR, NOT or
+    IF say nothing."""
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Binary) and node.op == "AND":
+            stack += [node.left, node.right]
+        elif isinstance(node, ast.Call) and node.name == "AND":
+            stack.extend(node.args)
+        elif isinstance(node, ast.Binary) and (node.op in ORDERING or node.op == "="):
+            for side, other in ((node.left, node.right), (node.right, node.left)):
+                if not isinstance(side, ast.Ref) or len(side.path or side.names) != 1:
+                    continue
+                if node.op in ORDERING or isinstance(other, ast.NumberLit) or (isinstance(other, ast.TextLit) and other.value):
+                    found.add((side.path or side.names)[0])
+    return frozenset(found)
+
+
 def _title(value: Any) -> Any:
     if value is None or isinstance(value, str):
         return value
@@ -420,12 +654,17 @@ class _PeopleNames:
         self.refs[kind].extend(item for item in items if isinstance(item, dict))
 
     def fill(self, conn: Connection) -> None:
-        for kind, model, column in (("user", User, User.display_name), ("department", Department, Department.name)):
+        for kind, table, column in (("user", User.__table__, "display_name"), ("department", Department.__table__, "name")):
             refs = self.refs[kind]
             if not refs:
                 continue
-            wanted = {ref["id"] for ref in refs}
-            names = dict(conn.execute(select(model.id, column).where(model.id.in_(wanted))).all())
+            # Ids are whole numbers (checked on write), written into the statement as digits: a
+            # bound expanding IN list costs more to prepare than this whole query takes to run.
+            wanted = sorted({ref["id"] for ref in refs if type(ref["id"]) is int})
+            names: dict[Any, Any] = {}
+            if wanted:
+                listed = ", ".join(str(int(i)) for i in wanted)
+                names = dict(conn.exec_driver_sql(f"SELECT id, {column} FROM {table.name} WHERE id IN ({listed})").all())  # type: ignore[attr-defined]
             for ref in refs:
                 ref["name"] = names.get(ref["id"])
 

@@ -11,10 +11,11 @@ bad record writes nothing. Updates carry `_version`; a stale one is a 409.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select, update
@@ -24,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import expr
 from engine.core.issues import Issue, format_path
-from engine.core.sqltypes import INT64_MAX
+from engine.core.sqltypes import INT64_MAX, to_epoch_ms
 from engine.forms.access import Access
+from engine.forms.cache import on_layout
 from engine.forms.common import DefaultExpr, ValueFieldSpec
 from engine.forms.errors import ServiceError, forbidden, invalid, not_found
 from engine.forms.field_types.computed import (
@@ -42,7 +44,9 @@ from engine.forms.messages import issue
 from engine.forms.query import FILE_TYPES, PEOPLE, Reader
 from engine.forms.resolve import Resolver
 from engine.store.models import Counter, Department, RecordHistory, StoredFile, User
+from engine.store.records import bulk_insert, reserve_ids
 
+_T = TypeVar("_T")
 CHANNELS = frozenset({"ui", "api", "import", "public_link", "rule", "flow"})
 SYSTEM_WRITABLE_ON_IMPORT = ("_id", "_created_at", "_created_by", "_updated_at", "_updated_by", "_owner", "_version")
 
@@ -108,6 +112,19 @@ class Writer:
         self.defer_links = False
         self.deferred: list[tuple[str, int, str]] = []
         self.preserve_ids = False
+        self._ctx = expr.EvalContext.create(self.now, tz)
+        # What each input key may do for this caller, resolved once per writer (not per record).
+        self._allowed = {key: access.access(key) if access is not None else "editable" for key in form.fields}
+        # Keys `prepare` may coerce directly: editable fields stored in their own column.
+        self._simple = {
+            key: layout.coerce
+            for key, layout in form.fields.items()
+            if self._allowed[key] == "editable"
+            and layout.source == "column"
+            and layout.writable
+            and not isinstance(layout.spec, RelationField)
+            and layout.spec.type not in FILE_TYPES
+        }
 
     # --- coerce ---------------------------------------------------------------------------
     def prepare(self, data: Any, *, creating: bool, preserve: bool = False) -> Prepared:
@@ -116,36 +133,49 @@ class Writer:
         if not isinstance(data, Mapping):
             prepared.issues.append(issue("", "expected_record"))
             return prepared
+        simple = self._simple
+        values = prepared.values
         for key, raw in data.items():
-            if not isinstance(key, str):
-                prepared.issues.append(issue("", "unknown_field", key=key))
-                continue
-            if key.startswith("_"):
-                if preserve and key in SYSTEM_WRITABLE_ON_IMPORT:
-                    self._system_value(key, raw, prepared)
-                continue  # other system keys are read-only and ignored (clients echo records back)
-            found = self.form.fields.get(key)
-            if found is None:
-                prepared.issues.append(issue(key, "unknown_field", key=key))
-                continue
-            if bad := lone_surrogates(raw, (key,)):
-                prepared.issues.extend(lone_surrogate_issue(path) for path in bad)
-                continue
-            allowed = self.access.access(key) if self.access is not None else "editable"
-            if allowed == "hidden":
-                prepared.issues.append(issue(key, "unknown_field", key=key))  # as if it did not exist
-                continue
-            if allowed == "read_only" and found.writable:
-                prepared.issues.append(issue(key, "read_only_field"))
-                continue
-            if not found.writable:
-                if preserve and found.spec.type == "serial" and isinstance(raw, str):
-                    prepared.system["#serial:" + key] = raw  # an imported serial keeps its number
-                continue  # computed values are read-only; an echoed value is ignored
-            self._coerce_into(self.form, found, raw, prepared.values, prepared.rows, prepared.links, prepared.issues, key)
+            coerce = simple.get(key)
+            if coerce is not None and _no_surrogates(raw):
+                value, found = coerce(raw)
+                if found:
+                    prepared.issues.extend(i.under(key) for i in found)
+                values[key] = value
+            else:
+                self._prepare_key(key, raw, prepared, preserve)
         if creating:
             self._defaults(self.form, data if isinstance(data, Mapping) else {}, prepared.values, prepared.issues)
         return prepared
+
+    def _prepare_key(self, key: Any, raw: Any, prepared: Prepared, preserve: bool) -> None:
+        """One input key the fast path of `prepare` does not take, with every check."""
+        if not isinstance(key, str):
+            prepared.issues.append(issue("", "unknown_field", key=key))
+            return
+        if key.startswith("_"):
+            if preserve and key in SYSTEM_WRITABLE_ON_IMPORT:
+                self._system_value(key, raw, prepared)
+            return  # other system keys are read-only and ignored (clients echo records back)
+        found = self.form.fields.get(key)
+        if found is None:
+            prepared.issues.append(issue(key, "unknown_field", key=key))
+            return
+        if raw is not None and (type(raw) is not str or not raw.isascii()) and (bad := lone_surrogates(raw, (key,))):
+            prepared.issues.extend(lone_surrogate_issue(path) for path in bad)
+            return
+        allowed = self._allowed[key]
+        if allowed == "hidden":
+            prepared.issues.append(issue(key, "unknown_field", key=key))  # as if it did not exist
+            return
+        if allowed == "read_only" and found.writable:
+            prepared.issues.append(issue(key, "read_only_field"))
+            return
+        if not found.writable:
+            if preserve and found.spec.type == "serial" and isinstance(raw, str):
+                prepared.system["#serial:" + key] = raw  # an imported serial keeps its number
+            return  # computed values are read-only; an echoed value is ignored
+        self._coerce_into(self.form, found, raw, prepared.values, prepared.rows, prepared.links, prepared.issues, key)
 
     @staticmethod
     def _system_value(key: str, raw: Any, prepared: Prepared) -> None:
@@ -188,8 +218,9 @@ class Writer:
         if spec.type in FILE_TYPES:
             values[spec.key] = self._coerce_files(raw, issues, path)
             return
-        value, found = layout.kind.coerce(spec, raw)
-        issues.extend(i.under(path) for i in found)
+        value, found = layout.coerce(raw)
+        if found:
+            issues.extend(i.under(path) for i in found)
         values[spec.key] = value
 
     def _coerce_relation(self, spec: RelationField, raw: Any, issues: list[Issue], path: str) -> list[int]:
@@ -267,9 +298,10 @@ class Writer:
     def _defaults(
         self, container: Container, given: Mapping[str, Any], values: dict[str, Any], issues: list[Issue], prefix: str = ""
     ) -> None:
-        for layout in container.fields.values():
+        for layout in _with_defaults(container):
             spec = layout.spec
-            if not isinstance(spec, ValueFieldSpec) or spec.default is None or spec.key in given or not layout.writable:
+            assert isinstance(spec, ValueFieldSpec)
+            if spec.key in given:
                 continue
             if isinstance(spec.default, DefaultExpr):
                 raw = expr.encode(self.evaluate(spec.default.expr, container, values))
@@ -277,14 +309,13 @@ class Writer:
                 raw = spec.default
             if isinstance(spec, RelationField):
                 continue  # relation defaults need data linkage, which is not modelled yet
-            value, found = layout.kind.coerce(spec, raw)
+            value, found = layout.coerce(raw)
             issues.extend(i.under(prefix + spec.key) for i in found)
             values[spec.key] = value
 
     def evaluate(self, source: str, container: Container, values: Mapping[str, Any]) -> Any:
         """A formula over a record's own stored values, in Python (trusted: values are typed)."""
-        compiled = expr.compile_formula(source, container.schema, trusted=True)
-        return compiled(values, expr.EvalContext.create(self.now, self.tz))
+        return _trusted_formula(container, source).run(values, self._ctx)
 
     # --- computed -------------------------------------------------------------------------
     def compute(self, container: Container, values: dict[str, Any]) -> None:
@@ -313,7 +344,7 @@ class Writer:
         uses: list[tuple[int, tuple[str, str], int, str]] = []
 
         def visit(n: int, container: Container, values: Mapping[str, Any], links: Mapping[str, list[int]], path: str) -> None:
-            for layout in container.fields.values():
+            for layout in _references(container):
                 spec = layout.spec
                 where = f"{path}{spec.key}"
                 found: list[tuple[tuple[str, str], int, str]] = []
@@ -461,7 +492,8 @@ class Writer:
         self.preserve_ids = preserve
         prepared = [self.prepare(data, creating=True, preserve=preserve) for data in records]
         for one, path in zip(prepared, paths, strict=True):
-            one.issues = [i.under(path.rstrip(".")) for i in one.issues]
+            if one.issues:
+                one.issues = [i.under(path.rstrip(".")) for i in one.issues]
         self.check_references(conn, prepared, paths)
         for one in prepared:
             self.compute(self.form, one.values)
@@ -478,15 +510,17 @@ class Writer:
         serials = [f for f in self.form.fields.values() if isinstance(f.spec, SerialField)]
         table = self.form.table
         main_rows: list[dict[str, Any]] = []
+        columns_of = _columns(self.form)
         for one in prepared:
-            row = {self.form.fields[key].column: value for key, value in one.values.items()}
+            row = {columns_of[key]: value for key, value in one.values.items()}
             for layout in serials:
                 given = one.system.get("#serial:" + layout.key)
                 row[layout.column] = given or self.next_serial(conn, layout)
             row.update(self._system_values(one, actor))
             main_rows.append(row)
         columns = {name for row in main_rows for name in row}
-        main_rows = [{name: row.get(name) for name in columns} for row in main_rows]  # executemany needs one shape
+        if any(len(row) != len(columns) for row in main_rows):  # executemany needs one shape
+            main_rows = [{name: row.get(name) for name in columns} for row in main_rows]
         ids = self._insert(conn, table, main_rows, preserve)
         for one, record_id in zip(prepared, ids, strict=True):
             self._write_children(conn, one, record_id, creating=True)
@@ -501,10 +535,9 @@ class Writer:
             raise invalid(issues)
         history = []
         for one, record_id, row in zip(prepared, ids, main_rows, strict=True):
-            diff = {key: [None, value] for key, value in self._json(one).items() if value not in (None, [])}
+            diff = self._created_diff(one)
             history.append(self._history(record_id, row["_version"], actor, diff, "create"))
-        if history:
-            conn.execute(insert(RecordHistory), history)
+        insert_history(conn, history)
         return ids
 
     def check_create_scope(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int]) -> None:
@@ -520,6 +553,15 @@ class Writer:
 
     def _system_values(self, one: Prepared, actor: Actor) -> dict[str, Any]:
         system = one.system
+        if not system:
+            return {
+                "_created_at": self.now,
+                "_created_by": actor.user_id,
+                "_updated_at": self.now,
+                "_updated_by": actor.user_id,
+                "_owner": actor.user_id if actor.owner is None else actor.owner,
+                "_version": 1,
+            }
         created = _moment(system.get("_created_at")) or self.now
         updated = _moment(system.get("_updated_at")) or created if system else self.now
         values = {
@@ -539,13 +581,21 @@ class Writer:
             return []
         try:
             if preserve and all("_id" in row for row in rows):
-                conn.execute(insert(table), rows)
+                if not bulk_insert(conn, table, rows):
+                    conn.execute(insert(table), rows)
                 reset_sequence(conn, table.name)
                 return [row["_id"] for row in rows]
             if len(rows) == 1:
                 return [conn.execute(insert(table).values(rows[0]).returning(table.c._id)).scalar_one()]
-            result = conn.execute(insert(table).returning(table.c._id, sort_by_parameter_order=True), rows)
-            return [row[0] for row in result]
+            ids = reserve_ids(conn, table, len(rows))
+            if ids is None:
+                result = conn.execute(insert(table).returning(table.c._id, sort_by_parameter_order=True), rows)
+                return [row[0] for row in result]
+            for row, record_id in zip(rows, ids, strict=True):
+                row["_id"] = record_id
+            if not bulk_insert(conn, table, rows):
+                conn.execute(insert(table), rows)
+            return ids
         except IntegrityError as exc:  # a unique value taken by a concurrent writer
             raise ServiceError(409, "validation_failed", [Issue("", "unique", "取值已存在，不能重复", "A unique value already exists")]) from exc
 
@@ -755,23 +805,30 @@ class Writer:
         event = "delete" if deleted else "restore"
         conn.execute(insert(RecordHistory), [self._history(record_id, version, actor, {}, event)])
 
-    def _json(self, one: Prepared) -> dict[str, Any]:
-        result: dict[str, Any] = {}
+    def _created_diff(self, one: Prepared) -> dict[str, Any]:
+        """A new record's history diff: `[None, value]` for every value it was created with."""
+        if one.links or one.rows:
+            return {key: [None, value] for key, value in self._json(one).items() if value not in (None, [])}
+        writers = _history_writers(self.form)
+        diff: dict[str, Any] = {}
         for key, value in one.values.items():
-            layout = self.form.fields[key]
-            if isinstance(layout.spec, RelationField):
-                result[key] = None if value is None else {"_id": value}
-            elif layout.spec.type in FILE_TYPES:
-                result[key] = None if not value else [{"file_id": v} for v in value]
-            else:
-                result[key] = layout.kind.to_json(layout.spec, value)
+            if value is not None:
+                written = writers[key](value)
+                if written is not None and written != []:
+                    diff[key] = (None, written)  # a JSON array, like [None, value]; tuples of atoms stay out of the GC's way
+        return diff
+
+    def _json(self, one: Prepared) -> dict[str, Any]:
+        """A prepared record's values as record JSON (what a create's history diff holds)."""
+        writers = _history_writers(self.form)
+        result = {key: writers[key](value) for key, value in one.values.items()}
         for key, ids in one.links.items():
             result[key] = [{"_id": v} for v in ids]
         for key, rows in one.rows.items():
             rows_layout = self.form.fields[key].rows
             assert rows_layout is not None
             result[key] = [
-                {k: rows_layout.fields[k].kind.to_json(rows_layout.fields[k].spec, v) for k, v in row.items() if not k.startswith(("_", "#"))}
+                {k: rows_layout.fields[k].write_json(v) for k, v in row.items() if not k.startswith(("_", "#"))}
                 for row in rows
             ]
         return result
@@ -811,6 +868,58 @@ def history(conn: Connection, form: FormLayout, record_id: int, *, hidden: froze
     ]
 
 
+HISTORY_COLUMNS = ("app_id", "form_id", "record_id", "version", "actor_id", "channel", "diff", "created_at")
+
+
+def insert_history(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write history rows. On PostgreSQL with psycopg a batch goes through COPY: a multi-row
+    INSERT of a batch is one statement too long for psycopg's statement cache, so it would be
+    parsed again for every batch (see docs/benchmarks.md)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) > 1:
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        if hasattr(cursor, "copy"):
+            with cursor, cursor.copy(f"COPY {RecordHistory.__tablename__} ({', '.join(HISTORY_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(
+                        (
+                            row["app_id"],
+                            row["form_id"],
+                            row["record_id"],
+                            row["version"],
+                            row["actor_id"],
+                            row["channel"],
+                            json.dumps(row["diff"]),
+                            row["created_at"].astimezone(dt.UTC),
+                        )
+                    )
+            return
+        cursor.close()
+    if conn.dialect.name == "sqlite" and len(rows) > 1:
+        # The driver's executemany on ready values: SQLAlchemy's per-row parameter processing
+        # (JSON, moments) cost more than the insert itself.
+        placeholders = ", ".join("?" for _ in HISTORY_COLUMNS)
+        conn.exec_driver_sql(
+            f"INSERT INTO {RecordHistory.__tablename__} ({', '.join(HISTORY_COLUMNS)}) VALUES ({placeholders})",
+            [
+                (
+                    row["app_id"],
+                    row["form_id"],
+                    row["record_id"],
+                    row["version"],
+                    row["actor_id"],
+                    row["channel"],
+                    json.dumps(row["diff"]),
+                    to_epoch_ms(row["created_at"]),
+                )
+                for row in rows
+            ],
+        )
+        return
+    conn.execute(insert(RecordHistory), list(rows))
+
+
 def reset_sequence(conn: Connection, table: str) -> None:
     """After rows were inserted with explicit ids, make PostgreSQL's next id follow them."""
     if conn.dialect.name == "postgresql":
@@ -819,12 +928,91 @@ def reset_sequence(conn: Connection, table: str) -> None:
         )
 
 
+# Per-layout facts the pipeline needs for every record, computed once per layout revision and
+# kept on the layout (see engine.forms.cache).
+def _layout_cache(container: Container, name: str, build: Callable[[], _T]) -> _T:
+    return on_layout(container, "pipeline:" + name, build)
+
+
+def _with_defaults(container: Container) -> list[FieldLayout]:
+    """Writable fields that declare a default."""
+    return _layout_cache(
+        container,
+        "defaults",
+        lambda: [
+            f
+            for f in container.fields.values()
+            if isinstance(f.spec, ValueFieldSpec) and f.spec.default is not None and f.writable
+        ],
+    )
+
+
+def _references(container: Container) -> list[FieldLayout]:
+    """Fields whose values name other rows: relations, people and files."""
+    return _layout_cache(
+        container,
+        "references",
+        lambda: [
+            f
+            for f in container.fields.values()
+            if isinstance(f.spec, RelationField) or f.spec.type in PEOPLE or f.spec.type in FILE_TYPES
+        ],
+    )
+
+
+def _columns(container: Container) -> dict[str, str]:
+    """Field key -> column name."""
+    return _layout_cache(container, "columns", lambda: {key: f.column for key, f in container.fields.items()})
+
+
+def _history_writers(form: FormLayout) -> dict[str, Callable[[Any], Any]]:
+    """Field key -> how a prepared value is written into a create's history diff."""
+
+    def writer(layout: FieldLayout) -> Callable[[Any], Any]:
+        if isinstance(layout.spec, RelationField):
+            return lambda value: None if value is None else {"_id": value}
+        if layout.spec.type in FILE_TYPES:
+            return lambda value: None if not value else [{"file_id": v} for v in value]
+        return layout.write_json
+
+    return _layout_cache(form, "history_writers", lambda: {key: writer(f) for key, f in form.fields.items()})
+
+
+def _trusted_formula(container: Container, source: str) -> expr.CompiledFormula:
+    """A formula of the container compiled for typed values (once per layout and source)."""
+    compiled: dict[str, expr.CompiledFormula] = _layout_cache(container, "formulas", dict)
+    found = compiled.get(source)
+    if found is None:
+        found = compiled[source] = expr.compile_formula(source, container.schema, trusted=True)
+    return found
+
+
 def _blank(one: Prepared, layout: FieldLayout) -> bool:
     if layout.source == "rows":
         return not one.rows.get(layout.key)
     if layout.source == "links":
         return not one.links.get(layout.key)
     return one.values.get(layout.key) is None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _no_surrogates(raw: Any) -> bool:
+    """A quick "certainly no lone surrogate" for common values (False: ask `lone_surrogates`)."""
+    kind = type(raw)
+    if kind is str:
+        return raw.isascii() or _encodes(raw)
+    if raw is None or kind is int or kind is float or kind is bool:
+        return True
+    if kind is list:
+        return all(type(v) is str and (v.isascii() or _encodes(v)) for v in raw)
+    return False
 
 
 def lone_surrogates(value: Any, path: tuple[int | str, ...] = ()) -> list[tuple[int | str, ...]]:

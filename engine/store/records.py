@@ -126,15 +126,88 @@ def link_table(metadata: MetaData, field_id: int) -> Table:
     )
 
 
+def reserve_ids(conn: sa.engine.Connection, table: Table, count: int) -> list[int] | None:
+    """`count` new `_id`s for `table`, taken before the rows are inserted, so a batch can be
+    written by a plain executemany (no `RETURNING`, which makes drivers handle one huge
+    statement per batch). None when ids cannot be reserved safely on this connection.
+
+    PostgreSQL: from the table's sequence (safe under concurrency). SQLite: after the largest id
+    ever given (`sqlite_sequence`, the tables are AUTOINCREMENT), which is safe because the
+    engine's write transactions hold SQLite's single write lock from `BEGIN IMMEDIATE`; a
+    read-only (deferred) transaction gets None.
+    """
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            sa.text("SELECT nextval(pg_get_serial_sequence(:t, '_id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": count},
+        ).scalars()
+        return sorted(int(v) for v in found)
+    if conn.dialect.name != "sqlite" or conn.get_execution_options().get("jimu_read_only", False):
+        return None
+    if not conn.in_transaction():
+        return None
+    last = conn.execute(
+        sa.text(
+            "SELECT max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = :t), 0),"
+            f" COALESCE((SELECT max(_id) FROM {table.name}), 0))"
+        ),
+        {"t": table.name},
+    ).scalar_one()
+    return list(range(int(last) + 1, int(last) + 1 + count))
+
+
+def bulk_insert(conn: sa.engine.Connection, table: Table, rows: Sequence[dict[str, Any]]) -> bool:
+    """Insert `rows` (all with the same keys) through the driver's bulk path: one prepared
+    INSERT run by ``executemany`` on SQLite, ``COPY`` on PostgreSQL with psycopg. Values are
+    converted by the columns' own bind processors, as SQLAlchemy would, but once per value
+    instead of through its per-row parameter machinery. False when the driver has no such
+    path (nothing is written then; the caller inserts another way). A unique or foreign key
+    violation raises `sqlalchemy.exc.IntegrityError`."""
+    if not rows:
+        return True
+    names = list(rows[0])
+    dialect = conn.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    values = [
+        tuple(
+            row[name] if process is None else process(row[name])  # processors map None themselves (JSON null)
+            for name, process in zip(names, processors, strict=True)
+        )
+        for row in rows
+    ]
+    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    if dialect.name == "sqlite":
+        placeholders = ", ".join("?" for _ in names)
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})", values)
+        return True
+    if dialect.name != "postgresql":
+        return False
+    cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    if not hasattr(cursor, "copy"):
+        cursor.close()
+        return False
+    try:
+        with cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+    except dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+        raise sa.exc.IntegrityError(f"COPY {table.name}", None, exc) from exc
+    return True
+
+
 __all__ = [
     "SYSTEM_FIELDS",
     "RecordId",
+    "bulk_insert",
     "child_table",
     "child_table_name",
     "column_name",
     "link_table",
     "link_table_name",
     "record_table",
+    "reserve_ids",
     "storage_of",
     "system_columns",
     "table_name",

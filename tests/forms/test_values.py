@@ -375,3 +375,34 @@ def test_datetime_round_trip(moment: dt.datetime) -> None:
         return
     assert stored == moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     assert coerce("datetime", to_json("datetime", stored)) == (stored, [])
+
+
+# -- precompiled coercers and JSON writers (what layouts keep per revision) --------------------
+
+ODD_INPUTS: list[Any] = [None, "", 0, -1, 1.5, True, [], [None], ["a", "a"], ["a", "b"], {}, "\x00", "x" * 300, HUGE, "2024-06-01"]
+
+
+@pytest.mark.parametrize(
+    ("type_name", "options", "raw"),
+    [(case[0], case[1], case[2]) for case in VALID + INVALID],
+    ids=[f"{case[0]}-{index}" for index, case in enumerate(VALID + INVALID)],
+)
+def test_precompiled_coercer_and_writer_give_what_coerce_and_to_json_give(type_name: str, options: dict[str, Any], raw: Any) -> None:
+    kind = FIELD_TYPES[type_name]
+    field = make(type_name, **options)
+    assert kind.coercer(field)(raw) == kind.coerce(field, raw)
+    value, _ = kind.coerce(field, raw)
+    assert kind.json_writer(field)(value) == kind.to_json(field, value)
+
+
+@pytest.mark.parametrize("name", FIELD_TYPES.names())
+def test_precompiled_coercer_agrees_on_odd_input_for_every_type(name: str) -> None:
+    kind = FIELD_TYPES[name]
+    field = kind.spec.model_validate({"key": "f", "type": name, **kind.example, **_link_options(name)})
+    specs = [field]
+    if "min" in kind.spec.model_fields and "max" in kind.spec.model_fields:
+        specs.append(kind.spec.model_validate({"key": "f", "type": name, **kind.example, **_link_options(name), "min": 1, "max": 2}))
+    for spec in specs:
+        coerce_once = kind.coercer(spec)
+        for raw in ODD_INPUTS:
+            assert coerce_once(raw) == kind.coerce(spec, raw), raw

@@ -8,15 +8,16 @@ rules (`validate`). Adding a field type is one new class registered with `@regis
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from engine.core.issues import Issue
 from engine.core.registry import Registry
 from engine.forms.common import FieldSpecBase, ValueFieldSpec, label_value
-from engine.forms.field_types.values import decimal_json, generic_json
+from engine.forms.field_types.values import CTX, Result, decimal_json, generic_json
 from engine.forms.messages import issue
 
 if TYPE_CHECKING:
@@ -104,6 +105,45 @@ class FieldType:
         if isinstance(value, Decimal) and isinstance(precision, int):
             return decimal_json(value, precision)
         return generic_json(value)
+
+    # The record pipeline and reader call these once per layout revision and keep the result,
+    # so nothing about the field (precision, options, bounds) is looked up again per value.
+    def coercer(self, field: FieldSpecBase) -> Callable[[Any], Result]:
+        """`coerce` of `field` as a one-argument function (same results, field resolved once).
+
+        Types override it with a fast path that accepts only what `coerce` would accept
+        unchanged, and hands everything else to `coerce`."""
+        return partial(self.coerce, field)
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        """`to_json` of `field` as a one-argument function (same results, field resolved once)."""
+        if type(self).to_json is not FieldType.to_json:
+            return partial(self.to_json, field)
+        precision = vars(field).get("precision")
+        if not isinstance(precision, int):
+            return generic_json
+        quantum = Decimal(1).scaleb(-precision)
+
+        def write(value: Any) -> Any:
+            if isinstance(value, Decimal):
+                return format(value.quantize(quantum, ROUND_HALF_UP, CTX), "f")
+            return generic_json(value)
+
+        return write
+
+
+def same(value: Any) -> Any:
+    """A JSON writer for values stored as their JSON (text, select values)."""
+    return value
+
+
+def none_or(write: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`write` for values that are not None; None stays None."""
+
+    def writer(value: Any) -> Any:
+        return None if value is None else write(value)
+
+    return writer
 
 
 class ComputedType(FieldType):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
 import sqlalchemy as sa
@@ -11,8 +12,8 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import Boolean, Text
 from engine.forms.common import FieldSpecBase, Label, Spec, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, Scope, register
-from engine.forms.field_types.values import Result, coerce_list, fail, show
+from engine.forms.field_types.base import FieldType, Scope, register, same
+from engine.forms.field_types.values import Result, coerce_list, fail, generic_json, show
 from engine.forms.messages import issue
 
 Color = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
@@ -91,6 +92,20 @@ class SelectType(_OptionsType):
         """One of the option values ("" is blank)."""
         return (None, []) if raw is None or raw == "" else self.option(field, raw)
 
+    def coercer(self, field: FieldSpecBase) -> Callable[[Any], Result]:
+        """Accepts an option value at once; the rest goes to `coerce`."""
+        values = frozenset(o.value for o in getattr(field, "options", []))
+
+        def coerce(raw: Any) -> Result:
+            if type(raw) is str and raw in values:
+                return raw, []
+            return self.coerce(field, raw)
+
+        return coerce
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return same
+
 
 @register
 class MultiselectType(_OptionsType):
@@ -108,6 +123,30 @@ class MultiselectType(_OptionsType):
         if raw is None:
             return None, []
         return coerce_list(field, raw, lambda item: self.option(field, item))
+
+    def coercer(self, field: FieldSpecBase) -> Callable[[Any], Result]:
+        """Accepts a list of distinct option values at once (without count bounds); the rest
+        goes to `coerce`."""
+        if getattr(field, "min", None) is not None or getattr(field, "max", None) is not None:
+            return super().coercer(field)
+        values = frozenset(o.value for o in getattr(field, "options", []))
+
+        def coerce(raw: Any) -> Result:
+            if type(raw) is list and all(type(v) is str and v in values for v in raw) and len(set(raw)) == len(raw):
+                return (list(raw) or None), []
+            return self.coerce(field, raw)
+
+        return coerce
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return _values_list
+
+
+def _values_list(value: Any) -> Any:
+    """A stored list of option values as record JSON (a copy)."""
+    if isinstance(value, list) and all(type(v) is str for v in value):
+        return list(value)
+    return generic_json(value)
 
 
 @register

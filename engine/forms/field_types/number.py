@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -11,8 +13,8 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import ExactDecimal
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, register
-from engine.forms.field_types.values import coerce_decimal, coerce_integer, decimal_json, fail
+from engine.forms.field_types.base import FieldType, none_or, register
+from engine.forms.field_types.values import CTX, coerce_decimal, coerce_integer, decimal_json, fail
 
 Precision = Annotated[int, Field(ge=0, le=10, description="Decimal places (0-10)")]
 PercentPrecision = Annotated[int, Field(ge=0, le=8, description="Decimal places of the percentage shown (0-8)")]
@@ -55,6 +57,20 @@ class RatingField(ValueFieldSpec):
     max: Annotated[int, Field(ge=1, le=10)] = 5
 
 
+def scaled_writer(scale: int) -> Callable[[Any], Any]:
+    """`decimal_json(value, scale)` with the quantum computed once."""
+    quantum = Decimal(1).scaleb(-scale)
+
+    def write(value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            return decimal_json(value, scale)
+        return format(value.quantize(quantum, ROUND_HALF_UP, CTX), "f")
+
+    return write
+
+
 class _DecimalType(FieldType):
     group = "number"
 
@@ -73,6 +89,9 @@ class _DecimalType(FieldType):
     def to_json(self, field: FieldSpecBase, value: Any) -> Any:
         """Text with exactly the field's scale ("12.50")."""
         return decimal_json(value, self.scale(field))
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return scaled_writer(self.scale(field))
 
 
 @register
@@ -106,6 +125,9 @@ class IntegerType(FieldType):
     def to_json(self, field: FieldSpecBase, value: Any) -> Any:
         """A JSON number."""
         return None if value is None else int(value)
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(int)
 
 
 @register
@@ -146,6 +168,9 @@ class PercentType(FieldType):
         """The fraction as text with the stored scale ("0.1250")."""
         return decimal_json(value, self.scale(field))
 
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return scaled_writer(self.scale(field))
+
 
 @register
 class RatingType(FieldType):
@@ -174,3 +199,6 @@ class RatingType(FieldType):
     def to_json(self, field: FieldSpecBase, value: Any) -> Any:
         """A JSON number."""
         return None if value is None else int(value)
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(int)

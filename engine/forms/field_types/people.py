@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, register
+from engine.forms.field_types.base import FieldType, none_or, register
 from engine.forms.field_types.values import coerce_id, coerce_list
 
 
@@ -50,6 +51,9 @@ class _OneType(FieldType):
     def to_json(self, field: FieldSpecBase, value: Any) -> Any:
         """`{"id": n}`; the store adds `name` when it reads records."""
         return None if value is None else {"id": value}
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(lambda value: {"id": value})
 
 
 class _ManyType(FieldType):

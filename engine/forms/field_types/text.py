@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -11,8 +12,8 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import Text
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, register
-from engine.forms.field_types.values import fail, plain
+from engine.forms.field_types.base import FieldType, register, same
+from engine.forms.field_types.values import Result, fail, plain
 from engine.forms.messages import issue
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
@@ -86,6 +87,31 @@ class _TextType(FieldType):
             if not matches:
                 return None, [issue("", "pattern", pattern=pattern)]
         return raw, []
+
+    def coercer(self, field: FieldSpecBase) -> Callable[[Any], Result]:
+        """Accepts plain, well-formed text within the bounds at once; the rest goes to `coerce`."""
+        low, high = getattr(field, "min", None), getattr(field, "max", None)
+        if getattr(field, "pattern", None) is not None:
+            return super().coercer(field)
+        checked = self.format_code is not None
+        well_formed = self.well_formed
+
+        def coerce(raw: Any) -> Result:
+            if (
+                type(raw) is str
+                and raw
+                and "\x00" not in raw
+                and (high is None or len(raw) <= high)
+                and (low is None or len(raw) >= low)
+                and (not checked or well_formed(raw))
+            ):
+                return raw, []
+            return self.coerce(field, raw)
+
+        return coerce
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return same
 
     def well_formed(self, text: str) -> bool:
         """Whether `text` has this type's format (email, phone, url)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from sqlalchemy.types import TypeEngine
@@ -9,8 +10,12 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import Date, Time, UtcDateTime
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, register
+from engine.forms.field_types.base import FieldType, none_or, register
 from engine.forms.field_types.values import coerce_date, coerce_datetime, coerce_time, datetime_json
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat()
 
 
 class DateField(ValueFieldSpec):
@@ -51,6 +56,9 @@ class DateType(FieldType):
         """ISO text such as "2024-06-01"."""
         return None if value is None else value.isoformat()
 
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(_iso)
+
 
 @register
 class DatetimeType(FieldType):
@@ -72,6 +80,9 @@ class DatetimeType(FieldType):
         """UTC with milliseconds: "2024-06-01T04:00:00.000Z"."""
         return None if value is None else datetime_json(value)
 
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(datetime_json)
+
 
 @register
 class TimeType(FieldType):
@@ -92,3 +103,6 @@ class TimeType(FieldType):
     def to_json(self, field: FieldSpecBase, value: Any) -> Any:
         """ISO text such as "13:45:00"."""
         return None if value is None else value.isoformat()
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(_iso)

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from engine.core.issues import Issue
@@ -53,6 +54,7 @@ def show(value: Any) -> str:
 # -- numbers ----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
 def decimal_limit(scale: int) -> Decimal:
     """The largest magnitude a decimal with `scale` places may have: below 10^18 (the formula
     language's range) and small enough for SQLite's scaled 64-bit integer column."""
@@ -203,6 +205,8 @@ def coerce_time(raw: Any) -> Result:
 
 def datetime_json(value: dt.datetime) -> str:
     """`2024-06-01T04:00:00.000Z`: UTC, milliseconds, four-digit year."""
+    if value.tzinfo is UTC and value.microsecond % 1000 == 0:  # as the store returns moments
+        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
     utc = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
     return (
         f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"

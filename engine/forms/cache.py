@@ -1,0 +1,106 @@
+"""Caches kept on layout objects: what the record pipeline and reader derive from a definition.
+
+A layout (`engine.forms.layout`) belongs to one published revision and never changes, so
+whatever is computed from it alone — per-field coercers, JSON writers, compiled filters and
+sorts — can live on it: a publish builds new layouts, and their caches start empty. Nothing
+that depends on the caller (row scopes) or on the clock (`TODAY()`, `NOW()`) may be stored
+unless its key says so; see `Reader` in `engine.forms.query`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+from engine.expr import ast
+from engine.forms.field_types.computed import FormulaField
+from engine.forms.layout import VOLATILE, AppLayout, Container
+
+T = TypeVar("T")
+V = TypeVar("V")
+
+DEFAULT_SIZE = 256
+"""Entries kept per layout and kind (filters, sorts, page shapes): recent ones win."""
+
+
+class LruCache(Generic[V]):
+    """A small thread-safe least-recently-used map with a fixed number of entries."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self.size = size
+        self._data: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            found = self._data.get(key)
+            if found is not None:
+                self._data.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: V) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+def on_layout(owner: Any, name: str, build: Callable[[], T]) -> T:
+    """The value `name` kept on a layout object, built on first use (builds are idempotent, so
+    two threads building at once is harmless)."""
+    cache: dict[str, Any] = owner.__dict__.setdefault("_jimu_cache", {})
+    if name not in cache:
+        cache[name] = build()
+    found: T = cache[name]
+    return found
+
+
+def lru_on_layout(owner: Any, name: str) -> LruCache[Any]:
+    """A bounded cache named `name` on a layout object."""
+    return on_layout(owner, "lru:" + name, LruCache)
+
+
+def calls_clock(tree: ast.Node) -> bool:
+    """Whether a checked formula calls TODAY() or NOW() (its SQL then holds the moment)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call) and node.name in VOLATILE:
+            return True
+        stack.extend(ast.children(node))
+    return False
+
+
+def reads_clock(app: AppLayout) -> bool:
+    """Whether any read-time value of the app may depend on the clock: a formula field (of any
+    form or subform) calling TODAY() or NOW(). Lookups, rollups and formulas over such a field
+    then do too, so SQL built from this app's fields is not kept when this is true."""
+
+    def build() -> bool:
+        from engine import expr
+
+        containers: list[Container] = []
+        for form in app.forms.values():
+            containers.append(form)
+            containers.extend(f.rows for f in form.fields.values() if f.rows is not None)
+        for container in containers:
+            for layout in container.fields.values():
+                if isinstance(layout.spec, FormulaField):
+                    try:
+                        tree = expr.checked(layout.spec.expr, container.schema)
+                    except (expr.ExprError, ValueError):
+                        return True  # cannot tell: assume it does
+                    if calls_clock(tree):
+                        return True
+        return False
+
+    return on_layout(app, "reads_clock", build)
+
+
+__all__ = ["DEFAULT_SIZE", "LruCache", "calls_clock", "lru_on_layout", "on_layout", "reads_clock"]
