@@ -278,26 +278,21 @@ def user_create(
 
 @user_commands.command("import")
 def user_import(
-    path: Annotated[Path, typer.Argument(help="A CSV (UTF-8) org chart with a header row.")],
+    path: Annotated[Path, typer.Argument(help="An org chart as xlsx or CSV (UTF-8 or GBK) with a header row.")],
     data_dir: DataDir = None,
 ) -> None:
     """Import an org chart: columns username, display_name, department (a path such as
-    销售部/销售一组), manager (a username), phone, email, is_head, password."""
-    import csv
+    销售部/销售一组), manager (a username), phone, email, is_head, password — or their Chinese
+    names 用户名, 姓名, 部门, 上级, 手机, 邮箱, 是否负责人, 密码."""
+    from engine.auth.directory import import_org_chart, org_chart_rows
 
-    from engine.auth.directory import import_org_chart
-
-    if path.suffix.lower() not in (".csv", ".txt"):
-        typer.echo("只支持 CSV（可由 Excel 另存为 CSV UTF-8）/ only CSV is supported (save from Excel as CSV UTF-8)", err=True)
-        raise typer.Exit(2)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = [dict(row) for row in csv.DictReader(handle)]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         typer.echo(f"无法读取 / cannot read {path}: {exc}", err=True)
         raise typer.Exit(2) from None
     with _database(data_dir) as engine, engine.begin() as conn:
-        counts = import_org_chart(conn, rows, actor_id=None)
+        counts = import_org_chart(conn, org_chart_rows(path.name, data), actor_id=None)
     typer.echo(
         f"已导入 / imported: {counts['created']} new, {counts['updated']} updated users, {counts['departments']} new departments"
     )

@@ -136,4 +136,37 @@ def test_a_bad_org_chart_imports_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 1
     for expected in ("[2].display_name", "[3].username", "[2].manager"):
         assert expected in result.output
-    assert runner.invoke(app, ["user", "import", str(tmp_path / "org.xlsx"), "--data-dir", str(tmp_path)]).exit_code == 2
+    assert runner.invoke(app, ["user", "import", str(tmp_path / "missing.xlsx"), "--data-dir", str(tmp_path)]).exit_code == 2
+    garbage = tmp_path / "garbage.xlsx"
+    garbage.write_bytes(b"PK\x03\x04 not really a workbook")
+    unreadable = runner.invoke(app, ["user", "import", str(garbage), "--data-dir", str(tmp_path)])
+    assert unreadable.exit_code == 1 and "unreadable_file" in unreadable.output
+
+
+def test_an_org_chart_from_excel_with_chinese_headers(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+    from sqlalchemy import text
+
+    from engine.store import engine_for_url
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["用户名", "姓名", "部门", "上级", "手机", "是否负责人", "密码"])
+    sheet.append(["boss", "老板", "总经办", None, 13800000000, "是", "boss-password"])
+    sheet.append(["wang", "王一", "销售部/销售一组", "boss", 13900000001, None, None])
+    chart = tmp_path / "组织架构.xlsx"
+    book.save(chart)
+    imported = runner.invoke(app, ["user", "import", str(chart), "--data-dir", str(tmp_path)])
+    assert imported.exit_code == 0, imported.output
+    assert "2 new" in imported.output and "3 new departments" in imported.output
+    engine = engine_for_url(f"sqlite:///{tmp_path / 'jimu.db'}")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT u.username, u.display_name, u.phone, d.name, m.username FROM users u"
+                " JOIN departments d ON d.id = u.department_id LEFT JOIN users m ON m.id = u.manager_id ORDER BY u.id"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("boss", "老板", "13800000000", "总经办", None), ("wang", "王一", "13900000001", "销售一组", "boss")]

@@ -323,6 +323,41 @@ __all__ = [
 ORG_CHART_COLUMNS = ("username", "display_name", "department", "manager", "phone", "email", "is_head", "password")
 
 
+ORG_CHART_HEADERS_ZH = {
+    "用户名": "username",
+    "账号": "username",
+    "姓名": "display_name",
+    "部门": "department",
+    "上级": "manager",
+    "手机": "phone",
+    "电话": "phone",
+    "邮箱": "email",
+    "是否负责人": "is_head",
+    "负责人": "is_head",
+    "密码": "password",
+}
+MAX_ORG_CHART_ROWS = 20_000
+
+
+def org_chart_rows(name: str, data: bytes) -> list[dict[str, str]]:
+    """The rows of an org chart file (xlsx, or CSV in UTF-8 or GBK) keyed by column name;
+    Chinese headers map to the English ones, and cells become text (a phone number typed into
+    Excel arrives as a number)."""
+    from engine.forms.spreadsheet import detect_format, read_rows
+
+    header, *body = read_rows(data, detect_format(name, data), MAX_ORG_CHART_ROWS)
+    keys = [ORG_CHART_HEADERS_ZH.get(str(cell).strip(), str(cell).strip().lower()) if cell is not None else "" for cell in header]
+    return [{key: _cell_text(value) for key, value in zip(keys, row, strict=False) if key} for row in body]
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def import_org_chart(conn: Connection, rows: list[dict[str, str]], *, actor_id: int | None) -> dict[str, int]:
     """Create departments (paths such as `销售部/销售一组`) and users from an org chart.
 
