@@ -1,0 +1,44 @@
+/** From the fill page's state to the record body the API takes, and server issues to field errors. */
+import type { FieldDef, Issue } from "../api/types";
+
+type Obj = Record<string, unknown>;
+const isRef = (v: unknown): v is { _id: number } => typeof v === "object" && v !== null && "_id" in v;
+
+/** A value as input: relations by `_id`, "" as blank. */
+export function inputValue(field: FieldDef, value: unknown): unknown {
+  if (value === undefined || value === "") return null;
+  if (field.type === "relation") {
+    if (Array.isArray(value)) return value.map((v) => (isRef(v) ? v._id : v));
+    return isRef(value) ? value._id : value;
+  }
+  return value;
+}
+
+/** The literal default of a field for a new record (formula defaults are left to the server). */
+export function literalDefault(field: FieldDef): unknown {
+  const value = field.default;
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === "object" && !Array.isArray(value)) return undefined;
+  if (["number", "money", "percent"].includes(field.type) && typeof value === "number") return String(value);
+  return value;
+}
+
+/** The body of a create or update: only the given keys, in input form. */
+export function recordBody(fields: FieldDef[], values: Obj, keys: Set<string>): Obj {
+  const body: Obj = {};
+  for (const field of fields) {
+    if (keys.has(field.key) && field.key in values) body[field.key] = inputValue(field, values[field.key]);
+  }
+  return body;
+}
+
+/** Server issues by the field they name (`items[3].qty` → `items`); the rest under "". */
+export function issuesByField(issues: Issue[], keys: Set<string>): Record<string, string[]> {
+  const result: Record<string, string[]> = {};
+  for (const issue of issues) {
+    const head = issue.path.split(/[.[]/)[0];
+    const key = keys.has(head) ? head : "";
+    (result[key] ??= []).push(issue.message);
+  }
+  return result;
+}

@@ -1,0 +1,170 @@
+/** A form's records: server-side filter, search, sort and paging, a column chooser and the drawer. */
+import { FilterOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import { Alert, Badge, Button, Checkbox, Input, Popover, Result, Table, Typography } from "antd";
+import type { SorterResult } from "antd/es/table/interface";
+import { useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { useNavigate, useParams, useSearchParams } from "react-router";
+import { api, ApiError } from "../api/client";
+import type { RecordJson } from "../api/types";
+import FieldValue from "../components/FieldValue";
+import FilterBuilder from "../components/FilterBuilder";
+import RecordDrawer from "../components/RecordDrawer";
+import { LAYOUT_TYPES } from "../forms/fieldTypes";
+import { filterExpr, type FilterModel } from "../forms/filter";
+import { fieldLabel, labelText } from "../forms/labels";
+import { findForm, useApp } from "./appContext";
+
+const PAGE_SIZE = 20;
+const DEFAULT_COLUMNS = 8;
+const UNSORTABLE = new Set(["subform", "attachment", "image", "signature", "multiselect", "users", "departments", "address", "location"]);
+
+export default function RecordsPage() {
+  const { form: formKey } = useParams();
+  const { app } = useApp();
+  const { t, i18n } = useTranslation();
+  const navigate = useNavigate();
+  const [params, setParams] = useSearchParams();
+  const form = findForm(app, formKey);
+  const [filter, setFilter] = useState<FilterModel>({ join: "AND", conditions: [] });
+  const [filterOpen, setFilterOpen] = useState(false);
+  const [q, setQ] = useState("");
+  const [sort, setSort] = useState<string | undefined>();
+  const [page, setPage] = useState(1);
+  const [chosen, setChosen] = useState<string[] | null>(null);
+
+  const permissions = useQuery({ queryKey: ["permissions", app.key, formKey], queryFn: () => api.permissions(app.key, formKey!), enabled: !!form });
+  const visibleFields = useMemo(
+    () => (form?.fields ?? []).filter((f) => !LAYOUT_TYPES.has(f.type) && permissions.data?.fields[f.key] !== "hidden"),
+    [form, permissions.data],
+  );
+  const expr = form ? filterExpr(filter, visibleFields) : "";
+  const records = useQuery({
+    queryKey: ["records", app.key, formKey, expr, sort, q, page],
+    queryFn: () => api.records(app.key, formKey!, { filter: expr, sort, q, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE }),
+    enabled: !!form && permissions.isSuccess,
+    placeholderData: keepPreviousData,
+  });
+
+  if (!form) return <Result status="404" title={t("errors.notFound")} />;
+  const columnKeys = chosen ?? visibleFields.slice(0, DEFAULT_COLUMNS).map((f) => f.key);
+  const open = params.get("open");
+  const columns = visibleFields
+    .filter((f) => columnKeys.includes(f.key))
+    .map((f) => ({
+      key: f.key,
+      dataIndex: f.key,
+      title: fieldLabel(f, i18n.language),
+      sorter: !UNSORTABLE.has(f.type),
+      sortOrder: sort === f.key ? ("ascend" as const) : sort === `-${f.key}` ? ("descend" as const) : null,
+      ellipsis: true,
+      render: (value: unknown) => <FieldValue field={f} value={value} />,
+    }));
+  const canCreate = permissions.data?.actions.includes("create");
+
+  return (
+    <>
+      <Typography.Title level={4} style={{ marginTop: 0 }}>
+        {labelText(form.name, i18n.language, form.key)}
+      </Typography.Title>
+      <div className="jimu-toolbar">
+        {canCreate && (
+          <Button type="primary" icon={<PlusOutlined />} onClick={() => navigate(`/apps/${app.key}/${form.key}/new`)} data-testid="add-record">
+            {t("app.add")}
+          </Button>
+        )}
+        <Input.Search
+          allowClear
+          placeholder={t("grid.search")}
+          style={{ width: 200 }}
+          onSearch={(value) => {
+            setQ(value);
+            setPage(1);
+          }}
+          data-testid="grid-search"
+        />
+        <Popover
+          trigger="click"
+          open={filterOpen}
+          onOpenChange={setFilterOpen}
+          placement="bottomLeft"
+          content={
+            <FilterBuilder
+              fields={visibleFields}
+              value={filter}
+              onApply={(model) => {
+                setFilter(model);
+                setPage(1);
+                setFilterOpen(false);
+              }}
+            />
+          }
+        >
+          <Badge count={filter.conditions.length} size="small">
+            <Button icon={<FilterOutlined />} data-testid="grid-filter">
+              {t("grid.filter")}
+            </Button>
+          </Badge>
+        </Popover>
+        <Popover
+          trigger="click"
+          placement="bottomLeft"
+          content={
+            <Checkbox.Group
+              style={{ display: "flex", flexDirection: "column", maxHeight: 360, overflow: "auto" }}
+              value={columnKeys}
+              onChange={(keys) => setChosen(keys as string[])}
+              options={visibleFields.map((f) => ({ value: f.key, label: fieldLabel(f, i18n.language) }))}
+              data-testid="column-chooser"
+            />
+          }
+        >
+          <Button icon={<SettingOutlined />} data-testid="grid-columns">
+            {t("grid.columns")}
+          </Button>
+        </Popover>
+        <Typography.Text type="secondary" data-testid="grid-total">
+          {records.data ? t("grid.total", { total: records.data.total ?? 0 }) : ""}
+        </Typography.Text>
+        {expr && (
+          <Typography.Text code data-testid="filter-expr">
+            {expr}
+          </Typography.Text>
+        )}
+      </div>
+      {records.isError && (
+        <Alert type="error" showIcon title={records.error instanceof ApiError ? records.error.message : t("errors.generic")} style={{ marginBottom: 12 }} />
+      )}
+      <Table<RecordJson>
+        rowKey="_id"
+        size="middle"
+        scroll={{ x: "max-content" }}
+        loading={records.isFetching}
+        dataSource={records.data?.items ?? []}
+        columns={columns}
+        onRow={(record) => ({ onClick: () => setParams({ open: String(record._id) }), style: { cursor: "pointer" } })}
+        onChange={(_, __, sorter) => {
+          const s = sorter as SorterResult<RecordJson>;
+          setSort(s.order ? `${s.order === "descend" ? "-" : ""}${String(s.columnKey)}` : undefined);
+          setPage(1);
+        }}
+        pagination={{
+          current: page,
+          pageSize: PAGE_SIZE,
+          total: records.data?.total ?? 0,
+          showSizeChanger: false,
+          onChange: setPage,
+        }}
+        data-testid="records-grid"
+      />
+      <RecordDrawer
+        app={app}
+        form={form}
+        id={open ? Number(open) : null}
+        permissions={permissions.data}
+        onClose={() => setParams({})}
+      />
+    </>
+  );
+}
