@@ -8,6 +8,7 @@ screenshots each test saves under test-artifacts/e2e/<test>/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,14 +16,16 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, sync_playwright
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -121,20 +124,44 @@ def admin_token(server: Server) -> str:
     return (server.data_dir / "admin_token").read_text(encoding="utf-8").strip()
 
 
-def api_call(server: Server, method: str, path: str, body: object = None) -> object:
-    """Call the API as the admin token (set-up steps that are not what a test is about)."""
-    import json
-
+def api_call(server: Server, method: str, path: str, body: object = None, token: str | None = None) -> Any:
+    """Call the API (as the admin token unless `token`): set-up steps and cross-checks that are
+    not what a test is about."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         f"{server.api}{path}",
         data=data,
         method=method,
-        headers={"Authorization": f"Bearer {admin_token(server)}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token or admin_token(server)}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=120) as response:
         raw = response.read()
     return json.loads(raw) if raw else None
+
+
+def user_token(server: Server, username: str, password: str = SAMPLE_PASSWORD) -> str:
+    """A Bearer session token of `username` (signs in through the API)."""
+    request = urllib.request.Request(
+        f"{server.api}/auth/login",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        token: str = json.loads(response.read())["token"]
+        return token
+
+
+def records(server: Server, form: str, token: str | None = None, **params: str) -> Any:
+    """`GET /apps/crm/forms/{form}/records` with query parameters."""
+    query = urllib.parse.urlencode(params)
+    return api_call(server, "GET", f"/apps/crm/forms/{form}/records?{query}", token=token)
+
+
+def select_option(page: Page, trigger: Locator, text: str) -> None:
+    """Open an antd Select and pick the option showing `text`."""
+    trigger.click()
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=text).first.click()
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ interface Props {
   value: unknown;
   onChange(value: unknown): void;
   disabled?: boolean;
+  autoFocus?: boolean;
 }
 
 const RADIO_LIMIT = 5;
@@ -28,7 +29,7 @@ function scaled(value: unknown, factor: number): string | null {
   }
 }
 
-export default function FieldInput({ app, field, value, onChange, disabled }: Props) {
+export default function FieldInput({ app, field, value, onChange, disabled, autoFocus }: Props) {
   const { t, i18n } = useTranslation();
   const id = `field-input-${field.key}`;
   const options = (field.options ?? []).map((o) => ({ value: o.value, label: labelText(o.label, i18n.language, o.value) }));
@@ -40,6 +41,7 @@ export default function FieldInput({ app, field, value, onChange, disabled }: Pr
       return (
         <Input
           id={id}
+          autoFocus={autoFocus}
           value={(value as string) ?? ""}
           onChange={(e) => onChange(e.target.value)}
           disabled={disabled}
@@ -48,12 +50,13 @@ export default function FieldInput({ app, field, value, onChange, disabled }: Pr
       );
     case "textarea":
     case "rich_text":
-      return <Input.TextArea id={id} autoSize={{ minRows: 3 }} value={(value as string) ?? ""} onChange={(e) => onChange(e.target.value)} disabled={disabled} />;
+      return <Input.TextArea id={id} autoFocus={autoFocus} autoSize={{ minRows: 3 }} value={(value as string) ?? ""} onChange={(e) => onChange(e.target.value)} disabled={disabled} />;
     case "number":
     case "money":
       return (
         <InputNumber<string>
           id={id}
+          autoFocus={autoFocus}
           stringMode
           style={{ width: "100%" }}
           value={(value as string) ?? null}
@@ -67,6 +70,7 @@ export default function FieldInput({ app, field, value, onChange, disabled }: Pr
       return (
         <InputNumber<string>
           id={id}
+          autoFocus={autoFocus}
           stringMode
           style={{ width: "100%" }}
           value={scaled(value, 100)}
@@ -81,6 +85,7 @@ export default function FieldInput({ app, field, value, onChange, disabled }: Pr
       return (
         <InputNumber
           id={id}
+          autoFocus={autoFocus}
           precision={0}
           style={{ width: "100%" }}
           value={(value as number) ?? null}
@@ -107,14 +112,15 @@ export default function FieldInput({ app, field, value, onChange, disabled }: Pr
           disabled={disabled}
         />
       ) : (
-        <Select id={id} allowClear options={options} value={value ?? undefined} onChange={(v) => onChange(v ?? null)} disabled={disabled} style={{ width: "100%" }} />
+        <Select id={id} autoFocus={autoFocus} allowClear options={options} value={value ?? undefined} onChange={(v) => onChange(v ?? null)} disabled={disabled} style={{ width: "100%" }} />
       );
     case "multiselect":
-      return <Select id={id} mode="multiple" options={options} value={(value as string[]) ?? []} onChange={onChange} disabled={disabled} style={{ width: "100%" }} />;
+      return <Select id={id} autoFocus={autoFocus} mode="multiple" options={options} value={(value as string[]) ?? []} onChange={onChange} disabled={disabled} style={{ width: "100%" }} />;
     case "date":
       return (
         <DatePicker
           id={id}
+          autoFocus={autoFocus}
           style={{ width: "100%" }}
           value={value ? dayjs(String(value)) : null}
           onChange={(d) => onChange(d ? d.format("YYYY-MM-DD") : null)}
@@ -126,6 +132,7 @@ export default function FieldInput({ app, field, value, onChange, disabled }: Pr
       return (
         <DatePicker
           id={id}
+          autoFocus={autoFocus}
           showTime
           style={{ width: "100%" }}
           value={value ? dayjs(String(value)) : null}
@@ -138,6 +145,7 @@ export default function FieldInput({ app, field, value, onChange, disabled }: Pr
       return (
         <TimePicker
           id={id}
+          autoFocus={autoFocus}
           style={{ width: "100%" }}
           value={value ? dayjs(`2000-01-01T${String(value)}`) : null}
           onChange={(d) => onChange(d ? d.format("HH:mm:ss") : null)}
@@ -146,7 +154,7 @@ export default function FieldInput({ app, field, value, onChange, disabled }: Pr
         />
       );
     case "relation":
-      return <RelationPicker app={app} field={field} value={value as never} onChange={onChange} disabled={disabled} />;
+      return <RelationPicker app={app} field={field} value={value as never} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
     default:
       // Types without an input yet (users, departments, files, address, subform...): shown read-only.
       return (

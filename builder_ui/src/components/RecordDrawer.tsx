@@ -21,7 +21,8 @@ interface Props {
 
 function changeText(field: FieldDef | undefined, change: unknown, lang: string): string {
   const show = (v: unknown) => (field ? displayText(field, v, lang) : JSON.stringify(v)) || "∅";
-  if (Array.isArray(change) && change.length === 2) return `${show(change[0])} → ${show(change[1])}`;
+  if (Array.isArray(change) && change.length === 2)
+    return change[0] === null ? show(change[1]) : `${show(change[0])} → ${show(change[1])}`;
   if (change && typeof change === "object") {
     const c = change as Record<string, unknown>;
     if ("old" in c || "new" in c) return `${show(c.old)} → ${show(c.new)}`;
@@ -44,7 +45,7 @@ function HistoryTimeline({ entries, form }: { entries: HistoryEntry[]; form: For
           children: (
             <div>
               <Typography.Text strong>
-                {entry.actor?.name ?? t("record.system")} · {t(`record.${String(entry.event ?? "updated")}`, String(entry.event ?? ""))}
+                {entry.actor?.name ?? t("record.system")} · {t(`record.events.${String(entry.event ?? "update")}`, { defaultValue: String(entry.event ?? "") })}
               </Typography.Text>{" "}
               <Typography.Text type="secondary">{entry.at ? dayjs(String(entry.at)).format("YYYY-MM-DD HH:mm") : ""}</Typography.Text>
               <ul style={{ margin: "4px 0", paddingInlineStart: 18 }}>

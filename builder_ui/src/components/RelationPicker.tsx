@@ -15,9 +15,10 @@ interface Props {
   value: Ref | Ref[] | null | undefined;
   onChange(value: Ref | Ref[] | null): void;
   disabled?: boolean;
+  autoFocus?: boolean;
 }
 
-export default function RelationPicker({ app, field, value, onChange, disabled }: Props) {
+export default function RelationPicker({ app, field, value, onChange, disabled, autoFocus }: Props) {
   const { t, i18n } = useTranslation();
   const [q, setQ] = useState("");
   const [opened, setOpened] = useState(false);
@@ -40,6 +41,7 @@ export default function RelationPicker({ app, field, value, onChange, disabled }
       allowClear
       mode={many ? "multiple" : undefined}
       disabled={disabled}
+      autoFocus={autoFocus}
       placeholder={t("fill.search")}
       loading={found.isFetching}
       onOpenChange={(open) => open && setOpened(true)}

@@ -43,6 +43,7 @@ function itemText(value: unknown): string {
   if (!isObj(value)) return String(value);
   if ("title" in value) return String(value.title ?? `#${value._id}`);
   if ("name" in value) return String(value.name ?? value.file_id ?? "");
+  if ("id" in value) return `#${value.id}`;
   if ("province" in value || "detail" in value)
     return [value.province, value.city, value.district, value.detail].filter(Boolean).join(" ");
   if ("address" in value) return String(value.address ?? `${value.lat}, ${value.lng}`);

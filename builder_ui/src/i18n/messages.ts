@@ -58,9 +58,7 @@ export const zh = {
     delete: "删除",
     deleted: "已删除（可在回收站恢复）",
     confirmDelete: "确定删除这条记录？",
-    created: "创建",
-    updated: "修改",
-    restored: "恢复",
+    events: { create: "创建", update: "修改", delete: "删除", restore: "恢复", transfer: "转交" },
     system: "系统",
   },
   fill: {
@@ -137,9 +135,7 @@ export const en: typeof zh = {
     delete: "Delete",
     deleted: "Deleted (restorable from the recycle bin)",
     confirmDelete: "Delete this record?",
-    created: "created",
-    updated: "changed",
-    restored: "restored",
+    events: { create: "created", update: "changed", delete: "deleted", restore: "restored", transfer: "transferred" },
     system: "system",
   },
   fill: {

@@ -35,7 +35,7 @@ export default function AppLayout() {
         </div>
         <Menu mode="inline" selectedKeys={form ? [form] : []} items={items} style={{ borderInlineEnd: 0 }} />
       </Layout.Sider>
-      <Layout.Content style={{ minWidth: 0 }}>
+      <Layout.Content className="jimu-app-content" style={{ minWidth: 0 }}>
         <Outlet context={context} />
       </Layout.Content>
     </Layout>

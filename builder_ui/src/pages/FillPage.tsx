@@ -63,6 +63,8 @@ export default function FillPage() {
   const fields = form.fields.filter((f) => !LAYOUT_TYPES.has(f.type) && shown(f));
   const keys = new Set(form.fields.map((f) => f.key));
   const liveFormulas = new Set(live.data?.formulas.map((f) => f.key));
+  // Keyboard-first filling: the first editable field has the focus when the page opens.
+  const first = fields.find((f) => editable(f) && (recordId !== null || !isComputed(f)))?.key;
 
   async function submit() {
     setBusy(true);
@@ -119,6 +121,7 @@ export default function FillPage() {
                         field={field}
                         value={value}
                         disabled={!editable(field)}
+                        autoFocus={field.key === first}
                         onChange={(v) => {
                           setValues({ ...values, [field.key]: v });
                           if (errors[field.key]) {
