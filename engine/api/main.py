@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
 
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    install_ui(app, _home_page, ui_dist)  # last: the UI's fallback route matches every remaining path
+    install_ui(app, _home_page, ui_dist)
     return app
 
 

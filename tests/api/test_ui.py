@@ -80,3 +80,15 @@ def test_without_a_build_root_is_the_small_home_page(store_engine: Engine, tmp_p
         assert response.status_code == 200
         assert 'href="/docs"' in response.text
         assert client.get("/login").status_code == 404
+
+
+def test_routes_added_later_still_win_and_other_methods_are_not_the_ui(built: TestClient) -> None:
+    app = built.app
+    app.add_api_route("/api/v1/late", lambda: {"late": True})  # type: ignore[attr-defined]
+    app.add_api_route("/late-page", lambda: {"page": True})  # type: ignore[attr-defined]
+    assert built.get("/api/v1/late").json() == {"late": True}
+    assert built.get("/late-page").json() == {"page": True}
+    response = built.post("/login")
+    assert response.status_code in (404, 405)
+    assert response.headers["content-type"].startswith("application/json")
+    assert built.head("/apps/crm").status_code == 200

@@ -149,3 +149,28 @@ def test_fill_on_a_phone_sized_screen(browser: Browser, crm_server: Server, shot
     saved = api_call(crm_server, "GET", "/apps/orders/forms/order/records")["items"][0]
     assert saved["total"] == "12015.00"
     assert saved["approval_note"] == "年度框架采购"
+
+
+def test_add_a_followup_from_a_customer(browser: Browser, crm_server: Server, shot: Shot) -> None:
+    page = new_page(browser, crm_server)
+    login(page, "rep_a1", "Jimu@2026")
+    page.goto("/apps/crm/customer")
+    page.get_by_test_id("grid-search").locator("input").fill("西安市博元广告传媒有限公司")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("grid-total")).to_have_text("共 1 条")
+    page.get_by_test_id("records-grid").locator("tbody tr.ant-table-row").first.click()
+    drawer = page.get_by_test_id("record-drawer")
+    expect(drawer.get_by_test_id("add-related-contact")).to_be_visible()
+    drawer.get_by_test_id("add-related-followup").click()
+    expect(page).to_have_url(re.compile(r"/apps/crm/followup/new$"))
+    expect(page.get_by_test_id("field-customer")).to_contain_text("西安市博元广告传媒有限公司")
+    page.get_by_test_id("field-method").get_by_role("radio", name="微信").focus()
+    page.keyboard.press("Space")
+    page.get_by_label("内容").fill("微信发送了产品目录。")
+    shot(page, "prefilled")
+    page.get_by_test_id("fill-submit").click()
+    expect(page.get_by_test_id("record-drawer")).to_contain_text("微信发送了产品目录。")
+    token = user_token(crm_server, "rep_a1")
+    saved = records(crm_server, "followup", token=token, filter='content = "微信发送了产品目录。"')["items"][0]
+    assert saved["customer"]["title"] == "西安市博元广告传媒有限公司"
+    assert saved["method"] == "wechat"

@@ -1,5 +1,6 @@
 /** One record: every field I may see, edit/delete when allowed, and its history timeline. */
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { PlusOutlined } from "@ant-design/icons";
+import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { App, Button, Descriptions, Drawer, Popconfirm, Space, Spin, Tabs, Timeline, Typography } from "antd";
 import dayjs from "dayjs";
 import { useTranslation } from "react-i18next";
@@ -8,7 +9,7 @@ import { api, ApiError } from "../api/client";
 import type { AppDef, FieldDef, FormDef, HistoryEntry, Permissions } from "../api/types";
 import { displayText } from "../forms/display";
 import { LAYOUT_TYPES } from "../forms/fieldTypes";
-import { fieldLabel } from "../forms/labels";
+import { fieldLabel, labelText } from "../forms/labels";
 import FieldValue from "./FieldValue";
 
 interface Props {
@@ -69,6 +70,17 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
   const client = useQueryClient();
   const record = useQuery({ queryKey: ["record", app.key, form.key, id], queryFn: () => api.record(app.key, form.key, id!), enabled: id !== null });
   const history = useQuery({ queryKey: ["history", app.key, form.key, id], queryFn: () => api.history(app.key, form.key, id!), enabled: id !== null });
+  // Forms whose relation points here: "+ 跟进记录" opens their fill page with this record chosen.
+  const referring = app.forms.flatMap((f) =>
+    f.fields.filter((x) => x.type === "relation" && x.target === form.key && !x.many).slice(0, 1).map((x) => ({ form: f, field: x })),
+  );
+  const referringPermissions = useQueries({
+    queries: referring.map((r) => ({
+      queryKey: ["permissions", app.key, r.form.key],
+      queryFn: () => api.permissions(app.key, r.form.key),
+      enabled: id !== null,
+    })),
+  });
   const can = (action: string) => permissions?.actions.includes(action as never) ?? false;
   const hidden = (key: string) => permissions?.fields[key] === "hidden";
   const data = record.data;
@@ -116,6 +128,26 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
       ) : record.isError ? (
         <Typography.Text type="danger">{record.error instanceof ApiError ? record.error.message : t("errors.generic")}</Typography.Text>
       ) : (
+        <>
+        <Space wrap style={{ marginBottom: 12 }}>
+          {referring.map((r, i) =>
+            referringPermissions[i].data?.actions.includes("create") &&
+            referringPermissions[i].data?.fields[r.field.key] !== "hidden" &&
+            referringPermissions[i].data?.fields[r.field.key] !== "read_only" ? (
+              <Button
+                key={r.form.key}
+                size="small"
+                icon={<PlusOutlined />}
+                onClick={() =>
+                  navigate(`/apps/${app.key}/${r.form.key}/new`, { state: { prefill: { [r.field.key]: { _id: id, title } } } })
+                }
+                data-testid={`add-related-${r.form.key}`}
+              >
+                {labelText(r.form.name, i18n.language, r.form.key)}
+              </Button>
+            ) : null,
+          )}
+        </Space>
         <Tabs
           items={[
             {
@@ -138,6 +170,7 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
             },
           ]}
         />
+        </>
       )}
     </Drawer>
   );

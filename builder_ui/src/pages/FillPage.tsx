@@ -7,7 +7,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Card, Col, Form, Result, Row, Space, Spin, Typography } from "antd";
 import { useEffect, useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { useNavigate, useParams } from "react-router";
+import { useLocation, useNavigate, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
 import type { FieldDef, RecordJson } from "../api/types";
 import FieldInput, { EDITABLE_TYPES } from "../components/FieldInput";
@@ -24,9 +24,11 @@ export default function FillPage() {
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
   const navigate = useNavigate();
+  const location = useLocation();
   const client = useQueryClient();
   const form = findForm(app, formKey);
   const recordId = id ? Number(id) : null;
+  const keys = new Set((form?.fields ?? []).map((f) => f.key));
   const permissions = useQuery({ queryKey: ["permissions", app.key, formKey], queryFn: () => api.permissions(app.key, formKey!), enabled: !!form });
   const live = useQuery({ queryKey: ["live", app.key, formKey, app._revision], queryFn: () => api.live(app.key, formKey!), enabled: !!form });
   const existing = useQuery({
@@ -46,9 +48,12 @@ export default function FillPage() {
         const value = literalDefault(field);
         if (value !== undefined) initial[field.key] = value;
       }
+      // Values chosen by the page that opened this one (e.g. the customer of a new 跟进记录).
+      const prefill = (location.state as { prefill?: Record<string, unknown> } | null)?.prefill ?? {};
+      for (const [key, value] of Object.entries(prefill)) if (keys.has(key)) initial[key] = value;
       setValues(initial);
     } else if (existing.data) setValues({ ...existing.data });
-  }, [form, recordId, existing.data, values]);
+  }, [form, recordId, existing.data, values, location.state]);
 
   const engine = useMemo(() => (live.data ? makeLive(live.data) : null), [live.data]);
   if (!form) return <Result status="404" title={t("errors.notFound")} />;
@@ -61,10 +66,10 @@ export default function FillPage() {
   const shown = (field: FieldDef) => access[field.key] !== "hidden" && evaluated.visible[field.key] !== false;
   const editable = (field: FieldDef) => EDITABLE_TYPES.has(field.type) && !isComputed(field) && access[field.key] !== "read_only";
   const fields = form.fields.filter((f) => !LAYOUT_TYPES.has(f.type) && shown(f));
-  const keys = new Set(form.fields.map((f) => f.key));
   const liveFormulas = new Set(live.data?.formulas.map((f) => f.key));
   // Keyboard-first filling: the first editable field has the focus when the page opens.
-  const first = fields.find((f) => editable(f) && (recordId !== null || !isComputed(f)))?.key;
+  const empty = (v: unknown) => v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0);
+  const first = (fields.find((f) => editable(f) && empty(values[f.key])) ?? fields.find(editable))?.key;
 
   async function submit() {
     setBusy(true);
