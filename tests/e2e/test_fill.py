@@ -174,3 +174,39 @@ def test_add_a_followup_from_a_customer(browser: Browser, crm_server: Server, sh
     saved = records(crm_server, "followup", token=token, filter='content = "微信发送了产品目录。"')["items"][0]
     assert saved["customer"]["title"] == "西安市博元广告传媒有限公司"
     assert saved["method"] == "wechat"
+
+
+def test_contract_with_line_items(browser: Browser, crm_server: Server, shot: Shot) -> None:
+    page = new_page(browser, crm_server)
+    login(page, "rep_a1", "Jimu@2026")
+    page.goto("/apps/crm/contract/new")
+    page.get_by_label("合同名称").fill("博元 2027 年度采购")
+    page.get_by_test_id("field-customer").locator("input").fill("博元")
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="西安市博元广告传媒有限公司").click()
+    page.get_by_label("开始日期").fill("2027-01-01")
+    page.keyboard.press("Enter")
+    page.get_by_label("结束日期").fill("2027-12-31")
+    page.keyboard.press("Enter")
+    shot(page, "header")
+
+    items = page.get_by_test_id("subform-items")
+    page.get_by_test_id("subform-items-add").click()
+    page.get_by_test_id("subform-items-add").click()
+    page.locator("#field-input-items-0-product").fill("笔记本电脑")
+    page.locator("#field-input-items-0-qty").fill("2")
+    page.locator("#field-input-items-0-price").fill("4999.50")
+    expect(items.get_by_test_id("computed-items-0-subtotal")).to_have_text("9999")  # live, per row
+    page.locator("#field-input-items-1-product").fill("上门安装")
+    page.locator("#field-input-items-1-qty").fill("1")
+    page.locator("#field-input-items-1-price").fill("300")
+    expect(items.get_by_test_id("computed-items-1-subtotal")).to_have_text("300")
+    shot(page, "line-items")
+    page.get_by_test_id("fill-submit").click()
+    drawer = page.get_by_test_id("record-drawer")
+    expect(drawer).to_contain_text("上门安装")
+    expect(drawer).to_contain_text("10299.00")  # the rollup, computed by the server
+    shot(page, "saved")
+    token = user_token(crm_server, "rep_a1")
+    saved = records(crm_server, "contract", token=token, q="博元 2027 年度采购")["items"][0]
+    assert [(r["product"], r["subtotal"]) for r in saved["items"]] == [("笔记本电脑", "9999.00"), ("上门安装", "300.00")]
+    assert saved["amount"] == "10299.00"

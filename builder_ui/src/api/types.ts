@@ -127,8 +127,14 @@ export interface CompiledRule {
   reads: string[];
 }
 
-export interface LiveScripts {
-  tz: string;
+export interface RuleSet {
   formulas: CompiledRule[];
   visible_when: CompiledRule[];
+  readonly_when?: CompiledRule[];
+}
+
+export interface LiveScripts extends RuleSet {
+  tz: string;
+  /** Subform key → the rules of its rows (which also see the form's plain fields). */
+  subforms?: Record<string, RuleSet>;
 }

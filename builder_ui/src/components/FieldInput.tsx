@@ -16,6 +16,8 @@ interface Props {
   onChange(value: unknown): void;
   disabled?: boolean;
   autoFocus?: boolean;
+  /** Prefix of the input's DOM id (rows of a subform need their own). */
+  idPrefix?: string;
 }
 
 const RADIO_LIMIT = 5;
@@ -29,9 +31,9 @@ function scaled(value: unknown, factor: number): string | null {
   }
 }
 
-export default function FieldInput({ app, field, value, onChange, disabled, autoFocus }: Props) {
+export default function FieldInput({ app, field, value, onChange, disabled, autoFocus, idPrefix = "field-input-" }: Props) {
   const { t, i18n } = useTranslation();
-  const id = `field-input-${field.key}`;
+  const id = `${idPrefix}${field.key}`;
   const options = (field.options ?? []).map((o) => ({ value: o.value, label: labelText(o.label, i18n.language, o.value) }));
   switch (field.type) {
     case "text":
@@ -125,7 +127,6 @@ export default function FieldInput({ app, field, value, onChange, disabled, auto
           value={value ? dayjs(String(value)) : null}
           onChange={(d) => onChange(d ? d.format("YYYY-MM-DD") : null)}
           disabled={disabled}
-          inputReadOnly
         />
       );
     case "datetime":
@@ -138,7 +139,6 @@ export default function FieldInput({ app, field, value, onChange, disabled, auto
           value={value ? dayjs(String(value)) : null}
           onChange={(d) => onChange(d ? d.toDate().toISOString() : null)}
           disabled={disabled}
-          inputReadOnly
         />
       );
     case "time":
@@ -150,7 +150,6 @@ export default function FieldInput({ app, field, value, onChange, disabled, auto
           value={value ? dayjs(`2000-01-01T${String(value)}`) : null}
           onChange={(d) => onChange(d ? d.format("HH:mm:ss") : null)}
           disabled={disabled}
-          inputReadOnly
         />
       );
     case "relation":

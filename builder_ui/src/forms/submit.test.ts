@@ -29,3 +29,25 @@ describe("literalDefault and issuesByField", () => {
     expect(issuesByField(issues, new Set(["phone", "items"]))).toEqual({ phone: ["手机号不正确"], items: ["太小"], "": ["整体错误"] });
   });
 });
+
+describe("subform rows", () => {
+  it("keeps row ids, drops computed cells and sends relations by id", () => {
+    const items = {
+      key: "items",
+      type: "subform",
+      fields: [
+        { key: "product", type: "text" },
+        { key: "qty", type: "integer" },
+        { key: "subtotal", type: "formula" },
+        { key: "sku", type: "relation" },
+      ],
+    };
+    const rows = [
+      { _id: 7, product: "笔记本", qty: 2, subtotal: "10" },
+      { product: "服务器", sku: { _id: 3, title: "S-3" } },
+    ];
+    expect(recordBody([items], { items: rows }, new Set(["items"]))).toEqual({
+      items: [{ _id: 7, product: "笔记本", qty: 2 }, { product: "服务器", sku: 3 }],
+    });
+  });
+});

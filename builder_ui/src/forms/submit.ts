@@ -4,8 +4,21 @@ import type { FieldDef, Issue } from "../api/types";
 type Obj = Record<string, unknown>;
 const isRef = (v: unknown): v is { _id: number } => typeof v === "object" && v !== null && "_id" in v;
 
-/** A value as input: relations by `_id`, "" as blank. */
+const COMPUTED = new Set(["formula", "serial", "lookup", "rollup", "created_by", "created_at", "updated_by", "updated_at"]);
+
+/** A subform row as input: its `_id` when it exists (else it is added) and its own values. */
+function rowInput(fields: FieldDef[], row: Obj): Obj {
+  const body: Obj = {};
+  if (row._id !== undefined) body._id = row._id;
+  for (const field of fields) {
+    if (!COMPUTED.has(field.type) && field.key in row) body[field.key] = inputValue(field, row[field.key]);
+  }
+  return body;
+}
+
+/** A value as input: relations by `_id`, subform rows without computed cells, "" as blank. */
 export function inputValue(field: FieldDef, value: unknown): unknown {
+  if (field.type === "subform") return Array.isArray(value) ? value.map((row) => rowInput(field.fields ?? [], row as Obj)) : [];
   if (value === undefined || value === "") return null;
   if (field.type === "relation") {
     if (Array.isArray(value)) return value.map((v) => (isRef(v) ? v._id : v));

@@ -72,6 +72,9 @@ export const zh = {
     yes: "是",
     no: "否",
     serverComputed: "保存后由服务器计算",
+    addRow: "添加一行",
+    rows: "{{count}} 行",
+    removeRow: "删除此行",
   },
   errors: { generic: "出错了", forbidden: "没有权限", notFound: "未找到" },
 };
@@ -149,6 +152,9 @@ export const en: typeof zh = {
     yes: "Yes",
     no: "No",
     serverComputed: "Computed by the server on save",
+    addRow: "Add a row",
+    rows: "{{count}} rows",
+    removeRow: "Remove this row",
   },
   errors: { generic: "Something went wrong", forbidden: "Not allowed", notFound: "Not found" },
 };

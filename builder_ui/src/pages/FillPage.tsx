@@ -12,9 +12,10 @@ import { api, ApiError } from "../api/client";
 import type { FieldDef, RecordJson } from "../api/types";
 import FieldInput, { EDITABLE_TYPES } from "../components/FieldInput";
 import FieldValue from "../components/FieldValue";
+import SubformInput from "../components/SubformInput";
 import { isComputed, LAYOUT_TYPES, span } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
-import { makeLive } from "../forms/live";
+import { makeLive, type LiveResult } from "../forms/live";
 import { issuesByField, literalDefault, recordBody } from "../forms/submit";
 import { findForm, useApp } from "./appContext";
 
@@ -62,14 +63,27 @@ export default function FillPage() {
   if (values === null || permissions.isPending || live.isPending) return <Spin />;
 
   const access = permissions.data?.fields ?? {};
-  const evaluated = engine ? engine.evaluate(values) : { computed: {}, visible: {} };
+  const evaluated: LiveResult = engine ? engine.evaluate(values) : { computed: {}, visible: {}, readonly: {}, rows: {} };
   const shown = (field: FieldDef) => access[field.key] !== "hidden" && evaluated.visible[field.key] !== false;
-  const editable = (field: FieldDef) => EDITABLE_TYPES.has(field.type) && !isComputed(field) && access[field.key] !== "read_only";
+  const editable = (field: FieldDef) =>
+    (EDITABLE_TYPES.has(field.type) || field.type === "subform") &&
+    !isComputed(field) &&
+    access[field.key] !== "read_only" &&
+    evaluated.readonly[field.key] !== true;
   const fields = form.fields.filter((f) => !LAYOUT_TYPES.has(f.type) && shown(f));
   const liveFormulas = new Set(live.data?.formulas.map((f) => f.key));
   // Keyboard-first filling: the first editable field has the focus when the page opens.
   const empty = (v: unknown) => v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0);
-  const first = (fields.find((f) => editable(f) && empty(values[f.key])) ?? fields.find(editable))?.key;
+  const focusable = (f: FieldDef) => editable(f) && f.type !== "subform";
+  const first = (fields.find((f) => focusable(f) && empty(values[f.key])) ?? fields.find(focusable))?.key;
+
+  function change(key: string, value: unknown) {
+    setValues({ ...values!, [key]: value });
+    if (errors[key]) {
+      const { [key]: _fixed, ...rest } = errors;
+      setErrors(rest);
+    }
+  }
 
   async function submit() {
     setBusy(true);
@@ -99,7 +113,15 @@ export default function FillPage() {
     <div className="jimu-fill">
       <Card title={labelText(form.name, i18n.language, form.key)} size="small">
         {errors[""] && <Alert type="error" showIcon title={errors[""].join("；")} style={{ marginBottom: 12 }} />}
-        <Form layout="vertical" onFinish={submit} data-testid="fill-form">
+        <Form
+          layout="vertical"
+          onFinish={submit}
+          data-testid="fill-form"
+          // Enter confirms a date or a search inside a field; only the button submits.
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && (e.target as HTMLElement).tagName === "INPUT") e.preventDefault();
+          }}
+        >
           <Row gutter={16}>
             {fields.map((field) => {
               const computed = isComputed(field);
@@ -120,6 +142,16 @@ export default function FillPage() {
                       <Typography.Text strong data-testid={`computed-${field.key}`}>
                         <FieldValue field={field.type === "formula" ? { ...field, type: live.data?.formulas.find((f) => f.key === field.key)?.type ?? "text" } : field} value={value} />
                       </Typography.Text>
+                    ) : field.type === "subform" ? (
+                      <SubformInput
+                        app={app}
+                        field={field}
+                        value={value}
+                        results={evaluated.rows[field.key] ?? []}
+                        types={Object.fromEntries((live.data?.subforms?.[field.key]?.formulas ?? []).map((f) => [f.key, f.type]))}
+                        disabled={!editable(field)}
+                        onChange={(rows) => change(field.key, rows)}
+                      />
                     ) : (
                       <FieldInput
                         app={app}
@@ -127,13 +159,7 @@ export default function FillPage() {
                         value={value}
                         disabled={!editable(field)}
                         autoFocus={field.key === first}
-                        onChange={(v) => {
-                          setValues({ ...values, [field.key]: v });
-                          if (errors[field.key]) {
-                            const { [field.key]: _fixed, ...rest } = errors;
-                            setErrors(rest);
-                          }
-                        }}
+                        onChange={(v) => change(field.key, v)}
                       />
                     )}
                   </Form.Item>

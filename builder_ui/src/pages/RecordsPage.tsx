@@ -59,7 +59,7 @@ export default function RecordsPage() {
       sorter: !UNSORTABLE.has(f.type),
       sortOrder: sort === f.key ? ("ascend" as const) : sort === `-${f.key}` ? ("descend" as const) : null,
       ellipsis: true,
-      render: (value: unknown) => <FieldValue field={f} value={value} />,
+      render: (value: unknown) => <FieldValue field={f} value={value} compact />,
     }));
   const canCreate = permissions.data?.actions.includes("create");
 
