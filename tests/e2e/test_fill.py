@@ -150,6 +150,20 @@ def test_fill_on_a_phone_sized_screen(browser: Browser, crm_server: Server, shot
     assert saved["total"] == "12015.00"
     assert saved["approval_note"] == "年度框架采购"
 
+    # Delete from the drawer, then bring it back from the recycle bin.
+    page.get_by_test_id("record-delete").click()
+    page.get_by_role("button", name=re.compile("^确 ?定$")).click()
+    expect(page.get_by_test_id("grid-total")).to_have_text("共 0 条")
+    page.get_by_test_id("open-recycle-bin").click()
+    bin_drawer = page.get_by_test_id("recycle-bin")
+    expect(bin_drawer).to_contain_text("深圳市前海贸易有限公司")
+    shot(page, "recycle-bin")
+    bin_drawer.get_by_test_id(f"restore-{saved['_id']}").click()
+    expect(bin_drawer).to_contain_text("回收站是空的")
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("grid-total")).to_have_text("共 1 条")
+    assert api_call(crm_server, "GET", "/apps/orders/forms/order/records")["total"] == 1
+
 
 def test_add_a_followup_from_a_customer(browser: Browser, crm_server: Server, shot: Shot) -> None:
     page = new_page(browser, crm_server)

@@ -96,6 +96,9 @@ export const api = {
   update: (app: string, form: string, id: number, values: Record<string, unknown>) =>
     request<RecordJson>("PATCH", `${formPath(app, form)}/records/${id}`, values),
   remove: (app: string, form: string, id: number) => request<void>("DELETE", `${formPath(app, form)}/records/${id}`),
+  recycleBin: (app: string, form: string, limit = 50, offset = 0) =>
+    request<Page>("GET", `${formPath(app, form)}/recycle-bin`, undefined, { limit, offset }),
+  restore: (app: string, form: string, id: number) => request<RecordJson>("POST", `${formPath(app, form)}/records/${id}/restore`),
   permissions: (app: string, form: string) => request<Permissions>("GET", `${formPath(app, form)}/permissions/me`),
   live: (app: string, form: string) => request<LiveScripts>("GET", `${formPath(app, form)}/live`),
 };

@@ -60,6 +60,11 @@ export const zh = {
     confirmDelete: "确定删除这条记录？",
     events: { create: "创建", update: "修改", delete: "删除", restore: "恢复", transfer: "转交" },
     system: "系统",
+    recycleBin: "回收站",
+    restore: "恢复",
+    restoredOk: "已恢复",
+    deletedAt: "删除时间",
+    emptyBin: "回收站是空的",
   },
   fill: {
     submit: "提交",
@@ -140,6 +145,11 @@ export const en: typeof zh = {
     confirmDelete: "Delete this record?",
     events: { create: "created", update: "changed", delete: "deleted", restore: "restored", transfer: "transferred" },
     system: "system",
+    recycleBin: "Recycle bin",
+    restore: "Restore",
+    restoredOk: "Restored",
+    deletedAt: "Deleted at",
+    emptyBin: "The recycle bin is empty",
   },
   fill: {
     submit: "Submit",

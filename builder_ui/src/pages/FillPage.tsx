@@ -94,6 +94,7 @@ export default function FillPage() {
       let saved: RecordJson;
       if (recordId === null) saved = await api.create(app.key, form!.key, body);
       else saved = await api.update(app.key, form!.key, recordId, { ...body, _version: (existing.data as RecordJson)._version });
+      message.destroy(); // earlier "fix the marked fields" notices no longer apply
       message.success(t("fill.saved"));
       await client.invalidateQueries({ queryKey: ["records", app.key, form!.key] });
       await client.invalidateQueries({ queryKey: ["record", app.key, form!.key, saved._id] });

@@ -1,5 +1,5 @@
 /** A form's records: server-side filter, search, sort and paging, a column chooser and the drawer. */
-import { FilterOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
+import { DeleteOutlined, FilterOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { Alert, Badge, Button, Checkbox, Input, Popover, Result, Table, Typography } from "antd";
 import type { SorterResult } from "antd/es/table/interface";
@@ -11,6 +11,7 @@ import type { RecordJson } from "../api/types";
 import FieldValue from "../components/FieldValue";
 import FilterBuilder from "../components/FilterBuilder";
 import RecordDrawer from "../components/RecordDrawer";
+import RecycleBin from "../components/RecycleBin";
 import { LAYOUT_TYPES } from "../forms/fieldTypes";
 import { filterExpr, type FilterModel } from "../forms/filter";
 import { fieldLabel, labelText } from "../forms/labels";
@@ -33,6 +34,7 @@ export default function RecordsPage() {
   const [sort, setSort] = useState<string | undefined>();
   const [page, setPage] = useState(1);
   const [chosen, setChosen] = useState<string[] | null>(null);
+  const [binOpen, setBinOpen] = useState(false);
 
   const permissions = useQuery({ queryKey: ["permissions", app.key, formKey], queryFn: () => api.permissions(app.key, formKey!), enabled: !!form });
   const visibleFields = useMemo(
@@ -124,6 +126,11 @@ export default function RecordsPage() {
             {t("grid.columns")}
           </Button>
         </Popover>
+        {permissions.data?.actions.includes("delete") && (
+          <Button icon={<DeleteOutlined />} onClick={() => setBinOpen(true)} data-testid="open-recycle-bin">
+            {t("record.recycleBin")}
+          </Button>
+        )}
         <Typography.Text type="secondary" data-testid="grid-total">
           {records.data ? t("grid.total", { total: records.data.total ?? 0 }) : ""}
         </Typography.Text>
@@ -158,6 +165,7 @@ export default function RecordsPage() {
         }}
         data-testid="records-grid"
       />
+      <RecycleBin app={app} form={form} open={binOpen} onClose={() => setBinOpen(false)} />
       <RecordDrawer
         app={app}
         form={form}
