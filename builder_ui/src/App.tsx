@@ -1,5 +1,5 @@
 /** The UI's shell: providers (query cache, antd theme and locale), and the routes. */
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { App as AntApp, ConfigProvider } from "antd";
 import enUS from "antd/locale/en_US";
 import zhCN from "antd/locale/zh_CN";
@@ -18,7 +18,15 @@ import HomePage from "./pages/HomePage";
 import LoginPage from "./pages/LoginPage";
 import RecordsPage from "./pages/RecordsPage";
 
-const queryClient = new QueryClient({
+// A 401 anywhere means the session ended (expired, signed out elsewhere, password changed):
+// forgetting `me` sends RequireAuth to the sign-in page, which comes back here afterwards.
+const signedOut = (error: unknown) => {
+  if (error instanceof ApiError && error.status === 401) queryClient.setQueryData(["me"], null);
+};
+
+const queryClient: QueryClient = new QueryClient({
+  queryCache: new QueryCache({ onError: signedOut }),
+  mutationCache: new MutationCache({ onError: signedOut }),
   defaultOptions: {
     queries: {
       retry: (count, error) => !(error instanceof ApiError && error.status < 500) && count < 2,

@@ -79,3 +79,19 @@ def test_install_without_sample_data_password_change_and_sign_out(browser: Brows
     login(page, "admin", "New-Password-2026")
     expect(page.get_by_test_id("app-crm")).to_be_visible()
     shot(page, "signed-in-with-new-password")
+
+
+def test_an_ended_session_returns_to_sign_in_and_back(browser: Browser, crm_server: Server, shot: Shot) -> None:
+    page = new_page(browser, crm_server)
+    login(page, "rep_a2", "Jimu@2026")
+    page.goto("/apps/crm/customer")
+    expect(page.get_by_test_id("grid-total")).to_be_visible()
+    page.context.clear_cookies()  # the session cookie is gone (expired, or signed out elsewhere)
+    page.get_by_test_id("menu-lead").click()
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fapps%2Fcrm%2Flead$"))
+    shot(page, "back-to-sign-in")
+    page.get_by_label("用户名").fill("rep_a2")
+    page.get_by_label("密码").fill("Jimu@2026")
+    page.get_by_role("button", name=re.compile("登 ?录")).click()
+    expect(page).to_have_url(re.compile(r"/apps/crm/lead$"))
+    expect(page.get_by_test_id("grid-total")).to_be_visible()
