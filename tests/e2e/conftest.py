@@ -158,6 +158,20 @@ def records(server: Server, form: str, token: str | None = None, **params: str) 
     return api_call(server, "GET", f"/apps/crm/forms/{form}/records?{query}", token=token)
 
 
+def column_texts(grid: Locator, header: str) -> list[str]:
+    """The texts of the grid column whose header reads `header`, top to bottom."""
+    texts: list[str] = grid.evaluate(
+        """(grid, header) => {
+            const heads = [...grid.querySelectorAll("thead th")];
+            const index = heads.findIndex((th) => th.innerText.trim() === header);
+            if (index < 0) throw new Error("no column " + header);
+            return [...grid.querySelectorAll("tbody tr.ant-table-row")].map((tr) => tr.children[index].innerText.trim());
+        }""",
+        header,
+    )
+    return texts
+
+
 def select_option(page: Page, trigger: Locator, text: str) -> None:
     """Open an antd Select and pick the option showing `text`."""
     trigger.click()

@@ -1,7 +1,7 @@
 /** A form's records: server-side filter, search, sort and paging, a column chooser and the drawer. */
 import { DeleteOutlined, FilterOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
-import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { Alert, Badge, Button, Checkbox, Input, Popover, Result, Table, Typography } from "antd";
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Alert, App, Badge, Button, Checkbox, Input, Popconfirm, Popover, Result, Table, Typography } from "antd";
 import type { SorterResult } from "antd/es/table/interface";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -35,6 +35,10 @@ export default function RecordsPage() {
   const [page, setPage] = useState(1);
   const [chosen, setChosen] = useState<string[] | null>(null);
   const [binOpen, setBinOpen] = useState(false);
+  const [selected, setSelected] = useState<number[]>([]);
+  const [deleting, setDeleting] = useState(false);
+  const { message } = App.useApp();
+  const client = useQueryClient();
 
   const permissions = useQuery({ queryKey: ["permissions", app.key, formKey], queryFn: () => api.permissions(app.key, formKey!), enabled: !!form });
   const visibleFields = useMemo(
@@ -64,6 +68,26 @@ export default function RecordsPage() {
       render: (value: unknown) => <FieldValue field={f} value={value} compact />,
     }));
   const canCreate = permissions.data?.actions.includes("create");
+  const canDelete = permissions.data?.actions.includes("delete");
+
+  async function deleteSelected() {
+    setDeleting(true);
+    let done = 0;
+    try {
+      for (const recordId of selected) {
+        await api.remove(app.key, form!.key, recordId);
+        done += 1;
+      }
+      message.success(t("record.deletedCount", { count: done }));
+    } catch (e) {
+      message.error(e instanceof ApiError ? e.message : t("errors.generic"));
+    } finally {
+      setSelected([]);
+      setDeleting(false);
+      await client.invalidateQueries({ queryKey: ["records", app.key, form!.key] });
+      await client.invalidateQueries({ queryKey: ["recycle-bin", app.key, form!.key] });
+    }
+  }
 
   return (
     <>
@@ -126,7 +150,14 @@ export default function RecordsPage() {
             {t("grid.columns")}
           </Button>
         </Popover>
-        {permissions.data?.actions.includes("delete") && (
+        {canDelete && selected.length > 0 && (
+          <Popconfirm title={t("record.confirmDeleteSelected", { count: selected.length })} onConfirm={deleteSelected}>
+            <Button danger loading={deleting} data-testid="delete-selected">
+              {t("record.deleteSelected", { count: selected.length })}
+            </Button>
+          </Popconfirm>
+        )}
+        {canDelete && (
           <Button icon={<DeleteOutlined />} onClick={() => setBinOpen(true)} data-testid="open-recycle-bin">
             {t("record.recycleBin")}
           </Button>
@@ -150,7 +181,23 @@ export default function RecordsPage() {
         loading={records.isFetching}
         dataSource={records.data?.items ?? []}
         columns={columns}
-        onRow={(record) => ({ onClick: () => setParams({ open: String(record._id) }), style: { cursor: "pointer" } })}
+        rowSelection={
+          canDelete
+            ? {
+                selectedRowKeys: selected,
+                onChange: (keys) => setSelected(keys as number[]),
+                columnWidth: 40,
+              }
+            : undefined
+        }
+        onRow={(record) => ({
+          onClick: (e) => {
+            // Ticking a row's checkbox selects it; only the rest of the row opens the drawer.
+            if ((e.target as HTMLElement).closest(".ant-table-selection-column")) return;
+            setParams({ open: String(record._id) });
+          },
+          style: { cursor: "pointer" },
+        })}
         onChange={(_, __, sorter) => {
           const s = sorter as SorterResult<RecordJson>;
           setSort(s.order ? `${s.order === "descend" ? "-" : ""}${String(s.columnKey)}` : undefined);
