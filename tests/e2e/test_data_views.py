@@ -144,7 +144,7 @@ TASKS = {
 }
 
 
-def test_bulk_delete_and_restore(browser: Browser, crm_server: Server, shot: Shot) -> None:
+def test_bulk_delete_and_inline_edit(browser: Browser, crm_server: Server, shot: Shot) -> None:
     api_call(crm_server, "POST", "/apps", TASKS)
     api_call(crm_server, "POST", "/apps/tasks/forms/task/records/batch", [{"title": f"任务{i}"} for i in range(1, 6)])
     page = new_page(browser, crm_server)
@@ -165,3 +165,19 @@ def test_bulk_delete_and_restore(browser: Browser, crm_server: Server, shot: Sho
     bin_drawer = page.get_by_test_id("recycle-bin")
     expect(bin_drawer.locator(".ant-list-item")).to_have_count(3)
     shot(page, "recycle-bin")
+
+    # Edit a title in the grid: Enter saves it (a PATCH with the row's _version).
+    page.keyboard.press("Escape")
+    page.get_by_test_id("inline-toggle").click()
+    first = api_call(crm_server, "GET", "/apps/tasks/forms/task/records?sort=-_id&limit=1")["items"][0]
+    cell = grid.locator("tbody tr.ant-table-row").filter(has_text=first["title"]).locator('td[data-field="title"]')
+    cell.click()
+    editor = page.locator(f"#inline-{first['_id']}-title")
+    expect(editor).to_be_focused()
+    editor.fill("改过的任务")
+    shot(page, "inline-edit")
+    page.keyboard.press("Enter")
+    expect(grid.locator('td[data-field="title"]', has_text="改过的任务")).to_be_visible()
+    expect(page.get_by_test_id("record-drawer")).to_have_count(0)
+    saved = api_call(crm_server, "GET", f"/apps/tasks/forms/task/records/{first['_id']}")
+    assert saved["title"] == "改过的任务" and saved["_version"] == first["_version"] + 1

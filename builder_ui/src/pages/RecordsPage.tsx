@@ -1,5 +1,5 @@
 /** A form's records: server-side filter, search, sort and paging, a column chooser and the drawer. */
-import { DeleteOutlined, FilterOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
+import { DeleteOutlined, EditOutlined, FilterOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Badge, Button, Checkbox, Input, Popconfirm, Popover, Result, Table, Typography } from "antd";
 import type { SorterResult } from "antd/es/table/interface";
@@ -9,10 +9,12 @@ import { useNavigate, useParams, useSearchParams } from "react-router";
 import { api, ApiError } from "../api/client";
 import type { RecordJson } from "../api/types";
 import FieldValue from "../components/FieldValue";
+import { EDITABLE_TYPES } from "../components/FieldInput";
 import FilterBuilder from "../components/FilterBuilder";
+import InlineCell from "../components/InlineCell";
 import RecordDrawer from "../components/RecordDrawer";
 import RecycleBin from "../components/RecycleBin";
-import { LAYOUT_TYPES } from "../forms/fieldTypes";
+import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { filterExpr, type FilterModel } from "../forms/filter";
 import { fieldLabel, labelText } from "../forms/labels";
 import { findForm, useApp } from "./appContext";
@@ -37,6 +39,8 @@ export default function RecordsPage() {
   const [binOpen, setBinOpen] = useState(false);
   const [selected, setSelected] = useState<number[]>([]);
   const [deleting, setDeleting] = useState(false);
+  const [inline, setInline] = useState(false);
+  const [editing, setEditing] = useState<{ id: number; key: string } | null>(null);
   const { message } = App.useApp();
   const client = useQueryClient();
 
@@ -65,10 +69,44 @@ export default function RecordsPage() {
       sorter: !UNSORTABLE.has(f.type),
       sortOrder: sort === f.key ? ("ascend" as const) : sort === `-${f.key}` ? ("descend" as const) : null,
       ellipsis: true,
-      render: (value: unknown) => <FieldValue field={f} value={value} compact />,
+      render: (value: unknown, record: RecordJson) =>
+        editing?.id === record._id && editing.key === f.key ? (
+          <InlineCell
+            app={app}
+            form={form.key}
+            field={f}
+            record={record}
+            onError={(text) => message.error(text)}
+            onDone={async (saved) => {
+              setEditing(null);
+              if (saved) {
+                message.success(t("fill.saved"));
+                await client.invalidateQueries({ queryKey: ["records", app.key, form.key] });
+                await client.invalidateQueries({ queryKey: ["record", app.key, form.key, record._id] });
+              }
+            }}
+          />
+        ) : (
+          <FieldValue field={f} value={value} compact />
+        ),
+      onCell: (record: RecordJson) => ({
+        "data-field": f.key,
+        onClick: (e: React.MouseEvent) => {
+          if (!inline || !cellEditable(f.key)) return;
+          e.stopPropagation();
+          setEditing({ id: record._id, key: f.key });
+        },
+      }),
     }));
   const canCreate = permissions.data?.actions.includes("create");
   const canDelete = permissions.data?.actions.includes("delete");
+  const canEdit = permissions.data?.actions.includes("edit");
+  const byKey = new Map(visibleFields.map((f) => [f.key, f]));
+  // Inline editing follows the same rules as the fill page: typed-in fields the role may change.
+  const cellEditable = (key: string) => {
+    const f = byKey.get(key);
+    return !!f && !!canEdit && EDITABLE_TYPES.has(f.type) && !isComputed(f) && permissions.data?.fields[key] !== "read_only" && !f.readonly_when;
+  };
 
   async function deleteSelected() {
     setDeleting(true);
@@ -150,6 +188,20 @@ export default function RecordsPage() {
             {t("grid.columns")}
           </Button>
         </Popover>
+        {canEdit && (
+          <Button
+            icon={<EditOutlined />}
+            type={inline ? "primary" : "default"}
+            ghost={inline}
+            onClick={() => {
+              setInline(!inline);
+              setEditing(null);
+            }}
+            data-testid="inline-toggle"
+          >
+            {inline ? t("grid.inlineOn") : t("grid.inline")}
+          </Button>
+        )}
         {canDelete && selected.length > 0 && (
           <Popconfirm title={t("record.confirmDeleteSelected", { count: selected.length })} onConfirm={deleteSelected}>
             <Button danger loading={deleting} data-testid="delete-selected">
