@@ -81,6 +81,7 @@ export const api = {
   changePassword: (current_password: string, new_password: string) =>
     request<void>("POST", "/auth/password", { current_password, new_password }),
   me: () => request<User>("GET", "/me"),
+  users: (q: string) => request<User[]>("GET", "/users", undefined, { q, limit: 20 }),
   apps: () => request<AppSummary[]>("GET", "/apps"),
   app: (app: string) => request<AppDef>("GET", `/apps/${encodeURIComponent(app)}`),
   catalog: () => request<Pack[]>("GET", "/catalog"),

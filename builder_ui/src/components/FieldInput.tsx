@@ -8,6 +8,7 @@ import { INTEGER_TYPES } from "../forms/fieldTypes";
 import { labelText } from "../forms/labels";
 import FieldValue from "./FieldValue";
 import RelationPicker from "./RelationPicker";
+import UserPicker from "./UserPicker";
 
 interface Props {
   app: AppDef;
@@ -154,8 +155,11 @@ export default function FieldInput({ app, field, value, onChange, disabled, auto
       );
     case "relation":
       return <RelationPicker app={app} field={field} value={value as never} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
+    case "user":
+    case "users":
+      return <UserPicker id={id} field={field} value={value as never} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
     default:
-      // Types without an input yet (users, departments, files, address, subform...): shown read-only.
+      // Types without an input yet (departments, files, signature, address...): shown read-only.
       return (
         <Typography.Text type="secondary">
           <FieldValue field={field} value={value} />
@@ -182,4 +186,6 @@ export const EDITABLE_TYPES = new Set([
   "datetime",
   "time",
   "relation",
+  "user",
+  "users",
 ]);

@@ -51,3 +51,14 @@ describe("subform rows", () => {
     });
   });
 });
+
+describe("people", () => {
+  it("sends users by id", () => {
+    const fields = [
+      { key: "owner", type: "user" },
+      { key: "team", type: "users" },
+    ];
+    const body = recordBody(fields, { owner: { id: 4, name: "郑浩" }, team: [{ id: 1 }, { id: 2, name: "x" }] }, new Set(["owner", "team"]));
+    expect(body).toEqual({ owner: 4, team: [1, 2] });
+  });
+});

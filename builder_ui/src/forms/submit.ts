@@ -3,6 +3,7 @@ import type { FieldDef, Issue } from "../api/types";
 
 type Obj = Record<string, unknown>;
 const isRef = (v: unknown): v is { _id: number } => typeof v === "object" && v !== null && "_id" in v;
+const isPerson = (v: unknown): v is { id: number } => typeof v === "object" && v !== null && "id" in v;
 
 const COMPUTED = new Set(["formula", "serial", "lookup", "rollup", "created_by", "created_at", "updated_by", "updated_at"]);
 
@@ -16,10 +17,14 @@ function rowInput(fields: FieldDef[], row: Obj): Obj {
   return body;
 }
 
-/** A value as input: relations by `_id`, subform rows without computed cells, "" as blank. */
+/** A value as input: relations by `_id`, people by `id`, subform rows without computed cells, "" as blank. */
 export function inputValue(field: FieldDef, value: unknown): unknown {
   if (field.type === "subform") return Array.isArray(value) ? value.map((row) => rowInput(field.fields ?? [], row as Obj)) : [];
   if (value === undefined || value === "") return null;
+  if (field.type === "user" || field.type === "users") {
+    if (Array.isArray(value)) return value.map((v) => (isPerson(v) ? v.id : v));
+    return isPerson(value) ? value.id : value;
+  }
   if (field.type === "relation") {
     if (Array.isArray(value)) return value.map((v) => (isRef(v) ? v._id : v));
     return isRef(value) ? value._id : value;
