@@ -3,8 +3,9 @@ import { AppstoreOutlined, DownOutlined, ShopOutlined, UserOutlined } from "@ant
 import { Button, Dropdown, Layout } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, Outlet, useNavigate } from "react-router";
+import { Link, Outlet, useLocation, useNavigate } from "react-router";
 import { useAuth } from "../auth/AuthContext";
+import ErrorBoundary from "../components/ErrorBoundary";
 import LanguageSwitch from "../components/LanguageSwitch";
 import PasswordModal from "../components/PasswordModal";
 
@@ -12,6 +13,7 @@ export default function AppShell() {
   const { t } = useTranslation();
   const { user, logout } = useAuth();
   const navigate = useNavigate();
+  const location = useLocation();
   const [password, setPassword] = useState(false);
   const name = user?.display_name || user?.username;
   return (
@@ -52,7 +54,9 @@ export default function AppShell() {
         </Dropdown>
       </Layout.Header>
       <Layout.Content className="jimu-content">
-        <Outlet />
+        <ErrorBoundary resetKey={location.pathname}>
+          <Outlet />
+        </ErrorBoundary>
       </Layout.Content>
       <PasswordModal open={password} onClose={() => setPassword(false)} />
     </Layout>
