@@ -224,3 +224,28 @@ def test_contract_with_line_items(browser: Browser, crm_server: Server, shot: Sh
     saved = records(crm_server, "contract", token=token, q="博元 2027 年度采购")["items"][0]
     assert [(r["product"], r["subtotal"]) for r in saved["items"]] == [("笔记本电脑", "9999.00"), ("上门安装", "300.00")]
     assert saved["amount"] == "10299.00"
+
+
+def test_opportunity_in_english_with_a_live_weighted_amount(browser: Browser, crm_server: Server, shot: Shot) -> None:
+    page = new_page(browser, crm_server, lang="en")
+    login(page, "rep_b1", "Jimu@2026")
+    page.get_by_test_id("language-switch").click()
+    page.goto("/apps/crm")
+    page.get_by_test_id("quick-add-opportunity").click()
+    expect(page.get_by_text("Opportunity name")).to_be_visible()
+    page.get_by_label("Opportunity name").fill("Cloud migration")
+    page.get_by_test_id("field-customer").locator(".ant-select").click()
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option").first.click()
+    page.get_by_label("Amount").fill("80000")
+    page.get_by_label("Win rate").fill("35")  # typed as a percentage, stored as 0.35
+    expect(page.get_by_test_id("computed-weighted_amount")).to_have_text("28000")
+    shot(page, "english-opportunity")
+    page.get_by_test_id("fill-submit").click()
+    drawer = page.get_by_test_id("record-drawer")
+    expect(drawer).to_contain_text("Cloud migration")
+    expect(drawer).to_contain_text("35%")
+    expect(drawer).to_contain_text("28000.00")
+    token = user_token(crm_server, "rep_b1")
+    saved = records(crm_server, "opportunity", token=token, q="Cloud migration")["items"][0]
+    assert saved["win_rate"].rstrip("0") == "0.35"
+    assert saved["weighted_amount"] == "28000.00"
