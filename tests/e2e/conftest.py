@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -45,6 +45,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ADMIN_PASSWORD = "E2e-Admin-2026"
+# Two shared cores run the server, Chromium and other work at once: wait up to 15 s for what a
+# test expects to see (Playwright's default is 5 s), so a slow moment is not a failure.
+expect.set_options(timeout=15_000)
 SAMPLE_PASSWORD = "Jimu@2026"
 
 
