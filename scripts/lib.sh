@@ -58,3 +58,47 @@ ensure_venv() {
         || die "pip install -e '$spec' failed"
     printf '%s\n' "$stamp" > .venv/.jimu-installed
 }
+
+# ensure_node: `node` and `npm` on the PATH (Debian's packages when missing).
+ensure_node() {
+    command -v node >/dev/null 2>&1 || apt_install nodejs
+    # Debian's nodejs comes without npm; NodeSource's bundles it and conflicts with Debian's npm.
+    command -v npm >/dev/null 2>&1 || apt_install npm
+}
+
+# ensure_node_modules: `npm ci` in builder_ui/, again only when package-lock.json changed.
+ensure_node_modules() {
+    local stamp=builder_ui/node_modules/.jimu-installed lock_hash
+    lock_hash=$(sha256sum builder_ui/package-lock.json | cut -d' ' -f1)
+    if [[ -f $stamp && $(<"$stamp") == "$lock_hash" ]]; then
+        return 0
+    fi
+    log "npm ci (builder_ui)"
+    (cd builder_ui && npm ci --no-audit --no-fund) || die "npm ci in builder_ui failed"
+    printf '%s\n' "$lock_hash" > "$stamp"
+}
+
+# Hash of everything the UI build reads: its sources, config and lock file.
+ui_sources_hash() {
+    find builder_ui/src builder_ui/public builder_ui/index.html builder_ui/vite.config.ts \
+        builder_ui/tsconfig.json builder_ui/package.json builder_ui/package-lock.json -type f -print0 \
+        | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+}
+
+# build_ui: `npm run build` into builder_ui/dist, stamping what it was built from.
+build_ui() {
+    local hash
+    hash=$(ui_sources_hash)
+    (cd builder_ui && npm run build --silent) || return 1
+    printf '%s\n' "$hash" > builder_ui/dist/.jimu-built
+}
+
+# ensure_ui_built: builder_ui/dist up to date with the sources (rebuilt only when they changed).
+ensure_ui_built() {
+    local stamp=builder_ui/dist/.jimu-built
+    if [[ -f builder_ui/dist/index.html && -f $stamp && $(<"$stamp") == "$(ui_sources_hash)" ]]; then
+        return 0
+    fi
+    log "npm run build (builder_ui)"
+    build_ui || die "building the UI in builder_ui failed"
+}

@@ -13,25 +13,21 @@ have_postgres_server() {
     return 1
 }
 
+# The browser tests drive Debian's Chromium; fonts-noto-cjk renders the Chinese in screenshots.
+have_cjk_fonts() {
+    dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'install ok installed'
+}
+
 read -r -a needed <<< "$(python_packages_needed)"
 have_postgres_server || needed+=(postgresql)
 command -v node >/dev/null 2>&1 || needed+=(nodejs)
+[[ -x /usr/bin/chromium ]] || needed+=(chromium)
+have_cjk_fonts || needed+=(fonts-noto-cjk)
 apt_install "${needed[@]}"
-# Debian's nodejs comes without npm; NodeSource's bundles it and conflicts with Debian's npm.
-command -v npm >/dev/null 2>&1 || apt_install npm
+ensure_node
 
 ensure_venv "dev,bench"
-
-if [[ -f builder_ui/package-lock.json ]]; then
-    lock_hash=$(sha256sum builder_ui/package-lock.json | cut -d' ' -f1)
-    stamp=builder_ui/node_modules/.jimu-installed
-    if [[ ! -f $stamp || $(<"$stamp") != "$lock_hash" ]]; then
-        log "npm ci (builder_ui)"
-        (cd builder_ui && npm ci --no-audit --no-fund) || die "npm ci in builder_ui failed"
-        mkdir -p builder_ui/node_modules
-        printf '%s\n' "$lock_hash" > "$stamp"
-    fi
-fi
+ensure_node_modules
 
 results=()
 failed=0
@@ -47,7 +43,7 @@ run_suite() {
     if (( rc == 0 )); then
         results+=("$name: ok")
     else
-        (( rc == 5 )) && [[ $name == python ]] && rc="5, no tests collected"
+        (( rc == 5 )) && [[ $name == python || $name == e2e ]] && rc="5, no tests collected"
         results+=("$name: FAILED (exit $rc)")
         failed=$((failed + 1))
     fi
@@ -55,10 +51,11 @@ run_suite() {
 
 run_suite ruff .venv/bin/ruff check .
 run_suite mypy .venv/bin/mypy
-run_suite python .venv/bin/python -m pytest
-if [[ -f builder_ui/package.json ]]; then
-    run_suite js npm test --prefix builder_ui
-fi
+run_suite python .venv/bin/python -m pytest --ignore=tests/e2e
+run_suite ui-build build_ui
+run_suite js-formula npm run --prefix builder_ui --silent test:formula
+run_suite js-unit npm run --prefix builder_ui --silent test:unit
+run_suite e2e .venv/bin/python -m pytest tests/e2e
 
 printf '\n== summary ==\n'
 printf '%s\n' "${results[@]}"

@@ -70,8 +70,8 @@ def test_serve_prints_a_persistent_admin_token_that_guards_the_api(
     client = TestClient(calls[-1])
     assert client.get("/api/v1/apps").status_code == 401
     assert client.get("/api/v1/apps", headers={"Authorization": f"Bearer {token}"}).json() == []
-    home = client.get("/")
-    assert home.status_code == 200 and "jimu app install crm" in home.text
+    home = client.get("/")  # the built UI, or the small page that links the docs
+    assert home.status_code == 200 and home.headers["content-type"].startswith("text/html")
 
 
 def test_the_environment_token_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

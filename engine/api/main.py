@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 
 from engine import __version__
@@ -19,11 +19,13 @@ from engine.api.routes import (
     files,
     health,
     links,
+    live,
     public,
     records,
     records_io,
     schema,
 )
+from engine.api.ui import install_ui
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -36,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     catalog.router,
     records_io.router,  # before records: /records/export is not /records/{record_id}
     records.router,
+    live.router,
     files.router,
     auth.router,
     admin.router,
@@ -92,8 +95,9 @@ def _installed_apps(request: Request) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A new application bound to `settings` (the process settings by default)."""
+def create_app(settings: Settings | None = None, ui_dist: Path | None = None) -> FastAPI:
+    """A new application bound to `settings` (the process settings by default), serving the
+    browser UI built in `ui_dist` (builder_ui/dist by default)."""
     app = FastAPI(
         title="Jimu",
         version=__version__,
@@ -106,10 +110,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or get_settings()
     install_error_handlers(app)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request) -> str:
-        return _HOME_PAGE.format(api=API_PREFIX, apps=_installed_apps(request))
-
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    install_ui(app, _home_page, ui_dist)
     return app
+
+
+def _home_page(request: Request) -> str:
+    """The server-rendered `/` page shown when the browser UI has not been built."""
+    return _HOME_PAGE.format(api=API_PREFIX, apps=_installed_apps(request))

@@ -1,0 +1,140 @@
+/**
+ * Hand-written types of the parts of Jimu's HTTP API (DESIGN §12) the UI uses.
+ * The API returns definitions and records as open JSON, so these stay thin on purpose.
+ */
+
+export type Label = string | { zh?: string | null; en?: string | null } | null | undefined;
+
+export interface Issue {
+  path: string;
+  code: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export interface User {
+  id: number;
+  username: string;
+  display_name?: string | null;
+  is_admin?: boolean;
+  [key: string]: unknown;
+}
+
+export interface LoginResult {
+  token: string;
+  csrf_token: string;
+  expires_at: string;
+  user: User;
+}
+
+export interface AppSummary {
+  key: string;
+  name: Label;
+  version: string;
+  revision?: number;
+  description?: Label;
+}
+
+export interface Pack {
+  key: string;
+  name: Label;
+  version: string;
+  description?: Label;
+  sample_data: boolean;
+}
+
+export interface SelectOption {
+  value: string;
+  label?: Label;
+  color?: string;
+}
+
+export interface FieldDef {
+  key: string;
+  type: string;
+  label?: Label;
+  help?: Label;
+  width?: "full" | "half" | "third" | "two_thirds" | "quarter";
+  visible_when?: string;
+  readonly_when?: string;
+  required?: boolean;
+  default?: unknown;
+  min?: number;
+  max?: number;
+  precision?: number;
+  options?: SelectOption[];
+  target?: string;
+  many?: boolean;
+  expr?: string;
+  fields?: FieldDef[];
+  [key: string]: unknown;
+}
+
+export interface FormDef {
+  key: string;
+  name: Label;
+  title_field?: string | null;
+  fields: FieldDef[];
+}
+
+export interface MenuEntry {
+  form?: string;
+  label?: Label;
+  [key: string]: unknown;
+}
+
+export interface AppDef {
+  key: string;
+  name: Label;
+  version: string;
+  description?: Label;
+  forms: FormDef[];
+  menu: MenuEntry[];
+  _revision: number;
+}
+
+export type RecordJson = Record<string, unknown> & { _id: number; _version?: number };
+
+export interface Page {
+  items: RecordJson[];
+  total: number | null;
+}
+
+export type Action = "view" | "create" | "edit" | "delete" | "export" | "import";
+
+export interface Permissions {
+  roles: string[];
+  admin: boolean;
+  actions: Action[];
+  scopes: Record<string, unknown>;
+  fields: Record<string, "hidden" | "read_only" | "editable">;
+}
+
+export interface HistoryEntry {
+  version?: number;
+  at?: string;
+  action?: string;
+  actor: { id: number; name: string } | null;
+  changes: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface CompiledRule {
+  key: string;
+  js: string;
+  type: string;
+  reads: string[];
+}
+
+export interface RuleSet {
+  formulas: CompiledRule[];
+  visible_when: CompiledRule[];
+  readonly_when?: CompiledRule[];
+}
+
+export interface LiveScripts extends RuleSet {
+  tz: string;
+  /** Subform key → the rules of its rows (which also see the form's plain fields). */
+  subforms?: Record<string, RuleSet>;
+}

@@ -1,0 +1,191 @@
+/** The input of one field on the fill page, chosen by field type; values in the API's JSON form. */
+import { Checkbox, DatePicker, Input, InputNumber, Radio, Select, TimePicker, Typography } from "antd";
+import Decimal from "decimal.js";
+import dayjs from "dayjs";
+import { useTranslation } from "react-i18next";
+import type { AppDef, FieldDef } from "../api/types";
+import { INTEGER_TYPES } from "../forms/fieldTypes";
+import { labelText } from "../forms/labels";
+import FieldValue from "./FieldValue";
+import RelationPicker from "./RelationPicker";
+import UserPicker from "./UserPicker";
+
+interface Props {
+  app: AppDef;
+  field: FieldDef;
+  value: unknown;
+  onChange(value: unknown): void;
+  disabled?: boolean;
+  autoFocus?: boolean;
+  /** Prefix of the input's DOM id (rows of a subform need their own). */
+  idPrefix?: string;
+}
+
+const RADIO_LIMIT = 5;
+
+function scaled(value: unknown, factor: number): string | null {
+  if (value === null || value === undefined || value === "") return null;
+  try {
+    return new Decimal(String(value)).times(factor).toString();
+  } catch {
+    return null;
+  }
+}
+
+export default function FieldInput({ app, field, value, onChange, disabled, autoFocus, idPrefix = "field-input-" }: Props) {
+  const { t, i18n } = useTranslation();
+  const id = `${idPrefix}${field.key}`;
+  const options = (field.options ?? []).map((o) => ({ value: o.value, label: labelText(o.label, i18n.language, o.value) }));
+  switch (field.type) {
+    case "text":
+    case "email":
+    case "phone":
+    case "url":
+      return (
+        <Input
+          id={id}
+          autoFocus={autoFocus}
+          value={(value as string) ?? ""}
+          onChange={(e) => onChange(e.target.value)}
+          disabled={disabled}
+          inputMode={field.type === "phone" ? "tel" : field.type === "email" ? "email" : undefined}
+        />
+      );
+    case "textarea":
+    case "rich_text":
+      return <Input.TextArea id={id} autoFocus={autoFocus} autoSize={{ minRows: 3 }} value={(value as string) ?? ""} onChange={(e) => onChange(e.target.value)} disabled={disabled} />;
+    case "number":
+    case "money":
+      return (
+        <InputNumber<string>
+          id={id}
+          autoFocus={autoFocus}
+          stringMode
+          style={{ width: "100%" }}
+          value={(value as string) ?? null}
+          onChange={(v) => onChange(v === null || v === "" ? null : String(v))}
+          prefix={field.type === "money" ? "¥" : undefined}
+          disabled={disabled}
+          inputMode="decimal"
+        />
+      );
+    case "percent":
+      return (
+        <InputNumber<string>
+          id={id}
+          autoFocus={autoFocus}
+          stringMode
+          style={{ width: "100%" }}
+          value={scaled(value, 100)}
+          onChange={(v) => onChange(scaled(v, 0.01))}
+          suffix="%"
+          disabled={disabled}
+          inputMode="decimal"
+        />
+      );
+    case "integer":
+    case "rating":
+      return (
+        <InputNumber
+          id={id}
+          autoFocus={autoFocus}
+          precision={0}
+          style={{ width: "100%" }}
+          value={(value as number) ?? null}
+          onChange={(v) => onChange(v ?? null)}
+          disabled={disabled}
+          inputMode="numeric"
+        />
+      );
+    case "checkbox":
+      return (
+        <Checkbox id={id} checked={value === true} onChange={(e) => onChange(e.target.checked)} disabled={disabled}>
+          {t("fill.yes")}
+        </Checkbox>
+      );
+    case "select":
+      return options.length <= RADIO_LIMIT ? (
+        <Radio.Group
+          id={id}
+          optionType="button"
+          buttonStyle="solid"
+          options={options}
+          value={value ?? null}
+          onChange={(e) => onChange(e.target.value)}
+          disabled={disabled}
+        />
+      ) : (
+        <Select id={id} autoFocus={autoFocus} allowClear options={options} value={value ?? undefined} onChange={(v) => onChange(v ?? null)} disabled={disabled} style={{ width: "100%" }} />
+      );
+    case "multiselect":
+      return <Select id={id} autoFocus={autoFocus} mode="multiple" options={options} value={(value as string[]) ?? []} onChange={onChange} disabled={disabled} style={{ width: "100%" }} />;
+    case "date":
+      return (
+        <DatePicker
+          id={id}
+          autoFocus={autoFocus}
+          style={{ width: "100%" }}
+          value={value ? dayjs(String(value)) : null}
+          onChange={(d) => onChange(d ? d.format("YYYY-MM-DD") : null)}
+          disabled={disabled}
+        />
+      );
+    case "datetime":
+      return (
+        <DatePicker
+          id={id}
+          autoFocus={autoFocus}
+          showTime
+          style={{ width: "100%" }}
+          value={value ? dayjs(String(value)) : null}
+          onChange={(d) => onChange(d ? d.toDate().toISOString() : null)}
+          disabled={disabled}
+        />
+      );
+    case "time":
+      return (
+        <TimePicker
+          id={id}
+          autoFocus={autoFocus}
+          style={{ width: "100%" }}
+          value={value ? dayjs(`2000-01-01T${String(value)}`) : null}
+          onChange={(d) => onChange(d ? d.format("HH:mm:ss") : null)}
+          disabled={disabled}
+        />
+      );
+    case "relation":
+      return <RelationPicker app={app} field={field} value={value as never} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
+    case "user":
+    case "users":
+      return <UserPicker id={id} field={field} value={value as never} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
+    default:
+      // Types without an input yet (departments, files, signature, address...): shown read-only.
+      return (
+        <Typography.Text type="secondary">
+          <FieldValue field={field} value={value} />
+        </Typography.Text>
+      );
+  }
+}
+
+export const EDITABLE_TYPES = new Set([
+  "text",
+  "email",
+  "phone",
+  "url",
+  "textarea",
+  "rich_text",
+  "number",
+  "money",
+  "percent",
+  ...INTEGER_TYPES,
+  "checkbox",
+  "select",
+  "multiselect",
+  "date",
+  "datetime",
+  "time",
+  "relation",
+  "user",
+  "users",
+]);

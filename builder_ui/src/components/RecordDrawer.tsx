@@ -1,0 +1,177 @@
+/** One record: every field I may see, edit/delete when allowed, and its history timeline. */
+import { PlusOutlined } from "@ant-design/icons";
+import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
+import { App, Button, Descriptions, Drawer, Popconfirm, Space, Spin, Tabs, Timeline, Typography } from "antd";
+import dayjs from "dayjs";
+import { useTranslation } from "react-i18next";
+import { useNavigate } from "react-router";
+import { api, ApiError } from "../api/client";
+import type { AppDef, FieldDef, FormDef, HistoryEntry, Permissions } from "../api/types";
+import { displayText } from "../forms/display";
+import { LAYOUT_TYPES } from "../forms/fieldTypes";
+import { fieldLabel, labelText } from "../forms/labels";
+import FieldValue from "./FieldValue";
+
+interface Props {
+  app: AppDef;
+  form: FormDef;
+  id: number | null;
+  permissions?: Permissions;
+  onClose(): void;
+}
+
+function changeText(field: FieldDef | undefined, change: unknown, lang: string): string {
+  const show = (v: unknown) => (field ? displayText(field, v, lang) : JSON.stringify(v)) || "∅";
+  if (Array.isArray(change) && change.length === 2)
+    return change[0] === null ? show(change[1]) : `${show(change[0])} → ${show(change[1])}`;
+  if (change && typeof change === "object") {
+    const c = change as Record<string, unknown>;
+    if ("old" in c || "new" in c) return `${show(c.old)} → ${show(c.new)}`;
+    if ("from" in c || "to" in c) return `${show(c.from)} → ${show(c.to)}`;
+  }
+  return show(change);
+}
+
+function HistoryTimeline({ entries, form }: { entries: HistoryEntry[]; form: FormDef }) {
+  const { t, i18n } = useTranslation();
+  const byKey = new Map(form.fields.map((f) => [f.key, f]));
+  return (
+    <Timeline
+      data-testid="history"
+      items={entries
+        .slice()
+        .reverse()
+        .map((entry, i) => ({
+          key: i,
+          children: (
+            <div>
+              <Typography.Text strong>
+                {entry.actor?.name ?? t("record.system")} · {t(`record.events.${String(entry.event ?? "update")}`, { defaultValue: String(entry.event ?? "") })}
+              </Typography.Text>{" "}
+              <Typography.Text type="secondary">{entry.at ? dayjs(String(entry.at)).format("YYYY-MM-DD HH:mm") : ""}</Typography.Text>
+              <ul style={{ margin: "4px 0", paddingInlineStart: 18 }}>
+                {Object.entries(entry.changes ?? {}).map(([key, change]) => (
+                  <li key={key}>
+                    {byKey.get(key) ? fieldLabel(byKey.get(key)!, i18n.language) : key}: {changeText(byKey.get(key), change, i18n.language)}
+                  </li>
+                ))}
+              </ul>
+            </div>
+          ),
+        }))}
+    />
+  );
+}
+
+export default function RecordDrawer({ app, form, id, permissions, onClose }: Props) {
+  const { t, i18n } = useTranslation();
+  const { message } = App.useApp();
+  const navigate = useNavigate();
+  const client = useQueryClient();
+  const record = useQuery({ queryKey: ["record", app.key, form.key, id], queryFn: () => api.record(app.key, form.key, id!), enabled: id !== null });
+  const history = useQuery({ queryKey: ["history", app.key, form.key, id], queryFn: () => api.history(app.key, form.key, id!), enabled: id !== null });
+  // Forms whose relation points here: "+ 跟进记录" opens their fill page with this record chosen.
+  const referring = app.forms.flatMap((f) =>
+    f.fields.filter((x) => x.type === "relation" && x.target === form.key && !x.many).slice(0, 1).map((x) => ({ form: f, field: x })),
+  );
+  const referringPermissions = useQueries({
+    queries: referring.map((r) => ({
+      queryKey: ["permissions", app.key, r.form.key],
+      queryFn: () => api.permissions(app.key, r.form.key),
+      enabled: id !== null,
+    })),
+  });
+  const can = (action: string) => permissions?.actions.includes(action as never) ?? false;
+  const hidden = (key: string) => permissions?.fields[key] === "hidden";
+  const data = record.data;
+  const fields = form.fields.filter((f) => !LAYOUT_TYPES.has(f.type) && !hidden(f.key) && (!data || f.key in data));
+  const title = data ? String(displayText(form.fields.find((f) => f.key === form.title_field) ?? { key: "", type: "text" }, data[form.title_field ?? ""], i18n.language) || `#${id}`) : "";
+
+  async function remove() {
+    try {
+      await api.remove(app.key, form.key, id!);
+      message.success(t("record.deleted"));
+      await client.invalidateQueries({ queryKey: ["records", app.key, form.key] });
+      onClose();
+    } catch (e) {
+      message.error(e instanceof ApiError ? e.message : t("errors.generic"));
+    }
+  }
+
+  return (
+    <Drawer
+      open={id !== null}
+      onClose={onClose}
+      title={title || t("record.details")}
+      size="large"
+      styles={{ wrapper: { maxWidth: "100vw" } }}
+      extra={
+        <Space>
+          {can("edit") && (
+            <Button type="primary" onClick={() => navigate(`/apps/${app.key}/${form.key}/${id}/edit`)} data-testid="record-edit">
+              {t("record.edit")}
+            </Button>
+          )}
+          {can("delete") && (
+            <Popconfirm title={t("record.confirmDelete")} onConfirm={remove}>
+              <Button danger data-testid="record-delete">
+                {t("record.delete")}
+              </Button>
+            </Popconfirm>
+          )}
+        </Space>
+      }
+      data-testid="record-drawer"
+    >
+      {record.isPending && id !== null ? (
+        <Spin />
+      ) : record.isError ? (
+        <Typography.Text type="danger">{record.error instanceof ApiError ? record.error.message : t("errors.generic")}</Typography.Text>
+      ) : (
+        <>
+        <Space wrap style={{ marginBottom: 12 }}>
+          {referring.map((r, i) =>
+            referringPermissions[i].data?.actions.includes("create") &&
+            referringPermissions[i].data?.fields[r.field.key] !== "hidden" &&
+            referringPermissions[i].data?.fields[r.field.key] !== "read_only" ? (
+              <Button
+                key={r.form.key}
+                size="small"
+                icon={<PlusOutlined />}
+                onClick={() =>
+                  navigate(`/apps/${app.key}/${r.form.key}/new`, { state: { prefill: { [r.field.key]: { _id: id, title } } } })
+                }
+                data-testid={`add-related-${r.form.key}`}
+              >
+                {labelText(r.form.name, i18n.language, r.form.key)}
+              </Button>
+            ) : null,
+          )}
+        </Space>
+        <Tabs
+          items={[
+            {
+              key: "fields",
+              label: t("record.details"),
+              children: (
+                <Descriptions column={1} bordered size="small" data-testid="record-fields">
+                  {fields.map((f) => (
+                    <Descriptions.Item key={f.key} label={fieldLabel(f, i18n.language)}>
+                      <FieldValue field={f} value={data?.[f.key]} />
+                    </Descriptions.Item>
+                  ))}
+                </Descriptions>
+              ),
+            },
+            {
+              key: "history",
+              label: t("record.history"),
+              children: history.data ? <HistoryTimeline entries={history.data} form={form} /> : <Spin />,
+            },
+          ]}
+        />
+        </>
+      )}
+    </Drawer>
+  );
+}

@@ -1,0 +1,55 @@
+/** An app's home: one-click "add" for every form I may create in, and its forms as cards. */
+import { PlusOutlined, TableOutlined } from "@ant-design/icons";
+import { useQueries } from "@tanstack/react-query";
+import { Button, Card, Col, Row, Space, Typography } from "antd";
+import { useTranslation } from "react-i18next";
+import { Link, useNavigate } from "react-router";
+import { api } from "../api/client";
+import { labelText } from "../forms/labels";
+import { menuEntries, useApp } from "./appContext";
+
+export default function AppHome() {
+  const { t, i18n } = useTranslation();
+  const { app } = useApp();
+  const navigate = useNavigate();
+  const entries = menuEntries(app);
+  const permissions = useQueries({
+    queries: entries.map((entry) => ({
+      queryKey: ["permissions", app.key, entry.form],
+      queryFn: () => api.permissions(app.key, entry.form),
+    })),
+  });
+  const label = (entry: (typeof entries)[number]) =>
+    labelText(entry.label ?? app.forms.find((f) => f.key === entry.form)?.name, i18n.language, entry.form);
+  return (
+    <>
+      <Typography.Title level={3}>{labelText(app.name, i18n.language, app.key)}</Typography.Title>
+      <Typography.Text type="secondary">{t("app.quickAdd")}</Typography.Text>
+      <Space wrap style={{ margin: "8px 0 16px", display: "flex" }}>
+        {entries.map((entry, i) =>
+          permissions[i].data?.actions.includes("create") ? (
+            <Button
+              key={entry.form}
+              icon={<PlusOutlined />}
+              onClick={() => navigate(`/apps/${app.key}/${entry.form}/new`)}
+              data-testid={`quick-add-${entry.form}`}
+            >
+              {label(entry)}
+            </Button>
+          ) : null,
+        )}
+      </Space>
+      <Row gutter={[16, 16]}>
+        {entries.map((entry) => (
+          <Col key={entry.form} xs={12} sm={8} lg={6}>
+            <Link to={`/apps/${app.key}/${entry.form}`}>
+              <Card hoverable size="small">
+                <TableOutlined /> {label(entry)}
+              </Card>
+            </Link>
+          </Col>
+        ))}
+      </Row>
+    </>
+  );
+}

@@ -1,0 +1,43 @@
+/** One app: its navigation (from the menu definition) beside the page of the chosen form. */
+import { useQuery } from "@tanstack/react-query";
+import { Layout, Menu, Result, Spin } from "antd";
+import { useTranslation } from "react-i18next";
+import { Link, Outlet, useParams } from "react-router";
+import { api, ApiError } from "../api/client";
+import { labelText } from "../forms/labels";
+import { menuEntries, type AppContext } from "./appContext";
+
+export default function AppLayout() {
+  const { app: key, form } = useParams();
+  const { t, i18n } = useTranslation();
+  const app = useQuery({ queryKey: ["app", key], queryFn: () => api.app(key!) });
+  if (app.isPending) return <Spin />;
+  if (app.isError || !app.data) {
+    const notFound = app.error instanceof ApiError && app.error.status === 404;
+    return <Result status={notFound ? "404" : "error"} title={notFound ? t("errors.notFound") : t("errors.generic")} />;
+  }
+  const context: AppContext = { app: app.data };
+  const items = menuEntries(app.data).map((entry) => ({
+    key: entry.form,
+    label: (
+      <Link to={`/apps/${key}/${entry.form}`} data-testid={`menu-${entry.form}`}>
+        {labelText(entry.label ?? app.data.forms.find((f) => f.key === entry.form)?.name, i18n.language, entry.form)}
+      </Link>
+    ),
+  }));
+  return (
+    <Layout style={{ background: "transparent", minHeight: "calc(100vh - 96px)" }}>
+      <Layout.Sider breakpoint="md" collapsedWidth={0} width={180} theme="light" style={{ marginRight: 16 }} zeroWidthTriggerStyle={{ top: 8 }}>
+        <div style={{ padding: "12px 16px", fontWeight: 600 }}>
+          <Link to={`/apps/${key}`} data-testid="app-home">
+            {labelText(app.data.name, i18n.language, app.data.key)}
+          </Link>
+        </div>
+        <Menu mode="inline" selectedKeys={form ? [form] : []} items={items} style={{ borderInlineEnd: 0 }} />
+      </Layout.Sider>
+      <Layout.Content className="jimu-app-content" style={{ minWidth: 0 }}>
+        <Outlet context={context} />
+      </Layout.Content>
+    </Layout>
+  );
+}

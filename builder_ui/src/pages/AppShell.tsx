@@ -1,0 +1,64 @@
+/** The signed-in frame: header with navigation, language switch and the user menu. */
+import { AppstoreOutlined, DownOutlined, ShopOutlined, UserOutlined } from "@ant-design/icons";
+import { Button, Dropdown, Layout } from "antd";
+import { useState } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, Outlet, useLocation, useNavigate } from "react-router";
+import { useAuth } from "../auth/AuthContext";
+import ErrorBoundary from "../components/ErrorBoundary";
+import LanguageSwitch from "../components/LanguageSwitch";
+import PasswordModal from "../components/PasswordModal";
+
+export default function AppShell() {
+  const { t } = useTranslation();
+  const { user, logout } = useAuth();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const [password, setPassword] = useState(false);
+  const name = user?.display_name || user?.username;
+  return (
+    <Layout style={{ minHeight: "100vh" }}>
+      <Layout.Header className="jimu-header">
+        <span className="jimu-brand">
+          <Link to="/">{t("brand")}</Link>
+        </span>
+        <Link to="/" style={{ color: "#fff" }}>
+          <AppstoreOutlined /> <span className="jimu-nav-text">{t("nav.apps")}</span>
+        </Link>
+        {user?.is_admin && (
+          <Link to="/catalog" style={{ color: "#fff" }} data-testid="nav-catalog">
+            <ShopOutlined /> <span className="jimu-nav-text">{t("nav.catalog")}</span>
+          </Link>
+        )}
+        <span style={{ flex: 1 }} />
+        <LanguageSwitch dark />
+        <Dropdown
+          trigger={["click"]}
+          menu={{
+            items: [
+              { key: "password", label: t("nav.password"), onClick: () => setPassword(true) },
+              {
+                key: "logout",
+                label: t("nav.logout"),
+                onClick: async () => {
+                  await logout();
+                  navigate("/login", { replace: true });
+                },
+              },
+            ],
+          }}
+        >
+          <Button type="text" style={{ color: "#fff" }} data-testid="user-menu">
+            <UserOutlined /> <span className="jimu-nav-text">{name}</span> <DownOutlined />
+          </Button>
+        </Dropdown>
+      </Layout.Header>
+      <Layout.Content className="jimu-content">
+        <ErrorBoundary resetKey={location.pathname}>
+          <Outlet />
+        </ErrorBoundary>
+      </Layout.Content>
+      <PasswordModal open={password} onClose={() => setPassword(false)} />
+    </Layout>
+  );
+}

@@ -1,0 +1,277 @@
+/** A form's records: server-side filter, search, sort and paging, a column chooser and the drawer. */
+import { DeleteOutlined, EditOutlined, FilterOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Alert, App, Badge, Button, Checkbox, Input, Popconfirm, Popover, Result, Table, Typography } from "antd";
+import type { SorterResult } from "antd/es/table/interface";
+import { useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { useNavigate, useParams, useSearchParams } from "react-router";
+import { api, ApiError } from "../api/client";
+import type { RecordJson } from "../api/types";
+import FieldValue from "../components/FieldValue";
+import { EDITABLE_TYPES } from "../components/FieldInput";
+import FilterBuilder from "../components/FilterBuilder";
+import InlineCell from "../components/InlineCell";
+import RecordDrawer from "../components/RecordDrawer";
+import RecycleBin from "../components/RecycleBin";
+import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
+import { filterExpr, type FilterModel } from "../forms/filter";
+import { fieldLabel, labelText } from "../forms/labels";
+import { findForm, useApp } from "./appContext";
+
+const PAGE_SIZE = 20;
+const DEFAULT_COLUMNS = 8;
+const UNSORTABLE = new Set(["subform", "attachment", "image", "signature", "multiselect", "users", "departments", "address", "location"]);
+
+export default function RecordsPage() {
+  const { form: formKey } = useParams();
+  const { app } = useApp();
+  const { t, i18n } = useTranslation();
+  const navigate = useNavigate();
+  const [params, setParams] = useSearchParams();
+  const form = findForm(app, formKey);
+  const [filter, setFilter] = useState<FilterModel>({ join: "AND", conditions: [] });
+  const [filterOpen, setFilterOpen] = useState(false);
+  const [q, setQ] = useState("");
+  const [sort, setSort] = useState<string | undefined>();
+  const [page, setPage] = useState(1);
+  const [chosen, setChosen] = useState<string[] | null>(null);
+  const [binOpen, setBinOpen] = useState(false);
+  const [selected, setSelected] = useState<number[]>([]);
+  const [deleting, setDeleting] = useState(false);
+  const [inline, setInline] = useState(false);
+  const [editing, setEditing] = useState<{ id: number; key: string } | null>(null);
+  const { message } = App.useApp();
+  const client = useQueryClient();
+
+  const permissions = useQuery({ queryKey: ["permissions", app.key, formKey], queryFn: () => api.permissions(app.key, formKey!), enabled: !!form });
+  const visibleFields = useMemo(
+    () => (form?.fields ?? []).filter((f) => !LAYOUT_TYPES.has(f.type) && permissions.data?.fields[f.key] !== "hidden"),
+    [form, permissions.data],
+  );
+  const expr = form ? filterExpr(filter, visibleFields) : "";
+  const records = useQuery({
+    queryKey: ["records", app.key, formKey, expr, sort, q, page],
+    queryFn: () => api.records(app.key, formKey!, { filter: expr, sort, q, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE }),
+    enabled: !!form && permissions.isSuccess,
+    placeholderData: keepPreviousData,
+  });
+
+  if (!form) return <Result status="404" title={t("errors.notFound")} />;
+  const columnKeys = chosen ?? visibleFields.slice(0, DEFAULT_COLUMNS).map((f) => f.key);
+  const open = params.get("open");
+  const columns = visibleFields
+    .filter((f) => columnKeys.includes(f.key))
+    .map((f) => ({
+      key: f.key,
+      dataIndex: f.key,
+      title: fieldLabel(f, i18n.language),
+      sorter: !UNSORTABLE.has(f.type),
+      sortOrder: sort === f.key ? ("ascend" as const) : sort === `-${f.key}` ? ("descend" as const) : null,
+      ellipsis: true,
+      render: (value: unknown, record: RecordJson) =>
+        editing?.id === record._id && editing.key === f.key ? (
+          <InlineCell
+            app={app}
+            form={form.key}
+            field={f}
+            record={record}
+            onError={(text) => message.error(text)}
+            onDone={async (saved) => {
+              setEditing(null);
+              if (saved) {
+                message.success(t("fill.saved"));
+                await client.invalidateQueries({ queryKey: ["records", app.key, form.key] });
+                await client.invalidateQueries({ queryKey: ["record", app.key, form.key, record._id] });
+              }
+            }}
+          />
+        ) : (
+          <FieldValue field={f} value={value} compact />
+        ),
+      onCell: (record: RecordJson) => ({
+        "data-field": f.key,
+        onClick: (e: React.MouseEvent) => {
+          if (!inline || !cellEditable(f.key)) return;
+          e.stopPropagation();
+          setEditing({ id: record._id, key: f.key });
+        },
+      }),
+    }));
+  const canCreate = permissions.data?.actions.includes("create");
+  const canDelete = permissions.data?.actions.includes("delete");
+  const canEdit = permissions.data?.actions.includes("edit");
+  const byKey = new Map(visibleFields.map((f) => [f.key, f]));
+  // Inline editing follows the same rules as the fill page: typed-in fields the role may change.
+  const cellEditable = (key: string) => {
+    const f = byKey.get(key);
+    return !!f && !!canEdit && EDITABLE_TYPES.has(f.type) && !isComputed(f) && permissions.data?.fields[key] !== "read_only" && !f.readonly_when;
+  };
+
+  async function deleteSelected() {
+    setDeleting(true);
+    let done = 0;
+    try {
+      for (const recordId of selected) {
+        await api.remove(app.key, form!.key, recordId);
+        done += 1;
+      }
+      message.success(t("record.deletedCount", { count: done }));
+    } catch (e) {
+      message.error(e instanceof ApiError ? e.message : t("errors.generic"));
+    } finally {
+      setSelected([]);
+      setDeleting(false);
+      await client.invalidateQueries({ queryKey: ["records", app.key, form!.key] });
+      await client.invalidateQueries({ queryKey: ["recycle-bin", app.key, form!.key] });
+    }
+  }
+
+  return (
+    <>
+      <Typography.Title level={4} style={{ marginTop: 0 }}>
+        {labelText(form.name, i18n.language, form.key)}
+      </Typography.Title>
+      <div className="jimu-toolbar">
+        {canCreate && (
+          <Button type="primary" icon={<PlusOutlined />} onClick={() => navigate(`/apps/${app.key}/${form.key}/new`)} data-testid="add-record">
+            {t("app.add")}
+          </Button>
+        )}
+        <Input.Search
+          allowClear
+          placeholder={t("grid.search")}
+          style={{ width: 200 }}
+          onSearch={(value) => {
+            setQ(value);
+            setPage(1);
+          }}
+          data-testid="grid-search"
+        />
+        <Popover
+          trigger="click"
+          open={filterOpen}
+          onOpenChange={setFilterOpen}
+          placement="bottomLeft"
+          content={
+            <FilterBuilder
+              fields={visibleFields}
+              value={filter}
+              onApply={(model) => {
+                setFilter(model);
+                setPage(1);
+                setFilterOpen(false);
+              }}
+            />
+          }
+        >
+          <Badge count={filter.conditions.length} size="small">
+            <Button icon={<FilterOutlined />} data-testid="grid-filter">
+              {t("grid.filter")}
+            </Button>
+          </Badge>
+        </Popover>
+        <Popover
+          trigger="click"
+          placement="bottomLeft"
+          content={
+            <Checkbox.Group
+              style={{ display: "flex", flexDirection: "column", maxHeight: 360, overflow: "auto" }}
+              value={columnKeys}
+              onChange={(keys) => setChosen(keys as string[])}
+              options={visibleFields.map((f) => ({ value: f.key, label: fieldLabel(f, i18n.language) }))}
+              data-testid="column-chooser"
+            />
+          }
+        >
+          <Button icon={<SettingOutlined />} data-testid="grid-columns">
+            {t("grid.columns")}
+          </Button>
+        </Popover>
+        {canEdit && (
+          <Button
+            icon={<EditOutlined />}
+            type={inline ? "primary" : "default"}
+            ghost={inline}
+            onClick={() => {
+              setInline(!inline);
+              setEditing(null);
+            }}
+            data-testid="inline-toggle"
+          >
+            {inline ? t("grid.inlineOn") : t("grid.inline")}
+          </Button>
+        )}
+        {canDelete && selected.length > 0 && (
+          <Popconfirm title={t("record.confirmDeleteSelected", { count: selected.length })} onConfirm={deleteSelected}>
+            <Button danger loading={deleting} data-testid="delete-selected">
+              {t("record.deleteSelected", { count: selected.length })}
+            </Button>
+          </Popconfirm>
+        )}
+        {canDelete && (
+          <Button icon={<DeleteOutlined />} onClick={() => setBinOpen(true)} data-testid="open-recycle-bin">
+            {t("record.recycleBin")}
+          </Button>
+        )}
+        <Typography.Text type="secondary" data-testid="grid-total">
+          {records.data ? t("grid.total", { total: records.data.total ?? 0 }) : ""}
+        </Typography.Text>
+        {expr && (
+          <Typography.Text code data-testid="filter-expr">
+            {expr}
+          </Typography.Text>
+        )}
+      </div>
+      {records.isError && (
+        <Alert type="error" showIcon title={records.error instanceof ApiError ? records.error.message : t("errors.generic")} style={{ marginBottom: 12 }} />
+      )}
+      <Table<RecordJson>
+        rowKey="_id"
+        size="middle"
+        scroll={{ x: "max-content" }}
+        loading={records.isFetching}
+        dataSource={records.data?.items ?? []}
+        columns={columns}
+        rowSelection={
+          canDelete
+            ? {
+                selectedRowKeys: selected,
+                onChange: (keys) => setSelected(keys as number[]),
+                columnWidth: 40,
+              }
+            : undefined
+        }
+        onRow={(record) => ({
+          onClick: (e) => {
+            // Ticking a row's checkbox selects it; only the rest of the row opens the drawer.
+            if ((e.target as HTMLElement).closest(".ant-table-selection-column")) return;
+            setParams({ open: String(record._id) });
+          },
+          style: { cursor: "pointer" },
+        })}
+        onChange={(_, __, sorter) => {
+          const s = sorter as SorterResult<RecordJson>;
+          setSort(s.order ? `${s.order === "descend" ? "-" : ""}${String(s.columnKey)}` : undefined);
+          setPage(1);
+        }}
+        pagination={{
+          current: page,
+          pageSize: PAGE_SIZE,
+          total: records.data?.total ?? 0,
+          showSizeChanger: false,
+          onChange: setPage,
+        }}
+        data-testid="records-grid"
+      />
+      <RecycleBin app={app} form={form} open={binOpen} onClose={() => setBinOpen(false)} />
+      <RecordDrawer
+        app={app}
+        form={form}
+        id={open ? Number(open) : null}
+        permissions={permissions.data}
+        onClose={() => setParams({})}
+      />
+    </>
+  );
+}

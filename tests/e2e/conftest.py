@@ -1,0 +1,261 @@
+"""End-to-end fixtures: a real Jimu server (`jimu serve` in a subprocess, on a temporary data
+directory) and Debian's Chromium driven by Playwright.
+
+Playwright never downloads a browser here: it launches /usr/bin/chromium (`JIMU_E2E_CHROMIUM`
+overrides), installed by scripts/test.sh with fonts-noto-cjk so Chinese renders in the
+screenshots each test saves under test-artifacts/e2e/<test>/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from engine.store.session import engine_for_url
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILDER_UI = ROOT / "builder_ui"
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM = os.environ.get("JIMU_E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ADMIN_PASSWORD = "E2e-Admin-2026"
+# Two shared cores run the server, Chromium and other work at once: wait up to 15 s for what a
+# test expects to see (Playwright's default is 5 s), so a slow moment is not a failure.
+expect.set_options(timeout=15_000)
+SAMPLE_PASSWORD = "Jimu@2026"
+
+
+@dataclass
+class Server:
+    """A running Jimu server."""
+
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/v1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def ensure_ui_built() -> None:
+    """Build builder_ui/dist when it is missing (scripts/test.sh builds it before the tests)."""
+    if (BUILDER_UI / "dist" / "index.html").is_file():
+        return
+    npm = shutil.which("npm")
+    assert npm, "npm is needed to build the UI (or run ./scripts/test.sh)"
+    if not (BUILDER_UI / "node_modules").is_dir():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=BUILDER_UI, check=True)
+    subprocess.run([npm, "run", "build"], cwd=BUILDER_UI, check=True)
+
+
+def start_server(data_dir: Path, database_url: str | None = None) -> Server:
+    ensure_ui_built()
+    port = _free_port()
+    env = {**os.environ, "JIMU_DATA_DIR": str(data_dir), "JIMU_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    env.pop("JIMU_ADMIN_TOKEN", None)
+    if database_url:
+        env["JIMU_DATABASE_URL"] = database_url
+    else:
+        env.pop("JIMU_DATABASE_URL", None)
+    log = (data_dir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from engine.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/health", timeout=2) as response:
+                if response.status == 200:
+                    return Server(url, data_dir, process)
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"Jimu did not start:\n{(data_dir / 'server.log').read_text()}")
+        time.sleep(0.2)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+def admin_token(server: Server) -> str:
+    return (server.data_dir / "admin_token").read_text(encoding="utf-8").strip()
+
+
+def api_call(server: Server, method: str, path: str, body: object = None, token: str | None = None) -> Any:
+    """Call the API (as the admin token unless `token`): set-up steps and cross-checks that are
+    not what a test is about."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{server.api}{path}",
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token or admin_token(server)}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
+
+
+def user_token(server: Server, username: str, password: str = SAMPLE_PASSWORD) -> str:
+    """A Bearer session token of `username` (signs in through the API)."""
+    request = urllib.request.Request(
+        f"{server.api}/auth/login",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        token: str = json.loads(response.read())["token"]
+        return token
+
+
+def records(server: Server, form: str, token: str | None = None, **params: str) -> Any:
+    """`GET /apps/crm/forms/{form}/records` with query parameters."""
+    query = urllib.parse.urlencode(params)
+    return api_call(server, "GET", f"/apps/crm/forms/{form}/records?{query}", token=token)
+
+
+def column_texts(grid: Locator, header: str) -> list[str]:
+    """The texts of the grid column whose header reads `header`, top to bottom."""
+    texts: list[str] = grid.evaluate(
+        """(grid, header) => {
+            const heads = [...grid.querySelectorAll("thead th")];
+            const index = heads.findIndex((th) => th.innerText.trim() === header);
+            if (index < 0) throw new Error("no column " + header);
+            return [...grid.querySelectorAll("tbody tr.ant-table-row")].map((tr) => tr.children[index].innerText.trim());
+        }""",
+        header,
+    )
+    return texts
+
+
+def select_option(page: Page, trigger: Locator, text: str) -> None:
+    """Open an antd Select and pick the option showing `text`."""
+    trigger.click()
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=text).first.click()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)"
+    browser = playwright.chromium.launch(headless=True, executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[Server]:
+    """A new Jimu on an empty SQLite database (only the administrator exists)."""
+    server = start_server(tmp_path)
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def crm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One Jimu for the session with the CRM and its sample data installed (through the API)."""
+    server = start_server(tmp_path_factory.mktemp("crm"))
+    api_call(server, "POST", "/catalog/crm/install", {"sample_data": True})
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture
+def postgres_server(postgres_url: str, tmp_path: Path) -> Iterator[Server]:
+    """A new Jimu on a database of its own on the test PostgreSQL server."""
+    name = f"jimu_e2e_{uuid.uuid4().hex[:10]}"
+    admin = engine_for_url(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    server = start_server(tmp_path, url)
+    yield server
+    stop_server(server)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+Shot = Callable[[Page, str], None]
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Shot:
+    """`shot(page, "step")` saves test-artifacts/e2e/<test>/<nn>-step.png (full page)."""
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+
+    def take(page: Page, name: str) -> None:
+        nonlocal count
+        count += 1
+        page.screenshot(path=str(folder / f"{count:02d}-{name}.png"), full_page=True)
+
+    return take
+
+
+def new_page(browser: Browser, server: Server, *, width: int = 1280, height: int = 800, lang: str = "zh-CN") -> Page:
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=server.url, locale=lang)
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def login(page: Page, username: str, password: str) -> None:
+    page.goto("/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登 录").or_(page.get_by_role("button", name="登录")).click()
+    page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
