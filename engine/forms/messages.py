@@ -98,6 +98,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "row_not_found": ("子表单行 {id} 不属于这条记录", "Row {id} does not belong to this record"),
     "expected_record": ("记录应为 JSON 对象", "A record must be a JSON object"),
     "read_only_field": ("你对此字段只有查看权限", "You may not change this field"),
+    "locked_field": ("此字段当前为只读（只读条件成立），不能修改", "This field is read-only while its read-only condition holds"),
     "version_required": ("修改记录时必须提供 _version", "_version is required to change a record"),
     "expected_version": ("_version 应为正整数", "_version must be a positive whole number"),
     "validation": ("{message_zh}", "{message_en}"),

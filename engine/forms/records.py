@@ -672,6 +672,7 @@ class Writer:
             raise ServiceError(409, "stale_version")
         prepared = self.prepare(data, creating=False)
         self.check_references(conn, [prepared], [""])
+        locked = self.locked_fields(conn, record_id, [*prepared.values, *prepared.rows, *prepared.links])
         table = self.form.table
         stored = self._stored_values(conn, record_id)
         merged = {**stored, **prepared.values}
@@ -715,8 +716,23 @@ class Writer:
             for key in self.form.fields
             if key in after and before.get(key) != after.get(key)
         }
+        if changed_locked := [key for key in locked if key in diff]:
+            raise invalid([issue(key, "locked_field") for key in changed_locked])
         conn.execute(insert(RecordHistory), [self._history(record_id, version + 1, actor, diff, "update")])
         return version + 1
+
+    def locked_fields(self, conn: Connection, record_id: int, keys: Sequence[str]) -> list[str]:
+        """Those of `keys` whose `readonly_when` holds for the record as stored, before the change
+        (so closing a record and setting its final amount in one save is allowed); computed in SQL,
+        as the condition may read lookups and rollups. Sending such a field unchanged is fine:
+        clients echo whole records back."""
+        conditional = [self.form.fields[key] for key in keys if self.form.fields[key].spec.readonly_when]
+        if not conditional:
+            return []
+        resolver = Resolver(self.app, self.form, self.form.table, now=self.now, tz=self.tz)
+        columns = [resolver.formula(layout.spec.readonly_when).label(f"r{i}") for i, layout in enumerate(conditional)]  # type: ignore[arg-type]
+        row = conn.execute(select(*columns).where(self.form.table.c._id == record_id)).one()
+        return [layout.key for i, layout in enumerate(conditional) if row[i]]
 
     def _stored_values(self, conn: Connection, record_id: int) -> dict[str, Any]:
         table = self.form.table

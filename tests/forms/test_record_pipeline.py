@@ -52,6 +52,8 @@ def definition(formula: str = "price * 2") -> dict[str, Any]:
                     {"key": "rush", "type": "checkbox"},
                     {"key": "reason", "type": "text", "required": True, "visible_when": "rush"},
                     {"key": "note", "type": "text", "default": {"expr": "\"下单于 \" & TEXT(TODAY(), \"YYYY\")"}},
+                    {"key": "closed", "type": "checkbox"},
+                    {"key": "discount", "type": "integer", "readonly_when": "closed AND main_price > 0"},
                     {
                         "key": "lines",
                         "type": "subform",
@@ -204,3 +206,28 @@ def test_serials_stay_unique_under_concurrent_inserts(shop: Engine) -> None:
     assert not errors
     assert len(codes) == 20 and len(set(codes)) == 20
     assert sorted(int(code.rsplit("-", 1)[1]) for code in codes) == list(range(1, 21))
+
+
+def test_readonly_when_is_enforced_on_the_record_as_stored(shop: Engine) -> None:
+    with shop.begin() as conn:
+        app = apps.load(conn, "shop")
+        orders = Writer(app.layout, app.id, app.form("order"))
+        [order_id] = orders.create_many(conn, [{"main": 1, "discount": 5}], ACTOR)
+        read = Reader(app.layout, app.form("order"))
+        # closing and setting the final discount in one save is allowed: the rule reads the stored record
+        version = orders.update(conn, order_id, {"_version": 1, "closed": True, "discount": 8}, ACTOR)
+        record = read.get(conn, order_id)
+        assert (record["closed"], record["discount"]) == (True, 8)
+        # once closed, the discount may be sent back unchanged, but not changed
+        version = orders.update(conn, order_id, {**record, "note": "已结"}, ACTOR)
+    with pytest.raises(ServiceError) as refused, shop.begin() as conn:
+        orders.update(conn, order_id, {"_version": version, "discount": 9, "note": "改折扣"}, ACTOR)
+    assert refused.value.status == 422
+    assert [(i.path, i.code) for i in refused.value.issues] == [("discount", "locked_field")]
+    with shop.begin() as conn:
+        record = read.get(conn, order_id)
+        assert (record["discount"], record["note"], record["_version"]) == (8, "已结", version)  # nothing written
+        # reopening unlocks it again
+        version = orders.update(conn, order_id, {"_version": version, "closed": False}, ACTOR)
+        orders.update(conn, order_id, {"_version": version, "discount": 9}, ACTOR)
+        assert read.get(conn, order_id)["discount"] == 9
