@@ -15,6 +15,7 @@ from engine.api.routes import (
     apps,
     auth,
     catalog,
+    directory,
     expr,
     files,
     health,
@@ -42,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     files.router,
     auth.router,
     admin.router,
+    directory.router,
     links.router,
     public.router,
 ]

@@ -83,6 +83,27 @@ def list_users(conn: Connection, q: str | None = None, limit: int = 100, offset:
     return [user_json(conn, row) for row in conn.execute(query.limit(min(limit, 1000)).offset(offset))]
 
 
+def pick_users(conn: Connection, q: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Active users as a member picker shows them to anyone signed in: id, name, username and
+    department name only (no phone or email), searched by username or name."""
+    query = (
+        select(User.id, User.display_name.label("name"), User.username, Department.name.label("department"))
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(User.is_active.is_(True), User.password_hash.is_not(None))
+        .order_by(User.display_name, User.id)
+        .limit(limit)
+    )
+    if q:
+        query = query.where(User.username.contains(q, autoescape=True) | User.display_name.contains(q, autoescape=True))
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def pick_departments(conn: Connection) -> list[dict[str, Any]]:
+    """The department tree as a picker shows it: id, name and parent, in display order."""
+    query = select(Department.id, Department.name, Department.parent_id).order_by(Department.sort, Department.id)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
 def get_user(conn: Connection, user_id: int) -> dict[str, Any]:
     row = conn.execute(select(User.__table__).where(User.id == user_id)).first()
     if row is None:

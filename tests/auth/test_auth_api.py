@@ -153,6 +153,25 @@ def test_members_cannot_administer(admin: TestClient) -> None:
     assert anonymous(admin).get(f"{API}/audit", headers=member).status_code == 403
 
 
+def test_members_pick_colleagues_from_the_directory_without_their_contact_details(admin: TestClient) -> None:
+    sales = admin.post(f"{API}/departments", json={"name": "销售部"}).json()["id"]
+    admin.post(f"{API}/users", json={"username": "zhang", "display_name": "张三", "password": "password-2", "phone": "13800000000", "department_id": sales})
+    admin.post(f"{API}/users", json={"username": "zhangwei", "display_name": "张伟", "password": "password-3", "email": "w@example.com"})
+    admin.post(f"{API}/users", json={"username": "zhao", "display_name": "赵六", "password": "password-4", "is_active": False})
+    admin.post(f"{API}/users", json={"username": "zhuang", "display_name": "庄七"})  # no password: cannot sign in
+    member = {"Authorization": f"Bearer {login(admin, 'zhang', 'password-2').json()['token']}"}
+    found = anonymous(admin).get(f"{API}/directory/users", params={"q": "张"}, headers=member)
+    assert found.status_code == 200
+    assert [(u["username"], u["name"], u["department"]) for u in found.json()] == [("zhang", "张三", "销售部"), ("zhangwei", "张伟", None)]
+    assert all(set(u) == {"id", "name", "username", "department"} for u in found.json())
+    assert "zhao" not in {u["username"] for u in anonymous(admin).get(f"{API}/directory/users", params={"q": "zh"}, headers=member).json()}
+    assert "zhuang" not in {u["username"] for u in anonymous(admin).get(f"{API}/directory/users", params={"q": "zh"}, headers=member).json()}
+    tree = anonymous(admin).get(f"{API}/directory/departments", headers=member).json()
+    assert {"id": sales, "name": "销售部", "parent_id": None} in tree
+    assert anonymous(admin).get(f"{API}/directory/users").status_code == 401
+    assert anonymous(admin).get(f"{API}/directory/users", params={"limit": 0}, headers=member).status_code == 400
+
+
 def test_department_tree_members_and_cycles(admin: TestClient) -> None:
     sales = admin.post(f"{API}/departments", json={"name": "销售部"}).json()
     team1 = admin.post(f"{API}/departments", json={"name": "销售一组", "parent_id": sales["id"]}).json()
