@@ -103,6 +103,12 @@ def test_sales_rep_sees_only_their_customers(browser: Browser, crm_server: Serve
     expect(drawer.get_by_test_id("record-delete")).to_have_count(0)
     shot(page, "contract-without-delete")
 
+    # A rep hands a new customer to a colleague: the member directory is open to everyone.
+    page.goto(f"{crm_server.url}/apps/crm/customer/new")
+    page.get_by_label("负责人").fill("吴敏")
+    expect(page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="吴敏")).to_be_visible()
+    shot(page, "rep-picks-a-colleague")
+
 
 def test_hidden_fields_are_absent(browser: Browser, crm_server: Server, shot: Shot) -> None:
     token = user_token(crm_server, "finance")

@@ -37,7 +37,7 @@ def test_crm_on_postgresql(browser: Browser, postgres_server: Server, shot: Shot
     expect(page).to_have_url(re.compile(r"/apps/crm/customer/\d+/edit"))
     select_option(page, page.get_by_test_id("field-source").locator(".ant-select"), "展会")
     page.get_by_label("备注").fill("在 PostgreSQL 上修改")
-    # 负责人: administrators search the user directory as they type.
+    # 负责人: the member directory is searched as one types.
     page.get_by_label("负责人").fill("吴敏")
     page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="吴敏（销售总监）").click()
     page.get_by_test_id("fill-submit").click()

@@ -13,6 +13,7 @@ import type {
   Pack,
   Permissions,
   RecordJson,
+  PickedUser,
   User,
   Issue,
 } from "./types";
@@ -82,6 +83,7 @@ export const api = {
     request<void>("POST", "/auth/password", { current_password, new_password }),
   me: () => request<User>("GET", "/me"),
   users: (q: string) => request<User[]>("GET", "/users", undefined, { q, limit: 20 }),
+  pickUsers: (q: string) => request<PickedUser[]>("GET", "/directory/users", undefined, { q, limit: 20 }),
   apps: () => request<AppSummary[]>("GET", "/apps"),
   app: (app: string) => request<AppDef>("GET", `/apps/${encodeURIComponent(app)}`),
   catalog: () => request<Pack[]>("GET", "/catalog"),

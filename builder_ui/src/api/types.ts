@@ -21,6 +21,14 @@ export interface User {
   [key: string]: unknown;
 }
 
+/** A colleague as the member directory shows them (`GET /directory/users`). */
+export interface PickedUser {
+  id: number;
+  name: string;
+  username: string;
+  department: string | null;
+}
+
 export interface LoginResult {
   token: string;
   csrf_token: string;

@@ -1,5 +1,5 @@
-/** Picks people for user/users fields. Administrators search the directory (`GET /users?q=`);
- * everyone else can choose themselves (the API lists users to administrators only). */
+/** Picks people for user/users fields, searching the member directory (`GET /directory/users?q=`),
+ * which everyone signed in may read (names and departments only). */
 import { useQuery } from "@tanstack/react-query";
 import { Select } from "antd";
 import { useState } from "react";
@@ -23,20 +23,19 @@ export default function UserPicker({ field, value, onChange, disabled, autoFocus
   const { t } = useTranslation();
   const { user } = useAuth();
   const [q, setQ] = useState("");
-  const admin = !!user?.is_admin;
-  const found = useQuery({ queryKey: ["users", q], queryFn: () => api.users(q), enabled: admin });
+  const found = useQuery({ queryKey: ["directory-users", q], queryFn: () => api.pickUsers(q) });
   const many = field.type === "users";
   const current = Array.isArray(value) ? value : value ? [value] : [];
   const people = new Map<number, string>();
   for (const p of current) people.set(p.id, p.name ?? `#${p.id}`);
   if (user) people.set(user.id, user.display_name || user.username);
-  for (const u of found.data ?? []) people.set(u.id, u.display_name || u.username);
+  for (const u of found.data ?? []) people.set(u.id, u.department ? `${u.name} · ${u.department}` : u.name);
   const options = [...people].map(([value, label]) => ({ value, label }));
   const toPerson = (v: number): Person => ({ id: v, name: people.get(v) ?? null });
   return (
     <Select
       id={id}
-      showSearch={admin ? { filterOption: false, onSearch: setQ } : { optionFilterProp: "label" }}
+      showSearch={{ filterOption: false, onSearch: setQ }}
       allowClear
       mode={many ? "multiple" : undefined}
       disabled={disabled}
