@@ -5,6 +5,7 @@ shown for an action the role may not take."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from playwright.sync_api import Browser, expect
 
@@ -62,7 +63,7 @@ def test_filter_sort_columns_and_record_drawer(browser: Browser, crm_server: Ser
     header.click()
     top = records(crm_server, "customer", filter=FILTER, sort="-annual_purchase", limit="1")["items"][0]
     expect(grid.locator("tbody tr.ant-table-row").first).to_contain_text(top["name"])
-    expect(grid.locator("tbody tr.ant-table-row").first).to_contain_text(top["annual_purchase"])
+    expect(grid.locator("tbody tr.ant-table-row").first).to_contain_text(f"{Decimal(top['annual_purchase']):,}")  # 7,849,500.00
     shot(page, "sorted")
 
     grid.locator("tbody tr.ant-table-row").first.click()

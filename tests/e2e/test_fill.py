@@ -120,11 +120,11 @@ def test_fill_on_a_phone_sized_screen(browser: Browser, crm_server: Server, shot
     page.get_by_label("手机").fill("12345")
     page.get_by_label("数量").fill("3")
     page.get_by_label("单价").fill("400.50")
-    expect(total).to_have_text("1201.5")  # computed in the browser while typing
+    expect(total).to_have_text("1,201.5")  # computed in the browser while typing
     expect(note).to_have_count(0)
     shot(page, "small-order")
     page.get_by_label("数量").fill("30")
-    expect(total).to_have_text("12015")
+    expect(total).to_have_text("12,015")
     expect(note).to_be_visible()  # total >= 10000 shows the note
     shot(page, "large-order-shows-note")
 
@@ -209,7 +209,7 @@ def test_contract_with_line_items(browser: Browser, crm_server: Server, shot: Sh
     page.locator("#field-input-items-0-product").fill("笔记本电脑")
     page.locator("#field-input-items-0-qty").fill("2")
     page.locator("#field-input-items-0-price").fill("4999.50")
-    expect(items.get_by_test_id("computed-items-0-subtotal")).to_have_text("9999")  # live, per row
+    expect(items.get_by_test_id("computed-items-0-subtotal")).to_have_text("9,999")  # live, per row
     page.locator("#field-input-items-1-product").fill("上门安装")
     page.locator("#field-input-items-1-qty").fill("1")
     page.locator("#field-input-items-1-price").fill("300")
@@ -238,7 +238,7 @@ def test_opportunity_in_english_with_a_live_weighted_amount(browser: Browser, cr
     page.locator(".ant-select-dropdown:visible .ant-select-item-option").first.click()
     page.get_by_label("Amount").fill("80000")
     page.get_by_label("Win rate").fill("35")  # typed as a percentage, stored as 0.35
-    expect(page.get_by_test_id("computed-weighted_amount")).to_have_text("28000")
+    expect(page.get_by_test_id("computed-weighted_amount")).to_have_text("28,000")
     shot(page, "english-opportunity")
     page.get_by_test_id("fill-submit").click()
     drawer = page.get_by_test_id("record-drawer")

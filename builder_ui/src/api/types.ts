@@ -71,6 +71,7 @@ export interface FieldDef {
   min?: number;
   max?: number;
   precision?: number;
+  currency?: string;
   options?: SelectOption[];
   target?: string;
   many?: boolean;

@@ -12,8 +12,20 @@ describe("displayText", () => {
     expect(displayText({ key: "o", type: "user" }, { id: 1, name: "张三" }, "zh-CN")).toBe("张三");
     expect(displayText({ key: "p", type: "percent" }, "0.125", "zh-CN")).toBe("12.5%");
     expect(displayText({ key: "r", type: "address" }, { province: "广东省", city: "深圳市", district: null, detail: "南山" }, "zh-CN")).toBe(
-      "广东省 深圳市 南山",
+      "广东省深圳市 南山",
     );
+    expect(
+      displayText({ key: "r", type: "address" }, { province: "北京市", city: "北京市", district: "海淀区", detail: "知春路 604 号" }, "zh-CN"),
+    ).toBe("北京市海淀区 知春路 604 号");
     expect(displayText({ key: "x", type: "text" }, null, "zh-CN")).toBe("");
+  });
+  it("writes amounts with thousands separators and money with its currency sign", () => {
+    expect(displayText({ key: "n", type: "number" }, "7849500.00", "zh-CN")).toBe("7,849,500.00");
+    expect(displayText({ key: "n", type: "number" }, "-1234.5", "zh-CN")).toBe("-1,234.5");
+    expect(displayText({ key: "n", type: "number" }, "999", "zh-CN")).toBe("999");
+    expect(displayText({ key: "m", type: "money" }, "1280000.00", "zh-CN")).toBe("¥1,280,000.00");
+    expect(displayText({ key: "m", type: "money", currency: "USD" }, "-12.30", "en")).toBe("-$12.30");
+    expect(displayText({ key: "m", type: "money", currency: "CHF" }, "5.00", "en")).toBe("CHF 5.00");
+    expect(displayText({ key: "i", type: "integer" }, 2026, "zh-CN")).toBe("2026");
   });
 });

@@ -15,6 +15,33 @@ export function percentText(value: string | number): string {
   }
 }
 
+const CURRENCY_SIGNS: Record<string, string> = { CNY: "¥", USD: "$", EUR: "€", HKD: "HK$", JPY: "JP¥", GBP: "£" };
+
+/** A decimal string with thousands separators, as Chinese finance writes amounts: 1,234,567.80. */
+export function groupedNumber(value: string | number): string {
+  const text = String(value);
+  const match = /^(-?)(\d+)(\.\d+)?$/.exec(text);
+  if (!match) return text;
+  return `${match[1]}${match[2].replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${match[3] ?? ""}`;
+}
+
+/** An amount of money with its currency's sign: ¥1,234,567.80 (the ISO code when there is no sign). */
+export function moneyText(value: string | number, currency = "CNY"): string {
+  const grouped = groupedNumber(value);
+  const sign = CURRENCY_SIGNS[currency];
+  const negative = grouped.startsWith("-");
+  const body = negative ? grouped.slice(1) : grouped;
+  return `${negative ? "-" : ""}${sign ?? `${currency} `}${body}`;
+}
+
+/** An address as Chinese users write it: 北京市海淀区知春路 604 号 (a municipality's city, the
+ * same name as its province, is written once). */
+export function addressText(value: Obj): string {
+  const parts = [value.province, value.city, value.district].filter(Boolean).map(String);
+  const region = parts.filter((part, i) => i === 0 || part !== parts[i - 1]).join("");
+  return [region, value.detail].filter(Boolean).join(" ");
+}
+
 export function displayText(field: FieldDef, value: unknown, lang: string, yes = "✓", no = "✗"): string {
   if (value === null || value === undefined || value === "") return "";
   switch (field.type) {
@@ -26,6 +53,10 @@ export function displayText(field: FieldDef, value: unknown, lang: string, yes =
       return value ? yes : no;
     case "percent":
       return percentText(value as string);
+    case "number":
+      return groupedNumber(value as string);
+    case "money":
+      return moneyText(value as string, field.currency ?? "CNY");
     case "datetime":
     case "created_at":
     case "updated_at":
@@ -44,8 +75,7 @@ function itemText(value: unknown): string {
   if ("title" in value) return String(value.title ?? `#${value._id}`);
   if ("name" in value) return String(value.name ?? value.file_id ?? "");
   if ("id" in value) return `#${value.id}`;
-  if ("province" in value || "detail" in value)
-    return [value.province, value.city, value.district, value.detail].filter(Boolean).join(" ");
+  if ("province" in value || "detail" in value) return addressText(value);
   if ("address" in value) return String(value.address ?? `${value.lat}, ${value.lng}`);
   return JSON.stringify(value);
 }
