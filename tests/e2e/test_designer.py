@@ -1,0 +1,118 @@
+"""The form designer in Chromium: an administrator creates an app, adds five fields of different
+types to its empty form, publishes after seeing the migration plan, fills the form and finds the
+record in the grid; then turns the number field into text, sees a definition error at the
+formula that read it, fixes it, and publishes with the plan saying the values are kept."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
+    Server,
+    Shot,
+    api_call,
+    column_texts,
+    login,
+    new_page,
+    select_option,
+)
+
+
+def pick(page: Page, key: str) -> None:
+    page.get_by_test_id(f"designer-field-{key}").click()
+    expect(page.get_by_test_id("prop-key")).to_have_value(key)
+
+
+def label(page: Page, key: str, zh: str, en: str) -> None:
+    pick(page, key)
+    page.get_by_test_id("prop-label-zh").fill(zh)
+    page.get_by_test_id("prop-label-en").fill(en)
+
+
+def publish(page: Page) -> None:
+    page.get_by_test_id("plan-confirm").click()
+    expect(page.get_by_test_id("plan-modal")).to_be_hidden()
+    expect(page.locator(".ant-message-notice", has_text="已发布").last).to_be_visible()
+
+
+def test_design_publish_fill_and_change_a_type(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+    page = new_page(browser, fresh_server)
+    login(page, "admin", ADMIN_PASSWORD)
+    page.get_by_test_id("new-app").click()
+    page.get_by_test_id("new-app-key").fill("repairs")
+    page.get_by_test_id("new-app-zh").fill("报修")
+    page.get_by_test_id("new-app-en").fill("Repairs")
+    page.get_by_test_id("new-app-create").click()
+    expect(page).to_have_url(re.compile(r"/apps/repairs/form1/design$"))
+    expect(page.get_by_test_id("palette-formula")).to_be_visible()
+    shot(page, "empty-designer")
+
+    for kind in ("text", "number", "select", "date", "formula"):
+        page.get_by_test_id(f"palette-{kind}").click()
+    label(page, "text_1", "标题", "Title")
+    page.get_by_test_id("prop-required").check()
+    label(page, "number_1", "数量", "Quantity")
+    label(page, "select_1", "优先级", "Priority")
+    page.get_by_test_id("prop-options").fill("high|高|High\nlow|低|Low")
+    label(page, "date_1", "报修日期", "Reported on")
+    label(page, "formula_1", "双倍数量", "Double")
+    page.get_by_test_id("prop-expr").fill("number_1 * 2")
+    shot(page, "five-fields")
+
+    page.get_by_test_id("designer-publish").click()
+    plan = page.get_by_test_id("plan-modal")
+    expect(plan).to_contain_text("新增字段「标题」")
+    expect(plan).to_contain_text("新增字段「双倍数量」")
+    shot(page, "plan")
+    publish(page)
+    definition = api_call(fresh_server, "GET", "/apps/repairs")
+    fields = definition["forms"][0]["fields"]
+    assert [f["key"] for f in fields] == ["text_1", "number_1", "select_1", "date_1", "formula_1"]
+    assert fields[0]["required"] is True
+    assert fields[2]["options"][1] == {"value": "low", "label": {"zh": "低", "en": "Low"}}
+
+    page.goto("/apps/repairs/form1/new")
+    page.get_by_label("标题").fill("三楼空调漏水")
+    page.get_by_label("数量").fill("21")
+    page.get_by_test_id("field-select_1").get_by_text("高").click()
+    page.get_by_label("报修日期").fill("2026-12-03")
+    page.get_by_label("报修日期").press("Enter")
+    expect(page.get_by_test_id("computed-formula_1")).to_have_text("42")
+    shot(page, "filled")
+    page.get_by_test_id("fill-submit").click()
+    expect(page).to_have_url(re.compile(r"/apps/repairs/form1\?open=\d+"))
+    drawer = page.get_by_test_id("record-drawer")
+    expect(drawer).to_contain_text("三楼空调漏水")
+    page.keyboard.press("Escape")
+    expect(drawer).to_be_hidden()
+    grid = page.locator(".ant-table")
+    expect(grid).to_contain_text("三楼空调漏水")
+    assert column_texts(grid, "数量") == ["21.00"]  # a number shows its default 2 decimals
+    assert column_texts(grid, "双倍数量") == ["42"]
+    assert column_texts(grid, "报修日期") == ["2026-12-03"]
+    shot(page, "grid")
+
+    page.get_by_test_id("design-form").click()
+    pick(page, "number_1")
+    select_option(page, page.get_by_test_id("prop-type"), "单行文本")
+    page.get_by_test_id("designer-publish").click()
+    # The formula still multiplies what is now text: the server's error lands at its expression.
+    expect(page.get_by_test_id("prop-key")).to_have_value("formula_1")
+    expr_item = page.locator(".ant-form-item-has-error", has=page.get_by_test_id("prop-expr"))
+    expect(expr_item).to_be_visible()
+    shot(page, "definition-error")
+    page.get_by_test_id("prop-expr").fill("len(number_1)")
+    page.get_by_test_id("designer-publish").click()
+    expect(plan).to_contain_text("字段「数量」从数字改为单行文本：1 个值中 0 个无法转换")
+    shot(page, "type-change-plan")
+    publish(page)
+
+    page.goto("/apps/repairs/form1")
+    grid = page.locator(".ant-table")
+    expect(grid).to_contain_text("三楼空调漏水")
+    assert column_texts(grid, "数量") == ["21.00"]  # the stored number, now as text
+    assert column_texts(grid, "双倍数量") == ["5"]  # len("21.00"), recomputed on publish
+    shot(page, "values-kept")
