@@ -3,10 +3,13 @@
  * selected field's properties (right). Publishing asks the server for the migration plan,
  * shows its steps for confirmation, then publishes with the confirmed plan's hash.
  */
-import { ArrowDownOutlined, ArrowUpOutlined, DeleteOutlined, PlusOutlined } from "@ant-design/icons";
+import { ArrowDownOutlined, ArrowUpOutlined, DeleteOutlined, HolderOutlined, PlusOutlined } from "@ant-design/icons";
+import { closestCenter, DndContext, KeyboardSensor, PointerSensor, useDraggable, useDroppable, useSensor, useSensors, type DragEndEvent } from "@dnd-kit/core";
+import { SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from "@dnd-kit/sortable";
+import { CSS } from "@dnd-kit/utilities";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Card, Checkbox, Col, Empty, Form, Input, InputNumber, List, Modal, Result, Row, Select, Space, Spin, Tag, Typography } from "antd";
-import { useMemo, useState } from "react";
+import { useMemo, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
@@ -28,6 +31,7 @@ import {
 import { labelText } from "../forms/labels";
 import { findForm, useApp } from "./appContext";
 
+const PALETTE_DRAG = "palette:";
 const OPTION_TYPES = new Set(["select", "multiselect"]);
 const PRECISION_TYPES = new Set(["number", "money", "percent", "formula"]);
 
@@ -86,6 +90,27 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
     const result = addField(fields, kind);
     setFields(result.fields);
     setSelected(result.key);
+  };
+  const sensors = useSensors(
+    // A press becomes a drag only after 5 px, so clicking a palette item or a field still works.
+    useSensor(PointerSensor, { activationConstraint: { distance: 5 } }),
+    useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }),
+  );
+  const dragEnd = ({ active, over }: DragEndEvent) => {
+    if (!over) return;
+    const id = String(active.id);
+    const target = fields.findIndex((f) => f.key === String(over.id));
+    const at = target < 0 ? fields.length : target;
+    if (id.startsWith(PALETTE_DRAG)) {
+      const kind = kinds.get(id.slice(PALETTE_DRAG.length));
+      if (kind) {
+        const result = addField(fields, kind, at);
+        setFields(result.fields);
+        setSelected(result.key);
+      }
+    } else {
+      setFields(moveField(fields, fields.findIndex((f) => f.key === id), at));
+    }
   };
   const patch = (change: Partial<FieldDef>) => field && setFields(updateField(fields, field.key, change));
 
@@ -158,6 +183,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
           data-testid="designer-conflict"
         />
       )}
+      <DndContext sensors={sensors} collisionDetection={closestCenter} onDragEnd={dragEnd}>
       <Row gutter={[16, 16]}>
         <Col xs={24} md={6}>
           <Card size="small" title={t("designer.palette")} data-testid="designer-palette">
@@ -167,9 +193,11 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
                 <Typography.Text type="secondary">{labelText(group.title, lang, group.group)}</Typography.Text>
                 <div style={{ display: "flex", flexWrap: "wrap", gap: 6, marginTop: 4 }}>
                   {group.types.map((kind) => (
-                    <Button key={kind.type} size="small" icon={<PlusOutlined />} onClick={() => add(kind)} data-testid={`palette-${kind.type}`}>
-                      {labelText(kind.title, lang, kind.type)}
-                    </Button>
+                    <PaletteItem key={kind.type} type={kind.type}>
+                      <Button size="small" icon={<PlusOutlined />} onClick={() => add(kind)} data-testid={`palette-${kind.type}`}>
+                        {labelText(kind.title, lang, kind.type)}
+                      </Button>
+                    </PaletteItem>
                   ))}
                 </div>
               </div>
@@ -179,12 +207,16 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
         <Col xs={24} md={10}>
           <Card size="small" title={t("designer.fields", { count: fields.length })}>
             {fields.length === 0 ? (
-              <Empty description={t("designer.empty")} />
+              <EmptyDrop>
+                <Empty description={t("designer.empty")} />
+              </EmptyDrop>
             ) : (
+              <SortableContext items={fields.map((f) => f.key)} strategy={verticalListSortingStrategy}>
               <List
                 dataSource={fields}
                 rowKey="key"
                 renderItem={(f, index) => (
+                  <SortableRow key={f.key} id={f.key}>
                   <List.Item
                     onClick={() => setSelected(f.key)}
                     data-testid={`designer-field-${f.key}`}
@@ -204,14 +236,17 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
                     ]}
                   >
                     <Space>
+                      <HolderOutlined style={{ cursor: "grab", color: "#999" }} />
                       <span>{labelText(f.label, lang, f.key)}</span>
                       {f.required && <Typography.Text type="danger">*</Typography.Text>}
                       <Tag>{typeTitle(f.type)}</Tag>
                       <Typography.Text type="secondary" style={{ fontSize: 12 }}>{f.key}</Typography.Text>
                     </Space>
                   </List.Item>
+                  </SortableRow>
                 )}
               />
+              </SortableContext>
             )}
           </Card>
         </Col>
@@ -297,6 +332,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
           </Card>
         </Col>
       </Row>
+      </DndContext>
       <Modal
         open={!!plan}
         title={t("designer.planTitle")}
@@ -332,5 +368,46 @@ function OptionsBox({ options, onChange }: { options?: SelectOption[]; onChange:
       }}
       data-testid="prop-options"
     />
+  );
+}
+
+/** A palette entry that can be dragged onto the field list (a click still adds at the end). */
+function PaletteItem({ type, children }: { type: string; children: ReactNode }) {
+  const { attributes, listeners, setNodeRef, transform, isDragging } = useDraggable({ id: PALETTE_DRAG + type });
+  return (
+    <span
+      ref={setNodeRef}
+      {...attributes}
+      {...listeners}
+      tabIndex={-1}
+      style={{ transform: CSS.Translate.toString(transform), zIndex: isDragging ? 10 : undefined, position: "relative", display: "inline-block" }}
+    >
+      {children}
+    </span>
+  );
+}
+
+/** A field row that can be dragged to another place in the list. */
+function SortableRow({ id, children }: { id: string; children: ReactNode }) {
+  const { attributes, listeners, setNodeRef, transform, transition, isDragging } = useSortable({ id });
+  return (
+    <div
+      ref={setNodeRef}
+      {...attributes}
+      {...listeners}
+      style={{ transform: CSS.Transform.toString(transform), transition, opacity: isDragging ? 0.6 : 1, background: "#fff" }}
+    >
+      {children}
+    </div>
+  );
+}
+
+/** The empty list as a drop target, so the first field can be dragged in too. */
+function EmptyDrop({ children }: { children: ReactNode }) {
+  const { setNodeRef, isOver } = useDroppable({ id: "field-list" });
+  return (
+    <div ref={setNodeRef} data-testid="designer-drop" style={{ padding: 16, borderRadius: 6, outline: isOver ? "2px dashed #1677ff" : undefined }}>
+      {children}
+    </div>
   );
 }
