@@ -151,3 +151,41 @@ def test_design_publish_fill_and_change_a_type(browser: Browser, fresh_server: S
     assert column_texts(grid, "双倍数量") == ["5"]  # len("21.00"), recomputed on publish
     shot(page, "values-kept")
 
+
+def test_publishing_over_someone_elses_change_asks_to_reload(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+    api_call(
+        fresh_server,
+        "POST",
+        "/apps",
+        {
+            "format": "jimu.app/1",
+            "key": "notes",
+            "name": {"zh": "笔记", "en": "Notes"},
+            "version": "0.1.0",
+            "forms": [{"key": "note", "name": {"zh": "笔记", "en": "Note"}, "fields": [{"key": "title", "type": "text", "label": "标题"}]}],
+        },
+    )
+    page = new_page(browser, fresh_server)
+    login(page, "admin", ADMIN_PASSWORD)
+    page.goto("/apps/notes/note")
+    page.get_by_test_id("design-form").click()
+    expect(page.get_by_test_id("designer-field-title")).to_be_visible()
+
+    # Meanwhile someone else publishes a new revision.
+    live = api_call(fresh_server, "GET", "/apps/notes")
+    live["forms"][0]["fields"].append({"key": "body", "type": "textarea", "label": "正文"})
+    api_call(fresh_server, "PUT", "/apps/notes", live)
+
+    page.get_by_test_id("palette-number").click()
+    page.get_by_test_id("designer-publish").click()
+    expect(page.get_by_test_id("plan-modal")).to_contain_text("新增字段「数字」")
+    page.get_by_test_id("plan-confirm").click()
+    conflict = page.get_by_test_id("designer-conflict")
+    expect(conflict).to_contain_text("其他人已先发布了新版本")
+    shot(page, "conflict")
+    assert [f["key"] for f in api_call(fresh_server, "GET", "/apps/notes")["forms"][0]["fields"]] == ["title", "body"]
+
+    page.get_by_test_id("designer-reload").click()
+    expect(conflict).to_be_hidden()
+    expect(page.get_by_test_id("designer-field-body")).to_be_visible()
+    expect(page.get_by_test_id("designer-field-number_1")).to_have_count(0)
