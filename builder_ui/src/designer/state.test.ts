@@ -4,6 +4,7 @@ import {
   addField,
   buildDefinition,
   changeType,
+  dropOnList,
   freshKey,
   issueProperty,
   issuesByField,
@@ -78,6 +79,20 @@ describe("moving, removing and changing fields", () => {
   });
   it("changes the type keeping key, label and required, dropping what the old type meant", () => {
     expect(changeType(fields[1], text)).toEqual({ key: "b", type: "text", label: "B", required: true });
+  });
+});
+
+describe("dropping on the field list", () => {
+  const kinds = new Map([["text", text]]);
+  it("inserts a palette type at the field it was dropped on, or at the end of an empty list", () => {
+    expect(dropOnList(fields, "palette:text", "b", kinds)).toEqual({ fields: [fields[0], { key: "text_1", type: "text", label: { zh: "单行文本", en: "Text" } }, fields[1], fields[2]], added: "text_1" });
+    expect(dropOnList([], "palette:text", "field-list", kinds)?.fields.map((f) => f.key)).toEqual(["text_1"]);
+    expect(dropOnList(fields, "palette:nope", "b", kinds)).toBeNull();
+  });
+  it("moves a dragged row to the place of the row it was dropped on", () => {
+    expect(dropOnList(fields, "c", "a", kinds)?.fields.map((f) => f.key)).toEqual(["c", "a", "b"]);
+    expect(dropOnList(fields, "a", "c", kinds)?.fields.map((f) => f.key)).toEqual(["b", "c", "a"]);
+    expect(dropOnList(fields, "b", "b", kinds)).toBeNull();
   });
 });
 

@@ -37,6 +37,33 @@ export function addField(fields: FieldDef[], kind: PaletteType, index = fields.l
   return { fields: next, key };
 }
 
+/** Drag ids of palette entries are this prefix plus the type; field rows use their key. */
+export const PALETTE_DRAG = "palette:";
+
+/**
+ * The result of dropping `activeId` (a palette entry or a field row) on `overId` (a field
+ * row, or the empty list): a new field takes the place of the field it was dropped on (the
+ * end otherwise), a dragged row moves there. `null` when nothing changes.
+ */
+export function dropOnList(
+  fields: FieldDef[],
+  activeId: string,
+  overId: string,
+  kinds: Map<string, PaletteType>,
+): { fields: FieldDef[]; added?: string } | null {
+  const target = fields.findIndex((f) => f.key === overId);
+  const at = target < 0 ? fields.length : target;
+  if (activeId.startsWith(PALETTE_DRAG)) {
+    const kind = kinds.get(activeId.slice(PALETTE_DRAG.length));
+    if (!kind) return null;
+    const result = addField(fields, kind, at);
+    return { fields: result.fields, added: result.key };
+  }
+  const from = fields.findIndex((f) => f.key === activeId);
+  const moved = moveField(fields, from, at);
+  return moved === fields ? null : { fields: moved };
+}
+
 /** `fields` with the one at `from` moved to `to` (clamped). */
 export function moveField(fields: FieldDef[], from: number, to: number): FieldDef[] {
   if (from < 0 || from >= fields.length) return fields;

@@ -19,9 +19,11 @@ import {
   addField,
   buildDefinition,
   changeType,
+  dropOnList,
   issueProperty,
   issuesByField,
   moveField,
+  PALETTE_DRAG,
   removeField,
   setLabel,
   updateField,
@@ -31,7 +33,6 @@ import {
 import { labelText } from "../forms/labels";
 import { findForm, useApp } from "./appContext";
 
-const PALETTE_DRAG = "palette:";
 const OPTION_TYPES = new Set(["select", "multiselect"]);
 const PRECISION_TYPES = new Set(["number", "money", "percent", "formula"]);
 
@@ -97,20 +98,10 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
     useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }),
   );
   const dragEnd = ({ active, over }: DragEndEvent) => {
-    if (!over) return;
-    const id = String(active.id);
-    const target = fields.findIndex((f) => f.key === String(over.id));
-    const at = target < 0 ? fields.length : target;
-    if (id.startsWith(PALETTE_DRAG)) {
-      const kind = kinds.get(id.slice(PALETTE_DRAG.length));
-      if (kind) {
-        const result = addField(fields, kind, at);
-        setFields(result.fields);
-        setSelected(result.key);
-      }
-    } else {
-      setFields(moveField(fields, fields.findIndex((f) => f.key === id), at));
-    }
+    const result = over ? dropOnList(fields, String(active.id), String(over.id), kinds) : null;
+    if (!result) return;
+    setFields(result.fields);
+    if (result.added) setSelected(result.added);
   };
   const patch = (change: Partial<FieldDef>) => field && setFields(updateField(fields, field.key, change));
 
