@@ -13,6 +13,7 @@ import AppShell from "./pages/AppShell";
 import AppLayout from "./pages/AppLayout";
 import AppHome from "./pages/AppHome";
 import CatalogPage from "./pages/CatalogPage";
+import DesignerPage from "./pages/DesignerPage";
 import FillPage from "./pages/FillPage";
 import HomePage from "./pages/HomePage";
 import LoginPage from "./pages/LoginPage";
@@ -60,6 +61,7 @@ export default function App() {
                     <Route index element={<AppHome />} />
                     <Route path=":form" element={<RecordsPage />} />
                     <Route path=":form/new" element={<FillPage />} />
+                    <Route path=":form/design" element={<DesignerPage />} />
                     <Route path=":form/:id/edit" element={<FillPage />} />
                   </Route>
                   <Route path="*" element={<Navigate to="/" replace />} />

@@ -16,7 +16,9 @@ import type {
   PickedUser,
   User,
   Issue,
+  MigrationPlan,
 } from "./types";
+import type { PaletteGroup } from "../designer/state";
 
 export const API = "/api/v1";
 const CSRF_KEY = "jimu.csrf";
@@ -104,4 +106,9 @@ export const api = {
   restore: (app: string, form: string, id: number) => request<RecordJson>("POST", `${formPath(app, form)}/records/${id}/restore`),
   permissions: (app: string, form: string) => request<Permissions>("GET", `${formPath(app, form)}/permissions/me`),
   live: (app: string, form: string) => request<LiveScripts>("GET", `${formPath(app, form)}/live`),
+  fieldTypes: () => request<PaletteGroup[]>("GET", "/schema/field-types"),
+  createApp: (definition: Record<string, unknown>) => request<AppDef>("POST", "/apps", definition),
+  plan: (app: string, definition: AppDef) => request<MigrationPlan>("POST", `/apps/${encodeURIComponent(app)}/plan`, definition),
+  publish: (app: string, definition: AppDef, plan_hash: string) =>
+    request<AppDef>("PUT", `/apps/${encodeURIComponent(app)}`, { ...definition, plan_hash }),
 };

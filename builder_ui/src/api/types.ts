@@ -147,3 +147,17 @@ export interface LiveScripts extends RuleSet {
   /** Subform key → the rules of its rows (which also see the form's plain fields). */
   subforms?: Record<string, RuleSet>;
 }
+
+export interface PlanStep {
+  op: string;
+  form: string;
+  field?: string | null;
+  detail: Record<string, unknown>;
+  message: { zh?: string; en?: string };
+}
+
+/** What publishing a definition would do (`POST /apps/{app}/plan`). */
+export interface MigrationPlan {
+  steps: PlanStep[];
+  plan_hash: string;
+}

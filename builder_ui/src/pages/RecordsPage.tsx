@@ -1,5 +1,5 @@
 /** A form's records: server-side filter, search, sort and paging, a column chooser and the drawer. */
-import { DeleteOutlined, EditOutlined, FilterOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
+import { DeleteOutlined, EditOutlined, FilterOutlined, FormOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Badge, Button, Checkbox, Input, Popconfirm, Popover, Result, Table, Typography } from "antd";
 import type { SorterResult } from "antd/es/table/interface";
@@ -14,6 +14,7 @@ import FilterBuilder from "../components/FilterBuilder";
 import InlineCell from "../components/InlineCell";
 import RecordDrawer from "../components/RecordDrawer";
 import RecycleBin from "../components/RecycleBin";
+import { useAuth } from "../auth/AuthContext";
 import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { filterExpr, type FilterModel } from "../forms/filter";
 import { fieldLabel, labelText } from "../forms/labels";
@@ -26,6 +27,7 @@ const UNSORTABLE = new Set(["subform", "attachment", "image", "signature", "mult
 export default function RecordsPage() {
   const { form: formKey } = useParams();
   const { app } = useApp();
+  const { user } = useAuth();
   const { t, i18n } = useTranslation();
   const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
@@ -133,6 +135,11 @@ export default function RecordsPage() {
         {labelText(form.name, i18n.language, form.key)}
       </Typography.Title>
       <div className="jimu-toolbar">
+        {user?.is_admin && (
+          <Button icon={<FormOutlined />} onClick={() => navigate(`/apps/${app.key}/${form.key}/design`)} data-testid="design-form">
+            {t("designer.open")}
+          </Button>
+        )}
         {canCreate && (
           <Button type="primary" icon={<PlusOutlined />} onClick={() => navigate(`/apps/${app.key}/${form.key}/new`)} data-testid="add-record">
             {t("app.add")}
