@@ -8,51 +8,28 @@ import { closestCenter, DndContext, KeyboardSensor, PointerSensor, useDraggable,
 import { SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from "@dnd-kit/sortable";
 import { CSS } from "@dnd-kit/utilities";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Button, Card, Checkbox, Col, Empty, Form, Input, InputNumber, List, Modal, Result, Row, Select, Space, Spin, Tag, Typography } from "antd";
+import { Alert, App, Button, Card, Col, Empty, List, Modal, Result, Row, Space, Spin, Tag, Typography } from "antd";
 import { useMemo, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
-import type { AppDef, FieldDef, Issue, MigrationPlan, SelectOption } from "../api/types";
+import type { AppDef, FieldDef, Issue, MigrationPlan } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import {
   addField,
   buildDefinition,
-  changeType,
   dropOnList,
-  issueProperty,
   issuesByField,
   moveField,
   PALETTE_DRAG,
   removeField,
-  setLabel,
   updateField,
   type PaletteGroup,
   type PaletteType,
 } from "../designer/state";
 import { labelText } from "../forms/labels";
+import PropertyPanel from "../designer/PropertyPanel";
 import { findForm, useApp } from "./appContext";
-
-const OPTION_TYPES = new Set(["select", "multiselect"]);
-const PRECISION_TYPES = new Set(["number", "money", "percent", "formula"]);
-
-/** Options as lines `value|中文|English`, the way the options box edits them. */
-function optionsText(options: SelectOption[] | undefined): string {
-  return (options ?? [])
-    .map((o) => {
-      const label = typeof o.label === "string" ? { zh: o.label } : (o.label ?? {});
-      return [o.value, label.zh ?? "", label.en ?? ""].join("|");
-    })
-    .join("\n");
-}
-
-function parseOptions(text: string): SelectOption[] {
-  return text
-    .split("\n")
-    .map((line) => line.split("|").map((part) => part.trim()))
-    .filter(([value]) => value)
-    .map(([value, zh, en]) => ({ value, label: { zh: zh || value, en: en || zh || value } }));
-}
 
 export default function DesignerPage() {
   const { user } = useAuth();
@@ -85,7 +62,6 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
   const byField = issuesByField(issues, app, formKey, fields);
   const field = fields.find((f) => f.key === selected);
   const fieldIssues = field ? (byField[field.key] ?? []) : [];
-  const issueAt = (property: string) => fieldIssues.filter((i) => issueProperty(i) === property).map((i) => i.message);
 
   const add = (kind: PaletteType) => {
     const result = addField(fields, kind);
@@ -242,85 +218,20 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
           </Card>
         </Col>
         <Col xs={24} md={8}>
-          <Card size="small" title={t("designer.properties")} data-testid="designer-properties">
-            {!field ? (
-              <Typography.Text type="secondary">{t("designer.select")}</Typography.Text>
-            ) : (
-              <Form layout="vertical" size="small" key={field.key}>
-                {fieldIssues.filter((i) => !issueProperty(i)).map((i) => (
-                  <Alert key={i.path + i.code} type="error" message={i.message} style={{ marginBottom: 8 }} />
-                ))}
-                <Form.Item label={t("designer.labelZh")}>
-                  <Input value={labelText(field.label, "zh", "")} onChange={(e) => patch({ label: setLabel(field.label, "zh", e.target.value) })} data-testid="prop-label-zh" />
-                </Form.Item>
-                <Form.Item label={t("designer.labelEn")}>
-                  <Input
-                    value={typeof field.label === "object" && field.label ? (field.label.en ?? "") : ""}
-                    onChange={(e) => patch({ label: setLabel(field.label, "en", e.target.value) })}
-                    data-testid="prop-label-en"
-                  />
-                </Form.Item>
-                <Form.Item
-                  label={t("designer.key")}
-                  help={issueAt("key").join("; ") || (publishedKeys.has(field.key) ? t("designer.keyFixed") : undefined)}
-                  validateStatus={issueAt("key").length ? "error" : undefined}
-                >
-                  <Input
-                    value={field.key}
-                    disabled={publishedKeys.has(field.key)}
-                    onChange={(e) => {
-                      const key = e.target.value.trim();
-                      if (!key || fields.some((f) => f.key === key)) return;
-                      setFields(fields.map((f) => (f.key === field.key ? { ...f, key } : f)));
-                      setSelected(key);
-                    }}
-                    data-testid="prop-key"
-                  />
-                </Form.Item>
-                <Form.Item label={t("designer.type")}>
-                  <Select
-                    value={field.type}
-                    showSearch={{ optionFilterProp: "label" }}
-                    options={[...kinds.values()].map((k) => ({ value: k.type, label: labelText(k.title, lang, k.type) }))}
-                    onChange={(type: string) => {
-                      const kind = kinds.get(type);
-                      if (kind) setFields(fields.map((f) => (f.key === field.key ? changeType(f, kind) : f)));
-                    }}
-                    data-testid="prop-type"
-                  />
-                </Form.Item>
-                <Space>
-                  <Checkbox checked={!!field.required} onChange={(e) => patch({ required: e.target.checked })} data-testid="prop-required">
-                    {t("designer.required")}
-                  </Checkbox>
-                  <Checkbox checked={!!field.unique} onChange={(e) => patch({ unique: e.target.checked })} data-testid="prop-unique">
-                    {t("designer.unique")}
-                  </Checkbox>
-                </Space>
-                <Form.Item label={t("designer.help")} style={{ marginTop: 12 }}>
-                  <Input value={labelText(field.help, lang, "")} onChange={(e) => patch({ help: e.target.value ? setLabel(field.help, lang, e.target.value) : undefined })} data-testid="prop-help" />
-                </Form.Item>
-                {OPTION_TYPES.has(field.type) && (
-                  <Form.Item label={t("designer.options")} extra={t("designer.optionsHint")} validateStatus={issueAt("options").length ? "error" : undefined} help={issueAt("options").join("; ") || undefined}>
-                    <OptionsBox options={field.options} onChange={(options) => patch({ options })} />
-                  </Form.Item>
-                )}
-                {PRECISION_TYPES.has(field.type) && (
-                  <Form.Item label={t("designer.precision")} validateStatus={issueAt("precision").length ? "error" : undefined} help={issueAt("precision").join("; ") || undefined}>
-                    <InputNumber min={0} max={10} value={field.precision} onChange={(v) => patch({ precision: v ?? undefined })} data-testid="prop-precision" />
-                  </Form.Item>
-                )}
-                {field.type === "formula" && (
-                  <Form.Item label={t("designer.expr")} validateStatus={issueAt("expr").length ? "error" : undefined} help={issueAt("expr").join("; ") || undefined}>
-                    <Input.TextArea rows={2} value={String(field.expr ?? "")} onChange={(e) => patch({ expr: e.target.value })} data-testid="prop-expr" />
-                  </Form.Item>
-                )}
-                <Form.Item label={t("designer.visibleWhen")} validateStatus={issueAt("visible_when").length ? "error" : undefined} help={issueAt("visible_when").join("; ") || undefined}>
-                  <Input value={field.visible_when ?? ""} onChange={(e) => patch({ visible_when: e.target.value })} placeholder='status = "open"' data-testid="prop-visible_when" />
-                </Form.Item>
-              </Form>
-            )}
-          </Card>
+          <PropertyPanel
+            field={field}
+            fields={fields}
+            kinds={kinds}
+            issues={fieldIssues}
+            keyFixed={!!field && publishedKeys.has(field.key)}
+            onPatch={patch}
+            onReplace={(next) => {
+              if (!field) return;
+              if (next.key !== field.key && fields.some((f) => f.key === next.key)) return;
+              setFields(fields.map((f) => (f.key === field.key ? next : f)));
+              setSelected(next.key);
+            }}
+          />
         </Col>
       </Row>
       </DndContext>
@@ -343,22 +254,6 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
         </div>
       </Modal>
     </>
-  );
-}
-
-/** The options of a select as `value|中文|English` lines; the text is kept while typing. */
-function OptionsBox({ options, onChange }: { options?: SelectOption[]; onChange: (options: SelectOption[]) => void }) {
-  const [text, setText] = useState(() => optionsText(options));
-  return (
-    <Input.TextArea
-      rows={4}
-      value={text}
-      onChange={(e) => {
-        setText(e.target.value);
-        onChange(parseOptions(e.target.value));
-      }}
-      data-testid="prop-options"
-    />
   );
 }
 
