@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column, MetaData, Table, select, text, update
 from sqlalchemy import insert as sa_insert
@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine.core.issues import Issue
-from engine.forms.common import FieldSpecBase, label_text
+from engine.forms.common import FieldSpecBase, Label, LocalizedText
 from engine.forms.errors import ServiceError
 from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.computed import FormulaField
@@ -100,8 +100,21 @@ def _message(zh: str, en: str) -> dict[str, str]:
     return {"zh": zh, "en": en}
 
 
-def _label(spec: FieldSpecBase) -> str:
-    return label_text(spec.label, spec.key)
+class _Names(NamedTuple):
+    """A label as each language's messages show it (the other language's text when one is missing)."""
+
+    zh: str
+    en: str
+
+
+def _names(label: Label | None, key: str) -> _Names:
+    if isinstance(label, LocalizedText):
+        return _Names(label.zh or label.en or key, label.en or label.zh or key)
+    return _Names(label or key, label or key)
+
+
+def _label(spec: FieldSpecBase) -> _Names:
+    return _names(spec.label, spec.key)
 
 
 def ids_of(spec: AppSpec, rec: Recorded) -> dict[tuple[str, ...], int]:
@@ -146,9 +159,9 @@ def make_plan(conn: Connection, app_id: int | None, spec: AppSpec, previous: App
     layout = AppLayout.build(spec, ids_of(spec, rec))
     steps: list[Step] = []
     for form in layout.forms.values():
-        name = label_text(form.spec.name, form.key)
+        name = _names(form.spec.name, form.key)
         if form.id < 0:
-            steps.append(Step("create_form", form.key, message=_message(f"新建表单「{name}」", f"Create form \"{name}\"")))
+            steps.append(Step("create_form", form.key, message=_message(f"新建表单「{name.zh}」", f"Create form \"{name.en}\"")))
             continue
         steps.extend(_field_steps(conn, form, form, rec, previous, None))
     desired = {f.key for f in spec.forms}
@@ -177,7 +190,7 @@ def _field_steps(
         label = _label(layout.spec)
         row = live.get(layout.key)
         if layout.id < 0:
-            yield Step("add_field", form.key, path, {"type": layout.spec.type}, _message(f"新增字段「{label}」", f"Add field \"{label}\""))
+            yield Step("add_field", form.key, path, {"type": layout.spec.type}, _message(f"新增字段「{label.zh}」", f"Add field \"{label.en}\""))
         elif row is None:
             count = _count_values(conn, form, container, layout)
             yield Step(
@@ -185,7 +198,7 @@ def _field_steps(
                 form.key,
                 path,
                 {"values": count},
-                _message(f"恢复已删除的字段「{label}」及其 {count} 个值", f"Restore the deleted field \"{label}\" with its {count} values"),
+                _message(f"恢复已删除的字段「{label.zh}」及其 {count} 个值", f"Restore the deleted field \"{label.en}\" with its {count} values"),
             )
         elif row.type != layout.spec.type or row.storage != layout.storage:
             yield _change_step(conn, form, container, layout, row, before, path)
@@ -202,14 +215,14 @@ def _field_steps(
                             Issue(
                                 path,
                                 "unique_duplicates",
-                                f"字段「{label}」已有 {duplicates} 个重复的值，不能设为唯一",
-                                f"Field \"{label}\" already has {duplicates} duplicated values; it cannot be made unique",
+                                f"字段「{label.zh}」已有 {duplicates} 个重复的值，不能设为唯一",
+                                f"Field \"{label.en}\" already has {duplicates} duplicated values; it cannot be made unique",
                             )
                         ],
                     )
-                yield Step("add_unique", form.key, path, message=_message(f"「{label}」不允许重复", f"\"{label}\" becomes unique"))
+                yield Step("add_unique", form.key, path, message=_message(f"「{label.zh}」不允许重复", f"\"{label.en}\" becomes unique"))
             elif was_unique and not layout.unique:
-                yield Step("drop_unique", form.key, path, message=_message(f"「{label}」允许重复", f"\"{label}\" may repeat"))
+                yield Step("drop_unique", form.key, path, message=_message(f"「{label.zh}」允许重复", f"\"{label.en}\" may repeat"))
         if layout.rows is not None and layout.id > 0:
             yield from _field_steps(conn, form, layout.rows, rec, previous, layout)
     for key, row in live.items():
@@ -286,18 +299,18 @@ def _change_step(
         detail["values"] = _count_recorded(conn, form, container, row)
         detail["not_converted"] = len(failed)
         detail["not_converted_ids"] = failed[:FAILED_IDS_SHOWN]
-        zh = f"字段「{label}」从{_title(row.type, 0)}改为{_title(layout.spec.type, 0)}：{detail['values']} 个值中 {len(failed)} 个无法转换（原值保留在备份列，可恢复）"
+        zh = f"字段「{label.zh}」从{_title(row.type, 0)}改为{_title(layout.spec.type, 0)}：{detail['values']} 个值中 {len(failed)} 个无法转换（原值保留在备份列，可恢复）"
         en = (
-            f"Change field \"{label}\" from {_title(row.type, 1)} to {_title(layout.spec.type, 1)}: {len(failed)} of {detail['values']} values "
+            f"Change field \"{label.en}\" from {_title(row.type, 1)} to {_title(layout.spec.type, 1)}: {len(failed)} of {detail['values']} values "
             "cannot convert (the original values are kept in a backup column)"
         )
         return Step("convert_field", form.key, path, detail, _message(zh, en))
     if row.storage is not None:
-        zh = f"字段「{label}」改为{_title(layout.spec.type, 0)}：原有的值保留在备份列"
-        en = f"Field \"{label}\" becomes {_title(layout.spec.type, 1)}: its stored values are kept in a backup column"
+        zh = f"字段「{label.zh}」改为{_title(layout.spec.type, 0)}：原有的值保留在备份列"
+        en = f"Field \"{label.en}\" becomes {_title(layout.spec.type, 1)}: its stored values are kept in a backup column"
         return Step("convert_field", form.key, path, detail, _message(zh, en))
-    zh = f"字段「{label}」改为{_title(layout.spec.type, 0)}"
-    en = f"Field \"{label}\" becomes {_title(layout.spec.type, 1)}"
+    zh = f"字段「{label.zh}」改为{_title(layout.spec.type, 0)}"
+    en = f"Field \"{label.en}\" becomes {_title(layout.spec.type, 1)}"
     return Step("convert_field", form.key, path, detail, _message(zh, en))
 
 
@@ -403,8 +416,8 @@ def _add_unique(conn: Connection, container: Container, layout: FieldLayout, pat
                 Issue(
                     path,
                     "unique_duplicates",
-                    f"字段「{label}」有重复的值，不能设为唯一",
-                    f"Field \"{label}\" has duplicated values; it cannot be made unique",
+                    f"字段「{label.zh}」有重复的值，不能设为唯一",
+                    f"Field \"{label.en}\" has duplicated values; it cannot be made unique",
                 )
             ],
         ) from None

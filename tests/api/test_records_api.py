@@ -157,6 +157,8 @@ def test_number_to_text_and_back_keeps_every_value(crm: TestClient, store_engine
     [step] = plan["steps"]
     assert step["op"] == "convert_field" and step["detail"]["not_converted"] == 0
     assert "从数字改为单行文本" in step["message"]["zh"] and "from Number to Text" in step["message"]["en"]
+    # Each language's message names the field in that language.
+    assert "「年采购额」" in step["message"]["zh"] and '"Annual purchases"' in step["message"]["en"]
     published = crm.put(f"{API}/apps/crm", json={**as_text, "plan_hash": plan["plan_hash"]})
     assert published.status_code == 200, published.text
     texts = {c["_id"]: c["annual_purchase"] for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]}

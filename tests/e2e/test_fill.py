@@ -126,6 +126,9 @@ def test_fill_on_a_phone_sized_screen(browser: Browser, crm_server: Server, shot
     page.get_by_label("数量").fill("30")
     expect(total).to_have_text("12,015")
     expect(note).to_be_visible()  # total >= 10000 shows the note
+    # ...without taking the focus (or the typed value) from the field being typed into.
+    expect(page.get_by_label("数量")).to_be_focused()
+    expect(page.get_by_label("数量")).to_have_value("30")
     shot(page, "large-order-shows-note")
 
     # The server refuses, and says why at the field: first the malformed phone number...

@@ -121,6 +121,15 @@ export const zh = {
     conflict: "其他人已先发布了新版本，请重新加载后再修改",
     reload: "重新加载",
   },
+  newForm: {
+    open: "新建表单",
+    title: "新建表单",
+    key: "表单标识（小写字母、数字、下划线）",
+    keyRule: "以小写字母开头，只用小写字母、数字和下划线",
+    nameRule: "请填写中文名称",
+    create: "创建并设计",
+    conflict: "应用刚被别人修改过，已重新加载，请再试一次",
+  },
   newApp: {
     open: "新建应用",
     title: "新建应用",
@@ -252,6 +261,15 @@ export const en: typeof zh = {
     fix: "The definition has errors: fix the marked fields",
     conflict: "Someone else published first: reload, then make your change again",
     reload: "Reload",
+  },
+  newForm: {
+    open: "New form",
+    title: "New form",
+    key: "Form key (lowercase letters, digits, underscores)",
+    keyRule: "Start with a lowercase letter; use only lowercase letters, digits and underscores",
+    nameRule: "Enter the Chinese name",
+    create: "Create and design",
+    conflict: "Someone just changed this app; it has been reloaded, please try again",
   },
   newApp: {
     open: "New app",

@@ -5,13 +5,16 @@ import { Button, Card, Col, Row, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router";
 import { api } from "../api/client";
+import { useAuth } from "../auth/AuthContext";
 import { labelText } from "../forms/labels";
+import NewFormButton from "./NewFormButton";
 import { menuEntries, useApp } from "./appContext";
 
 export default function AppHome() {
   const { t, i18n } = useTranslation();
   const { app } = useApp();
   const navigate = useNavigate();
+  const { user } = useAuth();
   const entries = menuEntries(app);
   const permissions = useQueries({
     queries: entries.map((entry) => ({
@@ -23,7 +26,10 @@ export default function AppHome() {
     labelText(entry.label ?? app.forms.find((f) => f.key === entry.form)?.name, i18n.language, entry.form);
   return (
     <>
-      <Typography.Title level={3}>{labelText(app.name, i18n.language, app.key)}</Typography.Title>
+      <Space style={{ display: "flex", justifyContent: "space-between" }} wrap>
+        <Typography.Title level={3}>{labelText(app.name, i18n.language, app.key)}</Typography.Title>
+        {user?.is_admin && <NewFormButton app={app} />}
+      </Space>
       <Typography.Text type="secondary">{t("app.quickAdd")}</Typography.Text>
       <Space wrap style={{ margin: "8px 0 16px", display: "flex" }}>
         {entries.map((entry, i) =>

@@ -5,7 +5,7 @@
  */
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Card, Col, Form, Result, Row, Space, Spin, Typography } from "antd";
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useLocation, useNavigate, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
@@ -40,6 +40,9 @@ export default function FillPage() {
   const [values, setValues] = useState<Record<string, unknown> | null>(null);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
+  // The field focused when the page opened; a field a rule shows later must not take the focus
+  // from the one being typed into.
+  const opening = useRef<string | undefined | null>(null);
 
   useEffect(() => {
     if (!form || values !== null) return;
@@ -75,7 +78,8 @@ export default function FillPage() {
   // Keyboard-first filling: the first editable field has the focus when the page opens.
   const empty = (v: unknown) => v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0);
   const focusable = (f: FieldDef) => editable(f) && f.type !== "subform";
-  const first = (fields.find((f) => focusable(f) && empty(values[f.key])) ?? fields.find(focusable))?.key;
+  if (opening.current === null) opening.current = (fields.find((f) => focusable(f) && empty(values[f.key])) ?? fields.find(focusable))?.key;
+  const first = opening.current;
 
   function change(key: string, value: unknown) {
     setValues({ ...values!, [key]: value });
