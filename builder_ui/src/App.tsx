@@ -14,6 +14,7 @@ import AppLayout from "./pages/AppLayout";
 import AppHome from "./pages/AppHome";
 import CatalogPage from "./pages/CatalogPage";
 import DesignerPage from "./pages/DesignerPage";
+import RolesPage from "./pages/RolesPage";
 import FillPage from "./pages/FillPage";
 import HomePage from "./pages/HomePage";
 import LoginPage from "./pages/LoginPage";
@@ -62,6 +63,7 @@ export default function App() {
                     <Route path=":form" element={<RecordsPage />} />
                     <Route path=":form/new" element={<FillPage />} />
                     <Route path=":form/design" element={<DesignerPage />} />
+                    <Route path="_roles" element={<RolesPage />} />
                     <Route path=":form/:id/edit" element={<FillPage />} />
                   </Route>
                   <Route path="*" element={<Navigate to="/" replace />} />

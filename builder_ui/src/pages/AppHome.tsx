@@ -1,5 +1,5 @@
 /** An app's home: one-click "add" for every form I may create in, and its forms as cards. */
-import { PlusOutlined, TableOutlined } from "@ant-design/icons";
+import { PlusOutlined, SafetyOutlined, TableOutlined } from "@ant-design/icons";
 import { useQueries } from "@tanstack/react-query";
 import { Button, Card, Col, Row, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";
@@ -28,7 +28,14 @@ export default function AppHome() {
     <>
       <Space style={{ display: "flex", justifyContent: "space-between" }} wrap>
         <Typography.Title level={3}>{labelText(app.name, i18n.language, app.key)}</Typography.Title>
-        {user?.is_admin && <NewFormButton app={app} />}
+        {user?.is_admin && (
+          <Space wrap>
+            <Button icon={<SafetyOutlined />} onClick={() => navigate(`/apps/${app.key}/_roles`)} data-testid="open-roles">
+              {t("roles.open")}
+            </Button>
+            <NewFormButton app={app} />
+          </Space>
+        )}
       </Space>
       <Typography.Text type="secondary">{t("app.quickAdd")}</Typography.Text>
       <Space wrap style={{ margin: "8px 0 16px", display: "flex" }}>

@@ -1,0 +1,57 @@
+/** The administrators' part of the API the roles page uses: the directory and role members (`/users`, `/departments`, `/roles`). */
+import type { Label } from "./types";
+import { request } from "./client";
+
+export type Action = "view" | "create" | "edit" | "delete" | "export" | "import";
+export const ACTIONS: Action[] = ["view", "create", "edit", "delete", "export", "import"];
+export type ScopeName = "all" | "own" | "department" | "department_tree";
+export type FieldAccess = "hidden" | "read_only" | "editable";
+
+/** What a role may do with one form's records (engine/forms/roles.py `FormPermission`). */
+export interface FormPermission {
+  actions: Action[];
+  scope?: ScopeName | { expr: string };
+  fields?: Record<string, FieldAccess>;
+}
+
+/** A role of an app as its definition holds it (engine/forms/roles.py `RoleSpec`). */
+export interface RoleDef {
+  key: string;
+  name: Label;
+  builder?: boolean;
+  forms: Record<string, FormPermission>;
+}
+
+export interface RoleMember {
+  id: number;
+  user_id: number | null;
+  department_id: number | null;
+}
+
+/** A role as stored (created when the app is published), with who holds it. */
+export interface StoredRole {
+  id: number;
+  key: string;
+  members: RoleMember[];
+}
+
+export interface DirectoryUser {
+  id: number;
+  username: string;
+  display_name: string | null;
+}
+
+export interface Department {
+  id: number;
+  name: string;
+  parent_id: number | null;
+}
+
+export const admin = {
+  roles: (app: string) => request<StoredRole[]>("GET", "/roles", undefined, { app }),
+  users: () => request<DirectoryUser[]>("GET", "/users", undefined, { limit: 1000 }),
+  departments: () => request<Department[]>("GET", "/departments"),
+  addMember: (roleId: number, member: { user_id: number } | { department_id: number }) =>
+    request<StoredRole>("POST", `/roles/${roleId}/members`, member),
+  removeMember: (roleId: number, memberId: number) => request<void>("DELETE", `/roles/${roleId}/members/${memberId}`),
+};
