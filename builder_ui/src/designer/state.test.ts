@@ -29,8 +29,12 @@ import {
   removeField,
   setLabel,
   updateField,
+  type DropResult,
   type PaletteType,
 } from "./state";
+
+const fieldsOf = (result: DropResult): FieldDef[] | undefined => (result && "fields" in result ? result.fields : undefined);
+const keys = (list: FieldDef[] | undefined) => (list ?? []).map((f) => f.key);
 
 const text: PaletteType = { type: "text", title: { zh: "单行文本", en: "Text" }, example: { type: "text" } };
 const select: PaletteType = {
@@ -102,12 +106,12 @@ describe("dropping on the field list", () => {
   const kinds = new Map([["text", text]]);
   it("inserts a palette type at the field it was dropped on, or at the end of an empty list", () => {
     expect(dropOnList(fields, "palette:text", "b", kinds)).toEqual({ fields: [fields[0], { key: "text_1", type: "text", label: { zh: "单行文本", en: "Text" } }, fields[1], fields[2]], added: "text_1" });
-    expect(dropOnList([], "palette:text", "field-list", kinds)?.fields.map((f) => f.key)).toEqual(["text_1"]);
+    expect(keys(fieldsOf(dropOnList([], "palette:text", "field-list", kinds)))).toEqual(["text_1"]);
     expect(dropOnList(fields, "palette:nope", "b", kinds)).toBeNull();
   });
   it("moves a dragged row to the place of the row it was dropped on", () => {
-    expect(dropOnList(fields, "c", "a", kinds)?.fields.map((f) => f.key)).toEqual(["c", "a", "b"]);
-    expect(dropOnList(fields, "a", "c", kinds)?.fields.map((f) => f.key)).toEqual(["b", "c", "a"]);
+    expect(keys(fieldsOf(dropOnList(fields, "c", "a", kinds)))).toEqual(["c", "a", "b"]);
+    expect(keys(fieldsOf(dropOnList(fields, "a", "c", kinds)))).toEqual(["b", "c", "a"]);
     expect(dropOnList(fields, "b", "b", kinds)).toBeNull();
   });
 });
@@ -145,7 +149,6 @@ describe("the definition a publish sends", () => {
 const subform: PaletteType = { type: "subform", title: { zh: "子表单", en: "Subform" }, example: { type: "subform", fields: [{ key: "qty", type: "integer" }] } };
 const section: PaletteType = { type: "section", title: { zh: "分割线", en: "Section" }, example: { type: "section" } };
 const kinds = new Map([["text", text], ["subform", subform], ["section", section]]);
-const keys = (list: FieldDef[] | undefined) => (list ?? []).map((f) => f.key);
 // a | s1: b, c | s2: d | items(qty, price)
 const laidOut: FieldDef[] = [
   { key: "a", type: "text" },
@@ -169,9 +172,9 @@ describe("sections", () => {
     expect(groupSections([laidOut[1]])[0].fields).toEqual([]);
   });
   it("a field dropped on a section header becomes its first field", () => {
-    expect(keys((dropOnList(laidOut, "palette:text", "s2", kinds) as { fields: FieldDef[] }).fields)).toEqual(["a", "s1", "b", "c", "s2", "text_1", "d", "items"]);
-    expect(keys((dropOnList(laidOut, "a", "s2", kinds) as { fields: FieldDef[] }).fields)).toEqual(["s1", "b", "c", "s2", "a", "d", "items"]);
-    expect(keys((dropOnList(laidOut, "d", "s1", kinds) as { fields: FieldDef[] }).fields)).toEqual(["a", "s1", "d", "b", "c", "s2", "items"]);
+    expect(keys(fieldsOf(dropOnList(laidOut, "palette:text", "s2", kinds)))).toEqual(["a", "s1", "b", "c", "s2", "text_1", "d", "items"]);
+    expect(keys(fieldsOf(dropOnList(laidOut, "a", "s2", kinds)))).toEqual(["s1", "b", "c", "s2", "a", "d", "items"]);
+    expect(keys(fieldsOf(dropOnList(laidOut, "d", "s1", kinds)))).toEqual(["a", "s1", "d", "b", "c", "s2", "items"]);
     expect(dropOnList(laidOut, "b", "s1", kinds)).toBeNull(); // already first
   });
   it("move with their fields, by drag onto another section or one section up or down", () => {
@@ -179,8 +182,8 @@ describe("sections", () => {
     expect(keys(moveSection(laidOut, "s1", 1))).toEqual(["a", "s2", "d", "items", "s1", "b", "c"]);
     expect(moveSection(laidOut, "s1", -1)).toBe(laidOut); // the ungrouped fields stay first
     expect(moveSection(laidOut, "s2", 1)).toBe(laidOut);
-    expect(keys((dropOnList(laidOut, "s2", "s1", kinds) as { fields: FieldDef[] }).fields)).toEqual(["a", "s2", "d", "items", "s1", "b", "c"]);
-    expect(keys((dropOnList(laidOut, "s1", "s2", kinds) as { fields: FieldDef[] }).fields)).toEqual(["a", "s2", "d", "items", "s1", "b", "c"]);
+    expect(keys(fieldsOf(dropOnList(laidOut, "s2", "s1", kinds)))).toEqual(["a", "s2", "d", "items", "s1", "b", "c"]);
+    expect(keys(fieldsOf(dropOnList(laidOut, "s1", "s2", kinds)))).toEqual(["a", "s2", "d", "items", "s1", "b", "c"]);
   });
   it("removing a section keeps its fields (they join the group before)", () => {
     const next = removeAt(laidOut, { key: "s1" });
@@ -206,9 +209,9 @@ describe("subforms", () => {
   it("take palette types dropped on a row or on the end of their list", () => {
     const atRow = dropOnList(laidOut, "palette:text", subDragId("items", "price"), kinds);
     expect(atRow).toMatchObject({ added: "text_1", parent: "items" });
-    expect(keys((atRow as { fields: FieldDef[] }).fields[6].fields)).toEqual(["qty", "text_1", "price"]);
-    const atEnd = dropOnList(laidOut, "palette:text", "subdrop:items", kinds) as { fields: FieldDef[] };
-    expect(keys(atEnd.fields[6].fields)).toEqual(["qty", "price", "text_1"]);
+    expect(keys(fieldsOf(atRow)?.[6].fields)).toEqual(["qty", "text_1", "price"]);
+    const atEnd = fieldsOf(dropOnList(laidOut, "palette:text", "subdrop:items", kinds));
+    expect(keys(atEnd?.[6].fields)).toEqual(["qty", "price", "text_1"]);
     expect(laidOut[6].fields).toHaveLength(2); // never mutated
   });
   it("refuse a subform, from the palette or dragged from the form", () => {
@@ -219,8 +222,8 @@ describe("subforms", () => {
     expect(dropOnList(two, "items", subDragId("items", "qty"), kinds)).toBeNull(); // onto itself
   });
   it("reorder their rows, but rows do not cross lists", () => {
-    const moved = dropOnList(laidOut, subDragId("items", "price"), subDragId("items", "qty"), kinds) as { fields: FieldDef[] };
-    expect(keys(moved.fields[6].fields)).toEqual(["price", "qty"]);
+    const moved = fieldsOf(dropOnList(laidOut, subDragId("items", "price"), subDragId("items", "qty"), kinds));
+    expect(keys(moved?.[6].fields)).toEqual(["price", "qty"]);
     expect(dropOnList(laidOut, subDragId("items", "qty"), "a", kinds)).toBeNull();
     expect(dropOnList(laidOut, "a", subDragId("items", "qty"), kinds)).toBeNull();
   });
