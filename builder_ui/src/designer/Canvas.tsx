@@ -259,8 +259,8 @@ function SubformList({ parent, fields, selected, onSelect, onChange, byField, ty
               </span>
               <Tag style={{ marginInlineEnd: 0 }}>{typeTitle(sub.type)}</Tag>
               <span onClick={stop} onPointerDown={(e) => e.stopPropagation()} style={{ display: "inline-flex" }}>
-                <Button size="small" type="text" icon={<ArrowUpOutlined />} disabled={index === 0} aria-label={t("designer.up")} onClick={() => onChange(stepAt(fields, sel, -1))} />
-                <Button size="small" type="text" icon={<ArrowDownOutlined />} disabled={index === subs.length - 1} aria-label={t("designer.down")} onClick={() => onChange(stepAt(fields, sel, 1))} />
+                <Button size="small" type="text" icon={<ArrowUpOutlined />} disabled={index === 0} aria-label={t("designer.up")} onClick={() => onChange(stepAt(fields, sel, -1))} data-testid={`designer-up-${parent.key}-${sub.key}`} />
+                <Button size="small" type="text" icon={<ArrowDownOutlined />} disabled={index === subs.length - 1} aria-label={t("designer.down")} onClick={() => onChange(stepAt(fields, sel, 1))} data-testid={`designer-down-${parent.key}-${sub.key}`} />
                 <Tooltip title={subs.length === 1 ? t("canvas.lastSubfield") : undefined}>
                   <Button
                     size="small"
