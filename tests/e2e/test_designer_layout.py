@@ -7,9 +7,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD, Server, Shot, api_call, login, new_page, select_option
+from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
+    Server,
+    Shot,
+    api_call,
+    login,
+    new_page,
+    select_option,
+)
 from tests.e2e.test_designer import drag
 
 
@@ -29,8 +37,12 @@ def sub_keys(page: Page, subform: str) -> list[str]:
 
 
 def canvas_keys(page: Page, within: str = "designer-canvas") -> list[str]:
-    keys: list[str] = page.get_by_test_id(within).locator("[data-testid^=designer-field-]").evaluate_all(
-        "rows => rows.map((row) => row.dataset.testid.slice('designer-field-'.length))"
+    keys: list[str] = (
+        page.get_by_test_id(within)
+        .locator("[data-testid^=designer-field-]")
+        .evaluate_all(
+            "rows => rows.map((row) => row.dataset.testid.slice('designer-field-'.length))"
+        )
     )
     return keys
 
@@ -50,7 +62,7 @@ def box(page: Page, testid: str) -> dict[str, float]:
     settle(page)
     found = page.get_by_test_id(testid).bounding_box()
     assert found, testid
-    return dict(found)
+    return {"x": found["x"], "y": found["y"], "width": found["width"], "height": found["height"]}
 
 
 def name(page: Page, key: str, zh: str, en: str) -> None:
@@ -87,11 +99,18 @@ LAID_OUT: list[dict[str, Any]] = [
     {"key": "contact", "type": "section", "label": {"zh": "联系方式", "en": "Contact"}},
     {"key": "phone", "type": "phone", "label": {"zh": "电话", "en": "Phone"}, "width": "half"},
     {"key": "email", "type": "email", "label": {"zh": "邮箱", "en": "Email"}, "width": "half"},
-    {"key": "items", "type": "subform", "label": {"zh": "物品", "en": "Items"}, "fields": [{"key": "qty", "type": "integer", "label": "数量"}]},
+    {
+        "key": "items",
+        "type": "subform",
+        "label": {"zh": "物品", "en": "Items"},
+        "fields": [{"key": "qty", "type": "integer", "label": "数量"}],
+    },
 ]
 
 
-def test_sections_columns_and_a_subform_published_filled_and_found(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_sections_columns_and_a_subform_published_filled_and_found(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     make_app(fresh_server, "visits", [])
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)
@@ -120,31 +139,52 @@ def test_sections_columns_and_a_subform_published_filled_and_found(browser: Brow
     shot(page, "section-and-columns")
 
     # Dropped on the section's header, a date becomes the section's first field.
-    drag_to(page, page.get_by_test_id("palette-date"), page.get_by_test_id("designer-field-section_1"))
+    drag_to(
+        page, page.get_by_test_id("palette-date"), page.get_by_test_id("designer-field-section_1")
+    )
     expect(page.get_by_test_id("designer-field-date_1")).to_be_visible()
-    assert canvas_keys(page, "designer-section-section_1") == ["section_1", "date_1", "phone_1", "email_1"]
+    assert canvas_keys(page, "designer-section-section_1") == [
+        "section_1",
+        "date_1",
+        "phone_1",
+        "email_1",
+    ]
     name(page, "date_1", "拜访日期", "Visited on")
 
     # A subform at the end, with two fields dragged into its own list; its example field removed.
     page.evaluate("window.scrollTo(0, 0)")
     page.get_by_test_id("palette-subform").click()
     name(page, "subform_1", "物品", "Items")
-    expect(page.get_by_test_id("designer-subdrop-subform_1")).to_contain_text("点击左侧字段类型添加到此子表单")
-    drag_to(page, page.get_by_test_id("palette-text"), page.get_by_test_id("designer-subdrop-subform_1"))
+    expect(page.get_by_test_id("designer-subdrop-subform_1")).to_contain_text(
+        "点击左侧字段类型添加到此子表单"
+    )
+    drag_to(
+        page, page.get_by_test_id("palette-text"), page.get_by_test_id("designer-subdrop-subform_1")
+    )
     expect(page.get_by_test_id("designer-subfield-subform_1-text_2")).to_be_visible()
     expect(page.get_by_test_id("prop-key")).to_have_value("text_2")  # the new sub-field is selected
     page.get_by_test_id("prop-label-zh").fill("品名")
     page.get_by_test_id("prop-label-en").fill("Item")
-    drag_to(page, page.get_by_test_id("palette-money"), page.get_by_test_id("designer-subdrop-subform_1"))
+    drag_to(
+        page,
+        page.get_by_test_id("palette-money"),
+        page.get_by_test_id("designer-subdrop-subform_1"),
+    )
     expect(page.get_by_test_id("designer-subfield-subform_1-money_1")).to_be_visible()
     page.get_by_test_id("prop-label-zh").fill("单价")
     page.get_by_test_id("designer-remove-subform_1-qty").click()
     assert sub_keys(page, "subform_1") == ["text_2", "money_1"]
     # Sub-fields reorder by drag too (and back).
-    drag_to(page, page.get_by_test_id("designer-subfield-subform_1-money_1"), page.get_by_test_id("designer-subfield-subform_1-text_2"))
-    expect(page.get_by_test_id("designer-subform-subform_1").locator("[data-testid^=designer-subfield-]").first).to_have_attribute(
-        "data-testid", "designer-subfield-subform_1-money_1"
+    drag_to(
+        page,
+        page.get_by_test_id("designer-subfield-subform_1-money_1"),
+        page.get_by_test_id("designer-subfield-subform_1-text_2"),
     )
+    expect(
+        page.get_by_test_id("designer-subform-subform_1")
+        .locator("[data-testid^=designer-subfield-]")
+        .first
+    ).to_have_attribute("data-testid", "designer-subfield-subform_1-money_1")
     page.get_by_test_id("designer-up-subform_1-text_2").click()
     assert sub_keys(page, "subform_1") == ["text_2", "money_1"]
     page.get_by_test_id("designer-subfield-subform_1-text_2").click()
@@ -179,7 +219,10 @@ def test_sections_columns_and_a_subform_published_filled_and_found(browser: Brow
         ("email_1", "email", "half"),
         ("subform_1", "subform", None),
     ]
-    assert [(f["key"], f["label"]["zh"]) for f in form["fields"][5]["fields"]] == [("text_2", "品名"), ("money_1", "单价")]
+    assert [(f["key"], f["label"]["zh"]) for f in form["fields"][5]["fields"]] == [
+        ("text_2", "品名"),
+        ("money_1", "单价"),
+    ]
 
     # Filled with a subform row, and found.
     page.goto("/apps/visits/visit/new")
@@ -200,7 +243,9 @@ def test_sections_columns_and_a_subform_published_filled_and_found(browser: Brow
     assert [row["text_2"] for row in saved[0]["subform_1"]] == ["变压器"]
 
 
-def test_preview_on_a_phone_and_the_unsaved_changes_prompt(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_preview_on_a_phone_and_the_unsaved_changes_prompt(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     make_app(fresh_server, "visits", LAID_OUT)
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)
@@ -214,7 +259,10 @@ def test_preview_on_a_phone_and_the_unsaved_changes_prompt(browser: Browser, fre
     expect(page.get_by_test_id("preview-section-contact")).to_contain_text("联系方式")
     shot(page, "preview-desktop")
     phone, email = box(page, "preview-field-phone"), box(page, "preview-field-email")
-    assert abs(phone["y"] - email["y"]) < 2, (phone, email)  # half and half, side by side on a desktop
+    assert abs(phone["y"] - email["y"]) < 2, (
+        phone,
+        email,
+    )  # half and half, side by side on a desktop
     page.get_by_test_id("preview-phone").click()
     expect(frame).to_have_attribute("data-device", "phone")
     assert box(page, "preview-frame")["width"] == 375
@@ -227,7 +275,9 @@ def test_preview_on_a_phone_and_the_unsaved_changes_prompt(browser: Browser, fre
     shot(page, "preview-phone")
     page.keyboard.press("Escape")
     expect(frame).to_be_hidden()
-    assert api_call(fresh_server, "GET", "/apps/visits/forms/visit/records")["items"] == []  # nothing saved
+    assert (
+        api_call(fresh_server, "GET", "/apps/visits/forms/visit/records")["items"] == []
+    )  # nothing saved
 
     # An unpublished change: leaving asks; cancelling stays with the change, confirming leaves.
     page.get_by_test_id("palette-number").click()
@@ -246,7 +296,12 @@ def test_preview_on_a_phone_and_the_unsaved_changes_prompt(browser: Browser, fre
 
     # Closing the tab asks the browser's own question.
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+
+    def answer(dialog: Dialog) -> None:
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", answer)
     with page.expect_event("close"):
         page.close(run_before_unload=True)
     assert dialogs == ["beforeunload"]
@@ -264,7 +319,9 @@ def test_preview_on_a_phone_and_the_unsaved_changes_prompt(browser: Browser, fre
     page.get_by_test_id("designer-back").click()
     page.get_by_test_id("leave-confirm").click()
     expect(page).to_have_url(re.compile(r"/apps/visits/visit$"))
-    assert [f["key"] for f in api_call(fresh_server, "GET", "/apps/visits")["forms"][0]["fields"]] == [f["key"] for f in LAID_OUT]
+    assert [
+        f["key"] for f in api_call(fresh_server, "GET", "/apps/visits")["forms"][0]["fields"]
+    ] == [f["key"] for f in LAID_OUT]
 
 
 def test_the_designer_on_a_phone(browser: Browser, fresh_server: Server, shot: Shot) -> None:
@@ -273,7 +330,11 @@ def test_the_designer_on_a_phone(browser: Browser, fresh_server: Server, shot: S
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/visits/visit/design")
     expect(page.get_by_test_id("designer-field-customer")).to_be_visible()
-    palette, canvas, panel = box(page, "designer-palette"), box(page, "designer-canvas"), box(page, "designer-properties")
+    palette, canvas, panel = (
+        box(page, "designer-palette"),
+        box(page, "designer-canvas"),
+        box(page, "designer-properties"),
+    )
     assert palette["y"] + palette["height"] <= canvas["y"] <= panel["y"]  # stacked
     for part in (palette, canvas, panel):
         assert part["x"] >= 0 and part["x"] + part["width"] <= 375
@@ -297,15 +358,31 @@ def test_the_designer_on_a_phone(browser: Browser, fresh_server: Server, shot: S
     assert (added["key"], added["label"]["zh"], added["width"]) == ("text_1", "备注", "half")
 
 
-def test_a_subform_inside_a_subform_is_refused(browser: Browser, fresh_server: Server, shot: Shot) -> None:
-    make_app(fresh_server, "visits", [*LAID_OUT, {"key": "lines", "type": "subform", "label": "明细", "fields": [{"key": "note", "type": "text"}]}])
+def test_a_subform_inside_a_subform_is_refused(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
+    make_app(
+        fresh_server,
+        "visits",
+        [
+            *LAID_OUT,
+            {
+                "key": "lines",
+                "type": "subform",
+                "label": "明细",
+                "fields": [{"key": "note", "type": "text"}],
+            },
+        ],
+    )
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/visits/visit/design")
     expect(page.get_by_test_id("designer-subdrop-items")).to_be_visible()
     refusal = page.locator(".ant-message-notice", has_text="子表单里不能再放子表单")
 
-    drag_to(page, page.get_by_test_id("palette-subform"), page.get_by_test_id("designer-subdrop-items"))
+    drag_to(
+        page, page.get_by_test_id("palette-subform"), page.get_by_test_id("designer-subdrop-items")
+    )
     expect(refusal.last).to_be_visible()
     shot(page, "refused-drop")
     assert sub_keys(page, "items") == ["qty"]
@@ -316,7 +393,11 @@ def test_a_subform_inside_a_subform_is_refused(browser: Browser, fresh_server: S
     page.get_by_test_id("palette-subform").click()
     expect(refusal).to_be_visible()
     expect(refusal).to_have_count(0)
-    drag_to(page, page.get_by_test_id("designer-label-lines"), page.get_by_test_id("designer-subdrop-items"))  # by its title
+    drag_to(
+        page,
+        page.get_by_test_id("designer-label-lines"),
+        page.get_by_test_id("designer-subdrop-items"),
+    )  # by its title
     expect(refusal).to_be_visible()
     assert sub_keys(page, "items") == ["qty"]
     assert canvas_keys(page)[-2:] == ["items", "lines"]
@@ -326,7 +407,9 @@ def test_a_subform_inside_a_subform_is_refused(browser: Browser, fresh_server: S
     page.get_by_test_id("designer-subfield-items-qty").click()
     page.get_by_test_id("prop-type").click()
     page.keyboard.type("子表单")  # the type list is long (and virtual): search it
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="子表单").first.click()
+    page.locator(
+        ".ant-select-dropdown:visible .ant-select-item-option", has_text="子表单"
+    ).first.click()
     expect(refusal).to_be_visible()
     expect(page.get_by_test_id("prop-type")).to_contain_text("整数")
     shot(page, "refused")
