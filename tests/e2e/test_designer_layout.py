@@ -413,3 +413,17 @@ def test_a_subform_inside_a_subform_is_refused(
     expect(refusal).to_be_visible()
     expect(page.get_by_test_id("prop-type")).to_contain_text("整数")
     shot(page, "refused")
+
+    # The server's definition errors on a sub-field land at that sub-field's property.
+    page.get_by_test_id("designer-label-items").click()
+    page.get_by_test_id("palette-formula").click()
+    expect(page.get_by_test_id("designer-subfield-items-formula_1")).to_be_visible()
+    page.get_by_test_id("prop-expr").fill("qty *")
+    page.get_by_test_id("designer-label-customer").click()
+    page.get_by_test_id("designer-publish").click()
+    expect(page.get_by_test_id("prop-key")).to_have_value("formula_1")
+    expect(page.locator(".ant-form-item-has-error", has=page.get_by_test_id("prop-expr"))).to_be_visible()
+    shot(page, "sub-field-error")
+    page.get_by_test_id("prop-expr").fill("qty * 2")
+    page.get_by_test_id("designer-publish").click()
+    expect(page.get_by_test_id("plan-modal")).to_be_visible()

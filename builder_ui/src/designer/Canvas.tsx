@@ -7,7 +7,7 @@
 import { ArrowDownOutlined, ArrowUpOutlined, DeleteOutlined, HolderOutlined } from "@ant-design/icons";
 import { closestCenter, pointerWithin, useDraggable, useDroppable, type CollisionDetection } from "@dnd-kit/core";
 import { Button, Col, Empty, Row, Select, Tag, Tooltip, Typography } from "antd";
-import type { CSSProperties, MouseEvent, ReactNode } from "react";
+import type { CSSProperties, MouseEvent, ReactNode, SyntheticEvent } from "react";
 import { useTranslation } from "react-i18next";
 import type { FieldDef, Issue } from "../api/types";
 import { labelText } from "../forms/labels";
@@ -57,6 +57,8 @@ interface CanvasProps {
 }
 
 const stop = (e: MouseEvent) => e.stopPropagation();
+// The card's controls are not drag handles: a press or a Space on them must not start a drag.
+const stopDrag = (e: SyntheticEvent) => e.stopPropagation();
 
 export default function Canvas({ fields, selected, onSelect, onChange, byField, typeTitle }: CanvasProps) {
   const { t } = useTranslation();
@@ -173,7 +175,7 @@ function FieldCard({ field: f, fields, selected, onSelect, onChange, byField, ty
             </Typography.Text>
           </span>
           <Tag style={{ marginInlineEnd: 0 }}>{typeTitle(f.type)}</Tag>
-          <span onClick={stop} onPointerDown={(e) => e.stopPropagation()} style={{ display: "inline-flex", alignItems: "center", gap: 2 }}>
+          <span onClick={stop} onPointerDown={stopDrag} onKeyDown={stopDrag} style={{ display: "inline-flex", alignItems: "center", gap: 2 }}>
             {!isSection && (
               <Tooltip title={t("canvas.width")}>
                 <Select
@@ -258,7 +260,7 @@ function SubformList({ parent, fields, selected, onSelect, onChange, byField, ty
                 </Typography.Text>
               </span>
               <Tag style={{ marginInlineEnd: 0 }}>{typeTitle(sub.type)}</Tag>
-              <span onClick={stop} onPointerDown={(e) => e.stopPropagation()} style={{ display: "inline-flex" }}>
+              <span onClick={stop} onPointerDown={stopDrag} onKeyDown={stopDrag} style={{ display: "inline-flex" }}>
                 <Button size="small" type="text" icon={<ArrowUpOutlined />} disabled={index === 0} aria-label={t("designer.up")} onClick={() => onChange(stepAt(fields, sel, -1))} data-testid={`designer-up-${parent.key}-${sub.key}`} />
                 <Button size="small" type="text" icon={<ArrowDownOutlined />} disabled={index === subs.length - 1} aria-label={t("designer.down")} onClick={() => onChange(stepAt(fields, sel, 1))} data-testid={`designer-down-${parent.key}-${sub.key}`} />
                 <Tooltip title={subs.length === 1 ? t("canvas.lastSubfield") : undefined}>

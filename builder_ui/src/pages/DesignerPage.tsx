@@ -99,6 +99,8 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
     const result = addField(fields, kind);
     setFields(result.fields);
     setSelected({ key: result.key });
+    // On a phone the canvas is below the palette: show the new field where it landed.
+    requestAnimationFrame(() => document.querySelector(`[data-testid="designer-field-${result.key}"]`)?.scrollIntoView({ block: "nearest" }));
   };
   const sensors = useSensors(
     // A press becomes a drag only after 5 px, so clicking a palette item or a field still works.
