@@ -405,6 +405,8 @@ def test_a_subform_inside_a_subform_is_refused(
     # A sub-field's type cannot become subform either.
     expect(refusal).to_have_count(0)
     page.get_by_test_id("designer-subfield-items-qty").click()
+    expect(page.get_by_test_id("prop-key")).to_have_value("qty")
+    expect(page.get_by_test_id("prop-key")).to_be_disabled()  # published: its key is fixed
     page.get_by_test_id("prop-type").click()
     page.keyboard.type("子表单")  # the type list is long (and virtual): search it
     page.locator(
@@ -418,6 +420,7 @@ def test_a_subform_inside_a_subform_is_refused(
     page.get_by_test_id("designer-label-items").click()
     page.get_by_test_id("palette-formula").click()
     expect(page.get_by_test_id("designer-subfield-items-formula_1")).to_be_visible()
+    expect(page.get_by_test_id("prop-key")).to_be_enabled()  # not published yet
     page.get_by_test_id("prop-expr").fill("qty *")
     page.get_by_test_id("designer-label-customer").click()
     page.get_by_test_id("designer-publish").click()
