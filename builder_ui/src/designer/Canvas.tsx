@@ -16,6 +16,7 @@ import {
   LIST_DROP,
   moveSection,
   removeAt,
+  SECTION_END,
   selectionId,
   setWidth,
   stepAt,
@@ -92,15 +93,29 @@ export default function Canvas({ fields, selected, onSelect, onChange, byField, 
           group.section ? (
             <div key={group.section.key} data-testid={`designer-section-${group.section.key}`} style={{ marginTop: 12 }}>
               {card(group.section)}
-              <div style={{ borderInlineStart: "3px solid #d6e4ff", padding: "8px 0 4px 8px", marginInlineStart: 4 }}>
+              <SectionArea section={group.section.key}>
                 {group.fields.length ? row(group.fields) : <Typography.Text type="secondary">{t("canvas.sectionEmpty")}</Typography.Text>}
-              </div>
+              </SectionArea>
             </div>
           ) : (
             group.fields.length > 0 && <div key={`head-${index}`}>{row(group.fields)}</div>
           ),
         )
       )}
+    </div>
+  );
+}
+
+/** The area under a section's title: a drop here adds to the end of the section. */
+function SectionArea({ section, children }: { section: string; children: ReactNode }) {
+  const { setNodeRef, isOver } = useDroppable({ id: `${SECTION_END}${section}` });
+  return (
+    <div
+      ref={setNodeRef}
+      data-testid={`designer-section-area-${section}`}
+      style={{ borderInlineStart: `3px solid ${isOver ? "#1677ff" : "#d6e4ff"}`, padding: "8px 0 8px 8px", marginInlineStart: 4, minHeight: 40, background: isOver ? "#f0f7ff" : undefined }}
+    >
+      {children}
     </div>
   );
 }

@@ -177,6 +177,15 @@ describe("sections", () => {
     expect(keys(fieldsOf(dropOnList(laidOut, "d", "s1", kinds)))).toEqual(["a", "s1", "d", "b", "c", "s2", "items"]);
     expect(dropOnList(laidOut, "b", "s1", kinds)).toBeNull(); // already first
   });
+  it("a field dropped on a section's area becomes its last field", () => {
+    expect(dropOnList(laidOut, "palette:text", "sectionend:s1", kinds)).toMatchObject({ added: "text_1" });
+    expect(keys(fieldsOf(dropOnList(laidOut, "palette:text", "sectionend:s1", kinds)))).toEqual(["a", "s1", "b", "c", "text_1", "s2", "d", "items"]);
+    expect(keys(fieldsOf(dropOnList(laidOut, "a", "sectionend:s2", kinds)))).toEqual(["s1", "b", "c", "s2", "d", "items", "a"]);
+    expect(keys(fieldsOf(dropOnList(laidOut, "b", "sectionend:s1", kinds)))).toEqual(["a", "s1", "c", "b", "s2", "d", "items"]);
+    expect(dropOnList(laidOut, "c", "sectionend:s1", kinds)).toBeNull(); // already last
+    expect(dropOnList(laidOut, "s2", "sectionend:s1", kinds)).toBeNull(); // sections move by their title
+    expect(dropOnList(laidOut, "palette:nope", "sectionend:s1", kinds)).toBeNull();
+  });
   it("move with their fields, by drag onto another section or one section up or down", () => {
     expect(keys(moveSection(laidOut, "s2", -1))).toEqual(["a", "s2", "d", "items", "s1", "b", "c"]);
     expect(keys(moveSection(laidOut, "s1", 1))).toEqual(["a", "s2", "d", "items", "s1", "b", "c"]);

@@ -44,6 +44,8 @@ export const PALETTE_DRAG = "palette:";
 export const SUB_DRAG = "sub:";
 /** Drop id of the end of a subform's list: `subdrop:<subform>`. */
 export const SUB_DROP = "subdrop:";
+/** Drop id of the end of a section's group: `sectionend:<section>`. */
+export const SECTION_END = "sectionend:";
 /** Drop id of the end of the form's list (and of the empty form). */
 export const LIST_DROP = "field-list";
 
@@ -54,6 +56,7 @@ type Place =
   | { kind: "palette"; type: string }
   | { kind: "field"; key: string }
   | { kind: "sub"; parent: string; key?: string }
+  | { kind: "sectionEnd"; key: string }
   | { kind: "end" };
 
 function place(id: string): Place {
@@ -63,6 +66,7 @@ function place(id: string): Place {
     const [parent, key] = id.slice(SUB_DRAG.length).split(":");
     return { kind: "sub", parent, key };
   }
+  if (id.startsWith(SECTION_END)) return { kind: "sectionEnd", key: id.slice(SECTION_END.length) };
   if (id === LIST_DROP) return { kind: "end" };
   return { kind: "field", key: id };
 }
@@ -72,9 +76,10 @@ export type DropResult = { fields: FieldDef[]; added?: string; parent?: string }
 
 /**
  * The result of dropping `activeId` (a palette entry, a field row or a subform's row) on
- * `overId` (a field row, a section header, a subform's row, the end of a subform or of the
- * form). A new field takes the place of the row it was dropped on (the end of the list
- * otherwise); dropped on a section header it becomes that section's first field. A dragged
+ * `overId` (a field row, a section header or area, a subform's row, the end of a subform or
+ * of the form). A new field takes the place of the row it was dropped on (the end of the list
+ * otherwise); dropped on a section header it becomes that section's first field, on the
+ * section's area its last. A dragged
  * row moves there (rows stay in their own list: form-level fields do not move into
  * subforms). A subform dropped into a subform is refused. `null` when nothing changes.
  */
@@ -97,6 +102,30 @@ export function dropOnList(fields: FieldDef[], activeId: string, overId: string,
     if (from.kind !== "sub" || from.parent !== parent.key || !from.key) return null;
     const moved = moveField(subs, subs.findIndex((f) => f.key === from.key), at);
     return moved === subs ? null : { fields: setSubFields(fields, parent.key, moved) };
+  }
+  if (to.kind === "sectionEnd") {
+    // Into a section's area: its last field.
+    let added: string | undefined;
+    let list = fields;
+    let item: FieldDef | undefined;
+    if (from.kind === "palette") {
+      const kind = kinds.get(from.type);
+      if (!kind) return null;
+      const result = addField(fields, kind, 0);
+      item = result.fields[0];
+      added = result.key;
+    } else if (from.kind === "field") {
+      item = fields.find((f) => f.key === from.key);
+      list = fields.filter((f) => f.key !== from.key);
+    }
+    if (!item || item.type === "section") return null;
+    const start = list.findIndex((f) => f.key === to.key);
+    if (start < 0) return null;
+    const after = list.findIndex((f, i) => i > start && f.type === "section");
+    const next = [...list];
+    next.splice(after < 0 ? list.length : after, 0, item);
+    if (sameOrder(next, fields)) return null;
+    return added ? { fields: next, added } : { fields: next };
   }
   const targetIndex = to.kind === "field" ? fields.findIndex((f) => f.key === to.key) : -1;
   const target = targetIndex < 0 ? undefined : fields[targetIndex];
