@@ -190,7 +190,7 @@ function FieldCard({ field: f, fields, selected, onSelect, onChange, byField, ty
             </Typography.Text>
           </span>
           <Tag style={{ marginInlineEnd: 0 }}>{typeTitle(f.type)}</Tag>
-          <span onClick={stop} onPointerDown={stopDrag} onKeyDown={stopDrag} style={{ display: "inline-flex", alignItems: "center", gap: 2 }}>
+          <span onClick={stop} onMouseDown={stopDrag} onTouchStart={stopDrag} onKeyDown={stopDrag} style={{ display: "inline-flex", alignItems: "center", gap: 2 }}>
             {!isSection && (
               <Tooltip title={t("canvas.width")}>
                 <Select
@@ -275,7 +275,7 @@ function SubformList({ parent, fields, selected, onSelect, onChange, byField, ty
                 </Typography.Text>
               </span>
               <Tag style={{ marginInlineEnd: 0 }}>{typeTitle(sub.type)}</Tag>
-              <span onClick={stop} onPointerDown={stopDrag} onKeyDown={stopDrag} style={{ display: "inline-flex" }}>
+              <span onClick={stop} onMouseDown={stopDrag} onTouchStart={stopDrag} onKeyDown={stopDrag} style={{ display: "inline-flex" }}>
                 <Button size="small" type="text" icon={<ArrowUpOutlined />} disabled={index === 0} aria-label={t("designer.up")} onClick={() => onChange(stepAt(fields, sel, -1))} data-testid={`designer-up-${parent.key}-${sub.key}`} />
                 <Button size="small" type="text" icon={<ArrowDownOutlined />} disabled={index === subs.length - 1} aria-label={t("designer.down")} onClick={() => onChange(stepAt(fields, sel, 1))} data-testid={`designer-down-${parent.key}-${sub.key}`} />
                 <Tooltip title={subs.length === 1 ? t("canvas.lastSubfield") : undefined}>

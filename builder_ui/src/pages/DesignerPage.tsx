@@ -6,7 +6,7 @@
  * then publishes with the confirmed plan's hash. Leaving with unpublished changes asks first.
  */
 import { EyeOutlined, PlusOutlined } from "@ant-design/icons";
-import { DndContext, DragOverlay, KeyboardSensor, PointerSensor, useDraggable, useSensor, useSensors, type DragEndEvent, type DragStartEvent } from "@dnd-kit/core";
+import { DndContext, DragOverlay, KeyboardSensor, MouseSensor, TouchSensor, useDraggable, useSensor, useSensors, type DragEndEvent, type DragStartEvent } from "@dnd-kit/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Card, Col, List, Modal, Result, Row, Space, Spin, Tabs, Tag, Typography } from "antd";
 import { useEffect, useMemo, useState, type ReactNode } from "react";
@@ -104,7 +104,9 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
   };
   const sensors = useSensors(
     // A press becomes a drag only after 5 px, so clicking a palette item or a field still works.
-    useSensor(PointerSensor, { activationConstraint: { distance: 5 } }),
+    useSensor(MouseSensor, { activationConstraint: { distance: 5 } }),
+    // On touch screens a swipe scrolls; press and hold to drag.
+    useSensor(TouchSensor, { activationConstraint: { delay: 250, tolerance: 5 } }),
     useSensor(KeyboardSensor),
   );
   const dragStart = ({ active }: DragStartEvent) => setDragging(String(active.id));
