@@ -425,7 +425,9 @@ def test_a_subform_inside_a_subform_is_refused(
     page.get_by_test_id("designer-label-customer").click()
     page.get_by_test_id("designer-publish").click()
     expect(page.get_by_test_id("prop-key")).to_have_value("formula_1")
-    expect(page.locator(".ant-form-item-has-error", has=page.get_by_test_id("prop-expr"))).to_be_visible()
+    expect(
+        page.locator(".ant-form-item-has-error", has=page.get_by_test_id("prop-expr"))
+    ).to_be_visible()
     shot(page, "sub-field-error")
     page.get_by_test_id("prop-expr").fill("qty * 2")
     page.get_by_test_id("designer-publish").click()
