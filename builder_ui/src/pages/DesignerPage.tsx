@@ -1,34 +1,47 @@
 /**
- * 设计表单 · Design form: the field-type palette (left), the form's fields (centre) and the
- * selected field's properties (right). Publishing asks the server for the migration plan,
- * shows its steps for confirmation, then publishes with the confirmed plan's hash.
+ * 设计表单 · Design form: the field-type palette (left), the canvas (centre: the form laid out
+ * by sections and widths, subforms with their own lists; designer/Canvas) and the selected
+ * field's properties or the form's settings (right). Preview shows the draft as a user fills
+ * it. Publishing asks the server for the migration plan, shows its steps for confirmation,
+ * then publishes with the confirmed plan's hash. Leaving with unpublished changes asks first.
  */
-import { ArrowDownOutlined, ArrowUpOutlined, DeleteOutlined, HolderOutlined, PlusOutlined } from "@ant-design/icons";
-import { closestCenter, DndContext, KeyboardSensor, PointerSensor, useDraggable, useDroppable, useSensor, useSensors, type DragEndEvent } from "@dnd-kit/core";
-import { SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from "@dnd-kit/sortable";
-import { CSS } from "@dnd-kit/utilities";
+import { EyeOutlined, PlusOutlined } from "@ant-design/icons";
+import { DndContext, DragOverlay, KeyboardSensor, MouseSensor, TouchSensor, useDraggable, useSensor, useSensors, type DragEndEvent, type DragStartEvent } from "@dnd-kit/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Button, Card, Col, Empty, List, Modal, Result, Row, Space, Spin, Tag, Typography } from "antd";
-import { useMemo, useState, type ReactNode } from "react";
+import { Alert, App, Button, Card, Col, List, Modal, Result, Row, Space, Spin, Tabs, Tag, Typography } from "antd";
+import { useEffect, useMemo, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useParams } from "react-router";
+import { Link, useBlocker, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
 import type { AppDef, FieldDef, Issue, MigrationPlan } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
+import Canvas, { innermost } from "../designer/Canvas";
+import FormSettingsPanel from "../designer/FormSettingsPanel";
+import PreviewModal from "../designer/PreviewModal";
+import PropertyPanel from "../designer/PropertyPanel";
 import {
   addField,
+  addSubField,
   buildDefinition,
   dropOnList,
+  fieldAt,
+  formIssues,
+  isDirty,
   issuesByField,
-  moveField,
   PALETTE_DRAG,
-  removeField,
-  updateField,
+  parseSelection,
+  patchAt,
+  replaceAt,
+  selectionId,
+  siblings,
+  SUB_DRAG,
+  titleCandidates,
+  type FormSettings,
   type PaletteGroup,
   type PaletteType,
+  type Selection,
 } from "../designer/state";
 import { labelText } from "../forms/labels";
-import PropertyPanel from "../designer/PropertyPanel";
 import { findForm, useApp } from "./appContext";
 
 export default function DesignerPage() {
@@ -48,47 +61,92 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
   const { message } = App.useApp();
   const client = useQueryClient();
   const published = findForm(app, formKey)!;
-  const publishedKeys = useMemo(() => new Set(published.fields.map((f) => f.key)), [published]);
   const palette = useQuery({ queryKey: ["field-types"], queryFn: api.fieldTypes, staleTime: Infinity });
   const [fields, setFields] = useState<FieldDef[]>(published.fields);
-  const [selected, setSelected] = useState<string | null>(published.fields[0]?.key ?? null);
+  const [settings, setSettings] = useState<FormSettings>({ name: published.name, title_field: published.title_field ?? null });
+  const [selected, setSelectedState] = useState<Selection | null>(published.fields[0] ? { key: published.fields[0].key } : null);
+  const [tab, setTab] = useState<"field" | "form">(published.fields[0] ? "field" : "form");
   const [issues, setIssues] = useState<Issue[]>([]);
   const [plan, setPlan] = useState<MigrationPlan | null>(null);
   const [busy, setBusy] = useState(false);
   const [conflict, setConflict] = useState(false);
+  const [preview, setPreview] = useState(false);
+  const [dragging, setDragging] = useState<string | null>(null);
 
   const kinds = useMemo(() => new Map((palette.data ?? []).flatMap((g: PaletteGroup) => g.types.map((k) => [k.type, k] as const))), [palette.data]);
   const typeTitle = (type: string) => labelText(kinds.get(type)?.title, lang, type);
   const byField = issuesByField(issues, app, formKey, fields);
-  const field = fields.find((f) => f.key === selected);
-  const fieldIssues = field ? (byField[field.key] ?? []) : [];
+  const field = fieldAt(fields, selected);
+  const fieldIssues = selected ? (byField[selectionId(selected)] ?? []) : [];
+  const publishedField = selected ? fieldAt(published.fields, selected) : undefined;
+  const dirty = isDirty(published, fields, settings);
 
+  const setSelected = (next: Selection | null) => {
+    setSelectedState(next);
+    setTab(next ? "field" : "form");
+  };
+  const refuse = () => message.error(t("canvas.nestedSubform"));
+  // A palette click adds at the end of the form, or of the subform that (or whose field) is selected.
   const add = (kind: PaletteType) => {
+    const parent = selected?.parent ?? (field?.type === "subform" ? field.key : undefined);
+    if (parent) {
+      const result = addSubField(fields, parent, kind);
+      if ("refused" in result) return refuse();
+      setFields(result.fields);
+      setSelected({ parent, key: result.key });
+      return;
+    }
     const result = addField(fields, kind);
     setFields(result.fields);
-    setSelected(result.key);
+    setSelected({ key: result.key });
+    // On a phone the canvas is below the palette: show the new field where it landed.
+    requestAnimationFrame(() => document.querySelector(`[data-testid="designer-field-${result.key}"]`)?.scrollIntoView({ block: "nearest" }));
   };
   const sensors = useSensors(
     // A press becomes a drag only after 5 px, so clicking a palette item or a field still works.
-    useSensor(PointerSensor, { activationConstraint: { distance: 5 } }),
-    useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }),
+    useSensor(MouseSensor, { activationConstraint: { distance: 5 } }),
+    // On touch screens a swipe scrolls; press and hold to drag.
+    useSensor(TouchSensor, { activationConstraint: { delay: 250, tolerance: 5 } }),
+    useSensor(KeyboardSensor),
   );
+  const dragStart = ({ active }: DragStartEvent) => setDragging(String(active.id));
   const dragEnd = ({ active, over }: DragEndEvent) => {
+    setDragging(null);
     const result = over ? dropOnList(fields, String(active.id), String(over.id), kinds) : null;
     if (!result) return;
+    if ("refused" in result) return refuse();
     setFields(result.fields);
-    if (result.added) setSelected(result.added);
+    if (result.added) setSelected({ key: result.added, parent: result.parent });
   };
-  const patch = (change: Partial<FieldDef>) => field && setFields(updateField(fields, field.key, change));
+  const patch = (change: Partial<FieldDef>) => selected && setFields(patchAt(fields, selected, change));
+  const replace = (next: FieldDef) => {
+    if (!selected) return;
+    const replaced = replaceAt(fields, selected, next);
+    if (!replaced) {
+      if (selected.parent && next.type === "subform") refuse();
+      return;
+    }
+    setFields(replaced);
+    setSelectedState({ ...selected, key: next.key });
+  };
 
-  const definition = () => buildDefinition(app, formKey, fields);
+  // Unpublished changes: leaving inside the app asks (useBlocker), closing the tab too (beforeunload).
+  const blocker = useBlocker(({ currentLocation, nextLocation }) => dirty && currentLocation.pathname !== nextLocation.pathname);
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (event: BeforeUnloadEvent) => event.preventDefault();
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty]);
+
+  const definition = () => buildDefinition(app, formKey, fields, settings);
   const failed = (error: unknown) => {
     if (error instanceof ApiError && error.status === 409) setConflict(true);
     else if (error instanceof ApiError && error.issues.length) {
       setIssues(error.issues);
-      const first = issuesByField(error.issues, app, formKey, fields);
-      const key = Object.keys(first)[0];
-      if (key) setSelected(key);
+      const first = Object.keys(issuesByField(error.issues, app, formKey, fields))[0];
+      if (first) setSelected(parseSelection(first));
+      else if (formIssues(error.issues, app, formKey).length) setSelected(null);
       message.error(t("designer.fix"));
     } else message.error(error instanceof Error ? error.message : t("errors.generic"));
   };
@@ -126,15 +184,33 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
   };
 
   const stepText = (step: MigrationPlan["steps"][number]) => (lang === "en" ? step.message.en : step.message.zh) ?? step.op;
+  const draft = definition();
+  const draggedText = () => {
+    if (!dragging) return null;
+    if (dragging.startsWith(PALETTE_DRAG)) return typeTitle(dragging.slice(PALETTE_DRAG.length));
+    const sel = dragging.startsWith(SUB_DRAG) ? (([parent, key]) => ({ parent, key }))(dragging.slice(SUB_DRAG.length).split(":")) : { key: dragging };
+    const f = fieldAt(fields, sel);
+    return f ? labelText(f.label, lang, f.key) : null;
+  };
 
   return (
     <>
       <Space style={{ display: "flex", justifyContent: "space-between", marginBottom: 12 }} wrap>
         <Typography.Title level={3} style={{ margin: 0 }}>
-          {t("designer.title")} · {labelText(published.name, lang, formKey)}
+          {t("designer.title")} · {labelText(settings.name, lang, formKey)}
+          {dirty && (
+            <Tag color="orange" style={{ marginInlineStart: 8, verticalAlign: "middle" }} data-testid="designer-dirty">
+              {t("canvas.unpublished")}
+            </Tag>
+          )}
         </Typography.Title>
-        <Space>
-          <Link to={`/apps/${app.key}/${formKey}`}>{t("designer.back")}</Link>
+        <Space wrap>
+          <Link to={`/apps/${app.key}/${formKey}`} data-testid="designer-back">
+            {t("designer.back")}
+          </Link>
+          <Button icon={<EyeOutlined />} onClick={() => setPreview(true)} data-testid="designer-preview">
+            {t("canvas.preview")}
+          </Button>
           <Button type="primary" loading={busy} onClick={askPlan} data-testid="designer-publish">
             {t("designer.publish")}
           </Button>
@@ -145,95 +221,68 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
           type="warning"
           showIcon
           style={{ marginBottom: 12 }}
-          message={t("designer.conflict")}
+          title={t("designer.conflict")}
           action={<Button size="small" onClick={reload} data-testid="designer-reload">{t("designer.reload")}</Button>}
           data-testid="designer-conflict"
         />
       )}
-      <DndContext sensors={sensors} collisionDetection={closestCenter} onDragEnd={dragEnd}>
-      <Row gutter={[16, 16]}>
-        <Col xs={24} md={6}>
-          <Card size="small" title={t("designer.palette")} data-testid="designer-palette">
-            {palette.isPending && <Spin />}
-            {(palette.data ?? []).map((group) => (
-              <div key={group.group} style={{ marginBottom: 12 }}>
-                <Typography.Text type="secondary">{labelText(group.title, lang, group.group)}</Typography.Text>
-                <div style={{ display: "flex", flexWrap: "wrap", gap: 6, marginTop: 4 }}>
-                  {group.types.map((kind) => (
-                    <PaletteItem key={kind.type} type={kind.type}>
-                      <Button size="small" icon={<PlusOutlined />} onClick={() => add(kind)} data-testid={`palette-${kind.type}`}>
-                        {labelText(kind.title, lang, kind.type)}
-                      </Button>
-                    </PaletteItem>
-                  ))}
+      <DndContext sensors={sensors} collisionDetection={innermost} onDragStart={dragStart} onDragEnd={dragEnd} onDragCancel={() => setDragging(null)}>
+        <Row gutter={[16, 16]}>
+          <Col xs={24} lg={5}>
+            <Card size="small" title={t("designer.palette")} className="jimu-palette" data-testid="designer-palette">
+              {palette.isPending && <Spin />}
+              {(palette.data ?? []).map((group) => (
+                <div key={group.group} style={{ marginBottom: 12 }}>
+                  <Typography.Text type="secondary">{labelText(group.title, lang, group.group)}</Typography.Text>
+                  <div style={{ display: "flex", flexWrap: "wrap", gap: 6, marginTop: 4 }}>
+                    {group.types.map((kind) => (
+                      <PaletteItem key={kind.type} type={kind.type}>
+                        <Button size="small" icon={<PlusOutlined />} onClick={() => add(kind)} data-testid={`palette-${kind.type}`}>
+                          {labelText(kind.title, lang, kind.type)}
+                        </Button>
+                      </PaletteItem>
+                    ))}
+                  </div>
                 </div>
-              </div>
-            ))}
-          </Card>
-        </Col>
-        <Col xs={24} md={10}>
-          <Card size="small" title={t("designer.fields", { count: fields.length })}>
-            {fields.length === 0 ? (
-              <EmptyDrop>
-                <Empty description={t("designer.empty")} />
-              </EmptyDrop>
-            ) : (
-              <SortableContext items={fields.map((f) => f.key)} strategy={verticalListSortingStrategy}>
-              <List
-                dataSource={fields}
-                rowKey="key"
-                renderItem={(f, index) => (
-                  <SortableRow key={f.key} id={f.key}>
-                  <List.Item
-                    onClick={() => setSelected(f.key)}
-                    data-testid={`designer-field-${f.key}`}
-                    style={{
-                      cursor: "pointer",
-                      paddingInline: 8,
-                      background: f.key === selected ? "#e6f4ff" : undefined,
-                      borderInlineStart: byField[f.key] ? "3px solid #ff4d4f" : "3px solid transparent",
-                    }}
-                    actions={[
-                      <Button key="up" size="small" type="text" icon={<ArrowUpOutlined />} disabled={index === 0} aria-label={t("designer.up")}
-                        onClick={(e) => { e.stopPropagation(); setFields(moveField(fields, index, index - 1)); }} />,
-                      <Button key="down" size="small" type="text" icon={<ArrowDownOutlined />} disabled={index === fields.length - 1} aria-label={t("designer.down")}
-                        onClick={(e) => { e.stopPropagation(); setFields(moveField(fields, index, index + 1)); }} />,
-                      <Button key="delete" size="small" type="text" danger icon={<DeleteOutlined />} aria-label={t("designer.remove")} data-testid={`designer-remove-${f.key}`}
-                        onClick={(e) => { e.stopPropagation(); setFields(removeField(fields, f.key)); if (selected === f.key) setSelected(null); }} />,
-                    ]}
-                  >
-                    <Space>
-                      <HolderOutlined style={{ cursor: "grab", color: "#999" }} />
-                      <span>{labelText(f.label, lang, f.key)}</span>
-                      {f.required && <Typography.Text type="danger">*</Typography.Text>}
-                      <Tag>{typeTitle(f.type)}</Tag>
-                      <Typography.Text type="secondary" style={{ fontSize: 12 }}>{f.key}</Typography.Text>
-                    </Space>
-                  </List.Item>
-                  </SortableRow>
-                )}
-              />
-              </SortableContext>
-            )}
-          </Card>
-        </Col>
-        <Col xs={24} md={8}>
-          <PropertyPanel
-            field={field}
-            fields={fields}
-            kinds={kinds}
-            issues={fieldIssues}
-            keyFixed={!!field && publishedKeys.has(field.key)}
-            onPatch={patch}
-            onReplace={(next) => {
-              if (!field) return;
-              if (next.key !== field.key && fields.some((f) => f.key === next.key)) return;
-              setFields(fields.map((f) => (f.key === field.key ? next : f)));
-              setSelected(next.key);
-            }}
-          />
-        </Col>
-      </Row>
+              ))}
+            </Card>
+          </Col>
+          <Col xs={24} lg={12}>
+            <Card size="small" title={t("designer.fields", { count: fields.filter((f) => f.type !== "section").length })}>
+              <Canvas fields={fields} selected={selected} onSelect={setSelected} onChange={setFields} byField={byField} typeTitle={typeTitle} />
+            </Card>
+          </Col>
+          <Col xs={24} lg={7}>
+            <Tabs
+              size="small"
+              activeKey={tab}
+              onChange={(key) => setTab(key as "field" | "form")}
+              items={[
+                {
+                  key: "field",
+                  label: <span data-testid="designer-tab-field">{t("designer.properties")}</span>,
+                  children: (
+                    <PropertyPanel
+                      field={field}
+                      fields={selected ? siblings(fields, selected) : fields}
+                      kinds={kinds}
+                      issues={fieldIssues}
+                      keyFixed={!!publishedField}
+                      onPatch={patch}
+                      onReplace={replace}
+                    />
+                  ),
+                },
+                {
+                  key: "form",
+                  label: <span data-testid="designer-tab-form">{t("canvas.formSettings")}</span>,
+                  children: <FormSettingsPanel settings={settings} onChange={setSettings} candidates={titleCandidates(fields, kinds)} issues={formIssues(issues, app, formKey)} />,
+                },
+              ]}
+            />
+          </Col>
+        </Row>
+        <DragOverlay dropAnimation={null}>{dragging ? <Tag color="blue" style={{ cursor: "grabbing", boxShadow: "0 2px 8px rgba(0,0,0,.15)" }}>{draggedText()}</Tag> : null}</DragOverlay>
       </DndContext>
       <Modal
         open={!!plan}
@@ -253,47 +302,29 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
           )}
         </div>
       </Modal>
+      <Modal
+        open={blocker.state === "blocked"}
+        title={t("canvas.leaveTitle")}
+        okText={t("canvas.leave")}
+        cancelText={t("canvas.stay")}
+        okButtonProps={{ danger: true, "data-testid": "leave-confirm" }}
+        cancelButtonProps={{ "data-testid": "leave-cancel" }}
+        onOk={() => blocker.proceed?.()}
+        onCancel={() => blocker.reset?.()}
+      >
+        <div data-testid="leave-modal">{t("canvas.leaveText")}</div>
+      </Modal>
+      <PreviewModal open={preview} onClose={() => setPreview(false)} app={draft} form={findForm(draft, formKey)!} />
     </>
   );
 }
 
-/** A palette entry that can be dragged onto the field list (a click still adds at the end). */
+/** A palette entry that can be dragged onto the canvas (a click still adds it). */
 function PaletteItem({ type, children }: { type: string; children: ReactNode }) {
-  const { attributes, listeners, setNodeRef, transform, isDragging } = useDraggable({ id: PALETTE_DRAG + type });
+  const { attributes, listeners, setNodeRef, isDragging } = useDraggable({ id: PALETTE_DRAG + type });
   return (
-    <span
-      ref={setNodeRef}
-      {...attributes}
-      {...listeners}
-      tabIndex={-1}
-      style={{ transform: CSS.Translate.toString(transform), zIndex: isDragging ? 10 : undefined, position: "relative", display: "inline-block" }}
-    >
+    <span ref={setNodeRef} {...attributes} {...listeners} tabIndex={-1} style={{ display: "inline-block", opacity: isDragging ? 0.5 : 1 }}>
       {children}
     </span>
-  );
-}
-
-/** A field row that can be dragged to another place in the list. */
-function SortableRow({ id, children }: { id: string; children: ReactNode }) {
-  const { attributes, listeners, setNodeRef, transform, transition, isDragging } = useSortable({ id });
-  return (
-    <div
-      ref={setNodeRef}
-      {...attributes}
-      {...listeners}
-      style={{ transform: CSS.Transform.toString(transform), transition, opacity: isDragging ? 0.6 : 1, background: "#fff" }}
-    >
-      {children}
-    </div>
-  );
-}
-
-/** The empty list as a drop target, so the first field can be dragged in too. */
-function EmptyDrop({ children }: { children: ReactNode }) {
-  const { setNodeRef, isOver } = useDroppable({ id: "field-list" });
-  return (
-    <div ref={setNodeRef} data-testid="designer-drop" style={{ padding: 16, borderRadius: 6, outline: isOver ? "2px dashed #1677ff" : undefined }}>
-      {children}
-    </div>
   );
 }
