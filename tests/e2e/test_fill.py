@@ -42,9 +42,12 @@ def test_add_a_followup_from_the_app_home_in_three_clicks(browser: Browser, crm_
     picker = page.get_by_test_id("field-customer")
     expect(picker.locator("input")).to_be_focused()  # the first field has the focus
     page.keyboard.type("博元")  # searches titles on the server (q=)
-    option = page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="西安市博元广告传媒有限公司")
-    expect(option).to_be_visible()
+    # Enter picks the active option: wait until the search results (not the list shown before
+    # the search came back) put this customer there.
+    active = page.locator(".ant-select-dropdown:visible .ant-select-item-option-active", has_text="西安市博元广告传媒有限公司")
+    expect(active).to_be_visible()
     page.keyboard.press("Enter")
+    expect(picker).to_contain_text("西安市博元广告传媒有限公司")
     page.get_by_test_id("field-method").get_by_role("radio", name="电话").focus()
     page.keyboard.press("Space")
     page.get_by_label("内容").fill("电话沟通了新报价，客户下周回复。")
