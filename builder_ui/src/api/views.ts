@@ -158,6 +158,7 @@ async function publicCall<T>(method: "GET" | "POST", token: string, password: st
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: "omit",
+    cache: "no-store", // a link can be disabled, expire or be deleted at any moment
   });
   if (!response.ok) throw await failure(response);
   return (await response.json()) as T;

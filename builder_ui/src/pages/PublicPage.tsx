@@ -176,7 +176,7 @@ function QueryLink({ token, password, described, onRefused }: { token: string; p
   });
   return (
     <Space orientation="vertical" style={{ width: "100%" }}>
-      <Form layout="vertical" onFinish={search} data-testid="public-query">
+      <Form layout="vertical" onFinish={search} data-testid="public-query-form">
         {errors[""] && <Typography.Text type="danger">{errors[""].join("；")}</Typography.Text>}
         {keyFields.map((field) => (
           <Form.Item
