@@ -332,3 +332,38 @@ def owner_id(server: Server, username: str) -> int:
     users = api_call(server, "GET", f"/users?q={username}&limit=20")
     found: int = next(u["id"] for u in users if u["username"] == username)
     return found
+
+
+def test_the_grids_menu_follows_the_role(browser: Browser, server: Server, shot: Shot) -> None:
+    """A 销售代表 may export their customers but not import them nor manage links; 财务 may only
+    view customers and gets no menu; 管理员 (the app's builder role) manages links."""
+    rep = new_page(browser, server)
+    login(rep, "rep_a1", "Jimu@2026")
+    rep.goto("/apps/crm/customer")
+    rep.get_by_test_id("grid-more").click()
+    expect(rep.get_by_test_id("export-xlsx")).to_be_visible()
+    expect(rep.get_by_test_id("import-open")).to_have_count(0)
+    expect(rep.get_by_test_id("links-open")).to_have_count(0)
+    shot(rep, "rep-menu")
+    with rep.expect_download() as download:
+        rep.get_by_test_id("export-csv").click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    mine = records(server, "customer", token=user_token(server, "rep_a1"), limit="1")["total"]
+    assert len(rows) - 1 == mine
+    rep.goto("/apps/crm/customer/links")
+    expect(rep.get_by_text("没有权限")).to_be_visible()  # the server refuses; the page says so
+    shot(rep, "rep-links-refused")
+
+    finance = new_page(browser, server)
+    login(finance, "finance", "Jimu@2026")
+    finance.goto("/apps/crm/customer")
+    expect(finance.get_by_test_id("grid-total")).to_be_visible()
+    expect(finance.get_by_test_id("grid-more")).to_have_count(0)
+
+    builder = new_page(browser, server)
+    login(builder, "crm_admin", "Jimu@2026")
+    builder.goto("/apps/crm/customer")
+    builder.get_by_test_id("grid-more").click()
+    expect(builder.get_by_test_id("links-open")).to_be_visible()
+    expect(builder.get_by_test_id("import-open")).to_be_visible()
+    shot(builder, "builder-menu")

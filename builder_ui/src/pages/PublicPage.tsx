@@ -236,7 +236,7 @@ export default function PublicPage() {
   else {
     const data = described.data;
     body = (
-      <Card title={labelText(data.form.name, i18n.language, data.name)} size="small" data-testid={`public-${data.kind}`}>
+      <Card title={data.name || labelText(data.form.name, i18n.language, data.form.key)} size="small" data-testid={`public-${data.kind}`}>
         {data.kind === "fill" ? (
           <FillLink token={token} password={password} described={data} onRefused={setRefused} />
         ) : (
