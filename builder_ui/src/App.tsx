@@ -1,24 +1,41 @@
-/** The UI's shell: providers (query cache, antd theme and locale), and the routes. */
+/**
+ * The UI's shell: providers (query cache, antd theme and locale), and the routes. Pages load
+ * lazily (each its own chunk, fetched when first opened), so the first page load carries only
+ * the shell; public links (`/public/:token`) live outside the signed-in shell.
+ */
 import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { App as AntApp, ConfigProvider } from "antd";
+import { App as AntApp, ConfigProvider, Spin } from "antd";
 import enUS from "antd/locale/en_US";
 import zhCN from "antd/locale/zh_CN";
 import dayjs from "dayjs";
 import "dayjs/locale/zh-cn";
+import { lazy, Suspense, type ComponentType, type LazyExoticComponent } from "react";
 import { useTranslation } from "react-i18next";
 import { createBrowserRouter, createRoutesFromElements, Navigate, Outlet, Route, RouterProvider } from "react-router";
 import { ApiError } from "./api/client";
 import { AuthProvider, RequireAuth } from "./auth/AuthContext";
 import AppShell from "./pages/AppShell";
 import AppLayout from "./pages/AppLayout";
-import AppHome from "./pages/AppHome";
-import CatalogPage from "./pages/CatalogPage";
-import DesignerPage from "./pages/DesignerPage";
-import FillPage from "./pages/FillPage";
-import HomePage from "./pages/HomePage";
-import LoginPage from "./pages/LoginPage";
-import RecordsPage from "./pages/RecordsPage";
-import RolesPage from "./pages/RolesPage";
+
+const AppHome = lazy(() => import("./pages/AppHome"));
+const CatalogPage = lazy(() => import("./pages/CatalogPage"));
+const DesignerPage = lazy(() => import("./pages/DesignerPage"));
+const FillPage = lazy(() => import("./pages/FillPage"));
+const HomePage = lazy(() => import("./pages/HomePage"));
+const LinksPage = lazy(() => import("./pages/LinksPage"));
+const LoginPage = lazy(() => import("./pages/LoginPage"));
+const PublicPage = lazy(() => import("./pages/PublicPage"));
+const RecordsPage = lazy(() => import("./pages/RecordsPage"));
+const RolesPage = lazy(() => import("./pages/RolesPage"));
+
+/** A lazily loaded page with its own loading state (the shell around it stays in place). */
+function page(Page: LazyExoticComponent<ComponentType>) {
+  return (
+    <Suspense fallback={<Spin style={{ display: "block", margin: "48px auto" }} />}>
+      <Page />
+    </Suspense>
+  );
+}
 
 // A 401 anywhere means the session ended (expired, signed out elsewhere, password changed):
 // forgetting `me` sends RequireAuth to the sign-in page, which comes back here afterwards.
@@ -47,7 +64,8 @@ const router = createBrowserRouter(
         </AuthProvider>
       }
     >
-      <Route path="/login" element={<LoginPage />} />
+      <Route path="/login" element={page(LoginPage)} />
+      <Route path="/public/:token" element={page(PublicPage)} />
       <Route
         element={
           <RequireAuth>
@@ -55,15 +73,16 @@ const router = createBrowserRouter(
           </RequireAuth>
         }
       >
-        <Route index element={<HomePage />} />
-        <Route path="catalog" element={<CatalogPage />} />
+        <Route index element={page(HomePage)} />
+        <Route path="catalog" element={page(CatalogPage)} />
         <Route path="apps/:app" element={<AppLayout />}>
-          <Route index element={<AppHome />} />
-          <Route path=":form" element={<RecordsPage />} />
-          <Route path=":form/new" element={<FillPage />} />
-          <Route path=":form/design" element={<DesignerPage />} />
-          <Route path="_roles" element={<RolesPage />} />
-          <Route path=":form/:id/edit" element={<FillPage />} />
+          <Route index element={page(AppHome)} />
+          <Route path=":form" element={page(RecordsPage)} />
+          <Route path=":form/new" element={page(FillPage)} />
+          <Route path=":form/design" element={page(DesignerPage)} />
+          <Route path=":form/links" element={page(LinksPage)} />
+          <Route path="_roles" element={page(RolesPage)} />
+          <Route path=":form/:id/edit" element={page(FillPage)} />
         </Route>
         <Route path="*" element={<Navigate to="/" replace />} />
       </Route>

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, literal, select
+from sqlalchemy import Select, and_, bindparam, exists, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -288,6 +288,23 @@ class Reader:
             return literal(False)
         return func.lower(resolver.value(title)).contains(q.lower(), autoescape=True)
 
+    def related_sql(self, key: str, record_id: int) -> ColumnElement[bool]:
+        """Records whose relation field `key` points to record `record_id` of its target form
+        (a record drawer's related records); 422 for a field that is no relation I may see."""
+        layout = self.form.fields.get(key)
+        if layout is None or not isinstance(layout.spec, RelationField) or key in self.hidden:
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [_issue("related", "not_a_relation", f"字段 {key} 不是可查看的关联字段", f"Field {key} is not a relation you may see")],
+            )
+        table = self.form.table
+        if layout.link is not None:  # a to-many relation lives in its link table
+            link = layout.link
+            return exists(select(link.c._source_id).where(link.c._source_id == table.c._id, link.c._target_id == record_id))
+        column: ColumnElement[bool] = table.c[layout.column] == record_id
+        return column
+
     def list(
         self,
         conn: Connection,
@@ -301,9 +318,10 @@ class Reader:
         deleted: bool = False,
         ids: Sequence[int] | None = None,
         action: str = "view",
+        related: tuple[str, int] | None = None,
     ) -> Page:
         """A page of the records the caller may see: filtered, searched, sorted and paged in the
-        database."""
+        database; `related` (relation key, record id) keeps the records pointing to that record."""
         limit, offset = max(0, min(limit, MAX_LIMIT)), max(0, offset)
         one = ids is not None and len(ids) == 1
         params = {"jimu_record_id": ids[0]} if ids is not None and one else {}
@@ -311,11 +329,11 @@ class Reader:
         # executing the same statement object again skips building it and its cache key. Scoped
         # callers' statements hold their own scope, so they are built per call.
         key = (filter, sort or "", deleted, action, one, count, limit, offset, self.tz)
-        cacheable = self.access is None and not q and (ids is None or one) and not self._reads_clock
+        cacheable = self.access is None and not q and related is None and (ids is None or one) and not self._reads_clock
         cache = lru_on_layout(self.form, "pages")
         found: _Page | None = cache.get(key) if cacheable else None
         if found is None:
-            found = self._page_statements(filter, sort, q, ids, count, deleted, action, limit, offset)
+            found = self._page_statements(filter, sort, q, ids, count, deleted, action, limit, offset, related)
             if cacheable and found.stable:
                 cache.put(key, found)
         total = None if found.count is None else int(conn.execute(found.count, params).scalar_one())
@@ -332,6 +350,7 @@ class Reader:
         action: str,
         limit: int,
         offset: int,
+        related: tuple[str, int] | None = None,
     ) -> _Page:
         statement, resolver = self.base_select(deleted=deleted, action=action)
         conditions: list[ColumnElement[Any]] = []
@@ -342,6 +361,8 @@ class Reader:
             stable = checked is not None and checked.sql is not None
         if q:
             conditions.append(self.search_sql(q, resolver))
+        if related is not None:
+            conditions.append(self.related_sql(*related))
         if ids is not None and len(ids) == 1:
             conditions.append(self.form.table.c._id == bindparam("jimu_record_id"))
         elif ids is not None:

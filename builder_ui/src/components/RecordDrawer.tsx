@@ -1,12 +1,14 @@
 /** One record: every field I may see, edit/delete when allowed, and its history timeline. */
 import { PlusOutlined } from "@ant-design/icons";
 import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
-import { App, Button, Descriptions, Drawer, Popconfirm, Space, Spin, Tabs, Timeline, Typography } from "antd";
+import { App, Badge, Button, Descriptions, Drawer, Empty, List, Popconfirm, Space, Spin, Tabs, Timeline, Typography } from "antd";
 import dayjs from "dayjs";
 import { useTranslation } from "react-i18next";
 import { useNavigate } from "react-router";
 import { api, ApiError } from "../api/client";
-import type { AppDef, FieldDef, FormDef, HistoryEntry, Permissions } from "../api/types";
+import type { AppDef, FieldDef, FormDef, HistoryEntry, Page, Permissions, RecordJson } from "../api/types";
+import { relatedRecords } from "../api/views";
+import { relatedSources, type RelatedSource } from "../views/helpers";
 import { displayText } from "../forms/display";
 import { LAYOUT_TYPES } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
@@ -63,6 +65,57 @@ function HistoryTimeline({ entries, form }: { entries: HistoryEntry[]; form: For
   );
 }
 
+const RELATED_SHOWN = 10;
+
+function recordTitle(form: FormDef, record: RecordJson, lang: string): string {
+  const field = form.fields.find((f) => f.key === form.title_field);
+  const text = field ? displayText(field, record[field.key], lang) : "";
+  return text ? String(text) : `#${record._id}`;
+}
+
+/** Records of other forms pointing to this one, per (form, relation field), as the records API
+ * lists them for me (my row scope and field access decide; forms I may not view are left out). */
+function RelatedRecords({ sources, pages, onOpen }: { sources: RelatedSource[]; pages: { data?: Page; isPending: boolean }[]; onOpen(form: string, id: number): void }) {
+  const { t, i18n } = useTranslation();
+  const shown = sources.map((source, i) => ({ source, page: pages[i] })).filter(({ page }) => page.isPending || page.data);
+  const perForm = new Map<string, number>();
+  for (const { source } of shown) perForm.set(source.form.key, (perForm.get(source.form.key) ?? 0) + 1);
+  if (!shown.length) return <Empty description={t("views.relatedNone")} />;
+  return (
+    <Space orientation="vertical" style={{ width: "100%" }} data-testid="related-records">
+      {shown.map(({ source, page }) => {
+        const { form, field } = source;
+        const name = labelText(form.name, i18n.language, form.key) + ((perForm.get(form.key) ?? 0) > 1 ? ` · ${fieldLabel(field, i18n.language)}` : "");
+        const total = page.data?.total ?? page.data?.items.length ?? 0;
+        return (
+          <div key={`${form.key}.${field.key}`} data-testid={`related-${form.key}-${field.key}`}>
+            <Space>
+              <Typography.Text strong>{name}</Typography.Text>
+              <Badge count={total} showZero color={total ? "blue" : "gray"} data-testid={`related-count-${form.key}-${field.key}`} />
+            </Space>
+            {page.isPending ? (
+              <Spin size="small" />
+            ) : (
+              total > 0 && (
+                <List
+                  size="small"
+                  dataSource={page.data!.items}
+                  footer={total > page.data!.items.length ? <Typography.Text type="secondary">{t("views.relatedMore", { count: total, shown: page.data!.items.length })}</Typography.Text> : undefined}
+                  renderItem={(record) => (
+                    <List.Item style={{ cursor: "pointer" }} onClick={() => onOpen(form.key, record._id)} data-testid={`related-item-${form.key}-${record._id}`}>
+                      <Typography.Link>{recordTitle(form, record, i18n.language)}</Typography.Link>
+                    </List.Item>
+                  )}
+                />
+              )
+            )}
+          </div>
+        );
+      })}
+    </Space>
+  );
+}
+
 export default function RecordDrawer({ app, form, id, permissions, onClose }: Props) {
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
@@ -81,6 +134,16 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
       enabled: id !== null,
     })),
   });
+  const sources = relatedSources(app, form.key);
+  const related = useQueries({
+    queries: sources.map((r) => ({
+      queryKey: ["related", app.key, r.form.key, r.field.key, id],
+      queryFn: () => relatedRecords(app.key, r.form.key, r.field.key, id!, RELATED_SHOWN),
+      enabled: id !== null,
+      retry: false,
+    })),
+  });
+  const relatedTotal = related.reduce((sum, q) => sum + (q.data?.total ?? 0), 0);
   const can = (action: string) => permissions?.actions.includes(action as never) ?? false;
   const hidden = (key: string) => permissions?.fields[key] === "hidden";
   const data = record.data;
@@ -163,6 +226,25 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
                 </Descriptions>
               ),
             },
+            ...(sources.length
+              ? [
+                  {
+                    key: "related",
+                    label: (
+                      <span data-testid="related-tab">
+                        {t("views.related")} {relatedTotal ? `(${relatedTotal})` : ""}
+                      </span>
+                    ),
+                    children: (
+                      <RelatedRecords
+                        sources={sources}
+                        pages={related}
+                        onOpen={(target, recordId) => navigate(`/apps/${app.key}/${target}?open=${recordId}`)}
+                      />
+                    ),
+                  },
+                ]
+              : []),
             {
               key: "history",
               label: t("record.history"),

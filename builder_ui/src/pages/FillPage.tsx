@@ -1,21 +1,17 @@
 /**
- * The fill page, generated from the form definition: an input per field, formulas and show/hide
- * rules re-evaluated live in the browser (forms/live.ts), and the server's field-level errors
- * shown at their fields. Works down to 375 px wide (one column on phones).
+ * The fill page of a signed-in user: loads the definition's form, the user's field access and
+ * the live scripts, and sends the record; the form itself is the shared `FormBody` (also used by
+ * public fill links). Works down to 375 px wide (one column on phones).
  */
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Button, Card, Col, Form, Result, Row, Space, Spin, Typography } from "antd";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { App, Card, Result, Spin } from "antd";
+import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useLocation, useNavigate, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
-import type { FieldDef, RecordJson } from "../api/types";
-import FieldInput, { EDITABLE_TYPES } from "../components/FieldInput";
-import FieldValue from "../components/FieldValue";
-import SubformInput from "../components/SubformInput";
-import { isComputed, LAYOUT_TYPES, span } from "../forms/fieldTypes";
-import { fieldLabel, labelText } from "../forms/labels";
-import { makeLive, type LiveResult } from "../forms/live";
+import type { RecordJson } from "../api/types";
+import FormBody from "../components/FormBody";
+import { labelText } from "../forms/labels";
 import { issuesByField, literalDefault, recordBody } from "../forms/submit";
 import { findForm, useApp } from "./appContext";
 
@@ -40,9 +36,6 @@ export default function FillPage() {
   const [values, setValues] = useState<Record<string, unknown> | null>(null);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
-  // The field focused when the page opened; a field a rule shows later must not take the focus
-  // from the one being typed into.
-  const opening = useRef<string | undefined | null>(null);
 
   useEffect(() => {
     if (!form || values !== null) return;
@@ -59,27 +52,10 @@ export default function FillPage() {
     } else if (existing.data) setValues({ ...existing.data });
   }, [form, recordId, existing.data, values, location.state]);
 
-  const engine = useMemo(() => (live.data ? makeLive(live.data) : null), [live.data]);
   if (!form) return <Result status="404" title={t("errors.notFound")} />;
   const action = recordId === null ? "create" : "edit";
   if (permissions.data && !permissions.data.actions.includes(action)) return <Result status="403" title={t("errors.forbidden")} />;
   if (values === null || permissions.isPending || live.isPending) return <Spin />;
-
-  const access = permissions.data?.fields ?? {};
-  const evaluated: LiveResult = engine ? engine.evaluate(values) : { computed: {}, visible: {}, readonly: {}, rows: {} };
-  const shown = (field: FieldDef) => access[field.key] !== "hidden" && evaluated.visible[field.key] !== false;
-  const editable = (field: FieldDef) =>
-    (EDITABLE_TYPES.has(field.type) || field.type === "subform") &&
-    !isComputed(field) &&
-    access[field.key] !== "read_only" &&
-    evaluated.readonly[field.key] !== true;
-  const fields = form.fields.filter((f) => !LAYOUT_TYPES.has(f.type) && shown(f));
-  const liveFormulas = new Set(live.data?.formulas.map((f) => f.key));
-  // Keyboard-first filling: the first editable field has the focus when the page opens.
-  const empty = (v: unknown) => v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0);
-  const focusable = (f: FieldDef) => editable(f) && f.type !== "subform";
-  if (opening.current === null) opening.current = (fields.find((f) => focusable(f) && empty(values[f.key])) ?? fields.find(focusable))?.key;
-  const first = opening.current;
 
   function change(key: string, value: unknown) {
     setValues({ ...values!, [key]: value });
@@ -89,10 +65,9 @@ export default function FillPage() {
     }
   }
 
-  async function submit() {
+  async function submit(sent: Set<string>) {
     setBusy(true);
     setErrors({});
-    const sent = new Set(fields.filter(editable).map((f) => f.key));
     const body = recordBody(form!.fields, values!, sent);
     try {
       let saved: RecordJson;
@@ -117,68 +92,20 @@ export default function FillPage() {
   return (
     <div className="jimu-fill">
       <Card title={labelText(form.name, i18n.language, form.key)} size="small">
-        {errors[""] && <Alert type="error" showIcon title={errors[""].join("；")} style={{ marginBottom: 12 }} />}
-        <Form
-          layout="vertical"
-          onFinish={submit}
-          data-testid="fill-form"
-          // Enter confirms a date or a search inside a field; only the button submits.
-          onKeyDown={(e) => {
-            if (e.key === "Enter" && (e.target as HTMLElement).tagName === "INPUT") e.preventDefault();
-          }}
-        >
-          <Row gutter={16}>
-            {fields.map((field) => {
-              const computed = isComputed(field);
-              const value = liveFormulas.has(field.key) ? evaluated.computed[field.key] : values[field.key];
-              if (computed && recordId === null && !liveFormulas.has(field.key)) return null; // filled in by the server
-              const error = errors[field.key];
-              return (
-                <Col key={field.key} xs={24} md={span(field)} data-testid={`field-${field.key}`}>
-                  <Form.Item
-                    label={fieldLabel(field, i18n.language)}
-                    htmlFor={`field-input-${field.key}`}
-                    required={!!field.required && editable(field)}
-                    validateStatus={error ? "error" : undefined}
-                    help={error ? error.join("；") : undefined}
-                    extra={labelText(field.help, i18n.language) || (computed ? t("fill.computed") : undefined)}
-                  >
-                    {computed ? (
-                      <Typography.Text strong data-testid={`computed-${field.key}`}>
-                        <FieldValue field={field.type === "formula" ? { ...field, type: live.data?.formulas.find((f) => f.key === field.key)?.type ?? "text" } : field} value={value} />
-                      </Typography.Text>
-                    ) : field.type === "subform" ? (
-                      <SubformInput
-                        app={app}
-                        field={field}
-                        value={value}
-                        results={evaluated.rows[field.key] ?? []}
-                        types={Object.fromEntries((live.data?.subforms?.[field.key]?.formulas ?? []).map((f) => [f.key, f.type]))}
-                        disabled={!editable(field)}
-                        onChange={(rows) => change(field.key, rows)}
-                      />
-                    ) : (
-                      <FieldInput
-                        app={app}
-                        field={field}
-                        value={value}
-                        disabled={!editable(field)}
-                        autoFocus={field.key === first}
-                        onChange={(v) => change(field.key, v)}
-                      />
-                    )}
-                  </Form.Item>
-                </Col>
-              );
-            })}
-          </Row>
-          <Space>
-            <Button type="primary" htmlType="submit" loading={busy} data-testid="fill-submit">
-              {recordId === null ? t("fill.submit") : t("fill.save")}
-            </Button>
-            <Button onClick={() => navigate(-1)}>{t("fill.cancel")}</Button>
-          </Space>
-        </Form>
+        <FormBody
+          app={app}
+          fields={form.fields}
+          values={values}
+          errors={errors}
+          onChange={change}
+          onSubmit={submit}
+          onCancel={() => navigate(-1)}
+          access={permissions.data?.fields}
+          live={live.data}
+          isNew={recordId === null}
+          busy={busy}
+          submitLabel={recordId === null ? t("fill.submit") : t("fill.save")}
+        />
       </Card>
     </div>
   );

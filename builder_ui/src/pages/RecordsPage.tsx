@@ -1,7 +1,8 @@
 /** A form's records: server-side filter, search, sort and paging, a column chooser and the drawer. */
-import { DeleteOutlined, EditOutlined, FilterOutlined, FormOutlined, PlusOutlined, SettingOutlined } from "@ant-design/icons";
+import { DeleteOutlined, DownOutlined, DownloadOutlined, EditOutlined, FilterOutlined, FormOutlined, LinkOutlined, PlusOutlined, SettingOutlined, UploadOutlined } from "@ant-design/icons";
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Badge, Button, Checkbox, Input, Popconfirm, Popover, Result, Table, Typography } from "antd";
+import { Alert, App, Badge, Button, Checkbox, Dropdown, Input, Popconfirm, Popover, Result, Table, Typography } from "antd";
+import type { MenuProps } from "antd";
 import type { SorterResult } from "antd/es/table/interface";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -13,7 +14,10 @@ import { EDITABLE_TYPES } from "../components/FieldInput";
 import FilterBuilder from "../components/FilterBuilder";
 import InlineCell from "../components/InlineCell";
 import RecordDrawer from "../components/RecordDrawer";
+import ImportModal from "../components/ImportModal";
 import RecycleBin from "../components/RecycleBin";
+import { downloadExport } from "../api/views";
+import { canManageLinks, exportFilter } from "../views/helpers";
 import { useAuth } from "../auth/AuthContext";
 import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { filterExpr, type FilterModel } from "../forms/filter";
@@ -43,6 +47,8 @@ export default function RecordsPage() {
   const [deleting, setDeleting] = useState(false);
   const [inline, setInline] = useState(false);
   const [editing, setEditing] = useState<{ id: number; key: string } | null>(null);
+  const [importOpen, setImportOpen] = useState(false);
+  const [exporting, setExporting] = useState(false);
   const { message } = App.useApp();
   const client = useQueryClient();
 
@@ -109,6 +115,46 @@ export default function RecordsPage() {
     const f = byKey.get(key);
     return !!f && !!canEdit && EDITABLE_TYPES.has(f.type) && !isComputed(f) && permissions.data?.fields[key] !== "read_only" && !f.readonly_when;
   };
+
+  const canExport = permissions.data?.actions.includes("export");
+  const canImport = permissions.data?.actions.includes("import");
+  const manageLinks = canManageLinks(app, permissions.data, !!user?.is_admin);
+
+  async function exportAs(format: "xlsx" | "csv") {
+    setExporting(true);
+    try {
+      // What the grid shows: its filter and search, its sort, its columns in their order.
+      const fields = visibleFields.filter((f) => columnKeys.includes(f.key)).map((f) => f.key);
+      const name = await downloadExport(app.key, form!.key, { format, filter: exportFilter(expr, q, form!.title_field), sort, fields });
+      message.success(t("views.exported", { name }));
+    } catch (e) {
+      message.error(e instanceof ApiError ? e.message : t("errors.generic"));
+    } finally {
+      setExporting(false);
+    }
+  }
+
+  const moreItems: MenuProps["items"] = [
+    ...(canExport
+      ? [
+          { key: "xlsx", icon: <DownloadOutlined />, label: <span data-testid="export-xlsx">{t("views.exportXlsx")}</span>, onClick: () => exportAs("xlsx") },
+          { key: "csv", icon: <DownloadOutlined />, label: <span data-testid="export-csv">{t("views.exportCsv")}</span>, onClick: () => exportAs("csv") },
+        ]
+      : []),
+    ...(canImport
+      ? [{ key: "import", icon: <UploadOutlined />, label: <span data-testid="import-open">{t("views.import")}</span>, onClick: () => setImportOpen(true) }]
+      : []),
+    ...(manageLinks
+      ? [
+          {
+            key: "links",
+            icon: <LinkOutlined />,
+            label: <span data-testid="links-open">{t("views.links")}</span>,
+            onClick: () => navigate(`/apps/${app.key}/${form!.key}/links`),
+          },
+        ]
+      : []),
+  ];
 
   async function deleteSelected() {
     setDeleting(true);
@@ -221,6 +267,13 @@ export default function RecordsPage() {
             {t("record.recycleBin")}
           </Button>
         )}
+        {moreItems.length > 0 && (
+          <Dropdown trigger={["click"]} menu={{ items: moreItems }}>
+            <Button loading={exporting} data-testid="grid-more">
+              {t("views.more")} <DownOutlined />
+            </Button>
+          </Dropdown>
+        )}
         <Typography.Text type="secondary" data-testid="grid-total">
           {records.data ? t("grid.total", { total: records.data.total ?? 0 }) : ""}
         </Typography.Text>
@@ -270,6 +323,13 @@ export default function RecordsPage() {
           onChange: setPage,
         }}
         data-testid="records-grid"
+      />
+      <ImportModal
+        app={app.key}
+        form={form}
+        open={importOpen}
+        onClose={() => setImportOpen(false)}
+        onImported={() => void client.invalidateQueries({ queryKey: ["records", app.key, form.key] })}
       />
       <RecycleBin app={app} form={form} open={binOpen} onClose={() => setBinOpen(false)} />
       <RecordDrawer

@@ -83,11 +83,23 @@ def list_records(
     limit: Annotated[int, Query(ge=0, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
     count: Literal["exact", "none"] = "exact",
+    related: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            pattern=r"^[A-Za-z_][A-Za-z0-9_]*:[1-9][0-9]{0,17}$",
+            description="`field:id`: only records whose relation field points to that record",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """A page of live records, filtered, searched and sorted in the database, with the total."""
+    pointing = None
+    if related is not None:
+        key, _, record_id = related.partition(":")
+        pointing = (key, int(record_id))
     with read_only(engine) as conn:
         page = _open(conn, app, form, principal, request).reader().list(
-            conn, filter=filter, sort=sort, q=q, limit=limit, offset=offset, count=count == "exact"
+            conn, filter=filter, sort=sort, q=q, limit=limit, offset=offset, count=count == "exact", related=pointing
         )
     return {"items": page.items, "total": page.total}
 

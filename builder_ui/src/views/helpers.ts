@@ -1,0 +1,90 @@
+/** Pure helpers of the data views: layout spans, import issues, link choices and related forms. */
+import type { AppDef, FieldDef, FormDef, Issue, Permissions } from "../api/types";
+import { COMPUTED_TYPES, LAYOUT_TYPES, span } from "../forms/fieldTypes";
+import { fieldRef, textLiteral } from "../forms/filter";
+import { fieldLabel } from "../forms/labels";
+
+/** Antd Col spans of a field: its `width` from 576 px up, the full row on phones. */
+export function colSpans(field: FieldDef): { xs: number; sm: number } {
+  return { xs: 24, sm: span(field) };
+}
+
+export interface ImportProblem {
+  /** The spreadsheet's row number (as the spreadsheet shows it), or null for the whole file. */
+  row: number | null;
+  /** The field's label in the UI language, or "" when the issue names no field. */
+  field: string;
+  message: string;
+}
+
+/** Import issues (`rows[N].field…`) as rows of a table, by row then as the server listed them. */
+export function importProblems(issues: Issue[], fields: FieldDef[], lang: string): ImportProblem[] {
+  const byKey = new Map(fields.map((f) => [f.key, f]));
+  const problems = issues.map((issue, index) => {
+    const match = /^rows\[(\d+)\](?:\.([^.[]+))?/.exec(issue.path);
+    const key = match ? match[2] : issue.path.split(/[.[]/)[0];
+    const field = key ? byKey.get(key) : undefined;
+    return { index, row: match ? Number(match[1]) : null, field: field ? fieldLabel(field, lang) : (key ?? ""), message: issue.message };
+  });
+  problems.sort((a, b) => (a.row ?? -1) - (b.row ?? -1) || a.index - b.index);
+  return problems.map(({ row, field, message }) => ({ row, field, message }));
+}
+
+/** Whether the user manages the app's public links: administrators and builder roles (the
+ * server decides again on every call). */
+export function canManageLinks(app: AppDef, permissions: Permissions | undefined, isAdmin: boolean): boolean {
+  if (isAdmin || permissions?.admin) return true;
+  const roles = ((app as unknown as { roles?: { key: string; builder?: boolean }[] }).roles ?? []).filter((r) => r.builder);
+  return roles.some((r) => permissions?.roles.includes(r.key));
+}
+
+// Mirrors engine/auth/links.py: anonymous people pick no records, users or files.
+const NOT_FILLABLE = new Set(["relation", "user", "users", "department", "departments", "attachment", "image", "signature"]);
+const KEY_TYPES = new Set(["text", "email", "phone", "url", "number", "integer", "money", "date", "select", "serial"]);
+
+/** The fields a link of `kind` may show (fill: those anonymous people can fill in). */
+export function linkFieldChoices(fields: FieldDef[], kind: "fill" | "query"): FieldDef[] {
+  return fields.filter((f) => {
+    if (LAYOUT_TYPES.has(f.type)) return false;
+    if (kind === "query") return true;
+    if (COMPUTED_TYPES.has(f.type) || NOT_FILLABLE.has(f.type)) return false;
+    return !(f.fields ?? []).some((sub) => NOT_FILLABLE.has(sub.type));
+  });
+}
+
+/** The fields a query link can match exactly. */
+export function linkKeyChoices(fields: FieldDef[]): FieldDef[] {
+  return fields.filter((f) => KEY_TYPES.has(f.type));
+}
+
+/** Required fields a fill link must include (the server refuses the link otherwise). */
+export function requiredForFill(fields: FieldDef[]): string[] {
+  return linkFieldChoices(fields, "fill")
+    .filter((f) => f.required && (f.default === undefined || f.default === null) && !f.visible_when)
+    .map((f) => f.key);
+}
+
+export type LinkState = "active" | "disabled" | "expired";
+
+export function linkState(link: { enabled: boolean; expires_at: string | null }, now: number = Date.now()): LinkState {
+  if (!link.enabled) return "disabled";
+  if (link.expires_at && Date.parse(link.expires_at) <= now) return "expired";
+  return "active";
+}
+
+export interface RelatedSource {
+  form: FormDef;
+  field: FieldDef;
+}
+
+/** Every (form, relation field) of the app pointing to `target`, in definition order. */
+export function relatedSources(app: AppDef, target: string): RelatedSource[] {
+  return app.forms.flatMap((form) => form.fields.filter((f) => f.type === "relation" && f.target === target).map((field) => ({ form, field })));
+}
+
+/** The grid's filter with its title search folded in, for the export (which has no `q`). */
+export function exportFilter(expr: string, q: string, titleField: string | null | undefined): string {
+  const search = q.trim() && titleField ? `NOT ISBLANK(SEARCH(${textLiteral(q.trim())}, ${fieldRef(titleField)}))` : "";
+  if (!search) return expr;
+  return expr ? `(${expr}) AND ${search}` : search;
+}
