@@ -59,6 +59,7 @@ export default function PropertyPanel(props: PropertyPanelProps) {
     formKey: props.formKey ?? params.form,
     formFields: props.formFields ?? fields,
     subform: props.subform,
+    fieldKey: field?.key,
   };
   const issueAt = (property: string) => fieldIssues.filter((i) => issueProperty(i) === property).map((i) => i.message);
   if (!field) {

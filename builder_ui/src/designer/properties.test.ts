@@ -77,6 +77,7 @@ describe("field references", () => {
     expect(chips.find((c) => c.ref === "items.qty")).toMatchObject({ text: "明细.数量", via: "subform" });
     expect(chips.find((c) => c.ref === "customer.name")).toMatchObject({ text: "客户.名称", via: "relation" });
     expect(formulaChips(fields, app, "en")[0].text).toBe("Amount");
+    expect(formulaChips(fields, app, "zh", [], "amount").map((c) => c.ref)).not.toContain("amount");
   });
 
   it("chips of a subform row put the row's fields first", () => {

@@ -46,13 +46,14 @@ const NO_VALUE = new Set(["section"]);
 /**
  * The chips of a formula editor: every field of the form by label, then `sub.field` for each
  * subform's fields and `rel.field` for each relation's target fields. `rowFields` are the
- * fields of the subform row a formula belongs to (they come first, as bare references).
+ * fields of the subform row a formula belongs to (they come first, as bare references);
+ * `exclude` is the field the formula belongs to (it cannot read itself).
  */
-export function formulaChips(fields: FieldDef[], app: AppDef | undefined, lang: string, rowFields: FieldDef[] = []): Chip[] {
+export function formulaChips(fields: FieldDef[], app: AppDef | undefined, lang: string, rowFields: FieldDef[] = [], exclude?: string): Chip[] {
   const chips: Chip[] = [];
   const label = (f: FieldDef) => labelText(f.label, lang, f.key);
   for (const f of [...rowFields, ...fields]) {
-    if (NO_VALUE.has(f.type) || chips.some((c) => c.path.length === 1 && c.path[0] === f.key)) continue;
+    if (NO_VALUE.has(f.type) || f.key === exclude || chips.some((c) => c.path.length === 1 && c.path[0] === f.key)) continue;
     chips.push({ ref: fieldReference([f.key]), path: [f.key], text: label(f) });
   }
   for (const f of fields) {

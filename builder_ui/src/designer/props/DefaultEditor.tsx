@@ -51,8 +51,8 @@ export default function DefaultEditor({ field, context, issuesAt, onPatch }: Pro
     <PropItem label={t("props.default")} property="default" issuesAt={issuesAt} testId="prop-default">
       <Radio.Group size="small" value={kind} onChange={(e) => choose(e.target.value as DefaultKind)} optionType="button" style={{ marginBottom: 6 }}>
         {kinds.map((k) => (
-          <Radio.Button key={k} value={k} data-testid={`default-kind-${k}`}>
-            {t(`props.defaultKinds.${k}`)}
+          <Radio.Button key={k} value={k}>
+            <span data-testid={`default-kind-${k}`}>{t(`props.defaultKinds.${k}`)}</span>
           </Radio.Button>
         ))}
       </Radio.Group>

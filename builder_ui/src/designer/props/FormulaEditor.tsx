@@ -8,7 +8,7 @@ import { CheckCircleFilled, CloseCircleFilled, FunctionOutlined, LoadingOutlined
 import { useQuery } from "@tanstack/react-query";
 import { Button, Input, List, Popover, Tag, Typography } from "antd";
 import type { TextAreaRef } from "antd/es/input/TextArea";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { TFunction } from "i18next";
 import { useTranslation } from "react-i18next";
 import { ApiError, request } from "../../api/client";
@@ -48,19 +48,26 @@ export default function FormulaEditor({ value, onChange, testId, context, placeh
   const lang = i18n.language === "en" ? "en" : "zh";
   const area = useRef<TextAreaRef>(null);
   const check = useLiveCheck(value, context);
-  const chips = useMemo(() => formulaChips(context.formFields, context.app, lang, rowFields(context)), [context, lang]);
+  const chips = useMemo(() => formulaChips(context.formFields, context.app, lang, rowFields(context), context.fieldKey), [context, lang]);
 
   const insert = (text: string) => {
     const element = area.current?.resizableTextArea?.textArea;
     const start = element?.selectionStart ?? value.length;
     const end = element?.selectionEnd ?? value.length;
     const next = insertAt(value, start, end, text);
+    pendingCaret.current = next.caret;
     onChange(next.text);
-    requestAnimationFrame(() => {
-      element?.focus();
-      element?.setSelectionRange(next.caret, next.caret);
-    });
   };
+  // After an insertion renders, the caret goes right after what was inserted (before any key
+  // the user types next is handled: layout effects run before the browser's next event).
+  const pendingCaret = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    const element = area.current?.resizableTextArea?.textArea;
+    if (pendingCaret.current === null || !element) return;
+    element.focus();
+    element.setSelectionRange(pendingCaret.current, pendingCaret.current);
+    pendingCaret.current = null;
+  }, [value]);
   const goTo = (line: number, column: number) => {
     const element = area.current?.resizableTextArea?.textArea;
     const at = offsetOf(value, line, column);

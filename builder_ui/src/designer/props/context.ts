@@ -13,6 +13,8 @@ export interface DesignContext {
   formFields: FieldDef[];
   /** The key of the subform whose row the selected field belongs to. */
   subform?: string;
+  /** The key of the field being edited (its formulas cannot read it). */
+  fieldKey?: string;
 }
 
 /** The body of `POST /expr/check` for a formula of this context: the draft app, form and row. */
