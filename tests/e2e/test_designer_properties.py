@@ -252,3 +252,14 @@ def test_options_with_colours_a_maximum_and_a_literal_default(browser: Browser, 
     tag = page.locator(".ant-table .ant-tag", has_text="高")
     expect(tag).to_have_css("color", "rgb(245, 34, 45)")  # antd 6 fills a tint, text in the colour
     shot(page, "coloured-tag")
+
+    # On a phone the panel comes below the fields and an option row still fits the screen.
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto("/apps/desk/ticket/design")
+    pick(page, "select_1")
+    remove = page.get_by_test_id("option-remove-1")
+    remove.scroll_into_view_if_needed()
+    box = remove.bounding_box()
+    assert box and box["x"] + box["width"] <= 375
+    page.get_by_test_id("prop-visible_when").scroll_into_view_if_needed()
+    shot(page, "phone")
