@@ -194,6 +194,27 @@ def test_relation_and_lookup_set_up_in_the_designer(browser: Browser, fresh_serv
     expect(drawer).to_contain_text("西安")  # the lookup, read through the relation by the server
     shot(page, "lookup-shown")
 
+    # A data linkage default: the city of the customer whose name equals this order's title.
+    page.goto("/apps/sales/orders/design")
+    page.get_by_test_id("palette-text").click()
+    expect(page.get_by_test_id("prop-key")).to_have_value("text_1")
+    page.get_by_test_id("default-kind-linkage").click()
+    expect(page.get_by_test_id("prop-linkage-incomplete")).to_be_visible()
+    select_option(page, page.get_by_test_id("prop-linkage-form"), "客户")
+    select_option(page, page.get_by_test_id("linkage-field-0"), "名称")
+    select_option(page, page.get_by_test_id("linkage-equals-0"), "标题")
+    page.get_by_test_id("linkage-add").click()
+    select_option(page, page.get_by_test_id("linkage-field-1"), "记录编号")
+    select_option(page, page.get_by_test_id("linkage-equals-1"), "客户")
+    page.get_by_test_id("linkage-remove-1").click()
+    select_option(page, page.get_by_test_id("prop-linkage-take"), "城市")
+    expect(page.get_by_test_id("prop-linkage-incomplete")).to_have_count(0)
+    shot(page, "linkage")
+    with page.expect_request("**/apps/sales/plan") as sent:
+        page.get_by_test_id("designer-publish").click()
+    drafted = sent.value.post_data_json["forms"][1]["fields"][-1]
+    assert drafted["default"] == {"linkage": {"form": "customers", "when": [{"field": "name", "equals": "title"}], "take": "city"}}
+
 
 def test_options_with_colours_a_maximum_and_a_literal_default(browser: Browser, fresh_server: Server, shot: Shot) -> None:
     create_app(
