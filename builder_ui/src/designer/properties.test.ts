@@ -185,3 +185,17 @@ describe("limits and type settings", () => {
     expect(aggregatesFor("integer")).toContain("sum");
   });
 });
+
+describe("formula check body", () => {
+  it("sends the draft app with the designed form's fields, the form and the row", async () => {
+    const { checkBody, rowFields } = await import("./props/context");
+    const draft = [...fields, { key: "extra", type: "number" }];
+    const body = checkBody("extra + 1", { app, formKey: "customers", formFields: draft, subform: "items" });
+    expect(body.expr).toBe("extra + 1");
+    expect(body.form).toBe("customers");
+    expect(body.subform).toBe("items");
+    expect((body.app as AppDef).forms[0].fields).toBe(draft);
+    expect(rowFields({ app, formKey: "customers", formFields: draft, subform: "items" }).map((f) => f.key)).toEqual(["qty"]);
+    expect(checkBody("1", { app: undefined, formKey: undefined, formFields: [] })).toEqual({ expr: "1", app: { forms: [] }, form: "" });
+  });
+});
