@@ -19,10 +19,12 @@ from engine.forms.schema import form_schemas, row_schema
 from engine.forms.spec import AnyField, AppSpec, FormSpec
 
 LOOSE_PROPERTIES = ("default", "visible_when", "readonly_when", "min", "max", "pattern")
+MAX_DRAFT_FIELDS = 5000  # the check is open to anyone: bound the work one request can ask for
 
 
 class DraftError(ValueError):
-    """The draft names a form or subform it does not have: `path` says which property."""
+    """The draft names a form or subform it does not have (`path` says which property), or is
+    larger than any real app (`path` "app")."""
 
     def __init__(self, path: str, key: str) -> None:
         super().__init__(key)
@@ -64,14 +66,20 @@ def _loose(raw: Any) -> Any:
 def _parse_form(raw: Any) -> FormSpec | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
         return None
-    fields = [f for f in (_parse_field(x) for x in raw.get("fields") or []) if f is not None]
+    raw_fields = raw.get("fields")
+    fields = [f for f in (_parse_field(x) for x in raw_fields) if f is not None] if isinstance(raw_fields, list) else []
     # model_construct: the draft's form-level properties (name, title field) may still be invalid
     return FormSpec.model_construct(key=raw["key"], name=raw.get("name") or raw["key"], fields=fields)
 
 
 def draft_schema(app: dict[str, Any], form: str, subform: str | None = None) -> dict[str, Any]:
     """The schema formulas of form `form` (or of a row of its subform `subform`) see in `app`."""
-    forms = [f for f in (_parse_form(x) for x in app.get("forms") or []) if f is not None]
+    found = app.get("forms")
+    raw_forms: list[Any] = found if isinstance(found, list) else []
+    sizes = [1 + (len(f["fields"]) if isinstance(f, dict) and isinstance(f.get("fields"), list) else 0) for f in raw_forms]
+    if sum(sizes) > MAX_DRAFT_FIELDS:
+        raise DraftError("app", str(MAX_DRAFT_FIELDS))
+    forms = [f for f in (_parse_form(x) for x in raw_forms) if f is not None]
     spec = AppSpec.model_construct(format="jimu.app/1", key="draft", name="draft", version="0", forms=forms)
     schemas = form_schemas(spec)
     if form not in schemas:

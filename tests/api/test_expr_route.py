@@ -210,6 +210,8 @@ def test_unknown_form_or_subform_is_an_issue_at_it(client: TestClient, extra: di
     [
         {"forms": "x"},
         {"forms": [1, {"key": 5}, {"key": "orders", "fields": "x"}]},
+        {"forms": [{"key": "orders", "fields": 5, "name": 3}]},
+        {"forms": [{"key": "orders", "fields": [None, 1, {"type": 1}, {"key": "a", "type": "subform", "fields": 2}]}]},
         {"forms": [{"key": "orders", "fields": [{"key": "s", "type": "subform", "fields": [{"type": "subform"}]}]}]},
     ],
 )
@@ -218,6 +220,16 @@ def test_malformed_drafts_never_fail_the_server(app: dict[str, object]) -> None:
     response = client.post("/api/v1/expr/check", json={"expr": "1", "app": app, "form": "orders"})
     assert response.status_code in (200, 400), response.text
     assert response.json()
+
+
+def test_a_draft_larger_than_any_app_is_refused(client: TestClient) -> None:
+    fields = [{"key": f"f{i}", "type": "text"} for i in range(5001)]
+    response = client.post(
+        "/api/v1/expr/check", json={"expr": "1", "app": {"forms": [{"key": "big", "fields": fields}]}, "form": "big"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["issues"][0]["path"] == "app"
+    assert response.json()["error"]["code"] == "too_large"
 
 
 def test_function_reference_lists_every_function_with_both_languages(client: TestClient) -> None:

@@ -127,10 +127,14 @@ def check_formula(body: ExprCheckRequest, request: Request) -> ExprCheckResult |
 
 
 def _unknown_part(exc: DraftError, language: str, request: Request) -> JSONResponse:
-    """The draft has no form (or subform) with the key given."""
-    zh, en = ("表单", "form") if exc.path == "form" else ("子表单", "subform")
-    message_zh, message_en = f"未知{zh} {exc.key}", f"Unknown {en} {exc.key}"
-    code = f"unknown_{exc.path}"
+    """The draft has no form (or subform) with the key given, or is too large."""
+    if exc.path == "app":
+        code = "too_large"
+        message_zh, message_en = f"草稿最多 {exc.key} 个表单和字段", f"A draft has at most {exc.key} forms and fields"
+    else:
+        zh, en = ("表单", "form") if exc.path == "form" else ("子表单", "subform")
+        message_zh, message_en = f"未知{zh} {exc.key}", f"Unknown {en} {exc.key}"
+        code = f"unknown_{exc.path}"
     message = message_zh if language == "zh" else message_en
     issues = [{"path": exc.path, "code": code, "message": message}]
     return error_response(400, code, message_zh, message_en, issues, request)
