@@ -5,7 +5,7 @@
  * show/read-only conditions (props/FormulaEditor) — with the server's definition errors shown
  * at the property they concern.
  */
-import { Alert, Card, Checkbox, Divider, Form, Input, Select, Space, Typography } from "antd";
+import { Alert, Card, Checkbox, Divider, Form, Grid, Input, Select, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import { useParams } from "react-router";
 import type { AppDef, FieldDef, Issue } from "../api/types";
@@ -62,6 +62,11 @@ export default function PropertyPanel(props: PropertyPanelProps) {
     fieldKey: field?.key,
   };
   const issueAt = (property: string) => fieldIssues.filter((i) => issueProperty(i) === property).map((i) => i.message);
+  // Side by side with the canvas (md and up) the panel keeps to the window and scrolls on its
+  // own, so a long panel neither stretches the page nor scrolls away from the selected field.
+  const screens = Grid.useBreakpoint();
+  const cardStyle = screens.md ? { position: "sticky" as const, top: 12 } : undefined;
+  const bodyStyle = screens.md ? { maxHeight: "calc(100vh - 84px)", overflowY: "auto" as const } : undefined;
   if (!field) {
     return (
       <Card size="small" title={t("designer.properties")} data-testid="designer-properties">
@@ -71,7 +76,7 @@ export default function PropertyPanel(props: PropertyPanelProps) {
   }
   const valueField = isValueField(field.type);
   return (
-    <Card size="small" title={t("designer.properties")} data-testid="designer-properties">
+    <Card size="small" title={t("designer.properties")} data-testid="designer-properties" style={cardStyle} styles={{ body: bodyStyle }}>
       <Form layout="vertical" size="small" key={field.key}>
         {fieldIssues.filter((i) => !issueProperty(i)).map((i) => (
           <Alert key={i.path + i.code} type="error" message={i.message} style={{ marginBottom: 8 }} />
