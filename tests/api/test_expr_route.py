@@ -121,3 +121,127 @@ def test_hostile_bodies_never_cause_a_server_error(body: str) -> None:
     )
     assert response.status_code in (200, 400), response.text[:300]
     assert response.json()  # always well-formed JSON, lone surrogates escaped
+
+
+# --- the designer's draft: the schema comes from an unfinished app definition ---------------
+
+DRAFT = {
+    "key": "shop",
+    "forms": [
+        {
+            "key": "customers",
+            "name": "客户",
+            "fields": [
+                {"key": "name", "type": "text", "label": {"zh": "客户名称", "en": "Name"}},
+                {"key": "level", "type": "select", "options": [{"value": "A"}]},
+            ],
+        },
+        {
+            "key": "orders",
+            "name": "订单",
+            "fields": [
+                {"key": "customer", "type": "relation", "target": "customers"},
+                {"key": "amount", "type": "money", "label": "金额", "max": 5, "default": {"linkage": {"form": "x"}}},
+                {"key": "half_done", "type": "relation"},
+                {"key": "broken", "type": "select", "options": []},
+                {"key": "total", "type": "formula", "expr": "amount * 2"},
+                {
+                    "key": "items",
+                    "type": "subform",
+                    "fields": [{"key": "qty", "type": "integer"}, {"key": "bad", "type": "nope"}],
+                },
+            ],
+        },
+    ],
+}
+
+
+def check(client: TestClient, formula: str, **extra: object) -> tuple[int, dict[str, object]]:
+    response = client.post("/api/v1/expr/check", json={"expr": formula, "app": DRAFT, **extra})
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize(
+    ("formula", "kind"),
+    [
+        ("{金额} + total", "number"),  # a loose default that does not parse is ignored
+        ("customer.name & customer.level", "text"),  # a relation sees its target's fields
+        ("{customer}.{客户名称}", "text"),
+        ("SUM(items.qty)", "number"),
+    ],
+)
+def test_draft_form_fields_are_the_schema(client: TestClient, formula: str, kind: str) -> None:
+    assert check(client, formula, form="orders") == (200, {"type": kind})
+
+
+def test_fields_that_do_not_parse_yet_are_left_out(client: TestClient) -> None:
+    status, body = check(client, "half_done", form="orders")
+    assert status == 400
+    assert body["error"]["issues"][0]["code"] == "unknown_field"  # type: ignore[index]
+    assert check(client, "items.bad", form="orders")[0] == 400
+
+
+def test_a_subform_row_sees_its_own_fields_and_the_form(client: TestClient) -> None:
+    assert check(client, "qty * amount", form="orders", subform="items") == (200, {"type": "number"})
+
+
+def test_draft_evaluates_a_record(client: TestClient) -> None:
+    status, body = check(client, "amount * 2", form="orders", record={"amount": "1.50"})
+    assert (status, body) == (200, {"type": "number", "value": "3"})
+
+
+@pytest.mark.parametrize(
+    ("extra", "path"),
+    [({"form": "nope"}, "form"), ({"form": "orders", "subform": "amount"}, "subform"), ({}, "form")],
+)
+def test_unknown_form_or_subform_is_an_issue_at_it(client: TestClient, extra: dict[str, str], path: str) -> None:
+    response = client.post(
+        "/api/v1/expr/check", json={"expr": "1", "app": DRAFT, **extra}, headers={"Accept-Language": "en"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == f"unknown_{path}"
+    assert error["issues"][0]["path"] == path
+    assert error["message"].startswith(f"Unknown {path}")
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        {"forms": "x"},
+        {"forms": [1, {"key": 5}, {"key": "orders", "fields": "x"}]},
+        {"forms": [{"key": "orders", "fields": 5, "name": 3}]},
+        {"forms": [{"key": "orders", "fields": [None, 1, {"type": 1}, {"key": "a", "type": "subform", "fields": 2}]}]},
+        {"forms": [{"key": "orders", "fields": [{"key": "s", "type": "subform", "fields": [{"type": "subform"}]}]}]},
+    ],
+)
+def test_malformed_drafts_never_fail_the_server(app: dict[str, object]) -> None:
+    client = TestClient(create_app(), raise_server_exceptions=False)
+    response = client.post("/api/v1/expr/check", json={"expr": "1", "app": app, "form": "orders"})
+    assert response.status_code in (200, 400), response.text
+    assert response.json()
+
+
+def test_a_draft_larger_than_any_app_is_refused(client: TestClient) -> None:
+    fields = [{"key": f"f{i}", "type": "text"} for i in range(5001)]
+    response = client.post(
+        "/api/v1/expr/check", json={"expr": "1", "app": {"forms": [{"key": "big", "fields": fields}]}, "form": "big"}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["issues"][0]["path"] == "app"
+    assert response.json()["error"]["code"] == "too_large"
+
+
+def test_function_reference_lists_every_function_with_both_languages(client: TestClient) -> None:
+    from engine.expr.functions import FUNCTIONS
+
+    response = client.get("/api/v1/expr/functions")
+    assert response.status_code == 200
+    functions = response.json()
+    assert [f["name"] for f in functions] == FUNCTIONS.names()
+    by_name = {f["name"]: f for f in functions}
+    assert by_name["IF"]["signature"] == "IF(condition, value_if_true, [value_if_false])"
+    assert by_name["IF"]["category"] == "logic"
+    assert by_name["IF"]["params"][2] == {"name": "value_if_false", "optional": True, "repeat": False}
+    assert all(f["summary"]["zh"] and f["summary"]["en"] for f in functions)
+    assert {"formula": 'IF(5 > 3, "高", "低")', "result": "高"} in by_name["IF"]["examples"]

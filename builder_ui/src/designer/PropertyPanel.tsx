@@ -1,35 +1,27 @@
 /**
- * The designer's property panel: every setting of the selected field (labels, key, type,
- * required/unique, help, options, precision, formula, show rule), with the server's
- * definition errors shown at the property they concern.
+ * The designer's property panel: every setting of the selected field — labels, key, type,
+ * required/unique, help, layout width, the type's own settings (props/TypeSettings), options
+ * (props/OptionsTable), formula, default (literal, formula or data linkage), limits and the
+ * show/read-only conditions (props/FormulaEditor) — with the server's definition errors shown
+ * at the property they concern.
  */
-import { Alert, Card, Checkbox, Form, Input, InputNumber, Select, Space, Typography } from "antd";
-import { useState } from "react";
+import { Alert, Card, Checkbox, Divider, Form, Grid, Input, Select, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";
-import type { FieldDef, Issue, SelectOption } from "../api/types";
+import { useParams } from "react-router";
+import type { AppDef, FieldDef, Issue } from "../api/types";
 import { labelText } from "../forms/labels";
+import { useApp } from "../pages/appContext";
+import { isValueField, WIDTHS } from "./properties";
+import type { DesignContext } from "./props/context";
+import DefaultEditor from "./props/DefaultEditor";
+import FormulaEditor from "./props/FormulaEditor";
+import LimitsEditor from "./props/LimitsEditor";
+import OptionsTable from "./props/OptionsTable";
+import PropItem from "./props/PropItem";
+import TypeSettings, { NumberSettings } from "./props/TypeSettings";
 import { changeType, issueProperty, setLabel, type PaletteType } from "./state";
 
 const OPTION_TYPES = new Set(["select", "multiselect"]);
-const PRECISION_TYPES = new Set(["number", "money", "percent", "formula"]);
-
-/** Options as lines `value|中文|English`, the way the options box edits them. */
-function optionsText(options: SelectOption[] | undefined): string {
-  return (options ?? [])
-    .map((o) => {
-      const label = typeof o.label === "string" ? { zh: o.label } : (o.label ?? {});
-      return [o.value, label.zh ?? "", label.en ?? ""].join("|");
-    })
-    .join("\n");
-}
-
-function parseOptions(text: string): SelectOption[] {
-  return text
-    .split("\n")
-    .map((line) => line.split("|").map((part) => part.trim()))
-    .filter(([value]) => value)
-    .map(([value, zh, en]) => ({ value, label: { zh: zh || value, en: en || zh || value } }));
-}
 
 export interface PropertyPanelProps {
   /** The selected field, or undefined when nothing is selected. */
@@ -46,106 +38,156 @@ export interface PropertyPanelProps {
   onPatch: (change: Partial<FieldDef>) => void;
   /** Replaces the field as a whole (new key or new type). */
   onReplace: (next: FieldDef) => void;
+  /** The app (other forms for relations, lookups, linkage); by default the page's app. */
+  app?: AppDef;
+  /** The key of the form being designed; by default the page's `:form`. */
+  formKey?: string;
+  /** The whole form's draft fields when `fields` are a subform's; by default `fields`. */
+  formFields?: FieldDef[];
+  /** The key of the subform whose row the field belongs to, when it does. */
+  subform?: string;
 }
 
-export default function PropertyPanel({ field, fields, kinds, issues: fieldIssues, keyFixed, onPatch, onReplace }: PropertyPanelProps) {
+export default function PropertyPanel(props: PropertyPanelProps) {
+  const { field, fields, kinds, issues: fieldIssues, keyFixed, onPatch, onReplace } = props;
   const { t, i18n } = useTranslation();
   const lang = i18n.language === "en" ? "en" : "zh";
+  const outlet = useApp() as { app?: AppDef } | null | undefined;
+  const params = useParams();
+  const context: DesignContext = {
+    app: props.app ?? outlet?.app,
+    formKey: props.formKey ?? params.form,
+    formFields: props.formFields ?? fields,
+    subform: props.subform,
+    fieldKey: field?.key,
+  };
   const issueAt = (property: string) => fieldIssues.filter((i) => issueProperty(i) === property).map((i) => i.message);
-  return (
-    <Card size="small" title={t("designer.properties")} data-testid="designer-properties">
-      {!field ? (
+  // Side by side with the canvas (md and up) the panel keeps to the window and scrolls on its
+  // own, so a long panel neither stretches the page nor scrolls away from the selected field.
+  const screens = Grid.useBreakpoint();
+  const cardStyle = screens.md ? { position: "sticky" as const, top: 12 } : undefined;
+  const bodyStyle = screens.md ? { maxHeight: "calc(100vh - 84px)", overflowY: "auto" as const } : undefined;
+  if (!field) {
+    return (
+      <Card size="small" title={t("designer.properties")} data-testid="designer-properties">
         <Typography.Text type="secondary">{t("designer.select")}</Typography.Text>
-      ) : (
-        <Form layout="vertical" size="small" key={field.key}>
-          {fieldIssues.filter((i) => !issueProperty(i)).map((i) => (
-            <Alert key={i.path + i.code} type="error" message={i.message} style={{ marginBottom: 8 }} />
-          ))}
-          <Form.Item label={t("designer.labelZh")}>
-            <Input value={labelText(field.label, "zh", "")} onChange={(e) => onPatch({ label: setLabel(field.label, "zh", e.target.value) })} data-testid="prop-label-zh" />
-          </Form.Item>
-          <Form.Item label={t("designer.labelEn")}>
-            <Input
-              value={typeof field.label === "object" && field.label ? (field.label.en ?? "") : ""}
-              onChange={(e) => onPatch({ label: setLabel(field.label, "en", e.target.value) })}
-              data-testid="prop-label-en"
-            />
-          </Form.Item>
-          <Form.Item
-            label={t("designer.key")}
-            help={issueAt("key").join("; ") || (keyFixed ? t("designer.keyFixed") : undefined)}
-            validateStatus={issueAt("key").length ? "error" : undefined}
-          >
-            <Input
-              value={field.key}
-              disabled={keyFixed}
-              onChange={(e) => {
-                const key = e.target.value.trim();
-                if (!key || fields.some((f) => f.key === key)) return;
-                onReplace({ ...field, key });
-              }}
-              data-testid="prop-key"
-            />
-          </Form.Item>
-          <Form.Item label={t("designer.type")}>
-            <Select
-              value={field.type}
-              showSearch={{ optionFilterProp: "label" }}
-              options={[...kinds.values()].map((k) => ({ value: k.type, label: labelText(k.title, lang, k.type) }))}
-              onChange={(type: string) => {
-                const kind = kinds.get(type);
-                if (kind) onReplace(changeType(field, kind));
-              }}
-              data-testid="prop-type"
-            />
-          </Form.Item>
-          <Space>
+      </Card>
+    );
+  }
+  const valueField = isValueField(field.type);
+  return (
+    <Card size="small" title={t("designer.properties")} data-testid="designer-properties" style={cardStyle} styles={{ body: bodyStyle }}>
+      <Form layout="vertical" size="small" key={field.key}>
+        {fieldIssues.filter((i) => !issueProperty(i)).map((i) => (
+          <Alert key={i.path + i.code} type="error" message={i.message} style={{ marginBottom: 8 }} />
+        ))}
+        <Form.Item label={t("designer.labelZh")}>
+          <Input value={labelText(field.label, "zh", "")} onChange={(e) => onPatch({ label: setLabel(field.label, "zh", e.target.value) })} data-testid="prop-label-zh" />
+        </Form.Item>
+        <Form.Item label={t("designer.labelEn")}>
+          <Input
+            value={typeof field.label === "object" && field.label ? (field.label.en ?? "") : ""}
+            onChange={(e) => onPatch({ label: setLabel(field.label, "en", e.target.value) })}
+            data-testid="prop-label-en"
+          />
+        </Form.Item>
+        <Form.Item
+          label={t("designer.key")}
+          help={issueAt("key").join("; ") || (keyFixed ? t("designer.keyFixed") : undefined)}
+          validateStatus={issueAt("key").length ? "error" : undefined}
+        >
+          <Input
+            value={field.key}
+            disabled={keyFixed}
+            onChange={(e) => {
+              const key = e.target.value.trim();
+              if (!key || fields.some((f) => f.key === key)) return;
+              onReplace({ ...field, key });
+            }}
+            data-testid="prop-key"
+          />
+        </Form.Item>
+        <Form.Item label={t("designer.type")}>
+          <Select
+            value={field.type}
+            showSearch={{ optionFilterProp: "label" }}
+            options={[...kinds.values()].map((k) => ({ value: k.type, label: labelText(k.title, lang, k.type) }))}
+            onChange={(type: string) => {
+              const kind = kinds.get(type);
+              if (kind) onReplace(changeType(field, kind));
+            }}
+            data-testid="prop-type"
+          />
+        </Form.Item>
+        {(valueField || field.type === "subform") && (
+          <Space style={{ marginBottom: 12 }}>
             <Checkbox checked={!!field.required} onChange={(e) => onPatch({ required: e.target.checked })} data-testid="prop-required">
               {t("designer.required")}
             </Checkbox>
-            <Checkbox checked={!!field.unique} onChange={(e) => onPatch({ unique: e.target.checked })} data-testid="prop-unique">
-              {t("designer.unique")}
-            </Checkbox>
+            {valueField && (
+              <Checkbox checked={!!field.unique} onChange={(e) => onPatch({ unique: e.target.checked })} data-testid="prop-unique">
+                {t("designer.unique")}
+              </Checkbox>
+            )}
           </Space>
-          <Form.Item label={t("designer.help")} style={{ marginTop: 12 }}>
-            <Input value={labelText(field.help, lang, "")} onChange={(e) => onPatch({ help: e.target.value ? setLabel(field.help, lang, e.target.value) : undefined })} data-testid="prop-help" />
-          </Form.Item>
-          {OPTION_TYPES.has(field.type) && (
-            <Form.Item label={t("designer.options")} extra={t("designer.optionsHint")} validateStatus={issueAt("options").length ? "error" : undefined} help={issueAt("options").join("; ") || undefined}>
-              <OptionsBox options={field.options} onChange={(options) => onPatch({ options })} />
-            </Form.Item>
-          )}
-          {PRECISION_TYPES.has(field.type) && (
-            <Form.Item label={t("designer.precision")} validateStatus={issueAt("precision").length ? "error" : undefined} help={issueAt("precision").join("; ") || undefined}>
-              <InputNumber min={0} max={10} value={field.precision} onChange={(v) => onPatch({ precision: v ?? undefined })} data-testid="prop-precision" />
-            </Form.Item>
-          )}
-          {field.type === "formula" && (
-            <Form.Item label={t("designer.expr")} validateStatus={issueAt("expr").length ? "error" : undefined} help={issueAt("expr").join("; ") || undefined}>
-              <Input.TextArea rows={2} value={String(field.expr ?? "")} onChange={(e) => onPatch({ expr: e.target.value })} data-testid="prop-expr" />
-            </Form.Item>
-          )}
-          <Form.Item label={t("designer.visibleWhen")} validateStatus={issueAt("visible_when").length ? "error" : undefined} help={issueAt("visible_when").join("; ") || undefined}>
-            <Input value={field.visible_when ?? ""} onChange={(e) => onPatch({ visible_when: e.target.value })} placeholder='status = "open"' data-testid="prop-visible_when" />
-          </Form.Item>
-        </Form>
-      )}
-    </Card>
-  );
-}
+        )}
+        <Form.Item label={t("designer.help")}>
+          <Input value={labelText(field.help, lang, "")} onChange={(e) => onPatch({ help: e.target.value ? setLabel(field.help, lang, e.target.value) : undefined })} data-testid="prop-help" />
+        </Form.Item>
+        <PropItem label={t("props.width")} property="width" issuesAt={issueAt} testId="prop-width">
+          <Select
+            value={field.width ?? "full"}
+            options={WIDTHS.map((w) => ({ value: w, label: t(`props.widths.${w}`) }))}
+            onChange={(width: FieldDef["width"]) => onPatch({ width: width === "full" ? undefined : width })}
+            data-testid="prop-width"
+          />
+        </PropItem>
 
-/** The options of a select as `value|中文|English` lines; the text is kept while typing. */
-function OptionsBox({ options, onChange }: { options?: SelectOption[]; onChange: (options: SelectOption[]) => void }) {
-  const [text, setText] = useState(() => optionsText(options));
-  return (
-    <Input.TextArea
-      rows={4}
-      value={text}
-      onChange={(e) => {
-        setText(e.target.value);
-        onChange(parseOptions(e.target.value));
-      }}
-      data-testid="prop-options"
-    />
+        <TypeSettings field={field} context={context} issuesAt={issueAt} onPatch={onPatch} />
+        <NumberSettings field={field} issuesAt={issueAt} onPatch={onPatch} />
+        {OPTION_TYPES.has(field.type) && (
+          <PropItem label={t("designer.options")} property="options" issuesAt={issueAt} testId="prop-options">
+            <OptionsTable options={field.options} onChange={(options) => onPatch({ options })} />
+          </PropItem>
+        )}
+        {field.type === "formula" && (
+          <PropItem label={t("designer.expr")} property="expr" issuesAt={issueAt} testId="prop-expr">
+            <FormulaEditor value={String(field.expr ?? "")} onChange={(expr) => onPatch({ expr })} testId="prop-expr" context={context} placeholder="amount * 2" />
+          </PropItem>
+        )}
+
+        {valueField && (
+          <>
+            <Divider plain style={{ margin: "8px 0" }}>{t("props.valueRules")}</Divider>
+            <DefaultEditor key={`default-${field.type}`} field={field} context={context} issuesAt={issueAt} onPatch={onPatch} />
+            <LimitsEditor field={field} issuesAt={issueAt} onPatch={onPatch} />
+          </>
+        )}
+
+        <Divider plain style={{ margin: "8px 0" }}>{t("props.conditions")}</Divider>
+        <PropItem label={t("designer.visibleWhen")} property="visible_when" issuesAt={issueAt} testId="prop-visible_when">
+          <FormulaEditor
+            value={field.visible_when ?? ""}
+            onChange={(visible_when) => onPatch({ visible_when })}
+            testId="prop-visible_when"
+            context={context}
+            placeholder='status = "open"'
+            rows={1}
+          />
+        </PropItem>
+        {(valueField || field.type === "subform") && (
+          <PropItem label={t("props.readonlyWhen")} property="readonly_when" issuesAt={issueAt} testId="prop-readonly_when">
+            <FormulaEditor
+              value={field.readonly_when ?? ""}
+              onChange={(readonly_when) => onPatch({ readonly_when })}
+              testId="prop-readonly_when"
+              context={context}
+              placeholder='status = "closed"'
+              rows={1}
+            />
+          </PropItem>
+        )}
+      </Form>
+    </Card>
   );
 }

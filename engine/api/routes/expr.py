@@ -1,4 +1,5 @@
-"""`POST /expr/check`: the builder's formula editor checks (and optionally evaluates) a formula."""
+"""`POST /expr/check`: the builder's formula editor checks (and optionally evaluates) a formula
+against a schema or a draft app definition; `GET /expr/functions`: the function reference."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import expr
 from engine.api.errors import error_response, pick_language
+from engine.expr.functions import FUNCTIONS
+from engine.forms.draft_schema import DraftError, draft_schema
 
 router = APIRouter(prefix="/expr", tags=["expr"])
 
@@ -26,10 +29,39 @@ class ExprCheckRequest(BaseModel):
         alias="schema",
         description="Field key → type name or {type, label, fields}",
     )
+    app: dict[str, Any] | None = Field(
+        default=None,
+        description="A draft app definition (jimu.app/1, may be unfinished): with `form`, the schema "
+        "is that form's (its relations see their target forms); replaces `schema`",
+    )
+    form: str | None = Field(default=None, description="The key of the form of `app` the formula belongs to")
+    subform: str | None = Field(
+        default=None, description="The formula belongs to a row of this subform of `form` (sees its fields too)"
+    )
     record: dict[str, Any] | None = Field(
         default=None, description="Field values in the API's JSON form; evaluates when given"
     )
     now: dt.datetime | None = Field(default=None, description="The moment TODAY()/NOW() use")
+
+
+class FunctionParam(BaseModel):
+    """One parameter of a function."""
+
+    name: str
+    optional: bool = False
+    repeat: bool = False
+
+
+class FunctionDoc(BaseModel):
+    """One built-in function as the formula editor's help lists it."""
+
+    name: str
+    category: str
+    signature: str
+    params: list[FunctionParam]
+    summary: dict[str, str] = Field(description="What it does: {zh, en}")
+    examples: list[dict[str, str]] = Field(description="{formula, result}")
+    sql: bool = Field(description="Also runs in the database (filters, reports); else forms only")
 
 
 class ExprCheckResult(BaseModel):
@@ -48,8 +80,14 @@ class ExprCheckResult(BaseModel):
 def check_formula(body: ExprCheckRequest, request: Request) -> ExprCheckResult | JSONResponse:
     """Type-check a formula against a schema; with `record`, also evaluate it."""
     language = pick_language(request)
+    schema = body.field_schema
+    if body.app is not None or body.form is not None:
+        try:
+            schema = draft_schema(body.app or {}, body.form or "", body.subform)
+        except DraftError as exc:
+            return _unknown_part(exc, language, request)
     try:
-        result_type = expr.check(body.expr, body.field_schema)
+        result_type = expr.check(body.expr, schema)
     except expr.ExprError as exc:
         return error_response(
             400,
@@ -84,5 +122,36 @@ def check_formula(body: ExprCheckRequest, request: Request) -> ExprCheckResult |
             [{"path": "now", "code": "out_of_range", "message": message}],
             request,
         )
-    value = expr.evaluate(body.expr, body.record, body.field_schema, now=body.now, tz=tz)
+    value = expr.evaluate(body.expr, body.record, schema, now=body.now, tz=tz)
     return ExprCheckResult(type=result_type.name, value=expr.encode(value))
+
+
+def _unknown_part(exc: DraftError, language: str, request: Request) -> JSONResponse:
+    """The draft has no form (or subform) with the key given, or is too large."""
+    if exc.path == "app":
+        code = "too_large"
+        message_zh, message_en = f"草稿最多 {exc.key} 个表单和字段", f"A draft has at most {exc.key} forms and fields"
+    else:
+        zh, en = ("表单", "form") if exc.path == "form" else ("子表单", "subform")
+        message_zh, message_en = f"未知{zh} {exc.key}", f"Unknown {en} {exc.key}"
+        code = f"unknown_{exc.path}"
+    message = message_zh if language == "zh" else message_en
+    issues = [{"path": exc.path, "code": code, "message": message}]
+    return error_response(400, code, message_zh, message_en, issues, request)
+
+
+@router.get("/functions", response_model=list[FunctionDoc])
+def list_functions() -> list[FunctionDoc]:
+    """Every built-in function with its signature, zh/en summary and examples (registry order)."""
+    return [
+        FunctionDoc(
+            name=fn.name,
+            category=fn.category,
+            signature=fn.signature(),
+            params=[FunctionParam(name=p.name, optional=p.optional, repeat=p.repeat) for p in fn.params],
+            summary={"zh": fn.summary_zh, "en": fn.summary_en},
+            examples=[{"formula": f, "result": r} for f, r in fn.examples],
+            sql="sql" in fn.backends,
+        )
+        for fn in FUNCTIONS
+    ]
