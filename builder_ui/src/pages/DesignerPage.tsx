@@ -270,6 +270,10 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
                       keyFixed={!!publishedField}
                       onPatch={patch}
                       onReplace={replace}
+                      app={app}
+                      formKey={formKey}
+                      formFields={fields}
+                      subform={selected?.parent}
                     />
                   ),
                 },
