@@ -37,8 +37,9 @@ Kind = Literal["fill", "query"]
 DEFAULT_RATE_LIMIT = 20
 """Submissions (or queries) per address per link in `engine.auth.public.WINDOW`."""
 MIN_PASSWORD_LENGTH = 4
-# Anonymous people cannot pick users, departments or other records, nor upload files.
-NOT_FILLABLE = frozenset({"relation", "user", "users", "department", "departments", "attachment", "image", "signature"})
+# Anonymous people cannot pick users, departments or other records (they would see the directory
+# or other records); files they upload through the link itself (`POST /public/{token}/files`).
+NOT_FILLABLE = frozenset({"relation", "user", "users", "department", "departments"})
 KEY_TYPES = frozenset({"text", "email", "phone", "url", "number", "integer", "money", "date", "select", "serial"})
 
 
