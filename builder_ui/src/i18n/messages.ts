@@ -129,6 +129,19 @@ export const zh = {
     nameEn: "名称（English）",
     create: "创建",
   },
+  inputs: {
+    addImage: "添加图片",
+    clear: "清除",
+    detail: "详细地址（街道、门牌号）",
+    pickDepartment: "选择部门",
+    region: { 1: "选择省份", 2: "选择省 / 市", 3: "选择省 / 市 / 区" },
+    remove: "删除",
+    saveSignature: "确认签名",
+    signAgain: "重新签名",
+    signHere: "请在框内手写签名",
+    signature: "手写签名",
+    upload: "上传文件",
+  },
 };
 
 export const en: typeof zh = {
@@ -260,5 +273,18 @@ export const en: typeof zh = {
     nameZh: "Name (中文)",
     nameEn: "Name (English)",
     create: "Create",
+  },
+  inputs: {
+    addImage: "Add image",
+    clear: "Clear",
+    detail: "Street and number",
+    pickDepartment: "Choose a department",
+    region: { 1: "Province", 2: "Province / city", 3: "Province / city / district" },
+    remove: "Remove",
+    saveSignature: "Use this signature",
+    signAgain: "Sign again",
+    signHere: "Sign inside the box",
+    signature: "Signature",
+    upload: "Upload files",
   },
 };
