@@ -47,7 +47,7 @@ CHANNEL = "public_link"
 # Field properties a public page may show; everything else (formulas, conditions, relations)
 # could name or reveal fields outside the link.
 SHOWN_PROPERTIES = (
-    "key", "type", "label", "help", "width", "required", "min", "max", "pattern", "options", "precision", "currency", "fields",
+    "key", "type", "label", "help", "width", "required", "min", "max", "pattern", "options", "precision", "currency", "level", "fields",
 )
 
 

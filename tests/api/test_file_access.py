@@ -237,3 +237,16 @@ def test_a_query_link_takes_no_uploads(crm: dict[str, Any]) -> None:
         f"{API}/public/{response.json()['token']}/files", params={"field": "docs"}, files={"file": ("a.pdf", PDF, "application/pdf")}
     )
     assert refused.status_code == 422 and {i["code"] for i in refused.json()["error"]["issues"]} == {"not_a_file_field"}
+
+
+def test_an_app_moved_with_its_data_keeps_its_files(crm: dict[str, Any]) -> None:
+    """Pack import (administrators only) keeps the file references it carries, whoever uploaded them."""
+    doc = upload(crm, "rep_a1", "随迁.pdf", PDF, "application/pdf")
+    record = create_customer(crm, "rep_a1", docs=[doc["file_id"]])
+    admin = client(crm, "admin")
+    pack = admin.get(f"{API}/apps/crm/export", params={"data": "true"}).json()
+    pack["key"] = f"crm_copy_{uuid.uuid4().hex[:6]}"
+    imported = admin.post(f"{API}/apps/import", json=pack)
+    assert imported.status_code == 201, imported.text
+    copy = admin.get(f"{API}/apps/{pack['key']}/forms/customer/records/{record['_id']}").json()
+    assert copy["docs"] == record["docs"]
