@@ -127,8 +127,10 @@ def test_fill_files_signature_address_and_department_on_a_phone(browser: Browser
 
     page.get_by_test_id("address-place-region").click()
     popup = page.locator(".ant-cascader-dropdown:visible")
-    for name in ("广东省", "深圳市", "南山区"):
+    for name in ("广东省", "深圳市"):
         popup.locator(".ant-cascader-menu-item", has_text=re.compile(f"^{name}$")).first.click()
+    shot(page, "cascader")
+    popup.locator(".ant-cascader-menu-item", has_text=re.compile("^南山区$")).first.click()
     expect(page.get_by_test_id("address-place-region")).to_contain_text("南山区")
     page.get_by_test_id("address-place-detail").fill("科技园科苑路 15 号")
     page.get_by_test_id("departments-team").click()

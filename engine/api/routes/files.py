@@ -94,7 +94,8 @@ def download(request: Request, engine: DbEngine, principal: CurrentUser, file_id
     if found is None or not found[1].exists():
         raise not_found()
     stored, path = found
-    if not principal.is_admin and (principal.user_id is None or stored.created_by != principal.user_id):
+    unlimited_admin = principal.is_admin and principal.apps is None  # an app-limited token reads through records
+    if not unlimited_admin and (principal.user_id is None or stored.created_by != principal.user_id):
         raise not_found()
     return serve(stored, path)
 
