@@ -25,6 +25,12 @@ EXTRA_FIELDS: list[dict[str, Any]] = [
     {"key": "photo", "type": "image", "label": {"zh": "门头照", "en": "Photo"}},
     {"key": "sign", "type": "signature", "label": {"zh": "签名", "en": "Signature"}},
     {"key": "secret", "type": "attachment", "label": {"zh": "内部资料", "en": "Internal"}},
+    {
+        "key": "visits",
+        "type": "subform",
+        "label": {"zh": "走访", "en": "Visits"},
+        "fields": [{"key": "note", "type": "text"}, {"key": "pic", "type": "image", "label": {"zh": "照片", "en": "Photo"}}],
+    },
 ]
 CUSTOMERS = f"{API}/apps/crm/forms/customer/records"
 
@@ -250,3 +256,17 @@ def test_an_app_moved_with_its_data_keeps_its_files(crm: dict[str, Any]) -> None
     assert imported.status_code == 201, imported.text
     copy = admin.get(f"{API}/apps/{pack['key']}/forms/customer/records/{record['_id']}").json()
     assert copy["docs"] == record["docs"]
+
+
+def test_files_in_subform_rows_are_read_through_the_record(crm: dict[str, Any]) -> None:
+    pic = upload(crm, "rep_a1", "走访.png", PNG, "image/png", "image")
+    record = create_customer(crm, "rep_a1", visits=[{"note": "首访", "pic": [pic["file_id"]]}])
+    assert record["visits"][0]["pic"][0]["name"] == "走访.png"
+    assert client(crm, "director").get(record_file(record, pic["file_id"])).content == PNG
+    assert client(crm, "rep_b1").get(record_file(record, pic["file_id"])).status_code == 404
+    stolen = client(crm, "rep_b1").post(CUSTOMERS, json={"name": "行内偷看", "visits": [{"pic": [pic["file_id"]]}]})
+    assert stolen.status_code == 422 and issue_codes(stolen) == {("visits[0].pic[0]", "file_not_found")}
+    refused = client(crm, "admin").post(
+        f"{API}/apps/crm/forms/customer/links", json={"kind": "fill", "fields": ["name", "visits"], "owner_id": crm["ids"]["rep_a1"]}
+    )
+    assert refused.status_code == 422 and issue_codes(refused) == {("fields[1]", "not_public_fillable")}
