@@ -31,14 +31,16 @@ from engine.forms.common import ValueFieldSpec, label_text
 from engine.forms.errors import ServiceError, not_found
 from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import FieldLayout, FormLayout
+from engine.forms.uploads import FILE_FIELD_TYPES
 from engine.store.models import Form, PublicLink, User, utcnow
 
 Kind = Literal["fill", "query"]
 DEFAULT_RATE_LIMIT = 20
 """Submissions (or queries) per address per link in `engine.auth.public.WINDOW`."""
 MIN_PASSWORD_LENGTH = 4
-# Anonymous people cannot pick users, departments or other records, nor upload files.
-NOT_FILLABLE = frozenset({"relation", "user", "users", "department", "departments", "attachment", "image", "signature"})
+# Anonymous people cannot pick users, departments or other records (they would see the directory
+# or other records); files they upload through the link itself (`POST /public/{token}/files`).
+NOT_FILLABLE = frozenset({"relation", "user", "users", "department", "departments"})
 KEY_TYPES = frozenset({"text", "email", "phone", "url", "number", "integer", "money", "date", "select", "serial"})
 
 
@@ -114,7 +116,9 @@ def fillable_problem(layout: FieldLayout) -> tuple[str, str, str] | None:
         )
     if layout.rows is not None:
         for sub in layout.rows.fields.values():
-            if sub.writable and sub.spec.type in NOT_FILLABLE:
+            # Public uploads name a top-level field (`POST /public/{token}/files?field=`), so a
+            # subform's file fields are not offered either.
+            if sub.writable and (sub.spec.type in NOT_FILLABLE or sub.spec.type in FILE_FIELD_TYPES):
                 return (
                     "not_public_fillable",
                     f"子表单 {key} 含有不能在外链中填写的字段 {sub.key}",

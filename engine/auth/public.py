@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
@@ -36,16 +36,18 @@ from engine.forms.layout import FormLayout
 from engine.forms.messages import issue
 from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer
+from engine.forms.uploads import FILE_FIELD_TYPES, accepting, too_large
+from engine.store.files import FileInfo, FileStore, FileTooLarge
 from engine.store.models import App, AuditEntry, Form, PublicLink, utcnow
 
 WINDOW = dt.timedelta(minutes=10)
-COUNTED = ("public.submit", "public.query", "public.password")
+COUNTED = ("public.submit", "public.query", "public.password", "public.upload")
 MAX_RESULTS = 20
 CHANNEL = "public_link"
 # Field properties a public page may show; everything else (formulas, conditions, relations)
 # could name or reveal fields outside the link.
 SHOWN_PROPERTIES = (
-    "key", "type", "label", "help", "width", "required", "min", "max", "pattern", "options", "precision", "currency", "fields",
+    "key", "type", "label", "help", "width", "required", "min", "max", "pattern", "options", "precision", "currency", "level", "fields",
 )
 
 
@@ -200,7 +202,7 @@ def _fill(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str
                 raise invalid(system)  # the record's system values are not the public's to set
             access = LinkAccess("fill", frozenset(_fill_fields(link, form)), frozenset(form.fields))
             writer = Writer(loaded.layout, loaded.id, form, access=access)
-            [record_id] = writer.create_many(conn, [body], Actor(None, CHANNEL, owner=link.owner_id))
+            [record_id] = writer.create_many(conn, [body], Actor(None, CHANNEL, owner=link.owner_id, link_id=link.id))
             audit.record(
                 conn, "public.submit", ip=ip, subject=link.subject, detail=link.detail(record_id=record_id, owner_id=link.owner_id)
             )
@@ -208,6 +210,31 @@ def _fill(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str
         _failed(engine, "public.submit", link, exc, ip)
         raise
     return {"submitted": True}
+
+
+def upload(
+    engine: Engine, link: OpenLink, field: str, store: FileStore, stream: BinaryIO, name: str, mime: str, *, ip: str | None
+) -> FileInfo:
+    """Store a file for one of a fill link's file fields (counted like a submission). The upload
+    remembers the link: only a submission through it may reference the file, and nobody may
+    download it except through a record that holds it."""
+    try:
+        with engine.begin() as conn:
+            _, form = _loaded(conn, link)
+            layout = form.fields.get(field)
+            if link.kind != "fill" or layout is None or layout.spec.type not in FILE_FIELD_TYPES or field not in _fill_fields(link, form):
+                raise invalid([issue("field", "not_a_file_field", key=field[:64])])
+            try:
+                info = store.save(conn, stream, name, mime, None, link_id=link.id, accept=accepting(layout.spec.type))
+            except FileTooLarge:
+                raise too_large(store.max_bytes) from None
+            audit.record(
+                conn, "public.upload", ip=ip, subject=link.subject, detail=link.detail(file_id=info.file_id, field=field, size=info.size)
+            )
+    except ServiceError as exc:
+        _failed(engine, "public.upload", link, exc, ip)
+        raise
+    return info
 
 
 def _query(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str, Any]:
@@ -257,4 +284,6 @@ def _key_values(form: FormLayout, link: OpenLink, body: Any) -> tuple[tuple[str,
     return tuple(keys)
 
 
-__all__ = ["CHANNEL", "COUNTED", "MAX_RESULTS", "WINDOW", "OpenLink", "describe", "open_link", "recent_attempts", "subject", "submit"]
+__all__ = [
+    "CHANNEL", "COUNTED", "MAX_RESULTS", "WINDOW", "OpenLink", "describe", "open_link", "recent_attempts", "subject", "submit", "upload",
+]

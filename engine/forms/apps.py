@@ -299,6 +299,7 @@ def load_records(conn: Connection, app: LoadedApp, data: dict[str, list[Any]], a
         form = app.layout.forms[form_key]
         writer = Writer(app.layout, app.id, form)
         writer.defer_links = True
+        writer.trust_files = True
         paths = [f"data.{form_key}[{i}]." for i in range(len(records))]
         writer.create_many(conn, records, imported, preserve=True, paths=paths)
         deferred.extend(writer.deferred)

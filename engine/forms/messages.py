@@ -96,6 +96,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "department_not_found": ("部门 {id} 不存在", "Department {id} does not exist"),
     "file_not_found": ("文件 {id} 不存在，请先通过 POST /files 上传", "File {id} does not exist; upload it with POST /files first"),
     "row_not_found": ("子表单行 {id} 不属于这条记录", "Row {id} does not belong to this record"),
+    "not_an_image": (
+        "图片字段只接受 PNG、JPEG、GIF、WebP 或 BMP 图片",
+        "Image fields accept only PNG, JPEG, GIF, WebP or BMP images",
+    ),
+    "signature_not_png": ("手写签名应为 PNG 图片", "A signature must be a PNG image"),
+    "not_a_file_field": ("{key} 不是此外链可填写的附件、图片或签名字段", "{key} is not an attachment, image or signature field of this link"),
     "expected_record": ("记录应为 JSON 对象", "A record must be a JSON object"),
     "read_only_field": ("你对此字段只有查看权限", "You may not change this field"),
     "locked_field": ("此字段当前为只读（只读条件成立），不能修改", "This field is read-only while its read-only condition holds"),

@@ -36,6 +36,7 @@ from engine.forms.field_types.computed import (
     FormulaField,
     SerialField,
 )
+from engine.forms.field_types.files import mime_problem
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
 from engine.forms.field_types.values import coerce_id, datetime_json
@@ -57,11 +58,13 @@ class Actor:
 
     `owner` is who new records belong to when that is not the writer (an anonymous person
     filling a public link creates records owned by the link's owner); None: the writer.
+    `link_id` is the public link an anonymous writer fills (its uploads are theirs to use).
     """
 
     user_id: int | None = None
     channel: str = "api"
     owner: int | None = None
+    link_id: int | None = None
 
 
 @dataclass
@@ -112,6 +115,9 @@ class Writer:
         self.defer_links = False
         self.deferred: list[tuple[str, int, str]] = []
         self.preserve_ids = False
+        # Pack loads (administrators installing or moving an app with its data) keep the file
+        # references they carry; every other writer may only reference its own uploads.
+        self.trust_files = False
         self._ctx = expr.EvalContext.create(self.now, tz)
         # What each input key may do for this caller, resolved once per writer (not per record).
         self._allowed = {key: access.access(key) if access is not None else "editable" for key in form.fields}
@@ -338,12 +344,25 @@ class Writer:
         )
 
     # --- checks that need the database ------------------------------------------------------
-    def check_references(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str]) -> None:
-        """Linked records, people and files must exist (one query per kind for the whole batch)."""
+    def check_references(
+        self,
+        conn: Connection,
+        prepared: Sequence[Prepared],
+        paths: Sequence[str],
+        actor: Actor | None = None,
+        kept: frozenset[tuple[str, int]] = frozenset(),
+    ) -> None:
+        """Linked records, people and files must exist (one query per kind for the whole batch).
+
+        A file must also be the `actor`'s to use (see `_may_use_file`; `kept` are the record's
+        (field, file id) pairs before a change) and of a type its field accepts."""
         wanted: dict[tuple[str, str], set[int]] = {}
         uses: list[tuple[int, tuple[str, str], int, str]] = []
+        file_uses: dict[str, tuple[str, str]] = {}  # issue path -> (field slot, field type)
 
-        def visit(n: int, container: Container, values: Mapping[str, Any], links: Mapping[str, list[int]], path: str) -> None:
+        def visit(
+            n: int, container: Container, values: Mapping[str, Any], links: Mapping[str, list[int]], path: str, slot: str = ""
+        ) -> None:
             for layout in _references(container):
                 spec = layout.spec
                 where = f"{path}{spec.key}"
@@ -360,6 +379,7 @@ class Writer:
                         found = [(kind, raw, where)]
                 elif spec.type in FILE_TYPES and values.get(spec.key):
                     found = [(("file", ""), v, f"{where}[{i}]") for i, v in enumerate(values[spec.key])]
+                    file_uses.update({at: (f"{slot}{spec.key}", spec.type) for _, _, at in found})
                 for kind, value, at in found:
                     wanted.setdefault(kind, set()).add(value)
                     uses.append((n, kind, value, at))
@@ -370,14 +390,27 @@ class Writer:
                 rows_layout = self.form.fields[key].rows
                 assert rows_layout is not None
                 for index, row in enumerate(rows):
-                    visit(n, rows_layout, row, row.get("#links", {}), f"{path}{key}[{index}].")
+                    visit(n, rows_layout, row, row.get("#links", {}), f"{path}{key}[{index}].", f"{key}.")
         existing = {
-            kind: self._existing(conn, kind, ids) for kind, ids in wanted.items() if not (self.defer_links and kind[0] == "form")
+            kind: self._existing(conn, kind, ids)
+            for kind, ids in wanted.items()
+            if not (self.defer_links and kind[0] == "form") and kind[0] != "file"
         }
+        files = self._files(conn, wanted.get(("file", ""), set()))
+        if self.trust_files:
+            actor = None
         codes = {"form": "record_not_found", "user": "user_not_found", "department": "department_not_found", "file": "file_not_found"}
         for n, kind, value, at in uses:
             if kind[0] == "form" and self.defer_links:
                 self.deferred.append((kind[1], value, at))
+                continue
+            if kind[0] == "file":
+                slot, field_type = file_uses[at]
+                upload = files.get(value)
+                if upload is None or not ((slot, value) in kept or _may_use_file(upload, actor)):
+                    prepared[n].issues.append(issue(at, "file_not_found", id=value))
+                elif problem := mime_problem(field_type, upload.mime):
+                    prepared[n].issues.append(issue(at, problem))
                 continue
             if value not in existing[kind]:
                 prepared[n].issues.append(issue(at, codes[kind[0]], id=value))
@@ -391,8 +424,16 @@ class Writer:
         elif kind[0] == "department":
             query = select(Department.id).where(Department.id.in_(ids))
         else:
-            query = select(StoredFile.id).where(StoredFile.id.in_(ids))
+            raise AssertionError(kind)
         return set(conn.execute(query).scalars())
+
+    @staticmethod
+    def _files(conn: Connection, ids: set[int]) -> dict[int, Any]:
+        """Uploads by id with what deciding their use needs (type, uploader, public link)."""
+        if not ids:
+            return {}
+        query = select(StoredFile.id, StoredFile.mime, StoredFile.created_by, StoredFile.link_id).where(StoredFile.id.in_(ids))
+        return {row.id: row for row in conn.execute(query)}
 
     def check_unique(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int | None]) -> None:
         """Unique fields: no live record (other than itself) and no other row of the batch has the value."""
@@ -494,7 +535,7 @@ class Writer:
         for one, path in zip(prepared, paths, strict=True):
             if one.issues:
                 one.issues = [i.under(path.rstrip(".")) for i in one.issues]
-        self.check_references(conn, prepared, paths)
+        self.check_references(conn, prepared, paths, actor)
         for one in prepared:
             self.compute(self.form, one.values)
             for key, rows in one.rows.items():
@@ -671,7 +712,7 @@ class Writer:
         if before["_version"] != version:
             raise ServiceError(409, "stale_version")
         prepared = self.prepare(data, creating=False)
-        self.check_references(conn, [prepared], [""])
+        self.check_references(conn, [prepared], [""], actor, self._kept_files(before))
         locked = self.locked_fields(conn, record_id, [*prepared.values, *prepared.rows, *prepared.links])
         table = self.form.table
         stored = self._stored_values(conn, record_id)
@@ -733,6 +774,22 @@ class Writer:
         columns = [resolver.formula(layout.spec.readonly_when).label(f"r{i}") for i, layout in enumerate(conditional)]  # type: ignore[arg-type]
         row = conn.execute(select(*columns).where(self.form.table.c._id == record_id)).one()
         return [layout.key for i, layout in enumerate(conditional) if row[i]]
+
+    def _kept_files(self, before: Mapping[str, Any]) -> frozenset[tuple[str, int]]:
+        """(field slot, file id) of the files a record holds: a change may keep them in place
+        whoever uploaded them, but not move them into another field."""
+        kept: set[tuple[str, int]] = set()
+
+        def collect(container: Container, values: Mapping[str, Any], slot: str) -> None:
+            for layout in container.fields.values():
+                if layout.spec.type in FILE_TYPES:
+                    kept.update((f"{slot}{layout.key}", ref["file_id"]) for ref in values.get(layout.key) or [])
+                elif layout.rows is not None:
+                    for row in values.get(layout.key) or []:
+                        collect(layout.rows, row, f"{layout.key}.")
+
+        collect(self.form, before, "")
+        return frozenset(kept)
 
     def _stored_values(self, conn: Connection, record_id: int) -> dict[str, Any]:
         table = self.form.table
@@ -961,6 +1018,18 @@ def _with_defaults(container: Container) -> list[FieldLayout]:
             if isinstance(f.spec, ValueFieldSpec) and f.spec.default is not None and f.writable
         ],
     )
+
+
+def _may_use_file(row: Any, actor: Actor | None) -> bool:
+    """Whether `actor` may put an upload into a record (which lets the record's readers
+    download it): an anonymous public-link writer only what was uploaded through that link,
+    a signed-in user only their own uploads; system writers (no user: pack install, rules,
+    flows) anything."""
+    if actor is None:
+        return True
+    if actor.channel == "public_link":
+        return actor.link_id is not None and row.link_id == actor.link_id
+    return actor.user_id is None or row.created_by == actor.user_id
 
 
 def _references(container: Container) -> list[FieldLayout]:

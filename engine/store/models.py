@@ -258,6 +258,8 @@ class StoredFile(Base):
     mime: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The public link an anonymous person uploaded it through (only that link's submission may use it).
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("public_links.id", ondelete="SET NULL"))
 
 
 class Counter(Base):

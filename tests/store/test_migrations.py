@@ -103,7 +103,7 @@ def test_prepare_database_is_idempotent(store_engine: Engine) -> None:
     assert tables(store_engine) == PLATFORM_TABLES | {"alembic_version"}
     with store_engine.connect() as connection:
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
-        assert revision == ["0004"]
+        assert revision == ["0005"]
         if connection.dialect.name == "postgresql":
             assert connection.execute(sa.text("SELECT jimu_version()")).scalar() is not None
     check(store_engine)

@@ -4,10 +4,17 @@ import Decimal from "decimal.js";
 import dayjs from "dayjs";
 import { useTranslation } from "react-i18next";
 import type { AppDef, FieldDef } from "../api/types";
+import { currencySign } from "../forms/display";
 import { INTEGER_TYPES } from "../forms/fieldTypes";
+import type { FileRef } from "../forms/files";
 import { labelText } from "../forms/labels";
+import type { AddressValue } from "../forms/regions";
+import AddressInput from "./AddressInput";
+import DepartmentPicker from "./DepartmentPicker";
 import FieldValue from "./FieldValue";
+import FileUpload from "./FileUpload";
 import RelationPicker from "./RelationPicker";
+import SignatureInput from "./SignatureInput";
 import UserPicker from "./UserPicker";
 
 interface Props {
@@ -23,13 +30,45 @@ interface Props {
 
 const RADIO_LIMIT = 5;
 
-function scaled(value: unknown, factor: number): string | null {
+/** `value` × `factor` as a decimal string (÷ when `divide`), null for blank or not a number. */
+function scaled(value: unknown, factor: number, divide = false): string | null {
   if (value === null || value === undefined || value === "") return null;
   try {
-    return new Decimal(String(value)).times(factor).toString();
+    const decimal = new Decimal(String(value));
+    return (divide ? decimal.div(factor) : decimal.times(factor)).toString();
   } catch {
     return null;
   }
+}
+
+interface DecimalProps {
+  id: string;
+  value: unknown;
+  onChange(value: string | null): void;
+  /** Shown value = stored value × factor (100 for percent). */
+  factor?: number;
+  prefix?: string;
+  suffix?: string;
+  disabled?: boolean;
+  autoFocus?: boolean;
+}
+
+/** Number, money and percent inputs: exact decimals as strings (no float rounding), a sign or unit. */
+function DecimalInput({ id, value, onChange, factor = 1, prefix, suffix, disabled, autoFocus }: DecimalProps) {
+  return (
+    <InputNumber<string>
+      id={id}
+      autoFocus={autoFocus}
+      stringMode
+      style={{ width: "100%" }}
+      value={factor === 1 ? ((value as string) ?? null) : scaled(value, factor)}
+      onChange={(v) => onChange(v === null || v === "" ? null : factor === 1 ? String(v) : scaled(v, factor, true))}
+      prefix={prefix}
+      suffix={suffix}
+      disabled={disabled}
+      inputMode="decimal"
+    />
+  );
 }
 
 export default function FieldInput({ app, field, value, onChange, disabled, autoFocus, idPrefix = "field-input-" }: Props) {
@@ -56,31 +95,17 @@ export default function FieldInput({ app, field, value, onChange, disabled, auto
       return <Input.TextArea id={id} autoFocus={autoFocus} autoSize={{ minRows: 3 }} value={(value as string) ?? ""} onChange={(e) => onChange(e.target.value)} disabled={disabled} />;
     case "number":
     case "money":
-      return (
-        <InputNumber<string>
-          id={id}
-          autoFocus={autoFocus}
-          stringMode
-          style={{ width: "100%" }}
-          value={(value as string) ?? null}
-          onChange={(v) => onChange(v === null || v === "" ? null : String(v))}
-          prefix={field.type === "money" ? "¥" : undefined}
-          disabled={disabled}
-          inputMode="decimal"
-        />
-      );
     case "percent":
       return (
-        <InputNumber<string>
+        <DecimalInput
           id={id}
           autoFocus={autoFocus}
-          stringMode
-          style={{ width: "100%" }}
-          value={scaled(value, 100)}
-          onChange={(v) => onChange(scaled(v, 0.01))}
-          suffix="%"
+          value={value}
+          onChange={onChange}
+          factor={field.type === "percent" ? 100 : 1}
+          prefix={field.type === "money" ? currencySign(field.currency ?? "CNY") : undefined}
+          suffix={field.type === "percent" ? "%" : undefined}
           disabled={disabled}
-          inputMode="decimal"
         />
       );
     case "integer":
@@ -158,8 +183,18 @@ export default function FieldInput({ app, field, value, onChange, disabled, auto
     case "user":
     case "users":
       return <UserPicker id={id} field={field} value={value as never} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
+    case "department":
+    case "departments":
+      return <DepartmentPicker id={id} field={field} value={value as never} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
+    case "attachment":
+    case "image":
+      return <FileUpload id={id} field={field} value={value} onChange={(v: FileRef[] | null) => onChange(v)} disabled={disabled} />;
+    case "signature":
+      return <SignatureInput id={id} field={field} value={value} onChange={(v: FileRef[] | null) => onChange(v)} disabled={disabled} />;
+    case "address":
+      return <AddressInput id={id} field={field} value={value as AddressValue | null} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
     default:
-      // Types without an input yet (departments, files, signature, address...): shown read-only.
+      // Types without an input yet (location...): shown read-only.
       return (
         <Typography.Text type="secondary">
           <FieldValue field={field} value={value} />
@@ -188,4 +223,10 @@ export const EDITABLE_TYPES = new Set([
   "relation",
   "user",
   "users",
+  "department",
+  "departments",
+  "attachment",
+  "image",
+  "signature",
+  "address",
 ]);

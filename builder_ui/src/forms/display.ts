@@ -25,6 +25,11 @@ export function groupedNumber(value: string | number): string {
   return `${match[1]}${match[2].replace(/\B(?=(\d{3})+(?!\d))/g, ",")}${match[3] ?? ""}`;
 }
 
+/** A currency's sign (¥, $, €...), or its ISO code when it has none in the table. */
+export function currencySign(currency = "CNY"): string {
+  return CURRENCY_SIGNS[currency] ?? currency;
+}
+
 /** An amount of money with its currency's sign: ¥1,234,567.80 (the ISO code when there is no sign). */
 export function moneyText(value: string | number, currency = "CNY"): string {
   const grouped = groupedNumber(value);

@@ -325,6 +325,19 @@ export const zh = {
     submittedHint: "感谢您的填写。",
     throttled: "操作过于频繁",
   },
+  inputs: {
+    addImage: "添加图片",
+    clear: "清除",
+    detail: "详细地址（街道、门牌号）",
+    pickDepartment: "选择部门",
+    region: { 1: "选择省份", 2: "选择省 / 市", 3: "选择省 / 市 / 区" },
+    remove: "删除",
+    saveSignature: "确认签名",
+    signAgain: "重新签名",
+    signHere: "请在框内手写签名",
+    signature: "手写签名",
+    upload: "上传文件",
+  },
 };
 
 export const en: typeof zh = {
@@ -652,5 +665,18 @@ export const en: typeof zh = {
     submitted: "Submitted",
     submittedHint: "Thank you for filling in the form.",
     throttled: "Too many attempts",
+  },
+  inputs: {
+    addImage: "Add image",
+    clear: "Clear",
+    detail: "Street and number",
+    pickDepartment: "Choose a department",
+    region: { 1: "Province", 2: "Province / city", 3: "Province / city / district" },
+    remove: "Remove",
+    saveSignature: "Use this signature",
+    signAgain: "Sign again",
+    signHere: "Sign inside the box",
+    signature: "Signature",
+    upload: "Upload files",
   },
 };

@@ -2,16 +2,18 @@
 
 `GET` returns what a page needs to render the link (only its fields); `POST` submits a fill
 link's record or a query link's key values. A password-protected link needs the
-`X-Link-Password` header on both. The rules live in `engine.auth.public`.
+`X-Link-Password` header on both. `POST /{token}/files?field=key` uploads a file for one of a
+fill link's attachment, image or signature fields (counted like a submission). The rules live in `engine.auth.public`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Request
+from fastapi import APIRouter, Body, File, Header, Path, Query, Request, UploadFile
 
 from engine.api.deps import DbEngine
+from engine.api.routes.files import file_store, upload_json
 from engine.api.security import client_ip
 from engine.auth import public
 
@@ -48,3 +50,20 @@ def use_link(token: Token, body: PublicBody, engine: DbEngine, request: Request,
     key field exactly (`{"items": [...]}`, at most 20, only the link's fields)."""
     link = public.open_link(engine, token, _password(password), ip=client_ip(request))
     return public.submit(engine, link, body, ip=client_ip(request))
+
+
+@router.post("/{token}/files", status_code=201)
+def upload_to_link(
+    token: Token,
+    engine: DbEngine,
+    request: Request,
+    field: Annotated[str, Query(min_length=1, max_length=64, description="The link's file field the upload is for")],
+    file: Annotated[UploadFile, File()],
+    password: LinkPassword = None,
+) -> dict[str, Any]:
+    """Store a file for a fill link's field; submit its `{"file_id": ...}` in that field."""
+    link = public.open_link(engine, token, _password(password), ip=client_ip(request))
+    info = public.upload(
+        engine, link, field, file_store(request), file.file, file.filename or "file", file.content_type or "", ip=client_ip(request)
+    )
+    return upload_json(info)

@@ -10,6 +10,17 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types.base import FieldType, register
+from engine.store.files import IMAGE_MIMES
+
+
+def mime_problem(field_type: str, mime: str) -> str | None:
+    """The issue code when a file of type `mime` may not go into a `field_type` field: image
+    fields take raster images, signatures only PNG (the pad's output); attachments take anything."""
+    if field_type == "image" and mime not in IMAGE_MIMES:
+        return "not_an_image"
+    if field_type == "signature" and mime != "image/png":
+        return "signature_not_png"
+    return None
 
 
 class AttachmentField(ValueFieldSpec):
