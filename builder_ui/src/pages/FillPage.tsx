@@ -15,6 +15,7 @@ import FieldValue from "../components/FieldValue";
 import SubformInput from "../components/SubformInput";
 import { isComputed, LAYOUT_TYPES, span } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
+import { useLinkage } from "../forms/linkage";
 import { makeLive, type LiveResult } from "../forms/live";
 import { issuesByField, literalDefault, recordBody } from "../forms/submit";
 import { findForm, useApp } from "./appContext";
@@ -40,6 +41,7 @@ export default function FillPage() {
   const [values, setValues] = useState<Record<string, unknown> | null>(null);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
+  useLinkage(app.key, form, values, setValues, recordId === null); // data linkage defaults fill as conditions change
 
   useEffect(() => {
     if (!form || values !== null) return;
