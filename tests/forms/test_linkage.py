@@ -108,21 +108,28 @@ def test_computed_fields_have_no_linkage_default(kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "linkage",
+    ("linkage", "where", "code"),
     [
-        {"form": "customer", "when": [], "take": "level"},
-        {"form": "customer", "when": [{"field": "_id", "equals": "customer"}] * 4, "take": "level"},
-        {"form": "customer", "when": [{"field": "Bad", "equals": "customer"}], "take": "level"},
-        {"form": "customer", "when": [{"field": "_id", "equals": "customer", "extra": 1}], "take": "level"},
-        {"form": "customer", "when": [{"field": "_id", "equals": "customer"}]},
+        ({"form": "customer", "when": [], "take": "level"}, "when", "too_short"),
+        ({"form": "customer", "when": [{"field": "_id", "equals": "customer"}] * 4, "take": "level"}, "when", "too_long"),
+        ({"form": "customer", "when": [{"field": "Bad", "equals": "customer"}], "take": "level"}, "when[0].field", "string_pattern_mismatch"),
+        ({"form": "customer", "when": [{"field": "_id", "equals": "No"}], "take": "level"}, "when[0].equals", "invalid_key"),
+        ({"form": "customer", "when": [{"field": "_id", "equals": "customer", "x": 1}], "take": "level"}, "when[0].x", "unknown_property"),
+        ({"form": "customer", "when": [{"field": "_id", "equals": "customer"}]}, "take", "missing"),
     ],
-    ids=["no-condition", "four-conditions", "bad-key", "extra-property", "no-take"],
+    ids=["no-condition", "four-conditions", "bad-source-key", "bad-key", "extra-property", "no-take"],
 )
-def test_structure_errors_agree_with_the_schema(linkage: dict[str, Any]) -> None:
+def test_structure_errors_are_reported_inside_the_linkage(linkage: dict[str, Any], where: str, code: str) -> None:
     app = shop_app()
     order_field(app, "level")["default"] = {"linkage": linkage}
-    assert issues_of(app) == [("forms[1].fields[2].default", "invalid_value")]
+    assert issues_of(app) == [(f"{LEVEL}.{where}", code)]
     assert list(Draft202012Validator(app_json_schema()).iter_errors(app)) != []
+
+
+def test_a_default_that_is_neither_linkage_nor_formula_still_fits_no_form() -> None:
+    app = shop_app()
+    order_field(app, "level")["default"] = {"linkage": {"form": "customer", "when": [], "take": "level"}, "expr": "1"}
+    assert issues_of(app) == [("forms[1].fields[2].default", "invalid_value")]
 
 
 def test_allowed_conversions() -> None:
