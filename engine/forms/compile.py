@@ -52,16 +52,16 @@ def _linkage_errors(errors: list[ErrorDetails], data: Any) -> list[ErrorDetails]
     for error in errors:
         loc = tuple(error["loc"])
         if MEMBER in loc:
-            prefix = loc[: loc.index(MEMBER)]
-            node = _node(data, _data_path(prefix, data, "")[0])
+            head = loc[: loc.index(MEMBER)]
+            node = _node(data, _data_path(head, data, "")[0])
             if isinstance(node, dict) and "linkage" in node and "expr" not in node:
-                linkage.add(prefix)
+                linkage.add(head)
     if not linkage:
         return errors
     kept: list[ErrorDetails] = []
     for error in errors:
         loc = tuple(error["loc"])
-        prefix: tuple[int | str, ...] | None = next((p for p in linkage if loc[: len(p)] == p), None)
+        prefix = next((p for p in linkage if loc[: len(p)] == p), None)
         if prefix is None:
             kept.append(error)
         elif len(loc) > len(prefix) and loc[len(prefix)] == MEMBER:
