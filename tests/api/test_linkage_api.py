@@ -176,3 +176,14 @@ def test_publishing_a_bad_linkage_is_a_field_level_422(shop: dict[str, Any]) -> 
     [found] = refused.json()["error"]["issues"]
     assert found["path"] == "forms[1].fields[2].default.linkage.take"
     assert found["code"] == "unknown_field"
+
+
+def test_the_crm_follow_ups_copy_the_customer_owner(crm: TestClient) -> None:
+    customers = crm.get(f"{API}/apps/crm/forms/customer/records", params={"limit": 1000}).json()["items"]
+    owners = {c["_id"]: (c["owner"] or {}).get("id") for c in customers}
+    followups = crm.get(f"{API}/apps/crm/forms/followup/records", params={"limit": 1000}).json()["items"]
+    assert followups and all((f["customer_owner"] or {}).get("id") == owners[f["customer"]["_id"]] for f in followups)
+    assert sum(f["customer_owner"] is not None for f in followups) > len(followups) / 2
+    made = crm.post(f"{API}/apps/crm/forms/followup/records", json={"customer": customers[0]["_id"], "method": "phone", "content": "电话"})
+    assert made.status_code == 201, made.text
+    assert (made.json()["customer_owner"] or {}).get("id") == owners[customers[0]["_id"]]

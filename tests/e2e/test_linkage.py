@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD, Server, Shot, api_call, login, new_page
+from tests.e2e.conftest import ADMIN_PASSWORD, SAMPLE_PASSWORD, Server, Shot, api_call, login, new_page, records, user_token
 from tests.forms.linkage_app import shop_app
 
 
@@ -59,3 +59,22 @@ def test_choosing_a_customer_fills_linked_fields(browser: Browser, crm_server: S
     saved = api_call(crm_server, "GET", "/apps/linkshop/forms/order/records")["items"][0]
     assert saved["customer"]["title"] == "乙公司"
     assert (saved["level"], saved["phone"], saved["credit"]) == ("B", "13900000000", "800.00")
+
+
+def test_a_crm_follow_up_takes_the_customer_owner(browser: Browser, crm_server: Server, shot: Shot) -> None:
+    page = new_page(browser, crm_server)
+    login(page, "rep_a1", SAMPLE_PASSWORD)
+    page.goto("/apps/crm/followup/new")
+    owner = page.get_by_test_id("field-customer_owner")
+    expect(owner).not_to_contain_text("郑浩")
+    page.get_by_test_id("field-customer").locator("input").fill("博元")
+    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="西安市博元广告传媒有限公司").click()
+    expect(owner).to_contain_text("郑浩（销售一组）")
+    page.get_by_test_id("field-method").get_by_role("radio", name="拜访").focus()
+    page.keyboard.press("Space")
+    page.get_by_label("内容").fill("上门拜访，确认负责人。")
+    shot(page, "follow-up-owner-filled")
+    page.get_by_test_id("fill-submit").click()
+    expect(page.get_by_test_id("record-drawer")).to_contain_text("上门拜访，确认负责人。")
+    saved = records(crm_server, "followup", token=user_token(crm_server, "rep_a1"), filter='content = "上门拜访，确认负责人。"')["items"][0]
+    assert saved["customer_owner"]["name"] == "郑浩（销售一组）"
