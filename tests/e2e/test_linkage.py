@@ -9,7 +9,17 @@ from typing import Any
 
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD, SAMPLE_PASSWORD, Server, Shot, api_call, login, new_page, records, user_token
+from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
+    SAMPLE_PASSWORD,
+    Server,
+    Shot,
+    api_call,
+    login,
+    new_page,
+    records,
+    user_token,
+)
 from tests.forms.linkage_app import shop_app
 
 
