@@ -125,6 +125,9 @@ def test_the_live_endpoint_refuses_bad_input_with_the_error_shape(shop: dict[str
     assert no_body.status_code == 400
     for response in (bad_value, not_an_object, no_body):
         assert set(response.json()["error"]) >= {"code", "message", "issues"}
+    surrogate = admin.post(url("order", "/linkage"), content=b'{"values": {"customer_name": "\\ud800", "city": "x"}}', headers={"Content-Type": "application/json"})
+    assert surrogate.status_code == 422
+    assert [i["path"] for i in surrogate.json()["error"]["issues"]] == ["values.customer_name"]
     assert admin.post(f"{API}/apps/nope/forms/order/linkage", json={"values": {}}).status_code == 404
     assert admin.post(url("nope", "/linkage"), json={"values": {}}).status_code == 404
 

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Body, Request
 from engine.api.deps import DbEngine, read_only
 from engine.api.routes.records import open_form
 from engine.api.security import CurrentUser
+from engine.forms.errors import invalid
 from engine.forms.linkage import preview
+from engine.forms.records import lone_surrogate_issue, lone_surrogates
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
 
@@ -21,6 +23,8 @@ Values = Annotated[dict[str, Any], Body(embed=True, description="This form's cur
 def linkage_values(app: str, form: str, values: Values, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
     """`{"values": {field: value}}` for every linkage field whose conditions are filled (null when
     no source record matches), read as the caller: 403 without the right to create records."""
+    if bad := lone_surrogates(values, ("values",)):
+        raise invalid([lone_surrogate_issue(path) for path in bad])  # valid JSON no database stores
     with read_only(engine) as conn:
         opened = open_form(conn, app, form, principal, request)
         writer = opened.writer()
