@@ -19,6 +19,7 @@ from engine.api.routes import (
     expr,
     files,
     health,
+    linkage,
     links,
     live,
     public,
@@ -40,6 +41,7 @@ ROUTERS: list[APIRouter] = [
     records_io.router,  # before records: /records/export is not /records/{record_id}
     records.router,
     live.router,
+    linkage.router,
     files.router,
     auth.router,
     admin.router,

@@ -12,7 +12,7 @@ Python afterwards. Administrators, and the admin token, may do everything.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +145,15 @@ def form_access(conn: Connection, principal: Principal, app_id: int, spec: AppSp
     return combine(principal.user_id, departments, roles, form)
 
 
+def source_access(principal: Principal, app_id: int, spec: AppSpec) -> Callable[[Connection, FormLayout], FormAccess | None]:
+    """How data linkage reads a source form as `principal` (None: unrestricted, for administrators)."""
+
+    def access(conn: Connection, form: FormLayout) -> FormAccess | None:
+        return None if principal.is_admin else form_access(conn, principal, app_id, spec, form)
+
+    return access
+
+
 def combine(user_id: int | None, departments: tuple[int, ...], roles: list[RoleSpec], form: FormLayout) -> FormAccess:
     """The union of `roles`' permissions on `form`."""
     scopes: dict[str, list[Scope]] = {}
@@ -172,4 +181,4 @@ def combine(user_id: int | None, departments: tuple[int, ...], roles: list[RoleS
     )
 
 
-__all__ = ["FormAccess", "combine", "form_access", "held_roles", "user_departments"]
+__all__ = ["FormAccess", "combine", "form_access", "held_roles", "source_access", "user_departments"]

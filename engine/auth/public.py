@@ -28,17 +28,21 @@ from sqlalchemy.engine import Connection, Engine
 from engine.auth import audit
 from engine.auth.credentials import verify_password
 from engine.auth.links import LinkAccess, fillable_problem
+from engine.auth.permissions import FormAccess, source_access
+from engine.auth.principal import Principal
 from engine.core.issues import Issue
 from engine.forms import apps
+from engine.forms.access import Access
 from engine.forms.errors import ServiceError, invalid, not_found
 from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import FormLayout
+from engine.forms.linkage import SourceAccess
 from engine.forms.messages import issue
 from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer
 from engine.forms.uploads import FILE_FIELD_TYPES, accepting, too_large
 from engine.store.files import FileInfo, FileStore, FileTooLarge
-from engine.store.models import App, AuditEntry, Form, PublicLink, utcnow
+from engine.store.models import App, AuditEntry, Form, PublicLink, User, utcnow
 
 WINDOW = dt.timedelta(minutes=10)
 COUNTED = ("public.submit", "public.query", "public.password", "public.upload")
@@ -201,7 +205,7 @@ def _fill(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str
             if system:
                 raise invalid(system)  # the record's system values are not the public's to set
             access = LinkAccess("fill", frozenset(_fill_fields(link, form)), frozenset(form.fields))
-            writer = Writer(loaded.layout, loaded.id, form, access=access)
+            writer = Writer(loaded.layout, loaded.id, form, access=access, source_access=owner_access(link, loaded))
             [record_id] = writer.create_many(conn, [body], Actor(None, CHANNEL, owner=link.owner_id, link_id=link.id))
             audit.record(
                 conn, "public.submit", ip=ip, subject=link.subject, detail=link.detail(record_id=record_id, owner_id=link.owner_id)
@@ -235,6 +239,21 @@ def upload(
         _failed(engine, "public.upload", link, exc, ip)
         raise
     return info
+
+
+def owner_access(link: OpenLink, loaded: apps.LoadedApp) -> SourceAccess:
+    """Data linkage on a fill link reads source forms as the link's owner (nothing without one)."""
+
+    def access(conn: Connection, source: FormLayout) -> Access | None:
+        if link.owner_id is None:
+            return FormAccess(None, ())  # may read nothing
+        row = conn.execute(select(User.username, User.is_admin, User.is_active).where(User.id == link.owner_id)).first()
+        if row is None or not row.is_active:
+            return FormAccess(None, ())
+        owner = Principal(link.owner_id, row.username, row.is_admin, "session")
+        return source_access(owner, loaded.id, loaded.layout.spec)(conn, source)
+
+    return access
 
 
 def _query(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str, Any]:

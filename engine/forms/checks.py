@@ -12,10 +12,11 @@ from typing import Any
 
 from engine import expr
 from engine.core.issues import Issue
-from engine.forms.common import DefaultExpr, FieldSpecBase
+from engine.forms.common import DefaultExpr, DefaultLinkage, FieldSpecBase
 from engine.forms.field_types import FIELD_TYPES, Scope
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.structure import SubformField
+from engine.forms.linkage import linkage_issues
 from engine.forms.messages import issue, kind_names
 from engine.forms.schema import Entries, form_schemas, row_schema, unresolved_formulas
 from engine.forms.spec import AppSpec, FormSpec
@@ -113,6 +114,8 @@ def _field_issues(
     default = getattr(field, "default", None)
     if isinstance(default, DefaultExpr):
         issues += _formula_issues(default.expr, schema, "default.expr", pending, False)
+    elif isinstance(default, DefaultLinkage):
+        issues += linkage_issues(field, default.linkage, scope)
     return issues
 
 

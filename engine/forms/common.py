@@ -41,7 +41,31 @@ class DefaultExpr(Spec):
     expr: Formula
 
 
-DefaultValue = DefaultExpr | bool | int | float | str | list[str] | None
+SourceKey = Annotated[str, StringConstraints(pattern=r"^(_id|[a-z][a-z0-9_]{0,40})$")]
+
+
+class LinkageCondition(Spec):
+    """One condition of a data linkage: the source record's `field` equals this form's `equals`."""
+
+    field: SourceKey = Field(description="A field key of the source form, or _id")
+    equals: Key = Field(description="A field key of this form")
+
+
+class Linkage(Spec):
+    """Data linkage (数据联动): take `take` from the record of `form` matching every `when`."""
+
+    form: Key = Field(description="The source form (same app)")
+    when: Annotated[list[LinkageCondition], Field(min_length=1, max_length=3)]
+    take: Key = Field(description="The source field whose value fills this field")
+
+
+class DefaultLinkage(Spec):
+    """A default filled from a related record (see `engine.forms.linkage`)."""
+
+    linkage: Linkage
+
+
+DefaultValue = DefaultExpr | DefaultLinkage | bool | int | float | str | list[str] | None
 
 
 class FieldSpecBase(Spec):

@@ -37,12 +37,45 @@ def structural_issues(exc: ValidationError, data: Any) -> list[Issue]:
     """Pydantic's errors as issues, one per path (a union's alternatives collapse to one)."""
     issues: list[Issue] = []
     seen: set[str] = set()
-    for error in exc.errors(include_url=False):
+    for error in _linkage_errors(exc.errors(include_url=False), data):
         found = _to_issue(error, data)
         if found.path not in seen:
             seen.add(found.path)
             issues.append(found)
     return issues
+
+
+def _linkage_errors(errors: list[ErrorDetails], data: Any) -> list[ErrorDetails]:
+    """A default given as `{"linkage": ...}` is reported by the linkage model alone, at the
+    paths inside it (`default.linkage.when`), rather than as a default that fits no form."""
+    linkage: set[tuple[int | str, ...]] = set()
+    for error in errors:
+        loc = tuple(error["loc"])
+        if MEMBER in loc:
+            head = loc[: loc.index(MEMBER)]
+            node = _node(data, _data_path(head, data, "")[0])
+            if isinstance(node, dict) and "linkage" in node and "expr" not in node:
+                linkage.add(head)
+    if not linkage:
+        return errors
+    kept: list[ErrorDetails] = []
+    for error in errors:
+        loc = tuple(error["loc"])
+        prefix = next((p for p in linkage if loc[: len(p)] == p), None)
+        if prefix is None:
+            kept.append(error)
+        elif len(loc) > len(prefix) and loc[len(prefix)] == MEMBER:
+            kept.append({**error, "loc": prefix + loc[len(prefix) + 1 :]})
+    return kept
+
+
+MEMBER = "DefaultLinkage"  # how Pydantic names the linkage member of the default union
+
+
+def _node(data: Any, parts: Sequence[int | str]) -> Any:
+    for part in parts:
+        data = data[part]
+    return data
 
 
 def _to_issue(error: ErrorDetails, data: Any) -> Issue:

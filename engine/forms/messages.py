@@ -45,6 +45,32 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "公式之间循环引用：{name}",
         "Formulas refer to each other in a cycle: {name}",
     ),
+    # data linkage defaults (engine.forms.linkage)
+    "linkage_in_subform": (
+        "子表单中的字段不能使用数据联动默认值",
+        "A field inside a subform cannot have a data linkage default",
+    ),
+    "linkage_target_type": (
+        "{type} 类型的字段不能使用数据联动默认值",
+        "A {type} field cannot have a data linkage default",
+    ),
+    "linkage_self": ("联动条件不能使用本字段自身", "A linkage condition cannot use the field itself"),
+    "linkage_equals_type": (
+        "字段 {key}（{type}）不能作为联动条件",
+        "Field {key} ({type}) cannot be used in a linkage condition",
+    ),
+    "linkage_chain": (
+        "字段 {key} 本身由数据联动填充，不能作为联动条件",
+        "Field {key} is itself filled by a data linkage and cannot be used in a condition",
+    ),
+    "linkage_compare": (
+        "来源字段 {field}（{field_type}）不能与本表单字段 {key}（{type}）比较",
+        "Source field {field} ({field_type}) cannot be compared with field {key} ({type}) of this form",
+    ),
+    "linkage_take_type": (
+        "来源字段 {key}（{source_type}）的值不能填入 {type} 类型的字段",
+        "Values of source field {key} ({source_type}) cannot fill a {type} field",
+    ),
     "invalid_schema": ("字段结构不正确：{error}", "Invalid field structure: {error}"),
     # Record values (`FieldType.coerce`); paths are relative to the field.
     "not_writable": ("计算字段不能直接写入", "This field is computed and cannot be written"),

@@ -28,7 +28,7 @@ from engine.core.issues import Issue, format_path
 from engine.core.sqltypes import INT64_MAX, to_epoch_ms
 from engine.forms.access import Access
 from engine.forms.cache import on_layout
-from engine.forms.common import DefaultExpr, ValueFieldSpec
+from engine.forms.common import DefaultExpr, DefaultLinkage, ValueFieldSpec
 from engine.forms.errors import ServiceError, forbidden, invalid, not_found
 from engine.forms.field_types.computed import (
     SERIAL_COUNTER,
@@ -41,6 +41,7 @@ from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
 from engine.forms.field_types.values import coerce_id, datetime_json
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
+from engine.forms.linkage import Linker, SourceAccess, linked_fields
 from engine.forms.messages import issue
 from engine.forms.query import FILE_TYPES, PEOPLE, Reader
 from engine.forms.resolve import Resolver
@@ -101,6 +102,7 @@ class Writer:
         now: dt.datetime | None = None,
         tz: str = "Asia/Shanghai",
         access: Access | None = None,
+        source_access: SourceAccess | None = None,
     ) -> None:
         self.app = app
         self.app_id = app_id
@@ -111,6 +113,8 @@ class Writer:
         self.access = access
         self.reader = Reader(app, form, now=self.now, tz=tz, access=access)  # what the caller gets back
         self._full = Reader(app, form, now=self.now, tz=tz)  # history diffs see every field
+        # Data linkage defaults read their source forms as the actor (`source_access`).
+        self.linker = Linker(app, form, now=self.now, tz=tz, access=access, source_access=source_access)
         # Pack import writes forms one after another, so links are checked once all exist.
         self.defer_links = False
         self.deferred: list[tuple[str, int, str]] = []
@@ -307,8 +311,8 @@ class Writer:
         for layout in _with_defaults(container):
             spec = layout.spec
             assert isinstance(spec, ValueFieldSpec)
-            if spec.key in given:
-                continue
+            if spec.key in given or isinstance(spec.default, DefaultLinkage):
+                continue  # linkage defaults are filled for the whole batch (`fill_linkage`)
             if isinstance(spec.default, DefaultExpr):
                 raw = expr.encode(self.evaluate(spec.default.expr, container, values))
             else:
@@ -318,6 +322,23 @@ class Writer:
             value, found = layout.coerce(raw)
             issues.extend(i.under(prefix + spec.key) for i in found)
             values[spec.key] = value
+
+    def fill_linkage(self, conn: Connection, records: Sequence[Any], prepared: Sequence[Prepared]) -> None:
+        """Data linkage defaults of the fields each record leaves out (one query per linkage
+        field for the batch; see `engine.forms.linkage`). A value that does not convert to the
+        field's type leaves it empty rather than failing the record."""
+        fields = linked_fields(self.form)
+        if not fields:
+            return
+        wants = [{f.key for f in fields if isinstance(data, Mapping) and f.key not in data} for data in records]
+        found = self.linker.fill(conn, [one.values for one in prepared], wants)
+        for one, filled in zip(prepared, found, strict=True):
+            for key, raw in filled.items():
+                values: dict[str, Any] = {}
+                links: dict[str, list[int]] = {}
+                problems: list[Issue] = []
+                self._coerce_into(self.form, self.form.fields[key], raw, values, {}, links, problems, key)
+                one.values[key] = None if problems else values.get(key)
 
     def evaluate(self, source: str, container: Container, values: Mapping[str, Any]) -> Any:
         """A formula over a record's own stored values, in Python (trusted: values are typed)."""
@@ -535,6 +556,7 @@ class Writer:
         for one, path in zip(prepared, paths, strict=True):
             if one.issues:
                 one.issues = [i.under(path.rstrip(".")) for i in one.issues]
+        self.fill_linkage(conn, records, prepared)
         self.check_references(conn, prepared, paths, actor)
         for one in prepared:
             self.compute(self.form, one.values)

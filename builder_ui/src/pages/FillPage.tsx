@@ -12,6 +12,7 @@ import { api, ApiError } from "../api/client";
 import type { RecordJson } from "../api/types";
 import FormBody from "../components/FormBody";
 import { labelText } from "../forms/labels";
+import { useLinkage } from "../forms/linkage";
 import { issuesByField, literalDefault, recordBody } from "../forms/submit";
 import { findForm, useApp } from "./appContext";
 
@@ -36,6 +37,7 @@ export default function FillPage() {
   const [values, setValues] = useState<Record<string, unknown> | null>(null);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
+  useLinkage(app.key, form, values, setValues, recordId === null); // data linkage defaults fill as conditions change
 
   useEffect(() => {
     if (!form || values !== null) return;

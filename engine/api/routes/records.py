@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, read_only
 from engine.api.security import SAFE_METHODS, CurrentUser
-from engine.auth.permissions import FormAccess, form_access
+from engine.auth.permissions import FormAccess, form_access, source_access
 from engine.auth.principal import Principal
 from engine.core.issues import Issue
 from engine.core.sqltypes import INT64_MAX
@@ -45,7 +45,8 @@ class Opened:
         return Reader(self.app.layout, self.form, access=self.access)
 
     def writer(self) -> Writer:
-        return Writer(self.app.layout, self.app.id, self.form, access=self.access)
+        linkage = source_access(self.principal, self.app.id, self.app.layout.spec)
+        return Writer(self.app.layout, self.app.id, self.form, access=self.access, source_access=linkage)
 
     @property
     def actor(self) -> Actor:

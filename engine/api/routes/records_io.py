@@ -23,7 +23,7 @@ from engine.api.errors import pick_language
 from engine.api.routes.records import Opened, open_form
 from engine.api.security import CurrentUser, client_ip
 from engine.auth import audit
-from engine.auth.permissions import form_access
+from engine.auth.permissions import form_access, source_access
 from engine.auth.principal import Principal
 from engine.forms.access import Access
 from engine.forms.errors import ServiceError, forbidden
@@ -125,7 +125,8 @@ def import_records(
             opened = open_form(conn, app, form, principal, request)
             _require(opened, "import")
             tz = request.app.state.settings.timezone
-            writer = Writer(opened.app.layout, opened.app.id, opened.form, access=opened.access, tz=tz)
+            linkage = source_access(principal, opened.app.id, opened.app.layout.spec)
+            writer = Writer(opened.app.layout, opened.app.id, opened.form, access=opened.access, tz=tz, source_access=linkage)
             importer = Importer(writer, _target_access(conn, opened, principal), tz)
             result = importer.run(conn, rows, Actor(principal.user_id, "import"), partial=partial)
             detail.update(created=len(result.created), failed=len(result.failed))
