@@ -1,6 +1,7 @@
 /** One record: every field I may see, edit/delete when allowed, and its history timeline. */
 import { PlusOutlined } from "@ant-design/icons";
 import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
+import { RecordScopeContext } from "./fileScope";
 import { App, Badge, Button, Descriptions, Drawer, Empty, List, Popconfirm, Space, Spin, Tabs, Timeline, Typography } from "antd";
 import dayjs from "dayjs";
 import { useTranslation } from "react-i18next";
@@ -162,6 +163,7 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
   }
 
   return (
+    <RecordScopeContext.Provider value={id === null ? null : { app: app.key, form: form.key, id }}>
     <Drawer
       open={id !== null}
       onClose={onClose}
@@ -255,5 +257,6 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
         </>
       )}
     </Drawer>
+    </RecordScopeContext.Provider>
   );
 }

@@ -19,6 +19,7 @@ import { publicLink, type PublicForm } from "../api/views";
 import FieldInput from "../components/FieldInput";
 import FieldValue from "../components/FieldValue";
 import FormBody from "../components/FormBody";
+import { UploadTargetContext } from "../components/fileScope";
 import LanguageSwitch from "../components/LanguageSwitch";
 import { fieldLabel, labelText } from "../forms/labels";
 import { inputValue, issuesByField, literalDefault, recordBody } from "../forms/submit";
@@ -122,6 +123,7 @@ function FillLink({ token, password, described, onRefused }: { token: string; pa
   }
 
   return (
+    <UploadTargetContext.Provider value={{ kind: "public", token, password }}>
     <FormBody
       app={standIn(described)}
       fields={described.fields}
@@ -139,6 +141,7 @@ function FillLink({ token, password, described, onRefused }: { token: string; pa
       busy={busy}
       submitLabel={t("fill.submit")}
     />
+    </UploadTargetContext.Provider>
   );
 }
 
