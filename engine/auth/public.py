@@ -37,6 +37,7 @@ from engine.forms.errors import ServiceError, invalid, not_found
 from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import FormLayout
 from engine.forms.linkage import SourceAccess
+from engine.forms.live import live_scripts
 from engine.forms.messages import issue
 from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer
@@ -181,6 +182,17 @@ def describe(engine: Engine, link: OpenLink) -> dict[str, Any]:
     if link.kind == "query":
         result["key_fields"] = [_shown(by_key[k]) for k in link.key_fields if k in by_key]
     return result
+
+
+def live(engine: Engine, link: OpenLink) -> dict[str, Any]:
+    """A fill link's show/hide and read-only rules (and its subform rows' formulas) compiled for
+    the browser. Every field outside the link counts as hidden, so only rules over the link's own
+    fields are sent; the rest is still applied by the server on submit. Query links fill nothing
+    and get no rules."""
+    with engine.connect() as conn:
+        _, form = _loaded(conn, link)
+    shown = set(_fill_fields(link, form)) if link.kind == "fill" else set()
+    return live_scripts(form, frozenset(key for key in form.fields if key not in shown))
 
 
 def _failed(engine: Engine, kind: str, link: OpenLink, exc: ServiceError, ip: str | None) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from engine.api.routes.live import live_scripts
 from engine.forms import apps
+from engine.forms.live import live_scripts
 from tests.api.records_client import API
 from tests.expr.js_harness import NodeEvaluator
 

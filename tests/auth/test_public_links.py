@@ -508,3 +508,35 @@ def test_a_link_follows_changes_of_its_form(crm: dict[str, Any]) -> None:
     assert wrong_kind.status_code == 422 and issue_codes(wrong_kind) == {("key_fields", "not_allowed")}
     refitted = admin.patch(links_url("lead", f"/{link['id']}"), json={"fields": ["name"], "enabled": True})
     assert refitted.json()["fields"] == ["name"] and refitted.json()["enabled"] is True
+
+
+def test_a_fill_links_live_rules_cover_only_its_own_fields(crm: dict[str, Any]) -> None:
+    admin = crm["clients"]["admin"]
+    app = admin.get(f"{API}/apps/crm").json()
+    if not any(f["key"] == "survey" for f in app["forms"]):
+        app["forms"].append(
+            {
+                "key": "survey",
+                "name": {"zh": "满意度回访", "en": "Satisfaction survey"},
+                "fields": [
+                    {"key": "rating", "type": "integer", "label": "评分"},
+                    {"key": "reason", "type": "textarea", "label": "不满意的原因", "visible_when": "rating <= 2"},
+                    {"key": "secret", "type": "text", "label": "内部代号"},
+                    {"key": "note", "type": "text", "label": "备注", "visible_when": 'secret = "vip"'},
+                    {"key": "double", "type": "formula", "label": "双倍", "expr": "rating * 2"},
+                ],
+            }
+        )
+        plan = admin.post(f"{API}/apps/crm/plan", json=app).json()
+        assert admin.put(f"{API}/apps/crm", json={**app, "plan_hash": plan["plan_hash"]}).status_code == 200
+    link = new_link(crm, "survey", {"kind": "fill", "fields": ["rating", "reason", "note"], "password": "回访2026"})
+    client = anonymous(crm)
+    assert client.get(f"{public_url(link)}/live").status_code == 401  # the password guards the rules too
+    live = client.get(f"{public_url(link)}/live", headers={"X-Link-Password": "回访2026".encode()}).json()
+    # The rule over the link's own field is compiled; the one reading a field outside the link and
+    # the formula (not on the link) stay with the server, so nothing about other fields is sent.
+    assert [(rule["key"], rule["reads"]) for rule in live["visible_when"]] == [("reason", ["rating"])]
+    assert live["formulas"] == [] and live["readonly_when"] == [] and live["subforms"] == {}
+    assert "secret" not in json.dumps(live) and "vip" not in json.dumps(live)
+    query = new_link(crm, "survey", {"kind": "query", "fields": ["rating"], "key_fields": ["secret"]})
+    assert client.get(f"{public_url(query)}/live").json()["visible_when"] == []

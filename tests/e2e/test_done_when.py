@@ -1,6 +1,7 @@
 """Issue 5's "done when", in English: an administrator installs the CRM with its sample data from
 the catalog, adds a new form to it from the app home, builds it by dragging fields in, publishes
-it, fills it from a phone-sized window, and the record is found in the grid.
+it, fills it from a phone-sized window (and a guest fills it through a public link), and the
+records are found in the grid.
 
 The same journey in Chinese is covered step by step by test_sign_in_and_catalog.py,
 test_designer.py and test_fill.py."""
@@ -102,10 +103,26 @@ def test_install_build_publish_fill_on_a_phone_and_find_in_english(browser: Brow
     expect(phone.get_by_test_id("record-drawer")).to_contain_text("Whole purchasing team")
     shot(phone, "phone-saved")
 
+    # Someone outside the company fills it through a public fill link, on a phone, signed out:
+    # the same page, with the link's own show/hide rule reacting as they type.
+    link = api_call(fresh_server, "POST", "/apps/crm/forms/visit/links", {"kind": "fill", "name": "Visit sign-up", "fields": ["text_1", "integer_1", "textarea_1"]})
+    guest = new_page(browser, fresh_server, width=375, height=740, lang="en")
+    guest.add_init_script(ENGLISH)
+    guest.goto(f"/public/{link['token']}")
+    guest.get_by_label("Visited company").fill("Shenzhen Qianhai Trading")
+    expect(guest.get_by_label("Large visit notes")).to_be_hidden()
+    guest.get_by_label("Attendees").fill("8")
+    expect(guest.get_by_label("Large visit notes")).to_be_visible()
+    guest.get_by_label("Large visit notes").fill("Visiting with their finance team.")
+    shot(guest, "public-link-filled")
+    guest.get_by_test_id("fill-submit").click()
+    expect(guest.get_by_test_id("public-again")).to_be_visible()
+    shot(guest, "public-link-sent")
+
     # Found in the grid, back on the desktop.
     page.get_by_test_id("menu-visit").click()
-    expect(page.get_by_test_id("grid-total")).to_have_text("1 records")
+    expect(page.get_by_test_id("grid-total")).to_have_text("2 records")
     grid = page.locator(".ant-table")
-    assert column_texts(grid, "Visited company") == ["Xi'an Boyuan Media"]
-    assert column_texts(grid, "Headcount") == ["6 people"]
+    assert sorted(column_texts(grid, "Visited company")) == ["Shenzhen Qianhai Trading", "Xi'an Boyuan Media"]
+    assert sorted(column_texts(grid, "Headcount")) == ["6 people", "8 people"]
     shot(page, "found")

@@ -5,7 +5,7 @@
  */
 import i18n from "../i18n";
 import { API, ApiError, request } from "./client";
-import type { FieldDef, Issue, Label, Page } from "./types";
+import type { FieldDef, Issue, Label, LiveScripts, Page } from "./types";
 
 const CSRF_KEY = "jimu.csrf";
 const formPath = (app: string, form: string) => `/apps/${encodeURIComponent(app)}/forms/${encodeURIComponent(form)}`;
@@ -148,12 +148,12 @@ export interface PublicForm {
   expires_at: string | null;
 }
 
-async function publicCall<T>(method: "GET" | "POST", token: string, password: string | null, body?: unknown): Promise<T> {
+async function publicCall<T>(method: "GET" | "POST", token: string, password: string | null, body?: unknown, suffix = ""): Promise<T> {
   const headers: Record<string, string> = { "Accept-Language": language() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   // HTTP headers carry Latin-1: a UTF-8 password travels as its bytes (the server reads them back).
   if (password) headers["X-Link-Password"] = String.fromCharCode(...new TextEncoder().encode(password));
-  const response = await fetch(`${API}/public/${encodeURIComponent(token)}`, {
+  const response = await fetch(`${API}/public/${encodeURIComponent(token)}${suffix}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -166,6 +166,8 @@ async function publicCall<T>(method: "GET" | "POST", token: string, password: st
 
 export const publicLink = {
   describe: (token: string, password: string | null) => publicCall<PublicForm>("GET", token, password),
+  /** A fill link's show/hide and read-only rules over its own fields, compiled for the browser. */
+  live: (token: string, password: string | null) => publicCall<LiveScripts>("GET", token, password, undefined, "/live"),
   fill: (token: string, password: string | null, values: Record<string, unknown>) =>
     publicCall<{ submitted: boolean }>("POST", token, password, values),
   query: (token: string, password: string | null, keys: Record<string, unknown>) =>

@@ -85,6 +85,9 @@ function FillLink({ token, password, described, onRefused }: { token: string; pa
   const [busy, setBusy] = useState(false);
   const [done, setDone] = useState(false);
   const keys = new Set(described.fields.map((f) => f.key));
+  // Rules the server compiled for the link's own fields; without them the page still works and
+  // the server applies every rule on submit.
+  const live = useQuery({ queryKey: ["public-live", token, password], queryFn: () => publicLink.live(token, password), retry: false });
 
   if (done)
     return (
@@ -126,6 +129,7 @@ function FillLink({ token, password, described, onRefused }: { token: string; pa
     <UploadTargetContext.Provider value={{ kind: "public", token, password }}>
     <FormBody
       app={standIn(described)}
+      live={live.data}
       fields={described.fields}
       values={values}
       errors={errors}

@@ -44,6 +44,14 @@ def describe_link(token: Token, engine: DbEngine, request: Request, password: Li
     return public.describe(engine, link)
 
 
+@router.get("/{token}/live")
+def link_live_scripts(token: Token, engine: DbEngine, request: Request, password: LinkPassword = None) -> dict[str, Any]:
+    """A fill link's show/hide and read-only rules as JavaScript for the public fill page (only
+    rules over the link's own fields; see `engine.auth.public.live`)."""
+    link = public.open_link(engine, token, _password(password), ip=client_ip(request))
+    return {"tz": request.app.state.settings.timezone, **public.live(engine, link)}
+
+
 @router.post("/{token}")
 def use_link(token: Token, body: PublicBody, engine: DbEngine, request: Request, password: LinkPassword = None) -> dict[str, Any]:
     """Fill link: create a record (`{"submitted": true}`). Query link: the records matching every
