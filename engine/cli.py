@@ -252,6 +252,22 @@ def schema_command(
     typer.echo(json.dumps(app_json_schema(), ensure_ascii=False, indent=indent or None))
 
 
+@app.command("openapi")
+def openapi_command() -> None:
+    """Print the HTTP API's OpenAPI document (builder_ui/openapi.json is this output; the UI's
+    typed client is generated from it)."""
+    typer.echo(openapi_json())
+
+
+def openapi_json() -> str:
+    """The OpenAPI document as the UI build reads it: stable key order, UTF-8, one trailing newline."""
+    import json
+
+    from engine.api.main import create_app
+
+    return json.dumps(create_app().openapi(), ensure_ascii=False, indent=1, sort_keys=True)
+
+
 user_commands = typer.Typer(help="Create users and import an org chart.", no_args_is_help=True)
 app.add_typer(user_commands, name="user")
 

@@ -81,7 +81,7 @@ ensure_node_modules() {
 # Hash of everything the UI build reads: its sources, config and lock file.
 ui_sources_hash() {
     find builder_ui/src builder_ui/public builder_ui/index.html builder_ui/vite.config.ts \
-        builder_ui/tsconfig.json builder_ui/package.json builder_ui/package-lock.json -type f -print0 \
+        builder_ui/tsconfig.json builder_ui/package.json builder_ui/package-lock.json builder_ui/openapi.json -type f ! -name schema.d.ts -print0 \
         | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
 }
 

@@ -1,6 +1,6 @@
 /** The administrators' part of the API the roles page uses: the directory and role members (`/users`, `/departments`, `/roles`). */
 import type { Label } from "./types";
-import { request } from "./client";
+import { request, type BodyOf, apiPath } from "./client";
 
 export type Action = "view" | "create" | "edit" | "delete" | "export" | "import";
 export const ACTIONS: Action[] = ["view", "create", "edit", "delete", "export", "import"];
@@ -48,10 +48,10 @@ export interface Department {
 }
 
 export const admin = {
-  roles: (app: string) => request<StoredRole[]>("GET", "/roles", undefined, { app }),
-  users: () => request<DirectoryUser[]>("GET", "/users", undefined, { limit: 1000 }),
-  departments: () => request<Department[]>("GET", "/departments"),
-  addMember: (roleId: number, member: { user_id: number } | { department_id: number }) =>
-    request<StoredRole>("POST", `/roles/${roleId}/members`, member),
-  removeMember: (roleId: number, memberId: number) => request<void>("DELETE", `/roles/${roleId}/members/${memberId}`),
+  roles: (app: string) => request<StoredRole[]>("GET", apiPath("/roles"), undefined, { app }),
+  users: () => request<DirectoryUser[]>("GET", apiPath("/users"), undefined, { limit: 1000 }),
+  departments: () => request<Department[]>("GET", apiPath("/departments")),
+  addMember: (roleId: number, member: BodyOf<"/api/v1/roles/{role_id}/members", "post">) =>
+    request<StoredRole>("POST", apiPath(`/roles/${roleId}/members`), member),
+  removeMember: (roleId: number, memberId: number) => request<void>("DELETE", apiPath(`/roles/${roleId}/members/${memberId}`)),
 };

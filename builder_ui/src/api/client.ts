@@ -19,6 +19,7 @@ import type {
   MigrationPlan,
 } from "./types";
 import type { PaletteGroup } from "../designer/state";
+import type { paths } from "./schema";
 
 export const API = "/api/v1";
 const CSRF_KEY = "jimu.csrf";
@@ -41,7 +42,42 @@ export function setCsrf(token: string | null): void {
 
 type Query = Record<string, string | number | undefined | null>;
 
-export async function request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+type Unprefixed<P> = P extends `/api/v1${infer Rest}` ? Rest : never;
+/** The server's path templates (`/apps/{app}/forms/{form}/records`), from `src/api/schema.d.ts`,
+ * generated from builder_ui/openapi.json (the server's OpenAPI document, `jimu openapi`). */
+type Template = Unprefixed<keyof paths>;
+/** Whether the concrete path `S` fits template `T`: each `{param}` is one non-empty segment. */
+type Fits<S extends string, T extends string> = T extends `${infer Head}{${string}}${infer Tail}`
+  ? S extends `${Head}${infer Rest}`
+    ? Rest extends `${infer Segment}/${infer After}`
+      ? Segment extends `${string}/${string}` | ""
+        ? false
+        : Fits<`/${After}`, Tail>
+      : Tail extends ""
+        ? (Rest extends "" ? false : true)
+        : false
+    : false
+  : S extends T
+    ? true
+    : false;
+type Served<S extends string> = true extends (Template extends infer T extends string ? (T extends string ? Fits<S, T> : never) : never) ? S : never;
+/** A path checked against the OpenAPI document (made by `apiPath`). */
+export type ApiPath = string & { readonly served: unique symbol };
+
+/** `path` as an API path, if the server serves it: a path the OpenAPI document does not have
+ * (a renamed or removed endpoint, a typo) does not compile. */
+export function apiPath<S extends string>(path: Served<S>): ApiPath {
+  return path as unknown as ApiPath;
+}
+
+/** The JSON body an operation takes, as the OpenAPI document describes it. */
+export type BodyOf<P extends keyof paths, M extends "post" | "put" | "patch"> = paths[P][M] extends {
+  requestBody: { content: { "application/json": infer B } };
+}
+  ? B
+  : never;
+
+export async function request<T>(method: string, path: ApiPath, body?: unknown, query?: Query): Promise<T> {
   const url = new URL(API + path, window.location.origin);
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, String(v));
@@ -68,7 +104,8 @@ export async function request<T>(method: string, path: string, body?: unknown, q
   return data as T;
 }
 
-const formPath = (app: string, form: string) => `/apps/${encodeURIComponent(app)}/forms/${encodeURIComponent(form)}`;
+/** A form's API path (`/apps/{app}/forms/{form}`). */
+export const formPath = (app: string, form: string) => `/apps/${encodeURIComponent(app)}/forms/${encodeURIComponent(form)}` as const;
 
 export interface ListParams {
   filter?: string;
@@ -79,36 +116,36 @@ export interface ListParams {
 }
 
 export const api = {
-  login: (username: string, password: string) => request<LoginResult>("POST", "/auth/login", { username, password }),
-  logout: () => request<void>("POST", "/auth/logout"),
+  login: (username: string, password: string) => request<LoginResult>("POST", apiPath("/auth/login"), { username, password }),
+  logout: () => request<void>("POST", apiPath("/auth/logout")),
   changePassword: (current_password: string, new_password: string) =>
-    request<void>("POST", "/auth/password", { current_password, new_password }),
-  me: () => request<User>("GET", "/me"),
-  users: (q: string) => request<User[]>("GET", "/users", undefined, { q, limit: 20 }),
-  pickUsers: (q: string) => request<PickedUser[]>("GET", "/directory/users", undefined, { q, limit: 20 }),
-  apps: () => request<AppSummary[]>("GET", "/apps"),
-  app: (app: string) => request<AppDef>("GET", `/apps/${encodeURIComponent(app)}`),
-  catalog: () => request<Pack[]>("GET", "/catalog"),
+    request<void>("POST", apiPath("/auth/password"), { current_password, new_password }),
+  me: () => request<User>("GET", apiPath("/me")),
+  users: (q: string) => request<User[]>("GET", apiPath("/users"), undefined, { q, limit: 20 }),
+  pickUsers: (q: string) => request<PickedUser[]>("GET", apiPath("/directory/users"), undefined, { q, limit: 20 }),
+  apps: () => request<AppSummary[]>("GET", apiPath("/apps")),
+  app: (app: string) => request<AppDef>("GET", apiPath(`/apps/${encodeURIComponent(app)}`)),
+  catalog: () => request<Pack[]>("GET", apiPath("/catalog")),
   install: (pack: string, sample_data: boolean) =>
-    request<{ key: string }>("POST", `/catalog/${encodeURIComponent(pack)}/install`, { sample_data }),
+    request<{ key: string }>("POST", apiPath(`/catalog/${encodeURIComponent(pack)}/install`), { sample_data }),
   records: (app: string, form: string, params: ListParams) =>
-    request<Page>("GET", `${formPath(app, form)}/records`, undefined, { ...params }),
-  record: (app: string, form: string, id: number) => request<RecordJson>("GET", `${formPath(app, form)}/records/${id}`),
+    request<Page>("GET", apiPath(`${formPath(app, form)}/records`), undefined, { ...params }),
+  record: (app: string, form: string, id: number) => request<RecordJson>("GET", apiPath(`${formPath(app, form)}/records/${id}`)),
   history: (app: string, form: string, id: number) =>
-    request<HistoryEntry[]>("GET", `${formPath(app, form)}/records/${id}/history`),
+    request<HistoryEntry[]>("GET", apiPath(`${formPath(app, form)}/records/${id}/history`)),
   create: (app: string, form: string, values: Record<string, unknown>) =>
-    request<RecordJson>("POST", `${formPath(app, form)}/records`, values),
+    request<RecordJson>("POST", apiPath(`${formPath(app, form)}/records`), values),
   update: (app: string, form: string, id: number, values: Record<string, unknown>) =>
-    request<RecordJson>("PATCH", `${formPath(app, form)}/records/${id}`, values),
-  remove: (app: string, form: string, id: number) => request<void>("DELETE", `${formPath(app, form)}/records/${id}`),
+    request<RecordJson>("PATCH", apiPath(`${formPath(app, form)}/records/${id}`), values),
+  remove: (app: string, form: string, id: number) => request<void>("DELETE", apiPath(`${formPath(app, form)}/records/${id}`)),
   recycleBin: (app: string, form: string, limit = 50, offset = 0) =>
-    request<Page>("GET", `${formPath(app, form)}/recycle-bin`, undefined, { limit, offset }),
-  restore: (app: string, form: string, id: number) => request<RecordJson>("POST", `${formPath(app, form)}/records/${id}/restore`),
-  permissions: (app: string, form: string) => request<Permissions>("GET", `${formPath(app, form)}/permissions/me`),
-  live: (app: string, form: string) => request<LiveScripts>("GET", `${formPath(app, form)}/live`),
-  fieldTypes: () => request<PaletteGroup[]>("GET", "/schema/field-types"),
-  createApp: (definition: Record<string, unknown>) => request<AppDef>("POST", "/apps", definition),
-  plan: (app: string, definition: AppDef) => request<MigrationPlan>("POST", `/apps/${encodeURIComponent(app)}/plan`, definition),
+    request<Page>("GET", apiPath(`${formPath(app, form)}/recycle-bin`), undefined, { limit, offset }),
+  restore: (app: string, form: string, id: number) => request<RecordJson>("POST", apiPath(`${formPath(app, form)}/records/${id}/restore`)),
+  permissions: (app: string, form: string) => request<Permissions>("GET", apiPath(`${formPath(app, form)}/permissions/me`)),
+  live: (app: string, form: string) => request<LiveScripts>("GET", apiPath(`${formPath(app, form)}/live`)),
+  fieldTypes: () => request<PaletteGroup[]>("GET", apiPath("/schema/field-types")),
+  createApp: (definition: Record<string, unknown>) => request<AppDef>("POST", apiPath("/apps"), definition),
+  plan: (app: string, definition: AppDef) => request<MigrationPlan>("POST", apiPath(`/apps/${encodeURIComponent(app)}/plan`), definition),
   publish: (app: string, definition: AppDef, plan_hash: string) =>
-    request<AppDef>("PUT", `/apps/${encodeURIComponent(app)}`, { ...definition, plan_hash }),
+    request<AppDef>("PUT", apiPath(`/apps/${encodeURIComponent(app)}`), { ...definition, plan_hash }),
 };

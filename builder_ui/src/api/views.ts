@@ -4,11 +4,10 @@
  * records. Kept apart from client.ts so each part of the UI grows in its own file.
  */
 import i18n from "../i18n";
-import { API, ApiError, request } from "./client";
+import { API, ApiError, formPath, request, apiPath } from "./client";
 import type { FieldDef, Issue, Label, LiveScripts, Page } from "./types";
 
 const CSRF_KEY = "jimu.csrf";
-const formPath = (app: string, form: string) => `/apps/${encodeURIComponent(app)}/forms/${encodeURIComponent(form)}`;
 const language = () => (i18n.language === "en" ? "en" : "zh-CN");
 
 async function failure(response: Response): Promise<ApiError> {
@@ -50,7 +49,7 @@ export function exportUrl(app: string, form: string, params: ExportParams): stri
   if (params.filter) query.set("filter", params.filter);
   if (params.sort) query.set("sort", params.sort);
   if (params.fields?.length) query.set("fields", params.fields.join(","));
-  return `${API}${formPath(app, form)}/records/export?${query}`;
+  return `${API}${apiPath(`${formPath(app, form)}/records/export`)}?${query}`;
 }
 
 /** Download the export as a file (fetched first, so an error shows as a message, not a page). */
@@ -90,7 +89,7 @@ export async function importFile(app: string, form: string, file: File, partial:
   const headers: Record<string, string> = { "Accept-Language": language() };
   const csrf = localStorage.getItem(CSRF_KEY);
   if (csrf) headers["X-CSRF-Token"] = csrf;
-  const url = `${API}${formPath(app, form)}/records/import${partial ? "?partial=true" : ""}`;
+  const url = `${API}${apiPath(`${formPath(app, form)}/records/import`)}${partial ? "?partial=true" : ""}`;
   const response = await fetch(url, { method: "POST", body, headers, credentials: "same-origin" });
   if (!response.ok) throw await failure(response);
   return (await response.json()) as ImportResult;
@@ -98,7 +97,7 @@ export async function importFile(app: string, form: string, file: File, partial:
 
 /** Records of `form` whose relation `field` points to record `id` (the caller's scope applies). */
 export const relatedRecords = (app: string, form: string, field: string, id: number, limit = 10) =>
-  request<Page>("GET", `${formPath(app, form)}/records`, undefined, { related: `${field}:${id}`, limit, sort: "-_id" });
+  request<Page>("GET", apiPath(`${formPath(app, form)}/records`), undefined, { related: `${field}:${id}`, limit, sort: "-_id" });
 
 export type LinkKind = "fill" | "query";
 
@@ -129,10 +128,10 @@ export interface LinkInput {
 }
 
 export const links = {
-  list: (app: string, form: string) => request<PublicLink[]>("GET", `${formPath(app, form)}/links`),
-  create: (app: string, form: string, body: LinkInput) => request<PublicLink>("POST", `${formPath(app, form)}/links`, body),
-  update: (app: string, form: string, id: number, body: LinkInput) => request<PublicLink>("PATCH", `${formPath(app, form)}/links/${id}`, body),
-  remove: (app: string, form: string, id: number) => request<void>("DELETE", `${formPath(app, form)}/links/${id}`),
+  list: (app: string, form: string) => request<PublicLink[]>("GET", apiPath(`${formPath(app, form)}/links`)),
+  create: (app: string, form: string, body: LinkInput) => request<PublicLink>("POST", apiPath(`${formPath(app, form)}/links`), body),
+  update: (app: string, form: string, id: number, body: LinkInput) => request<PublicLink>("PATCH", apiPath(`${formPath(app, form)}/links/${id}`), body),
+  remove: (app: string, form: string, id: number) => request<void>("DELETE", apiPath(`${formPath(app, form)}/links/${id}`)),
 };
 
 /** The address people open: the UI's public page, not the API URL. */
@@ -148,12 +147,12 @@ export interface PublicForm {
   expires_at: string | null;
 }
 
-async function publicCall<T>(method: "GET" | "POST", token: string, password: string | null, body?: unknown, suffix = ""): Promise<T> {
+async function publicCall<T>(method: "GET" | "POST", token: string, password: string | null, body?: unknown, suffix: "" | "/live" = ""): Promise<T> {
   const headers: Record<string, string> = { "Accept-Language": language() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   // HTTP headers carry Latin-1: a UTF-8 password travels as its bytes (the server reads them back).
   if (password) headers["X-Link-Password"] = String.fromCharCode(...new TextEncoder().encode(password));
-  const response = await fetch(`${API}/public/${encodeURIComponent(token)}${suffix}`, {
+  const response = await fetch(`${API}${apiPath(`/public/${encodeURIComponent(token)}${suffix}`)}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),

@@ -4,7 +4,7 @@ import { useQuery } from "@tanstack/react-query";
 import { TreeSelect } from "antd";
 import { useMemo } from "react";
 import { useTranslation } from "react-i18next";
-import { request } from "../api/client";
+import { request, apiPath } from "../api/client";
 import type { FieldDef } from "../api/types";
 import { departmentTree, type Listed } from "../forms/departments";
 
@@ -21,7 +21,7 @@ interface Props {
 
 export default function DepartmentPicker({ field, value, onChange, disabled, autoFocus, id }: Props) {
   const { t } = useTranslation();
-  const listed = useQuery({ queryKey: ["directory-departments"], queryFn: () => request<Listed[]>("GET", "/directory/departments") });
+  const listed = useQuery({ queryKey: ["directory-departments"], queryFn: () => request<Listed[]>("GET", apiPath("/directory/departments")) });
   const tree = useMemo(() => departmentTree(listed.data ?? []), [listed.data]);
   const names = new Map((listed.data ?? []).map((d) => [d.id, d.name]));
   const many = field.type === "departments";

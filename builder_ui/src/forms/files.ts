@@ -1,6 +1,6 @@
 /** File values of attachment, image and signature fields: where a file is downloaded from, and
  * the upload request (signed in: `POST /files`; on a public link: `POST /public/{token}/files`). */
-import { API, ApiError } from "../api/client";
+import { API, ApiError, apiPath } from "../api/client";
 import i18n from "../i18n";
 
 /** A file as a record holds it (`name`, `size`, `mime` come with reads and uploads). */
@@ -55,8 +55,8 @@ export function sizeText(size: number | null | undefined): string {
 /** The upload request's path and query for a field of `fieldType` (the server refuses at once
  * what the field would not accept). */
 export function uploadPath(target: UploadTarget, fieldKey: string, fieldType: string): string {
-  if (target.kind === "public") return `/public/${encodeURIComponent(target.token)}/files?field=${encodeURIComponent(fieldKey)}`;
-  return `/files?field_type=${encodeURIComponent(fieldType)}`;
+  if (target.kind === "public") return `${apiPath(`/public/${encodeURIComponent(target.token)}/files`)}?field=${encodeURIComponent(fieldKey)}`;
+  return `${apiPath("/files")}?field_type=${encodeURIComponent(fieldType)}`;
 }
 
 export async function uploadFile(file: Blob, name: string, target: UploadTarget, fieldKey: string, fieldType: string): Promise<FileRef> {

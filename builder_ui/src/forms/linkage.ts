@@ -7,7 +7,7 @@
  * the linked fields the user has not touched are cleared too.
  */
 import { useEffect, useMemo, useRef, type Dispatch, type SetStateAction } from "react";
-import { request } from "../api/client";
+import { apiPath, request } from "../api/client";
 import type { FieldDef, FormDef } from "../api/types";
 
 type Values = Record<string, unknown>;
@@ -112,7 +112,7 @@ export async function askServer(app: string, form: string, values: Values, watch
   for (const key of watched) if (!isEmpty(values[key])) sent[key] = values[key];
   const answer = await request<{ values: Values }>(
     "POST",
-    `/apps/${encodeURIComponent(app)}/forms/${encodeURIComponent(form)}/linkage`,
+    apiPath(`/apps/${encodeURIComponent(app)}/forms/${encodeURIComponent(form)}/linkage`),
     { values: sent },
   );
   return answer.values ?? {};

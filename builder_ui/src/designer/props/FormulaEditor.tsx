@@ -11,7 +11,7 @@ import type { TextAreaRef } from "antd/es/input/TextArea";
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { TFunction } from "i18next";
 import { useTranslation } from "react-i18next";
-import { ApiError, request } from "../../api/client";
+import { ApiError, apiPath, request } from "../../api/client";
 import type { Issue } from "../../api/types";
 import { errorPosition, formulaChips, insertAt, offsetOf } from "../properties";
 import { checkBody, rowFields, type DesignContext } from "./context";
@@ -133,7 +133,7 @@ function useLiveCheck(value: string, context: DesignContext): CheckState {
     const mine = ++counter.current;
     const timer = window.setTimeout(async () => {
       try {
-        const result = await request<{ type: string }>("POST", "/expr/check", JSON.parse(body));
+        const result = await request<{ type: string }>("POST", apiPath("/expr/check"), JSON.parse(body));
         if (mine === counter.current) setCheck({ state: "ok", type: result.type });
       } catch (error) {
         if (mine !== counter.current) return;
@@ -201,7 +201,7 @@ function FunctionHelp({ testId, onPick }: { testId: string; onPick(fn: FunctionD
   const [search, setSearch] = useState("");
   const functions = useQuery({
     queryKey: ["expr-functions"],
-    queryFn: () => request<FunctionDoc[]>("GET", "/expr/functions"),
+    queryFn: () => request<FunctionDoc[]>("GET", apiPath("/expr/functions")),
     staleTime: Infinity,
   });
   const needle = search.trim().toLowerCase();

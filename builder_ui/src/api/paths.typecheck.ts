@@ -1,0 +1,26 @@
+/**
+ * Compile-time checks of the typed client (run by `tsc -b` in the build): paths the server's
+ * OpenAPI document has compile, others do not. Nothing here runs.
+ */
+import { apiPath, type BodyOf } from "./client";
+
+const app: string = "crm";
+const id = 12;
+export const served = [
+  apiPath("/apps"),
+  apiPath(`/apps/${app}/forms/${app}/records/${id}/history`),
+  apiPath(`/public/${app}/live`),
+  apiPath(`/roles/${id}/members`),
+];
+// @ts-expect-error -- no such route: a renamed or removed endpoint breaks the build
+export const unknown = apiPath("/apps/crm/forms/customer/recordz");
+// @ts-expect-error -- nor with parameters filled in from variables
+export const unknownTemplate = apiPath(`/apps/${app}/forms/${app}/recordz`);
+// @ts-expect-error -- a parameter is one path segment
+export const tooDeep = apiPath("/apps/crm/x/forms/customer/records");
+// @ts-expect-error -- the API prefix is added by `request`, never written at a call site
+export const prefixed = apiPath("/api/v1/apps");
+
+export const member: BodyOf<"/api/v1/roles/{role_id}/members", "post"> = { user_id: 7 };
+// @ts-expect-error -- the body model has no such property
+export const badMember: BodyOf<"/api/v1/roles/{role_id}/members", "post"> = { username: "rep_a1" };
