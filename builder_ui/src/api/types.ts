@@ -80,11 +80,18 @@ export interface FieldDef {
   [key: string]: unknown;
 }
 
+/** A cross-field rule of a form: `expr` must be true, otherwise `message` is shown. */
+export interface Validation {
+  expr: string;
+  message: { zh?: string; en?: string };
+}
+
 export interface FormDef {
   key: string;
   name: Label;
   title_field?: string | null;
   fields: FieldDef[];
+  validations?: Validation[];
 }
 
 export interface MenuEntry {

@@ -3,6 +3,10 @@ import type { AppDef, FieldDef } from "../api/types";
 import {
   addField,
   addSubField,
+  addValidation,
+  changeValidation,
+  removeValidation,
+  validationIndex,
   fieldAt,
   formIssues,
   groupSections,
@@ -290,5 +294,33 @@ describe("form settings", () => {
     expect(isDirty(published, fields, { name: "Orders", title_field: "b" })).toBe(true);
     expect(isDirty(published, fields, { name: "Order", title_field: null })).toBe(true);
     expect(isDirty(published, setWidth(fields, "a", "half"), { name: "Order", title_field: "b" })).toBe(true);
+  });
+});
+
+describe("form validations (表单校验)", () => {
+  const form = { key: "order", name: "订单", fields: [{ key: "qty", type: "integer" }] as FieldDef[] };
+  const app = { key: "shop", name: "店", version: "1", forms: [form], menu: [], _revision: 3 } as AppDef;
+
+  it("adds, edits per language and removes rules", () => {
+    let rules = addValidation([]);
+    expect(rules).toEqual([{ expr: "", message: { zh: "", en: "" } }]);
+    rules = changeValidation(rules, 0, { expr: "qty > 0", zh: "数量必须大于 0" });
+    rules = changeValidation(rules, 0, { en: "Quantity must be positive" });
+    expect(rules).toEqual([{ expr: "qty > 0", message: { zh: "数量必须大于 0", en: "Quantity must be positive" } }]);
+    expect(removeValidation(addValidation(rules), 1)).toEqual(rules);
+  });
+
+  it("publishes them with the form and counts them as unpublished changes", () => {
+    const validations = [{ expr: "qty > 0", message: { zh: "数量必须大于 0" } }];
+    const settings = { name: form.name, validations };
+    expect(buildDefinition(app, "order", form.fields, settings).forms[0].validations).toEqual(validations);
+    expect(isDirty(form, form.fields, settings)).toBe(true);
+    expect(isDirty({ ...form, validations }, form.fields, settings)).toBe(false);
+    expect(isDirty(form, form.fields, { name: form.name, validations: [] })).toBe(false);
+  });
+
+  it("finds the rule a server issue is about", () => {
+    expect(validationIndex("forms[0].validations[2].expr")).toBe(2);
+    expect(validationIndex("forms[0].fields[2].expr")).toBeNull();
   });
 });

@@ -4,7 +4,7 @@
  * widths), the form's settings, the app definition a publish sends, and where the server's
  * definition errors (`forms[2].fields[5].expr`, `forms[2].fields[5].fields[0].type`) belong.
  */
-import type { AppDef, FieldDef, FormDef, Issue, Label } from "../api/types";
+import type { AppDef, FieldDef, FormDef, Issue, Label, Validation } from "../api/types";
 
 export interface PaletteType {
   type: string;
@@ -338,6 +338,34 @@ export function setLabel(label: Label, lang: "zh" | "en", text: string): Label {
 export interface FormSettings {
   name: Label;
   title_field?: string | null;
+  /** Cross-field rules checked on every save (表单校验). */
+  validations?: Validation[];
+}
+
+/** A new, empty cross-field rule at the end of `rules`. */
+export function addValidation(rules: Validation[]): Validation[] {
+  return [...rules, { expr: "", message: { zh: "", en: "" } }];
+}
+
+/** `rules` with rule `index` changed by `patch` (the message is merged per language). */
+export function changeValidation(rules: Validation[], index: number, patch: { expr?: string; zh?: string; en?: string }): Validation[] {
+  return rules.map((rule, i) => {
+    if (i !== index) return rule;
+    const message = { ...rule.message };
+    if (patch.zh !== undefined) message.zh = patch.zh;
+    if (patch.en !== undefined) message.en = patch.en;
+    return { expr: patch.expr ?? rule.expr, message };
+  });
+}
+
+export function removeValidation(rules: Validation[], index: number): Validation[] {
+  return rules.filter((_, i) => i !== index);
+}
+
+/** Which rule a server issue is about (`forms[2].validations[1].expr` → 1), or null. */
+export function validationIndex(path: string): number | null {
+  const match = /\.validations\[(\d+)\]/.exec(path);
+  return match ? Number(match[1]) : null;
 }
 
 /**
@@ -353,6 +381,7 @@ export function buildDefinition(app: AppDef, formKey: string, fields: FieldDef[]
       next.name = settings.name;
       if (settings.title_field) next.title_field = settings.title_field;
       else delete next.title_field;
+      if (settings.validations) next.validations = settings.validations;
     }
     if (next.title_field && !fields.some((f) => f.key === next.title_field)) delete next.title_field;
     return next;
@@ -362,8 +391,8 @@ export function buildDefinition(app: AppDef, formKey: string, fields: FieldDef[]
 
 /** The draft differs from the published form (what leaving the designer would lose). */
 export function isDirty(published: FormDef, fields: FieldDef[], settings: FormSettings): boolean {
-  const draft = { fields, name: settings.name ?? null, title_field: settings.title_field || null };
-  const live = { fields: published.fields, name: published.name ?? null, title_field: published.title_field || null };
+  const draft = { fields, name: settings.name ?? null, title_field: settings.title_field || null, validations: settings.validations ?? published.validations ?? [] };
+  const live = { fields: published.fields, name: published.name ?? null, title_field: published.title_field || null, validations: published.validations ?? [] };
   return JSON.stringify(draft) !== JSON.stringify(live);
 }
 

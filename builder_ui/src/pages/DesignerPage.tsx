@@ -63,7 +63,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
   const published = findForm(app, formKey)!;
   const palette = useQuery({ queryKey: ["field-types"], queryFn: api.fieldTypes, staleTime: Infinity });
   const [fields, setFields] = useState<FieldDef[]>(published.fields);
-  const [settings, setSettings] = useState<FormSettings>({ name: published.name, title_field: published.title_field ?? null });
+  const [settings, setSettings] = useState<FormSettings>({ name: published.name, title_field: published.title_field ?? null, validations: published.validations ?? [] });
   const [selected, setSelectedState] = useState<Selection | null>(published.fields[0] ? { key: published.fields[0].key } : null);
   const [tab, setTab] = useState<"field" | "form">(published.fields[0] ? "field" : "form");
   const [issues, setIssues] = useState<Issue[]>([]);
@@ -280,7 +280,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
                 {
                   key: "form",
                   label: <span data-testid="designer-tab-form">{t("canvas.formSettings")}</span>,
-                  children: <FormSettingsPanel settings={settings} onChange={setSettings} candidates={titleCandidates(fields, kinds)} issues={formIssues(issues, app, formKey)} />,
+                  children: <FormSettingsPanel settings={settings} onChange={setSettings} candidates={titleCandidates(fields, kinds)} issues={formIssues(issues, app, formKey)} context={{ app, formKey, formFields: fields }} />,
                 },
               ]}
             />
