@@ -9,6 +9,8 @@ import { INTEGER_TYPES } from "../forms/fieldTypes";
 import type { FileRef } from "../forms/files";
 import { labelText } from "../forms/labels";
 import type { AddressValue } from "../forms/regions";
+import LocationInput from "./LocationInput";
+import type { LocationValue } from "../forms/location";
 import AddressInput from "./AddressInput";
 import DepartmentPicker from "./DepartmentPicker";
 import FieldValue from "./FieldValue";
@@ -193,8 +195,10 @@ export default function FieldInput({ app, field, value, onChange, disabled, auto
       return <SignatureInput id={id} field={field} value={value} onChange={(v: FileRef[] | null) => onChange(v)} disabled={disabled} />;
     case "address":
       return <AddressInput id={id} field={field} value={value as AddressValue | null} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
+    case "location":
+      return <LocationInput id={id} field={field} value={value as LocationValue | null} onChange={onChange} disabled={disabled} autoFocus={autoFocus} />;
     default:
-      // Types without an input yet (location...): shown read-only.
+      // Anything without an input (computed and layout types): shown read-only.
       return (
         <Typography.Text type="secondary">
           <FieldValue field={field} value={value} />
@@ -229,4 +233,5 @@ export const EDITABLE_TYPES = new Set([
   "image",
   "signature",
   "address",
+  "location",
 ]);
