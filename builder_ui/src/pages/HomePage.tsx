@@ -1,11 +1,12 @@
 /** My apps: every installed app I may use, as cards; administrators also start a new app here. */
 import { AppstoreOutlined, PlusOutlined } from "@ant-design/icons";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { App, Button, Card, Col, Empty, Form, Input, Modal, Row, Space, Spin, Typography } from "antd";
+import { Button, Card, Col, Empty, Row, Space, Spin, Typography } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router";
-import { api, ApiError } from "../api/client";
+import { api } from "../api/client";
+import KeyNameDialog, { type KeyName } from "../components/KeyNameDialog";
 import { newAppDefinition } from "../designer/state";
 import { useAuth } from "../auth/AuthContext";
 import { labelText } from "../forms/labels";
@@ -45,57 +46,33 @@ export default function HomePage() {
   );
 }
 
-interface NewAppValues {
-  key: string;
-  zh: string;
-  en?: string;
-}
-
 /** "New app": a key and a name make an app with one empty form, opened in the form designer. */
 function NewApp() {
   const { t } = useTranslation();
-  const { message } = App.useApp();
   const navigate = useNavigate();
   const client = useQueryClient();
   const [open, setOpen] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [form] = Form.useForm<NewAppValues>();
-  const submit = async (values: NewAppValues) => {
-    setBusy(true);
-    try {
-      const created = await api.createApp(newAppDefinition(values.key, { zh: values.zh, en: values.en || values.zh }));
-      await client.invalidateQueries({ queryKey: ["apps"] });
-      setOpen(false);
-      navigate(`/apps/${created.key}/${created.forms[0].key}/design`);
-    } catch (error) {
-      if (error instanceof ApiError && error.issues.length) {
-        const at = (path: string): "key" | "zh" | null => (path === "key" ? "key" : path.startsWith("name") ? "zh" : null);
-        const fields = error.issues.filter((i) => at(i.path)).map((i) => ({ name: at(i.path)!, errors: [i.message] }));
-        if (fields.length) form.setFields(fields);
-        else message.error(error.issues[0].message);
-      } else message.error(error instanceof Error ? error.message : t("errors.generic"));
-    } finally {
-      setBusy(false);
-    }
+  const create = async (values: KeyName) => {
+    const created = await api.createApp(newAppDefinition(values.key, { zh: values.zh, en: values.en }));
+    await client.invalidateQueries({ queryKey: ["apps"] });
+    setOpen(false);
+    navigate(`/apps/${created.key}/${created.forms[0].key}/design`);
   };
   return (
     <>
       <Button type="primary" icon={<PlusOutlined />} onClick={() => setOpen(true)} data-testid="new-app">
         {t("newApp.open")}
       </Button>
-      <Modal open={open} title={t("newApp.title")} okText={t("newApp.create")} confirmLoading={busy} onOk={() => form.submit()} onCancel={() => setOpen(false)} destroyOnHidden okButtonProps={{ "data-testid": "new-app-create" } as Record<string, string>}>
-        <Form form={form} layout="vertical" onFinish={submit} preserve={false}>
-          <Form.Item name="key" label={t("newApp.key")} rules={[{ required: true, pattern: /^[a-z][a-z0-9_]*$/ }]}>
-            <Input data-testid="new-app-key" />
-          </Form.Item>
-          <Form.Item name="zh" label={t("newApp.nameZh")} rules={[{ required: true }]}>
-            <Input data-testid="new-app-zh" />
-          </Form.Item>
-          <Form.Item name="en" label={t("newApp.nameEn")}>
-            <Input data-testid="new-app-en" />
-          </Form.Item>
-        </Form>
-      </Modal>
+      <KeyNameDialog
+        open={open}
+        title={t("newApp.title")}
+        okText={t("newApp.create")}
+        keyLabel={t("newApp.key")}
+        testId="new-app"
+        fieldOf={(path) => (path === "key" ? "key" : path.startsWith("name") ? "zh" : null)}
+        onCancel={() => setOpen(false)}
+        onSubmit={create}
+      />
     </>
   );
 }

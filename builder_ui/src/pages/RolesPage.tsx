@@ -6,7 +6,7 @@
  */
 import { DeleteOutlined, PlusOutlined, TeamOutlined, UserOutlined } from "@ant-design/icons";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Button, Card, Checkbox, Col, Collapse, Empty, Form, Input, List, Modal, Popconfirm, Result, Row, Segmented, Select, Space, Tag, Typography } from "antd";
+import { Alert, App, Button, Card, Checkbox, Col, Collapse, Empty, Form, Input, List, Popconfirm, Result, Row, Segmented, Select, Space, Tag, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
@@ -14,6 +14,7 @@ import { ACTIONS, admin, type FieldAccess, type RoleDef, type ScopeName } from "
 import { api, ApiError } from "../api/client";
 import type { AppDef, Issue } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
+import KeyNameDialog from "../components/KeyNameDialog";
 import { LAYOUT_TYPES } from "../forms/fieldTypes";
 import { labelText } from "../forms/labels";
 import { useApp } from "./appContext";
@@ -330,36 +331,16 @@ function Members({ app, role, published }: { app: AppDef; role: RoleDef; publish
 
 function NewRole({ open, taken, onClose, onCreate }: { open: boolean; taken: Set<string>; onClose: () => void; onCreate: (key: string, name: { zh: string; en: string }) => void }) {
   const { t } = useTranslation();
-  const [form] = Form.useForm<{ key: string; zh: string; en?: string }>();
   return (
-    <Modal
+    <KeyNameDialog
       open={open}
       title={t("roles.new")}
       okText={t("roles.add")}
-      cancelText={t("fill.cancel")}
-      onOk={() => form.submit()}
+      keyLabel={t("roles.key")}
+      testId="role-new"
+      taken={taken}
       onCancel={onClose}
-      destroyOnHidden
-      okButtonProps={{ "data-testid": "role-new-create" } as Record<string, string>}
-    >
-      <Form form={form} layout="vertical" preserve={false} onFinish={(v) => onCreate(v.key, { zh: v.zh, en: v.en ?? "" })}>
-        <Form.Item
-          name="key"
-          label={t("roles.key")}
-          rules={[
-            { required: true, pattern: /^[a-z][a-z0-9_]{0,40}$/, message: t("newForm.keyRule") },
-            { validator: (_, v: string) => (taken.has(v) ? Promise.reject(new Error(t("roles.keyTaken"))) : Promise.resolve()) },
-          ]}
-        >
-          <Input data-testid="role-new-key" />
-        </Form.Item>
-        <Form.Item name="zh" label={t("newApp.nameZh")} rules={[{ required: true, message: t("newForm.nameRule") }]}>
-          <Input data-testid="role-new-zh" />
-        </Form.Item>
-        <Form.Item name="en" label={t("newApp.nameEn")}>
-          <Input data-testid="role-new-en" />
-        </Form.Item>
-      </Form>
-    </Modal>
+      onSubmit={(v) => onCreate(v.key, { zh: v.zh, en: v.en })}
+    />
   );
 }
