@@ -29,6 +29,14 @@ ensure_node
 ensure_venv "dev,bench"
 ensure_node_modules
 
+# Two workers, each with its own throwaway PostgreSQL server; whole modules go to one worker so
+# module fixtures (installed apps) are built once. The OpenAPI fuzz test runs on its own:
+# schemathesis' per-operation subtests collapse into one test under pytest-xdist.
+python_tests() {
+    .venv/bin/python -m pytest --ignore=tests/e2e --ignore=tests/api/test_openapi_fuzz.py -n 2 --dist loadfile || return
+    .venv/bin/python -m pytest tests/api/test_openapi_fuzz.py
+}
+
 results=()
 failed=0
 run_suite() {
@@ -51,7 +59,7 @@ run_suite() {
 
 run_suite ruff .venv/bin/ruff check .
 run_suite mypy .venv/bin/mypy
-run_suite python .venv/bin/python -m pytest --ignore=tests/e2e
+run_suite python python_tests
 run_suite ui-build build_ui
 run_suite js-formula npm run --prefix builder_ui --silent test:formula
 run_suite js-unit npm run --prefix builder_ui --silent test:unit
