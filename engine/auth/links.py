@@ -73,6 +73,11 @@ class LinkAccess:
             return false()
         return and_(*(resolver.value(key) == value for key, value in self.keys))
 
+    def on(self, form: FieldLayout | Any) -> None:
+        """Other forms read through relations: unrestricted for now (issue 10 bounds links by
+        their owner's rights)."""
+        return None
+
 
 @dataclass(frozen=True)
 class LinkChanges:

@@ -41,6 +41,16 @@ class FormAccess:
     scopes: dict[str, tuple[Scope, ...]] = field(default_factory=dict)  # action -> scopes
     fields: dict[str, str] = field(default_factory=dict)  # key -> hidden | read_only | editable
     roles: tuple[str, ...] = ()
+    # The same caller's rights on the app's other forms (relations are read with the target's).
+    peers: Callable[[FormLayout], FormAccess] | None = field(default=None, compare=False, repr=False)
+
+    def on(self, form: FormLayout) -> FormAccess:
+        """This caller's rights on `form` of the same app (see `Access.on`)."""
+        if self.everything:
+            return self
+        if self.peers is None:
+            return FormAccess(self.user_id, self.department_ids)
+        return self.peers(form)
 
     def allows(self, action: str) -> bool:
         return self.everything or bool(self.scopes.get(action))
@@ -154,8 +164,22 @@ def source_access(principal: Principal, app_id: int, spec: AppSpec) -> Callable[
     return access
 
 
-def combine(user_id: int | None, departments: tuple[int, ...], roles: list[RoleSpec], form: FormLayout) -> FormAccess:
-    """The union of `roles`' permissions on `form`."""
+def combine(
+    user_id: int | None,
+    departments: tuple[int, ...],
+    roles: list[RoleSpec],
+    form: FormLayout,
+    known: dict[str, FormAccess] | None = None,
+) -> FormAccess:
+    """The union of `roles`' permissions on `form` (and, through `on`, on the app's other
+    forms; `known` shares those between the forms of one caller)."""
+    known = {} if known is None else known
+
+    def peers(other: FormLayout) -> FormAccess:
+        if other.key not in known:
+            known[other.key] = combine(user_id, departments, roles, other, known)
+        return known[other.key]
+
     scopes: dict[str, list[Scope]] = {}
     fields: dict[str, str] = {}
     for role in roles:
@@ -172,13 +196,15 @@ def combine(user_id: int | None, departments: tuple[int, ...], roles: list[RoleS
             current = fields.get(key)
             if current is None or RANK[given] > RANK[current]:
                 fields[key] = given
-    return FormAccess(
+    access = FormAccess(
         user_id,
         departments,
         scopes={action: tuple(values) for action, values in scopes.items()},
         fields=fields,
         roles=tuple(role.key for role in roles),
+        peers=peers,
     )
+    return known.setdefault(form.key, access)
 
 
 __all__ = ["FormAccess", "combine", "form_access", "held_roles", "source_access", "user_departments"]

@@ -6,9 +6,12 @@ protocol, so it never imports the auth package (which builds on the forms engine
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from sqlalchemy.sql import ColumnElement
+
+if TYPE_CHECKING:
+    from engine.forms.layout import FormLayout
 
 
 class Access(Protocol):
@@ -21,6 +24,13 @@ class Access(Protocol):
     def hidden(self) -> frozenset[str]: ...
 
     def where(self, action: str, table: Any, resolver: Any) -> ColumnElement[bool]: ...
+
+    def on(self, form: FormLayout) -> Optional[Access]:  # noqa: UP045 (a forward reference)
+        """The same caller's rights on another form of the app (None: unrestricted).
+
+        Every read or write that follows a relation (filters, titles, lookups, rollups,
+        formulas, relation values written) uses the *target* form's rights through this."""
+        ...
 
 
 __all__ = ["Access"]
