@@ -17,6 +17,7 @@ compiles; a problem inside a formula that another one reads is reported once, at
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -66,7 +67,7 @@ def cycle_issues(app: AppSpec) -> list[Issue]:
         if chain is not None:
             shown = " → ".join(places[n].label if n in places else ".".join(n) for n in chain)
             issues.append(issue(place.path, "reference_cycle", key=node[-1], chain=shown))
-    return issues
+    return sorted(issues, key=lambda found: [int(n) for n in re.findall(r"\[(\d+)\]", found.path)])
 
 
 def _cycle_from(start: Node, edges: dict[Node, list[Node]]) -> list[Node] | None:
