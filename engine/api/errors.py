@@ -7,6 +7,7 @@ language-free, messages follow `Accept-Language` (zh-CN by default, en).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, Literal
@@ -15,10 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.core.issues import PYDANTIC_ZH, format_path
 
 Language = Literal["zh", "en"]
+
+logger = logging.getLogger("jimu.api")
 
 DEFAULT_LANGUAGE: Language = "zh"
 
@@ -166,6 +170,39 @@ async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return status_error(500, request)
 
 
+class UnexpectedErrors:
+    """ASGI middleware: an unexpected exception is logged and answered with the JSON 500, and
+    the request ends there.
+
+    Starlette's own last-resort handler sends that response too but then re-raises, and the
+    server closes a keep-alive connection whose response had started; here nothing is
+    re-raised, so the client's next request goes over the same connection. An exception after
+    the response started cannot be answered any more and still propagates."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if started:
+                raise
+            logger.exception("Unexpected error in %s %s", scope.get("method"), scope.get("path"))
+            await status_error(500, Request(scope))(scope, receive, send)
+
+
 async def _handle_service_error(request: Request, exc: Exception) -> JSONResponse:
     from engine.forms.errors import ServiceError
 
@@ -189,3 +226,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(ServiceError, _handle_service_error)
     app.add_exception_handler(Exception, _handle_unexpected)
+    app.add_middleware(UnexpectedErrors)

@@ -93,7 +93,7 @@ def load(conn: Connection, key: str) -> LoadedApp:
     definition = conn.execute(
         select(AppVersion.definition).where(AppVersion.app_id == app.id, AppVersion.revision == app.current_revision)
     ).scalar_one()
-    layout = _layout_from_records(conn, app.id, validate_app(definition))
+    layout = _layout_from_records(conn, app.id, validate_app(definition, runnable=False))
     loaded = LoadedApp(app.id, key, app.current_revision, definition, layout)
     _cache(conn)[(app.id, app.current_revision)] = loaded
     return loaded

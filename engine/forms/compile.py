@@ -2,7 +2,8 @@
 
 First the structure (the Pydantic models, i.e. the published JSON Schema): each error becomes
 an issue at its definition path (`forms[2].fields[5].precision`) with a Chinese and English
-message. Only a structurally valid definition goes on to the semantic checks (`checks.py`).
+message. Only a structurally valid definition goes on to the semantic checks (`checks.py`),
+and only a semantically valid one to the checks that it can run (`runnable.py`).
 """
 
 from __future__ import annotations
@@ -18,16 +19,25 @@ from engine.forms.checks import semantic_issues
 from engine.forms.common import KEY_PATTERN
 from engine.forms.field_types import FIELD_TYPES
 from engine.forms.messages import INVALID_VALUE_EN, INVALID_VALUE_ZH, UNKNOWN_TYPE_EN
+from engine.forms.runnable import runnable_issues
 from engine.forms.spec import AppSpec
 
 
-def validate_app(data: Any) -> AppSpec:
-    """The validated app; raise `DefinitionError` with every problem when it is invalid."""
+def validate_app(data: Any, *, runnable: bool = True) -> AppSpec:
+    """The validated app; raise `DefinitionError` with every problem when it is invalid.
+
+    With `runnable` (the default, for anything about to be published) a semantically valid
+    app is also checked to run (`engine.forms.runnable`: no lookup or rollup cycles, every
+    formula run in the database compiles to SQL). Loading a revision already published skips
+    that, so one published before those checks existed can still be opened and fixed.
+    """
     try:
         app = AppSpec.model_validate(data)
     except ValidationError as exc:
         raise DefinitionError(structural_issues(exc, data)) from None
     issues = semantic_issues(app)
+    if not issues and runnable:
+        issues = runnable_issues(app)
     if issues:
         raise DefinitionError(issues)
     return app

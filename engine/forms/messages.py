@@ -45,6 +45,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "公式之间循环引用：{name}",
         "Formulas refer to each other in a cycle: {name}",
     ),
+    "reference_cycle": (
+        "字段 {key} 经由关联、关联查询、汇总或公式引用了自身：{chain}",
+        "Field {key} reads itself through relations, lookups, rollups or formulas: {chain}",
+    ),
     # data linkage defaults (engine.forms.linkage)
     "linkage_in_subform": (
         "子表单中的字段不能使用数据联动默认值",

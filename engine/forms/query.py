@@ -237,7 +237,14 @@ class Reader:
                 "validation_failed",
                 [_issue("filter", "filter_not_boolean", "筛选条件必须是条件（真/假）", "The filter must be a condition (true/false)")],
             )
-        return resolver.formula(source)
+        try:
+            return resolver.formula(source)
+        except expr.ExprError as exc:  # a function or list the database cannot compute (SPLIT)
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [_issue("filter", exc.code, exc.message_zh, exc.message_en, exc.line, exc.column)],
+            ) from None
 
     def order_by(self, sort: str, resolver: Resolver, filter: str | None = None) -> builtins.list[ColumnElement[Any]]:
         """ORDER BY keys of `sort` ("-amount,title") for a page filtered by `filter`, kept per

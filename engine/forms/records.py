@@ -584,7 +584,7 @@ class Writer:
         columns = {name for row in main_rows for name in row}
         if any(len(row) != len(columns) for row in main_rows):  # executemany needs one shape
             main_rows = [{name: row.get(name) for name in columns} for row in main_rows]
-        ids = self._insert(conn, table, main_rows, preserve)
+        ids = self._unique_guard(conn, lambda: self._insert(conn, table, main_rows, preserve), prepared, paths, [None] * len(prepared))
         for one, record_id in zip(prepared, ids, strict=True):
             self._write_children(conn, one, record_id, creating=True)
         if preserve:
@@ -642,24 +642,40 @@ class Writer:
     def _insert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], preserve: bool) -> list[int]:
         if not rows:
             return []
-        try:
-            if preserve and all("_id" in row for row in rows):
-                if not bulk_insert(conn, table, rows):
-                    conn.execute(insert(table), rows)
-                reset_sequence(conn, table.name)
-                return [row["_id"] for row in rows]
-            if len(rows) == 1:
-                return [conn.execute(insert(table).values(rows[0]).returning(table.c._id)).scalar_one()]
-            ids = reserve_ids(conn, table, len(rows))
-            if ids is None:
-                result = conn.execute(insert(table).returning(table.c._id, sort_by_parameter_order=True), rows)
-                return [row[0] for row in result]
-            for row, record_id in zip(rows, ids, strict=True):
-                row["_id"] = record_id
+        if preserve and all("_id" in row for row in rows):
             if not bulk_insert(conn, table, rows):
                 conn.execute(insert(table), rows)
-            return ids
-        except IntegrityError as exc:  # a unique value taken by a concurrent writer
+            reset_sequence(conn, table.name)
+            return [row["_id"] for row in rows]
+        if len(rows) == 1:
+            return [conn.execute(insert(table).values(rows[0]).returning(table.c._id)).scalar_one()]
+        ids = reserve_ids(conn, table, len(rows))
+        if ids is None:
+            result = conn.execute(insert(table).returning(table.c._id, sort_by_parameter_order=True), rows)
+            return [row[0] for row in result]
+        for row, record_id in zip(rows, ids, strict=True):
+            row["_id"] = record_id
+        if not bulk_insert(conn, table, rows):
+            conn.execute(insert(table), rows)
+        return ids
+
+    def _unique_guard(
+        self, conn: Connection, write: Callable[[], _T], prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int | None]
+    ) -> _T:
+        """Run `write`; a unique value a concurrent writer took after `check_unique` (PostgreSQL's
+        unique index refuses the second one) is reported as `check_unique` reports it: a 422 at
+        the field. A savepoint keeps the transaction usable for that second check; forms without
+        unique fields need neither."""
+        if not any(layout.unique for layout in self.form.fields.values()):
+            return write()
+        try:
+            with conn.begin_nested():
+                return write()
+        except IntegrityError as exc:
+            self.check_unique(conn, prepared, paths, ids)  # the winner has committed: it is seen now
+            issues = [i for one in prepared for i in one.issues]
+            if issues:
+                raise invalid(issues) from exc
             raise ServiceError(409, "validation_failed", [Issue("", "unique", "取值已存在，不能重复", "A unique value already exists")]) from exc
 
     def _write_children(self, conn: Connection, one: Prepared, record_id: int, *, creating: bool) -> None:
@@ -758,14 +774,8 @@ class Writer:
             raise invalid(prepared.issues)
         values = {self.form.fields[key].column: value for key, value in prepared.values.items()}
         values.update(_updated_at=self.now, _updated_by=actor.user_id, _version=version + 1)
-        try:
-            result = conn.execute(
-                update(table)
-                .where(table.c._id == record_id, table.c._version == version, table.c._deleted_at.is_(None))
-                .values(values)
-            )
-        except IntegrityError as exc:
-            raise ServiceError(409, "validation_failed", [Issue("", "unique", "取值已存在，不能重复", "A unique value already exists")]) from exc
+        statement = update(table).where(table.c._id == record_id, table.c._version == version, table.c._deleted_at.is_(None)).values(values)
+        result = self._unique_guard(conn, lambda: conn.execute(statement), [prepared], [""], [record_id])
         if result.rowcount != 1:
             raise ServiceError(409, "stale_version")
         self._write_children(conn, prepared, record_id, creating=False)
