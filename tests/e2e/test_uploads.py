@@ -1,9 +1,10 @@
 """An attachment is never silently lost (issue 10, finding 8): on a throttled network (Chromium's
 `Network.emulateNetworkConditions`, 4 and 20 Mbit/s up) a user picks a 2 MB file and presses 提交
-at once — on the fill page, when editing a record from its drawer, in a subform row and on a
-public fill link — and the saved record has the file. While an upload is held back the button
-reads 上传中… and nothing is saved; an upload that fails blocks the save with a message at its
-field; a signature drawn but not confirmed is saved with the record."""
+at once — on the fill page, when editing a record from its drawer, in a subform row, in a grid
+cell edited in place and on a public fill link — and the saved record has the file. While an
+upload is held back the button reads 上传中… and nothing is saved; an upload that fails blocks
+the save with a message at its field; a signature drawn but not confirmed is saved with the
+record."""
 
 from __future__ import annotations
 
@@ -165,6 +166,30 @@ def test_drawer_edit_submit_during_upload_saves_the_file(
     assert record["_id"] == created["_id"] and record["title"] == f"待补报告 {mbit}"
     assert_report(record["report"], "补交报告.pdf")
     shot(page, "saved")
+
+
+@pytest.mark.parametrize("mbit", RATES)
+def test_grid_cell_edit_saves_once_the_upload_is_done(
+    browser: Browser, server: Server, shot: Shot, mbit: int
+) -> None:
+    created = api_call(server, "POST", RECORDS, {"title": f"表格里补报告 {mbit}"})
+    page = admin_page(browser, server)
+    page.goto("/apps/uploads/visit")
+    page.get_by_test_id("inline-toggle").click()
+    row = (
+        page.get_by_test_id("records-grid")
+        .locator("tbody tr.ant-table-row")
+        .filter(has_text=created["title"])
+    )
+    row.locator('td[data-field="report"]').click()
+    cell = page.get_by_test_id("inline-report")
+    throttle(page, mbit)
+    pick(cell, "upload-report", "表格报告.pdf")
+    cell.get_by_test_id("inline-save").click()
+    expect(page.get_by_test_id("inline-report")).to_have_count(0)
+    shot(page, "saved")
+    record = api_call(server, "GET", f"{RECORDS}/{created['_id']}")
+    assert_report(record["report"], "表格报告.pdf")
 
 
 @pytest.mark.parametrize("mbit", RATES)

@@ -9,13 +9,13 @@
  * the values with their files; an upload that failed is shown at its field and blocks the submit.
  */
 import { Alert, App, Button, Col, Form, Row, Space, Typography } from "antd";
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
+import { useMemo, useRef } from "react";
 import { useTranslation } from "react-i18next";
 import type { AppDef, FieldDef, LiveScripts } from "../api/types";
 import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
 import { makeLive, type LiveResult } from "../forms/live";
-import { UploadContext, UploadTracker, type UploadSlot } from "../forms/uploads";
+import { UploadContext, useUploadGate, type UploadSlot } from "../forms/uploads";
 import { colSpans } from "../views/helpers";
 import FieldInput, { EDITABLE_TYPES } from "./FieldInput";
 import FieldValue from "./FieldValue";
@@ -47,8 +47,8 @@ const EMPTY: LiveResult = { computed: {}, visible: {}, readonly: {}, rows: {} };
 export default function FormBody({ app, fields: all, values, errors, onChange, onSubmit, onCancel, access = {}, live, isNew, busy, submitLabel }: Props) {
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
-  const [tracker] = useState(() => new UploadTracker());
-  const uploads = useSyncExternalStore(tracker.subscribe, tracker.getSnapshot);
+  const gate = useUploadGate();
+  const { tracker, state: uploads, waiting } = gate;
   const slots = useRef(new Map<string, UploadSlot>());
   const slotOf = (key: string): UploadSlot => {
     let slot = slots.current.get(key);
@@ -66,10 +66,6 @@ export default function FormBody({ app, fields: all, values, errors, onChange, o
     latest.current = { ...latest.current, [key]: value };
     onChange(key, value);
   };
-  const [waiting, setWaiting] = useState(false);
-  // A submit waiting for uploads is dropped when the user cancels or leaves the page.
-  const attempt = useRef(0);
-  useEffect(() => () => void (attempt.current += 1), []);
   const engine = useMemo(() => (live ? makeLive(live) : null), [live]);
   const evaluated: LiveResult = engine ? engine.evaluate(values) : EMPTY;
   const shown = (field: FieldDef) => access[field.key] !== "hidden" && evaluated.visible[field.key] !== false;
@@ -90,14 +86,11 @@ export default function FormBody({ app, fields: all, values, errors, onChange, o
 
   async function submit(sent: Set<string>) {
     if (waiting) return;
-    const mine = ++attempt.current;
-    tracker.flush(); // a drawn signature not yet confirmed starts its upload now
-    if (tracker.busy) setWaiting(true);
-    const failures = await tracker.settled();
-    if (attempt.current !== mine) return;
-    setWaiting(false);
-    if (failures.length) {
-      message.error(t("fill.uploadFailed"));
+    // Waits for the uploads (a drawn signature not yet confirmed starts its own now); a submit
+    // left waiting is dropped when the user cancels or leaves the page.
+    const result = await gate.ready();
+    if (!result.ok) {
+      if ("failures" in result) message.error(t("fill.uploadFailed"));
       return;
     }
     onSubmit(sent, latest.current);
@@ -172,8 +165,7 @@ export default function FormBody({ app, fields: all, values, errors, onChange, o
           {onCancel && (
             <Button
               onClick={() => {
-                attempt.current += 1;
-                setWaiting(false);
+                gate.cancel();
                 onCancel();
               }}
             >

@@ -8,9 +8,10 @@
  * it. A submit first calls `flush()` (inputs holding unsent work, such as a drawn but unconfirmed
  * signature, start its upload), then `settled()`: it resolves once nothing is uploading any more
  * (uploads started meanwhile included) with the failures left, and the submit saves only when
- * there are none.
+ * there are none. `useUploadGate` is that submit step for a component that saves (the fill form
+ * body, a grid cell edited in place).
  */
-import { createContext, useContext } from "react";
+import { createContext, useContext, useEffect, useRef, useState, useSyncExternalStore } from "react";
 
 /** An upload that did not succeed: shown at `field` (a top-level field key) until dismissed. */
 export interface UploadFailure {
@@ -120,4 +121,45 @@ let counter = 0;
 export function uploadId(prefix = "upload"): string {
   counter += 1;
   return `${prefix}-${counter}`;
+}
+
+/** What `useUploadGate().ready()` found: save now, don't (failures are shown at their fields), or
+ * the wait was abandoned (cancelled, the form left, a newer submit) and nothing is to be done. */
+export type GateResult = { ok: true } | { ok: false; failures: UploadFailure[] } | { ok: false; abandoned: true };
+
+/** See `useUploadGate`. */
+export interface UploadGate {
+  tracker: UploadTracker;
+  state: UploadState;
+  waiting: boolean;
+  ready(): Promise<GateResult>;
+  cancel(): void;
+}
+
+/** The upload side of a save button: the tracker to provide to the inputs, its state, and
+ * `ready()`, which starts held-back uploads and waits for every upload (`waiting` meanwhile, for
+ * the button's 上传中…). `cancel()` drops a waiting save. */
+export function useUploadGate(): UploadGate {
+  const [tracker] = useState(() => new UploadTracker());
+  const state = useSyncExternalStore(tracker.subscribe, tracker.getSnapshot);
+  const [waiting, setWaiting] = useState(false);
+  const attempt = useRef(0);
+  useEffect(() => () => void (attempt.current += 1), []);
+
+  async function ready(): Promise<GateResult> {
+    const mine = ++attempt.current;
+    tracker.flush();
+    if (tracker.busy) setWaiting(true);
+    const failures = await tracker.settled();
+    if (attempt.current !== mine) return { ok: false, abandoned: true };
+    setWaiting(false);
+    return failures.length ? { ok: false, failures } : { ok: true };
+  }
+
+  function cancel() {
+    attempt.current += 1;
+    setWaiting(false);
+  }
+
+  return { tracker, state, waiting, ready, cancel };
 }
