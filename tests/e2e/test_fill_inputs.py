@@ -110,11 +110,17 @@ def test_fill_files_signature_address_and_department_on_a_phone(browser: Browser
         files=[{"name": "门头.png", "mimeType": "image/png", "buffer": png()}]
     )
     expect(page.get_by_test_id("upload-photo").locator(".ant-upload-list-item-done img")).to_be_visible()
-    # A non-image is refused by the image field with the server's message.
+    # A non-image is refused by the image field with the server's message; it stays listed (red)
+    # with the message at the field, and blocks saving until it is removed.
     page.get_by_test_id("upload-photo").locator("input[type=file]").set_input_files(
         files=[{"name": "假图.png", "mimeType": "image/png", "buffer": PDF}]
     )
     expect(page.locator(".ant-message")).to_contain_text("图片字段只接受")
+    expect(page.get_by_test_id("field-error-photo")).to_contain_text("假图.png 上传失败")
+    refused = page.get_by_test_id("upload-photo").locator(".ant-upload-list-item-error")
+    refused.hover()
+    refused.get_by_role("button", name="删除文件").click()
+    expect(page.get_by_test_id("field-error-photo")).to_have_count(0)
     expect(page.get_by_test_id("upload-photo").locator(".ant-upload-list-item")).to_have_count(1)
     shot(page, "files-uploaded")
 

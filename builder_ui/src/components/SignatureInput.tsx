@@ -1,11 +1,15 @@
 /** Signature fields: draw on a pad (`signature_pad`), clear, save — the drawing is uploaded as a
- * PNG and becomes the field's value; a saved signature is shown as its image and can be signed again. */
+ * PNG and becomes the field's value; a saved signature is shown as its image and can be signed again.
+ *
+ * The upload is handed to the form's `UploadTracker` (forms/uploads.ts), so a submit waits for it,
+ * and a drawing not yet confirmed when the form is submitted is uploaded then (it is not dropped). */
 import { App, Button, Space } from "antd";
 import { useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import SignaturePad from "signature_pad";
 import type { FieldDef } from "../api/types";
 import { fileRefs, fileUrl, uploadFile, type FileRef } from "../forms/files";
+import { uploadId, useUploadSlot } from "../forms/uploads";
 import { useRecordScope, useUploadTarget } from "./fileScope";
 
 interface Props {
@@ -30,6 +34,11 @@ export default function SignatureInput({ field, value, onChange, disabled, id }:
   const [local, setLocal] = useState<string | null>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const pad = useRef<SignaturePad | null>(null);
+  const slot = useUploadSlot();
+  const change = useRef(onChange);
+  change.current = onChange;
+  const saving = useRef(false);
+  const failure = useRef<string | null>(null);
 
   useEffect(() => {
     const element = canvas.current;
@@ -53,24 +62,46 @@ export default function SignatureInput({ field, value, onChange, disabled, id }:
     if (local) URL.revokeObjectURL(local);
   }, [local]);
 
+  async function upload(): Promise<void> {
+    const blob = await new Promise<Blob>((resolve, reject) =>
+      canvas.current!.toBlob((b) => (b ? resolve(b) : reject(new Error("toBlob"))), "image/png"),
+    );
+    const uploaded = await uploadFile(blob, `${field.key}-signature.png`, target, field.key, field.type);
+    setLocal(URL.createObjectURL(blob));
+    change.current([uploaded]);
+    setDrawing(false);
+  }
+
   async function save() {
     const current = pad.current;
-    if (!current || current.isEmpty() || !canvas.current) return;
+    if (saving.current || !current || current.isEmpty() || !canvas.current) return;
+    saving.current = true;
     setBusy(true);
+    if (failure.current) slot?.tracker.dismiss(failure.current);
+    const id = uploadId("signature");
+    failure.current = id;
+    const work = upload();
+    slot?.tracker.track(id, slot.field, t("inputs.signature"), work);
     try {
-      const blob = await new Promise<Blob>((resolve, reject) =>
-        canvas.current!.toBlob((b) => (b ? resolve(b) : reject(new Error("toBlob"))), "image/png"),
-      );
-      const uploaded = await uploadFile(blob, `${field.key}-signature.png`, target, field.key, field.type);
-      setLocal(URL.createObjectURL(blob));
-      onChange([uploaded]);
-      setDrawing(false);
+      await work;
     } catch (error) {
       message.error((error as Error).message);
     } finally {
+      saving.current = false;
       setBusy(false);
     }
   }
+
+  // Submitting the form confirms a drawing left unconfirmed on the pad.
+  const flush = useRef(save);
+  flush.current = save;
+  useEffect(() => slot?.tracker.onFlush(() => void flush.current()), [slot]);
+  // A failure of a pad that is gone no longer blocks the form.
+  const slotRef = useRef(slot);
+  slotRef.current = slot;
+  useEffect(() => () => {
+    if (failure.current) slotRef.current?.tracker.dismiss(failure.current);
+  }, []);
 
   if (!drawing && ref) {
     const src = local ?? (target.kind === "user" ? fileUrl(ref.file_id, scope) : undefined);
@@ -82,7 +113,14 @@ export default function SignatureInput({ field, value, onChange, disabled, id }:
             <Button size="small" onClick={() => setDrawing(true)} data-testid={`signature-${field.key}-redo`}>
               {t("inputs.signAgain")}
             </Button>
-            <Button size="small" onClick={() => onChange(null)} data-testid={`signature-${field.key}-remove`}>
+            <Button
+              size="small"
+              onClick={() => {
+                if (failure.current) slot?.tracker.dismiss(failure.current);
+                onChange(null);
+              }}
+              data-testid={`signature-${field.key}-remove`}
+            >
               {t("inputs.remove")}
             </Button>
           </Space>
@@ -100,7 +138,15 @@ export default function SignatureInput({ field, value, onChange, disabled, id }:
         aria-label={t("inputs.signHere")}
       />
       <Space style={{ marginTop: 8 }} wrap>
-        <Button size="small" onClick={() => { pad.current?.clear(); setEmpty(true); }} data-testid={`signature-${field.key}-clear`}>
+        <Button
+          size="small"
+          onClick={() => {
+            pad.current?.clear();
+            setEmpty(true);
+            if (failure.current) slot?.tracker.dismiss(failure.current);
+          }}
+          data-testid={`signature-${field.key}-clear`}
+        >
           {t("inputs.clear")}
         </Button>
         <Button size="small" type="primary" disabled={empty} loading={busy} onClick={save} data-testid={`signature-${field.key}-save`}>

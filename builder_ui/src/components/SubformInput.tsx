@@ -1,6 +1,11 @@
-/** The rows of a subform on the fill page: one card per row (phone-friendly), add and remove. */
+/** The rows of a subform on the fill page: one card per row (phone-friendly), add and remove.
+ *
+ * Each row keeps one identity while the user works on it (its React key and the target of its
+ * inputs' changes), so an upload that finishes after rows were added or removed lands in the row
+ * it was picked in, and a change never restores the rows as they were when it started. */
 import { DeleteOutlined, PlusOutlined } from "@ant-design/icons";
 import { Button, Card, Col, Form, Row, Typography } from "antd";
+import { useRef } from "react";
 import { useTranslation } from "react-i18next";
 import type { AppDef, FieldDef } from "../api/types";
 import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
@@ -27,29 +32,60 @@ export default function SubformInput({ app, field, value, onChange, results, typ
   const { t, i18n } = useTranslation();
   const rows = Array.isArray(value) ? (value as Values[]) : [];
   const subfields = (field.fields ?? []).filter((f) => !LAYOUT_TYPES.has(f.type));
-  const update = (index: number, key: string, v: unknown) => onChange(rows.map((row, i) => (i === index ? { ...row, [key]: v } : row)));
+  // Rows as the latest change left them (ahead of `value` until the page re-renders).
+  const latest = useRef(rows);
+  const given = useRef(value);
+  if (given.current !== value) {
+    given.current = value;
+    latest.current = rows;
+  }
+  const keys = useRef(new WeakMap<Values, string>());
+  const made = useRef(0);
+  const keyOf = (row: Values): string => {
+    let key = keys.current.get(row);
+    if (key === undefined) {
+      key = row._id !== undefined ? `id-${String(row._id)}` : `new-${++made.current}`;
+      keys.current.set(row, key);
+    }
+    return key;
+  };
+  const commit = (next: Values[]) => {
+    latest.current = next;
+    onChange(next);
+  };
+  const update = (rowKey: string, key: string, v: unknown) =>
+    commit(
+      latest.current.map((row) => {
+        if (keyOf(row) !== rowKey) return row;
+        const changed = { ...row, [key]: v };
+        keys.current.set(changed, rowKey);
+        return changed;
+      }),
+    );
   const add = () => {
     const row: Values = {};
     for (const sub of subfields) {
       const d = literalDefault(sub);
       if (d !== undefined) row[sub.key] = d;
     }
-    onChange([...rows, row]);
+    commit([...latest.current, row]);
   };
+  const remove = (rowKey: string) => commit(latest.current.filter((row) => keyOf(row) !== rowKey));
   return (
     <div data-testid={`subform-${field.key}`} style={{ width: "100%" }}>
       {rows.map((row, index) => {
         const result = results[index];
+        const rowKey = keyOf(row);
         return (
           <Card
-            key={String(row._id ?? `new-${index}`)}
+            key={rowKey}
             size="small"
             style={{ marginBottom: 8 }}
             title={`#${index + 1}`}
             data-testid={`subform-${field.key}-row-${index}`}
             extra={
               !disabled && (
-                <Button type="text" size="small" icon={<DeleteOutlined />} aria-label={t("fill.removeRow")} onClick={() => onChange(rows.filter((_, i) => i !== index))} />
+                <Button type="text" size="small" icon={<DeleteOutlined />} aria-label={t("fill.removeRow")} onClick={() => remove(rowKey)} />
               )
             }
           >
@@ -74,7 +110,7 @@ export default function SubformInput({ app, field, value, onChange, results, typ
                             value={cell}
                             disabled={locked}
                             idPrefix={`field-input-${field.key}-${index}-`}
-                            onChange={(v) => update(index, sub.key, v)}
+                            onChange={(v) => update(rowKey, sub.key, v)}
                           />
                         )}
                       </Form.Item>

@@ -59,7 +59,15 @@ export function uploadPath(target: UploadTarget, fieldKey: string, fieldType: st
   return `${apiPath("/files")}?field_type=${encodeURIComponent(fieldType)}`;
 }
 
-export async function uploadFile(file: Blob, name: string, target: UploadTarget, fieldKey: string, fieldType: string): Promise<FileRef> {
+/** Upload one file; `signal` aborts it (the file was removed from the list while it went up). */
+export async function uploadFile(
+  file: Blob,
+  name: string,
+  target: UploadTarget,
+  fieldKey: string,
+  fieldType: string,
+  signal?: AbortSignal,
+): Promise<FileRef> {
   const body = new FormData();
   body.append("file", file, name);
   const headers: Record<string, string> = { "Accept-Language": i18n.language === "en" ? "en" : "zh-CN" };
@@ -68,7 +76,7 @@ export async function uploadFile(file: Blob, name: string, target: UploadTarget,
   // Header values are Latin-1: a UTF-8 password travels as its bytes (the server reads them back).
   if (target.kind === "public" && target.password)
     headers["X-Link-Password"] = String.fromCharCode(...new TextEncoder().encode(target.password));
-  const response = await fetch(API + uploadPath(target, fieldKey, fieldType), { method: "POST", body, headers, credentials: "same-origin" });
+  const response = await fetch(API + uploadPath(target, fieldKey, fieldType), { method: "POST", body, headers, credentials: "same-origin", signal });
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {

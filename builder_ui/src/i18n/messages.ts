@@ -85,6 +85,10 @@ export const zh = {
     addRow: "添加一行",
     rows: "{{count}} 行",
     removeRow: "删除此行",
+    uploading: "上传中…",
+    uploadsRunning: "{{count}} 个文件上传中，提交会等上传完成",
+    uploadFailed: "有文件没有上传成功：请在标出的字段中移除它（可重新上传）后再提交",
+    uploadFailedAt: "{{name}} 上传失败：{{message}}。请移除后重新上传",
   },
   errors: { generic: "出错了", forbidden: "没有权限", notFound: "未找到" },
   designer: {
@@ -440,6 +444,10 @@ export const en: typeof zh = {
     addRow: "Add a row",
     rows: "{{count}} rows",
     removeRow: "Remove this row",
+    uploading: "Uploading…",
+    uploadsRunning: "{{count}} file(s) uploading; submitting waits for them",
+    uploadFailed: "A file did not upload: remove it at the marked field (and upload it again), then submit",
+    uploadFailedAt: "{{name}} did not upload: {{message}}. Remove it and upload it again",
   },
   errors: { generic: "Something went wrong", forbidden: "Not allowed", notFound: "Not found" },
   designer: {

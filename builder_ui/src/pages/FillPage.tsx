@@ -59,18 +59,21 @@ export default function FillPage() {
   if (permissions.data && !permissions.data.actions.includes(action)) return <Result status="403" title={t("errors.forbidden")} />;
   if (values === null || permissions.isPending || live.isPending) return <Spin />;
 
+  // Functional updates: an upload finishing calls the `change` of the render it started in, and
+  // must not bring back the values of that moment (it would drop what was typed or uploaded since).
   function change(key: string, value: unknown) {
-    setValues({ ...values!, [key]: value });
-    if (errors[key]) {
-      const { [key]: _fixed, ...rest } = errors;
-      setErrors(rest);
-    }
+    setValues((current) => ({ ...current!, [key]: value }));
+    setErrors((current) => {
+      if (!current[key]) return current;
+      const { [key]: _fixed, ...rest } = current;
+      return rest;
+    });
   }
 
-  async function submit(sent: Set<string>) {
+  async function submit(sent: Set<string>, current: Record<string, unknown>) {
     setBusy(true);
     setErrors({});
-    const body = recordBody(form!.fields, values!, sent);
+    const body = recordBody(form!.fields, current, sent);
     try {
       let saved: RecordJson;
       if (recordId === null) saved = await api.create(app.key, form!.key, body);

@@ -110,11 +110,11 @@ function FillLink({ token, password, described, onRefused }: { token: string; pa
       />
     );
 
-  async function submit(sent: Set<string>) {
+  async function submit(sent: Set<string>, current: Values) {
     setBusy(true);
     setErrors({});
     try {
-      await publicLink.fill(token, password, recordBody(described.fields, values, sent));
+      await publicLink.fill(token, password, recordBody(described.fields, current, sent));
       setDone(true);
     } catch (e) {
       if (e instanceof ApiError && [404, 410, 429].includes(e.status)) onRefused(e);
@@ -133,12 +133,14 @@ function FillLink({ token, password, described, onRefused }: { token: string; pa
       fields={described.fields}
       values={values}
       errors={errors}
+      // Functional updates: an upload finishing must not bring back the values of when it started.
       onChange={(key, value) => {
-        setValues({ ...values, [key]: value });
-        if (errors[key]) {
-          const { [key]: _fixed, ...rest } = errors;
-          setErrors(rest);
-        }
+        setValues((current) => ({ ...current, [key]: value }));
+        setErrors((current) => {
+          if (!current[key]) return current;
+          const { [key]: _fixed, ...rest } = current;
+          return rest;
+        });
       }}
       onSubmit={submit}
       isNew
