@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.api.main import create_app
+from engine.store import engine_for_url
+from tests.api.records_client import api_client
 
 SCHEMA = {
     "amount": {"type": "money", "label": {"zh": "合同金额", "en": "Amount"}, "precision": 2},
@@ -14,8 +17,24 @@ SCHEMA = {
 
 
 @pytest.fixture(scope="module")
-def client() -> TestClient:
-    return TestClient(create_app())
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """A signed-in client (the admin token) on a SQLite database: evaluation needs a sign-in."""
+    folder = tmp_path_factory.mktemp("expr_route")
+    engine = engine_for_url(f"sqlite:///{folder / 'jimu.db'}")
+    try:
+        yield api_client(engine, folder)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}])
+def test_signed_out_callers_cannot_check_or_evaluate(client: TestClient, headers: dict[str, str]) -> None:
+    """Issue 10 finding 3: an anonymous caller could make the server evaluate any formula."""
+    anonymous = TestClient(client.app, raise_server_exceptions=False)
+    body = {"expr": "LEN(REPT('a', 10))", "schema": {}, "record": {}}
+    response = anonymous.post("/api/v1/expr/check", json=body, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "unauthorized"
 
 
 def test_type_only(client: TestClient) -> None:
@@ -114,8 +133,7 @@ HOSTILE_BODIES = [
 
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
-def test_hostile_bodies_never_cause_a_server_error(body: str) -> None:
-    client = TestClient(create_app(), raise_server_exceptions=False)
+def test_hostile_bodies_never_cause_a_server_error(client: TestClient, body: str) -> None:
     response = client.post(
         "/api/v1/expr/check", content=body.encode(), headers={"content-type": "application/json"}
     )
@@ -215,8 +233,7 @@ def test_unknown_form_or_subform_is_an_issue_at_it(client: TestClient, extra: di
         {"forms": [{"key": "orders", "fields": [{"key": "s", "type": "subform", "fields": [{"type": "subform"}]}]}]},
     ],
 )
-def test_malformed_drafts_never_fail_the_server(app: dict[str, object]) -> None:
-    client = TestClient(create_app(), raise_server_exceptions=False)
+def test_malformed_drafts_never_fail_the_server(client: TestClient, app: dict[str, object]) -> None:
     response = client.post("/api/v1/expr/check", json={"expr": "1", "app": app, "form": "orders"})
     assert response.status_code in (200, 400), response.text
     assert response.json()

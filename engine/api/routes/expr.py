@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import expr
 from engine.api.errors import error_response, pick_language
+from engine.api.security import CurrentUser
 from engine.expr.functions import FUNCTIONS
 from engine.forms.draft_schema import DraftError, draft_schema
 
@@ -77,8 +78,10 @@ class ExprCheckResult(BaseModel):
     response_model_exclude_unset=True,
     responses={400: {"description": "Parse or type error, with line and column"}},
 )
-def check_formula(body: ExprCheckRequest, request: Request) -> ExprCheckResult | JSONResponse:
-    """Type-check a formula against a schema; with `record`, also evaluate it."""
+def check_formula(
+    body: ExprCheckRequest, request: Request, principal: CurrentUser
+) -> ExprCheckResult | JSONResponse:
+    """Type-check a formula against a schema; with `record`, also evaluate it (signed in only)."""
     language = pick_language(request)
     schema = body.field_schema
     if body.app is not None or body.form is not None:
