@@ -262,3 +262,45 @@ def test_function_reference_lists_every_function_with_both_languages(client: Tes
     assert by_name["IF"]["params"][2] == {"name": "value_if_false", "optional": True, "repeat": False}
     assert all(f["summary"]["zh"] and f["summary"]["en"] for f in functions)
     assert {"formula": 'IF(5 > 3, "高", "低")', "result": "高"} in by_name["IF"]["examples"]
+
+
+# --- issue 10 finding 3: evaluation cost ---------------------------------------------------
+
+ATTACK = "SUM(" + ", ".join(['LEN(TEXT(NOW(), REPT("YYYY", 249999)))'] * 90) + ")"
+
+
+def test_the_reported_attack_formula_is_cheap_now(client: TestClient) -> None:
+    """The 3.7 KB body that ran 34 s: REPT past the text limit is blank, so TEXT has no format."""
+    response = client.post("/api/v1/expr/check", json={"expr": ATTACK, "schema": {}, "record": {}})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"type": "number", "value": str(90 * len("2024-06-15 10:30:00"))}
+
+
+@pytest.mark.parametrize(
+    ("formula", "record"),
+    [
+        # many values each under the text limit: together past the request's budget
+        (" + ".join(["LEN(REPT(s, 99999))"] * 60), {"s": "a"}),
+        # one value per row of a long list
+        ("LEN(TEXTJOIN(',', TRUE, items.name & REPT('x', 99000)))", {"items": [{"name": "a"}] * 60}),
+    ],
+)
+@pytest.mark.parametrize(("language", "word"), [("zh-CN", "计算量过大"), ("en", "too much work")])
+def test_an_evaluation_past_its_budget_is_a_422(
+    client: TestClient, formula: str, record: dict[str, object], language: str, word: str
+) -> None:
+    schema = {"s": "text", "items": {"type": "subform", "fields": {"name": "text"}}}
+    body = {"expr": formula, "schema": schema, "record": record}
+    response = client.post("/api/v1/expr/check", json=body, headers={"Accept-Language": language})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "budget_exceeded"
+    assert word in error["message"]
+    assert [(i["path"], i["code"]) for i in error["issues"]] == [("expr", "budget_exceeded")]
+
+
+def test_a_formula_within_the_budget_still_evaluates(client: TestClient) -> None:
+    body = {"expr": " + ".join(["LEN(REPT(s, 99999))"] * 20), "schema": {"s": "text"}, "record": {"s": "a"}}
+    response = client.post("/api/v1/expr/check", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"type": "number", "value": str(20 * 99999)}

@@ -125,7 +125,13 @@ def check_formula(
             [{"path": "now", "code": "out_of_range", "message": message}],
             request,
         )
-    value = expr.evaluate(body.expr, body.record, schema, now=body.now, tz=tz)
+    budget = request.app.state.settings.eval_budget
+    try:
+        value = expr.evaluate(body.expr, body.record, schema, now=body.now, tz=tz, budget=budget)
+    except expr.BudgetExceeded as exc:  # the caller wrote both the formula and the record
+        message = exc.message_zh if language == "zh" else exc.message_en
+        issues = [{"path": "expr", "code": exc.code, "message": message}]
+        return error_response(422, exc.code, exc.message_zh, exc.message_en, issues, request)
     return ExprCheckResult(type=result_type.name, value=expr.encode(value))
 
 
