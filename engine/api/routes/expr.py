@@ -81,7 +81,7 @@ class ExprCheckResult(BaseModel):
 def check_formula(
     body: ExprCheckRequest, request: Request, principal: CurrentUser
 ) -> ExprCheckResult | JSONResponse:
-    """Type-check a formula against a schema; with `record`, also evaluate it (signed in only)."""
+    """Type-check a formula against a schema; with `record`, also evaluate it."""
     language = pick_language(request)
     schema = body.field_schema
     if body.app is not None or body.form is not None:
