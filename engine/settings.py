@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     admin_password: SecretStr | None = None
     session_hours: float = Field(default=12, gt=0, le=24 * 90)
+    # Work limits (issue 10, engine/store/limits.py): the units one metered formula evaluation
+    # may spend, and seconds per database statement by kind of work (0 = no limit).
+    eval_budget: int = Field(default=5_000_000, gt=0)
+    statement_timeout_interactive: float = Field(default=5, ge=0)
+    statement_timeout_report: float = Field(default=30, ge=0)
+    statement_timeout_export: float = Field(default=120, ge=0)
+    statement_timeout_import: float = Field(default=0, ge=0)
+    statement_timeout_publish: float = Field(default=0, ge=0)
 
     @field_validator("data_dir")
     @classmethod

@@ -8,6 +8,8 @@ when set, else a random token created at first start and kept in the data direct
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from engine.forms.records import Actor
 from engine.settings import Settings
 from engine.store import make_engine
+from engine.store.limits import Work, seconds_for, statement_limit
 
 TOKEN_FILE = "admin_token"
 
@@ -47,6 +50,14 @@ def get_engine(request: Request) -> Engine:
 def read_only(engine: Engine) -> Connection:
     """A connection for reading: on SQLite its transactions never take the write lock."""
     return engine.execution_options(jimu_read_only=True).connect()
+
+
+@contextmanager
+def limited(conn: Connection, request: Request, work: Work) -> Iterator[Connection]:
+    """``conn`` with every statement under the time limit of ``work`` (engine.store.limits);
+    a statement past it is a 422 ``query_timeout``."""
+    with statement_limit(conn, work, seconds_for(request.app.state.settings, work)):
+        yield conn
 
 
 def require_admin(request: Request) -> Actor:

@@ -218,6 +218,18 @@ async def _handle_service_error(request: Request, exc: Exception) -> JSONRespons
     return error_response(exc.status, exc.code, exc.message_zh, exc.message_en, issues, request)
 
 
+async def _handle_query_timeout(request: Request, exc: Exception) -> JSONResponse:
+    """422 `query_timeout`: a statement ran past its kind of work's limit (engine.store.limits);
+    the issue points at the filter when the request had one."""
+    from engine.store.limits import QueryTimeout
+
+    assert isinstance(exc, QueryTimeout)
+    language = pick_language(request)
+    message = exc.message_zh if language == "zh" else exc.message_en
+    issues = [{"path": "filter", "code": exc.code, "message": message}] if request.query_params.get("filter") else []
+    return error_response(422, exc.code, exc.message_zh, exc.message_en, issues, request)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route FastAPI's and Starlette's own errors, and any unexpected one, into the error shape."""
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
@@ -225,5 +237,8 @@ def install_error_handlers(app: FastAPI) -> None:
     from engine.forms.errors import ServiceError
 
     app.add_exception_handler(ServiceError, _handle_service_error)
+    from engine.store.limits import QueryTimeout
+
+    app.add_exception_handler(QueryTimeout, _handle_query_timeout)
     app.add_exception_handler(Exception, _handle_unexpected)
     app.add_middleware(UnexpectedErrors)

@@ -9,6 +9,8 @@ Public API, used by every engine and by the tests::
     to_js(source, schema) -> JavaScript source of ``(record, ctx) => value``
 
 Only parse and type errors raise (:class:`ExprError`); run-time problems yield blank (None).
+A metered evaluation (``evaluate(..., budget=N)``) also raises :class:`BudgetExceeded` when it
+does more work than its budget allows (see :mod:`engine.expr.budget`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.expr import ast
 from engine.expr.backends.python import Compiled, compile_node
+from engine.expr.budget import DEFAULT_BUDGET, Budget, BudgetExceeded
 from engine.expr.checker import check_tree
 from engine.expr.errors import ExprError
 from engine.expr.parser import MAX_DEPTH, MAX_LENGTH, parse
@@ -32,8 +35,11 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.elements import ColumnElement
 
 __all__ = [
+    "DEFAULT_BUDGET",
     "MAX_DEPTH",
     "MAX_LENGTH",
+    "Budget",
+    "BudgetExceeded",
     "CompiledFormula",
     "EvalContext",
     "ExprError",
@@ -84,21 +90,23 @@ class CompiledFormula:
 
 
 @lru_cache(maxsize=4096)
-def _compiled(source: str, schema_key: str, trusted: bool) -> CompiledFormula:
+def _compiled(source: str, schema_key: str, trusted: bool, metered: bool = False) -> CompiledFormula:
     tree = _checked(source, schema_key)
     assert tree.type is not None
-    return CompiledFormula(source, tree.type, compile_node(tree, trusted=trusted))
+    return CompiledFormula(source, tree.type, compile_node(tree, trusted=trusted, metered=metered))
 
 
 def compile_formula(
-    source: str, schema: Mapping[str, Any] | None, *, trusted: bool = False
+    source: str, schema: Mapping[str, Any] | None, *, trusted: bool = False, metered: bool = False
 ) -> CompiledFormula:
     """The Python closure of a formula (cached per source and schema).
 
     ``trusted=True`` is for records from the store, whose values are already of their
     field's Python type and precision: such values are then read without re-normalising.
+    ``metered=True`` charges the context's budget (``engine.expr.budget``); hot paths stay
+    unmetered.
     """
-    return _compiled(source, _schema_key(schema), trusted)
+    return _compiled(source, _schema_key(schema), trusted, metered)
 
 
 def evaluate(
@@ -108,10 +116,17 @@ def evaluate(
     *,
     now: dt.datetime | None = None,
     tz: str = DEFAULT_TZ,
+    budget: int | None = None,
 ) -> Any:
-    """Evaluate a formula on one record. Without a schema, it is inferred from the record."""
-    formula = compile_formula(source, schema if schema is not None else infer_schema(record))
-    return formula.run(record, EvalContext.create(now, tz))
+    """Evaluate a formula on one record. Without a schema, it is inferred from the record.
+
+    With ``budget`` the evaluation is metered and raises :class:`BudgetExceeded` past it.
+    """
+    formula = compile_formula(
+        source, schema if schema is not None else infer_schema(record), metered=budget is not None
+    )
+    meter = Budget(budget) if budget is not None else None
+    return formula.run(record, EvalContext.create(now, tz, meter))
 
 
 def to_sql(

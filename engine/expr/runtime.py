@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.expr import numbers
+from engine.expr.budget import Budget
 from engine.expr.types import ExprType
 
 UTC = dt.UTC
@@ -23,20 +24,24 @@ DEFAULT_TZ = "Asia/Shanghai"
 
 @dataclass(frozen=True, slots=True)
 class EvalContext:
-    """What one evaluation sees of the world: now (UTC, ms) and the organisation's time zone."""
+    """What one evaluation sees of the world: now (UTC, ms) and the organisation's time zone,
+    and for a metered evaluation (``engine.expr.budget``) the budget it spends."""
 
     now: dt.datetime
     tz: ZoneInfo
     today: dt.date
+    budget: Budget | None = None
 
     @classmethod
-    def create(cls, now: dt.datetime | None = None, tz: str | ZoneInfo = DEFAULT_TZ) -> EvalContext:
+    def create(
+        cls, now: dt.datetime | None = None, tz: str | ZoneInfo = DEFAULT_TZ, budget: Budget | None = None
+    ) -> EvalContext:
         zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         moment = now or dt.datetime.now(UTC)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         moment = truncate_ms(moment.astimezone(UTC))
-        return cls(moment, zone, moment.astimezone(zone).date())
+        return cls(moment, zone, moment.astimezone(zone).date(), budget)
 
 
 def truncate_ms(value: dt.datetime) -> dt.datetime:

@@ -32,6 +32,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unknown_option": ("默认值 {value} 不是选项之一", "The default {value} is not one of the options"),
     "min_max": ("最小值 {min} 大于最大值 {max}", "The minimum {min} is greater than the maximum {max}"),
     "invalid_pattern": ("正则表达式无效：{error}", "Invalid regular expression: {error}"),
+    "unsupported_pattern": (
+        "不支持的正则表达式：{error}（为保证校验速度，不支持反向引用 \\1、环视 (?=…) 等写法）",
+        "Unsupported regular expression: {error} (to keep checks fast, backreferences such as \\1"
+        " and lookarounds such as (?=…) are not supported)",
+    ),
     "invalid_serial_pattern": (
         "流水号格式无效：{reason_zh}（例如 HT-{{YYYY}}{{MM}}-{{0000}}）",
         "Invalid serial pattern: {reason_en} (e.g. HT-{{YYYY}}{{MM}}-{{0000}})",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.expr.backends.sql import create_engine, install_postgres_functions
 from engine.settings import Settings
+from engine.store.limits import restart_deadlines
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
@@ -37,6 +38,7 @@ def engine_for_url(url: str, **options: Any) -> Engine:
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         _use_immediate_transactions(engine)
+        restart_deadlines(engine)  # statement time limits (engine.store.limits)
     return engine
 
 

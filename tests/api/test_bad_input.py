@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from engine.api.main import create_app
 from tests.api.records_client import API
 
 CRM = json.loads((Path(__file__).resolve().parents[2] / "apps_catalog" / "crm" / "app.json").read_text())
@@ -48,8 +47,7 @@ def test_a_batch_id_too_large_for_the_database_is_a_field_error(crm: TestClient)
     assert _issues(response) == {("[0]._id", "expected_id")}
 
 
-def test_expr_check_with_a_moment_at_the_edge_of_the_calendar_is_a_400() -> None:
-    client = TestClient(create_app(), raise_server_exceptions=False)
+def test_expr_check_with_a_moment_at_the_edge_of_the_calendar_is_a_400(client: TestClient) -> None:
     for now in ("9999-12-31T23:59:59", "0001-01-01T00:00:00+14:00"):
         body = {"expr": "TODAY()", "record": {}, "now": now}
         response = client.post(f"{API}/expr/check", json=body, headers={"Accept-Language": "en"})

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.api.main import create_app
+from engine.store import engine_for_url
+from tests.api.records_client import api_client
 
 SCHEMA = {
     "amount": {"type": "money", "label": {"zh": "合同金额", "en": "Amount"}, "precision": 2},
@@ -14,8 +17,24 @@ SCHEMA = {
 
 
 @pytest.fixture(scope="module")
-def client() -> TestClient:
-    return TestClient(create_app())
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """A signed-in client (the admin token) on a SQLite database: evaluation needs a sign-in."""
+    folder = tmp_path_factory.mktemp("expr_route")
+    engine = engine_for_url(f"sqlite:///{folder / 'jimu.db'}")
+    try:
+        yield api_client(engine, folder)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}])
+def test_signed_out_callers_cannot_check_or_evaluate(client: TestClient, headers: dict[str, str]) -> None:
+    """Issue 10 finding 3: an anonymous caller could make the server evaluate any formula."""
+    anonymous = TestClient(client.app, raise_server_exceptions=False)
+    body = {"expr": "LEN(REPT('a', 10))", "schema": {}, "record": {}}
+    response = anonymous.post("/api/v1/expr/check", json=body, headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == "unauthorized"
 
 
 def test_type_only(client: TestClient) -> None:
@@ -114,8 +133,7 @@ HOSTILE_BODIES = [
 
 
 @pytest.mark.parametrize("body", HOSTILE_BODIES, ids=range(len(HOSTILE_BODIES)))
-def test_hostile_bodies_never_cause_a_server_error(body: str) -> None:
-    client = TestClient(create_app(), raise_server_exceptions=False)
+def test_hostile_bodies_never_cause_a_server_error(client: TestClient, body: str) -> None:
     response = client.post(
         "/api/v1/expr/check", content=body.encode(), headers={"content-type": "application/json"}
     )
@@ -215,8 +233,7 @@ def test_unknown_form_or_subform_is_an_issue_at_it(client: TestClient, extra: di
         {"forms": [{"key": "orders", "fields": [{"key": "s", "type": "subform", "fields": [{"type": "subform"}]}]}]},
     ],
 )
-def test_malformed_drafts_never_fail_the_server(app: dict[str, object]) -> None:
-    client = TestClient(create_app(), raise_server_exceptions=False)
+def test_malformed_drafts_never_fail_the_server(client: TestClient, app: dict[str, object]) -> None:
     response = client.post("/api/v1/expr/check", json={"expr": "1", "app": app, "form": "orders"})
     assert response.status_code in (200, 400), response.text
     assert response.json()
@@ -245,3 +262,45 @@ def test_function_reference_lists_every_function_with_both_languages(client: Tes
     assert by_name["IF"]["params"][2] == {"name": "value_if_false", "optional": True, "repeat": False}
     assert all(f["summary"]["zh"] and f["summary"]["en"] for f in functions)
     assert {"formula": 'IF(5 > 3, "高", "低")', "result": "高"} in by_name["IF"]["examples"]
+
+
+# --- issue 10 finding 3: evaluation cost ---------------------------------------------------
+
+ATTACK = "SUM(" + ", ".join(['LEN(TEXT(NOW(), REPT("YYYY", 249999)))'] * 90) + ")"
+
+
+def test_the_reported_attack_formula_is_cheap_now(client: TestClient) -> None:
+    """The 3.7 KB body that ran 34 s: REPT past the text limit is blank, so TEXT has no format."""
+    response = client.post("/api/v1/expr/check", json={"expr": ATTACK, "schema": {}, "record": {}})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"type": "number", "value": str(90 * len("2024-06-15 10:30:00"))}
+
+
+@pytest.mark.parametrize(
+    ("formula", "record"),
+    [
+        # many values each under the text limit: together past the request's budget
+        (" + ".join(["LEN(REPT(s, 99999))"] * 60), {"s": "a"}),
+        # one value per row of a long list
+        ("LEN(TEXTJOIN(',', TRUE, items.name & REPT('x', 99000)))", {"items": [{"name": "a"}] * 60}),
+    ],
+)
+@pytest.mark.parametrize(("language", "word"), [("zh-CN", "计算量过大"), ("en", "too much work")])
+def test_an_evaluation_past_its_budget_is_a_422(
+    client: TestClient, formula: str, record: dict[str, object], language: str, word: str
+) -> None:
+    schema = {"s": "text", "items": {"type": "subform", "fields": {"name": "text"}}}
+    body = {"expr": formula, "schema": schema, "record": record}
+    response = client.post("/api/v1/expr/check", json=body, headers={"Accept-Language": language})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "budget_exceeded"
+    assert word in error["message"]
+    assert [(i["path"], i["code"]) for i in error["issues"]] == [("expr", "budget_exceeded")]
+
+
+def test_a_formula_within_the_budget_still_evaluates(client: TestClient) -> None:
+    body = {"expr": " + ".join(["LEN(REPT(s, 99999))"] * 20), "schema": {"s": "text"}, "record": {"s": "a"}}
+    response = client.post("/api/v1/expr/check", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"type": "number", "value": str(20 * 99999)}

@@ -42,7 +42,9 @@ export const PLACES = 10;
 /** Numbers with an absolute value at or above this are blank. */
 export const LIMIT = new Num("1e18");
 /** Texts longer than this many code points are blank. */
-export const MAX_TEXT = 1_000_000;
+export const MAX_TEXT = 100_000;
+/** A TEXT format longer than this many code points gives blank (`texts.MAX_FORMAT`). */
+export const MAX_FORMAT = 100;
 /** The default organisation time zone. */
 export const DEFAULT_TZ = "Asia/Shanghai";
 /** Exactly the characters Python's `str.isspace()` accepts (`texts.WHITESPACE`). */
@@ -1052,6 +1054,7 @@ export const F = Object.freeze({
   TEXT: (ctx, kind, value, fmt = null) => {
     if (value === null) return null;
     if (fmt === null || typeof value === "boolean" || kind === "text") return defaultText(ctx, kind, value);
+    if (cpLength(fmt) > MAX_FORMAT) return null;
     if (value instanceof Num) return capText(formatNumber(value, fmt));
     return capText(formatFields(fieldsOf(ctx, kind, value), fmt));
   },

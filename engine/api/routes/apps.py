@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Query, Request
 
-from engine.api.deps import AdminActor, DbEngine, read_only
+from engine.api.deps import AdminActor, DbEngine, limited, read_only
 from engine.api.security import CurrentUser
 from engine.auth import audit
 from engine.auth.permissions import held_roles, user_departments
@@ -15,6 +15,7 @@ from engine.forms import apps as service
 from engine.forms.errors import ServiceError, not_found
 from engine.forms.migrate import Plan
 from engine.forms.records import Actor
+from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps", tags=["apps"])
 
@@ -79,7 +80,9 @@ def plan_app(app: str, definition: Definition, engine: DbEngine, actor: AdminAct
 
 
 @router.put("/{app}")
-def publish_app(app: str, definition: Definition, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+def publish_app(
+    app: str, definition: Definition, engine: DbEngine, actor: AdminActor, request: Request
+) -> dict[str, Any]:
     """Publish a new revision. Send the `_revision` it was based on and, optionally, the
     `plan_hash` the user confirmed; a mismatch is a 409 and nothing changes."""
     revision = definition.get("_revision")
@@ -91,7 +94,7 @@ def publish_app(app: str, definition: Definition, engine: DbEngine, actor: Admin
             message_en="_revision (the revision this change is based on) is required",
         )
     plan_hash = definition.get("plan_hash")
-    with engine.begin() as conn:
+    with engine.begin() as conn, limited(conn, request, Work.PUBLISH):
         loaded, plan = service.publish(
             conn,
             app,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine import expr
 from engine.api.errors import error_response, pick_language
+from engine.api.security import CurrentUser
 from engine.expr.functions import FUNCTIONS
 from engine.forms.draft_schema import DraftError, draft_schema
 
@@ -77,7 +78,9 @@ class ExprCheckResult(BaseModel):
     response_model_exclude_unset=True,
     responses={400: {"description": "Parse or type error, with line and column"}},
 )
-def check_formula(body: ExprCheckRequest, request: Request) -> ExprCheckResult | JSONResponse:
+def check_formula(
+    body: ExprCheckRequest, request: Request, principal: CurrentUser
+) -> ExprCheckResult | JSONResponse:
     """Type-check a formula against a schema; with `record`, also evaluate it."""
     language = pick_language(request)
     schema = body.field_schema
@@ -122,7 +125,13 @@ def check_formula(body: ExprCheckRequest, request: Request) -> ExprCheckResult |
             [{"path": "now", "code": "out_of_range", "message": message}],
             request,
         )
-    value = expr.evaluate(body.expr, body.record, schema, now=body.now, tz=tz)
+    budget = request.app.state.settings.eval_budget
+    try:
+        value = expr.evaluate(body.expr, body.record, schema, now=body.now, tz=tz, budget=budget)
+    except expr.BudgetExceeded as exc:  # the caller wrote both the formula and the record
+        message = exc.message_zh if language == "zh" else exc.message_en
+        issues = [{"path": "expr", "code": exc.code, "message": message}]
+        return error_response(422, exc.code, exc.message_zh, exc.message_en, issues, request)
     return ExprCheckResult(type=result_type.name, value=expr.encode(value))
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from engine.api.deps import DbEngine, read_only
+from engine.api.deps import DbEngine, limited, read_only
 from engine.api.security import SAFE_METHODS, CurrentUser
 from engine.auth.permissions import FormAccess, form_access, source_access
 from engine.auth.principal import Principal
@@ -24,6 +24,7 @@ from engine.forms.errors import ServiceError, forbidden, not_found
 from engine.forms.layout import FormLayout
 from engine.forms.query import MAX_LIMIT, Reader
 from engine.forms.records import Actor, Writer, history
+from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
 
@@ -98,7 +99,7 @@ def list_records(
     if related is not None:
         key, _, record_id = related.partition(":")
         pointing = (key, int(record_id))
-    with read_only(engine) as conn:
+    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         page = _open(conn, app, form, principal, request).reader().list(
             conn, filter=filter, sort=sort, q=q, limit=limit, offset=offset, count=count == "exact", related=pointing
         )
@@ -116,7 +117,7 @@ def recycle_bin(
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> dict[str, Any]:
     """Deleted records that can still be restored, most recently deleted first."""
-    with read_only(engine) as conn:
+    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         opened = _open(conn, app, form, principal, request)
         opened.writer().require("delete")
         page = opened.reader().list(conn, sort="", limit=limit, offset=offset, deleted=True, action="delete")
@@ -200,7 +201,7 @@ def _batch_all(conn: Any, writer: Writer, records: list[Any], actor: Actor, offs
 @router.get("/records/{record_id}")
 def get_record(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
     """One live record (404 when missing or deleted)."""
-    with read_only(engine) as conn:
+    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         return _open(conn, app, form, principal, request).reader().get(conn, record_id)
 
 
@@ -237,7 +238,7 @@ def restore_record(app: str, form: str, record_id: RecordId, engine: DbEngine, p
 @router.get("/records/{record_id}/history")
 def record_history(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> list[dict[str, Any]]:
     """Every change of a record, oldest first, with its field-level diff."""
-    with read_only(engine) as conn:
+    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         opened = _open(conn, app, form, principal, request)
         reader = opened.reader()
         if opened.access is not None:
@@ -251,7 +252,7 @@ def record_history(app: str, form: str, record_id: RecordId, engine: DbEngine, p
 @router.get("/permissions/me")
 def my_permissions(app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
     """What I may do with this form: actions, row scope per action, and field access."""
-    with read_only(engine) as conn:
+    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         opened = _open(conn, app, form, principal, request)
     if opened.access is None:
         return {"roles": [], "admin": True, "actions": ["view", "create", "edit", "delete", "export", "import"], "scopes": {}, "fields": {}}

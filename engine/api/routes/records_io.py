@@ -18,7 +18,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from engine.api.deps import DbEngine, read_only
+from engine.api.deps import DbEngine, limited, read_only
 from engine.api.errors import pick_language
 from engine.api.routes.records import Opened, open_form
 from engine.api.security import CurrentUser, client_ip
@@ -31,6 +31,7 @@ from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer
 from engine.forms.records_io import Importer, export_file
 from engine.forms.spreadsheet import detect_format, label_in, read_rows
+from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
 
@@ -67,7 +68,7 @@ def export_records(
     os.close(descriptor)
     path = Path(name)
     try:
-        with read_only(engine) as conn:
+        with read_only(engine) as conn, limited(conn, request, Work.EXPORT):
             opened = open_form(conn, app, form, principal, request)
             _require(opened, "export")
             reader = Reader(opened.app.layout, opened.form, access=opened.access, tz=request.app.state.settings.timezone)
@@ -121,7 +122,7 @@ def import_records(
     rows = read_rows(data, detect_format(file.filename, data), MAX_IMPORT_ROWS)
     detail: dict[str, Any] = {"file": (file.filename or "")[:200], "rows": len(rows) - 1, "partial": partial, "via": principal.via}
     try:
-        with engine.begin() as conn:
+        with engine.begin() as conn, limited(conn, request, Work.IMPORT):
             opened = open_form(conn, app, form, principal, request)
             _require(opened, "import")
             tz = request.app.state.settings.timezone

@@ -163,11 +163,32 @@ class ListPlan:
         return lambda r, c: [element(row, r, c) for row in rows(r, c)]
 
 
-class PythonCompiler:
-    """Turns a checked tree into closures; ``trusted`` selects the fast reads (see module doc)."""
+def _metered(closure: Compiled) -> Compiled:
+    """``closure`` charging the context's budget: one unit, plus the code points of a text
+    result, plus the elements (and their text) of a list result (``engine.expr.budget``)."""
 
-    def __init__(self, trusted: bool = False) -> None:
+    def run(r: Mapping[str, Any], c: EvalContext) -> Any:
+        value = closure(r, c)
+        budget = c.budget
+        if budget is not None:
+            cost = 1
+            if type(value) is str:
+                cost += len(value)
+            elif type(value) is list:
+                cost += len(value) + sum(len(v) for v in value if type(v) is str)
+            budget.charge(cost)
+        return value
+
+    return run
+
+
+class PythonCompiler:
+    """Turns a checked tree into closures; ``trusted`` selects the fast reads (see module doc);
+    ``metered`` makes every call, ``&`` and list charge the evaluation's budget."""
+
+    def __init__(self, trusted: bool = False, metered: bool = False) -> None:
         self.trusted = trusted
+        self.metered = metered
 
     # --- reads --------------------------------------------------------------------------
     def reader(self, kind: str) -> Callable[[Any], Any]:
@@ -201,6 +222,17 @@ class PythonCompiler:
     # --- nodes --------------------------------------------------------------------------
     def compile(self, node: ast.Node) -> Compiled:
         """The closure computing ``node`` for a record."""
+        closure = self.compile_node(node)
+        if self.metered and (
+            isinstance(node, ast.Call)
+            or (isinstance(node, ast.Binary) and node.op == "&")
+            or (node.type is not None and node.type.is_list)
+        ):
+            return _metered(closure)
+        return closure
+
+    def compile_node(self, node: ast.Node) -> Compiled:
+        """The closure computing ``node`` for a record, unmetered."""
         if node.type is not None and node.type.is_list:
             return self.list_plan(node).materialize()
         constant = _constant(node)
@@ -437,6 +469,6 @@ def _row_number_key(node: ast.Node) -> str | None:
     return tail[0] if len(tail) == 1 else None
 
 
-def compile_node(node: ast.Node, *, trusted: bool = False) -> Compiled:
-    """The closure computing a checked tree for a record."""
-    return PythonCompiler(trusted).compile(node)
+def compile_node(node: ast.Node, *, trusted: bool = False, metered: bool = False) -> Compiled:
+    """The closure computing a checked tree for a record (charging ``ctx.budget`` if metered)."""
+    return PythonCompiler(trusted, metered).compile(node)

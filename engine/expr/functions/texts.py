@@ -13,7 +13,10 @@ from engine.expr.functions.base import ANY, Function, Param
 from engine.expr.runtime import EvalContext
 from engine.expr.types import BOOLEAN, NUMBER, TEXT, ExprType, Kind
 
-MAX_TEXT = 1_000_000
+MAX_TEXT = 100_000
+"""A text result longer than this many code points is blank (every backend, docs/expressions.md)."""
+MAX_FORMAT = 100
+"""A TEXT format longer than this many code points gives blank (every backend)."""
 TXT: tuple[Kind, ...] = ("text",)
 NUM: tuple[Kind, ...] = ("number",)
 # Exactly the characters Python's str.isspace() accepts; every backend uses this list.
@@ -241,8 +244,8 @@ class Rept(Function):
     category = "text"
     params = (Param("text", TXT), Param("number_times", NUM))
     returns = TEXT
-    summary_zh = "把文本重复若干次；结果过长（超过 100 万字符）时为空"
-    summary_en = "Repeats text a number of times; blank if the result would exceed 1,000,000 characters"
+    summary_zh = "把文本重复若干次；结果过长（超过 10 万字符）时为空"
+    summary_en = "Repeats text a number of times; blank if the result would exceed 100,000 characters"
     examples = (("REPT(\"★\", 3)", "★★★"),)
 
     def python(self, text: Text, times: Decimal | None) -> Text:
@@ -392,12 +395,13 @@ class TextFn(Function):
     needs_ctx = True
     summary_zh = (
         "把值按格式转成文本。数字格式：0、0.00、#,##0.00、0%、¥#,##0 等；日期格式：YYYY MM DD HH mm ss"
-        "（M、D、H 等单字母不补零）；日期时间按组织时区。省略格式时数字去掉末尾的 0，日期为 YYYY-MM-DD"
+        "（M、D、H 等单字母不补零）；日期时间按组织时区。省略格式时数字去掉末尾的 0，日期为 YYYY-MM-DD；"
+        "格式超过 100 个字符时为空"
     )
     summary_en = (
         "Formats a value as text. Number patterns: 0, 0.00, #,##0.00, 0%, ¥#,##0...; date tokens YYYY MM DD HH mm ss"
         " (single letters unpadded); datetimes in the organisation's time zone. Without a format numbers lose"
-        " trailing zeros and dates read YYYY-MM-DD"
+        " trailing zeros and dates read YYYY-MM-DD; a format longer than 100 characters gives blank"
     )
     examples = (
         ("TEXT(1234.5, \"#,##0.00\")", "1,234.50"),
@@ -411,6 +415,8 @@ class TextFn(Function):
             return None
         if fmt is None or isinstance(value, (bool, str)):
             return default_text(ctx, value)
+        if len(fmt) > MAX_FORMAT:
+            return None
         if isinstance(value, Decimal):
             return cap_text(format_number(value, fmt))
         if isinstance(value, dt.datetime):

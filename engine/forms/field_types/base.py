@@ -79,10 +79,17 @@ class FieldType:
         if field.min is not None and field.max is not None and field.min > field.max:
             issues.append(issue("min", "min_max", min=_num(field.min), max=_num(field.max)))
         if field.pattern is not None:
+            from engine.forms.patterns import PatternError, compile_pattern
+
             try:
                 re.compile(field.pattern)
             except re.error as exc:
                 issues.append(issue("pattern", "invalid_pattern", error=str(exc)))
+            else:
+                try:
+                    compile_pattern(field.pattern)  # what records are matched with (RE2)
+                except PatternError as exc:
+                    issues.append(issue("pattern", "unsupported_pattern", error=str(exc)))
         return issues
 
     def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:

@@ -11,6 +11,7 @@ from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
 from engine.core.sqltypes import Text
+from engine.forms import patterns
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types.base import FieldType, register, same
 from engine.forms.field_types.values import Result, fail, plain
@@ -79,13 +80,8 @@ class _TextType(FieldType):
         if high is not None and len(raw) > high:
             return fail("max_length", max=plain(high))
         pattern = getattr(field, "pattern", None)
-        if pattern is not None:
-            try:
-                matches = re.fullmatch(pattern, raw) is not None
-            except re.error:  # reported by `validate` on the definition
-                matches = True
-            if not matches:
-                return None, [issue("", "pattern", pattern=pattern)]
+        if pattern is not None and not patterns.matches(pattern, raw):  # RE2: linear time
+            return None, [issue("", "pattern", pattern=pattern)]
         return raw, []
 
     def coercer(self, field: FieldSpecBase) -> Callable[[Any], Result]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from engine.expr.functions.texts import MAX_FORMAT
+
 FN = "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE"
 SQLFN = "LANGUAGE sql IMMUTABLE PARALLEL SAFE"
 NUMBER_PATTERN = r"[0#][0#,]*(?:\.[0#]*)?|\.[0#]+"
@@ -29,6 +31,7 @@ DECLARE start integer; pattern text; prefix text; suffix text; whole_p text; fra
 BEGIN
   IF value IS NULL THEN RETURN NULL; END IF;
   IF fmt IS NULL THEN RETURN jimu_ntext(value); END IF;
+  IF length(fmt) > {MAX_FORMAT} THEN RETURN NULL; END IF;
   start := regexp_instr(fmt, '{NUMBER_PATTERN}');
   IF start = 0 THEN RETURN fmt; END IF;
   pattern := regexp_substr(fmt, '{NUMBER_PATTERN}');
@@ -61,6 +64,7 @@ CREATE OR REPLACE FUNCTION jimu_format_parts(fmt text, y integer, mo integer, d 
 DECLARE tokens text[] := {_TOKEN_ARRAY}; result text := ''; i integer := 1; n integer := length(fmt);
   token text; matched boolean; key text; number integer;
 BEGIN
+  IF n > {MAX_FORMAT} THEN RETURN NULL; END IF;
   WHILE i <= n LOOP
     matched := FALSE;
     FOREACH token IN ARRAY tokens LOOP

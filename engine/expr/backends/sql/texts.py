@@ -1,6 +1,6 @@
 """Text functions in SQL: code-point lengths and slices, Unicode case mapping (PostgreSQL's ICU
 collation ``und-x-icu``; Python's own mapping on SQLite), TEXT formats, TEXTJOIN over lists.
-Every text result is capped (blank beyond 1,000,000 code points) and "" is blank."""
+Every text result is capped (blank beyond 100,000 code points; a TEXT format beyond 100 gives blank) and "" is blank."""
 
 from __future__ import annotations
 
