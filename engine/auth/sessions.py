@@ -4,7 +4,8 @@ A login creates a session whose token is both the HttpOnly cookie's value and a 
 for scripts; the CSRF token returned with it must accompany unsafe cookie requests.
 
 Throttling is per (username, address) pair and per address, never per username alone: after
-`MAX_FAILURES` failed logins for one username from one address within `WINDOW`, or
+`MAX_FAILURES` failed logins for one username from one address within `WINDOW` (since its
+last successful sign-in from there), or
 `MAX_ADDRESS_FAILURES` from one address for any usernames, that pair (or address) gets 429
 with the seconds to wait until the window lets it try again — counted from the audit log, so
 it holds across processes, and answered at once (no worker sleeps). Failures from other
@@ -25,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from engine.auth import audit
@@ -96,10 +97,21 @@ def _wait(conn: Connection, where: ColumnElement[bool], limit: int, now: dt.date
 def throttled_for(conn: Connection, username: str, ip: str | None) -> int:
     """Whole seconds `username` must wait before signing in from `ip` (0: may try now).
 
-    Only failures from this address count: per (username, address) pair and per address."""
+    Only failures from this address count: per (username, address) pair — since the pair's
+    last successful sign-in, so a user who finally typed it right starts afresh — and per
+    address (a success does not reset that: one valid account must not clear a sprayer's
+    count)."""
     now = utcnow()
     address = AuditEntry.ip.is_(None) if not ip else AuditEntry.ip == ip[:64]
-    wait = _wait(conn, address & (AuditEntry.subject == username[:200]), MAX_FAILURES, now)
+    pair = address & (AuditEntry.subject == username[:200])
+    last_success = conn.execute(
+        select(func.max(AuditEntry.at)).where(
+            AuditEntry.kind == "auth.login", AuditEntry.success.is_(True), AuditEntry.at >= now - WINDOW, pair
+        )
+    ).scalar_one_or_none()
+    if last_success is not None:
+        pair = pair & (AuditEntry.at > last_success)
+    wait = _wait(conn, pair, MAX_FAILURES, now)
     if ip:
         wait = max(wait, _wait(conn, address, MAX_ADDRESS_FAILURES, now))
     return math.ceil(wait)

@@ -372,6 +372,19 @@ def test_retry_after_counts_down_to_when_the_oldest_counted_failure_leaves_the_w
     assert login(crm, "finance", ip=ip).status_code == 200
 
 
+def test_a_successful_sign_in_starts_the_count_afresh_for_its_address_only(
+    crm: dict[str, Any],
+) -> None:
+    ip = address()
+    for _round in range(2):
+        for n in range(sessions.MAX_FAILURES - 1):
+            assert login(crm, "rep_a1", f"typo-{n}", ip=ip).status_code == 401
+        assert login(crm, "rep_a1", ip=ip).status_code == 200
+    for n in range(sessions.MAX_FAILURES):
+        assert login(crm, "rep_a1", f"typo-{n}", ip=ip).status_code == 401
+    assert login(crm, "rep_a1", ip=ip).status_code == 429
+
+
 @pytest.fixture
 def behind_proxy(crm: dict[str, Any], tmp_path: Path) -> Iterator[TestClient]:
     """The same installation served behind a reverse proxy in 10.0.0.0/8 (the peer every
