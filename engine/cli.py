@@ -62,7 +62,7 @@ def serve(
     # What exists now lives as long as the process: keep it out of the garbage collector's full
     # collections, which otherwise rescan it for every few thousand records a request allocates.
     gc.freeze()
-    uvicorn.run(app, host=host, port=port)
+    uvicorn.run(app, host=host, port=port, proxy_headers=False)  # JIMU_TRUSTED_PROXIES decides (engine/api/headers.py)
 
 
 def _ensure_admin(settings: Settings) -> Any:

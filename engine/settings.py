@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
 
@@ -19,8 +21,11 @@ def _sqlite_in_data_dir(values: dict[str, Any]) -> str:
 
 
 class Settings(BaseSettings):
-    """Where data lives, which database to use, the business time zone, the admin credentials
-    and how long a sign-in lasts."""
+    """Where data lives, which database to use, the business time zone, the admin credentials,
+    how long a sign-in lasts, which reverse proxies are trusted with `X-Forwarded-For`
+    (`JIMU_TRUSTED_PROXIES`: comma-separated addresses or CIDRs, none by default) and which
+    sites may embed public-link pages in a frame (`JIMU_PUBLIC_FRAME_ANCESTORS`: a CSP
+    `frame-ancestors` source list, `*` by default, `'none'` to forbid it)."""
 
     model_config = SettingsConfigDict(env_prefix="JIMU_", extra="ignore")
 
@@ -38,6 +43,33 @@ class Settings(BaseSettings):
     statement_timeout_export: float = Field(default=120, ge=0)
     statement_timeout_import: float = Field(default=0, ge=0)
     statement_timeout_publish: float = Field(default=0, ge=0)
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    public_frame_ancestors: str = "*"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an IP address or CIDR network: {entry!r}") from exc
+        return value
+
+    @field_validator("public_frame_ancestors")
+    @classmethod
+    def _source_list(cls, value: str) -> str:
+        value = value.strip()
+        if not value or not re.fullmatch(r"[A-Za-z0-9*'.:/_\- ]+", value):
+            raise ValueError(f"not a CSP source list: {value!r}")
+        return value
 
     @field_validator("data_dir")
     @classmethod

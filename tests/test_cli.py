@@ -47,6 +47,7 @@ def test_serve_creates_the_data_dir_and_prints_the_urls(
     assert data_dir.is_dir()
     [call] = calls
     assert (call["host"], call["port"]) == ("0.0.0.0", 9123)
+    assert call["proxy_headers"] is False  # X-Forwarded-For: only JIMU_TRUSTED_PROXIES decides
     settings = call["app"].state.settings
     assert settings.data_dir == data_dir
     assert settings.database_url == f"sqlite:///{data_dir}/jimu.db"

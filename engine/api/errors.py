@@ -167,7 +167,12 @@ async def _handle_validation_error(request: Request, exc: Exception) -> JSONResp
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    return status_error(500, request)
+    """The 500 answer; Starlette sends it from outside every middleware, so it carries the
+    security headers itself."""
+    from engine.api.headers import headers_for
+
+    ancestors = getattr(request.app.state, "public_frame_ancestors", "'none'")
+    return status_error(500, request, dict(headers_for(request.url.path, ancestors)))
 
 
 class UnexpectedErrors:
@@ -215,7 +220,8 @@ async def _handle_service_error(request: Request, exc: Exception) -> JSONRespons
         await run_in_threadpool(audit_denial, request, exc.status, exc.code)
     language = pick_language(request)
     issues = [i.to_dict(language) for i in exc.issues]
-    return error_response(exc.status, exc.code, exc.message_zh, exc.message_en, issues, request)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return error_response(exc.status, exc.code, exc.message_zh, exc.message_en, issues, request, headers)
 
 
 async def _handle_query_timeout(request: Request, exc: Exception) -> JSONResponse:

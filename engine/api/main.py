@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from engine import __version__
 from engine.api.errors import JimuJSONResponse, install_error_handlers
+from engine.api.headers import install_headers
 from engine.api.routes import (
     admin,
     apps,
@@ -111,8 +112,9 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
         generate_unique_id_function=_operation_id,
         default_response_class=JimuJSONResponse,
     )
-    app.state.settings = settings or get_settings()
+    app.state.settings = settings = settings or get_settings()
     install_error_handlers(app)
+    install_headers(app, trusted_proxies=settings.trusted_proxies, public_frame_ancestors=settings.public_frame_ancestors)
 
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

@@ -55,9 +55,19 @@ def token_hash(token: str) -> str:
 
 
 def password_problem(password: str) -> tuple[str, str] | None:
-    """Why a new password is not acceptable (zh, en), or None."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return (f"密码至少 {MIN_PASSWORD_LENGTH} 位", f"The password needs at least {MIN_PASSWORD_LENGTH} characters")
+    """Why a new password is not acceptable (zh, en), or None.
+
+    Leading and trailing whitespace does not count towards the length, and a password of
+    nothing but whitespace or invisible characters (spaces, ideographic spaces, zero-width
+    spaces, control characters) is refused however long it is. A password that passes is
+    stored exactly as typed."""
+    if not any(c.isprintable() and not c.isspace() for c in password):
+        return ("密码不能只由空格或不可见字符组成", "The password cannot consist only of spaces or invisible characters")
+    if len(password.strip()) < MIN_PASSWORD_LENGTH:
+        return (
+            f"密码至少 {MIN_PASSWORD_LENGTH} 位（不计首尾空格）",
+            f"The password needs at least {MIN_PASSWORD_LENGTH} characters, not counting leading and trailing spaces",
+        )
     if len(password) > 256:
         return ("密码最多 256 位", "The password may have at most 256 characters")
     return None

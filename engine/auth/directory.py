@@ -17,6 +17,7 @@ from sqlalchemy.sql import Select
 
 from engine.auth import audit
 from engine.auth.credentials import hash_password, password_problem
+from engine.auth.sessions import revoke_credentials
 from engine.core.issues import Issue
 from engine.forms.errors import ServiceError, not_found
 from engine.store.models import App, Department, Role, RoleMember, User, UserDepartment, utcnow
@@ -159,7 +160,10 @@ def update_user(
     password: str | None = None,
     department_ids: Iterable[int] | None = None,
     actor_id: int | None,
+    keep_session_id: int | None = None,
 ) -> dict[str, Any]:
+    """Change a user; 422 with field issues. A new password or a deactivation ends every
+    session of the user (but `keep_session_id`) and revokes every API token of theirs."""
     before = get_user(conn, user_id)
     ids = list(department_ids or [])
     issues = _check_refs(conn, values, ids)
@@ -182,7 +186,10 @@ def update_user(
     diff = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
     if password is not None:
         diff["password"] = ["***", "***"]
-    audit.record(conn, "user.update", actor_id=actor_id, subject=after["username"], detail={"id": user_id, "changes": diff})
+    detail: dict[str, Any] = {"id": user_id, "changes": diff}
+    if password is not None or values.get("is_active") is False:
+        detail["revoked"] = revoke_credentials(conn, user_id, keep_session_id=keep_session_id)
+    audit.record(conn, "user.update", actor_id=actor_id, subject=after["username"], detail=detail)
     return after
 
 
@@ -449,6 +456,8 @@ def import_org_chart(conn: Connection, rows: list[dict[str, str]], *, actor_id: 
             counts["created"] += 1
         else:
             conn.execute(update(User).where(User.id == existing).values(**values))
+            if password:  # a password set by import is a reset: the old credentials end
+                revoke_credentials(conn, existing)
             ids[username] = existing
             counts["updated"] += 1
     for row in rows:

@@ -1,20 +1,32 @@
 """Signing in and out, password changes, throttling, and turning a credential into a Principal.
 
 A login creates a session whose token is both the HttpOnly cookie's value and a Bearer token
-for scripts; the CSRF token returned with it must accompany unsafe cookie requests. After
-`MAX_FAILURES` failed logins for a username or from an address within `WINDOW`, further
-attempts get 429 until the window passes — counted from the audit log, so it holds across
-processes.
+for scripts; the CSRF token returned with it must accompany unsafe cookie requests.
+
+Throttling is per (username, address) pair and per address, never per username alone: after
+`MAX_FAILURES` failed logins for one username from one address within `WINDOW` (since its
+last successful sign-in from there), or
+`MAX_ADDRESS_FAILURES` from one address for any usernames, that pair (or address) gets 429
+with the seconds to wait until the window lets it try again — counted from the audit log, so
+it holds across processes, and answered at once (no worker sleeps). Failures from other
+addresses never lock an account: a correct password from an address without failures always
+signs in (docs/decisions.md, "Credentials, lockout and headers"). Which address a request
+comes from is `security.client_ip` (X-Forwarded-For only from `JIMU_TRUSTED_PROXIES`).
+
+`revoke_credentials` ends a user's sessions and API tokens: on a password change (sessions
+other than the current one; tokens when the user asks), an administrator's password reset
+and a deactivation (all of them, so a reactivation revives nothing).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from engine.auth import audit
@@ -34,6 +46,7 @@ from engine.forms.errors import ServiceError
 from engine.store.models import ApiToken, AuditEntry, AuthSession, User, utcnow
 
 MAX_FAILURES = 5
+MAX_ADDRESS_FAILURES = 30
 WINDOW = dt.timedelta(minutes=15)
 TOKEN_AUDIT_EVERY = dt.timedelta(hours=1)
 
@@ -66,30 +79,69 @@ def user_json(row: Any) -> dict[str, object]:
     }
 
 
-def _recent_failures(conn: Connection, username: str, ip: str | None) -> int:
-    since = utcnow() - WINDOW
-    who = AuditEntry.subject == username
-    where = or_(who, AuditEntry.ip == ip) if ip else who
-    query = select(func.count()).where(AuditEntry.kind == "auth.login", AuditEntry.success.is_(False), AuditEntry.at >= since, where)
-    return int(conn.execute(query).scalar_one())
+def _wait(conn: Connection, where: ColumnElement[bool], limit: int, now: dt.datetime) -> float:
+    """Seconds until fewer than `limit` failed logins matching `where` lie within `WINDOW`
+    (0 when there are fewer already): when the `limit`-th newest failure leaves the window."""
+    query = (
+        select(AuditEntry.at)
+        .where(AuditEntry.kind == "auth.login", AuditEntry.success.is_(False), AuditEntry.at >= now - WINDOW, where)
+        .order_by(AuditEntry.at.desc())
+        .limit(limit)
+    )
+    times = conn.execute(query).scalars().all()
+    if len(times) < limit:
+        return 0.0
+    return max((times[-1] + WINDOW - now).total_seconds(), 0.0)
+
+
+def throttled_for(conn: Connection, username: str, ip: str | None) -> int:
+    """Whole seconds `username` must wait before signing in from `ip` (0: may try now).
+
+    Only failures from this address count: per (username, address) pair — since the pair's
+    last successful sign-in, so a user who finally typed it right starts afresh — and per
+    address (a success does not reset that: one valid account must not clear a sprayer's
+    count)."""
+    now = utcnow()
+    address = AuditEntry.ip.is_(None) if not ip else AuditEntry.ip == ip[:64]
+    pair = address & (AuditEntry.subject == username[:200])
+    last_success = conn.execute(
+        select(func.max(AuditEntry.at)).where(
+            AuditEntry.kind == "auth.login", AuditEntry.success.is_(True), AuditEntry.at >= now - WINDOW, pair
+        )
+    ).scalar_one_or_none()
+    if last_success is not None:
+        pair = pair & (AuditEntry.at > last_success)
+    wait = _wait(conn, pair, MAX_FAILURES, now)
+    if ip:
+        wait = max(wait, _wait(conn, address, MAX_ADDRESS_FAILURES, now))
+    return math.ceil(wait)
+
+
+def too_many_attempts(seconds: int) -> ServiceError:
+    """429 with the time to wait (the API sends it as `Retry-After`)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    return ServiceError(
+        429,
+        "too_many_attempts",
+        message_zh=f"登录失败次数过多，请 {minutes} 分钟后再试",
+        message_en=f"Too many failed sign-ins; try again in {minutes} minute{'s' if minutes > 1 else ''}",
+        retry_after=max(1, seconds),
+    )
 
 
 def login(engine: Engine, username: str, password: str, *, ip: str | None, hours: float) -> LoginResult:
     """Check the password and open a session; 401 on a bad pair, 429 when throttled.
 
     Failures are audited in their own committed transaction before the error is raised, so
-    they count towards throttling.
+    they count towards throttling. A throttled attempt is answered at once, without checking
+    the password, and is audited as `auth.login_throttled` (it does not extend the wait).
     """
     failure: ServiceError | None = None
     with engine.begin() as conn:
-        if _recent_failures(conn, username, ip) >= MAX_FAILURES:
-            audit.record(conn, "auth.login_throttled", success=False, ip=ip, subject=username)
-            failure = ServiceError(
-                429,
-                "too_many_attempts",
-                message_zh="登录失败次数过多，请 15 分钟后再试",
-                message_en="Too many failed sign-ins; try again in 15 minutes",
-            )
+        wait = throttled_for(conn, username, ip)
+        if wait > 0:
+            audit.record(conn, "auth.login_throttled", success=False, ip=ip, subject=username, detail={"retry_after": wait})
+            failure = too_many_attempts(wait)
         else:
             user = conn.execute(select(User.__table__).where(User.username == username)).first()
             ok = verify_password(user.password_hash if user else None, password)
@@ -123,9 +175,31 @@ def logout(conn: Connection, principal: Principal, *, ip: str | None) -> None:
     audit.record(conn, "auth.logout", actor_id=principal.user_id, ip=ip, subject=principal.username)
 
 
-def change_password(engine: Engine, principal: Principal, current: str, new: str, *, ip: str | None) -> None:
-    """Change the caller's password (the current one is required); other sessions end.
-    A refused change is audited (and committed) before the 422."""
+def revoke_credentials(
+    conn: Connection, user_id: int, *, sessions: bool = True, tokens: bool = True, keep_session_id: int | None = None
+) -> dict[str, int]:
+    """End the user's sessions (all but `keep_session_id`) and/or revoke their API tokens;
+    how many of each were still live. Revoked credentials never come back."""
+    now = utcnow()
+    counts = {"sessions": 0, "tokens": 0}
+    if sessions:
+        which = (AuthSession.user_id == user_id) & AuthSession.revoked_at.is_(None)
+        if keep_session_id is not None:
+            which = which & (AuthSession.id != keep_session_id)
+        counts["sessions"] = conn.execute(update(AuthSession).where(which).values(revoked_at=now)).rowcount
+    if tokens:
+        which = (ApiToken.user_id == user_id) & ApiToken.revoked_at.is_(None)
+        counts["tokens"] = conn.execute(update(ApiToken).where(which).values(revoked_at=now)).rowcount
+    return counts
+
+
+def change_password(
+    engine: Engine, principal: Principal, current: str, new: str, *, revoke_tokens: bool = True, ip: str | None
+) -> None:
+    """Change the caller's password (the current one is required). Their other sessions end,
+    and so do their API tokens unless `revoke_tokens` is false (the session or token making
+    the change stays valid when it is a session). A refused change is audited (and
+    committed) before the 422."""
     if principal.user_id is None:
         raise unauthorized()
     with engine.begin() as conn:
@@ -142,11 +216,8 @@ def change_password(engine: Engine, principal: Principal, current: str, new: str
             conn.execute(
                 update(User).where(User.id == user.id).values(password_hash=hash_password(new), password_changed_at=utcnow())
             )
-            others = AuthSession.user_id == user.id
-            if principal.session_id is not None:
-                others = others & (AuthSession.id != principal.session_id)
-            conn.execute(update(AuthSession).where(others, AuthSession.revoked_at.is_(None)).values(revoked_at=utcnow()))
-            audit.record(conn, "auth.password", actor_id=user.id, ip=ip, subject=user.username)
+            revoked = revoke_credentials(conn, user.id, tokens=revoke_tokens, keep_session_id=principal.session_id)
+            audit.record(conn, "auth.password", actor_id=user.id, ip=ip, subject=user.username, detail={"revoked": revoked})
     if issues:
         raise ServiceError(422, "validation_failed", issues)
 
@@ -204,6 +275,9 @@ __all__ = [
     "from_session",
     "login",
     "logout",
+    "revoke_credentials",
+    "throttled_for",
+    "too_many_attempts",
     "unauthorized",
     "user_json",
 ]

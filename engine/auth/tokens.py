@@ -1,5 +1,8 @@
 """Long-lived API tokens: created for a user, scoped to apps and read or read/write, shown
-once, stored hashed, revocable."""
+once, stored hashed, revocable, and expiring: after `DEFAULT_DAYS` unless the creator asks
+for another lifetime of at most `MAX_DAYS` (the admin token from the environment is not an
+API token and does not expire). A password change, reset or deactivation revokes them
+(`sessions.revoke_credentials`)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ from engine.auth.credentials import API_TOKEN_PREFIX, new_token
 from engine.forms.errors import not_found
 from engine.forms.field_types.values import datetime_json
 from engine.store.models import ApiToken, utcnow
+
+DEFAULT_DAYS = 90
+MAX_DAYS = 365
 
 
 def _json(row: Any) -> dict[str, Any]:
@@ -32,11 +38,14 @@ def _json(row: Any) -> dict[str, Any]:
 
 
 def create(
-    conn: Connection, user_id: int, name: str, *, apps: list[str] | None, can_write: bool, days: int | None, ip: str | None
+    conn: Connection, user_id: int, name: str, *, apps: list[str] | None, can_write: bool, days: int = DEFAULT_DAYS, ip: str | None
 ) -> dict[str, Any]:
-    """A new token for `user_id`; the response carries the token itself, the only time it is shown."""
+    """A new token for `user_id`, valid for `days` (1 to `MAX_DAYS`); the response carries the
+    token itself, the only time it is shown."""
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"a token lives 1 to {MAX_DAYS} days, not {days}")
     token, digest = new_token(API_TOKEN_PREFIX)
-    expires = utcnow() + dt.timedelta(days=days) if days else None
+    expires = utcnow() + dt.timedelta(days=days)
     token_id = conn.execute(
         insert(ApiToken)
         .values(
@@ -51,7 +60,8 @@ def create(
         )
         .returning(ApiToken.id)
     ).scalar_one()
-    audit.record(conn, "token.create", actor_id=user_id, ip=ip, subject=name, detail={"token_id": token_id, "apps": apps, "can_write": can_write})
+    detail = {"token_id": token_id, "apps": apps, "can_write": can_write, "days": days}
+    audit.record(conn, "token.create", actor_id=user_id, ip=ip, subject=name, detail=detail)
     row = conn.execute(select(ApiToken.__table__).where(ApiToken.id == token_id)).one()
     return {**_json(row), "token": token}
 
@@ -74,4 +84,4 @@ def revoke(conn: Connection, token_id: int, *, user_id: int | None, actor_id: in
     audit.record(conn, "token.revoke", actor_id=actor_id, ip=ip, detail={"token_id": token_id})
 
 
-__all__ = ["create", "list_tokens", "revoke"]
+__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "create", "list_tokens", "revoke"]

@@ -33,7 +33,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 
 
 class ServiceError(Exception):
-    """A request the engine refuses: HTTP-like `status`, stable `code`, zh/en message, issues."""
+    """A request the engine refuses: HTTP-like `status`, stable `code`, zh/en message, issues,
+    and for a throttled request the seconds to wait (`retry_after`)."""
 
     def __init__(
         self,
@@ -43,8 +44,10 @@ class ServiceError(Exception):
         *,
         message_zh: str | None = None,
         message_en: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         zh, en = _MESSAGES.get(code, (code, code))
+        self.retry_after = retry_after  # seconds to wait before trying again (a 429's Retry-After)
         self.status = status
         self.code = code
         self.message_zh = message_zh or zh

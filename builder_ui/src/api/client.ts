@@ -118,8 +118,8 @@ export interface ListParams {
 export const api = {
   login: (username: string, password: string) => request<LoginResult>("POST", apiPath("/auth/login"), { username, password }),
   logout: () => request<void>("POST", apiPath("/auth/logout")),
-  changePassword: (current_password: string, new_password: string) =>
-    request<void>("POST", apiPath("/auth/password"), { current_password, new_password }),
+  changePassword: (current_password: string, new_password: string, revoke_tokens = true) =>
+    request<void>("POST", apiPath("/auth/password"), { current_password, new_password, revoke_tokens }),
   me: () => request<User>("GET", apiPath("/me")),
   users: (q: string) => request<User[]>("GET", apiPath("/users"), undefined, { q, limit: 20 }),
   pickUsers: (q: string) => request<PickedUser[]>("GET", apiPath("/directory/users"), undefined, { q, limit: 20 }),

@@ -1,5 +1,6 @@
-/** Change my password (current + new twice); the server ends my other sessions. */
-import { App, Form, Input, Modal } from "antd";
+/** Change my password (current + new twice); the server ends my other sessions, and my API
+ * tokens too unless I untick "also revoke my API tokens". */
+import { App, Checkbox, Form, Input, Modal } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, ApiError } from "../api/client";
@@ -14,7 +15,7 @@ export default function PasswordModal({ open, onClose }: { open: boolean; onClos
     const values = await form.validateFields();
     setBusy(true);
     try {
-      await api.changePassword(values.current, values.next);
+      await api.changePassword(values.current, values.next, values.revokeTokens !== false);
       message.success(t("password.done"));
       form.resetFields();
       onClose();
@@ -54,6 +55,9 @@ export default function PasswordModal({ open, onClose }: { open: boolean; onClos
           ]}
         >
           <Input.Password autoComplete="new-password" />
+        </Form.Item>
+        <Form.Item name="revokeTokens" valuePropName="checked" initialValue={true}>
+          <Checkbox>{t("password.revokeTokens")}</Checkbox>
         </Form.Item>
       </Form>
     </Modal>

@@ -15,7 +15,8 @@ export const zh = {
     next: "新密码",
     confirm: "确认新密码",
     mismatch: "两次输入的新密码不一致",
-    done: "密码已修改",
+    revokeTokens: "同时吊销我的 API 令牌（脚本需使用新令牌）",
+    done: "密码已修改，其他设备上的登录已失效",
   },
   home: { title: "我的应用", empty: "还没有应用", emptyAdmin: "去应用市场安装一个应用", open: "打开" },
   catalog: {
@@ -374,7 +375,8 @@ export const en: typeof zh = {
     next: "New password",
     confirm: "Confirm new password",
     mismatch: "The new passwords do not match",
-    done: "Password changed",
+    revokeTokens: "Also revoke my API tokens (scripts will need a new token)",
+    done: "Password changed; sign-ins on other devices have ended",
   },
   home: { title: "My apps", empty: "No apps yet", emptyAdmin: "Install one from the app catalog", open: "Open" },
   catalog: {

@@ -83,14 +83,15 @@ class NewMember(BaseModel):
 
 
 class NewToken(BaseModel):
-    """A token for me: its name, the apps it may use (all when omitted), write access, lifetime."""
+    """A token for me: its name, the apps it may use (all when omitted), write access, and its
+    lifetime in days (90 by default, at most 365: every API token expires)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: Name
     apps: list[Annotated[str, Field(pattern=KEY_PATTERN)]] | None = None
     can_write: bool = False
-    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    expires_in_days: Annotated[int, Field(ge=1, le=tokens.MAX_DAYS)] = tokens.DEFAULT_DAYS
 
 
 def _user_values(body: UserFields) -> dict[str, Any]:
@@ -140,10 +141,19 @@ def get_user(user_id: Id, engine: DbEngine, principal: AdminUser) -> dict[str, A
 
 @router.patch("/users/{user_id}")
 def update_user(user_id: Id, body: UserChange, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
-    """Change a user (deactivate with `is_active: false`; users are never deleted)."""
+    """Change a user (deactivate with `is_active: false`; users are never deleted). Setting a
+    password ends all the user's sessions and revokes their API tokens, and so does a
+    deactivation (a later reactivation revives none of them); an administrator resetting
+    their own password keeps the session making the request."""
     with engine.begin() as conn:
         return directory.update_user(
-            conn, user_id, _user_values(body), password=body.password, department_ids=body.department_ids, actor_id=principal.user_id
+            conn,
+            user_id,
+            _user_values(body),
+            password=body.password,
+            department_ids=body.department_ids,
+            actor_id=principal.user_id,
+            keep_session_id=principal.session_id if principal.user_id == user_id else None,
         )
 
 

@@ -24,10 +24,12 @@ class LoginRequest(BaseModel):
 
 
 class PasswordChange(BaseModel):
-    """The current password and the new one (at least 8 characters)."""
+    """The current password, the new one (at least 8 characters besides leading and trailing
+    spaces) and whether my API tokens are revoked too (yes unless `revoke_tokens: false`)."""
 
     current_password: Annotated[str, Field(max_length=256)]
     new_password: Annotated[str, Field(max_length=256)]
+    revoke_tokens: bool = True
 
 
 @router.post("/auth/login")
@@ -64,8 +66,11 @@ def logout(request: Request, response: Response, principal: CurrentUser, engine:
 
 @router.post("/auth/password", status_code=204)
 def change_password(body: PasswordChange, request: Request, principal: CurrentUser, engine: DbEngine) -> None:
-    """Change my password; my other sessions end."""
-    sessions.change_password(engine, principal, body.current_password, body.new_password, ip=client_ip(request))
+    """Change my password; my other sessions end, and my API tokens are revoked unless
+    `revoke_tokens` is false."""
+    sessions.change_password(
+        engine, principal, body.current_password, body.new_password, revoke_tokens=body.revoke_tokens, ip=client_ip(request)
+    )
 
 
 @router.get("/me")
