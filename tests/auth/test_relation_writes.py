@@ -18,7 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from engine.forms import apps
+from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer
+from engine.forms.spreadsheet import Formatter
 from tests.auth.crm_org import API, installed_crm
 
 MISSING = 999_999_999
@@ -254,3 +256,19 @@ def test_system_writers_may_link_any_record(crm: dict[str, Any]) -> None:
     admin: TestClient = crm["clients"]["admin"]
     created = admin.post(url("contact"), json={"name": "probe-system", "customer": outside[1]["_id"]})
     assert created.status_code == 201, created.text  # administrators see every customer
+
+
+def test_exports_show_a_restricted_relation_as_no_access(crm: dict[str, Any]) -> None:
+    """What the read side sends for a linked record out of the reader's scope reads 无权限 in a
+    spreadsheet, like in the UI."""
+    with crm["engine"].connect() as conn:
+        app = apps.load(conn, "crm")
+    form = app.form("contact")
+    reader = Reader(app.layout, form)
+    cells = {
+        lang: Formatter(form, lang, "Asia/Shanghai", reader.value_owner).cell(form, form.fields["customer"], value)[0]
+        for lang, value in (("zh", {"_id": 12, "title": None, "restricted": True}), ("en", {"_id": 12, "title": None, "restricted": True}))
+    }
+    assert cells == {"zh": "无权限", "en": "No access"}
+    shown = Formatter(form, "zh", "Asia/Shanghai", reader.value_owner).cell(form, form.fields["customer"], {"_id": 3, "title": "华为"})
+    assert shown[0] == "华为"
