@@ -44,7 +44,6 @@ from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, R
 from engine.forms.linkage import Linker, SourceAccess, linked_fields
 from engine.forms.messages import issue
 from engine.forms.query import FILE_TYPES, PEOPLE, Reader
-from engine.forms.resolve import Resolver
 from engine.store.models import Counter, Department, RecordHistory, StoredFile, User
 from engine.store.records import bulk_insert, reserve_ids
 
@@ -375,11 +374,15 @@ class Writer:
     ) -> None:
         """Linked records, people and files must exist (one query per kind for the whole batch).
 
-        A file must also be the `actor`'s to use (see `_may_use_file`; `kept` are the record's
-        (field, file id) pairs before a change) and of a type its field accepts."""
+        A linked record must also be inside the caller's `view` scope of its form (else the same
+        issue as a missing one, so a write is no oracle for records the caller cannot read), and
+        a file the `actor`'s to use (see `_may_use_file`) and of a type its field accepts.
+        `kept` are the record's (field slot, id) pairs of relations and files before a change:
+        those stay allowed in place whoever may read them (clients echo records back)."""
         wanted: dict[tuple[str, str], set[int]] = {}
         uses: list[tuple[int, tuple[str, str], int, str]] = []
         file_uses: dict[str, tuple[str, str]] = {}  # issue path -> (field slot, field type)
+        slots: dict[str, str] = {}  # issue path -> field slot, of relation values
 
         def visit(
             n: int, container: Container, values: Mapping[str, Any], links: Mapping[str, list[int]], path: str, slot: str = ""
@@ -391,6 +394,7 @@ class Writer:
                 if isinstance(spec, RelationField):
                     ids = links.get(spec.key, []) if spec.many else [values[spec.key]] if values.get(spec.key) else []
                     found = [(("form", spec.target), v, f"{where}[{i}]" if spec.many else where) for i, v in enumerate(ids)]
+                    slots.update({at: f"{slot}{spec.key}" for _, _, at in found})
                 elif spec.type in PEOPLE and values.get(spec.key) is not None:
                     raw = values[spec.key]
                     kind = (PEOPLE[spec.type], "")
@@ -417,6 +421,11 @@ class Writer:
             for kind, ids in wanted.items()
             if not (self.defer_links and kind[0] == "form") and kind[0] != "file"
         }
+        readable = {
+            kind: self._readable(conn, kind[1], ids)
+            for kind, ids in existing.items()
+            if kind[0] == "form" and self.access is not None
+        }
         files = self._files(conn, wanted.get(("file", ""), set()))
         if self.trust_files:
             actor = None
@@ -433,7 +442,9 @@ class Writer:
                 elif problem := mime_problem(field_type, upload.mime):
                     prepared[n].issues.append(issue(at, problem))
                 continue
-            if value not in existing[kind]:
+            if value not in existing[kind] or (
+                kind in readable and value not in readable[kind] and (slots[at], value) not in kept
+            ):
                 prepared[n].issues.append(issue(at, codes[kind[0]], id=value))
 
     def _existing(self, conn: Connection, kind: tuple[str, str], ids: set[int]) -> set[int]:
@@ -446,6 +457,23 @@ class Writer:
             query = select(Department.id).where(Department.id.in_(ids))
         else:
             raise AssertionError(kind)
+        return set(conn.execute(query).scalars())
+
+    def _readable(self, conn: Connection, form_key: str, ids: set[int]) -> set[int]:
+        """Those of `ids` (live records of form `form_key`) the caller may view: the target
+        form's row scope, read through `Access.on` (everything for an unrestricted caller)."""
+        assert self.access is not None
+        if not ids:
+            return set()
+        target = self.app.forms[form_key]
+        rights = self.access.on(target)
+        if rights is None:
+            return ids
+        if not rights.allows("view"):
+            return set()
+        reader = Reader(self.app, target, now=self.now, tz=self.tz, access=rights)
+        table = target.table
+        query = select(table.c._id).where(table.c._id.in_(ids), reader.visible(reader.resolver()))
         return set(conn.execute(query).scalars())
 
     @staticmethod
@@ -492,7 +520,7 @@ class Writer:
             return
         columns: list[Any] = [form.table.c._id]
         if conditional or validations:
-            resolver = Resolver(self.app, form, form.table, now=self.now, tz=self.tz)
+            resolver = self.reader.resolver()  # read as the caller: no value they may not read decides
             columns += [resolver.formula(layout.spec.visible_when).label(f"v{i}") for i, layout in enumerate(conditional)]  # type: ignore[arg-type]
             columns += [resolver.formula(rule.expr).label(f"c{i}") for i, rule in enumerate(validations)]
         results: dict[int, dict[str, Any]] = {
@@ -750,7 +778,7 @@ class Writer:
         if before["_version"] != version:
             raise ServiceError(409, "stale_version")
         prepared = self.prepare(data, creating=False)
-        self.check_references(conn, [prepared], [""], actor, self._kept_files(before))
+        self.check_references(conn, [prepared], [""], actor, self._kept(before))
         locked = self.locked_fields(conn, record_id, [*prepared.values, *prepared.rows, *prepared.links])
         table = self.form.table
         stored = self._stored_values(conn, record_id)
@@ -802,20 +830,25 @@ class Writer:
         conditional = [self.form.fields[key] for key in keys if self.form.fields[key].spec.readonly_when]
         if not conditional:
             return []
-        resolver = Resolver(self.app, self.form, self.form.table, now=self.now, tz=self.tz)
+        resolver = self.reader.resolver()  # read as the caller, like the validations
         columns = [resolver.formula(layout.spec.readonly_when).label(f"r{i}") for i, layout in enumerate(conditional)]  # type: ignore[arg-type]
         row = conn.execute(select(*columns).where(self.form.table.c._id == record_id)).one()
         return [layout.key for i, layout in enumerate(conditional) if row[i]]
 
-    def _kept_files(self, before: Mapping[str, Any]) -> frozenset[tuple[str, int]]:
-        """(field slot, file id) of the files a record holds: a change may keep them in place
-        whoever uploaded them, but not move them into another field."""
+    def _kept(self, before: Mapping[str, Any]) -> frozenset[tuple[str, int]]:
+        """(field slot, id) of the files and linked records a record holds: a change may keep
+        them in place whoever uploaded them or may read them, but not move them into another
+        field."""
         kept: set[tuple[str, int]] = set()
 
         def collect(container: Container, values: Mapping[str, Any], slot: str) -> None:
             for layout in container.fields.values():
                 if layout.spec.type in FILE_TYPES:
                     kept.update((f"{slot}{layout.key}", ref["file_id"]) for ref in values.get(layout.key) or [])
+                elif isinstance(layout.spec, RelationField):
+                    value = values.get(layout.key)
+                    refs = value if isinstance(value, list) else [value] if value else []
+                    kept.update((f"{slot}{layout.key}", ref["_id"]) for ref in refs if isinstance(ref, Mapping) and "_id" in ref)
                 elif layout.rows is not None:
                     for row in values.get(layout.key) or []:
                         collect(layout.rows, row, f"{layout.key}.")

@@ -159,7 +159,7 @@ class Formatter:
             return self.join(str(i.get("name") or i.get("id")) for i in items if isinstance(i, dict)), None
         if kind == "relation":
             items = value if isinstance(value, list) else [value]
-            return self.join(str(i.get("title") or i.get("_id")) for i in items if isinstance(i, dict)), None
+            return self.join(self.title(i) for i in items if isinstance(i, dict)), None
         if kind in ("attachment", "image", "signature"):
             return self.join(str(i.get("name") or i.get("file_id")) for i in value if isinstance(i, dict)), None
         if kind == "address":
@@ -180,6 +180,12 @@ class Formatter:
                     pairs.append(f"{label_in(sub.spec.label, sub.key, self.lang)}: {_text(value)}")
             lines.append(("，" if self.lang == "zh" else ", ").join(pairs))
         return "\n".join(lines)
+
+    def title(self, ref: dict[str, Any]) -> str:
+        """A linked record's title; 无权限 / "No access" for one the reader may not see (issue 10)."""
+        if ref.get("restricted") is True:
+            return "无权限" if self.lang == "zh" else "No access"
+        return str(ref.get("title") or ref.get("_id"))
 
     def yes_no(self, value: bool) -> str:
         return ("是" if value else "否") if self.lang == "zh" else ("Yes" if value else "No")

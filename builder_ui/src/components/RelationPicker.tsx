@@ -5,9 +5,9 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api } from "../api/client";
 import type { AppDef, FieldDef } from "../api/types";
-import { displayText } from "../forms/display";
+import { displayText, relationTitle } from "../forms/display";
 
-type Ref = { _id: number; title?: string | null };
+type Ref = { _id: number; title?: string | null; restricted?: boolean };
 
 interface Props {
   app: AppDef;
@@ -33,7 +33,9 @@ export default function RelationPicker({ app, field, value, onChange, disabled, 
     (titleField ? displayText(titleField, record[titleField.key], i18n.language) : "") || `#${record._id}`;
   const options = (found.data?.items ?? []).map((r) => ({ value: r._id, label: title(r) }));
   const many = !!field.many;
-  const current = (Array.isArray(value) ? value : value ? [value] : []).map((r) => ({ value: r._id, label: r.title ?? `#${r._id}` }));
+  const refs = Array.isArray(value) ? value : value ? [value] : [];
+  // A linked record the caller may not read shows 无权限; it may stay (it is saved unchanged).
+  const current = refs.map((r) => ({ value: r._id, label: relationTitle(r, i18n.language) }));
   return (
     <Select
       showSearch={{ filterOption: false, onSearch: setQ }}
@@ -49,7 +51,8 @@ export default function RelationPicker({ app, field, value, onChange, disabled, 
       options={options}
       value={many ? current : current[0] ?? null}
       onChange={(selected: { value: number; label: unknown } | { value: number; label: unknown }[] | null) => {
-        const toRef = (s: { value: number; label: unknown }): Ref => ({ _id: s.value, title: typeof s.label === "string" ? s.label : String(s.value) });
+        const toRef = (s: { value: number; label: unknown }): Ref =>
+          refs.find((r) => r._id === s.value) ?? { _id: s.value, title: typeof s.label === "string" ? s.label : String(s.value) };
         if (Array.isArray(selected)) onChange(selected.map(toRef));
         else onChange(selected ? toRef(selected) : null);
       }}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { displayText } from "./display";
+import { displayText, relationTitle } from "./display";
 
 describe("displayText", () => {
   const level = { key: "level", type: "select", options: [{ value: "A", label: { zh: "A 类", en: "Class A" } }] };
@@ -18,6 +18,16 @@ describe("displayText", () => {
       displayText({ key: "r", type: "address" }, { province: "北京市", city: "北京市", district: "海淀区", detail: "知春路 604 号" }, "zh-CN"),
     ).toBe("北京市海淀区 知春路 604 号");
     expect(displayText({ key: "x", type: "text" }, null, "zh-CN")).toBe("");
+  });
+  it("shows a linked record the caller may not read as 无权限 / No access (issue 10)", () => {
+    const customer = { key: "c", type: "relation" };
+    const hidden = { _id: 12, title: null, restricted: true };
+    expect(displayText(customer, hidden, "zh-CN")).toBe("无权限");
+    expect(displayText(customer, hidden, "en")).toBe("No access");
+    expect(displayText({ ...customer, many: true }, [{ _id: 3, title: "华为" }, hidden], "zh-CN")).toBe("华为, 无权限");
+    expect(displayText(customer, { _id: 12, title: null }, "zh-CN")).toBe("#12"); // no title: its id
+    expect(relationTitle(hidden, "zh-CN")).toBe("无权限"); // what the relation picker shows
+    expect(relationTitle({ _id: 3, title: "华为", restricted: false }, "en")).toBe("华为");
   });
   it("writes amounts with thousands separators and money with its currency sign", () => {
     expect(displayText({ key: "n", type: "number" }, "7849500.00", "zh-CN")).toBe("7,849,500.00");

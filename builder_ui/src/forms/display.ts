@@ -47,6 +47,18 @@ export function addressText(value: Obj): string {
   return [region, value.detail].filter(Boolean).join(" ");
 }
 
+/** What a linked record the caller may not read shows instead of its title (the server sends
+ * `{"_id": 12, "title": null, "restricted": true}` for it: issue 10). */
+export function noAccessText(lang: string): string {
+  return lang === "en" ? "No access" : "无权限";
+}
+
+/** A relation value's text: its title, 无权限 / "No access" when it is restricted, `#id` without a title. */
+export function relationTitle(ref: { _id?: unknown; title?: unknown; restricted?: unknown }, lang: string): string {
+  if (ref.restricted === true) return noAccessText(lang);
+  return String(ref.title ?? `#${ref._id}`);
+}
+
 export function displayText(field: FieldDef, value: unknown, lang: string, yes = "✓", no = "✗"): string {
   if (value === null || value === undefined || value === "") return "";
   switch (field.type) {
@@ -71,13 +83,13 @@ export function displayText(field: FieldDef, value: unknown, lang: string, yes =
     default:
       break;
   }
-  if (Array.isArray(value)) return value.map((v) => itemText(v)).join(", ");
-  return itemText(value);
+  if (Array.isArray(value)) return value.map((v) => itemText(v, lang)).join(", ");
+  return itemText(value, lang);
 }
 
-function itemText(value: unknown): string {
+function itemText(value: unknown, lang: string): string {
   if (!isObj(value)) return String(value);
-  if ("title" in value) return String(value.title ?? `#${value._id}`);
+  if ("title" in value || value.restricted === true) return relationTitle(value, lang);
   if ("name" in value) return String(value.name ?? value.file_id ?? "");
   if ("id" in value) return `#${value.id}`;
   if ("province" in value || "detail" in value) return addressText(value);
