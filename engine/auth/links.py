@@ -92,10 +92,10 @@ class LinkAccess:
             return false()
         return and_(scope, *(resolver.value(key) == value for key, value in self.keys))
 
-    def on(self, form: FieldLayout | Any) -> None:
-        """Other forms read through relations: unrestricted for now (issue 10 bounds links by
-        their owner's rights)."""
-        return None
+    def on(self, form: FormLayout) -> Access | None:
+        """Other forms read through relations: with the link's bound there (what both its
+        creator and its owner may read of `form`; None: unrestricted)."""
+        return None if self.owner is None else self.owner.on(form)
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,11 @@ class BoundAccess:
 
     def where(self, action: str, table: Any, resolver: Any) -> ColumnElement[bool]:
         return and_(true(), *(part.where(action, table, resolver) for part in self.parts))
+
+    def on(self, form: FormLayout) -> BoundAccess | None:
+        """The same callers' bound on another form of the app (None: unrestricted)."""
+        parts = tuple(other for part in self.parts if (other := part.on(form)) is not None)
+        return BoundAccess(parts) if parts else None
 
 
 def link_bound(

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.auth.links import MAX_RATE_LIMIT
+from engine.auth.links import MAX_RATE_LIMIT, LinkAccess, link_bound
+from engine.forms import apps
 from tests.auth.crm_org import API, USERS, installed_crm
 
 LEAK_FIELDS = ["name", "phone", "annual_purchase"]
@@ -433,3 +434,40 @@ def test_a_fill_link_drops_fields_its_creator_may_no_longer_fill(crm: dict[str, 
         assert lead["_owner"] == crm["ids"]["pub"]
     finally:
         change_roles(crm, lambda roles: roles.__setitem__(slice(None), copy.deepcopy(original)))
+
+
+def test_relations_from_a_link_are_read_with_its_bound_on_the_target_form(
+    crm: dict[str, Any],
+) -> None:
+    """What a link reads through a relation (`Access.on`) is what both its creator and its
+    owner may read of the target form, not everything."""
+    with crm["engine"].connect() as conn:
+        loaded = apps.load(conn, "crm")
+        customer, lead, contact = (loaded.form(key) for key in ("customer", "lead", "contact"))
+        bound = link_bound(
+            conn, loaded, customer, owner_id=crm["ids"]["pub"], created_by=crm["ids"]["pub"]
+        )
+        assert bound is not None and bound.access("phone") == "hidden"
+        link = LinkAccess(
+            "query",
+            frozenset({"name"}),
+            frozenset(customer.fields),
+            keys=(("level", "A"),),
+            owner=bound,
+        )
+        on_lead = link.on(lead)
+        assert (
+            on_lead is not None and on_lead.allows("view") and on_lead.access("note") == "read_only"
+        )
+        on_contact = link.on(contact)
+        # pub may not read contacts at all
+        assert on_contact is not None and not on_contact.allows("view")
+        both = link_bound(
+            conn, loaded, customer, owner_id=crm["ids"]["gm"], created_by=crm["ids"]["pub"]
+        )
+        assert both is not None
+        both_on_contact = both.on(contact)
+        # pub's bound holds whoever the owner is
+        assert both_on_contact is not None and not both_on_contact.allows("view")
+        # a link of the admin token without an owner is unrestricted
+        assert link_bound(conn, loaded, customer, owner_id=None, created_by=None) is None
