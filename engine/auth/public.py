@@ -9,11 +9,16 @@ Attempts are counted from the audit log (submissions, queries and wrong password
 not), so the limit holds across worker processes without a cache; refusals are committed in
 their own transaction before the error is raised.
 
+Then the link's creator and owner must still hold the rights it publishes
+(`engine.auth.links.current_rights`): otherwise it answers 410 `link_not_permitted` (audited as
+`public.expired`, reason `not_permitted`); fields they may no longer see (or, on a fill link,
+edit) are left out.
+
 A fill link creates the record through the one record pipeline (`engine.forms.records.Writer`)
 with a `LinkAccess` that makes every other field unknown, on channel `public_link`, owned by
-the link's owner. A query link reads through the `Reader` with a `LinkAccess` whose row scope
-is "every key field equals the given value", so the exact match is part of the SQL and only
-the link's fields are selected.
+the link's owner and inside the creator's and owner's create scopes. A query link reads through the `Reader`
+with a `LinkAccess` whose row scope is "the creator's and owner's view scopes, and every key
+field equals the given value", so both are part of the SQL and only the link's fields are selected.
 """
 
 from __future__ import annotations
@@ -27,9 +32,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine.auth import audit
 from engine.auth.credentials import verify_password
-from engine.auth.links import LinkAccess, fillable_problem
-from engine.auth.permissions import FormAccess, source_access
-from engine.auth.principal import Principal
+from engine.auth.links import (
+    MAX_RATE_LIMIT,
+    LinkAccess,
+    LinkRights,
+    current_rights,
+    fillable_problem,
+    link_bound,
+)
 from engine.core.issues import Issue
 from engine.forms import apps
 from engine.forms.access import Access
@@ -43,7 +53,7 @@ from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer
 from engine.forms.uploads import FILE_FIELD_TYPES, accepting, too_large
 from engine.store.files import FileInfo, FileStore, FileTooLarge
-from engine.store.models import App, AuditEntry, Form, PublicLink, User, utcnow
+from engine.store.models import App, AuditEntry, Form, PublicLink, utcnow
 
 WINDOW = dt.timedelta(minutes=10)
 COUNTED = ("public.submit", "public.query", "public.password", "public.upload")
@@ -70,6 +80,8 @@ class OpenLink:
     form_key: str
     expires_at: dt.datetime | None
     has_password: bool
+    created_by: int | None
+    rights: LinkRights  # the owner's rights when the link was opened
 
     @property
     def subject(self) -> str:
@@ -111,9 +123,14 @@ def open_link(engine: Engine, token: str, password: str | None, *, ip: str | Non
         ).first()
         if row is None or row.retired_at is not None:
             raise not_found()
+        loaded = apps.load(conn, row.app_key)
+        rights = current_rights(
+            conn, loaded, loaded.form(row.form_key), kind=row.kind, fields=row.fields, key_fields=row.key_fields,
+            owner_id=row.owner_id, created_by=row.created_by,
+        )
         link = OpenLink(
             row.id, row.kind, row.name, tuple(row.fields), tuple(row.key_fields), row.owner_id, row.app_key, row.form_key,
-            row.expires_at, row.password_hash is not None,
+            row.expires_at, row.password_hash is not None, row.created_by, rights or LinkRights(None, ()),
         )
         expired = row.expires_at is not None and row.expires_at <= utcnow()
         if not row.enabled or expired:
@@ -123,7 +140,14 @@ def open_link(engine: Engine, token: str, password: str | None, *, ip: str | Non
                 failure = _gone("link_expired", "该外链已过期", "This public link has expired")
             else:
                 failure = _gone("link_disabled", "该外链已停用", "This public link has been disabled")
-        elif recent_attempts(conn, row.id, ip) >= row.rate_limit:
+        elif rights is None:
+            audit.record(conn, "public.expired", success=False, ip=ip, subject=link.subject, detail=link.detail(reason="not_permitted"))
+            failure = _gone(
+                "link_not_permitted",
+                "该外链已失效：它的负责人已无权公开这些数据",
+                "This public link no longer works: its owner may no longer share this data",
+            )
+        elif recent_attempts(conn, row.id, ip) >= min(row.rate_limit, MAX_RATE_LIMIT):
             audit.record(conn, "public.throttled", success=False, ip=ip, subject=link.subject, detail=link.detail())
             minutes = int(WINDOW.total_seconds() // 60)
             failure = ServiceError(
@@ -153,8 +177,14 @@ def _loaded(conn: Connection, link: OpenLink) -> tuple[apps.LoadedApp, FormLayou
 
 
 def _fill_fields(link: OpenLink, form: FormLayout) -> list[str]:
-    """The link's fields that can still be filled in (the definition may have changed since)."""
-    return [k for k in link.fields if k in form.fields and fillable_problem(form.fields[k]) is None]
+    """The link's fields that can still be filled in (the definition and the owner's rights
+    may have changed since)."""
+    return [k for k in link.rights.fields if k in form.fields and fillable_problem(form.fields[k]) is None]
+
+
+def _query_fields(link: OpenLink, form: FormLayout) -> list[str]:
+    """The link's fields a query still shows (those the owner may still see)."""
+    return [k for k in link.rights.fields if k in form.fields]
 
 
 def _shown(definition: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +200,7 @@ def describe(engine: Engine, link: OpenLink) -> dict[str, Any]:
         loaded, form = _loaded(conn, link)
     definition = next(f for f in loaded.definition["forms"] if f["key"] == form.key)
     by_key = {f["key"]: f for f in definition["fields"]}
-    keys = _fill_fields(link, form) if link.kind == "fill" else [k for k in link.fields if k in form.fields]
+    keys = _fill_fields(link, form) if link.kind == "fill" else _query_fields(link, form)
     result: dict[str, Any] = {
         "kind": link.kind,
         "name": link.name,
@@ -216,7 +246,7 @@ def _fill(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str
             system = [issue(k, "unknown_field", key=k) for k in body if isinstance(k, str) and k.startswith("_")]
             if system:
                 raise invalid(system)  # the record's system values are not the public's to set
-            access = LinkAccess("fill", frozenset(_fill_fields(link, form)), frozenset(form.fields))
+            access = LinkAccess("fill", frozenset(_fill_fields(link, form)), frozenset(form.fields), owner=link.rights.access)
             writer = Writer(loaded.layout, loaded.id, form, access=access, source_access=owner_access(link, loaded))
             [record_id] = writer.create_many(conn, [body], Actor(None, CHANNEL, owner=link.owner_id, link_id=link.id))
             audit.record(
@@ -254,16 +284,12 @@ def upload(
 
 
 def owner_access(link: OpenLink, loaded: apps.LoadedApp) -> SourceAccess:
-    """Data linkage on a fill link reads source forms as the link's owner (nothing without one)."""
+    """Data linkage on a fill link reads source forms with the link's bound: what both its
+    owner and its creator may read (unrestricted for administrators and the admin token,
+    nothing for a deactivated account)."""
 
     def access(conn: Connection, source: FormLayout) -> Access | None:
-        if link.owner_id is None:
-            return FormAccess(None, ())  # may read nothing
-        row = conn.execute(select(User.username, User.is_admin, User.is_active).where(User.id == link.owner_id)).first()
-        if row is None or not row.is_active:
-            return FormAccess(None, ())
-        owner = Principal(link.owner_id, row.username, row.is_admin, "session")
-        return source_access(owner, loaded.id, loaded.layout.spec)(conn, source)
+        return link_bound(conn, loaded, source, owner_id=link.owner_id, created_by=link.created_by)
 
     return access
 
@@ -273,10 +299,10 @@ def _query(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[st
         with engine.begin() as conn:
             loaded, form = _loaded(conn, link)
             keys = _key_values(form, link, body)
-            shown = frozenset(k for k in link.fields if k in form.fields)
-            access = LinkAccess("query", shown, frozenset(form.fields), keys=keys)
+            shown = _query_fields(link, form)
+            access = LinkAccess("query", frozenset(shown), frozenset(form.fields), keys=keys, owner=link.rights.access)
             page = Reader(loaded.layout, form, access=access).list(conn, sort="-_id", limit=MAX_RESULTS, count=False)
-            items = [{k: item[k] for k in link.fields if k in item} for item in page.items]
+            items = [{k: item[k] for k in shown if k in item} for item in page.items]
             audit.record(conn, "public.query", ip=ip, subject=link.subject, detail=link.detail(found=len(items)))
     except ServiceError as exc:
         _failed(engine, "public.query", link, exc, ip)

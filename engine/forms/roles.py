@@ -11,6 +11,8 @@
 in one of the user's departments), `department_tree` (…or in their sub-departments), or
 `{"expr": "<condition>"}`. Fields not listed are editable where the role may edit, and
 read-only otherwise. A role with `builder: true` may also change the app's definition.
+`links` lets the role manage the form's public links (外链), which then act with the rights
+of their owner (see `engine.auth.links`); `builder` alone does not.
 Who holds a role is data (platform `roles`/`role_members`), not part of the definition.
 """
 
@@ -22,8 +24,8 @@ from pydantic import Field
 
 from engine.forms.common import Formula, Key, Label, Spec
 
-Action = Literal["view", "create", "edit", "delete", "export", "import"]
-ACTIONS: tuple[Action, ...] = ("view", "create", "edit", "delete", "export", "import")
+Action = Literal["view", "create", "edit", "delete", "export", "import", "links"]
+ACTIONS: tuple[Action, ...] = ("view", "create", "edit", "delete", "export", "import", "links")
 ScopeName = Literal["all", "own", "department", "department_tree"]
 FieldAccess = Literal["hidden", "read_only", "editable"]
 

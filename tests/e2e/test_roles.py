@@ -1,6 +1,7 @@
 """Roles & permissions in Chromium: an administrator opens a new form to the CRM's sales reps
 (create, and only their own records, with one field hidden), creates a role that sees every
-visit and gives it to a rep; then the reps' views show exactly what the engine allows."""
+visit and manages its public links (外链) and gives it to a rep; then the reps' views show
+exactly what the engine allows."""
 
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ def test_roles_page_grants_a_new_form(browser: Browser, fresh_server: Server, sh
     expect(page.get_by_test_id("role-members")).to_have_count(0)  # members come once it is saved
     page.get_by_test_id("role-forms").get_by_text("拜访记录").click()
     page.get_by_test_id("perm-visit-action-view").click()
+    expect(page.get_by_test_id("perm-visit-action-links")).to_have_text("外链")  # may manage the form's public links
+    page.get_by_test_id("perm-visit-action-links").click()
     page.get_by_test_id("roles-save").click()
     expect(page.locator(".ant-message-notice", has_text="权限已保存").last).to_be_visible()
 
@@ -82,7 +85,7 @@ def test_roles_page_grants_a_new_form(browser: Browser, fresh_server: Server, sh
         "key": "visit_auditor",
         "name": {"zh": "拜访审计", "en": "Visit auditor"},
         "builder": False,
-        "forms": {"visit": {"actions": ["view"], "scope": "all", "fields": {}}},
+        "forms": {"visit": {"actions": ["view", "links"], "scope": "all", "fields": {}}},
     }
 
     page.get_by_test_id("role-item-visit_auditor").click()

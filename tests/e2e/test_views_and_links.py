@@ -336,7 +336,7 @@ def owner_id(server: Server, username: str) -> int:
 
 def test_the_grids_menu_follows_the_role(browser: Browser, server: Server, shot: Shot) -> None:
     """A 销售代表 may export their customers but not import them nor manage links; 财务 may only
-    view customers and gets no menu; 管理员 (the app's builder role) manages links."""
+    view customers and gets no menu; 管理员 (whose role has the 外链 action) manages links."""
     rep = new_page(browser, server)
     login(rep, "rep_a1", "Jimu@2026")
     rep.goto("/apps/crm/customer")

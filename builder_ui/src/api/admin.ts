@@ -2,8 +2,8 @@
 import type { Label } from "./types";
 import { request, type BodyOf, apiPath } from "./client";
 
-export type Action = "view" | "create" | "edit" | "delete" | "export" | "import";
-export const ACTIONS: Action[] = ["view", "create", "edit", "delete", "export", "import"];
+export type Action = "view" | "create" | "edit" | "delete" | "export" | "import" | "links";
+export const ACTIONS: Action[] = ["view", "create", "edit", "delete", "export", "import", "links"];
 export type ScopeName = "all" | "own" | "department" | "department_tree";
 export type FieldAccess = "hidden" | "read_only" | "editable";
 

@@ -117,7 +117,7 @@ export interface Page {
   total: number | null;
 }
 
-export type Action = "view" | "create" | "edit" | "delete" | "export" | "import";
+export type Action = "view" | "create" | "edit" | "delete" | "export" | "import" | "links";
 
 export interface Permissions {
   roles: string[];

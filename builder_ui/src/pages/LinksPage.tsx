@@ -1,7 +1,9 @@
 /**
- * A form's public links (外链), for the app's builders and administrators: list them, create
- * fill or query links (fields, key fields, password, expiry), edit, enable/disable, delete and
- * copy the address of the public page (`/public/{token}`). The server checks every change.
+ * A form's public links (外链), for administrators and roles with the 外链 (`links`) action on
+ * the form (members see the links they created or own): list them, create fill or query links
+ * (fields, key fields, password, expiry), edit, enable/disable, delete and copy the address of
+ * the public page (`/public/{token}`). Only fields the user may see (query) or edit (fill) are
+ * offered; the server checks every change.
  */
 import { ArrowLeftOutlined, PlusOutlined } from "@ant-design/icons";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
@@ -10,8 +12,8 @@ import dayjs, { type Dayjs } from "dayjs";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useNavigate, useParams } from "react-router";
-import { ApiError } from "../api/client";
-import type { FieldDef, FormDef } from "../api/types";
+import { api, ApiError } from "../api/client";
+import type { FieldDef, FormDef, Permissions } from "../api/types";
 import { links, publicPageUrl, type LinkInput, type LinkKind, type PublicLink } from "../api/views";
 import { fieldLabel, labelText } from "../forms/labels";
 import { issuesByField } from "../forms/submit";
@@ -30,7 +32,20 @@ interface Draft {
   expires: Dayjs | null;
 }
 
-function LinkModal({ app, form, link, onClose }: { app: string; form: FormDef; link: PublicLink | "new"; onClose(saved: boolean): void }) {
+function LinkModal({
+  app,
+  form,
+  link,
+  rights,
+  onClose,
+}: {
+  app: string;
+  form: FormDef;
+  link: PublicLink | "new";
+  /** The signed-in user's field access: a link offers only what they may see (query) or edit (fill). */
+  rights: Permissions["fields"];
+  onClose(saved: boolean): void;
+}) {
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
   const existing = link === "new" ? null : link;
@@ -45,13 +60,13 @@ function LinkModal({ app, form, link, onClose }: { app: string; form: FormDef; l
           removePassword: false,
           expires: existing.expires_at ? dayjs(existing.expires_at) : null,
         }
-      : { kind: "fill", name: labelText(form.name, i18n.language, form.key), fields: requiredForFill(form.fields), key_fields: [], password: "", removePassword: false, expires: null },
+      : { kind: "fill", name: labelText(form.name, i18n.language, form.key), fields: requiredForFill(form.fields, rights), key_fields: [], password: "", removePassword: false, expires: null },
   );
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
   const set = (patch: Partial<Draft>) => setDraft({ ...draft, ...patch });
   const option = (f: FieldDef) => ({ value: f.key, label: fieldLabel(f, i18n.language) });
-  const choices = linkFieldChoices(form.fields, draft.kind);
+  const choices = linkFieldChoices(form.fields, draft.kind, rights);
   const help = (key: string) => (errors[key] ? { validateStatus: "error" as const, help: errors[key].join("；") } : {});
 
   async function save() {
@@ -102,7 +117,7 @@ function LinkModal({ app, form, link, onClose }: { app: string; form: FormDef; l
             disabled={!!existing}
             onChange={(e) => {
               const kind = e.target.value as LinkKind;
-              setDraft({ ...draft, kind, fields: kind === "fill" ? requiredForFill(form.fields) : [], key_fields: [] });
+              setDraft({ ...draft, kind, fields: kind === "fill" ? requiredForFill(form.fields, rights) : [], key_fields: [] });
             }}
             data-testid="link-kind"
           >
@@ -127,7 +142,7 @@ function LinkModal({ app, form, link, onClose }: { app: string; form: FormDef; l
               mode="multiple"
               value={draft.key_fields}
               onChange={(keys) => set({ key_fields: keys })}
-              options={linkKeyChoices(form.fields).map(option)}
+              options={linkKeyChoices(form.fields, rights).map(option)}
               data-testid="link-key-fields"
             />
           </Form.Item>
@@ -166,6 +181,7 @@ export default function LinksPage() {
   const form = findForm(app, formKey);
   const [editing, setEditing] = useState<PublicLink | "new" | null>(null);
   const list = useQuery({ queryKey: ["links", app.key, formKey], queryFn: () => links.list(app.key, formKey!), enabled: !!form, retry: false });
+  const permissions = useQuery({ queryKey: ["permissions", app.key, formKey], queryFn: () => api.permissions(app.key, formKey!), enabled: !!form });
   if (!form) return <Result status="404" title={t("errors.notFound")} />;
   if (list.error instanceof ApiError && (list.error.status === 403 || list.error.status === 404))
     return <Result status="403" title={t("errors.forbidden")} subTitle={list.error.message} />;
@@ -282,6 +298,7 @@ export default function LinksPage() {
           app={app.key}
           form={form}
           link={editing}
+          rights={permissions.data?.fields ?? {}}
           onClose={(saved) => {
             setEditing(null);
             if (saved) void refresh();

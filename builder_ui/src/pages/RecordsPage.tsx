@@ -118,7 +118,7 @@ export default function RecordsPage() {
 
   const canExport = permissions.data?.actions.includes("export");
   const canImport = permissions.data?.actions.includes("import");
-  const manageLinks = canManageLinks(app, permissions.data, !!user?.is_admin);
+  const manageLinks = canManageLinks(permissions.data, !!user?.is_admin);
 
   async function exportAs(format: "xlsx" | "csv") {
     setExporting(true);

@@ -15,6 +15,11 @@ describe("roles", () => {
     expect(roles[0].forms.customer).toBe(rep.forms.customer);
   });
 
+  it("keeps the public links action (外链) last, with view", () => {
+    const roles = setActions([rep], "sales_rep", "lead", ["links", "import"]);
+    expect(permissionOf(roles[0], "lead").actions).toEqual(["view", "import", "links"]);
+  });
+
   it("drops a form the role may do nothing with", () => {
     const roles = setActions([rep], "sales_rep", "customer", []);
     expect(roles[0].forms).toEqual({});

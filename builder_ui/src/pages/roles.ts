@@ -3,7 +3,7 @@
  * roles, and per form the actions, the data scope and each field's access. A form a role may
  * do nothing with is left out of the role, as the engine reads it.
  */
-import type { Action, FieldAccess, FormPermission, RoleDef, ScopeName } from "../api/admin";
+import { ACTIONS, type Action, type FieldAccess, type FormPermission, type RoleDef, type ScopeName } from "../api/admin";
 
 export const NO_PERMISSION: FormPermission = { actions: [], scope: "all", fields: {} };
 
@@ -26,7 +26,7 @@ function withPermission(roles: RoleDef[], roleKey: string, form: string, change:
 export function setActions(roles: RoleDef[], roleKey: string, form: string, actions: Action[]): RoleDef[] {
   const wanted = new Set(actions);
   if (wanted.size && !wanted.has("view")) wanted.add("view");
-  const ordered = (["view", "create", "edit", "delete", "export", "import"] as Action[]).filter((a) => wanted.has(a));
+  const ordered = ACTIONS.filter((a) => wanted.has(a));
   return withPermission(roles, roleKey, form, (p) => ({ ...p, actions: ordered }));
 }
 

@@ -52,6 +52,14 @@ describe("links", () => {
     expect(requiredForFill(fields)).toEqual(["name"]);
   });
 
+  it("offers only the fields the creator may see (query) or edit (fill)", () => {
+    const rights = { name: "editable", amount: "hidden", level: "read_only" } as const;
+    expect(linkFieldChoices(fields, "fill", rights).map((f) => f.key)).toEqual(["name", "items"]);
+    expect(linkFieldChoices(fields, "query", rights).map((f) => f.key)).toEqual(["name", "customer", "total", "items", "files", "level"]);
+    expect(linkKeyChoices(fields, rights).map((f) => f.key)).toEqual(["name", "level"]);
+    expect(requiredForFill(fields, rights)).toEqual(["name"]);
+  });
+
   it("tells active, disabled and expired links apart", () => {
     const now = Date.parse("2026-06-01T00:00:00Z");
     expect(linkState({ enabled: true, expires_at: null }, now)).toBe("active");
@@ -60,12 +68,13 @@ describe("links", () => {
     expect(linkState({ enabled: false, expires_at: "2026-05-01T00:00:00Z" }, now)).toBe("disabled");
   });
 
-  it("lets administrators and builder roles manage links", () => {
-    const roles = [{ key: "rep" }, { key: "owner", builder: true }];
-    expect(canManageLinks(app(roles), perms(["rep"]), false)).toBe(false);
-    expect(canManageLinks(app(roles), perms(["rep", "owner"]), false)).toBe(true);
-    expect(canManageLinks(app(roles), undefined, true)).toBe(true);
-    expect(canManageLinks(app([]), undefined, false)).toBe(false);
+  it("lets administrators and holders of the links action manage links, not builder roles alone", () => {
+    expect(canManageLinks(perms(["rep"]), false)).toBe(false);
+    expect(canManageLinks(perms(["builder"]), false)).toBe(false);
+    expect(canManageLinks({ ...perms(["crm_admin"]), actions: ["view", "links"] }, false)).toBe(true);
+    expect(canManageLinks({ ...perms([]), admin: true }, false)).toBe(true);
+    expect(canManageLinks(undefined, true)).toBe(true);
+    expect(canManageLinks(undefined, false)).toBe(false);
   });
 
   it("builds the public page's address from the token", () => {

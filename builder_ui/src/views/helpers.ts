@@ -32,34 +32,39 @@ export function importProblems(issues: Issue[], fields: FieldDef[], lang: string
 
 /** Whether the user manages the app's public links: administrators and builder roles (the
  * server decides again on every call). */
-export function canManageLinks(app: AppDef, permissions: Permissions | undefined, isAdmin: boolean): boolean {
+export function canManageLinks(permissions: Permissions | undefined, isAdmin: boolean): boolean {
+  // engine/auth/links.py may_manage: administrators, or the `links` action on the form (a builder role alone is not enough).
   if (isAdmin || permissions?.admin) return true;
-  const roles = ((app as unknown as { roles?: { key: string; builder?: boolean }[] }).roles ?? []).filter((r) => r.builder);
-  return roles.some((r) => permissions?.roles.includes(r.key));
+  return !!permissions?.actions.includes("links");
 }
 
 // Mirrors engine/auth/links.py: anonymous people pick no records, users or files.
 const NOT_FILLABLE = new Set(["relation", "user", "users", "department", "departments", "attachment", "image", "signature"]);
 const KEY_TYPES = new Set(["text", "email", "phone", "url", "number", "integer", "money", "date", "select", "serial"]);
 
-/** The fields a link of `kind` may show (fill: those anonymous people can fill in). */
-export function linkFieldChoices(fields: FieldDef[], kind: "fill" | "query"): FieldDef[] {
+type FieldRights = Permissions["fields"];
+
+/** The fields a link of `kind` may show (fill: those anonymous people can fill in). With the
+ * caller's field access (`permissions/me`), only what they may see (query) or edit (fill): a
+ * link never shows more than its creator may (the server refuses the rest). */
+export function linkFieldChoices(fields: FieldDef[], kind: "fill" | "query", rights: FieldRights = {}): FieldDef[] {
   return fields.filter((f) => {
     if (LAYOUT_TYPES.has(f.type)) return false;
+    if (rights[f.key] === "hidden" || (kind === "fill" && rights[f.key] === "read_only")) return false;
     if (kind === "query") return true;
     if (COMPUTED_TYPES.has(f.type) || NOT_FILLABLE.has(f.type)) return false;
     return !(f.fields ?? []).some((sub) => NOT_FILLABLE.has(sub.type));
   });
 }
 
-/** The fields a query link can match exactly. */
-export function linkKeyChoices(fields: FieldDef[]): FieldDef[] {
-  return fields.filter((f) => KEY_TYPES.has(f.type));
+/** The fields a query link can match exactly (and the caller may see). */
+export function linkKeyChoices(fields: FieldDef[], rights: FieldRights = {}): FieldDef[] {
+  return fields.filter((f) => KEY_TYPES.has(f.type) && rights[f.key] !== "hidden");
 }
 
 /** Required fields a fill link must include (the server refuses the link otherwise). */
-export function requiredForFill(fields: FieldDef[]): string[] {
-  return linkFieldChoices(fields, "fill")
+export function requiredForFill(fields: FieldDef[], rights: FieldRights = {}): string[] {
+  return linkFieldChoices(fields, "fill", rights)
     .filter((f) => f.required && (f.default === undefined || f.default === null) && !f.visible_when)
     .map((f) => f.key);
 }

@@ -1,7 +1,7 @@
 """`/apps/{app}/forms/{form}/links`: builders manage a form's public links (thin router).
 
-Only administrators and holders of one of the app's builder roles may list or change links;
-the rules live in `engine.auth.links`.
+Only administrators and holders of the `links` action on the form may list or change its links
+(non-administrators only the links they own); the rules live in `engine.auth.links`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from engine.api.security import SAFE_METHODS, CurrentUser, client_ip
 from engine.auth import links
 from engine.auth.principal import Principal
 from engine.forms import apps
-from engine.forms.errors import ServiceError
+from engine.forms.errors import ServiceError, not_found
 from engine.forms.layout import FormLayout
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}/links", tags=["links"])
@@ -39,7 +39,7 @@ class LinkFields(BaseModel):
     expires_at: dt.datetime | None = None
     enabled: bool | None = None
     owner_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
-    rate_limit: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    rate_limit: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None  # at most links.MAX_RATE_LIMIT (422)
 
 
 class NewLink(LinkFields):
@@ -56,11 +56,14 @@ class LinkChange(LinkFields):
 
 
 def _open(conn: Connection, app: str, form: str, principal: Principal, request: Request) -> tuple[apps.LoadedApp, FormLayout]:
+    if not principal.may_use_app(app):
+        raise not_found()
     loaded = apps.load(conn, app)
-    links.may_manage(conn, principal, loaded)
+    layout = loaded.form(form)
+    links.may_manage(conn, principal, loaded, layout)
     if not principal.can_write and request.method not in SAFE_METHODS:
         raise ServiceError(403, "forbidden", message_zh="该令牌只读", message_en="This token is read-only")
-    return loaded, loaded.form(form)
+    return loaded, layout
 
 
 def _given(body: LinkFields) -> dict[str, Any]:
@@ -76,7 +79,7 @@ def list_links(app: str, form: str, engine: DbEngine, principal: CurrentUser, re
     """The form's public links (with their tokens and URLs)."""
     with read_only(engine) as conn:
         loaded, layout = _open(conn, app, form, principal, request)
-        return links.list_links(conn, loaded, layout)
+        return links.list_links(conn, loaded, layout, only_of=links.manager_filter(principal))
 
 
 @router.post("", status_code=201)
@@ -84,14 +87,14 @@ def create_link(app: str, form: str, body: NewLink, engine: DbEngine, principal:
     """A new public link; 422 with field-level issues for fields that do not fit its kind."""
     with engine.begin() as conn:
         loaded, layout = _open(conn, app, form, principal, request)
-        return links.create_link(conn, loaded, layout, body.kind, _given(body), actor_id=principal.user_id, ip=client_ip(request))
+        return links.create_link(conn, loaded, layout, body.kind, _given(body), manager=principal, ip=client_ip(request))
 
 
 @router.get("/{link_id}")
 def get_link(app: str, form: str, link_id: LinkId, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
     with read_only(engine) as conn:
         loaded, layout = _open(conn, app, form, principal, request)
-        return links.get_link(conn, loaded, layout, link_id)
+        return links.get_link(conn, loaded, layout, link_id, only_of=links.manager_filter(principal))
 
 
 @router.patch("/{link_id}")
@@ -102,7 +105,7 @@ def update_link(
     with engine.begin() as conn:
         loaded, layout = _open(conn, app, form, principal, request)
         return links.update_link(
-            conn, loaded, layout, link_id, _given(body), rotate_token=body.rotate_token, actor_id=principal.user_id, ip=client_ip(request)
+            conn, loaded, layout, link_id, _given(body), rotate_token=body.rotate_token, manager=principal, ip=client_ip(request)
         )
 
 
@@ -111,4 +114,4 @@ def delete_link(app: str, form: str, link_id: LinkId, engine: DbEngine, principa
     """Remove a link; its URL answers 404 from then on."""
     with engine.begin() as conn:
         loaded, layout = _open(conn, app, form, principal, request)
-        links.delete_link(conn, loaded, layout, link_id, actor_id=principal.user_id, ip=client_ip(request))
+        links.delete_link(conn, loaded, layout, link_id, manager=principal, ip=client_ip(request))

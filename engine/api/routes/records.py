@@ -24,6 +24,7 @@ from engine.forms.errors import ServiceError, forbidden, not_found
 from engine.forms.layout import FormLayout
 from engine.forms.query import MAX_LIMIT, Reader
 from engine.forms.records import Actor, Writer, history
+from engine.forms.roles import ACTIONS
 from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
@@ -255,7 +256,7 @@ def my_permissions(app: str, form: str, engine: DbEngine, principal: CurrentUser
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         opened = _open(conn, app, form, principal, request)
     if opened.access is None:
-        return {"roles": [], "admin": True, "actions": ["view", "create", "edit", "delete", "export", "import"], "scopes": {}, "fields": {}}
+        return {"roles": [], "admin": True, "actions": list(ACTIONS), "scopes": {}, "fields": {}}
     return opened.access.summary()
 
 
