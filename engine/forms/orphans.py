@@ -92,10 +92,12 @@ def referenced_files(conn: Connection, wanted: set[int]) -> set[int]:
             found.update(i for i in _stored_ids(value) if i in wanted)
         if found >= wanted:
             return found
-    history = select(RecordHistory.diff).where(
-        sa.cast(RecordHistory.diff, sa.Text).like('%"file_id"%')
+    history = (
+        select(RecordHistory.diff)
+        .where(sa.cast(RecordHistory.diff, sa.Text).like('%"file_id"%'))
+        .execution_options(yield_per=1000)
     )
-    for (diff,) in conn.execution_options(yield_per=1000).execute(history):
+    for (diff,) in conn.execute(history):
         found.update(i for i in _history_ids(diff) if i in wanted)
     return found
 
