@@ -12,8 +12,9 @@ interrupted temporary uploads are removed once they are as old.
 
 The sweep runs at `jimu serve` start-up; `sweep_orphan_files` is the function a scheduled job
 calls. On SQLite the scan and the removal hold the write lock, so no record can start using a
-file in between; on PostgreSQL a record saved during the sweep that references an upload
-unreferenced for 24 hours may lose that file (the window is the sweep's own run time). A blob
+file in between; on PostgreSQL the probable orphans are locked and looked for again, while
+record writes read the files they reference `FOR SHARE`, so a write in flight is either seen or
+finds the file gone (422 `file_not_found`), never left pointing at a removed file. A blob
 is removed only when its modification time is also older than the cutoff: an upload of the
 same bytes rewrites the blob (`FileStore.save`), so a concurrent re-upload keeps it.
 """
@@ -68,6 +69,8 @@ def sweep_orphan_files(
         }
         if candidates:
             unused = set(candidates) - referenced_files(conn, set(candidates))
+            if unused and conn.dialect.name == "postgresql":
+                unused = _still_unused(conn, unused)
             for chunk in _chunks(sorted(unused)):
                 conn.execute(delete(StoredFile).where(StoredFile.id.in_(chunk)))
         else:
@@ -77,6 +80,17 @@ def sweep_orphan_files(
     )
     _remove_stale_uploads(store.root, cutoff)
     return SweepResult(len(unused), blobs, freed)
+
+
+def _still_unused(conn: Connection, unused: set[int]) -> set[int]:
+    """Lock the probable orphans, then look again: a record write reads the files it references
+    `FOR SHARE` (`Writer._files`), so a write in flight finishes before the lock is granted (and
+    its reference is seen now), and a later one waits for the sweep and finds the file gone."""
+    locked: set[int] = set()
+    for chunk in _chunks(sorted(unused)):
+        query = select(StoredFile.id).where(StoredFile.id.in_(chunk)).with_for_update()
+        locked.update(conn.execute(query).scalars())
+    return locked - referenced_files(conn, locked)
 
 
 def referenced_files(conn: Connection, wanted: set[int]) -> set[int]:

@@ -454,6 +454,8 @@ class Writer:
         if not ids:
             return {}
         query = select(StoredFile.id, StoredFile.mime, StoredFile.created_by, StoredFile.link_id).where(StoredFile.id.in_(ids))
+        if conn.dialect.name == "postgresql":  # the orphan sweep cannot remove them while this write is open
+            query = query.with_for_update(read=True)
         return {row.id: row for row in conn.execute(query)}
 
     def check_unique(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int | None]) -> None:

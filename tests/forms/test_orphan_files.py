@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,14 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from engine.cli import app as cli
+from engine.forms import apps
 from engine.forms.orphans import SweepResult, sweep_orphan_files
+from engine.forms.records import Actor, Writer
 from engine.settings import Settings
 from engine.store import make_engine, prepare_database
 from engine.store.files import FileStore
@@ -203,6 +206,47 @@ def test_a_public_link_upload_no_submission_used_is_removed(
     age_everything(store_engine, tmp_path / "files", hours=25)
     sweep_orphan_files(store_engine, FileStore(tmp_path / "files", 1 << 20))
     assert remaining(store_engine) == {used} and unused != used
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_record_write_in_flight_keeps_its_file_on_postgresql(
+    client: TestClient, store_engine: Engine, tmp_path: Path
+) -> None:
+    """On SQLite the sweep's write lock serialises it with writers; on PostgreSQL the sweep
+    locks the probable orphans, which a writer holds `FOR SHARE` until it commits."""
+    root = tmp_path / "files"
+    file_id = upload(client, b"%PDF saved while sweeping")
+    age_everything(store_engine, root, hours=25)
+    outcome: dict[str, Any] = {}
+    with store_engine.connect() as conn:
+        transaction = conn.begin()
+        loaded = apps.load(conn, "docs")
+        writer = Writer(loaded.layout, loaded.id, loaded.form("doc"))
+        [record_id] = writer.create_many(
+            conn, [{"title": "in flight", "files": [file_id]}], Actor()
+        )
+        sweeper = threading.Thread(
+            target=lambda: outcome.update(
+                result=sweep_orphan_files(store_engine, FileStore(root, 1 << 20))
+            )
+        )
+        sweeper.start()
+        with (
+            store_engine.connect() as probe
+        ):  # wait until the sweep waits for this write (or has finished)
+            waiting = 0
+            while not waiting and sweeper.is_alive():
+                waiting = probe.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                ).scalar_one()
+                probe.rollback()  # a new snapshot of pg_stat_activity next time
+                sweeper.join(0.05)
+        transaction.commit()
+    sweeper.join()
+    assert outcome["result"].files == 0
+    assert remaining(store_engine) == {file_id}
+    download = client.get(f"{DOCS}/{record_id}/files/{file_id}")
+    assert download.status_code == 200 and download.content == b"%PDF saved while sweeping"
 
 
 def test_serve_sweeps_at_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
