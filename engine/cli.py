@@ -46,6 +46,7 @@ def serve(
     settings = _settings(data_dir)
     _prepare_database(settings)
     created = _ensure_admin(settings)
+    _sweep_files(settings)
     token = admin_token(settings)
     typer.echo(f"Jimu running at http://{host}:{port}")
     typer.echo(f"API docs: http://{host}:{port}/docs")
@@ -76,6 +77,26 @@ def _ensure_admin(settings: Settings) -> Any:
             return ensure_admin(conn, password)
     finally:
         engine.dispose()
+
+
+def _sweep_files(settings: Settings) -> None:
+    """Remove uploads nothing references that are older than `JIMU_ORPHAN_FILE_HOURS` (engine.forms.orphans)."""
+    import datetime as dt
+
+    from engine.forms.orphans import sweep_orphan_files
+    from engine.forms.uploads import size_text
+    from engine.store import make_engine
+    from engine.store.files import FileStore
+
+    engine = make_engine(settings)
+    try:
+        store = FileStore(settings.data_dir / "files", settings.max_upload_bytes)
+        result = sweep_orphan_files(engine, store, older_than=dt.timedelta(hours=settings.orphan_file_hours))
+    finally:
+        engine.dispose()
+    if result.files or result.blobs:
+        freed = size_text(result.bytes) if result.bytes else "0 KB"
+        typer.echo(f"已清理无引用的上传文件 / removed unreferenced uploads: {result.files} ({result.blobs} blobs, {freed})")
 
 
 def _settings(data_dir: Path | None) -> Settings:

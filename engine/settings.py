@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
+MB = 1024 * 1024
 
 
 def _sqlite_in_data_dir(values: dict[str, Any]) -> str:
@@ -25,7 +26,8 @@ class Settings(BaseSettings):
     how long a sign-in lasts, which reverse proxies are trusted with `X-Forwarded-For`
     (`JIMU_TRUSTED_PROXIES`: comma-separated addresses or CIDRs, none by default) and which
     sites may embed public-link pages in a frame (`JIMU_PUBLIC_FRAME_ANCESTORS`: a CSP
-    `frame-ancestors` source list, `*` by default, `'none'` to forbid it)."""
+    `frame-ancestors` source list, `*` by default, `'none'` to forbid it), the work limits, and
+    the size limits and upload quotas (0 turns a quota off)."""
 
     model_config = SettingsConfigDict(env_prefix="JIMU_", extra="ignore")
 
@@ -70,6 +72,16 @@ class Settings(BaseSettings):
         if not value or not re.fullmatch(r"[A-Za-z0-9*'.:/_\- ]+", value):
             raise ValueError(f"not a CSP source list: {value!r}")
         return value
+    # Request bodies: JSON and everything else; one uploaded file; app packs and spreadsheet imports.
+    max_body_bytes: int = Field(default=10 * MB, ge=1024)
+    max_upload_bytes: int = Field(default=50 * MB, ge=1024)
+    max_import_bytes: int = Field(default=100 * MB, ge=1024)
+    # Upload quotas: per user within the last 24 hours and in total, per public link within 24 hours.
+    user_upload_daily_bytes: int = Field(default=1024 * MB, ge=0)
+    user_upload_total_bytes: int = Field(default=10 * 1024 * MB, ge=0)
+    link_upload_daily_bytes: int = Field(default=200 * MB, ge=0)
+    # Uploads nothing references are removed once they are this old (the start-up sweep).
+    orphan_file_hours: float = Field(default=24, gt=0)
 
     @field_validator("data_dir")
     @classmethod

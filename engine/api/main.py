@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from engine import __version__
 from engine.api.errors import JimuJSONResponse, install_error_handlers
 from engine.api.headers import install_headers
+from engine.api.limits import install_body_limits
 from engine.api.routes import (
     admin,
     apps,
@@ -102,7 +103,10 @@ def _installed_apps(request: Request) -> str:
 
 def create_app(settings: Settings | None = None, ui_dist: Path | None = None) -> FastAPI:
     """A new application bound to `settings` (the process settings by default), serving the
-    browser UI built in `ui_dist` (builder_ui/dist by default)."""
+    browser UI built in `ui_dist` (builder_ui/dist by default).
+
+    Every request body is limited while it streams in (`engine.api.limits`)."""
+    settings = settings or get_settings()
     app = FastAPI(
         title="Jimu",
         version=__version__,
@@ -112,12 +116,13 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
         generate_unique_id_function=_operation_id,
         default_response_class=JimuJSONResponse,
     )
-    app.state.settings = settings = settings or get_settings()
+    app.state.settings = settings
     install_error_handlers(app)
     install_headers(app, trusted_proxies=settings.trusted_proxies, public_frame_ancestors=settings.public_frame_ancestors)
 
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    install_body_limits(app, settings, ROUTERS, API_PREFIX)
     install_ui(app, _home_page, ui_dist)
     return app
 

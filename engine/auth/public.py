@@ -51,7 +51,8 @@ from engine.forms.live import live_scripts
 from engine.forms.messages import issue
 from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer
-from engine.forms.uploads import FILE_FIELD_TYPES, accepting, too_large
+from engine.forms.uploads import FILE_FIELD_TYPES, accepting, check_link_quota, too_large
+from engine.settings import Settings
 from engine.store.files import FileInfo, FileStore, FileTooLarge
 from engine.store.models import App, AuditEntry, Form, PublicLink, utcnow
 
@@ -259,17 +260,31 @@ def _fill(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str
 
 
 def upload(
-    engine: Engine, link: OpenLink, field: str, store: FileStore, stream: BinaryIO, name: str, mime: str, *, ip: str | None
+    engine: Engine,
+    link: OpenLink,
+    field: str,
+    store: FileStore,
+    stream: BinaryIO,
+    name: str,
+    mime: str,
+    *,
+    ip: str | None,
+    size: int,
+    settings: Settings,
 ) -> FileInfo:
-    """Store a file for one of a fill link's file fields (counted like a submission). The upload
-    remembers the link: only a submission through it may reference the file, and nobody may
-    download it except through a record that holds it."""
+    """Store a file of `size` bytes for one of a fill link's file fields (counted like a
+    submission, within the link's daily upload quota). The upload remembers the link: only a
+    submission through it may reference the file, and nobody may download it except through a
+    record that holds it; one that no submission uses is removed by the orphan sweep."""
     try:
         with engine.begin() as conn:
             _, form = _loaded(conn, link)
             layout = form.fields.get(field)
             if link.kind != "fill" or layout is None or layout.spec.type not in FILE_FIELD_TYPES or field not in _fill_fields(link, form):
                 raise invalid([issue("field", "not_a_file_field", key=field[:64])])
+            if size > store.max_bytes:
+                raise too_large(store.max_bytes)
+            check_link_quota(conn, settings, link.id, size)
             try:
                 info = store.save(conn, stream, name, mime, None, link_id=link.id, accept=accepting(layout.spec.type))
             except FileTooLarge:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -482,10 +482,15 @@ class Writer:
         if not ids:
             return {}
         query = select(StoredFile.id, StoredFile.mime, StoredFile.created_by, StoredFile.link_id).where(StoredFile.id.in_(ids))
+        if conn.dialect.name == "postgresql":  # the orphan sweep cannot remove them while this write is open
+            query = query.with_for_update(read=True)
         return {row.id: row for row in conn.execute(query)}
 
     def check_unique(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int | None]) -> None:
-        """Unique fields: no live record (other than itself) and no other row of the batch has the value."""
+        """Unique fields: no live record (other than itself) and no other row of the batch has the value.
+
+        A value taken by a record outside the caller's view scope (or of a field hidden from
+        the caller) is refused without echoing it: the caller learns only that it is taken."""
         table = self.form.table
         for layout in self.form.fields.values():
             if not layout.unique:
@@ -505,10 +510,21 @@ class Writer:
                 if value is None:
                     continue
                 others = taken.get(value, set()) - {record_id}
-                if others or value in seen:
+                if others and (self._allowed[layout.key] == "hidden" or not self._may_view(conn, others)):
+                    one.issues.append(Issue(f"{path}{layout.key}", "unique", "该取值已被使用，不能重复", "This value is already taken; it must be unique"))
+                elif others or value in seen:
                     shown = layout.kind.to_json(layout.spec, value)
                     one.issues.append(issue(f"{path}{layout.key}", "unique", value=shown))
                 seen.add(value)
+
+    def _may_view(self, conn: Connection, record_ids: set[int]) -> bool:
+        """Whether the caller may view every one of these live records."""
+        if self.access is None:
+            return True
+        resolver = self.reader.resolver()
+        table = self.form.table
+        query = select(func.count()).select_from(table).where(table.c._id.in_(record_ids), self.reader.visible(resolver))
+        return int(conn.execute(query).scalar_one()) == len(record_ids)
 
     def check_after_write(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int]) -> None:
         """Required (unless hidden) and cross-field validations, computed in SQL on the written rows."""

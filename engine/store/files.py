@@ -7,7 +7,8 @@ and downloads can serve exactly these types inline.
 
 A blob lives at ``<data dir>/files/<sha[0:2]>/<sha[2:4]>/<sha>``; it is written to a temporary
 file in the same directory first and renamed into place, so a crash never leaves a partial
-blob under its final name, and two uploads of the same bytes share one blob.
+blob under its final name, and two uploads of the same bytes share one blob (each upload
+renames its copy into place, so the blob's modification time is that of its latest upload).
 """
 
 from __future__ import annotations
@@ -124,11 +125,10 @@ class FileStore:
                     out.write(chunk)
             sha = digest.hexdigest()
             target = self.path_of(sha)
-            if target.exists():
-                os.unlink(temporary)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temporary, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Replaced even when the same bytes are stored already: the blob's fresh modification
+            # time tells the orphan sweep (engine.forms.orphans) that an upload is using it.
+            os.replace(temporary, target)
         except BaseException:
             if os.path.exists(temporary):
                 os.unlink(temporary)

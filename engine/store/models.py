@@ -247,9 +247,11 @@ class StoredFile(Base):
     """One upload's metadata; the content is stored once per SHA-256 in the data dir.
 
     Two uploads of the same bytes are two rows (their names may differ) sharing one blob.
+    Indexed by uploader and by public link with the upload time, for the upload quotas.
     """
 
     __tablename__ = "files"
+    __table_args__ = (Index(None, "created_by", "created_at"), Index(None, "link_id", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)

@@ -1,7 +1,9 @@
 """Files for attachment, image and signature fields: upload, and download where allowed.
 
-Any signed-in user may upload (audited as `file.upload`, at most `MAX_UPLOAD_BYTES`); the
-optional `field_type` refuses at once what an image or signature field would not accept.
+Any signed-in user may upload (audited as `file.upload`, at most `JIMU_MAX_UPLOAD_BYTES` per
+file and within the user's quotas, see `engine.forms.uploads`); the optional `field_type`
+refuses at once what an image or signature field would not accept. Its request body may be
+larger than other requests' (`engine.api.limits`).
 `GET /files/{id}` gives a file to its uploader (and administrators) only; everyone else
 downloads through a record that references it: `GET /apps/{app}/forms/{form}/records/{id}/
 files/{file_id}` reads the record through the `Reader` with the caller's rights (row scope and
@@ -24,7 +26,7 @@ from engine.auth import audit
 from engine.forms.errors import forbidden, not_found
 from engine.forms.layout import Container
 from engine.forms.query import FILE_TYPES
-from engine.forms.uploads import MAX_UPLOAD_BYTES, accepting, too_large
+from engine.forms.uploads import accepting, check_user_quota, too_large
 from engine.store.files import IMAGE_MIMES, FileInfo, FileStore, FileTooLarge, StoredInfo
 
 router = APIRouter(tags=["files"])
@@ -35,7 +37,8 @@ FieldType = Literal["attachment", "image", "signature"]
 
 def file_store(request: Request) -> FileStore:
     """The installation's file store (under the data directory)."""
-    return FileStore(request.app.state.settings.data_dir / "files", MAX_UPLOAD_BYTES)
+    settings = request.app.state.settings
+    return FileStore(settings.data_dir / "files", settings.max_upload_bytes)
 
 
 def upload_json(info: FileInfo) -> dict[str, Any]:
@@ -70,9 +73,14 @@ def upload(
         raise forbidden()
     name = file.filename or "file"
     mime = file.content_type or "application/octet-stream"
+    store = file_store(request)
+    size = upload_size(file)
+    if size > store.max_bytes:
+        raise too_large(store.max_bytes)
     try:
         with engine.begin() as conn:
-            info = file_store(request).save(conn, file.file, name, mime, principal.user_id, accept=accepting(field_type))
+            check_user_quota(conn, request.app.state.settings, principal.user_id, size)
+            info = store.save(conn, file.file, name, mime, principal.user_id, accept=accepting(field_type))
             audit.record(
                 conn,
                 "file.upload",
@@ -82,8 +90,18 @@ def upload(
                 detail={"name": info.name, "size": info.size, "mime": info.mime},
             )
     except FileTooLarge:
-        raise too_large() from None
+        raise too_large(store.max_bytes) from None
     return upload_json(info)
+
+
+def upload_size(file: UploadFile) -> int:
+    """The size of an upload the server has received (multipart parts are spooled whole first)."""
+    if file.size is not None:
+        return file.size
+    position = file.file.tell()
+    size = file.file.seek(0, 2)
+    file.file.seek(position)
+    return size
 
 
 @router.get("/files/{file_id}", response_class=FileResponse)
@@ -137,4 +155,4 @@ def download_from_record(
     return serve(*found)
 
 
-__all__ = ["FieldType", "file_store", "router", "serve", "upload_json"]
+__all__ = ["FieldType", "file_store", "router", "serve", "upload_json", "upload_size"]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, File, Header, Path, Query, Request, UploadFile
 
 from engine.api.deps import DbEngine
-from engine.api.routes.files import file_store, upload_json
+from engine.api.routes.files import file_store, upload_json, upload_size
 from engine.api.security import client_ip
 from engine.auth import public
 
@@ -72,6 +72,15 @@ def upload_to_link(
     """Store a file for a fill link's field; submit its `{"file_id": ...}` in that field."""
     link = public.open_link(engine, token, _password(password), ip=client_ip(request))
     info = public.upload(
-        engine, link, field, file_store(request), file.file, file.filename or "file", file.content_type or "", ip=client_ip(request)
+        engine,
+        link,
+        field,
+        file_store(request),
+        file.file,
+        file.filename or "file",
+        file.content_type or "",
+        ip=client_ip(request),
+        size=upload_size(file),
+        settings=request.app.state.settings,
     )
     return upload_json(info)

@@ -1,4 +1,9 @@
-"""Text field types: text, textarea, rich_text, email, phone, url (stored as TEXT)."""
+"""Text field types: text, textarea, rich_text, email, phone, url (stored as TEXT).
+
+Each type has a ceiling on a value's length in code points (`ceiling`: 1,000 for a line of
+text and a phone number, 254 for an e-mail address, 2,048 for a URL, 50,000 for a textarea,
+200,000 for rich text), so no single value can grow a record without bound; a field's own
+`max` applies where it is lower. A longer value is the field-level issue `max_length`."""
 
 from __future__ import annotations
 
@@ -60,6 +65,7 @@ class UrlField(ValueFieldSpec):
 class _TextType(FieldType):
     group = "text"
     format_code: ClassVar[str | None] = None  # the issue code of a malformed value
+    ceiling: ClassVar[int] = 1_000  # the most code points any field of this type holds
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return Text()
@@ -70,14 +76,17 @@ class _TextType(FieldType):
             return None, []
         if not isinstance(raw, str):
             return fail("expected_text")
+        high = self.longest(field)
+        if len(raw) > self.ceiling:  # before any other check reads the whole value
+            return fail("max_length", max=plain(high))
         if "\x00" in raw:
             return fail("nul_character")
         if self.format_code is not None and not self.well_formed(raw):
             return fail(self.format_code)
-        low, high = getattr(field, "min", None), getattr(field, "max", None)
+        low = getattr(field, "min", None)
         if low is not None and len(raw) < low:
             return fail("min_length", min=plain(low))
-        if high is not None and len(raw) > high:
+        if len(raw) > high:
             return fail("max_length", max=plain(high))
         pattern = getattr(field, "pattern", None)
         if pattern is not None and not patterns.matches(pattern, raw):  # RE2: linear time
@@ -86,7 +95,7 @@ class _TextType(FieldType):
 
     def coercer(self, field: FieldSpecBase) -> Callable[[Any], Result]:
         """Accepts plain, well-formed text within the bounds at once; the rest goes to `coerce`."""
-        low, high = getattr(field, "min", None), getattr(field, "max", None)
+        low, high = getattr(field, "min", None), self.longest(field)
         if getattr(field, "pattern", None) is not None:
             return super().coercer(field)
         checked = self.format_code is not None
@@ -97,7 +106,7 @@ class _TextType(FieldType):
                 type(raw) is str
                 and raw
                 and "\x00" not in raw
-                and (high is None or len(raw) <= high)
+                and len(raw) <= high
                 and (low is None or len(raw) >= low)
                 and (not checked or well_formed(raw))
             ):
@@ -108,6 +117,11 @@ class _TextType(FieldType):
 
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return same
+
+    def longest(self, field: FieldSpecBase) -> float:
+        """The most code points a value of `field` may have: its `max`, at most the type's ceiling."""
+        high = getattr(field, "max", None)
+        return self.ceiling if high is None else min(high, self.ceiling)
 
     def well_formed(self, text: str) -> bool:
         """Whether `text` has this type's format (email, phone, url)."""
@@ -131,6 +145,7 @@ class TextareaType(_TextType):
     name = "textarea"
     title = ("多行文本", "Long text")
     spec = TextareaField
+    ceiling = 50_000
 
 
 @register
@@ -140,6 +155,7 @@ class RichTextType(_TextType):
     name = "rich_text"
     title = ("富文本", "Rich text")
     spec = RichTextField
+    ceiling = 200_000
 
 
 @register
@@ -150,6 +166,7 @@ class EmailType(_TextType):
     title = ("邮箱", "Email")
     spec = EmailField
     titleable = True
+    ceiling = 254
     format_code = "invalid_email"
 
     def well_formed(self, text: str) -> bool:
@@ -180,6 +197,7 @@ class UrlType(_TextType):
     title = ("网址", "URL")
     spec = UrlField
     titleable = True
+    ceiling = 2_048
     format_code = "invalid_url"
 
     def well_formed(self, text: str) -> bool:
