@@ -87,10 +87,15 @@ def test_the_source_is_read_as_the_actor(shop: dict[str, Any]) -> None:
     assert own.status_code == 201, own.text
     assert own.json()["level"] == "A"
     assert own.json()["credit"] is None  # credit is hidden from reps on customers: not copied
-    # 乙公司 belongs to rep_b: outside rep_a's scope, so nothing is copied
+    # 乙公司 belongs to rep_b: outside rep_a's scope, so it cannot be linked at all (issue 10)
     other = rep.post(url("order", "/records"), json={"title": "别人的", "customer": customers["乙公司"], "customer_name": "乙公司", "city": "杭州"})
-    assert other.status_code == 201, other.text
-    assert (other.json()["level"], other.json()["phone"], other.json()["manager"], other.json()["level_by_name"]) == (None, None, None, None)
+    assert other.status_code == 422, other.text
+    assert [(i["path"], i["code"]) for i in other.json()["error"]["issues"]] == [("customer", "record_not_found")]
+    assert "乙公司" not in other.text.replace('"customer_name"', "")
+    # matched by name and city instead of the relation, 乙公司 is still read as rep_a: nothing copied
+    named = rep.post(url("order", "/records"), json={"title": "别人的", "customer_name": "乙公司", "city": "杭州"})
+    assert named.status_code == 201, named.text
+    assert (named.json()["level"], named.json()["phone"], named.json()["manager"], named.json()["level_by_name"]) == (None, None, None, None)
 
 
 def test_the_live_endpoint_answers_what_a_create_would_copy(shop: dict[str, Any]) -> None:
