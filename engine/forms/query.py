@@ -505,6 +505,49 @@ class Reader:
             raise not_found()
         return page.items[0]
 
+    def history_json(self, conn: Connection, entries: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
+        """A record's history entries (`engine.forms.records.history`) as the caller may read
+        them. A diff holds values as they were read, with every right, when the change was
+        made; so for a caller with restricted rights each related record's title is read again
+        with their rights now (restricted when outside them, blank when since deleted), and
+        values read through a relation (lookups, rollups and formulas over one) are left out."""
+        if self.access is None or not _reaches_other_forms(self.form):
+            return entries
+        relations = {k: f.spec.target for k, f in self.form.fields.items() if isinstance(f.spec, RelationField)}
+        through = {k for k in self.form.fields if k not in relations and _reads_relation(self.form, k, set())}
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for entry in entries:
+            for key, change in entry["changes"].items():
+                if key in relations and isinstance(change, list):
+                    wanted[relations[key]].update(_related_ids(change))
+        titles: dict[tuple[str, int], dict[str, Any]] = {}
+        for form_key, found in wanted.items():
+            table = self.app.forms[form_key].table
+            restricted = self.restricted_sql(form_key, table.c._id)
+            statement = select(
+                table.c._id, self.title_sql(form_key, table.c._id), literal(False) if restricted is None else restricted
+            ).where(table.c._id.in_(sorted(found)))
+            for record_id, title, outside in conn.execute(statement):
+                titles[(form_key, record_id)] = (
+                    {"_id": record_id, "title": None, "restricted": True} if outside else {"_id": record_id, "title": _title(title)}
+                )
+
+        def retitled(form_key: str, value: Any) -> Any:
+            if isinstance(value, list):
+                return [retitled(form_key, item) for item in value]
+            if isinstance(value, dict) and type(value.get("_id")) is int:
+                return titles.get((form_key, value["_id"]), {"_id": value["_id"], "title": None})
+            return value
+
+        for entry in entries:
+            changes = entry["changes"]
+            entry["changes"] = {
+                key: [retitled(relations[key], side) for side in change] if key in relations and isinstance(change, list) else change
+                for key, change in changes.items()
+                if key not in through
+            }
+        return entries
+
     # --- JSON ----------------------------------------------------------------------------
     def _fields_json(
         self,
@@ -779,6 +822,53 @@ def hidden_prefix(
         else:
             return None
     return None
+
+
+def _related_ids(change: builtins.list[Any]) -> builtins.list[int]:
+    """The record ids in a history diff's [before, after] of a relation field."""
+    found: list[int] = []
+    for side in change:
+        for item in side if isinstance(side, list) else [side]:
+            if isinstance(item, dict) and type(item.get("_id")) is int:
+                found.append(item["_id"])
+    return found
+
+
+def _reads_relation(container: Container, key: str, seen: set[tuple[int, str]]) -> bool:
+    """Whether field `key` of `container` is computed from something read through a relation."""
+    if (id(container), key) in seen:
+        return False
+    seen.add((id(container), key))
+    field = container.fields.get(key)
+    if field is None:
+        if isinstance(container, RowsLayout) and container.parent is not None:
+            return _reads_relation(container.parent, key, seen)
+        return False
+    spec = field.spec
+    if isinstance(spec, LookupField):
+        return True
+    if isinstance(spec, RollupField):
+        via = container.fields.get(spec.relation)
+        if via is None or via.rows is None:
+            return True
+        return _reads_relation(via.rows, spec.field, seen)
+    source = getattr(spec, "expr", None) if spec.type == "formula" else None
+    if not isinstance(source, str):
+        return False
+    try:
+        paths = ref_paths(expr.checked(source, container.schema))
+    except (expr.ExprError, ValueError):
+        return True
+    for path in paths:
+        ref = container.fields.get(path[0])
+        if ref is not None and isinstance(ref.spec, RelationField) and len(path) > 1:
+            return True
+        if ref is not None and ref.rows is not None and len(path) > 1:
+            if _reads_relation(ref.rows, path[1], seen):
+                return True
+        elif _reads_relation(container, path[0], seen):
+            return True
+    return False
 
 
 def _reaches_other_forms(form: FormLayout) -> bool:

@@ -364,3 +364,22 @@ def test_filters_over_relations_tell_nothing_about_out_of_scope_targets(crm: dic
     # …and a contact pointing at an in-scope customer answers as it does for an administrator.
     full = ids(admin.get(url("contact"), params=params))
     assert (probe["contact_own"]["_id"] in found) == (probe["contact_own"]["_id"] in full), condition
+
+
+def test_history_reads_relations_with_the_callers_rights_now(crm: dict[str, Any]) -> None:
+    admin, rep = crm["clients"]["admin"], crm["clients"]["rep_a1"]
+    probe = crm["probe"]
+    contact = create(crm, "contact", {"name": "probe-history", "customer": probe["theirs"]["_id"]}, "rep_a1")
+    changed = admin.patch(url("contact", f"/{contact['_id']}"), json={"customer": probe["mine"]["_id"], "_version": contact["_version"]})
+    assert changed.status_code == 200, changed.text
+    full = admin.get(url("contact", f"/{contact['_id']}/history")).json()
+    assert "乙方秘密客户" in str(full) and "customer_level" in full[-1]["changes"]  # the administrator sees all
+    entries = rep.get(url("contact", f"/{contact['_id']}/history"))
+    assert entries.status_code == 200, entries.text
+    assert "乙方秘密客户" not in entries.text and "13912345678" not in entries.text
+    update = entries.json()[-1]["changes"]
+    assert update["customer"] == [
+        {"_id": probe["theirs"]["_id"], "title": None, "restricted": True},
+        {"_id": probe["mine"]["_id"], "title": "甲方自己的客户"},
+    ]
+    assert "customer_level" not in update  # read with someone else's rights at the time
