@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, case, exists, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import True_
 
 from engine import expr
 from engine.core.issues import Issue
@@ -147,6 +148,8 @@ class Reader:
             outside = literal(True)
         else:
             scope = access.where("view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz))
+            if isinstance(scope, True_):
+                return None  # every record of the form is in scope (e.g. scope `all`)
             outside = case((scope, literal(False)), else_=literal(True))
         return select(outside).where(alias.c._id == record_id, alias.c._deleted_at.is_(None)).scalar_subquery()
 
