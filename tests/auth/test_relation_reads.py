@@ -37,14 +37,20 @@ PARTNERS = [
     },
     {"key": "partner_levels", "type": "lookup", "label": {"zh": "合作客户等级", "en": "Partner levels"}, "relation": "partners", "field": "level"},
 ]
-# A sales rep who may not see customer levels nor opportunity amounts.
+# Computed fields of follow-ups reading through the opportunity: a lookup of a lookup, a formula.
+FOLLOWUP_EXTRA = [
+    {"key": "deal_level", "type": "lookup", "label": {"zh": "商机客户等级", "en": "Deal level"}, "relation": "opportunity", "field": "customer_level"},
+    {"key": "deal_note", "type": "formula", "label": {"zh": "商机备注", "en": "Deal note"}, "expr": 'opportunity.title & "!"'},
+]
+# A sales rep who may not see customer levels, opportunity amounts nor opportunity titles.
 BLIND: dict[str, Any] = {
     "key": "blind_rep",
     "name": {"zh": "受限销售", "en": "Restricted rep"},
     "forms": {
         "customer": {"actions": ["view"], "scope": "own", "fields": {"level": "hidden"}},
         "contact": {"actions": ["view", "export"], "scope": "own"},
-        "opportunity": {"actions": ["view"], "scope": "own", "fields": {"amount": "hidden"}},
+        "opportunity": {"actions": ["view"], "scope": "own", "fields": {"amount": "hidden", "title": "hidden"}},
+        "followup": {"actions": ["view"], "scope": "own"},
     },
 }
 
@@ -58,6 +64,7 @@ def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         definition = admin.get(f"{API}/apps/crm").json()
         opportunity = next(f for f in definition["forms"] if f["key"] == "opportunity")
         opportunity["fields"].extend(PARTNERS)
+        next(f for f in definition["forms"] if f["key"] == "followup")["fields"].extend(FOLLOWUP_EXTRA)
         definition["roles"].append(BLIND)
         published = admin.put(f"{API}/apps/crm", json=definition)
         assert published.status_code == 200, published.text
@@ -120,7 +127,9 @@ def _probes(crm: dict[str, Any]) -> dict[str, Any]:
     blind_deal = create(
         crm, "opportunity", {"title": "受限商机", "customer": blinds["_id"], "amount": "90000", "win_rate": "0.4", "stage": "initial"}, "blind"
     )
+    blind_followup = create(crm, "followup", {"customer": blinds["_id"], "opportunity": blind_deal["_id"], "method": "visit", "content": "拜访"}, "blind")
     return {
+        "blind_followup": blind_followup,
         "theirs": theirs,
         "twin": twin,
         "mine": mine,
@@ -383,3 +392,22 @@ def test_history_reads_relations_with_the_callers_rights_now(crm: dict[str, Any]
         {"_id": probe["mine"]["_id"], "title": "甲方自己的客户"},
     ]
     assert "customer_level" not in update  # read with someone else's rights at the time
+
+
+def test_a_hidden_title_reads_as_restricted_and_chains_of_computed_fields_are_hidden(crm: dict[str, Any]) -> None:
+    blind = crm["clients"]["blind"]
+    probe = crm["probe"]
+    record = blind.get(url("followup", f"/{probe['blind_followup']['_id']}")).json()
+    # The opportunity is blind's own, but its title field is hidden from them.
+    assert record["opportunity"] == {"_id": probe["blind_deal"]["_id"], "title": None, "restricted": True}
+    assert record["customer"] == {"_id": probe["blinds"]["_id"], "title": "受限者的客户"}
+    # A lookup of a lookup of a hidden field, and a formula over a hidden title, are hidden.
+    assert "deal_level" not in record and "deal_note" not in record
+    me = blind.get(f"{API}/apps/crm/forms/followup/permissions/me").json()
+    assert me["fields"]["deal_level"] == me["fields"]["deal_note"] == "hidden"
+    for bad in ('deal_note = "受限商机!"', 'opportunity.title = "受限商机"', 'opportunity.customer_level = "A"'):
+        refused = blind.get(url("followup"), params={"filter": bad})
+        assert refused.status_code == 422 and refused.json()["error"]["issues"][0]["code"] == "hidden_field", bad
+    # The administrator reads them all.
+    full = crm["clients"]["admin"].get(url("followup", f"/{probe['blind_followup']['_id']}")).json()
+    assert (full["deal_level"], full["deal_note"]) == ("A", "受限商机!")
