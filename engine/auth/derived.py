@@ -51,7 +51,9 @@ def _derive(app: AppSpec, roles: Sequence[RoleSpec]) -> dict[str, frozenset[str]
             if isinstance(subform, SubformField):
                 fields[(form.key, subform.key)] = {f.key: f for f in subform.fields}
     base = {key: _role_hidden(key, fields, roles) for key in forms}
-    hidden: dict[Where, set[str]] = {where: set(base[where[0]]) if where[1] is None else set() for where in fields}
+    hidden: dict[Where, set[str]] = {
+        where: set(base[where[0]]) if where[1] is None else set() for where in fields
+    }
     schemas = form_schemas(app)
     inputs: dict[tuple[Where, str], list[tuple[str, ...]]] = {}
     for where, by_key in fields.items():
@@ -100,11 +102,19 @@ def _derive(app: AppSpec, roles: Sequence[RoleSpec]) -> dict[str, frozenset[str]
     return {key: frozenset(hidden[(key, None)] - base[key]) for key in forms}
 
 
-def _role_hidden(form_key: str, fields: dict[Where, dict[str, FieldSpecBase]], roles: Sequence[RoleSpec]) -> frozenset[str]:
-    viewing = [role.forms[form_key] for role in roles if form_key in role.forms and "view" in role.forms[form_key].actions]
+def _role_hidden(
+    form_key: str, fields: dict[Where, dict[str, FieldSpecBase]], roles: Sequence[RoleSpec]
+) -> frozenset[str]:
+    viewing = [
+        role.forms[form_key]
+        for role in roles
+        if form_key in role.forms and "view" in role.forms[form_key].actions
+    ]
     if not viewing:
         return frozenset(fields[(form_key, None)])
-    return frozenset(k for k in fields[(form_key, None)] if all(p.fields.get(k) == "hidden" for p in viewing))
+    return frozenset(
+        k for k in fields[(form_key, None)] if all(p.fields.get(k) == "hidden" for p in viewing)
+    )
 
 
 def _inputs(spec: FieldSpecBase, schema: dict[str, Any]) -> list[tuple[str, ...]]:
