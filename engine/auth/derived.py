@@ -7,17 +7,19 @@ or a field of a relation's target form as the holder reads that form (hidden the
 derived-hidden there in turn, or every field of a form no role may view). Inputs are followed
 to a fixpoint, so chains across forms (a formula over a lookup of a lookup) and cycles are
 handled. The result depends only on the app revision and the role set, so it is computed once
-per published form layout and role set (`derived_hidden`), never per request.
+per app definition and role set for all forms (`derived_hidden`), not per request.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from engine import expr
 from engine.expr import ast
-from engine.forms.cache import lru_on_layout
+from engine.forms.cache import LruCache
 from engine.forms.common import FieldSpecBase
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
@@ -32,14 +34,38 @@ Where = tuple[str, str | None]  # (form key, subform key or None)
 
 def derived_hidden(app: AppSpec, roles: Sequence[RoleSpec], form: FormLayout) -> frozenset[str]:
     """The fields of `form` that the holder of `roles` may not read because they are computed
-    from something hidden from them (kept per form layout and role set)."""
+    from something hidden from them (kept per app revision and role set, for every form)."""
     key = tuple(sorted(role.key for role in roles))
-    cache = lru_on_layout(form, "derived_hidden")
-    found: dict[str, frozenset[str]] | None = cache.get(key)
+    kept = _kept(app)
+    found: dict[str, frozenset[str]] | None = kept.get(key)
     if found is None:
         found = _derive(app, roles)
-        cache.put(key, found)
+        kept.put(key, found)
     return found.get(form.key, frozenset())
+
+
+# Per app definition (one per published revision, never changed) by identity — definitions
+# hash by value, and lists make them unhashable — dropped when the definition is.
+_KEPT: dict[int, tuple[weakref.ref[AppSpec], LruCache[dict[str, frozenset[str]]]]] = {}
+_LOCK = threading.RLock()  # re-entrant: a weakref callback may run during a collection under it
+
+
+def _kept(app: AppSpec) -> LruCache[dict[str, frozenset[str]]]:
+    ident = id(app)
+    with _LOCK:
+        found = _KEPT.get(ident)
+        if found is not None and found[0]() is app:
+            return found[1]
+        cache: LruCache[dict[str, frozenset[str]]] = LruCache()
+        _KEPT[ident] = (weakref.ref(app, lambda _: _forget(ident)), cache)
+        return cache
+
+
+def _forget(ident: int) -> None:
+    with _LOCK:
+        found = _KEPT.get(ident)
+        if found is not None and found[0]() is None:
+            del _KEPT[ident]
 
 
 def _derive(app: AppSpec, roles: Sequence[RoleSpec]) -> dict[str, frozenset[str]]:

@@ -23,6 +23,11 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.auth.permissions import form_access
+from engine.auth.principal import Principal
+from engine.forms import apps
+from engine.forms.cache import lru_on_layout
+from engine.forms.query import Reader
 from tests.auth.crm_org import API, USERS, installed_crm
 
 PARTNERS = [
@@ -616,3 +621,32 @@ def test_a_hidden_title_reads_as_restricted_and_chains_of_computed_fields_are_hi
     # The administrator reads them all.
     full = crm["clients"]["admin"].get(url("followup", f"/{probe['blind_followup']['_id']}")).json()
     assert (full["deal_level"], full["deal_note"]) == ("A", "受限商机!")
+
+
+def test_statements_kept_for_one_caller_are_not_reused_for_another(crm: dict[str, Any]) -> None:
+    """Page shapes, filters and sorts hold the target's scope, so they are kept per caller on
+    the (shared) layout: what rep_a1's reads kept cannot show rep_a2 rep_a1's customer."""
+    probe = crm["probe"]
+    create(crm, "contact", {"name": "probe-a2", "customer": probe["mine"]["_id"]}, "rep_a2")
+    with crm["engine"].connect() as conn:
+        loaded = apps.load(conn, "crm")
+        form = loaded.layout.forms["contact"]
+
+        def reader(username: str) -> Reader:
+            principal = Principal(crm["ids"][username], username, False, "session")
+            access = form_access(conn, principal, loaded.id, loaded.layout.spec, form)
+            return Reader(loaded.layout, form, access=access)
+
+        for _ in range(2):  # the second round finds what the first kept
+            for username, name, title in (
+                ("rep_a1", "probe-own", "甲方自己的客户"),
+                ("rep_a2", "probe-a2", None),
+            ):
+                page = reader(username).list(conn, filter=f'name = "{name}"', sort="customer_level")
+                assert [item["customer"]["title"] for item in page.items] == [title], username
+                matching = reader(username).list(
+                    conn, filter=f'customer.level = "B" AND name = "{name}"'
+                )
+                assert matching.total == (1 if title else 0), username
+        assert reader("rep_a1")._scope_key != reader("rep_a2")._scope_key
+        assert len(lru_on_layout(form, "reader")) >= 2  # one kept page shape per caller
