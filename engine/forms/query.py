@@ -163,8 +163,9 @@ class Reader:
     def _shape(self, resolver: Resolver) -> _Shape:
         """The page's columns and how each becomes record JSON, for this caller's hidden fields.
 
-        Kept per layout, hidden fields and time zone: the columns depend on nothing else unless
-        a read-time formula of the app reads the clock (then they are built per call)."""
+        Kept per layout, hidden fields, time zone and, when the form has relations, the caller's
+        fingerprint (titles and lookups hold the targets' scopes): the columns depend on nothing
+        else unless a read-time formula of the app reads the clock (then they are built per call)."""
         key = ("shape", self.hidden, self.tz, self._scope_key)
         if self._reads_clock or self._scope_key is None:
             return self._build_shape(resolver)
