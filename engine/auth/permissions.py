@@ -20,6 +20,7 @@ from sqlalchemy import false, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
+from engine.auth.derived import derived_hidden
 from engine.auth.principal import Principal
 from engine.forms.layout import FormLayout
 from engine.forms.roles import ACTIONS, ExprScope, RoleSpec
@@ -43,6 +44,9 @@ class FormAccess:
     roles: tuple[str, ...] = ()
     # The same caller's rights on the app's other forms (relations are read with the target's).
     peers: Callable[[FormLayout], FormAccess] | None = field(default=None, compare=False, repr=False)
+    # What SQL built with these rights (on this form and, through `on`, the others) depends on:
+    # kept SQL is keyed by it; None when it must be built per call (a scope reads the clock).
+    fingerprint: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
 
     def on(self, form: FormLayout) -> FormAccess:
         """This caller's rights on `form` of the same app (see `Access.on`)."""
@@ -80,7 +84,9 @@ class FormAccess:
 
     def _scope_sql(self, scope: Scope, table: Any, resolver: Any) -> ColumnElement[bool]:
         if isinstance(scope, ExprScope):
-            condition: ColumnElement[bool] = resolver.formula(scope.expr)
+            # Scopes are the builders' conditions: their relation hops are read unrestricted.
+            plain = resolver.unrestricted() if hasattr(resolver, "unrestricted") else resolver
+            condition: ColumnElement[bool] = plain.formula(scope.expr)
             return condition
         if self.user_id is None:
             return false()
@@ -146,13 +152,13 @@ def held_roles(conn: Connection, app_id: int, user_id: int, departments: tuple[i
 def form_access(conn: Connection, principal: Principal, app_id: int, spec: AppSpec, form: FormLayout) -> FormAccess:
     """The caller's rights on `form` of the app (everything for administrators)."""
     if principal.is_admin:
-        return FormAccess(principal.user_id, (), everything=True)
+        return FormAccess(principal.user_id, (), everything=True, fingerprint=("admin",))
     if principal.user_id is None:
         return FormAccess(None, ())
     departments = user_departments(conn, principal.user_id)
     keys = held_roles(conn, app_id, principal.user_id, departments)
     roles = [role for role in spec.roles if role.key in keys]
-    return combine(principal.user_id, departments, roles, form)
+    return combine(principal.user_id, departments, roles, form, app=spec)
 
 
 def source_access(principal: Principal, app_id: int, spec: AppSpec) -> Callable[[Connection, FormLayout], FormAccess | None]:
@@ -170,14 +176,18 @@ def combine(
     roles: list[RoleSpec],
     form: FormLayout,
     known: dict[str, FormAccess] | None = None,
+    *,
+    app: AppSpec | None = None,
 ) -> FormAccess:
     """The union of `roles`' permissions on `form` (and, through `on`, on the app's other
-    forms; `known` shares those between the forms of one caller)."""
+    forms; `known` shares those between the forms of one caller). With the `app`, a lookup,
+    rollup or formula computed from a field hidden from the caller is hidden too
+    (`engine.auth.derived`)."""
     known = {} if known is None else known
 
     def peers(other: FormLayout) -> FormAccess:
         if other.key not in known:
-            known[other.key] = combine(user_id, departments, roles, other, known)
+            known[other.key] = combine(user_id, departments, roles, other, known, app=app)
         return known[other.key]
 
     scopes: dict[str, list[Scope]] = {}
@@ -196,6 +206,9 @@ def combine(
             current = fields.get(key)
             if current is None or RANK[given] > RANK[current]:
                 fields[key] = given
+    if app is not None and fields:
+        for key in derived_hidden(app, roles, form):
+            fields[key] = "hidden"
     access = FormAccess(
         user_id,
         departments,
@@ -203,8 +216,19 @@ def combine(
         fields=fields,
         roles=tuple(role.key for role in roles),
         peers=peers,
+        fingerprint=_fingerprint(user_id, departments, roles),
     )
     return known.setdefault(form.key, access)
+
+
+def _fingerprint(user_id: int | None, departments: tuple[int, ...], roles: list[RoleSpec]) -> tuple[Any, ...] | None:
+    """What a caller's rights on every form of the app follow from; None when a role's scope
+    formula may read the clock (SQL holding it must not be kept)."""
+    for role in roles:
+        for permission in role.forms.values():
+            if isinstance(permission.scope, ExprScope) and any(word in permission.scope.expr.upper() for word in ("TODAY", "NOW")):
+                return None
+    return (user_id, departments, tuple(sorted(role.key for role in roles)))
 
 
 __all__ = ["FormAccess", "combine", "form_access", "held_roles", "source_access", "user_departments"]

@@ -5,6 +5,13 @@ read-time formulas, lookups, rollups, relation titles) as a column, filtered, so
 in the database. Subform rows, many-valued relations and many-relation lookups, people names
 and file metadata are each fetched by one more query for the whole page (``WHERE ... IN``), so
 the number of statements never grows with the page size.
+
+Relations are read with the caller's rights on the target form (issue 10, `Resolver`): a
+related record outside the caller's view scope reads as ``{"_id": 12, "title": null,
+"restricted": true}`` (also when the target's title field is hidden from them), lookups
+through it are blank, to-many relations and rollups count only the targets in scope, and
+filters over a path that reaches a field hidden in the target are refused like own hidden
+fields. SQL built with those rights is kept per caller fingerprint (`_scope_key`).
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, literal, select
+from sqlalchemy import Select, and_, bindparam, case, exists, func, literal, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import True_
 
 from engine import expr
 from engine.core.issues import Issue
@@ -29,7 +37,7 @@ from engine.forms.errors import ServiceError, not_found
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
-from engine.forms.resolve import Resolver
+from engine.forms.resolve import Resolver, target_access
 from engine.store.models import Department, StoredFile, User
 from engine.store.records import SYSTEM_FIELDS
 
@@ -72,9 +80,23 @@ class Reader:
         self.tz = tz
         self.access = access
         self.hidden = access.hidden() if access is not None else frozenset()
+        self._scope_key = self._scope_fingerprint()
 
     def resolver(self, container: Container | None = None, table: Any = None) -> Resolver:
-        return Resolver(self.app, container or self.form, table, now=self.now, tz=self.tz)
+        """Reads this form's fields (and, through relations, other forms' with the caller's
+        rights on them)."""
+        return Resolver(self.app, container or self.form, table, now=self.now, tz=self.tz, access=self.access)
+
+    def _scope_fingerprint(self) -> Any:
+        """What SQL built for this caller depends on besides the layout and hidden fields: ()
+        when nothing is read through a relation with restricted rights; None when it must not
+        be kept (rights without a fingerprint)."""
+        if self.access is None or not _reaches_other_forms(self.form):
+            return ()
+        if getattr(self.access, "everything", False):
+            return ()
+        fingerprint = getattr(self.access, "fingerprint", None)
+        return None if fingerprint is None else ("rights", fingerprint)
 
     # --- the page statement -------------------------------------------------------------
     def scalar_columns(self, container: Container, resolver: Resolver) -> builtins.list[ColumnElement[Any]]:
@@ -90,17 +112,46 @@ class Reader:
             if isinstance(field.spec, RelationField):
                 title = self.title_sql(field.spec.target, value)
                 columns.append(title.label(f"{field.key}#title"))
+                restricted = self.restricted_sql(field.spec.target, value)
+                if restricted is not None:
+                    columns.append(restricted.label(f"{field.key}#restricted"))
         return columns
 
     def title_sql(self, form_key: str, record_id: Any) -> ColumnElement[Any]:
-        """The title of record `record_id` of form `form_key` (a correlated subquery)."""
+        """The title of record `record_id` of form `form_key` (a correlated subquery); blank
+        when the caller may not see that record or its title field."""
         target = self.app.forms[form_key]
+        access, hidden = target_access(self.access, target)
         alias = target.table.alias()
         if target.title_field is None:
             value: Any = func.cast(alias.c._id, expr_text_type())
+        elif target.title_field in hidden:
+            value = literal(None, expr_text_type())
         else:
-            value = Resolver(self.app, target, alias, now=self.now, tz=self.tz).value(target.title_field)
-        return select(value).where(alias.c._id == record_id, alias.c._deleted_at.is_(None)).scalar_subquery()
+            value = Resolver(self.app, target, alias, now=self.now, tz=self.tz, access=access, guarded=hidden).value(target.title_field)
+        statement = select(value).where(alias.c._id == record_id, alias.c._deleted_at.is_(None))
+        if access is not None:
+            statement = statement.where(access.where("view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz)))
+        return statement.scalar_subquery()
+
+    def restricted_sql(self, form_key: str, record_id: Any) -> ColumnElement[Any] | None:
+        """Whether record `record_id` of form `form_key` exists (not deleted) but the caller may
+        not see it or its title (a correlated subquery; blank for a missing record); None when
+        the caller sees every record of that form."""
+        target = self.app.forms[form_key]
+        access, hidden = target_access(self.access, target)
+        if access is None:
+            return None
+        alias = target.table.alias()
+        outside: Any
+        if (target.title_field is not None and target.title_field in hidden) or not access.allows("view"):
+            outside = literal(True)
+        else:
+            scope = access.where("view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz))
+            if isinstance(scope, True_):
+                return None  # every record of the form is in scope (e.g. scope `all`)
+            outside = case((scope, literal(False)), else_=literal(True))
+        return select(outside).where(alias.c._id == record_id, alias.c._deleted_at.is_(None)).scalar_subquery()
 
     def base_select(self, *, deleted: bool = False, action: str = "view") -> tuple[Select[Any], Resolver]:
         """The page statement before filter, search, order and paging, and its resolver."""
@@ -112,10 +163,11 @@ class Reader:
     def _shape(self, resolver: Resolver) -> _Shape:
         """The page's columns and how each becomes record JSON, for this caller's hidden fields.
 
-        Kept per layout, hidden fields and time zone: the columns depend on nothing else unless
-        a read-time formula of the app reads the clock (then they are built per call)."""
-        key = ("shape", self.hidden, self.tz)
-        if self._reads_clock:
+        Kept per layout, hidden fields, time zone and, when the form has relations, the caller's
+        fingerprint (titles and lookups hold the targets' scopes): the columns depend on nothing
+        else unless a read-time formula of the app reads the clock (then they are built per call)."""
+        key = ("shape", self.hidden, self.tz, self._scope_key)
+        if self._reads_clock or self._scope_key is None:
             return self._build_shape(resolver)
         cache = lru_on_layout(self.form, "reader")
         found: _Shape | None = cache.get(key)
@@ -140,7 +192,10 @@ class Reader:
             index = len(columns) - 1
             if isinstance(spec, RelationField):
                 columns.append(self.title_sql(spec.target, value).label(f"{field.key}#title"))
-                slots.append((field.key, _RELATION, index, None))
+                restricted = self.restricted_sql(spec.target, value)
+                if restricted is not None:
+                    columns.append(restricted.label(f"{field.key}#restricted"))
+                slots.append((field.key, _RELATION, index, None if restricted is None else index + 2))
             elif spec.type in PEOPLE:
                 slots.append((field.key, _PEOPLE, index, (PEOPLE[spec.type], self.value_writer(self.form, field))))
             elif spec.type in FILE_TYPES:
@@ -165,28 +220,22 @@ class Reader:
         return and_(live, self.access.where(action, table, resolver))
 
     def check_visible_refs(self, source: str, where: str) -> None:
-        """422 when a filter reads a field hidden from the caller (values could be inferred)."""
-        if not self.hidden:
+        """422 when a filter reads a field hidden from the caller, here or in a form it reaches
+        through a relation (values could be inferred)."""
+        if self.access is None:
             return
-        from engine.forms.layout import formula_refs
-
         try:
-            refs = formula_refs(source, self.form.schema)
+            paths = ref_paths(expr.checked(source, self.form.schema))
         except (expr.ExprError, ValueError):
             return  # filter_sql reports it
-        for key in sorted(refs & self.hidden):
-            raise ServiceError(
-                422,
-                "validation_failed",
-                [_issue(where, "hidden_field", f"不能按无权查看的字段 {key} 筛选", f"Cannot filter by {key}, which you may not see")],
-            )
+        self._refuse_hidden(paths, where)
 
     def filter_sql(self, source: str, resolver: Resolver) -> ColumnElement[Any]:
         """A filter as SQL: checked (boolean, no hidden field), compiled once per layout, source
         and time zone, and again per call only when it reads the clock."""
         cache = lru_on_layout(self.form, "filters")
-        key = (source, self.tz)
-        found: _Filter | None = cache.get(key)
+        key = self._filter_key(source)
+        found: _Filter | None = cache.get(key) if key is not None else None
         if found is not None:
             self._refuse_hidden(found.refs, "filter")
             if found.sql is not None:
@@ -194,18 +243,21 @@ class Reader:
             return resolver.formula(source)
         sql = self._compile_filter(source, resolver)
         tree = expr.checked(source, self.form.schema)
-        from engine.forms.layout import formula_refs
-
         volatile = self._reads_clock or calls_clock(tree)
-        refs = frozenset(formula_refs(source, self.form.schema))
-        cache.put(key, _Filter(refs, None if volatile else sql, nonblank_keys(tree)))
+        if key is not None:
+            cache.put(key, _Filter(ref_paths(tree), None if volatile else sql, nonblank_keys(tree)))
         return sql
+
+    def _filter_key(self, source: str) -> Any:
+        """The filter cache's key for `source` (None: not kept for this caller)."""
+        return None if self._scope_key is None else (source, self.tz, self._scope_key)
 
     def _nonblank(self, filter: str | None) -> frozenset[str]:
         """Fields every record matching `filter` has a value in (see `nonblank_keys`)."""
         if not filter:
             return frozenset()
-        found: _Filter | None = lru_on_layout(self.form, "filters").get((filter, self.tz))
+        key = self._filter_key(filter)
+        found: _Filter | None = lru_on_layout(self.form, "filters").get(key) if key is not None else None
         if found is not None:
             return found.nonblank
         try:
@@ -213,13 +265,23 @@ class Reader:
         except (expr.ExprError, ValueError):
             return frozenset()
 
-    def _refuse_hidden(self, refs: frozenset[str], where: str) -> None:
-        for key in sorted(refs & self.hidden):
-            raise ServiceError(
-                422,
-                "validation_failed",
-                [_issue(where, "hidden_field", f"不能按无权查看的字段 {key} 筛选", f"Cannot filter by {key}, which you may not see")],
-            )
+    def _refuse_hidden(self, paths: frozenset[tuple[str, ...]], where: str) -> None:
+        """422 for the first of `paths` that reaches a field hidden from the caller."""
+        if self.access is None:
+            return
+        for path in sorted(paths):
+            reached = self._hidden_prefix(path)
+            if reached is not None:
+                raise ServiceError(
+                    422,
+                    "validation_failed",
+                    [_issue(where, "hidden_field", f"不能按无权查看的字段 {reached} 筛选", f"Cannot filter by {reached}, which you may not see")],
+                )
+
+    def _hidden_prefix(self, path: tuple[str, ...]) -> str | None:
+        """The part of a field path up to the first field hidden from the caller (None: all
+        visible). Relations are followed with the caller's rights on their target form."""
+        return hidden_prefix(self.app, self.form, self.hidden, self.access, path)
 
     def _compile_filter(self, source: str, resolver: Resolver) -> ColumnElement[Any]:
         self.check_visible_refs(source, "filter")
@@ -256,10 +318,10 @@ class Reader:
         plain ascending index backwards for a descending sort (and SQLite forwards for an
         ascending one) instead of sorting every matching row."""
         nonblank = self._nonblank(filter)
-        if self._reads_clock:
+        if self._reads_clock or self._scope_key is None:
             return self._order_by(sort, resolver, nonblank)
         cache = lru_on_layout(self.form, "sorts")
-        key = (sort, self.hidden, self.tz, nonblank)
+        key = (sort, self.hidden, self.tz, nonblank, self._scope_key)
         found: list[ColumnElement[Any]] | None = cache.get(key)
         if found is None:
             found = self._order_by(sort, resolver, nonblank)
@@ -308,9 +370,18 @@ class Reader:
         table = self.form.table
         if layout.link is not None:  # a to-many relation lives in its link table
             link = layout.link
-            return exists(select(link.c._source_id).where(link.c._source_id == table.c._id, link.c._target_id == record_id))
-        column: ColumnElement[bool] = table.c[layout.column] == record_id
-        return column
+            condition: ColumnElement[bool] = exists(
+                select(link.c._source_id).where(link.c._source_id == table.c._id, link.c._target_id == record_id)
+            )
+        else:
+            condition = table.c[layout.column] == record_id
+        target = self.app.forms[layout.spec.target]
+        access, _ = target_access(self.access, target)
+        if access is not None:  # the related record itself must be one the caller may see
+            alias = target.table.alias()
+            scope = access.where("view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz))
+            condition = and_(condition, exists(select(alias.c._id).where(alias.c._id == record_id, scope)))
+        return condition
 
     def list(
         self,
@@ -364,7 +435,8 @@ class Reader:
         stable = True
         if filter:
             conditions.append(self.filter_sql(filter, resolver))
-            checked = lru_on_layout(self.form, "filters").get((filter, self.tz))
+            filter_key = self._filter_key(filter)
+            checked = lru_on_layout(self.form, "filters").get(filter_key) if filter_key is not None else None
             stable = checked is not None and checked.sql is not None
         if q:
             conditions.append(self.search_sql(q, resolver))
@@ -408,7 +480,12 @@ class Reader:
                     item[key] = extra(row[index])
                 elif kind == _RELATION:
                     raw = row[index]
-                    item[key] = None if raw is None else {"_id": raw, "title": _title(row[index + 1])}
+                    if raw is None:
+                        item[key] = None
+                    elif extra is not None and row[extra]:
+                        item[key] = {"_id": raw, "title": None, "restricted": True}
+                    else:
+                        item[key] = {"_id": raw, "title": _title(row[index + 1])}
                 elif kind == _PEOPLE:
                     value = extra[1](row[index])
                     people.add(extra[0], value)
@@ -439,6 +516,49 @@ class Reader:
             raise not_found()
         return page.items[0]
 
+    def history_json(self, conn: Connection, entries: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
+        """A record's history entries (`engine.forms.records.history`) as the caller may read
+        them. A diff holds values as they were read, with every right, when the change was
+        made; so for a caller with restricted rights each related record's title is read again
+        with their rights now (restricted when outside them, blank when since deleted), and
+        values read through a relation (lookups, rollups and formulas over one) are left out."""
+        if self.access is None or not _reaches_other_forms(self.form):
+            return entries
+        relations = {k: f.spec.target for k, f in self.form.fields.items() if isinstance(f.spec, RelationField)}
+        through = {k for k in self.form.fields if k not in relations and _reads_relation(self.form, k, set())}
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for entry in entries:
+            for key, change in entry["changes"].items():
+                if key in relations and isinstance(change, list):
+                    wanted[relations[key]].update(_related_ids(change))
+        titles: dict[tuple[str, int], dict[str, Any]] = {}
+        for form_key, found in wanted.items():
+            table = self.app.forms[form_key].table
+            restricted = self.restricted_sql(form_key, table.c._id)
+            statement = select(
+                table.c._id, self.title_sql(form_key, table.c._id), literal(False) if restricted is None else restricted
+            ).where(table.c._id.in_(sorted(found)))
+            for record_id, title, outside in conn.execute(statement):
+                titles[(form_key, record_id)] = (
+                    {"_id": record_id, "title": None, "restricted": True} if outside else {"_id": record_id, "title": _title(title)}
+                )
+
+        def retitled(form_key: str, value: Any) -> Any:
+            if isinstance(value, list):
+                return [retitled(form_key, item) for item in value]
+            if isinstance(value, dict) and type(value.get("_id")) is int:
+                return titles.get((form_key, value["_id"]), {"_id": value["_id"], "title": None})
+            return value
+
+        for entry in entries:
+            changes = entry["changes"]
+            entry["changes"] = {
+                key: [retitled(relations[key], side) for side in change] if key in relations and isinstance(change, list) else change
+                for key, change in changes.items()
+                if key not in through
+            }
+        return entries
+
     # --- JSON ----------------------------------------------------------------------------
     def _fields_json(
         self,
@@ -466,7 +586,12 @@ class Reader:
                 continue
             raw = row.get(field.key)
             if isinstance(spec, RelationField):
-                result[field.key] = None if raw is None else {"_id": raw, "title": _title(row.get(f"{field.key}#title"))}
+                if raw is None:
+                    result[field.key] = None
+                elif row.get(f"{field.key}#restricted"):
+                    result[field.key] = {"_id": raw, "title": None, "restricted": True}
+                else:
+                    result[field.key] = {"_id": raw, "title": _title(row.get(f"{field.key}#title"))}
                 continue
             value = self.value_json(container, field, raw)
             if spec.type in PEOPLE:
@@ -545,7 +670,7 @@ class Reader:
 
     def _rows(self, conn: Connection, rows: RowsLayout, ids: builtins.list[int]) -> dict[int, Any]:
         table = rows.table
-        resolver = Resolver(self.app, rows, table, now=self.now, tz=self.tz)
+        resolver = Resolver(self.app, rows, table, now=self.now, tz=self.tz, access=self.access)
         statement = (
             select(table.c._id, table.c._parent_id, *self.scalar_columns(rows, resolver))
             .where(table.c._parent_id.in_(ids))
@@ -563,15 +688,24 @@ class Reader:
         assert field.link is not None and isinstance(field.spec, RelationField)
         link = field.link
         target = self.app.forms[field.spec.target]
+        restricted = self.restricted_sql(target.key, link.c._target_id)
         statement = (
-            select(link.c._source_id, link.c._target_id, self.title_sql(target.key, link.c._target_id).label("title"))
+            select(
+                link.c._source_id,
+                link.c._target_id,
+                self.title_sql(target.key, link.c._target_id).label("title"),
+                (literal(False) if restricted is None else restricted).label("restricted"),
+            )
             .select_from(link.join(target.table, target.table.c._id == link.c._target_id))
             .where(link.c._source_id.in_(ids), target.table.c._deleted_at.is_(None))
             .order_by(link.c._source_id, link.c._seq)
         )
         found: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for source, target_id, title in conn.execute(statement):
-            found[source].append({"_id": target_id, "title": _title(title)})
+        for source, target_id, title, outside in conn.execute(statement):
+            if outside:
+                found[source].append({"_id": target_id, "title": None, "restricted": True})
+            else:
+                found[source].append({"_id": target_id, "title": _title(title)})
         return found
 
     def _lookups(self, conn: Connection, container: Container, field: FieldLayout, ids: builtins.list[int]) -> dict[int, Any]:
@@ -581,11 +715,15 @@ class Reader:
         assert via.link is not None and isinstance(via.spec, RelationField)
         target = self.app.forms[via.spec.target]
         link = via.link
-        value = Resolver(self.app, target, target.table, now=self.now, tz=self.tz).value(spec.field)
+        access, hidden = target_access(self.access, target)
+        value = Resolver(self.app, target, target.table, now=self.now, tz=self.tz, access=access, guarded=hidden).value(spec.field)
+        conditions: list[ColumnElement[bool]] = [link.c._source_id.in_(ids), target.table.c._deleted_at.is_(None)]
+        if access is not None:  # only the targets the caller may see
+            conditions.append(access.where("view", target.table, Resolver(self.app, target, target.table, now=self.now, tz=self.tz)))
         statement = (
             select(link.c._source_id, value.label("v"))
             .select_from(link.join(target.table, target.table.c._id == link.c._target_id))
-            .where(link.c._source_id.in_(ids), target.table.c._deleted_at.is_(None))
+            .where(*conditions)
             .order_by(link.c._source_id, link.c._seq)
         )
         owner = self.value_owner(target, target.fields[spec.field])
@@ -626,10 +764,10 @@ class _Page:
 
 @dataclass(frozen=True)
 class _Filter:
-    """A checked filter: the fields it reads, its SQL unless that depends on the clock, and the
-    fields it leaves no blank in."""
+    """A checked filter: the field paths it reads, its SQL unless that depends on the clock, and
+    the fields it leaves no blank in."""
 
-    refs: frozenset[str]
+    refs: frozenset[tuple[str, ...]]
     sql: ColumnElement[Any] | None
     nonblank: frozenset[str]
 
@@ -657,6 +795,102 @@ def nonblank_keys(tree: ast.Node) -> frozenset[str]:
                 if node.op in ORDERING or isinstance(other, ast.NumberLit) or (isinstance(other, ast.TextLit) and other.value):
                     found.add((side.path or side.names)[0])
     return frozenset(found)
+
+
+def ref_paths(tree: ast.Node) -> frozenset[tuple[str, ...]]:
+    """Every field path a checked formula reads (``("customer", "phone")``)."""
+    found: set[tuple[str, ...]] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Ref):
+            found.add(tuple(node.path or node.names))
+        stack.extend(ast.children(node))
+    return frozenset(found)
+
+
+def hidden_prefix(
+    app: AppLayout, container: Container, hidden: frozenset[str], access: Access | None, path: tuple[str, ...]
+) -> str | None:
+    """The part of field `path` of `container` up to the first field hidden from the holder of
+    `access` (`hidden`: those of `container`), relations followed with their rights on the
+    target form; None when every field on the way is visible."""
+    for depth, key in enumerate(path):
+        field = container.fields.get(key)
+        if field is None:
+            if isinstance(container, RowsLayout) and container.parent is not None:
+                parent = container.parent  # a row formula reading its record's fields
+                found = hidden_prefix(app, parent, access.hidden() if access is not None else frozenset(), access, path[depth:])
+                return None if found is None else ".".join([*path[:depth], found])
+            return None
+        if key in hidden:
+            return ".".join(path[: depth + 1])
+        if isinstance(field.spec, RelationField):
+            container = app.forms[field.spec.target]
+            access, hidden = target_access(access, container)
+        elif field.rows is not None:
+            container, hidden = field.rows, frozenset()
+        else:
+            return None
+    return None
+
+
+def _related_ids(change: builtins.list[Any]) -> builtins.list[int]:
+    """The record ids in a history diff's [before, after] of a relation field."""
+    found: list[int] = []
+    for side in change:
+        for item in side if isinstance(side, list) else [side]:
+            if isinstance(item, dict) and type(item.get("_id")) is int:
+                found.append(item["_id"])
+    return found
+
+
+def _reads_relation(container: Container, key: str, seen: set[tuple[int, str]]) -> bool:
+    """Whether field `key` of `container` is computed from something read through a relation."""
+    if (id(container), key) in seen:
+        return False
+    seen.add((id(container), key))
+    field = container.fields.get(key)
+    if field is None:
+        if isinstance(container, RowsLayout) and container.parent is not None:
+            return _reads_relation(container.parent, key, seen)
+        return False
+    spec = field.spec
+    if isinstance(spec, LookupField):
+        return True
+    if isinstance(spec, RollupField):
+        via = container.fields.get(spec.relation)
+        if via is None or via.rows is None:
+            return True
+        return _reads_relation(via.rows, spec.field, seen)
+    source = getattr(spec, "expr", None) if spec.type == "formula" else None
+    if not isinstance(source, str):
+        return False
+    try:
+        paths = ref_paths(expr.checked(source, container.schema))
+    except (expr.ExprError, ValueError):
+        return True
+    for path in paths:
+        ref = container.fields.get(path[0])
+        if ref is not None and isinstance(ref.spec, RelationField) and len(path) > 1:
+            return True
+        if ref is not None and ref.rows is not None and len(path) > 1:
+            if _reads_relation(ref.rows, path[1], seen):
+                return True
+        elif _reads_relation(container, path[0], seen):
+            return True
+    return False
+
+
+def _reaches_other_forms(form: FormLayout) -> bool:
+    """Whether the form (or one of its subforms) has a relation, so that reading it may read
+    other forms (kept per layout)."""
+
+    def build() -> bool:
+        containers: list[Container] = [form, *(f.rows for f in form.fields.values() if f.rows is not None)]
+        return any(isinstance(f.spec, RelationField) for c in containers for f in c.fields.values())
+
+    return on_layout(form, "reaches_other_forms", build)
 
 
 def _title(value: Any) -> Any:

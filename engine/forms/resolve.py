@@ -7,6 +7,14 @@ enclosing query: columns, correlated scalar subqueries through to-one relations 
 :class:`SqlRows` for subforms and many-valued relations, and read-time formulas and rollups
 compiled in place. Nothing is computed per row in Python, and the statement count never
 depends on how many rows a page has.
+
+A resolver given the caller's `access` reads every relation hop with the caller's rights on the
+*target* form (issue 10): the target's row scope joins the hop's condition (a to-one hop to a
+record outside it reads as blank, a to-many relation lists only the targets inside it, so
+rollups aggregate only those), and a field hidden from the caller in the target reads as
+blank. Row scopes themselves are written by the app's builders and evaluated unrestricted
+(`unrestricted`). The form's own fields are read as they are: callers refuse hidden ones
+before they get here.
 """
 
 from __future__ import annotations
@@ -14,11 +22,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, false, null, select, type_coerce
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from engine import expr
 from engine.expr.backends.sql import SqlRows
+from engine.forms.access import Access
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import (
     SYSTEM_SOURCES,
@@ -43,16 +52,38 @@ class Resolver:
         *,
         now: dt.datetime | None = None,
         tz: str = "Asia/Shanghai",
+        access: Access | None = None,
+        guarded: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.container = container
         self.table: Any = table if table is not None else container.table
         self.now = now
         self.tz = tz
+        self.access = access  # the caller's rights on the form `container` belongs to (None: all)
+        self.guarded = guarded  # fields of `container` that read as blank (hidden in a target)
         self._aliases: dict[str, Any] = {}
 
-    def _nested(self, container: Container, table: Any) -> Resolver:
-        return Resolver(self.app, container, table, now=self.now, tz=self.tz)
+    def _nested(self, container: Container, table: Any, access: Access | None = None, guarded: frozenset[str] = frozenset()) -> Resolver:
+        return Resolver(self.app, container, table, now=self.now, tz=self.tz, access=access, guarded=guarded)
+
+    def unrestricted(self) -> Resolver:
+        """The same container and table read without the caller's rights (for row scopes)."""
+        if self.access is None and not self.guarded:
+            return self
+        return Resolver(self.app, self.container, self.table, now=self.now, tz=self.tz)
+
+    def target(self, form: FormLayout) -> tuple[Access | None, frozenset[str]]:
+        """The caller's rights on `form` reached through a relation, and the fields of it that
+        read as blank (all of them when the caller may not view the form)."""
+        return target_access(self.access, form)
+
+    def scope(self, form: FormLayout, access: Access | None, table: Any) -> ColumnElement[bool] | None:
+        """The condition that a row of `form` read through `table` is in the caller's view scope
+        (None: every row is)."""
+        if access is None:
+            return None
+        return access.where("view", table, Resolver(self.app, form, table, now=self.now, tz=self.tz))
 
     def formula(self, source: str) -> ColumnElement[Any]:
         """A formula over this container as SQL (its type gives the Python value)."""
@@ -69,11 +100,15 @@ class Resolver:
             if isinstance(self.container, RowsLayout) and self.container.parent is not None:
                 return self._through_parent(self.container.parent, path)
             raise KeyError(f"no field {key!r}")
+        if key in self.guarded:
+            return _blank(self._field(found, rest))
         return self._field(found, rest)
 
     def _through_parent(self, parent: FormLayout, path: tuple[str, ...]) -> Any:
         alias = parent.table.alias()
-        inner = self._nested(parent, alias)(path)
+        # A row formula reading its record's fields: those hidden from the caller read as blank.
+        guarded = hidden_in(self.access, parent) if self.access is not None else frozenset()
+        inner = self._nested(parent, alias, self.access, guarded)(path)
         return select(inner).where(alias.c._id == self.table.c._parent_id).scalar_subquery()
 
     def _field(self, field: FieldLayout, rest: tuple[str, ...]) -> Any:
@@ -84,28 +119,33 @@ class Resolver:
             child = self._alias(spec.key, field.rows.table)
             if not rest:
                 return SqlRows(child, child.c._parent_id == table.c._id, (child.c._seq, child.c._id))
-            return self._nested(field.rows, child)(rest)
+            return self._nested(field.rows, child, self.access)(rest)
         if field.source == "links":
             assert isinstance(spec, RelationField) and field.link is not None
             target = self.app.forms[spec.target]
+            access, guarded = self.target(target)
             link, rows = self._link_aliases(spec.key, field.link, target)
             if not rest:
                 joined = link.join(rows, link.c._target_id == rows.c._id)
                 where = and_(link.c._source_id == table.c._id, rows.c._deleted_at.is_(None))
+                scope = self.scope(target, access, rows)
+                if scope is not None:  # only the targets the caller may see are listed
+                    where = and_(where, scope)
                 return SqlRows(joined, where, (link.c._seq,))
-            return self._nested(target, rows)(rest)
+            return self._nested(target, rows, access, guarded)(rest)
         if isinstance(spec, RelationField):
             column = table.c[field.column]
             if not rest:
                 return column
             target = self.app.forms[spec.target]
+            access, guarded = self.target(target)
             alias = target.table.alias()
-            inner = self._nested(target, alias)(rest)
-            return (
-                select(inner)
-                .where(alias.c._id == column, alias.c._deleted_at.is_(None))
-                .scalar_subquery()
-            )
+            inner = self._nested(target, alias, access, guarded)(rest)
+            conditions = [alias.c._id == column, alias.c._deleted_at.is_(None)]
+            scope = self.scope(target, access, alias)
+            if scope is not None:  # a target outside the caller's scope reads as blank
+                conditions.append(scope)
+            return select(inner).where(*conditions).scalar_subquery()
         if field.source == "column":
             return table.c[field.column]
         if field.source == "system":
@@ -127,4 +167,30 @@ class Resolver:
         return self._alias(f"{name}#link", link), self._alias(f"{name}#rows", target.table)
 
 
-__all__ = ["ROLLUP_FUNCTIONS", "Resolver"]
+def target_access(access: Access | None, form: FormLayout) -> tuple[Access | None, frozenset[str]]:
+    """The caller's rights on `form` reached through a relation from a form they hold `access`
+    on (None: unrestricted), and the fields of `form` hidden from them."""
+    if access is None:
+        return None, frozenset()
+    found = access.on(form)
+    if found is None or getattr(found, "everything", False):
+        return None, frozenset()
+    return found, hidden_in(found, form)
+
+
+def hidden_in(access: Access, form: FormLayout) -> frozenset[str]:
+    """The fields of `form` the caller holding `access` on it may not read (all of them when
+    they may not view the form)."""
+    if not access.allows("view"):
+        return frozenset(form.fields)
+    return access.hidden()
+
+
+def _blank(value: Any) -> Any:
+    """A field the caller may not read, as blank of the same type (no rows for a list)."""
+    if isinstance(value, SqlRows):
+        return SqlRows(value.from_, false(), value.order_by)
+    return type_coerce(null(), value.type)
+
+
+__all__ = ["ROLLUP_FUNCTIONS", "Resolver", "hidden_in", "target_access"]

@@ -26,6 +26,7 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from engine import expr
 from engine.core.issues import Issue
+from engine.forms.access import Access
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
@@ -189,8 +190,8 @@ class _Probe(Resolver):
         super().__init__(app, container, table)
         self.depth = depth
 
-    def _nested(self, container: Container, table: Any) -> Resolver:
-        return _Probe(self.app, container, table, depth=self.depth)
+    def _nested(self, container: Container, table: Any, access: Access | None = None, guarded: frozenset[str] = frozenset()) -> Resolver:
+        return _Probe(self.app, container, table, depth=self.depth)  # publish checks read unrestricted
 
     def formula(self, source: str) -> ColumnElement[Any]:
         self.depth[0] += 1

@@ -33,6 +33,7 @@ Format = Literal["xlsx", "csv"]
 Cell = tuple[Any, str | None]  # a value and its xlsx number format
 
 ID_LABELS = {"zh": "记录ID", "en": "Record ID"}
+NO_ACCESS = {"zh": "无权限", "en": "No access"}  # a related record the caller may not see
 NOT_IMPORTED = frozenset({"attachment", "image", "signature", "subform", "location", "section"})
 PEOPLE_TYPES = {"user": "user", "users": "user", "created_by": "user", "updated_by": "user", "department": "department", "departments": "department"}
 MANY_TYPES = frozenset({"users", "departments", "multiselect"})
@@ -159,7 +160,7 @@ class Formatter:
             return self.join(str(i.get("name") or i.get("id")) for i in items if isinstance(i, dict)), None
         if kind == "relation":
             items = value if isinstance(value, list) else [value]
-            return self.join(self.title(i) for i in items if isinstance(i, dict)), None
+            return self.join(self.related(i) for i in items if isinstance(i, dict)), None
         if kind in ("attachment", "image", "signature"):
             return self.join(str(i.get("name") or i.get("file_id")) for i in value if isinstance(i, dict)), None
         if kind == "address":
@@ -181,11 +182,11 @@ class Formatter:
             lines.append(("，" if self.lang == "zh" else ", ").join(pairs))
         return "\n".join(lines)
 
-    def title(self, ref: dict[str, Any]) -> str:
-        """A linked record's title; 无权限 / "No access" for one the reader may not see (issue 10)."""
-        if ref.get("restricted") is True:
-            return "无权限" if self.lang == "zh" else "No access"
-        return str(ref.get("title") or ref.get("_id"))
+    def related(self, item: dict[str, Any]) -> str:
+        """A related record's title; 无权限 / No access for one outside the caller's rights."""
+        if item.get("restricted"):
+            return NO_ACCESS[self.lang]
+        return str(item.get("title") or item.get("_id"))
 
     def yes_no(self, value: bool) -> str:
         return ("是" if value else "否") if self.lang == "zh" else ("Yes" if value else "No")

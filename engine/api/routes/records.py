@@ -244,7 +244,7 @@ def record_history(app: str, form: str, record_id: RecordId, engine: DbEngine, p
         reader = opened.reader()
         if opened.access is not None:
             reader.get(conn, record_id)  # 404 unless the caller may see the record
-        entries = history(conn, opened.form, record_id, hidden=reader.hidden)
+        entries = reader.history_json(conn, history(conn, opened.form, record_id, hidden=reader.hidden))
     if not entries:
         raise not_found()
     return entries
