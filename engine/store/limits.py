@@ -93,16 +93,8 @@ def statement_limit(conn: Connection, work: Work, seconds: float) -> Iterator[No
     if seconds <= 0:
         yield
         return
-    if conn.dialect.name == "postgresql":
-        with _postgres_limit(conn, seconds):
-            try:
-                yield
-            except DBAPIError as exc:
-                if is_timeout(exc):
-                    raise QueryTimeout(work, seconds) from exc
-                raise
-        return
-    with _sqlite_limit(conn, seconds):
+    limit = _postgres_limit if conn.dialect.name == "postgresql" else _sqlite_limit
+    with limit(conn, seconds):
         try:
             yield
         except DBAPIError as exc:

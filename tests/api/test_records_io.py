@@ -15,11 +15,10 @@ from typing import Any
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from engine.api.routes import records_io
-from engine.store.session import engine_for_url
 from tests.api.records_client import API, api_client
+from tests.store_fixtures import module_database
 
 EN = {"Accept-Language": "en"}
 
@@ -28,24 +27,14 @@ EN = {"Accept-Language": "en"}
 def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The admin client on one CRM installation with sample data per database for the module."""
     tmp = tmp_path_factory.mktemp("io")
-    schema = None
-    if request.param == "sqlite":
-        engine = engine_for_url(f"sqlite:///{tmp / 'crm.db'}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        schema = f"io_{uuid.uuid4().hex[:10]}"
-        with engine_for_url(url).begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine = engine_for_url(url, connect_args={"options": f"-c search_path={schema}"})
-    client = api_client(engine, tmp)
-    assert client.post(f"{API}/catalog/crm/install", json={"sample_data": True}).status_code == 201
-    try:
-        yield client
-    finally:
-        engine.dispose()
-        if schema is not None:
-            with engine_for_url(request.getfixturevalue("postgres_url")).begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    with module_database(request, tmp, "io") as connect:
+        engine = connect()
+        client = api_client(engine, tmp)
+        assert client.post(f"{API}/catalog/crm/install", json={"sample_data": True}).status_code == 201
+        try:
+            yield client
+        finally:
+            engine.dispose()
 
 
 def url(form: str, suffix: str = "") -> str:

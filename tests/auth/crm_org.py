@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
 from engine.auth.directory import ensure_admin
 from engine.settings import Settings
 from engine.store import prepare_database
-from engine.store.session import engine_for_url
+from tests.store_fixtures import module_database
 
 API = "/api/v1"
 TOKEN = "matrix-admin-token"
@@ -45,15 +44,11 @@ def installed_crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     `clients` by username (each with its session's Bearer token; `admin` uses the admin token),
     `tokens` (session tokens), `ids` and `names` of users, the `app` and its `engine`."""
     tmp = tmp_path_factory.mktemp("crm")
-    schema = None
-    if request.param == "sqlite":
-        engine = engine_for_url(f"sqlite:///{tmp / 'crm.db'}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        schema = f"perm_{uuid.uuid4().hex[:10]}"
-        with engine_for_url(url).begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine = engine_for_url(url, connect_args={"options": f"-c search_path={schema}"})
+    with module_database(request, tmp, "perm") as connect:
+        yield from _installed(connect(), tmp)
+
+
+def _installed(engine: Engine, tmp: Path) -> Iterator[dict[str, Any]]:
     prepare_database(engine)
     with engine.begin() as conn:
         ensure_admin(conn, ADMIN_PASSWORD)
@@ -77,9 +72,6 @@ def installed_crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
         yield {"clients": clients, "tokens": tokens, "ids": ids, "names": {v: k for k, v in ids.items()}, "engine": engine, "app": app}
     finally:
         engine.dispose()
-        if schema is not None:
-            with engine_for_url(request.getfixturevalue("postgres_url")).begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
 def _add_auditor(admin: TestClient) -> None:

@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import text
 
 from engine.api.main import create_app
 from engine.auth.directory import ensure_admin
 from engine.settings import Settings
 from engine.store import prepare_database
-from engine.store.session import engine_for_url
+from tests.store_fixtures import module_database
 
 API = "/api/v1"
 TOKEN = "permission-matrix-token"
@@ -120,29 +118,19 @@ MATRIX_APP: dict[str, Any] = {
 def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The matrix app with its data, `rep1`'s client and the admin's, per database."""
     tmp = tmp_path_factory.mktemp("matrix")
-    schema = None
-    if request.param == "sqlite":
-        engine = engine_for_url(f"sqlite:///{tmp / 'matrix.db'}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        schema = f"matrix_{uuid.uuid4().hex[:10]}"
-        with engine_for_url(url).begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine = engine_for_url(url, connect_args={"options": f"-c search_path={schema}"})
-    prepare_database(engine)
-    with engine.begin() as conn:
-        ensure_admin(conn, "admin-password-1")
-    app = create_app(Settings(data_dir=tmp, admin_token=SecretStr(TOKEN)))
-    app.state.engine = engine
-    admin = TestClient(app, raise_server_exceptions=False)
-    admin.headers["Authorization"] = f"Bearer {TOKEN}"
-    try:
-        yield _build(app, admin)
-    finally:
-        engine.dispose()
-        if schema is not None:
-            with engine_for_url(request.getfixturevalue("postgres_url")).begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    with module_database(request, tmp, "matrix") as connect:
+        engine = connect()
+        prepare_database(engine)
+        with engine.begin() as conn:
+            ensure_admin(conn, "admin-password-1")
+        app = create_app(Settings(data_dir=tmp, admin_token=SecretStr(TOKEN)))
+        app.state.engine = engine
+        admin = TestClient(app, raise_server_exceptions=False)
+        admin.headers["Authorization"] = f"Bearer {TOKEN}"
+        try:
+            yield _build(app, admin)
+        finally:
+            engine.dispose()
 
 
 def _ok(response: Any, status: int = 200) -> Any:

@@ -8,21 +8,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
 from engine.auth.directory import ensure_admin
 from engine.settings import Settings
 from engine.store import prepare_database
-from engine.store.session import engine_for_url
+from tests.store_fixtures import module_database
 
 API = "/api/v1"
 TOKEN = "links-admin-token"
@@ -35,18 +34,11 @@ LEAD_FIELDS = ["name", "company", "phone", "note"]
 def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The CRM with sample data and users; signed-in clients per user and an anonymous one."""
     tmp = tmp_path_factory.mktemp("links")
-    schema = None
-    if request.param == "sqlite":
-        def connect() -> Engine:
-            return engine_for_url(f"sqlite:///{tmp / 'crm.db'}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        schema = f"links_{uuid.uuid4().hex[:10]}"
-        with engine_for_url(url).begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    with module_database(request, tmp, "links") as connect:
+        yield from _installed(connect, tmp)
 
-        def connect() -> Engine:
-            return engine_for_url(url, connect_args={"options": f"-c search_path={schema}"})
+
+def _installed(connect: Callable[[], Engine], tmp: Path) -> Iterator[dict[str, Any]]:
     engine = connect()
     prepare_database(engine)
     with engine.begin() as conn:
@@ -68,9 +60,6 @@ def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         yield {"clients": clients, "ids": ids, "app": app, "connect": connect, "tmp": tmp}
     finally:
         engine.dispose()
-        if schema is not None:
-            with engine_for_url(request.getfixturevalue("postgres_url")).begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
 def links_url(form: str, suffix: str = "") -> str:
