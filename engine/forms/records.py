@@ -536,7 +536,10 @@ class Writer:
             return
         columns: list[Any] = [form.table.c._id]
         if conditional or validations:
-            resolver = self.reader.resolver()  # read as the caller: no value they may not read decides
+            # The builder's rules hold whoever saves: they read the record as stored, including
+            # fields and related records the caller may not see (a credit limit hidden from a rep
+            # must still stop an order over it). Only the rule's fixed message reaches the caller.
+            resolver = self._full.resolver()
             columns += [resolver.formula(layout.spec.visible_when).label(f"v{i}") for i, layout in enumerate(conditional)]  # type: ignore[arg-type]
             columns += [resolver.formula(rule.expr).label(f"c{i}") for i, rule in enumerate(validations)]
         results: dict[int, dict[str, Any]] = {
@@ -846,7 +849,7 @@ class Writer:
         conditional = [self.form.fields[key] for key in keys if self.form.fields[key].spec.readonly_when]
         if not conditional:
             return []
-        resolver = self.reader.resolver()  # read as the caller, like the validations
+        resolver = self._full.resolver()  # the builder's rule, read unrestricted like the validations
         columns = [resolver.formula(layout.spec.readonly_when).label(f"r{i}") for i, layout in enumerate(conditional)]  # type: ignore[arg-type]
         row = conn.execute(select(*columns).where(self.form.table.c._id == record_id)).one()
         return [layout.key for i, layout in enumerate(conditional) if row[i]]

@@ -96,7 +96,11 @@ MATRIX_APP: dict[str, Any] = {
                 {"key": "reason", "type": "text", "label": _label("原因", "Reason"), "required": True,
                  "visible_when": 'account_tier = "B"'},
             ],
-            "validations": [{"expr": "amount <= 1000000", "message": _label("金额过大", "Amount too large")}],
+            "validations": [
+                {"expr": "amount <= 1000000", "message": _label("金额过大", "Amount too large")},
+                {"expr": "ISBLANK(account.credit) OR ISBLANK(amount) OR amount <= account.credit",
+                 "message": _label("超出客户授信", "Over the account's credit")},
+            ],
         },
     ],
     "roles": [
@@ -450,3 +454,16 @@ def test_write_answers_reveal_no_value_outside_the_rights(matrix: dict[str, Any]
     assert_clean(locked.text)
     required = rep.post(records("deal"), json={"title": "needs reason", "account": matrix["own_account"]})
     assert_clean(required.text)
+
+
+def test_business_rules_hold_over_values_the_member_may_not_see(matrix: dict[str, Any]) -> None:
+    """A validation reads the record as stored (the account's credit is hidden from the member):
+    the rule is enforced, and only its fixed message reaches the member."""
+    rep = matrix["rep"]
+    within = rep.post(records("deal"), json={"title": "within credit", "account": matrix["own_account"], "amount": "500", "reason": "r"})
+    assert within.status_code == 201, within.text
+    assert_clean(within.text)
+    over = rep.post(records("deal"), json={"title": "over credit", "account": matrix["own_account"], "amount": "80000", "reason": "r"})
+    assert over.status_code == 422, over.text
+    assert_clean(over.text)
+    assert [(i["code"], i["message"]) for i in over.json()["error"]["issues"]] == [("validation", "超出客户授信")]
