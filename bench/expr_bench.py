@@ -163,7 +163,9 @@ def main() -> None:
     args = parser.parse_args()
     records = make_records(args.records)
     ctx = EvalContext.create()
-    print(f"{args.records} records, best of interleaved passes over {args.seconds:.1f} s per formula\n")
+    print(
+        f"{args.records} records, best of interleaved passes over {args.seconds:.1f} s per formula\n"
+    )
     header = ("formula", "reads", "jimu/s", "asteval/s", "hand/s", "vs asteval", "vs hand")
     print("{:26} {:8} {:>11} {:>11} {:>11} {:>11} {:>8}".format(*header))
     for title, formula, asteval_source, hand in CASES:

@@ -128,7 +128,9 @@ def measure(engine: Engine, n: int, with_python: bool) -> None:
         assert jimu_count == hand_count, (jimu_count, hand_count)
         print(f"matching rows: {jimu_count:,}")
         print(f"{'jimu (one statement)':28} {jimu_time * 1000:9.1f} ms")
-        print(f"{'hand-written SQL':28} {hand_time * 1000:9.1f} ms   jimu/hand = {jimu_time / hand_time:.2f}x")
+        print(
+            f"{'hand-written SQL':28} {hand_time * 1000:9.1f} ms   jimu/hand = {jimu_time / hand_time:.2f}x"
+        )
         if with_python:
             formula = compile_formula(FORMULA, SCHEMA)
             fetch = select(t.c.f1, t.c.f2, t.c.f3, t.c.f4)
@@ -142,7 +144,9 @@ def measure(engine: Engine, n: int, with_python: bool) -> None:
 
             py_time, py_count = best(python_loop, repeat=1)
             assert py_count == hand_count, (py_count, hand_count)
-            print(f"{'fetch + Python evaluation':28} {py_time * 1000:9.1f} ms   python/jimu = {py_time / jimu_time:.1f}x")
+            print(
+                f"{'fetch + Python evaluation':28} {py_time * 1000:9.1f} ms   python/jimu = {py_time / jimu_time:.1f}x"
+            )
 
 
 def main() -> None:

@@ -68,7 +68,16 @@ SORT = "-annual_purchase"
 PAGE_SIZES = (10, 50, 200)
 LEVELS = ["A", "B", "C", "D"]
 LEVEL_WEIGHTS = [1, 2, 4, 3]
-INDUSTRIES = ["manufacturing", "retail", "internet", "finance", "education", "healthcare", "logistics", "other"]
+INDUSTRIES = [
+    "manufacturing",
+    "retail",
+    "internet",
+    "finance",
+    "education",
+    "healthcare",
+    "logistics",
+    "other",
+]
 TAGS = ["key_account", "long_term", "price_sensitive", "new_customer", "to_activate"]
 STAGES = ["initial", "proposal", "negotiation", "won", "lost"]
 FIRST_DAY = dt.date(2015, 1, 1)
@@ -90,11 +99,27 @@ APP: dict[str, Any] = {
             "title_field": "name",
             "fields": [
                 {"key": "name", "type": "text", "label": "名称", "required": True, "max": 100},
-                {"key": "level", "type": "select", "label": "客户等级", "options": _options(LEVELS)},
-                {"key": "industry", "type": "select", "label": "行业", "options": _options(INDUSTRIES)},
+                {
+                    "key": "level",
+                    "type": "select",
+                    "label": "客户等级",
+                    "options": _options(LEVELS),
+                },
+                {
+                    "key": "industry",
+                    "type": "select",
+                    "label": "行业",
+                    "options": _options(INDUSTRIES),
+                },
                 {"key": "phone", "type": "phone", "label": "手机", "unique": True},
                 {"key": "email", "type": "email", "label": "邮箱"},
-                {"key": "annual_purchase", "type": "number", "label": "年采购额", "precision": 2, "min": 0},
+                {
+                    "key": "annual_purchase",
+                    "type": "number",
+                    "label": "年采购额",
+                    "precision": 2,
+                    "min": 0,
+                },
                 {"key": "since", "type": "date", "label": "合作开始"},
                 {"key": "owner", "type": "user", "label": "负责人"},
                 {"key": "tags", "type": "multiselect", "label": "标签", "options": _options(TAGS)},
@@ -116,8 +141,20 @@ APP: dict[str, Any] = {
             "title_field": "name",
             "fields": [
                 {"key": "name", "type": "text", "label": "姓名", "required": True},
-                {"key": "customer", "type": "relation", "label": "客户", "target": "customer", "required": True},
-                {"key": "customer_level", "type": "lookup", "label": "客户等级", "relation": "customer", "field": "level"},
+                {
+                    "key": "customer",
+                    "type": "relation",
+                    "label": "客户",
+                    "target": "customer",
+                    "required": True,
+                },
+                {
+                    "key": "customer_level",
+                    "type": "lookup",
+                    "label": "客户等级",
+                    "relation": "customer",
+                    "field": "level",
+                },
                 {"key": "phone", "type": "phone", "label": "手机"},
             ],
         },
@@ -127,11 +164,29 @@ APP: dict[str, Any] = {
             "title_field": "title",
             "fields": [
                 {"key": "title", "type": "text", "label": "商机名称", "required": True},
-                {"key": "customer", "type": "relation", "label": "客户", "target": "customer", "required": True},
+                {
+                    "key": "customer",
+                    "type": "relation",
+                    "label": "客户",
+                    "target": "customer",
+                    "required": True,
+                },
                 {"key": "contact", "type": "relation", "label": "联系人", "target": "contact"},
                 {"key": "product", "type": "relation", "label": "产品", "target": "product"},
-                {"key": "customer_level", "type": "lookup", "label": "客户等级", "relation": "customer", "field": "level"},
-                {"key": "product_price", "type": "lookup", "label": "产品单价", "relation": "product", "field": "price"},
+                {
+                    "key": "customer_level",
+                    "type": "lookup",
+                    "label": "客户等级",
+                    "relation": "customer",
+                    "field": "level",
+                },
+                {
+                    "key": "product_price",
+                    "type": "lookup",
+                    "label": "产品单价",
+                    "relation": "product",
+                    "field": "price",
+                },
                 {"key": "amount", "type": "money", "label": "金额", "precision": 2},
                 {"key": "stage", "type": "select", "label": "阶段", "options": _options(STAGES)},
             ],
@@ -141,7 +196,9 @@ APP: dict[str, Any] = {
 
 
 # --- data ----------------------------------------------------------------------------------
-def customer(rng: random.Random, i: int, phone_prefix: str = "13") -> tuple[dict[str, Any], dict[str, Any]]:
+def customer(
+    rng: random.Random, i: int, phone_prefix: str = "13"
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Customer `i` as API input (JSON) and as typed values (what the columns hold), by field key."""
     cents = None if rng.random() < 0.05 else rng.randint(0, 200_000_000)
     tags = rng.sample(TAGS, rng.randint(0, 2))
@@ -166,7 +223,9 @@ def customer(rng: random.Random, i: int, phone_prefix: str = "13") -> tuple[dict
 def raw_row(form: FormLayout, typed: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     """A typed record as the column values of a physical row, system columns as the pipeline sets them."""
     row = {form.fields[key].column: value for key, value in typed.items()}
-    row.update(_created_at=now, _created_by=ACTOR.user_id, _updated_at=now, _updated_by=ACTOR.user_id)
+    row.update(
+        _created_at=now, _created_by=ACTOR.user_id, _updated_at=now, _updated_by=ACTOR.user_id
+    )
     row.update(_owner=ACTOR.user_id, _version=1)
     return row
 
@@ -175,7 +234,9 @@ def plain_table(form: FormLayout) -> Table:
     """A table with the customer table's columns, its live index and unique phone index, no engine."""
     metadata = MetaData()
     columns = [Column(c.name, c.type) for c in form.table.columns if not c.name.startswith("_")]
-    table = Table("plain_customer", metadata, *system_columns(), *columns, sqlite_autoincrement=True)
+    table = Table(
+        "plain_customer", metadata, *system_columns(), *columns, sqlite_autoincrement=True
+    )
     Index("ix_plain_customer_live", table.c._deleted_at, table.c._id)
     live = table.c._deleted_at.is_(None)
     phone = table.c[form.fields["phone"].column]
@@ -264,7 +325,9 @@ def bench_insert(
     next_report = report_every
     started = time.perf_counter()
     done = 0
-    print(f"(a) inserting {total:,} customers in batches of {batch:,}: pipeline and raw Core executemany in turns")
+    print(
+        f"(a) inserting {total:,} customers in batches of {batch:,}: pipeline and raw Core executemany in turns"
+    )
     while done < total and result.pipeline_seconds < budget:
         n = min(batch, total - done)
         pairs = [customer(rng, done + k) for k in range(n)]
@@ -319,7 +382,9 @@ def bench_insert(
             done += n
             result.filled_rows += n
         result.filled_seconds = time.perf_counter() - start
-        print(f"    filled {result.filled_rows:,} rows in {result.filled_seconds:,.0f} s", flush=True)
+        print(
+            f"    filled {result.filled_rows:,} rows in {result.filled_seconds:,.0f} s", flush=True
+        )
     return result
 
 
@@ -338,11 +403,15 @@ class PageResult:
 def jimu_page_statement(reader: Reader, filter: str, sort: str, limit: int) -> Any:
     """The page statement `Reader.list` runs (built with the Reader's own public pieces)."""
     statement, resolver = reader.base_select()
-    statement = statement.where(reader.filter_sql(filter, resolver)).order_by(*reader.order_by(sort, resolver, filter))
+    statement = statement.where(reader.filter_sql(filter, resolver)).order_by(
+        *reader.order_by(sort, resolver, filter)
+    )
     return statement.limit(limit)
 
 
-def page_variants(engine: Engine, table: str, level: str, amount: str) -> list[tuple[str, str, str]]:
+def page_variants(
+    engine: Engine, table: str, level: str, amount: str
+) -> list[tuple[str, str, str]]:
     """(index label, CREATE INDEX, hand-written ORDER BY) to measure on this database."""
     natural = (
         f"({level}, {amount})",
@@ -375,7 +444,9 @@ def hand_json_writer(dialect: str, scale: int) -> Callable[[Any], dict[str, Any]
     def number(value: Any) -> str | None:
         if value is None:
             return None
-        return format(Decimal(value).scaleb(-scale) if dialect == "sqlite" else value.quantize(quantum), "f")
+        return format(
+            Decimal(value).scaleb(-scale) if dialect == "sqlite" else value.quantize(quantum), "f"
+        )
 
     def day(value: Any) -> str | None:
         return value if value is None or isinstance(value, str) else value.isoformat()
@@ -423,8 +494,12 @@ def measure_page(
     jimu_page = reader.list(conn, filter=FILTER, sort=SORT, limit=50, count=True)
     hand_rows = conn.exec_driver_sql(hand_page).all()
     total = int(conn.exec_driver_sql(hand_count).scalar_one())
-    assert [item["_id"] for item in jimu_page.items] == [row[0] for row in hand_rows], "pages differ"
-    assert jimu_page.items == [hand_json(row) for row in hand_rows], "record JSON differs from the plain-Python baseline"
+    assert [item["_id"] for item in jimu_page.items] == [row[0] for row in hand_rows], (
+        "pages differ"
+    )
+    assert jimu_page.items == [hand_json(row) for row in hand_rows], (
+        "record JSON differs from the plain-Python baseline"
+    )
     assert jimu_page.total == total, (jimu_page.total, total)
     counts = {}
     for with_count in (False, True):
@@ -441,8 +516,12 @@ def measure_page(
             "jimu list": lambda: reader.list(conn, filter=FILTER, sort=SORT, limit=50, count=False),
             "jimu SQL": lambda: conn.exec_driver_sql(jimu_sql).all(),
             "hand page": lambda: conn.exec_driver_sql(hand_page).all(),
-            "hand page+JSON": lambda: [hand_json(row) for row in conn.exec_driver_sql(hand_page).all()],
-            "jimu list+count": lambda: reader.list(conn, filter=FILTER, sort=SORT, limit=50, count=True),
+            "hand page+JSON": lambda: [
+                hand_json(row) for row in conn.exec_driver_sql(hand_page).all()
+            ],
+            "jimu list+count": lambda: reader.list(
+                conn, filter=FILTER, sort=SORT, limit=50, count=True
+            ),
             "hand page+count": hand_page_count,
             "jimu count SQL": lambda: conn.exec_driver_sql(jimu_count).scalar_one(),
             "hand count SQL": lambda: conn.exec_driver_sql(hand_count).scalar_one(),
@@ -458,13 +537,27 @@ def bench_page(engine: Engine, app: LoadedApp, runs: int) -> list[PageResult]:
     column = {key: layout.column for key, layout in form.fields.items()}
     scale = getattr(form.fields["annual_purchase"].column_type, "scale", 0)
     threshold = 500000 * 10**scale if engine.dialect.name == "sqlite" else 500000
-    system = ", ".join(f"c.{name}" for name in ("_id", "_created_at", "_created_by", "_updated_at", "_updated_by", "_owner", "_version", "_deleted_at"))
+    system = ", ".join(
+        f"c.{name}"
+        for name in (
+            "_id",
+            "_created_at",
+            "_created_by",
+            "_updated_at",
+            "_updated_by",
+            "_owner",
+            "_version",
+            "_deleted_at",
+        )
+    )
     fields = ", ".join(f"c.{column[key]}" for key in column)
     where = f"c._deleted_at IS NULL AND c.{column['level']} = 'A' AND c.{column['annual_purchase']} > {threshold}"
     hand_count = f"SELECT count(*) FROM {table} c WHERE {where}"
     reader = Reader(app.layout, form)
     results = []
-    for label, create_index, order_by in page_variants(engine, table, column["level"], column["annual_purchase"]):
+    for label, create_index, order_by in page_variants(
+        engine, table, column["level"], column["annual_purchase"]
+    ):
         with engine.begin() as conn:
             conn.execute(text(create_index))
         analyze(engine, [table])
@@ -474,7 +567,9 @@ def bench_page(engine: Engine, app: LoadedApp, runs: int) -> list[PageResult]:
         )
         jimu_sql = literal_sql(jimu_page_statement(reader, FILTER, SORT, 50), engine)
         jimu_count = literal_sql(
-            select(func.count()).select_from(form.table).where(
+            select(func.count())
+            .select_from(form.table)
+            .where(
                 form.table.c._deleted_at.is_(None), reader.filter_sql(FILTER, reader.resolver())
             ),
             engine,
@@ -482,41 +577,64 @@ def bench_page(engine: Engine, app: LoadedApp, runs: int) -> list[PageResult]:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))  # begin the transaction outside the measured calls
             writer = hand_json_writer(engine.dialect.name, scale)
-            total, counts, times = measure_page(engine, conn, reader, (jimu_sql, jimu_count), (hand_page, hand_count), runs, writer)
+            total, counts, times = measure_page(
+                engine, conn, reader, (jimu_sql, jimu_count), (hand_page, hand_count), runs, writer
+            )
             conn.rollback()
         with engine.begin() as conn:
             conn.execute(text("DROP INDEX ix_bench_page"))
-        results.append(PageResult(label, create_index, total, times, one_line(jimu_sql), hand_page, counts))
+        results.append(
+            PageResult(label, create_index, total, times, one_line(jimu_sql), hand_page, counts)
+        )
     return results
 
 
 def print_page(result: PageResult) -> None:
     t = result.times
-    print(f"(b) index {result.index} (plain SQL: {result.index_sql}); {result.matching:,} matching records")
+    print(
+        f"(b) index {result.index} (plain SQL: {result.index_sql}); {result.matching:,} matching records"
+    )
     print("    jimu SQL:", result.jimu_sql)
     print("    hand SQL:", result.hand_sql)
     print(f"    statements per Reader.list: {result.statements}")
-    print(f"    {'Reader.list, count=False':28} {t['jimu list']:9.2f} ms   list/hand = {t['jimu list'] / t['hand page']:.2f}x")
-    print(f"    {'  its page SQL alone':28} {t['jimu SQL']:9.2f} ms   SQL/hand  = {t['jimu SQL'] / t['hand page']:.2f}x")
+    print(
+        f"    {'Reader.list, count=False':28} {t['jimu list']:9.2f} ms   list/hand = {t['jimu list'] / t['hand page']:.2f}x"
+    )
+    print(
+        f"    {'  its page SQL alone':28} {t['jimu SQL']:9.2f} ms   SQL/hand  = {t['jimu SQL'] / t['hand page']:.2f}x"
+    )
     print(f"    {'hand page (+ owner join)':28} {t['hand page']:9.2f} ms")
     print(
         f"    {'hand page + plain-Python JSON':28} {t['hand page+JSON']:9.2f} ms"
         f"   list/(hand+JSON) = {t['jimu list'] / t['hand page+JSON']:.2f}x (second baseline)"
     )
-    print(f"    {'Reader.list, count=True':28} {t['jimu list+count']:9.2f} ms   list/hand = {t['jimu list+count'] / t['hand page+count']:.2f}x")
+    print(
+        f"    {'Reader.list, count=True':28} {t['jimu list+count']:9.2f} ms   list/hand = {t['jimu list+count'] / t['hand page+count']:.2f}x"
+    )
     print(f"    {'hand page + hand COUNT':28} {t['hand page+count']:9.2f} ms")
-    print(f"    {'jimu COUNT SQL alone':28} {t['jimu count SQL']:9.2f} ms   vs hand = {t['jimu count SQL'] / t['hand count SQL']:.2f}x")
+    print(
+        f"    {'jimu COUNT SQL alone':28} {t['jimu count SQL']:9.2f} ms   vs hand = {t['jimu count SQL'] / t['hand count SQL']:.2f}x"
+    )
     print(f"    {'hand COUNT':28} {t['hand count SQL']:9.2f} ms", flush=True)
 
 
 # --- (c) related records -------------------------------------------------------------------
-def load_related(engine: Engine, app: LoadedApp, customers: int, count: int, batch: int) -> dict[str, float]:
+def load_related(
+    engine: Engine, app: LoadedApp, customers: int, count: int, batch: int
+) -> dict[str, float]:
     """Products, contacts and deals through the pipeline; returns rows/s per form."""
     rng = random.Random(SEED + 1)
     with engine.connect() as conn:
-        low, high = conn.execute(select(func.min(app.layout.forms["customer"].table.c._id), func.max(app.layout.forms["customer"].table.c._id))).one()
+        low, high = conn.execute(
+            select(
+                func.min(app.layout.forms["customer"].table.c._id),
+                func.max(app.layout.forms["customer"].table.c._id),
+            )
+        ).one()
     assert high - low + 1 == customers, (low, high, customers)
-    products = [{"name": f"产品{i}", "price": f"{rng.randint(100, 999999) / 100:.2f}"} for i in range(200)]
+    products = [
+        {"name": f"产品{i}", "price": f"{rng.randint(100, 999999) / 100:.2f}"} for i in range(200)
+    ]
     rates: dict[str, float] = {}
 
     def load(form_key: str, make: Callable[[int], dict[str, Any]], n: int) -> None:
@@ -529,7 +647,10 @@ def load_related(engine: Engine, app: LoadedApp, customers: int, count: int, bat
                 Writer(app.layout, app.id, form).create_many(conn, records, ACTOR)
             elapsed += time.perf_counter() - start
         rates[form_key] = n / elapsed
-        print(f"    {n:,} {form_key} records through the pipeline: {n / elapsed:,.0f} rows/s", flush=True)
+        print(
+            f"    {n:,} {form_key} records through the pipeline: {n / elapsed:,.0f} rows/s",
+            flush=True,
+        )
 
     load("product", lambda i: products[i], len(products))
     load(
@@ -564,8 +685,15 @@ class RelationResult:
 
 def bench_relations(engine: Engine, app: LoadedApp, runs: int) -> tuple[list[RelationResult], str]:
     forms = app.layout.forms
-    deal, customer_form, contact, product = forms["deal"], forms["customer"], forms["contact"], forms["product"]
-    col = {key: layout.column for key, layout in deal.fields.items() if layout.column_type is not None}
+    deal, customer_form, contact, product = (
+        forms["deal"],
+        forms["customer"],
+        forms["contact"],
+        forms["product"],
+    )
+    col = {
+        key: layout.column for key, layout in deal.fields.items() if layout.column_type is not None
+    }
     reader = Reader(app.layout, deal)
     results = []
     hand = ""
@@ -585,8 +713,12 @@ def bench_relations(engine: Engine, app: LoadedApp, runs: int) -> tuple[list[Rel
             page = reader.list(conn, limit=size, count=False)
             rows = conn.exec_driver_sql(hand).mappings().all()
             assert [item["_id"] for item in page.items] == [row["_id"] for row in rows]
-            assert [item["customer"]["title"] for item in page.items] == [row["customer_title"] for row in rows]
-            assert [item["customer_level"] for item in page.items] == [row["customer_level"] for row in rows]
+            assert [item["customer"]["title"] for item in page.items] == [
+                row["customer_title"] for row in rows
+            ]
+            assert [item["customer_level"] for item in page.items] == [
+                row["customer_level"] for row in rows
+            ]
             with statements(engine) as seen:
                 reader.list(conn, limit=size, count=False)
             with statements(engine) as seen_count:
@@ -599,7 +731,9 @@ def bench_relations(engine: Engine, app: LoadedApp, runs: int) -> tuple[list[Rel
                 conn.exec_driver_sql(sql).all()
 
             times = interleaved({"jimu": jimu, "hand": by_hand}, runs)
-            results.append(RelationResult(size, len(seen), len(seen_count), times["jimu"], times["hand"]))
+            results.append(
+                RelationResult(size, len(seen), len(seen_count), times["jimu"], times["hand"])
+            )
             print(
                 f"(c) page of {size:>3} deals: {len(seen)} statement(s) ({len(seen_count)} with the count)"
                 f"  Reader.list {times['jimu']:7.2f} ms  hand JOIN {times['hand']:7.2f} ms"
@@ -657,7 +791,14 @@ def bench_http(url: str, app_key: str, clients: int, seconds: float) -> HttpResu
         log_path = Path(data_dir) / "server.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(
-                [sys.executable, __file__, f"--serve={url}", f"--data-dir={data_dir}", f"--token={token}", f"--port={port}"],
+                [
+                    sys.executable,
+                    __file__,
+                    f"--serve={url}",
+                    f"--data-dir={data_dir}",
+                    f"--token={token}",
+                    f"--port={port}",
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -671,7 +812,9 @@ def bench_http(url: str, app_key: str, clients: int, seconds: float) -> HttpResu
                 except httpx.TransportError:
                     pass
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the API server did not start:\n{log_path.read_text(errors='replace')}")
+                    raise RuntimeError(
+                        f"the API server did not start:\n{log_path.read_text(errors='replace')}"
+                    )
                 time.sleep(0.1)
             target = f"{base}/apps/{app_key}/forms/customer/records"
             latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -736,7 +879,10 @@ class DatabaseResult:
 def setup(engine: Engine) -> LoadedApp:
     prepare_database(engine)
     with engine.begin() as conn:
-        conn.execute(insert(User), [{"username": f"user{i}", "display_name": f"员工{i}"} for i in range(1, USERS + 1)])
+        conn.execute(
+            insert(User),
+            [{"username": f"user{i}", "display_name": f"员工{i}"} for i in range(1, USERS + 1)],
+        )
         loaded, _ = apps.create(conn, APP, ACTOR)
     return loaded
 
@@ -749,10 +895,14 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResul
     if args.freeze_gc:
         gc.freeze()  # what `jimu serve` does after startup; default off (a plain library call)
     customer_table = app.layout.forms["customer"].table.name
-    inserted = bench_insert(engine, app, args.rows, args.batch, args.pipeline_budget, args.analyze_after)
+    inserted = bench_insert(
+        engine, app, args.rows, args.batch, args.pipeline_budget, args.analyze_after
+    )
     analyze(engine, [customer_table, "plain_customer"])
     with engine.connect() as conn:
-        assert conn.execute(text(f"SELECT count(*) FROM {customer_table}")).scalar_one() == args.rows
+        assert (
+            conn.execute(text(f"SELECT count(*) FROM {customer_table}")).scalar_one() == args.rows
+        )
     print(
         f"(a) pipeline {inserted.pipeline_rate:,.0f} rows/s over {inserted.pipeline_rows:,} rows,"
         f" raw Core executemany {inserted.raw_rate:,.0f} rows/s: pipeline/raw = {inserted.pipeline_rate / inserted.raw_rate:.2f}x",
@@ -762,7 +912,10 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResul
     for page in pages:
         print_page(page)
     related_count = min(100_000, max(1000, args.rows // 10))
-    print(f"(c) loading 200 products, {related_count:,} contacts and {related_count:,} deals", flush=True)
+    print(
+        f"(c) loading 200 products, {related_count:,} contacts and {related_count:,} deals",
+        flush=True,
+    )
     related = load_related(engine, app, args.rows, related_count, args.batch)
     relations, hand = bench_relations(engine, app, args.runs)
     print("    hand SQL:", hand)
@@ -778,7 +931,10 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResul
     with engine.connect() as conn:
         stored = conn.execute(text(f"SELECT count(*) FROM {customer_table}")).scalar_one()
     engine.dispose()
-    assert stored == args.rows + http.requests - http.errors + args.clients * 3, (stored, http.requests)
+    assert stored == args.rows + http.requests - http.errors + args.clients * 3, (
+        stored,
+        http.requests,
+    )
     return DatabaseResult(name, args.rows, inserted, pages, related, relations, http)
 
 
@@ -801,17 +957,33 @@ def summary(results: list[DatabaseResult]) -> None:
                 " (target <= 1.3x)"
             )
         counts = ", ".join(f"{x.size}: {x.statements}" for x in r.relations)
-        print(f"  (c) deals    statements per page size {{{counts}}}; " + ", ".join(f"{x.size}: {x.jimu_ms:.2f} ms vs {x.hand_ms:.2f} ms" for x in r.relations))
+        print(
+            f"  (c) deals    statements per page size {{{counts}}}; "
+            + ", ".join(f"{x.size}: {x.jimu_ms:.2f} ms vs {x.hand_ms:.2f} ms" for x in r.relations)
+        )
         h = r.http
-        print(f"  (d) HTTP     {h.rate:,.0f} creates/s, p50 {h.percentile(0.5):.1f} ms, p99 {h.percentile(0.99):.1f} ms, {h.errors} errors")
+        print(
+            f"  (d) HTTP     {h.rate:,.0f} creates/s, p50 {h.percentile(0.5):.1f} ms, p99 {h.percentile(0.99):.1f} ms, {h.errors} errors"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000, help="customers to create (default 1,000,000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="customers to create (default 1,000,000)"
+    )
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--batch", type=int, default=1000, help="records per create_many transaction")
-    parser.add_argument("--pipeline-budget", type=float, default=900.0, help="seconds of pipeline inserting before the rest is loaded raw")
+    parser.add_argument(
+        "--batch", type=int, default=1000, help="records per create_many transaction"
+    )
+    parser.add_argument(
+        "--pipeline-budget",
+        type=float,
+        default=900.0,
+        help="seconds of pipeline inserting before the rest is loaded raw",
+    )
     parser.add_argument(
         "--analyze-after",
         type=int,

@@ -82,18 +82,24 @@ def _sample_users(conn: Connection, app: apps.LoadedApp, path: Path) -> None:
         found = conn.execute(
             select(Department.id).where(
                 Department.name == department["name"],
-                Department.parent_id.is_(None) if parent is None else Department.parent_id == parent,
+                Department.parent_id.is_(None)
+                if parent is None
+                else Department.parent_id == parent,
             )
         ).scalar_one_or_none()
         if found is None:
             found = conn.execute(
-                insert(Department).values(name=department["name"], parent_id=parent, sort=len(departments)).returning(Department.id)
+                insert(Department)
+                .values(name=department["name"], parent_id=parent, sort=len(departments))
+                .returning(Department.id)
             ).scalar_one()
         departments[department["key"]] = found
     password_hash = hash_password(sample["password"])
     ids: dict[str, int] = {}
     for user in sample.get("users", []):
-        found = conn.execute(select(User.id).where(User.username == user["username"])).scalar_one_or_none()
+        found = conn.execute(
+            select(User.id).where(User.username == user["username"])
+        ).scalar_one_or_none()
         if found is None:
             found = conn.execute(
                 insert(User)
@@ -112,13 +118,23 @@ def _sample_users(conn: Connection, app: apps.LoadedApp, path: Path) -> None:
         ids[user["username"]] = found
     for user in sample.get("users", []):
         if user.get("manager") in ids:
-            conn.execute(update(User).where(User.id == ids[user["username"]]).values(manager_id=ids[user["manager"]]))
+            conn.execute(
+                update(User)
+                .where(User.id == ids[user["username"]])
+                .values(manager_id=ids[user["manager"]])
+            )
         for role_key in user.get("roles", []):
-            role_id = conn.execute(select(Role.id).where(Role.app_id == app.id, Role.key == role_key)).scalar_one_or_none()
+            role_id = conn.execute(
+                select(Role.id).where(Role.app_id == app.id, Role.key == role_key)
+            ).scalar_one_or_none()
             if role_id is not None:
-                conn.execute(insert(RoleMember).values(role_id=role_id, user_id=ids[user["username"]]))
+                conn.execute(
+                    insert(RoleMember).values(role_id=role_id, user_id=ids[user["username"]])
+                )
     for department in sample.get("departments", []):
         if department.get("head") in ids:
             conn.execute(
-                update(Department).where(Department.id == departments[department["key"]]).values(head_user_id=ids[department["head"]])
+                update(Department)
+                .where(Department.id == departments[department["key"]])
+                .values(head_user_id=ids[department["head"]])
             )

@@ -51,19 +51,31 @@ def serve(
     typer.echo(f"Jimu running at http://{host}:{port}")
     typer.echo(f"API docs: http://{host}:{port}/docs")
     if created is not None and created.password is not None:
-        typer.echo(f"已创建管理员 / created the administrator: admin  密码 / password: {created.password}")
+        typer.echo(
+            f"已创建管理员 / created the administrator: admin  密码 / password: {created.password}"
+        )
         typer.echo("  (只显示这一次，请登录后修改 / shown only once; change it after signing in)")
     elif created is not None:
-        typer.echo("已创建管理员 admin（密码来自 JIMU_ADMIN_PASSWORD）/ created admin with JIMU_ADMIN_PASSWORD")
-    typer.echo(f"Sign in: POST http://{host}:{port}/api/v1/auth/login {{\"username\": \"admin\", \"password\": …}}")
-    source = "JIMU_ADMIN_TOKEN" if settings.admin_token is not None else str(settings.data_dir / "admin_token")
+        typer.echo(
+            "已创建管理员 admin（密码来自 JIMU_ADMIN_PASSWORD）/ created admin with JIMU_ADMIN_PASSWORD"
+        )
+    typer.echo(
+        f'Sign in: POST http://{host}:{port}/api/v1/auth/login {{"username": "admin", "password": …}}'
+    )
+    source = (
+        "JIMU_ADMIN_TOKEN"
+        if settings.admin_token is not None
+        else str(settings.data_dir / "admin_token")
+    )
     typer.echo(f"Admin token ({source}): {token}")
     typer.echo(f"Log in to the API with the header:  Authorization: Bearer {token}")
     app = create_app(settings)
     # What exists now lives as long as the process: keep it out of the garbage collector's full
     # collections, which otherwise rescan it for every few thousand records a request allocates.
     gc.freeze()
-    uvicorn.run(app, host=host, port=port, proxy_headers=False)  # JIMU_TRUSTED_PROXIES decides (engine/api/headers.py)
+    uvicorn.run(
+        app, host=host, port=port, proxy_headers=False
+    )  # JIMU_TRUSTED_PROXIES decides (engine/api/headers.py)
 
 
 def _ensure_admin(settings: Settings) -> Any:
@@ -73,7 +85,9 @@ def _ensure_admin(settings: Settings) -> Any:
     engine = make_engine(settings)
     try:
         with engine.begin() as conn:
-            password = settings.admin_password.get_secret_value() if settings.admin_password else None
+            password = (
+                settings.admin_password.get_secret_value() if settings.admin_password else None
+            )
             return ensure_admin(conn, password)
     finally:
         engine.dispose()
@@ -91,12 +105,16 @@ def _sweep_files(settings: Settings) -> None:
     engine = make_engine(settings)
     try:
         store = FileStore(settings.data_dir / "files", settings.max_upload_bytes)
-        result = sweep_orphan_files(engine, store, older_than=dt.timedelta(hours=settings.orphan_file_hours))
+        result = sweep_orphan_files(
+            engine, store, older_than=dt.timedelta(hours=settings.orphan_file_hours)
+        )
     finally:
         engine.dispose()
     if result.files or result.blobs:
         freed = size_text(result.bytes) if result.bytes else "0 KB"
-        typer.echo(f"已清理无引用的上传文件 / removed unreferenced uploads: {result.files} ({result.blobs} blobs, {freed})")
+        typer.echo(
+            f"已清理无引用的上传文件 / removed unreferenced uploads: {result.files} ({result.blobs} blobs, {freed})"
+        )
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -108,7 +126,8 @@ def _settings(data_dir: Path | None) -> Settings:
 app_commands = typer.Typer(help="Install, export and import apps.", no_args_is_help=True)
 app.add_typer(app_commands, name="app")
 DataDir = Annotated[
-    Path | None, typer.Option(help="Where the SQLite database lives (default: $JIMU_DATA_DIR or ./data).")
+    Path | None,
+    typer.Option(help="Where the SQLite database lives (default: $JIMU_DATA_DIR or ./data)."),
 ]
 
 
@@ -126,7 +145,10 @@ def _database(data_dir: Path | None) -> Iterator[Engine]:
     except ServiceError as exc:
         typer.echo(f"{exc.code}: {exc.message_zh} / {exc.message_en}", err=True)
         for found in exc.issues[:50]:
-            typer.echo(f"  {found.path or '<root>'}: {found.code}: {found.message_zh} / {found.message_en}", err=True)
+            typer.echo(
+                f"  {found.path or '<root>'}: {found.code}: {found.message_zh} / {found.message_en}",
+                err=True,
+            )
         if len(exc.issues) > 50:
             typer.echo(f"  … {len(exc.issues) - 50} more", err=True)
         raise typer.Exit(1) from None
@@ -137,7 +159,9 @@ def _database(data_dir: Path | None) -> Iterator[Engine]:
 @app_commands.command("install")
 def app_install(
     pack: Annotated[str, typer.Argument(help="A catalog pack, e.g. crm.")],
-    sample_data: Annotated[bool, typer.Option("--sample-data", help="Also load the pack's sample records.")] = False,
+    sample_data: Annotated[
+        bool, typer.Option("--sample-data", help="Also load the pack's sample records.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Install a pack from apps_catalog/ as a new app."""
@@ -146,10 +170,15 @@ def app_install(
     from engine import catalog
     from engine.forms.records import Actor
 
-    with _database(data_dir) as engine, Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
+    with (
+        _database(data_dir) as engine,
+        Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress,
+    ):
         progress.add_task(f"正在安装 {pack} / installing {pack}…", total=None)
         with engine.begin() as conn:
-            installed = catalog.install(conn, pack, sample_data=sample_data, actor=Actor(None, "import"))
+            installed = catalog.install(
+                conn, pack, sample_data=sample_data, actor=Actor(None, "import")
+            )
     typer.echo(f"已安装 / installed: {installed.key} (revision {installed.revision})")
 
 
@@ -175,7 +204,9 @@ def app_export(
 @app_commands.command("import")
 def app_import(
     path: Annotated[Path, typer.Argument(help="A pack file written by `jimu app export`.")],
-    upgrade: Annotated[bool, typer.Option("--upgrade", help="Publish over the installed app of the same key.")] = False,
+    upgrade: Annotated[
+        bool, typer.Option("--upgrade", help="Publish over the installed app of the same key.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Install (or, with --upgrade, publish over) an app from a pack file."""
@@ -191,24 +222,35 @@ def app_import(
     except (OSError, ValueError) as exc:
         typer.echo(f"无法读取 / cannot read {path}: {exc}", err=True)
         raise typer.Exit(2) from None
-    with _database(data_dir) as engine, Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress:
+    with (
+        _database(data_dir) as engine,
+        Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as progress,
+    ):
         progress.add_task(f"正在导入 / importing {path.name}…", total=None)
         with engine.begin() as conn:
             installed, plan = apps.import_pack(
                 conn, pack, mode="upgrade" if upgrade else "create", actor=Actor(None, "import")
             )
-    typer.echo(f"已导入 / imported: {installed.key} (revision {installed.revision}, {len(plan.steps)} schema steps)")
+    typer.echo(
+        f"已导入 / imported: {installed.key} (revision {installed.revision}, {len(plan.steps)} schema steps)"
+    )
 
 
 @app.command("expr")
 def expr_command(
-    formula: Annotated[str, typer.Argument(help="The formula, e.g. 'IF(amount > 100, \"big\", \"small\")'.")],
-    record: Annotated[str, typer.Option(help="The record as JSON, e.g. '{\"amount\": \"120\"}'.")] = "{}",
+    formula: Annotated[
+        str, typer.Argument(help='The formula, e.g. \'IF(amount > 100, "big", "small")\'.')
+    ],
+    record: Annotated[
+        str, typer.Option(help='The record as JSON, e.g. \'{"amount": "120"}\'.')
+    ] = "{}",
     schema: Annotated[
         str | None,
         typer.Option(help="Field types as JSON; inferred from the record when omitted."),
     ] = None,
-    now: Annotated[str | None, typer.Option(help="The moment TODAY()/NOW() use (ISO 8601).")] = None,
+    now: Annotated[
+        str | None, typer.Option(help="The moment TODAY()/NOW() use (ISO 8601).")
+    ] = None,
     tz: Annotated[str | None, typer.Option(help="Time zone (default: $JIMU_TIMEZONE).")] = None,
     show_type: Annotated[bool, typer.Option("--type", help="Also print the result type.")] = False,
 ) -> None:
@@ -225,12 +267,16 @@ def expr_command(
     except ValueError as exc:
         typer.echo(f"输入无效 / invalid input: {exc}", err=True)
         raise typer.Exit(2) from None
-    if not isinstance(record_value, dict) or not (schema_value is None or isinstance(schema_value, dict)):
+    if not isinstance(record_value, dict) or not (
+        schema_value is None or isinstance(schema_value, dict)
+    ):
         typer.echo("--record 和 --schema 必须是 JSON 对象 / must be JSON objects", err=True)
         raise typer.Exit(2)
     zone = tz or Settings().timezone
     try:
-        result_type = expr.check(formula, schema_value if schema_value is not None else _inferred(record_value))
+        result_type = expr.check(
+            formula, schema_value if schema_value is not None else _inferred(record_value)
+        )
         value = expr.evaluate(formula, record_value, schema_value, now=moment, tz=zone)
     except expr.ExprError as exc:
         where = f" (line {exc.line}, column {exc.column})" if exc.span else ""
@@ -298,7 +344,13 @@ def user_create(
     username: Annotated[str, typer.Argument(help="The sign-in name.")],
     name: Annotated[str, typer.Option("--name", help="Display name (default: the username).")] = "",
     password: Annotated[
-        str | None, typer.Option("--password", help="Initial password (asked for when omitted).", prompt=True, hide_input=True)
+        str | None,
+        typer.Option(
+            "--password",
+            help="Initial password (asked for when omitted).",
+            prompt=True,
+            hide_input=True,
+        ),
     ] = None,
     admin: Annotated[bool, typer.Option("--admin", help="Make the user an administrator.")] = False,
     data_dir: DataDir = None,
@@ -308,14 +360,21 @@ def user_create(
 
     with _database(data_dir) as engine, engine.begin() as conn:
         user = create_user(
-            conn, {"username": username, "display_name": name or username, "is_admin": admin}, password=password, actor_id=None
+            conn,
+            {"username": username, "display_name": name or username, "is_admin": admin},
+            password=password,
+            actor_id=None,
         )
-    typer.echo(f"已创建 / created user {user['username']} (id {user['id']}{', admin' if admin else ''})")
+    typer.echo(
+        f"已创建 / created user {user['username']} (id {user['id']}{', admin' if admin else ''})"
+    )
 
 
 @user_commands.command("import")
 def user_import(
-    path: Annotated[Path, typer.Argument(help="An org chart as xlsx or CSV (UTF-8 or GBK) with a header row.")],
+    path: Annotated[
+        Path, typer.Argument(help="An org chart as xlsx or CSV (UTF-8 or GBK) with a header row.")
+    ],
     data_dir: DataDir = None,
 ) -> None:
     """Import an org chart: columns username, display_name, department (a path such as
@@ -335,25 +394,43 @@ def user_import(
     )
 
 
-record_commands = typer.Typer(help="Export and import a form's records as xlsx or CSV.", no_args_is_help=True)
+record_commands = typer.Typer(
+    help="Export and import a form's records as xlsx or CSV.", no_args_is_help=True
+)
 app.add_typer(record_commands, name="records")
 
 
 def _bar() -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    )
 
 
 @record_commands.command("export")
 def records_export(
     key: Annotated[str, typer.Argument(help="The app key, e.g. crm.")],
     form: Annotated[str, typer.Argument(help="The form key, e.g. customer.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write (.xlsx or .csv).")],
-    filter: Annotated[str | None, typer.Option("--filter", help="A condition in the formula language.")] = None,
-    sort: Annotated[str | None, typer.Option("--sort", help="Keys, - for descending: -amount,title.")] = None,
-    fields: Annotated[str | None, typer.Option("--fields", help="Field keys to export, comma-separated.")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="Header and label language: zh or en.")] = "zh",
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The file to write (.xlsx or .csv).")
+    ],
+    filter: Annotated[
+        str | None, typer.Option("--filter", help="A condition in the formula language.")
+    ] = None,
+    sort: Annotated[
+        str | None, typer.Option("--sort", help="Keys, - for descending: -amount,title.")
+    ] = None,
+    fields: Annotated[
+        str | None, typer.Option("--fields", help="Field keys to export, comma-separated.")
+    ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Header and label language: zh or en.")
+    ] = "zh",
     data_dir: DataDir = None,
 ) -> None:
     """Export a form's records (every record: the command line acts as an administrator)."""
@@ -375,11 +452,25 @@ def records_export(
             with _bar() as bar:
                 task = bar.add_task(f"导出 / exporting {key}/{form}", total=total)
                 rows = export_file(
-                    conn, reader, output, fmt=fmt, lang=language, filter=filter, sort=sort, fields=keys,
+                    conn,
+                    reader,
+                    output,
+                    fmt=fmt,
+                    lang=language,
+                    filter=filter,
+                    sort=sort,
+                    fields=keys,
                     progress=lambda done: bar.update(task, completed=done),
                 )
         with engine.begin() as conn:
-            detail = {"format": fmt, "filter": filter, "sort": sort, "fields": keys, "rows": rows, "via": "cli"}
+            detail = {
+                "format": fmt,
+                "filter": filter,
+                "sort": sort,
+                "fields": keys,
+                "rows": rows,
+                "via": "cli",
+            }
             audit.record(conn, "records.export", subject=f"{key}/{form}", detail=detail)
     typer.echo(f"已导出 / exported {rows} records -> {output}")
 
@@ -388,8 +479,12 @@ def records_export(
 def records_import(
     key: Annotated[str, typer.Argument(help="The app key, e.g. crm.")],
     form: Annotated[str, typer.Argument(help="The form key, e.g. customer.")],
-    path: Annotated[Path, typer.Argument(help="An xlsx or CSV file whose first row names the fields.")],
-    partial: Annotated[bool, typer.Option("--partial", help="Write the good rows and report the bad ones.")] = False,
+    path: Annotated[
+        Path, typer.Argument(help="An xlsx or CSV file whose first row names the fields.")
+    ],
+    partial: Annotated[
+        bool, typer.Option("--partial", help="Write the good rows and report the bad ones.")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Create records from a spreadsheet through the record pipeline (all or nothing by default)."""
@@ -412,11 +507,23 @@ def records_import(
             writer = Writer(loaded.layout, loaded.id, loaded.form(form), tz=settings.timezone)
             task = bar.add_task(f"导入 / importing {path.name}", total=len(rows) - 1)
             result = Importer(writer, lambda _: None, settings.timezone).run(
-                conn, rows, Actor(None, "import"), partial=partial, progress=lambda done: bar.update(task, completed=done)
+                conn,
+                rows,
+                Actor(None, "import"),
+                partial=partial,
+                progress=lambda done: bar.update(task, completed=done),
             )
-            detail = {"file": path.name, "rows": len(rows) - 1, "created": len(result.created), "failed": len(result.failed), "via": "cli"}
+            detail = {
+                "file": path.name,
+                "rows": len(rows) - 1,
+                "created": len(result.created),
+                "failed": len(result.failed),
+                "via": "cli",
+            }
             audit.record(conn, "records.import", subject=f"{key}/{form}", detail=detail)
     for issues in list(result.failed.values())[:50]:
         for found in issues:
-            typer.echo(f"  {found.path}: {found.code}: {found.message_zh} / {found.message_en}", err=True)
+            typer.echo(
+                f"  {found.path}: {found.code}: {found.message_zh} / {found.message_en}", err=True
+            )
     typer.echo(f"已导入 / imported {len(result.created)} records, {len(result.failed)} rows failed")

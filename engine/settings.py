@@ -72,6 +72,7 @@ class Settings(BaseSettings):
         if not value or not re.fullmatch(r"[A-Za-z0-9*'.:/_\- ]+", value):
             raise ValueError(f"not a CSP source list: {value!r}")
         return value
+
     # Request bodies: JSON and everything else; one uploaded file; app packs and spreadsheet imports.
     max_body_bytes: int = Field(default=10 * MB, ge=1024)
     max_upload_bytes: int = Field(default=50 * MB, ge=1024)

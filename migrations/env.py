@@ -22,7 +22,9 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def include_name(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
+def include_name(
+    name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames
+) -> bool:
     """Leave record tables (``r12``, ``r12_s34``, ``l56``) out of every comparison."""
     return not (type_ == "table" and name is not None and is_record_table(name))
 

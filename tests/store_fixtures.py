@@ -44,7 +44,9 @@ def store_engine(db_url: str) -> Iterator[Engine]:
 
 
 @contextmanager
-def module_database(request: pytest.FixtureRequest, directory: Path, prefix: str) -> Iterator[Callable[[], Engine]]:
+def module_database(
+    request: pytest.FixtureRequest, directory: Path, prefix: str
+) -> Iterator[Callable[[], Engine]]:
     """For a module fixture parametrized by "sqlite"/"postgres": a function that makes engines on
     one throwaway database — a SQLite file in `directory`, or a PostgreSQL schema of its own
     (named `prefix` + a random suffix) that is dropped at the end."""

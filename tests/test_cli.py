@@ -90,7 +90,9 @@ def test_serve_answers_http_until_interrupted(tmp_path: Path) -> None:
 
 
 def test_expr_prints_the_json_value() -> None:
-    result = runner.invoke(app, ["expr", 'LEFT(name, 2) & "先生"', "--record", '{"name": "张三丰"}'])
+    result = runner.invoke(
+        app, ["expr", 'LEFT(name, 2) & "先生"', "--record", '{"name": "张三丰"}']
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == '"张三先生"'
 
@@ -98,14 +100,24 @@ def test_expr_prints_the_json_value() -> None:
 def test_expr_with_schema_and_type() -> None:
     result = runner.invoke(
         app,
-        ["expr", "amount * 2", "--record", '{"amount": "1.25"}', "--schema", '{"amount": "money"}', "--type"],
+        [
+            "expr",
+            "amount * 2",
+            "--record",
+            '{"amount": "1.25"}',
+            "--schema",
+            '{"amount": "money"}',
+            "--type",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == '"2.5"\tnumber'
 
 
 def test_expr_today_is_taken_in_the_time_zone() -> None:
-    result = runner.invoke(app, ["expr", "TODAY()", "--now", "2024-06-30T17:30:00Z", "--tz", "Asia/Shanghai"])
+    result = runner.invoke(
+        app, ["expr", "TODAY()", "--now", "2024-06-30T17:30:00Z", "--tz", "Asia/Shanghai"]
+    )
     assert result.stdout.strip() == '"2024-07-01"'
 
 
@@ -117,7 +129,9 @@ def test_expr_error_is_bilingual_with_caret() -> None:
     assert "^^^^^" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["1", "--record", "{"], ["1", "--record", "[]"], ["x", "--schema", '{"x": 3}']])
+@pytest.mark.parametrize(
+    "args", [["1", "--record", "{"], ["1", "--record", "[]"], ["x", "--schema", '{"x": 3}']]
+)
 def test_expr_bad_input_exits_2(args: list[str]) -> None:
     result = runner.invoke(app, ["expr", *args])
     assert result.exit_code == 2

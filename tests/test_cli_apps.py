@@ -18,17 +18,26 @@ runner = CliRunner()
 
 def test_install_export_import_round_trip(tmp_path: Path) -> None:
     first, second = tmp_path / "one", tmp_path / "two"
-    installed = runner.invoke(app, ["app", "install", "crm", "--sample-data", "--data-dir", str(first)])
+    installed = runner.invoke(
+        app, ["app", "install", "crm", "--sample-data", "--data-dir", str(first)]
+    )
     assert installed.exit_code == 0, installed.output
     assert "crm" in installed.output
     pack = tmp_path / "crm.json"
-    exported = runner.invoke(app, ["app", "export", "crm", "--data", "-o", str(pack), "--data-dir", str(first)])
+    exported = runner.invoke(
+        app, ["app", "export", "crm", "--data", "-o", str(pack), "--data-dir", str(first)]
+    )
     assert exported.exit_code == 0, exported.output
     assert len(json.loads(pack.read_text(encoding="utf-8"))["data"]["customer"]) >= 200
     imported = runner.invoke(app, ["app", "import", str(pack), "--data-dir", str(second)])
     assert imported.exit_code == 0, imported.output
     again = tmp_path / "again.json"
-    assert runner.invoke(app, ["app", "export", "crm", "--data", "-o", str(again), "--data-dir", str(second)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["app", "export", "crm", "--data", "-o", str(again), "--data-dir", str(second)]
+        ).exit_code
+        == 0
+    )
     assert again.read_text(encoding="utf-8") == pack.read_text(encoding="utf-8")
 
 
@@ -50,7 +59,17 @@ def test_unknown_pack_and_unreadable_file(tmp_path: Path) -> None:
 
 def test_an_invalid_pack_lists_its_issues(tmp_path: Path) -> None:
     pack = tmp_path / "bad.json"
-    pack.write_text(json.dumps({"format": "jimu.app/1", "key": "x", "name": "X", "version": "1", "forms": [{"key": "f"}]}))
+    pack.write_text(
+        json.dumps(
+            {
+                "format": "jimu.app/1",
+                "key": "x",
+                "name": "X",
+                "version": "1",
+                "forms": [{"key": "f"}],
+            }
+        )
+    )
     result = runner.invoke(app, ["app", "import", str(pack), "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "forms[0].name" in result.output and "forms[0].fields" in result.output
@@ -82,7 +101,12 @@ def test_the_environment_token_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "Bearer from-the-environment" in result.output
     assert not (tmp_path / "admin_token").exists()
     client = TestClient(calls[-1])
-    assert client.get("/api/v1/apps", headers={"Authorization": "Bearer from-the-environment"}).status_code == 200
+    assert (
+        client.get(
+            "/api/v1/apps", headers={"Authorization": "Bearer from-the-environment"}
+        ).status_code
+        == 200
+    )
 
 
 ORG_CHART = """username,display_name,department,manager,phone,email,is_head,password
@@ -98,9 +122,25 @@ def test_user_create_and_org_chart_import(tmp_path: Path) -> None:
 
     from engine.store import engine_for_url
 
-    created = runner.invoke(app, ["user", "create", "ops", "--name", "运维", "--password", "ops-password", "--admin", "--data-dir", str(tmp_path)])
+    created = runner.invoke(
+        app,
+        [
+            "user",
+            "create",
+            "ops",
+            "--name",
+            "运维",
+            "--password",
+            "ops-password",
+            "--admin",
+            "--data-dir",
+            str(tmp_path),
+        ],
+    )
     assert created.exit_code == 0, created.output
-    weak = runner.invoke(app, ["user", "create", "x", "--password", "123", "--data-dir", str(tmp_path)])
+    weak = runner.invoke(
+        app, ["user", "create", "x", "--password", "123", "--data-dir", str(tmp_path)]
+    )
     assert weak.exit_code == 1 and "weak_password" in weak.output
     chart = tmp_path / "org.csv"
     chart.write_text(ORG_CHART, encoding="utf-8-sig")
@@ -117,7 +157,13 @@ def test_user_create_and_org_chart_import(tmp_path: Path) -> None:
                 " LEFT JOIN users m ON m.id = u.manager_id ORDER BY u.id"
             )
         ).all()
-        heads = dict(conn.execute(text("SELECT d.name, u.username FROM departments d JOIN users u ON u.id = d.head_user_id")).all())
+        heads = dict(
+            conn.execute(
+                text(
+                    "SELECT d.name, u.username FROM departments d JOIN users u ON u.id = d.head_user_id"
+                )
+            ).all()
+        )
     engine.dispose()
     assert [tuple(r) for r in rows] == [
         ("ops", None, None),
@@ -136,7 +182,12 @@ def test_a_bad_org_chart_imports_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 1
     for expected in ("[2].display_name", "[3].username", "[2].manager"):
         assert expected in result.output
-    assert runner.invoke(app, ["user", "import", str(tmp_path / "missing.xlsx"), "--data-dir", str(tmp_path)]).exit_code == 2
+    assert (
+        runner.invoke(
+            app, ["user", "import", str(tmp_path / "missing.xlsx"), "--data-dir", str(tmp_path)]
+        ).exit_code
+        == 2
+    )
     garbage = tmp_path / "garbage.xlsx"
     garbage.write_bytes(b"PK\x03\x04 not really a workbook")
     unreadable = runner.invoke(app, ["user", "import", str(garbage), "--data-dir", str(tmp_path)])
@@ -169,4 +220,7 @@ def test_an_org_chart_from_excel_with_chinese_headers(tmp_path: Path) -> None:
             )
         ).all()
     engine.dispose()
-    assert [tuple(r) for r in rows] == [("boss", "老板", "13800000000", "总经办", None), ("wang", "王一", "13900000001", "销售一组", "boss")]
+    assert [tuple(r) for r in rows] == [
+        ("boss", "老板", "13800000000", "总经办", None),
+        ("wang", "王一", "13900000001", "销售一组", "boss"),
+    ]

@@ -792,7 +792,15 @@ def generate() -> dict[str, list[Record]]:
     contract_records, totals = contracts(gen, extra, opportunity_records, topics)
     payment_records = payments(gen, contract_records, totals)
     followup_records = followups(gen, contact_names, opportunity_records, topics, opened)
-    assign_owners(customer_records, contact_records, lead_records, opportunity_records, followup_records, contract_records, payment_records)
+    assign_owners(
+        customer_records,
+        contact_records,
+        lead_records,
+        opportunity_records,
+        followup_records,
+        contract_records,
+        payment_records,
+    )
     return {
         "customer": customer_records,
         "contact": contact_records,

@@ -221,7 +221,9 @@ async def _handle_service_error(request: Request, exc: Exception) -> JSONRespons
     language = pick_language(request)
     issues = [i.to_dict(language) for i in exc.issues]
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-    return error_response(exc.status, exc.code, exc.message_zh, exc.message_en, issues, request, headers)
+    return error_response(
+        exc.status, exc.code, exc.message_zh, exc.message_en, issues, request, headers
+    )
 
 
 async def _handle_query_timeout(request: Request, exc: Exception) -> JSONResponse:
@@ -232,7 +234,11 @@ async def _handle_query_timeout(request: Request, exc: Exception) -> JSONRespons
     assert isinstance(exc, QueryTimeout)
     language = pick_language(request)
     message = exc.message_zh if language == "zh" else exc.message_en
-    issues = [{"path": "filter", "code": exc.code, "message": message}] if request.query_params.get("filter") else []
+    issues = (
+        [{"path": "filter", "code": exc.code, "message": message}]
+        if request.query_params.get("filter")
+        else []
+    )
     return error_response(422, exc.code, exc.message_zh, exc.message_en, issues, request)
 
 

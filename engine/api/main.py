@@ -85,14 +85,20 @@ def _installed_apps(request: Request) -> str:
 
     try:
         with get_engine(request).connect() as conn:
-            installed = [(app, apps.load(conn, app["key"]).definition) for app in apps.list_apps(conn)]
+            installed = [
+                (app, apps.load(conn, app["key"]).definition) for app in apps.list_apps(conn)
+            ]
     except SQLAlchemyError:
         return "<p>数据库尚未就绪 · The database is not ready</p>"
     if not installed:
         return "<p>还没有应用：<code>jimu app install crm --sample-data</code> · No apps yet</p>"
     items = []
     for app, definition in installed:
-        name = app["name"] if isinstance(app["name"], str) else " · ".join(str(v) for v in app["name"].values())
+        name = (
+            app["name"]
+            if isinstance(app["name"], str)
+            else " · ".join(str(v) for v in app["name"].values())
+        )
         forms = ", ".join(
             f'<a href="{API_PREFIX}/apps/{app["key"]}/forms/{form["key"]}/records">{html.escape(form["key"])}</a>'
             for form in definition.get("forms", [])
@@ -118,7 +124,11 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_headers(app, trusted_proxies=settings.trusted_proxies, public_frame_ancestors=settings.public_frame_ancestors)
+    install_headers(
+        app,
+        trusted_proxies=settings.trusted_proxies,
+        public_frame_ancestors=settings.public_frame_ancestors,
+    )
 
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)

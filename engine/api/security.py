@@ -64,7 +64,9 @@ def _authenticate(request: Request) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() == "bearer" and token:
-        if secrets.compare_digest(token.encode("utf-8", "surrogatepass"), _admin_token(request).encode()):
+        if secrets.compare_digest(
+            token.encode("utf-8", "surrogatepass"), _admin_token(request).encode()
+        ):
             with engine.connect() as conn:
                 user_id = admin_user_id(conn)
             return Principal(user_id, ADMIN_USERNAME, True, "admin_token")
@@ -79,7 +81,9 @@ def _authenticate(request: Request) -> Principal:
         raise sessions.unauthorized()
     with engine.begin() as conn:
         principal = sessions.from_session(conn, cookie, via="cookie")
-        if request.method not in SAFE_METHODS and not sessions.csrf_matches(conn, principal, request.headers.get(CSRF_HEADER)):
+        if request.method not in SAFE_METHODS and not sessions.csrf_matches(
+            conn, principal, request.headers.get(CSRF_HEADER)
+        ):
             audit.record(
                 conn,
                 "auth.csrf_failed",
@@ -106,13 +110,23 @@ def require_admin(request: Request) -> Principal:
     principal = current_principal(request)
     if not principal.is_admin:
         raise ServiceError(
-            403, "forbidden", message_zh="需要管理员权限", message_en="This needs administrator rights"
+            403,
+            "forbidden",
+            message_zh="需要管理员权限",
+            message_en="This needs administrator rights",
         )
     if not principal.can_write and request.method not in SAFE_METHODS:
-        raise ServiceError(403, "forbidden", message_zh="该令牌只读", message_en="This token is read-only")
+        raise ServiceError(
+            403, "forbidden", message_zh="该令牌只读", message_en="This token is read-only"
+        )
     app = request.path_params.get("app")
     if principal.apps is not None and not (isinstance(app, str) and principal.may_use_app(app)):
-        raise ServiceError(403, "forbidden", message_zh="该令牌无权访问此应用", message_en="This token may not use this app")
+        raise ServiceError(
+            403,
+            "forbidden",
+            message_zh="该令牌无权访问此应用",
+            message_en="This token may not use this app",
+        )
     return principal
 
 

@@ -57,13 +57,25 @@ def install_ui(app: FastAPI, home_page: Callable[[Request], str], dist: Path | N
         """Runs only when no route matched, whenever routes were added."""
         path: str = scope.get("path", "/")
         first = path.lstrip("/").split("/", 1)[0]
-        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD") or first in RESERVED:
+        if (
+            scope["type"] != "http"
+            or scope.get("method") not in ("GET", "HEAD")
+            or first in RESERVED
+        ):
             await not_found(scope, receive, send)
             return
         name = path.lstrip("/")
         candidate = dist / name
-        if name and "/" not in name and not name.startswith(".") and candidate.is_file() and name != "index.html":
-            response: Response = FileResponse(candidate, headers={"Cache-Control": "public, max-age=3600"})
+        if (
+            name
+            and "/" not in name
+            and not name.startswith(".")
+            and candidate.is_file()
+            and name != "index.html"
+        ):
+            response: Response = FileResponse(
+                candidate, headers={"Cache-Control": "public, max-age=3600"}
+            )
         else:
             response = FileResponse(index, headers={"Cache-Control": INDEX_CACHE})
         await response(scope, receive, send)

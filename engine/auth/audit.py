@@ -51,19 +51,31 @@ def search(
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Entries newest first, filtered by actor, kind (or a `kind.` prefix) and time."""
-    query = select(AuditEntry.__table__, User.username).join(User, User.id == AuditEntry.actor_id, isouter=True)
+    query = select(AuditEntry.__table__, User.username).join(
+        User, User.id == AuditEntry.actor_id, isouter=True
+    )
     if actor is not None:
         query = query.where(AuditEntry.actor_id == actor)
     if kind:
-        query = query.where(AuditEntry.kind.startswith(kind, autoescape=True) if kind.endswith(".") else AuditEntry.kind == kind)
+        query = query.where(
+            AuditEntry.kind.startswith(kind, autoescape=True)
+            if kind.endswith(".")
+            else AuditEntry.kind == kind
+        )
     if since is not None:
         query = query.where(AuditEntry.at >= since)
-    query = query.order_by(AuditEntry.id.desc()).limit(max(0, min(limit, MAX_PAGE))).offset(max(0, offset))
+    query = (
+        query.order_by(AuditEntry.id.desc())
+        .limit(max(0, min(limit, MAX_PAGE)))
+        .offset(max(0, offset))
+    )
     return [
         {
             "id": row.id,
             "at": datetime_json(row.at),
-            "actor": None if row.actor_id is None else {"id": row.actor_id, "username": row.username},
+            "actor": None
+            if row.actor_id is None
+            else {"id": row.actor_id, "username": row.username},
             "kind": row.kind,
             "success": row.success,
             "ip": row.ip,

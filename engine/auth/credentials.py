@@ -62,7 +62,10 @@ def password_problem(password: str) -> tuple[str, str] | None:
     spaces, control characters) is refused however long it is. A password that passes is
     stored exactly as typed."""
     if not any(c.isprintable() and not c.isspace() for c in password):
-        return ("密码不能只由空格或不可见字符组成", "The password cannot consist only of spaces or invisible characters")
+        return (
+            "密码不能只由空格或不可见字符组成",
+            "The password cannot consist only of spaces or invisible characters",
+        )
     if len(password.strip()) < MIN_PASSWORD_LENGTH:
         return (
             f"密码至少 {MIN_PASSWORD_LENGTH} 位（不计首尾空格）",

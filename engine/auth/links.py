@@ -56,7 +56,9 @@ MIN_PASSWORD_LENGTH = 4
 # Anonymous people cannot pick users, departments or other records (they would see the directory
 # or other records); files they upload through the link itself (`POST /public/{token}/files`).
 NOT_FILLABLE = frozenset({"relation", "user", "users", "department", "departments"})
-KEY_TYPES = frozenset({"text", "email", "phone", "url", "number", "integer", "money", "date", "select", "serial"})
+KEY_TYPES = frozenset(
+    {"text", "email", "phone", "url", "number", "integer", "money", "date", "select", "serial"}
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ class LinkAccess:
 
     def where(self, action: str, table: Any, resolver: Any) -> ColumnElement[bool]:
         scope = true() if self.owner is None else self.owner.where(action, table, resolver)
-        if self.kind == "fill" and action == "create":  # whatever the person submits, in the owner's scope
+        if (
+            self.kind == "fill" and action == "create"
+        ):  # whatever the person submits, in the owner's scope
             return scope
         if self.kind != "query" or action != "view" or not self.keys:
             return false()
@@ -109,7 +113,9 @@ def _issue(path: str, code: str, zh: str, en: str) -> Issue:
     return Issue(path, code, zh, en)
 
 
-def may_manage(conn: Connection, principal: Principal, app: apps.LoadedApp, form: FormLayout) -> None:
+def may_manage(
+    conn: Connection, principal: Principal, app: apps.LoadedApp, form: FormLayout
+) -> None:
     """Administrators and holders of the `links` action on the form manage its links (a builder
     role alone does not); other members get 403, everyone else 404 (the app's existence is not
     revealed)."""
@@ -137,17 +143,23 @@ def manager_filter(principal: Principal) -> int | None:
     return None if principal.is_admin else principal.user_id
 
 
-def rights_of(conn: Connection, app: apps.LoadedApp, form: FormLayout, user_id: int | None) -> FormAccess | None:
+def rights_of(
+    conn: Connection, app: apps.LoadedApp, form: FormLayout, user_id: int | None
+) -> FormAccess | None:
     """A user's current access to `form`: None (unrestricted) for the admin token (no user) and
     active administrators; no rights at all for an unknown or deactivated user."""
     if user_id is None:
         return None
-    row = conn.execute(select(User.username, User.is_admin, User.is_active).where(User.id == user_id)).first()
+    row = conn.execute(
+        select(User.username, User.is_admin, User.is_active).where(User.id == user_id)
+    ).first()
     if row is None or not row.is_active:
         return NO_RIGHTS
     if row.is_admin:
         return None
-    return form_access(conn, Principal(user_id, row.username, False, "session"), app.id, app.layout.spec, form)
+    return form_access(
+        conn, Principal(user_id, row.username, False, "session"), app.id, app.layout.spec, form
+    )
 
 
 @dataclass(frozen=True)
@@ -161,7 +173,9 @@ class BoundAccess:
         return all(part.allows(action) for part in self.parts)
 
     def access(self, key: str) -> str:
-        return min((part.access(key) for part in self.parts), key=RANK.__getitem__, default="editable")
+        return min(
+            (part.access(key) for part in self.parts), key=RANK.__getitem__, default="editable"
+        )
 
     def hidden(self) -> frozenset[str]:
         return frozenset().union(*(part.hidden() for part in self.parts))
@@ -176,13 +190,20 @@ class BoundAccess:
 
 
 def link_bound(
-    conn: Connection, app: apps.LoadedApp, form: FormLayout, *, owner_id: int | None, created_by: int | None
+    conn: Connection,
+    app: apps.LoadedApp,
+    form: FormLayout,
+    *,
+    owner_id: int | None,
+    created_by: int | None,
 ) -> BoundAccess | None:
     """The rights that bound a link on `form` (also a source form of its data linkage): those
     of its creator and of its owner (records a fill link creates belong to the owner; a link
     without an owner is its creator's). None: unrestricted (administrators, the admin token)."""
     users = dict.fromkeys(u for u in (created_by, owner_id) if u is not None)
-    parts = tuple(access for user in users if (access := rights_of(conn, app, form, user)) is not None)
+    parts = tuple(
+        access for user in users if (access := rights_of(conn, app, form, user)) is not None
+    )
     return BoundAccess(parts) if parts else None
 
 
@@ -237,7 +258,11 @@ def fillable_problem(layout: FieldLayout) -> tuple[str, str, str] | None:
     """Why a field cannot be offered on a fill link (code, zh, en), or None."""
     key = layout.key
     if not layout.writable:
-        return ("computed_field", f"字段 {key} 是自动计算的，不能填写", f"Field {key} is computed and cannot be filled in")
+        return (
+            "computed_field",
+            f"字段 {key} 是自动计算的，不能填写",
+            f"Field {key} is computed and cannot be filled in",
+        )
     if layout.spec.type in NOT_FILLABLE:
         return (
             "not_public_fillable",
@@ -248,7 +273,9 @@ def fillable_problem(layout: FieldLayout) -> tuple[str, str, str] | None:
         for sub in layout.rows.fields.values():
             # Public uploads name a top-level field (`POST /public/{token}/files?field=`), so a
             # subform's file fields are not offered either.
-            if sub.writable and (sub.spec.type in NOT_FILLABLE or sub.spec.type in FILE_FIELD_TYPES):
+            if sub.writable and (
+                sub.spec.type in NOT_FILLABLE or sub.spec.type in FILE_FIELD_TYPES
+            ):
                 return (
                     "not_public_fillable",
                     f"子表单 {key} 含有不能在外链中填写的字段 {sub.key}",
@@ -260,7 +287,10 @@ def fillable_problem(layout: FieldLayout) -> tuple[str, str, str] | None:
 def _key_problem(layout: FieldLayout) -> tuple[str, str] | None:
     if layout.source != "column" or layout.spec.type not in KEY_TYPES:
         key, type_ = layout.key, layout.spec.type
-        return (f"字段 {key}（{type_}）不能作为查询条件", f"Field {key} ({type_}) cannot be a query key")
+        return (
+            f"字段 {key}（{type_}）不能作为查询条件",
+            f"Field {key} ({type_}) cannot be a query key",
+        )
     return None
 
 
@@ -269,7 +299,14 @@ def _known(form: FormLayout, keys: list[str], path: str, issues: list[Issue]) ->
     for index, key in enumerate(keys):
         layout = form.fields.get(key)
         if layout is None or layout.source == "none":
-            issues.append(_issue(f"{path}[{index}]", "unknown_field", f"字段 {key} 不存在", f"Field {key} does not exist"))
+            issues.append(
+                _issue(
+                    f"{path}[{index}]",
+                    "unknown_field",
+                    f"字段 {key} 不存在",
+                    f"Field {key} does not exist",
+                )
+            )
         elif key not in found:
             found.append(key)
     return found
@@ -280,13 +317,20 @@ def _required_missing(form: FormLayout, chosen: Iterable[str]) -> list[str]:
     missing = []
     for layout in form.fields.values():
         spec = layout.spec
-        needed = isinstance(spec, ValueFieldSpec) and spec.required and spec.default is None and spec.visible_when is None
+        needed = (
+            isinstance(spec, ValueFieldSpec)
+            and spec.required
+            and spec.default is None
+            and spec.visible_when is None
+        )
         if needed and layout.writable and layout.key not in chosen:
             missing.append(layout.key)
     return missing
 
 
-def _checked_fields(form: FormLayout, kind: str, given: list[str], issues: list[Issue]) -> list[str]:
+def _checked_fields(
+    form: FormLayout, kind: str, given: list[str], issues: list[Issue]
+) -> list[str]:
     """A link's fields, known and (for a fill link) fillable, with every required field."""
     fields = _known(form, given, "fields", issues)
     if not fields and not any(i.path.startswith("fields") for i in issues):
@@ -312,11 +356,25 @@ def _checked_keys(form: FormLayout, kind: str, given: list[str], issues: list[Is
     """A query link's key fields: at least one, each a field that can be matched exactly."""
     if kind == "fill":
         if given:
-            issues.append(_issue("key_fields", "not_allowed", "填写外链没有查询条件", "A fill link has no key fields"))
+            issues.append(
+                _issue(
+                    "key_fields",
+                    "not_allowed",
+                    "填写外链没有查询条件",
+                    "A fill link has no key fields",
+                )
+            )
         return []
     keys = _known(form, given, "key_fields", issues)
     if not keys and not any(i.path.startswith("key_fields") for i in issues):
-        issues.append(_issue("key_fields", "required", "查询外链至少需要一个查询条件字段", "A query link needs at least one key field"))
+        issues.append(
+            _issue(
+                "key_fields",
+                "required",
+                "查询外链至少需要一个查询条件字段",
+                "A query link needs at least one key field",
+            )
+        )
     for index, key in enumerate(given):
         layout = form.fields.get(key)
         if layout is not None and (problem := _key_problem(layout)) is not None:
@@ -325,7 +383,12 @@ def _checked_keys(form: FormLayout, kind: str, given: list[str], issues: list[Is
 
 
 def _owner_problems(
-    access: BoundAccess | None, form: FormLayout, kind: str, link: Mapping[str, Any], paths: Mapping[str, bool], issues: list[Issue]
+    access: BoundAccess | None,
+    form: FormLayout,
+    kind: str,
+    link: Mapping[str, Any],
+    paths: Mapping[str, bool],
+    issues: list[Issue],
 ) -> None:
     """The link must not expose more than its creator and its owner may: `view` (query) or
     `create` (fill) on the form, every query field and key field readable, every fill field
@@ -389,14 +452,32 @@ def validate(
         if kind == "query":
             values["key_fields"] = keys
     if kind == "fill" and "owner_id" in given and given["owner_id"] is None:
-        issues.append(_issue("owner_id", "required", "填写外链需要指定记录的负责人", "A fill link needs the owner of the records it creates"))
+        issues.append(
+            _issue(
+                "owner_id",
+                "required",
+                "填写外链需要指定记录的负责人",
+                "A fill link needs the owner of the records it creates",
+            )
+        )
     if "owner_id" in given and given["owner_id"] is not None:
-        active = conn.execute(select(User.is_active).where(User.id == given["owner_id"])).scalar_one_or_none()
+        active = conn.execute(
+            select(User.is_active).where(User.id == given["owner_id"])
+        ).scalar_one_or_none()
         if not active:
             issues.append(
-                _issue("owner_id", "user_not_found", f"成员 {given['owner_id']} 不存在或已停用", f"User {given['owner_id']} does not exist or is inactive")
+                _issue(
+                    "owner_id",
+                    "user_not_found",
+                    f"成员 {given['owner_id']} 不存在或已停用",
+                    f"User {given['owner_id']} does not exist or is inactive",
+                )
             )
-    if "rate_limit" in given and given["rate_limit"] is not None and given["rate_limit"] > MAX_RATE_LIMIT:
+    if (
+        "rate_limit" in given
+        and given["rate_limit"] is not None
+        and given["rate_limit"] > MAX_RATE_LIMIT
+    ):
         issues.append(
             _issue(
                 "rate_limit",
@@ -422,9 +503,15 @@ def validate(
         moment = given["expires_at"]
         if isinstance(moment, dt.datetime):
             try:  # a moment without an offset is UTC
-                moment = (moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+                moment = (
+                    moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+                ).astimezone(dt.UTC)
             except OverflowError:
-                issues.append(_issue("expires_at", "out_of_range", "时间超出范围", "The moment is out of range"))
+                issues.append(
+                    _issue(
+                        "expires_at", "out_of_range", "时间超出范围", "The moment is out of range"
+                    )
+                )
         values["expires_at"] = moment
     for name in ("name", "enabled", "rate_limit", "owner_id"):
         if name in given:
@@ -434,10 +521,25 @@ def validate(
         # The creator's and the owner's rights bound what the link shows (a new link's owner
         # is its creator unless another is named).
         merged = {**(current or {}), **values}
-        creator = current.get("created_by") if current is not None else (manager.user_id if manager is not None else None)
+        creator = (
+            current.get("created_by")
+            if current is not None
+            else (manager.user_id if manager is not None else None)
+        )
         owner = merged.get("owner_id", creator)
-        paths = {"fields": "fields" in given or current is None, "key_fields": "key_fields" in given or current is None, "owner_id": "owner_id" in given}
-        _owner_problems(link_bound(conn, app, form, owner_id=owner, created_by=creator), form, kind, merged, paths, issues)
+        paths = {
+            "fields": "fields" in given or current is None,
+            "key_fields": "key_fields" in given or current is None,
+            "owner_id": "owner_id" in given,
+        }
+        _owner_problems(
+            link_bound(conn, app, form, owner_id=owner, created_by=creator),
+            form,
+            kind,
+            merged,
+            paths,
+            issues,
+        )
     if issues:
         raise ServiceError(422, "validation_failed", issues)
     return LinkChanges(values)
@@ -449,11 +551,17 @@ def new_token() -> str:
 
 
 def _form_row(conn: Connection, app: apps.LoadedApp, form: FormLayout) -> int:
-    form_id = conn.execute(select(Form.id).where(Form.app_id == app.id, Form.key == form.key, Form.retired_at.is_(None))).scalar_one()
+    form_id = conn.execute(
+        select(Form.id).where(
+            Form.app_id == app.id, Form.key == form.key, Form.retired_at.is_(None)
+        )
+    ).scalar_one()
     return int(form_id)
 
 
-def link_json(row: Any, app_key: str, form_key: str, owner_name: str | None = None) -> dict[str, Any]:
+def link_json(
+    row: Any, app_key: str, form_key: str, owner_name: str | None = None
+) -> dict[str, Any]:
     """A link as the admin API shows it (with its token and URL; never the password hash)."""
     return {
         "id": row.id,
@@ -491,20 +599,33 @@ def _select(form_id: int, only_of: int | None = None) -> Any:
     )
 
 
-def list_links(conn: Connection, app: apps.LoadedApp, form: FormLayout, *, only_of: int | None = None) -> list[dict[str, Any]]:
+def list_links(
+    conn: Connection, app: apps.LoadedApp, form: FormLayout, *, only_of: int | None = None
+) -> list[dict[str, Any]]:
     """The form's links, oldest first (only those `only_of` owns, when given: see `manager_filter`)."""
     rows = conn.execute(_select(_form_row(conn, app, form), only_of).order_by(PublicLink.id)).all()
     return [link_json(row, app.key, form.key, row.owner_name) for row in rows]
 
 
-def get_link(conn: Connection, app: apps.LoadedApp, form: FormLayout, link_id: int, *, only_of: int | None = None) -> dict[str, Any]:
-    row = conn.execute(_select(_form_row(conn, app, form), only_of).where(PublicLink.id == link_id)).first()
+def get_link(
+    conn: Connection,
+    app: apps.LoadedApp,
+    form: FormLayout,
+    link_id: int,
+    *,
+    only_of: int | None = None,
+) -> dict[str, Any]:
+    row = conn.execute(
+        _select(_form_row(conn, app, form), only_of).where(PublicLink.id == link_id)
+    ).first()
     if row is None:
         raise not_found()
     return link_json(row, app.key, form.key, row.owner_name)
 
 
-def _audit_detail(app: apps.LoadedApp, form: FormLayout, values: Mapping[str, Any], link_id: int) -> dict[str, Any]:
+def _audit_detail(
+    app: apps.LoadedApp, form: FormLayout, values: Mapping[str, Any], link_id: int
+) -> dict[str, Any]:
     detail: dict[str, Any] = {"link_id": link_id, "app": app.key, "form": form.key}
     for name, value in values.items():
         if name == "password_hash":
@@ -519,7 +640,14 @@ def _audit_detail(app: apps.LoadedApp, form: FormLayout, values: Mapping[str, An
 
 
 def create_link(
-    conn: Connection, app: apps.LoadedApp, form: FormLayout, kind: str, given: Mapping[str, Any], *, manager: Principal, ip: str | None
+    conn: Connection,
+    app: apps.LoadedApp,
+    form: FormLayout,
+    kind: str,
+    given: Mapping[str, Any],
+    *,
+    manager: Principal,
+    ip: str | None,
 ) -> dict[str, Any]:
     """A new link (422 with every issue otherwise). Its owner (`owner_id`, by default the
     creator) bounds what it shows and owns the records a fill link creates."""
@@ -551,7 +679,12 @@ def create_link(
         .returning(PublicLink.id)
     ).scalar_one()
     audit.record(
-        conn, "link.create", actor_id=actor_id, ip=ip, subject=f"{app.key}/{form.key}", detail=_audit_detail(app, form, {"kind": kind, **values}, link_id)
+        conn,
+        "link.create",
+        actor_id=actor_id,
+        ip=ip,
+        subject=f"{app.key}/{form.key}",
+        detail=_audit_detail(app, form, {"kind": kind, **values}, link_id),
     )
     return get_link(conn, app, form, link_id)
 
@@ -571,29 +704,63 @@ def update_link(
     or give it a new token (the old URL stops working)."""
     actor_id, only_of = manager.user_id, manager_filter(manager)
     form_id = _form_row(conn, app, form)
-    current = conn.execute(select(PublicLink.__table__).where(PublicLink.id == link_id, PublicLink.form_id == form_id, _mine(only_of))).first()
+    current = conn.execute(
+        select(PublicLink.__table__).where(
+            PublicLink.id == link_id, PublicLink.form_id == form_id, _mine(only_of)
+        )
+    ).first()
     if current is None:
         raise not_found()
-    changes = validate(conn, app, form, current.kind, given, dict(current._mapping), manager=manager)
+    changes = validate(
+        conn, app, form, current.kind, given, dict(current._mapping), manager=manager
+    )
     values = dict(changes.values)
     if "name" in values and values["name"] is None:
         del values["name"]
     if rotate_token:
         values["token"] = new_token()
     if values:
-        conn.execute(update(PublicLink).where(PublicLink.id == link_id).values(updated_at=utcnow(), **values))
-    audit.record(conn, "link.update", actor_id=actor_id, ip=ip, subject=f"{app.key}/{form.key}", detail=_audit_detail(app, form, values, link_id))
+        conn.execute(
+            update(PublicLink).where(PublicLink.id == link_id).values(updated_at=utcnow(), **values)
+        )
+    audit.record(
+        conn,
+        "link.update",
+        actor_id=actor_id,
+        ip=ip,
+        subject=f"{app.key}/{form.key}",
+        detail=_audit_detail(app, form, values, link_id),
+    )
     return get_link(conn, app, form, link_id)
 
 
-def delete_link(conn: Connection, app: apps.LoadedApp, form: FormLayout, link_id: int, *, manager: Principal, ip: str | None) -> None:
+def delete_link(
+    conn: Connection,
+    app: apps.LoadedApp,
+    form: FormLayout,
+    link_id: int,
+    *,
+    manager: Principal,
+    ip: str | None,
+) -> None:
     """Remove a link for good (its URL answers 404 from now on)."""
     actor_id, only_of = manager.user_id, manager_filter(manager)
     mine = _mine(only_of)
-    deleted = conn.execute(delete(PublicLink).where(PublicLink.id == link_id, PublicLink.form_id == _form_row(conn, app, form), mine))
+    deleted = conn.execute(
+        delete(PublicLink).where(
+            PublicLink.id == link_id, PublicLink.form_id == _form_row(conn, app, form), mine
+        )
+    )
     if deleted.rowcount == 0:
         raise not_found()
-    audit.record(conn, "link.delete", actor_id=actor_id, ip=ip, subject=f"{app.key}/{form.key}", detail={"link_id": link_id, "app": app.key, "form": form.key})
+    audit.record(
+        conn,
+        "link.delete",
+        actor_id=actor_id,
+        ip=ip,
+        subject=f"{app.key}/{form.key}",
+        detail={"link_id": link_id, "app": app.key, "form": form.key},
+    )
 
 
 __all__ = [

@@ -43,7 +43,9 @@ class FormAccess:
     fields: dict[str, str] = field(default_factory=dict)  # key -> hidden | read_only | editable
     roles: tuple[str, ...] = ()
     # The same caller's rights on the app's other forms (relations are read with the target's).
-    peers: Callable[[FormLayout], FormAccess] | None = field(default=None, compare=False, repr=False)
+    peers: Callable[[FormLayout], FormAccess] | None = field(
+        default=None, compare=False, repr=False
+    )
     # What SQL built with these rights (on this form and, through `on`, the others) depends on:
     # kept SQL is keyed by it; None when it must be built per call (a scope reads the clock).
     fingerprint: tuple[Any, ...] | None = field(default=None, compare=False, repr=False)
@@ -66,7 +68,11 @@ class FormAccess:
         return self.fields.get(key, "hidden")
 
     def hidden(self) -> frozenset[str]:
-        return frozenset(k for k, v in self.fields.items() if v == "hidden") if not self.everything else frozenset()
+        return (
+            frozenset(k for k, v in self.fields.items() if v == "hidden")
+            if not self.everything
+            else frozenset()
+        )
 
     def where(self, action: str, table: Any, resolver: Any) -> ColumnElement[bool]:
         """The SQL condition of the records this caller may `action` (FALSE when none)."""
@@ -110,7 +116,11 @@ class FormAccess:
             "roles": list(self.roles),
             "admin": self.everything,
             "actions": [a for a in ACTIONS if self.allows(a)],
-            "scopes": {a: _scope_json(self.scopes.get(a, ())) if not self.everything else ["all"] for a in ACTIONS if self.allows(a)},
+            "scopes": {
+                a: _scope_json(self.scopes.get(a, ())) if not self.everything else ["all"]
+                for a in ACTIONS
+                if self.allows(a)
+            },
             "fields": dict(self.fields) if not self.everything else {},
         }
 
@@ -122,17 +132,27 @@ def _scope_json(scopes: Iterable[Scope]) -> list[Any]:
 def department_ids_under_any(roots: Iterable[int]) -> Any:
     """A CTE of the ids of departments `roots` and all their descendants."""
     # A fresh name per use: one statement may hold several scopes (view and edit, say).
-    tree = select(Department.id).where(Department.id.in_(list(roots))).cte(f"scope_tree_{next(_TREES)}", recursive=True)
+    tree = (
+        select(Department.id)
+        .where(Department.id.in_(list(roots)))
+        .cte(f"scope_tree_{next(_TREES)}", recursive=True)
+    )
     return tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
 
 
 def user_departments(conn: Connection, user_id: int) -> tuple[int, ...]:
     main = conn.execute(select(User.department_id).where(User.id == user_id)).scalar_one_or_none()
-    extra = conn.execute(select(UserDepartment.department_id).where(UserDepartment.user_id == user_id)).scalars().all()
+    extra = (
+        conn.execute(select(UserDepartment.department_id).where(UserDepartment.user_id == user_id))
+        .scalars()
+        .all()
+    )
     return tuple(dict.fromkeys([d for d in [main, *extra] if d is not None]))
 
 
-def held_roles(conn: Connection, app_id: int, user_id: int, departments: tuple[int, ...]) -> set[str]:
+def held_roles(
+    conn: Connection, app_id: int, user_id: int, departments: tuple[int, ...]
+) -> set[str]:
     """Keys of the app's roles the user holds, directly or through a department above theirs."""
     ancestors = set(departments)
     parents = dict(conn.execute(select(Department.id, Department.parent_id)).all())
@@ -145,11 +165,17 @@ def held_roles(conn: Connection, app_id: int, user_id: int, departments: tuple[i
     member = RoleMember.user_id == user_id
     if ancestors:
         member = or_(member, RoleMember.department_id.in_(ancestors))
-    query = select(Role.key).join(RoleMember, RoleMember.role_id == Role.id).where(Role.app_id == app_id, member)
+    query = (
+        select(Role.key)
+        .join(RoleMember, RoleMember.role_id == Role.id)
+        .where(Role.app_id == app_id, member)
+    )
     return set(conn.execute(query).scalars())
 
 
-def form_access(conn: Connection, principal: Principal, app_id: int, spec: AppSpec, form: FormLayout) -> FormAccess:
+def form_access(
+    conn: Connection, principal: Principal, app_id: int, spec: AppSpec, form: FormLayout
+) -> FormAccess:
     """The caller's rights on `form` of the app (everything for administrators)."""
     if principal.is_admin:
         return FormAccess(principal.user_id, (), everything=True, fingerprint=("admin",))
@@ -161,7 +187,9 @@ def form_access(conn: Connection, principal: Principal, app_id: int, spec: AppSp
     return combine(principal.user_id, departments, roles, form, app=spec)
 
 
-def source_access(principal: Principal, app_id: int, spec: AppSpec) -> Callable[[Connection, FormLayout], FormAccess | None]:
+def source_access(
+    principal: Principal, app_id: int, spec: AppSpec
+) -> Callable[[Connection, FormLayout], FormAccess | None]:
     """How data linkage reads a source form as `principal` (None: unrestricted, for administrators)."""
 
     def access(conn: Connection, form: FormLayout) -> FormAccess | None:
@@ -221,14 +249,25 @@ def combine(
     return known.setdefault(form.key, access)
 
 
-def _fingerprint(user_id: int | None, departments: tuple[int, ...], roles: list[RoleSpec]) -> tuple[Any, ...] | None:
+def _fingerprint(
+    user_id: int | None, departments: tuple[int, ...], roles: list[RoleSpec]
+) -> tuple[Any, ...] | None:
     """What a caller's rights on every form of the app follow from; None when a role's scope
     formula may read the clock (SQL holding it must not be kept)."""
     for role in roles:
         for permission in role.forms.values():
-            if isinstance(permission.scope, ExprScope) and any(word in permission.scope.expr.upper() for word in ("TODAY", "NOW")):
+            if isinstance(permission.scope, ExprScope) and any(
+                word in permission.scope.expr.upper() for word in ("TODAY", "NOW")
+            ):
                 return None
     return (user_id, departments, tuple(sorted(role.key for role in roles)))
 
 
-__all__ = ["FormAccess", "combine", "form_access", "held_roles", "source_access", "user_departments"]
+__all__ = [
+    "FormAccess",
+    "combine",
+    "form_access",
+    "held_roles",
+    "source_access",
+    "user_departments",
+]

@@ -63,7 +63,20 @@ CHANNEL = "public_link"
 # Field properties a public page may show; everything else (formulas, conditions, relations)
 # could name or reveal fields outside the link.
 SHOWN_PROPERTIES = (
-    "key", "type", "label", "help", "width", "required", "min", "max", "pattern", "options", "precision", "currency", "level", "fields",
+    "key",
+    "type",
+    "label",
+    "help",
+    "width",
+    "required",
+    "min",
+    "max",
+    "pattern",
+    "options",
+    "precision",
+    "currency",
+    "level",
+    "fields",
 )
 
 
@@ -117,7 +130,12 @@ def open_link(engine: Engine, token: str, password: str | None, *, ip: str | Non
     failure: ServiceError
     with engine.begin() as conn:
         row = conn.execute(
-            select(PublicLink.__table__, App.key.label("app_key"), Form.key.label("form_key"), Form.retired_at)
+            select(
+                PublicLink.__table__,
+                App.key.label("app_key"),
+                Form.key.label("form_key"),
+                Form.retired_at,
+            )
             .join(App, App.id == PublicLink.app_id)
             .join(Form, Form.id == PublicLink.form_id)
             .where(PublicLink.token == token)
@@ -126,30 +144,69 @@ def open_link(engine: Engine, token: str, password: str | None, *, ip: str | Non
             raise not_found()
         loaded = apps.load(conn, row.app_key)
         rights = current_rights(
-            conn, loaded, loaded.form(row.form_key), kind=row.kind, fields=row.fields, key_fields=row.key_fields,
-            owner_id=row.owner_id, created_by=row.created_by,
+            conn,
+            loaded,
+            loaded.form(row.form_key),
+            kind=row.kind,
+            fields=row.fields,
+            key_fields=row.key_fields,
+            owner_id=row.owner_id,
+            created_by=row.created_by,
         )
         link = OpenLink(
-            row.id, row.kind, row.name, tuple(row.fields), tuple(row.key_fields), row.owner_id, row.app_key, row.form_key,
-            row.expires_at, row.password_hash is not None, row.created_by, rights or LinkRights(None, ()),
+            row.id,
+            row.kind,
+            row.name,
+            tuple(row.fields),
+            tuple(row.key_fields),
+            row.owner_id,
+            row.app_key,
+            row.form_key,
+            row.expires_at,
+            row.password_hash is not None,
+            row.created_by,
+            rights or LinkRights(None, ()),
         )
         expired = row.expires_at is not None and row.expires_at <= utcnow()
         if not row.enabled or expired:
             reason = "disabled" if not row.enabled else "expired"
-            audit.record(conn, "public.expired", success=False, ip=ip, subject=link.subject, detail=link.detail(reason=reason))
+            audit.record(
+                conn,
+                "public.expired",
+                success=False,
+                ip=ip,
+                subject=link.subject,
+                detail=link.detail(reason=reason),
+            )
             if expired:
                 failure = _gone("link_expired", "该外链已过期", "This public link has expired")
             else:
-                failure = _gone("link_disabled", "该外链已停用", "This public link has been disabled")
+                failure = _gone(
+                    "link_disabled", "该外链已停用", "This public link has been disabled"
+                )
         elif rights is None:
-            audit.record(conn, "public.expired", success=False, ip=ip, subject=link.subject, detail=link.detail(reason="not_permitted"))
+            audit.record(
+                conn,
+                "public.expired",
+                success=False,
+                ip=ip,
+                subject=link.subject,
+                detail=link.detail(reason="not_permitted"),
+            )
             failure = _gone(
                 "link_not_permitted",
                 "该外链已失效：它的负责人已无权公开这些数据",
                 "This public link no longer works: its owner may no longer share this data",
             )
         elif recent_attempts(conn, row.id, ip) >= min(row.rate_limit, MAX_RATE_LIMIT):
-            audit.record(conn, "public.throttled", success=False, ip=ip, subject=link.subject, detail=link.detail())
+            audit.record(
+                conn,
+                "public.throttled",
+                success=False,
+                ip=ip,
+                subject=link.subject,
+                detail=link.detail(),
+            )
             minutes = int(WINDOW.total_seconds() // 60)
             failure = ServiceError(
                 429,
@@ -164,9 +221,23 @@ def open_link(engine: Engine, token: str, password: str | None, *, ip: str | Non
                 message_zh="该外链需要密码（请求头 X-Link-Password）",
                 message_en="This public link needs its password (the X-Link-Password header)",
             )
-        elif row.password_hash is not None and not verify_password(row.password_hash, password or ""):
-            audit.record(conn, "public.password", success=False, ip=ip, subject=link.subject, detail=link.detail())
-            failure = ServiceError(401, "bad_link_password", message_zh="外链密码错误", message_en="Wrong password for this public link")
+        elif row.password_hash is not None and not verify_password(
+            row.password_hash, password or ""
+        ):
+            audit.record(
+                conn,
+                "public.password",
+                success=False,
+                ip=ip,
+                subject=link.subject,
+                detail=link.detail(),
+            )
+            failure = ServiceError(
+                401,
+                "bad_link_password",
+                message_zh="外链密码错误",
+                message_en="Wrong password for this public link",
+            )
         else:
             return link
     raise failure
@@ -180,7 +251,11 @@ def _loaded(conn: Connection, link: OpenLink) -> tuple[apps.LoadedApp, FormLayou
 def _fill_fields(link: OpenLink, form: FormLayout) -> list[str]:
     """The link's fields that can still be filled in (the definition and the owner's rights
     may have changed since)."""
-    return [k for k in link.rights.fields if k in form.fields and fillable_problem(form.fields[k]) is None]
+    return [
+        k
+        for k in link.rights.fields
+        if k in form.fields and fillable_problem(form.fields[k]) is None
+    ]
 
 
 def _query_fields(link: OpenLink, form: FormLayout) -> list[str]:
@@ -230,7 +305,14 @@ def _failed(engine: Engine, kind: str, link: OpenLink, exc: ServiceError, ip: st
     """Audit (and commit) a refused submission or query, so it counts towards the limit."""
     problems = [{"path": i.path, "code": i.code} for i in exc.issues[:20]]
     with engine.begin() as conn:
-        audit.record(conn, kind, success=False, ip=ip, subject=link.subject, detail=link.detail(code=exc.code, issues=problems))
+        audit.record(
+            conn,
+            kind,
+            success=False,
+            ip=ip,
+            subject=link.subject,
+            detail=link.detail(code=exc.code, issues=problems),
+        )
 
 
 def submit(engine: Engine, link: OpenLink, body: Any, *, ip: str | None) -> dict[str, Any]:
@@ -244,14 +326,35 @@ def _fill(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str
     try:
         with engine.begin() as conn:
             loaded, form = _loaded(conn, link)
-            system = [issue(k, "unknown_field", key=k) for k in body if isinstance(k, str) and k.startswith("_")]
+            system = [
+                issue(k, "unknown_field", key=k)
+                for k in body
+                if isinstance(k, str) and k.startswith("_")
+            ]
             if system:
                 raise invalid(system)  # the record's system values are not the public's to set
-            access = LinkAccess("fill", frozenset(_fill_fields(link, form)), frozenset(form.fields), owner=link.rights.access)
-            writer = Writer(loaded.layout, loaded.id, form, access=access, source_access=owner_access(link, loaded))
-            [record_id] = writer.create_many(conn, [body], Actor(None, CHANNEL, owner=link.owner_id, link_id=link.id))
+            access = LinkAccess(
+                "fill",
+                frozenset(_fill_fields(link, form)),
+                frozenset(form.fields),
+                owner=link.rights.access,
+            )
+            writer = Writer(
+                loaded.layout,
+                loaded.id,
+                form,
+                access=access,
+                source_access=owner_access(link, loaded),
+            )
+            [record_id] = writer.create_many(
+                conn, [body], Actor(None, CHANNEL, owner=link.owner_id, link_id=link.id)
+            )
             audit.record(
-                conn, "public.submit", ip=ip, subject=link.subject, detail=link.detail(record_id=record_id, owner_id=link.owner_id)
+                conn,
+                "public.submit",
+                ip=ip,
+                subject=link.subject,
+                detail=link.detail(record_id=record_id, owner_id=link.owner_id),
             )
     except ServiceError as exc:
         _failed(engine, "public.submit", link, exc, ip)
@@ -280,17 +383,34 @@ def upload(
         with engine.begin() as conn:
             _, form = _loaded(conn, link)
             layout = form.fields.get(field)
-            if link.kind != "fill" or layout is None or layout.spec.type not in FILE_FIELD_TYPES or field not in _fill_fields(link, form):
+            if (
+                link.kind != "fill"
+                or layout is None
+                or layout.spec.type not in FILE_FIELD_TYPES
+                or field not in _fill_fields(link, form)
+            ):
                 raise invalid([issue("field", "not_a_file_field", key=field[:64])])
             if size > store.max_bytes:
                 raise too_large(store.max_bytes)
             check_link_quota(conn, settings, link.id, size)
             try:
-                info = store.save(conn, stream, name, mime, None, link_id=link.id, accept=accepting(layout.spec.type))
+                info = store.save(
+                    conn,
+                    stream,
+                    name,
+                    mime,
+                    None,
+                    link_id=link.id,
+                    accept=accepting(layout.spec.type),
+                )
             except FileTooLarge:
                 raise too_large(store.max_bytes) from None
             audit.record(
-                conn, "public.upload", ip=ip, subject=link.subject, detail=link.detail(file_id=info.file_id, field=field, size=info.size)
+                conn,
+                "public.upload",
+                ip=ip,
+                subject=link.subject,
+                detail=link.detail(file_id=info.file_id, field=field, size=info.size),
             )
     except ServiceError as exc:
         _failed(engine, "public.upload", link, exc, ip)
@@ -315,10 +435,24 @@ def _query(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[st
             loaded, form = _loaded(conn, link)
             keys = _key_values(form, link, body)
             shown = _query_fields(link, form)
-            access = LinkAccess("query", frozenset(shown), frozenset(form.fields), keys=keys, owner=link.rights.access)
-            page = Reader(loaded.layout, form, access=access).list(conn, sort="-_id", limit=MAX_RESULTS, count=False)
+            access = LinkAccess(
+                "query",
+                frozenset(shown),
+                frozenset(form.fields),
+                keys=keys,
+                owner=link.rights.access,
+            )
+            page = Reader(loaded.layout, form, access=access).list(
+                conn, sort="-_id", limit=MAX_RESULTS, count=False
+            )
             items = [{k: item[k] for k in shown if k in item} for item in page.items]
-            audit.record(conn, "public.query", ip=ip, subject=link.subject, detail=link.detail(found=len(items)))
+            audit.record(
+                conn,
+                "public.query",
+                ip=ip,
+                subject=link.subject,
+                detail=link.detail(found=len(items)),
+            )
     except ServiceError as exc:
         _failed(engine, "public.query", link, exc, ip)
         raise
@@ -327,7 +461,9 @@ def _query(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[st
 
 def _key_values(form: FormLayout, link: OpenLink, body: Any) -> tuple[tuple[str, Any], ...]:
     """The query's value of every key field, coerced like a record's; 422 for blank or extra keys."""
-    issues: list[Issue] = [issue(k, "unknown_field", key=k) for k in body if k not in link.key_fields]
+    issues: list[Issue] = [
+        issue(k, "unknown_field", key=k) for k in body if k not in link.key_fields
+    ]
     keys: list[tuple[str, Any]] = []
     for key in link.key_fields:
         layout = form.fields.get(key)
@@ -357,5 +493,15 @@ def _key_values(form: FormLayout, link: OpenLink, body: Any) -> tuple[tuple[str,
 
 
 __all__ = [
-    "CHANNEL", "COUNTED", "MAX_RESULTS", "WINDOW", "OpenLink", "describe", "open_link", "recent_attempts", "subject", "submit", "upload",
+    "CHANNEL",
+    "COUNTED",
+    "MAX_RESULTS",
+    "WINDOW",
+    "OpenLink",
+    "describe",
+    "open_link",
+    "recent_attempts",
+    "subject",
+    "submit",
+    "upload",
 ]

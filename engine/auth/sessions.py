@@ -84,7 +84,12 @@ def _wait(conn: Connection, where: ColumnElement[bool], limit: int, now: dt.date
     (0 when there are fewer already): when the `limit`-th newest failure leaves the window."""
     query = (
         select(AuditEntry.at)
-        .where(AuditEntry.kind == "auth.login", AuditEntry.success.is_(False), AuditEntry.at >= now - WINDOW, where)
+        .where(
+            AuditEntry.kind == "auth.login",
+            AuditEntry.success.is_(False),
+            AuditEntry.at >= now - WINDOW,
+            where,
+        )
         .order_by(AuditEntry.at.desc())
         .limit(limit)
     )
@@ -106,7 +111,10 @@ def throttled_for(conn: Connection, username: str, ip: str | None) -> int:
     pair = address & (AuditEntry.subject == username[:200])
     last_success = conn.execute(
         select(func.max(AuditEntry.at)).where(
-            AuditEntry.kind == "auth.login", AuditEntry.success.is_(True), AuditEntry.at >= now - WINDOW, pair
+            AuditEntry.kind == "auth.login",
+            AuditEntry.success.is_(True),
+            AuditEntry.at >= now - WINDOW,
+            pair,
         )
     ).scalar_one_or_none()
     if last_success is not None:
@@ -129,7 +137,9 @@ def too_many_attempts(seconds: int) -> ServiceError:
     )
 
 
-def login(engine: Engine, username: str, password: str, *, ip: str | None, hours: float) -> LoginResult:
+def login(
+    engine: Engine, username: str, password: str, *, ip: str | None, hours: float
+) -> LoginResult:
     """Check the password and open a session; 401 on a bad pair, 429 when throttled.
 
     Failures are audited in their own committed transaction before the error is raised, so
@@ -140,28 +150,56 @@ def login(engine: Engine, username: str, password: str, *, ip: str | None, hours
     with engine.begin() as conn:
         wait = throttled_for(conn, username, ip)
         if wait > 0:
-            audit.record(conn, "auth.login_throttled", success=False, ip=ip, subject=username, detail={"retry_after": wait})
+            audit.record(
+                conn,
+                "auth.login_throttled",
+                success=False,
+                ip=ip,
+                subject=username,
+                detail={"retry_after": wait},
+            )
             failure = too_many_attempts(wait)
         else:
             user = conn.execute(select(User.__table__).where(User.username == username)).first()
             ok = verify_password(user.password_hash if user else None, password)
             if user is None or not ok or not user.is_active:
-                audit.record(conn, "auth.login", actor_id=user.id if user else None, success=False, ip=ip, subject=username)
-                failure = ServiceError(401, "bad_credentials", message_zh="用户名或密码错误", message_en="Wrong username or password")
+                audit.record(
+                    conn,
+                    "auth.login",
+                    actor_id=user.id if user else None,
+                    success=False,
+                    ip=ip,
+                    subject=username,
+                )
+                failure = ServiceError(
+                    401,
+                    "bad_credentials",
+                    message_zh="用户名或密码错误",
+                    message_en="Wrong username or password",
+                )
             else:
                 return _open_session(conn, user, password, ip=ip, hours=hours)
     raise failure
 
 
-def _open_session(conn: Connection, user: Any, password: str, *, ip: str | None, hours: float) -> LoginResult:
+def _open_session(
+    conn: Connection, user: Any, password: str, *, ip: str | None, hours: float
+) -> LoginResult:
     if needs_rehash(user.password_hash):
-        conn.execute(update(User).where(User.id == user.id).values(password_hash=hash_password(password)))
+        conn.execute(
+            update(User).where(User.id == user.id).values(password_hash=hash_password(password))
+        )
     token, digest = new_token(SESSION_PREFIX)
     csrf = secrets.token_urlsafe(24)
     expires = utcnow() + dt.timedelta(hours=hours)
     conn.execute(
         insert(AuthSession).values(
-            token_hash=digest, csrf_hash=token_hash(csrf), user_id=user.id, ip=ip, created_at=utcnow(), expires_at=expires
+            token_hash=digest,
+            csrf_hash=token_hash(csrf),
+            user_id=user.id,
+            ip=ip,
+            created_at=utcnow(),
+            expires_at=expires,
         )
     )
     audit.record(conn, "auth.login", actor_id=user.id, ip=ip, subject=user.username)
@@ -171,12 +209,21 @@ def _open_session(conn: Connection, user: Any, password: str, *, ip: str | None,
 def logout(conn: Connection, principal: Principal, *, ip: str | None) -> None:
     """End the caller's session (API tokens are revoked through /tokens instead)."""
     if principal.session_id is not None:
-        conn.execute(update(AuthSession).where(AuthSession.id == principal.session_id).values(revoked_at=utcnow()))
+        conn.execute(
+            update(AuthSession)
+            .where(AuthSession.id == principal.session_id)
+            .values(revoked_at=utcnow())
+        )
     audit.record(conn, "auth.logout", actor_id=principal.user_id, ip=ip, subject=principal.username)
 
 
 def revoke_credentials(
-    conn: Connection, user_id: int, *, sessions: bool = True, tokens: bool = True, keep_session_id: int | None = None
+    conn: Connection,
+    user_id: int,
+    *,
+    sessions: bool = True,
+    tokens: bool = True,
+    keep_session_id: int | None = None,
 ) -> dict[str, int]:
     """End the user's sessions (all but `keep_session_id`) and/or revoke their API tokens;
     how many of each were still live. Revoked credentials never come back."""
@@ -186,15 +233,25 @@ def revoke_credentials(
         which = (AuthSession.user_id == user_id) & AuthSession.revoked_at.is_(None)
         if keep_session_id is not None:
             which = which & (AuthSession.id != keep_session_id)
-        counts["sessions"] = conn.execute(update(AuthSession).where(which).values(revoked_at=now)).rowcount
+        counts["sessions"] = conn.execute(
+            update(AuthSession).where(which).values(revoked_at=now)
+        ).rowcount
     if tokens:
         which = (ApiToken.user_id == user_id) & ApiToken.revoked_at.is_(None)
-        counts["tokens"] = conn.execute(update(ApiToken).where(which).values(revoked_at=now)).rowcount
+        counts["tokens"] = conn.execute(
+            update(ApiToken).where(which).values(revoked_at=now)
+        ).rowcount
     return counts
 
 
 def change_password(
-    engine: Engine, principal: Principal, current: str, new: str, *, revoke_tokens: bool = True, ip: str | None
+    engine: Engine,
+    principal: Principal,
+    current: str,
+    new: str,
+    *,
+    revoke_tokens: bool = True,
+    ip: str | None,
 ) -> None:
     """Change the caller's password (the current one is required). Their other sessions end,
     and so do their API tokens unless `revoke_tokens` is false (the session or token making
@@ -206,18 +263,38 @@ def change_password(
         user = conn.execute(select(User.__table__).where(User.id == principal.user_id)).one()
         issues = []
         if not verify_password(user.password_hash, current):
-            issues.append(Issue("current_password", "bad_credentials", "当前密码不正确", "The current password is wrong"))
+            issues.append(
+                Issue(
+                    "current_password",
+                    "bad_credentials",
+                    "当前密码不正确",
+                    "The current password is wrong",
+                )
+            )
         problem = password_problem(new)
         if problem is not None:
             issues.append(Issue("new_password", "weak_password", problem[0], problem[1]))
         if issues:
-            audit.record(conn, "auth.password", actor_id=user.id, success=False, ip=ip, subject=user.username)
+            audit.record(
+                conn, "auth.password", actor_id=user.id, success=False, ip=ip, subject=user.username
+            )
         else:
             conn.execute(
-                update(User).where(User.id == user.id).values(password_hash=hash_password(new), password_changed_at=utcnow())
+                update(User)
+                .where(User.id == user.id)
+                .values(password_hash=hash_password(new), password_changed_at=utcnow())
             )
-            revoked = revoke_credentials(conn, user.id, tokens=revoke_tokens, keep_session_id=principal.session_id)
-            audit.record(conn, "auth.password", actor_id=user.id, ip=ip, subject=user.username, detail={"revoked": revoked})
+            revoked = revoke_credentials(
+                conn, user.id, tokens=revoke_tokens, keep_session_id=principal.session_id
+            )
+            audit.record(
+                conn,
+                "auth.password",
+                actor_id=user.id,
+                ip=ip,
+                subject=user.username,
+                detail={"revoked": revoked},
+            )
     if issues:
         raise ServiceError(422, "validation_failed", issues)
 
@@ -234,20 +311,38 @@ def from_bearer(conn: Connection, token: str, *, ip: str | None) -> Principal:
 def from_session(conn: Connection, token: str, *, via: str) -> Principal:
     now = utcnow()
     row = conn.execute(
-        select(AuthSession.id.label("session_id"), User.id.label("user_id"), User.username, User.is_admin, User.is_active)
+        select(
+            AuthSession.id.label("session_id"),
+            User.id.label("user_id"),
+            User.username,
+            User.is_admin,
+            User.is_active,
+        )
         .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == token_hash(token), AuthSession.revoked_at.is_(None), AuthSession.expires_at > now)
+        .where(
+            AuthSession.token_hash == token_hash(token),
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
     ).first()
     if row is None or not row.is_active:
         raise unauthorized()
-    return Principal(row.user_id, row.username, row.is_admin, "cookie" if via == "cookie" else "session", session_id=row.session_id)
+    return Principal(
+        row.user_id,
+        row.username,
+        row.is_admin,
+        "cookie" if via == "cookie" else "session",
+        session_id=row.session_id,
+    )
 
 
 def csrf_matches(conn: Connection, principal: Principal, csrf: str | None) -> bool:
     """Whether `csrf` is the token issued with the caller's session."""
     if principal.session_id is None or not csrf:
         return False
-    stored = conn.execute(select(AuthSession.csrf_hash).where(AuthSession.id == principal.session_id)).scalar_one_or_none()
+    stored = conn.execute(
+        select(AuthSession.csrf_hash).where(AuthSession.id == principal.session_id)
+    ).scalar_one_or_none()
     return stored is not None and secrets.compare_digest(stored, token_hash(csrf))
 
 
@@ -262,9 +357,24 @@ def _from_api_token(conn: Connection, token: str, *, ip: str | None) -> Principa
         raise unauthorized()
     if row.last_used_at is None or now - row.last_used_at >= TOKEN_AUDIT_EVERY:
         conn.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-        audit.record(conn, "token.used", actor_id=row.user_id, ip=ip, subject=row.name, detail={"token_id": row.id})
+        audit.record(
+            conn,
+            "token.used",
+            actor_id=row.user_id,
+            ip=ip,
+            subject=row.name,
+            detail={"token_id": row.id},
+        )
     apps = tuple(row.apps) if row.apps is not None else None
-    return Principal(row.user_id, row.username, row.is_admin, "api_token", apps=apps, can_write=row.can_write, token_id=row.id)
+    return Principal(
+        row.user_id,
+        row.username,
+        row.is_admin,
+        "api_token",
+        apps=apps,
+        can_write=row.can_write,
+        token_id=row.id,
+    )
 
 
 __all__ = [

@@ -38,7 +38,14 @@ def _json(row: Any) -> dict[str, Any]:
 
 
 def create(
-    conn: Connection, user_id: int, name: str, *, apps: list[str] | None, can_write: bool, days: int = DEFAULT_DAYS, ip: str | None
+    conn: Connection,
+    user_id: int,
+    name: str,
+    *,
+    apps: list[str] | None,
+    can_write: bool,
+    days: int = DEFAULT_DAYS,
+    ip: str | None,
 ) -> dict[str, Any]:
     """A new token for `user_id`, valid for `days` (1 to `MAX_DAYS`); the response carries the
     token itself, the only time it is shown."""
@@ -74,7 +81,9 @@ def list_tokens(conn: Connection, user_id: int | None) -> list[dict[str, Any]]:
     return [_json(row) for row in conn.execute(query)]
 
 
-def revoke(conn: Connection, token_id: int, *, user_id: int | None, actor_id: int | None, ip: str | None) -> None:
+def revoke(
+    conn: Connection, token_id: int, *, user_id: int | None, actor_id: int | None, ip: str | None
+) -> None:
     """Revoke a token (of `user_id`, or anyone's when None); 404 when there is none."""
     query = update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
     if user_id is not None:

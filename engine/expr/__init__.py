@@ -90,7 +90,9 @@ class CompiledFormula:
 
 
 @lru_cache(maxsize=4096)
-def _compiled(source: str, schema_key: str, trusted: bool, metered: bool = False) -> CompiledFormula:
+def _compiled(
+    source: str, schema_key: str, trusted: bool, metered: bool = False
+) -> CompiledFormula:
     tree = _checked(source, schema_key)
     assert tree.type is not None
     return CompiledFormula(source, tree.type, compile_node(tree, trusted=trusted, metered=metered))

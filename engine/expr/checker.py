@@ -77,7 +77,7 @@ class Checker:
                 where_en=where_en,
                 actual_zh=type_label(node.type, "zh"),
                 actual_en=node.type.name,
-                example="x <> 0" if node.type.kind == "number" else 'NOT(ISBLANK(x))',
+                example="x <> 0" if node.type.kind == "number" else "NOT(ISBLANK(x))",
             )
 
     # --- dispatch -----------------------------------------------------------------------
@@ -105,7 +105,9 @@ class Checker:
         raise TypeError(f"unknown node {node!r}")  # pragma: no cover
 
     # --- references ---------------------------------------------------------------------
-    def lookup(self, fields: Mapping[str, FieldInfo], name: str, braced: bool, node: ast.Ref) -> FieldInfo:
+    def lookup(
+        self, fields: Mapping[str, FieldInfo], name: str, braced: bool, node: ast.Ref
+    ) -> FieldInfo:
         if name in fields:
             return fields[name]
         if braced:
@@ -255,7 +257,9 @@ class Checker:
         fn = FUNCTIONS.get(node.name)
         if fn is None:
             hint_zh, hint_en = did_you_mean(node.name, FUNCTIONS.names())
-            raise self.error("unknown_function", node, name=node.name, hint_zh=hint_zh, hint_en=hint_en)
+            raise self.error(
+                "unknown_function", node, name=node.name, hint_zh=hint_zh, hint_en=hint_en
+            )
         fn.check_arity(node, self.source)
         args = [self.check(a) for a in node.args]
         args = [self.argument(fn, node, i, a) for i, a in enumerate(args)]
@@ -272,7 +276,9 @@ class Checker:
         if t.kind == "blank" or t.kind in param.kinds:
             return arg
         if param.kinds == ("boolean",):
-            self.condition(arg, f"{fn.name} 的参数 {param.name} ", f"Argument {param.name} of {fn.name}")
+            self.condition(
+                arg, f"{fn.name} 的参数 {param.name} ", f"Argument {param.name} of {fn.name}"
+            )
         if "text" in param.kinds:
             return self.to_text(arg)
         if t.kind == "datetime" and not t.is_list:
@@ -306,5 +312,3 @@ def _fields(schema: Mapping[str, Any] | None) -> Mapping[str, FieldInfo]:
     if schema and all(isinstance(v, FieldInfo) for v in schema.values()):
         return schema
     return normalize_schema(schema)
-
-

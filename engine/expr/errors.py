@@ -16,17 +16,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "公式过长：{length} 个字符，最多 {limit} 个",
         "The formula is too long: {length} characters, at most {limit}",
     ),
-    "too_deep": ("公式嵌套过深：最多 {limit} 层", "The formula is nested too deeply: at most {limit} levels"),
+    "too_deep": (
+        "公式嵌套过深：最多 {limit} 层",
+        "The formula is nested too deeply: at most {limit} levels",
+    ),
     "unexpected_char": ("无法识别的字符 {char}", "Unexpected character {char}"),
     "unexpected_token": ("此处不应出现 {token}", "Unexpected {token} here"),
     "unexpected_end": ("公式不完整：{expected}", "The formula ends too early: {expected}"),
     "unterminated_text": ("文本缺少结束引号", "The text has no closing quote"),
-    "unterminated_brace": ("字段引用缺少右花括号 }}", "The field reference has no closing brace }}"),
+    "unterminated_brace": (
+        "字段引用缺少右花括号 }}",
+        "The field reference has no closing brace }}",
+    ),
     "chained_comparison": (
         "比较不能连写，请用 AND 组合：a < b AND b < c",
         "Comparisons cannot be chained; combine them with AND: a < b AND b < c",
     ),
-    "modulo_operator": ("没有取余运算符 %，请使用 MOD(a, b)", "There is no modulo operator; use MOD(a, b)"),
+    "modulo_operator": (
+        "没有取余运算符 %，请使用 MOD(a, b)",
+        "There is no modulo operator; use MOD(a, b)",
+    ),
     "bad_number": ("无效的数字 {text}", "Invalid number {text}"),
     "unknown_field": ("未知字段 {name}{hint_zh}", "Unknown field {name}{hint_en}"),
     "ambiguous_field": (
@@ -62,7 +71,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "运算符 {op} 不能用于{left_zh}和{right_zh}",
         "Operator {op} cannot combine {left_en} and {right_en}",
     ),
-    "unary_type": ("运算符 {op} 不能用于{operand_zh}", "Operator {op} cannot apply to {operand_en}"),
+    "unary_type": (
+        "运算符 {op} 不能用于{operand_zh}",
+        "Operator {op} cannot apply to {operand_en}",
+    ),
     "condition_type": (
         "{where}需要条件（是/否），实际为{actual_zh}；例如写成 {example}",
         "{where_en} needs a condition (TRUE/FALSE), got {actual_en}; e.g. write {example}",

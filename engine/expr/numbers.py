@@ -96,7 +96,9 @@ def total(items: Sequence[Decimal]) -> Num:
     acc = ZERO
     for item in items:
         acc += item
-        if acc.copy_abs() >= LIMIT:  # beyond 28 digits the default context could round: redo exactly
+        if (
+            acc.copy_abs() >= LIMIT
+        ):  # beyond 28 digits the default context could round: redo exactly
             exact = ZERO
             for value in items:
                 exact = CTX.add(exact, value)

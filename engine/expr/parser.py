@@ -87,7 +87,9 @@ class _Builder(Transformer[Token, Built]):
         parts = [t for t in items if t.type != "DOT"]
         first, last = parts[0], parts[-1]
         start = first.start_pos or 0
-        span = Span(start, first.line or 1, first.column or 1, max(1, (last.end_pos or start) - start))
+        span = Span(
+            start, first.line or 1, first.column or 1, max(1, (last.end_pos or start) - start)
+        )
         names = tuple(t[1:-1].strip() if t.type == "BRACED" else str(t) for t in parts)
         braced = tuple(t.type == "BRACED" for t in parts)
         return self._node(ast.Ref(span, None, names, braced))
@@ -136,7 +138,11 @@ def _lark() -> Lark:
 def _check_limits(source: str) -> None:
     if len(source) > MAX_LENGTH:
         raise ExprError(
-            "too_long", source[:MAX_LENGTH], Span(MAX_LENGTH, 1, 1), length=len(source), limit=MAX_LENGTH
+            "too_long",
+            source[:MAX_LENGTH],
+            Span(MAX_LENGTH, 1, 1),
+            length=len(source),
+            limit=MAX_LENGTH,
         )
     if not source.strip():
         raise ExprError("empty", source, None)
@@ -165,7 +171,9 @@ def _translate(source: str, exc: UnexpectedInput) -> ExprError:
         if char == "{":
             return ExprError("unterminated_brace", source, span)
         if char in FULLWIDTH:
-            return ExprError("unexpected_char", source, span, char=f"{char}（请使用半角 {FULLWIDTH[char]}）")
+            return ExprError(
+                "unexpected_char", source, span, char=f"{char}（请使用半角 {FULLWIDTH[char]}）"
+            )
         return ExprError("unexpected_char", source, span, char=char)
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         token = exc.token

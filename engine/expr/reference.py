@@ -45,7 +45,12 @@ def _cell(text: str) -> str:
 def render() -> str:
     lines = [BEGIN, ""]
     for category, title in CATEGORIES:
-        lines += [f"### {title}", "", "| 函数 · Function | 说明 | Description | 示例 · Examples |", "|---|---|---|---|"]
+        lines += [
+            f"### {title}",
+            "",
+            "| 函数 · Function | 说明 | Description | 示例 · Examples |",
+            "|---|---|---|---|",
+        ]
         for fn in FUNCTIONS:
             if fn.category != category:
                 continue

@@ -34,7 +34,10 @@ class EvalContext:
 
     @classmethod
     def create(
-        cls, now: dt.datetime | None = None, tz: str | ZoneInfo = DEFAULT_TZ, budget: Budget | None = None
+        cls,
+        now: dt.datetime | None = None,
+        tz: str | ZoneInfo = DEFAULT_TZ,
+        budget: Budget | None = None,
     ) -> EvalContext:
         zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         moment = now or dt.datetime.now(UTC)
@@ -140,8 +143,6 @@ def encode(value: Any, t: ExprType | None = None) -> Any:
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     return value
-
-
 
 
 def decode(value: Any, t: ExprType) -> Any:

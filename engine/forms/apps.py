@@ -29,14 +29,20 @@ from engine.store.models import App, AppVersion, FormField, Role, User
 
 # Loaded apps per database engine and (app id, revision): a revision never changes, and keying
 # by engine keeps two databases served by one process (tests, tools) apart.
-_LOADED: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], LoadedApp]] = weakref.WeakKeyDictionary()
+_LOADED: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], LoadedApp]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _cache(conn: Connection) -> dict[tuple[int, int], LoadedApp]:
     return _LOADED.setdefault(conn.engine, {})
+
+
 EXPORT_PAGE = 1000
 PEOPLE_SYSTEM = frozenset({"_owner", "_created_by", "_updated_by"})
-COMPUTED_TYPES = frozenset({"formula", "lookup", "rollup", "created_at", "created_by", "updated_at", "updated_by"})
+COMPUTED_TYPES = frozenset(
+    {"formula", "lookup", "rollup", "created_at", "created_by", "updated_at", "updated_by"}
+)
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,24 @@ def definition_of(spec: AppSpec) -> dict[str, Any]:
 
 
 def list_apps(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(select(App.__table__).where(App.current_revision.is_not(None)).order_by(App.id)).all()
+    rows = conn.execute(
+        select(App.__table__).where(App.current_revision.is_not(None)).order_by(App.id)
+    ).all()
     result = []
     for app in rows:
         version = conn.execute(
-            select(AppVersion.definition).where(AppVersion.app_id == app.id, AppVersion.revision == app.current_revision)
+            select(AppVersion.definition).where(
+                AppVersion.app_id == app.id, AppVersion.revision == app.current_revision
+            )
         ).scalar_one()
-        result.append({"key": app.key, "name": app.name, "version": version.get("version"), "_revision": app.current_revision})
+        result.append(
+            {
+                "key": app.key,
+                "name": app.name,
+                "version": version.get("version"),
+                "_revision": app.current_revision,
+            }
+        )
     return result
 
 
@@ -91,7 +108,9 @@ def load(conn: Connection, key: str) -> LoadedApp:
     if cached is not None:
         return cached
     definition = conn.execute(
-        select(AppVersion.definition).where(AppVersion.app_id == app.id, AppVersion.revision == app.current_revision)
+        select(AppVersion.definition).where(
+            AppVersion.app_id == app.id, AppVersion.revision == app.current_revision
+        )
     ).scalar_one()
     layout = _layout_from_records(conn, app.id, validate_app(definition, runnable=False))
     loaded = LoadedApp(app.id, key, app.current_revision, definition, layout)
@@ -109,7 +128,9 @@ def _layout_from_records(conn: Connection, app_id: int, spec: AppSpec) -> AppLay
         for f in form.fields:
             ids[(form.key, f.key)] = live[f.key].id
             for sub in getattr(f, "fields", None) or []:
-                ids[(form.key, f.key, sub.key)] = rec.fields[(form_row.id, live[f.key].id)][sub.key].id
+                ids[(form.key, f.key, sub.key)] = rec.fields[(form_row.id, live[f.key].id)][
+                    sub.key
+                ].id
     return AppLayout.build(spec, ids)
 
 
@@ -119,7 +140,9 @@ def plan(conn: Connection, key: str | None, data: Any) -> Plan:
     if key is not None and spec.key != key:
         raise _key_mismatch(spec.key, key)
     current = _current(conn, spec.key)
-    result, _ = make_plan(conn, current.id if current else None, spec, current.layout if current else None)
+    result, _ = make_plan(
+        conn, current.id if current else None, spec, current.layout if current else None
+    )
     return result
 
 
@@ -136,7 +159,14 @@ def _key_mismatch(given: str, expected: str) -> ServiceError:
     return ServiceError(
         422,
         "invalid_definition",
-        [Issue("key", "key_mismatch", f"应用标识应为 {expected}，而不是 {given}", f"The app key must be {expected}, not {given}")],
+        [
+            Issue(
+                "key",
+                "key_mismatch",
+                f"应用标识应为 {expected}，而不是 {given}",
+                f"The app key must be {expected}, not {given}",
+            )
+        ],
     )
 
 
@@ -146,7 +176,9 @@ def create(conn: Connection, data: Any, actor: Actor) -> tuple[LoadedApp, Plan]:
     if conn.execute(select(App.id).where(App.key == spec.key)).first() is not None:
         raise ServiceError(409, "app_exists")
     app_id = conn.execute(
-        insert(App).values(key=spec.key, name=_name(spec), created_at=_now(), updated_at=_now()).returning(App.id)
+        insert(App)
+        .values(key=spec.key, name=_name(spec), created_at=_now(), updated_at=_now())
+        .returning(App.id)
     ).scalar_one()
     return _publish(conn, app_id, spec, None, actor)
 
@@ -165,7 +197,12 @@ def publish(
 
 
 def _publish(
-    conn: Connection, app_id: int, spec: AppSpec, current: LoadedApp | None, actor: Actor, plan_hash: str | None = None
+    conn: Connection,
+    app_id: int,
+    spec: AppSpec,
+    current: LoadedApp | None,
+    actor: Actor,
+    plan_hash: str | None = None,
 ) -> tuple[LoadedApp, Plan]:
     steps, provisional = make_plan(conn, app_id, spec, current.layout if current else None)
     if plan_hash is not None and plan_hash != steps.hash:
@@ -175,10 +212,18 @@ def _publish(
     definition = definition_of(spec)
     conn.execute(
         insert(AppVersion).values(
-            app_id=app_id, revision=revision, definition=definition, created_at=_now(), created_by=actor.user_id
+            app_id=app_id,
+            revision=revision,
+            definition=definition,
+            created_at=_now(),
+            created_by=actor.user_id,
         )
     )
-    conn.execute(update(App).where(App.id == app_id).values(current_revision=revision, name=_name(spec), updated_at=_now()))
+    conn.execute(
+        update(App)
+        .where(App.id == app_id)
+        .values(current_revision=revision, name=_name(spec), updated_at=_now())
+    )
     _sync_roles(conn, app_id, spec)
     # Not cached here: if the transaction rolls back, this revision number will be reused.
     return LoadedApp(app_id, spec.key, revision, definition, final), steps
@@ -191,11 +236,24 @@ def _sync_roles(conn: Connection, app_id: int, spec: AppSpec) -> None:
     for role in spec.roles:
         name = role.name if isinstance(role.name, str) else role.name.model_dump(exclude_none=True)
         if role.key not in existing:
-            conn.execute(insert(Role).values(app_id=app_id, key=role.key, name={"zh": name} if isinstance(name, str) else name, created_at=_now()))
+            conn.execute(
+                insert(Role).values(
+                    app_id=app_id,
+                    key=role.key,
+                    name={"zh": name} if isinstance(name, str) else name,
+                    created_at=_now(),
+                )
+            )
 
 
 def _name(spec: AppSpec) -> dict[str, Any]:
-    return spec.name if isinstance(spec.name, dict) else spec.name.model_dump(exclude_none=True) if not isinstance(spec.name, str) else {"zh": spec.name}
+    return (
+        spec.name
+        if isinstance(spec.name, dict)
+        else spec.name.model_dump(exclude_none=True)
+        if not isinstance(spec.name, str)
+        else {"zh": spec.name}
+    )
 
 
 def _now() -> dt.datetime:
@@ -211,11 +269,15 @@ def export_pack(conn: Connection, key: str, *, data: bool) -> dict[str, Any]:
     pack = dict(app.definition)
     if data:
         names = dict(conn.execute(select(User.id, User.username)).all())
-        pack["data"] = {form.key: _export_records(conn, app, form, names) for form in app.layout.forms.values()}
+        pack["data"] = {
+            form.key: _export_records(conn, app, form, names) for form in app.layout.forms.values()
+        }
     return pack
 
 
-def _export_records(conn: Connection, app: LoadedApp, form: FormLayout, names: dict[int, str]) -> list[dict[str, Any]]:
+def _export_records(
+    conn: Connection, app: LoadedApp, form: FormLayout, names: dict[int, str]
+) -> list[dict[str, Any]]:
     reader = Reader(app.layout, form)
     records: list[dict[str, Any]] = []
     offset = 0
@@ -288,7 +350,11 @@ def load_records(conn: Connection, app: LoadedApp, data: dict[str, list[Any]], a
     """Insert pack records form by form (ids kept), relations after all rows exist."""
     from engine.core.issues import Issue
 
-    unknown = [Issue(f"data.{key}", "unknown_form", f"表单 {key} 不存在", f"Form {key} does not exist") for key in data if key not in app.layout.forms]
+    unknown = [
+        Issue(f"data.{key}", "unknown_form", f"表单 {key} 不存在", f"Form {key} does not exist")
+        for key in data
+        if key not in app.layout.forms
+    ]
     if unknown:
         raise ServiceError(422, "validation_failed", unknown)
     data = _with_user_ids(conn, app, data)
@@ -310,14 +376,24 @@ def load_records(conn: Connection, app: LoadedApp, data: dict[str, list[Any]], a
     existing = {}
     for target, ids in wanted.items():
         table = app.layout.forms[target].table
-        existing[target] = set(conn.execute(select(table.c._id).where(table.c._id.in_(ids), table.c._deleted_at.is_(None))).scalars())
-    missing = [issue(at, "record_not_found", id=value) for target, value, at in deferred if value not in existing[target]]
+        existing[target] = set(
+            conn.execute(
+                select(table.c._id).where(table.c._id.in_(ids), table.c._deleted_at.is_(None))
+            ).scalars()
+        )
+    missing = [
+        issue(at, "record_not_found", id=value)
+        for target, value, at in deferred
+        if value not in existing[target]
+    ]
     if missing:
         raise ServiceError(422, "validation_failed", missing)
     return total
 
 
-def _with_user_ids(conn: Connection, app: LoadedApp, data: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def _with_user_ids(
+    conn: Connection, app: LoadedApp, data: dict[str, list[Any]]
+) -> dict[str, list[Any]]:
     """Pack records with people given by username (exports, sample data) turned into user ids.
 
     A username this installation does not know becomes an inactive user without a password
@@ -333,7 +409,8 @@ def _with_user_ids(conn: Connection, app: LoadedApp, data: dict[str, list[Any]])
             wanted.update(v for v in value if isinstance(v, str))
 
     people = {
-        key: {k for k, f in form.fields.items() if f.spec.type in ("user", "users")} for key, form in app.layout.forms.items()
+        key: {k for k, f in form.fields.items() if f.spec.type in ("user", "users")}
+        for key, form in app.layout.forms.items()
     }
     for form_key, records in data.items():
         for record in records:
@@ -347,7 +424,13 @@ def _with_user_ids(conn: Connection, app: LoadedApp, data: dict[str, list[Any]])
         if 0 < len(username) <= 64:
             ids[username] = conn.execute(
                 insert(User)
-                .values(username=username, display_name=username, is_active=False, is_admin=False, created_at=_now())
+                .values(
+                    username=username,
+                    display_name=username,
+                    is_active=False,
+                    is_admin=False,
+                    created_at=_now(),
+                )
                 .returning(User.id)
             ).scalar_one()
 
@@ -374,7 +457,11 @@ def purge(conn: Connection, key: str, form_key: str, field_key: str) -> int:
 
     app = load(conn, key)
     form = app.form(form_key)
-    rows = conn.execute(select(FormField.__table__).where(FormField.form_id == form.id, FormField.key == field_key, FormField.parent_id.is_(None))).all()
+    rows = conn.execute(
+        select(FormField.__table__).where(
+            FormField.form_id == form.id, FormField.key == field_key, FormField.parent_id.is_(None)
+        )
+    ).all()
     if not rows:
         raise not_found()
     dropped = 0

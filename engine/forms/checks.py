@@ -44,10 +44,16 @@ def _role_issues(app: AppSpec, entries: Entries) -> list[Issue]:
                 issues.append(issue(where, "unknown_form", key=form_key))
                 continue
             keys = {f.key for f in form.fields}
-            issues += [issue(f"{where}.fields.{key}", "unknown_field", key=key) for key in permission.fields if key not in keys]
+            issues += [
+                issue(f"{where}.fields.{key}", "unknown_field", key=key)
+                for key in permission.fields
+                if key not in keys
+            ]
             scope = permission.scope
             if not isinstance(scope, str):
-                issues += _formula_issues(scope.expr, entries.get(form_key, {}), f"{where}.scope.expr", set(), True)
+                issues += _formula_issues(
+                    scope.expr, entries.get(form_key, {}), f"{where}.scope.expr", set(), True
+                )
     return issues
 
 
@@ -134,5 +140,7 @@ def _formula_issues(
         return [issue(path, "invalid_schema", error=str(exc))]
     if boolean and (result.kind != "boolean" or result.is_list):
         names = kind_names(result.name)
-        return [issue(path, "not_boolean", actual_zh=names["actual_zh"], actual_en=names["actual_en"])]
+        return [
+            issue(path, "not_boolean", actual_zh=names["actual_zh"], actual_en=names["actual_en"])
+        ]
     return []

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,40}$"
 
 Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
-Formula = Annotated[str, StringConstraints(min_length=1), Field(description="A formula (DESIGN §6)")]
+Formula = Annotated[
+    str, StringConstraints(min_length=1), Field(description="A formula (DESIGN §6)")
+]
 Width = Literal["full", "half", "third", "two_thirds", "quarter"]
 
 

@@ -92,7 +92,9 @@ def _to_issue(error: ErrorDetails, data: Any) -> Issue:
     kind = error["type"]
     parts, union_at = _data_path(error["loc"], data, kind)
     if union_at is not None:  # one issue for a value that fits none of a union's forms
-        return Issue(format_path(parts[:union_at]), "invalid_value", INVALID_VALUE_ZH, INVALID_VALUE_EN)
+        return Issue(
+            format_path(parts[:union_at]), "invalid_value", INVALID_VALUE_ZH, INVALID_VALUE_EN
+        )
     path = format_path(parts)
     message_en = error["msg"]
     code = kind
@@ -108,7 +110,9 @@ def _to_issue(error: ErrorDetails, data: Any) -> Issue:
         message_en = "The field type (type) is required"
     elif kind == "extra_forbidden":
         code = "unknown_property"
-    elif kind == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == KEY_PATTERN:
+    elif (
+        kind == "string_pattern_mismatch" and (error.get("ctx") or {}).get("pattern") == KEY_PATTERN
+    ):
         code = "invalid_key"
         message_en = "A key is a lowercase letter followed by up to 40 lowercase letters, digits or underscores"
     return Issue(path, code, PYDANTIC_ZH.get(code, message_en), message_en)

@@ -43,10 +43,16 @@ def _parse_field(raw: Any, in_subform: bool = False) -> FieldSpecBase | None:
         return None
     data = dict(raw)
     if data.get("type") == "subform":
-        if in_subform:  # never valid, and not followed further down (a hostile draft may nest deeply)
+        if (
+            in_subform
+        ):  # never valid, and not followed further down (a hostile draft may nest deeply)
             return None
         inner = data.get("fields")
-        data["fields"] = [_loose(sub) for sub in inner if _parse_field(sub, True)] if isinstance(inner, list) else []
+        data["fields"] = (
+            [_loose(sub) for sub in inner if _parse_field(sub, True)]
+            if isinstance(inner, list)
+            else []
+        )
     for candidate in (data, _loose(data)):
         try:
             parsed: FieldSpecBase = _field_adapter().validate_python(candidate)
@@ -67,27 +73,40 @@ def _parse_form(raw: Any) -> FormSpec | None:
     if not isinstance(raw, dict) or not isinstance(raw.get("key"), str):
         return None
     raw_fields = raw.get("fields")
-    fields = [f for f in (_parse_field(x) for x in raw_fields) if f is not None] if isinstance(raw_fields, list) else []
+    fields = (
+        [f for f in (_parse_field(x) for x in raw_fields) if f is not None]
+        if isinstance(raw_fields, list)
+        else []
+    )
     # model_construct: the draft's form-level properties (name, title field) may still be invalid
-    return FormSpec.model_construct(key=raw["key"], name=raw.get("name") or raw["key"], fields=fields)
+    return FormSpec.model_construct(
+        key=raw["key"], name=raw.get("name") or raw["key"], fields=fields
+    )
 
 
 def draft_schema(app: dict[str, Any], form: str, subform: str | None = None) -> dict[str, Any]:
     """The schema formulas of form `form` (or of a row of its subform `subform`) see in `app`."""
     found = app.get("forms")
     raw_forms: list[Any] = found if isinstance(found, list) else []
-    sizes = [1 + (len(f["fields"]) if isinstance(f, dict) and isinstance(f.get("fields"), list) else 0) for f in raw_forms]
+    sizes = [
+        1 + (len(f["fields"]) if isinstance(f, dict) and isinstance(f.get("fields"), list) else 0)
+        for f in raw_forms
+    ]
     if sum(sizes) > MAX_DRAFT_FIELDS:
         raise DraftError("app", str(MAX_DRAFT_FIELDS))
     forms = [f for f in (_parse_form(x) for x in raw_forms) if f is not None]
-    spec = AppSpec.model_construct(format="jimu.app/1", key="draft", name="draft", version="0", forms=forms)
+    spec = AppSpec.model_construct(
+        format="jimu.app/1", key="draft", name="draft", version="0", forms=forms
+    )
     schemas = form_schemas(spec)
     if form not in schemas:
         raise DraftError("form", form)
     schema = schemas[form]
     if subform is None:
         return schema
-    found = next((f for f in next(x for x in forms if x.key == form).fields if f.key == subform), None)
+    found = next(
+        (f for f in next(x for x in forms if x.key == form).fields if f.key == subform), None
+    )
     if found is None or found.type != "subform":
         raise DraftError("subform", subform)
     return row_schema(schema, found)

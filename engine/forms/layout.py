@@ -101,11 +101,16 @@ class FieldLayout:
 
     @cached_property
     def writable(self) -> bool:
-        return self.source in ("column", "rows", "links") and self.spec.type not in ("formula", "serial")
+        return self.source in ("column", "rows", "links") and self.spec.type not in (
+            "formula",
+            "serial",
+        )
 
     @cached_property
     def unique(self) -> bool:
-        return isinstance(self.spec, ValueFieldSpec) and self.spec.unique and self.source == "column"
+        return (
+            isinstance(self.spec, ValueFieldSpec) and self.spec.unique and self.source == "column"
+        )
 
 
 @dataclass(eq=False)
@@ -122,7 +127,11 @@ class Container:
 
     @cached_property
     def _stored_formulas(self) -> list[FieldLayout]:
-        pending = {f.key: f for f in self.fields.values() if f.source == "column" and isinstance(f.spec, FormulaField)}
+        pending = {
+            f.key: f
+            for f in self.fields.values()
+            if f.source == "column" and isinstance(f.spec, FormulaField)
+        }
         ordered: list[FieldLayout] = []
         while pending:
             for key, layout in list(pending.items()):
@@ -177,7 +186,9 @@ class AppLayout:
         return self.forms[key]
 
 
-def _sources(fields: list[FieldSpecBase], schema: dict[str, Any], row_keys: frozenset[str]) -> dict[str, Source]:
+def _sources(
+    fields: list[FieldSpecBase], schema: dict[str, Any], row_keys: frozenset[str]
+) -> dict[str, Source]:
     """Where each field's value comes from; formulas are stored only when they read stored columns."""
     sources: dict[str, Source] = {}
     for spec in fields:
@@ -208,7 +219,9 @@ def _sources(fields: list[FieldSpecBase], schema: dict[str, Any], row_keys: froz
     return sources
 
 
-def _storable(spec: FormulaField, schema: dict[str, Any], sources: dict[str, Source], row_keys: frozenset[str]) -> bool:
+def _storable(
+    spec: FormulaField, schema: dict[str, Any], sources: dict[str, Source], row_keys: frozenset[str]
+) -> bool:
     try:
         tree = expr.checked(spec.expr, schema)
     except (expr.ExprError, ValueError):
@@ -246,7 +259,11 @@ def formula_refs(source: str, schema: dict[str, Any]) -> set[str]:
 
 
 def _field_layout(
-    spec: FieldSpecBase, source: Source, schema: dict[str, Any], ids: Mapping[tuple[str, ...], int], path: tuple[str, ...]
+    spec: FieldSpecBase,
+    source: Source,
+    schema: dict[str, Any],
+    ids: Mapping[tuple[str, ...], int],
+    path: tuple[str, ...],
 ) -> FieldLayout:
     kind = FIELD_TYPES[spec.type]
     column_type: TypeEngine[Any] | None = None
@@ -260,14 +277,20 @@ def _field_layout(
     return FieldLayout(spec, kind, ids[path], source, column_type)
 
 
-def _build_form(form: FormSpec, ids: Mapping[tuple[str, ...], int], schema: dict[str, Any], metadata: MetaData) -> FormLayout:
+def _build_form(
+    form: FormSpec, ids: Mapping[tuple[str, ...], int], schema: dict[str, Any], metadata: MetaData
+) -> FormLayout:
     form_id = ids[(form.key,)]
     fields = list(form.fields)
     sources = _sources(fields, schema, frozenset())
     layouts: dict[str, FieldLayout] = {}
     for spec in fields:
-        layouts[spec.key] = _field_layout(spec, sources[spec.key], schema, ids, (form.key, spec.key))
-    columns = [Column(f.column, f.column_type) for f in layouts.values() if f.column_type is not None]
+        layouts[spec.key] = _field_layout(
+            spec, sources[spec.key], schema, ids, (form.key, spec.key)
+        )
+    columns = [
+        Column(f.column, f.column_type) for f in layouts.values() if f.column_type is not None
+    ]
     unique = [f.column for f in layouts.values() if f.unique]
     table = physical.record_table(metadata, form_id, columns, unique)
     layout = FormLayout(table=table, fields=layouts, schema=schema, spec=form, id=form_id)
@@ -281,15 +304,22 @@ def _build_form(form: FormSpec, ids: Mapping[tuple[str, ...], int], schema: dict
 
 
 def _build_rows(
-    form: FormLayout, spec: SubformField, field_id: int, ids: Mapping[tuple[str, ...], int], metadata: MetaData
+    form: FormLayout,
+    spec: SubformField,
+    field_id: int,
+    ids: Mapping[tuple[str, ...], int],
+    metadata: MetaData,
 ) -> RowsLayout:
     schema = row_schema(form.schema, spec)
     fields = list(spec.fields)
     sources = _sources(fields, schema, frozenset(f.key for f in fields))
     layouts = {
-        sub.key: _field_layout(sub, sources[sub.key], schema, ids, (form.key, spec.key, sub.key)) for sub in fields
+        sub.key: _field_layout(sub, sources[sub.key], schema, ids, (form.key, spec.key, sub.key))
+        for sub in fields
     }
-    columns = [Column(f.column, f.column_type) for f in layouts.values() if f.column_type is not None]
+    columns = [
+        Column(f.column, f.column_type) for f in layouts.values() if f.column_type is not None
+    ]
     table = physical.child_table(metadata, form.id, field_id, columns)
     for sub in fields:
         if isinstance(sub, RelationField) and sub.many:
@@ -297,4 +327,12 @@ def _build_rows(
     return RowsLayout(table=table, fields=layouts, schema=schema, parent=form)
 
 
-__all__ = ["FORMULA_SCALE", "AppLayout", "Container", "FieldLayout", "FormLayout", "RowsLayout", "formula_column_type"]
+__all__ = [
+    "FORMULA_SCALE",
+    "AppLayout",
+    "Container",
+    "FieldLayout",
+    "FormLayout",
+    "RowsLayout",
+    "formula_column_type",
+]

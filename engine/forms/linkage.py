@@ -38,8 +38,18 @@ from engine.forms.query import Reader
 TEXT_LIKE = frozenset({"text", "textarea", "email", "phone", "url", "select", "serial"})
 NUMBERS = frozenset({"number", "integer", "money", "rating"})
 SAME_ONLY = (
-    "multiselect", "percent", "checkbox", "date", "datetime", "time", "user", "users", "department", "departments",
-    "address", "location",
+    "multiselect",
+    "percent",
+    "checkbox",
+    "date",
+    "datetime",
+    "time",
+    "user",
+    "users",
+    "department",
+    "departments",
+    "address",
+    "location",
 )
 # This field's type -> the source types whose values may fill it (besides relation -> relation
 # with the same target). Conversions are the engine's own (`to_json` of the source, `coerce` of
@@ -62,7 +72,10 @@ FILLS: dict[str, frozenset[str]] = {
 FAMILIES: dict[str, str] = {
     **{name: "text" for name in TEXT_LIKE},
     **{name: "number" for name in NUMBERS},
-    **{name: name for name in ("percent", "date", "datetime", "time", "checkbox", "user", "department")},
+    **{
+        name: name
+        for name in ("percent", "date", "datetime", "time", "checkbox", "user", "department")
+    },
 }
 
 SourceAccess = Callable[[Connection, FormLayout], Access | None]
@@ -99,20 +112,41 @@ def linkage_issues(field: FieldSpecBase, linkage: Linkage, scope: Scope) -> list
             issues.append(issue(f"{where}.equals", "unknown_field", key=condition.equals))
         elif own.key == field.key:
             issues.append(issue(f"{where}.equals", "linkage_self"))
-        elif not isinstance(own, ValueFieldSpec) or (own.type not in FAMILIES and not _single_relation(own)):
-            issues.append(issue(f"{where}.equals", "linkage_equals_type", key=own.key, type=own.type))
+        elif not isinstance(own, ValueFieldSpec) or (
+            own.type not in FAMILIES and not _single_relation(own)
+        ):
+            issues.append(
+                issue(f"{where}.equals", "linkage_equals_type", key=own.key, type=own.type)
+            )
         elif linkage_of(own) is not None:
             issues.append(issue(f"{where}.equals", "linkage_chain", key=own.key))
-        elif (other is not None or condition.field == "_id") and not _comparable(other, own, source.key):
+        elif (other is not None or condition.field == "_id") and not _comparable(
+            other, own, source.key
+        ):
             names = ("_id", "_id") if other is None else (other.key, other.type)
             issues.append(
-                issue(f"{where}.equals", "linkage_compare", field=names[0], field_type=names[1], key=own.key, type=own.type)
+                issue(
+                    f"{where}.equals",
+                    "linkage_compare",
+                    field=names[0],
+                    field_type=names[1],
+                    key=own.key,
+                    type=own.type,
+                )
             )
     take = theirs.get(linkage.take)
     if take is None:
         issues.append(issue(f"{base}.take", "unknown_field", key=linkage.take))
     elif not _fills(take, field):
-        issues.append(issue(f"{base}.take", "linkage_take_type", key=take.key, source_type=take.type, type=field.type))
+        issues.append(
+            issue(
+                f"{base}.take",
+                "linkage_take_type",
+                key=take.key,
+                source_type=take.type,
+                type=field.type,
+            )
+        )
     return issues
 
 
@@ -125,8 +159,11 @@ def _comparable(theirs: FieldSpecBase | None, own: FieldSpecBase, source_form: s
         return isinstance(own, RelationField) and not own.many and own.target == source_form
     if _single_relation(theirs) or _single_relation(own):
         return (
-            isinstance(theirs, RelationField) and isinstance(own, RelationField)
-            and not theirs.many and not own.many and theirs.target == own.target
+            isinstance(theirs, RelationField)
+            and isinstance(own, RelationField)
+            and not theirs.many
+            and not own.many
+            and theirs.target == own.target
         )
     family = FAMILIES.get(theirs.type)
     return family is not None and family == FAMILIES.get(own.type)
@@ -150,7 +187,9 @@ class Match:
 def linked_fields(form: FormLayout) -> list[FieldLayout]:
     """The writable fields of `form` with a linkage default, in definition order."""
     return on_layout(
-        form, "linkage:fields", lambda: [f for f in form.fields.values() if f.writable and linkage_of(f.spec) is not None]
+        form,
+        "linkage:fields",
+        lambda: [f for f in form.fields.values() if f.writable and linkage_of(f.spec) is not None],
     )
 
 
@@ -217,7 +256,9 @@ class Linker:
             key.append(converted)
         return tuple(key)
 
-    def find(self, conn: Connection, layout: FieldLayout, wanted: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], Match]:
+    def find(
+        self, conn: Connection, layout: FieldLayout, wanted: Iterable[tuple[Any, ...]]
+    ) -> dict[tuple[Any, ...], Match]:
         """The newest visible source record per wanted key (one statement for all keys)."""
         keys = list(dict.fromkeys(wanted))
         if not keys:
@@ -229,12 +270,18 @@ class Linker:
         assert linkage is not None
         table = reader.form.table
         resolver = reader.resolver()
-        conditions = [table.c._id if c.field == "_id" else resolver.value(c.field) for c in linkage.when]
+        conditions = [
+            table.c._id if c.field == "_id" else resolver.value(c.field) for c in linkage.when
+        ]
         if len(conditions) == 1:
             match = conditions[0].in_([key[0] for key in keys])
         else:
-            match = or_(*(and_(*(c == v for c, v in zip(conditions, key, strict=True))) for key in keys))
-        rank = func.row_number().over(partition_by=conditions, order_by=(table.c._updated_at.desc(), table.c._id.desc()))
+            match = or_(
+                *(and_(*(c == v for c, v in zip(conditions, key, strict=True))) for key in keys)
+            )
+        rank = func.row_number().over(
+            partition_by=conditions, order_by=(table.c._updated_at.desc(), table.c._id.desc())
+        )
         inner = (
             select(
                 *(c.label(f"k{i}") for i, c in enumerate(conditions)),
@@ -259,7 +306,11 @@ class Linker:
         if not isinstance(spec, RelationField):
             return column
         target = self.app.forms[spec.target].table.alias()
-        return select(target.c._id).where(target.c._id == column, target.c._deleted_at.is_(None)).scalar_subquery()
+        return (
+            select(target.c._id)
+            .where(target.c._id == column, target.c._deleted_at.is_(None))
+            .scalar_subquery()
+        )
 
     def json(self, layout: FieldLayout, raw: Any) -> Any:
         """A source value (as SQL returns it) as record JSON of the source field."""
@@ -270,15 +321,23 @@ class Linker:
         if raw is None:
             return None
         if isinstance(take.spec, RelationField) or isinstance(raw, Decimal):
-            return raw  # an id as relations are given; a number exact (so 12.00 may fill an integer)
+            return (
+                raw  # an id as relations are given; a number exact (so 12.00 may fill an integer)
+            )
         return Reader(self.app, source).value_json(source, take, raw)
 
-    def fill(self, conn: Connection, records: Sequence[Mapping[str, Any]], wants: Sequence[set[str]]) -> list[dict[str, Any]]:
+    def fill(
+        self, conn: Connection, records: Sequence[Mapping[str, Any]], wants: Sequence[set[str]]
+    ) -> list[dict[str, Any]]:
         """For each record (stored values by key), the source JSON value of each linkage field in
         its `wants` (None when nothing matched): one statement per linkage field for the batch."""
         result: list[dict[str, Any]] = [{} for _ in records]
         for layout in linked_fields(self.form):
-            positions = [(n, self.keys(layout, values)) for n, values in enumerate(records) if layout.key in wants[n]]
+            positions = [
+                (n, self.keys(layout, values))
+                for n, values in enumerate(records)
+                if layout.key in wants[n]
+            ]
             if not positions:
                 continue
             found = self.find(conn, layout, [key for _, key in positions if key is not None])
@@ -320,7 +379,9 @@ def preview(conn: Connection, linker: Linker, data: Any) -> dict[str, Any]:
             continue
         key = linker.keys(layout, values)
         match = linker.find(conn, layout, [key]).get(key) if key is not None else None
-        result[layout.key] = None if match is None or match.raw is None else _shown(conn, linker, layout, match)
+        result[layout.key] = (
+            None if match is None or match.raw is None else _shown(conn, linker, layout, match)
+        )
     return result
 
 
@@ -353,4 +414,14 @@ def needed_keys(form: FormLayout) -> set[str]:
     return {c.equals for layout in linked_fields(form) for c in linkage_of(layout.spec).when}  # type: ignore[union-attr]
 
 
-__all__ = ["FILLS", "Linker", "Match", "SourceAccess", "linkage_issues", "linkage_of", "linked_fields", "needed_keys", "preview"]
+__all__ = [
+    "FILLS",
+    "Linker",
+    "Match",
+    "SourceAccess",
+    "linkage_issues",
+    "linkage_of",
+    "linked_fields",
+    "needed_keys",
+    "preview",
+]

@@ -24,8 +24,23 @@ from engine.forms.schema import row_schema
 # Field types whose record JSON is a scalar the JS runtime reads exactly as the server does.
 SCALAR_TYPES = frozenset(
     {
-        "text", "textarea", "email", "phone", "url", "number", "money", "percent", "integer",
-        "rating", "checkbox", "date", "datetime", "time", "select", "multiselect", "formula",
+        "text",
+        "textarea",
+        "email",
+        "phone",
+        "url",
+        "number",
+        "money",
+        "percent",
+        "integer",
+        "rating",
+        "checkbox",
+        "date",
+        "datetime",
+        "time",
+        "select",
+        "multiselect",
+        "formula",
     }
 )
 
@@ -58,10 +73,16 @@ def _compile(source: str, schema: dict[str, Any], readable: set[str]) -> dict[st
 
 
 def _plain(fields: list[FieldSpecBase], hidden: frozenset[str]) -> set[str]:
-    return {f.key for f in fields if f.type in SCALAR_TYPES and f.type != "formula" and f.key not in hidden}
+    return {
+        f.key
+        for f in fields
+        if f.type in SCALAR_TYPES and f.type != "formula" and f.key not in hidden
+    }
 
 
-def _scripts(fields: list[FieldSpecBase], schema: dict[str, Any], readable: set[str], hidden: frozenset[str]) -> dict[str, Any]:
+def _scripts(
+    fields: list[FieldSpecBase], schema: dict[str, Any], readable: set[str], hidden: frozenset[str]
+) -> dict[str, Any]:
     """Formulas in dependency order, then the show/hide and read-only rules, of `fields`."""
     formulas: dict[str, dict[str, Any]] = {}
     pending = [f for f in fields if isinstance(f, FormulaField) and f.key not in hidden]
@@ -98,7 +119,9 @@ def live_scripts(form: FormLayout, hidden: frozenset[str]) -> dict[str, Any]:
     for field in fields:
         if isinstance(field, SubformField) and field.key not in hidden:
             rows = list(field.fields)
-            scripts = _scripts(rows, row_schema(form.schema, field), outer | _plain(rows, frozenset()), frozenset())
+            scripts = _scripts(
+                rows, row_schema(form.schema, field), outer | _plain(rows, frozenset()), frozenset()
+            )
             if any(scripts.values()):
                 subforms[field.key] = scripts
     return {**result, "subforms": subforms}

@@ -29,8 +29,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Aggregate {aggregate} needs a number field; field {key} has type {type}",
     ),
     "duplicate_option": ("选项值 {value} 重复", "Duplicate option value {value}"),
-    "unknown_option": ("默认值 {value} 不是选项之一", "The default {value} is not one of the options"),
-    "min_max": ("最小值 {min} 大于最大值 {max}", "The minimum {min} is greater than the maximum {max}"),
+    "unknown_option": (
+        "默认值 {value} 不是选项之一",
+        "The default {value} is not one of the options",
+    ),
+    "min_max": (
+        "最小值 {min} 大于最大值 {max}",
+        "The minimum {min} is greater than the maximum {max}",
+    ),
     "invalid_pattern": ("正则表达式无效：{error}", "Invalid regular expression: {error}"),
     "unsupported_pattern": (
         "不支持的正则表达式：{error}（为保证校验速度，不支持反向引用 \\1、环视 (?=…) 等写法）",
@@ -63,7 +69,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{type} 类型的字段不能使用数据联动默认值",
         "A {type} field cannot have a data linkage default",
     ),
-    "linkage_self": ("联动条件不能使用本字段自身", "A linkage condition cannot use the field itself"),
+    "linkage_self": (
+        "联动条件不能使用本字段自身",
+        "A linkage condition cannot use the field itself",
+    ),
     "linkage_equals_type": (
         "字段 {key}（{type}）不能作为联动条件",
         "Field {key} ({type}) cannot be used in a linkage condition",
@@ -95,8 +104,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "min_length": ("至少需要 {min} 个字符", "Must have at least {min} characters"),
     "max_length": ("最多 {max} 个字符", "Must have at most {max} characters"),
     "expected_number": (
-        "应为数字（JSON 数字或如 \"12.50\" 的数字文本）",
-        "Expected a number (a JSON number or decimal text such as \"12.50\")",
+        '应为数字（JSON 数字或如 "12.50" 的数字文本）',
+        'Expected a number (a JSON number or decimal text such as "12.50")',
     ),
     "expected_integer": ("应为整数", "Expected a whole number"),
     "number_too_large": (
@@ -125,21 +134,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "missing": ("缺少必填项", "Missing required value"),
     # records
     "required": ("此项为必填项", "This field is required"),
-    "unique": ("取值 {value} 已存在，不能重复", "The value {value} already exists; it must be unique"),
+    "unique": (
+        "取值 {value} 已存在，不能重复",
+        "The value {value} already exists; it must be unique",
+    ),
     "record_not_found": ("关联的记录 {id} 不存在", "The linked record {id} does not exist"),
     "user_not_found": ("成员 {id} 不存在", "User {id} does not exist"),
     "department_not_found": ("部门 {id} 不存在", "Department {id} does not exist"),
-    "file_not_found": ("文件 {id} 不存在，请先通过 POST /files 上传", "File {id} does not exist; upload it with POST /files first"),
+    "file_not_found": (
+        "文件 {id} 不存在，请先通过 POST /files 上传",
+        "File {id} does not exist; upload it with POST /files first",
+    ),
     "row_not_found": ("子表单行 {id} 不属于这条记录", "Row {id} does not belong to this record"),
     "not_an_image": (
         "图片字段只接受 PNG、JPEG、GIF、WebP 或 BMP 图片",
         "Image fields accept only PNG, JPEG, GIF, WebP or BMP images",
     ),
     "signature_not_png": ("手写签名应为 PNG 图片", "A signature must be a PNG image"),
-    "not_a_file_field": ("{key} 不是此外链可填写的附件、图片或签名字段", "{key} is not an attachment, image or signature field of this link"),
+    "not_a_file_field": (
+        "{key} 不是此外链可填写的附件、图片或签名字段",
+        "{key} is not an attachment, image or signature field of this link",
+    ),
     "expected_record": ("记录应为 JSON 对象", "A record must be a JSON object"),
     "read_only_field": ("你对此字段只有查看权限", "You may not change this field"),
-    "locked_field": ("此字段当前为只读（只读条件成立），不能修改", "This field is read-only while its read-only condition holds"),
+    "locked_field": (
+        "此字段当前为只读（只读条件成立），不能修改",
+        "This field is read-only while its read-only condition holds",
+    ),
     "version_required": ("修改记录时必须提供 _version", "_version is required to change a record"),
     "expected_version": ("_version 应为正整数", "_version must be a positive whole number"),
     "validation": ("{message_zh}", "{message_en}"),
@@ -156,7 +177,9 @@ INVALID_VALUE_EN = "The value matches none of the allowed forms"
 UNKNOWN_TYPE_EN = "Unknown field type {type!r}; expected one of: {expected}"
 
 
-def issue(path: str, code: str, *, line: int | None = None, column: int | None = None, **params: Any) -> Issue:
+def issue(
+    path: str, code: str, *, line: int | None = None, column: int | None = None, **params: Any
+) -> Issue:
     """An issue with the messages of `code` filled in from `params`."""
     zh, en = MESSAGES[code]
     return Issue(path, code, zh.format(**params), en.format(**params), line, column)

@@ -60,7 +60,9 @@ class Plan:
 
     @property
     def hash(self) -> str:
-        body = json.dumps([asdict(s) for s in self.steps], sort_keys=True, ensure_ascii=False, default=str)
+        body = json.dumps(
+            [asdict(s) for s in self.steps], sort_keys=True, ensure_ascii=False, default=str
+        )
         return hashlib.sha256(body.encode()).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
@@ -72,7 +74,9 @@ class Recorded:
     """What the platform recorded about an app's physical schema."""
 
     forms: dict[str, Any]  # rows of `forms`
-    fields: dict[tuple[int, int | None], dict[str, Any]]  # live `form_fields` rows, by (form id, parent id)
+    fields: dict[
+        tuple[int, int | None], dict[str, Any]
+    ]  # live `form_fields` rows, by (form id, parent id)
     retired: dict[tuple[int, int | None], dict[str, list[Any]]]
 
 
@@ -83,11 +87,17 @@ def recorded(conn: Connection, app_id: int | None) -> Recorded:
     retired: dict[tuple[int, int | None], dict[str, list[Any]]] = {}
     if app_id is None:
         return Recorded(forms, fields, retired)
-    for row in conn.execute(select(Form.__table__).where(Form.app_id == app_id, Form.retired_at.is_(None))):
+    for row in conn.execute(
+        select(Form.__table__).where(Form.app_id == app_id, Form.retired_at.is_(None))
+    ):
         forms[row.key] = row
     form_ids = [f.id for f in forms.values()]
     if form_ids:
-        for row in conn.execute(select(FormField.__table__).where(FormField.form_id.in_(form_ids)).order_by(FormField.id)):
+        for row in conn.execute(
+            select(FormField.__table__)
+            .where(FormField.form_id.in_(form_ids))
+            .order_by(FormField.id)
+        ):
             where = (row.form_id, row.parent_id)
             if row.retired_at is None:
                 fields.setdefault(where, {})[row.key] = row
@@ -153,7 +163,9 @@ def _restorable(rec: Recorded, form_id: int, parent: int | None, spec: FieldSpec
     return None
 
 
-def make_plan(conn: Connection, app_id: int | None, spec: AppSpec, previous: AppLayout | None) -> tuple[Plan, AppLayout]:
+def make_plan(
+    conn: Connection, app_id: int | None, spec: AppSpec, previous: AppLayout | None
+) -> tuple[Plan, AppLayout]:
     """The plan that turns the recorded schema into `spec`'s, and `spec`'s provisional layout."""
     rec = recorded(conn, app_id)
     layout = AppLayout.build(spec, ids_of(spec, rec))
@@ -161,14 +173,26 @@ def make_plan(conn: Connection, app_id: int | None, spec: AppSpec, previous: App
     for form in layout.forms.values():
         name = _names(form.spec.name, form.key)
         if form.id < 0:
-            steps.append(Step("create_form", form.key, message=_message(f"新建表单「{name.zh}」", f"Create form \"{name.en}\"")))
+            steps.append(
+                Step(
+                    "create_form",
+                    form.key,
+                    message=_message(f"新建表单「{name.zh}」", f'Create form "{name.en}"'),
+                )
+            )
             continue
         steps.extend(_field_steps(conn, form, form, rec, previous, None))
     desired = {f.key for f in spec.forms}
     for key in rec.forms:
         if key not in desired:
             steps.append(
-                Step("retire_form", key, message=_message(f"停用表单 {key}（数据保留）", f"Retire form {key} (its data is kept)"))
+                Step(
+                    "retire_form",
+                    key,
+                    message=_message(
+                        f"停用表单 {key}（数据保留）", f"Retire form {key} (its data is kept)"
+                    ),
+                )
             )
     return Plan(steps), layout
 
@@ -190,7 +214,13 @@ def _field_steps(
         label = _label(layout.spec)
         row = live.get(layout.key)
         if layout.id < 0:
-            yield Step("add_field", form.key, path, {"type": layout.spec.type}, _message(f"新增字段「{label.zh}」", f"Add field \"{label.en}\""))
+            yield Step(
+                "add_field",
+                form.key,
+                path,
+                {"type": layout.spec.type},
+                _message(f"新增字段「{label.zh}」", f'Add field "{label.en}"'),
+            )
         elif row is None:
             count = _count_values(conn, form, container, layout)
             yield Step(
@@ -198,7 +228,10 @@ def _field_steps(
                 form.key,
                 path,
                 {"values": count},
-                _message(f"恢复已删除的字段「{label.zh}」及其 {count} 个值", f"Restore the deleted field \"{label.en}\" with its {count} values"),
+                _message(
+                    f"恢复已删除的字段「{label.zh}」及其 {count} 个值",
+                    f'Restore the deleted field "{label.en}" with its {count} values',
+                ),
             )
         elif row.type != layout.spec.type or row.storage != layout.storage:
             yield _change_step(conn, form, container, layout, row, before, path)
@@ -206,7 +239,9 @@ def _field_steps(
             old = before.fields.get(layout.key) if before else None
             was_unique = old is not None and old.unique
             if layout.unique and not was_unique:
-                duplicates = _duplicates(conn, container, layout) if row.storage == layout.storage else 0
+                duplicates = (
+                    _duplicates(conn, container, layout) if row.storage == layout.storage else 0
+                )
                 if duplicates:
                     raise ServiceError(
                         422,
@@ -216,13 +251,23 @@ def _field_steps(
                                 path,
                                 "unique_duplicates",
                                 f"字段「{label.zh}」已有 {duplicates} 个重复的值，不能设为唯一",
-                                f"Field \"{label.en}\" already has {duplicates} duplicated values; it cannot be made unique",
+                                f'Field "{label.en}" already has {duplicates} duplicated values; it cannot be made unique',
                             )
                         ],
                     )
-                yield Step("add_unique", form.key, path, message=_message(f"「{label.zh}」不允许重复", f"\"{label.en}\" becomes unique"))
+                yield Step(
+                    "add_unique",
+                    form.key,
+                    path,
+                    message=_message(f"「{label.zh}」不允许重复", f'"{label.en}" becomes unique'),
+                )
             elif was_unique and not layout.unique:
-                yield Step("drop_unique", form.key, path, message=_message(f"「{label.zh}」允许重复", f"\"{label.en}\" may repeat"))
+                yield Step(
+                    "drop_unique",
+                    form.key,
+                    path,
+                    message=_message(f"「{label.zh}」允许重复", f'"{label.en}" may repeat'),
+                )
         if layout.rows is not None and layout.id > 0:
             yield from _field_steps(conn, form, layout.rows, rec, previous, layout)
     for key, row in live.items():
@@ -240,7 +285,9 @@ def _field_steps(
             )
 
 
-def _previous_container(previous: AppLayout | None, form_key: str, subform: str | None) -> Container | None:
+def _previous_container(
+    previous: AppLayout | None, form_key: str, subform: str | None
+) -> Container | None:
     if previous is None or form_key not in previous.forms:
         return None
     form = previous.forms[form_key]
@@ -254,7 +301,9 @@ def _table_of(form: FormLayout, container: Container) -> Table:
     return container.table
 
 
-def _count_values(conn: Connection, form: FormLayout, container: Container, layout: FieldLayout) -> int:
+def _count_values(
+    conn: Connection, form: FormLayout, container: Container, layout: FieldLayout
+) -> int:
     if layout.column_type is None:
         return 0
     table = container.table
@@ -265,7 +314,9 @@ def _count_values(conn: Connection, form: FormLayout, container: Container, layo
 def _count_recorded(conn: Connection, form: FormLayout, container: Container, row: Any) -> int:
     if row.storage is None:
         return 0
-    return int(conn.execute(text(f"SELECT COUNT(f{row.id}) FROM {container.table.name}")).scalar_one())
+    return int(
+        conn.execute(text(f"SELECT COUNT(f{row.id}) FROM {container.table.name}")).scalar_one()
+    )
 
 
 def _duplicates(conn: Connection, container: Container, layout: FieldLayout) -> int:
@@ -276,11 +327,21 @@ def _duplicates(conn: Connection, container: Container, layout: FieldLayout) -> 
 
 
 def _change_step(
-    conn: Connection, form: FormLayout, container: Container, layout: FieldLayout, row: Any, before: Container | None, path: str
+    conn: Connection,
+    form: FormLayout,
+    container: Container,
+    layout: FieldLayout,
+    row: Any,
+    before: Container | None,
+    path: str,
 ) -> Step:
     label = _label(layout.spec)
     old = before.fields.get(layout.key) if before else None
-    if isinstance(layout.spec, RelationField) and row.type == "relation" and (row.storage is None) != (layout.storage is None):
+    if (
+        isinstance(layout.spec, RelationField)
+        and row.type == "relation"
+        and (row.storage is None) != (layout.storage is None)
+    ):
         raise ServiceError(
             422,
             "invalid_definition",
@@ -293,7 +354,12 @@ def _change_step(
                 )
             ],
         )
-    detail: dict[str, Any] = {"from": row.type, "to": layout.spec.type, "from_storage": row.storage, "to_storage": layout.storage}
+    detail: dict[str, Any] = {
+        "from": row.type,
+        "to": layout.spec.type,
+        "from_storage": row.storage,
+        "to_storage": layout.storage,
+    }
     if row.storage is not None and layout.storage is not None and old is not None:
         failed = list(_conversion_failures(conn, container, old, layout, row))
         detail["values"] = _count_recorded(conn, form, container, row)
@@ -301,16 +367,16 @@ def _change_step(
         detail["not_converted_ids"] = failed[:FAILED_IDS_SHOWN]
         zh = f"字段「{label.zh}」从{_title(row.type, 0)}改为{_title(layout.spec.type, 0)}：{detail['values']} 个值中 {len(failed)} 个无法转换（原值保留在备份列，可恢复）"
         en = (
-            f"Change field \"{label.en}\" from {_title(row.type, 1)} to {_title(layout.spec.type, 1)}: {len(failed)} of {detail['values']} values "
+            f'Change field "{label.en}" from {_title(row.type, 1)} to {_title(layout.spec.type, 1)}: {len(failed)} of {detail["values"]} values '
             "cannot convert (the original values are kept in a backup column)"
         )
         return Step("convert_field", form.key, path, detail, _message(zh, en))
     if row.storage is not None:
         zh = f"字段「{label.zh}」改为{_title(layout.spec.type, 0)}：原有的值保留在备份列"
-        en = f"Field \"{label.en}\" becomes {_title(layout.spec.type, 1)}: its stored values are kept in a backup column"
+        en = f'Field "{label.en}" becomes {_title(layout.spec.type, 1)}: its stored values are kept in a backup column'
         return Step("convert_field", form.key, path, detail, _message(zh, en))
     zh = f"字段「{label.zh}」改为{_title(layout.spec.type, 0)}"
-    en = f"Field \"{label.en}\" becomes {_title(layout.spec.type, 1)}"
+    en = f'Field "{label.en}" becomes {_title(layout.spec.type, 1)}'
     return Step("convert_field", form.key, path, detail, _message(zh, en))
 
 
@@ -324,14 +390,20 @@ def convert_value(old: FieldLayout, new: FieldLayout, value: Any) -> tuple[Any, 
     """A stored value of `old` as `new` stores it, via record JSON; (None, False) if it cannot."""
     if value is None:
         return None, True
-    raw = old.kind.to_json(old.spec, value) if old.source == "column" and old.spec.type not in ("formula",) else generic_json(value)
+    raw = (
+        old.kind.to_json(old.spec, value)
+        if old.source == "column" and old.spec.type not in ("formula",)
+        else generic_json(value)
+    )
     if isinstance(raw, dict) and "id" in raw:
         raw = raw["id"]
     if new.spec.type in ("text", "textarea", "rich_text") and not isinstance(raw, str):
         if isinstance(raw, list):
             raw = ", ".join(str(v) for v in raw)
         elif isinstance(raw, dict):
-            raw = "".join(str(raw.get(k) or "") for k in ("province", "city", "district", "detail")) or json.dumps(raw, ensure_ascii=False)
+            raw = "".join(
+                str(raw.get(k) or "") for k in ("province", "city", "district", "detail")
+            ) or json.dumps(raw, ensure_ascii=False)
         elif isinstance(raw, bool):
             raw = "是" if raw else "否"
         else:
@@ -344,11 +416,17 @@ def convert_value(old: FieldLayout, new: FieldLayout, value: Any) -> tuple[Any, 
     return converted, True
 
 
-def _conversion_failures(conn: Connection, container: Container, old: FieldLayout, new: FieldLayout, row: Any) -> Iterator[int]:
+def _conversion_failures(
+    conn: Connection, container: Container, old: FieldLayout, new: FieldLayout, row: Any
+) -> Iterator[int]:
     table = container.table
     source = Column(f"f{row.id}", old.column_type)
-    reader = Table(table.name, MetaData(), Column("_id", physical.RecordId, primary_key=True), source)
-    for record_id, value in conn.execute(select(reader.c._id, reader.c[source.name]).where(reader.c[source.name].is_not(None))):
+    reader = Table(
+        table.name, MetaData(), Column("_id", physical.RecordId, primary_key=True), source
+    )
+    for record_id, value in conn.execute(
+        select(reader.c._id, reader.c[source.name]).where(reader.c[source.name].is_not(None))
+    ):
         _, ok = convert_value(old, new, value)
         if not ok:
             yield record_id
@@ -357,7 +435,9 @@ def _conversion_failures(conn: Connection, container: Container, old: FieldLayou
 # --- applying ------------------------------------------------------------------------------
 
 
-def apply_plan(conn: Connection, app_id: int, plan: Plan, layout: AppLayout, previous: AppLayout | None) -> AppLayout:
+def apply_plan(
+    conn: Connection, app_id: int, plan: Plan, layout: AppLayout, previous: AppLayout | None
+) -> AppLayout:
     """Execute `plan` (made by `make_plan` for `layout`) and return the final layout with real ids."""
     rec = recorded(conn, app_id)
     now = dt.datetime.now(dt.UTC)
@@ -374,7 +454,11 @@ def apply_plan(conn: Connection, app_id: int, plan: Plan, layout: AppLayout, pre
             recompute.add(step.form)
             continue
         if step.op == "retire_form":
-            conn.execute(update(Form).where(Form.app_id == app_id, Form.key == step.form).values(retired_at=now))
+            conn.execute(
+                update(Form)
+                .where(Form.app_id == app_id, Form.key == step.form)
+                .values(retired_at=now)
+            )
             continue
         form = final.forms[step.form]
         if step.op == "retire_field":
@@ -384,17 +468,27 @@ def apply_plan(conn: Connection, app_id: int, plan: Plan, layout: AppLayout, pre
             continue
         container, layout_field = _locate(form, step.field)
         if step.op == "add_field" or step.op == "restore_field":
-            _add_storage(conn, form, container, layout_field, rec, restoring=step.op == "restore_field")
+            _add_storage(
+                conn, form, container, layout_field, rec, restoring=step.op == "restore_field"
+            )
             recompute.add(form.key)
         elif step.op == "convert_field":
-            old_container = _previous_container(previous, form.key, step.field.split(".")[0] if step.field and "." in step.field else None)
+            old_container = _previous_container(
+                previous,
+                form.key,
+                step.field.split(".")[0] if step.field and "." in step.field else None,
+            )
             old = old_container.fields.get(layout_field.key) if old_container else None
             _convert(conn, container, layout_field, old, step.field or "")
             recompute.add(form.key)
         elif step.op == "add_unique":
             _add_unique(conn, container, layout_field, step.field or "")
         elif step.op == "drop_unique":
-            conn.execute(text(f"DROP INDEX IF EXISTS {physical.unique_index_name(container.table.name, layout_field.column)}"))
+            conn.execute(
+                text(
+                    f"DROP INDEX IF EXISTS {physical.unique_index_name(container.table.name, layout_field.column)}"
+                )
+            )
     for form in final.forms.values():
         _record_storage(conn, form)
         if form.key in recompute or _formulas_changed(form, previous):
@@ -406,7 +500,10 @@ def _add_unique(conn: Connection, container: Container, layout: FieldLayout, pat
     """The unique index of a field; a 422 when its values repeat (the plan counts duplicates
     only of values that are not converted in the same publish)."""
     try:
-        physical.unique_index(Table(container.table.name, MetaData(), *_columns_for_index(container, layout)), layout.column).create(conn)
+        physical.unique_index(
+            Table(container.table.name, MetaData(), *_columns_for_index(container, layout)),
+            layout.column,
+        ).create(conn)
     except IntegrityError:
         label = _label(layout.spec)
         raise ServiceError(
@@ -417,14 +514,18 @@ def _add_unique(conn: Connection, container: Container, layout: FieldLayout, pat
                     path,
                     "unique_duplicates",
                     f"字段「{label.zh}」有重复的值，不能设为唯一",
-                    f"Field \"{label.en}\" has duplicated values; it cannot be made unique",
+                    f'Field "{label.en}" has duplicated values; it cannot be made unique',
                 )
             ],
         ) from None
 
 
 def _columns_for_index(container: Container, layout: FieldLayout) -> list[Column[Any]]:
-    return [Column("_id", physical.RecordId, primary_key=True), Column("_deleted_at", container.table.c._deleted_at.type), Column(layout.column, layout.column_type)]
+    return [
+        Column("_id", physical.RecordId, primary_key=True),
+        Column("_deleted_at", container.table.c._deleted_at.type),
+        Column(layout.column, layout.column_type),
+    ]
 
 
 def _locate(form: FormLayout, path: str | None) -> tuple[Container, FieldLayout]:
@@ -437,26 +538,34 @@ def _locate(form: FormLayout, path: str | None) -> tuple[Container, FieldLayout]
     return rows, rows.fields[parts[1]]
 
 
-def _assign_ids(conn: Connection, app_id: int, layout: AppLayout, rec: Recorded) -> dict[tuple[str, ...], int]:
+def _assign_ids(
+    conn: Connection, app_id: int, layout: AppLayout, rec: Recorded
+) -> dict[tuple[str, ...], int]:
     ids: dict[tuple[str, ...], int] = {}
     for form in layout.forms.values():
         form_id = form.id
         if form_id < 0:
-            form_id = conn.execute(sa_insert(Form).values(app_id=app_id, key=form.key).returning(Form.id)).scalar_one()
+            form_id = conn.execute(
+                sa_insert(Form).values(app_id=app_id, key=form.key).returning(Form.id)
+            ).scalar_one()
         ids[(form.key,)] = form_id
         for f in form.fields.values():
             field_id = f.id if f.id > 0 else _new_field(conn, form_id, None, f)
             ids[(form.key, f.key)] = field_id
             if f.rows is not None:
                 for sub in f.rows.fields.values():
-                    ids[(form.key, f.key, sub.key)] = sub.id if sub.id > 0 else _new_field(conn, form_id, field_id, sub)
+                    ids[(form.key, f.key, sub.key)] = (
+                        sub.id if sub.id > 0 else _new_field(conn, form_id, field_id, sub)
+                    )
     return ids
 
 
 def _new_field(conn: Connection, form_id: int, parent_id: int | None, layout: FieldLayout) -> int:
     return int(
         conn.execute(
-            sa_insert(FormField).values(form_id=form_id, parent_id=parent_id, key=layout.key, type=layout.spec.type).returning(FormField.id)
+            sa_insert(FormField)
+            .values(form_id=form_id, parent_id=parent_id, key=layout.key, type=layout.spec.type)
+            .returning(FormField.id)
         ).scalar_one()
     )
 
@@ -483,7 +592,9 @@ def _record_storage(conn: Connection, form: FormLayout) -> None:
 
 def _set_row(conn: Connection, layout: FieldLayout, form_id: int) -> None:
     conn.execute(
-        update(FormField).where(FormField.id == layout.id).values(type=layout.spec.type, storage=layout.storage, retired_at=None)
+        update(FormField)
+        .where(FormField.id == layout.id)
+        .values(type=layout.spec.type, storage=layout.storage, retired_at=None)
     )
 
 
@@ -492,15 +603,29 @@ def _add_column(conn: Connection, table: str, name: str, type_: Any) -> None:
     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {compiled}"))
 
 
-def _add_storage(conn: Connection, form: FormLayout, container: Container, layout: FieldLayout, rec: Recorded, *, restoring: bool) -> None:
+def _add_storage(
+    conn: Connection,
+    form: FormLayout,
+    container: Container,
+    layout: FieldLayout,
+    rec: Recorded,
+    *,
+    restoring: bool,
+) -> None:
     if restoring:
         if layout.unique:
-            physical.unique_index(Table(container.table.name, MetaData(), *_columns_for_index(container, layout)), layout.column).create(conn)
+            physical.unique_index(
+                Table(container.table.name, MetaData(), *_columns_for_index(container, layout)),
+                layout.column,
+            ).create(conn)
         return
     if layout.column_type is not None:
         _add_column(conn, container.table.name, layout.column, layout.column_type)
         if layout.unique:
-            physical.unique_index(Table(container.table.name, MetaData(), *_columns_for_index(container, layout)), layout.column).create(conn)
+            physical.unique_index(
+                Table(container.table.name, MetaData(), *_columns_for_index(container, layout)),
+                layout.column,
+            ).create(conn)
     if layout.rows is not None:
         layout.rows.table.create(conn)
         for sub in layout.rows.fields.values():
@@ -510,7 +635,14 @@ def _add_storage(conn: Connection, form: FormLayout, container: Container, layou
         layout.link.create(conn)
 
 
-def _retire(conn: Connection, form: FormLayout, container: Container, path: str, rec: Recorded, now: dt.datetime) -> None:
+def _retire(
+    conn: Connection,
+    form: FormLayout,
+    container: Container,
+    path: str,
+    rec: Recorded,
+    now: dt.datetime,
+) -> None:
     key = path.split(".")[-1]
     parent = None
     if "." in path:
@@ -518,11 +650,17 @@ def _retire(conn: Connection, form: FormLayout, container: Container, path: str,
     row = rec.fields.get((form.id, parent), {}).get(key)
     if row is None:
         return
-    conn.execute(text(f"DROP INDEX IF EXISTS {physical.unique_index_name(container.table.name, f'f{row.id}')}"))
+    conn.execute(
+        text(
+            f"DROP INDEX IF EXISTS {physical.unique_index_name(container.table.name, f'f{row.id}')}"
+        )
+    )
     conn.execute(update(FormField).where(FormField.id == row.id).values(retired_at=now))
 
 
-def _convert(conn: Connection, container: Container, new: FieldLayout, old: FieldLayout | None, path: str) -> None:
+def _convert(
+    conn: Connection, container: Container, new: FieldLayout, old: FieldLayout | None, path: str
+) -> None:
     row = conn.execute(select(FormField.__table__).where(FormField.id == new.id)).one()
     table = container.table.name
     backups = list(row.backups or [])
@@ -530,7 +668,14 @@ def _convert(conn: Connection, container: Container, new: FieldLayout, old: Fiel
         backup = f"{new.column}_b{len(backups) + 1}"
         conn.execute(text(f"DROP INDEX IF EXISTS {physical.unique_index_name(table, new.column)}"))
         conn.execute(text(f"ALTER TABLE {table} RENAME COLUMN {new.column} TO {backup}"))
-        backups.append({"column": backup, "type": row.type, "storage": row.storage, "at": dt.datetime.now(dt.UTC).isoformat()})
+        backups.append(
+            {
+                "column": backup,
+                "type": row.type,
+                "storage": row.storage,
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+            }
+        )
         conn.execute(update(FormField).where(FormField.id == new.id).values(backups=backups))
     if new.column_type is None:
         return
@@ -538,8 +683,12 @@ def _convert(conn: Connection, container: Container, new: FieldLayout, old: Fiel
     if row.storage is not None and old is not None and old.column_type is not None:
         source = Column(backups[-1]["column"], old.column_type)
         target = Column(new.column, new.column_type)
-        mirror = Table(table, MetaData(), Column("_id", physical.RecordId, primary_key=True), source, target)
-        rows = conn.execute(select(mirror.c._id, mirror.c[source.name]).where(mirror.c[source.name].is_not(None))).all()
+        mirror = Table(
+            table, MetaData(), Column("_id", physical.RecordId, primary_key=True), source, target
+        )
+        rows = conn.execute(
+            select(mirror.c._id, mirror.c[source.name]).where(mirror.c[source.name].is_not(None))
+        ).all()
         changes = []
         for record_id, value in rows:
             converted, ok = convert_value(old, new, value)
@@ -548,10 +697,16 @@ def _convert(conn: Connection, container: Container, new: FieldLayout, old: Fiel
         if changes:
             from sqlalchemy import bindparam
 
-            statement = update(mirror).where(mirror.c._id == bindparam("rid")).values({new.column: bindparam("v", type_=new.column_type)})
+            statement = (
+                update(mirror)
+                .where(mirror.c._id == bindparam("rid"))
+                .values({new.column: bindparam("v", type_=new.column_type)})
+            )
             for start in range(0, len(changes), CONVERT_BATCH):
                 conn.execute(statement, changes[start : start + CONVERT_BATCH])
-    if new.unique and old is not None and old.unique:  # a field that becomes unique gets its own add_unique step
+    if (
+        new.unique and old is not None and old.unique
+    ):  # a field that becomes unique gets its own add_unique step
         _add_unique(conn, container, new, path)
 
 
@@ -560,7 +715,9 @@ def _formulas_changed(form: FormLayout, previous: AppLayout | None) -> bool:
         return True
     before = previous.forms[form.key]
     for container, old in [(form, before)] + [
-        (f.rows, before.fields[f.key].rows) for f in form.fields.values() if f.rows is not None and f.key in before.fields
+        (f.rows, before.fields[f.key].rows)
+        for f in form.fields.values()
+        if f.rows is not None and f.key in before.fields
     ]:
         if container is None or old is None:
             continue
@@ -584,8 +741,14 @@ def recompute_formulas(conn: Connection, app: AppLayout, form: FormLayout) -> No
         if not formulas:
             continue
         table = container.table
-        stored = [f for f in container.fields.values() if f.source == "column" and f.column_type is not None]
-        rows = conn.execute(select(table.c._id, *[table.c[f.column].label(f.key) for f in stored])).all()
+        stored = [
+            f
+            for f in container.fields.values()
+            if f.source == "column" and f.column_type is not None
+        ]
+        rows = conn.execute(
+            select(table.c._id, *[table.c[f.column].label(f.key) for f in stored])
+        ).all()
         ctx = expr.EvalContext.create(now)
         changes = []
         for row in rows:
@@ -596,12 +759,19 @@ def recompute_formulas(conn: Connection, app: AppLayout, form: FormLayout) -> No
                 from engine.forms.records import _fits
 
                 values[layout.key] = _fits(compiled(values, ctx), layout)
-            changes.append({"rid": values["_id"], **{f"p{i}": values[f.key] for i, f in enumerate(formulas)}})
+            changes.append(
+                {"rid": values["_id"], **{f"p{i}": values[f.key] for i, f in enumerate(formulas)}}
+            )
         if changes:
             statement = (
                 update(table)
                 .where(table.c._id == bindparam("rid"))
-                .values({f.column: bindparam(f"p{i}", type_=f.column_type) for i, f in enumerate(formulas)})
+                .values(
+                    {
+                        f.column: bindparam(f"p{i}", type_=f.column_type)
+                        for i, f in enumerate(formulas)
+                    }
+                )
             )
             for start in range(0, len(changes), CONVERT_BATCH):
                 conn.execute(statement, changes[start : start + CONVERT_BATCH])
@@ -627,4 +797,12 @@ def purge_field(conn: Connection, form: FormLayout, row: Any, container_table: s
     return dropped
 
 
-__all__ = ["Plan", "Step", "apply_plan", "convert_value", "make_plan", "purge_field", "recompute_formulas"]
+__all__ = [
+    "Plan",
+    "Step",
+    "apply_plan",
+    "convert_value",
+    "make_plan",
+    "purge_field",
+    "recompute_formulas",
+]

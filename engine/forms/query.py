@@ -45,7 +45,18 @@ PEOPLE = {"user": "user", "users": "user", "department": "department", "departme
 FILE_TYPES = frozenset({"attachment", "image", "signature"})
 MAX_LIMIT = 1000
 UNSORTABLE_TYPES = frozenset(
-    {"multiselect", "users", "departments", "address", "location", "attachment", "image", "signature", "subform", "section"}
+    {
+        "multiselect",
+        "users",
+        "departments",
+        "address",
+        "location",
+        "attachment",
+        "image",
+        "signature",
+        "subform",
+        "section",
+    }
 )
 SORTABLE_SYSTEM = {"_id", "_created_at", "_updated_at", "_version"}
 
@@ -58,7 +69,9 @@ class Page:
     total: int | None
 
 
-def _issue(path: str, code: str, zh: str, en: str, line: int | None = None, column: int | None = None) -> Issue:
+def _issue(
+    path: str, code: str, zh: str, en: str, line: int | None = None, column: int | None = None
+) -> Issue:
     return Issue(path, code, zh, en, line, column)
 
 
@@ -85,7 +98,9 @@ class Reader:
     def resolver(self, container: Container | None = None, table: Any = None) -> Resolver:
         """Reads this form's fields (and, through relations, other forms' with the caller's
         rights on them)."""
-        return Resolver(self.app, container or self.form, table, now=self.now, tz=self.tz, access=self.access)
+        return Resolver(
+            self.app, container or self.form, table, now=self.now, tz=self.tz, access=self.access
+        )
 
     def _scope_fingerprint(self) -> Any:
         """What SQL built for this caller depends on besides the layout and hidden fields: ()
@@ -99,7 +114,9 @@ class Reader:
         return None if fingerprint is None else ("rights", fingerprint)
 
     # --- the page statement -------------------------------------------------------------
-    def scalar_columns(self, container: Container, resolver: Resolver) -> builtins.list[ColumnElement[Any]]:
+    def scalar_columns(
+        self, container: Container, resolver: Resolver
+    ) -> builtins.list[ColumnElement[Any]]:
         """Every scalar value of a container's records, labelled by field key."""
         columns: list[ColumnElement[Any]] = []
         for field in container.fields.values():
@@ -128,10 +145,16 @@ class Reader:
         elif target.title_field in hidden:
             value = literal(None, expr_text_type())
         else:
-            value = Resolver(self.app, target, alias, now=self.now, tz=self.tz, access=access, guarded=hidden).value(target.title_field)
+            value = Resolver(
+                self.app, target, alias, now=self.now, tz=self.tz, access=access, guarded=hidden
+            ).value(target.title_field)
         statement = select(value).where(alias.c._id == record_id, alias.c._deleted_at.is_(None))
         if access is not None:
-            statement = statement.where(access.where("view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz)))
+            statement = statement.where(
+                access.where(
+                    "view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz)
+                )
+            )
         return statement.scalar_subquery()
 
     def restricted_sql(self, form_key: str, record_id: Any) -> ColumnElement[Any] | None:
@@ -144,16 +167,26 @@ class Reader:
             return None
         alias = target.table.alias()
         outside: Any
-        if (target.title_field is not None and target.title_field in hidden) or not access.allows("view"):
+        if (target.title_field is not None and target.title_field in hidden) or not access.allows(
+            "view"
+        ):
             outside = literal(True)
         else:
-            scope = access.where("view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz))
+            scope = access.where(
+                "view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz)
+            )
             if isinstance(scope, True_):
                 return None  # every record of the form is in scope (e.g. scope `all`)
             outside = case((scope, literal(False)), else_=literal(True))
-        return select(outside).where(alias.c._id == record_id, alias.c._deleted_at.is_(None)).scalar_subquery()
+        return (
+            select(outside)
+            .where(alias.c._id == record_id, alias.c._deleted_at.is_(None))
+            .scalar_subquery()
+        )
 
-    def base_select(self, *, deleted: bool = False, action: str = "view") -> tuple[Select[Any], Resolver]:
+    def base_select(
+        self, *, deleted: bool = False, action: str = "view"
+    ) -> tuple[Select[Any], Resolver]:
         """The page statement before filter, search, order and paging, and its resolver."""
         table = self.form.table
         resolver = self.resolver()
@@ -195,9 +228,18 @@ class Reader:
                 restricted = self.restricted_sql(spec.target, value)
                 if restricted is not None:
                     columns.append(restricted.label(f"{field.key}#restricted"))
-                slots.append((field.key, _RELATION, index, None if restricted is None else index + 2))
+                slots.append(
+                    (field.key, _RELATION, index, None if restricted is None else index + 2)
+                )
             elif spec.type in PEOPLE:
-                slots.append((field.key, _PEOPLE, index, (PEOPLE[spec.type], self.value_writer(self.form, field))))
+                slots.append(
+                    (
+                        field.key,
+                        _PEOPLE,
+                        index,
+                        (PEOPLE[spec.type], self.value_writer(self.form, field)),
+                    )
+                )
             elif spec.type in FILE_TYPES:
                 slots.append((field.key, _FILES, index, None))
             else:
@@ -208,7 +250,9 @@ class Reader:
     def _reads_clock(self) -> bool:
         return reads_clock(self.app)
 
-    def visible(self, resolver: Resolver, *, deleted: bool = False, action: str = "view") -> ColumnElement[bool]:
+    def visible(
+        self, resolver: Resolver, *, deleted: bool = False, action: str = "view"
+    ) -> ColumnElement[bool]:
         """Live (or binned) records the caller may `action`: the WHERE every query starts from."""
         table = self.form.table
         if deleted:
@@ -257,7 +301,9 @@ class Reader:
         if not filter:
             return frozenset()
         key = self._filter_key(filter)
-        found: _Filter | None = lru_on_layout(self.form, "filters").get(key) if key is not None else None
+        found: _Filter | None = (
+            lru_on_layout(self.form, "filters").get(key) if key is not None else None
+        )
         if found is not None:
             return found.nonblank
         try:
@@ -275,7 +321,14 @@ class Reader:
                 raise ServiceError(
                     422,
                     "validation_failed",
-                    [_issue(where, "hidden_field", f"不能按无权查看的字段 {reached} 筛选", f"Cannot filter by {reached}, which you may not see")],
+                    [
+                        _issue(
+                            where,
+                            "hidden_field",
+                            f"不能按无权查看的字段 {reached} 筛选",
+                            f"Cannot filter by {reached}, which you may not see",
+                        )
+                    ],
                 )
 
     def _hidden_prefix(self, path: tuple[str, ...]) -> str | None:
@@ -297,7 +350,14 @@ class Reader:
             raise ServiceError(
                 422,
                 "validation_failed",
-                [_issue("filter", "filter_not_boolean", "筛选条件必须是条件（真/假）", "The filter must be a condition (true/false)")],
+                [
+                    _issue(
+                        "filter",
+                        "filter_not_boolean",
+                        "筛选条件必须是条件（真/假）",
+                        "The filter must be a condition (true/false)",
+                    )
+                ],
             )
         try:
             return resolver.formula(source)
@@ -308,7 +368,9 @@ class Reader:
                 [_issue("filter", exc.code, exc.message_zh, exc.message_en, exc.line, exc.column)],
             ) from None
 
-    def order_by(self, sort: str, resolver: Resolver, filter: str | None = None) -> builtins.list[ColumnElement[Any]]:
+    def order_by(
+        self, sort: str, resolver: Resolver, filter: str | None = None
+    ) -> builtins.list[ColumnElement[Any]]:
         """ORDER BY keys of `sort` ("-amount,title") for a page filtered by `filter`, kept per
         layout, sort, hidden fields, time zone and the fields the filter leaves no blank in
         (built per call when the app reads the clock).
@@ -328,7 +390,9 @@ class Reader:
             cache.put(key, found)
         return found
 
-    def _order_by(self, sort: str, resolver: Resolver, nonblank: frozenset[str]) -> builtins.list[ColumnElement[Any]]:
+    def _order_by(
+        self, sort: str, resolver: Resolver, nonblank: frozenset[str]
+    ) -> builtins.list[ColumnElement[Any]]:
         keys: list[ColumnElement[Any]] = []
         for raw in [part.strip() for part in sort.split(",") if part.strip()]:
             descending = raw.startswith("-")
@@ -341,7 +405,14 @@ class Reader:
                     raise ServiceError(
                         422,
                         "validation_failed",
-                        [_issue("sort", "unknown_sort", f"不能按 {key} 排序", f"Cannot sort by {key}")],
+                        [
+                            _issue(
+                                "sort",
+                                "unknown_sort",
+                                f"不能按 {key} 排序",
+                                f"Cannot sort by {key}",
+                            )
+                        ],
                     )
                 value = resolver.value(key)
             if key in nonblank:
@@ -365,13 +436,22 @@ class Reader:
             raise ServiceError(
                 422,
                 "validation_failed",
-                [_issue("related", "not_a_relation", f"字段 {key} 不是可查看的关联字段", f"Field {key} is not a relation you may see")],
+                [
+                    _issue(
+                        "related",
+                        "not_a_relation",
+                        f"字段 {key} 不是可查看的关联字段",
+                        f"Field {key} is not a relation you may see",
+                    )
+                ],
             )
         table = self.form.table
         if layout.link is not None:  # a to-many relation lives in its link table
             link = layout.link
             condition: ColumnElement[bool] = exists(
-                select(link.c._source_id).where(link.c._source_id == table.c._id, link.c._target_id == record_id)
+                select(link.c._source_id).where(
+                    link.c._source_id == table.c._id, link.c._target_id == record_id
+                )
             )
         else:
             condition = table.c[layout.column] == record_id
@@ -379,8 +459,12 @@ class Reader:
         access, _ = target_access(self.access, target)
         if access is not None:  # the related record itself must be one the caller may see
             alias = target.table.alias()
-            scope = access.where("view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz))
-            condition = and_(condition, exists(select(alias.c._id).where(alias.c._id == record_id, scope)))
+            scope = access.where(
+                "view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz)
+            )
+            condition = and_(
+                condition, exists(select(alias.c._id).where(alias.c._id == record_id, scope))
+            )
         return condition
 
     def list(
@@ -407,15 +491,25 @@ class Reader:
         # executing the same statement object again skips building it and its cache key. Scoped
         # callers' statements hold their own scope, so they are built per call.
         key = (filter, sort or "", deleted, action, one, count, limit, offset, self.tz)
-        cacheable = self.access is None and not q and related is None and (ids is None or one) and not self._reads_clock
+        cacheable = (
+            self.access is None
+            and not q
+            and related is None
+            and (ids is None or one)
+            and not self._reads_clock
+        )
         cache = lru_on_layout(self.form, "pages")
         found: _Page | None = cache.get(key) if cacheable else None
         if found is None:
-            found = self._page_statements(filter, sort, q, ids, count, deleted, action, limit, offset, related)
+            found = self._page_statements(
+                filter, sort, q, ids, count, deleted, action, limit, offset, related
+            )
             if cacheable and found.stable:
                 cache.put(key, found)
         total = None if found.count is None else int(conn.execute(found.count, params).scalar_one())
-        return Page(self._page_json(conn, found.shape, conn.execute(found.page, params).all()), total)
+        return Page(
+            self._page_json(conn, found.shape, conn.execute(found.page, params).all()), total
+        )
 
     def _page_statements(
         self,
@@ -436,7 +530,11 @@ class Reader:
         if filter:
             conditions.append(self.filter_sql(filter, resolver))
             filter_key = self._filter_key(filter)
-            checked = lru_on_layout(self.form, "filters").get(filter_key) if filter_key is not None else None
+            checked = (
+                lru_on_layout(self.form, "filters").get(filter_key)
+                if filter_key is not None
+                else None
+            )
             stable = checked is not None and checked.sql is not None
         if q:
             conditions.append(self.search_sql(q, resolver))
@@ -450,13 +548,21 @@ class Reader:
             statement = statement.where(and_(*conditions))
         counted = None
         if count:
-            counted = select(func.count()).select_from(self.form.table).where(
-                self.visible(resolver, deleted=deleted, action=action), *conditions
+            counted = (
+                select(func.count())
+                .select_from(self.form.table)
+                .where(self.visible(resolver, deleted=deleted, action=action), *conditions)
             )
-        statement = statement.order_by(*self.order_by(sort or "", resolver, filter)).limit(limit).offset(offset)
+        statement = (
+            statement.order_by(*self.order_by(sort or "", resolver, filter))
+            .limit(limit)
+            .offset(offset)
+        )
         return _Page(statement, counted, self._shape(resolver), stable)
 
-    def _page_json(self, conn: Connection, shape: _Shape, rows: Sequence[Any]) -> builtins.list[dict[str, Any]]:
+    def _page_json(
+        self, conn: Connection, shape: _Shape, rows: Sequence[Any]
+    ) -> builtins.list[dict[str, Any]]:
         """Page rows (tuples in the shape's column order) -> record JSON, with batched extras."""
         extras = self._extras(conn, self.form, [row[0] for row in rows]) if shape.extras else {}
         people = _PeopleNames()
@@ -493,30 +599,43 @@ class Reader:
                 elif kind == _FILES:
                     item[key] = files.add(row[index])
                 else:
-                    item[key] = self._extra_json(self.form.fields[key], extras[key].get(row[0], []), people, files)
+                    item[key] = self._extra_json(
+                        self.form.fields[key], extras[key].get(row[0], []), people, files
+                    )
             items.append(item)
         people.fill(conn)
         files.fill(conn)
         return items
 
-    def _extra_json(self, field: FieldLayout, value: Any, people: _PeopleNames, files: _FileInfo) -> Any:
+    def _extra_json(
+        self, field: FieldLayout, value: Any, people: _PeopleNames, files: _FileInfo
+    ) -> Any:
         if field.source == "rows":
             assert field.rows is not None
             return [
-                {"_id": sub["_id"], **self._fields_json(field.rows, sub, sub.pop("#extras", {}), people, files)}
+                {
+                    "_id": sub["_id"],
+                    **self._fields_json(field.rows, sub, sub.pop("#extras", {}), people, files),
+                }
                 for sub in value
             ]
         return value
 
-    def get(self, conn: Connection, record_id: int, *, deleted: bool = False, action: str = "view") -> dict[str, Any]:
+    def get(
+        self, conn: Connection, record_id: int, *, deleted: bool = False, action: str = "view"
+    ) -> dict[str, Any]:
         """One record as JSON; 404 when it does not exist, is in the recycle bin or is not
         visible to the caller (the three are never told apart)."""
-        page = self.list(conn, ids=[record_id], count=False, limit=1, deleted=deleted, action=action)
+        page = self.list(
+            conn, ids=[record_id], count=False, limit=1, deleted=deleted, action=action
+        )
         if not page.items:
             raise not_found()
         return page.items[0]
 
-    def history_json(self, conn: Connection, entries: builtins.list[dict[str, Any]]) -> builtins.list[dict[str, Any]]:
+    def history_json(
+        self, conn: Connection, entries: builtins.list[dict[str, Any]]
+    ) -> builtins.list[dict[str, Any]]:
         """A record's history entries (`engine.forms.records.history`) as the caller may read
         them. A diff holds values as they were read, with every right, when the change was
         made; so for a caller with restricted rights each related record's title is read again
@@ -524,8 +643,16 @@ class Reader:
         values read through a relation (lookups, rollups and formulas over one) are left out."""
         if self.access is None or not _reaches_other_forms(self.form):
             return entries
-        relations = {k: f.spec.target for k, f in self.form.fields.items() if isinstance(f.spec, RelationField)}
-        through = {k for k in self.form.fields if k not in relations and _reads_relation(self.form, k, set())}
+        relations = {
+            k: f.spec.target
+            for k, f in self.form.fields.items()
+            if isinstance(f.spec, RelationField)
+        }
+        through = {
+            k
+            for k in self.form.fields
+            if k not in relations and _reads_relation(self.form, k, set())
+        }
         wanted: dict[str, set[int]] = defaultdict(set)
         for entry in entries:
             for key, change in entry["changes"].items():
@@ -536,11 +663,15 @@ class Reader:
             table = self.app.forms[form_key].table
             restricted = self.restricted_sql(form_key, table.c._id)
             statement = select(
-                table.c._id, self.title_sql(form_key, table.c._id), literal(False) if restricted is None else restricted
+                table.c._id,
+                self.title_sql(form_key, table.c._id),
+                literal(False) if restricted is None else restricted,
             ).where(table.c._id.in_(sorted(found)))
             for record_id, title, outside in conn.execute(statement):
                 titles[(form_key, record_id)] = (
-                    {"_id": record_id, "title": None, "restricted": True} if outside else {"_id": record_id, "title": _title(title)}
+                    {"_id": record_id, "title": None, "restricted": True}
+                    if outside
+                    else {"_id": record_id, "title": _title(title)}
                 )
 
         def retitled(form_key: str, value: Any) -> Any:
@@ -553,7 +684,9 @@ class Reader:
         for entry in entries:
             changes = entry["changes"]
             entry["changes"] = {
-                key: [retitled(relations[key], side) for side in change] if key in relations and isinstance(change, list) else change
+                key: [retitled(relations[key], side) for side in change]
+                if key in relations and isinstance(change, list)
+                else change
                 for key, change in changes.items()
                 if key not in through
             }
@@ -579,7 +712,12 @@ class Reader:
                 if field.source == "rows":
                     assert field.rows is not None
                     value = [
-                        {"_id": sub["_id"], **self._fields_json(field.rows, sub, sub.pop("#extras", {}), people, files)}
+                        {
+                            "_id": sub["_id"],
+                            **self._fields_json(
+                                field.rows, sub, sub.pop("#extras", {}), people, files
+                            ),
+                        }
                         for sub in value
                     ]
                 result[field.key] = value
@@ -651,7 +789,9 @@ class Reader:
         via = container.fields.get(spec.relation)
         return via is not None and via.source == "links"
 
-    def _extras(self, conn: Connection, container: Container, ids: builtins.list[int]) -> dict[str, dict[int, Any]]:
+    def _extras(
+        self, conn: Connection, container: Container, ids: builtins.list[int]
+    ) -> dict[str, dict[int, Any]]:
         """Subform rows, relation lists and many-relation lookups of the records `ids`."""
         extras: dict[str, dict[int, Any]] = {}
         if not ids:
@@ -684,7 +824,9 @@ class Reader:
             found[row["_parent_id"]].append(row)
         return found
 
-    def _links(self, conn: Connection, field: FieldLayout, ids: builtins.list[int]) -> dict[int, Any]:
+    def _links(
+        self, conn: Connection, field: FieldLayout, ids: builtins.list[int]
+    ) -> dict[int, Any]:
         assert field.link is not None and isinstance(field.spec, RelationField)
         link = field.link
         target = self.app.forms[field.spec.target]
@@ -708,7 +850,9 @@ class Reader:
                 found[source].append({"_id": target_id, "title": _title(title)})
         return found
 
-    def _lookups(self, conn: Connection, container: Container, field: FieldLayout, ids: builtins.list[int]) -> dict[int, Any]:
+    def _lookups(
+        self, conn: Connection, container: Container, field: FieldLayout, ids: builtins.list[int]
+    ) -> dict[int, Any]:
         spec = field.spec
         assert isinstance(spec, LookupField)
         via = container.fields[spec.relation]
@@ -716,10 +860,21 @@ class Reader:
         target = self.app.forms[via.spec.target]
         link = via.link
         access, hidden = target_access(self.access, target)
-        value = Resolver(self.app, target, target.table, now=self.now, tz=self.tz, access=access, guarded=hidden).value(spec.field)
-        conditions: list[ColumnElement[bool]] = [link.c._source_id.in_(ids), target.table.c._deleted_at.is_(None)]
+        value = Resolver(
+            self.app, target, target.table, now=self.now, tz=self.tz, access=access, guarded=hidden
+        ).value(spec.field)
+        conditions: list[ColumnElement[bool]] = [
+            link.c._source_id.in_(ids),
+            target.table.c._deleted_at.is_(None),
+        ]
         if access is not None:  # only the targets the caller may see
-            conditions.append(access.where("view", target.table, Resolver(self.app, target, target.table, now=self.now, tz=self.tz)))
+            conditions.append(
+                access.where(
+                    "view",
+                    target.table,
+                    Resolver(self.app, target, target.table, now=self.now, tz=self.tz),
+                )
+            )
         statement = (
             select(link.c._source_id, value.label("v"))
             .select_from(link.join(target.table, target.table.c._id == link.c._target_id))
@@ -792,7 +947,11 @@ def nonblank_keys(tree: ast.Node) -> frozenset[str]:
             for side, other in ((node.left, node.right), (node.right, node.left)):
                 if not isinstance(side, ast.Ref) or len(side.path or side.names) != 1:
                     continue
-                if node.op in ORDERING or isinstance(other, ast.NumberLit) or (isinstance(other, ast.TextLit) and other.value):
+                if (
+                    node.op in ORDERING
+                    or isinstance(other, ast.NumberLit)
+                    or (isinstance(other, ast.TextLit) and other.value)
+                ):
                     found.add((side.path or side.names)[0])
     return frozenset(found)
 
@@ -810,7 +969,11 @@ def ref_paths(tree: ast.Node) -> frozenset[tuple[str, ...]]:
 
 
 def hidden_prefix(
-    app: AppLayout, container: Container, hidden: frozenset[str], access: Access | None, path: tuple[str, ...]
+    app: AppLayout,
+    container: Container,
+    hidden: frozenset[str],
+    access: Access | None,
+    path: tuple[str, ...],
 ) -> str | None:
     """The part of field `path` of `container` up to the first field hidden from the holder of
     `access` (`hidden`: those of `container`), relations followed with their rights on the
@@ -820,7 +983,13 @@ def hidden_prefix(
         if field is None:
             if isinstance(container, RowsLayout) and container.parent is not None:
                 parent = container.parent  # a row formula reading its record's fields
-                found = hidden_prefix(app, parent, access.hidden() if access is not None else frozenset(), access, path[depth:])
+                found = hidden_prefix(
+                    app,
+                    parent,
+                    access.hidden() if access is not None else frozenset(),
+                    access,
+                    path[depth:],
+                )
                 return None if found is None else ".".join([*path[:depth], found])
             return None
         if key in hidden:
@@ -887,7 +1056,10 @@ def _reaches_other_forms(form: FormLayout) -> bool:
     other forms (kept per layout)."""
 
     def build() -> bool:
-        containers: list[Container] = [form, *(f.rows for f in form.fields.values() if f.rows is not None)]
+        containers: list[Container] = [
+            form,
+            *(f.rows for f in form.fields.values() if f.rows is not None),
+        ]
         return any(isinstance(f.spec, RelationField) for c in containers for f in c.fields.values())
 
     return on_layout(form, "reaches_other_forms", build)
@@ -916,7 +1088,10 @@ class _PeopleNames:
         self.refs[kind].extend(item for item in items if isinstance(item, dict))
 
     def fill(self, conn: Connection) -> None:
-        for kind, table, column in (("user", User.__table__, "display_name"), ("department", Department.__table__, "name")):
+        for kind, table, column in (
+            ("user", User.__table__, "display_name"),
+            ("department", Department.__table__, "name"),
+        ):
             refs = self.refs[kind]
             if not refs:
                 continue
@@ -926,7 +1101,11 @@ class _PeopleNames:
             names: dict[Any, Any] = {}
             if wanted:
                 listed = ", ".join(str(int(i)) for i in wanted)
-                names = dict(conn.exec_driver_sql(f"SELECT id, {column} FROM {table.name} WHERE id IN ({listed})").all())  # type: ignore[attr-defined]
+                names = dict(
+                    conn.exec_driver_sql(
+                        f"SELECT id, {column} FROM {table.name} WHERE id IN ({listed})"  # type: ignore[attr-defined]
+                    ).all()
+                )
             for ref in refs:
                 ref["name"] = names.get(ref["id"])
 
@@ -949,12 +1128,18 @@ class _FileInfo:
             return
         wanted = {ref["file_id"] for ref in self.refs}
         rows = conn.execute(
-            select(StoredFile.id, StoredFile.name, StoredFile.size, StoredFile.mime).where(StoredFile.id.in_(wanted))
+            select(StoredFile.id, StoredFile.name, StoredFile.size, StoredFile.mime).where(
+                StoredFile.id.in_(wanted)
+            )
         ).all()
         info = {row.id: row for row in rows}
         for ref in self.refs:
             row = info.get(ref["file_id"])
-            ref.update(name=row.name if row else None, size=row.size if row else None, mime=row.mime if row else None)
+            ref.update(
+                name=row.name if row else None,
+                size=row.size if row else None,
+                mime=row.mime if row else None,
+            )
 
 
 def id_list(values: Iterable[Any]) -> list[int]:

@@ -49,7 +49,15 @@ from engine.store.records import bulk_insert, reserve_ids
 
 _T = TypeVar("_T")
 CHANNELS = frozenset({"ui", "api", "import", "public_link", "rule", "flow"})
-SYSTEM_WRITABLE_ON_IMPORT = ("_id", "_created_at", "_created_by", "_updated_at", "_updated_by", "_owner", "_version")
+SYSTEM_WRITABLE_ON_IMPORT = (
+    "_id",
+    "_created_at",
+    "_created_by",
+    "_updated_at",
+    "_updated_by",
+    "_owner",
+    "_version",
+)
 
 
 @dataclass(frozen=True)
@@ -110,10 +118,14 @@ class Writer:
         self.now = self.now.replace(microsecond=self.now.microsecond // 1000 * 1000)
         self.tz = tz
         self.access = access
-        self.reader = Reader(app, form, now=self.now, tz=tz, access=access)  # what the caller gets back
+        self.reader = Reader(
+            app, form, now=self.now, tz=tz, access=access
+        )  # what the caller gets back
         self._full = Reader(app, form, now=self.now, tz=tz)  # history diffs see every field
         # Data linkage defaults read their source forms as the actor (`source_access`).
-        self.linker = Linker(app, form, now=self.now, tz=tz, access=access, source_access=source_access)
+        self.linker = Linker(
+            app, form, now=self.now, tz=tz, access=access, source_access=source_access
+        )
         # Pack import writes forms one after another, so links are checked once all exist.
         self.defer_links = False
         self.deferred: list[tuple[str, int, str]] = []
@@ -123,7 +135,9 @@ class Writer:
         self.trust_files = False
         self._ctx = expr.EvalContext.create(self.now, tz)
         # What each input key may do for this caller, resolved once per writer (not per record).
-        self._allowed = {key: access.access(key) if access is not None else "editable" for key in form.fields}
+        self._allowed = {
+            key: access.access(key) if access is not None else "editable" for key in form.fields
+        }
         # Keys `prepare` may coerce directly: editable fields stored in their own column.
         self._simple = {
             key: layout.coerce
@@ -154,7 +168,12 @@ class Writer:
             else:
                 self._prepare_key(key, raw, prepared, preserve)
         if creating:
-            self._defaults(self.form, data if isinstance(data, Mapping) else {}, prepared.values, prepared.issues)
+            self._defaults(
+                self.form,
+                data if isinstance(data, Mapping) else {},
+                prepared.values,
+                prepared.issues,
+            )
         return prepared
 
     def _prepare_key(self, key: Any, raw: Any, prepared: Prepared, preserve: bool) -> None:
@@ -170,7 +189,11 @@ class Writer:
         if found is None:
             prepared.issues.append(issue(key, "unknown_field", key=key))
             return
-        if raw is not None and (type(raw) is not str or not raw.isascii()) and (bad := lone_surrogates(raw, (key,))):
+        if (
+            raw is not None
+            and (type(raw) is not str or not raw.isascii())
+            and (bad := lone_surrogates(raw, (key,)))
+        ):
             prepared.issues.extend(lone_surrogate_issue(path) for path in bad)
             return
         allowed = self._allowed[key]
@@ -184,7 +207,16 @@ class Writer:
             if preserve and found.spec.type == "serial" and isinstance(raw, str):
                 prepared.system["#serial:" + key] = raw  # an imported serial keeps its number
             return  # computed values are read-only; an echoed value is ignored
-        self._coerce_into(self.form, found, raw, prepared.values, prepared.rows, prepared.links, prepared.issues, key)
+        self._coerce_into(
+            self.form,
+            found,
+            raw,
+            prepared.values,
+            prepared.rows,
+            prepared.links,
+            prepared.issues,
+            key,
+        )
 
     @staticmethod
     def _system_value(key: str, raw: Any, prepared: Prepared) -> None:
@@ -232,7 +264,9 @@ class Writer:
             issues.extend(i.under(path) for i in found)
         values[spec.key] = value
 
-    def _coerce_relation(self, spec: RelationField, raw: Any, issues: list[Issue], path: str) -> list[int]:
+    def _coerce_relation(
+        self, spec: RelationField, raw: Any, issues: list[Issue], path: str
+    ) -> list[int]:
         if raw is None or raw == []:
             return []
         items = raw if spec.many else [raw]
@@ -264,7 +298,9 @@ class Writer:
                 ids.append(value)
         return ids
 
-    def _coerce_rows(self, layout: FieldLayout, raw: Any, issues: list[Issue], path: str) -> list[dict[str, Any]]:
+    def _coerce_rows(
+        self, layout: FieldLayout, raw: Any, issues: list[Issue], path: str
+    ) -> list[dict[str, Any]]:
         assert layout.rows is not None and isinstance(layout.spec, SubformField)
         if raw is None:
             raw = []
@@ -297,7 +333,9 @@ class Writer:
                     continue
                 if not sub.writable:
                     continue
-                self._coerce_into(layout.rows, sub, value, row, {}, row_links, issues, f"{where}.{key}")
+                self._coerce_into(
+                    layout.rows, sub, value, row, {}, row_links, issues, f"{where}.{key}"
+                )
             if "_id" not in row:
                 self._defaults(layout.rows, item, row, issues, prefix=f"{where}.")
             row["#links"] = row_links
@@ -305,7 +343,12 @@ class Writer:
         return result
 
     def _defaults(
-        self, container: Container, given: Mapping[str, Any], values: dict[str, Any], issues: list[Issue], prefix: str = ""
+        self,
+        container: Container,
+        given: Mapping[str, Any],
+        values: dict[str, Any],
+        issues: list[Issue],
+        prefix: str = "",
     ) -> None:
         for layout in _with_defaults(container):
             spec = layout.spec
@@ -322,21 +365,28 @@ class Writer:
             issues.extend(i.under(prefix + spec.key) for i in found)
             values[spec.key] = value
 
-    def fill_linkage(self, conn: Connection, records: Sequence[Any], prepared: Sequence[Prepared]) -> None:
+    def fill_linkage(
+        self, conn: Connection, records: Sequence[Any], prepared: Sequence[Prepared]
+    ) -> None:
         """Data linkage defaults of the fields each record leaves out (one query per linkage
         field for the batch; see `engine.forms.linkage`). A value that does not convert to the
         field's type leaves it empty rather than failing the record."""
         fields = linked_fields(self.form)
         if not fields:
             return
-        wants = [{f.key for f in fields if isinstance(data, Mapping) and f.key not in data} for data in records]
+        wants = [
+            {f.key for f in fields if isinstance(data, Mapping) and f.key not in data}
+            for data in records
+        ]
         found = self.linker.fill(conn, [one.values for one in prepared], wants)
         for one, filled in zip(prepared, found, strict=True):
             for key, raw in filled.items():
                 values: dict[str, Any] = {}
                 links: dict[str, list[int]] = {}
                 problems: list[Issue] = []
-                self._coerce_into(self.form, self.form.fields[key], raw, values, {}, links, problems, key)
+                self._coerce_into(
+                    self.form, self.form.fields[key], raw, values, {}, links, problems, key
+                )
                 one.values[key] = None if problems else values.get(key)
 
     def evaluate(self, source: str, container: Container, values: Mapping[str, Any]) -> Any:
@@ -354,12 +404,21 @@ class Writer:
         """The next serial number of `layout`, unique under concurrent inserts (a counter row)."""
         assert isinstance(layout.spec, SerialField)
         local = self.now.astimezone(ZoneInfo(self.tz))
-        parts = {"YYYY": f"{local.year:04d}", "YY": f"{local.year % 100:02d}", "MM": f"{local.month:02d}", "DD": f"{local.day:02d}"}
+        parts = {
+            "YYYY": f"{local.year:04d}",
+            "YY": f"{local.year % 100:02d}",
+            "MM": f"{local.month:02d}",
+            "DD": f"{local.day:02d}",
+        }
         period = SERIAL_TOKEN.sub(lambda m: parts.get(m.group(1), "{n}"), layout.spec.pattern)
         key = f"serial:{layout.id}:{period}"
         value = _increment(conn, key)
         return SERIAL_TOKEN.sub(
-            lambda m: str(value).zfill(len(m.group(1))) if SERIAL_COUNTER.match(m.group(1)) else parts[m.group(1)],
+            lambda m: (
+                str(value).zfill(len(m.group(1)))
+                if SERIAL_COUNTER.match(m.group(1))
+                else parts[m.group(1)]
+            ),
             layout.spec.pattern,
         )
 
@@ -385,15 +444,29 @@ class Writer:
         slots: dict[str, str] = {}  # issue path -> field slot, of relation values
 
         def visit(
-            n: int, container: Container, values: Mapping[str, Any], links: Mapping[str, list[int]], path: str, slot: str = ""
+            n: int,
+            container: Container,
+            values: Mapping[str, Any],
+            links: Mapping[str, list[int]],
+            path: str,
+            slot: str = "",
         ) -> None:
             for layout in _references(container):
                 spec = layout.spec
                 where = f"{path}{spec.key}"
                 found: list[tuple[tuple[str, str], int, str]] = []
                 if isinstance(spec, RelationField):
-                    ids = links.get(spec.key, []) if spec.many else [values[spec.key]] if values.get(spec.key) else []
-                    found = [(("form", spec.target), v, f"{where}[{i}]" if spec.many else where) for i, v in enumerate(ids)]
+                    ids = (
+                        links.get(spec.key, [])
+                        if spec.many
+                        else [values[spec.key]]
+                        if values.get(spec.key)
+                        else []
+                    )
+                    found = [
+                        (("form", spec.target), v, f"{where}[{i}]" if spec.many else where)
+                        for i, v in enumerate(ids)
+                    ]
                     slots.update({at: f"{slot}{spec.key}" for _, _, at in found})
                 elif spec.type in PEOPLE and values.get(spec.key) is not None:
                     raw = values[spec.key]
@@ -403,7 +476,9 @@ class Writer:
                     else:
                         found = [(kind, raw, where)]
                 elif spec.type in FILE_TYPES and values.get(spec.key):
-                    found = [(("file", ""), v, f"{where}[{i}]") for i, v in enumerate(values[spec.key])]
+                    found = [
+                        (("file", ""), v, f"{where}[{i}]") for i, v in enumerate(values[spec.key])
+                    ]
                     file_uses.update({at: (f"{slot}{spec.key}", spec.type) for _, _, at in found})
                 for kind, value, at in found:
                     wanted.setdefault(kind, set()).add(value)
@@ -415,7 +490,14 @@ class Writer:
                 rows_layout = self.form.fields[key].rows
                 assert rows_layout is not None
                 for index, row in enumerate(rows):
-                    visit(n, rows_layout, row, row.get("#links", {}), f"{path}{key}[{index}].", f"{key}.")
+                    visit(
+                        n,
+                        rows_layout,
+                        row,
+                        row.get("#links", {}),
+                        f"{path}{key}[{index}].",
+                        f"{key}.",
+                    )
         existing = {
             kind: self._existing(conn, kind, ids)
             for kind, ids in wanted.items()
@@ -429,7 +511,12 @@ class Writer:
         files = self._files(conn, wanted.get(("file", ""), set()))
         if self.trust_files:
             actor = None
-        codes = {"form": "record_not_found", "user": "user_not_found", "department": "department_not_found", "file": "file_not_found"}
+        codes = {
+            "form": "record_not_found",
+            "user": "user_not_found",
+            "department": "department_not_found",
+            "file": "file_not_found",
+        }
         for n, kind, value, at in uses:
             if kind[0] == "form" and self.defer_links:
                 self.deferred.append((kind[1], value, at))
@@ -481,12 +568,22 @@ class Writer:
         """Uploads by id with what deciding their use needs (type, uploader, public link)."""
         if not ids:
             return {}
-        query = select(StoredFile.id, StoredFile.mime, StoredFile.created_by, StoredFile.link_id).where(StoredFile.id.in_(ids))
-        if conn.dialect.name == "postgresql":  # the orphan sweep cannot remove them while this write is open
+        query = select(
+            StoredFile.id, StoredFile.mime, StoredFile.created_by, StoredFile.link_id
+        ).where(StoredFile.id.in_(ids))
+        if (
+            conn.dialect.name == "postgresql"
+        ):  # the orphan sweep cannot remove them while this write is open
             query = query.with_for_update(read=True)
         return {row.id: row for row in conn.execute(query)}
 
-    def check_unique(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int | None]) -> None:
+    def check_unique(
+        self,
+        conn: Connection,
+        prepared: Sequence[Prepared],
+        paths: Sequence[str],
+        ids: Sequence[int | None],
+    ) -> None:
         """Unique fields: no live record (other than itself) and no other row of the batch has the value.
 
         A value taken by a record outside the caller's view scope (or of a field hidden from
@@ -510,8 +607,17 @@ class Writer:
                 if value is None:
                     continue
                 others = taken.get(value, set()) - {record_id}
-                if others and (self._allowed[layout.key] == "hidden" or not self._may_view(conn, others)):
-                    one.issues.append(Issue(f"{path}{layout.key}", "unique", "该取值已被使用，不能重复", "This value is already taken; it must be unique"))
+                if others and (
+                    self._allowed[layout.key] == "hidden" or not self._may_view(conn, others)
+                ):
+                    one.issues.append(
+                        Issue(
+                            f"{path}{layout.key}",
+                            "unique",
+                            "该取值已被使用，不能重复",
+                            "This value is already taken; it must be unique",
+                        )
+                    )
                 elif others or value in seen:
                     shown = layout.kind.to_json(layout.spec, value)
                     one.issues.append(issue(f"{path}{layout.key}", "unique", value=shown))
@@ -523,10 +629,20 @@ class Writer:
             return True
         resolver = self.reader.resolver()
         table = self.form.table
-        query = select(func.count()).select_from(table).where(table.c._id.in_(record_ids), self.reader.visible(resolver))
+        query = (
+            select(func.count())
+            .select_from(table)
+            .where(table.c._id.in_(record_ids), self.reader.visible(resolver))
+        )
         return int(conn.execute(query).scalar_one()) == len(record_ids)
 
-    def check_after_write(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int]) -> None:
+    def check_after_write(
+        self,
+        conn: Connection,
+        prepared: Sequence[Prepared],
+        paths: Sequence[str],
+        ids: Sequence[int],
+    ) -> None:
         """Required (unless hidden) and cross-field validations, computed in SQL on the written rows."""
         form = self.form
         conditional = [layout for layout in self._required() if layout.spec.visible_when]
@@ -540,10 +656,16 @@ class Writer:
             # fields and related records the caller may not see (a credit limit hidden from a rep
             # must still stop an order over it). Only the rule's fixed message reaches the caller.
             resolver = self._full.resolver()
-            columns += [resolver.formula(layout.spec.visible_when).label(f"v{i}") for i, layout in enumerate(conditional)]  # type: ignore[arg-type]
-            columns += [resolver.formula(rule.expr).label(f"c{i}") for i, rule in enumerate(validations)]
+            columns += [
+                resolver.formula(layout.spec.visible_when).label(f"v{i}")  # type: ignore[arg-type]
+                for i, layout in enumerate(conditional)
+            ]
+            columns += [
+                resolver.formula(rule.expr).label(f"c{i}") for i, rule in enumerate(validations)
+            ]
         results: dict[int, dict[str, Any]] = {
-            found._mapping["_id"]: dict(found._mapping) for found in conn.execute(select(*columns).where(form.table.c._id.in_(ids)))
+            found._mapping["_id"]: dict(found._mapping)
+            for found in conn.execute(select(*columns).where(form.table.c._id.in_(ids)))
         }
         for one, path, record_id in zip(prepared, paths, ids, strict=True):
             row = results.get(record_id, {})
@@ -581,22 +703,40 @@ class Writer:
                 rows_layout = self.form.fields[key].rows
                 assert rows_layout is not None
                 row_required = [
-                    f for f in rows_layout.fields.values() if isinstance(f.spec, ValueFieldSpec) and f.spec.required and not f.spec.visible_when
+                    f
+                    for f in rows_layout.fields.values()
+                    if isinstance(f.spec, ValueFieldSpec)
+                    and f.spec.required
+                    and not f.spec.visible_when
                 ]
                 for index, row in enumerate(rows):
                     if row.get("#unchanged"):
                         continue  # rows a PATCH did not send were valid when they were saved
                     for f in row_required:
-                        blank = not row.get("#links", {}).get(f.key) if f.source == "links" else row.get(f.key) is None
+                        blank = (
+                            not row.get("#links", {}).get(f.key)
+                            if f.source == "links"
+                            else row.get(f.key) is None
+                        )
                         if blank:
                             one.issues.append(issue(f"{path}{key}[{index}].{f.key}", "required"))
 
     # --- writing ----------------------------------------------------------------------------
     def create_many(
-        self, conn: Connection, records: Sequence[Any], actor: Actor, *, preserve: bool = False, paths: Sequence[str] | None = None
+        self,
+        conn: Connection,
+        records: Sequence[Any],
+        actor: Actor,
+        *,
+        preserve: bool = False,
+        paths: Sequence[str] | None = None,
     ) -> list[int]:
         """Create records (all or nothing): returns their ids; raises 422 with every issue."""
-        paths = list(paths) if paths is not None else ([""] if len(records) == 1 else [f"[{i}]." for i in range(len(records))])
+        paths = (
+            list(paths)
+            if paths is not None
+            else ([""] if len(records) == 1 else [f"[{i}]." for i in range(len(records))])
+        )
         self.require("create")
         self.preserve_ids = preserve
         prepared = [self.prepare(data, creating=True, preserve=preserve) for data in records]
@@ -631,7 +771,13 @@ class Writer:
         columns = {name for row in main_rows for name in row}
         if any(len(row) != len(columns) for row in main_rows):  # executemany needs one shape
             main_rows = [{name: row.get(name) for name in columns} for row in main_rows]
-        ids = self._unique_guard(conn, lambda: self._insert(conn, table, main_rows, preserve), prepared, paths, [None] * len(prepared))
+        ids = self._unique_guard(
+            conn,
+            lambda: self._insert(conn, table, main_rows, preserve),
+            prepared,
+            paths,
+            [None] * len(prepared),
+        )
         for one, record_id in zip(prepared, ids, strict=True):
             self._write_children(conn, one, record_id, creating=True)
         if preserve:
@@ -650,13 +796,21 @@ class Writer:
         insert_history(conn, history)
         return ids
 
-    def check_create_scope(self, conn: Connection, prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int]) -> None:
+    def check_create_scope(
+        self,
+        conn: Connection,
+        prepared: Sequence[Prepared],
+        paths: Sequence[str],
+        ids: Sequence[int],
+    ) -> None:
         """A created record must fall in the caller's create scope (a formula scope can leave it out)."""
         if self.access is None or not ids:
             return
         table = self.form.table
         inside = self.access.where("create", table, self.reader.resolver())
-        found = set(conn.execute(select(table.c._id).where(table.c._id.in_(list(ids)), inside)).scalars())
+        found = set(
+            conn.execute(select(table.c._id).where(table.c._id.in_(list(ids)), inside)).scalars()
+        )
         for one, path, record_id in zip(prepared, paths, ids, strict=True):
             if record_id not in found:
                 one.issues.append(issue(path.rstrip("."), "out_of_scope"))
@@ -686,7 +840,9 @@ class Writer:
             values["_id"] = system["_id"]
         return values
 
-    def _insert(self, conn: Connection, table: Any, rows: list[dict[str, Any]], preserve: bool) -> list[int]:
+    def _insert(
+        self, conn: Connection, table: Any, rows: list[dict[str, Any]], preserve: bool
+    ) -> list[int]:
         if not rows:
             return []
         if preserve and all("_id" in row for row in rows):
@@ -698,7 +854,9 @@ class Writer:
             return [conn.execute(insert(table).values(rows[0]).returning(table.c._id)).scalar_one()]
         ids = reserve_ids(conn, table, len(rows))
         if ids is None:
-            result = conn.execute(insert(table).returning(table.c._id, sort_by_parameter_order=True), rows)
+            result = conn.execute(
+                insert(table).returning(table.c._id, sort_by_parameter_order=True), rows
+            )
             return [row[0] for row in result]
         for row, record_id in zip(rows, ids, strict=True):
             row["_id"] = record_id
@@ -707,7 +865,12 @@ class Writer:
         return ids
 
     def _unique_guard(
-        self, conn: Connection, write: Callable[[], _T], prepared: Sequence[Prepared], paths: Sequence[str], ids: Sequence[int | None]
+        self,
+        conn: Connection,
+        write: Callable[[], _T],
+        prepared: Sequence[Prepared],
+        paths: Sequence[str],
+        ids: Sequence[int | None],
     ) -> _T:
         """Run `write`; a unique value a concurrent writer took after `check_unique` (PostgreSQL's
         unique index refuses the second one) is reported as `check_unique` reports it: a 422 at
@@ -719,32 +882,55 @@ class Writer:
             with conn.begin_nested():
                 return write()
         except IntegrityError as exc:
-            self.check_unique(conn, prepared, paths, ids)  # the winner has committed: it is seen now
+            self.check_unique(
+                conn, prepared, paths, ids
+            )  # the winner has committed: it is seen now
             issues = [i for one in prepared for i in one.issues]
             if issues:
                 raise invalid(issues) from exc
-            raise ServiceError(409, "validation_failed", [Issue("", "unique", "取值已存在，不能重复", "A unique value already exists")]) from exc
+            raise ServiceError(
+                409,
+                "validation_failed",
+                [Issue("", "unique", "取值已存在，不能重复", "A unique value already exists")],
+            ) from exc
 
-    def _write_children(self, conn: Connection, one: Prepared, record_id: int, *, creating: bool) -> None:
+    def _write_children(
+        self, conn: Connection, one: Prepared, record_id: int, *, creating: bool
+    ) -> None:
         for key, ids in one.links.items():
             link = self.form.fields[key].link
             assert link is not None
             if not creating:
                 conn.execute(delete(link).where(link.c._source_id == record_id))
             if ids:
-                conn.execute(insert(link), [{"_source_id": record_id, "_target_id": t, "_seq": i} for i, t in enumerate(ids)])
+                conn.execute(
+                    insert(link),
+                    [
+                        {"_source_id": record_id, "_target_id": t, "_seq": i}
+                        for i, t in enumerate(ids)
+                    ],
+                )
         for key, rows in one.rows.items():
             layout = self.form.fields[key]
             assert layout.rows is not None
             self._write_rows(conn, layout.rows, record_id, rows, creating=creating, path=key)
 
     def _write_rows(
-        self, conn: Connection, rows_layout: RowsLayout, record_id: int, rows: list[dict[str, Any]], *, creating: bool, path: str
+        self,
+        conn: Connection,
+        rows_layout: RowsLayout,
+        record_id: int,
+        rows: list[dict[str, Any]],
+        *,
+        creating: bool,
+        path: str,
     ) -> None:
         table = rows_layout.table
         kept: set[int] = set()
         if not creating:
-            existing = set(conn.execute(select(table.c._id).where(table.c._parent_id == record_id)).scalars())
+            existing = set(
+                conn.execute(select(table.c._id).where(table.c._parent_id == record_id)).scalars()
+            )
             issues = [
                 issue(f"{path}[{i}]._id", "row_not_found", id=row["_id"])
                 for i, row in enumerate(rows)
@@ -758,7 +944,11 @@ class Writer:
                 self._drop_row_links(conn, rows_layout, removed)
                 conn.execute(delete(table).where(table.c._id.in_(removed)))
         for seq, row in enumerate(rows):
-            values = {rows_layout.fields[k].column: v for k, v in row.items() if not k.startswith(("_", "#"))}
+            values = {
+                rows_layout.fields[k].column: v
+                for k, v in row.items()
+                if not k.startswith(("_", "#"))
+            }
             values.update(_parent_id=record_id, _seq=seq)
             if creating and self.preserve_ids and row.get("_id") is not None:
                 values["_id"] = row["_id"]
@@ -768,13 +958,21 @@ class Writer:
                 conn.execute(update(table).where(table.c._id == row["_id"]).values(values))
                 row_id = row["_id"]
             else:
-                row_id = conn.execute(insert(table).values(values).returning(table.c._id)).scalar_one()
+                row_id = conn.execute(
+                    insert(table).values(values).returning(table.c._id)
+                ).scalar_one()
             for key, ids in row.get("#links", {}).items():
                 link = rows_layout.fields[key].link
                 assert link is not None
                 conn.execute(delete(link).where(link.c._source_id == row_id))
                 if ids:
-                    conn.execute(insert(link), [{"_source_id": row_id, "_target_id": t, "_seq": i} for i, t in enumerate(ids)])
+                    conn.execute(
+                        insert(link),
+                        [
+                            {"_source_id": row_id, "_target_id": t, "_seq": i}
+                            for i, t in enumerate(ids)
+                        ],
+                    )
 
     @staticmethod
     def _drop_row_links(conn: Connection, rows_layout: RowsLayout, row_ids: set[int]) -> None:
@@ -798,12 +996,18 @@ class Writer:
             raise ServiceError(409, "stale_version")
         prepared = self.prepare(data, creating=False)
         self.check_references(conn, [prepared], [""], actor, self._kept(before))
-        locked = self.locked_fields(conn, record_id, [*prepared.values, *prepared.rows, *prepared.links])
+        locked = self.locked_fields(
+            conn, record_id, [*prepared.values, *prepared.rows, *prepared.links]
+        )
         table = self.form.table
         stored = self._stored_values(conn, record_id)
         merged = {**stored, **prepared.values}
         self.compute(self.form, merged)
-        prepared.values = {k: v for k, v in merged.items() if k in prepared.values or self.form.fields[k].spec.type == "formula"}
+        prepared.values = {
+            k: v
+            for k, v in merged.items()
+            if k in prepared.values or self.form.fields[k].spec.type == "formula"
+        }
         for key, rows in prepared.rows.items():
             rows_layout = self.form.fields[key].rows
             assert rows_layout is not None
@@ -812,17 +1016,33 @@ class Writer:
         self.check_unique(conn, [prepared], [""], [record_id])
         whole = Prepared(values=merged, rows=prepared.rows, links=prepared.links)
         if not prepared.rows:
-            whole.rows = {k: [{"#unchanged": True}] * len(before.get(k) or []) for k, f in self.form.fields.items() if f.source == "rows"}
+            whole.rows = {
+                k: [{"#unchanged": True}] * len(before.get(k) or [])
+                for k, f in self.form.fields.items()
+                if f.source == "rows"
+            }
         if not prepared.links:
-            whole.links = {k: [0] * len(before.get(k) or []) for k, f in self.form.fields.items() if f.source == "links"}
+            whole.links = {
+                k: [0] * len(before.get(k) or [])
+                for k, f in self.form.fields.items()
+                if f.source == "links"
+            }
         self.check_required([whole], [""])
         prepared.issues.extend(whole.issues)
         if prepared.issues:
             raise invalid(prepared.issues)
         values = {self.form.fields[key].column: value for key, value in prepared.values.items()}
         values.update(_updated_at=self.now, _updated_by=actor.user_id, _version=version + 1)
-        statement = update(table).where(table.c._id == record_id, table.c._version == version, table.c._deleted_at.is_(None)).values(values)
-        result = self._unique_guard(conn, lambda: conn.execute(statement), [prepared], [""], [record_id])
+        statement = (
+            update(table)
+            .where(
+                table.c._id == record_id, table.c._version == version, table.c._deleted_at.is_(None)
+            )
+            .values(values)
+        )
+        result = self._unique_guard(
+            conn, lambda: conn.execute(statement), [prepared], [""], [record_id]
+        )
         if result.rowcount != 1:
             raise ServiceError(409, "stale_version")
         self._write_children(conn, prepared, record_id, creating=False)
@@ -838,7 +1058,9 @@ class Writer:
         }
         if changed_locked := [key for key in locked if key in diff]:
             raise invalid([issue(key, "locked_field") for key in changed_locked])
-        conn.execute(insert(RecordHistory), [self._history(record_id, version + 1, actor, diff, "update")])
+        conn.execute(
+            insert(RecordHistory), [self._history(record_id, version + 1, actor, diff, "update")]
+        )
         return version + 1
 
     def locked_fields(self, conn: Connection, record_id: int, keys: Sequence[str]) -> list[str]:
@@ -846,11 +1068,17 @@ class Writer:
         (so closing a record and setting its final amount in one save is allowed); computed in SQL,
         as the condition may read lookups and rollups. Sending such a field unchanged is fine:
         clients echo whole records back."""
-        conditional = [self.form.fields[key] for key in keys if self.form.fields[key].spec.readonly_when]
+        conditional = [
+            self.form.fields[key] for key in keys if self.form.fields[key].spec.readonly_when
+        ]
         if not conditional:
             return []
-        resolver = self._full.resolver()  # the builder's rule, read unrestricted like the validations
-        columns = [resolver.formula(layout.spec.readonly_when).label(f"r{i}") for i, layout in enumerate(conditional)]  # type: ignore[arg-type]
+        # The builder's rule, read unrestricted like the validations.
+        resolver = self._full.resolver()
+        columns = [
+            resolver.formula(layout.spec.readonly_when).label(f"r{i}")  # type: ignore[arg-type]
+            for i, layout in enumerate(conditional)
+        ]
         row = conn.execute(select(*columns).where(self.form.table.c._id == record_id)).one()
         return [layout.key for i, layout in enumerate(conditional) if row[i]]
 
@@ -863,11 +1091,18 @@ class Writer:
         def collect(container: Container, values: Mapping[str, Any], slot: str) -> None:
             for layout in container.fields.values():
                 if layout.spec.type in FILE_TYPES:
-                    kept.update((f"{slot}{layout.key}", ref["file_id"]) for ref in values.get(layout.key) or [])
+                    kept.update(
+                        (f"{slot}{layout.key}", ref["file_id"])
+                        for ref in values.get(layout.key) or []
+                    )
                 elif isinstance(layout.spec, RelationField):
                     value = values.get(layout.key)
                     refs = value if isinstance(value, list) else [value] if value else []
-                    kept.update((f"{slot}{layout.key}", ref["_id"]) for ref in refs if isinstance(ref, Mapping) and "_id" in ref)
+                    kept.update(
+                        (f"{slot}{layout.key}", ref["_id"])
+                        for ref in refs
+                        if isinstance(ref, Mapping) and "_id" in ref
+                    )
                 elif layout.rows is not None:
                     for row in values.get(layout.key) or []:
                         collect(layout.rows, row, f"{layout.key}.")
@@ -877,7 +1112,11 @@ class Writer:
 
     def _stored_values(self, conn: Connection, record_id: int) -> dict[str, Any]:
         table = self.form.table
-        columns = [table.c[f.column].label(f.key) for f in self.form.fields.values() if f.source == "column"]
+        columns = [
+            table.c[f.column].label(f.key)
+            for f in self.form.fields.values()
+            if f.source == "column"
+        ]
         if not columns:
             return {}
         row = conn.execute(select(*columns).where(table.c._id == record_id)).first()
@@ -893,7 +1132,9 @@ class Writer:
         """Bring a record back from the recycle bin (a 422 if a unique value was taken since)."""
         self._set_deleted(conn, record_id, actor, deleted=False)
 
-    def transfer(self, conn: Connection, record_ids: Sequence[int], owner: int, actor: Actor) -> int:
+    def transfer(
+        self, conn: Connection, record_ids: Sequence[int], owner: int, actor: Actor
+    ) -> int:
         """Give records to `owner` (all or nothing): each must be editable by the caller."""
         self.require("edit")
         if owner not in self._existing(conn, ("user", ""), {owner}):
@@ -902,15 +1143,26 @@ class Writer:
         for record_id in ids:
             self.in_scope(conn, record_id, "edit")
         table = self.form.table
-        rows = conn.execute(select(table.c._id, table.c._owner, table.c._version).where(table.c._id.in_(ids))).all()
+        rows = conn.execute(
+            select(table.c._id, table.c._owner, table.c._version).where(table.c._id.in_(ids))
+        ).all()
         history = []
         for record_id, before, version in rows:
             conn.execute(
                 update(table)
                 .where(table.c._id == record_id)
-                .values(_owner=owner, _version=version + 1, _updated_at=self.now, _updated_by=actor.user_id)
+                .values(
+                    _owner=owner,
+                    _version=version + 1,
+                    _updated_at=self.now,
+                    _updated_by=actor.user_id,
+                )
             )
-            history.append(self._history(record_id, version + 1, actor, {"_owner": [before, owner]}, "transfer"))
+            history.append(
+                self._history(
+                    record_id, version + 1, actor, {"_owner": [before, owner]}, "transfer"
+                )
+            )
         if history:
             conn.execute(insert(RecordHistory), history)
         return len(rows)
@@ -920,7 +1172,9 @@ class Writer:
         if self.access is not None and not self.access.allows(action):
             raise forbidden()
 
-    def in_scope(self, conn: Connection, record_id: int, action: str, *, deleted: bool = False) -> None:
+    def in_scope(
+        self, conn: Connection, record_id: int, action: str, *, deleted: bool = False
+    ) -> None:
         """404 when the caller cannot see the record, 403 when they see it but may not `action` it."""
         if self.access is None:
             return
@@ -936,13 +1190,16 @@ class Writer:
         if not found[0]:
             raise forbidden()
 
-    def _set_deleted(self, conn: Connection, record_id: int, actor: Actor, *, deleted: bool) -> None:
+    def _set_deleted(
+        self, conn: Connection, record_id: int, actor: Actor, *, deleted: bool
+    ) -> None:
         self.require("delete")
         self.in_scope(conn, record_id, "delete", deleted=not deleted)
         table = self.form.table
         current = conn.execute(
             select(table.c._version).where(
-                table.c._id == record_id, table.c._deleted_at.is_(None) if deleted else table.c._deleted_at.is_not(None)
+                table.c._id == record_id,
+                table.c._deleted_at.is_(None) if deleted else table.c._deleted_at.is_not(None),
             )
         ).first()
         if current is None:
@@ -957,7 +1214,12 @@ class Writer:
         conn.execute(
             update(table)
             .where(table.c._id == record_id)
-            .values(_deleted_at=self.now if deleted else None, _version=version, _updated_at=self.now, _updated_by=actor.user_id)
+            .values(
+                _deleted_at=self.now if deleted else None,
+                _version=version,
+                _updated_at=self.now,
+                _updated_by=actor.user_id,
+            )
         )
         event = "delete" if deleted else "restore"
         conn.execute(insert(RecordHistory), [self._history(record_id, version, actor, {}, event)])
@@ -965,14 +1227,21 @@ class Writer:
     def _created_diff(self, one: Prepared) -> dict[str, Any]:
         """A new record's history diff: `[None, value]` for every value it was created with."""
         if one.links or one.rows:
-            return {key: [None, value] for key, value in self._json(one).items() if value not in (None, [])}
+            return {
+                key: [None, value]
+                for key, value in self._json(one).items()
+                if value not in (None, [])
+            }
         writers = _history_writers(self.form)
         diff: dict[str, Any] = {}
         for key, value in one.values.items():
             if value is not None:
                 written = writers[key](value)
                 if written is not None and written != []:
-                    diff[key] = (None, written)  # a JSON array, like [None, value]; tuples of atoms stay out of the GC's way
+                    diff[key] = (
+                        None,
+                        written,
+                    )  # a JSON array, like [None, value]; tuples of atoms stay out of the GC's way
         return diff
 
     def _json(self, one: Prepared) -> dict[str, Any]:
@@ -985,12 +1254,18 @@ class Writer:
             rows_layout = self.form.fields[key].rows
             assert rows_layout is not None
             result[key] = [
-                {k: rows_layout.fields[k].write_json(v) for k, v in row.items() if not k.startswith(("_", "#"))}
+                {
+                    k: rows_layout.fields[k].write_json(v)
+                    for k, v in row.items()
+                    if not k.startswith(("_", "#"))
+                }
                 for row in rows
             ]
         return result
 
-    def _history(self, record_id: int, version: int, actor: Actor, diff: dict[str, Any], event: str) -> dict[str, Any]:
+    def _history(
+        self, record_id: int, version: int, actor: Actor, diff: dict[str, Any], event: str
+    ) -> dict[str, Any]:
         return {
             "app_id": self.app_id,
             "form_id": self.form.id,
@@ -1003,7 +1278,9 @@ class Writer:
         }
 
 
-def history(conn: Connection, form: FormLayout, record_id: int, *, hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+def history(
+    conn: Connection, form: FormLayout, record_id: int, *, hidden: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """A record's changes, oldest first: version, event, who, through what, when, field diff
     (without the fields in `hidden`)."""
     rows = conn.execute(
@@ -1016,7 +1293,9 @@ def history(conn: Connection, form: FormLayout, record_id: int, *, hidden: froze
         {
             "version": entry.version,
             "event": entry.diff.get("event"),
-            "actor": None if entry.actor_id is None else {"id": entry.actor_id, "name": entry.display_name},
+            "actor": None
+            if entry.actor_id is None
+            else {"id": entry.actor_id, "name": entry.display_name},
             "channel": entry.channel,
             "at": datetime_json(entry.created_at),
             "changes": {k: v for k, v in entry.diff.get("fields", {}).items() if k not in hidden},
@@ -1025,7 +1304,16 @@ def history(conn: Connection, form: FormLayout, record_id: int, *, hidden: froze
     ]
 
 
-HISTORY_COLUMNS = ("app_id", "form_id", "record_id", "version", "actor_id", "channel", "diff", "created_at")
+HISTORY_COLUMNS = (
+    "app_id",
+    "form_id",
+    "record_id",
+    "version",
+    "actor_id",
+    "channel",
+    "diff",
+    "created_at",
+)
 
 
 def insert_history(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -1037,7 +1325,12 @@ def insert_history(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if conn.dialect.name == "postgresql" and len(rows) > 1:
         cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         if hasattr(cursor, "copy"):
-            with cursor, cursor.copy(f"COPY {RecordHistory.__tablename__} ({', '.join(HISTORY_COLUMNS)}) FROM STDIN") as copy:
+            with (
+                cursor,
+                cursor.copy(
+                    f"COPY {RecordHistory.__tablename__} ({', '.join(HISTORY_COLUMNS)}) FROM STDIN"
+                ) as copy,
+            ):
                 for row in rows:
                     copy.write_row(
                         (
@@ -1124,14 +1417,18 @@ def _references(container: Container) -> list[FieldLayout]:
         lambda: [
             f
             for f in container.fields.values()
-            if isinstance(f.spec, RelationField) or f.spec.type in PEOPLE or f.spec.type in FILE_TYPES
+            if isinstance(f.spec, RelationField)
+            or f.spec.type in PEOPLE
+            or f.spec.type in FILE_TYPES
         ],
     )
 
 
 def _columns(container: Container) -> dict[str, str]:
     """Field key -> column name."""
-    return _layout_cache(container, "columns", lambda: {key: f.column for key, f in container.fields.items()})
+    return _layout_cache(
+        container, "columns", lambda: {key: f.column for key, f in container.fields.items()}
+    )
 
 
 def _history_writers(form: FormLayout) -> dict[str, Callable[[Any], Any]]:
@@ -1144,7 +1441,9 @@ def _history_writers(form: FormLayout) -> dict[str, Callable[[Any], Any]]:
             return lambda value: None if not value else [{"file_id": v} for v in value]
         return layout.write_json
 
-    return _layout_cache(form, "history_writers", lambda: {key: writer(f) for key, f in form.fields.items()})
+    return _layout_cache(
+        form, "history_writers", lambda: {key: writer(f) for key, f in form.fields.items()}
+    )
 
 
 def _trusted_formula(container: Container, source: str) -> expr.CompiledFormula:
@@ -1228,8 +1527,18 @@ def _increment(conn: Connection, key: str) -> int:
     table = Counter.__table__
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(key=key, value=1)
-    statement = statement.on_conflict_do_update(index_elements=[table.c.key], set_={"value": table.c.value + 1})
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key], set_={"value": table.c.value + 1}
+    )
     return int(conn.execute(statement.returning(table.c.value)).scalar_one())
 
 
-__all__ = ["CHANNELS", "Actor", "Prepared", "Writer", "history", "lone_surrogate_issue", "lone_surrogates"]
+__all__ = [
+    "CHANNELS",
+    "Actor",
+    "Prepared",
+    "Writer",
+    "history",
+    "lone_surrogate_issue",
+    "lone_surrogates",
+]

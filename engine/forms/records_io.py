@@ -63,7 +63,11 @@ def export_file(
     conditions = [reader.visible(resolver, action="export")]
     if filter:
         conditions.append(reader.filter_sql(filter, resolver))
-    ids = select(table.c._id).where(and_(*conditions)).order_by(*reader.order_by(sort or "", resolver))
+    ids = (
+        select(table.c._id)
+        .where(and_(*conditions))
+        .order_by(*reader.order_by(sort or "", resolver))
+    )
     formatter = Formatter(reader.form, lang, reader.tz, reader.value_owner)
     sheet = SheetWriter(path, fmt, label_in(reader.form.spec.name, reader.form.key, lang))
     sheet.header([c.header for c in columns])
@@ -80,7 +84,9 @@ def export_file(
                     message_zh="超过 Excel 的行数上限，请加筛选条件或导出为 CSV",
                     message_en="More rows than Excel allows; add a filter or export as CSV",
                 )
-            page = reader.list(conn, ids=chunk, sort=sort, limit=len(chunk), count=False, action="export")
+            page = reader.list(
+                conn, ids=chunk, sort=sort, limit=len(chunk), count=False, action="export"
+            )
             for record in page.items:
                 sheet.row(formatter.row(columns, record))
             if progress is not None:
@@ -103,7 +109,9 @@ class ImportResult:
 class Importer:
     """Imports spreadsheet rows into one form through the record pipeline (module docstring)."""
 
-    def __init__(self, writer: Writer, target_access: Callable[[str], Access | None], tz: str) -> None:
+    def __init__(
+        self, writer: Writer, target_access: Callable[[str], Access | None], tz: str
+    ) -> None:
         self.writer = writer
         self.app: AppLayout = writer.app
         self.form: FormLayout = writer.form
@@ -143,7 +151,9 @@ class Importer:
                     record[layout.key] = value
             if issues:
                 result.failed[number] = issues
-            records.append((number, record))  # a row with bad cells still meets the pipeline, for its other issues
+            records.append(
+                (number, record)
+            )  # a row with bad cells still meets the pipeline, for its other issues
         for start in range(0, len(records), IMPORT_CHUNK):
             self._write(conn, records[start : start + IMPORT_CHUNK], actor, result, partial)
             if progress is not None:
@@ -153,10 +163,19 @@ class Importer:
             raise ServiceError(422, "validation_failed", issues)
         return result
 
-    def _write(self, conn: Connection, chunk: list[tuple[int, dict[str, Any]]], actor: Actor, result: ImportResult, partial: bool) -> None:
+    def _write(
+        self,
+        conn: Connection,
+        chunk: list[tuple[int, dict[str, Any]]],
+        actor: Actor,
+        result: ImportResult,
+        partial: bool,
+    ) -> None:
         savepoint = conn.begin_nested()
         try:
-            ids = self.writer.create_many(conn, [r for _, r in chunk], actor, paths=[f"rows[{n}]." for n, _ in chunk])
+            ids = self.writer.create_many(
+                conn, [r for _, r in chunk], actor, paths=[f"rows[{n}]." for n, _ in chunk]
+            )
         except ServiceError as exc:
             savepoint.rollback()
             if exc.status != 422:
@@ -177,12 +196,16 @@ class Importer:
         result.created.update(zip([n for n, _ in chunk], ids, strict=True))
 
     @staticmethod
-    def _failed(result: ImportResult, chunk: list[tuple[int, dict[str, Any]]], issues: list[Issue]) -> None:
+    def _failed(
+        result: ImportResult, chunk: list[tuple[int, dict[str, Any]]], issues: list[Issue]
+    ) -> None:
         rows = [n for n, _ in chunk]
         for found in issues:
             number = next((n for n in rows if found.path.startswith(f"rows[{n}]")), rows[0])
             known = result.failed.setdefault(number, [])
-            if found.path not in {i.path for i in known}:  # e.g. `required` for a name that was not found
+            if found.path not in {
+                i.path for i in known
+            }:  # e.g. `required` for a name that was not found
                 known.append(found)
 
     def _resolve(self, conn: Connection) -> None:
@@ -192,16 +215,21 @@ class Importer:
             matches: dict[str, list[int]] = {}
             if kind == "user":
                 query = select(User.id, User.username, User.display_name).where(
-                    User.is_active.is_(True), User.username.in_(wanted) | User.display_name.in_(wanted)
+                    User.is_active.is_(True),
+                    User.username.in_(wanted) | User.display_name.in_(wanted),
                 )
                 users = conn.execute(query).all()
-                by_username = {username: [user_id] for user_id, username, _ in users if username in texts}
+                by_username = {
+                    username: [user_id] for user_id, username, _ in users if username in texts
+                }
                 matches.update(by_username)  # a username is unique, so it wins over display names
                 for user_id, _, display_name in users:
                     if display_name in texts and display_name not in by_username:
                         matches.setdefault(display_name, []).append(user_id)
             elif kind == "department":
-                rows = conn.execute(select(Department.id, Department.name, Department.parent_id)).all()
+                rows = conn.execute(
+                    select(Department.id, Department.name, Department.parent_id)
+                ).all()
                 by_id = {row.id: row for row in rows}
                 for row in rows:
                     path, parent = row.name, row.parent_id

@@ -64,8 +64,16 @@ class Resolver:
         self.guarded = guarded  # fields of `container` that read as blank (hidden in a target)
         self._aliases: dict[str, Any] = {}
 
-    def _nested(self, container: Container, table: Any, access: Access | None = None, guarded: frozenset[str] = frozenset()) -> Resolver:
-        return Resolver(self.app, container, table, now=self.now, tz=self.tz, access=access, guarded=guarded)
+    def _nested(
+        self,
+        container: Container,
+        table: Any,
+        access: Access | None = None,
+        guarded: frozenset[str] = frozenset(),
+    ) -> Resolver:
+        return Resolver(
+            self.app, container, table, now=self.now, tz=self.tz, access=access, guarded=guarded
+        )
 
     def unrestricted(self) -> Resolver:
         """The same container and table read without the caller's rights (for row scopes)."""
@@ -78,12 +86,16 @@ class Resolver:
         read as blank (all of them when the caller may not view the form)."""
         return target_access(self.access, form)
 
-    def scope(self, form: FormLayout, access: Access | None, table: Any) -> ColumnElement[bool] | None:
+    def scope(
+        self, form: FormLayout, access: Access | None, table: Any
+    ) -> ColumnElement[bool] | None:
         """The condition that a row of `form` read through `table` is in the caller's view scope
         (None: every row is)."""
         if access is None:
             return None
-        return access.where("view", table, Resolver(self.app, form, table, now=self.now, tz=self.tz))
+        return access.where(
+            "view", table, Resolver(self.app, form, table, now=self.now, tz=self.tz)
+        )
 
     def formula(self, source: str) -> ColumnElement[Any]:
         """A formula over this container as SQL (its type gives the Python value)."""
@@ -118,7 +130,9 @@ class Resolver:
             assert field.rows is not None
             child = self._alias(spec.key, field.rows.table)
             if not rest:
-                return SqlRows(child, child.c._parent_id == table.c._id, (child.c._seq, child.c._id))
+                return SqlRows(
+                    child, child.c._parent_id == table.c._id, (child.c._seq, child.c._id)
+                )
             return self._nested(field.rows, child, self.access)(rest)
         if field.source == "links":
             assert isinstance(spec, RelationField) and field.link is not None

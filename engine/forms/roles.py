@@ -53,4 +53,12 @@ class RoleSpec(Spec):
     forms: dict[Key, FormPermission] = Field(default_factory=dict)
 
 
-__all__ = ["ACTIONS", "Action", "ExprScope", "FieldAccess", "FormPermission", "RoleSpec", "ScopeName"]
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "ExprScope",
+    "FieldAccess",
+    "FormPermission",
+    "RoleSpec",
+    "ScopeName",
+]

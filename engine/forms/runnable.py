@@ -190,8 +190,16 @@ class _Probe(Resolver):
         super().__init__(app, container, table)
         self.depth = depth
 
-    def _nested(self, container: Container, table: Any, access: Access | None = None, guarded: frozenset[str] = frozenset()) -> Resolver:
-        return _Probe(self.app, container, table, depth=self.depth)  # publish checks read unrestricted
+    def _nested(
+        self,
+        container: Container,
+        table: Any,
+        access: Access | None = None,
+        guarded: frozenset[str] = frozenset(),
+    ) -> Resolver:
+        return _Probe(
+            self.app, container, table, depth=self.depth
+        )  # publish checks read unrestricted
 
     def formula(self, source: str) -> ColumnElement[Any]:
         self.depth[0] += 1

@@ -35,21 +35,46 @@ Cell = tuple[Any, str | None]  # a value and its xlsx number format
 ID_LABELS = {"zh": "记录ID", "en": "Record ID"}
 NO_ACCESS = {"zh": "无权限", "en": "No access"}  # a related record the caller may not see
 NOT_IMPORTED = frozenset({"attachment", "image", "signature", "subform", "location", "section"})
-PEOPLE_TYPES = {"user": "user", "users": "user", "created_by": "user", "updated_by": "user", "department": "department", "departments": "department"}
+PEOPLE_TYPES = {
+    "user": "user",
+    "users": "user",
+    "created_by": "user",
+    "updated_by": "user",
+    "department": "department",
+    "departments": "department",
+}
 MANY_TYPES = frozenset({"users", "departments", "multiselect"})
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SEPARATORS = re.compile(r"[、,，;；\n]")
 XLSX_MAGIC = b"PK\x03\x04"
 
 _MESSAGES: dict[str, tuple[str, str]] = {
-    "unknown_column": ("第 {column} 列“{header}”不是此表单的字段", "Column {column} ({header}) is not a field of this form"),
-    "duplicate_column": ("第 {column} 列“{header}”与前面的列对应同一字段", "Column {column} ({header}) maps to the same field as an earlier column"),
-    "no_columns": ("第一行应为表头（字段名称），没有找到可导入的列", "The first row must be a header of field names; no importable column found"),
+    "unknown_column": (
+        "第 {column} 列“{header}”不是此表单的字段",
+        "Column {column} ({header}) is not a field of this form",
+    ),
+    "duplicate_column": (
+        "第 {column} 列“{header}”与前面的列对应同一字段",
+        "Column {column} ({header}) maps to the same field as an earlier column",
+    ),
+    "no_columns": (
+        "第一行应为表头（字段名称），没有找到可导入的列",
+        "The first row must be a header of field names; no importable column found",
+    ),
     "unknown_export_field": ("{key} 不是可导出的字段", "{key} is not a field you may export"),
     "name_not_found": ("找不到“{name}”", "“{name}” was not found"),
-    "ambiguous_name": ("“{name}”对应多条，请改用编号", "“{name}” matches more than one; use the id instead"),
-    "unreadable_file": ("无法读取文件：请上传 xlsx 或 CSV（UTF-8 或 GBK）文件", "Cannot read the file: upload an xlsx or CSV (UTF-8 or GBK) file"),
-    "too_many_rows": ("最多导入 {max} 行，请拆分文件", "At most {max} rows can be imported at once; split the file"),
+    "ambiguous_name": (
+        "“{name}”对应多条，请改用编号",
+        "“{name}” matches more than one; use the id instead",
+    ),
+    "unreadable_file": (
+        "无法读取文件：请上传 xlsx 或 CSV（UTF-8 或 GBK）文件",
+        "Cannot read the file: upload an xlsx or CSV (UTF-8 or GBK) file",
+    ),
+    "too_many_rows": (
+        "最多导入 {max} 行，请拆分文件",
+        "At most {max} rows can be imported at once; split the file",
+    ),
     "empty_file": ("文件中没有数据行", "The file has no data rows"),
 }
 
@@ -90,7 +115,9 @@ class Column:
     layout: FieldLayout | None
 
 
-def export_columns(form: FormLayout, hidden: frozenset[str], lang: Language, keys: Sequence[str] | None = None) -> list[Column]:
+def export_columns(
+    form: FormLayout, hidden: frozenset[str], lang: Language, keys: Sequence[str] | None = None
+) -> list[Column]:
     """The columns of an export: `_id`, then the fields the caller may see (all, or `keys` in
     that order); asking for a hidden or unknown field is a 422 that does not tell them apart."""
     visible = {k: f for k, f in form.fields.items() if k not in hidden and f.spec.type != "section"}
@@ -100,7 +127,11 @@ def export_columns(form: FormLayout, hidden: frozenset[str], lang: Language, key
     else:
         unknown = [k for k in keys if k not in visible and k != "_id"]
         if unknown:
-            raise ServiceError(422, "validation_failed", [sheet_issue("fields", "unknown_export_field", key=k) for k in unknown])
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [sheet_issue("fields", "unknown_export_field", key=k) for k in unknown],
+            )
         chosen = [k for k in dict.fromkeys(keys) if k != "_id"]
     columns.extend(Column(k, label_in(visible[k].spec.label, k, lang), visible[k]) for k in chosen)
     return columns
@@ -116,7 +147,12 @@ class Formatter:
         self.value_owner = value_owner  # Reader.value_owner: whose type formats a lookup or rollup
 
     def row(self, columns: Sequence[Column], record: dict[str, Any]) -> list[Cell]:
-        return [self.cell(self.form, c.layout, record.get(c.key)) if c.layout else (record.get(c.key), None) for c in columns]
+        return [
+            self.cell(self.form, c.layout, record.get(c.key))
+            if c.layout
+            else (record.get(c.key), None)
+            for c in columns
+        ]
 
     def cell(self, container: Container, layout: FieldLayout, value: Any) -> Cell:
         """One field's value as a cell."""
@@ -126,8 +162,13 @@ class Formatter:
             return self._rows(layout, value), None
         owner = self.value_owner(container, layout)
         kind = owner.spec if owner is not None else None
-        if isinstance(value, list) and (kind is None or kind.type not in MANY_TYPES | {"relation", "attachment", "image", "signature"}):
-            parts = [self.cell(container, layout, item)[0] for item in value]  # a many-relation lookup
+        if isinstance(value, list) and (
+            kind is None
+            or kind.type not in MANY_TYPES | {"relation", "attachment", "image", "signature"}
+        ):
+            parts = [
+                self.cell(container, layout, item)[0] for item in value
+            ]  # a many-relation lookup
             return self.join(_text(p) for p in parts if p is not None), None
         if kind is None:
             return (self.yes_no(value) if isinstance(value, bool) else value), None
@@ -135,7 +176,9 @@ class Formatter:
 
     def typed(self, spec: Any, value: Any) -> Cell:
         kind = spec.type
-        if kind in ("number", "money", "percent") or (kind in ("formula", "rollup") and isinstance(value, str) and _is_decimal(value)):
+        if kind in ("number", "money", "percent") or (
+            kind in ("formula", "rollup") and isinstance(value, str) and _is_decimal(value)
+        ):
             number = Decimal(value)
             exponent = number.as_tuple().exponent
             places = max(0, -exponent) if isinstance(exponent, int) else 0
@@ -157,12 +200,16 @@ class Formatter:
             return self.join(labels.get(v, str(v)) for v in values), None
         if kind in PEOPLE_TYPES:
             items = value if isinstance(value, list) else [value]
-            return self.join(str(i.get("name") or i.get("id")) for i in items if isinstance(i, dict)), None
+            return self.join(
+                str(i.get("name") or i.get("id")) for i in items if isinstance(i, dict)
+            ), None
         if kind == "relation":
             items = value if isinstance(value, list) else [value]
             return self.join(self.related(i) for i in items if isinstance(i, dict)), None
         if kind in ("attachment", "image", "signature"):
-            return self.join(str(i.get("name") or i.get("file_id")) for i in value if isinstance(i, dict)), None
+            return self.join(
+                str(i.get("name") or i.get("file_id")) for i in value if isinstance(i, dict)
+            ), None
         if kind == "address":
             return address_text(value), None
         if kind == "location":
@@ -198,7 +245,12 @@ class Formatter:
 def address_text(value: dict[str, Any]) -> str:
     """省市区 + detail, the city left out when it repeats the province (北京市北京市…)."""
     province, city = value.get("province") or "", value.get("city") or ""
-    parts = [province, "" if city == province else city, value.get("district") or "", value.get("detail") or ""]
+    parts = [
+        province,
+        "" if city == province else city,
+        value.get("district") or "",
+        value.get("detail") or "",
+    ]
     return "".join(parts)
 
 
@@ -237,7 +289,9 @@ class SheetWriter:
             from openpyxl import Workbook
 
             self.book = Workbook(write_only=True)
-            self.sheet = self.book.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet1")
+            self.sheet = self.book.create_sheet(
+                re.sub(r"[\[\]:*?/\\]", " ", title)[:31] or "Sheet1"
+            )
         else:
             self.handle = path.open("w", encoding="utf-8-sig", newline="")
             self.csv = csv.writer(self.handle)
@@ -300,11 +354,17 @@ def read_rows(data: bytes, fmt: Format, max_rows: int) -> list[list[Any]]:
                 continue
             rows.append(values)
             if len(rows) > max_rows + 1:
-                raise ServiceError(422, "validation_failed", [sheet_issue("rows", "too_many_rows", max=max_rows)])
+                raise ServiceError(
+                    422, "validation_failed", [sheet_issue("rows", "too_many_rows", max=max_rows)]
+                )
     except ServiceError:
         raise
-    except Exception:  # any malformed upload (zip, XML, encoding, CSV) is the user's file, not a bug
-        raise ServiceError(422, "unreadable_file", [sheet_issue("file", "unreadable_file")]) from None
+    except (
+        Exception
+    ):  # any malformed upload (zip, XML, encoding, CSV) is the user's file, not a bug
+        raise ServiceError(
+            422, "unreadable_file", [sheet_issue("file", "unreadable_file")]
+        ) from None
     if len(rows) < 2:
         raise ServiceError(422, "validation_failed", [sheet_issue("rows", "empty_file")])
     return rows
@@ -342,7 +402,9 @@ def map_header(form: FormLayout, hidden: frozenset[str], cells: Sequence[Any]) -
     """Match header cells to fields by key or label (zh or en, case-insensitive); unknown and
     hidden fields are the same `unknown_column` issue; computed fields, `_id` and field types
     a cell cannot hold (files, subforms, locations) are ignored."""
-    names: dict[str, FieldLayout | None] = {label.casefold(): None for label in (*ID_LABELS.values(), "_id", "id")}
+    names: dict[str, FieldLayout | None] = {
+        label.casefold(): None for label in (*ID_LABELS.values(), "_id", "id")
+    }
     for key, field_layout in form.fields.items():
         if key in hidden:
             continue
@@ -358,7 +420,9 @@ def map_header(form: FormLayout, hidden: frozenset[str], cells: Sequence[Any]) -
             continue
         folded = text.casefold()
         if folded not in names:
-            issues.append(sheet_issue(f"header[{index + 1}]", "unknown_column", column=index + 1, header=text))
+            issues.append(
+                sheet_issue(f"header[{index + 1}]", "unknown_column", column=index + 1, header=text)
+            )
             header.fields.append(None)
             continue
         layout = names[folded]
@@ -367,7 +431,11 @@ def map_header(form: FormLayout, hidden: frozenset[str], cells: Sequence[Any]) -
             header.fields.append(None)
             continue
         if layout.key in seen:
-            issues.append(sheet_issue(f"header[{index + 1}]", "duplicate_column", column=index + 1, header=text))
+            issues.append(
+                sheet_issue(
+                    f"header[{index + 1}]", "duplicate_column", column=index + 1, header=text
+                )
+            )
         seen.add(layout.key)
         header.fields.append(layout)
     if issues:
@@ -499,7 +567,9 @@ class Parser:
             moment = raw if raw.tzinfo else raw.replace(tzinfo=self.zone)
             return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
         text = _cell_text(raw) or ""
-        local = re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?", text)
+        local = re.fullmatch(
+            r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?", text
+        )
         if local:
             try:
                 year, month, day, hour, minute, second = (int(g or 0) for g in local.groups())
@@ -549,7 +619,9 @@ def _date(raw: Any) -> Any:
     if isinstance(raw, dt.date):
         return raw.isoformat()
     text = _cell_text(raw) or ""
-    found = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+00:00(?::00)?)?", text)
+    found = re.fullmatch(
+        r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+00:00(?::00)?)?", text
+    )
     if found:
         year, month, day = found.groups()
         return f"{year}-{int(month):02d}-{int(day):02d}"
@@ -568,7 +640,12 @@ def parse_address(text: str) -> dict[str, str | None] | None:
     rest = text.strip()
     if not rest:
         return None
-    parts: dict[str, str | None] = {"province": None, "city": None, "district": None, "detail": None}
+    parts: dict[str, str | None] = {
+        "province": None,
+        "city": None,
+        "district": None,
+        "detail": None,
+    }
     if found := _PROVINCE.match(rest):
         parts["province"] = found.group(1)
         rest = rest[found.end() :]

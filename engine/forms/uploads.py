@@ -42,11 +42,18 @@ def size_text(size: int) -> str:
 def too_large(limit: int) -> ServiceError:
     """413 `file_too_large` with the limit."""
     shown = size_text(limit)
-    return ServiceError(413, "file_too_large", message_zh=f"文件不能超过 {shown}", message_en=f"Files may be at most {shown}")
+    return ServiceError(
+        413,
+        "file_too_large",
+        message_zh=f"文件不能超过 {shown}",
+        message_en=f"Files may be at most {shown}",
+    )
 
 
 def _used(conn: Connection, *where: ColumnElement[bool]) -> int:
-    return int(conn.execute(select(func.coalesce(func.sum(StoredFile.size), 0)).where(*where)).scalar_one())
+    return int(
+        conn.execute(select(func.coalesce(func.sum(StoredFile.size), 0)).where(*where)).scalar_one()
+    )
 
 
 def check_user_quota(conn: Connection, settings: Settings, user_id: int | None, size: int) -> None:
@@ -54,7 +61,14 @@ def check_user_quota(conn: Connection, settings: Settings, user_id: int | None, 
     if user_id is None:
         return
     daily = settings.user_upload_daily_bytes
-    if daily and _used(conn, StoredFile.created_by == user_id, StoredFile.created_at >= utcnow() - QUOTA_WINDOW) + size > daily:
+    if (
+        daily
+        and _used(
+            conn, StoredFile.created_by == user_id, StoredFile.created_at >= utcnow() - QUOTA_WINDOW
+        )
+        + size
+        > daily
+    ):
         shown = size_text(daily)
         raise ServiceError(
             429,
@@ -76,7 +90,14 @@ def check_user_quota(conn: Connection, settings: Settings, user_id: int | None, 
 def check_link_quota(conn: Connection, settings: Settings, link_id: int, size: int) -> None:
     """Refuse an anonymous upload that would take a public link past its daily quota."""
     daily = settings.link_upload_daily_bytes
-    if daily and _used(conn, StoredFile.link_id == link_id, StoredFile.created_at >= utcnow() - QUOTA_WINDOW) + size > daily:
+    if (
+        daily
+        and _used(
+            conn, StoredFile.link_id == link_id, StoredFile.created_at >= utcnow() - QUOTA_WINDOW
+        )
+        + size
+        > daily
+    ):
         shown = size_text(daily)
         raise ServiceError(
             429,
@@ -98,4 +119,12 @@ def accepting(field_type: str | None) -> Callable[[str], None]:
     return check
 
 
-__all__ = ["FILE_FIELD_TYPES", "QUOTA_WINDOW", "accepting", "check_link_quota", "check_user_quota", "size_text", "too_large"]
+__all__ = [
+    "FILE_FIELD_TYPES",
+    "QUOTA_WINDOW",
+    "accepting",
+    "check_link_quota",
+    "check_user_quota",
+    "size_text",
+    "too_large",
+]

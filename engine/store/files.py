@@ -136,7 +136,13 @@ class FileStore:
         file_id = conn.execute(
             insert(StoredFile)
             .values(
-                sha256=sha, name=name[:255], size=size, mime=mime, created_at=utcnow(), created_by=user_id, link_id=link_id
+                sha256=sha,
+                name=name[:255],
+                size=size,
+                mime=mime,
+                created_at=utcnow(),
+                created_by=user_id,
+                link_id=link_id,
             )
             .returning(StoredFile.id)
         ).scalar_one()
@@ -151,4 +157,12 @@ class FileStore:
         return StoredInfo(info, row.created_by, row.link_id), self.path_of(row.sha256)
 
 
-__all__ = ["IMAGE_MIMES", "FileInfo", "FileStore", "FileTooLarge", "StoredInfo", "sniff_image", "stored_mime"]
+__all__ = [
+    "IMAGE_MIMES",
+    "FileInfo",
+    "FileStore",
+    "FileTooLarge",
+    "StoredInfo",
+    "sniff_image",
+    "stored_mime",
+]

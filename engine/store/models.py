@@ -137,7 +137,9 @@ class UserDepartment(Base):
     __tablename__ = "user_departments"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True, index=True)
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("departments.id"), primary_key=True, index=True
+    )
 
 
 class Role(Base):

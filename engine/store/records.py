@@ -21,7 +21,16 @@ from engine.core.sqltypes import ExactDecimal, UtcDateTime
 RecordId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 """A record's `_id`: 64-bit, INTEGER on SQLite where only that spelling is the rowid alias."""
 
-SYSTEM_FIELDS = ("_id", "_created_at", "_created_by", "_updated_at", "_updated_by", "_owner", "_version", "_deleted_at")
+SYSTEM_FIELDS = (
+    "_id",
+    "_created_at",
+    "_created_by",
+    "_updated_at",
+    "_updated_by",
+    "_owner",
+    "_version",
+    "_deleted_at",
+)
 
 
 def table_name(form_id: int) -> str:
@@ -100,7 +109,9 @@ def record_table(
     return table
 
 
-def child_table(metadata: MetaData, form_id: int, field_id: int, columns: Iterable[Column[Any]]) -> Table:
+def child_table(
+    metadata: MetaData, form_id: int, field_id: int, columns: Iterable[Column[Any]]
+) -> Table:
     """The Core table of a subform's rows: `_id`, `_parent_id`, `_seq`, then `columns`."""
     name = child_table_name(form_id, field_id)
     return Table(
@@ -140,7 +151,9 @@ def reserve_ids(conn: sa.engine.Connection, table: Table, count: int) -> list[in
         return []
     if conn.dialect.name == "postgresql":
         found = conn.execute(
-            sa.text("SELECT nextval(pg_get_serial_sequence(:t, '_id')) FROM generate_series(1, :n)"),
+            sa.text(
+                "SELECT nextval(pg_get_serial_sequence(:t, '_id')) FROM generate_series(1, :n)"
+            ),
             {"t": table.name, "n": count},
         ).scalars()
         return sorted(int(v) for v in found)
@@ -169,10 +182,14 @@ def bulk_insert(conn: sa.engine.Connection, table: Table, rows: Sequence[dict[st
         return True
     names = list(rows[0])
     dialect = conn.dialect
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
     values = [
         tuple(
-            row[name] if process is None else process(row[name])  # processors map None themselves (JSON null)
+            row[name]
+            if process is None
+            else process(row[name])  # processors map None themselves (JSON null)
             for name, process in zip(names, processors, strict=True)
         )
         for row in rows
@@ -180,7 +197,9 @@ def bulk_insert(conn: sa.engine.Connection, table: Table, rows: Sequence[dict[st
     columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     if dialect.name == "sqlite":
         placeholders = ", ".join("?" for _ in names)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})", values)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({columns}) VALUES ({placeholders})", values
+        )
         return True
     if dialect.name != "postgresql":
         return False

@@ -85,7 +85,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["department_id"], ["departments.id"], name=op.f("fk_users_department_id_departments")
         ),
-        sa.ForeignKeyConstraint(["manager_id"], ["users.id"], name=op.f("fk_users_manager_id_users")),
+        sa.ForeignKeyConstraint(
+            ["manager_id"], ["users.id"], name=op.f("fk_users_manager_id_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
@@ -118,7 +120,9 @@ def upgrade() -> None:
         sa.Column("mime", sa.String(length=255), nullable=False),
         sa.Column("created_at", _utc(), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_files_created_by_users")),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_files_created_by_users")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_files")),
         sa.UniqueConstraint("sha256", name=op.f("uq_files_sha256")),
     )
@@ -129,7 +133,9 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=64), nullable=False),
         sa.Column("retired_at", _utc(), nullable=True),
-        sa.ForeignKeyConstraint(["form_id"], ["forms.id"], name=op.f("fk_form_fields_form_id_forms")),
+        sa.ForeignKeyConstraint(
+            ["form_id"], ["forms.id"], name=op.f("fk_form_fields_form_id_forms")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_form_fields")),
         sa.UniqueConstraint("form_id", "key", name=op.f("uq_form_fields_form_id_key")),
     )
@@ -144,9 +150,15 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("diff", sa.JSON(), nullable=False),
         sa.Column("created_at", _utc(), nullable=False),
-        sa.ForeignKeyConstraint(["actor_id"], ["users.id"], name=op.f("fk_record_history_actor_id_users")),
-        sa.ForeignKeyConstraint(["app_id"], ["apps.id"], name=op.f("fk_record_history_app_id_apps")),
-        sa.ForeignKeyConstraint(["form_id"], ["forms.id"], name=op.f("fk_record_history_form_id_forms")),
+        sa.ForeignKeyConstraint(
+            ["actor_id"], ["users.id"], name=op.f("fk_record_history_actor_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["app_id"], ["apps.id"], name=op.f("fk_record_history_app_id_apps")
+        ),
+        sa.ForeignKeyConstraint(
+            ["form_id"], ["forms.id"], name=op.f("fk_record_history_form_id_forms")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_record_history")),
     )
     op.create_index(
@@ -159,6 +171,8 @@ def downgrade() -> None:
     for table in ("record_history", "form_fields", "files", "app_versions"):
         op.drop_table(table)
     with op.batch_alter_table("departments") as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_departments_head_user_id_users"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_departments_head_user_id_users"), type_="foreignkey"
+        )
     for table in ("users", "forms", "departments", "counters", "apps"):
         op.drop_table(table)

@@ -29,7 +29,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("storage", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("backups", sa.JSON(), nullable=True))
         batch_op.drop_constraint(batch_op.f("uq_form_fields_form_id_key"), type_="unique")
-        batch_op.create_index(batch_op.f("ix_form_fields_form_id_key"), ["form_id", "key"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_form_fields_form_id_key"), ["form_id", "key"], unique=False
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_form_fields_parent_id_form_fields"), "form_fields", ["parent_id"], ["id"]
         )
@@ -44,9 +46,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_files_sha256"))
         batch_op.create_unique_constraint(batch_op.f("uq_files_sha256"), ["sha256"])
     with op.batch_alter_table("form_fields") as batch_op:
-        batch_op.drop_constraint(batch_op.f("fk_form_fields_parent_id_form_fields"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_form_fields_parent_id_form_fields"), type_="foreignkey"
+        )
         batch_op.drop_index(batch_op.f("ix_form_fields_form_id_key"))
-        batch_op.create_unique_constraint(batch_op.f("uq_form_fields_form_id_key"), ["form_id", "key"])
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_form_fields_form_id_key"), ["form_id", "key"]
+        )
         batch_op.drop_column("backups")
         batch_op.drop_column("storage")
         batch_op.drop_column("parent_id")

@@ -20,7 +20,13 @@ def upgrade() -> None:
     """Add `files.link_id`."""
     with op.batch_alter_table("files", schema=None) as batch_op:
         batch_op.add_column(sa.Column("link_id", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f("fk_files_link_id_public_links"), "public_links", ["link_id"], ["id"], ondelete="SET NULL")
+        batch_op.create_foreign_key(
+            batch_op.f("fk_files_link_id_public_links"),
+            "public_links",
+            ["link_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
 
 
 def downgrade() -> None:

@@ -30,7 +30,11 @@ def upgrade() -> None:
         sa.column("revoked_at", engine.core.sqltypes.UtcDateTime()),
     )
     expires = dt.datetime.now(dt.UTC) + GRACE
-    op.execute(tokens.update().where(tokens.c.expires_at.is_(None), tokens.c.revoked_at.is_(None)).values(expires_at=expires))
+    op.execute(
+        tokens.update()
+        .where(tokens.c.expires_at.is_(None), tokens.c.revoked_at.is_(None))
+        .values(expires_at=expires)
+    )
 
 
 def downgrade() -> None:

@@ -12,7 +12,9 @@ from fastapi.testclient import TestClient
 
 from tests.api.records_client import API
 
-CRM = json.loads((Path(__file__).resolve().parents[2] / "apps_catalog" / "crm" / "app.json").read_text())
+CRM = json.loads(
+    (Path(__file__).resolve().parents[2] / "apps_catalog" / "crm" / "app.json").read_text()
+)
 CUSTOMERS = f"{API}/apps/crm/forms/customer/records"
 
 
@@ -23,7 +25,9 @@ def _issues(response: Any) -> set[tuple[str, str]]:
 def _raw(client: TestClient, method: str, url: str, body: Any) -> Any:
     """Send `body` as JSON text with ASCII escapes, so it may hold lone surrogates."""
     content = json.dumps(body, ensure_ascii=True).encode()
-    return client.request(method, url, content=content, headers={"Content-Type": "application/json"})
+    return client.request(
+        method, url, content=content, headers={"Content-Type": "application/json"}
+    )
 
 
 def _publish(client: TestClient, change: Any) -> Any:
@@ -78,8 +82,17 @@ def test_imported_system_values_that_do_not_fit_are_field_errors(client: TestCli
     assert client.get(f"{API}/apps").json() == []
 
 
-def test_an_imported_moment_outside_the_calendar_in_utc_falls_back_to_now(client: TestClient) -> None:
-    records = [{"_id": 5, "name": "甲", "_created_at": "0001-01-01T00:00:00+14:00", "_updated_at": "9999-12-31T23:59:59-14:00"}]
+def test_an_imported_moment_outside_the_calendar_in_utc_falls_back_to_now(
+    client: TestClient,
+) -> None:
+    records = [
+        {
+            "_id": 5,
+            "name": "甲",
+            "_created_at": "0001-01-01T00:00:00+14:00",
+            "_updated_at": "9999-12-31T23:59:59-14:00",
+        }
+    ]
     response = client.post(f"{API}/apps/import", json={**CRM, "data": {"customer": records}})
     assert response.status_code == 201, response.text
     record = client.get(f"{CUSTOMERS}/5").json()
@@ -90,10 +103,19 @@ def test_lone_surrogates_are_refused_in_records_and_definitions(crm: TestClient)
     before = crm.get(CUSTOMERS, params={"limit": 0}).json()["total"]
     response = _raw(crm, "POST", CUSTOMERS, {"name": "\ud800", "region": {"detail": "a\udfffb"}})
     assert response.status_code == 422, response.text
-    assert _issues(response) == {("name", "invalid_character"), ("name", "required"), ("region.detail", "invalid_character")}
+    assert _issues(response) == {
+        ("name", "invalid_character"),
+        ("name", "required"),
+        ("region.detail", "invalid_character"),
+    }
     assert crm.get(CUSTOMERS, params={"limit": 0}).json()["total"] == before
     first = crm.get(CUSTOMERS, params={"limit": 1}).json()["items"][0]
-    patched = _raw(crm, "PATCH", f"{CUSTOMERS}/{first['_id']}", {"note": "\ud800", "_version": first["_version"]})
+    patched = _raw(
+        crm,
+        "PATCH",
+        f"{CUSTOMERS}/{first['_id']}",
+        {"note": "\ud800", "_version": first["_version"]},
+    )
     assert patched.status_code == 422 and _issues(patched) == {("note", "invalid_character")}
 
     definition = copy.deepcopy(CRM)
@@ -104,7 +126,9 @@ def test_lone_surrogates_are_refused_in_records_and_definitions(crm: TestClient)
         assert response.json()["error"]["code"] == "invalid_definition"
         assert _issues(response) == {("forms[0].name.zh", "invalid_character")}
     created = _raw(crm, "POST", f"{API}/apps", {**definition, "key": "crm2"})
-    assert created.status_code == 422 and _issues(created) == {("forms[0].name.zh", "invalid_character")}
+    assert created.status_code == 422 and _issues(created) == {
+        ("forms[0].name.zh", "invalid_character")
+    }
 
 
 def test_a_unique_field_retyped_away_and_back_keeps_one_unique_index(crm: TestClient) -> None:
@@ -122,10 +146,20 @@ def test_a_conversion_whose_values_repeat_cannot_make_a_field_unique(crm: TestCl
     assert response.status_code == 422, response.text
     assert _issues(response) == {("annual_purchase", "unique_duplicates")}
     # a unique field whose converted values collide: "1" and "1.0" are both the number 1
-    assert _publish(crm, lambda fields: fields.append({"key": "code", "type": "text", "unique": True})).status_code == 200
+    assert (
+        _publish(
+            crm, lambda fields: fields.append({"key": "code", "type": "text", "unique": True})
+        ).status_code
+        == 200
+    )
     for record_id, code in ((1, "1"), (2, "1.0")):
         version = crm.get(f"{CUSTOMERS}/{record_id}").json()["_version"]
-        assert crm.patch(f"{CUSTOMERS}/{record_id}", json={"code": code, "_version": version}).status_code == 200
+        assert (
+            crm.patch(
+                f"{CUSTOMERS}/{record_id}", json={"code": code, "_version": version}
+            ).status_code
+            == 200
+        )
 
     def as_number(fields: list[dict[str, Any]]) -> None:
         fields.append({"key": "code", "type": "number", "unique": True})

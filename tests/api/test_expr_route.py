@@ -28,7 +28,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}])
-def test_signed_out_callers_cannot_check_or_evaluate(client: TestClient, headers: dict[str, str]) -> None:
+def test_signed_out_callers_cannot_check_or_evaluate(
+    client: TestClient, headers: dict[str, str]
+) -> None:
     """Issue 10 finding 3: an anonymous caller could make the server evaluate any formula."""
     anonymous = TestClient(client.app, raise_server_exceptions=False)
     body = {"expr": "LEN(REPT('a', 10))", "schema": {}, "record": {}}
@@ -47,7 +49,10 @@ def test_evaluates_a_record_in_api_json_form(client: TestClient) -> None:
     body = {
         "expr": "SUM(items.qty * items.price) + amount",
         "schema": SCHEMA,
-        "record": {"amount": "0.10", "items": [{"qty": 3, "price": "0.10"}, {"qty": 1, "price": None}]},
+        "record": {
+            "amount": "0.10",
+            "items": [{"qty": 3, "price": "0.10"}, {"qty": 1, "price": None}],
+        },
     }
     response = client.post("/api/v1/expr/check", json=body)
     assert response.status_code == 200
@@ -56,7 +61,10 @@ def test_evaluates_a_record_in_api_json_form(client: TestClient) -> None:
 
 def test_today_uses_the_given_moment_in_the_organisation_zone(client: TestClient) -> None:
     body = {"expr": "TODAY()", "schema": {}, "record": {}, "now": "2024-06-30T17:30:00Z"}
-    assert client.post("/api/v1/expr/check", json=body).json() == {"type": "date", "value": "2024-07-01"}
+    assert client.post("/api/v1/expr/check", json=body).json() == {
+        "type": "date",
+        "value": "2024-07-01",
+    }
 
 
 @pytest.mark.parametrize(
@@ -66,7 +74,9 @@ def test_today_uses_the_given_moment_in_the_organisation_zone(client: TestClient
         ("en", "Unknown field amout (did you mean amount?)"),
     ],
 )
-def test_error_shape_with_position_in_both_languages(client: TestClient, language: str, message: str) -> None:
+def test_error_shape_with_position_in_both_languages(
+    client: TestClient, language: str, message: str
+) -> None:
     response = client.post(
         "/api/v1/expr/check",
         json={"expr": "1 +\n  amout", "schema": SCHEMA},
@@ -159,7 +169,13 @@ DRAFT = {
             "name": "订单",
             "fields": [
                 {"key": "customer", "type": "relation", "target": "customers"},
-                {"key": "amount", "type": "money", "label": "金额", "max": 5, "default": {"linkage": {"form": "x"}}},
+                {
+                    "key": "amount",
+                    "type": "money",
+                    "label": "金额",
+                    "max": 5,
+                    "default": {"linkage": {"form": "x"}},
+                },
                 {"key": "half_done", "type": "relation"},
                 {"key": "broken", "type": "select", "options": []},
                 {"key": "total", "type": "formula", "expr": "amount * 2"},
@@ -200,7 +216,10 @@ def test_fields_that_do_not_parse_yet_are_left_out(client: TestClient) -> None:
 
 
 def test_a_subform_row_sees_its_own_fields_and_the_form(client: TestClient) -> None:
-    assert check(client, "qty * amount", form="orders", subform="items") == (200, {"type": "number"})
+    assert check(client, "qty * amount", form="orders", subform="items") == (
+        200,
+        {"type": "number"},
+    )
 
 
 def test_draft_evaluates_a_record(client: TestClient) -> None:
@@ -210,11 +229,19 @@ def test_draft_evaluates_a_record(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("extra", "path"),
-    [({"form": "nope"}, "form"), ({"form": "orders", "subform": "amount"}, "subform"), ({}, "form")],
+    [
+        ({"form": "nope"}, "form"),
+        ({"form": "orders", "subform": "amount"}, "subform"),
+        ({}, "form"),
+    ],
 )
-def test_unknown_form_or_subform_is_an_issue_at_it(client: TestClient, extra: dict[str, str], path: str) -> None:
+def test_unknown_form_or_subform_is_an_issue_at_it(
+    client: TestClient, extra: dict[str, str], path: str
+) -> None:
     response = client.post(
-        "/api/v1/expr/check", json={"expr": "1", "app": DRAFT, **extra}, headers={"Accept-Language": "en"}
+        "/api/v1/expr/check",
+        json={"expr": "1", "app": DRAFT, **extra},
+        headers={"Accept-Language": "en"},
     )
     assert response.status_code == 400
     error = response.json()["error"]
@@ -229,8 +256,22 @@ def test_unknown_form_or_subform_is_an_issue_at_it(client: TestClient, extra: di
         {"forms": "x"},
         {"forms": [1, {"key": 5}, {"key": "orders", "fields": "x"}]},
         {"forms": [{"key": "orders", "fields": 5, "name": 3}]},
-        {"forms": [{"key": "orders", "fields": [None, 1, {"type": 1}, {"key": "a", "type": "subform", "fields": 2}]}]},
-        {"forms": [{"key": "orders", "fields": [{"key": "s", "type": "subform", "fields": [{"type": "subform"}]}]}]},
+        {
+            "forms": [
+                {
+                    "key": "orders",
+                    "fields": [None, 1, {"type": 1}, {"key": "a", "type": "subform", "fields": 2}],
+                }
+            ]
+        },
+        {
+            "forms": [
+                {
+                    "key": "orders",
+                    "fields": [{"key": "s", "type": "subform", "fields": [{"type": "subform"}]}],
+                }
+            ]
+        },
     ],
 )
 def test_malformed_drafts_never_fail_the_server(client: TestClient, app: dict[str, object]) -> None:
@@ -242,7 +283,8 @@ def test_malformed_drafts_never_fail_the_server(client: TestClient, app: dict[st
 def test_a_draft_larger_than_any_app_is_refused(client: TestClient) -> None:
     fields = [{"key": f"f{i}", "type": "text"} for i in range(5001)]
     response = client.post(
-        "/api/v1/expr/check", json={"expr": "1", "app": {"forms": [{"key": "big", "fields": fields}]}, "form": "big"}
+        "/api/v1/expr/check",
+        json={"expr": "1", "app": {"forms": [{"key": "big", "fields": fields}]}, "form": "big"},
     )
     assert response.status_code == 400
     assert response.json()["error"]["issues"][0]["path"] == "app"
@@ -259,7 +301,11 @@ def test_function_reference_lists_every_function_with_both_languages(client: Tes
     by_name = {f["name"]: f for f in functions}
     assert by_name["IF"]["signature"] == "IF(condition, value_if_true, [value_if_false])"
     assert by_name["IF"]["category"] == "logic"
-    assert by_name["IF"]["params"][2] == {"name": "value_if_false", "optional": True, "repeat": False}
+    assert by_name["IF"]["params"][2] == {
+        "name": "value_if_false",
+        "optional": True,
+        "repeat": False,
+    }
     assert all(f["summary"]["zh"] and f["summary"]["en"] for f in functions)
     assert {"formula": 'IF(5 > 3, "高", "低")', "result": "高"} in by_name["IF"]["examples"]
 
@@ -282,7 +328,10 @@ def test_the_reported_attack_formula_is_cheap_now(client: TestClient) -> None:
         # many values each under the text limit: together past the request's budget
         (" + ".join(["LEN(REPT(s, 99999))"] * 60), {"s": "a"}),
         # one value per row of a long list
-        ("LEN(TEXTJOIN(',', TRUE, items.name & REPT('x', 99000)))", {"items": [{"name": "a"}] * 60}),
+        (
+            "LEN(TEXTJOIN(',', TRUE, items.name & REPT('x', 99000)))",
+            {"items": [{"name": "a"}] * 60},
+        ),
     ],
 )
 @pytest.mark.parametrize(("language", "word"), [("zh-CN", "计算量过大"), ("en", "too much work")])
@@ -300,7 +349,11 @@ def test_an_evaluation_past_its_budget_is_a_422(
 
 
 def test_a_formula_within_the_budget_still_evaluates(client: TestClient) -> None:
-    body = {"expr": " + ".join(["LEN(REPT(s, 99999))"] * 20), "schema": {"s": "text"}, "record": {"s": "a"}}
+    body = {
+        "expr": " + ".join(["LEN(REPT(s, 99999))"] * 20),
+        "schema": {"s": "text"},
+        "record": {"s": "a"},
+    }
     response = client.post("/api/v1/expr/check", json=body)
     assert response.status_code == 200, response.text
     assert response.json() == {"type": "number", "value": str(20 * 99999)}

@@ -42,7 +42,9 @@ def test_a_catastrophic_pattern_answers_at_once(client: TestClient) -> None:
     ]
     long_refused = client.post(records, json={"value": "a" * 999 + "b"})
     assert long_refused.status_code == 422
-    accepted = client.post(records, json={"value": "a" * 1000})  # a text field holds 1,000 characters
+    accepted = client.post(
+        records, json={"value": "a" * 1000}
+    )  # a text field holds 1,000 characters
     assert accepted.status_code == 201, accepted.text
     assert client.get(records, params={"limit": 0}).json()["total"] == 1
 

@@ -40,12 +40,19 @@ def client(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
 
 
 def test_upload_attach_read_and_download(client: TestClient, tmp_path: Path) -> None:
-    first = client.post(f"{API}/files", files={"file": ("合同.pdf", b"%PDF-1.7 hello", "application/pdf")}).json()
-    second = client.post(f"{API}/files", files={"file": ("copy.pdf", b"%PDF-1.7 hello", "application/pdf")}).json()
+    first = client.post(
+        f"{API}/files", files={"file": ("合同.pdf", b"%PDF-1.7 hello", "application/pdf")}
+    ).json()
+    second = client.post(
+        f"{API}/files", files={"file": ("copy.pdf", b"%PDF-1.7 hello", "application/pdf")}
+    ).json()
     assert first["sha256"] == second["sha256"] and first["file_id"] != second["file_id"]
     blobs = [p for p in (tmp_path / "files").rglob("*") if p.is_file()]
     assert len(blobs) == 1
-    created = client.post(DOCS, json={"title": "采购合同", "files": [first["file_id"], {"file_id": second["file_id"]}]})
+    created = client.post(
+        DOCS,
+        json={"title": "采购合同", "files": [first["file_id"], {"file_id": second["file_id"]}]},
+    )
     assert created.status_code == 201, created.text
     assert created.json()["files"] == [
         {"file_id": first["file_id"], "name": "合同.pdf", "size": 14, "mime": "application/pdf"},
@@ -66,5 +73,10 @@ def test_unknown_files_are_field_errors_and_404s(client: TestClient) -> None:
 
 
 def test_upload_needs_the_token_and_a_file(client: TestClient) -> None:
-    assert client.post(f"{API}/files", files={"file": ("a.txt", b"a")}, headers={"Authorization": "Bearer x"}).status_code == 401
+    assert (
+        client.post(
+            f"{API}/files", files={"file": ("a.txt", b"a")}, headers={"Authorization": "Bearer x"}
+        ).status_code
+        == 401
+    )
     assert client.post(f"{API}/files").status_code == 400  # a malformed request (no multipart body)

@@ -24,7 +24,12 @@ DEMO: dict[str, Any] = {
                 {"key": "qty", "type": "integer", "label": "数量"},
                 {"key": "price", "type": "money", "label": "单价", "precision": 2},
                 {"key": "total", "type": "formula", "label": "总价", "expr": "qty * price"},
-                {"key": "big", "type": "formula", "label": "大单", "expr": "IF(total >= 1000, \"是\", \"否\")"},
+                {
+                    "key": "big",
+                    "type": "formula",
+                    "label": "大单",
+                    "expr": 'IF(total >= 1000, "是", "否")',
+                },
                 {"key": "reason", "type": "text", "label": "原因", "visible_when": "total >= 1000"},
                 {"key": "locked", "type": "checkbox", "label": "锁定"},
                 {"key": "remark", "type": "text", "label": "备注", "readonly_when": "locked"},
@@ -35,7 +40,12 @@ DEMO: dict[str, Any] = {
                     "label": "明细",
                     "fields": [
                         {"key": "n", "type": "integer", "label": "件数"},
-                        {"key": "line_total", "type": "formula", "label": "行合计", "expr": "n * price"},
+                        {
+                            "key": "line_total",
+                            "type": "formula",
+                            "label": "行合计",
+                            "expr": "n * price",
+                        },
                         {"key": "far", "type": "formula", "label": "远", "expr": "customer.qty"},
                     ],
                 },
@@ -46,7 +56,9 @@ DEMO: dict[str, Any] = {
 }
 
 
-def test_formulas_and_rules_run_in_the_browser_runtime(client: TestClient, node_evaluator: NodeEvaluator) -> None:
+def test_formulas_and_rules_run_in_the_browser_runtime(
+    client: TestClient, node_evaluator: NodeEvaluator
+) -> None:
     assert client.post(f"{API}/apps", json=DEMO).status_code == 201
     response = client.get(f"{API}/apps/demo/forms/order/live")
     assert response.status_code == 200, response.text
@@ -63,7 +75,9 @@ def test_formulas_and_rules_run_in_the_browser_runtime(client: TestClient, node_
     assert [f["key"] for f in rows["formulas"]] == ["line_total"]  # reads the row and the form
 
     def run(src: str, record: dict[str, Any], kind: str) -> Any:
-        return node_evaluator.request({"src": src, "record": record, "now": None, "tz": "Asia/Shanghai", "kind": kind})
+        return node_evaluator.request(
+            {"src": src, "record": record, "now": None, "tz": "Asia/Shanghai", "kind": kind}
+        )
 
     record: dict[str, Any] = {"qty": 3, "price": "400.50"}
     record["total"] = run(formulas["total"]["js"], record, formulas["total"]["type"])
@@ -90,4 +104,7 @@ def test_formulas_reading_hidden_fields_stay_on_the_server(crm: TestClient) -> N
 def test_unknown_form_or_app_is_404(crm: TestClient) -> None:
     assert crm.get(f"{API}/apps/crm/forms/nothing/live").status_code == 404
     assert crm.get(f"{API}/apps/nothing/forms/customer/live").status_code == 404
-    assert crm.get(f"{API}/apps/crm/forms/customer/live", headers={"Authorization": ""}).status_code == 401
+    assert (
+        crm.get(f"{API}/apps/crm/forms/customer/live", headers={"Authorization": ""}).status_code
+        == 401
+    )

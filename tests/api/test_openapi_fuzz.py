@@ -55,12 +55,39 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CRM_DIR = Path(__file__).resolve().parents[2] / "apps_catalog" / "crm"
 CRM_DEFINITION: dict[str, Any] = json.loads((CRM_DIR / "app.json").read_text())
 SAMPLES: dict[str, list[dict[str, Any]]] = json.loads((CRM_DIR / "sample_data.json").read_text())
-CRM_FIELDS = {form["key"]: [field["key"] for field in form["fields"]] for form in CRM_DEFINITION["forms"]}
+CRM_FIELDS = {
+    form["key"]: [field["key"] for field in form["fields"]] for form in CRM_DEFINITION["forms"]
+}
 FIELD_KEYS = sorted({key for keys in CRM_FIELDS.values() for key in keys})
 FIELD_TYPES = [
-    "text", "textarea", "email", "phone", "url", "number", "integer", "money", "percent", "rating",
-    "select", "multiselect", "checkbox", "date", "datetime", "time", "user", "users", "address",
-    "location", "attachment", "formula", "serial", "created_at", "relation", "lookup", "rollup", "subform",
+    "text",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "number",
+    "integer",
+    "money",
+    "percent",
+    "rating",
+    "select",
+    "multiselect",
+    "checkbox",
+    "date",
+    "datetime",
+    "time",
+    "user",
+    "users",
+    "address",
+    "location",
+    "attachment",
+    "formula",
+    "serial",
+    "created_at",
+    "relation",
+    "lookup",
+    "rollup",
+    "subform",
 ]
 LIVE_REVISION = "<live revision>"
 FUNCTION_NAMES = sorted(FUNCTIONS.names())
@@ -74,15 +101,42 @@ SCALARS = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=20)
     | st.sampled_from(
-        ["", "0", "-1", "1e999", "NaN", "12.345", "2026-02-30", "2026-05-01", "2026-05-01T10:00:00Z",
-         "25:61", "13800138000", "a@b.c", "https://例子.cn", "A", "won", "customer", "无",
-         "\ud800", "x\udfffy", 2**63, -(2**63) - 1, 10**30, 1e308, 0.1]
+        [
+            "",
+            "0",
+            "-1",
+            "1e999",
+            "NaN",
+            "12.345",
+            "2026-02-30",
+            "2026-05-01",
+            "2026-05-01T10:00:00Z",
+            "25:61",
+            "13800138000",
+            "a@b.c",
+            "https://例子.cn",
+            "A",
+            "won",
+            "customer",
+            "无",
+            "\ud800",
+            "x\udfffy",
+            2**63,
+            -(2**63) - 1,
+            10**30,
+            1e308,
+            0.1,
+        ]
     )
 )
 JSON_VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=8) | st.sampled_from([*FIELD_KEYS, "_id", "type"]), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.text(max_size=8) | st.sampled_from([*FIELD_KEYS, "_id", "type"]), inner, max_size=3
+        )
+    ),
     max_leaves=6,
 )
 
@@ -106,15 +160,24 @@ def record_bodies(form: str) -> st.SearchStrategy[dict[str, Any]]:
 def patch_bodies(form: str) -> st.SearchStrategy[dict[str, Any]]:
     version = st.integers(min_value=0, max_value=4) | JSON_VALUES
     return st.builds(
-        lambda record, version, keep: {**{k: v for k, v in record.items() if k in keep}, "_version": version},
+        lambda record, version, keep: {
+            **{k: v for k, v in record.items() if k in keep},
+            "_version": version,
+        },
         record_bodies(form),
         version,
-        st.sets(st.sampled_from([*CRM_FIELDS[form], "_id", "_version", "no_such_field"]), max_size=3),
+        st.sets(
+            st.sampled_from([*CRM_FIELDS[form], "_id", "_version", "no_such_field"]), max_size=3
+        ),
     )
 
 
 def batch_bodies(form: str) -> st.SearchStrategy[list[Any]]:
-    update = st.builds(lambda body, record_id: {**body, "_id": record_id}, patch_bodies(form), record_ids(form) | JSON_VALUES)
+    update = st.builds(
+        lambda body, record_id: {**body, "_id": record_id},
+        patch_bodies(form),
+        record_ids(form) | JSON_VALUES,
+    )
     return st.lists(record_bodies(form) | update | JSON_VALUES, max_size=4)
 
 
@@ -122,12 +185,18 @@ def record_ids(form: str) -> st.SearchStrategy[int]:
     return st.integers(min_value=1, max_value=len(SAMPLES[form]) + 10)
 
 
-def _mutate(action: str, form: int, field: int, type_: str, prop: str, value: Any) -> dict[str, Any]:
+def _mutate(
+    action: str, form: int, field: int, type_: str, prop: str, value: Any
+) -> dict[str, Any]:
     definition = copy.deepcopy(CRM_DEFINITION)
     fields = definition["forms"][form % len(definition["forms"])]["fields"]
     index = field % len(fields)
     if action == "retype":
-        fields[index] = {"key": fields[index]["key"], "label": fields[index].get("label"), "type": type_}
+        fields[index] = {
+            "key": fields[index]["key"],
+            "label": fields[index].get("label"),
+            "type": type_,
+        }
     elif action == "drop":
         del fields[index]
     elif action == "add":
@@ -143,14 +212,45 @@ DEFINITIONS = st.builds(
     st.integers(min_value=0, max_value=6),
     st.integers(min_value=0, max_value=12),
     st.sampled_from(FIELD_TYPES),
-    st.sampled_from(["required", "unique", "min", "max", "default", "precision", "options", "expr", "relation", "field", "key", "type"]),
+    st.sampled_from(
+        [
+            "required",
+            "unique",
+            "min",
+            "max",
+            "default",
+            "precision",
+            "options",
+            "expr",
+            "relation",
+            "field",
+            "key",
+            "type",
+        ]
+    ),
     JSON_VALUES,
 )
 
 
 FORMULA_LITERALS = [
-    "0", "1", "2.5", "1e3", "99999999999999999", "0.000001", '""', '"abc"', '"2026-01-31"', "TRUE", "NULL",
-    "DATE(9999, 12, 31)", "DATE(1, 1, 1)", "TODAY()", "NOW()", '"12:30"', "-1", "100%",
+    "0",
+    "1",
+    "2.5",
+    "1e3",
+    "99999999999999999",
+    "0.000001",
+    '""',
+    '"abc"',
+    '"2026-01-31"',
+    "TRUE",
+    "NULL",
+    "DATE(9999, 12, 31)",
+    "DATE(1, 1, 1)",
+    "TODAY()",
+    "NOW()",
+    '"12:30"',
+    "-1",
+    "100%",
 ]
 OPERATORS = ["+", "-", "*", "/", "^", "&", "=", "<>", "<", ">=", "AND", "OR"]
 
@@ -160,24 +260,56 @@ def formulas(refs: list[str]) -> st.SearchStrategy[str]:
     atoms = st.sampled_from(refs + FORMULA_LITERALS)
 
     def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        calls = st.builds(lambda f, args: f"{f}({', '.join(args)})", st.sampled_from(FUNCTION_NAMES), st.lists(inner, max_size=3))
-        binaries = st.builds(lambda a, op, b: f"({a} {op} {b})", inner, st.sampled_from(OPERATORS), inner)
+        calls = st.builds(
+            lambda f, args: f"{f}({', '.join(args)})",
+            st.sampled_from(FUNCTION_NAMES),
+            st.lists(inner, max_size=3),
+        )
+        binaries = st.builds(
+            lambda a, op, b: f"({a} {op} {b})", inner, st.sampled_from(OPERATORS), inner
+        )
         return calls | binaries | inner.map(lambda a: f"-{a}")
 
     return st.recursive(atoms, extend, max_leaves=6)
 
 
-EXPR_SCHEMA = {"n": "number", "i": "integer", "m": "money", "t": "text", "d": "date", "dt": "datetime", "tm": "time", "b": "checkbox"}
+EXPR_SCHEMA = {
+    "n": "number",
+    "i": "integer",
+    "m": "money",
+    "t": "text",
+    "d": "date",
+    "dt": "datetime",
+    "tm": "time",
+    "b": "checkbox",
+}
 MOMENTS = st.sampled_from(
-    ["9999-12-31T23:59:59", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "2026-05-01T10:00:00Z"]
+    [
+        "9999-12-31T23:59:59",
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00",
+        "0001-01-01T00:00:00+14:00",
+        "2026-05-01T10:00:00Z",
+    ]
 ) | st.datetimes().map(lambda moment: moment.isoformat())
 EXPR_BODIES = st.fixed_dictionaries(
     {"expr": formulas(sorted(EXPR_SCHEMA)), "schema": st.just(EXPR_SCHEMA)},
-    optional={"record": st.dictionaries(st.sampled_from(sorted(EXPR_SCHEMA)), SCALARS, max_size=4), "now": MOMENTS},
+    optional={
+        "record": st.dictionaries(st.sampled_from(sorted(EXPR_SCHEMA)), SCALARS, max_size=4),
+        "now": MOMENTS,
+    },
 )
 
 
-SYSTEM_KEYS = ["_id", "_version", "_created_at", "_created_by", "_updated_at", "_updated_by", "_owner"]
+SYSTEM_KEYS = [
+    "_id",
+    "_version",
+    "_created_at",
+    "_created_by",
+    "_updated_at",
+    "_updated_by",
+    "_owner",
+]
 
 
 def imported_records(form: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -190,7 +322,9 @@ def imported_records(form: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 IMPORT_DATA = st.sampled_from(sorted(CRM_FIELDS)).flatmap(
-    lambda form: st.fixed_dictionaries({form: st.lists(imported_records(form) | JSON_VALUES, max_size=3)})
+    lambda form: st.fixed_dictionaries(
+        {form: st.lists(imported_records(form) | JSON_VALUES, max_size=3)}
+    )
 )
 
 
@@ -227,22 +361,40 @@ def _public_path_parameters(parameters: Any) -> st.SearchStrategy[Any]:
 # -- hooks -----------------------------------------------------------------------------------
 
 
-def before_generate_path_parameters(context: HookContext, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+def before_generate_path_parameters(
+    context: HookContext, strategy: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
     return strategy.flatmap(_crm_path_parameters).flatmap(_public_path_parameters)
 
 
-def before_generate_query(context: HookContext, strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+def before_generate_query(
+    context: HookContext, strategy: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
     operation = context.operation
-    if operation is None or operation.method.upper() != "GET" or not operation.path.endswith("/records"):
+    if (
+        operation is None
+        or operation.method.upper() != "GET"
+        or not operation.path.endswith("/records")
+    ):
         return strategy
     key = st.sampled_from(FIELD_KEYS)
     operator = st.sampled_from(["=", "!=", ">", ">=", "<", "<="])
-    comparisons = st.builds(lambda k, op, v: f"{k} {op} {json.dumps(v, ensure_ascii=False)}", key, operator, SCALARS)
-    filters = comparisons | formulas([*FIELD_KEYS, "customer.level", "items.qty", "items.price", "_id", "_created_at"])
+    comparisons = st.builds(
+        lambda k, op, v: f"{k} {op} {json.dumps(v, ensure_ascii=False)}", key, operator, SCALARS
+    )
+    filters = comparisons | formulas(
+        [*FIELD_KEYS, "customer.level", "items.qty", "items.price", "_id", "_created_at"]
+    )
     signed = st.builds(lambda sign, k: sign + k, st.sampled_from(["", "-"]), key)
     sorts = st.lists(signed, min_size=1, max_size=3).map(",".join)
     crafted = st.fixed_dictionaries(
-        {}, optional={"filter": filters, "sort": sorts, "q": st.text(max_size=10), "limit": st.integers(0, 1000)}
+        {},
+        optional={
+            "filter": filters,
+            "sort": sorts,
+            "q": st.text(max_size=10),
+            "limit": st.integers(0, 1000),
+        },
     )
     return strategy | crafted
 
@@ -275,33 +427,65 @@ def _bodies_for(case: Case) -> st.SearchStrategy[Any] | None:
             return record_bodies(form)
         return None
     if (method, path) == ("POST", "/api/v1/public/{token}"):
-        keys = st.dictionaries(st.sampled_from(["number", "title", "status", "_id"]), JSON_VALUES, max_size=3)
+        keys = st.dictionaries(
+            st.sampled_from(["number", "title", "status", "_id"]), JSON_VALUES, max_size=3
+        )
         return record_bodies("lead") | keys
-    if path.startswith("/api/v1/apps/{app}/forms/{form}/links") and method in ("POST", "PATCH") and form in CRM_FIELDS:
+    if (
+        path.startswith("/api/v1/apps/{app}/forms/{form}/links")
+        and method in ("POST", "PATCH")
+        and form in CRM_FIELDS
+    ):
         keys = st.lists(st.sampled_from([*CRM_FIELDS[form], "no_such_field"]), max_size=4)
         return st.fixed_dictionaries(
             {"kind": st.sampled_from(["fill", "query"])} if method == "POST" else {},
-            optional={"fields": keys, "key_fields": keys, "password": st.text(max_size=8) | st.none(), "owner_id": st.integers(1, 12),
-                      "expires_at": MOMENTS, "enabled": st.booleans(), "rate_limit": st.integers(0, 20_000)},
+            optional={
+                "fields": keys,
+                "key_fields": keys,
+                "password": st.text(max_size=8) | st.none(),
+                "owner_id": st.integers(1, 12),
+                "expires_at": MOMENTS,
+                "enabled": st.booleans(),
+                "rate_limit": st.integers(0, 20_000),
+            },
         )
     if (method, path) == ("POST", "/api/v1/apps"):
-        return st.builds(lambda d, key: {**d, "key": key}, DEFINITIONS, st.sampled_from(["crm", "fuzz_a", "fuzz_b", "fuzz_c"]))
+        return st.builds(
+            lambda d, key: {**d, "key": key},
+            DEFINITIONS,
+            st.sampled_from(["crm", "fuzz_a", "fuzz_b", "fuzz_c"]),
+        )
     if (method, path) == ("POST", "/api/v1/apps/import"):
         key = st.sampled_from(["crm", "fuzz_a", "fuzz_b", "fuzz_c"])
-        return st.builds(lambda d, key, data: {**d, "key": key, "data": data}, DEFINITIONS, key, IMPORT_DATA) | DEFINITIONS
+        return (
+            st.builds(
+                lambda d, key, data: {**d, "key": key, "data": data}, DEFINITIONS, key, IMPORT_DATA
+            )
+            | DEFINITIONS
+        )
     if (method, path) == ("POST", "/api/v1/expr/check"):
         return EXPR_BODIES
     if (method, path) == ("POST", "/api/v1/apps/{app}/plan"):
         return DEFINITIONS
     if (method, path) == ("PUT", "/api/v1/apps/{app}"):
-        meta = st.fixed_dictionaries({"_revision": st.just(LIVE_REVISION)}, optional={"plan_hash": JSON_VALUES})
+        meta = st.fixed_dictionaries(
+            {"_revision": st.just(LIVE_REVISION)}, optional={"plan_hash": JSON_VALUES}
+        )
         return st.builds(lambda d, m: {**d, **m}, DEFINITIONS, meta)
     return None
 
 
 # -- the app and the test --------------------------------------------------------------------
 
-EXAMPLES = {"app": "crm", "form": "customer", "record_id": 1, "field": "note", "file_id": 1, "pack": "crm", "link_id": 1}
+EXAMPLES = {
+    "app": "crm",
+    "form": "customer",
+    "record_id": 1,
+    "field": "note",
+    "file_id": 1,
+    "pack": "crm",
+    "link_id": 1,
+}
 LINK_TOKENS: list[str] = []  # public links made by `crm_database` (a fill and a query link)
 
 
@@ -344,8 +528,23 @@ def crm_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             response = client.post(f"{API}/catalog/crm/install", json={"sample_data": True})
             assert response.status_code == 201, response.text
             for form, link in (
-                ("lead", {"kind": "fill", "fields": ["name", "company", "phone", "note", "source"], "rate_limit": 10_000}),
-                ("contract", {"kind": "query", "fields": ["title", "status"], "key_fields": ["number", "title"], "rate_limit": 10_000}),
+                (
+                    "lead",
+                    {
+                        "kind": "fill",
+                        "fields": ["name", "company", "phone", "note", "source"],
+                        "rate_limit": 10_000,
+                    },
+                ),
+                (
+                    "contract",
+                    {
+                        "kind": "query",
+                        "fields": ["title", "status"],
+                        "key_fields": ["number", "title"],
+                        "rate_limit": 10_000,
+                    },
+                ),
             ):
                 response = client.post(f"{API}/apps/crm/forms/{form}/links", json=link)
                 assert response.status_code == 201, response.text

@@ -46,7 +46,12 @@ def test_crm_installs_with_sample_data_and_filters_by_formula(crm: TestClient) -
     page = crm.get(CUSTOMERS, params={"limit": 5}).json()
     assert page["total"] >= 200
     filtered = crm.get(
-        CUSTOMERS, params={"filter": 'level = "A" AND annual_purchase >= 1000000', "sort": "-annual_purchase", "limit": 1000}
+        CUSTOMERS,
+        params={
+            "filter": 'level = "A" AND annual_purchase >= 1000000',
+            "sort": "-annual_purchase",
+            "limit": 1000,
+        },
     ).json()
     assert filtered["items"], "the sample data has big A-level customers"
     amounts = [float(item["annual_purchase"]) for item in filtered["items"]]
@@ -54,7 +59,11 @@ def test_crm_installs_with_sample_data_and_filters_by_formula(crm: TestClient) -
     assert all(amount >= 1_000_000 for amount in amounts)
     assert amounts == sorted(amounts, reverse=True)
     everything = crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]
-    expected = [c for c in everything if c["level"] == "A" and c["annual_purchase"] and float(c["annual_purchase"]) >= 1_000_000]
+    expected = [
+        c
+        for c in everything
+        if c["level"] == "A" and c["annual_purchase"] and float(c["annual_purchase"]) >= 1_000_000
+    ]
     assert filtered["total"] == len(expected)
 
 
@@ -68,9 +77,13 @@ def test_search_sort_and_paging(crm: TestClient) -> None:
     assert found and all(word in c["name"] for c in found)
 
 
-def test_bad_phone_gives_a_field_error_and_writes_nothing(crm: TestClient, store_engine: Engine) -> None:
+def test_bad_phone_gives_a_field_error_and_writes_nothing(
+    crm: TestClient, store_engine: Engine
+) -> None:
     before = crm.get(CUSTOMERS, params={"limit": 0}).json()["total"]
-    response = crm.post(CUSTOMERS, json={"name": "测试客户", "phone": "12345"}, headers={"Accept-Language": "en"})
+    response = crm.post(
+        CUSTOMERS, json={"name": "测试客户", "phone": "12345"}, headers={"Accept-Language": "en"}
+    )
     assert response.status_code == 422
     issues = response.json()["error"]["issues"]
     assert [i["path"] for i in issues] == ["phone"]
@@ -144,54 +157,86 @@ def test_batch_all_or_nothing_and_partial(crm: TestClient) -> None:
     assert response.status_code == 422
     assert [i["path"] for i in response.json()["error"]["issues"]] == ["[1].phone"]
     assert crm.get(CUSTOMERS, params={"limit": 0}).json()["total"] == total
-    partial = crm.post(f"{CUSTOMERS}/batch", params={"partial": "true"}, json=rows).json()["results"]
+    partial = crm.post(f"{CUSTOMERS}/batch", params={"partial": "true"}, json=rows).json()[
+        "results"
+    ]
     assert [r["ok"] for r in partial] == [True, False]
     assert crm.get(CUSTOMERS, params={"limit": 0}).json()["total"] == total + 1
 
 
 def test_number_to_text_and_back_keeps_every_value(crm: TestClient, store_engine: Engine) -> None:
-    before = {c["_id"]: c["annual_purchase"] for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]}
+    before = {
+        c["_id"]: c["annual_purchase"]
+        for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]
+    }
     app = crm.get(f"{API}/apps/crm").json()
     as_text = _set_type(app, "annual_purchase", {"type": "text"})
     plan = crm.post(f"{API}/apps/crm/plan", json=as_text).json()
     [step] = plan["steps"]
     assert step["op"] == "convert_field" and step["detail"]["not_converted"] == 0
-    assert "从数字改为单行文本" in step["message"]["zh"] and "from Number to Text" in step["message"]["en"]
+    assert (
+        "从数字改为单行文本" in step["message"]["zh"]
+        and "from Number to Text" in step["message"]["en"]
+    )
     # Each language's message names the field in that language.
     assert "「年采购额」" in step["message"]["zh"] and '"Annual purchases"' in step["message"]["en"]
     published = crm.put(f"{API}/apps/crm", json={**as_text, "plan_hash": plan["plan_hash"]})
     assert published.status_code == 200, published.text
-    texts = {c["_id"]: c["annual_purchase"] for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]}
+    texts = {
+        c["_id"]: c["annual_purchase"]
+        for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]
+    }
     assert texts == before
     stale = crm.put(f"{API}/apps/crm", json=as_text)
     assert stale.status_code == 409
-    back = _set_type(crm.get(f"{API}/apps/crm").json(), "annual_purchase", {"type": "number", "precision": 2, "min": 0})
+    back = _set_type(
+        crm.get(f"{API}/apps/crm").json(),
+        "annual_purchase",
+        {"type": "number", "precision": 2, "min": 0},
+    )
     assert crm.put(f"{API}/apps/crm", json=back).status_code == 200
-    after = {c["_id"]: c["annual_purchase"] for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]}
+    after = {
+        c["_id"]: c["annual_purchase"]
+        for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]
+    }
     assert after == before
 
 
-def test_a_value_that_does_not_convert_stays_recoverable(crm: TestClient, store_engine: Engine) -> None:
+def test_a_value_that_does_not_convert_stays_recoverable(
+    crm: TestClient, store_engine: Engine
+) -> None:
     record = crm.get(CUSTOMERS, params={"limit": 1}).json()["items"][0]
     app = crm.get(f"{API}/apps/crm").json()
     as_text = _set_type(app, "annual_purchase", {"type": "text"})
     assert crm.put(f"{API}/apps/crm", json=as_text).status_code == 200
     url = f"{CUSTOMERS}/{record['_id']}"
     current = crm.get(url).json()
-    assert crm.patch(url, json={"annual_purchase": "大约一百万", "_version": current["_version"]}).status_code == 200
-    back = _set_type(crm.get(f"{API}/apps/crm").json(), "annual_purchase", {"type": "number", "precision": 2})
+    assert (
+        crm.patch(
+            url, json={"annual_purchase": "大约一百万", "_version": current["_version"]}
+        ).status_code
+        == 200
+    )
+    back = _set_type(
+        crm.get(f"{API}/apps/crm").json(), "annual_purchase", {"type": "number", "precision": 2}
+    )
     plan = crm.post(f"{API}/apps/crm/plan", json=back).json()
     assert plan["steps"][0]["detail"]["not_converted_ids"] == [record["_id"]]
     assert crm.put(f"{API}/apps/crm", json=back).status_code == 200
     assert crm.get(url).json()["annual_purchase"] is None
     # the text survives in the backup column of the text version
-    backups = _count(store_engine, "SELECT COUNT(*) FROM form_fields WHERE key = 'annual_purchase' AND backups IS NOT NULL")
+    backups = _count(
+        store_engine,
+        "SELECT COUNT(*) FROM form_fields WHERE key = 'annual_purchase' AND backups IS NOT NULL",
+    )
     assert backups == 1
 
 
 def test_retired_field_keeps_its_data_until_purged(crm: TestClient) -> None:
     app = crm.get(f"{API}/apps/crm").json()
-    notes = {c["_id"]: c["note"] for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]}
+    notes = {
+        c["_id"]: c["note"] for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]
+    }
     without = copy.deepcopy(app)
     without["forms"][0]["fields"] = [f for f in app["forms"][0]["fields"] if f["key"] != "note"]
     plan = crm.post(f"{API}/apps/crm/plan", json=without).json()
@@ -202,21 +247,38 @@ def test_retired_field_keeps_its_data_until_purged(crm: TestClient) -> None:
     plan = crm.post(f"{API}/apps/crm/plan", json=again).json()
     assert [s["op"] for s in plan["steps"]] == ["restore_field"]
     assert crm.put(f"{API}/apps/crm", json=again).status_code == 200
-    restored = {c["_id"]: c["note"] for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]}
+    restored = {
+        c["_id"]: c["note"] for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]
+    }
     assert restored == notes
     # retire it again and purge: now the key comes back empty
     without["_revision"] = crm.get(f"{API}/apps/crm").json()["_revision"]
     assert crm.put(f"{API}/apps/crm", json=without).status_code == 200
-    assert crm.post(f"{API}/apps/crm/forms/customer/fields/note/purge").json()["purged_columns"] == 1
+    assert (
+        crm.post(f"{API}/apps/crm/forms/customer/fields/note/purge").json()["purged_columns"] == 1
+    )
     again["_revision"] = crm.get(f"{API}/apps/crm").json()["_revision"]
-    assert [s["op"] for s in crm.post(f"{API}/apps/crm/plan", json=again).json()["steps"]] == ["add_field"]
+    assert [s["op"] for s in crm.post(f"{API}/apps/crm/plan", json=again).json()["steps"]] == [
+        "add_field"
+    ]
 
 
-def test_export_import_export_is_identical(crm: TestClient, store_engine: Engine, tmp_path: Path) -> None:
+def test_export_import_export_is_identical(
+    crm: TestClient, store_engine: Engine, tmp_path: Path
+) -> None:
     exported = crm.get(f"{API}/apps/crm/export", params={"data": "true"}).json()
     assert len(exported["data"]["customer"]) >= 200
     with store_engine.begin() as conn:  # a fresh database: drop everything Jimu created
-        for table in ("record_history", "app_versions", "form_fields", "forms", "role_members", "roles", "apps", "counters"):
+        for table in (
+            "record_history",
+            "app_versions",
+            "form_fields",
+            "forms",
+            "role_members",
+            "roles",
+            "apps",
+            "counters",
+        ):
             conn.execute(text(f"DELETE FROM {table}"))
         names = [
             row[0]
@@ -251,7 +313,19 @@ def test_bad_filter_and_sort_are_422(crm: TestClient) -> None:
 
 
 def test_an_invalid_definition_lists_every_issue(client: TestClient) -> None:
-    bad = {"format": "jimu.app/1", "key": "x", "name": "X", "version": "1", "forms": [{"key": "f", "name": "F", "fields": [{"key": "a", "type": "nope"}, {"key": "B", "type": "text"}]}]}
+    bad = {
+        "format": "jimu.app/1",
+        "key": "x",
+        "name": "X",
+        "version": "1",
+        "forms": [
+            {
+                "key": "f",
+                "name": "F",
+                "fields": [{"key": "a", "type": "nope"}, {"key": "B", "type": "text"}],
+            }
+        ],
+    }
     response = client.post(f"{API}/apps", json=bad)
     assert response.status_code == 422
     paths = {i["path"] for i in response.json()["error"]["issues"]}

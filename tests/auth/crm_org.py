@@ -34,12 +34,18 @@ AUDITOR: dict[str, Any] = {
             "scope": {"expr": 'level = "A"'},
             "fields": {"phone": "hidden", "annual_purchase": "read_only"},
         },
-        "contact": {"actions": ["view", "export"], "scope": "department", "fields": {"email": "hidden"}},
+        "contact": {
+            "actions": ["view", "export"],
+            "scope": "department",
+            "fields": {"email": "hidden"},
+        },
     },
 }
 
 
-def installed_crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def installed_crm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """The body of a module-scoped fixture parametrized by database ("sqlite"/"postgres"):
     `clients` by username (each with its session's Bearer token; `admin` uses the admin token),
     `tokens` (session tokens), `ids` and `names` of users, the `app` and its `engine`."""
@@ -62,14 +68,23 @@ def _installed(engine: Engine, tmp: Path) -> Iterator[dict[str, Any]]:
     tokens = {}
     for user in [*USERS["users"], {"username": "auditor"}]:
         client = TestClient(app, raise_server_exceptions=False)
-        login = client.post(f"{API}/auth/login", json={"username": user["username"], "password": USERS["password"]})
+        login = client.post(
+            f"{API}/auth/login", json={"username": user["username"], "password": USERS["password"]}
+        )
         assert login.status_code == 200, login.text
         tokens[user["username"]] = login.json()["token"]
         client.headers["Authorization"] = f"Bearer {login.json()['token']}"
         clients[user["username"]] = client
     ids = {u["username"]: u["id"] for u in admin.get(f"{API}/users", params={"limit": 100}).json()}
     try:
-        yield {"clients": clients, "tokens": tokens, "ids": ids, "names": {v: k for k, v in ids.items()}, "engine": engine, "app": app}
+        yield {
+            "clients": clients,
+            "tokens": tokens,
+            "ids": ids,
+            "names": {v: k for k, v in ids.items()},
+            "engine": engine,
+            "app": app,
+        }
     finally:
         engine.dispose()
 
@@ -83,8 +98,20 @@ def _add_auditor(admin: TestClient) -> None:
     team = next(d for d in admin.get(f"{API}/departments").json() if d["name"] == "销售一组")
     user = admin.post(
         f"{API}/users",
-        json={"username": "auditor", "display_name": "审计员", "department_id": team["id"], "password": USERS["password"]},
+        json={
+            "username": "auditor",
+            "display_name": "审计员",
+            "department_id": team["id"],
+            "password": USERS["password"],
+        },
     )
     assert user.status_code == 201, user.text
-    role = next(r for r in admin.get(f"{API}/roles", params={"app": "crm"}).json() if r["key"] == "auditor")
-    assert admin.post(f"{API}/roles/{role['id']}/members", json={"user_id": user.json()["id"]}).status_code == 201
+    role = next(
+        r for r in admin.get(f"{API}/roles", params={"app": "crm"}).json() if r["key"] == "auditor"
+    )
+    assert (
+        admin.post(
+            f"{API}/roles/{role['id']}/members", json={"user_id": user.json()["id"]}
+        ).status_code
+        == 201
+    )

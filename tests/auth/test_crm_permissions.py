@@ -18,9 +18,14 @@ import pytest
 from tests.auth.crm_org import API, APP, AUDITOR, USERS, installed_crm
 
 ROLES = {role["key"]: role for role in [*APP["roles"], AUDITOR]}
-ROLE_USER = {role: next((u["username"] for u in USERS["users"] if role in u["roles"]), role) for role in ROLES}
+ROLE_USER = {
+    role: next((u["username"] for u in USERS["users"] if role in u["roles"]), role)
+    for role in ROLES
+}
 FORMS = [form["key"] for form in APP["forms"]]
-LABELS = {form["key"]: {f["key"]: f["label"]["zh"] for f in form["fields"]} for form in APP["forms"]}
+LABELS = {
+    form["key"]: {f["key"]: f["label"]["zh"] for f in form["fields"]} for form in APP["forms"]
+}
 # Whose records a department scope covers: the user's department (and for `department_tree`
 # its children) in the sample organisation; the auditor sits in 销售一组.
 DEPARTMENT = {"auditor": {"auditor", "rep_a1", "rep_a2"}}
@@ -28,7 +33,9 @@ DEPARTMENT_TREE = {"director": {"director", "rep_a1", "rep_a2", "rep_b1", "rep_b
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def crm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """One CRM installation with sample data per database for the whole module."""
     yield from installed_crm(request, tmp_path_factory)
 
@@ -68,7 +75,9 @@ def covers(crm: dict[str, Any], role: str, form: str, record: dict[str, Any]) ->
 
 
 def everything(crm: dict[str, Any], form: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = crm["clients"]["admin"].get(url(form), params={"limit": 1000}).json()["items"]
+    items: list[dict[str, Any]] = (
+        crm["clients"]["admin"].get(url(form), params={"limit": 1000}).json()["items"]
+    )
     return items
 
 
@@ -83,7 +92,11 @@ def copy_body(source: dict[str, Any], role: str | None = None, form: str = "") -
     """Record JSON as input for a new record (DESIGN §12: reads are valid input), without unique
     values and without the fields `role` may not write."""
     writable = permission(role, form).get("fields", {}) if role else {}
-    return {k: v for k, v in source.items() if not k.startswith("_") and k not in ("phone", "email") and k not in writable}
+    return {
+        k: v
+        for k, v in source.items()
+        if not k.startswith("_") and k not in ("phone", "email") and k not in writable
+    }
 
 
 def fresh_record(crm: dict[str, Any], form: str, owner: str, **changes: Any) -> dict[str, Any]:
@@ -92,17 +105,24 @@ def fresh_record(crm: dict[str, Any], form: str, owner: str, **changes: Any) -> 
     created = admin.post(url(form), json={**copy_body(owned_record(crm, form, owner)), **changes})
     assert created.status_code == 201, created.text
     record: dict[str, Any] = created.json()
-    assert admin.post(url(form, "/transfer"), json={"ids": [record["_id"]], "owner": crm["ids"][owner]}).status_code == 200
+    assert (
+        admin.post(
+            url(form, "/transfer"), json={"ids": [record["_id"]], "owner": crm["ids"][owner]}
+        ).status_code
+        == 200
+    )
     return dict(admin.get(url(form, f"/{record['_id']}")).json())
 
 
-def in_and_out(crm: dict[str, Any], role: str, form: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+def in_and_out(
+    crm: dict[str, Any], role: str, form: str
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Fresh records of `form` the role's scope covers and does not cover (None when there is none)."""
     found: dict[bool, dict[str, Any] | None] = {True: None, False: None}
     for owner in ("rep_a1", "rep_b2", "rep_a2"):
         if not owned_or_none(crm, form, owner):
             continue
-        for level in (["A", "C"] if form == "customer" else [None]):
+        for level in ["A", "C"] if form == "customer" else [None]:
             record = fresh_record(crm, form, owner, **({"level": level} if level else {}))
             side = covers(crm, role, form, record)
             if found[side] is None:
@@ -140,13 +160,17 @@ def test_field_access_matches_the_role(crm: dict[str, Any], role: str, form: str
         return
     writes = bool({"create", "edit"} & actions_of(role, form))
     declared = permission(role, form).get("fields", {})
-    expected = {key: declared.get(key, "editable" if writes else "read_only") for key in LABELS[form]}
+    expected = {
+        key: declared.get(key, "editable" if writes else "read_only") for key in LABELS[form]
+    }
     assert me.json()["fields"] == expected
     assert set(me.json()["actions"]) == actions_of(role, form)
 
 
 @pytest.mark.parametrize(("role", "form"), MATRIX, ids=IDS)
-def test_get_patch_and_delete_in_and_out_of_scope(crm: dict[str, Any], role: str, form: str) -> None:
+def test_get_patch_and_delete_in_and_out_of_scope(
+    crm: dict[str, Any], role: str, form: str
+) -> None:
     client = crm["clients"][ROLE_USER[role]]
     actions = actions_of(role, form)
     for record in in_and_out(crm, role, form):
@@ -160,7 +184,9 @@ def test_get_patch_and_delete_in_and_out_of_scope(crm: dict[str, Any], role: str
             assert not hidden_of(role, form) & got.json().keys()
         note_key = next((k for k in ("note", "content", "title", "name") if k in record), None)
         if note_key is not None:
-            patched = client.patch(target, json={note_key: record.get(note_key) or "x", "_version": record["_version"]})
+            patched = client.patch(
+                target, json={note_key: record.get(note_key) or "x", "_version": record["_version"]}
+            )
             assert patched.status_code == outcome(actions, "edit", visible, 200), patched.text
         history = client.get(f"{target}/history")
         assert history.status_code == (200 if visible else 404), history.text
@@ -194,7 +220,9 @@ def test_create_follows_the_role(crm: dict[str, Any], role: str, form: str) -> N
     if form == "customer":
         body["level"] = "A"  # inside the auditor's formula scope
     response = client.post(url(form), json=body)
-    assert response.status_code == outcome(actions_of(role, form), "create", True, 201), response.text
+    assert response.status_code == outcome(actions_of(role, form), "create", True, 201), (
+        response.text
+    )
     if response.status_code == 201:
         assert response.json()["_owner"] == crm["ids"][ROLE_USER[role]]
         assert not hidden_of(role, form) & response.json().keys()
@@ -216,10 +244,14 @@ def test_batch_follows_the_role(crm: dict[str, Any], role: str, form: str) -> No
     if "view" not in actions or "edit" not in actions:
         assert together.status_code == outcome(actions, "edit", True, 200)
         return
-    assert together.status_code == (404 if outside is not None else 200), together.text  # all or nothing
+    assert together.status_code == (404 if outside is not None else 200), (
+        together.text
+    )  # all or nothing
     admin = crm["clients"]["admin"]
     if outside is not None and inside is not None:
-        assert admin.get(url(form, f"/{inside['_id']}")).json()["_version"] == inside["_version"]  # nothing written
+        assert (
+            admin.get(url(form, f"/{inside['_id']}")).json()["_version"] == inside["_version"]
+        )  # nothing written
     rows = [admin.get(url(form, f"/{r['_id']}")).json() for r in rows]  # current versions
     changes = [{"_id": r["_id"], "_version": r["_version"]} for r in rows]
     partial = client.post(url(form, "/batch"), params={"partial": "true"}, json=changes)
@@ -241,7 +273,9 @@ def exported(response: Any) -> list[dict[str, str]]:
 def test_export_follows_the_role(crm: dict[str, Any], role: str, form: str) -> None:
     client = crm["clients"][ROLE_USER[role]]
     response = client.get(url(form, "/export"), params={"format": "csv"})
-    assert response.status_code == outcome(actions_of(role, form), "export", True, 200), response.text
+    assert response.status_code == outcome(actions_of(role, form), "export", True, 200), (
+        response.text
+    )
     if response.status_code != 200:
         return
     rows = exported(response)
@@ -262,7 +296,9 @@ def test_export_follows_the_role(crm: dict[str, Any], role: str, form: str) -> N
 def test_import_follows_the_role(crm: dict[str, Any], role: str, form: str) -> None:
     client = crm["clients"][ROLE_USER[role]]
     source = owned_record(crm, form, "rep_a1")
-    header = [k for k in ("name", "title", "content") if k in LABELS[form] and k in source][:1] or ["note"]
+    header = [k for k in ("name", "title", "content") if k in LABELS[form] and k in source][:1] or [
+        "note"
+    ]
     if form == "customer":
         header.append("level")
     row = [source.get(key) or "导入" for key in header]
@@ -270,15 +306,23 @@ def test_import_follows_the_role(crm: dict[str, Any], role: str, form: str) -> N
         row[-1] = "A"
     out = io.StringIO()
     csv.writer(out).writerows([[LABELS[form][k] for k in header], row])
-    response = client.post(url(form, "/import"), files={"file": ("rows.csv", out.getvalue().encode())})
+    response = client.post(
+        url(form, "/import"), files={"file": ("rows.csv", out.getvalue().encode())}
+    )
     allowed = outcome(actions_of(role, form), "import", True, 200)
     if allowed == 200 and response.status_code == 422:
         # a form with required fields this one-column file leaves out: refused per row, nothing written
-        assert all(i["path"].startswith("rows[2]") for i in response.json()["error"]["issues"]), response.text
+        assert all(i["path"].startswith("rows[2]") for i in response.json()["error"]["issues"]), (
+            response.text
+        )
         return
     assert response.status_code == allowed, response.text
     if allowed == 200:
-        record = crm["clients"]["admin"].get(url(form, f"/{response.json()['results'][0]['_id']}")).json()
+        record = (
+            crm["clients"]["admin"]
+            .get(url(form, f"/{response.json()['results'][0]['_id']}"))
+            .json()
+        )
         assert record["_owner"] == crm["ids"][ROLE_USER[role]]
 
 
@@ -290,9 +334,17 @@ def test_history_never_shows_hidden_fields(crm: dict[str, Any], role: str, form:
     admin = crm["clients"]["admin"]
     inside, _ = in_and_out(crm, role, form)
     assert inside is not None
-    secret = {"phone": f"139{uuid.uuid4().int % 10**8:08d}", "email": f"hidden.{uuid.uuid4().hex[:8]}@example.com"}
+    secret = {
+        "phone": f"139{uuid.uuid4().int % 10**8:08d}",
+        "email": f"hidden.{uuid.uuid4().hex[:8]}@example.com",
+    }
     changes = {key: secret[key] for key in hidden}
-    assert admin.patch(url(form, f"/{inside['_id']}"), json={**changes, "_version": inside["_version"]}).status_code == 200
+    assert (
+        admin.patch(
+            url(form, f"/{inside['_id']}"), json={**changes, "_version": inside["_version"]}
+        ).status_code
+        == 200
+    )
     full = admin.get(url(form, f"/{inside['_id']}/history")).json()
     assert any(hidden & entry["changes"].keys() for entry in full)  # the admin sees the change
     mine = crm["clients"][ROLE_USER[role]].get(url(form, f"/{inside['_id']}/history"))
@@ -305,28 +357,55 @@ def test_hidden_and_read_only_fields_refuse_every_write(crm: dict[str, Any]) -> 
     auditor = crm["clients"]["auditor"]
     record = fresh_record(crm, "customer", "rep_a1", level="A")
     target = url("customer", f"/{record['_id']}")
-    hidden = auditor.post(url("customer"), json={"name": "审计新客户", "level": "A", "phone": "13912345678"})
+    hidden = auditor.post(
+        url("customer"), json={"name": "审计新客户", "level": "A", "phone": "13912345678"}
+    )
     assert hidden.status_code == 422 and hidden.json()["error"]["issues"][0] == {
-        "path": "phone", "code": "unknown_field", "message": "字段 phone 不存在"
+        "path": "phone",
+        "code": "unknown_field",
+        "message": "字段 phone 不存在",
     }
-    read_only = auditor.patch(target, json={"annual_purchase": "1.00", "_version": record["_version"]})
-    assert read_only.status_code == 422 and read_only.json()["error"]["issues"][0]["code"] == "read_only_field"
-    batch = auditor.post(url("customer", "/batch"), json=[{"name": "x", "level": "A", "phone": "13912345678"}])
+    read_only = auditor.patch(
+        target, json={"annual_purchase": "1.00", "_version": record["_version"]}
+    )
+    assert (
+        read_only.status_code == 422
+        and read_only.json()["error"]["issues"][0]["code"] == "read_only_field"
+    )
+    batch = auditor.post(
+        url("customer", "/batch"), json=[{"name": "x", "level": "A", "phone": "13912345678"}]
+    )
     assert batch.status_code == 422 and batch.json()["error"]["issues"][0]["path"] == "[0].phone"
     outside = auditor.post(url("customer"), json={"name": "审计 C 类客户", "level": "C"})
-    assert outside.status_code == 422 and outside.json()["error"]["issues"][0]["code"] == "out_of_scope"
+    assert (
+        outside.status_code == 422
+        and outside.json()["error"]["issues"][0]["code"] == "out_of_scope"
+    )
     for params in ({"fields": "name,phone"}, {"filter": 'phone = "1"'}, {"sort": "phone"}):
         assert auditor.get(url("customer", "/export"), params=params).status_code == 422, params
     header = "名称,客户等级,{}\n".format
-    refused = auditor.post(url("customer", "/import"), files={"file": ("c.csv", (header("手机") + "甲,A,13912345678\n").encode())})
-    assert refused.status_code == 422 and refused.json()["error"]["issues"][0]["code"] == "unknown_column"
-    locked = auditor.post(url("customer", "/import"), files={"file": ("c.csv", (header("年采购额") + "甲,A,100\n").encode())})
+    refused = auditor.post(
+        url("customer", "/import"),
+        files={"file": ("c.csv", (header("手机") + "甲,A,13912345678\n").encode())},
+    )
+    assert (
+        refused.status_code == 422
+        and refused.json()["error"]["issues"][0]["code"] == "unknown_column"
+    )
+    locked = auditor.post(
+        url("customer", "/import"),
+        files={"file": ("c.csv", (header("年采购额") + "甲,A,100\n").encode())},
+    )
     assert locked.status_code == 422
     assert locked.json()["error"]["issues"][0]["path"] == "rows[2].annual_purchase"
     assert locked.json()["error"]["issues"][0]["code"] == "read_only_field"
-    scope = auditor.post(url("customer", "/import"), files={"file": ("c.csv", "名称,客户等级\n甲,C\n".encode())})
+    scope = auditor.post(
+        url("customer", "/import"), files={"file": ("c.csv", "名称,客户等级\n甲,C\n".encode())}
+    )
     assert scope.status_code == 422 and scope.json()["error"]["issues"][0] == {
-        "path": "rows[2]", "code": "out_of_scope", "message": "记录不在你有权创建的范围内"
+        "path": "rows[2]",
+        "code": "out_of_scope",
+        "message": "记录不在你有权创建的范围内",
     }
     assert auditor.get(target).json()["_version"] == record["_version"]
 
@@ -338,7 +417,10 @@ def test_finance_never_sees_customer_phones(crm: dict[str, Any]) -> None:
     one = finance.get(url("customer", f"/{page['items'][0]['_id']}")).json()
     assert "phone" not in one
     refused = finance.get(url("customer"), params={"filter": 'LEFT(phone, 3) = "138"'})
-    assert refused.status_code == 422 and refused.json()["error"]["issues"][0]["code"] == "hidden_field"
+    assert (
+        refused.status_code == 422
+        and refused.json()["error"]["issues"][0]["code"] == "hidden_field"
+    )
     assert finance.get(url("customer"), params={"sort": "phone"}).status_code == 422
     history = finance.get(url("customer", f"/{page['items'][0]['_id']}/history")).json()
     assert all("phone" not in entry["changes"] for entry in history)
@@ -350,13 +432,18 @@ def test_finance_never_sees_customer_phones(crm: dict[str, Any]) -> None:
 def test_a_rep_sees_only_their_customers_and_cannot_delete_contracts(crm: dict[str, Any]) -> None:
     rep = crm["clients"]["rep_a1"]
     mine = rep.get(url("customer"), params={"limit": 1000}).json()
-    everything = crm["clients"]["admin"].get(url("customer"), params={"limit": 1000}).json()["items"]
+    everything = (
+        crm["clients"]["admin"].get(url("customer"), params={"limit": 1000}).json()["items"]
+    )
     owned = [r for r in everything if r["_owner"] == crm["ids"]["rep_a1"]]
     assert mine["total"] == len(owned) >= 60  # the sample gives each rep 60; other tests add copies
     assert {r["_owner"] for r in mine["items"]} == {crm["ids"]["rep_a1"]}
     others = owned_record(crm, "customer", "rep_b1")
     assert rep.get(url("customer", f"/{others['_id']}")).status_code == 404
-    assert rep.get(url("customer"), params={"filter": f"_id = {others['_id']}"}).status_code in (200, 422)
+    assert rep.get(url("customer"), params={"filter": f"_id = {others['_id']}"}).status_code in (
+        200,
+        422,
+    )
     contract = owned_record(crm, "contract", "rep_a1")
     assert rep.delete(url("contract", f"/{contract['_id']}")).status_code == 403
     me = rep.get(f"{API}/apps/crm/forms/contract/permissions/me").json()
@@ -365,11 +452,19 @@ def test_a_rep_sees_only_their_customers_and_cannot_delete_contracts(crm: dict[s
 
 def test_the_director_sees_both_teams_and_transfers_ownership(crm: dict[str, Any]) -> None:
     director = crm["clients"]["director"]
-    teams = [r for r in everything(crm, "customer") if crm["names"].get(r["_owner"], "").startswith("rep_")]
+    teams = [
+        r
+        for r in everything(crm, "customer")
+        if crm["names"].get(r["_owner"], "").startswith("rep_")
+    ]
     seen = director.get(url("customer"), params={"limit": 1000}).json()["items"]
-    assert {r["_id"] for r in teams} <= {r["_id"] for r in seen} and len(teams) >= 240  # both teams' customers
+    assert {r["_id"] for r in teams} <= {r["_id"] for r in seen} and len(
+        teams
+    ) >= 240  # both teams' customers
     record = owned_record(crm, "customer", "rep_a2")
-    moved = director.post(url("customer", "/transfer"), json={"ids": [record["_id"]], "owner": crm["ids"]["rep_b2"]})
+    moved = director.post(
+        url("customer", "/transfer"), json={"ids": [record["_id"]], "owner": crm["ids"]["rep_b2"]}
+    )
     assert moved.status_code == 200 and moved.json() == {"transferred": 1}
     assert crm["clients"]["rep_a2"].get(url("customer", f"/{record['_id']}")).status_code == 404
     assert crm["clients"]["rep_b2"].get(url("customer", f"/{record['_id']}")).status_code == 200
@@ -377,7 +472,13 @@ def test_the_director_sees_both_teams_and_transfers_ownership(crm: dict[str, Any
     assert history[-1]["event"] == "transfer"
     rep = crm["clients"]["rep_b2"]
     theirs = owned_record(crm, "customer", "rep_a1")
-    assert rep.post(url("customer", "/transfer"), json={"ids": [theirs["_id"]], "owner": crm["ids"]["rep_b2"]}).status_code == 404
+    assert (
+        rep.post(
+            url("customer", "/transfer"),
+            json={"ids": [theirs["_id"]], "owner": crm["ids"]["rep_b2"]},
+        ).status_code
+        == 404
+    )
 
 
 def test_the_general_manager_reads_everything_and_changes_nothing(crm: dict[str, Any]) -> None:
@@ -385,7 +486,12 @@ def test_the_general_manager_reads_everything_and_changes_nothing(crm: dict[str,
     everything = crm["clients"]["admin"].get(url("contract"), params={"limit": 0}).json()["total"]
     assert gm.get(url("contract"), params={"limit": 0}).json()["total"] == everything >= 120
     record = owned_record(crm, "customer", "rep_a1")
-    assert gm.patch(url("customer", f"/{record['_id']}"), json={"note": "x", "_version": record["_version"]}).status_code == 403
+    assert (
+        gm.patch(
+            url("customer", f"/{record['_id']}"), json={"note": "x", "_version": record["_version"]}
+        ).status_code
+        == 403
+    )
     assert gm.post(url("customer", "/batch"), json=[{"name": "x"}]).status_code == 403
 
 

@@ -60,16 +60,45 @@ MATRIX_APP: dict[str, Any] = {
             "fields": [
                 {"key": "name", "type": "text", "label": _label("名称", "Name"), "required": True},
                 {"key": "secret", "type": "text", "label": _label("机密", "Secret")},
-                {"key": "tier", "type": "select", "label": _label("等级", "Tier"), "options": _options("A", "B")},
+                {
+                    "key": "tier",
+                    "type": "select",
+                    "label": _label("等级", "Tier"),
+                    "options": _options("A", "B"),
+                },
                 {"key": "credit", "type": "money", "label": _label("授信", "Credit")},
                 {"key": "docs", "type": "attachment", "label": _label("附件", "Documents")},
-                {"key": "deals", "type": "relation", "target": "deal", "many": True, "label": _label("商机", "Deals")},
-                {"key": "deal_count", "type": "rollup", "relation": "deals", "field": "amount", "aggregate": "count",
-                 "label": _label("商机数", "Deal count")},
-                {"key": "deal_sum", "type": "rollup", "relation": "deals", "field": "amount", "aggregate": "sum",
-                 "label": _label("商机金额", "Deal amount")},
-                {"key": "margin_sum", "type": "rollup", "relation": "deals", "field": "margin", "aggregate": "sum",
-                 "label": _label("毛利合计", "Margin total")},
+                {
+                    "key": "deals",
+                    "type": "relation",
+                    "target": "deal",
+                    "many": True,
+                    "label": _label("商机", "Deals"),
+                },
+                {
+                    "key": "deal_count",
+                    "type": "rollup",
+                    "relation": "deals",
+                    "field": "amount",
+                    "aggregate": "count",
+                    "label": _label("商机数", "Deal count"),
+                },
+                {
+                    "key": "deal_sum",
+                    "type": "rollup",
+                    "relation": "deals",
+                    "field": "amount",
+                    "aggregate": "sum",
+                    "label": _label("商机金额", "Deal amount"),
+                },
+                {
+                    "key": "margin_sum",
+                    "type": "rollup",
+                    "relation": "deals",
+                    "field": "margin",
+                    "aggregate": "sum",
+                    "label": _label("毛利合计", "Margin total"),
+                },
             ],
         },
         {
@@ -77,29 +106,92 @@ MATRIX_APP: dict[str, Any] = {
             "name": _label("商机", "Deal"),
             "title_field": "title",
             "fields": [
-                {"key": "title", "type": "text", "label": _label("标题", "Title"), "required": True},
+                {
+                    "key": "title",
+                    "type": "text",
+                    "label": _label("标题", "Title"),
+                    "required": True,
+                },
                 {"key": "code", "type": "text", "label": _label("编号", "Code"), "unique": True},
-                {"key": "account", "type": "relation", "target": "account", "label": _label("客户", "Account")},
+                {
+                    "key": "account",
+                    "type": "relation",
+                    "target": "account",
+                    "label": _label("客户", "Account"),
+                },
                 {"key": "amount", "type": "money", "label": _label("金额", "Amount")},
                 {"key": "margin", "type": "money", "label": _label("毛利", "Margin")},
-                {"key": "account_tier", "type": "lookup", "relation": "account", "field": "tier",
-                 "label": _label("客户等级", "Account tier")},
-                {"key": "account_secret", "type": "lookup", "relation": "account", "field": "secret",
-                 "label": _label("客户机密", "Account secret")},
-                {"key": "score", "type": "formula", "expr": "margin * 2", "label": _label("得分", "Score")},
-                {"key": "headroom", "type": "formula", "expr": "account.credit - amount", "label": _label("余量", "Headroom")},
-                {"key": "tier_copy", "type": "select", "options": _options("A", "B"), "label": _label("等级副本", "Tier copy"),
-                 "default": {"linkage": {"form": "account", "when": [{"field": "_id", "equals": "account"}], "take": "tier"}}},
-                {"key": "secret_copy", "type": "text", "label": _label("机密副本", "Secret copy"),
-                 "default": {"linkage": {"form": "account", "when": [{"field": "_id", "equals": "account"}], "take": "secret"}}},
-                {"key": "note", "type": "text", "label": _label("备注", "Note"), "readonly_when": "amount > 150"},
-                {"key": "reason", "type": "text", "label": _label("原因", "Reason"), "required": True,
-                 "visible_when": 'account_tier = "B"'},
+                {
+                    "key": "account_tier",
+                    "type": "lookup",
+                    "relation": "account",
+                    "field": "tier",
+                    "label": _label("客户等级", "Account tier"),
+                },
+                {
+                    "key": "account_secret",
+                    "type": "lookup",
+                    "relation": "account",
+                    "field": "secret",
+                    "label": _label("客户机密", "Account secret"),
+                },
+                {
+                    "key": "score",
+                    "type": "formula",
+                    "expr": "margin * 2",
+                    "label": _label("得分", "Score"),
+                },
+                {
+                    "key": "headroom",
+                    "type": "formula",
+                    "expr": "account.credit - amount",
+                    "label": _label("余量", "Headroom"),
+                },
+                {
+                    "key": "tier_copy",
+                    "type": "select",
+                    "options": _options("A", "B"),
+                    "label": _label("等级副本", "Tier copy"),
+                    "default": {
+                        "linkage": {
+                            "form": "account",
+                            "when": [{"field": "_id", "equals": "account"}],
+                            "take": "tier",
+                        }
+                    },
+                },
+                {
+                    "key": "secret_copy",
+                    "type": "text",
+                    "label": _label("机密副本", "Secret copy"),
+                    "default": {
+                        "linkage": {
+                            "form": "account",
+                            "when": [{"field": "_id", "equals": "account"}],
+                            "take": "secret",
+                        }
+                    },
+                },
+                {
+                    "key": "note",
+                    "type": "text",
+                    "label": _label("备注", "Note"),
+                    "readonly_when": "amount > 150",
+                },
+                {
+                    "key": "reason",
+                    "type": "text",
+                    "label": _label("原因", "Reason"),
+                    "required": True,
+                    "visible_when": 'account_tier = "B"',
+                },
             ],
             "validations": [
                 {"expr": "amount <= 1000000", "message": _label("金额过大", "Amount too large")},
-                {"expr": "ISBLANK(account.credit) OR ISBLANK(amount) OR amount <= account.credit",
-                 "message": _label("超出客户授信", "Over the account's credit")},
+                {
+                    "expr": "ISBLANK(account.credit) OR ISBLANK(amount) OR amount <= account.credit",
+                    "message": _label("超出客户授信", "Over the account's credit"),
+                },
             ],
         },
     ],
@@ -108,10 +200,16 @@ MATRIX_APP: dict[str, Any] = {
             "key": "rep",
             "name": _label("销售", "Rep"),
             "forms": {
-                "account": {"actions": ["view", "create", "edit"], "scope": "own",
-                            "fields": {"secret": "hidden", "credit": "hidden"}},
-                "deal": {"actions": ["view", "create", "edit", "export", "links"], "scope": "own",
-                         "fields": {"margin": "hidden"}},
+                "account": {
+                    "actions": ["view", "create", "edit"],
+                    "scope": "own",
+                    "fields": {"secret": "hidden", "credit": "hidden"},
+                },
+                "deal": {
+                    "actions": ["view", "create", "edit", "export", "links"],
+                    "scope": "own",
+                    "fields": {"margin": "hidden"},
+                },
             },
         }
     ],
@@ -119,7 +217,9 @@ MATRIX_APP: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def matrix(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """The matrix app with its data, `rep1`'s client and the admin's, per database."""
     tmp = tmp_path_factory.mktemp("matrix")
     with module_database(request, tmp, "matrix") as connect:
@@ -144,11 +244,18 @@ def _ok(response: Any, status: int = 200) -> Any:
 
 def _build(app: Any, admin: TestClient) -> dict[str, Any]:
     _ok(admin.post(f"{API}/apps", json=MATRIX_APP), 201)
-    role = next(r for r in _ok(admin.get(f"{API}/roles", params={"app": "matrix"})) if r["key"] == "rep")
+    role = next(
+        r for r in _ok(admin.get(f"{API}/roles", params={"app": "matrix"})) if r["key"] == "rep"
+    )
     users: dict[str, int] = {}
     clients: dict[str, TestClient] = {"admin": admin}
     for name in ("rep1", "rep2"):
-        user = _ok(admin.post(f"{API}/users", json={"username": name, "display_name": name, "password": PASSWORD}), 201)
+        user = _ok(
+            admin.post(
+                f"{API}/users", json={"username": name, "display_name": name, "password": PASSWORD}
+            ),
+            201,
+        )
         users[name] = user["id"]
         _ok(admin.post(f"{API}/roles/{role['id']}/members", json={"user_id": user["id"]}), 201)
         client = TestClient(app, raise_server_exceptions=False)
@@ -156,38 +263,81 @@ def _build(app: Any, admin: TestClient) -> dict[str, Any]:
         client.headers["Authorization"] = f"Bearer {login['token']}"
         clients[name] = client
 
-    upload = admin.post(f"{API}/files", files={"file": (OTHER_FILE, b"secret file body", "text/plain")})
+    upload = admin.post(
+        f"{API}/files", files={"file": (OTHER_FILE, b"secret file body", "text/plain")}
+    )
     file_id = _ok(upload, 201 if upload.status_code == 201 else 200)["file_id"]
 
     def create(form: str, values: dict[str, Any], owner: str) -> dict[str, Any]:
         record = _ok(admin.post(f"{API}/apps/matrix/forms/{form}/records", json=values), 201)
-        _ok(admin.post(f"{API}/apps/matrix/forms/{form}/records/transfer", json={"ids": [record["_id"]], "owner": users[owner]}))
+        _ok(
+            admin.post(
+                f"{API}/apps/matrix/forms/{form}/records/transfer",
+                json={"ids": [record["_id"]], "owner": users[owner]},
+            )
+        )
         return record
 
-    own_account = create("account", {"name": "Own account", "secret": OWN_SECRET, "tier": "A", "credit": "77777.00"}, "rep1")
+    own_account = create(
+        "account",
+        {"name": "Own account", "secret": OWN_SECRET, "tier": "A", "credit": "77777.00"},
+        "rep1",
+    )
     other_account = create(
         "account",
-        {"name": OTHER_ACCOUNT, "secret": OTHER_SECRET, "tier": "A", "credit": "88888.00", "docs": [{"file_id": file_id}]},
+        {
+            "name": OTHER_ACCOUNT,
+            "secret": OTHER_SECRET,
+            "tier": "A",
+            "credit": "88888.00",
+            "docs": [{"file_id": file_id}],
+        },
         "rep2",
     )
     deal_values = {"tier_copy": None, "secret_copy": None, "reason": "r"}
     own_deal = create(
-        "deal", {**deal_values, "title": "Own deal", "code": "D-1", "account": own_account["_id"], "amount": "100", "margin": "31313"}, "rep1"
+        "deal",
+        {
+            **deal_values,
+            "title": "Own deal",
+            "code": "D-1",
+            "account": own_account["_id"],
+            "amount": "100",
+            "margin": "31313",
+        },
+        "rep1",
     )
     crossing = create(
         "deal",
-        {**deal_values, "title": "Own deal of another's account", "code": "D-2", "account": other_account["_id"], "amount": "120",
-         "margin": "42424"},
+        {
+            **deal_values,
+            "title": "Own deal of another's account",
+            "code": "D-2",
+            "account": other_account["_id"],
+            "amount": "120",
+            "margin": "42424",
+        },
         "rep1",
     )
     other_deal = create(
         "deal",
-        {**deal_values, "title": OTHER_DEAL, "code": "DUP-CODE-1", "account": other_account["_id"], "amount": "300", "margin": "53535"},
+        {
+            **deal_values,
+            "title": OTHER_DEAL,
+            "code": "DUP-CODE-1",
+            "account": other_account["_id"],
+            "amount": "300",
+            "margin": "53535",
+        },
         "rep2",
     )
     account_url = f"{API}/apps/matrix/forms/account/records/{own_account['_id']}"
     version = _ok(admin.get(account_url))["_version"]
-    _ok(admin.patch(account_url, json={"_version": version, "deals": [own_deal["_id"], other_deal["_id"]]}))
+    _ok(
+        admin.patch(
+            account_url, json={"_version": version, "deals": [own_deal["_id"], other_deal["_id"]]}
+        )
+    )
     return {
         "admin": admin,
         "rep": clients["rep1"],
@@ -224,7 +374,11 @@ def test_lists_and_gets_show_nothing_outside_the_rights(matrix: dict[str, Any]) 
     items = {item["_id"]: item for item in _ok(deals)["items"]}
     assert set(items) == {matrix["own_deal"], matrix["crossing"]}
     crossing = items[matrix["crossing"]]
-    assert crossing["account"] == {"_id": matrix["other_account"], "title": None, "restricted": True}
+    assert crossing["account"] == {
+        "_id": matrix["other_account"],
+        "title": None,
+        "restricted": True,
+    }
     assert crossing["account_tier"] is None  # the target's lookups are blank
     for derived in ("margin", "score", "headroom", "account_secret"):
         assert derived not in crossing
@@ -238,14 +392,20 @@ def test_lists_and_gets_show_nothing_outside_the_rights(matrix: dict[str, Any]) 
     assert rep.get(records("account", f"/{matrix['other_account']}")).status_code == 404
 
 
-def test_to_many_relations_and_rollups_count_only_what_the_member_may_see(matrix: dict[str, Any]) -> None:
+def test_to_many_relations_and_rollups_count_only_what_the_member_may_see(
+    matrix: dict[str, Any],
+) -> None:
     rep = matrix["rep"]
     account = rep.get(records("account", f"/{matrix['own_account']}"))
     assert_clean(account.text)
     body = _ok(account)
     titles = {entry["_id"]: entry for entry in body["deals"]}
     assert titles[matrix["own_deal"]]["title"] == "Own deal"
-    assert titles[matrix["other_deal"]] == {"_id": matrix["other_deal"], "title": None, "restricted": True}
+    assert titles[matrix["other_deal"]] == {
+        "_id": matrix["other_deal"],
+        "title": None,
+        "restricted": True,
+    }
     assert body["deal_count"] == "1"  # a rollup is a number: a decimal string
     assert body["deal_sum"] == "100.00"
     for hidden in ("secret", "credit", "margin_sum"):
@@ -274,7 +434,9 @@ def test_permissions_me_lists_derived_fields_as_hidden(matrix: dict[str, Any]) -
         "SUM(account.credit) > 0",
     ],
 )
-def test_filters_on_hidden_values_anywhere_are_refused(matrix: dict[str, Any], condition: str) -> None:
+def test_filters_on_hidden_values_anywhere_are_refused(
+    matrix: dict[str, Any], condition: str
+) -> None:
     answer = matrix["rep"].get(records("deal"), params={"filter": condition, "limit": 0})
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["issues"][0]["code"] == "hidden_field"
@@ -287,15 +449,21 @@ def test_sorting_by_hidden_or_derived_fields_is_refused(matrix: dict[str, Any], 
     assert answer.status_code == 422, answer.text
 
 
-def test_filters_through_a_relation_are_no_oracle_on_records_out_of_scope(matrix: dict[str, Any]) -> None:
+def test_filters_through_a_relation_are_no_oracle_on_records_out_of_scope(
+    matrix: dict[str, Any],
+) -> None:
     rep, admin = matrix["rep"], matrix["admin"]
 
     def count(condition: str) -> int:
-        total: int = _ok(rep.get(records("deal"), params={"filter": condition, "limit": 0}))["total"]
+        total: int = _ok(rep.get(records("deal"), params={"filter": condition, "limit": 0}))[
+            "total"
+        ]
         return total
 
     other = records("account", f"/{matrix['other_account']}")
-    assert count('account.tier = "A"') == 1  # only the own account's deal: the other account reads blank
+    assert (
+        count('account.tier = "A"') == 1
+    )  # only the own account's deal: the other account reads blank
     assert count(f'account.name = "{OTHER_ACCOUNT}"') == 0
     assert count("ISBLANK(account.name)") == 1  # the deal whose account is out of scope
     version = _ok(admin.get(other))["_version"]
@@ -331,7 +499,9 @@ def test_exports_write_no_access_for_records_out_of_scope(matrix: dict[str, Any]
     header = rows[0]
     for hidden in ("毛利", "得分", "余量", "客户机密"):
         assert hidden not in header
-    english = rep.get(records("deal", "/export"), params={"format": "csv"}, headers={"Accept-Language": "en"})
+    english = rep.get(
+        records("deal", "/export"), params={"format": "csv"}, headers={"Accept-Language": "en"}
+    )
     assert "No access" in english.content.decode("utf-8-sig")
 
 
@@ -376,10 +546,20 @@ def test_formula_check_needs_a_signed_in_caller(matrix: dict[str, Any]) -> None:
 def test_public_links_show_no_more_than_their_creator_may_see(matrix: dict[str, Any]) -> None:
     rep = matrix["rep"]
     links = f"{API}/apps/matrix/forms/deal/links"
-    refused = rep.post(links, json={"kind": "query", "key_fields": ["code"], "fields": ["title", "margin", "score"]})
+    refused = rep.post(
+        links,
+        json={"kind": "query", "key_fields": ["code"], "fields": ["title", "margin", "score"]},
+    )
     assert refused.status_code == 422, refused.text
     assert_clean(refused.text)
-    created = rep.post(links, json={"kind": "query", "key_fields": ["code"], "fields": ["title", "account", "account_tier"]})
+    created = rep.post(
+        links,
+        json={
+            "kind": "query",
+            "key_fields": ["code"],
+            "fields": ["title", "account", "account_tier"],
+        },
+    )
     assert created.status_code == 201, created.text
     anonymous = TestClient(matrix["app"], raise_server_exceptions=False)
     public = f"{API}/public/{created.json()['token']}"
@@ -398,39 +578,63 @@ def test_public_links_show_no_more_than_their_creator_may_see(matrix: dict[str, 
 # --- writes ---------------------------------------------------------------------------------
 
 
-def test_a_relation_to_a_record_out_of_scope_is_the_same_422_as_a_missing_one(matrix: dict[str, Any]) -> None:
+def test_a_relation_to_a_record_out_of_scope_is_the_same_422_as_a_missing_one(
+    matrix: dict[str, Any],
+) -> None:
     rep = matrix["rep"]
     before = _ok(rep.get(records("deal"), params={"limit": 0}))["total"]
-    out_of_scope = rep.post(records("deal"), json={"title": "probe", "account": matrix["other_account"], "reason": "r"})
-    missing = rep.post(records("deal"), json={"title": "probe", "account": 987654321, "reason": "r"})
+    out_of_scope = rep.post(
+        records("deal"), json={"title": "probe", "account": matrix["other_account"], "reason": "r"}
+    )
+    missing = rep.post(
+        records("deal"), json={"title": "probe", "account": 987654321, "reason": "r"}
+    )
     assert out_of_scope.status_code == missing.status_code == 422, out_of_scope.text
     assert_clean(out_of_scope.text)
     [issue] = out_of_scope.json()["error"]["issues"]
     [expected] = missing.json()["error"]["issues"]
-    assert (issue["path"], issue["code"]) == (expected["path"], expected["code"]) == ("account", "record_not_found")
-    assert issue["message"] == expected["message"].replace("987654321", str(matrix["other_account"]))
+    assert (
+        (issue["path"], issue["code"])
+        == (expected["path"], expected["code"])
+        == ("account", "record_not_found")
+    )
+    assert issue["message"] == expected["message"].replace(
+        "987654321", str(matrix["other_account"])
+    )
 
     batch = rep.post(
         records("deal", "/batch"),
         params={"partial": "true"},
-        json=[{"title": f"probe {n}", "account": matrix["other_account"], "reason": "r"} for n in range(3)],
+        json=[
+            {"title": f"probe {n}", "account": matrix["other_account"], "reason": "r"}
+            for n in range(3)
+        ],
     )
     assert batch.status_code in (200, 207, 422), batch.text
     assert_clean(batch.text)
     assert _ok(rep.get(records("deal"), params={"limit": 0}))["total"] == before
 
 
-def test_patching_a_relation_out_of_scope_is_refused_but_an_unchanged_value_is_kept(matrix: dict[str, Any]) -> None:
+def test_patching_a_relation_out_of_scope_is_refused_but_an_unchanged_value_is_kept(
+    matrix: dict[str, Any],
+) -> None:
     rep = matrix["rep"]
     own = _ok(rep.get(records("deal", f"/{matrix['own_deal']}")))
-    moved = rep.patch(records("deal", f"/{matrix['own_deal']}"), json={"_version": own["_version"], "account": matrix["other_account"]})
+    moved = rep.patch(
+        records("deal", f"/{matrix['own_deal']}"),
+        json={"_version": own["_version"], "account": matrix["other_account"]},
+    )
     assert moved.status_code == 422, moved.text
     assert_clean(moved.text)
 
     crossing = _ok(rep.get(records("deal", f"/{matrix['crossing']}")))
     echoed = rep.patch(
         records("deal", f"/{matrix['crossing']}"),
-        json={"_version": crossing["_version"], "account": crossing["account"]["_id"], "title": "Own deal of another's account"},
+        json={
+            "_version": crossing["_version"],
+            "account": crossing["account"]["_id"],
+            "title": "Own deal of another's account",
+        },
     )
     assert echoed.status_code == 200, echoed.text
     assert_clean(echoed.text)
@@ -439,20 +643,36 @@ def test_patching_a_relation_out_of_scope_is_refused_but_an_unchanged_value_is_k
 
 def test_write_answers_reveal_no_value_outside_the_rights(matrix: dict[str, Any]) -> None:
     rep = matrix["rep"]
-    duplicate = rep.post(records("deal"), json={"title": "dup", "code": "DUP-CODE-1", "account": matrix["own_account"], "reason": "r"})
+    duplicate = rep.post(
+        records("deal"),
+        json={
+            "title": "dup",
+            "code": "DUP-CODE-1",
+            "account": matrix["own_account"],
+            "reason": "r",
+        },
+    )
     assert duplicate.status_code == 422, duplicate.text
     assert_clean(duplicate.text)
     assert str(matrix["other_deal"]) not in duplicate.json()["error"]["message"]
     assert [i["path"] for i in duplicate.json()["error"]["issues"]] == ["code"]
 
-    invalid = rep.post(records("deal"), json={"title": "big", "account": matrix["own_account"], "amount": "2000000", "reason": "r"})
+    invalid = rep.post(
+        records("deal"),
+        json={"title": "big", "account": matrix["own_account"], "amount": "2000000", "reason": "r"},
+    )
     assert invalid.status_code == 422, invalid.text
     assert_clean(invalid.text)
 
     crossing = _ok(rep.get(records("deal", f"/{matrix['crossing']}")))
-    locked = rep.patch(records("deal", f"/{matrix['crossing']}"), json={"_version": crossing["_version"], "amount": "200", "note": "x"})
+    locked = rep.patch(
+        records("deal", f"/{matrix['crossing']}"),
+        json={"_version": crossing["_version"], "amount": "200", "note": "x"},
+    )
     assert_clean(locked.text)
-    required = rep.post(records("deal"), json={"title": "needs reason", "account": matrix["own_account"]})
+    required = rep.post(
+        records("deal"), json={"title": "needs reason", "account": matrix["own_account"]}
+    )
     assert_clean(required.text)
 
 
@@ -460,10 +680,28 @@ def test_business_rules_hold_over_values_the_member_may_not_see(matrix: dict[str
     """A validation reads the record as stored (the account's credit is hidden from the member):
     the rule is enforced, and only its fixed message reaches the member."""
     rep = matrix["rep"]
-    within = rep.post(records("deal"), json={"title": "within credit", "account": matrix["own_account"], "amount": "500", "reason": "r"})
+    within = rep.post(
+        records("deal"),
+        json={
+            "title": "within credit",
+            "account": matrix["own_account"],
+            "amount": "500",
+            "reason": "r",
+        },
+    )
     assert within.status_code == 201, within.text
     assert_clean(within.text)
-    over = rep.post(records("deal"), json={"title": "over credit", "account": matrix["own_account"], "amount": "80000", "reason": "r"})
+    over = rep.post(
+        records("deal"),
+        json={
+            "title": "over credit",
+            "account": matrix["own_account"],
+            "amount": "80000",
+            "reason": "r",
+        },
+    )
     assert over.status_code == 422, over.text
     assert_clean(over.text)
-    assert [(i["code"], i["message"]) for i in over.json()["error"]["issues"]] == [("validation", "超出客户授信")]
+    assert [(i["code"], i["message"]) for i in over.json()["error"]["issues"]] == [
+        ("validation", "超出客户授信")
+    ]

@@ -31,7 +31,9 @@ LEAD_FIELDS = ["name", "company", "phone", "note"]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def crm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """The CRM with sample data and users; signed-in clients per user and an anonymous one."""
     tmp = tmp_path_factory.mktemp("links")
     with module_database(request, tmp, "links") as connect:
@@ -51,7 +53,9 @@ def _installed(connect: Callable[[], Engine], tmp: Path) -> Iterator[dict[str, A
     clients = {"admin": admin, "anonymous": TestClient(app, raise_server_exceptions=False)}
     for user in USERS["users"]:
         client = TestClient(app, raise_server_exceptions=False)
-        login = client.post(f"{API}/auth/login", json={"username": user["username"], "password": USERS["password"]})
+        login = client.post(
+            f"{API}/auth/login", json={"username": user["username"], "password": USERS["password"]}
+        )
         assert login.status_code == 200, login.text
         client.headers["Authorization"] = f"Bearer {login.json()['token']}"
         clients[user["username"]] = client
@@ -78,7 +82,11 @@ def new_link(crm: dict[str, Any], form: str, body: dict[str, Any]) -> dict[str, 
 
 
 def fill_link(crm: dict[str, Any], **more: Any) -> dict[str, Any]:
-    return new_link(crm, "lead", {"kind": "fill", "fields": LEAD_FIELDS, "owner_id": crm["ids"]["rep_a1"], **more})
+    return new_link(
+        crm,
+        "lead",
+        {"kind": "fill", "fields": LEAD_FIELDS, "owner_id": crm["ids"]["rep_a1"], **more},
+    )
 
 
 def anonymous(crm: dict[str, Any], host: str = "testclient") -> TestClient:
@@ -100,7 +108,9 @@ def for_link(entries: list[dict[str, Any]], link: dict[str, Any]) -> list[dict[s
 
 
 def leads_named(client: TestClient, name: str) -> list[dict[str, Any]]:
-    response = client.get(f"{API}/apps/crm/forms/lead/records", params={"filter": f'name = "{name}"'})
+    response = client.get(
+        f"{API}/apps/crm/forms/lead/records", params={"filter": f'name = "{name}"'}
+    )
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
@@ -116,13 +126,19 @@ def issue_codes(response: Any) -> set[tuple[str, str]]:
 def test_a_builder_creates_lists_and_reads_links(crm: dict[str, Any]) -> None:
     link = fill_link(crm, name="官网留资")
     assert link["kind"] == "fill" and link["fields"] == LEAD_FIELDS and link["key_fields"] == []
-    assert link["owner"]["id"] == crm["ids"]["rep_a1"] and link["enabled"] is True and link["has_password"] is False
+    assert (
+        link["owner"]["id"] == crm["ids"]["rep_a1"]
+        and link["enabled"] is True
+        and link["has_password"] is False
+    )
     assert link["url"] == f"{API}/public/{link['token']}" and len(link["token"]) >= 20
     assert link["rate_limit"] == 20 and link["expires_at"] is None and link["name"] == "官网留资"
     admin = crm["clients"]["admin"]
     assert link["id"] in [item["id"] for item in admin.get(links_url("lead")).json()]
     assert admin.get(links_url("lead", f"/{link['id']}")).json() == link
-    assert admin.get(links_url("customer", f"/{link['id']}")).status_code == 404  # another form's id
+    assert (
+        admin.get(links_url("customer", f"/{link['id']}")).status_code == 404
+    )  # another form's id
     created = for_link(audit(crm, "link.create"), link)
     assert len(created) == 1 and created[0]["actor"]["username"] == "admin"
     assert link["token"] not in json.dumps(created)
@@ -139,22 +155,40 @@ def test_the_crm_builder_manages_links_and_other_members_cannot(crm: dict[str, A
         assert client.get(links_url("lead")).status_code == 403
         refused = client.post(links_url("lead"), json=body)
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
-        assert client.patch(links_url("lead", f"/{made.json()['id']}"), json={"enabled": False}).status_code == 403
+        assert (
+            client.patch(
+                links_url("lead", f"/{made.json()['id']}"), json={"enabled": False}
+            ).status_code
+            == 403
+        )
         assert client.delete(links_url("lead", f"/{made.json()['id']}")).status_code == 403
     assert clients["anonymous"].get(links_url("lead")).status_code == 401
     assert clients["anonymous"].post(links_url("lead"), json=body).status_code == 401
-    assert clients["admin"].get(links_url("lead", f"/{made.json()['id']}")).json()["enabled"] is True
+    assert (
+        clients["admin"].get(links_url("lead", f"/{made.json()['id']}")).json()["enabled"] is True
+    )
 
 
 def test_a_user_without_a_role_in_the_app_does_not_see_it(crm: dict[str, Any]) -> None:
     admin = crm["clients"]["admin"]
     username = f"outsider_{uuid.uuid4().hex[:6]}"
-    assert admin.post(f"{API}/users", json={"username": username, "display_name": "外人", "password": "Outsider@2026"}).status_code == 201
+    assert (
+        admin.post(
+            f"{API}/users",
+            json={"username": username, "display_name": "外人", "password": "Outsider@2026"},
+        ).status_code
+        == 201
+    )
     outsider = TestClient(crm["app"], raise_server_exceptions=False)
-    token = outsider.post(f"{API}/auth/login", json={"username": username, "password": "Outsider@2026"}).json()["token"]
+    token = outsider.post(
+        f"{API}/auth/login", json={"username": username, "password": "Outsider@2026"}
+    ).json()["token"]
     outsider.headers["Authorization"] = f"Bearer {token}"
     assert outsider.get(links_url("lead")).status_code == 404
-    assert outsider.post(links_url("lead"), json={"kind": "fill", "fields": ["name"]}).status_code == 404
+    assert (
+        outsider.post(links_url("lead"), json={"kind": "fill", "fields": ["name"]}).status_code
+        == 404
+    )
 
 
 BAD_LINKS = [
@@ -162,20 +196,50 @@ BAD_LINKS = [
     ("lead", {"kind": "fill", "fields": []}, {"fields": "required"}),
     ("lead", {"kind": "fill", "fields": ["company"]}, {"fields": "required_field_missing"}),
     ("lead", {"kind": "fill", "fields": ["name", "owner"]}, {"fields[1]": "not_public_fillable"}),
-    ("lead", {"kind": "fill", "fields": ["name"], "key_fields": ["phone"]}, {"key_fields": "not_allowed"}),
-    ("lead", {"kind": "fill", "fields": ["name"], "owner_id": 999_999}, {"owner_id": "user_not_found"}),
+    (
+        "lead",
+        {"kind": "fill", "fields": ["name"], "key_fields": ["phone"]},
+        {"key_fields": "not_allowed"},
+    ),
+    (
+        "lead",
+        {"kind": "fill", "fields": ["name"], "owner_id": 999_999},
+        {"owner_id": "user_not_found"},
+    ),
     ("lead", {"kind": "fill", "fields": ["name"], "owner_id": None}, {"owner_id": "required"}),
     ("lead", {"kind": "fill", "fields": ["name"], "password": "12"}, {"password": "weak_password"}),
-    ("contract", {"kind": "fill", "fields": ["title", "number", "customer", "start_date", "end_date"]},
-     {"fields[1]": "computed_field", "fields[2]": "not_public_fillable"}),
-    ("contract", {"kind": "fill", "fields": ["title", "amount", "customer", "start_date", "end_date"]},
-     {"fields[1]": "computed_field", "fields[2]": "not_public_fillable"}),
+    (
+        "contract",
+        {"kind": "fill", "fields": ["title", "number", "customer", "start_date", "end_date"]},
+        {"fields[1]": "computed_field", "fields[2]": "not_public_fillable"},
+    ),
+    (
+        "contract",
+        {"kind": "fill", "fields": ["title", "amount", "customer", "start_date", "end_date"]},
+        {"fields[1]": "computed_field", "fields[2]": "not_public_fillable"},
+    ),
     ("lead", {"kind": "query", "fields": ["name"]}, {"key_fields": "required"}),
     ("lead", {"kind": "query", "fields": ["name"], "key_fields": []}, {"key_fields": "required"}),
-    ("lead", {"kind": "query", "fields": ["name"], "key_fields": ["phone", "ghost"]}, {"key_fields[1]": "unknown_field"}),
-    ("customer", {"kind": "query", "fields": ["name"], "key_fields": ["region"]}, {"key_fields[0]": "not_a_key_field"}),
-    ("contract", {"kind": "query", "fields": ["title"], "key_fields": ["customer"]}, {"key_fields[0]": "not_a_key_field"}),
-    ("lead", {"kind": "fill", "fields": ["name"], "expires_at": "9999-12-31T23:59:59-14:00"}, {"expires_at": "out_of_range"}),
+    (
+        "lead",
+        {"kind": "query", "fields": ["name"], "key_fields": ["phone", "ghost"]},
+        {"key_fields[1]": "unknown_field"},
+    ),
+    (
+        "customer",
+        {"kind": "query", "fields": ["name"], "key_fields": ["region"]},
+        {"key_fields[0]": "not_a_key_field"},
+    ),
+    (
+        "contract",
+        {"kind": "query", "fields": ["title"], "key_fields": ["customer"]},
+        {"key_fields[0]": "not_a_key_field"},
+    ),
+    (
+        "lead",
+        {"kind": "fill", "fields": ["name"], "expires_at": "9999-12-31T23:59:59-14:00"},
+        {"expires_at": "out_of_range"},
+    ),
 ]
 MALFORMED_LINKS = [
     ({"kind": "both", "fields": ["name"]}, {"kind": "literal_error"}),
@@ -185,7 +249,9 @@ MALFORMED_LINKS = [
 ]
 
 
-@pytest.mark.parametrize(("form", "body", "expected"), BAD_LINKS, ids=[str(i) for i in range(len(BAD_LINKS))])
+@pytest.mark.parametrize(
+    ("form", "body", "expected"), BAD_LINKS, ids=[str(i) for i in range(len(BAD_LINKS))]
+)
 def test_bad_links_are_refused_field_by_field_and_write_nothing(
     crm: dict[str, Any], form: str, body: dict[str, Any], expected: dict[str, str]
 ) -> None:
@@ -200,8 +266,12 @@ def test_bad_links_are_refused_field_by_field_and_write_nothing(
     assert admin.get(links_url(form)).json() == before
 
 
-@pytest.mark.parametrize(("body", "expected"), MALFORMED_LINKS, ids=[str(i) for i in range(len(MALFORMED_LINKS))])
-def test_malformed_link_requests_are_400(crm: dict[str, Any], body: dict[str, Any], expected: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("body", "expected"), MALFORMED_LINKS, ids=[str(i) for i in range(len(MALFORMED_LINKS))]
+)
+def test_malformed_link_requests_are_400(
+    crm: dict[str, Any], body: dict[str, Any], expected: dict[str, str]
+) -> None:
     response = crm["clients"]["admin"].post(links_url("lead"), json=body)
     assert response.status_code == 400, response.text
     assert set(expected.items()) <= issue_codes(response)
@@ -211,7 +281,9 @@ def test_messages_follow_the_language(crm: dict[str, Any]) -> None:
     admin = crm["clients"]["admin"]
     body = {"kind": "query", "fields": ["name"]}
     zh = admin.post(links_url("lead"), json=body).json()["error"]["issues"][0]["message"]
-    en = admin.post(links_url("lead"), json=body, headers={"Accept-Language": "en"}).json()["error"]["issues"][0]["message"]
+    en = admin.post(links_url("lead"), json=body, headers={"Accept-Language": "en"}).json()[
+        "error"
+    ]["issues"][0]["message"]
     assert "查询条件" in zh and "key field" in en
 
 
@@ -221,10 +293,18 @@ def test_changing_a_link_is_validated_and_audited(crm: dict[str, Any]) -> None:
     bad = admin.patch(links_url("lead", f"/{link['id']}"), json={"fields": ["name", "_owner"]})
     assert bad.status_code == 422 and issue_codes(bad) == {("fields[1]", "unknown_field")}
     changed = admin.patch(
-        links_url("lead", f"/{link['id']}"), json={"fields": ["name", "phone"], "owner_id": crm["ids"]["rep_b2"], "password": "暗号1234"}
+        links_url("lead", f"/{link['id']}"),
+        json={
+            "fields": ["name", "phone"],
+            "owner_id": crm["ids"]["rep_b2"],
+            "password": "暗号1234",
+        },
     )
     assert changed.status_code == 200, changed.text
-    assert changed.json()["fields"] == ["name", "phone"] and changed.json()["owner"]["id"] == crm["ids"]["rep_b2"]
+    assert (
+        changed.json()["fields"] == ["name", "phone"]
+        and changed.json()["owner"]["id"] == crm["ids"]["rep_b2"]
+    )
     assert changed.json()["has_password"] is True and "password" not in changed.json()
     assert admin.patch(links_url("lead", "/999999"), json={"enabled": False}).status_code == 404
     [entry] = for_link(audit(crm, "link.update"), link)
@@ -244,7 +324,9 @@ def test_an_anonymous_lead_lands_owned_by_the_links_owner(crm: dict[str, Any]) -
     assert [f["key"] for f in shown["fields"]] == LEAD_FIELDS
     assert "status" not in json.dumps(shown) and "owner" not in [f["key"] for f in shown["fields"]]
     name = f"访客{uuid.uuid4().hex[:6]}"
-    submitted = anonymous(crm).post(public_url(link), json={"name": name, "company": "星河科技", "phone": "13912345678"})
+    submitted = anonymous(crm).post(
+        public_url(link), json={"name": name, "company": "星河科技", "phone": "13912345678"}
+    )
     assert submitted.status_code == 200, submitted.text
     assert submitted.json() == {"submitted": True}
     clients, ids = crm["clients"], crm["ids"]
@@ -254,11 +336,17 @@ def test_an_anonymous_lead_lands_owned_by_the_links_owner(crm: dict[str, Any]) -
     assert leads_named(clients["rep_b1"], name) == []  # another rep does not
     assert leads_named(clients["rep_a2"], name) == []
     assert len(leads_named(clients["director"], name)) == 1  # the director sees the department tree
-    history = clients["rep_a1"].get(f"{API}/apps/crm/forms/lead/records/{lead['_id']}/history").json()
-    assert [(h["event"], h["channel"], h["actor"]) for h in history] == [("create", "public_link", None)]
+    history = (
+        clients["rep_a1"].get(f"{API}/apps/crm/forms/lead/records/{lead['_id']}/history").json()
+    )
+    assert [(h["event"], h["channel"], h["actor"]) for h in history] == [
+        ("create", "public_link", None)
+    ]
     [entry] = for_link(audit(crm, "public.submit"), link)
     assert entry["success"] is True and entry["actor"] is None and entry["ip"] == "testclient"
-    assert entry["detail"]["record_id"] == lead["_id"] and entry["detail"]["owner_id"] == ids["rep_a1"]
+    assert (
+        entry["detail"]["record_id"] == lead["_id"] and entry["detail"]["owner_id"] == ids["rep_a1"]
+    )
     assert for_link(audit(crm, "link.create"), link)
     signed_in = [e for e in audit(crm, "auth.login") if e["success"] and e["subject"] == "rep_a1"]
     assert signed_in  # the rep's own sign-in is there too
@@ -275,7 +363,9 @@ BAD_SUBMISSIONS = [
 ]
 
 
-@pytest.mark.parametrize(("body", "expected"), BAD_SUBMISSIONS, ids=[str(i) for i in range(len(BAD_SUBMISSIONS))])
+@pytest.mark.parametrize(
+    ("body", "expected"), BAD_SUBMISSIONS, ids=[str(i) for i in range(len(BAD_SUBMISSIONS))]
+)
 def test_a_fill_link_takes_only_its_fields_and_bad_input_writes_nothing(
     crm: dict[str, Any], body: dict[str, Any], expected: dict[str, str]
 ) -> None:
@@ -286,9 +376,14 @@ def test_a_fill_link_takes_only_its_fields_and_bad_input_writes_nothing(
     assert response.status_code == 422, response.text
     assert set(expected.items()) <= issue_codes(response)
     assert {path for path, _ in issue_codes(response)} == set(expected)
-    assert admin.get(f"{API}/apps/crm/forms/lead/records", params={"limit": 0}).json()["total"] == before
+    assert (
+        admin.get(f"{API}/apps/crm/forms/lead/records", params={"limit": 0}).json()["total"]
+        == before
+    )
     [entry] = for_link(audit(crm, "public.submit"), link)
-    assert entry["success"] is False and {i["path"] for i in entry["detail"]["issues"]} == set(expected)
+    assert entry["success"] is False and {i["path"] for i in entry["detail"]["issues"]} == set(
+        expected
+    )
 
 
 def test_a_fill_link_body_must_be_an_object(crm: dict[str, Any]) -> None:
@@ -302,21 +397,39 @@ def test_a_fill_link_body_must_be_an_object(crm: dict[str, Any]) -> None:
 
 
 def _contract(crm: dict[str, Any]) -> dict[str, Any]:
-    items = crm["clients"]["admin"].get(f"{API}/apps/crm/forms/contract/records", params={"limit": 5}).json()["items"]
+    items = (
+        crm["clients"]["admin"]
+        .get(f"{API}/apps/crm/forms/contract/records", params={"limit": 5})
+        .json()["items"]
+    )
     contract: dict[str, Any] = items[0]
     return contract
 
 
 def test_a_query_link_finds_exact_matches_and_shows_only_its_fields(crm: dict[str, Any]) -> None:
     contract = _contract(crm)
-    link = new_link(crm, "contract", {"kind": "query", "key_fields": ["number", "title"], "fields": ["number", "title", "status", "end_date"]})
-    assert link["owner"]["id"] == link["created_by"]  # a query link's owner is its creator, whose rights bound it
+    link = new_link(
+        crm,
+        "contract",
+        {
+            "kind": "query",
+            "key_fields": ["number", "title"],
+            "fields": ["number", "title", "status", "end_date"],
+        },
+    )
+    assert (
+        link["owner"]["id"] == link["created_by"]
+    )  # a query link's owner is its creator, whose rights bound it
     shown = anonymous(crm).get(public_url(link)).json()
     assert [f["key"] for f in shown["key_fields"]] == ["number", "title"]
     assert [f["key"] for f in shown["fields"]] == ["number", "title", "status", "end_date"]
-    found = anonymous(crm).post(public_url(link), json={"number": contract["number"], "title": contract["title"]})
+    found = anonymous(crm).post(
+        public_url(link), json={"number": contract["number"], "title": contract["title"]}
+    )
     assert found.status_code == 200, found.text
-    assert found.json()["items"] == [{k: contract[k] for k in ("number", "title", "status", "end_date")}]
+    assert found.json()["items"] == [
+        {k: contract[k] for k in ("number", "title", "status", "end_date")}
+    ]
     misses = [
         {"number": contract["number"], "title": contract["title"] + "x"},
         {"number": contract["number"][:-1], "title": contract["title"]},
@@ -340,9 +453,15 @@ QUERY_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("body", "expected"), QUERY_ERRORS, ids=[str(i) for i in range(len(QUERY_ERRORS))])
-def test_a_query_needs_every_key_and_nothing_else(crm: dict[str, Any], body: dict[str, Any], expected: dict[str, str]) -> None:
-    link = new_link(crm, "contract", {"kind": "query", "key_fields": ["number", "title"], "fields": ["title"]})
+@pytest.mark.parametrize(
+    ("body", "expected"), QUERY_ERRORS, ids=[str(i) for i in range(len(QUERY_ERRORS))]
+)
+def test_a_query_needs_every_key_and_nothing_else(
+    crm: dict[str, Any], body: dict[str, Any], expected: dict[str, str]
+) -> None:
+    link = new_link(
+        crm, "contract", {"kind": "query", "key_fields": ["number", "title"], "fields": ["title"]}
+    )
     response = anonymous(crm).post(public_url(link), json=body)
     assert response.status_code == 422, response.text
     assert issue_codes(response) == set(expected.items())
@@ -351,10 +470,28 @@ def test_a_query_needs_every_key_and_nothing_else(crm: dict[str, Any], body: dic
 def test_a_query_by_phone_and_name_returns_only_that_persons_leads(crm: dict[str, Any]) -> None:
     fill = fill_link(crm)
     mine, other = f"李{uuid.uuid4().hex[:5]}", f"赵{uuid.uuid4().hex[:5]}"
-    for name, phone in ((mine, "13800000001"), (mine, "13800000001"), (other, "13800000001"), (mine, "13800000002")):
-        assert anonymous(crm).post(public_url(fill), json={"name": name, "phone": phone, "note": "秘密备注"}).status_code == 200
-    query = new_link(crm, "lead", {"kind": "query", "key_fields": ["phone", "name"], "fields": ["name", "company"]})
-    found = anonymous(crm).post(public_url(query), json={"phone": "13800000001", "name": mine}).json()["items"]
+    for name, phone in (
+        (mine, "13800000001"),
+        (mine, "13800000001"),
+        (other, "13800000001"),
+        (mine, "13800000002"),
+    ):
+        assert (
+            anonymous(crm)
+            .post(public_url(fill), json={"name": name, "phone": phone, "note": "秘密备注"})
+            .status_code
+            == 200
+        )
+    query = new_link(
+        crm,
+        "lead",
+        {"kind": "query", "key_fields": ["phone", "name"], "fields": ["name", "company"]},
+    )
+    found = (
+        anonymous(crm)
+        .post(public_url(query), json={"phone": "13800000001", "name": mine})
+        .json()["items"]
+    )
     assert found == [{"name": mine, "company": None}, {"name": mine, "company": None}]
     assert "秘密备注" not in json.dumps(found)
 
@@ -366,17 +503,29 @@ def test_a_password_protected_link_needs_its_password(crm: dict[str, Any]) -> No
     link = fill_link(crm, password="花开2026")
     client = anonymous(crm)
     missing = client.get(public_url(link))
-    assert missing.status_code == 401 and missing.json()["error"]["code"] == "link_password_required"
-    wrong = client.post(public_url(link), json={"name": "甲"}, headers={"X-Link-Password": "guess-1"})
+    assert (
+        missing.status_code == 401 and missing.json()["error"]["code"] == "link_password_required"
+    )
+    wrong = client.post(
+        public_url(link), json={"name": "甲"}, headers={"X-Link-Password": "guess-1"}
+    )
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "bad_link_password"
     failures = for_link(audit(crm, "public.password"), link)
-    assert len(failures) == 1 and failures[0]["success"] is False and "guess-1" not in json.dumps(failures)
-    password = {"X-Link-Password": "花开2026".encode()}  # headers carry bytes: UTF-8 is read as such
+    assert (
+        len(failures) == 1
+        and failures[0]["success"] is False
+        and "guess-1" not in json.dumps(failures)
+    )
+    password = {
+        "X-Link-Password": "花开2026".encode()
+    }  # headers carry bytes: UTF-8 is read as such
     assert client.get(public_url(link), headers=password).status_code == 200
     name = f"密{uuid.uuid4().hex[:6]}"
     assert client.post(public_url(link), json={"name": name}, headers=password).status_code == 200
     assert len(leads_named(crm["clients"]["rep_a1"], name)) == 1
-    removed = crm["clients"]["admin"].patch(links_url("lead", f"/{link['id']}"), json={"password": None})
+    removed = crm["clients"]["admin"].patch(
+        links_url("lead", f"/{link['id']}"), json={"password": None}
+    )
     assert removed.json()["has_password"] is False
     assert client.get(public_url(link)).status_code == 200
 
@@ -385,18 +534,31 @@ def test_an_expired_link_is_gone_and_audited(crm: dict[str, Any]) -> None:
     link = fill_link(crm, expires_at=(dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat())
     assert anonymous(crm).get(public_url(link)).status_code == 200
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
-    assert crm["clients"]["admin"].patch(links_url("lead", f"/{link['id']}"), json={"expires_at": past}).status_code == 200
-    for response in (anonymous(crm).get(public_url(link)), anonymous(crm).post(public_url(link), json={"name": "迟到"})):
+    assert (
+        crm["clients"]["admin"]
+        .patch(links_url("lead", f"/{link['id']}"), json={"expires_at": past})
+        .status_code
+        == 200
+    )
+    for response in (
+        anonymous(crm).get(public_url(link)),
+        anonymous(crm).post(public_url(link), json={"name": "迟到"}),
+    ):
         assert response.status_code == 410 and response.json()["error"]["code"] == "link_expired"
     entries = for_link(audit(crm, "public.expired"), link)
-    assert len(entries) == 2 and all(e["detail"]["reason"] == "expired" and not e["success"] for e in entries)
+    assert len(entries) == 2 and all(
+        e["detail"]["reason"] == "expired" and not e["success"] for e in entries
+    )
     assert leads_named(crm["clients"]["admin"], "迟到") == []
 
 
 def test_a_disabled_deleted_or_rotated_link_stops_working(crm: dict[str, Any]) -> None:
     admin = crm["clients"]["admin"]
     link = fill_link(crm)
-    assert admin.patch(links_url("lead", f"/{link['id']}"), json={"enabled": False}).json()["enabled"] is False
+    assert (
+        admin.patch(links_url("lead", f"/{link['id']}"), json={"enabled": False}).json()["enabled"]
+        is False
+    )
     disabled = anonymous(crm).post(public_url(link), json={"name": "甲"})
     assert disabled.status_code == 410 and disabled.json()["error"]["code"] == "link_disabled"
     assert for_link(audit(crm, "public.expired"), link)[0]["detail"]["reason"] == "disabled"
@@ -426,14 +588,28 @@ def test_attempts_are_limited_per_address_and_link(crm: dict[str, Any]) -> None:
     ok = {"X-Link-Password": "open-sesame"}
     client = anonymous(crm, "192.0.2.10")
     assert client.post(public_url(link), json={"name": "一"}, headers=ok).status_code == 200
-    assert client.post(public_url(link), json={"status": "x"}, headers=ok).status_code == 422  # failures count too
-    assert client.post(public_url(link), json={"name": "二"}, headers={"X-Link-Password": "wrong"}).status_code == 401
+    assert (
+        client.post(public_url(link), json={"status": "x"}, headers=ok).status_code == 422
+    )  # failures count too
+    assert (
+        client.post(
+            public_url(link), json={"name": "二"}, headers={"X-Link-Password": "wrong"}
+        ).status_code
+        == 401
+    )
     limited = client.post(public_url(link), json={"name": "三"}, headers=ok)
     assert limited.status_code == 429 and limited.json()["error"]["code"] == "too_many_attempts"
     assert client.get(public_url(link), headers=ok).status_code == 429
     throttled = for_link(audit(crm, "public.throttled"), link)
-    assert len(throttled) == 2 and all(e["ip"] == "192.0.2.10" and not e["success"] for e in throttled)
-    assert anonymous(crm, "192.0.2.11").post(public_url(link), json={"name": "四"}, headers=ok).status_code == 200
+    assert len(throttled) == 2 and all(
+        e["ip"] == "192.0.2.10" and not e["success"] for e in throttled
+    )
+    assert (
+        anonymous(crm, "192.0.2.11")
+        .post(public_url(link), json={"name": "四"}, headers=ok)
+        .status_code
+        == 200
+    )
     other = fill_link(crm, rate_limit=3)
     assert client.post(public_url(other), json={"name": "五"}).status_code == 200  # per link
     assert leads_named(crm["clients"]["admin"], "三") == []
@@ -467,8 +643,12 @@ def test_raising_the_limit_lets_the_address_in_again(crm: dict[str, Any]) -> Non
 
 def test_no_token_or_password_reaches_the_audit_log(crm: dict[str, Any]) -> None:
     link = fill_link(crm, password="topsecret-9")
-    anonymous(crm).post(public_url(link), json={"name": "甲"}, headers={"X-Link-Password": "topsecret-9"})
-    anonymous(crm).post(public_url(link), json={"name": "甲"}, headers={"X-Link-Password": "topsecret-8"})
+    anonymous(crm).post(
+        public_url(link), json={"name": "甲"}, headers={"X-Link-Password": "topsecret-9"}
+    )
+    anonymous(crm).post(
+        public_url(link), json={"name": "甲"}, headers={"X-Link-Password": "topsecret-8"}
+    )
     everything = json.dumps(audit(crm, ""), ensure_ascii=False)
     assert link["token"] not in everything and "topsecret" not in everything
 
@@ -484,18 +664,39 @@ def _publish_lead_fields(crm: dict[str, Any], change: Any) -> None:
 
 def test_a_link_follows_changes_of_its_form(crm: dict[str, Any]) -> None:
     admin = crm["clients"]["admin"]
-    _publish_lead_fields(crm, lambda fields: fields.append({"key": "wechat", "type": "text", "label": {"zh": "微信", "en": "WeChat"}}))
-    link = new_link(crm, "lead", {"kind": "fill", "fields": ["name", "wechat"], "owner_id": crm["ids"]["rep_b1"]})
-    assert [f["key"] for f in anonymous(crm).get(public_url(link)).json()["fields"]] == ["name", "wechat"]
-    _publish_lead_fields(crm, lambda fields: fields.pop(next(i for i, f in enumerate(fields) if f["key"] == "wechat")))
+    _publish_lead_fields(
+        crm,
+        lambda fields: fields.append(
+            {"key": "wechat", "type": "text", "label": {"zh": "微信", "en": "WeChat"}}
+        ),
+    )
+    link = new_link(
+        crm,
+        "lead",
+        {"kind": "fill", "fields": ["name", "wechat"], "owner_id": crm["ids"]["rep_b1"]},
+    )
+    assert [f["key"] for f in anonymous(crm).get(public_url(link)).json()["fields"]] == [
+        "name",
+        "wechat",
+    ]
+    _publish_lead_fields(
+        crm,
+        lambda fields: fields.pop(next(i for i, f in enumerate(fields) if f["key"] == "wechat")),
+    )
     assert [f["key"] for f in anonymous(crm).get(public_url(link)).json()["fields"]] == ["name"]
     gone = anonymous(crm).post(public_url(link), json={"name": "甲", "wechat": "jia"})
     assert gone.status_code == 422 and issue_codes(gone) == {("wechat", "unknown_field")}
-    disabled = admin.patch(links_url("lead", f"/{link['id']}"), json={"enabled": False})  # still manageable
+    disabled = admin.patch(
+        links_url("lead", f"/{link['id']}"), json={"enabled": False}
+    )  # still manageable
     assert disabled.status_code == 200 and disabled.json()["fields"] == ["name", "wechat"]
     wrong_kind = admin.patch(links_url("lead", f"/{link['id']}"), json={"key_fields": ["phone"]})
-    assert wrong_kind.status_code == 422 and issue_codes(wrong_kind) == {("key_fields", "not_allowed")}
-    refitted = admin.patch(links_url("lead", f"/{link['id']}"), json={"fields": ["name"], "enabled": True})
+    assert wrong_kind.status_code == 422 and issue_codes(wrong_kind) == {
+        ("key_fields", "not_allowed")
+    }
+    refitted = admin.patch(
+        links_url("lead", f"/{link['id']}"), json={"fields": ["name"], "enabled": True}
+    )
     assert refitted.json()["fields"] == ["name"] and refitted.json()["enabled"] is True
 
 
@@ -509,23 +710,48 @@ def test_a_fill_links_live_rules_cover_only_its_own_fields(crm: dict[str, Any]) 
                 "name": {"zh": "满意度回访", "en": "Satisfaction survey"},
                 "fields": [
                     {"key": "rating", "type": "integer", "label": "评分"},
-                    {"key": "reason", "type": "textarea", "label": "不满意的原因", "visible_when": "rating <= 2"},
+                    {
+                        "key": "reason",
+                        "type": "textarea",
+                        "label": "不满意的原因",
+                        "visible_when": "rating <= 2",
+                    },
                     {"key": "secret", "type": "text", "label": "内部代号"},
-                    {"key": "note", "type": "text", "label": "备注", "visible_when": 'secret = "vip"'},
+                    {
+                        "key": "note",
+                        "type": "text",
+                        "label": "备注",
+                        "visible_when": 'secret = "vip"',
+                    },
                     {"key": "double", "type": "formula", "label": "双倍", "expr": "rating * 2"},
                 ],
             }
         )
         plan = admin.post(f"{API}/apps/crm/plan", json=app).json()
-        assert admin.put(f"{API}/apps/crm", json={**app, "plan_hash": plan["plan_hash"]}).status_code == 200
-    link = new_link(crm, "survey", {"kind": "fill", "fields": ["rating", "reason", "note"], "password": "回访2026"})
+        assert (
+            admin.put(f"{API}/apps/crm", json={**app, "plan_hash": plan["plan_hash"]}).status_code
+            == 200
+        )
+    link = new_link(
+        crm,
+        "survey",
+        {"kind": "fill", "fields": ["rating", "reason", "note"], "password": "回访2026"},
+    )
     client = anonymous(crm)
-    assert client.get(f"{public_url(link)}/live").status_code == 401  # the password guards the rules too
-    live = client.get(f"{public_url(link)}/live", headers={"X-Link-Password": "回访2026".encode()}).json()
+    assert (
+        client.get(f"{public_url(link)}/live").status_code == 401
+    )  # the password guards the rules too
+    live = client.get(
+        f"{public_url(link)}/live", headers={"X-Link-Password": "回访2026".encode()}
+    ).json()
     # The rule over the link's own field is compiled; the one reading a field outside the link and
     # the formula (not on the link) stay with the server, so nothing about other fields is sent.
-    assert [(rule["key"], rule["reads"]) for rule in live["visible_when"]] == [("reason", ["rating"])]
+    assert [(rule["key"], rule["reads"]) for rule in live["visible_when"]] == [
+        ("reason", ["rating"])
+    ]
     assert live["formulas"] == [] and live["readonly_when"] == [] and live["subforms"] == {}
     assert "secret" not in json.dumps(live) and "vip" not in json.dumps(live)
-    query = new_link(crm, "survey", {"kind": "query", "fields": ["rating"], "key_fields": ["secret"]})
+    query = new_link(
+        crm, "survey", {"kind": "query", "fields": ["rating"], "key_fields": ["secret"]}
+    )
     assert client.get(f"{public_url(query)}/live").json()["visible_when"] == []

@@ -32,8 +32,19 @@ VISIT = {
     "title_field": "topic",
     "fields": [
         {"key": "topic", "type": "text", "label": {"zh": "主题", "en": "Topic"}, "required": True},
-        {"key": "customer", "type": "relation", "label": {"zh": "主客户", "en": "Main customer"}, "target": "customer"},
-        {"key": "customers", "type": "relation", "label": {"zh": "客户", "en": "Customers"}, "target": "customer", "many": True},
+        {
+            "key": "customer",
+            "type": "relation",
+            "label": {"zh": "主客户", "en": "Main customer"},
+            "target": "customer",
+        },
+        {
+            "key": "customers",
+            "type": "relation",
+            "label": {"zh": "客户", "en": "Customers"},
+            "target": "customer",
+            "many": True,
+        },
         {
             "key": "reason",
             "type": "text",
@@ -46,26 +57,38 @@ VISIT = {
             "type": "subform",
             "label": {"zh": "明细", "en": "Lines"},
             "fields": [
-                {"key": "customer", "type": "relation", "label": {"zh": "客户", "en": "Customer"}, "target": "customer"},
+                {
+                    "key": "customer",
+                    "type": "relation",
+                    "label": {"zh": "客户", "en": "Customer"},
+                    "target": "customer",
+                },
                 {"key": "hours", "type": "integer", "label": {"zh": "时长", "en": "Hours"}},
             ],
         },
     ],
     "validations": [
-        {"expr": 'customer.level <> "D"', "message": {"zh": "不拜访 D 类客户", "en": "No visits to class D customers"}},
+        {
+            "expr": 'customer.level <> "D"',
+            "message": {"zh": "不拜访 D 类客户", "en": "No visits to class D customers"},
+        },
     ],
 }
 REP_VISITS = {"actions": ["view", "create", "edit"], "scope": "own"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def crm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """The CRM with sample data per database, with the `visit` form added for sales reps."""
     for installed in installed_crm(request, tmp_path_factory):
         admin = installed["clients"]["admin"]
         definition = admin.get(f"{API}/apps/crm").json()
         definition["forms"].append(VISIT)
-        next(r for r in definition["roles"] if r["key"] == "sales_rep")["forms"]["visit"] = REP_VISITS
+        next(r for r in definition["roles"] if r["key"] == "sales_rep")["forms"]["visit"] = (
+            REP_VISITS
+        )
         published = admin.put(f"{API}/apps/crm", json=definition)
         assert published.status_code == 200, published.text
         yield installed
@@ -78,7 +101,12 @@ def url(form: str, suffix: str = "") -> str:
 def customers(crm: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The customers rep_a1 may see and those they may not (as the admin reads them)."""
     everyone = crm["clients"]["admin"].get(url("customer"), params={"limit": 1000}).json()["items"]
-    mine = {c["_id"] for c in crm["clients"]["rep_a1"].get(url("customer"), params={"limit": 1000}).json()["items"]}
+    mine = {
+        c["_id"]
+        for c in crm["clients"]["rep_a1"]
+        .get(url("customer"), params={"limit": 1000})
+        .json()["items"]
+    }
     inside = [c for c in everyone if c["_id"] in mine]
     outside = [c for c in everyone if c["_id"] not in mine]
     assert inside and len(outside) > 5
@@ -103,7 +131,9 @@ def count(crm: dict[str, Any], form: str, filter: str) -> int:
 
 def without_id(issue: dict[str, Any], record_id: int) -> dict[str, Any]:
     """An issue with the id it names blanked (to compare a refusal with a missing id's)."""
-    return {k: v.replace(str(record_id), "#") if isinstance(v, str) else v for k, v in issue.items()}
+    return {
+        k: v.replace(str(record_id), "#") if isinstance(v, str) else v for k, v in issue.items()
+    }
 
 
 def own_visit(crm: dict[str, Any], **values: Any) -> dict[str, Any]:
@@ -112,14 +142,21 @@ def own_visit(crm: dict[str, Any], **values: Any) -> dict[str, Any]:
     created = admin.post(url("visit"), json={"topic": "拜访", "reason": "例行", **values})
     assert created.status_code == 201, created.text
     record_id = created.json()["_id"]
-    assert admin.post(url("visit", "/transfer"), json={"ids": [record_id], "owner": crm["ids"]["rep_a1"]}).status_code == 200
+    assert (
+        admin.post(
+            url("visit", "/transfer"), json={"ids": [record_id], "owner": crm["ids"]["rep_a1"]}
+        ).status_code
+        == 200
+    )
     mine = crm["clients"]["rep_a1"].get(url("visit", f"/{record_id}"))
     assert mine.status_code == 200, mine.text
     record: dict[str, Any] = mine.json()
     return record
 
 
-def test_a_create_naming_another_reps_customer_is_the_422_of_a_missing_id(crm: dict[str, Any]) -> None:
+def test_a_create_naming_another_reps_customer_is_the_422_of_a_missing_id(
+    crm: dict[str, Any],
+) -> None:
     rep = crm["clients"]["rep_a1"]
     inside, outside = customers(crm)
     theirs = outside[0]["_id"]
@@ -148,7 +185,9 @@ def test_a_partial_batch_of_every_customer_reveals_none_of_them(crm: dict[str, A
     results = answer.json()["results"]
     assert [r["ok"] for r in results] == [False] * len(outside) + [True]
     for index, result in enumerate(results[:-1]):
-        assert [(i["path"], i["code"]) for i in result["error"]["issues"]] == [(f"[{index}].customer", "record_not_found")]
+        assert [(i["path"], i["code"]) for i in result["error"]["issues"]] == [
+            (f"[{index}].customer", "record_not_found")
+        ]
     assert not revealed(answer.text, outside)
     assert count(crm, "contact", 'name = "probe-batch"') == 1
     whole = rep.post(url("contact", "/batch"), json=rows)  # all or nothing
@@ -156,30 +195,40 @@ def test_a_partial_batch_of_every_customer_reveals_none_of_them(crm: dict[str, A
     assert count(crm, "contact", 'name = "probe-batch"') == 1
 
 
-def test_a_patch_may_not_point_a_relation_outside_but_may_echo_what_is_stored(crm: dict[str, Any]) -> None:
+def test_a_patch_may_not_point_a_relation_outside_but_may_echo_what_is_stored(
+    crm: dict[str, Any],
+) -> None:
     admin, rep = crm["clients"]["admin"], crm["clients"]["rep_a1"]
     inside, outside = customers(crm)
     created = rep.post(url("contact"), json={"name": "probe-patch", "customer": inside[0]["_id"]})
     assert created.status_code == 201, created.text
     contact = created.json()
     target = url("contact", f"/{contact['_id']}")
-    refused = rep.patch(target, json={"customer": outside[0]["_id"], "_version": contact["_version"]})
+    refused = rep.patch(
+        target, json={"customer": outside[0]["_id"], "_version": contact["_version"]}
+    )
     assert refused.status_code == 422 and issues(refused) == [("customer", "record_not_found")]
     assert not revealed(refused.text, outside)
     assert admin.get(target).json()["customer"]["_id"] == inside[0]["_id"]  # nothing written
     # The admin links it to another rep's customer; the rep echoes the record back unchanged.
-    moved = admin.patch(target, json={"customer": outside[1]["_id"], "_version": contact["_version"]})
+    moved = admin.patch(
+        target, json={"customer": outside[1]["_id"], "_version": contact["_version"]}
+    )
     assert moved.status_code == 200, moved.text
     mine = rep.get(target).json()
     echoed = {k: v for k, v in mine.items() if not k.startswith("_") or k == "_version"}
     echoed["title"] = "经理"
     kept = rep.patch(target, json=echoed)
     assert kept.status_code == 200, kept.text
-    again = rep.patch(target, json={"customer": outside[1]["_id"], "_version": kept.json()["_version"]})
+    again = rep.patch(
+        target, json={"customer": outside[1]["_id"], "_version": kept.json()["_version"]}
+    )
     assert again.status_code == 200, again.text  # the same id as a plain number
     assert admin.get(target).json()["customer"]["_id"] == outside[1]["_id"]
     # ... but a kept value is no key to the others.
-    other = rep.patch(target, json={"customer": outside[2]["_id"], "_version": again.json()["_version"]})
+    other = rep.patch(
+        target, json={"customer": outside[2]["_id"], "_version": again.json()["_version"]}
+    )
     assert other.status_code == 422 and issues(other) == [("customer", "record_not_found")]
 
 
@@ -187,16 +236,28 @@ def test_to_many_relations_and_subform_rows_follow_the_same_rule(crm: dict[str, 
     rep = crm["clients"]["rep_a1"]
     inside, outside = customers(crm)
     mine, theirs = inside[0]["_id"], outside[0]["_id"]
-    body = {"topic": "probe-many", "customers": [mine, theirs], "lines": [{"customer": mine}, {"customer": {"_id": theirs}}]}
+    body = {
+        "topic": "probe-many",
+        "customers": [mine, theirs],
+        "lines": [{"customer": mine}, {"customer": {"_id": theirs}}],
+    }
     refused = rep.post(url("visit"), json=body)
     assert refused.status_code == 422, refused.text
-    assert sorted(issues(refused)) == [("customers[1]", "record_not_found"), ("lines[1].customer", "record_not_found")]
+    assert sorted(issues(refused)) == [
+        ("customers[1]", "record_not_found"),
+        ("lines[1].customer", "record_not_found"),
+    ]
     assert not revealed(refused.text, outside)
     assert count(crm, "visit", 'topic = "probe-many"') == 0
     # Values the admin stored may be echoed back, rows and all; a new one outside may not.
     visit = own_visit(crm, customers=[mine, theirs], lines=[{"customer": theirs, "hours": 1}])
     target = url("visit", f"/{visit['_id']}")
-    echoed = {"customers": visit["customers"], "lines": visit["lines"], "topic": "改", "_version": visit["_version"]}
+    echoed = {
+        "customers": visit["customers"],
+        "lines": visit["lines"],
+        "topic": "改",
+        "_version": visit["_version"],
+    }
     kept = rep.patch(target, json=echoed)
     assert kept.status_code == 200, kept.text
     more = copy.deepcopy(echoed) | {"_version": kept.json()["_version"]}
@@ -204,12 +265,19 @@ def test_to_many_relations_and_subform_rows_follow_the_same_rule(crm: dict[str, 
     more["lines"].append({"customer": outside[1]["_id"]})
     refused = rep.patch(target, json=more)
     assert refused.status_code == 422, refused.text
-    assert sorted(issues(refused)) == [("customers[2]", "record_not_found"), ("lines[1].customer", "record_not_found")]
+    assert sorted(issues(refused)) == [
+        ("customers[2]", "record_not_found"),
+        ("lines[1].customer", "record_not_found"),
+    ]
     moved = rep.patch(target, json={"customer": theirs, "_version": kept.json()["_version"]})
-    assert moved.status_code == 422 and issues(moved) == [("customer", "record_not_found")]  # not into another field
+    assert moved.status_code == 422 and issues(moved) == [
+        ("customer", "record_not_found")
+    ]  # not into another field
 
 
-def test_checks_over_the_related_record_never_answer_for_one_out_of_scope(crm: dict[str, Any]) -> None:
+def test_checks_over_the_related_record_never_answer_for_one_out_of_scope(
+    crm: dict[str, Any],
+) -> None:
     """The validation and the conditional required field read `customer.level`: for a customer
     the rep may not see, the only answer is the missing-record one, whatever its level."""
     rep = crm["clients"]["rep_a1"]
@@ -225,22 +293,34 @@ def test_checks_over_the_related_record_never_answer_for_one_out_of_scope(crm: d
     assert {"A", "D"} <= levels | {c["level"] for c in inside}  # the checks have something to tell
     own = {c["level"]: c for c in inside}
     if "A" in own:
-        required = rep.post(url("visit"), json={"topic": "probe-check", "customer": own["A"]["_id"]})
+        required = rep.post(
+            url("visit"), json={"topic": "probe-check", "customer": own["A"]["_id"]}
+        )
         assert issues(required) == [("reason", "required")]
     assert count(crm, "visit", 'topic = "probe-check"') == 0
 
 
 def test_an_import_naming_another_reps_customer_writes_nothing(crm: dict[str, Any]) -> None:
-    admin, director = crm["clients"]["admin"], crm["clients"]["director"]  # may import contacts, within the sales teams
+    admin, director = (
+        crm["clients"]["admin"],
+        crm["clients"]["director"],
+    )  # may import contacts, within the sales teams
     created = admin.post(url("customer"), json={"name": "总经理的客户", "level": "B"})
     assert created.status_code == 201, created.text
     theirs = created.json()["_id"]
-    assert admin.post(url("customer", "/transfer"), json={"ids": [theirs], "owner": crm["ids"]["gm"]}).status_code == 200
+    assert (
+        admin.post(
+            url("customer", "/transfer"), json={"ids": [theirs], "owner": crm["ids"]["gm"]}
+        ).status_code
+        == 200
+    )
     assert director.get(url("customer", f"/{theirs}")).status_code == 404
     for cell in ("总经理的客户", str(theirs)):
         out = io.StringIO()
         csv.writer(out).writerows([["姓名", "客户"], ["probe-import", cell]])
-        answer = director.post(url("contact", "/import"), files={"file": ("rows.csv", out.getvalue().encode())})
+        answer = director.post(
+            url("contact", "/import"), files={"file": ("rows.csv", out.getvalue().encode())}
+        )
         assert answer.status_code == 422, answer.text
         assert [i["path"] for i in answer.json()["error"]["issues"]] == ["rows[2].customer"]
     assert count(crm, "contact", 'name = "probe-import"') == 0
@@ -250,11 +330,17 @@ def test_system_writers_may_link_any_record(crm: dict[str, Any]) -> None:
     _, outside = customers(crm)
     with crm["engine"].begin() as conn:
         app = apps.load(conn, "crm")
-        writer = Writer(app.layout, app.id, app.form("contact"))  # rules, flows, the CLI, pack loads
-        [record_id] = writer.create_many(conn, [{"name": "probe-system", "customer": outside[0]["_id"]}], Actor(None, "rule"))
+        writer = Writer(
+            app.layout, app.id, app.form("contact")
+        )  # rules, flows, the CLI, pack loads
+        [record_id] = writer.create_many(
+            conn, [{"name": "probe-system", "customer": outside[0]["_id"]}], Actor(None, "rule")
+        )
         assert writer.reader.get(conn, record_id)["customer"]["_id"] == outside[0]["_id"]
     admin: TestClient = crm["clients"]["admin"]
-    created = admin.post(url("contact"), json={"name": "probe-system", "customer": outside[1]["_id"]})
+    created = admin.post(
+        url("contact"), json={"name": "probe-system", "customer": outside[1]["_id"]}
+    )
     assert created.status_code == 201, created.text  # administrators see every customer
 
 
@@ -266,9 +352,16 @@ def test_exports_show_a_restricted_relation_as_no_access(crm: dict[str, Any]) ->
     form = app.form("contact")
     reader = Reader(app.layout, form)
     cells = {
-        lang: Formatter(form, lang, "Asia/Shanghai", reader.value_owner).cell(form, form.fields["customer"], value)[0]
-        for lang, value in (("zh", {"_id": 12, "title": None, "restricted": True}), ("en", {"_id": 12, "title": None, "restricted": True}))
+        lang: Formatter(form, lang, "Asia/Shanghai", reader.value_owner).cell(
+            form, form.fields["customer"], value
+        )[0]
+        for lang, value in (
+            ("zh", {"_id": 12, "title": None, "restricted": True}),
+            ("en", {"_id": 12, "title": None, "restricted": True}),
+        )
     }
     assert cells == {"zh": "无权限", "en": "No access"}
-    shown = Formatter(form, "zh", "Asia/Shanghai", reader.value_owner).cell(form, form.fields["customer"], {"_id": 3, "title": "华为"})
+    shown = Formatter(form, "zh", "Asia/Shanghai", reader.value_owner).cell(
+        form, form.fields["customer"], {"_id": 3, "title": "华为"}
+    )
     assert shown[0] == "华为"

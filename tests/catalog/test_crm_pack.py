@@ -40,7 +40,12 @@ COMPUTED = {
     "updated_at",
     "updated_by",
 }
-NO_VALUE = COMPUTED | {"section", "users", "department", "departments"}  # `user` fields hold sample usernames
+NO_VALUE = COMPUTED | {
+    "section",
+    "users",
+    "department",
+    "departments",
+}  # `user` fields hold sample usernames
 MOBILE = re.compile(r"1[3-9]\d{9}")
 DECIMAL_2 = re.compile(r"\d+\.\d{2}")
 FIRST_DAY, LAST_DAY = dt.date(2025, 1, 1), dt.date(2026, 11, 20)
@@ -142,10 +147,15 @@ def test_the_five_roles_of_the_issue(app: dict[str, Any]) -> None:
     assert {rep[f]["scope"] for f in ("customer", "contact", "opportunity")} == {"own"}
     assert "delete" not in rep["contract"]["actions"]
     assert {p["scope"] for p in roles["sales_director"]["forms"].values()} == {"department_tree"}
-    assert {a for p in roles["general_manager"]["forms"].values() for a in p["actions"]} == {"view", "export"}
+    assert {a for p in roles["general_manager"]["forms"].values() for a in p["actions"]} == {
+        "view",
+        "export",
+    }
     finance = roles["finance"]["forms"]
     assert set(finance) == {"contract", "payment", "customer"}
-    assert finance["customer"]["fields"] == {"phone": "hidden"} and finance["customer"]["actions"] == ["view"]
+    assert finance["customer"]["fields"] == {"phone": "hidden"} and finance["customer"][
+        "actions"
+    ] == ["view"]
     usernames = {u["username"]: u for u in SAMPLE_USERS["users"]}
     for key in roles:
         assert any(key in user["roles"] for user in usernames.values()), key

@@ -93,7 +93,16 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
         env.pop("JIMU_DATABASE_URL", None)
     log = (data_dir / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-c", "from engine.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-c",
+            "from engine.cli import app; app()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -127,7 +136,9 @@ def admin_token(server: Server) -> str:
     return (server.data_dir / "admin_token").read_text(encoding="utf-8").strip()
 
 
-def api_call(server: Server, method: str, path: str, body: object = None, token: str | None = None) -> Any:
+def api_call(
+    server: Server, method: str, path: str, body: object = None, token: str | None = None
+) -> Any:
     """Call the API (as the admin token unless `token`): set-up steps and cross-checks that are
     not what a test is about."""
     data = None if body is None else json.dumps(body).encode()
@@ -135,7 +146,10 @@ def api_call(server: Server, method: str, path: str, body: object = None, token:
         f"{server.api}{path}",
         data=data,
         method=method,
-        headers={"Authorization": f"Bearer {token or admin_token(server)}", "Content-Type": "application/json"},
+        headers={
+            "Authorization": f"Bearer {token or admin_token(server)}",
+            "Content-Type": "application/json",
+        },
     )
     with urllib.request.urlopen(request, timeout=120) as response:
         raw = response.read()
@@ -178,7 +192,9 @@ def column_texts(grid: Locator, header: str) -> list[str]:
 def select_option(page: Page, trigger: Locator, text: str) -> None:
     """Open an antd Select and pick the option showing `text`."""
     trigger.click()
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text=text).first.click()
+    page.locator(
+        ".ant-select-dropdown:visible .ant-select-item-option", has_text=text
+    ).first.click()
 
 
 @pytest.fixture(scope="session")
@@ -189,8 +205,12 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)"
-    browser = playwright.chromium.launch(headless=True, executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    assert Path(CHROMIUM).exists(), (
+        f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)"
+    )
+    browser = playwright.chromium.launch(
+        headless=True, executable_path=CHROMIUM, args=CHROMIUM_ARGS
+    )
     yield browser
     browser.close()
 
@@ -247,8 +267,12 @@ def shot(request: pytest.FixtureRequest) -> Shot:
     return take
 
 
-def new_page(browser: Browser, server: Server, *, width: int = 1280, height: int = 800, lang: str = "zh-CN") -> Page:
-    context = browser.new_context(viewport={"width": width, "height": height}, base_url=server.url, locale=lang)
+def new_page(
+    browser: Browser, server: Server, *, width: int = 1280, height: int = 800, lang: str = "zh-CN"
+) -> Page:
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, base_url=server.url, locale=lang
+    )
     context.set_default_timeout(15_000)
     return context.new_page()
 

@@ -25,7 +25,9 @@ from tests.e2e.conftest import (
 FILTER = 'level = "A" AND annual_purchase >= 1000000'
 
 
-def test_filter_sort_columns_and_record_drawer(browser: Browser, crm_server: Server, shot: Shot) -> None:
+def test_filter_sort_columns_and_record_drawer(
+    browser: Browser, crm_server: Server, shot: Shot
+) -> None:
     expected = records(crm_server, "customer", filter=FILTER, limit="1")["total"]
     assert 0 < expected < 240
     page = new_page(browser, crm_server)
@@ -61,9 +63,13 @@ def test_filter_sort_columns_and_record_drawer(browser: Browser, crm_server: Ser
     expect(header).to_be_visible()
     header.click()
     header.click()
-    top = records(crm_server, "customer", filter=FILTER, sort="-annual_purchase", limit="1")["items"][0]
+    top = records(crm_server, "customer", filter=FILTER, sort="-annual_purchase", limit="1")[
+        "items"
+    ][0]
     expect(grid.locator("tbody tr.ant-table-row").first).to_contain_text(top["name"])
-    expect(grid.locator("tbody tr.ant-table-row").first).to_contain_text(f"{Decimal(top['annual_purchase']):,}")  # 7,849,500.00
+    expect(grid.locator("tbody tr.ant-table-row").first).to_contain_text(
+        f"{Decimal(top['annual_purchase']):,}"
+    )  # 7,849,500.00
     shot(page, "sorted")
 
     grid.locator("tbody tr.ant-table-row").first.click()
@@ -80,7 +86,9 @@ def test_filter_sort_columns_and_record_drawer(browser: Browser, crm_server: Ser
     shot(page, "history")
 
 
-def test_sales_rep_sees_only_their_customers(browser: Browser, crm_server: Server, shot: Shot) -> None:
+def test_sales_rep_sees_only_their_customers(
+    browser: Browser, crm_server: Server, shot: Shot
+) -> None:
     token = user_token(crm_server, "rep_a1")
     mine = records(crm_server, "customer", token=token, limit="500")
     assert 0 < mine["total"] < 240
@@ -107,7 +115,9 @@ def test_sales_rep_sees_only_their_customers(browser: Browser, crm_server: Serve
     # A rep hands a new customer to a colleague: the member directory is open to everyone.
     page.goto(f"{crm_server.url}/apps/crm/customer/new")
     page.get_by_label("负责人").fill("吴敏")
-    expect(page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="吴敏")).to_be_visible()
+    expect(
+        page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="吴敏")
+    ).to_be_visible()
     shot(page, "rep-picks-a-colleague")
 
 
@@ -138,7 +148,9 @@ def test_english_grid(browser: Browser, crm_server: Server, shot: Shot) -> None:
     page.get_by_test_id("language-switch").click()
     page.goto("/apps/crm/customer")
     expect(page.get_by_test_id("grid-total")).to_have_text("240 records")
-    expect(page.get_by_test_id("records-grid").locator("th", has_text=re.compile("^Customer level$"))).to_be_visible()
+    expect(
+        page.get_by_test_id("records-grid").locator("th", has_text=re.compile("^Customer level$"))
+    ).to_be_visible()
     shot(page, "english-grid")
 
 
@@ -147,13 +159,25 @@ TASKS = {
     "key": "tasks",
     "name": {"zh": "任务", "en": "Tasks"},
     "version": "1.0.0",
-    "forms": [{"key": "task", "name": {"zh": "任务", "en": "Task"}, "title_field": "title", "fields": [{"key": "title", "type": "text", "label": "标题"}]}],
+    "forms": [
+        {
+            "key": "task",
+            "name": {"zh": "任务", "en": "Task"},
+            "title_field": "title",
+            "fields": [{"key": "title", "type": "text", "label": "标题"}],
+        }
+    ],
 }
 
 
 def test_bulk_delete_and_inline_edit(browser: Browser, crm_server: Server, shot: Shot) -> None:
     api_call(crm_server, "POST", "/apps", TASKS)
-    api_call(crm_server, "POST", "/apps/tasks/forms/task/records/batch", [{"title": f"任务{i}"} for i in range(1, 6)])
+    api_call(
+        crm_server,
+        "POST",
+        "/apps/tasks/forms/task/records/batch",
+        [{"title": f"任务{i}"} for i in range(1, 6)],
+    )
     page = new_page(browser, crm_server)
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/tasks/task")
@@ -178,8 +202,14 @@ def test_bulk_delete_and_inline_edit(browser: Browser, crm_server: Server, shot:
     # Closing, the drawer gives the focus back to the button that opened it: let it finish.
     expect(bin_drawer).to_be_hidden()
     page.get_by_test_id("inline-toggle").click()
-    first = api_call(crm_server, "GET", "/apps/tasks/forms/task/records?sort=-_id&limit=1")["items"][0]
-    cell = grid.locator("tbody tr.ant-table-row").filter(has_text=first["title"]).locator('td[data-field="title"]')
+    first = api_call(crm_server, "GET", "/apps/tasks/forms/task/records?sort=-_id&limit=1")[
+        "items"
+    ][0]
+    cell = (
+        grid.locator("tbody tr.ant-table-row")
+        .filter(has_text=first["title"])
+        .locator('td[data-field="title"]')
+    )
     cell.click()
     editor = page.locator(f"#inline-{first['_id']}-title")
     expect(editor).to_be_focused()

@@ -29,7 +29,9 @@ def drag(page: Page, source: Locator, target: Locator) -> None:
     assert start and end
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
-    page.mouse.move(start["x"] + start["width"] / 2 + 10, start["y"] + start["height"] / 2 + 10, steps=5)
+    page.mouse.move(
+        start["x"] + start["width"] / 2 + 10, start["y"] + start["height"] / 2 + 10, steps=5
+    )
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=15)
     page.mouse.up()
 
@@ -58,7 +60,9 @@ def publish(page: Page) -> None:
     expect(page.locator(".ant-message-notice", has_text="已发布").last).to_be_visible()
 
 
-def test_design_publish_fill_and_change_a_type(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_design_publish_fill_and_change_a_type(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)
     page.get_by_test_id("new-app").click()
@@ -83,8 +87,14 @@ def test_design_publish_fill_and_change_a_type(browser: Browser, fresh_server: S
     # Back to the top as a user would look at the list: a drag near the window's edge
     # auto-scrolls it (dnd-kit), which would move the drop point.
     page.evaluate("window.scrollTo(0, 0)")
-    drag(page, page.get_by_test_id("designer-field-date_1"), page.get_by_test_id("designer-field-formula_1"))
-    expect(page.locator("[data-testid^=designer-field-]").nth(3)).to_have_attribute("data-testid", "designer-field-date_1")
+    drag(
+        page,
+        page.get_by_test_id("designer-field-date_1"),
+        page.get_by_test_id("designer-field-formula_1"),
+    )
+    expect(page.locator("[data-testid^=designer-field-]").nth(3)).to_have_attribute(
+        "data-testid", "designer-field-date_1"
+    )
     assert field_order(page) == ["text_1", "number_1", "select_1", "date_1", "formula_1"]
     label(page, "text_1", "标题", "Title")
     page.get_by_test_id("prop-required").check()
@@ -152,7 +162,9 @@ def test_design_publish_fill_and_change_a_type(browser: Browser, fresh_server: S
     shot(page, "values-kept")
 
 
-def test_publishing_over_someone_elses_change_asks_to_reload(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_publishing_over_someone_elses_change_asks_to_reload(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     api_call(
         fresh_server,
         "POST",
@@ -162,7 +174,13 @@ def test_publishing_over_someone_elses_change_asks_to_reload(browser: Browser, f
             "key": "notes",
             "name": {"zh": "笔记", "en": "Notes"},
             "version": "0.1.0",
-            "forms": [{"key": "note", "name": {"zh": "笔记", "en": "Note"}, "fields": [{"key": "title", "type": "text", "label": "标题"}]}],
+            "forms": [
+                {
+                    "key": "note",
+                    "name": {"zh": "笔记", "en": "Note"},
+                    "fields": [{"key": "title", "type": "text", "label": "标题"}],
+                }
+            ],
         },
     )
     page = new_page(browser, fresh_server)
@@ -183,7 +201,9 @@ def test_publishing_over_someone_elses_change_asks_to_reload(browser: Browser, f
     conflict = page.get_by_test_id("designer-conflict")
     expect(conflict).to_contain_text("其他人已先发布了新版本")
     shot(page, "conflict")
-    assert [f["key"] for f in api_call(fresh_server, "GET", "/apps/notes")["forms"][0]["fields"]] == ["title", "body"]
+    assert [
+        f["key"] for f in api_call(fresh_server, "GET", "/apps/notes")["forms"][0]["fields"]
+    ] == ["title", "body"]
 
     page.get_by_test_id("designer-reload").click()
     expect(conflict).to_be_hidden()

@@ -26,7 +26,13 @@ def create_app(server: Server, key: str, forms: list[dict[str, Any]]) -> None:
         server,
         "POST",
         "/apps",
-        {"format": "jimu.app/1", "key": key, "name": {"zh": key, "en": key}, "version": "0.1.0", "forms": forms},
+        {
+            "format": "jimu.app/1",
+            "key": key,
+            "name": {"zh": key, "en": key},
+            "version": "0.1.0",
+            "forms": forms,
+        },
     )
 
 
@@ -61,8 +67,18 @@ def test_formula_editor_checks_live_and_inserts_fields_and_functions(
                 "fields": [
                     {"key": "title", "type": "text", "label": {"zh": "标题", "en": "Title"}},
                     {"key": "amount", "type": "number", "label": {"zh": "金额", "en": "Amount"}},
-                    {"key": "total", "type": "formula", "label": {"zh": "合计", "en": "Total"}, "expr": "amount * 2"},
-                    {"key": "items", "type": "subform", "label": "明细", "fields": [{"key": "qty", "type": "integer", "label": "数量"}]},
+                    {
+                        "key": "total",
+                        "type": "formula",
+                        "label": {"zh": "合计", "en": "Total"},
+                        "expr": "amount * 2",
+                    },
+                    {
+                        "key": "items",
+                        "type": "subform",
+                        "label": "明细",
+                        "fields": [{"key": "qty", "type": "integer", "label": "数量"}],
+                    },
                 ],
             }
         ],
@@ -132,7 +148,9 @@ def test_formula_editor_checks_live_and_inserts_fields_and_functions(
     assert total["visible_when"] == 'title = "x"'
 
 
-def test_relation_and_lookup_set_up_in_the_designer(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_relation_and_lookup_set_up_in_the_designer(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     create_app(
         fresh_server,
         "sales",
@@ -149,11 +167,18 @@ def test_relation_and_lookup_set_up_in_the_designer(browser: Browser, fresh_serv
             {
                 "key": "orders",
                 "name": {"zh": "订单", "en": "Orders"},
-                "fields": [{"key": "title", "type": "text", "label": {"zh": "标题", "en": "Title"}}],
+                "fields": [
+                    {"key": "title", "type": "text", "label": {"zh": "标题", "en": "Title"}}
+                ],
             },
         ],
     )
-    api_call(fresh_server, "POST", "/apps/sales/forms/customers/records", {"name": "博元传媒", "city": "西安"})
+    api_call(
+        fresh_server,
+        "POST",
+        "/apps/sales/forms/customers/records",
+        {"name": "博元传媒", "city": "西安"},
+    )
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/sales/orders/design")
@@ -179,13 +204,23 @@ def test_relation_and_lookup_set_up_in_the_designer(browser: Browser, fresh_serv
     shot(page, "lookup-set-up")
     publish(page)
     fields = api_call(fresh_server, "GET", "/apps/sales")["forms"][1]["fields"]
-    assert (fields[1]["key"], fields[1]["target"], fields[1]["many"]) == ("relation_1", "customers", False)
-    assert (fields[2]["key"], fields[2]["relation"], fields[2]["field"]) == ("lookup_1", "relation_1", "city")
+    assert (fields[1]["key"], fields[1]["target"], fields[1]["many"]) == (
+        "relation_1",
+        "customers",
+        False,
+    )
+    assert (fields[2]["key"], fields[2]["relation"], fields[2]["field"]) == (
+        "lookup_1",
+        "relation_1",
+        "city",
+    )
 
     page.goto("/apps/sales/orders/new")
     page.get_by_label("标题").fill("年度采购")
     page.get_by_test_id("field-relation_1").locator("input").fill("博元")
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="博元传媒").click()
+    page.locator(
+        ".ant-select-dropdown:visible .ant-select-item-option", has_text="博元传媒"
+    ).click()
     shot(page, "filled")
     page.get_by_test_id("fill-submit").click()
     expect(page).to_have_url(re.compile(r"/apps/sales/orders\?open=\d+"))
@@ -213,14 +248,30 @@ def test_relation_and_lookup_set_up_in_the_designer(browser: Browser, fresh_serv
     with page.expect_request("**/apps/sales/plan") as sent:
         page.get_by_test_id("designer-publish").click()
     drafted = sent.value.post_data_json["forms"][1]["fields"][-1]
-    assert drafted["default"] == {"linkage": {"form": "customers", "when": [{"field": "name", "equals": "title"}], "take": "city"}}
+    assert drafted["default"] == {
+        "linkage": {
+            "form": "customers",
+            "when": [{"field": "name", "equals": "title"}],
+            "take": "city",
+        }
+    }
 
 
-def test_options_with_colours_a_maximum_and_a_literal_default(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_options_with_colours_a_maximum_and_a_literal_default(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     create_app(
         fresh_server,
         "desk",
-        [{"key": "ticket", "name": {"zh": "工单", "en": "Tickets"}, "fields": [{"key": "title", "type": "text", "label": {"zh": "标题", "en": "Title"}}]}],
+        [
+            {
+                "key": "ticket",
+                "name": {"zh": "工单", "en": "Tickets"},
+                "fields": [
+                    {"key": "title", "type": "text", "label": {"zh": "标题", "en": "Title"}}
+                ],
+            }
+        ],
     )
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)

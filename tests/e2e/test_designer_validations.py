@@ -23,15 +23,25 @@ BOOKING = {
             "title_field": "topic",
             "fields": [
                 {"key": "topic", "type": "text", "label": {"zh": "会议主题", "en": "Topic"}},
-                {"key": "starts", "type": "integer", "label": {"zh": "开始（点）", "en": "Starts (hour)"}},
-                {"key": "ends", "type": "integer", "label": {"zh": "结束（点）", "en": "Ends (hour)"}},
+                {
+                    "key": "starts",
+                    "type": "integer",
+                    "label": {"zh": "开始（点）", "en": "Starts (hour)"},
+                },
+                {
+                    "key": "ends",
+                    "type": "integer",
+                    "label": {"zh": "结束（点）", "en": "Ends (hour)"},
+                },
             ],
         }
     ],
 }
 
 
-def test_a_cross_field_rule_is_designed_published_and_enforced(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_a_cross_field_rule_is_designed_published_and_enforced(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     api_call(fresh_server, "POST", "/apps", BOOKING)
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)
@@ -40,9 +50,13 @@ def test_a_cross_field_rule_is_designed_published_and_enforced(browser: Browser,
     page.get_by_test_id("form-validation-add").click()
     expr = page.get_by_test_id("form-validation-0-expr")
     expr.fill("ends > stars")
-    expect(page.get_by_test_id("form-validation-0-expr-check")).to_have_attribute("data-state", "error")  # a typo, caught live
+    expect(page.get_by_test_id("form-validation-0-expr-check")).to_have_attribute(
+        "data-state", "error"
+    )  # a typo, caught live
     expr.fill("ends > starts")
-    expect(page.get_by_test_id("form-validation-0-expr-check")).to_have_attribute("data-state", "ok")
+    expect(page.get_by_test_id("form-validation-0-expr-check")).to_have_attribute(
+        "data-state", "ok"
+    )
     page.get_by_test_id("form-validation-0-zh").fill("结束时间必须晚于开始时间")
     page.get_by_test_id("form-validation-0-en").fill("The meeting must end after it starts")
     expect(page.get_by_test_id("designer-dirty")).to_be_visible()
@@ -50,14 +64,24 @@ def test_a_cross_field_rule_is_designed_published_and_enforced(browser: Browser,
     page.get_by_test_id("designer-publish").click()
     publish(page)
     rules = api_call(fresh_server, "GET", "/apps/rooms")["forms"][0]["validations"]
-    assert rules == [{"expr": "ends > starts", "message": {"zh": "结束时间必须晚于开始时间", "en": "The meeting must end after it starts"}}]
+    assert rules == [
+        {
+            "expr": "ends > starts",
+            "message": {
+                "zh": "结束时间必须晚于开始时间",
+                "en": "The meeting must end after it starts",
+            },
+        }
+    ]
 
     page.goto("/apps/rooms/booking/new")
     page.get_by_label("会议主题").fill("季度复盘")
     page.get_by_label("开始（点）").fill("15")
     page.get_by_label("结束（点）").fill("14")
     page.get_by_test_id("fill-submit").click()
-    expect(page.locator(".ant-alert", has_text="结束时间必须晚于开始时间")).to_be_visible()  # the rule's own message
+    expect(
+        page.locator(".ant-alert", has_text="结束时间必须晚于开始时间")
+    ).to_be_visible()  # the rule's own message
     shot(page, "refused")
     assert api_call(fresh_server, "GET", "/apps/rooms/forms/booking/records")["total"] == 0
     page.get_by_label("结束（点）").fill("16")

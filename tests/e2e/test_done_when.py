@@ -28,7 +28,9 @@ def sign_in_in_english(page: Page, username: str, password: str) -> None:
     page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
 
 
-def test_install_build_publish_fill_on_a_phone_and_find_in_english(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_install_build_publish_fill_on_a_phone_and_find_in_english(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     page = new_page(browser, fresh_server, lang="en")
     sign_in_in_english(page, "admin", ADMIN_PASSWORD)
     expect(page.get_by_text("No apps yet")).to_be_visible()
@@ -56,8 +58,14 @@ def test_install_build_publish_fill_on_a_phone_and_find_in_english(browser: Brow
     drag(page, page.get_by_test_id("palette-integer"), page.get_by_test_id("designer-field-text_1"))
     expect(page.get_by_test_id("designer-field-integer_1")).to_be_visible()
     page.evaluate("window.scrollTo(0, 0)")
-    drag(page, page.get_by_test_id("designer-field-text_1"), page.get_by_test_id("designer-field-integer_1"))
-    expect(page.locator("[data-testid^=designer-field-]").first).to_have_attribute("data-testid", "designer-field-text_1")
+    drag(
+        page,
+        page.get_by_test_id("designer-field-text_1"),
+        page.get_by_test_id("designer-field-integer_1"),
+    )
+    expect(page.locator("[data-testid^=designer-field-]").first).to_have_attribute(
+        "data-testid", "designer-field-text_1"
+    )
     page.get_by_test_id("palette-textarea").click()
     page.get_by_test_id("palette-formula").click()
     assert field_order(page) == ["text_1", "integer_1", "textarea_1", "formula_1"]
@@ -79,9 +87,14 @@ def test_install_build_publish_fill_on_a_phone_and_find_in_english(browser: Brow
     page.get_by_test_id("plan-confirm").click()
     expect(plan).to_be_hidden()
     expect(page.locator(".ant-message-notice", has_text="Published").last).to_be_visible()
-    form = next(f for f in api_call(fresh_server, "GET", "/apps/crm")["forms"] if f["key"] == "visit")
+    form = next(
+        f for f in api_call(fresh_server, "GET", "/apps/crm")["forms"] if f["key"] == "visit"
+    )
     assert [f["key"] for f in form["fields"]] == ["text_1", "integer_1", "textarea_1", "formula_1"]
-    assert api_call(fresh_server, "GET", "/apps/crm")["menu"][-1] == {"form": "visit", "label": {"zh": "拜访记录", "en": "Site visit"}}
+    assert api_call(fresh_server, "GET", "/apps/crm")["menu"][-1] == {
+        "form": "visit",
+        "label": {"zh": "拜访记录", "en": "Site visit"},
+    }
 
     # Filled from a phone-sized window (a new form is open to administrators until roles grant it).
     phone = new_page(browser, fresh_server, width=375, height=740, lang="en")
@@ -105,7 +118,12 @@ def test_install_build_publish_fill_on_a_phone_and_find_in_english(browser: Brow
 
     # Someone outside the company fills it through a public fill link, on a phone, signed out:
     # the same page, with the link's own show/hide rule reacting as they type.
-    link = api_call(fresh_server, "POST", "/apps/crm/forms/visit/links", {"kind": "fill", "name": "Visit sign-up", "fields": ["text_1", "integer_1", "textarea_1"]})
+    link = api_call(
+        fresh_server,
+        "POST",
+        "/apps/crm/forms/visit/links",
+        {"kind": "fill", "name": "Visit sign-up", "fields": ["text_1", "integer_1", "textarea_1"]},
+    )
     guest = new_page(browser, fresh_server, width=375, height=740, lang="en")
     guest.add_init_script(ENGLISH)
     guest.goto(f"/public/{link['token']}")
@@ -123,6 +141,9 @@ def test_install_build_publish_fill_on_a_phone_and_find_in_english(browser: Brow
     page.get_by_test_id("menu-visit").click()
     expect(page.get_by_test_id("grid-total")).to_have_text("2 records")
     grid = page.locator(".ant-table")
-    assert sorted(column_texts(grid, "Visited company")) == ["Shenzhen Qianhai Trading", "Xi'an Boyuan Media"]
+    assert sorted(column_texts(grid, "Visited company")) == [
+        "Shenzhen Qianhai Trading",
+        "Xi'an Boyuan Media",
+    ]
     assert sorted(column_texts(grid, "Headcount")) == ["6 people", "8 people"]
     shot(page, "found")

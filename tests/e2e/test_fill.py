@@ -29,7 +29,9 @@ def clicks(page: Page) -> int:
     return count
 
 
-def test_add_a_followup_from_the_app_home_in_three_clicks(browser: Browser, crm_server: Server, shot: Shot) -> None:
+def test_add_a_followup_from_the_app_home_in_three_clicks(
+    browser: Browser, crm_server: Server, shot: Shot
+) -> None:
     page = new_page(browser, crm_server)
     login(page, "rep_a1", "Jimu@2026")
     page.add_init_script(COUNT_CLICKS)
@@ -44,7 +46,10 @@ def test_add_a_followup_from_the_app_home_in_three_clicks(browser: Browser, crm_
     page.keyboard.type("博元")  # searches titles on the server (q=)
     # Enter picks the active option: wait until the search results (not the list shown before
     # the search came back) put this customer there.
-    active = page.locator(".ant-select-dropdown:visible .ant-select-item-option-active", has_text="西安市博元广告传媒有限公司")
+    active = page.locator(
+        ".ant-select-dropdown:visible .ant-select-item-option-active",
+        has_text="西安市博元广告传媒有限公司",
+    )
     expect(active).to_be_visible()
     page.keyboard.press("Enter")
     expect(picker).to_contain_text("西安市博元广告传媒有限公司")
@@ -61,7 +66,9 @@ def test_add_a_followup_from_the_app_home_in_three_clicks(browser: Browser, crm_
     assert clicks(page) <= 3, clicks(page)
 
     token = user_token(crm_server, "rep_a1")
-    found = records(crm_server, "followup", token=token, filter='content = "电话沟通了新报价，客户下周回复。"')
+    found = records(
+        crm_server, "followup", token=token, filter='content = "电话沟通了新报价，客户下周回复。"'
+    )
     assert found["total"] == 1
     saved = found["items"][0]
     assert saved["customer"]["title"] == "西安市博元广告传媒有限公司"
@@ -80,11 +87,39 @@ DEMO: dict[str, Any] = {
             "name": {"zh": "订单", "en": "Order"},
             "title_field": "customer_name",
             "fields": [
-                {"key": "customer_name", "type": "text", "label": {"zh": "客户名称", "en": "Customer"}, "required": True},
-                {"key": "phone", "type": "phone", "label": {"zh": "手机", "en": "Mobile"}, "width": "half"},
-                {"key": "qty", "type": "integer", "label": {"zh": "数量", "en": "Quantity"}, "width": "half"},
-                {"key": "price", "type": "money", "label": {"zh": "单价", "en": "Unit price"}, "precision": 2, "width": "half"},
-                {"key": "total", "type": "formula", "label": {"zh": "总价", "en": "Total"}, "expr": "qty * price", "precision": 2, "width": "half"},
+                {
+                    "key": "customer_name",
+                    "type": "text",
+                    "label": {"zh": "客户名称", "en": "Customer"},
+                    "required": True,
+                },
+                {
+                    "key": "phone",
+                    "type": "phone",
+                    "label": {"zh": "手机", "en": "Mobile"},
+                    "width": "half",
+                },
+                {
+                    "key": "qty",
+                    "type": "integer",
+                    "label": {"zh": "数量", "en": "Quantity"},
+                    "width": "half",
+                },
+                {
+                    "key": "price",
+                    "type": "money",
+                    "label": {"zh": "单价", "en": "Unit price"},
+                    "precision": 2,
+                    "width": "half",
+                },
+                {
+                    "key": "total",
+                    "type": "formula",
+                    "label": {"zh": "总价", "en": "Total"},
+                    "expr": "qty * price",
+                    "precision": 2,
+                    "width": "half",
+                },
                 {
                     "key": "approval_note",
                     "type": "textarea",
@@ -96,7 +131,10 @@ DEMO: dict[str, Any] = {
                     "key": "channel",
                     "type": "select",
                     "label": {"zh": "渠道", "en": "Channel"},
-                    "options": [{"value": "online", "label": {"zh": "线上", "en": "Online"}}, {"value": "store", "label": {"zh": "门店", "en": "Store"}}],
+                    "options": [
+                        {"value": "online", "label": {"zh": "线上", "en": "Online"}},
+                        {"value": "store", "label": {"zh": "门店", "en": "Store"}},
+                    ],
                 },
             ],
         }
@@ -191,7 +229,9 @@ def test_add_a_followup_from_a_customer(browser: Browser, crm_server: Server, sh
     page.get_by_test_id("fill-submit").click()
     expect(page.get_by_test_id("record-drawer")).to_contain_text("微信发送了产品目录。")
     token = user_token(crm_server, "rep_a1")
-    saved = records(crm_server, "followup", token=token, filter='content = "微信发送了产品目录。"')["items"][0]
+    saved = records(crm_server, "followup", token=token, filter='content = "微信发送了产品目录。"')[
+        "items"
+    ][0]
     assert saved["customer"]["title"] == "西安市博元广告传媒有限公司"
     assert saved["method"] == "wechat"
 
@@ -202,7 +242,10 @@ def test_contract_with_line_items(browser: Browser, crm_server: Server, shot: Sh
     page.goto("/apps/crm/contract/new")
     page.get_by_label("合同名称").fill("博元 2027 年度采购")
     page.get_by_test_id("field-customer").locator("input").fill("博元")
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="西安市博元广告传媒有限公司").click()
+    page.locator(
+        ".ant-select-dropdown:visible .ant-select-item-option",
+        has_text="西安市博元广告传媒有限公司",
+    ).click()
     page.get_by_label("开始日期").fill("2027-01-01")
     page.keyboard.press("Enter")
     page.get_by_label("结束日期").fill("2027-12-31")
@@ -228,11 +271,16 @@ def test_contract_with_line_items(browser: Browser, crm_server: Server, shot: Sh
     shot(page, "saved")
     token = user_token(crm_server, "rep_a1")
     saved = records(crm_server, "contract", token=token, q="博元 2027 年度采购")["items"][0]
-    assert [(r["product"], r["subtotal"]) for r in saved["items"]] == [("笔记本电脑", "9999.00"), ("上门安装", "300.00")]
+    assert [(r["product"], r["subtotal"]) for r in saved["items"]] == [
+        ("笔记本电脑", "9999.00"),
+        ("上门安装", "300.00"),
+    ]
     assert saved["amount"] == "10299.00"
 
 
-def test_opportunity_in_english_with_a_live_weighted_amount(browser: Browser, crm_server: Server, shot: Shot) -> None:
+def test_opportunity_in_english_with_a_live_weighted_amount(
+    browser: Browser, crm_server: Server, shot: Shot
+) -> None:
     page = new_page(browser, crm_server, lang="en")
     login(page, "rep_b1", "Jimu@2026")
     page.get_by_test_id("language-switch").click()

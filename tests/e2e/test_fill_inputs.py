@@ -24,11 +24,21 @@ def png(width: int = 24, height: int = 16) -> bytes:
     """A small valid PNG (an orange rectangle) for the image field."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     rows = b"".join(b"\x00" + b"\xff\x8c\x00" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 APP: dict[str, Any] = {
@@ -42,19 +52,47 @@ APP: dict[str, Any] = {
             "name": {"zh": "拜访记录", "en": "Visit"},
             "title_field": "title",
             "fields": [
-                {"key": "title", "type": "text", "label": {"zh": "主题", "en": "Subject"}, "required": True},
-                {"key": "budget", "type": "money", "currency": "USD", "label": {"zh": "预算", "en": "Budget"}, "width": "half"},
-                {"key": "share", "type": "percent", "label": {"zh": "份额", "en": "Share"}, "width": "half"},
-                {"key": "report", "type": "attachment", "label": {"zh": "拜访报告", "en": "Report"}},
+                {
+                    "key": "title",
+                    "type": "text",
+                    "label": {"zh": "主题", "en": "Subject"},
+                    "required": True,
+                },
+                {
+                    "key": "budget",
+                    "type": "money",
+                    "currency": "USD",
+                    "label": {"zh": "预算", "en": "Budget"},
+                    "width": "half",
+                },
+                {
+                    "key": "share",
+                    "type": "percent",
+                    "label": {"zh": "份额", "en": "Share"},
+                    "width": "half",
+                },
+                {
+                    "key": "report",
+                    "type": "attachment",
+                    "label": {"zh": "拜访报告", "en": "Report"},
+                },
                 {"key": "photo", "type": "image", "label": {"zh": "现场照片", "en": "Photo"}},
-                {"key": "sign", "type": "signature", "label": {"zh": "客户签字", "en": "Signature"}},
+                {
+                    "key": "sign",
+                    "type": "signature",
+                    "label": {"zh": "客户签字", "en": "Signature"},
+                },
                 {"key": "place", "type": "address", "label": {"zh": "拜访地址", "en": "Address"}},
                 {"key": "team", "type": "department", "label": {"zh": "负责部门", "en": "Team"}},
             ],
         }
     ],
     "roles": [
-        {"key": "rep", "name": {"zh": "拜访人", "en": "Visitor"}, "forms": {"visit": {"actions": ["view", "create", "edit"], "scope": "own"}}}
+        {
+            "key": "rep",
+            "name": {"zh": "拜访人", "en": "Visitor"},
+            "forms": {"visit": {"actions": ["view", "create", "edit"], "scope": "own"}},
+        }
     ],
     "menu": [{"form": "visit", "label": {"zh": "拜访记录", "en": "Visits"}}],
 }
@@ -88,14 +126,18 @@ def status_of(url: str, token: str) -> int:
         return error.code
 
 
-def test_fill_files_signature_address_and_department_on_a_phone(browser: Browser, crm_server: Server, shot: Shot) -> None:
+def test_fill_files_signature_address_and_department_on_a_phone(
+    browser: Browser, crm_server: Server, shot: Shot
+) -> None:
     api_call(crm_server, "POST", "/apps", APP)
     give_role(crm_server, ["rep_a1", "rep_b1"])
     page = new_page(browser, crm_server, width=375, height=760)
     login(page, "rep_a1", "Jimu@2026")
     page.goto("/apps/visits/visit/new")
     expect(page.get_by_test_id("fill-form")).to_be_visible()
-    expect(page.get_by_test_id("field-budget").locator(".ant-input-number-prefix")).to_have_text("$")  # the field's currency
+    expect(page.get_by_test_id("field-budget").locator(".ant-input-number-prefix")).to_have_text(
+        "$"
+    )  # the field's currency
     expect(page.get_by_test_id("field-share").locator(".ant-input-number-suffix")).to_have_text("%")
     shot(page, "empty")
 
@@ -109,7 +151,9 @@ def test_fill_files_signature_address_and_department_on_a_phone(browser: Browser
     page.get_by_test_id("upload-photo").locator("input[type=file]").set_input_files(
         files=[{"name": "门头.png", "mimeType": "image/png", "buffer": png()}]
     )
-    expect(page.get_by_test_id("upload-photo").locator(".ant-upload-list-item-done img")).to_be_visible()
+    expect(
+        page.get_by_test_id("upload-photo").locator(".ant-upload-list-item-done img")
+    ).to_be_visible()
     # A non-image is refused by the image field with the server's message; it stays listed (red)
     # with the message at the field, and blocks saving until it is removed.
     page.get_by_test_id("upload-photo").locator("input[type=file]").set_input_files(
@@ -140,7 +184,9 @@ def test_fill_files_signature_address_and_department_on_a_phone(browser: Browser
     expect(page.get_by_test_id("address-place-region")).to_contain_text("南山区")
     page.get_by_test_id("address-place-detail").fill("科技园科苑路 15 号")
     page.get_by_test_id("departments-team").click()
-    page.locator(".ant-select-dropdown:visible .ant-select-tree-title", has_text="销售一组").first.click()
+    page.locator(
+        ".ant-select-dropdown:visible .ant-select-tree-title", has_text="销售一组"
+    ).first.click()
     expect(page.get_by_test_id("departments-team")).to_contain_text("销售一组")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways at 375 px ({width} px wide)"
@@ -158,9 +204,17 @@ def test_fill_files_signature_address_and_department_on_a_phone(browser: Browser
     shot(page, "record")
 
     token = user_token(crm_server, "rep_a1")
-    saved = api_call(crm_server, "GET", f"/apps/visits/forms/visit/records/{record_id}", token=token)
+    saved = api_call(
+        crm_server, "GET", f"/apps/visits/forms/visit/records/{record_id}", token=token
+    )
     assert saved["budget"] == "1200.50" and saved["share"] == "0.1250"
-    assert saved["place"] == {"province": "广东省", "city": "深圳市", "district": "南山区", "detail": "科技园科苑路 15 号", "code": "440305"}
+    assert saved["place"] == {
+        "province": "广东省",
+        "city": "深圳市",
+        "district": "南山区",
+        "detail": "科技园科苑路 15 号",
+        "code": "440305",
+    }
     assert saved["team"]["name"] == "销售一组"
     assert saved["sign"][0]["mime"] == "image/png" and saved["photo"][0]["name"] == "门头.png"
     report_id = saved["report"][0]["file_id"]
@@ -180,12 +234,26 @@ def test_fill_files_signature_address_and_department_on_a_phone(browser: Browser
     other = user_token(crm_server, "rep_b1")
     for file_ref in (saved["report"][0], saved["photo"][0], saved["sign"][0]):
         file_id = file_ref["file_id"]
-        assert status_of(f"{crm_server.api}/apps/visits/forms/visit/records/{record_id}/files/{file_id}", other) == 404
+        assert (
+            status_of(
+                f"{crm_server.api}/apps/visits/forms/visit/records/{record_id}/files/{file_id}",
+                other,
+            )
+            == 404
+        )
         assert status_of(f"{crm_server.api}/files/{file_id}", other) == 404
-        assert status_of(f"{crm_server.api}/apps/visits/forms/visit/records/{record_id}/files/{file_id}", token) == 200
+        assert (
+            status_of(
+                f"{crm_server.api}/apps/visits/forms/visit/records/{record_id}/files/{file_id}",
+                token,
+            )
+            == 200
+        )
     rep_b1 = new_page(browser, crm_server, width=375, height=760)
     login(rep_b1, "rep_b1", "Jimu@2026")
-    refused = rep_b1.request.get(f"/api/v1/apps/visits/forms/visit/records/{record_id}/files/{report_id}")
+    refused = rep_b1.request.get(
+        f"/api/v1/apps/visits/forms/visit/records/{record_id}/files/{report_id}"
+    )
     assert refused.status == 404 and refused.json()["error"]["code"] == "not_found"
     rep_b1.goto(f"/apps/visits/visit?open={record_id}")
     expect(rep_b1.get_by_test_id("records-grid")).to_be_visible()

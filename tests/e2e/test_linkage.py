@@ -30,11 +30,23 @@ def linkage_app() -> dict[str, Any]:
     return app
 
 
-def test_choosing_a_customer_fills_linked_fields(browser: Browser, crm_server: Server, shot: Shot) -> None:
+def test_choosing_a_customer_fills_linked_fields(
+    browser: Browser, crm_server: Server, shot: Shot
+) -> None:
     api_call(crm_server, "POST", "/apps", linkage_app())
     records = "/apps/linkshop/forms/customer/records"
-    api_call(crm_server, "POST", records, {"name": "甲公司", "city": "杭州", "level": "A", "phone": "13800000001", "credit": "5000"})
-    api_call(crm_server, "POST", records, {"name": "乙公司", "city": "苏州", "level": "B", "phone": "13800000002", "credit": "800"})
+    api_call(
+        crm_server,
+        "POST",
+        records,
+        {"name": "甲公司", "city": "杭州", "level": "A", "phone": "13800000001", "credit": "5000"},
+    )
+    api_call(
+        crm_server,
+        "POST",
+        records,
+        {"name": "乙公司", "city": "苏州", "level": "B", "phone": "13800000002", "credit": "800"},
+    )
     page = new_page(browser, crm_server, width=375, height=740)
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/linkshop/order/new")
@@ -71,14 +83,19 @@ def test_choosing_a_customer_fills_linked_fields(browser: Browser, crm_server: S
     assert (saved["level"], saved["phone"], saved["credit"]) == ("B", "13900000000", "800.00")
 
 
-def test_a_crm_follow_up_takes_the_customer_owner(browser: Browser, crm_server: Server, shot: Shot) -> None:
+def test_a_crm_follow_up_takes_the_customer_owner(
+    browser: Browser, crm_server: Server, shot: Shot
+) -> None:
     page = new_page(browser, crm_server)
     login(page, "rep_a1", SAMPLE_PASSWORD)
     page.goto("/apps/crm/followup/new")
     owner = page.get_by_test_id("field-customer_owner")
     expect(owner).not_to_contain_text("郑浩")
     page.get_by_test_id("field-customer").locator("input").fill("博元")
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="西安市博元广告传媒有限公司").click()
+    page.locator(
+        ".ant-select-dropdown:visible .ant-select-item-option",
+        has_text="西安市博元广告传媒有限公司",
+    ).click()
     expect(owner).to_contain_text("郑浩（销售一组）")
     page.get_by_test_id("field-method").get_by_role("radio", name="拜访").focus()
     page.keyboard.press("Space")
@@ -86,5 +103,10 @@ def test_a_crm_follow_up_takes_the_customer_owner(browser: Browser, crm_server: 
     shot(page, "follow-up-owner-filled")
     page.get_by_test_id("fill-submit").click()
     expect(page.get_by_test_id("record-drawer")).to_contain_text("上门拜访，确认负责人。")
-    saved = records(crm_server, "followup", token=user_token(crm_server, "rep_a1"), filter='content = "上门拜访，确认负责人。"')["items"][0]
+    saved = records(
+        crm_server,
+        "followup",
+        token=user_token(crm_server, "rep_a1"),
+        filter='content = "上门拜访，确认负责人。"',
+    )["items"][0]
     assert saved["customer_owner"]["name"] == "郑浩（销售一组）"

@@ -20,15 +20,27 @@ SITE_CHECKS = {
             "name": {"zh": "巡店记录", "en": "Store check"},
             "title_field": "store",
             "fields": [
-                {"key": "store", "type": "text", "label": {"zh": "门店", "en": "Store"}, "required": True},
-                {"key": "where", "type": "location", "label": {"zh": "签到位置", "en": "Check-in location"}, "required": True},
+                {
+                    "key": "store",
+                    "type": "text",
+                    "label": {"zh": "门店", "en": "Store"},
+                    "required": True,
+                },
+                {
+                    "key": "where",
+                    "type": "location",
+                    "label": {"zh": "签到位置", "en": "Check-in location"},
+                    "required": True,
+                },
             ],
         }
     ],
 }
 
 
-def test_check_in_with_the_devices_position(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_check_in_with_the_devices_position(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     api_call(fresh_server, "POST", "/apps", SITE_CHECKS)
     context = browser.new_context(
         viewport={"width": 375, "height": 740},
@@ -51,14 +63,20 @@ def test_check_in_with_the_devices_position(browser: Browser, fresh_server: Serv
     expect(page.get_by_test_id("record-drawer")).to_contain_text("深圳市福田区市民中心")
     shot(page, "saved")
     saved = api_call(fresh_server, "GET", "/apps/sites/forms/check/records")["items"][0]
-    assert saved["where"] == {"lat": 22.543096, "lng": 114.057865, "address": "深圳市福田区市民中心"}
+    assert saved["where"] == {
+        "lat": 22.543096,
+        "lng": 114.057865,
+        "address": "深圳市福田区市民中心",
+    }
 
     # Without the position, half a pair is refused at the field and nothing is written.
     page.goto("/apps/sites/check/new")
     page.get_by_label("门店").fill("罗湖店")
     page.get_by_test_id("location-where-lat").fill("22.5")
     page.get_by_test_id("fill-submit").click()
-    expect(page.get_by_test_id("field-where").locator(".ant-form-item-explain-error")).to_be_visible()
+    expect(
+        page.get_by_test_id("field-where").locator(".ant-form-item-explain-error")
+    ).to_be_visible()
     shot(page, "half-a-pair")
     assert api_call(fresh_server, "GET", "/apps/sites/forms/check/records")["total"] == 1
     context.close()

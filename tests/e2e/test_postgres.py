@@ -39,7 +39,9 @@ def test_crm_on_postgresql(browser: Browser, postgres_server: Server, shot: Shot
     page.get_by_label("备注").fill("在 PostgreSQL 上修改")
     # 负责人: the member directory is searched as one types.
     page.get_by_label("负责人").fill("吴敏")
-    page.locator(".ant-select-dropdown:visible .ant-select-item-option", has_text="吴敏（销售总监）").click()
+    page.locator(
+        ".ant-select-dropdown:visible .ant-select-item-option", has_text="吴敏（销售总监）"
+    ).click()
     page.get_by_test_id("fill-submit").click()
     expect(page.get_by_test_id("record-drawer")).to_contain_text("在 PostgreSQL 上修改")
     page.get_by_test_id("record-drawer").get_by_role("tab", name="变更历史").click()

@@ -27,7 +27,12 @@ VISIT: dict[str, Any] = {
     "name": {"zh": "拜访记录", "en": "Site visit"},
     "title_field": "subject",
     "fields": [
-        {"key": "subject", "type": "text", "label": {"zh": "拜访主题", "en": "Subject"}, "required": True},
+        {
+            "key": "subject",
+            "type": "text",
+            "label": {"zh": "拜访主题", "en": "Subject"},
+            "required": True,
+        },
         {"key": "cost", "type": "money", "label": {"zh": "内部费用", "en": "Internal cost"}},
     ],
 }
@@ -42,7 +47,9 @@ def add_visit_form(server: Server) -> None:
 
 
 def visits(server: Server, username: str) -> list[str]:
-    found = api_call(server, "GET", "/apps/crm/forms/visit/records?sort=_id", token=user_token(server, username))
+    found = api_call(
+        server, "GET", "/apps/crm/forms/visit/records?sort=_id", token=user_token(server, username)
+    )
     return [item["subject"] for item in found["items"]]
 
 
@@ -74,13 +81,19 @@ def test_roles_page_grants_a_new_form(browser: Browser, fresh_server: Server, sh
     expect(page.get_by_test_id("role-members")).to_have_count(0)  # members come once it is saved
     page.get_by_test_id("role-forms").get_by_text("拜访记录").click()
     page.get_by_test_id("perm-visit-action-view").click()
-    expect(page.get_by_test_id("perm-visit-action-links")).to_have_text("外链")  # may manage the form's public links
+    expect(page.get_by_test_id("perm-visit-action-links")).to_have_text(
+        "外链"
+    )  # may manage the form's public links
     page.get_by_test_id("perm-visit-action-links").click()
     page.get_by_test_id("roles-save").click()
     expect(page.locator(".ant-message-notice", has_text="权限已保存").last).to_be_visible()
 
     roles = {r["key"]: r for r in api_call(fresh_server, "GET", "/apps/crm")["roles"]}
-    assert roles["sales_rep"]["forms"]["visit"] == {"actions": ["view", "create"], "scope": "own", "fields": {"cost": "hidden"}}
+    assert roles["sales_rep"]["forms"]["visit"] == {
+        "actions": ["view", "create"],
+        "scope": "own",
+        "fields": {"cost": "hidden"},
+    }
     assert roles["visit_auditor"] == {
         "key": "visit_auditor",
         "name": {"zh": "拜访审计", "en": "Visit auditor"},
@@ -105,11 +118,20 @@ def test_roles_page_grants_a_new_form(browser: Browser, fresh_server: Server, sh
     expect(phone).to_have_url(re.compile(r"/apps/crm/visit\?open=\d+"))
     shot(phone, "rep-a1-saved")
     token = user_token(fresh_server, "rep_a2")
-    api_call(fresh_server, "POST", "/apps/crm/forms/visit/records", {"subject": "华星新品演示"}, token=token)
+    api_call(
+        fresh_server,
+        "POST",
+        "/apps/crm/forms/visit/records",
+        {"subject": "华星新品演示"},
+        token=token,
+    )
 
     assert visits(fresh_server, "rep_a1") == ["博元季度回访"]
     assert visits(fresh_server, "rep_a2") == ["华星新品演示"]
-    assert visits(fresh_server, "rep_b1") == ["博元季度回访", "华星新品演示"]  # sales rep + visit auditor
+    assert visits(fresh_server, "rep_b1") == [
+        "博元季度回访",
+        "华星新品演示",
+    ]  # sales rep + visit auditor
     assert visits(fresh_server, "rep_b2") == []
 
     # Removing the member takes the extra view away at once.

@@ -23,11 +23,15 @@ def csp_violations(page: Page) -> list[str]:
     return seen
 
 
-def test_admin_installs_crm_from_the_catalog(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_admin_installs_crm_from_the_catalog(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     page = new_page(browser, fresh_server)
     violations = csp_violations(page)
     first = page.goto("/")
-    assert first is not None and "frame-ancestors 'none'" in first.headers["content-security-policy"]
+    assert (
+        first is not None and "frame-ancestors 'none'" in first.headers["content-security-policy"]
+    )
     expect(page).to_have_url(re.compile(r"/login\?next="))
     page.get_by_label("用户名").fill("admin")
     page.get_by_label("密码").fill("wrong-password")
@@ -66,7 +70,9 @@ def test_admin_installs_crm_from_the_catalog(browser: Browser, fresh_server: Ser
     assert violations == []
 
 
-def test_install_without_sample_data_password_change_and_sign_out(browser: Browser, fresh_server: Server, shot: Shot) -> None:
+def test_install_without_sample_data_password_change_and_sign_out(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
     page = new_page(browser, fresh_server)
     violations = csp_violations(page)
     login(page, "admin", ADMIN_PASSWORD)
@@ -102,7 +108,9 @@ def test_install_without_sample_data_password_change_and_sign_out(browser: Brows
     shot(page, "signed-in-with-new-password")
 
 
-def test_an_ended_session_returns_to_sign_in_and_back(browser: Browser, crm_server: Server, shot: Shot) -> None:
+def test_an_ended_session_returns_to_sign_in_and_back(
+    browser: Browser, crm_server: Server, shot: Shot
+) -> None:
     page = new_page(browser, crm_server)
     login(page, "rep_a2", "Jimu@2026")
     page.goto("/apps/crm/customer")

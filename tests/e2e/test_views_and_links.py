@@ -72,7 +72,9 @@ def filter_level_a(page: Page) -> None:
     expect(page.get_by_test_id("filter-expr")).to_have_text(FILTER)
 
 
-def test_export_downloads_the_grids_filtered_rows(browser: Browser, server: Server, shot: Shot) -> None:
+def test_export_downloads_the_grids_filtered_rows(
+    browser: Browser, server: Server, shot: Shot
+) -> None:
     expected = records(server, "customer", filter=FILTER, limit="1000")["items"]
     assert 0 < len(expected) < 240
     page = admin_page(browser, server)
@@ -85,12 +87,24 @@ def test_export_downloads_the_grids_filtered_rows(browser: Browser, server: Serv
         open_more(page, "export-xlsx")
     saved = ARTIFACTS / "export.xlsx"
     download.value.save_as(saved)
-    assert download.value.suggested_filename.startswith("客户-") and download.value.suggested_filename.endswith(".xlsx")
+    assert download.value.suggested_filename.startswith(
+        "客户-"
+    ) and download.value.suggested_filename.endswith(".xlsx")
     rows = list(openpyxl.load_workbook(saved, read_only=True).active.iter_rows(values_only=True))
     header, body = rows[0], [r for r in rows[1:] if any(c is not None for c in r)]
     # The record's id (so a file can be imported back), then the grid's columns in its order
     # (by default the first eight fields).
-    assert list(header) == ["记录ID", "名称", "行业", "客户等级", "来源渠道", "手机", "邮箱", "负责人", "地区"]
+    assert list(header) == [
+        "记录ID",
+        "名称",
+        "行业",
+        "客户等级",
+        "来源渠道",
+        "手机",
+        "邮箱",
+        "负责人",
+        "地区",
+    ]
     assert len(body) == len(expected)
     assert sorted(str(r[header.index("名称")]) for r in body) == sorted(r["name"] for r in expected)
     assert {r[header.index("客户等级")] for r in body} == {"A 类（重点）"}
@@ -111,15 +125,25 @@ def workbook(path: Path, rows: list[list[object]]) -> Path:
     return path
 
 
-def test_import_with_a_bad_row_writes_nothing_then_a_good_file_imports(browser: Browser, server: Server, shot: Shot, tmp_path: Path) -> None:
+def test_import_with_a_bad_row_writes_nothing_then_a_good_file_imports(
+    browser: Browser, server: Server, shot: Shot, tmp_path: Path
+) -> None:
     before = total(server, "customer")
     bad = workbook(
         tmp_path / "bad.xlsx",
-        [["名称", "客户等级", "年采购额"], ["导入测试甲公司", "A 类（重点）", 1000], ["导入测试乙公司", "B 类（重要）", "很多"]],
+        [
+            ["名称", "客户等级", "年采购额"],
+            ["导入测试甲公司", "A 类（重点）", 1000],
+            ["导入测试乙公司", "B 类（重要）", "很多"],
+        ],
     )
     good = workbook(
         tmp_path / "good.xlsx",
-        [["名称", "客户等级", "年采购额"], ["导入测试甲公司", "A 类（重点）", 1000], ["导入测试乙公司", "B 类（重要）", 2500]],
+        [
+            ["名称", "客户等级", "年采购额"],
+            ["导入测试甲公司", "A 类（重点）", 1000],
+            ["导入测试乙公司", "B 类（重要）", 2500],
+        ],
     )
     page = admin_page(browser, server)
     page.goto("/apps/crm/customer")
@@ -142,10 +166,19 @@ def test_import_with_a_bad_row_writes_nothing_then_a_good_file_imports(browser: 
     shot(page, "imported")
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("grid-total")).to_have_text(f"共 {before + 2} 条")
-    assert total(server, "customer", filter='name = "导入测试乙公司" AND annual_purchase = 2500') == 1
+    assert (
+        total(server, "customer", filter='name = "导入测试乙公司" AND annual_purchase = 2500') == 1
+    )
 
 
-def create_link_in_the_ui(page: Page, name: str, kind: str, fields: list[str], key_fields: tuple[str, ...] = (), password: str = "") -> str:
+def create_link_in_the_ui(
+    page: Page,
+    name: str,
+    kind: str,
+    fields: list[str],
+    key_fields: tuple[str, ...] = (),
+    password: str = "",
+) -> str:
     """Create a link on the open links page; returns the address of its public page."""
     page.get_by_test_id("links-create").click()
     modal = page.get_by_test_id("link-modal")
@@ -169,7 +202,9 @@ def create_link_in_the_ui(page: Page, name: str, kind: str, fields: list[str], k
     return href
 
 
-def test_fill_link_on_a_phone_without_signing_in(browser: Browser, server: Server, shot: Shot) -> None:
+def test_fill_link_on_a_phone_without_signing_in(
+    browser: Browser, server: Server, shot: Shot
+) -> None:
     page = admin_page(browser, server)
     page.goto("/apps/crm/customer")
     open_more(page, "links-open")
@@ -177,12 +212,20 @@ def test_fill_link_on_a_phone_without_signing_in(browser: Browser, server: Serve
     expect(page.get_by_test_id("links-table")).to_contain_text("还没有外链")
     page.get_by_test_id("links-create").click()
     modal = page.get_by_test_id("link-modal")
-    expect(modal.get_by_test_id("link-fields").get_by_label("名称")).to_be_checked()  # required: ticked for you
-    expect(modal.get_by_test_id("link-fields")).not_to_contain_text("负责人")  # people cannot be picked anonymously
+    expect(
+        modal.get_by_test_id("link-fields").get_by_label("名称")
+    ).to_be_checked()  # required: ticked for you
+    expect(modal.get_by_test_id("link-fields")).not_to_contain_text(
+        "负责人"
+    )  # people cannot be picked anonymously
     shot(page, "new-link")
     page.keyboard.press("Escape")
     url = create_link_in_the_ui(page, "客户登记", "fill", ["客户等级", "手机", "行业"])
-    expect(page.get_by_test_id("links-table").locator("tr", has_text="客户登记").get_by_test_id("link-state")).to_have_text("有效")
+    expect(
+        page.get_by_test_id("links-table")
+        .locator("tr", has_text="客户登记")
+        .get_by_test_id("link-state")
+    ).to_have_text("有效")
     shot(page, "links")
 
     phone = new_page(browser, server, width=375, height=800)
@@ -192,13 +235,18 @@ def test_fill_link_on_a_phone_without_signing_in(browser: Browser, server: Serve
     expect(phone.get_by_test_id("user-menu")).to_have_count(0)  # no signed-in shell
     expect(form.locator("[data-testid^=field-]")).to_have_count(4)
     # Phones stack every field; a desktop puts two half-width fields in a row.
-    level, industry = phone.get_by_test_id("field-level").bounding_box(), phone.get_by_test_id("field-industry").bounding_box()
+    level, industry = (
+        phone.get_by_test_id("field-level").bounding_box(),
+        phone.get_by_test_id("field-industry").bounding_box(),
+    )
     assert level and industry and level["width"] > 300 and industry["x"] == level["x"]
     phone.get_by_label("名称").fill("外链来的客户")
     phone.get_by_label("手机").fill("12345")
     phone.get_by_test_id("field-level").get_by_text("B 类（重要）").click()
     phone.get_by_test_id("fill-submit").click()
-    expect(phone.get_by_test_id("field-phone")).to_contain_text("手机号")  # the server's error at its field
+    expect(phone.get_by_test_id("field-phone")).to_contain_text(
+        "手机号"
+    )  # the server's error at its field
     shot(phone, "phone-error")
     phone.get_by_label("手机").fill("13900001234")
     phone.get_by_test_id("fill-submit").click()
@@ -216,11 +264,19 @@ def test_fill_link_on_a_phone_without_signing_in(browser: Browser, server: Serve
     assert record["phone"] == "13900001234" and record["level"] == "B"
 
 
-def test_the_fill_page_lays_fields_out_by_width(browser: Browser, server: Server, shot: Shot) -> None:
+def test_the_fill_page_lays_fields_out_by_width(
+    browser: Browser, server: Server, shot: Shot
+) -> None:
     page = admin_page(browser, server)
     page.goto("/apps/crm/customer/new")
-    industry, level = page.get_by_test_id("field-industry").bounding_box(), page.get_by_test_id("field-level").bounding_box()
-    name, region = page.get_by_test_id("field-name").bounding_box(), page.get_by_test_id("field-region").bounding_box()
+    industry, level = (
+        page.get_by_test_id("field-industry").bounding_box(),
+        page.get_by_test_id("field-level").bounding_box(),
+    )
+    name, region = (
+        page.get_by_test_id("field-name").bounding_box(),
+        page.get_by_test_id("field-region").bounding_box(),
+    )
     assert industry and level and name and region
     assert industry["y"] == level["y"] and level["x"] > industry["x"]  # half + half: one row
     assert abs(industry["width"] * 2 - name["width"]) < 40  # half of a full-width field
@@ -229,10 +285,14 @@ def test_the_fill_page_lays_fields_out_by_width(browser: Browser, server: Server
 
 
 def test_query_link_shows_only_its_fields(browser: Browser, server: Server, shot: Shot) -> None:
-    customer = records(server, "customer", filter="NOT ISBLANK(phone)", limit="1", sort="_id")["items"][0]
+    customer = records(server, "customer", filter="NOT ISBLANK(phone)", limit="1", sort="_id")[
+        "items"
+    ][0]
     page = admin_page(browser, server)
     page.goto("/apps/crm/customer/links")
-    url = create_link_in_the_ui(page, "客户查询", "query", ["名称", "客户等级"], key_fields=("手机",), password="查询密码1")
+    url = create_link_in_the_ui(
+        page, "客户查询", "query", ["名称", "客户等级"], key_fields=("手机",), password="查询密码1"
+    )
     shot(page, "links")
 
     visitor = new_page(browser, server, width=375, height=800)
@@ -251,7 +311,10 @@ def test_query_link_shows_only_its_fields(browser: Browser, server: Server, shot
     visitor.get_by_test_id("public-search").click()
     results = visitor.get_by_test_id("public-results")
     expect(results).to_contain_text(customer["name"])
-    assert [h.strip() for h in results.locator("thead th").all_inner_texts()] == ["名称", "客户等级"]
+    assert [h.strip() for h in results.locator("thead th").all_inner_texts()] == [
+        "名称",
+        "客户等级",
+    ]
     expect(results).not_to_contain_text(customer["phone"])
     shot(visitor, "results")
     visitor.get_by_label("手机").fill("13000000000")
@@ -261,7 +324,12 @@ def test_query_link_shows_only_its_fields(browser: Browser, server: Server, shot
 
 def test_expired_and_disabled_links_say_so(browser: Browser, server: Server, shot: Shot) -> None:
     past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
-    expired = api_call(server, "POST", "/apps/crm/forms/contact/links", {"kind": "query", "fields": ["name"], "key_fields": ["phone"], "expires_at": past})
+    expired = api_call(
+        server,
+        "POST",
+        "/apps/crm/forms/contact/links",
+        {"kind": "query", "fields": ["name"], "key_fields": ["phone"], "expires_at": past},
+    )
     visitor = new_page(browser, server, width=375, height=800)
     visitor.goto(f"/public/{expired['token']}")
     expect(visitor.get_by_test_id("public-gone")).to_contain_text("该外链已过期")
@@ -288,7 +356,9 @@ def test_expired_and_disabled_links_say_so(browser: Browser, server: Server, sho
     expect(visitor.get_by_test_id("public-not-found")).to_contain_text("链接不存在")
 
 
-def test_drawer_lists_related_records_within_the_users_scope(browser: Browser, server: Server, shot: Shot) -> None:
+def test_drawer_lists_related_records_within_the_users_scope(
+    browser: Browser, server: Server, shot: Shot
+) -> None:
     rep = user_token(server, "rep_a1")
     followups = records(server, "followup", token=rep, limit="1000")["items"]
     counts: dict[int, int] = {}
@@ -296,8 +366,18 @@ def test_drawer_lists_related_records_within_the_users_scope(browser: Browser, s
         counts[f["customer"]["_id"]] = counts.get(f["customer"]["_id"], 0) + 1
     customer = max(counts, key=lambda c: counts[c])
     # Another rep's 跟进记录 on the same customer: the rep may not see it, the admin may.
-    other = api_call(server, "POST", "/apps/crm/forms/followup/records", {"customer": customer, "method": "visit", "content": "另一位销售的拜访"})
-    api_call(server, "POST", "/apps/crm/forms/followup/records/transfer", {"ids": [other["_id"]], "owner": owner_id(server, "rep_b1")})
+    other = api_call(
+        server,
+        "POST",
+        "/apps/crm/forms/followup/records",
+        {"customer": customer, "method": "visit", "content": "另一位销售的拜访"},
+    )
+    api_call(
+        server,
+        "POST",
+        "/apps/crm/forms/followup/records/transfer",
+        {"ids": [other["_id"]], "owner": owner_id(server, "rep_b1")},
+    )
     mine = records(server, "followup", token=rep, related=f"customer:{customer}", limit="100")
     everyone = records(server, "followup", related=f"customer:{customer}", limit="100")
     assert mine["total"] == counts[customer] and everyone["total"] == counts[customer] + 1
@@ -309,7 +389,9 @@ def test_drawer_lists_related_records_within_the_users_scope(browser: Browser, s
     drawer = page.get_by_test_id("record-drawer")
     drawer.get_by_test_id("related-tab").click()
     related = drawer.get_by_test_id("related-records")
-    expect(related.get_by_test_id("related-count-followup-customer")).to_contain_text(str(counts[customer]))
+    expect(related.get_by_test_id("related-count-followup-customer")).to_contain_text(
+        str(counts[customer])
+    )
     expect(related.get_by_test_id("related-count-contact-customer")).to_contain_text(str(contacts))
     expect(related).to_contain_text("跟进记录")
     expect(related.get_by_test_id(f"related-item-followup-{other['_id']}")).to_have_count(0)
@@ -324,7 +406,9 @@ def test_drawer_lists_related_records_within_the_users_scope(browser: Browser, s
     admin.goto(f"/apps/crm/customer?open={customer}")
     admin.get_by_test_id("record-drawer").get_by_test_id("related-tab").click()
     expect(admin.get_by_test_id(f"related-item-followup-{other['_id']}")).to_be_visible()
-    expect(admin.get_by_test_id("related-count-followup-customer")).to_contain_text(str(counts[customer] + 1))
+    expect(admin.get_by_test_id("related-count-followup-customer")).to_contain_text(
+        str(counts[customer] + 1)
+    )
     shot(admin, "admin-related")
 
 
@@ -347,7 +431,9 @@ def test_the_grids_menu_follows_the_role(browser: Browser, server: Server, shot:
     shot(rep, "rep-menu")
     with rep.expect_download() as download:
         rep.get_by_test_id("export-csv").click()
-    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    rows = list(
+        csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig")))
+    )
     mine = records(server, "customer", token=user_token(server, "rep_a1"), limit="1")["total"]
     assert len(rows) - 1 == mine
     rep.goto("/apps/crm/customer/links")

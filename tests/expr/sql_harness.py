@@ -58,7 +58,11 @@ class DecimalText(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(value)
-_RUN = uuid.uuid4().hex[:6]  # table names unique to this process (an existing database may be shared)
+
+
+_RUN = uuid.uuid4().hex[
+    :6
+]  # table names unique to this process (an existing database may be shared)
 
 
 @dataclass
@@ -82,7 +86,9 @@ def _column_type(info: FieldInfo, scale: int) -> TypeEngine[Any]:
     return kind_type
 
 
-def _build(engine: Engine, fields: Mapping[str, FieldInfo], scales: dict[tuple[Path, str], int]) -> _Layout:
+def _build(
+    engine: Engine, fields: Mapping[str, FieldInfo], scales: dict[tuple[Path, str], int]
+) -> _Layout:
     layout = _Layout()
     metadata = MetaData()
     prefix = f"xh{_RUN}_{next(_counter)}"
@@ -126,7 +132,9 @@ class _Rows:
         self.numbers: dict[tuple[Path, str], list[Decimal]] = {}
         self.ids = itertools.count(1)
 
-    def add(self, path: Path, sub: Mapping[str, FieldInfo], data: Any, parent: int | None, seq: int) -> int:
+    def add(
+        self, path: Path, sub: Mapping[str, FieldInfo], data: Any, parent: int | None, seq: int
+    ) -> int:
         row_id = next(self.ids)
         values: dict[str, Any] = {"_id": row_id}
         if path:
@@ -142,7 +150,11 @@ class _Rows:
                         self.add(target, info.fields, item, row_id, index)
                     values[column] = None
                 else:
-                    values[column] = self.add(target, info.fields, raw, None, 0) if isinstance(raw, Mapping) else None
+                    values[column] = (
+                        self.add(target, info.fields, raw, None, 0)
+                        if isinstance(raw, Mapping)
+                        else None
+                    )
             elif info.is_list:
                 items = raw if isinstance(raw, list) else []
                 values[column] = json.dumps([COERCE["text"](v) for v in items], ensure_ascii=False)
@@ -230,7 +242,11 @@ def evaluate_sql(
     rows.add((), fields, record, None, 0)
     postgres = engine.dialect.name == "postgresql"
     scales = rows.scales(postgres)
-    key = json.dumps([schema, sorted((list(k[0]), k[1], v) for k, v in scales.items())], sort_keys=True, default=str)
+    key = json.dumps(
+        [schema, sorted((list(k[0]), k[1], v) for k, v in scales.items())],
+        sort_keys=True,
+        default=str,
+    )
     cache = _layouts.setdefault(engine, {})
     layout = cache.get(key)
     if layout is None:

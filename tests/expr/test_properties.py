@@ -326,7 +326,9 @@ def backends(
         "postgresql": lambda source, record: evaluate_sql(
             formula_engine_postgresql, source, record, SCHEMA, now=NOW, tz=TZ
         ),
-        "js": lambda source, record: node_evaluator.evaluate(source, record, SCHEMA, now=NOW, tz=TZ),
+        "js": lambda source, record: node_evaluator.evaluate(
+            source, record, SCHEMA, now=NOW, tz=TZ
+        ),
     }
 
 

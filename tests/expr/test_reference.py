@@ -27,6 +27,8 @@ def test_every_function_is_documented_with_an_example() -> None:
         assert f"`{fn.signature()}`" in document, fn.name
 
 
-@pytest.mark.parametrize(("name", "formula", "result"), EXAMPLES, ids=[f"{n}:{f}" for n, f, _ in EXAMPLES])
+@pytest.mark.parametrize(
+    ("name", "formula", "result"), EXAMPLES, ids=[f"{n}:{f}" for n, f, _ in EXAMPLES]
+)
 def test_documented_example(name: str, formula: str, result: str) -> None:
     assert shown(evaluate(formula, {}, {}, now=EXAMPLE_NOW)) == result

@@ -120,7 +120,9 @@ TIMEVALUE("9:05") | TIMEVALUE("25:00") | TIMEVALUE(when) | YEAR(when) | d + 1000
 
 
 def _cases(table: str) -> list[str]:
-    return [c.strip() for line in table.strip().splitlines() for c in line.split(" | ") if c.strip()]
+    return [
+        c.strip() for line in table.strip().splitlines() for c in line.split(" | ") if c.strip()
+    ]
 
 
 CASES = [*_cases(OPERATORS), *_cases(LOGIC), *_cases(MATHS), *_cases(TEXTS), *_cases(DATES)]
@@ -139,7 +141,9 @@ def test_formula_agrees_with_python(sql_engine: Engine, formula: str) -> None:
 
 
 @pytest.mark.parametrize("tz", ["Asia/Shanghai", "America/New_York", "UTC"])
-@pytest.mark.parametrize("formula", ["DATEVALUE(when)", "TEXT(when)", "HOUR(when)", "TODAY()", "DAY(when)"])
+@pytest.mark.parametrize(
+    "formula", ["DATEVALUE(when)", "TEXT(when)", "HOUR(when)", "TODAY()", "DAY(when)"]
+)
 def test_time_zone(sql_engine: Engine, formula: str, tz: str) -> None:
     record = {"when": dt.datetime(2024, 3, 10, 23, 30, tzinfo=dt.UTC)}
     expected = evaluate(formula, record, {"when": "datetime"}, now=NOW, tz=tz)
@@ -164,8 +168,13 @@ def test_element_wise_multiselect_is_a_clear_compile_error() -> None:
     with pytest.raises(ExprError) as raised:
         to_sql('TEXTJOIN(",", TRUE, tags & "!")', {"tags": table.c.tags}, {"tags": "multiselect"})
     assert raised.value.code == "list_not_in_backend"
-    assert "tags" in raised.value.message_zh and "multi-select field tags" in raised.value.message_en
-    assert to_sql('TEXTJOIN(",", TRUE, tags)', {"tags": table.c.tags}, {"tags": "multiselect"}) is not None
+    assert (
+        "tags" in raised.value.message_zh and "multi-select field tags" in raised.value.message_en
+    )
+    assert (
+        to_sql('TEXTJOIN(",", TRUE, tags)', {"tags": table.c.tags}, {"tags": "multiselect"})
+        is not None
+    )
 
 
 # --- real tables: several records, filters, lists -------------------------------------------
@@ -206,14 +215,70 @@ def orders(sql_engine: Engine) -> Iterator[tuple[Table, Table]]:
 
 
 ROWS = [
-    {"_id": 1, "amount": Decimal("150.00"), "qty": Decimal(10), "status": "closed", "flag": True, "signed": dt.date(2024, 1, 5), "tags": '["a","b"]'},
-    {"_id": 2, "amount": Decimal("100.00"), "qty": Decimal(20), "status": "open", "flag": False, "signed": None, "tags": "[]"},
-    {"_id": 3, "amount": Decimal("99.99"), "qty": None, "status": None, "flag": None, "signed": dt.date(2023, 12, 31), "tags": None},
-    {"_id": 4, "amount": None, "qty": Decimal(1), "status": "Closed", "flag": True, "signed": dt.date(2024, 2, 29), "tags": '["", "z"]'},
-    {"_id": 5, "amount": Decimal("-100.005").quantize(Decimal("0.01")), "qty": Decimal(-3), "status": "closed", "flag": False, "signed": None, "tags": '["x"]'},
+    {
+        "_id": 1,
+        "amount": Decimal("150.00"),
+        "qty": Decimal(10),
+        "status": "closed",
+        "flag": True,
+        "signed": dt.date(2024, 1, 5),
+        "tags": '["a","b"]',
+    },
+    {
+        "_id": 2,
+        "amount": Decimal("100.00"),
+        "qty": Decimal(20),
+        "status": "open",
+        "flag": False,
+        "signed": None,
+        "tags": "[]",
+    },
+    {
+        "_id": 3,
+        "amount": Decimal("99.99"),
+        "qty": None,
+        "status": None,
+        "flag": None,
+        "signed": dt.date(2023, 12, 31),
+        "tags": None,
+    },
+    {
+        "_id": 4,
+        "amount": None,
+        "qty": Decimal(1),
+        "status": "Closed",
+        "flag": True,
+        "signed": dt.date(2024, 2, 29),
+        "tags": '["", "z"]',
+    },
+    {
+        "_id": 5,
+        "amount": Decimal("-100.005").quantize(Decimal("0.01")),
+        "qty": Decimal(-3),
+        "status": "closed",
+        "flag": False,
+        "signed": None,
+        "tags": '["x"]',
+    },
     # beyond the native 64-bit product on SQLite: exact through Python (6), blank product (7)
-    {"_id": 6, "amount": Decimal("12345678.90"), "qty": Decimal(4_000_000_000), "status": "open", "flag": None, "signed": None, "tags": None},
-    {"_id": 7, "amount": Decimal("99999999.99"), "qty": Decimal(99_999_999_999), "status": None, "flag": None, "signed": None, "tags": None},
+    {
+        "_id": 6,
+        "amount": Decimal("12345678.90"),
+        "qty": Decimal(4_000_000_000),
+        "status": "open",
+        "flag": None,
+        "signed": None,
+        "tags": None,
+    },
+    {
+        "_id": 7,
+        "amount": Decimal("99999999.99"),
+        "qty": Decimal(99_999_999_999),
+        "status": None,
+        "flag": None,
+        "signed": None,
+        "tags": None,
+    },
 ]
 ITEMS = [
     # out of _seq order on purpose: TEXTJOIN must follow _seq
@@ -238,9 +303,17 @@ def _python_records() -> list[dict[str, Any]]:
 
     records = []
     for row in ROWS:
-        children = sorted((i for i in ITEMS if i["_parent_id"] == row["_id"]), key=lambda i: i["_seq"])
+        children = sorted(
+            (i for i in ITEMS if i["_parent_id"] == row["_id"]), key=lambda i: i["_seq"]
+        )
         tags = json.loads(row["tags"]) if row["tags"] else []
-        records.append({**row, "tags": tags, "items": [{"price": i["price"], "name": i["name"]} for i in children]})
+        records.append(
+            {
+                **row,
+                "tags": tags,
+                "items": [{"price": i["price"], "name": i["name"]} for i in children],
+            }
+        )
     return records
 
 
@@ -293,8 +366,14 @@ def test_filters_in_where(sql_engine: Engine, orders: tuple[Table, Table], formu
     _fill(sql_engine, parent, child)
     condition = to_sql(formula, _columns(parent, child), ORDER_SCHEMA, now=NOW)
     with sql_engine.connect() as conn:
-        ids = conn.execute(select(parent.c._id).where(condition).order_by(parent.c._id)).scalars().all()
-    expected = [r["_id"] for r in _python_records() if evaluate(formula, r, ORDER_SCHEMA, now=NOW) is True]
+        ids = (
+            conn.execute(select(parent.c._id).where(condition).order_by(parent.c._id))
+            .scalars()
+            .all()
+        )
+    expected = [
+        r["_id"] for r in _python_records() if evaluate(formula, r, ORDER_SCHEMA, now=NOW) is True
+    ]
     assert ids == expected
 
 
@@ -321,7 +400,9 @@ def test_values_per_row(sql_engine: Engine, orders: tuple[Table, Table], formula
     _fill(sql_engine, parent, child)
     value = to_sql(formula, _columns(parent, child), ORDER_SCHEMA, now=NOW)
     with sql_engine.connect() as conn:
-        actual = conn.execute(select(value).select_from(parent).order_by(parent.c._id)).scalars().all()
+        actual = (
+            conn.execute(select(value).select_from(parent).order_by(parent.c._id)).scalars().all()
+        )
     expected = [evaluate(formula, r, ORDER_SCHEMA, now=NOW) for r in _python_records()]
     for a, e in zip(actual, expected, strict=True):
         assert_same(a, e, formula)
@@ -344,7 +425,9 @@ def test_money_sums_are_exact(sql_engine: Engine, orders: tuple[Table, Table]) -
             ("AVERAGE(items.price)", Decimal("0.1233333333")),
             ("SUM(items.price, 0.01) - 1110", Decimal("0.01")),
         ]:
-            value = conn.execute(select(to_sql(formula, columns, ORDER_SCHEMA)).select_from(parent)).scalar()
+            value = conn.execute(
+                select(to_sql(formula, columns, ORDER_SCHEMA)).select_from(parent)
+            ).scalar()
             assert value == expected, formula
         total = conn.execute(select(func.sum(child.c.price))).scalar()
         assert total == Decimal("1110.00")
@@ -355,7 +438,9 @@ def test_money_sums_are_exact(sql_engine: Engine, orders: tuple[Table, Table]) -
 
 def _sql(formula: str, schema: dict[str, Any], dialect: Any) -> str:
     metadata = MetaData()
-    table = Table("r", metadata, Column("x", sqltypes.ExactDecimal(2)), Column("s", sqltypes.Text()))
+    table = Table(
+        "r", metadata, Column("x", sqltypes.ExactDecimal(2)), Column("s", sqltypes.Text())
+    )
     expression = to_sql(formula, {"x": table.c.x, "s": table.c.s}, schema, now=NOW)
     return str(select(expression).select_from(table).compile(dialect=dialect))
 
@@ -388,12 +473,16 @@ def _parses(formula: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgres"])
+@pytest.mark.parametrize(
+    "dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgres"]
+)
 @pytest.mark.parametrize("wrapper", WRAPPERS)
 def test_deep_formulas_compile_to_linear_sql(dialect: Any, wrapper: str) -> None:
     schema = {"x": "money", "s": "text"}
     deepest = max(n for n in range(1, 65) if _parses(_nested(wrapper, n)))
-    assert deepest >= 20 and not _parses(_nested(wrapper, deepest + 1))  # as deep as the parser allows
+    assert deepest >= 20 and not _parses(
+        _nested(wrapper, deepest + 1)
+    )  # as deep as the parser allows
     half = len(_sql(_nested(wrapper, deepest // 2), schema, dialect))
     full = len(_sql(_nested(wrapper, deepest // 2 * 2), schema, dialect))
     assert full < 2.2 * half, (half, full)
@@ -404,7 +493,9 @@ def test_today_and_now_are_parameters() -> None:
     metadata = MetaData()
     table = Table("r", metadata, Column("d", sqltypes.Date()), Column("w", sqltypes.UtcDateTime()))
     schema = {"d": "date", "w": "datetime"}
-    expression = to_sql("AND(d <= TODAY(), w < NOW())", {"d": table.c.d, "w": table.c.w}, schema, now=NOW)
+    expression = to_sql(
+        "AND(d <= TODAY(), w < NOW())", {"d": table.c.d, "w": table.c.w}, schema, now=NOW
+    )
     for dialect in (sqlite.dialect(), postgresql.dialect()):
         compiled = select(expression).select_from(table).compile(dialect=dialect)
         text = str(compiled).lower()
@@ -419,12 +510,18 @@ def test_fast_paths_use_native_sql() -> None:
     assert "r.x > 10000" in lite and "jimu_" not in lite
     assert "jimu_" not in _sql('s = "closed"', schema, sqlite.dialect())
     metadata = MetaData()
-    table = Table("r", metadata, Column("a", sqltypes.ExactDecimal(2)), Column("q", sqltypes.ExactDecimal(0)))
-    expression = to_sql("a * q > 1000", {"a": table.c.a, "q": table.c.q}, {"a": "money", "q": "integer"})
+    table = Table(
+        "r", metadata, Column("a", sqltypes.ExactDecimal(2)), Column("q", sqltypes.ExactDecimal(0))
+    )
+    expression = to_sql(
+        "a * q > 1000", {"a": table.c.a, "q": table.c.q}, {"a": "money", "q": "integer"}
+    )
     pg = str(select(table.c.a).where(expression).compile(dialect=postgresql.dialect()))
     assert "jimu_" not in pg
     lite = str(select(table.c.a).where(expression).compile(dialect=sqlite.dialect()))
-    assert "THEN r.a * r.q > 100000 ELSE jimu_calc(" in lite  # native while the product fits 64 bits
+    assert (
+        "THEN r.a * r.q > 100000 ELSE jimu_calc(" in lite
+    )  # native while the product fits 64 bits
 
 
 def test_install_postgres_functions_is_idempotent(formula_engine_postgresql: Engine) -> None:
@@ -443,19 +540,29 @@ RELATION_SCHEMA: dict[str, Any] = {
             "orders": {
                 "type": "relation",
                 "many": True,
-                "fields": {"total": "money", "region": {"type": "relation", "fields": {"code": "text"}}},
+                "fields": {
+                    "total": "money",
+                    "region": {"type": "relation", "fields": {"code": "text"}},
+                },
             },
         },
     },
     "lines": {
         "type": "subform",
-        "fields": {"qty": "number", "product": {"type": "relation", "fields": {"price": "money", "title": "text"}}},
+        "fields": {
+            "qty": "number",
+            "product": {"type": "relation", "fields": {"price": "money", "title": "text"}},
+        },
     },
 }
 RELATION_RECORD: dict[str, Any] = {
     "cust": {
         "name": "ACME",
-        "orders": [{"total": Decimal("10.5"), "region": {"code": "N"}}, {"total": Decimal("2"), "region": None}, 5],
+        "orders": [
+            {"total": Decimal("10.5"), "region": {"code": "N"}},
+            {"total": Decimal("2"), "region": None},
+            5,
+        ],
     },
     "lines": [
         {"qty": Decimal("2"), "product": {"price": Decimal("9.99"), "title": "pen"}},
@@ -477,7 +584,7 @@ RELATION_RECORD: dict[str, Any] = {
         "AVERAGE(cust.orders.total, lines.qty)",
         'TEXTJOIN(",", FALSE, lines.qty & "x" & lines.product.title)',
         "MAX(lines.qty * 2, cust.orders.total)",
-        "SUM(lines.qty * SWITCH(cust.name, \"ACME\", 2, 1))",
+        'SUM(lines.qty * SWITCH(cust.name, "ACME", 2, 1))',
     ],
 )
 def test_relations_and_nested_lists(sql_engine: Engine, formula: str) -> None:
@@ -495,25 +602,51 @@ def test_relations_and_nested_lists(sql_engine: Engine, formula: str) -> None:
         ('SUBSTITUTE(long, "x", "yy")', {"long": "x" * 600_000}),
         ("x + y", {"x": Decimal("999999999999999999.9999999999"), "y": Decimal("0.0000000001")}),
         ("x / 3", {"x": Decimal("999999999999999999.9999999999"), "y": None}),
-        ("CEILING(x, y)", {"x": Decimal("100000000000000000.0000000001"), "y": Decimal("100000000000000000")}),
+        (
+            "CEILING(x, y)",
+            {"x": Decimal("100000000000000000.0000000001"), "y": Decimal("100000000000000000")},
+        ),
         ("DATEVALUE(s)", {"s": "２０２４年６月１日"}),
     ],
-    ids=["cap-ok", "cap-over", "rept-over", "substitute-over", "overflow", "big-div", "ceiling-exact", "fullwidth"],
+    ids=[
+        "cap-ok",
+        "cap-over",
+        "rept-over",
+        "substitute-over",
+        "overflow",
+        "big-div",
+        "ceiling-exact",
+        "fullwidth",
+    ],
 )
 def test_limits(sql_engine: Engine, formula: str, record: dict[str, Any]) -> None:
     expected = evaluate(formula, record, None, now=NOW)
     assert_same(evaluate_sql(sql_engine, formula, record, None, now=NOW), expected, formula)
 
 
-def test_cached_statements_keep_their_literals(sql_engine: Engine, orders: tuple[Table, Table]) -> None:
+def test_cached_statements_keep_their_literals(
+    sql_engine: Engine, orders: tuple[Table, Table]
+) -> None:
     parent, child = orders
     _fill(sql_engine, parent, child)
     columns = _columns(parent, child)
     with sql_engine.connect() as conn:
-        for formula in ["amount > 100", "amount > 99", 'status = "open"', 'status = "closed"', "amount > 100"] * 2:
+        for formula in [
+            "amount > 100",
+            "amount > 99",
+            'status = "open"',
+            'status = "closed"',
+            "amount > 100",
+        ] * 2:
             condition = to_sql(formula, columns, ORDER_SCHEMA)
-            ids = conn.execute(select(parent.c._id).where(condition).order_by(parent.c._id)).scalars().all()
-            expected = [r["_id"] for r in _python_records() if evaluate(formula, r, ORDER_SCHEMA) is True]
+            ids = (
+                conn.execute(select(parent.c._id).where(condition).order_by(parent.c._id))
+                .scalars()
+                .all()
+            )
+            expected = [
+                r["_id"] for r in _python_records() if evaluate(formula, r, ORDER_SCHEMA) is True
+            ]
             assert ids == expected, formula
 
 
@@ -535,12 +668,23 @@ def test_exact_decimal_storage(sql_engine: Engine) -> None:
         with sql_engine.begin() as conn:
             conn.execute(
                 insert(table),
-                [{"_id": 1, "money": Decimal("1.005"), "at": moment, "day": dt.date(2024, 2, 29), "clock": dt.time(9, 5, 7, 99), "note": ""}],
+                [
+                    {
+                        "_id": 1,
+                        "money": Decimal("1.005"),
+                        "at": moment,
+                        "day": dt.date(2024, 2, 29),
+                        "clock": dt.time(9, 5, 7, 99),
+                        "note": "",
+                    }
+                ],
             )
             row = conn.execute(select(table)).one()
         assert row.money == Decimal("1.01")
         assert row.at == dt.datetime(2024, 1, 1, 19, 4, 5, 678000, tzinfo=dt.UTC)
-        assert row.day == dt.date(2024, 2, 29) and row.clock == dt.time(9, 5, 7) and row.note is None
+        assert (
+            row.day == dt.date(2024, 2, 29) and row.clock == dt.time(9, 5, 7) and row.note is None
+        )
         if sql_engine.dialect.name == "sqlite":
             with pytest.raises(Exception, match="64-bit"), sql_engine.begin() as conn:
                 conn.execute(insert(table), [{"_id": 2, "money": Decimal("99999999999999999999")}])
@@ -561,18 +705,32 @@ INJECTIONS = [
 def test_text_in_formulas_is_always_bound_never_spliced(sql_engine: Engine, payload: str) -> None:
     """A formula's text literals reach the database as bound values, whatever they contain."""
     metadata = MetaData()
-    table = Table("inj", metadata, Column("_id", Integer, primary_key=True), Column("s", sqltypes.Text()))
+    table = Table(
+        "inj", metadata, Column("_id", Integer, primary_key=True), Column("s", sqltypes.Text())
+    )
     metadata.create_all(sql_engine)
     try:
         with sql_engine.begin() as conn:
             conn.execute(table.insert(), [{"_id": 1, "s": payload}, {"_id": 2, "s": "other"}])
         literal = '"' + payload.replace('"', '""') + '"'
         columns = {"s": table.c.s}
-        for source in (f"s = {literal}", f"SUBSTITUTE(s, {literal}, \"x\") = \"x\"", f"TEXT(1, {literal}) <> s"):
+        for source in (
+            f"s = {literal}",
+            f'SUBSTITUTE(s, {literal}, "x") = "x"',
+            f"TEXT(1, {literal}) <> s",
+        ):
             expression = to_sql(source, columns, {"s": "text"}, now=NOW)
             with sql_engine.connect() as conn:
-                ids = conn.execute(select(table.c._id).where(expression).order_by(table.c._id)).scalars().all()
-            expected = [r for r in (1, 2) if evaluate(source, {"s": payload if r == 1 else "other"}, {"s": "text"}, now=NOW)]
+                ids = (
+                    conn.execute(select(table.c._id).where(expression).order_by(table.c._id))
+                    .scalars()
+                    .all()
+                )
+            expected = [
+                r
+                for r in (1, 2)
+                if evaluate(source, {"s": payload if r == 1 else "other"}, {"s": "text"}, now=NOW)
+            ]
             assert ids == expected, source
         with sql_engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 2
@@ -588,9 +746,13 @@ def test_text_in_formulas_is_always_bound_never_spliced(sql_engine: Engine, payl
         ("a > ROUND(1 / 3, 2) * 100", {"a": {"type": "money", "precision": 2}}),
     ],
 )
-def test_parts_that_read_no_field_are_computed_once_not_per_row(source: str, schema: dict[str, Any]) -> None:
+def test_parts_that_read_no_field_are_computed_once_not_per_row(
+    source: str, schema: dict[str, Any]
+) -> None:
     """A constant sub-formula becomes one bound value, so the filter stays a plain comparison."""
-    table = Table("r", MetaData(), Column("d", sqltypes.Date()), Column("a", sqltypes.ExactDecimal(2)))
+    table = Table(
+        "r", MetaData(), Column("d", sqltypes.Date()), Column("a", sqltypes.ExactDecimal(2))
+    )
     expression = to_sql(source, {"d": table.c.d, "a": table.c.a}, schema, now=NOW)
     for dialect in (sqlite.dialect(), postgresql.dialect()):
         sql = str(select(table.c.d).where(expression).compile(dialect=dialect))

@@ -16,7 +16,13 @@ _CRM: dict[str, Any] = {
             "name": {"zh": "客户", "en": "Customer"},
             "title_field": "name",
             "fields": [
-                {"key": "name", "type": "text", "label": {"zh": "客户名称", "en": "Name"}, "required": True, "unique": True},
+                {
+                    "key": "name",
+                    "type": "text",
+                    "label": {"zh": "客户名称", "en": "Name"},
+                    "required": True,
+                    "unique": True,
+                },
                 {
                     "key": "level",
                     "type": "select",
@@ -39,9 +45,26 @@ _CRM: dict[str, Any] = {
             "title_field": "title",
             "fields": [
                 {"key": "title", "type": "text", "label": {"zh": "合同名称"}, "required": True},
-                {"key": "no", "type": "serial", "label": "合同编号", "pattern": "HT-{YYYY}{MM}-{0000}"},
-                {"key": "customer", "type": "relation", "label": "客户", "target": "customer", "required": True},
-                {"key": "customer_level", "type": "lookup", "label": "客户等级", "relation": "customer", "field": "level"},
+                {
+                    "key": "no",
+                    "type": "serial",
+                    "label": "合同编号",
+                    "pattern": "HT-{YYYY}{MM}-{0000}",
+                },
+                {
+                    "key": "customer",
+                    "type": "relation",
+                    "label": "客户",
+                    "target": "customer",
+                    "required": True,
+                },
+                {
+                    "key": "customer_level",
+                    "type": "lookup",
+                    "label": "客户等级",
+                    "relation": "customer",
+                    "field": "level",
+                },
                 {"key": "start_date", "type": "date", "label": "开始日期"},
                 {"key": "end_date", "type": "date", "label": "结束日期"},
                 {
@@ -60,20 +83,53 @@ _CRM: dict[str, Any] = {
                         {"key": "product", "type": "text", "label": "产品", "required": True},
                         {"key": "qty", "type": "integer", "label": "数量", "min": 1},
                         {"key": "price", "type": "money", "label": "单价", "precision": 2},
-                        {"key": "line_total", "type": "formula", "label": "小计", "expr": "qty * price", "precision": 2},
+                        {
+                            "key": "line_total",
+                            "type": "formula",
+                            "label": "小计",
+                            "expr": "qty * price",
+                            "precision": 2,
+                        },
                     ],
                 },
-                {"key": "total", "type": "rollup", "label": "合计", "relation": "items", "field": "line_total", "aggregate": "sum"},
-                {"key": "tier", "type": "formula", "label": "级别", "expr": 'IF(total >= 50000, "big", "small")'},
-                {"key": "big_customer", "type": "formula", "expr": 'AND(customer_level = "A", tier = "big")'},
+                {
+                    "key": "total",
+                    "type": "rollup",
+                    "label": "合计",
+                    "relation": "items",
+                    "field": "line_total",
+                    "aggregate": "sum",
+                },
+                {
+                    "key": "tier",
+                    "type": "formula",
+                    "label": "级别",
+                    "expr": 'IF(total >= 50000, "big", "small")',
+                },
+                {
+                    "key": "big_customer",
+                    "type": "formula",
+                    "expr": 'AND(customer_level = "A", tier = "big")',
+                },
                 {"key": "note", "type": "textarea", "label": "备注", "visible_when": "total > 0"},
-                {"key": "signed", "type": "checkbox", "label": "已签署", "readonly_when": "NOT(ISBLANK(end_date))"},
+                {
+                    "key": "signed",
+                    "type": "checkbox",
+                    "label": "已签署",
+                    "readonly_when": "NOT(ISBLANK(end_date))",
+                },
                 {"key": "owner", "type": "user", "label": "负责人"},
                 {"key": "files", "type": "attachment", "label": "附件"},
                 {"key": "created", "type": "created_at"},
             ],
             "validations": [
-                {"expr": "end_date >= start_date", "message": {"zh": "结束日期不能早于开始日期", "en": "The end date cannot be before the start date"}}
+                {
+                    "expr": "end_date >= start_date",
+                    "message": {
+                        "zh": "结束日期不能早于开始日期",
+                        "en": "The end date cannot be before the start date",
+                    },
+                }
             ],
             "flow": "contract_approval",
         },

@@ -11,7 +11,13 @@ LEVELS = [{"value": "A", "label": "A"}, {"value": "B", "label": "B"}, {"value": 
 
 def link(take: str, *when: tuple[str, str], form: str = "customer") -> dict[str, Any]:
     """A linkage default: `when` pairs are (source field, this form's field)."""
-    return {"linkage": {"form": form, "when": [{"field": f, "equals": e} for f, e in when], "take": take}}
+    return {
+        "linkage": {
+            "form": form,
+            "when": [{"field": f, "equals": e} for f, e in when],
+            "take": take,
+        }
+    }
 
 
 APP: dict[str, Any] = {
@@ -25,9 +31,19 @@ APP: dict[str, Any] = {
             "name": {"zh": "客户", "en": "Customer"},
             "title_field": "name",
             "fields": [
-                {"key": "name", "type": "text", "label": {"zh": "名称", "en": "Name"}, "required": True},
+                {
+                    "key": "name",
+                    "type": "text",
+                    "label": {"zh": "名称", "en": "Name"},
+                    "required": True,
+                },
                 {"key": "city", "type": "text", "label": {"zh": "城市", "en": "City"}},
-                {"key": "level", "type": "select", "label": {"zh": "级别", "en": "Level"}, "options": LEVELS},
+                {
+                    "key": "level",
+                    "type": "select",
+                    "label": {"zh": "级别", "en": "Level"},
+                    "options": LEVELS,
+                },
                 {"key": "phone", "type": "phone", "label": {"zh": "电话", "en": "Phone"}},
                 {"key": "manager", "type": "user", "label": {"zh": "客户经理", "en": "Manager"}},
                 {"key": "credit", "type": "money", "label": {"zh": "信用额度", "en": "Credit"}},
@@ -39,12 +55,43 @@ APP: dict[str, Any] = {
             "title_field": "title",
             "fields": [
                 {"key": "title", "type": "text", "label": {"zh": "标题", "en": "Title"}},
-                {"key": "customer", "type": "relation", "target": "customer", "label": {"zh": "客户", "en": "Customer"}},
-                {"key": "level", "type": "select", "options": LEVELS, "label": {"zh": "客户级别", "en": "Level"}, "default": link("level", ("_id", "customer"))},
-                {"key": "phone", "type": "text", "label": {"zh": "联系电话", "en": "Phone"}, "default": link("phone", ("_id", "customer"))},
-                {"key": "manager", "type": "user", "label": {"zh": "客户经理", "en": "Manager"}, "default": link("manager", ("_id", "customer"))},
-                {"key": "credit", "type": "number", "precision": 2, "label": {"zh": "额度", "en": "Credit"}, "default": link("credit", ("_id", "customer"))},
-                {"key": "customer_name", "type": "text", "label": {"zh": "客户名称", "en": "Customer name"}},
+                {
+                    "key": "customer",
+                    "type": "relation",
+                    "target": "customer",
+                    "label": {"zh": "客户", "en": "Customer"},
+                },
+                {
+                    "key": "level",
+                    "type": "select",
+                    "options": LEVELS,
+                    "label": {"zh": "客户级别", "en": "Level"},
+                    "default": link("level", ("_id", "customer")),
+                },
+                {
+                    "key": "phone",
+                    "type": "text",
+                    "label": {"zh": "联系电话", "en": "Phone"},
+                    "default": link("phone", ("_id", "customer")),
+                },
+                {
+                    "key": "manager",
+                    "type": "user",
+                    "label": {"zh": "客户经理", "en": "Manager"},
+                    "default": link("manager", ("_id", "customer")),
+                },
+                {
+                    "key": "credit",
+                    "type": "number",
+                    "precision": 2,
+                    "label": {"zh": "额度", "en": "Credit"},
+                    "default": link("credit", ("_id", "customer")),
+                },
+                {
+                    "key": "customer_name",
+                    "type": "text",
+                    "label": {"zh": "客户名称", "en": "Customer name"},
+                },
                 {"key": "city", "type": "text", "label": {"zh": "城市", "en": "City"}},
                 {
                     "key": "level_by_name",
@@ -61,14 +108,21 @@ APP: dict[str, Any] = {
             "key": "rep",
             "name": {"zh": "销售代表", "en": "Sales rep"},
             "forms": {
-                "customer": {"actions": ["view", "create", "edit"], "scope": "own", "fields": {"credit": "hidden"}},
+                "customer": {
+                    "actions": ["view", "create", "edit"],
+                    "scope": "own",
+                    "fields": {"credit": "hidden"},
+                },
                 "order": {"actions": ["view", "create", "edit"], "scope": "own"},
             },
         },
         {
             "key": "viewer",
             "name": {"zh": "只读", "en": "Viewer"},
-            "forms": {"customer": {"actions": ["view"], "scope": "all"}, "order": {"actions": ["view"], "scope": "all"}},
+            "forms": {
+                "customer": {"actions": ["view"], "scope": "all"},
+                "order": {"actions": ["view"], "scope": "all"},
+            },
         },
     ],
 }

@@ -33,8 +33,16 @@ APP: dict[str, Any] = {
             "title_field": "name",
             "fields": [
                 {"key": "name", "type": "text", "required": True},
-                {"key": "level", "type": "select", "options": [{"value": "A", "label": "A"}, {"value": "B", "label": "B"}]},
-                {"key": "tags", "type": "multiselect", "options": [{"value": "vip", "label": "VIP"}, {"value": "new", "label": "新"}]},
+                {
+                    "key": "level",
+                    "type": "select",
+                    "options": [{"value": "A", "label": "A"}, {"value": "B", "label": "B"}],
+                },
+                {
+                    "key": "tags",
+                    "type": "multiselect",
+                    "options": [{"value": "vip", "label": "VIP"}, {"value": "new", "label": "新"}],
+                },
                 {"key": "amount", "type": "number", "precision": 2},
                 {"key": "since", "type": "date"},
                 {"key": "phone", "type": "phone", "unique": True},
@@ -84,8 +92,12 @@ def test_a_batch_gives_the_same_records_and_history_as_single_creates(crm: Engin
         changes = [history(conn, form, item["_id"]) for item in items]
     assert [item["name"] for item in items] == [f"客户{i}" for i in range(7)]
     for item, entries in zip(items, changes, strict=True):
-        assert [(e["version"], e["event"], e["channel"]) for e in entries] == [(1, "create", "import")]
-        expected = {k: [None, v] for k, v in item.items() if not k.startswith("_") and v not in (None, [])}
+        assert [(e["version"], e["event"], e["channel"]) for e in entries] == [
+            (1, "create", "import")
+        ]
+        expected = {
+            k: [None, v] for k, v in item.items() if not k.startswith("_") and v not in (None, [])
+        }
         assert entries[0]["changes"] == expected
     assert changes[3][0]["changes"]["amount"] == [None, "3.50"]
     assert changes[3][0]["changes"]["tags"] == [None, ["vip", "new"]]
@@ -158,9 +170,17 @@ def test_a_batch_stores_exactly_the_column_values_a_single_insert_stores(crm: En
     with crm.connect() as conn:
         app = apps.load(conn, "crm")
         form = app.form("customer")
-        columns = ", ".join(f.column for f in form.fields.values()) + ", _created_by, _owner, _version, _deleted_at"
-        stored = {row[0]: tuple(row[1:]) for row in conn.exec_driver_sql(f"SELECT _id, {columns} FROM {form.table.name}")}
-        null_tags = conn.exec_driver_sql(f"SELECT count(*) FROM {form.table.name} WHERE {form.fields['tags'].column} IS NULL").scalar_one()
+        columns = (
+            ", ".join(f.column for f in form.fields.values())
+            + ", _created_by, _owner, _version, _deleted_at"
+        )
+        stored = {
+            row[0]: tuple(row[1:])
+            for row in conn.exec_driver_sql(f"SELECT _id, {columns} FROM {form.table.name}")
+        }
+        null_tags = conn.exec_driver_sql(
+            f"SELECT count(*) FROM {form.table.name} WHERE {form.fields['tags'].column} IS NULL"
+        ).scalar_one()
     assert [stored[i] for i in batch] == [stored[i] for i in single]
     assert null_tags % 2 == 0  # however JSON blanks are stored, both paths store them alike
 
@@ -172,7 +192,14 @@ def test_the_bulk_path_reports_a_taken_unique_value_as_an_integrity_error(crm: E
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     phone = form.fields["phone"].column
     rows = [
-        {"_id": 100 + i, "_created_at": now, "_updated_at": now, "_version": 1, phone: "13800000000"} for i in range(2)
+        {
+            "_id": 100 + i,
+            "_created_at": now,
+            "_updated_at": now,
+            "_version": 1,
+            phone: "13800000000",
+        }
+        for i in range(2)
     ]
     with pytest.raises(IntegrityError), crm.begin() as conn:
         bulk_insert(conn, form.table, rows)

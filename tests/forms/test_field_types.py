@@ -37,11 +37,17 @@ def test_every_type_and_group_has_a_zh_and_en_name_in_the_palette() -> None:
     palette_ = palette()
     assert [group["group"] for group in palette_] == list(GROUPS)
     listed = [kind for group in palette_ for kind in group["types"]]
-    assert [kind["type"] for kind in listed] == [t.name for g in GROUPS for t in FIELD_TYPES if t.group == g]
+    assert [kind["type"] for kind in listed] == [
+        t.name for g in GROUPS for t in FIELD_TYPES if t.group == g
+    ]
     names = [kind["title"]["zh"] for kind in listed]
     assert len(set(names)) == len(names)
     for entry in [*palette_, *listed]:
-        assert entry["title"]["zh"] and entry["title"]["en"] and entry["title"]["zh"] != entry["title"]["en"]
+        assert (
+            entry["title"]["zh"]
+            and entry["title"]["en"]
+            and entry["title"]["zh"] != entry["title"]["en"]
+        )
     for kind in listed:  # an example the builder can drop in once it has given it a key
         assert {"key": "f", **kind["example"]} == _minimal(kind["type"])
 
@@ -57,7 +63,9 @@ def test_every_type_has_a_json_schema_branch_and_a_valid_minimal_example(name: s
     branch = schema["$defs"][field_type.spec.__name__]
     assert branch["properties"]["type"]["const"] == name
     assert branch["additionalProperties"] is False
-    refs = [alt["$ref"] for alt in schema["$defs"]["FormSpec"]["properties"]["fields"]["items"]["oneOf"]]
+    refs = [
+        alt["$ref"] for alt in schema["$defs"]["FormSpec"]["properties"]["fields"]["items"]["oneOf"]
+    ]
     assert f"#/$defs/{field_type.spec.__name__}" in refs
     example = _minimal(name)
     field_type.spec.model_validate(example)
@@ -89,11 +97,17 @@ def test_column_types(field: dict[str, Any], expected: type[TypeEngine[Any]] | N
 
 
 def test_money_keeps_its_precision_and_defaults_to_cny() -> None:
-    spec = FIELD_TYPES["money"].spec.model_validate({"key": "amount", "type": "money", "precision": 4})
+    spec = FIELD_TYPES["money"].spec.model_validate(
+        {"key": "amount", "type": "money", "precision": 4}
+    )
     column = FIELD_TYPES["money"].column_type(spec)
     assert isinstance(column, ExactDecimal) and column.scale == 4
     assert spec.currency == "CNY"  # type: ignore[attr-defined]
-    assert FIELD_TYPES["money"].expr_schema(spec) == {"type": "money", "label": None, "precision": 4}
+    assert FIELD_TYPES["money"].expr_schema(spec) == {
+        "type": "money",
+        "label": None,
+        "precision": 4,
+    }
 
 
 @pytest.mark.parametrize(
@@ -122,10 +136,19 @@ def test_a_form_with_every_type_validates() -> None:
     links = [
         {"key": "link", "type": "relation", "target": "other"},
         {"key": "look", "type": "lookup", "relation": "link", "field": "name"},
-        {"key": "roll", "type": "rollup", "relation": "f_subform", "field": "qty", "aggregate": "sum"},
+        {
+            "key": "roll",
+            "type": "rollup",
+            "relation": "f_subform",
+            "field": "qty",
+            "aggregate": "sum",
+        },
     ]
     app = {
-        "format": "jimu.app/1", "key": "all", "name": "All", "version": "1",
+        "format": "jimu.app/1",
+        "key": "all",
+        "name": "All",
+        "version": "1",
         "forms": [
             {"key": "main", "name": "Main", "fields": others + links},
             {"key": "other", "name": "Other", "fields": [{"key": "name", "type": "text"}]},

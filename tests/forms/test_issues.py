@@ -11,7 +11,11 @@ def test_to_dict_follows_the_language_and_omits_absent_positions() -> None:
     assert found.to_dict("en-US")["message"] == "Invalid key"
     with_position = Issue("expr", "unknown_field", "未知字段 x", "Unknown field x", 1, 7)
     assert with_position.to_dict("en") == {
-        "path": "expr", "code": "unknown_field", "message": "Unknown field x", "line": 1, "column": 7,
+        "path": "expr",
+        "code": "unknown_field",
+        "message": "Unknown field x",
+        "line": 1,
+        "column": 7,
     }
 
 
@@ -27,4 +31,8 @@ def test_definition_error_carries_every_issue() -> None:
     error = DefinitionError(issues)
     assert error.issues == issues
     assert "7 problem(s)" in str(error) and "(+2 more)" in str(error)
-    assert error.to_dicts("en")[0] == {"path": "forms[0].key", "code": "duplicate_form", "message": "Duplicate"}
+    assert error.to_dicts("en")[0] == {
+        "path": "forms[0].key",
+        "code": "duplicate_form",
+        "message": "Duplicate",
+    }

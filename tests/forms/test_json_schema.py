@@ -104,7 +104,12 @@ def test_the_api_serves_the_schema() -> None:
     assert types.status_code == 200
     text_group = types.json()[0]
     assert text_group["title"] == {"zh": "文本", "en": "Text"}
-    assert text_group["types"][0] == {"type": "text", "title": {"zh": "单行文本", "en": "Text"}, "example": {"type": "text"}, "titleable": True}
+    assert text_group["types"][0] == {
+        "type": "text",
+        "title": {"zh": "单行文本", "en": "Text"},
+        "example": {"type": "text"},
+        "titleable": True,
+    }
 
 
 def test_the_cli_prints_the_schema() -> None:
@@ -124,15 +129,21 @@ def _nodes(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-_PACK = json.loads((Path(__file__).resolve().parents[2] / "apps_catalog" / "crm" / "app.json").read_text("utf-8"))
+_PACK = json.loads(
+    (Path(__file__).resolve().parents[2] / "apps_catalog" / "crm" / "app.json").read_text("utf-8")
+)
 _PACK_NODES = _nodes(_PACK)[1:]
-_JSON_VALUES = st.sampled_from([None, 0, 1, -1, "1", "x", "A" * 50, 2.5, True, False, [], {}, [1], {"zh": "a"}])
+_JSON_VALUES = st.sampled_from(
+    [None, 0, 1, -1, "1", "x", "A" * 50, 2.5, True, False, [], {}, [1], {"zh": "a"}]
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     where=st.sampled_from(_PACK_NODES),
-    change=st.one_of(st.just("delete"), st.just("unknown_property"), _JSON_VALUES.map(lambda v: ("set", v))),
+    change=st.one_of(
+        st.just("delete"), st.just("unknown_property"), _JSON_VALUES.map(lambda v: ("set", v))
+    ),
 )
 def test_imports_accept_exactly_what_the_published_schema_accepts(
     validator: Draft202012Validator, where: tuple[Any, ...], change: Any
@@ -159,7 +170,10 @@ def test_imports_accept_exactly_what_the_published_schema_accepts(
         model_paths = {issue.path for issue in structural_issues(exc, app)}
     assert bool(schema_paths) == bool(model_paths), (schema_paths, model_paths)
     for path in schema_paths:  # the model names the same place, or a place inside it
-        assert any(not path or found == path or found.startswith((f"{path}.", f"{path}[")) for found in model_paths), (
+        assert any(
+            not path or found == path or found.startswith((f"{path}.", f"{path}["))
+            for found in model_paths
+        ), (
             path,
             model_paths,
         )

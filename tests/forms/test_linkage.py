@@ -41,21 +41,56 @@ def test_a_definition_keeps_its_linkage_when_dumped() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda f: f["default"]["linkage"].update(form="nowhere"), [(f"{LEVEL}.form", "unknown_form")]),
-        (lambda f: f["default"]["linkage"]["when"][0].update(field="nothing"), [(f"{LEVEL}.when[0].field", "unknown_field")]),
-        (lambda f: f["default"]["linkage"]["when"][0].update(equals="nothing"), [(f"{LEVEL}.when[0].equals", "unknown_field")]),
-        (lambda f: f["default"]["linkage"]["when"][0].update(equals="level"), [(f"{LEVEL}.when[0].equals", "linkage_self")]),
-        (lambda f: f["default"]["linkage"].update(take="nothing"), [(f"{LEVEL}.take", "unknown_field")]),
+        (
+            lambda f: f["default"]["linkage"].update(form="nowhere"),
+            [(f"{LEVEL}.form", "unknown_form")],
+        ),
+        (
+            lambda f: f["default"]["linkage"]["when"][0].update(field="nothing"),
+            [(f"{LEVEL}.when[0].field", "unknown_field")],
+        ),
+        (
+            lambda f: f["default"]["linkage"]["when"][0].update(equals="nothing"),
+            [(f"{LEVEL}.when[0].equals", "unknown_field")],
+        ),
+        (
+            lambda f: f["default"]["linkage"]["when"][0].update(equals="level"),
+            [(f"{LEVEL}.when[0].equals", "linkage_self")],
+        ),
+        (
+            lambda f: f["default"]["linkage"].update(take="nothing"),
+            [(f"{LEVEL}.take", "unknown_field")],
+        ),
         # a user's value cannot fill a select
-        (lambda f: f["default"]["linkage"].update(take="manager"), [(f"{LEVEL}.take", "linkage_take_type")]),
+        (
+            lambda f: f["default"]["linkage"].update(take="manager"),
+            [(f"{LEVEL}.take", "linkage_take_type")],
+        ),
         # the customer's _id against a text field
-        (lambda f: f["default"]["linkage"]["when"][0].update(equals="title"), [(f"{LEVEL}.when[0].equals", "linkage_compare")]),
+        (
+            lambda f: f["default"]["linkage"]["when"][0].update(equals="title"),
+            [(f"{LEVEL}.when[0].equals", "linkage_compare")],
+        ),
         # a field filled by another linkage cannot be a condition
-        (lambda f: f["default"]["linkage"]["when"][0].update(field="phone", equals="phone"), [(f"{LEVEL}.when[0].equals", "linkage_chain")]),
+        (
+            lambda f: f["default"]["linkage"]["when"][0].update(field="phone", equals="phone"),
+            [(f"{LEVEL}.when[0].equals", "linkage_chain")],
+        ),
     ],
-    ids=["unknown-form", "unknown-source-field", "unknown-own-field", "itself", "unknown-take", "take-type", "compare", "chain"],
+    ids=[
+        "unknown-form",
+        "unknown-source-field",
+        "unknown-own-field",
+        "itself",
+        "unknown-take",
+        "take-type",
+        "compare",
+        "chain",
+    ],
 )
-def test_bad_references_are_reported_at_their_path(change: Any, expected: list[tuple[str, str]]) -> None:
+def test_bad_references_are_reported_at_their_path(
+    change: Any, expected: list[tuple[str, str]]
+) -> None:
     app = shop_app()
     change(order_field(app, "level"))
     assert issues_of(app) == expected
@@ -85,7 +120,13 @@ def test_file_fields_and_many_relations_cannot_link() -> None:
     app = shop_app()
     app["forms"][1]["fields"] += [
         {"key": "files", "type": "attachment", "default": link("city", ("_id", "customer"))},
-        {"key": "others", "type": "relation", "target": "customer", "many": True, "default": link("city", ("_id", "customer"))},
+        {
+            "key": "others",
+            "type": "relation",
+            "target": "customer",
+            "many": True,
+            "default": link("city", ("_id", "customer")),
+        },
     ]
     assert issues_of(app) == [
         ("forms[1].fields[9].default.linkage", "linkage_target_type"),
@@ -102,7 +143,9 @@ def test_computed_fields_have_no_linkage_default(kind: str) -> None:
         "serial": {"pattern": "D-{0000}"},
     }[kind]
     app = shop_app()
-    app["forms"][1]["fields"].append({"key": "computed", "type": kind, **extra, "default": link("city", ("_id", "customer"))})
+    app["forms"][1]["fields"].append(
+        {"key": "computed", "type": kind, **extra, "default": link("city", ("_id", "customer"))}
+    )
     assert issues_of(app) == [("forms[1].fields[9].default", "unknown_property")]
     assert list(Draft202012Validator(app_json_schema()).iter_errors(app)) != []
 
@@ -111,15 +154,48 @@ def test_computed_fields_have_no_linkage_default(kind: str) -> None:
     ("linkage", "where", "code"),
     [
         ({"form": "customer", "when": [], "take": "level"}, "when", "too_short"),
-        ({"form": "customer", "when": [{"field": "_id", "equals": "customer"}] * 4, "take": "level"}, "when", "too_long"),
-        ({"form": "customer", "when": [{"field": "Bad", "equals": "customer"}], "take": "level"}, "when[0].field", "string_pattern_mismatch"),
-        ({"form": "customer", "when": [{"field": "_id", "equals": "No"}], "take": "level"}, "when[0].equals", "invalid_key"),
-        ({"form": "customer", "when": [{"field": "_id", "equals": "customer", "x": 1}], "take": "level"}, "when[0].x", "unknown_property"),
+        (
+            {
+                "form": "customer",
+                "when": [{"field": "_id", "equals": "customer"}] * 4,
+                "take": "level",
+            },
+            "when",
+            "too_long",
+        ),
+        (
+            {"form": "customer", "when": [{"field": "Bad", "equals": "customer"}], "take": "level"},
+            "when[0].field",
+            "string_pattern_mismatch",
+        ),
+        (
+            {"form": "customer", "when": [{"field": "_id", "equals": "No"}], "take": "level"},
+            "when[0].equals",
+            "invalid_key",
+        ),
+        (
+            {
+                "form": "customer",
+                "when": [{"field": "_id", "equals": "customer", "x": 1}],
+                "take": "level",
+            },
+            "when[0].x",
+            "unknown_property",
+        ),
         ({"form": "customer", "when": [{"field": "_id", "equals": "customer"}]}, "take", "missing"),
     ],
-    ids=["no-condition", "four-conditions", "bad-source-key", "bad-key", "extra-property", "no-take"],
+    ids=[
+        "no-condition",
+        "four-conditions",
+        "bad-source-key",
+        "bad-key",
+        "extra-property",
+        "no-take",
+    ],
 )
-def test_structure_errors_are_reported_inside_the_linkage(linkage: dict[str, Any], where: str, code: str) -> None:
+def test_structure_errors_are_reported_inside_the_linkage(
+    linkage: dict[str, Any], where: str, code: str
+) -> None:
     app = shop_app()
     order_field(app, "level")["default"] = {"linkage": linkage}
     assert issues_of(app) == [(f"{LEVEL}.{where}", code)]
@@ -128,15 +204,30 @@ def test_structure_errors_are_reported_inside_the_linkage(linkage: dict[str, Any
 
 def test_a_default_that_is_neither_linkage_nor_formula_still_fits_no_form() -> None:
     app = shop_app()
-    order_field(app, "level")["default"] = {"linkage": {"form": "customer", "when": [], "take": "level"}, "expr": "1"}
+    order_field(app, "level")["default"] = {
+        "linkage": {"form": "customer", "when": [], "take": "level"},
+        "expr": "1",
+    }
     assert issues_of(app) == [("forms[1].fields[2].default", "invalid_value")]
 
 
 def test_allowed_conversions() -> None:
     app = shop_app()
     app["forms"][1]["fields"] += [
-        {"key": "level_text", "type": "text", "default": link("level", ("_id", "customer"))},  # select -> text
-        {"key": "credit_int", "type": "integer", "default": link("credit", ("_id", "customer"))},  # money -> integer
-        {"key": "same_name", "type": "text", "default": link("name", ("name", "title"))},  # text = text
+        {
+            "key": "level_text",
+            "type": "text",
+            "default": link("level", ("_id", "customer")),
+        },  # select -> text
+        {
+            "key": "credit_int",
+            "type": "integer",
+            "default": link("credit", ("_id", "customer")),
+        },  # money -> integer
+        {
+            "key": "same_name",
+            "type": "text",
+            "default": link("name", ("name", "title")),
+        },  # text = text
     ]
     validate_app(app)

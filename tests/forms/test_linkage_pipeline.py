@@ -25,7 +25,9 @@ T0 = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
 def shop(store_engine: Engine) -> Engine:
     prepare_database(store_engine)
     definition = shop_app()
-    definition["forms"][1]["fields"].append({"key": "grade", "type": "integer", "default": link("credit", ("_id", "customer"))})
+    definition["forms"][1]["fields"].append(
+        {"key": "grade", "type": "integer", "default": link("credit", ("_id", "customer"))}
+    )
     with store_engine.begin() as conn:
         apps.create(conn, definition, ACTOR)
     return store_engine
@@ -37,15 +39,28 @@ def writer(engine: Engine, form: str, minutes: int) -> tuple[Any, Writer]:
     return app, Writer(app.layout, app.id, app.form(form), now=T0 + dt.timedelta(minutes=minutes))
 
 
-def create(engine: Engine, form: str, records: list[dict[str, Any]], minutes: int = 0) -> list[dict[str, Any]]:
+def create(
+    engine: Engine, form: str, records: list[dict[str, Any]], minutes: int = 0
+) -> list[dict[str, Any]]:
     app, write = writer(engine, form, minutes)
     with engine.begin() as conn:
         ids = write.create_many(conn, records, ACTOR)
-        return Reader(app.layout, app.form(form)).list(conn, ids=ids, sort="_id", limit=len(ids), count=False).items
+        return (
+            Reader(app.layout, app.form(form))
+            .list(conn, ids=ids, sort="_id", limit=len(ids), count=False)
+            .items
+        )
 
 
 def test_several_matches_take_the_most_recently_updated(shop: Engine) -> None:
-    first, second = create(shop, "customer", [{"name": "甲", "city": "杭州", "level": "A"}, {"name": "甲", "city": "杭州", "level": "B"}])
+    first, second = create(
+        shop,
+        "customer",
+        [
+            {"name": "甲", "city": "杭州", "level": "A"},
+            {"name": "甲", "city": "杭州", "level": "B"},
+        ],
+    )
     [order] = create(shop, "order", [{"customer_name": "甲", "city": "杭州"}], minutes=1)
     assert order["level_by_name"] == "B"  # same moment: the higher _id
     _, change = writer(shop, "customer", 2)
@@ -66,7 +81,11 @@ def test_deleted_source_records_are_not_matched(shop: Engine) -> None:
 
 
 def test_a_batch_costs_one_query_per_linkage_field(shop: Engine) -> None:
-    customers = create(shop, "customer", [{"name": f"客户{n}", "level": "ABC"[n % 3], "credit": n * 10} for n in range(10)])
+    customers = create(
+        shop,
+        "customer",
+        [{"name": f"客户{n}", "level": "ABC"[n % 3], "credit": n * 10} for n in range(10)],
+    )
     statements: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -85,6 +104,10 @@ def test_a_batch_costs_one_query_per_linkage_field(shop: Engine) -> None:
 
 
 def test_a_value_that_does_not_convert_stays_empty(shop: Engine) -> None:
-    whole, fraction = create(shop, "customer", [{"name": "整", "credit": "12"}, {"name": "零", "credit": "12.5"}])
-    orders = create(shop, "order", [{"customer": whole["_id"]}, {"customer": fraction["_id"]}], minutes=1)
+    whole, fraction = create(
+        shop, "customer", [{"name": "整", "credit": "12"}, {"name": "零", "credit": "12.5"}]
+    )
+    orders = create(
+        shop, "order", [{"customer": whole["_id"]}, {"customer": fraction["_id"]}], minutes=1
+    )
     assert [o["grade"] for o in orders] == [12, None]  # money -> integer only when whole

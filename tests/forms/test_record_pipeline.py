@@ -35,7 +35,12 @@ def definition(formula: str = "price * 2") -> dict[str, Any]:
                     {"key": "name", "type": "text", "required": True},
                     {"key": "price", "type": "money"},
                     {"key": "double", "type": "formula", "expr": formula, "precision": 2},
-                    {"key": "grade", "type": "select", "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}], "default": "a"},
+                    {
+                        "key": "grade",
+                        "type": "select",
+                        "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                        "default": "a",
+                    },
                 ],
             },
             {
@@ -48,23 +53,53 @@ def definition(formula: str = "price * 2") -> dict[str, Any]:
                     {"key": "main_price", "type": "lookup", "relation": "main", "field": "price"},
                     {"key": "extras", "type": "relation", "target": "product", "many": True},
                     {"key": "extra_names", "type": "lookup", "relation": "extras", "field": "name"},
-                    {"key": "extras_total", "type": "rollup", "relation": "extras", "field": "price", "aggregate": "sum"},
+                    {
+                        "key": "extras_total",
+                        "type": "rollup",
+                        "relation": "extras",
+                        "field": "price",
+                        "aggregate": "sum",
+                    },
                     {"key": "rush", "type": "checkbox"},
                     {"key": "reason", "type": "text", "required": True, "visible_when": "rush"},
-                    {"key": "note", "type": "text", "default": {"expr": "\"下单于 \" & TEXT(TODAY(), \"YYYY\")"}},
+                    {
+                        "key": "note",
+                        "type": "text",
+                        "default": {"expr": '"下单于 " & TEXT(TODAY(), "YYYY")'},
+                    },
                     {"key": "closed", "type": "checkbox"},
-                    {"key": "discount", "type": "integer", "readonly_when": "closed AND main_price > 0"},
+                    {
+                        "key": "discount",
+                        "type": "integer",
+                        "readonly_when": "closed AND main_price > 0",
+                    },
                     {
                         "key": "lines",
                         "type": "subform",
                         "fields": [
                             {"key": "item", "type": "relation", "target": "product"},
                             {"key": "qty", "type": "integer", "min": 1, "required": True},
-                            {"key": "item_price", "type": "lookup", "relation": "item", "field": "price"},
-                            {"key": "amount", "type": "formula", "expr": "qty * item_price", "precision": 2},
+                            {
+                                "key": "item_price",
+                                "type": "lookup",
+                                "relation": "item",
+                                "field": "price",
+                            },
+                            {
+                                "key": "amount",
+                                "type": "formula",
+                                "expr": "qty * item_price",
+                                "precision": 2,
+                            },
                         ],
                     },
-                    {"key": "lines_total", "type": "rollup", "relation": "lines", "field": "amount", "aggregate": "sum"},
+                    {
+                        "key": "lines_total",
+                        "type": "rollup",
+                        "relation": "lines",
+                        "field": "amount",
+                        "aggregate": "sum",
+                    },
                 ],
             },
         ],
@@ -78,7 +113,13 @@ def shop(store_engine: Engine) -> Engine:
         apps.create(conn, definition(), ACTOR)
         app = apps.load(conn, "shop")
         Writer(app.layout, app.id, app.form("product")).create_many(
-            conn, [{"name": "键盘", "price": "99.50"}, {"name": "鼠标", "price": "40"}, {"name": "显示器", "price": "1200"}], ACTOR
+            conn,
+            [
+                {"name": "键盘", "price": "99.50"},
+                {"name": "鼠标", "price": "40"},
+                {"name": "显示器", "price": "1200"},
+            ],
+            ACTOR,
         )
     return store_engine
 
@@ -92,7 +133,15 @@ def test_relations_lookups_rollups_and_subform_rows(shop: Engine) -> None:
     with shop.begin() as conn:
         writer = _writer(conn, "order")
         [order_id] = writer.create_many(
-            conn, [{"main": 1, "extras": [3, 2], "lines": [{"item": 1, "qty": 2}, {"item": {"_id": 3}, "qty": 1}]}], ACTOR
+            conn,
+            [
+                {
+                    "main": 1,
+                    "extras": [3, 2],
+                    "lines": [{"item": 1, "qty": 2}, {"item": {"_id": 3}, "qty": 1}],
+                }
+            ],
+            ACTOR,
         )
         order = writer.reader.get(conn, order_id)
     assert order["main"] == {"_id": 1, "title": "键盘"}
@@ -109,7 +158,14 @@ def test_relations_lookups_rollups_and_subform_rows(shop: Engine) -> None:
 def test_a_page_costs_the_same_statements_whatever_its_size(shop: Engine) -> None:
     with shop.begin() as conn:
         writer = _writer(conn, "order")
-        writer.create_many(conn, [{"main": 1 + i % 3, "extras": [1, 2], "lines": [{"item": 2, "qty": i + 1}]} for i in range(30)], ACTOR)
+        writer.create_many(
+            conn,
+            [
+                {"main": 1 + i % 3, "extras": [1, 2], "lines": [{"item": 2, "qty": i + 1}]}
+                for i in range(30)
+            ],
+            ACTOR,
+        )
     counts = []
     statements: list[str] = []
 
@@ -132,7 +188,9 @@ def test_a_page_costs_the_same_statements_whatever_its_size(shop: Engine) -> Non
 
 def test_references_must_exist(shop: Engine) -> None:
     with shop.begin() as conn, pytest.raises(ServiceError) as caught:
-        _writer(conn, "order").create_many(conn, [{"main": 99, "extras": [1, 77], "lines": [{"item": 55, "qty": 1}]}], ACTOR)
+        _writer(conn, "order").create_many(
+            conn, [{"main": 99, "extras": [1, 77], "lines": [{"item": 55, "qty": 1}]}], ACTOR
+        )
     paths = sorted(i.path for i in caught.value.issues)
     assert paths == ["extras[1]", "lines[0].item", "main"]
     assert {i.code for i in caught.value.issues} == {"record_not_found"}
@@ -150,14 +208,29 @@ def test_required_only_when_visible(shop: Engine) -> None:
 def test_subform_rows_are_kept_changed_and_removed_by_id(shop: Engine) -> None:
     with shop.begin() as conn:
         writer = _writer(conn, "order")
-        [order_id] = writer.create_many(conn, [{"lines": [{"item": 1, "qty": 1}, {"item": 2, "qty": 2}]}], ACTOR)
+        [order_id] = writer.create_many(
+            conn, [{"lines": [{"item": 1, "qty": 1}, {"item": 2, "qty": 2}]}], ACTOR
+        )
         before = writer.reader.get(conn, order_id)
         first, second = before["lines"]
-        writer.update(conn, order_id, {"_version": 1, "lines": [{"_id": second["_id"], "item": 2, "qty": 5}, {"item": 3, "qty": 1}]}, ACTOR)
+        writer.update(
+            conn,
+            order_id,
+            {
+                "_version": 1,
+                "lines": [{"_id": second["_id"], "item": 2, "qty": 5}, {"item": 3, "qty": 1}],
+            },
+            ACTOR,
+        )
         after = writer.reader.get(conn, order_id)
         with pytest.raises(ServiceError) as caught:
-            writer.update(conn, order_id, {"_version": 2, "lines": [{"_id": first["_id"], "qty": 1}]}, ACTOR)
-    assert [(line["_id"] == second["_id"], line["qty"]) for line in after["lines"]] == [(True, 5), (False, 1)]
+            writer.update(
+                conn, order_id, {"_version": 2, "lines": [{"_id": first["_id"], "qty": 1}]}, ACTOR
+            )
+    assert [(line["_id"] == second["_id"], line["qty"]) for line in after["lines"]] == [
+        (True, 5),
+        (False, 1),
+    ]
     assert after["lines_total"] == "1400.00"
     assert caught.value.issues[0].code == "row_not_found"
 
@@ -166,7 +239,14 @@ def test_stored_formulas_are_recomputed_when_their_definition_changes(shop: Engi
     with shop.begin() as conn:
         current = apps.load(conn, "shop")
         plan = apps.plan(conn, "shop", definition("price * 3"))
-        apps.publish(conn, "shop", definition("price * 3"), revision=current.revision, plan_hash=plan.hash, actor=ACTOR)
+        apps.publish(
+            conn,
+            "shop",
+            definition("price * 3"),
+            revision=current.revision,
+            plan_hash=plan.hash,
+            actor=ACTOR,
+        )
     with shop.connect() as conn:
         app = apps.load(conn, "shop")
         items = Reader(app.layout, app.form("product")).list(conn, sort="_id").items
@@ -177,7 +257,14 @@ def test_stored_formulas_are_recomputed_when_their_definition_changes(shop: Engi
 def test_a_stale_plan_hash_is_refused(shop: Engine) -> None:
     with shop.begin() as conn, pytest.raises(ServiceError) as caught:
         current = apps.load(conn, "shop")
-        apps.publish(conn, "shop", definition("price * 3"), revision=current.revision, plan_hash="0" * 64, actor=ACTOR)
+        apps.publish(
+            conn,
+            "shop",
+            definition("price * 3"),
+            revision=current.revision,
+            plan_hash="0" * 64,
+            actor=ACTOR,
+        )
     assert (caught.value.status, caught.value.code) == (409, "plan_changed")
 
 
@@ -215,7 +302,9 @@ def test_readonly_when_is_enforced_on_the_record_as_stored(shop: Engine) -> None
         [order_id] = orders.create_many(conn, [{"main": 1, "discount": 5}], ACTOR)
         read = Reader(app.layout, app.form("order"))
         # closing and setting the final discount in one save is allowed: the rule reads the stored record
-        version = orders.update(conn, order_id, {"_version": 1, "closed": True, "discount": 8}, ACTOR)
+        version = orders.update(
+            conn, order_id, {"_version": 1, "closed": True, "discount": 8}, ACTOR
+        )
         record = read.get(conn, order_id)
         assert (record["closed"], record["discount"]) == (True, 8)
         # once closed, the discount may be sent back unchanged, but not changed
@@ -226,7 +315,11 @@ def test_readonly_when_is_enforced_on_the_record_as_stored(shop: Engine) -> None
     assert [(i.path, i.code) for i in refused.value.issues] == [("discount", "locked_field")]
     with shop.begin() as conn:
         record = read.get(conn, order_id)
-        assert (record["discount"], record["note"], record["_version"]) == (8, "已结", version)  # nothing written
+        assert (record["discount"], record["note"], record["_version"]) == (
+            8,
+            "已结",
+            version,
+        )  # nothing written
         # reopening unlocks it again
         version = orders.update(conn, order_id, {"_version": version, "closed": False}, ACTOR)
         orders.update(conn, order_id, {"_version": version, "discount": 9}, ACTOR)

@@ -79,7 +79,9 @@ def test_structural_messages_are_bilingual() -> None:
         validate_app(app)
     unknown, missing = caught.value.issues
     assert unknown.message_zh == "未知的字段类型 txt"
-    assert unknown.message_en.startswith("Unknown field type 'txt'; expected one of: text, textarea")
+    assert unknown.message_en.startswith(
+        "Unknown field type 'txt'; expected one of: text, textarea"
+    )
     assert (missing.message_zh, missing.message_en) == ("缺少必填项", "Field required")
 
 
@@ -100,9 +102,13 @@ def test_semantic_problems_are_all_reported_at_once() -> None:
     fields.append({"key": "partner_name", "type": "lookup", "relation": "title", "field": "name"})
     fields[6]["min"] = 200  # min > max (100)
     fields[11]["visible_when"] = "total + 1"  # not a condition
-    fields[7]["fields"].append({"key": "parts", "type": "subform", "fields": [{"key": "x", "type": "text"}]})
+    fields[7]["fields"].append(
+        {"key": "parts", "type": "subform", "fields": [{"key": "x", "type": "text"}]}
+    )
     app["forms"][1]["title_field"] = "signed"  # a checkbox cannot be a title
-    app["forms"].append({"key": "customer", "name": "Again", "fields": [{"key": "a", "type": "text"}]})
+    app["forms"].append(
+        {"key": "customer", "name": "Again", "fields": [{"key": "a", "type": "text"}]}
+    )
     assert issues_of(app) == [
         ("forms[2].key", "duplicate_form"),
         ("forms[0].fields[5].key", "duplicate_field"),
@@ -128,7 +134,12 @@ def test_formula_with_an_unknown_field_has_its_path_and_position() -> None:
     with pytest.raises(DefinitionError) as caught:
         validate_app(app)
     (found,) = caught.value.issues
-    assert (found.path, found.code, found.line, found.column) == ("forms[0].fields[3].expr", "unknown_field", 2, 3)
+    assert (found.path, found.code, found.line, found.column) == (
+        "forms[0].fields[3].expr",
+        "unknown_field",
+        2,
+        3,
+    )
     assert found.to_dict("en") == {
         "path": "forms[0].fields[3].expr",
         "code": "unknown_field",
@@ -159,7 +170,9 @@ def test_every_formula_bearing_property_is_checked() -> None:
 
 def test_formulas_may_use_later_formulas_lookups_and_rollups() -> None:
     app = crm_app()
-    contract_fields(app).insert(0, {"key": "early", "type": "formula", "expr": 'IF(big_customer, tier, "")'})
+    contract_fields(app).insert(
+        0, {"key": "early", "type": "formula", "expr": 'IF(big_customer, tier, "")'}
+    )
     app["forms"][1]["validations"].append(
         {"expr": "customer.credit >= total", "message": {"zh": "超出信用额度"}}
     )
@@ -182,18 +195,26 @@ def test_formula_cycles_are_reported_on_each_formula() -> None:
 def test_subform_rows_see_their_own_fields_and_duplicates_are_per_subform() -> None:
     ok = small_app(
         {"key": "qty", "type": "integer"},
-        {"key": "rows", "type": "subform", "fields": [
-            {"key": "qty", "type": "integer"},
-            {"key": "double", "type": "formula", "expr": "qty * 2"},
-        ]},
+        {
+            "key": "rows",
+            "type": "subform",
+            "fields": [
+                {"key": "qty", "type": "integer"},
+                {"key": "double", "type": "formula", "expr": "qty * 2"},
+            ],
+        },
     )
     validate_app(ok)
     bad = small_app(
-        {"key": "rows", "type": "subform", "fields": [
-            {"key": "qty", "type": "integer"},
-            {"key": "qty", "type": "number"},
-            {"key": "half", "type": "formula", "expr": "qtty / 2"},
-        ]},
+        {
+            "key": "rows",
+            "type": "subform",
+            "fields": [
+                {"key": "qty", "type": "integer"},
+                {"key": "qty", "type": "number"},
+                {"key": "half", "type": "formula", "expr": "qtty / 2"},
+            ],
+        },
     )
     assert issues_of(bad) == [
         ("forms[0].fields[0].fields[1].key", "duplicate_field"),
@@ -208,7 +229,10 @@ def test_a_choice_default_must_be_an_option() -> None:
         {"key": "many", "type": "multiselect", "options": options, "default": ["a", "z"]},
         {"key": "ok", "type": "select", "options": options, "default": "b"},
     )
-    assert issues_of(app) == [("forms[0].fields[0].default", "unknown_option"), ("forms[0].fields[1].default", "unknown_option")]
+    assert issues_of(app) == [
+        ("forms[0].fields[0].default", "unknown_option"),
+        ("forms[0].fields[1].default", "unknown_option"),
+    ]
 
 
 def test_lookup_and_rollup_references() -> None:
@@ -222,7 +246,13 @@ def test_lookup_and_rollup_references() -> None:
         {"key": "r1", "type": "rollup", "relation": "title", "field": "x", "aggregate": "count"},
         {"key": "r2", "type": "rollup", "relation": "rows", "field": "label", "aggregate": "sum"},
         {"key": "r3", "type": "rollup", "relation": "rows", "field": "nope", "aggregate": "max"},
-        {"key": "r4", "type": "rollup", "relation": "other", "field": "title", "aggregate": "count"},
+        {
+            "key": "r4",
+            "type": "rollup",
+            "relation": "other",
+            "field": "title",
+            "aggregate": "count",
+        },
         title_field="missing",
     )
     assert issues_of(app) == [
@@ -238,9 +268,28 @@ def test_lookup_and_rollup_references() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
-        ["key", "type", "fields", "expr", "target", "relation", "field", "min", "max", "options", "label"]
-    ), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "key",
+                    "type",
+                    "fields",
+                    "expr",
+                    "target",
+                    "relation",
+                    "field",
+                    "min",
+                    "max",
+                    "options",
+                    "label",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 

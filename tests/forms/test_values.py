@@ -43,11 +43,23 @@ VALID: list[tuple[str, dict[str, Any], Any, Any, Any]] = [
     ("textarea", {}, "第一行\n第二行", "第一行\n第二行", "第一行\n第二行"),
     ("rich_text", {}, "<p>你好</p>", "<p>你好</p>", "<p>你好</p>"),
     ("text", {"min": 2, "max": 4, "pattern": r"[A-Z]+-\d+"}, "HT-1", "HT-1", "HT-1"),
-    ("email", {}, "zhang.san@example.com.cn", "zhang.san@example.com.cn", "zhang.san@example.com.cn"),
+    (
+        "email",
+        {},
+        "zhang.san@example.com.cn",
+        "zhang.san@example.com.cn",
+        "zhang.san@example.com.cn",
+    ),
     ("phone", {}, "13812345678", "13812345678", "13812345678"),
     ("phone", {}, "010-12345678", "010-12345678", "010-12345678"),
     ("phone", {}, "07551234567", "07551234567", "07551234567"),
-    ("url", {}, "https://例子.中国/路径?q=1", "https://例子.中国/路径?q=1", "https://例子.中国/路径?q=1"),
+    (
+        "url",
+        {},
+        "https://例子.中国/路径?q=1",
+        "https://例子.中国/路径?q=1",
+        "https://例子.中国/路径?q=1",
+    ),
     ("number", {}, 12.5, Decimal("12.50"), "12.50"),
     ("number", {}, "12.5", Decimal("12.50"), "12.50"),
     ("number", {}, 7, Decimal("7.00"), "7.00"),
@@ -79,12 +91,48 @@ VALID: list[tuple[str, dict[str, Any], Any, Any, Any]] = [
     ("multiselect", {"options": OPTIONS}, ["b", "a"], ["b", "a"], ["b", "a"]),
     ("multiselect", {"options": OPTIONS}, [], None, None),
     ("date", {}, "2024-02-29", dt.date(2024, 2, 29), "2024-02-29"),
-    ("datetime", {}, "2024-06-01T12:00:00+08:00", dt.datetime(2024, 6, 1, 4, tzinfo=UTC), "2024-06-01T04:00:00.000Z"),
-    ("datetime", {}, "2024-06-01T04:00:00.000Z", dt.datetime(2024, 6, 1, 4, tzinfo=UTC), "2024-06-01T04:00:00.000Z"),
-    ("datetime", {}, "2024-06-01T04:00:00", dt.datetime(2024, 6, 1, 4, tzinfo=UTC), "2024-06-01T04:00:00.000Z"),
-    ("datetime", {}, "2024-06-01 04:00", dt.datetime(2024, 6, 1, 4, tzinfo=UTC), "2024-06-01T04:00:00.000Z"),
-    ("datetime", {}, "2024-01-01T01:02:03.4567891-0530", dt.datetime(2024, 1, 1, 6, 32, 3, 456000, tzinfo=UTC), "2024-01-01T06:32:03.456Z"),
-    ("datetime", {}, "2024-01-01T00:00:00+08:00", dt.datetime(2023, 12, 31, 16, tzinfo=UTC), "2023-12-31T16:00:00.000Z"),
+    (
+        "datetime",
+        {},
+        "2024-06-01T12:00:00+08:00",
+        dt.datetime(2024, 6, 1, 4, tzinfo=UTC),
+        "2024-06-01T04:00:00.000Z",
+    ),
+    (
+        "datetime",
+        {},
+        "2024-06-01T04:00:00.000Z",
+        dt.datetime(2024, 6, 1, 4, tzinfo=UTC),
+        "2024-06-01T04:00:00.000Z",
+    ),
+    (
+        "datetime",
+        {},
+        "2024-06-01T04:00:00",
+        dt.datetime(2024, 6, 1, 4, tzinfo=UTC),
+        "2024-06-01T04:00:00.000Z",
+    ),
+    (
+        "datetime",
+        {},
+        "2024-06-01 04:00",
+        dt.datetime(2024, 6, 1, 4, tzinfo=UTC),
+        "2024-06-01T04:00:00.000Z",
+    ),
+    (
+        "datetime",
+        {},
+        "2024-01-01T01:02:03.4567891-0530",
+        dt.datetime(2024, 1, 1, 6, 32, 3, 456000, tzinfo=UTC),
+        "2024-01-01T06:32:03.456Z",
+    ),
+    (
+        "datetime",
+        {},
+        "2024-01-01T00:00:00+08:00",
+        dt.datetime(2023, 12, 31, 16, tzinfo=UTC),
+        "2023-12-31T16:00:00.000Z",
+    ),
     ("time", {}, "13:45", dt.time(13, 45), "13:45:00"),
     ("time", {}, "13:45:09", dt.time(13, 45, 9), "13:45:09"),
     ("user", {}, 7, 7, {"id": 7}),
@@ -95,9 +143,27 @@ VALID: list[tuple[str, dict[str, Any], Any, Any, Any]] = [
     (
         "address",
         {},
-        {"province": "广东省", "city": "深圳市", "district": "南山区", "detail": "科技园 1 号", "code": "440305"},
-        {"province": "广东省", "city": "深圳市", "district": "南山区", "detail": "科技园 1 号", "code": "440305"},
-        {"province": "广东省", "city": "深圳市", "district": "南山区", "detail": "科技园 1 号", "code": "440305"},
+        {
+            "province": "广东省",
+            "city": "深圳市",
+            "district": "南山区",
+            "detail": "科技园 1 号",
+            "code": "440305",
+        },
+        {
+            "province": "广东省",
+            "city": "深圳市",
+            "district": "南山区",
+            "detail": "科技园 1 号",
+            "code": "440305",
+        },
+        {
+            "province": "广东省",
+            "city": "深圳市",
+            "district": "南山区",
+            "detail": "科技园 1 号",
+            "code": "440305",
+        },
     ),
     (
         "address",
@@ -114,7 +180,13 @@ VALID: list[tuple[str, dict[str, Any], Any, Any, Any]] = [
         {"lat": 22.54, "lng": 113.93, "address": "深圳湾"},
         {"lat": 22.54, "lng": 113.93, "address": "深圳湾"},
     ),
-    ("location", {}, {"lat": -90, "lng": 180}, {"lat": -90.0, "lng": 180.0, "address": None}, {"lat": -90.0, "lng": 180.0, "address": None}),
+    (
+        "location",
+        {},
+        {"lat": -90, "lng": 180},
+        {"lat": -90.0, "lng": 180.0, "address": None},
+        {"lat": -90.0, "lng": 180.0, "address": None},
+    ),
 ]
 
 
@@ -300,7 +372,19 @@ def test_out_of_range_message_names_the_limit() -> None:
     assert "92233720368547758.07" in issues[0].message_zh
 
 
-@pytest.mark.parametrize("name", ["formula", "serial", "created_by", "created_at", "updated_by", "updated_at", "lookup", "rollup"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "formula",
+        "serial",
+        "created_by",
+        "created_at",
+        "updated_by",
+        "updated_at",
+        "lookup",
+        "rollup",
+    ],
+)
 @pytest.mark.parametrize("raw", [None, "x", 1])
 def test_computed_types_are_not_writable(name: str, raw: Any) -> None:
     field = FIELD_TYPES[name].spec.model_validate(
@@ -314,17 +398,28 @@ def test_computed_types_are_not_writable(name: str, raw: Any) -> None:
 
 
 def _link_options(name: str) -> dict[str, Any]:
-    return {"relation": "r", "field": "x", **({"aggregate": "sum"} if name == "rollup" else {})} if name in ("lookup", "rollup") else {}
+    return (
+        {"relation": "r", "field": "x", **({"aggregate": "sum"} if name == "rollup" else {})}
+        if name in ("lookup", "rollup")
+        else {}
+    )
 
 
-@pytest.mark.parametrize("name", ["relation", "subform", "section", "attachment", "image", "signature"])
+@pytest.mark.parametrize(
+    "name", ["relation", "subform", "section", "attachment", "image", "signature"]
+)
 def test_pipeline_types_pass_input_through(name: str) -> None:
     raw: Any = [{"_id": 1}, "file-1"]
     assert FIELD_TYPES[name].coerce(make(name), raw) == (raw, [])
 
 
 def test_computed_values_are_written_as_json() -> None:
-    assert to_json("created_at", dt.datetime(2024, 6, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=8)))) == "2024-06-01T04:00:00.000Z"
+    assert (
+        to_json(
+            "created_at", dt.datetime(2024, 6, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        )
+        == "2024-06-01T04:00:00.000Z"
+    )
     assert to_json("formula", Decimal("2.5"), precision=2) == "2.50"
     assert to_json("formula", Decimal("2.50")) == "2.5"
     assert to_json("formula", dt.date(2024, 6, 1)) == "2024-06-01"
@@ -337,7 +432,24 @@ def test_no_type_raises_on_odd_input(name: str) -> None:
     field = FIELD_TYPES[name].spec.model_validate(
         {"key": "f", "type": name, **FIELD_TYPES[name].example, **_link_options(name)}
     )
-    for raw in (None, "", 0, -1, 1.5, True, [], [None], {}, {"a": []}, "\x00", "x" * 10_000, 10**400, HUGE, [HUGE], {"lat": HUGE}):
+    for raw in (
+        None,
+        "",
+        0,
+        -1,
+        1.5,
+        True,
+        [],
+        [None],
+        {},
+        {"a": []},
+        "\x00",
+        "x" * 10_000,
+        10**400,
+        HUGE,
+        [HUGE],
+        {"lat": HUGE},
+    ):
         value, issues = FIELD_TYPES[name].coerce(field, raw)
         assert value is None or not issues
 
@@ -351,7 +463,9 @@ DECIMAL_TYPES = st.sampled_from(["number", "money", "percent"])
 @given(name=DECIMAL_TYPES, precision=st.integers(0, 8), as_text=st.booleans(), data=st.data())
 def test_decimal_round_trip(name: str, precision: int, as_text: bool, data: st.DataObject) -> None:
     scale = precision + 2 if name == "percent" else precision
-    limit = decimal_limit(scale) if as_text else min(decimal_limit(scale), Decimal(10**12)) / 2  # floats: exact enough
+    limit = (
+        decimal_limit(scale) if as_text else min(decimal_limit(scale), Decimal(10**12)) / 2
+    )  # floats: exact enough
     value = data.draw(st.decimals(min_value=-limit, max_value=limit, places=12))
     raw: Any = format(value, "f") if as_text else float(value)
     stored, issues = coerce(name, raw, precision=precision)
@@ -367,7 +481,17 @@ def test_decimal_round_trip(name: str, precision: int, as_text: bool, data: st.D
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.datetimes(timezones=st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=8)), dt.timezone(dt.timedelta(hours=-5, minutes=-30))])))
+@given(
+    st.datetimes(
+        timezones=st.sampled_from(
+            [
+                UTC,
+                dt.timezone(dt.timedelta(hours=8)),
+                dt.timezone(dt.timedelta(hours=-5, minutes=-30)),
+            ]
+        )
+    )
+)
 def test_datetime_round_trip(moment: dt.datetime) -> None:
     stored, issues = coerce("datetime", moment.isoformat())
     if issues:  # only an offset that leaves years 1-9999
@@ -379,7 +503,23 @@ def test_datetime_round_trip(moment: dt.datetime) -> None:
 
 # -- precompiled coercers and JSON writers (what layouts keep per revision) --------------------
 
-ODD_INPUTS: list[Any] = [None, "", 0, -1, 1.5, True, [], [None], ["a", "a"], ["a", "b"], {}, "\x00", "x" * 300, HUGE, "2024-06-01"]
+ODD_INPUTS: list[Any] = [
+    None,
+    "",
+    0,
+    -1,
+    1.5,
+    True,
+    [],
+    [None],
+    ["a", "a"],
+    ["a", "b"],
+    {},
+    "\x00",
+    "x" * 300,
+    HUGE,
+    "2024-06-01",
+]
 
 
 @pytest.mark.parametrize(
@@ -387,7 +527,9 @@ ODD_INPUTS: list[Any] = [None, "", 0, -1, 1.5, True, [], [None], ["a", "a"], ["a
     [(case[0], case[1], case[2]) for case in VALID + INVALID],
     ids=[f"{case[0]}-{index}" for index, case in enumerate(VALID + INVALID)],
 )
-def test_precompiled_coercer_and_writer_give_what_coerce_and_to_json_give(type_name: str, options: dict[str, Any], raw: Any) -> None:
+def test_precompiled_coercer_and_writer_give_what_coerce_and_to_json_give(
+    type_name: str, options: dict[str, Any], raw: Any
+) -> None:
     kind = FIELD_TYPES[type_name]
     field = make(type_name, **options)
     assert kind.coercer(field)(raw) == kind.coerce(field, raw)
@@ -398,10 +540,23 @@ def test_precompiled_coercer_and_writer_give_what_coerce_and_to_json_give(type_n
 @pytest.mark.parametrize("name", FIELD_TYPES.names())
 def test_precompiled_coercer_agrees_on_odd_input_for_every_type(name: str) -> None:
     kind = FIELD_TYPES[name]
-    field = kind.spec.model_validate({"key": "f", "type": name, **kind.example, **_link_options(name)})
+    field = kind.spec.model_validate(
+        {"key": "f", "type": name, **kind.example, **_link_options(name)}
+    )
     specs = [field]
     if "min" in kind.spec.model_fields and "max" in kind.spec.model_fields:
-        specs.append(kind.spec.model_validate({"key": "f", "type": name, **kind.example, **_link_options(name), "min": 1, "max": 2}))
+        specs.append(
+            kind.spec.model_validate(
+                {
+                    "key": "f",
+                    "type": name,
+                    **kind.example,
+                    **_link_options(name),
+                    "min": 1,
+                    "max": 2,
+                }
+            )
+        )
     for spec in specs:
         coerce_once = kind.coercer(spec)
         for raw in ODD_INPUTS:

@@ -92,7 +92,15 @@ def test_record_tables_are_ignored(store_engine: Engine) -> None:
 
 @pytest.mark.parametrize(
     ("name", "is_record"),
-    [("r1", True), ("r12_s3", True), ("l7", True), ("r", False), ("users", False), ("r1_x", False), ("rl1", False)],
+    [
+        ("r1", True),
+        ("r12_s3", True),
+        ("l7", True),
+        ("r", False),
+        ("users", False),
+        ("r1_x", False),
+        ("rl1", False),
+    ],
 )
 def test_record_table_names(name: str, is_record: bool) -> None:
     assert is_record_table(name) is is_record
@@ -103,8 +111,12 @@ def test_prepare_database_is_idempotent(store_engine: Engine) -> None:
     prepare_database(store_engine)
     assert tables(store_engine) == PLATFORM_TABLES | {"alembic_version"}
     with store_engine.connect() as connection:
-        revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
-        assert revision == [ScriptDirectory.from_config(alembic_config(connection)).get_current_head()]
+        revision = (
+            connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+        )
+        assert revision == [
+            ScriptDirectory.from_config(alembic_config(connection)).get_current_head()
+        ]
         if connection.dialect.name == "postgresql":
             assert connection.execute(sa.text("SELECT jimu_version()")).scalar() is not None
     check(store_engine)

@@ -58,10 +58,14 @@ def test_department_tree_with_a_user(sessions: sessionmaker[Session]) -> None:
         boss = User(username="wang", display_name="王经理", department_id=sales.id)
         session.add(boss)
         session.flush()
-        session.add(User(username="li", display_name="李四", department_id=sales.id, manager_id=boss.id))
+        session.add(
+            User(username="li", display_name="李四", department_id=sales.id, manager_id=boss.id)
+        )
         sales.head_user_id = boss.id
     with sessions() as session:
-        child = session.scalars(sa.select(Department).where(Department.parent_id.is_not(None))).one()
+        child = session.scalars(
+            sa.select(Department).where(Department.parent_id.is_not(None))
+        ).one()
         head = session.get(User, child.head_user_id)
         assert head is not None and head.display_name == "王经理"
         members = session.scalars(
@@ -81,7 +85,10 @@ def test_foreign_keys_are_enforced(sessions: sessionmaker[Session]) -> None:
 
 def next_value(session: Session, key: str) -> int:
     updated = session.execute(
-        sa.update(Counter).where(Counter.key == key).values(value=Counter.value + 1).returning(Counter.value)
+        sa.update(Counter)
+        .where(Counter.key == key)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
     ).scalar()
     if updated is None:
         session.add(Counter(key=key, value=1))
@@ -112,7 +119,11 @@ def test_timestamps_round_trip_in_utc_with_milliseconds(sessions: sessionmaker[S
         session.add(form)
         session.flush()
         diff = {"amount": [None, "120.50"]}
-        session.add(RecordHistory(app_id=app.id, form_id=form.id, record_id=1, version=1, channel="api", diff=diff))
+        session.add(
+            RecordHistory(
+                app_id=app.id, form_id=form.id, record_id=1, version=1, channel="api", diff=diff
+            )
+        )
     expected = dt.datetime(2025, 6, 30, 15, 59, 59, 123000, tzinfo=dt.UTC)
     with sessions() as session:
         stored = session.scalars(sa.select(App)).one()

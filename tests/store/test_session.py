@@ -44,7 +44,9 @@ def test_sqlite_foreign_keys_and_formula_functions(tmp_path: Path) -> None:
         with engine.connect() as connection:
             assert connection.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
             assert connection.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
-            functions = connection.execute(sa.text("SELECT name FROM pragma_function_list")).scalars().all()
+            functions = (
+                connection.execute(sa.text("SELECT name FROM pragma_function_list")).scalars().all()
+            )
             assert any(name.startswith("jimu_") for name in functions)
     finally:
         engine.dispose()

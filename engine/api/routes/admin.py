@@ -32,7 +32,9 @@ class UserFields(BaseModel):
 
     display_name: Name | None = None
     phone: Annotated[str, Field(max_length=32)] | None = None
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
+        None
+    )
     department_id: DbId | None = None
     department_ids: list[DbId] | None = None
     manager_id: DbId | None = None
@@ -104,7 +106,9 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
     from engine.forms.errors import ServiceError
 
     issues = [
-        Issue(key, "required", "不能为空", "This value cannot be null") for key, value in values.items() if value is None and key in NOT_NULL
+        Issue(key, "required", "不能为空", "This value cannot be null")
+        for key, value in values.items()
+        if value is None and key in NOT_NULL
     ]
     if issues:
         raise ServiceError(422, "validation_failed", issues)
@@ -129,7 +133,11 @@ def create_user(body: NewUser, engine: DbEngine, principal: AdminUser) -> dict[s
     """Create a user."""
     with engine.begin() as conn:
         return directory.create_user(
-            conn, _user_values(body), password=body.password, department_ids=body.department_ids or [], actor_id=principal.user_id
+            conn,
+            _user_values(body),
+            password=body.password,
+            department_ids=body.department_ids or [],
+            actor_id=principal.user_id,
         )
 
 
@@ -140,7 +148,9 @@ def get_user(user_id: Id, engine: DbEngine, principal: AdminUser) -> dict[str, A
 
 
 @router.patch("/users/{user_id}")
-def update_user(user_id: Id, body: UserChange, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
+def update_user(
+    user_id: Id, body: UserChange, engine: DbEngine, principal: AdminUser
+) -> dict[str, Any]:
     """Change a user (deactivate with `is_active: false`; users are never deleted). Setting a
     password ends all the user's sessions and revokes their API tokens, and so does a
     deactivation (a later reactivation revives none of them); an administrator resetting
@@ -165,15 +175,26 @@ def list_departments(engine: DbEngine, principal: AdminUser) -> list[dict[str, A
 
 
 @router.post("/departments", status_code=201)
-def create_department(body: NewDepartment, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
+def create_department(
+    body: NewDepartment, engine: DbEngine, principal: AdminUser
+) -> dict[str, Any]:
     with engine.begin() as conn:
-        return directory.create_department(conn, _checked(body.model_dump(exclude_unset=True)), actor_id=principal.user_id)
+        return directory.create_department(
+            conn, _checked(body.model_dump(exclude_unset=True)), actor_id=principal.user_id
+        )
 
 
 @router.patch("/departments/{department_id}")
-def update_department(department_id: Id, body: DepartmentFields, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
+def update_department(
+    department_id: Id, body: DepartmentFields, engine: DbEngine, principal: AdminUser
+) -> dict[str, Any]:
     with engine.begin() as conn:
-        return directory.update_department(conn, department_id, _checked(body.model_dump(exclude_unset=True)), actor_id=principal.user_id)
+        return directory.update_department(
+            conn,
+            department_id,
+            _checked(body.model_dump(exclude_unset=True)),
+            actor_id=principal.user_id,
+        )
 
 
 @router.get("/departments/{department_id}/members")
@@ -182,13 +203,17 @@ def department_members(
 ) -> list[dict[str, Any]]:
     """Users in a department (and, by default, its children)."""
     with read_only(engine) as conn:
-        ids: list[int] = list(conn.execute(directory.members_of(department_id, children=children)).scalars())
+        ids: list[int] = list(
+            conn.execute(directory.members_of(department_id, children=children)).scalars()
+        )
         return [directory.get_user(conn, user_id) for user_id in sorted(ids)]
 
 
 @router.get("/roles")
 def list_roles(
-    engine: DbEngine, principal: AdminUser, app: Annotated[str | None, Query(pattern=KEY_PATTERN)] = None
+    engine: DbEngine,
+    principal: AdminUser,
+    app: Annotated[str | None, Query(pattern=KEY_PATTERN)] = None,
 ) -> list[dict[str, Any]]:
     """Global roles, or an app's roles with `app=`."""
     with read_only(engine) as conn:
@@ -198,14 +223,24 @@ def list_roles(
 @router.post("/roles", status_code=201)
 def create_role(body: NewRole, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
     with engine.begin() as conn:
-        return directory.create_role(conn, body.app, body.key, body.name, actor_id=principal.user_id)
+        return directory.create_role(
+            conn, body.app, body.key, body.name, actor_id=principal.user_id
+        )
 
 
 @router.post("/roles/{role_id}/members", status_code=201)
-def add_role_member(role_id: Id, body: NewMember, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
+def add_role_member(
+    role_id: Id, body: NewMember, engine: DbEngine, principal: AdminUser
+) -> dict[str, Any]:
     """Give a role to a user or to a department (everyone in it and its children)."""
     with engine.begin() as conn:
-        return directory.add_member(conn, role_id, user_id=body.user_id, department_id=body.department_id, actor_id=principal.user_id)
+        return directory.add_member(
+            conn,
+            role_id,
+            user_id=body.user_id,
+            department_id=body.department_id,
+            actor_id=principal.user_id,
+        )
 
 
 @router.delete("/roles/{role_id}/members/{member_id}", status_code=204)
@@ -215,14 +250,20 @@ def remove_role_member(role_id: Id, member_id: Id, engine: DbEngine, principal: 
 
 
 @router.get("/tokens")
-def list_tokens(engine: DbEngine, principal: CurrentUser, all_users: bool = False) -> list[dict[str, Any]]:
+def list_tokens(
+    engine: DbEngine, principal: CurrentUser, all_users: bool = False
+) -> list[dict[str, Any]]:
     """My API tokens (administrators may list everyone's with `all_users=true`)."""
     with read_only(engine) as conn:
-        return tokens.list_tokens(conn, None if all_users and principal.is_admin else principal.user_id)
+        return tokens.list_tokens(
+            conn, None if all_users and principal.is_admin else principal.user_id
+        )
 
 
 @router.post("/tokens", status_code=201)
-def create_token(body: NewToken, request: Request, engine: DbEngine, principal: CurrentUser) -> dict[str, Any]:
+def create_token(
+    body: NewToken, request: Request, engine: DbEngine, principal: CurrentUser
+) -> dict[str, Any]:
     """A new API token for me; `token` is shown only in this response."""
     _no_token_from_token(principal)
     with engine.begin() as conn:
@@ -242,7 +283,11 @@ def revoke_token(token_id: Id, request: Request, engine: DbEngine, principal: Cu
     """Revoke one of my tokens (administrators: anyone's)."""
     with engine.begin() as conn:
         tokens.revoke(
-            conn, token_id, user_id=None if principal.is_admin else principal.user_id, actor_id=principal.user_id, ip=client_ip(request)
+            conn,
+            token_id,
+            user_id=None if principal.is_admin else principal.user_id,
+            actor_id=principal.user_id,
+            ip=client_ip(request),
         )
 
 
@@ -251,7 +296,10 @@ def _no_token_from_token(principal: Any) -> None:
 
     if principal.via == "api_token" or principal.user_id is None:
         raise ServiceError(
-            403, "forbidden", message_zh="API 令牌不能再创建令牌，请先登录", message_en="An API token cannot create tokens; sign in first"
+            403,
+            "forbidden",
+            message_zh="API 令牌不能再创建令牌，请先登录",
+            message_en="An API token cannot create tokens; sign in first",
         )
 
 

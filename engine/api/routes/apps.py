@@ -29,7 +29,11 @@ def list_apps(engine: DbEngine, principal: CurrentUser) -> list[dict[str, Any]]:
         installed = service.list_apps(conn)
         if principal.is_admin:
             return [a for a in installed if principal.may_use_app(a["key"])]
-        return [a for a in installed if principal.may_use_app(a["key"]) and _member(conn, principal, a["key"])]
+        return [
+            a
+            for a in installed
+            if principal.may_use_app(a["key"]) and _member(conn, principal, a["key"])
+        ]
 
 
 def _member(conn: Any, principal: Principal, key: str) -> bool:
@@ -51,7 +55,10 @@ def create_app(definition: Definition, engine: DbEngine, actor: AdminActor) -> d
 
 @router.post("/import", status_code=201)
 def import_app(
-    pack: Definition, engine: DbEngine, actor: AdminActor, mode: Literal["create", "upgrade"] = "create"
+    pack: Definition,
+    engine: DbEngine,
+    actor: AdminActor,
+    mode: Literal["create", "upgrade"] = "create",
 ) -> dict[str, Any]:
     """Install (`mode=create`) or upgrade an app from a pack, with its records when it has `data`."""
     with engine.begin() as conn:
@@ -66,14 +73,18 @@ def get_app(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any
     """The live definition with its `_revision` (send it back with `PUT`); members of the app
     may read it too (404 for everyone else)."""
     with read_only(engine) as conn:
-        if not principal.may_use_app(app) or not (principal.is_admin or _member(conn, principal, app)):
+        if not principal.may_use_app(app) or not (
+            principal.is_admin or _member(conn, principal, app)
+        ):
             raise not_found()
         loaded = service.load(conn, app)
     return {**loaded.definition, "_revision": loaded.revision}
 
 
 @router.post("/{app}/plan")
-def plan_app(app: str, definition: Definition, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+def plan_app(
+    app: str, definition: Definition, engine: DbEngine, actor: AdminActor
+) -> dict[str, Any]:
     """What publishing `definition` would do to the tables and data; nothing is applied."""
     with read_only(engine) as conn:
         return service.plan(conn, app, _without_meta(definition)).to_json()
@@ -108,21 +119,37 @@ def publish_app(
 
 
 @router.get("/{app}/export")
-def export_app(app: str, engine: DbEngine, actor: AdminActor, data: Annotated[bool, Query()] = False) -> dict[str, Any]:
+def export_app(
+    app: str, engine: DbEngine, actor: AdminActor, data: Annotated[bool, Query()] = False
+) -> dict[str, Any]:
     """The app as a pack (with every live record when `data=true`)."""
     with engine.begin() as conn:  # writes the audit entry
         pack = service.export_pack(conn, app, data=data)
         records = sum(len(v) for v in (pack.get("data") or {}).values())
-        audit.record(conn, "app.export", actor_id=actor.user_id, subject=app, detail={"data": data, "records": records})
+        audit.record(
+            conn,
+            "app.export",
+            actor_id=actor.user_id,
+            subject=app,
+            detail={"data": data, "records": records},
+        )
     return pack
 
 
 @router.post("/{app}/forms/{form}/fields/{field}/purge")
-def purge_field(app: str, form: str, field: str, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+def purge_field(
+    app: str, form: str, field: str, engine: DbEngine, actor: AdminActor
+) -> dict[str, Any]:
     """Permanently drop a deleted field's kept values, or a field's type-change backups."""
     with engine.begin() as conn:
         dropped = service.purge(conn, app, form, field)
-        audit.record(conn, "app.purge_field", actor_id=actor.user_id, subject=app, detail={"form": form, "field": field, "columns": dropped})
+        audit.record(
+            conn,
+            "app.purge_field",
+            actor_id=actor.user_id,
+            subject=app,
+            detail={"form": form, "field": field, "columns": dropped},
+        )
     return {"purged_columns": dropped}
 
 

@@ -33,12 +33,16 @@ class PasswordChange(BaseModel):
 
 
 @router.post("/auth/login")
-def login(body: LoginRequest, request: Request, response: Response, engine: DbEngine) -> dict[str, Any]:
+def login(
+    body: LoginRequest, request: Request, response: Response, engine: DbEngine
+) -> dict[str, Any]:
     """Sign in: sets the HttpOnly session cookie and returns `{token, csrf_token, user, expires_at}`.
     Send `token` as `Authorization: Bearer` from scripts, or rely on the cookie plus
     `X-CSRF-Token: <csrf_token>` on unsafe requests from a browser."""
     hours = request.app.state.settings.session_hours
-    result = sessions.login(engine, body.username, body.password, ip=client_ip(request), hours=hours)
+    result = sessions.login(
+        engine, body.username, body.password, ip=client_ip(request), hours=hours
+    )
     response.set_cookie(
         SESSION_COOKIE,
         result.token,
@@ -65,11 +69,18 @@ def logout(request: Request, response: Response, principal: CurrentUser, engine:
 
 
 @router.post("/auth/password", status_code=204)
-def change_password(body: PasswordChange, request: Request, principal: CurrentUser, engine: DbEngine) -> None:
+def change_password(
+    body: PasswordChange, request: Request, principal: CurrentUser, engine: DbEngine
+) -> None:
     """Change my password; my other sessions end, and my API tokens are revoked unless
     `revoke_tokens` is false."""
     sessions.change_password(
-        engine, principal, body.current_password, body.new_password, revoke_tokens=body.revoke_tokens, ip=client_ip(request)
+        engine,
+        principal,
+        body.current_password,
+        body.new_password,
+        revoke_tokens=body.revoke_tokens,
+        ip=client_ip(request),
     )
 
 
@@ -77,5 +88,14 @@ def change_password(body: PasswordChange, request: Request, principal: CurrentUs
 def me(principal: CurrentUser, engine: DbEngine) -> dict[str, Any]:
     """The signed-in user and how they signed in."""
     with read_only(engine) as conn:
-        user = get_user(conn, principal.user_id) if principal.user_id is not None else {"username": principal.username}
-    return {**user, "via": principal.via, "token_apps": principal.apps, "can_write": principal.can_write}
+        user = (
+            get_user(conn, principal.user_id)
+            if principal.user_id is not None
+            else {"username": principal.username}
+        )
+    return {
+        **user,
+        "via": principal.via,
+        "token_apps": principal.apps,
+        "can_write": principal.can_write,
+    }

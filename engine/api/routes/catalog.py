@@ -26,7 +26,9 @@ def list_packs(actor: AdminActor) -> list[dict[str, Any]]:
 
 
 @router.post("/{pack}/install", status_code=201)
-def install_pack(pack: str, engine: DbEngine, actor: AdminActor, body: InstallRequest | None = None) -> dict[str, Any]:
+def install_pack(
+    pack: str, engine: DbEngine, actor: AdminActor, body: InstallRequest | None = None
+) -> dict[str, Any]:
     """Install a pack as a new app, optionally with its sample data."""
     with engine.begin() as conn:
         app = catalog.install(conn, pack, sample_data=bool(body and body.sample_data), actor=actor)

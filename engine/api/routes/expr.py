@@ -24,7 +24,7 @@ class ExprCheckRequest(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    expr: str = Field(description="The formula, e.g. IF(amount >= 50000, \"CEO\", \"Director\")")
+    expr: str = Field(description='The formula, e.g. IF(amount >= 50000, "CEO", "Director")')
     field_schema: dict[str, Any] = Field(
         default_factory=dict,
         alias="schema",
@@ -35,9 +35,12 @@ class ExprCheckRequest(BaseModel):
         description="A draft app definition (jimu.app/1, may be unfinished): with `form`, the schema "
         "is that form's (its relations see their target forms); replaces `schema`",
     )
-    form: str | None = Field(default=None, description="The key of the form of `app` the formula belongs to")
+    form: str | None = Field(
+        default=None, description="The key of the form of `app` the formula belongs to"
+    )
     subform: str | None = Field(
-        default=None, description="The formula belongs to a row of this subform of `form` (sees its fields too)"
+        default=None,
+        description="The formula belongs to a row of this subform of `form` (sees its fields too)",
     )
     record: dict[str, Any] | None = Field(
         default=None, description="Field values in the API's JSON form; evaluates when given"
@@ -116,7 +119,11 @@ def check_formula(
     try:
         expr.EvalContext.create(body.now, tz)
     except OverflowError:  # a moment at the very edge of the calendar has no UTC or local date
-        message = "时刻超出可计算的范围" if language == "zh" else "The moment is out of the supported range"
+        message = (
+            "时刻超出可计算的范围"
+            if language == "zh"
+            else "The moment is out of the supported range"
+        )
         return error_response(
             400,
             "malformed_request",
@@ -139,7 +146,10 @@ def _unknown_part(exc: DraftError, language: str, request: Request) -> JSONRespo
     """The draft has no form (or subform) with the key given, or is too large."""
     if exc.path == "app":
         code = "too_large"
-        message_zh, message_en = f"草稿最多 {exc.key} 个表单和字段", f"A draft has at most {exc.key} forms and fields"
+        message_zh, message_en = (
+            f"草稿最多 {exc.key} 个表单和字段",
+            f"A draft has at most {exc.key} forms and fields",
+        )
     else:
         zh, en = ("表单", "form") if exc.path == "form" else ("子表单", "subform")
         message_zh, message_en = f"未知{zh} {exc.key}", f"Unknown {en} {exc.key}"
@@ -157,7 +167,9 @@ def list_functions() -> list[FunctionDoc]:
             name=fn.name,
             category=fn.category,
             signature=fn.signature(),
-            params=[FunctionParam(name=p.name, optional=p.optional, repeat=p.repeat) for p in fn.params],
+            params=[
+                FunctionParam(name=p.name, optional=p.optional, repeat=p.repeat) for p in fn.params
+            ],
             summary={"zh": fn.summary_zh, "en": fn.summary_en},
             examples=[{"formula": f, "result": r} for f, r in fn.examples],
             sql="sql" in fn.backends,

@@ -65,7 +65,9 @@ def upload(
     engine: DbEngine,
     principal: CurrentUser,
     file: Annotated[UploadFile, File()],
-    field_type: Annotated[FieldType | None, Query(description="Refuse what a field of this type would not accept")] = None,
+    field_type: Annotated[
+        FieldType | None, Query(description="Refuse what a field of this type would not accept")
+    ] = None,
 ) -> dict[str, Any]:
     """Store one file; put `{"file_id": ...}` into a record's attachment/image/signature field
     (a user may only reference their own uploads)."""
@@ -80,7 +82,9 @@ def upload(
     try:
         with engine.begin() as conn:
             check_user_quota(conn, request.app.state.settings, principal.user_id, size)
-            info = store.save(conn, file.file, name, mime, principal.user_id, accept=accepting(field_type))
+            info = store.save(
+                conn, file.file, name, mime, principal.user_id, accept=accepting(field_type)
+            )
             audit.record(
                 conn,
                 "file.upload",
@@ -105,15 +109,21 @@ def upload_size(file: UploadFile) -> int:
 
 
 @router.get("/files/{file_id}", response_class=FileResponse)
-def download(request: Request, engine: DbEngine, principal: CurrentUser, file_id: FileId) -> FileResponse:
+def download(
+    request: Request, engine: DbEngine, principal: CurrentUser, file_id: FileId
+) -> FileResponse:
     """One's own upload (administrators: any); others download through a record."""
     with read_only(engine) as conn:
         found = file_store(request).find(conn, file_id)
     if found is None or not found[1].exists():
         raise not_found()
     stored, path = found
-    unlimited_admin = principal.is_admin and principal.apps is None  # an app-limited token reads through records
-    if not unlimited_admin and (principal.user_id is None or stored.created_by != principal.user_id):
+    unlimited_admin = (
+        principal.is_admin and principal.apps is None
+    )  # an app-limited token reads through records
+    if not unlimited_admin and (
+        principal.user_id is None or stored.created_by != principal.user_id
+    ):
         raise not_found()
     return serve(stored, path)
 
@@ -133,7 +143,9 @@ def file_ids(container: Container, record: dict[str, Any]) -> set[int]:
     return found
 
 
-@router.get("/apps/{app}/forms/{form}/records/{record_id}/files/{file_id}", response_class=FileResponse)
+@router.get(
+    "/apps/{app}/forms/{form}/records/{record_id}/files/{file_id}", response_class=FileResponse
+)
 def download_from_record(
     app: str,
     form: str,

@@ -16,11 +16,15 @@ from engine.forms.records import lone_surrogate_issue, lone_surrogates
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
 
-Values = Annotated[dict[str, Any], Body(embed=True, description="This form's current values (record JSON)")]
+Values = Annotated[
+    dict[str, Any], Body(embed=True, description="This form's current values (record JSON)")
+]
 
 
 @router.post("/linkage")
-def linkage_values(app: str, form: str, values: Values, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+def linkage_values(
+    app: str, form: str, values: Values, engine: DbEngine, principal: CurrentUser, request: Request
+) -> dict[str, Any]:
     """`{"values": {field: value}}` for every linkage field whose conditions are filled (null when
     no source record matches), read as the caller: 403 without the right to create records."""
     if bad := lone_surrogates(values, ("values",)):

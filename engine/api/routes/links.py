@@ -39,7 +39,9 @@ class LinkFields(BaseModel):
     expires_at: dt.datetime | None = None
     enabled: bool | None = None
     owner_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
-    rate_limit: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None  # at most links.MAX_RATE_LIMIT (422)
+    rate_limit: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = (
+        None  # at most links.MAX_RATE_LIMIT (422)
+    )
 
 
 class NewLink(LinkFields):
@@ -55,14 +57,18 @@ class LinkChange(LinkFields):
     rotate_token: bool = False
 
 
-def _open(conn: Connection, app: str, form: str, principal: Principal, request: Request) -> tuple[apps.LoadedApp, FormLayout]:
+def _open(
+    conn: Connection, app: str, form: str, principal: Principal, request: Request
+) -> tuple[apps.LoadedApp, FormLayout]:
     if not principal.may_use_app(app):
         raise not_found()
     loaded = apps.load(conn, app)
     layout = loaded.form(form)
     links.may_manage(conn, principal, loaded, layout)
     if not principal.can_write and request.method not in SAFE_METHODS:
-        raise ServiceError(403, "forbidden", message_zh="该令牌只读", message_en="This token is read-only")
+        raise ServiceError(
+            403, "forbidden", message_zh="该令牌只读", message_en="This token is read-only"
+        )
     return loaded, layout
 
 
@@ -75,7 +81,9 @@ def _given(body: LinkFields) -> dict[str, Any]:
 
 
 @router.get("")
-def list_links(app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request) -> list[dict[str, Any]]:
+def list_links(
+    app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request
+) -> list[dict[str, Any]]:
     """The form's public links (with their tokens and URLs)."""
     with read_only(engine) as conn:
         loaded, layout = _open(conn, app, form, principal, request)
@@ -83,34 +91,57 @@ def list_links(app: str, form: str, engine: DbEngine, principal: CurrentUser, re
 
 
 @router.post("", status_code=201)
-def create_link(app: str, form: str, body: NewLink, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+def create_link(
+    app: str, form: str, body: NewLink, engine: DbEngine, principal: CurrentUser, request: Request
+) -> dict[str, Any]:
     """A new public link; 422 with field-level issues for fields that do not fit its kind."""
     with engine.begin() as conn:
         loaded, layout = _open(conn, app, form, principal, request)
-        return links.create_link(conn, loaded, layout, body.kind, _given(body), manager=principal, ip=client_ip(request))
+        return links.create_link(
+            conn, loaded, layout, body.kind, _given(body), manager=principal, ip=client_ip(request)
+        )
 
 
 @router.get("/{link_id}")
-def get_link(app: str, form: str, link_id: LinkId, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+def get_link(
+    app: str, form: str, link_id: LinkId, engine: DbEngine, principal: CurrentUser, request: Request
+) -> dict[str, Any]:
     with read_only(engine) as conn:
         loaded, layout = _open(conn, app, form, principal, request)
-        return links.get_link(conn, loaded, layout, link_id, only_of=links.manager_filter(principal))
+        return links.get_link(
+            conn, loaded, layout, link_id, only_of=links.manager_filter(principal)
+        )
 
 
 @router.patch("/{link_id}")
 def update_link(
-    app: str, form: str, link_id: LinkId, body: LinkChange, engine: DbEngine, principal: CurrentUser, request: Request
+    app: str,
+    form: str,
+    link_id: LinkId,
+    body: LinkChange,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
 ) -> dict[str, Any]:
     """Change a link: disable it (`enabled: false`), its fields, password, expiry, owner, limit."""
     with engine.begin() as conn:
         loaded, layout = _open(conn, app, form, principal, request)
         return links.update_link(
-            conn, loaded, layout, link_id, _given(body), rotate_token=body.rotate_token, manager=principal, ip=client_ip(request)
+            conn,
+            loaded,
+            layout,
+            link_id,
+            _given(body),
+            rotate_token=body.rotate_token,
+            manager=principal,
+            ip=client_ip(request),
         )
 
 
 @router.delete("/{link_id}", status_code=204)
-def delete_link(app: str, form: str, link_id: LinkId, engine: DbEngine, principal: CurrentUser, request: Request) -> None:
+def delete_link(
+    app: str, form: str, link_id: LinkId, engine: DbEngine, principal: CurrentUser, request: Request
+) -> None:
     """Remove a link; its URL answers 404 from then on."""
     with engine.begin() as conn:
         loaded, layout = _open(conn, app, form, principal, request)

@@ -16,7 +16,9 @@ router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
 
 
 @router.get("/live")
-def form_live_scripts(app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+def form_live_scripts(
+    app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request
+) -> dict[str, Any]:
     """The form's formulas and show/hide rules as JavaScript for the browser's formula runtime
     (builder_ui/src/formula/runtime.js), plus the business time zone they evaluate in."""
     with read_only(engine) as conn:

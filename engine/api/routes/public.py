@@ -19,10 +19,20 @@ from engine.auth import public
 
 router = APIRouter(prefix="/public", tags=["public"])
 
-Token = Annotated[str, Path(min_length=1, max_length=64, description="The link's token (from its URL)")]
-LinkPassword = Annotated[str | None, Header(alias="X-Link-Password", max_length=256, description="The link's password, if it has one")]
+Token = Annotated[
+    str, Path(min_length=1, max_length=64, description="The link's token (from its URL)")
+]
+LinkPassword = Annotated[
+    str | None,
+    Header(
+        alias="X-Link-Password", max_length=256, description="The link's password, if it has one"
+    ),
+]
 PublicBody = Annotated[
-    dict[str, Any], Body(description="Fill link: field key -> value. Query link: key field -> the exact value to match.")
+    dict[str, Any],
+    Body(
+        description="Fill link: field key -> value. Query link: key field -> the exact value to match."
+    ),
 ]
 
 
@@ -38,14 +48,18 @@ def _password(header: str | None) -> str | None:
 
 
 @router.get("/{token}")
-def describe_link(token: Token, engine: DbEngine, request: Request, password: LinkPassword = None) -> dict[str, Any]:
+def describe_link(
+    token: Token, engine: DbEngine, request: Request, password: LinkPassword = None
+) -> dict[str, Any]:
     """The link's kind, name and fields (and key fields of a query link), nothing else."""
     link = public.open_link(engine, token, _password(password), ip=client_ip(request))
     return public.describe(engine, link)
 
 
 @router.get("/{token}/live")
-def link_live_scripts(token: Token, engine: DbEngine, request: Request, password: LinkPassword = None) -> dict[str, Any]:
+def link_live_scripts(
+    token: Token, engine: DbEngine, request: Request, password: LinkPassword = None
+) -> dict[str, Any]:
     """A fill link's show/hide and read-only rules as JavaScript for the public fill page (only
     rules over the link's own fields; see `engine.auth.public.live`)."""
     link = public.open_link(engine, token, _password(password), ip=client_ip(request))
@@ -53,7 +67,13 @@ def link_live_scripts(token: Token, engine: DbEngine, request: Request, password
 
 
 @router.post("/{token}")
-def use_link(token: Token, body: PublicBody, engine: DbEngine, request: Request, password: LinkPassword = None) -> dict[str, Any]:
+def use_link(
+    token: Token,
+    body: PublicBody,
+    engine: DbEngine,
+    request: Request,
+    password: LinkPassword = None,
+) -> dict[str, Any]:
     """Fill link: create a record (`{"submitted": true}`). Query link: the records matching every
     key field exactly (`{"items": [...]}`, at most 20, only the link's fields)."""
     link = public.open_link(engine, token, _password(password), ip=client_ip(request))
@@ -65,7 +85,10 @@ def upload_to_link(
     token: Token,
     engine: DbEngine,
     request: Request,
-    field: Annotated[str, Query(min_length=1, max_length=64, description="The link's file field the upload is for")],
+    field: Annotated[
+        str,
+        Query(min_length=1, max_length=64, description="The link's file field the upload is for"),
+    ],
     file: Annotated[UploadFile, File()],
     password: LinkPassword = None,
 ) -> dict[str, Any]:

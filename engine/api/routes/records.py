@@ -30,7 +30,9 @@ from engine.store.limits import Work
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
 
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-RecordBody = Annotated[dict[str, Any], Body(description="Field key -> value (DESIGN §12 value table)")]
+RecordBody = Annotated[
+    dict[str, Any], Body(description="Field key -> value (DESIGN §12 value table)")
+]
 MAX_BATCH = 1000
 
 
@@ -48,7 +50,9 @@ class Opened:
 
     def writer(self) -> Writer:
         linkage = source_access(self.principal, self.app.id, self.app.layout.spec)
-        return Writer(self.app.layout, self.app.id, self.form, access=self.access, source_access=linkage)
+        return Writer(
+            self.app.layout, self.app.id, self.form, access=self.access, source_access=linkage
+        )
 
     @property
     def actor(self) -> Actor:
@@ -73,6 +77,7 @@ def _open(conn: Connection, app: str, form: str, principal: Principal, request: 
 
 open_form = _open  # the records I/O router opens forms the same way
 
+
 @router.get("/records")
 def list_records(
     app: str,
@@ -80,8 +85,12 @@ def list_records(
     engine: DbEngine,
     principal: CurrentUser,
     request: Request,
-    filter: Annotated[str | None, Query(max_length=4000, description="A condition in the formula language")] = None,
-    sort: Annotated[str | None, Query(max_length=1000, description="Keys, `-` for descending: -amount,title")] = None,
+    filter: Annotated[
+        str | None, Query(max_length=4000, description="A condition in the formula language")
+    ] = None,
+    sort: Annotated[
+        str | None, Query(max_length=1000, description="Keys, `-` for descending: -amount,title")
+    ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Search in the title field")] = None,
     limit: Annotated[int, Query(ge=0, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
@@ -101,8 +110,19 @@ def list_records(
         key, _, record_id = related.partition(":")
         pointing = (key, int(record_id))
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        page = _open(conn, app, form, principal, request).reader().list(
-            conn, filter=filter, sort=sort, q=q, limit=limit, offset=offset, count=count == "exact", related=pointing
+        page = (
+            _open(conn, app, form, principal, request)
+            .reader()
+            .list(
+                conn,
+                filter=filter,
+                sort=sort,
+                q=q,
+                limit=limit,
+                offset=offset,
+                count=count == "exact",
+                related=pointing,
+            )
         )
     return {"items": page.items, "total": page.total}
 
@@ -121,12 +141,21 @@ def recycle_bin(
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         opened = _open(conn, app, form, principal, request)
         opened.writer().require("delete")
-        page = opened.reader().list(conn, sort="", limit=limit, offset=offset, deleted=True, action="delete")
+        page = opened.reader().list(
+            conn, sort="", limit=limit, offset=offset, deleted=True, action="delete"
+        )
     return {"items": page.items, "total": page.total}
 
 
 @router.post("/records", status_code=201)
-def create_record(app: str, form: str, record: RecordBody, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+def create_record(
+    app: str,
+    form: str,
+    record: RecordBody,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
+) -> dict[str, Any]:
     """Create a record; returns it with computed fields filled (422 with every issue otherwise)."""
     with engine.begin() as conn:
         opened = _open(conn, app, form, principal, request)
@@ -159,21 +188,37 @@ def batch(
                 [result] = _batch_all(conn, writer, [record], actor, offset=index)
             except ServiceError as exc:
                 savepoint.rollback()
-                results.append({"index": index, "ok": False, "error": {"code": exc.code, "issues": [i.to_dict() for i in exc.issues]}})
+                results.append(
+                    {
+                        "index": index,
+                        "ok": False,
+                        "error": {"code": exc.code, "issues": [i.to_dict() for i in exc.issues]},
+                    }
+                )
             else:
                 savepoint.commit()
                 results.append(result)
         return {"results": results}
 
 
-def _batch_all(conn: Any, writer: Writer, records: list[Any], actor: Actor, offset: int = 0) -> list[dict[str, Any]]:
-    creates = [(i, r) for i, r in enumerate(records) if not (isinstance(r, dict) and r.get("_id") is not None)]
-    updates = [(i, r) for i, r in enumerate(records) if isinstance(r, dict) and r.get("_id") is not None]
+def _batch_all(
+    conn: Any, writer: Writer, records: list[Any], actor: Actor, offset: int = 0
+) -> list[dict[str, Any]]:
+    creates = [
+        (i, r)
+        for i, r in enumerate(records)
+        if not (isinstance(r, dict) and r.get("_id") is not None)
+    ]
+    updates = [
+        (i, r) for i, r in enumerate(records) if isinstance(r, dict) and r.get("_id") is not None
+    ]
     results: dict[int, dict[str, Any]] = {}
     issues: list[Issue] = []
     if creates:
         try:
-            ids = writer.create_many(conn, [r for _, r in creates], actor, paths=[f"[{offset + i}]." for i, _ in creates])
+            ids = writer.create_many(
+                conn, [r for _, r in creates], actor, paths=[f"[{offset + i}]." for i, _ in creates]
+            )
         except ServiceError as exc:
             if exc.status != 422:
                 raise
@@ -183,8 +228,19 @@ def _batch_all(conn: Any, writer: Writer, records: list[Any], actor: Actor, offs
                 results[i] = {"index": offset + i, "ok": True, "_id": record_id, "_version": 1}
     for i, record in updates:
         record_id = record["_id"]
-        if not isinstance(record_id, int) or isinstance(record_id, bool) or not 1 <= record_id <= INT64_MAX:
-            issues.append(Issue(f"[{offset + i}]._id", "expected_id", "应为编号（正整数）", "Expected an id (a positive whole number)"))
+        if (
+            not isinstance(record_id, int)
+            or isinstance(record_id, bool)
+            or not 1 <= record_id <= INT64_MAX
+        ):
+            issues.append(
+                Issue(
+                    f"[{offset + i}]._id",
+                    "expected_id",
+                    "应为编号（正整数）",
+                    "Expected an id (a positive whole number)",
+                )
+            )
             continue
         try:
             version = writer.update(conn, record_id, record, actor)
@@ -200,7 +256,14 @@ def _batch_all(conn: Any, writer: Writer, records: list[Any], actor: Actor, offs
 
 
 @router.get("/records/{record_id}")
-def get_record(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+def get_record(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
+) -> dict[str, Any]:
     """One live record (404 when missing or deleted)."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         return _open(conn, app, form, principal, request).reader().get(conn, record_id)
@@ -208,7 +271,13 @@ def get_record(app: str, form: str, record_id: RecordId, engine: DbEngine, princ
 
 @router.patch("/records/{record_id}")
 def patch_record(
-    app: str, form: str, record_id: RecordId, record: RecordBody, engine: DbEngine, principal: CurrentUser, request: Request
+    app: str,
+    form: str,
+    record_id: RecordId,
+    record: RecordBody,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
 ) -> dict[str, Any]:
     """Change some fields; `_version` must be the version read (409 when someone saved since)."""
     with engine.begin() as conn:
@@ -219,7 +288,14 @@ def patch_record(
 
 
 @router.delete("/records/{record_id}", status_code=204)
-def delete_record(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> None:
+def delete_record(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
+) -> None:
     """Move a record to the recycle bin."""
     with engine.begin() as conn:
         opened = _open(conn, app, form, principal, request)
@@ -227,7 +303,14 @@ def delete_record(app: str, form: str, record_id: RecordId, engine: DbEngine, pr
 
 
 @router.post("/records/{record_id}/restore")
-def restore_record(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+def restore_record(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
+) -> dict[str, Any]:
     """Bring a record back from the recycle bin."""
     with engine.begin() as conn:
         opened = _open(conn, app, form, principal, request)
@@ -237,21 +320,32 @@ def restore_record(app: str, form: str, record_id: RecordId, engine: DbEngine, p
 
 
 @router.get("/records/{record_id}/history")
-def record_history(app: str, form: str, record_id: RecordId, engine: DbEngine, principal: CurrentUser, request: Request) -> list[dict[str, Any]]:
+def record_history(
+    app: str,
+    form: str,
+    record_id: RecordId,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
+) -> list[dict[str, Any]]:
     """Every change of a record, oldest first, with its field-level diff."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         opened = _open(conn, app, form, principal, request)
         reader = opened.reader()
         if opened.access is not None:
             reader.get(conn, record_id)  # 404 unless the caller may see the record
-        entries = reader.history_json(conn, history(conn, opened.form, record_id, hidden=reader.hidden))
+        entries = reader.history_json(
+            conn, history(conn, opened.form, record_id, hidden=reader.hidden)
+        )
     if not entries:
         raise not_found()
     return entries
 
 
 @router.get("/permissions/me")
-def my_permissions(app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+def my_permissions(
+    app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request
+) -> dict[str, Any]:
     """What I may do with this form: actions, row scope per action, and field access."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         opened = _open(conn, app, form, principal, request)
@@ -265,12 +359,16 @@ class Transfer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ids: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(min_length=1, max_length=MAX_BATCH)]
+    ids: Annotated[
+        list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(min_length=1, max_length=MAX_BATCH)
+    ]
     owner: Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 @router.post("/records/transfer")
-def transfer(app: str, form: str, body: Transfer, engine: DbEngine, principal: CurrentUser, request: Request) -> dict[str, Any]:
+def transfer(
+    app: str, form: str, body: Transfer, engine: DbEngine, principal: CurrentUser, request: Request
+) -> dict[str, Any]:
     """Give records to another owner (`_owner`), all or nothing; needs edit rights on each."""
     with engine.begin() as conn:
         opened = _open(conn, app, form, principal, request)

@@ -56,9 +56,16 @@ def export_records(
     principal: CurrentUser,
     request: Request,
     format: Literal["xlsx", "csv"] = "xlsx",
-    filter: Annotated[str | None, Query(max_length=4000, description="A condition in the formula language")] = None,
-    sort: Annotated[str | None, Query(max_length=1000, description="Keys, `-` for descending: -amount,title")] = None,
-    fields: Annotated[str | None, Query(max_length=4000, description="Field keys to export, comma-separated (default: all)")] = None,
+    filter: Annotated[
+        str | None, Query(max_length=4000, description="A condition in the formula language")
+    ] = None,
+    sort: Annotated[
+        str | None, Query(max_length=1000, description="Keys, `-` for descending: -amount,title")
+    ] = None,
+    fields: Annotated[
+        str | None,
+        Query(max_length=4000, description="Field keys to export, comma-separated (default: all)"),
+    ] = None,
 ) -> FileResponse:
     """The records I may export (the role's `export` action and scope), filtered and sorted like
     the list, as an xlsx or CSV file with headers in my language (`Accept-Language`)."""
@@ -71,8 +78,15 @@ def export_records(
         with read_only(engine) as conn, limited(conn, request, Work.EXPORT):
             opened = open_form(conn, app, form, principal, request)
             _require(opened, "export")
-            reader = Reader(opened.app.layout, opened.form, access=opened.access, tz=request.app.state.settings.timezone)
-            rows = export_file(conn, reader, path, fmt=format, lang=language, filter=filter, sort=sort, fields=keys)
+            reader = Reader(
+                opened.app.layout,
+                opened.form,
+                access=opened.access,
+                tz=request.app.state.settings.timezone,
+            )
+            rows = export_file(
+                conn, reader, path, fmt=format, lang=language, filter=filter, sort=sort, fields=keys
+            )
         with engine.begin() as conn:
             audit.record(
                 conn,
@@ -80,7 +94,14 @@ def export_records(
                 actor_id=principal.user_id,
                 ip=client_ip(request),
                 subject=f"{app}/{form}",
-                detail={"format": format, "filter": filter, "sort": sort, "fields": keys, "rows": rows, "via": principal.via},
+                detail={
+                    "format": format,
+                    "filter": filter,
+                    "sort": sort,
+                    "fields": keys,
+                    "rows": rows,
+                    "via": principal.via,
+                },
             )
     except BaseException:
         path.unlink(missing_ok=True)
@@ -102,7 +123,9 @@ def import_records(
     engine: DbEngine,
     principal: CurrentUser,
     request: Request,
-    file: Annotated[UploadFile, File(description="An xlsx or CSV file whose first row names the fields")],
+    file: Annotated[
+        UploadFile, File(description="An xlsx or CSV file whose first row names the fields")
+    ],
     partial: bool = False,
 ) -> dict[str, Any]:
     """Create records from a spreadsheet through the record pipeline: all or nothing (422 with
@@ -120,29 +143,60 @@ def import_records(
             message_en=f"Import files may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
         )
     rows = read_rows(data, detect_format(file.filename, data), MAX_IMPORT_ROWS)
-    detail: dict[str, Any] = {"file": (file.filename or "")[:200], "rows": len(rows) - 1, "partial": partial, "via": principal.via}
+    detail: dict[str, Any] = {
+        "file": (file.filename or "")[:200],
+        "rows": len(rows) - 1,
+        "partial": partial,
+        "via": principal.via,
+    }
     try:
         with engine.begin() as conn, limited(conn, request, Work.IMPORT):
             opened = open_form(conn, app, form, principal, request)
             _require(opened, "import")
             tz = request.app.state.settings.timezone
             linkage = source_access(principal, opened.app.id, opened.app.layout.spec)
-            writer = Writer(opened.app.layout, opened.app.id, opened.form, access=opened.access, tz=tz, source_access=linkage)
+            writer = Writer(
+                opened.app.layout,
+                opened.app.id,
+                opened.form,
+                access=opened.access,
+                tz=tz,
+                source_access=linkage,
+            )
             importer = Importer(writer, _target_access(conn, opened, principal), tz)
             result = importer.run(conn, rows, Actor(principal.user_id, "import"), partial=partial)
             detail.update(created=len(result.created), failed=len(result.failed))
-            audit.record(conn, "records.import", actor_id=principal.user_id, ip=client_ip(request), subject=f"{app}/{form}", detail=detail)
+            audit.record(
+                conn,
+                "records.import",
+                actor_id=principal.user_id,
+                ip=client_ip(request),
+                subject=f"{app}/{form}",
+                detail=detail,
+            )
     except ServiceError as exc:
         if exc.status == 422:
             with engine.begin() as conn:
                 detail.update(created=0, issues=len(exc.issues))
                 audit.record(
-                    conn, "records.import", actor_id=principal.user_id, success=False, ip=client_ip(request), subject=f"{app}/{form}", detail=detail
+                    conn,
+                    "records.import",
+                    actor_id=principal.user_id,
+                    success=False,
+                    ip=client_ip(request),
+                    subject=f"{app}/{form}",
+                    detail=detail,
                 )
         raise
-    outcomes: list[dict[str, Any]] = [{"row": n, "ok": True, "_id": record_id} for n, record_id in result.created.items()]
+    outcomes: list[dict[str, Any]] = [
+        {"row": n, "ok": True, "_id": record_id} for n, record_id in result.created.items()
+    ]
     outcomes += [
-        {"row": n, "ok": False, "error": {"code": "validation_failed", "issues": [i.to_dict(language) for i in issues]}}
+        {
+            "row": n,
+            "ok": False,
+            "error": {"code": "validation_failed", "issues": [i.to_dict(language) for i in issues]},
+        }
         for n, issues in result.failed.items()
     ]
     return {

@@ -65,7 +65,9 @@ class Function:
     def arity_error(self, call: ast.Call, source: str) -> ExprError:
         required = sum(1 for p in self.params if not p.optional)
         most = "+" if any(p.repeat for p in self.params) else str(len(self.params))
-        expected = str(required) if most == str(required) else f"{required}–{most}".replace("–+", "+")
+        expected = (
+            str(required) if most == str(required) else f"{required}–{most}".replace("–+", "+")
+        )
         return ExprError(
             "arg_count", source, call.span, name=self.name, expected=expected, actual=len(call.args)
         )

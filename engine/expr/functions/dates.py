@@ -70,7 +70,9 @@ class DateFn(Function):
     params = (Param("year", NUM), Param("month", NUM), Param("day", NUM))
     returns = DATE
     summary_zh = "由年、月、日组成日期；不存在的日期（如 2 月 30 日）为空"
-    summary_en = "A date from year, month and day; blank if no such date exists (such as February 30)"
+    summary_en = (
+        "A date from year, month and day; blank if no such date exists (such as February 30)"
+    )
     examples = (("DATE(2024, 2, 29)", "2024-02-29"), ("DATE(2024, 2, 30)", "(blank)"))
 
     def python(self, year: Num, month: Num, day: Num) -> Date:
@@ -120,7 +122,7 @@ class Hour(_Part):
     attribute = "hour"
     summary_zh = "小时 0–23（日期时间按组织时区）"
     summary_en = "The hour, 0–23 (datetimes in the organisation's time zone)"
-    examples = (("HOUR(TIMEVALUE(\"13:45:10\"))", "13"),)
+    examples = (('HOUR(TIMEVALUE("13:45:10"))', "13"),)
 
 
 class Minute(Hour):
@@ -128,7 +130,7 @@ class Minute(Hour):
     attribute = "minute"
     summary_zh = "分钟 0–59"
     summary_en = "The minute, 0–59"
-    examples = (("MINUTE(TIMEVALUE(\"13:45:10\"))", "45"),)
+    examples = (('MINUTE(TIMEVALUE("13:45:10"))', "45"),)
 
 
 class Second(Hour):
@@ -136,7 +138,7 @@ class Second(Hour):
     attribute = "second"
     summary_zh = "秒 0–59"
     summary_en = "The second, 0–59"
-    examples = (("SECOND(TIMEVALUE(\"13:45:10\"))", "10"),)
+    examples = (('SECOND(TIMEVALUE("13:45:10"))', "10"),)
 
 
 WEEKDAY_START = {1: 6, 2: 0, 3: 0, 11: 0, 12: 1, 13: 2, 14: 3, 15: 4, 16: 5, 17: 6}
@@ -210,16 +212,16 @@ class DateDif(Function):
     params = (Param("start_date", D), Param("end_date", D), Param("unit", ("text",)))
     returns = NUMBER
     summary_zh = (
-        "两个日期之间的整年（\"Y\"）、整月（\"M\"）、天数（\"D\"），或忽略年/月后的差（\"YM\"、\"YD\"、\"MD\"）；"
+        '两个日期之间的整年（"Y"）、整月（"M"）、天数（"D"），或忽略年/月后的差（"YM"、"YD"、"MD"）；'
         "开始晚于结束时为空"
     )
     summary_en = (
-        "Whole years (\"Y\"), whole months (\"M\") or days (\"D\") between two dates, or the difference ignoring"
-        " years/months (\"YM\", \"YD\", \"MD\"); blank if the start is after the end"
+        'Whole years ("Y"), whole months ("M") or days ("D") between two dates, or the difference ignoring'
+        ' years/months ("YM", "YD", "MD"); blank if the start is after the end'
     )
     examples = (
-        ("DATEDIF(DATE(2023, 1, 31), DATE(2024, 3, 1), \"M\")", "13"),
-        ("DATEDIF(DATE(2024, 1, 1), DATE(2024, 3, 1), \"D\")", "60"),
+        ('DATEDIF(DATE(2023, 1, 31), DATE(2024, 3, 1), "M")', "13"),
+        ('DATEDIF(DATE(2024, 1, 1), DATE(2024, 3, 1), "D")', "60"),
     )
 
     def python(self, start: Date, end: Date, unit: str | None) -> Num:
@@ -259,8 +261,13 @@ class EDate(Function):
     params = (Param("start_date", D), Param("months", NUM))
     returns = DATE
     summary_zh = "若干个月之前/之后的同一天；没有这一天时取月末"
-    summary_en = "The same day a number of months before/after; the month end if that day does not exist"
-    examples = (("EDATE(DATE(2024, 1, 31), 1)", "2024-02-29"), ("EDATE(DATE(2024, 3, 31), -1)", "2024-02-29"))
+    summary_en = (
+        "The same day a number of months before/after; the month end if that day does not exist"
+    )
+    examples = (
+        ("EDATE(DATE(2024, 1, 31), 1)", "2024-02-29"),
+        ("EDATE(DATE(2024, 3, 31), -1)", "2024-02-29"),
+    )
 
     def python(self, start: Date, months: Num) -> Date:
         return None if start is None else add_months(start, integer(months))
@@ -299,7 +306,9 @@ class Days(Function):
 
 def workdays_until(d: dt.date, shift: int = 0) -> int:
     """Monday–Friday days from a fixed Monday up to and including ``d`` + ``shift`` days."""
-    ordinal = d.toordinal() - 1 + shift  # ordinal 1 (0001-01-01) is a Monday; shift so 0 is that Monday
+    ordinal = (
+        d.toordinal() - 1 + shift
+    )  # ordinal 1 (0001-01-01) is a Monday; shift so 0 is that Monday
     weeks, rest = divmod(ordinal, 7)
     return weeks * 5 + min(rest + 1, 5)
 
@@ -318,7 +327,9 @@ class NetworkDays(Function):
             return None
         if start > end:
             return -self.python(end, start)  # type: ignore[operator]
-        return Decimal(workdays_until(end) - workdays_until(start, -1))  # start - 1 may precede year 1
+        return Decimal(
+            workdays_until(end) - workdays_until(start, -1)
+        )  # start - 1 may precede year 1
 
 
 # Digits are ASCII or full-width (what Chinese input methods type); spaces are ASCII
@@ -340,7 +351,7 @@ class DateValue(Function):
     needs_ctx = True
     summary_zh = "把文本（2024-06-01、2024/6/1、2024年6月1日）或日期时间（按组织时区）转成日期；无法识别时为空"
     summary_en = "A date from text (2024-06-01, 2024/6/1, 2024年6月1日) or from a datetime (organisation's zone); blank if unreadable"
-    examples = (("DATEVALUE(\"2024年6月1日\")", "2024-06-01"),)
+    examples = (('DATEVALUE("2024年6月1日")', "2024-06-01"),)
 
     def python(self, ctx: EvalContext, value: Any) -> Date:
         if value is None:
@@ -364,7 +375,7 @@ class TimeValue(Function):
     needs_ctx = True
     summary_zh = "把文本（13:45 或 13:45:10）或日期时间（按组织时区）转成时间；无法识别时为空"
     summary_en = "A time from text (13:45 or 13:45:10) or from a datetime (organisation's zone); blank if unreadable"
-    examples = (("TIMEVALUE(\"9:05\")", "09:05:00"),)
+    examples = (('TIMEVALUE("9:05")', "09:05:00"),)
 
     def python(self, ctx: EvalContext, value: Any) -> dt.time | None:
         if value is None:
@@ -382,7 +393,23 @@ class TimeValue(Function):
 
 
 FUNCTIONS: tuple[Function, ...] = (
-    Today(), Now(), DateFn(), Year(), Month(), Day(), Hour(), Minute(), Second(), Weekday(),
-    WeekNum(), IsoWeekNum(), DateDif(), EDate(), EoMonth(), Days(), NetworkDays(), DateValue(),
+    Today(),
+    Now(),
+    DateFn(),
+    Year(),
+    Month(),
+    Day(),
+    Hour(),
+    Minute(),
+    Second(),
+    Weekday(),
+    WeekNum(),
+    IsoWeekNum(),
+    DateDif(),
+    EDate(),
+    EoMonth(),
+    Days(),
+    NetworkDays(),
+    DateValue(),
     TimeValue(),
 )

@@ -20,11 +20,15 @@ COND: tuple[Kind, ...] = ("boolean",)
 class If(Function):
     name = "IF"
     category = "logic"
-    params = (Param("condition", COND), Param("value_if_true", ANY), Param("value_if_false", ANY, True))
+    params = (
+        Param("condition", COND),
+        Param("value_if_true", ANY),
+        Param("value_if_false", ANY, True),
+    )
     lazy = True
     summary_zh = "条件为真时返回第二个参数，否则返回第三个参数（省略时为空）；只计算被选中的分支"
     summary_en = "The second argument if the condition is TRUE, else the third (blank if omitted); only the chosen branch is evaluated"
-    examples = (("IF(5 > 3, \"高\", \"低\")", "高"), ("IF(0 = 0, 0, 10 / 0)", "0"))
+    examples = (('IF(5 > 3, "高", "低")', "高"), ("IF(0 = 0, 0, 10 / 0)", "0"))
 
     def result_type(self, args: Sequence[ExprType], call: ast.Call, source: str) -> ExprType:
         return unify(self.name, args[1:], call, source)
@@ -47,7 +51,7 @@ class Ifs(Function):
     lazy = True
     summary_zh = "依次检查条件，返回第一个为真的条件对应的值；都不为真时为空"
     summary_en = "The value paired with the first TRUE condition; blank if none is TRUE"
-    examples = (("IFS(1 > 2, \"a\", 2 > 1, \"b\")", "b"),)
+    examples = (('IFS(1 > 2, "a", 2 > 1, "b")', "b"),)
 
     def signature(self) -> str:
         return "IFS(condition1, value1, [condition2, value2, ...])"
@@ -55,11 +59,20 @@ class Ifs(Function):
     def check_arity(self, call: ast.Call, source: str) -> None:
         if len(call.args) < 2 or len(call.args) % 2:
             raise ExprError(
-                "arg_count", source, call.span, name=self.name, expected="2, 4, 6…", actual=len(call.args)
+                "arg_count",
+                source,
+                call.span,
+                name=self.name,
+                expected="2, 4, 6…",
+                actual=len(call.args),
             )
 
     def param_for(self, index: int) -> Param | None:
-        return Param(f"condition{index // 2 + 1}", COND) if index % 2 == 0 else Param(f"value{index // 2 + 1}", ANY)
+        return (
+            Param(f"condition{index // 2 + 1}", COND)
+            if index % 2 == 0
+            else Param(f"value{index // 2 + 1}", ANY)
+        )
 
     def result_type(self, args: Sequence[ExprType], call: ast.Call, source: str) -> ExprType:
         return unify(self.name, args[1::2], call, source)
@@ -74,11 +87,18 @@ class Ifs(Function):
 class Switch(Function):
     name = "SWITCH"
     category = "logic"
-    params = (Param("expression", ANY), Param("value1", ANY), Param("result1", ANY), Param("...", ANY, True, True))
+    params = (
+        Param("expression", ANY),
+        Param("value1", ANY),
+        Param("result1", ANY),
+        Param("...", ANY, True, True),
+    )
     lazy = True
-    summary_zh = "把表达式依次与各个值比较（= 的语义），返回第一个相等值对应的结果；都不相等时返回默认值或空"
+    summary_zh = (
+        "把表达式依次与各个值比较（= 的语义），返回第一个相等值对应的结果；都不相等时返回默认值或空"
+    )
     summary_en = "Compares the expression with each value (as =) and returns the result of the first match; else the default or blank"
-    examples = (("SWITCH(2, 1, \"一\", 2, \"二\", \"其他\")", "二"),)
+    examples = (('SWITCH(2, 1, "一", 2, "二", "其他")', "二"),)
 
     def signature(self) -> str:
         return "SWITCH(expression, value1, result1, [value2, result2, ...], [default])"
@@ -165,7 +185,7 @@ class IsBlank(Function):
     returns = BOOLEAN
     summary_zh = "值为空（包括空文本）时为真"
     summary_en = "TRUE if the value is blank (empty text included)"
-    examples = (("ISBLANK(\"\")", "TRUE"), ("ISBLANK(0)", "FALSE"))
+    examples = (('ISBLANK("")', "TRUE"), ("ISBLANK(0)", "FALSE"))
 
     def python(self, value: Any) -> bool:
         return value is None

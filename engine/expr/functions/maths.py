@@ -66,7 +66,10 @@ class Average(Function):
 class Min(Function):
     name = "MIN"
     category = "math"
-    params = (Param("value1", ORDERABLE, list_ok=True), Param("value2", ORDERABLE, True, True, True))
+    params = (
+        Param("value1", ORDERABLE, list_ok=True),
+        Param("value2", ORDERABLE, True, True, True),
+    )
     summary_zh = "最小值（数字、日期或日期时间），空值跳过；没有值时为空"
     summary_en = "The smallest value (numbers, dates or datetimes), blanks skipped; blank if none"
     examples = (("MIN(3, 1, 2)", "1"),)
@@ -94,7 +97,10 @@ class Max(Min):
 class Count(Function):
     name = "COUNT"
     category = "math"
-    params = (Param("value1", ORDERABLE, list_ok=True), Param("value2", ORDERABLE, True, True, True))
+    params = (
+        Param("value1", ORDERABLE, list_ok=True),
+        Param("value2", ORDERABLE, True, True, True),
+    )
     returns = NUMBER
     summary_zh = "数字（或日期）值的个数，空值不计"
     summary_en = "How many number (or date) values are not blank"
@@ -111,7 +117,7 @@ class CountA(Function):
     returns = NUMBER
     summary_zh = "非空值的个数（任意类型）"
     summary_en = "How many values of any type are not blank"
-    examples = (("COUNTA(\"a\", \"\", 0)", "2"),)
+    examples = (('COUNTA("a", "", 0)', "2"),)
 
     def python(self, *args: Any) -> Num:
         return Decimal(len(values(args)))
@@ -132,7 +138,12 @@ class Round(_Rounding):
     mode = "ROUND_HALF_UP"
     summary_zh = "四舍五入到指定小数位（默认 0；负数表示十位、百位）；.5 远离零进位"
     summary_en = "Rounds to a number of decimal places (default 0; negative for tens, hundreds), half away from zero"
-    examples = (("ROUND(2.5)", "3"), ("ROUND(-2.5)", "-3"), ("ROUND(1.005, 2)", "1.01"), ("ROUND(1234, -2)", "1200"))
+    examples = (
+        ("ROUND(2.5)", "3"),
+        ("ROUND(-2.5)", "-3"),
+        ("ROUND(1.005, 2)", "1.01"),
+        ("ROUND(1234, -2)", "1200"),
+    )
 
 
 class RoundUp(_Rounding):
@@ -294,6 +305,22 @@ class Floor(Ceiling):
 
 
 FUNCTIONS: tuple[Function, ...] = (
-    Sum(), Average(), Min(), Max(), Count(), CountA(), Round(), RoundUp(), RoundDown(), Trunc(),
-    Int(), Abs(), Sign(), Mod(), Power(), Sqrt(), Ceiling(), Floor(),
+    Sum(),
+    Average(),
+    Min(),
+    Max(),
+    Count(),
+    CountA(),
+    Round(),
+    RoundUp(),
+    RoundDown(),
+    Trunc(),
+    Int(),
+    Abs(),
+    Sign(),
+    Mod(),
+    Power(),
+    Sqrt(),
+    Ceiling(),
+    Floor(),
 )

@@ -45,7 +45,7 @@ class Concatenate(Function):
     returns = TEXT
     summary_zh = "把多个值连接成文本（数字、日期按 TEXT 的规则转成文本），等同于 &"
     summary_en = "Joins values into one text (numbers and dates converted as TEXT does), like &"
-    examples = (("CONCATENATE(\"合同\", \"-\", 2024)", "合同-2024"),)
+    examples = (('CONCATENATE("合同", "-", 2024)', "合同-2024"),)
 
     def python(self, *args: Text) -> Text:
         return cap_text("".join(a for a in args if a))
@@ -58,7 +58,7 @@ class Left(Function):
     returns = TEXT
     summary_zh = "从左边取指定个数的字符（默认 1）"
     summary_en = "The first num_chars characters (default 1)"
-    examples = (("LEFT(\"积木平台\", 2)", "积木"),)
+    examples = (('LEFT("积木平台", 2)', "积木"),)
 
     def python(self, text: Text, n: Decimal | None = numbers.ONE) -> Text:
         k = count(n)
@@ -72,7 +72,7 @@ class Right(Function):
     returns = TEXT
     summary_zh = "从右边取指定个数的字符（默认 1）"
     summary_en = "The last num_chars characters (default 1)"
-    examples = (("RIGHT(\"HT-2024\", 4)", "2024"),)
+    examples = (('RIGHT("HT-2024", 4)', "2024"),)
 
     def python(self, text: Text, n: Decimal | None = numbers.ONE) -> Text:
         k = count(n)
@@ -88,7 +88,7 @@ class Mid(Function):
     returns = TEXT
     summary_zh = "从第 start_num 个字符起取 num_chars 个字符"
     summary_en = "num_chars characters starting at position start_num"
-    examples = (("MID(\"上海市浦东新区\", 4, 2)", "浦东"),)
+    examples = (('MID("上海市浦东新区", 4, 2)', "浦东"),)
 
     def python(self, text: Text, start: Decimal | None, n: Decimal | None) -> Text:
         s, k = count(start), count(n)
@@ -103,8 +103,10 @@ class Len(Function):
     params = (Param("text", TXT),)
     returns = NUMBER
     summary_zh = "字符个数（按 Unicode 码点计，一个汉字或表情算 1 个）"
-    summary_en = "Number of characters (Unicode code points: one Chinese character or emoji counts 1)"
-    examples = (("LEN(\"积木\")", "2"), ("LEN(\"\")", "0"))
+    summary_en = (
+        "Number of characters (Unicode code points: one Chinese character or emoji counts 1)"
+    )
+    examples = (('LEN("积木")', "2"), ('LEN("")', "0"))
 
     def python(self, text: Text) -> Decimal:
         return Decimal(len(text or ""))
@@ -117,7 +119,7 @@ class Upper(Function):
     returns = TEXT
     summary_zh = "转为大写（完整 Unicode 规则，ß 变为 SS）"
     summary_en = "Upper case (full Unicode mapping: ß becomes SS)"
-    examples = (("UPPER(\"straße\")", "STRASSE"),)
+    examples = (('UPPER("straße")', "STRASSE"),)
 
     def python(self, text: Text) -> Text:
         return cap_text((text or "").upper())
@@ -130,7 +132,7 @@ class Lower(Function):
     returns = TEXT
     summary_zh = "转为小写（完整 Unicode 规则）"
     summary_en = "Lower case (full Unicode mapping)"
-    examples = (("LOWER(\"ABC\")", "abc"),)
+    examples = (('LOWER("ABC")', "abc"),)
 
     def python(self, text: Text) -> Text:
         return cap_text((text or "").lower())
@@ -146,7 +148,7 @@ class Trim(Function):
     returns = TEXT
     summary_zh = "去掉首尾空白（含全角空格 U+3000），并把中间连续的空格合并为一个"
     summary_en = "Removes leading/trailing whitespace (including the ideographic space U+3000) and collapses inner runs of spaces"
-    examples = (("TRIM(\"　 张  三 \")", "张 三"),)
+    examples = (('TRIM("　 张  三 ")', "张 三"),)
 
     def python(self, text: Text) -> Text:
         return cap_text(_INNER_SPACES.sub(" ", (text or "").strip(WHITESPACE)))
@@ -155,11 +157,16 @@ class Trim(Function):
 class Replace(Function):
     name = "REPLACE"
     category = "text"
-    params = (Param("old_text", TXT), Param("start_num", NUM), Param("num_chars", NUM), Param("new_text", TXT))
+    params = (
+        Param("old_text", TXT),
+        Param("start_num", NUM),
+        Param("num_chars", NUM),
+        Param("new_text", TXT),
+    )
     returns = TEXT
     summary_zh = "把从 start_num 起的 num_chars 个字符替换为新文本"
     summary_en = "Replaces num_chars characters starting at start_num with new_text"
-    examples = (("REPLACE(\"13812345678\", 4, 4, \"****\")", "138****5678"),)
+    examples = (('REPLACE("13812345678", 4, 4, "****")', "138****5678"),)
 
     def python(self, old: Text, start: Decimal | None, n: Decimal | None, new: Text) -> Text:
         s, k = count(start), count(n)
@@ -172,11 +179,19 @@ class Replace(Function):
 class Substitute(Function):
     name = "SUBSTITUTE"
     category = "text"
-    params = (Param("text", TXT), Param("old_text", TXT), Param("new_text", TXT), Param("instance_num", NUM, True))
+    params = (
+        Param("text", TXT),
+        Param("old_text", TXT),
+        Param("new_text", TXT),
+        Param("instance_num", NUM, True),
+    )
     returns = TEXT
     summary_zh = "把文本中的 old_text 替换为 new_text；给出 instance_num 时只替换第几次出现"
     summary_en = "Replaces old_text with new_text; with instance_num, only that occurrence"
-    examples = (("SUBSTITUTE(\"a-b-c\", \"-\", \"/\")", "a/b/c"), ("SUBSTITUTE(\"a-b-c\", \"-\", \"/\", 2)", "a-b/c"))
+    examples = (
+        ('SUBSTITUTE("a-b-c", "-", "/")', "a/b/c"),
+        ('SUBSTITUTE("a-b-c", "-", "/", 2)', "a-b/c"),
+    )
 
     def python(self, text: Text, old: Text, new: Text, instance: Decimal | None = None) -> Text:
         base = text or ""
@@ -205,9 +220,14 @@ class Find(Function):
     case_sensitive = True
     summary_zh = "查找文本出现的位置（区分大小写，从 1 开始）；找不到时为空"
     summary_en = "Position of find_text in within_text (case-sensitive, from 1); blank if not found"
-    examples: ClassVar[tuple[tuple[str, str], ...]] = (("FIND(\"b\", \"abcb\")", "2"), ("FIND(\"B\", \"abc\")", "(blank)"))
+    examples: ClassVar[tuple[tuple[str, str], ...]] = (
+        ('FIND("b", "abcb")', "2"),
+        ('FIND("B", "abc")', "(blank)"),
+    )
 
-    def python(self, find: Text, within: Text, start: Decimal | None = numbers.ONE) -> Decimal | None:
+    def python(
+        self, find: Text, within: Text, start: Decimal | None = numbers.ONE
+    ) -> Decimal | None:
         s = count(start)
         haystack, needle = within or "", find or ""
         if s < 1 or s > len(haystack) + 1:
@@ -223,7 +243,7 @@ class Search(Find):
     case_sensitive = False
     summary_zh = "查找文本出现的位置（不区分大小写，从 1 开始；不支持通配符）；找不到时为空"
     summary_en = "Position of find_text in within_text (case-insensitive, from 1; no wildcards); blank if not found"
-    examples = (("SEARCH(\"B\", \"abc\")", "2"),)
+    examples = (('SEARCH("B", "abc")', "2"),)
 
 
 class Exact(Function):
@@ -233,7 +253,7 @@ class Exact(Function):
     returns = BOOLEAN
     summary_zh = "两个文本完全相同（区分大小写）时为真"
     summary_en = "TRUE if the two texts are identical (case-sensitive)"
-    examples = (("EXACT(\"a\", \"A\")", "FALSE"),)
+    examples = (('EXACT("a", "A")', "FALSE"),)
 
     def python(self, a: Text, b: Text) -> bool:
         return (a or "") == (b or "")
@@ -245,8 +265,10 @@ class Rept(Function):
     params = (Param("text", TXT), Param("number_times", NUM))
     returns = TEXT
     summary_zh = "把文本重复若干次；结果过长（超过 10 万字符）时为空"
-    summary_en = "Repeats text a number of times; blank if the result would exceed 100,000 characters"
-    examples = (("REPT(\"★\", 3)", "★★★"),)
+    summary_en = (
+        "Repeats text a number of times; blank if the result would exceed 100,000 characters"
+    )
+    examples = (('REPT("★", 3)', "★★★"),)
 
     def python(self, text: Text, times: Decimal | None) -> Text:
         k = count(times)
@@ -262,7 +284,11 @@ class Value(Function):
     returns = NUMBER
     summary_zh = "把文本转成数字（可带正负号、千分位逗号、末尾 %）；不能转换时为空"
     summary_en = "Converts text to a number (sign, thousands commas and a trailing % allowed); blank if it cannot"
-    examples = (("VALUE(\"1,234.5\")", "1234.5"), ("VALUE(\"12%\")", "0.12"), ("VALUE(\"abc\")", "(blank)"))
+    examples = (
+        ('VALUE("1,234.5")', "1234.5"),
+        ('VALUE("12%")', "0.12"),
+        ('VALUE("abc")', "(blank)"),
+    )
 
     def python(self, text: Text) -> Decimal | None:
         return numbers.parse_number_text(text) if text else None
@@ -280,7 +306,7 @@ class TextJoin(Function):
     returns = TEXT
     summary_zh = "用分隔符连接多个值（可以是子表单或关联字段的一列）；ignore_empty 为真时跳过空值"
     summary_en = "Joins values (a subform or relation column too) with a delimiter; skips blanks if ignore_empty is TRUE"
-    examples = (("TEXTJOIN(\"、\", TRUE, \"甲\", \"\", \"乙\")", "甲、乙"),)
+    examples = (('TEXTJOIN("、", TRUE, "甲", "", "乙")', "甲、乙"),)
 
     def python(self, delimiter: Text, ignore_empty: Any, *args: Any) -> Text:
         items: list[str] = []
@@ -297,9 +323,11 @@ class Split(Function):
     category = "text"
     params = (Param("text", TXT), Param("separator", TXT))
     backends = frozenset({"python", "js"})
-    summary_zh = "按分隔符把文本拆成列表，可用于 COUNTA、TEXTJOIN 等（仅在表单中计算，不能用于数据库筛选）"
+    summary_zh = (
+        "按分隔符把文本拆成列表，可用于 COUNTA、TEXTJOIN 等（仅在表单中计算，不能用于数据库筛选）"
+    )
     summary_en = "Splits text into a list for COUNTA, TEXTJOIN and the like (computed in forms, not in database filters)"
-    examples = (("COUNTA(SPLIT(\"a,b,c\", \",\"))", "3"),)
+    examples = (('COUNTA(SPLIT("a,b,c", ","))', "3"),)
 
     def result_type(self, args: Sequence[ExprType], call: ast.Call, source: str) -> ExprType:
         return TEXT.as_list(f"SPLIT@{call.span.offset}")
@@ -404,9 +432,9 @@ class TextFn(Function):
         " trailing zeros and dates read YYYY-MM-DD; a format longer than 100 characters gives blank"
     )
     examples = (
-        ("TEXT(1234.5, \"#,##0.00\")", "1,234.50"),
-        ("TEXT(0.256, \"0.0%\")", "25.6%"),
-        ("TEXT(DATE(2024, 3, 5), \"YYYY年M月D日\")", "2024年3月5日"),
+        ('TEXT(1234.5, "#,##0.00")', "1,234.50"),
+        ('TEXT(0.256, "0.0%")', "25.6%"),
+        ('TEXT(DATE(2024, 3, 5), "YYYY年M月D日")', "2024年3月5日"),
         ("TEXT(1.50)", "1.5"),
     )
 
@@ -425,6 +453,22 @@ class TextFn(Function):
 
 
 FUNCTIONS: tuple[Function, ...] = (
-    Concatenate(), Left(), Right(), Mid(), Len(), Upper(), Lower(), Trim(), Replace(), Substitute(),
-    Search(), Find(), Exact(), Rept(), Value(), TextJoin(), Split(), TextFn(),
+    Concatenate(),
+    Left(),
+    Right(),
+    Mid(),
+    Len(),
+    Upper(),
+    Lower(),
+    Trim(),
+    Replace(),
+    Substitute(),
+    Search(),
+    Find(),
+    Exact(),
+    Rept(),
+    Value(),
+    TextJoin(),
+    Split(),
+    TextFn(),
 )

@@ -7,7 +7,18 @@ from typing import Any
 
 from engine.forms.field_types.base import FIELD_TYPES, FieldType, Scope, register
 
-GROUPS = ("text", "number", "choice", "time", "people", "place", "files", "computed", "links", "structure")
+GROUPS = (
+    "text",
+    "number",
+    "choice",
+    "time",
+    "people",
+    "place",
+    "files",
+    "computed",
+    "links",
+    "structure",
+)
 
 GROUP_TITLES = {
     "text": ("文本", "Text"),

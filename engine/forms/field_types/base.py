@@ -59,10 +59,14 @@ class FieldType:
     example: ClassVar[dict[str, Any]] = {}  # the smallest valid options besides key and type
     titleable: ClassVar[bool] = False  # may be a form's title field
 
-    def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
+    def expr_schema(
+        self, field: FieldSpecBase, scope: Scope | None = None
+    ) -> dict[str, Any] | None:
         """The entry formulas see for this field (`engine.expr` schema), or None if unknown yet."""
         entry: dict[str, Any] = {"type": self.name, "label": label_value(field.label)}
-        precision = vars(field).get("precision")  # not getattr: a missing attribute is slow on Pydantic models
+        precision = vars(field).get(
+            "precision"
+        )  # not getattr: a missing attribute is slow on Pydantic models
         if isinstance(precision, int):
             entry["precision"] = precision
         return entry
@@ -108,7 +112,9 @@ class FieldType:
         """
         if value is None:
             return None
-        precision = vars(field).get("precision")  # not getattr: a missing attribute is slow on Pydantic models
+        precision = vars(field).get(
+            "precision"
+        )  # not getattr: a missing attribute is slow on Pydantic models
         if isinstance(value, Decimal) and isinstance(precision, int):
             return decimal_json(value, precision)
         return generic_json(value)

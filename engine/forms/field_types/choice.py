@@ -59,7 +59,9 @@ class _OptionsType(FieldType):
         seen: set[str] = set()
         for index, option in enumerate(getattr(field, "options", [])):
             if option.value in seen:
-                issues.append(issue(f"options[{index}].value", "duplicate_option", value=option.value))
+                issues.append(
+                    issue(f"options[{index}].value", "duplicate_option", value=option.value)
+                )
             seen.add(option.value)
         default = getattr(field, "default", None)
         chosen = default if isinstance(default, list) else [default]
@@ -132,7 +134,11 @@ class MultiselectType(_OptionsType):
         values = frozenset(o.value for o in getattr(field, "options", []))
 
         def coerce(raw: Any) -> Result:
-            if type(raw) is list and all(type(v) is str and v in values for v in raw) and len(set(raw)) == len(raw):
+            if (
+                type(raw) is list
+                and all(type(v) is str and v in values for v in raw)
+                and len(set(raw)) == len(raw)
+            ):
                 return (list(raw) or None), []
             return self.coerce(field, raw)
 

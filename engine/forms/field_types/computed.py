@@ -77,7 +77,9 @@ class FormulaType(ComputedType):
     spec = FormulaField
     example: ClassVar[dict[str, Any]] = {"expr": "1 + 1"}
 
-    def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
+    def expr_schema(
+        self, field: FieldSpecBase, scope: Scope | None = None
+    ) -> dict[str, Any] | None:
         return None
 
 
@@ -115,7 +117,9 @@ class SerialType(ComputedType):
         problem = serial_pattern_problem(field.pattern)
         if problem is None:
             return []
-        return [issue("pattern", "invalid_serial_pattern", reason_zh=problem[0], reason_en=problem[1])]
+        return [
+            issue("pattern", "invalid_serial_pattern", reason_zh=problem[0], reason_en=problem[1])
+        ]
 
 
 @register

@@ -65,7 +65,9 @@ class RelationType(FieldType):
     spec = RelationField
     example: ClassVar[dict[str, Any]] = {"target": "other"}
 
-    def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
+    def expr_schema(
+        self, field: FieldSpecBase, scope: Scope | None = None
+    ) -> dict[str, Any] | None:
         assert isinstance(field, RelationField)
         target = scope.entries.get(field.target, {}) if scope else {}
         return {
@@ -135,7 +137,9 @@ class LookupType(ComputedType):
     spec = LookupField
     example: ClassVar[dict[str, Any]] = {"relation": "customer", "field": "name"}
 
-    def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
+    def expr_schema(
+        self, field: FieldSpecBase, scope: Scope | None = None
+    ) -> dict[str, Any] | None:
         assert isinstance(field, LookupField)
         via = scope.sibling(field.relation) if scope else None
         if scope is None or not isinstance(via, RelationField):
@@ -162,7 +166,9 @@ class RollupType(ComputedType):
     spec = RollupField
     example: ClassVar[dict[str, Any]] = {"relation": "items", "field": "qty", "aggregate": "sum"}
 
-    def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
+    def expr_schema(
+        self, field: FieldSpecBase, scope: Scope | None = None
+    ) -> dict[str, Any] | None:
         assert isinstance(field, RollupField)
         label = label_value(field.label)
         if field.aggregate in ("sum", "avg", "count"):
@@ -182,6 +188,12 @@ class RollupType(ComputedType):
             and target.type not in NUMBER_TYPES | {"formula", "rollup", "lookup"}
         ):
             issues.append(
-                issue("aggregate", "aggregate_type", aggregate=field.aggregate, key=target.key, type=target.type)
+                issue(
+                    "aggregate",
+                    "aggregate_type",
+                    aggregate=field.aggregate,
+                    key=target.key,
+                    type=target.type,
+                )
             )
         return issues

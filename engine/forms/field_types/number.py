@@ -17,7 +17,9 @@ from engine.forms.field_types.base import FieldType, none_or, register
 from engine.forms.field_types.values import CTX, coerce_decimal, coerce_integer, decimal_json, fail
 
 Precision = Annotated[int, Field(ge=0, le=10, description="Decimal places (0-10)")]
-PercentPrecision = Annotated[int, Field(ge=0, le=8, description="Decimal places of the percentage shown (0-8)")]
+PercentPrecision = Annotated[
+    int, Field(ge=0, le=8, description="Decimal places of the percentage shown (0-8)")
+]
 
 
 class NumberField(ValueFieldSpec):

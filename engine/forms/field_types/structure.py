@@ -45,7 +45,9 @@ class SubformType(FieldType):
     spec = SubformField
     example: ClassVar[dict[str, Any]] = {"fields": [{"key": "qty", "type": "integer"}]}
 
-    def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
+    def expr_schema(
+        self, field: FieldSpecBase, scope: Scope | None = None
+    ) -> dict[str, Any] | None:
         from engine.forms.field_types import FIELD_TYPES
 
         assert isinstance(field, SubformField)
@@ -86,7 +88,9 @@ class SectionType(FieldType):
     group = "structure"
     spec = SectionField
 
-    def expr_schema(self, field: FieldSpecBase, scope: Scope | None = None) -> dict[str, Any] | None:
+    def expr_schema(
+        self, field: FieldSpecBase, scope: Scope | None = None
+    ) -> dict[str, Any] | None:
         return None
 
     def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:

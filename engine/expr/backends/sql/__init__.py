@@ -59,7 +59,11 @@ def compile_sql(
     for node in _walk(tree):
         if isinstance(node, ast.Call) and "sql" not in FUNCTIONS[node.name].backends:
             raise ExprError(
-                "not_in_backend", span=node.span, name=node.name, backend_zh="数据库", backend_en="the database"
+                "not_in_backend",
+                span=node.span,
+                name=node.name,
+                backend_zh="数据库",
+                backend_en="the database",
             )
     value = SqlCompiler(resolver_for(columns), ctx).compile(tree)
     kind = tree.type.kind

@@ -54,6 +54,8 @@ def _is_constant(node: ast.Node) -> bool:
             return False
         stack.extend(ast.children(current))
     return True
+
+
 Emitter = Callable[["SqlCompiler", ast.Call], Val]
 EMITTERS: dict[str, Emitter] = {}
 
@@ -82,7 +84,11 @@ _PG_NULL = {
 }
 define("null", sqlite="NULL", postgresql=lambda a, p: _PG_NULL[p[0]])
 define("num_lit", sqlite="'{p0}'", postgresql="CAST({p0} AS NUMERIC)")
-define("bool_lit", sqlite=lambda a, p: "1" if p[0] else "0", postgresql=lambda a, p: "TRUE" if p[0] else "FALSE")
+define(
+    "bool_lit",
+    sqlite=lambda a, p: "1" if p[0] else "0",
+    postgresql=lambda a, p: "TRUE" if p[0] else "FALSE",
+)
 define("text_lit", sqlite="{0}", postgresql="CAST({0} AS TEXT)")
 # A scaled-integer column as a number: canonical text on SQLite.
 define(
@@ -114,7 +120,10 @@ class SqlCompiler:
     def tz(self) -> ColumnElement[Any]:
         """The organisation's time zone name, as a bind parameter."""
         if self._tz is None:
-            self._tz = op("text_lit", bindparam("jimu_tz", self.ctx.tz.key, type_=KIND_TYPES["text"](), unique=True))
+            self._tz = op(
+                "text_lit",
+                bindparam("jimu_tz", self.ctx.tz.key, type_=KIND_TYPES["text"](), unique=True),
+            )
         return self._tz
 
     def null(self, kind: Kind) -> Val:
@@ -155,7 +164,11 @@ class SqlCompiler:
         fn = FUNCTIONS[node.name]
         if "sql" not in fn.backends:
             raise ExprError(
-                "not_in_backend", span=node.span, name=node.name, backend_zh="数据库", backend_en="the database"
+                "not_in_backend",
+                span=node.span,
+                name=node.name,
+                backend_zh="数据库",
+                backend_en="the database",
             )
         return EMITTERS[node.name](self, node)
 
@@ -177,7 +190,9 @@ class SqlCompiler:
             sql = op("num_lit", params=(numbers.to_text(value),))
             return Val(sql, "number", simple=True, nullable=False, literal=value, places=places)
         if kind == "boolean":
-            return Val(op("bool_lit", params=(bool(value),)), "boolean", simple=True, nullable=False)
+            return Val(
+                op("bool_lit", params=(bool(value),)), "boolean", simple=True, nullable=False
+            )
         wrapper = "text_lit" if kind == "text" else "col"
         bound = bindparam(None, value, type_=KIND_TYPES[kind](), unique=True)
         return Val(op(wrapper, bound), kind, simple=True, nullable=False)
@@ -188,7 +203,9 @@ class SqlCompiler:
             return self.null("number")
         sql = op("num_lit", params=(numbers.to_text(value),))
         places = max(0, -int(value.normalize().as_tuple().exponent))
-        return Val(sql, "number", simple=True, nullable=False, literal=value, places=min(places, 10))
+        return Val(
+            sql, "number", simple=True, nullable=False, literal=value, places=min(places, 10)
+        )
 
     # --- references ---------------------------------------------------------------------
     def reference(self, node: ast.Ref) -> Val:
@@ -245,7 +262,11 @@ class SqlCompiler:
         rows = self.rows(source)
         if not isinstance(rows, SqlRows):
             raise ExprError(
-                "list_not_in_backend", span=node.span, name=source, backend_zh="数据库", backend_en="the database"
+                "list_not_in_backend",
+                span=node.span,
+                name=source,
+                backend_zh="数据库",
+                backend_en="the database",
             )
         with self.iterate(source):
             element = self.compile(node)
@@ -258,7 +279,9 @@ class SqlCompiler:
             inner = inner.order_by(*rows.order_by)
         return inner.subquery()
 
-    def aggregate(self, node: ast.Node, name: str, *extra: ColumnElement[Any], params: tuple[Any, ...] = ()) -> ColumnElement[Any]:
+    def aggregate(
+        self, node: ast.Node, name: str, *extra: ColumnElement[Any], params: tuple[Any, ...] = ()
+    ) -> ColumnElement[Any]:
         """``(SELECT <name>(v) FROM (<element subquery>))``: one scalar per list argument."""
         sub = self.element_subquery(node)
         return select(Op(name, sub.c.v, *extra, params=params)).select_from(sub).scalar_subquery()
@@ -319,7 +342,15 @@ def resolver_for(columns: Mapping[str, Any] | Resolver) -> Resolver:
 
 # --- calls of the language's functions ----------------------------------------------------
 
-KIND_CODES = {"number": "n", "text": "t", "boolean": "b", "date": "d", "datetime": "D", "time": "T", "blank": "x"}
+KIND_CODES = {
+    "number": "n",
+    "text": "t",
+    "boolean": "b",
+    "date": "d",
+    "datetime": "D",
+    "time": "T",
+    "blank": "x",
+}
 
 
 def _sqlite_call(args: list[str], params: tuple[Any, ...]) -> str:
@@ -336,7 +367,13 @@ def function(name: str, postgresql: Any, sqlite: Any = None) -> None:
     define(f"fn:{name}", sqlite=sqlite or _sqlite_call, postgresql=postgresql)
 
 
-def call(c: SqlCompiler, node: ast.Call, args: Sequence[Val], lists: Sequence[bool] = (), extra: tuple[Any, ...] = ()) -> Val:
+def call(
+    c: SqlCompiler,
+    node: ast.Call,
+    args: Sequence[Val],
+    lists: Sequence[bool] = (),
+    extra: tuple[Any, ...] = (),
+) -> Val:
     """``fn:<NAME>`` over compiled arguments (``lists[i]``: argument i is a list array).
 
     Params: ``(signature, lists, kinds, *extra)``. The SQLite rendering passes the signature
@@ -345,7 +382,10 @@ def call(c: SqlCompiler, node: ast.Call, args: Sequence[Val], lists: Sequence[bo
     assert node.type is not None
     fn = FUNCTIONS[node.name]
     flags = tuple(lists) or (False,) * len(args)
-    codes = ",".join(("L" if is_list else "") + KIND_CODES[a.kind] for a, is_list in zip(args, flags, strict=True))
+    codes = ",".join(
+        ("L" if is_list else "") + KIND_CODES[a.kind]
+        for a, is_list in zip(args, flags, strict=True)
+    )
     signature = f"{node.name}|{codes}|{'c' if fn.needs_ctx else ''}|{node.type.kind}"
     sql_args: list[Val] = []
     for i, a in enumerate(args):
@@ -356,4 +396,6 @@ def call(c: SqlCompiler, node: ast.Call, args: Sequence[Val], lists: Sequence[bo
     if fn.needs_ctx:
         sql_args.append(Val(c.tz, "text"))
     kinds = tuple(a.kind for a in args)
-    return Val(op(f"fn:{node.name}", *sql_args, params=(signature, flags, kinds, *extra)), node.type.kind)
+    return Val(
+        op(f"fn:{node.name}", *sql_args, params=(signature, flags, kinds, *extra)), node.type.kind
+    )

@@ -23,13 +23,19 @@ function("EOMONTH", "jimu_eomonth({0}, {1})")
 function("NETWORKDAYS", "jimu_networkdays({0}, {1})")
 function(
     "DATEVALUE",
-    lambda a, p: f"CAST(({a[0]} AT TIME ZONE {a[1]}) AS DATE)" if p[2][0] == "datetime" else f"jimu_datevalue({a[0]})",
+    lambda a, p: (
+        f"CAST(({a[0]} AT TIME ZONE {a[1]}) AS DATE)"
+        if p[2][0] == "datetime"
+        else f"jimu_datevalue({a[0]})"
+    ),
 )
 function(
     "TIMEVALUE",
-    lambda a, p: f"CAST(date_trunc('second', {a[0]} AT TIME ZONE {a[1]}) AS TIME)"
-    if p[2][0] == "datetime"
-    else f"jimu_timevalue({a[0]})",
+    lambda a, p: (
+        f"CAST(date_trunc('second', {a[0]} AT TIME ZONE {a[1]}) AS TIME)"
+        if p[2][0] == "datetime"
+        else f"jimu_timevalue({a[0]})"
+    ),
 )
 
 # Parts of 'YYYY-MM-DD' and 'HH:MM:SS' texts on SQLite; EXTRACT on PostgreSQL.
@@ -83,8 +89,16 @@ def days(c: SqlCompiler, node: ast.Call) -> Val:
 
 
 @emitter(
-    "DATE", "WEEKDAY", "WEEKNUM", "ISOWEEKNUM", "DATEDIF", "EDATE", "EOMONTH", "NETWORKDAYS",
-    "DATEVALUE", "TIMEVALUE",
+    "DATE",
+    "WEEKDAY",
+    "WEEKNUM",
+    "ISOWEEKNUM",
+    "DATEDIF",
+    "EDATE",
+    "EOMONTH",
+    "NETWORKDAYS",
+    "DATEVALUE",
+    "TIMEVALUE",
 )
 def date_function(c: SqlCompiler, node: ast.Call) -> Val:
     return call(c, node, c.args(node))

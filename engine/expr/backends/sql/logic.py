@@ -25,6 +25,8 @@ def _case(a: list[str], p: tuple[Any, ...]) -> str:
 
 both("case", _case)
 both("bind", "(SELECT {1} FROM (SELECT {0} AS s) AS {p0})")
+
+
 def _xor(modulo: str) -> Any:
     def render(a: list[str], p: tuple[Any, ...]) -> str:
         total = " + ".join(f"(CASE WHEN {x} THEN 1 ELSE 0 END)" for x in a)
@@ -67,7 +69,8 @@ def ifs(c: SqlCompiler, node: ast.Call) -> Val:
     assert node.type is not None
     kind = node.type.kind
     pairs = [
-        (c.compile(node.args[i]), branch(c, node.args[i + 1], kind)) for i in range(0, len(node.args), 2)
+        (c.compile(node.args[i]), branch(c, node.args[i + 1], kind))
+        for i in range(0, len(node.args), 2)
     ]
     return case(c, kind, pairs, None)
 
@@ -82,7 +85,9 @@ def switch(c: SqlCompiler, node: ast.Call) -> Val:
     if not subject.simple:
         # Compute the subject once: (SELECT CASE ... END FROM (SELECT <subject> AS s) AS jimu_sN).
         alias = f"jimu_s{c.next_id()}"
-        subject = Val(literal_column(f"{alias}.s"), subject.kind, simple=True, nullable=subject.nullable)
+        subject = Val(
+            literal_column(f"{alias}.s"), subject.kind, simple=True, nullable=subject.nullable
+        )
     rest = node.args[1:]
     pairs = []
     for i in range(0, len(rest) - 1, 2):

@@ -19,8 +19,14 @@ from .compiler import SqlCompiler, SqlRows, call, emitter, function, optional
 from .nodes import Val, define, op
 
 # --- aggregates over one list (the body of a correlated subquery) ---------------------------
-define("agg:SUM", sqlite="COALESCE(jimu_sumagg({0}), '0')", postgresql="jimu_num(COALESCE(sum({0}), 0))")
-define("agg:AVERAGE", sqlite="jimu_avgagg({0})", postgresql="jimu_div(jimu_num(sum({0})), count({0}))")
+define(
+    "agg:SUM",
+    sqlite="COALESCE(jimu_sumagg({0}), '0')",
+    postgresql="jimu_num(COALESCE(sum({0}), 0))",
+)
+define(
+    "agg:AVERAGE", sqlite="jimu_avgagg({0})", postgresql="jimu_div(jimu_num(sum({0})), count({0}))"
+)
 define("agg:COUNT", sqlite="CAST(count({0}) AS TEXT)", postgresql="CAST(count({0}) AS NUMERIC)")
 define(
     "agg:MIN",
@@ -36,7 +42,9 @@ define(
 
 def _pg_array(args: list[str], lists: tuple[bool, ...]) -> str:
     """Concatenate list arrays and scalars into one PostgreSQL array."""
-    return " || ".join(a if is_list else f"ARRAY[{a}]" for a, is_list in zip(args, lists, strict=True))
+    return " || ".join(
+        a if is_list else f"ARRAY[{a}]" for a, is_list in zip(args, lists, strict=True)
+    )
 
 
 def _pg_count(args: list[str], params: tuple[Any, ...]) -> str:
@@ -110,7 +118,12 @@ def aggregate(c: SqlCompiler, node: ast.Call) -> Val:
 # --- rounding and arithmetic functions ------------------------------------------------------
 
 
-for _name, _mode in (("ROUND", "half_up"), ("ROUNDUP", "up"), ("ROUNDDOWN", "down"), ("TRUNC", "down")):
+for _name, _mode in (
+    ("ROUND", "half_up"),
+    ("ROUNDUP", "up"),
+    ("ROUNDDOWN", "down"),
+    ("TRUNC", "down"),
+):
     function(_name, lambda a, p, m=_mode: f"jimu_round({a[0]}, {optional(a, 1)}, '{m}')")
 function("INT", "jimu_round({0}, NULL, 'floor')")
 function("ABS", "abs(COALESCE({0}, 0))")
@@ -122,7 +135,20 @@ function("CEILING", lambda a, p: f"jimu_multiple({a[0]}, {optional(a, 1)}, TRUE)
 function("FLOOR", lambda a, p: f"jimu_multiple({a[0]}, {optional(a, 1)}, FALSE)")
 
 
-@emitter("ROUND", "ROUNDUP", "ROUNDDOWN", "TRUNC", "INT", "ABS", "SIGN", "MOD", "POWER", "SQRT", "CEILING", "FLOOR")
+@emitter(
+    "ROUND",
+    "ROUNDUP",
+    "ROUNDDOWN",
+    "TRUNC",
+    "INT",
+    "ABS",
+    "SIGN",
+    "MOD",
+    "POWER",
+    "SQRT",
+    "CEILING",
+    "FLOOR",
+)
 def numeric(c: SqlCompiler, node: ast.Call) -> Val:
     result = call(c, node, c.args(node))
     if node.name in ("ABS", "SIGN"):

@@ -67,7 +67,9 @@ class Op(FunctionElement[Any]):
         ("jparams", InternalTraversal.dp_plain_obj),
     ]
 
-    def __init__(self, jop: str, *args: Any, params: tuple[Any, ...] = (), type_: Any = None) -> None:
+    def __init__(
+        self, jop: str, *args: Any, params: tuple[Any, ...] = (), type_: Any = None
+    ) -> None:
         self.jop = jop
         self.jparams = params
         super().__init__(*args)

@@ -51,7 +51,11 @@ define("pos", sqlite="COALESCE({0}, '0')", postgresql="COALESCE({0}, 0)")
 define("pct", sqlite=_FUSED, postgresql="round(COALESCE({0}, 0) * 0.01, 10)")
 
 # --- dates --------------------------------------------------------------------------------
-define("date_shift", sqlite="jimu_date_shift({0}, {1}, {p0})", postgresql="jimu_date_shift({0}, {1}, {p0})")
+define(
+    "date_shift",
+    sqlite="jimu_date_shift({0}, {1}, {p0})",
+    postgresql="jimu_date_shift({0}, {1}, {p0})",
+)
 define(
     "date_diff",
     sqlite="CAST(CAST(julianday({0}) - julianday({1}) AS INTEGER) AS TEXT)",
@@ -59,7 +63,11 @@ define(
 )
 
 # --- text ---------------------------------------------------------------------------------
-define("concat", sqlite="jimu_concat({0}, {1})", postgresql="jimu_cap(COALESCE({0}, '') || COALESCE({1}, ''))")
+define(
+    "concat",
+    sqlite="jimu_concat({0}, {1})",
+    postgresql="jimu_cap(COALESCE({0}, '') || COALESCE({1}, ''))",
+)
 
 # --- comparisons --------------------------------------------------------------------------
 define("is", sqlite="({0} IS {1})", postgresql="({0} IS NOT DISTINCT FROM {1})")
@@ -95,7 +103,11 @@ define(
     postgresql=lambda a, p: _guarded(a, p),
 )
 # A column against a number literal; params hold each dialect's finished test of {0}.
-define("compare_literal", sqlite=lambda a, p: p[0].format(a[0]), postgresql=lambda a, p: p[1].format(a[0]))
+define(
+    "compare_literal",
+    sqlite=lambda a, p: p[0].format(a[0]),
+    postgresql=lambda a, p: p[1].format(a[0]),
+)
 define("false", sqlite="FALSE", postgresql="FALSE")
 define("true", sqlite="TRUE", postgresql="TRUE")
 
@@ -150,7 +162,9 @@ def arithmetic(name: str, a: Val, b: Val) -> Val:
     exact = name != "mul" or (places is not None and places <= 10)
     params = (small, a.nullable, b.nullable, exact)
     weight = 2 * leaves + 1 if small else leaves + 1
-    return Val(op(name, a, b, params=params), "number", weight=weight, places=places if exact else None)
+    return Val(
+        op(name, a, b, params=params), "number", weight=weight, places=places if exact else None
+    )
 
 
 def _constant(value: bool) -> Val:
@@ -165,7 +179,9 @@ def compare(symbol: str, a: Val, b: Val) -> Val:
         if a.kind == "blank" and b.kind == "blank":
             return _constant(symbol == "=")
         other = b if a.kind == "blank" else a
-        return Val(op("is_null" if symbol == "=" else "is_not_null", other), "boolean", nullable=False)
+        return Val(
+            op("is_null" if symbol == "=" else "is_not_null", other), "boolean", nullable=False
+        )
     if a.literal is not None and b.scaled is not None:
         a, b, symbol = b, a, _FLIP[symbol]
     if a.scaled is not None and b.literal is not None:
@@ -186,7 +202,14 @@ def compare(symbol: str, a: Val, b: Val) -> Val:
         return Val(op("compare", a, b, params=params), "boolean", nullable=False)
     if symbol in ("=", "<>"):
         return Val(op("is" if symbol == "=" else "is_not", a, b), "boolean", nullable=False)
-    params = (symbol, a.simple and b.simple, a.nullable, b.nullable, a.kind == "text", a.kind == "number")
+    params = (
+        symbol,
+        a.simple and b.simple,
+        a.nullable,
+        b.nullable,
+        a.kind == "text",
+        a.kind == "number",
+    )
     name = "compare_number" if a.kind == "number" else "compare"
     return Val(op(name, a, b, params=params), "boolean", nullable=False)
 

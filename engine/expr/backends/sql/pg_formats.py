@@ -8,7 +8,26 @@ from engine.expr.functions.texts import MAX_FORMAT
 FN = "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE"
 SQLFN = "LANGUAGE sql IMMUTABLE PARALLEL SAFE"
 NUMBER_PATTERN = r"[0#][0#,]*(?:\.[0#]*)?|\.[0#]+"
-DATE_TOKENS = ["YYYY", "yyyy", "YY", "yy", "MM", "M", "DD", "dd", "D", "d", "HH", "hh", "H", "h", "mm", "m", "ss", "s"]
+DATE_TOKENS = [
+    "YYYY",
+    "yyyy",
+    "YY",
+    "yy",
+    "MM",
+    "M",
+    "DD",
+    "dd",
+    "D",
+    "d",
+    "HH",
+    "hh",
+    "H",
+    "h",
+    "mm",
+    "m",
+    "ss",
+    "s",
+]
 _TOKEN_ARRAY = "ARRAY[" + ", ".join(f"'{t}'" for t in DATE_TOKENS) + "]"
 
 FORMATS = [

@@ -254,17 +254,23 @@ def install_postgres_functions(connection: Any) -> None:
     """
     from sqlalchemy import text
 
-    found = connection.execute(text("SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'")).first()
+    found = connection.execute(
+        text("SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'")
+    ).first()
     if found is None:
         raise RuntimeError("PostgreSQL lacks the ICU collation und-x-icu (build with ICU)")
     # Concurrent CREATE OR REPLACE of one function can fail ("tuple concurrently updated").
     connection.execute(text("SELECT pg_advisory_xact_lock(7406170001)"))
-    installed = connection.execute(
-        text(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p"
-            " WHERE p.proname LIKE 'jimu\\_%' AND p.pronamespace = current_schema()::regnamespace"
+    installed = (
+        connection.execute(
+            text(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p"
+                " WHERE p.proname LIKE 'jimu\\_%' AND p.pronamespace = current_schema()::regnamespace"
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     current = None
     if "jimu_version()" in installed:
         current = connection.execute(text("SELECT jimu_version()")).scalar()
@@ -275,6 +281,8 @@ def install_postgres_functions(connection: Any) -> None:
                 cursor.execute(f"DROP FUNCTION IF EXISTS {signature}")
         for statement in install_statements():
             cursor.execute(statement)
-        cursor.execute(f"CREATE OR REPLACE FUNCTION jimu_version() RETURNS integer {SQLFN} AS $$ SELECT {VERSION} $$")
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION jimu_version() RETURNS integer {SQLFN} AS $$ SELECT {VERSION} $$"
+        )
     finally:
         cursor.close()

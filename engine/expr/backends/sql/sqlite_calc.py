@@ -79,12 +79,16 @@ def render_comparison(element: Op, compiler: SQLCompiler, **kw: Any) -> str:
     left, right = element.clause_expr.element.clauses  # type: ignore[union-attr]
     symbol = element.jparams[0]
     fused = program.call(f"{SYMBOLS[symbol]}({program.term(left)},{program.term(right)})")
-    native = _native_product_test(left, right, symbol) or _native_product_test(right, left, FLIP[symbol])
+    native = _native_product_test(left, right, symbol) or _native_product_test(
+        right, left, FLIP[symbol]
+    )
     if native is None:
         return fused
     test, columns = native
     a, b = (compiler.process(c, **kw) for c in columns)
-    bound = PRODUCT_BOUNDS[sum(scale for _, scale in _product_columns(left) or _product_columns(right) or ())]
+    bound = PRODUCT_BOUNDS[
+        sum(scale for _, scale in _product_columns(left) or _product_columns(right) or ())
+    ]
     return (
         f"(CASE WHEN abs({a}) <= {bound} AND abs({b}) <= {bound} THEN {test.format(a=a, b=b)}"
         f" ELSE {fused} END)"
@@ -169,7 +173,9 @@ class _Parser:
             index = int(index_text)
             if scale_text:
                 scale = -int(scale_text)
-                return lambda args: None if args[index] is None else Decimal(int(args[index])).scaleb(scale)
+                return lambda args: (
+                    None if args[index] is None else Decimal(int(args[index])).scaleb(scale)
+                )
             return lambda args: None if args[index] is None else Decimal(args[index])
         if head == "#":
             self.at += 1

@@ -79,7 +79,15 @@ ENCODE: dict[str, Callable[[Any], Any]] = {
     "time": lambda v: None if v is None else v.isoformat(),
     "blank": lambda v: None,
 }
-KIND_CODES = {"number": "n", "text": "t", "boolean": "b", "date": "d", "datetime": "D", "time": "T", "blank": "x"}
+KIND_CODES = {
+    "number": "n",
+    "text": "t",
+    "boolean": "b",
+    "date": "d",
+    "datetime": "D",
+    "time": "T",
+    "blank": "x",
+}
 
 
 @lru_cache(maxsize=64)

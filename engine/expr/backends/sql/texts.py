@@ -27,12 +27,24 @@ function("REPT", "jimu_rept({0}, {1})")
 function("VALUE", "jimu_value({0})")
 function(
     "TEXTJOIN",
-    lambda a, p: f"jimu_textjoin({a[0]}, {a[1]}, "
-    + " || ".join(x if is_list else f"ARRAY[{x}]" for x, is_list in zip(a[2:], p[1][2:], strict=True))
-    + ")",
+    lambda a, p: (
+        f"jimu_textjoin({a[0]}, {a[1]}, "
+        + " || ".join(
+            x if is_list else f"ARRAY[{x}]" for x, is_list in zip(a[2:], p[1][2:], strict=True)
+        )
+        + ")"
+    ),
 )
-define("len", sqlite="CAST(length(COALESCE({0}, '')) AS TEXT)", postgresql="CAST(length(COALESCE({0}, '')) AS NUMERIC)")
-define("exact", sqlite="(COALESCE({0}, '') = COALESCE({1}, ''))", postgresql="(COALESCE({0}, '') = COALESCE({1}, ''))")
+define(
+    "len",
+    sqlite="CAST(length(COALESCE({0}, '')) AS TEXT)",
+    postgresql="CAST(length(COALESCE({0}, '')) AS NUMERIC)",
+)
+define(
+    "exact",
+    sqlite="(COALESCE({0}, '') = COALESCE({1}, ''))",
+    postgresql="(COALESCE({0}, '') = COALESCE({1}, ''))",
+)
 
 
 _PG_DEFAULT_TEXT = {
@@ -75,8 +87,20 @@ function("TEXT", _pg_text, sqlite=_sqlite_text)
 
 
 @emitter(
-    "CONCATENATE", "LEFT", "RIGHT", "MID", "UPPER", "LOWER", "TRIM", "REPLACE", "SUBSTITUTE",
-    "SEARCH", "FIND", "REPT", "VALUE", "TEXT",
+    "CONCATENATE",
+    "LEFT",
+    "RIGHT",
+    "MID",
+    "UPPER",
+    "LOWER",
+    "TRIM",
+    "REPLACE",
+    "SUBSTITUTE",
+    "SEARCH",
+    "FIND",
+    "REPT",
+    "VALUE",
+    "TEXT",
 )
 def text_function(c: SqlCompiler, node: ast.Call) -> Val:
     return call(c, node, c.args(node))
