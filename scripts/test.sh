@@ -58,6 +58,7 @@ run_suite() {
 }
 
 run_suite ruff .venv/bin/ruff check .
+run_suite ruff-format .venv/bin/ruff format --check .
 run_suite mypy .venv/bin/mypy
 run_suite python python_tests
 run_suite ui-build build_ui
