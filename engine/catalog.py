@@ -18,8 +18,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.auth.credentials import hash_password
+from engine.core.errors import not_found
 from engine.forms import apps
-from engine.forms.errors import not_found
 from engine.forms.records import Actor
 from engine.store.models import Department, Role, RoleMember, User, utcnow
 

@@ -134,7 +134,7 @@ DataDir = Annotated[
 @contextmanager
 def _database(data_dir: Path | None) -> Iterator[Engine]:
     """The migrated database of `data_dir`; a refused request exits 1 with its zh/en issues."""
-    from engine.forms.errors import ServiceError
+    from engine.core.errors import ServiceError
     from engine.store import make_engine
 
     settings = _settings(data_dir)

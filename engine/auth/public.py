@@ -40,10 +40,10 @@ from engine.auth.links import (
     fillable_problem,
     link_bound,
 )
+from engine.core.errors import ServiceError, invalid, not_found
 from engine.core.issues import Issue
 from engine.forms import apps
 from engine.forms.access import Access
-from engine.forms.errors import ServiceError, invalid, not_found
 from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import FormLayout
 from engine.forms.linkage import SourceAccess

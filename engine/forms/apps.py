@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from engine.core.errors import ServiceError, not_found
 from engine.core.issues import DefinitionError
 from engine.forms.compile import validate_app
-from engine.forms.errors import ServiceError, not_found
 from engine.forms.field_types.links import RelationField
 from engine.forms.layout import AppLayout, FormLayout
 from engine.forms.messages import issue

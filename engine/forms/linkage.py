@@ -23,11 +23,11 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
+from engine.core.errors import invalid
 from engine.core.issues import Issue
 from engine.forms.access import Access
 from engine.forms.cache import on_layout
 from engine.forms.common import DefaultLinkage, FieldSpecBase, Linkage, ValueFieldSpec
-from engine.forms.errors import invalid
 from engine.forms.field_types.base import Scope
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.values import coerce_id

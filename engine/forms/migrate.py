@@ -25,9 +25,9 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from engine.core.errors import ServiceError
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, Label, LocalizedText
-from engine.forms.errors import ServiceError
 from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import RelationField

@@ -24,12 +24,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine import expr
+from engine.core.errors import ServiceError, forbidden, invalid, not_found
 from engine.core.issues import Issue, format_path
 from engine.core.sqltypes import INT64_MAX, to_epoch_ms
 from engine.forms.access import Access
 from engine.forms.cache import on_layout
 from engine.forms.common import DefaultExpr, DefaultLinkage, ValueFieldSpec
-from engine.forms.errors import ServiceError, forbidden, invalid, not_found
 from engine.forms.field_types.computed import (
     SERIAL_COUNTER,
     SERIAL_TOKEN,

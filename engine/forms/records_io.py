@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
+from engine.core.errors import ServiceError
 from engine.core.issues import Issue
 from engine.forms.access import Access
-from engine.forms.errors import ServiceError
 from engine.forms.layout import AppLayout, FormLayout
 from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from engine.auth.links import LinkAccess
+from engine.core.errors import ServiceError
 from engine.forms import apps
-from engine.forms.errors import ServiceError
 from engine.forms.query import Reader
 from tests.auth.crm_org import API, installed_crm
 

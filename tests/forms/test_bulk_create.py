@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from engine.core.errors import ServiceError
 from engine.forms import apps
-from engine.forms.errors import ServiceError
 from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer, history
 from engine.store import prepare_database

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from engine.auth.permissions import FormAccess
+from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.cache import LruCache
-from engine.forms.errors import ServiceError
 from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer
 from engine.store import prepare_database

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from engine.core.errors import ServiceError
 from engine.forms import apps
-from engine.forms.errors import ServiceError
 from engine.forms.query import Reader
 from engine.forms.records import Actor, Writer
 from engine.store import prepare_database
