@@ -51,11 +51,12 @@ from sqlalchemy.engine import Connection, Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.core.context import Actor
 from engine.forms import apps
 from engine.forms.apps import LoadedApp
 from engine.forms.layout import FormLayout
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.store import engine_for_url, prepare_database
 from engine.store.models import User
 from engine.store.records import system_columns

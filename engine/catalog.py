@@ -18,9 +18,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.auth.credentials import hash_password
+from engine.core.context import Actor
 from engine.core.errors import not_found
 from engine.forms import apps
-from engine.forms.records import Actor
 from engine.store.models import Department, Role, RoleMember, User, utcnow
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "apps_catalog"

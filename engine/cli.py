@@ -168,7 +168,7 @@ def app_install(
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from engine import catalog
-    from engine.forms.records import Actor
+    from engine.core.context import Actor
 
     with (
         _database(data_dir) as engine,
@@ -214,8 +214,8 @@ def app_import(
 
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
+    from engine.core.context import Actor
     from engine.forms import apps
-    from engine.forms.records import Actor
 
     try:
         pack = json.loads(path.read_text(encoding="utf-8"))
@@ -489,8 +489,9 @@ def records_import(
 ) -> None:
     """Create records from a spreadsheet through the record pipeline (all or nothing by default)."""
     from engine.auth import audit
+    from engine.core.context import Actor
     from engine.forms import apps
-    from engine.forms.records import Actor, Writer
+    from engine.forms.records import Writer
     from engine.forms.records_io import Importer
     from engine.forms.spreadsheet import detect_format, read_rows
 

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
 
-from engine.forms.records import Actor
+from engine.core.context import Actor
 from engine.settings import Settings
 from engine.store import make_engine
 from engine.store.limits import Work, seconds_for, statement_limit

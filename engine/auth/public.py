@@ -40,17 +40,18 @@ from engine.auth.links import (
     fillable_problem,
     link_bound,
 )
+from engine.core.context import Actor
 from engine.core.errors import ServiceError, invalid, not_found
 from engine.core.issues import Issue
+from engine.core.moments import datetime_json
 from engine.forms import apps
 from engine.forms.access import Access
-from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import FormLayout
 from engine.forms.linkage import SourceAccess
 from engine.forms.live import live_scripts
 from engine.forms.messages import issue
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.forms.uploads import FILE_FIELD_TYPES, accepting, check_link_quota, too_large
 from engine.settings import Settings
 from engine.store.files import FileInfo, FileStore, FileTooLarge

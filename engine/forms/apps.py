@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from engine.core.context import Actor
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import DefinitionError
 from engine.forms.compile import validate_app
@@ -23,7 +24,7 @@ from engine.forms.layout import AppLayout, FormLayout
 from engine.forms.messages import issue
 from engine.forms.migrate import Plan, apply_plan, make_plan, recorded
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer, lone_surrogate_issue, lone_surrogates
+from engine.forms.records import Writer, lone_surrogate_issue, lone_surrogates
 from engine.forms.spec import AppSpec
 from engine.store.models import App, AppVersion, FormField, Role, User
 

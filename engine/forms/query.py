@@ -31,11 +31,11 @@ from sqlalchemy.sql.elements import True_
 from engine import expr
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
+from engine.core.moments import datetime_json
 from engine.expr import ast
 from engine.forms.access import Access
 from engine.forms.cache import calls_clock, lru_on_layout, on_layout, reads_clock
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
-from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
 from engine.forms.resolve import Resolver, target_access
 from engine.store.models import Department, StoredFile, User

@@ -24,8 +24,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine import expr
+from engine.core.context import CHANNELS, Actor
 from engine.core.errors import ServiceError, forbidden, invalid, not_found
 from engine.core.issues import Issue, format_path
+from engine.core.moments import datetime_json
 from engine.core.sqltypes import INT64_MAX, to_epoch_ms
 from engine.forms.access import Access
 from engine.forms.cache import on_layout
@@ -39,7 +41,7 @@ from engine.forms.field_types.computed import (
 from engine.forms.field_types.files import mime_problem
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
-from engine.forms.field_types.values import coerce_id, datetime_json
+from engine.forms.field_types.values import coerce_id
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
 from engine.forms.linkage import Linker, SourceAccess, linked_fields
 from engine.forms.messages import issue
@@ -48,7 +50,6 @@ from engine.store.models import Counter, Department, RecordHistory, StoredFile, 
 from engine.store.records import bulk_insert, reserve_ids
 
 _T = TypeVar("_T")
-CHANNELS = frozenset({"ui", "api", "import", "public_link", "rule", "flow"})
 SYSTEM_WRITABLE_ON_IMPORT = (
     "_id",
     "_created_at",
@@ -58,21 +59,6 @@ SYSTEM_WRITABLE_ON_IMPORT = (
     "_owner",
     "_version",
 )
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who writes, and through which door (UI, API, import, public link, rule, flow).
-
-    `owner` is who new records belong to when that is not the writer (an anonymous person
-    filling a public link creates records owned by the link's owner); None: the writer.
-    `link_id` is the public link an anonymous writer fills (its uploads are theirs to use).
-    """
-
-    user_id: int | None = None
-    channel: str = "api"
-    owner: int | None = None
-    link_id: int | None = None
 
 
 @dataclass

@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
+from engine.core.context import Actor
 from engine.core.errors import ServiceError
 from engine.core.issues import Issue
 from engine.forms.access import Access
 from engine.forms.layout import AppLayout, FormLayout
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.forms.spreadsheet import (
     Format,
     Formatter,

@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from engine.core.context import Actor
 from engine.forms import apps
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.forms.spreadsheet import Formatter
 from tests.auth.crm_org import API, installed_crm
 

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from engine.core.context import Actor
 from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer, history
+from engine.forms.records import Writer, history
 from engine.store import prepare_database
 from engine.store.records import bulk_insert, reserve_ids
 

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from engine.core.context import Actor
 from engine.forms import apps
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.store import prepare_database
 from tests.forms.linkage_app import link, shop_app
 

@@ -21,9 +21,10 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from engine.cli import app as cli
+from engine.core.context import Actor
 from engine.forms import apps
 from engine.forms.orphans import SweepResult, sweep_orphan_files
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.settings import Settings
 from engine.store import make_engine, prepare_database
 from engine.store.files import FileStore

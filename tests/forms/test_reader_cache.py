@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from engine.auth.permissions import FormAccess
+from engine.core.context import Actor
 from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.cache import LruCache
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.store import prepare_database
 
 ACTOR = Actor(None, "api")

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from engine.core.context import Actor
 from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.store import prepare_database
 
 ACTOR = Actor(None, "api")

@@ -11,10 +11,10 @@ from engine.api.security import CurrentUser
 from engine.auth import audit
 from engine.auth.permissions import held_roles, user_departments
 from engine.auth.principal import Principal
+from engine.core.context import Actor
 from engine.core.errors import ServiceError, not_found
 from engine.forms import apps as service
 from engine.forms.migrate import Plan
-from engine.forms.records import Actor
 from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps", tags=["apps"])

@@ -17,13 +17,14 @@ from engine.api.deps import DbEngine, limited, read_only
 from engine.api.security import SAFE_METHODS, CurrentUser
 from engine.auth.permissions import FormAccess, form_access, source_access
 from engine.auth.principal import Principal
+from engine.core.context import Actor
 from engine.core.errors import ServiceError, forbidden, not_found
 from engine.core.issues import Issue
 from engine.core.sqltypes import INT64_MAX
 from engine.forms import apps
 from engine.forms.layout import FormLayout
 from engine.forms.query import MAX_LIMIT, Reader
-from engine.forms.records import Actor, Writer, history
+from engine.forms.records import Writer, history
 from engine.forms.roles import ACTIONS
 from engine.store.limits import Work
 

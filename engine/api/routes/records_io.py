@@ -25,10 +25,11 @@ from engine.api.security import CurrentUser, client_ip
 from engine.auth import audit
 from engine.auth.permissions import form_access, source_access
 from engine.auth.principal import Principal
+from engine.core.context import Actor
 from engine.core.errors import ServiceError, forbidden
 from engine.forms.access import Access
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.forms.records_io import Importer, export_file
 from engine.forms.spreadsheet import detect_format, label_in, read_rows
 from engine.store.limits import Work
