@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from engine.core.context import Actor
+from engine.core.context import Actor, ExecutionContext
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import DefinitionError
 from engine.forms.compile import validate_app
@@ -264,22 +264,27 @@ def _now() -> dt.datetime:
 # --- packs -----------------------------------------------------------------------------------
 
 
-def export_pack(conn: Connection, key: str, *, data: bool) -> dict[str, Any]:
+def export_pack(conn: Connection, key: str, *, data: bool, ctx: ExecutionContext) -> dict[str, Any]:
     """The app's definition, with every live record when `data` (relations as `_id`s)."""
     app = load(conn, key)
     pack = dict(app.definition)
     if data:
         names = dict(conn.execute(select(User.id, User.username)).all())
         pack["data"] = {
-            form.key: _export_records(conn, app, form, names) for form in app.layout.forms.values()
+            form.key: _export_records(conn, app, form, names, ctx)
+            for form in app.layout.forms.values()
         }
     return pack
 
 
 def _export_records(
-    conn: Connection, app: LoadedApp, form: FormLayout, names: dict[int, str]
+    conn: Connection,
+    app: LoadedApp,
+    form: FormLayout,
+    names: dict[int, str],
+    ctx: ExecutionContext,
 ) -> list[dict[str, Any]]:
-    reader = Reader(app.layout, form)
+    reader = Reader(app.layout, form, ctx)
     records: list[dict[str, Any]] = []
     offset = 0
     while True:
@@ -334,8 +339,12 @@ def _plain(layout: Any, value: Any, names: dict[int, str]) -> Any:
     return value
 
 
-def import_pack(conn: Connection, pack: Any, *, mode: str, actor: Actor) -> tuple[LoadedApp, Plan]:
-    """Install (`create`) or upgrade an app from a pack; records in `data` keep their ids."""
+def import_pack(
+    conn: Connection, pack: Any, *, mode: str, ctx: ExecutionContext
+) -> tuple[LoadedApp, Plan]:
+    """Install (`create`) or upgrade an app from a pack as `ctx`'s actor; records in `data`
+    keep their ids."""
+    actor = ctx.actor
     spec = validated(pack)
     if mode == "upgrade":
         current = load(conn, spec.key)
@@ -343,12 +352,15 @@ def import_pack(conn: Connection, pack: Any, *, mode: str, actor: Actor) -> tupl
     else:
         app, steps = create(conn, pack, actor)
     if spec.data:
-        load_records(conn, app, spec.data, actor)
+        load_records(conn, app, spec.data, ctx)
     return app, steps
 
 
-def load_records(conn: Connection, app: LoadedApp, data: dict[str, list[Any]], actor: Actor) -> int:
-    """Insert pack records form by form (ids kept), relations after all rows exist."""
+def load_records(
+    conn: Connection, app: LoadedApp, data: dict[str, list[Any]], ctx: ExecutionContext
+) -> int:
+    """Insert pack records form by form (ids kept), relations after all rows exist, on the
+    `import` channel of `ctx` (its clock and time zone fill defaults and serials)."""
     from engine.core.issues import Issue
 
     unknown = [
@@ -359,16 +371,16 @@ def load_records(conn: Connection, app: LoadedApp, data: dict[str, list[Any]], a
     if unknown:
         raise ServiceError(422, "validation_failed", unknown)
     data = _with_user_ids(conn, app, data)
-    imported = Actor(actor.user_id, "import")
+    imported = ctx.with_actor(Actor(ctx.actor.user_id, "import"))
     deferred: list[tuple[str, int, str]] = []
     total = 0
     for form_key, records in data.items():
         form = app.layout.forms[form_key]
-        writer = Writer(app.layout, app.id, form)
+        writer = Writer(app.layout, app.id, form, imported)
         writer.defer_links = True
         writer.trust_files = True
         paths = [f"data.{form_key}[{i}]." for i in range(len(records))]
-        writer.create_many(conn, records, imported, preserve=True, paths=paths)
+        writer.create_many(conn, records, imported.actor, preserve=True, paths=paths)
         deferred.extend(writer.deferred)
         total += len(records)
     wanted: dict[str, set[int]] = {}

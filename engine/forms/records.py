@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine import expr
-from engine.core.context import CHANNELS, Actor
+from engine.core.context import CHANNELS, Actor, ExecutionContext
 from engine.core.errors import ServiceError, forbidden, invalid, not_found
 from engine.core.issues import Issue, format_path
 from engine.core.moments import datetime_json
@@ -91,27 +91,22 @@ class Writer:
         app: AppLayout,
         app_id: int,
         form: FormLayout,
+        ctx: ExecutionContext,
         *,
-        now: dt.datetime | None = None,
-        tz: str = "Asia/Shanghai",
         access: Access | None = None,
         source_access: SourceAccess | None = None,
     ) -> None:
         self.app = app
         self.app_id = app_id
         self.form = form
-        self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-        self.now = self.now.replace(microsecond=self.now.microsecond // 1000 * 1000)
-        self.tz = tz
+        self.ctx = ctx  # the clock and time zone of defaults, formulas, serials and stamps
+        self.now = ctx.now
+        self.tz = ctx.tz
         self.access = access
-        self.reader = Reader(
-            app, form, now=self.now, tz=tz, access=access
-        )  # what the caller gets back
-        self._full = Reader(app, form, now=self.now, tz=tz)  # history diffs see every field
+        self.reader = Reader(app, form, ctx, access=access)  # what the caller gets back
+        self._full = Reader(app, form, ctx)  # history diffs see every field
         # Data linkage defaults read their source forms as the actor (`source_access`).
-        self.linker = Linker(
-            app, form, now=self.now, tz=tz, access=access, source_access=source_access
-        )
+        self.linker = Linker(app, form, ctx, access=access, source_access=source_access)
         # Pack import writes forms one after another, so links are checked once all exist.
         self.defer_links = False
         self.deferred: list[tuple[str, int, str]] = []
@@ -119,7 +114,7 @@ class Writer:
         # Pack loads (administrators installing or moving an app with its data) keep the file
         # references they carry; every other writer may only reference its own uploads.
         self.trust_files = False
-        self._ctx = expr.EvalContext.create(self.now, tz)
+        self._ctx = expr.EvalContext.create(self.now, self.tz)
         # What each input key may do for this caller, resolved once per writer (not per record).
         self._allowed = {
             key: access.access(key) if access is not None else "editable" for key in form.fields
@@ -544,7 +539,7 @@ class Writer:
             return ids
         if not rights.allows("view"):
             return set()
-        reader = Reader(self.app, target, now=self.now, tz=self.tz, access=rights)
+        reader = Reader(self.app, target, self.ctx, access=rights)
         table = target.table
         query = select(table.c._id).where(table.c._id.in_(ids), reader.visible(reader.resolver()))
         return set(conn.execute(query).scalars())

@@ -16,6 +16,7 @@ from engine.forms import apps
 from engine.forms.query import Reader
 from engine.forms.records import Writer
 from engine.store import prepare_database
+from tests.contexts import context
 from tests.forms.linkage_app import link, shop_app
 
 ACTOR = Actor(None, "api")
@@ -37,7 +38,9 @@ def shop(store_engine: Engine) -> Engine:
 def writer(engine: Engine, form: str, minutes: int) -> tuple[Any, Writer]:
     with engine.connect() as conn:
         app = apps.load(conn, "shop")
-    return app, Writer(app.layout, app.id, app.form(form), now=T0 + dt.timedelta(minutes=minutes))
+    return app, Writer(
+        app.layout, app.id, app.form(form), context(now=T0 + dt.timedelta(minutes=minutes))
+    )
 
 
 def create(
@@ -47,7 +50,7 @@ def create(
     with engine.begin() as conn:
         ids = write.create_many(conn, records, ACTOR)
         return (
-            Reader(app.layout, app.form(form))
+            Reader(app.layout, app.form(form), context())
             .list(conn, ids=ids, sort="_id", limit=len(ids), count=False)
             .items
         )

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 
-from engine.api.deps import AdminActor, DbEngine, limited, read_only
+from engine.api.deps import AdminActor, AdminContext, DbEngine, limited, read_only
 from engine.api.security import CurrentUser
 from engine.auth import audit
 from engine.auth.permissions import held_roles, user_departments
@@ -57,12 +57,13 @@ def create_app(definition: Definition, engine: DbEngine, actor: AdminActor) -> d
 def import_app(
     pack: Definition,
     engine: DbEngine,
-    actor: AdminActor,
+    ctx: AdminContext,
     mode: Literal["create", "upgrade"] = "create",
 ) -> dict[str, Any]:
     """Install (`mode=create`) or upgrade an app from a pack, with its records when it has `data`."""
+    actor = ctx.actor
     with engine.begin() as conn:
-        app, plan = service.import_pack(conn, pack, mode=mode, actor=actor)
+        app, plan = service.import_pack(conn, pack, mode=mode, ctx=ctx)
         records = sum(len(v) for v in (pack.get("data") or {}).values() if isinstance(v, list))
         _audit(conn, "app.import", actor, app.key, plan, mode=mode, records=records)
     return {"key": app.key, "_revision": app.revision, "plan": plan.to_json()}
@@ -120,11 +121,12 @@ def publish_app(
 
 @router.get("/{app}/export")
 def export_app(
-    app: str, engine: DbEngine, actor: AdminActor, data: Annotated[bool, Query()] = False
+    app: str, engine: DbEngine, ctx: AdminContext, data: Annotated[bool, Query()] = False
 ) -> dict[str, Any]:
     """The app as a pack (with every live record when `data=true`)."""
+    actor = ctx.actor
     with engine.begin() as conn:  # writes the audit entry
-        pack = service.export_pack(conn, app, data=data)
+        pack = service.export_pack(conn, app, data=data, ctx=ctx)
         records = sum(len(v) for v in (pack.get("data") or {}).values())
         audit.record(
             conn,
