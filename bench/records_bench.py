@@ -891,7 +891,7 @@ def setup(engine: Engine) -> LoadedApp:
             insert(User),
             [{"username": f"user{i}", "display_name": f"员工{i}"} for i in range(1, USERS + 1)],
         )
-        loaded, _ = apps.create(conn, APP, ACTOR)
+        loaded, _ = apps.create(conn, APP, context())
     return loaded
 
 

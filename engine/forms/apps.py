@@ -171,8 +171,8 @@ def _key_mismatch(given: str, expected: str) -> ServiceError:
     )
 
 
-def create(conn: Connection, data: Any, actor: Actor) -> tuple[LoadedApp, Plan]:
-    """Install a new app from a definition (409 when the key exists)."""
+def create(conn: Connection, data: Any, ctx: ExecutionContext) -> tuple[LoadedApp, Plan]:
+    """Install a new app from a definition (409 when the key exists) as `ctx`'s actor."""
     spec = validated(data)
     if conn.execute(select(App.id).where(App.key == spec.key)).first() is not None:
         raise ServiceError(409, "app_exists")
@@ -181,20 +181,27 @@ def create(conn: Connection, data: Any, actor: Actor) -> tuple[LoadedApp, Plan]:
         .values(key=spec.key, name=_name(spec), created_at=_now(), updated_at=_now())
         .returning(App.id)
     ).scalar_one()
-    return _publish(conn, app_id, spec, None, actor)
+    return _publish(conn, app_id, spec, None, ctx)
 
 
 def publish(
-    conn: Connection, key: str, data: Any, *, revision: Any, plan_hash: str | None, actor: Actor
+    conn: Connection,
+    key: str,
+    data: Any,
+    *,
+    revision: Any,
+    plan_hash: str | None,
+    ctx: ExecutionContext,
 ) -> tuple[LoadedApp, Plan]:
-    """Publish a new revision; `revision` must be the live one (409 otherwise), and the plan the caller saw."""
+    """Publish a new revision as `ctx`'s actor; `revision` must be the live one (409 otherwise),
+    and the plan the caller saw. Stored formulas are recomputed in `ctx`'s time zone."""
     spec = validated(data)
     if spec.key != key:
         raise _key_mismatch(spec.key, key)
     current = load(conn, key)
     if revision != current.revision:
         raise ServiceError(409, "stale_revision")
-    return _publish(conn, current.id, spec, current, actor, plan_hash)
+    return _publish(conn, current.id, spec, current, ctx, plan_hash)
 
 
 def _publish(
@@ -202,13 +209,15 @@ def _publish(
     app_id: int,
     spec: AppSpec,
     current: LoadedApp | None,
-    actor: Actor,
+    ctx: ExecutionContext,
     plan_hash: str | None = None,
 ) -> tuple[LoadedApp, Plan]:
     steps, provisional = make_plan(conn, app_id, spec, current.layout if current else None)
     if plan_hash is not None and plan_hash != steps.hash:
         raise ServiceError(409, "plan_changed")
-    final = apply_plan(conn, app_id, steps, provisional, current.layout if current else None)
+    final = apply_plan(
+        conn, app_id, steps, provisional, current.layout if current else None, tz=ctx.tz
+    )
     revision = (current.revision if current else 0) + 1
     definition = definition_of(spec)
     conn.execute(
@@ -217,7 +226,7 @@ def _publish(
             revision=revision,
             definition=definition,
             created_at=_now(),
-            created_by=actor.user_id,
+            created_by=ctx.actor.user_id,
         )
     )
     conn.execute(
@@ -344,13 +353,12 @@ def import_pack(
 ) -> tuple[LoadedApp, Plan]:
     """Install (`create`) or upgrade an app from a pack as `ctx`'s actor; records in `data`
     keep their ids."""
-    actor = ctx.actor
     spec = validated(pack)
     if mode == "upgrade":
         current = load(conn, spec.key)
-        app, steps = _publish(conn, current.id, spec, current, actor)
+        app, steps = _publish(conn, current.id, spec, current, ctx)
     else:
-        app, steps = create(conn, pack, actor)
+        app, steps = create(conn, pack, ctx)
     if spec.data:
         load_records(conn, app, spec.data, ctx)
     return app, steps

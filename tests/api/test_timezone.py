@@ -4,7 +4,9 @@ With `JIMU_TIMEZONE=Pacific/Kiritimati` (UTC+14) and the clock at 12:14 UTC, the
 date is already tomorrow, while UTC and the old default zone (Asia/Shanghai) are still on today.
 A `TODAY()` default, a `{YYYY}{MM}{DD}` serial, a `TODAY()` filter, a read-time `TODAY()`
 formula and the browser's formulas (`/live`) must all fall on the organisation's date — through
-the API, a public fill link and a pack import alike — on SQLite and PostgreSQL. The clock is set
+the API, a public fill link and a pack import alike — and a stored formula over a date and time
+reads the same when publishing recomputes it as when a save computes it, on SQLite and
+PostgreSQL. The clock is set
 through the app (`app.state.clock`), the one source of every request's "now".
 """
 
@@ -47,6 +49,7 @@ APP: dict[str, Any] = {
                 {"key": "day", "type": "date", "label": "日期", "default": {"expr": "TODAY()"}},
                 {"key": "no", "type": "serial", "label": "编号", "pattern": "{YYYY}{MM}{DD}-{000}"},
                 {"key": "today", "type": "formula", "label": "今天", "expr": "TODAY()"},
+                {"key": "due", "type": "datetime", "label": "截止"},
             ],
         }
     ],
@@ -134,3 +137,26 @@ def test_public_links_and_pack_imports_use_the_organisations_date(kiritimati: Te
     assert imported.status_code == 201, imported.text
     loaded = client.get(f"{API}/apps/tz2/forms/ticket/records").json()["items"]
     assert [(r["title"], r["day"], r["no"]) for r in loaded] == [("pack", ORG_DATE, "20260302-001")]
+
+
+def test_publishing_recomputes_stored_formulas_in_the_organisations_zone(
+    kiritimati: TestClient,
+) -> None:
+    client = kiritimati
+    moment = "2026-03-01T12:14:00.000Z"
+    assert client.post(RECORDS, json={"title": "before", "due": moment}).status_code == 201
+    current = client.get(f"{API}/apps/tz")
+    assert current.status_code == 200, current.text
+    definition = current.json()
+    due_day = {
+        "key": "due_day",
+        "type": "formula",
+        "label": "截止日",
+        "expr": 'TEXT(due, "YYYY-MM-DD")',
+    }
+    definition["forms"][0]["fields"].append(due_day)
+    published = client.put(f"{API}/apps/tz", json=definition)
+    assert published.status_code == 200, published.text
+    assert client.post(RECORDS, json={"title": "after", "due": moment}).status_code == 201
+    assert titled(client, "before")["due_day"] == ORG_DATE  # recomputed by the publish
+    assert titled(client, "after")["due_day"] == ORG_DATE  # computed by the save

@@ -72,7 +72,7 @@ def records(first: int, count: int) -> list[dict[str, Any]]:
 def crm(store_engine: Engine) -> Engine:
     prepare_database(store_engine)
     with store_engine.begin() as conn:
-        apps.create(conn, APP, ACTOR)
+        apps.create(conn, APP, context(ACTOR))
     return store_engine
 
 

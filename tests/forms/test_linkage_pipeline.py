@@ -31,7 +31,7 @@ def shop(store_engine: Engine) -> Engine:
         {"key": "grade", "type": "integer", "default": link("credit", ("_id", "customer"))}
     )
     with store_engine.begin() as conn:
-        apps.create(conn, definition, ACTOR)
+        apps.create(conn, definition, context(ACTOR))
     return store_engine
 
 

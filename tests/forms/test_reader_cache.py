@@ -51,7 +51,7 @@ def definition(double: str = "price * 2") -> dict[str, Any]:
 def shop(store_engine: Engine) -> Engine:
     prepare_database(store_engine)
     with store_engine.begin() as conn:
-        apps.create(conn, definition(), ACTOR)
+        apps.create(conn, definition(), context(ACTOR))
         app = apps.load(conn, "shop")
         Writer(app.layout, app.id, app.form("product"), context()).create_many(
             conn,
@@ -150,7 +150,7 @@ def test_after_a_publish_reads_use_the_new_definition(shop: Engine) -> None:
             definition("price * 3"),
             revision=current.revision,
             plan_hash=plan.hash,
-            actor=ACTOR,
+            ctx=context(ACTOR),
         )
     with shop.connect() as conn:
         after = apps.load(conn, "shop")
@@ -195,7 +195,7 @@ def test_read_time_formulas_that_read_the_clock_are_computed_for_each_read(
     fields = app_definition["forms"][0]["fields"]
     fields.append({"key": "age", "type": "formula", "expr": "DAYS(TODAY(), launched)"})
     with store_engine.begin() as conn:
-        app, _ = apps.create(conn, app_definition, ACTOR)
+        app, _ = apps.create(conn, app_definition, context(ACTOR))
         Writer(app.layout, app.id, app.form("product"), context()).create_many(
             conn, [{"name": "键盘", "launched": "2025-03-01"}], ACTOR
         )

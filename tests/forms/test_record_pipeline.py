@@ -112,7 +112,7 @@ def definition(formula: str = "price * 2") -> dict[str, Any]:
 def shop(store_engine: Engine) -> Engine:
     prepare_database(store_engine)
     with store_engine.begin() as conn:
-        apps.create(conn, definition(), ACTOR)
+        apps.create(conn, definition(), context(ACTOR))
         app = apps.load(conn, "shop")
         Writer(app.layout, app.id, app.form("product"), context()).create_many(
             conn,
@@ -249,7 +249,7 @@ def test_stored_formulas_are_recomputed_when_their_definition_changes(shop: Engi
             definition("price * 3"),
             revision=current.revision,
             plan_hash=plan.hash,
-            actor=ACTOR,
+            ctx=context(ACTOR),
         )
     with shop.connect() as conn:
         app = apps.load(conn, "shop")
@@ -267,7 +267,7 @@ def test_a_stale_plan_hash_is_refused(shop: Engine) -> None:
             definition("price * 3"),
             revision=current.revision,
             plan_hash="0" * 64,
-            actor=ACTOR,
+            ctx=context(ACTOR),
         )
     assert (caught.value.status, caught.value.code) == (409, "plan_changed")
 

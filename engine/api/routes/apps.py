@@ -45,10 +45,11 @@ def _member(conn: Any, principal: Principal, key: str) -> bool:
 
 
 @router.post("", status_code=201)
-def create_app(definition: Definition, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+def create_app(definition: Definition, engine: DbEngine, ctx: AdminContext) -> dict[str, Any]:
     """Install a new app from its definition; returns it with `_revision` and the applied plan."""
+    actor = ctx.actor
     with engine.begin() as conn:
-        app, plan = service.create(conn, definition, actor)
+        app, plan = service.create(conn, definition, ctx)
         _audit(conn, "app.create", actor, app.key, plan)
     return {**app.definition, "_revision": app.revision, "plan": plan.to_json()}
 
@@ -93,7 +94,7 @@ def plan_app(
 
 @router.put("/{app}")
 def publish_app(
-    app: str, definition: Definition, engine: DbEngine, actor: AdminActor, request: Request
+    app: str, definition: Definition, engine: DbEngine, ctx: AdminContext, request: Request
 ) -> dict[str, Any]:
     """Publish a new revision. Send the `_revision` it was based on and, optionally, the
     `plan_hash` the user confirmed; a mismatch is a 409 and nothing changes."""
@@ -113,9 +114,9 @@ def publish_app(
             _without_meta(definition),
             revision=revision,
             plan_hash=plan_hash if isinstance(plan_hash, str) else None,
-            actor=actor,
+            ctx=ctx,
         )
-        _audit(conn, "app.publish", actor, app, plan, revision=loaded.revision)
+        _audit(conn, "app.publish", ctx.actor, app, plan, revision=loaded.revision)
     return {**loaded.definition, "_revision": loaded.revision, "plan": plan.to_json()}
 
 
