@@ -78,9 +78,8 @@ def use_link(
     """Fill link: create a record (`{"submitted": true}`). Query link: the records matching every
     key field exactly (`{"items": [...]}`, at most 20, only the link's fields)."""
     link = public.open_link(engine, token, _password(password), ip=client_ip(request))
-    ctx = context_for(
-        request, Actor(None, public.CHANNEL)
-    )  # the writer is the link (engine.auth.public)
+    # An anonymous writer; engine.auth.public makes the link's owner own the record.
+    ctx = context_for(request, Actor(None, public.CHANNEL))
     return public.submit(engine, link, body, ip=client_ip(request), ctx=ctx)
 
 
