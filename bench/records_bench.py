@@ -51,11 +51,12 @@ from sqlalchemy.engine import Connection, Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.core.context import Actor, ExecutionContext
 from engine.forms import apps
 from engine.forms.apps import LoadedApp
 from engine.forms.layout import FormLayout
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.store import engine_for_url, prepare_database
 from engine.store.models import User
 from engine.store.records import system_columns
@@ -63,6 +64,13 @@ from engine.store.records import system_columns
 SEED = 20261122
 USERS = 20
 ACTOR = Actor(1, "import")
+
+
+def context() -> ExecutionContext:
+    """A fresh context (now, in the default organisation time zone) for the pipeline."""
+    return ExecutionContext.create(ACTOR, "Asia/Shanghai")
+
+
 FILTER = 'level = "A" AND annual_purchase > 500000'
 SORT = "-annual_purchase"
 PAGE_SIZES = (10, 50, 200)
@@ -337,7 +345,7 @@ def bench_insert(
 
         def through_pipeline(records: list[dict[str, Any]] = records) -> None:
             with engine.begin() as conn:
-                Writer(app.layout, app.id, form).create_many(conn, records, ACTOR)
+                Writer(app.layout, app.id, form, context()).create_many(conn, records, ACTOR)
 
         def raw(rows: list[dict[str, Any]] = rows) -> None:
             with engine.begin() as conn:
@@ -553,7 +561,7 @@ def bench_page(engine: Engine, app: LoadedApp, runs: int) -> list[PageResult]:
     fields = ", ".join(f"c.{column[key]}" for key in column)
     where = f"c._deleted_at IS NULL AND c.{column['level']} = 'A' AND c.{column['annual_purchase']} > {threshold}"
     hand_count = f"SELECT count(*) FROM {table} c WHERE {where}"
-    reader = Reader(app.layout, form)
+    reader = Reader(app.layout, form, context())
     results = []
     for label, create_index, order_by in page_variants(
         engine, table, column["level"], column["annual_purchase"]
@@ -644,7 +652,7 @@ def load_related(
             records = [make(i) for i in range(first, min(n, first + batch))]
             start = time.perf_counter()
             with engine.begin() as conn:
-                Writer(app.layout, app.id, form).create_many(conn, records, ACTOR)
+                Writer(app.layout, app.id, form, context()).create_many(conn, records, ACTOR)
             elapsed += time.perf_counter() - start
         rates[form_key] = n / elapsed
         print(
@@ -694,7 +702,7 @@ def bench_relations(engine: Engine, app: LoadedApp, runs: int) -> tuple[list[Rel
     col = {
         key: layout.column for key, layout in deal.fields.items() if layout.column_type is not None
     }
-    reader = Reader(app.layout, deal)
+    reader = Reader(app.layout, deal, context())
     results = []
     hand = ""
     with engine.connect() as conn:
@@ -883,7 +891,7 @@ def setup(engine: Engine) -> LoadedApp:
             insert(User),
             [{"username": f"user{i}", "display_name": f"员工{i}"} for i in range(1, USERS + 1)],
         )
-        loaded, _ = apps.create(conn, APP, ACTOR)
+        loaded, _ = apps.create(conn, APP, context())
     return loaded
 
 

@@ -18,9 +18,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.auth.credentials import hash_password
+from engine.core.context import ExecutionContext
+from engine.core.errors import not_found
 from engine.forms import apps
-from engine.forms.errors import not_found
-from engine.forms.records import Actor
 from engine.store.models import Department, Role, RoleMember, User, utcnow
 
 CATALOG_DIR = Path(__file__).resolve().parents[1] / "apps_catalog"
@@ -59,16 +59,18 @@ def load_pack(key: str, *, sample_data: bool) -> dict[str, Any]:
     return pack
 
 
-def install(conn: Connection, key: str, *, sample_data: bool, actor: Actor) -> apps.LoadedApp:
-    """Install catalog pack `key` (409 if an app with its key exists)."""
+def install(
+    conn: Connection, key: str, *, sample_data: bool, ctx: ExecutionContext
+) -> apps.LoadedApp:
+    """Install catalog pack `key` (409 if an app with its key exists) as `ctx`'s actor."""
     pack = load_pack(key, sample_data=sample_data)
     data = pack.pop("data", None)
-    app, _ = apps.import_pack(conn, pack, mode="create", actor=actor)
+    app, _ = apps.import_pack(conn, pack, mode="create", ctx=ctx)
     if data:
         users_file = _pack_dir(key) / "sample_users.json"
         if users_file.is_file():
             _sample_users(conn, app, users_file)
-        apps.load_records(conn, app, data, actor)  # sample records name their owners by username
+        apps.load_records(conn, app, data, ctx)  # sample records name their owners by username
     return app
 
 

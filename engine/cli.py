@@ -17,6 +17,8 @@ from engine.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from engine.core.context import ExecutionContext
+
 app = typer.Typer(
     name="jimu",
     no_args_is_help=True,
@@ -123,6 +125,14 @@ def _settings(data_dir: Path | None) -> Settings:
     return settings
 
 
+def _context(data_dir: Path | None, channel: str = "import") -> ExecutionContext:
+    """The execution context of one command: no signed-in user (the command line acts as an
+    administrator), on `channel`, now, in the organisation's time zone (`JIMU_TIMEZONE`)."""
+    from engine.core.context import Actor, ExecutionContext
+
+    return ExecutionContext.create(Actor(None, channel), _settings(data_dir).timezone)
+
+
 app_commands = typer.Typer(help="Install, export and import apps.", no_args_is_help=True)
 app.add_typer(app_commands, name="app")
 DataDir = Annotated[
@@ -134,7 +144,7 @@ DataDir = Annotated[
 @contextmanager
 def _database(data_dir: Path | None) -> Iterator[Engine]:
     """The migrated database of `data_dir`; a refused request exits 1 with its zh/en issues."""
-    from engine.forms.errors import ServiceError
+    from engine.core.errors import ServiceError
     from engine.store import make_engine
 
     settings = _settings(data_dir)
@@ -168,7 +178,6 @@ def app_install(
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from engine import catalog
-    from engine.forms.records import Actor
 
     with (
         _database(data_dir) as engine,
@@ -176,9 +185,7 @@ def app_install(
     ):
         progress.add_task(f"正在安装 {pack} / installing {pack}…", total=None)
         with engine.begin() as conn:
-            installed = catalog.install(
-                conn, pack, sample_data=sample_data, actor=Actor(None, "import")
-            )
+            installed = catalog.install(conn, pack, sample_data=sample_data, ctx=_context(data_dir))
     typer.echo(f"已安装 / installed: {installed.key} (revision {installed.revision})")
 
 
@@ -195,7 +202,7 @@ def app_export(
     from engine.forms import apps
 
     with _database(data_dir) as engine, engine.connect() as conn:
-        pack = apps.export_pack(conn, key, data=data)
+        pack = apps.export_pack(conn, key, data=data, ctx=_context(data_dir, "api"))
     output.write_text(json.dumps(pack, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     records = sum(len(v) for v in (pack.get("data") or {}).values())
     typer.echo(f"已导出 / exported {key} -> {output} ({records} records)")
@@ -215,7 +222,6 @@ def app_import(
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from engine.forms import apps
-    from engine.forms.records import Actor
 
     try:
         pack = json.loads(path.read_text(encoding="utf-8"))
@@ -229,7 +235,7 @@ def app_import(
         progress.add_task(f"正在导入 / importing {path.name}…", total=None)
         with engine.begin() as conn:
             installed, plan = apps.import_pack(
-                conn, pack, mode="upgrade" if upgrade else "create", actor=Actor(None, "import")
+                conn, pack, mode="upgrade" if upgrade else "create", ctx=_context(data_dir)
             )
     typer.echo(
         f"已导入 / imported: {installed.key} (revision {installed.revision}, {len(plan.steps)} schema steps)"
@@ -443,11 +449,10 @@ def records_export(
     fmt: Format = "csv" if output.suffix.lower() == ".csv" else "xlsx"
     language: Language = "en" if lang == "en" else "zh"
     keys = [k.strip() for k in fields.split(",") if k.strip()] if fields else None
-    settings = _settings(data_dir)
     with _database(data_dir) as engine:
         with engine.connect() as conn:
             loaded = apps.load(conn, key)
-            reader = Reader(loaded.layout, loaded.form(form), tz=settings.timezone)
+            reader = Reader(loaded.layout, loaded.form(form), _context(data_dir, "api"))
             total = export_count(conn, reader, filter)
             with _bar() as bar:
                 task = bar.add_task(f"导出 / exporting {key}/{form}", total=total)
@@ -490,7 +495,7 @@ def records_import(
     """Create records from a spreadsheet through the record pipeline (all or nothing by default)."""
     from engine.auth import audit
     from engine.forms import apps
-    from engine.forms.records import Actor, Writer
+    from engine.forms.records import Writer
     from engine.forms.records_io import Importer
     from engine.forms.spreadsheet import detect_format, read_rows
 
@@ -499,17 +504,17 @@ def records_import(
     except OSError as exc:
         typer.echo(f"无法读取 / cannot read {path}: {exc}", err=True)
         raise typer.Exit(2) from None
-    settings = _settings(data_dir)
     with _database(data_dir) as engine:
         rows = read_rows(data, detect_format(path.name, data), 1_000_000)
         with engine.begin() as conn, _bar() as bar:
             loaded = apps.load(conn, key)
-            writer = Writer(loaded.layout, loaded.id, loaded.form(form), tz=settings.timezone)
+            ctx = _context(data_dir)
+            writer = Writer(loaded.layout, loaded.id, loaded.form(form), ctx)
             task = bar.add_task(f"导入 / importing {path.name}", total=len(rows) - 1)
-            result = Importer(writer, lambda _: None, settings.timezone).run(
+            result = Importer(writer, lambda _: None).run(
                 conn,
                 rows,
-                Actor(None, "import"),
+                ctx.actor,
                 partial=partial,
                 progress=lambda done: bar.update(task, completed=done),
             )

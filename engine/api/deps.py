@@ -1,4 +1,6 @@
-"""Request dependencies: the database engine, transactions, the admin-token guard, the actor.
+"""Request dependencies: the database engine, transactions, the admin-token guard, the actor
+and the execution context (`context_for`: one clock reading per request, the organisation's
+time zone, the caller's language; `app.state.clock` is the clock, which tests set).
 
 Until the identity issue lands, one admin token guards every data endpoint: `JIMU_ADMIN_TOKEN`
 when set, else a random token created at first start and kept in the data directory
@@ -7,6 +9,7 @@ when set, else a random token created at first start and kept in the data direct
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +19,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
 
-from engine.forms.records import Actor
+from engine.api.errors import pick_language
+from engine.core.context import Actor, ExecutionContext, system_clock
 from engine.settings import Settings
 from engine.store import make_engine
 from engine.store.limits import Work, seconds_for, statement_limit
@@ -67,5 +71,33 @@ def require_admin(request: Request) -> Actor:
     return admin_principal(request).actor()
 
 
+def request_now(request: Request) -> dt.datetime:
+    """This request's moment: the app's clock (`app.state.clock`), read once per request."""
+    now: dt.datetime | None = getattr(request.state, "jimu_now", None)
+    if now is None:
+        now = getattr(request.app.state, "clock", system_clock)()
+        request.state.jimu_now = now
+    return now
+
+
+def context_for(request: Request, actor: Actor) -> ExecutionContext:
+    """The execution context of `actor`'s work in this request: the request's moment, the
+    organisation's time zone (`JIMU_TIMEZONE`) and the caller's language."""
+    return ExecutionContext.create(
+        actor,
+        request.app.state.settings.timezone,
+        now=request_now(request),
+        locale=pick_language(request),
+    )
+
+
+def admin_context(
+    request: Request, actor: Annotated[Actor, Depends(require_admin)]
+) -> ExecutionContext:
+    """The execution context of an administrator's request (401 signed out, 403 for members)."""
+    return context_for(request, actor)
+
+
 AdminActor = Annotated[Actor, Depends(require_admin)]
+AdminContext = Annotated[ExecutionContext, Depends(admin_context)]
 DbEngine = Annotated[Engine, Depends(get_engine)]

@@ -209,7 +209,7 @@ class UnexpectedErrors:
 
 
 async def _handle_service_error(request: Request, exc: Exception) -> JSONResponse:
-    from engine.forms.errors import ServiceError
+    from engine.core.errors import ServiceError
 
     assert isinstance(exc, ServiceError)
     if exc.status in (403, 404):
@@ -246,7 +246,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Route FastAPI's and Starlette's own errors, and any unexpected one, into the error shape."""
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(RequestValidationError, _handle_validation_error)
-    from engine.forms.errors import ServiceError
+    from engine.core.errors import ServiceError
 
     app.add_exception_handler(ServiceError, _handle_service_error)
     from engine.store.limits import QueryTimeout

@@ -30,6 +30,7 @@ from engine.api.routes import (
     schema,
 )
 from engine.api.ui import install_ui
+from engine.core.context import system_clock
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
         default_response_class=JimuJSONResponse,
     )
     app.state.settings = settings
+    app.state.clock = system_clock  # every request's "now" (engine.api.deps.request_now)
     install_error_handlers(app)
     install_headers(
         app,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.auth import audit, sessions
 from engine.auth.directory import ADMIN_USERNAME, admin_user_id
 from engine.auth.principal import Principal
-from engine.forms.errors import ServiceError
+from engine.core.errors import ServiceError
 
 SESSION_COOKIE = "jimu_session"
 CSRF_HEADER = "x-csrf-token"

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from engine.forms.field_types.values import datetime_json
+from engine.core.moments import datetime_json
 from engine.store.models import AuditEntry, User, utcnow
 
 MAX_PAGE = 500

@@ -18,8 +18,8 @@ from sqlalchemy.sql import Select
 from engine.auth import audit
 from engine.auth.credentials import hash_password, password_problem
 from engine.auth.sessions import revoke_credentials
+from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
-from engine.forms.errors import ServiceError, not_found
 from engine.store.models import App, Department, Role, RoleMember, User, UserDepartment, utcnow
 
 ADMIN_USERNAME = "admin"

@@ -34,12 +34,12 @@ from engine.auth import audit
 from engine.auth.credentials import hash_password
 from engine.auth.permissions import RANK, FormAccess, form_access, held_roles, user_departments
 from engine.auth.principal import Principal
+from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
+from engine.core.moments import datetime_json
 from engine.forms import apps
 from engine.forms.access import Access
 from engine.forms.common import ValueFieldSpec, label_text
-from engine.forms.errors import ServiceError, not_found
-from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import FieldLayout, FormLayout
 from engine.forms.uploads import FILE_FIELD_TYPES
 from engine.store.models import Form, PublicLink, User, utcnow

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from engine.forms.records import Actor
+from engine.core.context import Actor
 
 Via = Literal["session", "cookie", "api_token", "admin_token"]
 

@@ -40,17 +40,18 @@ from engine.auth.links import (
     fillable_problem,
     link_bound,
 )
+from engine.core.context import Actor, ExecutionContext
+from engine.core.errors import ServiceError, invalid, not_found
 from engine.core.issues import Issue
+from engine.core.moments import datetime_json
 from engine.forms import apps
 from engine.forms.access import Access
-from engine.forms.errors import ServiceError, invalid, not_found
-from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import FormLayout
 from engine.forms.linkage import SourceAccess
 from engine.forms.live import live_scripts
 from engine.forms.messages import issue
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.forms.uploads import FILE_FIELD_TYPES, accepting, check_link_quota, too_large
 from engine.settings import Settings
 from engine.store.files import FileInfo, FileStore, FileTooLarge
@@ -315,14 +316,19 @@ def _failed(engine: Engine, kind: str, link: OpenLink, exc: ServiceError, ip: st
         )
 
 
-def submit(engine: Engine, link: OpenLink, body: Any, *, ip: str | None) -> dict[str, Any]:
-    """Create one record from a fill link, or run a query link (see the module docstring)."""
+def submit(
+    engine: Engine, link: OpenLink, body: Any, *, ip: str | None, ctx: ExecutionContext
+) -> dict[str, Any]:
+    """Create one record from a fill link, or run a query link (see the module docstring), in
+    the request's context `ctx` (its clock and the organisation's time zone)."""
     if link.kind == "fill":
-        return _fill(engine, link, body, ip)
-    return _query(engine, link, body, ip)
+        return _fill(engine, link, body, ip, ctx)
+    return _query(engine, link, body, ip, ctx)
 
 
-def _fill(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str, Any]:
+def _fill(
+    engine: Engine, link: OpenLink, body: Any, ip: str | None, ctx: ExecutionContext
+) -> dict[str, Any]:
     try:
         with engine.begin() as conn:
             loaded, form = _loaded(conn, link)
@@ -339,16 +345,16 @@ def _fill(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str
                 frozenset(form.fields),
                 owner=link.rights.access,
             )
+            filler = ctx.with_actor(Actor(None, CHANNEL, owner=link.owner_id, link_id=link.id))
             writer = Writer(
                 loaded.layout,
                 loaded.id,
                 form,
+                filler,
                 access=access,
                 source_access=owner_access(link, loaded),
             )
-            [record_id] = writer.create_many(
-                conn, [body], Actor(None, CHANNEL, owner=link.owner_id, link_id=link.id)
-            )
+            [record_id] = writer.create_many(conn, [body], filler.actor)
             audit.record(
                 conn,
                 "public.submit",
@@ -429,7 +435,9 @@ def owner_access(link: OpenLink, loaded: apps.LoadedApp) -> SourceAccess:
     return access
 
 
-def _query(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[str, Any]:
+def _query(
+    engine: Engine, link: OpenLink, body: Any, ip: str | None, ctx: ExecutionContext
+) -> dict[str, Any]:
     try:
         with engine.begin() as conn:
             loaded, form = _loaded(conn, link)
@@ -442,7 +450,7 @@ def _query(engine: Engine, link: OpenLink, body: Any, ip: str | None) -> dict[st
                 keys=keys,
                 owner=link.rights.access,
             )
-            page = Reader(loaded.layout, form, access=access).list(
+            page = Reader(loaded.layout, form, ctx, access=access).list(
                 conn, sort="-_id", limit=MAX_RESULTS, count=False
             )
             items = [{k: item[k] for k in shown if k in item} for item in page.items]

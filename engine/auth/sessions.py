@@ -41,8 +41,8 @@ from engine.auth.credentials import (
     verify_password,
 )
 from engine.auth.principal import Principal
+from engine.core.errors import ServiceError
 from engine.core.issues import Issue
-from engine.forms.errors import ServiceError
 from engine.store.models import ApiToken, AuditEntry, AuthSession, User, utcnow
 
 MAX_FAILURES = 5

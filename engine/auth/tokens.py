@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection
 
 from engine.auth import audit
 from engine.auth.credentials import API_TOKEN_PREFIX, new_token
-from engine.forms.errors import not_found
-from engine.forms.field_types.values import datetime_json
+from engine.core.errors import not_found
+from engine.core.moments import datetime_json
 from engine.store.models import ApiToken, utcnow
 
 DEFAULT_DAYS = 90

@@ -15,15 +15,16 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from engine.core.context import Actor, ExecutionContext
+from engine.core.errors import ServiceError, not_found
 from engine.core.issues import DefinitionError
 from engine.forms.compile import validate_app
-from engine.forms.errors import ServiceError, not_found
 from engine.forms.field_types.links import RelationField
 from engine.forms.layout import AppLayout, FormLayout
 from engine.forms.messages import issue
 from engine.forms.migrate import Plan, apply_plan, make_plan, recorded
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer, lone_surrogate_issue, lone_surrogates
+from engine.forms.records import Writer, lone_surrogate_issue, lone_surrogates
 from engine.forms.spec import AppSpec
 from engine.store.models import App, AppVersion, FormField, Role, User
 
@@ -170,8 +171,8 @@ def _key_mismatch(given: str, expected: str) -> ServiceError:
     )
 
 
-def create(conn: Connection, data: Any, actor: Actor) -> tuple[LoadedApp, Plan]:
-    """Install a new app from a definition (409 when the key exists)."""
+def create(conn: Connection, data: Any, ctx: ExecutionContext) -> tuple[LoadedApp, Plan]:
+    """Install a new app from a definition (409 when the key exists) as `ctx`'s actor."""
     spec = validated(data)
     if conn.execute(select(App.id).where(App.key == spec.key)).first() is not None:
         raise ServiceError(409, "app_exists")
@@ -180,20 +181,27 @@ def create(conn: Connection, data: Any, actor: Actor) -> tuple[LoadedApp, Plan]:
         .values(key=spec.key, name=_name(spec), created_at=_now(), updated_at=_now())
         .returning(App.id)
     ).scalar_one()
-    return _publish(conn, app_id, spec, None, actor)
+    return _publish(conn, app_id, spec, None, ctx)
 
 
 def publish(
-    conn: Connection, key: str, data: Any, *, revision: Any, plan_hash: str | None, actor: Actor
+    conn: Connection,
+    key: str,
+    data: Any,
+    *,
+    revision: Any,
+    plan_hash: str | None,
+    ctx: ExecutionContext,
 ) -> tuple[LoadedApp, Plan]:
-    """Publish a new revision; `revision` must be the live one (409 otherwise), and the plan the caller saw."""
+    """Publish a new revision as `ctx`'s actor; `revision` must be the live one (409 otherwise),
+    and the plan the caller saw. Stored formulas are recomputed in `ctx`'s time zone."""
     spec = validated(data)
     if spec.key != key:
         raise _key_mismatch(spec.key, key)
     current = load(conn, key)
     if revision != current.revision:
         raise ServiceError(409, "stale_revision")
-    return _publish(conn, current.id, spec, current, actor, plan_hash)
+    return _publish(conn, current.id, spec, current, ctx, plan_hash)
 
 
 def _publish(
@@ -201,13 +209,15 @@ def _publish(
     app_id: int,
     spec: AppSpec,
     current: LoadedApp | None,
-    actor: Actor,
+    ctx: ExecutionContext,
     plan_hash: str | None = None,
 ) -> tuple[LoadedApp, Plan]:
     steps, provisional = make_plan(conn, app_id, spec, current.layout if current else None)
     if plan_hash is not None and plan_hash != steps.hash:
         raise ServiceError(409, "plan_changed")
-    final = apply_plan(conn, app_id, steps, provisional, current.layout if current else None)
+    final = apply_plan(
+        conn, app_id, steps, provisional, current.layout if current else None, tz=ctx.tz
+    )
     revision = (current.revision if current else 0) + 1
     definition = definition_of(spec)
     conn.execute(
@@ -216,7 +226,7 @@ def _publish(
             revision=revision,
             definition=definition,
             created_at=_now(),
-            created_by=actor.user_id,
+            created_by=ctx.actor.user_id,
         )
     )
     conn.execute(
@@ -263,22 +273,27 @@ def _now() -> dt.datetime:
 # --- packs -----------------------------------------------------------------------------------
 
 
-def export_pack(conn: Connection, key: str, *, data: bool) -> dict[str, Any]:
+def export_pack(conn: Connection, key: str, *, data: bool, ctx: ExecutionContext) -> dict[str, Any]:
     """The app's definition, with every live record when `data` (relations as `_id`s)."""
     app = load(conn, key)
     pack = dict(app.definition)
     if data:
         names = dict(conn.execute(select(User.id, User.username)).all())
         pack["data"] = {
-            form.key: _export_records(conn, app, form, names) for form in app.layout.forms.values()
+            form.key: _export_records(conn, app, form, names, ctx)
+            for form in app.layout.forms.values()
         }
     return pack
 
 
 def _export_records(
-    conn: Connection, app: LoadedApp, form: FormLayout, names: dict[int, str]
+    conn: Connection,
+    app: LoadedApp,
+    form: FormLayout,
+    names: dict[int, str],
+    ctx: ExecutionContext,
 ) -> list[dict[str, Any]]:
-    reader = Reader(app.layout, form)
+    reader = Reader(app.layout, form, ctx)
     records: list[dict[str, Any]] = []
     offset = 0
     while True:
@@ -333,21 +348,27 @@ def _plain(layout: Any, value: Any, names: dict[int, str]) -> Any:
     return value
 
 
-def import_pack(conn: Connection, pack: Any, *, mode: str, actor: Actor) -> tuple[LoadedApp, Plan]:
-    """Install (`create`) or upgrade an app from a pack; records in `data` keep their ids."""
+def import_pack(
+    conn: Connection, pack: Any, *, mode: str, ctx: ExecutionContext
+) -> tuple[LoadedApp, Plan]:
+    """Install (`create`) or upgrade an app from a pack as `ctx`'s actor; records in `data`
+    keep their ids."""
     spec = validated(pack)
     if mode == "upgrade":
         current = load(conn, spec.key)
-        app, steps = _publish(conn, current.id, spec, current, actor)
+        app, steps = _publish(conn, current.id, spec, current, ctx)
     else:
-        app, steps = create(conn, pack, actor)
+        app, steps = create(conn, pack, ctx)
     if spec.data:
-        load_records(conn, app, spec.data, actor)
+        load_records(conn, app, spec.data, ctx)
     return app, steps
 
 
-def load_records(conn: Connection, app: LoadedApp, data: dict[str, list[Any]], actor: Actor) -> int:
-    """Insert pack records form by form (ids kept), relations after all rows exist."""
+def load_records(
+    conn: Connection, app: LoadedApp, data: dict[str, list[Any]], ctx: ExecutionContext
+) -> int:
+    """Insert pack records form by form (ids kept), relations after all rows exist, on the
+    `import` channel of `ctx` (its clock and time zone fill defaults and serials)."""
     from engine.core.issues import Issue
 
     unknown = [
@@ -358,16 +379,16 @@ def load_records(conn: Connection, app: LoadedApp, data: dict[str, list[Any]], a
     if unknown:
         raise ServiceError(422, "validation_failed", unknown)
     data = _with_user_ids(conn, app, data)
-    imported = Actor(actor.user_id, "import")
+    imported = ctx.with_actor(Actor(ctx.actor.user_id, "import"))
     deferred: list[tuple[str, int, str]] = []
     total = 0
     for form_key, records in data.items():
         form = app.layout.forms[form_key]
-        writer = Writer(app.layout, app.id, form)
+        writer = Writer(app.layout, app.id, form, imported)
         writer.defer_links = True
         writer.trust_files = True
         paths = [f"data.{form_key}[{i}]." for i in range(len(records))]
-        writer.create_many(conn, records, imported, preserve=True, paths=paths)
+        writer.create_many(conn, records, imported.actor, preserve=True, paths=paths)
         deferred.extend(writer.deferred)
         total += len(records)
     wanted: dict[str, set[int]] = {}

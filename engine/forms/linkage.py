@@ -14,7 +14,6 @@ match: the field stays empty. A value that does not convert to this field's type
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,11 +22,12 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
+from engine.core.context import ExecutionContext
+from engine.core.errors import invalid
 from engine.core.issues import Issue
 from engine.forms.access import Access
 from engine.forms.cache import on_layout
 from engine.forms.common import DefaultLinkage, FieldSpecBase, Linkage, ValueFieldSpec
-from engine.forms.errors import invalid
 from engine.forms.field_types.base import Scope
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.values import coerce_id
@@ -205,16 +205,14 @@ class Linker:
         self,
         app: AppLayout,
         form: FormLayout,
+        ctx: ExecutionContext,
         *,
-        now: dt.datetime,
-        tz: str,
         access: Access | None,
         source_access: SourceAccess | None,
     ) -> None:
         self.app = app
         self.form = form
-        self.now = now
-        self.tz = tz
+        self.ctx = ctx
         self.access = access
         self.source_access = source_access
 
@@ -230,7 +228,7 @@ class Linker:
             access = self.source_access(conn, source)
         if access is not None and not access.allows("view"):
             return None
-        reader = Reader(self.app, source, now=self.now, tz=self.tz, access=access)
+        reader = Reader(self.app, source, self.ctx, access=access)
         if linkage.take in reader.hidden or any(c.field in reader.hidden for c in linkage.when):
             return None  # a value (or a match on a value) the actor may not see is not copied
         return reader
@@ -324,7 +322,7 @@ class Linker:
             return (
                 raw  # an id as relations are given; a number exact (so 12.00 may fill an integer)
             )
-        return Reader(self.app, source).value_json(source, take, raw)
+        return Reader(self.app, source, self.ctx).value_json(source, take, raw)
 
     def fill(
         self, conn: Connection, records: Sequence[Mapping[str, Any]], wants: Sequence[set[str]]

@@ -25,9 +25,9 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from engine.core.errors import ServiceError
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, Label, LocalizedText
-from engine.forms.errors import ServiceError
 from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import RelationField
@@ -436,9 +436,16 @@ def _conversion_failures(
 
 
 def apply_plan(
-    conn: Connection, app_id: int, plan: Plan, layout: AppLayout, previous: AppLayout | None
+    conn: Connection,
+    app_id: int,
+    plan: Plan,
+    layout: AppLayout,
+    previous: AppLayout | None,
+    *,
+    tz: str,
 ) -> AppLayout:
-    """Execute `plan` (made by `make_plan` for `layout`) and return the final layout with real ids."""
+    """Execute `plan` (made by `make_plan` for `layout`) and return the final layout with real
+    ids; stored formulas are recomputed in time zone `tz` (the organisation's, as on save)."""
     rec = recorded(conn, app_id)
     now = dt.datetime.now(dt.UTC)
     ids = _assign_ids(conn, app_id, layout, rec)
@@ -492,7 +499,7 @@ def apply_plan(
     for form in final.forms.values():
         _record_storage(conn, form)
         if form.key in recompute or _formulas_changed(form, previous):
-            recompute_formulas(conn, final, form)
+            recompute_formulas(conn, final, form, tz=tz)
     return final
 
 
@@ -728,8 +735,9 @@ def _formulas_changed(form: FormLayout, previous: AppLayout | None) -> bool:
     return False
 
 
-def recompute_formulas(conn: Connection, app: AppLayout, form: FormLayout) -> None:
-    """Recompute every stored formula of a form (and its subform rows) from its stored columns."""
+def recompute_formulas(conn: Connection, app: AppLayout, form: FormLayout, *, tz: str) -> None:
+    """Recompute every stored formula of a form (and its subform rows) from its stored columns,
+    in time zone `tz` (a formula may format a date and time, e.g. `TEXT(due, "YYYY-MM-DD")`)."""
     from sqlalchemy import bindparam
 
     from engine import expr
@@ -749,7 +757,7 @@ def recompute_formulas(conn: Connection, app: AppLayout, form: FormLayout) -> No
         rows = conn.execute(
             select(table.c._id, *[table.c[f.column].label(f.key) for f in stored])
         ).all()
-        ctx = expr.EvalContext.create(now)
+        ctx = expr.EvalContext.create(now, tz)
         changes = []
         for row in rows:
             values = dict(row._mapping)

@@ -17,7 +17,6 @@ fields. SQL built with those rights is kept per caller fingerprint (`_scope_key`
 from __future__ import annotations
 
 import builtins
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -29,13 +28,14 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import True_
 
 from engine import expr
+from engine.core.context import ExecutionContext
+from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
+from engine.core.moments import datetime_json
 from engine.expr import ast
 from engine.forms.access import Access
 from engine.forms.cache import calls_clock, lru_on_layout, on_layout, reads_clock
-from engine.forms.errors import ServiceError, not_found
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
-from engine.forms.field_types.values import datetime_json
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
 from engine.forms.resolve import Resolver, target_access
 from engine.store.models import Department, StoredFile, User
@@ -82,15 +82,15 @@ class Reader:
         self,
         app: AppLayout,
         form: FormLayout,
+        ctx: ExecutionContext,
         *,
-        now: dt.datetime | None = None,
-        tz: str = "Asia/Shanghai",
         access: Access | None = None,
     ):
         self.app = app
         self.form = form
-        self.now = now or dt.datetime.now(dt.UTC)
-        self.tz = tz
+        self.ctx = ctx  # the clock and time zone of formulas (`NOW()`, `TODAY()`)
+        self.now = ctx.now
+        self.tz = ctx.tz
         self.access = access
         self.hidden = access.hidden() if access is not None else frozenset()
         self._scope_key = self._scope_fingerprint()
@@ -98,9 +98,7 @@ class Reader:
     def resolver(self, container: Container | None = None, table: Any = None) -> Resolver:
         """Reads this form's fields (and, through relations, other forms' with the caller's
         rights on them)."""
-        return Resolver(
-            self.app, container or self.form, table, now=self.now, tz=self.tz, access=self.access
-        )
+        return Resolver(self.app, container or self.form, table, ctx=self.ctx, access=self.access)
 
     def _scope_fingerprint(self) -> Any:
         """What SQL built for this caller depends on besides the layout and hidden fields: ()
@@ -146,14 +144,12 @@ class Reader:
             value = literal(None, expr_text_type())
         else:
             value = Resolver(
-                self.app, target, alias, now=self.now, tz=self.tz, access=access, guarded=hidden
+                self.app, target, alias, ctx=self.ctx, access=access, guarded=hidden
             ).value(target.title_field)
         statement = select(value).where(alias.c._id == record_id, alias.c._deleted_at.is_(None))
         if access is not None:
             statement = statement.where(
-                access.where(
-                    "view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz)
-                )
+                access.where("view", alias, Resolver(self.app, target, alias, ctx=self.ctx))
             )
         return statement.scalar_subquery()
 
@@ -172,9 +168,7 @@ class Reader:
         ):
             outside = literal(True)
         else:
-            scope = access.where(
-                "view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz)
-            )
+            scope = access.where("view", alias, Resolver(self.app, target, alias, ctx=self.ctx))
             if isinstance(scope, True_):
                 return None  # every record of the form is in scope (e.g. scope `all`)
             outside = case((scope, literal(False)), else_=literal(True))
@@ -459,9 +453,7 @@ class Reader:
         access, _ = target_access(self.access, target)
         if access is not None:  # the related record itself must be one the caller may see
             alias = target.table.alias()
-            scope = access.where(
-                "view", alias, Resolver(self.app, target, alias, now=self.now, tz=self.tz)
-            )
+            scope = access.where("view", alias, Resolver(self.app, target, alias, ctx=self.ctx))
             condition = and_(
                 condition, exists(select(alias.c._id).where(alias.c._id == record_id, scope))
             )
@@ -810,7 +802,7 @@ class Reader:
 
     def _rows(self, conn: Connection, rows: RowsLayout, ids: builtins.list[int]) -> dict[int, Any]:
         table = rows.table
-        resolver = Resolver(self.app, rows, table, now=self.now, tz=self.tz, access=self.access)
+        resolver = Resolver(self.app, rows, table, ctx=self.ctx, access=self.access)
         statement = (
             select(table.c._id, table.c._parent_id, *self.scalar_columns(rows, resolver))
             .where(table.c._parent_id.in_(ids))
@@ -861,7 +853,7 @@ class Reader:
         link = via.link
         access, hidden = target_access(self.access, target)
         value = Resolver(
-            self.app, target, target.table, now=self.now, tz=self.tz, access=access, guarded=hidden
+            self.app, target, target.table, ctx=self.ctx, access=access, guarded=hidden
         ).value(spec.field)
         conditions: list[ColumnElement[bool]] = [
             link.c._source_id.in_(ids),
@@ -872,7 +864,7 @@ class Reader:
                 access.where(
                     "view",
                     target.table,
-                    Resolver(self.app, target, target.table, now=self.now, tz=self.tz),
+                    Resolver(self.app, target, target.table, ctx=self.ctx),
                 )
             )
         statement = (

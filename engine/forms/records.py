@@ -24,12 +24,14 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from engine import expr
+from engine.core.context import CHANNELS, Actor, ExecutionContext
+from engine.core.errors import ServiceError, forbidden, invalid, not_found
 from engine.core.issues import Issue, format_path
+from engine.core.moments import datetime_json
 from engine.core.sqltypes import INT64_MAX, to_epoch_ms
 from engine.forms.access import Access
 from engine.forms.cache import on_layout
 from engine.forms.common import DefaultExpr, DefaultLinkage, ValueFieldSpec
-from engine.forms.errors import ServiceError, forbidden, invalid, not_found
 from engine.forms.field_types.computed import (
     SERIAL_COUNTER,
     SERIAL_TOKEN,
@@ -39,7 +41,7 @@ from engine.forms.field_types.computed import (
 from engine.forms.field_types.files import mime_problem
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
-from engine.forms.field_types.values import coerce_id, datetime_json
+from engine.forms.field_types.values import coerce_id
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
 from engine.forms.linkage import Linker, SourceAccess, linked_fields
 from engine.forms.messages import issue
@@ -48,7 +50,6 @@ from engine.store.models import Counter, Department, RecordHistory, StoredFile, 
 from engine.store.records import bulk_insert, reserve_ids
 
 _T = TypeVar("_T")
-CHANNELS = frozenset({"ui", "api", "import", "public_link", "rule", "flow"})
 SYSTEM_WRITABLE_ON_IMPORT = (
     "_id",
     "_created_at",
@@ -58,21 +59,6 @@ SYSTEM_WRITABLE_ON_IMPORT = (
     "_owner",
     "_version",
 )
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who writes, and through which door (UI, API, import, public link, rule, flow).
-
-    `owner` is who new records belong to when that is not the writer (an anonymous person
-    filling a public link creates records owned by the link's owner); None: the writer.
-    `link_id` is the public link an anonymous writer fills (its uploads are theirs to use).
-    """
-
-    user_id: int | None = None
-    channel: str = "api"
-    owner: int | None = None
-    link_id: int | None = None
 
 
 @dataclass
@@ -105,27 +91,22 @@ class Writer:
         app: AppLayout,
         app_id: int,
         form: FormLayout,
+        ctx: ExecutionContext,
         *,
-        now: dt.datetime | None = None,
-        tz: str = "Asia/Shanghai",
         access: Access | None = None,
         source_access: SourceAccess | None = None,
     ) -> None:
         self.app = app
         self.app_id = app_id
         self.form = form
-        self.now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-        self.now = self.now.replace(microsecond=self.now.microsecond // 1000 * 1000)
-        self.tz = tz
+        self.ctx = ctx  # the clock and time zone of defaults, formulas, serials and stamps
+        self.now = ctx.now
+        self.tz = ctx.tz
         self.access = access
-        self.reader = Reader(
-            app, form, now=self.now, tz=tz, access=access
-        )  # what the caller gets back
-        self._full = Reader(app, form, now=self.now, tz=tz)  # history diffs see every field
+        self.reader = Reader(app, form, ctx, access=access)  # what the caller gets back
+        self._full = Reader(app, form, ctx)  # history diffs see every field
         # Data linkage defaults read their source forms as the actor (`source_access`).
-        self.linker = Linker(
-            app, form, now=self.now, tz=tz, access=access, source_access=source_access
-        )
+        self.linker = Linker(app, form, ctx, access=access, source_access=source_access)
         # Pack import writes forms one after another, so links are checked once all exist.
         self.defer_links = False
         self.deferred: list[tuple[str, int, str]] = []
@@ -133,7 +114,7 @@ class Writer:
         # Pack loads (administrators installing or moving an app with its data) keep the file
         # references they carry; every other writer may only reference its own uploads.
         self.trust_files = False
-        self._ctx = expr.EvalContext.create(self.now, tz)
+        self._ctx = expr.EvalContext.create(self.now, self.tz)
         # What each input key may do for this caller, resolved once per writer (not per record).
         self._allowed = {
             key: access.access(key) if access is not None else "editable" for key in form.fields
@@ -558,7 +539,7 @@ class Writer:
             return ids
         if not rights.allows("view"):
             return set()
-        reader = Reader(self.app, target, now=self.now, tz=self.tz, access=rights)
+        reader = Reader(self.app, target, self.ctx, access=rights)
         table = target.table
         query = select(table.c._id).where(table.c._id.in_(ids), reader.visible(reader.resolver()))
         return set(conn.execute(query).scalars())

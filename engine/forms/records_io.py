@@ -19,12 +19,13 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
+from engine.core.context import Actor
+from engine.core.errors import ServiceError
 from engine.core.issues import Issue
 from engine.forms.access import Access
-from engine.forms.errors import ServiceError
 from engine.forms.layout import AppLayout, FormLayout
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.forms.spreadsheet import (
     Format,
     Formatter,
@@ -109,14 +110,12 @@ class ImportResult:
 class Importer:
     """Imports spreadsheet rows into one form through the record pipeline (module docstring)."""
 
-    def __init__(
-        self, writer: Writer, target_access: Callable[[str], Access | None], tz: str
-    ) -> None:
+    def __init__(self, writer: Writer, target_access: Callable[[str], Access | None]) -> None:
         self.writer = writer
         self.app: AppLayout = writer.app
         self.form: FormLayout = writer.form
         self.target_access = target_access
-        self.parser = Parser(tz)
+        self.parser = Parser(writer.ctx.tz)  # dates without a zone are the organisation's
 
     def run(
         self,
@@ -248,7 +247,7 @@ class Importer:
         target = self.app.forms.get(form_key)
         if target is None or target.title_field is None:
             return {}
-        reader = Reader(self.app, target, access=self.target_access(form_key))
+        reader = Reader(self.app, target, self.writer.ctx, access=self.target_access(form_key))
         resolver = reader.resolver()
         title = resolver.value(target.title_field)
         query = select(target.table.c._id, title).where(reader.visible(resolver), title.in_(titles))

@@ -19,13 +19,13 @@ before they get here.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import and_, false, null, select, type_coerce
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from engine import expr
+from engine.core.context import ExecutionContext
 from engine.expr.backends.sql import SqlRows
 from engine.forms.access import Access
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
@@ -50,16 +50,16 @@ class Resolver:
         container: Container,
         table: FromClause | None = None,
         *,
-        now: dt.datetime | None = None,
-        tz: str = "Asia/Shanghai",
+        ctx: ExecutionContext,
         access: Access | None = None,
         guarded: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.container = container
         self.table: Any = table if table is not None else container.table
-        self.now = now
-        self.tz = tz
+        self.ctx = ctx  # the clock and time zone of formulas (`NOW()`, `TODAY()`)
+        self.now = ctx.now
+        self.tz = ctx.tz
         self.access = access  # the caller's rights on the form `container` belongs to (None: all)
         self.guarded = guarded  # fields of `container` that read as blank (hidden in a target)
         self._aliases: dict[str, Any] = {}
@@ -71,15 +71,13 @@ class Resolver:
         access: Access | None = None,
         guarded: frozenset[str] = frozenset(),
     ) -> Resolver:
-        return Resolver(
-            self.app, container, table, now=self.now, tz=self.tz, access=access, guarded=guarded
-        )
+        return Resolver(self.app, container, table, ctx=self.ctx, access=access, guarded=guarded)
 
     def unrestricted(self) -> Resolver:
         """The same container and table read without the caller's rights (for row scopes)."""
         if self.access is None and not self.guarded:
             return self
-        return Resolver(self.app, self.container, self.table, now=self.now, tz=self.tz)
+        return Resolver(self.app, self.container, self.table, ctx=self.ctx)
 
     def target(self, form: FormLayout) -> tuple[Access | None, frozenset[str]]:
         """The caller's rights on `form` reached through a relation, and the fields of it that
@@ -93,9 +91,7 @@ class Resolver:
         (None: every row is)."""
         if access is None:
             return None
-        return access.where(
-            "view", table, Resolver(self.app, form, table, now=self.now, tz=self.tz)
-        )
+        return access.where("view", table, Resolver(self.app, form, table, ctx=self.ctx))
 
     def formula(self, source: str) -> ColumnElement[Any]:
         """A formula over this container as SQL (its type gives the Python value)."""

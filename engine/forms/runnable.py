@@ -17,6 +17,7 @@ compiles; a problem inside a formula that another one reads is reported once, at
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from engine import expr
+from engine.core.context import Actor, ExecutionContext
 from engine.core.issues import Issue
 from engine.forms.access import Access
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
@@ -170,6 +172,10 @@ def _paths(source: str, schema: dict[str, Any]) -> Iterator[tuple[str, ...]]:
 # --- formulas compiled to SQL ----------------------------------------------------------
 
 
+# Formulas are compiled here to be checked, never run: any moment and zone compile alike.
+COMPILE_ONLY = ExecutionContext(Actor(), dt.datetime(2000, 1, 1, tzinfo=dt.UTC), "UTC")
+
+
 class _Elsewhere(Exception):
     """A formula read by the one being compiled failed; it is reported at its own path."""
 
@@ -187,7 +193,7 @@ class _Probe(Resolver):
         *,
         depth: list[int],
     ) -> None:
-        super().__init__(app, container, table)
+        super().__init__(app, container, table, ctx=COMPILE_ONLY)
         self.depth = depth
 
     def _nested(

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from engine.core.errors import ServiceError
 from engine.core.issues import Issue
 from engine.forms.common import Label, LocalizedText
-from engine.forms.errors import ServiceError
 from engine.forms.layout import Container, FieldLayout, FormLayout
 
 Language = Literal["zh", "en"]

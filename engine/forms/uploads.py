@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from engine.forms.errors import ServiceError, invalid
+from engine.core.errors import ServiceError, invalid
 from engine.forms.field_types.files import mime_problem
 from engine.forms.messages import issue
 from engine.settings import Settings

@@ -42,9 +42,9 @@ from schemathesis.config import HealthCheck
 from schemathesis.hooks import HookContext
 
 from engine.api.main import create_app
+from engine.core.errors import ServiceError
 from engine.expr.functions import FUNCTIONS
 from engine.forms import apps
-from engine.forms.errors import ServiceError
 from engine.settings import Settings
 from engine.store import prepare_database
 from engine.store.session import engine_for_url

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from engine.auth.links import LinkAccess
+from engine.core.errors import ServiceError
 from engine.forms import apps
-from engine.forms.errors import ServiceError
 from engine.forms.query import Reader
 from tests.auth.crm_org import API, installed_crm
+from tests.contexts import context
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -124,6 +125,8 @@ def test_a_relation_hidden_from_the_caller_cannot_be_used(crm: dict[str, Any]) -
             "query", frozenset({"content"}), frozenset(form.fields), keys=(("content", "x"),)
         )
         with pytest.raises(ServiceError) as raised:
-            Reader(loaded.layout, form, access=access).list(conn, related=("customer", 1))
+            Reader(loaded.layout, form, context(), access=access).list(
+                conn, related=("customer", 1)
+            )
     assert raised.value.status == 422
     assert [(i.path, i.code) for i in raised.value.issues] == [("related", "not_a_relation")]

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from engine.api.main import create_app
 from engine.auth import sessions
 from engine.auth.directory import import_org_chart
-from engine.forms.errors import ServiceError
+from engine.core.errors import ServiceError
 from engine.settings import Settings
 from engine.store.models import ApiToken, AuditEntry, User, utcnow
 from tests.auth.crm_org import API, TOKEN, USERS, installed_crm

@@ -29,6 +29,7 @@ from engine.forms import apps
 from engine.forms.cache import lru_on_layout
 from engine.forms.query import Reader
 from tests.auth.crm_org import API, USERS, installed_crm
+from tests.contexts import context
 
 PARTNERS = [
     {
@@ -635,7 +636,7 @@ def test_statements_kept_for_one_caller_are_not_reused_for_another(crm: dict[str
         def reader(username: str) -> Reader:
             principal = Principal(crm["ids"][username], username, False, "session")
             access = form_access(conn, principal, loaded.id, loaded.layout.spec, form)
-            return Reader(loaded.layout, form, access=access)
+            return Reader(loaded.layout, form, context(), access=access)
 
         for _ in range(2):  # the second round finds what the first kept
             for username, name, title in (

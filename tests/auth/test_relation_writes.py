@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from engine.core.context import Actor
 from engine.forms import apps
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.forms.spreadsheet import Formatter
 from tests.auth.crm_org import API, installed_crm
+from tests.contexts import context
 
 MISSING = 999_999_999
 # A form the CRM lacks: a to-many relation and a relation in subform rows, with a validation
@@ -331,7 +333,7 @@ def test_system_writers_may_link_any_record(crm: dict[str, Any]) -> None:
     with crm["engine"].begin() as conn:
         app = apps.load(conn, "crm")
         writer = Writer(
-            app.layout, app.id, app.form("contact")
+            app.layout, app.id, app.form("contact"), context()
         )  # rules, flows, the CLI, pack loads
         [record_id] = writer.create_many(
             conn, [{"name": "probe-system", "customer": outside[0]["_id"]}], Actor(None, "rule")
@@ -350,7 +352,7 @@ def test_exports_show_a_restricted_relation_as_no_access(crm: dict[str, Any]) ->
     with crm["engine"].connect() as conn:
         app = apps.load(conn, "crm")
     form = app.form("contact")
-    reader = Reader(app.layout, form)
+    reader = Reader(app.layout, form, context())
     cells = {
         lang: Formatter(form, lang, "Asia/Shanghai", reader.value_owner).cell(
             form, form.fields["customer"], value

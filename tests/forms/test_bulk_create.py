@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from engine.core.context import Actor
+from engine.core.errors import ServiceError
 from engine.forms import apps
-from engine.forms.errors import ServiceError
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer, history
+from engine.forms.records import Writer, history
 from engine.store import prepare_database
 from engine.store.records import bulk_insert, reserve_ids
+from tests.contexts import context
 
 ACTOR = Actor(None, "import")
 
@@ -70,14 +72,16 @@ def records(first: int, count: int) -> list[dict[str, Any]]:
 def crm(store_engine: Engine) -> Engine:
     prepare_database(store_engine)
     with store_engine.begin() as conn:
-        apps.create(conn, APP, ACTOR)
+        apps.create(conn, APP, context(ACTOR))
     return store_engine
 
 
 def create(engine: Engine, batch: list[dict[str, Any]]) -> list[int]:
     with engine.begin() as conn:
         app = apps.load(conn, "crm")
-        return Writer(app.layout, app.id, app.form("customer")).create_many(conn, batch, ACTOR)
+        return Writer(app.layout, app.id, app.form("customer"), context()).create_many(
+            conn, batch, ACTOR
+        )
 
 
 def test_a_batch_gives_the_same_records_and_history_as_single_creates(crm: Engine) -> None:
@@ -88,7 +92,7 @@ def test_a_batch_gives_the_same_records_and_history_as_single_creates(crm: Engin
     with crm.connect() as conn:
         app = apps.load(conn, "crm")
         form = app.form("customer")
-        items = Reader(app.layout, form).list(conn, sort="_id", limit=100).items
+        items = Reader(app.layout, form, context()).list(conn, sort="_id", limit=100).items
         changes = [history(conn, form, item["_id"]) for item in items]
     assert [item["name"] for item in items] == [f"客户{i}" for i in range(7)]
     for item, entries in zip(items, changes, strict=True):
@@ -116,7 +120,7 @@ def test_a_bad_batch_writes_neither_records_nor_history(crm: Engine) -> None:
     with crm.connect() as conn:
         app = apps.load(conn, "crm")
         form = app.form("customer")
-        items = Reader(app.layout, form).list(conn, sort="_id").items
+        items = Reader(app.layout, form, context()).list(conn, sort="_id").items
         assert sum(len(history(conn, form, item["_id"])) for item in items) == 4
 
 
@@ -141,7 +145,7 @@ def test_concurrent_batches_get_distinct_ids(crm: Engine) -> None:
     assert len(ids) == len(set(ids)) == 60
     with crm.connect() as conn:
         app = apps.load(conn, "crm")
-        page = Reader(app.layout, app.form("customer")).list(conn, limit=100)
+        page = Reader(app.layout, app.form("customer"), context()).list(conn, limit=100)
     assert sorted(item["_id"] for item in page.items) == sorted(ids)
 
 

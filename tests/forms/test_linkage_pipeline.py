@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from engine.core.context import Actor
 from engine.forms import apps
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.store import prepare_database
+from tests.contexts import context
 from tests.forms.linkage_app import link, shop_app
 
 ACTOR = Actor(None, "api")
@@ -29,14 +31,16 @@ def shop(store_engine: Engine) -> Engine:
         {"key": "grade", "type": "integer", "default": link("credit", ("_id", "customer"))}
     )
     with store_engine.begin() as conn:
-        apps.create(conn, definition, ACTOR)
+        apps.create(conn, definition, context(ACTOR))
     return store_engine
 
 
 def writer(engine: Engine, form: str, minutes: int) -> tuple[Any, Writer]:
     with engine.connect() as conn:
         app = apps.load(conn, "shop")
-    return app, Writer(app.layout, app.id, app.form(form), now=T0 + dt.timedelta(minutes=minutes))
+    return app, Writer(
+        app.layout, app.id, app.form(form), context(now=T0 + dt.timedelta(minutes=minutes))
+    )
 
 
 def create(
@@ -46,7 +50,7 @@ def create(
     with engine.begin() as conn:
         ids = write.create_many(conn, records, ACTOR)
         return (
-            Reader(app.layout, app.form(form))
+            Reader(app.layout, app.form(form), context())
             .list(conn, ids=ids, sort="_id", limit=len(ids), count=False)
             .items
         )

@@ -21,14 +21,16 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from engine.cli import app as cli
+from engine.core.context import Actor
 from engine.forms import apps
 from engine.forms.orphans import SweepResult, sweep_orphan_files
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.settings import Settings
 from engine.store import make_engine, prepare_database
 from engine.store.files import FileStore
 from engine.store.models import RecordHistory, StoredFile, utcnow
 from tests.api.records_client import API, api_client
+from tests.contexts import context
 
 APP: dict[str, Any] = {
     "format": "jimu.app/1",
@@ -221,7 +223,7 @@ def test_a_record_write_in_flight_keeps_its_file_on_postgresql(
     with store_engine.connect() as conn:
         transaction = conn.begin()
         loaded = apps.load(conn, "docs")
-        writer = Writer(loaded.layout, loaded.id, loaded.form("doc"))
+        writer = Writer(loaded.layout, loaded.id, loaded.form("doc"), context())
         [record_id] = writer.create_many(
             conn, [{"title": "in flight", "files": [file_id]}], Actor()
         )

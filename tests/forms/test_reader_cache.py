@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from engine.auth.permissions import FormAccess
+from engine.core.context import Actor
+from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.cache import LruCache
-from engine.forms.errors import ServiceError
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.store import prepare_database
+from tests.contexts import context
 
 ACTOR = Actor(None, "api")
 
@@ -49,9 +51,9 @@ def definition(double: str = "price * 2") -> dict[str, Any]:
 def shop(store_engine: Engine) -> Engine:
     prepare_database(store_engine)
     with store_engine.begin() as conn:
-        apps.create(conn, definition(), ACTOR)
+        apps.create(conn, definition(), context(ACTOR))
         app = apps.load(conn, "shop")
-        Writer(app.layout, app.id, app.form("product")).create_many(
+        Writer(app.layout, app.id, app.form("product"), context()).create_many(
             conn,
             [
                 {"name": "键盘", "price": "99.50", "cost": "60", "launched": "2025-03-01"},
@@ -82,11 +84,11 @@ def test_a_cached_filter_is_still_refused_to_a_caller_who_may_not_see_its_field(
     with shop.connect() as conn:
         app = apps.load(conn, "shop")
     form = app.form("product")
-    assert names(Reader(app.layout, form), shop, filter="cost > 50", sort="cost") == [
+    assert names(Reader(app.layout, form, context()), shop, filter="cost > 50", sort="cost") == [
         "键盘",
         "显示器",
     ]
-    restricted = Reader(app.layout, form, access=viewer(hidden=("cost",)))
+    restricted = Reader(app.layout, form, context(), access=viewer(hidden=("cost",)))
     with shop.connect() as conn:
         for options in (
             {"filter": "cost > 50"},
@@ -101,7 +103,7 @@ def test_a_cached_filter_is_still_refused_to_a_caller_who_may_not_see_its_field(
             "键盘",
             "显示器",
         ]
-    hidden_cost = Reader(app.layout, form, access=viewer(hidden=("cost", "price")))
+    hidden_cost = Reader(app.layout, form, context(), access=viewer(hidden=("cost", "price")))
     with shop.connect() as conn, pytest.raises(ServiceError):
         hidden_cost.list(conn, filter="price > 50")
 
@@ -110,16 +112,18 @@ def test_callers_with_different_hidden_fields_never_share_a_page_shape(shop: Eng
     with shop.connect() as conn:
         app = apps.load(conn, "shop")
         form = app.form("product")
-        everything = Reader(app.layout, form).list(conn, sort="name").items
+        everything = Reader(app.layout, form, context()).list(conn, sort="name").items
         without_cost = (
-            Reader(app.layout, form, access=viewer(hidden=("cost",))).list(conn, sort="name").items
-        )
-        without_price = (
-            Reader(app.layout, form, access=viewer(hidden=("price", "double")))
+            Reader(app.layout, form, context(), access=viewer(hidden=("cost",)))
             .list(conn, sort="name")
             .items
         )
-        again = Reader(app.layout, form).list(conn, sort="name").items
+        without_price = (
+            Reader(app.layout, form, context(), access=viewer(hidden=("price", "double")))
+            .list(conn, sort="name")
+            .items
+        )
+        again = Reader(app.layout, form, context()).list(conn, sort="name").items
     assert {"cost", "price", "double"} <= everything[0].keys()
     assert "cost" not in without_cost[0] and "price" in without_cost[0]
     assert (
@@ -133,7 +137,7 @@ def test_callers_with_different_hidden_fields_never_share_a_page_shape(shop: Eng
 def test_after_a_publish_reads_use_the_new_definition(shop: Engine) -> None:
     with shop.connect() as conn:
         before = apps.load(conn, "shop")
-        reader = Reader(before.layout, before.form("product"))
+        reader = Reader(before.layout, before.form("product"), context())
         assert [
             i["name"] for i in reader.list(conn, filter="double > 250", sort="-double").items
         ] == ["显示器"]
@@ -146,12 +150,12 @@ def test_after_a_publish_reads_use_the_new_definition(shop: Engine) -> None:
             definition("price * 3"),
             revision=current.revision,
             plan_hash=plan.hash,
-            actor=ACTOR,
+            ctx=context(ACTOR),
         )
     with shop.connect() as conn:
         after = apps.load(conn, "shop")
         assert after.revision == before.revision + 1
-        page = Reader(after.layout, after.form("product")).list(
+        page = Reader(after.layout, after.form("product"), context()).list(
             conn, filter="double > 250", sort="-double"
         )
     assert [(i["name"], i["double"]) for i in page.items] == [
@@ -171,13 +175,13 @@ def test_a_filter_that_reads_the_clock_is_not_frozen(shop: Engine) -> None:
         dt.datetime(2027, 6, 1, tzinfo=dt.UTC),
     ]
     found = [
-        names(Reader(app.layout, form, now=now), shop, filter=launched, sort="launched")
+        names(Reader(app.layout, form, context(now=now)), shop, filter=launched, sort="launched")
         for now in at
     ]
     assert found == [["键盘"], ["键盘", "鼠标"], ["键盘", "鼠标", "显示器"]]
     # the same again, in the other order, after the filter was compiled
     found = [
-        names(Reader(app.layout, form, now=now), shop, filter=launched, sort="launched")
+        names(Reader(app.layout, form, context(now=now)), shop, filter=launched, sort="launched")
         for now in reversed(at)
     ]
     assert found == [["键盘", "鼠标", "显示器"], ["键盘", "鼠标"], ["键盘"]]
@@ -191,8 +195,8 @@ def test_read_time_formulas_that_read_the_clock_are_computed_for_each_read(
     fields = app_definition["forms"][0]["fields"]
     fields.append({"key": "age", "type": "formula", "expr": "DAYS(TODAY(), launched)"})
     with store_engine.begin() as conn:
-        app, _ = apps.create(conn, app_definition, ACTOR)
-        Writer(app.layout, app.id, app.form("product")).create_many(
+        app, _ = apps.create(conn, app_definition, context(ACTOR))
+        Writer(app.layout, app.id, app.form("product"), context()).create_many(
             conn, [{"name": "键盘", "launched": "2025-03-01"}], ACTOR
         )
     form = app.form("product")
@@ -202,7 +206,7 @@ def test_read_time_formulas_that_read_the_clock_are_computed_for_each_read(
         dt.datetime(2025, 3, 21, 4, tzinfo=dt.UTC),
     ):
         with store_engine.connect() as conn:
-            reader = Reader(app.layout, form, now=now)
+            reader = Reader(app.layout, form, context(now=now))
             ages.append(reader.list(conn).items[0]["age"])
             assert [i["name"] for i in reader.list(conn, filter="age >= 15").items] == (
                 [] if now.day == 11 else ["键盘"]
@@ -222,7 +226,7 @@ def test_the_layout_cache_keeps_a_bounded_number_of_entries() -> None:
 def test_a_kept_page_statement_reads_the_record_asked_for_each_time(shop: Engine) -> None:
     with shop.connect() as conn:
         app = apps.load(conn, "shop")
-        reader = Reader(app.layout, app.form("product"))
+        reader = Reader(app.layout, app.form("product"), context())
         ids = [item["_id"] for item in reader.list(conn, sort="name").items]
         assert [reader.get(conn, record_id)["_id"] for record_id in ids + ids[::-1]] == ids + ids[
             ::-1
@@ -235,10 +239,10 @@ def test_a_kept_page_statement_reads_the_record_asked_for_each_time(shop: Engine
 def test_blanks_sort_last_whatever_the_filter_says_about_them(shop: Engine) -> None:
     with shop.begin() as conn:
         app = apps.load(conn, "shop")
-        Writer(app.layout, app.id, app.form("product")).create_many(
+        Writer(app.layout, app.id, app.form("product"), context()).create_many(
             conn, [{"name": "赠品", "cost": "1"}, {"name": "样品"}], ACTOR
         )
-    reader = Reader(app.layout, app.form("product"))
+    reader = Reader(app.layout, app.form("product"), context())
     # no filter on price: its blanks come last in both directions
     assert names(reader, shop, sort="-price,name")[-2:] == ["样品", "赠品"]
     assert names(reader, shop, sort="price,name")[-2:] == ["样品", "赠品"]

@@ -11,11 +11,13 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from engine.core.context import Actor
+from engine.core.errors import ServiceError
 from engine.forms import apps
-from engine.forms.errors import ServiceError
 from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.store import prepare_database
+from tests.contexts import context
 
 ACTOR = Actor(None, "api")
 
@@ -110,9 +112,9 @@ def definition(formula: str = "price * 2") -> dict[str, Any]:
 def shop(store_engine: Engine) -> Engine:
     prepare_database(store_engine)
     with store_engine.begin() as conn:
-        apps.create(conn, definition(), ACTOR)
+        apps.create(conn, definition(), context(ACTOR))
         app = apps.load(conn, "shop")
-        Writer(app.layout, app.id, app.form("product")).create_many(
+        Writer(app.layout, app.id, app.form("product"), context()).create_many(
             conn,
             [
                 {"name": "键盘", "price": "99.50"},
@@ -126,7 +128,7 @@ def shop(store_engine: Engine) -> Engine:
 
 def _writer(conn: Any, form: str) -> Writer:
     app = apps.load(conn, "shop")
-    return Writer(app.layout, app.id, app.form(form))
+    return Writer(app.layout, app.id, app.form(form), context())
 
 
 def test_relations_lookups_rollups_and_subform_rows(shop: Engine) -> None:
@@ -178,7 +180,9 @@ def test_a_page_costs_the_same_statements_whatever_its_size(shop: Engine) -> Non
             with shop.connect() as conn:
                 app = apps.load(conn, "shop")
                 statements.clear()
-                page = Reader(app.layout, app.form("order")).list(conn, limit=size, count=False)
+                page = Reader(app.layout, app.form("order"), context()).list(
+                    conn, limit=size, count=False
+                )
         finally:
             event.remove(shop, "before_cursor_execute", count)
         assert len(page.items) == size
@@ -245,11 +249,11 @@ def test_stored_formulas_are_recomputed_when_their_definition_changes(shop: Engi
             definition("price * 3"),
             revision=current.revision,
             plan_hash=plan.hash,
-            actor=ACTOR,
+            ctx=context(ACTOR),
         )
     with shop.connect() as conn:
         app = apps.load(conn, "shop")
-        items = Reader(app.layout, app.form("product")).list(conn, sort="_id").items
+        items = Reader(app.layout, app.form("product"), context()).list(conn, sort="_id").items
     assert [p["double"] for p in items] == ["298.50", "120.00", "3600.00"]
     assert [p["grade"] for p in items] == ["a", "a", "a"]
 
@@ -263,7 +267,7 @@ def test_a_stale_plan_hash_is_refused(shop: Engine) -> None:
             definition("price * 3"),
             revision=current.revision,
             plan_hash="0" * 64,
-            actor=ACTOR,
+            ctx=context(ACTOR),
         )
     assert (caught.value.status, caught.value.code) == (409, "plan_changed")
 
@@ -298,9 +302,9 @@ def test_serials_stay_unique_under_concurrent_inserts(shop: Engine) -> None:
 def test_readonly_when_is_enforced_on_the_record_as_stored(shop: Engine) -> None:
     with shop.begin() as conn:
         app = apps.load(conn, "shop")
-        orders = Writer(app.layout, app.id, app.form("order"))
+        orders = Writer(app.layout, app.id, app.form("order"), context())
         [order_id] = orders.create_many(conn, [{"main": 1, "discount": 5}], ACTOR)
-        read = Reader(app.layout, app.form("order"))
+        read = Reader(app.layout, app.form("order"), context())
         # closing and setting the final discount in one save is allowed: the rule reads the stored record
         version = orders.update(
             conn, order_id, {"_version": 1, "closed": True, "discount": 8}, ACTOR

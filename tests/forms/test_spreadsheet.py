@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.forms.errors import ServiceError
+from engine.core.errors import ServiceError
 from engine.forms.field_types import FIELD_TYPES
 from engine.forms.layout import FieldLayout
 from engine.forms.spreadsheet import (

@@ -102,8 +102,8 @@ def _user_values(body: UserFields) -> dict[str, Any]:
 
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
     """`values` without explicit nulls where a value is required (422 for those)."""
+    from engine.core.errors import ServiceError
     from engine.core.issues import Issue
-    from engine.forms.errors import ServiceError
 
     issues = [
         Issue(key, "required", "不能为空", "This value cannot be null")
@@ -292,7 +292,7 @@ def revoke_token(token_id: Id, request: Request, engine: DbEngine, principal: Cu
 
 
 def _no_token_from_token(principal: Any) -> None:
-    from engine.forms.errors import ServiceError
+    from engine.core.errors import ServiceError
 
     if principal.via == "api_token" or principal.user_id is None:
         raise ServiceError(

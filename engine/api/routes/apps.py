@@ -6,15 +6,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 
-from engine.api.deps import AdminActor, DbEngine, limited, read_only
+from engine.api.deps import AdminActor, AdminContext, DbEngine, limited, read_only
 from engine.api.security import CurrentUser
 from engine.auth import audit
 from engine.auth.permissions import held_roles, user_departments
 from engine.auth.principal import Principal
+from engine.core.context import Actor
+from engine.core.errors import ServiceError, not_found
 from engine.forms import apps as service
-from engine.forms.errors import ServiceError, not_found
 from engine.forms.migrate import Plan
-from engine.forms.records import Actor
 from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps", tags=["apps"])
@@ -45,10 +45,11 @@ def _member(conn: Any, principal: Principal, key: str) -> bool:
 
 
 @router.post("", status_code=201)
-def create_app(definition: Definition, engine: DbEngine, actor: AdminActor) -> dict[str, Any]:
+def create_app(definition: Definition, engine: DbEngine, ctx: AdminContext) -> dict[str, Any]:
     """Install a new app from its definition; returns it with `_revision` and the applied plan."""
+    actor = ctx.actor
     with engine.begin() as conn:
-        app, plan = service.create(conn, definition, actor)
+        app, plan = service.create(conn, definition, ctx)
         _audit(conn, "app.create", actor, app.key, plan)
     return {**app.definition, "_revision": app.revision, "plan": plan.to_json()}
 
@@ -57,12 +58,13 @@ def create_app(definition: Definition, engine: DbEngine, actor: AdminActor) -> d
 def import_app(
     pack: Definition,
     engine: DbEngine,
-    actor: AdminActor,
+    ctx: AdminContext,
     mode: Literal["create", "upgrade"] = "create",
 ) -> dict[str, Any]:
     """Install (`mode=create`) or upgrade an app from a pack, with its records when it has `data`."""
+    actor = ctx.actor
     with engine.begin() as conn:
-        app, plan = service.import_pack(conn, pack, mode=mode, actor=actor)
+        app, plan = service.import_pack(conn, pack, mode=mode, ctx=ctx)
         records = sum(len(v) for v in (pack.get("data") or {}).values() if isinstance(v, list))
         _audit(conn, "app.import", actor, app.key, plan, mode=mode, records=records)
     return {"key": app.key, "_revision": app.revision, "plan": plan.to_json()}
@@ -92,7 +94,7 @@ def plan_app(
 
 @router.put("/{app}")
 def publish_app(
-    app: str, definition: Definition, engine: DbEngine, actor: AdminActor, request: Request
+    app: str, definition: Definition, engine: DbEngine, ctx: AdminContext, request: Request
 ) -> dict[str, Any]:
     """Publish a new revision. Send the `_revision` it was based on and, optionally, the
     `plan_hash` the user confirmed; a mismatch is a 409 and nothing changes."""
@@ -112,19 +114,20 @@ def publish_app(
             _without_meta(definition),
             revision=revision,
             plan_hash=plan_hash if isinstance(plan_hash, str) else None,
-            actor=actor,
+            ctx=ctx,
         )
-        _audit(conn, "app.publish", actor, app, plan, revision=loaded.revision)
+        _audit(conn, "app.publish", ctx.actor, app, plan, revision=loaded.revision)
     return {**loaded.definition, "_revision": loaded.revision, "plan": plan.to_json()}
 
 
 @router.get("/{app}/export")
 def export_app(
-    app: str, engine: DbEngine, actor: AdminActor, data: Annotated[bool, Query()] = False
+    app: str, engine: DbEngine, ctx: AdminContext, data: Annotated[bool, Query()] = False
 ) -> dict[str, Any]:
     """The app as a pack (with every live record when `data=true`)."""
+    actor = ctx.actor
     with engine.begin() as conn:  # writes the audit entry
-        pack = service.export_pack(conn, app, data=data)
+        pack = service.export_pack(conn, app, data=data, ctx=ctx)
         records = sum(len(v) for v in (pack.get("data") or {}).values())
         audit.record(
             conn,

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from engine import catalog
-from engine.api.deps import AdminActor, DbEngine
+from engine.api.deps import AdminActor, AdminContext, DbEngine
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
@@ -27,9 +27,9 @@ def list_packs(actor: AdminActor) -> list[dict[str, Any]]:
 
 @router.post("/{pack}/install", status_code=201)
 def install_pack(
-    pack: str, engine: DbEngine, actor: AdminActor, body: InstallRequest | None = None
+    pack: str, engine: DbEngine, ctx: AdminContext, body: InstallRequest | None = None
 ) -> dict[str, Any]:
     """Install a pack as a new app, optionally with its sample data."""
     with engine.begin() as conn:
-        app = catalog.install(conn, pack, sample_data=bool(body and body.sample_data), actor=actor)
+        app = catalog.install(conn, pack, sample_data=bool(body and body.sample_data), ctx=ctx)
     return {"key": app.key, "_revision": app.revision}

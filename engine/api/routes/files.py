@@ -23,7 +23,7 @@ from engine.api.deps import DbEngine, read_only
 from engine.api.routes.records import RecordId, open_form
 from engine.api.security import CurrentUser, client_ip
 from engine.auth import audit
-from engine.forms.errors import forbidden, not_found
+from engine.core.errors import forbidden, not_found
 from engine.forms.layout import Container
 from engine.forms.query import FILE_TYPES
 from engine.forms.uploads import accepting, check_user_quota, too_large

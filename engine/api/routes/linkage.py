@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Request
 from engine.api.deps import DbEngine, read_only
 from engine.api.routes.records import open_form
 from engine.api.security import CurrentUser
-from engine.forms.errors import invalid
+from engine.core.errors import invalid
 from engine.forms.linkage import preview
 from engine.forms.records import lone_surrogate_issue, lone_surrogates
 

@@ -17,8 +17,8 @@ from engine.api.deps import DbEngine, read_only
 from engine.api.security import SAFE_METHODS, CurrentUser, client_ip
 from engine.auth import links
 from engine.auth.principal import Principal
+from engine.core.errors import ServiceError, not_found
 from engine.forms import apps
-from engine.forms.errors import ServiceError, not_found
 from engine.forms.layout import FormLayout
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}/links", tags=["links"])

@@ -12,10 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Header, Path, Query, Request, UploadFile
 
-from engine.api.deps import DbEngine
+from engine.api.deps import DbEngine, context_for
 from engine.api.routes.files import file_store, upload_json, upload_size
 from engine.api.security import client_ip
 from engine.auth import public
+from engine.core.context import Actor
 
 router = APIRouter(prefix="/public", tags=["public"])
 
@@ -77,7 +78,9 @@ def use_link(
     """Fill link: create a record (`{"submitted": true}`). Query link: the records matching every
     key field exactly (`{"items": [...]}`, at most 20, only the link's fields)."""
     link = public.open_link(engine, token, _password(password), ip=client_ip(request))
-    return public.submit(engine, link, body, ip=client_ip(request))
+    # An anonymous writer; engine.auth.public makes the link's owner own the record.
+    ctx = context_for(request, Actor(None, public.CHANNEL))
+    return public.submit(engine, link, body, ip=client_ip(request), ctx=ctx)
 
 
 @router.post("/{token}/files", status_code=201)

@@ -13,17 +13,18 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from engine.api.deps import DbEngine, limited, read_only
+from engine.api.deps import DbEngine, context_for, limited, read_only
 from engine.api.security import SAFE_METHODS, CurrentUser
 from engine.auth.permissions import FormAccess, form_access, source_access
 from engine.auth.principal import Principal
+from engine.core.context import Actor, ExecutionContext
+from engine.core.errors import ServiceError, forbidden, not_found
 from engine.core.issues import Issue
 from engine.core.sqltypes import INT64_MAX
 from engine.forms import apps
-from engine.forms.errors import ServiceError, forbidden, not_found
 from engine.forms.layout import FormLayout
 from engine.forms.query import MAX_LIMIT, Reader
-from engine.forms.records import Actor, Writer, history
+from engine.forms.records import Writer, history
 from engine.forms.roles import ACTIONS
 from engine.store.limits import Work
 
@@ -38,25 +39,33 @@ MAX_BATCH = 1000
 
 @dataclass(frozen=True)
 class Opened:
-    """A form opened for one caller: its app, layout and the caller's access (None: admin)."""
+    """A form opened for one caller: its app, layout, the caller's access (None: admin) and
+    the request's execution context (the caller as actor, the organisation's time zone)."""
 
     app: apps.LoadedApp
     form: FormLayout
     access: FormAccess | None
     principal: Principal
+    ctx: ExecutionContext
 
     def reader(self) -> Reader:
-        return Reader(self.app.layout, self.form, access=self.access)
+        return Reader(self.app.layout, self.form, self.ctx, access=self.access)
 
-    def writer(self) -> Writer:
+    def writer(self, ctx: ExecutionContext | None = None) -> Writer:
+        """The record pipeline for this form, in `ctx` (default: the request's context)."""
         linkage = source_access(self.principal, self.app.id, self.app.layout.spec)
         return Writer(
-            self.app.layout, self.app.id, self.form, access=self.access, source_access=linkage
+            self.app.layout,
+            self.app.id,
+            self.form,
+            ctx or self.ctx,
+            access=self.access,
+            source_access=linkage,
         )
 
     @property
     def actor(self) -> Actor:
-        return self.principal.actor()
+        return self.ctx.actor
 
 
 def _open(conn: Connection, app: str, form: str, principal: Principal, request: Request) -> Opened:
@@ -67,12 +76,13 @@ def _open(conn: Connection, app: str, form: str, principal: Principal, request: 
         raise forbidden()
     loaded = apps.load(conn, app)
     layout = loaded.form(form)
+    ctx = context_for(request, principal.actor())
     if principal.is_admin:
-        return Opened(loaded, layout, None, principal)
+        return Opened(loaded, layout, None, principal, ctx)
     access = form_access(conn, principal, loaded.id, loaded.layout.spec, layout)
     if not access.allows("view"):
         raise not_found()
-    return Opened(loaded, layout, access, principal)
+    return Opened(loaded, layout, access, principal, ctx)
 
 
 open_form = _open  # the records I/O router opens forms the same way

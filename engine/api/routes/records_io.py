@@ -8,7 +8,6 @@ never taken for `/records/{record_id}`.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import tempfile
 from pathlib import Path
@@ -23,12 +22,11 @@ from engine.api.errors import pick_language
 from engine.api.routes.records import Opened, open_form
 from engine.api.security import CurrentUser, client_ip
 from engine.auth import audit
-from engine.auth.permissions import form_access, source_access
+from engine.auth.permissions import form_access
 from engine.auth.principal import Principal
+from engine.core.context import Actor
+from engine.core.errors import ServiceError, forbidden
 from engine.forms.access import Access
-from engine.forms.errors import ServiceError, forbidden
-from engine.forms.query import Reader
-from engine.forms.records import Actor, Writer
 from engine.forms.records_io import Importer, export_file
 from engine.forms.spreadsheet import detect_format, label_in, read_rows
 from engine.store.limits import Work
@@ -78,12 +76,7 @@ def export_records(
         with read_only(engine) as conn, limited(conn, request, Work.EXPORT):
             opened = open_form(conn, app, form, principal, request)
             _require(opened, "export")
-            reader = Reader(
-                opened.app.layout,
-                opened.form,
-                access=opened.access,
-                tz=request.app.state.settings.timezone,
-            )
+            reader = opened.reader()
             rows = export_file(
                 conn, reader, path, fmt=format, lang=language, filter=filter, sort=sort, fields=keys
             )
@@ -107,7 +100,7 @@ def export_records(
         path.unlink(missing_ok=True)
         raise
     title = label_in(opened.form.spec.name, form, language)
-    stamp = dt.datetime.now(request.app.state.settings.tzinfo).strftime("%Y%m%d-%H%M")
+    stamp = opened.ctx.now.astimezone(opened.ctx.zone).strftime("%Y%m%d-%H%M")
     return FileResponse(
         path,
         media_type=MEDIA_TYPES[format],
@@ -153,18 +146,10 @@ def import_records(
         with engine.begin() as conn, limited(conn, request, Work.IMPORT):
             opened = open_form(conn, app, form, principal, request)
             _require(opened, "import")
-            tz = request.app.state.settings.timezone
-            linkage = source_access(principal, opened.app.id, opened.app.layout.spec)
-            writer = Writer(
-                opened.app.layout,
-                opened.app.id,
-                opened.form,
-                access=opened.access,
-                tz=tz,
-                source_access=linkage,
-            )
-            importer = Importer(writer, _target_access(conn, opened, principal), tz)
-            result = importer.run(conn, rows, Actor(principal.user_id, "import"), partial=partial)
+            ctx = opened.ctx.with_actor(Actor(principal.user_id, "import"))
+            writer = opened.writer(ctx)
+            importer = Importer(writer, _target_access(conn, opened, principal))
+            result = importer.run(conn, rows, ctx.actor, partial=partial)
             detail.update(created=len(result.created), failed=len(result.failed))
             audit.record(
                 conn,

@@ -8,10 +8,11 @@ from typing import Any, Literal
 from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
+from engine.core.moments import datetime_json
 from engine.core.sqltypes import Date, Time, UtcDateTime
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types.base import FieldType, none_or, register
-from engine.forms.field_types.values import coerce_date, coerce_datetime, coerce_time, datetime_json
+from engine.forms.field_types.values import coerce_date, coerce_datetime, coerce_time
 
 
 def _iso(value: Any) -> Any:

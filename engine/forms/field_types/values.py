@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from engine.core.issues import Issue
+from engine.core.moments import datetime_json
 from engine.core.sqltypes import INT64_MAX
 from engine.expr.numbers import to_text
 from engine.forms.messages import issue
@@ -201,17 +202,6 @@ def coerce_time(raw: Any) -> Result:
         except ValueError:
             pass
     return fail("invalid_time")
-
-
-def datetime_json(value: dt.datetime) -> str:
-    """`2024-06-01T04:00:00.000Z`: UTC, milliseconds, four-digit year."""
-    if value.tzinfo is UTC and value.microsecond % 1000 == 0:  # as the store returns moments
-        return value.isoformat(timespec="milliseconds")[:-6] + "Z"
-    utc = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
-    return (
-        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
-        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
-    )
 
 
 def generic_json(value: Any) -> Any:
