@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import Table, and_, case, delete, or_, select, update
+from sqlalchemy import Table, and_, case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -169,14 +169,15 @@ class Worker:
         )
         if self.postgres:
             ids = ids.with_for_update(skip_locked=True)
+        moment = JOBS.c.lease_until.type
         longer = {
-            name: now + self._lease_of(kind)
+            name: literal(now + self._lease_of(kind), moment)
             for name, kind in self.kinds.items()
             if kind.lease_seconds
         }
-        until: Any = (
-            case(longer, value=JOBS.c.kind, else_=now + self.lease) if longer else now + self.lease
-        )
+        until: Any = literal(now + self.lease, moment)
+        if longer:
+            until = case(longer, value=JOBS.c.kind, else_=until)
         statement = (
             update(JOBS)
             .where(JOBS.c.id.in_(ids))

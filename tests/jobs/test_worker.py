@@ -8,13 +8,23 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
 from engine.auth.directory import ensure_admin
 from engine.core.registry import Registry
-from engine.jobs import JOB_KINDS, SERVE_LEASE, Schedule, Worker, enqueue, get_job, moment_key
+from engine.jobs import (
+    JOB_KINDS,
+    SERVE_LEASE,
+    JobKind,
+    Schedule,
+    Worker,
+    enqueue,
+    get_job,
+    moment_key,
+)
+from engine.jobs.queue import JOBS
 from engine.settings import Settings
 from tests.jobs.conftest import Clock
 from tests.jobs.handlers import EFFECTS
@@ -187,8 +197,6 @@ def test_a_cron_moment_missed_while_down_fires_once(
     with jobs_engine.connect() as conn:
         rows = list(conn.execute(select(EFFECTS.c.id)))
         assert len(rows) == 1
-        from engine.jobs.queue import JOBS
-
         keys = {r.key: r.state for r in conn.execute(select(JOBS.c.key, JOBS.c.state))}
     assert keys == {
         "cron:hourly@2026-12-05T11:00:00Z": "done",
@@ -210,8 +218,6 @@ def test_cron_reads_the_organisation_time_zone(
     kiritimati = settings.model_copy(update={"timezone": "Pacific/Kiritimati"})  # UTC+14
     Worker(jobs_engine, kiritimati, schedules=schedules, clock=clock).schedule()
     with jobs_engine.connect() as conn:
-        from engine.jobs.queue import JOBS
-
         assert conn.execute(select(JOBS.c.key)).scalar() == "cron:daily@2030-01-01T19:00:00Z"
 
 
@@ -238,3 +244,26 @@ def test_a_url_that_is_not_http_is_dead_at_once(
     dead = job(jobs_engine, job_id)
     assert dead["state"] == "dead" and dead["attempts"] == 1
     assert "not an http(s) URL" in dead["last_error"]
+
+
+def test_a_kind_with_its_own_lease_is_claimed_for_that_long(
+    jobs_engine: Engine, settings: Settings, clock: Clock
+) -> None:
+    kinds: Registry[JobKind] = Registry("job kind")
+    kinds.register("test.effect", JOB_KINDS["test.effect"])
+    kinds.register("test.long", JobKind("test.long", apply=effect_of_long, lease_seconds=3600))
+    with jobs_engine.begin() as conn:
+        short = enqueue(conn, "test.effect", {})
+        long = enqueue(conn, "test.effect", {})
+    with jobs_engine.begin() as conn:
+        conn.execute(update(JOBS).where(JOBS.c.id == long).values(kind="test.long"))
+    claimed = Worker(jobs_engine, settings, kinds=kinds, clock=clock)._claim(kinds.names(), clock())
+    leases = {row.id: row.lease_until for row in claimed}
+    assert leases == {
+        short: clock.now + dt.timedelta(seconds=60),
+        long: clock.now + dt.timedelta(seconds=3600),
+    }
+
+
+def effect_of_long(job: Any, conn: Any) -> None:
+    """A step that is never run here."""
