@@ -66,22 +66,27 @@ def enqueue(
         "updated_at": now,
     }
     if key is None:
-        inserted = conn.execute(JOBS.insert().values(values).returning(JOBS.c.id)).scalar_one()
-        return int(inserted)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(JOBS)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["kind", "key"])
-        .returning(JOBS.c.id)
-    )
-    new = conn.execute(statement).scalar_one_or_none()
+        return int(conn.execute(_INSERT, values).scalar_one())
+    statement = _INSERT_KEYED_PG if conn.dialect.name == "postgresql" else _INSERT_KEYED_SQLITE
+    new = conn.execute(statement, values).scalar_one_or_none()
     if new is not None:
         return int(new)
     existing = conn.execute(
         select(JOBS.c.id).where(JOBS.c.kind == kind, JOBS.c.key == key)
     ).scalar_one()
     return int(existing)
+
+
+# Built once: parameters go with each execution, so enqueueing compiles nothing.
+_INSERT = JOBS.insert().returning(JOBS.c.id)
+_INSERT_KEYED_PG = (
+    postgresql.insert(JOBS)
+    .on_conflict_do_nothing(index_elements=["kind", "key"])
+    .returning(JOBS.c.id)
+)
+_INSERT_KEYED_SQLITE = (
+    sqlite.insert(JOBS).on_conflict_do_nothing(index_elements=["kind", "key"]).returning(JOBS.c.id)
+)
 
 
 def job_json(row: Any) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import Table, and_, case, delete, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -202,13 +202,9 @@ class Worker:
             rows = list(conn.execute(statement))
         return sorted(rows, key=lambda row: (row.run_at, row.id))
 
-    def _mine(self, row: Any) -> Any:
-        return and_(
-            JOBS.c.id == row.id,
-            JOBS.c.state == "running",
-            JOBS.c.claimed_by == self.name,
-            JOBS.c.attempts == row.attempts,
-        )
+    def _mine(self, row: Any) -> dict[str, Any]:
+        """The parameters of `_MINE`: this job, still claimed by this worker for this attempt."""
+        return {"b_id": row.id, "b_worker": self.name, "b_attempt": row.attempts}
 
     def _release(self, rows: Sequence[Any]) -> None:
         """Hand claimed, unrun jobs back to the queue (their attempt does not count)."""
@@ -216,17 +212,7 @@ class Worker:
             return
         with self.engine.begin() as conn:
             for row in rows:
-                conn.execute(
-                    update(JOBS)
-                    .where(self._mine(row))
-                    .values(
-                        state="queued",
-                        claimed_by=None,
-                        lease_until=None,
-                        attempts=JOBS.c.attempts - 1,
-                        updated_at=self.clock(),
-                    )
-                )
+                conn.execute(_RELEASE, {**self._mine(row), "b_now": self.clock()})
 
     # -- running ----------------------------------------------------------------------------
 
@@ -245,18 +231,12 @@ class Worker:
             if kind.call is not None:
                 job.outcome = kind.call(job)  # no transaction open: external effects
             with self.engine.begin() as conn:
-                held = select(JOBS.c.id).where(self._mine(row))
-                if self.postgres:
-                    held = held.with_for_update()
-                if conn.execute(held).first() is None:
+                held = _HELD_LOCKED if self.postgres else _HELD
+                if conn.execute(held, self._mine(row)).first() is None:
                     raise _LostClaim
                 if kind.apply is not None:
                     kind.apply(job, conn)
-                conn.execute(
-                    update(JOBS)
-                    .where(self._mine(row))
-                    .values(state="done", lease_until=None, updated_at=self.clock())
-                )
+                conn.execute(_DONE, {**self._mine(row), "b_now": self.clock()})
         except _LostClaim:
             logger.warning("job %s (%s): claim taken over, not completed here", row.id, row.kind)
         except Exception as exc:
@@ -284,7 +264,7 @@ class Worker:
         if not dead:
             values["run_at"] = now + kind.backoff(row.attempts)
         with self.engine.begin() as conn:
-            conn.execute(update(JOBS).where(self._mine(row)).values(values))
+            conn.execute(update(JOBS).where(_MINE).values(values), self._mine(row))
 
     # -- schedules ----------------------------------------------------------------------------
 
@@ -354,6 +334,31 @@ class Worker:
         except Exception:
             logger.exception("job worker %s: could not give up its lease", self.name)
         self._held_until = None
+
+
+# Statements built once (parameters per execution): a claimed job is "mine" while it is still
+# running under this worker's name and the attempt number of the claim.
+_MINE = and_(
+    JOBS.c.id == bindparam("b_id"),
+    JOBS.c.state == "running",
+    JOBS.c.claimed_by == bindparam("b_worker"),
+    JOBS.c.attempts == bindparam("b_attempt"),
+)
+_HELD = select(JOBS.c.id).where(_MINE)
+_HELD_LOCKED = _HELD.with_for_update()
+_NOW = bindparam("b_now", type_=JOBS.c.updated_at.type)
+_DONE = update(JOBS).where(_MINE).values(state="done", lease_until=None, updated_at=_NOW)
+_RELEASE = (
+    update(JOBS)
+    .where(_MINE)
+    .values(
+        state="queued",
+        claimed_by=None,
+        lease_until=None,
+        attempts=JOBS.c.attempts - 1,
+        updated_at=_NOW,
+    )
+)
 
 
 def next_moment(cron: str, after: dt.datetime, zone: ZoneInfo) -> dt.datetime:

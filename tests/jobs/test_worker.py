@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
@@ -16,15 +16,18 @@ from engine.auth.directory import ensure_admin
 from engine.core.registry import Registry
 from engine.jobs import (
     JOB_KINDS,
+    SCHEDULES,
     SERVE_LEASE,
     JobKind,
     Schedule,
     Worker,
     enqueue,
     get_job,
+    load_kinds,
     moment_key,
 )
 from engine.jobs.queue import JOBS
+from engine.jobs.worker import LEASES
 from engine.settings import Settings
 from tests.jobs.conftest import Clock
 from tests.jobs.handlers import EFFECTS
@@ -267,3 +270,50 @@ def test_a_kind_with_its_own_lease_is_claimed_for_that_long(
 
 def effect_of_long(job: Any, conn: Any) -> None:
     """A step that is never run here."""
+
+
+def test_of_two_serve_processes_one_worker_works(jobs_engine: Engine, settings: Settings) -> None:
+    import time
+    from contextlib import ExitStack
+
+    from engine.cli import _job_worker
+
+    url = jobs_engine.url.render_as_string(hide_password=False)
+    if jobs_engine.dialect.name == "postgresql":  # the test's own schema
+        with jobs_engine.connect() as conn:
+            schema = conn.execute(text("SHOW search_path")).scalar()
+        url += f"?options=-c%20search_path%3D{schema}"
+    options = {"database_url": url, "job_modules": ("tests.jobs.handlers",)}
+    shared = settings.model_copy(update=options)
+    with jobs_engine.begin() as conn:
+        ids = [enqueue(conn, "test.effect", {"note": str(i)}) for i in range(40)]
+    with ExitStack() as stack:
+        stack.enter_context(_job_worker(shared, singleton=True))
+        stack.enter_context(_job_worker(shared, singleton=True))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with jobs_engine.connect() as conn:
+                left = conn.execute(
+                    select(func.count())
+                    .select_from(JOBS)
+                    .where(JOBS.c.id.in_(ids), JOBS.c.state != "done")
+                ).scalar()
+            if left == 0:
+                break
+            time.sleep(0.05)
+    with jobs_engine.connect() as conn:
+        runners = set(conn.execute(select(JOBS.c.claimed_by).where(JOBS.c.id.in_(ids))).scalars())
+        lease = conn.execute(select(func.count()).select_from(LEASES)).scalar()
+    assert left == 0 and len(runners) == 1 and None not in runners
+    assert lease == 0  # given up on the way out
+
+
+def test_the_orphan_sweep_is_a_daily_job(
+    jobs_engine: Engine, settings: Settings, clock: Clock
+) -> None:
+    load_kinds(["engine.forms.jobs"])
+    assert "files.sweep.daily" in SCHEDULES
+    with jobs_engine.begin() as conn:
+        job_id = enqueue(conn, "files.sweep", {})
+    Worker(jobs_engine, settings, clock=clock).run_once()
+    assert job(jobs_engine, job_id)["state"] == "done"
