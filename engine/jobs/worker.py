@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from sqlalchemy import Table, and_, bindparam, case, delete, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -94,6 +94,7 @@ class Worker:
         self._held_until: dt.datetime | None = None
         self._next_schedule: dt.datetime | None = None
         self._stop = threading.Event()
+        self._built: dict[tuple[str, ...], tuple[Any, Any, list[str]]] = {}
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -128,14 +129,14 @@ class Worker:
 
     def run_once(self) -> int:
         """One poll, claim and run; the number of jobs run to success or failure."""
-        names = self.kinds.names()
+        names = tuple(self.kinds.names())
         if not names:
             return 0
+        poll = self._statements(names)[0]
         now = self.clock()
         with self.reader.connect() as conn:
-            due = conn.execute(select(JOBS.c.id).where(self._due(names, now)).limit(1)).first()
-        if due is None:
-            return 0
+            if conn.execute(poll, {"b_kinds": list(names), "b_now": now}).first() is None:
+                return 0
         claimed = self._claim(names, now)
         for index, row in enumerate(claimed):
             kind = self.kinds[row.kind]
@@ -148,42 +149,40 @@ class Worker:
 
     # -- claiming ---------------------------------------------------------------------------
 
-    def _due(self, names: Sequence[str], now: dt.datetime) -> Any:
-        return and_(
-            JOBS.c.kind.in_(names),
+    def _lease_of(self, kind: JobKind) -> dt.timedelta:
+        return dt.timedelta(seconds=kind.lease_seconds) if kind.lease_seconds else self.lease
+
+    def _statements(self, names: tuple[str, ...]) -> tuple[Any, Any, list[str]]:
+        """The poll and claim statements for these kinds, built once (parameters `b_kinds`,
+        `b_now`, `b_worker`, `b_until` and `b_until_<i>` for the kinds in the returned list,
+        which have a lease of their own)."""
+        cached = self._built.get(names)
+        if cached is not None:
+            return cached
+        moment = JOBS.c.lease_until.type
+        now = bindparam("b_now", type_=moment)
+        due = and_(
+            JOBS.c.kind.in_(bindparam("b_kinds", expanding=True)),
             or_(
                 and_(JOBS.c.state == "queued", JOBS.c.run_at <= now),
                 and_(JOBS.c.state == "running", JOBS.c.lease_until < now),
             ),
         )
-
-    def _lease_of(self, kind: JobKind) -> dt.timedelta:
-        return dt.timedelta(seconds=kind.lease_seconds) if kind.lease_seconds else self.lease
-
-    def _claim(self, names: Sequence[str], now: dt.datetime) -> list[Any]:
-        ids = (
-            select(JOBS.c.id)
-            .where(self._due(names, now))
-            .order_by(JOBS.c.run_at, JOBS.c.id)
-            .limit(self.batch)
-        )
+        poll = select(JOBS.c.id).where(due).limit(1)
+        ids = select(JOBS.c.id).where(due).order_by(JOBS.c.run_at, JOBS.c.id).limit(self.batch)
         if self.postgres:
             ids = ids.with_for_update(skip_locked=True)
-        moment = JOBS.c.lease_until.type
-        longer = {
-            name: literal(now + self._lease_of(kind), moment)
-            for name, kind in self.kinds.items()
-            if kind.lease_seconds
-        }
-        until: Any = literal(now + self.lease, moment)
+        longer = [name for name in names if self.kinds[name].lease_seconds]
+        until: Any = bindparam("b_until", type_=moment)
         if longer:
-            until = case(longer, value=JOBS.c.kind, else_=until)
-        statement = (
+            whens = {name: bindparam(f"b_until_{i}", type_=moment) for i, name in enumerate(longer)}
+            until = case(whens, value=JOBS.c.kind, else_=until)
+        claim = (
             update(JOBS)
             .where(JOBS.c.id.in_(ids))
             .values(
                 state="running",
-                claimed_by=self.name,
+                claimed_by=bindparam("b_worker"),
                 lease_until=until,
                 attempts=JOBS.c.attempts + 1,
                 updated_at=now,
@@ -198,9 +197,22 @@ class Worker:
                 JOBS.c.lease_until,
             )
         )
+        self._built[names] = (poll, claim, longer)
+        return poll, claim, longer
+
+    def _claim(self, names: Sequence[str], now: dt.datetime) -> list[Any]:
+        """Claim up to `batch` jobs of `names` due at `now` (one committed write), oldest first."""
+        _, claim, longer = self._statements(tuple(names))
+        params: dict[str, Any] = {
+            "b_kinds": list(names),
+            "b_now": now,
+            "b_worker": self.name,
+            "b_until": now + self.lease,
+        }
+        for index, name in enumerate(longer):
+            params[f"b_until_{index}"] = now + self._lease_of(self.kinds[name])
         with self.engine.begin() as conn:
-            rows = list(conn.execute(statement))
-        return sorted(rows, key=lambda row: (row.run_at, row.id))
+            return sorted(conn.execute(claim, params), key=lambda row: (row.run_at, row.id))
 
     def _mine(self, row: Any) -> dict[str, Any]:
         """The parameters of `_MINE`: this job, still claimed by this worker for this attempt."""
