@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from engine.core.context import Actor, ExecutionContext
 from engine.core.registry import Registry
 from engine.settings import Settings
 
@@ -43,6 +44,11 @@ class RunningJob:
     engine: Engine
     settings: Settings
     outcome: Any = None
+
+    def context(self, actor: Actor) -> ExecutionContext:
+        """An execution context for work this job does as `actor`: now, in the organisation's
+        time zone (`JIMU_TIMEZONE`)."""
+        return ExecutionContext.create(actor, self.settings.timezone)
 
     @property
     def delivery_id(self) -> str:

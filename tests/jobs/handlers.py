@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.engine import Connection
 
+from engine.core.context import Actor
 from engine.forms import apps
-from engine.forms.records import Actor, Writer
+from engine.forms.records import Writer
 from engine.jobs import JOB_KINDS, JobKind, RunningJob, register_kind
 
 EFFECTS_META = MetaData()
@@ -79,11 +80,10 @@ def watched_call(job: RunningJob) -> None:
 def write_record(job: RunningJob, conn: Connection) -> None:
     """Creates `payload.record` in `payload.form` of app `payload.app` through the record
     pipeline, with no access restrictions."""
+    actor = Actor(None, "api")
     loaded = apps.load(conn, job.payload["app"])
-    writer = Writer(
-        loaded.layout, loaded.id, loaded.form(job.payload["form"]), tz=job.settings.timezone
-    )
-    writer.create_many(conn, [job.payload["record"]], Actor(None, "api"))
+    writer = Writer(loaded.layout, loaded.id, loaded.form(job.payload["form"]), job.context(actor))
+    writer.create_many(conn, [job.payload["record"]], actor)
 
 
 if "test.flaky" not in JOB_KINDS:

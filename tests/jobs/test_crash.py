@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
+from engine.core.context import Actor, ExecutionContext
 from engine.forms import apps
-from engine.forms.records import Actor
 from engine.jobs import Worker, enqueue, load_kinds
 from engine.jobs.queue import JOBS
 from engine.settings import Settings
@@ -162,7 +162,7 @@ def test_sigkill_in_the_middle_of_2000_jobs_loses_and_doubles_nothing(
     receiver = Receiver()
     try:
         with engine.begin() as conn:
-            apps.create(conn, handlers.APP, Actor(None, "api"))
+            apps.create(conn, handlers.APP, ExecutionContext.create(Actor(None, "api"), "UTC"))
             record_ids, http_ids = [], []
             for i in range(RECORD_JOBS):  # interleaved, so a killed batch holds both kinds
                 record = {"title": f"job {i}", "n": i}

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from engine.api.deps import DbEngine, read_only
 from engine.api.security import AdminUser
-from engine.forms.errors import ServiceError
+from engine.core.errors import ServiceError
 from engine.jobs import get_job, list_jobs, retry_job
 
 router = APIRouter(tags=["jobs"])
