@@ -41,11 +41,20 @@ def serve(
             help="Where the SQLite database and files live (default: $JIMU_DATA_DIR or ./data)."
         ),
     ] = None,
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            help="Run the job worker in this process (default: $JIMU_JOB_WORKER, on); one "
+            "process of all that share the database works at a time."
+        ),
+    ] = None,
 ) -> None:
     """Apply pending migrations, then serve the HTTP API, with its docs at /docs."""
     from engine.api.deps import admin_token
 
     settings = _settings(data_dir)
+    if worker is not None:
+        settings = settings.model_copy(update={"job_worker": worker})
     _prepare_database(settings)
     created = _ensure_admin(settings)
     _sweep_files(settings)
@@ -75,9 +84,82 @@ def serve(
     # What exists now lives as long as the process: keep it out of the garbage collector's full
     # collections, which otherwise rescan it for every few thousand records a request allocates.
     gc.freeze()
-    uvicorn.run(
-        app, host=host, port=port, proxy_headers=False
-    )  # JIMU_TRUSTED_PROXIES decides (engine/api/headers.py)
+    with _job_worker(settings, singleton=True, enabled=settings.job_worker):
+        uvicorn.run(
+            app, host=host, port=port, proxy_headers=False
+        )  # JIMU_TRUSTED_PROXIES decides (engine/api/headers.py)
+
+
+JOB_MODULES = ("engine.forms.jobs",)  # besides engine.jobs' built-in kinds
+
+
+@contextmanager
+def _job_worker(settings: Settings, *, singleton: bool, enabled: bool = True) -> Iterator[None]:
+    """A job worker thread on its own engine while the block runs (engine.jobs.worker)."""
+    if not enabled:
+        yield
+        return
+    import threading
+
+    from engine.jobs import SERVE_LEASE, Worker, load_kinds
+    from engine.store import make_engine
+
+    load_kinds((*JOB_MODULES, *settings.job_modules))
+    engine = make_engine(settings)
+    stop = threading.Event()
+    worker = Worker(engine, settings, singleton=SERVE_LEASE if singleton else None)
+    thread = threading.Thread(target=worker.run, args=(stop,), name="jimu-jobs", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        engine.dispose()
+
+
+@app.command("worker")
+def worker_command(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where the SQLite database and files live (default: $JIMU_DATA_DIR)."),
+    ] = None,
+    threads: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker loops in this process (PostgreSQL).")
+    ] = 1,
+) -> None:
+    """Run due jobs until stopped (SIGTERM or Ctrl-C). On PostgreSQL each process and thread
+    adds a worker; on SQLite it shares the one worker lease with `jimu serve`."""
+    import signal
+    import threading
+
+    from engine.jobs import SERVE_LEASE, Worker, load_kinds
+    from engine.store import make_engine
+
+    settings = _settings(data_dir)
+    _prepare_database(settings)
+    load_kinds((*JOB_MODULES, *settings.job_modules))
+    engine = make_engine(settings)
+    postgres = engine.dialect.name == "postgresql"
+    count = threads if postgres else 1
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    workers = [
+        Worker(engine, settings, singleton=None if postgres else SERVE_LEASE) for _ in range(count)
+    ]
+    loops = [
+        threading.Thread(target=one.run, args=(stop,), name=f"jimu-jobs-{i}", daemon=True)
+        for i, one in enumerate(workers)
+    ]
+    typer.echo(f"Jimu job worker: {count} loop(s) on {engine.dialect.name}")
+    for loop in loops:
+        loop.start()
+    while not stop.is_set():
+        stop.wait(0.5)
+    for loop in loops:
+        loop.join()
+    engine.dispose()
 
 
 def _ensure_admin(settings: Settings) -> Any:

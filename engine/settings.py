@@ -83,6 +83,21 @@ class Settings(BaseSettings):
     link_upload_daily_bytes: int = Field(default=200 * MB, ge=0)
     # Uploads nothing references are removed once they are this old (the start-up sweep).
     orphan_file_hours: float = Field(default=24, gt=0)
+    # Jobs (engine/jobs): whether `jimu serve` runs the worker, how long a claim lasts before
+    # another worker may take the job over, how often an idle worker looks for due jobs, how
+    # long finished jobs are kept, and modules that register further job kinds (comma-separated).
+    job_worker: bool = True
+    job_lease_seconds: float = Field(default=60, gt=0)
+    job_poll_seconds: float = Field(default=1, gt=0)
+    job_keep_days: float = Field(default=7, gt=0)
+    job_modules: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("job_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @field_validator("data_dir")
     @classmethod

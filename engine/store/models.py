@@ -292,6 +292,43 @@ class RecordHistory(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class Job(Base):
+    """One unit of background work (DESIGN §15, `engine.jobs`): its kind and JSON payload, when
+    it is due, how often it was tried, its state (queued, running, done, dead), the last error,
+    and while running who claimed it until when. `key` dedupes per kind: enqueueing a kind's key
+    a second time makes no second job (NULL keys never collide)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("kind", "key"),
+        Index(None, "state", "run_at"),
+        Index(None, "state", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    key: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(8))
+    run_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(2000))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class JobLease(Base):
+    """A named lease: who holds it until when (the one in-process worker of `jimu serve`)."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
 __all__ = [
     "ApiToken",
     "App",
@@ -302,6 +339,8 @@ __all__ = [
     "Department",
     "Form",
     "FormField",
+    "Job",
+    "JobLease",
     "PublicLink",
     "RecordHistory",
     "Role",

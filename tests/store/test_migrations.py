@@ -30,6 +30,8 @@ PLATFORM_TABLES = {
     "auth_sessions",
     "api_tokens",
     "audit_log",
+    "jobs",
+    "job_leases",
 }
 
 
