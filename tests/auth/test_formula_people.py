@@ -172,3 +172,29 @@ def test_live_names_the_member(crm: dict[str, Any]) -> None:
     assert live["user"] == crm["ids"]["rep_a1"] and live["departments"] == [team_a]
     admin = crm["clients"]["admin"].get(f"{API}/apps/crm/forms/customer/live").json()
     assert admin["user"] == crm["ids"]["admin"]  # the admin token acts as the admin user
+
+
+def test_a_validation_reads_the_saver(crm: dict[str, Any]) -> None:
+    """`owner = CURRENT_USER()` as a lead's validation: a rep may save a lead only as its
+    owner; the check runs in the saving transaction as the saver, and a refused save writes
+    nothing."""
+    admin = crm["clients"]["admin"]
+    definition = admin.get(f"{API}/apps/crm").json()
+    lead = next(f for f in definition["forms"] if f["key"] == "lead")
+    lead["validations"] = [
+        {
+            "expr": "owner = CURRENT_USER() AND _created_by = CURRENT_USER()",
+            "message": {"zh": "负责人必须是本人", "en": "The owner must be you"},
+        }
+    ]
+    assert admin.put(f"{API}/apps/crm", json=definition).status_code == 200
+    rep = crm["clients"]["rep_b1"]
+    me, other = crm["ids"]["rep_b1"], crm["ids"]["rep_b2"]
+    before = ids(rep, "lead")
+    refused = rep.post(url("lead"), json={"name": "不是我的线索", "owner": other})
+    assert refused.status_code == 422, refused.text
+    assert "负责人必须是本人" in refused.text
+    assert ids(rep, "lead") == before
+    accepted = rep.post(url("lead"), json={"name": "我的线索", "owner": me})
+    assert accepted.status_code == 201, accepted.text
+    assert ids(rep, "lead") == before | {accepted.json()["_id"]}

@@ -63,6 +63,7 @@ class Opened:
             ctx or self.ctx,
             access=self.access,
             source_access=linkage,
+            who=self.who,
         )
 
     @property
