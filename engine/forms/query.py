@@ -37,7 +37,7 @@ from engine.forms.access import Access
 from engine.forms.cache import calls_clock, lru_on_layout, on_layout, reads_clock
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
-from engine.forms.resolve import NOBODY, Resolver, Who, target_access
+from engine.forms.resolve import Resolver, Who, target_access
 from engine.store.models import Department, StoredFile, User
 from engine.store.records import SYSTEM_FIELDS
 
@@ -93,8 +93,9 @@ class Reader:
         self.now = ctx.now
         self.tz = ctx.tz
         self.access = access
-        # Who CURRENT_USER() is in filters and read-time formulas (default: `access`'s holder).
-        self.who = who if who is not None else (Who.of(access) if access is not None else NOBODY)
+        # Who CURRENT_USER() is in filters and read-time formulas (default: `access`'s holder,
+        # else the context's actor).
+        self.who = who if who is not None else Who.acting(access, ctx)
         self.hidden = access.hidden() if access is not None else frozenset()
         self._scope_key = self._scope_fingerprint()
 

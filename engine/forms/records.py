@@ -107,9 +107,10 @@ class Writer:
         self.access = access
         self.reader = Reader(app, form, ctx, access=access)  # what the caller gets back
         # History diffs see every field; validations and rules read through it as the saver
-        # (CURRENT_USER(): `who`, else the holder of `access`).
+        # (CURRENT_USER(): `who`, else the holder of `access`, else the context's actor).
         who = who if who is not None else (Who.of(access) if access is not None else None)
         self._full = Reader(app, form, ctx, who=who)
+        self.who = self._full.who
         # Data linkage defaults read their source forms as the actor (`source_access`).
         self.linker = Linker(app, form, ctx, access=access, source_access=source_access)
         # Pack import writes forms one after another, so links are checked once all exist.
@@ -119,7 +120,9 @@ class Writer:
         # Pack loads (administrators installing or moving an app with its data) keep the file
         # references they carry; every other writer may only reference its own uploads.
         self.trust_files = False
-        self._ctx = expr.EvalContext.create(self.now, self.tz)
+        self._ctx = expr.EvalContext.create(
+            self.now, self.tz, user=self.who.user, departments=self.who.departments
+        )
         # What each input key may do for this caller, resolved once per writer (not per record).
         self._allowed = {
             key: access.access(key) if access is not None else "editable" for key in form.fields

@@ -62,6 +62,14 @@ class Who:
         departments = getattr(access, "department_ids", ())
         return cls(user if isinstance(user, int) else None, tuple(departments or ()))
 
+    @classmethod
+    def acting(cls, access: Any, ctx: ExecutionContext) -> Who:
+        """The holder of `access` when there is one, else the actor of `ctx` (departments
+        unknown: none)."""
+        if access is not None:
+            return cls.of(access)
+        return cls(ctx.actor.user_id)
+
 
 NOBODY = Who()
 
@@ -88,8 +96,8 @@ class Resolver:
         self.tz = ctx.tz
         self.access = access  # the caller's rights on the form `container` belongs to (None: all)
         self.guarded = guarded  # fields of `container` that read as blank (hidden in a target)
-        # Who CURRENT_USER() is: given, else the holder of `access` (nobody without one).
-        self.who = who if who is not None else (Who.of(access) if access is not None else NOBODY)
+        # Who CURRENT_USER() is: given, else the holder of `access`, else the context's actor.
+        self.who = who if who is not None else Who.acting(access, ctx)
         self._aliases: dict[str, Any] = {}
 
     def _nested(

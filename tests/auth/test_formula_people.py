@@ -198,3 +198,29 @@ def test_a_validation_reads_the_saver(crm: dict[str, Any]) -> None:
     accepted = rep.post(url("lead"), json={"name": "我的线索", "owner": me})
     assert accepted.status_code == 201, accepted.text
     assert ids(rep, "lead") == before | {accepted.json()["_id"]}
+
+
+def test_a_default_of_current_user_is_the_creator(crm: dict[str, Any]) -> None:
+    """`owner` defaults to `CURRENT_USER()`: a record created without one belongs to its creator
+    in that field; a public-link-like caller without a user would leave it blank."""
+    admin = crm["clients"]["admin"]
+    definition = admin.get(f"{API}/apps/crm").json()
+    opportunity = next(f for f in definition["forms"] if f["key"] == "opportunity")
+    owner = next(f for f in opportunity["fields"] if f["key"] == "owner")
+    owner["default"] = {"expr": "CURRENT_USER()"}
+    published = admin.put(f"{API}/apps/crm", json=definition)
+    assert published.status_code == 200, published.text
+    rep = crm["clients"]["rep_a2"]
+    template = rep.get(url("opportunity"), params={"limit": 1}).json()["items"][0]
+    body = {
+        k: v
+        for k, v in template.items()
+        if not k.startswith("_") and k != "owner" and not isinstance(v, dict | list)
+    }
+    body["customer"] = template["customer"]["_id"] if template.get("customer") else None
+    created = rep.post(url("opportunity"), json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["owner"]["id"] == crm["ids"]["rep_a2"]
+    given = rep.post(url("opportunity"), json={**body, "owner": crm["ids"]["rep_a1"]})
+    assert given.status_code == 201, given.text
+    assert given.json()["owner"]["id"] == crm["ids"]["rep_a1"]
