@@ -1,7 +1,8 @@
 /**
  * Evaluation server for the Python test harness (tests/expr/js_harness.py).
  *
- * Reads one JSON request per line on stdin — {src, record, now, tz, kind} — and writes one
+ * Reads one JSON request per line on stdin — {src, record, now, tz, kind, user, departments} —
+ * and writes one
  * JSON line per request: {value} (the result encoded as engine.expr.runtime.encode does) or
  * {error}. Compiled sources are cached, so repeated formulas cost one `new Function` each.
  */
@@ -11,13 +12,13 @@ import { compile, encode, makeContext } from "../src/formula/runtime.js";
 
 const cache = new Map();
 
-function evaluate({ src, record, now, tz, kind }) {
+function evaluate({ src, record, now, tz, kind, user, departments }) {
   let fn = cache.get(src);
   if (!fn) {
     fn = compile(src);
     cache.set(src, fn);
   }
-  return encode(fn(record ?? {}, makeContext({ now, tz })), kind);
+  return encode(fn(record ?? {}, makeContext({ now, tz, user, departments })), kind);
 }
 
 const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });

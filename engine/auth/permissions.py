@@ -23,6 +23,7 @@ from sqlalchemy.sql import ColumnElement
 from engine.auth.derived import derived_hidden
 from engine.auth.principal import Principal
 from engine.forms.layout import FormLayout
+from engine.forms.resolve import Who
 from engine.forms.roles import ACTIONS, ExprScope, RoleSpec
 from engine.forms.spec import AppSpec
 from engine.store.models import Department, Role, RoleMember, User, UserDepartment
@@ -90,8 +91,11 @@ class FormAccess:
 
     def _scope_sql(self, scope: Scope, table: Any, resolver: Any) -> ColumnElement[bool]:
         if isinstance(scope, ExprScope):
-            # Scopes are the builders' conditions: their relation hops are read unrestricted.
+            # Scopes are the builders' conditions: their relation hops are read unrestricted;
+            # CURRENT_USER() in one is the role's holder (`_owner = CURRENT_USER()`).
             plain = resolver.unrestricted() if hasattr(resolver, "unrestricted") else resolver
+            if hasattr(plain, "acting"):
+                plain = plain.acting(Who(self.user_id, self.department_ids))
             condition: ColumnElement[bool] = plain.formula(scope.expr)
             return condition
         if self.user_id is None:

@@ -4,8 +4,10 @@ Public API, used by every engine and by the tests::
 
     parse(source) -> ast.Node
     check(source, schema) -> ExprType
-    evaluate(source, record, schema=None, *, now=None, tz="Asia/Shanghai") -> value
-    to_sql(source, columns, schema, *, now=None, tz=...) -> SQLAlchemy ColumnElement
+    evaluate(source, record, schema=None, *, now=None, tz="Asia/Shanghai", user=None,
+             departments=()) -> value
+    to_sql(source, columns, schema, *, now=None, tz=..., user=..., departments=...)
+        -> SQLAlchemy ColumnElement
     to_js(source, schema) -> JavaScript source of ``(record, ctx) => value``
 
 Only parse and type errors raise (:class:`ExprError`); run-time problems yield blank (None).
@@ -119,16 +121,21 @@ def evaluate(
     now: dt.datetime | None = None,
     tz: str = DEFAULT_TZ,
     budget: int | None = None,
+    user: int | None = None,
+    departments: tuple[int, ...] = (),
 ) -> Any:
     """Evaluate a formula on one record. Without a schema, it is inferred from the record.
 
     With ``budget`` the evaluation is metered and raises :class:`BudgetExceeded` past it.
+    ``user`` and ``departments`` are the acting member (``CURRENT_USER()``,
+    ``CURRENT_DEPARTMENTS()``); without them nobody acts.
     """
     formula = compile_formula(
         source, schema if schema is not None else infer_schema(record), metered=budget is not None
     )
     meter = Budget(budget) if budget is not None else None
-    return formula.run(record, EvalContext.create(now, tz, meter))
+    ctx = EvalContext.create(now, tz, meter, user=user, departments=departments)
+    return formula.run(record, ctx)
 
 
 def to_sql(
@@ -138,6 +145,8 @@ def to_sql(
     *,
     now: dt.datetime | None = None,
     tz: str = DEFAULT_TZ,
+    user: int | None = None,
+    departments: tuple[int, ...] = (),
 ) -> ColumnElement[Any]:
     """A SQLAlchemy expression computing the formula in the database (SQLite or PostgreSQL).
 
@@ -146,7 +155,8 @@ def to_sql(
     """
     from engine.expr.backends.sql import compile_sql
 
-    return compile_sql(checked(source, schema), columns, EvalContext.create(now, tz))
+    ctx = EvalContext.create(now, tz, user=user, departments=departments)
+    return compile_sql(checked(source, schema), columns, ctx)
 
 
 def to_js(source: str, schema: Mapping[str, Any] | None = None) -> str:

@@ -21,7 +21,9 @@ from engine.expr.types import (
     BLANK,
     BOOLEAN,
     DATE,
+    ID_KINDS,
     NUMBER,
+    RECORD,
     TEXT,
     ExprType,
     FieldInfo,
@@ -139,6 +141,10 @@ class Checker:
             elif index + 1 < len(node.names):
                 raise self.error("not_a_relation", node, name=info.key)
         assert info is not None
+        if info.field_type == "relation":
+            # A relation alone is its record's id (a to-many relation: a list of ids).
+            t = RECORD.as_list(list_source) if list_source is not None else RECORD
+            return self.typed(node, t, path=tuple(path), field_type=info.field_type, scale=None)
         if info.is_container:
             example = next(iter(info.fields), "name")
             raise self.error("needs_subfield", node, name=info.key, example=example)
@@ -201,10 +207,14 @@ class Checker:
             source = lt.source if lt.is_list else rt.source
         lk, rk = lt.kind, rt.kind
         if op == "&":
+            if lk in ID_KINDS or rk in ID_KINDS:
+                raise self.operand_error(node, lt, rt)
             result = TEXT
             left, right = self.to_text(left), self.to_text(right)
         elif op in ast.COMPARISON_OPS:
-            if lk != rk and "blank" not in (lk, rk):
+            # Ids compare by id: with the same kind of id, or with a number.
+            by_id = {lk, rk} <= {"number", *ID_KINDS} and len({lk, rk} & set(ID_KINDS)) == 1
+            if lk != rk and "blank" not in (lk, rk) and not by_id:
                 raise self.operand_error(node, lt, rt)
             if op not in ("=", "<>") and lk not in ORDERED_KINDS | {"blank"}:
                 raise self.operand_error(node, lt, rt)
@@ -275,11 +285,13 @@ class Checker:
             self.no_list(arg)
         if t.kind == "blank" or t.kind in param.kinds:
             return arg
-        if param.kinds == ("boolean",):
+        if t.kind in ID_KINDS:
+            pass  # an id is never converted (to text, a date...): it is the wrong argument
+        elif param.kinds == ("boolean",):
             self.condition(
                 arg, f"{fn.name} 的参数 {param.name} ", f"Argument {param.name} of {fn.name}"
             )
-        if "text" in param.kinds:
+        if "text" in param.kinds and t.kind not in ID_KINDS:
             return self.to_text(arg)
         if t.kind == "datetime" and not t.is_list:
             if "date" in param.kinds:

@@ -47,8 +47,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Field {name} is not a relation or subform, so “.” cannot follow it",
     ),
     "needs_subfield": (
-        "字段 {name} 是关联或子表单，请指定其中的字段，例如 {name}.{example}",
-        "Field {name} is a relation or subform; name one of its fields, e.g. {name}.{example}",
+        "字段 {name} 是子表单，请指定其中的字段，例如 {name}.{example}",
+        "Field {name} is a subform; name one of its fields, e.g. {name}.{example}",
     ),
     "unsupported_field_type": (
         "字段 {name} 的类型 {type} 不能用于公式",
@@ -115,6 +115,9 @@ TYPE_NAMES_ZH = {
     "datetime": "日期时间",
     "time": "时间",
     "blank": "空值",
+    "record": "关联记录",
+    "user": "成员",
+    "department": "部门",
     "list": "列表",
     "any": "任意值",
 }

@@ -21,6 +21,7 @@ CATEGORIES = (
     ("math", "数学与汇总 · Math and aggregates"),
     ("text", "文本 · Text"),
     ("date", "日期与时间 · Date and time"),
+    ("people", "成员与关联记录 · People and records"),
 )
 
 

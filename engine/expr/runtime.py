@@ -1,14 +1,15 @@
-"""Run-time values: the evaluation context (clock, time zone) and value coercion/encoding.
+"""Run-time values: the evaluation context (clock, time zone, actor) and value coercion/encoding.
 
 Python values of each kind: number ``Decimal``, text ``str`` (never ""), boolean ``bool``,
 date ``datetime.date``, datetime an aware UTC ``datetime.datetime`` with millisecond
-precision, time ``datetime.time``; blank is ``None``; lists are Python lists.
+precision, time ``datetime.time``; the ids of records, users and departments ``int``; blank
+is ``None``; lists are Python lists.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -25,12 +26,16 @@ DEFAULT_TZ = "Asia/Shanghai"
 @dataclass(frozen=True, slots=True)
 class EvalContext:
     """What one evaluation sees of the world: now (UTC, ms) and the organisation's time zone,
-    and for a metered evaluation (``engine.expr.budget``) the budget it spends."""
+    the acting user and their departments (``CURRENT_USER()``, ``CURRENT_DEPARTMENTS()``;
+    None and () when nobody acts), and for a metered evaluation (``engine.expr.budget``) the
+    budget it spends."""
 
     now: dt.datetime
     tz: ZoneInfo
     today: dt.date
     budget: Budget | None = None
+    user: int | None = None
+    departments: tuple[int, ...] = ()
 
     @classmethod
     def create(
@@ -38,13 +43,23 @@ class EvalContext:
         now: dt.datetime | None = None,
         tz: str | ZoneInfo = DEFAULT_TZ,
         budget: Budget | None = None,
+        *,
+        user: int | None = None,
+        departments: tuple[int, ...] = (),
     ) -> EvalContext:
         zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
         moment = now or dt.datetime.now(UTC)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         moment = truncate_ms(moment.astimezone(UTC))
-        return cls(moment, zone, moment.astimezone(zone).date(), budget)
+        return cls(
+            moment,
+            zone,
+            moment.astimezone(zone).date(),
+            budget,
+            user,
+            tuple(sorted(set(departments))),
+        )
 
 
 def truncate_ms(value: dt.datetime) -> dt.datetime:
@@ -116,6 +131,27 @@ def coerce_time(value: object) -> dt.time | None:
     return None
 
 
+def coerce_id(value: object) -> int | None:
+    """An id (of a record, user or department) from a record value: a positive integer, its
+    decimal text, or an object carrying it as ``_id`` (a related record) or ``id`` (a person
+    or department as reads return them); anything else is blank."""
+    if isinstance(value, Mapping):
+        found = value.get("_id")
+        value = found if found is not None else value.get("id")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        value = int(value) if value.is_integer() else None
+    elif isinstance(value, str):
+        text = value.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    elif isinstance(value, Decimal):
+        value = int(value) if value.is_finite() and value == value.to_integral_value() else None
+    if isinstance(value, int) and 0 < value < 2**63:
+        return value
+    return None
+
+
 COERCE: dict[str, Callable[[object], Any]] = {
     "number": numbers.coerce,
     "text": coerce_text,
@@ -124,6 +160,9 @@ COERCE: dict[str, Callable[[object], Any]] = {
     "datetime": coerce_datetime,
     "time": coerce_time,
     "blank": lambda value: None,
+    "record": coerce_id,
+    "user": coerce_id,
+    "department": coerce_id,
 }
 
 

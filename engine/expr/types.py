@@ -11,8 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Kind = Literal["number", "text", "boolean", "date", "datetime", "time", "blank"]
+Kind = Literal[
+    "number", "text", "boolean", "date", "datetime", "time", "blank", "record", "user", "department"
+]
 SCALAR_KINDS: tuple[Kind, ...] = ("number", "text", "boolean", "date", "datetime", "time")
+# Kinds whose values are ids (a record of a relation's target form, a user, a department): they
+# compare by id with `=`/`<>` (a number compares with an id), have no order and no arithmetic.
+ID_KINDS: tuple[Kind, ...] = ("record", "user", "department")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,9 @@ DATE = ExprType("date")
 DATETIME = ExprType("datetime")
 TIME = ExprType("time")
 BLANK = ExprType("blank")
+RECORD = ExprType("record")
+USER = ExprType("user")
+DEPARTMENT = ExprType("department")
 
 # Form field types (DESIGN §4) and expression kinds that a formula can read, by result kind.
 FIELD_TYPE_KINDS: dict[str, Kind] = {
@@ -60,8 +68,16 @@ FIELD_TYPE_KINDS: dict[str, Kind] = {
     **dict.fromkeys(["datetime", "created_at", "updated_at"], "datetime"),
     "time": "time",
     "blank": "blank",
+    # Ids: a record's own `_id` ("record"), people fields and the system user columns.
+    "record": "record",
+    **dict.fromkeys(["user", "created_by", "updated_by"], "user"),
+    "department": "department",
 }
-LIST_FIELD_TYPES: dict[str, Kind] = {"multiselect": "text"}
+LIST_FIELD_TYPES: dict[str, Kind] = {
+    "multiselect": "text",
+    "users": "user",
+    "departments": "department",
+}
 CONTAINER_TYPES = frozenset({"relation", "subform"})
 
 

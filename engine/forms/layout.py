@@ -45,7 +45,9 @@ SYSTEM_SOURCES = {
     "updated_at": "_updated_at",
     "updated_by": "_updated_by",
 }
-VOLATILE = frozenset({"TODAY", "NOW"})
+# Functions whose value is not the record's own: the clock, and the member evaluating it (a
+# formula calling them is computed when read, and SQL holding their value is not kept).
+VOLATILE = frozenset({"TODAY", "NOW", "CURRENT_USER", "CURRENT_DEPARTMENTS"})
 
 
 def formula_column_type(kind: str, precision: int | None) -> TypeEngine[Any] | None:

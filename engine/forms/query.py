@@ -37,7 +37,7 @@ from engine.forms.access import Access
 from engine.forms.cache import calls_clock, lru_on_layout, on_layout, reads_clock
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
-from engine.forms.resolve import Resolver, target_access
+from engine.forms.resolve import Resolver, Who, target_access
 from engine.store.models import Department, StoredFile, User
 from engine.store.records import SYSTEM_FIELDS
 
@@ -85,6 +85,7 @@ class Reader:
         ctx: ExecutionContext,
         *,
         access: Access | None = None,
+        who: Who | None = None,
     ):
         self.app = app
         self.form = form
@@ -92,13 +93,23 @@ class Reader:
         self.now = ctx.now
         self.tz = ctx.tz
         self.access = access
+        # Who CURRENT_USER() is in filters and read-time formulas (default: `access`'s holder,
+        # else the context's actor).
+        self.who = who if who is not None else Who.acting(access, ctx)
         self.hidden = access.hidden() if access is not None else frozenset()
         self._scope_key = self._scope_fingerprint()
 
     def resolver(self, container: Container | None = None, table: Any = None) -> Resolver:
         """Reads this form's fields (and, through relations, other forms' with the caller's
         rights on them)."""
-        return Resolver(self.app, container or self.form, table, ctx=self.ctx, access=self.access)
+        return Resolver(
+            self.app,
+            container or self.form,
+            table,
+            ctx=self.ctx,
+            who=self.who,
+            access=self.access,
+        )
 
     def _scope_fingerprint(self) -> Any:
         """What SQL built for this caller depends on besides the layout and hidden fields: ()
@@ -144,12 +155,22 @@ class Reader:
             value = literal(None, expr_text_type())
         else:
             value = Resolver(
-                self.app, target, alias, ctx=self.ctx, access=access, guarded=hidden
+                self.app,
+                target,
+                alias,
+                ctx=self.ctx,
+                who=self.who,
+                access=access,
+                guarded=hidden,
             ).value(target.title_field)
         statement = select(value).where(alias.c._id == record_id, alias.c._deleted_at.is_(None))
         if access is not None:
             statement = statement.where(
-                access.where("view", alias, Resolver(self.app, target, alias, ctx=self.ctx))
+                access.where(
+                    "view",
+                    alias,
+                    Resolver(self.app, target, alias, ctx=self.ctx, who=self.who),
+                )
             )
         return statement.scalar_subquery()
 
@@ -168,7 +189,11 @@ class Reader:
         ):
             outside = literal(True)
         else:
-            scope = access.where("view", alias, Resolver(self.app, target, alias, ctx=self.ctx))
+            scope = access.where(
+                "view",
+                alias,
+                Resolver(self.app, target, alias, ctx=self.ctx, who=self.who),
+            )
             if isinstance(scope, True_):
                 return None  # every record of the form is in scope (e.g. scope `all`)
             outside = case((scope, literal(False)), else_=literal(True))
@@ -453,7 +478,11 @@ class Reader:
         access, _ = target_access(self.access, target)
         if access is not None:  # the related record itself must be one the caller may see
             alias = target.table.alias()
-            scope = access.where("view", alias, Resolver(self.app, target, alias, ctx=self.ctx))
+            scope = access.where(
+                "view",
+                alias,
+                Resolver(self.app, target, alias, ctx=self.ctx, who=self.who),
+            )
             condition = and_(
                 condition, exists(select(alias.c._id).where(alias.c._id == record_id, scope))
             )
@@ -802,7 +831,7 @@ class Reader:
 
     def _rows(self, conn: Connection, rows: RowsLayout, ids: builtins.list[int]) -> dict[int, Any]:
         table = rows.table
-        resolver = Resolver(self.app, rows, table, ctx=self.ctx, access=self.access)
+        resolver = Resolver(self.app, rows, table, ctx=self.ctx, who=self.who, access=self.access)
         statement = (
             select(table.c._id, table.c._parent_id, *self.scalar_columns(rows, resolver))
             .where(table.c._parent_id.in_(ids))
@@ -853,7 +882,13 @@ class Reader:
         link = via.link
         access, hidden = target_access(self.access, target)
         value = Resolver(
-            self.app, target, target.table, ctx=self.ctx, access=access, guarded=hidden
+            self.app,
+            target,
+            target.table,
+            ctx=self.ctx,
+            who=self.who,
+            access=access,
+            guarded=hidden,
         ).value(spec.field)
         conditions: list[ColumnElement[bool]] = [
             link.c._source_id.in_(ids),
@@ -864,7 +899,7 @@ class Reader:
                 access.where(
                     "view",
                     target.table,
-                    Resolver(self.app, target, target.table, ctx=self.ctx),
+                    Resolver(self.app, target, target.table, ctx=self.ctx, who=self.who),
                 )
             )
         statement = (

@@ -46,6 +46,7 @@ from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, R
 from engine.forms.linkage import Linker, SourceAccess, linked_fields
 from engine.forms.messages import issue
 from engine.forms.query import FILE_TYPES, PEOPLE, Reader
+from engine.forms.resolve import Who
 from engine.store.models import Counter, Department, RecordHistory, StoredFile, User
 from engine.store.records import bulk_insert, reserve_ids
 
@@ -95,6 +96,7 @@ class Writer:
         *,
         access: Access | None = None,
         source_access: SourceAccess | None = None,
+        who: Who | None = None,
     ) -> None:
         self.app = app
         self.app_id = app_id
@@ -104,7 +106,11 @@ class Writer:
         self.tz = ctx.tz
         self.access = access
         self.reader = Reader(app, form, ctx, access=access)  # what the caller gets back
-        self._full = Reader(app, form, ctx)  # history diffs see every field
+        # History diffs see every field; validations and rules read through it as the saver
+        # (CURRENT_USER(): `who`, else the holder of `access`, else the context's actor).
+        who = who if who is not None else (Who.of(access) if access is not None else None)
+        self._full = Reader(app, form, ctx, who=who)
+        self.who = self._full.who
         # Data linkage defaults read their source forms as the actor (`source_access`).
         self.linker = Linker(app, form, ctx, access=access, source_access=source_access)
         # Pack import writes forms one after another, so links are checked once all exist.
@@ -114,7 +120,9 @@ class Writer:
         # Pack loads (administrators installing or moving an app with its data) keep the file
         # references they carry; every other writer may only reference its own uploads.
         self.trust_files = False
-        self._ctx = expr.EvalContext.create(self.now, self.tz)
+        self._ctx = expr.EvalContext.create(
+            self.now, self.tz, user=self.who.user, departments=self.who.departments
+        )
         # What each input key may do for this caller, resolved once per writer (not per record).
         self._allowed = {
             key: access.access(key) if access is not None else "editable" for key in form.fields

@@ -19,6 +19,7 @@ before they get here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, false, null, select, type_coerce
@@ -39,6 +40,38 @@ from engine.forms.layout import (
 )
 
 ROLLUP_FUNCTIONS = {"sum": "SUM", "avg": "AVERAGE", "min": "MIN", "max": "MAX", "count": "COUNTA"}
+# The system columns formulas read (`engine.forms.schema.SYSTEM_ENTRIES`); in a subform row they
+# are the record's.
+SYSTEM_KEYS = frozenset(
+    {"_id", "_owner", "_created_by", "_updated_by", "_created_at", "_updated_at"}
+)
+
+
+@dataclass(frozen=True)
+class Who:
+    """The member a formula's CURRENT_USER() and CURRENT_DEPARTMENTS() read (None: nobody)."""
+
+    user: int | None = None
+    departments: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, access: Any) -> Who:
+        """The member holding `access` (`FormAccess` carries `user_id` and `department_ids`;
+        a public link's access has none: nobody)."""
+        user = getattr(access, "user_id", None)
+        departments = getattr(access, "department_ids", ())
+        return cls(user if isinstance(user, int) else None, tuple(departments or ()))
+
+    @classmethod
+    def acting(cls, access: Any, ctx: ExecutionContext) -> Who:
+        """The holder of `access` when there is one, else the actor of `ctx` (departments
+        unknown: none)."""
+        if access is not None:
+            return cls.of(access)
+        return cls(ctx.actor.user_id)
+
+
+NOBODY = Who()
 
 
 class Resolver:
@@ -53,6 +86,7 @@ class Resolver:
         ctx: ExecutionContext,
         access: Access | None = None,
         guarded: frozenset[str] = frozenset(),
+        who: Who | None = None,
     ) -> None:
         self.app = app
         self.container = container
@@ -62,6 +96,8 @@ class Resolver:
         self.tz = ctx.tz
         self.access = access  # the caller's rights on the form `container` belongs to (None: all)
         self.guarded = guarded  # fields of `container` that read as blank (hidden in a target)
+        # Who CURRENT_USER() is: given, else the holder of `access`, else the context's actor.
+        self.who = who if who is not None else Who.acting(access, ctx)
         self._aliases: dict[str, Any] = {}
 
     def _nested(
@@ -71,13 +107,35 @@ class Resolver:
         access: Access | None = None,
         guarded: frozenset[str] = frozenset(),
     ) -> Resolver:
-        return Resolver(self.app, container, table, ctx=self.ctx, access=access, guarded=guarded)
+        return Resolver(
+            self.app,
+            container,
+            table,
+            ctx=self.ctx,
+            access=access,
+            guarded=guarded,
+            who=self.who,
+        )
 
     def unrestricted(self) -> Resolver:
         """The same container and table read without the caller's rights (for row scopes)."""
         if self.access is None and not self.guarded:
             return self
-        return Resolver(self.app, self.container, self.table, ctx=self.ctx)
+        return Resolver(self.app, self.container, self.table, ctx=self.ctx, who=self.who)
+
+    def acting(self, who: Who) -> Resolver:
+        """The same resolver with `who` as CURRENT_USER() (a role scope reads its holder)."""
+        if who == self.who:
+            return self
+        return Resolver(
+            self.app,
+            self.container,
+            self.table,
+            ctx=self.ctx,
+            access=self.access,
+            guarded=self.guarded,
+            who=who,
+        )
 
     def target(self, form: FormLayout) -> tuple[Access | None, frozenset[str]]:
         """The caller's rights on `form` reached through a relation, and the fields of it that
@@ -91,11 +149,21 @@ class Resolver:
         (None: every row is)."""
         if access is None:
             return None
-        return access.where("view", table, Resolver(self.app, form, table, ctx=self.ctx))
+        return access.where(
+            "view", table, Resolver(self.app, form, table, ctx=self.ctx, who=self.who)
+        )
 
     def formula(self, source: str) -> ColumnElement[Any]:
         """A formula over this container as SQL (its type gives the Python value)."""
-        return expr.to_sql(source, self, self.container.schema, now=self.now, tz=self.tz)
+        return expr.to_sql(
+            source,
+            self,
+            self.container.schema,
+            now=self.now,
+            tz=self.tz,
+            user=self.who.user,
+            departments=self.who.departments,
+        )
 
     def value(self, key: str) -> Any:
         """The SQL value of field `key` (None for a field without a scalar value)."""
@@ -104,6 +172,10 @@ class Resolver:
     def __call__(self, path: tuple[str, ...]) -> Any:
         key, rest = path[0], path[1:]
         found = self.container.fields.get(key)
+        if found is None and key in SYSTEM_KEYS and not rest:
+            if isinstance(self.container, RowsLayout) and self.container.parent is not None:
+                return self._through_parent(self.container.parent, path)
+            return self.table.c[key]
         if found is None:
             if isinstance(self.container, RowsLayout) and self.container.parent is not None:
                 return self._through_parent(self.container.parent, path)
@@ -141,7 +213,7 @@ class Resolver:
                 scope = self.scope(target, access, rows)
                 if scope is not None:  # only the targets the caller may see are listed
                     where = and_(where, scope)
-                return SqlRows(joined, where, (link.c._seq,))
+                return SqlRows(joined, where, (link.c._seq,), ids=rows.c._id)
             return self._nested(target, rows, access, guarded)(rest)
         if isinstance(spec, RelationField):
             column = table.c[field.column]
@@ -203,4 +275,12 @@ def _blank(value: Any) -> Any:
     return type_coerce(null(), value.type)
 
 
-__all__ = ["ROLLUP_FUNCTIONS", "Resolver", "hidden_in", "target_access"]
+__all__ = [
+    "NOBODY",
+    "ROLLUP_FUNCTIONS",
+    "SYSTEM_KEYS",
+    "Resolver",
+    "Who",
+    "hidden_in",
+    "target_access",
+]

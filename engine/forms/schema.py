@@ -20,6 +20,17 @@ from engine.forms.spec import AppSpec, FormSpec
 
 Entries = dict[str, dict[str, Any]]
 MAX_ROUNDS = 50
+SYSTEM_ENTRIES: dict[str, dict[str, Any]] = {
+    "_id": {"type": "record"},
+    "_owner": {"type": "user"},
+    "_created_by": {"type": "user"},
+    "_updated_by": {"type": "user"},
+    "_created_at": {"type": "datetime"},
+    "_updated_at": {"type": "datetime"},
+}
+"""What every form's formulas (and, through a relation, its target's) read of a record's
+system columns: its id, owner, creator, last editor and times. Field keys never start with
+"_", so these never hide a field; they have no labels, so `{...}` label lookups are unchanged."""
 
 
 def formula_entry(field: FormulaField, schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -48,7 +59,7 @@ def _resolve_rows(field: SubformField, entry: dict[str, Any], outer: dict[str, A
 def _form_entries(form: FormSpec, app: AppSpec, previous: Entries) -> dict[str, Any]:
     scope = Scope(app, form, tuple(form.fields), False, previous)
     before = previous.get(form.key, {})
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {key: dict(entry) for key, entry in SYSTEM_ENTRIES.items()}
     for field in form.fields:
         entry = FIELD_TYPES[field.type].expr_schema(field, scope)
         if entry is None and isinstance(field, FormulaField):

@@ -3,11 +3,13 @@
 A case file::
 
     {"description": "...", "schema": {...}, "record": {...}, "now": "...Z", "tz": "Asia/Shanghai",
+     "user": 7, "departments": [3, 5],
      "cases": [{"id": "...", "expr": "...", "expected": ...}, {"id": "...", "expr": "...",
                 "error": "code", "line": 1, "column": 1}, ...]}
 
-A case may override ``record`` and ``schema`` (merged key by key over the file's), ``now`` and
-``tz``, and restrict itself to some ``backends``. ``expected`` is the JSON encoding of the result
+``user`` and ``departments`` are the acting member (``CURRENT_USER()``, ``CURRENT_DEPARTMENTS()``;
+default: nobody). A case may override ``record`` and ``schema`` (merged key by key over the
+file's), ``now``, ``tz``, ``user`` and ``departments``, and restrict itself to some ``backends``. ``expected`` is the JSON encoding of the result
 (``engine.expr.runtime.encode``); records are given in the API's JSON form and decoded with the
 schema's types. Anything else in a file is a format error, and so is a duplicate id.
 """
@@ -28,7 +30,7 @@ from engine.expr.types import FieldInfo, normalize_schema
 
 CASE_DIR = Path(__file__).parent / "expr"
 BACKENDS = ("python", "sqlite", "postgresql", "js")
-FILE_KEYS = {"description", "schema", "record", "now", "tz", "cases"}
+FILE_KEYS = {"description", "schema", "record", "now", "tz", "user", "departments", "cases"}
 CASE_KEYS = {
     "id",
     "expr",
@@ -41,6 +43,8 @@ CASE_KEYS = {
     "backends",
     "now",
     "tz",
+    "user",
+    "departments",
     "note",
 }
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -65,6 +69,8 @@ class Case:
     error: str | None = None
     line: int | None = None
     column: int | None = None
+    user: int | None = None
+    departments: tuple[int, ...] = ()
     note: str = field(default="", compare=False)
 
     @property
@@ -82,6 +88,21 @@ def parse_now(text: str, where: str) -> dt.datetime:
 
 def _fail(where: str, message: str) -> None:
     raise CaseFormatError(f"{where}: {message}")
+
+
+def _actor(
+    raw: Mapping[str, Any], inherited: Any, where: str
+) -> tuple[int | None, tuple[int, ...]]:
+    """The acting member of a file or case: ``user`` (an id or null) and ``departments``."""
+    user = raw.get("user", inherited[0])
+    departments = raw.get("departments", list(inherited[1]))
+    if user is not None and (isinstance(user, bool) or not isinstance(user, int) or user < 1):
+        _fail(where, "user must be a positive id or null")
+    if not isinstance(departments, list) or any(
+        isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in departments
+    ):
+        _fail(where, "departments must be a list of positive ids")
+    return user, tuple(departments)
 
 
 def load_file(path: Path) -> list[Case]:
@@ -105,6 +126,7 @@ def load_file(path: Path) -> list[Case]:
         _fail(where, "schema and record must be objects")
     now = parse_now(data.get("now", "2024-06-15T02:30:00.000Z"), where)
     tz = data.get("tz", "Asia/Shanghai")
+    actor = _actor(data, (None, ()), where)
     if not isinstance(data["cases"], list) or not data["cases"]:
         _fail(where, "cases must be a non-empty list")
     seen: set[str] = set()
@@ -160,6 +182,7 @@ def load_file(path: Path) -> list[Case]:
             raise CaseFormatError(f"{cwhere}: bad schema: {exc}") from exc
         if unknown := set(merged_record) - set(fields):
             _fail(cwhere, f"record keys not in the schema: {sorted(unknown)}")
+        case_user, case_departments = _actor(raw, actor, cwhere)
         case_tz = raw.get("tz", tz)
         if not isinstance(case_tz, str):
             _fail(cwhere, "tz must be a time zone name")
@@ -177,6 +200,8 @@ def load_file(path: Path) -> list[Case]:
                 error=raw.get("error"),
                 line=raw.get("line"),
                 column=raw.get("column"),
+                user=case_user,
+                departments=case_departments,
                 note=raw.get("note", ""),
             )
         )

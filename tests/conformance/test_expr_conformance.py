@@ -52,14 +52,20 @@ def _error_params() -> list[Any]:
 def run_backend(
     request: pytest.FixtureRequest, case: Case, backend: str, record: dict[str, Any]
 ) -> Any:
+    when: dict[str, Any] = {
+        "now": case.now,
+        "tz": case.tz,
+        "user": case.user,
+        "departments": case.departments,
+    }
     if backend == "python":
-        return evaluate(case.expr, record, case.schema, now=case.now, tz=case.tz)
+        return evaluate(case.expr, record, case.schema, **when)
     if backend in ("sqlite", "postgresql"):
         engine = request.getfixturevalue(f"formula_engine_{backend}")
-        return evaluate_sql(engine, case.expr, record, case.schema, now=case.now, tz=case.tz)
+        return evaluate_sql(engine, case.expr, record, case.schema, **when)
     if backend == "js":
         node = request.getfixturevalue("node_evaluator")
-        return node.evaluate(case.expr, record, case.schema, now=case.now, tz=case.tz)
+        return node.evaluate(case.expr, record, case.schema, **when)
     raise AssertionError(f"unknown backend {backend}")  # pragma: no cover
 
 
@@ -118,7 +124,7 @@ def test_suite_size_and_coverage() -> None:
     uses: dict[str, int] = dict.fromkeys(FUNCTIONS.names(), 0)
     for case in CASES:
         if case.error is None:
-            for name in set(re.findall(r"\b([A-Za-z]+)\s*\(", case.expr)):
+            for name in set(re.findall(r"\b([A-Za-z_]+)\s*\(", case.expr)):
                 if name.upper() in uses:
                     uses[name.upper()] += 1
     rare = sorted(name for name, count in uses.items() if count < 2)

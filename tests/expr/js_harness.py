@@ -125,6 +125,8 @@ class NodeEvaluator:
         *,
         now: dt.datetime | None = None,
         tz: str = DEFAULT_TZ,
+        user: int | None = None,
+        departments: tuple[int, ...] = (),
     ) -> Any:
         """The formula's result in JSON form (as :func:`engine.expr.runtime.encode` writes it)."""
         if schema is None:
@@ -136,6 +138,8 @@ class NodeEvaluator:
             "now": now_json(now),
             "tz": tz,
             "kind": kind,
+            "user": user,
+            "departments": list(departments),
         }
         return self.request(message)
 
@@ -147,11 +151,15 @@ class NodeEvaluator:
         *,
         now: dt.datetime | None = None,
         tz: str = DEFAULT_TZ,
+        user: int | None = None,
+        departments: tuple[int, ...] = (),
     ) -> Any:
         """Evaluate like :func:`engine.expr.evaluate`, but in Node; returns the Python value."""
         if schema is None:
             schema = infer_schema(record)
-        value = self.evaluate_json(source, record, schema, now=now, tz=tz)
+        value = self.evaluate_json(
+            source, record, schema, now=now, tz=tz, user=user, departments=departments
+        )
         return decode(value, check(source, schema))
 
     def close(self) -> None:

@@ -42,6 +42,9 @@ _KIND_TYPES: dict[str, Any] = {
     "datetime": sqltypes.UtcDateTime,
     "time": sqltypes.Time,
     "blank": sqltypes.Text,
+    "record": Integer,
+    "user": Integer,
+    "department": Integer,
 }
 TEXT_SCALE = -1  # a number column whose values do not fit 64-bit scaled integers (SQLite)
 _counter = itertools.count(1)
@@ -135,7 +138,9 @@ class _Rows:
     def add(
         self, path: Path, sub: Mapping[str, FieldInfo], data: Any, parent: int | None, seq: int
     ) -> int:
-        row_id = next(self.ids)
+        given = data.get("_id") if isinstance(data, Mapping) else None
+        # A related record's own `_id`, when the case gives one, is its row's id.
+        row_id = given if isinstance(given, int) and not isinstance(given, bool) else next(self.ids)
         values: dict[str, Any] = {"_id": row_id}
         if path:
             values.update(_parent_id=parent, _seq=seq)
@@ -157,7 +162,8 @@ class _Rows:
                     )
             elif info.is_list:
                 items = raw if isinstance(raw, list) else []
-                values[column] = json.dumps([COERCE["text"](v) for v in items], ensure_ascii=False)
+                element = COERCE[info.kind or "text"] if info.kind != "text" else COERCE["text"]
+                values[column] = json.dumps([element(v) for v in items], ensure_ascii=False)
             else:
                 value = COERCE[info.kind or "text"](raw)
                 values[column] = value
@@ -219,7 +225,7 @@ def _resolver(layout: _Layout) -> Any:
                 rows = layout.tables[list_path]
                 if len(path) == i + 1:
                     owner = id_of((), root, path[:i])
-                    return SqlRows(rows, rows.c._parent_id == owner, (rows.c._seq,))
+                    return SqlRows(rows, rows.c._parent_id == owner, (rows.c._seq,), ids=rows.c._id)
                 return value_of(list_path, rows, path[i + 1 :])
         return value_of((), root, path)
 
@@ -234,6 +240,8 @@ def evaluate_sql(
     *,
     now: dt.datetime | None = None,
     tz: str = DEFAULT_TZ,
+    user: int | None = None,
+    departments: tuple[int, ...] = (),
 ) -> Any:
     """The value of ``source`` for ``record`` computed by the database behind ``engine``."""
     schema = schema if schema is not None else infer_schema(record)
@@ -251,7 +259,9 @@ def evaluate_sql(
     layout = cache.get(key)
     if layout is None:
         layout = cache[key] = _build(engine, fields, scales)
-    expression = to_sql(source, _resolver(layout), schema, now=now, tz=tz)
+    expression = to_sql(
+        source, _resolver(layout), schema, now=now, tz=tz, user=user, departments=departments
+    )
     root = layout.tables[()]
     with engine.begin() as conn:
         for table in layout.tables.values():

@@ -282,8 +282,9 @@ def test_list_errors() -> None:
 
 
 def test_container_errors() -> None:
-    exc = error("customer")
-    assert exc.code == "needs_subfield" and "e.g. customer." in exc.message_en
+    exc = error("items")
+    assert exc.code == "needs_subfield" and "e.g. items." in exc.message_en
+    assert check("customer", SCHEMA).kind == "record"  # a relation alone is its record's id
     assert error("qty.x").code == "not_a_relation"
     assert error("customer.level.x").code == "not_a_relation"
     assert error("photo", {"photo": "image"}).code == "unsupported_field_type"

@@ -151,6 +151,9 @@ export interface RuleSet {
 
 export interface LiveScripts extends RuleSet {
   tz: string;
+  /** The member the scripts evaluate as (CURRENT_USER(), CURRENT_DEPARTMENTS()); absent: nobody. */
+  user?: number | null;
+  departments?: number[];
   /** Subform key → the rules of its rows (which also see the form's plain fields). */
   subforms?: Record<string, RuleSet>;
 }

@@ -85,7 +85,12 @@ export function makeLive(scripts: LiveScripts, now?: number | string): LiveEngin
   const subforms = Object.entries(scripts.subforms ?? {}).map(([key, set]) => [key, compileSet(set)] as const);
   return {
     evaluate(values) {
-      const ctx = makeContext({ now: now ?? null, tz: scripts.tz });
+      const ctx = makeContext({
+        now: now ?? null,
+        tz: scripts.tz,
+        user: scripts.user ?? null,
+        departments: scripts.departments ?? [],
+      });
       const record: Values = { ...values };
       const result = run(form, record, ctx);
       const rows: Record<string, RuleResult[]> = {};

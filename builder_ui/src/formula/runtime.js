@@ -53,6 +53,7 @@ export const WHITESPACE =
   "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000";
 
 const ZERO = new Num(0);
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const ONE = new Num(1);
 const HUNDRED = new Num(100);
 const SCALE = new Num("1e10");
@@ -659,6 +660,27 @@ export function coerceBoolean(value) {
   return null;
 }
 
+const ID_LIMIT = new Num("9223372036854775808");
+
+/**
+ * A record value as an id (of a record, user or department), a Num: a positive integer, its
+ * decimal text, or an object carrying it as `_id` (a related record) or `id` (a person or
+ * department as reads return them); else blank (`runtime.coerce_id`).
+ * @returns {Decimal|null}
+ */
+export function coerceId(value) {
+  if (isObject(value) && !(value instanceof Num)) value = value._id ?? value.id ?? null;
+  let id = null;
+  if (value instanceof Num) id = value;
+  else if (typeof value === "number" && Number.isSafeInteger(value)) id = new Num(value);
+  else if (typeof value === "string" && /^[0-9]{1,18}$/.test(value.trim())) id = new Num(value.trim());
+  if (id === null || !id.isInteger() || !id.greaterThan(0) || !id.lessThan(ID_LIMIT)) return null;
+  return id;
+}
+
+/** The kinds whose values are ids. */
+export const ID_KINDS = Object.freeze(["record", "user", "department"]);
+
 /** Coercion of record values by kind (`runtime.COERCE`). */
 export const COERCE = Object.freeze({
   number: coerceNumber,
@@ -668,6 +690,9 @@ export const COERCE = Object.freeze({
   datetime: coerceDatetime,
   time: coerceTime,
   blank: () => null,
+  record: coerceId,
+  user: coerceId,
+  department: coerceId,
 });
 
 /**
@@ -678,8 +703,6 @@ export const COERCE = Object.freeze({
 export function coerce(value, kind) {
   return COERCE[kind](value);
 }
-
-const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
 function walk(value, keys) {
   for (const key of keys) {
@@ -947,6 +970,12 @@ export const F = Object.freeze({
   NOT: (a) => a !== true,
   ISBLANK: (a) => a === null,
 
+  // --- people and records ---
+  CURRENT_USER: (ctx) => ctx.user,
+  CURRENT_DEPARTMENTS: (ctx) => [...ctx.departments],
+  CONTAINS: (items, value) =>
+    value !== null && Array.isArray(items) && items.some((v) => v !== null && eq(v, value)),
+
   // --- maths ---
   SUM: (...args) => total(values(args)),
   AVERAGE: (...args) => {
@@ -1146,7 +1175,15 @@ export const F = Object.freeze({
 });
 
 /** Functions that take the evaluation context as their first argument (Python `needs_ctx`). */
-export const NEEDS_CTX = Object.freeze(["TEXT", "TODAY", "NOW", "DATEVALUE", "TIMEVALUE"]);
+export const NEEDS_CTX = Object.freeze([
+  "TEXT",
+  "TODAY",
+  "NOW",
+  "DATEVALUE",
+  "TIMEVALUE",
+  "CURRENT_USER",
+  "CURRENT_DEPARTMENTS",
+]);
 
 /**
  * SWITCH, lazily: compare the subject with each value (as `=`) and evaluate only the chosen
@@ -1207,19 +1244,36 @@ export function parseNumberText(text) {
 // ---------------------------------------------------------------------------------------
 
 /**
- * The evaluation context: the clock (taken once) and the organisation's time zone.
- * @param {{now?: string|number, tz?: string}} [options] `now` as an ISO UTC string or epoch ms
- *   (default: the current time); `tz` an IANA zone (default Asia/Shanghai).
- * @returns {{rt: object, now: number, tz: string, today: string}}
+ * The evaluation context: the clock (taken once), the organisation's time zone and the acting
+ * member (`CURRENT_USER()`, `CURRENT_DEPARTMENTS()`; the server sends them with the scripts).
+ * @param {{now?: string|number, tz?: string, user?: number|string|null,
+ *   departments?: Array<number|string>}} [options] `now` as an ISO UTC string or epoch ms
+ *   (default: the current time); `tz` an IANA zone (default Asia/Shanghai); `user` the acting
+ *   member's id (default: nobody); `departments` their departments' ids.
+ * @returns {{rt: object, now: number, tz: string, today: string, user: object|null,
+ *   departments: object[]}}
  */
-export function makeContext({ now, tz = DEFAULT_TZ } = {}) {
+export function makeContext({ now, tz = DEFAULT_TZ, user = null, departments = [] } = {}) {
   let moment;
   if (typeof now === "number") moment = Math.floor(now);
   else if (typeof now === "string") moment = coerceDatetime(now);
   else moment = Date.now();
   if (moment === null || !Number.isFinite(moment)) throw new RangeError(`invalid now: ${now}`);
   zoneFormat(tz); // throws a RangeError for an unknown zone
-  return Object.freeze({ rt: runtime, now: moment, tz, today: localDate({ tz }, moment) });
+  const ids = new Map();
+  for (const raw of departments ?? []) {
+    const id = coerceId(raw);
+    if (id !== null) ids.set(id.toString(), id);
+  }
+  const sorted = [...ids.values()].sort((a, b) => a.cmp(b));
+  return Object.freeze({
+    rt: runtime,
+    now: moment,
+    tz,
+    today: localDate({ tz }, moment),
+    user: coerceId(user),
+    departments: Object.freeze(sorted),
+  });
 }
 
 /** A datetime as Python encodes it: "YYYY-MM-DDTHH:MM:SS.sssZ" (UTC). */
@@ -1243,6 +1297,9 @@ function datetimeJson(ms) {
 export function encode(value, kind) {
   if (value === null || value === undefined) return null;
   if (Array.isArray(value)) return value.map((v) => encode(v, kind));
+  if (value instanceof Num && ID_KINDS.includes(kind)) {
+    return value.lessThanOrEqualTo(Number.MAX_SAFE_INTEGER) ? value.toNumber() : numberText(value);
+  }
   if (value instanceof Num) return numberText(value);
   if (typeof value === "number") return datetimeJson(value);
   return value;

@@ -259,3 +259,33 @@ describe("compiled formulas", () => {
     assert.deepEqual(rt.refList({ a: "x" }, ["a"], ["b"], "text"), []);
   });
 });
+
+describe("records and people", () => {
+  test("ids read from numbers, digit text and objects; anything else is blank", () => {
+    assert.equal(json(rt.coerceId(12)), "12");
+    assert.equal(json(rt.coerceId(" 12 ")), "12");
+    assert.equal(json(rt.coerceId({ id: 7 })), "7");
+    assert.equal(json(rt.coerceId({ _id: 41, name: "x" })), "41");
+    assert.equal(rt.coerceId(0), null);
+    assert.equal(rt.coerceId(1.5), null);
+    assert.equal(rt.coerceId("1.5"), null);
+    assert.equal(rt.coerceId(true), null);
+    assert.equal(rt.coerceId({}), null);
+  });
+
+  test("the context carries the acting member; nobody acts by default", () => {
+    const nobody = makeContext({ now: "2024-06-15T00:00:00.000Z" });
+    assert.equal(F.CURRENT_USER(nobody), null);
+    assert.deepEqual(F.CURRENT_DEPARTMENTS(nobody), []);
+    const member = makeContext({ now: "2024-06-15T00:00:00.000Z", user: 7, departments: [5, 3, 5] });
+    assert.equal(encode(F.CURRENT_USER(member), "user"), 7);
+    assert.deepEqual(encode(F.CURRENT_DEPARTMENTS(member), "department"), [3, 5]);
+  });
+
+  test("CONTAINS compares by value and is FALSE for a blank value", () => {
+    assert.equal(F.CONTAINS([n("3"), n("5")], n("5")), true);
+    assert.equal(F.CONTAINS([n("3"), null], null), false);
+    assert.equal(F.CONTAINS(["a", "b"], "B"), false);
+    assert.equal(F.CONTAINS(null, n("3")), false);
+  });
+});

@@ -20,8 +20,14 @@ def form_live_scripts(
     app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:
     """The form's formulas and show/hide rules as JavaScript for the browser's formula runtime
-    (builder_ui/src/formula/runtime.js), plus the business time zone they evaluate in."""
+    (builder_ui/src/formula/runtime.js), plus the business time zone they evaluate in and the
+    member they evaluate as (`user`, `departments`: CURRENT_USER(), CURRENT_DEPARTMENTS())."""
     with read_only(engine) as conn:
         opened = _open(conn, app, form, principal, request)
     hidden = opened.access.hidden() if opened.access is not None else frozenset()
-    return {"tz": request.app.state.settings.timezone, **live_scripts(opened.form, hidden)}
+    return {
+        "tz": request.app.state.settings.timezone,
+        "user": opened.who.user,
+        "departments": list(opened.who.departments),
+        **live_scripts(opened.form, hidden),
+    }

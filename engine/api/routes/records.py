@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, context_for, limited, read_only
 from engine.api.security import SAFE_METHODS, CurrentUser
-from engine.auth.permissions import FormAccess, form_access, source_access
+from engine.auth.permissions import FormAccess, form_access, source_access, user_departments
 from engine.auth.principal import Principal
 from engine.core.context import Actor, ExecutionContext
 from engine.core.errors import ServiceError, forbidden, not_found
@@ -25,6 +25,7 @@ from engine.forms import apps
 from engine.forms.layout import FormLayout
 from engine.forms.query import MAX_LIMIT, Reader
 from engine.forms.records import Writer, history
+from engine.forms.resolve import NOBODY, Who
 from engine.forms.roles import ACTIONS
 from engine.store.limits import Work
 
@@ -47,9 +48,10 @@ class Opened:
     access: FormAccess | None
     principal: Principal
     ctx: ExecutionContext
+    who: Who = NOBODY  # the member CURRENT_USER() and CURRENT_DEPARTMENTS() read
 
     def reader(self) -> Reader:
-        return Reader(self.app.layout, self.form, self.ctx, access=self.access)
+        return Reader(self.app.layout, self.form, self.ctx, access=self.access, who=self.who)
 
     def writer(self, ctx: ExecutionContext | None = None) -> Writer:
         """The record pipeline for this form, in `ctx` (default: the request's context)."""
@@ -61,6 +63,7 @@ class Opened:
             ctx or self.ctx,
             access=self.access,
             source_access=linkage,
+            who=self.who,
         )
 
     @property
@@ -78,11 +81,13 @@ def _open(conn: Connection, app: str, form: str, principal: Principal, request: 
     layout = loaded.form(form)
     ctx = context_for(request, principal.actor())
     if principal.is_admin:
-        return Opened(loaded, layout, None, principal, ctx)
+        user = principal.user_id
+        who = Who(user, user_departments(conn, user)) if user is not None else NOBODY
+        return Opened(loaded, layout, None, principal, ctx, who)
     access = form_access(conn, principal, loaded.id, loaded.layout.spec, layout)
     if not access.allows("view"):
         raise not_found()
-    return Opened(loaded, layout, access, principal, ctx)
+    return Opened(loaded, layout, access, principal, ctx, Who.of(access))
 
 
 open_form = _open  # the records I/O router opens forms the same way

@@ -122,6 +122,8 @@ _EAGER_NAMES = (
     "TODAY", "NOW", "DATE", "YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND", "WEEKDAY",
     "WEEKNUM", "ISOWEEKNUM", "DATEDIF", "EDATE", "EOMONTH", "DAYS", "NETWORKDAYS", "DATEVALUE",
     "TIMEVALUE",
+    # people and records
+    "CURRENT_USER", "CURRENT_DEPARTMENTS", "CONTAINS",
 )  # fmt: skip
 
 #: One emitter per function of the registry, keyed by name.

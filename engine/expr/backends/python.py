@@ -43,6 +43,9 @@ _TRUSTED_TYPES: dict[str, type] = {
     "boolean": bool,
     "date": dt.date,
     "time": dt.time,
+    "record": int,
+    "user": int,
+    "department": int,
 }
 _NOT_CONSTANT = object()
 

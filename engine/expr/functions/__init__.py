@@ -11,7 +11,7 @@ FUNCTIONS: Registry[Function] = Registry("expression function")
 def _register_builtins() -> None:
     import importlib
 
-    for family in ("logic", "maths", "texts", "dates"):
+    for family in ("logic", "maths", "texts", "dates", "people"):
         module = importlib.import_module(f"engine.expr.functions.{family}")
         for fn in module.FUNCTIONS:
             FUNCTIONS.register(fn.name, fn)

@@ -12,7 +12,7 @@ from engine.expr import ast
 from engine.expr.errors import ExprError
 from engine.expr.functions.base import ANY, Function, Param, Thunk, unify
 from engine.expr.runtime import EvalContext
-from engine.expr.types import BOOLEAN, ExprType, Kind
+from engine.expr.types import BOOLEAN, ID_KINDS, ExprType, Kind
 
 COND: tuple[Kind, ...] = ("boolean",)
 
@@ -181,7 +181,7 @@ class Not(Function):
 class IsBlank(Function):
     name = "ISBLANK"
     category = "logic"
-    params = (Param("value", ANY),)
+    params = (Param("value", (*ANY, *ID_KINDS)),)
     returns = BOOLEAN
     summary_zh = "值为空（包括空文本）时为真"
     summary_en = "TRUE if the value is blank (empty text included)"

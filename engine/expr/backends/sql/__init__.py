@@ -35,7 +35,7 @@ from engine.expr.errors import ExprError
 from engine.expr.functions import FUNCTIONS
 from engine.expr.runtime import EvalContext
 
-from . import dates, logic, maths, operators, texts  # noqa: F401 - fill the emitter table
+from . import dates, logic, maths, operators, people, texts  # noqa: F401 - fill the emitter table
 from .compiler import EMITTERS, Resolver, SqlCompiler, SqlRows, resolver_for
 from .postgres_functions import install_postgres_functions
 from .sqlite_functions import register_sqlite_functions

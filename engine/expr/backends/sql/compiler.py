@@ -34,12 +34,15 @@ class SqlRows:
     """The rows of a list source (subform, to-many relation) for one record.
 
     ``from_`` is the child table (or a join); ``where`` correlates it with the record's row
-    (e.g. ``child._parent_id == parent._id``); ``order_by`` keeps row order for TEXTJOIN.
+    (e.g. ``child._parent_id == parent._id``); ``order_by`` keeps row order for TEXTJOIN;
+    ``ids`` is, for a to-many relation, the column of the related records' ids (what the
+    relation alone lists).
     """
 
     from_: FromClause
     where: ColumnElement[bool] | None = None
     order_by: Sequence[ColumnElement[Any]] = field(default_factory=tuple)
+    ids: ColumnElement[Any] | None = None
 
 
 Resolver = Callable[[tuple[str, ...]], Any]
@@ -81,6 +84,9 @@ _PG_NULL = {
     "datetime": "CAST(NULL AS TIMESTAMPTZ)",
     "time": "CAST(NULL AS TIME)",
     "blank": "CAST(NULL AS TEXT)",
+    "record": "CAST(NULL AS BIGINT)",
+    "user": "CAST(NULL AS BIGINT)",
+    "department": "CAST(NULL AS BIGINT)",
 }
 define("null", sqlite="NULL", postgresql=lambda a, p: _PG_NULL[p[0]])
 define("num_lit", sqlite="'{p0}'", postgresql="CAST({p0} AS NUMERIC)")
@@ -193,6 +199,8 @@ class SqlCompiler:
             return Val(
                 op("bool_lit", params=(bool(value),)), "boolean", simple=True, nullable=False
             )
+        if isinstance(value, list):  # CURRENT_DEPARTMENTS(): only CONTAINS reads it
+            raise TypeError("a list outside an aggregate")  # pragma: no cover
         wrapper = "text_lit" if kind == "text" else "col"
         bound = bindparam(None, value, type_=KIND_TYPES[kind](), unique=True)
         return Val(op(wrapper, bound), kind, simple=True, nullable=False)
@@ -211,6 +219,8 @@ class SqlCompiler:
     def reference(self, node: ast.Ref) -> Val:
         assert node.type is not None
         target = self.resolve(node.path)
+        if isinstance(target, SqlRows) and target.ids is not None and node.type.kind == "record":
+            return Val(op("col", target.ids), "record", nullable=False)
         if isinstance(target, SqlRows):
             raise TypeError(f"{'.'.join(node.path)} is a list source, not a column")
         return self.column_value(target, node.type.kind)

@@ -12,7 +12,10 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
+from sqlalchemy import BigInteger, bindparam
+
 from engine.expr import ast
+from engine.expr.types import ID_KINDS
 
 from .compiler import SqlCompiler
 from .nodes import ByElement, Val, define, op
@@ -171,8 +174,28 @@ def _constant(value: bool) -> Val:
     return Val(op("true" if value else "false"), "boolean", simple=True, nullable=False)
 
 
+def id_against_number(a: Val, b: Val) -> tuple[Val, Val] | bool:
+    """An id compared with a number (``customer = 12``): the number literal as an integer
+    parameter (a fractional one equals no id: False), or else the id read as a number."""
+    if a.kind in ID_KINDS and b.kind == "number":
+        pair = id_against_number(b, a)
+        return pair if isinstance(pair, bool) else (pair[1], pair[0])
+    if not (a.kind == "number" and b.kind in ID_KINDS):
+        return (a, b)
+    if a.literal is not None:
+        if a.literal != a.literal.to_integral_value() or not 0 < a.literal < 2**63:
+            return False
+        bound = bindparam(None, int(a.literal), type_=BigInteger(), unique=True)
+        return (Val(op("col", bound), b.kind, simple=True, nullable=False), b)
+    return (a, Val(op("col_scaled", b, params=(0,)), "number", simple=b.simple))
+
+
 def compare(symbol: str, a: Val, b: Val) -> Val:
     """A comparison with the language's blank rules; never NULL."""
+    pair = id_against_number(a, b)
+    if isinstance(pair, bool):  # `customer = 1.5`: FALSE, `customer <> 1.5`: TRUE
+        return _constant(symbol == "<>")
+    a, b = pair
     if a.kind == "blank" or b.kind == "blank":
         if symbol not in ("=", "<>"):
             return _constant(False)

@@ -9,6 +9,8 @@ boolean     BOOLEAN               INTEGER 0/1
 date        DATE                  TEXT ``'YYYY-MM-DD'``
 datetime    TIMESTAMPTZ           INTEGER milliseconds since the epoch (UTC)
 time        TIME                  TEXT ``'HH:MM:SS'``
+record,     BIGINT                INTEGER (the id of a record, user or department)
+user, dept.
 =========== ===================== ==============================================
 
 Blank is NULL everywhere. On SQLite a number is always canonical text (shortest exact
@@ -163,6 +165,16 @@ class BlankValue(TypeDecorator[None]):
         return None
 
 
+class IdValue(TypeDecorator[int]):
+    """An id (of a record, a user or a department): an integer in both databases."""
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
 KIND_TYPES: dict[str, type[TypeDecorator[Any]]] = {
     "number": NumberValue,
     "text": TextValue,
@@ -171,4 +183,7 @@ KIND_TYPES: dict[str, type[TypeDecorator[Any]]] = {
     "datetime": DateTimeValue,
     "time": TimeValue,
     "blank": BlankValue,
+    "record": IdValue,
+    "user": IdValue,
+    "department": IdValue,
 }
