@@ -197,6 +197,28 @@ def select_option(page: Page, trigger: Locator, text: str) -> None:
     ).first.click()
 
 
+def settle(page: Page) -> None:
+    """Wait until nothing on the page moves any more (a dialog's opening animation, a resize):
+    no antd enter/appear animation is running and positions hold for ten frames in a row. On a
+    loaded machine an animation can start a frame late, so two equal frames are not enough."""
+    page.wait_for_function(
+        """() => new Promise((resolve) => {
+            const moving = () => document.querySelector("[class*='-enter'], [class*='-appear'], [class*='-leave']") !== null;
+            const snap = () => [...document.querySelectorAll("[data-testid]")].map((e) => { const r = e.getBoundingClientRect(); return `${r.x},${r.y},${r.width}`; }).join(";");
+            let last = snap();
+            let still = 0;
+            const tick = () => {
+                const now = snap();
+                still = now === last && !moving() ? still + 1 : 0;
+                last = now;
+                if (still >= 10) resolve(true);
+                else requestAnimationFrame(tick);
+            };
+            requestAnimationFrame(tick);
+        })"""
+    )
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:

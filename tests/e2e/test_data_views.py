@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     new_page,
     records,
     select_option,
+    settle,
     user_token,
 )
 
@@ -57,7 +58,12 @@ def test_filter_sort_columns_and_record_drawer(
 
     # Column chooser: add 年采购额, then sort by it, largest first (sorted by the server).
     page.get_by_test_id("grid-columns").click()
-    page.get_by_test_id("column-chooser").get_by_text("年采购额").click()
+    # The chooser pops up with an animation (placed, then zoomed in): on a loaded machine a
+    # click aimed while it moves can land beside the box, so wait until nothing moves.
+    settle(page)
+    chooser = page.get_by_test_id("column-chooser")
+    chooser.get_by_text("年采购额").click()
+    expect(chooser.get_by_role("checkbox", name="年采购额")).to_be_checked()
     page.keyboard.press("Escape")
     header = grid.locator("th", has_text="年采购额")
     expect(header).to_be_visible()

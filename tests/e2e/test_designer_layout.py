@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     login,
     new_page,
     select_option,
+    settle,
 )
 from tests.e2e.test_designer import drag
 
@@ -45,28 +46,6 @@ def canvas_keys(page: Page, within: str = "designer-canvas") -> list[str]:
         )
     )
     return keys
-
-
-def settle(page: Page) -> None:
-    """Wait until nothing on the page moves any more (a dialog's opening animation, a resize):
-    no antd enter/appear animation is running and positions hold for ten frames in a row. On a
-    loaded machine an animation can start a frame late, so two equal frames are not enough."""
-    page.wait_for_function(
-        """() => new Promise((resolve) => {
-            const moving = () => document.querySelector("[class*='-enter'], [class*='-appear'], [class*='-leave']") !== null;
-            const snap = () => [...document.querySelectorAll("[data-testid]")].map((e) => { const r = e.getBoundingClientRect(); return `${r.x},${r.y},${r.width}`; }).join(";");
-            let last = snap();
-            let still = 0;
-            const tick = () => {
-                const now = snap();
-                still = now === last && !moving() ? still + 1 : 0;
-                last = now;
-                if (still >= 10) resolve(true);
-                else requestAnimationFrame(tick);
-            };
-            requestAnimationFrame(tick);
-        })"""
-    )
 
 
 def box(page: Page, testid: str) -> dict[str, float]:
