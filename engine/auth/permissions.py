@@ -20,14 +20,17 @@ from sqlalchemy import false, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
+from engine import expr
 from engine.auth.derived import derived_hidden
 from engine.auth.principal import Principal
+from engine.forms.cache import calls_clock
 from engine.forms.layout import FormLayout
 from engine.forms.resolve import Who
 from engine.forms.roles import ACTIONS, ExprScope, RoleSpec
 from engine.forms.spec import AppSpec
 from engine.store.models import Department, Role, RoleMember, User, UserDepartment
 
+CLOCK = frozenset({"TODAY", "NOW"})
 RANK = {"hidden": 0, "read_only": 1, "editable": 2}
 _TREES = itertools.count(1)
 Scope = str | ExprScope
@@ -93,9 +96,7 @@ class FormAccess:
         if isinstance(scope, ExprScope):
             # Scopes are the builders' conditions: their relation hops are read unrestricted;
             # CURRENT_USER() in one is the role's holder (`_owner = CURRENT_USER()`).
-            plain = resolver.unrestricted() if hasattr(resolver, "unrestricted") else resolver
-            if hasattr(plain, "acting"):
-                plain = plain.acting(Who(self.user_id, self.department_ids))
+            plain = resolver.unrestricted().acting(Who(self.user_id, self.department_ids))
             condition: ColumnElement[bool] = plain.formula(scope.expr)
             return condition
         if self.user_id is None:
@@ -253,6 +254,15 @@ def combine(
     return known.setdefault(form.key, access)
 
 
+def _reads_clock(source: str) -> bool:
+    """Whether a scope formula calls TODAY() or NOW() (the member's own functions are covered
+    by the fingerprint, which holds the member)."""
+    try:
+        return calls_clock(expr.parse(source), CLOCK)
+    except expr.ExprError:
+        return True  # never kept; the request reports the formula
+
+
 def _fingerprint(
     user_id: int | None, departments: tuple[int, ...], roles: list[RoleSpec]
 ) -> tuple[Any, ...] | None:
@@ -260,9 +270,8 @@ def _fingerprint(
     formula may read the clock (SQL holding it must not be kept)."""
     for role in roles:
         for permission in role.forms.values():
-            if isinstance(permission.scope, ExprScope) and any(
-                word in permission.scope.expr.upper() for word in ("TODAY", "NOW")
-            ):
+            scope = permission.scope
+            if isinstance(scope, ExprScope) and _reads_clock(scope.expr):
                 return None
     return (user_id, departments, tuple(sorted(role.key for role in roles)))
 

@@ -66,12 +66,13 @@ def lru_on_layout(owner: Any, name: str) -> LruCache[Any]:
     return on_layout(owner, "lru:" + name, LruCache)
 
 
-def calls_clock(tree: ast.Node) -> bool:
-    """Whether a checked formula calls TODAY() or NOW() (its SQL then holds the moment)."""
+def calls_clock(tree: ast.Node, names: frozenset[str] = VOLATILE) -> bool:
+    """Whether a formula calls one of `names` (by default TODAY(), NOW() and the acting
+    member's functions: its SQL then holds the moment or the member)."""
     stack = [tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.Call) and node.name in VOLATILE:
+        if isinstance(node, ast.Call) and node.name in names:
             return True
         stack.extend(ast.children(node))
     return False
