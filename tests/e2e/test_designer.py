@@ -22,7 +22,8 @@ from tests.e2e.conftest import (
 
 
 def drag(page: Page, source: Locator, target: Locator) -> None:
-    """Drag with the mouse in small steps (dnd-kit starts a drag after 5 px of movement)."""
+    """Drag with the mouse in small steps (dnd-kit starts a drag after 5 px of movement), and
+    return once the page takes clicks again."""
     source.scroll_into_view_if_needed()
     start = source.bounding_box()
     end = target.bounding_box()
@@ -34,6 +35,10 @@ def drag(page: Page, source: Locator, target: Locator) -> None:
     )
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=15)
     page.mouse.up()
+    # dnd-kit swallows every click for 50 ms after a drag ends (a timer set on mouse-up, so a
+    # drop is not also a click); a click sent sooner is lost. A 50 ms timer set now fires after
+    # dnd-kit's, so once it has, clicks reach the page again.
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 50))")
 
 
 def field_order(page: Page) -> list[str]:
