@@ -11,7 +11,6 @@ bad record writes nothing. Updates carry `_version`; a stale one is a 409.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,9 +27,10 @@ from engine.core.context import CHANNELS, Actor, ExecutionContext
 from engine.core.errors import ServiceError, forbidden, invalid, not_found
 from engine.core.issues import Issue, format_path
 from engine.core.moments import datetime_json
-from engine.core.sqltypes import INT64_MAX, to_epoch_ms
+from engine.core.sqltypes import INT64_MAX
 from engine.forms.access import Access
 from engine.forms.cache import on_layout
+from engine.forms.changes import Change, ChangePath
 from engine.forms.common import DefaultExpr, DefaultLinkage, ValueFieldSpec
 from engine.forms.field_types.computed import (
     SERIAL_COUNTER,
@@ -105,6 +105,8 @@ class Writer:
         self.now = ctx.now
         self.tz = ctx.tz
         self.access = access
+        # History and record events of every write (the one change path, engine.forms.changes).
+        self.changes = ChangePath(app, app_id, form, ctx)
         self.reader = Reader(app, form, ctx, access=access)  # what the caller gets back
         # History diffs see every field; validations and rules read through it as the saver
         # (CURRENT_USER(): `who`, else the holder of `access`, else the context's actor).
@@ -778,11 +780,13 @@ class Writer:
         issues = [i for one in prepared for i in one.issues]
         if issues:
             raise invalid(issues)
-        history = []
-        for one, record_id, row in zip(prepared, ids, main_rows, strict=True):
-            diff = self._created_diff(one)
-            history.append(self._history(record_id, row["_version"], actor, diff, "create"))
-        insert_history(conn, history)
+        self.changes.record(
+            conn,
+            [
+                Change("created", record_id, row["_version"], self._created_diff(one), actor, path)
+                for one, record_id, row, path in zip(prepared, ids, main_rows, paths, strict=True)
+            ],
+        )
         return ids
 
     def check_create_scope(
@@ -1047,9 +1051,7 @@ class Writer:
         }
         if changed_locked := [key for key in locked if key in diff]:
             raise invalid([issue(key, "locked_field") for key in changed_locked])
-        conn.execute(
-            insert(RecordHistory), [self._history(record_id, version + 1, actor, diff, "update")]
-        )
+        self.changes.record(conn, [Change("updated", record_id, version + 1, diff, actor)])
         return version + 1
 
     def locked_fields(self, conn: Connection, record_id: int, keys: Sequence[str]) -> list[str]:
@@ -1135,7 +1137,7 @@ class Writer:
         rows = conn.execute(
             select(table.c._id, table.c._owner, table.c._version).where(table.c._id.in_(ids))
         ).all()
-        history = []
+        changes = []
         for record_id, before, version in rows:
             conn.execute(
                 update(table)
@@ -1147,13 +1149,10 @@ class Writer:
                     _updated_by=actor.user_id,
                 )
             )
-            history.append(
-                self._history(
-                    record_id, version + 1, actor, {"_owner": [before, owner]}, "transfer"
-                )
+            changes.append(
+                Change("transferred", record_id, version + 1, {"_owner": [before, owner]}, actor)
             )
-        if history:
-            conn.execute(insert(RecordHistory), history)
+        self.changes.record(conn, changes)
         return len(rows)
 
     def require(self, action: str) -> None:
@@ -1210,8 +1209,8 @@ class Writer:
                 _updated_by=actor.user_id,
             )
         )
-        event = "delete" if deleted else "restore"
-        conn.execute(insert(RecordHistory), [self._history(record_id, version, actor, {}, event)])
+        kind = "deleted" if deleted else "restored"
+        self.changes.record(conn, [Change(kind, record_id, version, {}, actor)])
 
     def _created_diff(self, one: Prepared) -> dict[str, Any]:
         """A new record's history diff: `[None, value]` for every value it was created with."""
@@ -1252,20 +1251,6 @@ class Writer:
             ]
         return result
 
-    def _history(
-        self, record_id: int, version: int, actor: Actor, diff: dict[str, Any], event: str
-    ) -> dict[str, Any]:
-        return {
-            "app_id": self.app_id,
-            "form_id": self.form.id,
-            "record_id": record_id,
-            "version": version,
-            "actor_id": actor.user_id,
-            "channel": actor.channel,
-            "diff": {"event": event, "fields": diff},
-            "created_at": self.now,
-        }
-
 
 def history(
     conn: Connection, form: FormLayout, record_id: int, *, hidden: frozenset[str] = frozenset()
@@ -1291,72 +1276,6 @@ def history(
         }
         for entry in rows
     ]
-
-
-HISTORY_COLUMNS = (
-    "app_id",
-    "form_id",
-    "record_id",
-    "version",
-    "actor_id",
-    "channel",
-    "diff",
-    "created_at",
-)
-
-
-def insert_history(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Write history rows. On PostgreSQL with psycopg a batch goes through COPY: a multi-row
-    INSERT of a batch is one statement too long for psycopg's statement cache, so it would be
-    parsed again for every batch (see docs/benchmarks.md)."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql" and len(rows) > 1:
-        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        if hasattr(cursor, "copy"):
-            with (
-                cursor,
-                cursor.copy(
-                    f"COPY {RecordHistory.__tablename__} ({', '.join(HISTORY_COLUMNS)}) FROM STDIN"
-                ) as copy,
-            ):
-                for row in rows:
-                    copy.write_row(
-                        (
-                            row["app_id"],
-                            row["form_id"],
-                            row["record_id"],
-                            row["version"],
-                            row["actor_id"],
-                            row["channel"],
-                            json.dumps(row["diff"]),
-                            row["created_at"].astimezone(dt.UTC),
-                        )
-                    )
-            return
-        cursor.close()
-    if conn.dialect.name == "sqlite" and len(rows) > 1:
-        # The driver's executemany on ready values: SQLAlchemy's per-row parameter processing
-        # (JSON, moments) cost more than the insert itself.
-        placeholders = ", ".join("?" for _ in HISTORY_COLUMNS)
-        conn.exec_driver_sql(
-            f"INSERT INTO {RecordHistory.__tablename__} ({', '.join(HISTORY_COLUMNS)}) VALUES ({placeholders})",
-            [
-                (
-                    row["app_id"],
-                    row["form_id"],
-                    row["record_id"],
-                    row["version"],
-                    row["actor_id"],
-                    row["channel"],
-                    json.dumps(row["diff"]),
-                    to_epoch_ms(row["created_at"]),
-                )
-                for row in rows
-            ],
-        )
-        return
-    conn.execute(insert(RecordHistory), list(rows))
 
 
 def reset_sequence(conn: Connection, table: str) -> None:
