@@ -358,3 +358,40 @@ def test_the_cli_install_is_silent_and_its_import_is_announced(tmp_path: Path) -
         ("created", "import", "命令行一"),
         ("created", "import", "命令行二"),
     ]
+
+
+def test_a_listener_writing_in_the_transaction_cascades_one_level_deeper(
+    crm: dict[str, Any], seen: Recorder
+) -> None:
+    """What a rule will do: on a new lead, write another record through the pipeline with
+    `ctx.nested(channel="rule")`; its event says depth 1, channel rule, and a refusal of the
+    nested record rolls back both."""
+    from engine.forms import apps
+    from engine.forms.records import Writer
+
+    admin = crm["clients"]["admin"]
+    name = f"级联{uuid.uuid4().hex[:6]}"
+
+    def cascade(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordChanged]) -> None:
+        for event in events:
+            if event.depth == 0 and event.kind == "created" and event.form == "lead":
+                loaded = apps.load(conn, "crm")
+                nested = ctx.nested(channel="rule")
+                writer = Writer(loaded.layout, loaded.id, loaded.form("lead"), nested)
+                follow = f"{event.changes['name'][1]}-跟进"
+                writer.create_many(conn, [{"name": follow}], nested.actor)
+
+    with LISTENERS.listening("test.cascade", cascade):
+        created = admin.post(url("lead"), json={"name": name})
+        assert created.status_code == 201, created.text
+        calls = seen.take()
+        with LISTENERS.listening("test.refuse", refuse_named(f"拒{name}-跟进")):
+            refused = admin.post(url("lead"), json={"name": f"拒{name}"})
+    assert [[(e.kind, e.channel, e.depth) for e in call] for call in calls] == [
+        [("created", "api", 0)],
+        [("created", "rule", 1)],
+    ]
+    [follow] = leads_named(crm, f"{name}-跟进")
+    assert calls[1][0].record_id == follow["_id"]
+    assert refused.status_code == 422, refused.text
+    assert leads_named(crm, f"拒{name}") == [] and leads_named(crm, f"拒{name}-跟进") == []
