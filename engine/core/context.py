@@ -67,6 +67,10 @@ class ExecutionContext:
     tz: str
     locale: Locale = "zh"
     depth: int = 0
+    # Whether record writes in this context announce `RecordChanged` events to listeners
+    # (engine.forms.changes). False only for loads that are not anyone's change: pack installs
+    # and imports with data (sample data must not start approvals or notify anyone).
+    record_events: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "now", utc_ms(self.now))
@@ -101,6 +105,11 @@ class ExecutionContext:
     def with_actor(self, actor: Actor) -> ExecutionContext:
         """The same moment, zone and depth for another actor (or the same one on another door)."""
         return dataclasses.replace(self, actor=actor)
+
+    def without_record_events(self) -> ExecutionContext:
+        """This context for a load that is nobody's change (a pack's records): its writes keep
+        their history but announce nothing to record listeners."""
+        return dataclasses.replace(self, record_events=False)
 
     def nested(self, *, channel: str | None = None) -> ExecutionContext:
         """The context of work caused by this one (a rule or a flow writing on a change): the

@@ -379,7 +379,9 @@ def load_records(
     if unknown:
         raise ServiceError(422, "validation_failed", unknown)
     data = _with_user_ids(conn, app, data)
-    imported = ctx.with_actor(Actor(ctx.actor.user_id, "import"))
+    # A pack's records are a load, not anyone's change: history, but no record events (installing
+    # the CRM with sample data must not start approvals or notify anyone).
+    imported = ctx.with_actor(Actor(ctx.actor.user_id, "import")).without_record_events()
     deferred: list[tuple[str, int, str]] = []
     total = 0
     for form_key, records in data.items():
