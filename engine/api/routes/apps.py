@@ -103,13 +103,13 @@ def get_app(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any
 
 @router.post("/{app}/plan")
 def plan_app(
-    app: str, definition: Definition, engine: DbEngine, actor: AdminActor
+    app: str, definition: Definition, engine: DbEngine, ctx: AdminContext
 ) -> dict[str, Any]:
     """What publishing `definition` would do to the tables and data, and the engines' warnings
     about it; nothing is applied."""
     with read_only(engine) as conn:
         plan, warnings = assembly.plan(conn, app, _without_meta(definition))
-    return {**plan.to_json(), "warnings": _warnings(warnings, "zh")}
+    return {**plan.to_json(), "warnings": _warnings(warnings, ctx.locale)}
 
 
 @router.put("/{app}")
