@@ -289,17 +289,19 @@ def test_part_publishes_check_the_revision(client: TestClient) -> None:
     assert client.get(f"{API}/apps/shop").json()["rules"] == []
 
 
+def _role_id(client: TestClient, key: str) -> int:
+    roles = client.get(f"{API}/roles", params={"app": "shop"}).json()
+    found: int = next(r["id"] for r in roles if r["key"] == key)
+    return found
+
+
 def _member(client: TestClient, username: str, role: str | None) -> TestClient:
     made = client.post(
         f"{API}/users", json={"username": username, "display_name": username, "password": PASSWORD}
     )
     assert made.status_code == 201, made.text
     if role is not None:
-        role_id = next(
-            r["id"]
-            for r in client.get(f"{API}/roles", params={"app": "shop"}).json()
-            if r["key"] == role
-        )
+        role_id = _role_id(client, role)
         added = client.post(f"{API}/roles/{role_id}/members", json={"user_id": made.json()["id"]})
         assert added.status_code == 201, added.text
     member = TestClient(client.app, raise_server_exceptions=False)
@@ -341,7 +343,13 @@ def test_builders_publish_parts_but_never_roles(client: TestClient) -> None:
         ),
         builder.post(f"{API}/roles", params={"app": "shop"}, json={"key": "boss", "name": "Boss"}),
     ]
-    assert [a.status_code for a in attempts] == [403, 403, 422, 404, 403, 403], [
+    me = builder.get(f"{API}/me").json()
+    me_id = me.get("id", me.get("user", {}).get("id"))
+    attempts += [
+        builder.post(f"{API}/roles/{_role_id(client, 'clerk')}/members", json={"user_id": me_id}),
+        builder.patch(f"{API}/users/{me_id}", json={"is_admin": True}),
+    ]
+    assert [a.status_code for a in attempts] == [403, 403, 422, 404, 403, 403, 403, 403], [
         a.text for a in attempts
     ]
     assert attempts[2].json()["error"]["issues"][0] == {
@@ -351,6 +359,7 @@ def test_builders_publish_parts_but_never_roles(client: TestClient) -> None:
     }
     after = client.get(f"{API}/apps/shop").json()
     assert after["roles"] == roles and after["_revision"] == definition["_revision"]
+    assert me_id is not None and builder.get(f"{API}/me").json() == me  # still no admin
     # members without a builder role: 403; people outside the app: 404
     assert _put(clerk, "flows", []).status_code == 403
     assert (
