@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
+from engine import apps as assembly
 from engine.auth.credentials import hash_password
 from engine.core.context import ExecutionContext
 from engine.core.errors import not_found
@@ -65,7 +66,7 @@ def install(
     """Install catalog pack `key` (409 if an app with its key exists) as `ctx`'s actor."""
     pack = load_pack(key, sample_data=sample_data)
     data = pack.pop("data", None)
-    app, _ = apps.import_pack(conn, pack, mode="create", ctx=ctx)
+    app = assembly.import_pack(conn, pack, mode="create", ctx=ctx).app
     if data:
         users_file = _pack_dir(key) / "sample_users.json"
         if users_file.is_file():

@@ -303,7 +303,7 @@ def app_import(
 
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from engine.forms import apps
+    from engine import apps
 
     try:
         pack = json.loads(path.read_text(encoding="utf-8"))
@@ -316,9 +316,10 @@ def app_import(
     ):
         progress.add_task(f"正在导入 / importing {path.name}…", total=None)
         with engine.begin() as conn:
-            installed, plan = apps.import_pack(
+            done = apps.import_pack(
                 conn, pack, mode="upgrade" if upgrade else "create", ctx=_context(data_dir)
             )
+    installed, plan = done.app, done.plan
     typer.echo(
         f"已导入 / imported: {installed.key} (revision {installed.revision}, {len(plan.steps)} schema steps)"
     )
@@ -402,7 +403,7 @@ def schema_command(
     """Print the JSON Schema of the app definition format (jimu.app/1)."""
     import json
 
-    from engine.forms import app_json_schema
+    from engine.apps import app_json_schema
 
     typer.echo(json.dumps(app_json_schema(), ensure_ascii=False, indent=indent or None))
 

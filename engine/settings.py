@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     job_poll_seconds: float = Field(default=1, gt=0)
     job_keep_days: float = Field(default=7, gt=0)
     job_modules: Annotated[tuple[str, ...], NoDecode] = ()
+    # Published app revisions kept loaded per database (engine.forms.apps), least recently used
+    # dropped first.
+    app_cache_size: int = Field(default=64, ge=1)
 
     @field_validator("job_modules", mode="before")
     @classmethod

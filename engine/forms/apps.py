@@ -1,23 +1,34 @@
-"""Apps: create, read, plan and publish definitions, export and import packs.
+"""Apps, the forms engine's part: create, read, plan and publish definitions, export and
+import packs.
 
 Every function takes the caller's connection and runs inside its transaction, so a publish
 (definition row, ids, DDL, conversions, recomputation) is all-or-nothing. Layouts are cached
-per (app id, revision): a revision is immutable, so the cache never goes stale.
+per database and (app id, revision): a revision is immutable, so the cache never goes stale.
+The cache is bounded (`JIMU_APP_CACHE_SIZE` revisions per database, least recently used
+first) and a newer live revision drops the older ones. It is keyed by the engine's connection
+pool, which every `engine.execution_options(...)` copy shares, so read-only connections hit
+it as well as write transactions.
+
+The whole definition — the other engines' parts typed, and their plans — is `engine.apps`,
+which publishes through here; this module sees flows, rules, reports and dashboards as opaque.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import Pool
 
 from engine.core.context import Actor, ExecutionContext
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import DefinitionError
+from engine.forms.cache import LruCache
 from engine.forms.compile import validate_app
 from engine.forms.field_types.links import RelationField
 from engine.forms.layout import AppLayout, FormLayout
@@ -26,17 +37,24 @@ from engine.forms.migrate import Plan, apply_plan, make_plan, recorded
 from engine.forms.query import Reader
 from engine.forms.records import Writer, lone_surrogate_issue, lone_surrogates
 from engine.forms.spec import AppSpec
+from engine.settings import get_settings
 from engine.store.models import App, AppVersion, FormField, Role, User
 
-# Loaded apps per database engine and (app id, revision): a revision never changes, and keying
-# by engine keeps two databases served by one process (tests, tools) apart.
-_LOADED: weakref.WeakKeyDictionary[Engine, dict[tuple[int, int], LoadedApp]] = (
-    weakref.WeakKeyDictionary()
-)
+# Loaded apps per database and (app id, revision): a revision never changes, and keying by the
+# connection pool keeps two databases served by one process (tests, tools) apart while every
+# OptionEngine of one engine (read-only connections) shares the root engine's pool, and so the
+# cache; a disposed engine gets a new pool and starts empty.
+_LOADED: weakref.WeakKeyDictionary[Pool, LruCache[LoadedApp]] = weakref.WeakKeyDictionary()
+_LOADED_LOCK = threading.Lock()
 
 
-def _cache(conn: Connection) -> dict[tuple[int, int], LoadedApp]:
-    return _LOADED.setdefault(conn.engine, {})
+def _cache(conn: Connection) -> LruCache[LoadedApp]:
+    pool = conn.engine.pool
+    with _LOADED_LOCK:
+        found = _LOADED.get(pool)
+        if found is None:
+            found = _LOADED[pool] = LruCache(get_settings().app_cache_size)
+        return found
 
 
 EXPORT_PAGE = 1000
@@ -105,7 +123,8 @@ def load(conn: Connection, key: str) -> LoadedApp:
     app = conn.execute(select(App.id, App.current_revision).where(App.key == key)).first()
     if app is None or app.current_revision is None:
         raise not_found()
-    cached = _cache(conn).get((app.id, app.current_revision))
+    cache = _cache(conn)
+    cached = cache.get((app.id, app.current_revision))
     if cached is not None:
         return cached
     definition = conn.execute(
@@ -115,7 +134,9 @@ def load(conn: Connection, key: str) -> LoadedApp:
     ).scalar_one()
     layout = _layout_from_records(conn, app.id, validate_app(definition, runnable=False))
     loaded = LoadedApp(app.id, key, app.current_revision, definition, layout)
-    _cache(conn)[(app.id, app.current_revision)] = loaded
+    live = (app.id, app.current_revision)
+    cache.drop(lambda k: isinstance(k, tuple) and k[0] == live[0] and k[1] < live[1])
+    cache.put(live, loaded)
     return loaded
 
 
@@ -490,7 +511,7 @@ def purge(conn: Connection, key: str, form_key: str, field_key: str) -> int:
     dropped = 0
     for row in rows:
         dropped += purge_field(conn, form, row, form.table.name)
-    _cache(conn).pop((app.id, app.revision), None)
+    _cache(conn).pop((app.id, app.revision))
     return dropped
 
 

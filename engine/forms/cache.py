@@ -43,6 +43,17 @@ class LruCache(Generic[V]):
                 self._data.move_to_end(key)
             return found
 
+    def pop(self, key: Hashable) -> V | None:
+        """Drop `key`; its value, if it was kept."""
+        with self._lock:
+            return self._data.pop(key, None)
+
+    def drop(self, unwanted: Callable[[Hashable], bool]) -> None:
+        """Drop every entry whose key is `unwanted`."""
+        with self._lock:
+            for key in [k for k in self._data if unwanted(k)]:
+                del self._data[key]
+
     def put(self, key: Hashable, value: V) -> None:
         with self._lock:
             self._data[key] = value

@@ -27,6 +27,13 @@ class Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
+class OpenSpec(Spec):
+    """A definition object that keeps properties it does not know yet: the parts of flows,
+    rules and reports whose details later engines will type (node and action settings)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", strict=True)
+
+
 class LocalizedText(Spec):
     """Free text per language; at least one language should be given."""
 

@@ -8,8 +8,8 @@ and only a semantically valid one to the checks that it can run (`runnable.py`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -22,20 +22,33 @@ from engine.forms.messages import INVALID_VALUE_EN, INVALID_VALUE_ZH, UNKNOWN_TY
 from engine.forms.runnable import runnable_issues
 from engine.forms.spec import AppSpec
 
+A = TypeVar("A", bound=AppSpec)
 
-def validate_app(data: Any, *, runnable: bool = True) -> AppSpec:
+
+def validate_app(
+    data: Any,
+    *,
+    runnable: bool = True,
+    model: type[A] = AppSpec,  # type: ignore[assignment]
+    checks: Callable[[A], list[Issue]] | None = None,
+) -> A:
     """The validated app; raise `DefinitionError` with every problem when it is invalid.
 
     With `runnable` (the default, for anything about to be published) a semantically valid
     app is also checked to run (`engine.forms.runnable`: no lookup or rollup cycles, every
     formula run in the database compiles to SQL). Loading a revision already published skips
     that, so one published before those checks existed can still be opened and fixed.
+
+    `model` and `checks` let the whole definition (`engine.apps`) validate through here: its
+    model types the other engines' parts, and `checks` adds their issues to the forms' own.
     """
     try:
-        app = AppSpec.model_validate(data)
+        app = model.model_validate(data)
     except ValidationError as exc:
         raise DefinitionError(structural_issues(exc, data)) from None
     issues = semantic_issues(app)
+    if checks is not None:
+        issues += checks(app)
     if not issues and runnable:
         issues = runnable_issues(app)
     if issues:

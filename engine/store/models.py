@@ -52,7 +52,8 @@ class App(Base):
 
 
 class AppVersion(Base):
-    """One published revision of an app: the whole definition JSON, immutable once written."""
+    """One published revision of an app: the whole definition JSON and the engines' plans of
+    their parts, immutable once written."""
 
     __tablename__ = "app_versions"
     __table_args__ = (UniqueConstraint("app_id", "revision"),)
@@ -61,6 +62,8 @@ class AppVersion(Base):
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
     revision: Mapped[int] = mapped_column(Integer)
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What each engine built from its part at publish, by part and item key (engine.apps).
+    plans: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 

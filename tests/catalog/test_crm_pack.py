@@ -21,7 +21,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from engine.forms import FIELD_TYPES, app_json_schema, validate_app
+from engine.apps import app_json_schema
+from engine.forms import FIELD_TYPES, validate_app
 
 PACK = Path(__file__).resolve().parents[2] / "apps_catalog" / "crm"
 SAMPLE_USERS = json.loads((PACK / "sample_users.json").read_text(encoding="utf-8"))

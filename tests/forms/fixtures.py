@@ -134,7 +134,13 @@ _CRM: dict[str, Any] = {
             "flow": "contract_approval",
         },
     ],
-    "flows": [{"key": "contract_approval"}],
+    "flows": [
+        {
+            "key": "contract_approval",
+            "name": {"zh": "合同审批", "en": "Contract approval"},
+            "form": "contract",
+        }
+    ],
     "menu": [{"form": "customer"}, {"form": "contract"}],
 }
 

@@ -16,11 +16,10 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from engine.api.main import create_app
+from engine.apps import AppDefinition, app_json_schema
 from engine.cli import app as cli
 from engine.core.issues import format_path
-from engine.forms import app_json_schema
 from engine.forms.compile import structural_issues
-from engine.forms.spec import AppSpec
 from tests.forms.fixtures import contract_fields, crm_app
 
 
@@ -164,7 +163,7 @@ def test_imports_accept_exactly_what_the_published_schema_accepts(
         parent[last] = change[1]
     schema_paths = {format_path(list(error.absolute_path)) for error in validator.iter_errors(app)}
     try:
-        AppSpec.model_validate(app)
+        AppDefinition.model_validate(app)
         model_paths: set[str] = set()
     except ValidationError as exc:
         model_paths = {issue.path for issue in structural_issues(exc, app)}

@@ -1,4 +1,5 @@
-"""`/apps`: list, create, read, plan, publish, export and import app definitions (thin router)."""
+"""`/apps`: list, create, read, plan, publish, export and import app definitions, and publish
+one engine's part (`PUT /apps/{app}/flows`, `/rules`, `/reports`, `/dashboards`) (thin router)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 
-from engine.api.deps import AdminActor, AdminContext, DbEngine, limited, read_only
+from engine import apps as assembly
+from engine.api.deps import AdminActor, AdminContext, DbEngine, context_for, limited, read_only
 from engine.api.security import CurrentUser
 from engine.auth import audit
+from engine.auth.builders import may_build
 from engine.auth.permissions import held_roles, user_departments
 from engine.auth.principal import Principal
 from engine.core.context import Actor
 from engine.core.errors import ServiceError, not_found
+from engine.core.issues import Issue
 from engine.forms import apps as service
 from engine.forms.migrate import Plan
 from engine.store.limits import Work
@@ -20,6 +24,14 @@ from engine.store.limits import Work
 router = APIRouter(prefix="/apps", tags=["apps"])
 
 Definition = Annotated[dict[str, Any], Body(description="An app definition (jimu.app/1)")]
+PartBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="One part of the definition and the live revision it was based on, e.g. "
+        '`{"_revision": 3, "flows": [...]}`',
+        examples=[{"_revision": 3, "flows": []}],
+    ),
+]
 
 
 @router.get("")
@@ -49,9 +61,9 @@ def create_app(definition: Definition, engine: DbEngine, ctx: AdminContext) -> d
     """Install a new app from its definition; returns it with `_revision` and the applied plan."""
     actor = ctx.actor
     with engine.begin() as conn:
-        app, plan = service.create(conn, definition, ctx)
-        _audit(conn, "app.create", actor, app.key, plan)
-    return {**app.definition, "_revision": app.revision, "plan": plan.to_json()}
+        done = assembly.create(conn, definition, ctx)
+        _audit(conn, "app.create", actor, done.app.key, done.plan)
+    return {**done.app.definition, "_revision": done.app.revision, "plan": done.plan.to_json()}
 
 
 @router.post("/import", status_code=201)
@@ -64,10 +76,16 @@ def import_app(
     """Install (`mode=create`) or upgrade an app from a pack, with its records when it has `data`."""
     actor = ctx.actor
     with engine.begin() as conn:
-        app, plan = service.import_pack(conn, pack, mode=mode, ctx=ctx)
-        records = sum(len(v) for v in (pack.get("data") or {}).values() if isinstance(v, list))
-        _audit(conn, "app.import", actor, app.key, plan, mode=mode, records=records)
-    return {"key": app.key, "_revision": app.revision, "plan": plan.to_json()}
+        done = assembly.import_pack(conn, pack, mode=mode, ctx=ctx)
+        data = pack.get("data")
+        records = sum(len(v) for v in (data or {}).values() if isinstance(v, list))
+        _audit(conn, "app.import", actor, done.app.key, done.plan, mode=mode, records=records)
+    return {
+        "key": done.app.key,
+        "_revision": done.app.revision,
+        "plan": done.plan.to_json(),
+        "warnings": _warnings(done.warnings, ctx.locale),
+    }
 
 
 @router.get("/{app}")
@@ -85,11 +103,13 @@ def get_app(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any
 
 @router.post("/{app}/plan")
 def plan_app(
-    app: str, definition: Definition, engine: DbEngine, actor: AdminActor
+    app: str, definition: Definition, engine: DbEngine, ctx: AdminContext
 ) -> dict[str, Any]:
-    """What publishing `definition` would do to the tables and data; nothing is applied."""
+    """What publishing `definition` would do to the tables and data, and the engines' warnings
+    about it; nothing is applied."""
     with read_only(engine) as conn:
-        return service.plan(conn, app, _without_meta(definition)).to_json()
+        plan, warnings = assembly.plan(conn, app, _without_meta(definition))
+    return {**plan.to_json(), "warnings": _warnings(warnings, ctx.locale)}
 
 
 @router.put("/{app}")
@@ -108,7 +128,7 @@ def publish_app(
         )
     plan_hash = definition.get("plan_hash")
     with engine.begin() as conn, limited(conn, request, Work.PUBLISH):
-        loaded, plan = service.publish(
+        done = assembly.publish(
             conn,
             app,
             _without_meta(definition),
@@ -116,8 +136,83 @@ def publish_app(
             plan_hash=plan_hash if isinstance(plan_hash, str) else None,
             ctx=ctx,
         )
-        _audit(conn, "app.publish", ctx.actor, app, plan, revision=loaded.revision)
-    return {**loaded.definition, "_revision": loaded.revision, "plan": plan.to_json()}
+        _audit(conn, "app.publish", ctx.actor, app, done.plan, revision=done.app.revision)
+    return {
+        **done.app.definition,
+        "_revision": done.app.revision,
+        "plan": done.plan.to_json(),
+        "warnings": _warnings(done.warnings, ctx.locale),
+    }
+
+
+def _publish_part(part: str, title: tuple[str, str]) -> None:
+    """`PUT /apps/{app}/<part>`: administrators and the app's builder roles publish one part."""
+
+    def publish_part(
+        app: str,
+        body: PartBody,
+        engine: DbEngine,
+        principal: CurrentUser,
+        request: Request,
+    ) -> dict[str, Any]:
+        ctx = context_for(request, principal.actor())
+        unknown = [
+            Issue(k, "unknown_property", f"不允许的属性 {k}", f"Unknown property {k}")
+            for k in body
+            if k not in ("_revision", part)
+        ]
+        if "_revision" not in body:
+            unknown.append(
+                Issue(
+                    "_revision",
+                    "missing",
+                    "必须提供 _revision（所基于的版本号）",
+                    "_revision (the revision this change is based on) is required",
+                )
+            )
+        if part not in body:
+            unknown.append(Issue(part, "missing", "缺少必填项", "Field required"))
+        with engine.begin() as conn, limited(conn, request, Work.PUBLISH):
+            if not principal.may_use_app(app):
+                raise not_found()
+            may_build(conn, principal, service.load(conn, app))
+            if unknown:
+                raise ServiceError(422, "validation_failed", unknown)
+            done = assembly.publish_part(
+                conn, app, part, body[part], revision=body["_revision"], ctx=ctx
+            )
+            _audit(
+                conn,
+                "app.publish_part",
+                ctx.actor,
+                app,
+                done.plan,
+                part=part,
+                revision=done.app.revision,
+            )
+        return {
+            part: done.app.definition.get(part, []),
+            "_revision": done.app.revision,
+            "plans": done.plans.get(part, {}),
+            "warnings": _warnings(done.warnings, ctx.locale),
+        }
+
+    publish_part.__name__ = f"publish_{part}"
+    publish_part.__doc__ = (
+        f"Publish the app's {title[1]} ({title[0]}) as a new revision; everything else stays as "
+        f"it is live. Send the `_revision` it was based on (409 when another publish came "
+        f"first). Administrators and members holding a builder role of the app; the roles are "
+        f"never changed here. A bad definition is a 422 with paths such as `{part}[0].form`."
+    )
+    router.put(f"/{{app}}/{part}", name=publish_part.__name__)(publish_part)
+
+
+for _name in assembly.PART_NAMES:
+    _publish_part(_name, assembly.PARTS[_name].title)
+
+
+def _warnings(found: list[Issue], language: str) -> list[dict[str, Any]]:
+    return [warning.to_dict(language) for warning in found]
 
 
 @router.get("/{app}/export")

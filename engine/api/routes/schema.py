@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from engine.forms import app_json_schema
+from engine.apps import app_json_schema
 from engine.forms.field_types import palette
 
 router = APIRouter(prefix="/schema", tags=["schema"])
