@@ -106,6 +106,12 @@ class SignatureType(_FilesType):
     traits = FILES
 
 
-def file_types() -> frozenset[str]:
+def file_types() -> tuple[str, ...]:
     """The names of every registered type whose values are files (`traits.is_file`)."""
-    return frozenset(kind.name for kind in FIELD_TYPES if kind.traits.is_file)
+    return tuple(kind.name for kind in FIELD_TYPES if kind.traits.is_file)
+
+
+def is_file_type(name: object) -> bool:
+    """Whether `name` (a stored type name, maybe of a type no longer registered) holds files."""
+    kind = FIELD_TYPES.get(name) if isinstance(name, str) else None
+    return kind is not None and kind.traits.is_file
