@@ -5,7 +5,9 @@ work through the public functions that call them (no database)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -221,4 +223,13 @@ def test_type_changes_convert_through_the_new_types_convert_from(
     written = new.kind.to_json(new.spec, converted)
     assert written == (
         expected if not isinstance(expected, Decimal) else new.kind.to_json(new.spec, expected)
+    )
+
+
+def test_the_ui_unit_tests_see_the_servers_palette() -> None:
+    """builder_ui's unit tests load the traits from a copy of `GET /schema/field-types`."""
+    copy = Path(__file__).parents[2] / "builder_ui" / "test-support" / "field-types.json"
+    assert json.loads(copy.read_text(encoding="utf-8")) == palette(), (
+        "regenerate it: python -c 'import json; from engine.forms.field_types import palette; "
+        "print(json.dumps(palette(), ensure_ascii=False, indent=1))' > " + str(copy)
     )
