@@ -22,6 +22,7 @@ def app_schema() -> dict[str, Any]:
 
 @router.get("/field-types", response_model=None)
 def field_types() -> list[dict[str, Any]]:
-    """Every field type, grouped as DESIGN §4 lists them, with zh/en names, a minimal example
-    and its traits (see `engine.forms.field_types.base.Traits`)."""
+    """Every field type, grouped as DESIGN §4 lists them, with zh/en names and a minimal example."""
+    # Each type also carries its traits (`engine.forms.field_types.base.Traits`); the summary
+    # above stays as it was so the OpenAPI document the UI is generated from is unchanged.
     return palette()
