@@ -26,6 +26,7 @@ export default defineConfig({
   },
   test: {
     include: ["src/**/*.test.{ts,tsx}"],
+    setupFiles: ["test-support/fieldTypes.setup.ts"],
     environment: "node",
   },
 });

@@ -1,19 +1,22 @@
 /**
  * The UI's shell: providers (query cache, antd theme and locale), and the routes. Pages load
  * lazily (each its own chunk, fetched when first opened), so the first page load carries only
- * the shell; public links (`/public/:token`) live outside the signed-in shell.
+ * the shell; public links (`/public/:token`) live outside the signed-in shell. Every page waits
+ * for the field types' traits (`GET /schema/field-types`, public), which the UI reads instead of
+ * keeping its own lists of type names.
  */
-import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { App as AntApp, ConfigProvider, Spin } from "antd";
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider, useQuery } from "@tanstack/react-query";
+import { App as AntApp, Button, ConfigProvider, Result, Spin } from "antd";
 import enUS from "antd/locale/en_US";
 import zhCN from "antd/locale/zh_CN";
 import dayjs from "dayjs";
 import "dayjs/locale/zh-cn";
-import { lazy, Suspense, type ComponentType, type LazyExoticComponent } from "react";
+import { lazy, Suspense, type ComponentType, type LazyExoticComponent, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { createBrowserRouter, createRoutesFromElements, Navigate, Outlet, Route, RouterProvider } from "react-router";
-import { ApiError } from "./api/client";
+import { ApiError, api } from "./api/client";
 import { AuthProvider, RequireAuth } from "./auth/AuthContext";
+import { setFieldTypes } from "./forms/fieldTypes";
 import AppShell from "./pages/AppShell";
 import AppLayout from "./pages/AppLayout";
 
@@ -54,14 +57,34 @@ const queryClient: QueryClient = new QueryClient({
   },
 });
 
+/** Renders its children once the field types' traits are known (loaded once per session). */
+function FieldTypesReady({ children }: { children: ReactNode }) {
+  const { t } = useTranslation();
+  const palette = useQuery({ queryKey: ["field-types"], queryFn: api.fieldTypes, staleTime: Infinity });
+  if (palette.data) setFieldTypes(palette.data);
+  else if (palette.isError)
+    return (
+      <Result
+        status="error"
+        title={t("errors.generic")}
+        subTitle={palette.error.message}
+        extra={<Button onClick={() => void palette.refetch()}>{t("errors.retry")}</Button>}
+      />
+    );
+  else return <Spin style={{ display: "block", margin: "48px auto" }} />;
+  return children;
+}
+
 // A data router, so the designer can ask before leaving with unpublished changes (useBlocker).
 const router = createBrowserRouter(
   createRoutesFromElements(
     <Route
       element={
-        <AuthProvider>
-          <Outlet />
-        </AuthProvider>
+        <FieldTypesReady>
+          <AuthProvider>
+            <Outlet />
+          </AuthProvider>
+        </FieldTypesReady>
       }
     >
       <Route path="/login" element={page(LoginPage)} />

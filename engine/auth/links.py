@@ -41,7 +41,6 @@ from engine.forms import apps
 from engine.forms.access import Access
 from engine.forms.common import ValueFieldSpec, label_text
 from engine.forms.layout import FieldLayout, FormLayout
-from engine.forms.uploads import FILE_FIELD_TYPES
 from engine.store.models import Form, PublicLink, User, utcnow
 
 Kind = Literal["fill", "query"]
@@ -53,12 +52,6 @@ the 10-minute window); a stored higher value (from before the cap) counts as thi
 NO_RIGHTS = FormAccess(None, ())
 """The rights of an unknown or deactivated user: nothing."""
 MIN_PASSWORD_LENGTH = 4
-# Anonymous people cannot pick users, departments or other records (they would see the directory
-# or other records); files they upload through the link itself (`POST /public/{token}/files`).
-NOT_FILLABLE = frozenset({"relation", "user", "users", "department", "departments"})
-KEY_TYPES = frozenset(
-    {"text", "email", "phone", "url", "number", "integer", "money", "date", "select", "serial"}
-)
 
 
 @dataclass(frozen=True)
@@ -263,7 +256,9 @@ def fillable_problem(layout: FieldLayout) -> tuple[str, str, str] | None:
             f"字段 {key} 是自动计算的，不能填写",
             f"Field {key} is computed and cannot be filled in",
         )
-    if layout.spec.type in NOT_FILLABLE:
+    # Anonymous people cannot pick users, departments or other records (the field types say
+    # which: `traits.publicly_fillable`); files they upload through the link itself.
+    if not layout.kind.traits.publicly_fillable:
         return (
             "not_public_fillable",
             f"字段 {key}（{layout.spec.type}）不能在外链中填写",
@@ -273,9 +268,7 @@ def fillable_problem(layout: FieldLayout) -> tuple[str, str, str] | None:
         for sub in layout.rows.fields.values():
             # Public uploads name a top-level field (`POST /public/{token}/files?field=`), so a
             # subform's file fields are not offered either.
-            if sub.writable and (
-                sub.spec.type in NOT_FILLABLE or sub.spec.type in FILE_FIELD_TYPES
-            ):
+            if sub.writable and (not sub.kind.traits.publicly_fillable or sub.kind.traits.is_file):
                 return (
                     "not_public_fillable",
                     f"子表单 {key} 含有不能在外链中填写的字段 {sub.key}",
@@ -285,7 +278,7 @@ def fillable_problem(layout: FieldLayout) -> tuple[str, str, str] | None:
 
 
 def _key_problem(layout: FieldLayout) -> tuple[str, str] | None:
-    if layout.source != "column" or layout.spec.type not in KEY_TYPES:
+    if layout.source != "column" or not layout.kind.traits.link_key:
         key, type_ = layout.key, layout.spec.type
         return (
             f"字段 {key}（{type_}）不能作为查询条件",
@@ -765,9 +758,7 @@ def delete_link(
 
 __all__ = [
     "DEFAULT_RATE_LIMIT",
-    "KEY_TYPES",
     "MAX_RATE_LIMIT",
-    "NOT_FILLABLE",
     "BoundAccess",
     "LinkAccess",
     "LinkRights",

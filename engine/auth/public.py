@@ -52,7 +52,7 @@ from engine.forms.live import live_scripts
 from engine.forms.messages import issue
 from engine.forms.query import Reader
 from engine.forms.records import Writer
-from engine.forms.uploads import FILE_FIELD_TYPES, accepting, check_link_quota, too_large
+from engine.forms.uploads import accepting, check_link_quota, too_large
 from engine.settings import Settings
 from engine.store.files import FileInfo, FileStore, FileTooLarge
 from engine.store.models import App, AuditEntry, Form, PublicLink, utcnow
@@ -392,7 +392,7 @@ def upload(
             if (
                 link.kind != "fill"
                 or layout is None
-                or layout.spec.type not in FILE_FIELD_TYPES
+                or not layout.kind.traits.is_file
                 or field not in _fill_fields(link, form)
             ):
                 raise invalid([issue("field", "not_a_file_field", key=field[:64])])
@@ -481,7 +481,7 @@ def _key_values(form: FormLayout, link: OpenLink, body: Any) -> tuple[tuple[str,
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             issues.append(issue(key, "required"))
             continue
-        if layout.spec.type == "serial":
+        if layout.kind.traits.computed:  # a serial number: matched as the text typed
             if not isinstance(raw, str):
                 issues.append(issue(key, "expected_text"))
                 continue

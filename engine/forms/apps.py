@@ -59,9 +59,6 @@ def _cache(conn: Connection) -> LruCache[LoadedApp]:
 
 EXPORT_PAGE = 1000
 PEOPLE_SYSTEM = frozenset({"_owner", "_created_by", "_updated_by"})
-COMPUTED_TYPES = frozenset(
-    {"formula", "lookup", "rollup", "created_at", "created_by", "updated_at", "updated_by"}
-)
 
 
 @dataclass(frozen=True)
@@ -336,7 +333,7 @@ def _portable(form: FormLayout, item: dict[str, Any], names: dict[int, str]) -> 
             result[key] = names.get(value, value) if value is not None else None
         elif key.startswith("_"):
             result[key] = value
-        elif form.fields[key].spec.type not in COMPUTED_TYPES:
+        elif form.fields[key].kind.traits.portable:
             result[key] = _plain(form.fields[key], value, names)
     return result
 
@@ -347,22 +344,20 @@ def _plain(layout: Any, value: Any, names: dict[int, str]) -> Any:
         return None
     if isinstance(spec, RelationField):
         return [v["_id"] for v in value] if isinstance(value, list) else value["_id"]
-    if spec.type == "user":
-        return names.get(value["id"], value["id"])
-    if spec.type == "users":
-        return [names.get(v["id"], v["id"]) for v in value]
-    if spec.type == "department":
-        return value["id"]
-    if spec.type == "departments":
-        return [v["id"] for v in value]
-    if spec.type in ("attachment", "image", "signature"):
+    traits = layout.kind.traits
+    if traits.refers_to in ("user", "department"):
+        named = names if traits.refers_to == "user" else {}
+        items = value if traits.many_valued else [value]
+        ids = [named.get(v["id"], v["id"]) for v in items]
+        return ids if traits.many_valued else ids[0]
+    if traits.is_file:
         return [v["file_id"] for v in value]
     if layout.rows is not None:
         return [
             {
                 k: v if k == "_id" else _plain(layout.rows.fields[k], v, names)
                 for k, v in row.items()
-                if k == "_id" or layout.rows.fields[k].spec.type not in COMPUTED_TYPES
+                if k == "_id" or layout.rows.fields[k].kind.traits.portable
             }
             for row in value
         ]
@@ -453,7 +448,11 @@ def _with_user_ids(
             wanted.update(v for v in value if isinstance(v, str))
 
     people = {
-        key: {k for k, f in form.fields.items() if f.spec.type in ("user", "users")}
+        key: {
+            k
+            for k, f in form.fields.items()
+            if f.kind.traits.refers_to == "user" and not f.kind.traits.computed
+        }
         for key, form in app.layout.forms.items()
     }
     for form_key, records in data.items():

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from engine.forms.common import FieldSpecBase
+from engine.forms.field_types.structure import SubformField
 from engine.forms.schema import form_schemas, row_schema
 from engine.forms.spec import AnyField, AppSpec, FormSpec
 
@@ -107,6 +108,6 @@ def draft_schema(app: dict[str, Any], form: str, subform: str | None = None) -> 
     found = next(
         (f for f in next(x for x in forms if x.key == form).fields if f.key == subform), None
     )
-    if found is None or found.type != "subform":
+    if not isinstance(found, SubformField):
         raise DraftError("subform", subform)
     return row_schema(schema, found)

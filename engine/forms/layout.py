@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Column, MetaData, Table
 from sqlalchemy.types import TypeEngine
@@ -28,6 +28,7 @@ from engine.core.sqltypes import Boolean, Date, ExactDecimal, Text, Time, UtcDat
 from engine.expr import ast
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
 from engine.forms.field_types import FIELD_TYPES, FieldType
+from engine.forms.field_types.base import Source
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
@@ -38,7 +39,6 @@ from engine.store import records as physical
 FORMULA_SCALE = 6
 """Decimal places a stored formula keeps when it declares no precision."""
 
-Source = Literal["column", "formula", "lookup", "rollup", "system", "rows", "links", "none"]
 SYSTEM_SOURCES = {
     "created_at": "_created_at",
     "created_by": "_created_by",
@@ -103,10 +103,7 @@ class FieldLayout:
 
     @cached_property
     def writable(self) -> bool:
-        return self.source in ("column", "rows", "links") and self.spec.type not in (
-            "formula",
-            "serial",
-        )
+        return self.source in ("column", "rows", "links") and not self.kind.traits.computed
 
     @cached_property
     def unique(self) -> bool:
@@ -194,20 +191,7 @@ def _sources(
     """Where each field's value comes from; formulas are stored only when they read stored columns."""
     sources: dict[str, Source] = {}
     for spec in fields:
-        if spec.type == "section":
-            sources[spec.key] = "none"
-        elif spec.type == "subform":
-            sources[spec.key] = "rows"
-        elif spec.type == "relation" and getattr(spec, "many", False):
-            sources[spec.key] = "links"
-        elif spec.type in ("lookup", "rollup"):
-            sources[spec.key] = spec.type  # type: ignore[assignment]
-        elif spec.type in SYSTEM_SOURCES:
-            sources[spec.key] = "system"
-        elif spec.type == "formula":
-            sources[spec.key] = "formula"  # decided below
-        else:
-            sources[spec.key] = "column"
+        sources[spec.key] = FIELD_TYPES[spec.type].source_of(spec)  # a formula's: decided below
     formulas = [f for f in fields if isinstance(f, FormulaField)]
     changed = True
     while changed:  # a formula over stored formulas is stored too; repeat until stable

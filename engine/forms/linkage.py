@@ -28,6 +28,7 @@ from engine.core.issues import Issue
 from engine.forms.access import Access
 from engine.forms.cache import on_layout
 from engine.forms.common import DefaultLinkage, FieldSpecBase, Linkage, ValueFieldSpec
+from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.base import Scope
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.values import coerce_id
@@ -35,48 +36,20 @@ from engine.forms.layout import AppLayout, FieldLayout, FormLayout
 from engine.forms.messages import issue
 from engine.forms.query import Reader
 
-TEXT_LIKE = frozenset({"text", "textarea", "email", "phone", "url", "select", "serial"})
-NUMBERS = frozenset({"number", "integer", "money", "rating"})
-SAME_ONLY = (
-    "multiselect",
-    "percent",
-    "checkbox",
-    "date",
-    "datetime",
-    "time",
-    "user",
-    "users",
-    "department",
-    "departments",
-    "address",
-    "location",
-)
-# This field's type -> the source types whose values may fill it (besides relation -> relation
-# with the same target). Conversions are the engine's own (`to_json` of the source, `coerce` of
-# this field, as a type change does); a value that does not convert leaves the field empty.
-FILLS: dict[str, frozenset[str]] = {
-    "text": TEXT_LIKE,
-    "textarea": TEXT_LIKE,
-    "rich_text": frozenset({"rich_text", "text", "textarea"}),
-    "email": frozenset({"email", "text", "textarea"}),
-    "phone": frozenset({"phone", "text", "textarea"}),
-    "url": frozenset({"url", "text", "textarea"}),
-    "select": frozenset({"select", "text", "textarea"}),
-    "number": frozenset({"number", "integer", "money"}),
-    "money": frozenset({"number", "integer", "money"}),
-    "integer": frozenset({"integer", "number", "money"}),
-    "rating": frozenset({"rating", "integer"}),
-    **{name: frozenset({name}) for name in SAME_ONLY},
-}
-# Condition fields compare within one family: text-like, numbers, or the same type.
-FAMILIES: dict[str, str] = {
-    **{name: "text" for name in TEXT_LIKE},
-    **{name: "number" for name in NUMBERS},
-    **{
-        name: name
-        for name in ("percent", "date", "datetime", "time", "checkbox", "user", "department")
-    },
-}
+# Which values a linkage default may copy into a field, and which fields a condition may compare,
+# are the field types' own facts (`traits.linkage_from`, `traits.compare_family`); a relation
+# copies and compares relations to the same form. Conversions are the engine's own (`to_json` of
+# the source, `coerce` of this field, as a type change does); a value that does not convert
+# leaves the field empty.
+
+
+def _linkage_from(type_name: str) -> frozenset[str]:
+    return FIELD_TYPES[type_name].traits.linkage_from
+
+
+def _family(type_name: str) -> str | None:
+    return FIELD_TYPES[type_name].traits.compare_family
+
 
 SourceAccess = Callable[[Connection, FormLayout], Access | None]
 """The actor's access on a source form (None: unrestricted, as for administrators)."""
@@ -94,7 +67,7 @@ def linkage_issues(field: FieldSpecBase, linkage: Linkage, scope: Scope) -> list
     base = "default.linkage"
     if scope.in_subform:
         return [issue(base, "linkage_in_subform")]
-    if field.type not in FILLS and not _single_relation(field):
+    if not _linkage_from(field.type) and not _single_relation(field):
         return [issue(base, "linkage_target_type", type=field.type)]
     source = scope.form_named(linkage.form)
     if source is None:
@@ -113,7 +86,7 @@ def linkage_issues(field: FieldSpecBase, linkage: Linkage, scope: Scope) -> list
         elif own.key == field.key:
             issues.append(issue(f"{where}.equals", "linkage_self"))
         elif not isinstance(own, ValueFieldSpec) or (
-            own.type not in FAMILIES and not _single_relation(own)
+            _family(own.type) is None and not _single_relation(own)
         ):
             issues.append(
                 issue(f"{where}.equals", "linkage_equals_type", key=own.key, type=own.type)
@@ -165,14 +138,14 @@ def _comparable(theirs: FieldSpecBase | None, own: FieldSpecBase, source_form: s
             and not own.many
             and theirs.target == own.target
         )
-    family = FAMILIES.get(theirs.type)
-    return family is not None and family == FAMILIES.get(own.type)
+    family = _family(theirs.type)
+    return family is not None and family == _family(own.type)
 
 
 def _fills(take: FieldSpecBase, field: FieldSpecBase) -> bool:
     if _single_relation(field):
         return _single_relation(take) and take.target == field.target  # type: ignore[attr-defined]
-    return take.type in FILLS.get(field.type, frozenset())
+    return take.type in _linkage_from(field.type)
 
 
 # --- lookups ---------------------------------------------------------------------------------
@@ -413,7 +386,6 @@ def needed_keys(form: FormLayout) -> set[str]:
 
 
 __all__ = [
-    "FILLS",
     "Linker",
     "Match",
     "SourceAccess",

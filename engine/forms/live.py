@@ -16,33 +16,11 @@ from typing import Any
 from engine import expr
 from engine.expr import ast
 from engine.forms.common import FieldSpecBase
+from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.structure import SubformField
 from engine.forms.layout import FormLayout
 from engine.forms.schema import row_schema
-
-# Field types whose record JSON is a scalar the JS runtime reads exactly as the server does.
-SCALAR_TYPES = frozenset(
-    {
-        "text",
-        "textarea",
-        "email",
-        "phone",
-        "url",
-        "number",
-        "money",
-        "percent",
-        "integer",
-        "rating",
-        "checkbox",
-        "date",
-        "datetime",
-        "time",
-        "select",
-        "multiselect",
-        "formula",
-    }
-)
 
 
 def _refs(source: str, schema: dict[str, Any]) -> list[tuple[str, ...]] | None:
@@ -73,11 +51,8 @@ def _compile(source: str, schema: dict[str, Any], readable: set[str]) -> dict[st
 
 
 def _plain(fields: list[FieldSpecBase], hidden: frozenset[str]) -> set[str]:
-    return {
-        f.key
-        for f in fields
-        if f.type in SCALAR_TYPES and f.type != "formula" and f.key not in hidden
-    }
+    """Fields whose record JSON the browser reads as the server does (`traits.live_scalar`)."""
+    return {f.key for f in fields if FIELD_TYPES[f.type].traits.live_scalar and f.key not in hidden}
 
 
 def _scripts(

@@ -31,6 +31,7 @@ from engine.forms.common import FieldSpecBase, Label, LocalizedText
 from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import RelationField
+from engine.forms.field_types.structure import SubformField
 from engine.forms.field_types.values import generic_json
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout
 from engine.forms.spec import AppSpec
@@ -145,8 +146,8 @@ def ids_of(spec: AppSpec, rec: Recorded) -> dict[tuple[str, ...], int]:
         for f in form.fields:
             found = live.get(f.key) or _restorable(rec, form_id, None, f)
             ids[(form.key, f.key)] = found.id if found else fresh()
-            children = getattr(f, "fields", None)
-            if f.type == "subform" and children:
+            children = f.fields if isinstance(f, SubformField) else None
+            if children:
                 parent = ids[(form.key, f.key)]
                 sub_live = rec.fields.get((form_id, parent), {})
                 for sub in children:
@@ -392,24 +393,12 @@ def convert_value(old: FieldLayout, new: FieldLayout, value: Any) -> tuple[Any, 
         return None, True
     raw = (
         old.kind.to_json(old.spec, value)
-        if old.source == "column" and old.spec.type not in ("formula",)
+        if old.source == "column" and old.spec.type != "formula"
         else generic_json(value)
     )
     if isinstance(raw, dict) and "id" in raw:
         raw = raw["id"]
-    if new.spec.type in ("text", "textarea", "rich_text") and not isinstance(raw, str):
-        if isinstance(raw, list):
-            raw = ", ".join(str(v) for v in raw)
-        elif isinstance(raw, dict):
-            raw = "".join(
-                str(raw.get(k) or "") for k in ("province", "city", "district", "detail")
-            ) or json.dumps(raw, ensure_ascii=False)
-        elif isinstance(raw, bool):
-            raw = "是" if raw else "否"
-        else:
-            raw = str(raw)
-    if new.spec.type in ("multiselect",) and isinstance(raw, str):
-        raw = [part.strip() for part in raw.replace("，", ",").split(",") if part.strip()]
+    raw = new.kind.convert_from(new.spec, raw)
     converted, issues = new.kind.coerce(new.spec, raw)
     if issues:
         return None, False

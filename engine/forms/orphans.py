@@ -32,14 +32,13 @@ import sqlalchemy as sa
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.engine import Connection, Engine
 
-from engine.forms.uploads import FILE_FIELD_TYPES
+from engine.forms.field_types.files import is_file_type
 from engine.store import records as physical
 from engine.store.files import FileStore
 from engine.store.models import FormField, RecordHistory, StoredFile, utcnow
 
 DEFAULT_AGE = dt.timedelta(hours=24)
 CHUNK = 500
-FILE_TYPES = frozenset(FILE_FIELD_TYPES)
 
 
 @dataclass(frozen=True)
@@ -128,11 +127,11 @@ def _file_columns(conn: Connection) -> Iterator[tuple[str, str]]:
         )
     )
     for row in rows.all():
-        names = [physical.column_name(row.id)] if row.type in FILE_TYPES else []
+        names = [physical.column_name(row.id)] if is_file_type(row.type) else []
         names += [
             b["column"]
             for b in row.backups or []
-            if isinstance(b, dict) and b.get("type") in FILE_TYPES
+            if isinstance(b, dict) and is_file_type(b.get("type"))
         ]
         if not names:
             continue

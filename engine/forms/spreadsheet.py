@@ -16,36 +16,33 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from engine.core.errors import ServiceError
 from engine.core.issues import Issue
-from engine.forms.common import Label, LocalizedText
+from engine.forms.field_types.cells import (
+    Cell,
+    CellReader,
+    CellWriter,
+    Language,
+    address_text,
+    cell_text,
+    label_in,
+    labels_of,
+    parse_address,
+    split_parts,
+)
 from engine.forms.layout import Container, FieldLayout, FormLayout
 
-Language = Literal["zh", "en"]
 Format = Literal["xlsx", "csv"]
-Cell = tuple[Any, str | None]  # a value and its xlsx number format
 
 ID_LABELS = {"zh": "记录ID", "en": "Record ID"}
-NO_ACCESS = {"zh": "无权限", "en": "No access"}  # a related record the caller may not see
-NOT_IMPORTED = frozenset({"attachment", "image", "signature", "subform", "location", "section"})
-PEOPLE_TYPES = {
-    "user": "user",
-    "users": "user",
-    "created_by": "user",
-    "updated_by": "user",
-    "department": "department",
-    "departments": "department",
-}
-MANY_TYPES = frozenset({"users", "departments", "multiselect"})
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-SEPARATORS = re.compile(r"[、,，;；\n]")
 XLSX_MAGIC = b"PK\x03\x04"
 
 _MESSAGES: dict[str, tuple[str, str]] = {
@@ -85,24 +82,6 @@ def sheet_issue(path: str, code: str, **params: Any) -> Issue:
     return Issue(path, code, zh.format(**params), en.format(**params))
 
 
-def label_in(label: Label | None, fallback: str, lang: Language) -> str:
-    """A label in `lang` (the other language, then `fallback`, when it has none)."""
-    if isinstance(label, str):
-        return label or fallback
-    if isinstance(label, LocalizedText):
-        first, second = (label.zh, label.en) if lang == "zh" else (label.en, label.zh)
-        return first or second or fallback
-    return fallback
-
-
-def _labels(label: Label | None) -> list[str]:
-    if isinstance(label, str):
-        return [label]
-    if isinstance(label, LocalizedText):
-        return [text for text in (label.zh, label.en) if text]
-    return []
-
-
 # --- export -----------------------------------------------------------------------------
 
 
@@ -120,7 +99,7 @@ def export_columns(
 ) -> list[Column]:
     """The columns of an export: `_id`, then the fields the caller may see (all, or `keys` in
     that order); asking for a hidden or unknown field is a 422 that does not tell them apart."""
-    visible = {k: f for k, f in form.fields.items() if k not in hidden and f.spec.type != "section"}
+    visible = {k: f for k, f in form.fields.items() if k not in hidden and f.source != "none"}
     columns = [Column("_id", ID_LABELS[lang], None)]
     if keys is None:
         chosen = list(visible)
@@ -138,12 +117,14 @@ def export_columns(
 
 
 class Formatter:
-    """Record JSON -> cells, in one language and time zone."""
+    """Record JSON -> cells, in one language and time zone; each field type writes its own
+    cells (`FieldType.to_cell`)."""
 
     def __init__(self, form: FormLayout, lang: Language, tz: str, value_owner: Any) -> None:
         self.form = form
         self.lang = lang
         self.zone = ZoneInfo(tz)
+        self.sheet = CellWriter(lang, self.zone)
         self.value_owner = value_owner  # Reader.value_owner: whose type formats a lookup or rollup
 
     def row(self, columns: Sequence[Column], record: dict[str, Any]) -> list[Cell]:
@@ -161,60 +142,15 @@ class Formatter:
         if layout.rows is not None:
             return self._rows(layout, value), None
         owner = self.value_owner(container, layout)
-        kind = owner.spec if owner is not None else None
-        if isinstance(value, list) and (
-            kind is None
-            or kind.type not in MANY_TYPES | {"relation", "attachment", "image", "signature"}
-        ):
+        if isinstance(value, list) and (owner is None or not owner.kind.is_many(owner.spec)):
             parts = [
                 self.cell(container, layout, item)[0] for item in value
             ]  # a many-relation lookup
-            return self.join(_text(p) for p in parts if p is not None), None
-        if kind is None:
-            return (self.yes_no(value) if isinstance(value, bool) else value), None
-        return self.typed(kind, value)
-
-    def typed(self, spec: Any, value: Any) -> Cell:
-        kind = spec.type
-        if kind in ("number", "money", "percent") or (
-            kind in ("formula", "rollup") and isinstance(value, str) and _is_decimal(value)
-        ):
-            number = Decimal(value)
-            exponent = number.as_tuple().exponent
-            places = max(0, -exponent) if isinstance(exponent, int) else 0
-            if kind == "percent":
-                shown = max(0, places - 2)
-                return number, "0" + ("." + "0" * shown if shown else "") + "%"
-            pattern = "#,##0" if kind == "money" else "0"
-            return number, pattern + ("." + "0" * places if places else "")
-        if kind in ("date",):
-            return dt.date.fromisoformat(value), "yyyy-mm-dd"
-        if kind in ("datetime", "created_at", "updated_at"):
-            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(self.zone)
-            return moment.replace(tzinfo=None, microsecond=0), "yyyy-mm-dd hh:mm:ss"
-        if kind == "checkbox":
-            return self.yes_no(bool(value)), None
-        if kind in ("select", "multiselect"):
-            labels = {o.value: label_in(o.label, o.value, self.lang) for o in spec.options}
-            values = value if isinstance(value, list) else [value]
-            return self.join(labels.get(v, str(v)) for v in values), None
-        if kind in PEOPLE_TYPES:
-            items = value if isinstance(value, list) else [value]
-            return self.join(
-                str(i.get("name") or i.get("id")) for i in items if isinstance(i, dict)
-            ), None
-        if kind == "relation":
-            items = value if isinstance(value, list) else [value]
-            return self.join(self.related(i) for i in items if isinstance(i, dict)), None
-        if kind in ("attachment", "image", "signature"):
-            return self.join(
-                str(i.get("name") or i.get("file_id")) for i in value if isinstance(i, dict)
-            ), None
-        if kind == "address":
-            return address_text(value), None
-        if kind == "location":
-            return (value.get("address") or f"{value.get('lat')},{value.get('lng')}"), None
-        return value, None
+            return self.sheet.join(_text(p) for p in parts if p is not None), None
+        if owner is None:
+            return (self.sheet.yes_no(value) if isinstance(value, bool) else value), None
+        cell: Cell = owner.kind.to_cell(owner.spec, value, self.sheet)
+        return cell
 
     def _rows(self, layout: FieldLayout, rows: list[dict[str, Any]]) -> str:
         """A subform as text: one line per row, `label: value` pairs."""
@@ -228,34 +164,6 @@ class Formatter:
                     pairs.append(f"{label_in(sub.spec.label, sub.key, self.lang)}: {_text(value)}")
             lines.append(("，" if self.lang == "zh" else ", ").join(pairs))
         return "\n".join(lines)
-
-    def related(self, item: dict[str, Any]) -> str:
-        """A related record's title; 无权限 / No access for one outside the caller's rights."""
-        if item.get("restricted"):
-            return NO_ACCESS[self.lang]
-        return str(item.get("title") or item.get("_id"))
-
-    def yes_no(self, value: bool) -> str:
-        return ("是" if value else "否") if self.lang == "zh" else ("Yes" if value else "No")
-
-    def join(self, parts: Iterable[str]) -> str:
-        return ("、" if self.lang == "zh" else ", ").join(parts)
-
-
-def address_text(value: dict[str, Any]) -> str:
-    """省市区 + detail, the city left out when it repeats the province (北京市北京市…)."""
-    province, city = value.get("province") or "", value.get("city") or ""
-    parts = [
-        province,
-        "" if city == province else city,
-        value.get("district") or "",
-        value.get("detail") or "",
-    ]
-    return "".join(parts)
-
-
-def _is_decimal(text: str) -> bool:
-    return bool(re.fullmatch(r"-?\d+(\.\d+)?", text))
 
 
 def _text(value: Any) -> str:
@@ -408,7 +316,7 @@ def map_header(form: FormLayout, hidden: frozenset[str], cells: Sequence[Any]) -
     for key, field_layout in form.fields.items():
         if key in hidden:
             continue
-        for name in (key, *_labels(field_layout.spec.label)):
+        for name in (key, *labels_of(field_layout.spec.label)):
             names.setdefault(name.strip().casefold(), field_layout)
     header = Header([])
     issues: list[Issue] = []
@@ -426,7 +334,7 @@ def map_header(form: FormLayout, hidden: frozenset[str], cells: Sequence[Any]) -
             header.fields.append(None)
             continue
         layout = names[folded]
-        if layout is None or not layout.writable or layout.spec.type in NOT_IMPORTED:
+        if layout is None or not layout.writable or not layout.kind.traits.importable:
             header.ignored.append(text)
             header.fields.append(None)
             continue
@@ -471,205 +379,69 @@ class Names:
 
 
 class Parser:
-    """Spreadsheet cells -> record input for the pipeline (see the module docstring)."""
+    """Spreadsheet cells -> record input for the pipeline (see the module docstring): names of
+    members, departments and records (`traits.refers_to`) here, the rest by each field type
+    (`FieldType.from_cell`)."""
 
     def __init__(self, tz: str) -> None:
         self.zone = ZoneInfo(tz)
+        self.sheet = CellReader(self.zone)
         self.names = Names()
 
     @staticmethod
     def reference_kind(layout: FieldLayout) -> str | None:
-        spec = layout.spec
-        if spec.type in PEOPLE_TYPES:
-            return PEOPLE_TYPES[spec.type]
-        if spec.type == "relation":
-            return "form:" + str(getattr(spec, "target", ""))
-        return None
+        refers = layout.kind.traits.refers_to
+        if refers == "record":
+            return "form:" + str(getattr(layout.spec, "target", ""))
+        return refers
 
     def collect(self, layout: FieldLayout, raw: Any) -> None:
         """Remember the names a cell refers to (first pass over the rows)."""
         kind = self.reference_kind(layout)
-        text = _cell_text(raw)
+        text = cell_text(raw)
         if kind is None or text is None:
             return
         for part in self.parts(layout, text):
             self.names.want(kind, part)
 
     def parts(self, layout: FieldLayout, text: str) -> list[str]:
-        many = layout.spec.type in MANY_TYPES or bool(getattr(layout.spec, "many", False))
-        if not many:
+        if not layout.kind.is_many(layout.spec):
             return [text]
-        return [p.strip() for p in SEPARATORS.split(text) if p.strip()]
+        return split_parts(text)
 
     def value(self, layout: FieldLayout, raw: Any) -> tuple[Any, list[Issue]]:
         """A cell as record input; `(None, [])` for a blank cell."""
         if raw is None:
             return None, []
-        spec = layout.spec
-        kind = spec.type
         if isinstance(raw, str):
             raw = raw.strip()
             if len(raw) > 1 and raw[0] == "'" and raw[1] in "=+-@":
                 raw = raw[1:]  # our own CSV export's guard against formulas
         reference = self.reference_kind(layout)
-        if reference is not None:
-            text = _cell_text(raw) or ""
-            ids: list[int] = []
-            issues: list[Issue] = []
-            for part in self.parts(layout, text):
-                found, problem = self.names.lookup(reference, part)
-                if problem is not None:
-                    issues.append(problem)
-                elif found is not None:
-                    ids.append(found)
-            many = kind in MANY_TYPES or bool(getattr(spec, "many", False))
-            return (ids if many else (ids[0] if ids else None)), issues
-        if kind in ("number", "money", "integer", "rating"):
-            return _number(raw), []
-        if kind == "percent":
-            if isinstance(raw, str) and raw.endswith("%"):
-                number = _number(raw[:-1])
-                try:
-                    return str(Decimal(str(number)) / 100), []
-                except InvalidOperation:
-                    return raw, []
-            return _number(raw), []
-        if kind == "checkbox":
-            return _boolean(raw), []
-        if kind == "date":
-            return _date(raw), []
-        if kind == "datetime":
-            return self._datetime(raw), []
-        if kind == "time":
-            return raw.isoformat() if isinstance(raw, dt.time) else _cell_text(raw), []
-        if kind in ("select", "multiselect"):
-            return self._options(layout, raw), []
-        if kind == "address":
-            return parse_address(str(raw)), []
-        if isinstance(raw, float) and raw.is_integer():
-            return str(int(raw)), []  # a phone number or code Excel stored as a number
-        return (raw if isinstance(raw, str) else _cell_text(raw)), []
-
-    def _options(self, layout: FieldLayout, raw: Any) -> Any:
-        options: dict[str, str] = {}
-        for option in getattr(layout.spec, "options", []):
-            for name in (option.value, *_labels(option.label)):
-                options.setdefault(name.strip().casefold(), option.value)
-        text = _cell_text(raw) or ""
-        if layout.spec.type == "select":
-            return options.get(text.casefold(), text)
-        if text.casefold() in options:
-            return [options[text.casefold()]]
-        return [options.get(p.casefold(), p) for p in self.parts(layout, text)]
-
-    def _datetime(self, raw: Any) -> Any:
-        if isinstance(raw, dt.datetime):
-            moment = raw if raw.tzinfo else raw.replace(tzinfo=self.zone)
-            return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-        text = _cell_text(raw) or ""
-        local = re.fullmatch(
-            r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?", text
-        )
-        if local:
-            try:
-                year, month, day, hour, minute, second = (int(g or 0) for g in local.groups())
-                moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=self.zone)
-            except ValueError:
-                return text
-            return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-        return text
-
-
-def _cell_text(raw: Any) -> str | None:
-    if raw is None:
-        return None
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    if isinstance(raw, dt.datetime):
-        return raw.strftime("%Y-%m-%d %H:%M:%S")
-    text = str(raw).strip()
-    return text or None
-
-
-def _number(raw: Any) -> Any:
-    if isinstance(raw, bool):
-        return raw  # the pipeline says it is not a number
-    if isinstance(raw, int | Decimal):
-        return str(raw)
-    if isinstance(raw, float):
-        return repr(raw) if raw.is_integer() is False else str(int(raw))
-    text = str(raw).strip().replace(",", "").replace("，", "")
-    return text.lstrip("¥￥$").strip()
-
-
-def _boolean(raw: Any) -> Any:
-    if isinstance(raw, bool):
-        return raw
-    text = (_cell_text(raw) or "").casefold()
-    if text in ("是", "true", "yes", "y", "1", "√", "✓", "对"):
-        return True
-    if text in ("否", "false", "no", "n", "0", "×", "✗", "错"):
-        return False
-    return text
-
-
-def _date(raw: Any) -> Any:
-    if isinstance(raw, dt.datetime):
-        return raw.date().isoformat()
-    if isinstance(raw, dt.date):
-        return raw.isoformat()
-    text = _cell_text(raw) or ""
-    found = re.fullmatch(
-        r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+00:00(?::00)?)?", text
-    )
-    if found:
-        year, month, day = found.groups()
-        return f"{year}-{int(month):02d}-{int(day):02d}"
-    return text
-
-
-_PROVINCE = re.compile(r"^(北京市|天津市|上海市|重庆市|.{1,8}?(?:省|自治区|特别行政区))")
-_CITY = re.compile(r"^(.{1,10}?(?:自治州|地区|盟|市))")
-_DISTRICT = re.compile(r"^(.{1,8}?(?:区|县|旗|市))")
-_MUNICIPALITIES = frozenset({"北京市", "天津市", "上海市", "重庆市"})
-
-
-def parse_address(text: str) -> dict[str, str | None] | None:
-    """省市区 + detail back into parts: province by its suffix (or a municipality), then the
-    city and district by theirs; what remains is the detail."""
-    rest = text.strip()
-    if not rest:
-        return None
-    parts: dict[str, str | None] = {
-        "province": None,
-        "city": None,
-        "district": None,
-        "detail": None,
-    }
-    if found := _PROVINCE.match(rest):
-        parts["province"] = found.group(1)
-        rest = rest[found.end() :]
-        if parts["province"] in _MUNICIPALITIES:
-            parts["city"] = parts["province"]
-            if rest.startswith(parts["province"] or ""):
-                rest = rest[len(parts["province"] or "") :]
-        elif found := _CITY.match(rest):
-            parts["city"] = found.group(1)
-            rest = rest[found.end() :]
-        if found := _DISTRICT.match(rest):
-            parts["district"] = found.group(1)
-            rest = rest[found.end() :]
-    parts["detail"] = rest or None
-    return parts
+        if reference is None:
+            return layout.kind.from_cell(layout.spec, raw, self.sheet)
+        text = cell_text(raw) or ""
+        ids: list[int] = []
+        issues: list[Issue] = []
+        for part in self.parts(layout, text):
+            found, problem = self.names.lookup(reference, part)
+            if problem is not None:
+                issues.append(problem)
+            elif found is not None:
+                ids.append(found)
+        many = layout.kind.is_many(layout.spec)
+        return (ids if many else (ids[0] if ids else None)), issues
 
 
 __all__ = [
+    "Cell",
     "Column",
     "Formatter",
     "Header",
     "Names",
     "Parser",
     "SheetWriter",
+    "address_text",
     "detect_format",
     "export_columns",
     "label_in",

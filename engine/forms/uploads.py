@@ -28,7 +28,6 @@ from engine.settings import Settings
 from engine.store.models import StoredFile, utcnow
 
 MB = 1024 * 1024
-FILE_FIELD_TYPES = ("attachment", "image", "signature")
 QUOTA_WINDOW = dt.timedelta(hours=24)
 
 
@@ -120,7 +119,6 @@ def accepting(field_type: str | None) -> Callable[[str], None]:
 
 
 __all__ = [
-    "FILE_FIELD_TYPES",
     "QUOTA_WINDOW",
     "accepting",
     "check_link_quota",

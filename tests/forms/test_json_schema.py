@@ -103,12 +103,15 @@ def test_the_api_serves_the_schema() -> None:
     assert types.status_code == 200
     text_group = types.json()[0]
     assert text_group["title"] == {"zh": "文本", "en": "Text"}
-    assert text_group["types"][0] == {
+    first = text_group["types"][0]
+    assert {k: v for k, v in first.items() if k != "traits"} == {
         "type": "text",
         "title": {"zh": "单行文本", "en": "Text"},
         "example": {"type": "text"},
         "titleable": True,
     }
+    assert first["traits"]["link_key"] is True and first["traits"]["is_file"] is False
+    assert first["traits"]["linkage_from"] == sorted(first["traits"]["linkage_from"])
 
 
 def test_the_cli_prints_the_schema() -> None:

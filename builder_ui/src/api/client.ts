@@ -19,6 +19,7 @@ import type {
   MigrationPlan,
 } from "./types";
 import type { PaletteGroup } from "../designer/state";
+import type { TraitsSource } from "../forms/fieldTypes";
 import type { paths } from "./schema";
 
 export const API = "/api/v1";
@@ -143,7 +144,7 @@ export const api = {
   restore: (app: string, form: string, id: number) => request<RecordJson>("POST", apiPath(`${formPath(app, form)}/records/${id}/restore`)),
   permissions: (app: string, form: string) => request<Permissions>("GET", apiPath(`${formPath(app, form)}/permissions/me`)),
   live: (app: string, form: string) => request<LiveScripts>("GET", apiPath(`${formPath(app, form)}/live`)),
-  fieldTypes: () => request<PaletteGroup[]>("GET", apiPath("/schema/field-types")),
+  fieldTypes: () => request<(PaletteGroup & TraitsSource)[]>("GET", apiPath("/schema/field-types")),
   createApp: (definition: Record<string, unknown>) => request<AppDef>("POST", apiPath("/apps"), definition),
   plan: (app: string, definition: AppDef) => request<MigrationPlan>("POST", apiPath(`/apps/${encodeURIComponent(app)}/plan`), definition),
   publish: (app: string, definition: AppDef, plan_hash: string) =>

@@ -6,10 +6,9 @@ import { useTranslation } from "react-i18next";
 import type { FieldDef } from "../api/types";
 import { displayText } from "../forms/display";
 import { fileRefs, fileUrl, isImage, sizeText, type RecordScope } from "../forms/files";
+import { hasTrait } from "../forms/fieldTypes";
 import { fieldLabel, optionLabel } from "../forms/labels";
 import { useRecordScope } from "./fileScope";
-
-const FILE_TYPES = new Set(["attachment", "image", "signature"]);
 
 /** Files of a record: images as thumbnails (one preview group), other files as named links. In a
  * grid cell (`compact`) without a known record only the names are shown. */
@@ -57,7 +56,7 @@ export default function FieldValue({ field, value, compact = false }: { field: F
   const { t, i18n } = useTranslation();
   const scope = useRecordScope(!compact);
   if (value === null || value === undefined) return null;
-  if (FILE_TYPES.has(field.type)) return <FileList field={field} value={value} scope={scope} compact={compact} />;
+  if (hasTrait(field.type, "is_file")) return <FileList field={field} value={value} scope={scope} compact={compact} />;
   if (field.type === "select" || field.type === "multiselect") {
     const values = Array.isArray(value) ? value : [value];
     return (

@@ -4,6 +4,7 @@
  * linkage) and which limits (min/max/pattern) and settings a field type has.
  */
 import type { AppDef, FieldDef, Label, SelectOption } from "../api/types";
+import { hasTrait } from "../forms/fieldTypes";
 import { labelText } from "../forms/labels";
 
 // ---------------------------------------------------------------- formula references ----
@@ -248,11 +249,10 @@ export const LITERAL_DEFAULT_TYPES = new Set([
 // ------------------------------------------------------------------- limits, settings ----
 
 /** Types the user fills in (they have required, default, limits); computed and layout types do not. */
-export const COMPUTED_TYPES = new Set(["formula", "serial", "created_by", "created_at", "updated_by", "updated_at", "lookup", "rollup"]);
 export const NO_VALUE_TYPES = new Set(["section", "subform"]);
 
 export function isValueField(type: string): boolean {
-  return !COMPUTED_TYPES.has(type) && !NO_VALUE_TYPES.has(type);
+  return !hasTrait(type, "computed") && !NO_VALUE_TYPES.has(type);
 }
 
 const VALUE_LIMITS = new Set(["number", "integer", "money", "percent"]);

@@ -1,18 +1,17 @@
 /** From the fill page's state to the record body the API takes, and server issues to field errors. */
 import type { FieldDef, Issue } from "../api/types";
+import { isComputed } from "./fieldTypes";
 
 type Obj = Record<string, unknown>;
 const isRef = (v: unknown): v is { _id: number } => typeof v === "object" && v !== null && "_id" in v;
 const isPerson = (v: unknown): v is { id: number } => typeof v === "object" && v !== null && "id" in v;
-
-const COMPUTED = new Set(["formula", "serial", "lookup", "rollup", "created_by", "created_at", "updated_by", "updated_at"]);
 
 /** A subform row as input: its `_id` when it exists (else it is added) and its own values. */
 function rowInput(fields: FieldDef[], row: Obj): Obj {
   const body: Obj = {};
   if (row._id !== undefined) body._id = row._id;
   for (const field of fields) {
-    if (!COMPUTED.has(field.type) && field.key in row) body[field.key] = inputValue(field, row[field.key]);
+    if (!isComputed(field) && field.key in row) body[field.key] = inputValue(field, row[field.key]);
   }
   return body;
 }

@@ -91,7 +91,7 @@ export const zh = {
     uploadFailed: "有文件没有上传成功：请在标出的字段中移除它（可重新上传）后再提交",
     uploadFailedAt: "{{name}} 上传失败：{{message}}。请移除后重新上传",
   },
-  errors: { generic: "出错了", forbidden: "没有权限", notFound: "未找到" },
+  errors: { generic: "出错了", forbidden: "没有权限", notFound: "未找到", retry: "重试" },
   designer: {
     open: "设计表单",
     title: "设计表单",
@@ -451,7 +451,7 @@ export const en: typeof zh = {
     uploadFailed: "A file did not upload: remove it at the marked field (and upload it again), then submit",
     uploadFailedAt: "{{name}} did not upload: {{message}}. Remove it and upload it again",
   },
-  errors: { generic: "Something went wrong", forbidden: "Not allowed", notFound: "Not found" },
+  errors: { generic: "Something went wrong", forbidden: "Not allowed", notFound: "Not found", retry: "Try again" },
   designer: {
     open: "Design form",
     title: "Design form",

@@ -19,14 +19,13 @@ import RecycleBin from "../components/RecycleBin";
 import { downloadExport } from "../api/views";
 import { canManageLinks, exportFilter } from "../views/helpers";
 import { useAuth } from "../auth/AuthContext";
-import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
+import { hasTrait, isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { filterExpr, type FilterModel } from "../forms/filter";
 import { fieldLabel, labelText } from "../forms/labels";
 import { findForm, useApp } from "./appContext";
 
 const PAGE_SIZE = 20;
 const DEFAULT_COLUMNS = 8;
-const UNSORTABLE = new Set(["subform", "attachment", "image", "signature", "multiselect", "users", "departments", "address", "location"]);
 
 export default function RecordsPage() {
   const { form: formKey } = useParams();
@@ -74,7 +73,7 @@ export default function RecordsPage() {
       key: f.key,
       dataIndex: f.key,
       title: fieldLabel(f, i18n.language),
-      sorter: !UNSORTABLE.has(f.type),
+      sorter: hasTrait(f.type, "sortable"),
       sortOrder: sort === f.key ? ("ascend" as const) : sort === `-${f.key}` ? ("descend" as const) : null,
       ellipsis: true,
       render: (value: unknown, record: RecordJson) =>

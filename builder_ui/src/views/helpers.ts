@@ -1,6 +1,6 @@
 /** Pure helpers of the data views: layout spans, import issues, link choices and related forms. */
 import type { AppDef, FieldDef, FormDef, Issue, Permissions } from "../api/types";
-import { COMPUTED_TYPES, LAYOUT_TYPES, span } from "../forms/fieldTypes";
+import { hasTrait, LAYOUT_TYPES, span } from "../forms/fieldTypes";
 import { fieldRef, textLiteral } from "../forms/filter";
 import { fieldLabel } from "../forms/labels";
 
@@ -38,9 +38,9 @@ export function canManageLinks(permissions: Permissions | undefined, isAdmin: bo
   return !!permissions?.actions.includes("links");
 }
 
-// Mirrors engine/auth/links.py: anonymous people pick no records, users or files.
-const NOT_FILLABLE = new Set(["relation", "user", "users", "department", "departments", "attachment", "image", "signature"]);
-const KEY_TYPES = new Set(["text", "email", "phone", "url", "number", "integer", "money", "date", "select", "serial"]);
+// Anonymous people pick no records, users (the field types' `publicly_fillable` trait) or files;
+// computed fields are not filled in.
+const fillable = (type: string): boolean => hasTrait(type, "publicly_fillable") && !hasTrait(type, "is_file");
 
 type FieldRights = Permissions["fields"];
 
@@ -52,14 +52,14 @@ export function linkFieldChoices(fields: FieldDef[], kind: "fill" | "query", rig
     if (LAYOUT_TYPES.has(f.type)) return false;
     if (rights[f.key] === "hidden" || (kind === "fill" && rights[f.key] === "read_only")) return false;
     if (kind === "query") return true;
-    if (COMPUTED_TYPES.has(f.type) || NOT_FILLABLE.has(f.type)) return false;
-    return !(f.fields ?? []).some((sub) => NOT_FILLABLE.has(sub.type));
+    if (!fillable(f.type)) return false;
+    return !(f.fields ?? []).some((sub) => !hasTrait(sub.type, "computed") && !LAYOUT_TYPES.has(sub.type) && !fillable(sub.type));
   });
 }
 
 /** The fields a query link can match exactly (and the caller may see). */
 export function linkKeyChoices(fields: FieldDef[], rights: FieldRights = {}): FieldDef[] {
-  return fields.filter((f) => KEY_TYPES.has(f.type) && rights[f.key] !== "hidden");
+  return fields.filter((f) => hasTrait(f.type, "link_key") && rights[f.key] !== "hidden");
 }
 
 /** Required fields a fill link must include (the server refuses the link otherwise). */

@@ -25,7 +25,6 @@ from engine.api.security import CurrentUser, client_ip
 from engine.auth import audit
 from engine.core.errors import forbidden, not_found
 from engine.forms.layout import Container
-from engine.forms.query import FILE_TYPES
 from engine.forms.uploads import accepting, check_user_quota, too_large
 from engine.store.files import IMAGE_MIMES, FileInfo, FileStore, FileTooLarge, StoredInfo
 
@@ -33,6 +32,7 @@ router = APIRouter(tags=["files"])
 
 FileId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 FieldType = Literal["attachment", "image", "signature"]
+"""The file field types (`traits.is_file`; a test keeps the two in step)."""
 
 
 def file_store(request: Request) -> FileStore:
@@ -135,7 +135,7 @@ def file_ids(container: Container, record: dict[str, Any]) -> set[int]:
         value = record.get(layout.key)
         if not value:
             continue
-        if layout.spec.type in FILE_TYPES:
+        if layout.kind.traits.is_file:
             found.update(ref["file_id"] for ref in value)
         elif layout.rows is not None:
             for row in value:

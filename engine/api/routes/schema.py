@@ -1,5 +1,6 @@
 """`GET /schema/app.json`: the published JSON Schema of the app definition format (jimu.app/1);
-`GET /schema/field-types`: every field type with its zh/en name, for the builder's palette."""
+`GET /schema/field-types`: every field type with its zh/en name and traits, for the builder's palette
+and every screen that treats types differently (sorting, files, public links)."""
 
 from __future__ import annotations
 
@@ -22,4 +23,6 @@ def app_schema() -> dict[str, Any]:
 @router.get("/field-types", response_model=None)
 def field_types() -> list[dict[str, Any]]:
     """Every field type, grouped as DESIGN §4 lists them, with zh/en names and a minimal example."""
+    # Each type also carries its traits (`engine.forms.field_types.base.Traits`); the summary
+    # above stays as it was so the OpenAPI document the UI is generated from is unchanged.
     return palette()

@@ -5,7 +5,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from engine.forms.field_types.base import FIELD_TYPES, FieldType, Scope, register
+from engine.forms.field_types.base import (
+    FIELD_TYPES,
+    TRAIT_NAMES,
+    FieldType,
+    Scope,
+    Traits,
+    register,
+)
 
 GROUPS = (
     "text",
@@ -38,7 +45,8 @@ for _group in GROUPS:
 
 
 def palette() -> list[dict[str, Any]]:
-    """Every field type by group, as the builder's palette shows it: names, titles, defaults."""
+    """Every field type by group, as the builder's palette shows it: names, titles, defaults,
+    and the type's traits (`Traits`), which the UI reads instead of keeping its own lists."""
     return [
         {
             "group": group,
@@ -49,6 +57,7 @@ def palette() -> list[dict[str, Any]]:
                     "title": {"zh": kind.title[0], "en": kind.title[1]},
                     "example": {"type": kind.name, **kind.example},
                     "titleable": kind.titleable,
+                    "traits": kind.traits.json(),
                 }
                 for kind in FIELD_TYPES
                 if kind.group == group
@@ -58,4 +67,14 @@ def palette() -> list[dict[str, Any]]:
     ]
 
 
-__all__ = ["FIELD_TYPES", "GROUPS", "GROUP_TITLES", "FieldType", "Scope", "palette", "register"]
+__all__ = [
+    "FIELD_TYPES",
+    "GROUPS",
+    "GROUP_TITLES",
+    "TRAIT_NAMES",
+    "FieldType",
+    "Scope",
+    "Traits",
+    "palette",
+    "register",
+]

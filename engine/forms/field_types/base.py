@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from engine.core.issues import Issue
 from engine.core.registry import Registry
 from engine.forms.common import FieldSpecBase, ValueFieldSpec, label_value
+from engine.forms.field_types.cells import Cell, CellReader, CellWriter, cell_text
 from engine.forms.field_types.values import CTX, Result, decimal_json, generic_json
 from engine.forms.messages import issue
 
@@ -24,6 +25,66 @@ if TYPE_CHECKING:
     from sqlalchemy.types import TypeEngine
 
     from engine.forms.spec import AppSpec, FormSpec
+
+Source = Literal["column", "formula", "lookup", "rollup", "system", "rows", "links", "none"]
+"""Where a field's value comes from: its own column, a formula, another record (lookup,
+rollup), the record's system columns, a child table (subform rows), a link table (a relation
+to many) or nowhere (layout only)."""
+Refers = Literal["user", "department", "record"]
+
+
+@dataclass(frozen=True)
+class Traits:
+    """The facts about a field type that code outside the registry asks, declared by each type.
+
+    No field has a default: a type that leaves one out does not construct, so a new type can
+    never be, say, silently not a file. They are published in the palette (`GET
+    /schema/field-types`) for the builder UI. What each one answers:
+    """
+
+    computed: bool
+    """The engine computes the value; it is never typed in (formula, serial, created/updated,
+    lookup, rollup)."""
+    portable: bool
+    """An app pack's export carries the value (computed values are recomputed, except serial
+    numbers, which are kept)."""
+    sortable: bool
+    """Records can be ordered by the value (lookups and rollups: by the type they show)."""
+    many_valued: bool
+    """The value is a list (options, people, files, rows); a relation says per field (`many`),
+    see `FieldType.is_many`."""
+    is_file: bool
+    """The value is a list of uploaded file references (`POST /files`)."""
+    refers_to: Refers | None
+    """The value names members, departments or records by id (shown by name or title)."""
+    publicly_fillable: bool
+    """Anonymous people may fill it in through a fill link (they cannot pick members,
+    departments or records; a subform is checked field by field)."""
+    link_key: bool
+    """A query link may match records on it exactly."""
+    importable: bool
+    """A spreadsheet cell can hold it on import (not files, rows, map points or layout)."""
+    live_scalar: bool
+    """Its record JSON is a scalar the browser's formula runtime reads as the server does."""
+    source: Source
+    """Where the value comes from (a relation decides per field, see `FieldType.source_of`)."""
+    linkage_from: frozenset[str]
+    """The types whose values a linkage default may copy into it (empty: none; relations copy
+    relations to the same form, see `engine.forms.linkage`)."""
+    compare_family: str | None
+    """Linkage conditions compare values within one family (text-like, numbers, or the type
+    itself); None: it cannot be a condition."""
+
+    def json(self) -> dict[str, Any]:
+        """The traits as the palette publishes them."""
+        out: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            out[item.name] = sorted(value) if isinstance(value, frozenset) else value
+        return out
+
+
+TRAIT_NAMES = tuple(item.name for item in fields(Traits))
 
 
 @dataclass(frozen=True)
@@ -58,6 +119,35 @@ class FieldType:
     spec: ClassVar[type[FieldSpecBase]]
     example: ClassVar[dict[str, Any]] = {}  # the smallest valid options besides key and type
     titleable: ClassVar[bool] = False  # may be a form's title field
+    traits: ClassVar[Traits]  # declared by every registered type itself (see `register`)
+
+    def is_many(self, field: FieldSpecBase) -> bool:
+        """Whether `field`'s value is a list (`traits.many_valued`; a relation reads `many`)."""
+        return self.traits.many_valued
+
+    def source_of(self, field: FieldSpecBase) -> Source:
+        """Where `field`'s value comes from (`traits.source`; a relation to many: `links`)."""
+        return self.traits.source
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A non-blank record JSON value as an export cell: (value, xlsx number format).
+
+        The default writes the value as it is."""
+        return value, None
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """A non-blank import cell as record input for `coerce` (never raising; the record
+        pipeline checks it). References (`traits.refers_to`) are resolved by the importer
+        before this is asked. The default reads text, a whole float as its digits (a phone
+        number or code Excel stored as a number)."""
+        if isinstance(raw, float) and raw.is_integer():
+            return str(int(raw)), []
+        return (raw if isinstance(raw, str) else cell_text(raw)), []
+
+    def convert_from(self, field: FieldSpecBase, raw: Any) -> Any:
+        """Record JSON of a field of another type -> input for this type's `coerce`, when a
+        field's type changes (`engine.forms.migrate.convert_value`). The default passes it on."""
+        return raw
 
     def expr_schema(
         self, field: FieldSpecBase, scope: Scope | None = None
@@ -177,6 +267,11 @@ F = TypeVar("F", bound=type[FieldType])
 
 
 def register(cls: F) -> F:
-    """Class decorator: register one instance of a field type under its name."""
+    """Class decorator: register one instance of a field type under its name.
+
+    The class must declare its own `traits` (not inherit them from a group's base class by
+    accident): a type that does not is refused at import time."""
+    if not isinstance(cls.__dict__.get("traits"), Traits):
+        raise TypeError(f"field type {cls.name!r} must declare its own `traits`")
     FIELD_TYPES.register(cls.name, cls())
     return cls

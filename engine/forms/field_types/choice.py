@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
 import sqlalchemy as sa
@@ -12,11 +13,37 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import Boolean, Text
 from engine.forms.common import FieldSpecBase, Label, Spec, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, Scope, register, same
+from engine.forms.field_types.base import FieldType, Scope, Traits, register, same
+from engine.forms.field_types.cells import (
+    Cell,
+    CellReader,
+    CellWriter,
+    boolean_input,
+    cell_text,
+    label_in,
+    labels_of,
+    split_parts,
+)
 from engine.forms.field_types.values import Result, coerce_list, fail, generic_json, show
 from engine.forms.messages import issue
 
 Color = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
+OPTION = Traits(
+    computed=False,
+    portable=True,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=True,
+    link_key=True,
+    importable=True,
+    live_scalar=True,
+    source="column",
+    linkage_from=frozenset({"select", "text", "textarea"}),
+    compare_family="text",
+)
+"""One chosen option (copied from and compared with text)."""
 
 
 class Option(Spec):
@@ -77,6 +104,26 @@ class _OptionsType(FieldType):
             return raw, []
         return fail("not_an_option", value=show(raw))
 
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """The chosen options' labels in the export's language."""
+        labels = {o.value: label_in(o.label, o.value, sheet.lang) for o in field.options}  # type: ignore[attr-defined]
+        values = value if isinstance(value, list) else [value]
+        return sheet.join(labels.get(v, str(v)) for v in values), None
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """Option labels (either language) or values, case-insensitive; several separated
+        by 、,; for a multiselect. What matches nothing stays as typed (an issue later)."""
+        options: dict[str, str] = {}
+        for option in getattr(field, "options", []):
+            for name in (option.value, *labels_of(option.label)):
+                options.setdefault(name.strip().casefold(), option.value)
+        text = cell_text(raw) or ""
+        if not self.traits.many_valued:
+            return options.get(text.casefold(), text), []
+        if text.casefold() in options:
+            return [options[text.casefold()]], []
+        return [options.get(p.casefold(), p) for p in split_parts(text)], []
+
 
 @register
 class SelectType(_OptionsType):
@@ -85,6 +132,7 @@ class SelectType(_OptionsType):
     name = "select"
     title = ("单选", "Single select")
     spec = SelectField
+    traits = OPTION
     titleable = True
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
@@ -116,6 +164,20 @@ class MultiselectType(_OptionsType):
     name = "multiselect"
     title = ("多选", "Multiple select")
     spec = MultiselectField
+    traits = replace(
+        OPTION,
+        sortable=False,
+        many_valued=True,
+        link_key=False,
+        linkage_from=frozenset({"multiselect"}),
+        compare_family=None,
+    )
+
+    def convert_from(self, field: FieldSpecBase, raw: Any) -> Any:
+        """Text split on commas (, or ，) into option values."""
+        if isinstance(raw, str):
+            return [part.strip() for part in raw.replace("，", ",").split(",") if part.strip()]
+        return raw
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return sa.JSON()
@@ -163,6 +225,9 @@ class CheckboxType(FieldType):
     title = ("复选框", "Checkbox")
     group = "choice"
     spec = CheckboxField
+    traits = replace(
+        OPTION, link_key=False, linkage_from=frozenset({"checkbox"}), compare_family="checkbox"
+    )
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return Boolean()
@@ -172,3 +237,11 @@ class CheckboxType(FieldType):
         if raw is None or isinstance(raw, bool):
             return raw, []
         return fail("expected_boolean")
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """是/否 (Yes/No)."""
+        return sheet.yes_no(bool(value)), None
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """是/否, yes/no, ✓/✗ and their kin."""
+        return boolean_input(raw), []

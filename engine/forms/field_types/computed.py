@@ -8,6 +8,7 @@ record's system columns (`_created_at`, ...), so they have no column of their ow
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
@@ -16,8 +17,32 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import Text
 from engine.forms.common import FieldSpecBase, Formula
-from engine.forms.field_types.base import ComputedType, Scope, register
+from engine.forms.field_types.base import ComputedType, Scope, Traits, register
+from engine.forms.field_types.cells import (
+    Cell,
+    CellWriter,
+    datetime_cell,
+    decimal_cell,
+    people_cell,
+)
 from engine.forms.messages import issue
+
+COMPUTED = Traits(
+    computed=True,
+    portable=False,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=False,
+    link_key=False,
+    importable=False,
+    live_scalar=False,
+    source="column",
+    linkage_from=frozenset(),
+    compare_family=None,
+)
+"""A value the engine computes (recomputed after an app pack's import)."""
 
 SERIAL_TOKEN = re.compile(r"\{([^{}]*)\}")
 SERIAL_DATE_TOKENS = frozenset({"YYYY", "YY", "MM", "DD"})
@@ -75,12 +100,17 @@ class FormulaType(ComputedType):
     title = ("公式", "Formula")
     group = "computed"
     spec = FormulaField
+    traits = replace(COMPUTED, source="formula")
     example: ClassVar[dict[str, Any]] = {"expr": "1 + 1"}
 
     def expr_schema(
         self, field: FieldSpecBase, scope: Scope | None = None
     ) -> dict[str, Any] | None:
         return None
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A decimal result as a real number with its places; anything else as it is."""
+        return decimal_cell(value, sheet)
 
 
 def serial_pattern_problem(pattern: str) -> tuple[str, str] | None:
@@ -106,6 +136,7 @@ class SerialType(ComputedType):
     title = ("流水号", "Serial number")
     group = "computed"
     spec = SerialField
+    traits = replace(COMPUTED, portable=True, link_key=True, source="column", compare_family="text")
     example: ClassVar[dict[str, Any]] = {"pattern": "HT-{YYYY}{MM}-{0000}"}
     titleable = True
 
@@ -130,6 +161,11 @@ class CreatedByType(ComputedType):
     title = ("创建人", "Created by")
     group = "computed"
     spec = CreatedByField
+    traits = replace(COMPUTED, refers_to="user", source="system")
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """The member's name."""
+        return people_cell(value, sheet)
 
 
 @register
@@ -140,6 +176,11 @@ class CreatedAtType(ComputedType):
     title = ("创建时间", "Created at")
     group = "computed"
     spec = CreatedAtField
+    traits = replace(COMPUTED, source="system")
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A spreadsheet date-time in the export's time zone."""
+        return datetime_cell(value, sheet)
 
 
 @register
@@ -150,6 +191,11 @@ class UpdatedByType(ComputedType):
     title = ("修改人", "Updated by")
     group = "computed"
     spec = UpdatedByField
+    traits = replace(COMPUTED, refers_to="user", source="system")
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """The member's name."""
+        return people_cell(value, sheet)
 
 
 @register
@@ -160,3 +206,8 @@ class UpdatedAtType(ComputedType):
     title = ("修改时间", "Updated at")
     group = "computed"
     spec = UpdatedAtField
+    traits = replace(COMPUTED, source="system")
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A spreadsheet date-time in the export's time zone."""
+        return datetime_cell(value, sheet)

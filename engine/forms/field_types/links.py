@@ -7,6 +7,7 @@ relations are not expanded again), so `customer.level` type-checks but `a.b.c` d
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 
 import sqlalchemy as sa
@@ -14,7 +15,9 @@ from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, Key, ValueFieldSpec, label_value
-from engine.forms.field_types.base import ComputedType, FieldType, Scope, register
+from engine.forms.field_types.base import ComputedType, FieldType, Scope, Source, Traits, register
+from engine.forms.field_types.cells import Cell, CellWriter, decimal_cell
+from engine.forms.field_types.computed import COMPUTED
 from engine.forms.messages import issue
 
 NUMBER_TYPES = frozenset({"number", "integer", "money", "percent", "rating"})
@@ -63,7 +66,35 @@ class RelationType(FieldType):
     title = ("关联记录", "Relation")
     group = "links"
     spec = RelationField
+    traits = Traits(
+        computed=False,
+        portable=True,
+        sortable=True,
+        many_valued=False,  # per field: `many` (see `is_many`)
+        is_file=False,
+        refers_to="record",
+        publicly_fillable=False,  # anonymous people would see other records
+        link_key=False,
+        importable=True,
+        live_scalar=False,
+        source="column",  # per field: a relation to many keeps links (see `source_of`)
+        linkage_from=frozenset(),  # a relation to the same form (engine.forms.linkage)
+        compare_family=None,
+    )
     example: ClassVar[dict[str, Any]] = {"target": "other"}
+
+    def is_many(self, field: FieldSpecBase) -> bool:
+        """A relation to many records holds a list."""
+        return bool(getattr(field, "many", False))
+
+    def source_of(self, field: FieldSpecBase) -> Source:
+        """A relation to one record is a column; to many, a link table."""
+        return "links" if getattr(field, "many", False) else "column"
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """The related records' titles (无权限 / No access for one the caller may not see)."""
+        items = value if isinstance(value, list) else [value]
+        return sheet.join(sheet.related(i) for i in items if isinstance(i, dict)), None
 
     def expr_schema(
         self, field: FieldSpecBase, scope: Scope | None = None
@@ -135,6 +166,7 @@ class LookupType(ComputedType):
     title = ("关联查询", "Lookup")
     group = "links"
     spec = LookupField
+    traits = replace(COMPUTED, source="lookup")
     example: ClassVar[dict[str, Any]] = {"relation": "customer", "field": "name"}
 
     def expr_schema(
@@ -164,7 +196,12 @@ class RollupType(ComputedType):
     title = ("汇总", "Rollup")
     group = "links"
     spec = RollupField
+    traits = replace(COMPUTED, source="rollup")
     example: ClassVar[dict[str, Any]] = {"relation": "items", "field": "qty", "aggregate": "sum"}
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A decimal result as a real number with its places; anything else as it is."""
+        return decimal_cell(value, sheet)
 
     def expr_schema(
         self, field: FieldSpecBase, scope: Scope | None = None

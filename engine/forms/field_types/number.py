@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import replace
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -13,13 +14,37 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import ExactDecimal
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, none_or, register
-from engine.forms.field_types.values import CTX, coerce_decimal, coerce_integer, decimal_json, fail
+from engine.forms.field_types.base import FieldType, Traits, none_or, register
+from engine.forms.field_types.cells import Cell, CellReader, CellWriter, number_input, places_of
+from engine.forms.field_types.values import (
+    CTX,
+    Result,
+    coerce_decimal,
+    coerce_integer,
+    decimal_json,
+    fail,
+)
 
 Precision = Annotated[int, Field(ge=0, le=10, description="Decimal places (0-10)")]
 PercentPrecision = Annotated[
     int, Field(ge=0, le=8, description="Decimal places of the percentage shown (0-8)")
 ]
+NUMBER = Traits(
+    computed=False,
+    portable=True,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=True,
+    link_key=True,
+    importable=True,
+    live_scalar=True,
+    source="column",
+    linkage_from=frozenset({"number", "integer", "money"}),
+    compare_family="number",
+)
+"""A plain number (a linkage copies and compares numbers of any of these types)."""
 
 
 class NumberField(ValueFieldSpec):
@@ -95,6 +120,14 @@ class _DecimalType(FieldType):
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return scaled_writer(self.scale(field))
 
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A real number with the value's places (money with thousands separators)."""
+        return sheet.number(value, "#,##0" if self.name == "money" else "0")
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """Digits, without thousands separators or a currency sign."""
+        return number_input(raw), []
+
 
 @register
 class NumberType(_DecimalType):
@@ -103,6 +136,7 @@ class NumberType(_DecimalType):
     name = "number"
     title = ("数字", "Number")
     spec = NumberField
+    traits = NUMBER
 
 
 @register
@@ -113,6 +147,7 @@ class IntegerType(FieldType):
     title = ("整数", "Integer")
     group = "number"
     spec = IntegerField
+    traits = NUMBER
 
     def expr_schema(self, field: FieldSpecBase, scope: Any = None) -> dict[str, Any] | None:
         return {**(super().expr_schema(field, scope) or {}), "precision": 0}
@@ -131,6 +166,10 @@ class IntegerType(FieldType):
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return none_or(int)
 
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """Digits, without thousands separators or a currency sign."""
+        return number_input(raw), []
+
 
 @register
 class MoneyType(_DecimalType):
@@ -139,6 +178,7 @@ class MoneyType(_DecimalType):
     name = "money"
     title = ("金额", "Money")
     spec = MoneyField
+    traits = NUMBER
 
 
 @register
@@ -149,6 +189,9 @@ class PercentType(FieldType):
     title = ("百分比", "Percent")
     group = "number"
     spec = PercentField
+    traits = replace(
+        NUMBER, link_key=False, linkage_from=frozenset({"percent"}), compare_family="percent"
+    )
 
     def expr_schema(self, field: FieldSpecBase, scope: Any = None) -> dict[str, Any] | None:
         return {**(super().expr_schema(field, scope) or {}), "precision": self.scale(field)}
@@ -173,6 +216,22 @@ class PercentType(FieldType):
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return scaled_writer(self.scale(field))
 
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A real number (the fraction) shown as a percentage with the places it has."""
+        number = Decimal(value)
+        shown = max(0, places_of(number) - 2)
+        return number, "0" + ("." + "0" * shown if shown else "") + "%"
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """`12.5%` as the fraction; a number without `%` is taken as the fraction already."""
+        if isinstance(raw, str) and raw.endswith("%"):
+            number = number_input(raw[:-1])
+            try:
+                return str(Decimal(str(number)) / 100), []
+            except InvalidOperation:
+                return raw, []
+        return number_input(raw), []
+
 
 @register
 class RatingType(FieldType):
@@ -182,6 +241,7 @@ class RatingType(FieldType):
     title = ("评分", "Rating")
     group = "number"
     spec = RatingField
+    traits = replace(NUMBER, link_key=False, linkage_from=frozenset({"rating", "integer"}))
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return sa.SmallInteger()
@@ -204,3 +264,7 @@ class RatingType(FieldType):
 
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return none_or(int)
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """Digits, without thousands separators or a currency sign."""
+        return number_input(raw), []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -10,8 +11,28 @@ from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, none_or, register
+from engine.forms.field_types.base import FieldType, Traits, none_or, register
+from engine.forms.field_types.cells import Cell, CellWriter, people_cell
 from engine.forms.field_types.values import coerce_id, coerce_list
+
+PERSON = Traits(
+    computed=False,
+    portable=True,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to="user",
+    publicly_fillable=False,  # anonymous people would see the directory
+    link_key=False,
+    importable=True,
+    live_scalar=False,
+    source="column",
+    linkage_from=frozenset(),
+    compare_family=None,
+)
+"""One member or department, by id."""
+PEOPLE = replace(PERSON, sortable=False, many_valued=True)
+"""Several members or departments (a JSON array of ids)."""
 
 
 class UserField(ValueFieldSpec):
@@ -55,6 +76,10 @@ class _OneType(FieldType):
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return none_or(lambda value: {"id": value})
 
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """The member's or department's name."""
+        return people_cell(value, sheet)
+
 
 class _ManyType(FieldType):
     group = "people"
@@ -70,6 +95,10 @@ class _ManyType(FieldType):
         """`[{"id": n}, ...]`; the store adds `name` when it reads records."""
         return None if value is None else [{"id": v} for v in value]
 
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """The members' or departments' names."""
+        return people_cell(value, sheet)
+
 
 @register
 class UserType(_OneType):
@@ -78,6 +107,7 @@ class UserType(_OneType):
     name = "user"
     title = ("成员单选", "User")
     spec = UserField
+    traits = replace(PERSON, linkage_from=frozenset({"user"}), compare_family="user")
 
 
 @register
@@ -87,6 +117,7 @@ class UsersType(_ManyType):
     name = "users"
     title = ("成员多选", "Users")
     spec = UsersField
+    traits = replace(PEOPLE, refers_to="user", linkage_from=frozenset({"users"}))
 
 
 @register
@@ -96,6 +127,12 @@ class DepartmentType(_OneType):
     name = "department"
     title = ("部门单选", "Department")
     spec = DepartmentField
+    traits = replace(
+        PERSON,
+        refers_to="department",
+        linkage_from=frozenset({"department"}),
+        compare_family="department",
+    )
 
 
 @register
@@ -105,3 +142,4 @@ class DepartmentsType(_ManyType):
     name = "departments"
     title = ("部门多选", "Departments")
     spec = DepartmentsField
+    traits = replace(PEOPLE, refers_to="department", linkage_from=frozenset({"departments"}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
@@ -12,9 +13,33 @@ from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, register
-from engine.forms.field_types.values import fail
+from engine.forms.field_types.base import FieldType, Traits, register
+from engine.forms.field_types.cells import (
+    Cell,
+    CellReader,
+    CellWriter,
+    address_text,
+    parse_address,
+)
+from engine.forms.field_types.values import Result, fail
 from engine.forms.messages import issue
+
+PLACE = Traits(
+    computed=False,
+    portable=True,
+    sortable=False,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=True,
+    link_key=False,
+    importable=True,
+    live_scalar=False,
+    source="column",
+    linkage_from=frozenset(),
+    compare_family=None,
+)
+"""A place as a JSON object."""
 
 REGION_CODE = re.compile(r"[0-9]{6}")
 
@@ -55,7 +80,16 @@ class AddressType(_JsonType):
     name = "address"
     title = ("地址", "Address")
     spec = AddressField
+    traits = replace(PLACE, linkage_from=frozenset({"address"}))
     parts = ("province", "city", "district", "detail", "code")
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """省市区 + detail."""
+        return address_text(value), None
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """省市区 + detail, split back into its parts."""
+        return parse_address(str(raw)), []
 
     def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
         """An object of text parts ("" is a missing part); `code` is a 6-digit region code;
@@ -104,7 +138,12 @@ class LocationType(_JsonType):
     name = "location"
     title = ("定位", "Location")
     spec = LocationField
+    traits = replace(PLACE, importable=False, linkage_from=frozenset({"location"}))
     parts = ("lat", "lng", "address")
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """The place's address, else `lat,lng`."""
+        return (value.get("address") or f"{value.get('lat')},{value.get('lng')}"), None
 
     def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
         """`lat` in -90..90 and `lng` in -180..180 (JSON numbers, both required) and an

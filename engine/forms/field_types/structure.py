@@ -12,7 +12,7 @@ from pydantic import Field
 
 from engine.core.issues import Issue
 from engine.forms.common import FieldSpecBase, label_value
-from engine.forms.field_types.base import FieldType, Scope, register
+from engine.forms.field_types.base import FieldType, Scope, Traits, register
 from engine.forms.messages import issue
 
 if TYPE_CHECKING:
@@ -43,6 +43,21 @@ class SubformType(FieldType):
     title = ("子表单", "Subform")
     group = "structure"
     spec = SubformField
+    traits = Traits(
+        computed=False,
+        portable=True,
+        sortable=False,
+        many_valued=True,
+        is_file=False,
+        refers_to=None,
+        publicly_fillable=True,  # when each of its own fields is (engine.auth.links)
+        link_key=False,
+        importable=False,
+        live_scalar=False,
+        source="rows",
+        linkage_from=frozenset(),
+        compare_family=None,
+    )
     example: ClassVar[dict[str, Any]] = {"fields": [{"key": "qty", "type": "integer"}]}
 
     def expr_schema(
@@ -87,6 +102,21 @@ class SectionType(FieldType):
     title = ("分割线", "Section")
     group = "structure"
     spec = SectionField
+    traits = Traits(
+        computed=False,
+        portable=True,  # holds no value, so there is nothing to carry or drop
+        sortable=False,
+        many_valued=False,
+        is_file=False,
+        refers_to=None,
+        publicly_fillable=False,
+        link_key=False,
+        importable=False,
+        live_scalar=False,
+        source="none",
+        linkage_from=frozenset(),
+        compare_family=None,
+    )
 
     def expr_schema(
         self, field: FieldSpecBase, scope: Scope | None = None

@@ -7,8 +7,10 @@ text and a phone number, 254 for an e-mail address, 2,048 for a URL, 50,000 for 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
@@ -18,12 +20,29 @@ from engine.core.issues import Issue
 from engine.core.sqltypes import Text
 from engine.forms import patterns
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, register, same
+from engine.forms.field_types.base import FieldType, Traits, register, same
 from engine.forms.field_types.values import Result, fail, plain
 from engine.forms.messages import issue
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 PHONE = re.compile(r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}")
+TEXT_LIKE = frozenset({"text", "textarea", "email", "phone", "url", "select", "serial"})
+"""Types whose values read as one line of text (a linkage copies and compares them as text)."""
+TEXT = Traits(
+    computed=False,
+    portable=True,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=True,
+    link_key=True,
+    importable=True,
+    live_scalar=True,
+    source="column",
+    linkage_from=TEXT_LIKE,
+    compare_family="text",
+)
 
 
 class TextField(ValueFieldSpec):
@@ -127,6 +146,21 @@ class _TextType(FieldType):
         """Whether `text` has this type's format (email, phone, url)."""
         return True
 
+    def convert_from(self, field: FieldSpecBase, raw: Any) -> Any:
+        """Any value as text: lists joined with ", ", an address as 省市区 + detail (other
+        objects as JSON), 是/否 for a checkbox."""
+        if isinstance(raw, str):
+            return raw
+        if isinstance(raw, list):
+            return ", ".join(str(v) for v in raw)
+        if isinstance(raw, dict):
+            return "".join(
+                str(raw.get(k) or "") for k in ("province", "city", "district", "detail")
+            ) or json.dumps(raw, ensure_ascii=False)
+        if isinstance(raw, bool):
+            return "是" if raw else "否"
+        return str(raw)
+
 
 @register
 class TextType(_TextType):
@@ -135,6 +169,7 @@ class TextType(_TextType):
     name = "text"
     title = ("单行文本", "Text")
     spec = TextField
+    traits = TEXT
     titleable = True
 
 
@@ -145,6 +180,7 @@ class TextareaType(_TextType):
     name = "textarea"
     title = ("多行文本", "Long text")
     spec = TextareaField
+    traits = replace(TEXT, link_key=False)
     ceiling = 50_000
 
 
@@ -155,6 +191,13 @@ class RichTextType(_TextType):
     name = "rich_text"
     title = ("富文本", "Rich text")
     spec = RichTextField
+    traits = replace(
+        TEXT,
+        link_key=False,
+        live_scalar=False,
+        linkage_from=frozenset({"rich_text", "text", "textarea"}),
+        compare_family=None,
+    )
     ceiling = 200_000
 
 
@@ -165,6 +208,7 @@ class EmailType(_TextType):
     name = "email"
     title = ("邮箱", "Email")
     spec = EmailField
+    traits = replace(TEXT, linkage_from=frozenset({"email", "text", "textarea"}))
     titleable = True
     ceiling = 254
     format_code = "invalid_email"
@@ -181,6 +225,7 @@ class PhoneType(_TextType):
     name = "phone"
     title = ("电话", "Phone")
     spec = PhoneField
+    traits = replace(TEXT, linkage_from=frozenset({"phone", "text", "textarea"}))
     titleable = True
     format_code = "invalid_phone"
 
@@ -196,6 +241,7 @@ class UrlType(_TextType):
     name = "url"
     title = ("网址", "URL")
     spec = UrlField
+    traits = replace(TEXT, linkage_from=frozenset({"url", "text", "textarea"}))
     titleable = True
     ceiling = 2_048
     format_code = "invalid_url"

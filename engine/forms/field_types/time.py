@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal
 
 from sqlalchemy.types import TypeEngine
@@ -11,8 +13,34 @@ from engine.core.issues import Issue
 from engine.core.moments import datetime_json
 from engine.core.sqltypes import Date, Time, UtcDateTime
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import FieldType, none_or, register
-from engine.forms.field_types.values import coerce_date, coerce_datetime, coerce_time
+from engine.forms.field_types.base import FieldType, Traits, none_or, register
+from engine.forms.field_types.cells import (
+    Cell,
+    CellReader,
+    CellWriter,
+    cell_text,
+    date_input,
+    datetime_cell,
+    datetime_input,
+)
+from engine.forms.field_types.values import Result, coerce_date, coerce_datetime, coerce_time
+
+MOMENT = Traits(
+    computed=False,
+    portable=True,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=True,
+    link_key=False,
+    importable=True,
+    live_scalar=True,
+    source="column",
+    linkage_from=frozenset(),
+    compare_family=None,
+)
+"""A date, date-time or time (copied from and compared with its own type only)."""
 
 
 def _iso(value: Any) -> Any:
@@ -45,6 +73,7 @@ class DateType(FieldType):
     title = ("日期", "Date")
     group = "time"
     spec = DateField
+    traits = replace(MOMENT, link_key=True, linkage_from=frozenset({"date"}), compare_family="date")
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return Date()
@@ -60,6 +89,14 @@ class DateType(FieldType):
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return none_or(_iso)
 
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A spreadsheet date shown as yyyy-mm-dd."""
+        return dt.date.fromisoformat(value), "yyyy-mm-dd"
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """A spreadsheet date, 2024/6/1, 2024-6-1 or 2024年6月1日."""
+        return date_input(raw), []
+
 
 @register
 class DatetimeType(FieldType):
@@ -69,6 +106,7 @@ class DatetimeType(FieldType):
     title = ("日期时间", "Date and time")
     group = "time"
     spec = DatetimeField
+    traits = replace(MOMENT, linkage_from=frozenset({"datetime"}), compare_family="datetime")
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return UtcDateTime()
@@ -84,6 +122,14 @@ class DatetimeType(FieldType):
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return none_or(datetime_json)
 
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A spreadsheet date-time in the export's time zone."""
+        return datetime_cell(value, sheet)
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """A spreadsheet date-time or `YYYY-MM-DD HH:MM[:SS]`, in the import's time zone."""
+        return datetime_input(raw, sheet.zone), []
+
 
 @register
 class TimeType(FieldType):
@@ -93,6 +139,7 @@ class TimeType(FieldType):
     title = ("时间", "Time")
     group = "time"
     spec = TimeField
+    traits = replace(MOMENT, linkage_from=frozenset({"time"}), compare_family="time")
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return Time()
@@ -107,3 +154,7 @@ class TimeType(FieldType):
 
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return none_or(_iso)
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """A spreadsheet time or `HH:MM[:SS]`."""
+        return (raw.isoformat() if isinstance(raw, dt.time) else cell_text(raw)), []
