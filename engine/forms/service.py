@@ -14,8 +14,9 @@ data linkage reads source forms, whether the credential may write, and where aud
 This module never imports `engine.auth` or `engine.api`: the auth layer builds on the forms
 engine, not the other way round.
 
-The service runs inside the connection and transaction its caller chose (`conn`); it commits
-nothing itself, except that batches and imports with `partial` use savepoints per row or chunk.
+The service runs inside the connection and transaction its caller chose (`conn`) and commits
+nothing itself; a refused batch or import is rolled back to a savepoint, so it writes nothing
+even when the caller's transaction goes on (with `partial`, per row or chunk).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -45,6 +46,7 @@ from engine.forms.spreadsheet import Format, Language
 if TYPE_CHECKING:
     from engine.forms.apps import LoadedApp
 
+_T = TypeVar("_T")
 CallerKind = Literal["system", "member", "public_link"]
 
 
@@ -283,7 +285,7 @@ class RecordService:
         result per row."""
         self._writing()
         if not partial:
-            return self._batch_all(builtins.list(records))
+            return self._all_or_nothing(lambda: self._batch_all(builtins.list(records)))
         results = []
         for index, record in enumerate(records):
             savepoint = self.conn.begin_nested()
@@ -302,6 +304,18 @@ class RecordService:
                 savepoint.commit()
                 results.append(result)
         return results
+
+    def _all_or_nothing(self, work: Callable[[], _T]) -> _T:
+        """`work` in a savepoint, rolled back when it raises: a refused batch or import writes
+        nothing even when the caller's transaction goes on."""
+        savepoint = self.conn.begin_nested()
+        try:
+            done = work()
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        return done
 
     def _batch_all(
         self, records: builtins.list[Any], offset: int = 0
@@ -438,7 +452,9 @@ class RecordService:
             return source(conn, forms[key]) if source is not None else None
 
         importer = Importer(self.writer(ctx), target)
-        result = importer.run(conn, rows, ctx.actor, partial=partial, progress=progress)
+        result = self._all_or_nothing(
+            lambda: importer.run(conn, rows, ctx.actor, partial=partial, progress=progress)
+        )
         done = {
             **(detail or {}),
             "via": self.caller.via,
