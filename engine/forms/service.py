@@ -35,7 +35,7 @@ from engine.core.issues import Issue
 from engine.core.sqltypes import INT64_MAX
 from engine.forms.access import Access
 from engine.forms.layout import FormLayout
-from engine.forms.linkage import SourceAccess
+from engine.forms.linkage import SourceAccess, preview
 from engine.forms.messages import issue
 from engine.forms.query import Page, Reader
 from engine.forms.records import Writer, history
@@ -225,6 +225,12 @@ class RecordService:
         if not entries:
             raise not_found()
         return entries
+
+    def linkage_preview(self, values: Any) -> dict[str, Any]:
+        """The values data linkage defaults would copy into a record with `values`, read as the
+        caller (403 without the right to create records)."""
+        self.require("create")
+        return preview(self.conn, self.writer().linker, values)
 
     # --- writes -----------------------------------------------------------------------------
     def create_many(

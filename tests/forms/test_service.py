@@ -298,3 +298,19 @@ def test_system_loads_keep_ids_and_only_system_callers_may_load(
         [{"_id": 900_002, "name": "包联系人", "customer": 900_003}], paths=["data.contact[0]."]
     )
     assert links == [("customer", 900_003, "data.contact[0].customer")]
+
+
+def test_linkage_previews_need_the_right_to_create(crm: dict[str, Any], conn: Connection) -> None:
+    refused(403, opened(crm, conn, "gm", "contact").linkage_preview, {"name": "x"})
+    assert opened(crm, conn, "rep_a1", "contact").linkage_preview({"name": "x"}) == {}
+    # followup.customer_owner copies the chosen customer's owner, read with the caller's rights
+    followup = opened(crm, conn, "rep_a1", "followup")
+    own = opened(crm, conn, "rep_a1").list(limit=1).items[0]
+    outside = others(crm, conn, "rep_a1")
+    mine = followup.linkage_preview({"customer": {"_id": own["_id"]}})
+    assert mine["customer_owner"]["id"] == crm["ids"]["rep_a1"]
+    hidden = followup.linkage_preview({"customer": {"_id": outside["_id"]}})
+    assert hidden == {"customer_owner": None}
+    admin = opened(crm, conn, "admin", "followup")
+    found = admin.linkage_preview({"customer": {"_id": outside["_id"]}})
+    assert found["customer_owner"]["id"] == outside["_owner"]
