@@ -523,10 +523,8 @@ def records_export(
     data_dir: DataDir = None,
 ) -> None:
     """Export a form's records (every record: the command line acts as an administrator)."""
-    from engine.auth import audit
-    from engine.forms import apps
-    from engine.forms.query import Reader
-    from engine.forms.records_io import export_count, export_file
+    from engine.auth.callers import auditor
+    from engine.forms.service import open_form, system_caller
     from engine.forms.spreadsheet import Format, Language
 
     fmt: Format = "csv" if output.suffix.lower() == ".csv" else "xlsx"
@@ -534,14 +532,12 @@ def records_export(
     keys = [k.strip() for k in fields.split(",") if k.strip()] if fields else None
     with _database(data_dir) as engine:
         with engine.connect() as conn:
-            loaded = apps.load(conn, key)
-            reader = Reader(loaded.layout, loaded.form(form), _context(data_dir, "api"))
-            total = export_count(conn, reader, filter)
+            caller = system_caller(via="cli", audit=auditor(None, None))
+            service = open_form(_context(data_dir, "api"), conn, key, form, caller)
+            total = service.export_count(filter)
             with _bar() as bar:
                 task = bar.add_task(f"导出 / exporting {key}/{form}", total=total)
-                rows = export_file(
-                    conn,
-                    reader,
+                result = service.export(
                     output,
                     fmt=fmt,
                     lang=language,
@@ -551,16 +547,8 @@ def records_export(
                     progress=lambda done: bar.update(task, completed=done),
                 )
         with engine.begin() as conn:
-            detail = {
-                "format": fmt,
-                "filter": filter,
-                "sort": sort,
-                "fields": keys,
-                "rows": rows,
-                "via": "cli",
-            }
-            audit.record(conn, "records.export", subject=f"{key}/{form}", detail=detail)
-    typer.echo(f"已导出 / exported {rows} records -> {output}")
+            service.audit_export(conn, result)
+    typer.echo(f"已导出 / exported {result.rows} records -> {output}")
 
 
 @record_commands.command("import")
@@ -576,10 +564,8 @@ def records_import(
     data_dir: DataDir = None,
 ) -> None:
     """Create records from a spreadsheet through the record pipeline (all or nothing by default)."""
-    from engine.auth import audit
-    from engine.forms import apps
-    from engine.forms.records import Writer
-    from engine.forms.records_io import Importer
+    from engine.auth.callers import auditor
+    from engine.forms.service import open_form, system_caller
     from engine.forms.spreadsheet import detect_format, read_rows
 
     try:
@@ -590,25 +576,15 @@ def records_import(
     with _database(data_dir) as engine:
         rows = read_rows(data, detect_format(path.name, data), 1_000_000)
         with engine.begin() as conn, _bar() as bar:
-            loaded = apps.load(conn, key)
-            ctx = _context(data_dir)
-            writer = Writer(loaded.layout, loaded.id, loaded.form(form), ctx)
+            caller = system_caller(via="cli", audit=auditor(None, None))
+            service = open_form(_context(data_dir), conn, key, form, caller)
             task = bar.add_task(f"导入 / importing {path.name}", total=len(rows) - 1)
-            result = Importer(writer, lambda _: None).run(
-                conn,
+            result = service.import_rows(
                 rows,
-                ctx.actor,
                 partial=partial,
+                detail={"file": path.name, "rows": len(rows) - 1},
                 progress=lambda done: bar.update(task, completed=done),
             )
-            detail = {
-                "file": path.name,
-                "rows": len(rows) - 1,
-                "created": len(result.created),
-                "failed": len(result.failed),
-                "via": "cli",
-            }
-            audit.record(conn, "records.import", subject=f"{key}/{form}", detail=detail)
     for issues in list(result.failed.values())[:50]:
         for found in issues:
             typer.echo(

@@ -14,10 +14,11 @@ Then the link's creator and owner must still hold the rights it publishes
 `public.expired`, reason `not_permitted`); fields they may no longer see (or, on a fill link,
 edit) are left out.
 
-A fill link creates the record through the one record pipeline (`engine.forms.records.Writer`)
-with a `LinkAccess` that makes every other field unknown, on channel `public_link`, owned by
-the link's owner and inside the creator's and owner's create scopes. A query link reads through the `Reader`
-with a `LinkAccess` whose row scope is "the creator's and owner's view scopes, and every key
+Both kinds open the form through the record service (`engine.forms.service`) as a
+`public_link` caller (`link_caller`). A fill link creates the record with a `LinkAccess` that
+makes every other field unknown (and system values unknown fields), on channel `public_link`,
+owned by the link's owner and inside the creator's and owner's create scopes. A query link
+lists records with a `LinkAccess` whose row scope is "the creator's and owner's view scopes, and every key
 field equals the given value", so both are part of the SQL and only the link's fields are selected.
 """
 
@@ -50,8 +51,7 @@ from engine.forms.layout import FormLayout
 from engine.forms.linkage import SourceAccess
 from engine.forms.live import live_scripts
 from engine.forms.messages import issue
-from engine.forms.query import Reader
-from engine.forms.records import Writer
+from engine.forms.service import Caller, open_form
 from engine.forms.uploads import accepting, check_link_quota, too_large
 from engine.settings import Settings
 from engine.store.files import FileInfo, FileStore, FileTooLarge
@@ -332,13 +332,6 @@ def _fill(
     try:
         with engine.begin() as conn:
             loaded, form = _loaded(conn, link)
-            system = [
-                issue(k, "unknown_field", key=k)
-                for k in body
-                if isinstance(k, str) and k.startswith("_")
-            ]
-            if system:
-                raise invalid(system)  # the record's system values are not the public's to set
             access = LinkAccess(
                 "fill",
                 frozenset(_fill_fields(link, form)),
@@ -346,15 +339,8 @@ def _fill(
                 owner=link.rights.access,
             )
             filler = ctx.with_actor(Actor(None, CHANNEL, owner=link.owner_id, link_id=link.id))
-            writer = Writer(
-                loaded.layout,
-                loaded.id,
-                form,
-                filler,
-                access=access,
-                source_access=owner_access(link, loaded),
-            )
-            [record_id] = writer.create_many(conn, [body], filler.actor)
+            caller = link_caller(access, owner_access(link, loaded))
+            [record_id] = open_form(filler, conn, loaded, form.key, caller).create_many([body])
             audit.record(
                 conn,
                 "public.submit",
@@ -424,6 +410,12 @@ def upload(
     return info
 
 
+def link_caller(access: LinkAccess, linkage: SourceAccess | None = None) -> Caller:
+    """A link's anonymous visitor as a record-service caller: the link's rights, nobody as
+    CURRENT_USER(), data linkage read with the link's bound (`owner_access`)."""
+    return Caller("public_link", access, source_access=linkage, via=CHANNEL)
+
+
 def owner_access(link: OpenLink, loaded: apps.LoadedApp) -> SourceAccess:
     """Data linkage on a fill link reads source forms with the link's bound: what both its
     owner and its creator may read (unrestricted for administrators and the admin token,
@@ -450,9 +442,8 @@ def _query(
                 keys=keys,
                 owner=link.rights.access,
             )
-            page = Reader(loaded.layout, form, ctx, access=access).list(
-                conn, sort="-_id", limit=MAX_RESULTS, count=False
-            )
+            service = open_form(ctx, conn, loaded, form.key, link_caller(access))
+            page = service.list(sort="-_id", limit=MAX_RESULTS, count=False)
             items = [{k: item[k] for k in shown if k in item} for item in page.items]
             audit.record(
                 conn,

@@ -35,7 +35,7 @@ from engine.forms.layout import AppLayout, FormLayout
 from engine.forms.messages import issue
 from engine.forms.migrate import Plan, apply_plan, make_plan, recorded
 from engine.forms.query import Reader
-from engine.forms.records import Writer, lone_surrogate_issue, lone_surrogates
+from engine.forms.records import lone_surrogate_issue, lone_surrogates
 from engine.forms.spec import AppSpec
 from engine.settings import get_settings
 from engine.store.models import App, AppVersion, FormField, Role, User
@@ -386,6 +386,7 @@ def load_records(
     """Insert pack records form by form (ids kept), relations after all rows exist, on the
     `import` channel of `ctx` (its clock and time zone fill defaults and serials)."""
     from engine.core.issues import Issue
+    from engine.forms.service import open_form, system_caller
 
     unknown = [
         Issue(f"data.{key}", "unknown_form", f"表单 {key} 不存在", f"Form {key} does not exist")
@@ -401,13 +402,10 @@ def load_records(
     deferred: list[tuple[str, int, str]] = []
     total = 0
     for form_key, records in data.items():
-        form = app.layout.forms[form_key]
-        writer = Writer(app.layout, app.id, form, imported)
-        writer.defer_links = True
-        writer.trust_files = True
+        # a system load through the record service: no caller's rights, no record events
+        service = open_form(imported, conn, app, form_key, system_caller(via="pack"))
         paths = [f"data.{form_key}[{i}]." for i in range(len(records))]
-        writer.create_many(conn, records, imported.actor, preserve=True, paths=paths)
-        deferred.extend(writer.deferred)
+        deferred.extend(service.load(records, paths=paths))
         total += len(records)
     wanted: dict[str, set[int]] = {}
     for target, value, _ in deferred:

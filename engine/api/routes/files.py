@@ -158,7 +158,7 @@ def download_from_record(
     """A file referenced by a field of this record that the caller may see (else 404)."""
     with read_only(engine) as conn:
         opened = open_form(conn, app, form, principal, request)
-        record = opened.reader().get(conn, record_id)
+        record = opened.get(record_id)
         if file_id not in file_ids(opened.form, record):
             raise not_found()
         found = file_store(request).find(conn, file_id)

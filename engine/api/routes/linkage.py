@@ -11,7 +11,6 @@ from engine.api.deps import DbEngine, read_only
 from engine.api.routes.records import open_form
 from engine.api.security import CurrentUser
 from engine.core.errors import invalid
-from engine.forms.linkage import preview
 from engine.forms.records import lone_surrogate_issue, lone_surrogates
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
@@ -30,7 +29,4 @@ def linkage_values(
     if bad := lone_surrogates(values, ("values",)):
         raise invalid([lone_surrogate_issue(path) for path in bad])  # valid JSON no database stores
     with read_only(engine) as conn:
-        opened = open_form(conn, app, form, principal, request)
-        writer = opened.writer()
-        writer.require("create")
-        return {"values": preview(conn, writer.linker, values)}
+        return {"values": open_form(conn, app, form, principal, request).linkage_preview(values)}

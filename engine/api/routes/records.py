@@ -1,12 +1,12 @@
 """`/apps/{app}/forms/{form}/records`: list, read, create, change, delete, restore, batch, history.
 
-Every write goes through the forms engine's record pipeline (`engine.forms.records.Writer`);
-this router only parses the request and picks the transaction.
+Every read and write goes through the record service (`engine.forms.service`), which checks
+the caller's rights; this router only parses the request, picks the transaction and maps the
+answer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -14,19 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, context_for, limited, read_only
-from engine.api.security import SAFE_METHODS, CurrentUser
-from engine.auth.permissions import FormAccess, form_access, source_access, user_departments
+from engine.api.security import SAFE_METHODS, CurrentUser, client_ip
+from engine.auth.callers import open_as
+from engine.auth.permissions import FormAccess
 from engine.auth.principal import Principal
-from engine.core.context import Actor, ExecutionContext
-from engine.core.errors import ServiceError, forbidden, not_found
-from engine.core.issues import Issue
-from engine.core.sqltypes import INT64_MAX
-from engine.forms import apps
-from engine.forms.layout import FormLayout
-from engine.forms.query import MAX_LIMIT, Reader
-from engine.forms.records import Writer, history
-from engine.forms.resolve import NOBODY, Who
+from engine.forms.query import MAX_LIMIT
 from engine.forms.roles import ACTIONS
+from engine.forms.service import RecordService
 from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
@@ -38,59 +32,24 @@ RecordBody = Annotated[
 MAX_BATCH = 1000
 
 
-@dataclass(frozen=True)
-class Opened:
-    """A form opened for one caller: its app, layout, the caller's access (None: admin) and
-    the request's execution context (the caller as actor, the organisation's time zone)."""
-
-    app: apps.LoadedApp
-    form: FormLayout
-    access: FormAccess | None
-    principal: Principal
-    ctx: ExecutionContext
-    who: Who = NOBODY  # the member CURRENT_USER() and CURRENT_DEPARTMENTS() read
-
-    def reader(self) -> Reader:
-        return Reader(self.app.layout, self.form, self.ctx, access=self.access, who=self.who)
-
-    def writer(self, ctx: ExecutionContext | None = None) -> Writer:
-        """The record pipeline for this form, in `ctx` (default: the request's context)."""
-        linkage = source_access(self.principal, self.app.id, self.app.layout.spec)
-        return Writer(
-            self.app.layout,
-            self.app.id,
-            self.form,
-            ctx or self.ctx,
-            access=self.access,
-            source_access=linkage,
-            who=self.who,
-        )
-
-    @property
-    def actor(self) -> Actor:
-        return self.ctx.actor
+def _open(
+    conn: Connection, app: str, form: str, principal: Principal, request: Request
+) -> RecordService:
+    """The form opened for the caller through the record service (`engine.forms.service`):
+    404 when they hold no access to it (no existence leak), 403 for a write with a read-only
+    token."""
+    return open_as(
+        context_for(request, principal.actor()),
+        conn,
+        principal,
+        app,
+        form,
+        writes=request.method not in SAFE_METHODS,
+        ip=client_ip(request),
+    )
 
 
-def _open(conn: Connection, app: str, form: str, principal: Principal, request: Request) -> Opened:
-    """The form with the caller's rights; 404 when they hold no access to it (no existence leak)."""
-    if not principal.may_use_app(app):
-        raise not_found()
-    if not principal.can_write and request.method not in SAFE_METHODS:
-        raise forbidden()
-    loaded = apps.load(conn, app)
-    layout = loaded.form(form)
-    ctx = context_for(request, principal.actor())
-    if principal.is_admin:
-        user = principal.user_id
-        who = Who(user, user_departments(conn, user)) if user is not None else NOBODY
-        return Opened(loaded, layout, None, principal, ctx, who)
-    access = form_access(conn, principal, loaded.id, loaded.layout.spec, layout)
-    if not access.allows("view"):
-        raise not_found()
-    return Opened(loaded, layout, access, principal, ctx, Who.of(access))
-
-
-open_form = _open  # the records I/O router opens forms the same way
+open_form = _open  # the other form routers open forms the same way
 
 
 @router.get("/records")
@@ -125,19 +84,14 @@ def list_records(
         key, _, record_id = related.partition(":")
         pointing = (key, int(record_id))
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        page = (
-            _open(conn, app, form, principal, request)
-            .reader()
-            .list(
-                conn,
-                filter=filter,
-                sort=sort,
-                q=q,
-                limit=limit,
-                offset=offset,
-                count=count == "exact",
-                related=pointing,
-            )
+        page = _open(conn, app, form, principal, request).list(
+            filter=filter,
+            sort=sort,
+            q=q,
+            limit=limit,
+            offset=offset,
+            count=count == "exact",
+            related=pointing,
         )
     return {"items": page.items, "total": page.total}
 
@@ -154,11 +108,7 @@ def recycle_bin(
 ) -> dict[str, Any]:
     """Deleted records that can still be restored, most recently deleted first."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        opened = _open(conn, app, form, principal, request)
-        opened.writer().require("delete")
-        page = opened.reader().list(
-            conn, sort="", limit=limit, offset=offset, deleted=True, action="delete"
-        )
+        page = _open(conn, app, form, principal, request).recycle_bin(limit=limit, offset=offset)
     return {"items": page.items, "total": page.total}
 
 
@@ -173,10 +123,7 @@ def create_record(
 ) -> dict[str, Any]:
     """Create a record; returns it with computed fields filled (422 with every issue otherwise)."""
     with engine.begin() as conn:
-        opened = _open(conn, app, form, principal, request)
-        writer = opened.writer()
-        [record_id] = writer.create_many(conn, [record], opened.actor)
-        return writer.reader.get(conn, record_id)
+        return _open(conn, app, form, principal, request).create(record)
 
 
 @router.post("/records/batch")
@@ -192,82 +139,8 @@ def batch(
     """Create (no `_id`) or change (`_id` + `_version`) many records: all or nothing, or with
     `partial=true` each row on its own, with per-row results."""
     with engine.begin() as conn:
-        opened = _open(conn, app, form, principal, request)
-        writer, actor = opened.writer(), opened.actor
-        if not partial:
-            return {"results": _batch_all(conn, writer, records, actor)}
-        results = []
-        for index, record in enumerate(records):
-            savepoint = conn.begin_nested()
-            try:
-                [result] = _batch_all(conn, writer, [record], actor, offset=index)
-            except ServiceError as exc:
-                savepoint.rollback()
-                results.append(
-                    {
-                        "index": index,
-                        "ok": False,
-                        "error": {"code": exc.code, "issues": [i.to_dict() for i in exc.issues]},
-                    }
-                )
-            else:
-                savepoint.commit()
-                results.append(result)
-        return {"results": results}
-
-
-def _batch_all(
-    conn: Any, writer: Writer, records: list[Any], actor: Actor, offset: int = 0
-) -> list[dict[str, Any]]:
-    creates = [
-        (i, r)
-        for i, r in enumerate(records)
-        if not (isinstance(r, dict) and r.get("_id") is not None)
-    ]
-    updates = [
-        (i, r) for i, r in enumerate(records) if isinstance(r, dict) and r.get("_id") is not None
-    ]
-    results: dict[int, dict[str, Any]] = {}
-    issues: list[Issue] = []
-    if creates:
-        try:
-            ids = writer.create_many(
-                conn, [r for _, r in creates], actor, paths=[f"[{offset + i}]." for i, _ in creates]
-            )
-        except ServiceError as exc:
-            if exc.status != 422:
-                raise
-            issues.extend(exc.issues)
-        else:
-            for (i, _), record_id in zip(creates, ids, strict=True):
-                results[i] = {"index": offset + i, "ok": True, "_id": record_id, "_version": 1}
-    for i, record in updates:
-        record_id = record["_id"]
-        if (
-            not isinstance(record_id, int)
-            or isinstance(record_id, bool)
-            or not 1 <= record_id <= INT64_MAX
-        ):
-            issues.append(
-                Issue(
-                    f"[{offset + i}]._id",
-                    "expected_id",
-                    "应为编号（正整数）",
-                    "Expected an id (a positive whole number)",
-                )
-            )
-            continue
-        try:
-            version = writer.update(conn, record_id, record, actor)
-        except ServiceError as exc:
-            if exc.status != 422:
-                raise
-            issues.extend(issue.under(f"[{offset + i}]") for issue in exc.issues)
-        else:
-            results[i] = {"index": offset + i, "ok": True, "_id": record_id, "_version": version}
-    if issues:
-        raise ServiceError(422, "validation_failed", issues)
-    return [results[i] for i in sorted(results)]
+        service = _open(conn, app, form, principal, request)
+        return {"results": service.batch(records, partial=partial)}
 
 
 @router.get("/records/{record_id}")
@@ -281,7 +154,7 @@ def get_record(
 ) -> dict[str, Any]:
     """One live record (404 when missing or deleted)."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        return _open(conn, app, form, principal, request).reader().get(conn, record_id)
+        return _open(conn, app, form, principal, request).get(record_id)
 
 
 @router.patch("/records/{record_id}")
@@ -296,10 +169,7 @@ def patch_record(
 ) -> dict[str, Any]:
     """Change some fields; `_version` must be the version read (409 when someone saved since)."""
     with engine.begin() as conn:
-        opened = _open(conn, app, form, principal, request)
-        writer = opened.writer()
-        writer.update(conn, record_id, record, opened.actor)
-        return writer.reader.get(conn, record_id)
+        return _open(conn, app, form, principal, request).update(record_id, record)
 
 
 @router.delete("/records/{record_id}", status_code=204)
@@ -313,8 +183,7 @@ def delete_record(
 ) -> None:
     """Move a record to the recycle bin."""
     with engine.begin() as conn:
-        opened = _open(conn, app, form, principal, request)
-        opened.writer().delete(conn, record_id, opened.actor)
+        _open(conn, app, form, principal, request).delete(record_id)
 
 
 @router.post("/records/{record_id}/restore")
@@ -328,10 +197,7 @@ def restore_record(
 ) -> dict[str, Any]:
     """Bring a record back from the recycle bin."""
     with engine.begin() as conn:
-        opened = _open(conn, app, form, principal, request)
-        writer = opened.writer()
-        writer.restore(conn, record_id, opened.actor)
-        return writer.reader.get(conn, record_id)
+        return _open(conn, app, form, principal, request).restore(record_id)
 
 
 @router.get("/records/{record_id}/history")
@@ -345,16 +211,7 @@ def record_history(
 ) -> list[dict[str, Any]]:
     """Every change of a record, oldest first, with its field-level diff."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        opened = _open(conn, app, form, principal, request)
-        reader = opened.reader()
-        if opened.access is not None:
-            reader.get(conn, record_id)  # 404 unless the caller may see the record
-        entries = reader.history_json(
-            conn, history(conn, opened.form, record_id, hidden=reader.hidden)
-        )
-    if not entries:
-        raise not_found()
-    return entries
+        return _open(conn, app, form, principal, request).history(record_id)
 
 
 @router.get("/permissions/me")
@@ -364,7 +221,7 @@ def my_permissions(
     """What I may do with this form: actions, row scope per action, and field access."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         opened = _open(conn, app, form, principal, request)
-    if opened.access is None:
+    if not isinstance(opened.access, FormAccess):  # administrators: unrestricted
         return {"roles": [], "admin": True, "actions": list(ACTIONS), "scopes": {}, "fields": {}}
     return opened.access.summary()
 
@@ -386,6 +243,5 @@ def transfer(
 ) -> dict[str, Any]:
     """Give records to another owner (`_owner`), all or nothing; needs edit rights on each."""
     with engine.begin() as conn:
-        opened = _open(conn, app, form, principal, request)
-        changed = opened.writer().transfer(conn, body.ids, body.owner, opened.actor)
+        changed = _open(conn, app, form, principal, request).transfer(body.ids, body.owner)
     return {"transferred": changed}

@@ -1,8 +1,8 @@
 """`/apps/{app}/forms/{form}/records/export` and `/records/import`: records as xlsx or CSV files.
 
-Thin router: formatting and parsing live in `engine.forms.spreadsheet`, the export and import
-services in `engine.forms.records_io`. Both need the role's `export`/`import` action (403),
-and both write an audit entry. Registered before the records router, so `/records/export` is
+Thin router: the record service (`engine.forms.service`) checks the role's `export`/`import`
+action (403), exports, imports and writes the audit entry; formatting and parsing live in
+`engine.forms.spreadsheet` and `engine.forms.records_io`. Registered before the records router, so `/records/export` is
 never taken for `/records/{record_id}`.
 """
 
@@ -19,15 +19,9 @@ from starlette.background import BackgroundTask
 
 from engine.api.deps import DbEngine, limited, read_only
 from engine.api.errors import pick_language
-from engine.api.routes.records import Opened, open_form
-from engine.api.security import CurrentUser, client_ip
-from engine.auth import audit
-from engine.auth.permissions import form_access
-from engine.auth.principal import Principal
-from engine.core.context import Actor
-from engine.core.errors import ServiceError, forbidden
-from engine.forms.access import Access
-from engine.forms.records_io import Importer, export_file
+from engine.api.routes.records import open_form
+from engine.api.security import CurrentUser
+from engine.core.errors import ServiceError
 from engine.forms.spreadsheet import detect_format, label_in, read_rows
 from engine.store.limits import Work
 
@@ -39,11 +33,6 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
 }
-
-
-def _require(opened: Opened, action: str) -> None:
-    if opened.access is not None and not opened.access.allows(action):
-        raise forbidden()
 
 
 @router.get("/records/export", response_class=FileResponse)
@@ -75,27 +64,11 @@ def export_records(
     try:
         with read_only(engine) as conn, limited(conn, request, Work.EXPORT):
             opened = open_form(conn, app, form, principal, request)
-            _require(opened, "export")
-            reader = opened.reader()
-            rows = export_file(
-                conn, reader, path, fmt=format, lang=language, filter=filter, sort=sort, fields=keys
+            result = opened.export(
+                path, fmt=format, lang=language, filter=filter, sort=sort, fields=keys
             )
         with engine.begin() as conn:
-            audit.record(
-                conn,
-                "records.export",
-                actor_id=principal.user_id,
-                ip=client_ip(request),
-                subject=f"{app}/{form}",
-                detail={
-                    "format": format,
-                    "filter": filter,
-                    "sort": sort,
-                    "fields": keys,
-                    "rows": rows,
-                    "via": principal.via,
-                },
-            )
+            opened.audit_export(conn, result)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -126,7 +99,8 @@ def import_records(
     `partial=true` the good rows written and the bad ones reported per row."""
     language = pick_language(request)
     with read_only(engine) as conn:
-        _require(open_form(conn, app, form, principal, request), "import")
+        checked = open_form(conn, app, form, principal, request)
+        checked.require("import")
     data = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         raise ServiceError(
@@ -140,38 +114,14 @@ def import_records(
         "file": (file.filename or "")[:200],
         "rows": len(rows) - 1,
         "partial": partial,
-        "via": principal.via,
     }
     try:
         with engine.begin() as conn, limited(conn, request, Work.IMPORT):
             opened = open_form(conn, app, form, principal, request)
-            _require(opened, "import")
-            ctx = opened.ctx.with_actor(Actor(principal.user_id, "import"))
-            writer = opened.writer(ctx)
-            importer = Importer(writer, _target_access(conn, opened, principal))
-            result = importer.run(conn, rows, ctx.actor, partial=partial)
-            detail.update(created=len(result.created), failed=len(result.failed))
-            audit.record(
-                conn,
-                "records.import",
-                actor_id=principal.user_id,
-                ip=client_ip(request),
-                subject=f"{app}/{form}",
-                detail=detail,
-            )
+            result = opened.import_rows(rows, partial=partial, detail=detail)
     except ServiceError as exc:
-        if exc.status == 422:
-            with engine.begin() as conn:
-                detail.update(created=0, issues=len(exc.issues))
-                audit.record(
-                    conn,
-                    "records.import",
-                    actor_id=principal.user_id,
-                    success=False,
-                    ip=client_ip(request),
-                    subject=f"{app}/{form}",
-                    detail=detail,
-                )
+        with engine.begin() as conn:
+            checked.audit_failed_import(conn, exc, detail)
         raise
     outcomes: list[dict[str, Any]] = [
         {"row": n, "ok": True, "_id": record_id} for n, record_id in result.created.items()
@@ -190,16 +140,3 @@ def import_records(
         "ignored_columns": result.ignored_columns,
         "results": sorted(outcomes, key=lambda o: o["row"]),
     }
-
-
-def _target_access(conn: Any, opened: Opened, principal: Principal) -> Any:
-    """The caller's access to another form of the app (related records are found by title only
-    among those they may see)."""
-
-    def access(key: str) -> Access | None:
-        if opened.access is None:
-            return None
-        loaded = opened.app
-        return form_access(conn, principal, loaded.id, loaded.layout.spec, loaded.layout.forms[key])
-
-    return access
