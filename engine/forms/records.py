@@ -27,11 +27,10 @@ from engine.core.context import CHANNELS, Actor
 from engine.core.errors import ServiceError, invalid, not_found
 from engine.core.moments import datetime_json
 from engine.forms.changes import Change
-from engine.forms.field_types.computed import SerialField
+from engine.forms.field_types.computed import FormulaField, SerialField
 from engine.forms.field_types.links import RelationField
 from engine.forms.layout import FieldLayout, FormLayout
 from engine.forms.messages import issue
-from engine.forms.query import FILE_TYPES
 from engine.forms.writing.base import _layout_cache
 from engine.forms.writing.convert import (
     SYSTEM_WRITABLE_ON_IMPORT,
@@ -149,7 +148,7 @@ class Writer(Writing):
         prepared.values = {
             k: v
             for k, v in merged.items()
-            if k in prepared.values or self.form.fields[k].spec.type == "formula"
+            if k in prepared.values or isinstance(self.form.fields[k].spec, FormulaField)
         }
         for key, rows in prepared.rows.items():
             rows_layout = self.form.fields[key].rows
@@ -350,7 +349,7 @@ def _history_writers(form: FormLayout) -> dict[str, Callable[[Any], Any]]:
     def writer(layout: FieldLayout) -> Callable[[Any], Any]:
         if isinstance(layout.spec, RelationField):
             return lambda value: None if value is None else {"_id": value}
-        if layout.spec.type in FILE_TYPES:
+        if layout.kind.traits.is_file:
             return lambda value: None if not value else [{"file_id": v} for v in value]
         return layout.write_json
 

@@ -75,6 +75,15 @@ class Traits:
     """Linkage conditions compare values within one family (text-like, numbers, or the type
     itself); None: it cannot be a condition."""
 
+    @property
+    def people(self) -> str | None:
+        """'user' or 'department' for a member or department value someone picks (a stored
+        reference the engine checks on write and names on read); None otherwise, including the
+        computed created-by/updated-by fields, which the engine fills itself."""
+        if self.computed or self.refers_to not in ("user", "department"):
+            return None
+        return self.refers_to
+
     def json(self) -> dict[str, Any]:
         """The traits as the palette publishes them."""
         out: dict[str, Any] = {}

@@ -16,7 +16,7 @@ from engine.forms.changes import ChangePath
 from engine.forms.field_types.links import RelationField
 from engine.forms.layout import AppLayout, Container, FormLayout
 from engine.forms.linkage import Linker, SourceAccess
-from engine.forms.query import FILE_TYPES, Reader
+from engine.forms.query import Reader
 from engine.forms.resolve import Who
 
 _T = TypeVar("_T")
@@ -75,7 +75,7 @@ class WriterBase:
             and layout.source == "column"
             and layout.writable
             and not isinstance(layout.spec, RelationField)
-            and layout.spec.type not in FILE_TYPES
+            and not layout.kind.traits.is_file
         }
 
 

@@ -20,7 +20,7 @@ from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
 from engine.forms.layout import Container, FieldLayout
 from engine.forms.messages import issue
-from engine.forms.query import FILE_TYPES, PEOPLE, Reader
+from engine.forms.query import Reader
 from engine.forms.writing.base import _layout_cache
 from engine.forms.writing.convert import Converting, Prepared
 from engine.store.models import Department, StoredFile, User
@@ -97,14 +97,14 @@ class Checking(Converting):
                         for i, v in enumerate(ids)
                     ]
                     slots.update({at: f"{slot}{spec.key}" for _, _, at in found})
-                elif spec.type in PEOPLE and values.get(spec.key) is not None:
+                elif (people := layout.kind.traits.people) and values.get(spec.key) is not None:
                     raw = values[spec.key]
-                    kind = (PEOPLE[spec.type], "")
+                    kind = (people, "")
                     if isinstance(raw, list):
                         found = [(kind, v, f"{where}[{i}]") for i, v in enumerate(raw)]
                     else:
                         found = [(kind, raw, where)]
-                elif spec.type in FILE_TYPES and values.get(spec.key):
+                elif layout.kind.traits.is_file and values.get(spec.key):
                     found = [
                         (("file", ""), v, f"{where}[{i}]") for i, v in enumerate(values[spec.key])
                     ]
@@ -396,7 +396,7 @@ class Checking(Converting):
 
         def collect(container: Container, values: Mapping[str, Any], slot: str) -> None:
             for layout in container.fields.values():
-                if layout.spec.type in FILE_TYPES:
+                if layout.kind.traits.is_file:
                     kept.update(
                         (f"{slot}{layout.key}", ref["file_id"])
                         for ref in values.get(layout.key) or []
@@ -438,8 +438,8 @@ def _references(container: Container) -> list[FieldLayout]:
             f
             for f in container.fields.values()
             if isinstance(f.spec, RelationField)
-            or f.spec.type in PEOPLE
-            or f.spec.type in FILE_TYPES
+            or f.kind.traits.people is not None
+            or f.kind.traits.is_file
         ],
     )
 

@@ -19,7 +19,6 @@ from engine.forms.field_types.values import coerce_id
 from engine.forms.layout import Container, FieldLayout
 from engine.forms.linkage import linked_fields
 from engine.forms.messages import issue
-from engine.forms.query import FILE_TYPES
 from engine.forms.writing.defaults import Defaults
 
 SYSTEM_WRITABLE_ON_IMPORT = (
@@ -101,7 +100,13 @@ class Converting(Defaults):
             prepared.issues.append(issue(key, "read_only_field"))
             return
         if not found.writable:
-            if preserve and found.spec.type == "serial" and isinstance(raw, str):
+            # A computed value an export carries is a serial number (see Traits.portable).
+            if (
+                preserve
+                and found.kind.traits.computed
+                and found.kind.traits.portable
+                and isinstance(raw, str)
+            ):
                 prepared.system["#serial:" + key] = raw  # an imported serial keeps its number
             return  # computed values are read-only; an echoed value is ignored
         self._coerce_into(
@@ -153,7 +158,7 @@ class Converting(Defaults):
             else:
                 values[spec.key] = ids[0] if ids else None
             return
-        if spec.type in FILE_TYPES:
+        if layout.kind.traits.is_file:
             values[spec.key] = self._coerce_files(raw, issues, path)
             return
         value, found = layout.coerce(raw)
