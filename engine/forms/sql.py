@@ -19,7 +19,7 @@ composes the two.
 the live records of the form that the caller may read, filtered, as a WHERE condition, with
 `value(key)` (a field's value; 422 for unknown, hidden or list-valued fields), `formula(source)`
 (any formula over the record, hidden fields refused like in filters), `rows(columns)` (one row
-per record) and `grouped(by, measures)` (a GROUP BY select: counts, sums, averages, minimums and
+per record, optionally sorted) and `grouped(by, measures)` (a GROUP BY select: counts, sums, averages, minimums and
 maximums per group). Example — how many opportunities per stage the caller can see::
 
     scoped = FormSql(app, form, ctx, access=access).scoped(filter='amount > 1000')
@@ -702,7 +702,7 @@ class FormSql:
             conditions.append(self.search_sql(q, resolver))
         if related is not None:
             conditions.append(self.related_sql(*related))
-        return Scoped(self, resolver, and_(*conditions))
+        return Scoped(self, resolver, and_(*conditions), filter)
 
 
 AGGREGATES: dict[str, Callable[[Any], ColumnElement[Any]]] = {
@@ -728,6 +728,7 @@ class Scoped:
     sql: FormSql
     resolver: Resolver
     where: ColumnElement[bool]
+    filter: str | None = None  # the filter in `where` (sorts drop NULLS LAST where it can)
 
     @property
     def table(self) -> Any:
@@ -788,11 +789,17 @@ class Scoped:
                 [_issue(where, exc.code, exc.message_zh, exc.message_en, exc.line, exc.column)],
             ) from None
 
-    def rows(self, columns: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
+    def rows(
+        self, columns: Mapping[str, ColumnElement[Any]], *, sort: str | None = None
+    ) -> Select[Any]:
         """``SELECT columns FROM form WHERE scope AND filter``: one row per record, each column
-        labelled by its key."""
+        labelled by its key; ordered like a page by `sort` (``"-amount,title"``; 422 at
+        ``sort`` for a field that cannot be sorted or is hidden) when given."""
         labelled = [value.label(name) for name, value in columns.items()]
-        return select(*labelled).select_from(self.table).where(self.where)
+        statement = select(*labelled).select_from(self.table).where(self.where)
+        if sort is not None:
+            statement = statement.order_by(*self.sql.order_by(sort, self.resolver, self.filter))
+        return statement
 
     def grouped(
         self,

@@ -40,7 +40,6 @@ def crm(
     """The CRM with sample data and one probe: an opportunity of rep_a1 whose customer belongs
     to rep_b1 (outside rep_a1's scope), written by the administrator and handed over."""
     for found in installed_crm(request, tmp_path_factory):
-        admin = found["clients"]["admin"]
         customer = _create(
             found,
             "customer",
@@ -53,7 +52,6 @@ def crm(
             {"title": "跨组商机", "customer": customer["_id"], "stage": "won", "amount": "10"},
             "rep_a1",
         )
-        assert admin.get(f"{API}/apps/crm").status_code == 200
         yield found
 
 
@@ -160,9 +158,18 @@ def test_values_through_relations_are_grouped_with_the_rights_on_the_target(
         seen = _listed(conn, crm, "rep_a1", "opportunity")
         assert found == Counter(item["customer_level"] for item in seen)
         assert any(i["_id"] == probe["_id"] and i["customer_level"] is None for i in seen)
-        # One row per record, with the scope in WHERE.
+        # One row per record, with the scope in WHERE, sorted like a page.
         rows = conn.execute(scoped.rows({"id": scoped.value("_id")})).scalars().all()
         assert sorted(rows) == [item["_id"] for item in seen]
+        loaded = apps.load(conn, "crm")
+        access = _access(conn, crm, "rep_a1", "opportunity")
+        reader = Reader(loaded.layout, loaded.form("opportunity"), context(), access=access)
+        for sort in ("-amount,title", "customer_level,-_id"):
+            listed = reader.list(conn, sort=sort, filter="amount > 0", limit=1000).items
+            positive = reader.scoped(filter="amount > 0")
+            rows = conn.execute(positive.rows({"id": positive.value("_id")}, sort=sort)).scalars()
+            assert list(rows) == [item["_id"] for item in listed], sort
+        assert _refused(lambda: scoped.rows({}, sort="nope"))[:2] == ("sort", "unknown_sort")
 
 
 def test_fields_hidden_from_the_caller_are_refused_and_the_scope_holds(
