@@ -1,0 +1,469 @@
+"""Reading records, the JSON half: rows of a page statement -> DESIGN §12 record JSON.
+
+`RecordJson` turns the rows of a page statement (`engine.forms.sql.FormSql.page_statements`)
+into record JSON, reading each column by its label (system columns by name, fields by key, a
+relation's title and restriction as ``key#title`` / ``key#restricted``), never by position, so
+a statement whose columns come in another order reads the same. The multi-valued parts of a
+page — subform rows, to-many relations, many-relation lookups — and people names and file
+metadata are each fetched by one more query for the whole page (statements built by
+`FormSql`), so the number of statements never grows with the page size. It also writes single
+values (`value_json`) and a record's history as the caller may read it (`history_json`).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from engine import expr
+from engine.core.moments import datetime_json
+from engine.forms.cache import lru_on_layout, on_layout
+from engine.forms.field_types.links import LookupField, RelationField, RollupField
+from engine.forms.layout import Container, FieldLayout, RowsLayout
+from engine.forms.sql import FormSql, reaches_other_forms, ref_paths
+from engine.store.models import Department, StoredFile, User
+from engine.store.records import SYSTEM_FIELDS
+
+PEOPLE = {"user": "user", "users": "user", "department": "department", "departments": "department"}
+FILE_TYPES = frozenset({"attachment", "image", "signature"})
+
+# What a page column becomes in record JSON (`RecordJson.slots`).
+_VALUE, _RELATION, _PEOPLE, _FILES, _EXTRA = range(5)
+
+# The system columns that hold moments (written as ISO text); the others are written as read.
+_MOMENT = frozenset({"_created_at", "_updated_at", "_deleted_at"})
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """How one visible field of the form becomes record JSON: its key (also its column's
+    label), its kind, and the kind's writer (a value writer; for people, (kind, writer))."""
+
+    key: str
+    kind: int
+    writer: Any
+
+
+class RecordJson:
+    """Turns rows read with `sql` (one form, one caller) into record JSON."""
+
+    def __init__(self, sql: FormSql):
+        self.sql = sql
+        self.app = sql.app
+        self.form = sql.form
+        self.hidden = sql.hidden
+
+    # --- a page -------------------------------------------------------------------------
+    def slots(self) -> builtins.list[_Slot]:
+        """Per visible field, in form order, how its record JSON is made (kept per layout and
+        the caller's hidden fields)."""
+        cache = lru_on_layout(self.form, "record_json")
+        found: list[_Slot] | None = cache.get(self.hidden)
+        if found is None:
+            found = self._build_slots()
+            cache.put(self.hidden, found)
+        return found
+
+    def _build_slots(self) -> builtins.list[_Slot]:
+        slots: list[_Slot] = []
+        for field in self.form.fields.values():
+            if field.source == "none" or field.key in self.hidden:
+                continue
+            spec = field.spec
+            if field.source in ("rows", "links") or self.sql.many_lookup(self.form, field):
+                slots.append(_Slot(field.key, _EXTRA, None))
+            elif isinstance(spec, RelationField):
+                slots.append(_Slot(field.key, _RELATION, None))
+            elif spec.type in PEOPLE:
+                slots.append(
+                    _Slot(
+                        field.key,
+                        _PEOPLE,
+                        (PEOPLE[spec.type], self.value_writer(self.form, field)),
+                    )
+                )
+            elif spec.type in FILE_TYPES:
+                slots.append(_Slot(field.key, _FILES, None))
+            else:
+                slots.append(_Slot(field.key, _VALUE, self.value_writer(self.form, field)))
+        return slots
+
+    def page(self, conn: Connection, rows: Sequence[Any]) -> builtins.list[dict[str, Any]]:
+        """Rows of a page statement (`FormSql.page_columns`, in any order) -> record JSON, with
+        batched extras. Columns are found by their labels in the rows' keys."""
+        if not rows:
+            return []
+        at = {name: index for index, name in enumerate(rows[0]._fields)}
+        record = at["_id"]
+        system = [(name, at[name], name in _MOMENT) for name in SYSTEM_FIELDS]
+        slots = self.slots()
+        plan: list[tuple[str, int, int, int | None, Any]] = []
+        extras_wanted = False
+        for slot in slots:
+            if slot.kind == _EXTRA:
+                extras_wanted = True
+                plan.append((slot.key, _EXTRA, -1, None, None))
+            elif slot.kind == _RELATION:
+                plan.append(
+                    (
+                        slot.key,
+                        _RELATION,
+                        at[slot.key],
+                        at.get(f"{slot.key}#restricted"),
+                        at[f"{slot.key}#title"],
+                    )
+                )
+            else:
+                plan.append((slot.key, slot.kind, at[slot.key], None, slot.writer))
+        extras = (
+            self._extras(conn, self.form, [row[record] for row in rows]) if extras_wanted else {}
+        )
+        people = _PeopleNames()
+        files = _FileInfo()
+        items = []
+        for row in rows:
+            item: dict[str, Any] = {}
+            for name, index, moment in system:
+                value = row[index]
+                item[name] = datetime_json(value) if moment and value is not None else value
+            for key, kind, index, aux, extra in plan:
+                if kind == _VALUE:
+                    item[key] = extra(row[index])
+                elif kind == _RELATION:
+                    raw = row[index]
+                    if raw is None:
+                        item[key] = None
+                    elif aux is not None and row[aux]:
+                        item[key] = {"_id": raw, "title": None, "restricted": True}
+                    else:
+                        item[key] = {"_id": raw, "title": _title(row[extra])}
+                elif kind == _PEOPLE:
+                    value = extra[1](row[index])
+                    people.add(extra[0], value)
+                    item[key] = value
+                elif kind == _FILES:
+                    item[key] = files.add(row[index])
+                else:
+                    item[key] = self._extra_json(
+                        self.form.fields[key], extras[key].get(row[record], []), people, files
+                    )
+            items.append(item)
+        people.fill(conn)
+        files.fill(conn)
+        return items
+
+    def _extra_json(
+        self, field: FieldLayout, value: Any, people: _PeopleNames, files: _FileInfo
+    ) -> Any:
+        if field.source == "rows":
+            assert field.rows is not None
+            return [
+                {
+                    "_id": sub["_id"],
+                    **self._fields_json(field.rows, sub, sub.pop("#extras", {}), people, files),
+                }
+                for sub in value
+            ]
+        return value
+
+    def _fields_json(
+        self,
+        container: Container,
+        row: dict[str, Any],
+        extras: dict[str, dict[int, Any]],
+        people: _PeopleNames,
+        files: _FileInfo,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        record_id = row["_id"]
+        for field in container.fields.values():
+            spec = field.spec
+            if field.source == "none" or (container is self.form and field.key in self.hidden):
+                continue
+            if field.key in extras:
+                value = extras[field.key].get(record_id, [])
+                if field.source == "rows":
+                    assert field.rows is not None
+                    value = [
+                        {
+                            "_id": sub["_id"],
+                            **self._fields_json(
+                                field.rows, sub, sub.pop("#extras", {}), people, files
+                            ),
+                        }
+                        for sub in value
+                    ]
+                result[field.key] = value
+                continue
+            raw = row.get(field.key)
+            if isinstance(spec, RelationField):
+                if raw is None:
+                    result[field.key] = None
+                elif row.get(f"{field.key}#restricted"):
+                    result[field.key] = {"_id": raw, "title": None, "restricted": True}
+                else:
+                    result[field.key] = {"_id": raw, "title": _title(row.get(f"{field.key}#title"))}
+                continue
+            value = self.value_json(container, field, raw)
+            if spec.type in PEOPLE:
+                people.add(PEOPLE[spec.type], value)
+            elif spec.type in FILE_TYPES:
+                value = files.add(raw)
+            result[field.key] = value
+        return result
+
+    # --- the multi-valued parts ---------------------------------------------------------
+    def _extras(
+        self, conn: Connection, container: Container, ids: builtins.list[int]
+    ) -> dict[str, dict[int, Any]]:
+        """Subform rows, relation lists and many-relation lookups of the records `ids`."""
+        extras: dict[str, dict[int, Any]] = {}
+        if not ids:
+            return extras
+        for field in container.fields.values():
+            if container is self.form and field.key in self.hidden:
+                continue
+            if field.source == "rows":
+                assert field.rows is not None
+                extras[field.key] = self._rows(conn, field.rows, ids)
+            elif field.source == "links":
+                extras[field.key] = self._links(conn, field, ids)
+            elif self.sql.many_lookup(container, field):
+                extras[field.key] = self._lookups(conn, container, field, ids)
+        return extras
+
+    def _rows(self, conn: Connection, rows: RowsLayout, ids: builtins.list[int]) -> dict[int, Any]:
+        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        result = [dict(row._mapping) for row in conn.execute(self.sql.rows_select(rows, ids))]
+        sub_extras = self._extras(conn, rows, [row["_id"] for row in result])
+        for row in result:
+            row["#extras"] = sub_extras
+            found[row["_parent_id"]].append(row)
+        return found
+
+    def _links(
+        self, conn: Connection, field: FieldLayout, ids: builtins.list[int]
+    ) -> dict[int, Any]:
+        found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in conn.execute(self.sql.links_select(field, ids)):
+            source, target_id = row._mapping["_source_id"], row._mapping["_target_id"]
+            if row._mapping["restricted"]:
+                found[source].append({"_id": target_id, "title": None, "restricted": True})
+            else:
+                found[source].append({"_id": target_id, "title": _title(row._mapping["title"])})
+        return found
+
+    def _lookups(
+        self, conn: Connection, container: Container, field: FieldLayout, ids: builtins.list[int]
+    ) -> dict[int, Any]:
+        spec = field.spec
+        assert isinstance(spec, LookupField)
+        via = container.fields[spec.relation]
+        assert isinstance(via.spec, RelationField)
+        target = self.app.forms[via.spec.target]
+        owner = self.sql.value_owner(target, target.fields[spec.field])
+        found: dict[int, list[Any]] = defaultdict(list)
+        for row in conn.execute(self.sql.lookups_select(container, field, ids)):
+            source, raw = row._mapping["_source_id"], row._mapping["v"]
+            found[source].append(owner.kind.to_json(owner.spec, raw) if owner else expr.encode(raw))
+        return found
+
+    # --- single values ------------------------------------------------------------------
+    def value_json(self, container: Container, field: FieldLayout, raw: Any) -> Any:
+        """A value read from SQL as record JSON, written by the field that owns the value."""
+        return self.value_writer(container, field)(raw)
+
+    def value_writer(self, container: Container, field: FieldLayout) -> Callable[[Any], Any]:
+        """How `value_json` writes `field`'s values (resolved once per field layout)."""
+
+        def build() -> Callable[[Any], Any]:
+            owner = self.sql.value_owner(container, field)
+            return _encode if owner is None else owner.write_json
+
+        return on_layout(field, "value_writer", build)
+
+    # --- history ------------------------------------------------------------------------
+    def history_json(
+        self, conn: Connection, entries: builtins.list[dict[str, Any]]
+    ) -> builtins.list[dict[str, Any]]:
+        """A record's history entries (`engine.forms.records.history`) as the caller may read
+        them. A diff holds values as they were read, with every right, when the change was
+        made; so for a caller with restricted rights each related record's title is read again
+        with their rights now (restricted when outside them, blank when since deleted), and
+        values read through a relation (lookups, rollups and formulas over one) are left out."""
+        if self.sql.access is None or not reaches_other_forms(self.form):
+            return entries
+        relations = {
+            k: f.spec.target
+            for k, f in self.form.fields.items()
+            if isinstance(f.spec, RelationField)
+        }
+        through = {
+            k
+            for k in self.form.fields
+            if k not in relations and _reads_relation(self.form, k, set())
+        }
+        wanted: dict[str, set[int]] = defaultdict(set)
+        for entry in entries:
+            for key, change in entry["changes"].items():
+                if key in relations and isinstance(change, list):
+                    wanted[relations[key]].update(_related_ids(change))
+        titles: dict[tuple[str, int], dict[str, Any]] = {}
+        for form_key, found in wanted.items():
+            statement = self.sql.titles_select(form_key, sorted(found))
+            for row in conn.execute(statement):
+                record_id = row._mapping["_id"]
+                titles[(form_key, record_id)] = (
+                    {"_id": record_id, "title": None, "restricted": True}
+                    if row._mapping["restricted"]
+                    else {"_id": record_id, "title": _title(row._mapping["title"])}
+                )
+
+        def retitled(form_key: str, value: Any) -> Any:
+            if isinstance(value, list):
+                return [retitled(form_key, item) for item in value]
+            if isinstance(value, dict) and type(value.get("_id")) is int:
+                return titles.get((form_key, value["_id"]), {"_id": value["_id"], "title": None})
+            return value
+
+        for entry in entries:
+            changes = entry["changes"]
+            entry["changes"] = {
+                key: [retitled(relations[key], side) for side in change]
+                if key in relations and isinstance(change, list)
+                else change
+                for key, change in changes.items()
+                if key not in through
+            }
+        return entries
+
+
+def _encode(raw: Any) -> Any:
+    return expr.encode(raw) if raw is not None else None
+
+
+def _related_ids(change: builtins.list[Any]) -> builtins.list[int]:
+    """The record ids in a history diff's [before, after] of a relation field."""
+    found: list[int] = []
+    for side in change:
+        for item in side if isinstance(side, list) else [side]:
+            if isinstance(item, dict) and type(item.get("_id")) is int:
+                found.append(item["_id"])
+    return found
+
+
+def _reads_relation(container: Container, key: str, seen: set[tuple[int, str]]) -> bool:
+    """Whether field `key` of `container` is computed from something read through a relation."""
+    if (id(container), key) in seen:
+        return False
+    seen.add((id(container), key))
+    field = container.fields.get(key)
+    if field is None:
+        if isinstance(container, RowsLayout) and container.parent is not None:
+            return _reads_relation(container.parent, key, seen)
+        return False
+    spec = field.spec
+    if isinstance(spec, LookupField):
+        return True
+    if isinstance(spec, RollupField):
+        via = container.fields.get(spec.relation)
+        if via is None or via.rows is None:
+            return True
+        return _reads_relation(via.rows, spec.field, seen)
+    source = getattr(spec, "expr", None) if spec.type == "formula" else None
+    if not isinstance(source, str):
+        return False
+    try:
+        paths = ref_paths(expr.checked(source, container.schema))
+    except (expr.ExprError, ValueError):
+        return True
+    for path in paths:
+        ref = container.fields.get(path[0])
+        if ref is not None and isinstance(ref.spec, RelationField) and len(path) > 1:
+            return True
+        if ref is not None and ref.rows is not None and len(path) > 1:
+            if _reads_relation(ref.rows, path[1], seen):
+                return True
+        elif _reads_relation(container, path[0], seen):
+            return True
+    return False
+
+
+def _title(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return expr.encode(value) if not isinstance(value, int) else str(value)
+
+
+class _PeopleNames:
+    """Collects the user and department references of a page; fills in names in two queries."""
+
+    def __init__(self) -> None:
+        self.refs: dict[str, list[dict[str, Any]]] = {"user": [], "department": []}
+
+    def add(self, kind: str, value: Any) -> None:
+        items = value if isinstance(value, list) else [value] if value is not None else []
+        self.refs[kind].extend(item for item in items if isinstance(item, dict))
+
+    def fill(self, conn: Connection) -> None:
+        for kind, table, column in (
+            ("user", User.__table__, "display_name"),
+            ("department", Department.__table__, "name"),
+        ):
+            refs = self.refs[kind]
+            if not refs:
+                continue
+            # Ids are whole numbers (checked on write), written into the statement as digits: a
+            # bound expanding IN list costs more to prepare than this whole query takes to run.
+            wanted = sorted({ref["id"] for ref in refs if type(ref["id"]) is int})
+            names: dict[Any, Any] = {}
+            if wanted:
+                listed = ", ".join(str(int(i)) for i in wanted)
+                names = dict(
+                    conn.exec_driver_sql(
+                        f"SELECT id, {column} FROM {table.name} WHERE id IN ({listed})"  # type: ignore[attr-defined]
+                    ).all()
+                )
+            for ref in refs:
+                ref["name"] = names.get(ref["id"])
+
+
+class _FileInfo:
+    """Collects file ids of a page; fills in their metadata in one query."""
+
+    def __init__(self) -> None:
+        self.refs: list[dict[str, Any]] = []
+
+    def add(self, raw: Any) -> list[dict[str, Any]] | None:
+        if not raw:
+            return None
+        items = [{"file_id": file_id} for file_id in raw]
+        self.refs.extend(items)
+        return items
+
+    def fill(self, conn: Connection) -> None:
+        if not self.refs:
+            return
+        wanted = {ref["file_id"] for ref in self.refs}
+        rows = conn.execute(
+            select(StoredFile.id, StoredFile.name, StoredFile.size, StoredFile.mime).where(
+                StoredFile.id.in_(wanted)
+            )
+        ).all()
+        info = {row.id: row for row in rows}
+        for ref in self.refs:
+            row = info.get(ref["file_id"])
+            ref.update(
+                name=row.name if row else None,
+                size=row.size if row else None,
+                mime=row.mime if row else None,
+            )
+
+
+__all__ = ["FILE_TYPES", "PEOPLE", "RecordJson"]

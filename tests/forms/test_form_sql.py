@@ -1,0 +1,251 @@
+"""The SQL half of the reader as a report compiler uses it (`engine.forms.sql`), and record JSON
+read by column label, on SQLite and PostgreSQL with the stock CRM and its demo users.
+
+- `FormSql.scoped(...).grouped(...)`: a GROUP BY count per option field counts only the records
+  the caller may see (a rep only their own), agrees with what `Reader.list` shows them, reads
+  lookups through relations with the caller's rights on the target (an opportunity of rep_a1
+  pointing at rep_b1's customer counts under a blank level for rep_a1), and refuses fields
+  hidden from the caller — own, and reached through a relation — with a field-level 422.
+- `RecordJson.page` reads columns by label: the page statement built with its columns in another
+  order, or with a column it does not know first, gives the same record JSON as `Reader.list`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import literal, select
+from sqlalchemy.engine import Connection
+
+from engine.auth.permissions import form_access
+from engine.auth.principal import Principal
+from engine.core.errors import ServiceError
+from engine.forms import apps
+from engine.forms.access import Access
+from engine.forms.query import Reader
+from engine.forms.record_json import RecordJson
+from engine.forms.sql import FormSql
+from tests.auth.crm_org import API, installed_crm
+from tests.contexts import context
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def crm(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """The CRM with sample data and one probe: an opportunity of rep_a1 whose customer belongs
+    to rep_b1 (outside rep_a1's scope), written by the administrator and handed over."""
+    for found in installed_crm(request, tmp_path_factory):
+        customer = _create(
+            found,
+            "customer",
+            {"name": "乙方的客户", "level": "A", "phone": "13912340000"},
+            "rep_b1",
+        )
+        found["probe"] = _create(
+            found,
+            "opportunity",
+            {"title": "跨组商机", "customer": customer["_id"], "stage": "won", "amount": "10"},
+            "rep_a1",
+        )
+        yield found
+
+
+def _url(form: str, suffix: str = "") -> str:
+    return f"{API}/apps/crm/forms/{form}/records{suffix}"
+
+
+def _create(crm: dict[str, Any], form: str, data: dict[str, Any], owner: str) -> dict[str, Any]:
+    admin = crm["clients"]["admin"]
+    created = admin.post(_url(form), json=data)
+    assert created.status_code == 201, created.text
+    record_id = created.json()["_id"]
+    moved = admin.post(
+        _url(form, "/transfer"), json={"ids": [record_id], "owner": crm["ids"][owner]}
+    )
+    assert moved.status_code == 200, moved.text
+    record: dict[str, Any] = admin.get(_url(form, f"/{record_id}")).json()
+    return record
+
+
+def _access(conn: Connection, crm: dict[str, Any], username: str, form: str) -> Access | None:
+    """`username`'s rights on `form` (None for the engine itself: everything)."""
+    if username == "engine":
+        return None
+    loaded = apps.load(conn, "crm")
+    principal = Principal(crm["ids"][username], username, False, "session")
+    return form_access(conn, principal, loaded.id, loaded.layout.spec, loaded.layout.forms[form])
+
+
+def _sql(conn: Connection, crm: dict[str, Any], username: str, form: str) -> FormSql:
+    loaded = apps.load(conn, "crm")
+    access = _access(conn, crm, username, form)
+    return FormSql(loaded.layout, loaded.layout.forms[form], context(), access=access)
+
+
+def _listed(
+    conn: Connection, crm: dict[str, Any], username: str, form: str
+) -> list[dict[str, Any]]:
+    loaded = apps.load(conn, "crm")
+    access = _access(conn, crm, username, form)
+    reader = Reader(loaded.layout, loaded.layout.forms[form], context(), access=access)
+    page = reader.list(conn, sort="_id", limit=1000)
+    assert page.total == len(page.items) < 1000
+    return page.items
+
+
+def _refused(call: Any) -> tuple[str, str, str, str]:
+    with pytest.raises(ServiceError) as caught:
+        call()
+    assert caught.value.status == 422
+    issue = caught.value.issues[0]
+    assert issue.message_zh and issue.message_en
+    return issue.path, issue.code, issue.message_zh, issue.message_en
+
+
+def test_a_group_by_count_per_option_counts_only_what_the_caller_may_see(
+    crm: dict[str, Any],
+) -> None:
+    with crm["engine"].connect() as conn:
+        everything = _listed(conn, crm, "engine", "opportunity")
+        for username in ("engine", "rep_a1", "rep_b2", "director"):
+            sql = _sql(conn, crm, username, "opportunity")
+            scoped = sql.scoped()
+            statement = scoped.grouped(
+                {"stage": scoped.value("stage")},
+                {"n": ("count", None), "total": ("sum", scoped.value("amount"))},
+            )
+            found = {row.stage: (row.n, row.total) for row in conn.execute(statement)}
+            seen = _listed(conn, crm, username, "opportunity")
+            assert {stage: n for stage, (n, _) in found.items()} == Counter(
+                item["stage"] for item in seen
+            ), username
+            for stage, (_, total) in found.items():
+                expected = sum(
+                    (Decimal(i["amount"]) for i in seen if i["stage"] == stage and i["amount"]),
+                    Decimal(0),
+                )
+                assert round(Decimal(str(total or 0)), 2) == expected, (username, stage)
+            if username.startswith("rep_"):
+                me = crm["ids"][username]
+                own = Counter(i["stage"] for i in everything if i["_owner"] == me)
+                assert {stage: n for stage, (n, _) in found.items()} == own, username
+                assert 0 < sum(own.values()) < len(everything), username
+        assert {item["_id"] for item in everything} >= {crm["probe"]["_id"]}
+
+
+def test_values_through_relations_are_grouped_with_the_rights_on_the_target(
+    crm: dict[str, Any],
+) -> None:
+    probe = crm["probe"]
+    with crm["engine"].connect() as conn:
+        for username, level in (("engine", "A"), ("rep_a1", None)):
+            scoped = _sql(conn, crm, username, "opportunity").scoped(filter='title = "跨组商机"')
+            for value in (scoped.value("customer_level"), scoped.formula("customer.level")):
+                statement = scoped.grouped({"level": value}, {"n": ("count", None)})
+                assert conn.execute(statement).all() == [(level, 1)], username
+        # The whole form grouped by the lookup agrees with the levels rep_a1's list shows.
+        scoped = _sql(conn, crm, "rep_a1", "opportunity").scoped()
+        statement = scoped.grouped(
+            {"level": scoped.value("customer_level")},
+            {"n": ("count", None), "customers": ("count_distinct", scoped.value("customer"))},
+        )
+        found = {row.level: row.n for row in conn.execute(statement)}
+        seen = _listed(conn, crm, "rep_a1", "opportunity")
+        assert found == Counter(item["customer_level"] for item in seen)
+        assert any(i["_id"] == probe["_id"] and i["customer_level"] is None for i in seen)
+        # One row per record, with the scope in WHERE, sorted like a page.
+        rows = conn.execute(scoped.rows({"id": scoped.value("_id")})).scalars().all()
+        assert sorted(rows) == [item["_id"] for item in seen]
+        loaded = apps.load(conn, "crm")
+        access = _access(conn, crm, "rep_a1", "opportunity")
+        reader = Reader(loaded.layout, loaded.form("opportunity"), context(), access=access)
+        for sort in ("-amount,title", "customer_level,-_id"):
+            listed = reader.list(conn, sort=sort, filter="amount > 0", limit=1000).items
+            positive = reader.scoped(filter="amount > 0")
+            rows = conn.execute(positive.rows({"id": positive.value("_id")}, sort=sort)).scalars()
+            assert list(rows) == [item["_id"] for item in listed], sort
+        assert _refused(lambda: scoped.rows({}, sort="nope"))[:2] == ("sort", "unknown_sort")
+
+
+def test_fields_hidden_from_the_caller_are_refused_and_the_scope_holds(
+    crm: dict[str, Any],
+) -> None:
+    with crm["engine"].connect() as conn:
+        # auditor: customers with level "A" only, phone hidden.
+        sql = _sql(conn, crm, "auditor", "customer")
+        scoped = sql.scoped()
+        counts = dict(
+            conn.execute(
+                scoped.grouped({"level": scoped.value("level")}, {"n": ("count", None)})
+            ).all()
+        )
+        everything = _listed(conn, crm, "engine", "customer")
+        assert counts == {"A": sum(1 for i in everything if i["level"] == "A")}
+        assert len(everything) > counts["A"] > 0
+        path, code, zh, en = _refused(lambda: scoped.value("phone", "dimensions[0]"))
+        assert (path, code) == ("dimensions[0]", "hidden_field")
+        assert "phone" in zh and "phone" in en
+        assert _refused(lambda: scoped.formula('LEFT(phone, 2) = "13"'))[:2] == (
+            "expr",
+            "hidden_field",
+        )
+        assert _refused(lambda: sql.scoped(filter='phone = "13912340000"'))[:2] == (
+            "filter",
+            "hidden_field",
+        )
+        assert _refused(lambda: scoped.value("nope"))[:2] == ("field", "unknown_field")
+        assert _refused(lambda: scoped.formula("nope + 1"))[1] == "unknown_field"
+        # finance may read contracts but not customers' phones: refused through the relation.
+        contracts = _sql(conn, crm, "finance", "contract").scoped()
+        path, code, zh, en = _refused(lambda: contracts.formula("customer.phone"))
+        assert (path, code) == ("expr", "hidden_field")
+        assert "customer.phone" in en
+        assert _refused(lambda: contracts.value("items"))[1] == "not_a_value"
+        # The administrator's engine reads the phone.
+        full = _sql(conn, crm, "engine", "customer").scoped()
+        assert conn.execute(full.rows({"p": full.value("phone")})).first() is not None
+
+
+@pytest.mark.parametrize(
+    ("username", "form"),
+    [
+        ("engine", "contract"),
+        ("engine", "customer"),
+        ("rep_a1", "opportunity"),
+        ("finance", "contract"),
+        ("auditor", "customer"),
+    ],
+)
+def test_record_json_reads_columns_by_label_not_position(
+    crm: dict[str, Any], username: str, form: str
+) -> None:
+    """A page statement with its columns reversed, and with a column the JSON half does not
+    know in front (a new system column), reads exactly as `Reader.list`."""
+    with crm["engine"].connect() as conn:
+        expected = _listed(conn, crm, username, form)
+        assert expected
+        sql = _sql(conn, crm, username, form)
+        _, resolver = sql.base_select()
+        columns = list(sql.page_columns(resolver))
+        table = sql.form.table
+        for shuffled in (
+            list(reversed(columns)),
+            [literal(7).label("_future"), *columns[1:], columns[0]],
+        ):
+            assert shuffled[0] is not columns[0]
+            page = (
+                select(*shuffled)
+                .select_from(table)
+                .where(sql.visible(resolver))
+                .order_by(table.c._id)
+                .limit(1000)
+            )
+            rows = conn.execute(page).all()
+            assert rows[0]._fields[0] != "_id"
+            assert RecordJson(sql).page(conn, rows) == expected
+        assert RecordJson(sql).page(conn, []) == []
