@@ -33,7 +33,7 @@ from engine.core.context import ExecutionContext
 from engine.core.errors import not_found
 from engine.forms.access import Access
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout
-from engine.forms.record_json import FILE_TYPES, PEOPLE, RecordJson
+from engine.forms.record_json import RecordJson
 from engine.forms.resolve import Resolver, Who
 from engine.forms.sql import MAX_LIMIT, FormSql, Scoped, nonblank_keys, ref_paths
 
@@ -208,9 +208,7 @@ class Reader:
 
 
 __all__ = [
-    "FILE_TYPES",
     "MAX_LIMIT",
-    "PEOPLE",
     "Page",
     "Reader",
     "nonblank_keys",

@@ -24,14 +24,12 @@ from sqlalchemy.engine import Connection
 from engine import expr
 from engine.core.moments import datetime_json
 from engine.forms.cache import lru_on_layout, on_layout
+from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import Container, FieldLayout, RowsLayout
 from engine.forms.sql import FormSql, reaches_other_forms, ref_paths
 from engine.store.models import Department, StoredFile, User
 from engine.store.records import SYSTEM_FIELDS
-
-PEOPLE = {"user": "user", "users": "user", "department": "department", "departments": "department"}
-FILE_TYPES = frozenset({"attachment", "image", "signature"})
 
 # What a page column becomes in record JSON (`RecordJson.slots`).
 _VALUE, _RELATION, _PEOPLE, _FILES, _EXTRA = range(5)
@@ -80,15 +78,11 @@ class RecordJson:
                 slots.append(_Slot(field.key, _EXTRA, None))
             elif isinstance(spec, RelationField):
                 slots.append(_Slot(field.key, _RELATION, None))
-            elif spec.type in PEOPLE:
+            elif people := field.kind.traits.people:
                 slots.append(
-                    _Slot(
-                        field.key,
-                        _PEOPLE,
-                        (PEOPLE[spec.type], self.value_writer(self.form, field)),
-                    )
+                    _Slot(field.key, _PEOPLE, (people, self.value_writer(self.form, field)))
                 )
-            elif spec.type in FILE_TYPES:
+            elif field.kind.traits.is_file:
                 slots.append(_Slot(field.key, _FILES, None))
             else:
                 slots.append(_Slot(field.key, _VALUE, self.value_writer(self.form, field)))
@@ -211,9 +205,9 @@ class RecordJson:
                     result[field.key] = {"_id": raw, "title": _title(row.get(f"{field.key}#title"))}
                 continue
             value = self.value_json(container, field, raw)
-            if spec.type in PEOPLE:
-                people.add(PEOPLE[spec.type], value)
-            elif spec.type in FILE_TYPES:
+            if kind := field.kind.traits.people:
+                people.add(kind, value)
+            elif field.kind.traits.is_file:
                 value = files.add(raw)
             result[field.key] = value
         return result
@@ -376,7 +370,7 @@ def _reads_relation(container: Container, key: str, seen: set[tuple[int, str]]) 
         if via is None or via.rows is None:
             return True
         return _reads_relation(via.rows, spec.field, seen)
-    source = getattr(spec, "expr", None) if spec.type == "formula" else None
+    source = spec.expr if isinstance(spec, FormulaField) else None
     if not isinstance(source, str):
         return False
     try:
@@ -466,4 +460,4 @@ class _FileInfo:
             )
 
 
-__all__ = ["FILE_TYPES", "PEOPLE", "RecordJson"]
+__all__ = ["RecordJson"]

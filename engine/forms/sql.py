@@ -47,26 +47,13 @@ from engine.core.issues import Issue
 from engine.expr import ast
 from engine.forms.access import Access
 from engine.forms.cache import calls_clock, lru_on_layout, on_layout, reads_clock
+from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout, RowsLayout
 from engine.forms.resolve import SYSTEM_KEYS, Resolver, Who, target_access
 from engine.store.records import SYSTEM_FIELDS
 
 MAX_LIMIT = 1000
-UNSORTABLE_TYPES = frozenset(
-    {
-        "multiselect",
-        "users",
-        "departments",
-        "address",
-        "location",
-        "attachment",
-        "image",
-        "signature",
-        "subform",
-        "section",
-    }
-)
 SORTABLE_SYSTEM = {"_id", "_created_at", "_updated_at", "_version"}
 # The system columns `Scoped.value` reads (those formulas read, and the version).
 READABLE_SYSTEM = SYSTEM_KEYS | {"_version"}
@@ -659,7 +646,7 @@ class FormSql:
                 assert isinstance(via_layout.spec, RelationField)
                 inner = self.app.forms[via_layout.spec.target]
             return self.value_owner(inner, inner.fields[spec.field])
-        if spec.type == "formula" and getattr(spec, "precision", None) is None:
+        if isinstance(spec, FormulaField) and spec.precision is None:
             return None
         return field
 
@@ -668,7 +655,7 @@ class FormSql:
         if field.source in ("rows", "links", "none") or self.many_lookup(container, field):
             return False
         owner = self.value_owner(container, field) or field
-        return owner.spec.type not in UNSORTABLE_TYPES
+        return owner.kind.traits.sortable
 
     def many_lookup(self, container: Container, field: FieldLayout) -> bool:
         """Whether `field` is a lookup through a to-many relation (a list, read by its own
