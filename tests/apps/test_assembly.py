@@ -276,6 +276,22 @@ def test_the_whole_app_publish_checks_the_parts_too(client: TestClient) -> None:
     assert response.json()["warnings"] == []
 
 
+def test_a_publish_answer_sent_back_as_is_plans_and_publishes(client: TestClient) -> None:
+    """The designer keeps the publish answer and sends it back for the next change: its
+    `warnings`, `plan` and `_revision` are the answer's, not definition properties (found by
+    the English e2e journey, whose second publish was a 422 at `warnings`)."""
+    definition = client.get(f"{API}/apps/shop").json()
+    answer = client.put(f"{API}/apps/shop", json={**definition, "flows": [FLOW]})
+    assert answer.status_code == 200, answer.text
+    echoed = answer.json()
+    assert {"warnings", "plan", "_revision"} <= echoed.keys()
+    planned = client.post(f"{API}/apps/shop/plan", json=echoed)
+    assert planned.status_code == 200, planned.text
+    again = client.put(f"{API}/apps/shop", json=echoed)
+    assert again.status_code == 200, again.text
+    assert again.json()["_revision"] == echoed["_revision"] + 1
+
+
 def test_part_publishes_check_the_revision(client: TestClient) -> None:
     live = _revision(client)
     assert _put(client, "flows", [FLOW], revision=live).status_code == 200

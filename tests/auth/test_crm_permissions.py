@@ -74,17 +74,21 @@ def covers(crm: dict[str, Any], role: str, form: str, record: dict[str, Any]) ->
     return bool(record.get("level") == "A")
 
 
-def everything(crm: dict[str, Any], form: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = (
-        crm["clients"]["admin"].get(url(form), params={"limit": 1000}).json()["items"]
-    )
+def everything(crm: dict[str, Any], form: str, filter: str | None = None) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"limit": 1000, **({"filter": filter} if filter else {})}
+    response = crm["clients"]["admin"].get(url(form), params=params)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
     return items
 
 
 def owned_record(crm: dict[str, Any], form: str, owner: str) -> dict[str, Any]:
-    """A live record of `form` owned by `owner` (read as the admin)."""
+    """A live record of `form` owned by `owner` (read as the admin). Asked for by owner: this
+    runs several times per test, and the whole list of a form is a thousand rows with lookups."""
     owner_id = crm["ids"][owner]
-    record: dict[str, Any] = next(r for r in everything(crm, form) if r["_owner"] == owner_id)
+    record: dict[str, Any] = next(
+        r for r in everything(crm, form, f"_owner = {owner_id}") if r["_owner"] == owner_id
+    )
     return record
 
 

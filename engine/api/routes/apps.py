@@ -258,4 +258,9 @@ def _audit(conn: Any, kind: str, actor: Actor, key: str, plan: Plan, **detail: A
 
 
 def _without_meta(definition: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in definition.items() if k not in ("_revision", "plan_hash", "plan")}
+    # What a publish answers besides the definition: a client may send the answer back as is.
+    return {
+        k: v
+        for k, v in definition.items()
+        if k not in ("_revision", "plan_hash", "plan", "warnings")
+    }
