@@ -5,6 +5,8 @@
   title keeps only its unique index); switching an index off plans and performs its drop.
 - `index: true` on a field without a column, and unknown keys in `indexes`, are a 422
   `invalid_definition` at their path in Chinese and English, and nothing is written.
+- Upgrading an install gives forms published before the default indexes, named as a publish
+  names them (the next plan has no index step).
 - A page filtered by the first column of a declared composite index and sorted by its
   descending second column is read through that index, without a sort (plan shape from
   EXPLAIN / EXPLAIN QUERY PLAN; PostgreSQL is told to avoid sorts and table scans where it can,
@@ -17,6 +19,7 @@ import copy
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 
@@ -28,6 +31,7 @@ from engine.forms.query import Reader
 from engine.forms.records import Writer
 from engine.store import prepare_database
 from engine.store.models import App
+from engine.store.session import alembic_config
 from tests.contexts import context
 
 ACTOR = Actor(None, "api")
@@ -317,3 +321,27 @@ def _explain(conn: Connection, statement: Any, prefix: str) -> str:
     compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     rows = conn.execute(text(prefix + str(compiled))).all()
     return "\n".join(" ".join(str(v) for v in row) for row in rows)
+
+
+def test_upgrade_gives_forms_published_before_the_default_indexes(store: Engine) -> None:
+    with store.begin() as conn:
+        apps.create(conn, definition(), context(ACTOR))
+    with store.begin() as conn:
+        command.downgrade(alembic_config(conn), "0009_apps")  # as installed before issue 12
+    with store.connect() as conn:
+        deal = table_of(conn, "deal")
+        title, customer = columns(conn, "deal", "title", "customer")
+        assert existing_indexes(conn, deal) == set()
+    with store.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with store.connect() as conn:
+        assert existing_indexes(conn, deal) == {
+            f"idx_{deal}_owner",
+            f"idx_{deal}_{title}",
+            f"idx_{deal}_{customer}",
+        }
+        customer_table = table_of(conn, "customer")
+        assert existing_indexes(conn, customer_table) == {f"idx_{customer_table}_owner"}
+        # the same indexes a publish wants: planning the live definition plans no index step
+        plan = apps.plan(conn, "sales", definition())
+        assert [s for s in plan.steps if "index" in s.op] == []
