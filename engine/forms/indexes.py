@@ -70,14 +70,20 @@ class IndexDef:
         return f"CREATE INDEX IF NOT EXISTS {self.name} ON {self.table} ({', '.join(parts)})"
 
 
-def index_columns_of(name: str, table: str) -> set[str]:
-    """The columns an ``idx_`` index covers, read back from its name (see `IndexDef.name`)."""
-    body = name[len(f"idx_{table}_") :]
-    found: set[str] = set()
-    for token in body.split("_"):
-        token = token[:-1] if token.endswith("d") and token != "d" else token
-        found.add(token if token.startswith("f") else f"_{token}")
+def index_tokens(name: str, table: str) -> list[tuple[str, bool]]:
+    """The (column, descending) pairs of an ``idx_`` index in order, read back from its name
+    (see `IndexDef.name`)."""
+    found: list[tuple[str, bool]] = []
+    for token in name[len(f"idx_{table}_") :].split("_"):
+        descending = token.endswith("d") and token != "d"
+        token = token[:-1] if descending else token
+        found.append((token if token.startswith("f") else f"_{token}", descending))
     return found
+
+
+def index_columns_of(name: str, table: str) -> set[str]:
+    """The columns an ``idx_`` index covers (to rebuild it when one of them is converted)."""
+    return {column for column, _ in index_tokens(name, table)}
 
 
 def existing_indexes(conn: Connection, table: str) -> set[str]:
@@ -189,6 +195,7 @@ __all__ = [
     "definition_issues",
     "existing_indexes",
     "index_columns_of",
+    "index_tokens",
     "wanted_form_indexes",
     "wanted_row_indexes",
 ]

@@ -33,7 +33,7 @@ from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
 from engine.forms.field_types.values import generic_json
-from engine.forms.indexes import existing_indexes, index_columns_of
+from engine.forms.indexes import existing_indexes, index_columns_of, index_tokens
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout
 from engine.forms.spec import AppSpec
 from engine.store import records as physical
@@ -325,16 +325,14 @@ def _index_steps(conn: Connection, form: FormLayout, rec: Recorded) -> Iterator[
         wanted = {d.name: d for d in container.indexes}
         rebuilt = {name for name in have if index_columns_of(name, container.table.name) & changing}
         for name in sorted((have - wanted.keys()) | rebuilt):
-            columns = index_columns_of(name, container.table.name)
+            where = (form.id, parent.id if parent else None)
+            by_column = {f"f{row.id}": row.key for row in live.values()}
+            for retired in rec.retired.get(where, {}).values():
+                by_column.update({f"f{row.id}": row.key for row in retired})
             keys = [
-                row.key
-                for rows in (
-                    live,
-                    *rec.retired.get((form.id, parent.id if parent else None), {}).values(),
-                )
-                for row in (rows.values() if isinstance(rows, dict) else rows)
-                if f"f{row.id}" in columns
-            ] + sorted(c for c in columns if c.startswith("_"))
+                ("-" if descending else "") + by_column.get(column, column)
+                for column, descending in index_tokens(name, container.table.name)
+            ]
             names = _index_names(container, keys)
             yield Step(
                 "drop_index",
