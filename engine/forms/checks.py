@@ -16,6 +16,8 @@ from engine.forms.common import DefaultExpr, DefaultLinkage, FieldSpecBase
 from engine.forms.field_types import FIELD_TYPES, Scope
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.structure import SubformField
+from engine.forms.indexes import definition_issues as index_definition_issues
+from engine.forms.layout import layout_sources
 from engine.forms.linkage import linkage_issues
 from engine.forms.messages import issue, kind_names
 from engine.forms.schema import Entries, form_schemas, row_schema, unresolved_formulas
@@ -80,7 +82,33 @@ def _form_issues(form: FormSpec, app: AppSpec, entries: Entries) -> list[Issue]:
         issues += [i.under(f"fields[{index}]") for i in found]
     for index, rule in enumerate(form.validations):
         issues += _formula_issues(rule.expr, schema, f"validations[{index}].expr", pending, True)
-    return issues
+    return issues + _index_issues(form, schema)
+
+
+def _has_columns(fields: list[FieldSpecBase], schema: dict[str, Any], row: bool) -> dict[str, bool]:
+    """Whether each field keeps its value in a column (what `index` needs)."""
+    keys = frozenset(f.key for f in fields) if row else frozenset()
+    sources = layout_sources(fields, schema, keys)
+    found: dict[str, bool] = {}
+    for spec in fields:
+        if sources.get(spec.key) != "column":
+            found[spec.key] = False
+        elif isinstance(spec, FormulaField):
+            found[spec.key] = True  # stored: its result type has a column (`_storable`)
+        else:
+            found[spec.key] = FIELD_TYPES[spec.type].column_type(spec) is not None
+    return found
+
+
+def _index_issues(form: FormSpec, schema: dict[str, Any]) -> list[Issue]:
+    fields = list(form.fields)
+    columns = _has_columns(fields, schema, False)
+    rows = {
+        f.key: _has_columns(list(f.fields), row_schema(schema, f), True)
+        for f in fields
+        if isinstance(f, SubformField)
+    }
+    return index_definition_issues(form, columns, rows)
 
 
 def _title_issues(form: FormSpec) -> list[Issue]:

@@ -1,7 +1,7 @@
 """Building blocks shared by every part of the definition: keys, labels and the field bases.
 
 `FieldSpecBase` holds what any field has (key, label, help, layout width, show/readonly
-conditions); `ValueFieldSpec` adds what a field the user fills in has (required, unique,
+conditions, `index`); `ValueFieldSpec` adds what a field the user fills in has (required, unique,
 default, min/max, pattern). Each field type's own model (in `field_types/`) extends one of them
 with its `type` literal and its own options.
 """
@@ -87,6 +87,10 @@ class FieldSpecBase(Spec):
     width: Width | None = None
     visible_when: Formula | None = None
     readonly_when: Formula | None = None
+    index: bool = Field(
+        default=False,
+        description="Used often to filter and sort: the field's column gets a database index",
+    )
 
 
 class ValueFieldSpec(FieldSpecBase):

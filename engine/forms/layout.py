@@ -32,6 +32,7 @@ from engine.forms.field_types.base import Source
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
+from engine.forms.indexes import IndexDef, wanted_form_indexes, wanted_row_indexes
 from engine.forms.schema import form_schemas, row_schema
 from engine.forms.spec import AppSpec, FormSpec
 from engine.store import records as physical
@@ -120,6 +121,21 @@ class Container:
     fields: dict[str, FieldLayout]
     schema: dict[str, Any]
 
+    @cached_property
+    def indexes(self) -> list[IndexDef]:
+        """The `idx_` indexes this table should have (see `engine.forms.indexes`)."""
+        columns = {
+            f.key: f.column
+            for f in self.fields.values()
+            if f.source == "column" and f.column_type is not None
+        }
+        if isinstance(self, FormLayout):
+            unique = {f.key for f in self.fields.values() if f.unique}
+            return wanted_form_indexes(self.table.name, self.spec, columns, unique)
+        return wanted_row_indexes(
+            self.table.name, [f.spec for f in self.fields.values() if not f.unique], columns
+        )
+
     def stored_formulas(self) -> list[FieldLayout]:
         """Formulas kept in a column, in an order where each comes after what it reads."""
         return self._stored_formulas
@@ -203,6 +219,17 @@ def _sources(
                 sources[spec.key] = "column"
                 changed = True
     return sources
+
+
+def layout_sources(
+    fields: list[FieldSpecBase], schema: dict[str, Any], row_keys: frozenset[str]
+) -> dict[str, Source]:
+    """Where each field's value comes from (`_sources`; the definition checks ask it whether
+    a field has a column to index)."""
+    try:
+        return _sources(fields, schema, row_keys)
+    except (KeyError, ValueError):  # a definition with other problems: they are reported
+        return {}
 
 
 def _storable(

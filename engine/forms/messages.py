@@ -16,6 +16,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "标题字段 {key} 的类型 {type} 不能作为标题，请选择文本类字段",
         "The title field {key} has type {type}; choose a text-like field",
     ),
+    "index_no_column": (
+        "字段 {key}（{type}）没有自己的列，不能设为常用于筛选和排序",
+        "Field {key} ({type}) has no column of its own; it cannot be indexed",
+    ),
+    "unknown_index_field": ("索引中的字段 {key} 不存在", "The indexed field {key} does not exist"),
+    "duplicate_index_field": ("索引中字段 {key} 重复", "Field {key} appears twice in the index"),
     "unknown_form": ("表单 {key} 不存在", "Form {key} does not exist"),
     "duplicate_role": ("角色标识 {key} 重复", "Duplicate role key {key}"),
     "unknown_field": ("字段 {key} 不存在", "Field {key} does not exist"),

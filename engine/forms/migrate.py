@@ -33,6 +33,7 @@ from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
 from engine.forms.field_types.values import generic_json
+from engine.forms.indexes import existing_indexes, index_columns_of, index_tokens
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout
 from engine.forms.spec import AppSpec
 from engine.store import records as physical
@@ -181,8 +182,10 @@ def make_plan(
                     message=_message(f"新建表单「{name.zh}」", f'Create form "{name.en}"'),
                 )
             )
+            steps.extend(_index_steps(conn, form, rec))
             continue
         steps.extend(_field_steps(conn, form, form, rec, previous, None))
+        steps.extend(_index_steps(conn, form, rec))
     desired = {f.key for f in spec.forms}
     for key in rec.forms:
         if key not in desired:
@@ -282,6 +285,74 @@ def _field_steps(
                 _message(
                     f"删除字段 {key}：{count} 个值保留在回收站，可恢复或彻底清除",
                     f"Delete field {key}: its {count} values are kept, restorable until purged",
+                ),
+            )
+
+
+def _containers(form: FormLayout) -> Iterator[tuple[FieldLayout | None, Container]]:
+    """The form's table and each subform's row table, with the subform field (None: the form)."""
+    yield None, form
+    for layout in form.fields.values():
+        if layout.rows is not None:
+            yield layout, layout.rows
+
+
+def _index_names(container: Container, keys: tuple[str, ...] | list[str]) -> _Names:
+    parts_zh, parts_en = [], []
+    for raw in keys:
+        key = raw.lstrip("-")
+        found = container.fields.get(key)
+        label = _label(found.spec) if found is not None else _Names(key, key)
+        parts_zh.append(label.zh + ("（降序）" if raw.startswith("-") else ""))
+        parts_en.append(label.en + (" (descending)" if raw.startswith("-") else ""))
+    return _Names("、".join(parts_zh), ", ".join(parts_en))
+
+
+def _index_steps(conn: Connection, form: FormLayout, rec: Recorded) -> Iterator[Step]:
+    """Indexes to add and drop so each table has exactly the `idx_` indexes its layout wants
+    (`engine.forms.indexes`); an index over a column this publish converts is rebuilt."""
+    for parent, container in _containers(form):
+        path = parent.key if parent is not None else None
+        new_table = form.id < 0 or (parent is not None and parent.id < 0)
+        have = set() if new_table else existing_indexes(conn, container.table.name)
+        live = rec.fields.get((form.id, parent.id if parent else None), {})
+        changing = {
+            layout.column
+            for layout in container.fields.values()
+            if (row := live.get(layout.key)) is not None
+            and (row.type != layout.spec.type or row.storage != layout.storage)
+        }
+        wanted = {d.name: d for d in container.indexes}
+        rebuilt = {name for name in have if index_columns_of(name, container.table.name) & changing}
+        for name in sorted((have - wanted.keys()) | rebuilt):
+            where = (form.id, parent.id if parent else None)
+            by_column = {f"f{row.id}": row.key for row in live.values()}
+            for retired in rec.retired.get(where, {}).values():
+                by_column.update({f"f{row.id}": row.key for row in retired})
+            keys = [
+                ("-" if descending else "") + by_column.get(column, column)
+                for column, descending in index_tokens(name, container.table.name)
+            ]
+            names = _index_names(container, keys)
+            yield Step(
+                "drop_index",
+                form.key,
+                path,
+                {"index": name, "fields": keys},
+                _message(f"取消索引：{names.zh}", f"Drop the index on {names.en}"),
+            )
+        for name, definition in wanted.items():
+            if name in have and name not in rebuilt:
+                continue
+            names = _index_names(container, definition.keys)
+            yield Step(
+                "add_index",
+                form.key,
+                path,
+                {"fields": list(definition.keys)},
+                _message(
+                    f"为 {names.zh} 建索引（常用于筛选和排序）",
+                    f"Index {names.en} (used often to filter and sort)",
                 ),
             )
 
@@ -444,8 +515,13 @@ def apply_plan(
         if form.key in created:
             _create_form_tables(conn, form)
             _record_storage(conn, form)
+    for step in plan.steps:
+        if step.op == "drop_index":  # first: a converted column is renamed with its indexes
+            conn.execute(text(f"DROP INDEX IF EXISTS {step.detail['index']}"))
     recompute: set[str] = set()
     for step in plan.steps:
+        if step.op in ("add_index", "drop_index"):
+            continue
         if step.op == "create_form":
             recompute.add(step.form)
             continue
@@ -486,10 +562,19 @@ def apply_plan(
                 )
             )
     for form in final.forms.values():
+        if any(s.op == "add_index" and s.form == form.key for s in plan.steps):
+            create_indexes(conn, form)
         _record_storage(conn, form)
         if form.key in recompute or _formulas_changed(form, previous):
             recompute_formulas(conn, final, form, tz=tz)
     return final
+
+
+def create_indexes(conn: Connection, form: FormLayout) -> None:
+    """Create every `idx_` index the form's tables want that the database lacks."""
+    for _, container in _containers(form):
+        for definition in container.indexes:
+            conn.execute(text(definition.create_sql(conn.dialect.name)))
 
 
 def _add_unique(conn: Connection, container: Container, layout: FieldLayout, path: str) -> None:

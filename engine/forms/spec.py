@@ -12,7 +12,7 @@ import copy
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from engine.forms.common import FieldSpecBase, Formula, Key, Label, LocalizedText, Spec
 from engine.forms.field_types import FIELD_TYPES
@@ -42,8 +42,15 @@ class Validation(Spec):
     message: LocalizedText
 
 
+IndexKey = Annotated[str, StringConstraints(pattern=r"^-?[a-z][a-z0-9_]{0,40}$")]
+"""A field key in a composite index; a leading `-` makes that column descending."""
+
+MAX_INDEX_FIELDS = 5
+
+
 class FormSpec(Spec):
-    """One form: its fields (a record table), title field, validations and attached flow."""
+    """One form: its fields (a record table), title field, validations, attached flow and
+    composite indexes (`indexes: [["status", "-amount"]]`, see `engine.forms.indexes`)."""
 
     key: Key
     name: Label
@@ -51,6 +58,12 @@ class FormSpec(Spec):
     fields: list[AnyField]
     validations: list[Validation] = Field(default_factory=list)
     flow: Key | None = None
+    indexes: list[Annotated[list[IndexKey], Field(min_length=1, max_length=MAX_INDEX_FIELDS)]] = (
+        Field(
+            default_factory=list,
+            description="Composite indexes: field keys in order, a leading - for descending",
+        )
+    )
 
 
 class AppSpec(Spec):

@@ -362,10 +362,11 @@ class FormSql:
         layout, sort, hidden fields, time zone and the fields the filter leaves no blank in
         (built per call when the app reads the clock).
 
-        Blanks sort last. Where the filter already excludes blanks of a sort field, the key is
-        written without ``NULLS LAST``: the order is the same, and PostgreSQL can then walk a
-        plain ascending index backwards for a descending sort (and SQLite forwards for an
-        ascending one) instead of sorting every matching row."""
+        Blanks sort last. A descending key is always ``DESC NULLS LAST``, the order a declared
+        index's descending column is built in (`engine.forms.indexes`), so PostgreSQL walks
+        that index instead of sorting. Where the filter already excludes blanks of an ascending
+        sort field, the key is written without ``NULLS LAST`` (same order), so SQLite walks an
+        ascending index forwards; on PostgreSQL ``ASC`` already puts blanks last."""
         nonblank = self._nonblank(filter)
         if self._reads_clock or self._scope_key is None:
             return self._order_by(sort, resolver, nonblank)
@@ -402,10 +403,12 @@ class FormSql:
                         ],
                     )
                 value = resolver.value(key)
-            if key in nonblank:
-                keys.append(value.desc() if descending else value.asc())
+            if descending:  # always NULLS LAST: the order declared indexes are built in
+                keys.append(value.desc().nulls_last())
+            elif key in nonblank:
+                keys.append(value.asc())
             else:
-                keys.append(value.desc().nulls_last() if descending else value.asc().nulls_last())
+                keys.append(value.asc().nulls_last())
         keys.append(self.form.table.c._id)  # a stable order for paging
         return keys
 

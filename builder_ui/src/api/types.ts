@@ -67,6 +67,8 @@ export interface FieldDef {
   visible_when?: string;
   readonly_when?: string;
   required?: boolean;
+  /** Used often to filter and sort: the server indexes the field's column. */
+  index?: boolean;
   default?: unknown;
   min?: number;
   max?: number;
@@ -92,6 +94,8 @@ export interface FormDef {
   title_field?: string | null;
   fields: FieldDef[];
   validations?: Validation[];
+  /** Composite indexes: field keys in order, a leading "-" for descending. */
+  indexes?: string[][];
 }
 
 export interface MenuEntry {

@@ -1,17 +1,17 @@
 /**
  * The designer's property panel: every setting of the selected field — labels, key, type,
- * required/unique, help, layout width, the type's own settings (props/TypeSettings), options
+ * required/unique, "used often to filter and sort" (index), help, layout width, the type's own settings (props/TypeSettings), options
  * (props/OptionsTable), formula, default (literal, formula or data linkage), limits and the
  * show/read-only conditions (props/FormulaEditor) — with the server's definition errors shown
  * at the property they concern.
  */
-import { Alert, Card, Checkbox, Divider, Form, Grid, Input, Select, Space, Typography } from "antd";
+import { Alert, Card, Checkbox, Divider, Form, Grid, Input, Select, Space, Switch, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import { useParams } from "react-router";
 import type { AppDef, FieldDef, Issue } from "../api/types";
 import { labelText } from "../forms/labels";
 import { useApp } from "../pages/appContext";
-import { isValueField, WIDTHS } from "./properties";
+import { isIndexable, isValueField, WIDTHS } from "./properties";
 import type { DesignContext } from "./props/context";
 import DefaultEditor from "./props/DefaultEditor";
 import FormulaEditor from "./props/FormulaEditor";
@@ -130,6 +130,11 @@ export default function PropertyPanel(props: PropertyPanelProps) {
               </Checkbox>
             )}
           </Space>
+        )}
+        {isIndexable(field) && (
+          <PropItem label={t("designer.index")} property="index" issuesAt={issueAt} extra={t("designer.indexHint")} testId="prop-index">
+            <Switch checked={!!field.index} onChange={(on) => onPatch({ index: on ? true : undefined })} data-testid="prop-index" />
+          </PropItem>
         )}
         <Form.Item label={t("designer.help")}>
           <Input value={labelText(field.help, lang, "")} onChange={(e) => onPatch({ help: e.target.value ? setLabel(field.help, lang, e.target.value) : undefined })} data-testid="prop-help" />

@@ -10,6 +10,7 @@ import {
   fieldsBehind,
   formulaChips,
   insertAt,
+  isIndexable,
   limitKind,
   linkageDefault,
   linkageMissing,
@@ -197,5 +198,22 @@ describe("formula check body", () => {
     expect((body.app as AppDef).forms[0].fields).toBe(draft);
     expect(rowFields({ app, formKey: "customers", formFields: draft, subform: "items" }).map((f) => f.key)).toEqual(["qty"]);
     expect(checkBody("1", { app: undefined, formKey: undefined, formFields: [] })).toEqual({ expr: "1", app: { forms: [] }, form: "" });
+  });
+});
+
+describe("isIndexable (the switch 常用于筛选和排序)", () => {
+  it("is offered for fields with a column of their own", () => {
+    for (const type of ["text", "select", "money", "date", "serial"]) {
+      expect(isIndexable({ key: "f", type } as FieldDef)).toBe(true);
+    }
+    expect(isIndexable({ key: "c", type: "relation", target: "customer" } as FieldDef)).toBe(true);
+    expect(isIndexable({ key: "t", type: "formula", expr: "a * 2" } as FieldDef)).toBe(true);
+  });
+
+  it("is not offered where there is no column to index", () => {
+    for (const type of ["lookup", "rollup", "subform", "section", "created_at"]) {
+      expect(isIndexable({ key: "f", type } as FieldDef)).toBe(false);
+    }
+    expect(isIndexable({ key: "c", type: "relation", target: "customer", many: true } as FieldDef)).toBe(false);
   });
 });

@@ -4,7 +4,7 @@
  * linkage) and which limits (min/max/pattern) and settings a field type has.
  */
 import type { AppDef, FieldDef, Label, SelectOption } from "../api/types";
-import { hasTrait } from "../forms/fieldTypes";
+import { hasTrait, traitsOf } from "../forms/fieldTypes";
 import { labelText } from "../forms/labels";
 
 // ---------------------------------------------------------------- formula references ----
@@ -253,6 +253,18 @@ export const NO_VALUE_TYPES = new Set(["section", "subform"]);
 
 export function isValueField(type: string): boolean {
   return !hasTrait(type, "computed") && !NO_VALUE_TYPES.has(type);
+}
+
+/**
+ * Whether a field can be "used often to filter and sort" (`index: true`): it keeps its value in
+ * a column of its own (the type's `source` trait). Lookups, rollups, subforms, sections, system
+ * fields and relations to many do not; a formula does when it is stored (the server says so at
+ * `index` when it is computed when read).
+ */
+export function isIndexable(field: FieldDef): boolean {
+  if (field.type === "formula") return true;
+  if (field.type === "relation") return !field.many;
+  return traitsOf(field.type)?.source === "column";
 }
 
 const VALUE_LIMITS = new Set(["number", "integer", "money", "percent"]);

@@ -1,0 +1,201 @@
+"""Indexes as definition: which database indexes a form's tables should have, and their DDL.
+
+A form's record table gets, besides the unique indexes of unique fields (`engine.store.records`):
+
+- by default: `_owner` (every "own" scope), each relation column (`related=customer:12`, the
+  JOIN of relation titles) and the title field (search, pickers);
+- a field's `index: true` (the designer's "常用于筛选和排序" / "Used often to filter and sort");
+- each composite index of the form's `indexes` (``[["status", "-amount"]]``, a leading ``-``
+  makes that column descending).
+
+A subform's row table gets its row fields' `index: true`. Every index ends with `_id`, the
+tie-breaker of every generated sort, and a descending column is ``DESC NULLS LAST`` on
+PostgreSQL — exactly the ORDER BY `engine.forms.sql` writes (blanks last), so the planner walks
+the index instead of sorting. SQLite cannot declare NULLS LAST in an index; its ``DESC`` already
+puts blanks last and its planner matches ``DESC NULLS LAST`` to it.
+
+Names are ``idx_{table}_{tokens}`` (a token per column: ``f12``, ``owner``; ``d`` appended when
+descending), so the migrator (`engine.forms.migrate`) compares the indexes a layout wants with
+the ``idx_`` indexes the database has, and plans every addition and removal like any schema
+change. A field whose column is unique already has its unique index and gets no second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from engine.core.issues import Issue
+from engine.forms.common import FieldSpecBase
+from engine.forms.field_types.links import RelationField
+from engine.forms.field_types.structure import SubformField
+from engine.forms.messages import issue
+from engine.forms.spec import FormSpec
+
+DEFAULT_SYSTEM = ("_owner",)
+"""System columns every record table indexes by default."""
+
+
+@dataclass(frozen=True)
+class IndexDef:
+    """One wanted index: its table, its columns with their direction, and the field keys (with
+    `-` for descending) the plan names it by."""
+
+    table: str
+    columns: tuple[tuple[str, bool], ...]  # (column, descending)
+    keys: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        tokens = [column.lstrip("_") + ("d" if desc else "") for column, desc in self.columns]
+        return f"idx_{self.table}_{'_'.join(tokens)}"
+
+    def tokens(self) -> set[str]:
+        """The columns this index covers (to rebuild it when one of them is converted)."""
+        return {column for column, _ in self.columns}
+
+    def create_sql(self, dialect: str) -> str:
+        """CREATE INDEX for `dialect`: descending columns NULLS LAST on PostgreSQL (see module)."""
+        parts = []
+        for column, desc in self.columns:
+            if not desc:
+                parts.append(column)
+            elif dialect == "postgresql":
+                parts.append(f"{column} DESC NULLS LAST")
+            else:
+                parts.append(f"{column} DESC")
+        parts.append("_id")
+        return f"CREATE INDEX IF NOT EXISTS {self.name} ON {self.table} ({', '.join(parts)})"
+
+
+def index_tokens(name: str, table: str) -> list[tuple[str, bool]]:
+    """The (column, descending) pairs of an ``idx_`` index in order, read back from its name
+    (see `IndexDef.name`)."""
+    found: list[tuple[str, bool]] = []
+    for token in name[len(f"idx_{table}_") :].split("_"):
+        descending = token.endswith("d") and token != "d"
+        token = token[:-1] if descending else token
+        found.append((token if token.startswith("f") else f"_{token}", descending))
+    return found
+
+
+def index_columns_of(name: str, table: str) -> set[str]:
+    """The columns an ``idx_`` index covers (to rebuild it when one of them is converted)."""
+    return {column for column, _ in index_tokens(name, table)}
+
+
+def existing_indexes(conn: Connection, table: str) -> set[str]:
+    """Names of the ``idx_`` indexes `table` has in the database."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            text(
+                "SELECT indexname FROM pg_indexes"
+                " WHERE schemaname = current_schema() AND tablename = :t"
+            ),
+            {"t": table},
+        )
+    else:
+        rows = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :t"),
+            {"t": table},
+        )
+    prefix = f"idx_{table}_"
+    return {row[0] for row in rows if row[0].startswith(prefix)}
+
+
+def definition_issues(
+    form: FormSpec, columns: dict[str, bool], subform_columns: dict[str, dict[str, bool]]
+) -> list[Issue]:
+    """Problems of a form's `index: true` flags and `indexes`: a field without a column, or a
+    key the form does not have. `columns` maps every field key to whether it has a column;
+    `subform_columns` the same per subform key for its row fields."""
+    issues: list[Issue] = []
+    for position, spec in enumerate(form.fields):
+        if spec.index and not columns.get(spec.key, False):
+            issues.append(
+                issue(f"fields[{position}].index", "index_no_column", key=spec.key, type=spec.type)
+            )
+        if isinstance(spec, SubformField):
+            rows = subform_columns.get(spec.key, {})
+            for sub_position, sub in enumerate(spec.fields):
+                if sub.index and not rows.get(sub.key, False):
+                    issues.append(
+                        issue(
+                            f"fields[{position}].fields[{sub_position}].index",
+                            "index_no_column",
+                            key=sub.key,
+                            type=sub.type,
+                        )
+                    )
+    for number, keys in enumerate(form.indexes):
+        seen: set[str] = set()
+        for place, raw in enumerate(keys):
+            key = raw.lstrip("-")
+            where = f"indexes[{number}][{place}]"
+            if key not in columns:
+                issues.append(issue(where, "unknown_index_field", key=key))
+            elif not columns[key]:
+                spec = next(f for f in form.fields if f.key == key)
+                issues.append(issue(where, "index_no_column", key=key, type=spec.type))
+            elif key in seen:
+                issues.append(issue(where, "duplicate_index_field", key=key))
+            seen.add(key)
+    return issues
+
+
+def wanted_form_indexes(
+    table: str,
+    form: FormSpec,
+    columns: dict[str, str],
+    unique: set[str],
+) -> list[IndexDef]:
+    """The indexes a form's record table should have. `columns`: field key -> column, for the
+    fields that have one; `unique`: field keys whose column has a unique index already."""
+    found: dict[str, IndexDef] = {}
+
+    def want(definition: IndexDef) -> None:
+        found.setdefault(definition.name, definition)
+
+    for system in DEFAULT_SYSTEM:
+        want(IndexDef(table, ((system, False),), (system,)))
+    for spec in form.fields:
+        column = columns.get(spec.key)
+        if column is None or spec.key in unique:
+            continue
+        default = isinstance(spec, RelationField) or spec.key == form.title_field
+        if default or spec.index:
+            want(IndexDef(table, ((column, False),), (spec.key,)))
+    for keys in form.indexes:
+        cols: list[tuple[str, bool]] = []
+        for raw in keys:
+            column = columns.get(raw.lstrip("-"))
+            if column is None:
+                break  # refused by the definition checks; never built
+            cols.append((column, raw.startswith("-")))
+        else:
+            want(IndexDef(table, tuple(cols), tuple(keys)))
+    return list(found.values())
+
+
+def wanted_row_indexes(
+    table: str, fields: list[FieldSpecBase], columns: dict[str, str]
+) -> list[IndexDef]:
+    """The indexes a subform's row table should have: its row fields' `index: true`."""
+    return [
+        IndexDef(table, ((columns[spec.key], False),), (spec.key,))
+        for spec in fields
+        if spec.index and spec.key in columns
+    ]
+
+
+__all__ = [
+    "IndexDef",
+    "definition_issues",
+    "existing_indexes",
+    "index_columns_of",
+    "index_tokens",
+    "wanted_form_indexes",
+    "wanted_row_indexes",
+]

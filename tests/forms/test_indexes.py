@@ -1,0 +1,347 @@
+"""Indexes as definition (`engine.forms.indexes`), on SQLite and PostgreSQL.
+
+- A field's `index: true` and a form's composite `indexes` appear in the publish plan and in
+  the database; `_owner`, relation columns and the title field are indexed by default (a unique
+  title keeps only its unique index); switching an index off plans and performs its drop.
+- `index: true` on a field without a column, and unknown keys in `indexes`, are a 422
+  `invalid_definition` at their path in Chinese and English, and nothing is written.
+- Upgrading an install gives forms published before the default indexes, named as a publish
+  names them (the next plan has no index step).
+- A page filtered by the first column of a declared composite index and sorted by its
+  descending second column is read through that index, without a sort (plan shape from
+  EXPLAIN / EXPLAIN QUERY PLAN; PostgreSQL is told to avoid sorts and table scans where it can,
+  so a sort in the plan means the ORDER BY did not match the index).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import select, text
+from sqlalchemy.engine import Connection, Engine
+
+from engine.core.context import Actor
+from engine.core.errors import ServiceError
+from engine.forms import apps
+from engine.forms.indexes import existing_indexes
+from engine.forms.query import Reader
+from engine.forms.records import Writer
+from engine.store import prepare_database
+from engine.store.models import App
+from engine.store.session import alembic_config
+from tests.contexts import context
+
+ACTOR = Actor(None, "api")
+FILTER = 'status = "won" AND amount > 0'
+"""A page filter on the composite's first column that also excludes blank amounts (the case
+where the sort used to be written without NULLS LAST, which no DESC NULLS LAST index matched)."""
+
+
+def definition(**deal: Any) -> dict[str, Any]:
+    """A sales app: customers, and deals with a status, an amount and a customer."""
+    deal_form: dict[str, Any] = {
+        "key": "deal",
+        "name": "商机",
+        "title_field": "title",
+        "fields": [
+            {"key": "title", "type": "text", "label": {"zh": "标题", "en": "Title"}},
+            {
+                "key": "status",
+                "type": "select",
+                "label": {"zh": "状态", "en": "Status"},
+                "options": [
+                    {"value": "open", "label": "进行中"},
+                    {"value": "won", "label": "赢单"},
+                ],
+            },
+            {"key": "amount", "type": "money", "label": {"zh": "金额", "en": "Amount"}},
+            {"key": "note", "type": "text", "label": {"zh": "备注", "en": "Note"}},
+            {"key": "customer", "type": "relation", "target": "customer", "label": "客户"},
+            {
+                "key": "level",
+                "type": "lookup",
+                "relation": "customer",
+                "field": "name",
+                "label": "客户名",
+            },
+            {
+                "key": "items",
+                "type": "subform",
+                "label": "明细",
+                "fields": [{"key": "qty", "type": "number", "label": "数量"}],
+            },
+        ],
+    }
+    deal_form.update(deal)
+    return {
+        "format": "jimu.app/1",
+        "key": "sales",
+        "name": "销售",
+        "version": "1",
+        "forms": [
+            {
+                "key": "customer",
+                "name": "客户",
+                "title_field": "name",
+                "fields": [{"key": "name", "type": "text", "unique": True}],
+            },
+            deal_form,
+        ],
+    }
+
+
+def with_field_option(data: dict[str, Any], key: str, **options: Any) -> dict[str, Any]:
+    result = copy.deepcopy(data)
+    for form in result["forms"]:
+        for field in form["fields"]:
+            if field["key"] == key:
+                field.update(options)
+            for sub in field.get("fields", []):
+                if sub["key"] == key:
+                    sub.update(options)
+    return result
+
+
+def indexed() -> dict[str, Any]:
+    return with_field_option(definition(indexes=[["status", "-amount"]]), "note", index=True)
+
+
+@pytest.fixture
+def store(store_engine: Engine) -> Engine:
+    prepare_database(store_engine)
+    return store_engine
+
+
+def table_of(conn: Connection, form: str) -> str:
+    return apps.load(conn, "sales").form(form).table.name
+
+
+def columns(conn: Connection, form: str, *keys: str) -> list[str]:
+    layout = apps.load(conn, "sales").form(form)
+    return [layout.fields[key].column for key in keys]
+
+
+def test_declared_and_default_indexes_are_planned_and_built(store: Engine) -> None:
+    with store.begin() as conn:
+        _, plan = apps.create(conn, indexed(), context(ACTOR))
+    added = {(s.form, tuple(s.detail["fields"])) for s in plan.steps if s.op == "add_index"}
+    assert added == {
+        ("customer", ("_owner",)),
+        ("deal", ("_owner",)),
+        ("deal", ("title",)),
+        ("deal", ("note",)),
+        ("deal", ("customer",)),
+        ("deal", ("status", "-amount")),
+    }
+    message = next(s.message for s in plan.steps if s.detail.get("fields") == ["status", "-amount"])
+    assert message == {
+        "zh": "为 状态、金额（降序） 建索引（常用于筛选和排序）",
+        "en": "Index Status, Amount (descending) (used often to filter and sort)",
+    }
+    with store.connect() as conn:
+        deal = table_of(conn, "deal")
+        title, note, customer, status, amount = columns(
+            conn, "deal", "title", "note", "customer", "status", "amount"
+        )
+        assert existing_indexes(conn, deal) == {
+            f"idx_{deal}_owner",
+            f"idx_{deal}_{title}",
+            f"idx_{deal}_{note}",
+            f"idx_{deal}_{customer}",
+            f"idx_{deal}_{status}_{amount}d",
+        }
+        # the customer's title is unique: its unique index serves, no second one
+        assert existing_indexes(conn, table_of(conn, "customer")) == {
+            f"idx_{table_of(conn, 'customer')}_owner"
+        }
+        # nothing left to do: planning the same definition again plans no index step
+        again = apps.plan(conn, "sales", indexed())
+        assert [s for s in again.steps if "index" in s.op] == []
+
+
+def test_switching_an_index_off_plans_and_performs_its_drop(store: Engine) -> None:
+    with store.begin() as conn:
+        apps.create(conn, indexed(), context(ACTOR))
+    plain = definition()
+    with store.begin() as conn:
+        current = apps.load(conn, "sales")
+        plan = apps.plan(conn, "sales", plain)
+        dropped = {tuple(s.detail["fields"]) for s in plan.steps if s.op == "drop_index"}
+        assert dropped == {("note",), ("status", "-amount")}
+        assert [s for s in plan.steps if s.op == "add_index"] == []
+        apps.publish(
+            conn, "sales", plain, revision=current.revision, plan_hash=plan.hash, ctx=context(ACTOR)
+        )
+    with store.connect() as conn:
+        deal = table_of(conn, "deal")
+        title, customer = columns(conn, "deal", "title", "customer")
+        assert existing_indexes(conn, deal) == {
+            f"idx_{deal}_owner",
+            f"idx_{deal}_{title}",
+            f"idx_{deal}_{customer}",
+        }
+
+
+def test_an_index_on_a_subform_row_field_and_a_converted_column(store: Engine) -> None:
+    with store.begin() as conn:
+        apps.create(conn, with_field_option(definition(), "qty", index=True), context(ACTOR))
+    with store.connect() as conn:
+        layout = apps.load(conn, "sales").form("deal").fields["items"].rows
+        assert layout is not None
+        qty = layout.fields["qty"].column
+        assert existing_indexes(conn, layout.table.name) == {f"idx_{layout.table.name}_{qty}"}
+    # note becomes a number: its column is converted, and its index is rebuilt on the new one
+    changed = with_field_option(indexed(), "note", type="number")
+    with store.begin() as conn:
+        current = apps.load(conn, "sales")
+        plan = apps.plan(conn, "sales", changed)
+        ops = [(s.op, tuple(s.detail.get("fields", ()))) for s in plan.steps if "index" in s.op]
+        assert ("drop_index", ("note",)) not in ops  # it was never built
+        apps.publish(
+            conn,
+            "sales",
+            changed,
+            revision=current.revision,
+            plan_hash=plan.hash,
+            ctx=context(ACTOR),
+        )
+    back = with_field_option(indexed(), "note", type="text")
+    with store.begin() as conn:
+        current = apps.load(conn, "sales")
+        plan = apps.plan(conn, "sales", back)
+        ops = [(s.op, tuple(s.detail.get("fields", ()))) for s in plan.steps if "index" in s.op]
+        assert ops == [("drop_index", ("note",)), ("add_index", ("note",))]
+        apps.publish(
+            conn, "sales", back, revision=current.revision, plan_hash=plan.hash, ctx=context(ACTOR)
+        )
+        deal = table_of(conn, "deal")
+        (note,) = columns(conn, "deal", "note")
+        defined = _index_sql(conn, f"idx_{deal}_{note}")
+        assert f"({note}, _id)" in defined.replace('"', "")
+
+
+def _index_sql(conn: Connection, name: str) -> str:
+    if conn.dialect.name == "postgresql":
+        return str(
+            conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"), {"n": name}
+            ).scalar_one()
+        )
+    return str(
+        conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": name}
+        ).scalar_one()
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "path"),
+    [
+        ("level", "forms[1].fields[5].index"),  # lookup
+        ("items", "forms[1].fields[6].index"),  # subform
+    ],
+)
+def test_index_on_a_field_without_a_column_is_refused(store: Engine, key: str, path: str) -> None:
+    with store.begin() as conn, pytest.raises(ServiceError) as caught:
+        apps.create(conn, with_field_option(definition(), key, index=True), context(ACTOR))
+    assert caught.value.status == 422 and caught.value.code == "invalid_definition"
+    found = [i for i in caught.value.issues if i.path == path]
+    assert [i.code for i in found] == ["index_no_column"]
+    assert key in found[0].message_zh and "没有自己的列" in found[0].message_zh
+    assert "cannot be indexed" in found[0].message_en
+    with store.connect() as conn:
+        assert conn.execute(select(App.id)).first() is None
+
+
+def test_read_time_formula_and_unknown_index_keys_are_refused(store: Engine) -> None:
+    data = definition(indexes=[["status", "-nothing"], ["level"]])
+    data["forms"][1]["fields"].append(
+        {"key": "age", "type": "formula", "expr": "TODAY()", "label": "今天", "index": True}
+    )
+    with store.begin() as conn, pytest.raises(ServiceError) as caught:
+        apps.create(conn, data, context(ACTOR))
+    found = {(i.path, i.code) for i in caught.value.issues}
+    assert found == {
+        ("forms[1].fields[7].index", "index_no_column"),
+        ("forms[1].indexes[0][1]", "unknown_index_field"),
+        ("forms[1].indexes[1][0]", "index_no_column"),
+    }
+    unknown = next(i for i in caught.value.issues if i.code == "unknown_index_field")
+    assert unknown.message_zh == "索引中的字段 nothing 不存在"
+    assert unknown.message_en == "The indexed field nothing does not exist"
+
+
+def test_a_page_on_a_declared_composite_index_reads_through_it(store: Engine) -> None:
+    with store.begin() as conn:
+        apps.create(conn, indexed(), context(ACTOR))
+        app = apps.load(conn, "sales")
+        Writer(app.layout, app.id, app.form("deal"), context()).create_many(
+            conn,
+            [
+                {
+                    "title": f"商机{n}",
+                    "status": "open" if n % 3 else "won",
+                    "amount": None if n % 17 == 0 else str(n * 7 % 1000),
+                }
+                for n in range(600)
+            ],
+            ACTOR,
+        )
+    with store.connect() as conn:
+        app = apps.load(conn, "sales")
+        deal = app.form("deal")
+        reader = Reader(app.layout, deal, context())
+        found = reader.sql.page_statements(filter=FILTER, sort="-amount", limit=25, count=False)
+        statement = found.page
+        name = (
+            f"idx_{deal.table.name}_{deal.fields['status'].column}_{deal.fields['amount'].column}d"
+        )
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE " + deal.table.name))
+            for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
+                conn.execute(text(f"SET LOCAL {setting} = off"))
+            plan = _explain(conn, statement, "EXPLAIN ")
+            assert f"Index Scan using {name}" in plan, plan
+            assert "Sort" not in plan, plan
+        else:
+            plan = _explain(conn, statement, "EXPLAIN QUERY PLAN ")
+            assert f"USING INDEX {name}" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+        # and the page is what the reader returns: won deals by amount, blanks last
+        items = reader.list(conn, filter=FILTER, sort="-amount", limit=25).items
+        amounts = [item["amount"] for item in items]
+        assert len(amounts) == 25 and None not in amounts
+        assert amounts == sorted(amounts, key=float, reverse=True)
+
+
+def _explain(conn: Connection, statement: Any, prefix: str) -> str:
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    rows = conn.execute(text(prefix + str(compiled))).all()
+    return "\n".join(" ".join(str(v) for v in row) for row in rows)
+
+
+def test_upgrade_gives_forms_published_before_the_default_indexes(store: Engine) -> None:
+    with store.begin() as conn:
+        apps.create(conn, definition(), context(ACTOR))
+    with store.begin() as conn:
+        command.downgrade(alembic_config(conn), "0009_apps")  # as installed before issue 12
+    with store.connect() as conn:
+        deal = table_of(conn, "deal")
+        title, customer = columns(conn, "deal", "title", "customer")
+        assert existing_indexes(conn, deal) == set()
+    with store.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with store.connect() as conn:
+        assert existing_indexes(conn, deal) == {
+            f"idx_{deal}_owner",
+            f"idx_{deal}_{title}",
+            f"idx_{deal}_{customer}",
+        }
+        customer_table = table_of(conn, "customer")
+        assert existing_indexes(conn, customer_table) == {f"idx_{customer_table}_owner"}
+        # the same indexes a publish wants: planning the live definition plans no index step
+        plan = apps.plan(conn, "sales", definition())
+        assert [s for s in plan.steps if "index" in s.op] == []
