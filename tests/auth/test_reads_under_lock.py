@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
 from engine.store.models import ApiToken
@@ -117,3 +117,23 @@ def test_signed_in_reads_answer_while_a_writer_holds_the_lock(crm: dict[str, Any
     assert _last_used(engine, token_id) is not None
     used = crm["clients"]["admin"].get(f"{API}/audit", params={"kind": "token.used"}).json()
     assert [e["detail"]["token_id"] for e in used].count(token_id) == 1
+
+
+def test_a_create_takes_the_write_lock_once(crm: dict[str, Any]) -> None:
+    engine: Engine = crm["engine"]
+    writes: list[str] = []
+
+    def on_begin(connection: Any) -> None:
+        if not connection.get_execution_options().get(READ_ONLY, False):
+            writes.append("begin")
+
+    rep: TestClient = crm["clients"]["rep_a1"]
+    records = f"{API}/apps/crm/forms/customer/records"
+    body = rep.get(f"{records}", params={"limit": 1}).json()["items"][0]
+    event.listen(engine, "begin", on_begin)
+    try:
+        created = rep.post(records, json={"name": "锁一次客户", "level": body.get("level") or "A"})
+    finally:
+        event.remove(engine, "begin", on_begin)
+    assert created.status_code == 201, created.text
+    assert writes == ["begin"]
