@@ -22,6 +22,7 @@ from engine.auth import audit, sessions
 from engine.auth.directory import ADMIN_USERNAME, admin_user_id
 from engine.auth.principal import Principal
 from engine.core.errors import ServiceError
+from engine.store import write_queue
 
 SESSION_COOKIE = "jimu_session"
 CSRF_HEADER = "x-csrf-token"
@@ -59,6 +60,12 @@ def current_principal(request: Request) -> Principal:
 
 
 def _authenticate(request: Request) -> Principal:
+    """Reads on a read-only connection, so on SQLite it never takes (nor waits for) the write
+    lock; only refusals are written down (their own transaction, after the read), and an API
+    token's hourly "last used" note only when the write lock is free at once (else a later
+    request notes it)."""
+    from engine.api.deps import read_only
+
     engine = _engine(request)
     ip = client_ip(request)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -67,23 +74,31 @@ def _authenticate(request: Request) -> Principal:
         if secrets.compare_digest(
             token.encode("utf-8", "surrogatepass"), _admin_token(request).encode()
         ):
-            with engine.connect() as conn:
+            with read_only(engine) as conn:
                 user_id = admin_user_id(conn)
             return Principal(user_id, ADMIN_USERNAME, True, "admin_token")
-        with engine.begin() as conn:
-            try:
-                return sessions.from_bearer(conn, token, ip=ip)
-            except ServiceError:
+        try:
+            with read_only(engine) as conn:
+                principal, use = sessions.read_bearer(conn, token)
+        except ServiceError:
+            with engine.begin() as conn:
                 audit.record(conn, "auth.bad_token", success=False, ip=ip, subject=token[:11])
-        raise sessions.unauthorized()
+            raise sessions.unauthorized() from None
+        if use is not None:
+            with write_queue.try_begin(engine) as writer:
+                if writer is not None:
+                    sessions.note_token_use(writer, use, ip=ip)
+        return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise sessions.unauthorized()
-    with engine.begin() as conn:
+    with read_only(engine) as conn:
         principal = sessions.from_session(conn, cookie, via="cookie")
-        if request.method not in SAFE_METHODS and not sessions.csrf_matches(
+        csrf_failed = request.method not in SAFE_METHODS and not sessions.csrf_matches(
             conn, principal, request.headers.get(CSRF_HEADER)
-        ):
+        )
+    if csrf_failed:
+        with engine.begin() as conn:
             audit.record(
                 conn,
                 "auth.csrf_failed",
@@ -92,10 +107,6 @@ def _authenticate(request: Request) -> Principal:
                 ip=ip,
                 subject=f"{request.method} {request.url.path}"[:200],
             )
-            csrf_failed = True
-        else:
-            csrf_failed = False
-    if csrf_failed:
         raise ServiceError(
             403,
             "csrf_failed",

@@ -300,12 +300,50 @@ def change_password(
 
 
 def from_bearer(conn: Connection, token: str, *, ip: str | None) -> Principal:
-    """The caller behind a session or API token (401 when it is unknown, expired or revoked)."""
+    """The caller behind a session or API token (401 when it is unknown, expired or revoked),
+    noting an API token's use on `conn` when due (see :func:`read_bearer` to read only)."""
+    principal, use = read_bearer(conn, token)
+    if use is not None:
+        note_token_use(conn, use, ip=ip)
+    return principal
+
+
+@dataclass(frozen=True)
+class TokenUse:
+    """An API token's use that is due to be noted (last noted `TOKEN_AUDIT_EVERY` ago)."""
+
+    token_id: int
+    user_id: int
+    name: str
+
+
+def read_bearer(conn: Connection, token: str) -> tuple[Principal, TokenUse | None]:
+    """The caller behind a session or API token, reading only (401 when it is not valid), and
+    the token use to note, if due: the caller writes it when the write lock is free."""
     if token.startswith(SESSION_PREFIX):
-        return from_session(conn, token, via="session")
+        return from_session(conn, token, via="session"), None
     if token.startswith(API_TOKEN_PREFIX):
-        return _from_api_token(conn, token, ip=ip)
+        return _from_api_token(conn, token)
     raise unauthorized()
+
+
+def note_token_use(conn: Connection, use: TokenUse, *, ip: str | None) -> None:
+    """Set the token's `last_used_at` and audit `token.used`, unless another request did so
+    within `TOKEN_AUDIT_EVERY` (at most one entry per token and hour)."""
+    now = utcnow()
+    stale = ApiToken.last_used_at.is_(None) | (ApiToken.last_used_at <= now - TOKEN_AUDIT_EVERY)
+    updated = conn.execute(
+        update(ApiToken).where(ApiToken.id == use.token_id, stale).values(last_used_at=now)
+    ).rowcount
+    if updated:
+        audit.record(
+            conn,
+            "token.used",
+            actor_id=use.user_id,
+            ip=ip,
+            subject=use.name,
+            detail={"token_id": use.token_id},
+        )
 
 
 def from_session(conn: Connection, token: str, *, via: str) -> Principal:
@@ -346,7 +384,7 @@ def csrf_matches(conn: Connection, principal: Principal, csrf: str | None) -> bo
     return stored is not None and secrets.compare_digest(stored, token_hash(csrf))
 
 
-def _from_api_token(conn: Connection, token: str, *, ip: str | None) -> Principal:
+def _from_api_token(conn: Connection, token: str) -> tuple[Principal, TokenUse | None]:
     now = utcnow()
     row = conn.execute(
         select(ApiToken.__table__, User.username, User.is_admin, User.is_active)
@@ -355,18 +393,11 @@ def _from_api_token(conn: Connection, token: str, *, ip: str | None) -> Principa
     ).first()
     if row is None or not row.is_active or (row.expires_at is not None and row.expires_at <= now):
         raise unauthorized()
+    use = None
     if row.last_used_at is None or now - row.last_used_at >= TOKEN_AUDIT_EVERY:
-        conn.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-        audit.record(
-            conn,
-            "token.used",
-            actor_id=row.user_id,
-            ip=ip,
-            subject=row.name,
-            detail={"token_id": row.id},
-        )
+        use = TokenUse(row.id, row.user_id, row.name)
     apps = tuple(row.apps) if row.apps is not None else None
-    return Principal(
+    principal = Principal(
         row.user_id,
         row.username,
         row.is_admin,
@@ -375,16 +406,20 @@ def _from_api_token(conn: Connection, token: str, *, ip: str | None) -> Principa
         can_write=row.can_write,
         token_id=row.id,
     )
+    return principal, use
 
 
 __all__ = [
     "LoginResult",
+    "TokenUse",
     "change_password",
     "csrf_matches",
     "from_bearer",
     "from_session",
     "login",
     "logout",
+    "note_token_use",
+    "read_bearer",
     "revoke_credentials",
     "throttled_for",
     "too_many_attempts",

@@ -3,7 +3,10 @@
 SQLite connections get the formula functions, WAL, a busy timeout and foreign keys, and every
 transaction starts with ``BEGIN IMMEDIATE``, so a transaction takes the write lock up front
 instead of failing with SQLITE_BUSY when it first writes. Read-only work may opt out with
-``engine.execution_options(jimu_read_only=True)`` (plain deferred ``BEGIN``).
+``engine.execution_options(jimu_read_only=True)`` (plain deferred ``BEGIN``). On a SQLite file,
+write transactions first wait their turn in the write queue (engine.store.write_queue), so
+Jimu's writers queue fairly across threads and processes instead of spinning on the busy
+timeout.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.expr.backends.sql import create_engine, install_postgres_functions
 from engine.settings import Settings
+from engine.store import write_queue
 from engine.store.limits import restart_deadlines
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,9 +38,11 @@ def make_engine(settings: Settings, **options: Any) -> Engine:
 
 
 def engine_for_url(url: str, **options: Any) -> Engine:
-    """An engine for `url`; on SQLite with foreign keys on and ``BEGIN IMMEDIATE`` transactions."""
+    """An engine for `url`; on SQLite with foreign keys on and ``BEGIN IMMEDIATE`` transactions
+    behind the write queue (unless ``JIMU_SQLITE_WRITE_QUEUE=0``)."""
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
+        write_queue.install(engine)
         _use_immediate_transactions(engine)
         restart_deadlines(engine)  # statement time limits (engine.store.limits)
     return engine
@@ -56,7 +62,10 @@ def _use_immediate_transactions(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        if read_only:
+            connection.exec_driver_sql("BEGIN")
+        else:
+            write_queue.begin_write(connection)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
