@@ -20,15 +20,12 @@ written through the *current* layout; `AppRevision.read` shows a current record 
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import Pool
 
 from engine.apps.definition import PART_NAMES, AppDefinition
 from engine.core.context import ExecutionContext
@@ -36,7 +33,7 @@ from engine.core.errors import ServiceError, not_found
 from engine.core.issues import DefinitionError, Issue
 from engine.core.parts import PARTS
 from engine.forms import apps as forms_apps
-from engine.forms.cache import LruCache
+from engine.forms.cache import LruCache, PerDatabase
 from engine.forms.compile import structural_issues, validate_app
 from engine.forms.layout import FieldLayout
 from engine.forms.migrate import Plan
@@ -261,19 +258,11 @@ class AppRevision:
         return values
 
 
-_REVISIONS: weakref.WeakKeyDictionary[Pool, LruCache[RevisionDefinition]] = (
-    weakref.WeakKeyDictionary()
-)
-_LOCK = threading.Lock()
+_REVISIONS: PerDatabase[RevisionDefinition] = PerDatabase(lambda: get_settings().app_cache_size)
 
 
 def _revisions(conn: Connection) -> LruCache[RevisionDefinition]:
-    pool = conn.engine.pool
-    with _LOCK:
-        found = _REVISIONS.get(pool)
-        if found is None:
-            found = _REVISIONS[pool] = LruCache(get_settings().app_cache_size)
-        return found
+    return _REVISIONS.of(conn)
 
 
 def _typed(definition: dict[str, Any]) -> tuple[AppDefinition, tuple[Issue, ...]]:

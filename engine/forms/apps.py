@@ -16,19 +16,16 @@ which publishes through here; this module sees flows, rules, reports and dashboa
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.pool import Pool
 
 from engine.core.context import Actor, ExecutionContext
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import DefinitionError
-from engine.forms.cache import LruCache
+from engine.forms.cache import LruCache, PerDatabase
 from engine.forms.compile import validate_app
 from engine.forms.field_types.links import RelationField
 from engine.forms.layout import AppLayout, FormLayout
@@ -40,21 +37,12 @@ from engine.forms.spec import AppSpec
 from engine.settings import get_settings
 from engine.store.models import App, AppVersion, FormField, Role, User
 
-# Loaded apps per database and (app id, revision): a revision never changes, and keying by the
-# connection pool keeps two databases served by one process (tests, tools) apart while every
-# OptionEngine of one engine (read-only connections) shares the root engine's pool, and so the
-# cache; a disposed engine gets a new pool and starts empty.
-_LOADED: weakref.WeakKeyDictionary[Pool, LruCache[LoadedApp]] = weakref.WeakKeyDictionary()
-_LOADED_LOCK = threading.Lock()
+# Loaded apps per database and (app id, revision): a revision never changes.
+_LOADED: PerDatabase[LoadedApp] = PerDatabase(lambda: get_settings().app_cache_size)
 
 
 def _cache(conn: Connection) -> LruCache[LoadedApp]:
-    pool = conn.engine.pool
-    with _LOADED_LOCK:
-        found = _LOADED.get(pool)
-        if found is None:
-            found = _LOADED[pool] = LruCache(get_settings().app_cache_size)
-        return found
+    return _LOADED.of(conn)
 
 
 EXPORT_PAGE = 1000

@@ -10,9 +10,13 @@ unless its key says so; see `Reader` in `engine.forms.query`.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import Pool
 
 from engine.expr import ast
 from engine.forms.field_types.computed import FormulaField
@@ -60,6 +64,28 @@ class LruCache(Generic[V]):
             self._data.move_to_end(key)
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
+
+
+class PerDatabase(Generic[V]):
+    """One `LruCache` per database a process talks to, found from a connection.
+
+    Keyed by the connection pool: every OptionEngine of one engine (the read-only connections)
+    shares the root engine's pool, and so its cache, while two databases served by one process
+    (tests, tools) stay apart; a disposed engine gets a new pool and starts empty."""
+
+    def __init__(self, size: Callable[[], int]) -> None:
+        self._size = size
+        self._caches: weakref.WeakKeyDictionary[Pool, LruCache[V]] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def of(self, conn: Connection) -> LruCache[V]:
+        """The cache of `conn`'s database."""
+        pool = conn.engine.pool
+        with self._lock:
+            found = self._caches.get(pool)
+            if found is None:
+                found = self._caches[pool] = LruCache(self._size())
+            return found
 
 
 def on_layout(owner: Any, name: str, build: Callable[[], T]) -> T:
