@@ -190,11 +190,35 @@ def column_texts(grid: Locator, header: str) -> list[str]:
 
 
 def select_option(page: Page, trigger: Locator, text: str) -> None:
-    """Open an antd Select and pick the option showing `text`."""
+    """Open an antd Select and pick the option showing `text` in *its* dropdown, once the
+    dropdown has finished opening. (Any visible dropdown with such an option used to do: under
+    load a click could land on an option that was still animating, or in another dropdown
+    listing the same field.)"""
     trigger.click()
-    page.locator(
-        ".ant-select-dropdown:visible .ant-select-item-option", has_text=text
-    ).first.click()
+    combobox = trigger.get_by_role("combobox")
+    expect(combobox).to_have_attribute("aria-expanded", "true")
+    listbox = combobox.get_attribute("aria-controls")
+    assert listbox, "an open antd Select names its list in aria-controls"
+    dropdown = page.locator(f".ant-select-dropdown:has([id='{listbox}'])")
+    dropdown.evaluate(OPENED)
+    dropdown.locator(".ant-select-item-option").filter(has_text=text).first.click()
+
+
+OPENED = """(dropdown) => new Promise((resolve) => {
+    let last = "";
+    let still = 0;
+    const tick = () => {
+        const r = dropdown.getBoundingClientRect();
+        const now = `${r.x},${r.y},${r.width},${r.height}`;
+        const moving = /-(enter|appear|leave)/.test(dropdown.className);
+        still = now === last && !moving ? still + 1 : 0;
+        last = now;
+        if (still >= 5) resolve(true);
+        else requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+})"""
+"""Resolves once a dropdown has finished its opening animation and holds still for five frames."""
 
 
 def settle(page: Page) -> None:
