@@ -274,6 +274,22 @@ def test_read_time_formula_and_unknown_index_keys_are_refused(store: Engine) -> 
     assert unknown.message_en == "The indexed field nothing does not exist"
 
 
+def test_a_combination_declared_twice_is_refused_at_the_second(store: Engine) -> None:
+    data = definition(indexes=[["status", "-amount"], ["amount"], ["status", "-amount"]])
+    with store.begin() as conn, pytest.raises(ServiceError) as caught:
+        apps.create(conn, data, context(ACTOR))
+    assert caught.value.status == 422 and caught.value.code == "invalid_definition"
+    assert [(i.path, i.code) for i in caught.value.issues] == [
+        ("forms[1].indexes[2]", "duplicate_index")
+    ]
+    assert caught.value.issues[0].message_zh == "组合（status, -amount）重复，与前面的一个相同"
+    assert (
+        caught.value.issues[0].message_en == "The combination (status, -amount) is declared twice"
+    )
+    with store.connect() as conn:
+        assert conn.execute(select(App.id)).first() is None
+
+
 def test_a_page_on_a_declared_composite_index_reads_through_it(store: Engine) -> None:
     with store.begin() as conn:
         apps.create(conn, indexed(), context(ACTOR))
