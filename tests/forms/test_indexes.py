@@ -185,6 +185,21 @@ def test_switching_an_index_off_plans_and_performs_its_drop(store: Engine) -> No
         }
 
 
+def test_the_drop_of_an_index_over_a_removed_field_names_it_by_its_label(store: Engine) -> None:
+    with store.begin() as conn:
+        apps.create(conn, indexed(), context(ACTOR))
+    data = definition(indexes=[["status"]])
+    data["forms"][1]["fields"] = [f for f in data["forms"][1]["fields"] if f["key"] != "amount"]
+    with store.connect() as conn:
+        plan = apps.plan(conn, "sales", data)
+    dropped = next(s for s in plan.steps if s.op == "drop_index" and len(s.detail["fields"]) == 2)
+    assert dropped.detail["fields"] == ["status", "-amount"]
+    assert dropped.message == {
+        "zh": "取消索引：状态、金额（降序）",
+        "en": "Drop the index on Status, Amount (descending)",
+    }
+
+
 def test_an_index_on_a_subform_row_field_and_a_converted_column(store: Engine) -> None:
     with store.begin() as conn:
         apps.create(conn, with_field_option(definition(), "qty", index=True), context(ACTOR))

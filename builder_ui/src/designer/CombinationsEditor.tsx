@@ -6,7 +6,7 @@
  * (`forms[i].indexes[n][m]`) show at it. State logic: combinations.ts.
  */
 import { ArrowDownOutlined, ArrowUpOutlined, DeleteOutlined, MinusCircleOutlined, PlusOutlined } from "@ant-design/icons";
-import { Alert, Button, Card, Divider, Form, Segmented, Select, Space, Typography } from "antd";
+import { Alert, Button, Card, Divider, Form, Radio, Select, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import type { FieldDef, Issue } from "../api/types";
 import { labelText } from "../forms/labels";
@@ -89,45 +89,49 @@ export default function CombinationsEditor({ combinations, onChange, fields, iss
                   validateStatus={problems.length ? "error" : undefined}
                   help={problems.length ? <span data-testid={`${test}-field-${place}-error`}>{problems.map((i) => i.message).join("; ")}</span> : undefined}
                 >
-                  <Space.Compact style={{ width: "100%" }}>
-                    <Select
-                      style={{ flex: 1, minWidth: 0 }}
-                      value={key}
-                      options={options}
-                      onChange={(next: string) => onChange(setCombinationField(combinations, index, place, next))}
-                      data-testid={`${test}-field-${place}`}
-                    />
-                    <Segmented
-                      size="small"
-                      value={descending ? "desc" : "asc"}
-                      options={[
-                        { value: "asc", label: t("canvas.ascending") },
-                        { value: "desc", label: t("canvas.descending") },
-                      ]}
-                      onChange={(value) => onChange(setDirection(combinations, index, place, value === "desc"))}
-                      data-testid={`${test}-dir-${place}`}
-                    />
-                  </Space.Compact>
-                  <Space size={0} style={{ marginTop: 2 }}>
-                    <Button size="small" type="text" icon={<ArrowUpOutlined />} disabled={place === 0} aria-label={t("designer.up")} onClick={() => onChange(moveCombinationField(combinations, index, place, -1))} data-testid={`${test}-up-${place}`} />
-                    <Button
-                      size="small"
-                      type="text"
-                      icon={<ArrowDownOutlined />}
-                      disabled={place === combination.length - 1}
-                      aria-label={t("designer.down")}
-                      onClick={() => onChange(moveCombinationField(combinations, index, place, 1))}
-                      data-testid={`${test}-down-${place}`}
-                    />
-                    <Button
-                      size="small"
-                      type="text"
-                      icon={<MinusCircleOutlined />}
-                      aria-label={t("canvas.removeCombinationField")}
-                      onClick={() => onChange(removeCombinationField(combinations, index, place))}
-                      data-testid={`${test}-remove-field-${place}`}
-                    />
-                  </Space>
+                  <Select
+                    style={{ width: "100%" }}
+                    value={key}
+                    options={options}
+                    prefix={`${place + 1}.`}
+                    onChange={(next: string) => onChange(setCombinationField(combinations, index, place, next))}
+                    data-testid={`${test}-field-${place}`}
+                  />
+                  <div style={{ display: "flex", justifyContent: "space-between", alignItems: "center", marginTop: 4 }}>
+                    <span data-testid={`${test}-dir-${place}`}>
+                      <Radio.Group
+                        size="small"
+                        optionType="button"
+                        buttonStyle="solid"
+                        value={descending ? "desc" : "asc"}
+                        options={[
+                          { value: "asc", label: t("canvas.ascending") },
+                          { value: "desc", label: t("canvas.descending") },
+                        ]}
+                        onChange={(e) => onChange(setDirection(combinations, index, place, e.target.value === "desc"))}
+                      />
+                    </span>
+                    <Space size={0}>
+                      <Button size="small" type="text" icon={<ArrowUpOutlined />} disabled={place === 0} aria-label={t("designer.up")} onClick={() => onChange(moveCombinationField(combinations, index, place, -1))} data-testid={`${test}-up-${place}`} />
+                      <Button
+                        size="small"
+                        type="text"
+                        icon={<ArrowDownOutlined />}
+                        disabled={place === combination.length - 1}
+                        aria-label={t("designer.down")}
+                        onClick={() => onChange(moveCombinationField(combinations, index, place, 1))}
+                        data-testid={`${test}-down-${place}`}
+                      />
+                      <Button
+                        size="small"
+                        type="text"
+                        icon={<MinusCircleOutlined />}
+                        aria-label={t("canvas.removeCombinationField")}
+                        onClick={() => onChange(removeCombinationField(combinations, index, place))}
+                        data-testid={`${test}-remove-field-${place}`}
+                      />
+                    </Space>
+                  </div>
                 </Form.Item>
               );
             })}
