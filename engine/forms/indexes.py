@@ -108,8 +108,8 @@ def existing_indexes(conn: Connection, table: str) -> set[str]:
 def definition_issues(
     form: FormSpec, columns: dict[str, bool], subform_columns: dict[str, dict[str, bool]]
 ) -> list[Issue]:
-    """Problems of a form's `index: true` flags and `indexes`: a field without a column, or a
-    key the form does not have. `columns` maps every field key to whether it has a column;
+    """Problems of a form's `index: true` flags and `indexes`: a field without a column, a key
+    the form does not have, a key twice in one index, or the same index declared twice. `columns` maps every field key to whether it has a column;
     `subform_columns` the same per subform key for its row fields."""
     issues: list[Issue] = []
     for position, spec in enumerate(form.fields):
@@ -129,7 +129,11 @@ def definition_issues(
                             type=sub.type,
                         )
                     )
+    combinations: set[tuple[str, ...]] = set()
     for number, keys in enumerate(form.indexes):
+        if tuple(keys) in combinations:
+            issues.append(issue(f"indexes[{number}]", "duplicate_index", keys=", ".join(keys)))
+        combinations.add(tuple(keys))
         seen: set[str] = set()
         for place, raw in enumerate(keys):
             key = raw.lstrip("-")

@@ -22,6 +22,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "unknown_index_field": ("索引中的字段 {key} 不存在", "The indexed field {key} does not exist"),
     "duplicate_index_field": ("索引中字段 {key} 重复", "Field {key} appears twice in the index"),
+    "duplicate_index": (
+        "组合（{keys}）重复，与前面的一个相同",
+        "The combination ({keys}) is declared twice",
+    ),
     "unknown_form": ("表单 {key} 不存在", "Form {key} does not exist"),
     "duplicate_role": ("角色标识 {key} 重复", "Duplicate role key {key}"),
     "unknown_field": ("字段 {key} 不存在", "Field {key} does not exist"),

@@ -185,7 +185,7 @@ def make_plan(
             steps.extend(_index_steps(conn, form, rec))
             continue
         steps.extend(_field_steps(conn, form, form, rec, previous, None))
-        steps.extend(_index_steps(conn, form, rec))
+        steps.extend(_index_steps(conn, form, rec, previous))
     desired = {f.key for f in spec.forms}
     for key in rec.forms:
         if key not in desired:
@@ -297,18 +297,25 @@ def _containers(form: FormLayout) -> Iterator[tuple[FieldLayout | None, Containe
             yield layout, layout.rows
 
 
-def _index_names(container: Container, keys: tuple[str, ...] | list[str]) -> _Names:
+def _index_names(
+    container: Container, keys: tuple[str, ...] | list[str], before: Container | None = None
+) -> _Names:
+    """An index's fields by label; a field this publish removes by its label `before` it."""
     parts_zh, parts_en = [], []
     for raw in keys:
         key = raw.lstrip("-")
         found = container.fields.get(key)
+        if found is None and before is not None:
+            found = before.fields.get(key)
         label = _label(found.spec) if found is not None else _Names(key, key)
         parts_zh.append(label.zh + ("（降序）" if raw.startswith("-") else ""))
         parts_en.append(label.en + (" (descending)" if raw.startswith("-") else ""))
     return _Names("、".join(parts_zh), ", ".join(parts_en))
 
 
-def _index_steps(conn: Connection, form: FormLayout, rec: Recorded) -> Iterator[Step]:
+def _index_steps(
+    conn: Connection, form: FormLayout, rec: Recorded, previous: AppLayout | None = None
+) -> Iterator[Step]:
     """Indexes to add and drop so each table has exactly the `idx_` indexes its layout wants
     (`engine.forms.indexes`); an index over a column this publish converts is rebuilt."""
     for parent, container in _containers(form):
@@ -333,7 +340,8 @@ def _index_steps(conn: Connection, form: FormLayout, rec: Recorded) -> Iterator[
                 ("-" if descending else "") + by_column.get(column, column)
                 for column, descending in index_tokens(name, container.table.name)
             ]
-            names = _index_names(container, keys)
+            before = _previous_container(previous, form.key, path)
+            names = _index_names(container, keys, before)
             yield Step(
                 "drop_index",
                 form.key,

@@ -185,6 +185,21 @@ def test_switching_an_index_off_plans_and_performs_its_drop(store: Engine) -> No
         }
 
 
+def test_the_drop_of_an_index_over_a_removed_field_names_it_by_its_label(store: Engine) -> None:
+    with store.begin() as conn:
+        apps.create(conn, indexed(), context(ACTOR))
+    data = definition(indexes=[["status"]])
+    data["forms"][1]["fields"] = [f for f in data["forms"][1]["fields"] if f["key"] != "amount"]
+    with store.connect() as conn:
+        plan = apps.plan(conn, "sales", data)
+    dropped = next(s for s in plan.steps if s.op == "drop_index" and len(s.detail["fields"]) == 2)
+    assert dropped.detail["fields"] == ["status", "-amount"]
+    assert dropped.message == {
+        "zh": "取消索引：状态、金额（降序）",
+        "en": "Drop the index on Status, Amount (descending)",
+    }
+
+
 def test_an_index_on_a_subform_row_field_and_a_converted_column(store: Engine) -> None:
     with store.begin() as conn:
         apps.create(conn, with_field_option(definition(), "qty", index=True), context(ACTOR))
@@ -272,6 +287,22 @@ def test_read_time_formula_and_unknown_index_keys_are_refused(store: Engine) -> 
     unknown = next(i for i in caught.value.issues if i.code == "unknown_index_field")
     assert unknown.message_zh == "索引中的字段 nothing 不存在"
     assert unknown.message_en == "The indexed field nothing does not exist"
+
+
+def test_a_combination_declared_twice_is_refused_at_the_second(store: Engine) -> None:
+    data = definition(indexes=[["status", "-amount"], ["amount"], ["status", "-amount"]])
+    with store.begin() as conn, pytest.raises(ServiceError) as caught:
+        apps.create(conn, data, context(ACTOR))
+    assert caught.value.status == 422 and caught.value.code == "invalid_definition"
+    assert [(i.path, i.code) for i in caught.value.issues] == [
+        ("forms[1].indexes[2]", "duplicate_index")
+    ]
+    assert caught.value.issues[0].message_zh == "组合（status, -amount）重复，与前面的一个相同"
+    assert (
+        caught.value.issues[0].message_en == "The combination (status, -amount) is declared twice"
+    )
+    with store.connect() as conn:
+        assert conn.execute(select(App.id)).first() is None
 
 
 def test_a_page_on_a_declared_composite_index_reads_through_it(store: Engine) -> None:

@@ -2,13 +2,16 @@
  * The form-level settings of the designer (shown when no field is selected, or on the
  * 表单设置 / Form settings tab): the form's name in zh and en, its title field — the field
  * that names a record in grids, pickers and history — chosen among the titleable fields, and
- * its cross-field rules (表单校验: a formula that must hold, with the message shown otherwise).
+ * its cross-field rules (表单校验: a formula that must hold, with the message shown otherwise)
+ * and its frequent filter & sort combinations (CombinationsEditor: the form's `indexes`).
  */
 import { DeleteOutlined, PlusOutlined } from "@ant-design/icons";
 import { Alert, Button, Card, Divider, Form, Input, Select, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import type { FieldDef, Issue } from "../api/types";
 import { labelText } from "../forms/labels";
+import { combinationPlace } from "./combinations";
+import CombinationsEditor from "./CombinationsEditor";
 import type { DesignContext } from "./props/context";
 import FormulaEditor from "./props/FormulaEditor";
 import { addValidation, changeValidation, removeValidation, setLabel, validationIndex, type FormSettings } from "./state";
@@ -31,7 +34,7 @@ export default function FormSettingsPanel({ settings, onChange, candidates, issu
   const rules = settings.validations ?? [];
   return (
     <Card size="small" title={t("canvas.formSettings")} data-testid="form-settings">
-      {issues.filter((i) => validationIndex(i.path) === null).map((i) => (
+      {issues.filter((i) => validationIndex(i.path) === null && combinationPlace(i.path) === null).map((i) => (
         <Alert key={i.path + i.code} type="error" title={i.message} style={{ marginBottom: 8 }} />
       ))}
       <Form layout="vertical" size="small">
@@ -100,6 +103,12 @@ export default function FormSettingsPanel({ settings, onChange, candidates, issu
         <Button icon={<PlusOutlined />} onClick={() => onChange({ ...settings, validations: addValidation(rules) })} data-testid="form-validation-add">
           {t("canvas.addValidation")}
         </Button>
+        <CombinationsEditor
+          combinations={settings.indexes ?? []}
+          onChange={(indexes) => onChange({ ...settings, indexes })}
+          fields={context.formFields}
+          issues={issues.filter((i) => combinationPlace(i.path) !== null)}
+        />
       </Form>
     </Card>
   );

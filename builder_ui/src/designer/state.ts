@@ -340,6 +340,8 @@ export interface FormSettings {
   title_field?: string | null;
   /** Cross-field rules checked on every save (表单校验). */
   validations?: Validation[];
+  /** Frequent filter & sort combinations (composite indexes, see combinations.ts). */
+  indexes?: string[][];
 }
 
 /** A new, empty cross-field rule at the end of `rules`. */
@@ -370,7 +372,7 @@ export function validationIndex(path: string): number | null {
 
 /**
  * The definition to plan and publish: the live one (with its `_revision`) with `formKey`'s
- * fields (and, when given, its name and title field) replaced. A title field that no longer
+ * fields (and, when given, its name, title field, rules and combinations) replaced. A title field that no longer
  * exists is dropped.
  */
 export function buildDefinition(app: AppDef, formKey: string, fields: FieldDef[], settings?: FormSettings): AppDef {
@@ -382,6 +384,8 @@ export function buildDefinition(app: AppDef, formKey: string, fields: FieldDef[]
       if (settings.title_field) next.title_field = settings.title_field;
       else delete next.title_field;
       if (settings.validations) next.validations = settings.validations;
+      if (settings.indexes?.length) next.indexes = settings.indexes;
+      else if (settings.indexes) delete next.indexes;
     }
     if (next.title_field && !fields.some((f) => f.key === next.title_field)) delete next.title_field;
     return next;
@@ -391,8 +395,8 @@ export function buildDefinition(app: AppDef, formKey: string, fields: FieldDef[]
 
 /** The draft differs from the published form (what leaving the designer would lose). */
 export function isDirty(published: FormDef, fields: FieldDef[], settings: FormSettings): boolean {
-  const draft = { fields, name: settings.name ?? null, title_field: settings.title_field || null, validations: settings.validations ?? published.validations ?? [] };
-  const live = { fields: published.fields, name: published.name ?? null, title_field: published.title_field || null, validations: published.validations ?? [] };
+  const draft = { fields, name: settings.name ?? null, title_field: settings.title_field || null, validations: settings.validations ?? published.validations ?? [], indexes: settings.indexes ?? published.indexes ?? [] };
+  const live = { fields: published.fields, name: published.name ?? null, title_field: published.title_field || null, validations: published.validations ?? [], indexes: published.indexes ?? [] };
   return JSON.stringify(draft) !== JSON.stringify(live);
 }
 

@@ -16,6 +16,7 @@ import { api, ApiError } from "../api/client";
 import type { AppDef, FieldDef, Issue, MigrationPlan } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import Canvas, { innermost } from "../designer/Canvas";
+import { pruneCombinations, renameInCombinations } from "../designer/combinations";
 import FormSettingsPanel from "../designer/FormSettingsPanel";
 import PreviewModal from "../designer/PreviewModal";
 import PropertyPanel from "../designer/PropertyPanel";
@@ -63,7 +64,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
   const published = findForm(app, formKey)!;
   const palette = useQuery({ queryKey: ["field-types"], queryFn: api.fieldTypes, staleTime: Infinity });
   const [fields, setFields] = useState<FieldDef[]>(published.fields);
-  const [settings, setSettings] = useState<FormSettings>({ name: published.name, title_field: published.title_field ?? null, validations: published.validations ?? [] });
+  const [settings, setSettings] = useState<FormSettings>({ name: published.name, title_field: published.title_field ?? null, validations: published.validations ?? [], indexes: published.indexes ?? [] });
   const [selected, setSelectedState] = useState<Selection | null>(published.fields[0] ? { key: published.fields[0].key } : null);
   const [tab, setTab] = useState<"field" | "form">(published.fields[0] ? "field" : "form");
   const [issues, setIssues] = useState<Issue[]>([]);
@@ -118,6 +119,18 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
     setFields(result.fields);
     if (result.added) setSelected({ key: result.added, parent: result.parent });
   };
+  // Fields removed from the form leave its filter & sort combinations, with a notice (docs/decisions.md).
+  const changeFields = (next: FieldDef[], renamed?: { from: string; to: string }) => {
+    setFields(next);
+    const before = settings.indexes ?? [];
+    const renamedIn = renamed ? renameInCombinations(before, renamed.from, renamed.to) : before;
+    const { combinations, removed } = pruneCombinations(renamedIn, next);
+    if (JSON.stringify(combinations) !== JSON.stringify(before)) setSettings({ ...settings, indexes: combinations });
+    if (removed.length) {
+      const names = removed.map((key) => labelText(fields.find((f) => f.key === key)?.label, lang, key));
+      message.info(t("canvas.combinationsPruned", { fields: names.join(lang === "en" ? ", " : "、") }));
+    }
+  };
   const patch = (change: Partial<FieldDef>) => selected && setFields(patchAt(fields, selected, change));
   const replace = (next: FieldDef) => {
     if (!selected) return;
@@ -126,7 +139,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
       if (selected.parent && next.type === "subform") refuse();
       return;
     }
-    setFields(replaced);
+    changeFields(replaced, selected.parent ? undefined : { from: selected.key, to: next.key });
     setSelectedState({ ...selected, key: next.key });
   };
 
@@ -249,7 +262,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
           </Col>
           <Col xs={24} lg={12}>
             <Card size="small" title={t("designer.fields", { count: fields.filter((f) => f.type !== "section").length })}>
-              <Canvas fields={fields} selected={selected} onSelect={setSelected} onChange={setFields} byField={byField} typeTitle={typeTitle} />
+              <Canvas fields={fields} selected={selected} onSelect={setSelected} onChange={changeFields} byField={byField} typeTitle={typeTitle} />
             </Card>
           </Col>
           <Col xs={24} lg={7}>
