@@ -32,7 +32,7 @@ Usage (about 15 minutes with the defaults)::
 
     .venv/bin/python bench/peer_compare.py [--rows 100000] [--clients 8] [--duration 20]
         [--rounds 3] [--configs pk,index] [--workers N] [--scratch ../peerbench-run]
-        [--out peer_compare.json]
+        [--reuse-nocodb] [--jimu-root PATH] [--out peer_compare.json]
 
 Prints a table per configuration and writes every measurement to ``--out`` (JSON).
 """
@@ -403,8 +403,28 @@ def harness_args(pb: Any, url: str, opts: argparse.Namespace, state: Path) -> ar
     )
 
 
+SNAPSHOT_NOTE = "peer_compare.json"  # beside the data in a snapshot: what was loaded, how
+
+
+def reusable(run: Run, opts: argparse.Namespace) -> dict[str, Any] | None:
+    """The load result kept with an existing snapshot of the same data set, if any."""
+    try:
+        note: dict[str, Any] = json.loads((run.snapshot / SNAPSHOT_NOTE).read_text())
+    except (OSError, ValueError):
+        return None
+    same = note.get("data") == {"rows": opts.rows, "seed": opts.seed, "batch": opts.batch}
+    return note if same else None
+
+
 def load(pb: Any, run: Run, opts: argparse.Namespace, work: Path) -> dict[str, Any]:
-    """Create the table and bulk-load the rows on a fresh server; keep the data as a snapshot."""
+    """Create the table and bulk-load the rows on a fresh server; keep the data as a snapshot
+    (NocoDB's is reused with --reuse-nocodb when it holds the same data set)."""
+    if isinstance(run.server, NocoServer) and opts.reuse_nocodb:
+        note = reusable(run, opts)
+        if note is not None:
+            run.target.state.update(note["state"])
+            print(f"[load] {run.key}: reusing the snapshot in {run.snapshot}", flush=True)
+            return {**note["load"], "reused_snapshot": True}
     print(f"[load] {run.key}: {opts.rows:,} rows ...", flush=True)
     for path in (run.live, run.snapshot):
         shutil.rmtree(path, ignore_errors=True)
@@ -422,6 +442,12 @@ def load(pb: Any, run: Run, opts: argparse.Namespace, work: Path) -> dict[str, A
     else:
         database = run.snapshot / "noco.db"
         result["indexes"] = table_indexes(database, noco_table(database))
+    note = {
+        "data": {"rows": opts.rows, "seed": opts.seed, "batch": opts.batch},
+        "state": run.target.state,
+        "load": result,
+    }
+    (run.snapshot / SNAPSHOT_NOTE).write_text(json.dumps(note, indent=1))
     print(f"[load] {run.key}: {json.dumps(result)}", flush=True)
     return result
 
@@ -597,6 +623,11 @@ def main() -> None:
         default=ROOT,
         help="the Jimu checkout to serve (default: this one), e.g. to measure another branch",
     )
+    ap.add_argument(
+        "--reuse-nocodb",
+        action="store_true",
+        help="reuse NocoDB's loaded snapshot from an earlier run with the same --rows/--batch",
+    )
     ap.add_argument("--out", type=Path, default=Path("peer_compare.json"))
     opts = ap.parse_args()
     global JIMU_ROOT
@@ -613,7 +644,7 @@ def main() -> None:
 
     pb = jt.pb
     workers = opts.workers if serve_has_workers() else None
-    work = opts.scratch / "compare"
+    work = opts.scratch / f"compare-{opts.rows}"  # data sets of another size stay apart
     work.mkdir(exist_ok=True)
     meta = {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
