@@ -391,7 +391,7 @@ class Run:
         self.live, self.snapshot = live, snapshot
 
 
-def harness_args(pb: Any, url: str, opts: argparse.Namespace, state: Path) -> argparse.Namespace:
+def harness_args(url: str, opts: argparse.Namespace, state: Path) -> argparse.Namespace:
     return argparse.Namespace(
         url=url,
         state=str(state),
@@ -431,7 +431,7 @@ def load(pb: Any, run: Run, opts: argparse.Namespace, work: Path) -> dict[str, A
     run.live.mkdir(parents=True)
     run.server.start(fresh=True)
     try:
-        args = harness_args(pb, run.server.url, opts, work / f"{run.key}.state.json")
+        args = harness_args(run.server.url, opts, work / f"{run.key}.state.json")
         result = measured(run.server.pid, lambda: pb.do_setup(args, run.target))
     finally:
         run.server.stop()
@@ -463,7 +463,7 @@ def bench_round(pb: Any, run: Run, opts: argparse.Namespace) -> dict[str, Any]:
         "loadavg_before": [round(v, 2) for v in os.getloadavg()],
     }
     try:
-        args = harness_args(pb, run.server.url, opts, Path(os.devnull))
+        args = harness_args(run.server.url, opts, Path(os.devnull))
         out["idle_rss_mib"] = round(tree_rss_kib(run.server.pid)[0] / 1024, 1)
         out["verify"] = pb.verify(args, run.target)
         if not (out["verify"]["count_ok"] and out["verify"]["list_ok"]):
@@ -693,14 +693,13 @@ def main() -> None:
     for config in configs:
         key = f"jimu-{config}"
         live = work / f"{key}-live"
-        os.environ["JIMU_PEER_INDEX"] = "1" if config == "index" else "0"
         target_class = PkOnlyJimu if config == "pk" else jt.JimuTarget
         runs[key] = Run(
             key, JimuServer(live, workers), target_class("", None, None), live, work / f"{key}-snap"
         )
 
     loads: dict[str, Any] = {}
-    for key, run in runs.items():
+    for key, run in runs.items():  # the target reads JIMU_PEER_INDEX when it sets the form up
         os.environ["JIMU_PEER_INDEX"] = "1" if key == "jimu-index" else "0"
         loads[key] = load(pb, run, opts, work)
     results: dict[str, Any] = {"meta": meta, "load": loads, "rounds": []}
