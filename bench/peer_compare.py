@@ -28,7 +28,7 @@ creates of one round do not pile up in the next. The server's memory is the resi
 over its whole process tree (NocoDB's node process; Jimu's parent and workers), sampled every
 0.25 s; the harness itself samples only one pid.
 
-Usage (about 15 minutes with the defaults)::
+Usage (about 14 minutes with the defaults on 2 busy cores)::
 
     .venv/bin/python bench/peer_compare.py [--rows 100000] [--clients 8] [--duration 20]
         [--rounds 3] [--configs pk,index] [--workers N] [--scratch ../peerbench-run]
