@@ -39,7 +39,18 @@ def test_serve_creates_the_data_dir_and_prints_the_urls(
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(dict(kw, app=app)))
     data_dir = tmp_path / "nested" / "data"
     result = runner.invoke(
-        app, ["serve", "--host", "0.0.0.0", "--port", "9123", "--data-dir", str(data_dir)]
+        app,
+        [
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "9123",
+            "--workers",
+            "1",
+            "--data-dir",
+            str(data_dir),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Jimu running at http://0.0.0.0:9123" in result.output
