@@ -91,13 +91,23 @@ def context_for(request: Request, actor: Actor) -> ExecutionContext:
     )
 
 
-def admin_context(
+async def admin_context(
     request: Request, actor: Annotated[Actor, Depends(require_admin)]
 ) -> ExecutionContext:
-    """The execution context of an administrator's request (401 signed out, 403 for members)."""
+    """The execution context of an administrator's request (401 signed out, 403 for members).
+
+    `async` because it neither blocks nor waits: FastAPI runs a plain `def` dependency in the
+    thread pool, one hand-off per dependency per request; only those that touch the database
+    (the caller's credential) need to be."""
     return context_for(request, actor)
+
+
+async def engine_dependency(request: Request) -> Engine:
+    """`get_engine` as a dependency, on the event loop (no thread-pool hand-off; see
+    `admin_context`)."""
+    return get_engine(request)
 
 
 AdminActor = Annotated[Actor, Depends(require_admin)]
 AdminContext = Annotated[ExecutionContext, Depends(admin_context)]
-DbEngine = Annotated[Engine, Depends(get_engine)]
+DbEngine = Annotated[Engine, Depends(engine_dependency)]

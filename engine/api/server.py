@@ -58,8 +58,10 @@ def served_app(settings: Settings) -> FastAPI:
     collections (it lives as long as the process; otherwise every few thousand objects a
     request allocates would rescan it)."""
     from engine.api.main import create_app
+    from engine.store import make_engine
 
     app = create_app(settings)
+    app.state.engine = make_engine(settings)  # not on the event loop at the first request
     app.add_middleware(WorkerHeader)
     gc.freeze()
     return app
