@@ -57,7 +57,7 @@ def serve(
 ) -> None:
     """Apply pending migrations, then serve the HTTP API, with its docs at /docs."""
     from engine.api import server
-    from engine.api.deps import admin_token
+    from engine.auth.credentials import admin_token
 
     settings = _settings(data_dir)
     if worker is not None:

@@ -10,36 +10,19 @@ when set, else a random token created at first start and kept in the data direct
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
 
 from engine.api.errors import pick_language
+from engine.auth.credentials import TOKEN_FILE as TOKEN_FILE  # moved there, names kept here
+from engine.auth.credentials import admin_token as admin_token
 from engine.core.context import Actor, ExecutionContext, system_clock
-from engine.settings import Settings
 from engine.store import make_engine
 from engine.store.limits import Work, seconds_for, statement_limit
-
-TOKEN_FILE = "admin_token"
-
-
-def admin_token(settings: Settings) -> str:
-    """The admin token of this installation (created and saved on first use)."""
-    if settings.admin_token is not None:
-        return settings.admin_token.get_secret_value()
-    path: Path = settings.data_dir / TOKEN_FILE
-    if path.exists():
-        return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
-    return token
 
 
 def get_engine(request: Request) -> Engine:

@@ -20,12 +20,15 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import uvicorn
-from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the supervisor of several workers never imports FastAPI
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WORKER_HEADER = b"x-jimu-worker"
 FACTORY = "engine.api.server:worker_app"
