@@ -7,6 +7,7 @@ second (median of the rounds) and p50/p99 over all rounds of
 
 - list: ``status = "won"`` sorted by ``-amount``, 25 rows, with the total (the form declares the
   index ``(status, -amount)``, as a builder would);
+- page: the same page without the total (``count=none``);
 - create: one record.
 
 and the memory of the whole server: the summed RSS of every process of the tree (the `jimu
@@ -67,6 +68,7 @@ APP: dict[str, Any] = {
 }
 RECORDS = "/api/v1/apps/bench_mp/forms/orders/records"
 LIST = RECORDS + "?filter=status%20%3D%20%22won%22&sort=-amount&limit=25"
+PAGE = LIST + "&count=none"
 
 
 def _row(i: int, rng: random.Random) -> dict[str, Any]:
@@ -224,8 +226,8 @@ def phase(
         i = 0
         while time.perf_counter() < stop_at[0]:
             began = time.perf_counter()
-            if kind == "list":
-                status, _, worker = request(conn, "GET", LIST)
+            if kind in ("list", "page"):
+                status, _, worker = request(conn, "GET", LIST if kind == "list" else PAGE)
                 ok = status == 200
             else:
                 status, _, worker = request(conn, "POST", RECORDS, _row(10_000_000 + i, rng))
@@ -269,7 +271,14 @@ def main() -> None:
     finally:
         server.stop()
     results: dict[int, dict[str, Any]] = {
-        n: {"list": [], "create": [], "rps": {"list": [], "create": []}, "mem": []} for n in (1, 2)
+        n: {
+            "list": [],
+            "page": [],
+            "create": [],
+            "rps": {"list": [], "page": [], "create": []},
+            "mem": [],
+        }
+        for n in (1, 2)
     }
     for round_no in range(args.rounds):
         for workers in (1, 2) if round_no % 2 == 0 else (2, 1):
@@ -281,7 +290,7 @@ def main() -> None:
                 phase(server, "list", args.clients, 2)  # warm-up: caches, connections
                 row = results[workers]
                 splits = []
-                for kind in ("list", "create"):
+                for kind in ("list", "page", "create"):
                     latencies, failures, by_worker = phase(server, kind, args.clients, args.seconds)
                     row[kind].extend(latencies)
                     row["rps"][kind].append(len(latencies) / args.seconds)
@@ -302,15 +311,18 @@ def main() -> None:
         f"{args.rounds} rounds, {'PostgreSQL' if args.database_url else 'SQLite'}; ms"
     )
     print(
-        "| workers | list req/s | list p50 | list p99 | create req/s | create p50 | create p99 "
+        "| workers | list req/s | list p50 | list p99 | page req/s | page p50 | page p99 "
+        "| create req/s | create p50 | create p99 "
         "| RSS idle (sum) | RSS after (sum) | PSS after (sum) | peak RSS (sum) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for workers, row in results.items():
         mems = row["mem"]
         print(
             f"| {workers} | {statistics.median(row['rps']['list']):.0f} "
             f"| {percentile(row['list'], 0.5) * 1000:.1f} | {percentile(row['list'], 0.99) * 1000:.1f} "
+            f"| {statistics.median(row['rps']['page']):.0f} "
+            f"| {percentile(row['page'], 0.5) * 1000:.1f} | {percentile(row['page'], 0.99) * 1000:.1f} "
             f"| {statistics.median(row['rps']['create']):.0f} "
             f"| {percentile(row['create'], 0.5) * 1000:.1f} | {percentile(row['create'], 0.99) * 1000:.1f} "
             f"| {statistics.median(m[0] for m in mems):.0f} MiB | {statistics.median(m[1] for m in mems):.0f} MiB "
