@@ -100,20 +100,29 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
             loop=loop,
         )
         return
-    # The workers are spawned (a fresh interpreter each): they read their settings from the
-    # environment they inherit, so what this process was told on its command line goes there.
-    os.environ["JIMU_DATA_DIR"] = str(settings.data_dir)
-    os.environ["JIMU_DATABASE_URL"] = settings.database_url
-    uvicorn.run(
-        FACTORY,
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        proxy_headers=False,
-        http="httptools",
-        loop=loop,
-    )
+    # The workers are spawned (a fresh interpreter each, also when uvicorn replaces one): they
+    # read their settings from the environment they inherit, so what this process was told on
+    # its command line goes there while they run (and is taken back after).
+    given = {"JIMU_DATA_DIR": str(settings.data_dir), "JIMU_DATABASE_URL": settings.database_url}
+    before = {name: os.environ.get(name) for name in given}
+    os.environ.update(given)
+    try:
+        uvicorn.run(
+            FACTORY,
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            proxy_headers=False,
+            http="httptools",
+            loop=loop,
+        )
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 __all__ = [
