@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
 
-from engine.api.main import create_app
 from engine.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,9 +45,19 @@ def serve(
             "process of all that share the database works at a time."
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="HTTP worker processes (default: $JIMU_WORKERS, else one per CPU core); "
+            "1 serves in this process.",
+        ),
+    ] = None,
 ) -> None:
     """Apply pending migrations, then serve the HTTP API, with its docs at /docs."""
-    from engine.api.deps import admin_token
+    from engine.api import server
+    from engine.auth.credentials import admin_token
 
     settings = _settings(data_dir)
     if worker is not None:
@@ -80,14 +87,13 @@ def serve(
     )
     typer.echo(f"Admin token ({source}): {token}")
     typer.echo(f"Log in to the API with the header:  Authorization: Bearer {token}")
-    app = create_app(settings)
-    # What exists now lives as long as the process: keep it out of the garbage collector's full
-    # collections, which otherwise rescan it for every few thousand records a request allocates.
-    gc.freeze()
+    count = server.worker_count(settings, workers)
+    if count > 1:
+        typer.echo(f"HTTP workers / 工作进程: {count}")
+    # The one job worker of this server: a thread of this process, which with several HTTP
+    # workers is their supervisor (engine.api.server).
     with _job_worker(settings, singleton=True, enabled=settings.job_worker):
-        uvicorn.run(
-            app, host=host, port=port, proxy_headers=False
-        )  # JIMU_TRUSTED_PROXIES decides (engine/api/headers.py)
+        server.serve(settings, host=host, port=port, workers=count)
 
 
 JOB_MODULES = ("engine.forms.jobs",)  # besides engine.jobs' built-in kinds

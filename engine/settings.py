@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # Published app revisions kept loaded per database (engine.forms.apps), least recently used
     # dropped first.
     app_cache_size: int = Field(default=64, ge=1)
+    # HTTP worker processes of `jimu serve` (None: one per CPU core; engine.api.server).
+    workers: int | None = Field(default=None, ge=1, le=256)
 
     @field_validator("job_modules", mode="before")
     @classmethod

@@ -39,7 +39,18 @@ def test_serve_creates_the_data_dir_and_prints_the_urls(
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(dict(kw, app=app)))
     data_dir = tmp_path / "nested" / "data"
     result = runner.invoke(
-        app, ["serve", "--host", "0.0.0.0", "--port", "9123", "--data-dir", str(data_dir)]
+        app,
+        [
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "9123",
+            "--workers",
+            "1",
+            "--data-dir",
+            str(data_dir),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Jimu running at http://0.0.0.0:9123" in result.output
@@ -135,3 +146,30 @@ def test_expr_error_is_bilingual_with_caret() -> None:
 def test_expr_bad_input_exits_2(args: list[str]) -> None:
     result = runner.invoke(app, ["expr", *args])
     assert result.exit_code == 2
+
+
+def test_serve_with_workers_hands_uvicorn_the_factory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several workers: uvicorn gets the import string of the factory, and the workers the data
+    directory through the environment while it runs (this process's is left as it was)."""
+    import os
+
+    calls: list[dict[str, Any]] = []
+
+    def run(app: Any, **kw: Any) -> None:
+        calls.append(dict(kw, app=app, data_dir=os.environ.get("JIMU_DATA_DIR")))
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.delenv("JIMU_DATA_DIR", raising=False)
+    monkeypatch.delenv("JIMU_WORKERS", raising=False)
+    result = runner.invoke(app, ["serve", "--workers", "3", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    [call] = calls
+    assert call["app"] == "engine.api.server:worker_app" and call["factory"] is True
+    assert call["workers"] == 3 and call["data_dir"] == str(tmp_path.resolve())
+    assert (call["http"], call["loop"], call["proxy_headers"]) == ("httptools", "uvloop", False)
+    assert "JIMU_DATA_DIR" not in os.environ
+    monkeypatch.setenv("JIMU_WORKERS", "1")
+    assert runner.invoke(app, ["serve", "--data-dir", str(tmp_path)]).exit_code == 0
+    assert calls[1]["app"].state.settings.data_dir == tmp_path.resolve()  # one: in-process

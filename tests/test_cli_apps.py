@@ -81,8 +81,8 @@ def test_serve_prints_a_persistent_admin_token_that_guards_the_api(
     monkeypatch.delenv("JIMU_ADMIN_TOKEN", raising=False)
     calls: list[Any] = []
     monkeypatch.setattr(uvicorn, "run", lambda asgi, **kw: calls.append(asgi))
-    first = runner.invoke(app, ["serve", "--data-dir", str(tmp_path)])
-    second = runner.invoke(app, ["serve", "--data-dir", str(tmp_path)])
+    first = runner.invoke(app, ["serve", "--workers", "1", "--data-dir", str(tmp_path)])
+    second = runner.invoke(app, ["serve", "--workers", "1", "--data-dir", str(tmp_path)])
     token = (tmp_path / "admin_token").read_text().strip()
     assert len(token) >= 32
     assert f"Bearer {token}" in first.output and f"Bearer {token}" in second.output
@@ -97,7 +97,7 @@ def test_the_environment_token_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("JIMU_ADMIN_TOKEN", "from-the-environment")
     calls: list[Any] = []
     monkeypatch.setattr(uvicorn, "run", lambda asgi, **kw: calls.append(asgi))
-    result = runner.invoke(app, ["serve", "--data-dir", str(tmp_path)])
+    result = runner.invoke(app, ["serve", "--workers", "1", "--data-dir", str(tmp_path)])
     assert "Bearer from-the-environment" in result.output
     assert not (tmp_path / "admin_token").exists()
     client = TestClient(calls[-1])

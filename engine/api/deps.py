@@ -10,36 +10,19 @@ when set, else a random token created at first start and kept in the data direct
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Connection, Engine
 
 from engine.api.errors import pick_language
+from engine.auth.credentials import TOKEN_FILE as TOKEN_FILE  # moved there, names kept here
+from engine.auth.credentials import admin_token as admin_token
 from engine.core.context import Actor, ExecutionContext, system_clock
-from engine.settings import Settings
 from engine.store import make_engine
 from engine.store.limits import Work, seconds_for, statement_limit
-
-TOKEN_FILE = "admin_token"
-
-
-def admin_token(settings: Settings) -> str:
-    """The admin token of this installation (created and saved on first use)."""
-    if settings.admin_token is not None:
-        return settings.admin_token.get_secret_value()
-    path: Path = settings.data_dir / TOKEN_FILE
-    if path.exists():
-        return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
-    return token
 
 
 def get_engine(request: Request) -> Engine:
@@ -91,13 +74,23 @@ def context_for(request: Request, actor: Actor) -> ExecutionContext:
     )
 
 
-def admin_context(
+async def admin_context(
     request: Request, actor: Annotated[Actor, Depends(require_admin)]
 ) -> ExecutionContext:
-    """The execution context of an administrator's request (401 signed out, 403 for members)."""
+    """The execution context of an administrator's request (401 signed out, 403 for members).
+
+    `async` because it neither blocks nor waits: FastAPI runs a plain `def` dependency in the
+    thread pool, one hand-off per dependency per request; only those that touch the database
+    (the caller's credential) need to be."""
     return context_for(request, actor)
+
+
+async def engine_dependency(request: Request) -> Engine:
+    """`get_engine` as a dependency, on the event loop (no thread-pool hand-off; see
+    `admin_context`)."""
+    return get_engine(request)
 
 
 AdminActor = Annotated[Actor, Depends(require_admin)]
 AdminContext = Annotated[ExecutionContext, Depends(admin_context)]
-DbEngine = Annotated[Engine, Depends(get_engine)]
+DbEngine = Annotated[Engine, Depends(engine_dependency)]

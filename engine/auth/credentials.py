@@ -1,4 +1,5 @@
-"""Passwords (argon2id) and bearer tokens (random, stored only as SHA-256 hashes).
+"""Passwords (argon2id), bearer tokens (random, stored only as SHA-256 hashes) and the
+installation's admin token (`admin_token`: `JIMU_ADMIN_TOKEN`, else kept in the data directory).
 
 A token's kind shows in its prefix — ``jimu_s_`` a session, ``jimu_t_`` an API token — so a
 leaked one can be recognised; the database holds only its hash, so a leaked database cannot
@@ -9,17 +10,40 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 SESSION_PREFIX = "jimu_s_"
 API_TOKEN_PREFIX = "jimu_t_"
 MIN_PASSWORD_LENGTH = 8
 
 _hasher = PasswordHasher()
-# A hash to verify against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# A hash to verify against when the user does not exist, so timing does not reveal usernames:
+# of a random password nobody kept, with the hasher's parameters (a test checks they match).
+# Written out rather than computed at import, which cost every process 64 MB of peak memory.
+_DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$9updgd90CM++N8rY9HbLDw$s6tXdKLZeEN4qPLP15ohAR/8m+rhFYNg8e6NLBd1BuY"
+
+
+TOKEN_FILE = "admin_token"
+
+
+def admin_token(settings: Settings) -> str:
+    """The admin token of this installation (created and saved on first use)."""
+    if settings.admin_token is not None:
+        return settings.admin_token.get_secret_value()
+    path = settings.data_dir / TOKEN_FILE
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
 
 
 def hash_password(password: str) -> str:
@@ -79,6 +103,8 @@ def password_problem(password: str) -> tuple[str, str] | None:
 __all__ = [
     "API_TOKEN_PREFIX",
     "SESSION_PREFIX",
+    "TOKEN_FILE",
+    "admin_token",
     "hash_password",
     "needs_rehash",
     "new_token",

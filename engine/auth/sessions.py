@@ -26,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from engine.auth import audit
@@ -137,6 +137,19 @@ def too_many_attempts(seconds: int) -> ServiceError:
     )
 
 
+def _one_attempt_at_a_time(conn: Connection, username: str, ip: str | None) -> None:
+    """Serialise sign-ins of one username from one address until this transaction ends, so
+    that concurrent attempts (threads, HTTP worker processes) each see the failures committed
+    before them and throttling is exact. SQLite needs nothing: the transaction holds the
+    database's write lock from its start. PostgreSQL: a transaction-scoped advisory lock on a
+    hash of the pair (a collision only makes two pairs wait for each other)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:pair, 0))"),
+            {"pair": f"jimu.login:{username[:200]}@{(ip or '')[:64]}"},
+        )
+
+
 def login(
     engine: Engine, username: str, password: str, *, ip: str | None, hours: float
 ) -> LoginResult:
@@ -148,6 +161,7 @@ def login(
     """
     failure: ServiceError | None = None
     with engine.begin() as conn:
+        _one_attempt_at_a_time(conn, username, ip)
         wait = throttled_for(conn, username, ip)
         if wait > 0:
             audit.record(

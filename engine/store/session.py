@@ -12,10 +12,8 @@ timeout.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +22,9 @@ from engine.expr.backends.sql import create_engine, install_postgres_functions
 from engine.settings import Settings
 from engine.store import write_queue
 from engine.store.limits import restart_deadlines
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
@@ -74,7 +75,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
-    """The Alembic configuration of ``alembic.ini``, bound to `connection` when given."""
+    """The Alembic configuration of ``alembic.ini``, bound to `connection` when given.
+
+    Alembic (with Mako and Pygments, about 11 MB per process) is imported only here: HTTP
+    worker processes never migrate."""
+    from alembic.config import Config
+
     config = Config(str(ALEMBIC_INI))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -88,6 +94,8 @@ def prepare_database(engine: Engine) -> None:
     Idempotent, and safe when several processes start at once: the whole upgrade is one
     transaction, serialised by ``BEGIN IMMEDIATE`` on SQLite and an advisory lock on PostgreSQL.
     """
+    from alembic import command
+
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
