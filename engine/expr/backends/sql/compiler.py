@@ -280,14 +280,33 @@ class SqlCompiler:
             )
         with self.iterate(source):
             element = self.compile(node)
+        return self._rows_subquery(rows, element.sql, ordered)
+
+    def _rows_subquery(self, rows: SqlRows, value: ColumnElement[Any], ordered: bool) -> Any:
         keys = [k.label(f"o{i}") for i, k in enumerate(rows.order_by)] if ordered else []
-        inner = select(element.sql.label("v"), *keys).select_from(rows.from_)
+        inner = select(value.label("v"), *keys).select_from(rows.from_)
         if rows.where is not None:
             inner = inner.where(rows.where)
         inner = inner.correlate_except(rows.from_)
         if keys:
             inner = inner.order_by(*rows.order_by)
         return inner.subquery()
+
+    def scaled_subquery(self, node: ast.Node) -> tuple[Any, int] | None:
+        """When every element of list `node` is a fixed-scale number column (``items.amount``),
+        ``SELECT <the column as stored> AS v FROM rows WHERE ...`` and its scale: on SQLite
+        the scaled integers themselves, which plain SQL aggregates add exactly. None for any
+        other list (an expression, a text-stored number)."""
+        assert node.type is not None and node.type.source is not None
+        rows = self.rows(node.type.source)
+        if not isinstance(rows, SqlRows):
+            return None
+        with self.iterate(node.type.source):
+            element = self.compile(node)
+        if element.scaled is None:
+            return None
+        column, scale = element.scaled
+        return self._rows_subquery(rows, column, False), scale
 
     def aggregate(
         self, node: ast.Node, name: str, *extra: ColumnElement[Any], params: tuple[Any, ...] = ()

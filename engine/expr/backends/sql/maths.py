@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.expr import ast
+from sqlalchemy import select
+
+from engine.expr import ast, numbers
 
 from .compiler import SqlCompiler, SqlRows, call, emitter, function, optional
-from .nodes import Val, define, op
+from .nodes import Op, Val, define, op
 
 # --- aggregates over one list (the body of a correlated subquery) ---------------------------
 define(
     "agg:SUM",
-    sqlite="COALESCE(jimu_sumagg({0}), '0')",
+    sqlite="jimu_sumagg({0})",  # '0' over no rows, blank past the limit (as in Python)
     postgresql="jimu_num(COALESCE(sum({0}), 0))",
 )
 define(
@@ -38,6 +40,112 @@ define(
     sqlite=lambda a, p: f"jimu_maxagg({a[0]})" if p[0] == "number" else f"max({a[0]})",
     postgresql="max({0})",
 )
+
+
+# --- SUM, MIN and MAX over a fixed-scale column, in plain SQL -------------------------------
+# On SQLite such a column holds scaled 64-bit integers. SUM adds them as two sums that cannot
+# overflow (the quotient and the remainder by 10^9, SQLite's `sum()` raising on an overflow),
+# MIN and MAX pick one; the exact total is then written as canonical decimal text with string
+# functions, the form every number has inside a formula on SQLite (`types`). Blank past
+# `numbers.LIMIT` (as the Python evaluation's `norm`). On PostgreSQL the column is NUMERIC and
+# the steps pass the native aggregate through. Each step is a derived table of one row so no
+# expression is repeated (`scaled_aggregate`).
+_BILLION = 1_000_000_000
+define("sagg_hi:SUM", sqlite=f"COALESCE(sum({{0}} / {_BILLION}), 0)", postgresql="sum({0})")
+define("sagg_lo:SUM", sqlite=f"COALESCE(sum({{0}} % {_BILLION}), 0)", postgresql="NULL")
+for _name, _native in (("MIN", "min"), ("MAX", "max")):
+    define(
+        f"sagg_hi:{_name}", sqlite=f"{_native}({{0}}) / {_BILLION}", postgresql=f"{_native}({{0}})"
+    )
+    define(f"sagg_lo:{_name}", sqlite=f"{_native}({{0}}) % {_BILLION}", postgresql="NULL")
+# hi + lo as a signed pair (h, l) with |l| < 10^9 and h, l never of opposite signs.
+_SPLIT = f"({{0}} + {{1}} / {_BILLION})", f"({{1}} % {_BILLION})"
+_SAME_SIGN = "CASE WHEN {h} > 0 AND {l} < 0 THEN {a} WHEN {h} < 0 AND {l} > 0 THEN {b} ELSE {c} END"
+define(
+    "sagg_h",
+    sqlite=_SAME_SIGN.format(
+        h=_SPLIT[0], l=_SPLIT[1], a=f"{_SPLIT[0]} - 1", b=f"{_SPLIT[0]} + 1", c=_SPLIT[0]
+    ),
+    postgresql="{0}",
+)
+define(
+    "sagg_l",
+    sqlite=_SAME_SIGN.format(
+        h=_SPLIT[0],
+        l=_SPLIT[1],
+        a=f"{_SPLIT[1]} + {_BILLION}",
+        b=f"{_SPLIT[1]} - {_BILLION}",
+        c=_SPLIT[1],
+    ),
+    postgresql="{1}",
+)
+# (h, l) -> the sign and the digits of |h * 10^9 + l|.
+define("sagg_sign", sqlite="CASE WHEN {0} < 0 OR {1} < 0 THEN '-' ELSE '' END", postgresql="{0}")
+define(
+    "sagg_digits",
+    sqlite=(
+        "CASE WHEN {0} = 0 THEN CAST(abs({1}) AS TEXT)"
+        " ELSE CAST(abs({0}) AS TEXT) || printf('%09d', abs({1})) END"
+    ),
+    postgresql="{1}",
+)
+
+
+def _sagg_text(args: list[str], params: tuple[Any, ...]) -> str:
+    """(sign, digits) of the scaled integer -> canonical decimal text (blank past the limit
+    when `params[1]`)."""
+    sign, digits = args
+    scale, limited = params
+    whole_max = len(str(numbers.LIMIT)) - 1  # digits of the largest whole part below LIMIT
+    if scale == 0:
+        whole, text = digits, f"{sign} || {digits}"
+    else:
+        padded = (
+            f"(CASE WHEN length({digits}) <= {scale}"
+            f" THEN substr('{'0' * (scale + 1)}' || {digits}, -{scale + 1}) ELSE {digits} END)"
+        )
+        whole = f"substr({padded}, 1, length({padded}) - {scale})"
+        fraction = f"rtrim(substr({padded}, length({padded}) - {scale - 1}), '0')"
+        text = f"{sign} || {whole} || CASE WHEN {fraction} = '' THEN '' ELSE '.' || {fraction} END"
+    over = f" WHEN length({whole}) > {whole_max} THEN NULL" if limited else ""
+    return f"CASE WHEN {digits} = '0' THEN '0'{over} ELSE {text} END"
+
+
+define("sagg_text", sqlite=_sagg_text, postgresql="{0}")
+define("sagg_total", sqlite="{0}", postgresql="jimu_num(COALESCE({0}, 0))")
+
+
+def scaled_aggregate(c: SqlCompiler, node: ast.Node, name: str) -> Any:
+    """``SUM``/``MIN``/``MAX`` of list `node` as plain SQL aggregates when its elements are a
+    fixed-scale number column (see above); None otherwise (the general path)."""
+    found = c.scaled_subquery(node)
+    if found is None:
+        return None
+    sub, scale = found
+    parts = select(
+        Op(f"sagg_hi:{name}", sub.c.v).label("hi"), Op(f"sagg_lo:{name}", sub.c.v).label("lo")
+    )
+    step = parts.select_from(sub).subquery()
+    carried = (
+        select(
+            Op("sagg_h", step.c.hi, step.c.lo).label("h"),
+            Op("sagg_l", step.c.hi, step.c.lo).label("l"),
+        )
+        .select_from(step)
+        .subquery()
+    )
+    signed = (
+        select(
+            Op("sagg_sign", carried.c.h, carried.c.l).label("sg"),
+            Op("sagg_digits", carried.c.h, carried.c.l).label("d"),
+        )
+        .select_from(carried)
+        .subquery()
+    )
+    text: Any = Op("sagg_text", signed.c.sg, signed.c.d, params=(scale, name == "SUM"))
+    if name == "SUM":
+        text = Op("sagg_total", text)
+    return select(text).select_from(signed).scalar_subquery()
 
 
 def _pg_array(args: list[str], lists: tuple[bool, ...]) -> str:
@@ -108,6 +216,10 @@ def aggregate(c: SqlCompiler, node: ast.Call) -> Val:
     ):
         # One list: an aggregate over its rows (the common SUM(items.x)).
         name = "COUNT" if node.name == "COUNTA" else node.name
+        if name in ("SUM", "MIN", "MAX") and only.type.kind == "number":
+            exact = scaled_aggregate(c, only, name)
+            if exact is not None:
+                return Val(exact, kind)
         sql = c.aggregate(only, f"agg:{name}", params=(only.type.kind,))
         return Val(sql, kind)
     element = None if node.name in ("COUNT", "COUNTA") else (kind if kind != "blank" else "number")
