@@ -282,9 +282,12 @@ class SqlCompiler:
             element = self.compile(node)
         return self._rows_subquery(rows, element.sql, ordered)
 
-    def _rows_subquery(self, rows: SqlRows, value: ColumnElement[Any], ordered: bool) -> Any:
+    def _rows_subquery(
+        self, rows: SqlRows, value: ColumnElement[Any], ordered: bool, over: Any = None
+    ) -> Any:
         keys = [k.label(f"o{i}") for i, k in enumerate(rows.order_by)] if ordered else []
-        inner = select(value.label("v"), *keys).select_from(rows.from_)
+        extra = [] if over is None else [over.label("o")]
+        inner = select(value.label("v"), *keys, *extra).select_from(rows.from_)
         if rows.where is not None:
             inner = inner.where(rows.where)
         inner = inner.correlate_except(rows.from_)
@@ -292,21 +295,36 @@ class SqlCompiler:
             inner = inner.order_by(*rows.order_by)
         return inner.subquery()
 
-    def scaled_subquery(self, node: ast.Node) -> tuple[Any, int] | None:
-        """When every element of list `node` is a fixed-scale number column (``items.amount``),
-        ``SELECT <the column as stored> AS v FROM rows WHERE ...`` and its scale: on SQLite
-        the scaled integers themselves, which plain SQL aggregates add exactly. None for any
-        other list (an expression, a text-stored number)."""
+    def scaled_subquery(self, node: ast.Node, products: bool = False) -> tuple[Any, int] | None:
+        """When every element of list `node` is a fixed-scale number column (``items.amount``)
+        or, with `products`, the product of two (``items.qty * items.price``, places adding up
+        to at most 10), ``SELECT <the value as stored> AS v, <whether it cannot be> AS o FROM
+        rows WHERE ...`` and its scale: on SQLite scaled integers, which plain SQL aggregates add
+        exactly; ``o`` is 1 for a product past 64 bits or past the number limit (the caller then
+        falls back to the general path). None for any other list."""
         assert node.type is not None and node.type.source is not None
         rows = self.rows(node.type.source)
         if not isinstance(rows, SqlRows):
             return None
         with self.iterate(node.type.source):
-            element = self.compile(node)
-        if element.scaled is None:
-            return None
-        column, scale = element.scaled
-        return self._rows_subquery(rows, column, False), scale
+            if products and isinstance(node, ast.Binary) and node.op == "*":
+                left, right = self.compile(node.left), self.compile(node.right)
+                if left.scaled is None or right.scaled is None:
+                    return None
+                scale = left.scaled[1] + right.scaled[1]
+                if scale > 10:
+                    return None
+                a, b = left.scaled[0], right.scaled[0]
+                value: ColumnElement[Any] = Op("scaled_mul", a, b)
+                over: ColumnElement[Any] = Op("scaled_mul_over", a, b, params=(scale,))
+            else:
+                element = self.compile(node)
+                if element.scaled is None:
+                    return None
+                value, scale = element.scaled
+                over = Op("scaled_never")
+        sub = self._rows_subquery(rows, value, False, over=over)
+        return sub, scale
 
     def aggregate(
         self, node: ast.Node, name: str, *extra: ColumnElement[Any], params: tuple[Any, ...] = ()

@@ -58,6 +58,34 @@ for _name, _native in (("MIN", "min"), ("MAX", "max")):
         f"sagg_hi:{_name}", sqlite=f"{_native}({{0}}) / {_BILLION}", postgresql=f"{_native}({{0}})"
     )
     define(f"sagg_lo:{_name}", sqlite=f"{_native}({{0}}) % {_BILLION}", postgresql="NULL")
+# A product of two scaled columns, and whether it cannot be added exactly here: past 64 bits
+# (SQLite turns it into a float) or, as a number, past the limit (Python's blank).
+define("scaled_mul", sqlite="{0} * {1}", postgresql="{0} * {1}")
+
+
+def _mul_over(args: list[str], params: tuple[Any, ...]) -> str:
+    a, b = args
+    checks = [f"abs({b}) > {2**63 - 1} / abs({a})"]
+    if params[0] == 0:
+        checks.append(f"abs({a} * {b}) >= {numbers.LIMIT}")
+    return (
+        f"CASE WHEN {a} IS NULL OR {b} IS NULL OR {a} = 0 THEN 0"
+        f" WHEN {' OR '.join(checks)} THEN 1 ELSE 0 END"
+    )
+
+
+define(
+    "scaled_mul_over",
+    sqlite=_mul_over,
+    postgresql=f"CASE WHEN abs({{0}} * {{1}}) >= {numbers.LIMIT} THEN 1 ELSE 0 END",
+)
+define("scaled_never", sqlite="0", postgresql="0")
+define("sagg_over", sqlite="max({0})", postgresql="max({0})")
+define(
+    "sagg_pick",
+    sqlite="CASE WHEN {0} = 1 THEN {1} ELSE {2} END",
+    postgresql="CASE WHEN {0} = 1 THEN {1} ELSE {2} END",
+)
 # hi + lo as a signed pair (h, l) with |l| < 10^9 and h, l never of opposite signs.
 _SPLIT = f"({{0}} + {{1}} / {_BILLION})", f"({{1}} % {_BILLION})"
 _SAME_SIGN = "CASE WHEN {h} > 0 AND {l} < 0 THEN {a} WHEN {h} < 0 AND {l} > 0 THEN {b} ELSE {c} END"
@@ -118,18 +146,21 @@ define("sagg_total", sqlite="{0}", postgresql="jimu_num(COALESCE({0}, 0))")
 def scaled_aggregate(c: SqlCompiler, node: ast.Node, name: str) -> Any:
     """``SUM``/``MIN``/``MAX`` of list `node` as plain SQL aggregates when its elements are a
     fixed-scale number column (see above); None otherwise (the general path)."""
-    found = c.scaled_subquery(node)
+    found = c.scaled_subquery(node, products=name == "SUM")
     if found is None:
         return None
     sub, scale = found
     parts = select(
-        Op(f"sagg_hi:{name}", sub.c.v).label("hi"), Op(f"sagg_lo:{name}", sub.c.v).label("lo")
+        Op(f"sagg_hi:{name}", sub.c.v).label("hi"),
+        Op(f"sagg_lo:{name}", sub.c.v).label("lo"),
+        Op("sagg_over", sub.c.o).label("o"),
     )
     step = parts.select_from(sub).subquery()
     carried = (
         select(
             Op("sagg_h", step.c.hi, step.c.lo).label("h"),
             Op("sagg_l", step.c.hi, step.c.lo).label("l"),
+            step.c.o,
         )
         .select_from(step)
         .subquery()
@@ -138,6 +169,7 @@ def scaled_aggregate(c: SqlCompiler, node: ast.Node, name: str) -> Any:
         select(
             Op("sagg_sign", carried.c.h, carried.c.l).label("sg"),
             Op("sagg_digits", carried.c.h, carried.c.l).label("d"),
+            carried.c.o,
         )
         .select_from(carried)
         .subquery()
@@ -145,6 +177,10 @@ def scaled_aggregate(c: SqlCompiler, node: ast.Node, name: str) -> Any:
     text: Any = Op("sagg_text", signed.c.sg, signed.c.d, params=(scale, name == "SUM"))
     if name == "SUM":
         text = Op("sagg_total", text)
+        if isinstance(node, ast.Binary):  # a product past 64 bits: the general path
+            text = Op(
+                "sagg_pick", signed.c.o, c.aggregate(node, "agg:SUM", params=("number",)), text
+            )
     return select(text).select_from(signed).scalar_subquery()
 
 
