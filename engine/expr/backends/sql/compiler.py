@@ -282,12 +282,9 @@ class SqlCompiler:
             element = self.compile(node)
         return self._rows_subquery(rows, element.sql, ordered)
 
-    def _rows_subquery(
-        self, rows: SqlRows, value: ColumnElement[Any], ordered: bool, over: Any = None
-    ) -> Any:
+    def _rows_subquery(self, rows: SqlRows, value: ColumnElement[Any], ordered: bool) -> Any:
         keys = [k.label(f"o{i}") for i, k in enumerate(rows.order_by)] if ordered else []
-        extra = [] if over is None else [over.label("o")]
-        inner = select(value.label("v"), *keys, *extra).select_from(rows.from_)
+        inner = select(value.label("v"), *keys).select_from(rows.from_)
         if rows.where is not None:
             inner = inner.where(rows.where)
         inner = inner.correlate_except(rows.from_)
@@ -295,13 +292,19 @@ class SqlCompiler:
             inner = inner.order_by(*rows.order_by)
         return inner.subquery()
 
-    def scaled_subquery(self, node: ast.Node, products: bool = False) -> tuple[Any, int] | None:
+    def scaled_subquery(
+        self,
+        node: ast.Node,
+        columns: Mapping[str, Callable[[Any, Any], ColumnElement[Any]]],
+        products: bool = False,
+    ) -> tuple[Any, int] | None:
         """When every element of list `node` is a fixed-scale number column (``items.amount``)
         or, with `products`, the product of two (``items.qty * items.price``, places adding up
-        to at most 10), ``SELECT <the value as stored> AS v, <whether it cannot be> AS o FROM
-        rows WHERE ...`` and its scale: on SQLite scaled integers, which plain SQL aggregates add
-        exactly; ``o`` is 1 for a product past 64 bits or past the number limit (the caller then
-        falls back to the general path). None for any other list."""
+        to at most 10): ``SELECT <columns> FROM rows WHERE ...``, each column made from the
+        element as stored (on SQLite a scaled integer, which plain SQL aggregates add exactly)
+        and whether it cannot be (1 for a product past 64 bits or past the number limit), and
+        the scale. The aggregates read the rows directly (no derived table of elements, which
+        SQLite would evaluate far more slowly per record). None for any other list."""
         assert node.type is not None and node.type.source is not None
         rows = self.rows(node.type.source)
         if not isinstance(rows, SqlRows):
@@ -323,8 +326,11 @@ class SqlCompiler:
                     return None
                 value, scale = element.scaled
                 over = Op("scaled_never")
-        sub = self._rows_subquery(rows, value, False, over=over)
-        return sub, scale
+        parts = select(*[make(value, over).label(name) for name, make in columns.items()])
+        parts = parts.select_from(rows.from_)
+        if rows.where is not None:
+            parts = parts.where(rows.where)
+        return parts.correlate_except(rows.from_).subquery(), scale
 
     def aggregate(
         self, node: ast.Node, name: str, *extra: ColumnElement[Any], params: tuple[Any, ...] = ()

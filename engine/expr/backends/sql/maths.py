@@ -44,20 +44,19 @@ define(
 
 # --- SUM, MIN and MAX over a fixed-scale column, in plain SQL -------------------------------
 # On SQLite such a column holds scaled 64-bit integers. SUM adds them as two sums that cannot
-# overflow (the quotient and the remainder by 10^9, SQLite's `sum()` raising on an overflow),
-# MIN and MAX pick one; the exact total is then written as canonical decimal text with string
-# functions, the form every number has inside a formula on SQLite (`types`). Blank past
-# `numbers.LIMIT` (as the Python evaluation's `norm`). On PostgreSQL the column is NUMERIC and
-# the steps pass the native aggregate through. Each step is a derived table of one row so no
-# expression is repeated (`scaled_aggregate`).
+# overflow (the quotient and the remainder by 10^9: SQLite's `sum()` raises on an overflow) and
+# puts the total back together, MIN and MAX pick one; the exact total is then written as the
+# canonical decimal text every number is inside a formula on SQLite (`types`) with SQLite's own
+# functions. A SUM total past the number limit is blank, as in Python. A total that does not fit
+# 64 bits (SQLite makes it a float) or a product past 64 bits or the limit takes the general
+# path (a CASE: only then do the Python aggregates run). On PostgreSQL the column is NUMERIC:
+# the native aggregate, as before.
 _BILLION = 1_000_000_000
 define("sagg_hi:SUM", sqlite=f"COALESCE(sum({{0}} / {_BILLION}), 0)", postgresql="sum({0})")
 define("sagg_lo:SUM", sqlite=f"COALESCE(sum({{0}} % {_BILLION}), 0)", postgresql="NULL")
-for _name, _native in (("MIN", "min"), ("MAX", "max")):
-    define(
-        f"sagg_hi:{_name}", sqlite=f"{_native}({{0}}) / {_BILLION}", postgresql=f"{_native}({{0}})"
-    )
-    define(f"sagg_lo:{_name}", sqlite=f"{_native}({{0}}) % {_BILLION}", postgresql="NULL")
+define("sagg_hi:MIN", sqlite="min({0})", postgresql="min({0})")
+define("sagg_hi:MAX", sqlite="max({0})", postgresql="max({0})")
+define("sagg_over", sqlite="max({0})", postgresql="max({0})")
 # A product of two scaled columns, and whether it cannot be added exactly here: past 64 bits
 # (SQLite turns it into a float) or, as a number, past the limit (Python's blank).
 define("scaled_mul", sqlite="{0} * {1}", postgresql="{0} * {1}")
@@ -80,108 +79,57 @@ define(
     postgresql=f"CASE WHEN abs({{0}} * {{1}}) >= {numbers.LIMIT} THEN 1 ELSE 0 END",
 )
 define("scaled_never", sqlite="0", postgresql="0")
-define("sagg_over", sqlite="max({0})", postgresql="max({0})")
-define(
-    "sagg_pick",
-    sqlite="CASE WHEN {0} = 1 THEN {1} ELSE {2} END",
-    postgresql="CASE WHEN {0} = 1 THEN {1} ELSE {2} END",
-)
-# hi + lo as a signed pair (h, l) with |l| < 10^9 and h, l never of opposite signs.
-_SPLIT = f"({{0}} + {{1}} / {_BILLION})", f"({{1}} % {_BILLION})"
-_SAME_SIGN = "CASE WHEN {h} > 0 AND {l} < 0 THEN {a} WHEN {h} < 0 AND {l} > 0 THEN {b} ELSE {c} END"
-define(
-    "sagg_h",
-    sqlite=_SAME_SIGN.format(
-        h=_SPLIT[0], l=_SPLIT[1], a=f"{_SPLIT[0]} - 1", b=f"{_SPLIT[0]} + 1", c=_SPLIT[0]
-    ),
-    postgresql="{0}",
-)
-define(
-    "sagg_l",
-    sqlite=_SAME_SIGN.format(
-        h=_SPLIT[0],
-        l=_SPLIT[1],
-        a=f"{_SPLIT[1]} + {_BILLION}",
-        b=f"{_SPLIT[1]} - {_BILLION}",
-        c=_SPLIT[1],
-    ),
-    postgresql="{1}",
-)
-# (h, l) -> the sign and the digits of |h * 10^9 + l|.
-define("sagg_sign", sqlite="CASE WHEN {0} < 0 OR {1} < 0 THEN '-' ELSE '' END", postgresql="{0}")
-define(
-    "sagg_digits",
-    sqlite=(
-        "CASE WHEN {0} = 0 THEN CAST(abs({1}) AS TEXT)"
-        " ELSE CAST(abs({0}) AS TEXT) || printf('%09d', abs({1})) END"
-    ),
-    postgresql="{1}",
-)
 
 
 def _sagg_text(args: list[str], params: tuple[Any, ...]) -> str:
-    """(sign, digits) of the scaled integer -> canonical decimal text (blank past the limit
-    when `params[1]`)."""
-    sign, digits = args
-    scale, limited = params
-    whole_max = len(str(numbers.LIMIT)) - 1  # digits of the largest whole part below LIMIT
-    if scale == 0:
-        whole, text = digits, f"{sign} || {digits}"
-    else:
-        padded = (
-            f"(CASE WHEN length({digits}) <= {scale}"
-            f" THEN substr('{'0' * (scale + 1)}' || {digits}, -{scale + 1}) ELSE {digits} END)"
-        )
-        whole = f"substr({padded}, 1, length({padded}) - {scale})"
-        fraction = f"rtrim(substr({padded}, length({padded}) - {scale - 1}), '0')"
-        text = f"{sign} || {whole} || CASE WHEN {fraction} = '' THEN '' ELSE '.' || {fraction} END"
-    over = f" WHEN length({whole}) > {whole_max} THEN NULL" if limited else ""
-    return f"CASE WHEN {digits} = '0' THEN '0'{over} ELSE {text} END"
+    """The scaled total (``hi * 10^9 + lo`` for SUM, one value for MIN/MAX) as canonical
+    decimal text; for SUM the general path (`args[3]`) when it does not fit or a product
+    could not be added (`args[2]`), blank past the limit."""
+    name, scale = params
+    total = f"({args[0]} * {_BILLION} + {args[1]})" if name == "SUM" else args[0]
+    unit = 10**scale
+    whole = total if scale == 0 else f"abs({total} / {unit})"
+    fraction = (
+        ""
+        if scale == 0
+        else f" || CASE WHEN {total} % {unit} = 0 THEN ''"
+        f" ELSE '.' || rtrim(printf('%0{scale}d', abs({total} % {unit})), '0') END"
+    )
+    sign = "" if scale == 0 else f"CASE WHEN {total} < 0 THEN '-' ELSE '' END || "
+    text = f"{sign}{whole}{fraction}" if scale else f"CAST({total} AS TEXT)"
+    cases = [f"WHEN {total} IS NULL THEN NULL", f"WHEN {total} = 0 THEN '0'"]
+    if name == "SUM":
+        fallback = f"WHEN {args[2]} = 1 OR typeof({total}) = 'real' THEN {args[3]}"
+        cases = [fallback, *cases]
+        if scale == 0:
+            cases.append(f"WHEN abs({total}) >= {numbers.LIMIT} THEN NULL")
+    return f"CASE {' '.join(cases)} ELSE {text} END"
 
 
-define("sagg_text", sqlite=_sagg_text, postgresql="{0}")
-define("sagg_total", sqlite="{0}", postgresql="jimu_num(COALESCE({0}, 0))")
+def _sagg_text_pg(args: list[str], params: tuple[Any, ...]) -> str:
+    if params[0] != "SUM":
+        return args[0]
+    return f"CASE WHEN {args[2]} = 1 THEN {args[3]} ELSE jimu_num(COALESCE({args[0]}, 0)) END"
+
+
+define("sagg_text", sqlite=_sagg_text, postgresql=_sagg_text_pg)
 
 
 def scaled_aggregate(c: SqlCompiler, node: ast.Node, name: str) -> Any:
     """``SUM``/``MIN``/``MAX`` of list `node` as plain SQL aggregates when its elements are a
-    fixed-scale number column (see above); None otherwise (the general path)."""
-    found = c.scaled_subquery(node, products=name == "SUM")
+    fixed-scale number column or (SUM) the product of two (see above); None otherwise."""
+    columns: dict[str, Any] = {"hi": lambda v, o: Op(f"sagg_hi:{name}", v)}
+    if name == "SUM":
+        columns["lo"] = lambda v, o: Op("sagg_lo:SUM", v)
+        columns["o"] = lambda v, o: Op("sagg_over", o)
+    found = c.scaled_subquery(node, columns, products=name == "SUM")
     if found is None:
         return None
-    sub, scale = found
-    parts = select(
-        Op(f"sagg_hi:{name}", sub.c.v).label("hi"),
-        Op(f"sagg_lo:{name}", sub.c.v).label("lo"),
-        Op("sagg_over", sub.c.o).label("o"),
-    )
-    step = parts.select_from(sub).subquery()
-    carried = (
-        select(
-            Op("sagg_h", step.c.hi, step.c.lo).label("h"),
-            Op("sagg_l", step.c.hi, step.c.lo).label("l"),
-            step.c.o,
-        )
-        .select_from(step)
-        .subquery()
-    )
-    signed = (
-        select(
-            Op("sagg_sign", carried.c.h, carried.c.l).label("sg"),
-            Op("sagg_digits", carried.c.h, carried.c.l).label("d"),
-            carried.c.o,
-        )
-        .select_from(carried)
-        .subquery()
-    )
-    text: Any = Op("sagg_text", signed.c.sg, signed.c.d, params=(scale, name == "SUM"))
+    parts, scale = found
+    args: list[Any] = [parts.c.hi]
     if name == "SUM":
-        text = Op("sagg_total", text)
-        if isinstance(node, ast.Binary):  # a product past 64 bits: the general path
-            text = Op(
-                "sagg_pick", signed.c.o, c.aggregate(node, "agg:SUM", params=("number",)), text
-            )
-    return select(text).select_from(signed).scalar_subquery()
+        args += [parts.c.lo, parts.c.o, c.aggregate(node, "agg:SUM", params=("number",))]
+    return select(Op("sagg_text", *args, params=(name, scale))).select_from(parts).scalar_subquery()
 
 
 def _pg_array(args: list[str], lists: tuple[bool, ...]) -> str:
