@@ -85,7 +85,7 @@ def _sagg_text(args: list[str], params: tuple[Any, ...]) -> str:
     """The scaled total (``hi * 10^9 + lo`` for SUM, one value for MIN/MAX) as canonical
     decimal text; for SUM the general path (`args[3]`) when it does not fit or a product
     could not be added (`args[2]`), blank past the limit."""
-    name, scale = params
+    name, scale, _ = params
     total = f"({args[0]} * {_BILLION} + {args[1]})" if name == "SUM" else args[0]
     unit = 10**scale
     whole = total if scale == 0 else f"abs({total} / {unit})"
@@ -107,9 +107,13 @@ def _sagg_text(args: list[str], params: tuple[Any, ...]) -> str:
 
 
 def _sagg_text_pg(args: list[str], params: tuple[Any, ...]) -> str:
-    if params[0] != "SUM":
+    """PostgreSQL adds NUMERIC exactly: the native aggregate, with the general path only for a
+    product past the limit (a column's sum needs no fallback, and a CASE costs a subplan)."""
+    name, _, product = params
+    if name != "SUM":
         return args[0]
-    return f"CASE WHEN {args[2]} = 1 THEN {args[3]} ELSE jimu_num(COALESCE({args[0]}, 0)) END"
+    total = f"jimu_num(COALESCE({args[0]}, 0))"
+    return f"CASE WHEN {args[2]} = 1 THEN {args[3]} ELSE {total} END" if product else total
 
 
 define("sagg_text", sqlite=_sagg_text, postgresql=_sagg_text_pg)
@@ -129,7 +133,9 @@ def scaled_aggregate(c: SqlCompiler, node: ast.Node, name: str) -> Any:
     args: list[Any] = [parts.c.hi]
     if name == "SUM":
         args += [parts.c.lo, parts.c.o, c.aggregate(node, "agg:SUM", params=("number",))]
-    return select(Op("sagg_text", *args, params=(name, scale))).select_from(parts).scalar_subquery()
+    product = isinstance(node, ast.Binary)
+    text = Op("sagg_text", *args, params=(name, scale, product))
+    return select(text).select_from(parts).scalar_subquery()
 
 
 def _pg_array(args: list[str], lists: tuple[bool, ...]) -> str:
