@@ -46,7 +46,10 @@ def to_epoch_ms(value: dt.datetime) -> int:
 
 def from_epoch_ms(ms: int) -> dt.datetime:
     """The aware UTC datetime of a millisecond epoch value."""
-    return EPOCH + dt.timedelta(milliseconds=int(ms))
+    return EPOCH + _timedelta(0, 0, 0, int(ms))  # positional: twice as fast as milliseconds=
+
+
+_timedelta = dt.timedelta
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
@@ -86,6 +89,18 @@ class ExactDecimal(TypeDecorator[Decimal]):
             return Decimal(value)
         return Decimal(int(value)).scaleb(-self.scale)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """On SQLite one plain function per column (the same values as `process_result_value`
+        without the generic decorator's per-value dispatch: a page reads many)."""
+        if dialect.name == "postgresql":
+            return super().result_processor(dialect, coltype)
+        exponent = -self.scale
+
+        def process(value: Any) -> Decimal | None:
+            return None if value is None else Decimal(int(value)).scaleb(exponent)
+
+        return process
+
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
     """An instant in UTC with millisecond precision; naive values are taken as UTC."""
@@ -116,6 +131,21 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
             moment: dt.datetime = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
             return moment.astimezone(UTC)
         return from_epoch_ms(int(value))
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """On SQLite one plain function per column (see `ExactDecimal.result_processor`)."""
+        if dialect.name == "postgresql":
+            return super().result_processor(dialect, coltype)
+        delta = _timedelta
+
+        def process(value: Any) -> dt.datetime | None:
+            if value is None:
+                return None
+            if isinstance(value, int):
+                return EPOCH + delta(0, 0, 0, value)
+            return self.process_result_value(value, dialect)
+
+        return process
 
 
 class Date(TypeDecorator[dt.date]):
@@ -180,6 +210,16 @@ class Text(TypeDecorator[str]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         return value or None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """On SQLite one plain function per column (see `ExactDecimal.result_processor`)."""
+        if dialect.name == "postgresql":
+            return super().result_processor(dialect, coltype)
+        return _blank_as_none
+
+
+def _blank_as_none(value: Any) -> Any:
+    return value or None
 
 
 class Boolean(TypeDecorator[bool]):

@@ -10,7 +10,9 @@ expression that reading records needs — and executes none of them:
 - filters, sorts, the title search and "records pointing to this one" (`filter_sql`,
   `order_by`, `search_sql`, `related_sql`), refusing fields hidden from the caller (422);
 - the page statement and its count (`page_statements`) and the batched statements of the
-  multi-valued parts (subform rows, to-many relations, many-relation lookups, titles).
+  multi-valued parts (subform rows, to-many relations, many-relation lookups, titles). A page
+  reads its to-one relations' titles through one LEFT JOIN each (`title_join`); elsewhere a
+  title is a correlated subquery (`title_sql`).
 
 Turning the rows into record JSON is `engine.forms.record_json`; `engine.forms.query.Reader`
 composes the two.
@@ -114,9 +116,14 @@ class FormSql:
 
     # --- the page statement -------------------------------------------------------------
     def scalar_columns(
-        self, container: Container, resolver: Resolver
+        self,
+        container: Container,
+        resolver: Resolver,
+        joins: builtins.list[tuple[Any, ColumnElement[bool]]] | None = None,
     ) -> builtins.list[ColumnElement[Any]]:
-        """Every scalar value of a container's records, labelled by field key."""
+        """Every scalar value of a container's records, labelled by field key. With `joins`, a
+        to-one relation's title and restriction read the target through a LEFT JOIN appended
+        to it (``(alias, on)``) instead of correlated subqueries (`title_join`)."""
         columns: list[ColumnElement[Any]] = []
         for field in container.fields.values():
             if field.source in ("rows", "links", "none") or self.many_lookup(container, field):
@@ -125,7 +132,13 @@ class FormSql:
                 continue
             value = resolver.value(field.key)
             columns.append(value.label(field.key))
-            if isinstance(field.spec, RelationField):
+            if isinstance(field.spec, RelationField) and joins is not None:
+                joined = self.title_join(field.spec.target, value)
+                joins.append((joined.alias, joined.on))
+                columns.append(joined.title.label(f"{field.key}#title"))
+                if joined.restricted is not None:
+                    columns.append(joined.restricted.label(f"{field.key}#restricted"))
+            elif isinstance(field.spec, RelationField):
                 title = self.title_sql(field.spec.target, value)
                 columns.append(title.label(f"{field.key}#title"))
                 restricted = self.restricted_sql(field.spec.target, value)
@@ -164,6 +177,41 @@ class FormSql:
             )
         return statement.scalar_subquery()
 
+    def title_join(self, form_key: str, record_id: Any) -> TitleJoin:
+        """The title and restriction of record `record_id` of form `form_key` read through a
+        LEFT JOIN of the target's table on its id (live records only): the same answers as
+        `title_sql` and `restricted_sql`. The caller's row scope on the target is not part of
+        the join (a record outside it must still be told from a missing one) but a condition
+        on the joined row: outside it the title is blank and the record restricted."""
+        target = self.app.forms[form_key]
+        access, hidden = target_access(self.access, target)
+        alias = target.table.alias()
+        on = and_(alias.c._id == record_id, alias.c._deleted_at.is_(None))
+        hidden_title = target.title_field is not None and target.title_field in hidden
+        if target.title_field is None:
+            value: Any = func.cast(alias.c._id, expr_text_type())
+        elif hidden_title:
+            value = literal(None, expr_text_type())
+        else:
+            value = Resolver(
+                self.app, target, alias, ctx=self.ctx, who=self.who, access=access, guarded=hidden
+            ).value(target.title_field)
+        if access is None:
+            return TitleJoin(alias, on, value, None)
+        scope: ColumnElement[bool] = access.where(
+            "view", alias, Resolver(self.app, target, alias, ctx=self.ctx, who=self.who)
+        )
+        title = value if isinstance(scope, True_) else case((scope, value), else_=None)
+        missing = alias.c._id.is_(None)
+        restricted: ColumnElement[Any] | None
+        if hidden_title or not access.allows("view"):
+            restricted = case((missing, None), else_=literal(True))
+        elif isinstance(scope, True_):
+            restricted = None  # every record of the form is in scope (e.g. scope `all`)
+        else:
+            restricted = case((missing, None), (scope, literal(False)), else_=literal(True))
+        return TitleJoin(alias, on, title, restricted)
+
     def restricted_sql(self, form_key: str, record_id: Any) -> ColumnElement[Any] | None:
         """Whether record `record_id` of form `form_key` exists (not deleted) but the caller may
         not see it or its title (a correlated subquery; blank for a missing record); None when
@@ -197,12 +245,16 @@ class FormSql:
         self, *, deleted: bool = False, action: str = "view"
     ) -> tuple[Select[Any], Resolver]:
         """The page statement before filter, search, order and paging, and its resolver."""
-        table = self.form.table
         resolver = self.resolver()
-        statement = select(*self.page_columns(resolver)).select_from(table)
+        shape = self.page_shape(resolver)
+        statement = select(*shape.columns).select_from(shape.from_)
         return statement.where(self.visible(resolver, deleted=deleted, action=action)), resolver
 
     def page_columns(self, resolver: Resolver) -> builtins.list[Any]:
+        """The page statement's columns (`page_shape`)."""
+        return self.page_shape(resolver).columns
+
+    def page_shape(self, resolver: Resolver) -> PageShape:
         """The page statement's columns, each labelled by what it holds: the system columns by
         their names, then every visible field's scalar value by its key (a relation's title and
         restriction as ``key#title``, ``key#restricted``). Record JSON reads them by label.
@@ -212,19 +264,23 @@ class FormSql:
         else unless a read-time formula of the app reads the clock (then they are built per call)."""
         key = ("shape", self.hidden, self.tz, self._scope_key)
         if self._reads_clock or self._scope_key is None:
-            return self._build_columns(resolver)
+            return self._build_shape(resolver)
         cache = lru_on_layout(self.form, "reader")
-        found: list[Any] | None = cache.get(key)
+        found: PageShape | None = cache.get(key)
         if found is None:
-            found = self._build_columns(resolver)
+            found = self._build_shape(resolver)
             cache.put(key, found)
         return found
 
-    def _build_columns(self, resolver: Resolver) -> builtins.list[Any]:
+    def _build_shape(self, resolver: Resolver) -> PageShape:
         table = self.form.table
         columns: list[Any] = [table.c[name].label(name) for name in SYSTEM_FIELDS]
-        columns.extend(self.scalar_columns(self.form, resolver))
-        return columns
+        joins: list[tuple[Any, ColumnElement[bool]]] = []
+        columns.extend(self.scalar_columns(self.form, resolver, joins))
+        from_: Any = table
+        for alias, on in joins:  # one LEFT JOIN per to-one relation shown (titles)
+            from_ = from_.outerjoin(alias, on)
+        return PageShape(columns, from_)
 
     @property
     def _reads_clock(self) -> bool:
@@ -825,6 +881,27 @@ class Scoped:
 
 
 @dataclass(frozen=True)
+class TitleJoin:
+    """A to-one relation's target read through a LEFT JOIN (`FormSql.title_join`): the joined
+    alias and its ON condition, the title as the caller reads it, and whether the record is
+    outside the caller's rights (None: never)."""
+
+    alias: Any
+    on: ColumnElement[bool]
+    title: ColumnElement[Any]
+    restricted: ColumnElement[Any] | None
+
+
+@dataclass(frozen=True)
+class PageShape:
+    """A page statement's columns (labelled, see `FormSql.page_columns`) and its FROM: the
+    form's table LEFT JOINed to the targets of its to-one relations (titles)."""
+
+    columns: builtins.list[Any]
+    from_: Any
+
+
+@dataclass(frozen=True)
 class PageStatements:
     """A page statement (system columns and field values labelled, see `page_columns`), its
     count statement when asked for, and the parameters to run both with."""
@@ -955,8 +1032,10 @@ __all__ = [
     "AGGREGATES",
     "MAX_LIMIT",
     "FormSql",
+    "PageShape",
     "PageStatements",
     "Scoped",
+    "TitleJoin",
     "hidden_prefix",
     "nonblank_keys",
     "reaches_other_forms",

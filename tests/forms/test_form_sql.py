@@ -26,6 +26,7 @@ from engine.auth.principal import Principal
 from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.access import Access
+from engine.forms.field_types.links import RelationField
 from engine.forms.query import Reader
 from engine.forms.record_json import RecordJson
 from engine.forms.sql import FormSql
@@ -231,7 +232,8 @@ def test_record_json_reads_columns_by_label_not_position(
         assert expected
         sql = _sql(conn, crm, username, form)
         _, resolver = sql.base_select()
-        columns = list(sql.page_columns(resolver))
+        shape = sql.page_shape(resolver)
+        columns = list(shape.columns)
         table = sql.form.table
         for shuffled in (
             list(reversed(columns)),
@@ -240,7 +242,7 @@ def test_record_json_reads_columns_by_label_not_position(
             assert shuffled[0] is not columns[0]
             page = (
                 select(*shuffled)
-                .select_from(table)
+                .select_from(shape.from_)
                 .where(sql.visible(resolver))
                 .order_by(table.c._id)
                 .limit(1000)
@@ -249,3 +251,105 @@ def test_record_json_reads_columns_by_label_not_position(
             assert rows[0]._fields[0] != "_id"
             assert RecordJson(sql).page(conn, rows) == expected
         assert RecordJson(sql).page(conn, []) == []
+
+
+def _relation_keys(sql: FormSql) -> list[str]:
+    """The to-one relations a page of `sql`'s form shows (their titles are joined)."""
+    return [
+        key
+        for key, field in sql.form.fields.items()
+        if isinstance(field.spec, RelationField) and field.link is None and key not in sql.hidden
+    ]
+
+
+@pytest.mark.parametrize("username", ["engine", "admin", "rep_a1", "rep_b1", "finance", "auditor"])
+@pytest.mark.parametrize("form", ["opportunity", "contact", "contract"])
+def test_joined_titles_answer_like_the_correlated_subqueries(
+    crm: dict[str, Any], username: str, form: str
+) -> None:
+    """A page reads each to-one relation's title and restriction through a LEFT JOIN; for every
+    record, as every kind of caller, they equal what the per-record subqueries (`title_sql`,
+    `restricted_sql`) answer — with targets outside the caller's scope (the probe), a deleted
+    target and a target id that names no record (both made in a transaction rolled back)."""
+    with crm["engine"].connect() as conn:
+        sql = _sql(conn, crm, username, form)
+        keys = _relation_keys(sql)
+        assert keys, f"{form} shows no to-one relation"
+        table = sql.form.table
+        try:  # every change below is rolled back
+            field = sql.form.fields[keys[0]]
+            target = sql.app.forms[field.spec.target]  # type: ignore[attr-defined]
+            pointing = conn.execute(
+                select(table.c._id, table.c[field.column])
+                .where(table.c[field.column].is_not(None))
+                .order_by(table.c._id)
+            ).all()
+            assert len(pointing) >= 2, f"{form}.{keys[0]} points nowhere in the sample data"
+            conn.execute(
+                target.table.update()
+                .where(target.table.c._id == pointing[0][1])
+                .values(_deleted_at=target.table.c._created_at)
+            )
+            conn.execute(
+                table.update()
+                .where(table.c._id == pointing[1][0])
+                .values({field.column: 987654321})
+            )
+            statements = sql.page_statements(sort="_id", limit=1000, count=False)
+            joined = {row._id: row._mapping for row in conn.execute(statements.page)}
+            if sql.access is not None and not sql.access.allows("view"):
+                assert not joined  # a caller who may not view the form reads nothing
+                return
+            assert joined
+            _, resolver = sql.base_select()
+            checked = 0
+            for key in keys:
+                value = resolver.value(key)
+                restricted = sql.restricted_sql(sql.form.fields[key].spec.target, value)  # type: ignore[attr-defined]
+                columns = [
+                    table.c._id,
+                    sql.title_sql(sql.form.fields[key].spec.target, value).label("sub_title"),
+                ]  # type: ignore[attr-defined]
+                if restricted is not None:
+                    columns.append(restricted.label("sub_restricted"))
+                rows = conn.execute(select(*columns).where(table.c._id.in_(list(joined)))).all()
+                for row in rows:
+                    page_row = joined[row._id]
+                    assert page_row[f"{key}#title"] == row.sub_title, (key, row._id)
+                    if restricted is not None:
+                        page = page_row[f"{key}#restricted"]
+                        assert (None if page is None else bool(page)) == (
+                            None if row.sub_restricted is None else bool(row.sub_restricted)
+                        ), (key, row._id)
+                    else:
+                        assert f"{key}#restricted" not in page_row
+                    checked += 1
+            assert checked >= len(joined)
+        finally:
+            conn.rollback()
+
+
+def test_contract_amount_rollup_is_plain_sql_and_adds_up(crm: dict[str, Any]) -> None:
+    """The CRM contract's ``amount`` (the sum of its items' stored ``subtotal = qty * price``)
+    is added by the database's own aggregates — on SQLite the only Python function left on the
+    contract page is the sum's fallback past 64 bits — and equals the sum of the listed items'
+    products for every contract."""
+    with crm["engine"].connect() as conn:
+        sql = _sql(conn, crm, "engine", "contract")
+        statements = sql.page_statements(sort="_id", limit=1000, count=False)
+        text = str(statements.page.compile(conn))
+        if conn.dialect.name == "sqlite":
+            assert "typeof(" in text and text.count("jimu_sumagg(") == 1, text
+        contracts = _listed(conn, crm, "engine", "contract")
+    with_items = [c for c in contracts if c["items"]]
+    assert with_items
+    for contract in contracts:
+        total = sum(
+            (
+                Decimal(item["qty"]) * Decimal(item["price"])
+                for item in contract["items"]
+                if item["qty"] is not None and item["price"] is not None
+            ),
+            Decimal(0),
+        )
+        assert Decimal(contract["amount"]) == total, contract["_id"]

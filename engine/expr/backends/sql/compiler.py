@@ -280,14 +280,57 @@ class SqlCompiler:
             )
         with self.iterate(source):
             element = self.compile(node)
+        return self._rows_subquery(rows, element.sql, ordered)
+
+    def _rows_subquery(self, rows: SqlRows, value: ColumnElement[Any], ordered: bool) -> Any:
         keys = [k.label(f"o{i}") for i, k in enumerate(rows.order_by)] if ordered else []
-        inner = select(element.sql.label("v"), *keys).select_from(rows.from_)
+        inner = select(value.label("v"), *keys).select_from(rows.from_)
         if rows.where is not None:
             inner = inner.where(rows.where)
         inner = inner.correlate_except(rows.from_)
         if keys:
             inner = inner.order_by(*rows.order_by)
         return inner.subquery()
+
+    def scaled_subquery(
+        self,
+        node: ast.Node,
+        columns: Mapping[str, Callable[[Any, Any], ColumnElement[Any]]],
+        products: bool = False,
+    ) -> tuple[Any, int] | None:
+        """When every element of list `node` is a fixed-scale number column (``items.amount``)
+        or, with `products`, the product of two (``items.qty * items.price``, places adding up
+        to at most 10): ``SELECT <columns> FROM rows WHERE ...``, each column made from the
+        element as stored (on SQLite a scaled integer, which plain SQL aggregates add exactly)
+        and whether it cannot be (1 for a product past 64 bits or past the number limit), and
+        the scale. The aggregates read the rows directly (no derived table of elements, which
+        SQLite would evaluate far more slowly per record). None for any other list."""
+        assert node.type is not None and node.type.source is not None
+        rows = self.rows(node.type.source)
+        if not isinstance(rows, SqlRows):
+            return None
+        with self.iterate(node.type.source):
+            if products and isinstance(node, ast.Binary) and node.op == "*":
+                left, right = self.compile(node.left), self.compile(node.right)
+                if left.scaled is None or right.scaled is None:
+                    return None
+                scale = left.scaled[1] + right.scaled[1]
+                if scale > 10:
+                    return None
+                a, b = left.scaled[0], right.scaled[0]
+                value: ColumnElement[Any] = Op("scaled_mul", a, b)
+                over: ColumnElement[Any] = Op("scaled_mul_over", a, b, params=(scale,))
+            else:
+                element = self.compile(node)
+                if element.scaled is None:
+                    return None
+                value, scale = element.scaled
+                over = Op("scaled_never")
+        parts = select(*[make(value, over).label(name) for name, make in columns.items()])
+        parts = parts.select_from(rows.from_)
+        if rows.where is not None:
+            parts = parts.where(rows.where)
+        return parts.correlate_except(rows.from_).subquery(), scale
 
     def aggregate(
         self, node: ast.Node, name: str, *extra: ColumnElement[Any], params: tuple[Any, ...] = ()

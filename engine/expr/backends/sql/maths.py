@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.expr import ast
+from sqlalchemy import select
+
+from engine.expr import ast, numbers
 
 from .compiler import SqlCompiler, SqlRows, call, emitter, function, optional
-from .nodes import Val, define, op
+from .nodes import Op, Val, define, op
 
 # --- aggregates over one list (the body of a correlated subquery) ---------------------------
 define(
     "agg:SUM",
-    sqlite="COALESCE(jimu_sumagg({0}), '0')",
+    sqlite="jimu_sumagg({0})",  # '0' over no rows, blank past the limit (as in Python)
     postgresql="jimu_num(COALESCE(sum({0}), 0))",
 )
 define(
@@ -38,6 +40,102 @@ define(
     sqlite=lambda a, p: f"jimu_maxagg({a[0]})" if p[0] == "number" else f"max({a[0]})",
     postgresql="max({0})",
 )
+
+
+# --- SUM, MIN and MAX over a fixed-scale column, in plain SQL -------------------------------
+# On SQLite such a column holds scaled 64-bit integers. SUM adds them as two sums that cannot
+# overflow (the quotient and the remainder by 10^9: SQLite's `sum()` raises on an overflow) and
+# puts the total back together, MIN and MAX pick one; the exact total is then written as the
+# canonical decimal text every number is inside a formula on SQLite (`types`) with SQLite's own
+# functions. A SUM total past the number limit is blank, as in Python. A total that does not fit
+# 64 bits (SQLite makes it a float) or a product past 64 bits or the limit takes the general
+# path (a CASE: only then do the Python aggregates run). On PostgreSQL the column is NUMERIC:
+# the native aggregate, as before.
+_BILLION = 1_000_000_000
+define("sagg_hi:SUM", sqlite=f"COALESCE(sum({{0}} / {_BILLION}), 0)", postgresql="sum({0})")
+define("sagg_lo:SUM", sqlite=f"COALESCE(sum({{0}} % {_BILLION}), 0)", postgresql="NULL")
+define("sagg_hi:MIN", sqlite="min({0})", postgresql="min({0})")
+define("sagg_hi:MAX", sqlite="max({0})", postgresql="max({0})")
+define("sagg_over", sqlite="max({0})", postgresql="max({0})")
+# A product of two scaled columns, and whether it cannot be added exactly here: past 64 bits
+# (SQLite turns it into a float) or, as a number, past the limit (Python's blank).
+define("scaled_mul", sqlite="{0} * {1}", postgresql="{0} * {1}")
+
+
+def _mul_over(args: list[str], params: tuple[Any, ...]) -> str:
+    a, b = args
+    checks = [f"abs({b}) > {2**63 - 1} / abs({a})"]
+    if params[0] == 0:
+        checks.append(f"abs({a} * {b}) >= {numbers.LIMIT}")
+    return (
+        f"CASE WHEN {a} IS NULL OR {b} IS NULL OR {a} = 0 THEN 0"
+        f" WHEN {' OR '.join(checks)} THEN 1 ELSE 0 END"
+    )
+
+
+define(
+    "scaled_mul_over",
+    sqlite=_mul_over,
+    postgresql=f"CASE WHEN abs({{0}} * {{1}}) >= {numbers.LIMIT} THEN 1 ELSE 0 END",
+)
+define("scaled_never", sqlite="0", postgresql="0")
+
+
+def _sagg_text(args: list[str], params: tuple[Any, ...]) -> str:
+    """The scaled total (``hi * 10^9 + lo`` for SUM, one value for MIN/MAX) as canonical
+    decimal text; for SUM the general path (`args[3]`) when it does not fit or a product
+    could not be added (`args[2]`), blank past the limit."""
+    name, scale, _ = params
+    total = f"({args[0]} * {_BILLION} + {args[1]})" if name == "SUM" else args[0]
+    unit = 10**scale
+    whole = total if scale == 0 else f"abs({total} / {unit})"
+    fraction = (
+        ""
+        if scale == 0
+        else f" || CASE WHEN {total} % {unit} = 0 THEN ''"
+        f" ELSE '.' || rtrim(printf('%0{scale}d', abs({total} % {unit})), '0') END"
+    )
+    sign = "" if scale == 0 else f"CASE WHEN {total} < 0 THEN '-' ELSE '' END || "
+    text = f"{sign}{whole}{fraction}" if scale else f"CAST({total} AS TEXT)"
+    cases = [f"WHEN {total} IS NULL THEN NULL", f"WHEN {total} = 0 THEN '0'"]
+    if name == "SUM":
+        fallback = f"WHEN {args[2]} = 1 OR typeof({total}) = 'real' THEN {args[3]}"
+        cases = [fallback, *cases]
+        if scale == 0:
+            cases.append(f"WHEN abs({total}) >= {numbers.LIMIT} THEN NULL")
+    return f"CASE {' '.join(cases)} ELSE {text} END"
+
+
+def _sagg_text_pg(args: list[str], params: tuple[Any, ...]) -> str:
+    """PostgreSQL adds NUMERIC exactly: the native aggregate, with the general path only for a
+    product past the limit (a column's sum needs no fallback, and a CASE costs a subplan)."""
+    name, _, product = params
+    if name != "SUM":
+        return args[0]
+    total = f"jimu_num(COALESCE({args[0]}, 0))"
+    return f"CASE WHEN {args[2]} = 1 THEN {args[3]} ELSE {total} END" if product else total
+
+
+define("sagg_text", sqlite=_sagg_text, postgresql=_sagg_text_pg)
+
+
+def scaled_aggregate(c: SqlCompiler, node: ast.Node, name: str) -> Any:
+    """``SUM``/``MIN``/``MAX`` of list `node` as plain SQL aggregates when its elements are a
+    fixed-scale number column or (SUM) the product of two (see above); None otherwise."""
+    columns: dict[str, Any] = {"hi": lambda v, o: Op(f"sagg_hi:{name}", v)}
+    if name == "SUM":
+        columns["lo"] = lambda v, o: Op("sagg_lo:SUM", v)
+        columns["o"] = lambda v, o: Op("sagg_over", o)
+    found = c.scaled_subquery(node, columns, products=name == "SUM")
+    if found is None:
+        return None
+    parts, scale = found
+    args: list[Any] = [parts.c.hi]
+    if name == "SUM":
+        args += [parts.c.lo, parts.c.o, c.aggregate(node, "agg:SUM", params=("number",))]
+    product = isinstance(node, ast.Binary)
+    text = Op("sagg_text", *args, params=(name, scale, product))
+    return select(text).select_from(parts).scalar_subquery()
 
 
 def _pg_array(args: list[str], lists: tuple[bool, ...]) -> str:
@@ -108,6 +206,10 @@ def aggregate(c: SqlCompiler, node: ast.Call) -> Val:
     ):
         # One list: an aggregate over its rows (the common SUM(items.x)).
         name = "COUNT" if node.name == "COUNTA" else node.name
+        if name in ("SUM", "MIN", "MAX") and only.type.kind == "number":
+            exact = scaled_aggregate(c, only, name)
+            if exact is not None:
+                return Val(exact, kind)
         sql = c.aggregate(only, f"agg:{name}", params=(only.type.kind,))
         return Val(sql, kind)
     element = None if node.name in ("COUNT", "COUNTA") else (kind if kind != "blank" else "number")
