@@ -1,19 +1,26 @@
-"""Declared indexes (issue 12): a filtered, sorted page with and without the index, against SQL.
+"""Declared indexes (issue 12): a filtered, sorted page and a filtered count with and without
+the index, against SQL.
 
-One app, two forms with the same fields (title, status, amount) and the same N rows (default
-200,000): ``plain`` has only the default indexes, ``declared`` also declares
-``indexes: [["status", "-amount"]]`` in its definition. For each, on SQLite and on PostgreSQL (a
-throwaway server started for the run), in interleaved rounds (median of ``--runs``):
+One app, three forms with the same fields (title, status, amount) and the same N rows (default
+200,000, 2% of them in the recycle bin): ``plain`` has only the default indexes, ``declared``
+also declares ``indexes: [["status", "-amount"]]`` in its definition, and ``before`` declares
+the same but has its index rebuilt as releases before migration 0011_idxlive made it —
+``(status, amount DESC, _id)``, without `_deleted_at` — the baseline of the count. For each, on
+SQLite and on PostgreSQL (a throwaway server started for the run), in interleaved rounds
+(median of ``--runs``):
 
 - **Jimu page**: ``Reader.list(filter='status = "won"', sort="-amount", limit=50, count=False)``,
   record JSON included;
 - **Jimu SQL**: the engine's page statement alone (``FormSql.page_statements``), rows fetched;
 - **hand SQL**: the same page written by hand on the same table
   (``WHERE status = 'won' AND _deleted_at IS NULL ORDER BY amount DESC NULLS LAST, _id
-  LIMIT 50``), rows fetched.
+  LIMIT 50``), rows fetched;
+- **Jimu count**: ``Reader.list(filter='status = "won"', limit=0)`` (the API's count), its
+  count statement alone (**count SQL**), and by hand
+  (``SELECT count(*) … WHERE status = 'won' AND _deleted_at IS NULL``).
 
-Printed: each time, Jimu/hand ratios per form, and how much faster the declared form's page is
-than the plain one's. Rows are loaded through the bulk path (`engine.store.records.bulk_insert`)
+Printed: each time, Jimu/hand ratios per form, and how much faster the declared form's page
+and count are than the plain and before ones'. Rows are loaded through the bulk path (`engine.store.records.bulk_insert`)
 and the tables ANALYZEd, as a database that has been running a while would be.
 
 Usage: ``python bench/index_bench.py [--rows N] [--runs R] [--db sqlite|postgresql|both]``.
@@ -75,7 +82,11 @@ APP = {
     "key": "bench",
     "name": "bench",
     "version": "1",
-    "forms": [form("plain", []), form("declared", [["status", "-amount"]])],
+    "forms": [
+        form("plain", []),
+        form("before", [["status", "-amount"]]),
+        form("declared", [["status", "-amount"]]),
+    ],
 }
 
 
@@ -129,6 +140,30 @@ def interleaved(contenders: dict[str, Callable[[], Any]], runs: int) -> dict[str
     return {name: statistics.median(found) for name, found in samples.items()}
 
 
+FORMS = ("plain", "before", "declared")
+
+
+def hand_count(app: LoadedApp, key: str) -> str:
+    layout = app.form(key)
+    status = layout.fields["status"].column
+    return (
+        f"SELECT count(*) FROM {layout.table.name} WHERE {status} = 'won' AND _deleted_at IS NULL"
+    )
+
+
+def as_before_0011(engine: Engine, app: LoadedApp, key: str) -> None:
+    """Rebuild `key`'s declared index as it was made before migration 0011_idxlive."""
+    layout = app.form(key)
+    status, amount = (layout.fields[k].column for k in ("status", "amount"))
+    name = f"idx_{layout.table.name}_{status}_{amount}d"
+    desc = "DESC NULLS LAST" if engine.dialect.name == "postgresql" else "DESC"
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP INDEX {name}"))
+        conn.execute(
+            text(f"CREATE INDEX {name} ON {layout.table.name} ({status}, {amount} {desc}, _id)")
+        )
+
+
 def run_database(name: str, url: str, args: argparse.Namespace) -> dict[str, float]:
     print(f"\n===== {name}: {args.rows:,} rows per form =====", flush=True)
     engine = engine_for_url(url)
@@ -137,18 +172,32 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> dict[str, flo
         apps.create(conn, APP, context())
         app = apps.load(conn, "bench")
     started = time.perf_counter()
-    for seed, key in enumerate(("plain", "declared")):
+    for seed, key in enumerate(FORMS):
         load(engine, app, key, args.rows, seed)
-    print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
+    as_before_0011(engine, app, "before")
     with engine.begin() as conn:
-        for key in ("plain", "declared"):
-            conn.execute(text(f"ANALYZE {app.form(key).table.name}"))
+        for key in FORMS:  # 2% in the recycle bin
+            conn.execute(
+                text(
+                    f"UPDATE {app.form(key).table.name} SET _deleted_at = _created_at WHERE _id % 50 = 0"
+                )
+            )
+    print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
+    if engine.dialect.name == "postgresql":  # as autovacuum leaves a table that has settled
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for key in FORMS:
+                conn.execute(text(f"VACUUM ANALYZE {app.form(key).table.name}"))
+    else:
+        with engine.begin() as conn:
+            for key in FORMS:
+                conn.execute(text(f"ANALYZE {app.form(key).table.name}"))
     contenders: dict[str, Callable[[], Any]] = {}
     conn = engine.connect()
-    for key in ("plain", "declared"):
+    for key in FORMS:
         reader = Reader(app.layout, app.form(key), context())
         page = reader.sql.page_statements(filter=FILTER, sort=SORT, limit=LIMIT, count=False)
-        hand = text(hand_sql(app, key))
+        counted = reader.sql.page_statements(filter=FILTER, limit=0, count=True)
+        hand, hand_total = text(hand_sql(app, key)), text(hand_count(app, key))
 
         def jimu(reader: Reader = reader) -> Any:
             return reader.list(conn, filter=FILTER, sort=SORT, limit=LIMIT, count=False)
@@ -159,22 +208,45 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> dict[str, flo
         def by_hand(hand: Any = hand) -> Any:
             return conn.execute(hand).all()
 
+        def jimu_count(reader: Reader = reader) -> Any:
+            return reader.list(conn, filter=FILTER, limit=0).total
+
+        def count_sql(counted: Any = counted) -> Any:
+            return conn.execute(counted.count, counted.params).scalar_one()
+
+        def count_by_hand(hand: Any = hand_total) -> Any:
+            return conn.execute(hand).scalar_one()
+
         contenders[f"{key} Jimu page"] = jimu
         contenders[f"{key} Jimu SQL"] = jimu_sql
         contenders[f"{key} hand SQL"] = by_hand
+        contenders[f"{key} Jimu count"] = jimu_count
+        contenders[f"{key} count SQL"] = count_sql
+        contenders[f"{key} hand count"] = count_by_hand
         ids = [item["_id"] for item in jimu().items]
         assert ids == [row[0] for row in by_hand()], f"{key}: Jimu and hand pages differ"
+        assert jimu_count() == count_by_hand(), f"{key}: Jimu and hand counts differ"
     times = interleaved(contenders, args.runs)
     conn.close()
     engine.dispose()
-    for key in ("plain", "declared"):
+    for key in FORMS:
         page, sql, hand = (times[f"{key} {c}"] for c in ("Jimu page", "Jimu SQL", "hand SQL"))
         print(
-            f"  {key:9} Jimu page {page:8.2f} ms   Jimu SQL {sql:8.2f} ms   hand SQL {hand:8.2f} ms"
+            f"  {key:9} Jimu page  {page:8.2f} ms   Jimu SQL  {sql:8.2f} ms   hand SQL   {hand:8.2f} ms"
             f"   page/hand {page / hand:5.2f}x   SQL/hand {sql / hand:5.2f}x"
         )
-    speedup = times["plain Jimu page"] / times["declared Jimu page"]
-    print(f"  declared index: Jimu page {speedup:.1f}x faster than without it")
+    for key in FORMS:
+        total, sql, hand = (times[f"{key} {c}"] for c in ("Jimu count", "count SQL", "hand count"))
+        print(
+            f"  {key:9} Jimu count {total:8.2f} ms   count SQL {sql:8.2f} ms   hand count {hand:8.2f} ms"
+            f"   count/hand {total / hand:5.2f}x"
+        )
+    for what in ("page", "count"):
+        declared = times[f"declared Jimu {what}"]
+        print(
+            f"  declared index: Jimu {what} {times[f'plain Jimu {what}'] / declared:.1f}x faster than"
+            f" without it, {times[f'before Jimu {what}'] / declared:.1f}x faster than before 0011"
+        )
     return times
 
 

@@ -8,11 +8,21 @@ A form's record table gets, besides the unique indexes of unique fields (`engine
 - each composite index of the form's `indexes` (``[["status", "-amount"]]``, a leading ``-``
   makes that column descending).
 
-A subform's row table gets its row fields' `index: true`. Every index ends with `_id`, the
-tie-breaker of every generated sort, and a descending column is ``DESC NULLS LAST`` on
-PostgreSQL — exactly the ORDER BY `engine.forms.sql` writes (blanks last), so the planner walks
-the index instead of sorting. SQLite cannot declare NULLS LAST in an index; its ``DESC`` already
-puts blanks last and its planner matches ``DESC NULLS LAST`` to it.
+A subform's row table gets its row fields' `index: true`. Every index's columns are followed
+by `_id`, the tie-breaker of every generated sort, and a descending column is ``DESC NULLS
+LAST`` on PostgreSQL — exactly the ORDER BY `engine.forms.sql` writes (blanks last), so the
+planner walks the index instead of sorting. SQLite cannot declare NULLS LAST in an index; its
+``DESC`` already puts blanks last and its planner matches ``DESC NULLS LAST`` to it.
+
+An index of a record table ends with `_deleted_at`, after `_id` (`LIVE_COLUMN`): every read of
+live records filters ``_deleted_at IS NULL``, and with the column in the index a live count is
+answered from the index alone (SQLite's covering index, PostgreSQL's index-only scan) instead of
+reading each matching row from the table to test it, while the order the index gives (its
+columns, then `_id`) is still that of the generated sort, and queries that do not filter live
+rows (the recycle bin, a field's value count) still use it. Not a partial index
+(``WHERE _deleted_at IS NULL``): those queries could not use it; not before `_id`: the sort
+would need a step for `_id` (EXPLAIN evidence in docs/decisions.md, "Declared indexes cover
+live rows"). Subform row tables have no `_deleted_at` and their indexes end with `_id`.
 
 Names are ``idx_{table}_{tokens}`` (a token per column: ``f12``, ``owner``; ``d`` appended when
 descending), so the migrator (`engine.forms.migrate`) compares the indexes a layout wants with
@@ -37,15 +47,21 @@ from engine.forms.spec import FormSpec
 DEFAULT_SYSTEM = ("_owner",)
 """System columns every record table indexes by default."""
 
+LIVE_COLUMN = "_deleted_at"
+"""The column every index of a record table ends with (see module): live rows in the index."""
+
 
 @dataclass(frozen=True)
 class IndexDef:
-    """One wanted index: its table, its columns with their direction, and the field keys (with
-    `-` for descending) the plan names it by."""
+    """One wanted index: its table, its columns with their direction, the field keys (with `-`
+    for descending) the plan names it by, and whether it ends with `LIVE_COLUMN` (a record
+    table's; the name does not say so — migration 0011_idxlive rebuilt the indexes made
+    before)."""
 
     table: str
     columns: tuple[tuple[str, bool], ...]  # (column, descending)
     keys: tuple[str, ...]
+    live: bool = False  # a record table's: `LIVE_COLUMN` after `_id` (see module)
 
     @property
     def name(self) -> str:
@@ -57,7 +73,8 @@ class IndexDef:
         return {column for column, _ in self.columns}
 
     def create_sql(self, dialect: str) -> str:
-        """CREATE INDEX for `dialect`: descending columns NULLS LAST on PostgreSQL (see module)."""
+        """CREATE INDEX for `dialect`: the columns, `_id`, then `LIVE_COLUMN` on a record table;
+        descending columns NULLS LAST on PostgreSQL (see module)."""
         parts = []
         for column, desc in self.columns:
             if not desc:
@@ -67,6 +84,8 @@ class IndexDef:
             else:
                 parts.append(f"{column} DESC")
         parts.append("_id")
+        if self.live:
+            parts.append(LIVE_COLUMN)
         return f"CREATE INDEX IF NOT EXISTS {self.name} ON {self.table} ({', '.join(parts)})"
 
 
@@ -163,14 +182,14 @@ def wanted_form_indexes(
         found.setdefault(definition.name, definition)
 
     for system in DEFAULT_SYSTEM:
-        want(IndexDef(table, ((system, False),), (system,)))
+        want(IndexDef(table, ((system, False),), (system,), live=True))
     for spec in form.fields:
         column = columns.get(spec.key)
         if column is None or spec.key in unique:
             continue
         default = isinstance(spec, RelationField) or spec.key == form.title_field
         if default or spec.index:
-            want(IndexDef(table, ((column, False),), (spec.key,)))
+            want(IndexDef(table, ((column, False),), (spec.key,), live=True))
     for keys in form.indexes:
         cols: list[tuple[str, bool]] = []
         for raw in keys:
@@ -179,7 +198,7 @@ def wanted_form_indexes(
                 break  # refused by the definition checks; never built
             cols.append((column, raw.startswith("-")))
         else:
-            want(IndexDef(table, tuple(cols), tuple(keys)))
+            want(IndexDef(table, tuple(cols), tuple(keys), live=True))
     return list(found.values())
 
 
@@ -195,6 +214,7 @@ def wanted_row_indexes(
 
 
 __all__ = [
+    "LIVE_COLUMN",
     "IndexDef",
     "definition_issues",
     "existing_indexes",

@@ -75,7 +75,7 @@ def test_switching_index_on_plans_and_builds_it(
             ).scalar_one()
     finally:
         engine.dispose()
-    assert f"(f{field_id}, _id)" in found
+    assert f"(f{field_id}, _id, _deleted_at)" in found
 
 
 ORDERS = {
@@ -158,7 +158,10 @@ def test_declaring_a_combination_plans_and_builds_its_index(
     assert form["indexes"] == [["status", "-amount"]]
     form_id, ids, indexes = server_indexes(fresh_server, "orders")
     status, amount = ids["status"], ids["amount"]
-    assert f"(f{status}, f{amount} DESC, _id)" in indexes[f"idx_r{form_id}_f{status}_f{amount}d"]
+    assert (
+        f"(f{status}, f{amount} DESC, _id, _deleted_at)"
+        in indexes[f"idx_r{form_id}_f{status}_f{amount}d"]
+    )
 
     # A field removed from the form leaves its combination, with a notice; publishing drops the
     # old index and builds the one left.

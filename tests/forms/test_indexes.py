@@ -11,6 +11,11 @@
   descending second column is read through that index, without a sort (plan shape from
   EXPLAIN / EXPLAIN QUERY PLAN; PostgreSQL is told to avoid sorts and table scans where it can,
   so a sort in the plan means the ORDER BY did not match the index).
+- Record tables' indexes end with `_deleted_at`: a live count with the filter reads the index
+  alone (SQLite's covering index, PostgreSQL's index-only scan), and the recycle bin (which does
+  not filter live rows) of an "own" caller still pages and counts through `_owner`'s index;
+  subform row tables (no `_deleted_at`) keep ``(column, _id)``. Upgrading rebuilds indexes made
+  before into that shape under the same names (nothing to plan), and a rerun leaves them be.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from alembic import command
 from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 
+from engine.auth.permissions import FormAccess
 from engine.core.context import Actor
 from engine.core.errors import ServiceError
 from engine.forms import apps
@@ -208,6 +214,9 @@ def test_an_index_on_a_subform_row_field_and_a_converted_column(store: Engine) -
         assert layout is not None
         qty = layout.fields["qty"].column
         assert existing_indexes(conn, layout.table.name) == {f"idx_{layout.table.name}_{qty}"}
+        # a subform's row table has no _deleted_at: its index ends with _id
+        defined = _index_sql(conn, f"idx_{layout.table.name}_{qty}").replace('"', "")
+        assert f"({qty}, _id)" in defined
     # note becomes a number: its column is converted, and its index is rebuilt on the new one
     changed = with_field_option(indexed(), "note", type="number")
     with store.begin() as conn:
@@ -235,7 +244,7 @@ def test_an_index_on_a_subform_row_field_and_a_converted_column(store: Engine) -
         deal = table_of(conn, "deal")
         (note,) = columns(conn, "deal", "note")
         defined = _index_sql(conn, f"idx_{deal}_{note}")
-        assert f"({note}, _id)" in defined.replace('"', "")
+        assert f"({note}, _id, _deleted_at)" in defined.replace('"', "")
 
 
 def _index_sql(conn: Connection, name: str) -> str:
@@ -305,11 +314,15 @@ def test_a_combination_declared_twice_is_refused_at_the_second(store: Engine) ->
         assert conn.execute(select(App.id)).first() is None
 
 
-def test_a_page_on_a_declared_composite_index_reads_through_it(store: Engine) -> None:
+@pytest.fixture
+def deals(store: Engine) -> Engine:
+    """The indexed sales app with 600 deals (a third won, some amounts blank), 86 of them in
+    the recycle bin (every 7th), owned by 20 users; tables ANALYZEd."""
     with store.begin() as conn:
         apps.create(conn, indexed(), context(ACTOR))
         app = apps.load(conn, "sales")
-        Writer(app.layout, app.id, app.form("deal"), context()).create_many(
+        writer = Writer(app.layout, app.id, app.form("deal"), context())
+        ids = writer.create_many(
             conn,
             [
                 {
@@ -321,31 +334,97 @@ def test_a_page_on_a_declared_composite_index_reads_through_it(store: Engine) ->
             ],
             ACTOR,
         )
-    with store.connect() as conn:
+        for record_id in ids[::7]:
+            writer.delete(conn, record_id, ACTOR)
+        table = app.form("deal").table.name
+        conn.execute(text(f"UPDATE {table} SET _owner = _id % 20 + 1"))  # owners for the test
+        conn.execute(text(f"ANALYZE {table}"))
+    return store
+
+
+def _deal_plan(conn: Connection, statement: Any) -> str:
+    """The plan of `statement`; PostgreSQL is told to avoid sorts, table scans and bitmap scans
+    where it can, so a sort or a table read in the plan means no index fits."""
+    if conn.dialect.name == "postgresql":
+        for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
+            conn.execute(text(f"SET LOCAL {setting} = off"))
+        return _explain(conn, statement, "EXPLAIN ")
+    return _explain(conn, statement, "EXPLAIN QUERY PLAN ")
+
+
+def _composite(deal: Any) -> str:
+    status, amount = deal.fields["status"].column, deal.fields["amount"].column
+    return f"idx_{deal.table.name}_{status}_{amount}d"
+
+
+def test_a_page_on_a_declared_composite_index_reads_through_it(deals: Engine) -> None:
+    with deals.begin() as conn:
         app = apps.load(conn, "sales")
         deal = app.form("deal")
         reader = Reader(app.layout, deal, context())
         found = reader.sql.page_statements(filter=FILTER, sort="-amount", limit=25, count=False)
-        statement = found.page
-        name = (
-            f"idx_{deal.table.name}_{deal.fields['status'].column}_{deal.fields['amount'].column}d"
-        )
+        name = _composite(deal)
+        plan = _deal_plan(conn, found.page)
         if conn.dialect.name == "postgresql":
-            conn.execute(text("ANALYZE " + deal.table.name))
-            for setting in ("enable_seqscan", "enable_sort", "enable_bitmapscan"):
-                conn.execute(text(f"SET LOCAL {setting} = off"))
-            plan = _explain(conn, statement, "EXPLAIN ")
             assert f"Index Scan using {name}" in plan, plan
             assert "Sort" not in plan, plan
         else:
-            plan = _explain(conn, statement, "EXPLAIN QUERY PLAN ")
             assert f"USING INDEX {name}" in plan, plan
             assert "TEMP B-TREE" not in plan, plan
-        # and the page is what the reader returns: won deals by amount, blanks last
+        # and the page is what the reader returns: live won deals by amount, blanks last
         items = reader.list(conn, filter=FILTER, sort="-amount", limit=25).items
         amounts = [item["amount"] for item in items]
         assert len(amounts) == 25 and None not in amounts
         assert amounts == sorted(amounts, key=float, reverse=True)
+
+
+def test_a_live_count_on_a_declared_index_reads_the_index_alone(deals: Engine) -> None:
+    """`_deleted_at` is in the index: counting live won deals needs no row of the table."""
+    with deals.begin() as conn:
+        app = apps.load(conn, "sales")
+        deal = app.form("deal")
+        reader = Reader(app.layout, deal, context())
+        found = reader.sql.page_statements(filter='status = "won"', limit=25, count=True)
+        assert found.count is not None
+        name = _composite(deal)
+        plan = _deal_plan(conn, found.count)
+        if conn.dialect.name == "postgresql":
+            assert f"Index Only Scan using {name}" in plan, plan
+        else:
+            assert f"USING COVERING INDEX {name}" in plan, plan
+        # 200 won deals (every 3rd), 29 of them in the recycle bin (every 21st)
+        assert reader.list(conn, filter='status = "won"', limit=0).total == 171
+
+
+def test_an_own_recycle_bin_still_reads_through_the_owner_index(deals: Engine) -> None:
+    """The recycle bin does not filter live rows (`_deleted_at IS NOT NULL`): a caller who may
+    delete their own records pages and counts it through `_owner`'s index, in `_id` order."""
+    access = FormAccess(7, (), scopes={"view": ("own",), "delete": ("own",)})
+    with deals.begin() as conn:
+        app = apps.load(conn, "sales")
+        deal = app.form("deal")
+        reader = Reader(app.layout, deal, context(), access=access)
+        found = reader.sql.page_statements(sort="", deleted=True, action="delete", count=True)
+        assert found.count is not None
+        name = f"idx_{deal.table.name}_owner"
+        page, count = _deal_plan(conn, found.page), _deal_plan(conn, found.count)
+        if conn.dialect.name == "postgresql":
+            assert f"Index Scan using {name}" in page, page
+            assert "Sort" not in page, page
+            assert f"Index Only Scan using {name}" in count, count
+        else:
+            assert f"USING INDEX {name}" in page, page
+            assert "TEMP B-TREE" not in page, page
+            assert f"USING COVERING INDEX {name}" in count, count
+        binned = reader.list(conn, sort="", deleted=True, action="delete")
+        owned = conn.execute(
+            text(
+                f"SELECT _id FROM {deal.table.name}"
+                " WHERE _owner = 7 AND _deleted_at IS NOT NULL ORDER BY _id"
+            )
+        ).scalars()
+        assert [item["_id"] for item in binned.items] == list(owned)
+        assert binned.total == len(binned.items) > 0
 
 
 def _explain(conn: Connection, statement: Any, prefix: str) -> str:
@@ -376,3 +455,61 @@ def test_upgrade_gives_forms_published_before_the_default_indexes(store: Engine)
         # the same indexes a publish wants: planning the live definition plans no index step
         plan = apps.plan(conn, "sales", definition())
         assert [s for s in plan.steps if "index" in s.op] == []
+
+
+def _shapes(conn: Connection, table: str) -> dict[str, str]:
+    """Each `idx_` index of `table` by name: its columns as the database defines them."""
+    found = {}
+    for name in existing_indexes(conn, table):
+        defined = _index_sql(conn, name).replace('"', "")
+        found[name] = defined[defined.index("(") :]
+    return found
+
+
+def test_upgrade_rebuilds_indexes_made_before_to_cover_live_rows(store: Engine) -> None:
+    with store.begin() as conn:
+        apps.create(conn, with_field_option(indexed(), "qty", index=True), context(ACTOR))
+    with store.connect() as conn:
+        layout = apps.load(conn, "sales").form("deal")
+        rows = layout.fields["items"].rows
+        assert rows is not None
+        deal, items = layout.table.name, rows.table.name
+        published = _shapes(conn, deal)
+        row_indexes = _shapes(conn, items)
+    assert len(published) == 5 and all(
+        s.endswith(", _id, _deleted_at)") for s in published.values()
+    )
+    with store.begin() as conn:
+        command.downgrade(alembic_config(conn), "0010_indexes")  # as installed before
+    with store.connect() as conn:
+        before = _shapes(conn, deal)
+        assert before.keys() == published.keys()
+        assert all(s.endswith(", _id)") for s in before.values()), before
+        assert _shapes(conn, items) == row_indexes  # no _deleted_at there: left alone
+    with store.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with store.connect() as conn:
+        assert _shapes(conn, deal) == published
+        assert _shapes(conn, items) == row_indexes
+        # the names say the same columns: the migrator plans nothing
+        plan = apps.plan(conn, "sales", with_field_option(indexed(), "qty", index=True))
+        assert [s for s in plan.steps if "index" in s.op] == []
+        identity = _identities(conn, published)
+    # a rerun changes nothing: an index already covering live rows is left as it is
+    with store.begin() as conn:
+        command.stamp(alembic_config(conn), "0010_indexes")
+    with store.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with store.connect() as conn:
+        assert _shapes(conn, deal) == published
+        assert _identities(conn, published) == identity
+
+
+def _identities(conn: Connection, names: dict[str, str]) -> dict[str, Any]:
+    """What identifies each index's storage: PostgreSQL's OID (a rebuilt index gets a new one),
+    SQLite's root page (which a rebuild may reuse: there the definitions above are the check)."""
+    if conn.dialect.name == "postgresql":
+        query = "SELECT CAST(CAST(:n AS regclass) AS oid)"
+    else:
+        query = "SELECT rootpage FROM sqlite_master WHERE name = :n"
+    return {name: conn.execute(text(query), {"n": name}).scalar_one() for name in names}
