@@ -42,7 +42,13 @@ def admin_token(settings: Settings) -> str:
     return token
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    """The application's database engine, as a dependency: `engine_of` on the event loop (it
+    connects to nothing), instead of a thread-pool hop per request as a sync dependency."""
+    return engine_of(request)
+
+
+def engine_of(request: Request) -> Engine:
     """The application's database engine (created on first use)."""
     state = request.app.state
     if getattr(state, "engine", None) is None:
@@ -51,9 +57,18 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
+_READ_ONLY = "_jimu_read_only_view"
+
+
 def read_only(engine: Engine) -> Connection:
-    """A connection for reading: on SQLite its transactions never take the write lock."""
-    return engine.execution_options(jimu_read_only=True).connect()
+    """A connection for reading: on SQLite its transactions never take the write lock. The
+    read-only view of `engine` (an `OptionEngine` sharing its pool) is made once per engine,
+    not per request."""
+    viewed: Engine | None = getattr(engine, _READ_ONLY, None)
+    if viewed is None:
+        viewed = engine.execution_options(jimu_read_only=True)
+        setattr(engine, _READ_ONLY, viewed)  # kept on the engine: goes when the engine goes
+    return viewed.connect()
 
 
 @contextmanager

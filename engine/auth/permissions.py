@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import bindparam, false, literal, or_, select, true, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from engine import expr
 from engine.auth.derived import derived_hidden
@@ -145,14 +146,20 @@ def department_ids_under_any(roots: Iterable[int]) -> Any:
     return tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
 
 
+_USER_DEPARTMENTS: CompoundSelect[Any] = union_all(
+    select(literal(0).label("extra"), User.department_id.label("department")).where(
+        User.id == bindparam("user")
+    ),
+    select(literal(1), UserDepartment.department_id).where(
+        UserDepartment.user_id == bindparam("user")
+    ),
+)
+
+
 def user_departments(conn: Connection, user_id: int) -> tuple[int, ...]:
-    main = conn.execute(select(User.department_id).where(User.id == user_id)).scalar_one_or_none()
-    extra = (
-        conn.execute(select(UserDepartment.department_id).where(UserDepartment.user_id == user_id))
-        .scalars()
-        .all()
-    )
-    return tuple(dict.fromkeys([d for d in [main, *extra] if d is not None]))
+    """The user's main department first, then the others: one statement, built once."""
+    rows = sorted(conn.execute(_USER_DEPARTMENTS, {"user": user_id}).all(), key=lambda r: r[0])
+    return tuple(dict.fromkeys(d for _, d in rows if d is not None))
 
 
 def held_roles(
