@@ -74,8 +74,10 @@ def read_only(engine: Engine) -> Connection:
 @contextmanager
 def limited(conn: Connection, request: Request, work: Work) -> Iterator[Connection]:
     """``conn`` with every statement under the time limit of ``work`` (engine.store.limits);
-    a statement past it is a 422 ``query_timeout``."""
-    with statement_limit(conn, work, seconds_for(request.app.state.settings, work)):
+    a statement past it is a 422 ``query_timeout``. The routes end the transaction with the
+    block, so the previous limit is not put back."""
+    seconds = seconds_for(request.app.state.settings, work)
+    with statement_limit(conn, work, seconds, transaction_ends=True):
         yield conn
 
 

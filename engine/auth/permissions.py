@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, false, literal, or_, select, true, union_all
+from sqlalchemy import bindparam, false, literal_column, or_, select, true, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import CompoundSelect
@@ -147,10 +147,10 @@ def department_ids_under_any(roots: Iterable[int]) -> Any:
 
 
 _USER_DEPARTMENTS: CompoundSelect[Any] = union_all(
-    select(literal(0).label("extra"), User.department_id.label("department")).where(
+    select(literal_column("0").label("extra"), User.department_id.label("department")).where(
         User.id == bindparam("user")
     ),
-    select(literal(1), UserDepartment.department_id).where(
+    select(literal_column("1"), UserDepartment.department_id).where(
         UserDepartment.user_id == bindparam("user")
     ),
 )
