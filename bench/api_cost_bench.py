@@ -236,16 +236,16 @@ def member_token(port: int) -> str:
     the rows owned by user 2)."""
     admin = Client(port, TOKEN)
     status, body = admin.post(
-        "/api/v1/admin/users",
-        {"username": "seller", "name": "销售一", "password": "seller-password-1"},
+        "/api/v1/users",
+        {"username": "seller", "display_name": "销售一", "password": "seller-password-1"},
     )
     assert status == 201, body
     user = json.loads(body)["id"]
     assert user == 2, f"the member is user {user}, the rows are owned by 1 and 2"
-    status, body = admin.get("/api/v1/admin/roles?app=bench_api")
+    status, body = admin.get("/api/v1/roles?app=bench_api")
     assert status == 200, body
     role = next(r["id"] for r in json.loads(body) if r["key"] == "sales")
-    status, body = admin.post(f"/api/v1/admin/roles/{role}/members", {"user_id": user})
+    status, body = admin.post(f"/api/v1/roles/{role}/members", {"user_id": user})
     assert status == 201, body
     client = Client(port, "none")
     client.headers = {}

@@ -162,27 +162,36 @@ def user_departments(conn: Connection, user_id: int) -> tuple[int, ...]:
     return tuple(dict.fromkeys(d for _, d in rows if d is not None))
 
 
+_DEPARTMENT_PARENTS = select(Department.id, Department.parent_id)
+_HELD_ROLES = (
+    select(Role.key)
+    .join(RoleMember, RoleMember.role_id == Role.id)
+    .where(
+        Role.app_id == bindparam("app"),
+        or_(
+            RoleMember.user_id == bindparam("user"),
+            RoleMember.department_id.in_(bindparam("departments", expanding=True)),
+        ),
+    )
+)  # both built once: every member's request runs them
+
+
 def held_roles(
     conn: Connection, app_id: int, user_id: int, departments: tuple[int, ...]
 ) -> set[str]:
     """Keys of the app's roles the user holds, directly or through a department above theirs."""
     ancestors = set(departments)
-    parents = dict(conn.execute(select(Department.id, Department.parent_id)).all())
+    parents = dict(conn.execute(_DEPARTMENT_PARENTS).all())
     frontier = list(departments)
     while frontier:
         parent = parents.get(frontier.pop())
         if parent is not None and parent not in ancestors:
             ancestors.add(parent)
             frontier.append(parent)
-    member = RoleMember.user_id == user_id
-    if ancestors:
-        member = or_(member, RoleMember.department_id.in_(ancestors))
-    query = (
-        select(Role.key)
-        .join(RoleMember, RoleMember.role_id == Role.id)
-        .where(Role.app_id == app_id, member)
+    found = conn.execute(
+        _HELD_ROLES, {"app": app_id, "user": user_id, "departments": sorted(ancestors)}
     )
-    return set(conn.execute(query).scalars())
+    return set(found.scalars())
 
 
 def form_access(
