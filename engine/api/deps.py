@@ -25,7 +25,13 @@ from engine.store import make_engine
 from engine.store.limits import Work, seconds_for, statement_limit
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    """The application's database engine, as a dependency: `engine_of` on the event loop (it
+    connects to nothing), instead of a thread-pool hop per request as a sync dependency."""
+    return engine_of(request)
+
+
+def engine_of(request: Request) -> Engine:
     """The application's database engine (created on first use)."""
     state = request.app.state
     if getattr(state, "engine", None) is None:
@@ -34,16 +40,27 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
+_READ_ONLY = "_jimu_read_only_view"
+
+
 def read_only(engine: Engine) -> Connection:
-    """A connection for reading: on SQLite its transactions never take the write lock."""
-    return engine.execution_options(jimu_read_only=True).connect()
+    """A connection for reading: on SQLite its transactions never take the write lock. The
+    read-only view of `engine` (an `OptionEngine` sharing its pool) is made once per engine,
+    not per request."""
+    viewed: Engine | None = getattr(engine, _READ_ONLY, None)
+    if viewed is None:
+        viewed = engine.execution_options(jimu_read_only=True)
+        setattr(engine, _READ_ONLY, viewed)  # kept on the engine: goes when the engine goes
+    return viewed.connect()
 
 
 @contextmanager
 def limited(conn: Connection, request: Request, work: Work) -> Iterator[Connection]:
     """``conn`` with every statement under the time limit of ``work`` (engine.store.limits);
-    a statement past it is a 422 ``query_timeout``."""
-    with statement_limit(conn, work, seconds_for(request.app.state.settings, work)):
+    a statement past it is a 422 ``query_timeout``. The routes end the transaction with the
+    block, so the previous limit is not put back."""
+    seconds = seconds_for(request.app.state.settings, work)
+    with statement_limit(conn, work, seconds, transaction_ends=True):
         yield conn
 
 

@@ -83,11 +83,11 @@ def _installed_apps(request: Request) -> str:
     """The installed apps as an HTML list, each linking its first form's records."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from engine.api.deps import get_engine, read_only
+    from engine.api.deps import engine_of, read_only
     from engine.forms import apps
 
     try:
-        with read_only(get_engine(request)) as conn:
+        with read_only(engine_of(request)) as conn:
             installed = [
                 (app, apps.load(conn, app["key"]).definition) for app in apps.list_apps(conn)
             ]

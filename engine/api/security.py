@@ -35,9 +35,9 @@ def client_ip(request: Request) -> str | None:
 
 
 def _engine(request: Request) -> Engine:
-    from engine.api.deps import get_engine
+    from engine.api.deps import engine_of
 
-    return get_engine(request)
+    return engine_of(request)
 
 
 def _admin_token(request: Request) -> str:

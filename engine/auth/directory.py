@@ -67,9 +67,12 @@ def ensure_admin(conn: Connection, password: str | None) -> CreatedAdmin | None:
     return CreatedAdmin(user_id, generated)
 
 
+_ADMIN_ID = select(User.id).where(User.username == ADMIN_USERNAME)  # every admin-token request
+
+
 def admin_user_id(conn: Connection) -> int | None:
     """The id of the user `admin` (the actor of the admin token)."""
-    return conn.execute(select(User.id).where(User.username == ADMIN_USERNAME)).scalar_one_or_none()
+    return conn.execute(_ADMIN_ID).scalar_one_or_none()
 
 
 def user_json(conn: Connection, row: Any) -> dict[str, Any]:

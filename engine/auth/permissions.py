@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import bindparam, false, literal_column, or_, select, true, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from engine import expr
 from engine.auth.derived import derived_hidden
@@ -145,14 +146,34 @@ def department_ids_under_any(roots: Iterable[int]) -> Any:
     return tree.union_all(select(Department.id).where(Department.parent_id == tree.c.id))
 
 
+_USER_DEPARTMENTS: CompoundSelect[Any] = union_all(
+    select(literal_column("0").label("extra"), User.department_id.label("department")).where(
+        User.id == bindparam("user")
+    ),
+    select(literal_column("1"), UserDepartment.department_id).where(
+        UserDepartment.user_id == bindparam("user")
+    ),
+)
+
+
 def user_departments(conn: Connection, user_id: int) -> tuple[int, ...]:
-    main = conn.execute(select(User.department_id).where(User.id == user_id)).scalar_one_or_none()
-    extra = (
-        conn.execute(select(UserDepartment.department_id).where(UserDepartment.user_id == user_id))
-        .scalars()
-        .all()
+    """The user's main department first, then the others: one statement, built once."""
+    rows = sorted(conn.execute(_USER_DEPARTMENTS, {"user": user_id}).all(), key=lambda r: r[0])
+    return tuple(dict.fromkeys(d for _, d in rows if d is not None))
+
+
+_DEPARTMENT_PARENTS = select(Department.id, Department.parent_id)
+_HELD_ROLES = (
+    select(Role.key)
+    .join(RoleMember, RoleMember.role_id == Role.id)
+    .where(
+        Role.app_id == bindparam("app"),
+        or_(
+            RoleMember.user_id == bindparam("user"),
+            RoleMember.department_id.in_(bindparam("departments", expanding=True)),
+        ),
     )
-    return tuple(dict.fromkeys([d for d in [main, *extra] if d is not None]))
+)  # both built once: every member's request runs them
 
 
 def held_roles(
@@ -160,22 +181,17 @@ def held_roles(
 ) -> set[str]:
     """Keys of the app's roles the user holds, directly or through a department above theirs."""
     ancestors = set(departments)
-    parents = dict(conn.execute(select(Department.id, Department.parent_id)).all())
+    parents = dict(conn.execute(_DEPARTMENT_PARENTS).all())
     frontier = list(departments)
     while frontier:
         parent = parents.get(frontier.pop())
         if parent is not None and parent not in ancestors:
             ancestors.add(parent)
             frontier.append(parent)
-    member = RoleMember.user_id == user_id
-    if ancestors:
-        member = or_(member, RoleMember.department_id.in_(ancestors))
-    query = (
-        select(Role.key)
-        .join(RoleMember, RoleMember.role_id == Role.id)
-        .where(Role.app_id == app_id, member)
+    found = conn.execute(
+        _HELD_ROLES, {"app": app_id, "user": user_id, "departments": sorted(ancestors)}
     )
-    return set(conn.execute(query).scalars())
+    return set(found.scalars())
 
 
 def form_access(

@@ -26,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, text, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from engine.auth import audit
@@ -360,23 +360,25 @@ def note_token_use(conn: Connection, use: TokenUse, *, ip: str | None) -> None:
         )
 
 
+_LIVE_SESSION = (
+    select(
+        AuthSession.id.label("session_id"),
+        User.id.label("user_id"),
+        User.username,
+        User.is_admin,
+        User.is_active,
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .where(
+        AuthSession.token_hash == bindparam("token_hash"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > bindparam("now"),
+    )
+)  # built once: every signed-in request runs it
+
+
 def from_session(conn: Connection, token: str, *, via: str) -> Principal:
-    now = utcnow()
-    row = conn.execute(
-        select(
-            AuthSession.id.label("session_id"),
-            User.id.label("user_id"),
-            User.username,
-            User.is_admin,
-            User.is_active,
-        )
-        .join(User, User.id == AuthSession.user_id)
-        .where(
-            AuthSession.token_hash == token_hash(token),
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-        )
-    ).first()
+    row = conn.execute(_LIVE_SESSION, {"token_hash": token_hash(token), "now": utcnow()}).first()
     if row is None or not row.is_active:
         raise unauthorized()
     return Principal(

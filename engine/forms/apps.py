@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.core.context import Actor, ExecutionContext
@@ -103,9 +103,13 @@ def list_apps(conn: Connection) -> list[dict[str, Any]]:
     return result
 
 
+_LIVE_REVISION = select(App.id, App.current_revision).where(App.key == bindparam("key"))
+
+
 def load(conn: Connection, key: str) -> LoadedApp:
-    """The live revision of app `key` (404 when there is none)."""
-    app = conn.execute(select(App.id, App.current_revision).where(App.key == key)).first()
+    """The live revision of app `key` (404 when there is none): one SELECT (built once), then
+    the cache."""
+    app = conn.execute(_LIVE_REVISION, {"key": key}).first()
     if app is None or app.current_revision is None:
         raise not_found()
     cache = _cache(conn)

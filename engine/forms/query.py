@@ -104,6 +104,8 @@ class Reader:
         )
         params = found.params
         total = None if found.count is None else int(conn.execute(found.count, params).scalar_one())
+        if limit == 0:  # the count alone: no page statement
+            return Page([], total)
         return Page(self.json.page(conn, conn.execute(found.page, params).all()), total)
 
     def get(

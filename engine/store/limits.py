@@ -87,14 +87,22 @@ def is_timeout(exc: DBAPIError) -> bool:
 
 
 @contextmanager
-def statement_limit(conn: Connection, work: Work, seconds: float) -> Iterator[None]:
+def statement_limit(
+    conn: Connection, work: Work, seconds: float, *, transaction_ends: bool = False
+) -> Iterator[None]:
     """Run the block's statements under ``seconds`` each (0 or less: no limit); a statement
-    past it raises :class:`QueryTimeout`."""
+    past it raises :class:`QueryTimeout`. ``transaction_ends``: the transaction ends with the
+    block, so on PostgreSQL the previous limit is neither read nor put back (the setting is
+    local to the transaction): one statement instead of three."""
     if seconds <= 0:
         yield
         return
-    limit = _postgres_limit if conn.dialect.name == "postgresql" else _sqlite_limit
-    with limit(conn, seconds):
+    limit = (
+        _postgres_limit(conn, seconds, restore=not transaction_ends)
+        if conn.dialect.name == "postgresql"
+        else _sqlite_limit(conn, seconds)
+    )
+    with limit:
         try:
             yield
         except DBAPIError as exc:
@@ -104,8 +112,12 @@ def statement_limit(conn: Connection, work: Work, seconds: float) -> Iterator[No
 
 
 @contextmanager
-def _postgres_limit(conn: Connection, seconds: float) -> Iterator[None]:
-    previous = conn.execute(text("SELECT current_setting('statement_timeout')")).scalar_one()
+def _postgres_limit(conn: Connection, seconds: float, *, restore: bool = True) -> Iterator[None]:
+    previous = (
+        conn.execute(text("SELECT current_setting('statement_timeout')")).scalar_one()
+        if restore
+        else None
+    )
     milliseconds = max(1, round(seconds * 1000))
     conn.execute(
         text("SELECT set_config('statement_timeout', :value, true)"), {"value": f"{milliseconds}ms"}
@@ -113,7 +125,7 @@ def _postgres_limit(conn: Connection, seconds: float) -> Iterator[None]:
     yield
     # Reached only when the block succeeded: after an error the transaction rolls back, and
     # with it the transaction-local setting.
-    if conn.in_transaction():
+    if previous is not None and conn.in_transaction():
         conn.execute(
             text("SELECT set_config('statement_timeout', :value, true)"), {"value": previous}
         )

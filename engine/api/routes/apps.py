@@ -48,10 +48,11 @@ def list_apps(engine: DbEngine, principal: CurrentUser) -> list[dict[str, Any]]:
         ]
 
 
-def _member(conn: Any, principal: Principal, key: str) -> bool:
+def _member(conn: Any, principal: Principal, key: str, loaded: Any = None) -> bool:
+    """Whether the caller holds a role of app `key` (`loaded`: the app, when already loaded)."""
     if principal.user_id is None:
         return False
-    loaded = service.load(conn, key)
+    loaded = loaded if loaded is not None else service.load(conn, key)
     departments = user_departments(conn, principal.user_id)
     return bool(held_roles(conn, loaded.id, principal.user_id, departments))
 
@@ -93,11 +94,11 @@ def get_app(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any
     """The live definition with its `_revision` (send it back with `PUT`); members of the app
     may read it too (404 for everyone else)."""
     with read_only(engine) as conn:
-        if not principal.may_use_app(app) or not (
-            principal.is_admin or _member(conn, principal, app)
-        ):
+        if not principal.may_use_app(app):
             raise not_found()
         loaded = service.load(conn, app)
+        if not (principal.is_admin or _member(conn, principal, app, loaded)):
+            raise not_found()
     return {**loaded.definition, "_revision": loaded.revision}
 
 

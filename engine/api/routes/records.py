@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, context_for, limited, read_only
+from engine.api.fast_json import record_answer
 from engine.api.security import SAFE_METHODS, CurrentUser, client_ip
 from engine.auth.callers import open_as
 from engine.auth.permissions import FormAccess
@@ -52,7 +53,7 @@ def _open(
 open_form = _open  # the other form routers open forms the same way
 
 
-@router.get("/records")
+@router.get("/records", response_model=dict[str, Any])
 def list_records(
     app: str,
     form: str,
@@ -77,7 +78,7 @@ def list_records(
             description="`field:id`: only records whose relation field points to that record",
         ),
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """A page of live records, filtered, searched and sorted in the database, with the total."""
     pointing = None
     if related is not None:
@@ -93,10 +94,10 @@ def list_records(
             count=count == "exact",
             related=pointing,
         )
-    return {"items": page.items, "total": page.total}
+    return record_answer({"items": page.items, "total": page.total})
 
 
-@router.get("/recycle-bin")
+@router.get("/recycle-bin", response_model=dict[str, Any])
 def recycle_bin(
     app: str,
     form: str,
@@ -105,14 +106,14 @@ def recycle_bin(
     request: Request,
     limit: Annotated[int, Query(ge=0, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
-) -> dict[str, Any]:
+) -> Response:
     """Deleted records that can still be restored, most recently deleted first."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
         page = _open(conn, app, form, principal, request).recycle_bin(limit=limit, offset=offset)
-    return {"items": page.items, "total": page.total}
+    return record_answer({"items": page.items, "total": page.total})
 
 
-@router.post("/records", status_code=201)
+@router.post("/records", status_code=201, response_model=dict[str, Any])
 def create_record(
     app: str,
     form: str,
@@ -120,13 +121,14 @@ def create_record(
     engine: DbEngine,
     principal: CurrentUser,
     request: Request,
-) -> dict[str, Any]:
+) -> Response:
     """Create a record; returns it with computed fields filled (422 with every issue otherwise)."""
     with engine.begin() as conn:
-        return _open(conn, app, form, principal, request).create(record)
+        created = _open(conn, app, form, principal, request).create(record)
+    return record_answer(created, 201)
 
 
-@router.post("/records/batch")
+@router.post("/records/batch", response_model=dict[str, Any])
 def batch(
     app: str,
     form: str,
@@ -135,15 +137,16 @@ def batch(
     request: Request,
     records: Annotated[list[Any], Body(max_length=MAX_BATCH)],
     partial: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     """Create (no `_id`) or change (`_id` + `_version`) many records: all or nothing, or with
     `partial=true` each row on its own, with per-row results."""
     with engine.begin() as conn:
         service = _open(conn, app, form, principal, request)
-        return {"results": service.batch(records, partial=partial)}
+        results = service.batch(records, partial=partial)
+    return record_answer({"results": results})
 
 
-@router.get("/records/{record_id}")
+@router.get("/records/{record_id}", response_model=dict[str, Any])
 def get_record(
     app: str,
     form: str,
@@ -151,13 +154,14 @@ def get_record(
     engine: DbEngine,
     principal: CurrentUser,
     request: Request,
-) -> dict[str, Any]:
+) -> Response:
     """One live record (404 when missing or deleted)."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        return _open(conn, app, form, principal, request).get(record_id)
+        found = _open(conn, app, form, principal, request).get(record_id)
+    return record_answer(found)
 
 
-@router.patch("/records/{record_id}")
+@router.patch("/records/{record_id}", response_model=dict[str, Any])
 def patch_record(
     app: str,
     form: str,
@@ -166,10 +170,11 @@ def patch_record(
     engine: DbEngine,
     principal: CurrentUser,
     request: Request,
-) -> dict[str, Any]:
+) -> Response:
     """Change some fields; `_version` must be the version read (409 when someone saved since)."""
     with engine.begin() as conn:
-        return _open(conn, app, form, principal, request).update(record_id, record)
+        changed = _open(conn, app, form, principal, request).update(record_id, record)
+    return record_answer(changed)
 
 
 @router.delete("/records/{record_id}", status_code=204)
@@ -186,7 +191,7 @@ def delete_record(
         _open(conn, app, form, principal, request).delete(record_id)
 
 
-@router.post("/records/{record_id}/restore")
+@router.post("/records/{record_id}/restore", response_model=dict[str, Any])
 def restore_record(
     app: str,
     form: str,
@@ -194,13 +199,14 @@ def restore_record(
     engine: DbEngine,
     principal: CurrentUser,
     request: Request,
-) -> dict[str, Any]:
+) -> Response:
     """Bring a record back from the recycle bin."""
     with engine.begin() as conn:
-        return _open(conn, app, form, principal, request).restore(record_id)
+        restored = _open(conn, app, form, principal, request).restore(record_id)
+    return record_answer(restored)
 
 
-@router.get("/records/{record_id}/history")
+@router.get("/records/{record_id}/history", response_model=list[dict[str, Any]])
 def record_history(
     app: str,
     form: str,
@@ -208,10 +214,11 @@ def record_history(
     engine: DbEngine,
     principal: CurrentUser,
     request: Request,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Every change of a record, oldest first, with its field-level diff."""
     with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        return _open(conn, app, form, principal, request).history(record_id)
+        entries = _open(conn, app, form, principal, request).history(record_id)
+    return record_answer(entries)
 
 
 @router.get("/permissions/me")
