@@ -102,12 +102,6 @@ async def admin_context(
     return context_for(request, actor)
 
 
-async def engine_dependency(request: Request) -> Engine:
-    """`get_engine` as a dependency, on the event loop (no thread-pool hand-off; see
-    `admin_context`)."""
-    return get_engine(request)
-
-
 AdminActor = Annotated[Actor, Depends(require_admin)]
 AdminContext = Annotated[ExecutionContext, Depends(admin_context)]
-DbEngine = Annotated[Engine, Depends(engine_dependency)]
+DbEngine = Annotated[Engine, Depends(get_engine)]

@@ -92,4 +92,5 @@ def test_dependencies_that_do_not_block_stay_on_the_event_loop(
     hops.clear()
     response = client.get(f"{API}/apps/mem/forms/item/records")  # CurrentUser + DbEngine
     assert response.status_code == 200, response.text
-    assert _names(hops)[0] == "current_principal" and len(hops) == 3, _names(hops)
+    # the caller's credential and the endpoint: a record page is sent as bytes, not checked
+    assert _names(hops) == ["current_principal", "_run_sync_endpoint"], _names(hops)
