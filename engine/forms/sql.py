@@ -38,9 +38,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, exists, func, literal, select
+from sqlalchemy import Column, Select, and_, bindparam, case, exists, func, literal, select
 from sqlalchemy.sql import ColumnElement
-from sqlalchemy.sql.elements import True_
+from sqlalchemy.sql.elements import True_, UnaryExpression
 
 from engine import expr
 from engine.core.context import ExecutionContext
@@ -56,6 +56,7 @@ from engine.forms.resolve import SYSTEM_KEYS, Resolver, Who, target_access
 from engine.store.records import SYSTEM_FIELDS
 
 MAX_LIMIT = 1000
+LATE_LOOKUP = True
 SORTABLE_SYSTEM = {"_id", "_created_at", "_updated_at", "_version"}
 # The system columns `Scoped.value` reads (those formulas read, and the version).
 READABLE_SYSTEM = SYSTEM_KEYS | {"_version"}
@@ -596,12 +597,49 @@ class FormSql:
                 .select_from(self.form.table)
                 .where(self.visible(resolver, deleted=deleted, action=action), *conditions)
             )
-        statement = (
-            statement.order_by(*self.order_by(sort or "", resolver, filter))
-            .limit(limit)
-            .offset(offset)
-        )
+        keys = self.order_by(sort or "", resolver, filter)
+        if LATE_LOOKUP and sort and ids is None and self._late_lookup(keys):
+            # Late row lookup: the sort runs over the sort keys and `_id` alone, and only the
+            # page's rows are read whole (and joined to their relations' titles).
+            table = self.form.table
+            chosen = (
+                select(table.c._id)
+                .where(self.visible(resolver, deleted=deleted, action=action), *conditions)
+                .order_by(*keys)
+                .limit(limit)
+                .offset(offset)
+                .subquery("jimu_page")
+            )
+            shape = self.page_shape(resolver)
+            statement = (
+                select(*shape.columns)
+                .select_from(chosen.join(shape.from_, table.c._id == chosen.c._id))
+                .order_by(*keys)
+            )
+        else:
+            statement = statement.order_by(*keys).limit(limit).offset(offset)
         return _Page(statement, counted, stable)
+
+    def _late_lookup(self, keys: builtins.list[ColumnElement[Any]]) -> bool:
+        """Whether a page sorted by `keys` is read by a late row lookup: when every key is a
+        column of the form's own table (the inner statement needs no join) and no index of the
+        table holds the first key's column (then the database may walk that index and stop after
+        the page; the direct statement is as fast and needs no second sort)."""
+        table = self.form.table
+        columns: list[Column[Any]] = []
+        for key in keys:
+            element: Any = key
+            while isinstance(element, UnaryExpression):  # DESC, NULLS LAST
+                element = element.element
+            if not isinstance(element, Column) or element.table is not table:
+                return False
+            columns.append(element)
+        first = columns[0].name
+        if first == "_id" or any(f.unique and f.column == first for f in self.form.fields.values()):
+            return False
+        return not any(
+            first == column for index in self.form.indexes for column, _ in index.columns
+        )
 
     # --- the batched statements of a page's multi-valued parts ---------------------------
     def rows_select(self, rows: RowsLayout, ids: builtins.list[int]) -> Select[Any]:
