@@ -124,13 +124,12 @@ def create_record(
     principal: CurrentUser,
     request: Request,
 ) -> Response:
-    """Create a record; returns it with computed fields filled (422 with every issue otherwise).
-
-    On SQLite the transaction holds the write lock, which every create in every process
-    queues for; when the caller sees every record of the form, the record is read back for
-    the answer after the commit (a read-only transaction, outside the lock). A caller with a
-    row scope reads it back inside the transaction, so a record they could not see is never
-    written (404), as before."""
+    """Create a record; returns it with computed fields filled (422 with every issue otherwise)."""
+    # On SQLite the transaction holds the write lock, which every create in every process
+    # queues for; when the caller sees every record of the form, the record is read back for
+    # the answer after the commit (a read-only transaction, outside the lock). A caller with a
+    # row scope reads it back inside the transaction, so a record they could not see is never
+    # written (404), as before (docs/decisions.md "Shorter write lock per create").
     with engine.connect() as conn:
         with conn.begin():
             service = _open(conn, app, form, principal, request)
