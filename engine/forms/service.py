@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
+from sqlalchemy import true
 from sqlalchemy.engine import Connection
 
 from engine.core.context import Actor, ExecutionContext
@@ -257,6 +258,21 @@ class RecordService:
     def create(self, record: Any) -> dict[str, Any]:
         """Create one record; it as the caller reads it back, computed fields filled."""
         [record_id] = self.create_many([record])
+        return self.read_back(record_id)
+
+    def sees_every_record(self) -> bool:
+        """Whether the caller may view every live record of the form (no row scope), so a
+        record they just created needs no read inside its transaction to be known visible."""
+        access = self.access
+        if access is None:
+            return True
+        return access.where("view", self.form.table, self.writer().reader.resolver()) is true()
+
+    def read_back(self, record_id: int) -> dict[str, Any]:
+        """A record this service just wrote, as the caller reads it, computed fields filled
+        (404 when the caller may not see it). Runs in whatever transaction `conn` is in: the
+        create route reads after the commit when `sees_every_record` (SQLite: outside the
+        write lock)."""
         return self.writer().reader.get(self.conn, record_id)
 
     def update(self, record_id: int, data: Any) -> dict[str, Any]:

@@ -19,10 +19,12 @@ from engine.api.security import SAFE_METHODS, CurrentUser, client_ip
 from engine.auth.callers import open_as
 from engine.auth.permissions import FormAccess
 from engine.auth.principal import Principal
+from engine.core.errors import ServiceError
 from engine.forms.query import MAX_LIMIT
 from engine.forms.roles import ACTIONS
 from engine.forms.service import RecordService
 from engine.store.limits import Work
+from engine.store.session import READ_ONLY
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
 
@@ -123,8 +125,27 @@ def create_record(
     request: Request,
 ) -> Response:
     """Create a record; returns it with computed fields filled (422 with every issue otherwise)."""
-    with engine.begin() as conn:
-        created = _open(conn, app, form, principal, request).create(record)
+    # On SQLite the transaction holds the write lock, which every create in every process
+    # queues for; when the caller sees every record of the form, the record is read back for
+    # the answer after the commit (a read-only transaction, outside the lock). A caller with a
+    # row scope reads it back inside the transaction, so a record they could not see is never
+    # written (404), as before (docs/decisions.md "Shorter write lock per create").
+    with engine.connect() as conn:
+        with conn.begin():
+            service = _open(conn, app, form, principal, request)
+            [record_id] = service.create_many([record])
+            later = conn.dialect.name == "sqlite" and service.sees_every_record()
+            if not later:
+                created = service.read_back(record_id)
+        if later:
+            conn.execution_options(**{READ_ONLY: True})  # plain BEGIN: no write lock
+            with conn.begin():
+                try:
+                    created = service.read_back(record_id)
+                except ServiceError as exc:  # deleted by another writer since the commit
+                    if exc.status != 404:
+                        raise
+                    created = {"_id": record_id}
     return record_answer(created, 201)
 
 

@@ -6,6 +6,7 @@ they change is recorded by the change path (`engine.forms.changes`), called by `
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -24,6 +25,18 @@ from engine.forms.writing.convert import Prepared
 from engine.store.records import bulk_insert, reserve_ids
 
 _T = TypeVar("_T")
+
+# One ``INSERT … RETURNING _id`` per record table, its values passed as parameters: building
+# the statement per create (``insert(table).values(row)``) cost several times the insert itself,
+# all of it under SQLite's write lock. Weak keys: a table goes with its app revision.
+_INSERT_RETURNING: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _insert_returning(table: Any) -> Any:
+    statement = _INSERT_RETURNING.get(table)
+    if statement is None:
+        statement = _INSERT_RETURNING[table] = insert(table).returning(table.c._id)
+    return statement
 
 
 class Writing(Checking):
@@ -65,7 +78,7 @@ class Writing(Checking):
             reset_sequence(conn, table.name)
             return [row["_id"] for row in rows]
         if len(rows) == 1:
-            return [conn.execute(insert(table).values(rows[0]).returning(table.c._id)).scalar_one()]
+            return [conn.execute(_insert_returning(table), rows[0]).scalar_one()]
         ids = reserve_ids(conn, table, len(rows))
         if ids is None:
             result = conn.execute(
