@@ -39,6 +39,7 @@ Prints a table per configuration and writes every measurement to ``--out`` (JSON
 
 from __future__ import annotations
 
+import abc
 import argparse
 import datetime as dt
 import json
@@ -246,7 +247,7 @@ def _end(pid: int, seconds: float = 30) -> None:
             time.sleep(0.1)
 
 
-class Server:
+class Server(abc.ABC):
     """A server on a data directory: started, measured by its process tree, stopped."""
 
     name = "server"
@@ -258,8 +259,9 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
+    @abc.abstractmethod
     def start(self, fresh: bool) -> None:
-        raise NotImplementedError
+        """Start the server on its data directory (`fresh`: an empty one)."""
 
     def stop(self) -> None:
         tree = tree_pids(self.pid)
