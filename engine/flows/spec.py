@@ -27,6 +27,7 @@ from pydantic import Field
 
 from engine.core.issues import Issue
 from engine.core.parts import DefinitionPart, register_part
+from engine.flows.graph import graph_issues
 from engine.forms.common import Formula, Key, Label, OpenSpec, Spec
 from engine.forms.references import FormRefs, duplicate_keys
 from engine.forms.spec import AppSpec
@@ -99,6 +100,7 @@ def check(app: AppSpec, flows: Sequence[Any]) -> list[Issue]:
                     )
             if edge.when is not None:
                 issues += refs.condition_issues(flow.form, edge.when, f"{at}.edges[{e}].when")
+        issues += graph_issues(at, flow.nodes, flow.edges)
     bound = {flow.key: flow.form for flow in flows}
     for index, form in enumerate(app.forms):
         if form.flow is None:

@@ -69,10 +69,12 @@ FLOW = {
         {"id": "start", "type": "start"},
         {"id": "boss", "type": "approve", "fields": {"amount": "read_only", "note": "edit"}},
         {"id": "end", "type": "end", "assignees": [{"role": "designer"}]},
+        {"id": "gate", "type": "exclusive"},
     ],
     "edges": [
-        {"from": "start", "to": "boss", "when": "amount >= 1000"},
-        {"from": "start", "to": "end", "default": True},
+        {"from": "gate", "to": "boss", "when": "amount >= 1000"},
+        {"from": "gate", "to": "end", "default": True},
+        {"from": "start", "to": "gate"},
         {"from": "boss", "to": "end"},
     ],
 }
@@ -149,7 +151,7 @@ def test_each_part_is_published_through_its_endpoint_with_its_plan(
     definition = client.get(f"{API}/apps/shop").json()
     assert definition["_revision"] == start + 4
     assert definition["flows"][0]["edges"][0] == {
-        "from": "start",
+        "from": "gate",
         "to": "boss",
         "when": "amount >= 1000",
         "default": False,
@@ -163,7 +165,7 @@ def test_each_part_is_published_through_its_endpoint_with_its_plan(
             select(AppVersion.plans).where(AppVersion.revision == start + 4)
         ).scalar_one()
     assert revision.plans == plans
-    assert plans["flows"]["order_approval"]["next"]["start"] == [
+    assert plans["flows"]["order_approval"]["next"]["gate"] == [
         {"to": "boss", "when": "amount >= 1000", "default": False},
         {"to": "end", "when": None, "default": True},
     ]
@@ -181,7 +183,7 @@ BAD_PARTS = [
     (
         "flows",
         {**FLOW, "nodes": [*FLOW["nodes"], {"id": "x", "type": "cc", "fields": {"ghost": "edit"}}]},
-        "flows[0].nodes[3].fields.ghost",
+        "flows[0].nodes[4].fields.ghost",
         "unknown_field",
     ),
     (
@@ -192,11 +194,20 @@ BAD_PARTS = [
     ),
     (
         "flows",
-        {**FLOW, "edges": [{"from": "start", "to": "end", "when": "amount + 1"}]},
-        "flows[0].edges[0].when",
+        {
+            **FLOW,
+            "edges": [*FLOW["edges"][1:], {"from": "gate", "to": "boss", "when": "amount + 1"}],
+        },
+        "flows[0].edges[3].when",
         "not_boolean",
     ),
     ("flows", [FLOW, FLOW], "flows[1].key", "duplicate_key"),
+    (
+        "flows",
+        {**FLOW, "edges": [*FLOW["edges"], {"from": "end", "to": "boss"}]},
+        "flows[0].nodes[2]",
+        "end_outgoing",
+    ),
     (
         "rules",
         {**RULE, "on": {"type": "field_changed", "fields": ["ghost"]}},

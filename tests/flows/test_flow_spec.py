@@ -1,0 +1,188 @@
+"""The flow spec's graph checks (engine/flows/graph.py) through the whole-definition validation."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from engine.apps.pipeline import validated
+from engine.core.errors import ServiceError
+
+CONTRACT = {
+    "key": "contract",
+    "name": {"zh": "合同", "en": "Contract"},
+    "title_field": "title",
+    "fields": [
+        {"key": "title", "type": "text", "label": "标题", "required": True},
+        {"key": "amount", "type": "number", "label": "金额", "precision": 2},
+        {"key": "note", "type": "textarea", "label": "备注"},
+    ],
+}
+
+
+def app(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
+    """An app whose one flow has `nodes` and `edges` (node types given as "id:type")."""
+    return {
+        "format": "jimu.app/1",
+        "key": "deals",
+        "name": {"zh": "合同", "en": "Deals"},
+        "version": "1.0.0",
+        "forms": [copy.deepcopy(CONTRACT)],
+        "flows": [
+            {
+                "key": "approval",
+                "name": {"zh": "审批", "en": "Approval"},
+                "form": "contract",
+                "nodes": nodes,
+                "edges": edges,
+            }
+        ],
+    }
+
+
+def graph(spec: str) -> dict[str, Any]:
+    """`"start:start a:approve end:end | start>a a>end"`; `x>y?cond` conditions, `x>y!` default."""
+    node_part, edge_part = spec.split("|")
+    nodes = []
+    for item in node_part.split():
+        node_id, node_type = item.split(":")
+        node: dict[str, Any] = {"id": node_id, "type": node_type}
+        nodes.append(node)
+    edges = []
+    for item in edge_part.split():
+        edge: dict[str, Any] = {}
+        if item.endswith("!"):
+            edge["default"] = True
+            item = item[:-1]
+        if "?" in item:
+            item, edge["when"] = item.split("?")
+        edge["from"], edge["to"] = item.split(">")
+        edges.append(edge)
+    return app(nodes, edges)
+
+
+def issues(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    try:
+        validated(data)
+    except ServiceError as exc:
+        return [(i.path, i.code, i.message_zh, i.message_en) for i in exc.issues]
+    return []
+
+
+def assert_refused(spec: str, path: str, code: str, node: str) -> None:
+    found = [i for i in issues(graph(spec)) if i[1] == code]
+    assert found, issues(graph(spec))
+    where, _, zh, en = found[0]
+    assert where == path
+    assert node in zh and node in en and en.isascii() and not zh.isascii()
+
+
+A = "amount>=50000"
+
+VALID = [
+    "s:start a:approve e:end | s>a a>e",
+    f"s:start x:exclusive a:approve b:handle e:end | s>x x>a?{A} x>b! a>e b>e",
+    "s:start p:parallel a:approve b:handle j:parallel e:end | s>p p>a p>b a>j b>j j>e",
+    # nested: an exclusive choice inside a parallel branch, a parallel block inside a choice
+    f"s:start p:parallel a:approve x:exclusive b:handle c:cc m:handle j:parallel e:end"
+    f" | s>p p>a p>x x>b?{A} x>c! b>m c>m m>j a>j j>e",
+    f"s:start x:exclusive p:parallel a:approve b:handle j:parallel e:end f:end"
+    f" | s>x x>p?{A} x>f! p>a p>b a>j b>j j>e",
+    # a loop with an exclusive exit, also inside a parallel branch
+    f"s:start a:approve x:exclusive e:end | s>a a>x x>a?{A} x>e!",
+    f"s:start p:parallel a:approve x:exclusive b:handle j:parallel e:end"
+    f" | s>p p>a a>x x>a?{A} x>j! p>b b>j j>e",
+    "| ",  # a draft flow without nodes
+]
+
+
+@pytest.mark.parametrize("spec", VALID)
+def test_sound_graphs_validate(spec: str) -> None:
+    assert issues(graph(spec)) == []
+
+
+REFUSED = [
+    ("a:approve e:end | a>e", "flows[0].nodes", "no_start", ""),
+    ("s:start t:start e:end | s>e t>e", "flows[0].nodes[1].type", "many_starts", "t"),
+    ("s:start a:approve | s>a", "flows[0].nodes", "no_end", ""),
+    ("s:start a:approve e:end | s>a a>e a>s", "flows[0].nodes[0]", "start_incoming", "s"),
+    ("s:start a:approve e:end | s>e e>a a>e", "flows[0].nodes[2]", "end_outgoing", "e"),
+    ("s:start a:approve b:approve e:end | s>e a>b b>e", "flows[0].nodes[1]", "unreachable", "a"),
+    ("s:start a:approve b:approve e:end | s>b s>a a>e", "flows[0].nodes[0]", "many_outgoing", "s"),
+    ("s:start x:exclusive e:end | s>x x>e!", "flows[0].nodes[1]", "exclusive_branches", "x"),
+    (
+        f"s:start x:exclusive a:approve e:end | s>x x>a?{A} x>e?{A} a>e",
+        "flows[0].nodes[1]",
+        "exclusive_default",
+        "x",
+    ),
+    (
+        "s:start x:exclusive a:approve e:end | s>x x>a x>e! a>e",
+        "flows[0].edges[1].when",
+        "missing_condition",
+        "x",
+    ),
+    (
+        "s:start a:approve e:end | s>a?amount>1 a>e",
+        "flows[0].edges[0]",
+        "condition_not_allowed",
+        "s",
+    ),
+    ("s:start a:approve b:approve e:end | s>a a>b b>a", "flows[0].nodes[0]", "dead_end", "s"),
+    (
+        "s:start a:approve b:handle e:end x:exclusive | s>x x>a?amount>1 x>e! a>b b>a",
+        "flows[0].nodes[1]",
+        "dead_end",
+        "a",
+    ),
+    # a loop that leaves only through a parallel split
+    (
+        "s:start a:approve p:parallel b:handle j:parallel e:end | s>a a>p p>a p>b b>j a>j j>e",
+        "flows[0].nodes[1]",
+        "endless_cycle",
+        "a",
+    ),
+    # XOR split whose branches meet in an AND join: the join waits for ever
+    (
+        f"s:start x:exclusive a:approve b:handle j:parallel e:end | s>x x>a?{A} x>b! a>j b>j j>e",
+        "flows[0].nodes[4]",
+        "unbalanced_join",
+        "j",
+    ),
+    # AND split whose branches meet in a plain merge: two tokens run on
+    (
+        "s:start p:parallel a:approve b:handle m:handle e:end | s>p p>a p>b a>m b>m m>e",
+        "flows[0].nodes[1]",
+        "unbalanced_split",
+        "p",
+    ),
+    # an AND branch leaving the block for an end
+    (
+        "s:start p:parallel a:approve b:handle j:parallel e:end | s>p p>a p>b a>j b>e j>e",
+        "flows[0].nodes[1]",
+        "unbalanced_split",
+        "p",
+    ),
+    # two AND branches merged by a plain node inside the block
+    (
+        f"s:start p:parallel a:approve b:handle c:cc x:exclusive y:handle j:parallel e:end"
+        f" | s>p p>a p>b p>c b>a a>x x>j?{A} x>y! y>j c>j j>e",
+        "flows[0].nodes[2]",
+        "parallel_merge",
+        "a",
+    ),
+    (
+        "s:start p:parallel a:approve b:handle j:parallel c:cc d:cc k:parallel e:end"
+        " | s>p p>a p>b a>j b>j j>c j>d c>k d>k k>e",
+        "flows[0].nodes[4]",
+        "split_and_join",
+        "j",
+    ),
+]
+
+
+@pytest.mark.parametrize(("spec", "path", "code", "node"), REFUSED)
+def test_broken_graphs_are_refused_at_the_node(spec: str, path: str, code: str, node: str) -> None:
+    assert_refused(spec, path, code, node)
