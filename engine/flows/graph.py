@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import networkx as nx
 
 from engine.core.issues import Issue
+from engine.flows.nodes import NODE_TYPES
 
 SINK = "\x00sink"
 """A virtual node every end leads to, for post-dominators (not a valid node id)."""
@@ -103,7 +104,10 @@ def graph_issues(at: str, nodes: Sequence[Any], edges: Sequence[Any]) -> list[Is
             )
         )
     for node in index:
-        if kind[node] == "start" and graph.in_degree(node):
+        node_type = NODE_TYPES.get(kind[node])
+        if node_type is None:
+            continue
+        if not node_type.incoming and graph.in_degree(node):
             issues.append(
                 _issue(
                     at_node(node),
@@ -112,7 +116,7 @@ def graph_issues(at: str, nodes: Sequence[Any], edges: Sequence[Any]) -> list[Is
                     f"Start node {node} cannot have incoming edges",
                 )
             )
-        if kind[node] == "end" and graph.out_degree(node):
+        if not node_type.outgoing and graph.out_degree(node):
             issues.append(
                 _issue(
                     at_node(node),
@@ -158,7 +162,9 @@ def _edge_issues(at: str, graph: Any, kind: dict[str, str], at_node: Any) -> lis
     issues: list[Issue] = []
     for node, type_ in kind.items():
         out = list(graph.out_edges(node, data=True))
-        if type_ == "exclusive":
+        found = NODE_TYPES.get(type_)
+        branches = None if found is None else found.branches
+        if branches == "exclusive":
             if len(out) < 2:
                 issues.append(
                     _issue(
@@ -199,7 +205,7 @@ def _edge_issues(at: str, graph: Any, kind: dict[str, str], at_node: Any) -> lis
                         f"Only an exclusive node's edges take a condition or default; node {node} is not exclusive",
                     )
                 )
-        if type_ == "parallel":
+        if branches == "parallel":
             if graph.out_degree(node) > 1 and graph.in_degree(node) > 1:
                 issues.append(
                     _issue(

@@ -67,8 +67,13 @@ FLOW = {
     "form": "order",
     "nodes": [
         {"id": "start", "type": "start"},
-        {"id": "boss", "type": "approve", "fields": {"amount": "read_only", "note": "edit"}},
-        {"id": "end", "type": "end", "assignees": [{"role": "designer"}]},
+        {
+            "id": "boss",
+            "type": "approve",
+            "assignees": [{"role": "designer"}],
+            "fields": {"amount": "read_only", "note": "edit"},
+        },
+        {"id": "end", "type": "end"},
         {"id": "gate", "type": "exclusive"},
     ],
     "edges": [
@@ -156,7 +161,7 @@ def test_each_part_is_published_through_its_endpoint_with_its_plan(
         "when": "amount >= 1000",
         "default": False,
     }
-    assert definition["flows"][0]["nodes"][2]["assignees"] == [{"role": "designer"}]  # extra kept
+    assert definition["flows"][0]["nodes"][1]["assignees"] == [{"role": "designer"}]
     assert definition["reports"][0]["chart"] == {"type": "bar", "stacked": True}
     assert definition["roles"] == client.get(f"{API}/apps/shop").json()["roles"]
     with store_engine.connect() as conn:

@@ -18,8 +18,11 @@ CONTRACT = {
         {"key": "title", "type": "text", "label": "标题", "required": True},
         {"key": "amount", "type": "number", "label": "金额", "precision": 2},
         {"key": "note", "type": "textarea", "label": "备注"},
+        {"key": "owner", "type": "user", "label": "负责人"},
+        {"key": "dept", "type": "department", "label": "部门"},
     ],
 }
+ROLES = [{"key": "manager", "name": {"zh": "经理", "en": "Manager"}}]
 
 
 def app(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
@@ -30,6 +33,7 @@ def app(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, A
         "name": {"zh": "合同", "en": "Deals"},
         "version": "1.0.0",
         "forms": [copy.deepcopy(CONTRACT)],
+        "roles": copy.deepcopy(ROLES),
         "flows": [
             {
                 "key": "approval",
@@ -49,6 +53,8 @@ def graph(spec: str) -> dict[str, Any]:
     for item in node_part.split():
         node_id, node_type = item.split(":")
         node: dict[str, Any] = {"id": node_id, "type": node_type}
+        if node_type in ("approve", "handle", "cc"):
+            node["assignees"] = [{"role": "manager"}]
         nodes.append(node)
     edges = []
     for item in edge_part.split():
@@ -186,3 +192,74 @@ REFUSED = [
 @pytest.mark.parametrize(("spec", "path", "code", "node"), REFUSED)
 def test_broken_graphs_are_refused_at_the_node(spec: str, path: str, code: str, node: str) -> None:
     assert_refused(spec, path, code, node)
+
+
+def with_node(settings: dict[str, Any], flow: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one-approver flow with `settings` merged into its approve node (nodes[1])."""
+    data = graph("s:start a:approve e:end | s>a a>e")
+    data["flows"][0]["nodes"][1].update(settings)
+    data["flows"][0].update(flow or {})
+    return data
+
+
+GOOD_SETTINGS = [
+    {"mode": "all", "pass_ratio": 0.5, "on_reject": "initiator"},
+    {"mode": "sequential", "fields": {"amount": "read", "note": "edit", "title": "hidden"}},
+    {
+        "assignees": [
+            {"user": "alice"},
+            {"role": "manager"},
+            {"dept_head": 2},
+            {"manager": 1},
+            {"field": "owner"},
+        ]
+    },
+]
+
+
+@pytest.mark.parametrize("settings", GOOD_SETTINGS)
+def test_valid_node_settings_validate(settings: dict[str, Any]) -> None:
+    assert issues(with_node(settings)) == []
+
+
+BAD_SETTINGS = [
+    ({"type": "vote"}, {}, "flows[0].nodes[1].type", "unknown_node_type"),
+    ({"assignees": []}, {}, "flows[0].nodes[1].assignees", "too_short"),
+    ({"mode": "majority"}, {}, "flows[0].nodes[1].mode", "literal_error"),
+    ({"on_reject": "previous"}, {}, "flows[0].nodes[1].on_reject", "literal_error"),
+    ({"pass_ratio": 0.5}, {}, "flows[0].nodes[1].pass_ratio", "pass_ratio_mode"),
+    ({"mode": "all", "pass_ratio": 1.5}, {}, "flows[0].nodes[1].pass_ratio", "less_than_equal"),
+    ({"deadline": "2d"}, {}, "flows[0].nodes[1].deadline", "unknown_property"),
+    ({"fields": {"amount": "write"}}, {}, "flows[0].nodes[1].fields.amount", "literal_error"),
+    ({"fields": {"ghost": "edit"}}, {}, "flows[0].nodes[1].fields.ghost", "unknown_field"),
+    ({"assignees": [{"role": "boss"}]}, {}, "flows[0].nodes[1].assignees[0].role", "unknown_role"),
+    (
+        {"assignees": [{"field": "dept"}]},
+        {},
+        "flows[0].nodes[1].assignees[0].field",
+        "not_member_field",
+    ),
+    ({"assignees": [{"group": "x"}]}, {}, "flows[0].nodes[1].assignees[0]", "invalid_value"),
+    ({}, {"admin": {"role": "boss"}}, "flows[0].admin.role", "unknown_role"),
+]
+
+
+@pytest.mark.parametrize(("settings", "flow", "path", "code"), BAD_SETTINGS)
+def test_bad_node_settings_are_refused_at_their_path(
+    settings: dict[str, Any], flow: dict[str, Any], path: str, code: str
+) -> None:
+    found = [i for i in issues(with_node(settings, flow)) if i[0] == path]
+    assert [i[1] for i in found] == [code], issues(with_node(settings, flow))
+    _, _, zh, en = found[0]
+    assert zh != en and en.isascii()
+
+
+def test_start_and_end_take_no_settings() -> None:
+    data = graph("s:start a:approve e:end | s>a a>e")
+    data["flows"][0]["nodes"][2]["assignees"] = [{"role": "manager"}]
+    assert [i[:2] for i in issues(data)] == [("flows[0].nodes[2].assignees", "unknown_property")]
+
+
+def test_admin_names_a_user_or_a_role() -> None:
+    assert issues(with_node({}, {"admin": {"user": "alice"}})) == []
+    assert issues(with_node({}, {"admin": {"role": "manager"}})) == []
