@@ -8,7 +8,9 @@ issue 13, and a typo in `mode` or `on_reject` must not pass silently):
 - `start`, `end`, `exclusive`, `parallel`: no settings;
 - `approve`: `assignees` (non-empty), `mode` any|all|sequential, `pass_ratio` (only with all),
   `on_reject` end|initiator, `fields` (field key -> hidden|read_only|edit; `read` = read_only);
-- `handle`: `assignees`, `mode` any|all, `fields`; `cc`: `assignees`, `fields`.
+- `handle`: `assignees`, `mode` any|all, `fields`; `cc`: `assignees`, `fields`;
+- `approve` and `handle` also take DESIGN §8's `deadline`: `{"after": "P2D" (days, hours,
+  minutes), "then": remind|auto_approve|auto_reject|escalate}` (typed here; run by the runtime).
 
 Assignees are `{"user"}`, `{"role"}` (a role of the app), `{"dept_head": N}`, `{"manager": N}`
 or `{"field"}` (a member field of the flow's form). Users are not checked at publish: the
@@ -67,6 +69,15 @@ Assignee = UserAssignee | RoleAssignee | DeptHeadAssignee | ManagerAssignee | Fi
 Assignees = Annotated[list[Assignee], Field(min_length=1, max_length=50)]
 
 
+class Deadline(Spec):
+    """When a task is overdue (an ISO 8601 duration after it opens) and what happens then."""
+
+    after: Annotated[
+        str, Field(pattern=r"^P(\d{1,3}D|(\d{1,3}D)?T(\d{1,3}H|(\d{1,3}H)?\d{1,4}M))$")
+    ]
+    then: Literal["remind", "auto_approve", "auto_reject", "escalate"] = "remind"
+
+
 class NoSettings(Spec):
     """A node type without settings."""
 
@@ -82,6 +93,7 @@ class HandleSettings(CcSettings):
     """Who handles the task (any one of them, or all), and their field access."""
 
     mode: Literal["any", "all"] = "any"
+    deadline: Deadline | None = None
 
 
 class ApproveSettings(CcSettings):
@@ -90,6 +102,7 @@ class ApproveSettings(CcSettings):
     mode: Literal["any", "all", "sequential"] = "any"
     pass_ratio: Annotated[float, Field(gt=0, le=1)] | None = None
     on_reject: Literal["end", "initiator"] = "end"
+    deadline: Deadline | None = None
 
 
 @dataclass(frozen=True)
@@ -248,6 +261,7 @@ __all__ = [
     "ApproveSettings",
     "Assignee",
     "CcSettings",
+    "Deadline",
     "DeptHeadAssignee",
     "FieldAssignee",
     "HandleSettings",

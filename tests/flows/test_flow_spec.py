@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from engine.apps.pipeline import validated
 from engine.core.errors import ServiceError
+from engine.core.parts import PARTS
+from tests.api.records_client import API, api_client
+from tests.apps.test_assembly import FLOW, SHOP
+from tests.flows.fixtures import crm_with_contract_approval, design_app
 
 CONTRACT = {
     "key": "contract",
@@ -229,7 +235,13 @@ BAD_SETTINGS = [
     ({"on_reject": "previous"}, {}, "flows[0].nodes[1].on_reject", "literal_error"),
     ({"pass_ratio": 0.5}, {}, "flows[0].nodes[1].pass_ratio", "pass_ratio_mode"),
     ({"mode": "all", "pass_ratio": 1.5}, {}, "flows[0].nodes[1].pass_ratio", "less_than_equal"),
-    ({"deadline": "2d"}, {}, "flows[0].nodes[1].deadline", "unknown_property"),
+    ({"timeout": "2d"}, {}, "flows[0].nodes[1].timeout", "unknown_property"),
+    (
+        {"deadline": {"after": "2 days"}},
+        {},
+        "flows[0].nodes[1].deadline.after",
+        "string_pattern_mismatch",
+    ),
     ({"fields": {"amount": "write"}}, {}, "flows[0].nodes[1].fields.amount", "literal_error"),
     ({"fields": {"ghost": "edit"}}, {}, "flows[0].nodes[1].fields.ghost", "unknown_field"),
     ({"assignees": [{"role": "boss"}]}, {}, "flows[0].nodes[1].assignees[0].role", "unknown_role"),
@@ -263,3 +275,65 @@ def test_start_and_end_take_no_settings() -> None:
 def test_admin_names_a_user_or_a_role() -> None:
     assert issues(with_node({}, {"admin": {"user": "alice"}})) == []
     assert issues(with_node({}, {"admin": {"role": "manager"}})) == []
+
+
+def test_the_design_example_validates_and_plans() -> None:
+    spec = validated(design_app())
+    assert spec.flows[0].nodes[3].settings().deadline.after == "P2D"
+
+
+def test_the_crm_contract_approval_validates_and_plans_what_the_runtime_needs() -> None:
+    spec = validated(crm_with_contract_approval())
+    plan = PARTS["flows"].plan(spec, spec.flows[0])
+    assert plan["nodes"]["countersign"] == "approve"
+    assert plan["settings"]["countersign"]["mode"] == "all"
+    assert plan["settings"]["countersign"]["on_reject"] == "initiator"
+    assert plan["settings"]["director"]["fields"] == {"amount": "read_only", "signed_date": "edit"}
+    assert plan["settings"]["finance"]["assignees"] == [{"role": "finance"}]
+    assert plan["next"]["route"] == [
+        {"to": "director", "when": "amount < 50000", "default": False},
+        {"to": "countersign", "when": None, "default": True},
+    ]
+    assert [f["field"] for f in plan["fields"]] == ["amount", "signed_date"]
+    assert plan["joins"] == {}
+
+
+def test_the_plan_counts_what_a_parallel_join_waits_for_and_normalises_access() -> None:
+    data = graph(
+        "s:start p:parallel a:approve b:handle c:cc j:parallel e:end"
+        " | s>p p>a p>b p>c a>j b>j c>j j>e"
+    )
+    data["flows"][0]["nodes"][2]["fields"] = {"amount": "read"}
+    data["flows"][0]["nodes"][3]["assignees"] = [{"field": "owner"}]
+    spec = validated(data)
+    plan = PARTS["flows"].plan(spec, spec.flows[0])
+    assert plan["joins"] == {"j": 3}
+    assert plan["settings"]["a"]["fields"] == {"amount": "read_only"}
+    assert [f["field"] for f in plan["fields"]] == ["amount", "owner"]
+    assert plan["settings"]["s"] == {}
+
+
+def test_publishing_a_broken_graph_is_a_422_at_the_node_and_writes_nothing(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    with api_client(store_engine, tmp_path) as admin:
+        assert admin.post(f"{API}/apps", json=SHOP).status_code == 201
+        before = admin.get(f"{API}/apps/shop").json()
+        broken = copy.deepcopy(FLOW)
+        broken["edges"].append({"from": "boss", "to": "boss"})  # a cycle with no exclusive exit
+        for language in ("zh", "en"):
+            response = admin.put(
+                f"{API}/apps/shop/flows",
+                json={"_revision": before["_revision"], "flows": [broken]},
+                headers={"Accept-Language": language},
+            )
+            assert response.status_code == 422, response.text
+            found = [i for i in response.json()["error"]["issues"] if i["code"] == "endless_cycle"]
+            assert [i["path"] for i in found] == ["flows[0].nodes[1]"]
+            assert "boss" in found[0]["message"]
+            assert found[0]["message"].isascii() == (language == "en")
+        assert admin.get(f"{API}/apps/shop").json() == before
+        fine = admin.put(
+            f"{API}/apps/shop/flows", json={"_revision": before["_revision"], "flows": [FLOW]}
+        )
+        assert fine.status_code == 200, fine.text
