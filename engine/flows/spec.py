@@ -27,6 +27,9 @@ from pydantic import Field
 
 from engine.core.issues import Issue
 from engine.core.parts import DefinitionPart, register_part
+from engine.expr import ast
+from engine.expr.errors import ExprError
+from engine.expr.parser import parse
 from engine.flows.graph import graph_issues
 from engine.flows.nodes import (
     NODE_TYPES,
@@ -166,7 +169,8 @@ def check(app: AppSpec, flows: Sequence[Any]) -> list[Issue]:
 def plan(app: AppSpec, flow: Any) -> dict[str, Any]:
     """What an instance of `flow` walks: each node's type and typed settings (field access
     normalised), its outgoing edges in order, the incoming edge count each parallel join
-    waits for, the admin, and the fields the flow references (with their types as published)."""
+    waits for, the admin, and the fields the flow references (field access, member-field
+    assignees and conditions; with their types as published)."""
     refs = FormRefs(app)
     settings = {node.id: node.settings() for node in flow.nodes}
     fields = {key for node in flow.nodes for key in node.fields}
@@ -174,6 +178,9 @@ def plan(app: AppSpec, flow: Any) -> dict[str, Any]:
         for entry in getattr(typed, "assignees", []):
             if isinstance(entry, FieldAssignee):
                 fields.add(entry.field)
+    for edge in flow.edges:
+        if edge.when is not None:
+            fields |= condition_fields(app, flow.form, edge.when)
     incoming = {node.id: sum(1 for e in flow.edges if e.to == node.id) for node in flow.nodes}
     return {
         "form": flow.form,
@@ -195,6 +202,34 @@ def plan(app: AppSpec, flow: Any) -> dict[str, Any]:
         },
         "fields": [refs.field_ref(flow.form, key) for key in sorted(fields)],
     }
+
+
+def condition_fields(app: AppSpec, form: str, source: str) -> set[str]:
+    """The keys of the fields of `form` a (valid) condition reads, by key or by label."""
+    spec = next((f for f in app.forms if f.key == form), None)
+    if spec is None:
+        return set()
+    names: dict[str, str] = {}
+    for field in spec.fields:
+        label = getattr(field, "label", None)
+        texts = [label] if isinstance(label, str) else [label.zh, label.en] if label else []
+        for text in texts:
+            if text:
+                names.setdefault(text, field.key)
+    for field in spec.fields:
+        names[field.key] = field.key
+    try:
+        tree = parse(source)
+    except ExprError:
+        return set()
+    found: set[str] = set()
+    stack: list[ast.Node] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Ref) and node.names and node.names[0] in names:
+            found.add(names[node.names[0]])
+        stack.extend(ast.children(node))
+    return found
 
 
 def _settings_json(typed: Any) -> dict[str, Any]:

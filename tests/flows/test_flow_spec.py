@@ -337,3 +337,12 @@ def test_publishing_a_broken_graph_is_a_422_at_the_node_and_writes_nothing(
             f"{API}/apps/shop/flows", json={"_revision": before["_revision"], "flows": [FLOW]}
         )
         assert fine.status_code == 200, fine.text
+
+
+def test_the_plan_lists_the_fields_conditions_read_by_key_or_label() -> None:
+    spec = validated(graph("s:start x:exclusive a:approve e:end | s>x x>a?{金额}>1 x>e! a>e"))
+    plan = PARTS["flows"].plan(spec, spec.flows[0])
+    assert plan["fields"] == [{"form": "contract", "field": "amount", "type": "number"}]
+    spec = validated(graph("s:start x:exclusive a:approve e:end | s>x x>a?ISBLANK(note) x>e! a>e"))
+    plan = PARTS["flows"].plan(spec, spec.flows[0])
+    assert [f["field"] for f in plan["fields"]] == ["note"]
