@@ -67,12 +67,19 @@ FLOW = {
     "form": "order",
     "nodes": [
         {"id": "start", "type": "start"},
-        {"id": "boss", "type": "approve", "fields": {"amount": "read_only", "note": "edit"}},
-        {"id": "end", "type": "end", "assignees": [{"role": "designer"}]},
+        {
+            "id": "boss",
+            "type": "approve",
+            "assignees": [{"role": "designer"}],
+            "fields": {"amount": "read_only", "note": "edit"},
+        },
+        {"id": "end", "type": "end"},
+        {"id": "gate", "type": "exclusive"},
     ],
     "edges": [
-        {"from": "start", "to": "boss", "when": "amount >= 1000"},
-        {"from": "start", "to": "end", "default": True},
+        {"from": "gate", "to": "boss", "when": "amount >= 1000"},
+        {"from": "gate", "to": "end", "default": True},
+        {"from": "start", "to": "gate"},
         {"from": "boss", "to": "end"},
     ],
 }
@@ -149,12 +156,12 @@ def test_each_part_is_published_through_its_endpoint_with_its_plan(
     definition = client.get(f"{API}/apps/shop").json()
     assert definition["_revision"] == start + 4
     assert definition["flows"][0]["edges"][0] == {
-        "from": "start",
+        "from": "gate",
         "to": "boss",
         "when": "amount >= 1000",
         "default": False,
     }
-    assert definition["flows"][0]["nodes"][2]["assignees"] == [{"role": "designer"}]  # extra kept
+    assert definition["flows"][0]["nodes"][1]["assignees"] == [{"role": "designer"}]
     assert definition["reports"][0]["chart"] == {"type": "bar", "stacked": True}
     assert definition["roles"] == client.get(f"{API}/apps/shop").json()["roles"]
     with store_engine.connect() as conn:
@@ -163,7 +170,7 @@ def test_each_part_is_published_through_its_endpoint_with_its_plan(
             select(AppVersion.plans).where(AppVersion.revision == start + 4)
         ).scalar_one()
     assert revision.plans == plans
-    assert plans["flows"]["order_approval"]["next"]["start"] == [
+    assert plans["flows"]["order_approval"]["next"]["gate"] == [
         {"to": "boss", "when": "amount >= 1000", "default": False},
         {"to": "end", "when": None, "default": True},
     ]
@@ -181,7 +188,7 @@ BAD_PARTS = [
     (
         "flows",
         {**FLOW, "nodes": [*FLOW["nodes"], {"id": "x", "type": "cc", "fields": {"ghost": "edit"}}]},
-        "flows[0].nodes[3].fields.ghost",
+        "flows[0].nodes[4].fields.ghost",
         "unknown_field",
     ),
     (
@@ -192,11 +199,20 @@ BAD_PARTS = [
     ),
     (
         "flows",
-        {**FLOW, "edges": [{"from": "start", "to": "end", "when": "amount + 1"}]},
-        "flows[0].edges[0].when",
+        {
+            **FLOW,
+            "edges": [*FLOW["edges"][1:], {"from": "gate", "to": "boss", "when": "amount + 1"}],
+        },
+        "flows[0].edges[3].when",
         "not_boolean",
     ),
     ("flows", [FLOW, FLOW], "flows[1].key", "duplicate_key"),
+    (
+        "flows",
+        {**FLOW, "edges": [*FLOW["edges"], {"from": "end", "to": "boss"}]},
+        "flows[0].nodes[2]",
+        "end_outgoing",
+    ),
     (
         "rules",
         {**RULE, "on": {"type": "field_changed", "fields": ["ghost"]}},
