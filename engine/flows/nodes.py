@@ -241,11 +241,11 @@ def node_settings(node_type: str, data: dict[str, Any], path: str) -> tuple[Any,
     try:
         return found.settings.model_validate(data), []
     except ValidationError as exc:
-        from engine.forms.compile import _to_issue
+        from engine.forms.compile import issue_of_error
 
         found_issues: list[Issue] = []
         for error in exc.errors():
-            one = _to_issue(error, data).under(path)
+            one = issue_of_error(error, data).under(path)
             if all((i.path, i.code) != (one.path, one.code) for i in found_issues):
                 found_issues.append(one)  # a union reports each member's error at one path
         return None, found_issues

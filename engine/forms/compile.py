@@ -61,7 +61,7 @@ def structural_issues(exc: ValidationError, data: Any) -> list[Issue]:
     issues: list[Issue] = []
     seen: set[str] = set()
     for error in _linkage_errors(exc.errors(include_url=False), data):
-        found = _to_issue(error, data)
+        found = issue_of_error(error, data)
         if found.path not in seen:
             seen.add(found.path)
             issues.append(found)
@@ -101,7 +101,9 @@ def _node(data: Any, parts: Sequence[int | str]) -> Any:
     return data
 
 
-def _to_issue(error: ErrorDetails, data: Any) -> Issue:
+def issue_of_error(error: ErrorDetails, data: Any) -> Issue:
+    """The field-level issue (path into `data`, Chinese and English message) of one pydantic
+    validation error; shared by every part of a definition that validates with pydantic."""
     kind = error["type"]
     parts, union_at = _data_path(error["loc"], data, kind)
     if union_at is not None:  # one issue for a value that fits none of a union's forms
@@ -168,4 +170,4 @@ def _data_path(
     return parts, union_at
 
 
-__all__ = ["structural_issues", "validate_app"]
+__all__ = ["issue_of_error", "structural_issues", "validate_app"]
