@@ -33,7 +33,6 @@ import datetime as dt
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -45,6 +44,7 @@ from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bench_databases import add_database_option, each_database
 from engine.core.context import Actor, ExecutionContext
 from engine.forms import apps
 from engine.forms.apps import LoadedApp
@@ -256,20 +256,10 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=200_000, help="rows per form")
     parser.add_argument("--runs", type=int, default=30, help="timed interleaved rounds")
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    add_database_option(parser)
     args = parser.parse_args()
-    if args.db in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            run_database("SQLite", f"sqlite:///{tmp}/bench.db", args)
-    if args.db in ("postgresql", "both"):
-        from tests.postgres_server import PostgresServer
-
-        server = PostgresServer()
-        server.start()
-        try:
-            run_database("PostgreSQL", server.url, args)
-        finally:
-            server.stop()
+    for name, url in each_database(args.db, "bench.db"):
+        run_database(name, url, args)
 
 
 if __name__ == "__main__":

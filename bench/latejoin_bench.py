@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_databases import add_database_option, each_database
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import index_bench as ib
@@ -139,20 +141,10 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=100_000, help="rows per form")
     parser.add_argument("--runs", type=int, default=15, help="timed interleaved rounds")
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    add_database_option(parser)
     args = parser.parse_args()
-    if args.db in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            run_database("SQLite", f"sqlite:///{tmp}/bench.db", args)
-    if args.db in ("postgresql", "both"):
-        from tests.postgres_server import PostgresServer
-
-        server = PostgresServer()
-        server.start()
-        try:
-            run_database("PostgreSQL", server.url, args)
-        finally:
-            server.stop()
+    for name, url in each_database(args.db, "bench.db"):
+        run_database(name, url, args)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +26,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_databases import add_database_option, each_database
 
 WHERE = "WHERE _deleted_at IS NULL AND status = 'won'"
 ORDER = {
@@ -116,20 +117,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    add_database_option(parser)
     args = parser.parse_args()
-    if args.db in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            run_database("SQLite", f"sqlite:///{tmp}/bench.db", args.rows, args.runs)
-    if args.db in ("postgresql", "both"):
-        from tests.postgres_server import PostgresServer
-
-        server = PostgresServer()
-        server.start()
-        try:
-            run_database("PostgreSQL", server.url, args.rows, args.runs)
-        finally:
-            server.stop()
+    for name, url in each_database(args.db, "bench.db"):
+        run_database(name, url, args.rows, args.runs)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from sqlalchemy.engine import Connection, Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bench_databases import add_database_option, each_database
 from engine.core.context import Actor, ExecutionContext
 from engine.forms import apps
 from engine.forms.apps import LoadedApp
@@ -982,7 +983,7 @@ def main() -> None:
     parser.add_argument(
         "--rows", type=int, default=1_000_000, help="customers to create (default 1,000,000)"
     )
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    add_database_option(parser)
     parser.add_argument(
         "--batch", type=int, default=1000, help="records per create_many transaction"
     )
@@ -1016,18 +1017,8 @@ def main() -> None:
         serve(args.serve, args.data_dir, args.token, args.port)
         return
     results = []
-    if args.db in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            results.append(run_database("SQLite", f"sqlite:///{tmp}/bench.db", args))
-    if args.db in ("postgresql", "both"):
-        from tests.postgres_server import PostgresServer
-
-        server = PostgresServer()
-        server.start()
-        try:
-            results.append(run_database("PostgreSQL", server.url, args))
-        finally:
-            server.stop()
+    for name, url in each_database(args.db, "bench.db"):
+        results.append(run_database(name, url, args))
     summary(results)
 
 

@@ -17,7 +17,6 @@ import argparse
 import datetime as dt
 import random
 import sys
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bench_databases import add_database_option, each_database
 from bench.index_bench import context, interleaved
 from engine.forms import apps
 from engine.forms.query import Reader
@@ -151,20 +151,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=5)
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    add_database_option(parser)
     args = parser.parse_args()
-    if args.db in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            run_database("SQLite", f"sqlite:///{tmp}/rollups.db", args)
-    if args.db in ("postgresql", "both"):
-        from tests.postgres_server import PostgresServer
-
-        server = PostgresServer()
-        server.start()
-        try:
-            run_database("PostgreSQL", server.url, args)
-        finally:
-            server.stop()
+    for name, url in each_database(args.db, "rollups.db"):
+        run_database(name, url, args)
 
 
 if __name__ == "__main__":

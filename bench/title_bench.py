@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import random
 import sys
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from sqlalchemy import select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.bench_databases import add_database_option, each_database
 from bench.index_bench import context, interleaved
 from engine.auth.permissions import FormAccess
 from engine.forms import apps
@@ -208,20 +208,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    add_database_option(parser)
     args = parser.parse_args()
-    if args.db in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            run_database("SQLite", f"sqlite:///{tmp}/titles.db", args)
-    if args.db in ("postgresql", "both"):
-        from tests.postgres_server import PostgresServer
-
-        server = PostgresServer()
-        server.start()
-        try:
-            run_database("PostgreSQL", server.url, args)
-        finally:
-            server.stop()
+    for name, url in each_database(args.db, "titles.db"):
+        run_database(name, url, args)
 
 
 if __name__ == "__main__":
