@@ -10,13 +10,10 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +27,7 @@ from engine.jobs import enqueue, load_kinds
 from engine.jobs.queue import JOBS
 from engine.jobs.worker import LEASES
 from engine.store.session import engine_for_url
+from tests.hook_receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "workers-test-admin-token"
@@ -208,34 +206,6 @@ def test_a_publish_through_one_worker_is_seen_by_both(served: Served) -> None:
     served.from_each_worker(
         "POST", RECORDS, writes_the_new_field, json={"title": "二", "note": "新字段"}
     )
-
-
-class Receiver:
-    """A local HTTP server counting the `X-Jimu-Delivery` ids it receives."""
-
-    def __init__(self) -> None:
-        self.seen: Counter[str] = Counter()
-        lock = threading.Lock()
-        seen = self.seen
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with lock:
-                    seen[self.headers.get("X-Jimu-Delivery", "")] += 1
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_jobs_run_once_by_the_one_job_worker_in_the_supervisor(served: Served) -> None:

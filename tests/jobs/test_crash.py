@@ -13,7 +13,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -29,6 +28,7 @@ from engine.jobs.queue import JOBS
 from engine.settings import Settings
 from engine.store import prepare_database
 from engine.store.session import engine_for_url
+from tests.hook_receiver import Receiver
 from tests.jobs import handlers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,35 +56,6 @@ def test_two_workers_on_postgres_never_run_one_job_at_once(
     assert sorted(effects) == ids and set(effects.values()) == {1}
     assert {(r.state, r.attempts) for r in rows} == {("done", 1)}
     print("jobs per worker:", Counter(r.claimed_by for r in rows))
-
-
-class Receiver:
-    """A local HTTP server counting the `X-Jimu-Delivery` ids it receives."""
-
-    def __init__(self) -> None:
-        self.seen: Counter[str] = Counter()
-        lock = threading.Lock()
-        seen = self.seen
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with lock:
-                    seen[self.headers.get("X-Jimu-Delivery", "")] += 1
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
