@@ -21,6 +21,7 @@ from engine.apps import load_revision
 from engine.apps.pipeline import validated
 from engine.core.errors import ServiceError
 from engine.core.parts import PARTS
+from engine.expr import evaluate
 from tests.api.records_client import API, api_client
 
 PACK = Path(__file__).resolve().parents[2] / "apps_catalog" / "crm"
@@ -98,6 +99,26 @@ def test_the_condition_reads_the_contract_total_a_rollup_of_its_lines() -> None:
     spec = validated(pack())
     plan = PARTS["flows"].plan(spec, spec.flows[0])
     assert {"form": "contract", "field": "amount", "type": "rollup"} in plan["fields"]
+
+
+@pytest.mark.parametrize(
+    ("amount", "branch"),
+    [(30000, "director"), (49999.99, "director"), (50000, "countersign"), (80000, "countersign"),
+     (None, "countersign")],
+)  # fmt: skip
+def test_the_branch_each_amount_takes(amount: float | None, branch: str) -> None:
+    """The first edge whose condition holds, else the default; a contract without lines (blank
+    amount) takes the stricter branch."""
+    route = [e for e in the_flow(APP)["edges"] if e["from"] == "route"]
+    taken = next(
+        (
+            e["to"]
+            for e in route
+            if e.get("when") and evaluate(e["when"], {"amount": amount}, {"amount": "number"})
+        ),
+        next(e["to"] for e in route if e.get("default")),
+    )
+    assert taken == branch
 
 
 def test_every_flow_label_is_bilingual() -> None:
