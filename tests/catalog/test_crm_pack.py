@@ -83,7 +83,7 @@ def fields_by_key(form: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def labelled(app: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """Every label of the app with where it is: forms, fields, subform fields, options."""
+    """Every label of the app with where it is: forms, fields, subform fields, options, flows."""
     yield "app.name", app["name"]
     yield "app.description", app.get("description")
     for form in app["forms"]:
@@ -94,6 +94,13 @@ def labelled(app: dict[str, Any]) -> Iterator[tuple[str, Any]]:
             yield f"{form['key']}.validations[{index}]", rule["message"]
     for index, entry in enumerate(app.get("menu", [])):
         yield f"menu[{index}]", entry.get("label")
+    for flow in app.get("flows", []):
+        yield f"flows.{flow['key']}.name", flow["name"]
+        if "description" in flow:
+            yield f"flows.{flow['key']}.description", flow["description"]
+        for node in flow["nodes"]:
+            if "name" in node:
+                yield f"flows.{flow['key']}.{node['id']}", node["name"]
 
 
 def _field_labels(where: str, field: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -136,8 +143,9 @@ def test_every_form_has_a_title_field_and_the_menu_lists_every_form(app: dict[st
     for form in app["forms"]:
         assert form.get("title_field") in fields_by_key(form), form["key"]
     assert [entry["form"] for entry in app["menu"]] == [form["key"] for form in app["forms"]]
-    for part in ("flows", "rules", "reports"):
+    for part in ("rules", "reports"):
         assert app.get(part, []) == []
+    assert [flow["key"] for flow in app["flows"]] == ["contract_approval"]  # test_crm_contract_flow
 
 
 def test_the_five_roles_of_the_issue(app: dict[str, Any]) -> None:

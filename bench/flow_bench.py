@@ -1,0 +1,265 @@
+"""Flow engine throughput (issue 13, item 6): the CRM's 合同审批 run to the end `--n` times,
+alternating the two branches (30,000: the sales director alone; 80,000: director and general
+manager countersign), every step committed in its own transaction, on SQLite and PostgreSQL.
+
+Contenders, each run in the same process on the same database, one after the other:
+
+- **SpiffWorkflow 3.2** running the equivalent BPMN 2.0 process (bench/contract_approval.bpmn)
+  the way a server would between requests: starting an instance runs the engine to its first
+  user tasks, serialises the workflow with `BpmnWorkflowSerializer` and INSERTs it; each
+  approval then reads the row, deserialises it, completes one ready user task, runs the
+  engine, serialises and UPDATEs the row, in one transaction. The share of time spent in
+  `serialize_json`/`deserialize_json` is reported.
+- **Jimu**: a placeholder until the flow runtime lands (it raises NotImplementedError and is
+  skipped with a notice; no numbers are made up for it).
+
+A *step* is one committed transaction: the start, and each approval (2 steps on the small
+branch, 3 on the large one). Printed per contender and database: instances/s, steps/s, ms per
+step, and the ratio of every other contender to SpiffWorkflow.
+
+SpiffWorkflow is a bench-only dependency (the optional extra `bench`):
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python bench/flow_bench.py [--n 2000] [--db sqlite|postgresql|both] [--warmup 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_databases import add_database_option, each_database
+
+BPMN = Path(__file__).resolve().parent / "contract_approval.bpmn"
+SMALL, LARGE = 30_000, 80_000  # below and above the 50,000 threshold
+
+
+def amount_of(index: int) -> int:
+    """The contract amount of instance `index`: the branches alternate."""
+    return SMALL if index % 2 == 0 else LARGE
+
+
+class Contender(Protocol):
+    """One flow engine under test. `setup` gets the database URL (empty database) and prepares
+    whatever it needs there; `run` starts one contract approval for `amount` and acts on every
+    task until the instance ends, committing each step, and returns the steps committed;
+    `teardown` releases the database. `extra` reports contender-specific measurements."""
+
+    name: str
+
+    def setup(self, url: str) -> None: ...
+
+    def run(self, amount: int) -> int: ...
+
+    def teardown(self) -> None: ...
+
+    def extra(self) -> dict[str, float]: ...
+
+
+@dataclass
+class SpiffWorkflowContender:
+    """SpiffWorkflow 3.2 on bench/contract_approval.bpmn with its serializer, storing one row per
+    instance (`spiff_workflow`: id, state JSON, done) and committing one transaction per step
+    through the bare database driver on one open connection — its best case: no ORM, no pool.
+    SQLite runs with the journal settings Jimu uses (WAL, synchronous=NORMAL)."""
+
+    name: str = "SpiffWorkflow 3.2"
+    spec: Any = None
+    serializer: Any = None
+    connection: Any = None  # the driver's (DBAPI) connection, via SQLAlchemy's URL parsing
+    mark: str = "?"  # the driver's parameter marker
+    serialising: float = 0.0  # seconds in serialize_json + deserialize_json since reset()
+
+    def setup(self, url: str) -> None:
+        from SpiffWorkflow.bpmn.parser import BpmnParser
+        from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+
+        parser = BpmnParser()
+        parser.add_bpmn_file(str(BPMN))
+        self.spec = parser.get_spec("contract_approval")
+        self.serializer = BpmnWorkflowSerializer()
+        engine = create_engine(url, poolclass=NullPool)
+        self.mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self.connection = engine.raw_connection()  # the driver's connection, kept open
+        cursor = self.connection.cursor()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        key = "INTEGER PRIMARY KEY" if engine.dialect.name == "sqlite" else "SERIAL PRIMARY KEY"
+        cursor.execute("DROP TABLE IF EXISTS spiff_workflow")
+        cursor.execute(
+            f"CREATE TABLE spiff_workflow (id {key}, state TEXT NOT NULL, done INTEGER NOT NULL)"
+        )
+        self.connection.commit()
+
+    def reset(self) -> None:
+        self.serialising = 0.0
+
+    def _dump(self, workflow: Any) -> str:
+        began = time.perf_counter()
+        state: str = self.serializer.serialize_json(workflow)
+        self.serialising += time.perf_counter() - began
+        return state
+
+    def _load(self, state: str) -> Any:
+        began = time.perf_counter()
+        workflow = self.serializer.deserialize_json(state)
+        self.serialising += time.perf_counter() - began
+        return workflow
+
+    def run(self, amount: int) -> int:
+        from SpiffWorkflow.bpmn import BpmnWorkflow
+        from SpiffWorkflow.util.task import TaskState
+
+        m, db = self.mark, self.connection
+        cursor = db.cursor()
+        # step 1, submitting: the engine runs to the first user tasks; the instance is stored
+        workflow = BpmnWorkflow(self.spec)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update({"amount": amount, "initiator": "rep_a1"})
+        workflow.do_engine_steps()
+        done = workflow.is_completed()
+        cursor.execute(
+            f"INSERT INTO spiff_workflow (state, done) VALUES ({m}, {m}) RETURNING id",
+            (self._dump(workflow), int(done)),
+        )
+        instance = cursor.fetchone()[0]
+        db.commit()
+        steps = 1
+        while not done:  # each approval is a request of its own: load, act, store, commit
+            cursor.execute(f"SELECT state FROM spiff_workflow WHERE id = {m}", (instance,))
+            workflow = self._load(cursor.fetchone()[0])
+            task = workflow.get_next_task(state=TaskState.READY, manual=True)
+            task.data.update({"approved": True, "approver": task.task_spec.name})
+            task.run()
+            workflow.do_engine_steps()
+            done = workflow.is_completed()
+            cursor.execute(
+                f"UPDATE spiff_workflow SET state = {m}, done = {m} WHERE id = {m}",
+                (self._dump(workflow), int(done), instance),
+            )
+            db.commit()
+            steps += 1
+        return steps
+
+    def teardown(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def extra(self) -> dict[str, float]:
+        return {"serialising": self.serialising}
+
+
+class JimuContender:
+    """Placeholder: the Jimu flow runtime is being built in parallel. Once it lands, `setup`
+    installs the CRM pack on `url` and `run` creates a contract of `amount` as a sales rep
+    (starting the instance) and approves every open task as its assignees, through the flow
+    runtime's service calls, one transaction each."""
+
+    name = "Jimu"
+
+    def setup(self, url: str) -> None:
+        raise NotImplementedError("flow runtime lands next")
+
+    def run(self, amount: int) -> int:
+        raise NotImplementedError("flow runtime lands next")
+
+    def teardown(self) -> None:
+        """Nothing to release."""
+
+    def extra(self) -> dict[str, float]:
+        return {}
+
+
+@dataclass
+class Result:
+    """What one contender did on one database."""
+
+    contender: str
+    instances: int
+    steps: int
+    seconds: float
+    extra: dict[str, float]
+
+    @property
+    def instances_per_second(self) -> float:
+        return self.instances / self.seconds
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1000 * self.seconds / self.steps
+
+
+def measure(contender: Contender, url: str, n: int, warmup: int) -> Result:
+    """`warmup` unmeasured instances, then `n` measured ones, alternating the branches."""
+    contender.setup(url)
+    try:
+        for i in range(warmup):
+            contender.run(amount_of(i))
+        reset = getattr(contender, "reset", None)
+        if reset is not None:
+            reset()
+        steps = 0
+        began = time.perf_counter()
+        for i in range(n):
+            steps += contender.run(amount_of(i))
+        seconds = time.perf_counter() - began
+        return Result(contender.name, n, steps, seconds, contender.extra())
+    finally:
+        contender.teardown()
+
+
+def report(database: str, result: Result) -> None:
+    line = (
+        f"{database:<11} {result.contender:<18} {result.instances:>6} instances"
+        f"  {result.instances_per_second:8.1f} inst/s  {result.steps_per_second:8.1f} steps/s"
+        f"  {result.ms_per_step:6.2f} ms/step"
+    )
+    if "serialising" in result.extra:
+        line += f"  (de)serialising {100 * result.extra['serialising'] / result.seconds:4.1f}%"
+    print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="measured instances per contender")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured instances first")
+    add_database_option(parser)
+    args = parser.parse_args()
+    for database, url in each_database(args.db, "flow_bench.db"):
+        contenders: list[Contender] = [SpiffWorkflowContender(), JimuContender()]
+        results: list[Result] = []
+        for contender in contenders:
+            try:
+                results.append(measure(contender, url, args.n, args.warmup))
+            except NotImplementedError as exc:
+                print(f"{database:<11} {contender.name:<18} skipped: {exc}", flush=True)
+                continue
+            report(database, results[-1])
+        baseline = results[0] if results and results[0].contender.startswith("Spiff") else None
+        for result in results:
+            if baseline is not None and result is not baseline:
+                print(
+                    f"{database:<11} {result.contender} / {baseline.contender}:"
+                    f" {result.instances_per_second / baseline.instances_per_second:.2f}×"
+                    " instances/s",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
