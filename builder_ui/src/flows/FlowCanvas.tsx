@@ -82,7 +82,7 @@ function AddButton({ tree, at, index, readOnly, onChange }: FlowCanvasProps & { 
       <Dropdown
         trigger={["click"]}
         menu={{
-          items: kinds.map((kind) => ({ key: kind, label: <span data-testid={`flow-add-type-${kind}`}>{t(`flows.types.${kind}`)}</span> })),
+          items: kinds.map((kind) => ({ key: kind, label: <span data-testid={`${testId}-${kind}`}>{t(`flows.types.${kind}`)}</span> })),
           onClick: ({ key }) => {
             const block = newBlock(tree, key as (typeof kinds)[number]);
             onChange(insertBlock(tree, at, index, block), block.kind === "task" ? block.node.id : undefined);
