@@ -191,3 +191,66 @@ def test_the_contract_approval_is_designed_saved_and_read_back(
     box = panel.bounding_box()
     assert box is not None and box["x"] == 0 and box["width"] == 375
     shot(phone, "phone-panel")
+
+
+def test_flows_the_tree_cannot_show_are_read_only_and_flows_are_renamed_and_deleted(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
+    api_call(fresh_server, "POST", "/catalog/crm/install", {"sample_data": False})
+    revision = crm(fresh_server)["_revision"]
+    # a flow made through the API with two ends: valid, but no single chain can show it
+    two_ends = {
+        "key": "lead_check",
+        "name": {"zh": "线索核查", "en": "Lead check"},
+        "form": "lead",
+        "nodes": [
+            {"id": "start", "type": "start"},
+            {"id": "route", "type": "exclusive"},
+            {"id": "check", "type": "handle", "assignees": [{"role": "sales_rep"}]},
+            {"id": "done", "type": "end"},
+            {"id": "dropped", "type": "end"},
+        ],
+        "edges": [
+            {"from": "start", "to": "route"},
+            {"from": "route", "to": "check", "when": 'status = "new"'},
+            {"from": "route", "to": "dropped", "default": True},
+            {"from": "check", "to": "done"},
+        ],
+    }
+    api_call(fresh_server, "PUT", "/apps/crm/flows", {"_revision": revision, "flows": [two_ends]})
+    stored = crm(fresh_server)["flows"][0]
+    page = new_page(browser, fresh_server)
+    login(page, "admin", ADMIN_PASSWORD)
+    page.goto("/apps/crm/_flows/lead_check")
+    expect(page.get_by_test_id("flow-readonly")).to_be_visible()
+    expect(page.get_by_test_id("flow-canvas-readonly")).to_contain_text("dropped")
+    expect(page.get_by_test_id("flow-save")).to_be_disabled()
+    shot(page, "read-only")
+
+    # renamed from the list: the graph stays exactly as it was
+    page.get_by_test_id("flow-back").click()
+    expect(page.get_by_test_id("flow-row-lead_check")).to_contain_text("未绑定到表单")
+    page.get_by_test_id("flow-rename-lead_check").click()
+    page.get_by_test_id("flow-name-zh").fill("线索复核")
+    page.get_by_test_id("flow-name-en").fill("Lead review")
+    page.get_by_test_id("flow-rename-ok").click()
+    expect(page.get_by_test_id("flow-row-lead_check")).to_contain_text("线索复核")
+    renamed = crm(fresh_server)["flows"][0]
+    assert renamed == {**stored, "name": {"zh": "线索复核", "en": "Lead review"}}
+
+    # a flow created for the contract form is bound to it; deleting it removes the binding too
+    page.get_by_test_id("flow-create").click()
+    select_option(page, page.get_by_test_id("flow-create-form"), "合同")
+    page.get_by_test_id("flow-create-ok").click()
+    expect(page.get_by_test_id("flow-title")).to_have_text("合同审批")
+    contract = next(f for f in crm(fresh_server)["forms"] if f["key"] == "contract")
+    assert contract["flow"] == "contract_approval"
+    page.get_by_test_id("flow-back").click()
+    for key in ("contract_approval", "lead_check"):
+        page.get_by_test_id(f"flow-delete-{key}").click()
+        page.locator("[data-testid='flow-delete-confirm']:visible").click()
+        expect(page.get_by_test_id(f"flow-row-{key}")).to_have_count(0)
+    expect(page.get_by_text("还没有流程")).to_be_visible()
+    after = crm(fresh_server)
+    assert after["flows"] == []
+    assert "flow" not in next(f for f in after["forms"] if f["key"] == "contract")

@@ -272,8 +272,27 @@ describe("editing the tree", () => {
     expect(structureIssues(tree)).toEqual([{ node: "parallel_1", code: "empty_branches" }]);
     tree = insertBlock(tree, { gateway: "parallel_1", branch: 0 }, 0, newBlock(tree, "exclusive"));
     expect(structureIssues(tree)).toEqual([
-      { node: "route_1", code: "choice_ends_parallel_branch" },
       { node: "route_1", code: "empty_branches" },
+      { node: "route_1", code: "choice_ends_parallel_branch" },
     ]);
+  });
+
+  it("flags a choice right before a parallel block, also through a choice nested last in its branch", () => {
+    let tree = insertBlock(emptyTree(), null, 0, newBlock(emptyTree(), "exclusive"));
+    tree = insertBlock(tree, { gateway: "route_1", branch: 0 }, 0, task("a"));
+    tree = insertBlock(tree, { gateway: "route_1", branch: 1 }, 0, task("b"));
+    tree = insertBlock(tree, { gateway: "route_1", branch: 1 }, 1, newBlock(tree, "exclusive"));
+    tree = insertBlock(tree, { gateway: "route_2", branch: 0 }, 0, task("c"));
+    expect(structureIssues(tree)).toEqual([]);
+    const parallel = newBlock(tree, "parallel");
+    tree = insertBlock(tree, null, 1, parallel);
+    tree = insertBlock(tree, { gateway: parallel.node.id, branch: 0 }, 0, task("d"));
+    tree = insertBlock(tree, { gateway: parallel.node.id, branch: 1 }, 0, task("e"));
+    expect(structureIssues(tree)).toEqual([
+      { node: "route_1", code: "choice_before_parallel" },
+      { node: "route_2", code: "choice_before_parallel" },
+    ]);
+    tree = insertBlock(tree, null, 1, task("between"));
+    expect(structureIssues(tree)).toEqual([]);
   });
 });

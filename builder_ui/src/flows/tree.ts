@@ -452,21 +452,29 @@ export function removeBranch(tree: FlowTree, gateway: string, branch: number): F
   return next;
 }
 
+export type StructureCode = "choice_ends_parallel_branch" | "choice_before_parallel" | "empty_branches";
+
 /** Problems the server would report in words a business user cannot act on, found before
- * saving: a choice as the last step of a parallel branch (its branches would meet at the
- * join; put a step after it), and two empty branches of one gateway (the same connection
- * twice). Each names the gateway's node id. */
-export function structureIssues(tree: FlowTree): { node: string; code: "choice_ends_parallel_branch" | "empty_branches" }[] {
-  const found: { node: string; code: "choice_ends_parallel_branch" | "empty_branches" }[] = [];
-  walk(tree.blocks, (block) => {
-    if (block.kind === "task") return;
-    if (block.branches.filter((b) => !b.blocks.length).length > 1) found.push({ node: block.node.id, code: "empty_branches" });
-    if (block.kind === "parallel") {
-      for (const branch of block.branches) {
-        const last = branch.blocks[branch.blocks.length - 1];
-        if (last?.kind === "exclusive") found.push({ node: last.node.id, code: "choice_ends_parallel_branch" });
-      }
-    }
-  });
+ * saving, each naming a gateway's node id: a choice as the last step of a parallel branch (its
+ * branches would meet at the join) or right before a parallel block (they would meet at the
+ * split, making it a join too) — a step after the choice fixes both; and two empty branches
+ * of one gateway (the same connection twice). */
+export function structureIssues(tree: FlowTree): { node: string; code: StructureCode }[] {
+  const found: { node: string; code: StructureCode }[] = [];
+  type Next = "end" | "join" | "parallel" | "step";
+  const visit = (blocks: Block[], after: Next) => {
+    blocks.forEach((block, i) => {
+      const following = blocks[i + 1];
+      const next: Next = following ? (following.kind === "parallel" ? "parallel" : "step") : after;
+      if (block.kind === "task") return;
+      if (block.branches.filter((b) => !b.blocks.length).length > 1) found.push({ node: block.node.id, code: "empty_branches" });
+      if (block.kind === "exclusive") {
+        if (next === "join") found.push({ node: block.node.id, code: "choice_ends_parallel_branch" });
+        if (next === "parallel") found.push({ node: block.node.id, code: "choice_before_parallel" });
+        for (const branch of block.branches) visit(branch.blocks, next);
+      } else for (const branch of block.branches) visit(branch.blocks, "join");
+    });
+  };
+  visit(tree.blocks, "end");
   return found;
 }

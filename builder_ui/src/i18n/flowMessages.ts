@@ -92,6 +92,7 @@ export const flowsZh = {
   adminKinds: { none: "应用管理员", user: "指定成员", role: "角色" },
   structure: {
     choice_ends_parallel_branch: "条件分支不能是并行分支的最后一步：请在它后面添加一个节点",
+    choice_before_parallel: "条件分支后面不能直接接并行分支：请在两者之间添加一个节点",
     empty_branches: "最多只能有一个空分支：请在分支中添加节点，或删除多余的分支",
   },
 };
@@ -189,6 +190,7 @@ export const flowsEn: typeof flowsZh = {
   adminKinds: { none: "The app's administrators", user: "A member", role: "A role" },
   structure: {
     choice_ends_parallel_branch: "Conditions cannot be the last step of a parallel branch: add a node after them",
+    choice_before_parallel: "Conditions cannot be followed directly by parallel branches: add a node between them",
     empty_branches: "At most one branch may be empty: add nodes to the branches or remove the extra ones",
   },
 };
