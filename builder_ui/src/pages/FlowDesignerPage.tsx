@@ -34,13 +34,14 @@ export default function FlowDesignerPage() {
   return <Designer key={`${app.key}/${flow.key}/${app._revision}`} app={app} flow={flow} />;
 }
 
-/** The tree of a stored flow, or null when the designer cannot show it exactly. */
+/** The tree of a stored flow, or null when the designer cannot show it exactly (`Unsupported`,
+ * or anything unexpected in a definition made elsewhere: shown read-only, never rewritten). */
 function readTree(flow: FlowDef): FlowTree | null {
   try {
     return parse(flow);
   } catch (error) {
-    if (error instanceof Unsupported) return null;
-    throw error;
+    if (!(error instanceof Unsupported)) console.warn("flow shown read-only:", error);
+    return null;
   }
 }
 
@@ -285,7 +286,8 @@ function ReadOnlyGraph({ flow }: { flow: FlowDef }) {
       <ul>
         {flow.nodes.map((node) => (
           <li key={node.id}>
-            <Typography.Text code>{node.id}</Typography.Text> {t(`flows.types.${["approve", "handle", "cc", "exclusive", "parallel"].includes(node.type) ? node.type : "other"}`)}{" "}
+            <Typography.Text code>{node.id}</Typography.Text>{" "}
+            {node.type === "start" ? t("flows.start") : node.type === "end" ? t("flows.end") : t(`flows.types.${["approve", "handle", "cc", "exclusive", "parallel"].includes(node.type) ? node.type : "other"}`)}{" "}
             {labelText(node.name, i18n.language, "")}
           </li>
         ))}
