@@ -1,5 +1,6 @@
-"""The flow designer in Chromium on the stock CRM: an administrator creates a flow for the
-contract form (bound to it in the same publish), builds issue 13's contract approval as a
+"""The flow designer in Chromium on the stock CRM: an administrator opens the pack's own 合同审批
+as a chain, deletes it (with the contract form's binding), creates a flow for the contract form
+(bound to it in the same publish), builds issue 13's contract approval as a
 vertical chain (a choice on amount < 50000 → 销售总监; default → 销售总监 and 总经理 会签; a copy to
 财务), saves it, reloads and sees it back, and the stored definition is exactly that graph. A
 broken flow (a branch without a condition) shows the server's error on that branch and saves
@@ -52,7 +53,25 @@ def test_the_contract_approval_is_designed_saved_and_read_back(
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/crm")
     page.get_by_test_id("menu-flows").click()
+
+    # the pack's own 合同审批 opens as a chain, with its names and conditions
+    expect(page.get_by_test_id("flow-row-contract_approval")).to_contain_text("绑定表单：合同")
+    page.get_by_test_id("flow-design-contract_approval").click()
+    expect(page.get_by_test_id("flow-node-director")).to_contain_text("销售总监审批")
+    expect(page.get_by_test_id("flow-node-countersign")).to_contain_text("销售总监、总经理 · 会签")
+    expect(page.get_by_test_id("flow-branch-route-0")).to_contain_text("amount < 50000")
+    expect(page.get_by_test_id("flow-node-finance")).to_contain_text("财务")
+    expect(page.get_by_test_id("flow-readonly")).to_have_count(0)
+    shot(page, "pack-flow")
+
+    # deleted from the list, with the contract form's binding; then built again in the browser
+    page.get_by_test_id("flow-back").click()
+    page.get_by_test_id("flow-delete-contract_approval").click()
+    page.locator("[data-testid='flow-delete-confirm']:visible").click()
     expect(page.get_by_text("还没有流程")).to_be_visible()
+    emptied = crm(fresh_server)
+    assert emptied["flows"] == []
+    assert "flow" not in next(f for f in emptied["forms"] if f["key"] == "contract")
     page.get_by_test_id("flow-create").click()
     select_option(page, page.get_by_test_id("flow-create-form"), "合同")
     expect(page.get_by_test_id("flow-name-zh")).to_have_value("合同审批")
@@ -217,8 +236,14 @@ def test_flows_the_tree_cannot_show_are_read_only_and_flows_are_renamed_and_dele
             {"from": "check", "to": "done"},
         ],
     }
-    api_call(fresh_server, "PUT", "/apps/crm/flows", {"_revision": revision, "flows": [two_ends]})
-    stored = crm(fresh_server)["flows"][0]
+    pack_flow = crm(fresh_server)["flows"][0]
+    api_call(
+        fresh_server,
+        "PUT",
+        "/apps/crm/flows",
+        {"_revision": revision, "flows": [pack_flow, two_ends]},
+    )
+    stored = crm(fresh_server)["flows"][1]
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/crm/_flows/lead_check")
@@ -235,22 +260,13 @@ def test_flows_the_tree_cannot_show_are_read_only_and_flows_are_renamed_and_dele
     page.get_by_test_id("flow-name-en").fill("Lead review")
     page.get_by_test_id("flow-rename-ok").click()
     expect(page.get_by_test_id("flow-row-lead_check")).to_contain_text("线索复核")
-    renamed = crm(fresh_server)["flows"][0]
+    renamed = crm(fresh_server)["flows"][1]
     assert renamed == {**stored, "name": {"zh": "线索复核", "en": "Lead review"}}
 
-    # a flow created for the contract form is bound to it; deleting it removes the binding too
-    page.get_by_test_id("flow-create").click()
-    select_option(page, page.get_by_test_id("flow-create-form"), "合同")
-    page.get_by_test_id("flow-create-ok").click()
-    expect(page.get_by_test_id("flow-title")).to_have_text("合同审批")
-    contract = next(f for f in crm(fresh_server)["forms"] if f["key"] == "contract")
-    assert contract["flow"] == "contract_approval"
-    page.get_by_test_id("flow-back").click()
-    for key in ("contract_approval", "lead_check"):
-        page.get_by_test_id(f"flow-delete-{key}").click()
-        page.locator("[data-testid='flow-delete-confirm']:visible").click()
-        expect(page.get_by_test_id(f"flow-row-{key}")).to_have_count(0)
-    expect(page.get_by_text("还没有流程")).to_be_visible()
+    # deleted: gone from the definition, the pack's contract flow untouched
+    page.get_by_test_id("flow-delete-lead_check").click()
+    page.locator("[data-testid='flow-delete-confirm']:visible").click()
+    expect(page.get_by_test_id("flow-row-lead_check")).to_have_count(0)
     after = crm(fresh_server)
-    assert after["flows"] == []
-    assert "flow" not in next(f for f in after["forms"] if f["key"] == "contract")
+    assert [f["key"] for f in after["flows"]] == ["contract_approval"]
+    assert after["flows"][0] == pack_flow

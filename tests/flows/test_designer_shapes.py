@@ -31,8 +31,12 @@ SERVER_CODE = {
 
 
 def crm_with(graph: dict[str, Any]) -> dict[str, Any]:
-    """The stock CRM with one flow on contracts: `graph`'s nodes and edges."""
+    """The stock CRM whose one flow (on contracts, bound to them) has `graph`'s nodes and edges."""
     app: dict[str, Any] = json.loads(CATALOG.read_text(encoding="utf-8"))
+    for form in app["forms"]:
+        form.pop("flow", None)
+        if form["key"] == "contract":
+            form["flow"] = "designed"
     app["flows"] = [
         {
             "key": "designed",

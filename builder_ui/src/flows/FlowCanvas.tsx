@@ -29,19 +29,19 @@ const TYPE_CLASS: Record<string, string> = { start: "start", approve: "approve",
 
 export default function FlowCanvas(props: FlowCanvasProps) {
   const { tree } = props;
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   return (
     <div className="jimu-flow-canvas" data-testid="flow-canvas">
       <div className="jimu-flow-chain">
         <div className="jimu-flow-node" style={{ cursor: "default" }} data-testid={`flow-node-${tree.start.id}`}>
           <div className="jimu-flow-node-head jimu-flow-type-start">
-            <span className="jimu-flow-node-title">{t("flows.start")}</span>
+            <span className="jimu-flow-node-title">{labelText(tree.start.name, i18n.language, t("flows.start"))}</span>
           </div>
           <div className="jimu-flow-node-body">{t("flows.startHint")}</div>
         </div>
         <Chain {...props} at={null} blocks={tree.blocks} />
         <div className="jimu-flow-end" data-testid={`flow-node-${tree.end.id}`}>
-          {t("flows.end")}
+          {labelText(tree.end.name, i18n.language, t("flows.end"))}
         </div>
       </div>
     </div>
@@ -137,7 +137,7 @@ function TaskCard({ node, tree, readOnly, issues, selected, describe, onSelect, 
 
 function GatewayView(props: FlowCanvasProps & { block: Exclude<Block, { kind: "task" }> }) {
   const { block, tree, readOnly, issues, onChange } = props;
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const id = block.node.id;
   const errors = [...(issues.get(id) ?? []), ...(block.kind === "parallel" ? (issues.get(block.join.id) ?? []) : [])];
   const exclusive = block.kind === "exclusive";
@@ -145,7 +145,7 @@ function GatewayView(props: FlowCanvasProps & { block: Exclude<Block, { kind: "t
     <>
       <div className={`jimu-flow-gateway${errors.length ? " has-error" : ""}`} data-testid={`flow-node-${id}`} data-error={errors.length ? "true" : undefined}>
         <BranchesOutlined />
-        <span>{t(exclusive ? "flows.types.exclusive" : "flows.types.parallel")}</span>
+        <span>{labelText(block.node.name, i18n.language, t(exclusive ? "flows.types.exclusive" : "flows.types.parallel"))}</span>
         {!readOnly && (
           <>
             <Button type="link" size="small" onClick={() => onChange(addBranch(tree, id))} data-testid={`flow-node-${id}-add-branch`}>

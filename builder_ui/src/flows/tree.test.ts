@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import crm from "../../../apps_catalog/crm/app.json";
 import {
   addBranch,
   compile,
@@ -64,6 +65,16 @@ describe("flow tree ⇄ graph", () => {
     expect(graph.owners[1]).toEqual({ gateway: "route", branch: 0 });
     expect(graph.owners[3]).toEqual({ gateway: "route", branch: 1 });
     expect(graph.owners[0]).toBeNull();
+  });
+
+  it("opens the CRM pack's flows as chains that compile back to the same graphs", () => {
+    const flows = (crm as { flows?: FlowDef[] }).flows ?? [];
+    expect(flows.map((f) => f.key)).toContain("contract_approval");
+    for (const flow of flows) {
+      const tree = parse(flow);
+      expect(sameGraph(compile(tree), flow)).toBe(true);
+      expect(tree.blocks.length).toBeGreaterThan(0);
+    }
   });
 
   it("builds the contract approval by editing and compiles it to the graph the server expects", () => {
