@@ -270,3 +270,18 @@ def test_flows_the_tree_cannot_show_are_read_only_and_flows_are_renamed_and_dele
     after = crm(fresh_server)
     assert [f["key"] for f in after["flows"]] == ["contract_approval"]
     assert after["flows"][0] == pack_flow
+
+    # in English: the designer's texts and the server's error on the branch it names
+    page.get_by_test_id("language-switch").click()
+    page.get_by_test_id("flow-design-contract_approval").click()
+    expect(page.get_by_test_id("flow-save")).to_have_text("Save & publish")
+    page.get_by_test_id("flow-node-route-add-branch").click()
+    expect(page.get_by_test_id("flow-branch-route-1")).to_contain_text("Set a condition")
+    add(page, "route-1-0", "cc")
+    add_role(page, 0, "Finance")
+    close_drawer(page)
+    page.get_by_test_id("flow-save").click()
+    expect(page.get_by_test_id("flow-branch-route-1-error")).to_contain_text("need a condition")
+    expect(page.get_by_test_id("flow-issues")).to_contain_text("need a condition")
+    shot(page, "refused-en")
+    assert crm(fresh_server)["flows"] == [pack_flow]
