@@ -24,6 +24,8 @@ const AppHome = lazy(() => import("./pages/AppHome"));
 const CatalogPage = lazy(() => import("./pages/CatalogPage"));
 const DesignerPage = lazy(() => import("./pages/DesignerPage"));
 const FillPage = lazy(() => import("./pages/FillPage"));
+const FlowDesignerPage = lazy(() => import("./pages/FlowDesignerPage"));
+const FlowsPage = lazy(() => import("./pages/FlowsPage"));
 const HomePage = lazy(() => import("./pages/HomePage"));
 const LinksPage = lazy(() => import("./pages/LinksPage"));
 const LoginPage = lazy(() => import("./pages/LoginPage"));
@@ -105,6 +107,8 @@ const router = createBrowserRouter(
           <Route path=":form/design" element={page(DesignerPage)} />
           <Route path=":form/links" element={page(LinksPage)} />
           <Route path="_roles" element={page(RolesPage)} />
+          <Route path="_flows" element={page(FlowsPage)} />
+          <Route path="_flows/:flow" element={page(FlowDesignerPage)} />
           <Route path=":form/:id/edit" element={page(FillPage)} />
         </Route>
         <Route path="*" element={<Navigate to="/" replace />} />

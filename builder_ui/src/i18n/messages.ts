@@ -1,4 +1,6 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
+import { flowsEn, flowsZh } from "./flowMessages";
+
 export const zh = {
   brand: "积木",
   login: {
@@ -269,6 +271,7 @@ export const zh = {
     width: "宽度",
     widths: { full: "整行", half: "1/2", quarter: "1/4", third: "1/3", two_thirds: "2/3" },
   },
+  flows: flowsZh,
   newApp: {
     open: "新建应用",
     title: "新建应用",
@@ -642,6 +645,7 @@ export const en: typeof zh = {
     width: "Width",
     widths: { full: "Full row", half: "1/2", quarter: "1/4", third: "1/3", two_thirds: "2/3" },
   },
+  flows: flowsEn,
   newApp: {
     open: "New app",
     title: "New app",

@@ -1,5 +1,5 @@
 /** An app's home: one-click "add" for every form I may create in, and its forms as cards. */
-import { PlusOutlined, SafetyOutlined, TableOutlined } from "@ant-design/icons";
+import { ApartmentOutlined, PlusOutlined, SafetyOutlined, TableOutlined } from "@ant-design/icons";
 import { useQueries } from "@tanstack/react-query";
 import { Button, Card, Col, Row, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";
@@ -32,6 +32,9 @@ export default function AppHome() {
           <Space wrap>
             <Button icon={<SafetyOutlined />} onClick={() => navigate(`/apps/${app.key}/_roles`)} data-testid="open-roles">
               {t("roles.open")}
+            </Button>
+            <Button icon={<ApartmentOutlined />} onClick={() => navigate(`/apps/${app.key}/_flows`)} data-testid="open-flows">
+              {t("flows.open")}
             </Button>
             <NewFormButton app={app} />
           </Space>

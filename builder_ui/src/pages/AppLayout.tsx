@@ -1,15 +1,20 @@
-/** One app: its navigation (from the menu definition) beside the page of the chosen form. */
+/** One app: its navigation (from the menu definition, and 流程 for administrators) beside the
+ * page of the chosen form. */
+import { ApartmentOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Layout, Menu, Result, Spin } from "antd";
 import { useTranslation } from "react-i18next";
-import { Link, Outlet, useParams } from "react-router";
+import { Link, Outlet, useMatch, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
+import { useAuth } from "../auth/AuthContext";
 import { labelText } from "../forms/labels";
 import { menuEntries, type AppContext } from "./appContext";
 
 export default function AppLayout() {
   const { app: key, form } = useParams();
   const { t, i18n } = useTranslation();
+  const { user } = useAuth();
+  const onFlows = useMatch("/apps/:app/_flows/*");
   const app = useQuery({ queryKey: ["app", key], queryFn: () => api.app(key!) });
   if (app.isPending) return <Spin />;
   if (app.isError || !app.data) {
@@ -25,6 +30,15 @@ export default function AppLayout() {
       </Link>
     ),
   }));
+  if (user?.is_admin)
+    items.push({
+      key: "_flows",
+      label: (
+        <Link to={`/apps/${key}/_flows`} data-testid="menu-flows">
+          <ApartmentOutlined /> {t("flows.open")}
+        </Link>
+      ),
+    });
   return (
     <Layout style={{ background: "transparent", minHeight: "calc(100vh - 96px)" }}>
       <Layout.Sider breakpoint="md" collapsedWidth={0} width={180} theme="light" style={{ marginRight: 16 }} zeroWidthTriggerStyle={{ top: 8 }}>
@@ -33,7 +47,7 @@ export default function AppLayout() {
             {labelText(app.data.name, i18n.language, app.data.key)}
           </Link>
         </div>
-        <Menu mode="inline" selectedKeys={form ? [form] : []} items={items} style={{ borderInlineEnd: 0 }} />
+        <Menu mode="inline" selectedKeys={onFlows ? ["_flows"] : form ? [form] : []} items={items} style={{ borderInlineEnd: 0 }} />
       </Layout.Sider>
       <Layout.Content className="jimu-app-content" style={{ minWidth: 0 }}>
         <Outlet context={context} />
