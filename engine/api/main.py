@@ -32,6 +32,7 @@ from engine.api.routes import (
 )
 from engine.api.ui import install_ui
 from engine.core.context import system_clock
+from engine.flows import listeners as flow_listeners
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
 
     Every request body is limited while it streams in (`engine.api.limits`)."""
     settings = settings or get_settings()
+    flow_listeners.register()  # flows start, lock and cancel with record changes
     app = FastAPI(
         title="Jimu",
         version=__version__,
