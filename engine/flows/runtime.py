@@ -41,8 +41,9 @@ from engine.apps.pipeline import AppRevision, load_revision
 from engine.core.context import Actor, ExecutionContext
 from engine.core.errors import ServiceError, forbidden, not_found
 from engine.core.issues import Issue
+from engine.flows import assignees
+from engine.flows.field_access import check_edit, node_access
 from engine.flows.models import FlowEvent, FlowInstance, FlowTask, FlowToken, Notification
-from engine.flows.nodes import access
 from engine.forms.changes import EVENT_KINDS, LISTENERS, RecordChanged, emit
 from engine.forms.layout import FormLayout
 from engine.forms.query import Reader
@@ -136,43 +137,16 @@ def _resolve(
     record: Mapping[str, Any],
     flow_admin: Mapping[str, Any] | None,
 ) -> tuple[int, ...]:
-    """The users `entries` name (engine.flows.assignees once it is there; until then users
-    named by `{"user"}` and, for nobody, the flow's admin user or the administrators)."""
-    try:
-        from engine.flows import assignees  # type: ignore[attr-defined]
-    except ImportError:
-        return _named_users(conn, [*entries], flow_admin)
+    """The active users `entries` give (engine.flows.assignees), else the flow's admin."""
     resolution = assignees.resolve(
         conn,
         app_id,
         entries,
-        initiator_id=initiator_id,
+        initiator_id=initiator_id or 0,  # an anonymous initiator has no department or manager
         record=record,
         flow_admin=flow_admin,
     )
     return tuple(resolution.user_ids)
-
-
-def _named_users(
-    conn: Connection, entries: list[Mapping[str, Any]], admin: Mapping[str, Any] | None
-) -> tuple[int, ...]:
-    names = [e["user"] for e in entries if "user" in e]
-    found: list[int] = []
-    if names:
-        rows = conn.execute(
-            select(User.id, User.username).where(User.username.in_(names), User.is_active.is_(True))
-        ).all()
-        by_name = {r.username: r.id for r in rows}
-        found = list(dict.fromkeys(by_name[n] for n in names if n in by_name))
-    if found:
-        return tuple(found)
-    if admin is not None and "user" in admin:
-        return _named_users(conn, [admin], None)
-    return tuple(
-        conn.execute(
-            select(User.id).where(User.is_admin.is_(True), User.is_active.is_(True))
-        ).scalars()
-    )
 
 
 # --- one instance worked on in one transaction ------------------------------------------------
@@ -844,27 +818,11 @@ def _write_fields(run: _Run, node: str, data: Mapping[str, Any]) -> None:
     apply; the record lock lets channel `flow` through)."""
     if not isinstance(data, Mapping):
         raise _bad("data", "expected_record", "data 应为对象", "data must be an object")
-    editable = {
-        key
-        for key, value in (run.plan.settings.get(node, {}).get("fields") or {}).items()
-        if access(value) == "edit"
-    }
     values = {k: v for k, v in data.items() if k != "_version"}
-    refused = [k for k in values if k not in editable]
+    allowed = node_access(run.form, run.plan.settings.get(node, {}).get("fields") or {})
+    refused = check_edit(allowed, values)
     if refused:
-        raise ServiceError(
-            422,
-            "validation_failed",
-            [
-                Issue(
-                    f"data.{key}",
-                    "field_not_editable",
-                    f"此节点不能修改字段 {key}",
-                    f"Field {key} is not editable at this node",
-                )
-                for key in refused
-            ],
-        )
+        raise ServiceError(422, "validation_failed", [i.under("data") for i in refused])
     if not values:
         return
     version = data.get("_version", run.record().get("_version"))
