@@ -8,10 +8,10 @@ import copy
 import datetime as dt
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
@@ -314,9 +314,9 @@ def set_up(engine: Engine, flow_def: dict[str, Any] | None) -> Flows:
     return Flows(engine, users)
 
 
-@pytest.fixture
+@contextmanager
 def recorded() -> Iterator[list[RecordChanged]]:
-    """The flow record events handed to listeners while the test runs."""
+    """The flow record events handed to listeners inside the `with` block."""
     seen: list[RecordChanged] = []
 
     def keep(conn: Connection, ctx: ExecutionContext, events: Any) -> None:
