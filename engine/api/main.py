@@ -20,6 +20,7 @@ from engine.api.routes import (
     directory,
     expr,
     files,
+    flows_runtime,
     health,
     jobs,
     linkage,
@@ -54,6 +55,7 @@ ROUTERS: list[APIRouter] = [
     directory.router,
     links.router,
     public.router,
+    flows_runtime.router,
 ]
 
 _HOME_PAGE = """<!doctype html>

@@ -992,6 +992,11 @@ def instance_for(conn: Connection, form_id: int, record_id: int) -> Row[Any] | N
     ).first()
 
 
+def instance_for_id(conn: Connection, instance_id: int) -> Row[Any]:
+    """One instance's row (404 when there is none)."""
+    return _instance(conn, instance_id)
+
+
 def live_instances(
     conn: Connection, form_id: int, record_ids: Iterable[int], states: Sequence[str] = LIVE_STATES
 ) -> dict[int, int]:
@@ -1062,6 +1067,7 @@ __all__ = [
     "flow_of",
     "flow_state",
     "instance_for",
+    "instance_for_id",
     "live_instances",
     "open_task_for",
     "resubmit",
