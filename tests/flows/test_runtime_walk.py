@@ -115,3 +115,20 @@ def test_a_form_without_a_flow_starts_nothing(store_engine: Engine) -> None:
     flows = set_up(store_engine, None)
     record = flows.create()
     assert flows.instance(record) is None
+
+
+def test_a_public_link_fill_starts_with_the_links_owner_as_initiator(store_engine: Engine) -> None:
+    from engine.core.context import Actor
+    from engine.forms.service import open_form
+    from tests.contexts import context
+
+    flows = set_up(store_engine, ONE_APPROVER)
+    filler = Actor(None, "public_link", owner=flows.users["carol"])
+    with store_engine.begin() as conn:
+        [record] = open_form(context(filler), conn, "deals", "deal").create_many(
+            [{"title": "外链"}]
+        )
+    instance = flows.instance(record)
+    assert instance.state == "running"
+    assert instance.initiator_id == flows.users["carol"]
+    assert [t.node for t in flows.tasks("bob")] == ["boss"]
