@@ -992,6 +992,18 @@ def instance_for(conn: Connection, form_id: int, record_id: int) -> Row[Any] | N
     ).first()
 
 
+def involved(conn: Connection, user_id: int, instance: Row[Any]) -> bool:
+    """Whether the user started the instance or ever held a task in it (who may follow it)."""
+    if instance.initiator_id == user_id:
+        return True
+    held = conn.execute(
+        select(FlowTask.id)
+        .where(FlowTask.instance_id == instance.id, FlowTask.assignee_id == user_id)
+        .limit(1)
+    ).first()
+    return held is not None
+
+
 def instance_for_id(conn: Connection, instance_id: int) -> Row[Any]:
     """One instance's row (404 when there is none)."""
     return _instance(conn, instance_id)
@@ -1068,6 +1080,7 @@ __all__ = [
     "flow_state",
     "instance_for",
     "instance_for_id",
+    "involved",
     "live_instances",
     "open_task_for",
     "resubmit",

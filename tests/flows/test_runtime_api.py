@@ -89,6 +89,7 @@ def test_the_inbox_round_trip(people: dict[str, TestClient]) -> None:
     done = bob.post(f"{API}/tasks/{task['id']}/act", json={"action": "approve", "comment": "同意"})
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "approved"
+    assert bob.get(f"{RECORDS}/{record}/flow").json()["state"] == "approved"  # 已办: still his
     again = bob.post(f"{API}/tasks/{task['id']}/act", json={"action": "approve"})
     assert (again.status_code, again.json()["error"]["code"]) == (409, "task_closed")
     assert bob.get(f"{API}/tasks", params={"state": "done"}).json()["total"] == 1

@@ -155,21 +155,14 @@ def act(
 def _instance(
     conn: Connection, app: str, form: str, record_id: int, principal: Principal, request: Request
 ) -> Any:
-    """The record's latest instance, if the caller may see the record (its form's view right,
-    or a task on it, or having started it); 404 otherwise."""
+    """The record's latest instance, if the caller may see the record (its form's view right)
+    or is involved in the instance (started it, or holds or held a task in it); 404 otherwise."""
     if not principal.may_use_app(app):
         raise not_found()
     layout = forms_apps.load(conn, app).form(form)
     instance = runtime.instance_for(conn, layout.id, record_id)
     user = principal.user_id
-    involved = (
-        instance is not None
-        and user is not None
-        and (
-            instance.initiator_id == user
-            or runtime.open_task_for(conn, user, layout.id, record_id) is not None
-        )
-    )
+    involved = instance is not None and user is not None and runtime.involved(conn, user, instance)
     if not involved:
         open_form(conn, app, form, principal, request).get(record_id)  # 404 unless visible
     return instance
