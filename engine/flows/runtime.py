@@ -38,7 +38,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from engine.apps.pipeline import AppRevision, load_revision
-from engine.core.context import Actor, ExecutionContext
+from engine.core.context import ExecutionContext
 from engine.core.errors import ServiceError, forbidden, not_found
 from engine.core.issues import Issue
 from engine.flows import assignees
@@ -75,8 +75,9 @@ def task_closed() -> ServiceError:
     )
 
 
-def _bad(path: str, code: str, zh: str, en: str, status: int = 422) -> ServiceError:
-    return ServiceError(status, code, [Issue(path, code, zh, en)], message_zh=zh, message_en=en)
+def _bad(path: str, code: str, zh: str, en: str) -> ServiceError:
+    """422 `code` with one issue at `path`, its message also the error's."""
+    return ServiceError(422, code, [Issue(path, code, zh, en)], message_zh=zh, message_en=en)
 
 
 # --- the plan of an instance ------------------------------------------------------------------
@@ -1064,11 +1065,6 @@ def flow_state(conn: Connection, instance_id: int) -> dict[str, Any]:
     }
 
 
-def system_context(ctx: ExecutionContext) -> ExecutionContext:
-    """`ctx` as the flow engine acting on its own (no user), for work such as cancelling."""
-    return ctx.with_actor(Actor(None, "flow"))
-
-
 __all__ = [
     "FLOW_EVENT_KINDS",
     "ActResult",
@@ -1085,7 +1081,6 @@ __all__ = [
     "open_task_for",
     "resubmit",
     "start",
-    "system_context",
     "task_closed",
     "urge",
     "withdraw",
