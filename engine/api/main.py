@@ -20,6 +20,7 @@ from engine.api.routes import (
     directory,
     expr,
     files,
+    flows_runtime,
     health,
     jobs,
     linkage,
@@ -32,6 +33,7 @@ from engine.api.routes import (
 )
 from engine.api.ui import install_ui
 from engine.core.context import system_clock
+from engine.flows import listeners as flow_listeners
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -53,6 +55,7 @@ ROUTERS: list[APIRouter] = [
     directory.router,
     links.router,
     public.router,
+    flows_runtime.router,
 ]
 
 _HOME_PAGE = """<!doctype html>
@@ -116,6 +119,7 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
 
     Every request body is limited while it streams in (`engine.api.limits`)."""
     settings = settings or get_settings()
+    flow_listeners.register()  # flows start, lock and cancel with record changes
     app = FastAPI(
         title="Jimu",
         version=__version__,

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from engine.flows import models as flow_models
 from engine.store import models
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
@@ -33,14 +34,16 @@ ALLOWED_SILENT = {
 }
 WRITER_METHODS = ("create_many", "update", "transfer", "_set_deleted")
 
-MODELS = {
-    name
-    for name, value in vars(models).items()
+PLATFORM_MODELS = {
+    name: value
+    for module in (models, flow_models)  # the flow runtime's tables are platform tables too
+    for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, models.Base) and value is not models.Base
 }
+MODELS = set(PLATFORM_MODELS)
 SQL_MODULES = {"sa", "sqlalchemy", "postgresql", "sqlite", "dialect"}
 DML = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)\s+(\S+)", re.IGNORECASE)
-TABLES = {getattr(models, name).__tablename__ for name in MODELS}
+TABLES = {model.__tablename__ for model in PLATFORM_MODELS.values()}
 
 
 def modules() -> Iterator[tuple[str, ast.Module]]:
