@@ -13,7 +13,7 @@ import { useNavigate } from "react-router";
 import { ApiError } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { labelText } from "../forms/labels";
-import { inboxApi, type FlowEntry, type InstanceState, type RecordFlow } from "./api";
+import { inboxApi, nameText, type FlowEntry, type InstanceState, type RecordFlow } from "./api";
 
 const COLORS: Record<InstanceState, string> = {
   running: "processing",
@@ -63,7 +63,7 @@ function entryText(entry: FlowEntry, t: (key: string, options?: Record<string, u
 }
 
 function History({ entries }: { entries: FlowEntry[] }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   // Node entries are bookkeeping; what people did (and start/finish) is the timeline.
   const shown = entries.filter((e) => e.kind !== "node_entered");
   return (
@@ -80,7 +80,7 @@ function History({ entries }: { entries: FlowEntry[] }) {
               <Typography.Text strong>
                 {entry.actor?.name ?? entry.actor?.username ?? ""} {entryText(entry, t)}
               </Typography.Text>
-              {entry.node_name && <Typography.Text type="secondary"> · {entry.node_name}</Typography.Text>}
+              {entry.node_name ? <Typography.Text type="secondary"> · {nameText(entry.node_name, i18n.language)}</Typography.Text> : null}
               <div>
                 <Typography.Text type="secondary">{entry.at ? dayjs(entry.at).format("YYYY-MM-DD HH:mm") : ""}</Typography.Text>
               </div>
@@ -144,7 +144,7 @@ export default function FlowTimeline({ app, form, id, actions = true }: Props) {
           {data.current.map((c) => (
             <div key={c.node}>
               <Typography.Text type="secondary">{t("inbox.current")}：</Typography.Text>
-              <Typography.Text strong>{c.name ?? c.node}</Typography.Text>{" "}
+              <Typography.Text strong>{nameText(c.name, i18n.language, c.node)}</Typography.Text>{" "}
               <Typography.Text>{t("inbox.waitingFor", { people: c.assignees.map((p) => p.name ?? p.username ?? `#${p.id}`).join("、") })}</Typography.Text>
             </div>
           ))}

@@ -17,7 +17,7 @@ import FieldValue from "../components/FieldValue";
 import { RecordScopeContext } from "../components/fileScope";
 import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
-import { inboxApi, titleText, type TaskAction, type TaskRow } from "./api";
+import { inboxApi, nameText, titleText, type TaskAction, type TaskRow } from "./api";
 import FlowTimeline, { FlowStateTag } from "./FlowTimeline";
 
 type Access = "hidden" | "read_only" | "edit";
@@ -95,7 +95,7 @@ function TaskBody({ task, onActed }: { task: TaskRow; onActed(task: TaskRow): vo
         <Typography.Text type="secondary">
           {labelText(app.data?.name, i18n.language, task.app)} / {form ? labelText(form.name, i18n.language, form.key) : task.form}
         </Typography.Text>
-        {task.node_name && <Tag>{task.node_name}</Tag>}
+        {task.node_name ? <Tag>{nameText(task.node_name, i18n.language, task.node)}</Tag> : null}
         <FlowStateTag state={task.instance.state} />
       </Space>
       <Typography.Title level={5}>{t("inbox.fields")}</Typography.Title>

@@ -4,6 +4,8 @@
  * withdraw / urge / resubmit (`…/records/{id}/flow[/{action}]`), and notifications.
  */
 import { apiPath, formPath, request } from "../api/client";
+import type { Label } from "../api/types";
+import { labelText } from "../forms/labels";
 
 export type TaskTab = "open" | "done" | "cc" | "initiated";
 /** An instance's state: running, returned (back to the initiator) or how it finished. */
@@ -23,7 +25,7 @@ export interface TaskRow {
   action?: string | null;
   comment?: string | null;
   node?: string;
-  node_name?: string | null;
+  node_name?: unknown;
   flow: { key: string; name: unknown };
   instance: { id: number; state: InstanceState };
   app: string;
@@ -46,7 +48,7 @@ export interface FlowEntry {
   actor?: Person | null;
   kind: string;
   node: string | null;
-  node_name?: string | null;
+  node_name?: unknown;
   data: Record<string, unknown>;
 }
 
@@ -57,7 +59,7 @@ export interface RecordFlow {
   version?: number;
   flow?: { key: string; name: unknown };
   initiator?: Person | null;
-  current: { node: string; name?: string | null; assignees: Person[] }[];
+  current: { node: string; name?: unknown; assignees: Person[] }[];
   history: FlowEntry[];
   urged?: number;
 }
@@ -120,6 +122,11 @@ export function noticeTarget(notice: Notice): string | null {
   if (notice.task_id && (notice.kind === "assigned" || notice.kind === "urged")) return `/inbox?task=${notice.task_id}`;
   if (notice.app && notice.form && notice.record_id) return `/apps/${notice.app}/${notice.form}?open=${notice.record_id}`;
   return null;
+}
+
+/** A node's or flow's name (a zh/en label, or text) in `lang`. */
+export function nameText(name: unknown, lang: string, fallback = ""): string {
+  return labelText((name ?? null) as Label, lang, fallback);
 }
 
 /** The text of a record title as `/tasks` answers it (a value of the title field). */

@@ -8,7 +8,7 @@ import { Link, useNavigate } from "react-router";
 import { api } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { labelText } from "../forms/labels";
-import { inboxApi, titleText } from "../inbox/api";
+import { inboxApi, nameText, titleText } from "../inbox/api";
 import NewFormButton from "./NewFormButton";
 import { menuEntries, useApp } from "./appContext";
 
@@ -64,7 +64,7 @@ export default function AppHome() {
               <List.Item style={{ cursor: "pointer" }} onClick={() => navigate(`/inbox?task=${task.id}`)} data-testid={`home-task-${task.id}`}>
                 <Typography.Link>{titleText(task)}</Typography.Link>
                 <Typography.Text type="secondary">
-                  {task.node_name ?? task.node} · {task.initiator?.name ?? ""}
+                  {nameText(task.node_name, i18n.language, task.node)} · {task.initiator?.name ?? ""}
                 </Typography.Text>
               </List.Item>
             )}

@@ -12,7 +12,7 @@ import { useTranslation } from "react-i18next";
 import { useNavigate, useSearchParams } from "react-router";
 import { api, ApiError } from "../api/client";
 import { labelText } from "../forms/labels";
-import { inboxApi, titleText, type BatchResult, type TaskRow, type TaskTab } from "../inbox/api";
+import { inboxApi, nameText, titleText, type BatchResult, type TaskRow, type TaskTab } from "../inbox/api";
 import { FlowStateTag, refreshFlows } from "../inbox/FlowTimeline";
 import TaskDrawer from "../inbox/TaskDrawer";
 
@@ -32,7 +32,7 @@ function useWhere(rows: TaskRow[]): (row: TaskRow) => string {
 }
 
 export default function InboxPage() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { message } = App.useApp();
   const navigate = useNavigate();
   const client = useQueryClient();
@@ -145,7 +145,7 @@ export default function InboxPage() {
       columns={[
         { key: "title", title: t("inbox.record"), render: (_, row) => <Typography.Link data-testid="task-title">{titleText(row)}</Typography.Link> },
         { key: "where", title: t("inbox.where"), render: (_, row) => where(row) },
-        ...(tab === "initiated" ? [] : [{ key: "node", title: t("inbox.node"), render: (_: unknown, row: TaskRow) => row.node_name ?? row.node }]),
+        ...(tab === "initiated" ? [] : [{ key: "node", title: t("inbox.node"), render: (_: unknown, row: TaskRow) => nameText(row.node_name, i18n.language, row.node) }]),
         { key: "initiator", title: t("inbox.initiator"), render: (_, row) => row.initiator?.name ?? row.initiator?.username ?? "" },
         { key: "time", title: t("inbox.time"), render: (_, row) => time(row) },
         { key: "state", title: t("inbox.state"), render: (_, row) => stateTag(row) },
@@ -169,7 +169,7 @@ export default function InboxPage() {
               <div>
                 <Typography.Text type="secondary" ellipsis>
                   {where(row)}
-                  {row.node_name ? ` · ${row.node_name}` : ""}
+                  {row.node_name ? ` · ${nameText(row.node_name, i18n.language, row.node)}` : ""}
                 </Typography.Text>
               </div>
               <div>
