@@ -21,6 +21,7 @@ from tests.e2e.conftest import (
     login,
     new_page,
     records,
+    select_option,
     settle,
     start_server,
     stop_server,
@@ -326,3 +327,27 @@ def test_approve_on_a_phone_in_two_taps(browser: Browser, server: Server, shot: 
     assert phone.evaluate("window.__clicks") == 2
     assert flow_state(server, record) == "approved"
     shot(phone, "approved")
+
+
+def test_transfer_to_a_colleague_never_to_oneself(
+    browser: Browser, server: Server, shot: Shot
+) -> None:
+    record = create_contract(server, "转交合同", 6000, user="rep_a2")
+    director = signed_in(browser, server, "director")
+    inbox_row(director, "转交合同").get_by_test_id("task-title").click()
+    director.get_by_test_id("task-drawer").get_by_test_id("task-transfer").click()
+    dialog = director.locator(".ant-modal:visible")
+    picker = dialog.get_by_test_id("transfer-to")
+    picker.click()
+    options = director.locator(".ant-select-dropdown:visible .ant-select-item-option")
+    expect(options.filter(has_text="周总")).to_have_count(1)
+    expect(options.filter(has_text="吴敏")).to_have_count(0)  # never oneself
+    director.keyboard.press("Escape")
+    select_option(director, picker, "周总")
+    dialog.get_by_test_id("task-dialog-comment").fill("请周总处理")
+    dialog.get_by_test_id("task-dialog-ok").click()
+    expect(director.locator(".ant-message")).to_contain_text("已转交")
+    shot(director, "transferred")
+    assert open_tasks(server, "director", record) == []
+    assert [t["node"] for t in open_tasks(server, "gm", record)] == ["director"]
+    assert flow_state(server, record) == "running"

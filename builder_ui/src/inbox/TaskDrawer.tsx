@@ -10,31 +10,15 @@ import { App, Button, Descriptions, Drawer, Form, Input, Modal, Select, Space, S
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, ApiError } from "../api/client";
-import type { AppDef, FieldDef, FormDef } from "../api/types";
+import type { FieldDef, FormDef } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import FieldInput, { EDITABLE_TYPES } from "../components/FieldInput";
 import FieldValue from "../components/FieldValue";
 import { RecordScopeContext } from "../components/fileScope";
 import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
-import { inboxApi, nameText, titleText, type TaskAction, type TaskRow } from "./api";
+import { inboxApi, nameText, nodeAccess, titleText, type Access, type TaskAction, type TaskRow } from "./api";
 import FlowTimeline, { FlowStateTag } from "./FlowTimeline";
-
-type Access = "hidden" | "read_only" | "edit";
-
-interface FlowNodeDef {
-  id: string;
-  fields?: Record<string, string>;
-}
-
-/** The node's field access in the app's current definition (absent: read-only). */
-export function nodeAccess(app: AppDef, flowKey: string, node: string | undefined): Record<string, Access> {
-  const flows = (app as AppDef & { flows?: { key: string; nodes?: FlowNodeDef[] }[] }).flows ?? [];
-  const found = flows.find((f) => f.key === flowKey)?.nodes?.find((n) => n.id === node);
-  const access: Record<string, Access> = {};
-  for (const [key, value] of Object.entries(found?.fields ?? {})) access[key] = value === "hidden" ? "hidden" : value === "edit" ? "edit" : "read_only";
-  return access;
-}
 
 function editable(field: FieldDef, access: Record<string, Access>): boolean {
   return access[field.key] === "edit" && EDITABLE_TYPES.has(field.type) && !isComputed(field);

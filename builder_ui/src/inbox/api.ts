@@ -4,7 +4,7 @@
  * withdraw / urge / resubmit (`…/records/{id}/flow[/{action}]`), and notifications.
  */
 import { apiPath, formPath, request } from "../api/client";
-import type { Label } from "../api/types";
+import type { AppDef, Label } from "../api/types";
 import { labelText } from "../forms/labels";
 
 export type TaskTab = "open" | "done" | "cc" | "initiated";
@@ -135,4 +135,20 @@ export function titleText(row: { title?: unknown; record_id: number }): string {
   if (t === null || t === undefined || t === "") return `#${row.record_id}`;
   if (typeof t === "object") return String((t as { title?: unknown }).title ?? `#${row.record_id}`);
   return String(t);
+}
+
+export type Access = "hidden" | "read_only" | "edit";
+
+interface FlowNodeDef {
+  id: string;
+  fields?: Record<string, string>;
+}
+
+/** The node's field access in the app's current definition (absent: read-only). */
+export function nodeAccess(app: AppDef, flowKey: string, node: string | undefined): Record<string, Access> {
+  const flows = (app as AppDef & { flows?: { key: string; nodes?: FlowNodeDef[] }[] }).flows ?? [];
+  const found = flows.find((f) => f.key === flowKey)?.nodes?.find((n) => n.id === node);
+  const access: Record<string, Access> = {};
+  for (const [key, value] of Object.entries(found?.fields ?? {})) access[key] = value === "hidden" ? "hidden" : value === "edit" ? "edit" : "read_only";
+  return access;
 }
