@@ -5,7 +5,7 @@
  * (a rejection prompts for one, like DingTalk, but does not require it). A returned instance's
  * task of the initiator offers 重新提交 instead.
  */
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { App, Button, Descriptions, Drawer, Form, Input, Modal, Select, Space, Spin, Tag, Typography } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -18,7 +18,7 @@ import { RecordScopeContext } from "../components/fileScope";
 import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
 import { inboxApi, nameText, nodeAccess, titleText, type Access, type TaskAction, type TaskRow } from "./api";
-import FlowTimeline, { FlowStateTag } from "./FlowTimeline";
+import FlowTimeline, { FlowStateTag, refreshFlows } from "./FlowTimeline";
 
 function editable(field: FieldDef, access: Record<string, Access>): boolean {
   return access[field.key] === "edit" && EDITABLE_TYPES.has(field.type) && !isComputed(field);
@@ -35,6 +35,7 @@ function TaskBody({ task, onActed }: { task: TaskRow; onActed(task: TaskRow): vo
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
   const { user } = useAuth();
+  const client = useQueryClient();
   const app = useQuery({ queryKey: ["app", task.app], queryFn: () => api.app(task.app) });
   const record = useQuery({ queryKey: ["record", task.app, task.form, task.record_id], queryFn: () => api.record(task.app, task.form, task.record_id), retry: false });
   const [edits, setEdits] = useState<Record<string, unknown>>({});
@@ -64,7 +65,8 @@ function TaskBody({ task, onActed }: { task: TaskRow; onActed(task: TaskRow): vo
       message.success(t("inbox.acted", { action: t(`inbox.actions.${action}`) }));
       setDialog(null);
       setComment("");
-      if (action !== "comment") onActed(task);
+      if (action === "comment") await refreshFlows(client);
+      else onActed(task);
     } catch (e) {
       message.error(e instanceof ApiError ? [e.message, ...e.issues.map((i) => i.message)].filter(Boolean).join("；") : t("errors.generic"));
     } finally {
