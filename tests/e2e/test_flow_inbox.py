@@ -108,6 +108,7 @@ def submit_in_browser(page: Page, title: str, price: str) -> int:
     expect(drawer.locator(".ant-drawer-header [data-testid=flow-state]")).to_have_attribute(
         "data-state", "running"
     )
+    expect(drawer.get_by_test_id("record-edit")).to_have_count(0)  # locked while in approval
     return int(page.url.split("open=")[1].split("&")[0])
 
 

@@ -181,7 +181,7 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
       styles={{ wrapper: { maxWidth: "100vw" } }}
       extra={
         <Space>
-          {can("edit") && (
+          {can("edit") && flow.data?.state !== "running" && (
             <Button type="primary" onClick={() => navigate(`/apps/${app.key}/${form.key}/${id}/edit`)} data-testid="record-edit">
               {t("record.edit")}
             </Button>

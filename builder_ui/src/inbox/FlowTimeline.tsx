@@ -70,7 +70,9 @@ function History({ entries }: { entries: FlowEntry[] }) {
     <Timeline
       data-testid="flow-history"
       items={shown.map((entry, i) => {
-        const comment = typeof entry.data?.comment === "string" ? entry.data.comment : "";
+        const said = (e: FlowEntry | undefined) => (typeof e?.data?.comment === "string" ? e.data.comment : "");
+        // A return repeats the rejection's comment: shown once, on the rejection.
+        const comment = entry.kind === "returned" && said(shown[i - 1]) === said(entry) ? "" : said(entry);
         const color = entry.data?.action === "reject" || entry.kind === "returned" ? "red" : entry.kind === "finished" ? "green" : "blue";
         return {
           key: i,

@@ -179,7 +179,7 @@ export default function InboxPage() {
                 {stateTag(row)}
               </div>
             </div>
-            {tab === "open" && row.kind !== "cc" && (
+            {tab === "open" && row.kind !== "cc" && row.instance.state === "running" && (
               <span onClick={(e) => e.stopPropagation()}>
                 <Popconfirm title={t("inbox.confirmApprove")} onConfirm={() => approveOne(row)} okButtonProps={{ className: "jimu-touch", "data-testid": "card-approve-ok" } as never} cancelButtonProps={{ className: "jimu-touch" }}>
                   <Button type="primary" className="jimu-touch" loading={busy === row.id} data-testid={`card-approve-${row.id}`}>
