@@ -80,7 +80,7 @@ export const inboxZh = {
 export const inboxEn: typeof inboxZh = {
   open: "Approvals",
   title: "Approvals",
-  tabs: { open: "To do", done: "Done", cc: "CC'd to me", initiated: "Submitted by me" },
+  tabs: { open: "To do", done: "Done", cc: "CC'd", initiated: "Submitted" },
   empty: "Nothing here",
   record: "Record",
   where: "App / form",
