@@ -32,6 +32,7 @@ PLATFORM_TABLES = {
     "audit_log",
     "jobs",
     "job_leases",
+    "table_versions",
 }
 
 
