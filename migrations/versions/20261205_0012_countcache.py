@@ -5,7 +5,8 @@
 delete, for each row) that replace its token, so a count cached with the tokens it read is
 known exact (`engine.forms.count_cache`). A publish installs them for the tables it makes
 (`count_cache.watch`); this revision installs them on the tables of installs made before.
-PostgreSQL gets the table only (no triggers, no cache there).
+PostgreSQL gets the table only (no triggers, no cache there). Running it again (after a
+`stamp` back) changes nothing but the tokens.
 
 The trigger text is written out here rather than imported, so this revision keeps doing what
 it did when the engine's code moves on.
@@ -37,18 +38,22 @@ def _record_tables(conn: sa.engine.Connection) -> list[str]:
 
 def upgrade() -> None:
     """Create `table_versions`; on SQLite give every record table a token and its triggers."""
-    op.create_table(
-        "table_versions",
-        sa.Column("name", sa.String(length=63), nullable=False),
-        sa.Column("token", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_table_versions")),
-    )
     conn = op.get_bind()
+    if "table_versions" not in sa.inspect(conn).get_table_names():  # a rerun leaves it
+        op.create_table(
+            "table_versions",
+            sa.Column("name", sa.String(length=63), nullable=False),
+            sa.Column("token", sa.BigInteger(), nullable=False),
+            sa.PrimaryKeyConstraint("name", name=op.f("pk_table_versions")),
+        )
     if conn.dialect.name != "sqlite":
         return
     for table in _record_tables(conn):
         conn.execute(
-            sa.text("INSERT INTO table_versions (name, token) VALUES (:name, random())"),
+            sa.text(
+                "INSERT INTO table_versions (name, token) VALUES (:name, random()) "
+                "ON CONFLICT (name) DO UPDATE SET token = random()"
+            ),
             {"name": table},
         )
         for suffix, kind in KINDS:
