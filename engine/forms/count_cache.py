@@ -4,10 +4,11 @@ row of a table it reads is written, in this process or any other.
 On SQLite every record table (``r12``, ``r12_s34``, ``l56``) has three triggers (after insert,
 update and delete) that replace the table's token in `table_versions` with a fresh random
 number, in the writing transaction, for every row written. That is the database's own guarantee:
-every door that writes records — the record pipeline, batches, imports, public links, the CLI,
-jobs, publish-time recomputes and conversions, purges, the orphan sweep, the recycle bin, pack
-loads, a hand-written SQL statement — changes the token, and the token commits or rolls back
-with the write. `watch` installs the triggers (the schema migrator calls it on every publish,
+every door that writes record rows — the record pipeline, batches, imports, public links, the
+CLI, jobs, publish-time recomputes and conversions, the recycle bin, pack loads, foreign-key
+cascades, a hand-written SQL statement — changes the token, and the token commits or rolls back
+with the write. (The orphan sweep removes `files` rows only, which no count reads; a field purge
+drops columns or tables no published filter can name.) `watch` installs the triggers (the schema migrator calls it on every publish,
 migration ``0012_countcache`` for installs made before).
 
 `CountCache.count` keys a count statement by SQLAlchemy's cache key of the statement (what
