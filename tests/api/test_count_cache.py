@@ -1,7 +1,8 @@
 """The never-stale count cache (issue 12, `engine.forms.count_cache`), on SQLite and PostgreSQL:
 the total of a list is exact right after a write through every door — create, batch, update,
-delete, restore, spreadsheet import, a public fill link, the record pipeline on another engine
-(as the CLI or a job would), a hand-written SQL statement on another engine, a publish that
+delete, restore, spreadsheet import, a public fill link, `jimu records import`, the record
+pipeline on another engine (as a job would), a hand-written SQL statement on another engine, a
+publish that
 recomputes a stored formula or converts a field's type — and after a write to another table the
 filter reads (a lookup, a rollup over a to-many relation, a rollup over subform rows). On SQLite
 a second identical count is served from memory (no count statement is sent); PostgreSQL has no
@@ -14,13 +15,17 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, Table, column, event, func, select, table, text
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
+from engine.cli import app as cli
 from engine.core.context import Actor, ExecutionContext
 from engine.forms.count_cache import COUNTS, CountCache, _shape
 from engine.forms.service import open_form, system_caller
@@ -344,3 +349,22 @@ def test_the_cache_keeps_at_most_its_size(app: TestClient) -> None:
             statement = select(func.count()).select_from(reader_table).where(reader_table.c._id > n)
             assert small.count(conn, statement, {}) == 0
     assert len(small) == (2 if sqlite(app) else 0)  # PostgreSQL: nothing is kept
+
+
+def test_the_total_is_exact_after_a_command_line_import(
+    app: TestClient, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`jimu records import` is its own process in real life, with its own engine."""
+    created(app, "order", {"qty": 5})
+    assert total(app, "order", "qty >= 2") == 1
+    url = db_url
+    if not sqlite(app):
+        with engine_of(app).connect() as conn:
+            path = conn.execute(text("SHOW search_path")).scalar_one()
+        url = f"{db_url}?options={quote(f'-c search_path={path}')}"
+    monkeypatch.setenv("JIMU_DATABASE_URL", url)
+    sheet = tmp_path / "orders.csv"
+    sheet.write_text("qty,title\n3,three\n4,four\n1,one\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["records", "import", "cc", "order", str(sheet)])
+    assert result.exit_code == 0, result.output
+    assert total(app, "order", "qty >= 2") == 3
