@@ -46,6 +46,10 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(r"^SELECT departments\.id, departments\.parent_id FROM departments$"),
     ),
     ("roles", re.compile(r"^SELECT roles\.\"?key\"? FROM roles JOIN role_members ")),
+    (
+        "versions",
+        re.compile(r"^SELECT table_versions\.name, table_versions\.token FROM table_versions "),
+    ),
     ("count", re.compile(r"^SELECT count\(\*\) AS count_1 FROM r\d+ WHERE ")),
     ("page", re.compile(r"^SELECT r\d+\._id AS _id, .* FROM r\d+ .*LIMIT ")),
     ("people", re.compile(r"^SELECT id, display_name FROM users WHERE id IN ")),
@@ -129,6 +133,14 @@ EXPECTED: dict[str, list[str]] = {
 }
 
 
+def expected(crm: dict[str, Any], name: str) -> list[str]:
+    """The read's own statements: on SQLite a warm count is served by the count cache, which
+    reads the table's token instead of counting (engine.forms.count_cache)."""
+    if postgres(crm):
+        return EXPECTED[name]
+    return ["versions" if kind == "count" else kind for kind in EXPECTED[name]]
+
+
 @pytest.mark.parametrize("who", ["admin", "rep_a1"])
 def test_a_warm_read_sends_a_small_fixed_set_of_statements(crm: dict[str, Any], who: str) -> None:
     for name, (path, params) in warm_reads(crm, who).items():
@@ -140,7 +152,7 @@ def test_a_warm_read_sends_a_small_fixed_set_of_statements(crm: dict[str, Any], 
             opened = ["admin_id", "revision"] if who == "admin" else MEMBER
         if name != "schema":  # the definition is read without a records time limit
             opened = opening(crm, opened)
-        assert kinds(seen) == opened + EXPECTED[name], (name, seen)
+        assert kinds(seen) == opened + expected(crm, name), (name, seen)
 
 
 def test_the_statements_do_not_grow_with_the_page(crm: dict[str, Any]) -> None:
