@@ -40,14 +40,15 @@ from engine.forms.service import RecordService
 from engine.store.limits import Work, postgres_setting, seconds_for, statement_limit
 from engine.store.models import App, User, UserDepartment
 
-_BUILT: dict[tuple[int, bool], Select[Any]] = {}  # per credential statement and time limit
+# Per credential statement (module constants, one per kind of credential) and time limit.
+_BUILT: dict[tuple[Any, bool], Select[Any]] = {}
 
 
 def opening_statement(credential: CredentialQuery, time_limit: bool) -> Select[Any]:
     """The one statement that opens a read as `credential`'s caller (built once per kind of
     credential; the values are bound parameters: the credential's, ``jimu_app`` and, with
     `time_limit`, ``jimu_limit``)."""
-    key = (id(credential.statement), time_limit)
+    key = (credential.statement, time_limit)
     built = _BUILT.get(key)
     if built is None:
         built = _BUILT[key] = _build(credential, time_limit)
