@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from engine.core.moments import EPOCH, epoch_ms_json, utc_datetime_json
+from engine.core.moments import EPOCH, epoch_ms_reader, utc_datetime_json
 
 UTC = dt.UTC
 _EXACT = Context(prec=120, rounding=ROUND_HALF_UP, traps=[])  # quantizing 28 digits is exact
@@ -194,14 +194,14 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def json_reader(self, dialect: Dialect, fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """The moment as `datetime_json` text, straight from the driver's value (not NULL):
         SQLite's epoch milliseconds are written without building a datetime
-        (`epoch_ms_json`), PostgreSQL's aware datetime without the type's conversion to UTC
+        (`epoch_ms_reader`), PostgreSQL's aware datetime without the type's conversion to UTC
         (`utc_datetime_json`, which converts any other zone); a value in any other form goes
         to `fallback`."""
         if dialect.name == "postgresql":
             return lambda value: (
                 utc_datetime_json(value) if type(value) is dt.datetime else fallback(value)
             )
-        return lambda value: epoch_ms_json(value) if type(value) is int else fallback(value)
+        return epoch_ms_reader(fallback)
 
 
 class Date(TypeDecorator[dt.date]):

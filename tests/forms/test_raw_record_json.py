@@ -161,7 +161,8 @@ def texts() -> st.SearchStrategy[str | None]:
         st.none(),
         st.just(""),
         st.sampled_from(["商机", "客户 A", "北京市朝阳区", "0", "null"]),
-        st.text(max_size=12),
+        # What a record can hold: no NUL (PostgreSQL refuses it), no lone surrogate (refused).
+        st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12),
     )
 
 
@@ -309,7 +310,7 @@ def _both_paths(conn: Connection, reader: Reader, **options: Any) -> None:
     assert json.dumps(raw, ensure_ascii=False) == json.dumps(general, ensure_ascii=False)
 
 
-@examples(40)
+@examples(25)
 @given(values=st.lists(records(), min_size=1, max_size=4), zone=st.sampled_from(ZONES))
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 def test_raw_path_writes_the_general_paths_json(
