@@ -162,17 +162,25 @@ class RecordJson:
         straight from the driver's values. The rows are fetched as the driver returns them
         (through SQLAlchemy's fetch, so errors are translated as usual) without the column
         types' per-value conversions, and a row writer made once per form, caller's hidden
-        fields and column labels turns each row into its record in one dict display: decimals
+        fields and rights, and column labels turns each row into its record in one dict display: decimals
         and moments go from the driver's value to their JSON text directly
         (`FieldType.raw_json_reader`), other values through their column type's conversion and
         their field's writer, composed once. Columns are found by label, as in `page`."""
         result = conn.execute(statement, params)
         keys = tuple(result.keys())
+        # A label's column type can depend on the caller's rights (a title hidden from them is a
+        # typed NULL): plans are kept per rights fingerprint, as page shapes are, or else per
+        # the columns' types.
+        scope = self.sql._scope_key
+        if scope is None:
+            scope = tuple(
+                (type(c.type), getattr(c.type, "scale", None)) for c in statement.selected_columns
+            )
         cache = lru_on_layout(self.form, "row_writers")
-        plan: _RowPlan | None = cache.get((self.hidden, keys))
+        plan: _RowPlan | None = cache.get((self.hidden, scope, keys))
         if plan is None:
             plan = self._row_plan(conn.dialect, statement, keys, result.cursor.description)
-            cache.put((self.hidden, keys), plan)
+            cache.put((self.hidden, scope, keys), plan)
         rows = result.cursor_strategy.fetchall(result, result.cursor)
         if not rows:
             return []

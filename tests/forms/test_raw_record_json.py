@@ -25,6 +25,7 @@ from sqlalchemy import delete, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from engine.auth.permissions import FormAccess
 from engine.core.context import Actor
 from engine.core.moments import datetime_json, epoch_ms_json, utc_datetime_json
 from engine.core.sqltypes import INT64_MAX, ExactDecimal, UtcDateTime, from_epoch_ms
@@ -140,6 +141,17 @@ APP: dict[str, Any] = {
     ],
 }
 
+_NOT_STORED = {
+    "formula",
+    "lookup",
+    "rollup",
+    "subform",
+    "section",
+    "created_by",
+    "created_at",
+    "updated_by",
+    "updated_at",
+}
 USERS = [1, 2, 3]
 DEPARTMENTS = [1, 2]
 FILES = [1, 2]
@@ -188,6 +200,15 @@ def place() -> st.SearchStrategy[dict[str, Any] | None]:
             {"lat": st.floats(-90, 90), "lng": st.floats(-180, 180), "name": texts()}
         ),
     )
+
+
+_COLUMN_KEYS = (
+    "_deleted_at",
+    "_created_by",
+    "_updated_by",
+    "_owner",
+    *(f["key"] for f in APP["forms"][1]["fields"] if f["type"] not in _NOT_STORED),
+)
 
 
 def records() -> st.SearchStrategy[dict[str, Any]]:
@@ -324,6 +345,57 @@ def test_raw_path_writes_the_general_paths_json(
         reader = Reader(app.layout, app.form("item"), context(tz=zone))
         _both_paths(conn, reader, sort="_id", limit=10)
         _both_paths(conn, reader, sort="-when,_id", deleted=True, limit=10)
+        conn.rollback()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
+def test_callers_whose_titles_are_typed_otherwise_get_their_own_row_writer(
+    raw_app: Engine,
+) -> None:
+    """A relation's title hidden from a caller is a typed NULL under the same label: row
+    writers are kept per rights, so callers reading the same page one after the other each get
+    the general path's JSON."""
+    values = [
+        {"customer": 1, "price": Decimal("12.30"), "title": "一"},
+        {"customer": 2, "price": None, "title": None},
+        {"customer": 3, "price": Decimal("-0.05"), "title": ""},
+    ]
+    with raw_app.connect() as conn:
+        app = apps.load(conn, "raw")
+        full = dict.fromkeys(app.form("item").fields, "read_only")
+
+        def rights(name_hidden: bool, mark: str) -> FormAccess:
+            on_customer = FormAccess(
+                7,
+                (),
+                scopes={"view": ("all",)},
+                fields={"name": "hidden" if name_hidden else "read_only", "credit": "read_only"},
+                fingerprint=(mark, "customer"),
+            )
+            return FormAccess(
+                7,
+                (),
+                scopes={"view": ("all",)},
+                fields=full,
+                peers=lambda form: on_customer,
+                fingerprint=(mark,),
+            )
+
+        stored = [dict.fromkeys(_COLUMN_KEYS) | {"lines": []} | one for one in values]
+        for one in stored:
+            for key in ("_created_at", "_updated_at"):
+                one[key] = dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC)
+        _store(conn, app, stored)
+        readers = [
+            Reader(app.layout, app.form("item"), context(), access=rights(hidden, mark))
+            for hidden, mark in ((True, "a"), (False, "b"), (True, "a"))
+        ]
+        titles = []
+        for reader in [*readers, Reader(app.layout, app.form("item"), context())]:
+            _both_paths(conn, reader, sort="_id")
+            titles.append([i["customer"] for i in reader.list(conn, sort="_id").items])
+        assert titles[0][0] == titles[2][0] == {"_id": 1, "title": None, "restricted": True}
+        assert titles[1][0] == titles[3][0] == {"_id": 1, "title": "客户1"}
         conn.rollback()
 
 
