@@ -107,7 +107,7 @@ class Reader:
         total = None if found.count is None else COUNTS.count(conn, found.count, params)
         if limit == 0:  # the count alone: no page statement
             return Page([], total)
-        return Page(self.json.page(conn, conn.execute(found.page, params).all()), total)
+        return Page(self.json.read_page(conn, found.page, params), total)
 
     def get(
         self, conn: Connection, record_id: int, *, deleted: bool = False, action: str = "view"
