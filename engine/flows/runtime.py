@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.engine import Connection, Row
 
 from engine.apps.pipeline import AppRevision, load_revision
@@ -44,6 +44,7 @@ from engine.core.issues import Issue
 from engine.flows import assignees
 from engine.flows.field_access import check_edit, node_access
 from engine.flows.models import FlowEvent, FlowInstance, FlowTask, FlowToken, Notification
+from engine.forms.apps import LoadedApp
 from engine.forms.changes import EVENT_KINDS, LISTENERS, RecordChanged, emit
 from engine.forms.layout import FormLayout
 from engine.forms.query import Reader
@@ -129,6 +130,12 @@ def _label(value: Any) -> Any:
 # --- assignees ----------------------------------------------------------------------------------
 
 
+def _reads_record(entries: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether resolving `entries` needs the record: only `{"field": …}` entries read it (the
+    flow admin is a user or a role), so the others resolve without reading it."""
+    return any(not isinstance(entry, Mapping) or "field" in entry for entry in entries)
+
+
 def _resolve(
     conn: Connection,
     app_id: int,
@@ -169,6 +176,7 @@ class _Run:
     notes: list[dict[str, Any]] = field(default_factory=list)
     record_events: list[RecordChanged] = field(default_factory=list)
     _record: dict[str, Any] | None = None
+    _version: int | None = None
     state: str = RUNNING
 
     @property
@@ -194,6 +202,19 @@ class _Run:
                     raise
                 self._record = reader.get(self.conn, record_id, deleted=True)
         return self._record
+
+    def record_version(self) -> int:
+        """The record's `_version` (what its record events carry): from the record when it was
+        read, else one indexed read of that column alone, kept until the record is written."""
+        if self._record is not None:
+            return int(self._record.get("_version") or 0)
+        if self._version is None:
+            table = self.form.table
+            found = self.conn.execute(
+                select(table.c._version).where(table.c._id == int(self.instance.record_id))
+            ).scalar()
+            self._version = int(found or 0)
+        return self._version
 
     def holds(self, condition: str) -> bool:
         """Whether `condition` is true of the record, evaluated in SQL with read-time fields."""
@@ -252,7 +273,7 @@ class _Run:
                 form=self.form.key,
                 form_id=int(self.instance.form_id),
                 record_id=int(self.instance.record_id),
-                version=int(self.record().get("_version") or 0),
+                version=self.record_version(),
                 changes=data,
                 actor=self.actor,
                 channel="flow",
@@ -406,13 +427,13 @@ class _Run:
         return [edge["to"] for edge in edges]
 
     def assignees(self, node: str) -> tuple[int, ...]:
-        settings = self.plan.settings.get(node, {})
+        entries = self.plan.settings.get(node, {}).get("assignees", [])
         return _resolve(
             self.conn,
             int(self.instance.app_id),
-            settings.get("assignees", []),
+            entries,
             initiator_id=self.instance.initiator_id,
-            record=self.record(),
+            record=self.record() if _reads_record(entries) else {},
             flow_admin=self.plan.admin,
         )
 
@@ -473,23 +494,27 @@ class _Run:
 # --- loading ------------------------------------------------------------------------------------
 
 
-def _app_key(conn: Connection, app_id: int) -> str:
-    return str(conn.execute(select(App.key).where(App.id == app_id)).scalar_one())
-
-
 def _open_run(
-    conn: Connection, ctx: ExecutionContext, instance: Row[Any], app_key: str | None = None
+    conn: Connection,
+    ctx: ExecutionContext,
+    instance: Row[Any],
+    revision: AppRevision | None = None,
 ) -> _Run:
-    revision = load_revision(
-        conn, app_key or _app_key(conn, instance.app_id), int(instance.revision)
-    )
+    """The run of `instance` (a row of `_instance`, with its `app_key`), on its revision."""
+    if revision is None:
+        revision = load_revision(conn, instance.app_key, int(instance.revision))
     plan = FlowPlan.of(revision, instance.flow_key)
     form = revision.current.form(plan.form)
     return _Run(conn, ctx, instance, revision, plan, form, state=instance.state)
 
 
 def _instance(conn: Connection, instance_id: int) -> Row[Any]:
-    row = conn.execute(select(FlowInstance.__table__).where(FlowInstance.id == instance_id)).first()
+    """The instance's row and its app's key (`app_key`), in one statement (404 if none)."""
+    row = conn.execute(
+        select(FlowInstance.__table__, App.key.label("app_key"))
+        .join(App, App.id == FlowInstance.app_id)
+        .where(FlowInstance.id == instance_id)
+    ).first()
     if row is None:
         raise not_found()
     return row
@@ -501,6 +526,12 @@ def _instance(conn: Connection, instance_id: int) -> Row[Any]:
 def flow_of(conn: Connection, app_key: str, form_key: str) -> tuple[int, str] | None:
     """The live revision and the key of the flow bound to `form_key`, when it has one that can
     run (a flow with no nodes is a draft)."""
+    bound = _bound_flow(conn, app_key, form_key)
+    return None if bound is None else (bound[0].revision, bound[1])
+
+
+def _bound_flow(conn: Connection, app_key: str, form_key: str) -> tuple[LoadedApp, str] | None:
+    """The live app and the key of the runnable flow bound to `form_key` (see `flow_of`)."""
     from engine.forms import apps as forms_apps
 
     loaded = forms_apps.load(conn, app_key)
@@ -512,7 +543,7 @@ def flow_of(conn: Connection, app_key: str, form_key: str) -> tuple[int, str] | 
     found = next((f for f in flows if isinstance(f, dict) and f.get("key") == key), None)
     if found is None or not found.get("nodes"):
         return None
-    return loaded.revision, key
+    return loaded, key
 
 
 def start(
@@ -523,16 +554,19 @@ def start(
     form_key: str,
     record_id: int,
     initiator_id: int | None,
+    record_version: int | None = None,
 ) -> int | None:
     """Start the flow bound to the form on record `record_id`, on the app's live revision; the
-    new instance's id (None: the form has no runnable flow)."""
-    bound = flow_of(conn, app_key, form_key)
+    new instance's id (None: the form has no runnable flow). `record_version`: the record's
+    `_version` when the caller knows it (the listener, from the created event)."""
+    bound = _bound_flow(conn, app_key, form_key)
     if bound is None:
         return None
-    revision_number, flow_key = bound
-    revision = load_revision(conn, app_key, revision_number)
+    loaded, flow_key = bound
+    revision_number = loaded.revision
+    revision = load_revision(conn, app_key, revision_number, loaded)
     form = revision.current.form(form_key)
-    instance_id = conn.execute(
+    instance = conn.execute(
         insert(FlowInstance)
         .values(
             app_id=revision.current.id,
@@ -545,9 +579,11 @@ def start(
             version=1,
             started_at=ctx.now,
         )
-        .returning(FlowInstance.id)
-    ).scalar_one()
-    run = _open_run(conn, ctx, _instance(conn, instance_id), app_key)
+        .returning(*FlowInstance.__table__.c, literal(app_key).label("app_key"))
+    ).one()
+    instance_id = int(instance.id)
+    run = _open_run(conn, ctx, instance, revision)
+    run._version = record_version
     run.event("started")
     run.announce("flow_started")
     run.walk(run.plan.start_node())
@@ -807,7 +843,7 @@ def _resolve_admin(run: _Run) -> int | None:
         int(run.instance.app_id),
         [run.plan.admin] if run.plan.admin else [],
         initiator_id=None,
-        record=run.record(),
+        record={},  # the admin is a user or a role: no record needed
         flow_admin=run.plan.admin,
     )
     return users[0] if users else None
@@ -831,6 +867,7 @@ def _write_fields(run: _Run, node: str, data: Mapping[str, Any]) -> None:
     writer = Writer(run.revision.current.layout, run.revision.current.id, run.form, ctx)
     writer.update(run.conn, int(run.instance.record_id), {**values, "_version": version}, ctx.actor)
     run._record = None
+    run._version = None
 
 
 # --- the initiator's actions --------------------------------------------------------------------
