@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection, Row
 
 from engine.apps.pipeline import AppRevision, load_revision
@@ -74,6 +74,81 @@ def task_closed() -> ServiceError:
         message_zh="该待办已被处理或已关闭，请刷新后查看",
         message_en="This task has already been handled or is closed; reload to see its state",
     )
+
+
+# The statements of every action, built once: a statement built per call costs several times
+# its execution in SQLAlchemy's construction and cache-key work (bench/flow_bench.py).
+_TASK = select(FlowTask.__table__).where(FlowTask.id == bindparam("task"))
+_INSTANCE = (
+    select(FlowInstance.__table__, App.key.label("app_key"))
+    .join(App, App.id == FlowInstance.app_id)
+    .where(FlowInstance.id == bindparam("instance"))
+)
+_BUMP = (
+    update(FlowInstance)
+    .where(FlowInstance.id == bindparam("instance"), FlowInstance.version == bindparam("seen"))
+    .values(version=bindparam("raised"))
+)
+_SET_STATE = (
+    update(FlowInstance)
+    .where(FlowInstance.id == bindparam("instance"))
+    .values(state=bindparam("new_state"))
+)
+_FINISH_STATE = (
+    update(FlowInstance)
+    .where(FlowInstance.id == bindparam("instance"))
+    .values(state=bindparam("new_state"), finished_at=bindparam("at"))
+)
+_CANCEL_TASKS = (
+    update(FlowTask)
+    .where(FlowTask.instance_id == bindparam("instance"), FlowTask.state.in_(("open", "waiting")))
+    .values(state="cancelled")
+)
+_END_TOKENS = (
+    update(FlowToken)
+    .where(FlowToken.instance_id == bindparam("instance"), FlowToken.state != "done")
+    .values(state="done")
+)
+_NEW_TOKEN = (
+    insert(FlowToken)
+    .values(
+        instance_id=bindparam("instance"),
+        node=bindparam("at_node"),
+        state=bindparam("token_state"),
+        created_at=bindparam("at"),
+    )
+    .returning(FlowToken.id)
+)
+_END_TOKEN = update(FlowToken).where(FlowToken.id == bindparam("token")).values(state="done")
+_LIVE_TOKENS = (
+    select(func.count())
+    .select_from(FlowToken)
+    .where(FlowToken.instance_id == bindparam("instance"), FlowToken.state != "done")
+)
+_NEW_TASKS = insert(FlowTask).returning(FlowTask.id, sort_by_parameter_order=True)
+_CLOSE_TASK = (
+    update(FlowTask)
+    .where(FlowTask.id == bindparam("task"))
+    .values(
+        state="done",
+        action=bindparam("done_action"),
+        comment=bindparam("done_comment"),
+        acted_at=bindparam("at"),
+    )
+)
+_SIBLINGS = (
+    select(FlowTask.id, FlowTask.state, FlowTask.action, FlowTask.seq, FlowTask.assignee_id)
+    .where(FlowTask.token_id == bindparam("token"))
+    .order_by(FlowTask.seq, FlowTask.id)
+)
+_OPEN_TASK = update(FlowTask).where(FlowTask.id == bindparam("task")).values(state="open")
+_CANCEL_TOKEN_TASKS = (
+    update(FlowTask)
+    .where(FlowTask.token_id == bindparam("token"), FlowTask.state.in_(("open", "waiting")))
+    .values(state="cancelled")
+)
+_ADD_EVENTS = insert(FlowEvent)
+_ADD_NOTIFICATIONS = insert(Notification)
 
 
 def _bad(path: str, code: str, zh: str, en: str) -> ServiceError:
@@ -285,10 +360,10 @@ class _Run:
     def flush(self) -> None:
         """Write the timeline and notifications, then hand the record events to listeners."""
         if self.events:
-            self.conn.execute(insert(FlowEvent), self.events)
+            self.conn.execute(_ADD_EVENTS, self.events)
             self.events = []
         if self.notes:
-            self.conn.execute(insert(Notification), self.notes)
+            self.conn.execute(_ADD_NOTIFICATIONS, self.notes)
             self.notes = []
         if self.record_events:
             pending, self.record_events = self.record_events, []
@@ -302,32 +377,22 @@ class _Run:
         if expected is not None and expected != version:
             raise task_closed()
         changed = self.conn.execute(
-            update(FlowInstance)
-            .where(FlowInstance.id == self.id, FlowInstance.version == version)
-            .values(version=version + 1)
+            _BUMP, {"instance": self.id, "seen": version, "raised": version + 1}
         ).rowcount
         if changed != 1:
             raise task_closed()
 
     def set_state(self, state: str, *, finished: bool = False) -> None:
         self.state = state
-        values: dict[str, Any] = {"state": state}
+        values: dict[str, Any] = {"instance": self.id, "new_state": state}
         if finished:
-            values["finished_at"] = self.ctx.now
-        self.conn.execute(update(FlowInstance).where(FlowInstance.id == self.id).values(**values))
+            values["at"] = self.ctx.now
+        self.conn.execute(_FINISH_STATE if finished else _SET_STATE, values)
 
     def close_everything(self) -> None:
         """Cancel every open or waiting task and end every token."""
-        self.conn.execute(
-            update(FlowTask)
-            .where(FlowTask.instance_id == self.id, FlowTask.state.in_(("open", "waiting")))
-            .values(state="cancelled")
-        )
-        self.conn.execute(
-            update(FlowToken)
-            .where(FlowToken.instance_id == self.id, FlowToken.state != "done")
-            .values(state="done")
-        )
+        self.conn.execute(_CANCEL_TASKS, {"instance": self.id})
+        self.conn.execute(_END_TOKENS, {"instance": self.id})
 
     def finish(self, outcome: str) -> None:
         """End the instance with `outcome` (approved, rejected, withdrawn, cancelled)."""
@@ -341,16 +406,11 @@ class _Run:
 
     # -- the walk
     def new_token(self, node: str, state: str = "active") -> int:
-        return int(
-            self.conn.execute(
-                insert(FlowToken)
-                .values(instance_id=self.id, node=node, state=state, created_at=self.ctx.now)
-                .returning(FlowToken.id)
-            ).scalar_one()
-        )
+        values = {"instance": self.id, "at_node": node, "token_state": state, "at": self.ctx.now}
+        return int(self.conn.execute(_NEW_TOKEN, values).scalar_one())
 
     def end_token(self, token_id: int) -> None:
-        self.conn.execute(update(FlowToken).where(FlowToken.id == token_id).values(state="done"))
+        self.conn.execute(_END_TOKEN, {"token": token_id})
 
     def walk(self, node: str) -> None:
         """A new token enters `node`; run the graph until every token waits at a task node or
@@ -397,11 +457,7 @@ class _Run:
         if kind == "cc":
             self.copy(node)
         if kind == "end":
-            live = self.conn.execute(
-                select(func.count())
-                .select_from(FlowToken)
-                .where(FlowToken.instance_id == self.id, FlowToken.state != "done")
-            ).scalar_one()
+            live = self.conn.execute(_LIVE_TOKENS, {"instance": self.id}).scalar_one()
             if live == 0:
                 self.finish("approved")
             return []
@@ -456,9 +512,7 @@ class _Run:
             }
             for seq, user in enumerate(users)
         ]
-        ids = self.conn.execute(
-            insert(FlowTask).returning(FlowTask.id, sort_by_parameter_order=True), rows
-        ).scalars()
+        ids = self.conn.execute(_NEW_TASKS, rows).scalars()
         for task_id, user, row in zip(ids, users, rows, strict=True):
             if row["state"] == "open":
                 self.assigned(task_id, user, node)
@@ -484,9 +538,7 @@ class _Run:
             }
             for user in users
         ]
-        ids = self.conn.execute(
-            insert(FlowTask).returning(FlowTask.id, sort_by_parameter_order=True), rows
-        ).scalars()
+        ids = self.conn.execute(_NEW_TASKS, rows).scalars()
         for task_id, user in zip(ids, users, strict=True):
             self.notify(user, "cc", task_id, node=node, node_name=self.plan.node_name(node))
 
@@ -510,11 +562,7 @@ def _open_run(
 
 def _instance(conn: Connection, instance_id: int) -> Row[Any]:
     """The instance's row and its app's key (`app_key`), in one statement (404 if none)."""
-    row = conn.execute(
-        select(FlowInstance.__table__, App.key.label("app_key"))
-        .join(App, App.id == FlowInstance.app_id)
-        .where(FlowInstance.id == instance_id)
-    ).first()
+    row = conn.execute(_INSTANCE, {"instance": instance_id}).first()
     if row is None:
         raise not_found()
     return row
@@ -638,7 +686,7 @@ def act(
             "comment", "too_long", "意见不能超过 2000 个字符", "The comment is over 2000 characters"
         )
     user = ctx.actor.user_id
-    task = conn.execute(select(FlowTask.__table__).where(FlowTask.id == task_id)).first()
+    task = conn.execute(_TASK, {"task": task_id}).first()
     if task is None:
         raise not_found()
     if user is None or task.assignee_id != user:
@@ -682,9 +730,8 @@ def _not_allowed(action: str) -> ServiceError:
 
 def _close(run: _Run, task: Row[Any], action: str, comment: str | None) -> None:
     run.conn.execute(
-        update(FlowTask)
-        .where(FlowTask.id == task.id)
-        .values(state="done", action=action, comment=comment, acted_at=run.ctx.now)
+        _CLOSE_TASK,
+        {"task": task.id, "done_action": action, "done_comment": comment, "at": run.ctx.now},
     )
     run.event("task_done", task.node, task=int(task.id), action=action, comment=comment or "")
     run.announce("flow_task_done", node=task.node, action=action)
@@ -766,11 +813,7 @@ def _decide(
     if action == "reject":
         _reject(run, task, settings, comment)
         return
-    siblings = run.conn.execute(
-        select(FlowTask.id, FlowTask.state, FlowTask.action, FlowTask.seq, FlowTask.assignee_id)
-        .where(FlowTask.token_id == task.token_id)
-        .order_by(FlowTask.seq, FlowTask.id)
-    ).all()
+    siblings = run.conn.execute(_SIBLINGS, {"token": task.token_id}).all()
     passed = False
     if mode == "any":
         passed = True
@@ -783,18 +826,12 @@ def _decide(
         waiting = [s for s in siblings if s.state == "waiting"]
         if waiting:
             following = waiting[0]
-            run.conn.execute(
-                update(FlowTask).where(FlowTask.id == following.id).values(state="open")
-            )
+            run.conn.execute(_OPEN_TASK, {"task": following.id})
             run.assigned(int(following.id), int(following.assignee_id), task.node)
         else:
             passed = True
     if passed:
-        run.conn.execute(
-            update(FlowTask)
-            .where(FlowTask.token_id == task.token_id, FlowTask.state.in_(("open", "waiting")))
-            .values(state="cancelled")
-        )
+        run.conn.execute(_CANCEL_TOKEN_TASKS, {"token": task.token_id})
         run.end_token(task.token_id)
         for target in run.targets(task.node):
             run.walk(target)
