@@ -82,13 +82,16 @@ def _warm(flows: Flows) -> None:
 def test_statements_per_step_of_a_small_contract(store_engine: Engine) -> None:
     flows = set_up(store_engine, CONTRACT_LIKE)
     _warm(flows)
-    started = cost(store_engine, lambda: flows.create(items=[{"line": "10"}]))
+    created: list[int] = []
+    started = cost(store_engine, lambda: created.append(flows.create(items=[{"line": "10"}])))
     within("create, starting the flow", started)
+    [record] = created
     task = flows.task("bob")
     approved = cost(store_engine, lambda: flows.act("bob", "approve", task))
     within("approve, the node passes to the end", approved)
-    [instance] = [t for t in flows.tasks("erin", state="done") if t.id > task]
-    assert instance.kind == "cc"
+    [copied] = [t for t in flows.tasks("erin", state="done") if t.id > task]
+    assert copied.kind == "cc"
+    assert flows.state(record) == "approved"
 
 
 def test_statements_per_step_of_a_large_contract(store_engine: Engine) -> None:
