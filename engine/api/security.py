@@ -99,6 +99,16 @@ async def credential_present(request: Request) -> None:
         SESSION_COOKIE
     ):
         raise sessions.unauthorized()
+    # The credential itself is checked by the route's opening statement; should the request's
+    # parameters be refused before it runs, the refusal handler checks it first, so a bad
+    # credential still gets its 401 and never learns which parameters are wrong.
+    request.state.credential_unchecked = True
+
+
+def check_credential(request: Request) -> None:
+    """Authenticate `request` (raises the 401/403 `ServiceError` of a bad credential), for
+    refusals that happen before a route could check it (see `credential_present`)."""
+    _authenticate(request)
 
 
 def _refuse_token(request: Request, token: str) -> NoReturn:

@@ -201,6 +201,14 @@ def test_refusals_without_or_with_a_bad_credential(crm: dict[str, Any]) -> None:
     assert statuses(unknown) == [401]
     assert len(audited(crm)) == before + 1  # an unknown Bearer token is written down
     assert statuses(client(crm, "garbage")) == [401]
+    # A credential that is there but not valid: its 401 too comes before the parameters'
+    # refusal, so a stranger never learns which parameters are wrong.
+    for bad in (client(crm, "jimu_s_not-a-real-session-token"), client(crm, "garbage")):
+        for path in ("/records", "/records/1/history", "/recycle-bin"):
+            refused = bad.get(f"{CUSTOMERS}{path}", params={"limit": -1})
+            assert refused.status_code == 401, (path, refused.text)
+    valid = admin(crm).get(f"{CUSTOMERS}/records", params={"limit": -1})
+    assert valid.status_code == 400, valid.text  # a valid caller still hears about it
 
 
 def audited(crm: dict[str, Any]) -> list[dict[str, Any]]:
