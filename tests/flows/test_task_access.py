@@ -13,7 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from engine.flows.access import granting_task
 from tests.api.records_client import API, api_client
+from tests.flows.runtime_fixtures import IN_TURN, set_up
 
 PASSWORD = "Flow-password-42"
 DEALS = f"{API}/apps/shop/forms/deal/records"
@@ -347,3 +349,22 @@ def test_the_read_ends_with_the_task(shop: dict[str, TestClient]) -> None:
     assert alice.post(f"{DEALS}/{fourth['id']}/restore").status_code == 200
     assert not _reads(bob, fourth["id"]) and _reads(alice, fourth["id"])
     assert bob.get(f"{DEALS}/{fourth['id']}/files/{fourth['doc']}").status_code == 404
+
+
+def test_a_sequential_task_grants_nothing_until_its_turn(store_engine: Engine) -> None:
+    flows = set_up(store_engine, IN_TURN)
+    record = flows.create("alice", amount="100")
+    form_id = int(flows.instance(record).form_id)
+
+    def granting(user: str) -> tuple[str, str | None] | None:
+        with store_engine.connect() as conn:
+            task = granting_task(conn, flows.users[user], form_id, record)
+        return None if task is None else (task.state, task.action)
+
+    assert granting("bob") == ("open", None)
+    assert granting("carol") is None and granting("dave") is None  # waiting (依次)
+    flows.act("bob", "approve")
+    assert granting("bob") == ("done", "approve") and granting("carol") == ("open", None)
+    flows.act("carol", "reject")  # ends the instance: dave's waiting task is cancelled
+    assert granting("carol") == ("done", "reject") and granting("dave") is None
+    assert granting("erin") is None
