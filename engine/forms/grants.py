@@ -3,10 +3,10 @@
 An engine may let a member read a single record their roles do not reach — the flow engine
 lets the holder of an open, cc or done task read the record of its instance with the node's
 field access (`engine.flows.access`). Such an engine registers a `RecordGrant` in
-`RECORD_GRANTS`; the record service (`engine.forms.service.open_form` with `record`) asks the grants only
-after the member's own rights refused the record (404), and only for reading that one record
-(a record by id and the files in it): lists, counts, exports, history and writes never consult
-them. The forms engine never imports the engines that register grants.
+`RECORD_GRANTS`; the record service (`engine.forms.service.open_form` with `record`) asks
+the grants only after the member's own rights refused the record (404), and only for reading
+that one record (a record by id and the files in it): lists, counts, exports, history and
+writes never consult them. The forms engine never imports the engines that register grants.
 """
 
 from __future__ import annotations
