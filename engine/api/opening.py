@@ -84,11 +84,17 @@ def _build(credential: CredentialQuery, time_limit: bool) -> Select[Any]:
 
 
 def open_read(
-    conn: Connection, request: Request, app: str, form: str, limit_seconds: float
+    conn: Connection,
+    request: Request,
+    app: str,
+    form: str,
+    limit_seconds: float,
+    record: int | None = None,
 ) -> RecordService:
     """`form` of `app` opened for the request's caller with one statement (see the module):
     401 for a missing or invalid credential, 404 when the caller may not see the form.
-    `limit_seconds` > 0 (PostgreSQL): the statement also sets the transaction's time limit."""
+    `limit_seconds` > 0 (PostgreSQL): the statement also sets the transaction's time limit.
+    `record`: a read of that one record, which a flow task may allow (`open_as`)."""
     if request.method not in SAFE_METHODS:  # a cookie's unsafe request needs its CSRF check
         raise ValueError("open_read is for safe methods only")
     credential = credential_of(request)
@@ -116,19 +122,23 @@ def open_read(
         ip=client_ip(request),
         live=(first.jimu_app_id, first.jimu_revision),
         departments=departments if principal.user_id is not None else None,
+        record=record,
     )
 
 
 @contextmanager
-def reading(engine: Engine, request: Request, app: str, form: str) -> Iterator[RecordService]:
+def reading(
+    engine: Engine, request: Request, app: str, form: str, record: int | None = None
+) -> Iterator[RecordService]:
     """A read-only transaction under interactive work's time limit with `form` opened for the
     caller (`open_read`): on PostgreSQL the credential, the limit, the revision and the
-    departments are one statement, and the connection is the request's only one."""
+    departments are one statement, and the connection is the request's only one. `record`:
+    a read of that one record (a flow task may allow it beyond the caller's roles)."""
     with read_only(engine) as conn:
         seconds = seconds_for(request.app.state.settings, Work.INTERACTIVE)
         preset = conn.dialect.name == "postgresql"
         with statement_limit(conn, Work.INTERACTIVE, seconds, transaction_ends=True, preset=preset):
-            yield open_read(conn, request, app, form, seconds if preset else 0)
+            yield open_read(conn, request, app, form, seconds if preset else 0, record)
 
 
 __all__ = ["open_read", "opening_statement", "reading"]

@@ -91,11 +91,13 @@ def open_as(
     ip: str | None = None,
     live: tuple[int | None, int | None] | None = None,
     departments: tuple[int, ...] | None = None,
+    record: int | None = None,
 ) -> RecordService:
     """The form opened for `principal`: 404 when they may not use the app or view the form (no
     existence leak), 403 when `writes` and their credential is read-only. `live` (the app's
     id and live revision) and `departments` (the caller's): when the caller already read them
-    (engine.api.opening), no statement reads them again."""
+    (engine.api.opening), no statement reads them again. `record`: a read of that one record,
+    which a record grant (a flow task) may allow beyond their roles (`open_form`)."""
     if not principal.may_use_app(app):
         raise not_found()
     if writes and not principal.can_write:
@@ -103,7 +105,7 @@ def open_as(
     loaded = apps.load(conn, app, live)
     layout = loaded.form(form)
     caller = member_caller(conn, principal, loaded, layout, ip=ip, departments=departments)
-    return open_form(ctx, conn, loaded, form, caller)
+    return open_form(ctx, conn, loaded, form, caller, record=record)
 
 
 __all__ = ["auditor", "member_caller", "open_as"]

@@ -39,11 +39,17 @@ AUTHENTICATED = [Depends(credential_present)]
 
 
 def _open(
-    conn: Connection, app: str, form: str, principal: Principal, request: Request
+    conn: Connection,
+    app: str,
+    form: str,
+    principal: Principal,
+    request: Request,
+    record: int | None = None,
 ) -> RecordService:
     """The form opened for the caller through the record service (`engine.forms.service`):
     404 when they hold no access to it (no existence leak), 403 for a write with a read-only
-    token."""
+    token. `record`: a read of that one record, which a flow task may allow beyond the
+    caller's roles (`engine.flows.access`)."""
     return open_as(
         context_for(request, principal.actor()),
         conn,
@@ -52,6 +58,7 @@ def _open(
         form,
         writes=request.method not in SAFE_METHODS,
         ip=client_ip(request),
+        record=record,
     )
 
 
@@ -176,8 +183,9 @@ def get_record(
     engine: DbEngine,
     request: Request,
 ) -> Response:
-    """One live record (404 when missing or deleted)."""
-    with reading(engine, request, app, form) as service:
+    """One live record (404 when missing or deleted). Without a role that reaches it, an open,
+    cc or done flow task on it lets its holder read it with the node's field access."""
+    with reading(engine, request, app, form, record_id) as service:
         found = service.get(record_id)
     return record_answer(found)
 
