@@ -40,7 +40,7 @@ from engine.core.context import ExecutionContext
 from engine.core.errors import ServiceError, not_found
 from engine.core.registry import DuplicateNameError
 from engine.flows import inbox
-from engine.flows.field_access import NodeAccess, node_access
+from engine.flows.field_access import NodeAccess, check_edit, node_access
 from engine.flows.models import FlowInstance, FlowTask
 from engine.flows.runtime import FlowPlan
 from engine.forms import apps as forms_apps
@@ -257,6 +257,38 @@ def task_answer(
     }
 
 
+def check_action_data(
+    conn: Connection,
+    ctx: ExecutionContext,
+    task_id: int,
+    user_id: int,
+    caller_for: Callable[[LoadedApp, FormLayout], Caller],
+    data: Mapping[str, Any],
+) -> None:
+    """Refuse (422 `flow_field_locked` at `data.<key>`) edits sent with an action to fields the
+    task does not show as `edit` — the node's access narrowed by the holder's own rights, so a
+    field their role hides stays out of reach even where the node says `edit` (the runtime
+    checks the node alone)."""
+    keys = [key for key in data if key != "_version"]
+    if not keys:
+        return
+    answer = task_answer(conn, ctx, task_id, user_id, caller_for)
+    shown = answer["fields"]
+    locked = [key for key in keys if shown.get(key) != "edit"]
+    if not locked:
+        return
+    task = conn.execute(
+        select(*_TASK_COLUMNS)
+        .join(FlowInstance, FlowInstance.id == FlowTask.instance_id)
+        .where(FlowTask.id == task_id)
+    ).one()
+    app_key = answer["task"]["app"]
+    form = forms_apps.load(conn, app_key).form(answer["task"]["form"])
+    labels = node_fields(conn, app_key, task, form).labels
+    issues = check_edit(NodeAccess({}, labels), locked)
+    raise ServiceError(422, "validation_failed", [issue.under("data") for issue in issues])
+
+
 def _with_access(caller: Caller, access: TaskAccess) -> Caller:
     return replace(caller, access=access)
 
@@ -321,6 +353,7 @@ __all__ = [
     "ACTED",
     "NAME",
     "TaskAccess",
+    "check_action_data",
     "effective_fields",
     "granting_task",
     "grants",

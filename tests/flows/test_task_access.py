@@ -260,6 +260,15 @@ def test_the_node_narrows_a_role_and_grants_only_read(shop: dict[str, TestClient
     # the granted read allows no write
     changed = dave.patch(f"{DEALS}/{deal['id']}", json={"title": "改", "_version": 1})
     assert changed.status_code in (403, 404)
+    # nor through the action: the node makes the note editable, his role hides it
+    refused = dave.post(
+        f"{API}/tasks/{task['task']['id']}/act", json={"action": "approve", "data": {"note": "改"}}
+    )
+    assert refused.status_code == 422, refused.text
+    [issue] = refused.json()["error"]["issues"]
+    assert issue["path"] == "data.note" and issue["code"] == "flow_field_locked"
+    assert _task(dave)["id"] == task["task"]["id"]  # still open: nothing was done
+    assert shop["alice"].get(f"{DEALS}/{deal['id']}").json()["note"] == "请审批"
 
 
 def test_edits_only_through_the_action_and_only_the_nodes_edit_fields(

@@ -8,6 +8,7 @@ read-only token may not act (403).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -162,7 +163,14 @@ def act(
 ) -> dict[str, Any]:
     """Act on one of my open tasks; the instance's state and version afterwards."""
     ctx = _acting(principal, request)
+    ip = client_ip(request)
+
+    def caller_for(loaded: forms_apps.LoadedApp, form: FormLayout) -> Caller:
+        return member_caller(conn, principal, loaded, form, ip=ip)
+
     with engine.begin() as conn:
+        if isinstance(body.data, Mapping) and body.data:
+            access.check_action_data(conn, ctx, task_id, _member(principal), caller_for, body.data)
         done = runtime.act(
             conn,
             ctx,
