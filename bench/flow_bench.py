@@ -10,8 +10,10 @@ Contenders, each run in the same process on the same database, one after the oth
   approval then reads the row, deserialises it, completes one ready user task, runs the
   engine, serialises and UPDATEs the row, in one transaction. The share of time spent in
   `serialize_json`/`deserialize_json` is reported.
-- **Jimu**: a placeholder until the flow runtime lands (it raises NotImplementedError and is
-  skipped with a notice; no numbers are made up for it).
+- **Jimu** on the stock CRM pack (its own `contract_approval`, demo users and sample data): the
+  sales rep creates the contract with its line item through the record service (which starts
+  the instance in that transaction), then each approval is `engine.flows.runtime.act` as the
+  assignee (what `POST /tasks/{id}/act` runs), each in its own transaction.
 
 A *step* is one committed transaction: the start, and each approval (2 steps on the small
 branch, 3 on the large one). Printed per contender and database: instances/s, steps/s, ms per
@@ -28,7 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -41,6 +43,7 @@ from bench.bench_databases import add_database_option, each_database
 
 BPMN = Path(__file__).resolve().parent / "contract_approval.bpmn"
 SMALL, LARGE = 30_000, 80_000  # below and above the 50,000 threshold
+TIMEZONE = "Asia/Shanghai"
 
 
 def amount_of(index: int) -> int:
@@ -160,22 +163,116 @@ class SpiffWorkflowContender:
         return {"serialising": self.serialising}
 
 
+@dataclass
 class JimuContender:
-    """Placeholder: the Jimu flow runtime is being built in parallel. Once it lands, `setup`
-    installs the CRM pack on `url` and `run` creates a contract of `amount` as a sales rep
-    (starting the instance) and approves every open task as its assignees, through the flow
-    runtime's service calls, one transaction each."""
+    """Jimu's flow runtime on the stock CRM pack (installed with its sample organisation and
+    data, so the contract form's 合同审批 `contract_approval` is bound and the demo users hold
+    their roles). `run` is what the product commits, one transaction per step:
 
-    name = "Jimu"
+    - the submission: the sales rep `rep_a1` creates a contract with one line item through the
+      record service opened as that member (`engine.auth.callers.open_as`, what
+      `POST …/records` does); the flow listener starts the instance in that transaction and
+      routes it on the contract amount, a rollup of the lines;
+    - each approval: the open task of the instance is read, then `engine.flows.runtime.act`
+      approves it as its assignee (the same call as `POST /tasks/{id}/act`), and the
+      transaction commits.
+
+    The engine is Jimu's own (`engine_for_url`: on SQLite WAL, `BEGIN IMMEDIATE`, the write
+    queue), with its pool, as `jimu serve` runs it."""
+
+    name: str = "Jimu"
+    engine: Any = None
+    customer: int = 0
+    form_id: int = 0
+    principals: dict[str, Any] = field(default_factory=dict)
+    made: int = 0
+    open_task: Any = None
 
     def setup(self, url: str) -> None:
-        raise NotImplementedError("flow runtime lands next")
+        from sqlalchemy import bindparam, select
+
+        from engine import catalog
+        from engine.auth.principal import Principal
+        from engine.core.context import Actor, ExecutionContext
+        from engine.flows import listeners
+        from engine.flows.models import FlowInstance, FlowTask
+        from engine.store import engine_for_url, prepare_database
+        from engine.store.models import Form, User
+
+        self.engine = engine_for_url(url)
+        prepare_database(self.engine)
+        listeners.register()
+        with self.engine.begin() as conn:
+            catalog.install(
+                conn, "crm", sample_data=True, ctx=ExecutionContext.create(Actor(), TIMEZONE)
+            )
+            users = {row.username: row.id for row in conn.execute(select(User.username, User.id))}
+            self.form_id = int(
+                conn.execute(select(Form.id).where(Form.key == "contract")).scalar_one()
+            )
+        self.principals = {
+            name: Principal(user_id, name, False, "session") for name, user_id in users.items()
+        }
+        with self.engine.begin() as conn:
+            service = self._open(conn, "rep_a1", "customer")
+            self.customer = int(service.list(limit=1).items[0]["_id"])
+        # what the approver's inbox shows: the instance's open task (one statement, built once)
+        self.open_task = (
+            select(FlowTask.id, FlowTask.assignee_id)
+            .join(FlowInstance, FlowInstance.id == FlowTask.instance_id)
+            .where(
+                FlowInstance.form_id == self.form_id,
+                FlowInstance.record_id == bindparam("record"),
+                FlowTask.state == "open",
+            )
+            .order_by(FlowTask.id)
+            .limit(1)
+        )
+
+    def _open(self, conn: Any, username: str, form: str) -> Any:
+        from engine.auth.callers import open_as
+
+        principal = self.principals[username]
+        return open_as(self._ctx(principal), conn, principal, "crm", form, writes=True)
+
+    def _ctx(self, principal: Any) -> Any:
+        from engine.core.context import ExecutionContext
+
+        return ExecutionContext.create(principal.actor(), TIMEZONE)
 
     def run(self, amount: int) -> int:
-        raise NotImplementedError("flow runtime lands next")
+        from engine.flows import runtime
+
+        self.made += 1
+        contract = {
+            "title": f"合同 {self.made}",
+            "customer": self.customer,
+            "start_date": "2026-12-01",
+            "end_date": "2027-11-30",
+            "items": [{"product": "软件", "qty": 2, "price": str(amount // 2)}],
+        }
+        with self.engine.begin() as conn:  # step 1: the submission starts the instance
+            [record_id] = self._open(conn, "rep_a1", "contract").create_many([contract])
+        steps = 1
+        names = {p.user_id: p for p in self.principals.values()}
+        state = runtime.RUNNING
+        while state == runtime.RUNNING:  # each approval: the approver's open task, acted on
+            with self.engine.begin() as conn:
+                task = conn.execute(self.open_task, {"record": record_id}).first()
+                if task is None:
+                    break
+                principal = names[task.assignee_id]
+                done = runtime.act(conn, self._ctx(principal), int(task.id), "approve")
+            steps += 1
+            state = done.state
+        if state != "approved":
+            raise RuntimeError(f"contract {record_id} ended {state}")
+        return steps
 
     def teardown(self) -> None:
-        """Nothing to release."""
+        if self.engine is not None:
+            self.engine.dispose()
+            self.engine = None
 
     def extra(self) -> dict[str, float]:
         return {}

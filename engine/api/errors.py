@@ -160,6 +160,16 @@ async def _handle_http_exception(request: Request, exc: Exception) -> JSONRespon
 
 async def _handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if getattr(request.state, "credential_unchecked", False):
+        from starlette.concurrency import run_in_threadpool
+
+        from engine.api.security import check_credential
+        from engine.core.errors import ServiceError
+
+        try:
+            await run_in_threadpool(check_credential, request)
+        except ServiceError as refused:
+            return await _handle_service_error(request, refused)
     issues = _validation_issues(exc, pick_language(request))
     return error_response(
         400, "malformed_request", "请求格式不正确", "The request is malformed", issues, request

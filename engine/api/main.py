@@ -33,6 +33,7 @@ from engine.api.routes import (
 )
 from engine.api.ui import install_ui
 from engine.core.context import system_clock
+from engine.flows import access as flow_access
 from engine.flows import listeners as flow_listeners
 from engine.settings import Settings, get_settings
 
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
     Every request body is limited while it streams in (`engine.api.limits`)."""
     settings = settings or get_settings()
     flow_listeners.register()  # flows start, lock and cancel with record changes
+    flow_access.register()  # a flow task lets its holder read the record (record grant)
     app = FastAPI(
         title="Jimu",
         version=__version__,

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.auth import audit, sessions
-from engine.auth.directory import ADMIN_USERNAME, admin_user_id
+from engine.auth.directory import admin_token_query
 from engine.auth.principal import Principal
 from engine.core.errors import ServiceError
 from engine.store import write_queue
@@ -59,52 +60,106 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-def _authenticate(request: Request) -> Principal:
-    """Reads on a read-only connection, so on SQLite it never takes (nor waits for) the write
-    lock; only refusals are written down (their own transaction, after the read), and an API
-    token's hourly "last used" note only when the write lock is free at once (else a later
-    request notes it)."""
-    from engine.api.deps import read_only
+@dataclass(frozen=True)
+class Credential:
+    """The credential a request presents, as a query (engine.auth.sessions.CredentialQuery):
+    `kind` is ``admin`` (the admin token), ``bearer`` (a session or API token) or ``cookie``."""
 
-    engine = _engine(request)
-    ip = client_ip(request)
+    query: sessions.CredentialQuery
+    kind: str
+    token: str
+
+
+def credential_of(request: Request) -> Credential:
+    """The request's credential, read from its headers only (no database): 401 without one,
+    and an audited 401 for a Bearer token of no known kind."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() == "bearer" and token:
         if secrets.compare_digest(
             token.encode("utf-8", "surrogatepass"), _admin_token(request).encode()
         ):
-            with read_only(engine) as conn:
-                user_id = admin_user_id(conn)
-            return Principal(user_id, ADMIN_USERNAME, True, "admin_token")
+            return Credential(admin_token_query(), "admin", token)
         try:
-            with read_only(engine) as conn:
-                principal, use = sessions.read_bearer(conn, token)
+            return Credential(sessions.bearer_query(token), "bearer", token)
         except ServiceError:
-            with engine.begin() as conn:
-                audit.record(conn, "auth.bad_token", success=False, ip=ip, subject=token[:11])
-            raise sessions.unauthorized() from None
-        if use is not None:
-            with write_queue.try_begin(engine) as writer:
-                if writer is not None:
-                    sessions.note_token_use(writer, use, ip=ip)
-        return principal
+            _refuse_token(request, token)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise sessions.unauthorized()
-    with read_only(engine) as conn:
-        principal = sessions.from_session(conn, cookie, via="cookie")
-        csrf_failed = request.method not in SAFE_METHODS and not sessions.csrf_matches(
-            conn, principal, request.headers.get(CSRF_HEADER)
+    return Credential(sessions.session_query(cookie, via="cookie"), "cookie", cookie)
+
+
+async def credential_present(request: Request) -> None:
+    """A dependency for routes that authenticate inside their own statement
+    (engine.api.opening): a 401 up front, before the request's parameters are checked, when
+    the request carries no credential at all. On the event loop: it reads only headers."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not (scheme.lower() == "bearer" and token.strip()) and not request.cookies.get(
+        SESSION_COOKIE
+    ):
+        raise sessions.unauthorized()
+    # The credential itself is checked by the route's opening statement; should the request's
+    # parameters be refused before it runs, the refusal handler checks it first, so a bad
+    # credential still gets its 401 and never learns which parameters are wrong.
+    request.state.credential_unchecked = True
+
+
+def check_credential(request: Request) -> None:
+    """Authenticate `request` (raises the 401/403 `ServiceError` of a bad credential), for
+    refusals that happen before a route could check it (see `credential_present`)."""
+    _authenticate(request)
+
+
+def _refuse_token(request: Request, token: str) -> NoReturn:
+    with _engine(request).begin() as conn:
+        audit.record(
+            conn, "auth.bad_token", success=False, ip=client_ip(request), subject=token[:11]
         )
+    raise sessions.unauthorized() from None
+
+
+def settle(request: Request, credential: Credential, row: Any) -> Principal:
+    """The caller from the row of `credential`'s query (None: no row): a 401 when it is not
+    valid (audited for Bearer tokens), and an API token's hourly "last used" note, written
+    only when the write lock is free at once (else a later request notes it)."""
+    try:
+        principal, use = credential.query.caller(row)
+    except ServiceError:
+        if credential.kind == "bearer":
+            _refuse_token(request, credential.token)
+        raise
+    if use is not None:
+        with write_queue.try_begin(_engine(request)) as writer:
+            if writer is not None:
+                sessions.note_token_use(writer, use, ip=client_ip(request))
+    return principal
+
+
+def _authenticate(request: Request) -> Principal:
+    """Reads on a read-only connection, so on SQLite it never takes (nor waits for) the write
+    lock; only refusals are written down (their own transaction), and an API token's hourly
+    "last used" note only when the write lock is free at once (else a later request notes
+    it)."""
+    from engine.api.deps import read_only
+
+    credential = credential_of(request)
+    query = credential.query
+    csrf_failed = False
+    with read_only(_engine(request)) as conn:
+        principal = settle(request, credential, conn.execute(query.statement, query.params).first())
+        if credential.kind == "cookie" and request.method not in SAFE_METHODS:
+            csrf_failed = not sessions.csrf_matches(
+                conn, principal, request.headers.get(CSRF_HEADER)
+            )
     if csrf_failed:
-        with engine.begin() as conn:
+        with _engine(request).begin() as conn:
             audit.record(
                 conn,
                 "auth.csrf_failed",
                 actor_id=principal.user_id,
                 success=False,
-                ip=ip,
+                ip=client_ip(request),
                 subject=f"{request.method} {request.url.path}"[:200],
             )
         raise ServiceError(

@@ -276,10 +276,14 @@ def _typed(definition: dict[str, Any]) -> tuple[AppDefinition, tuple[Issue, ...]
     return AppDefinition.model_validate(kept), issues
 
 
-def load_revision(conn: Connection, key: str, revision: int) -> AppRevision:
+def load_revision(
+    conn: Connection, key: str, revision: int, current: LoadedApp | None = None
+) -> AppRevision:
     """Revision `revision` of app `key` with its plans, and the live revision (404 when either
-    does not exist). Plans of revisions published before plans were stored are built now."""
-    current = forms_apps.load(conn, key)
+    does not exist). Plans of revisions published before plans were stored are built now.
+    `current`: the live revision when the caller has just loaded it in this transaction."""
+    if current is None or current.key != key:
+        current = forms_apps.load(conn, key)
     cache = _revisions(conn)
     stored = cache.get((current.id, revision))
     if stored is None:

@@ -45,14 +45,18 @@ def member_caller(
     form: FormLayout,
     *,
     ip: str | None = None,
+    departments: tuple[int, ...] | None = None,
 ) -> Caller:
     """`principal` as a caller of `form`: unrestricted for administrators (CURRENT_USER() is
-    still them), their roles' union otherwise."""
+    still them), their roles' union otherwise. `departments`: the caller's, when already read
+    (engine.api.opening), else one statement reads them."""
     linkage = source_access(principal, loaded.id, loaded.layout.spec)
     write = auditor(principal.user_id, ip)
     if principal.is_admin:
         user = principal.user_id
-        who = Who(user, user_departments(conn, user)) if user is not None else NOBODY
+        if user is not None and departments is None:
+            departments = user_departments(conn, user)
+        who = Who(user, departments) if user is not None and departments is not None else NOBODY
         return Caller(
             "member",
             None,
@@ -62,7 +66,9 @@ def member_caller(
             via=principal.via,
             audit=write,
         )
-    access = form_access(conn, principal, loaded.id, loaded.layout.spec, form)
+    access = form_access(
+        conn, principal, loaded.id, loaded.layout.spec, form, departments=departments
+    )
     return Caller(
         "member",
         access,
@@ -83,16 +89,23 @@ def open_as(
     *,
     writes: bool,
     ip: str | None = None,
+    live: tuple[int | None, int | None] | None = None,
+    departments: tuple[int, ...] | None = None,
+    record: int | None = None,
 ) -> RecordService:
     """The form opened for `principal`: 404 when they may not use the app or view the form (no
-    existence leak), 403 when `writes` and their credential is read-only."""
+    existence leak), 403 when `writes` and their credential is read-only. `live` (the app's
+    id and live revision) and `departments` (the caller's): when the caller already read them
+    (engine.api.opening), no statement reads them again. `record`: a read of that one record,
+    which a record grant (a flow task) may allow beyond their roles (`open_form`)."""
     if not principal.may_use_app(app):
         raise not_found()
     if writes and not principal.can_write:
         raise forbidden()
-    loaded = apps.load(conn, app)
+    loaded = apps.load(conn, app, live)
     layout = loaded.form(form)
-    return open_form(ctx, conn, loaded, form, member_caller(conn, principal, loaded, layout, ip=ip))
+    caller = member_caller(conn, principal, loaded, layout, ip=ip, departments=departments)
+    return open_form(ctx, conn, loaded, form, caller, record=record)
 
 
 __all__ = ["auditor", "member_caller", "open_as"]

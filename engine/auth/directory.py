@@ -17,7 +17,8 @@ from sqlalchemy.sql import Select
 
 from engine.auth import audit
 from engine.auth.credentials import hash_password, password_problem
-from engine.auth.sessions import revoke_credentials
+from engine.auth.principal import Principal
+from engine.auth.sessions import CredentialQuery, revoke_credentials
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
 from engine.store.models import App, Department, Role, RoleMember, User, UserDepartment, utcnow
@@ -73,6 +74,19 @@ _ADMIN_ID = select(User.id).where(User.username == ADMIN_USERNAME)  # every admi
 def admin_user_id(conn: Connection) -> int | None:
     """The id of the user `admin` (the actor of the admin token)."""
     return conn.execute(_ADMIN_ID).scalar_one_or_none()
+
+
+def admin_token_query() -> CredentialQuery:
+    """The admin token's caller as a credential query: the user `admin` (its id None when
+    there is no such user, as :func:`admin_user_id`)."""
+    return _ADMIN_TOKEN
+
+
+def _admin_caller(row: Any) -> tuple[Principal, None]:
+    return Principal(row.id if row is not None else None, ADMIN_USERNAME, True, "admin_token"), None
+
+
+_ADMIN_TOKEN = CredentialQuery(_ADMIN_ID, {}, _admin_caller, user_column="id")
 
 
 def user_json(conn: Connection, row: Any) -> dict[str, Any]:
@@ -515,6 +529,7 @@ __all__ = [
     "ADMIN_USERNAME",
     "CreatedAdmin",
     "add_member",
+    "admin_token_query",
     "admin_user_id",
     "create_department",
     "create_role",

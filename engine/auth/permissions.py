@@ -195,14 +195,22 @@ def held_roles(
 
 
 def form_access(
-    conn: Connection, principal: Principal, app_id: int, spec: AppSpec, form: FormLayout
+    conn: Connection,
+    principal: Principal,
+    app_id: int,
+    spec: AppSpec,
+    form: FormLayout,
+    *,
+    departments: tuple[int, ...] | None = None,
 ) -> FormAccess:
-    """The caller's rights on `form` of the app (everything for administrators)."""
+    """The caller's rights on `form` of the app (everything for administrators).
+    `departments`: the caller's (`user_departments`), when already read."""
     if principal.is_admin:
         return FormAccess(principal.user_id, (), everything=True, fingerprint=("admin",))
     if principal.user_id is None:
         return FormAccess(None, ())
-    departments = user_departments(conn, principal.user_id)
+    if departments is None:
+        departments = user_departments(conn, principal.user_id)
     keys = held_roles(conn, app_id, principal.user_id, departments)
     roles = [role for role in spec.roles if role.key in keys]
     return combine(principal.user_id, departments, roles, form, app=spec)

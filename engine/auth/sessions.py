@@ -23,10 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from engine.auth import audit
@@ -334,10 +335,34 @@ class TokenUse:
 def read_bearer(conn: Connection, token: str) -> tuple[Principal, TokenUse | None]:
     """The caller behind a session or API token, reading only (401 when it is not valid), and
     the token use to note, if due: the caller writes it when the write lock is free."""
+    return bearer_query(token).read(conn)
+
+
+@dataclass(frozen=True)
+class CredentialQuery:
+    """A credential as one SELECT of at most one row (the caller's, with a `user_id` column)
+    and how that row becomes the caller: `caller(row)` is the Principal and the token use to
+    note, or a 401 when there is no row or the credential is not valid (expired, deactivated).
+
+    The records read routes fold `statement` into the statement that opens the read
+    (engine.api.opening), so the credential costs no statement of its own."""
+
+    statement: Select[*tuple[Any, ...]]
+    params: dict[str, Any]
+    caller: Callable[[Any], tuple[Principal, TokenUse | None]]
+    user_column: str = "user_id"  # the statement's column holding the caller's user id
+
+    def read(self, conn: Connection) -> tuple[Principal, TokenUse | None]:
+        """The caller, in one statement of its own."""
+        return self.caller(conn.execute(self.statement, self.params).first())
+
+
+def bearer_query(token: str) -> CredentialQuery:
+    """The query of a session or API token (a 401 at once for any other token)."""
     if token.startswith(SESSION_PREFIX):
-        return from_session(conn, token, via="session"), None
+        return session_query(token, via="session")
     if token.startswith(API_TOKEN_PREFIX):
-        return _from_api_token(conn, token)
+        return _api_token_query(token)
     raise unauthorized()
 
 
@@ -378,15 +403,27 @@ _LIVE_SESSION = (
 
 
 def from_session(conn: Connection, token: str, *, via: str) -> Principal:
-    row = conn.execute(_LIVE_SESSION, {"token_hash": token_hash(token), "now": utcnow()}).first()
-    if row is None or not row.is_active:
-        raise unauthorized()
-    return Principal(
-        row.user_id,
-        row.username,
-        row.is_admin,
-        "cookie" if via == "cookie" else "session",
-        session_id=row.session_id,
+    principal, _ = session_query(token, via=via).read(conn)
+    return principal
+
+
+def session_query(token: str, *, via: str) -> CredentialQuery:
+    """The query of a session token (Bearer or cookie): a live session of an active user."""
+
+    def caller(row: Any) -> tuple[Principal, TokenUse | None]:
+        if row is None or not row.is_active:
+            raise unauthorized()
+        principal = Principal(
+            row.user_id,
+            row.username,
+            row.is_admin,
+            "cookie" if via == "cookie" else "session",
+            session_id=row.session_id,
+        )
+        return principal, None
+
+    return CredentialQuery(
+        _LIVE_SESSION, {"token_hash": token_hash(token), "now": utcnow()}, caller
     )
 
 
@@ -400,13 +437,21 @@ def csrf_matches(conn: Connection, principal: Principal, csrf: str | None) -> bo
     return stored is not None and secrets.compare_digest(stored, token_hash(csrf))
 
 
-def _from_api_token(conn: Connection, token: str) -> tuple[Principal, TokenUse | None]:
+_API_TOKEN = (
+    select(ApiToken.__table__, User.username, User.is_admin, User.is_active)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)  # built once: every API-token request runs it
+
+
+def _api_token_query(token: str) -> CredentialQuery:
     now = utcnow()
-    row = conn.execute(
-        select(ApiToken.__table__, User.username, User.is_admin, User.is_active)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_hash(token), ApiToken.revoked_at.is_(None))
-    ).first()
+    return CredentialQuery(
+        _API_TOKEN, {"token_hash": token_hash(token)}, lambda row: _api_token_caller(row, now)
+    )
+
+
+def _api_token_caller(row: Any, now: dt.datetime) -> tuple[Principal, TokenUse | None]:
     if row is None or not row.is_active or (row.expires_at is not None and row.expires_at <= now):
         raise unauthorized()
     use = None
@@ -426,8 +471,10 @@ def _from_api_token(conn: Connection, token: str) -> tuple[Principal, TokenUse |
 
 
 __all__ = [
+    "CredentialQuery",
     "LoginResult",
     "TokenUse",
+    "bearer_query",
     "change_password",
     "csrf_matches",
     "from_bearer",
@@ -437,6 +484,7 @@ __all__ = [
     "note_token_use",
     "read_bearer",
     "revoke_credentials",
+    "session_query",
     "throttled_for",
     "too_many_attempts",
     "unauthorized",

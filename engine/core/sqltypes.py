@@ -22,7 +22,8 @@ reads these types to know how a column is represented.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 from sqlalchemy import types as sa
@@ -30,8 +31,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from engine.core.moments import EPOCH, epoch_ms_reader, utc_datetime_json
+
 UTC = dt.UTC
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_EXACT = Context(prec=120, rounding=ROUND_HALF_UP, traps=[])  # quantizing 28 digits is exact
 INT64_MAX = 2**63 - 1
 MAX_SCALE = 10
 
@@ -101,6 +104,47 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
         return process
 
+    def json_reader(self, dialect: Dialect, fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """The value as text with exactly `scale` places ("12.50", "-0.05"), straight from the
+        driver's value (not NULL): the text ``format(value.quantize(10**-scale), "f")`` of the
+        Decimal this type would return. SQLite's scaled integer is split by integer division,
+        PostgreSQL's Decimal (already of this scale) is formatted without the type's copy;
+        a value in any other form goes to `fallback` (the general path)."""
+        scale = self.scale
+        if dialect.name == "postgresql":
+            quantum = Decimal(1).scaleb(-scale)
+
+            def from_decimal(value: Any) -> Any:
+                if type(value) is not Decimal:
+                    return fallback(value)
+                return format(value.quantize(quantum, ROUND_HALF_UP, _EXACT), "f")
+
+            return from_decimal
+        if scale == 0:
+            return lambda value: str(value) if type(value) is int else fallback(value)
+        unit = 10**scale
+        if scale <= 3:
+            fractions = tuple(f".{part:0{scale}d}" for part in range(unit))
+
+            def from_scaled(value: Any) -> Any:
+                if type(value) is not int:
+                    return fallback(value)
+                if value < 0:
+                    whole, part = divmod(-value, unit)
+                    return f"-{whole}{fractions[part]}"
+                whole, part = divmod(value, unit)
+                return f"{whole}{fractions[part]}"
+
+            return from_scaled
+
+        def from_long_scaled(value: Any) -> Any:
+            if type(value) is not int:
+                return fallback(value)
+            whole, part = divmod(abs(value), unit)
+            return f"{'-' if value < 0 else ''}{whole}.{part:0{scale}d}"
+
+        return from_long_scaled
+
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
     """An instant in UTC with millisecond precision; naive values are taken as UTC."""
@@ -146,6 +190,18 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
             return self.process_result_value(value, dialect)
 
         return process
+
+    def json_reader(self, dialect: Dialect, fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """The moment as `datetime_json` text, straight from the driver's value (not NULL):
+        SQLite's epoch milliseconds are written without building a datetime
+        (`epoch_ms_reader`), PostgreSQL's aware datetime without the type's conversion to UTC
+        (`utc_datetime_json`, which converts any other zone); a value in any other form goes
+        to `fallback`."""
+        if dialect.name == "postgresql":
+            return lambda value: (
+                utc_datetime_json(value) if type(value) is dt.datetime else fallback(value)
+            )
+        return epoch_ms_reader(fallback)
 
 
 class Date(TypeDecorator[dt.date]):
@@ -222,6 +278,10 @@ def _blank_as_none(value: Any) -> Any:
     return value or None
 
 
+blank_as_none = _blank_as_none
+"""What `Text` reads for a driver's value on either database: "" and NULL are blank."""
+
+
 class Boolean(TypeDecorator[bool]):
     """TRUE/FALSE: BOOLEAN, or INTEGER 0/1 on SQLite (no CHECK constraint)."""
 
@@ -239,6 +299,7 @@ __all__ = [
     "Text",
     "Time",
     "UtcDateTime",
+    "blank_as_none",
     "from_epoch_ms",
     "to_epoch_ms",
 ]

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.engine import Connection
 
 from engine.core.errors import ServiceError
@@ -164,17 +164,24 @@ class RoleKind(AssigneeKind):
         return found
 
 
+# Built once: a statement built per call costs more than its execution (bench/flow_bench.py).
+_ROLE_ROWS = (
+    select(Role.key, RoleMember.user_id, RoleMember.department_id)
+    .outerjoin(RoleMember, RoleMember.role_id == Role.id)
+    .where(Role.app_id == bindparam("app"), Role.key.in_(bindparam("keys", expanding=True)))
+)
+_ACTIVE_USERS = select(User.id).where(
+    User.id.in_(bindparam("users", expanding=True)), User.is_active.is_(True)
+)
+
+
 def role_members(conn: Connection, app_id: int, keys: set[str]) -> dict[str, tuple[int, ...]]:
     """The active members of each of the app's roles `keys` (missing roles are left out), by
     user id: two statements — the roles' member rows, then the users of the departments given
     a role (and the departments below them) with the direct members' active flags."""
     if not keys:
         return {}
-    rows = conn.execute(
-        select(Role.key, RoleMember.user_id, RoleMember.department_id)
-        .outerjoin(RoleMember, RoleMember.role_id == Role.id)
-        .where(Role.app_id == app_id, Role.key.in_(sorted(keys)))
-    ).all()
+    rows = conn.execute(_ROLE_ROWS, {"app": app_id, "keys": sorted(keys)}).all()
     direct: dict[str, set[int]] = {row.key: set() for row in rows}
     roots: dict[int, set[str]] = {}
     for row in rows:
@@ -185,6 +192,13 @@ def role_members(conn: Connection, app_id: int, keys: set[str]) -> dict[str, tup
     users = {u for ids in direct.values() for u in ids}
     if not users and not roots:
         return {key: () for key in direct}
+    if not roots:  # direct members only (the usual case): one statement built once
+        held_direct: dict[str, set[int]] = {key: set() for key in direct}
+        for user_id in conn.execute(_ACTIVE_USERS, {"users": sorted(users)}).scalars():
+            for key, ids in direct.items():
+                if user_id in ids:
+                    held_direct[key].add(user_id)
+        return {key: tuple(sorted(ids)) for key, ids in held_direct.items()}
     parts = []
     if users:
         parts.append(

@@ -47,21 +47,25 @@ def on_record_changes(
     if not events or events[0].kind not in ("created", "updated", "deleted"):
         return
     first = events[0]
-    if not _bound(conn, first):
-        return
-    if first.kind == "created":
+    if first.kind == "created":  # `start` itself finds whether a flow is bound
         if ctx.channel == "import":
             return
         for event in events:
-            runtime.start(
+            started = runtime.start(
                 conn,
                 ctx,
                 app_key=event.app,
                 form_key=event.form,
                 record_id=event.record_id,
                 initiator_id=event.actor if event.actor is not None else ctx.actor.owner,
+                record_version=event.version,
             )
-    elif first.kind == "updated":
+            if started is None:  # no runnable flow: the same for every record of the call
+                return
+        return
+    if not _bound(conn, first):
+        return
+    if first.kind == "updated":
         if ctx.channel == "flow":
             return
         running = runtime.live_instances(

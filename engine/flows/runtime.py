@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection, Row
 
 from engine.apps.pipeline import AppRevision, load_revision
@@ -44,6 +44,7 @@ from engine.core.issues import Issue
 from engine.flows import assignees
 from engine.flows.field_access import check_edit, node_access
 from engine.flows.models import FlowEvent, FlowInstance, FlowTask, FlowToken, Notification
+from engine.forms.apps import LoadedApp
 from engine.forms.changes import EVENT_KINDS, LISTENERS, RecordChanged, emit
 from engine.forms.layout import FormLayout
 from engine.forms.query import Reader
@@ -73,6 +74,81 @@ def task_closed() -> ServiceError:
         message_zh="该待办已被处理或已关闭，请刷新后查看",
         message_en="This task has already been handled or is closed; reload to see its state",
     )
+
+
+# The statements of every action, built once: a statement built per call costs several times
+# its execution in SQLAlchemy's construction and cache-key work (bench/flow_bench.py).
+_TASK = select(FlowTask.__table__).where(FlowTask.id == bindparam("task"))
+_INSTANCE = (
+    select(FlowInstance.__table__, App.key.label("app_key"))
+    .join(App, App.id == FlowInstance.app_id)
+    .where(FlowInstance.id == bindparam("instance"))
+)
+_BUMP = (
+    update(FlowInstance)
+    .where(FlowInstance.id == bindparam("instance"), FlowInstance.version == bindparam("seen"))
+    .values(version=bindparam("raised"))
+)
+_SET_STATE = (
+    update(FlowInstance)
+    .where(FlowInstance.id == bindparam("instance"))
+    .values(state=bindparam("new_state"))
+)
+_FINISH_STATE = (
+    update(FlowInstance)
+    .where(FlowInstance.id == bindparam("instance"))
+    .values(state=bindparam("new_state"), finished_at=bindparam("at"))
+)
+_CANCEL_TASKS = (
+    update(FlowTask)
+    .where(FlowTask.instance_id == bindparam("instance"), FlowTask.state.in_(("open", "waiting")))
+    .values(state="cancelled")
+)
+_END_TOKENS = (
+    update(FlowToken)
+    .where(FlowToken.instance_id == bindparam("instance"), FlowToken.state != "done")
+    .values(state="done")
+)
+_NEW_TOKEN = (
+    insert(FlowToken)
+    .values(
+        instance_id=bindparam("instance"),
+        node=bindparam("at_node"),
+        state=bindparam("token_state"),
+        created_at=bindparam("at"),
+    )
+    .returning(FlowToken.id)
+)
+_END_TOKEN = update(FlowToken).where(FlowToken.id == bindparam("token")).values(state="done")
+_LIVE_TOKENS = (
+    select(func.count())
+    .select_from(FlowToken)
+    .where(FlowToken.instance_id == bindparam("instance"), FlowToken.state != "done")
+)
+_NEW_TASKS = insert(FlowTask).returning(FlowTask.id, sort_by_parameter_order=True)
+_CLOSE_TASK = (
+    update(FlowTask)
+    .where(FlowTask.id == bindparam("task"))
+    .values(
+        state="done",
+        action=bindparam("done_action"),
+        comment=bindparam("done_comment"),
+        acted_at=bindparam("at"),
+    )
+)
+_SIBLINGS = (
+    select(FlowTask.id, FlowTask.state, FlowTask.action, FlowTask.seq, FlowTask.assignee_id)
+    .where(FlowTask.token_id == bindparam("token"))
+    .order_by(FlowTask.seq, FlowTask.id)
+)
+_OPEN_TASK = update(FlowTask).where(FlowTask.id == bindparam("task")).values(state="open")
+_CANCEL_TOKEN_TASKS = (
+    update(FlowTask)
+    .where(FlowTask.token_id == bindparam("token"), FlowTask.state.in_(("open", "waiting")))
+    .values(state="cancelled")
+)
+_ADD_EVENTS = insert(FlowEvent)
+_ADD_NOTIFICATIONS = insert(Notification)
 
 
 def _bad(path: str, code: str, zh: str, en: str) -> ServiceError:
@@ -129,6 +205,12 @@ def _label(value: Any) -> Any:
 # --- assignees ----------------------------------------------------------------------------------
 
 
+def _reads_record(entries: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether resolving `entries` needs the record: only `{"field": …}` entries read it (the
+    flow admin is a user or a role), so the others resolve without reading it."""
+    return any(not isinstance(entry, Mapping) or "field" in entry for entry in entries)
+
+
 def _resolve(
     conn: Connection,
     app_id: int,
@@ -169,6 +251,7 @@ class _Run:
     notes: list[dict[str, Any]] = field(default_factory=list)
     record_events: list[RecordChanged] = field(default_factory=list)
     _record: dict[str, Any] | None = None
+    _version: int | None = None
     state: str = RUNNING
 
     @property
@@ -194,6 +277,19 @@ class _Run:
                     raise
                 self._record = reader.get(self.conn, record_id, deleted=True)
         return self._record
+
+    def record_version(self) -> int:
+        """The record's `_version` (what its record events carry): from the record when it was
+        read, else one indexed read of that column alone, kept until the record is written."""
+        if self._record is not None:
+            return int(self._record.get("_version") or 0)
+        if self._version is None:
+            table = self.form.table
+            found = self.conn.execute(
+                select(table.c._version).where(table.c._id == int(self.instance.record_id))
+            ).scalar()
+            self._version = int(found or 0)
+        return self._version
 
     def holds(self, condition: str) -> bool:
         """Whether `condition` is true of the record, evaluated in SQL with read-time fields."""
@@ -252,7 +348,7 @@ class _Run:
                 form=self.form.key,
                 form_id=int(self.instance.form_id),
                 record_id=int(self.instance.record_id),
-                version=int(self.record().get("_version") or 0),
+                version=self.record_version(),
                 changes=data,
                 actor=self.actor,
                 channel="flow",
@@ -264,10 +360,10 @@ class _Run:
     def flush(self) -> None:
         """Write the timeline and notifications, then hand the record events to listeners."""
         if self.events:
-            self.conn.execute(insert(FlowEvent), self.events)
+            self.conn.execute(_ADD_EVENTS, self.events)
             self.events = []
         if self.notes:
-            self.conn.execute(insert(Notification), self.notes)
+            self.conn.execute(_ADD_NOTIFICATIONS, self.notes)
             self.notes = []
         if self.record_events:
             pending, self.record_events = self.record_events, []
@@ -281,32 +377,22 @@ class _Run:
         if expected is not None and expected != version:
             raise task_closed()
         changed = self.conn.execute(
-            update(FlowInstance)
-            .where(FlowInstance.id == self.id, FlowInstance.version == version)
-            .values(version=version + 1)
+            _BUMP, {"instance": self.id, "seen": version, "raised": version + 1}
         ).rowcount
         if changed != 1:
             raise task_closed()
 
     def set_state(self, state: str, *, finished: bool = False) -> None:
         self.state = state
-        values: dict[str, Any] = {"state": state}
+        values: dict[str, Any] = {"instance": self.id, "new_state": state}
         if finished:
-            values["finished_at"] = self.ctx.now
-        self.conn.execute(update(FlowInstance).where(FlowInstance.id == self.id).values(**values))
+            values["at"] = self.ctx.now
+        self.conn.execute(_FINISH_STATE if finished else _SET_STATE, values)
 
     def close_everything(self) -> None:
         """Cancel every open or waiting task and end every token."""
-        self.conn.execute(
-            update(FlowTask)
-            .where(FlowTask.instance_id == self.id, FlowTask.state.in_(("open", "waiting")))
-            .values(state="cancelled")
-        )
-        self.conn.execute(
-            update(FlowToken)
-            .where(FlowToken.instance_id == self.id, FlowToken.state != "done")
-            .values(state="done")
-        )
+        self.conn.execute(_CANCEL_TASKS, {"instance": self.id})
+        self.conn.execute(_END_TOKENS, {"instance": self.id})
 
     def finish(self, outcome: str) -> None:
         """End the instance with `outcome` (approved, rejected, withdrawn, cancelled)."""
@@ -320,16 +406,11 @@ class _Run:
 
     # -- the walk
     def new_token(self, node: str, state: str = "active") -> int:
-        return int(
-            self.conn.execute(
-                insert(FlowToken)
-                .values(instance_id=self.id, node=node, state=state, created_at=self.ctx.now)
-                .returning(FlowToken.id)
-            ).scalar_one()
-        )
+        values = {"instance": self.id, "at_node": node, "token_state": state, "at": self.ctx.now}
+        return int(self.conn.execute(_NEW_TOKEN, values).scalar_one())
 
     def end_token(self, token_id: int) -> None:
-        self.conn.execute(update(FlowToken).where(FlowToken.id == token_id).values(state="done"))
+        self.conn.execute(_END_TOKEN, {"token": token_id})
 
     def walk(self, node: str) -> None:
         """A new token enters `node`; run the graph until every token waits at a task node or
@@ -376,11 +457,7 @@ class _Run:
         if kind == "cc":
             self.copy(node)
         if kind == "end":
-            live = self.conn.execute(
-                select(func.count())
-                .select_from(FlowToken)
-                .where(FlowToken.instance_id == self.id, FlowToken.state != "done")
-            ).scalar_one()
+            live = self.conn.execute(_LIVE_TOKENS, {"instance": self.id}).scalar_one()
             if live == 0:
                 self.finish("approved")
             return []
@@ -406,13 +483,13 @@ class _Run:
         return [edge["to"] for edge in edges]
 
     def assignees(self, node: str) -> tuple[int, ...]:
-        settings = self.plan.settings.get(node, {})
+        entries = self.plan.settings.get(node, {}).get("assignees", [])
         return _resolve(
             self.conn,
             int(self.instance.app_id),
-            settings.get("assignees", []),
+            entries,
             initiator_id=self.instance.initiator_id,
-            record=self.record(),
+            record=self.record() if _reads_record(entries) else {},
             flow_admin=self.plan.admin,
         )
 
@@ -435,9 +512,7 @@ class _Run:
             }
             for seq, user in enumerate(users)
         ]
-        ids = self.conn.execute(
-            insert(FlowTask).returning(FlowTask.id, sort_by_parameter_order=True), rows
-        ).scalars()
+        ids = self.conn.execute(_NEW_TASKS, rows).scalars()
         for task_id, user, row in zip(ids, users, rows, strict=True):
             if row["state"] == "open":
                 self.assigned(task_id, user, node)
@@ -463,9 +538,7 @@ class _Run:
             }
             for user in users
         ]
-        ids = self.conn.execute(
-            insert(FlowTask).returning(FlowTask.id, sort_by_parameter_order=True), rows
-        ).scalars()
+        ids = self.conn.execute(_NEW_TASKS, rows).scalars()
         for task_id, user in zip(ids, users, strict=True):
             self.notify(user, "cc", task_id, node=node, node_name=self.plan.node_name(node))
 
@@ -473,23 +546,23 @@ class _Run:
 # --- loading ------------------------------------------------------------------------------------
 
 
-def _app_key(conn: Connection, app_id: int) -> str:
-    return str(conn.execute(select(App.key).where(App.id == app_id)).scalar_one())
-
-
 def _open_run(
-    conn: Connection, ctx: ExecutionContext, instance: Row[Any], app_key: str | None = None
+    conn: Connection,
+    ctx: ExecutionContext,
+    instance: Row[Any],
+    revision: AppRevision | None = None,
 ) -> _Run:
-    revision = load_revision(
-        conn, app_key or _app_key(conn, instance.app_id), int(instance.revision)
-    )
+    """The run of `instance` (a row of `_instance`, with its `app_key`), on its revision."""
+    if revision is None:
+        revision = load_revision(conn, instance.app_key, int(instance.revision))
     plan = FlowPlan.of(revision, instance.flow_key)
     form = revision.current.form(plan.form)
     return _Run(conn, ctx, instance, revision, plan, form, state=instance.state)
 
 
 def _instance(conn: Connection, instance_id: int) -> Row[Any]:
-    row = conn.execute(select(FlowInstance.__table__).where(FlowInstance.id == instance_id)).first()
+    """The instance's row and its app's key (`app_key`), in one statement (404 if none)."""
+    row = conn.execute(_INSTANCE, {"instance": instance_id}).first()
     if row is None:
         raise not_found()
     return row
@@ -501,6 +574,12 @@ def _instance(conn: Connection, instance_id: int) -> Row[Any]:
 def flow_of(conn: Connection, app_key: str, form_key: str) -> tuple[int, str] | None:
     """The live revision and the key of the flow bound to `form_key`, when it has one that can
     run (a flow with no nodes is a draft)."""
+    bound = _bound_flow(conn, app_key, form_key)
+    return None if bound is None else (bound[0].revision, bound[1])
+
+
+def _bound_flow(conn: Connection, app_key: str, form_key: str) -> tuple[LoadedApp, str] | None:
+    """The live app and the key of the runnable flow bound to `form_key` (see `flow_of`)."""
     from engine.forms import apps as forms_apps
 
     loaded = forms_apps.load(conn, app_key)
@@ -512,7 +591,7 @@ def flow_of(conn: Connection, app_key: str, form_key: str) -> tuple[int, str] | 
     found = next((f for f in flows if isinstance(f, dict) and f.get("key") == key), None)
     if found is None or not found.get("nodes"):
         return None
-    return loaded.revision, key
+    return loaded, key
 
 
 def start(
@@ -523,16 +602,19 @@ def start(
     form_key: str,
     record_id: int,
     initiator_id: int | None,
+    record_version: int | None = None,
 ) -> int | None:
     """Start the flow bound to the form on record `record_id`, on the app's live revision; the
-    new instance's id (None: the form has no runnable flow)."""
-    bound = flow_of(conn, app_key, form_key)
+    new instance's id (None: the form has no runnable flow). `record_version`: the record's
+    `_version` when the caller knows it (the listener, from the created event)."""
+    bound = _bound_flow(conn, app_key, form_key)
     if bound is None:
         return None
-    revision_number, flow_key = bound
-    revision = load_revision(conn, app_key, revision_number)
+    loaded, flow_key = bound
+    revision_number = loaded.revision
+    revision = load_revision(conn, app_key, revision_number, loaded)
     form = revision.current.form(form_key)
-    instance_id = conn.execute(
+    instance = conn.execute(
         insert(FlowInstance)
         .values(
             app_id=revision.current.id,
@@ -545,9 +627,11 @@ def start(
             version=1,
             started_at=ctx.now,
         )
-        .returning(FlowInstance.id)
-    ).scalar_one()
-    run = _open_run(conn, ctx, _instance(conn, instance_id), app_key)
+        .returning(*FlowInstance.__table__.c, literal(app_key).label("app_key"))
+    ).one()
+    instance_id = int(instance.id)
+    run = _open_run(conn, ctx, instance, revision)
+    run._version = record_version
     run.event("started")
     run.announce("flow_started")
     run.walk(run.plan.start_node())
@@ -602,7 +686,7 @@ def act(
             "comment", "too_long", "意见不能超过 2000 个字符", "The comment is over 2000 characters"
         )
     user = ctx.actor.user_id
-    task = conn.execute(select(FlowTask.__table__).where(FlowTask.id == task_id)).first()
+    task = conn.execute(_TASK, {"task": task_id}).first()
     if task is None:
         raise not_found()
     if user is None or task.assignee_id != user:
@@ -646,9 +730,8 @@ def _not_allowed(action: str) -> ServiceError:
 
 def _close(run: _Run, task: Row[Any], action: str, comment: str | None) -> None:
     run.conn.execute(
-        update(FlowTask)
-        .where(FlowTask.id == task.id)
-        .values(state="done", action=action, comment=comment, acted_at=run.ctx.now)
+        _CLOSE_TASK,
+        {"task": task.id, "done_action": action, "done_comment": comment, "at": run.ctx.now},
     )
     run.event("task_done", task.node, task=int(task.id), action=action, comment=comment or "")
     run.announce("flow_task_done", node=task.node, action=action)
@@ -730,11 +813,7 @@ def _decide(
     if action == "reject":
         _reject(run, task, settings, comment)
         return
-    siblings = run.conn.execute(
-        select(FlowTask.id, FlowTask.state, FlowTask.action, FlowTask.seq, FlowTask.assignee_id)
-        .where(FlowTask.token_id == task.token_id)
-        .order_by(FlowTask.seq, FlowTask.id)
-    ).all()
+    siblings = run.conn.execute(_SIBLINGS, {"token": task.token_id}).all()
     passed = False
     if mode == "any":
         passed = True
@@ -747,18 +826,12 @@ def _decide(
         waiting = [s for s in siblings if s.state == "waiting"]
         if waiting:
             following = waiting[0]
-            run.conn.execute(
-                update(FlowTask).where(FlowTask.id == following.id).values(state="open")
-            )
+            run.conn.execute(_OPEN_TASK, {"task": following.id})
             run.assigned(int(following.id), int(following.assignee_id), task.node)
         else:
             passed = True
     if passed:
-        run.conn.execute(
-            update(FlowTask)
-            .where(FlowTask.token_id == task.token_id, FlowTask.state.in_(("open", "waiting")))
-            .values(state="cancelled")
-        )
+        run.conn.execute(_CANCEL_TOKEN_TASKS, {"token": task.token_id})
         run.end_token(task.token_id)
         for target in run.targets(task.node):
             run.walk(target)
@@ -807,7 +880,7 @@ def _resolve_admin(run: _Run) -> int | None:
         int(run.instance.app_id),
         [run.plan.admin] if run.plan.admin else [],
         initiator_id=None,
-        record=run.record(),
+        record={},  # the admin is a user or a role: no record needed
         flow_admin=run.plan.admin,
     )
     return users[0] if users else None
@@ -831,6 +904,7 @@ def _write_fields(run: _Run, node: str, data: Mapping[str, Any]) -> None:
     writer = Writer(run.revision.current.layout, run.revision.current.id, run.form, ctx)
     writer.update(run.conn, int(run.instance.record_id), {**values, "_version": version}, ctx.actor)
     run._record = None
+    run._version = None
 
 
 # --- the initiator's actions --------------------------------------------------------------------

@@ -106,11 +106,21 @@ def list_apps(conn: Connection) -> list[dict[str, Any]]:
 _LIVE_REVISION = select(App.id, App.current_revision).where(App.key == bindparam("key"))
 
 
-def load(conn: Connection, key: str) -> LoadedApp:
+@dataclass(frozen=True)
+class _Live:
+    id: int | None
+    current_revision: int | None
+
+
+def load(
+    conn: Connection, key: str, live: tuple[int | None, int | None] | None = None
+) -> LoadedApp:
     """The live revision of app `key` (404 when there is none): one SELECT (built once), then
-    the cache."""
-    app = conn.execute(_LIVE_REVISION, {"key": key}).first()
-    if app is None or app.current_revision is None:
+    the cache. `live`: the app's (id, live revision), already read by the caller in a
+    statement of its own (engine.api.opening folds it into the one that opens a read), so
+    no SELECT is sent; (None, None) when there is no such app."""
+    app = conn.execute(_LIVE_REVISION, {"key": key}).first() if live is None else _Live(*live)
+    if app is None or app.id is None or app.current_revision is None:
         raise not_found()
     cache = _cache(conn)
     cached = cache.get((app.id, app.current_revision))

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.core.errors import ServiceError
 from engine.core.issues import Issue
+from engine.forms import count_cache
 from engine.forms.common import FieldSpecBase, Label, LocalizedText
 from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.computed import FormulaField
@@ -575,7 +576,20 @@ def apply_plan(
         _record_storage(conn, form)
         if form.key in recompute or _formulas_changed(form, previous):
             recompute_formulas(conn, final, form, tz=tz)
+    # Every table gets its count-cache triggers and a fresh token (engine.forms.count_cache).
+    count_cache.watch(conn, [name for form in final.forms.values() for name in _tables_of(form)])
     return final
+
+
+def _tables_of(form: FormLayout) -> Iterator[str]:
+    """The names of a form's record table, its subform row tables and its link tables."""
+    yield form.table.name
+    for f in form.fields.values():
+        if f.rows is not None:
+            yield f.rows.table.name
+            yield from (sub.link.name for sub in f.rows.fields.values() if sub.link is not None)
+        if f.link is not None:
+            yield f.link.name
 
 
 def create_indexes(conn: Connection, form: FormLayout) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy.sql import ColumnElement
 from engine.core.context import ExecutionContext
 from engine.core.errors import not_found
 from engine.forms.access import Access
+from engine.forms.count_cache import COUNTS
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout
 from engine.forms.record_json import RecordJson
 from engine.forms.resolve import Resolver, Who
@@ -103,10 +104,10 @@ class Reader:
             related=related,
         )
         params = found.params
-        total = None if found.count is None else int(conn.execute(found.count, params).scalar_one())
+        total = None if found.count is None else COUNTS.count(conn, found.count, params)
         if limit == 0:  # the count alone: no page statement
             return Page([], total)
-        return Page(self.json.page(conn, conn.execute(found.page, params).all()), total)
+        return Page(self.json.read_page(conn, found.page, params), total)
 
     def get(
         self, conn: Connection, record_id: int, *, deleted: bool = False, action: str = "view"

@@ -16,14 +16,16 @@ import builtins
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
+from sqlalchemy import Select, select
+from sqlalchemy.engine import Connection, Dialect
 
 from engine import expr
 from engine.core.moments import datetime_json
+from engine.core.sqltypes import Text, UtcDateTime
 from engine.forms.cache import lru_on_layout, on_layout
+from engine.forms.field_types.base import same
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import Container, FieldLayout, RowsLayout
@@ -151,6 +153,147 @@ class RecordJson:
         people.fill(conn)
         files.fill(conn)
         return items
+
+    def read_page(
+        self, conn: Connection, statement: Select[Any], params: dict[str, Any]
+    ) -> builtins.list[dict[str, Any]]:
+        """Run a page statement (`FormSql.page_statements`) and write its rows as record JSON:
+        the same items as ``page(conn, conn.execute(statement, params).all())``, written
+        straight from the driver's values. The rows are fetched as the driver returns them
+        (through SQLAlchemy's fetch, so errors are translated as usual) without the column
+        types' per-value conversions, and a row writer made once per form, the caller's hidden
+        fields and rights, and column labels turns each row into its record in one dict
+        display: decimals and moments go from the driver's value to their JSON text directly
+        (`FieldType.raw_json_reader`), other values through their column type's conversion and
+        their field's writer, composed once. Columns are found by label, as in `page`."""
+        result = conn.execute(statement, params)
+        keys = tuple(result.keys())
+        # A label's column type can depend on the caller's rights (a title hidden from them is a
+        # typed NULL): plans are kept per rights fingerprint, as page shapes are, or else per
+        # the columns' types.
+        scope = self.sql._scope_key
+        if scope is None:
+            scope = tuple(
+                (type(c.type), getattr(c.type, "scale", None)) for c in statement.selected_columns
+            )
+        cache = lru_on_layout(self.form, "row_writers")
+        plan: _RowPlan | None = cache.get((self.hidden, scope, keys))
+        if plan is None:
+            plan = self._row_plan(conn.dialect, statement, keys, result.cursor.description)
+            cache.put((self.hidden, scope, keys), plan)
+        rows = result.cursor_strategy.fetchall(result, result.cursor)
+        if not rows:
+            return []
+        people = _PeopleNames()
+        files = _FileInfo()
+        extras = (
+            self._extras(conn, self.form, [row[plan.record] for row in rows]) if plan.extras else {}
+        )
+
+        def person(kind: str, value: Any) -> Any:
+            people.add(kind, value)
+            return value
+
+        def extra(key: str, record_id: Any) -> Any:
+            return self._extra_json(
+                self.form.fields[key], extras[key].get(record_id, []), people, files
+            )
+
+        write = plan.bind(person, files.add, extra)
+        items = [write(row) for row in rows]
+        people.fill(conn)
+        files.fill(conn)
+        return items
+
+    def _row_plan(
+        self,
+        dialect: Dialect,
+        statement: Select[Any],
+        keys: tuple[str, ...],
+        description: Any,
+    ) -> _RowPlan:
+        """The row writer of pages whose columns are labelled `keys` (see `read_page`)."""
+        columns = list(statement.selected_columns)
+        if len(columns) != len(keys):  # pragma: no cover - SQLAlchemy selects what it is given
+            raise ValueError("a page statement's rows do not match its columns")
+        at = {name: index for index, name in enumerate(keys)}
+        code = _RowCode()
+
+        def general(index: int, writer: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            """The column's own conversion, then `writer`: what `page` does per value."""
+            processor = (
+                columns[index]
+                .type.dialect_impl(dialect)
+                .result_processor(dialect, description[index][1])
+            )
+            if processor is None:
+                return writer
+            if writer is same:
+                return cast(Callable[[Any], Any], processor)
+            return lambda value: writer(processor(value))
+
+        def value(index: int, owner: FieldLayout | None, writer: Callable[[Any], Any]) -> str:
+            fallback = general(index, writer)
+            column_type = columns[index].type
+            fast = None
+            if owner is not None:
+                fast = owner.kind.raw_json_reader(owner.spec, column_type, dialect, fallback)
+            if fast is not None:
+                return code.unless_null(index, fast)
+            if writer is same and isinstance(column_type, Text):
+                return f"(row[{index}] or None)"  # Text's own conversion: "" is blank
+            return code.call(fallback, f"row[{index}]")
+
+        record = at["_id"]
+        entries: list[tuple[str, str]] = []
+        for name in SYSTEM_FIELDS:
+            index = at[name]
+            if name in _MOMENT:
+                fallback = general(index, _moment_json)
+                column_type = columns[index].type
+                fast = (
+                    column_type.json_reader(dialect, fallback)
+                    if isinstance(column_type, UtcDateTime)
+                    else None
+                )
+                entries.append((name, code.unless_null(index, fast or fallback)))
+            else:
+                entries.append((name, code.call(general(index, same), f"row[{index}]")))
+        extras_wanted = False
+        for slot in self.slots():
+            if slot.kind == _EXTRA:
+                extras_wanted = True
+                entries.append((slot.key, f"extra({code.constant(slot.key)}, row[{record}])"))
+            elif slot.kind == _RELATION:
+                index = at[slot.key]
+                title = at[f"{slot.key}#title"]
+                restricted = at.get(f"{slot.key}#restricted")
+                title_code = (
+                    f"(row[{title}] or None)"
+                    if isinstance(columns[title].type, Text)
+                    else code.call(general(title, _title), f"row[{title}]")
+                )
+                known = f'{{"_id": v, "title": {title_code}}}'
+                if restricted is not None:
+                    hidden = '{"_id": v, "title": None, "restricted": True}'
+                    known = f"({hidden} if row[{restricted}] else {known})"
+                target = code.call(general(index, same), f"row[{index}]")
+                entries.append((slot.key, f"(None if (v := {target}) is None else {known})"))
+            elif slot.kind == _PEOPLE:
+                kind, writer = slot.writer
+                index = at[slot.key]
+                owned = code.call(general(index, writer), f"row[{index}]")
+                entries.append((slot.key, f"person({code.constant(kind)}, {owned})"))
+            elif slot.kind == _FILES:
+                index = at[slot.key]
+                entries.append(
+                    (slot.key, f"add_files({code.call(general(index, same), f'row[{index}]')})")
+                )
+            else:
+                index = at[slot.key]
+                owner = self.sql.value_owner(self.form, self.form.fields[slot.key])
+                entries.append((slot.key, value(index, owner, slot.writer)))
+        return _RowPlan(code.compile(entries), record, extras_wanted)
 
     def _extra_json(
         self, field: FieldLayout, value: Any, people: _PeopleNames, files: _FileInfo
@@ -336,6 +479,60 @@ class RecordJson:
                 if key not in through
             }
         return entries
+
+
+def _moment_json(value: Any) -> Any:
+    return None if value is None else datetime_json(value)
+
+
+@dataclass(frozen=True)
+class _RowPlan:
+    """How rows of one page shape become records: `bind(person, add_files, extra)` gives the
+    row writer for one page (with that page's people, files and multi-valued parts), `record`
+    is the index of `_id` and `extras` whether the page has multi-valued parts to fetch."""
+
+    bind: Callable[..., Callable[[Sequence[Any]], dict[str, Any]]]
+    record: int
+    extras: bool
+
+
+class _RowCode:
+    """Writes the source of one row writer: a function returning one dict display, whose
+    values are index reads of the row and calls of functions and constants held in its
+    namespace under generated names (no field key or label ever becomes source text)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, Any] = {}
+
+    def _name(self, thing: Any) -> str:
+        name = f"c{len(self.names)}"
+        self.names[name] = thing
+        return name
+
+    def constant(self, value: Any) -> str:
+        return self._name(value)
+
+    def call(self, function: Callable[[Any], Any], argument: str) -> str:
+        if function is same:
+            return argument
+        return f"{self._name(function)}({argument})"
+
+    def unless_null(self, index: int, function: Callable[[Any], Any]) -> str:
+        """`function` of the value at `index`, NULL staying None (not called for it)."""
+        return f"(None if (v := row[{index}]) is None else {self._name(function)}(v))"
+
+    def compile(self, entries: builtins.list[tuple[str, str]]) -> Callable[..., Any]:
+        body = ", ".join(f"{self.constant(key)}: {value}" for key, value in entries)
+        source = (
+            "def bind(person, add_files, extra):\n"
+            "    def write(row):\n"
+            f"        return {{{body}}}\n"
+            "    return write\n"
+        )
+        namespace = dict(self.names)
+        exec(compile(source, "<record row writer>", "exec"), namespace)
+        bind: Callable[..., Any] = namespace["bind"]
+        return bind
 
 
 def _encode(raw: Any) -> Any:

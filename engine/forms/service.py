@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
@@ -35,6 +35,7 @@ from engine.core.errors import ServiceError, forbidden, invalid, not_found
 from engine.core.issues import Issue
 from engine.core.sqltypes import INT64_MAX
 from engine.forms.access import Access
+from engine.forms.grants import granted
 from engine.forms.layout import FormLayout
 from engine.forms.linkage import SourceAccess, preview
 from engine.forms.messages import issue
@@ -90,18 +91,27 @@ def open_form(
     app: LoadedApp | str,
     form: str,
     caller: Caller | None = None,
+    *,
+    record: int | None = None,
 ) -> RecordService:
     """`form` of `app` (a loaded app or its key) opened for `caller` (default: the system).
 
-    A member who may not view the form gets 404, like an unknown form (no existence leak)."""
+    A member who may not view the form gets 404, like an unknown form (no existence leak) —
+    unless `record` is given (a read of that one record by id) and a record grant lets them
+    read it (`engine.forms.grants`, e.g. a flow task): the service then holds the granted
+    rights, which view that record only. A member whose own rights view the form but not that
+    record gets the grant when `get(record)` finds nothing through their own rights."""
     from engine.forms import apps
 
     loaded = apps.load(conn, app) if isinstance(app, str) else app
     layout = loaded.form(form)
     caller = caller if caller is not None else system_caller()
-    if caller.kind == "member" and caller.access is not None and not caller.access.allows("view"):
+    service = RecordService(ctx, conn, loaded, layout, caller, grant_record=record)
+    access = caller.access
+    refused = caller.kind == "member" and access is not None and not access.allows("view")
+    if refused and not service.take_grant():
         raise not_found()
-    return RecordService(ctx, conn, loaded, layout, caller)
+    return service
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,8 @@ class RecordService:
         app: LoadedApp,
         form: FormLayout,
         caller: Caller,
+        *,
+        grant_record: int | None = None,
     ) -> None:
         self.ctx = ctx
         self.conn = conn
@@ -130,6 +142,26 @@ class RecordService:
         self.caller = caller
         self._reader: Reader | None = None
         self._writer: Writer | None = None
+        self._grant_record = grant_record  # the one record a grant may let a member read
+        self.by_grant = False  # whether the caller's rights are now a grant's
+
+    def take_grant(self) -> bool:
+        """Switch to a record grant's rights on `grant_record` when one lets this member read
+        it (`engine.forms.grants`); whether it did. At most once per service."""
+        caller, record = self.caller, self._grant_record
+        own = caller.access
+        user = caller.who.user if caller.who is not None else None
+        if self.by_grant or record is None or caller.kind != "member" or own is None:
+            return False
+        if user is None:
+            return False
+        access = granted(self.conn, self.app, self.form, record, user, own)
+        if access is None:
+            return False
+        self.caller = replace(caller, access=access)
+        self._reader = self._writer = None
+        self.by_grant = True
+        return True
 
     # --- who --------------------------------------------------------------------------------
     @property
@@ -212,7 +244,13 @@ class RecordService:
         )
 
     def get(self, record_id: int) -> dict[str, Any]:
-        """One live record (404 when missing, deleted or outside the caller's scope)."""
+        """One live record (404 when missing, deleted or outside the caller's scope and no
+        record grant lets them read it, see `open_form`)."""
+        try:
+            return self.reader().get(self.conn, record_id)
+        except ServiceError as exc:
+            if exc.status != 404 or record_id != self._grant_record or not self.take_grant():
+                raise
         return self.reader().get(self.conn, record_id)
 
     def history(self, record_id: int) -> builtins.list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -86,20 +86,36 @@ def is_timeout(exc: DBAPIError) -> bool:
     return type(original).__name__ == "OperationalError" and "interrupted" in str(original)
 
 
+def postgres_setting(seconds: float) -> str:
+    """The ``statement_timeout`` value of a limit of ``seconds`` (> 0)."""
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
 @contextmanager
 def statement_limit(
-    conn: Connection, work: Work, seconds: float, *, transaction_ends: bool = False
+    conn: Connection,
+    work: Work,
+    seconds: float,
+    *,
+    transaction_ends: bool = False,
+    preset: bool = False,
 ) -> Iterator[None]:
     """Run the block's statements under ``seconds`` each (0 or less: no limit); a statement
     past it raises :class:`QueryTimeout`. ``transaction_ends``: the transaction ends with the
     block, so on PostgreSQL the previous limit is neither read nor put back (the setting is
-    local to the transaction): one statement instead of three."""
+    local to the transaction): one statement instead of three. ``preset`` (PostgreSQL, with
+    ``transaction_ends``): the block's first statement sets the limit itself, as a column
+    ``set_config('statement_timeout', postgres_setting(seconds), true)`` (engine.api.opening),
+    so no statement of its own is sent."""
     if seconds <= 0:
         yield
         return
+    postgres = conn.dialect.name == "postgresql"
+    if postgres and preset and not transaction_ends:
+        raise ValueError("a preset limit is only for a transaction that ends with the block")
     limit = (
-        _postgres_limit(conn, seconds, restore=not transaction_ends)
-        if conn.dialect.name == "postgresql"
+        (nullcontext() if preset else _postgres_limit(conn, seconds, restore=not transaction_ends))
+        if postgres
         else _sqlite_limit(conn, seconds)
     )
     with limit:
@@ -118,9 +134,9 @@ def _postgres_limit(conn: Connection, seconds: float, *, restore: bool = True) -
         if restore
         else None
     )
-    milliseconds = max(1, round(seconds * 1000))
     conn.execute(
-        text("SELECT set_config('statement_timeout', :value, true)"), {"value": f"{milliseconds}ms"}
+        text("SELECT set_config('statement_timeout', :value, true)"),
+        {"value": postgres_setting(seconds)},
     )
     yield
     # Reached only when the block succeeded: after an error the transaction rolls back, and

@@ -278,6 +278,17 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class TableVersion(Base):
+    """The data version of one record table (SQLite): a random token that the table's triggers
+    replace on every row written, so a count cached with the tokens it read is known exact
+    (`engine.forms.count_cache`)."""
+
+    __tablename__ = "table_versions"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)
+
+
 class RecordHistory(Base):
     """One change of one record: its field-level diff, who made it, when and through what."""
 
@@ -349,6 +360,7 @@ __all__ = [
     "Role",
     "RoleMember",
     "StoredFile",
+    "TableVersion",
     "User",
     "UserDepartment",
 ]

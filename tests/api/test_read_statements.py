@@ -25,6 +25,7 @@ from tests.auth.crm_org import API, installed_crm
 RECORDS = f"{API}/apps/crm/forms/customer/records"
 
 KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("opening", re.compile(r"^WITH jimu_caller AS \(SELECT .* FROM \(SELECT 1 AS jimu_one\)")),
     ("time_limit", re.compile(r"^SELECT set_config\('statement_timeout', ")),
     ("admin_id", re.compile(r"^SELECT users\.id FROM users WHERE users\.username = ")),
     (
@@ -46,6 +47,10 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(r"^SELECT departments\.id, departments\.parent_id FROM departments$"),
     ),
     ("roles", re.compile(r"^SELECT roles\.\"?key\"? FROM roles JOIN role_members ")),
+    (
+        "versions",
+        re.compile(r"^SELECT table_versions\.name, table_versions\.token FROM table_versions "),
+    ),
     ("count", re.compile(r"^SELECT count\(\*\) AS count_1 FROM r\d+ WHERE ")),
     ("page", re.compile(r"^SELECT r\d+\._id AS _id, .* FROM r\d+ .*LIMIT ")),
     ("people", re.compile(r"^SELECT id, display_name FROM users WHERE id IN ")),
@@ -112,14 +117,13 @@ def postgres(crm: dict[str, Any]) -> bool:
     return bool(crm["engine"].dialect.name == "postgresql")
 
 
-def opening(crm: dict[str, Any], opened: list[str]) -> list[str]:
-    """The statements before a records read's own: the credential, the time limit (PostgreSQL),
-    then the app and the caller's rights."""
-    return opened[:1] + (["time_limit"] if postgres(crm) else []) + opened[1:]
-
-
-ADMIN = ["admin_id", "revision", "departments"]
-MEMBER = ["session", "revision", "departments", "department_tree", "roles"]
+# Before a records read's own statements: ONE for the credential, the time limit
+# (PostgreSQL: a column of it), the app's live revision and the caller's departments, on the
+# request's only connection (engine.api.opening); a member's roles need two more.
+ADMIN = ["opening"]
+MEMBER = ["opening", "department_tree", "roles"]
+SCHEMA_ADMIN = ["admin_id", "revision"]
+SCHEMA_MEMBER = ["session", "revision", "departments", "department_tree", "roles"]
 EXPECTED: dict[str, list[str]] = {
     "list": ["page", "people"],
     "list_with_count": ["count", "page", "people"],
@@ -127,6 +131,14 @@ EXPECTED: dict[str, list[str]] = {
     "count": ["count"],
     "schema": [],
 }
+
+
+def expected(crm: dict[str, Any], name: str) -> list[str]:
+    """The read's own statements: on SQLite a warm count is served by the count cache, which
+    reads the table's token instead of counting (engine.forms.count_cache)."""
+    if postgres(crm):
+        return EXPECTED[name]
+    return ["versions" if kind == "count" else kind for kind in EXPECTED[name]]
 
 
 @pytest.mark.parametrize("who", ["admin", "rep_a1"])
@@ -137,16 +149,14 @@ def test_a_warm_read_sends_a_small_fixed_set_of_statements(crm: dict[str, Any], 
         assert not [s for s in seen if DEFINITION_TABLES.search(s)], (name, seen)
         opened = ADMIN if who == "admin" else MEMBER
         if name == "schema":  # the definition route checks membership, not a form's access
-            opened = ["admin_id", "revision"] if who == "admin" else MEMBER
-        if name != "schema":  # the definition is read without a records time limit
-            opened = opening(crm, opened)
-        assert kinds(seen) == opened + EXPECTED[name], (name, seen)
+            opened = SCHEMA_ADMIN if who == "admin" else SCHEMA_MEMBER
+        assert kinds(seen) == opened + expected(crm, name), (name, seen)
 
 
 def test_the_statements_do_not_grow_with_the_page(crm: dict[str, Any]) -> None:
     small = kinds(read(crm, "admin", RECORDS, {"limit": 1, "count": "none"}))
     large = kinds(read(crm, "admin", RECORDS, {"limit": 200, "count": "none"}))
-    assert small == large == [*opening(crm, ADMIN), "page", "people"]
+    assert small == large == [*ADMIN, "page", "people"]
 
 
 def test_after_a_publish_the_first_read_loads_the_new_revision_once(crm: dict[str, Any]) -> None:
@@ -158,6 +168,44 @@ def test_after_a_publish_the_first_read_loads_the_new_revision_once(crm: dict[st
     assert any(re.search(r"\bFROM app_versions\b", s) for s in first), first
     assert any(re.search(r"\bFROM forms\b", s) for s in first), first
     second = read(crm, "admin", RECORDS, {"limit": 5, "count": "none"})
-    assert kinds(second) == [*opening(crm, ADMIN), "page", "people"], second
+    assert kinds(second) == [*ADMIN, "page", "people"], second
     member = read(crm, "rep_a1", RECORDS, {"limit": 5, "count": "none"})
-    assert kinds(member) == [*opening(crm, MEMBER), "page", "people"], member
+    assert kinds(member) == [*MEMBER, "page", "people"], member
+
+
+@contextmanager
+def checkouts(engine: Engine) -> Iterator[list[int]]:
+    """The connections taken from the pool while the block runs."""
+    taken: list[int] = []
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        taken.append(id(dbapi_connection))
+
+    event.listen(engine.pool, "checkout", checkout)
+    try:
+        yield taken
+    finally:
+        event.remove(engine.pool, "checkout", checkout)
+
+
+@pytest.mark.parametrize("who", ["admin", "rep_a1"])
+def test_a_records_read_uses_one_connection_and_one_transaction(
+    crm: dict[str, Any], who: str
+) -> None:
+    for name, (path, params) in warm_reads(crm, who).items():
+        if name == "schema":
+            continue
+        read(crm, who, path, params)
+        with checkouts(crm["engine"]) as taken:
+            seen = read(crm, who, path, params)
+        assert len(taken) == 1, (name, taken)  # authentication's and the endpoint's, shared
+        assert seen.count("ROLLBACK") + seen.count("COMMIT") <= 1, (name, seen)
+
+
+def test_on_postgresql_the_opening_statement_sets_the_time_limit(crm: dict[str, Any]) -> None:
+    seen = read(crm, "admin", RECORDS, {"limit": 1, "count": "none"})
+    limit = "set_config("
+    if postgres(crm):
+        assert limit in seen[0] and seen[0].startswith("WITH jimu_caller"), seen
+    else:  # SQLite: a progress handler on the connection, no statement
+        assert not [s for s in seen if limit in s], seen

@@ -76,7 +76,8 @@ def test_dependencies_that_do_not_block_stay_on_the_event_loop(
 ) -> None:
     """FastAPI runs every plain `def` dependency in the thread pool, one hand-off each. The
     engine and the admin context are `async`: what is left there is the caller's credential (a
-    database read), the endpoint and its response check (was get_engine and admin_context too)."""
+    database read), the endpoint and its response check (was get_engine and admin_context too);
+    a records read reads the credential inside its endpoint."""
     hops: list[Any] = []
     original = anyio.to_thread.run_sync
 
@@ -90,7 +91,8 @@ def test_dependencies_that_do_not_block_stay_on_the_event_loop(
     # the caller's credential, the endpoint, validating its answer
     assert _names(hops)[0] == "require_admin" and len(hops) == 3, _names(hops)
     hops.clear()
-    response = client.get(f"{API}/apps/mem/forms/item/records")  # CurrentUser + DbEngine
+    response = client.get(f"{API}/apps/mem/forms/item/records")  # DbEngine
     assert response.status_code == 200, response.text
-    # the caller's credential and the endpoint: a record page is sent as bytes, not checked
-    assert _names(hops) == ["current_principal", "_run_sync_endpoint"], _names(hops)
+    # the endpoint alone: it reads the caller's credential in the statement that opens the
+    # read (engine.api.opening), and a record page is sent as bytes, not checked
+    assert _names(hops) == ["_run_sync_endpoint"], _names(hops)

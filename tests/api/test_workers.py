@@ -269,3 +269,33 @@ def test_sign_in_throttling_counts_failures_answered_by_any_worker(served: Serve
             break
     assert len(seen) == 2, f"only workers {seen} answered"
     print("failures answered by", answered_by, "refusals by", seen)
+
+
+def test_a_count_either_worker_keeps_is_exact_after_a_write_through_the_other(
+    served: Served,
+) -> None:
+    """Both workers count the same list (on SQLite each then serves it from its count cache),
+    a write goes through one of them, and every answer of both is the new total."""
+    app = {**APP, "key": "wkc"}
+    assert served.call("POST", "/api/v1/apps", json=app).status_code == 201
+    records = "/api/v1/apps/wkc/forms/item/records"
+    first = served.call("POST", records, json={"title": "甲"}).json()["_id"]
+    assert served.call("POST", records, json={"title": "乙"}).status_code == 201
+    count = {"filter": 'title != "丙"', "limit": 0}
+
+    def totals(expected: int) -> Callable[[httpx.Response], None]:
+        def check(response: httpx.Response) -> None:
+            assert response.status_code == 200, response.text
+            assert response.json()["total"] == expected
+
+        return check
+
+    for _ in range(2):  # each worker has counted, then served it again
+        served.from_each_worker("GET", records, totals(2), params=count)
+    made = served.call("POST", records, json={"title": "丁"})
+    assert made.status_code == 201, made.text
+    for _ in range(2):
+        served.from_each_worker("GET", records, totals(3), params=count)
+    assert served.call("DELETE", f"{records}/{first}").status_code == 204
+    for _ in range(2):
+        served.from_each_worker("GET", records, totals(2), params=count)

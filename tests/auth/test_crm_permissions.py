@@ -109,6 +109,9 @@ def fresh_record(crm: dict[str, Any], form: str, owner: str, **changes: Any) -> 
     created = admin.post(url(form), json={**copy_body(owned_record(crm, form, owner)), **changes})
     assert created.status_code == 201, created.text
     record: dict[str, Any] = created.json()
+    if form == "contract":  # the CRM's 合同审批 starts and locks it; these tests are about roles
+        withdrawn = admin.post(url(form, f"/{record['_id']}/flow/withdraw"))
+        assert withdrawn.status_code == 200, withdrawn.text
     assert (
         admin.post(
             url(form, "/transfer"), json={"ids": [record["_id"]], "owner": crm["ids"][owner]}

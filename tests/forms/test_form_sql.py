@@ -226,7 +226,8 @@ def test_record_json_reads_columns_by_label_not_position(
     crm: dict[str, Any], username: str, form: str
 ) -> None:
     """A page statement with its columns reversed, and with a column the JSON half does not
-    know in front (a new system column), reads exactly as `Reader.list`."""
+    know in front (a new system column), reads exactly as `Reader.list`, through the general
+    path (rows converted by SQLAlchemy) and straight from the driver's rows alike."""
     with crm["engine"].connect() as conn:
         expected = _listed(conn, crm, username, form)
         assert expected
@@ -250,6 +251,7 @@ def test_record_json_reads_columns_by_label_not_position(
             rows = conn.execute(page).all()
             assert rows[0]._fields[0] != "_id"
             assert RecordJson(sql).page(conn, rows) == expected
+            assert RecordJson(sql).read_page(conn, page, {}) == expected  # straight from rows
         assert RecordJson(sql).page(conn, []) == []
 
 

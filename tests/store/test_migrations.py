@@ -38,6 +38,7 @@ PLATFORM_TABLES = {
     "flow_tasks",
     "flow_events",
     "notifications",
+    "table_versions",
 }
 
 

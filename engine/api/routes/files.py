@@ -7,7 +7,8 @@ larger than other requests' (`engine.api.limits`).
 `GET /files/{id}` gives a file to its uploader (and administrators) only; everyone else
 downloads through a record that references it: `GET /apps/{app}/forms/{form}/records/{id}/
 files/{file_id}` reads the record through the `Reader` with the caller's rights (row scope and
-hidden fields), so the file must sit in a field the caller can see. Refusals are 404, never
+hidden fields) — or a flow task's on that record (`engine.flows.access`) — so the file must sit
+in a field the caller can see. Refusals are 404, never
 the bytes. Public-link uploads live in `routes/public.py`.
 """
 
@@ -157,7 +158,7 @@ def download_from_record(
 ) -> FileResponse:
     """A file referenced by a field of this record that the caller may see (else 404)."""
     with read_only(engine) as conn:
-        opened = open_form(conn, app, form, principal, request)
+        opened = open_form(conn, app, form, principal, request, record_id)
         record = opened.get(record_id)
         if file_id not in file_ids(opened.form, record):
             raise not_found()

@@ -8,6 +8,7 @@ read-only token may not act (403).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -16,13 +17,16 @@ from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, context_for, read_only
 from engine.api.routes.records import open_form
-from engine.api.security import CurrentUser
+from engine.api.security import CurrentUser, client_ip
+from engine.auth.callers import member_caller
 from engine.auth.principal import Principal
 from engine.core.context import ExecutionContext
 from engine.core.errors import ServiceError, forbidden, invalid, not_found
 from engine.core.issues import Issue
-from engine.flows import inbox, runtime
+from engine.flows import access, inbox, runtime
 from engine.forms import apps as forms_apps
+from engine.forms.layout import FormLayout
+from engine.forms.service import Caller
 
 router = APIRouter(tags=["flows"])
 
@@ -104,6 +108,27 @@ def tasks(
         return inbox.list_tasks(conn, ctx, user, state, limit=limit, offset=offset)
 
 
+@router.get("/tasks/{task_id}")
+def task(
+    task_id: TaskId, engine: DbEngine, principal: CurrentUser, request: Request
+) -> dict[str, Any]:
+    """One of my tasks, for the approval form: `{task, record, fields}` — the record as the task
+    lets me read it (null once the task no longer does) and each field's `hidden`, `read_only`
+    or `edit` at its node (`edit` only while the task is open)."""
+    user = _member(principal)
+    ctx = context_for(request, principal.actor())
+    ip = client_ip(request)
+
+    def caller_for(loaded: forms_apps.LoadedApp, form: FormLayout) -> Caller:
+        return member_caller(conn, principal, loaded, form, ip=ip)
+
+    with read_only(engine) as conn:
+        answer = access.task_answer(conn, ctx, task_id, user, caller_for)
+        if not principal.may_use_app(answer["task"]["app"]):
+            raise not_found()
+        return answer
+
+
 @router.post("/tasks/act")
 def act_batch(
     body: BatchBody, engine: DbEngine, principal: CurrentUser, request: Request
@@ -138,7 +163,14 @@ def act(
 ) -> dict[str, Any]:
     """Act on one of my open tasks; the instance's state and version afterwards."""
     ctx = _acting(principal, request)
+    ip = client_ip(request)
+
+    def caller_for(loaded: forms_apps.LoadedApp, form: FormLayout) -> Caller:
+        return member_caller(conn, principal, loaded, form, ip=ip)
+
     with engine.begin() as conn:
+        if isinstance(body.data, Mapping) and body.data:
+            access.check_action_data(conn, ctx, task_id, _member(principal), caller_for, body.data)
         done = runtime.act(
             conn,
             ctx,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from engine.api.deps import DbEngine, context_for, limited, read_only
+from engine.api.deps import DbEngine, context_for
 from engine.api.fast_json import record_answer
-from engine.api.security import SAFE_METHODS, CurrentUser, client_ip
+from engine.api.opening import reading
+from engine.api.security import SAFE_METHODS, CurrentUser, client_ip, credential_present
 from engine.auth.callers import open_as
 from engine.auth.permissions import FormAccess
 from engine.auth.principal import Principal
@@ -23,7 +24,6 @@ from engine.core.errors import ServiceError
 from engine.forms.query import MAX_LIMIT
 from engine.forms.roles import ACTIONS
 from engine.forms.service import RecordService
-from engine.store.limits import Work
 from engine.store.session import READ_ONLY
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
@@ -33,14 +33,23 @@ RecordBody = Annotated[
     dict[str, Any], Body(description="Field key -> value (DESIGN §12 value table)")
 ]
 MAX_BATCH = 1000
+# The read routes authenticate inside the statement that opens the read (engine.api.opening):
+# up front only a request without any credential is refused (no database, on the event loop).
+AUTHENTICATED = [Depends(credential_present)]
 
 
 def _open(
-    conn: Connection, app: str, form: str, principal: Principal, request: Request
+    conn: Connection,
+    app: str,
+    form: str,
+    principal: Principal,
+    request: Request,
+    record: int | None = None,
 ) -> RecordService:
     """The form opened for the caller through the record service (`engine.forms.service`):
     404 when they hold no access to it (no existence leak), 403 for a write with a read-only
-    token."""
+    token. `record`: a read of that one record, which a flow task may allow beyond the
+    caller's roles (`engine.flows.access`)."""
     return open_as(
         context_for(request, principal.actor()),
         conn,
@@ -49,18 +58,18 @@ def _open(
         form,
         writes=request.method not in SAFE_METHODS,
         ip=client_ip(request),
+        record=record,
     )
 
 
 open_form = _open  # the other form routers open forms the same way
 
 
-@router.get("/records", response_model=dict[str, Any])
+@router.get("/records", response_model=dict[str, Any], dependencies=AUTHENTICATED)
 def list_records(
     app: str,
     form: str,
     engine: DbEngine,
-    principal: CurrentUser,
     request: Request,
     filter: Annotated[
         str | None, Query(max_length=4000, description="A condition in the formula language")
@@ -86,8 +95,8 @@ def list_records(
     if related is not None:
         key, _, record_id = related.partition(":")
         pointing = (key, int(record_id))
-    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        page = _open(conn, app, form, principal, request).list(
+    with reading(engine, request, app, form) as service:
+        page = service.list(
             filter=filter,
             sort=sort,
             q=q,
@@ -99,19 +108,18 @@ def list_records(
     return record_answer({"items": page.items, "total": page.total})
 
 
-@router.get("/recycle-bin", response_model=dict[str, Any])
+@router.get("/recycle-bin", response_model=dict[str, Any], dependencies=AUTHENTICATED)
 def recycle_bin(
     app: str,
     form: str,
     engine: DbEngine,
-    principal: CurrentUser,
     request: Request,
     limit: Annotated[int, Query(ge=0, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> Response:
     """Deleted records that can still be restored, most recently deleted first."""
-    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        page = _open(conn, app, form, principal, request).recycle_bin(limit=limit, offset=offset)
+    with reading(engine, request, app, form) as service:
+        page = service.recycle_bin(limit=limit, offset=offset)
     return record_answer({"items": page.items, "total": page.total})
 
 
@@ -167,18 +175,18 @@ def batch(
     return record_answer({"results": results})
 
 
-@router.get("/records/{record_id}", response_model=dict[str, Any])
+@router.get("/records/{record_id}", response_model=dict[str, Any], dependencies=AUTHENTICATED)
 def get_record(
     app: str,
     form: str,
     record_id: RecordId,
     engine: DbEngine,
-    principal: CurrentUser,
     request: Request,
 ) -> Response:
-    """One live record (404 when missing or deleted)."""
-    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        found = _open(conn, app, form, principal, request).get(record_id)
+    """One live record (404 when missing or deleted). Without a role that reaches it, an open,
+    cc or done flow task on it lets its holder read it with the node's field access."""
+    with reading(engine, request, app, form, record_id) as service:
+        found = service.get(record_id)
     return record_answer(found)
 
 
@@ -227,28 +235,27 @@ def restore_record(
     return record_answer(restored)
 
 
-@router.get("/records/{record_id}/history", response_model=list[dict[str, Any]])
+@router.get(
+    "/records/{record_id}/history", response_model=list[dict[str, Any]], dependencies=AUTHENTICATED
+)
 def record_history(
     app: str,
     form: str,
     record_id: RecordId,
     engine: DbEngine,
-    principal: CurrentUser,
     request: Request,
 ) -> Response:
     """Every change of a record, oldest first, with its field-level diff."""
-    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        entries = _open(conn, app, form, principal, request).history(record_id)
+    with reading(engine, request, app, form) as service:
+        entries = service.history(record_id)
     return record_answer(entries)
 
 
-@router.get("/permissions/me")
-def my_permissions(
-    app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request
-) -> dict[str, Any]:
+@router.get("/permissions/me", dependencies=AUTHENTICATED)
+def my_permissions(app: str, form: str, engine: DbEngine, request: Request) -> dict[str, Any]:
     """What I may do with this form: actions, row scope per action, and field access."""
-    with read_only(engine) as conn, limited(conn, request, Work.INTERACTIVE):
-        opened = _open(conn, app, form, principal, request)
+    with reading(engine, request, app, form) as service:
+        opened = service
     if not isinstance(opened.access, FormAccess):  # administrators: unrestricted
         return {"roles": [], "admin": True, "actions": list(ACTIONS), "scopes": {}, "fields": {}}
     return opened.access.summary()

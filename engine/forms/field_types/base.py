@@ -22,6 +22,7 @@ from engine.forms.field_types.values import CTX, Result, decimal_json, generic_j
 from engine.forms.messages import issue
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
     from sqlalchemy.types import TypeEngine
 
     from engine.forms.spec import AppSpec, FormSpec
@@ -242,6 +243,22 @@ class FieldType:
             return generic_json(value)
 
         return write
+
+    def raw_json_reader(
+        self,
+        field: FieldSpecBase,
+        column_type: TypeEngine[Any],
+        dialect: Dialect,
+        fallback: Callable[[Any], Any],
+    ) -> Callable[[Any], Any] | None:
+        """Record JSON straight from the database driver's value of a page column of
+        `column_type` holding `field`'s values, skipping the column type's conversion to a
+        Python value: a function of values that are not NULL, giving exactly what
+        `json_writer(field)` gives for the converted value. `fallback` is that general path
+        (convert, then write), for a value in a form the shortcut does not expect. None: no
+        shortcut (the reader composes the conversion and `json_writer`). Types whose JSON is
+        text the driver's value maps to directly (decimals, moments) override it."""
+        return None
 
 
 def same(value: Any) -> Any:

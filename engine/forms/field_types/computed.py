@@ -8,10 +8,12 @@ record's system columns (`_created_at`, ...), so they have no column of their ow
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
@@ -25,6 +27,7 @@ from engine.forms.field_types.cells import (
     decimal_cell,
     people_cell,
 )
+from engine.forms.field_types.time import moment_reader
 from engine.forms.messages import issue
 
 COMPUTED = Traits(
@@ -178,6 +181,16 @@ class CreatedAtType(ComputedType):
     spec = CreatedAtField
     traits = replace(COMPUTED, source="system")
 
+    def raw_json_reader(
+        self,
+        field: FieldSpecBase,
+        column_type: TypeEngine[Any],
+        dialect: Dialect,
+        fallback: Callable[[Any], Any],
+    ) -> Callable[[Any], Any] | None:
+        """The record's moment column as `datetime_json` text (what `json_writer` writes)."""
+        return moment_reader(column_type, dialect, fallback)
+
     def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
         """A spreadsheet date-time in the export's time zone."""
         return datetime_cell(value, sheet)
@@ -207,6 +220,16 @@ class UpdatedAtType(ComputedType):
     group = "computed"
     spec = UpdatedAtField
     traits = replace(COMPUTED, source="system")
+
+    def raw_json_reader(
+        self,
+        field: FieldSpecBase,
+        column_type: TypeEngine[Any],
+        dialect: Dialect,
+        fallback: Callable[[Any], Any],
+    ) -> Callable[[Any], Any] | None:
+        """The record's moment column as `datetime_json` text (what `json_writer` writes)."""
+        return moment_reader(column_type, dialect, fallback)
 
     def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
         """A spreadsheet date-time in the export's time zone."""

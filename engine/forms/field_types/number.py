@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import Field, StringConstraints
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
@@ -98,6 +99,16 @@ def scaled_writer(scale: int) -> Callable[[Any], Any]:
     return write
 
 
+def scaled_reader(
+    column_type: TypeEngine[Any], scale: int, dialect: Dialect, fallback: Callable[[Any], Any]
+) -> Callable[[Any], Any] | None:
+    """`scaled_writer(scale)` straight from the driver's value of an `ExactDecimal` column of
+    that scale (`ExactDecimal.json_reader`); None for any other column."""
+    if isinstance(column_type, ExactDecimal) and column_type.scale == scale:
+        return column_type.json_reader(dialect, fallback)
+    return None
+
+
 class _DecimalType(FieldType):
     group = "number"
 
@@ -119,6 +130,15 @@ class _DecimalType(FieldType):
 
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return scaled_writer(self.scale(field))
+
+    def raw_json_reader(
+        self,
+        field: FieldSpecBase,
+        column_type: TypeEngine[Any],
+        dialect: Dialect,
+        fallback: Callable[[Any], Any],
+    ) -> Callable[[Any], Any] | None:
+        return scaled_reader(column_type, self.scale(field), dialect, fallback)
 
     def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
         """A real number with the value's places (money with thousands separators)."""
@@ -215,6 +235,15 @@ class PercentType(FieldType):
 
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return scaled_writer(self.scale(field))
+
+    def raw_json_reader(
+        self,
+        field: FieldSpecBase,
+        column_type: TypeEngine[Any],
+        dialect: Dialect,
+        fallback: Callable[[Any], Any],
+    ) -> Callable[[Any], Any] | None:
+        return scaled_reader(column_type, self.scale(field), dialect, fallback)
 
     def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
         """A real number (the fraction) shown as a percentage with the places it has."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Literal
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
@@ -24,6 +25,17 @@ from engine.forms.field_types.cells import (
     datetime_input,
 )
 from engine.forms.field_types.values import Result, coerce_date, coerce_datetime, coerce_time
+
+
+def moment_reader(
+    column_type: TypeEngine[Any], dialect: Dialect, fallback: Callable[[Any], Any]
+) -> Callable[[Any], Any] | None:
+    """`datetime_json` straight from the driver's value of a `UtcDateTime` column
+    (`UtcDateTime.json_reader`); None for any other column."""
+    if isinstance(column_type, UtcDateTime):
+        return column_type.json_reader(dialect, fallback)
+    return None
+
 
 MOMENT = Traits(
     computed=False,
@@ -121,6 +133,15 @@ class DatetimeType(FieldType):
 
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return none_or(datetime_json)
+
+    def raw_json_reader(
+        self,
+        field: FieldSpecBase,
+        column_type: TypeEngine[Any],
+        dialect: Dialect,
+        fallback: Callable[[Any], Any],
+    ) -> Callable[[Any], Any] | None:
+        return moment_reader(column_type, dialect, fallback)
 
     def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
         """A spreadsheet date-time in the export's time zone."""
