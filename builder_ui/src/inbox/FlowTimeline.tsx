@@ -50,6 +50,7 @@ export async function refreshFlows(client: ReturnType<typeof useQueryClient>): P
   await Promise.all([
     client.invalidateQueries({ queryKey: ["record-flow"] }),
     client.invalidateQueries({ queryKey: ["tasks"] }),
+    client.invalidateQueries({ queryKey: ["task"] }),
     client.invalidateQueries({ queryKey: ["notifications"] }),
     client.invalidateQueries({ queryKey: ["record"] }),
   ]);

@@ -1,6 +1,7 @@
 /**
- * One task opened from the inbox: the record with the node's field access (hidden fields left
- * out, `edit` fields as inputs sent as the action's `data`, the rest read-only), the flow
+ * One task opened from the inbox (`GET /tasks/{id}`): the record as the task lets me read it,
+ * with the node's field access (hidden fields left out, `edit` fields as inputs sent as the
+ * action's `data`, the rest read-only), the flow
  * timeline, and — while the task is open — 同意 / 拒绝 / 转交 / 评论 with an optional comment
  * (a rejection prompts for one, like DingTalk, but does not require it). A returned instance's
  * task of the initiator offers 重新提交 instead.
@@ -17,7 +18,7 @@ import FieldValue from "../components/FieldValue";
 import { RecordScopeContext } from "../components/fileScope";
 import { isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
-import { inboxApi, nameText, nodeAccess, titleText, type Access, type TaskAction, type TaskRow } from "./api";
+import { inboxApi, nameText, titleText, type Access, type TaskAction, type TaskAnswer, type TaskRow } from "./api";
 import FlowTimeline, { FlowStateTag, refreshFlows } from "./FlowTimeline";
 
 function editable(field: FieldDef, access: Record<string, Access>): boolean {
@@ -25,19 +26,20 @@ function editable(field: FieldDef, access: Record<string, Access>): boolean {
 }
 
 interface Props {
-  task: TaskRow | null;
+  /** The task's id (null: closed). */
+  taskId: number | null;
   onClose(): void;
   /** After an action on the task: the inbox opens the next task or returns to the list. */
   onActed(task: TaskRow): void;
 }
 
-function TaskBody({ task, onActed }: { task: TaskRow; onActed(task: TaskRow): void }) {
+function TaskBody({ answer, onActed }: { answer: TaskAnswer; onActed(task: TaskRow): void }) {
+  const { task, fields: access } = answer;
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
   const { user } = useAuth();
   const client = useQueryClient();
   const app = useQuery({ queryKey: ["app", task.app], queryFn: () => api.app(task.app) });
-  const record = useQuery({ queryKey: ["record", task.app, task.form, task.record_id], queryFn: () => api.record(task.app, task.form, task.record_id), retry: false });
   const [edits, setEdits] = useState<Record<string, unknown>>({});
   const [dialog, setDialog] = useState<TaskAction | null>(null);
   const [comment, setComment] = useState("");
@@ -49,8 +51,8 @@ function TaskBody({ task, onActed }: { task: TaskRow; onActed(task: TaskRow): vo
   const returned = open && task.instance.state === "returned";
   if (app.isPending) return <Spin />;
   const form: FormDef | undefined = app.data?.forms.find((f) => f.key === task.form);
-  const access = app.data ? nodeAccess(app.data, task.flow.key, task.node) : {};
-  const fields = (form?.fields ?? []).filter((f) => !LAYOUT_TYPES.has(f.type) && access[f.key] !== "hidden" && (!record.data || f.key in record.data));
+  const record = answer.record;
+  const fields = (form?.fields ?? []).filter((f) => !LAYOUT_TYPES.has(f.type) && access[f.key] !== "hidden" && (!record || f.key in record));
 
   async function act(action: TaskAction) {
     setBusy(true);
@@ -85,20 +87,20 @@ function TaskBody({ task, onActed }: { task: TaskRow; onActed(task: TaskRow): vo
         <FlowStateTag state={task.instance.state} />
       </Space>
       <Typography.Title level={5}>{t("inbox.fields")}</Typography.Title>
-      {record.isPending ? (
-        <Spin />
-      ) : record.isError ? (
-        <Typography.Text type="danger">{record.error instanceof ApiError ? record.error.message : t("errors.generic")}</Typography.Text>
+      {record === null ? (
+        <Typography.Text type="secondary" data-testid="task-no-record">
+          {t("inbox.noRecord")}
+        </Typography.Text>
       ) : (
         <Descriptions column={1} bordered size="small" data-testid="task-fields">
           {fields.map((f) => (
             <Descriptions.Item key={f.key} label={fieldLabel(f, i18n.language)}>
               {open && !returned && editable(f, access) && app.data ? (
                 <div data-testid={`task-edit-${f.key}`}>
-                  <FieldInput app={app.data} field={f} value={f.key in edits ? edits[f.key] : record.data[f.key]} onChange={(v) => setEdits({ ...edits, [f.key]: v })} idPrefix="task-" />
+                  <FieldInput app={app.data} field={f} value={f.key in edits ? edits[f.key] : record[f.key]} onChange={(v) => setEdits({ ...edits, [f.key]: v })} idPrefix="task-" />
                 </div>
               ) : (
-                <FieldValue field={f} value={record.data[f.key]} />
+                <FieldValue field={f} value={record[f.key]} />
               )}
             </Descriptions.Item>
           ))}
@@ -177,11 +179,19 @@ function TaskBody({ task, onActed }: { task: TaskRow; onActed(task: TaskRow): vo
   );
 }
 
-export default function TaskDrawer({ task, onClose, onActed }: Props) {
+export default function TaskDrawer({ taskId, onClose, onActed }: Props) {
   const { t } = useTranslation();
+  const answer = useQuery({ queryKey: ["task", taskId], queryFn: () => inboxApi.task(taskId!), enabled: taskId !== null, retry: false });
+  const task = answer.data?.task;
   return (
-    <Drawer open={task !== null} onClose={onClose} size="large" styles={{ wrapper: { maxWidth: "100vw" } }} title={task ? titleText(task) : t("inbox.task")} data-testid="task-drawer">
-      {task && <TaskBody key={task.id} task={task} onActed={onActed} />}
+    <Drawer open={taskId !== null} onClose={onClose} size="large" styles={{ wrapper: { maxWidth: "100vw" } }} title={task ? titleText(task) : t("inbox.task")} data-testid="task-drawer">
+      {answer.isPending ? (
+        <Spin />
+      ) : answer.isError ? (
+        <Typography.Text type="danger">{answer.error instanceof ApiError ? answer.error.message : t("errors.generic")}</Typography.Text>
+      ) : (
+        <TaskBody key={answer.data.task.id} answer={answer.data} onActed={onActed} />
+      )}
     </Drawer>
   );
 }

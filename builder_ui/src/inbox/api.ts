@@ -4,7 +4,7 @@
  * withdraw / urge / resubmit (`…/records/{id}/flow[/{action}]`), and notifications.
  */
 import { apiPath, formPath, request } from "../api/client";
-import type { AppDef, Label } from "../api/types";
+import type { Label, RecordJson } from "../api/types";
 import { labelText } from "../forms/labels";
 
 export type TaskTab = "open" | "done" | "cc" | "initiated";
@@ -105,7 +105,16 @@ export interface BatchResult {
   error?: { code: string; message: string };
 }
 
+/** `GET /tasks/{id}`: the task, the record as the task lets me read it (null when it no longer
+ * does) and each field's access at the node (`edit` only while the task is open). */
+export interface TaskAnswer {
+  task: TaskRow;
+  record: RecordJson | null;
+  fields: Record<string, Access>;
+}
+
 export const inboxApi = {
+  task: (task: number) => request<TaskAnswer>("GET", apiPath(`/tasks/${task}`)),
   tasks: (state: TaskTab, limit = 20, offset = 0) => request<TaskPage>("GET", apiPath("/tasks"), undefined, { state, limit, offset }),
   act: (task: number, body: ActBody) => request<ActResult>("POST", apiPath(`/tasks/${task}/act`), body),
   actBatch: (ids: number[], action: "approve" | "reject" | "handle", comment?: string) =>
@@ -117,9 +126,10 @@ export const inboxApi = {
   markRead: (ids: number[] | "all") => request<{ read: number }>("POST", apiPath("/notifications/read"), ids === "all" ? { all: true } : { ids }),
 };
 
-/** Where a notification leads: the task (assigned, urged) in the inbox, else the record. */
+/** Where a notification leads: the task (assigned, urged, cc: it lets me read the record even
+ * without a role on the form) in the inbox, else the record. */
 export function noticeTarget(notice: Notice): string | null {
-  if (notice.task_id && (notice.kind === "assigned" || notice.kind === "urged")) return `/inbox?task=${notice.task_id}`;
+  if (notice.task_id && ["assigned", "urged", "cc"].includes(notice.kind)) return `/inbox?task=${notice.task_id}`;
   if (notice.app && notice.form && notice.record_id) return `/apps/${notice.app}/${notice.form}?open=${notice.record_id}`;
   return null;
 }
@@ -138,17 +148,3 @@ export function titleText(row: { title?: unknown; record_id: number }): string {
 }
 
 export type Access = "hidden" | "read_only" | "edit";
-
-interface FlowNodeDef {
-  id: string;
-  fields?: Record<string, string>;
-}
-
-/** The node's field access in the app's current definition (absent: read-only). */
-export function nodeAccess(app: AppDef, flowKey: string, node: string | undefined): Record<string, Access> {
-  const flows = (app as AppDef & { flows?: { key: string; nodes?: FlowNodeDef[] }[] }).flows ?? [];
-  const found = flows.find((f) => f.key === flowKey)?.nodes?.find((n) => n.id === node);
-  const access: Record<string, Access> = {};
-  for (const [key, value] of Object.entries(found?.fields ?? {})) access[key] = value === "hidden" ? "hidden" : value === "edit" ? "edit" : "read_only";
-  return access;
-}

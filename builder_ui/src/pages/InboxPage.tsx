@@ -48,20 +48,7 @@ export default function InboxPage() {
   const list = useQuery({ queryKey: ["tasks", tab, page], queryFn: () => inboxApi.tasks(tab, PAGE, (page - 1) * PAGE) });
   const openCount = useQuery({ queryKey: ["tasks", "open", "count"], queryFn: () => inboxApi.tasks("open", 0) });
   const rows = list.data?.items ?? [];
-  // A task named in the address (from the bell or the app home) that this page does not show.
-  const lookup = useQuery({
-    queryKey: ["tasks", "lookup", taskId],
-    queryFn: async () => {
-      for (const state of ["open", "done", "cc"] as TaskTab[]) {
-        const found = (await inboxApi.tasks(state, 200)).items.find((r) => r.id === taskId);
-        if (found) return found;
-      }
-      return null;
-    },
-    enabled: taskId !== null && !rows.some((r) => r.id === taskId) && !list.isPending,
-  });
   const where = useWhere(rows);
-  const task = taskId === null ? null : (rows.find((r) => r.id === taskId) ?? lookup.data ?? null);
 
   const go = (next: Record<string, string | null>) => {
     const merged = new URLSearchParams(params);
@@ -221,7 +208,7 @@ export default function InboxPage() {
         </Space>
       )}
       {phone ? cards : table}
-      <TaskDrawer task={task} onClose={() => go({ task: null })} onActed={(done) => void afterAct(done)} />
+      <TaskDrawer taskId={taskId} onClose={() => go({ task: null })} onActed={(done) => void afterAct(done)} />
       <Modal open={results !== null} title={t("inbox.batchTitle")} onCancel={() => setResults(null)} onOk={() => setResults(null)} cancelButtonProps={{ style: { display: "none" } }}>
         <List
           data-testid="batch-results"
