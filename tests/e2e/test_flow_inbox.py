@@ -359,3 +359,31 @@ def test_transfer_to_a_colleague_never_to_oneself(
     assert open_tasks(server, "director", record) == []
     assert [t["node"] for t in open_tasks(server, "gm", record)] == ["director"]
     assert flow_state(server, record) == "running"
+
+
+def test_the_task_shows_the_nodes_field_access(
+    browser: Browser, server: Server, shot: Shot
+) -> None:
+    """Last in the file: it republishes the pack's flow with the director's step editing 签约日期
+    and hiding 商机."""
+    app = api_call(server, "GET", "/apps/crm")
+    flows = app["flows"]
+    director_node = next(n for n in flows[0]["nodes"] if n["id"] == "director")
+    director_node["fields"] = {"signed_date": "edit", "opportunity": "hidden"}
+    api_call(server, "PUT", "/apps/crm/flows", {"_revision": app["_revision"], "flows": flows})
+    record = create_contract(server, "字段权限合同", 8000)
+    director = signed_in(browser, server, "director")
+    inbox_row(director, "字段权限合同").get_by_test_id("task-title").click()
+    fields = director.get_by_test_id("task-fields")
+    expect(fields).to_contain_text("合同名称")
+    expect(fields).not_to_contain_text("商机")  # hidden at this step
+    expect(fields.get_by_test_id("task-edit-signed_date")).to_be_visible()
+    expect(fields.get_by_test_id("task-edit-title")).to_have_count(0)  # read-only
+    director.locator("#task-signed_date").fill("2027-01-15")
+    director.keyboard.press("Enter")
+    shot(director, "editable")
+    director.get_by_test_id("task-approve").click()
+    expect(director.locator(".ant-message")).to_contain_text("已同意")
+    assert flow_state(server, record) == "approved"
+    saved = api_call(server, "GET", f"{CONTRACTS}/{record}")
+    assert saved["signed_date"] == "2027-01-15"
