@@ -27,6 +27,7 @@ const FillPage = lazy(() => import("./pages/FillPage"));
 const FlowDesignerPage = lazy(() => import("./pages/FlowDesignerPage"));
 const FlowsPage = lazy(() => import("./pages/FlowsPage"));
 const HomePage = lazy(() => import("./pages/HomePage"));
+const InboxPage = lazy(() => import("./pages/InboxPage"));
 const LinksPage = lazy(() => import("./pages/LinksPage"));
 const LoginPage = lazy(() => import("./pages/LoginPage"));
 const PublicPage = lazy(() => import("./pages/PublicPage"));
@@ -100,6 +101,7 @@ const router = createBrowserRouter(
       >
         <Route index element={page(HomePage)} />
         <Route path="catalog" element={page(CatalogPage)} />
+        <Route path="inbox" element={page(InboxPage)} />
         <Route path="apps/:app" element={<AppLayout />}>
           <Route index element={page(AppHome)} />
           <Route path=":form" element={page(RecordsPage)} />

@@ -1,4 +1,5 @@
-/** One record: every field I may see, edit/delete when allowed, and its history timeline. */
+/** One record: every field I may see, edit/delete when allowed, its history timeline, and — for a
+ * form bound to a flow — its approval state in the header and the flow timeline (审批 tab). */
 import { PlusOutlined } from "@ant-design/icons";
 import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { RecordScopeContext } from "./fileScope";
@@ -14,6 +15,7 @@ import { displayText } from "../forms/display";
 import { LAYOUT_TYPES } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
 import FieldValue from "./FieldValue";
+import FlowTimeline, { FlowStateTag, useRecordFlow } from "../inbox/FlowTimeline";
 
 interface Props {
   app: AppDef;
@@ -144,6 +146,8 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
       retry: false,
     })),
   });
+  const flowBound = Boolean((form as FormDef & { flow?: string | null }).flow);
+  const flow = useRecordFlow(app.key, form.key, id, flowBound);
   const relatedTotal = related.reduce((sum, q) => sum + (q.data?.total ?? 0), 0);
   const can = (action: string) => permissions?.actions.includes(action as never) ?? false;
   const hidden = (key: string) => permissions?.fields[key] === "hidden";
@@ -167,12 +171,17 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
     <Drawer
       open={id !== null}
       onClose={onClose}
-      title={title || t("record.details")}
+      title={
+        <Space wrap size={8}>
+          <span>{title || t("record.details")}</span>
+          {flowBound && <FlowStateTag state={flow.data?.state} />}
+        </Space>
+      }
       size="large"
       styles={{ wrapper: { maxWidth: "100vw" } }}
       extra={
         <Space>
-          {can("edit") && (
+          {can("edit") && flow.data?.state !== "running" && (
             <Button type="primary" onClick={() => navigate(`/apps/${app.key}/${form.key}/${id}/edit`)} data-testid="record-edit">
               {t("record.edit")}
             </Button>
@@ -244,6 +253,15 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
                         onOpen={(target, recordId) => navigate(`/apps/${app.key}/${target}?open=${recordId}`)}
                       />
                     ),
+                  },
+                ]
+              : []),
+            ...(flowBound && id !== null
+              ? [
+                  {
+                    key: "flow",
+                    label: <span data-testid="flow-tab">{t("inbox.flowTab")}</span>,
+                    children: <FlowTimeline app={app.key} form={form.key} id={id} />,
                   },
                 ]
               : []),

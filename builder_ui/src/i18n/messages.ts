@@ -1,5 +1,6 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
 import { flowsEn, flowsZh } from "./flowMessages";
+import { inboxEn, inboxZh } from "./inboxMessages";
 
 export const zh = {
   brand: "积木",
@@ -272,6 +273,7 @@ export const zh = {
     widths: { full: "整行", half: "1/2", quarter: "1/4", third: "1/3", two_thirds: "2/3" },
   },
   flows: flowsZh,
+  inbox: inboxZh,
   newApp: {
     open: "新建应用",
     title: "新建应用",
@@ -646,6 +648,7 @@ export const en: typeof zh = {
     widths: { full: "Full row", half: "1/2", quarter: "1/4", third: "1/3", two_thirds: "2/3" },
   },
   flows: flowsEn,
+  inbox: inboxEn,
   newApp: {
     open: "New app",
     title: "New app",

@@ -1,12 +1,14 @@
-/** An app's home: one-click "add" for every form I may create in, and its forms as cards. */
+/** An app's home: my open tasks of the app (我的待办) when there are any, one-click "add" for
+ * every form I may create in, and its forms as cards. */
 import { ApartmentOutlined, PlusOutlined, SafetyOutlined, TableOutlined } from "@ant-design/icons";
-import { useQueries } from "@tanstack/react-query";
-import { Button, Card, Col, Row, Space, Typography } from "antd";
+import { useQueries, useQuery } from "@tanstack/react-query";
+import { Badge, Button, Card, Col, List, Row, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router";
 import { api } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { labelText } from "../forms/labels";
+import { inboxApi, nameText, titleText } from "../inbox/api";
 import NewFormButton from "./NewFormButton";
 import { menuEntries, useApp } from "./appContext";
 
@@ -22,6 +24,8 @@ export default function AppHome() {
       queryFn: () => api.permissions(app.key, entry.form),
     })),
   });
+  const open = useQuery({ queryKey: ["tasks", "open", "home"], queryFn: () => inboxApi.tasks("open", 200) });
+  const mine = (open.data?.items ?? []).filter((task) => task.app === app.key);
   const label = (entry: (typeof entries)[number]) =>
     labelText(entry.label ?? app.forms.find((f) => f.key === entry.form)?.name, i18n.language, entry.form);
   return (
@@ -40,6 +44,33 @@ export default function AppHome() {
           </Space>
         )}
       </Space>
+      {mine.length > 0 && (
+        <Card
+          size="small"
+          style={{ marginBottom: 16 }}
+          data-testid="home-tasks"
+          title={
+            <Space>
+              {t("inbox.myTasks")}
+              <Badge count={mine.length} />
+            </Space>
+          }
+          extra={<Link to="/inbox">{t("inbox.allTasks")}</Link>}
+        >
+          <List
+            size="small"
+            dataSource={mine.slice(0, 5)}
+            renderItem={(task) => (
+              <List.Item style={{ cursor: "pointer" }} onClick={() => navigate(`/inbox?task=${task.id}`)} data-testid={`home-task-${task.id}`}>
+                <Typography.Link>{titleText(task)}</Typography.Link>
+                <Typography.Text type="secondary">
+                  {nameText(task.node_name, i18n.language, task.node)} · {task.initiator?.name ?? ""}
+                </Typography.Text>
+              </List.Item>
+            )}
+          />
+        </Card>
+      )}
       <Typography.Text type="secondary">{t("app.quickAdd")}</Typography.Text>
       <Space wrap style={{ margin: "8px 0 16px", display: "flex" }}>
         {entries.map((entry, i) =>

@@ -1,4 +1,5 @@
-/** The signed-in frame: header with navigation, language switch and the user menu. */
+/** The signed-in frame: header with navigation, the approval inbox and the bell, language
+ * switch and the user menu. */
 import { AppstoreOutlined, DownOutlined, ShopOutlined, UserOutlined } from "@ant-design/icons";
 import { Button, Dropdown, Layout } from "antd";
 import { useState } from "react";
@@ -8,6 +9,7 @@ import { useAuth } from "../auth/AuthContext";
 import ErrorBoundary from "../components/ErrorBoundary";
 import LanguageSwitch from "../components/LanguageSwitch";
 import PasswordModal from "../components/PasswordModal";
+import Bell, { InboxLink } from "../inbox/Bell";
 
 export default function AppShell() {
   const { t } = useTranslation();
@@ -30,7 +32,9 @@ export default function AppShell() {
             <ShopOutlined /> <span className="jimu-nav-text">{t("nav.catalog")}</span>
           </Link>
         )}
+        <InboxLink />
         <span style={{ flex: 1 }} />
+        <Bell />
         <LanguageSwitch dark />
         <Dropdown
           trigger={["click"]}
