@@ -146,9 +146,20 @@ class CountCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def count(self, conn: Connection, statement: Executable, params: Mapping[str, Any]) -> int:
+    def count(
+        self,
+        conn: Connection,
+        statement: Executable,
+        params: Mapping[str, Any],
+        *,
+        cache: bool = True,
+    ) -> int:
         """The result of `statement` (a ``SELECT count(*) …``) run with `params` on `conn`:
-        from memory when every table it reads is unchanged since it was counted."""
+        from memory when every table it reads is unchanged since it was counted. `cache=False`
+        counts straight away (a count over named records — a flow condition on one record —
+        is cheap, and kept it would only push totals worth keeping out of the cache)."""
+        if not cache:
+            return int(conn.execute(statement, params).scalar_one())
         key, tables = self._key(conn, statement, params)
         if key is None or not tables:
             return int(conn.execute(statement, params).scalar_one())

@@ -104,7 +104,11 @@ class Reader:
             related=related,
         )
         params = found.params
-        total = None if found.count is None else COUNTS.count(conn, found.count, params)
+        total = (
+            None
+            if found.count is None
+            else COUNTS.count(conn, found.count, params, cache=ids is None)
+        )
         if limit == 0:  # the count alone: no page statement
             return Page([], total)
         return Page(self.json.read_page(conn, found.page, params), total)

@@ -154,6 +154,7 @@ def test_a_warm_read_sends_a_small_fixed_set_of_statements(crm: dict[str, Any], 
 
 
 def test_the_statements_do_not_grow_with_the_page(crm: dict[str, Any]) -> None:
+    read(crm, "admin", RECORDS, {"limit": 1, "count": "none"})  # warm, whatever ran before
     small = kinds(read(crm, "admin", RECORDS, {"limit": 1, "count": "none"}))
     large = kinds(read(crm, "admin", RECORDS, {"limit": 200, "count": "none"}))
     assert small == large == [*ADMIN, "page", "people"]
