@@ -295,50 +295,12 @@ def _with_access(caller: Caller, access: TaskAccess) -> Caller:
 
 def _task_item(conn: Connection, ctx: ExecutionContext, task_id: int) -> dict[str, Any]:
     """The task as the inbox lists it (`engine.flows.inbox.list_tasks`' item)."""
-    r = conn.execute(
-        select(
-            FlowTask.id,
-            FlowTask.node,
-            FlowTask.kind,
-            FlowTask.state,
-            FlowTask.action,
-            FlowTask.comment,
-            FlowTask.created_at,
-            FlowTask.acted_at,
-            FlowTask.instance_id,
-            FlowInstance.app_id,
-            FlowInstance.form_id,
-            FlowInstance.record_id,
-            FlowInstance.revision,
-            FlowInstance.flow_key,
-            FlowInstance.initiator_id,
-            FlowInstance.state.label("instance_state"),
-        )
+    row = conn.execute(
+        select(*inbox.TASK_COLUMNS)
         .join(FlowInstance, FlowInstance.id == FlowTask.instance_id)
         .where(FlowTask.id == task_id)
     ).one()
-    app_keys, form_keys, plans = inbox._where(conn, [r])
-    plan = plans[(r.app_id, r.revision, r.flow_key)]
-    app, form = app_keys[r.app_id], form_keys[r.form_id]
-    titles = inbox._titles(conn, ctx, [(app, form, r.record_id)])
-    return {
-        "id": r.id,
-        "kind": r.kind,
-        "state": r.state,
-        "action": r.action,
-        "comment": r.comment,
-        "node": r.node,
-        "node_name": plan.node_name(r.node),
-        "flow": {"key": plan.key, "name": plan.name},
-        "instance": {"id": r.instance_id, "state": r.instance_state},
-        "app": app,
-        "form": form,
-        "record_id": r.record_id,
-        "title": titles.get((app, form, r.record_id)),
-        "initiator": inbox._names(conn, [r.initiator_id]).get(r.initiator_id),
-        "created_at": inbox._moment(r.created_at),
-        "acted_at": inbox._moment(r.acted_at),
-    }
+    return inbox.task_items(conn, ctx, [row])[0]
 
 
 def register() -> None:

@@ -86,6 +86,27 @@ def _where(
     return app_keys, form_keys, plans
 
 
+TASK_COLUMNS = (
+    FlowTask.id,
+    FlowTask.node,
+    FlowTask.kind,
+    FlowTask.state,
+    FlowTask.action,
+    FlowTask.comment,
+    FlowTask.created_at,
+    FlowTask.acted_at,
+    FlowTask.instance_id,
+    FlowInstance.app_id,
+    FlowInstance.form_id,
+    FlowInstance.record_id,
+    FlowInstance.revision,
+    FlowInstance.flow_key,
+    FlowInstance.initiator_id,
+    FlowInstance.state.label("instance_state"),
+)
+"""What an inbox item is made of (`task_items`)."""
+
+
 def list_tasks(
     conn: Connection,
     ctx: ExecutionContext,
@@ -107,30 +128,21 @@ def list_tasks(
         condition &= FlowTask.kind == "cc"
     total = conn.execute(select(func.count()).select_from(FlowTask).where(condition)).scalar_one()
     rows = conn.execute(
-        select(
-            FlowTask.id,
-            FlowTask.node,
-            FlowTask.kind,
-            FlowTask.state,
-            FlowTask.action,
-            FlowTask.comment,
-            FlowTask.created_at,
-            FlowTask.acted_at,
-            FlowTask.instance_id,
-            FlowInstance.app_id,
-            FlowInstance.form_id,
-            FlowInstance.record_id,
-            FlowInstance.revision,
-            FlowInstance.flow_key,
-            FlowInstance.initiator_id,
-            FlowInstance.state.label("instance_state"),
-        )
+        select(*TASK_COLUMNS)
         .join(FlowInstance, FlowInstance.id == FlowTask.instance_id)
         .where(condition)
         .order_by(FlowTask.created_at.desc(), FlowTask.id.desc())
         .limit(limit)
         .offset(offset)
     ).all()
+    return {"items": task_items(conn, ctx, rows), "total": total}
+
+
+def task_items(
+    conn: Connection, ctx: ExecutionContext, rows: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """The inbox items of task rows selected with `TASK_COLUMNS` (titles, node and flow names,
+    initiators read in one statement each for all the rows)."""
     app_keys, form_keys, plans = _where(conn, rows)
     people = _names(conn, (r.initiator_id for r in rows))
     titles = _titles(
@@ -160,7 +172,7 @@ def list_tasks(
                 "acted_at": _moment(r.acted_at),
             }
         )
-    return {"items": items, "total": total}
+    return items
 
 
 def _initiated(
