@@ -9,9 +9,10 @@ import { EyeOutlined, PlusOutlined } from "@ant-design/icons";
 import { DndContext, DragOverlay, KeyboardSensor, MouseSensor, TouchSensor, useDraggable, useSensor, useSensors, type DragEndEvent, type DragStartEvent } from "@dnd-kit/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Button, Card, Col, List, Modal, Result, Row, Space, Spin, Tabs, Tag, Typography } from "antd";
-import { useEffect, useMemo, useState, type ReactNode } from "react";
+import { useMemo, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useBlocker, useParams } from "react-router";
+import { Link, useParams } from "react-router";
+import { UnsavedGuard } from "../components/UnsavedGuard";
 import { api, ApiError } from "../api/client";
 import type { AppDef, FieldDef, Issue, MigrationPlan } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
@@ -143,14 +144,6 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
     setSelectedState({ ...selected, key: next.key });
   };
 
-  // Unpublished changes: leaving inside the app asks (useBlocker), closing the tab too (beforeunload).
-  const blocker = useBlocker(({ currentLocation, nextLocation }) => dirty && currentLocation.pathname !== nextLocation.pathname);
-  useEffect(() => {
-    if (!dirty) return;
-    const warn = (event: BeforeUnloadEvent) => event.preventDefault();
-    window.addEventListener("beforeunload", warn);
-    return () => window.removeEventListener("beforeunload", warn);
-  }, [dirty]);
 
   const definition = () => buildDefinition(app, formKey, fields, settings);
   const failed = (error: unknown) => {
@@ -319,18 +312,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
           )}
         </div>
       </Modal>
-      <Modal
-        open={blocker.state === "blocked"}
-        title={t("canvas.leaveTitle")}
-        okText={t("canvas.leave")}
-        cancelText={t("canvas.stay")}
-        okButtonProps={{ danger: true, "data-testid": "leave-confirm" }}
-        cancelButtonProps={{ "data-testid": "leave-cancel" }}
-        onOk={() => blocker.proceed?.()}
-        onCancel={() => blocker.reset?.()}
-      >
-        <div data-testid="leave-modal">{t("canvas.leaveText")}</div>
-      </Modal>
+      <UnsavedGuard dirty={dirty} />
       <PreviewModal open={preview} onClose={() => setPreview(false)} app={draft} form={findForm(draft, formKey)!} />
     </>
   );

@@ -8,10 +8,11 @@
  */
 import { ArrowLeftOutlined, SettingOutlined } from "@ant-design/icons";
 import { useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Button, Drawer, Grid, Modal, Result, Space, Tag, Typography } from "antd";
-import { useEffect, useMemo, useState } from "react";
+import { Alert, App, Button, Drawer, Grid, Result, Space, Tag, Typography } from "antd";
+import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useBlocker, useParams } from "react-router";
+import { Link, useParams } from "react-router";
+import { UnsavedGuard } from "../components/UnsavedGuard";
 import { ApiError } from "../api/client";
 import type { AppDef, Issue } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
@@ -81,14 +82,6 @@ function Designer({ app, flow }: { app: AppDef; flow: FlowDef }) {
 
   const dirty = useMemo(() => (tree ? canonical(flowOf(flow, meta, compile(tree))) !== canonical(flowOf(flow, metaOf(flow), compile(initialTree!))) : false), [tree, meta, flow, initialTree]);
 
-  // Unsaved changes: leaving inside the app asks (useBlocker), closing the tab too (beforeunload).
-  const blocker = useBlocker(({ currentLocation, nextLocation }) => dirty && currentLocation.pathname !== nextLocation.pathname);
-  useEffect(() => {
-    if (!dirty) return;
-    const warn = (event: BeforeUnloadEvent) => event.preventDefault();
-    window.addEventListener("beforeunload", warn);
-    return () => window.removeEventListener("beforeunload", warn);
-  }, [dirty]);
 
   const byTarget = useMemo(() => {
     const map = new Map<string, string[]>();
@@ -262,18 +255,7 @@ function Designer({ app, flow }: { app: AppDef; flow: FlowDef }) {
           />
         )}
       </Drawer>
-      <Modal
-        open={blocker.state === "blocked"}
-        title={t("canvas.leaveTitle")}
-        okText={t("canvas.leave")}
-        cancelText={t("canvas.stay")}
-        okButtonProps={{ danger: true, "data-testid": "leave-confirm" }}
-        cancelButtonProps={{ "data-testid": "leave-cancel" }}
-        onOk={() => blocker.proceed?.()}
-        onCancel={() => blocker.reset?.()}
-      >
-        <div data-testid="leave-modal">{t("canvas.leaveText")}</div>
-      </Modal>
+      <UnsavedGuard dirty={dirty} />
     </>
   );
 }
