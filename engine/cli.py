@@ -96,7 +96,7 @@ def serve(
         server.serve(settings, host=host, port=port, workers=count)
 
 
-JOB_MODULES = ("engine.forms.jobs",)  # besides engine.jobs' built-in kinds
+JOB_MODULES = ("engine.forms.jobs", "engine.rules.listeners")  # besides the built-in kinds
 
 
 @contextmanager

@@ -29,12 +29,14 @@ from engine.api.routes import (
     public,
     records,
     records_io,
+    rules_runtime,
     schema,
 )
 from engine.api.ui import install_ui
 from engine.core.context import system_clock
 from engine.flows import access as flow_access
 from engine.flows import listeners as flow_listeners
+from engine.rules import listeners as rule_listeners
 from engine.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -57,6 +59,7 @@ ROUTERS: list[APIRouter] = [
     links.router,
     public.router,
     flows_runtime.router,
+    rules_runtime.router,
 ]
 
 _HOME_PAGE = """<!doctype html>
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
     settings = settings or get_settings()
     flow_listeners.register()  # flows start, lock and cancel with record changes
     flow_access.register()  # a flow task lets its holder read the record (record grant)
+    rule_listeners.register()  # rules fire on record and flow changes (sync or queued)
     app = FastAPI(
         title="Jimu",
         version=__version__,

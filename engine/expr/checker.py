@@ -265,6 +265,8 @@ class Checker:
     # --- calls --------------------------------------------------------------------------
     def call(self, node: ast.Call) -> ast.Node:
         fn = FUNCTIONS.get(node.name)
+        if fn is None and node.name == "OLD":  # rule conditions replace OLD() before checking
+            raise self.error("old_outside_rule", node)
         if fn is None:
             hint_zh, hint_en = did_you_mean(node.name, FUNCTIONS.names())
             raise self.error(

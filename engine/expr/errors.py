@@ -55,6 +55,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Field {name} of type {type} cannot be used in formulas",
     ),
     "unknown_function": ("未知函数 {name}{hint_zh}", "Unknown function {name}{hint_en}"),
+    "old_needs_field": (
+        "OLD() 需要一个本表单的字段作为参数，例如 OLD(status)",
+        "OLD() takes one field of the rule's form, e.g. OLD(status)",
+    ),
+    "old_outside_rule": (
+        "OLD() 只能用在自动化规则的条件中（读取修改前的值）",
+        "OLD() is available only in automation rule conditions (it reads the value before the change)",
+    ),
     "arg_count": (
         "函数 {name} 需要 {expected} 个参数，实际为 {actual} 个",
         "Function {name} takes {expected} argument(s), got {actual}",

@@ -354,6 +354,7 @@ class _Run:
                 channel="flow",
                 depth=self.ctx.depth,
                 at=self.ctx.now,
+                layout=self.revision.current.layout,
             )
         )
 

@@ -39,7 +39,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import insert
@@ -74,7 +74,8 @@ class RecordChanged:
     it change when a save changes it —, for `transferred` `{"_owner": [old, new]}`, empty for
     `deleted` and `restored`. `actor` is the user id (None: anonymous or the system), `channel`
     the door (ui, api, import, public_link, rule, flow), `depth` the cascade depth of the
-    context. `path` is where the record sits in the request (`""`, `"[3]"`, `"rows[5]"`)."""
+    context. `path` is where the record sits in the request (`""`, `"[3]"`, `"rows[5]"`);
+    `layout` the live app layout the write used (when known)."""
 
     kind: str
     app: str
@@ -89,6 +90,9 @@ class RecordChanged:
     depth: int
     at: dt.datetime
     path: str = ""
+    # The app layout (live revision) the write used, when the writer knows it: listeners read
+    # the definition from it instead of loading the app again (None: load it by `app`).
+    layout: AppLayout | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,7 @@ class ChangePath:
             depth=self.ctx.depth,
             at=self.ctx.now,
             path=change.path.rstrip("."),
+            layout=self.app,
         )
 
 

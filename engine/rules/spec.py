@@ -10,10 +10,11 @@ A rule is a trigger, a condition and ordered actions:
 
 This module owns the shape (key, name, the form whose records trigger it — none for a schedule —,
 the trigger, the condition, sync or async, the actions) and its checks against the rest of the
-app: the forms exist, the trigger's fields are fields of the form, the condition type-checks
-over its records, an action's `values` name fields of the action's form. Triggers and actions
-tolerate further properties (their types' settings), which the rules engine's registries will
-type. The plan lists the trigger, the actions in order and the fields referenced.
+app: the forms exist, the trigger and each action check their settings through the registries
+of `engine.rules.kinds` (an unknown type is an issue at `….type` listing the known ones), the
+condition type-checks over the form's records with `OLD(field)` (`engine.rules.condition`),
+and `sync` is allowed only when every action writes records. The plan lists the trigger, the
+actions in order and the fields referenced.
 """
 
 from __future__ import annotations
@@ -59,32 +60,98 @@ class RuleSpec(Spec):
     actions: list[RuleAction] = Field(default_factory=list)
 
 
+def load_kinds() -> None:
+    """Import the modules that register the rule engine's triggers, actions and value kinds
+    (each registers on import; `engine.rules` imports them too)."""
+    import importlib
+
+    for name in KIND_MODULES:
+        importlib.import_module(name)
+
+
+# The modules that register kinds; other pieces of the rule engine add theirs here.
+KIND_MODULES = ["engine.rules.triggers", "engine.rules.values", "engine.rules.actions"]
+
+
 def check(app: AppSpec, rules: Sequence[Any]) -> list[Issue]:
-    """The rules' issues against the forms of `app`."""
+    """The rules' issues against the rest of `app`: each trigger and action checks its own
+    settings through the registries (`engine.rules.kinds`); the condition type-checks over the
+    rule's form with `OLD(field)`; `sync` only when every action writes records."""
+    from engine.forms.schema import form_schemas
+    from engine.rules.condition import formula_issues
+    from engine.rules.kinds import ACTIONS, TRIGGERS
+
+    load_kinds()
     refs = FormRefs(app)
     issues = duplicate_keys([r.key for r in rules], "rules", ("规则", "rule"))
+    schemas: dict[str, Any] | None = None
     for index, rule in enumerate(rules):
         at = f"rules[{index}]"
-        issues += refs.form_issues(rule.form, f"{at}.form")
-        if rule.form is None and (rule.on.fields or rule.when is not None):
+        form_issues = refs.form_issues(rule.form, f"{at}.form")
+        issues += form_issues
+        trigger = TRIGGERS.get(rule.on.type)
+        if trigger is None:
+            known = ", ".join(TRIGGERS.names())
+            issues.append(
+                Issue(
+                    f"{at}.on.type",
+                    "unknown_trigger",
+                    f"未知的触发方式 {rule.on.type}（可用：{known}）",
+                    f"Unknown trigger type {rule.on.type} (known: {known})",
+                )
+            )
+        elif trigger.needs_form and rule.form is None:
             issues.append(
                 Issue(
                     f"{at}.form",
                     "missing",
-                    "按字段或条件触发的规则必须指定表单",
-                    "A rule with trigger fields or a condition needs a form",
+                    f"触发方式 {rule.on.type} 需要指定表单",
+                    f"Trigger {rule.on.type} needs a form",
                 )
             )
-        for f, key in enumerate(rule.on.fields):
-            issues += refs.field_issues(rule.form, key, f"{at}.on.fields[{f}]", system=False)
+        elif not form_issues:
+            issues += trigger.check(app, rule, f"{at}.on")
         if rule.when is not None:
-            issues += refs.condition_issues(rule.form, rule.when, f"{at}.when")
-        for a, action in enumerate(rule.actions):
-            issues += refs.form_issues(action.form, f"{at}.actions[{a}].form")
-            for key in action.values:
-                issues += refs.field_issues(
-                    action.form, key, f"{at}.actions[{a}].values.{key}", system=False
+            if rule.form is None:
+                issues.append(
+                    Issue(
+                        f"{at}.form",
+                        "missing",
+                        "按条件触发的规则必须指定表单",
+                        "A rule with a condition needs a form",
+                    )
                 )
+            elif not form_issues:
+                if schemas is None:
+                    schemas = form_schemas(app)
+                issues += formula_issues(rule.when, schemas.get(rule.form, {}), f"{at}.when")
+        writes = True
+        for a, action in enumerate(rule.actions):
+            kind = ACTIONS.get(action.type)
+            if kind is None:
+                known = ", ".join(ACTIONS.names())
+                writes = False
+                issues.append(
+                    Issue(
+                        f"{at}.actions[{a}].type",
+                        "unknown_action",
+                        f"未知的动作 {action.type}（可用：{known}）",
+                        f"Unknown action type {action.type} (known: {known})",
+                    )
+                )
+                continue
+            writes = writes and kind.writes_records
+            if not form_issues:
+                issues += kind.check(app, rule, action, f"{at}.actions[{a}]")
+        if rule.mode == "sync" and not writes:
+            issues.append(
+                Issue(
+                    f"{at}.mode",
+                    "sync_not_allowed",
+                    "只有全部动作都是写记录（新增、修改、删除记录）的规则才能同步执行",
+                    "A rule runs in sync mode only when every action writes records",
+                )
+            )
     return issues
 
 
@@ -110,4 +177,13 @@ PART = register_part(
     DefinitionPart(name="rules", item=RuleSpec, title=("规则", "rules"), check=check, plan=plan)
 )
 
-__all__ = ["PART", "RuleAction", "RuleSpec", "Trigger", "check", "plan"]
+__all__ = [
+    "KIND_MODULES",
+    "PART",
+    "RuleAction",
+    "RuleSpec",
+    "Trigger",
+    "check",
+    "load_kinds",
+    "plan",
+]

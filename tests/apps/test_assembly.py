@@ -90,7 +90,7 @@ RULE = {
     "on": {"type": "field_changed", "fields": ["status"]},
     "when": 'status = "done"',
     "mode": "sync",
-    "actions": [{"type": "update_record", "form": "order", "values": {"note": '"done"'}}],
+    "actions": [{"type": "update_records", "target": "self", "values": {"note": '"done"'}}],
 }
 REPORT = {
     "key": "totals",

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from engine.flows import models as flow_models
+from engine.rules import models as rule_models
 from engine.store import models
 
 ENGINE = Path(__file__).resolve().parents[2] / "engine"
@@ -36,7 +37,7 @@ WRITER_METHODS = ("create_many", "update", "transfer", "_set_deleted")
 
 PLATFORM_MODELS = {
     name: value
-    for module in (models, flow_models)  # the flow runtime's tables are platform tables too
+    for module in (models, flow_models, rule_models)  # the engines' tables are platform tables too
     for name, value in vars(module).items()
     if isinstance(value, type) and issubclass(value, models.Base) and value is not models.Base
 }

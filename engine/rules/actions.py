@@ -1,0 +1,356 @@
+"""The record-writing actions of rules (`actions[i].type`), registered in `ACTIONS`.
+
+- `create_record` `{form, values}`: one record of `form`;
+- `update_records` `{target, values}`: the target records get `values`;
+- `upsert_record` `{form, match, values}`: the records of `form` whose `match` fields equal the
+  given values get `values`; when there is none, one is created with `match` and `values`;
+- `delete_records` `{target}`: the target records go to the recycle bin.
+
+`target` is `"self"` (the triggering record), `{"relation": "<relation of the rule's form>"}`
+(the records it points at) or `{"form", "match"?, "filter"?}` (the records of a form whose
+`match` fields equal the values and which `filter`, a formula over that form, holds for).
+
+Every write goes through the record service (`open_form` with the system caller) in the
+step's context — the rule's system actor on channel `rule`, one cascade level deeper — so it
+is validated, historied and announces its own record events (other rules may fire on them).
+A created record belongs to the user whose change fired the rule (`Actor.owner`); nobody is
+its `_created_by` (the rule wrote it). What each action did (`{"created": [ids]}`,
+`{"updated": [ids]}`, `{"deleted": [ids]}`) goes to the run log.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from engine.core.errors import ServiceError, invalid
+from engine.core.issues import Issue
+from engine.forms.field_types.links import RelationField
+from engine.forms.references import FormRefs
+from engine.forms.service import RecordService, open_form
+from engine.forms.spec import AppSpec
+from engine.rules.kinds import ACTIONS, ActionStep, ActionType
+from engine.rules.spec import RuleAction, RuleSpec
+from engine.rules.values import plain, value_issues
+
+MAX_TARGETS = 1000  # records one action may change; more is a refusal, not a silent cut
+
+
+def extra(action: RuleAction) -> dict[str, Any]:
+    """The action's own settings besides `type`, `form` and `values`."""
+    return dict(action.model_extra or {})
+
+
+def unknown_settings(action: RuleAction, allowed: set[str], at: str) -> list[Issue]:
+    given = set(extra(action))
+    if action.form is not None:
+        given.add("form")
+    if action.values:
+        given.add("values")
+    return [
+        Issue(
+            f"{at}.{key}",
+            "unknown_setting",
+            f"动作 {action.type} 没有设置项 {key}（可用：{', '.join(sorted(allowed))}）",
+            f"Action {action.type} has no setting {key} (known: {', '.join(sorted(allowed))})",
+        )
+        for key in sorted(given - allowed)
+    ]
+
+
+def missing(at: str, what_zh: str, what_en: str) -> Issue:
+    return Issue(at, "missing", f"请填写{what_zh}", f"{what_en} is required")
+
+
+def values_issues(
+    app: AppSpec, rule: RuleSpec, form: str | None, values: Any, at: str
+) -> list[Issue]:
+    """Each value of `values` (field of `form` → value) checked against its field."""
+    if not isinstance(values, dict):
+        return [Issue(at, "dict_type", "应为对象", "Expected an object")]
+    refs = FormRefs(app)
+    issues: list[Issue] = []
+    for key, spec in values.items():
+        found = refs.field_issues(form, key, f"{at}.{key}", system=False)
+        if found:
+            issues += found
+            continue
+        issues += value_issues(app, rule, form, key, spec, f"{at}.{key}")
+    return issues
+
+
+def target_form(app: AppSpec, rule: RuleSpec, target: Any) -> str | None:
+    """The form a target's records belong to (None when the target is malformed)."""
+    if target == "self":
+        return rule.form
+    if isinstance(target, dict) and isinstance(target.get("relation"), str):
+        spec = FormRefs(app).forms.get(rule.form or "")
+        field = (
+            next((f for f in spec.fields if f.key == target["relation"]), None) if spec else None
+        )
+        return field.target if isinstance(field, RelationField) else None
+    if isinstance(target, dict) and isinstance(target.get("form"), str):
+        return str(target["form"])
+    return None
+
+
+def target_issues(app: AppSpec, rule: RuleSpec, target: Any, at: str) -> list[Issue]:
+    """The issues of a `target` at `at` (`….target`)."""
+    refs = FormRefs(app)
+    if target is None:
+        return [missing(at, "目标记录", "The target")]
+    if target == "self":
+        if rule.form is None:
+            return [
+                Issue(
+                    at,
+                    "missing",
+                    "没有表单的规则没有触发记录",
+                    "A rule without a form has no triggering record",
+                )
+            ]
+        return []
+    if isinstance(target, dict) and set(target) == {"relation"}:
+        key = target["relation"]
+        spec = refs.forms.get(rule.form or "")
+        field = next((f for f in spec.fields if f.key == key), None) if spec else None
+        if not isinstance(field, RelationField):
+            return [
+                Issue(
+                    f"{at}.relation",
+                    "not_a_relation",
+                    f"{key} 不是表单 {rule.form} 的关联字段",
+                    f"{key} is not a relation field of form {rule.form}",
+                )
+            ]
+        return []
+    if isinstance(target, dict) and "form" in target and set(target) <= {"form", "match", "filter"}:
+        form = target["form"]
+        issues = refs.form_issues(form, f"{at}.form")
+        if issues:
+            return issues
+        issues += values_issues(app, rule, form, target.get("match") or {}, f"{at}.match")
+        condition = target.get("filter")
+        if condition is not None:
+            if not isinstance(condition, str):
+                return [
+                    *issues,
+                    Issue(f"{at}.filter", "string_type", "应为公式", "Expected a formula"),
+                ]
+            issues += refs.condition_issues(form, condition, f"{at}.filter")
+        return issues
+    return [
+        Issue(
+            at,
+            "invalid_target",
+            '目标应为 "self"、{"relation": 关联字段} 或 {"form": 表单, "match"?: {…}, "filter"?: 公式}',
+            'A target is "self", {"relation": <relation field>} or {"form": <form>, "match"?: {…}, "filter"?: <formula>}',
+        )
+    ]
+
+
+def literal(value: Any, kind: str | None) -> str:
+    """A value as a formula literal (for `match` filters)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    text = '"' + str(value).replace('"', '""') + '"'
+    return f"DATEVALUE({text})" if kind == "date" else text
+
+
+def match_filter(service: RecordService, match: dict[str, Any]) -> str | None:
+    """A filter formula for records whose fields equal `match` (already resolved values)."""
+    parts = []
+    for key, value in match.items():
+        layout = service.form.fields.get(key)
+        kind = layout.spec.type if layout is not None else None
+        if value is None or value == "" or value == []:
+            parts.append(f"ISBLANK({key})")
+        elif isinstance(value, list):
+            raise invalid(
+                [
+                    Issue(
+                        f"match.{key}",
+                        "match_list",
+                        "匹配条件不能是多个值",
+                        "A match value cannot be a list",
+                    )
+                ]
+            )
+        else:
+            parts.append(f"{key} = {literal(value, kind)}")
+    return " AND ".join(parts) or None
+
+
+def find(service: RecordService, conditions: list[str]) -> list[int]:
+    """Ids of the live records of the service's form for which every condition holds."""
+    where = " AND ".join(f"({c})" for c in conditions if c) or None
+    page = service.list(filter=where, sort="_id", limit=MAX_TARGETS + 1, count=False)
+    ids = [int(item["_id"]) for item in page.items]
+    if len(ids) > MAX_TARGETS:
+        raise ServiceError(
+            422,
+            "too_many_targets",
+            message_zh=f"规则一次最多修改 {MAX_TARGETS} 条记录",
+            message_en=f"A rule changes at most {MAX_TARGETS} records at a time",
+        )
+    return ids
+
+
+def resolved(step: ActionStep, form: str, values: dict[str, Any]) -> dict[str, Any]:
+    return {key: step.value(spec, form, key) for key, spec in values.items()}
+
+
+def targets(step: ActionStep, target: Any) -> tuple[str, list[int]]:
+    """The form and ids of the records a target names, for this run."""
+    rule, event = step.rule, step.event
+    if target == "self":
+        assert rule.form is not None
+        return rule.form, [event.record_id] if event.record_id is not None and step.record else []
+    if isinstance(target, dict) and "relation" in target:
+        assert rule.form is not None
+        layout = step.app.layout.forms[rule.form].fields[target["relation"]]
+        assert isinstance(layout.spec, RelationField)
+        value = plain((step.record or {}).get(target["relation"]))
+        ids = value if isinstance(value, list) else [value]
+        return layout.spec.target, [int(i) for i in ids if isinstance(i, int)]
+    form = str(target["form"])
+    service = open_form(step.ctx, step.conn, step.app, form)
+    match = resolved(step, form, dict(target.get("match") or {}))
+    conditions = [match_filter(service, match) or "", str(target.get("filter") or "")]
+    return form, find(service, conditions)
+
+
+class CreateRecord(ActionType):
+    name = "create_record"
+    label = ("新增记录", "Create a record")
+    writes_records = True
+
+    def check(self, app: AppSpec, rule: RuleSpec, action: RuleAction, at: str) -> list[Issue]:
+        issues = unknown_settings(action, {"form", "values"}, at)
+        if action.form is None:
+            return [*issues, missing(f"{at}.form", "表单", "The form")]
+        found = FormRefs(app).form_issues(action.form, f"{at}.form")
+        if found:
+            return issues + found
+        return issues + values_issues(app, rule, action.form, action.values, f"{at}.values")
+
+    def run(self, step: ActionStep) -> dict[str, Any]:
+        form = step.action.form
+        assert form is not None
+        service = open_form(step.ctx, step.conn, step.app, form)
+        ids = service.create_many([resolved(step, form, dict(step.action.values))])
+        return {"form": form, "created": ids}
+
+
+class UpdateRecords(ActionType):
+    name = "update_records"
+    label = ("修改记录", "Update records")
+    writes_records = True
+
+    def check(self, app: AppSpec, rule: RuleSpec, action: RuleAction, at: str) -> list[Issue]:
+        issues = unknown_settings(action, {"target", "values"}, at)
+        target = extra(action).get("target")
+        found = target_issues(app, rule, target, f"{at}.target")
+        if found:
+            return issues + found
+        if not action.values:
+            issues.append(missing(f"{at}.values", "要修改的字段", "The values"))
+        form = target_form(app, rule, target)
+        return issues + values_issues(app, rule, form, action.values, f"{at}.values")
+
+    def run(self, step: ActionStep) -> dict[str, Any]:
+        form, ids = targets(step, extra(step.action)["target"])
+        values = resolved(step, form, dict(step.action.values))
+        return {"form": form, "updated": update(step, form, ids, values)}
+
+
+def update(step: ActionStep, form: str, ids: list[int], values: dict[str, Any]) -> list[int]:
+    """Write `values` into each record of `ids` (at the version it has now)."""
+    service = open_form(step.ctx, step.conn, step.app, form)
+    done = []
+    for record_id in ids:
+        try:
+            version = service.get(record_id)["_version"]
+        except ServiceError as exc:
+            if exc.status == 404:  # gone meanwhile: nothing to change
+                continue
+            raise
+        service.writer().update(
+            step.conn, record_id, {**values, "_version": version}, step.ctx.actor
+        )
+        done.append(record_id)
+    return done
+
+
+class UpsertRecord(ActionType):
+    name = "upsert_record"
+    label = ("更新或新增记录", "Update or create a record")
+    writes_records = True
+
+    def check(self, app: AppSpec, rule: RuleSpec, action: RuleAction, at: str) -> list[Issue]:
+        issues = unknown_settings(action, {"form", "match", "values"}, at)
+        if action.form is None:
+            return [*issues, missing(f"{at}.form", "表单", "The form")]
+        found = FormRefs(app).form_issues(action.form, f"{at}.form")
+        if found:
+            return issues + found
+        match = extra(action).get("match")
+        if not match:
+            issues.append(missing(f"{at}.match", "匹配字段", "The match fields"))
+        else:
+            issues += values_issues(app, rule, action.form, match, f"{at}.match")
+        return issues + values_issues(app, rule, action.form, action.values, f"{at}.values")
+
+    def run(self, step: ActionStep) -> dict[str, Any]:
+        form = step.action.form
+        assert form is not None
+        service = open_form(step.ctx, step.conn, step.app, form)
+        match = resolved(step, form, dict(extra(step.action)["match"]))
+        values = resolved(step, form, dict(step.action.values))
+        ids = find(service, [match_filter(service, match) or ""])
+        if ids:
+            return {"form": form, "updated": update(step, form, ids, values)}
+        return {"form": form, "created": service.create_many([{**match, **values}])}
+
+
+class DeleteRecords(ActionType):
+    name = "delete_records"
+    label = ("删除记录", "Delete records")
+    writes_records = True
+
+    def check(self, app: AppSpec, rule: RuleSpec, action: RuleAction, at: str) -> list[Issue]:
+        issues = unknown_settings(action, {"target"}, at)
+        return issues + target_issues(app, rule, extra(action).get("target"), f"{at}.target")
+
+    def run(self, step: ActionStep) -> dict[str, Any]:
+        form, ids = targets(step, extra(step.action)["target"])
+        service = open_form(step.ctx, step.conn, step.app, form)
+        done = []
+        for record_id in ids:
+            try:
+                service.delete(record_id)
+            except ServiceError as exc:
+                if exc.status != 404:
+                    raise
+                continue
+            done.append(record_id)
+        return {"form": form, "deleted": done}
+
+
+for _action in (CreateRecord(), UpdateRecords(), UpsertRecord(), DeleteRecords()):
+    if _action.name not in ACTIONS:
+        ACTIONS.register(_action.name, _action)
+
+__all__ = [
+    "CreateRecord",
+    "DeleteRecords",
+    "UpdateRecords",
+    "UpsertRecord",
+    "match_filter",
+    "target_form",
+    "target_issues",
+    "targets",
+    "values_issues",
+]
