@@ -59,9 +59,8 @@ def test_renders_and_notifies_each_active_recipient_once(crm: dict[str, Any]) ->
         acts.deactivate("rep_b2")  # a deactivated role member is skipped
         outcome = acts.run(NOTICE, lead)
         names = ["director", "rep_a1", "rep_a2", "rep_b1", "finance", "gm"]
-        expected = [acts.user(n) for n in ["director"]]
         members = sorted(acts.user(n) for n in ("rep_a1", "rep_a2", "rep_b1"))
-        expected += members + [finance, acts.user("gm")]
+        expected = [acts.user("director"), *members, finance, acts.user("gm")]
         assert outcome["notified"] == expected  # entry order; rep_a1 (role and owner) once
         assert sorted(outcome["notified"]) == sorted(acts.user(n) for n in names)
         assert outcome["title"] == "新线索：李雷（韩梅梅贸易）"
