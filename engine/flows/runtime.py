@@ -579,18 +579,23 @@ def flow_of(conn: Connection, app_key: str, form_key: str) -> tuple[int, str] | 
     return None if bound is None else (bound[0].revision, bound[1])
 
 
-def _bound_flow(conn: Connection, app_key: str, form_key: str) -> tuple[LoadedApp, str] | None:
-    """The live app and the key of the runnable flow bound to `form_key` (see `flow_of`)."""
+def _bound_flow(
+    conn: Connection, app_key: str, form_key: str, flow_key: str | None = None
+) -> tuple[LoadedApp, str] | None:
+    """The live app and the key of the runnable flow bound to `form_key` (see `flow_of`), or of
+    flow `flow_key` when it is a runnable flow of that form."""
     from engine.forms import apps as forms_apps
 
     loaded = forms_apps.load(conn, app_key)
     form = loaded.layout.forms.get(form_key)
-    key = form.spec.flow if form is not None else None
-    if key is None:
+    key = flow_key if flow_key is not None else (form.spec.flow if form is not None else None)
+    if key is None or form is None:
         return None
     flows = loaded.definition.get("flows") or []
     found = next((f for f in flows if isinstance(f, dict) and f.get("key") == key), None)
     if found is None or not found.get("nodes"):
+        return None
+    if flow_key is not None and found.get("form") != form_key:
         return None
     return loaded, key
 
@@ -604,11 +609,14 @@ def start(
     record_id: int,
     initiator_id: int | None,
     record_version: int | None = None,
+    flow_key: str | None = None,
 ) -> int | None:
     """Start the flow bound to the form on record `record_id`, on the app's live revision; the
     new instance's id (None: the form has no runnable flow). `record_version`: the record's
-    `_version` when the caller knows it (the listener, from the created event)."""
-    bound = _bound_flow(conn, app_key, form_key)
+    `_version` when the caller knows it (the listener, from the created event). `flow_key`:
+    start that flow of the form instead (a rule's `start_flow`; None when it is not a runnable
+    flow of the form)."""
+    bound = _bound_flow(conn, app_key, form_key, flow_key)
     if bound is None:
         return None
     loaded, flow_key = bound

@@ -70,7 +70,15 @@ def load_kinds() -> None:
 
 
 # The modules that register kinds; other pieces of the rule engine add theirs here.
-KIND_MODULES = ["engine.rules.triggers", "engine.rules.values", "engine.rules.actions"]
+KIND_MODULES = [
+    "engine.rules.triggers",
+    "engine.rules.values",
+    "engine.rules.actions",
+    "engine.rules.assign",
+    "engine.rules.notify",
+    "engine.rules.flow_action",
+    "engine.rules.aggregate",
+]
 
 
 def check(app: AppSpec, rules: Sequence[Any]) -> list[Issue]:

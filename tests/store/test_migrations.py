@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 
 from engine.flows import models as flow_models  # noqa: F401 - the flow runtime's tables
 from engine.rules import models as rule_models  # noqa: F401 - the rule runtime's tables
+
+from engine.rules import counters as rule_counters  # noqa: F401 - rule_counters
 from engine.store import models  # noqa: F401 - every table on Base.metadata
 from engine.store.base import Base, is_record_table
 from engine.store.session import alembic_config, prepare_database
@@ -42,6 +44,7 @@ PLATFORM_TABLES = {
     "table_versions",
     "rule_runs",
     "rule_switches",
+    "rule_counters",
 }
 
 

@@ -59,6 +59,8 @@ export const inboxZh = {
     urged: "催办：{{title}}",
     finished: "审批{{outcome}}：{{title}}",
     returned: "审批被退回：{{title}}",
+    assigned_record: "分配给你：{{title}}",
+    rule: "{{title}}",
     other: "{{title}}",
   },
   events: {
@@ -137,6 +139,8 @@ export const inboxEn: typeof inboxZh = {
     urged: "Reminder: {{title}}",
     finished: "Approval {{outcome}}: {{title}}",
     returned: "Approval returned: {{title}}",
+    assigned_record: "Assigned to you: {{title}}",
+    rule: "{{title}}",
     other: "{{title}}",
   },
   events: {

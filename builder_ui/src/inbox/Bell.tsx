@@ -1,6 +1,7 @@
 /**
  * The top bar's approval entries: 审批 (the inbox, with my open-task count) and the bell with my
- * notifications (assigned, cc, urged, finished, returned): the unread count, the latest ones,
+ * notifications (assigned, cc, urged, finished, returned; and from rules: `rule` notices with
+ * their rendered title and body, `assigned_record`): the unread count, the latest ones,
  * 全部已读, and a click marks one read and opens its task or record. Both poll every 30 s.
  */
 import { AuditOutlined, BellOutlined } from "@ant-design/icons";
@@ -15,11 +16,15 @@ import { inboxApi, noticeTarget, type Notice } from "./api";
 
 const POLL = 30_000;
 
+const NOTICE_KINDS = ["assigned", "cc", "urged", "finished", "returned", "assigned_record", "rule"];
+
 function noticeText(notice: Notice, t: (key: string, options?: Record<string, unknown>) => string, lang: string): string {
-  const title = notice.data.title ?? labelText(notice.data.flow as never, lang, String(notice.data.flow_key ?? "")) + (notice.record_id ? ` #${notice.record_id}` : "");
+  const fromRule = notice.kind === "rule" || notice.kind === "assigned_record";
+  const fallback = fromRule ? "" : labelText(notice.data.flow as never, lang, String(notice.data.flow_key ?? ""));
+  const title = notice.data.title ?? fallback + (notice.record_id ? ` #${notice.record_id}` : "");
   const outcome = typeof notice.data.outcome === "string" ? t(`inbox.states.${notice.data.outcome}`) : "";
-  const key = ["assigned", "cc", "urged", "finished", "returned"].includes(notice.kind) ? notice.kind : "other";
-  return t(`inbox.notice.${key}`, { title: String(title), outcome });
+  const key = NOTICE_KINDS.includes(notice.kind) ? notice.kind : "other";
+  return t(`inbox.notice.${key}`, { title: String(title).trim(), outcome });
 }
 
 /** 审批 with the open-task count. */
@@ -106,6 +111,11 @@ export default function Bell() {
                 <Typography.Text strong={!notice.read}>{noticeText(notice, t, i18n.language)}</Typography.Text>
               </Badge>
               {typeof notice.data.comment === "string" && notice.data.comment && <div className="jimu-flow-comment">{notice.data.comment}</div>}
+              {typeof notice.data.body === "string" && notice.data.body && (
+                <div className="jimu-flow-comment" style={{ whiteSpace: "pre-line" }} data-testid={`notice-body-${notice.id}`}>
+                  {notice.data.body}
+                </div>
+              )}
               <div>
                 <Typography.Text type="secondary" style={{ fontSize: 12 }}>
                   {notice.created_at ? dayjs(notice.created_at).format("MM-DD HH:mm") : ""}

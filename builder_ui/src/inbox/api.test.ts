@@ -23,6 +23,11 @@ describe("inbox helpers", () => {
     expect(noticeTarget(notice("cc", { task_id: null, app: null, form: null, record_id: null }))).toBeNull();
   });
 
+  it("sends rule notices and assigned records to the record", () => {
+    expect(noticeTarget(notice("rule", { task_id: null }))).toBe("/apps/crm/contract?open=7");
+    expect(noticeTarget(notice("assigned_record", { task_id: null }))).toBe("/apps/crm/contract?open=7");
+  });
+
   it("names records and nodes", () => {
     expect(titleText({ title: "合同 A", record_id: 3 })).toBe("合同 A");
     expect(titleText({ title: null, record_id: 3 })).toBe("#3");
