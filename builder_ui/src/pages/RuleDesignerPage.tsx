@@ -11,7 +11,7 @@
  */
 import { ArrowLeftOutlined, ExperimentOutlined, HistoryOutlined, PlusOutlined } from "@ant-design/icons";
 import { useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Button, Card, Form, Grid, Input, Radio, Result, Select, Space, Tag, Typography } from "antd";
+import { Alert, App, Button, Card, Form, Input, Radio, Result, Select, Space, Tag, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
@@ -23,7 +23,7 @@ import FormulaEditor from "../designer/props/FormulaEditor";
 import { fieldLabel, labelText } from "../forms/labels";
 import ActionPanel from "../rules/ActionPanel";
 import { publishRules } from "../rules/api";
-import { ACTION_TYPES, NEW_RULE, canonical, canRunSync, cleanRule, issueControl, issuesByControl, messagesAt, newAction, newRule, offersOld, rulesOf, type RuleActionDef, type RuleDef, type RuleTrigger } from "../rules/definition";
+import { ACTION_TYPES, NEW_RULE, canonical, canRunSync, cleanRule, freshRuleKey, issueControl, issuesByControl, messagesAt, newAction, newRule, offersOld, rulesOf, type RuleActionDef, type RuleDef, type RuleTrigger } from "../rules/definition";
 import { contextOf } from "../rules/MappingEditor";
 import TestRunModal from "../rules/TestRunModal";
 import TriggerPanel from "../rules/TriggerPanel";
@@ -35,11 +35,13 @@ export default function RuleDesignerPage() {
   const { rule: key } = useParams();
   const [params] = useSearchParams();
   const { t } = useTranslation();
-  const screens = Grid.useBreakpoint();
+  // decided once, on opening: a breakpoint that flickers (a resize, a full-page screenshot)
+  // must never unmount the designer and lose the draft
+  const [phone] = useState(() => typeof window !== "undefined" && window.matchMedia("(max-width: 767px)").matches);
   if (!user?.is_admin) return <Result status="403" title={t("errors.forbidden")} />;
   const stored = key === NEW_RULE ? null : rulesOf(app).find((r) => r.key === key);
   if (key !== NEW_RULE && !stored) return <Result status="404" title={t("errors.notFound")} />;
-  if (screens.md === false)
+  if (phone)
     return (
       <Result
         status="info"
@@ -73,7 +75,7 @@ function Designer({ app, initial, isNew }: { app: AppDef; initial: RuleDef; isNe
   const form = app.forms.find((f) => f.key === rule.form);
   const byControl = useMemo(() => issuesByControl(issues, index), [issues, index]);
   const at = (control: string) => messagesAt(byControl, control);
-  const dirty = isNew || canonical(rule) !== canonical(initial);
+  const dirty = canonical(rule) !== canonical(initial);
   const names = (typeof rule.name === "object" && rule.name ? rule.name : { zh: typeof rule.name === "string" ? rule.name : "" }) as { zh?: string | null; en?: string | null };
   const syncAllowed = canRunSync(rule.actions);
 
@@ -81,6 +83,7 @@ function Designer({ app, initial, isNew }: { app: AppDef; initial: RuleDef; isNe
   const setActions = (actions: RuleActionDef[]) => setRule((r) => ({ ...r, actions, ...(r.mode === "sync" && !canRunSync(actions) ? { mode: "async" as const } : {}) }));
   const setForm = (formKey: string) => {
     const next: RuleDef = { ...rule, form: formKey, on: { type: rule.on.type } as RuleTrigger };
+    if (isNew) next.key = freshRuleKey(rules, formKey);
     if (rule.on.type === "field_changed") next.on.fields = [];
     delete next.when;
     setRule(next);
@@ -98,9 +101,9 @@ function Designer({ app, initial, isNew }: { app: AppDef; initial: RuleDef; isNe
       const list = isNew ? [...rules, clean] : rules.map((r, i) => (i === index ? clean : r));
       const saved = await publishRules(app, list);
       setIssues([]);
+      if (isNew) navigate(`/apps/${app.key}/_rules/${clean.key}`, { replace: true });
       client.setQueryData(["app", app.key], saved);
       message.success(t("rules.saved"));
-      if (isNew) navigate(`/apps/${app.key}/_rules/${clean.key}`, { replace: true });
     } catch (error) {
       if (error instanceof ApiError && error.status === 409) setConflict(true);
       else if (error instanceof ApiError && error.issues.length) {
