@@ -50,6 +50,7 @@ export default function TriggerPanel({ app, form, on, onChange, messages }: Prop
     <div data-testid="rule-trigger">
       <Form.Item label={t("rules.trigger")} required validateStatus={messages.length ? "error" : undefined} help={messages.length ? <span data-testid="rule-trigger-issue">{messages.join("；")}</span> : undefined}>
         <Select
+          virtual={false}
           value={on.type}
           options={GROUPS.map(([group, types]) => ({ label: t(`rules.triggerGroups.${group}`), options: types.map((type) => ({ value: type, label: t(`rules.triggers.${type}`) })) }))}
           onChange={(type: string) => onChange(fresh(type))}
