@@ -36,7 +36,7 @@ const SHOWN: Record<string, string[]> = {
   update_records: ["target", "values"],
   upsert_record: ["form", "match", "values"],
   delete_records: ["target"],
-  assign_owner: ["strategy", "users", "role", "field", "map", "default"],
+  assign_owner: ["strategy", "users", "role", "field", "map", "default", "open_filter"],
   notify: ["to", "title", "body"],
   start_flow: ["flow"],
 };
@@ -320,6 +320,20 @@ function AssignOwner({ app, source, action, set, replace, issues, testId }: Sett
           </Form.Item>
         </>
       )}
+      {strategy === "least_open" && (
+        <Form.Item label={t("rules.openFilter")} extra={t("rules.openFilterHelp")} {...help(issues("open_filter"))}>
+          <FormulaEditor
+            value={typeof action.open_filter === "string" ? action.open_filter : ""}
+            onChange={(value) => {
+              const rest = { ...action };
+              delete rest.open_filter;
+              replace(value.trim() ? { ...rest, open_filter: value } : rest);
+            }}
+            testId={`${testId}-open-filter`}
+            context={contextOf(app, source)}
+          />
+        </Form.Item>
+      )}
       <Form.Item label={t("rules.notifyOwner")}>
         <Switch checked={action.notify !== false} onChange={(notify) => set({ notify })} data-testid={`${testId}-notify`} />
       </Form.Item>
@@ -373,7 +387,7 @@ function Notify({ app, source, action, set, issues, testId }: Omit<SettingsProps
           {t("rules.addRecipient")}
         </Button>
       </Form.Item>
-      <Form.Item label={t("rules.notifyTitle")} required {...help(issues("title"))}>
+      <Form.Item label={t("rules.notifyTitle")} required extra={t("rules.templateHelp", { example: "{{title}}", titleVar: "{{record_title}}" })} {...help(issues("title"))}>
         <Input value={typeof action.title === "string" ? action.title : ""} onChange={(e) => set({ title: e.target.value })} data-testid={`${testId}-title`} />
       </Form.Item>
       <Form.Item label={t("rules.notifyBody")} {...help(issues("body"))}>
