@@ -23,7 +23,7 @@ import FormulaEditor from "../designer/props/FormulaEditor";
 import { fieldLabel, labelText } from "../forms/labels";
 import ActionPanel from "../rules/ActionPanel";
 import { publishRules } from "../rules/api";
-import { ACTION_TYPES, NEW_RULE, canonical, canRunSync, cleanRule, freshRuleKey, issueControl, issuesByControl, messagesAt, newAction, newRule, offersOld, rulesOf, type RuleActionDef, type RuleDef, type RuleTrigger } from "../rules/definition";
+import { ACTION_TYPES, NEW_RULE, canonical, canRunSync, cleanRule, freshRuleKey, fromTestPath, issueControl, issuesByControl, messagesAt, newAction, newRule, offersOld, rulesOf, type RuleActionDef, type RuleDef, type RuleTrigger } from "../rules/definition";
 import { contextOf } from "../rules/MappingEditor";
 import TestRunModal from "../rules/TestRunModal";
 import TriggerPanel from "../rules/TriggerPanel";
@@ -298,7 +298,7 @@ function Designer({ app, initial, isNew }: { app: AppDef; initial: RuleDef; isNe
           data-testid="rule-add-action"
         />
       </Card>
-      {testing && <TestRunModal app={app} rule={rule} onClose={() => setTesting(false)} />}
+      {testing && <TestRunModal app={app} rule={rule} onClose={() => setTesting(false)} onIssues={(found) => setIssues(found.map((i) => ({ ...i, path: fromTestPath(i.path, index) })))} />}
       <UnsavedGuard dirty={dirty && !busy} />
     </>
   );

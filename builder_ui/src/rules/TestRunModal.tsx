@@ -9,7 +9,7 @@ import { Alert, Button, Form, List, Modal, Tag, Typography } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { ApiError } from "../api/client";
-import type { AppDef } from "../api/types";
+import type { AppDef, Issue } from "../api/types";
 import RelationPicker from "../components/RelationPicker";
 import { rulesApi, type ActionOutcome, type TestResult } from "./api";
 import { cleanRule, type RuleDef } from "./definition";
@@ -58,7 +58,15 @@ export function ConditionTag({ condition, hasCondition }: { condition: boolean |
   return <Tag color={condition ? "green" : "default"}>{condition ? t("rules.conditionTrue") : t("rules.conditionFalse")}</Tag>;
 }
 
-export default function TestRunModal({ app, rule, onClose }: { app: AppDef; rule: RuleDef; onClose(): void }) {
+interface Props {
+  app: AppDef;
+  rule: RuleDef;
+  onClose(): void;
+  /** The server's issues about the drafted rule (422), to show at their controls too. */
+  onIssues(issues: Issue[]): void;
+}
+
+export default function TestRunModal({ app, rule, onClose, onIssues }: Props) {
   const { t } = useTranslation();
   const [record, setRecord] = useState<{ _id: number; title?: string | null } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -73,6 +81,7 @@ export default function TestRunModal({ app, rule, onClose }: { app: AppDef; rule
       setResult(await rulesApi.test(app.key, rule.key, record._id, cleanRule(rule)));
     } catch (e) {
       const issues = e instanceof ApiError ? e.issues.map((i) => i.message) : [];
+      if (e instanceof ApiError && e.status === 422 && e.issues.some((i) => i.path.startsWith("rule"))) onIssues(e.issues.filter((i) => i.path.startsWith("rule")));
       setError(issues.length ? issues.join("；") : e instanceof Error ? e.message : String(e));
     } finally {
       setBusy(false);
@@ -104,7 +113,11 @@ export default function TestRunModal({ app, rule, onClose }: { app: AppDef; rule
           <div>
             {t("rules.conditionResult")}: <ConditionTag condition={result.condition} hasCondition={!!rule.when} />
           </div>
-          {result.condition === false && <Typography.Paragraph type="secondary">{t("rules.conditionSkipped")}</Typography.Paragraph>}
+          {result.condition === false && (
+            <Typography.Paragraph type="secondary" data-testid="rule-test-condition-false">
+              {t("rules.conditionSkipped")} {result.actions.length > 0 ? t("rules.conditionWouldRun") : ""}
+            </Typography.Paragraph>
+          )}
           {result.error && <Alert type="error" title={result.error} style={{ margin: "8px 0" }} />}
           <OutcomeList actions={result.actions} testId="rule-test-action" />
           <Alert type="success" showIcon title={t("rules.testNothingWritten")} data-testid="rule-test-nothing-written" />

@@ -10,6 +10,7 @@ import {
   copySources,
   cronOf,
   freshRuleKey,
+  fromTestPath,
   issueControl,
   issuesByControl,
   messagesAt,
@@ -182,6 +183,13 @@ describe("server issues at their controls", () => {
     expect(issueControl("rules[2]", 2)).toBe("rule");
     expect(issueControl("rules[0].when", 2)).toBeNull();
     expect(issueControl("forms[0].fields[1]", 2)).toBe("rule");
+  });
+  it("places a test run's issues about the drafted rule where publishing would", () => {
+    expect(fromTestPath("rule.when", 3)).toBe("rules[3].when");
+    expect(fromTestPath("rule.actions[0].values.amount", 0)).toBe("rules[0].actions[0].values.amount");
+    expect(fromTestPath("rule", 1)).toBe("rules[1]");
+    expect(fromTestPath("record_id", 1)).toBe("record_id");
+    expect(issueControl(fromTestPath("rule.on.fields[0]", 2), 2)).toBe("on");
   });
   it("groups messages and finds them under an action", () => {
     const map = issuesByControl(

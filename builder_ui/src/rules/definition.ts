@@ -406,3 +406,9 @@ export function messagesAt(map: Map<string, string[]>, control: string, deep = f
   if (!deep) return map.get(control) ?? [];
   return [...map].filter(([k]) => k === control || k.startsWith(`${control}.`)).flatMap(([, v]) => v);
 }
+
+/** A test run's issue about the unsaved rule (`rule.when`, `rule.actions[0].values.x`) at the
+ * path publishing would give it (`rules[index].…`), so it shows at the same control. */
+export function fromTestPath(path: string, index: number): string {
+  return /^rule(?![a-z_])/.test(path) ? `rules[${index}]${path.slice(4)}` : path;
+}
