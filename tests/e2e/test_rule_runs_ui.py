@@ -148,7 +148,7 @@ def test_runs_show_in_the_list_and_log_with_retry_switch_and_test_run(
         fresh_server,
         "PATCH",
         f"/apps/crm/forms/opportunity/records/{deal['_id']}",
-        {"stage": "won"},
+        {"stage": "won", "_version": deal["_version"]},
     )
     done = until_run(fresh_server, "won_handover", "succeeded")
     failed = until_run(fresh_server, "won_strict", "failed")
@@ -175,7 +175,7 @@ def test_runs_show_in_the_list_and_log_with_retry_switch_and_test_run(
     failed_row = page.get_by_test_id(f"rule-run-{failed['id']}")
     expect(failed_row.get_by_test_id("rule-run-state")).to_have_text("失败")
     failed_row.locator(".ant-table-row-expand-icon").click()
-    expect(page.get_by_test_id(f"rule-run-detail-{failed['id']}")).to_contain_text("备注")
+    expect(page.get_by_test_id(f"rule-run-detail-{failed['id']}")).to_contain_text("必填")
     page.get_by_test_id(f"rule-run-retry-{failed['id']}").click()
     expect(page.get_by_text("已重新排队")).to_be_visible()
     shot(page, "retried")
