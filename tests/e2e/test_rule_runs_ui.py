@@ -168,6 +168,9 @@ def test_runs_show_in_the_list_and_log_with_retry_switch_and_test_run(
     action = page.get_by_test_id(f"rule-run-{done['id']}-action-0")
     expect(action).to_contain_text("新增数据")
     expect(action).to_have_attribute("data-state", "succeeded")
+    expect(page.get_by_test_id(f"rule-run-{done['id']}-action-0-outcome")).to_have_text(
+        "新增 交接单 #1"
+    )
     shot(page, "run-log")
 
     # the failing rule: its error, the state filter, and 重试 queues it again
@@ -204,6 +207,7 @@ def test_runs_show_in_the_list_and_log_with_retry_switch_and_test_run(
     result = page.get_by_test_id("rule-test-result")
     expect(result).to_contain_text("满足")
     expect(page.get_by_test_id("rule-test-action-0")).to_have_attribute("data-state", "succeeded")
+    expect(page.get_by_test_id("rule-test-action-0-outcome")).to_contain_text("新增 交接单 #")
     expect(page.get_by_test_id("rule-test-nothing-written")).to_contain_text("未写入任何数据")
     shot(page, "test-run")
     assert handovers(fresh_server) == 1

@@ -196,6 +196,7 @@ export const rulesZh = {
   conditionNone: "未设置条件",
   conditionSkipped: "条件不满足：真实触发时不会执行动作。",
   conditionWouldRun: "下面是假如执行时各动作的结果。",
+  did: { created: "新增 {{form}} {{ids}}", updated: "修改 {{form}} {{ids}}", deleted: "删除 {{form}} {{ids}}", none: "{{form}}：没有符合条件的记录" },
   actionOk: "成功",
   actionError: "失败",
   // run log
@@ -427,6 +428,7 @@ export const rulesEn: typeof rulesZh = {
   conditionNone: "no condition",
   conditionSkipped: "The condition is not met: when triggered for real, no action would run.",
   conditionWouldRun: "Below is what each action would do if it did.",
+  did: { created: "Created {{form}} {{ids}}", updated: "Updated {{form}} {{ids}}", deleted: "Deleted {{form}} {{ids}}", none: "{{form}}: no matching records" },
   actionOk: "OK",
   actionError: "Failed",
   runsTitle: "Run log: {{name}}",

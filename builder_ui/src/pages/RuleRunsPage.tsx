@@ -114,7 +114,7 @@ export default function RuleRunsPage() {
                   {t("rules.runError")}: {run.error}
                 </Typography.Paragraph>
               )}
-              <OutcomeList actions={run.actions} testId={`rule-run-${run.id}-action`} />
+              <OutcomeList app={app} actions={run.actions} testId={`rule-run-${run.id}-action`} />
             </div>
           ),
           rowExpandable: (run) => run.actions.length > 0 || !!run.error,

@@ -12,16 +12,11 @@ import { ApiError } from "../api/client";
 import type { AppDef, Issue } from "../api/types";
 import RelationPicker from "../components/RelationPicker";
 import { rulesApi, type ActionOutcome, type TestResult } from "./api";
-import { cleanRule, type RuleDef } from "./definition";
+import { cleanRule, outcomeText, type RuleDef } from "./definition";
 
-/** An action's outcome as short text (what it created/updated/…, as the server reported it). */
-export function outcomeText(outcome: unknown): string {
-  if (outcome === null || outcome === undefined) return "";
-  return typeof outcome === "string" ? outcome : JSON.stringify(outcome);
-}
-
-export function OutcomeList({ actions, testId }: { actions: ActionOutcome[]; testId: string }) {
-  const { t } = useTranslation();
+export function OutcomeList({ app, actions, testId }: { app: AppDef; actions: ActionOutcome[]; testId: string }) {
+  const { t, i18n } = useTranslation();
+  const said = (outcome: unknown) => outcomeText(outcome, app, i18n.language, t);
   return (
     <List
       size="small"
@@ -40,9 +35,9 @@ export function OutcomeList({ actions, testId }: { actions: ActionOutcome[]; tes
               <div>
                 <Typography.Text type="danger">{a.error}</Typography.Text>
               </div>
-            ) : outcomeText(a.outcome) ? (
-              <div style={{ overflowWrap: "anywhere" }}>
-                <Typography.Text code>{outcomeText(a.outcome)}</Typography.Text>
+            ) : said(a.outcome) ? (
+              <div style={{ overflowWrap: "anywhere" }} data-testid={`${testId}-${i}-outcome`}>
+                <Typography.Text>{said(a.outcome)}</Typography.Text>
               </div>
             ) : null}
           </List.Item>
@@ -119,7 +114,7 @@ export default function TestRunModal({ app, rule, onClose, onIssues }: Props) {
             </Typography.Paragraph>
           )}
           {result.error && <Alert type="error" title={result.error} style={{ margin: "8px 0" }} />}
-          <OutcomeList actions={result.actions} testId="rule-test-action" />
+          <OutcomeList app={app} actions={result.actions} testId="rule-test-action" />
           <Alert type="success" showIcon title={t("rules.testNothingWritten")} data-testid="rule-test-nothing-written" />
         </div>
       )}

@@ -16,6 +16,7 @@ import {
   messagesAt,
   newRule,
   offersOld,
+  outcomeText,
   rowOf,
   rowsOf,
   scheduleOf,
@@ -205,6 +206,17 @@ describe("server issues at their controls", () => {
     expect(messagesAt(map, "actions.0")).toEqual([]);
     expect(messagesAt(map, "actions.0", true).sort()).toEqual(["没有表单", "类型不符"].sort());
     expect(messagesAt(map, "other")).toEqual(["别的规则"]);
+  });
+});
+
+describe("what an action did", () => {
+  it("names the form and the records written, else shows the outcome as it came", () => {
+    expect(outcomeText({ form: "project", created: [2] }, app, "zh", tZh)).toBe("新增 项目 #2");
+    expect(outcomeText({ form: "customer", updated: [1, 3] }, app, "zh", tZh)).toBe("修改 客户 #1、#3");
+    expect(outcomeText({ form: "project", deleted: [] }, app, "en", tEn)).toBe("Project: no matching records");
+    expect(outcomeText({ owner: "rep_a1" }, app, "zh", tZh)).toBe('{"owner":"rep_a1"}');
+    expect(outcomeText("already_running", app, "zh", tZh)).toBe("already_running");
+    expect(outcomeText(null, app, "zh", tZh)).toBe("");
   });
 });
 

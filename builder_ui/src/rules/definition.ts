@@ -412,3 +412,21 @@ export function messagesAt(map: Map<string, string[]>, control: string, deep = f
 export function fromTestPath(path: string, index: number): string {
   return /^rule(?![a-z_])/.test(path) ? `rules[${index}]${path.slice(4)}` : path;
 }
+
+/** What an action did, in words: 新增 交接单 #2 / 修改 客户 #1、#3 / 删除 … for the record-writing
+ * actions' outcomes (`{form, created|updated|deleted: [ids]}`); anything else as JSON. */
+export function outcomeText(outcome: unknown, app: AppDef, lang: string, t: Translate): string {
+  if (outcome === null || outcome === undefined) return "";
+  if (typeof outcome === "string") return outcome;
+  if (isObject(outcome) && typeof outcome.form === "string") {
+    const form = labelText(app.forms.find((f) => f.key === outcome.form)?.name, lang, outcome.form);
+    const parts = (["created", "updated", "deleted"] as const)
+      .filter((k) => Array.isArray(outcome[k]))
+      .map((k) => {
+        const ids = (outcome[k] as unknown[]).map((id) => `#${String(id)}`);
+        return ids.length ? t(`rules.did.${k}`, { form, ids: ids.join(joiner(lang)) }) : t("rules.did.none", { form });
+      });
+    if (parts.length) return parts.join(joiner(lang));
+  }
+  return JSON.stringify(outcome);
+}
