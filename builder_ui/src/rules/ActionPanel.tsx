@@ -362,7 +362,7 @@ function Notify({ app, source, action, set, issues, testId }: Omit<SettingsProps
           return (
             <Space key={i} wrap style={{ display: "flex", marginBottom: 4 }} data-testid={`${testId}-to-${i}`}>
               <Select
-                style={{ width: 140 }}
+                style={{ width: 180 }}
                 value={kind}
                 options={RECIPIENT_TYPES.map((k) => ({ value: k, label: t(`rules.recipientTypes.${k}`) }))}
                 onChange={(k: (typeof RECIPIENT_TYPES)[number]) => setTo(to.map((x, j) => (j === i ? fresh(k) : x)))}
