@@ -14,9 +14,8 @@ from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from sqlalchemy.engine import Connection
 
 from engine.flows import models as flow_models  # noqa: F401 - the flow runtime's tables
-from engine.rules import models as rule_models  # noqa: F401 - the rule runtime's tables
-
 from engine.rules import counters as rule_counters  # noqa: F401 - rule_counters
+from engine.rules import models as rule_models  # noqa: F401 - the rule runtime's tables
 from engine.settings import Settings
 from engine.store import models  # noqa: F401 - registers every table on Base.metadata
 from engine.store.base import Base, is_record_table

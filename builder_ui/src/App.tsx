@@ -33,6 +33,9 @@ const LoginPage = lazy(() => import("./pages/LoginPage"));
 const PublicPage = lazy(() => import("./pages/PublicPage"));
 const RecordsPage = lazy(() => import("./pages/RecordsPage"));
 const RolesPage = lazy(() => import("./pages/RolesPage"));
+const RuleDesignerPage = lazy(() => import("./pages/RuleDesignerPage"));
+const RuleRunsPage = lazy(() => import("./pages/RuleRunsPage"));
+const RulesPage = lazy(() => import("./pages/RulesPage"));
 
 /** A lazily loaded page with its own loading state (the shell around it stays in place). */
 function page(Page: LazyExoticComponent<ComponentType>) {
@@ -111,6 +114,9 @@ const router = createBrowserRouter(
           <Route path="_roles" element={page(RolesPage)} />
           <Route path="_flows" element={page(FlowsPage)} />
           <Route path="_flows/:flow" element={page(FlowDesignerPage)} />
+          <Route path="_rules" element={page(RulesPage)} />
+          <Route path="_rules/:rule" element={page(RuleDesignerPage)} />
+          <Route path="_rules/:rule/runs" element={page(RuleRunsPage)} />
           <Route path=":form/:id/edit" element={page(FillPage)} />
         </Route>
         <Route path="*" element={<Navigate to="/" replace />} />

@@ -1,6 +1,7 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
 import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
+import { rulesEn, rulesZh } from "./ruleMessages";
 
 export const zh = {
   brand: "积木",
@@ -273,6 +274,7 @@ export const zh = {
     widths: { full: "整行", half: "1/2", quarter: "1/4", third: "1/3", two_thirds: "2/3" },
   },
   flows: flowsZh,
+  rules: rulesZh,
   inbox: inboxZh,
   newApp: {
     open: "新建应用",
@@ -648,6 +650,7 @@ export const en: typeof zh = {
     widths: { full: "Full row", half: "1/2", quarter: "1/4", third: "1/3", two_thirds: "2/3" },
   },
   flows: flowsEn,
+  rules: rulesEn,
   inbox: inboxEn,
   newApp: {
     open: "New app",

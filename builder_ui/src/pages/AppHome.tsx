@@ -1,6 +1,6 @@
 /** An app's home: my open tasks of the app (我的待办) when there are any, one-click "add" for
  * every form I may create in, and its forms as cards. */
-import { ApartmentOutlined, PlusOutlined, SafetyOutlined, TableOutlined } from "@ant-design/icons";
+import { ApartmentOutlined, PlusOutlined, SafetyOutlined, TableOutlined, ThunderboltOutlined } from "@ant-design/icons";
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { Badge, Button, Card, Col, List, Row, Space, Typography } from "antd";
 import { useTranslation } from "react-i18next";
@@ -39,6 +39,9 @@ export default function AppHome() {
             </Button>
             <Button icon={<ApartmentOutlined />} onClick={() => navigate(`/apps/${app.key}/_flows`)} data-testid="open-flows">
               {t("flows.open")}
+            </Button>
+            <Button icon={<ThunderboltOutlined />} onClick={() => navigate(`/apps/${app.key}/_rules`)} data-testid="open-rules">
+              {t("rules.open")}
             </Button>
             <NewFormButton app={app} />
           </Space>

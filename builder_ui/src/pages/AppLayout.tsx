@@ -1,6 +1,6 @@
-/** One app: its navigation (from the menu definition, and 流程 for administrators) beside the
+/** One app: its navigation (from the menu definition, and 流程 and 自动化 for administrators) beside the
  * page of the chosen form. */
-import { ApartmentOutlined } from "@ant-design/icons";
+import { ApartmentOutlined, ThunderboltOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Layout, Menu, Result, Spin } from "antd";
 import { useTranslation } from "react-i18next";
@@ -15,6 +15,7 @@ export default function AppLayout() {
   const { t, i18n } = useTranslation();
   const { user } = useAuth();
   const onFlows = useMatch("/apps/:app/_flows/*");
+  const onRules = useMatch("/apps/:app/_rules/*");
   const app = useQuery({ queryKey: ["app", key], queryFn: () => api.app(key!) });
   if (app.isPending) return <Spin />;
   if (app.isError || !app.data) {
@@ -39,6 +40,15 @@ export default function AppLayout() {
         </Link>
       ),
     });
+  if (user?.is_admin)
+    items.push({
+      key: "_rules",
+      label: (
+        <Link to={`/apps/${key}/_rules`} data-testid="menu-rules">
+          <ThunderboltOutlined /> {t("rules.open")}
+        </Link>
+      ),
+    });
   return (
     <Layout style={{ background: "transparent", minHeight: "calc(100vh - 96px)" }}>
       <Layout.Sider breakpoint="md" collapsedWidth={0} width={180} theme="light" style={{ marginRight: 16 }} zeroWidthTriggerStyle={{ top: 8 }}>
@@ -47,7 +57,7 @@ export default function AppLayout() {
             {labelText(app.data.name, i18n.language, app.data.key)}
           </Link>
         </div>
-        <Menu mode="inline" selectedKeys={onFlows ? ["_flows"] : form ? [form] : []} items={items} style={{ borderInlineEnd: 0 }} />
+        <Menu mode="inline" selectedKeys={onFlows ? ["_flows"] : onRules ? ["_rules"] : form ? [form] : []} items={items} style={{ borderInlineEnd: 0 }} />
       </Layout.Sider>
       <Layout.Content className="jimu-app-content" style={{ minWidth: 0 }}>
         <Outlet context={context} />
