@@ -177,13 +177,19 @@ def rule_context(ctx: ExecutionContext, event: RuleEvent) -> ExecutionContext:
 
 
 def read_record(
-    conn: Connection, app: LoadedApp, form: str, record_id: int | None, *, deleted: bool = False
+    conn: Connection,
+    app: LoadedApp,
+    form: str,
+    record_id: int | None,
+    ctx: ExecutionContext,
+    *,
+    deleted: bool = False,
 ) -> dict[str, Any] | None:
-    """The record as the system reads it (every field), or None when it is gone."""
+    """The record as the system reads it (every field; `ctx`'s clock and zone for read-time
+    formulas), or None when it is gone."""
     layout = app.layout.forms.get(form)
     if layout is None or record_id is None:
         return None
-    ctx = ExecutionContext.create(Actor(None, "rule"), "UTC")
     reader = Reader(app.layout, layout, ctx)
     try:
         return reader.get(conn, record_id, deleted=deleted)
@@ -194,7 +200,11 @@ def read_record(
 
 
 def with_relations(
-    conn: Connection, app: LoadedApp, rule: LiveRule, record: dict[str, Any]
+    conn: Connection,
+    app: LoadedApp,
+    rule: LiveRule,
+    record: dict[str, Any],
+    ctx: ExecutionContext,
 ) -> dict[str, Any]:
     """`record` with the related records its condition reads through by path filled in."""
     if rule.condition is None or not rule.condition.relations or rule.spec.form is None:
@@ -207,7 +217,7 @@ def with_relations(
         if layout is None or not isinstance(layout.spec, RelationField):
             continue
         if isinstance(value, int):
-            related = read_record(conn, app, layout.spec.target, value)
+            related = read_record(conn, app, layout.spec.target, value, ctx)
             if related is not None:
                 filled[key] = related
     return filled
@@ -225,7 +235,7 @@ def holds(
     """Whether the rule's condition holds for the record (true without a condition)."""
     if rule.condition is None:
         return True
-    values = with_relations(conn, app, rule, dict(record or {}))
+    values = with_relations(conn, app, rule, dict(record or {}), ctx)
     evaluation = EvalContext.create(ctx.now, ctx.tz, user=event.actor)
     return rule.condition.holds(values, old, evaluation)
 
@@ -378,6 +388,7 @@ def refused(rule: LiveRule, failed: RunFailed, path: str) -> ServiceError:
             message_zh=zh + error.message_zh,
             message_en=en + error.message_en,
         )
+    logger.error("rule %s failed at action %d", rule.key, failed.index, exc_info=error)
     return ServiceError(
         422,
         "rule_failed",
@@ -523,7 +534,7 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
                 continue
             if not read:
                 record = read_record(
-                    conn, app, event.form, event.record_id, deleted=event.kind == "deleted"
+                    conn, app, event.form, event.record_id, ctx, deleted=event.kind == "deleted"
                 )
                 read = True
             old = old_values(fired)
@@ -678,7 +689,7 @@ def fire(
     runs: list[int] = []
     for record_id in record_ids:
         fired = dataclasses.replace(event, app=app.key, form=rule.spec.form, record_id=record_id)
-        record = read_record(conn, app, rule.spec.form or "", record_id)
+        record = read_record(conn, app, rule.spec.form or "", record_id, ctx)
         if rule.spec.form is not None and record is None:
             continue
         if not holds(conn, app, rule, fired, record, None, ctx):
@@ -720,7 +731,7 @@ def test_run(
                 [Issue("rule", "invalid_rule", "规则无法运行", "The rule cannot run")],
             )
         rule = compiled
-    record = read_record(conn, app, rule.spec.form or "", record_id)
+    record = read_record(conn, app, rule.spec.form or "", record_id, ctx)
     if record is None:
         raise not_found()
     event = RuleEvent(

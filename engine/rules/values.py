@@ -19,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from engine.core.errors import ServiceError
 from engine.core.issues import Issue
 from engine.expr.runtime import EvalContext, encode
 from engine.expr.types import ExprType, FieldInfo, normalize_schema
 from engine.forms.field_types.links import RelationField
 from engine.forms.linkage import _fills
+from engine.forms.query import Reader
 from engine.forms.references import SYSTEM_FIELDS, FormRefs
 from engine.forms.schema import form_schemas
 from engine.forms.spec import AppSpec, FormSpec
@@ -200,6 +202,28 @@ def value_issues(
     ]
 
 
+def with_related(step: ActionStep, relations: frozenset[str]) -> Mapping[str, Any]:
+    """The triggering record with the records of `relations` (read by path in a formula) filled
+    in, as the system reads them now."""
+    record = dict(step.record or {})
+    if not relations or step.rule.form is None:
+        return record
+    layout = step.app.layout
+    form = layout.forms[step.rule.form]
+    for key in relations:
+        field = form.fields.get(key)
+        value = plain(record.get(key))
+        if field is None or not isinstance(field.spec, RelationField) or not isinstance(value, int):
+            continue
+        reader = Reader(layout, layout.forms[field.spec.target], step.ctx)
+        try:
+            record[key] = reader.get(step.conn, value)
+        except ServiceError as exc:
+            if exc.status != 404:
+                raise
+    return record
+
+
 def resolve(step: ActionStep, spec: Any, target_form: str | None, field: str | None) -> Any:
     """One action value for the triggering record, as record JSON."""
     if spec is None or isinstance(spec, bool | int | float):
@@ -210,7 +234,7 @@ def resolve(step: ActionStep, spec: Any, target_form: str | None, field: str | N
         form = step.app.layout.forms[step.rule.form]
         formula = compile_formula(spec, form.schema)
         ctx = EvalContext.create(step.ctx.now, step.ctx.tz, user=step.event.actor)
-        value = formula.value(step.record or {}, step.old, ctx)
+        value = formula.value(with_related(step, formula.relations), step.old, ctx)
         if formula.type.kind == "record" or formula.type.kind in ID_KINDS:
             return value
         return encode(value)
@@ -220,4 +244,12 @@ def resolve(step: ActionStep, spec: Any, target_form: str | None, field: str | N
     return spec
 
 
-__all__ = ["CopyValue", "LiteralValue", "fits", "plain", "resolve", "value_issues"]
+__all__ = [
+    "CopyValue",
+    "LiteralValue",
+    "fits",
+    "plain",
+    "resolve",
+    "value_issues",
+    "with_related",
+]
