@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from engine.apps.pipeline import AppRevision, load_revision
@@ -191,6 +191,30 @@ _CLOSE_TASK = (
         action=bindparam("done_action"),
         comment=bindparam("done_comment"),
         acted_at=bindparam("at"),
+    )
+)
+# 或签: the deciding task closed and its node's other open or waiting tasks cancelled at once.
+_IS_DECIDING = FlowTask.id == bindparam("task")
+_CLOSE_DECIDING = (
+    update(FlowTask)
+    .where(
+        FlowTask.token_id == bindparam("token"),
+        or_(_IS_DECIDING, FlowTask.state.in_(("open", "waiting"))),
+    )
+    .values(
+        state=case((_IS_DECIDING, "done"), else_="cancelled"),
+        action=case(
+            (_IS_DECIDING, bindparam("done_action", type_=FlowTask.action.type)),
+            else_=FlowTask.action,
+        ),
+        comment=case(
+            (_IS_DECIDING, bindparam("done_comment", type_=FlowTask.comment.type)),
+            else_=FlowTask.comment,
+        ),
+        acted_at=case(
+            (_IS_DECIDING, bindparam("at", type_=FlowTask.acted_at.type)),
+            else_=FlowTask.acted_at,
+        ),
     )
 )
 _SIBLINGS = (
@@ -526,7 +550,9 @@ class _Run:
         if self.conn.execute(_FINISH_IF_DONE, values).rowcount != 1:
             return
         self.state = "approved"
-        self.close_everything()
+        # No other token is live, and open or waiting tasks belong to live tokens only: the
+        # pending writes (the tokens passed and their tasks) are all that is left to close.
+        self.write_pending()
         self.finished("approved")
 
     def finished(self, outcome: str) -> None:
@@ -932,11 +958,16 @@ def _not_allowed(action: str) -> ServiceError:
     )
 
 
-def _close(run: _Run, task: _Task, action: str, comment: str | None) -> None:
-    run.conn.execute(
-        _CLOSE_TASK,
-        {"task": task.id, "done_action": action, "done_comment": comment, "at": run.ctx.now},
-    )
+def _close(
+    run: _Run, task: _Task, action: str, comment: str | None, *, deciding: bool = False
+) -> None:
+    """Close `task` with `action`; `deciding`: a 或签 decided, its node's other open or waiting
+    tasks are cancelled in the same statement."""
+    values = {"task": task.id, "done_action": action, "done_comment": comment, "at": run.ctx.now}
+    if deciding:
+        run.conn.execute(_CLOSE_DECIDING, {**values, "token": task.token_id})
+    else:
+        run.conn.execute(_CLOSE_TASK, values)
     run.event("task_done", task.node, task=int(task.id), action=action, comment=comment or "")
     run.announce("flow_task_done", node=task.node, action=action)
 
@@ -1011,16 +1042,19 @@ def _decide(
         raise _not_allowed(action)
     if data and action != "reject":
         _write_fields(run, task.node, data)
-    _close(run, task, action, comment)
     settings = run.plan.settings.get(task.node, {})
     mode = settings.get("mode", "any")
-    if action == "reject":
-        _reject(run, task, settings, comment)
-        return
-    if mode == "any":  # the first action decides: no need to read the others' tasks
-        run.end_token(int(task.token_id or 0), cancel_tasks=True)
+    if action != "reject" and mode == "any" and task.token_id is not None:
+        # the first action decides: this task closed and the others cancelled in one UPDATE,
+        # without reading them
+        _close(run, task, action, comment, deciding=True)
+        run.end_token(task.token_id)
         for target in run.targets(task.node):
             run.walk(target)
+        return
+    _close(run, task, action, comment)
+    if action == "reject":
+        _reject(run, task, settings, comment)
         return
     siblings = run.conn.execute(_SIBLINGS, {"token": task.token_id}).all()
     passed = False
@@ -1038,7 +1072,8 @@ def _decide(
         else:
             passed = True
     if passed:
-        run.end_token(int(task.token_id or 0), cancel_tasks=True)
+        others = any(s.state in ("open", "waiting") for s in siblings)
+        run.end_token(int(task.token_id or 0), cancel_tasks=others)
         for target in run.targets(task.node):
             run.walk(target)
 
