@@ -29,6 +29,7 @@ Record-side hooks (start on create, lock while running, cancel on delete) are th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -488,10 +489,10 @@ class _Run:
         events to listeners."""
         self.write_pending()
         if self.events:
-            self.conn.execute(_ADD_EVENTS, self.events)
+            _add_rows(self.conn, _ADD_EVENTS, self.events)
             self.events = []
         if self.notes:
-            self.conn.execute(_ADD_NOTIFICATIONS, self.notes)
+            _add_rows(self.conn, _ADD_NOTIFICATIONS, self.notes)
             self.notes = []
         if self.record_events:
             pending, self.record_events = self.record_events, []
@@ -743,6 +744,42 @@ def _moment(dialect: str, value: dt.datetime) -> Any:
     value = value.astimezone(dt.UTC)
     value = value.replace(microsecond=value.microsecond // 1000 * 1000)
     return value if dialect == "postgresql" else to_epoch_ms(value)
+
+
+_DOCUMENTS = frozenset({"data"})  # JSON columns of the timeline and notification rows
+_MOMENTS = frozenset({"at", "read_at", "created_at"})  # their UtcDateTime columns
+_ROWS_SQL: dict[str, str] = {}
+
+
+def _add_rows(conn: Connection, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert timeline or notification rows (each with the same keys) in one statement. On
+    SQLite through the driver's executemany on ready values (as engine.forms.changes
+    `insert_history`): SQLAlchemy's per-row processing of the JSON and moment values costs more
+    than the insert; elsewhere the statement built once."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(statement, list(rows))
+        return
+    table = statement.table.name
+    columns = tuple(rows[0])
+    sql = _ROWS_SQL.get(table + ":" + ",".join(columns))
+    if sql is None:
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        _ROWS_SQL[table + ":" + ",".join(columns)] = sql
+    conn.exec_driver_sql(
+        sql,
+        [
+            tuple(
+                json.dumps(row[c])
+                if c in _DOCUMENTS
+                else (None if row[c] is None else to_epoch_ms(row[c]))
+                if c in _MOMENTS
+                else row[c]
+                for c in columns
+            )
+            for row in rows
+        ],
+    )
 
 
 # --- loading ------------------------------------------------------------------------------------
