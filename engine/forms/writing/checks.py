@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter
 
@@ -311,13 +311,19 @@ class Checking(Converting):
         prepared: Sequence[Prepared],
         paths: Sequence[str],
         ids: Sequence[int],
+        *,
+        create_scope: bool = False,
     ) -> None:
-        """Required (unless hidden) and cross-field validations, computed in SQL on the written rows."""
+        """Required (unless hidden) and cross-field validations, computed in SQL on the written
+        rows; with `create_scope`, also `check_create_scope` in the same statement (after the
+        validations' issues, as when it ran on its own)."""
         form = self.form
         conditional = [layout for layout in self._required() if layout.spec.visible_when]
         required = conditional
         validations = form.spec.validations
-        if not required and not validations:
+        access, reader = self.access, self.reader
+        scoped = create_scope and access is not None and bool(ids)
+        if not required and not validations and not scoped:
             return
         sources = [layout.spec.visible_when for layout in conditional] + [
             rule.expr for rule in validations
@@ -336,11 +342,23 @@ class Checking(Converting):
             columns += [
                 resolver.formula(rule.expr).label(f"c{i}") for i, rule in enumerate(validations)
             ]
+            if scoped:
+                assert access is not None
+                inside = access.where("create", form.table, reader.resolver())
+                # 1/0 as the WHERE of `check_create_scope` would take it (NULL is outside)
+                columns.append(case((inside, 1), else_=0).label("in_scope"))
             return select(*columns).where(form.table.c._id.in_(_IDS))
 
-        # kept unless a formula reads the clock or the member (its SQL holds them)
+        # kept unless a formula reads the clock or the member (its SQL holds them), or the
+        # rights have no fingerprint
         volatile = reads_clock(self.app) or any(_volatile(s) for s in sources if s)
-        query = _kept(form, None if volatile else ("after_write", self.tz, tuple(sources)), build)
+        rights = _rights_key(access) if scoped else ()
+        key = (
+            None
+            if volatile or rights is None
+            else ("after_write", self.tz, tuple(sources), scoped, rights)
+        )
+        query = _kept(form, key, build)
         results: dict[int, dict[str, Any]] = {
             found._mapping["_id"]: dict(found._mapping)
             for found in conn.execute(query, {"checked_ids": list(ids)})
@@ -362,6 +380,10 @@ class Checking(Converting):
                             message.en or message.zh or "Validation failed",
                         )
                     )
+        if scoped:
+            for one, path, record_id in zip(prepared, paths, ids, strict=True):
+                if not results.get(record_id, {}).get("in_scope"):
+                    one.issues.append(issue(path.rstrip("."), "out_of_scope"))
 
     def _required(self) -> list[FieldLayout]:
         return [
