@@ -14,6 +14,9 @@ Contenders, each run in the same process on the same database, one after the oth
   sales rep creates the contract with its line item through the record service (which starts
   the instance in that transaction), then each approval is `engine.flows.runtime.act` as the
   assignee (what `POST /tasks/{id}/act` runs), each in its own transaction.
+- **Jimu, engine only**: the same, except that the contracts are saved beforehand (unmeasured,
+  without starting flows) and the first step is `engine.flows.runtime.start` on one of them —
+  the flow engine alone, as SpiffWorkflow stores no record either.
 
 A *step* is one committed transaction: the start, and each approval (2 steps on the small
 branch, 3 on the large one). Printed per contender and database: instances/s, steps/s, ms per
@@ -197,15 +200,16 @@ class JimuContender:
         from engine.flows import listeners
         from engine.flows.models import FlowInstance, FlowTask
         from engine.store import engine_for_url, prepare_database
-        from engine.store.models import Form, User
+        from engine.store.models import App, Form, User
 
         self.engine = engine_for_url(url)
         prepare_database(self.engine)
         listeners.register()
         with self.engine.begin() as conn:
-            catalog.install(
-                conn, "crm", sample_data=True, ctx=ExecutionContext.create(Actor(), TIMEZONE)
-            )
+            if conn.execute(select(App.id).where(App.key == "crm")).first() is None:
+                catalog.install(  # once per database: the contenders after the first reuse it
+                    conn, "crm", sample_data=True, ctx=ExecutionContext.create(Actor(), TIMEZONE)
+                )
             users = {row.username: row.id for row in conn.execute(select(User.username, User.id))}
             self.form_id = int(
                 conn.execute(select(Form.id).where(Form.key == "contract")).scalar_one()
@@ -243,16 +247,7 @@ class JimuContender:
     def run(self, amount: int) -> int:
         from engine.flows import runtime
 
-        self.made += 1
-        contract = {
-            "title": f"合同 {self.made}",
-            "customer": self.customer,
-            "start_date": "2026-12-01",
-            "end_date": "2027-11-30",
-            "items": [{"product": "软件", "qty": 2, "price": str(amount // 2)}],
-        }
-        with self.engine.begin() as conn:  # step 1: the submission starts the instance
-            [record_id] = self._open(conn, "rep_a1", "contract").create_many([contract])
+        record_id = self.submit(amount)
         steps = 1
         names = {p.user_id: p for p in self.principals.values()}
         state = runtime.RUNNING
@@ -269,6 +264,25 @@ class JimuContender:
             raise RuntimeError(f"contract {record_id} ended {state}")
         return steps
 
+    def contract(self, amount: int) -> dict[str, Any]:
+        """A new contract of `amount` (one line item) as the sales rep submits it."""
+        self.made += 1
+        return {
+            "title": f"合同 {self.made}",
+            "customer": self.customer,
+            "start_date": "2026-12-01",
+            "end_date": "2027-11-30",
+            "items": [{"product": "软件", "qty": 2, "price": str(amount // 2)}],
+        }
+
+    def submit(self, amount: int) -> int:
+        """Step 1, committed: the sales rep's create, which starts the instance."""
+        with self.engine.begin() as conn:
+            [record_id] = self._open(conn, "rep_a1", "contract").create_many(
+                [self.contract(amount)]
+            )
+        return int(record_id)
+
     def teardown(self) -> None:
         if self.engine is not None:
             self.engine.dispose()
@@ -276,6 +290,55 @@ class JimuContender:
 
     def extra(self) -> dict[str, float]:
         return {}
+
+
+@dataclass
+class JimuEngineContender(JimuContender):
+    """Jimu's flow engine alone: `setup` saves `count` contracts of each amount beforehand
+    through the record service with record events off (a sample-data load: no flow starts,
+    nothing measured), and step 1 is `engine.flows.runtime.start` on the next saved contract
+    of that amount as the sales rep, committed — what the create's flow listener runs, without
+    the record write. The approvals are `JimuContender`'s."""
+
+    name: str = "Jimu, engine only"
+    count: int = 0
+    saved: dict[int, list[int]] = field(default_factory=dict)
+
+    def setup(self, url: str) -> None:
+        import dataclasses
+
+        super().setup(url)
+        principal = self.principals["rep_a1"]
+        for amount in (SMALL, LARGE):
+            ids: list[int] = []
+            while len(ids) < self.count:
+                batch = [self.contract(amount) for _ in range(min(200, self.count - len(ids)))]
+                ctx = dataclasses.replace(self._ctx(principal), record_events=False)
+                from engine.auth.callers import open_as
+
+                with self.engine.begin() as conn:
+                    service = open_as(ctx, conn, principal, "crm", "contract", writes=True)
+                    ids.extend(int(i) for i in service.create_many(batch))
+            self.saved[amount] = ids[::-1]  # popped from the end: creation order
+
+    def submit(self, amount: int) -> int:
+        from engine.flows import runtime
+
+        record_id = self.saved[amount].pop()
+        principal = self.principals["rep_a1"]
+        with self.engine.begin() as conn:
+            started = runtime.start(
+                conn,
+                self._ctx(principal),
+                app_key="crm",
+                form_key="contract",
+                record_id=record_id,
+                initiator_id=principal.user_id,
+                record_version=1,
+            )
+        if started is None:
+            raise RuntimeError("the contract form has no runnable flow")
+        return record_id
 
 
 @dataclass
@@ -338,7 +401,12 @@ def main() -> None:
     add_database_option(parser)
     args = parser.parse_args()
     for database, url in each_database(args.db, "flow_bench.db"):
-        contenders: list[Contender] = [SpiffWorkflowContender(), JimuContender()]
+        per_amount = (args.n + args.warmup + 1) // 2 + 1  # the branches alternate
+        contenders: list[Contender] = [
+            SpiffWorkflowContender(),
+            JimuContender(),
+            JimuEngineContender(count=per_amount),
+        ]
         results: list[Result] = []
         for contender in contenders:
             results.append(measure(contender, url, args.n, args.warmup))

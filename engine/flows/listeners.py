@@ -29,7 +29,7 @@ from engine.core.issues import Issue
 from engine.flows import runtime
 from engine.forms.changes import LISTENERS, RecordChanged
 
-NAME = "flows"
+NAME = runtime.LISTENER_NAME
 
 
 def _bound(conn: Connection, event: RecordChanged) -> bool:

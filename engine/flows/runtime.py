@@ -29,21 +29,24 @@ Record-side hooks (start on create, lock while running, cancel on delete) are th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlalchemy import bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Row
 
 from engine.apps.pipeline import AppRevision, load_revision
 from engine.core.context import ExecutionContext
 from engine.core.errors import ServiceError, forbidden, not_found
 from engine.core.issues import Issue
+from engine.core.sqltypes import to_epoch_ms
 from engine.flows import assignees
 from engine.flows.field_access import check_edit, node_access
 from engine.flows.models import FlowEvent, FlowInstance, FlowTask, FlowToken, Notification
+from engine.forms import apps as forms_apps
 from engine.forms.apps import LoadedApp
 from engine.forms.changes import EVENT_KINDS, LISTENERS, RecordChanged, emit
 from engine.forms.layout import FormLayout
@@ -51,6 +54,10 @@ from engine.forms.query import Reader
 from engine.forms.records import Writer
 from engine.forms.resolve import Who
 from engine.store.models import App, User
+
+# The name of the flows' own record listener (engine.flows.listeners), which ignores flow events:
+# with no other listener they are not made at all (no read of the record's `_version`).
+LISTENER_NAME = "flows"
 
 # The flow's record events (engine.forms.changes): kind -> the name a history row would store.
 FLOW_EVENT_KINDS = ("flow_started", "flow_node_entered", "flow_task_done", "flow_finished")
@@ -78,11 +85,49 @@ def task_closed() -> ServiceError:
 
 # The statements of every action, built once: a statement built per call costs several times
 # its execution in SQLAlchemy's construction and cache-key work (bench/flow_bench.py).
-_TASK = select(FlowTask.__table__).where(FlowTask.id == bindparam("task"))
+# An action's one read: the task, its instance, the app's key and live revision (so the live
+# app comes from the cache without a SELECT of its own, engine.forms.apps.load's `live`).
+_TASK_RUN = (
+    select(
+        FlowInstance.__table__,
+        App.key.label("app_key"),
+        App.current_revision.label("app_revision"),
+        FlowTask.id.label("task_id"),
+        FlowTask.token_id.label("task_token_id"),
+        FlowTask.node.label("task_node"),
+        FlowTask.assignee_id.label("task_assignee_id"),
+        FlowTask.kind.label("task_kind"),
+        FlowTask.state.label("task_state"),
+        FlowTask.seq.label("task_seq"),
+    )
+    .select_from(FlowTask)
+    .join(FlowInstance, FlowInstance.id == FlowTask.instance_id)
+    .join(App, App.id == FlowInstance.app_id)
+    .where(FlowTask.id == bindparam("task"))
+)
 _INSTANCE = (
-    select(FlowInstance.__table__, App.key.label("app_key"))
+    select(
+        FlowInstance.__table__,
+        App.key.label("app_key"),
+        App.current_revision.label("app_revision"),
+    )
     .join(App, App.id == FlowInstance.app_id)
     .where(FlowInstance.id == bindparam("instance"))
+)
+_START = (
+    insert(FlowInstance)
+    .values(
+        app_id=bindparam("app"),
+        form_id=bindparam("form"),
+        record_id=bindparam("record"),
+        flow_key=bindparam("flow"),
+        revision=bindparam("revision_number"),
+        state=RUNNING,
+        initiator_id=bindparam("initiator"),
+        version=1,
+        started_at=bindparam("at"),
+    )
+    .returning(*FlowInstance.__table__.c, bindparam("app_key_value").label("app_key"))
 )
 _BUMP = (
     update(FlowInstance)
@@ -119,13 +164,26 @@ _NEW_TOKEN = (
     )
     .returning(FlowToken.id)
 )
-_END_TOKEN = update(FlowToken).where(FlowToken.id == bindparam("token")).values(state="done")
-_LIVE_TOKENS = (
-    select(func.count())
-    .select_from(FlowToken)
-    .where(FlowToken.instance_id == bindparam("instance"), FlowToken.state != "done")
+_END_TOKENS_IN = (
+    update(FlowToken)
+    .where(FlowToken.id.in_(bindparam("tokens", expanding=True)))
+    .values(state="done")
 )
-_NEW_TASKS = insert(FlowTask).returning(FlowTask.id, sort_by_parameter_order=True)
+# Reaching an end: the instance finishes when no other token is live (the tokens this action
+# passed count as done though their UPDATE is still pending) — the check and the state in one.
+_FINISH_IF_DONE = (
+    update(FlowInstance)
+    .where(
+        FlowInstance.id == bindparam("instance"),
+        ~exists().where(
+            FlowToken.instance_id == bindparam("instance"),
+            FlowToken.state != "done",
+            FlowToken.id.not_in(bindparam("ending", expanding=True)),
+        ),
+    )
+    .values(state=bindparam("new_state"), finished_at=bindparam("at"))
+)
+_NEW_TASK = insert(FlowTask).returning(FlowTask.id)
 _CLOSE_TASK = (
     update(FlowTask)
     .where(FlowTask.id == bindparam("task"))
@@ -136,6 +194,30 @@ _CLOSE_TASK = (
         acted_at=bindparam("at"),
     )
 )
+# 或签: the deciding task closed and its node's other open or waiting tasks cancelled at once.
+_IS_DECIDING = FlowTask.id == bindparam("task")
+_CLOSE_DECIDING = (
+    update(FlowTask)
+    .where(
+        FlowTask.token_id == bindparam("token"),
+        or_(_IS_DECIDING, FlowTask.state.in_(("open", "waiting"))),
+    )
+    .values(
+        state=case((_IS_DECIDING, "done"), else_="cancelled"),
+        action=case(
+            (_IS_DECIDING, bindparam("done_action", type_=FlowTask.action.type)),
+            else_=FlowTask.action,
+        ),
+        comment=case(
+            (_IS_DECIDING, bindparam("done_comment", type_=FlowTask.comment.type)),
+            else_=FlowTask.comment,
+        ),
+        acted_at=case(
+            (_IS_DECIDING, bindparam("at", type_=FlowTask.acted_at.type)),
+            else_=FlowTask.acted_at,
+        ),
+    )
+)
 _SIBLINGS = (
     select(FlowTask.id, FlowTask.state, FlowTask.action, FlowTask.seq, FlowTask.assignee_id)
     .where(FlowTask.token_id == bindparam("token"))
@@ -144,7 +226,10 @@ _SIBLINGS = (
 _OPEN_TASK = update(FlowTask).where(FlowTask.id == bindparam("task")).values(state="open")
 _CANCEL_TOKEN_TASKS = (
     update(FlowTask)
-    .where(FlowTask.token_id == bindparam("token"), FlowTask.state.in_(("open", "waiting")))
+    .where(
+        FlowTask.token_id.in_(bindparam("tokens", expanding=True)),
+        FlowTask.state.in_(("open", "waiting")),
+    )
     .values(state="cancelled")
 )
 _ADD_EVENTS = insert(FlowEvent)
@@ -161,7 +246,9 @@ def _bad(path: str, code: str, zh: str, en: str) -> ServiceError:
 
 @dataclass(frozen=True)
 class FlowPlan:
-    """A flow as an instance walks it: the stored plan of its revision and node names."""
+    """A flow as an instance walks it: the stored plan of its revision and node names, made
+    once per (app, revision, flow) and kept (`of`), with each node's assignee entries typed
+    on first use (`entries`)."""
 
     key: str
     name: Any
@@ -172,30 +259,65 @@ class FlowPlan:
     next: Mapping[str, Sequence[Mapping[str, Any]]]
     joins: Mapping[str, int]
     names: Mapping[str, Any]
+    start: str = ""
+    _typed: dict[str, tuple[tuple[Any, ...], bool]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def of(cls, revision: AppRevision, key: str) -> FlowPlan:
+        """The plan of flow `key` in `revision` (404 when it has none), from the cache when
+        this revision's plan was made before (revisions never change once published)."""
+        cache_key = (revision.stored.app_id, revision.revision, key)
+        hit = _PLANS.get(cache_key)
+        if hit is not None and hit[0] is revision.stored:
+            return hit[1]
         stored = revision.plans.get("flows", {}).get(key)
         spec = next((f for f in revision.spec.flows if f.key == key), None)
         if stored is None or spec is None:
             raise not_found()
-        return cls(
+        nodes = stored["nodes"]
+        plan = cls(
             key=key,
             name=_label(spec.name),
             form=stored["form"],
             admin=stored.get("admin"),
-            nodes=stored["nodes"],
+            nodes=nodes,
             settings=stored["settings"],
             next=stored["next"],
             joins=stored.get("joins", {}),
             names={n.id: _label(n.name) for n in spec.nodes if n.name is not None},
+            start=next((node for node, kind in nodes.items() if kind == "start"), ""),
         )
+        if len(_PLANS) >= _PLANS_KEPT:
+            _PLANS.clear()
+        _PLANS[cache_key] = (revision.stored, plan)
+        return plan
 
     def start_node(self) -> str:
-        return next(node for node, kind in self.nodes.items() if kind == "start")
+        return self.start or next(node for node, kind in self.nodes.items() if kind == "start")
+
+    def entries(self, node: str) -> tuple[tuple[Any, ...], bool]:
+        """The node's assignee entries typed (engine.flows.assignees.typed_entry) and whether
+        resolving them reads the record (a `{"field": …}` entry), worked out once; an entry
+        that does not type raises its `DefinitionError` every time, as resolving it would."""
+        found = self._typed.get(node)
+        if found is None:
+            raw = self.settings.get(node, {}).get("assignees", [])
+            typed = tuple(
+                assignees.typed_entry(entry, f"assignees[{i}]") for i, entry in enumerate(raw)
+            )
+            found = (typed, _reads_record(raw))
+            self._typed[node] = found
+        return found
 
     def node_name(self, node: str) -> Any:
         return self.names.get(node, node)
+
+
+# Plans made, by (app id, revision, flow key), with the revision they were made from.
+_PLANS: dict[tuple[int, int, str], tuple[Any, FlowPlan]] = {}
+_PLANS_KEPT = 512
 
 
 def _label(value: Any) -> Any:
@@ -253,6 +375,11 @@ class _Run:
     _record: dict[str, Any] | None = None
     _version: int | None = None
     state: str = RUNNING
+    listened: bool = True  # whether a listener other than the flows' own takes record events
+    # Tokens this action passed (and whose open tasks it cancels): written at `flush` in one
+    # statement each, or covered by the instance-wide writes when the instance finishes.
+    _ending: list[int] = field(default_factory=list)
+    _cancelling: list[int] = field(default_factory=list)
 
     @property
     def id(self) -> int:
@@ -338,7 +465,7 @@ class _Run:
         )
 
     def announce(self, kind: str, **data: Any) -> None:
-        if not (self.ctx.record_events and LISTENERS):
+        if not self.listened:  # nobody but the flows' own listener, which ignores flow events
             return
         self.record_events.append(
             RecordChanged(
@@ -359,12 +486,14 @@ class _Run:
         )
 
     def flush(self) -> None:
-        """Write the timeline and notifications, then hand the record events to listeners."""
+        """Write the pending token ends, the timeline and notifications, then hand the record
+        events to listeners."""
+        self.write_pending()
         if self.events:
-            self.conn.execute(_ADD_EVENTS, self.events)
+            _add_rows(self.conn, _ADD_EVENTS, self.events)
             self.events = []
         if self.notes:
-            self.conn.execute(_ADD_NOTIFICATIONS, self.notes)
+            _add_rows(self.conn, _ADD_NOTIFICATIONS, self.notes)
             self.notes = []
         if self.record_events:
             pending, self.record_events = self.record_events, []
@@ -391,14 +520,45 @@ class _Run:
         self.conn.execute(_FINISH_STATE if finished else _SET_STATE, values)
 
     def close_everything(self) -> None:
-        """Cancel every open or waiting task and end every token."""
+        """Cancel every open or waiting task and end every token (pending ends included)."""
         self.conn.execute(_CANCEL_TASKS, {"instance": self.id})
         self.conn.execute(_END_TOKENS, {"instance": self.id})
+        self._ending.clear()
+        self._cancelling.clear()
+
+    def write_pending(self) -> None:
+        """Cancel the open tasks of the tokens passed and end those tokens."""
+        if self._cancelling:
+            self.conn.execute(_CANCEL_TOKEN_TASKS, {"tokens": self._cancelling})
+            self._cancelling = []
+        if self._ending:
+            self.conn.execute(_END_TOKENS_IN, {"tokens": self._ending})
+            self._ending = []
 
     def finish(self, outcome: str) -> None:
         """End the instance with `outcome` (approved, rejected, withdrawn, cancelled)."""
         self.close_everything()
         self.set_state(outcome, finished=True)
+        self.finished(outcome)
+
+    def finish_at_end(self) -> None:
+        """A token reached an end: the instance is approved when no other token is live."""
+        values = {
+            "instance": self.id,
+            "ending": self._ending,
+            "new_state": "approved",
+            "at": self.ctx.now,
+        }
+        if self.conn.execute(_FINISH_IF_DONE, values).rowcount != 1:
+            return
+        self.state = "approved"
+        # No other token is live, and open or waiting tasks belong to live tokens only: the
+        # pending writes (the tokens passed and their tasks) are all that is left to close.
+        self.write_pending()
+        self.finished("approved")
+
+    def finished(self, outcome: str) -> None:
+        """The timeline, record event and notification of the instance ending as `outcome`."""
         self.event("finished", outcome=outcome)
         self.announce("flow_finished", outcome=outcome)
         initiator = self.instance.initiator_id
@@ -410,8 +570,11 @@ class _Run:
         values = {"instance": self.id, "at_node": node, "token_state": state, "at": self.ctx.now}
         return int(self.conn.execute(_NEW_TOKEN, values).scalar_one())
 
-    def end_token(self, token_id: int) -> None:
-        self.conn.execute(_END_TOKEN, {"token": token_id})
+    def end_token(self, token_id: int, *, cancel_tasks: bool = False) -> None:
+        """End a token (and cancel its open or waiting tasks), written at `flush`."""
+        self._ending.append(int(token_id))
+        if cancel_tasks:
+            self._cancelling.append(int(token_id))
 
     def walk(self, node: str) -> None:
         """A new token enters `node`; run the graph until every token waits at a task node or
@@ -436,6 +599,7 @@ class _Run:
         self.event("node_entered", node, type=kind)
         self.announce("flow_node_entered", node=node)
         if kind == "parallel" and node in self.plan.joins:
+            self.write_pending()
             self.new_token(node, "waiting")
             waiting = select(FlowToken.id).where(
                 FlowToken.instance_id == self.id,
@@ -458,9 +622,7 @@ class _Run:
         if kind == "cc":
             self.copy(node)
         if kind == "end":
-            live = self.conn.execute(_LIVE_TOKENS, {"instance": self.id}).scalar_one()
-            if live == 0:
-                self.finish("approved")
+            self.finish_at_end()
             return []
         return self.targets(node)
 
@@ -484,13 +646,13 @@ class _Run:
         return [edge["to"] for edge in edges]
 
     def assignees(self, node: str) -> tuple[int, ...]:
-        entries = self.plan.settings.get(node, {}).get("assignees", [])
+        entries, reads_record = self.plan.entries(node)
         return _resolve(
             self.conn,
             int(self.instance.app_id),
             entries,
             initiator_id=self.instance.initiator_id,
-            record=self.record() if _reads_record(entries) else {},
+            record=self.record() if reads_record else {},
             flow_admin=self.plan.admin,
         )
 
@@ -513,7 +675,7 @@ class _Run:
             }
             for seq, user in enumerate(users)
         ]
-        ids = self.conn.execute(_NEW_TASKS, rows).scalars()
+        ids = _insert_tasks(self.conn, rows)
         for task_id, user, row in zip(ids, users, rows, strict=True):
             if row["state"] == "open":
                 self.assigned(task_id, user, node)
@@ -539,9 +701,86 @@ class _Run:
             }
             for user in users
         ]
-        ids = self.conn.execute(_NEW_TASKS, rows).scalars()
+        ids = _insert_tasks(self.conn, rows)
         for task_id, user in zip(ids, users, strict=True):
             self.notify(user, "cc", task_id, node=node, node_name=self.plan.node_name(node))
+
+
+# --- writing tasks -------------------------------------------------------------------------------
+
+_TASK_COLUMNS = ("instance_id", "token_id", "node", "assignee_id", "kind", "state", "seq")
+_MULTI_TASK_SQL: dict[tuple[str, int], str] = {}
+
+
+def _insert_tasks(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert a node's tasks (one per assignee, assignees distinct); their ids in row order.
+    One row: the statement built once. Several: one multi-row INSERT … RETURNING through the
+    driver (its SQL kept per row count), the ids matched to rows by assignee — SQLAlchemy
+    would send one INSERT per row to keep RETURNING in parameter order."""
+    if len(rows) == 1:
+        return [int(conn.execute(_NEW_TASK, dict(rows[0])).scalar_one())]
+    dialect = conn.dialect.name
+    sql = _MULTI_TASK_SQL.get((dialect, len(rows)))
+    if sql is None:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        one = "(" + ", ".join(mark for _ in range(len(_TASK_COLUMNS) + 1)) + ")"
+        sql = (
+            f"INSERT INTO {FlowTask.__tablename__} ({', '.join(_TASK_COLUMNS)}, created_at)"
+            f" VALUES {', '.join(one for _ in rows)} RETURNING id, assignee_id"
+        )
+        _MULTI_TASK_SQL[(dialect, len(rows))] = sql
+    params: list[Any] = []
+    for row in rows:
+        params.extend(row.get(column) for column in _TASK_COLUMNS)
+        params.append(_moment(dialect, row["created_at"]))
+    ids = {int(a): int(i) for i, a in conn.exec_driver_sql(sql, tuple(params)).all()}
+    return [ids[int(row["assignee_id"])] for row in rows]
+
+
+def _moment(dialect: str, value: dt.datetime) -> Any:
+    """`value` as the driver takes a `UtcDateTime` (engine.core.sqltypes): PostgreSQL an aware
+    UTC datetime to the millisecond, SQLite milliseconds since the epoch."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    value = value.astimezone(dt.UTC)
+    value = value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return value if dialect == "postgresql" else to_epoch_ms(value)
+
+
+_DOCUMENTS = frozenset({"data"})  # JSON columns of the timeline and notification rows
+_MOMENTS = frozenset({"at", "read_at", "created_at"})  # their UtcDateTime columns
+_ROWS_SQL: dict[str, str] = {}
+
+
+def _add_rows(conn: Connection, statement: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert timeline or notification rows (each with the same keys) in one statement. On
+    SQLite through the driver's executemany on ready values (as engine.forms.changes
+    `insert_history`): SQLAlchemy's per-row processing of the JSON and moment values costs more
+    than the insert; elsewhere the statement built once."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(statement, list(rows))
+        return
+    table = statement.table.name
+    columns = tuple(rows[0])
+    sql = _ROWS_SQL.get(table + ":" + ",".join(columns))
+    if sql is None:
+        marks = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+        _ROWS_SQL[table + ":" + ",".join(columns)] = sql
+    conn.exec_driver_sql(
+        sql,
+        [
+            tuple(
+                json.dumps(row[c])
+                if c in _DOCUMENTS
+                else (None if row[c] is None else to_epoch_ms(row[c]))
+                if c in _MOMENTS
+                else row[c]
+                for c in columns
+            )
+            for row in rows
+        ],
+    )
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -553,12 +792,16 @@ def _open_run(
     instance: Row[Any],
     revision: AppRevision | None = None,
 ) -> _Run:
-    """The run of `instance` (a row of `_instance`, with its `app_key`), on its revision."""
+    """The run of `instance` (a row of `_instance` or `_TASK_RUN`, with its `app_key` and the
+    app's live revision `app_revision`), on its revision."""
     if revision is None:
-        revision = load_revision(conn, instance.app_key, int(instance.revision))
+        live = (int(instance.app_id), instance.app_revision)
+        current = forms_apps.load(conn, instance.app_key, live)
+        revision = load_revision(conn, instance.app_key, int(instance.revision), current)
     plan = FlowPlan.of(revision, instance.flow_key)
     form = revision.current.form(plan.form)
-    return _Run(conn, ctx, instance, revision, plan, form, state=instance.state)
+    listened = ctx.record_events and any(item.name != LISTENER_NAME for item in LISTENERS)
+    return _Run(conn, ctx, instance, revision, plan, form, state=instance.state, listened=listened)
 
 
 def _instance(conn: Connection, instance_id: int) -> Row[Any]:
@@ -623,21 +866,17 @@ def start(
     revision_number = loaded.revision
     revision = load_revision(conn, app_key, revision_number, loaded)
     form = revision.current.form(form_key)
-    instance = conn.execute(
-        insert(FlowInstance)
-        .values(
-            app_id=revision.current.id,
-            form_id=form.id,
-            record_id=record_id,
-            flow_key=flow_key,
-            revision=revision_number,
-            state=RUNNING,
-            initiator_id=initiator_id,
-            version=1,
-            started_at=ctx.now,
-        )
-        .returning(*FlowInstance.__table__.c, literal(app_key).label("app_key"))
-    ).one()
+    values = {
+        "app": revision.current.id,
+        "form": form.id,
+        "record": record_id,
+        "flow": flow_key,
+        "revision_number": revision_number,
+        "initiator": initiator_id,
+        "at": ctx.now,
+        "app_key_value": app_key,
+    }
+    instance = conn.execute(_START, values).one()
     instance_id = int(instance.id)
     run = _open_run(conn, ctx, instance, revision)
     run._version = record_version
@@ -649,6 +888,33 @@ def start(
 
 
 # --- actions on a task --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Task:
+    """The task an action is on (read with its instance in one statement, `_TASK_RUN`)."""
+
+    id: int
+    instance_id: int
+    token_id: int | None
+    node: str
+    assignee_id: int
+    kind: str
+    state: str
+    seq: int
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> _Task:
+        return cls(
+            int(row.task_id),
+            int(row.id),
+            row.task_token_id,
+            row.task_node,
+            int(row.task_assignee_id),
+            row.task_kind,
+            row.task_state,
+            int(row.task_seq or 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -695,14 +961,15 @@ def act(
             "comment", "too_long", "意见不能超过 2000 个字符", "The comment is over 2000 characters"
         )
     user = ctx.actor.user_id
-    task = conn.execute(_TASK, {"task": task_id}).first()
-    if task is None:
+    row = conn.execute(_TASK_RUN, {"task": task_id}).first()
+    if row is None:
         raise not_found()
+    task = _Task.of(row)
     if user is None or task.assignee_id != user:
         raise forbidden()
     if task.state != "open":
         raise task_closed()
-    run = _open_run(conn, ctx, _instance(conn, task.instance_id))
+    run = _open_run(conn, ctx, row)
     expected_state = RETURNED if action == "resubmit" else RUNNING
     if run.instance.state != expected_state and not (
         action == "comment" and run.instance.state in LIVE_STATES
@@ -717,7 +984,7 @@ def act(
         if task.kind != "handle" or run.plan.nodes.get(task.node) != "start":
             raise _not_allowed(action)
         _close(run, task, "resubmit", comment)
-        run.end_token(task.token_id)
+        run.end_token(int(task.token_id or 0))
         run.set_state(RUNNING)
         run.event("resubmitted", task.node, comment=comment or "")
         run.walk(run.plan.start_node())
@@ -737,16 +1004,21 @@ def _not_allowed(action: str) -> ServiceError:
     )
 
 
-def _close(run: _Run, task: Row[Any], action: str, comment: str | None) -> None:
-    run.conn.execute(
-        _CLOSE_TASK,
-        {"task": task.id, "done_action": action, "done_comment": comment, "at": run.ctx.now},
-    )
+def _close(
+    run: _Run, task: _Task, action: str, comment: str | None, *, deciding: bool = False
+) -> None:
+    """Close `task` with `action`; `deciding`: a 或签 decided, its node's other open or waiting
+    tasks are cancelled in the same statement."""
+    values = {"task": task.id, "done_action": action, "done_comment": comment, "at": run.ctx.now}
+    if deciding:
+        run.conn.execute(_CLOSE_DECIDING, {**values, "token": task.token_id})
+    else:
+        run.conn.execute(_CLOSE_TASK, values)
     run.event("task_done", task.node, task=int(task.id), action=action, comment=comment or "")
     run.announce("flow_task_done", node=task.node, action=action)
 
 
-def _transfer(run: _Run, task: Row[Any], to: int | None, comment: str | None) -> None:
+def _transfer(run: _Run, task: _Task, to: int | None, comment: str | None) -> None:
     if task.kind not in ("approve", "handle"):
         raise _not_allowed("transfer")
     if to is None or isinstance(to, bool) or not isinstance(to, int):
@@ -801,7 +1073,7 @@ def _transfer(run: _Run, task: Row[Any], to: int | None, comment: str | None) ->
 
 def _decide(
     run: _Run,
-    task: Row[Any],
+    task: _Task,
     action: str,
     comment: str | None,
     data: Mapping[str, Any] | None,
@@ -816,17 +1088,23 @@ def _decide(
         raise _not_allowed(action)
     if data and action != "reject":
         _write_fields(run, task.node, data)
-    _close(run, task, action, comment)
     settings = run.plan.settings.get(task.node, {})
     mode = settings.get("mode", "any")
+    if action != "reject" and mode == "any" and task.token_id is not None:
+        # the first action decides: this task closed and the others cancelled in one UPDATE,
+        # without reading them
+        _close(run, task, action, comment, deciding=True)
+        run.end_token(task.token_id)
+        for target in run.targets(task.node):
+            run.walk(target)
+        return
+    _close(run, task, action, comment)
     if action == "reject":
         _reject(run, task, settings, comment)
         return
     siblings = run.conn.execute(_SIBLINGS, {"token": task.token_id}).all()
     passed = False
-    if mode == "any":
-        passed = True
-    elif mode == "all":
+    if mode == "all":
         counted = [s for s in siblings if s.action != "transfer" and s.state != "cancelled"]
         approvals = sum(1 for s in counted if s.action in ("approve", "handle"))
         ratio = settings.get("pass_ratio") or 1
@@ -840,13 +1118,13 @@ def _decide(
         else:
             passed = True
     if passed:
-        run.conn.execute(_CANCEL_TOKEN_TASKS, {"token": task.token_id})
-        run.end_token(task.token_id)
+        others = any(s.state in ("open", "waiting") for s in siblings)
+        run.end_token(int(task.token_id or 0), cancel_tasks=others)
         for target in run.targets(task.node):
             run.walk(target)
 
 
-def _reject(run: _Run, task: Row[Any], settings: Mapping[str, Any], comment: str | None) -> None:
+def _reject(run: _Run, task: _Task, settings: Mapping[str, Any], comment: str | None) -> None:
     if settings.get("on_reject", "end") != "initiator":
         run.finish("rejected")
         return

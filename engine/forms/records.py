@@ -108,8 +108,7 @@ class Writer(Writing):
             for layout in self.form.fields.values():
                 if layout.rows is not None:
                     reset_sequence(conn, layout.rows.table.name)
-        self.check_after_write(conn, prepared, paths, ids)
-        self.check_create_scope(conn, prepared, paths, ids)
+        self.check_after_write(conn, prepared, paths, ids, create_scope=True)
         issues = [i for one in prepared for i in one.issues]
         if issues:
             raise invalid(issues)

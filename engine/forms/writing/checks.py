@@ -5,15 +5,18 @@ scope), references (linked records, people, files), unique values, required fiel
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
+from engine import expr
 from engine.core.context import Actor
 from engine.core.errors import forbidden, not_found
 from engine.core.issues import Issue
+from engine.forms.cache import calls_clock, lru_on_layout, reads_clock
 from engine.forms.common import ValueFieldSpec
 from engine.forms.field_types.files import mime_problem
 from engine.forms.field_types.links import RelationField
@@ -24,6 +27,28 @@ from engine.forms.query import Reader
 from engine.forms.writing.base import _layout_cache
 from engine.forms.writing.convert import Converting, Prepared
 from engine.store.models import Department, StoredFile, User
+
+# The ids a kept check statement reads (an expanding parameter: one statement for any count).
+_IDS: BindParameter[Any] = bindparam("checked_ids", expanding=True)
+
+
+def _kept(owner: Container, key: Any, build: Callable[[], Select[Any]]) -> Select[Any]:
+    """A check statement over `_IDS`, built once per `key` and kept on the layout `owner`
+    (a statement built per call costs more than its execution); `key` None: built now."""
+    if key is None:
+        return build()
+    cache = lru_on_layout(owner, "checks")
+    found: Select[Any] | None = cache.get(key)
+    if found is None:
+        found = build()
+        cache.put(key, found)
+    return found
+
+
+def _rights_key(access: Any) -> Any:
+    """What SQL built with `access` depends on: its fingerprint (caller, departments, roles),
+    None when it has none or its scopes read the clock (then nothing is kept)."""
+    return getattr(access, "fingerprint", None)
 
 
 class Checking(Converting):
@@ -165,8 +190,16 @@ class Checking(Converting):
 
     def _existing(self, conn: Connection, kind: tuple[str, str], ids: set[int]) -> set[int]:
         if kind[0] == "form":
-            table = self.app.forms[kind[1]].table
-            query = select(table.c._id).where(table.c._id.in_(ids), table.c._deleted_at.is_(None))
+            target = self.app.forms[kind[1]]
+            table = target.table
+            query = _kept(
+                target,
+                ("existing",),
+                lambda: select(table.c._id).where(
+                    table.c._id.in_(_IDS), table.c._deleted_at.is_(None)
+                ),
+            )
+            return set(conn.execute(query, {"checked_ids": sorted(ids)}).scalars())
         elif kind[0] == "user":
             query = select(User.id).where(User.id.in_(ids))
         elif kind[0] == "department":
@@ -189,8 +222,15 @@ class Checking(Converting):
             return set()
         reader = Reader(self.app, target, self.ctx, access=rights)
         table = target.table
-        query = select(table.c._id).where(table.c._id.in_(ids), reader.visible(reader.resolver()))
-        return set(conn.execute(query).scalars())
+        fingerprint = _rights_key(rights)
+        query = _kept(
+            target,
+            None if fingerprint is None else ("readable", self.tz, fingerprint),
+            lambda: select(table.c._id).where(
+                table.c._id.in_(_IDS), reader.visible(reader.resolver())
+            ),
+        )
+        return set(conn.execute(query, {"checked_ids": sorted(ids)}).scalars())
 
     @staticmethod
     def _files(conn: Connection, ids: set[int]) -> dict[int, Any]:
@@ -271,20 +311,30 @@ class Checking(Converting):
         prepared: Sequence[Prepared],
         paths: Sequence[str],
         ids: Sequence[int],
+        *,
+        create_scope: bool = False,
     ) -> None:
-        """Required (unless hidden) and cross-field validations, computed in SQL on the written rows."""
+        """Required (unless hidden) and cross-field validations, computed in SQL on the written
+        rows; with `create_scope`, also `check_create_scope` in the same statement (after the
+        validations' issues, as when it ran on its own)."""
         form = self.form
         conditional = [layout for layout in self._required() if layout.spec.visible_when]
         required = conditional
         validations = form.spec.validations
-        if not required and not validations:
+        access, reader = self.access, self.reader
+        scoped = create_scope and access is not None and bool(ids)
+        if not required and not validations and not scoped:
             return
-        columns: list[Any] = [form.table.c._id]
-        if conditional or validations:
+        sources = [layout.spec.visible_when for layout in conditional] + [
+            rule.expr for rule in validations
+        ]
+
+        def build() -> Select[Any]:
             # The builder's rules hold whoever saves: they read the record as stored, including
             # fields and related records the caller may not see (a credit limit hidden from a rep
             # must still stop an order over it). Only the rule's fixed message reaches the caller.
             resolver = self._full.resolver()
+            columns: list[Any] = [form.table.c._id]
             columns += [
                 resolver.formula(layout.spec.visible_when).label(f"v{i}")  # type: ignore[arg-type]
                 for i, layout in enumerate(conditional)
@@ -292,9 +342,26 @@ class Checking(Converting):
             columns += [
                 resolver.formula(rule.expr).label(f"c{i}") for i, rule in enumerate(validations)
             ]
+            if scoped:
+                assert access is not None
+                inside = access.where("create", form.table, reader.resolver())
+                # 1/0 as the WHERE of `check_create_scope` would take it (NULL is outside)
+                columns.append(case((inside, 1), else_=0).label("in_scope"))
+            return select(*columns).where(form.table.c._id.in_(_IDS))
+
+        # kept unless a formula reads the clock or the member (its SQL holds them), or the
+        # rights have no fingerprint
+        volatile = reads_clock(self.app) or any(_volatile(s) for s in sources if s)
+        rights = _rights_key(access) if scoped else ()
+        key = (
+            None
+            if volatile or rights is None
+            else ("after_write", self.tz, tuple(sources), scoped, rights)
+        )
+        query = _kept(form, key, build)
         results: dict[int, dict[str, Any]] = {
             found._mapping["_id"]: dict(found._mapping)
-            for found in conn.execute(select(*columns).where(form.table.c._id.in_(ids)))
+            for found in conn.execute(query, {"checked_ids": list(ids)})
         }
         for one, path, record_id in zip(prepared, paths, ids, strict=True):
             row = results.get(record_id, {})
@@ -313,6 +380,10 @@ class Checking(Converting):
                             message.en or message.zh or "Validation failed",
                         )
                     )
+        if scoped:
+            for one, path, record_id in zip(prepared, paths, ids, strict=True):
+                if not results.get(record_id, {}).get("in_scope"):
+                    one.issues.append(issue(path.rstrip("."), "out_of_scope"))
 
     def _required(self) -> list[FieldLayout]:
         return [
@@ -361,10 +432,16 @@ class Checking(Converting):
         if self.access is None or not ids:
             return
         table = self.form.table
-        inside = self.access.where("create", table, self.reader.resolver())
-        found = set(
-            conn.execute(select(table.c._id).where(table.c._id.in_(list(ids)), inside)).scalars()
+        access, reader = self.access, self.reader
+        fingerprint = _rights_key(access)
+        query = _kept(
+            self.form,
+            None if fingerprint is None else ("create_scope", self.tz, fingerprint),
+            lambda: select(table.c._id).where(
+                table.c._id.in_(_IDS), access.where("create", table, reader.resolver())
+            ),
         )
+        found = set(conn.execute(query, {"checked_ids": list(ids)}).scalars())
         for one, path, record_id in zip(prepared, paths, ids, strict=True):
             if record_id not in found:
                 one.issues.append(issue(path.rstrip("."), "out_of_scope"))
@@ -450,3 +527,12 @@ def _blank(one: Prepared, layout: FieldLayout) -> bool:
     if layout.source == "links":
         return not one.links.get(layout.key)
     return one.values.get(layout.key) is None
+
+
+def _volatile(source: str) -> bool:
+    """Whether a formula's SQL holds the moment or the member (never kept); True when it does
+    not parse (it is compiled per call, which reports it)."""
+    try:
+        return calls_clock(expr.parse(source))
+    except expr.ExprError:
+        return True
