@@ -44,7 +44,9 @@ BUDGET = {
     "create, starting the flow": 12,
     "create, no flow bound": 4,
     "approve, the node passes to the end": 10,
-    "approve, one of a 会签 of two": 5,
+    # 5 when the flows' own listener is the only one; a server also has the rules listener
+    # (issue 14), for whose flow events the vote reads the record's version: one more.
+    "approve, one of a 会签 of two": 6,
 }
 
 
