@@ -29,6 +29,7 @@ from engine.api.routes import (
     public,
     records,
     records_io,
+    reports,
     schema,
 )
 from engine.api.ui import install_ui
@@ -57,6 +58,7 @@ ROUTERS: list[APIRouter] = [
     links.router,
     public.router,
     flows_runtime.router,
+    reports.router,
 ]
 
 _HOME_PAGE = """<!doctype html>
