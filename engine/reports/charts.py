@@ -106,12 +106,26 @@ class PivotChart(ChartType):
 
 
 class _Categories(ChartType):
-    """A chart over one category dimension (rows) and optionally one series (columns)."""
+    """A chart over one category dimension and optionally one series dimension: the series is
+    the column dimension, or the second row dimension."""
 
     label = ("图表", "chart")
-    rows = (1, 1)
+    rows = (1, 2)
     columns = (0, 1)
     measures = (1, None)
+
+    def check(self, report: Any, at: str) -> list[Issue]:
+        issues = super().check(report, at)
+        if not issues and len(report.rows) + len(report.columns) > 2:
+            issues.append(
+                Issue(
+                    f"{at}.columns",
+                    "chart_shape",
+                    f"{self.label[0]}最多有两个维度（类别和系列）",
+                    f"A {self.label[1]} chart has at most two dimensions (category and series)",
+                )
+            )
+        return issues
 
 
 @register_chart
@@ -146,7 +160,7 @@ class StackedBarChart(_Categories):
     label = ("堆叠柱状图", "stacked bar")
 
     def check_settings(self, report: Any, settings: dict[str, Any], at: str) -> list[Issue]:
-        if not report.columns and len(report.measures) < 2:
+        if len(report.rows) + len(report.columns) < 2 and len(report.measures) < 2:
             return [
                 Issue(
                     at.rsplit(".chart", 1)[0] + ".columns",

@@ -275,7 +275,7 @@ class ReportCompiler:
             self._measure(scoped, m, f"measures[{i}]") for i, m in enumerate(report.measures)
         ]
         variants, periods = [""], {}
-        settings = report.chart.settings if report.chart is not None else {}
+        settings = (report.chart.settings or {}) if report.chart is not None else {}
         if report.chart is not None and report.chart.type == "kpi" and settings.get("date"):
             variants, periods = ["", "prev"], self._periods(settings["date"], settings["period"])
         inner: list[ColumnElement[Any]] = []
@@ -364,8 +364,9 @@ class ReportCompiler:
             if m.filter:
                 reads.append((f"measures[{i}].filter", m.filter, True))
         chart = report.chart
-        if chart is not None and isinstance(chart.settings.get("date"), str):
-            reads.append(("chart.settings.date", chart.settings["date"], False))
+        date = (chart.settings or {}).get("date") if chart is not None else None
+        if isinstance(date, str):
+            reads.append(("chart.settings.date", date, False))
         return reads
 
     def _scoped(self) -> Scoped:
@@ -536,7 +537,7 @@ class ReportCompiler:
         chart = self.report.chart
         if chart is None or chart.type != "pivot":
             return []
-        settings = chart.settings
+        settings = chart.settings or {}
         if not (settings.get("subtotals") or settings.get("totals")):
             return []
         rows, columns = len(self.report.rows), len(self.report.columns)

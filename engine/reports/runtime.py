@@ -117,7 +117,7 @@ def summed_totals(
 ) -> list[tuple[list[tuple[Any, Any]], Raw, int]]:
     """A pivot's subtotal and total rows summed from its cells (SQLite): for each grouping the
     compiler would ask PostgreSQL for, the cells grouped by the dimensions it keeps."""
-    settings = report.chart.settings
+    settings = report.chart.settings or {}
     if not (settings.get("subtotals") or settings.get("totals")):
         return []
     rows, count = len(report.rows), len(compiled.dims)

@@ -77,7 +77,7 @@ class Chart(OpenSpec):
     and that chart type's `settings`."""
 
     type: Key
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] | None = None
 
 
 class ReportSpec(Spec):
@@ -163,7 +163,7 @@ def check_report(refs: FormRefs, report: Any, at: str) -> list[Issue]:
         issues += refs.condition_issues(report.form, report.filter, f"{at}.filter")
     issues += check_chart(report, at)
     chart = report.chart
-    date = chart.settings.get("date") if chart is not None else None
+    date = (chart.settings or {}).get("date") if chart is not None else None
     if isinstance(date, str):
         found, kind = _path_kind(refs, report.form, date, f"{at}.chart.settings.date")
         issues += found

@@ -115,7 +115,7 @@ def save(
     return {**saved, "_revision": done.app.revision}
 
 
-@router.api_route("/reports/{report}/export", methods=["GET", "POST"], response_class=FileResponse)
+@router.get("/reports/{report}/export", response_class=FileResponse)
 def export(
     app: str,
     report: str,
@@ -126,20 +126,45 @@ def export(
 ) -> FileResponse:
     """A saved report's result as I see it, as an xlsx file (numbers as numbers with their
     decimal places) or CSV; headers in my language."""
+    return _export(app, report, engine, principal, request, format, [])
+
+
+@router.post("/reports/{report}/export", response_class=FileResponse)
+def export_filtered(
+    app: str,
+    report: str,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
+    format: Literal["xlsx", "csv"] = "xlsx",
+    body: Annotated[RunBody | None, Body()] = None,
+) -> FileResponse:
+    """The same export with runtime `filters` (as `run` takes them)."""
+    return _export(app, report, engine, principal, request, format, body.filters if body else [])
+
+
+def _export(
+    app: str,
+    report: str,
+    engine: Any,
+    principal: Principal,
+    request: Request,
+    format: str,
+    filters: list[str],
+) -> FileResponse:
     descriptor, name = tempfile.mkstemp(prefix="jimu-report-", suffix=f".{format}")
     os.close(descriptor)
     path = Path(name)
     try:
         with read_only(engine) as conn, limited(conn, request, Work.EXPORT):
             spec = stored_report(_loaded(conn, principal, app), report)
-            result = _run(conn, request, principal, app, spec, [])
+            result = _run(conn, request, principal, app, spec, filters)
         language = pick_language(request)
-        title = (
-            spec.name
-            if isinstance(spec.name, str)
-            else ((spec.name.en if language == "en" else spec.name.zh) or spec.key)
-        )
-        export_result(result, path, format, str(title))
+        if isinstance(spec.name, str):
+            title = spec.name
+        else:
+            title = (spec.name.en if language == "en" else spec.name.zh) or spec.key
+        export_result(result, path, format, title)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
