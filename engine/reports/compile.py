@@ -617,7 +617,10 @@ class ReportCompiler:
             keys += self._dim_order(d, source, False)
         statement = statement.order_by(*keys)
         cap = PIVOT_CELLS // max(1, len(measures)) + 1
-        if python_sort or self.report.limit is None or self._totals():
+        totals = self._totals()
+        if totals:  # the totals' rows come on top of the cells (PostgreSQL's GROUPING SETS)
+            return statement.limit(cap * (len(totals) + 1)), limit
+        if python_sort or self.report.limit is None:
             return statement.limit(cap), limit
         return statement.limit(min(limit or cap, cap)), None
 

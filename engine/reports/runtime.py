@@ -74,10 +74,10 @@ def run_report(
     writer = CellWriter(compiled, lang, sql)
     if compiled.python_sort:
         details.sort(key=lambda item: writer.sort_key(item[1]))
+    if not compiled.grouping and report.chart is not None and report.chart.type == "pivot":
+        rolled = summed_totals(compiled, report, details)  # over every group, before `limit`
     if compiled.limit is not None:
         details = details[: compiled.limit]
-    if not compiled.grouping and report.chart is not None and report.chart.type == "pivot":
-        rolled = summed_totals(compiled, report, details)
     result = ReportResult(
         columns=writer.columns(report),
         rows=[writer.row(dims, raw, 0) for dims, raw, _ in details],

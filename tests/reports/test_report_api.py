@@ -598,6 +598,10 @@ def test_a_pivot_with_subtotals_and_totals(crm: dict[str, Any]) -> None:
         key: numbers(group) for key, group in wanted.items()
     }
     assert all(c["label"] == "合计" for row in result["totals"] for c in row[:3] if c.get("total"))
+    # `limit` keeps the first rows; the totals stay over every group.
+    limited = _ok(_query(crm, "admin", "shop", {**shape, "limit": 2}))
+    assert limited["rows"] == result["rows"][:2]
+    assert sorted(map(str, limited["totals"])) == sorted(map(str, result["totals"]))
 
 
 def test_kpi_with_the_previous_period_and_runtime_filters(crm: dict[str, Any]) -> None:
