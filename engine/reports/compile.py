@@ -187,21 +187,25 @@ def hidden_reach(
     return None
 
 
-def refuse_hidden(sql: FormSql, reads: Sequence[tuple[str, str, bool]]) -> None:
+def refuse_hidden(
+    sql: FormSql, reads: Sequence[tuple[str, str, bool]], container: Container | None = None
+) -> None:
     """403 for the first read (`path`, source, whether the source is a formula) that reaches a
-    field hidden from the viewer."""
+    field hidden from the viewer; `container`: a subform's rows when the report reads them."""
     if sql.access is None:
         return
+    container = container if container is not None else sql.form
+    hidden = sql.hidden if container is sql.form else frozenset()
     for path, source, formula in reads:
         if formula:
             try:
-                paths = sorted(ref_paths(expr.checked(source, sql.form.schema)))
+                paths = sorted(ref_paths(expr.checked(source, container.schema)))
             except (expr.ExprError, ValueError):
                 continue  # the formula's own error is reported when it is compiled
         else:
             paths = [tuple(source.split("."))]
         for one in paths:
-            reached = hidden_reach(sql, sql.form, sql.hidden, sql.access, one)
+            reached = hidden_reach(sql, container, hidden, sql.access, one)
             if reached is not None:
                 raise forbidden(path, reached)
 
@@ -243,6 +247,76 @@ def previous_start(start: dt.date, bucket: str) -> dt.date:
     return start - dt.timedelta(days=7 if bucket == "week" else 1)
 
 
+class RowsScoped:
+    """A subform's rows as a report's source (`Scoped`'s shape): rows of the records the viewer
+    may read (their row scope on the joined record), values read by the row resolver — a row
+    field, or a field of its record (with the viewer's field access) —, conditions and formulas
+    over the row's schema."""
+
+    def __init__(self, sql: FormSql, rows: RowsLayout) -> None:
+        self.sql = sql
+        self.rows = rows
+        self.resolver = Resolver(
+            sql.app, rows, rows.table, ctx=sql.ctx, who=sql.who, access=sql.access
+        )
+        self.where: ColumnElement[Any] = sql.visible(sql.resolver())
+
+    def value(self, key: str, where: str = "field") -> ColumnElement[Any]:
+        field = self.rows.fields.get(key)
+        if field is None:
+            return self.formula(key, where)
+        if field.source in ("rows", "links", "none"):
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [
+                    Issue(
+                        where,
+                        "not_a_value",
+                        f"字段 {key} 不是每行一个值",
+                        f"Field {key} does not hold one value per row",
+                    )
+                ],
+            )
+        found: ColumnElement[Any] = self.resolver.value(key)
+        return found
+
+    def formula(self, source: str, where: str = "expr") -> ColumnElement[Any]:
+        try:
+            expr.checked(source, self.rows.schema)
+            return self.resolver.formula(source)
+        except expr.ExprError as exc:
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [Issue(where, exc.code, exc.message_zh, exc.message_en, exc.line, exc.column)],
+            ) from None
+
+    def condition(self, source: str, where: str) -> ColumnElement[Any]:
+        try:
+            found = expr.check(source, self.rows.schema)
+        except expr.ExprError as exc:
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [Issue(where, exc.code, exc.message_zh, exc.message_en, exc.line, exc.column)],
+            ) from None
+        if found.kind != "boolean" or found.is_list:
+            raise ServiceError(
+                422,
+                "validation_failed",
+                [
+                    Issue(
+                        where,
+                        "filter_not_boolean",
+                        "筛选条件必须是条件（真/假）",
+                        "The filter must be a condition (true/false)",
+                    )
+                ],
+            )
+        return self.formula(source, where)
+
+
 class ReportCompiler:
     """Compiles one report for one viewer (`sql`: the forms engine's SQL half opened with the
     viewer's rights). `filters`: runtime conditions (a dashboard's) ANDed to the report's."""
@@ -253,7 +327,14 @@ class ReportCompiler:
         self.filters = list(filters)
         self.dialect = ""
         self._joins: dict[str, tuple[Any, Resolver, ColumnElement[Any] | None]] = {}
+        self.rows: RowsLayout | None = None
+        if getattr(report, "subform", None):
+            self.rows = sql.form.fields[report.subform].rows
+        self.container: Container = self.rows if self.rows is not None else sql.form
         self._from: Any = sql.form.table
+        if self.rows is not None:  # subform rows of the records the viewer may read
+            child = self.rows.table
+            self._from = child.join(sql.form.table, sql.form.table.c._id == child.c._parent_id)
         self._people = 0
 
     # --- entry ----------------------------------------------------------------------------
@@ -261,7 +342,9 @@ class ReportCompiler:
         """The statement for `dialect` ("sqlite" or "postgresql")."""
         self.dialect = dialect
         report = self.report
-        refuse_hidden(self.sql, self._reads())
+        if self.rows is not None:
+            refuse_hidden(self.sql, [("subform", self.report.subform, False)])
+        refuse_hidden(self.sql, self._reads(), self.container)
         scoped = self._scoped()
         where = [scoped.where]
         for index, condition in enumerate(self.filters):
@@ -297,7 +380,7 @@ class ReportCompiler:
                     value = type_coerce(case((and_(*conditions), value)), value.type)
                 inner.append(value.label(_name(m.key, variant)))
         if not inner:
-            inner.append(self.sql.form.table.c._id.label("#id"))
+            inner.append(self.container.table.c._id.label("#id"))
         rows = select(*inner).select_from(self._from).where(and_(*where)).subquery("jimu_rows")
         totals = self._totals()
         distinct = self._distinct_pairs(dims, measures, variants, totals)
@@ -369,13 +452,20 @@ class ReportCompiler:
             reads.append(("chart.settings.date", date, False))
         return reads
 
-    def _scoped(self) -> Scoped:
+    def _scoped(self) -> Any:
+        if self.rows is not None:
+            rows = RowsScoped(self.sql, self.rows)
+            if self.report.filter:
+                rows.where = and_(rows.where, rows.condition(self.report.filter, "filter"))
+            return rows
         try:
             return self.sql.scoped(filter=self.report.filter)
         except ServiceError as exc:
             raise _repath(exc, "filter", "filter") from None
 
-    def _condition(self, scoped: Scoped, source: str, path: str) -> ColumnElement[Any]:
+    def _condition(self, scoped: Any, source: str, path: str) -> ColumnElement[Any]:
+        if isinstance(scoped, RowsScoped):
+            return scoped.condition(source, path)
         try:
             return self.sql.filter_sql(source, scoped.resolver)
         except ServiceError as exc:
@@ -390,7 +480,8 @@ class ReportCompiler:
         parts = path.split(".")
         head = self.sql.form.fields.get(parts[0])
         if (
-            head is not None
+            self.rows is None
+            and head is not None
             and isinstance(head.spec, RelationField)
             and head.source == "column"
             and len(parts) <= 2
@@ -431,10 +522,13 @@ class ReportCompiler:
 
     def _final(self, path: str) -> tuple[Container, FieldLayout | None]:
         """The container and field a path ends on (the owner of its values)."""
-        container: Container = self.sql.form
+        container: Container = self.container
         layout: FieldLayout | None = None
         for key in path.split("."):
             layout = container.fields.get(key)
+            if layout is None and isinstance(container, RowsLayout) and container.parent:
+                container = container.parent  # a row's path may name its record's fields
+                layout = container.fields.get(key)
             if layout is None:
                 return container, None
             if isinstance(layout.spec, RelationField) and key != path.split(".")[-1]:
@@ -444,7 +538,7 @@ class ReportCompiler:
         return container, owner if owner is not None else layout
 
     def _kind(self, path: str) -> str:
-        return str(expr.check(path, self.sql.form.schema).kind)
+        return str(expr.check(path, self.container.schema).kind)
 
     def _dimension(self, scoped: Scoped, dim: Any, where: str) -> Dim:
         kind = self._kind(dim.field)
@@ -457,7 +551,7 @@ class ReportCompiler:
         found = Dim(key, dim.field, None, kind, owner, value)
         if kind == "record":
             head = self.sql.form.fields.get(dim.field.split(".")[0])
-            if relation is not None and head is not None:
+            if relation is not None and head is not None and self.rows is None:
                 title = self._joins[head.key][2]
                 found.label = title if title is not None else func.cast(value, expr_text_type())
             else:
@@ -695,6 +789,7 @@ __all__ = [
     "Dim",
     "Measure",
     "ReportCompiler",
+    "RowsScoped",
     "bucket_formula",
     "bucket_start",
     "derived_paths",

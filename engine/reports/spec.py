@@ -34,7 +34,7 @@ from engine.core.parts import DefinitionPart, register_part
 from engine.forms.checks import _formula_issues
 from engine.forms.common import Formula, Key, Label, OpenSpec, Spec
 from engine.forms.references import FormRefs, duplicate_keys
-from engine.forms.schema import form_schemas
+from engine.forms.schema import form_schemas, row_schema
 from engine.forms.spec import AppSpec
 from engine.reports.charts import check_chart
 
@@ -81,11 +81,14 @@ class Chart(OpenSpec):
 
 
 class ReportSpec(Spec):
-    """A report over `form`'s records: filter, dimensions, measures, order, limit and chart."""
+    """A report over `form`'s records — or, with `subform`, over the rows of that subform (whose
+    formulas also see the record's fields) —: filter, dimensions, measures, order, limit and
+    chart."""
 
     key: Key
     name: Label
     form: Key
+    subform: Key | None = None
     description: Label | None = None
     filter: Formula | None = None
     rows: list[Dimension] = Field(default_factory=list)
@@ -130,10 +133,19 @@ def check_report(refs: FormRefs, report: Any, at: str) -> list[Issue]:
     issues = refs.form_issues(report.form, f"{at}.form")
     if issues:
         return issues
+    if report.subform is not None and report.subform not in refs.subforms(report.form):
+        return [
+            Issue(
+                f"{at}.subform",
+                "unknown_subform",
+                f"表单 {report.form} 没有子表 {report.subform}",
+                f"Form {report.form} has no subform {report.subform}",
+            )
+        ]
     for part in ("rows", "columns"):
         for d, dim in enumerate(getattr(report, part)):
             where = f"{at}.{part}[{d}]"
-            found, kind = _path_kind(refs, report.form, dim.field, f"{where}.field")
+            found, kind = _path_kind(refs, report, dim.field, f"{where}.field")
             issues += found
             if not found and dim.bucket is not None and kind not in ("date", "datetime"):
                 issues.append(
@@ -160,12 +172,12 @@ def check_report(refs: FormRefs, report: Any, at: str) -> list[Issue]:
                 )
             )
     if report.filter is not None:
-        issues += refs.condition_issues(report.form, report.filter, f"{at}.filter")
+        issues += _condition_issues(refs, report, report.filter, f"{at}.filter")
     issues += check_chart(report, at)
     chart = report.chart
     date = (chart.settings or {}).get("date") if chart is not None else None
     if isinstance(date, str):
-        found, kind = _path_kind(refs, report.form, date, f"{at}.chart.settings.date")
+        found, kind = _path_kind(refs, report, date, f"{at}.chart.settings.date")
         issues += found
         if not found and kind not in ("date", "datetime"):
             issues.append(
@@ -204,7 +216,7 @@ def _measure_issues(refs: FormRefs, report: Any, at: str) -> list[Issue]:
                 )
             continue
         if measure.field is not None:
-            found, kind = _path_kind(refs, report.form, measure.field, f"{where}.field")
+            found, kind = _path_kind(refs, report, measure.field, f"{where}.field")
             issues += found
             if not found and measure.agg in _NUMERIC_AGGREGATES and kind != "number":
                 issues.append(
@@ -218,31 +230,55 @@ def _measure_issues(refs: FormRefs, report: Any, at: str) -> list[Issue]:
         elif measure.agg != "count":
             issues.append(_missing(f"{where}.field", "汇总字段", "the field to aggregate"))
         if measure.filter is not None:
-            issues += refs.condition_issues(report.form, measure.filter, f"{where}.filter")
+            issues += _condition_issues(refs, report, measure.filter, f"{where}.filter")
     return issues
 
 
-def _path_kind(refs: FormRefs, form: str, path: str, at: str) -> tuple[list[Issue], str | None]:
+def _path_kind(refs: FormRefs, report: Any, path: str, at: str) -> tuple[list[Issue], str | None]:
     """The issues of a dimension's or measure's field path, and the kind of its value: unknown
-    fields, lists (a subform, a to-many relation) and layout fields are refused."""
+    fields, lists (a subform, a to-many relation) and layout fields are refused. Over a
+    subform's rows a path names a row field or a field of the record."""
+    form = report.form
     head = path.split(".", 1)[0]
-    issues = refs.field_issues(form, head, at)
-    if issues:
-        return issues, None
-    found = refs.forms[form]
-    spec = next((f for f in found.fields if f.key == head), None)
+    rows = refs.subforms(form).get(report.subform or "")
+    row_keys = {f.key for f in rows.fields} if rows is not None else set()
+    if head not in row_keys:
+        issues = refs.field_issues(form, head, at)
+        if issues:
+            return issues, None
+        found = refs.forms[form]
+        spec = next((f for f in found.fields if f.key == head), None)
+    else:
+        assert rows is not None
+        spec = next(f for f in rows.fields if f.key == head)
     if spec is not None and spec.type in ("subform", "section"):
         return [_not_a_value(at, path)], None
-    issues = refs.condition_issues(form, path, at, boolean=False)
+    issues = _condition_issues(refs, report, path, at, boolean=False)
     if issues:
         return issues, None
     try:
-        kind = expr.check(path, _schema(refs, form))
+        kind = expr.check(path, _source_schema(refs, report))
     except (expr.ExprError, ValueError):  # pragma: no cover - reported above
         return [], None
     if kind.is_list:
         return [_not_a_value(at, path)], None
     return [], kind.kind
+
+
+def _condition_issues(
+    refs: FormRefs, report: Any, source: str, at: str, *, boolean: bool = True
+) -> list[Issue]:
+    """A formula over the report's source (records, or subform rows) and its issues."""
+    if report.subform is None:
+        return refs.condition_issues(report.form, source, at, boolean=boolean)
+    return _formula_issues(source, _source_schema(refs, report), at, set(), boolean)
+
+
+def _source_schema(refs: FormRefs, report: Any) -> dict[str, Any]:
+    """The formula schema of the report's source: its form's, or a subform row's."""
+    schema = _schema(refs, report.form)
+    rows = refs.subforms(report.form).get(report.subform or "")
+    return schema if rows is None else row_schema(schema, rows)
 
 
 def _schema(refs: FormRefs, form: str) -> dict[str, Any]:

@@ -750,3 +750,41 @@ def test_every_bad_part_of_a_report_is_an_issue_at_its_path(
         assert found[0]["code"].startswith(code) or code in found[0]["code"], issues
         messages.append(found[0]["message"])
     assert messages[0] != messages[1] or code in ("literal_error", "greater_than_equal")
+
+
+@pytest.mark.parametrize("user", ["admin", "rep_a1"])
+def test_subform_rows_as_the_source(crm: dict[str, Any], user: str) -> None:
+    shape = {
+        "form": "contract",
+        "subform": "items",
+        "filter": "qty > 0",
+        "rows": [{"field": "status"}, {"field": "product"}],
+        "measures": [
+            {"key": "qty", "agg": "sum", "field": "qty"},
+            {"key": "total", "agg": "sum", "field": "subtotal"},
+            {"key": "n", "agg": "count"},
+            {"key": "big", "agg": "count", "filter": "price >= 1000"},
+        ],
+    }
+    result = _ok(_query(crm, user, "crm", shape))
+    expected: dict[tuple[Any, Any], list[Any]] = {}
+    for contract in _records(crm, user, "crm", "contract"):
+        for line in contract["items"] or []:
+            if not line["qty"] or line["qty"] <= 0:
+                continue
+            key = (contract["status"], line["product"])
+            qty, total, n, big = expected.get(key, [0, Decimal(0), 0, 0])
+            expected[key] = [
+                qty + line["qty"],
+                total + Decimal(line["subtotal"] or 0),
+                n + 1,
+                big + (1 if line["price"] and Decimal(line["price"]) >= 1000 else 0),
+            ]
+    found = {
+        (row[0]["value"], row[1]["value"]): [row[2], Decimal(row[3]), row[4], row[5]]
+        for row in result["rows"]
+    }
+    assert found == expected and found
+    bad = _query(crm, user, "crm", {**shape, "subform": "nope"})
+    assert bad.status_code == 422
+    assert bad.json()["error"]["issues"][0]["path"] == "subform"
