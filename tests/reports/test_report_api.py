@@ -788,3 +788,108 @@ def test_subform_rows_as_the_source(crm: dict[str, Any], user: str) -> None:
     bad = _query(crm, user, "crm", {**shape, "subform": "nope"})
     assert bad.status_code == 422
     assert bad.json()["error"]["issues"][0]["path"] == "subform"
+
+
+# --- the compiler's statement -------------------------------------------------------------
+
+
+def _form_sql(crm: dict[str, Any], conn: Any, username: str, form: str) -> Any:
+    from engine.auth.permissions import form_access
+    from engine.auth.principal import Principal
+    from engine.forms import apps
+    from engine.forms.sql import FormSql
+    from tests.contexts import context
+
+    loaded = apps.load(conn, "crm")
+    principal = Principal(crm["ids"][username], username, False, "session")
+    layout = loaded.layout.forms[form]
+    access = form_access(conn, principal, loaded.id, loaded.layout.spec, layout)
+    return FormSql(loaded.layout, layout, context(), access=access)
+
+
+def test_one_statement_per_run_with_relations_joined(crm: dict[str, Any]) -> None:
+    from sqlalchemy import event
+
+    from engine.reports.compile import ReportCompiler
+    from engine.reports.runtime import run_report
+    from engine.reports.spec import ReportSpec
+
+    report = ReportSpec.model_validate(
+        {
+            **RANKING,
+            "key": "r",
+            "name": "r",
+            "rows": [{"field": "customer.level"}, {"field": "_owner"}],
+        }
+    )
+    engine = crm["engine"]
+    with engine.connect() as conn:
+        sql = _form_sql(crm, conn, "rep_a1", "opportunity")
+        statements: list[str] = []
+
+        def seen(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(conn, "before_cursor_execute", seen)
+        try:
+            result = run_report(conn, sql, report)
+        finally:
+            event.remove(conn, "before_cursor_execute", seen)
+        assert len(statements) == 1 and result.rows
+        compiled = ReportCompiler(sql, report).compile(conn.dialect.name).statement
+        text = str(compiled.compile(dialect=conn.dialect))
+        # the target joined once, with rep_a1's scope on it in the ON, not a subquery per row
+        assert text.count("LEFT OUTER JOIN r") == 1 and text.count("SELECT") == 2
+        join = text.split("LEFT OUTER JOIN r", 1)[1].split("WHERE", 1)[0]
+        assert "_owner" in join
+
+
+def test_totals_and_count_distinct_take_each_database_s_measured_shape(
+    crm: dict[str, Any],
+) -> None:
+    from engine.reports.compile import ReportCompiler
+    from engine.reports.runtime import run_report
+    from engine.reports.spec import ReportSpec
+
+    pivot = ReportSpec.model_validate(
+        {
+            "key": "p",
+            "name": "p",
+            "form": "opportunity",
+            "rows": [{"field": "_owner"}],
+            "columns": [{"field": "stage"}],
+            "measures": [{"key": "s", "agg": "sum", "field": "amount"}],
+            "chart": {"type": "pivot", "settings": {"totals": True}},
+        }
+    )
+    distinct = ReportSpec.model_validate(
+        {
+            "key": "d",
+            "name": "d",
+            "form": "opportunity",
+            "rows": [{"field": "stage"}],
+            "measures": [{"key": "c", "agg": "count_distinct", "field": "customer"}],
+        }
+    )
+    with crm["engine"].connect() as conn:
+        sql = _form_sql(crm, conn, "rep_a1", "opportunity")
+        dialect = conn.dialect.name
+
+        def text(report: Any) -> str:
+            statement = ReportCompiler(sql, report).compile(dialect).statement
+            return str(statement.compile(dialect=conn.dialect)).upper()
+
+        pivot_sql, distinct_sql = text(pivot), text(distinct)
+        assert "UNION" not in pivot_sql
+        assert ("GROUPING SETS" in pivot_sql) == (dialect == "postgresql")
+        assert ("JIMU_PAIRS" in distinct_sql) == (dialect == "postgresql")
+        # the rewrite answers what counting distinct values per group answers
+        counted = run_report(conn, sql, distinct)
+        both = ReportSpec.model_validate(
+            {
+                **distinct.model_dump(),
+                "measures": [*distinct.model_dump()["measures"], {"key": "n", "agg": "count"}],
+            }
+        )
+        plain = run_report(conn, sql, both)
+        assert [row[:2] for row in plain.rows] == counted.rows
