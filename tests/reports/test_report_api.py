@@ -893,3 +893,65 @@ def test_totals_and_count_distinct_take_each_database_s_measured_shape(
         )
         plain = run_report(conn, sql, both)
         assert [row[:2] for row in plain.rows] == counted.rows
+
+
+def test_read_time_fields_filters_by_id_and_sorting_by_a_formula_measure(
+    crm: dict[str, Any],
+) -> None:
+    # a lookup as the dimension, a rollup (over the contract's lines) as the measure
+    shape = {
+        "form": "contract",
+        "rows": [{"field": "customer.level"}],
+        "measures": [
+            {"key": "total", "agg": "sum", "field": "amount"},
+            {"key": "n", "agg": "count"},
+            {"key": "mean", "agg": "expr", "expr": "total / n"},
+        ],
+        "sort": [{"key": "mean", "desc": True}],
+        "limit": 2,
+    }
+    result = _ok(_query(crm, "admin", "crm", shape))
+    contracts = _records(crm, "admin", "crm", "contract")
+    customers = {c["_id"]: c for c in _records(crm, "admin", "crm", "customer")}
+    groups: dict[Any, list[Decimal]] = defaultdict(list)
+    for contract in contracts:
+        level = customers[contract["customer"]["_id"]]["level"] if contract["customer"] else None
+        groups[level].append(Decimal(contract["amount"] or 0))
+    means = sorted(
+        ((level, sum(v, Decimal(0)) / len(v)) for level, v in groups.items()),
+        key=lambda kv: -kv[1],
+    )
+    assert [row[0]["value"] for row in result["rows"]] == [level for level, _ in means[:2]]
+    assert [row[3] for row in result["rows"]] == [_ten(mean) for _, mean in means[:2]]
+    lookup = {
+        "form": "contact",
+        "rows": [{"field": "customer_level"}],
+        "measures": [{"key": "n", "agg": "count"}],
+    }
+    counts = {row[0]["value"]: row[1] for row in _ok(_query(crm, "rep_a1", "crm", lookup))["rows"]}
+    assert counts == dict(
+        Counter(c["customer_level"] for c in _records(crm, "rep_a1", "crm", "contact"))
+    )
+    # filters compare people by id, CURRENT_USER() included
+    mine = {
+        "form": "opportunity",
+        "filter": "_owner = CURRENT_USER()",
+        "measures": [{"key": "n", "agg": "count"}],
+    }
+    for user in ("director", "rep_b1"):
+        owned = [
+            i for i in _records(crm, user, "crm", "opportunity") if i["_owner"] == crm["ids"][user]
+        ]
+        assert _ok(_query(crm, user, "crm", mine))["rows"] == [[len(owned)]]
+    rep = crm["ids"]["rep_b2"]
+    by_id = {**mine, "filter": f"_owner = {rep}"}
+    items = _records(crm, "admin", "crm", "opportunity")
+    assert _ok(_query(crm, "admin", "crm", by_id))["rows"] == [
+        [sum(1 for i in items if i["_owner"] == rep)]
+    ]
+
+
+def test_a_viewer_without_access_to_the_form_gets_404(crm: dict[str, Any]) -> None:
+    shape = {"form": "opportunity", "measures": [{"key": "n", "agg": "count"}]}
+    assert _query(crm, "finance", "crm", shape).status_code == 404
+    assert _query(crm, "finance", "nope", shape).status_code == 404
