@@ -776,7 +776,8 @@ def _repath(exc: ServiceError, old: str, new: str) -> ServiceError:
     ]
     if exc.status == 422 and any(i.code == "hidden_field" for i in issues):
         first = next(i for i in issues if i.code == "hidden_field")
-        return forbidden(first.path, first.message_en)
+        reached = first.message_en.removeprefix("Cannot read ").removeprefix("Cannot filter by ")
+        return forbidden(first.path, reached.split(",", 1)[0])
     return ServiceError(
         exc.status, exc.code, issues, message_zh=exc.message_zh, message_en=exc.message_en
     )

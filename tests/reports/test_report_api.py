@@ -298,6 +298,8 @@ def test_a_saved_report_runs_as_each_viewer_and_only_builders_save_it(
     saved = admin.put(f"{API}/apps/crm/reports/ranking", json={**report, "_revision": revision})
     assert saved.status_code == 200, saved.text
     assert saved.json()["key"] == "ranking" and saved.json()["_revision"] == revision + 1
+    entry = admin.get(f"{API}/audit", params={"kind": "app.publish_part"}).json()[0]
+    assert entry["detail"]["report"] == "ranking" and entry["subject"] == "crm"
     stale = admin.put(f"{API}/apps/crm/reports/ranking", json={**report, "_revision": revision})
     assert stale.status_code == 409
     definition = admin.get(f"{API}/apps/crm").json()

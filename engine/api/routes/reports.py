@@ -22,6 +22,7 @@ from starlette.background import BackgroundTask
 from engine.api.deps import DbEngine, context_for, limited, read_only
 from engine.api.errors import pick_language
 from engine.api.security import CurrentUser, client_ip
+from engine.auth import audit
 from engine.auth.builders import may_build
 from engine.auth.callers import open_as
 from engine.auth.principal import Principal
@@ -111,6 +112,13 @@ def save(
         loaded = _loaded(conn, principal, app)
         may_build(conn, principal, loaded)
         done = save_report(conn, loaded, report, body, ctx)
+        audit.record(
+            conn,
+            "app.publish_part",
+            actor_id=ctx.actor.user_id,
+            subject=app,
+            detail={"part": "reports", "report": report, "revision": done.app.revision},
+        )
     saved = next(r for r in done.app.definition.get("reports", []) if r.get("key") == report)
     return {**saved, "_revision": done.app.revision}
 
