@@ -15,9 +15,10 @@ rollups), so the same rights apply as in a records page. What this module adds:
   target's live rows *and the viewer's row scope on it*: a record pointing at a target the viewer
   may not read contributes a blank dimension, not the target's value. Deeper paths and bucketed
   relation dates go through the forms engine's correlated reads (same rights).
-- **Date buckets** (year, quarter, month, ISO week, day) are formulas of the expression language
-  (``DATE(YEAR(d), MONTH(d), 1)``), so both databases cut them in the organisation's time zone
-  exactly as formulas do; a bucket's value is the date it starts on.
+- **Date buckets** (year, quarter, month, ISO week, day) are native SQL in the organisation's
+  time zone (`engine.reports.buckets`), falling back to the expression language's date
+  functions (``DATE(YEAR(d), MONTH(d), 1)``) where SQLite cannot shift by a fixed offset; a
+  bucket's value is the date it starts on.
 - **Labels in the statement.** People and departments are named by a LEFT JOIN to the directory
   tables and relation titles read on the joined target, grouped along with the ids (they depend
   on them), so labelling needs no second query; option labels come from the definition.
@@ -54,6 +55,7 @@ from engine.forms.field_types.links import LookupField, RelationField, RollupFie
 from engine.forms.layout import Container, FieldLayout, RowsLayout
 from engine.forms.resolve import Resolver, target_access
 from engine.forms.sql import FormSql, Scoped, expr_text_type, hidden_prefix, ref_paths
+from engine.reports.buckets import bucket_sql
 from engine.store.models import Department, User
 
 PIVOT_CELLS = 10_000
@@ -545,7 +547,7 @@ class ReportCompiler:
         _, owner = self._final(dim.field)
         key = dim.field if dim.bucket is None else f"{dim.field}:{dim.bucket}"
         if dim.bucket is not None:
-            value = self._formula(scoped, bucket_formula(dim.field, kind, dim.bucket), where)
+            value = self._bucket(scoped, dim.field, kind, dim.bucket, where)
             return Dim(key, dim.field, dim.bucket, "date", owner, value)
         value, relation = self._value(scoped, dim.field, f"{where}.field")
         found = Dim(key, dim.field, None, kind, owner, value)
@@ -570,6 +572,21 @@ class ReportCompiler:
                 else_=len(options),
             )
         return found
+
+    def _bucket(
+        self, scoped: Any, path: str, kind: str, bucket: str, where: str
+    ) -> ColumnElement[Any]:
+        """The first day of `bucket` holding `path`'s date (`engine.reports.buckets`); the
+        expression language's date functions where SQLite cannot cut it natively."""
+        value, _ = self._value(scoped, path, f"{where}.field")
+        return bucket_sql(
+            value,
+            kind,
+            bucket,
+            self.dialect,
+            self.sql.tz,
+            lambda: self._formula(scoped, bucket_formula(path, kind, bucket), where),
+        )
 
     def _title(self, path: str, value: ColumnElement[Any]) -> ColumnElement[Any]:
         _container, owner = self._final(path)
@@ -758,10 +775,8 @@ class ReportCompiler:
         self, scoped: Scoped, date: str, bucket: str, start: dt.date
     ) -> ColumnElement[Any]:
         kind = self._kind(date)
-        source = (
-            f"{bucket_formula(date, kind, bucket)} = DATE({start.year}, {start.month}, {start.day})"
-        )
-        return scoped.formula(source, "chart.settings.date")
+        first: ColumnElement[Any] = self._bucket(scoped, date, kind, bucket, "chart.settings.date")
+        return first == start
 
 
 def _name(key: str, variant: str) -> str:

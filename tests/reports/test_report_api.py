@@ -94,6 +94,8 @@ SALES = [
     ("west", "won", "999.99", 7, False, "2026-06-15T04:00:00.000Z", "2026-06-15", 2, "rep_b2", 0),
     (None, "open", "12.34", 1, False, None, None, 2, "rep_a1", None),
     ("west", None, "0.01", 0, True, "2027-01-03T10:00:00.000Z", "2027-01-03", 0, "rep_b1", 1),
+    # China kept summer time (UTC+9) until September 1991: 00:30 on 1 July 1990 local time
+    ("south", "lost", "3.00", 2, False, "1990-06-30T15:30:00.000Z", "1990-06-30", 1, None, 0),
 ]
 
 
@@ -474,6 +476,8 @@ def test_date_buckets_cut_in_the_organisation_time_zone(
         assert found["2026-02-01"][0] == 1
     if bucket == "week":
         assert labels["2025-12-29"] == "2026-W01"
+    if bucket == "day" and field == "signed_at":
+        assert found["1990-07-01"][0] == 1 and "1990-06-30" not in found
     if bucket == "quarter":
         assert labels["2026-01-01"] == "2026 Q1"
     assert labels[None] == "(空)"
