@@ -353,6 +353,21 @@ def test_the_export_holds_the_result_as_numbers(crm: dict[str, Any]) -> None:
     lines = list(csv.reader(io.StringIO(posted.content.decode("utf-8-sig"))))
     assert lines[0] == [c["label"] for c in result["columns"]]
     assert lines[1][1] == result["rows"][0][1]
+    # Exporting needs the role's export action on the form, as exporting records does: a
+    # 销售代表 may run a contract report but not export it.
+    revision = admin.get(f"{API}/apps/crm").json()["_revision"]
+    contracts = {
+        "name": "合同",
+        "form": "contract",
+        "measures": [{"key": "n", "agg": "count"}],
+        "_revision": revision,
+    }
+    assert admin.put(f"{API}/apps/crm/reports/contracts", json=contracts).status_code == 200
+    rep = crm["clients"]["rep_a1"]
+    assert rep.post(f"{API}/apps/crm/reports/contracts/run").status_code == 200
+    refused = rep.get(f"{API}/apps/crm/reports/contracts/export", params={"format": "csv"})
+    assert refused.status_code == 403
+    assert rep.get(f"{API}/apps/crm/reports/ranking/export").status_code == 200
 
 
 def test_a_relation_target_the_viewer_may_not_read_is_a_blank_dimension(

@@ -26,7 +26,7 @@ from engine.auth import audit
 from engine.auth.builders import may_build
 from engine.auth.callers import open_as
 from engine.auth.principal import Principal
-from engine.core.errors import not_found
+from engine.core.errors import ServiceError, not_found
 from engine.forms import apps as forms_apps
 from engine.reports.result import ReportResult, RunBody
 from engine.reports.runtime import run_report
@@ -49,9 +49,18 @@ def _run(
     app: str,
     report: ReportSpec,
     filters: list[str],
+    *,
+    exporting: bool = False,
 ) -> ReportResult:
     ctx = context_for(request, principal.actor())
     opened = open_as(ctx, conn, principal, app, report.form, writes=False, ip=client_ip(request))
+    if exporting and opened.access is not None and not opened.access.allows("export"):
+        raise ServiceError(
+            403,
+            "forbidden",
+            message_zh="您的角色不能导出该表单的数据",
+            message_en="Your role may not export this form's data",
+        )
     return run_report(
         conn, opened.reader().sql, report, filters=filters, lang=pick_language(request)
     )
@@ -133,7 +142,8 @@ def export(
     format: Literal["xlsx", "csv"] = "xlsx",
 ) -> FileResponse:
     """A saved report's result as I see it, as an xlsx file (numbers as numbers with their
-    decimal places) or CSV; headers in my language."""
+    decimal places) or CSV; headers in my language. Needs my role's `export` action on the
+    report's form (403 otherwise), as exporting its records does."""
     return _export(app, report, engine, principal, request, format, [])
 
 
@@ -166,7 +176,7 @@ def _export(
     try:
         with read_only(engine) as conn, limited(conn, request, Work.EXPORT):
             spec = stored_report(_loaded(conn, principal, app), report)
-            result = _run(conn, request, principal, app, spec, filters)
+            result = _run(conn, request, principal, app, spec, filters, exporting=True)
         language = pick_language(request)
         if isinstance(spec.name, str):
             title = spec.name
