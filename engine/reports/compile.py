@@ -41,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, and_, case, func, literal, select, tuple_, type_coerce
 from sqlalchemy.sql import ColumnElement
@@ -54,7 +54,7 @@ from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import Container, FieldLayout, RowsLayout
 from engine.forms.resolve import Resolver, target_access
-from engine.forms.sql import FormSql, Scoped, expr_text_type, hidden_prefix, ref_paths
+from engine.forms.sql import FormSql, expr_text_type, hidden_prefix, ref_paths
 from engine.reports.buckets import bucket_sql
 from engine.store.models import Department, User
 
@@ -65,6 +65,21 @@ DATE_INDEX_SHARE = 0.12
 measured): a range covering more than ~10–15% of the rows should scan instead. The benchmark
 reads this hook; the compiler never forces an index."""
 PEOPLE = ("user", "department")
+
+
+class Source(Protocol):
+    """What a report selects over: a form's records (`Scoped`) or a subform's rows
+    (`RowsScoped`) — the WHERE, the resolver, and values and formulas refusing bad paths."""
+
+    @property
+    def where(self) -> ColumnElement[Any]: ...
+
+    @property
+    def resolver(self) -> Resolver: ...
+
+    def value(self, key: str, where: str = ...) -> ColumnElement[Any]: ...
+
+    def formula(self, source: str, where: str = ...) -> ColumnElement[Any]: ...
 
 
 @dataclass
@@ -417,7 +432,7 @@ class ReportCompiler:
             )
         elif groups:
             statement = statement.group_by(*groups)
-        limit, python_sort = self._order(statement, dims, measures, source)
+        limit, python_sort = self._order(measures)
         statement, keep = self._ordered(statement, dims, measures, source, python_sort, limit)
         return Compiled(
             statement=statement,
@@ -454,18 +469,19 @@ class ReportCompiler:
             reads.append(("chart.settings.date", date, False))
         return reads
 
-    def _scoped(self) -> Any:
+    def _scoped(self) -> Source:
         if self.rows is not None:
             rows = RowsScoped(self.sql, self.rows)
             if self.report.filter:
                 rows.where = and_(rows.where, rows.condition(self.report.filter, "filter"))
-            return rows
+            found: Source = rows
+            return found
         try:
             return self.sql.scoped(filter=self.report.filter)
         except ServiceError as exc:
             raise _repath(exc, "filter", "filter") from None
 
-    def _condition(self, scoped: Any, source: str, path: str) -> ColumnElement[Any]:
+    def _condition(self, scoped: Source, source: str, path: str) -> ColumnElement[Any]:
         if isinstance(scoped, RowsScoped):
             return scoped.condition(source, path)
         try:
@@ -473,11 +489,11 @@ class ReportCompiler:
         except ServiceError as exc:
             raise _repath(exc, "filter", path) from None
 
-    def _formula(self, scoped: Scoped, source: str, path: str) -> ColumnElement[Any]:
+    def _formula(self, scoped: Source, source: str, path: str) -> ColumnElement[Any]:
         return scoped.formula(source, path)
 
     # --- values --------------------------------------------------------------------------
-    def _value(self, scoped: Scoped, path: str, where: str) -> tuple[ColumnElement[Any], Any]:
+    def _value(self, scoped: Source, path: str, where: str) -> tuple[ColumnElement[Any], Any]:
         """The SQL value of a field path, and (for a relation) its joined target's resolver."""
         parts = path.split(".")
         head = self.sql.form.fields.get(parts[0])
@@ -542,7 +558,7 @@ class ReportCompiler:
     def _kind(self, path: str) -> str:
         return str(expr.check(path, self.container.schema).kind)
 
-    def _dimension(self, scoped: Scoped, dim: Any, where: str) -> Dim:
+    def _dimension(self, scoped: Source, dim: Any, where: str) -> Dim:
         kind = self._kind(dim.field)
         _, owner = self._final(dim.field)
         key = dim.field if dim.bucket is None else f"{dim.field}:{dim.bucket}"
@@ -574,7 +590,7 @@ class ReportCompiler:
         return found
 
     def _bucket(
-        self, scoped: Any, path: str, kind: str, bucket: str, where: str
+        self, scoped: Source, path: str, kind: str, bucket: str, where: str
     ) -> ColumnElement[Any]:
         """The first day of `bucket` holding `path`'s date (`engine.reports.buckets`); the
         expression language's date functions where SQLite cannot cut it natively."""
@@ -594,7 +610,7 @@ class ReportCompiler:
             return self.sql.title_sql(owner.spec.target, value)
         return func.cast(value, expr_text_type())
 
-    def _measure(self, scoped: Scoped, measure: Any, where: str) -> Measure:
+    def _measure(self, scoped: Source, measure: Any, where: str) -> Measure:
         if measure.agg == "expr":
             return Measure(measure.key, "expr", "number", None, expr=measure.expr)
         condition = None
@@ -693,9 +709,7 @@ class ReportCompiler:
             and aggregates[0].agg == "count_distinct"
         )
 
-    def _order(
-        self, statement: Any, dims: list[Dim], measures: list[Measure], source: Any
-    ) -> tuple[int | None, list[tuple[str, bool]]]:
+    def _order(self, measures: list[Measure]) -> tuple[int | None, list[tuple[str, bool]]]:
         """The report's limit, and its sort when it needs the formula measures (Python)."""
         formulas = {m.key for m in measures if m.agg == "expr"}
         sort = [(s.key, s.desc) for s in self.report.sort]
@@ -772,7 +786,7 @@ class ReportCompiler:
         return {"": (start, today), "prev": (before, start - dt.timedelta(days=1))}
 
     def _period_condition(
-        self, scoped: Scoped, date: str, bucket: str, start: dt.date
+        self, scoped: Source, date: str, bucket: str, start: dt.date
     ) -> ColumnElement[Any]:
         kind = self._kind(date)
         first: ColumnElement[Any] = self._bucket(scoped, date, kind, bucket, "chart.settings.date")
