@@ -30,6 +30,7 @@ from engine.api.routes import (
     records,
     records_io,
     rules_runtime,
+    reports,
     schema,
 )
 from engine.api.ui import install_ui
@@ -60,6 +61,7 @@ ROUTERS: list[APIRouter] = [
     public.router,
     flows_runtime.router,
     rules_runtime.router,
+    reports.router,
 ]
 
 _HOME_PAGE = """<!doctype html>

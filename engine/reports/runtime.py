@@ -1,0 +1,402 @@
+"""Running a compiled report: one statement, its rows turned into the result shape.
+
+`run_report` compiles the report for the viewer (`engine.reports.compile`), executes its one
+statement and writes the cells (`engine.reports.result`): dimension cells with record-JSON
+values and labels, measures at their scale, averages from their exact sums and counts, formula
+measures from the group's other measures, and a pivot's totals — read from the GROUPING SETS
+rows on PostgreSQL, summed from the cells on SQLite (sums and counts add up exactly; an
+average's subtotal is Σsum / Σcount of its cells, not an average of averages; min and max take
+the extreme of the cells; a count distinct cannot be summed and stays blank there). More than
+`PIVOT_CELLS` cells is a 422 ``pivot_too_large``. Python here touches groups, never records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from engine import expr
+from engine.core.errors import ServiceError
+from engine.core.issues import Issue
+from engine.expr.runtime import EvalContext
+from engine.forms.common import LocalizedText
+from engine.forms.sql import FormSql
+from engine.reports.compile import PIVOT_CELLS, Compiled, Dim, Measure, ReportCompiler
+from engine.reports.result import ReportColumn, ReportResult
+
+TEN_PLACES = Decimal(1).scaleb(-10)
+BLANK = {"zh": "(空)", "en": "(blank)"}
+TOTAL = {"zh": "合计", "en": "Total"}
+YES_NO = {"zh": ("是", "否"), "en": ("Yes", "No")}
+SYSTEM_LABELS = {
+    "_id": ("编号", "ID"),
+    "_owner": ("负责人", "Owner"),
+    "_created_by": ("创建人", "Created by"),
+    "_updated_by": ("修改人", "Updated by"),
+    "_created_at": ("创建时间", "Created at"),
+    "_updated_at": ("修改时间", "Updated at"),
+}
+AGG_LABELS = {
+    "sum": ("合计", "sum"),
+    "avg": ("平均", "average"),
+    "min": ("最小", "min"),
+    "max": ("最大", "max"),
+    "count": ("计数", "count"),
+    "count_distinct": ("去重计数", "distinct count"),
+}
+
+Raw = dict[str, Any]  # a group's aggregates by column name
+
+
+def run_report(
+    conn: Connection, sql: FormSql, report: Any, *, filters: Sequence[str] = (), lang: str = "zh"
+) -> ReportResult:
+    """Run `report` as the viewer `sql` was opened for: one statement, then the cells."""
+    compiled = ReportCompiler(sql, report, filters=filters).compile(conn.dialect.name)
+    found = conn.execute(compiled.statement).all()
+    details: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
+    rolled: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
+    for row in found:
+        mapping = row._mapping
+        dims = [
+            (mapping[f"{d.key}#v"], mapping[f"{d.key}#l"] if d.label is not None else None)
+            for d in compiled.dims
+        ]
+        raw = {key: mapping[key] for key in mapping if not key.endswith("#v")}
+        mask = int(mapping["#grouping"]) if compiled.grouping else 0
+        (rolled if mask else details).append((dims, raw, mask))
+    if len(details) > compiled.max_rows:
+        raise too_large(len(compiled.measures))
+    writer = CellWriter(compiled, lang, sql)
+    if compiled.python_sort:
+        details.sort(key=lambda item: writer.sort_key(item[1]))
+    if not compiled.grouping and report.chart is not None and report.chart.type == "pivot":
+        rolled = summed_totals(compiled, report, details)  # over every group, before `limit`
+    if compiled.limit is not None:
+        details = details[: compiled.limit]
+    result = ReportResult(
+        columns=writer.columns(report),
+        rows=[writer.row(dims, raw, 0) for dims, raw, _ in details],
+        totals=[writer.row(dims, raw, mask) for dims, raw, mask in rolled],
+    )
+    if compiled.periods:
+        raw = details[0][1] if details else {}
+        result.previous = writer.measures(raw, "prev")
+        result.periods = {
+            "current" if name == "" else "previous": [start.isoformat(), end.isoformat()]
+            for name, (start, end) in compiled.periods.items()
+        }
+    return result
+
+
+def too_large(measures: int) -> ServiceError:
+    """422 ``pivot_too_large``: more than `PIVOT_CELLS` cells."""
+    return ServiceError(
+        422,
+        "pivot_too_large",
+        [
+            Issue(
+                "",
+                "pivot_too_large",
+                f"结果超过 {PIVOT_CELLS} 个单元格：请加筛选、减少维度或设置前 N 名",
+                f"The result has more than {PIVOT_CELLS} cells: add a filter, use fewer "
+                "dimensions or keep the top N",
+            )
+        ],
+        message_zh=f"结果超过 {PIVOT_CELLS} 个单元格",
+        message_en=f"The result has more than {PIVOT_CELLS} cells",
+    )
+
+
+def summed_totals(
+    compiled: Compiled, report: Any, details: list[tuple[list[tuple[Any, Any]], Raw, int]]
+) -> list[tuple[list[tuple[Any, Any]], Raw, int]]:
+    """A pivot's subtotal and total rows summed from its cells (SQLite): for each grouping the
+    compiler would ask PostgreSQL for, the cells grouped by the dimensions it keeps."""
+    settings = report.chart.settings or {}
+    if not (settings.get("subtotals") or settings.get("totals")):
+        return []
+    rows, count = len(report.rows), len(compiled.dims)
+    columns = count - rows
+    keeps: list[list[int]] = []
+    if settings.get("subtotals"):
+        keeps += [list(range(rows - i)) + list(range(rows, count)) for i in range(1, rows)]
+    keeps.append(list(range(rows, count)))
+    if columns:
+        keeps += [list(range(rows)), []]
+    found: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
+    for kept in keeps:
+        mask = sum(1 << (count - 1 - i) for i in range(count) if i not in kept)
+        groups: dict[tuple[Any, ...], Raw] = {}
+        for dims, raw, _ in details:
+            key = tuple(_hashable(dims[i][0]) for i in kept)
+            total = groups.get(key)
+            if total is None:
+                groups[key] = total = {
+                    "#dims": [dims[i] if i in kept else (None, None) for i in range(count)]
+                }
+            _add(compiled.measures, compiled.variants, total, raw)
+        for total in groups.values():
+            found.append((total.pop("#dims"), total, mask))
+    return found
+
+
+def _hashable(value: Any) -> Any:
+    return value if not isinstance(value, list | dict) else repr(value)
+
+
+def _add(measures: list[Measure], variants: list[str], total: Raw, raw: Raw) -> None:
+    for m in measures:
+        if m.agg == "expr":
+            continue
+        for variant in variants:
+            name = m.key if not variant else f"{m.key}#{variant}"
+            if m.agg == "avg":
+                for part in (f"{name}#sum", f"{name}#n"):
+                    total[part] = _plus(total.get(part), raw.get(part))
+            elif m.agg in ("sum", "count"):
+                total[name] = _plus(total.get(name), raw.get(name))
+            elif m.agg in ("min", "max"):
+                old, new = total.get(name), raw.get(name)
+                pick = min if m.agg == "min" else max
+                total[name] = new if old is None else old if new is None else pick(old, new)
+            else:  # count distinct: not additive
+                total[name] = None
+
+
+def _plus(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+class CellWriter:
+    """Writes one report's cells in the viewer's language (see `engine.reports.result`)."""
+
+    def __init__(self, compiled: Compiled, lang: str, sql: FormSql) -> None:
+        self.compiled = compiled
+        self.lang = "en" if lang.startswith("en") else "zh"
+        self.sql = sql
+        numbers = {m.key: {"type": "number"} for m in compiled.measures if m.agg != "expr"}
+        self.formulas = {
+            m.key: expr.compile_formula(m.expr, numbers)
+            for m in compiled.measures
+            if m.agg == "expr" and m.expr is not None
+        }
+        self.eval_ctx = EvalContext.create(sql.ctx.now, sql.ctx.tz)
+
+    # --- columns -----------------------------------------------------------------------
+    def columns(self, report: Any) -> list[ReportColumn]:
+        found: list[ReportColumn] = []
+        specs = [*report.rows, *report.columns]
+        for d, spec in zip(self.compiled.dims, specs, strict=True):
+            label = self._text(spec.label) if spec.label is not None else self._path_label(d.field)
+            if d.bucket is not None:
+                label = (
+                    f"{label}（{_bucket_label(d.bucket, self.lang)}）"
+                    if self.lang == "zh"
+                    else f"{label} ({d.bucket})"
+                )
+            found.append(
+                ReportColumn(
+                    key=d.key,
+                    kind="dimension",
+                    label=label,
+                    type=d.kind,
+                    field=d.field,
+                    bucket=d.bucket,
+                )
+            )
+        for m, spec in zip(self.compiled.measures, report.measures, strict=True):
+            found.append(
+                ReportColumn(
+                    key=m.key,
+                    kind="measure",
+                    label=self._measure_label(spec),
+                    type=m.agg,
+                    field=spec.field,
+                )
+            )
+        return found
+
+    def _text(self, label: Any, fallback: str = "") -> str:
+        if label is None:
+            return fallback
+        if isinstance(label, str):
+            return label
+        if isinstance(label, LocalizedText):
+            label = label.model_dump(exclude_none=True)
+        if isinstance(label, dict):
+            return str(label.get(self.lang) or label.get("zh") or label.get("en") or fallback)
+        return fallback
+
+    def _path_label(self, path: str) -> str:
+        names: list[str] = []
+        container: Any = self.sql.form
+        for key in path.split("."):
+            if key in SYSTEM_LABELS:
+                names.append(SYSTEM_LABELS[key][0 if self.lang == "zh" else 1])
+                break
+            layout = container.fields.get(key) if container is not None else None
+            if layout is None:
+                names.append(key)
+                break
+            names.append(self._text(layout.spec.label, key))
+            target = getattr(layout.spec, "target", None)
+            container = self.sql.app.forms.get(target) if isinstance(target, str) else None
+        return ".".join(names)
+
+    def _measure_label(self, spec: Any) -> str:
+        if spec.label is not None:
+            return self._text(spec.label, spec.key)
+        if spec.agg == "expr":
+            return str(spec.key)
+        if spec.field is None:
+            return "记录数" if self.lang == "zh" else "Count"
+        agg = AGG_LABELS[spec.agg][0 if self.lang == "zh" else 1]
+        field = self._path_label(spec.field)
+        return f"{field}（{agg}）" if self.lang == "zh" else f"{field} ({agg})"
+
+    # --- rows --------------------------------------------------------------------------
+    def row(self, dims: list[tuple[Any, Any]], raw: Raw, mask: int) -> list[Any]:
+        count = len(self.compiled.dims)
+        cells: list[Any] = []
+        for i, (d, (value, label)) in enumerate(zip(self.compiled.dims, dims, strict=True)):
+            if mask & (1 << (count - 1 - i)):
+                cells.append({"value": None, "label": TOTAL[self.lang], "total": True})
+            else:
+                cells.append(self.dimension(d, value, label))
+        values = self.measures(raw, "")
+        cells += [values[m.key] for m in self.compiled.measures]
+        return cells
+
+    def dimension(self, d: Dim, value: Any, label: Any) -> dict[str, Any]:
+        if value is None:
+            return {"value": None, "label": BLANK[self.lang]}
+        if d.bucket is not None:
+            day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+            return {"value": day.isoformat(), "label": bucket_label(day, d.bucket)}
+        if d.kind in ("user", "department"):
+            name = label if label is not None else f"#{value}"
+            if d.owner is None:  # a system field (`_owner`): record JSON holds the bare id
+                return {"value": int(value), "label": name}
+            return {"value": {"id": int(value), "name": label}, "label": name}
+        if d.kind == "record":
+            title = label if label not in (None, "") else f"#{value}"
+            return {"value": {"_id": int(value), "title": label}, "label": str(title)}
+        if d.kind == "boolean":
+            yes, no = YES_NO[self.lang]
+            return {"value": bool(value), "label": yes if value else no}
+        owner = d.owner
+        options = getattr(owner.spec, "options", None) if owner is not None else None
+        if options:
+            for option in options:
+                if option.value == value:
+                    return {"value": value, "label": self._text(option.label, option.value)}
+            return {"value": value, "label": str(value)}
+        written = owner.write_json(value) if owner is not None else expr.encode(value)
+        if isinstance(written, Decimal):
+            written = expr.encode(written)
+        return {"value": written, "label": str(written)}
+
+    def measures(self, raw: Raw, variant: str) -> dict[str, Any]:
+        numbers: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+        for m in self.compiled.measures:
+            if m.agg == "expr":
+                continue
+            name = m.key if not variant else f"{m.key}#{variant}"
+            if m.agg == "avg":
+                total, count = raw.get(f"{name}#sum"), raw.get(f"{name}#n")
+                number = None if not count or total is None else Decimal(total) / Decimal(count)
+                numbers[m.key] = number
+                values[m.key] = None if number is None else _places(number, 10)
+                continue
+            found = raw.get(name)
+            if m.agg in ("count", "count_distinct"):
+                count_value = int(found) if found is not None else None
+                if m.agg == "count" and count_value is None:
+                    count_value = 0
+                numbers[m.key] = None if count_value is None else Decimal(count_value)
+                values[m.key] = count_value
+                continue
+            numbers[m.key] = found if isinstance(found, Decimal | int) else None
+            values[m.key] = self._number(m, found)
+        for key, formula in self.formulas.items():
+            try:
+                result = formula.run(numbers, self.eval_ctx)
+            except (ArithmeticError, InvalidOperation, TypeError, ValueError):
+                result = None
+            numbers[key] = result
+            values[key] = (
+                None if not isinstance(result, Decimal | int) else _places(Decimal(result), 10)
+            )
+        return values
+
+    def _number(self, m: Measure, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return value
+        if m.kind == "integer" and isinstance(value, int | Decimal):
+            return int(value)
+        if isinstance(value, int) and m.kind != "number":
+            return value
+        if isinstance(value, Decimal | int | float):
+            number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+            if m.scale is not None:
+                return _places(number, m.scale)
+            return expr.encode(number)
+        return expr.encode(value)
+
+    def sort_key(self, raw: Raw) -> tuple[Any, ...]:
+        """Sort a group by the report's keys when a formula measure is among them."""
+        values = self.measures(raw, "")
+        key: list[Any] = []
+        for name, desc in self.compiled.python_sort:
+            value = values.get(name)
+            number = Decimal(str(value)) if value is not None else None
+            if number is None:
+                key.append((1, Decimal(0)))
+            else:
+                key.append((0, -number if desc else number))
+        return tuple(key)
+
+
+def _places(value: Decimal, places: int) -> str:
+    return format(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), "f")
+
+
+def _bucket_label(bucket: str, lang: str) -> str:
+    names: dict[str, str] = {
+        "year": "年",
+        "quarter": "季度",
+        "month": "月",
+        "week": "周",
+        "day": "日",
+    }
+    return names[bucket]
+
+
+def bucket_label(day: dt.date, bucket: str) -> str:
+    """How a bucket starting on `day` is labelled: 2024 · 2024 Q2 · 2024-06 · 2024-W23 ·
+    2024-06-01."""
+    if bucket == "year":
+        return str(day.year)
+    if bucket == "quarter":
+        return f"{day.year} Q{(day.month - 1) // 3 + 1}"
+    if bucket == "month":
+        return f"{day.year}-{day.month:02d}"
+    if bucket == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return day.isoformat()
+
+
+__all__ = ["CellWriter", "bucket_label", "run_report", "summed_totals", "too_large"]
