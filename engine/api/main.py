@@ -29,8 +29,8 @@ from engine.api.routes import (
     public,
     records,
     records_io,
-    rules_runtime,
     reports,
+    rules_runtime,
     schema,
 )
 from engine.api.ui import install_ui
