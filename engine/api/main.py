@@ -29,6 +29,7 @@ from engine.api.routes import (
     public,
     records,
     records_io,
+    rule_buttons,
     rules_runtime,
     schema,
 )
@@ -60,6 +61,7 @@ ROUTERS: list[APIRouter] = [
     public.router,
     flows_runtime.router,
     rules_runtime.router,
+    rule_buttons.router,
 ]
 
 _HOME_PAGE = """<!doctype html>
