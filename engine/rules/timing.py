@@ -229,14 +229,12 @@ class DateReachedTrigger(TriggerType):
         issues = unknown_settings(rule, self.settings, at)
         on = settings_of(rule)
         key = on.get("field")
-        kind: str | None = None
         if not isinstance(key, str) or not key:
             issues.append(_issue(f"{at}.field", "missing", "请选择日期字段", "Choose a date field"))
         else:
             found = FormRefs(app).field_issues(rule.form, key, f"{at}.field", system=False)
             issues += found
-            kind = None if found else _field_kind(app, rule.form, key)
-            if not found and kind not in DATE_TYPES:
+            if not found and _field_kind(app, rule.form, key) not in DATE_TYPES:
                 issues.append(
                     _issue(
                         f"{at}.field",
@@ -255,25 +253,17 @@ class DateReachedTrigger(TriggerType):
                     "The offset is a whole number of days from -3650 to 3650 (negative: before)",
                 )
             )
-        if "at" in on:
-            if kind == "datetime":
-                issues.append(
-                    _issue(
-                        f"{at}.at",
-                        "at_for_dates_only",
-                        "日期时间字段按其时刻触发，不能设置时间",
-                        "A date-time field fires at its own moment; `at` is for date fields",
-                    )
+        # `at` is the time of day for date fields; a date-time field fires at its own moment
+        # and ignores it (the designer always sends one)
+        if "at" in on and _time_of(on["at"]) is None:
+            issues.append(
+                _issue(
+                    f"{at}.at",
+                    "invalid_time",
+                    "时间格式应为 HH:MM（例如 09:00）",
+                    "The time is HH:MM (e.g. 09:00)",
                 )
-            elif _time_of(on["at"]) is None:
-                issues.append(
-                    _issue(
-                        f"{at}.at",
-                        "invalid_time",
-                        "时间格式应为 HH:MM（例如 09:00）",
-                        "The time is HH:MM (e.g. 09:00)",
-                    )
-                )
+            )
         return issues
 
     def plan(self, conn: Connection, ctx: ExecutionContext, app: LoadedApp, rule: RuleSpec) -> None:
