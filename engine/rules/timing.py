@@ -3,7 +3,8 @@ planning.
 
 - **schedule** `{cron, filter?}`: at each moment of `cron` (five fields, read in the
   organisation's time zone, `JIMU_TIMEZONE`) the rule runs once per live record of its form
-  matching `filter` (a formula over the form, run in SQL through the Reader). Each moment is
+  matching `filter` (a formula over the form, run in SQL through the Reader); a schedule rule
+  without a form runs once per moment, with no record. Each moment is
   one `rules.schedule` job with `run_at` and the key `rule:<app>:<rule>@<moment in UTC>`
   (`engine.jobs.moment_key`, independent of the revision), so it fires exactly once, across
   restarts. Its run plans the next moment after *now* (or after the moment, if later): after
@@ -199,6 +200,7 @@ class ScheduleTrigger(TriggerType):
 
     name = "schedule"
     label = ("定时", "On a schedule")
+    needs_form = False  # without a form: one run per moment, with no record
 
     def check(self, app: AppSpec, rule: RuleSpec, at: str) -> list[Issue]:
         issues = unknown_settings(rule, ("cron", "filter"), at)
@@ -209,6 +211,15 @@ class ScheduleTrigger(TriggerType):
             if not isinstance(found, str):
                 issues.append(
                     _issue(f"{at}.filter", "string_type", "应为文本", "Expected a string")
+                )
+            elif found.strip() and rule.form is None:
+                issues.append(
+                    _issue(
+                        f"{at}.filter",
+                        "filter_needs_form",
+                        "筛选条件需要先选择表单",
+                        "A filter needs the rule's form",
+                    )
                 )
             elif found.strip():
                 issues += FormRefs(app).condition_issues(rule.form, found, f"{at}.filter")
@@ -609,10 +620,12 @@ def fire_each(
     if rule.spec.mode != "sync":
         return runtime.fire(conn, ctx, app.key, rule.key, event, record_ids)
     runs: list[int] = []
-    for record_id in record_ids:
+    targets: list[int | None] = list(record_ids) or [None]  # None: a rule without a form
+    for record_id in targets:
         savepoint = conn.begin_nested()
         try:
-            runs += runtime.fire(conn, ctx, app.key, rule.key, event, [record_id])
+            ids = [] if record_id is None else [record_id]
+            runs += runtime.fire(conn, ctx, app.key, rule.key, event, ids)
         except ServiceError as exc:
             savepoint.rollback()
             fired = dataclasses.replace(event, form=rule.spec.form, record_id=record_id)
@@ -690,11 +703,14 @@ def run_schedule(job: RunningJob, conn: Connection) -> None:
             conn, app, rule_key, rule.spec.mode, event, "rule_disabled", ctx.now, job_id=job.id
         )
         return
-    source = settings_of(rule.spec).get("filter")
-    ids = matching_ids(
-        conn, app, rule.spec.form or "", source if isinstance(source, str) else None, ctx.tz
-    )
-    fire_each(conn, ctx, app, rule, event, ids)
+    if rule.spec.form is None:  # no form: one run for the moment, with no record
+        fire_each(conn, ctx, app, rule, event, [])
+    else:
+        source = settings_of(rule.spec).get("filter")
+        text = source if isinstance(source, str) else None
+        fire_each(
+            conn, ctx, app, rule, event, matching_ids(conn, app, rule.spec.form, text, ctx.tz)
+        )
     after = max(ctx.now, planned)
     _enqueue_moment(conn, app.key, rule_key, cron, next_moment(cron, after, ctx.zone))
 

@@ -196,3 +196,25 @@ def test_a_bad_schedule_is_refused_at_publish(
     assert code is None or issue.code == code
     assert issue.message_zh and issue.message_en
     assert jobs(store_engine, SCHEDULE_KIND) == []
+
+
+def test_a_schedule_without_a_form_runs_once_per_moment(store_engine: Engine) -> None:
+    daily = {
+        "key": "daily",
+        "name": {"zh": "每日项目", "en": "Daily project"},
+        "on": {"type": "schedule", "cron": CRON},
+        "actions": [
+            {"type": "create_record", "form": "project", "values": {"name": {"value": "日报"}}}
+        ],
+    }
+    rules = set_up(store_engine, daily)
+    _deals(rules)
+    [job] = jobs(store_engine, SCHEDULE_KIND)
+    make_due(store_engine, job.id)
+    assert worker(store_engine).drain() == 2  # the moment, then its one run
+    assert _projects(rules) == ["日报"]
+    [run] = rules.runs("daily")
+    assert (run.state, run.record_id, run.event["kind"]) == ("succeeded", None, "schedule")
+    with pytest.raises(ServiceError) as refused:
+        rules.publish({**daily, "on": {**daily["on"], "filter": 'stage = "open"'}})
+    assert [i.path for i in refused.value.issues] == ["rules[0].on.filter"]
