@@ -30,6 +30,7 @@ from engine.api.routes import (
     records,
     records_io,
     reports,
+    rule_buttons,
     rules_runtime,
     schema,
 )
@@ -62,6 +63,7 @@ ROUTERS: list[APIRouter] = [
     flows_runtime.router,
     rules_runtime.router,
     reports.router,
+    rule_buttons.router,
 ]
 
 _HOME_PAGE = """<!doctype html>

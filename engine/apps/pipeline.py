@@ -101,6 +101,16 @@ def warnings_of(conn: Connection, current: LoadedApp | None, spec: AppDefinition
     return found
 
 
+def _published(
+    conn: Connection, app: LoadedApp, spec: AppDefinition, ctx: ExecutionContext
+) -> dict[str, dict[str, Any]]:
+    """Store the parts' plans with the new live revision, then run their after-publish hooks."""
+    plans = _store_plans(conn, app, spec)
+    for name in PART_NAMES:
+        PARTS[name].published(conn, app, ctx)
+    return plans
+
+
 def _store_plans(
     conn: Connection, app: LoadedApp, spec: AppDefinition
 ) -> dict[str, dict[str, Any]]:
@@ -131,7 +141,7 @@ def create(conn: Connection, data: Any, ctx: ExecutionContext) -> Published:
     """Install a new app from a whole definition (409 when the key exists) as `ctx`'s actor."""
     spec = validated(data)
     app, steps = forms_apps.create(conn, normalized(spec, data), ctx)
-    return Published(app, steps, _store_plans(conn, app, spec))
+    return Published(app, steps, _published(conn, app, spec, ctx))
 
 
 def publish(
@@ -151,7 +161,7 @@ def publish(
     app, steps = forms_apps.publish(
         conn, key, normalized(spec, data), revision=revision, plan_hash=plan_hash, ctx=ctx
     )
-    return Published(app, steps, _store_plans(conn, app, spec), warnings)
+    return Published(app, steps, _published(conn, app, spec, ctx), warnings)
 
 
 def publish_part(
@@ -188,7 +198,7 @@ def import_pack(conn: Connection, pack: Any, *, mode: str, ctx: ExecutionContext
     current = _current(conn, spec.key) if mode == "upgrade" else None
     warnings = warnings_of(conn, current, spec)
     app, steps = forms_apps.import_pack(conn, normalized(spec, pack), mode=mode, ctx=ctx)
-    return Published(app, steps, _store_plans(conn, app, spec), warnings)
+    return Published(app, steps, _published(conn, app, spec, ctx), warnings)
 
 
 # --- loading a revision ----------------------------------------------------------------------

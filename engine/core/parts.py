@@ -13,6 +13,10 @@ registers its part here with the model of one item and three hooks the publish p
   still references a node the new revision drops. The default has none; the flow engine fills
   it when instances exist.
 
+And one after-publish hook, `published(conn, app, ctx)`: run in the publishing transaction once
+the new revision is live (a publish, an install, a pack import), e.g. the rule engine plans the
+jobs of its time triggers. The default does nothing.
+
 The registry lives in `core` so that engines register without importing `engine.apps`, and
 `engine.apps` composes whatever is registered.
 """
@@ -26,12 +30,14 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
+from engine.core.context import ExecutionContext
 from engine.core.issues import Issue
 from engine.core.registry import Registry
 
 Check = Callable[[Any, Sequence[Any]], list[Issue]]
 Planner = Callable[[Any, Any], dict[str, Any]]
 Warner = Callable[[Connection, int, Sequence[Any], Sequence[Any]], list[Issue]]
+Publisher = Callable[[Connection, Any, ExecutionContext], None]
 
 
 def no_warnings(
@@ -39,6 +45,10 @@ def no_warnings(
 ) -> list[Issue]:
     """The default publish warnings of a part: none."""
     return []
+
+
+def nothing_published(conn: Connection, app: Any, ctx: ExecutionContext) -> None:
+    """The default after-publish hook of a part: nothing to do."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class DefinitionPart:
     check: Check
     plan: Planner
     warnings: Warner = no_warnings
+    published: Publisher = nothing_published
     builder_may_edit: bool = True
 
 
@@ -67,4 +78,4 @@ def register_part(part: DefinitionPart) -> DefinitionPart:
     return PARTS.register(part.name, part)
 
 
-__all__ = ["PARTS", "DefinitionPart", "no_warnings", "register_part"]
+__all__ = ["PARTS", "DefinitionPart", "no_warnings", "nothing_published", "register_part"]

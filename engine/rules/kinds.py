@@ -128,6 +128,12 @@ class TriggerType(ABC):
         """Whether `event` (already of one of `event_kinds`, on the rule's form) fires `rule`."""
         return event.kind in self.event_kinds
 
+    def plan(self, conn: Connection, ctx: ExecutionContext, app: LoadedApp, rule: RuleSpec) -> None:
+        """Plan the jobs that will fire `rule` of `app`'s live revision (time triggers: the next
+        cron moment, each record's date); called after a publish and when the rule is switched
+        on. Record and flow triggers plan nothing."""
+        return None
+
 
 @dataclass
 class ActionStep:

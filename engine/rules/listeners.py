@@ -13,17 +13,20 @@ from __future__ import annotations
 import contextlib
 
 from engine.forms.changes import LISTENERS
-from engine.rules import runtime
+from engine.rules import runtime, timing
 
 NAME = "rules"
+DATES = "rules.dates"  # re-plans date triggers when a record's date changes (engine.rules.timing)
 
 
 def register() -> None:
     """Register the listener (once per process)."""
     with contextlib.suppress(ValueError):  # already registered
         LISTENERS.sync(NAME, runtime.on_changes)
+    with contextlib.suppress(ValueError):
+        LISTENERS.sync(DATES, timing.on_changes)
 
 
 register()
 
-__all__ = ["NAME", "register"]
+__all__ = ["DATES", "NAME", "register"]

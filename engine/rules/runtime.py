@@ -58,6 +58,7 @@ from engine.rules.kinds import ACTIONS, TRIGGERS, ActionStep, ActionType, RuleEv
 from engine.rules.models import RuleRun, RuleSwitch
 from engine.rules.spec import RuleSpec, load_kinds
 from engine.rules.values import plain, resolve
+from engine.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,10 @@ def set_enabled(
     ).rowcount
     if not changed:
         conn.execute(insert(RuleSwitch).values(**key, **values))
+    if enabled:  # time triggers plan their next jobs again (a skipped run planned none)
+        rule = live_rules(app).by_key[rule_key]
+        ctx = ExecutionContext.create(Actor(user_id, "rule"), get_settings().timezone)
+        rule.trigger.plan(conn, ctx, app, rule.spec)
 
 
 # --- contexts and reads ----------------------------------------------------------------------

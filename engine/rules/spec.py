@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field
+from sqlalchemy.engine import Connection
 
+from engine.core.context import ExecutionContext
 from engine.core.issues import Issue
 from engine.core.parts import DefinitionPart, register_part
 from engine.forms.common import Formula, Key, Label, OpenSpec, Spec
@@ -78,6 +80,8 @@ KIND_MODULES = [
     "engine.rules.notify",
     "engine.rules.flow_action",
     "engine.rules.aggregate",
+    "engine.rules.timing",
+    "engine.rules.button",
 ]
 
 
@@ -181,8 +185,23 @@ def plan(app: AppSpec, rule: Any) -> dict[str, Any]:
     }
 
 
+def published(conn: Connection, app: Any, ctx: ExecutionContext) -> None:
+    """After a publish or an install: the time triggers plan their jobs
+    (`engine.rules.timing.plan_app`)."""
+    from engine.rules.timing import plan_app
+
+    plan_app(conn, ctx, app)
+
+
 PART = register_part(
-    DefinitionPart(name="rules", item=RuleSpec, title=("规则", "rules"), check=check, plan=plan)
+    DefinitionPart(
+        name="rules",
+        item=RuleSpec,
+        title=("规则", "rules"),
+        check=check,
+        plan=plan,
+        published=published,
+    )
 )
 
 __all__ = [
@@ -194,4 +213,5 @@ __all__ = [
     "check",
     "load_kinds",
     "plan",
+    "published",
 ]

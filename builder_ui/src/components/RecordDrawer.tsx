@@ -16,6 +16,7 @@ import { LAYOUT_TYPES } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
 import FieldValue from "./FieldValue";
 import FlowTimeline, { FlowStateTag, useRecordFlow } from "../inbox/FlowTimeline";
+import RuleButtons from "../rules/RuleButtons";
 
 interface Props {
   app: AppDef;
@@ -180,7 +181,8 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
       size="large"
       styles={{ wrapper: { maxWidth: "100vw" } }}
       extra={
-        <Space>
+        <Space wrap>
+          {id !== null && record.data && <RuleButtons app={app.key} form={form.key} id={id} />}
           {can("edit") && flow.data?.state !== "running" && (
             <Button type="primary" onClick={() => navigate(`/apps/${app.key}/${form.key}/${id}/edit`)} data-testid="record-edit">
               {t("record.edit")}

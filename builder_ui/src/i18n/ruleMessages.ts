@@ -231,6 +231,14 @@ export const rulesZh = {
     date_reached: "到达日期",
     button: "按钮",
   },
+  press: {
+    confirm: "确定执行「{{label}}」？",
+    done: "已执行",
+    queued: "已提交，将在后台执行",
+    notMet: "条件不满足，未执行",
+    failed: "执行失败，请查看运行记录",
+    refused: "未执行：{{message}}",
+  },
 };
 
 export const rulesEn: typeof rulesZh = {
@@ -461,5 +469,13 @@ export const rulesEn: typeof rulesZh = {
     schedule: "Schedule",
     date_reached: "Date reached",
     button: "Button",
+  },
+  press: {
+    confirm: "Run “{{label}}”?",
+    done: "Done",
+    queued: "Queued; it runs in the background",
+    notMet: "Its condition does not hold; nothing was done",
+    failed: "It failed; see the run log",
+    refused: "Not done: {{message}}",
   },
 };
