@@ -30,6 +30,7 @@ The engine shares the main engine's app cache (`engine.forms.cache.PerDatabase` 
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import (
@@ -121,7 +122,7 @@ def _make(engine: Engine, seconds: float) -> Engine:
     ) -> tuple[Any, Any, Any]:
         live = conn.info.get(LIVE)
         if live is not None and isinstance(element, Select) and not multiparams:
-            element = element.where(GUARD)
+            element = guarded(element)
             params = {**params, "jimu_guard_app": live[0], "jimu_guard_revision": live[1]}
         return element, multiparams, params
 
@@ -158,6 +159,22 @@ statement's own snapshot, else an invalid cast of `STALE` that fails the stateme
 PostgreSQL evaluates it once per statement, before reading any row (an InitPlan)."""
 
 
+# Statement -> the same with the guard. The readers keep their statements per page shape, and
+# SQLAlchemy memoizes a statement's cache key on the object: a new guarded copy per execution
+# would walk the whole statement again for its key each time.
+_GUARDED: weakref.WeakKeyDictionary[Select[Any], Select[Any]] = weakref.WeakKeyDictionary()
+
+
+def guarded(statement: Select[Any]) -> Select[Any]:
+    """`statement` with `GUARD` in its WHERE (made once per statement object)."""
+    found = _GUARDED.get(statement)
+    if found is None:
+        found = statement.where(GUARD)
+        with _lock:
+            _GUARDED[statement] = found
+    return found
+
+
 def is_stale(exc: DBAPIError) -> bool:
     """Whether a database error is a revision guard's (see the module)."""
     original = exc.orig
@@ -169,6 +186,7 @@ __all__ = [
     "GUARD",
     "LIVE",
     "StaleRevision",
+    "guarded",
     "is_stale",
     "read_engine",
     "read_engines",
