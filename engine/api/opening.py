@@ -10,7 +10,7 @@ endpoint's connection::
 
     WITH jimu_caller AS (<the credential's query>, 1 AS jimu_found)
     SELECT jimu_caller.*, jimu_live.*, jimu_departments.*
-           [, set_config('statement_timeout', '5000ms', true)]          -- PostgreSQL
+           [, set_config('statement_timeout', '5000ms', true)]   -- in a PostgreSQL transaction
     FROM (SELECT 1) LEFT JOIN jimu_caller ON true
          LEFT JOIN (apps row of the key) AS jimu_live ON true
          LEFT JOIN (the caller's main department UNION ALL their others) ON true
@@ -20,42 +20,72 @@ token, a deactivated user, changed departments or roles and a new revision take 
 the very next request in every process, exactly as before. The credential is judged by the
 same function as on every other route (`engine.auth.sessions.CredentialQuery.caller`), and
 refusals are written down the same way (`engine.api.security.settle`).
+
+On PostgreSQL the read routes run on a pool of autocommit connections that carry interactive
+work's time limit from when they are made (engine.store.read_pool, "Reads in fewer PostgreSQL
+round trips"): no BEGIN, no ROLLBACK and no time limit column, so a read is the opening
+statement and the page; every later statement checks that the revision opened on is still
+live, and `read` starts the read again when a publish committed in between.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
-from sqlalchemy import Select, bindparam, func, literal_column, select, true, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from engine.api.deps import context_for, read_only
 from engine.api.security import SAFE_METHODS, client_ip, credential_of, settle
 from engine.auth.callers import open_as
 from engine.auth.sessions import CredentialQuery
+from engine.core.errors import ServiceError
 from engine.forms.service import RecordService
 from engine.store.limits import Work, postgres_setting, seconds_for, statement_limit
-from engine.store.models import App, User, UserDepartment
+from engine.store.models import App, Department, Role, RoleMember, User, UserDepartment
+from engine.store.read_pool import LIVE, StaleRevision, is_stale, read_engine
+
+T = TypeVar("T")
+ATTEMPTS = 3  # a read that finds the app published under it starts again, at most this often
 
 # Per credential statement (module constants, one per kind of credential) and time limit.
-_BUILT: dict[tuple[Any, bool], Select[Any]] = {}
+_BUILT: dict[tuple[Any, bool, bool], Select[Any]] = {}
 
 
-def opening_statement(credential: CredentialQuery, time_limit: bool) -> Select[Any]:
+def opening_statement(
+    credential: CredentialQuery, time_limit: bool, roles: bool = False
+) -> Select[Any]:
     """The one statement that opens a read as `credential`'s caller (built once per kind of
     credential; the values are bound parameters: the credential's, ``jimu_app`` and, with
-    `time_limit`, ``jimu_limit``)."""
-    key = (credential.statement, time_limit)
+    `time_limit`, ``jimu_limit``). `roles`: also the keys of the app's roles the caller holds,
+    directly or through one of their departments or a department above one (rows with
+    ``jimu_extra`` 2 and ``jimu_role``), for a credential that may be a member's."""
+    key = (credential.statement, time_limit, roles)
     built = _BUILT.get(key)
     if built is None:
-        built = _BUILT[key] = _build(credential, time_limit)
+        built = _BUILT[key] = _build(credential, time_limit, roles)
     return built
 
 
-def _build(credential: CredentialQuery, time_limit: bool) -> Select[Any]:
+def _build(credential: CredentialQuery, time_limit: bool, roles: bool) -> Select[Any]:
     caller = credential.statement.add_columns(literal_column("1").label("jimu_found")).cte(
         "jimu_caller"
     )
@@ -65,14 +95,20 @@ def _build(credential: CredentialQuery, time_limit: bool) -> Select[Any]:
         .where(App.key == bindparam("jimu_app"))
         .subquery("jimu_live")
     )
-    departments = union_all(
+    no_role = cast(null(), String).label("jimu_role")
+    branches: list[Any] = [
         select(
-            literal_column("0").label("jimu_extra"), User.department_id.label("jimu_department")
+            literal_column("0").label("jimu_extra"),
+            User.department_id.label("jimu_department"),
+            no_role,
         ).join_from(User, caller, User.id == user),
-        select(literal_column("1"), UserDepartment.department_id).join_from(
+        select(literal_column("1"), UserDepartment.department_id, no_role).join_from(
             UserDepartment, caller, UserDepartment.user_id == user
         ),
-    ).subquery("jimu_departments")
+    ]
+    if roles:
+        branches.append(_held_roles(caller, user))
+    departments = union_all(*branches).subquery("jimu_departments")
     one = select(literal_column("1").label("jimu_one")).subquery("jimu_one")
     columns: list[Any] = [*caller.c, *live.c, *departments.c]
     if time_limit:
@@ -83,6 +119,31 @@ def _build(credential: CredentialQuery, time_limit: bool) -> Select[Any]:
     )
 
 
+def _held_roles(caller: Any, user: Any) -> Any:
+    """The keys of app ``jimu_app``'s roles `user` holds (engine.auth.permissions.held_roles
+    as SQL): given to them, or to one of their departments or a department above one (a
+    recursive CTE up the tree; UNION stops at a cycle)."""
+    mine = union(
+        select(User.department_id.label("id")).join_from(User, caller, User.id == user),
+        select(UserDepartment.department_id).join_from(
+            UserDepartment, caller, UserDepartment.user_id == user
+        ),
+    ).cte("jimu_mine")
+    above = select(mine.c.id).where(mine.c.id.is_not(None)).cte("jimu_above", recursive=True)
+    above = above.union(
+        select(Department.parent_id)
+        .join(above, Department.id == above.c.id)
+        .where(Department.parent_id.is_not(None))
+    )
+    held = or_(RoleMember.user_id == user, RoleMember.department_id.in_(select(above.c.id)))
+    return (
+        select(literal_column("2"), cast(null(), Integer), Role.key)
+        .join_from(Role, App, (App.id == Role.app_id) & (App.key == bindparam("jimu_app")))
+        .join(RoleMember, RoleMember.role_id == Role.id)
+        .join(caller, held)
+    )
+
+
 def open_read(
     conn: Connection,
     request: Request,
@@ -90,16 +151,20 @@ def open_read(
     form: str,
     limit_seconds: float,
     record: int | None = None,
+    *,
+    guard: bool = False,
 ) -> RecordService:
     """`form` of `app` opened for the request's caller with one statement (see the module):
     401 for a missing or invalid credential, 404 when the caller may not see the form.
-    `limit_seconds` > 0 (PostgreSQL): the statement also sets the transaction's time limit.
-    `record`: a read of that one record, which a flow task may allow (`open_as`)."""
+    `limit_seconds` > 0 (PostgreSQL in a transaction): the statement also sets the
+    transaction's time limit. `record`: a read of that one record, which a flow task may allow
+    (`open_as`). `guard` (a connection of engine.store.read_pool): every later SELECT on `conn`
+    checks that the revision read here is still live (the connection's `LIVE`)."""
     if request.method not in SAFE_METHODS:  # a cookie's unsafe request needs its CSRF check
         raise ValueError("open_read is for safe methods only")
     credential = credential_of(request)
     query = credential.query
-    statement = opening_statement(query, limit_seconds > 0)
+    statement = opening_statement(query, limit_seconds > 0, roles=credential.kind != "admin")
     params = {**query.params, "jimu_app": app}
     if limit_seconds > 0:
         params["jimu_limit"] = postgres_setting(limit_seconds)
@@ -108,10 +173,21 @@ def open_read(
     principal = settle(request, credential, first if first.jimu_found is not None else None)
     request.state.principal = principal  # as current_principal: denials are audited with it
     found = sorted(
-        ((row.jimu_extra, row.jimu_department) for row in rows if row.jimu_extra is not None),
-        key=lambda pair: int(pair[0]),
+        (
+            (int(row.jimu_extra), row.jimu_department)
+            for row in rows
+            if row.jimu_extra is not None and int(row.jimu_extra) < 2
+        ),
+        key=lambda pair: pair[0],
     )
     departments = tuple(dict.fromkeys(d for _, d in found if d is not None))
+    held = (
+        {row.jimu_role for row in rows if row.jimu_role is not None}
+        if credential.kind != "admin"
+        else None
+    )
+    if guard and first.jimu_app_id is not None and first.jimu_revision is not None:
+        conn.info[LIVE] = (first.jimu_app_id, first.jimu_revision)
     return open_as(
         context_for(request, principal.actor()),
         conn,
@@ -122,6 +198,7 @@ def open_read(
         ip=client_ip(request),
         live=(first.jimu_app_id, first.jimu_revision),
         departments=departments if principal.user_id is not None else None,
+        roles=held if principal.user_id is not None else None,
         record=record,
     )
 
@@ -130,15 +207,62 @@ def open_read(
 def reading(
     engine: Engine, request: Request, app: str, form: str, record: int | None = None
 ) -> Iterator[RecordService]:
-    """A read-only transaction under interactive work's time limit with `form` opened for the
-    caller (`open_read`): on PostgreSQL the credential, the limit, the revision and the
-    departments are one statement, and the connection is the request's only one. `record`:
-    a read of that one record (a flow task may allow it beyond the caller's roles)."""
-    with read_only(engine) as conn:
-        seconds = seconds_for(request.app.state.settings, Work.INTERACTIVE)
-        preset = conn.dialect.name == "postgresql"
-        with statement_limit(conn, Work.INTERACTIVE, seconds, transaction_ends=True, preset=preset):
-            yield open_read(conn, request, app, form, seconds if preset else 0, record)
+    """`form` opened for the caller (`open_read`) on one connection, every statement under
+    interactive work's time limit. On SQLite: a read-only transaction (one snapshot, never the
+    write lock). On PostgreSQL: a connection of the autocommit read pool
+    (engine.store.read_pool), no transaction, so the read is its statements alone — the opening
+    statement, then the page —, each checking that the revision read is still live; a
+    statement that finds a newer one raises `StaleRevision` (`read` starts again). `record`: a
+    read of that one record (a flow task may allow it beyond the caller's roles)."""
+    seconds = seconds_for(request.app.state.settings, Work.INTERACTIVE)
+    reads = read_engine(engine, seconds)
+    if reads is None:
+        with (
+            read_only(engine) as conn,
+            statement_limit(conn, Work.INTERACTIVE, seconds, transaction_ends=True),
+        ):
+            yield open_read(conn, request, app, form, 0, record)
+        return
+    # The limit is the connection's own (set when it was made): nothing is sent for it here;
+    # the block maps a statement it stopped to 422 `query_timeout`.
+    with (
+        reads.connect() as conn,
+        statement_limit(conn, Work.INTERACTIVE, seconds, transaction_ends=True, preset=True),
+    ):
+        try:
+            yield open_read(conn, request, app, form, 0, record, guard=True)
+        except DBAPIError as exc:
+            if is_stale(exc):
+                raise StaleRevision(app) from exc
+            raise
+        finally:
+            conn.info.pop(LIVE, None)
 
 
-__all__ = ["open_read", "opening_statement", "reading"]
+def read(
+    engine: Engine,
+    request: Request,
+    app: str,
+    form: str,
+    work: Callable[[RecordService], T],
+    record: int | None = None,
+) -> T:
+    """`work` done with `form` opened for the caller (`reading`). Should the app be published
+    while it runs (PostgreSQL: a statement found a newer live revision than the read opened
+    on), the read starts again from its opening statement, on the new revision; after
+    `ATTEMPTS` such starts, a 409 ``app_republished`` asks the client to try again."""
+    for _ in range(ATTEMPTS):
+        try:
+            with reading(engine, request, app, form, record) as service:
+                return work(service)
+        except StaleRevision:
+            continue
+    raise ServiceError(
+        409,
+        "app_republished",
+        message_zh="应用正在发布新版本，请稍后重试",
+        message_en="The app is being published again and again: try again in a moment",
+    )
+
+
+__all__ = ["ATTEMPTS", "open_read", "opening_statement", "read", "reading"]

@@ -46,10 +46,12 @@ def member_caller(
     *,
     ip: str | None = None,
     departments: tuple[int, ...] | None = None,
+    roles: set[str] | None = None,
 ) -> Caller:
     """`principal` as a caller of `form`: unrestricted for administrators (CURRENT_USER() is
-    still them), their roles' union otherwise. `departments`: the caller's, when already read
-    (engine.api.opening), else one statement reads them."""
+    still them), their roles' union otherwise. `departments` and `roles` (the keys of the
+    app's roles they hold): the caller's, when already read (engine.api.opening), else
+    statements read them."""
     linkage = source_access(principal, loaded.id, loaded.layout.spec)
     write = auditor(principal.user_id, ip)
     if principal.is_admin:
@@ -67,7 +69,7 @@ def member_caller(
             audit=write,
         )
     access = form_access(
-        conn, principal, loaded.id, loaded.layout.spec, form, departments=departments
+        conn, principal, loaded.id, loaded.layout.spec, form, departments=departments, held=roles
     )
     return Caller(
         "member",
@@ -91,12 +93,14 @@ def open_as(
     ip: str | None = None,
     live: tuple[int | None, int | None] | None = None,
     departments: tuple[int, ...] | None = None,
+    roles: set[str] | None = None,
     record: int | None = None,
 ) -> RecordService:
     """The form opened for `principal`: 404 when they may not use the app or view the form (no
     existence leak), 403 when `writes` and their credential is read-only. `live` (the app's
     id and live revision) and `departments` (the caller's): when the caller already read them
-    (engine.api.opening), no statement reads them again. `record`: a read of that one record,
+    (engine.api.opening), no statement reads them again; so with `roles`, the keys of
+    the app's roles they hold. `record`: a read of that one record,
     which a record grant (a flow task) may allow beyond their roles (`open_form`)."""
     if not principal.may_use_app(app):
         raise not_found()
@@ -104,7 +108,9 @@ def open_as(
         raise forbidden()
     loaded = apps.load(conn, app, live)
     layout = loaded.form(form)
-    caller = member_caller(conn, principal, loaded, layout, ip=ip, departments=departments)
+    caller = member_caller(
+        conn, principal, loaded, layout, ip=ip, departments=departments, roles=roles
+    )
     return open_form(ctx, conn, loaded, form, caller, record=record)
 
 

@@ -202,16 +202,18 @@ def form_access(
     form: FormLayout,
     *,
     departments: tuple[int, ...] | None = None,
+    held: set[str] | None = None,
 ) -> FormAccess:
     """The caller's rights on `form` of the app (everything for administrators).
-    `departments`: the caller's (`user_departments`), when already read."""
+    `departments`: the caller's (`user_departments`), and `held`: the keys of the roles they
+    hold (`held_roles`), when already read."""
     if principal.is_admin:
         return FormAccess(principal.user_id, (), everything=True, fingerprint=("admin",))
     if principal.user_id is None:
         return FormAccess(None, ())
     if departments is None:
         departments = user_departments(conn, principal.user_id)
-    keys = held_roles(conn, app_id, principal.user_id, departments)
+    keys = held_roles(conn, app_id, principal.user_id, departments) if held is None else held
     roles = [role for role in spec.roles if role.key in keys]
     return combine(principal.user_id, departments, roles, form, app=spec)
 

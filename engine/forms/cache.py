@@ -71,7 +71,9 @@ class PerDatabase(Generic[V]):
 
     Keyed by the connection pool: every OptionEngine of one engine (the read-only connections)
     shares the root engine's pool, and so its cache, while two databases served by one process
-    (tests, tools) stay apart; a disposed engine gets a new pool and starts empty."""
+    (tests, tools) stay apart; a disposed engine gets a new pool and starts empty. The pool of
+    PostgreSQL's interactive reads (engine.store.read_pool) names the main pool it shares
+    with."""
 
     def __init__(self, size: Callable[[], int]) -> None:
         self._size = size
@@ -81,6 +83,7 @@ class PerDatabase(Generic[V]):
     def of(self, conn: Connection) -> LruCache[V]:
         """The cache of `conn`'s database."""
         pool = conn.engine.pool
+        pool = getattr(pool, "jimu_caches_of", pool)  # a read pool shares its database's
         with self._lock:
             found = self._caches.get(pool)
             if found is None:

@@ -30,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
 MIGRATIONS_DIR = REPO_ROOT / "migrations"
 READ_ONLY = "jimu_read_only"
+CONNECT_ARGS = "_jimu_connect_args"
 _MIGRATION_LOCK = 7406170002
 
 
@@ -42,6 +43,9 @@ def engine_for_url(url: str, **options: Any) -> Engine:
     """An engine for `url`; on SQLite with foreign keys on and ``BEGIN IMMEDIATE`` transactions
     behind the write queue (unless ``JIMU_SQLITE_WRITE_QUEUE=0``)."""
     engine = create_engine(url, **options)
+    # The options' connect_args are nowhere else on the engine: the PostgreSQL read pool
+    # (engine.store.read_pool) connects with them too.
+    engine.__dict__[CONNECT_ARGS] = dict(options.get("connect_args", {}))
     if engine.dialect.name == "sqlite":
         write_queue.install(engine)
         _use_immediate_transactions(engine)

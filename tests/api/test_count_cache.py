@@ -29,6 +29,7 @@ from engine.cli import app as cli
 from engine.core.context import Actor, ExecutionContext
 from engine.forms.count_cache import COUNTS, CountCache, _shape
 from engine.forms.service import open_form, system_caller
+from engine.store.read_pool import read_engines
 from engine.store.session import engine_for_url
 from tests.api.records_client import API
 
@@ -97,11 +98,14 @@ def statements(engine: Engine) -> Iterator[list[str]]:
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(re.sub(r"\s+", " ", statement).strip())
 
-    event.listen(engine, "before_cursor_execute", before)
+    watched = [engine, *read_engines(engine)]  # PostgreSQL's reads have a pool of their own
+    for each in watched:
+        event.listen(each, "before_cursor_execute", before)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", before)
+        for each in watched:
+            event.remove(each, "before_cursor_execute", before)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, context_for
 from engine.api.fast_json import record_answer
-from engine.api.opening import reading
+from engine.api.opening import read
 from engine.api.security import SAFE_METHODS, CurrentUser, client_ip, credential_present
 from engine.auth.callers import open_as
 from engine.auth.permissions import FormAccess
@@ -95,8 +95,12 @@ def list_records(
     if related is not None:
         key, _, record_id = related.partition(":")
         pointing = (key, int(record_id))
-    with reading(engine, request, app, form) as service:
-        page = service.list(
+    page = read(
+        engine,
+        request,
+        app,
+        form,
+        lambda service: service.list(
             filter=filter,
             sort=sort,
             q=q,
@@ -104,7 +108,8 @@ def list_records(
             offset=offset,
             count=count == "exact",
             related=pointing,
-        )
+        ),
+    )
     return record_answer({"items": page.items, "total": page.total})
 
 
@@ -118,8 +123,9 @@ def recycle_bin(
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> Response:
     """Deleted records that can still be restored, most recently deleted first."""
-    with reading(engine, request, app, form) as service:
-        page = service.recycle_bin(limit=limit, offset=offset)
+    page = read(
+        engine, request, app, form, lambda service: service.recycle_bin(limit=limit, offset=offset)
+    )
     return record_answer({"items": page.items, "total": page.total})
 
 
@@ -185,8 +191,7 @@ def get_record(
 ) -> Response:
     """One live record (404 when missing or deleted). Without a role that reaches it, an open,
     cc or done flow task on it lets its holder read it with the node's field access."""
-    with reading(engine, request, app, form, record_id) as service:
-        found = service.get(record_id)
+    found = read(engine, request, app, form, lambda service: service.get(record_id), record_id)
     return record_answer(found)
 
 
@@ -246,16 +251,14 @@ def record_history(
     request: Request,
 ) -> Response:
     """Every change of a record, oldest first, with its field-level diff."""
-    with reading(engine, request, app, form) as service:
-        entries = service.history(record_id)
+    entries = read(engine, request, app, form, lambda service: service.history(record_id))
     return record_answer(entries)
 
 
 @router.get("/permissions/me", dependencies=AUTHENTICATED)
 def my_permissions(app: str, form: str, engine: DbEngine, request: Request) -> dict[str, Any]:
     """What I may do with this form: actions, row scope per action, and field access."""
-    with reading(engine, request, app, form) as service:
-        opened = service
+    opened = read(engine, request, app, form, lambda service: service)
     if not isinstance(opened.access, FormAccess):  # administrators: unrestricted
         return {"roles": [], "admin": True, "actions": list(ACTIONS), "scopes": {}, "fields": {}}
     return opened.access.summary()
