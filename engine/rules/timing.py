@@ -551,7 +551,7 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
             else:
                 if record is None:
                     app = forms_apps.load(conn, event.app)
-                    record = runtime.read_record(conn, app, event.form, event.record_id) or {}
+                    record = runtime.read_record(conn, app, event.form, event.record_id, ctx) or {}
                 value = record.get(setting.field)
             replan_record(
                 conn,
@@ -749,7 +749,7 @@ def run_date(job: RunningJob, conn: Connection) -> None:
             conn, app, rule_key, rule.spec.mode, event, "rule_disabled", ctx.now, job_id=job.id
         )
         return
-    record = runtime.read_record(conn, app, rule.spec.form or "", record_id)
+    record = runtime.read_record(conn, app, rule.spec.form or "", record_id, ctx)
     if record is None:
         return  # deleted since: nothing to remind of
     if setting.moment(record.get(setting.field), ctx.zone) != moment:

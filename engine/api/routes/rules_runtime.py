@@ -1,10 +1,10 @@
 """Automation rules at run time over HTTP (issue 14, DESIGN §9/§12): each rule's state and last
 run, switching a rule on or off without a publish, the run log, retrying a failed run, a
-test run against a record, and pressing a rule's button on a record (`fire`).
+test run against a record. Pressing a rule's button (`fire`) is `engine.api.routes.rule_buttons`.
 
 A thin router over `engine.rules.runtime`. Builders only — administrators and members holding
 a builder role of the app (`engine.auth.builders.may_build`): other members get 403, people
-outside the app 404 — except `fire`, which anyone who may see the record may press. An unknown
+outside the app 404. An unknown
 rule is 404; bad input is a field-level 422 (400 for malformed parameters).
 """
 
@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, context_for
-from engine.api.routes.records import open_form
 from engine.api.security import CurrentUser
 from engine.apps.pipeline import load_revision
 from engine.auth.builders import may_build
@@ -30,7 +29,6 @@ from engine.forms import apps as forms_apps
 from engine.forms.apps import LoadedApp
 from engine.forms.compile import structural_issues
 from engine.rules import runtime
-from engine.rules.kinds import RuleEvent
 from engine.rules.models import RUN_STATES, RuleRun
 from engine.rules.spec import RuleSpec
 from engine.rules.spec import check as check_rules
@@ -48,14 +46,6 @@ class EnabledBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool
-
-
-class FireBody(BaseModel):
-    """Press a rule's button on a record."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    record_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class TestBody(BaseModel):
@@ -255,55 +245,6 @@ def test_rule(
         finally:
             transaction.rollback()
     return result
-
-
-@router.post("/{app}/rules/{rule}/fire")
-def fire_rule(
-    app: str,
-    rule: str,
-    body: FireBody,
-    engine: DbEngine,
-    principal: CurrentUser,
-    request: Request,
-) -> dict[str, Any]:
-    """Press the button of a `button` rule on record `record_id` (the record page's button):
-    the rule runs (sync: in this request, its refusal a 422) or is queued (async). Anyone who
-    may see the record and write (not a read-only token); 404 for an unknown rule or a record
-    the caller cannot see, 422 `not_a_button` for a rule with another trigger. `{runs}`: the
-    ids of the runs logged (empty when the condition is false or the rule is switched off)."""
-    ctx = context_for(request, principal.actor())
-    with engine.begin() as conn:
-        if not principal.may_use_app(app):
-            raise not_found()
-        loaded = forms_apps.load(conn, app)
-        found = _live_rule(loaded, rule)
-        if found.spec.on.type != "button" or found.spec.form is None:
-            raise ServiceError(
-                422,
-                "not_a_button",
-                [
-                    Issue(
-                        "rule",
-                        "not_a_button",
-                        f"规则 {rule} 不是按钮触发的规则",
-                        f"Rule {rule} is not triggered by a button",
-                    )
-                ],
-            )
-        open_form(conn, app, found.spec.form, principal, request).get(body.record_id)
-        event = RuleEvent(
-            kind="button",
-            app=app,
-            form=found.spec.form,
-            record_id=body.record_id,
-            actor=principal.user_id,
-            channel=ctx.channel,
-            depth=0,
-            at=ctx.now,
-            data={"user": principal.user_id},
-        )
-        runs = runtime.fire(conn, ctx, app, rule, event, [body.record_id])
-    return {"runs": runs}
 
 
 __all__ = ["router"]
