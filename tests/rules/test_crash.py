@@ -40,6 +40,7 @@ API = "/api/v1"
 ORDERS = 5000
 BATCH = 250  # orders per batch request (one transaction each)
 KILL_AT = 1000  # ledger records written before the SIGKILL
+UNFINISHED_AT_KILL = 50  # rule jobs not yet done at the SIGKILL (at least)
 RUNS: Any = RuleRun.__table__
 
 APP: dict[str, Any] = {
@@ -202,16 +203,19 @@ class Tables:
         )
 
 
-def _progress(engine: Engine, tables: Tables) -> tuple[int, int]:
-    """(ledger records, rule jobs claimed right now), read without the write lock."""
+def _progress(engine: Engine, tables: Tables) -> tuple[int, int, int]:
+    """(ledger records, rule jobs claimed right now, rule jobs not done), read without the
+    write lock."""
     with engine.execution_options(jimu_read_only=True).connect() as conn:
         booked = conn.execute(select(func.count()).select_from(tables.ledger)).scalar_one()
-        running = conn.execute(
-            select(func.count())
-            .select_from(JOBS)
-            .where(JOBS.c.kind == JOB_KIND, JOBS.c.state == "running")
-        ).scalar_one()
-    return int(booked), int(running)
+        states = dict(
+            conn.execute(
+                select(JOBS.c.state, func.count())
+                .where(JOBS.c.kind == JOB_KIND, JOBS.c.state != "done")
+                .group_by(JOBS.c.state)
+            ).all()
+        )
+    return int(booked), int(states.get("running", 0)), sum(int(n) for n in states.values())
 
 
 def _sent(engine: Engine, tables: Tables) -> list[int]:
@@ -220,9 +224,15 @@ def _sent(engine: Engine, tables: Tables) -> list[int]:
         return [int(n) for n in conn.execute(select(tables.order.c[tables.order_n])).scalars()]
 
 
-def _send(server: Server, numbers: list[int], kill: Callable[[], bool] | None = None) -> bool:
-    """Create an order for each of `numbers` in batches; with `kill`, call it after each batch
-    until it has killed the server (True) or every order is sent (False)."""
+def _send(
+    server: Server,
+    numbers: list[int],
+    kill: Callable[[], bool] | None = None,
+    sent: list[int] | None = None,
+) -> bool:
+    """Create an order for each of `numbers` in batches (counted in `sent[0]`); with `kill`,
+    call it after each batch until it has killed the server (True) or every order is sent
+    (False)."""
     with server.client() as client:
         for start in range(0, len(numbers), BATCH):
             chunk = numbers[start : start + BATCH]
@@ -230,6 +240,8 @@ def _send(server: Server, numbers: list[int], kill: Callable[[], bool] | None = 
             answer = client.post("/apps/crash/forms/order/records/batch", json=body)
             assert answer.status_code == 200, answer.text
             assert all(row["ok"] for row in answer.json()["results"])
+            if sent is not None:
+                sent[0] += len(chunk)
             if kill is not None and kill():
                 return True
     return False
@@ -252,19 +264,27 @@ def test_sigkill_in_the_middle_of_5000_async_rule_runs_books_each_order_exactly_
         tables = Tables.of(engine)
 
         def kill_mid_way() -> bool:
-            """Kill once the worker has booked KILL_AT orders and holds claimed jobs."""
-            booked, running = _progress(engine, tables)
-            if booked < KILL_AT or not running:
-                return False
-            server.kill()
-            return True
+            """Kill once the worker has booked KILL_AT orders and holds claimed jobs with
+            plenty left to run (watching for half a second after a batch: a worker that keeps
+            up with the batches claims the next ones within its quick poll)."""
+            deadline = time.monotonic() + 0.5
+            while True:
+                booked, running, unfinished = _progress(engine, tables)
+                if booked >= KILL_AT and running and unfinished >= UNFINISHED_AT_KILL:
+                    server.kill()
+                    return True
+                if booked >= KILL_AT and unfinished == 0 and sent[0] == ORDERS:
+                    raise AssertionError("the worker ran every job before it could be killed")
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.01)
 
-        killed = _send(server, list(range(ORDERS)), kill_mid_way)
+        sent = [0]
+        killed = _send(server, list(range(ORDERS)), kill_mid_way, sent)
         while not killed:  # every order sent before the worker got that far: wait for it
             assert server.alive(), server.log.read_text(errors="replace")
             killed = kill_mid_way()
-            time.sleep(0.02)
-        booked_at_kill, _ = _progress(engine, tables)
+        booked_at_kill, _, _ = _progress(engine, tables)
         with engine.connect() as conn:
             unfinished = dict(
                 conn.execute(
