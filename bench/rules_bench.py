@@ -19,13 +19,14 @@ at (`update_records` with target `{"relation": "board"}`). A producer thread sav
 `--rate` per second (each its own transaction, paced against the clock; a save that falls
 behind is sent at once) for `--seconds`; a job worker runs **in the same process** (a thread:
 `engine.jobs.Worker.run`, as `jimu serve` runs it, with the default poll interval unless
-`--poll` is given). Latency is event → effect: the producer notes the clock right after its
+`--poll` is given; `--workers N` runs N such threads, as `jimu worker --threads N` does on
+PostgreSQL). Latency is event → effect: the producer notes the clock right after its
 save commits, the worker right after the job's transaction (the action's write and the run's
 log) commits. Reported: offered and delivered rate, throughput while draining, p50/p99/max
 latency (target p99 < 1 s).
 
 Usage: ``python bench/rules_bench.py [--db sqlite|postgresql|both] [--saves 300]
-[--rate 200] [--seconds 10] [--poll SECONDS]``
+[--rate 200] [--seconds 10] [--poll SECONDS] [--workers 1]``
 """
 
 from __future__ import annotations
@@ -217,22 +218,35 @@ class TimedWorker(Worker):
 
 
 def async_delivery(
-    engine: Engine, boards: list[int], rate: float, seconds: float, poll: float | None
+    engine: Engine,
+    boards: list[int],
+    rate: float,
+    seconds: float,
+    poll: float | None,
+    workers: int = 1,
 ) -> dict[str, float]:
-    """Save pings at `rate`/s for `seconds` while an in-process worker runs their rule."""
+    """Save pings at `rate`/s for `seconds` while `workers` in-process workers run their
+    rule."""
     clocks = Delivery()
     kinds: Registry[JobKind] = Registry("job kind")
     kinds.register(JOB_KIND, JOB_KINDS[JOB_KIND])
     settings = Settings(timezone=TIMEZONE)
     if poll is not None:
         settings = settings.model_copy(update={"job_poll_seconds": poll})
-    worker = TimedWorker(engine, settings, kinds=kinds, clocks=clocks)
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,), name="bench-worker")
+    threads = [
+        threading.Thread(
+            target=TimedWorker(engine, settings, kinds=kinds, clocks=clocks, name=f"bench-{i}").run,
+            args=(stop,),
+            name=f"bench-worker-{i}",
+        )
+        for i in range(workers)
+    ]
     total = int(rate * seconds)
     late = 0
 
-    thread.start()
+    for thread in threads:
+        thread.start()
     started = time.monotonic()
     for i in range(total):
         due = started + i / rate
@@ -251,7 +265,8 @@ def async_delivery(
         time.sleep(0.05)
     drained = time.monotonic() - started
     stop.set()
-    thread.join()
+    for thread in threads:
+        thread.join()
     with engine.connect() as conn:
         runs = conn.execute(
             select(RUNS.c.job_id, RUNS.c.record_id, RUNS.c.state).where(
@@ -278,6 +293,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200, help="events per second in (b)")
     parser.add_argument("--seconds", type=float, default=10, help="how long (b) produces")
     parser.add_argument("--poll", type=float, default=None, help="the worker's idle poll (s)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="job workers (threads of this process) in (b)"
+    )
     args = parser.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name, url in each_database(args.db, "rules_bench.db"):
@@ -290,9 +308,12 @@ def main() -> None:
                 f"{sync['hand_ms']:.2f} ms ({sync['hand_cpu_ms']:.2f} ms CPU); ratio "
                 f"{sync['ratio']:.2f}, in CPU time {sync['cpu_ratio']:.2f} (target ≤ 1.2)"
             )
-            delivery = async_delivery(engine, boards, args.rate, args.seconds, args.poll)
+            delivery = async_delivery(
+                engine, boards, args.rate, args.seconds, args.poll, args.workers
+            )
             print(
-                f"[{name}] (b) async update-record: {delivery['events']:.0f} events offered at "
+                f"[{name}] (b) async update-record, {args.workers} worker(s): "
+                f"{delivery['events']:.0f} events offered at "
                 f"{delivery['offered']:.0f}/s ({delivery['late']:.0f} saves late), delivered "
                 f"{delivery['throughput']:.0f}/s; event→effect p50 {delivery['p50_ms']:.0f} ms, "
                 f"p99 {delivery['p99_ms']:.0f} ms, max {delivery['max_ms']:.0f} ms "

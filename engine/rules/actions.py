@@ -272,12 +272,16 @@ def update(step: ActionStep, form: str, ids: list[int], values: dict[str, Any]) 
     """Write `values` into each record of `ids` (at the version it has now)."""
     service = open_form(step.ctx, step.conn, step.app, form)
     table = service.form.table
-    versions = select(table.c._version).where(
-        table.c._id == bindparam("b_id"), table.c._deleted_at.is_(None)
+    # Its version alone (the writer reads the record whole), the row locked until the run
+    # commits: two runs changing one record at once (job workers on PostgreSQL) take turns
+    # instead of one failing with stale_version; SQLite's writers take turns already.
+    versions = (
+        select(table.c._version)
+        .where(table.c._id == bindparam("b_id"), table.c._deleted_at.is_(None))
+        .with_for_update()
     )
     done = []
     for record_id in ids:
-        # the system reads every record: its version alone (the writer reads it whole)
         version = step.conn.execute(versions, {"b_id": record_id}).scalar_one_or_none()
         if version is None:  # gone meanwhile: nothing to change
             continue

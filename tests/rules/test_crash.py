@@ -1,11 +1,14 @@
-"""Async rules under a crash (issue 14, "Tests that must exist"): a real `jimu serve` (one
-process, which also runs the job worker) with an async rule that books one `ledger` record per
-created `order`, 5,000 orders sent through the batch API, the server killed with SIGKILL while
-the rule's jobs are mid-way, restarted, and then every order has exactly one ledger record and
-exactly one run, logged once as succeeded — on SQLite and on PostgreSQL.
+"""Async rules under a crash (issue 14, "Tests that must exist") and under concurrency, on
+SQLite and on PostgreSQL.
 
-The action is a plain `create_record` (not an upsert, which would hide a second run), so a run
-done twice would show as a second ledger record; the ledger records point at their order."""
+The crash: a real `jimu serve` (one process, which also runs the job worker) with an async rule
+that books one `ledger` record per created `order`, 5,000 orders sent through the batch API,
+the server killed with SIGKILL while the rule's jobs are mid-way, restarted, and then every
+order has exactly one ledger record and exactly one run, logged once as succeeded. The action
+is a plain `create_record` (not an upsert, which would hide a second run), so a run done twice
+would show as a second ledger record; the ledger records point at their order.
+
+Concurrency: two job workers whose runs update one record all succeed."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -28,11 +32,16 @@ import pytest
 from sqlalchemy import Table, func, select, text
 from sqlalchemy.engine import Engine
 
+from engine.core.registry import Registry
 from engine.forms import apps
+from engine.forms.service import open_form
+from engine.jobs import JOB_KINDS, JobKind, Worker
 from engine.jobs.queue import JOBS
 from engine.rules.models import RuleRun
 from engine.rules.runtime import JOB_KIND
+from engine.settings import Settings
 from engine.store.session import engine_for_url
+from tests.rules.fixtures import rule, set_up
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "rule-crash-admin-token"
@@ -42,6 +51,7 @@ BATCH = 250  # orders per batch request (one transaction each)
 KILL_AT = 1000  # ledger records written before the SIGKILL
 UNFINISHED_AT_KILL = 50  # rule jobs not yet done at the SIGKILL (at least)
 RUNS: Any = RuleRun.__table__
+DEALS = 100  # runs of two workers changing one record
 
 APP: dict[str, Any] = {
     "format": "jimu.app/1",
@@ -346,3 +356,40 @@ def test_sigkill_in_the_middle_of_5000_async_rule_runs_books_each_order_exactly_
         if server.alive():
             server.kill()
         engine.dispose()
+
+
+def test_runs_of_two_workers_changing_one_record_take_turns(store_engine: Engine) -> None:
+    """Two job workers (threads; on PostgreSQL they run at once) each running async runs that
+    update the same customer: every run succeeds — the target's row is locked while a run
+    changes it — instead of half of them failing with stale_version."""
+    touch = rule(
+        "touch",
+        {"type": "record_created"},
+        [
+            {
+                "type": "update_records",
+                "target": {"relation": "customer"},
+                "values": {"touched": "bounce"},
+            }
+        ],
+    )
+    rules = set_up(store_engine, touch)
+    customer = rules.create("customer", name="ACME")
+    with store_engine.begin() as conn:
+        deals = [{"name": f"单 {i}", "customer": customer, "bounce": i} for i in range(DEALS)]
+        open_form(rules.ctx(), conn, "sales", "deal").create_many(deals)
+    kinds: Registry[JobKind] = Registry("job kind")
+    kinds.register(JOB_KIND, JOB_KINDS[JOB_KIND])
+    settings = Settings(timezone="Asia/Shanghai")
+    workers = [Worker(store_engine, settings, kinds=kinds, name=f"w{i}", batch=5) for i in (1, 2)]
+    threads = [threading.Thread(target=worker.drain) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    runs = rules.runs("touch")
+    assert len(runs) == DEALS
+    assert {(run.state, run.error) for run in runs} == {("succeeded", None)}
+    updates = [e for e in rules.history("customer", customer) if e["event"] == "update"]
+    assert len(updates) == DEALS  # each run's write applied, none lost
+    assert {run.record_id for run in runs} == {r["_id"] for r in rules.records("deal")}
