@@ -16,7 +16,8 @@ One pass (`Worker.run_once`):
 4. A failure commits `last_error` and either a new `run_at` (exponential backoff) or, after
    the kind's `max_attempts`, state dead. `PermanentJobError` goes to dead at once.
 
-`run(stop)` loops passes until `stop` is set, waiting `JIMU_JOB_POLL_SECONDS` while idle, keeps
+`run(stop)` loops passes until `stop` is set, waiting while idle (`QUICK_POLL` after a pass that
+ran jobs, doubling each idle pass up to `JIMU_JOB_POLL_SECONDS`: `idle_wait`), keeps
 the cron schedules' next jobs queued, and with `singleton` set works only while it holds the
 named lease row in `job_leases` (renewed every third of a lease): that is how exactly one
 worker runs inside `jimu serve` however many serve processes share the database.
@@ -49,6 +50,7 @@ logger = logging.getLogger("jimu.jobs")
 
 LEASES: Table = JobLease.__table__  # type: ignore[assignment]
 SERVE_LEASE = "serve-worker"
+QUICK_POLL = 0.02  # seconds: the first idle wait after a pass that ran jobs (see idle_wait)
 MAX_ERROR = 2000
 
 
@@ -103,6 +105,7 @@ class Worker:
         self._stop = stop or threading.Event()
         logger.info("job worker %s started", self.name)
         try:
+            wait: float | None = None  # None: the last pass ran jobs
             while not self._stop.is_set():
                 ran = 0
                 try:
@@ -111,11 +114,25 @@ class Worker:
                         ran = self.run_once()
                 except Exception:  # the database went away, a bug: log, wait, try again
                     logger.exception("job worker %s: pass failed", self.name)
-                if not ran:
-                    self._stop.wait(self.settings.job_poll_seconds)
+                if ran:
+                    wait = None
+                else:
+                    wait = self.idle_wait(wait)
+                    self._stop.wait(wait)
         finally:
             self._resign()
             logger.info("job worker %s stopped", self.name)
+
+    def idle_wait(self, last: float | None) -> float:
+        """How long to wait before the next poll that finds nothing due, after waiting `last`
+        seconds before this one (None: the last pass ran jobs). A worker that just ran jobs
+        polls again after `QUICK_POLL` seconds, then twice as long each time it finds
+        nothing, up to `JIMU_JOB_POLL_SECONDS`: jobs queued while it is busy or just idle wait
+        for it briefly, an idle one polls rarely."""
+        poll = self.settings.job_poll_seconds
+        if last is None:
+            return min(QUICK_POLL, poll)
+        return min(last * 2, poll)
 
     def drain(self, passes: int = 1000) -> int:
         """Run passes until nothing is due (tests, benchmarks); how many jobs were run."""

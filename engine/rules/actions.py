@@ -23,6 +23,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import bindparam, select
+
 from engine.core.errors import ServiceError, invalid
 from engine.core.issues import Issue
 from engine.forms.field_types.links import RelationField
@@ -269,14 +271,20 @@ class UpdateRecords(ActionType):
 def update(step: ActionStep, form: str, ids: list[int], values: dict[str, Any]) -> list[int]:
     """Write `values` into each record of `ids` (at the version it has now)."""
     service = open_form(step.ctx, step.conn, step.app, form)
+    table = service.form.table
+    # Its version alone (the writer reads the record whole), the row locked until the run
+    # commits: two runs changing one record at once (job workers on PostgreSQL) take turns
+    # instead of one failing with stale_version; SQLite's writers take turns already.
+    versions = (
+        select(table.c._version)
+        .where(table.c._id == bindparam("b_id"), table.c._deleted_at.is_(None))
+        .with_for_update()
+    )
     done = []
     for record_id in ids:
-        try:
-            version = service.get(record_id)["_version"]
-        except ServiceError as exc:
-            if exc.status == 404:  # gone meanwhile: nothing to change
-                continue
-            raise
+        version = step.conn.execute(versions, {"b_id": record_id}).scalar_one_or_none()
+        if version is None:  # gone meanwhile: nothing to change
+            continue
         service.writer().update(
             step.conn, record_id, {**values, "_version": version}, step.ctx.actor
         )

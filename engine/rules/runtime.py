@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from engine.core.context import Actor, ExecutionContext
@@ -67,6 +67,14 @@ MAX_DEPTH = 5
 MAX_ERROR = 2000
 FLOW_KINDS = frozenset({"flow_started", "flow_node_entered", "flow_task_done", "flow_finished"})
 RUNS: Any = RuleRun.__table__
+SWITCHES: Any = RuleSwitch.__table__
+# Built once (Core, parameters per execution): a save or a job that runs a rule compiles none.
+_SWITCHES = select(SWITCHES.c.rule_key, SWITCHES.c.enabled).where(
+    SWITCHES.c.app_id == bindparam("b_app")
+)
+_INSERT_RUN = RUNS.insert().returning(RUNS.c.id)
+_RUN = select(RUNS).where(RUNS.c.id == bindparam("b_run"))
+_UPDATE_RUN = RUNS.update().where(RUNS.c.id == bindparam("b_run"))
 
 
 @dataclass(frozen=True)
@@ -140,9 +148,7 @@ def live_rules(app: LoadedApp) -> LiveRules:
 
 def switches(conn: Connection, app_id: int) -> dict[str, bool]:
     """Rules switched on or off without a publish, by key."""
-    rows = conn.execute(
-        select(RuleSwitch.rule_key, RuleSwitch.enabled).where(RuleSwitch.app_id == app_id)
-    ).all()
+    rows = conn.execute(_SWITCHES, {"b_app": app_id}).all()
     return {row.rule_key: bool(row.enabled) for row in rows}
 
 
@@ -404,7 +410,7 @@ def refused(rule: LiveRule, failed: RunFailed, path: str) -> ServiceError:
 
 
 def _insert_run(conn: Connection, values: dict[str, Any]) -> int:
-    return int(conn.execute(insert(RuleRun).returning(RuleRun.id), values).scalar_one())
+    return int(conn.execute(_INSERT_RUN, values).scalar_one())
 
 
 def _run_row(
@@ -487,7 +493,7 @@ def queue(
     snapshot = {"record": dict(record) if record is not None else None, "old": old}
     run_id = _insert_run(conn, _run_row(app, rule, event, "queued", now, snapshot=snapshot))
     job_id = enqueue(conn, JOB_KIND, {"run": run_id})
-    conn.execute(update(RuleRun).where(RuleRun.id == run_id).values(job_id=job_id))
+    conn.execute(_UPDATE_RUN, {"b_run": run_id, "job_id": job_id})
     return run_id
 
 
@@ -502,6 +508,20 @@ def rule_event(app: LoadedApp, event: RecordChanged) -> RuleEvent:
         data["flow"] = form.spec.flow if form is not None else None
         return dataclasses.replace(RuleEvent.of(event, data), changes={})
     return RuleEvent.of(event)
+
+
+def app_of(conn: Connection, key: str, layout: AppLayout) -> LoadedApp:
+    """The loaded app whose live revision `layout` belongs to, kept on the layout once loaded
+    (a save that fires rules sends no statement for it); if a publish made another revision
+    live meanwhile, that one, loaded afresh."""
+    kept: dict[str, LoadedApp] = on_layout(layout, "rules:app", dict)
+    found = kept.get("app")
+    if found is not None:
+        return found
+    app = forms_apps.load(conn, key)
+    if app.layout is layout:
+        kept["app"] = app
+    return app
 
 
 def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordChanged]) -> None:
@@ -528,7 +548,7 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
         if not candidates:
             continue
         if app is None:
-            app = forms_apps.load(conn, first.app)
+            app = app_of(conn, first.app, layout)
         if switched is None:
             switched = switches(conn, app.id)
         fired = rule_event(app, event)
@@ -555,13 +575,13 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
 
 
 def _finish(conn: Connection, run_id: int, **values: Any) -> None:
-    conn.execute(update(RuleRun).where(RuleRun.id == run_id).values(**values))
+    conn.execute(_UPDATE_RUN, {"b_run": run_id, **values})
 
 
 def execute_run(conn: Connection, ctx: ExecutionContext, run_id: int) -> str:
     """Run a queued run from its snapshot on the live rule, in `conn`'s transaction; its new
     state (`succeeded`, `failed`, `skipped`; an already finished run is left alone)."""
-    row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).first()
+    row = conn.execute(_RUN, {"b_run": run_id}).first()
     if row is None or row.state != "queued":
         return row.state if row is not None else "missing"
     event = RuleEvent.from_json(row.event)

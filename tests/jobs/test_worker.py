@@ -4,6 +4,7 @@ dedupe keys, lease takeover without a second effect, missed cron moments, the se
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -27,7 +28,7 @@ from engine.jobs import (
     moment_key,
 )
 from engine.jobs.queue import JOBS
-from engine.jobs.worker import LEASES
+from engine.jobs.worker import LEASES, QUICK_POLL
 from engine.settings import Settings
 from tests.jobs.conftest import Clock
 from tests.jobs.handlers import EFFECTS
@@ -317,3 +318,41 @@ def test_the_orphan_sweep_is_a_daily_job(
         job_id = enqueue(conn, "files.sweep", {})
     Worker(jobs_engine, settings, clock=clock).run_once()
     assert job(jobs_engine, job_id)["state"] == "done"
+
+
+class _Waits(threading.Event):
+    """A stop event that notes every idle wait of `Worker.run` instead of sleeping: at the
+    `enqueue_at`-th wait it queues a job, at the `stop_at`-th it stops the worker."""
+
+    def __init__(self, engine: Engine, enqueue_at: int, stop_at: int) -> None:
+        super().__init__()
+        self.engine, self.enqueue_at, self.stop_at = engine, enqueue_at, stop_at
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        assert timeout is not None
+        self.waits.append(timeout)
+        if len(self.waits) == self.enqueue_at:
+            with self.engine.begin() as conn:
+                enqueue(conn, "test.effect", {"note": "while idle"})
+        if len(self.waits) == self.stop_at:
+            self.set()
+        return self.is_set()
+
+
+def test_a_worker_that_ran_jobs_polls_again_soon_and_backs_off_while_idle(
+    jobs_engine: Engine, settings: Settings
+) -> None:
+    quick = QUICK_POLL
+    idle = settings.model_copy(update={"job_poll_seconds": quick * 8})
+    with jobs_engine.begin() as conn:
+        enqueue(conn, "test.effect", {"note": "first"})
+    stop = _Waits(jobs_engine, enqueue_at=5, stop_at=7)
+    Worker(jobs_engine, idle).run(stop)
+    # the first job ran on the first pass; idle passes wait twice as long each time, up to
+    # JIMU_JOB_POLL_SECONDS; the job queued during the 5th wait ran on the next pass, after
+    # which the worker polled soon again
+    assert stop.waits == [quick, quick * 2, quick * 4, quick * 8, quick * 8, quick, quick * 2]
+    assert [note for _, note in effects(jobs_engine)] == ["first", "while idle"]
+    slow = Worker(jobs_engine, settings.model_copy(update={"job_poll_seconds": quick / 2}))
+    assert slow.idle_wait(None) == slow.idle_wait(quick / 2) == quick / 2
