@@ -782,29 +782,6 @@ def assign_owners(
         record["owner"] = owner
 
 
-LEVEL_BANDS = ((Decimal(1_000_000), "A"), (Decimal(200_000), "B"))
-"""The pack's rule 按已签合同额计算客户等级: A from 1,000,000 signed, B from 200,000, else C."""
-
-
-def signed_totals(
-    customer_records: list[Record], contract_records: list[Record], totals: list[Decimal]
-) -> None:
-    """Each customer's 已签合同额 (its contracts with a signing date that are not terminated)
-    and, for customers with signed contracts, the level the pack's rules would give it —
-    what the rules keep up to date once the app runs (a pack load fires no rule)."""
-    signed: dict[int, Decimal] = {}
-    for contract, total in zip(contract_records, totals, strict=True):
-        if contract.get("signed_date") and contract["status"] != "terminated":
-            customer = int(contract["customer"])
-            signed[customer] = signed.get(customer, Decimal(0)) + total
-    for record in customer_records:
-        amount = signed.get(int(record["_id"]))
-        if amount is None:
-            continue
-        record["signed_amount"] = money(amount)
-        record["level"] = next((level for floor, level in LEVEL_BANDS if amount >= floor), "C")
-
-
 PROJECT_DAYS = 90
 """A project is planned to be delivered this many days after its deal is signed."""
 
@@ -861,7 +838,6 @@ def generate() -> dict[str, list[Record]]:
         contract_records,
         payment_records,
     )
-    signed_totals(customer_records, contract_records, totals)
     return {
         "customer": customer_records,
         "contact": contact_records,
