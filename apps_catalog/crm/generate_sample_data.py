@@ -782,6 +782,43 @@ def assign_owners(
         record["owner"] = owner
 
 
+PROJECT_DAYS = 90
+"""A project is planned to be delivered this many days after its deal is signed."""
+
+
+def projects(opportunity_records: list[Record]) -> list[Record]:
+    """A project per won deal, as the pack's rule 商机签约生成项目 creates them: its name,
+    customer and amount, the deal's owner as manager and owner, delivery planned 90 days after
+    signing, and its status and progress as of the snapshot's "today" (no random draws, so the
+    other forms' records stay as they were before projects existed)."""
+    records: list[Record] = []
+    for deal in opportunity_records:
+        if deal["stage"] != "won":
+            continue
+        signed = dt.date.fromisoformat(deal["expected_close"])
+        due = min(LAST_DAY, signed + dt.timedelta(days=PROJECT_DAYS))
+        record: Record = {
+            "_id": len(records) + 1,
+            "name": deal["title"],
+            "customer": deal["customer"],
+            "manager": deal["owner"],
+            "due_date": due.isoformat(),
+        }
+        if "amount" in deal:
+            record["amount"] = deal["amount"]
+        if due <= TODAY:
+            status, progress = "delivered", Decimal(1)
+        elif signed >= TODAY:
+            status, progress = "not_started", Decimal(0)
+        else:
+            done = Decimal((TODAY - signed).days) / Decimal((due - signed).days)
+            progress = (done * 20).to_integral_value(rounding="ROUND_FLOOR") / 20
+            status = "paused" if record["_id"] % 5 == 0 else "in_progress"
+        record.update(status=status, progress=money(progress), _owner=deal["_owner"])
+        records.append(record)
+    return records
+
+
 def generate() -> dict[str, list[Record]]:
     """Every form's sample records, in the app's form order."""
     gen = Generator()
@@ -809,6 +846,7 @@ def generate() -> dict[str, list[Record]]:
         "followup": followup_records,
         "contract": contract_records,
         "payment": payment_records,
+        "project": projects(opportunity_records),
     }
 
 

@@ -100,6 +100,7 @@ def test_csv_shows_values_as_people_read_them(crm: TestClient) -> None:
         "赢率",
         "加权金额",
         "负责人",
+        "最近跟进",  # kept by the pack's follow-up rules
     ]
     first = crm.get(url("opportunity", f"/{rows[0]['记录ID']}")).json()
     row = rows[0]

@@ -120,7 +120,7 @@ def test_app_json_is_a_valid_definition(app: dict[str, Any]) -> None:
     spec = validate_app(app)
     assert (spec.key, spec.version, spec.format) == ("crm", "1.0.0", "jimu.app/1")
     assert [form.key for form in spec.forms] == [
-        "customer", "contact", "lead", "opportunity", "followup", "contract", "payment",
+        "customer", "contact", "lead", "opportunity", "followup", "contract", "payment", "project",
     ]  # fmt: skip
 
 
@@ -143,8 +143,8 @@ def test_every_form_has_a_title_field_and_the_menu_lists_every_form(app: dict[st
     for form in app["forms"]:
         assert form.get("title_field") in fields_by_key(form), form["key"]
     assert [entry["form"] for entry in app["menu"]] == [form["key"] for form in app["forms"]]
-    for part in ("rules", "reports"):
-        assert app.get(part, []) == []
+    assert app.get("reports", []) == []
+    assert len(app["rules"]) == 8  # test_crm_rules
     assert [flow["key"] for flow in app["flows"]] == ["contract_approval"]  # test_crm_contract_flow
 
 
@@ -178,8 +178,8 @@ def test_customer_fields(app: dict[str, Any]) -> None:
     expected = {
         "name": "text", "industry": "select", "level": "select", "source": "select",
         "phone": "phone", "email": "email", "owner": "user", "region": "address",
-        "tags": "multiselect", "annual_purchase": "number", "note": "textarea",
-        "created": "created_at",
+        "tags": "multiselect", "annual_purchase": "number", "signed_amount": "money",
+        "note": "textarea", "created": "created_at",
     }  # fmt: skip
     assert {key: field["type"] for key, field in fields.items()} == expected
     assert form["title_field"] == "name"
@@ -217,6 +217,7 @@ def test_relations_and_lookups(app: dict[str, Any]) -> None:
         ("contract", "customer"): ("customer", True),
         ("contract", "opportunity"): ("opportunity", False),
         ("payment", "contract"): ("contract", True),
+        ("project", "customer"): ("customer", True),
     }
     for form in ("contact", "opportunity"):
         lookup = fields_by_key(forms[form])["customer_level"]
@@ -501,6 +502,25 @@ def test_payments_never_exceed_their_contract(sample: dict[str, list[dict[str, A
     for contract_id, amount in paid.items():
         total = sum(row["qty"] * Decimal(row["price"]) for row in contracts[contract_id]["items"])
         assert amount <= total, contract_id
+
+
+def test_sample_projects_are_what_the_rule_would_give(
+    sample: dict[str, list[dict[str, Any]]],
+) -> None:
+    """A project per won deal, as 商机签约生成项目 makes them (a pack load fires no rule); the
+    customers' 已签合同额 is left to the rules (blank until a contract of theirs changes), so
+    the sample levels stay as they were."""
+    won = [deal for deal in sample["opportunity"] if deal["stage"] == "won"]
+    projects = sample["project"]
+    assert [(p["name"], p["customer"], p.get("amount")) for p in projects] == [
+        (d["title"], d["customer"], d.get("amount")) for d in won
+    ]
+    assert all(
+        p["manager"] == d["owner"] == p["_owner"] for p, d in zip(projects, won, strict=True)
+    )
+    assert {p["status"] for p in projects} == {"delivered", "in_progress", "paused"}
+    assert not any("signed_amount" in customer for customer in sample["customer"])
+    assert not any("last_followup" in deal for deal in sample["opportunity"])
 
 
 # -- the generator ----------------------------------------------------------------------------
