@@ -71,6 +71,9 @@ class ExecutionContext:
     # (engine.forms.changes). False only for loads that are not anyone's change: pack installs
     # and imports with data (sample data must not start approvals or notify anyone).
     record_events: bool = True
+    # An import that asked to start the approval flows of the records it creates (issue 13:
+    # "imports: an option, off by default"); other doors start them anyway.
+    start_flows: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "now", utc_ms(self.now))

@@ -6,7 +6,7 @@ never imports flows). In the saving transaction it:
 
 - **starts** the flow bound to the form (`form.flow`) on each record *created* — through the
   UI, the API, a public link or an engine — on the app's live revision; not for spreadsheet
-  imports (channel `import`) nor pack and sample loads (their context announces nothing). The
+  imports (channel `import`) unless the import asked for it (`start_flows`), nor pack and sample loads (their context announces nothing). The
   initiator is the creating user, or for an anonymous public-link fill the link's owner;
 - **locks** a record whose instance is running: an update on any channel but `flow` (the
   edits an approver makes through `engine.flows.runtime.act`) is refused with 422
@@ -48,7 +48,7 @@ def on_record_changes(
         return
     first = events[0]
     if first.kind == "created":  # `start` itself finds whether a flow is bound
-        if ctx.channel == "import":
+        if ctx.channel == "import" and not ctx.start_flows:
             return
         for event in events:
             started = runtime.start(

@@ -22,6 +22,7 @@ even when the caller's transaction goes on (with `partial`, per row or chunk).
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -494,15 +495,19 @@ class RecordService:
         partial: bool = False,
         detail: dict[str, Any] | None = None,
         progress: Callable[[int], None] | None = None,
+        start_flows: bool = False,
     ) -> ImportResult:
         """Create records from spreadsheet rows (the first is the header) on the `import`
         channel, through the record pipeline; 403 without the `import` action. All or nothing
         (422 with `rows[N].field` issues), or with `partial` the good rows written. The audit
         entry (`records.import`, `detail` plus what happened) is written in the same
-        transaction; a refused import is audited by `audit_failed_import`."""
+        transaction; a refused import is audited by `audit_failed_import`. With `start_flows` the
+        records created start the form's approval flow as other doors do (off by default)."""
         self._writing()
         self.require("import")
         ctx = self.ctx.with_actor(Actor(self.ctx.actor.user_id, "import"))
+        if start_flows:
+            ctx = dataclasses.replace(ctx, start_flows=True)
         forms = self.app.layout.forms
         source = self.caller.source_access
         conn = self.conn

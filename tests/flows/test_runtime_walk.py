@@ -132,3 +132,24 @@ def test_a_public_link_fill_starts_with_the_links_owner_as_initiator(store_engin
     assert instance.state == "running"
     assert instance.initiator_id == flows.users["carol"]
     assert [t.node for t in flows.tasks("bob")] == ["boss"]
+
+
+@pytest.mark.parametrize("start_flows", [False, True])
+def test_an_import_starts_flows_only_when_asked(store_engine: Engine, start_flows: bool) -> None:
+    from engine.forms.service import open_form
+
+    flows = set_up(store_engine, ONE_APPROVER)
+    with store_engine.begin() as conn:
+        result = open_form(flows.ctx("alice"), conn, "deals", "deal").import_rows(
+            [["title", "amount"], ["导入甲", "10"], ["导入乙", "20"]], start_flows=start_flows
+        )
+    imported = list(result.created.values())
+    assert len(imported) == 2
+    instances = [flows.instance(record_id) for record_id in imported]
+    if start_flows:
+        assert [i.state for i in instances] == ["running", "running"]
+        assert all(i.initiator_id == flows.users["alice"] for i in instances)
+        assert [t.node for t in flows.tasks("bob")] == ["boss", "boss"]
+    else:
+        assert instances == [None, None]
+        assert flows.tasks() == []

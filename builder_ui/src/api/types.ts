@@ -96,6 +96,8 @@ export interface FormDef {
   validations?: Validation[];
   /** Composite indexes: field keys in order, a leading "-" for descending. */
   indexes?: string[][];
+  /** The approval flow bound to the form (its records start it when created). */
+  flow?: string | null;
 }
 
 export interface MenuEntry {

@@ -83,13 +83,23 @@ export interface ImportResult {
 }
 
 /** Upload an xlsx/CSV file: all or nothing unless `partial` (then bad rows are reported). */
-export async function importFile(app: string, form: string, file: File, partial: boolean): Promise<ImportResult> {
+export async function importFile(
+  app: string,
+  form: string,
+  file: File,
+  partial: boolean,
+  startFlows = false,
+): Promise<ImportResult> {
   const body = new FormData();
   body.append("file", file, file.name);
   const headers: Record<string, string> = { "Accept-Language": language() };
   const csrf = localStorage.getItem(CSRF_KEY);
   if (csrf) headers["X-CSRF-Token"] = csrf;
-  const url = `${API}${apiPath(`${formPath(app, form)}/records/import`)}${partial ? "?partial=true" : ""}`;
+  const query = new URLSearchParams();
+  if (partial) query.set("partial", "true");
+  if (startFlows) query.set("start_flows", "true");
+  const suffix = query.size ? `?${query.toString()}` : "";
+  const url = `${API}${apiPath(`${formPath(app, form)}/records/import`)}${suffix}`;
   const response = await fetch(url, { method: "POST", body, headers, credentials: "same-origin" });
   if (!response.ok) throw await failure(response);
   return (await response.json()) as ImportResult;

@@ -25,6 +25,7 @@ export default function ImportModal({ app, form, open, onClose, onImported }: Pr
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
   const [partial, setPartial] = useState(false);
+  const [startFlows, setStartFlows] = useState(false);
   const [busy, setBusy] = useState(false);
   const [issues, setIssues] = useState<Issue[]>([]);
   const [failure, setFailure] = useState<string | null>(null);
@@ -40,7 +41,7 @@ export default function ImportModal({ app, form, open, onClose, onImported }: Pr
     reset();
     setBusy(true);
     try {
-      const outcome = await importFile(app, form.key, file, partial);
+      const outcome = await importFile(app, form.key, file, partial, startFlows);
       setResult(outcome);
       const skipped = outcome.results.flatMap((r) => (r.ok ? [] : r.error?.issues ?? []));
       setIssues(skipped);
@@ -77,6 +78,11 @@ export default function ImportModal({ app, form, open, onClose, onImported }: Pr
           {t("views.importPartial")}
         </Checkbox>
         {!partial && <Typography.Text type="secondary">{t("views.importAllOrNothing")}</Typography.Text>}
+        {form.flow && (
+          <Checkbox checked={startFlows} onChange={(e) => setStartFlows(e.target.checked)} data-testid="import-start-flows">
+            {t("views.importStartFlows")}
+          </Checkbox>
+        )}
         <Upload
           accept=".xlsx,.csv"
           maxCount={1}

@@ -147,7 +147,7 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
       retry: false,
     })),
   });
-  const flowBound = Boolean((form as FormDef & { flow?: string | null }).flow);
+  const flowBound = Boolean(form.flow);
   const flow = useRecordFlow(app.key, form.key, id, flowBound);
   const relatedTotal = related.reduce((sum, q) => sum + (q.data?.total ?? 0), 0);
   const can = (action: string) => permissions?.actions.includes(action as never) ?? false;

@@ -93,10 +93,13 @@ def import_records(
         UploadFile, File(description="An xlsx or CSV file whose first row names the fields")
     ],
     partial: bool = False,
+    start_flows: bool = False,
 ) -> dict[str, Any]:
     """Create records from a spreadsheet through the record pipeline: all or nothing (422 with
     `rows[N].field` issues, N being the row number the spreadsheet shows), or with
-    `partial=true` the good rows written and the bad ones reported per row."""
+    `partial=true` the good rows written and the bad ones reported per row. With
+    `start_flows=true` each record created starts the form's approval flow (off by default:
+    an import of past contracts must not ask anyone to approve them again)."""
     language = pick_language(request)
     with read_only(engine) as conn:
         checked = open_form(conn, app, form, principal, request)
@@ -114,11 +117,14 @@ def import_records(
         "file": (file.filename or "")[:200],
         "rows": len(rows) - 1,
         "partial": partial,
+        "start_flows": start_flows,
     }
     try:
         with engine.begin() as conn, limited(conn, request, Work.IMPORT):
             opened = open_form(conn, app, form, principal, request)
-            result = opened.import_rows(rows, partial=partial, detail=detail)
+            result = opened.import_rows(
+                rows, partial=partial, detail=detail, start_flows=start_flows
+            )
     except ServiceError as exc:
         with engine.begin() as conn:
             checked.audit_failed_import(conn, exc, detail)
