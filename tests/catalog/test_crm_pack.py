@@ -144,7 +144,7 @@ def test_every_form_has_a_title_field_and_the_menu_lists_every_form(app: dict[st
         assert form.get("title_field") in fields_by_key(form), form["key"]
     assert [entry["form"] for entry in app["menu"]] == [form["key"] for form in app["forms"]]
     assert app.get("reports", []) == []
-    assert len(app["rules"]) == 8  # test_crm_rules
+    assert len(app["rules"]) == 9  # test_crm_rules
     assert [flow["key"] for flow in app["flows"]] == ["contract_approval"]  # test_crm_contract_flow
 
 

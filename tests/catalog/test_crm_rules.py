@@ -39,6 +39,7 @@ RULE_KEYS = [
     "contract_updated_signed_total",
     "contract_deleted_signed_total",
     "customer_level_from_signed",
+    "stale_opportunity_reminder",
 ]
 REPS = ["rep_a1", "rep_a2", "rep_b1", "rep_b2"]  # the 销售代表 of sample_users.json, by id
 
@@ -284,3 +285,71 @@ def test_the_pack_rules_publish_again_and_a_broken_copy_is_refused(crm: dict[str
     )
     assert again.status_code == 200, again.text
     assert again.json()["rules"] == rules
+
+
+def test_open_opportunities_without_follow_up_for_7_days_remind_their_owners(
+    crm: dict[str, Any],
+) -> None:
+    """The daily schedule: at its moment every open 商机 whose last follow-up (or, with none,
+    its creation) is 7 or more days old reminds its owner once; a fresh one reminds nobody."""
+    from zoneinfo import ZoneInfo
+
+    from engine.rules import timing
+    from tests.rules.time_fixtures import jobs, make_due, worker
+
+    engine: Engine = crm["engine"]
+    admin: TestClient = crm["clients"]["crm_admin"]
+    customer = _records(admin, "customer", limit=1)[0]["_id"]
+    fresh = _create(
+        admin, "opportunity", {"title": "刚建的商机", "stage": "initial", "customer": customer}
+    )
+    ten_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=10)
+    stale = _create(
+        admin,
+        "opportunity",
+        {
+            "title": "十天没跟进的商机",
+            "stage": "proposal",
+            "customer": customer,
+            "owner": crm["ids"]["rep_a1"],
+            "last_followup": ten_days_ago.isoformat(timespec="seconds"),
+        },
+    )
+    [job] = [
+        j
+        for j in jobs(engine, timing.SCHEDULE_KIND)
+        if j.key.startswith("rule:crm:stale_opportunity_reminder@")
+    ]
+    assert job.run_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%H:%M") == "09:00"
+    with engine.connect() as conn:
+        before = {
+            n.id for n in conn.execute(select(Notification).where(Notification.kind == "rule"))
+        }
+    make_due(engine, job.id)
+    worker(engine).drain()
+
+    zone = ZoneInfo("Asia/Shanghai")
+    today = dt.datetime.now(zone).date()
+    expected = set()
+    stale_ids = set()
+    for record in _records(admin, "opportunity", limit=500):
+        if record["stage"] in ("won", "lost"):
+            continue
+        since = dt.datetime.fromisoformat(record.get("last_followup") or record["_created_at"])
+        if (today - since.astimezone(zone).date()).days < 7:
+            continue
+        stale_ids.add(record["_id"])
+        if record.get("owner"):
+            expected.add((_user(record["owner"]), f"商机「{record['title']}」已 7 天没有跟进"))
+    assert stale["_id"] in stale_ids and fresh["_id"] not in stale_ids
+    assert (crm["ids"]["rep_a1"], "商机「十天没跟进的商机」已 7 天没有跟进") in expected
+    with engine.connect() as conn:
+        sent = {
+            (n.user_id, n.data["title"])
+            for n in conn.execute(select(Notification).where(Notification.kind == "rule"))
+            if n.id not in before
+        }
+    assert sent == expected
+    runs = _runs(admin, "stale_opportunity_reminder")
+    assert {r["event"]["record_id"] for r in runs} == stale_ids
+    assert len(runs) == len(stale_ids)
