@@ -15,6 +15,11 @@ as text with two decimals, percentages as fractions ("0.35"), subform rows as ob
 out. Dates fall within 2025-01-01..2026-11-20: what already happened (signing, payments,
 closed deals, follow-ups) is on or before the snapshot's "today", 2026-06-30; what is planned
 (expected closes, next follow-ups, contract ends) may come later.
+
+The snapshot's "today" is also in `sample_dates.json` next to the data: installing the pack
+with sample data moves its dates to the install day (`engine.catalog.move_sample_dates`: June
+2026 becomes the install month, in the organisation's time zone), so "this month" and "the
+last 12 months" hold data whenever the pack is installed.
 """
 
 from __future__ import annotations

@@ -191,10 +191,12 @@ class PieChart(_Parts):
 
 @register_chart
 class FunnelChart(_Parts):
-    """Stages of a process (in the dimension's option order) and one measure each."""
+    """Stages of a process (in the dimension's option order): the first measure sizes each
+    stage, a second one (the amount beside the count) is shown with it."""
 
     name = "funnel"
     label = ("漏斗图", "funnel")
+    measures = (1, 2)
 
 
 @register_chart

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, case, func, literal, select, tuple_, type_coerce
+from sqlalchemy import Float, Select, and_, case, func, literal, select, tuple_, type_coerce
 from sqlalchemy.sql import ColumnElement
 
 from engine import expr
@@ -756,6 +756,10 @@ class ReportCompiler:
             key: Any = total * literal(1.0) / func.nullif(count, 0)
         else:
             key = columns[m.key]
+            if self.dialect == "sqlite" and isinstance(key.type, NumberValue):
+                # a read-time number (formula, rollup) is decimal text on SQLite: order by its
+                # value, not its text ("338600.00" is less than "1633400.00")
+                key = func.cast(key, Float())
         return key.desc().nulls_last() if desc else key.asc().nulls_last()
 
     def _dim_order(self, d: Dim, source: Any, desc: bool) -> list[Any]:
