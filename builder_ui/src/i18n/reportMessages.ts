@@ -79,6 +79,8 @@ export const reportsZh = {
   notFound: "报表不存在",
   failed: "报表无法显示：{{message}}",
   linkedFilter: "来自报表的筛选：{{filter}}",
+  showData: "查看数据",
+  hideData: "收起数据",
 };
 
 export const reportsEn: typeof reportsZh = {
@@ -161,4 +163,6 @@ export const reportsEn: typeof reportsZh = {
   notFound: "Report not found",
   failed: "The report cannot be shown: {{message}}",
   linkedFilter: "Filtered from a report: {{filter}}",
+  showData: "Show the data",
+  hideData: "Hide the data",
 };

@@ -4,8 +4,8 @@
  * chart. Dimension cells, pivot lines and bars link to the records behind them (the records page
  * with the equivalent filter) when the dimension values can be said as a filter.
  */
-import { Statistic, Table, Typography } from "antd";
-import { useMemo } from "react";
+import { Button, Statistic, Table, Typography } from "antd";
+import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router";
 import type { AppDef } from "../api/types";
@@ -42,6 +42,7 @@ export default function ReportView({ app, report, result, testId }: ReportViewPr
   const { t, i18n } = useTranslation();
   const lang = i18n.language === "en" ? "en" : "zh";
   const navigate = useNavigate();
+  const [showData, setShowData] = useState(false);
   const money = useMemo(() => moneyColumns(app, report), [app, report]);
   const type = report.chart?.type ?? "table";
   const option = useMemo(() => (drawsChart(type) ? chartOption(result, report.chart ?? { type }, money, lang) : null), [result, report.chart, type, money, lang]);
@@ -82,7 +83,16 @@ export default function ReportView({ app, report, result, testId }: ReportViewPr
       const link = row ? recordsLink(app, report, result, row) : null;
       if (link) navigate(link);
     };
-    return <EChart option={option} testId={`${testId}-chart`} onPick={onPick} height={type === "ranking" ? Math.max(240, result.rows.length * 32 + 24) : 320} />;
+    // The numbers behind the chart, as a table on request (screen readers, exact values).
+    return (
+      <>
+        <EChart option={option} testId={`${testId}-chart`} onPick={onPick} height={type === "ranking" ? Math.max(240, result.rows.length * 32 + 24) : 320} />
+        <Button type="link" size="small" onClick={() => setShowData(!showData)} data-testid={`${testId}-show-data`} aria-expanded={showData}>
+          {showData ? t("reports.hideData") : t("reports.showData")}
+        </Button>
+        {showData && flatTable()}
+      </>
+    );
   }
 
   if (type === "pivot") {
@@ -121,27 +131,31 @@ export default function ReportView({ app, report, result, testId }: ReportViewPr
     );
   }
 
-  const columns = result.columns.map((column, i) => ({
-    key: column.key,
-    title: column.label,
-    align: column.kind === "measure" ? ("right" as const) : undefined,
-    render: (_: unknown, row: unknown[]) => {
-      const text = anyText(row[i], column, money, lang);
-      if (column.kind !== "dimension") return text;
-      const link = recordsLink(app, report, result, row);
-      return link ? <Link to={link}>{text}</Link> : text;
-    },
-  }));
-  const body = result.rows;
-  return (
-    <Table
-      size="small"
-      data-testid={`${testId}-table`}
-      rowKey={(row) => result.columns.map((c, i) => (c.kind === "dimension" ? cellLabel(row[i], lang) : "")).join("|")}
-      columns={columns}
-      dataSource={body}
-      pagination={body.length > 50 ? { pageSize: 50 } : false}
-      scroll={{ x: "max-content" }}
-    />
-  );
+  return flatTable();
+
+  function flatTable() {
+    const columns = result.columns.map((column, i) => ({
+      key: column.key,
+      title: column.label,
+      align: column.kind === "measure" ? ("right" as const) : undefined,
+      render: (_: unknown, row: unknown[]) => {
+        const text = anyText(row[i], column, money, lang);
+        if (column.kind !== "dimension") return text;
+        const link = recordsLink(app, report, result, row);
+        return link ? <Link to={link}>{text}</Link> : text;
+      },
+    }));
+    const body = result.rows;
+    return (
+      <Table
+        size="small"
+        data-testid={`${testId}-table`}
+        rowKey={(row) => result.columns.map((c, i) => (c.kind === "dimension" ? cellLabel(row[i], lang) : "")).join("|")}
+        columns={columns}
+        dataSource={body}
+        pagination={body.length > 50 ? { pageSize: 50 } : false}
+        scroll={{ x: "max-content" }}
+      />
+    );
+  }
 }

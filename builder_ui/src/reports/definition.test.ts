@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { AppDef } from "../api/types";
 import {
   addFormula,
+  axisText,
   blankReport,
   cellLabel,
   chartOption,
@@ -222,6 +223,14 @@ describe("formatting", () => {
     expect(cellLabel(owner(null, "(空)"), "en")).toBe("(blank)");
     expect(cellLabel(owner(4, "郑浩"), "zh")).toBe("郑浩");
     expect(cellLabel({ value: null, label: "合计", total: true }, "zh")).toBe("合计");
+  });
+
+  it("shortens axis ticks", () => {
+    expect(axisText(12000, true, "zh")).toBe("¥1.2万");
+    expect(axisText(250000000, false, "zh")).toBe("2.5亿");
+    expect(axisText(500, true, "zh")).toBe("¥500");
+    expect(axisText(12000, false, "en")).toBe("12k");
+    expect(axisText(-3400000, true, "en")).toBe("-¥3.4M");
   });
 
   it("finds money measures through a rollup of a formula over a money field", () => {

@@ -279,6 +279,16 @@ export function measureText(value: unknown, column: ResultColumn, money: boolean
   return money ? (grouped.startsWith("-") ? `-¥${grouped.slice(1)}` : `¥${grouped}`) : grouped;
 }
 
+/** An axis tick, short: 12000 → `1.2万` (en `12k`), money with ¥; ticks never overlap. */
+export function axisText(value: number, money: boolean, lang: string): string {
+  const abs = Math.abs(value);
+  const short = (n: number) => String(Number(n.toFixed(1)));
+  let text: string;
+  if (lang === "en") text = abs >= 1e9 ? `${short(value / 1e9)}B` : abs >= 1e6 ? `${short(value / 1e6)}M` : abs >= 1e3 ? `${short(value / 1e3)}k` : short(value);
+  else text = abs >= 1e8 ? `${short(value / 1e8)}亿` : abs >= 1e4 ? `${short(value / 1e4)}万` : short(value);
+  return money ? (text.startsWith("-") ? `-¥${text.slice(1)}` : `¥${text}`) : text;
+}
+
 /** The number of a measure value (decimal strings too), or null. */
 export function measureNumber(value: unknown): number | null {
   if (typeof value === "number") return Number.isFinite(value) ? value : null;
@@ -409,14 +419,14 @@ export function chartOption(result: ReportResult, chart: Chart, money: Set<strin
       };
     });
   }
-  const axisFormat = { formatter: format(firstColumn?.key) };
+  const axisFormat = { formatter: (v: number) => axisText(v, !!firstColumn && money.has(firstColumn.key), lang), hideOverlap: true };
   if (type === "ranking") {
     // Largest at the top: ECharts draws a category axis bottom-up, so the order is reversed.
     const order = rows.map((row, i) => ({ name: label(row, dims[0]), value: numberAt(row, first), i })).sort((a, b) => (b.value ?? 0) - (a.value ?? 0));
     return {
       tooltip,
-      grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
-      xAxis: { type: "value", axisLabel: axisFormat },
+      grid: { left: 8, right: 96, top: 8, bottom: 8, containLabel: true },
+      xAxis: { type: "value", splitNumber: 3, axisLabel: axisFormat },
       yAxis: { type: "category", inverse: true, data: order.map((o) => o.name) },
       series: [{ type: "bar", name: firstColumn?.label, data: order.map((o) => o.value), label: { show: true, position: "right", formatter: (p: { value: unknown }) => format(firstColumn?.key)(p.value) } }],
     };
