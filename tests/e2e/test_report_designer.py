@@ -19,6 +19,7 @@ import openpyxl
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
     ARTIFACTS,
     SAMPLE_PASSWORD,
     Server,
@@ -57,7 +58,9 @@ def ranking_rows(page: Page) -> list[tuple[str, str]]:
     page.get_by_test_id("report-show-data").click()
     table = page.get_by_test_id("report-table")
     expect(table).to_be_visible()
-    return list(zip(column_texts(table, "负责人"), column_texts(table, "合同金额（合计）"), strict=True))
+    return list(
+        zip(column_texts(table, "负责人"), column_texts(table, "合同金额（合计）"), strict=True)
+    )
 
 
 def test_a_manager_builds_a_ranking_saves_exports_and_a_rep_sees_only_their_own(
@@ -97,7 +100,9 @@ def test_a_manager_builds_a_ranking_saves_exports_and_a_rep_sees_only_their_own(
     page.get_by_test_id("report-save").click()
     expect(page.get_by_text("已保存")).to_be_visible()
 
-    saved = next(r for r in api_call(server, "GET", "/apps/crm")["reports"] if r["key"] == "signed_ranking")
+    saved = next(
+        r for r in api_call(server, "GET", "/apps/crm")["reports"] if r["key"] == "signed_ranking"
+    )
     assert saved["form"] == "contract"
     assert saved["rows"] == [{"field": "_owner"}]
     assert saved["measures"] == [{"key": "amount_sum", "agg": "sum", "field": "amount"}]
@@ -110,7 +115,10 @@ def test_a_manager_builds_a_ranking_saves_exports_and_a_rep_sees_only_their_own(
     page.get_by_test_id("menu-report-signed_ranking").click()
     expect(page.get_by_test_id("report-title")).to_have_text("本月签单金额排行")
     expect(page.get_by_test_id("report-chart").locator("canvas")).to_be_visible()
-    assert ranking_rows(page) == [("冯磊（销售二组）", "¥3,000.00"), ("郑浩（销售一组）", "¥2,500.00")]
+    assert ranking_rows(page) == [
+        ("冯磊（销售二组）", "¥3,000.00"),
+        ("郑浩（销售一组）", "¥2,500.00"),
+    ]
     shot(page, "report")
     with page.expect_download() as download:
         page.get_by_test_id("report-export-xlsx").click()
@@ -152,3 +160,36 @@ def test_a_manager_builds_a_ranking_saves_exports_and_a_rep_sees_only_their_own(
     phone.goto("/apps/crm/_reports/signed_ranking/edit")
     expect(phone.get_by_test_id("report-desktop-only")).to_be_visible()
     phone.context.close()
+
+
+def test_a_bad_formula_measure_shows_in_the_preview_and_at_its_control_and_nothing_is_saved(
+    browser: Browser, fresh_server: Server, shot: Shot
+) -> None:
+    server = fresh_server
+    api_call(server, "POST", "/catalog/crm/install", {"sample_data": False})
+    page = new_page(browser, server)
+    login(page, "admin", ADMIN_PASSWORD)
+    page.goto("/apps/crm/_reports/_new/edit")
+    page.get_by_test_id("report-name-zh").fill("错误的公式")
+    page.get_by_test_id("report-key").fill("bad_formula")
+    select_option(page, page.get_by_test_id("report-form"), "商机")
+    page.get_by_test_id("report-add-rows-stage").click()
+    page.get_by_test_id("report-add-formula").click()
+    page.get_by_test_id("report-measures-0-expr").fill("nosuch / 2")
+    problem = page.get_by_test_id("report-preview-problem")
+    expect(problem).to_contain_text("measures[0]")
+    page.get_by_test_id("report-save").click()
+    expect(page.get_by_test_id("report-issues-measures-0")).to_be_visible()
+    shot(page, "issue-at-measure")
+    reports = api_call(server, "GET", "/apps/crm").get("reports") or []
+    assert all(r["key"] != "bad_formula" for r in reports)
+    # Fixed, it saves and the preview shows the stages.
+    page.get_by_test_id("report-measures-0-expr").fill("")
+    page.get_by_test_id("report-measures-0-remove").click()
+    page.get_by_test_id("report-add-measures-amount").click()
+    expect(
+        page.get_by_test_id("report-preview-empty").or_(page.get_by_test_id("report-preview-table"))
+    ).to_be_visible()
+    page.get_by_test_id("report-save").click()
+    expect(page.get_by_text("已保存")).to_be_visible()
+    assert any(r["key"] == "bad_formula" for r in api_call(server, "GET", "/apps/crm")["reports"])
