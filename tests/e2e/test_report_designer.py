@@ -4,7 +4,8 @@ form — 负责人 to rows, 合同金额 to measures, a this-month filter in the
 descending, top 10 — sees the numbers in the live preview, saves, opens the report from the
 app menu's 报表 group and exports it to Excel (a real .xlsx whose amount cell is a number). A
 销售代表 opening the same report sees only their own row. A 375 px phone renders the report
-page and the designer says it is a desktop tool.
+page and the designer says it is a desktop tool. A bad formula measure is shown in the preview
+and at its control, with nothing saved; every chart type draws in the preview.
 
 This month's contracts are created through the API as two reps (the pack's sample dates are
 fixed), so the expected numbers are known: 郑浩 2,500.00 (two contracts), 冯磊 3,000.00."""
@@ -193,3 +194,34 @@ def test_a_bad_formula_measure_shows_in_the_preview_and_at_its_control_and_nothi
     page.get_by_test_id("report-save").click()
     expect(page.get_by_text("已保存")).to_be_visible()
     assert any(r["key"] == "bad_formula" for r in api_call(server, "GET", "/apps/crm")["reports"])
+
+
+def test_every_chart_type_draws_in_the_preview(browser: Browser, crm_server: Server) -> None:
+    page = new_page(browser, crm_server)
+    login(page, "admin", ADMIN_PASSWORD)
+    page.goto("/apps/crm/_reports/_new/edit")
+    select_option(page, page.get_by_test_id("report-form"), "商机")
+    page.get_by_test_id("report-add-rows-stage").click()
+    page.get_by_test_id("report-add-columns-_owner").click()
+    page.get_by_test_id("report-add-measures-amount").click()
+    page.get_by_test_id("report-add-measures-title").click()
+    expect(page.get_by_test_id("report-preview-table")).to_contain_text("¥")
+    for label in ["柱状图", "堆叠柱状图", "折线图", "面积图", "双轴图"]:
+        select_option(page, page.get_by_test_id("report-chart"), label)
+        expect(page.get_by_test_id("report-preview-chart").locator("canvas")).to_be_visible()
+        expect(page.get_by_test_id("report-preview-problem")).to_have_count(0)
+    select_option(page, page.get_by_test_id("report-chart"), "透视表")
+    page.get_by_test_id("report-totals").check()
+    pivot = page.get_by_test_id("report-preview-pivot")
+    expect(pivot).to_contain_text("合计")
+    expect(pivot.locator("thead")).to_contain_text("金额（合计）")
+    # One dimension and one measure for pie, funnel and ranking; no dimension for the KPI.
+    page.get_by_test_id("report-columns-0-remove").click()
+    page.get_by_test_id("report-measures-1-remove").click()
+    for label in ["饼图", "漏斗图", "排行榜"]:
+        select_option(page, page.get_by_test_id("report-chart"), label)
+        expect(page.get_by_test_id("report-preview-chart").locator("canvas")).to_be_visible()
+        expect(page.get_by_test_id("report-preview-problem")).to_have_count(0)
+    page.get_by_test_id("report-rows-0-remove").click()
+    select_option(page, page.get_by_test_id("report-chart"), "指标卡")
+    expect(page.get_by_test_id("report-preview-kpi")).to_contain_text("¥")

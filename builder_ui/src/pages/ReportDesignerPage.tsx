@@ -398,6 +398,8 @@ export default function ReportDesignerPage() {
                 <Form.Item label={t("reports.chart")} validateStatus={at("chart").length ? "error" : undefined} help={at("chart").join("；") || undefined}>
                   <Select
                     value={chartType}
+                    virtual={false}
+                    listHeight={400}
                     onChange={(type: string) => change({ ...report, chart: { type } })}
                     options={CHART_TYPES.map((c) => ({ value: c, label: t(`reports.charts.${c}`) }))}
                     data-testid="report-chart"
