@@ -32,6 +32,9 @@ const LinksPage = lazy(() => import("./pages/LinksPage"));
 const LoginPage = lazy(() => import("./pages/LoginPage"));
 const PublicPage = lazy(() => import("./pages/PublicPage"));
 const RecordsPage = lazy(() => import("./pages/RecordsPage"));
+const ReportDesignerPage = lazy(() => import("./pages/ReportDesignerPage"));
+const ReportPage = lazy(() => import("./pages/ReportPage"));
+const ReportsPage = lazy(() => import("./pages/ReportsPage"));
 const RolesPage = lazy(() => import("./pages/RolesPage"));
 const RuleDesignerPage = lazy(() => import("./pages/RuleDesignerPage"));
 const RuleRunsPage = lazy(() => import("./pages/RuleRunsPage"));
@@ -117,6 +120,9 @@ const router = createBrowserRouter(
           <Route path="_rules" element={page(RulesPage)} />
           <Route path="_rules/:rule" element={page(RuleDesignerPage)} />
           <Route path="_rules/:rule/runs" element={page(RuleRunsPage)} />
+          <Route path="_reports" element={page(ReportsPage)} />
+          <Route path="_reports/:report/edit" element={page(ReportDesignerPage)} />
+          <Route path="reports/:report" element={page(ReportPage)} />
           <Route path=":form/:id/edit" element={page(FillPage)} />
         </Route>
         <Route path="*" element={<Navigate to="/" replace />} />

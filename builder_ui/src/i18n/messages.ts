@@ -1,6 +1,7 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
 import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
+import { reportsEn, reportsZh } from "./reportMessages";
 import { rulesEn, rulesZh } from "./ruleMessages";
 
 export const zh = {
@@ -275,6 +276,7 @@ export const zh = {
   },
   flows: flowsZh,
   rules: rulesZh,
+  reports: reportsZh,
   inbox: inboxZh,
   newApp: {
     open: "新建应用",
@@ -652,6 +654,7 @@ export const en: typeof zh = {
   },
   flows: flowsEn,
   rules: rulesEn,
+  reports: reportsEn,
   inbox: inboxEn,
   newApp: {
     open: "New app",

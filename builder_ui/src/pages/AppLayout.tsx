@@ -1,13 +1,16 @@
-/** One app: its navigation (from the menu definition, and 流程 and 自动化 for administrators) beside the
- * page of the chosen form. */
-import { ApartmentOutlined, ThunderboltOutlined } from "@ant-design/icons";
+/** One app: its navigation (from the menu definition, a 报表 group with the app's reports, and 流程,
+ * 自动化 for administrators and 报表设计 for builders) beside the page of the chosen form. */
+import { ApartmentOutlined, BarChartOutlined, ThunderboltOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
 import { Layout, Menu, Result, Spin } from "antd";
+import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Outlet, useMatch, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { labelText } from "../forms/labels";
+import { useIsBuilder } from "../reports/access";
+import { reportName, reportsOf } from "../reports/menu";
 import { menuEntries, type AppContext } from "./appContext";
 
 export default function AppLayout() {
@@ -16,14 +19,17 @@ export default function AppLayout() {
   const { user } = useAuth();
   const onFlows = useMatch("/apps/:app/_flows/*");
   const onRules = useMatch("/apps/:app/_rules/*");
+  const onReports = useMatch("/apps/:app/_reports/*");
+  const onReport = useMatch("/apps/:app/reports/:report");
   const app = useQuery({ queryKey: ["app", key], queryFn: () => api.app(key!) });
+  const { builder } = useIsBuilder(app.data);
   if (app.isPending) return <Spin />;
   if (app.isError || !app.data) {
     const notFound = app.error instanceof ApiError && app.error.status === 404;
     return <Result status={notFound ? "404" : "error"} title={notFound ? t("errors.notFound") : t("errors.generic")} />;
   }
   const context: AppContext = { app: app.data };
-  const items = menuEntries(app.data).map((entry) => ({
+  const items: { key: string; label: ReactNode; children?: { key: string; label: ReactNode }[] }[] = menuEntries(app.data).map((entry) => ({
     key: entry.form,
     label: (
       <Link to={`/apps/${key}/${entry.form}`} data-testid={`menu-${entry.form}`}>
@@ -31,6 +37,24 @@ export default function AppLayout() {
       </Link>
     ),
   }));
+  const reports = reportsOf(app.data);
+  if (reports.length)
+    items.push({
+      key: "_report_group",
+      label: (
+        <span data-testid="menu-report-group">
+          <BarChartOutlined /> {t("reports.group")}
+        </span>
+      ),
+      children: reports.map((report) => ({
+        key: `report:${report.key}`,
+        label: (
+          <Link to={`/apps/${key}/reports/${report.key}`} data-testid={`menu-report-${report.key}`}>
+            {reportName(report, i18n.language === "en" ? "en" : "zh") || t("reports.unnamed")}
+          </Link>
+        ),
+      })),
+    });
   if (user?.is_admin)
     items.push({
       key: "_flows",
@@ -49,6 +73,16 @@ export default function AppLayout() {
         </Link>
       ),
     });
+  if (builder)
+    items.push({
+      key: "_reports",
+      label: (
+        <Link to={`/apps/${key}/_reports`} data-testid="menu-reports">
+          <BarChartOutlined /> {t("reports.manage")}
+        </Link>
+      ),
+    });
+  const selected = onFlows ? "_flows" : onRules ? "_rules" : onReports ? "_reports" : onReport ? `report:${onReport.params.report}` : form;
   return (
     <Layout style={{ background: "transparent", minHeight: "calc(100vh - 96px)" }}>
       <Layout.Sider breakpoint="md" collapsedWidth={0} width={180} theme="light" style={{ marginRight: 16 }} zeroWidthTriggerStyle={{ top: 8 }}>
@@ -57,7 +91,7 @@ export default function AppLayout() {
             {labelText(app.data.name, i18n.language, app.data.key)}
           </Link>
         </div>
-        <Menu mode="inline" selectedKeys={onFlows ? ["_flows"] : onRules ? ["_rules"] : form ? [form] : []} items={items} style={{ borderInlineEnd: 0 }} />
+        <Menu mode="inline" selectedKeys={selected ? [selected] : []} defaultOpenKeys={["_report_group"]} items={items} style={{ borderInlineEnd: 0 }} />
       </Layout.Sider>
       <Layout.Content className="jimu-app-content" style={{ minWidth: 0 }}>
         <Outlet context={context} />

@@ -56,7 +56,11 @@ export default function RecordsPage() {
     () => (form?.fields ?? []).filter((f) => !LAYOUT_TYPES.has(f.type) && permissions.data?.fields[f.key] !== "hidden"),
     [form, permissions.data],
   );
-  const expr = form ? filterExpr(filter, visibleFields) : "";
+  // A report's click-through opens the records behind a cell as `?filter=` (ANDed to the grid's own).
+  const linked = params.get("filter") ?? "";
+  const own = form ? filterExpr(filter, visibleFields) : "";
+  const expr = linked && own ? `(${linked}) AND (${own})` : linked || own;
+  const keepLinked = (extra: Record<string, string>) => (linked ? { filter: linked, ...extra } : extra);
   const records = useQuery({
     queryKey: ["records", app.key, formKey, expr, sort, q, page],
     queryFn: () => api.records(app.key, formKey!, { filter: expr, sort, q, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE }),
@@ -282,6 +286,16 @@ export default function RecordsPage() {
           </Typography.Text>
         )}
       </div>
+      {linked && (
+        <Alert
+          type="info"
+          showIcon
+          closable={{ onClose: () => setParams({}) }}
+          title={t("reports.linkedFilter", { filter: linked })}
+          style={{ marginBottom: 12 }}
+          data-testid="records-linked-filter"
+        />
+      )}
       {records.isError && (
         <Alert type="error" showIcon title={records.error instanceof ApiError ? records.error.message : t("errors.generic")} style={{ marginBottom: 12 }} />
       )}
@@ -305,7 +319,7 @@ export default function RecordsPage() {
           onClick: (e) => {
             // Ticking a row's checkbox selects it; only the rest of the row opens the drawer.
             if ((e.target as HTMLElement).closest(".ant-table-selection-column")) return;
-            setParams({ open: String(record._id) });
+            setParams(keepLinked({ open: String(record._id) }));
           },
           style: { cursor: "pointer" },
         })}
@@ -336,7 +350,7 @@ export default function RecordsPage() {
         form={form}
         id={open ? Number(open) : null}
         permissions={permissions.data}
-        onClose={() => setParams({})}
+        onClose={() => setParams(keepLinked({}))}
       />
     </>
   );
