@@ -357,3 +357,22 @@ def test_a_formula_within_the_budget_still_evaluates(client: TestClient) -> None
     response = client.post("/api/v1/expr/check", json=body)
     assert response.status_code == 200, response.text
     assert response.json() == {"type": "number", "value": str(20 * 99999)}
+
+
+def test_rule_formulas_may_read_old_values_and_other_formulas_may_not(client: TestClient) -> None:
+    """The rule designer's live check (issue 14): `OLD(field)` is a rule formula's own."""
+    body = {"expr": "amount > OLD(amount)", "schema": SCHEMA}
+    ruled = client.post("/api/v1/expr/check", json={**body, "rule": True})
+    assert ruled.status_code == 200, ruled.text
+    assert ruled.json() == {"type": "boolean"}
+    plain = client.post("/api/v1/expr/check", json=body)
+    assert plain.status_code == 400
+    assert plain.json()["error"]["code"] == "old_outside_rule"
+    wrong = client.post("/api/v1/expr/check", json={**body, "rule": True, "schema": {}})
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["issues"][0]["path"] == "expr"
+    evaluated = client.post(
+        "/api/v1/expr/check", json={**body, "rule": True, "record": {"amount": "1"}}
+    )
+    assert evaluated.status_code == 422
+    assert evaluated.json()["error"]["issues"][0]["path"] == "record"

@@ -226,7 +226,7 @@ function Designer({ app, initial, isNew }: { app: AppDef; initial: RuleDef; isNe
         </Card>
         <Card size="small" title={t("rules.sections.condition")} style={{ marginBottom: 12, borderColor: at("when").length ? "#ff4d4f" : undefined }}>
           <Form.Item label={t("rules.condition")} extra={t("rules.conditionHelp")} {...help("when")}>
-            <FormulaEditor value={rule.when ?? ""} onChange={(when) => patch({ when })} testId="rule-when" context={contextOf(app, form)} />
+            <FormulaEditor value={rule.when ?? ""} onChange={(when) => patch({ when })} testId="rule-when" context={{ ...contextOf(app, form), rule: true }} />
           </Form.Item>
           {offersOld(rule.on) && form && (
             <Space wrap>

@@ -113,7 +113,7 @@ function ValueEditor({ app, source, field, row, onChange, testId }: { app: AppDe
   const lang = i18n.language;
   switch (row.kind) {
     case "formula":
-      return <FormulaEditor value={row.formula} onChange={(formula) => onChange({ ...row, formula })} testId={`${testId}-formula`} context={contextOf(app, source)} />;
+      return <FormulaEditor value={row.formula} onChange={(formula) => onChange({ ...row, formula })} testId={`${testId}-formula`} context={{ ...contextOf(app, source), rule: true }} />;
     case "copy": {
       const sources = source ? copySources(field, source.fields) : [];
       return (

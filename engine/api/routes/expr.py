@@ -46,6 +46,11 @@ class ExprCheckRequest(BaseModel):
         default=None, description="Field values in the API's JSON form; evaluates when given"
     )
     now: dt.datetime | None = Field(default=None, description="The moment TODAY()/NOW() use")
+    rule: bool = Field(
+        default=False,
+        description="The formula is a rule's condition or action value over its triggering "
+        "record: OLD(field) is allowed (type check only; not with `record`)",
+    )
 
 
 class FunctionParam(BaseModel):
@@ -92,8 +97,27 @@ def check_formula(
             schema = draft_schema(body.app or {}, body.form or "", body.subform)
         except DraftError as exc:
             return _unknown_part(exc, language, request)
+    if body.rule and body.record is not None:
+        message = (
+            "规则公式只做类型检查，不能同时给出记录"
+            if language == "zh"
+            else "A rule formula is type-checked only; leave out `record`"
+        )
+        return error_response(
+            422,
+            "rule_formula_not_evaluated",
+            "规则公式只做类型检查，不能同时给出记录",
+            "A rule formula is type-checked only; leave out `record`",
+            [{"path": "record", "code": "rule_formula_not_evaluated", "message": message}],
+            request,
+        )
     try:
-        result_type = expr.check(body.expr, schema)
+        if body.rule:
+            from engine.rules.condition import compile_formula
+
+            result_type = compile_formula(body.expr, schema).type
+        else:
+            result_type = expr.check(body.expr, schema)
     except expr.ExprError as exc:
         return error_response(
             400,

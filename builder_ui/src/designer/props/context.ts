@@ -15,12 +15,14 @@ export interface DesignContext {
   subform?: string;
   /** The key of the field being edited (its formulas cannot read it). */
   fieldKey?: string;
+  /** A rule's formula over its triggering record: `OLD(field)` is allowed. */
+  rule?: boolean;
 }
 
 /** The body of `POST /expr/check` for a formula of this context: the draft app, form and row. */
 export function checkBody(expr: string, context: DesignContext): Record<string, unknown> {
   const app = context.app && context.formKey ? buildDefinition(context.app, context.formKey, context.formFields) : undefined;
-  return { expr, app: app ?? { forms: [] }, form: context.formKey ?? "", ...(context.subform ? { subform: context.subform } : {}) };
+  return { expr, app: app ?? { forms: [] }, form: context.formKey ?? "", ...(context.subform ? { subform: context.subform } : {}), ...(context.rule ? { rule: true } : {}) };
 }
 
 /** The fields of the subform row a field belongs to (empty at the form's top level). */
