@@ -101,6 +101,7 @@ class Dim:
     value: ColumnElement[Any]
     label: ColumnElement[Any] | None = None
     order: ColumnElement[Any] | None = None  # option order for select fields
+    late: Any = None  # people: the directory table joined to the groups for `label`
 
 
 @dataclass
@@ -480,7 +481,7 @@ class ReportCompiler:
         inner: list[ColumnElement[Any]] = []
         for d in dims:
             inner.append(d.value.label(f"{d.key}#v"))
-            if d.label is not None:
+            if d.label is not None and d.late is None:
                 inner.append(d.label.label(f"{d.key}#l"))
         period_sql = {
             name: self._period_condition(scoped, settings["date"], settings["period"], start)
@@ -511,7 +512,7 @@ class ReportCompiler:
             column = source.c[f"{d.key}#v"]
             groups.append(column)
             columns.append(column)
-            if d.label is not None:
+            if d.label is not None and d.late is None:
                 groups.append(source.c[f"{d.key}#l"])
                 columns.append(source.c[f"{d.key}#l"])
         for m in measures:
@@ -531,6 +532,7 @@ class ReportCompiler:
             )
         elif groups:
             statement = statement.group_by(*groups)
+        source, statement = self._named(statement, source, dims)
         limit, python_sort = self._order(measures)
         statement, keep = self._ordered(statement, dims, measures, source, python_sort, limit)
         return Compiled(
@@ -673,12 +675,11 @@ class ReportCompiler:
                 found.label = title if title is not None else func.cast(value, expr_text_type())
             else:
                 found.label = self._title(dim.field, value)
-        elif kind in PEOPLE:
+        elif kind in PEOPLE:  # named after grouping: one lookup per group, not per record
             table = (User if kind == "user" else Department).__table__
             self._people += 1
-            alias = table.alias(f"jimu_{kind}_{self._people}")
-            self._from = self._from.outerjoin(alias, alias.c.id == value)
-            found.label = alias.c.display_name if kind == "user" else alias.c.name
+            found.late = table.alias(f"jimu_{kind}_{self._people}")
+            found.label = found.late.c.display_name if kind == "user" else found.late.c.name
         options = getattr(owner.spec, "options", None) if owner is not None else None
         if options and kind == "text":
             found.order = case(
@@ -789,9 +790,29 @@ class ReportCompiler:
         found: list[ColumnElement[Any]] = []
         for d in chosen:
             found.append(source.c[f"{d.key}#v"])
-            if d.label is not None:
+            if d.label is not None and d.late is None:
                 found.append(source.c[f"{d.key}#l"])
         return found
+
+    def _named(self, statement: Any, source: Any, dims: list[Dim]) -> tuple[Any, Any]:
+        """People's names joined to the grouped rows (an outer SELECT over them), so each
+        group's member or department is looked up once rather than each record's; the
+        columns the order reads (`#v`, `#l`) come from there. Unchanged without people."""
+        late = [d for d in dims if d.late is not None]
+        if not late:
+            return source, statement
+        grouped = statement.subquery("jimu_groups")
+        joined: Any = grouped
+        columns: list[Any] = [grouped.c[c.name] for c in grouped.c]
+        names: dict[str, Any] = {c.name: grouped.c[c.name] for c in grouped.c}
+        for d in late:
+            value = grouped.c[f"{d.key}#v"]
+            joined = joined.outerjoin(d.late, d.late.c.id == value)
+            assert d.label is not None
+            label = d.label.label(f"{d.key}#l")
+            columns.append(label)
+            names[f"{d.key}#l"] = d.label
+        return _Columns(names), select(*columns).select_from(joined)
 
     def _distinct_pairs(
         self, dims: list[Dim], measures: list[Measure], variants: list[str], totals: list[int]
@@ -890,6 +911,13 @@ class ReportCompiler:
         kind = self._kind(date)
         first: ColumnElement[Any] = self._bucket(scoped, date, kind, bucket, "chart.settings.date")
         return first == start
+
+
+class _Columns:
+    """Named columns with a `.c` like a subquery's (the grouped rows and their people)."""
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        self.c = columns
 
 
 def _name(key: str, variant: str) -> str:

@@ -859,8 +859,10 @@ def test_one_statement_per_run_with_relations_joined(crm: dict[str, Any]) -> Non
         assert len(statements) == 1 and result.rows
         compiled = ReportCompiler(sql, report).compile(conn.dialect.name).statement
         text = str(compiled.compile(dialect=conn.dialect))
-        # the target joined once, with rep_a1's scope on it in the ON, not a subquery per row
-        assert text.count("LEFT OUTER JOIN r") == 1 and text.count("SELECT") == 2
+        # the target joined once, with rep_a1's scope on it in the ON, not a subquery per row;
+        # three SELECTs: the records, their groups, and the groups with the owners' names
+        assert text.count("LEFT OUTER JOIN r") == 1 and text.count("SELECT") == 3
+        assert text.index("LEFT OUTER JOIN users") > text.index("GROUP BY")
         join = text.split("LEFT OUTER JOIN r", 1)[1].split("WHERE", 1)[0]
         assert "_owner" in join
 
