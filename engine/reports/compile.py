@@ -797,11 +797,19 @@ class ReportCompiler:
     def _named(self, statement: Any, source: Any, dims: list[Dim]) -> tuple[Any, Any]:
         """People's names joined to the grouped rows (an outer SELECT over them), so each
         group's member or department is looked up once rather than each record's; the
-        columns the order reads (`#v`, `#l`) come from there. Unchanged without people."""
+        columns the order reads (`#v`, `#l`) come from there. On PostgreSQL the groups are
+        always a MATERIALIZED CTE ordered outside: an ORDER BY over the grouping (even from
+        an outer SELECT) made the planner sort every record to aggregate in order (an
+        external merge sort at 200,000 rows, 2× the hash aggregate). Unchanged on SQLite
+        without people."""
         late = [d for d in dims if d.late is not None]
-        if not late:
+        if not late and (self.dialect != "postgresql" or not dims):
             return source, statement
-        grouped = statement.subquery("jimu_groups")
+        grouped: Any = (
+            statement.cte("jimu_groups").prefix_with("MATERIALIZED")  # planned on its own
+            if self.dialect == "postgresql"
+            else statement.subquery("jimu_groups")
+        )
         joined: Any = grouped
         columns: list[Any] = [grouped.c[c.name] for c in grouped.c]
         names: dict[str, Any] = {c.name: grouped.c[c.name] for c in grouped.c}
