@@ -13,10 +13,12 @@ the extreme of the cells; a count distinct cannot be summed and stays blank ther
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from engine import expr
@@ -56,7 +58,8 @@ def run_report(
     conn: Connection, sql: FormSql, report: Any, *, filters: Sequence[str] = (), lang: str = "zh"
 ) -> ReportResult:
     """Run `report` as the viewer `sql` was opened for: one statement, then the cells."""
-    compiled = ReportCompiler(sql, report, filters=filters).compile(conn.dialect.name)
+    spans = column_spans(conn) if conn.dialect.name == "sqlite" else None
+    compiled = ReportCompiler(sql, report, filters=filters).compile(conn.dialect.name, spans)
     found = conn.execute(compiled.statement).all()
     details: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
     rolled: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
@@ -91,6 +94,36 @@ def run_report(
             for name, (start, end) in compiled.periods.items()
         }
     return result
+
+
+SPAN_SECONDS = 300.0
+"""How long a column's first and last value (SQLite's date-index rule) are reused."""
+_spans: dict[tuple[str, str, str], tuple[float, Any]] = {}
+
+
+def column_spans(conn: Connection) -> Callable[[Any], Any]:
+    """The first and last value of an indexed column (`ReportCompiler`'s `spans`): two index
+    seeks (``SELECT min(c)``, ``SELECT max(c)``), kept `SPAN_SECONDS` per database, table and
+    column — the rule only needs the rough share a range covers, so a report over a wide date
+    range adds this statement once per few minutes, not per run."""
+
+    def span(column: Any) -> Any:
+        key = (str(conn.engine.url), column.table.name, column.name)
+        now = time.monotonic()
+        kept = _spans.get(key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        row = conn.execute(
+            select(
+                select(func.min(column)).scalar_subquery(),
+                select(func.max(column)).scalar_subquery(),
+            )
+        ).one()
+        found = (row[0], row[1])
+        _spans[key] = (now + SPAN_SECONDS, found)
+        return found
+
+    return span
 
 
 def too_large(measures: int) -> ServiceError:

@@ -9,8 +9,10 @@ stored integers (and so use indexes). Comparisons never yield NULL.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, bindparam
 
@@ -20,6 +22,7 @@ from engine.expr.types import ID_KINDS
 from .compiler import SqlCompiler
 from .nodes import ByElement, Val, define, op
 from .sqlite_calc import render_arithmetic, render_comparison
+from .types import KIND_TYPES
 
 INT62 = 2**62
 
@@ -284,6 +287,10 @@ def unary(c: SqlCompiler, node: ast.Unary) -> Val:
 def binary(c: SqlCompiler, node: ast.Binary) -> Val:
     if node.op in ("AND", "OR"):
         return logic(node.op.lower(), [c.compile(node.left), c.compile(node.right)])
+    if node.op in ast.COMPARISON_OPS:
+        ranged = day_range(c, node)
+        if ranged is not None:
+            return ranged
     a, b = c.compile(node.left), c.compile(node.right)
     if node.op == "&":
         return Val(op("concat", a, b), "text")
@@ -306,3 +313,96 @@ def binary(c: SqlCompiler, node: ast.Binary) -> Val:
 def _number(c: SqlCompiler, v: Val) -> Val:
     """A blank-kind operand as a typed NULL number (PostgreSQL needs the type)."""
     return c.null("number") if v.kind == "blank" else v
+
+
+# --- a datetime's day against a fixed date: a range on the column ----------------------------
+
+VOLATILE = frozenset({"TODAY", "NOW", "CURRENT_USER", "CURRENT_DEPARTMENTS"})
+
+
+def _day_of_instant(node: ast.Node) -> bool:
+    """``DATEVALUE(<a datetime>)``."""
+    return (
+        isinstance(node, ast.Call)
+        and node.name == "DATEVALUE"
+        and len(node.args) == 1
+        and node.args[0].type is not None
+        and node.args[0].type.kind == "datetime"
+        and not node.args[0].type.is_list
+    )
+
+
+def _fixed_date(node: ast.Node) -> bool:
+    """A date that reads no field and no clock or caller: the same value whenever compiled."""
+    if node.type is None or node.type.kind != "date" or node.type.is_list:
+        return False
+    stack = [node]
+    while stack:
+        found = stack.pop()
+        if isinstance(found, ast.Ref):
+            return False
+        if isinstance(found, ast.Call):
+            if found.name in VOLATILE:
+                return False
+            stack.extend(found.args)
+        elif isinstance(found, ast.Binary):
+            stack.extend((found.left, found.right))
+        elif isinstance(found, ast.Unary):
+            stack.append(found.operand)
+    return True
+
+
+def first_instant(day: dt.date, zone: ZoneInfo) -> dt.datetime | None:
+    """The first instant whose local date in `zone` is `day`, when no UTC offset change falls
+    within two days of it (so an instant's local date is before `day` exactly when it is
+    earlier); None otherwise, or outside the years 2–9998."""
+    if not 1 < day.year < 9999:
+        return None
+    moment = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+    around = [(moment + dt.timedelta(days=n)).astimezone(zone).utcoffset() for n in (-2, 2)]
+    if around[0] != around[1]:
+        return None
+    return moment
+
+
+def day_range(c: SqlCompiler, node: ast.Binary) -> Val | None:
+    """``DATEVALUE(at) >= DATE(2025, 12, 1)`` (any of ``= < <= > >=``, either side) as a range
+    on the instant itself — ``at >= <local midnight of 2025-12-01>`` — so an index on ``at``
+    serves and no function runs per row; the same answer, blanks included (a blank instant
+    fails both). None when the shape differs, ``<>``, or the day's midnight is near an offset
+    change (then the general comparison runs)."""
+    symbol, left, right = node.op, node.left, node.right
+    if symbol == "<>":
+        return None
+    if _day_of_instant(right) and _fixed_date(left):
+        left, right, symbol = right, left, _FLIP[symbol]
+    if not (_day_of_instant(left) and _fixed_date(right)):
+        return None
+    from engine.expr.backends.python import compile_node
+
+    day = compile_node(right)({}, c.ctx)
+    if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+        return None
+    zone = c.ctx.tz
+    start = first_instant(day, zone)
+    end = first_instant(day + dt.timedelta(days=1), zone) if day < dt.date(9998, 1, 1) else None
+    if start is None or end is None:
+        return None
+    assert isinstance(left, ast.Call)
+    at = c.compile(left.args[0])
+    if at.kind != "datetime":
+        return None
+
+    def moment(value: dt.datetime) -> Val:
+        bound = bindparam(None, value, type_=KIND_TYPES["datetime"](), unique=True)
+        return Val(op("col", bound), "datetime", simple=True, nullable=False)
+
+    if symbol == ">=":
+        return compare(">=", at, moment(start))
+    if symbol == ">":
+        return compare(">=", at, moment(end))
+    if symbol == "<":
+        return compare("<", at, moment(start))
+    if symbol == "<=":
+        return compare("<", at, moment(end))
+    return logic("and", [compare(">=", at, moment(start)), compare("<", at, moment(end))])

@@ -1,0 +1,555 @@
+"""The report engine against hand-written SQL (issue 15 "Benchmark"), one run per database.
+
+One app, one form ``orders`` (default 1,000,000 rows, ``--rows`` to scale down): ``_owner`` one
+of 200 users, ``region`` one of 30 options, ``product`` one of 500, ``status`` one of 6,
+``amount`` money with 2 decimals, ``signed_at`` an instant spread over the last 3 years. The
+form declares ``indexes: [["signed_at"], ["status", "-amount"]]`` (``_owner`` is indexed by
+default); the baseline runs over the same tables and indexes. Rows are loaded through the bulk
+path (`engine.store.records.bulk_insert`: one prepared INSERT on SQLite, COPY on PostgreSQL)
+and ANALYZEd.
+
+Shapes (the issue's): (a) pivot owner × status, sum and count, last 12 months; (a2) the same
+with subtotals and the grand total; (b) month × region sum; (c) top 10 owners this month; (d)
+a filtered, sorted page of 50 and its count (engine level: `Reader.list`); (e) count distinct
+product by region.
+
+Each shape runs as the administrator (every record) and as a member holding a role with the
+``own`` scope (their ~1/200 of the records). Contenders per shape and viewer:
+
+- **engine**: `engine.reports.runtime.run_report` on an open connection with the viewer's
+  `FormSql` opened once (compile + one statement + cells; the API also opens the viewer's
+  rights per request, which the HTTP column includes);
+- **HTTP**: ``POST /api/v1/apps/bench/query`` through the ASGI app in process
+  (`fastapi.testclient.TestClient`, httpx), sign-in and JSON included;
+- **SQL**: the hand-written statement over Jimu's own record table (scaled integers on SQLite,
+  epoch ms, months in Asia/Shanghai), the viewer's scope as ``_owner = :me``, rows fetched (and,
+  for a2 on SQLite, the totals summed from the cells in Python, as a person would). On SQLite
+  the last-12-months range is written ``+signed_at >= …`` (the best rewrite: SQLite would walk
+  the date index over a third of the table); (a) is also timed through the index, to show the
+  rule (`DATE_INDEX_SHARE`) the compiler applies.
+
+Before timing, every shape's engine answer (and the HTTP answer) is asserted identical to the
+baseline's. Medians over ``--runs`` interleaved rounds (two warm-up rounds); printed: ms per
+contender and the ratios engine/SQL and HTTP/SQL (target ≤ 1.15×).
+
+Usage: ``python bench/report_bench.py [--rows N] [--runs R] [--db sqlite|postgresql|both]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_databases import add_database_option, each_database
+
+TZ = ZoneInfo("Asia/Shanghai")
+USERS = 200
+REGIONS = [f"r{n:02d}" for n in range(30)]
+PRODUCTS = [f"p{n:03d}" for n in range(500)]
+STATUSES = ["draft", "open", "won", "lost", "paused", "void"]
+PASSWORD = "bench-member-pass-1"
+TOKEN = "report-bench-admin-token"
+API = "/api/v1"
+WON = " = 'won'"
+NOTES: list[str] = []
+
+
+def options(values: list[str]) -> list[dict[str, str]]:
+    return [{"value": v, "label": v} for v in values]
+
+
+APP: dict[str, Any] = {
+    "format": "jimu.app/1",
+    "key": "bench",
+    "name": "bench",
+    "version": "1",
+    "forms": [
+        {
+            "key": "orders",
+            "name": "订单",
+            "indexes": [["signed_at"], ["status", "-amount"]],
+            "fields": [
+                {"key": "region", "type": "select", "label": "区域", "options": options(REGIONS)},
+                {
+                    "key": "product",
+                    "type": "select",
+                    "label": "产品",
+                    "options": options(PRODUCTS),
+                },
+                {"key": "status", "type": "select", "label": "状态", "options": options(STATUSES)},
+                {"key": "amount", "type": "money", "label": "金额", "precision": 2},
+                {"key": "signed_at", "type": "datetime", "label": "签约时间"},
+            ],
+        }
+    ],
+    "roles": [
+        {
+            "key": "rep",
+            "name": "销售代表",
+            "forms": {"orders": {"actions": ["view", "export"], "scope": "own"}},
+        }
+    ],
+}
+
+
+# --- the shapes --------------------------------------------------------------------------
+def month_start(day: dt.date, back: int = 0) -> dt.date:
+    index = day.year * 12 + day.month - 1 - back
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def local_ms(day: dt.date) -> int:
+    """Epoch ms of local midnight starting `day` in the organisation's time zone."""
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=TZ).timestamp() * 1000)
+
+
+def shapes(today: dt.date) -> dict[str, dict[str, Any]]:
+    year_ago, this_month = month_start(today, 11), month_start(today)
+    since = f"DATEVALUE(signed_at) >= DATE({year_ago.year}, {year_ago.month}, 1)"
+    month = f"DATEVALUE(signed_at) >= DATE({this_month.year}, {this_month.month}, 1)"
+    count_sum = [
+        {"key": "total", "agg": "sum", "field": "amount"},
+        {"key": "n", "agg": "count"},
+    ]
+    pivot = {
+        "form": "orders",
+        "filter": since,
+        "rows": [{"field": "_owner"}],
+        "columns": [{"field": "status"}],
+        "measures": count_sum,
+    }
+    return {
+        "a": {**pivot, "chart": {"type": "table"}},
+        "a2": {
+            **pivot,
+            "chart": {"type": "pivot", "settings": {"subtotals": True, "totals": True}},
+        },
+        "b": {
+            "form": "orders",
+            "rows": [{"field": "signed_at", "bucket": "month"}],
+            "columns": [{"field": "region"}],
+            "measures": [{"key": "total", "agg": "sum", "field": "amount"}],
+        },
+        "c": {
+            "form": "orders",
+            "filter": month,
+            "rows": [{"field": "_owner"}],
+            "measures": [{"key": "total", "agg": "sum", "field": "amount"}],
+            "sort": [{"key": "total", "desc": True}],
+            "limit": 10,
+            "chart": {"type": "ranking"},
+        },
+        "e": {
+            "form": "orders",
+            "rows": [{"field": "region"}],
+            "measures": [{"key": "products", "agg": "count_distinct", "field": "product"}],
+        },
+    }
+
+
+class Hand:
+    """The hand-written statements over the form's own table, for one viewer (`me`: None for
+    the administrator) and dialect."""
+
+    def __init__(self, table: str, col: dict[str, str], dialect: str, me: int | None) -> None:
+        self.t, self.c, self.pg, self.me = table, col, dialect == "postgresql", me
+
+    def where(self, extra: str = "") -> str:
+        parts = ["_deleted_at IS NULL"]
+        if self.me is not None:
+            parts.append(f"_owner = {self.me}")
+        if extra:
+            parts.append(extra)
+        return " AND ".join(parts)
+
+    def since(self, day: dt.date, scan: bool = False) -> str:
+        if self.pg:
+            return f"{self.c['signed_at']} >= '{day.isoformat()} 00:00:00+08'"
+        plus = "+" if scan else ""  # SQLite: keep the index out of a wide range
+        return f"{plus}{self.c['signed_at']} >= {local_ms(day)}"
+
+    def a(self, today: dt.date, scan: bool = True) -> str:
+        c = self.c
+        return (
+            f"SELECT _owner, {c['status']}, sum({c['amount']}), count(*) FROM {self.t}"
+            f" WHERE {self.where(self.since(month_start(today, 11), scan))}"
+            f" GROUP BY _owner, {c['status']}"
+        )
+
+    def a2(self, today: dt.date) -> str:
+        c = self.c
+        return (
+            f"SELECT _owner, {c['status']}, sum({c['amount']}), count(*),"
+            f" grouping(_owner, {c['status']}) FROM {self.t}"
+            f" WHERE {self.where(self.since(month_start(today, 11)))}"
+            f" GROUP BY GROUPING SETS ((_owner, {c['status']}), ({c['status']}), (_owner), ())"
+        )
+
+    def b(self) -> str:
+        c = self.c
+        if self.pg:
+            month = f"date_trunc('month', {c['signed_at']} AT TIME ZONE 'Asia/Shanghai')::date"
+        else:  # Shanghai's fixed +08:00 since 1991; the rows are all later
+            month = f"strftime('%Y-%m-01', {c['signed_at']} / 1000 + 28800, 'unixepoch')"
+        return (
+            f"SELECT {month} AS m, {c['region']}, sum({c['amount']}) FROM {self.t}"
+            f" WHERE {self.where()} GROUP BY m, {c['region']}"
+        )
+
+    def c_(self, today: dt.date) -> str:
+        c = self.c
+        return (
+            f"SELECT _owner, sum({c['amount']}) AS s FROM {self.t}"
+            f" WHERE {self.where(self.since(month_start(today)))}"
+            f" GROUP BY _owner ORDER BY s DESC LIMIT 10"
+        )
+
+    def d_page(self) -> str:
+        c = self.c
+        return (
+            f"SELECT _id, _owner, {c['region']}, {c['product']}, {c['status']}, {c['amount']},"
+            f" {c['signed_at']} FROM {self.t} WHERE {self.where(c['status'] + WON)}"
+            f" ORDER BY {c['amount']} DESC NULLS LAST, _id LIMIT 50"
+        )
+
+    def d_count(self) -> str:
+        return f"SELECT count(*) FROM {self.t} WHERE {self.where(self.c['status'] + WON)}"
+
+    def e(self) -> str:
+        c = self.c
+        if self.pg:  # the measured rewrite: GROUP BY over SELECT DISTINCT pairs
+            return (
+                f"SELECT r, count(p) FROM (SELECT DISTINCT {c['region']} AS r, {c['product']} AS p"
+                f" FROM {self.t} WHERE {self.where()}) x GROUP BY r"
+            )
+        return (
+            f"SELECT {c['region']}, count(DISTINCT {c['product']}) FROM {self.t}"
+            f" WHERE {self.where()} GROUP BY {c['region']}"
+        )
+
+
+# --- normalising answers -------------------------------------------------------------------
+def money(value: Any, pg: bool) -> str | None:
+    if value is None:
+        return None
+    found = Decimal(value) if pg else Decimal(int(value)) / 100
+    return f"{found:.2f}"
+
+
+def engine_cells(result: dict[str, Any], totals: bool = False) -> list[tuple[Any, ...]]:
+    """A report answer's rows (or totals) as plain tuples: dimension values (None for a total),
+    then measures."""
+    found = []
+    for row in result["totals" if totals else "rows"]:
+        found.append(tuple(cell["value"] if isinstance(cell, dict) else cell for cell in row))
+    return found
+
+
+def hand_cells(shape: str, rows: list[Any], pg: bool) -> list[tuple[Any, ...]]:
+    if shape == "a":
+        return [(r[0], r[1], money(r[2], pg), r[3]) for r in rows]
+    if shape == "b":
+        return [(str(r[0])[:10], r[1], money(r[2], pg)) for r in rows]
+    if shape == "c":
+        return [(r[0], money(r[1], pg)) for r in rows]
+    if shape == "e":
+        return [(r[0], r[1]) for r in rows]
+    raise ValueError(shape)
+
+
+def summed(cells: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The totals of a pivot owner × status, summed from its cells (SQLite's baseline)."""
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for owner, status, total, n in cells:
+        for key in ((None, status), (owner, None), (None, None)):
+            acc = groups.setdefault(key, [0, 0])
+            acc[0] += int(total or 0)
+            acc[1] += n
+    return [(k[0], k[1], v[0], v[1]) for k, v in groups.items()]
+
+
+def ordered(cells: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted(cells, key=repr)
+
+
+# --- timing ----------------------------------------------------------------------------------
+def interleaved(contenders: dict[str, Callable[[], Any]], runs: int) -> dict[str, float]:
+    """Median ms of each contender over `runs` rounds (two warm-up rounds first)."""
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for run in range(runs + 2):
+        for name, call in contenders.items():
+            started = time.perf_counter()
+            call()
+            if run >= 2:
+                samples[name].append((time.perf_counter() - started) * 1000)
+    return {name: statistics.median(found) for name, found in samples.items()}
+
+
+# --- setup -------------------------------------------------------------------------------------
+def setup(engine: Engine, tmp: Path) -> tuple[Any, Any, dict[str, Any], list[int]]:
+    """The app published, 200 users (the first signs in and holds `rep`), the ASGI app and
+    its clients."""
+    from fastapi.testclient import TestClient
+    from pydantic import SecretStr
+
+    from engine.api.main import create_app
+    from engine.auth.directory import create_user, ensure_admin
+    from engine.settings import Settings
+    from engine.store import prepare_database
+
+    prepare_database(engine)
+    with engine.begin() as conn:
+        ensure_admin(conn, "bench-admin-pass-1")
+        users = [
+            create_user(
+                conn,
+                {"username": f"rep{n:03d}", "display_name": f"代表{n:03d}"},
+                password=PASSWORD if n == 0 else None,
+                actor_id=None,
+            )["id"]
+            for n in range(USERS)
+        ]
+    app = create_app(Settings(data_dir=tmp, admin_token=SecretStr(TOKEN)))
+    app.state.engine = engine
+    admin = TestClient(app, raise_server_exceptions=True)
+    admin.headers["Authorization"] = f"Bearer {TOKEN}"
+    created = admin.post(f"{API}/apps", json=APP)
+    assert created.status_code in (200, 201), created.text
+    role = next(r for r in admin.get(f"{API}/roles", params={"app": "bench"}).json())
+    added = admin.post(f"{API}/roles/{role['id']}/members", json={"user_id": users[0]})
+    assert added.status_code == 201, added.text
+    member = TestClient(app, raise_server_exceptions=True)
+    login = member.post(f"{API}/auth/login", json={"username": "rep000", "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    member.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    return app, admin, {"admin": admin, "member": member}, users
+
+
+def load(engine: Engine, rows: int, users: list[int]) -> None:
+    from engine.forms import apps
+    from engine.store.records import bulk_insert
+
+    with engine.connect() as conn:
+        layout = apps.load(conn, "bench").layout.forms["orders"]
+    col = {k: layout.fields[k].column for k in ("region", "product", "status", "amount")}
+    col["signed_at"] = layout.fields["signed_at"].column
+    rng = random.Random(15)
+    now = dt.datetime.now(dt.UTC)
+    span = 3 * 365 * 86400
+    batch = 50_000
+    for start in range(0, rows, batch):
+        chunk = []
+        for _ in range(start, min(rows, start + batch)):
+            chunk.append(
+                {
+                    "_created_at": now,
+                    "_updated_at": now,
+                    "_version": 1,
+                    "_owner": users[rng.randrange(USERS)],
+                    col["region"]: rng.choice(REGIONS),
+                    col["product"]: rng.choice(PRODUCTS),
+                    col["status"]: rng.choice(STATUSES),
+                    col["amount"]: Decimal(rng.randint(100, 10_000_000)) / 100,
+                    col["signed_at"]: now - dt.timedelta(seconds=rng.randrange(span)),
+                }
+            )
+        with engine.begin() as conn:
+            assert bulk_insert(conn, layout.table, chunk)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f"VACUUM ANALYZE {layout.table.name}"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+
+
+def form_sql(conn: Connection, user: int | None) -> Any:
+    """The forms engine's SQL half opened for the viewer, as the API opens it."""
+    from engine.auth.permissions import form_access
+    from engine.auth.principal import Principal
+    from engine.core.context import Actor, ExecutionContext
+    from engine.forms import apps
+    from engine.forms.sql import FormSql
+
+    loaded = apps.load(conn, "bench")
+    layout = loaded.layout.forms["orders"]
+    ctx = ExecutionContext.create(Actor(user, "api"), "Asia/Shanghai")
+    if user is None:
+        return FormSql(loaded.layout, layout, ctx, access=None), loaded, ctx
+    principal = Principal(user, "rep000", False, "session")
+    access = form_access(conn, principal, loaded.id, loaded.layout.spec, layout)
+    return FormSql(loaded.layout, layout, ctx, access=access), loaded, ctx
+
+
+def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[str, ...]]:
+    import tempfile
+
+    from engine.forms.query import Reader
+    from engine.reports.runtime import run_report
+    from engine.reports.spec import ReportSpec
+    from engine.store import engine_for_url
+
+    print(f"\n===== {name}: {args.rows:,} orders =====", flush=True)
+    engine = engine_for_url(url)
+    tmp = Path(tempfile.mkdtemp())
+    started = time.perf_counter()
+    _app, _admin, clients, users = setup(engine, tmp)
+    load(engine, args.rows, users)
+    print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
+    with engine.connect() as conn:
+        layout = form_sql(conn, None)[1].layout.forms["orders"]
+    col = {k: layout.fields[k].column for k in ("region", "product", "status", "amount")}
+    col["signed_at"] = layout.fields["signed_at"].column
+    pg = engine.dialect.name == "postgresql"
+    today = dt.datetime.now(TZ).date()
+    specs = shapes(today)
+    lines: list[tuple[str, ...]] = []
+    for viewer, me in (("admin", None), ("member", users[0])):
+        hand = Hand(layout.table.name, col, engine.dialect.name, me)
+        client = clients[viewer]
+        with engine.connect() as conn:
+            for shape in ("a", "a2", "b", "c", "d", "e"):
+                if shape == "d":
+                    timings = bench_page(conn, hand, me, args.runs, Reader)
+                    lines.append(row(name, viewer, shape, timings))
+                    continue
+                body = {"key": shape, "name": shape, **specs[shape]}
+                report = ReportSpec.model_validate(body)
+                name_ = {"c": "c_", "a2": "a2" if pg else "a"}.get(shape, shape)
+                hand_sql = getattr(hand, name_)
+                statement = text(hand_sql(today) if shape in ("a", "a2", "c") else hand_sql())
+                sql = form_sql(conn, me)[0]
+
+                def by_engine(report: Any = report, sql: Any = sql) -> Any:
+                    return run_report(conn, sql, report).model_dump()
+
+                def by_http(body: dict[str, Any] = body, client: Any = client) -> Any:
+                    response = client.post(f"{API}/apps/bench/query", json=body)
+                    assert response.status_code == 200, response.text
+                    return response.json()
+
+                def by_hand(statement: Any = statement, shape: str = shape) -> Any:
+                    found = conn.execute(statement).all()
+                    if shape == "a2" and not pg:
+                        return found, summed([tuple(r) for r in found])
+                    return found
+
+                check(shape, by_engine(), by_http(), by_hand(), pg, sql)
+                contenders = {"engine": by_engine, "http": by_http, "sql": by_hand}
+                if shape == "a" and not pg:  # the same statement through the date index
+                    through_index = text(hand.a(today, scan=False))
+                    contenders["index"] = lambda s=through_index: conn.execute(s).all()
+                timings = interleaved(contenders, args.runs)
+                if "index" in timings:
+                    NOTES.append(
+                        f"{name} {viewer} a: hand SQL scanning {timings['sql']:.1f} ms, the same"
+                        f" through the signed_at index {timings['index']:.1f} ms"
+                        f" ({timings['index'] / timings['sql']:.2f}x)"
+                    )
+                lines.append(row(name, viewer, shape, timings))
+    engine.dispose()
+    return lines
+
+
+def check(shape: str, found: Any, http: Any, hand: Any, pg: bool, sql: Any) -> None:
+    """The engine's and HTTP's answers equal the hand-written SQL's."""
+    assert engine_cells(found) == engine_cells(http), shape
+    if shape == "a2":
+        cells = hand if pg else hand[0]
+        details = [tuple(r[:4]) for r in cells if not pg or r[4] == 0]
+        want = hand_cells("a", details, pg)
+        assert ordered(engine_cells(found)) == ordered(want), shape
+        if pg:
+            rolled = [(r[0], r[1], r[2], r[3]) for r in cells if r[4] != 0]
+            totals = [(o, s, money(t, pg), n) for o, s, t, n in rolled]
+        else:
+            totals = [(o, s, money(t, pg), n) for o, s, t, n in hand[1]]
+        assert ordered(engine_cells(found, totals=True)) == ordered(totals), shape
+        return
+    want = hand_cells(shape, list(hand), pg)
+    got = engine_cells(found)
+    if shape == "c":  # the order is the answer
+        assert got == want, (got, want)
+    else:
+        assert ordered(got) == ordered(want), shape
+
+
+def bench_page(conn: Connection, hand: Hand, me: int | None, runs: int, reader: Any) -> Any:
+    """(d): `Reader.list` (page of 50 with its exact count) against the two statements."""
+    sql, loaded, ctx = form_sql(conn, me)
+
+    def by_engine() -> Any:
+        found = reader(loaded.layout, loaded.layout.forms["orders"], ctx, access=sql.access)
+        return found.list(conn, filter='status = "won"', sort="-amount", limit=50)
+
+    def by_hand() -> Any:
+        return conn.execute(text(hand.d_page())).all(), conn.execute(
+            text(hand.d_count())
+        ).scalar_one()
+
+    page, (rows, count) = by_engine(), by_hand()
+    assert page_ids(page) == [r[0] for r in rows] and page_total(page) == count
+    return interleaved({"engine": by_engine, "sql": by_hand}, runs)
+
+
+def page_ids(page: Any) -> list[int]:
+    return [int(r["_id"]) for r in page.items]
+
+
+def page_total(page: Any) -> int:
+    return int(page.total)
+
+
+def row(db: str, viewer: str, shape: str, t: dict[str, float]) -> tuple[str, ...]:
+    sql = t["sql"]
+    http = t.get("http")
+    line = (
+        db,
+        viewer,
+        shape,
+        f"{t['engine']:.1f}",
+        f"{http:.1f}" if http is not None else "—",
+        f"{sql:.1f}",
+        f"{t['engine'] / sql:.2f}",
+        f"{http / sql:.2f}" if http is not None else "—",
+    )
+    print(" | ".join(line), flush=True)
+    return line
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=7)
+    add_database_option(parser)
+    args = parser.parse_args()
+    print(f"load average: {os.getloadavg()}")
+    lines: list[tuple[str, ...]] = []
+    for name, url in each_database(args.db, "report_bench.db"):
+        lines += run_database(name, url, args)
+    print("\n| database | viewer | shape | engine ms | HTTP ms | SQL ms | engine/SQL | HTTP/SQL |")
+    print("|---|---|---|---|---|---|---|---|")
+    for line in lines:
+        print("| " + " | ".join(line) + " |")
+    for note in NOTES:
+        print(note)
+    print(f"load average: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
