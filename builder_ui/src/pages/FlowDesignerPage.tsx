@@ -6,14 +6,13 @@
  * message) and as a list, and nothing is saved. A stored flow the tree cannot show exactly is
  * shown read-only. Leaving with unsaved changes asks first.
  */
-import { ArrowLeftOutlined, SettingOutlined } from "@ant-design/icons";
-import { useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Button, Drawer, Grid, Result, Space, Tag, Typography } from "antd";
+import { SettingOutlined } from "@ant-design/icons";
+import { Alert, App, Button, Drawer, Grid, Result, Tag, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, useParams } from "react-router";
+import { useParams } from "react-router";
+import { ConflictAlert, DesignerHeader, usePartPublish } from "../components/PartDesigner";
 import { UnsavedGuard } from "../components/UnsavedGuard";
-import { ApiError } from "../api/client";
 import type { AppDef, Issue } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
 import { publishFlows } from "../flows/api";
@@ -64,15 +63,13 @@ function Designer({ app, flow }: { app: AppDef; flow: FlowDef }) {
   const { t, i18n } = useTranslation();
   const lang = i18n.language === "en" ? "en" : "zh";
   const { message } = App.useApp();
-  const client = useQueryClient();
   const screens = Grid.useBreakpoint();
   const initialTree = useMemo(() => readTree(flow), [flow]);
   const [tree, setTree] = useState<FlowTree | null>(initialTree);
   const [meta, setMeta] = useState<FlowMeta>(metaOf(flow));
   const [selected, setSelected] = useState<Selected>(null);
   const [issues, setIssues] = useState<{ issue: Issue; key: string }[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [conflict, setConflict] = useState(false);
+  const { busy, conflict, publish, reload } = usePartPublish(app.key);
   const readOnly = tree === null;
   const form = findForm(app, flow.form);
   const fields = form?.fields ?? [];
@@ -108,30 +105,18 @@ function Designer({ app, flow }: { app: AppDef; flow: FlowDef }) {
       message.error(t("flows.fix"));
       return;
     }
-    setBusy(true);
-    try {
-      const flows = flowsOf(app).map((f) => (f.key === flow.key ? flowOf(flow, meta, compiled) : f));
-      const saved = await publishFlows(app, flows);
-      setIssues([]);
-      client.setQueryData(["app", app.key], saved);
-      message.success(t("flows.saved"));
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 409) setConflict(true);
-      else if (error instanceof ApiError && error.issues.length) {
-        const mine = error.issues.flatMap((issue) => {
-          const target = issueTarget(issue, index, compiled);
-          return target ? [{ issue, key: targetKey(target) }] : [{ issue, key: "flow" }];
-        });
-        setIssues(mine);
-        message.error(t("flows.fix"));
-      } else message.error(error instanceof Error ? error.message : t("errors.generic"));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const reload = async () => {
-    setConflict(false);
-    await client.invalidateQueries({ queryKey: ["app", app.key] });
+    const flows = flowsOf(app).map((f) => (f.key === flow.key ? flowOf(flow, meta, compiled) : f));
+    await publish(() => publishFlows(app, flows), {
+      saved: t("flows.saved"),
+      fix: t("flows.fix"),
+      onIssues: (found) =>
+        setIssues(
+          found.map((issue) => {
+            const target = issueTarget(issue, index, compiled);
+            return { issue, key: target ? targetKey(target) : "flow" };
+          }),
+        ),
+    });
   };
 
   const describe = (node: FlowNodeDef) => {
@@ -163,44 +148,26 @@ function Designer({ app, flow }: { app: AppDef; flow: FlowDef }) {
 
   return (
     <>
-      <Space style={{ display: "flex", justifyContent: "space-between", marginBottom: 12 }} wrap>
-        <Space wrap align="center">
-          <Link to={`/apps/${app.key}/_flows`} data-testid="flow-back">
-            <ArrowLeftOutlined /> {t("flows.back")}
-          </Link>
-          <Typography.Title level={3} style={{ margin: 0 }} data-testid="flow-title">
-            {labelText(meta.name, lang, flow.key)}
-          </Typography.Title>
-          <Tag color={bound ? "blue" : undefined}>{bound ? t("flows.bound", { form: labelText(findForm(app, bound)?.name, lang, bound) }) : t("flows.notBound")}</Tag>
-          {dirty && (
-            <Tag color="orange" data-testid="flow-dirty">
-              {t("flows.unsaved")}
-            </Tag>
-          )}
-        </Space>
-        <Space wrap>
-          <Button icon={<SettingOutlined />} onClick={() => setSelected({ kind: "settings" })} disabled={readOnly} data-testid="flow-settings">
-            {t("flows.settings")}
-          </Button>
-          <Button type="primary" loading={busy} disabled={readOnly} onClick={save} data-testid="flow-save">
-            {t("flows.save")}
-          </Button>
-        </Space>
-      </Space>
-      {conflict && (
-        <Alert
-          type="warning"
-          showIcon
-          style={{ marginBottom: 12 }}
-          title={t("designer.conflict")}
-          action={
-            <Button size="small" onClick={reload} data-testid="flow-reload">
-              {t("designer.reload")}
+      <DesignerHeader
+        testId="flow"
+        back={`/apps/${app.key}/_flows`}
+        backText={t("flows.back")}
+        title={labelText(meta.name, lang, flow.key)}
+        tags={<Tag color={bound ? "blue" : undefined}>{bound ? t("flows.bound", { form: labelText(findForm(app, bound)?.name, lang, bound) }) : t("flows.notBound")}</Tag>}
+        dirty={dirty}
+        dirtyText={t("flows.unsaved")}
+        actions={
+          <>
+            <Button icon={<SettingOutlined />} onClick={() => setSelected({ kind: "settings" })} disabled={readOnly} data-testid="flow-settings">
+              {t("flows.settings")}
             </Button>
-          }
-          data-testid="flow-conflict"
-        />
-      )}
+            <Button type="primary" loading={busy} disabled={readOnly} onClick={save} data-testid="flow-save">
+              {t("flows.save")}
+            </Button>
+          </>
+        }
+      />
+      <ConflictAlert testId="flow" conflict={conflict} onReload={reload} />
       {readOnly && <Alert type="info" showIcon style={{ marginBottom: 12 }} title={t("flows.readOnly")} data-testid="flow-readonly" />}
       {issues.length > 0 && (
         <Alert

@@ -9,15 +9,14 @@
  * (published on the first save). A desktop tool: on a phone it says so. Leaving with unsaved
  * changes asks first.
  */
-import { ArrowLeftOutlined, ExperimentOutlined, HistoryOutlined, PlusOutlined } from "@ant-design/icons";
-import { useQueryClient } from "@tanstack/react-query";
-import { Alert, App, Button, Card, Form, Input, Radio, Result, Select, Space, Tag, Typography } from "antd";
+import { ExperimentOutlined, HistoryOutlined, PlusOutlined } from "@ant-design/icons";
+import { Alert, App, Button, Card, Form, Input, Radio, Result, Select, Space, Typography } from "antd";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { ApiError } from "../api/client";
 import type { AppDef, Issue } from "../api/types";
 import { useAuth } from "../auth/AuthContext";
+import { ConflictAlert, DesignerHeader, usePartPublish } from "../components/PartDesigner";
 import { UnsavedGuard } from "../components/UnsavedGuard";
 import FormulaEditor from "../designer/props/FormulaEditor";
 import { fieldLabel, labelText } from "../forms/labels";
@@ -63,12 +62,10 @@ function Designer({ app, initial, isNew }: { app: AppDef; initial: RuleDef; isNe
   const { t, i18n } = useTranslation();
   const lang = i18n.language === "en" ? "en" : "zh";
   const { message } = App.useApp();
-  const client = useQueryClient();
   const navigate = useNavigate();
   const [rule, setRule] = useState<RuleDef>(initial);
   const [issues, setIssues] = useState<Issue[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [conflict, setConflict] = useState(false);
+  const { busy, conflict, publish, reload } = usePartPublish(app.key);
   const [testing, setTesting] = useState(false);
   const rules = rulesOf(app);
   const index = isNew ? rules.length : rules.findIndex((r) => r.key === initial.key);
@@ -95,28 +92,16 @@ function Designer({ app, initial, isNew }: { app: AppDef; initial: RuleDef; isNe
       message.error(t("rules.fix"));
       return;
     }
-    setBusy(true);
-    try {
-      const clean = cleanRule(rule);
-      const list = isNew ? [...rules, clean] : rules.map((r, i) => (i === index ? clean : r));
-      const saved = await publishRules(app, list);
-      setIssues([]);
-      if (isNew) navigate(`/apps/${app.key}/_rules/${clean.key}`, { replace: true });
-      client.setQueryData(["app", app.key], saved);
-      message.success(t("rules.saved"));
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 409) setConflict(true);
-      else if (error instanceof ApiError && error.issues.length) {
-        setIssues(error.issues);
-        message.error(t("rules.fix"));
-      } else message.error(error instanceof Error ? error.message : t("errors.generic"));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const reload = async () => {
-    setConflict(false);
-    await client.invalidateQueries({ queryKey: ["app", app.key] });
+    const clean = cleanRule(rule);
+    const list = isNew ? [...rules, clean] : rules.map((r, i) => (i === index ? clean : r));
+    await publish(() => publishRules(app, list), {
+      saved: t("rules.saved"),
+      fix: t("rules.fix"),
+      onIssues: setIssues,
+      onSaved: () => {
+        if (isNew) navigate(`/apps/${app.key}/_rules/${clean.key}`, { replace: true });
+      },
+    });
   };
   const help = (control: string) => {
     const messages = at(control);
@@ -127,48 +112,30 @@ function Designer({ app, initial, isNew }: { app: AppDef; initial: RuleDef; isNe
 
   return (
     <>
-      <Space style={{ display: "flex", justifyContent: "space-between", marginBottom: 12 }} wrap>
-        <Space wrap align="center">
-          <Link to={`/apps/${app.key}/_rules`} data-testid="rule-back">
-            <ArrowLeftOutlined /> {t("rules.back")}
-          </Link>
-          <Typography.Title level={3} style={{ margin: 0 }} data-testid="rule-title">
-            {labelText(rule.name, lang, "") || t("rules.newTitle")}
-          </Typography.Title>
-          {dirty && (
-            <Tag color="orange" data-testid="rule-dirty">
-              {t("rules.unsaved")}
-            </Tag>
-          )}
-        </Space>
-        <Space wrap>
-          {!isNew && (
-            <Link to={`/apps/${app.key}/_rules/${initial.key}/runs`} data-testid="rule-open-runs">
-              <HistoryOutlined /> {t("rules.runs")}
-            </Link>
-          )}
-          <Button icon={<ExperimentOutlined />} onClick={() => setTesting(true)} disabled={!rule.form} data-testid="rule-test">
-            {t("rules.test")}
-          </Button>
-          <Button type="primary" loading={busy} onClick={save} data-testid="rule-save">
-            {t("rules.save")}
-          </Button>
-        </Space>
-      </Space>
-      {conflict && (
-        <Alert
-          type="warning"
-          showIcon
-          style={{ marginBottom: 12 }}
-          title={t("designer.conflict")}
-          action={
-            <Button size="small" onClick={reload} data-testid="rule-reload">
-              {t("designer.reload")}
+      <DesignerHeader
+        testId="rule"
+        back={`/apps/${app.key}/_rules`}
+        backText={t("rules.back")}
+        title={labelText(rule.name, lang, "") || t("rules.newTitle")}
+        dirty={dirty}
+        dirtyText={t("rules.unsaved")}
+        actions={
+          <>
+            {!isNew && (
+              <Link to={`/apps/${app.key}/_rules/${initial.key}/runs`} data-testid="rule-open-runs">
+                <HistoryOutlined /> {t("rules.runs")}
+              </Link>
+            )}
+            <Button icon={<ExperimentOutlined />} onClick={() => setTesting(true)} disabled={!rule.form} data-testid="rule-test">
+              {t("rules.test")}
             </Button>
-          }
-          data-testid="rule-conflict"
-        />
-      )}
+            <Button type="primary" loading={busy} onClick={save} data-testid="rule-save">
+              {t("rules.save")}
+            </Button>
+          </>
+        }
+      />
+      <ConflictAlert testId="rule" conflict={conflict} onReload={reload} />
       {issues.length > 0 && (
         <Alert
           type="error"
