@@ -7,31 +7,25 @@ import datetime as dt
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from engine.rules import counters
 from engine.store.models import App
 from engine.store.session import alembic_config
+from tests.migration_checks import previous_revision, table_names
 
 REVISION = "0015_rulecounters"
 AT = dt.datetime(2026, 12, 6, 1, 0, tzinfo=dt.UTC)
 
 
-def _tables(engine: Engine) -> set[str]:
-    return set(sa.inspect(engine).get_table_names())
-
-
 def test_0015_creates_drops_and_reruns(store_engine: Engine) -> None:
+    previous = previous_revision(store_engine, REVISION)
     with store_engine.begin() as conn:
-        config = alembic_config(conn)
-        previous = ScriptDirectory.from_config(config).get_revision(REVISION).down_revision
-        assert isinstance(previous, str)
-        command.upgrade(config, previous)
-    assert "rule_counters" not in _tables(store_engine)
+        command.upgrade(alembic_config(conn), previous)
+    assert "rule_counters" not in table_names(store_engine)
     with store_engine.begin() as conn:
         command.upgrade(alembic_config(conn), REVISION)
-    assert "rule_counters" in _tables(store_engine)
+    assert "rule_counters" in table_names(store_engine)
     with store_engine.begin() as conn:
         app_id = conn.execute(
             sa.insert(App).values(key="a", name={"zh": "甲"}).returning(App.id)
@@ -46,8 +40,8 @@ def test_0015_creates_drops_and_reruns(store_engine: Engine) -> None:
     with store_engine.begin() as conn:
         assert counters.current(conn, app_id, "r", "actions[0]") == 2
         command.downgrade(alembic_config(conn), previous)
-    assert "rule_counters" not in _tables(store_engine)
+    assert "rule_counters" not in table_names(store_engine)
     with store_engine.begin() as conn:
         command.upgrade(alembic_config(conn), "head")
         command.check(alembic_config(conn))
-    assert "rule_counters" in _tables(store_engine)
+    assert "rule_counters" in table_names(store_engine)
