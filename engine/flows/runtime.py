@@ -800,7 +800,9 @@ def _open_run(
         revision = load_revision(conn, instance.app_key, int(instance.revision), current)
     plan = FlowPlan.of(revision, instance.flow_key)
     form = revision.current.form(plan.form)
-    listened = ctx.record_events and any(item.name != LISTENER_NAME for item in LISTENERS)
+    listened = ctx.record_events and LISTENERS.wanted(
+        revision.current.layout, form.key, FLOW_EVENT_KINDS, besides=LISTENER_NAME
+    )
     return _Run(conn, ctx, instance, revision, plan, form, state=instance.state, listened=listened)
 
 

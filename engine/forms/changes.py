@@ -119,13 +119,24 @@ class AsyncListener(Protocol):
     def __call__(self, events: Sequence[RecordChanged]) -> Iterable[JobRequest]: ...
 
 
+Interest = Callable[[AppLayout, str, str], bool]
+"""Whether a listener wants events of a kind on a form of an app: `(layout, form, kind)`."""
+
+
 @dataclass(frozen=True)
 class Listener:
-    """A registered listener: its name (in logs and errors), mode and handler."""
+    """A registered listener: its name (in logs and errors), mode and handler, and what it
+    says it wants (`wants`; None: every event). Emitters whose events cost statements to build
+    (the flow engine reads the record's version for its events) ask first and build none
+    nobody wants; `emit` itself still hands every listener every event."""
 
     name: str
     mode: Literal["sync", "async"]
     handle: Callable[..., Any]
+    wants: Interest | None = None
+
+    def interested(self, layout: AppLayout, form: str, kind: str) -> bool:
+        return self.wants is None or self.wants(layout, form, kind)
 
 
 class Listeners:
@@ -134,13 +145,13 @@ class Listeners:
     def __init__(self) -> None:
         self._items: dict[str, Listener] = {}
 
-    def sync(self, name: str, handle: SyncListener) -> None:
+    def sync(self, name: str, handle: SyncListener, wants: Interest | None = None) -> None:
         """Register a synchronous listener (in the transaction, may refuse the save)."""
-        self._add(Listener(name, "sync", handle))
+        self._add(Listener(name, "sync", handle, wants))
 
-    def asynchronous(self, name: str, handle: AsyncListener) -> None:
+    def asynchronous(self, name: str, handle: AsyncListener, wants: Interest | None = None) -> None:
         """Register an asynchronous listener (its jobs are queued with the save)."""
-        self._add(Listener(name, "async", handle))
+        self._add(Listener(name, "async", handle, wants))
 
     def _add(self, listener: Listener) -> None:
         if not listener.name or listener.name in self._items:
@@ -163,6 +174,18 @@ class Listeners:
 
     def __iter__(self) -> Iterator[Listener]:
         return iter(list(self._items.values()))
+
+    def wanted(
+        self, layout: AppLayout, form: str, kinds: Iterable[str], *, besides: str = ""
+    ) -> bool:
+        """Whether any listener but `besides` wants events of one of `kinds` on `form`."""
+        wanted_kinds = tuple(kinds)
+        return any(
+            item.interested(layout, form, kind)
+            for item in self
+            if item.name != besides
+            for kind in wanted_kinds
+        )
 
     def __bool__(self) -> bool:
         return bool(self._items)

@@ -13,20 +13,35 @@ from __future__ import annotations
 import contextlib
 
 from engine.forms.changes import LISTENERS
+from engine.forms.layout import AppLayout
 from engine.rules import runtime, timing
 
 NAME = "rules"
 DATES = "rules.dates"  # re-plans date triggers when a record's date changes (engine.rules.timing)
 
 
+# The date kinds `timing.on_changes` acts on; flow events never move a date.
+DATE_EVENT_KINDS = frozenset({"created", "updated", "deleted", "restored"})
+
+
+def wants_rule_event(layout: AppLayout, form: str, kind: str) -> bool:
+    """Whether a rule of the app is triggered by `kind` events on `form`."""
+    return (form, kind) in runtime.rules_of(layout).by_event
+
+
+def wants_date_event(layout: AppLayout, form: str, kind: str) -> bool:
+    """Whether a date rule of the app watches `form` (for the kinds that move its dates)."""
+    return kind in DATE_EVENT_KINDS and form in timing.date_rules(layout)
+
+
 def register() -> None:
-    """Register the listener (once per process)."""
+    """Register the listeners (once per process), each saying which events it wants."""
     with contextlib.suppress(ValueError):  # already registered
-        LISTENERS.sync(NAME, runtime.on_changes)
+        LISTENERS.sync(NAME, runtime.on_changes, wants_rule_event)
     with contextlib.suppress(ValueError):
-        LISTENERS.sync(DATES, timing.on_changes)
+        LISTENERS.sync(DATES, timing.on_changes, wants_date_event)
 
 
 register()
 
-__all__ = ["DATES", "NAME", "register"]
+__all__ = ["DATES", "NAME", "register", "wants_date_event", "wants_rule_event"]
