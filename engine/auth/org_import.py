@@ -10,7 +10,7 @@ caller's transaction: departments parent-first, then users, then managers, heads
 A department is named by its name, or by its path from the top (`销售部/华东销售组`) where names
 repeat; names in the 部门 sheet are unique and refer to those rows first, then to the existing
 departments. A department of the sheet that already exists at the same place is kept, not
-duplicated. Managers and heads are usernames, of the file or existing. Roles are `管理员` (a
+duplicated. Managers and heads are usernames, of the file or existing. Roles are `平台管理员` (a
 platform administrator) or an app role by key or name, as `应用/角色` when several apps have
 it. Users are only created: an existing username is a row error. A blank initial password gets
 a generated one, returned once.
@@ -38,7 +38,8 @@ from engine.store.models import App, Department, Role, RoleMember, User, utcnow
 MAX_ROWS = 5000
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 SEPARATORS = re.compile(r"[,，、;；\s]+")
-ADMIN_WORDS = frozenset({"管理员", "平台管理员", "admin", "administrator"})
+ADMIN_WORDS = frozenset({"平台管理员", "platform_admin"})
+"""What makes a row a platform administrator (`管理员` alone may be an app's role, as the CRM's)."""
 
 DEPARTMENT_SHEET = ("部门", "Departments")
 USER_SHEET = ("用户", "Users")
@@ -574,9 +575,9 @@ class _Checker:
                         row,
                         "roles",
                         "unknown_role",
-                        f"角色「{word}」不存在（写「管理员」，或应用的角色名，如「客户管理/销售代表」）",
-                        f"Role “{word}” does not exist (write 管理员, or an app's role such as "
-                        "“crm/sales_rep”)",
+                        f"角色「{word}」不存在（写「平台管理员」，或应用的角色名，如「客户管理/销售代表」）",
+                        f"Role “{word}” does not exist (write 平台管理员, or an app's role such "
+                        "as “crm/sales_rep”)",
                     )
                 elif len(found) > 1:
                     apps = sorted(set(found.values()))

@@ -257,7 +257,7 @@ def test_a_dry_run_lists_every_row_error_and_writes_nothing(
             ["li", "李雷二", "华东销售组", "", "", "", "", ""],
             ["taken", "已有", "", "", "", "", "", ""],
             ["han", "", "火星部", "ghost", "12345", "not-an-email", "厨师", "123"],
-            ["wei", "韩梅梅", "北京", "wei", "", "", "客户管理/销售总监 管理员", ""],
+            ["wei", "韩梅梅", "北京", "wei", "", "", "客户管理/销售总监 平台管理员", ""],
             ["bad name!", "某人", "", "", "", "", "", ""],
         ],
     )
@@ -325,7 +325,7 @@ def test_the_import_creates_departments_parent_first_users_managers_heads_and_ro
                 "crm/销售总监",
                 "",
             ],
-            ["root", "管理员二", "总部/销售部", "", "", "", "管理员", ""],
+            ["root", "管理员二", "总部/销售部", "", "", "", "平台管理员", ""],
         ],
     )
     dry = upload(admin, data, dry_run=True).json()
