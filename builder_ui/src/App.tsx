@@ -30,6 +30,7 @@ const HomePage = lazy(() => import("./pages/HomePage"));
 const InboxPage = lazy(() => import("./pages/InboxPage"));
 const LinksPage = lazy(() => import("./pages/LinksPage"));
 const LoginPage = lazy(() => import("./pages/LoginPage"));
+const OrgPage = lazy(() => import("./pages/OrgPage"));
 const PublicPage = lazy(() => import("./pages/PublicPage"));
 const RecordsPage = lazy(() => import("./pages/RecordsPage"));
 const ReportDesignerPage = lazy(() => import("./pages/ReportDesignerPage"));
@@ -108,6 +109,7 @@ const router = createBrowserRouter(
         <Route index element={page(HomePage)} />
         <Route path="catalog" element={page(CatalogPage)} />
         <Route path="inbox" element={page(InboxPage)} />
+        <Route path="admin/org" element={page(OrgPage)} />
         <Route path="apps/:app" element={<AppLayout />}>
           <Route index element={page(AppHome)} />
           <Route path=":form" element={page(RecordsPage)} />

@@ -236,9 +236,11 @@ def update_user(
 ) -> dict[str, Any]:
     """Change a user; 422 with field issues. A new password or a deactivation ends every
     session of the user (but `keep_session_id`) and revokes every API token of theirs."""
+    from engine.auth.org import last_admin_issues  # org builds on this module
+
     before = get_user(conn, user_id)
     ids = list(department_ids or [])
-    issues = _check_refs(conn, values, ids)
+    issues = _check_refs(conn, values, ids) + last_admin_issues(conn, user_id, values)
     renamed = "username" in values and values["username"] != before["username"]
     if (
         renamed

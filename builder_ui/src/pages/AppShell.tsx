@@ -40,6 +40,7 @@ export default function AppShell() {
           trigger={["click"]}
           menu={{
             items: [
+              ...(user?.is_admin ? [{ key: "org", label: <span data-testid="nav-org">{t("org.open")}</span>, onClick: () => navigate("/admin/org") }] : []),
               { key: "password", label: t("nav.password"), onClick: () => setPassword(true) },
               {
                 key: "logout",

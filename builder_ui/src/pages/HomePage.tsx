@@ -1,5 +1,5 @@
 /** My apps: every installed app I may use, as cards; administrators also start a new app here. */
-import { AppstoreOutlined, PlusOutlined } from "@ant-design/icons";
+import { AppstoreOutlined, PlusOutlined, TeamOutlined } from "@ant-design/icons";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Button, Card, Col, Empty, Row, Space, Spin, Typography } from "antd";
 import { useState } from "react";
@@ -20,7 +20,14 @@ export default function HomePage() {
     <>
       <Space style={{ display: "flex", justifyContent: "space-between" }}>
         <Typography.Title level={3}>{t("home.title")}</Typography.Title>
-        {user?.is_admin && <NewApp />}
+        {user?.is_admin && (
+          <Space wrap>
+            <Link to="/admin/org" data-testid="home-org">
+              <Button icon={<TeamOutlined />}>{t("org.open")}</Button>
+            </Link>
+            <NewApp />
+          </Space>
+        )}
       </Space>
       {apps.data && apps.data.length === 0 && (
         <Empty description={t("home.empty")}>
