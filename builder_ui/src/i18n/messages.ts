@@ -1,6 +1,7 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
 import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
+import { phoneEn, phoneZh } from "./phoneMessages";
 import { reportsEn, reportsZh } from "./reportMessages";
 import { rulesEn, rulesZh } from "./ruleMessages";
 
@@ -278,6 +279,7 @@ export const zh = {
   rules: rulesZh,
   reports: reportsZh,
   inbox: inboxZh,
+  phone: phoneZh,
   newApp: {
     open: "新建应用",
     title: "新建应用",
@@ -656,6 +658,7 @@ export const en: typeof zh = {
   rules: rulesEn,
   reports: reportsEn,
   inbox: inboxEn,
+  phone: phoneEn,
   newApp: {
     open: "New app",
     title: "New app",
