@@ -53,7 +53,9 @@ def server() -> Iterator[Server]:
             "/users",
             {"username": NEW_REP, "display_name": "新销售", "password": SAMPLE_PASSWORD},
         )
-        role = next(r for r in api_call(started, "GET", "/roles?app=crm") if r["key"] == "sales_rep")
+        role = next(
+            r for r in api_call(started, "GET", "/roles?app=crm") if r["key"] == "sales_rep"
+        )
         api_call(started, "POST", f"/roles/{role['id']}/members", {"user_id": user["id"]})
         yield started
     finally:
@@ -114,7 +116,9 @@ def test_a_followup_and_a_work_report_in_three_taps_each(
     customer = page.get_by_test_id("field-customer")
     expect(customer).to_contain_text(mine["name"])
     expect(page.get_by_test_id("usual-values")).to_contain_text("客户")
-    visit = page.get_by_test_id("field-method").locator(".ant-radio-button-wrapper", has_text="拜访")
+    visit = page.get_by_test_id("field-method").locator(
+        ".ant-radio-button-wrapper", has_text="拜访"
+    )
     at_least_44(visit)
     # The submit bar is on screen before anything scrolls (sticky at the bottom of the phone).
     submit = page.get_by_test_id("fill-submit")
@@ -149,7 +153,9 @@ def test_a_followup_and_a_work_report_in_three_taps_each(
     expect(page.get_by_test_id("record-drawer")).to_contain_text("拜访 2 家客户")
     assert taps(page) <= 3 and taps(page) == 2, taps(page)
     shot(page, "work-report-saved")
-    reports = records(server, "work_report", token=token, filter='today = "拜访 2 家客户，更新 3 个商机。"')
+    reports = records(
+        server, "work_report", token=token, filter='today = "拜访 2 家客户，更新 3 个商机。"'
+    )
     assert reports["total"] == 1
     report = reports["items"][0]
     assert report["date"] == dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
