@@ -10,16 +10,22 @@ are 44 px touch targets; a new rep's empty 客户 picker says why and adds one.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
     SAMPLE_PASSWORD,
     Server,
     Shot,
@@ -27,6 +33,7 @@ from tests.e2e.conftest import (
     login,
     new_page,
     records,
+    settle,
     start_server,
     stop_server,
     user_token,
@@ -38,28 +45,76 @@ COUNT_TAPS = """(() => {
     sessionStorage.setItem("__taps", String(Number(sessionStorage.getItem("__taps") || "0") + 1));
   }, true);
 })();"""
+REP = "rep_old"
 NEW_REP = "rep_new"
+PLACE = "深圳市福田区福中三路市民中心"
+
+
+class Regeo(BaseHTTPRequestHandler):
+    """A local reverse geocoder in AMap's `regeo` shape: every position is the 市民中心."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"status": "1", "regeocode": {"formatted_address": PLACE}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+CHECK_INS = {
+    "format": "jimu.app/1",
+    "key": "checkins",
+    "name": {"zh": "签到", "en": "Check-ins"},
+    "version": "1.0.0",
+    "forms": [
+        {
+            "key": "checkin",
+            "name": {"zh": "签到", "en": "Check-in"},
+            "title_field": "note",
+            "fields": [
+                {"key": "note", "type": "text", "label": {"zh": "备注", "en": "Note"}},
+                {"key": "where", "type": "location", "label": {"zh": "位置", "en": "Where"}},
+            ],
+        }
+    ],
+}
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    """One Jimu for this file: the CRM with its sample data, and a sales rep who owns nothing."""
-    started = start_server(Path(tempfile.mkdtemp(prefix="jimu-phone-")))
+    """One Jimu for this file: the CRM with its sample data, a sales rep who owns nothing, a
+    check-in app with a location field, and a local reverse geocoder configured."""
+    regeo = ThreadingHTTPServer(("127.0.0.1", 0), Regeo)
+    threading.Thread(target=regeo.serve_forever, daemon=True).start()
+    os.environ["JIMU_GEOCODER_URL"] = f"http://127.0.0.1:{regeo.server_address[1]}/regeo"
     try:
-        api_call(started, "POST", "/catalog/crm/install", {"sample_data": True})
-        user = api_call(
-            started,
-            "POST",
-            "/users",
-            {"username": NEW_REP, "display_name": "新销售", "password": SAMPLE_PASSWORD},
-        )
+        started = start_server(Path(tempfile.mkdtemp(prefix="jimu-phone-")))
+    finally:
+        del os.environ["JIMU_GEOCODER_URL"]
+    try:
+        api_call(started, "POST", "/apps", CHECK_INS)
+        # Without sample data (quicker to install): the two reps are made here.
+        api_call(started, "POST", "/catalog/crm/install", {"sample_data": False})
         role = next(
             r for r in api_call(started, "GET", "/roles?app=crm") if r["key"] == "sales_rep"
         )
-        api_call(started, "POST", f"/roles/{role['id']}/members", {"user_id": user["id"]})
+        for username, name in ((REP, "老销售"), (NEW_REP, "新销售")):
+            user = api_call(
+                started,
+                "POST",
+                "/users",
+                {"username": username, "display_name": name, "password": SAMPLE_PASSWORD},
+            )
+            api_call(started, "POST", f"/roles/{role['id']}/members", {"user_id": user["id"]})
         yield started
     finally:
         stop_server(started)
+        regeo.shutdown()
+        regeo.server_close()
 
 
 def phone(browser: Browser, server: Server, username: str) -> Page:
@@ -90,9 +145,12 @@ def at_least_44(locator: Locator) -> None:
 def test_a_followup_and_a_work_report_in_three_taps_each(
     browser: Browser, server: Server, shot: Shot
 ) -> None:
-    token = user_token(server, "rep_a1")
-    mine = records(server, "customer", token=token, sort="-_id", limit="1")["items"][0]
-    # The customer rep_a1 last worked with: their latest follow-up is about it.
+    token = user_token(server, REP)
+    for name in ("上海远景科技有限公司", "广州群英建筑工程有限公司"):
+        mine = api_call(
+            server, "POST", "/apps/crm/forms/customer/records", {"name": name}, token=token
+        )
+    # The customer the rep last worked with: their latest follow-up is about it.
     api_call(
         server,
         "POST",
@@ -100,7 +158,7 @@ def test_a_followup_and_a_work_report_in_three_taps_each(
         {"customer": mine["_id"], "method": "wechat", "content": "微信确认了需求。"},
         token=token,
     )
-    page = phone(browser, server, "rep_a1")
+    page = phone(browser, server, REP)
     from_the_app_home(page)
     entry = page.get_by_test_id("quick-add-followup")
     at_least_44(entry)
@@ -173,6 +231,7 @@ def test_a_new_reps_empty_customer_picker_says_why_and_adds_one(
     expect(empty).to_contain_text("你只能看到自己负责的客户，目前还没有")
     shot(page, "empty-picker")
     add = page.get_by_test_id("relation-customer-add")
+    settle(page)  # the dropdown has finished opening (it grows into place)
     at_least_44(add)
     add.click()
     expect(page).to_have_url(f"{server.url}/apps/crm/customer/new")
@@ -186,3 +245,27 @@ def test_a_new_reps_empty_customer_picker_says_why_and_adds_one(
     assert [c["name"] for c in records(server, "customer", token=token)["items"]] == [
         "新销售的第一个客户"
     ]
+
+
+def test_the_place_of_a_check_in_comes_from_the_geocoder(browser: Browser, server: Server) -> None:
+    context = browser.new_context(
+        viewport={"width": 375, "height": 760},
+        base_url=server.url,
+        locale="zh-CN",
+        geolocation={"latitude": 22.543096, "longitude": 114.057865},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    login(page, "admin", ADMIN_PASSWORD)
+    page.goto("/apps/checkins/checkin/new")
+    at_least_44(page.get_by_test_id("location-where-locate"))
+    page.get_by_test_id("location-where-locate").click()
+    address = page.get_by_test_id("location-where-address")
+    expect(address).to_have_value(PLACE)
+    expect(page.get_by_test_id("location-where-place")).to_have_text("请确认地点，或直接修改")
+    address.fill(PLACE + "东门")  # the user corrects the place
+    page.get_by_test_id("fill-submit").click()
+    expect(page.get_by_test_id("record-drawer")).to_contain_text(PLACE + "东门")
+    saved = api_call(server, "GET", "/apps/checkins/forms/checkin/records")["items"][0]
+    assert saved["where"] == {"lat": 22.543096, "lng": 114.057865, "address": PLACE + "东门"}
+    context.close()
