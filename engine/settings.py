@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     app_cache_size: int = Field(default=64, ge=1)
     # HTTP worker processes of `jimu serve` (None: one per CPU core; engine.api.server).
     workers: int | None = Field(default=None, ge=1, le=256)
+    # Reverse geocoding for location fields (issue 16, engine/geocode.py): an AMap-compatible
+    # `regeo` URL and its key; none: the user types the place.
+    geocoder_url: str | None = None
+    geocoder_key: SecretStr | None = None
+    geocoder_timeout: float = Field(default=3, gt=0, le=30)
 
     @field_validator("job_modules", mode="before")
     @classmethod

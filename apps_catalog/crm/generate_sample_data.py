@@ -824,6 +824,33 @@ def projects(opportunity_records: list[Record]) -> list[Record]:
     return records
 
 
+REPORT_DAYS = (dt.date(2026, 6, 26), dt.date(2026, 6, 29), dt.date(2026, 6, 30))
+"""The workdays up to the snapshot's "today" that every sales rep wrote a 工作简报 for."""
+REPORT_TEXTS = (
+    ("电话回访老客户 3 家，整理本周商机进展。", "拜访重点客户，准备报价方案。"),
+    ("上门拜访客户 1 家，演示产品并记录需求。", "根据需求修改方案，约下次沟通时间。"),
+    ("跟进合同审批，催收一笔到期回款。", "整理客户资料，补全联系人信息。"),
+)
+
+
+def work_reports() -> list[Record]:
+    """A few 工作简报 per sales rep (no random draws: the other forms' records stay as they were)."""
+    records: list[Record] = []
+    for rep_index, rep in enumerate(SALES_REPS):
+        for day_index, day in enumerate(REPORT_DAYS):
+            today, tomorrow = REPORT_TEXTS[(rep_index + day_index) % len(REPORT_TEXTS)]
+            records.append(
+                {
+                    "_id": len(records) + 1,
+                    "date": day.isoformat(),
+                    "today": today,
+                    "tomorrow": tomorrow,
+                    "_owner": rep,
+                }
+            )
+    return records
+
+
 def generate() -> dict[str, list[Record]]:
     """Every form's sample records, in the app's form order."""
     gen = Generator()
@@ -852,6 +879,7 @@ def generate() -> dict[str, list[Record]]:
         "contract": contract_records,
         "payment": payment_records,
         "project": projects(opportunity_records),
+        "work_report": work_reports(),
     }
 
 

@@ -21,6 +21,7 @@ from engine.api.routes import (
     expr,
     files,
     flows_runtime,
+    geo,
     health,
     jobs,
     linkage,
@@ -66,6 +67,7 @@ ROUTERS: list[APIRouter] = [
     rules_runtime.router,
     reports.router,
     rule_buttons.router,
+    geo.router,
 ]
 
 _HOME_PAGE = """<!doctype html>

@@ -121,6 +121,7 @@ def test_app_json_is_a_valid_definition(app: dict[str, Any]) -> None:
     assert (spec.key, spec.version, spec.format) == ("crm", "1.0.0", "jimu.app/1")
     assert [form.key for form in spec.forms] == [
         "customer", "contact", "lead", "opportunity", "followup", "contract", "payment", "project",
+        "work_report",
     ]  # fmt: skip
 
 
@@ -173,6 +174,31 @@ def test_the_five_roles_of_the_issue(app: dict[str, Any]) -> None:
         assert any(key in user["roles"] for user in usernames.values()), key
     teams = {d["key"]: d for d in SAMPLE_USERS["departments"]}
     assert teams["sales_a"]["parent"] == teams["sales_b"]["parent"] == "sales"
+
+
+def test_work_report_form_and_grants(app: dict[str, Any]) -> None:
+    """工作简报 (issue 16): dated today by default, today's work required; reps write and read
+    their own, directors read their department's, the general manager reads all."""
+    form = forms_by_key(app)["work_report"]
+    fields = fields_by_key(form)
+    assert {key: field["type"] for key, field in fields.items()} == {
+        "number": "serial", "date": "date", "today": "textarea", "tomorrow": "textarea",
+        "attachments": "attachment",
+    }  # fmt: skip
+    assert fields["date"]["default"] == {"expr": "TODAY()"}
+    assert (fields["today"].get("required"), fields["tomorrow"].get("required")) == (True, None)
+    roles = {role["key"]: role["forms"] for role in app["roles"]}
+    assert roles["sales_rep"]["work_report"] == {
+        "actions": ["view", "create", "edit", "export"],
+        "scope": "own",
+    }
+    assert roles["sales_director"]["work_report"]["scope"] == "department_tree"
+    assert "create" in roles["sales_director"]["work_report"]["actions"]
+    assert roles["general_manager"]["work_report"] == {
+        "actions": ["view", "export"],
+        "scope": "all",
+    }
+    assert "work_report" not in roles["finance"]
 
 
 def test_customer_fields(app: dict[str, Any]) -> None:

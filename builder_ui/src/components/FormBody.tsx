@@ -158,7 +158,8 @@ export default function FormBody({ app, fields: all, values, errors, onChange, o
             );
           })}
         </Row>
-        <Space>
+        {/* On phones the bar sticks to the bottom of the screen (styles.css) and the form scrolls under it. */}
+        <Space className="jimu-submit-bar">
           <Button type="primary" htmlType="submit" loading={busy || waiting} disabled={waiting} data-testid="fill-submit">
             {waiting ? t("fill.uploading") : submitLabel}
           </Button>

@@ -1,15 +1,18 @@
 /**
  * A location field's input: latitude and longitude (typed, or taken from the device's position
- * with the browser's permission — how a field worker records where they are on a phone) and an
- * optional place description. The value is the engine's `{lat, lng, address}`; an empty pair is
- * no value at all.
+ * with the browser's permission — how a field worker records where they are on a phone) and a
+ * readable place. After 定位 the server's reverse geocoder (`GET /geo/regeo`, when one is
+ * configured) fills the place in, unless one is typed already; the user confirms or changes it,
+ * and types it when there is no provider. The value is the engine's `{lat, lng, address}`; an
+ * empty pair is no value at all.
  */
 import { AimOutlined } from "@ant-design/icons";
 import { Button, Input, InputNumber, Space, Typography } from "antd";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { FieldDef } from "../api/types";
 import { locationValue, type LocationValue } from "../forms/location";
+import { placeOf } from "../forms/phone";
 
 interface Props {
   id?: string;
@@ -24,7 +27,24 @@ export default function LocationInput({ id, field, value, onChange, disabled, au
   const { t } = useTranslation();
   const [locating, setLocating] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
-  const set = (patch: Partial<LocationValue>) => onChange(locationValue({ ...(value ?? {}), ...patch }));
+  // What the place text says after 定位: being looked up, found (confirm it), or type it (why).
+  const [place, setPlace] = useState<{ state: "looking" | "found" | "type"; why?: string | null } | null>(null);
+  // The value as last given: a place answer arriving later must not undo what was typed meanwhile.
+  const latest = useRef(value);
+  latest.current = value;
+  const set = (patch: Partial<LocationValue>) => onChange(locationValue({ ...(latest.current ?? {}), ...patch }));
+  const lookUp = async (lat: number, lng: number) => {
+    setPlace({ state: "looking" });
+    try {
+      const found = await placeOf(lat, lng);
+      if (found.address && !latest.current?.address) {
+        set({ lat, lng, address: found.address });
+        setPlace({ state: "found" });
+      } else setPlace(found.address ? { state: "found" } : { state: "type", why: found.message });
+    } catch {
+      setPlace({ state: "type" });
+    }
+  };
   const locate = () => {
     if (!navigator.geolocation) {
       setProblem(t("inputs.locationUnavailable"));
@@ -35,7 +55,11 @@ export default function LocationInput({ id, field, value, onChange, disabled, au
     navigator.geolocation.getCurrentPosition(
       (position) => {
         setLocating(false);
-        set({ lat: Number(position.coords.latitude.toFixed(6)), lng: Number(position.coords.longitude.toFixed(6)) });
+        const lat = Number(position.coords.latitude.toFixed(6));
+        const lng = Number(position.coords.longitude.toFixed(6));
+        latest.current = locationValue({ ...(latest.current ?? {}), lat, lng });
+        onChange(latest.current);
+        void lookUp(lat, lng);
       },
       () => {
         setLocating(false);
@@ -81,6 +105,11 @@ export default function LocationInput({ id, field, value, onChange, disabled, au
         disabled={disabled}
         data-testid={`location-${field.key}-address`}
       />
+      {place && (
+        <Typography.Text type="secondary" data-testid={`location-${field.key}-place`}>
+          {place.state === "looking" ? t("phone.placeLooking") : place.state === "found" ? t("phone.placeConfirm") : place.why || t("phone.placeTypeIt")}
+        </Typography.Text>
+      )}
       <Button icon={<AimOutlined />} loading={locating} onClick={locate} disabled={disabled} data-testid={`location-${field.key}-locate`}>
         {t("inputs.locate")}
       </Button>

@@ -2,6 +2,8 @@
 import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
 import { orgEn, orgZh } from "./orgMessages";
+
+import { phoneEn, phoneZh } from "./phoneMessages";
 import { reportsEn, reportsZh } from "./reportMessages";
 import { rulesEn, rulesZh } from "./ruleMessages";
 
@@ -280,6 +282,8 @@ export const zh = {
   reports: reportsZh,
   inbox: inboxZh,
   org: orgZh,
+
+  phone: phoneZh,
   newApp: {
     open: "新建应用",
     title: "新建应用",
@@ -659,6 +663,8 @@ export const en: typeof zh = {
   reports: reportsEn,
   inbox: inboxEn,
   org: orgEn,
+
+  phone: phoneEn,
   newApp: {
     open: "New app",
     title: "New app",

@@ -1,5 +1,6 @@
-/** An app's home: my open tasks of the app (我的待办) when there are any, one-click "add" for
- * every form I may create in, and its forms as cards. */
+/** An app's home: my open tasks of the app (我的待办) when there are any, one-tap "add" entries
+ * for every form I may create in (first on a phone, 44 px and up; they open the fill page with
+ * my usual values, forms/phone.ts), and its forms as cards. */
 import { ApartmentOutlined, PlusOutlined, SafetyOutlined, TableOutlined, ThunderboltOutlined } from "@ant-design/icons";
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { Badge, Button, Card, Col, List, Row, Space, Typography } from "antd";
@@ -29,8 +30,8 @@ export default function AppHome() {
   const label = (entry: (typeof entries)[number]) =>
     labelText(entry.label ?? app.forms.find((f) => f.key === entry.form)?.name, i18n.language, entry.form);
   return (
-    <>
-      <Space style={{ display: "flex", justifyContent: "space-between" }} wrap>
+    <div className="jimu-home">
+      <Space className="jimu-home-title" style={{ display: "flex", justifyContent: "space-between" }} wrap>
         <Typography.Title level={3}>{labelText(app.name, i18n.language, app.key)}</Typography.Title>
         {user?.is_admin && (
           <Space wrap>
@@ -74,21 +75,26 @@ export default function AppHome() {
           />
         </Card>
       )}
-      <Typography.Text type="secondary">{t("app.quickAdd")}</Typography.Text>
-      <Space wrap style={{ margin: "8px 0 16px", display: "flex" }}>
-        {entries.map((entry, i) =>
-          permissions[i].data?.actions.includes("create") ? (
-            <Button
-              key={entry.form}
-              icon={<PlusOutlined />}
-              onClick={() => navigate(`/apps/${app.key}/${entry.form}/new`)}
-              data-testid={`quick-add-${entry.form}`}
-            >
-              {label(entry)}
-            </Button>
-          ) : null,
-        )}
-      </Space>
+      <section className="jimu-quick-add" data-testid="quick-add">
+        <Typography.Text type="secondary">{t("app.quickAdd")}</Typography.Text>
+        <div className="jimu-quick-add-list">
+          {entries.map((entry, i) =>
+            permissions[i].data?.actions.includes("create") ? (
+              <Button
+                key={entry.form}
+                className="jimu-quick-entry"
+                icon={<PlusOutlined />}
+                aria-label={t("phone.quickAddEntry", { form: label(entry) })}
+                // `quick`: the fill page starts with the caller's usual values (forms/phone.ts).
+                onClick={() => navigate(`/apps/${app.key}/${entry.form}/new`, { state: { quick: true } })}
+                data-testid={`quick-add-${entry.form}`}
+              >
+                {label(entry)}
+              </Button>
+            ) : null,
+          )}
+        </div>
+      </section>
       <Row gutter={[16, 16]}>
         {entries.map((entry) => (
           <Col key={entry.form} xs={12} sm={8} lg={6}>
@@ -100,6 +106,6 @@ export default function AppHome() {
           </Col>
         ))}
       </Row>
-    </>
+    </div>
   );
 }

@@ -4,19 +4,37 @@
  * public fill links). Works down to 375 px wide (one column on phones).
  */
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { App, Card, Result, Spin } from "antd";
+import { App, Card, Result, Spin, Typography } from "antd";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useLocation, useNavigate, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
 import type { RecordJson } from "../api/types";
 import FormBody from "../components/FormBody";
-import { labelText } from "../forms/labels";
+import { fieldLabel, labelText } from "../forms/labels";
 import { useLinkage } from "../forms/linkage";
+import { lastWorkedWith, latestOwnRecord } from "../forms/phone";
 import { issuesByField, literalDefault, recordBody } from "../forms/submit";
 import { findForm, useApp } from "./appContext";
 
+/** What the page that opened this one passed along (react-router's location state). */
+interface Opened {
+  /** Values to start from (e.g. the customer of a new 跟进记录 opened from that customer). */
+  prefill?: Record<string, unknown>;
+  /** Opened from an app home's quick-add entry (forms/phone.ts). */
+  quick?: boolean;
+  /** Opened from an empty picker: after saving, go back there with the new record in `field`. */
+  returnTo?: { path: string; field: string; state?: Record<string, unknown> };
+}
+
+/** One page per form and record: going from one form's fill page to another's (an empty
+ * picker's "add one", and back) starts afresh rather than keeping the other form's values. */
 export default function FillPage() {
+  const { form, id } = useParams();
+  return <FillForm key={`${form}/${id ?? "new"}`} />;
+}
+
+function FillForm() {
   const { form: formKey, id } = useParams();
   const { app } = useApp();
   const { t, i18n } = useTranslation();
@@ -38,9 +56,20 @@ export default function FillPage() {
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
   useLinkage(app.key, form, values, setValues, recordId === null); // data linkage defaults fill as conditions change
+  const state = location.state as Opened | null;
+  // Opened from a quick-add entry of the app home: start from the caller's latest record's links.
+  const quick = recordId === null && !!state?.quick;
+  const latest = useQuery({
+    queryKey: ["latest-own", app.key, formKey],
+    queryFn: () => latestOwnRecord(app.key, formKey!),
+    enabled: !!form && quick,
+    staleTime: 0,
+  });
+  const [usual, setUsual] = useState<string[]>([]);
 
   useEffect(() => {
     if (!form || values !== null) return;
+    if (quick && (latest.isPending || permissions.isPending)) return;
     if (recordId === null) {
       const initial: Record<string, unknown> = {};
       for (const field of form.fields) {
@@ -48,11 +77,17 @@ export default function FillPage() {
         if (value !== undefined) initial[field.key] = value;
       }
       // Values chosen by the page that opened this one (e.g. the customer of a new 跟进记录).
-      const prefill = (location.state as { prefill?: Record<string, unknown> } | null)?.prefill ?? {};
+      const prefill = state?.prefill ?? {};
       for (const [key, value] of Object.entries(prefill)) if (keys.has(key)) initial[key] = value;
+      if (quick) {
+        const fields = permissions.data?.fields ?? {};
+        const usualValues = lastWorkedWith(form.fields, latest.data ?? null, initial, (f) => (fields[f.key] ?? "editable") === "editable");
+        Object.assign(initial, usualValues);
+        setUsual(Object.keys(usualValues));
+      }
       setValues(initial);
     } else if (existing.data) setValues({ ...existing.data });
-  }, [form, recordId, existing.data, values, location.state]);
+  }, [form, recordId, existing.data, values, location.state, quick, latest.isPending, latest.data, permissions.isPending, permissions.data]);
 
   if (!form) return <Result status="404" title={t("errors.notFound")} />;
   const action = recordId === null ? "create" : "edit";
@@ -83,6 +118,15 @@ export default function FillPage() {
       await client.invalidateQueries({ queryKey: ["records", app.key, form!.key] });
       await client.invalidateQueries({ queryKey: ["record", app.key, form!.key, saved._id] });
       await client.invalidateQueries({ queryKey: ["history", app.key, form!.key, saved._id] });
+      if (state?.returnTo) {
+        // Added from an empty picker (RelationPicker): back to the page it came from, with the
+        // new record picked there.
+        const titleKey = form!.title_field;
+        const title = titleKey && typeof saved[titleKey] === "string" ? (saved[titleKey] as string) : null;
+        message.success(t("phone.picked", { form: labelText(form!.name, i18n.language, form!.key), title: title ?? `#${saved._id}` }));
+        navigate(state.returnTo.path, { state: { ...state.returnTo.state, prefill: { [state.returnTo.field]: { _id: saved._id, title } } } });
+        return;
+      }
       navigate(`/apps/${app.key}/${form!.key}?open=${saved._id}`);
     } catch (e) {
       if (e instanceof ApiError) {
@@ -97,6 +141,13 @@ export default function FillPage() {
   return (
     <div className="jimu-fill">
       <Card title={labelText(form.name, i18n.language, form.key)} size="small">
+        {usual.length > 0 && (
+          <Typography.Paragraph type="secondary" data-testid="usual-values">
+            {t("phone.lastWorkedWith", {
+              field: usual.map((key) => fieldLabel(form.fields.find((f) => f.key === key)!, i18n.language)).join("、"),
+            })}
+          </Typography.Paragraph>
+        )}
         <FormBody
           app={app}
           fields={form.fields}
