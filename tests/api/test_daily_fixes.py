@@ -5,7 +5,8 @@
 - the app's menu answer (`GET /apps/{app}/menu`) says per form what the viewer may do, and
   how lookups and formulas display (their source's type and options, a formula's format);
 - a new form without a title field gets its first text field as title;
-- lists are newest first when no sort is asked for.
+- lists are newest first when no sort is asked for;
+- the live scripts carry formula defaults, so the fill page shows `TODAY()` before saving.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ NOTES: dict[str, Any] = {
                 {"key": "maker", "type": "created_by", "label": {"zh": "创建人"}},
                 {"key": "changer", "type": "updated_by", "label": {"zh": "修改人"}},
                 {"key": "mine", "type": "formula", "expr": "maker = CURRENT_USER()"},
+                {"key": "day", "type": "date", "default": {"expr": "TODAY()"}},
+                {"key": "by", "type": "user", "default": {"expr": "CURRENT_USER()"}},
             ],
         },
         {
@@ -197,3 +200,15 @@ def test_the_menu_says_how_lookups_and_formulas_show(crm: dict[str, Any]) -> Non
     assert forms["contract"]["display"]["items.subtotal"]["type"] == "money"
     assert forms["contract"]["display"]["amount"]["type"] == "money"
     assert "name" not in forms["customer"]["display"]
+
+
+def test_the_fill_page_gets_its_formula_defaults(crm: dict[str, Any]) -> None:
+    admin = crm["clients"]["admin"]
+    live = admin.get(f"{API}/apps/notes/forms/note/live")
+    assert live.status_code == 200, live.text
+    defaults = {d["key"]: d for d in live.json()["defaults"]}
+    assert set(defaults) == {"day", "by"}
+    assert defaults["day"]["type"] == "date" and "TODAY" in defaults["day"]["js"]
+    assert defaults["by"]["type"] == "user"
+    saved = admin.post(f"{API}/apps/notes/forms/note/records", json={"n": 30}).json()
+    assert saved["day"] is not None  # the server still applies it on save

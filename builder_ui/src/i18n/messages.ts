@@ -1,4 +1,5 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
+import { fixEn, fixZh } from "./fixMessages";
 import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
 import { reportsEn, reportsZh } from "./reportMessages";
@@ -276,6 +277,7 @@ export const zh = {
   },
   flows: flowsZh,
   rules: rulesZh,
+  fix: fixZh,
   reports: reportsZh,
   inbox: inboxZh,
   newApp: {
@@ -654,6 +656,7 @@ export const en: typeof zh = {
   },
   flows: flowsEn,
   rules: rulesEn,
+  fix: fixEn,
   reports: reportsEn,
   inbox: inboxEn,
   newApp: {

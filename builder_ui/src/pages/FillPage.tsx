@@ -11,7 +11,10 @@ import { useLocation, useNavigate, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
 import type { RecordJson } from "../api/types";
 import FormBody from "../components/FormBody";
+import { formUse, useAppMenu } from "../forms/appMenu";
+import { withParam } from "../forms/gridState";
 import { labelText } from "../forms/labels";
+import { formulaDefaults } from "../forms/liveDefaults";
 import { useLinkage } from "../forms/linkage";
 import { issuesByField, literalDefault, recordBody } from "../forms/submit";
 import { findForm, useApp } from "./appContext";
@@ -39,23 +42,32 @@ export default function FillPage() {
   const [busy, setBusy] = useState(false);
   useLinkage(app.key, form, values, setValues, recordId === null); // data linkage defaults fill as conditions change
 
+  const menu = useAppMenu(app);
+
   useEffect(() => {
     if (!form || values !== null) return;
     if (recordId === null) {
+      if (live.isPending) return; // formula defaults (TODAY()) come with the live scripts
       const initial: Record<string, unknown> = {};
       for (const field of form.fields) {
         const value = literalDefault(field);
         if (value !== undefined) initial[field.key] = value;
       }
+      Object.assign(initial, formulaDefaults(live.data, initial));
       // Values chosen by the page that opened this one (e.g. the customer of a new 跟进记录).
       const prefill = (location.state as { prefill?: Record<string, unknown> } | null)?.prefill ?? {};
       for (const [key, value] of Object.entries(prefill)) if (keys.has(key)) initial[key] = value;
       setValues(initial);
     } else if (existing.data) setValues({ ...existing.data });
-  }, [form, recordId, existing.data, values, location.state]);
+  }, [form, recordId, existing.data, values, location.state, live.isPending, live.data]);
 
   if (!form) return <Result status="404" title={t("errors.notFound")} />;
   const action = recordId === null ? "create" : "edit";
+  // A form the user may not fill in says so up front rather than failing on 提交 (issue 16).
+  const use = formUse(menu.data, form.key);
+  const unreadable = permissions.error instanceof ApiError && permissions.error.status === 404;
+  if ((recordId === null ? !use.create : !use.read) || unreadable)
+    return <Result status="403" title={t("fix.noAccess")} subTitle={t("fix.noFillAccess")} data-testid="no-access" />;
   if (permissions.data && !permissions.data.actions.includes(action)) return <Result status="403" title={t("errors.forbidden")} />;
   if (values === null || permissions.isPending || live.isPending) return <Spin />;
 
@@ -83,7 +95,9 @@ export default function FillPage() {
       await client.invalidateQueries({ queryKey: ["records", app.key, form!.key] });
       await client.invalidateQueries({ queryKey: ["record", app.key, form!.key, saved._id] });
       await client.invalidateQueries({ queryKey: ["history", app.key, form!.key, saved._id] });
-      navigate(`/apps/${app.key}/${form!.key}?open=${saved._id}`);
+      // Back to the grid as it was (filter, sort, page: forms/gridState.ts), the record open.
+      const back = (location.state as { back?: string } | null)?.back ?? "";
+      navigate(`/apps/${app.key}/${form!.key}?${withParam(new URLSearchParams(back), "open", String(saved._id))}`);
     } catch (e) {
       if (e instanceof ApiError) {
         setErrors(issuesByField(e.issues, keys));
