@@ -121,6 +121,7 @@ export default function FillPage() {
           onCancel={() => navigate(-1)}
           access={permissions.data?.fields}
           live={live.data}
+          display={menu.data?.forms[form.key]?.display}
           isNew={recordId === null}
           busy={busy}
           submitLabel={recordId === null ? t("fill.submit") : t("fill.save")}
