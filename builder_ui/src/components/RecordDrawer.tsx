@@ -41,9 +41,9 @@ function changeText(field: FieldDef | undefined, change: unknown, lang: string):
   return show(change);
 }
 
-function HistoryTimeline({ entries, form }: { entries: HistoryEntry[]; form: FormDef }) {
+function HistoryTimeline({ entries, form, display }: { entries: HistoryEntry[]; form: FormDef; display?: Record<string, DisplayEntry> }) {
   const { t, i18n } = useTranslation();
-  const byKey = new Map(form.fields.map((f) => [f.key, f]));
+  const byKey = new Map(form.fields.map((f) => [f.key, displayField(f, display)]));
   return (
     <Timeline
       data-testid="history"
@@ -274,7 +274,7 @@ export default function RecordDrawer({ app, form, id, permissions, onClose, disp
             {
               key: "history",
               label: t("record.history"),
-              children: history.data ? <HistoryTimeline entries={history.data} form={form} /> : <Spin />,
+              children: history.data ? <HistoryTimeline entries={history.data} form={form} display={display} /> : <Spin />,
             },
           ]}
         />
