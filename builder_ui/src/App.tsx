@@ -20,6 +20,9 @@ import { setFieldTypes } from "./forms/fieldTypes";
 import AppShell from "./pages/AppShell";
 import AppLayout from "./pages/AppLayout";
 
+/** How far from the top messages open: below a record drawer's header, even when its buttons wrap on a phone. */
+const MESSAGE_TOP = 120;
+
 const AppHome = lazy(() => import("./pages/AppHome"));
 const CatalogPage = lazy(() => import("./pages/CatalogPage"));
 const DesignerPage = lazy(() => import("./pages/DesignerPage"));
@@ -139,7 +142,8 @@ export default function App() {
   dayjs.locale(en ? "en" : "zh-cn");
   return (
     <ConfigProvider locale={en ? enUS : zhCN}>
-      <AntApp>
+      {/* Messages open below a drawer's header (its title and buttons), never over it (issue 16). */}
+      <AntApp message={{ top: MESSAGE_TOP }}>
         <QueryClientProvider client={queryClient}>
           <RouterProvider router={router} />
         </QueryClientProvider>

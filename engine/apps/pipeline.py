@@ -68,9 +68,35 @@ def validated(data: Any) -> AppDefinition:
     if bad := lone_surrogates(data):
         raise ServiceError(422, "invalid_definition", [lone_surrogate_issue(path) for path in bad])
     try:
-        return validate_app(data, model=AppDefinition, checks=part_issues)
+        return validate_app(with_title_fields(data), model=AppDefinition, checks=part_issues)
     except DefinitionError as exc:
         raise ServiceError(422, "invalid_definition", exc.issues) from None
+
+
+def with_title_fields(data: Any) -> Any:
+    """`data` with a title for every form that has none: its first text field, so its
+    records show by name rather than as "#1" (issue 16); the builder may pick another one.
+    Anything malformed is left as it is, for validation to report."""
+    if not isinstance(data, dict) or not isinstance(data.get("forms"), list):
+        return data
+    forms: list[Any] = []
+    for form in data["forms"]:
+        if isinstance(form, dict) and not form.get("title_field"):
+            fields = form.get("fields")
+            first = next(
+                (
+                    f["key"]
+                    for f in (fields if isinstance(fields, list) else [])
+                    if isinstance(f, dict)
+                    and f.get("type") == "text"
+                    and isinstance(f.get("key"), str)
+                ),
+                None,
+            )
+            if first is not None:
+                form = {**form, "title_field": first}
+        forms.append(form)
+    return {**data, "forms": forms}
 
 
 def normalized(spec: AppDefinition, data: Any) -> dict[str, Any]:

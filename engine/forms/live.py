@@ -1,5 +1,6 @@
 """A form's formulas, show/hide and read-only rules (and those of its subform rows) compiled to
-JavaScript, so a fill page re-evaluates them as the user types, with the server's semantics.
+JavaScript, so a fill page re-evaluates them as the user types, with the server's semantics;
+and its formula defaults, which a new record's fill page shows before it is sent.
 
 Only what the browser can compute exactly is compiled: formulas, `visible_when` and
 `readonly_when` rules whose every reference is a plain field of this form (or of the row) the
@@ -15,7 +16,7 @@ from typing import Any
 
 from engine import expr
 from engine.expr import ast
-from engine.forms.common import FieldSpecBase
+from engine.forms.common import DefaultExpr, FieldSpecBase
 from engine.forms.field_types import FIELD_TYPES
 from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.structure import SubformField
@@ -84,12 +85,30 @@ def _scripts(
     return {"formulas": [{"key": key, **value} for key, value in formulas.items()], **rules}
 
 
+def _defaults(
+    fields: list[FieldSpecBase], schema: dict[str, Any], readable: set[str], hidden: frozenset[str]
+) -> list[dict[str, Any]]:
+    """The formula defaults (`{"expr": "TODAY()"}`) of `fields` the browser can compute, so a
+    new record's fill page shows them before it is sent (issue 16); the server still applies
+    every default on save."""
+    found: list[dict[str, Any]] = []
+    for field in fields:
+        default = getattr(field, "default", None)
+        if field.key in hidden or not isinstance(default, DefaultExpr):
+            continue
+        compiled = _compile(default.expr, schema, readable)
+        if compiled is not None:
+            found.append({"key": field.key, **compiled})
+    return found
+
+
 def live_scripts(form: FormLayout, hidden: frozenset[str]) -> dict[str, Any]:
     """The compiled formulas (in evaluation order), show/hide and read-only rules of `form`, and
     those of each subform's rows (which may also read the form's plain fields)."""
     fields: list[FieldSpecBase] = list(form.spec.fields)
     outer = _plain(fields, hidden)
     result = _scripts(fields, form.schema, outer, hidden)
+    result["defaults"] = _defaults(fields, form.schema, outer, hidden)
     subforms: dict[str, Any] = {}
     for field in fields:
         if isinstance(field, SubformField) and field.key not in hidden:

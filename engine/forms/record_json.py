@@ -80,7 +80,7 @@ class RecordJson:
                 slots.append(_Slot(field.key, _EXTRA, None))
             elif isinstance(spec, RelationField):
                 slots.append(_Slot(field.key, _RELATION, None))
-            elif people := field.kind.traits.people:
+            elif people := self.names_of(self.form, field):
                 slots.append(
                     _Slot(field.key, _PEOPLE, (people, self.value_writer(self.form, field)))
                 )
@@ -307,7 +307,20 @@ class RecordJson:
                 }
                 for sub in value
             ]
+        if field.source != "links" and (kind := self.names_of(self.form, field)):
+            # A many-relation lookup of a people field: each looked-up value gets its name.
+            for item in value:
+                people.add(kind, item)
         return value
+
+    def names_of(self, container: Container, field: FieldLayout) -> str | None:
+        """'user' or 'department' when `field`'s values name members or departments (a people
+        field, created/updated by, or a lookup or rollup of one): they are read as
+        `{"id", "name"}`; None otherwise."""
+        if isinstance(field.spec, RelationField) or field.source in ("rows", "links", "none"):
+            return None
+        owner = self.sql.value_owner(container, field)
+        return owner.kind.traits.named if owner is not None else None
 
     def _fields_json(
         self,
@@ -348,7 +361,7 @@ class RecordJson:
                     result[field.key] = {"_id": raw, "title": _title(row.get(f"{field.key}#title"))}
                 continue
             value = self.value_json(container, field, raw)
-            if kind := field.kind.traits.people:
+            if kind := self.names_of(container, field):
                 people.add(kind, value)
             elif field.kind.traits.is_file:
                 value = files.add(raw)

@@ -115,6 +115,10 @@ def open_form(
     return service
 
 
+NEWEST_FIRST = "-_created_at,-_id"
+"""A list's order when the caller names none: the newest record first (issue 16)."""
+
+
 @dataclass(frozen=True)
 class ExportResult:
     """What an export wrote: the row count (the file is the caller's path)."""
@@ -225,11 +229,12 @@ class RecordService:
         count: bool = True,
         related: tuple[str, int] | None = None,
     ) -> Page:
-        """A page of live records the caller may see, filtered, searched and sorted in SQL."""
+        """A page of live records the caller may see, filtered, searched and sorted in SQL;
+        newest first (`NEWEST_FIRST`) when no sort is given."""
         return self.reader().list(
             self.conn,
             filter=filter,
-            sort=sort,
+            sort=sort or NEWEST_FIRST,
             q=q,
             limit=limit,
             offset=offset,

@@ -20,6 +20,7 @@ import type {
 } from "./types";
 import type { PaletteGroup } from "../designer/state";
 import type { TraitsSource } from "../forms/fieldTypes";
+import type { AppMenu } from "../forms/appMenu";
 import type { paths } from "./schema";
 
 export const API = "/api/v1";
@@ -126,6 +127,7 @@ export const api = {
   pickUsers: (q: string) => request<PickedUser[]>("GET", apiPath("/directory/users"), undefined, { q, limit: 20 }),
   apps: () => request<AppSummary[]>("GET", apiPath("/apps")),
   app: (app: string) => request<AppDef>("GET", apiPath(`/apps/${encodeURIComponent(app)}`)),
+  menu: (app: string) => request<AppMenu>("GET", apiPath(`/apps/${encodeURIComponent(app)}/menu`)),
   catalog: () => request<Pack[]>("GET", apiPath("/catalog")),
   install: (pack: string, sample_data: boolean) =>
     request<{ key: string }>("POST", apiPath(`/catalog/${encodeURIComponent(pack)}/install`), { sample_data }),

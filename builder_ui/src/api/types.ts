@@ -162,6 +162,8 @@ export interface LiveScripts extends RuleSet {
   departments?: number[];
   /** Subform key → the rules of its rows (which also see the form's plain fields). */
   subforms?: Record<string, RuleSet>;
+  /** Formula defaults (`{"expr": "TODAY()"}`) a new record's fill page shows before it is sent. */
+  defaults?: CompiledRule[];
 }
 
 export interface PlanStep {

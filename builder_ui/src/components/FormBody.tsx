@@ -18,6 +18,7 @@ import { makeLive, type LiveResult } from "../forms/live";
 import { UploadContext, useUploadGate, type UploadSlot } from "../forms/uploads";
 import { colSpans } from "../views/helpers";
 import FieldInput, { EDITABLE_TYPES } from "./FieldInput";
+import { displayField, type DisplayEntry } from "../forms/appMenu";
 import FieldValue from "./FieldValue";
 import SubformInput from "./SubformInput";
 
@@ -37,6 +38,8 @@ interface Props {
   onCancel?(): void;
   access?: Record<string, Access>;
   live?: LiveScripts;
+  /** How lookups, rollups and formulas show (`GET /apps/{app}/menu`; absent on public links). */
+  display?: Record<string, DisplayEntry>;
   isNew: boolean;
   busy: boolean;
   submitLabel: string;
@@ -44,7 +47,7 @@ interface Props {
 
 const EMPTY: LiveResult = { computed: {}, visible: {}, readonly: {}, rows: {} };
 
-export default function FormBody({ app, fields: all, values, errors, onChange, onSubmit, onCancel, access = {}, live, isNew, busy, submitLabel }: Props) {
+export default function FormBody({ app, fields: all, values, errors, onChange, onSubmit, onCancel, access = {}, live, display, isNew, busy, submitLabel }: Props) {
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
   const gate = useUploadGate();
@@ -130,7 +133,7 @@ export default function FormBody({ app, fields: all, values, errors, onChange, o
                   <UploadContext.Provider value={slotOf(field.key)}>
                   {computed ? (
                     <Typography.Text strong data-testid={`computed-${field.key}`}>
-                      <FieldValue field={field.type === "formula" ? { ...field, type: live?.formulas.find((f) => f.key === field.key)?.type ?? "text" } : field} value={value} />
+                      <FieldValue field={display?.[field.key] ? displayField(field, display) : field.type === "formula" ? { ...field, type: live?.formulas.find((f) => f.key === field.key)?.type ?? "text" } : field} value={value} />
                     </Typography.Text>
                   ) : field.type === "subform" ? (
                     <SubformInput

@@ -6,11 +6,12 @@ import { RecordScopeContext } from "./fileScope";
 import { App, Badge, Button, Descriptions, Drawer, Empty, List, Popconfirm, Space, Spin, Tabs, Timeline, Typography } from "antd";
 import dayjs from "dayjs";
 import { useTranslation } from "react-i18next";
-import { useNavigate } from "react-router";
+import { useLocation, useNavigate } from "react-router";
 import { api, ApiError } from "../api/client";
 import type { AppDef, FieldDef, FormDef, HistoryEntry, Page, Permissions, RecordJson } from "../api/types";
 import { relatedRecords } from "../api/views";
 import { relatedSources, type RelatedSource } from "../views/helpers";
+import { displayField, type DisplayEntry } from "../forms/appMenu";
 import { displayText } from "../forms/display";
 import { LAYOUT_TYPES } from "../forms/fieldTypes";
 import { fieldLabel, labelText } from "../forms/labels";
@@ -24,6 +25,8 @@ interface Props {
   id: number | null;
   permissions?: Permissions;
   onClose(): void;
+  /** How lookups, rollups and formulas show (`GET /apps/{app}/menu`, forms/appMenu.ts). */
+  display?: Record<string, DisplayEntry>;
 }
 
 function changeText(field: FieldDef | undefined, change: unknown, lang: string): string {
@@ -38,9 +41,9 @@ function changeText(field: FieldDef | undefined, change: unknown, lang: string):
   return show(change);
 }
 
-function HistoryTimeline({ entries, form }: { entries: HistoryEntry[]; form: FormDef }) {
+function HistoryTimeline({ entries, form, display }: { entries: HistoryEntry[]; form: FormDef; display?: Record<string, DisplayEntry> }) {
   const { t, i18n } = useTranslation();
-  const byKey = new Map(form.fields.map((f) => [f.key, f]));
+  const byKey = new Map(form.fields.map((f) => [f.key, displayField(f, display)]));
   return (
     <Timeline
       data-testid="history"
@@ -120,10 +123,11 @@ function RelatedRecords({ sources, pages, onOpen }: { sources: RelatedSource[]; 
   );
 }
 
-export default function RecordDrawer({ app, form, id, permissions, onClose }: Props) {
+export default function RecordDrawer({ app, form, id, permissions, onClose, display }: Props) {
   const { t, i18n } = useTranslation();
   const { message } = App.useApp();
   const navigate = useNavigate();
+  const location = useLocation();
   const client = useQueryClient();
   const record = useQuery({ queryKey: ["record", app.key, form.key, id], queryFn: () => api.record(app.key, form.key, id!), enabled: id !== null });
   const history = useQuery({ queryKey: ["history", app.key, form.key, id], queryFn: () => api.history(app.key, form.key, id!), enabled: id !== null });
@@ -184,7 +188,7 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
         <Space wrap>
           {id !== null && record.data && <RuleButtons app={app.key} form={form.key} id={id} />}
           {can("edit") && flow.data?.state !== "running" && (
-            <Button type="primary" onClick={() => navigate(`/apps/${app.key}/${form.key}/${id}/edit`)} data-testid="record-edit">
+            <Button type="primary" onClick={() => navigate(`/apps/${app.key}/${form.key}/${id}/edit`, { state: { back: location.search } })} data-testid="record-edit">
               {t("record.edit")}
             </Button>
           )}
@@ -233,7 +237,7 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
                 <Descriptions column={1} bordered size="small" data-testid="record-fields">
                   {fields.map((f) => (
                     <Descriptions.Item key={f.key} label={fieldLabel(f, i18n.language)}>
-                      <FieldValue field={f} value={data?.[f.key]} />
+                      <FieldValue field={displayField(f, display)} value={data?.[f.key]} />
                     </Descriptions.Item>
                   ))}
                 </Descriptions>
@@ -270,7 +274,7 @@ export default function RecordDrawer({ app, form, id, permissions, onClose }: Pr
             {
               key: "history",
               label: t("record.history"),
-              children: history.data ? <HistoryTimeline entries={history.data} form={form} /> : <Spin />,
+              children: history.data ? <HistoryTimeline entries={history.data} form={form} display={display} /> : <Spin />,
             },
           ]}
         />

@@ -1,6 +1,7 @@
 /** i18next set-up: Chinese (zh-CN) by default, English on request; the choice is remembered. */
 import i18n from "i18next";
 import { initReactI18next } from "react-i18next";
+import { enPlurals, merged } from "./fixMessages";
 import { en, zh } from "./messages";
 
 export const LANG_KEY = "jimu.lang";
@@ -12,7 +13,7 @@ function initial(): Lang {
 }
 
 void i18n.use(initReactI18next).init({
-  resources: { "zh-CN": { translation: zh }, en: { translation: en } },
+  resources: { "zh-CN": { translation: zh }, en: { translation: merged(en, enPlurals) } },
   lng: initial(),
   fallbackLng: "zh-CN",
   interpolation: { escapeValue: false },

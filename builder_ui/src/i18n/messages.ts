@@ -1,4 +1,5 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
+import { fixEn, fixZh } from "./fixMessages";
 import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
 import { orgEn, orgZh } from "./orgMessages";
@@ -279,6 +280,7 @@ export const zh = {
   },
   flows: flowsZh,
   rules: rulesZh,
+  fix: fixZh,
   reports: reportsZh,
   inbox: inboxZh,
   org: orgZh,
@@ -660,6 +662,7 @@ export const en: typeof zh = {
   },
   flows: flowsEn,
   rules: rulesEn,
+  fix: fixEn,
   reports: reportsEn,
   inbox: inboxEn,
   org: orgEn,

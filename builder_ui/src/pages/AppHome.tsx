@@ -3,11 +3,12 @@
  * my usual values, forms/phone.ts), and its forms as cards. */
 import { ApartmentOutlined, PlusOutlined, SafetyOutlined, TableOutlined, ThunderboltOutlined } from "@ant-design/icons";
 import { useQueries, useQuery } from "@tanstack/react-query";
-import { Badge, Button, Card, Col, List, Row, Space, Typography } from "antd";
+import { Badge, Button, Card, Col, List, Row, Space, Tag, Typography } from "antd";
 import { useTranslation } from "react-i18next";
 import { Link, useNavigate } from "react-router";
 import { api } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
+import { formUse, useAppMenu } from "../forms/appMenu";
 import { labelText } from "../forms/labels";
 import { inboxApi, nameText, titleText } from "../inbox/api";
 import NewFormButton from "./NewFormButton";
@@ -18,7 +19,12 @@ export default function AppHome() {
   const { app } = useApp();
   const navigate = useNavigate();
   const { user } = useAuth();
-  const entries = menuEntries(app);
+  const menu = useAppMenu(app);
+  // Forms the user can neither read nor fill in are left out (issue 16).
+  const entries = menuEntries(app).filter((entry) => {
+    const use = formUse(menu.data, entry.form);
+    return use.read || use.create;
+  });
   const permissions = useQueries({
     queries: entries.map((entry) => ({
       queryKey: ["permissions", app.key, entry.form],
@@ -98,9 +104,10 @@ export default function AppHome() {
       <Row gutter={[16, 16]}>
         {entries.map((entry) => (
           <Col key={entry.form} xs={12} sm={8} lg={6}>
-            <Link to={`/apps/${app.key}/${entry.form}`}>
+            <Link to={`/apps/${app.key}/${entry.form}${formUse(menu.data, entry.form).read ? "" : "/new"}`} data-testid={`home-form-${entry.form}`}>
               <Card hoverable size="small">
                 <TableOutlined /> {label(entry)}
+                {!formUse(menu.data, entry.form).read && <Tag style={{ marginInlineStart: 8 }}>{t("fix.fillOnly")}</Tag>}
               </Card>
             </Link>
           </Col>

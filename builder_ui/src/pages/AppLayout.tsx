@@ -8,6 +8,7 @@ import { useTranslation } from "react-i18next";
 import { Link, Outlet, useMatch, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
+import { formUse, useAppMenu } from "../forms/appMenu";
 import { labelText } from "../forms/labels";
 import { useIsBuilder } from "../reports/access";
 import { reportName, reportsOf } from "../reports/menu";
@@ -23,16 +24,22 @@ export default function AppLayout() {
   const onReport = useMatch("/apps/:app/reports/:report");
   const app = useQuery({ queryKey: ["app", key], queryFn: () => api.app(key!) });
   const { builder } = useIsBuilder(app.data);
+  const menu = useAppMenu(app.data);
   if (app.isPending) return <Spin />;
   if (app.isError || !app.data) {
     const notFound = app.error instanceof ApiError && app.error.status === 404;
     return <Result status={notFound ? "404" : "error"} title={notFound ? t("errors.notFound") : t("errors.generic")} />;
   }
   const context: AppContext = { app: app.data };
-  const items: { key: string; label: ReactNode; children?: { key: string; label: ReactNode }[] }[] = menuEntries(app.data).map((entry) => ({
+  // Forms the user can neither read nor fill in are left out; fill-only ones open the fill page.
+  const usable = menuEntries(app.data).filter((entry) => {
+    const use = formUse(menu.data, entry.form);
+    return use.read || use.create;
+  });
+  const items: { key: string; label: ReactNode; children?: { key: string; label: ReactNode }[] }[] = usable.map((entry) => ({
     key: entry.form,
     label: (
-      <Link to={`/apps/${key}/${entry.form}`} data-testid={`menu-${entry.form}`}>
+      <Link to={`/apps/${key}/${entry.form}${formUse(menu.data, entry.form).read ? "" : "/new"}`} data-testid={`menu-${entry.form}`}>
         {labelText(entry.label ?? app.data.forms.find((f) => f.key === entry.form)?.name, i18n.language, entry.form)}
       </Link>
     ),

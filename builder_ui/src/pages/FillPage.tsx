@@ -11,7 +11,10 @@ import { useLocation, useNavigate, useParams } from "react-router";
 import { api, ApiError } from "../api/client";
 import type { RecordJson } from "../api/types";
 import FormBody from "../components/FormBody";
+import { formUse, useAppMenu } from "../forms/appMenu";
+import { withParam } from "../forms/gridState";
 import { fieldLabel, labelText } from "../forms/labels";
+import { formulaDefaults } from "../forms/liveDefaults";
 import { useLinkage } from "../forms/linkage";
 import { lastWorkedWith, latestOwnRecord } from "../forms/phone";
 import { issuesByField, literalDefault, recordBody } from "../forms/submit";
@@ -67,15 +70,19 @@ function FillForm() {
   });
   const [usual, setUsual] = useState<string[]>([]);
 
+  const menu = useAppMenu(app);
+
   useEffect(() => {
     if (!form || values !== null) return;
     if (quick && (latest.isPending || permissions.isPending)) return;
     if (recordId === null) {
+      if (live.isPending) return; // formula defaults (TODAY()) come with the live scripts
       const initial: Record<string, unknown> = {};
       for (const field of form.fields) {
         const value = literalDefault(field);
         if (value !== undefined) initial[field.key] = value;
       }
+      Object.assign(initial, formulaDefaults(live.data, initial));
       // Values chosen by the page that opened this one (e.g. the customer of a new 跟进记录).
       const prefill = state?.prefill ?? {};
       for (const [key, value] of Object.entries(prefill)) if (keys.has(key)) initial[key] = value;
@@ -87,10 +94,15 @@ function FillForm() {
       }
       setValues(initial);
     } else if (existing.data) setValues({ ...existing.data });
-  }, [form, recordId, existing.data, values, location.state, quick, latest.isPending, latest.data, permissions.isPending, permissions.data]);
+  }, [form, recordId, existing.data, values, location.state, quick, latest.isPending, latest.data, permissions.isPending, permissions.data, live.isPending, live.data]);
 
   if (!form) return <Result status="404" title={t("errors.notFound")} />;
   const action = recordId === null ? "create" : "edit";
+  // A form the user may not fill in says so up front rather than failing on 提交 (issue 16).
+  const use = formUse(menu.data, form.key);
+  const unreadable = permissions.error instanceof ApiError && permissions.error.status === 404;
+  if ((recordId === null ? !use.create : !use.read) || unreadable)
+    return <Result status="403" title={t("fix.noAccess")} subTitle={t("fix.noFillAccess")} data-testid="no-access" />;
   if (permissions.data && !permissions.data.actions.includes(action)) return <Result status="403" title={t("errors.forbidden")} />;
   if (values === null || permissions.isPending || live.isPending) return <Spin />;
 
@@ -127,7 +139,9 @@ function FillForm() {
         navigate(state.returnTo.path, { state: { ...state.returnTo.state, prefill: { [state.returnTo.field]: { _id: saved._id, title } } } });
         return;
       }
-      navigate(`/apps/${app.key}/${form!.key}?open=${saved._id}`);
+      // Back to the grid as it was (filter, sort, page: forms/gridState.ts), the record open.
+      const back = (location.state as { back?: string } | null)?.back ?? "";
+      navigate(`/apps/${app.key}/${form!.key}?${withParam(new URLSearchParams(back), "open", String(saved._id))}`);
     } catch (e) {
       if (e instanceof ApiError) {
         setErrors(issuesByField(e.issues, keys));
@@ -158,6 +172,7 @@ function FillForm() {
           onCancel={() => navigate(-1)}
           access={permissions.data?.fields}
           live={live.data}
+          display={menu.data?.forms[form.key]?.display}
           isNew={recordId === null}
           busy={busy}
           submitLabel={recordId === null ? t("fill.submit") : t("fill.save")}

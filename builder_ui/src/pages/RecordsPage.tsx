@@ -20,7 +20,9 @@ import { downloadExport } from "../api/views";
 import { canManageLinks, exportFilter } from "../views/helpers";
 import { useAuth } from "../auth/AuthContext";
 import { hasTrait, isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
-import { filterExpr, type FilterModel } from "../forms/filter";
+import { displayField, formUse, useAppMenu } from "../forms/appMenu";
+import { filterExpr } from "../forms/filter";
+import { readGridView, withGridView, withParam, type GridView } from "../forms/gridState";
 import { fieldLabel, labelText } from "../forms/labels";
 import { findForm, useApp } from "./appContext";
 
@@ -35,11 +37,12 @@ export default function RecordsPage() {
   const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
   const form = findForm(app, formKey);
-  const [filter, setFilter] = useState<FilterModel>({ join: "AND", conditions: [] });
+  // Filter, sort, search and page live in the URL (forms/gridState.ts): shareable, kept across
+  // the drawer's edit and a reload, and stepped through by the back button.
+  const { where: filter, sort, q, page } = readGridView(params);
+  const setView = (change: Partial<GridView>) => setParams((current) => withGridView(current, change));
+  const setPage = (next: number) => setView({ page: next });
   const [filterOpen, setFilterOpen] = useState(false);
-  const [q, setQ] = useState("");
-  const [sort, setSort] = useState<string | undefined>();
-  const [page, setPage] = useState(1);
   const [chosen, setChosen] = useState<string[] | null>(null);
   const [binOpen, setBinOpen] = useState(false);
   const [selected, setSelected] = useState<number[]>([]);
@@ -60,15 +63,35 @@ export default function RecordsPage() {
   const linked = params.get("filter") ?? "";
   const own = form ? filterExpr(filter, visibleFields) : "";
   const expr = linked && own ? `(${linked}) AND (${own})` : linked || own;
-  const keepLinked = (extra: Record<string, string>) => (linked ? { filter: linked, ...extra } : extra);
+  const menu = useAppMenu(app);
+  const use = formUse(menu.data, formKey ?? "");
+  const display = menu.data?.forms[formKey ?? ""]?.display;
   const records = useQuery({
     queryKey: ["records", app.key, formKey, expr, sort, q, page],
     queryFn: () => api.records(app.key, formKey!, { filter: expr, sort, q, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE }),
-    enabled: !!form && permissions.isSuccess,
+    enabled: !!form && permissions.isSuccess && use.read,
     placeholderData: keepPreviousData,
   });
 
   if (!form) return <Result status="404" title={t("errors.notFound")} />;
+  // A form the user may not read says so up front (the engine refuses it anyway: 404).
+  const notFound = permissions.error instanceof ApiError && permissions.error.status === 404;
+  if (!use.read || notFound)
+    return (
+      <Result
+        status="403"
+        title={t("fix.noAccess")}
+        subTitle={use.create ? t("fix.fillOnlyHint") : t("fix.noAccessHint")}
+        extra={
+          use.create ? (
+            <Button type="primary" onClick={() => navigate(`/apps/${app.key}/${form.key}/new`)} data-testid="fill-only">
+              {t("fix.fillNow")}
+            </Button>
+          ) : undefined
+        }
+        data-testid="no-access"
+      />
+    );
   const columnKeys = chosen ?? visibleFields.slice(0, DEFAULT_COLUMNS).map((f) => f.key);
   const open = params.get("open");
   const columns = visibleFields
@@ -98,7 +121,7 @@ export default function RecordsPage() {
             }}
           />
         ) : (
-          <FieldValue field={f} value={value} compact />
+          <FieldValue field={displayField(f, display)} value={value} compact />
         ),
       onCell: (record: RecordJson) => ({
         "data-field": f.key,
@@ -198,10 +221,8 @@ export default function RecordsPage() {
           allowClear
           placeholder={t("grid.search")}
           style={{ width: 200 }}
-          onSearch={(value) => {
-            setQ(value);
-            setPage(1);
-          }}
+          defaultValue={q}
+          onSearch={(value) => setView({ q: value, page: 1 })}
           data-testid="grid-search"
         />
         <Popover
@@ -214,8 +235,7 @@ export default function RecordsPage() {
               fields={visibleFields}
               value={filter}
               onApply={(model) => {
-                setFilter(model);
-                setPage(1);
+                setView({ where: model, page: 1 });
                 setFilterOpen(false);
               }}
             />
@@ -278,7 +298,7 @@ export default function RecordsPage() {
           </Dropdown>
         )}
         <Typography.Text type="secondary" data-testid="grid-total">
-          {records.data ? t("grid.total", { total: records.data.total ?? 0 }) : ""}
+          {records.data ? t("grid.total", { total: records.data.total ?? 0, count: records.data.total ?? 0 }) : ""}
         </Typography.Text>
         {expr && (
           <Typography.Text code data-testid="filter-expr">
@@ -290,7 +310,7 @@ export default function RecordsPage() {
         <Alert
           type="info"
           showIcon
-          closable={{ onClose: () => setParams({}) }}
+          closable={{ onClose: () => setParams((current) => withParam(current, "filter", null)) }}
           title={t("reports.linkedFilter", { filter: linked })}
           style={{ marginBottom: 12 }}
           data-testid="records-linked-filter"
@@ -319,14 +339,14 @@ export default function RecordsPage() {
           onClick: (e) => {
             // Ticking a row's checkbox selects it; only the rest of the row opens the drawer.
             if ((e.target as HTMLElement).closest(".ant-table-selection-column")) return;
-            setParams(keepLinked({ open: String(record._id) }));
+            setParams((current) => withParam(current, "open", String(record._id)));
           },
           style: { cursor: "pointer" },
         })}
         onChange={(_, __, sorter) => {
           const s = sorter as SorterResult<RecordJson>;
-          setSort(s.order ? `${s.order === "descend" ? "-" : ""}${String(s.columnKey)}` : undefined);
-          setPage(1);
+          const next = s.order ? `${s.order === "descend" ? "-" : ""}${String(s.columnKey)}` : undefined;
+          if (next !== sort) setView({ sort: next, page: 1 }); // a page change also calls this
         }}
         pagination={{
           current: page,
@@ -350,7 +370,8 @@ export default function RecordsPage() {
         form={form}
         id={open ? Number(open) : null}
         permissions={permissions.data}
-        onClose={() => setParams(keepLinked({}))}
+        onClose={() => setParams((current) => withParam(current, "open", null))}
+        display={display}
       />
     </>
   );

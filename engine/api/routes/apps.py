@@ -3,6 +3,7 @@ one engine's part (`PUT /apps/{app}/flows`, `/rules`, `/reports`, `/dashboards`)
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
@@ -12,12 +13,14 @@ from engine.api.deps import AdminActor, AdminContext, DbEngine, context_for, lim
 from engine.api.security import CurrentUser
 from engine.auth import audit
 from engine.auth.builders import may_build
-from engine.auth.permissions import held_roles, user_departments
+from engine.auth.permissions import form_access, held_roles, user_departments
 from engine.auth.principal import Principal
 from engine.core.context import Actor
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
 from engine.forms import apps as service
+from engine.forms.cache import on_layout
+from engine.forms.display import form_display
 from engine.forms.migrate import Plan
 from engine.store.limits import Work
 
@@ -100,6 +103,46 @@ def get_app(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any
         if not (principal.is_admin or _member(conn, principal, app, loaded)):
             raise not_found()
     return {**loaded.definition, "_revision": loaded.revision}
+
+
+@router.get("/{app}/menu")
+def app_menu(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any]:
+    """The app's forms as the caller may use them (issue 16): per form, `read` (the role's
+    view action) and `create`, so the menu leaves out forms they can do neither with and offers
+    only filling in where they may only create; and `display`, how its lookups, rollups and
+    formulas show (`engine.forms.display`). Members of the app only (404 for everyone else)."""
+    with read_only(engine) as conn:
+        if not principal.may_use_app(app):
+            raise not_found()
+        loaded = service.load(conn, app)
+        if not (principal.is_admin or _member(conn, principal, app, loaded)):
+            raise not_found()
+        user = principal.user_id
+        departments = user_departments(conn, user) if user is not None else ()
+        held = (
+            held_roles(conn, loaded.id, user, departments)
+            if user is not None and not principal.is_admin
+            else set()
+        )
+        forms: dict[str, Any] = {}
+        for key, layout in loaded.layout.forms.items():
+            access = form_access(
+                conn,
+                principal,
+                loaded.id,
+                loaded.layout.spec,
+                layout,
+                departments=departments,
+                held=held,
+            )
+            forms[key] = {
+                "read": access.allows("view"),
+                "create": access.allows("create") and principal.can_write,
+                "display": on_layout(
+                    layout, "display", partial(form_display, loaded.layout, layout)
+                ),
+            }
+    return {"forms": forms}
 
 
 @router.post("/{app}/plan")

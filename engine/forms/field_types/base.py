@@ -85,6 +85,13 @@ class Traits:
             return None
         return self.refers_to
 
+    @property
+    def named(self) -> str | None:
+        """'user' or 'department' for a value that names members or departments, as record
+        JSON shows it (`{"id", "name"}`): the people a user picks and the computed
+        created-by/updated-by fields alike (issue 16); None otherwise."""
+        return self.refers_to if self.refers_to in ("user", "department") else None
+
     def json(self) -> dict[str, Any]:
         """The traits as the palette publishes them."""
         out: dict[str, Any] = {}

@@ -19,7 +19,7 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import Text
 from engine.forms.common import FieldSpecBase, Formula
-from engine.forms.field_types.base import ComputedType, Scope, Traits, register
+from engine.forms.field_types.base import ComputedType, Scope, Traits, none_or, register
 from engine.forms.field_types.cells import (
     Cell,
     CellWriter,
@@ -166,6 +166,13 @@ class CreatedByType(ComputedType):
     spec = CreatedByField
     traits = replace(COMPUTED, refers_to="user", source="system")
 
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """`{"id": n}` like a user field; the store adds `name` when it reads records."""
+        return None if value is None else {"id": value}
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(lambda value: {"id": value})
+
     def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
         """The member's name."""
         return people_cell(value, sheet)
@@ -205,6 +212,13 @@ class UpdatedByType(ComputedType):
     group = "computed"
     spec = UpdatedByField
     traits = replace(COMPUTED, refers_to="user", source="system")
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """`{"id": n}` like a user field; the store adds `name` when it reads records."""
+        return None if value is None else {"id": value}
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(lambda value: {"id": value})
 
     def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
         """The member's name."""
