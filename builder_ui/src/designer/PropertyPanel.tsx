@@ -6,6 +6,7 @@
  * at the property they concern.
  */
 import { Alert, Card, Checkbox, Divider, Form, Grid, Input, Select, Space, Switch, Typography } from "antd";
+import { useRef } from "react";
 import { useTranslation } from "react-i18next";
 import { useParams } from "react-router";
 import type { AppDef, FieldDef, Issue } from "../api/types";
@@ -19,6 +20,7 @@ import LimitsEditor from "./props/LimitsEditor";
 import OptionsTable from "./props/OptionsTable";
 import PropItem from "./props/PropItem";
 import TypeSettings, { NumberSettings } from "./props/TypeSettings";
+import { followKey, relabel } from "./keys";
 import { changeType, issueProperty, setLabel, type PaletteType } from "./state";
 
 const OPTION_TYPES = new Set(["select", "multiselect"]);
@@ -46,6 +48,8 @@ export interface PropertyPanelProps {
   formFields?: FieldDef[];
   /** The key of the subform whose row the field belongs to, when it does. */
   subform?: string;
+  /** The option values the field has published (they keep their values when relabelled). */
+  publishedOptions?: string[];
 }
 
 export default function PropertyPanel(props: PropertyPanelProps) {
@@ -65,6 +69,7 @@ export default function PropertyPanel(props: PropertyPanelProps) {
   // Side by side with the canvas (md and up) the panel keeps to the window and scrolls on its
   // own, so a long panel neither stretches the page nor scrolls away from the selected field.
   const screens = Grid.useBreakpoint();
+  const labelAtFocus = useRef<FieldDef["label"]>(undefined);
   const cardStyle = screens.md ? { position: "sticky" as const, top: 12 } : undefined;
   const bodyStyle = screens.md ? { maxHeight: "calc(100vh - 84px)", overflowY: "auto" as const } : undefined;
   if (!field) {
@@ -75,6 +80,15 @@ export default function PropertyPanel(props: PropertyPanelProps) {
     );
   }
   const valueField = isValueField(field.type);
+  const publishedOptions = new Set(props.publishedOptions ?? []);
+  const typeTitle = kinds.get(field.type)?.title;
+  // The key follows the label when the label input is left (not per keystroke: the panel is
+  // keyed by the field's key), while it is still generated and not published.
+  const keyFollowsLabel = () => {
+    const taken = [...fields.map((f) => f.key), ...(props.subform ? (props.formFields ?? []).map((f) => f.key) : [])];
+    const key = followKey(field, labelAtFocus.current, taken, keyFixed);
+    if (key !== field.key) onReplace({ ...field, key });
+  };
   return (
     <Card size="small" title={t("designer.properties")} data-testid="designer-properties" style={cardStyle} styles={{ body: bodyStyle }}>
       <Form layout="vertical" size="small" key={field.key}>
@@ -82,12 +96,20 @@ export default function PropertyPanel(props: PropertyPanelProps) {
           <Alert key={i.path + i.code} type="error" message={i.message} style={{ marginBottom: 8 }} />
         ))}
         <Form.Item label={t("designer.labelZh")}>
-          <Input value={labelText(field.label, "zh", "")} onChange={(e) => onPatch({ label: setLabel(field.label, "zh", e.target.value) })} data-testid="prop-label-zh" />
+          <Input
+            value={labelText(field.label, "zh", "")}
+            onFocus={() => (labelAtFocus.current = field.label)}
+            onBlur={keyFollowsLabel}
+            onChange={(e) => onPatch({ label: relabel(field, "zh", e.target.value, typeTitle) })}
+            data-testid="prop-label-zh"
+          />
         </Form.Item>
         <Form.Item label={t("designer.labelEn")}>
           <Input
             value={typeof field.label === "object" && field.label ? (field.label.en ?? "") : ""}
-            onChange={(e) => onPatch({ label: setLabel(field.label, "en", e.target.value) })}
+            onFocus={() => (labelAtFocus.current = field.label)}
+            onBlur={keyFollowsLabel}
+            onChange={(e) => onPatch({ label: relabel(field, "en", e.target.value, typeTitle) })}
             data-testid="prop-label-en"
           />
         </Form.Item>
@@ -152,7 +174,7 @@ export default function PropertyPanel(props: PropertyPanelProps) {
         <NumberSettings field={field} issuesAt={issueAt} onPatch={onPatch} />
         {OPTION_TYPES.has(field.type) && (
           <PropItem label={t("designer.options")} property="options" issuesAt={issueAt} testId="prop-options">
-            <OptionsTable options={field.options} onChange={(options) => onPatch({ options })} />
+            <OptionsTable options={field.options} fixed={publishedOptions} onChange={(options) => onPatch({ options })} />
           </PropItem>
         )}
         {field.type === "formula" && (

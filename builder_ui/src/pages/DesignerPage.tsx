@@ -274,6 +274,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
                       kinds={kinds}
                       issues={fieldIssues}
                       keyFixed={!!publishedField}
+                      publishedOptions={publishedField?.options?.map((o) => o.value)}
                       onPatch={patch}
                       onReplace={replace}
                       app={app}
