@@ -11,6 +11,7 @@ import { useTranslation } from "react-i18next";
 import { useParams } from "react-router";
 import type { AppDef, FieldDef, Issue } from "../api/types";
 import { labelText } from "../forms/labels";
+import { SELECT_DISPLAYS } from "../forms/selectDisplay";
 import { useApp } from "../pages/appContext";
 import { isIndexable, isValueField, WIDTHS } from "./properties";
 import type { DesignContext } from "./props/context";
@@ -175,6 +176,16 @@ export default function PropertyPanel(props: PropertyPanelProps) {
         {OPTION_TYPES.has(field.type) && (
           <PropItem label={t("designer.options")} property="options" issuesAt={issueAt} testId="prop-options">
             <OptionsTable options={field.options} fixed={publishedOptions} onChange={(options) => onPatch({ options })} />
+          </PropItem>
+        )}
+        {field.type === "select" && (
+          <PropItem label={t("designFix.display")} property="display" issuesAt={issueAt} testId="prop-display">
+            <Select
+              value={(field.display as string | undefined) ?? "auto"}
+              options={SELECT_DISPLAYS.map((d) => ({ value: d, label: t(`designFix.displays.${d}`) }))}
+              onChange={(display: string) => onPatch({ display: display === "auto" ? undefined : display })}
+              data-testid="prop-display"
+            />
           </PropItem>
         )}
         {field.type === "formula" && (

@@ -1,4 +1,5 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
+import { designFixEn, designFixZh } from "./designerFixMessages";
 import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
 import { reportsEn, reportsZh } from "./reportMessages";
@@ -278,6 +279,7 @@ export const zh = {
   rules: rulesZh,
   reports: reportsZh,
   inbox: inboxZh,
+  designFix: designFixZh,
   newApp: {
     open: "新建应用",
     title: "新建应用",
@@ -656,6 +658,7 @@ export const en: typeof zh = {
   rules: rulesEn,
   reports: reportsEn,
   inbox: inboxEn,
+  designFix: designFixEn,
   newApp: {
     open: "New app",
     title: "New app",
