@@ -71,6 +71,14 @@ export default function PropertyPanel(props: PropertyPanelProps) {
   // own, so a long panel neither stretches the page nor scrolls away from the selected field.
   const screens = Grid.useBreakpoint();
   const labelAtFocus = useRef<FieldDef["label"]>(undefined);
+  // The panel's inputs are reset when another field is selected, but not when this panel
+  // renames the field (its key following the label): the input being typed in keeps focus.
+  const renamedTo = useRef<string | null>(null);
+  const instance = useRef<{ key?: string; id?: string }>({});
+  if (field && field.key !== instance.current.key) {
+    instance.current = { key: field.key, id: renamedTo.current === field.key ? instance.current.id : field.key };
+    renamedTo.current = null;
+  }
   const cardStyle = screens.md ? { position: "sticky" as const, top: 12 } : undefined;
   const bodyStyle = screens.md ? { maxHeight: "calc(100vh - 84px)", overflowY: "auto" as const } : undefined;
   if (!field) {
@@ -88,11 +96,13 @@ export default function PropertyPanel(props: PropertyPanelProps) {
   const keyFollowsLabel = () => {
     const taken = [...fields.map((f) => f.key), ...(props.subform ? (props.formFields ?? []).map((f) => f.key) : [])];
     const key = followKey(field, labelAtFocus.current, taken, keyFixed);
-    if (key !== field.key) onReplace({ ...field, key });
+    if (key === field.key) return;
+    renamedTo.current = key;
+    onReplace({ ...field, key });
   };
   return (
     <Card size="small" title={t("designer.properties")} data-testid="designer-properties" style={cardStyle} styles={{ body: bodyStyle }}>
-      <Form layout="vertical" size="small" key={field.key}>
+      <Form layout="vertical" size="small" key={instance.current.id}>
         {fieldIssues.filter((i) => !issueProperty(i)).map((i) => (
           <Alert key={i.path + i.code} type="error" message={i.message} style={{ marginBottom: 8 }} />
         ))}
