@@ -42,6 +42,8 @@ from engine.store.models import Form, FormField
 
 CONVERT_BATCH = 2000
 FAILED_IDS_SHOWN = 100
+FAILED_SAMPLES_SHOWN = 10
+"""Records a type change's plan names with the value that does not convert (the rest: a count)."""
 
 
 @dataclass
@@ -446,6 +448,9 @@ def _change_step(
         detail["values"] = _count_recorded(conn, form, container, row)
         detail["not_converted"] = len(failed)
         detail["not_converted_ids"] = failed[:FAILED_IDS_SHOWN]
+        detail["not_converted_samples"] = failure_samples(
+            conn, container, before, old, row.id, failed[:FAILED_SAMPLES_SHOWN]
+        )
         zh = f"字段「{label.zh}」从{_title(row.type, 0)}改为{_title(layout.spec.type, 0)}：{detail['values']} 个值中 {len(failed)} 个无法转换（原值保留在备份列，可恢复）"
         en = (
             f'Change field "{label.en}" from {_title(row.type, 1)} to {_title(layout.spec.type, 1)}: {len(failed)} of {detail["values"]} values '
@@ -499,6 +504,54 @@ def _conversion_failures(
         _, ok = convert_value(old, new, value)
         if not ok:
             yield record_id
+
+
+def failure_samples(
+    conn: Connection,
+    container: Container,
+    before: Container | None,
+    old: FieldLayout,
+    field_id: int,
+    ids: list[int],
+) -> list[dict[str, Any]]:
+    """The records `ids` as the plan names them: id, title (the title field's stored value,
+    when the form has one kept in its own table) and the stored value of field `field_id` that
+    does not convert, as text."""
+    if not ids:
+        return []
+    source = Column(f"f{field_id}", old.column_type)
+    columns: list[Column[Any]] = [Column("_id", physical.RecordId, primary_key=True), source]
+    title_key = container.title_field if isinstance(container, FormLayout) else None
+    title = before.fields.get(title_key) if before is not None and title_key else None
+    if (
+        title is not None
+        and title.source == "column"
+        and title.column_type is not None
+        and title.id != field_id
+    ):
+        columns.append(Column(title.column, title.column_type))
+    else:
+        title = None
+    reader = Table(container.table.name, MetaData(), *columns)
+    found = {
+        row[0]: row for row in conn.execute(select(*reader.c).where(reader.c._id.in_(ids))).all()
+    }
+    samples = []
+    for record_id in ids:
+        row = found.get(record_id)
+        if row is None:
+            continue
+        value = generic_json(row[1])
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        named = generic_json(row[2]) if title is not None else None
+        samples.append(
+            {
+                "id": record_id,
+                "title": named if isinstance(named, str) else None,
+                "value": shown[:200],
+            }
+        )
+    return samples
 
 
 # --- applying ------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def test_design_publish_fill_and_change_a_type(
     page.get_by_test_id("prop-options").fill("high|高|High\nlow|低|Low")
     label(page, "date_1", "报修日期", "Reported on")
     label(page, "formula_1", "双倍数量", "Double")
-    page.get_by_test_id("prop-expr").fill("number_1 * 2")
+    page.get_by_test_id("prop-expr").fill("shuliang * 2")
     shot(page, "five-fields")
 
     page.get_by_test_id("designer-publish").click()
@@ -119,17 +119,24 @@ def test_design_publish_fill_and_change_a_type(
     publish(page)
     definition = api_call(fresh_server, "GET", "/apps/repairs")
     fields = definition["forms"][0]["fields"]
-    assert [f["key"] for f in fields] == ["text_1", "number_1", "select_1", "date_1", "formula_1"]
+    # Each key followed its label when the label input was left (pinyin, two characters a word).
+    assert [f["key"] for f in fields] == [
+        "biaoti",
+        "shuliang",
+        "youxian_ji",
+        "baoxiu_riqi",
+        "shuangbei_shuliang",
+    ]
     assert fields[0]["required"] is True
     assert fields[2]["options"][1] == {"value": "low", "label": {"zh": "低", "en": "Low"}}
 
     page.goto("/apps/repairs/form1/new")
     page.get_by_label("标题").fill("三楼空调漏水")
     page.get_by_label("数量").fill("21")
-    page.get_by_test_id("field-select_1").get_by_text("高").click()
+    page.get_by_test_id("field-youxian_ji").get_by_text("高").click()
     page.get_by_label("报修日期").fill("2026-12-03")
     page.get_by_label("报修日期").press("Enter")
-    expect(page.get_by_test_id("computed-formula_1")).to_have_text("42")
+    expect(page.get_by_test_id("computed-shuangbei_shuliang")).to_have_text("42")
     shot(page, "filled")
     page.get_by_test_id("fill-submit").click()
     expect(page).to_have_url(re.compile(r"/apps/repairs/form1\?open=\d+"))
@@ -145,15 +152,15 @@ def test_design_publish_fill_and_change_a_type(
     shot(page, "grid")
 
     page.get_by_test_id("design-form").click()
-    pick(page, "number_1")
+    pick(page, "shuliang")
     select_option(page, page.get_by_test_id("prop-type"), "单行文本")
     page.get_by_test_id("designer-publish").click()
     # The formula still multiplies what is now text: the server's error lands at its expression.
-    expect(page.get_by_test_id("prop-key")).to_have_value("formula_1")
+    expect(page.get_by_test_id("prop-key")).to_have_value("shuangbei_shuliang")
     expr_item = page.locator(".ant-form-item-has-error", has=page.get_by_test_id("prop-expr"))
     expect(expr_item).to_be_visible()
     shot(page, "definition-error")
-    page.get_by_test_id("prop-expr").fill("len(number_1)")
+    page.get_by_test_id("prop-expr").fill("len(shuliang)")
     page.get_by_test_id("designer-publish").click()
     expect(plan).to_contain_text("字段「数量」从数字改为单行文本：1 个值中 0 个无法转换")
     shot(page, "type-change-plan")

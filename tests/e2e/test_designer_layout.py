@@ -61,6 +61,8 @@ def name(page: Page, key: str, zh: str, en: str) -> None:
     expect(page.get_by_test_id("prop-key")).to_have_value(key)
     page.get_by_test_id("prop-label-zh").fill(zh)
     page.get_by_test_id("prop-label-en").fill(en)
+    # Leaving the label input: the generated key follows the label (pinyin).
+    page.get_by_test_id("prop-label-en").press("Tab")
 
 
 def set_width(page: Page, key: str, text: str) -> None:
@@ -116,28 +118,34 @@ def test_sections_columns_and_a_subform_published_filled_and_found(
     name(page, "phone_1", "电话", "Phone")
     page.get_by_test_id("palette-email").click()
     name(page, "email_1", "邮箱", "Email")
-    assert canvas_keys(page, "designer-section-section_1") == ["section_1", "phone_1", "email_1"]
-    phone, email = box(page, "designer-field-phone_1"), box(page, "designer-field-email_1")
+    assert canvas_keys(page, "designer-section-lianxi_fangshi") == [
+        "lianxi_fangshi",
+        "dianhua",
+        "youxiang",
+    ]
+    phone, email = box(page, "designer-field-dianhua"), box(page, "designer-field-youxiang")
     assert email["y"] > phone["y"] + phone["height"] - 1  # full width: one under the other
-    set_width(page, "phone_1", "1/2")
-    set_width(page, "email_1", "1/2")
-    phone, email = box(page, "designer-field-phone_1"), box(page, "designer-field-email_1")
+    set_width(page, "dianhua", "1/2")
+    set_width(page, "youxiang", "1/2")
+    phone, email = box(page, "designer-field-dianhua"), box(page, "designer-field-youxiang")
     assert abs(phone["y"] - email["y"]) < 2, (phone, email)  # side by side on one row
     assert phone["x"] + phone["width"] <= email["x"]
-    section = box(page, "designer-field-section_1")
+    section = box(page, "designer-field-lianxi_fangshi")
     assert phone["y"] > section["y"]  # grouped under the section's header
     shot(page, "section-and-columns")
 
     # Dropped on the section's header, a date becomes the section's first field.
     drag_to(
-        page, page.get_by_test_id("palette-date"), page.get_by_test_id("designer-field-section_1")
+        page,
+        page.get_by_test_id("palette-date"),
+        page.get_by_test_id("designer-field-lianxi_fangshi"),
     )
     expect(page.get_by_test_id("designer-field-date_1")).to_be_visible()
-    assert canvas_keys(page, "designer-section-section_1") == [
-        "section_1",
+    assert canvas_keys(page, "designer-section-lianxi_fangshi") == [
+        "lianxi_fangshi",
         "date_1",
-        "phone_1",
-        "email_1",
+        "dianhua",
+        "youxiang",
     ]
     name(page, "date_1", "拜访日期", "Visited on")
 
@@ -145,39 +153,39 @@ def test_sections_columns_and_a_subform_published_filled_and_found(
     page.evaluate("window.scrollTo(0, 0)")
     page.get_by_test_id("palette-subform").click()
     name(page, "subform_1", "物品", "Items")
-    expect(page.get_by_test_id("designer-subdrop-subform_1")).to_contain_text(
+    expect(page.get_by_test_id("designer-subdrop-wupin")).to_contain_text(
         "点击左侧字段类型添加到此子表单"
     )
     drag_to(
-        page, page.get_by_test_id("palette-text"), page.get_by_test_id("designer-subdrop-subform_1")
+        page, page.get_by_test_id("palette-text"), page.get_by_test_id("designer-subdrop-wupin")
     )
-    expect(page.get_by_test_id("designer-subfield-subform_1-text_2")).to_be_visible()
-    expect(page.get_by_test_id("prop-key")).to_have_value("text_2")  # the new sub-field is selected
+    expect(page.get_by_test_id("designer-subfield-wupin-text_1")).to_be_visible()
+    expect(page.get_by_test_id("prop-key")).to_have_value("text_1")  # the new sub-field is selected
     page.get_by_test_id("prop-label-zh").fill("品名")
     page.get_by_test_id("prop-label-en").fill("Item")
     drag_to(
         page,
         page.get_by_test_id("palette-money"),
-        page.get_by_test_id("designer-subdrop-subform_1"),
+        page.get_by_test_id("designer-subdrop-wupin"),
     )
-    expect(page.get_by_test_id("designer-subfield-subform_1-money_1")).to_be_visible()
+    expect(page.get_by_test_id("designer-subfield-wupin-money_1")).to_be_visible()
     page.get_by_test_id("prop-label-zh").fill("单价")
-    page.get_by_test_id("designer-remove-subform_1-qty").click()
-    assert sub_keys(page, "subform_1") == ["text_2", "money_1"]
+    page.get_by_test_id("designer-remove-wupin-qty").click()
+    assert sub_keys(page, "wupin") == ["pinming", "danjia"]
     # Sub-fields reorder by drag too (and back).
     drag_to(
         page,
-        page.get_by_test_id("designer-subfield-subform_1-money_1"),
-        page.get_by_test_id("designer-subfield-subform_1-text_2"),
+        page.get_by_test_id("designer-subfield-wupin-danjia"),
+        page.get_by_test_id("designer-subfield-wupin-pinming"),
     )
     expect(
-        page.get_by_test_id("designer-subform-subform_1")
+        page.get_by_test_id("designer-subform-wupin")
         .locator("[data-testid^=designer-subfield-]")
         .first
-    ).to_have_attribute("data-testid", "designer-subfield-subform_1-money_1")
-    page.get_by_test_id("designer-up-subform_1-text_2").click()
-    assert sub_keys(page, "subform_1") == ["text_2", "money_1"]
-    page.get_by_test_id("designer-subfield-subform_1-text_2").click()
+    ).to_have_attribute("data-testid", "designer-subfield-wupin-danjia")
+    page.get_by_test_id("designer-up-wupin-pinming").click()
+    assert sub_keys(page, "wupin") == ["pinming", "danjia"]
+    page.get_by_test_id("designer-subfield-wupin-pinming").click()
     expect(page.get_by_test_id("prop-label-zh")).to_have_value("品名")
     shot(page, "subform")
 
@@ -200,27 +208,27 @@ def test_sections_columns_and_a_subform_published_filled_and_found(
     expect(page.get_by_test_id("designer-dirty")).to_have_count(0)
     form = api_call(fresh_server, "GET", "/apps/visits")["forms"][0]
     assert form["name"] == {"zh": "拜访记录", "en": "Visit log"}
-    assert form["title_field"] == "text_1"
+    assert form["title_field"] == "kehu"
     assert [(f["key"], f["type"], f.get("width")) for f in form["fields"]] == [
-        ("text_1", "text", None),
-        ("section_1", "section", None),
-        ("date_1", "date", None),
-        ("phone_1", "phone", "half"),
-        ("email_1", "email", "half"),
-        ("subform_1", "subform", None),
+        ("kehu", "text", None),
+        ("lianxi_fangshi", "section", None),
+        ("baifang_riqi", "date", None),
+        ("dianhua", "phone", "half"),
+        ("youxiang", "email", "half"),
+        ("wupin", "subform", None),
     ]
     assert [(f["key"], f["label"]["zh"]) for f in form["fields"][5]["fields"]] == [
-        ("text_2", "品名"),
-        ("money_1", "单价"),
+        ("pinming", "品名"),
+        ("danjia", "单价"),
     ]
 
     # Filled with a subform row, and found.
     page.goto("/apps/visits/visit/new")
     page.get_by_label("客户").fill("华东电气")
     page.get_by_label("电话").fill("13800000000")
-    page.get_by_test_id("subform-subform_1-add").click()
-    page.locator("#field-input-subform_1-0-text_2").fill("变压器")
-    page.locator("#field-input-subform_1-0-money_1").fill("1200")
+    page.get_by_test_id("subform-wupin-add").click()
+    page.locator("#field-input-wupin-0-pinming").fill("变压器")
+    page.locator("#field-input-wupin-0-danjia").fill("1200")
     shot(page, "filled")
     page.get_by_test_id("fill-submit").click()
     expect(page).to_have_url(re.compile(r"/apps/visits/visit\?open=\d+"))
@@ -229,8 +237,8 @@ def test_sections_columns_and_a_subform_published_filled_and_found(
     expect(drawer).to_contain_text("变压器")
     shot(page, "found")
     saved = api_call(fresh_server, "GET", "/apps/visits/forms/visit/records")["items"]
-    assert [r["text_1"] for r in saved] == ["华东电气"]
-    assert [row["text_2"] for row in saved[0]["subform_1"]] == ["变压器"]
+    assert [r["kehu"] for r in saved] == ["华东电气"]
+    assert [row["pinming"] for row in saved[0]["wupin"]] == ["变压器"]
 
 
 def test_preview_on_a_phone_and_the_unsaved_changes_prompt(
@@ -335,8 +343,9 @@ def test_the_designer_on_a_phone(browser: Browser, fresh_server: Server, shot: S
     page.get_by_test_id("palette-text").click()
     expect(page.get_by_test_id("prop-key")).to_have_value("text_1")
     page.get_by_test_id("prop-label-zh").fill("备注")
-    expect(page.get_by_test_id("designer-label-text_1")).to_have_text("备注")
-    set_width(page, "text_1", "1/2")
+    page.get_by_test_id("prop-label-zh").press("Tab")  # the key follows the label: beizhu
+    expect(page.get_by_test_id("designer-label-beizhu")).to_have_text("备注")
+    set_width(page, "beizhu", "1/2")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     shot(page, "designer-375")
     page.get_by_test_id("designer-publish").click()
@@ -345,7 +354,7 @@ def test_the_designer_on_a_phone(browser: Browser, fresh_server: Server, shot: S
     page.get_by_test_id("plan-confirm").click()
     expect(page.get_by_test_id("plan-modal")).to_be_hidden()
     added = api_call(fresh_server, "GET", "/apps/visits")["forms"][0]["fields"][-1]
-    assert (added["key"], added["label"]["zh"], added["width"]) == ("text_1", "备注", "half")
+    assert (added["key"], added["label"]["zh"], added["width"]) == ("beizhu", "备注", "half")
 
 
 def test_a_subform_inside_a_subform_is_refused(

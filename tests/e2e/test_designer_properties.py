@@ -194,30 +194,30 @@ def test_relation_and_lookup_set_up_in_the_designer(
     page.get_by_test_id("palette-lookup").click()
     expect(page.get_by_test_id("prop-key")).to_have_value("lookup_1")
     name(page, "客户城市", "Customer city")
-    select_option(page, page.get_by_test_id("prop-relation"), "客户 (relation_1)")
+    select_option(page, page.get_by_test_id("prop-relation"), "客户 (kehu)")
     select_option(page, page.get_by_test_id("prop-through-field"), "城市 (city)")
-    # The relation's fields are offered to formulas as `relation_1.city`.
+    # The relation's fields are offered to formulas as `kehu.city`.
     page.get_by_test_id("palette-formula").click()
-    expect(page.get_by_test_id("prop-expr-chip-relation_1.city")).to_be_visible()
+    expect(page.get_by_test_id("prop-expr-chip-kehu.city")).to_be_visible()
     page.get_by_test_id("designer-remove-formula_1").click()
-    pick(page, "lookup_1")
+    pick(page, "kehu_chengshi")
     shot(page, "lookup-set-up")
     publish(page)
     fields = api_call(fresh_server, "GET", "/apps/sales")["forms"][1]["fields"]
     assert (fields[1]["key"], fields[1]["target"], fields[1]["many"]) == (
-        "relation_1",
+        "kehu",
         "customers",
         False,
     )
     assert (fields[2]["key"], fields[2]["relation"], fields[2]["field"]) == (
-        "lookup_1",
-        "relation_1",
+        "kehu_chengshi",
+        "kehu",
         "city",
     )
 
     page.goto("/apps/sales/orders/new")
     page.get_by_label("标题").fill("年度采购")
-    page.get_by_test_id("field-relation_1").locator("input").fill("博元")
+    page.get_by_test_id("field-kehu").locator("input").fill("博元")
     page.locator(
         ".ant-select-dropdown:visible .ant-select-item-option", has_text="博元传媒"
     ).click()
@@ -311,10 +311,10 @@ def test_options_with_colours_a_maximum_and_a_literal_default(
 
     page.goto("/apps/desk/ticket/new")
     expect(page.get_by_label("标题")).to_have_value("新工单")  # the literal default
-    page.get_by_test_id("field-select_1").get_by_text("高").click()
+    page.get_by_test_id("field-youxian_ji").get_by_text("高").click()
     page.get_by_label("数量").fill("150")
     page.get_by_test_id("fill-submit").click()
-    error = page.get_by_test_id("field-number_1").locator(".ant-form-item-explain-error")
+    error = page.get_by_test_id("field-shuliang").locator(".ant-form-item-explain-error")
     expect(error).to_contain_text("100")  # the server's error, at the field
     expect(page).to_have_url(re.compile(r"/ticket/new$"))
     shot(page, "max-enforced")
@@ -328,7 +328,7 @@ def test_options_with_colours_a_maximum_and_a_literal_default(
     # On a phone the panel comes below the fields and an option row still fits the screen.
     page.set_viewport_size({"width": 375, "height": 800})
     page.goto("/apps/desk/ticket/design")
-    pick(page, "select_1")
+    pick(page, "youxian_ji")
     remove = page.get_by_test_id("option-remove-1")
     remove.scroll_into_view_if_needed()
     box = remove.bounding_box()

@@ -73,10 +73,10 @@ def test_install_build_publish_fill_on_a_phone_and_find_in_english(
     page.get_by_test_id("prop-required").check()
     label(page, "integer_1", "参加人数", "Attendees")
     label(page, "textarea_1", "大型拜访说明", "Large visit notes")
-    page.get_by_test_id("prop-visible_when").fill("integer_1 >= 5")
+    page.get_by_test_id("prop-visible_when").fill("canjia_renshu >= 5")
     label(page, "formula_1", "人数说明", "Headcount")
-    page.get_by_test_id("prop-expr").fill('integer_1 & " people"')
-    pick(page, "formula_1")
+    page.get_by_test_id("prop-expr").fill('canjia_renshu & " people"')
+    pick(page, "renshu_shuoming")
     shot(page, "designed")
 
     page.get_by_test_id("designer-publish").click()
@@ -90,7 +90,9 @@ def test_install_build_publish_fill_on_a_phone_and_find_in_english(
     form = next(
         f for f in api_call(fresh_server, "GET", "/apps/crm")["forms"] if f["key"] == "visit"
     )
-    assert [f["key"] for f in form["fields"]] == ["text_1", "integer_1", "textarea_1", "formula_1"]
+    # Each key followed its label (pinyin) when the label input was left.
+    keys = ["baifang_duixiang", "canjia_renshu", "daxing_baifang_shuoming", "renshu_shuoming"]
+    assert [f["key"] for f in form["fields"]] == keys
     assert api_call(fresh_server, "GET", "/apps/crm")["menu"][-1] == {
         "form": "visit",
         "label": {"zh": "拜访记录", "en": "Site visit"},
@@ -106,7 +108,7 @@ def test_install_build_publish_fill_on_a_phone_and_find_in_english(
     phone.get_by_label("Visited company").fill("Xi'an Boyuan Media")
     expect(phone.get_by_label("Large visit notes")).to_be_hidden()
     phone.get_by_label("Attendees").fill("6")
-    expect(phone.get_by_test_id("computed-formula_1")).to_have_text("6 people")
+    expect(phone.get_by_test_id("computed-renshu_shuoming")).to_have_text("6 people")
     expect(phone.get_by_label("Large visit notes")).to_be_visible()  # shown once 5 or more come
     expect(phone.get_by_label("Attendees")).to_have_value("6")
     phone.get_by_label("Large visit notes").fill("Whole purchasing team; bring samples.")
@@ -122,7 +124,7 @@ def test_install_build_publish_fill_on_a_phone_and_find_in_english(
         fresh_server,
         "POST",
         "/apps/crm/forms/visit/links",
-        {"kind": "fill", "name": "Visit sign-up", "fields": ["text_1", "integer_1", "textarea_1"]},
+        {"kind": "fill", "name": "Visit sign-up", "fields": keys[:3]},
     )
     guest = new_page(browser, fresh_server, width=375, height=740, lang="en")
     guest.add_init_script(ENGLISH)

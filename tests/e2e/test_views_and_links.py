@@ -152,6 +152,9 @@ def test_import_with_a_bad_row_writes_nothing_then_a_good_file_imports(
     modal = page.get_by_test_id("import-modal")
     expect(modal).to_contain_text("任何一行有错误时，全部不导入")
     modal.locator("input[type=file]").set_input_files(bad)
+    # The mapping step: every column matched by its header; import with it.
+    expect(modal.get_by_test_id("import-map-2")).to_contain_text("年采购额")
+    modal.get_by_test_id("import-run").click()
     expect(modal.get_by_test_id("import-error")).to_contain_text("没有写入任何数据")
     problems = modal.get_by_test_id("import-problems")
     expect(problems).to_contain_text("年采购额")
@@ -162,6 +165,7 @@ def test_import_with_a_bad_row_writes_nothing_then_a_good_file_imports(
     assert total(server, "customer", filter='name = "导入测试甲公司"') == 0
 
     modal.locator("input[type=file]").set_input_files(good)
+    modal.get_by_test_id("import-run").click()
     expect(modal.get_by_test_id("import-result")).to_contain_text("已导入 2 条记录")
     shot(page, "imported")
     page.keyboard.press("Escape")

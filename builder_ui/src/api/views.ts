@@ -8,9 +8,9 @@ import { API, ApiError, formPath, request, apiPath } from "./client";
 import type { FieldDef, Issue, Label, LiveScripts, Page } from "./types";
 
 const CSRF_KEY = "jimu.csrf";
-const language = () => (i18n.language === "en" ? "en" : "zh-CN");
+export const language = () => (i18n.language === "en" ? "en" : "zh-CN");
 
-async function failure(response: Response): Promise<ApiError> {
+export async function failure(response: Response): Promise<ApiError> {
   let data: { error?: { code?: string; message?: string; issues?: Issue[] } } | null = null;
   try {
     data = await response.json();
@@ -82,16 +82,21 @@ export interface ImportResult {
   results: ImportOutcome[];
 }
 
-/** Upload an xlsx/CSV file: all or nothing unless `partial` (then bad rows are reported). */
+/**
+ * Upload an xlsx/CSV file: all or nothing unless `partial` (then bad rows are reported); with
+ * `mapping` (a field key or null per column) the columns feed those fields.
+ */
 export async function importFile(
   app: string,
   form: string,
   file: File,
   partial: boolean,
   startFlows = false,
+  mapping?: (string | null)[],
 ): Promise<ImportResult> {
   const body = new FormData();
   body.append("file", file, file.name);
+  if (mapping) body.append("mapping", JSON.stringify(mapping));
   const headers: Record<string, string> = { "Accept-Language": language() };
   const csrf = localStorage.getItem(CSRF_KEY);
   if (csrf) headers["X-CSRF-Token"] = csrf;

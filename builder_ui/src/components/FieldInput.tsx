@@ -8,6 +8,7 @@ import { currencySign } from "../forms/display";
 import { INTEGER_TYPES } from "../forms/fieldTypes";
 import type { FileRef } from "../forms/files";
 import { labelText } from "../forms/labels";
+import { selectShowsButtons } from "../forms/selectDisplay";
 import type { AddressValue } from "../forms/regions";
 import LocationInput from "./LocationInput";
 import type { LocationValue } from "../forms/location";
@@ -29,8 +30,6 @@ interface Props {
   /** Prefix of the input's DOM id (rows of a subform need their own). */
   idPrefix?: string;
 }
-
-const RADIO_LIMIT = 5;
 
 /** `value` × `factor` as a decimal string (÷ when `divide`), null for blank or not a number. */
 function scaled(value: unknown, factor: number, divide = false): string | null {
@@ -131,9 +130,10 @@ export default function FieldInput({ app, field, value, onChange, disabled, auto
         </Checkbox>
       );
     case "select":
-      return options.length <= RADIO_LIMIT ? (
+      return selectShowsButtons(field) ? (
         <Radio.Group
           id={id}
+          className="jimu-choice-buttons"
           optionType="button"
           buttonStyle="solid"
           options={options}

@@ -1,16 +1,21 @@
 /**
- * Import records from an xlsx/CSV file: all or nothing by default (the server writes nothing when
- * a row is bad), or the good rows only. Row-level problems (`rows[N].field`) are listed with the
- * spreadsheet's row number, the field's label and the server's message in the UI language.
+ * Import records from an xlsx/CSV file: a template to start from (下载模板), then after the upload
+ * a mapping step — each column of the file goes to a field (matched by header, changeable) or
+ * is ignored, with a preview of the first rows — then the import with that mapping. All or
+ * nothing by default (the server writes nothing when a row is bad), or the good rows only.
+ * Row-level problems (`rows[N].field`) are listed with the spreadsheet's row number, the
+ * field's label and the server's message in the UI language.
  */
-import { UploadOutlined } from "@ant-design/icons";
-import { Alert, App, Button, Checkbox, Modal, Space, Table, Typography, Upload } from "antd";
+import { DownloadOutlined, UploadOutlined } from "@ant-design/icons";
+import { Alert, App, Button, Checkbox, Modal, Select, Space, Table, Typography, Upload } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { ApiError } from "../api/client";
 import type { FormDef, Issue } from "../api/types";
 import { importFile, type ImportResult } from "../api/views";
+import { labelText } from "../forms/labels";
 import { importProblems } from "../views/helpers";
+import { duplicateFields, mappableFields, mappingReady, previewImport, templateUrl, type ImportPreview } from "./importMapping";
 
 interface Props {
   app: string;
@@ -30,6 +35,9 @@ export default function ImportModal({ app, form, open, onClose, onImported }: Pr
   const [issues, setIssues] = useState<Issue[]>([]);
   const [failure, setFailure] = useState<string | null>(null);
   const [result, setResult] = useState<ImportResult | null>(null);
+  const [file, setFile] = useState<File | null>(null);
+  const [preview, setPreview] = useState<ImportPreview | null>(null);
+  const [mapping, setMapping] = useState<(string | null)[]>([]);
 
   function reset() {
     setIssues([]);
@@ -37,11 +45,34 @@ export default function ImportModal({ app, form, open, onClose, onImported }: Pr
     setResult(null);
   }
 
-  async function upload(file: File) {
+  function restart() {
+    reset();
+    setFile(null);
+    setPreview(null);
+    setMapping([]);
+  }
+
+  async function upload(chosen: File) {
+    restart();
+    setBusy(true);
+    try {
+      const answer = await previewImport(app, form.key, chosen);
+      setFile(chosen);
+      setPreview(answer);
+      setMapping(answer.matched);
+    } catch (e) {
+      setFailure(e instanceof ApiError ? (e.issues[0]?.message ?? e.message) : t("designFix.readFailed", { message: String(e) }));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function run() {
+    if (!file) return;
     reset();
     setBusy(true);
     try {
-      const outcome = await importFile(app, form.key, file, partial, startFlows);
+      const outcome = await importFile(app, form.key, file, partial, startFlows, mapping);
       setResult(outcome);
       const skipped = outcome.results.flatMap((r) => (r.ok ? [] : r.error?.issues ?? []));
       setIssues(skipped);
@@ -60,12 +91,17 @@ export default function ImportModal({ app, form, open, onClose, onImported }: Pr
   }
 
   const problems = importProblems(issues, form.fields, i18n.language).map((p, i) => ({ ...p, key: i }));
+  const choices = [
+    { value: "", label: t("designFix.ignore") },
+    ...mappableFields(form.fields).map((f) => ({ value: f.key, label: labelText(f.label, i18n.language, f.key) })),
+  ];
+  const twice = duplicateFields(mapping);
   return (
     <Modal
       open={open}
       title={t("views.importTitle")}
       onCancel={() => {
-        reset();
+        restart();
         onClose();
       }}
       footer={null}
@@ -83,19 +119,68 @@ export default function ImportModal({ app, form, open, onClose, onImported }: Pr
             {t("views.importStartFlows")}
           </Checkbox>
         )}
-        <Upload
-          accept=".xlsx,.csv"
-          maxCount={1}
-          showUploadList={false}
-          beforeUpload={(file) => {
-            void upload(file);
-            return false;
-          }}
-        >
-          <Button icon={<UploadOutlined />} loading={busy} data-testid="import-file">
-            {t("views.importChoose")}
+        <Space wrap>
+          <Upload
+            accept=".xlsx,.csv"
+            maxCount={1}
+            showUploadList={false}
+            beforeUpload={(chosen) => {
+              void upload(chosen);
+              return false;
+            }}
+          >
+            <Button icon={<UploadOutlined />} loading={busy && !preview} data-testid="import-file">
+              {preview ? t("designFix.back") : t("views.importChoose")}
+            </Button>
+          </Upload>
+          <Button icon={<DownloadOutlined />} href={templateUrl(app, form.key)} download data-testid="import-template">
+            {t("designFix.template")}
           </Button>
-        </Upload>
+        </Space>
+        {preview && (
+          <div data-testid="import-mapping">
+            <Typography.Title level={5} style={{ marginTop: 8 }}>{t("designFix.mapTitle")}</Typography.Title>
+            <Typography.Text type="secondary">{t("designFix.mapHint")}</Typography.Text>
+            <Table
+              size="small"
+              rowKey="index"
+              pagination={false}
+              style={{ marginTop: 8 }}
+              scroll={{ x: true }}
+              dataSource={preview.columns.map((column, index) => ({ index, column, samples: preview.rows.map((r) => r[index] ?? "").filter(Boolean).slice(0, 3).join("、") }))}
+              columns={[
+                { key: "column", dataIndex: "column", title: t("designFix.column"), width: 160 },
+                {
+                  key: "field",
+                  title: t("designFix.field"),
+                  width: 200,
+                  render: (_: unknown, row: { index: number }) => (
+                    <Select
+                      size="small"
+                      style={{ width: "100%" }}
+                      value={mapping[row.index] ?? ""}
+                      options={choices}
+                      status={mapping[row.index] && twice.includes(mapping[row.index]!) ? "error" : undefined}
+                      onChange={(key: string) => setMapping(mapping.map((k, i) => (i === row.index ? key || null : k)))}
+                      data-testid={`import-map-${row.index}`}
+                    />
+                  ),
+                },
+                { key: "samples", dataIndex: "samples", title: t("designFix.preview", { count: preview.rows.length }), ellipsis: true },
+              ]}
+            />
+            <Button
+              type="primary"
+              style={{ marginTop: 8 }}
+              loading={busy}
+              disabled={!mappingReady(mapping)}
+              onClick={run}
+              data-testid="import-run"
+            >
+              {t("designFix.importNow")}
+            </Button>
+          </div>
+        )}
         {failure && <Alert type="error" showIcon title={failure} data-testid="import-error" />}
         {result && (
           <Alert

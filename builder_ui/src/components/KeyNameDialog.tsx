@@ -28,11 +28,15 @@ interface Props {
   /** Which dialog field a server issue concerns, by its path (none: shown as a message). */
   fieldOf?(path: string): "key" | "zh" | null;
   onCancel(): void;
+  /** A key from the name typed so far: the key follows the name until it is typed by hand. */
+  keyFromName?(name: { zh: string; en: string }): string;
+  /** An empty English name stays empty (the Chinese one shows) rather than copying the Chinese. */
+  optionalEn?: boolean;
   /** Does the work; an `ApiError` with issues is shown at the fields. */
   onSubmit(values: KeyName): Promise<void> | void;
 }
 
-export default function KeyNameDialog({ open, title, okText, keyLabel, testId, initialKey, taken, fieldOf, onCancel, onSubmit }: Props) {
+export default function KeyNameDialog({ open, title, okText, keyLabel, testId, initialKey, taken, fieldOf, keyFromName, optionalEn, onCancel, onSubmit }: Props) {
   const { t } = useTranslation();
   const { message } = App.useApp();
   const [form] = Form.useForm<{ key: string; zh: string; en?: string }>();
@@ -40,7 +44,7 @@ export default function KeyNameDialog({ open, title, okText, keyLabel, testId, i
   const finish = async (values: { key: string; zh: string; en?: string }) => {
     setBusy(true);
     try {
-      await onSubmit({ key: values.key, zh: values.zh, en: values.en || values.zh });
+      await onSubmit({ key: values.key, zh: values.zh, en: optionalEn ? (values.en ?? "") : values.en || values.zh });
     } catch (error) {
       if (error instanceof ApiError && error.issues.length) {
         const at = (issue: Issue) => fieldOf?.(issue.path) ?? null;
@@ -64,7 +68,17 @@ export default function KeyNameDialog({ open, title, okText, keyLabel, testId, i
       destroyOnHidden
       okButtonProps={{ "data-testid": `${testId}-create` } as Record<string, string>}
     >
-      <Form form={form} layout="vertical" onFinish={finish} preserve={false} initialValues={{ key: initialKey }}>
+      <Form
+        form={form}
+        layout="vertical"
+        onFinish={finish}
+        preserve={false}
+        initialValues={{ key: initialKey }}
+        onValuesChange={(changed: { zh?: string; en?: string }, all: { zh?: string; en?: string }) => {
+          if (!keyFromName || form.isFieldTouched("key") || !("zh" in changed || "en" in changed)) return;
+          form.setFieldsValue({ key: keyFromName({ zh: all.zh ?? "", en: all.en ?? "" }) || initialKey });
+        }}
+      >
         <Form.Item
           name="key"
           label={keyLabel}

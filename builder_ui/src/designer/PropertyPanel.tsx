@@ -6,10 +6,12 @@
  * at the property they concern.
  */
 import { Alert, Card, Checkbox, Divider, Form, Grid, Input, Select, Space, Switch, Typography } from "antd";
+import { useRef } from "react";
 import { useTranslation } from "react-i18next";
 import { useParams } from "react-router";
 import type { AppDef, FieldDef, Issue } from "../api/types";
 import { labelText } from "../forms/labels";
+import { SELECT_DISPLAYS } from "../forms/selectDisplay";
 import { useApp } from "../pages/appContext";
 import { isIndexable, isValueField, WIDTHS } from "./properties";
 import type { DesignContext } from "./props/context";
@@ -19,6 +21,7 @@ import LimitsEditor from "./props/LimitsEditor";
 import OptionsTable from "./props/OptionsTable";
 import PropItem from "./props/PropItem";
 import TypeSettings, { NumberSettings } from "./props/TypeSettings";
+import { followKey, relabel } from "./keys";
 import { changeType, issueProperty, setLabel, type PaletteType } from "./state";
 
 const OPTION_TYPES = new Set(["select", "multiselect"]);
@@ -46,6 +49,8 @@ export interface PropertyPanelProps {
   formFields?: FieldDef[];
   /** The key of the subform whose row the field belongs to, when it does. */
   subform?: string;
+  /** The option values the field has published (they keep their values when relabelled). */
+  publishedOptions?: string[];
 }
 
 export default function PropertyPanel(props: PropertyPanelProps) {
@@ -65,6 +70,15 @@ export default function PropertyPanel(props: PropertyPanelProps) {
   // Side by side with the canvas (md and up) the panel keeps to the window and scrolls on its
   // own, so a long panel neither stretches the page nor scrolls away from the selected field.
   const screens = Grid.useBreakpoint();
+  const labelAtFocus = useRef<FieldDef["label"]>(undefined);
+  // The panel's inputs are reset when another field is selected, but not when this panel
+  // renames the field (its key following the label): the input being typed in keeps focus.
+  const renamedTo = useRef<string | null>(null);
+  const instance = useRef<{ key?: string; id?: string }>({});
+  if (field && field.key !== instance.current.key) {
+    instance.current = { key: field.key, id: renamedTo.current === field.key ? instance.current.id : field.key };
+    renamedTo.current = null;
+  }
   const cardStyle = screens.md ? { position: "sticky" as const, top: 12 } : undefined;
   const bodyStyle = screens.md ? { maxHeight: "calc(100vh - 84px)", overflowY: "auto" as const } : undefined;
   if (!field) {
@@ -75,19 +89,38 @@ export default function PropertyPanel(props: PropertyPanelProps) {
     );
   }
   const valueField = isValueField(field.type);
+  const publishedOptions = new Set(props.publishedOptions ?? []);
+  const typeTitle = kinds.get(field.type)?.title;
+  // The key follows the label when the label input is left (not per keystroke: the panel is
+  // keyed by the field's key), while it is still generated and not published.
+  const keyFollowsLabel = () => {
+    const taken = [...fields.map((f) => f.key), ...(props.subform ? (props.formFields ?? []).map((f) => f.key) : [])];
+    const key = followKey(field, labelAtFocus.current, taken, keyFixed);
+    if (key === field.key) return;
+    renamedTo.current = key;
+    onReplace({ ...field, key });
+  };
   return (
     <Card size="small" title={t("designer.properties")} data-testid="designer-properties" style={cardStyle} styles={{ body: bodyStyle }}>
-      <Form layout="vertical" size="small" key={field.key}>
+      <Form layout="vertical" size="small" key={instance.current.id}>
         {fieldIssues.filter((i) => !issueProperty(i)).map((i) => (
           <Alert key={i.path + i.code} type="error" message={i.message} style={{ marginBottom: 8 }} />
         ))}
         <Form.Item label={t("designer.labelZh")}>
-          <Input value={labelText(field.label, "zh", "")} onChange={(e) => onPatch({ label: setLabel(field.label, "zh", e.target.value) })} data-testid="prop-label-zh" />
+          <Input
+            value={labelText(field.label, "zh", "")}
+            onFocus={() => (labelAtFocus.current = field.label)}
+            onBlur={keyFollowsLabel}
+            onChange={(e) => onPatch({ label: relabel(field, "zh", e.target.value, typeTitle) })}
+            data-testid="prop-label-zh"
+          />
         </Form.Item>
         <Form.Item label={t("designer.labelEn")}>
           <Input
             value={typeof field.label === "object" && field.label ? (field.label.en ?? "") : ""}
-            onChange={(e) => onPatch({ label: setLabel(field.label, "en", e.target.value) })}
+            onFocus={() => (labelAtFocus.current = field.label)}
+            onBlur={keyFollowsLabel}
+            onChange={(e) => onPatch({ label: relabel(field, "en", e.target.value, typeTitle) })}
             data-testid="prop-label-en"
           />
         </Form.Item>
@@ -152,7 +185,17 @@ export default function PropertyPanel(props: PropertyPanelProps) {
         <NumberSettings field={field} issuesAt={issueAt} onPatch={onPatch} />
         {OPTION_TYPES.has(field.type) && (
           <PropItem label={t("designer.options")} property="options" issuesAt={issueAt} testId="prop-options">
-            <OptionsTable options={field.options} onChange={(options) => onPatch({ options })} />
+            <OptionsTable options={field.options} fixed={publishedOptions} onChange={(options) => onPatch({ options })} />
+          </PropItem>
+        )}
+        {field.type === "select" && (
+          <PropItem label={t("designFix.display")} property="display" issuesAt={issueAt} testId="prop-display">
+            <Select
+              value={(field.display as string | undefined) ?? "auto"}
+              options={SELECT_DISPLAYS.map((d) => ({ value: d, label: t(`designFix.displays.${d}`) }))}
+              onChange={(display: string) => onPatch({ display: display === "auto" ? undefined : display })}
+              data-testid="prop-display"
+            />
           </PropItem>
         )}
         {field.type === "formula" && (

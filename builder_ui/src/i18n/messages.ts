@@ -1,9 +1,9 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
+import { designFixEn, designFixZh } from "./designerFixMessages";
 import { fixEn, fixZh } from "./fixMessages";
 import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
 import { orgEn, orgZh } from "./orgMessages";
-
 import { phoneEn, phoneZh } from "./phoneMessages";
 import { reportsEn, reportsZh } from "./reportMessages";
 import { rulesEn, rulesZh } from "./ruleMessages";
@@ -286,6 +286,8 @@ export const zh = {
   org: orgZh,
 
   phone: phoneZh,
+
+  designFix: designFixZh,
   newApp: {
     open: "新建应用",
     title: "新建应用",
@@ -668,6 +670,8 @@ export const en: typeof zh = {
   org: orgEn,
 
   phone: phoneEn,
+
+  designFix: designFixEn,
   newApp: {
     open: "New app",
     title: "New app",

@@ -20,6 +20,8 @@ import Canvas, { innermost } from "../designer/Canvas";
 import { pruneCombinations, renameInCombinations } from "../designer/combinations";
 import FormSettingsPanel from "../designer/FormSettingsPanel";
 import PreviewModal from "../designer/PreviewModal";
+import BackupsButton from "../designer/BackupsButton";
+import { namedFailures, recordLink, valuesBackedUp } from "../designer/planLoss";
 import PropertyPanel from "../designer/PropertyPanel";
 import {
   addField,
@@ -189,6 +191,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
     await client.invalidateQueries({ queryKey: ["app", app.key] });
   };
 
+  const lost = valuesBackedUp(plan);
   const stepText = (step: MigrationPlan["steps"][number]) => (lang === "en" ? step.message.en : step.message.zh) ?? step.op;
   const draft = definition();
   const draggedText = () => {
@@ -214,6 +217,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
           <Link to={`/apps/${app.key}/${formKey}`} data-testid="designer-back">
             {t("designer.back")}
           </Link>
+          <BackupsButton app={app} formKey={formKey} />
           <Button icon={<EyeOutlined />} onClick={() => setPreview(true)} data-testid="designer-preview">
             {t("canvas.preview")}
           </Button>
@@ -274,6 +278,7 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
                       kinds={kinds}
                       issues={fieldIssues}
                       keyFixed={!!publishedField}
+                      publishedOptions={publishedField?.options?.map((o) => o.value)}
                       onPatch={patch}
                       onReplace={replace}
                       app={app}
@@ -297,24 +302,58 @@ function Designer({ app, formKey }: { app: AppDef; formKey: string }) {
       <Modal
         open={!!plan}
         title={t("designer.planTitle")}
-        okText={t("designer.confirm")}
+        okText={lost ? t("designFix.publishAnyway") : t("designer.confirm")}
         cancelText={t("fill.cancel")}
         confirmLoading={busy}
         onOk={publish}
         onCancel={() => setPlan(null)}
-        okButtonProps={{ "data-testid": "plan-confirm" } as Record<string, string>}
+        okButtonProps={{ danger: lost > 0, ...({ "data-testid": "plan-confirm" } as Record<string, string>) }}
       >
         <div data-testid="plan-modal">
+          {lost > 0 && (
+            <Alert type="error" showIcon style={{ marginBottom: 8 }} title={t("designFix.dangerTitle")} description={t("designFix.backedUp", { count: lost })} data-testid="plan-danger" />
+          )}
           {plan && plan.steps.length === 0 ? (
             <Typography.Text>{t("designer.noChanges")}</Typography.Text>
           ) : (
-            <List size="small" dataSource={plan?.steps ?? []} renderItem={(step, i) => <List.Item key={i} data-testid="plan-step">{stepText(step)}</List.Item>} />
+            <List
+              size="small"
+              dataSource={plan?.steps ?? []}
+              renderItem={(step, i) => (
+                <List.Item key={i} data-testid="plan-step" style={{ display: "block" }}>
+                  {stepText(step)}
+                  <FailedValues app={app.key} step={step} />
+                </List.Item>
+              )}
+            />
           )}
         </div>
       </Modal>
       <UnsavedGuard dirty={dirty} />
       <PreviewModal open={preview} onClose={() => setPreview(false)} app={draft} form={findForm(draft, formKey)!} />
     </>
+  );
+}
+
+/** The records whose values a type change cannot convert, with the value, as links to them. */
+function FailedValues({ app, step }: { app: string; step: MigrationPlan["steps"][number] }) {
+  const { t } = useTranslation();
+  const { named, more } = namedFailures(step);
+  if (!named.length) return null;
+  return (
+    <div style={{ marginTop: 4, paddingInlineStart: 12 }} data-testid="plan-failures">
+      <Typography.Text type="secondary">{t("designFix.notConverted")}：</Typography.Text>
+      {named.map((f, i) => (
+        <span key={f.id}>
+          {i > 0 && "、"}
+          <Link to={recordLink(app, step, f.id)} target="_blank" data-testid={`plan-failure-${f.id}`}>
+            {f.title || t("designFix.untitled", { id: f.id })}
+          </Link>
+          <Typography.Text code>{f.value}</Typography.Text>
+        </span>
+      ))}
+      {more > 0 && <Typography.Text type="secondary"> {t("designFix.notConvertedMore", { count: more })}</Typography.Text>}
+    </div>
   );
 }
 

@@ -20,6 +20,12 @@ export default function NewFormButton({ app }: { app: AppDef }) {
   const navigate = useNavigate();
   const client = useQueryClient();
   const [open, setOpen] = useState(false);
+  // The pinyin dictionary is large: loaded when the dialog opens, not with the app home.
+  const [keys, setKeys] = useState<typeof import("../designer/keys") | null>(null);
+  const openDialog = () => {
+    setOpen(true);
+    if (!keys) void import("../designer/keys").then(setKeys);
+  };
   const index = app.forms.length;
   const create = async (values: KeyName) => {
     const definition = withNewForm(app, values.key, { zh: values.zh, en: values.en });
@@ -38,7 +44,7 @@ export default function NewFormButton({ app }: { app: AppDef }) {
   };
   return (
     <>
-      <Button icon={<PlusOutlined />} onClick={() => setOpen(true)} data-testid="new-form">
+      <Button icon={<PlusOutlined />} onClick={openDialog} data-testid="new-form">
         {t("newForm.open")}
       </Button>
       <KeyNameDialog
@@ -49,6 +55,8 @@ export default function NewFormButton({ app }: { app: AppDef }) {
         testId="new-form"
         initialKey={freshFormKey(app)}
         taken={new Set(app.forms.map((f) => f.key))}
+        keyFromName={keys ? (name) => keys.formKeyFromName(name, app.forms.map((f) => f.key), freshFormKey(app)) : undefined}
+        optionalEn
         fieldOf={(path) => (path === `forms[${index}].key` ? "key" : path.startsWith(`forms[${index}].name`) ? "zh" : null)}
         onCancel={() => setOpen(false)}
         onSubmit={create}

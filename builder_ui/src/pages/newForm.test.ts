@@ -23,10 +23,10 @@ describe("new form", () => {
   it("appends an empty form and its menu entry, keeping everything else", () => {
     const next = withNewForm(app([{ form: "customer", label: "客户" }]), "visit", { zh: "拜访", en: "" });
     expect(next.forms.map((f) => f.key)).toEqual(["customer", "form3", "visit"]);
-    expect(next.forms[2]).toEqual({ key: "visit", name: { zh: "拜访", en: "拜访" }, fields: [] });
+    expect(next.forms[2]).toEqual({ key: "visit", name: { zh: "拜访" }, fields: [] });
     expect(next.menu).toEqual([
       { form: "customer", label: "客户" },
-      { form: "visit", label: { zh: "拜访", en: "拜访" } },
+      { form: "visit", label: { zh: "拜访" } },
     ]);
     expect(next._revision).toBe(4);
   });

@@ -13,9 +13,12 @@ export function freshFormKey(app: AppDef): string {
   }
 }
 
-/** `app` with an empty form `key` named `name` appended, and appended to the menu if the app has one. */
+/**
+ * `app` with an empty form `key` named `name` appended, and appended to the menu if the app has
+ * one. An empty English name is left out (the Chinese one shows in English).
+ */
 export function withNewForm(app: AppDef, key: string, name: { zh: string; en: string }): AppDef {
-  const label: Label = { zh: name.zh, en: name.en || name.zh };
+  const label: Label = name.en ? { zh: name.zh, en: name.en } : { zh: name.zh };
   const menu = app.menu ?? [];
   return {
     ...app,

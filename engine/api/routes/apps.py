@@ -1,5 +1,6 @@
-"""`/apps`: list, create, read, plan, publish, export and import app definitions, and publish
-one engine's part (`PUT /apps/{app}/flows`, `/rules`, `/reports`, `/dashboards`) (thin router)."""
+"""`/apps`: list, create, read, plan, publish, export and import app definitions, publish
+one engine's part (`PUT /apps/{app}/flows`, `/rules`, `/reports`, `/dashboards`), and list and
+restore a form's type-change backups (thin router)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from engine.core.context import Actor
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
 from engine.forms import apps as service
+from engine.forms import backups
 from engine.forms.cache import on_layout
 from engine.forms.display import form_display
-from engine.forms.migrate import Plan
+from engine.forms.migrate import Plan, recompute_formulas
 from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps", tags=["apps"])
@@ -293,6 +295,37 @@ def purge_field(
             detail={"form": form, "field": field, "columns": dropped},
         )
     return {"purged_columns": dropped}
+
+
+@router.get("/{app}/forms/{form}/backups")
+def list_backups(app: str, form: str, engine: DbEngine, actor: AdminActor) -> list[dict[str, Any]]:
+    """The type-change backups of the form's fields: field, backup column, old type, when,
+    and how many values each holds."""
+    with engine.connect() as conn:
+        return backups.list_backups(conn, service.load(conn, app).form(form))
+
+
+@router.post("/{app}/forms/{form}/fields/{field}/backups/{backup}/restore")
+def restore_backup(
+    app: str, form: str, field: str, backup: str, engine: DbEngine, ctx: AdminContext
+) -> dict[str, Any]:
+    """Copy a type-change backup's values back into the field where it is empty and the value
+    converts to the field's current type; answers what was restored and which records were
+    not (their value does not convert, or they have a value of their own)."""
+    with engine.begin() as conn:
+        loaded = service.load(conn, app)
+        layout = loaded.form(form)
+        report = backups.restore_backup(conn, layout, field, backup)
+        if report["restored"]:
+            recompute_formulas(conn, loaded.layout, layout, tz=ctx.tz)
+        audit.record(
+            conn,
+            "app.restore_backup",
+            actor_id=ctx.actor.user_id,
+            subject=app,
+            detail={"form": form, "field": field, "backup": backup, "restored": report["restored"]},
+        )
+    return report
 
 
 def _audit(conn: Any, kind: str, actor: Actor, key: str, plan: Plan, **detail: Any) -> None:

@@ -12,8 +12,9 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -22,6 +23,7 @@ from engine.api.errors import pick_language
 from engine.api.routes.records import open_form
 from engine.api.security import CurrentUser
 from engine.core.errors import ServiceError
+from engine.forms import import_mapping
 from engine.forms.spreadsheet import detect_format, label_in, read_rows
 from engine.store.limits import Work
 
@@ -94,25 +96,29 @@ def import_records(
     ],
     partial: bool = False,
     start_flows: bool = False,
+    mapping: Annotated[
+        str | None,
+        Form(
+            max_length=100_000,
+            description="The column mapping: a JSON list with a field key or null (ignore) per "
+            "column of the file; without it, columns are matched by their header",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Create records from a spreadsheet through the record pipeline: all or nothing (422 with
     `rows[N].field` issues, N being the row number the spreadsheet shows), or with
     `partial=true` the good rows written and the bad ones reported per row. With
     `start_flows=true` each record created starts the form's approval flow (off by default:
-    an import of past contracts must not ask anyone to approve them again)."""
+    an import of past contracts must not ask anyone to approve them again). With `mapping`
+    the columns feed the fields it names (see `POST .../records/import/preview`)."""
     language = pick_language(request)
     with read_only(engine) as conn:
         checked = open_form(conn, app, form, principal, request)
         checked.require("import")
-    data = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ServiceError(
-            413,
-            "file_too_large",
-            message_zh=f"导入文件不能超过 {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
-            message_en=f"Import files may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
-        )
-    rows = read_rows(data, detect_format(file.filename, data), MAX_IMPORT_ROWS)
+    rows = _read_upload(file)
+    if mapping is not None:
+        chosen = import_mapping.parse_mapping(mapping, len(rows[0]) if rows else 0)
+        rows = import_mapping.mapped_rows(rows, chosen)
     detail: dict[str, Any] = {
         "file": (file.filename or "")[:200],
         "rows": len(rows) - 1,
@@ -146,3 +152,56 @@ def import_records(
         "ignored_columns": result.ignored_columns,
         "results": sorted(outcomes, key=lambda o: o["row"]),
     }
+
+
+def _read_upload(file: UploadFile) -> list[list[Any]]:
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ServiceError(
+            413,
+            "file_too_large",
+            message_zh=f"导入文件不能超过 {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
+            message_en=f"Import files may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
+        )
+    return [
+        list(row) for row in read_rows(data, detect_format(file.filename, data), MAX_IMPORT_ROWS)
+    ]
+
+
+@router.get("/records/import/template", response_class=Response)
+def import_template(
+    app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request
+) -> Response:
+    """An xlsx template to fill in: the fields I may import, in the form's order, with Chinese
+    headers, drop-down lists on select columns and a 填写说明 sheet of hints and examples."""
+    with read_only(engine) as conn:
+        opened = open_form(conn, app, form, principal, request)
+        opened.require("import")
+        data = import_mapping.template_xlsx(opened.form, opened.reader().hidden)
+    title = label_in(opened.form.spec.name, form, "zh")
+    return Response(
+        data,
+        media_type=MEDIA_TYPES["xlsx"],
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(title + '-导入模板.xlsx')}"
+        },
+    )
+
+
+@router.post("/records/import/preview")
+def import_preview(
+    app: str,
+    form: str,
+    engine: DbEngine,
+    principal: CurrentUser,
+    request: Request,
+    file: Annotated[UploadFile, File(description="The xlsx or CSV file to be imported")],
+) -> dict[str, Any]:
+    """The file's columns, the field each is matched to by its header (key or label, zh or
+    en; null: none), its first rows and how many rows it has: the import dialog's mapping
+    step. Nothing is written."""
+    with read_only(engine) as conn:
+        opened = open_form(conn, app, form, principal, request)
+        opened.require("import")
+        hidden = opened.reader().hidden
+    return import_mapping.preview(opened.form, hidden, _read_upload(file))

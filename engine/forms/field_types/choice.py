@@ -57,11 +57,19 @@ class Option(Spec):
 Options = Annotated[list[Option], Field(min_length=1)]
 
 
+SelectDisplay = Literal["auto", "dropdown", "buttons"]
+"""How the fill page shows the options: `auto` (buttons up to 5 options, a dropdown beyond),
+always a `dropdown`, or always `buttons`."""
+
+
 class SelectField(ValueFieldSpec):
     """One value out of a list of options."""
 
     type: Literal["select"]
     options: Options
+    display: SelectDisplay | None = Field(
+        default=None, description="auto (default), dropdown or buttons"
+    )
 
 
 class MultiselectField(ValueFieldSpec):

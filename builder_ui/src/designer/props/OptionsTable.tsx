@@ -8,21 +8,27 @@ import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { SelectOption } from "../../api/types";
 import { labelText } from "../../forms/labels";
+import { relabelOption } from "../keys";
 import { addOption, moveOption, OPTION_COLORS, optionsText, parseOptions, removeOption, setOption } from "../properties";
 
-export default function OptionsTable({ options = [], onChange }: { options?: SelectOption[]; onChange(options: SelectOption[]): void }) {
+export default function OptionsTable({ options = [], fixed, onChange }: { options?: SelectOption[]; fixed?: Set<string>; onChange(options: SelectOption[]): void }) {
   const { t, i18n } = useTranslation();
   const label = (o: SelectOption, lang: "zh" | "en") => (typeof o.label === "string" ? (lang === "zh" ? o.label : "") : (o.label?.[lang] ?? ""));
   return (
     <div data-testid="prop-options-table">
       {options.map((o, i) => (
-        <div key={i} style={{ display: "flex", gap: 4, marginBottom: 4, alignItems: "center" }} data-testid={`option-row-${i}`}>
-          <Input size="small" style={{ flex: 3 }} placeholder={t("props.optionValue")} aria-label={t("props.optionValue")} value={o.value}
+        // Two lines an option, so labels get half the panel each rather than a third squeezed
+        // beside the value: 中文 and English first, then the value, colour and the buttons.
+        <div key={i} style={{ marginBottom: 6, paddingBottom: 4, borderBottom: "1px dashed #f0f0f0" }} data-testid={`option-row-${i}`}>
+          <div style={{ display: "flex", gap: 4, marginBottom: 2 }}>
+            <Input.TextArea size="small" autoSize={{ minRows: 1, maxRows: 3 }} style={{ flex: 1, minWidth: 0 }} placeholder="中文" aria-label="中文" title={label(o, "zh")} value={label(o, "zh")}
+              onChange={(e) => onChange(relabelOption(options, i, "zh", e.target.value.replace(/\n/g, ""), fixed ?? new Set()))} data-testid={`option-zh-${i}`} />
+            <Input.TextArea size="small" autoSize={{ minRows: 1, maxRows: 3 }} style={{ flex: 1, minWidth: 0 }} placeholder="English" aria-label="English" title={label(o, "en")} value={label(o, "en")}
+              onChange={(e) => onChange(relabelOption(options, i, "en", e.target.value.replace(/\n/g, ""), fixed ?? new Set()))} data-testid={`option-en-${i}`} />
+          </div>
+          <div style={{ display: "flex", gap: 4, alignItems: "center" }}>
+          <Input size="small" style={{ flex: 1, minWidth: 0 }} placeholder={t("props.optionValue")} aria-label={t("props.optionValue")} value={o.value}
             onChange={(e) => onChange(setOption(options, i, { value: e.target.value }))} data-testid={`option-value-${i}`} />
-          <Input size="small" style={{ flex: 3 }} placeholder="中文" aria-label="中文" value={label(o, "zh")}
-            onChange={(e) => onChange(setOption(options, i, { zh: e.target.value }))} data-testid={`option-zh-${i}`} />
-          <Input size="small" style={{ flex: 3 }} placeholder="English" aria-label="English" value={label(o, "en")}
-            onChange={(e) => onChange(setOption(options, i, { en: e.target.value }))} data-testid={`option-en-${i}`} />
           <Select
             size="small"
             style={{ width: 64 }}
@@ -40,6 +46,7 @@ export default function OptionsTable({ options = [], onChange }: { options?: Sel
           <Button size="small" type="text" icon={<ArrowUpOutlined />} disabled={i === 0} aria-label={t("designer.up")} onClick={() => onChange(moveOption(options, i, i - 1))} data-testid={`option-up-${i}`} />
           <Button size="small" type="text" icon={<ArrowDownOutlined />} disabled={i === options.length - 1} aria-label={t("designer.down")} onClick={() => onChange(moveOption(options, i, i + 1))} data-testid={`option-down-${i}`} />
           <Button size="small" type="text" danger icon={<DeleteOutlined />} aria-label={t("props.removeOption")} onClick={() => onChange(removeOption(options, i))} data-testid={`option-remove-${i}`} />
+          </div>
         </div>
       ))}
       <Space wrap size={4} style={{ marginBottom: 4 }}>
