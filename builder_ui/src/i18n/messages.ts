@@ -284,9 +284,7 @@ export const zh = {
   reports: reportsZh,
   inbox: inboxZh,
   org: orgZh,
-
   phone: phoneZh,
-
   designFix: designFixZh,
   newApp: {
     open: "新建应用",
@@ -668,9 +666,7 @@ export const en: typeof zh = {
   reports: reportsEn,
   inbox: inboxEn,
   org: orgEn,
-
   phone: phoneEn,
-
   designFix: designFixEn,
   newApp: {
     open: "New app",
