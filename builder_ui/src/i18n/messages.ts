@@ -3,6 +3,7 @@ import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
 import { reportsEn, reportsZh } from "./reportMessages";
 import { rulesEn, rulesZh } from "./ruleMessages";
+import { ruleTargetsEn, ruleTargetsZh } from "./ruleTargetMessages";
 
 export const zh = {
   brand: "积木",
@@ -276,6 +277,7 @@ export const zh = {
   },
   flows: flowsZh,
   rules: rulesZh,
+  ruleTargets: ruleTargetsZh,
   reports: reportsZh,
   inbox: inboxZh,
   newApp: {
@@ -654,6 +656,7 @@ export const en: typeof zh = {
   },
   flows: flowsEn,
   rules: rulesEn,
+  ruleTargets: ruleTargetsEn,
   reports: reportsEn,
   inbox: inboxEn,
   newApp: {
