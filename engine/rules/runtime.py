@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from engine.rules.models import RuleRun, RuleSwitch
 from engine.rules.spec import RuleSpec, load_kinds
 from engine.rules.values import plain, resolve
 from engine.settings import get_settings
+from engine.store.models import App
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +154,24 @@ def switches(conn: Connection, app_id: int) -> dict[str, bool]:
     return {row.rule_key: bool(row.enabled) for row in rows}
 
 
+def live_switches(conn: Connection, app: LoadedApp) -> Mapping[str, bool]:
+    """`switches` of `app`, kept on its revision's layout with the switch stamp they were read
+    at: when `forms_apps.load` read the app in this transaction, its `rule_switch_stamp` tells
+    whether the kept ones are current (no statement) — `set_enabled` changes the stamp, so a
+    switch made by any process is seen by the next save everywhere. Without a stamp read in
+    this transaction the switches are read."""
+    stamp = forms_apps.rule_switch_stamp(conn, app.id)
+    if stamp is None:
+        return switches(conn, app.id)
+    kept: dict[str, tuple[int, dict[str, bool]]] = on_layout(app.layout, "rules:switches", dict)
+    found = kept.get("now")
+    if found is not None and found[0] == stamp:
+        return found[1]
+    read = switches(conn, app.id)
+    kept["now"] = (stamp, read)
+    return read
+
+
 def is_enabled(rule: LiveRule, switched: Mapping[str, bool]) -> bool:
     return switched.get(rule.key, rule.spec.enabled)
 
@@ -171,6 +191,13 @@ def set_enabled(
     ).rowcount
     if not changed:
         conn.execute(insert(RuleSwitch).values(**key, **values))
+    # A new stamp (random: a rolled-back switch's stamp is never seen again) tells every
+    # process's `live_switches` to read the switches again; `updated_at` stays the publish's.
+    conn.execute(
+        update(App)
+        .where(App.id == app.id)
+        .values(rule_switch_stamp=secrets.randbits(62), updated_at=App.updated_at)
+    )
     if enabled:  # time triggers plan their next jobs again (a skipped run planned none)
         rule = live_rules(app).by_key[rule_key]
         ctx = ExecutionContext.create(Actor(user_id, "rule"), get_settings().timezone)
@@ -542,7 +569,7 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
     rules = rules_of(layout)
     if not rules.by_key:
         return
-    switched: dict[str, bool] | None = None
+    switched: Mapping[str, bool] | None = None
     for event in events:
         candidates = rules.by_event.get((event.form, event.kind))
         if not candidates:
@@ -550,7 +577,7 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
         if app is None:
             app = app_of(conn, first.app, layout)
         if switched is None:
-            switched = switches(conn, app.id)
+            switched = live_switches(conn, app)
         fired = rule_event(app, event)
         record: dict[str, Any] | None = None
         read = False
@@ -593,7 +620,7 @@ def execute_run(conn: Connection, ctx: ExecutionContext, run_id: int) -> str:
         _finish(conn, run_id, state="skipped", error="app_gone", attempt=attempt, finished_at=now)
         return "skipped"
     rule = live_rules(app).by_key.get(row.rule_key)
-    if rule is None or not is_enabled(rule, switches(conn, app.id)):
+    if rule is None or not is_enabled(rule, live_switches(conn, app)):
         reason = "rule_deleted" if rule is None else "rule_disabled"
         _finish(
             conn,
@@ -792,6 +819,7 @@ __all__ = [
     "fire",
     "is_enabled",
     "live_rules",
+    "live_switches",
     "on_changes",
     "retry",
     "rules_of",
