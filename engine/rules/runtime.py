@@ -76,6 +76,7 @@ _SWITCHES = select(SWITCHES.c.rule_key, SWITCHES.c.enabled).where(
 )
 _INSERT_RUN = RUNS.insert().returning(RUNS.c.id)
 _RUN = select(RUNS).where(RUNS.c.id == bindparam("b_run"))
+_RUN_OF_JOB = select(RUNS).where(RUNS.c.job_id == bindparam("b_job"))
 _UPDATE_RUN = RUNS.update().where(RUNS.c.id == bindparam("b_run"))
 
 
@@ -516,12 +517,13 @@ def queue(
     old: Mapping[str, Any] | None,
     now: dt.datetime,
 ) -> int:
-    """A queued run of an async rule with its snapshot, and its job (the caller's transaction)."""
+    """A queued run of an async rule with its snapshot, and its job (the caller's transaction):
+    the job first, then the run naming it (`job_id`, by which the job finds its run) — two
+    statements."""
     snapshot = {"record": dict(record) if record is not None else None, "old": old}
-    run_id = _insert_run(conn, _run_row(app, rule, event, "queued", now, snapshot=snapshot))
-    job_id = enqueue(conn, JOB_KIND, {"run": run_id})
-    conn.execute(_UPDATE_RUN, {"b_run": run_id, "job_id": job_id})
-    return run_id
+    job_id = enqueue(conn, JOB_KIND, {"rule": rule.key})
+    row = _run_row(app, rule, event, "queued", now, snapshot=snapshot, job_id=job_id)
+    return _insert_run(conn, row)
 
 
 # --- the record listener ---------------------------------------------------------------------
@@ -605,12 +607,19 @@ def _finish(conn: Connection, run_id: int, **values: Any) -> None:
     conn.execute(_UPDATE_RUN, {"b_run": run_id, **values})
 
 
-def execute_run(conn: Connection, ctx: ExecutionContext, run_id: int) -> str:
-    """Run a queued run from its snapshot on the live rule, in `conn`'s transaction; its new
-    state (`succeeded`, `failed`, `skipped`; an already finished run is left alone)."""
-    row = conn.execute(_RUN, {"b_run": run_id}).first()
+def execute_run(
+    conn: Connection, ctx: ExecutionContext, run_id: int | None, *, job_id: int | None = None
+) -> str:
+    """Run a queued run (by id, or the run of job `job_id`) from its snapshot on the live rule,
+    in `conn`'s transaction; its new state (`succeeded`, `failed`, `skipped`; an already
+    finished run is left alone)."""
+    if run_id is not None:
+        row = conn.execute(_RUN, {"b_run": run_id}).first()
+    else:
+        row = conn.execute(_RUN_OF_JOB, {"b_job": job_id}).first()
     if row is None or row.state != "queued":
         return row.state if row is not None else "missing"
+    run_id = int(row.id)
     event = RuleEvent.from_json(row.event)
     now = ctx.now
     attempt = int(row.attempt or 0) + 1
@@ -683,8 +692,12 @@ def execute_run(conn: Connection, ctx: ExecutionContext, run_id: int) -> str:
 
 
 def apply_run(job: RunningJob, conn: Connection) -> None:
-    """The `rules.run` job's apply step: the run's writes and its log, exactly once."""
-    execute_run(conn, job.context(Actor(None, "rule")), int(job.payload["run"]))
+    """The `rules.run` job's apply step: the run's writes and its log, exactly once. The run is
+    the one naming the job (`job_id`), or — a retry's job, and jobs queued before runs named
+    them — the payload's `run`."""
+    run = job.payload.get("run")
+    ctx = job.context(Actor(None, "rule"))
+    execute_run(conn, ctx, int(run) if run is not None else None, job_id=job.id)
 
 
 if JOB_KIND not in JOB_KINDS:

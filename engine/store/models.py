@@ -52,7 +52,7 @@ class App(Base):
     # Changed (to a new random number) whenever a rule is switched on or off: read with the
     # live revision, it tells the rules runtime when its kept switches are stale (migration
     # 0016_ruleswitchstamp).
-    rule_switch_stamp: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    rule_switch_stamp: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class AppVersion(Base):
