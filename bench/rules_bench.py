@@ -15,9 +15,10 @@ wall clock of the longer save also counts the time slices others took in between
 
 **(b) Async delivery of an update-record action at a paced load.** Form `ping` has an async
 rule on `record_created` that writes the ping's `n` into the `board` record its relation points
-at (`update_records` with target `{"relation": "board"}`). A producer thread saves pings at
-`--rate` per second (each its own transaction, paced against the clock; a save that falls
-behind is sent at once) for `--seconds`; a job worker runs **in the same process** (a thread:
+at (`update_records` with target `{"relation": "board"}`). `--producers` threads (default 4, each
+its own connection) save pings at `--rate` per second together — ping i is due at
+`start + i / rate` and goes to producer `i mod producers`, each save its own transaction; a
+save that falls behind is sent at once and counted late — for `--seconds`; a job worker runs **in the same process** (a thread:
 `engine.jobs.Worker.run`, as `jimu serve` runs it, with the default poll interval unless
 `--poll` is given; `--workers N` runs N such threads, as `jimu worker --threads N` does on
 PostgreSQL). Latency is event → effect: the producer notes the clock right after its
@@ -26,7 +27,7 @@ log) commits. Reported: offered and delivered rate, throughput while draining, p
 latency (target p99 < 1 s).
 
 Usage: ``python bench/rules_bench.py [--db sqlite|postgresql|both] [--saves 300]
-[--rate 200] [--seconds 10] [--poll SECONDS] [--workers 1]``
+[--rate 200] [--seconds 10] [--poll SECONDS] [--workers 1] [--producers 4] [--skip-sync]``
 """
 
 from __future__ import annotations
@@ -224,9 +225,10 @@ def async_delivery(
     seconds: float,
     poll: float | None,
     workers: int = 1,
+    producers: int = 4,
 ) -> dict[str, float]:
-    """Save pings at `rate`/s for `seconds` while `workers` in-process workers run their
-    rule."""
+    """Save pings at `rate`/s for `seconds` from `producers` threads while `workers`
+    in-process workers run their rule."""
     clocks = Delivery()
     kinds: Registry[JobKind] = Registry("job kind")
     kinds.register(JOB_KIND, JOB_KINDS[JOB_KIND])
@@ -243,22 +245,31 @@ def async_delivery(
         for i in range(workers)
     ]
     total = int(rate * seconds)
-    late = 0
+    late = [0] * producers
+
+    def produce(slot: int, started: float) -> None:
+        for i in range(slot, total, producers):
+            wait = started + i / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            elif wait < -0.05:
+                late[slot] += 1
+            with engine.begin() as conn:
+                record = {"name": f"ping {i}", "n": i, "board": boards[i % len(boards)]}
+                [record_id] = open_form(context(), conn, "rb", "ping").create_many([record])
+            clocks.saved[record_id] = time.time()
 
     for thread in threads:
         thread.start()
     started = time.monotonic()
-    for i in range(total):
-        due = started + i / rate
-        wait = due - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        elif wait < -0.05:
-            late += 1
-        with engine.begin() as conn:
-            record = {"name": f"ping {i}", "n": i, "board": boards[i % len(boards)]}
-            [record_id] = open_form(context(), conn, "rb", "ping").create_many([record])
-        clocks.saved[record_id] = time.time()
+    senders = [
+        threading.Thread(target=produce, args=(slot, started), name=f"bench-producer-{slot}")
+        for slot in range(producers)
+    ]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
     sent = time.monotonic() - started
     deadline = time.monotonic() + 300
     while len(clocks.done) < total and time.monotonic() < deadline:
@@ -278,7 +289,7 @@ def async_delivery(
     return {
         "events": total,
         "offered": total / sent,
-        "late": late,
+        "late": sum(late),
         "throughput": total / drained,
         "p50_ms": latencies[len(latencies) // 2] * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
@@ -296,23 +307,29 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="job workers (threads of this process) in (b)"
     )
+    parser.add_argument(
+        "--producers", type=int, default=4, help="threads saving the events of (b) together"
+    )
+    parser.add_argument("--skip-sync", action="store_true", help="run (b) only")
     args = parser.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for name, url in each_database(args.db, "rules_bench.db"):
         engine, customer, boards = setup(url)
         try:
-            sync = sync_rule(engine, customer, args.saves)
-            print(
-                f"[{name}] (a) sync create-record rule: {sync['rule_ms']:.2f} ms per save "
-                f"({sync['rule_cpu_ms']:.2f} ms CPU), plain save + create by hand "
-                f"{sync['hand_ms']:.2f} ms ({sync['hand_cpu_ms']:.2f} ms CPU); ratio "
-                f"{sync['ratio']:.2f}, in CPU time {sync['cpu_ratio']:.2f} (target ≤ 1.2)"
-            )
+            sync = None if args.skip_sync else sync_rule(engine, customer, args.saves)
+            if sync is not None:
+                print(
+                    f"[{name}] (a) sync create-record rule: {sync['rule_ms']:.2f} ms per save "
+                    f"({sync['rule_cpu_ms']:.2f} ms CPU), plain save + create by hand "
+                    f"{sync['hand_ms']:.2f} ms ({sync['hand_cpu_ms']:.2f} ms CPU); ratio "
+                    f"{sync['ratio']:.2f}, in CPU time {sync['cpu_ratio']:.2f} (target ≤ 1.2)"
+                )
             delivery = async_delivery(
-                engine, boards, args.rate, args.seconds, args.poll, args.workers
+                engine, boards, args.rate, args.seconds, args.poll, args.workers, args.producers
             )
             print(
-                f"[{name}] (b) async update-record, {args.workers} worker(s): "
+                f"[{name}] (b) async update-record, {args.workers} worker(s), "
+                f"{args.producers} producer(s): "
                 f"{delivery['events']:.0f} events offered at "
                 f"{delivery['offered']:.0f}/s ({delivery['late']:.0f} saves late), delivered "
                 f"{delivery['throughput']:.0f}/s; event→effect p50 {delivery['p50_ms']:.0f} ms, "

@@ -50,6 +50,10 @@ def on_record_changes(
     if first.kind == "created":  # `start` itself finds whether a flow is bound
         if ctx.channel == "import" and not ctx.start_flows:
             return
+        if first.layout is not None:  # the revision the write used: no flow, no app read
+            form = first.layout.forms.get(first.form)
+            if form is None or form.spec.flow is None:
+                return
         for event in events:
             started = runtime.start(
                 conn,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from engine.core.context import Actor, ExecutionContext
 from engine.core.errors import ServiceError, not_found
@@ -103,7 +103,31 @@ def list_apps(conn: Connection) -> list[dict[str, Any]]:
     return result
 
 
-_LIVE_REVISION = select(App.id, App.current_revision).where(App.key == bindparam("key"))
+_LIVE_REVISION = select(App.id, App.current_revision, App.rule_switch_stamp).where(
+    App.key == bindparam("key")
+)
+_STAMPS = "jimu.rule_switch_stamps"
+
+
+def _remember_stamp(conn: Connection, app_id: int, stamp: int) -> None:
+    """Note the app's rule switch stamp as read in `conn`'s current transaction."""
+    transaction = conn.get_transaction()
+    kept: tuple[Any, dict[int, int]] | None = conn.info.get(_STAMPS)
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, {})
+        conn.info[_STAMPS] = kept
+    kept[1][app_id] = int(stamp)
+
+
+def rule_switch_stamp(conn: Connection, app_id: int) -> int | None:
+    """The app's rule switch stamp (`apps.rule_switch_stamp`) as `load` read it in `conn`'s
+    current transaction, or None when it was not read in this transaction (the rules runtime
+    then reads the switches themselves)."""
+    kept = conn.info.get(_STAMPS)
+    if kept is None or kept[0] is not conn.get_transaction():
+        return None
+    stamp: int | None = kept[1].get(app_id)
+    return stamp
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,8 @@ def load(
     app = conn.execute(_LIVE_REVISION, {"key": key}).first() if live is None else _Live(*live)
     if app is None or app.id is None or app.current_revision is None:
         raise not_found()
+    if isinstance(app, Row):
+        _remember_stamp(conn, app.id, app.rule_switch_stamp)
     cache = _cache(conn)
     cached = cache.get((app.id, app.current_revision))
     if cached is not None:
@@ -525,4 +551,5 @@ __all__ = [
     "plan",
     "publish",
     "purge",
+    "rule_switch_stamp",
 ]

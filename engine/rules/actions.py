@@ -10,6 +10,14 @@
 (the records it points at) or `{"form", "match"?, "filter"?}` (the records of a form whose
 `match` fields equal the values and which `filter`, a formula over that form, holds for).
 
+`update_records` also takes `{"relation": …, "include_old": true}`: besides the records the
+relation points at now, the records it pointed at *before* the change (the old value the
+update event carries in its snapshot, `OLD(relation)`) are updated too — a contract moved to
+another customer re-sums both. For those old records the values are computed as if the
+relation still held its old value (an aggregate matching on the relation then sums the old
+customer's remaining records). Events other than an update have no old value: only the
+current records are updated.
+
 Every write goes through the record service (`open_form` with the system caller) in the
 step's context — the rule's system actor on channel `rule`, one cascade level deeper — so it
 is validated, historied and announces its own record events (other rules may fire on them).
@@ -20,7 +28,9 @@ its `_created_by` (the rule wrote it). What each action did (`{"created": [ids]}
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -96,8 +106,14 @@ def target_form(app: AppSpec, rule: RuleSpec, target: Any) -> str | None:
     return None
 
 
-def target_issues(app: AppSpec, rule: RuleSpec, target: Any, at: str) -> list[Issue]:
-    """The issues of a `target` at `at` (`….target`)."""
+RELATION_TARGET = {"relation", "include_old"}
+
+
+def target_issues(
+    app: AppSpec, rule: RuleSpec, target: Any, at: str, *, old_allowed: bool = False
+) -> list[Issue]:
+    """The issues of a `target` at `at` (`….target`); `include_old` only when `old_allowed`
+    (update_records)."""
     refs = FormRefs(app)
     if target is None:
         return [missing(at, "目标记录", "The target")]
@@ -112,8 +128,27 @@ def target_issues(app: AppSpec, rule: RuleSpec, target: Any, at: str) -> list[Is
                 )
             ]
         return []
-    if isinstance(target, dict) and set(target) == {"relation"}:
+    if isinstance(target, dict) and "relation" in target and set(target) <= RELATION_TARGET:
         key = target["relation"]
+        if "include_old" in target and not old_allowed:
+            return [
+                Issue(
+                    f"{at}.include_old",
+                    "unknown_setting",
+                    "只有“修改记录”动作的目标可以包含关联字段修改前指向的记录（include_old）",
+                    "Only an update_records target may include the records the relation "
+                    "pointed at before the change (include_old)",
+                )
+            ]
+        if "include_old" in target and not isinstance(target["include_old"], bool):
+            return [
+                Issue(
+                    f"{at}.include_old",
+                    "bool_type",
+                    "include_old 应为 true 或 false",
+                    "include_old must be true or false",
+                )
+            ]
         spec = refs.forms.get(rule.form or "")
         field = next((f for f in spec.fields if f.key == key), None) if spec else None
         if not isinstance(field, RelationField):
@@ -145,8 +180,8 @@ def target_issues(app: AppSpec, rule: RuleSpec, target: Any, at: str) -> list[Is
         Issue(
             at,
             "invalid_target",
-            '目标应为 "self"、{"relation": 关联字段} 或 {"form": 表单, "match"?: {…}, "filter"?: 公式}',
-            'A target is "self", {"relation": <relation field>} or {"form": <form>, "match"?: {…}, "filter"?: <formula>}',
+            '目标应为 "self"、{"relation": 关联字段, "include_old"?: true} 或 {"form": 表单, "match"?: {…}, "filter"?: 公式}',
+            'A target is "self", {"relation": <relation field>, "include_old"?: true} or {"form": <form>, "match"?: {…}, "filter"?: <formula>}',
         )
     ]
 
@@ -224,6 +259,30 @@ def targets(step: ActionStep, target: Any) -> tuple[str, list[int]]:
     return form, find(service, conditions)
 
 
+def old_targets(step: ActionStep, target: Any, current: list[int]) -> list[int]:
+    """The ids the relation of an `include_old` target pointed at before the change and points
+    at no longer (none without `include_old` or an old value in the event)."""
+    if not (isinstance(target, dict) and target.get("include_old") is True):
+        return []
+    key = target["relation"]
+    if step.old is None or key not in step.old:
+        return []
+    value = plain(step.old.get(key))
+    ids = value if isinstance(value, list) else [value]
+    return [int(i) for i in dict.fromkeys(ids) if isinstance(i, int) and i not in current]
+
+
+def as_before(step: ActionStep, key: str) -> ActionStep:
+    """The step with the triggering record's relation `key` back at its old value: what the
+    values of an old target are computed over."""
+    from engine.rules.values import resolve
+
+    record = {**(step.record or {}), key: (step.old or {}).get(key)}
+    before = dataclasses.replace(step, record=record)
+    before.resolve = partial(resolve, before)
+    return before
+
+
 class CreateRecord(ActionType):
     name = "create_record"
     label = ("新增记录", "Create a record")
@@ -254,7 +313,7 @@ class UpdateRecords(ActionType):
     def check(self, app: AppSpec, rule: RuleSpec, action: RuleAction, at: str) -> list[Issue]:
         issues = unknown_settings(action, {"target", "values"}, at)
         target = extra(action).get("target")
-        found = target_issues(app, rule, target, f"{at}.target")
+        found = target_issues(app, rule, target, f"{at}.target", old_allowed=True)
         if found:
             return issues + found
         if not action.values:
@@ -263,9 +322,16 @@ class UpdateRecords(ActionType):
         return issues + values_issues(app, rule, form, action.values, f"{at}.values")
 
     def run(self, step: ActionStep) -> dict[str, Any]:
-        form, ids = targets(step, extra(step.action)["target"])
+        target = extra(step.action)["target"]
+        form, ids = targets(step, target)
         values = resolved(step, form, dict(step.action.values))
-        return {"form": form, "updated": update(step, form, ids, values)}
+        outcome: dict[str, Any] = {"form": form, "updated": update(step, form, ids, values)}
+        old = old_targets(step, target, ids)
+        if old:
+            before = as_before(step, target["relation"])
+            values = resolved(before, form, dict(step.action.values))
+            outcome["updated_old"] = update(before, form, old, values)
+        return outcome
 
 
 def update(step: ActionStep, form: str, ids: list[int], values: dict[str, Any]) -> list[int]:

@@ -1,7 +1,8 @@
 """The rule action `assign_owner` (issue 14): give the triggering record an owner.
 
 ```json
-{"type": "assign_owner", "strategy": "round_robin", "role": "sales_rep", "notify": true}
+{"type": "assign_owner", "strategy": "round_robin", "role": "sales_rep", "notify": true,
+ "set_field": "owner"}
 {"type": "assign_owner", "strategy": "least_open", "users": ["rep_a1", "rep_b1"],
  "open_filter": "status <> \"converted\""}
 {"type": "assign_owner", "strategy": "mapping", "field": "source",
@@ -24,6 +25,11 @@ Nobody to assign to is an error (`no_assignee`, so the run log shows it). The ow
 through the record service's `transfer` as the rule's actor (history, a `transferred` event);
 a record already owned by the chosen user is left as it is. `notify: true` also writes an
 `assigned_record` notification to the new owner.
+
+`set_field` (optional) names a person field (`user`) of the rule's form that gets the chosen
+user too — the form's own 负责人 column, which lists and filters show — written through the
+record service (validated, historied) in the same run; left as it is when it already holds
+that user.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from sqlalchemy import func, select
 from engine.core.issues import Issue
 from engine.flows.assignees import role_members
 from engine.forms.common import Key, Spec
+from engine.forms.layout import FormLayout
 from engine.forms.query import Reader
 from engine.forms.references import FormRefs
 from engine.forms.service import open_form, system_caller
@@ -66,6 +73,7 @@ class AssignSettings(Spec):
     map: dict[str, str] | None = None
     default: str | None = None
     notify: bool = False
+    set_field: Key | None = None
 
 
 def _issue(path: str, code: str, zh: str, en: str) -> Issue:
@@ -161,6 +169,35 @@ def _check_mapping(found: AssignSettings, app: AppSpec, form: str | None, at: st
     return issues
 
 
+def _check_set_field(found: AssignSettings, app: AppSpec, form: str | None, at: str) -> list[Issue]:
+    """`set_field` must be a person field (`user`, one member) of the rule's form."""
+    if found.set_field is None:
+        return []
+    spec = next((f for f in app.forms if f.key == form), None)
+    if spec is None:
+        return []
+    field = next((f for f in spec.fields if f.key == found.set_field), None)
+    if field is None:
+        return [
+            _issue(
+                f"{at}.set_field",
+                "unknown_field",
+                f"字段 {found.set_field} 不存在",
+                f"Field {found.set_field} does not exist",
+            )
+        ]
+    if field.type != "user":
+        return [
+            _issue(
+                f"{at}.set_field",
+                "not_a_user_field",
+                f"字段 {found.set_field} 不是人员字段，不能填入负责人",
+                f"Field {found.set_field} is not a person (user) field to put the owner in",
+            )
+        ]
+    return []
+
+
 class AssignOwner(ActionType):
     """`assign_owner`: sets the triggering record's owner by round robin, least open records or
     a mapping (see the module docstring)."""
@@ -182,13 +219,14 @@ class AssignOwner(ActionType):
                     "Assigning an owner needs the rule to have a form",
                 )
             ]
+        own = _check_set_field(found, app, rule.form, at)
         if found.strategy == "mapping":
-            return _check_mapping(found, app, rule.form, at)
+            return _check_mapping(found, app, rule.form, at) + own
         issues = _check_candidates(found, app, at)
         if found.strategy == "least_open" and found.open_filter:
             refs = FormRefs(app)
             issues += refs.condition_issues(rule.form, found.open_filter, f"{at}.open_filter")
-        return issues
+        return issues + own
 
     def run(self, step: ActionStep) -> dict[str, Any]:
         found = settings(AssignSettings, step)
@@ -222,12 +260,39 @@ class AssignOwner(ActionType):
         if owner != before:
             service = open_form(step.ctx, step.conn, step.app, form.key, system_caller(via="rule"))
             service.transfer([record_id], owner)
+        if found.set_field:
+            outcome["set_field"] = self._set_field(step, form, record_id, found.set_field, owner)
         if found.notify:
             title_key = form.title_field
             title = (step.record or {}).get(title_key) if title_key else None
             notify_users(step, [owner], "assigned_record", {"title": title})
             outcome["notified"] = [owner]
         return outcome
+
+    @staticmethod
+    def _set_field(
+        step: ActionStep, form: FormLayout, record_id: int, key: str, owner: int
+    ) -> bool:
+        """Put `owner` into the person field `key` of the record (through the record service, at
+        the version it has now); whether it changed."""
+        layout = form.fields.get(key)
+        if layout is None:  # a definition that slipped past publish
+            raise refusal(
+                "unknown_field", f"字段 {key} 不存在", f"Field {key} does not exist", "set_field"
+            )
+        table = form.table
+        row = step.conn.execute(
+            select(table.c[layout.column], table.c._version)
+            .where(table.c._id == record_id, table.c._deleted_at.is_(None))
+            .with_for_update()
+        ).first()
+        if row is None or (row[0] is not None and int(row[0]) == owner):
+            return False
+        service = open_form(step.ctx, step.conn, step.app, form.key, system_caller(via="rule"))
+        service.writer().update(
+            step.conn, record_id, {key: owner, "_version": row[1]}, step.ctx.actor
+        )
+        return True
 
     @staticmethod
     def _candidates(step: ActionStep, found: AssignSettings) -> list[int]:

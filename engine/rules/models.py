@@ -32,7 +32,8 @@ class RuleRun(Base):
     """One run of one rule (see the module docstring)."""
 
     __tablename__ = "rule_runs"
-    __table_args__ = (Index(None, "app_id", "rule_key", "id"),)
+    # job_id: a queued run's job finds its run by it (migration 0016_ruleswitchstamp).
+    __table_args__ = (Index(None, "app_id", "rule_key", "id"), Index(None, "job_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))

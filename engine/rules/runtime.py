@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ from engine.rules.models import RuleRun, RuleSwitch
 from engine.rules.spec import RuleSpec, load_kinds
 from engine.rules.values import plain, resolve
 from engine.settings import get_settings
+from engine.store.models import App
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ _SWITCHES = select(SWITCHES.c.rule_key, SWITCHES.c.enabled).where(
 )
 _INSERT_RUN = RUNS.insert().returning(RUNS.c.id)
 _RUN = select(RUNS).where(RUNS.c.id == bindparam("b_run"))
+_RUN_OF_JOB = select(RUNS).where(RUNS.c.job_id == bindparam("b_job"))
 _UPDATE_RUN = RUNS.update().where(RUNS.c.id == bindparam("b_run"))
 
 
@@ -152,6 +155,24 @@ def switches(conn: Connection, app_id: int) -> dict[str, bool]:
     return {row.rule_key: bool(row.enabled) for row in rows}
 
 
+def live_switches(conn: Connection, app: LoadedApp) -> Mapping[str, bool]:
+    """`switches` of `app`, kept on its revision's layout with the switch stamp they were read
+    at: when `forms_apps.load` read the app in this transaction, its `rule_switch_stamp` tells
+    whether the kept ones are current (no statement) — `set_enabled` changes the stamp, so a
+    switch made by any process is seen by the next save everywhere. Without a stamp read in
+    this transaction the switches are read."""
+    stamp = forms_apps.rule_switch_stamp(conn, app.id)
+    if stamp is None:
+        return switches(conn, app.id)
+    kept: dict[str, tuple[int, dict[str, bool]]] = on_layout(app.layout, "rules:switches", dict)
+    found = kept.get("now")
+    if found is not None and found[0] == stamp:
+        return found[1]
+    read = switches(conn, app.id)
+    kept["now"] = (stamp, read)
+    return read
+
+
 def is_enabled(rule: LiveRule, switched: Mapping[str, bool]) -> bool:
     return switched.get(rule.key, rule.spec.enabled)
 
@@ -171,6 +192,13 @@ def set_enabled(
     ).rowcount
     if not changed:
         conn.execute(insert(RuleSwitch).values(**key, **values))
+    # A new stamp (random: a rolled-back switch's stamp is never seen again) tells every
+    # process's `live_switches` to read the switches again; `updated_at` stays the publish's.
+    conn.execute(
+        update(App)
+        .where(App.id == app.id)
+        .values(rule_switch_stamp=secrets.randbits(62), updated_at=App.updated_at)
+    )
     if enabled:  # time triggers plan their next jobs again (a skipped run planned none)
         rule = live_rules(app).by_key[rule_key]
         ctx = ExecutionContext.create(Actor(user_id, "rule"), get_settings().timezone)
@@ -489,12 +517,13 @@ def queue(
     old: Mapping[str, Any] | None,
     now: dt.datetime,
 ) -> int:
-    """A queued run of an async rule with its snapshot, and its job (the caller's transaction)."""
+    """A queued run of an async rule with its snapshot, and its job (the caller's transaction):
+    the job first, then the run naming it (`job_id`, by which the job finds its run) — two
+    statements."""
     snapshot = {"record": dict(record) if record is not None else None, "old": old}
-    run_id = _insert_run(conn, _run_row(app, rule, event, "queued", now, snapshot=snapshot))
-    job_id = enqueue(conn, JOB_KIND, {"run": run_id})
-    conn.execute(_UPDATE_RUN, {"b_run": run_id, "job_id": job_id})
-    return run_id
+    job_id = enqueue(conn, JOB_KIND, {"rule": rule.key})
+    row = _run_row(app, rule, event, "queued", now, snapshot=snapshot, job_id=job_id)
+    return _insert_run(conn, row)
 
 
 # --- the record listener ---------------------------------------------------------------------
@@ -542,7 +571,7 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
     rules = rules_of(layout)
     if not rules.by_key:
         return
-    switched: dict[str, bool] | None = None
+    switched: Mapping[str, bool] | None = None
     for event in events:
         candidates = rules.by_event.get((event.form, event.kind))
         if not candidates:
@@ -550,7 +579,7 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
         if app is None:
             app = app_of(conn, first.app, layout)
         if switched is None:
-            switched = switches(conn, app.id)
+            switched = live_switches(conn, app)
         fired = rule_event(app, event)
         record: dict[str, Any] | None = None
         read = False
@@ -578,12 +607,19 @@ def _finish(conn: Connection, run_id: int, **values: Any) -> None:
     conn.execute(_UPDATE_RUN, {"b_run": run_id, **values})
 
 
-def execute_run(conn: Connection, ctx: ExecutionContext, run_id: int) -> str:
-    """Run a queued run from its snapshot on the live rule, in `conn`'s transaction; its new
-    state (`succeeded`, `failed`, `skipped`; an already finished run is left alone)."""
-    row = conn.execute(_RUN, {"b_run": run_id}).first()
+def execute_run(
+    conn: Connection, ctx: ExecutionContext, run_id: int | None, *, job_id: int | None = None
+) -> str:
+    """Run a queued run (by id, or the run of job `job_id`) from its snapshot on the live rule,
+    in `conn`'s transaction; its new state (`succeeded`, `failed`, `skipped`; an already
+    finished run is left alone)."""
+    if run_id is not None:
+        row = conn.execute(_RUN, {"b_run": run_id}).first()
+    else:
+        row = conn.execute(_RUN_OF_JOB, {"b_job": job_id}).first()
     if row is None or row.state != "queued":
         return row.state if row is not None else "missing"
+    run_id = int(row.id)
     event = RuleEvent.from_json(row.event)
     now = ctx.now
     attempt = int(row.attempt or 0) + 1
@@ -593,7 +629,7 @@ def execute_run(conn: Connection, ctx: ExecutionContext, run_id: int) -> str:
         _finish(conn, run_id, state="skipped", error="app_gone", attempt=attempt, finished_at=now)
         return "skipped"
     rule = live_rules(app).by_key.get(row.rule_key)
-    if rule is None or not is_enabled(rule, switches(conn, app.id)):
+    if rule is None or not is_enabled(rule, live_switches(conn, app)):
         reason = "rule_deleted" if rule is None else "rule_disabled"
         _finish(
             conn,
@@ -656,8 +692,12 @@ def execute_run(conn: Connection, ctx: ExecutionContext, run_id: int) -> str:
 
 
 def apply_run(job: RunningJob, conn: Connection) -> None:
-    """The `rules.run` job's apply step: the run's writes and its log, exactly once."""
-    execute_run(conn, job.context(Actor(None, "rule")), int(job.payload["run"]))
+    """The `rules.run` job's apply step: the run's writes and its log, exactly once. The run is
+    the one naming the job (`job_id`), or — a retry's job, and jobs queued before runs named
+    them — the payload's `run`."""
+    run = job.payload.get("run")
+    ctx = job.context(Actor(None, "rule"))
+    execute_run(conn, ctx, int(run) if run is not None else None, job_id=job.id)
 
 
 if JOB_KIND not in JOB_KINDS:
@@ -792,6 +832,7 @@ __all__ = [
     "fire",
     "is_enabled",
     "live_rules",
+    "live_switches",
     "on_changes",
     "retry",
     "rules_of",

@@ -12,6 +12,13 @@ planning.
   Publishing the rules (or installing an app) and switching a rule on plan the next moment;
   a queued job whose rule is gone or switched off is logged `skipped` and plans no next one; a
   changed cron replaces the queued job.
+  A moment runs its records in batches of `SCHEDULE_BATCH` (by record id), one job and one
+  transaction each: the moment's job fires the first batch and plans the next moment; when a
+  batch is full it queues the moment's next batch (`rules.schedule` with `after`: the last id
+  done, keyed `<moment key>#<after>`) in the same transaction. So a large form never holds
+  the write lock for one long transaction, a failure or a crash loses (and retries) one batch
+  only, and each batch runs exactly once across restarts. A record is considered once per
+  moment (ids after the last batch's); whether it matches `filter` is read when its batch runs.
 - **date_reached** `{field, offset_days, at?}`: per record, one `rules.date` job at the date
   field's day plus `offset_days` at `at` ("HH:MM", default 09:00) in the organisation's time
   zone (a datetime field: its moment plus `offset_days`), keyed
@@ -68,6 +75,7 @@ from engine.store.models import AppVersion
 SCHEDULE_KIND = "rules.schedule"
 DATE_KIND = "rules.date"
 BATCH = 1000
+SCHEDULE_BATCH = 200  # records of one schedule moment fired per job (one transaction)
 DEFAULT_AT = "09:00"
 DATE_TYPES = ("date", "datetime")
 
@@ -647,10 +655,18 @@ def fire_each(
 
 
 def matching_ids(
-    conn: Connection, app: LoadedApp, form_key: str, source: str | None, tz: str
+    conn: Connection,
+    app: LoadedApp,
+    form_key: str,
+    source: str | None,
+    tz: str,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
 ) -> list[int]:
     """The ids of the live records of `form_key` matching the formula `source` (all when
-    blank), found in one SQL statement as the system."""
+    blank), found in one SQL statement as the system, in id order: only ids above `after`,
+    at most `limit`."""
     form = app.layout.forms.get(form_key)
     if form is None:
         return []
@@ -658,6 +674,10 @@ def matching_ids(
     scoped = reader.scoped(filter=source if source and source.strip() else None)
     ident = scoped.value("_id")
     statement = select(ident).select_from(scoped.table).where(scoped.where).order_by(ident)
+    if after is not None:
+        statement = statement.where(ident > after)
+    if limit is not None:
+        statement = statement.limit(limit)
     return [int(found) for found in conn.execute(statement).scalars()]
 
 
@@ -669,11 +689,15 @@ def _load(conn: Connection, key: Any) -> LoadedApp | None:
 
 
 def run_schedule(job: RunningJob, conn: Connection) -> None:
-    """The `rules.schedule` job: fire the rule once per matching record, then plan its next
-    moment (after now, so missed moments fire once, late). A rule gone or switched off is
-    logged `skipped` and plans nothing; a job of a cron no longer the rule's does nothing (the
-    publish that changed it planned the new cron)."""
+    """The `rules.schedule` job: fire the rule once per matching record of its batch (the first
+    `SCHEDULE_BATCH`, or those after `payload["after"]`), queue the moment's next batch when
+    this one is full, and — the moment's own job — plan the next moment (after now, so missed
+    moments fire once, late). A rule gone or switched off is logged `skipped` (by the moment's
+    job) and plans nothing; a job of a cron no longer the rule's does nothing (the publish that
+    changed it planned the new cron)."""
     payload = job.payload
+    after = payload.get("after")
+    batch_of = int(after) if isinstance(after, int) else None
     app = _load(conn, payload.get("app"))
     if app is None:
         return
@@ -694,25 +718,32 @@ def run_schedule(job: RunningJob, conn: Connection) -> None:
         data={"planned": planned.isoformat(), "cron": cron},
     )
     if rule is None:
-        log_skipped(conn, app, rule_key, "async", event, "rule_deleted", ctx.now, job_id=job.id)
+        if batch_of is None:
+            log_skipped(conn, app, rule_key, "async", event, "rule_deleted", ctx.now, job_id=job.id)
         return
     if rule.spec.on.type != ScheduleTrigger.name or settings_of(rule.spec).get("cron") != cron:
         return
-    if not runtime.is_enabled(rule, runtime.switches(conn, app.id)):
-        log_skipped(
-            conn, app, rule_key, rule.spec.mode, event, "rule_disabled", ctx.now, job_id=job.id
-        )
+    if not runtime.is_enabled(rule, runtime.live_switches(conn, app)):
+        if batch_of is None:
+            log_skipped(
+                conn, app, rule_key, rule.spec.mode, event, "rule_disabled", ctx.now, job_id=job.id
+            )
         return
     if rule.spec.form is None:  # no form: one run for the moment, with no record
         fire_each(conn, ctx, app, rule, event, [])
     else:
         source = settings_of(rule.spec).get("filter")
         text = source if isinstance(source, str) else None
-        fire_each(
-            conn, ctx, app, rule, event, matching_ids(conn, app, rule.spec.form, text, ctx.tz)
+        ids = matching_ids(
+            conn, app, rule.spec.form, text, ctx.tz, after=batch_of, limit=SCHEDULE_BATCH
         )
-    after = max(ctx.now, planned)
-    _enqueue_moment(conn, app.key, rule_key, cron, next_moment(cron, after, ctx.zone))
+        fire_each(conn, ctx, app, rule, event, ids)
+        if len(ids) == SCHEDULE_BATCH:  # more may match: the moment's next batch, at once
+            key = f"{moment_key(schedule_prefix(app.key, rule_key), planned)}#{ids[-1]}"
+            enqueue(conn, SCHEDULE_KIND, {**payload, "after": ids[-1]}, ctx.now, key)
+    if batch_of is None:
+        later = max(ctx.now, planned)
+        _enqueue_moment(conn, app.key, rule_key, cron, next_moment(cron, later, ctx.zone))
 
 
 def run_date(job: RunningJob, conn: Connection) -> None:
@@ -767,6 +798,7 @@ if DATE_KIND not in JOB_KINDS:
 __all__ = [
     "BATCH",
     "DATE_KIND",
+    "SCHEDULE_BATCH",
     "SCHEDULE_KIND",
     "DateReachedTrigger",
     "DateSetting",

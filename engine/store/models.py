@@ -49,6 +49,10 @@ class App(Base):
     current_revision: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # Changed (to a new random number) whenever a rule is switched on or off: read with the
+    # live revision, it tells the rules runtime when its kept switches are stale (migration
+    # 0016_ruleswitchstamp).
+    rule_switch_stamp: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class AppVersion(Base):

@@ -3,10 +3,11 @@ and PostgreSQL, driven through the HTTP API as the demo users:
 
 - installing with sample data fires no rule (no runs, no rule jobs, no rule notices);
 - 商机 阶段 → 已签约 creates a 项目 with the customer, amount and owner as manager, in the save;
-- a new 线索 without an owner goes to the 销售代表 in turn, each told in their inbox;
+- a new 线索 without an owner goes to the 销售代表 in turn — its 负责人 field filled in too —, each
+  told in their inbox;
 - a follow-up stamps its opportunity's 最近跟进 (what the 7-day reminder reads);
 - 客户等级 follows the signed contract total: C → B → A as contracts are signed, back to B
-  when one is deleted or terminated;
+  when one is deleted or terminated; a contract moved to another customer re-sums both;
 - the pack's rules publish again as they are, and a broken copy is refused at its path.
 """
 
@@ -166,6 +167,10 @@ def test_new_leads_go_round_robin_to_the_reps_with_a_notice(crm: dict[str, Any])
     admin: TestClient = crm["clients"]["crm_admin"]
     owners = [crm["names"][_user(_get(admin, "lead", m["_id"])["_owner"])] for m in made]
     assert owners == [*REPS, REPS[0]]
+    # the lead's own 负责人 (what the lead list shows) is the rep too
+    fields = [_get(admin, "lead", m["_id"]).get("owner") for m in made]
+    assert [crm["names"][_user(f)] if f is not None else None for f in fields] == owners
+    assert _user(_get(admin, "lead", kept["_id"])["owner"]) == crm["ids"]["rep_b2"]
     assert crm["names"][_user(_get(admin, "lead", kept["_id"])["_owner"])] == "director"
     for index, rep in enumerate(REPS):
         client: TestClient = crm["clients"][rep]
@@ -265,6 +270,41 @@ def test_the_customer_level_follows_signed_contracts(crm: dict[str, Any]) -> Non
     admin: TestClient = crm["clients"]["crm_admin"]
     assert {r["state"] for r in _runs(admin, "customer_level_from_signed")} == {"succeeded"}
     assert {r["state"] for r in _runs(admin, "contract_deleted_signed_total")} == {"succeeded"}
+
+
+def test_a_contract_moved_to_another_customer_re_sums_both(crm: dict[str, Any]) -> None:
+    rep: TestClient = crm["clients"]["rep_b1"]
+    engine: Engine = crm["engine"]
+    first = _create(rep, "customer", {"name": "搬出客户"})["_id"]
+    second = _create(rep, "customer", {"name": "搬入客户"})["_id"]
+
+    def level(customer: int) -> tuple[str, Decimal | None]:
+        found = _get(rep, "customer", customer)
+        amount = found.get("signed_amount")
+        return found["level"], None if amount is None else Decimal(str(amount))
+
+    _contract(rep, first, 250_000, signed_date="2026-12-02")
+    moved = _contract(rep, first, 1_000_000, signed_date="2026-12-03")
+    _work(engine)
+    assert (level(first), level(second)) == (("A", Decimal(1_250_000)), ("C", None))
+    _approve(crm, moved["_id"])
+    _update(rep, "contract", moved["_id"], {"customer": second})
+    _work(engine)
+    # the old customer drops to B, the new one rises to A
+    assert (level(first), level(second)) == (("B", Decimal(250_000)), ("A", Decimal(1_000_000)))
+    admin: TestClient = crm["clients"]["crm_admin"]
+    run = next(
+        r for r in _runs(admin, "contract_updated_signed_total") if r["record_id"] == moved["_id"]
+    )
+    outcome = run["actions"][0]["outcome"]
+    assert (outcome["updated"], outcome["updated_old"]) == ([second], [first])
+    # a change that keeps the customer updates it alone
+    _update(rep, "contract", moved["_id"], {"title": "改名合同"})
+    _work(engine)
+    latest = _runs(admin, "contract_updated_signed_total")[0]
+    assert latest["actions"][0]["outcome"]["updated"] == [second]
+    assert "updated_old" not in latest["actions"][0]["outcome"]
+    assert (level(first), level(second)) == (("B", Decimal(250_000)), ("A", Decimal(1_000_000)))
 
 
 def test_the_pack_rules_publish_again_and_a_broken_copy_is_refused(crm: dict[str, Any]) -> None:

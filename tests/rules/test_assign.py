@@ -75,6 +75,33 @@ def test_round_robin_transfers_through_the_record_service(crm: dict[str, Any]) -
         assert last["changes"]["_owner"] == [acts.user("admin"), outcome["owner"]]
 
 
+def test_set_field_fills_the_forms_own_person_field(crm: dict[str, Any]) -> None:
+    with rolled_back(crm["engine"]) as conn:
+        acts = Acts(conn)
+        action = {**ROUND_ROBIN, "set_field": "owner"}
+        lead = _lead(acts, "填负责人")
+        outcome = acts.run(action, lead, key="rr_set_field")
+        assert outcome["set_field"] is True
+        layout = forms_apps.load(conn, "crm").layout.forms["lead"]
+        entries = history(conn, layout, lead)
+        assert entries[-1]["channel"] == "rule"
+        old, new = entries[-1]["changes"]["owner"]
+        assert (old, new["id"]) == (None, outcome["owner"])
+        row = conn.execute(
+            select(layout.table.c[layout.fields["owner"].column], layout.table.c._owner).where(
+                layout.table.c._id == lead
+            )
+        ).one()
+        assert (row[0], row[1]) == (outcome["owner"], outcome["owner"])
+        # a field already holding the chosen user is left as it is (no history entry)
+        rep = acts.user("rep_b1")
+        kept = _lead(acts, "已有负责人", owner=rep)
+        mapped = {"type": "assign_owner", "strategy": "mapping", "field": "source"}
+        done = acts.run({**mapped, "default": "rep_b1", "set_field": "owner"}, kept)
+        assert (done["owner"], done["set_field"]) == (rep, False)
+        assert all("owner" not in e["changes"] for e in history(conn, layout, kept)[1:])
+
+
 def test_concurrent_assignments_never_share_a_turn(crm: dict[str, Any]) -> None:
     engine = crm["engine"]
     results: list[tuple[int, int]] = []
@@ -238,6 +265,13 @@ def test_deactivated_candidates_are_skipped(crm: dict[str, Any]) -> None:
             "unknown_option",
         ),
         ({"strategy": "mapping", "field": "source"}, "map", "missing"),
+        ({**ROUND_ROBIN, "set_field": "nope"}, "set_field", "unknown_field"),
+        ({**ROUND_ROBIN, "set_field": "name"}, "set_field", "not_a_user_field"),
+        (
+            {"strategy": "mapping", "field": "source", "default": "a", "set_field": "source"},
+            "set_field",
+            "not_a_user_field",
+        ),
     ],
 )
 def test_checks(crm: dict[str, Any], action: dict[str, Any], path: str, code: str) -> None:
@@ -251,6 +285,7 @@ def test_checks(crm: dict[str, Any], action: dict[str, Any], path: str, code: st
 def test_good_settings_pass_the_checks(crm: dict[str, Any]) -> None:
     with crm["engine"].connect() as conn:
         assert check(conn, {**ROUND_ROBIN, "notify": True}) == []
+        assert check(conn, {**ROUND_ROBIN, "set_field": "owner"}) == []
         assert (
             check(conn, {"type": "assign_owner", "strategy": "least_open", "role": "sales_rep"})
             == []

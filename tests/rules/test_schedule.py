@@ -1,7 +1,8 @@
 """The schedule trigger (issue 14): once per matching record at each cron moment, once across a
 restart, once after downtime spanning several moments, switched-off and removed rules skipped,
-a changed cron re-planned, a bad cron refused at publish — with the real job worker, on SQLite
-and PostgreSQL."""
+a changed cron re-planned, a bad cron refused at publish, a large moment run in batches (one
+transaction each, each exactly once when a worker dies holding one) — with the real job
+worker, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -14,11 +15,15 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 
 from engine.core.errors import ServiceError
+from engine.core.registry import Registry
 from engine.forms import apps as forms_apps
+from engine.forms.service import open_form
+from engine.jobs import JOB_KINDS, JobKind, Worker
 from engine.jobs.queue import JOBS, moment_key, utcnow
 from engine.jobs.worker import next_moment
 from engine.rules import runtime
-from engine.rules.timing import SCHEDULE_KIND
+from engine.rules.timing import SCHEDULE_BATCH, SCHEDULE_KIND
+from engine.settings import Settings
 from tests.rules.fixtures import NOW, Rules, rule, set_up
 from tests.rules.time_fixtures import TZ, jobs, make_due, worker
 
@@ -218,3 +223,57 @@ def test_a_schedule_without_a_form_runs_once_per_moment(store_engine: Engine) ->
     with pytest.raises(ServiceError) as refused:
         rules.publish({**daily, "on": {**daily["on"], "filter": 'stage = "open"'}})
     assert [i.path for i in refused.value.issues] == ["rules[0].on.filter"]
+
+
+def _schedule_worker(engine: Engine, name: str, ahead: dt.timedelta = dt.timedelta()) -> Worker:
+    """A worker of the schedule jobs only, one job per claim, its clock `ahead` of the wall."""
+    kinds: Registry[JobKind] = Registry("job kind")
+    kinds.register(SCHEDULE_KIND, JOB_KINDS[SCHEDULE_KIND])
+    return Worker(
+        engine,
+        Settings(timezone=TZ),
+        kinds=kinds,
+        name=name,
+        batch=1,
+        clock=lambda: utcnow() + ahead,
+    )
+
+
+def test_a_large_moment_runs_in_batches_each_once_across_a_crash(store_engine: Engine) -> None:
+    rules = set_up(store_engine, nudge(mode="sync"))  # each batch writes its projects itself
+    count = 2 * SCHEDULE_BATCH + 50
+    with store_engine.begin() as conn:
+        deals = [{"name": f"商机{i:04}", "stage": "open"} for i in range(count)]
+        ids = open_form(rules.ctx(), conn, "sales", "deal").create_many(
+            [*deals, {"name": "已签", "stage": "won"}]
+        )
+    [job] = jobs(store_engine, SCHEDULE_KIND)
+    moment = job.key
+    make_due(store_engine, job.id)
+    # the moment's job: the first batch in its own transaction, the next batch queued
+    assert _schedule_worker(store_engine, "a").run_once() == 1
+    queued = [j for j in jobs(store_engine, SCHEDULE_KIND) if j.key.startswith(moment)]
+    assert [(j.key, j.payload["after"]) for j in queued] == [
+        (f"{moment}#{ids[SCHEDULE_BATCH - 1]}", ids[SCHEDULE_BATCH - 1])
+    ]
+    assert len(rules.runs("nudge")) == len(rules.records("project")) == SCHEDULE_BATCH
+    # a worker claims the second batch and dies before running it (SIGKILL after the claim)
+    dying = _schedule_worker(store_engine, "dying")
+    [claimed] = dying._claim([SCHEDULE_KIND], utcnow())
+    assert claimed.key == queued[0].key
+    assert _schedule_worker(store_engine, "b").run_once() == 0  # its lease still holds
+    # after the lease: a restarted worker takes the batch over, then runs the last one
+    lease = dt.timedelta(seconds=Settings().job_lease_seconds + 60)
+    assert _schedule_worker(store_engine, "c", ahead=lease).drain() == 2
+    names = [p["name"] for p in rules.records("project")]
+    assert sorted(names) == sorted(d["name"] for d in deals)  # each exactly once
+    assert len(rules.runs("nudge")) == count
+    done = [j for j in jobs(store_engine, SCHEDULE_KIND, state="done") if j.key.startswith(moment)]
+    assert [j.key for j in done] == [
+        moment,
+        f"{moment}#{ids[SCHEDULE_BATCH - 1]}",
+        f"{moment}#{ids[2 * SCHEDULE_BATCH - 1]}",
+    ]
+    assert [j.attempts for j in done] == [1, 2, 1]  # the crashed claim counted an attempt
+    [following] = jobs(store_engine, SCHEDULE_KIND)  # the next moment, planned once
+    assert following.run_at > job.run_at

@@ -182,6 +182,31 @@ def _one(**changes: Any) -> dict[str, Any]:
         (
             {
                 "actions": [
+                    {
+                        "type": "update_records",
+                        "target": {"relation": "customer", "include_old": "yes"},
+                        "values": {"name": '"x"'},
+                    }
+                ]
+            },
+            "rules[0].actions[0].target.include_old",
+            "bool_type",
+        ),
+        (
+            {
+                "actions": [
+                    {
+                        "type": "delete_records",
+                        "target": {"relation": "customer", "include_old": True},
+                    }
+                ]
+            },
+            "rules[0].actions[0].target.include_old",
+            "unknown_setting",
+        ),
+        (
+            {
+                "actions": [
                     {"type": "delete_records", "target": {"form": "project", "filter": "amout > 1"}}
                 ]
             },

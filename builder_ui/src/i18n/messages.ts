@@ -7,6 +7,7 @@ import { orgEn, orgZh } from "./orgMessages";
 import { phoneEn, phoneZh } from "./phoneMessages";
 import { reportsEn, reportsZh } from "./reportMessages";
 import { rulesEn, rulesZh } from "./ruleMessages";
+import { ruleTargetsEn, ruleTargetsZh } from "./ruleTargetMessages";
 
 export const zh = {
   brand: "积木",
@@ -281,6 +282,8 @@ export const zh = {
   flows: flowsZh,
   rules: rulesZh,
   fix: fixZh,
+
+  ruleTargets: ruleTargetsZh,
   reports: reportsZh,
   inbox: inboxZh,
   org: orgZh,
@@ -663,6 +666,8 @@ export const en: typeof zh = {
   flows: flowsEn,
   rules: rulesEn,
   fix: fixEn,
+
+  ruleTargets: ruleTargetsEn,
   reports: reportsEn,
   inbox: inboxEn,
   org: orgEn,

@@ -14,7 +14,7 @@ import FormulaEditor from "../designer/props/FormulaEditor";
 import AssigneeUser from "../flows/AssigneeUser";
 import { rolesOf } from "../flows/definition";
 import { fieldLabel, labelText, optionLabel } from "../forms/labels";
-import { actionForm, flowsFor, messagesAt, targetKind, type RuleActionDef, type RuleDef, type RuleTarget } from "./definition";
+import { actionForm, flowsFor, messagesAt, sameRelation, targetKind, type RuleActionDef, type RuleDef, type RuleTarget } from "./definition";
 import { contextOf, MappingEditor, MatchEditor } from "./MappingEditor";
 
 interface Props {
@@ -36,7 +36,7 @@ const SHOWN: Record<string, string[]> = {
   update_records: ["target", "values"],
   upsert_record: ["form", "match", "values"],
   delete_records: ["target"],
-  assign_owner: ["strategy", "users", "role", "field", "map", "default", "open_filter"],
+  assign_owner: ["strategy", "users", "role", "field", "map", "default", "open_filter", "set_field"],
   notify: ["to", "title", "body"],
   start_flow: ["flow"],
 };
@@ -103,7 +103,15 @@ export default function ActionPanel({ app, rule, action, index, count, onChange,
           <MatchEditor app={app} source={source} target={target} match={action.match ?? {}} onChange={(match) => set({ match })} testId={`${testId}-match`} messages={issues("match", true)} />
         )}
         {(action.type === "update_records" || action.type === "delete_records") && (
-          <TargetEditor app={app} source={source} target={action.target} onChange={(next) => set({ target: next, ...(action.type === "update_records" ? { values: {} } : {}) })} messages={issues("target", true)} testId={testId} />
+          <TargetEditor
+            app={app}
+            source={source}
+            target={action.target}
+            onChange={(next) => set({ target: next, ...(action.type === "update_records" && !sameRelation(action.target, next) ? { values: {} } : {}) })}
+            messages={issues("target", true)}
+            testId={testId}
+            oldAllowed={action.type === "update_records"}
+          />
         )}
         {(action.type === "create_record" || action.type === "update_records" || action.type === "upsert_record") && target && (
           <Form.Item label={t("rules.mapping")} {...help(issues("values"))}>
@@ -133,7 +141,7 @@ export default function ActionPanel({ app, rule, action, index, count, onChange,
   );
 }
 
-function TargetEditor({ app, source, target, onChange, messages, testId }: { app: AppDef; source: FormDef | undefined; target: RuleTarget | undefined; onChange(target: RuleTarget): void; messages: string[]; testId: string }) {
+function TargetEditor({ app, source, target, onChange, messages, testId, oldAllowed = false }: { app: AppDef; source: FormDef | undefined; target: RuleTarget | undefined; onChange(target: RuleTarget): void; messages: string[]; testId: string; oldAllowed?: boolean }) {
   const { t, i18n } = useTranslation();
   const lang = i18n.language;
   const kind = targetKind(target);
@@ -162,8 +170,17 @@ function TargetEditor({ app, source, target, onChange, messages, testId }: { app
           <Select
             value={target.relation || null}
             options={relations.map((f) => ({ value: f.key, label: `${fieldLabel(f, lang)} → ${labelText(app.forms.find((g) => g.key === f.target)?.name, lang, f.target ?? "")}` }))}
-            onChange={(relation: string) => onChange({ relation })}
+            onChange={(relation: string) => onChange(target.include_old ? { relation, include_old: true } : { relation })}
             data-testid={`${testId}-relation`}
+          />
+        </Form.Item>
+      )}
+      {kind === "relation" && typeof target === "object" && "relation" in target && oldAllowed && (
+        <Form.Item label={t("ruleTargets.includeOld")} extra={t("ruleTargets.includeOldHelp")}>
+          <Switch
+            checked={target.include_old === true}
+            onChange={(on) => onChange(on ? { relation: target.relation, include_old: true } : { relation: target.relation })}
+            data-testid={`${testId}-include-old`}
           />
         </Form.Item>
       )}
@@ -238,13 +255,14 @@ function AssignOwner({ app, source, action, set, replace, issues, testId }: Sett
   const mapFields = (source?.fields ?? []).filter((f) => f.type === "select" || f.type === "radio");
   const mapField: FieldDef | undefined = mapFields.find((f) => f.key === action.field);
   const map = (typeof action.map === "object" && action.map !== null ? action.map : {}) as Record<string, string>;
+  const userFields = (source?.fields ?? []).filter((f) => f.type === "user");
   return (
     <>
       <Form.Item label={t("rules.strategy")} required {...help(issues("strategy"))}>
         <Radio.Group
           value={strategy}
           onChange={(e) => {
-            const base: RuleActionDef = { type: action.type, strategy: e.target.value, notify: action.notify !== false };
+            const base: RuleActionDef = { type: action.type, strategy: e.target.value, notify: action.notify !== false, ...(action.set_field ? { set_field: action.set_field } : {}) };
             replace(e.target.value === "mapping" ? { ...base, field: "", map: {} } : { ...base, users: [] });
           }}
           data-testid={`${testId}-strategy`}
@@ -334,6 +352,18 @@ function AssignOwner({ app, source, action, set, replace, issues, testId }: Sett
           />
         </Form.Item>
       )}
+      <Form.Item label={t("ruleTargets.setField")} extra={t("ruleTargets.setFieldHelp")} {...help(issues("set_field"))}>
+        <Select
+          value={typeof action.set_field === "string" ? action.set_field : ""}
+          options={[{ value: "", label: t("ruleTargets.setFieldNone") }, ...userFields.map((f) => ({ value: f.key, label: fieldLabel(f, lang) }))]}
+          onChange={(value: string) => {
+            const rest = { ...action };
+            delete rest.set_field;
+            replace(value ? { ...rest, set_field: value } : rest);
+          }}
+          data-testid={`${testId}-set-field`}
+        />
+      </Form.Item>
       <Form.Item label={t("rules.notifyOwner")}>
         <Switch checked={action.notify !== false} onChange={(notify) => set({ notify })} data-testid={`${testId}-notify`} />
       </Form.Item>

@@ -18,6 +18,7 @@ import {
   offersOld,
   outcomeText,
   rowOf,
+  sameRelation,
   rowsOf,
   scheduleOf,
   scheduleText,
@@ -247,5 +248,14 @@ describe("rules", () => {
     expect(cleaned.name).toEqual({ zh: "赢单建项目", en: "赢单建项目" });
     expect(canonical({ ...first, when: "" })).toBe(canonical(first));
     expect(canonical({ ...first, mode: "sync" })).not.toBe(canonical(first));
+  });
+});
+
+describe("sameRelation", () => {
+  it("keeps an update's values when only include_old changes", () => {
+    expect(sameRelation({ relation: "customer" }, { relation: "customer", include_old: true })).toBe(true);
+    expect(sameRelation({ relation: "customer" }, { relation: "opportunity" })).toBe(false);
+    expect(sameRelation("self", { relation: "customer" })).toBe(false);
+    expect(sameRelation(undefined, { form: "project" })).toBe(false);
   });
 });

@@ -29,7 +29,7 @@ export interface RuleTrigger {
 }
 
 /** An action's target for update/delete: the triggering record, a relation's records, or a form's. */
-export type RuleTarget = "self" | { relation: string } | { form: string; match?: Record<string, unknown>; filter?: string };
+export type RuleTarget = "self" | { relation: string; include_old?: boolean } | { form: string; match?: Record<string, unknown>; filter?: string };
 
 /** One action (`actions[i]`): its type and settings. */
 export interface RuleActionDef {
@@ -330,6 +330,10 @@ export function actionForm(action: RuleActionDef, rule: Pick<RuleDef, "form">, a
 }
 
 /** The target's kind for the designer's switch. */
+/** Whether two targets name the same relation (switching `include_old` keeps the values). */
+export const sameRelation = (a: RuleTarget | undefined, b: RuleTarget): boolean =>
+  typeof a === "object" && typeof b === "object" && "relation" in a && "relation" in b && a.relation === b.relation;
+
 export const targetKind = (target: RuleTarget | undefined): "self" | "relation" | "form" =>
   target === "self" || target === undefined ? "self" : "relation" in target ? "relation" : "form";
 
