@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -50,6 +51,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+PYCACHE = Path(tempfile.gettempdir()) / "jimu-e2e-pycache"
 ADMIN_PASSWORD = "E2e-Admin-2026"
 # Two shared cores run the server, Chromium and other work at once: wait up to 15 s for what a
 # test expects to see (Playwright's default is 5 s), so a slow moment is not a failure.
@@ -97,6 +99,10 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
     port = _free_port()
     env = {**os.environ, "JIMU_DATA_DIR": str(data_dir), "JIMU_ADMIN_PASSWORD": ADMIN_PASSWORD}
     env.pop("JIMU_ADMIN_TOKEN", None)
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        # Without bytecode files every server (and each of its HTTP workers) would compile the
+        # engine again; keep them out of the source tree, in a cache of the e2e servers' own.
+        env.setdefault("PYTHONPYCACHEPREFIX", str(PYCACHE))
     if database_url:
         env["JIMU_DATABASE_URL"] = database_url
     else:
