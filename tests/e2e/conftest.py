@@ -150,6 +150,23 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
+RETIRED: list[Server] = []
+"""Servers told to stop whose exit nobody waits for yet (`retire_server`)."""
+
+
+def retire_server(server: Server) -> None:
+    """Tell a server of one test to stop and go on: the next test need not wait for its
+    shutdown. The end of the session waits for every retired server (`reap_retired`)."""
+    server.process.terminate()
+    RETIRED.append(server)
+
+
+def reap_retired() -> None:
+    """Wait for the retired servers to exit (killing one that takes over 10 s)."""
+    while RETIRED:
+        stop_server(RETIRED.pop())
+
+
 def install_crm(server: Server, *, sample_data: bool) -> None:
     """Install the stock CRM through the API (with its sample data when `sample_data`)."""
     api_call(server, "POST", "/catalog/crm/install", {"sample_data": sample_data})
@@ -347,9 +364,11 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def server_templates(tmp_path_factory: pytest.TempPathFactory) -> ServerTemplates:
-    """The session's server templates (`ServerTemplates.start(name, data_dir)`)."""
-    return ServerTemplates(tmp_path_factory.mktemp("templates"))
+def server_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerTemplates]:
+    """The session's server templates (`ServerTemplates.start(name, data_dir)`); at its end,
+    every retired server has exited."""
+    yield ServerTemplates(tmp_path_factory.mktemp("templates"))
+    reap_retired()
 
 
 @pytest.fixture
@@ -363,7 +382,7 @@ def fresh_server(
     name: str = marker.args[0] if marker else "empty"
     server = server_templates.start(name, tmp_path)
     yield server
-    stop_server(server)
+    retire_server(server)
 
 
 @pytest.fixture(scope="session")
