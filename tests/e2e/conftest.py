@@ -14,10 +14,12 @@ screenshots each test saves under test-artifacts/e2e/<test>/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,9 +35,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
-from sqlalchemy import text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.engine import make_url
 
+from engine.store.models import Job, utcnow
 from engine.store.session import engine_for_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,10 +126,11 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its HTTP workers too: `kill_server` ends the whole group
     )
     url = f"http://127.0.0.1:{port}"
     began = time.monotonic()
-    deadline = began + 60
+    deadline = began + 120  # a loaded machine (two cores, several suites at once) is slow
     while True:
         try:
             with urllib.request.urlopen(f"{url}/api/v1/health", timeout=2) as response:
@@ -136,9 +140,17 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            kill_server(process)
             raise RuntimeError(f"Jimu did not start:\n{(data_dir / 'server.log').read_text()}")
         time.sleep(0.05)
+
+
+def kill_server(process: subprocess.Popen[bytes]) -> None:
+    """Kill a server and its HTTP worker processes (its process group: killing only the
+    supervisor would leave its workers running, orphaned)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def stop_server(server: Server) -> None:
@@ -146,8 +158,7 @@ def stop_server(server: Server) -> None:
     try:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+        kill_server(server.process)
 
 
 RETIRED: list[Server] = []
@@ -184,6 +195,27 @@ NOT_COPIED = {"server.log", "admin_token"}
 token (the server makes a new one). The `-writequeue` lock files are made per server too."""
 
 
+def jobs_settled(data_dir: Path, timeout: float = 60) -> None:
+    """Wait until the server on `data_dir` has no job running or due (what its set-up queued is
+    done), so that a template is not stopped in the middle of one."""
+    engine = engine_for_url(f"sqlite:///{data_dir / 'jimu.db'}")
+    busy = (
+        select(func.count())
+        .select_from(Job)
+        .where(or_(Job.state == "running", and_(Job.state == "queued", Job.run_at <= utcnow())))
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as conn:
+                if not conn.execute(busy).scalar_one():
+                    return
+            assert time.monotonic() < deadline, f"jobs still due in {data_dir} after {timeout} s"
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+
+
 class ServerTemplates:
     """Data directories made once per session (`TEMPLATES`) and servers started on copies.
 
@@ -209,6 +241,7 @@ class ServerTemplates:
                 server = self.start("empty", folder)
             try:
                 TEMPLATES[name](server)
+                jobs_settled(folder)
             finally:
                 stop_server(server)
             engine = engine_for_url(f"sqlite:///{folder / 'jimu.db'}")
