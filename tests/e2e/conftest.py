@@ -234,6 +234,7 @@ class ServerTemplates:
         """The data directory of template `name`, made on first use."""
         if name not in self.made:
             folder = self.root / name
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
             if name == "empty":
                 folder.mkdir()
                 server = start_server(folder)
