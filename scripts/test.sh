@@ -31,10 +31,12 @@ ensure_node_modules
 
 # Two workers, each with its own throwaway PostgreSQL server; whole modules go to one worker so
 # module fixtures (installed apps) are built once. The OpenAPI fuzz test runs on its own:
-# schemathesis' per-operation subtests collapse into one test under pytest-xdist.
+# schemathesis' per-operation subtests collapse into one test under pytest-xdist. --durations=15
+# puts the slowest tests (set-up, call and teardown apart) in the CI log.
 python_tests() {
-    .venv/bin/python -m pytest --ignore=tests/e2e --ignore=tests/api/test_openapi_fuzz.py -n 2 --dist loadfile || return
-    .venv/bin/python -m pytest tests/api/test_openapi_fuzz.py
+    .venv/bin/python -m pytest --ignore=tests/e2e --ignore=tests/api/test_openapi_fuzz.py -n 2 --dist loadfile \
+        --durations=15 || return
+    .venv/bin/python -m pytest tests/api/test_openapi_fuzz.py --durations=15
 }
 
 results=()
@@ -64,7 +66,7 @@ run_suite python python_tests
 run_suite ui-build build_ui
 run_suite js-formula npm run --prefix builder_ui --silent test:formula
 run_suite js-unit npm run --prefix builder_ui --silent test:unit
-run_suite e2e .venv/bin/python -m pytest tests/e2e
+run_suite e2e .venv/bin/python -m pytest tests/e2e --durations=15
 
 printf '\n== summary ==\n'
 printf '%s\n' "${results[@]}"

@@ -1,6 +1,12 @@
 """End-to-end fixtures: a real Jimu server (`jimu serve` in a subprocess, on a temporary data
 directory) and Debian's Chromium driven by Playwright.
 
+Servers start from session templates (`ServerTemplates`): the first test that needs, say, an
+empty Jimu or one with the CRM installed has a server made once — migrations, the administrator,
+the install through the API — and stopped; every such server after that starts on a copy of
+that data directory, in the same state without redoing the work. The end of the session prints
+how many servers started and how long they took.
+
 Playwright never downloads a browser here: it launches /usr/bin/chromium (`JIMU_E2E_CHROMIUM`
 overrides), installed by scripts/test.sh with fonts-noto-cjk so Chinese renders in the
 screenshots each test saves under test-artifacts/e2e/<test>/.
@@ -8,13 +14,16 @@ screenshots each test saves under test-artifacts/e2e/<test>/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -26,9 +35,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
-from sqlalchemy import text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.engine import make_url
 
+from engine.store.models import Job, utcnow
 from engine.store.session import engine_for_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,11 +54,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+PYCACHE = Path(tempfile.gettempdir()) / "jimu-e2e-pycache"
 ADMIN_PASSWORD = "E2e-Admin-2026"
 # Two shared cores run the server, Chromium and other work at once: wait up to 15 s for what a
 # test expects to see (Playwright's default is 5 s), so a slow moment is not a failure.
 expect.set_options(timeout=15_000)
 SAMPLE_PASSWORD = "Jimu@2026"
+
+
+STARTS: list[float] = []
+"""Seconds each `start_server` of this session took until the server answered (the summary)."""
 
 
 @dataclass
@@ -87,6 +102,10 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
     port = _free_port()
     env = {**os.environ, "JIMU_DATA_DIR": str(data_dir), "JIMU_ADMIN_PASSWORD": ADMIN_PASSWORD}
     env.pop("JIMU_ADMIN_TOKEN", None)
+    if env.pop("PYTHONDONTWRITEBYTECODE", None):
+        # Without bytecode files every server (and each of its HTTP workers) would compile the
+        # engine again; keep them out of the source tree, in a cache of the e2e servers' own.
+        env.setdefault("PYTHONPYCACHEPREFIX", str(PYCACHE))
     if database_url:
         env["JIMU_DATABASE_URL"] = database_url
     else:
@@ -107,20 +126,31 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its HTTP workers too: `kill_server` ends the whole group
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    began = time.monotonic()
+    deadline = began + 120  # a loaded machine (two cores, several suites at once) is slow
     while True:
         try:
             with urllib.request.urlopen(f"{url}/api/v1/health", timeout=2) as response:
                 if response.status == 200:
+                    STARTS.append(time.monotonic() - began)
                     return Server(url, data_dir, process)
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            kill_server(process)
             raise RuntimeError(f"Jimu did not start:\n{(data_dir / 'server.log').read_text()}")
-        time.sleep(0.2)
+        time.sleep(0.05)
+
+
+def kill_server(process: subprocess.Popen[bytes]) -> None:
+    """Kill a server and its HTTP worker processes (its process group: killing only the
+    supervisor would leave its workers running, orphaned)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def stop_server(server: Server) -> None:
@@ -128,8 +158,114 @@ def stop_server(server: Server) -> None:
     try:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+        kill_server(server.process)
+
+
+RETIRED: list[Server] = []
+"""Servers told to stop whose exit nobody waits for yet (`retire_server`)."""
+
+
+def retire_server(server: Server) -> None:
+    """Tell a server of one test to stop and go on: the next test need not wait for its
+    shutdown. The end of the session waits for every retired server (`reap_retired`)."""
+    server.process.terminate()
+    RETIRED.append(server)
+
+
+def reap_retired() -> None:
+    """Wait for the retired servers to exit (killing one that takes over 10 s)."""
+    while RETIRED:
+        stop_server(RETIRED.pop())
+
+
+def install_crm(server: Server, *, sample_data: bool) -> None:
+    """Install the stock CRM through the API (with its sample data when `sample_data`)."""
+    api_call(server, "POST", "/catalog/crm/install", {"sample_data": sample_data})
+
+
+TEMPLATES: dict[str, Callable[[Server], None]] = {
+    "empty": lambda server: None,
+    "crm": lambda server: install_crm(server, sample_data=True),
+    "crm-no-samples": lambda server: install_crm(server, sample_data=False),
+}
+"""What each session template holds: done to a new server on a copy of the empty template."""
+
+NOT_COPIED = {"server.log", "admin_token"}
+"""Files of a template's data directory a copy starts without: its own log, and its own admin
+token (the server makes a new one). The `-writequeue` lock files are made per server too."""
+
+
+def jobs_settled(data_dir: Path, timeout: float = 60) -> None:
+    """Wait until the server on `data_dir` has no job running or due (what its set-up queued is
+    done), so that a template is not stopped in the middle of one."""
+    engine = engine_for_url(f"sqlite:///{data_dir / 'jimu.db'}")
+    busy = (
+        select(func.count())
+        .select_from(Job)
+        .where(or_(Job.state == "running", and_(Job.state == "queued", Job.run_at <= utcnow())))
+    )
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as conn:
+                if not conn.execute(busy).scalar_one():
+                    return
+            assert time.monotonic() < deadline, f"jobs still due in {data_dir} after {timeout} s"
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+
+
+class ServerTemplates:
+    """Data directories made once per session (`TEMPLATES`) and servers started on copies.
+
+    A template is made by a real `jimu serve` (on a copy of the empty template, the empty one on
+    a new directory), set up through the API, then stopped; its copies start in that state. A
+    copy shares nothing with its template: SQLite keeps no paths, the files folder is copied,
+    the server picks its own port and admin token, and no job lease is left behind (a stopped
+    server gives its lease up; any still recorded is cleared, so a copy's job worker starts at
+    once). Cron jobs the template queued stay queued, as on a restarted server."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: dict[str, Path] = {}
+
+    def directory(self, name: str) -> Path:
+        """The data directory of template `name`, made on first use."""
+        if name not in self.made:
+            folder = self.root / name
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
+            if name == "empty":
+                folder.mkdir()
+                server = start_server(folder)
+            else:
+                server = self.start("empty", folder)
+            try:
+                TEMPLATES[name](server)
+                jobs_settled(folder)
+            finally:
+                stop_server(server)
+            engine = engine_for_url(f"sqlite:///{folder / 'jimu.db'}")
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text("DELETE FROM job_leases"))
+            finally:
+                engine.dispose()
+            self.made[name] = folder
+        return self.made[name]
+
+    def start(self, name: str, data_dir: Path, database_url: str | None = None) -> Server:
+        """A server on a copy of template `name` in `data_dir` (made or empty)."""
+        template = self.directory(name)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for entry in template.iterdir():
+            if entry.name in NOT_COPIED or entry.name.endswith("-writequeue"):
+                continue
+            if entry.is_dir():
+                shutil.copytree(entry, data_dir / entry.name)
+            else:
+                shutil.copy2(entry, data_dir / entry.name)
+        return start_server(data_dir, database_url)
 
 
 def admin_token(server: Server) -> str:
@@ -261,19 +397,34 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+@pytest.fixture(scope="session")
+def server_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerTemplates]:
+    """The session's server templates (`ServerTemplates.start(name, data_dir)`); at its end,
+    every retired server has exited."""
+    yield ServerTemplates(tmp_path_factory.mktemp("templates"))
+    reap_retired()
+
+
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[Server]:
-    """A new Jimu on an empty SQLite database (only the administrator exists)."""
-    server = start_server(tmp_path)
+def fresh_server(
+    server_templates: ServerTemplates, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Server]:
+    """A new Jimu on an empty SQLite database (only the administrator exists); a test marked
+    `@pytest.mark.server_template("crm")` gets it with the CRM and its sample data installed
+    (`"crm-no-samples"`: without sample data), as `POST /catalog/crm/install` leaves it."""
+    marker = request.node.get_closest_marker("server_template")
+    name: str = marker.args[0] if marker else "empty"
+    server = server_templates.start(name, tmp_path)
     yield server
-    stop_server(server)
+    retire_server(server)
 
 
 @pytest.fixture(scope="session")
-def crm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def crm_server(
+    server_templates: ServerTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """One Jimu for the session with the CRM and its sample data installed (through the API)."""
-    server = start_server(tmp_path_factory.mktemp("crm"))
-    api_call(server, "POST", "/catalog/crm/install", {"sample_data": True})
+    server = server_templates.start("crm", tmp_path_factory.mktemp("crm"))
     yield server
     stop_server(server)
 
@@ -329,3 +480,18 @@ def login(page: Page, username: str, password: str) -> None:
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登 录").or_(page.get_by_role("button", name="登录")).click()
     page.wait_for_url(re.compile(r"^(?!.*/login).*$"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "server_template(name): the state `fresh_server` starts in (a key of TEMPLATES)",
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many Jimu servers the session started and the seconds until they answered."""
+    if STARTS:
+        terminalreporter.write_line(
+            f"e2e: {len(STARTS)} Jimu servers started, {sum(STARTS):.1f} s until they answered"
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
@@ -45,10 +46,10 @@ def crm(server: Server) -> dict[str, Any]:
     return definition
 
 
+@pytest.mark.server_template("crm-no-samples")
 def test_the_contract_approval_is_designed_saved_and_read_back(
     browser: Browser, fresh_server: Server, shot: Shot
 ) -> None:
-    api_call(fresh_server, "POST", "/catalog/crm/install", {"sample_data": False})
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/crm")
@@ -212,10 +213,10 @@ def test_the_contract_approval_is_designed_saved_and_read_back(
     shot(phone, "phone-panel")
 
 
+@pytest.mark.server_template("crm-no-samples")
 def test_flows_the_tree_cannot_show_are_read_only_and_flows_are_renamed_and_deleted(
     browser: Browser, fresh_server: Server, shot: Shot
 ) -> None:
-    api_call(fresh_server, "POST", "/catalog/crm/install", {"sample_data": False})
     revision = crm(fresh_server)["_revision"]
     # a flow made through the API with two ends: valid, but no single chain can show it
     two_ends = {

@@ -8,7 +8,6 @@ cool-down, the bell, and approving on a 375 px phone in two taps."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
     Server,
+    ServerTemplates,
     Shot,
     api_call,
     login,
@@ -23,7 +23,6 @@ from tests.e2e.conftest import (
     records,
     select_option,
     settle,
-    start_server,
     stop_server,
     user_token,
 )
@@ -38,11 +37,12 @@ ENGLISH = "localStorage.setItem('jimu.lang', 'en');"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    server_templates: ServerTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A Jimu of its own with the CRM (its 合同审批 bound to 合同) and sample data: the inbox
     counts here are not disturbed by the contracts other e2e files create."""
-    started = start_server(Path(tmp_path_factory.mktemp("inbox")))
-    api_call(started, "POST", "/catalog/crm/install", {"sample_data": True})
+    started = server_templates.start("crm", tmp_path_factory.mktemp("inbox"))
     yield started
     stop_server(started)
 

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
@@ -70,11 +71,11 @@ def ranking_rows(page: Page) -> list[tuple[str, str]]:
     )
 
 
+@pytest.mark.server_template("crm")
 def test_a_manager_builds_a_ranking_saves_exports_and_a_rep_sees_only_their_own(
     browser: Browser, fresh_server: Server, shot: Shot
 ) -> None:
     server = fresh_server
-    api_call(server, "POST", "/catalog/crm/install", {"sample_data": True})
     sign_contract(server, "rep_a1", [(2, "1000.00")])
     sign_contract(server, "rep_a1", [(1, "500.00")])
     sign_contract(server, "rep_b1", [(3, "1000.00")])
@@ -169,11 +170,11 @@ def test_a_manager_builds_a_ranking_saves_exports_and_a_rep_sees_only_their_own(
     phone.context.close()
 
 
+@pytest.mark.server_template("crm-no-samples")
 def test_a_bad_formula_measure_shows_in_the_preview_and_at_its_control_and_nothing_is_saved(
     browser: Browser, fresh_server: Server, shot: Shot
 ) -> None:
     server = fresh_server
-    api_call(server, "POST", "/catalog/crm/install", {"sample_data": False})
     page = new_page(browser, server)
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/crm/_reports/_new/edit")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import (
@@ -53,8 +54,8 @@ def visits(server: Server, username: str) -> list[str]:
     return [item["subject"] for item in found["items"]]
 
 
+@pytest.mark.server_template("crm")
 def test_roles_page_grants_a_new_form(browser: Browser, fresh_server: Server, shot: Shot) -> None:
-    api_call(fresh_server, "POST", "/catalog/crm/install", {"sample_data": True})
     add_visit_form(fresh_server)
     page = new_page(browser, fresh_server)
     login(page, "admin", ADMIN_PASSWORD)

@@ -5,6 +5,7 @@ nothing was done."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import ADMIN_PASSWORD, Server, Shot, api_call, login, new_page
@@ -22,10 +23,10 @@ MARK_WON = {
 }
 
 
+@pytest.mark.server_template("crm-no-samples")
 def test_a_rule_button_on_the_record_page(
     browser: Browser, fresh_server: Server, shot: Shot
 ) -> None:
-    api_call(fresh_server, "POST", "/catalog/crm/install", {"sample_data": False})
     revision = api_call(fresh_server, "GET", "/apps/crm")["_revision"]
     api_call(fresh_server, "PUT", "/apps/crm/rules", {"_revision": revision, "rules": [MARK_WON]})
     customer = api_call(

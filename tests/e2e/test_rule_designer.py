@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import (
@@ -50,13 +51,13 @@ def crm(server: Server) -> dict[str, Any]:
 def with_handover(server: Server) -> None:
     """The CRM with a 交接单 form to create records in (a form of this test's own), without the
     pack's own rules (the designer starts from an empty list)."""
-    api_call(server, "POST", "/catalog/crm/install", {"sample_data": False})
     definition = crm(server)
     definition["forms"].append(HANDOVER)
     api_call(server, "PUT", "/apps/crm", definition)
     api_call(server, "PUT", "/apps/crm/rules", {"_revision": crm(server)["_revision"], "rules": []})
 
 
+@pytest.mark.server_template("crm-no-samples")
 def test_a_rule_is_built_with_pickers_saved_read_back_and_refused_at_its_control(
     browser: Browser, fresh_server: Server, shot: Shot
 ) -> None:
@@ -183,6 +184,7 @@ def test_a_rule_is_built_with_pickers_saved_read_back_and_refused_at_its_control
     shot(phone, "phone-designer")
 
 
+@pytest.mark.server_template("crm-no-samples")
 def test_every_trigger_and_action_has_its_panel_and_notify_keeps_a_rule_async(
     browser: Browser, fresh_server: Server, shot: Shot
 ) -> None:

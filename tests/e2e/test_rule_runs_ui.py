@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import (
@@ -114,10 +115,10 @@ def handovers(server: Server) -> int:
 
 
 # needs rulecore
+@pytest.mark.server_template("crm-no-samples")
 def test_runs_show_in_the_list_and_log_with_retry_switch_and_test_run(
     browser: Browser, fresh_server: Server, shot: Shot
 ) -> None:
-    api_call(fresh_server, "POST", "/catalog/crm/install", {"sample_data": False})
     definition = crm(fresh_server)
     definition["forms"] += [HANDOVER, STRICT]
     api_call(fresh_server, "PUT", "/apps/crm", definition)

@@ -23,13 +23,13 @@ from tests.e2e.conftest import (
     ADMIN_PASSWORD,
     SAMPLE_PASSWORD,
     Server,
+    ServerTemplates,
     Shot,
     api_call,
     login,
     new_page,
     records,
     select_option,
-    start_server,
     stop_server,
     user_token,
 )
@@ -43,11 +43,12 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     CRM and its sample data, without the pack's 商机签约生成项目 rule."""
     if request.param == "postgres":
         started: Server = request.getfixturevalue("postgres_server")
+        api_call(started, "POST", "/catalog/crm/install", {"sample_data": True})
         own = False
     else:
-        started = start_server(tmp_path)
+        templates: ServerTemplates = request.getfixturevalue("server_templates")
+        started = templates.start("crm", tmp_path)
         own = True
-    api_call(started, "POST", "/catalog/crm/install", {"sample_data": True})
     live = api_call(started, "GET", "/apps/crm")
     kept = [rule for rule in live["rules"] if rule["key"] != "won_creates_project"]
     assert len(kept) == len(live["rules"]) - 1

@@ -21,11 +21,11 @@ from playwright.sync_api import Browser, Locator, Page, Route, expect
 from tests.e2e.conftest import (
     ADMIN_PASSWORD,
     Server,
+    ServerTemplates,
     Shot,
     api_call,
     login,
     new_page,
-    start_server,
     stop_server,
 )
 from tests.e2e.test_fill_inputs import draw_signature
@@ -79,8 +79,10 @@ RECORDS = "/apps/uploads/forms/visit/records"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    started = start_server(tmp_path_factory.mktemp("uploads"))
+def server(
+    server_templates: ServerTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    started = server_templates.start("empty", tmp_path_factory.mktemp("uploads"))
     api_call(started, "POST", "/apps", APP)
     yield started
     stop_server(started)

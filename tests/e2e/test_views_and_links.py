@@ -22,13 +22,13 @@ from tests.e2e.conftest import (
     ADMIN_PASSWORD,
     ARTIFACTS,
     Server,
+    ServerTemplates,
     Shot,
     api_call,
     login,
     new_page,
     records,
     select_option,
-    start_server,
     stop_server,
     user_token,
 )
@@ -37,10 +37,11 @@ FILTER = 'level = "A"'
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    server_templates: ServerTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A Jimu with the CRM and its sample data, for this module only (its tests add records)."""
-    started = start_server(tmp_path_factory.mktemp("views"))
-    api_call(started, "POST", "/catalog/crm/install", {"sample_data": True})
+    started = server_templates.start("crm", tmp_path_factory.mktemp("views"))
     yield started
     stop_server(started)
 
