@@ -20,12 +20,12 @@ from tests.e2e.conftest import (
     ADMIN_PASSWORD,
     OPENED,
     Server,
+    ServerTemplates,
     Shot,
     api_call,
     login,
     new_page,
     select_option,
-    start_server,
     stop_server,
 )
 
@@ -33,10 +33,11 @@ PASSWORD = "Welcome-2026"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    server_templates: ServerTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """One Jimu for this file with the CRM installed (no sample data: the org starts empty)."""
-    started = start_server(tmp_path_factory.mktemp("org"))
-    api_call(started, "POST", "/catalog/crm/install", {"sample_data": False})
+    started = server_templates.start("crm-no-samples", tmp_path_factory.mktemp("org"))
     yield started
     stop_server(started)
 

@@ -28,13 +28,13 @@ from tests.e2e.conftest import (
     ADMIN_PASSWORD,
     SAMPLE_PASSWORD,
     Server,
+    ServerTemplates,
     Shot,
     api_call,
     login,
     new_page,
     records,
     settle,
-    start_server,
     stop_server,
     user_token,
 )
@@ -85,20 +85,21 @@ CHECK_INS = {
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
+def server(server_templates: ServerTemplates) -> Iterator[Server]:
     """One Jimu for this file: the CRM with its sample data, a sales rep who owns nothing, a
     check-in app with a location field, and a local reverse geocoder configured."""
     regeo = ThreadingHTTPServer(("127.0.0.1", 0), Regeo)
     threading.Thread(target=regeo.serve_forever, daemon=True).start()
     os.environ["JIMU_GEOCODER_URL"] = f"http://127.0.0.1:{regeo.server_address[1]}/regeo"
     try:
-        started = start_server(Path(tempfile.mkdtemp(prefix="jimu-phone-")))
+        started = server_templates.start(
+            "crm-no-samples", Path(tempfile.mkdtemp(prefix="jimu-phone-"))
+        )
     finally:
         del os.environ["JIMU_GEOCODER_URL"]
     try:
         api_call(started, "POST", "/apps", CHECK_INS)
-        # Without sample data (quicker to install): the two reps are made here.
-        api_call(started, "POST", "/catalog/crm/install", {"sample_data": False})
+        # The CRM without sample data (the template): the two reps are made here.
         role = next(
             r for r in api_call(started, "GET", "/roles?app=crm") if r["key"] == "sales_rep"
         )
