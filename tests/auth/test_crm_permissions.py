@@ -75,7 +75,12 @@ def covers(crm: dict[str, Any], role: str, form: str, record: dict[str, Any]) ->
 
 
 def everything(crm: dict[str, Any], form: str, filter: str | None = None) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"limit": 1000, **({"filter": filter} if filter else {})}
+    # Oldest first: the sample records, not the copies earlier tests of the module made.
+    params: dict[str, Any] = {
+        "limit": 1000,
+        "sort": "_id",
+        **({"filter": filter} if filter else {}),
+    }
     response = crm["clients"]["admin"].get(url(form), params=params)
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
@@ -303,9 +308,9 @@ def test_export_follows_the_role(crm: dict[str, Any], role: str, form: str) -> N
 def test_import_follows_the_role(crm: dict[str, Any], role: str, form: str) -> None:
     client = crm["clients"][ROLE_USER[role]]
     source = owned_record(crm, form, "rep_a1")
-    header = [k for k in ("name", "title", "content") if k in LABELS[form] and k in source][:1] or [
-        "note"
-    ]
+    header = [
+        k for k in ("name", "title", "content", "today") if k in LABELS[form] and k in source
+    ][:1] or ["note"]
     if form == "customer":
         header.append("level")
     row = [source.get(key) or "导入" for key in header]
