@@ -136,6 +136,7 @@ def test_declared_and_default_indexes_are_planned_and_built(store: Engine) -> No
     added = {(s.form, tuple(s.detail["fields"])) for s in plan.steps if s.op == "add_index"}
     assert added == {
         ("customer", ("_owner",)),
+        ("customer", ("name",)),  # the unique title's pinyin sort index
         ("deal", ("_owner",)),
         ("deal", ("title",)),
         ("deal", ("note",)),
@@ -155,13 +156,19 @@ def test_declared_and_default_indexes_are_planned_and_built(store: Engine) -> No
         assert existing_indexes(conn, deal) == {
             f"idx_{deal}_owner",
             f"idx_{deal}_{title}",
+            f"idx_{deal}_{title}k_{title}",  # text sorts by pinyin: the sort index
             f"idx_{deal}_{note}",
+            f"idx_{deal}_{note}k_{note}",
             f"idx_{deal}_{customer}",
             f"idx_{deal}_{status}_{amount}d",
         }
-        # the customer's title is unique: its unique index serves, no second one
-        assert existing_indexes(conn, table_of(conn, "customer")) == {
-            f"idx_{table_of(conn, 'customer')}_owner"
+        # the customer's title is unique: its unique index serves equality, no second one;
+        # its pinyin sort index is the only other
+        (name,) = columns(conn, "customer", "name")
+        customer_table = table_of(conn, "customer")
+        assert existing_indexes(conn, customer_table) == {
+            f"idx_{customer_table}_owner",
+            f"idx_{customer_table}_{name}k_{name}",
         }
         # nothing left to do: planning the same definition again plans no index step
         again = apps.plan(conn, "sales", indexed())
