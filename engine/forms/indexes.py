@@ -182,8 +182,10 @@ def wanted_form_indexes(
 
     A text field that is indexed (`index: true`, the title) gets a second index, its sort
     index ``(key, value, _id, …)``, the order ``ORDER BY`` reads it in; its value index stays
-    for equality filters and title look-ups. In a composite index a text field's column is
-    its key then its value, so a combination sorts by pinyin through the index."""
+    for equality filters and title look-ups. In a composite index a text field after the first
+    is its key then its value, so a combination filtered by its first fields sorts by pinyin
+    through the index; a first text field stays its value (what the combination is filtered
+    by)."""
     found: dict[str, IndexDef] = {}
     keyed = keyed or {}
 
@@ -210,7 +212,7 @@ def wanted_form_indexes(
             column = columns.get(raw.lstrip("-"))
             if column is None:
                 break  # refused by the definition checks; never built
-            if raw.lstrip("-") in keyed:
+            if raw.lstrip("-") in keyed and cols:  # a later column: sorted by
                 cols.append((keyed[raw.lstrip("-")], raw.startswith("-")))
             cols.append((column, raw.startswith("-")))
         else:

@@ -7,7 +7,7 @@ it stopped; the whole revision runs in one transaction on both databases, so an 
 stops leaves nothing half done). Then the indexes a publish now wants: a sort index
 ``idx_{table}_f{id}k_f{id}`` (key, value, `_id`, `_deleted_at`) for each text field that is a
 form's title or has `index: true` in the live definition, and each composite ``idx_`` index
-holding a text field's column rebuilt with the key before the value (its name gains the
+holding a text field's column after its first rebuilt with that field's key before its value (its name gains the
 ``f{id}k`` token, as `engine.forms.indexes` names it), so the next publish plans nothing.
 Existing columns and indexes are left as they are, so a rerun changes nothing. The key itself is
 the engine's function (a key computed any other way would not sort with the ones written on
@@ -127,13 +127,15 @@ def upgrade() -> None:
             backfill(conn, table, column)
         for name in _indexes(conn, table):
             tokens = _tokens(name, table)
-            if len(tokens) < 2 or not any(c in fields for c, _ in tokens):
+            if len(tokens) < 2:
                 continue
             if any(is_key_column(c) for c, _ in tokens):
                 continue  # already in the new shape
+            if not any(c in fields for c, _ in tokens[1:]):
+                continue  # a text field first only: the combination is filtered by its value
             expanded: list[tuple[str, bool]] = []
             for column, desc in tokens:
-                if column in fields:
+                if column in fields and expanded:
                     expanded.append((key_column(column), desc))
                 expanded.append((column, desc))
             conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
