@@ -415,3 +415,24 @@ def _columns(conn: Connection, table: str) -> list[str]:
     from sqlalchemy import inspect
 
     return [c["name"] for c in inspect(conn).get_columns(table)]
+
+
+def test_report_dimensions_of_text_are_ordered_by_pinyin(sides: dict[str, Side]) -> None:
+    batch = on_both(sides, [{"name": n} for n in ["上海", "深圳", "北京", "重庆", "长沙", "上海"]])
+    query = {
+        "form": "city",
+        "filter": f'batch = "{batch}"',
+        "rows": [{"field": "name"}],
+        "columns": [],
+        "measures": [{"key": "n", "agg": "count"}],
+        "chart": {"type": "table"},
+    }
+    for side in sides.values():
+        response = side.client.post(f"{API}/apps/cities/query", json=query)
+        assert response.status_code == 200, response.text
+        rows = [(row[0]["value"], row[1]) for row in response.json()["rows"]]
+        assert rows == [("北京", 1), ("长沙", 1), ("重庆", 1), ("上海", 2), ("深圳", 1)]
+        descending = side.client.post(
+            f"{API}/apps/cities/query", json={**query, "sort": [{"key": "name", "desc": True}]}
+        ).json()["rows"]
+        assert [row[0]["value"] for row in descending] == ["深圳", "上海", "重庆", "长沙", "北京"]
