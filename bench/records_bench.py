@@ -17,6 +17,9 @@ PostgreSQL (a throwaway server started for the run, as ``bench/expr_sql_bench.py
   (c) pages of 10, 50 and 200 deals (three relation titles, two lookups): the SQL statements
       issued (counted with a ``before_cursor_execute`` listener) must not grow with the page
       size; timed against one hand-written statement with LEFT JOINs.
+  (e) a page of 50 customers sorted by name, Chinese text by pinyin (``ORDER BY`` the name's
+      sort key column, then the name, then ``_id``), ``Reader.list`` and its SQL against the
+      same ORDER BY written by hand, ascending and descending, on the title's sort index.
   (d) HTTP: create-record requests per second and latency of concurrent clients against
       ``uvicorn`` serving ``engine.api.main.create_app`` in a subprocess, on loopback.
 
@@ -58,6 +61,7 @@ from engine.forms.apps import LoadedApp
 from engine.forms.layout import FormLayout
 from engine.forms.query import Reader
 from engine.forms.records import Writer
+from engine.forms.sortkey import sort_key
 from engine.store import engine_for_url, prepare_database
 from engine.store.models import User
 from engine.store.records import system_columns
@@ -90,6 +94,11 @@ INDUSTRIES = [
 TAGS = ["key_account", "long_term", "price_sensitive", "new_customer", "to_activate"]
 STAGES = ["initial", "proposal", "negotiation", "won", "lost"]
 FIRST_DAY = dt.date(2015, 1, 1)
+
+
+CITIES = ["北京", "上海", "重庆", "长沙", "成都", "深圳", "西安", "广州", "杭州", "银川", "厦门"]
+BRANDS = ["长城", "重工", "华夏", "银河", "乐天", "行健", "朝阳", "和平", "东方", "传奇"]
+TRADES = ["科技", "贸易", "实业", "传媒", "物流", "银行"]
 
 
 def _options(values: list[str]) -> list[dict[str, str]]:
@@ -212,7 +221,7 @@ def customer(
     cents = None if rng.random() < 0.05 else rng.randint(0, 200_000_000)
     tags = rng.sample(TAGS, rng.randint(0, 2))
     typed: dict[str, Any] = {
-        "name": f"客户{i:07d}",
+        "name": f"{rng.choice(CITIES)}{rng.choice(BRANDS)}{rng.choice(TRADES)}{i:07d}",
         "level": rng.choices(LEVELS, LEVEL_WEIGHTS)[0],
         "industry": rng.choice(INDUSTRIES),
         "phone": f"{phone_prefix}{i:09d}",
@@ -230,8 +239,13 @@ def customer(
 
 
 def raw_row(form: FormLayout, typed: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    """A typed record as the column values of a physical row, system columns as the pipeline sets them."""
+    """A typed record as the column values of a physical row (text with its pinyin sort key),
+    system columns as the pipeline sets them."""
     row = {form.fields[key].column: value for key, value in typed.items()}
+    for key, value in typed.items():
+        keyed = form.fields[key].sort_column
+        if keyed is not None:
+            row[keyed] = sort_key(value)
     row.update(
         _created_at=now, _created_by=ACTOR.user_id, _updated_at=now, _updated_by=ACTOR.user_id
     )
@@ -885,6 +899,77 @@ class DatabaseResult:
     http: HttpResult
 
 
+# --- (e) a page sorted by Chinese text (pinyin) ---------------------------------------------
+@dataclass
+class PinyinResult:
+    sort: str
+    times: dict[str, float]
+    jimu_sql: str
+    hand_sql: str
+    plan: str
+
+
+def bench_pinyin(engine: Engine, app: LoadedApp, runs: int) -> list[PinyinResult]:
+    """A page of 50 customers sorted by name (pinyin, `engine.forms.sortkey`), through
+    `Reader.list` and its page SQL, against hand-written SQL with the same ORDER BY over the
+    same key column and index (the title's sort index), on the engine's table."""
+    form = app.layout.forms["customer"]
+    table = form.table.name
+    name = form.fields["name"]
+    key = name.sort_column
+    assert key is not None
+    reader = Reader(app.layout, form, context())
+    results = []
+    for sort in ("name", "-name"):
+        direction = "DESC" if sort.startswith("-") else "ASC"
+        order = f"c.{key} {direction} NULLS LAST, c.{name.column} {direction} NULLS LAST, c._id"
+        hand = f"SELECT c.* FROM {table} c WHERE c._deleted_at IS NULL ORDER BY {order} LIMIT 50"
+        jimu_sql = literal_sql(jimu_page_statement(reader, "", sort, 50), engine)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            page = reader.list(conn, sort=sort, limit=50, count=False)
+            hand_rows = conn.exec_driver_sql(hand).all()
+            assert [item["_id"] for item in page.items] == [row[0] for row in hand_rows], (
+                "pinyin pages differ"
+            )
+            expected = sorted(
+                conn.execute(text(f"SELECT {name.column}, _id FROM {table}")).all(),
+                key=lambda row: (sort_key(row[0]), row[0]),
+                reverse=sort.startswith("-"),
+            )
+            assert [item["name"] for item in page.items] == [row[0] for row in expected[:50]]
+            explain = "EXPLAIN " if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+            plan = " | ".join(
+                " ".join(str(v) for v in row) for row in conn.exec_driver_sql(explain + hand).all()
+            )
+            times = interleaved(
+                {
+                    "jimu list": lambda sort=sort: reader.list(
+                        conn, sort=sort, limit=50, count=False
+                    ),
+                    "jimu SQL": lambda sql=jimu_sql: conn.exec_driver_sql(sql).all(),
+                    "hand SQL": lambda sql=hand: conn.exec_driver_sql(sql).all(),
+                },
+                runs,
+            )
+            conn.rollback()
+        results.append(PinyinResult(sort, times, one_line(jimu_sql), hand, plan))
+    return results
+
+
+def print_pinyin(result: PinyinResult) -> None:
+    t = result.times
+    print(f"(e) page of 50 sorted by {result.sort} (Chinese text by pinyin)")
+    print("    hand SQL:", result.hand_sql)
+    print("    its plan:", result.plan)
+    print(
+        f"    Reader.list {t['jimu list']:.2f} ms, its SQL {t['jimu SQL']:.2f} ms, hand SQL"
+        f" {t['hand SQL']:.2f} ms: list/hand = {t['jimu list'] / t['hand SQL']:.2f}x,"
+        f" SQL/hand = {t['jimu SQL'] / t['hand SQL']:.2f}x",
+        flush=True,
+    )
+
+
 def setup(engine: Engine) -> LoadedApp:
     prepare_database(engine)
     with engine.begin() as conn:
@@ -920,6 +1005,9 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResul
     pages = bench_page(engine, app, args.runs)
     for page in pages:
         print_page(page)
+    pinyin = bench_pinyin(engine, app, args.runs)
+    for result in pinyin:
+        print_pinyin(result)
     related_count = min(100_000, max(1000, args.rows // 10))
     print(
         f"(c) loading 200 products, {related_count:,} contacts and {related_count:,} deals",
