@@ -23,7 +23,8 @@ PostgreSQL (a throwaway server started for the run, as ``bench/expr_sql_bench.py
   (d) HTTP: create-record requests per second and latency of concurrent clients against
       ``uvicorn`` serving ``engine.api.main.create_app`` in a subprocess, on loopback.
 
-Usage: ``python bench/records_bench.py [--rows N] [--db sqlite|postgresql|both]``; ``--analyze-after
+Usage: ``python bench/records_bench.py [--rows N] [--db sqlite|postgresql|both]``
+(``--pinyin-only``: load by the raw path and run (e) alone); ``--analyze-after
 ROWS`` runs ANALYZE once during (a), which the engine never does (see docs/benchmarks.md).
 """
 
@@ -924,7 +925,10 @@ def bench_pinyin(engine: Engine, app: LoadedApp, runs: int) -> list[PinyinResult
         direction = "DESC" if sort.startswith("-") else "ASC"
         order = f"c.{key} {direction} NULLS LAST, c.{name.column} {direction} NULLS LAST, c._id"
         hand = f"SELECT c.* FROM {table} c WHERE c._deleted_at IS NULL ORDER BY {order} LIMIT 50"
-        jimu_sql = literal_sql(jimu_page_statement(reader, "", sort, 50), engine)
+        statement, resolver = reader.base_select()
+        jimu_sql = literal_sql(
+            statement.order_by(*reader.order_by(sort, resolver)).limit(50), engine
+        )
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             page = reader.list(conn, sort=sort, limit=50, count=False)
@@ -981,11 +985,13 @@ def setup(engine: Engine) -> LoadedApp:
     return loaded
 
 
-def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResult:
+def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResult | None:
     frozen = " (gc.freeze() after setup)" if args.freeze_gc else ""
     print(f"\n===== {name}: {args.rows:,} customers{frozen} =====", flush=True)
     engine = engine_for_url(url)
     app = setup(engine)
+    if args.pinyin_only:
+        return run_pinyin_only(engine, app, args)
     if args.freeze_gc:
         gc.freeze()  # what `jimu serve` does after startup; default off (a plain library call)
     customer_table = app.layout.forms["customer"].table.name
@@ -1033,6 +1039,25 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResul
         http.requests,
     )
     return DatabaseResult(name, args.rows, inserted, pages, related, relations, http)
+
+
+def run_pinyin_only(engine: Engine, app: LoadedApp, args: argparse.Namespace) -> None:
+    """(e) alone: the customers loaded by the raw Core path (with their sort keys), then the
+    pinyin-sorted pages."""
+    form = app.layout.forms["customer"]
+    rng = random.Random(SEED)
+    done = 0
+    while done < args.rows:
+        n = min(args.batch * 5, args.rows - done)
+        now = dt.datetime.now(dt.UTC)
+        rows = [raw_row(form, customer(rng, done + k)[1], now) for k in range(n)]
+        with engine.begin() as conn:
+            conn.execute(insert(form.table), rows)
+        done += n
+    analyze(engine, [form.table.name])
+    for result in bench_pinyin(engine, app, args.runs):
+        print_pinyin(result)
+    engine.dispose()
 
 
 def summary(results: list[DatabaseResult]) -> None:
@@ -1094,6 +1119,11 @@ def main() -> None:
         help="gc.freeze() after setup, as `jimu serve` does after startup (default: the interpreter's plain GC)",
     )
     parser.add_argument("--runs", type=int, default=15, help="timed rounds for (b) and (c)")
+    parser.add_argument(
+        "--pinyin-only",
+        action="store_true",
+        help="load the customers by the raw path and run (e) alone (pages sorted by pinyin)",
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the HTTP run")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
@@ -1106,8 +1136,11 @@ def main() -> None:
         return
     results = []
     for name, url in each_database(args.db, "bench.db"):
-        results.append(run_database(name, url, args))
-    summary(results)
+        result = run_database(name, url, args)
+        if result is not None:
+            results.append(result)
+    if results:
+        summary(results)
 
 
 if __name__ == "__main__":

@@ -185,7 +185,7 @@ def wanted_form_indexes(
     for equality filters and title look-ups. In a composite index a text field after the first
     is its key then its value, so a combination filtered by its first fields sorts by pinyin
     through the index; a first text field stays its value (what the combination is filtered
-    by)."""
+    by), unless it is the only one (``[["-name"]]``: a descending sort by it)."""
     found: dict[str, IndexDef] = {}
     keyed = keyed or {}
 
@@ -212,7 +212,7 @@ def wanted_form_indexes(
             column = columns.get(raw.lstrip("-"))
             if column is None:
                 break  # refused by the definition checks; never built
-            if raw.lstrip("-") in keyed and cols:  # a later column: sorted by
+            if raw.lstrip("-") in keyed and (cols or len(keys) == 1):  # sorted by
                 cols.append((keyed[raw.lstrip("-")], raw.startswith("-")))
             cols.append((column, raw.startswith("-")))
         else:

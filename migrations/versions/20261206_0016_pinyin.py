@@ -6,7 +6,7 @@ value column, filled with `engine.forms.sortkey.sort_key` of each stored value i
 it stopped; the whole revision runs in one transaction on both databases, so an upgrade that
 stops leaves nothing half done). Then the indexes a publish now wants: a sort index
 ``idx_{table}_f{id}k_f{id}`` (key, value, `_id`, `_deleted_at`) for each text field that is a
-form's title or has `index: true` in the live definition, and each composite ``idx_`` index
+form's title, has `index: true` or is a combination of its own in the live definition, and each composite ``idx_`` index
 holding a text field's column after its first rebuilt with that field's key before its value (its name gains the
 ``f{id}k`` token, as `engine.forms.indexes` names it), so the next publish plans nothing.
 Existing columns and indexes are left as they are, so a rerun changes nothing. The key itself is
@@ -57,8 +57,9 @@ def _keyed_fields(conn: sa.engine.Connection) -> dict[str, dict[str, str]]:
 
 
 def _sorted_keys(conn: sa.engine.Connection) -> dict[str, set[str]]:
-    """Form id (as its table) -> keys of the fields the live definition indexes alone: the
-    title field and every `index: true`."""
+    """Form id (as its table ``r{id}``) -> keys of the fields the live definition indexes
+    alone: the title field, every `index: true` and every one-field ascending combination;
+    under ``-{id}`` the keys of those combinations whose field has no value index wanted."""
     found: dict[str, set[str]] = {}
     apps = conn.execute(
         sa.text(
@@ -80,6 +81,12 @@ def _sorted_keys(conn: sa.engine.Connection) -> dict[str, set[str]]:
             keys = {f.get("key") for f in form.get("fields", []) if f.get("index")}
             if form.get("title_field"):
                 keys.add(form["title_field"])
+            valued = set(keys)
+            for combination in form.get("indexes", []):  # one field ascending: a sort by it
+                if len(combination) == 1 and not str(combination[0]).startswith("-"):
+                    keys.add(combination[0])
+                    if combination[0] not in valued:  # its value index is no longer wanted
+                        found.setdefault(f"-{row[0]}", set()).add(combination[0])
             found[f"r{row[0]}"] = {k for k in keys if isinstance(k, str)}
     return found
 
@@ -127,15 +134,16 @@ def upgrade() -> None:
             backfill(conn, table, column)
         for name in _indexes(conn, table):
             tokens = _tokens(name, table)
-            if len(tokens) < 2:
-                continue
             if any(is_key_column(c) for c, _ in tokens):
                 continue  # already in the new shape
-            if not any(c in fields for c, _ in tokens[1:]):
+            alone = len(tokens) == 1
+            if alone and not (tokens[0][1] and tokens[0][0] in fields):
+                continue  # a value index (a descending one alone is a sort: keyed below)
+            if not alone and not any(c in fields for c, _ in tokens[1:]):
                 continue  # a text field first only: the combination is filtered by its value
             expanded: list[tuple[str, bool]] = []
             for column, desc in tokens:
-                if column in fields and expanded:
+                if column in fields and (expanded or alone):
                     expanded.append((key_column(column), desc))
                 expanded.append((column, desc))
             conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
@@ -143,6 +151,8 @@ def upgrade() -> None:
         for column, key in fields.items():
             if key in sorted_keys.get(table, set()):
                 _create(conn, table, [(key_column(column), False), (column, False)])
+            if key in sorted_keys.get(f"-{table[1:]}", set()):
+                conn.execute(sa.text(f"DROP INDEX IF EXISTS idx_{table}_{column}"))
 
 
 def downgrade() -> None:
@@ -158,8 +168,8 @@ def downgrade() -> None:
                 continue
             conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
             plain = [(c, d) for c, d in tokens if not is_key_column(c)]
-            if len(tokens) > 2 or (len(tokens) == 2 and plain[0][0] + "k" != tokens[0][0]):
-                _create(conn, table, plain)  # a composite index as it was
+            if len(plain) > 1 or plain[0][1]:  # a combination as it was
+                _create(conn, table, plain)
         for column in [c["name"] for c in sa.inspect(conn).get_columns(table)]:
             if is_key_column(column):
                 conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))

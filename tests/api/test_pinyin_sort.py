@@ -49,8 +49,9 @@ DEFINITION: dict[str, Any] = {
                 {"key": "note", "type": "textarea", "label": "备注"},
                 {"key": "code", "type": "text", "label": "编码", "unique": True},
                 {"key": "size", "type": "number", "label": "规模"},
+                {"key": "region", "type": "text", "label": "区域"},
             ],
-            "indexes": [["batch", "note"]],
+            "indexes": [["batch", "note"], ["-region"]],
         }
     ],
 }
@@ -298,6 +299,12 @@ def test_a_sort_by_an_indexed_text_field_reads_its_sort_index(sides: dict[str, S
             found = _plan(conn, composite)
             assert combined in found and "TEMP B-TREE" not in found, found
             assert "Sort" not in found.replace("Sort Key", ""), found
+            # a descending sort reads a descending combination of the field alone
+            region = city.fields["region"].column
+            backwards = reader.sql.page_statements(sort="-region", limit=25).page
+            found = _plan(conn, backwards)
+            assert f"idx_{city.table.name}_{region}kd_{region}d" in found, found
+            assert "TEMP B-TREE" not in found and "Sort" not in found.replace("Sort Key", ""), found
 
 
 def test_type_changes_and_a_restored_field_keep_keys_right(sides: dict[str, Side]) -> None:
