@@ -170,6 +170,22 @@ def sort_key(value: Any) -> str | None:
 
 
 @lru_cache(maxsize=65536)
+def _run(run: str) -> tuple[str, str]:
+    """A run of Chinese characters as its elements and its tone digits (kept: names share runs
+    such as 北京, 有限公司)."""
+    parts: list[str] = []
+    tones: list[str] = []
+    for char, reading in zip(run, _readings(run), strict=True):
+        parsed = syllable(reading)
+        if parsed is None:
+            parts.append(_other(char))
+        else:
+            parts.append(f"{_HAN}{parsed[0]}{_HAN_END}")
+            tones.append(parsed[1])
+    return "".join(parts), "".join(tones)
+
+
+@lru_cache(maxsize=65536)
 def _key(value: str) -> str:
     chars, _ = _load()
     text = unicodedata.normalize("NFKC", value)[:KEY_CHARS]
@@ -181,14 +197,9 @@ def _key(value: str) -> str:
             end = at
             while end < len(text) and ord(text[end]) in chars:
                 end += 1
-            run = text[at:end]
-            for char, reading in zip(run, _readings(run), strict=True):
-                parsed = syllable(reading)
-                if parsed is None:
-                    parts.append(_other(char))
-                else:
-                    parts.append(f"{_HAN}{parsed[0]}{_HAN_END}")
-                    tones.append(parsed[1])
+            elements, digits = _run(text[at:end])
+            parts.append(elements)
+            tones.append(digits)
             at = end
             continue
         parts.append(_element(text[at]))
