@@ -17,10 +17,14 @@ PostgreSQL (a throwaway server started for the run, as ``bench/expr_sql_bench.py
   (c) pages of 10, 50 and 200 deals (three relation titles, two lookups): the SQL statements
       issued (counted with a ``before_cursor_execute`` listener) must not grow with the page
       size; timed against one hand-written statement with LEFT JOINs.
+  (e) a page of 50 customers sorted by name, Chinese text by pinyin (``ORDER BY`` the name's
+      sort key column, then the name, then ``_id``), ``Reader.list`` and its SQL against the
+      same ORDER BY written by hand, ascending and descending, on the title's sort index.
   (d) HTTP: create-record requests per second and latency of concurrent clients against
       ``uvicorn`` serving ``engine.api.main.create_app`` in a subprocess, on loopback.
 
-Usage: ``python bench/records_bench.py [--rows N] [--db sqlite|postgresql|both]``; ``--analyze-after
+Usage: ``python bench/records_bench.py [--rows N] [--db sqlite|postgresql|both]``
+(``--pinyin-only``: load by the raw path and run (e) alone); ``--analyze-after
 ROWS`` runs ANALYZE once during (a), which the engine never does (see docs/benchmarks.md).
 """
 
@@ -58,6 +62,7 @@ from engine.forms.apps import LoadedApp
 from engine.forms.layout import FormLayout
 from engine.forms.query import Reader
 from engine.forms.records import Writer
+from engine.forms.sortkey import sort_key
 from engine.store import engine_for_url, prepare_database
 from engine.store.models import User
 from engine.store.records import system_columns
@@ -90,6 +95,11 @@ INDUSTRIES = [
 TAGS = ["key_account", "long_term", "price_sensitive", "new_customer", "to_activate"]
 STAGES = ["initial", "proposal", "negotiation", "won", "lost"]
 FIRST_DAY = dt.date(2015, 1, 1)
+
+
+CITIES = ["北京", "上海", "重庆", "长沙", "成都", "深圳", "西安", "广州", "杭州", "银川", "厦门"]
+BRANDS = ["长城", "重工", "华夏", "银河", "乐天", "行健", "朝阳", "和平", "东方", "传奇"]
+TRADES = ["科技", "贸易", "实业", "传媒", "物流", "银行"]
 
 
 def _options(values: list[str]) -> list[dict[str, str]]:
@@ -212,7 +222,7 @@ def customer(
     cents = None if rng.random() < 0.05 else rng.randint(0, 200_000_000)
     tags = rng.sample(TAGS, rng.randint(0, 2))
     typed: dict[str, Any] = {
-        "name": f"客户{i:07d}",
+        "name": f"{rng.choice(CITIES)}{rng.choice(BRANDS)}{rng.choice(TRADES)}{i:07d}",
         "level": rng.choices(LEVELS, LEVEL_WEIGHTS)[0],
         "industry": rng.choice(INDUSTRIES),
         "phone": f"{phone_prefix}{i:09d}",
@@ -230,8 +240,13 @@ def customer(
 
 
 def raw_row(form: FormLayout, typed: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    """A typed record as the column values of a physical row, system columns as the pipeline sets them."""
+    """A typed record as the column values of a physical row (text with its pinyin sort key),
+    system columns as the pipeline sets them."""
     row = {form.fields[key].column: value for key, value in typed.items()}
+    for key, value in typed.items():
+        keyed = form.fields[key].sort_column
+        if keyed is not None:
+            row[keyed] = sort_key(value)
     row.update(
         _created_at=now, _created_by=ACTOR.user_id, _updated_at=now, _updated_by=ACTOR.user_id
     )
@@ -885,6 +900,80 @@ class DatabaseResult:
     http: HttpResult
 
 
+# --- (e) a page sorted by Chinese text (pinyin) ---------------------------------------------
+@dataclass
+class PinyinResult:
+    sort: str
+    times: dict[str, float]
+    jimu_sql: str
+    hand_sql: str
+    plan: str
+
+
+def bench_pinyin(engine: Engine, app: LoadedApp, runs: int) -> list[PinyinResult]:
+    """A page of 50 customers sorted by name (pinyin, `engine.forms.sortkey`), through
+    `Reader.list` and its page SQL, against hand-written SQL with the same ORDER BY over the
+    same key column and index (the title's sort index), on the engine's table."""
+    form = app.layout.forms["customer"]
+    table = form.table.name
+    name = form.fields["name"]
+    key = name.sort_column
+    assert key is not None
+    reader = Reader(app.layout, form, context())
+    results = []
+    for sort in ("name", "-name"):
+        direction = "DESC" if sort.startswith("-") else "ASC"
+        order = f"c.{key} {direction} NULLS LAST, c.{name.column} {direction} NULLS LAST, c._id"
+        hand = f"SELECT c.* FROM {table} c WHERE c._deleted_at IS NULL ORDER BY {order} LIMIT 50"
+        statement, resolver = reader.base_select()
+        jimu_sql = literal_sql(
+            statement.order_by(*reader.order_by(sort, resolver)).limit(50), engine
+        )
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            page = reader.list(conn, sort=sort, limit=50, count=False)
+            hand_rows = conn.exec_driver_sql(hand).all()
+            assert [item["_id"] for item in page.items] == [row[0] for row in hand_rows], (
+                "pinyin pages differ"
+            )
+            expected = sorted(
+                conn.execute(text(f"SELECT {name.column}, _id FROM {table}")).all(),
+                key=lambda row: (sort_key(row[0]), row[0]),
+                reverse=sort.startswith("-"),
+            )
+            assert [item["name"] for item in page.items] == [row[0] for row in expected[:50]]
+            explain = "EXPLAIN " if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+            plan = " | ".join(
+                " ".join(str(v) for v in row) for row in conn.exec_driver_sql(explain + hand).all()
+            )
+            times = interleaved(
+                {
+                    "jimu list": lambda sort=sort: reader.list(
+                        conn, sort=sort, limit=50, count=False
+                    ),
+                    "jimu SQL": lambda sql=jimu_sql: conn.exec_driver_sql(sql).all(),
+                    "hand SQL": lambda sql=hand: conn.exec_driver_sql(sql).all(),
+                },
+                runs,
+            )
+            conn.rollback()
+        results.append(PinyinResult(sort, times, one_line(jimu_sql), hand, plan))
+    return results
+
+
+def print_pinyin(result: PinyinResult) -> None:
+    t = result.times
+    print(f"(e) page of 50 sorted by {result.sort} (Chinese text by pinyin)")
+    print("    hand SQL:", result.hand_sql)
+    print("    its plan:", result.plan)
+    print(
+        f"    Reader.list {t['jimu list']:.2f} ms, its SQL {t['jimu SQL']:.2f} ms, hand SQL"
+        f" {t['hand SQL']:.2f} ms: list/hand = {t['jimu list'] / t['hand SQL']:.2f}x,"
+        f" SQL/hand = {t['jimu SQL'] / t['hand SQL']:.2f}x",
+        flush=True,
+    )
+
+
 def setup(engine: Engine) -> LoadedApp:
     prepare_database(engine)
     with engine.begin() as conn:
@@ -896,11 +985,13 @@ def setup(engine: Engine) -> LoadedApp:
     return loaded
 
 
-def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResult:
+def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResult | None:
     frozen = " (gc.freeze() after setup)" if args.freeze_gc else ""
     print(f"\n===== {name}: {args.rows:,} customers{frozen} =====", flush=True)
     engine = engine_for_url(url)
     app = setup(engine)
+    if args.pinyin_only:
+        return run_pinyin_only(engine, app, args)
     if args.freeze_gc:
         gc.freeze()  # what `jimu serve` does after startup; default off (a plain library call)
     customer_table = app.layout.forms["customer"].table.name
@@ -920,6 +1011,9 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResul
     pages = bench_page(engine, app, args.runs)
     for page in pages:
         print_page(page)
+    pinyin = bench_pinyin(engine, app, args.runs)
+    for result in pinyin:
+        print_pinyin(result)
     related_count = min(100_000, max(1000, args.rows // 10))
     print(
         f"(c) loading 200 products, {related_count:,} contacts and {related_count:,} deals",
@@ -945,6 +1039,25 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> DatabaseResul
         http.requests,
     )
     return DatabaseResult(name, args.rows, inserted, pages, related, relations, http)
+
+
+def run_pinyin_only(engine: Engine, app: LoadedApp, args: argparse.Namespace) -> None:
+    """(e) alone: the customers loaded by the raw Core path (with their sort keys), then the
+    pinyin-sorted pages."""
+    form = app.layout.forms["customer"]
+    rng = random.Random(SEED)
+    done = 0
+    while done < args.rows:
+        n = min(args.batch * 5, args.rows - done)
+        now = dt.datetime.now(dt.UTC)
+        rows = [raw_row(form, customer(rng, done + k)[1], now) for k in range(n)]
+        with engine.begin() as conn:
+            conn.execute(insert(form.table), rows)
+        done += n
+    analyze(engine, [form.table.name])
+    for result in bench_pinyin(engine, app, args.runs):
+        print_pinyin(result)
+    engine.dispose()
 
 
 def summary(results: list[DatabaseResult]) -> None:
@@ -1006,6 +1119,11 @@ def main() -> None:
         help="gc.freeze() after setup, as `jimu serve` does after startup (default: the interpreter's plain GC)",
     )
     parser.add_argument("--runs", type=int, default=15, help="timed rounds for (b) and (c)")
+    parser.add_argument(
+        "--pinyin-only",
+        action="store_true",
+        help="load the customers by the raw path and run (e) alone (pages sorted by pinyin)",
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the HTTP run")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
@@ -1018,8 +1136,11 @@ def main() -> None:
         return
     results = []
     for name, url in each_database(args.db, "bench.db"):
-        results.append(run_database(name, url, args))
-    summary(results)
+        result = run_database(name, url, args)
+        if result is not None:
+            results.append(result)
+    if results:
+        summary(results)
 
 
 if __name__ == "__main__":

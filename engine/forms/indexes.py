@@ -62,6 +62,7 @@ class IndexDef:
     columns: tuple[tuple[str, bool], ...]  # (column, descending)
     keys: tuple[str, ...]
     live: bool = False  # a record table's: `LIVE_COLUMN` after `_id` (see module)
+    pinyin: bool = False  # a text field's sort index: (key, value) beside its value index
 
     @property
     def name(self) -> str:
@@ -173,10 +174,20 @@ def wanted_form_indexes(
     form: FormSpec,
     columns: dict[str, str],
     unique: set[str],
+    keyed: dict[str, str] | None = None,
 ) -> list[IndexDef]:
     """The indexes a form's record table should have. `columns`: field key -> column, for the
-    fields that have one; `unique`: field keys whose column has a unique index already."""
+    fields that have one; `unique`: field keys whose column has a unique index already;
+    `keyed`: field key -> pinyin sort key column, for text fields (`engine.forms.sortkey`).
+
+    A text field that is indexed (`index: true`, the title) gets a second index, its sort
+    index ``(key, value, _id, …)``, the order ``ORDER BY`` reads it in; its value index stays
+    for equality filters and title look-ups. In a composite index a text field after the first
+    is its key then its value, so a combination filtered by its first fields sorts by pinyin
+    through the index; a first text field stays its value (what the combination is filtered
+    by), unless it is the only one (``[["-name"]]``: a descending sort by it)."""
     found: dict[str, IndexDef] = {}
+    keyed = keyed or {}
 
     def want(definition: IndexDef) -> None:
         found.setdefault(definition.name, definition)
@@ -185,17 +196,24 @@ def wanted_form_indexes(
         want(IndexDef(table, ((system, False),), (system,), live=True))
     for spec in form.fields:
         column = columns.get(spec.key)
-        if column is None or spec.key in unique:
+        if column is None:
             continue
         default = isinstance(spec, RelationField) or spec.key == form.title_field
-        if default or spec.index:
+        if not (default or spec.index):
+            continue
+        if spec.key not in unique:
             want(IndexDef(table, ((column, False),), (spec.key,), live=True))
+        if spec.key in keyed:
+            sort = ((keyed[spec.key], False), (column, False))
+            want(IndexDef(table, sort, (spec.key,), live=True, pinyin=True))
     for keys in form.indexes:
         cols: list[tuple[str, bool]] = []
         for raw in keys:
             column = columns.get(raw.lstrip("-"))
             if column is None:
                 break  # refused by the definition checks; never built
+            if raw.lstrip("-") in keyed and (cols or len(keys) == 1):  # sorted by
+                cols.append((keyed[raw.lstrip("-")], raw.startswith("-")))
             cols.append((column, raw.startswith("-")))
         else:
             want(IndexDef(table, tuple(cols), tuple(keys), live=True))

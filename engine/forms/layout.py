@@ -34,6 +34,7 @@ from engine.forms.field_types.links import RelationField
 from engine.forms.field_types.structure import SubformField
 from engine.forms.indexes import IndexDef, wanted_form_indexes, wanted_row_indexes
 from engine.forms.schema import form_schemas, row_schema
+from engine.forms.sortkey import KEYED_TYPES, SORT_KEY_TYPE, key_column
 from engine.forms.spec import AppSpec, FormSpec
 from engine.store import records as physical
 
@@ -77,6 +78,7 @@ class FieldLayout:
     column_type: TypeEngine[Any] | None = None
     rows: RowsLayout | None = None
     link: Table | None = None
+    keyed: bool = False  # a form's text field: its pinyin sort key beside it (`sort_column`)
 
     # A layout belongs to one immutable app revision, so what is derived from it once (column
     # name, coercer, JSON writer) can be kept on it and never goes stale.
@@ -87,6 +89,11 @@ class FieldLayout:
     @cached_property
     def column(self) -> str:
         return physical.column_name(self.id)
+
+    @cached_property
+    def sort_column(self) -> str | None:
+        """The column holding the value's pinyin sort key (`engine.forms.sortkey`), or None."""
+        return key_column(self.column) if self.keyed else None
 
     @cached_property
     def coerce(self) -> Callable[[Any], tuple[Any, list[Any]]]:
@@ -131,7 +138,8 @@ class Container:
         }
         if isinstance(self, FormLayout):
             unique = {f.key for f in self.fields.values() if f.unique}
-            return wanted_form_indexes(self.table.name, self.spec, columns, unique)
+            keyed = {f.key: f.sort_column for f in self.fields.values() if f.sort_column}
+            return wanted_form_indexes(self.table.name, self.spec, columns, unique, keyed)
         return wanted_row_indexes(
             self.table.name, [f.spec for f in self.fields.values() if not f.unique], columns
         )
@@ -304,6 +312,10 @@ def _build_form(
     columns = [
         Column(f.column, f.column_type) for f in layouts.values() if f.column_type is not None
     ]
+    for f in layouts.values():  # text sorts by pinyin: a key column beside the value
+        if f.source == "column" and f.column_type is not None and f.spec.type in KEYED_TYPES:
+            f.keyed = True
+            columns.append(Column(key_column(f.column), SORT_KEY_TYPE))
     unique = [f.column for f in layouts.values() if f.unique]
     table = physical.record_table(metadata, form_id, columns, unique)
     layout = FormLayout(table=table, fields=layouts, schema=schema, spec=form, id=form_id)

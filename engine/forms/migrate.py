@@ -36,6 +36,13 @@ from engine.forms.field_types.structure import SubformField
 from engine.forms.field_types.values import generic_json
 from engine.forms.indexes import existing_indexes, index_columns_of, index_tokens
 from engine.forms.layout import AppLayout, Container, FieldLayout, FormLayout
+from engine.forms.sortkey import (
+    backfill,
+    ensure_key_column,
+    has_column,
+    is_key_column,
+    key_column,
+)
 from engine.forms.spec import AppSpec
 from engine.store import records as physical
 from engine.store.models import Form, FormField
@@ -342,6 +349,7 @@ def _index_steps(
             keys = [
                 ("-" if descending else "") + by_column.get(column, column)
                 for column, descending in index_tokens(name, container.table.name)
+                if not is_key_column(column)  # a text field's sort key: named by its field
             ]
             before = _previous_container(previous, form.key, path)
             names = _index_names(container, keys, before)
@@ -361,7 +369,9 @@ def _index_steps(
                 form.key,
                 path,
                 {"fields": list(definition.keys)},
-                _message(
+                _message(f"为 {names.zh} 建拼音排序索引", f"Index {names.en} for sorting by pinyin")
+                if definition.pinyin
+                else _message(
                     f"为 {names.zh} 建索引（常用于筛选和排序）",
                     f"Index {names.en} (used often to filter and sort)",
                 ),
@@ -774,9 +784,14 @@ def _add_storage(
                 Table(container.table.name, MetaData(), *_columns_for_index(container, layout)),
                 layout.column,
             ).create(conn)
+        if layout.keyed:  # kept with the field; one retired before keys existed gets them now
+            ensure_key_column(conn, container.table.name, layout.column)
+            backfill(conn, container.table.name, layout.column)
         return
     if layout.column_type is not None:
         _add_column(conn, container.table.name, layout.column, layout.column_type)
+        if layout.keyed:
+            ensure_key_column(conn, container.table.name, layout.column)
         if layout.unique:
             physical.unique_index(
                 Table(container.table.name, MetaData(), *_columns_for_index(container, layout)),
@@ -860,6 +875,9 @@ def _convert(
             )
             for start in range(0, len(changes), CONVERT_BATCH):
                 conn.execute(statement, changes[start : start + CONVERT_BATCH])
+    if new.keyed:  # the converted values' keys (a key column left by an earlier text type is reset)
+        added = ensure_key_column(conn, table, new.column)
+        backfill(conn, table, new.column, reset=not added)
     if (
         new.unique and old is not None and old.unique
     ):  # a field that becomes unique gets its own add_unique step
@@ -940,6 +958,10 @@ def purge_field(conn: Connection, form: FormLayout, row: Any, container_table: s
     columns = [b["column"] for b in row.backups or []]
     if row.retired_at is not None and row.storage is not None:
         columns.append(f"f{row.id}")
+        if has_column(conn, container_table, key_column(f"f{row.id}")):  # goes with its values
+            conn.execute(
+                text(f"ALTER TABLE {container_table} DROP COLUMN {key_column(f'f{row.id}')}")
+            )
     for column in columns:
         conn.execute(text(f"ALTER TABLE {container_table} DROP COLUMN {column}"))
         dropped += 1

@@ -31,6 +31,7 @@ from engine.forms.field_types.computed import FormulaField, SerialField
 from engine.forms.field_types.links import RelationField
 from engine.forms.layout import FieldLayout, FormLayout
 from engine.forms.messages import issue
+from engine.forms.sortkey import sort_key
 from engine.forms.writing.base import _layout_cache
 from engine.forms.writing.convert import (
     SYSTEM_WRITABLE_ON_IMPORT,
@@ -90,6 +91,7 @@ class Writer(Writing):
             for layout in serials:
                 given = one.system.get("#serial:" + layout.key)
                 row[layout.column] = given or self.next_serial(conn, layout)
+            _add_sort_keys(self.form, row)
             row.update(self._system_values(one, actor))
             main_rows.append(row)
         columns = {name for row in main_rows for name in row}
@@ -173,6 +175,7 @@ class Writer(Writing):
         if prepared.issues:
             raise invalid(prepared.issues)
         values = {self.form.fields[key].column: value for key, value in prepared.values.items()}
+        _add_sort_keys(self.form, values)
         values.update(_updated_at=self.now, _updated_by=actor.user_id, _version=version + 1)
         statement = (
             update(table)
@@ -340,6 +343,18 @@ def history(
         }
         for entry in rows
     ]
+
+
+def _add_sort_keys(form: FormLayout, row: dict[str, Any]) -> None:
+    """The pinyin sort key beside each text value `row` writes (`engine.forms.sortkey`)."""
+    keyed = _layout_cache(
+        form,
+        "sort_keys",
+        lambda: [(f.column, f.sort_column) for f in form.fields.values() if f.sort_column],
+    )
+    for column, key in keyed:
+        if column in row:
+            row[key] = sort_key(row[column])
 
 
 def _history_writers(form: FormLayout) -> dict[str, Callable[[Any], Any]]:

@@ -460,14 +460,25 @@ class FormSql:
                         ],
                     )
                 value = resolver.value(key)
-            if descending:  # always NULLS LAST: the order declared indexes are built in
-                keys.append(value.desc().nulls_last())
-            elif key in nonblank:
-                keys.append(value.asc())
-            else:
-                keys.append(value.asc().nulls_last())
+                if field.sort_column is not None:  # text: by pinyin, then the value itself
+                    keys.append(
+                        self._direction(
+                            self.form.table.c[field.sort_column], descending, key in nonblank
+                        )
+                    )
+            keys.append(self._direction(value, descending, key in nonblank))
         keys.append(self.form.table.c._id)  # a stable order for paging
         return keys
+
+    @staticmethod
+    def _direction(value: Any, descending: bool, nonblank: bool) -> ColumnElement[Any]:
+        """A sort key: descending always ``DESC NULLS LAST`` (the order declared indexes are
+        built in); ascending without ``NULLS LAST`` where the filter leaves no blank."""
+        if descending:
+            return value.desc().nulls_last()  # type: ignore[no-any-return]
+        if nonblank:
+            return value.asc()  # type: ignore[no-any-return]
+        return value.asc().nulls_last()  # type: ignore[no-any-return]
 
     def search_sql(self, q: str, resolver: Resolver) -> ColumnElement[bool]:
         title = self.form.title_field

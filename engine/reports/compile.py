@@ -102,6 +102,7 @@ class Dim:
     label: ColumnElement[Any] | None = None
     order: ColumnElement[Any] | None = None  # option order for select fields
     late: Any = None  # people: the directory table joined to the groups for `label`
+    sort: ColumnElement[Any] | None = None  # text: its pinyin sort key column (`#k`)
 
 
 @dataclass
@@ -483,6 +484,8 @@ class ReportCompiler:
             inner.append(d.value.label(f"{d.key}#v"))
             if d.label is not None and d.late is None:
                 inner.append(d.label.label(f"{d.key}#l"))
+            if d.sort is not None:
+                inner.append(d.sort.label(f"{d.key}#k"))
         period_sql = {
             name: self._period_condition(scoped, settings["date"], settings["period"], start)
             for name, (start, _) in periods.items()
@@ -515,6 +518,8 @@ class ReportCompiler:
             if d.label is not None and d.late is None:
                 groups.append(source.c[f"{d.key}#l"])
                 columns.append(source.c[f"{d.key}#l"])
+            if d.sort is not None:  # the value's key: one per group
+                columns.append(func.min(source.c[f"{d.key}#k"]).label(f"{d.key}#k"))
         for m in measures:
             if m.agg == "expr":
                 continue
@@ -680,6 +685,11 @@ class ReportCompiler:
             self._people += 1
             found.late = table.alias(f"jimu_{kind}_{self._people}")
             found.label = found.late.c.display_name if kind == "user" else found.late.c.name
+        if kind == "text" and owner is not None and owner.sort_column is not None:
+            # the text column itself (maybe through a join) has its key beside it
+            holder: Any = getattr(value, "table", None)
+            if holder is not None and getattr(value, "name", None) == owner.column:
+                found.sort = holder.c[owner.sort_column]
         options = getattr(owner.spec, "options", None) if owner is not None else None
         if options and kind == "text":
             found.order = case(
@@ -908,6 +918,9 @@ class ReportCompiler:
         elif d.label is not None and d.kind in PEOPLE:
             label = source.c[f"{d.key}#l"]
             found.append(label.desc().nulls_last() if desc else label.asc().nulls_last())
+        elif d.sort is not None:  # text by pinyin (`engine.forms.sortkey`), then the value
+            key = source.c[f"{d.key}#k"]
+            found.append(key.desc().nulls_last() if desc else key.asc().nulls_last())
         found.append(column.desc().nulls_last() if desc else column.asc().nulls_last())
         return found
 

@@ -27,6 +27,7 @@ ALLOWED_RECORD_WRITERS = {
     "engine/store/records.py": "bulk_insert: COPY / executemany for the Writer's batches",
     # not record events: the design changes, not anyone's change of a record
     "engine/forms/migrate.py": "publish: type conversions and stored-formula recomputes",
+    "engine/forms/sortkey.py": "backfill: pinyin sort keys of stored text (publish, upgrade)",
 }
 # Where the pipeline is told that a write is nobody's change (no events).
 ALLOWED_SILENT = {

@@ -136,6 +136,7 @@ def test_declared_and_default_indexes_are_planned_and_built(store: Engine) -> No
     added = {(s.form, tuple(s.detail["fields"])) for s in plan.steps if s.op == "add_index"}
     assert added == {
         ("customer", ("_owner",)),
+        ("customer", ("name",)),  # the unique title's pinyin sort index
         ("deal", ("_owner",)),
         ("deal", ("title",)),
         ("deal", ("note",)),
@@ -155,13 +156,19 @@ def test_declared_and_default_indexes_are_planned_and_built(store: Engine) -> No
         assert existing_indexes(conn, deal) == {
             f"idx_{deal}_owner",
             f"idx_{deal}_{title}",
+            f"idx_{deal}_{title}k_{title}",  # text sorts by pinyin: the sort index
             f"idx_{deal}_{note}",
+            f"idx_{deal}_{note}k_{note}",
             f"idx_{deal}_{customer}",
             f"idx_{deal}_{status}_{amount}d",
         }
-        # the customer's title is unique: its unique index serves, no second one
-        assert existing_indexes(conn, table_of(conn, "customer")) == {
-            f"idx_{table_of(conn, 'customer')}_owner"
+        # the customer's title is unique: its unique index serves equality, no second one;
+        # its pinyin sort index is the only other
+        (name,) = columns(conn, "customer", "name")
+        customer_table = table_of(conn, "customer")
+        assert existing_indexes(conn, customer_table) == {
+            f"idx_{customer_table}_owner",
+            f"idx_{customer_table}_{name}k_{name}",
         }
         # nothing left to do: planning the same definition again plans no index step
         again = apps.plan(conn, "sales", indexed())
@@ -187,6 +194,7 @@ def test_switching_an_index_off_plans_and_performs_its_drop(store: Engine) -> No
         assert existing_indexes(conn, deal) == {
             f"idx_{deal}_owner",
             f"idx_{deal}_{title}",
+            f"idx_{deal}_{title}k_{title}",
             f"idx_{deal}_{customer}",
         }
 
@@ -237,7 +245,12 @@ def test_an_index_on_a_subform_row_field_and_a_converted_column(store: Engine) -
         current = apps.load(conn, "sales")
         plan = apps.plan(conn, "sales", back)
         ops = [(s.op, tuple(s.detail.get("fields", ()))) for s in plan.steps if "index" in s.op]
-        assert ops == [("drop_index", ("note",)), ("add_index", ("note",))]
+        # the value index is rebuilt; text gets its pinyin sort index again
+        assert ops == [
+            ("drop_index", ("note",)),
+            ("add_index", ("note",)),
+            ("add_index", ("note",)),
+        ]
         apps.publish(
             conn, "sales", back, revision=current.revision, plan_hash=plan.hash, ctx=context(ACTOR)
         )
@@ -448,10 +461,15 @@ def test_upgrade_gives_forms_published_before_the_default_indexes(store: Engine)
         assert existing_indexes(conn, deal) == {
             f"idx_{deal}_owner",
             f"idx_{deal}_{title}",
+            f"idx_{deal}_{title}k_{title}",  # 0017_pinyin: the title's sort index
             f"idx_{deal}_{customer}",
         }
         customer_table = table_of(conn, "customer")
-        assert existing_indexes(conn, customer_table) == {f"idx_{customer_table}_owner"}
+        (name,) = columns(conn, "customer", "name")
+        assert existing_indexes(conn, customer_table) == {
+            f"idx_{customer_table}_owner",
+            f"idx_{customer_table}_{name}k_{name}",
+        }
         # the same indexes a publish wants: planning the live definition plans no index step
         plan = apps.plan(conn, "sales", definition())
         assert [s for s in plan.steps if "index" in s.op] == []
@@ -476,14 +494,15 @@ def test_upgrade_rebuilds_indexes_made_before_to_cover_live_rows(store: Engine) 
         deal, items = layout.table.name, rows.table.name
         published = _shapes(conn, deal)
         row_indexes = _shapes(conn, items)
-    assert len(published) == 5 and all(
+    assert len(published) == 7 and all(
         s.endswith(", _id, _deleted_at)") for s in published.values()
     )
     with store.begin() as conn:
         command.downgrade(alembic_config(conn), "0010_indexes")  # as installed before
     with store.connect() as conn:
         before = _shapes(conn, deal)
-        assert before.keys() == published.keys()
+        # the pinyin sort indexes (0017_pinyin) went with the key columns
+        assert before.keys() == {name for name in published if "k_" not in name}
         assert all(s.endswith(", _id)") for s in before.values()), before
         assert _shapes(conn, items) == row_indexes  # no _deleted_at there: left alone
     with store.begin() as conn:
