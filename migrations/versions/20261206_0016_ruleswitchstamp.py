@@ -46,5 +46,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop the index and `apps.rule_switch_stamp`."""
     op.drop_index(op.f("ix_rule_runs_job_id"), table_name="rule_runs")
-    with op.batch_alter_table("apps") as batch:
-        batch.drop_column("rule_switch_stamp")
+    # A plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35): a batch copy of `apps` would drop the
+    # table that records, versions and rules refer to, which SQLite's foreign keys refuse.
+    op.drop_column("apps", "rule_switch_stamp")
