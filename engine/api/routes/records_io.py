@@ -20,6 +20,7 @@ from starlette.background import BackgroundTask
 from engine.api.deps import DbEngine, limited, read_only
 from engine.api.errors import pick_language
 from engine.api.routes.records import open_form
+from engine.api.schemas.records import ImportResult
 from engine.api.security import CurrentUser
 from engine.core.errors import ServiceError
 from engine.forms.spreadsheet import detect_format, label_in, read_rows
@@ -82,7 +83,7 @@ def export_records(
     )
 
 
-@router.post("/records/import")
+@router.post("/records/import", response_model=ImportResult, response_model_exclude_unset=True)
 def import_records(
     app: str,
     form: str,
