@@ -88,9 +88,9 @@ class ExportedPack(DefinitionOut):
 
 
 class Purged(Answer):
-    """The kept columns dropped for good."""
+    """How many kept columns were dropped for good."""
 
-    purged_columns: list[str]
+    purged_columns: int
 
 
 def published_part(part: str) -> type[Answer]:
