@@ -18,7 +18,7 @@ from tests.postgres_server import PostgresServer
 DATABASES = ["sqlite", "postgres"]
 
 
-pytest_plugins = ["tests.expr.fixtures", "tests.store_fixtures"]
+pytest_plugins = ["tests.expr.fixtures", "tests.store_fixtures", "tests.response_guard"]
 
 
 @pytest.fixture(scope="session")

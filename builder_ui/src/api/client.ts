@@ -72,6 +72,18 @@ export function apiPath<S extends string>(path: Served<S>): ApiPath {
   return path as unknown as ApiPath;
 }
 
+/** The JSON an operation answers with (its 200 or 201), as the OpenAPI document describes it:
+ * the server's response models (engine/api/schemas/). */
+export type AnswerOf<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  responses: infer R;
+}
+  ? R extends { 200: { content: { "application/json": infer A } } }
+    ? A
+    : R extends { 201: { content: { "application/json": infer A } } }
+      ? A
+      : never
+  : never;
+
 /** The JSON body an operation takes, as the OpenAPI document describes it. */
 export type BodyOf<P extends keyof paths, M extends "post" | "put" | "patch"> = paths[P][M] extends {
   requestBody: { content: { "application/json": infer B } };
@@ -123,14 +135,14 @@ export const api = {
   changePassword: (current_password: string, new_password: string, revoke_tokens = true) =>
     request<void>("POST", apiPath("/auth/password"), { current_password, new_password, revoke_tokens }),
   me: () => request<User>("GET", apiPath("/me")),
-  users: (q: string) => request<User[]>("GET", apiPath("/users"), undefined, { q, limit: 20 }),
+  users: (q: string) => request<AnswerOf<"/api/v1/users", "get">>("GET", apiPath("/users"), undefined, { q, limit: 20 }),
   pickUsers: (q: string) => request<PickedUser[]>("GET", apiPath("/directory/users"), undefined, { q, limit: 20 }),
   apps: () => request<AppSummary[]>("GET", apiPath("/apps")),
   app: (app: string) => request<AppDef>("GET", apiPath(`/apps/${encodeURIComponent(app)}`)),
   menu: (app: string) => request<AppMenu>("GET", apiPath(`/apps/${encodeURIComponent(app)}/menu`)),
   catalog: () => request<Pack[]>("GET", apiPath("/catalog")),
   install: (pack: string, sample_data: boolean) =>
-    request<{ key: string }>("POST", apiPath(`/catalog/${encodeURIComponent(pack)}/install`), { sample_data }),
+    request<AnswerOf<"/api/v1/catalog/{pack}/install", "post">>("POST", apiPath(`/catalog/${encodeURIComponent(pack)}/install`), { sample_data }),
   records: (app: string, form: string, params: ListParams) =>
     request<Page>("GET", apiPath(`${formPath(app, form)}/records`), undefined, { ...params }),
   record: (app: string, form: string, id: number) => request<RecordJson>("GET", apiPath(`${formPath(app, form)}/records/${id}`)),

@@ -1,8 +1,9 @@
 /**
  * Compile-time checks of the typed client (run by `tsc -b` in the build): paths the server's
- * OpenAPI document has compile, others do not. Nothing here runs.
+ * OpenAPI document has compile, others do not; bodies and answers have the shapes the document
+ * gives them. Nothing here runs.
  */
-import { apiPath, type BodyOf } from "./client";
+import { apiPath, type AnswerOf, type BodyOf } from "./client";
 
 const app: string = "crm";
 const id = 12;
@@ -24,3 +25,10 @@ export const prefixed = apiPath("/api/v1/apps");
 export const member: BodyOf<"/api/v1/roles/{role_id}/members", "post"> = { user_id: 7 };
 // @ts-expect-error -- the body model has no such property
 export const badMember: BodyOf<"/api/v1/roles/{role_id}/members", "post"> = { username: "rep_a1" };
+
+export const installed: AnswerOf<"/api/v1/catalog/{pack}/install", "post"> = { key: "crm", _revision: 1 };
+// @ts-expect-error -- an answer has the keys its response model declares, no others
+export const misread: AnswerOf<"/api/v1/catalog/{pack}/install", "post"> = { key: "crm", revision: 1 };
+export const recordId: AnswerOf<"/api/v1/apps/{app}/forms/{form}/records/{record_id}", "get">["_id"] = 1;
+// @ts-expect-error -- a record's system keys are typed (its field values are open)
+export const badId: AnswerOf<"/api/v1/apps/{app}/forms/{form}/records/{record_id}", "get">["_id"] = "1";

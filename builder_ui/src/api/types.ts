@@ -1,56 +1,30 @@
 /**
- * Hand-written types of the parts of Jimu's HTTP API (DESIGN §12) the UI uses.
- * The API returns definitions and records as open JSON, so these stay thin on purpose.
+ * Types of the parts of Jimu's HTTP API (DESIGN §12) the UI uses. What the server answers is
+ * generated from its OpenAPI document (`src/api/schema.d.ts`, `npm run gen:api`; the server's
+ * response models live in engine/api/schemas/); the aliases below name those answers. App
+ * definitions are open JSON in the API (the definition format describes them), so the UI's
+ * view of a definition (`AppDef`, `FormDef`, `FieldDef`) stays written by hand here.
  */
+import type { components } from "./schema";
+
+type Schemas = components["schemas"];
 
 export type Label = string | { zh?: string | null; en?: string | null } | null | undefined;
 
-export interface Issue {
-  path: string;
-  code: string;
-  message: string;
-  line?: number;
-  column?: number;
-}
+/** A problem with one part of the input (the one error shape's `issues`). */
+export type Issue = Schemas["IssueOut"];
 
-export interface User {
-  id: number;
-  username: string;
-  display_name?: string | null;
-  is_admin?: boolean;
-  [key: string]: unknown;
-}
+/** The signed-in user (`GET /me`). */
+export type User = Schemas["Me"];
 
 /** A colleague as the member directory shows them (`GET /directory/users`). */
-export interface PickedUser {
-  id: number;
-  name: string;
-  username: string;
-  department: string | null;
-}
+export type PickedUser = Schemas["PickedUser"];
 
-export interface LoginResult {
-  token: string;
-  csrf_token: string;
-  expires_at: string;
-  user: User;
-}
+export type LoginResult = Schemas["LoginResult"];
 
-export interface AppSummary {
-  key: string;
-  name: Label;
-  version: string;
-  revision?: number;
-  description?: Label;
-}
+export type AppSummary = Schemas["AppSummary"];
 
-export interface Pack {
-  key: string;
-  name: Label;
-  version: string;
-  description?: Label;
-  sample_data: boolean;
-}
+export type Pack = Schemas["PackOut"];
 
 export interface SelectOption {
   value: string;
@@ -116,66 +90,26 @@ export interface AppDef {
   _revision: number;
 }
 
-export type RecordJson = Record<string, unknown> & { _id: number; _version?: number };
+/** A record as JSON: typed system keys (`_id`, `_version`, ...), open field values. */
+export type RecordJson = Schemas["RecordOut"];
 
-export interface Page {
-  items: RecordJson[];
-  total: number | null;
-}
+export type Page = Schemas["RecordPage"];
 
 export type Action = "view" | "create" | "edit" | "delete" | "export" | "import" | "links";
 
-export interface Permissions {
-  roles: string[];
-  admin: boolean;
-  actions: Action[];
-  scopes: Record<string, unknown>;
-  fields: Record<string, "hidden" | "read_only" | "editable">;
-}
+export type Permissions = Schemas["Permissions"];
 
-export interface HistoryEntry {
-  version?: number;
-  at?: string;
-  action?: string;
-  actor: { id: number; name: string } | null;
-  changes: Record<string, unknown>;
-  [key: string]: unknown;
-}
+export type HistoryEntry = Schemas["HistoryEntry"];
 
-export interface CompiledRule {
-  key: string;
-  js: string;
-  type: string;
-  reads: string[];
-}
+export type CompiledRule = Schemas["CompiledRule"];
 
-export interface RuleSet {
-  formulas: CompiledRule[];
-  visible_when: CompiledRule[];
-  readonly_when?: CompiledRule[];
-}
+export type RuleSet = Schemas["RuleSet"];
 
-export interface LiveScripts extends RuleSet {
-  tz: string;
-  /** The member the scripts evaluate as (CURRENT_USER(), CURRENT_DEPARTMENTS()); absent: nobody. */
-  user?: number | null;
-  departments?: number[];
-  /** Subform key → the rules of its rows (which also see the form's plain fields). */
-  subforms?: Record<string, RuleSet>;
-  /** Formula defaults (`{"expr": "TODAY()"}`) a new record's fill page shows before it is sent. */
-  defaults?: CompiledRule[];
-}
+/** The fill page's rules as JavaScript and the time zone they evaluate in: a form's (`GET …/live`,
+ * with the member they evaluate as) or a public link's (`GET /public/{token}/live`, as nobody). */
+export type LiveScripts = Schemas["PublicLiveScripts"] & Partial<Pick<Schemas["LiveScripts"], "user" | "departments">>;
 
-export interface PlanStep {
-  op: string;
-  form: string;
-  field?: string | null;
-  detail: Record<string, unknown>;
-  message: { zh?: string; en?: string };
-}
+export type PlanStep = Schemas["PlanStep"];
 
 /** What publishing a definition would do (`POST /apps/{app}/plan`). */
-export interface MigrationPlan {
-  steps: PlanStep[];
-  plan_hash: string;
-}
+export type MigrationPlan = Schemas["PlanPreview"];

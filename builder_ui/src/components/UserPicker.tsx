@@ -28,7 +28,7 @@ export default function UserPicker({ field, value, onChange, disabled, autoFocus
   const current = Array.isArray(value) ? value : value ? [value] : [];
   const people = new Map<number, string>();
   for (const p of current) people.set(p.id, p.name ?? `#${p.id}`);
-  if (user) people.set(user.id, user.display_name || user.username);
+  if (user?.id != null) people.set(user.id, user.display_name || user.username);
   for (const u of found.data ?? []) people.set(u.id, u.department ? `${u.name} · ${u.department}` : u.name);
   const options = [...people].map(([value, label]) => ({ value, label }));
   const toPerson = (v: number): Person => ({ id: v, name: people.get(v) ?? null });

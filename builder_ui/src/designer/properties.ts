@@ -75,7 +75,7 @@ export function formulaChips(fields: FieldDef[], app: AppDef | undefined, lang: 
 }
 
 /** "Line 2, column 3"-style position of a check error, when it has one. */
-export function errorPosition(issue: { line?: number; column?: number } | undefined): { line: number; column: number } | null {
+export function errorPosition(issue: { line?: number | null; column?: number | null } | undefined): { line: number; column: number } | null {
   if (!issue || typeof issue.line !== "number" || typeof issue.column !== "number") return null;
   return { line: issue.line, column: issue.column };
 }

@@ -20,6 +20,8 @@ const scripts = {
       js: '(record, ctx) => { const rt = ctx.rt; return rt.ge(rt.ref(record, ["total"], "number"), rt.k("1000")); }',
     },
   ],
+  readonly_when: [],
+  subforms: {},
 };
 
 describe("makeLive", () => {
@@ -42,6 +44,7 @@ describe("makeLive", () => {
         lines: {
           formulas: [{ ...scripts.formulas[0], key: "line" }],
           visible_when: [],
+          readonly_when: [],
         },
       },
     });

@@ -12,6 +12,15 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.api.deps import DbEngine, read_only
+from engine.api.schemas.admin import (
+    AuditEntry,
+    DepartmentOut,
+    NewTokenOut,
+    RoleMemberOut,
+    RoleOut,
+    TokenOut,
+    UserOut,
+)
 from engine.api.security import AdminUser, CurrentUser, client_ip
 from engine.auth import audit, directory, tokens
 from engine.forms.common import KEY_PATTERN
@@ -115,7 +124,7 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-@router.get("/users")
+@router.get("/users", response_model=list[UserOut])
 def list_users(
     engine: DbEngine,
     principal: AdminUser,
@@ -128,7 +137,7 @@ def list_users(
         return directory.list_users(conn, q, limit, offset)
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, response_model=UserOut)
 def create_user(body: NewUser, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
     """Create a user."""
     with engine.begin() as conn:
@@ -141,13 +150,13 @@ def create_user(body: NewUser, engine: DbEngine, principal: AdminUser) -> dict[s
         )
 
 
-@router.get("/users/{user_id}")
+@router.get("/users/{user_id}", response_model=UserOut)
 def get_user(user_id: Id, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
     with read_only(engine) as conn:
         return directory.get_user(conn, user_id)
 
 
-@router.patch("/users/{user_id}")
+@router.patch("/users/{user_id}", response_model=UserOut)
 def update_user(
     user_id: Id, body: UserChange, engine: DbEngine, principal: AdminUser
 ) -> dict[str, Any]:
@@ -167,14 +176,14 @@ def update_user(
         )
 
 
-@router.get("/departments")
+@router.get("/departments", response_model=list[DepartmentOut])
 def list_departments(engine: DbEngine, principal: AdminUser) -> list[dict[str, Any]]:
     """The department tree as a flat list (roots first) with parents and heads."""
     with read_only(engine) as conn:
         return directory.list_departments(conn)
 
 
-@router.post("/departments", status_code=201)
+@router.post("/departments", status_code=201, response_model=DepartmentOut)
 def create_department(
     body: NewDepartment, engine: DbEngine, principal: AdminUser
 ) -> dict[str, Any]:
@@ -184,7 +193,7 @@ def create_department(
         )
 
 
-@router.patch("/departments/{department_id}")
+@router.patch("/departments/{department_id}", response_model=DepartmentOut)
 def update_department(
     department_id: Id, body: DepartmentFields, engine: DbEngine, principal: AdminUser
 ) -> dict[str, Any]:
@@ -197,7 +206,7 @@ def update_department(
         )
 
 
-@router.get("/departments/{department_id}/members")
+@router.get("/departments/{department_id}/members", response_model=list[UserOut])
 def department_members(
     department_id: Id, engine: DbEngine, principal: AdminUser, children: bool = True
 ) -> list[dict[str, Any]]:
@@ -209,7 +218,7 @@ def department_members(
         return [directory.get_user(conn, user_id) for user_id in sorted(ids)]
 
 
-@router.get("/roles")
+@router.get("/roles", response_model=list[RoleOut])
 def list_roles(
     engine: DbEngine,
     principal: AdminUser,
@@ -220,7 +229,7 @@ def list_roles(
         return directory.list_roles(conn, app)
 
 
-@router.post("/roles", status_code=201)
+@router.post("/roles", status_code=201, response_model=RoleOut)
 def create_role(body: NewRole, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
     with engine.begin() as conn:
         return directory.create_role(
@@ -228,7 +237,7 @@ def create_role(body: NewRole, engine: DbEngine, principal: AdminUser) -> dict[s
         )
 
 
-@router.post("/roles/{role_id}/members", status_code=201)
+@router.post("/roles/{role_id}/members", status_code=201, response_model=RoleMemberOut)
 def add_role_member(
     role_id: Id, body: NewMember, engine: DbEngine, principal: AdminUser
 ) -> dict[str, Any]:
@@ -249,7 +258,7 @@ def remove_role_member(role_id: Id, member_id: Id, engine: DbEngine, principal: 
         directory.remove_member(conn, role_id, member_id, actor_id=principal.user_id)
 
 
-@router.get("/tokens")
+@router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(
     engine: DbEngine, principal: CurrentUser, all_users: bool = False
 ) -> list[dict[str, Any]]:
@@ -260,7 +269,7 @@ def list_tokens(
         )
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, response_model=NewTokenOut)
 def create_token(
     body: NewToken, request: Request, engine: DbEngine, principal: CurrentUser
 ) -> dict[str, Any]:
@@ -303,7 +312,7 @@ def _no_token_from_token(principal: Any) -> None:
         )
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=list[AuditEntry])
 def search_audit(
     engine: DbEngine,
     principal: AdminUser,

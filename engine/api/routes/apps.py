@@ -11,6 +11,18 @@ from fastapi import APIRouter, Body, Query, Request
 
 from engine import apps as assembly
 from engine.api.deps import AdminActor, AdminContext, DbEngine, context_for, limited, read_only
+from engine.api.schemas.apps import (
+    AppDefinitionOut,
+    AppMenu,
+    AppSummary,
+    CreatedApp,
+    ExportedPack,
+    ImportedApp,
+    PlanPreview,
+    PublishedApp,
+    Purged,
+    published_part,
+)
 from engine.api.security import CurrentUser
 from engine.auth import audit
 from engine.auth.builders import may_build
@@ -39,7 +51,7 @@ PartBody = Annotated[
 ]
 
 
-@router.get("")
+@router.get("", response_model=list[AppSummary])
 def list_apps(engine: DbEngine, principal: CurrentUser) -> list[dict[str, Any]]:
     """Installed apps I may use (all of them for administrators): key, name, version, revision."""
     with read_only(engine) as conn:
@@ -62,7 +74,7 @@ def _member(conn: Any, principal: Principal, key: str, loaded: Any = None) -> bo
     return bool(held_roles(conn, loaded.id, principal.user_id, departments))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CreatedApp)
 def create_app(definition: Definition, engine: DbEngine, ctx: AdminContext) -> dict[str, Any]:
     """Install a new app from its definition; returns it with `_revision` and the applied plan."""
     actor = ctx.actor
@@ -72,7 +84,7 @@ def create_app(definition: Definition, engine: DbEngine, ctx: AdminContext) -> d
     return {**done.app.definition, "_revision": done.app.revision, "plan": done.plan.to_json()}
 
 
-@router.post("/import", status_code=201)
+@router.post("/import", status_code=201, response_model=ImportedApp)
 def import_app(
     pack: Definition,
     engine: DbEngine,
@@ -94,7 +106,7 @@ def import_app(
     }
 
 
-@router.get("/{app}")
+@router.get("/{app}", response_model=AppDefinitionOut)
 def get_app(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any]:
     """The live definition with its `_revision` (send it back with `PUT`); members of the app
     may read it too (404 for everyone else)."""
@@ -107,7 +119,7 @@ def get_app(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any
     return {**loaded.definition, "_revision": loaded.revision}
 
 
-@router.get("/{app}/menu")
+@router.get("/{app}/menu", response_model=AppMenu)
 def app_menu(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any]:
     """The app's forms as the caller may use them (issue 16): per form, `read` (the role's
     view action) and `create`, so the menu leaves out forms they can do neither with and offers
@@ -147,7 +159,7 @@ def app_menu(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, An
     return {"forms": forms}
 
 
-@router.post("/{app}/plan")
+@router.post("/{app}/plan", response_model=PlanPreview)
 def plan_app(
     app: str, definition: Definition, engine: DbEngine, ctx: AdminContext
 ) -> dict[str, Any]:
@@ -158,7 +170,7 @@ def plan_app(
     return {**plan.to_json(), "warnings": _warnings(warnings, ctx.locale)}
 
 
-@router.put("/{app}")
+@router.put("/{app}", response_model=PublishedApp)
 def publish_app(
     app: str, definition: Definition, engine: DbEngine, ctx: AdminContext, request: Request
 ) -> dict[str, Any]:
@@ -250,7 +262,9 @@ def _publish_part(part: str, title: tuple[str, str]) -> None:
         f"first). Administrators and members holding a builder role of the app; the roles are "
         f"never changed here. A bad definition is a 422 with paths such as `{part}[0].form`."
     )
-    router.put(f"/{{app}}/{part}", name=publish_part.__name__)(publish_part)
+    router.put(f"/{{app}}/{part}", name=publish_part.__name__, response_model=published_part(part))(
+        publish_part
+    )
 
 
 for _name in assembly.PART_NAMES:
@@ -261,7 +275,7 @@ def _warnings(found: list[Issue], language: str) -> list[dict[str, Any]]:
     return [warning.to_dict(language) for warning in found]
 
 
-@router.get("/{app}/export")
+@router.get("/{app}/export", response_model=ExportedPack, response_model_exclude_unset=True)
 def export_app(
     app: str, engine: DbEngine, ctx: AdminContext, data: Annotated[bool, Query()] = False
 ) -> dict[str, Any]:
@@ -280,7 +294,7 @@ def export_app(
     return pack
 
 
-@router.post("/{app}/forms/{form}/fields/{field}/purge")
+@router.post("/{app}/forms/{form}/fields/{field}/purge", response_model=Purged)
 def purge_field(
     app: str, form: str, field: str, engine: DbEngine, actor: AdminActor
 ) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from engine.api.deps import DbEngine, read_only
+from engine.api.schemas.admin import LoginResult, Me
 from engine.api.security import SESSION_COOKIE, CurrentUser, client_ip
 from engine.auth import sessions
 from engine.auth.directory import get_user
@@ -32,7 +33,7 @@ class PasswordChange(BaseModel):
     revoke_tokens: bool = True
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", response_model=LoginResult)
 def login(
     body: LoginRequest, request: Request, response: Response, engine: DbEngine
 ) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def change_password(
     )
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me, response_model_exclude_unset=True)
 def me(principal: CurrentUser, engine: DbEngine) -> dict[str, Any]:
     """The signed-in user and how they signed in."""
     with read_only(engine) as conn:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from engine import catalog
 from engine.api.deps import AdminActor, AdminContext, DbEngine
+from engine.api.schemas.admin import Installed, PackOut
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
@@ -19,13 +20,13 @@ class InstallRequest(BaseModel):
     sample_data: bool = False
 
 
-@router.get("")
+@router.get("", response_model=list[PackOut])
 def list_packs(actor: AdminActor) -> list[dict[str, Any]]:
     """Packs available for installation."""
     return catalog.available()
 
 
-@router.post("/{pack}/install", status_code=201)
+@router.post("/{pack}/install", status_code=201, response_model=Installed)
 def install_pack(
     pack: str, engine: DbEngine, ctx: AdminContext, body: InstallRequest | None = None
 ) -> dict[str, Any]:

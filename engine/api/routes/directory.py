@@ -9,13 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from engine.api.deps import DbEngine, read_only
+from engine.api.schemas.admin import PickedDepartment, PickedUser
 from engine.api.security import CurrentUser
 from engine.auth import directory
 
 router = APIRouter(prefix="/directory", tags=["directory"])
 
 
-@router.get("/users")
+@router.get("/users", response_model=list[PickedUser])
 def pick_users(
     engine: DbEngine,
     principal: CurrentUser,
@@ -27,7 +28,7 @@ def pick_users(
         return directory.pick_users(conn, q, limit)
 
 
-@router.get("/departments")
+@router.get("/departments", response_model=list[PickedDepartment])
 def pick_departments(engine: DbEngine, principal: CurrentUser) -> list[dict[str, Any]]:
     """Every department as `{id, name, parent_id}`, in display order."""
     with read_only(engine) as conn:

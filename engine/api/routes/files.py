@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse
 
 from engine.api.deps import DbEngine, read_only
 from engine.api.routes.records import RecordId, open_form
+from engine.api.schemas.records import FileOut
 from engine.api.security import CurrentUser, client_ip
 from engine.auth import audit
 from engine.core.errors import forbidden, not_found
@@ -60,7 +61,7 @@ def serve(stored: StoredInfo, path: Any) -> FileResponse:
     )
 
 
-@router.post("/files", status_code=201)
+@router.post("/files", status_code=201, response_model=FileOut)
 def upload(
     request: Request,
     engine: DbEngine,

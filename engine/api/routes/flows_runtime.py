@@ -17,6 +17,15 @@ from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, context_for, read_only
 from engine.api.routes.records import open_form
+from engine.api.schemas.flows import (
+    ActBatch,
+    Acted,
+    Inbox,
+    MarkedRead,
+    Notifications,
+    RecordFlow,
+    TaskForm,
+)
 from engine.api.security import CurrentUser, client_ip
 from engine.auth.callers import member_caller
 from engine.auth.principal import Principal
@@ -92,7 +101,7 @@ def _acting(principal: Principal, request: Request) -> ExecutionContext:
     return context_for(request, principal.actor())
 
 
-@router.get("/tasks")
+@router.get("/tasks", response_model=Inbox, response_model_exclude_unset=True)
 def tasks(
     engine: DbEngine,
     principal: CurrentUser,
@@ -108,7 +117,7 @@ def tasks(
         return inbox.list_tasks(conn, ctx, user, state, limit=limit, offset=offset)
 
 
-@router.get("/tasks/{task_id}")
+@router.get("/tasks/{task_id}", response_model=TaskForm, response_model_exclude_unset=True)
 def task(
     task_id: TaskId, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:
@@ -129,7 +138,7 @@ def task(
         return answer
 
 
-@router.post("/tasks/act")
+@router.post("/tasks/act", response_model=ActBatch, response_model_exclude_unset=True)
 def act_batch(
     body: BatchBody, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:
@@ -157,7 +166,7 @@ def act_batch(
     return {"results": results}
 
 
-@router.post("/tasks/{task_id}/act")
+@router.post("/tasks/{task_id}/act", response_model=Acted)
 def act(
     task_id: TaskId, body: ActBody, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:
@@ -200,7 +209,11 @@ def _instance(
     return instance
 
 
-@router.get("/apps/{app}/forms/{form}/records/{record_id}/flow")
+@router.get(
+    "/apps/{app}/forms/{form}/records/{record_id}/flow",
+    response_model=RecordFlow,
+    response_model_exclude_unset=True,
+)
 def record_flow(
     app: str,
     form: str,
@@ -218,7 +231,11 @@ def record_flow(
         return inbox.record_flow(conn, instance)
 
 
-@router.post("/apps/{app}/forms/{form}/records/{record_id}/flow/{action}")
+@router.post(
+    "/apps/{app}/forms/{form}/records/{record_id}/flow/{action}",
+    response_model=RecordFlow,
+    response_model_exclude_unset=True,
+)
 def record_flow_action(
     app: str,
     form: str,
@@ -249,7 +266,7 @@ def record_flow_action(
         }
 
 
-@router.get("/notifications")
+@router.get("/notifications", response_model=Notifications)
 def notifications(
     engine: DbEngine,
     principal: CurrentUser,
@@ -264,7 +281,7 @@ def notifications(
         return inbox.list_notifications(conn, user, unread=unread, limit=limit, offset=offset)
 
 
-@router.post("/notifications/read")
+@router.post("/notifications/read", response_model=MarkedRead)
 def notifications_read(
     body: ReadBody, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 
 from engine.api.deps import DbEngine, read_only
+from engine.api.schemas.admin import JobList, JobOut
 from engine.api.security import AdminUser
 from engine.core.errors import ServiceError
 from engine.jobs import get_job, list_jobs, retry_job
@@ -17,7 +18,7 @@ router = APIRouter(tags=["jobs"])
 JobId = Annotated[int, Path(ge=1, le=2**62)]
 
 
-@router.get("/jobs")
+@router.get("/jobs", response_model=JobList)
 def jobs(
     engine: DbEngine,
     principal: AdminUser,
@@ -31,7 +32,7 @@ def jobs(
         return list_jobs(conn, state, kind, limit, offset)
 
 
-@router.post("/jobs/{job_id}/retry")
+@router.post("/jobs/{job_id}/retry", response_model=JobOut)
 def retry(job_id: JobId, engine: DbEngine, principal: AdminUser) -> dict[str, Any]:
     """Queue a dead job again, due now, with its attempts reset; 409 unless it is dead."""
     with engine.begin() as conn:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Request
 
 from engine.api.deps import DbEngine, read_only
 from engine.api.routes.records import open_form
+from engine.api.schemas.records import LinkageValues
 from engine.api.security import CurrentUser
 from engine.core.errors import invalid
 from engine.forms.records import lone_surrogate_issue, lone_surrogates
@@ -20,7 +21,7 @@ Values = Annotated[
 ]
 
 
-@router.post("/linkage")
+@router.post("/linkage", response_model=LinkageValues)
 def linkage_values(
     app: str, form: str, values: Values, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, read_only
+from engine.api.schemas.records import LinkOut
 from engine.api.security import SAFE_METHODS, CurrentUser, client_ip
 from engine.auth import links
 from engine.auth.principal import Principal
@@ -80,7 +81,7 @@ def _given(body: LinkFields) -> dict[str, Any]:
     return given
 
 
-@router.get("")
+@router.get("", response_model=list[LinkOut])
 def list_links(
     app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> list[dict[str, Any]]:
@@ -90,7 +91,7 @@ def list_links(
         return links.list_links(conn, loaded, layout, only_of=links.manager_filter(principal))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=LinkOut)
 def create_link(
     app: str, form: str, body: NewLink, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def create_link(
         )
 
 
-@router.get("/{link_id}")
+@router.get("/{link_id}", response_model=LinkOut)
 def get_link(
     app: str, form: str, link_id: LinkId, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def get_link(
         )
 
 
-@router.patch("/{link_id}")
+@router.patch("/{link_id}", response_model=LinkOut)
 def update_link(
     app: str,
     form: str,

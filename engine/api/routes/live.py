@@ -9,13 +9,14 @@ from fastapi import APIRouter, Request
 
 from engine.api.deps import DbEngine, read_only
 from engine.api.routes.records import _open
+from engine.api.schemas.records import LiveScripts
 from engine.api.security import CurrentUser
 from engine.forms.live import live_scripts
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
 
 
-@router.get("/live")
+@router.get("/live", response_model=LiveScripts)
 def form_live_scripts(
     app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:

@@ -14,6 +14,12 @@ from fastapi import APIRouter, Body, File, Header, Path, Query, Request, UploadF
 
 from engine.api.deps import DbEngine, context_for
 from engine.api.routes.files import file_store, upload_json, upload_size
+from engine.api.schemas.records import (
+    FileOut,
+    PublicLinkPage,
+    PublicLiveScripts,
+    PublicSubmitted,
+)
 from engine.api.security import client_ip
 from engine.auth import public
 from engine.core.context import Actor
@@ -48,7 +54,7 @@ def _password(header: str | None) -> str | None:
         return header
 
 
-@router.get("/{token}")
+@router.get("/{token}", response_model=PublicLinkPage, response_model_exclude_unset=True)
 def describe_link(
     token: Token, engine: DbEngine, request: Request, password: LinkPassword = None
 ) -> dict[str, Any]:
@@ -57,7 +63,7 @@ def describe_link(
     return public.describe(engine, link)
 
 
-@router.get("/{token}/live")
+@router.get("/{token}/live", response_model=PublicLiveScripts)
 def link_live_scripts(
     token: Token, engine: DbEngine, request: Request, password: LinkPassword = None
 ) -> dict[str, Any]:
@@ -67,7 +73,7 @@ def link_live_scripts(
     return {"tz": request.app.state.settings.timezone, **public.live(engine, link)}
 
 
-@router.post("/{token}")
+@router.post("/{token}", response_model=PublicSubmitted, response_model_exclude_unset=True)
 def use_link(
     token: Token,
     body: PublicBody,
@@ -83,7 +89,7 @@ def use_link(
     return public.submit(engine, link, body, ip=client_ip(request), ctx=ctx)
 
 
-@router.post("/{token}/files", status_code=201)
+@router.post("/{token}/files", status_code=201, response_model=FileOut)
 def upload_to_link(
     token: Token,
     engine: DbEngine,

@@ -16,6 +16,14 @@ from sqlalchemy.engine import Connection
 from engine.api.deps import DbEngine, context_for
 from engine.api.fast_json import record_answer
 from engine.api.opening import read
+from engine.api.schemas.records import (
+    BatchResult,
+    HistoryEntry,
+    Permissions,
+    RecordOut,
+    RecordPage,
+    Transferred,
+)
 from engine.api.security import SAFE_METHODS, CurrentUser, client_ip, credential_present
 from engine.auth.callers import open_as
 from engine.auth.permissions import FormAccess
@@ -65,7 +73,12 @@ def _open(
 open_form = _open  # the other form routers open forms the same way
 
 
-@router.get("/records", response_model=dict[str, Any], dependencies=AUTHENTICATED)
+@router.get(
+    "/records",
+    response_model=RecordPage,
+    response_model_exclude_unset=True,
+    dependencies=AUTHENTICATED,
+)
 def list_records(
     app: str,
     form: str,
@@ -113,7 +126,12 @@ def list_records(
     return record_answer({"items": page.items, "total": page.total})
 
 
-@router.get("/recycle-bin", response_model=dict[str, Any], dependencies=AUTHENTICATED)
+@router.get(
+    "/recycle-bin",
+    response_model=RecordPage,
+    response_model_exclude_unset=True,
+    dependencies=AUTHENTICATED,
+)
 def recycle_bin(
     app: str,
     form: str,
@@ -129,7 +147,9 @@ def recycle_bin(
     return record_answer({"items": page.items, "total": page.total})
 
 
-@router.post("/records", status_code=201, response_model=dict[str, Any])
+@router.post(
+    "/records", status_code=201, response_model=RecordOut, response_model_exclude_unset=True
+)
 def create_record(
     app: str,
     form: str,
@@ -163,7 +183,7 @@ def create_record(
     return record_answer(created, 201)
 
 
-@router.post("/records/batch", response_model=dict[str, Any])
+@router.post("/records/batch", response_model=BatchResult, response_model_exclude_unset=True)
 def batch(
     app: str,
     form: str,
@@ -181,7 +201,12 @@ def batch(
     return record_answer({"results": results})
 
 
-@router.get("/records/{record_id}", response_model=dict[str, Any], dependencies=AUTHENTICATED)
+@router.get(
+    "/records/{record_id}",
+    response_model=RecordOut,
+    response_model_exclude_unset=True,
+    dependencies=AUTHENTICATED,
+)
 def get_record(
     app: str,
     form: str,
@@ -195,7 +220,7 @@ def get_record(
     return record_answer(found)
 
 
-@router.patch("/records/{record_id}", response_model=dict[str, Any])
+@router.patch("/records/{record_id}", response_model=RecordOut, response_model_exclude_unset=True)
 def patch_record(
     app: str,
     form: str,
@@ -225,7 +250,9 @@ def delete_record(
         _open(conn, app, form, principal, request).delete(record_id)
 
 
-@router.post("/records/{record_id}/restore", response_model=dict[str, Any])
+@router.post(
+    "/records/{record_id}/restore", response_model=RecordOut, response_model_exclude_unset=True
+)
 def restore_record(
     app: str,
     form: str,
@@ -241,7 +268,9 @@ def restore_record(
 
 
 @router.get(
-    "/records/{record_id}/history", response_model=list[dict[str, Any]], dependencies=AUTHENTICATED
+    "/records/{record_id}/history",
+    response_model=list[HistoryEntry],
+    dependencies=AUTHENTICATED,
 )
 def record_history(
     app: str,
@@ -255,7 +284,7 @@ def record_history(
     return record_answer(entries)
 
 
-@router.get("/permissions/me", dependencies=AUTHENTICATED)
+@router.get("/permissions/me", response_model=Permissions, dependencies=AUTHENTICATED)
 def my_permissions(app: str, form: str, engine: DbEngine, request: Request) -> dict[str, Any]:
     """What I may do with this form: actions, row scope per action, and field access."""
     opened = read(engine, request, app, form, lambda service: service)
@@ -275,7 +304,7 @@ class Transfer(BaseModel):
     owner: Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
-@router.post("/records/transfer")
+@router.post("/records/transfer", response_model=Transferred)
 def transfer(
     app: str, form: str, body: Transfer, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from starlette.background import BackgroundTask
 from engine.api.deps import DbEngine, limited, read_only
 from engine.api.errors import pick_language
 from engine.api.routes.records import open_form
+from engine.api.schemas.records import ImportResult
 from engine.api.security import CurrentUser
 from engine.core.errors import ServiceError
 from engine.forms import import_mapping
@@ -84,7 +85,7 @@ def export_records(
     )
 
 
-@router.post("/records/import")
+@router.post("/records/import", response_model=ImportResult, response_model_exclude_unset=True)
 def import_records(
     app: str,
     form: str,

@@ -21,6 +21,7 @@ from starlette.background import BackgroundTask
 
 from engine.api.deps import DbEngine, context_for, limited, read_only
 from engine.api.errors import pick_language
+from engine.api.schemas.rules import SavedReport
 from engine.api.security import CurrentUser, client_ip
 from engine.auth import audit
 from engine.auth.builders import may_build
@@ -104,7 +105,7 @@ def query(
         return _run(conn, request, principal, app, spec, [])
 
 
-@router.put("/reports/{report}")
+@router.put("/reports/{report}", response_model=SavedReport)
 def save(
     app: str,
     report: str,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from engine.api.deps import DbEngine, context_for
 from engine.api.routes.records import open_form
 from engine.api.routes.rules_runtime import RUNS, _run_json
+from engine.api.schemas.rules import Fired, RuleButtons
 from engine.api.security import CurrentUser
 from engine.core.errors import not_found
 from engine.forms import apps as forms_apps
@@ -33,7 +34,7 @@ class FireBody(BaseModel):
     record_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
-@router.get("/{app}/forms/{form}/rule-buttons")
+@router.get("/{app}/forms/{form}/rule-buttons", response_model=RuleButtons)
 def rule_buttons(
     app: str, form: str, engine: DbEngine, principal: CurrentUser, request: Request
 ) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def rule_buttons(
     return {"buttons": found}
 
 
-@router.post("/{app}/rules/{rule}/fire")
+@router.post("/{app}/rules/{rule}/fire", response_model=Fired)
 def fire_rule(
     app: str,
     rule: str,

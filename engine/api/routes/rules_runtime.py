@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from engine.api.deps import DbEngine, context_for
+from engine.api.schemas.rules import RuleEnabled, RuleRunOut, RuleRuns, RulesState, RuleTest
 from engine.api.security import CurrentUser
 from engine.apps.pipeline import load_revision
 from engine.auth.builders import may_build
@@ -101,7 +102,7 @@ def _run_json(row: Any) -> dict[str, Any]:
 RUNS: Any = RuleRun.__table__
 
 
-@router.get("/{app}/rules/state")
+@router.get("/{app}/rules/state", response_model=RulesState)
 def rules_state(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any]:
     """Each rule of the live revision: its key, name, form, trigger, mode, whether it is
     enabled now (a switch, else its definition) and its last run."""
@@ -134,7 +135,7 @@ def rules_state(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str,
     return {"rules": items}
 
 
-@router.post("/{app}/rules/{rule}/enabled")
+@router.post("/{app}/rules/{rule}/enabled", response_model=RuleEnabled)
 def set_rule_enabled(
     app: str, rule: str, body: EnabledBody, engine: DbEngine, principal: CurrentUser
 ) -> dict[str, Any]:
@@ -147,7 +148,7 @@ def set_rule_enabled(
     return {"key": rule, "enabled": body.enabled}
 
 
-@router.get("/{app}/rules/{rule}/runs")
+@router.get("/{app}/rules/{rule}/runs", response_model=RuleRuns)
 def rule_runs(
     app: str,
     rule: str,
@@ -176,7 +177,7 @@ def rule_runs(
     return {"items": [_run_json(row) for row in rows], "total": total}
 
 
-@router.post("/{app}/rules/{rule}/runs/{run}/retry")
+@router.post("/{app}/rules/{rule}/runs/{run}/retry", response_model=RuleRunOut)
 def retry_run(
     app: str, rule: str, run: RunId, engine: DbEngine, principal: CurrentUser
 ) -> dict[str, Any]:
@@ -218,7 +219,7 @@ def _spec_of(conn: Connection, loaded: LoadedApp, data: dict[str, Any]) -> RuleS
     return spec
 
 
-@router.post("/{app}/rules/{rule}/test")
+@router.post("/{app}/rules/{rule}/test", response_model=RuleTest)
 def test_rule(
     app: str,
     rule: str,

@@ -137,7 +137,7 @@ function useLiveCheck(value: string, context: DesignContext): CheckState {
         if (mine === counter.current) setCheck({ state: "ok", type: result.type });
       } catch (error) {
         if (mine !== counter.current) return;
-        const issue: (Issue & { line?: number; column?: number }) | undefined = error instanceof ApiError ? error.issues[0] : undefined;
+        const issue: Issue | undefined = error instanceof ApiError ? error.issues[0] : undefined;
         const position = errorPosition(issue);
         setCheck({ state: "error", message: issue?.message ?? (error instanceof Error ? error.message : String(error)), ...(position ?? {}) });
       }
