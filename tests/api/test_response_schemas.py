@@ -24,6 +24,8 @@ FILE_STREAMS = {
     ("get", "/api/v1/apps/{app}/forms/{form}/records/export"): "an .xlsx or .csv workbook",
     ("get", "/api/v1/apps/{app}/reports/{report}/export"): "a report as .xlsx or .csv",
     ("post", "/api/v1/apps/{app}/reports/{report}/export"): "a filtered report as .xlsx or .csv",
+    ("get", "/api/v1/apps/{app}/forms/{form}/records/import/template"): "a form's import workbook",
+    ("get", "/api/v1/org/import/template"): "the organisation import workbook",
 }
 
 

@@ -4,6 +4,7 @@ import { namedFailures, recordLink, valuesBackedUp } from "./planLoss";
 
 const plan: MigrationPlan = {
   plan_hash: "h",
+  warnings: [],
   steps: [
     { op: "add_field", form: "order", field: "note", detail: {}, message: { zh: "新增" } },
     {

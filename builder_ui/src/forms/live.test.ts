@@ -21,6 +21,7 @@ const scripts = {
     },
   ],
   readonly_when: [],
+  defaults: [],
   subforms: {},
 };
 

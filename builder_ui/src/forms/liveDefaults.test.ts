@@ -12,6 +12,8 @@ describe("formula defaults on the fill page", () => {
       user: 4,
       formulas: [],
       visible_when: [],
+      readonly_when: [],
+      subforms: {},
       defaults: [
         { key: "day", js: TODAY, type: "date", reads: [] },
         { key: "who", js: ME, type: "user", reads: [] },

@@ -15,12 +15,14 @@ from engine.api.schemas.apps import (
     AppDefinitionOut,
     AppMenu,
     AppSummary,
+    BackupOut,
     CreatedApp,
     ExportedPack,
     ImportedApp,
     PlanPreview,
     PublishedApp,
     Purged,
+    RestoreOut,
     published_part,
 )
 from engine.api.security import CurrentUser
@@ -311,7 +313,7 @@ def purge_field(
     return {"purged_columns": dropped}
 
 
-@router.get("/{app}/forms/{form}/backups")
+@router.get("/{app}/forms/{form}/backups", response_model=list[BackupOut])
 def list_backups(app: str, form: str, engine: DbEngine, actor: AdminActor) -> list[dict[str, Any]]:
     """The type-change backups of the form's fields: field, backup column, old type, when,
     and how many values each holds."""
@@ -319,7 +321,9 @@ def list_backups(app: str, form: str, engine: DbEngine, actor: AdminActor) -> li
         return backups.list_backups(conn, service.load(conn, app).form(form))
 
 
-@router.post("/{app}/forms/{form}/fields/{field}/backups/{backup}/restore")
+@router.post(
+    "/{app}/forms/{form}/fields/{field}/backups/{backup}/restore", response_model=RestoreOut
+)
 def restore_backup(
     app: str, form: str, field: str, backup: str, engine: DbEngine, ctx: AdminContext
 ) -> dict[str, Any]:

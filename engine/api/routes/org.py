@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.api.deps import DbEngine, read_only
+from engine.api.schemas.org import OrgImportOut, PasswordResetOut, People
 from engine.api.security import AdminUser
 from engine.auth import org, org_import
 from engine.core.errors import ServiceError
@@ -30,7 +31,7 @@ class PasswordReset(BaseModel):
     password: Annotated[str, Field(max_length=256)] | None = None
 
 
-@router.get("/org/users")
+@router.get("/org/users", response_model=People)
 def org_users(
     engine: DbEngine,
     principal: AdminUser,
@@ -49,7 +50,7 @@ def org_users(
         )
 
 
-@router.post("/users/{user_id}/password")
+@router.post("/users/{user_id}/password", response_model=PasswordResetOut)
 def reset_password(
     user_id: Id, body: PasswordReset, engine: DbEngine, principal: AdminUser
 ) -> dict[str, Any]:
@@ -84,7 +85,7 @@ def import_template(principal: AdminUser) -> Response:
     )
 
 
-@router.post("/org/import")
+@router.post("/org/import", response_model=OrgImportOut, response_model_exclude_unset=True)
 def import_org(
     engine: DbEngine,
     principal: AdminUser,

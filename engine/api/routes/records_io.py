@@ -21,7 +21,7 @@ from starlette.background import BackgroundTask
 from engine.api.deps import DbEngine, limited, read_only
 from engine.api.errors import pick_language
 from engine.api.routes.records import open_form
-from engine.api.schemas.records import ImportResult
+from engine.api.schemas.records import ImportPreview, ImportResult
 from engine.api.security import CurrentUser
 from engine.core.errors import ServiceError
 from engine.forms import import_mapping
@@ -189,7 +189,7 @@ def import_template(
     )
 
 
-@router.post("/records/import/preview")
+@router.post("/records/import/preview", response_model=ImportPreview)
 def import_preview(
     app: str,
     form: str,

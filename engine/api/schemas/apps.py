@@ -120,3 +120,35 @@ class AppMenu(Answer):
     """The app's forms as the caller may use them, by form key."""
 
     forms: dict[str, FormUse]
+
+
+class BackupOut(Answer):
+    """A type change's backup of one field: its column, the type it kept, when, and how many
+    values it holds."""
+
+    field: str
+    backup: str
+    type: str | None
+    at: str | None
+    values: int
+
+
+class NotRestored(Answer):
+    """A record whose backed-up value was not restored, and why (`not_converted`,
+    `has_value`)."""
+
+    id: int
+    title: str | None
+    value: str
+    reason: str
+
+
+class RestoreOut(Answer):
+    """What restoring a backup did: the field and backup, how many values came back, how many
+    did not, and the first of those."""
+
+    field: str
+    backup: str
+    restored: int
+    skipped: int
+    not_restored: list[NotRestored]

@@ -236,3 +236,13 @@ class FileOut(Answer):
     size: int
     mime: str
     sha256: str
+
+
+class ImportPreview(Answer):
+    """An uploaded sheet before import: its header, the field each column matches (null: none),
+    the first rows as text and how many rows it has."""
+
+    columns: list[str]
+    matched: list[str | None]
+    rows: list[list[str]]
+    total_rows: int
