@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeEngine
 from engine.core import sqltypes
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
+from engine.forms import sortkey
 from engine.forms.field_types.values import generic_json
 from engine.forms.layout import FieldLayout, FormLayout
 from engine.store import records as physical
@@ -191,6 +192,8 @@ def restore_backup(
         try:
             for start in range(0, len(changes), BATCH):
                 conn.execute(statement, changes[start : start + BATCH])
+            if layout.keyed:  # restored text gets its pinyin sort key (its key was empty)
+                sortkey.backfill(conn, reader.name, layout.column)
         except IntegrityError:
             raise ServiceError(
                 422,

@@ -49,7 +49,11 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "revision",
-        re.compile(r"^SELECT apps\.id, apps\.current_revision FROM apps WHERE apps\.\"?key\"? = "),
+        # with the rule switch stamp a save reads beside it (issue 14, migration 0016)
+        re.compile(
+            r"^SELECT apps\.id, apps\.current_revision, apps\.rule_switch_stamp FROM apps "
+            r"WHERE apps\.\"?key\"? = "
+        ),
     ),
     (
         "departments",

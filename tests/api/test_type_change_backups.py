@@ -105,6 +105,11 @@ def test_plan_names_failures_and_a_backup_restores_where_empty(client: TestClien
     assert _record(client, a)["amount"] == "12.50" and _record(client, c)["amount"] is None
     # Restoring again changes nothing.
     assert client.post(url).json()["restored"] == 0
+    # Restored text sorts by pinyin like any other: 大 (da) before 中 (zhong), blanks last.
+    created = client.post(RECORDS, json={"name": "丁", "amount": "中文", "code": "2"})
+    assert created.status_code == 201, created.text
+    page = client.get(RECORDS, params={"sort": "amount"}).json()["items"]
+    assert [r["name"] for r in page] == ["甲", "乙", "丁", "丙"]
 
 
 def test_refused_restores_write_nothing(client: TestClient) -> None:
