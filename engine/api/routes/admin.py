@@ -51,8 +51,8 @@ class UserFields(BaseModel):
     is_active: bool | None = None
     password: Annotated[str, Field(max_length=256)] | None = None
     # with `password`: the person must change it at their next sign-in (the 通讯录 page sends
-    # true; false, the default, keeps the contract scripts rely on)
-    must_change_password: bool = False
+    # true; left out or false keeps the contract scripts rely on)
+    must_change_password: bool | None = None
 
 
 class NewUser(UserFields):
@@ -154,7 +154,7 @@ def create_user(body: NewUser, engine: DbEngine, principal: AdminUser) -> dict[s
             password=body.password,
             department_ids=body.department_ids or [],
             actor_id=principal.user_id,
-            must_change=body.must_change_password,
+            must_change=bool(body.must_change_password),
         )
 
 
@@ -181,7 +181,7 @@ def update_user(
             department_ids=body.department_ids,
             actor_id=principal.user_id,
             keep_session_id=principal.session_id if principal.user_id == user_id else None,
-            must_change=body.must_change_password and principal.user_id != user_id,
+            must_change=bool(body.must_change_password) and principal.user_id != user_id,
         )
 
 
