@@ -1,6 +1,10 @@
 """Who is calling, for every request: a Bearer token (session, API token or the admin token)
 or the session cookie, which needs `X-CSRF-Token` on unsafe methods.
 
+A session of a user whose password an administrator set (`users.must_change_password`) may
+only read `/me`, change the password and sign out until the password is changed: every other
+call is a 403 `password_change_required` (API tokens are not held to it: see docs/decisions.md).
+
 The admin token (`JIMU_ADMIN_TOKEN`, else the random one in the data directory) acts as the
 user `admin`, for automation. API tokens are limited to their apps and, when read-only, to
 safe methods. Every refusal is a 401/403 in the one error shape; CSRF failures and unknown
@@ -133,7 +137,30 @@ def settle(request: Request, credential: Credential, row: Any) -> Principal:
         with write_queue.try_begin(_engine(request)) as writer:
             if writer is not None:
                 sessions.note_token_use(writer, use, ip=client_ip(request))
+    if principal.must_change_password and (request.method, request.url.path) not in _WHILE_CHANGING:
+        raise password_change_required()
     return principal
+
+
+# What a session whose password must be changed may still call (everything else is a 403).
+_WHILE_CHANGING = frozenset(
+    {
+        ("GET", "/api/v1/me"),
+        ("HEAD", "/api/v1/me"),
+        ("POST", "/api/v1/auth/password"),
+        ("POST", "/api/v1/auth/logout"),
+    }
+)
+
+
+def password_change_required() -> ServiceError:
+    """403 for a session whose user must change the password an administrator set first."""
+    return ServiceError(
+        403,
+        "password_change_required",
+        message_zh="管理员设置的密码需要先修改：请修改密码后再继续",
+        message_en="The password an administrator set must be changed first: change it to continue",
+    )
 
 
 def _authenticate(request: Request) -> Principal:

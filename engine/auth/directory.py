@@ -192,8 +192,10 @@ def create_user(
     password: str | None,
     department_ids: Iterable[int] = (),
     actor_id: int | None,
+    must_change: bool = False,
 ) -> dict[str, Any]:
-    """A new user; 422 with field issues for a taken username, weak password or missing refs."""
+    """A new user; 422 with field issues for a taken username, weak password or missing refs.
+    `must_change`: with a password, the user must change it at their next sign-in."""
     department_ids = list(department_ids)
     issues = _check_refs(conn, values, department_ids)
     if conn.execute(select(User.id).where(User.username == values["username"])).first() is not None:
@@ -209,6 +211,7 @@ def create_user(
             **data,
             password_hash=hash_password(password) if password else None,
             password_changed_at=utcnow() if password else None,
+            must_change_password=bool(password) and must_change,
             created_at=utcnow(),
         )
         .returning(User.id)
@@ -233,9 +236,11 @@ def update_user(
     department_ids: Iterable[int] | None = None,
     actor_id: int | None,
     keep_session_id: int | None = None,
+    must_change: bool = False,
 ) -> dict[str, Any]:
     """Change a user; 422 with field issues. A new password or a deactivation ends every
-    session of the user (but `keep_session_id`) and revokes every API token of theirs."""
+    session of the user (but `keep_session_id`) and revokes every API token of theirs; a new
+    password must be changed at the next sign-in when `must_change` (else it need not be)."""
     from engine.auth.org import last_admin_issues  # org builds on this module
 
     before = get_user(conn, user_id)
@@ -256,6 +261,7 @@ def update_user(
     if password is not None:
         data["password_hash"] = hash_password(password)
         data["password_changed_at"] = utcnow()
+        data["must_change_password"] = must_change
     if data:
         conn.execute(update(User).where(User.id == user_id).values(**data))
     if department_ids is not None:

@@ -152,7 +152,8 @@ def reset_password(
     keep_session_id: int | None = None,
 ) -> str | None:
     """Set a user's password (or a generated one, returned to be shown once); every session and
-    API token of theirs ends, as with any password change by an administrator."""
+    API token of theirs ends, as with any password change by an administrator, and they must
+    change it at their next sign-in unless they set it for themselves (`actor_id`)."""
     generated = None if password else generate_password()
     directory.update_user(
         conn,
@@ -161,6 +162,7 @@ def reset_password(
         password=password or generated,
         actor_id=actor_id,
         keep_session_id=keep_session_id,
+        must_change=actor_id != user_id,
     )
     return generated
 

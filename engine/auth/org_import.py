@@ -690,6 +690,7 @@ def apply(conn: Connection, plan: Plan, *, actor_id: int | None) -> dict[str, An
                 is_active=True,
                 password_hash=hash_password(password),
                 password_changed_at=utcnow(),
+                must_change_password=True,  # initial passwords are changed at first sign-in
                 created_at=utcnow(),
             )
             .returning(User.id)

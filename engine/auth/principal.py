@@ -14,7 +14,8 @@ Via = Literal["session", "cookie", "api_token", "admin_token"]
 @dataclass(frozen=True)
 class Principal:
     """An authenticated caller. `apps` limits an API token to some apps (None: all);
-    `can_write` is False for read-only tokens."""
+    `can_write` is False for read-only tokens; `must_change_password`: a session of a user
+    whose password an administrator set, who may only change it (engine.api.security)."""
 
     user_id: int | None
     username: str
@@ -24,6 +25,7 @@ class Principal:
     can_write: bool = True
     token_id: int | None = None
     session_id: int | None = None
+    must_change_password: bool = False
 
     def actor(self, channel: str = "api") -> Actor:
         """The record pipeline's actor for this caller (`ui` for cookie sessions)."""

@@ -77,6 +77,7 @@ def user_json(row: Any) -> dict[str, object]:
         "username": row.username,
         "display_name": row.display_name,
         "is_admin": row.is_admin,
+        "must_change_password": row.must_change_password,
     }
 
 
@@ -297,7 +298,11 @@ def change_password(
             conn.execute(
                 update(User)
                 .where(User.id == user.id)
-                .values(password_hash=hash_password(new), password_changed_at=utcnow())
+                .values(
+                    password_hash=hash_password(new),
+                    password_changed_at=utcnow(),
+                    must_change_password=False,
+                )
             )
             revoked = revoke_credentials(
                 conn, user.id, tokens=revoke_tokens, keep_session_id=principal.session_id
@@ -392,6 +397,7 @@ _LIVE_SESSION = (
         User.username,
         User.is_admin,
         User.is_active,
+        User.must_change_password,
     )
     .join(User, User.id == AuthSession.user_id)
     .where(
@@ -419,6 +425,7 @@ def session_query(token: str, *, via: str) -> CredentialQuery:
             row.is_admin,
             "cookie" if via == "cookie" else "session",
             session_id=row.session_id,
+            must_change_password=row.must_change_password,
         )
         return principal, None
 

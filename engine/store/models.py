@@ -135,6 +135,9 @@ class User(Base):
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # set by an administrator's password (new user, reset, import), cleared by the user's own;
+    # no Python default, so inserts written against older schemas (migration tests) leave it out
+    must_change_password: Mapped[bool] = mapped_column(server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -1,12 +1,26 @@
 /** Change my password (current + new twice); the server ends my other sessions, and my API
- * tokens too unless I untick "also revoke my API tokens". */
-import { App, Checkbox, Form, Input, Modal } from "antd";
+ * tokens too unless I untick "also revoke my API tokens". `forced`: the password an
+ * administrator set must be changed first — the dialog says so and cannot be dismissed, only
+ * left by signing out (`onSignOut`). */
+import { useQueryClient } from "@tanstack/react-query";
+import { Alert, App, Button, Checkbox, Form, Input, Modal } from "antd";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { api, ApiError } from "../api/client";
 
-export default function PasswordModal({ open, onClose }: { open: boolean; onClose(): void }) {
+export default function PasswordModal({
+  open,
+  onClose,
+  forced = false,
+  onSignOut,
+}: {
+  open: boolean;
+  onClose(): void;
+  forced?: boolean;
+  onSignOut?(): void;
+}) {
   const { t } = useTranslation();
+  const client = useQueryClient();
   const { message } = App.useApp();
   const [form] = Form.useForm();
   const [busy, setBusy] = useState(false);
@@ -18,6 +32,8 @@ export default function PasswordModal({ open, onClose }: { open: boolean; onClos
       await api.changePassword(values.current, values.next, values.revokeTokens !== false);
       message.success(t("password.done"));
       form.resetFields();
+      // `/me` answers whether the password must still be changed: read it again
+      await client.invalidateQueries({ queryKey: ["me"] });
       onClose();
     } catch (e) {
       if (e instanceof ApiError) {
@@ -34,13 +50,37 @@ export default function PasswordModal({ open, onClose }: { open: boolean; onClos
   }
 
   return (
-    <Modal open={open} title={t("password.title")} onOk={submit} onCancel={onClose} confirmLoading={busy} destroyOnHidden>
+    <Modal
+      open={open}
+      title={forced ? t("pw.mustTitle") : t("password.title")}
+      onOk={submit}
+      onCancel={forced ? undefined : onClose}
+      confirmLoading={busy}
+      destroyOnHidden
+      closable={!forced}
+      maskClosable={!forced}
+      keyboard={!forced}
+      okButtonProps={{ "data-testid": "password-ok" } as Record<string, string>}
+      footer={
+        forced
+          ? (_, { OkBtn }) => (
+              <>
+                <Button onClick={onSignOut} data-testid="password-sign-out">
+                  {t("pw.signOut")}
+                </Button>
+                <OkBtn />
+              </>
+            )
+          : undefined
+      }
+    >
+      {forced && <Alert type="warning" showIcon style={{ marginBottom: 16 }} title={t("pw.mustHelp")} data-testid="password-must" />}
       <Form form={form} layout="vertical">
         <Form.Item name="current" label={t("password.current")} rules={[{ required: true }]}>
-          <Input.Password autoComplete="current-password" />
+          <Input.Password autoComplete="current-password" data-testid="password-current" />
         </Form.Item>
         <Form.Item name="next" label={t("password.next")} rules={[{ required: true }]}>
-          <Input.Password autoComplete="new-password" />
+          <Input.Password autoComplete="new-password" data-testid="password-next" />
         </Form.Item>
         <Form.Item
           name="confirm"
@@ -54,7 +94,7 @@ export default function PasswordModal({ open, onClose }: { open: boolean; onClos
             }),
           ]}
         >
-          <Input.Password autoComplete="new-password" />
+          <Input.Password autoComplete="new-password" data-testid="password-confirm" />
         </Form.Item>
         <Form.Item name="revokeTokens" valuePropName="checked" initialValue={true}>
           <Checkbox>{t("password.revokeTokens")}</Checkbox>

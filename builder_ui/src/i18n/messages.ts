@@ -5,6 +5,7 @@ import { flowsEn, flowsZh } from "./flowMessages";
 import { inboxEn, inboxZh } from "./inboxMessages";
 import { orgEn, orgZh } from "./orgMessages";
 import { phoneEn, phoneZh } from "./phoneMessages";
+import { pwEn, pwZh } from "./pwMessages";
 import { reportsEn, reportsZh } from "./reportMessages";
 import { rulesEn, rulesZh } from "./ruleMessages";
 import { ruleTargetsEn, ruleTargetsZh } from "./ruleTargetMessages";
@@ -288,6 +289,7 @@ export const zh = {
   inbox: inboxZh,
   org: orgZh,
   phone: phoneZh,
+  pw: pwZh,
   designFix: designFixZh,
   newApp: {
     open: "新建应用",
@@ -672,6 +674,7 @@ export const en: typeof zh = {
   inbox: inboxEn,
   org: orgEn,
   phone: phoneEn,
+  pw: pwEn,
   designFix: designFixEn,
   newApp: {
     open: "New app",

@@ -1,5 +1,7 @@
 /** The signed-in frame: header with navigation, the approval inbox and the bell, language
- * switch and the user menu. */
+ * switch and the user menu. While the password an administrator set must be changed
+ * (`must_change_password`), only the change-password dialog and signing out are offered: the
+ * server refuses everything else until then. */
 import { AppstoreOutlined, DownOutlined, ShopOutlined, UserOutlined } from "@ant-design/icons";
 import { Button, Dropdown, Layout } from "antd";
 import { useState } from "react";
@@ -18,6 +20,11 @@ export default function AppShell() {
   const location = useLocation();
   const [password, setPassword] = useState(false);
   const name = user?.display_name || user?.username;
+  const held = Boolean(user?.must_change_password);
+  const signOut = async () => {
+    await logout();
+    navigate("/login", { replace: true });
+  };
   return (
     <Layout style={{ minHeight: "100vh" }}>
       <Layout.Header className="jimu-header">
@@ -32,9 +39,9 @@ export default function AppShell() {
             <ShopOutlined /> <span className="jimu-nav-text">{t("nav.catalog")}</span>
           </Link>
         )}
-        <InboxLink />
+        {!held && <InboxLink />}
         <span style={{ flex: 1 }} />
-        <Bell />
+        {!held && <Bell />}
         <LanguageSwitch dark />
         <Dropdown
           trigger={["click"]}
@@ -42,14 +49,7 @@ export default function AppShell() {
             items: [
               ...(user?.is_admin ? [{ key: "org", label: <span data-testid="nav-org">{t("org.open")}</span>, onClick: () => navigate("/admin/org") }] : []),
               { key: "password", label: t("nav.password"), onClick: () => setPassword(true) },
-              {
-                key: "logout",
-                label: t("nav.logout"),
-                onClick: async () => {
-                  await logout();
-                  navigate("/login", { replace: true });
-                },
-              },
+              { key: "logout", label: t("nav.logout"), onClick: signOut },
             ],
           }}
         >
@@ -59,11 +59,13 @@ export default function AppShell() {
         </Dropdown>
       </Layout.Header>
       <Layout.Content className="jimu-content">
-        <ErrorBoundary resetKey={location.pathname}>
-          <Outlet />
-        </ErrorBoundary>
+        {!held && (
+          <ErrorBoundary resetKey={location.pathname}>
+            <Outlet />
+          </ErrorBoundary>
+        )}
       </Layout.Content>
-      <PasswordModal open={password} onClose={() => setPassword(false)} />
+      <PasswordModal open={password || held} forced={held} onSignOut={() => void signOut()} onClose={() => setPassword(false)} />
     </Layout>
   );
 }

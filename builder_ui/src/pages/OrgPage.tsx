@@ -471,7 +471,7 @@ function UserDrawer({
       if (user) await org.updateUser(user.id, { ...body, username: values.username as string });
       else {
         const password = blank(values.password) as string | null;
-        await org.createUser({ ...body, username: values.username as string, ...(password ? { password } : {}) });
+        await org.createUser({ ...body, username: values.username as string, ...(password ? { password, must_change_password: true } : {}) });
       }
       message.success(t("org.saved"));
       await onDone();
@@ -582,7 +582,7 @@ function ResetDialog({ user, onClose }: { user: OrgUser; onClose(): void }) {
           <Typography.Paragraph copyable={{ text: generated }} code style={{ fontSize: 18 }} data-testid="reset-generated">
             {generated}
           </Typography.Paragraph>
-          <Typography.Paragraph type="secondary">{t("org.generatedHelp", { name: user.display_name })}</Typography.Paragraph>
+          <Typography.Paragraph type="secondary">{t("pw.generatedHelp", { name: user.display_name })}</Typography.Paragraph>
         </>
       ) : (
         <>

@@ -50,6 +50,9 @@ class UserFields(BaseModel):
     is_admin: bool | None = None
     is_active: bool | None = None
     password: Annotated[str, Field(max_length=256)] | None = None
+    # with `password`: the person must change it at their next sign-in (the 通讯录 page sends
+    # true; left out or false keeps the contract scripts rely on)
+    must_change_password: bool | None = None
 
 
 class NewUser(UserFields):
@@ -106,7 +109,11 @@ class NewToken(BaseModel):
 
 
 def _user_values(body: UserFields) -> dict[str, Any]:
-    return _checked(body.model_dump(exclude_unset=True, exclude={"password", "department_ids"}))
+    return _checked(
+        body.model_dump(
+            exclude_unset=True, exclude={"password", "department_ids", "must_change_password"}
+        )
+    )
 
 
 def _checked(values: dict[str, Any]) -> dict[str, Any]:
@@ -147,6 +154,7 @@ def create_user(body: NewUser, engine: DbEngine, principal: AdminUser) -> dict[s
             password=body.password,
             department_ids=body.department_ids or [],
             actor_id=principal.user_id,
+            must_change=bool(body.must_change_password),
         )
 
 
@@ -173,6 +181,7 @@ def update_user(
             department_ids=body.department_ids,
             actor_id=principal.user_id,
             keep_session_id=principal.session_id if principal.user_id == user_id else None,
+            must_change=bool(body.must_change_password) and principal.user_id != user_id,
         )
 
 

@@ -87,7 +87,8 @@ def change_password(
 
 @router.get("/me", response_model=Me, response_model_exclude_unset=True)
 def me(principal: CurrentUser, engine: DbEngine) -> dict[str, Any]:
-    """The signed-in user and how they signed in."""
+    """The signed-in user and how they signed in; `must_change_password`: this session may do
+    nothing else but change the password (or sign out) until it is changed."""
     with read_only(engine) as conn:
         user = (
             get_user(conn, principal.user_id)
@@ -99,4 +100,5 @@ def me(principal: CurrentUser, engine: DbEngine) -> dict[str, Any]:
         "via": principal.via,
         "token_apps": principal.apps,
         "can_write": principal.can_write,
+        "must_change_password": principal.must_change_password,
     }

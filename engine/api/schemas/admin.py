@@ -40,6 +40,7 @@ class Me(Answer):
     via: str
     token_apps: list[str] | None
     can_write: bool
+    must_change_password: bool
 
 
 class SessionUser(Answer):
@@ -49,6 +50,7 @@ class SessionUser(Answer):
     username: str
     display_name: str
     is_admin: bool
+    must_change_password: bool
 
 
 class LoginResult(Answer):
