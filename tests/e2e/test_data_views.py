@@ -67,8 +67,11 @@ def test_filter_sort_columns_and_record_drawer(
     page.keyboard.press("Escape")
     header = grid.locator("th", has_text="年采购额")
     expect(header).to_be_visible()
+    # Each click changes the sort in the URL; the second must see the first's (asc → desc).
     header.click()
+    expect(page).to_have_url(re.compile(r"sort=annual_purchase"))
     header.click()
+    expect(page).to_have_url(re.compile(r"sort=-annual_purchase"))
     top = records(crm_server, "customer", filter=FILTER, sort="-annual_purchase", limit="1")[
         "items"
     ][0]

@@ -37,7 +37,9 @@ def create_app(server: Server, key: str, forms: list[dict[str, Any]]) -> None:
 
 
 def pick(page: Page, key: str) -> None:
-    page.get_by_test_id(f"designer-field-{key}").click()
+    # The field's name: on a phone its controls (44 px targets) wrap under it and fill the
+    # card's middle, where a tap works the control rather than selecting the field.
+    page.get_by_test_id(f"designer-label-{key}").click()
     expect(page.get_by_test_id("prop-key")).to_have_value(key)
 
 

@@ -43,7 +43,7 @@ def test_add_a_followup_from_the_app_home_in_three_clicks(
     page.get_by_test_id("quick-add-followup").click()  # click 1
     picker = page.get_by_test_id("field-customer")
     expect(picker.locator("input")).to_be_focused()  # the first field has the focus
-    page.keyboard.type("博元")  # searches titles on the server (q=)
+    page.keyboard.type("西安市博元")  # searches titles on the server (q=)
     # Enter picks the active option: wait until the search results (not the list shown before
     # the search came back) put this customer there.
     active = page.locator(
@@ -161,11 +161,11 @@ def test_fill_on_a_phone_sized_screen(browser: Browser, crm_server: Server, shot
     page.get_by_label("手机").fill("12345")
     page.get_by_label("数量").fill("3")
     page.get_by_label("单价").fill("400.50")
-    expect(total).to_have_text("1,201.5")  # computed in the browser while typing
+    expect(total).to_have_text("¥1,201.50")  # computed in the browser, shown as money
     expect(note).to_have_count(0)
     shot(page, "small-order")
     page.get_by_label("数量").fill("30")
-    expect(total).to_have_text("12,015")
+    expect(total).to_have_text("¥12,015.00")
     expect(note).to_be_visible()  # total >= 10000 shows the note
     # ...without taking the focus (or the typed value) from the field being typed into.
     expect(page.get_by_label("数量")).to_be_focused()
@@ -188,7 +188,7 @@ def test_fill_on_a_phone_sized_screen(browser: Browser, crm_server: Server, shot
     page.get_by_label("大额说明").fill("年度框架采购")
     page.get_by_test_id("fill-submit").click()
     expect(page).to_have_url(re.compile(r"/apps/orders/order\?open=\d+"))
-    expect(page.get_by_test_id("record-drawer")).to_contain_text("12015")
+    expect(page.get_by_test_id("record-drawer")).to_contain_text("¥12,015.00")
     shot(page, "saved")
     saved = api_call(crm_server, "GET", "/apps/orders/forms/order/records")["items"][0]
     assert saved["total"] == "12015.00"
@@ -241,7 +241,7 @@ def test_contract_with_line_items(browser: Browser, crm_server: Server, shot: Sh
     login(page, "rep_a1", "Jimu@2026")
     page.goto("/apps/crm/contract/new")
     page.get_by_label("合同名称").fill("博元 2027 年度采购")
-    page.get_by_test_id("field-customer").locator("input").fill("博元")
+    page.get_by_test_id("field-customer").locator("input").fill("西安市博元")
     page.locator(
         ".ant-select-dropdown:visible .ant-select-item-option",
         has_text="西安市博元广告传媒有限公司",
@@ -267,7 +267,7 @@ def test_contract_with_line_items(browser: Browser, crm_server: Server, shot: Sh
     page.get_by_test_id("fill-submit").click()
     drawer = page.get_by_test_id("record-drawer")
     expect(drawer).to_contain_text("上门安装")
-    expect(drawer).to_contain_text("10299.00")  # the rollup, computed by the server
+    expect(drawer).to_contain_text("¥10,299.00")  # the rollup, computed by the server
     shot(page, "saved")
     token = user_token(crm_server, "rep_a1")
     saved = records(crm_server, "contract", token=token, q="博元 2027 年度采购")["items"][0]
@@ -292,13 +292,13 @@ def test_opportunity_in_english_with_a_live_weighted_amount(
     page.locator(".ant-select-dropdown:visible .ant-select-item-option").first.click()
     page.get_by_label("Amount").fill("80000")
     page.get_by_label("Win rate").fill("35")  # typed as a percentage, stored as 0.35
-    expect(page.get_by_test_id("computed-weighted_amount")).to_have_text("28,000")
+    expect(page.get_by_test_id("computed-weighted_amount")).to_have_text("¥28,000.00")
     shot(page, "english-opportunity")
     page.get_by_test_id("fill-submit").click()
     drawer = page.get_by_test_id("record-drawer")
     expect(drawer).to_contain_text("Cloud migration")
     expect(drawer).to_contain_text("35%")
-    expect(drawer).to_contain_text("28000.00")
+    expect(drawer).to_contain_text("¥28,000.00")
     token = user_token(crm_server, "rep_b1")
     saved = records(crm_server, "opportunity", token=token, q="Cloud migration")["items"][0]
     assert saved["win_rate"].rstrip("0") == "0.35"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { displayText, relationTitle } from "./display";
+import { displayText, moneyText, relationTitle } from "./display";
 
 describe("displayText", () => {
   const level = { key: "level", type: "select", options: [{ value: "A", label: { zh: "A 类", en: "Class A" } }] };
@@ -37,5 +37,15 @@ describe("displayText", () => {
     expect(displayText({ key: "m", type: "money", currency: "USD" }, "-12.30", "en")).toBe("-$12.30");
     expect(displayText({ key: "m", type: "money", currency: "CHF" }, "5.00", "en")).toBe("CHF 5.00");
     expect(displayText({ key: "i", type: "integer" }, 2026, "zh-CN")).toBe("2026");
+  });
+});
+
+describe("moneyText", () => {
+  it("groups thousands and always shows the cents", () => {
+    expect(moneyText("1201.5")).toBe("¥1,201.50");
+    expect(moneyText("12015")).toBe("¥12,015.00");
+    expect(moneyText("868000.00")).toBe("¥868,000.00");
+    expect(moneyText("-3.456")).toBe("-¥3.456");
+    expect(moneyText(7, "USD")).toBe("$7.00");
   });
 });

@@ -35,7 +35,10 @@ export function moneyText(value: string | number, currency = "CNY"): string {
   const grouped = groupedNumber(value);
   const sign = CURRENCY_SIGNS[currency];
   const negative = grouped.startsWith("-");
-  const body = negative ? grouped.slice(1) : grouped;
+  const whole = negative ? grouped.slice(1) : grouped;
+  // Money shows its cents (¥1,201.50), also for a value computed live in the browser ("1201.5").
+  const [integer, fraction = ""] = whole.split(".");
+  const body = /^[\d,]+$/.test(integer) ? `${integer}.${fraction.padEnd(2, "0")}` : whole;
   return `${negative ? "-" : ""}${sign ?? `${currency} `}${body}`;
 }
 
