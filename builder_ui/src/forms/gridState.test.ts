@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readGridView, withGridView, withParam } from "./gridState";
+import { readGridView, sortAfterClick, withGridView, withParam } from "./gridState";
 
 describe("the grid's view in the URL", () => {
   it("round-trips filter, sort, search and page and keeps the other entries", () => {
@@ -21,5 +21,14 @@ describe("the grid's view in the URL", () => {
     const params = new URLSearchParams("sort=-n&page=2");
     expect(withParam(params, "open", "7").toString()).toBe("sort=-n&page=2&open=7");
     expect(withParam(new URLSearchParams("sort=-n&open=7"), "open", null).toString()).toBe("sort=-n");
+  });
+
+  it("steps a column's sort none, ascending, descending, none and replaces another column's", () => {
+    expect(sortAfterClick(undefined, "amount")).toBe("amount");
+    expect(sortAfterClick("amount", "amount")).toBe("-amount");
+    expect(sortAfterClick("-amount", "amount")).toBeUndefined();
+    expect(sortAfterClick("-name", "amount")).toBe("amount");
+    // Two quick clicks: each builds on the one before, not on what the table last rendered.
+    expect(sortAfterClick(sortAfterClick(undefined, "amount"), "amount")).toBe("-amount");
   });
 });

@@ -58,3 +58,14 @@ export function withParam(params: URLSearchParams, key: string, value: string | 
   else next.set(key, value);
   return next;
 }
+
+/** The sort after a click on column `key`'s header, from the sort the grid has now: none →
+ * ascending → descending → none, and another column's sort is replaced. Computed here rather
+ * than taken from the table, because the table's own idea of the sort comes from the last
+ * render, and a navigation renders in a transition, so a quick second click would read the
+ * sort from before the first. */
+export function sortAfterClick(current: string | undefined, key: string): string | undefined {
+  if (current === key) return `-${key}`;
+  if (current === `-${key}`) return undefined;
+  return key;
+}

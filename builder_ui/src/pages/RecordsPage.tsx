@@ -3,8 +3,8 @@ import { DeleteOutlined, DownOutlined, DownloadOutlined, EditOutlined, FilterOut
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Alert, App, Badge, Button, Checkbox, Dropdown, Input, Popconfirm, Popover, Result, Table, Typography } from "antd";
 import type { MenuProps } from "antd";
-import type { SorterResult } from "antd/es/table/interface";
-import { useMemo, useState } from "react";
+import type { SorterResult, TableCurrentDataSource } from "antd/es/table/interface";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useNavigate, useParams, useSearchParams } from "react-router";
 import { api, ApiError } from "../api/client";
@@ -22,7 +22,7 @@ import { useAuth } from "../auth/AuthContext";
 import { hasTrait, isComputed, LAYOUT_TYPES } from "../forms/fieldTypes";
 import { displayField, formUse, useAppMenu } from "../forms/appMenu";
 import { filterExpr } from "../forms/filter";
-import { readGridView, withGridView, withParam, type GridView } from "../forms/gridState";
+import { readGridView, sortAfterClick, withGridView, withParam, type GridView } from "../forms/gridState";
 import { fieldLabel, labelText } from "../forms/labels";
 import { findForm, useApp } from "./appContext";
 
@@ -42,6 +42,16 @@ export default function RecordsPage() {
   const { where: filter, sort, q, page } = readGridView(params);
   const setView = (change: Partial<GridView>) => setParams((current) => withGridView(current, change));
   const setPage = (next: number) => setView({ page: next });
+  // The sort the grid shows is held here as well as in the URL: a navigation renders in a
+  // transition, so the URL's sort reaches the table later than the click that set it, and a
+  // second click must build on the first (sortAfterClick). The URL wins when it changes
+  // otherwise (back button, a shared link).
+  const [shownSort, setShownSort] = useState(sort);
+  const sortNow = useRef(sort);
+  useEffect(() => {
+    sortNow.current = sort;
+    setShownSort(sort);
+  }, [sort]);
   const [filterOpen, setFilterOpen] = useState(false);
   const [chosen, setChosen] = useState<string[] | null>(null);
   const [binOpen, setBinOpen] = useState(false);
@@ -101,7 +111,7 @@ export default function RecordsPage() {
       dataIndex: f.key,
       title: fieldLabel(f, i18n.language),
       sorter: hasTrait(f.type, "sortable"),
-      sortOrder: sort === f.key ? ("ascend" as const) : sort === `-${f.key}` ? ("descend" as const) : null,
+      sortOrder: shownSort === f.key ? ("ascend" as const) : shownSort === `-${f.key}` ? ("descend" as const) : null,
       ellipsis: true,
       render: (value: unknown, record: RecordJson) =>
         editing?.id === record._id && editing.key === f.key ? (
@@ -343,10 +353,13 @@ export default function RecordsPage() {
           },
           style: { cursor: "pointer" },
         })}
-        onChange={(_, __, sorter) => {
+        onChange={(_, __, sorter, extra: TableCurrentDataSource<RecordJson>) => {
+          if (extra.action !== "sort") return; // a page change also calls this
           const s = sorter as SorterResult<RecordJson>;
-          const next = s.order ? `${s.order === "descend" ? "-" : ""}${String(s.columnKey)}` : undefined;
-          if (next !== sort) setView({ sort: next, page: 1 }); // a page change also calls this
+          const next = sortAfterClick(sortNow.current, String(s.columnKey));
+          sortNow.current = next;
+          setShownSort(next);
+          setView({ sort: next, page: 1 });
         }}
         pagination={{
           current: page,
