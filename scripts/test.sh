@@ -66,7 +66,10 @@ run_suite python python_tests
 run_suite ui-build build_ui
 run_suite js-formula npm run --prefix builder_ui --silent test:formula
 run_suite js-unit npm run --prefix builder_ui --silent test:unit
-run_suite e2e .venv/bin/python -m pytest tests/e2e --durations=15
+# The browser tests wait on the network, the server and Chromium more than they compute: two
+# workers, whole files each (a file's tests share its servers), each with its own session
+# templates, CRM server and PostgreSQL cluster.
+run_suite e2e .venv/bin/python -m pytest tests/e2e -n 2 --dist loadfile --durations=15
 
 printf '\n== summary ==\n'
 printf '%s\n' "${results[@]}"

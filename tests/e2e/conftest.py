@@ -101,6 +101,10 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
     ensure_ui_built()
     port = _free_port()
     env = {**os.environ, "JIMU_DATA_DIR": str(data_dir), "JIMU_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    # One HTTP worker, serving in the server's own process: a browser test sends one request
+    # at a time, and a supervisor with a worker per core costs three interpreters per start.
+    # Several workers are tested in tests/api/test_workers.py.
+    env.setdefault("JIMU_WORKERS", "1")
     env.pop("JIMU_ADMIN_TOKEN", None)
     if env.pop("PYTHONDONTWRITEBYTECODE", None):
         # Without bytecode files every server (and each of its HTTP workers) would compile the
@@ -487,6 +491,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "server_template(name): the state `fresh_server` starts in (a key of TEMPLATES)",
     )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, hand this worker's server starts to the controller's summary."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["e2e_starts"] = STARTS
+
+
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """(xdist controller) Add a finished worker's server starts to the summary."""
+    STARTS.extend(getattr(node, "workeroutput", {}).get("e2e_starts", []))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
