@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -70,9 +73,25 @@ def served_app(settings: Settings) -> FastAPI:
     return app
 
 
+ORPHAN_CHECK_SECONDS = 0.5
+
+
+def _end_when_orphaned(supervisor: int) -> None:
+    """Stop this worker (SIGTERM to itself: uvicorn finishes the requests in flight) once its
+    supervisor is gone. A supervisor that is killed outright (SIGKILL, the OOM killer) cannot
+    stop its workers, and they would go on serving from an orphaned socket with no job worker."""
+    while os.getppid() == supervisor:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def worker_app() -> FastAPI:
     """The application of one HTTP worker process (uvicorn calls this factory in each worker):
-    the settings from this process's environment, no job worker and no start-up work."""
+    the settings from this process's environment, no job worker and no start-up work. The
+    worker ends when its supervisor dies (`_end_when_orphaned`)."""
+    threading.Thread(
+        target=_end_when_orphaned, args=(os.getppid(),), name="jimu-orphan-check", daemon=True
+    ).start()
     return served_app(get_settings())
 
 

@@ -299,3 +299,51 @@ def test_a_count_either_worker_keeps_is_exact_after_a_write_through_the_other(
     assert served.call("DELETE", f"{records}/{first}").status_code == 204
     for _ in range(2):
         served.from_each_worker("GET", records, totals(2), params=count)
+
+
+def test_http_workers_end_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the supervisor no chance to stop its workers: each notices it is orphaned
+    and exits by itself instead of serving on without a job worker."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JIMU_ADMIN_TOKEN": TOKEN}
+    env.pop("JIMU_DATABASE_URL", None)
+    env.pop("JIMU_WORKERS", None)
+    port = _free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*SERVE, "--port", str(port), "--data-dir", str(tmp_path)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 90
+        while len(workers) < 2:
+            assert process.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=5)
+                workers.add(int(answer.headers["x-jimu-worker"]))
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert workers <= _children(process.pid)
+    finally:
+        process.kill()
+        process.wait()
+    deadline = time.monotonic() + 60
+    alive = workers
+    while alive:
+        assert time.monotonic() < deadline, f"workers {alive} still run after their supervisor"
+        time.sleep(0.1)
+        alive = {pid for pid in alive if _running(pid)}
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
