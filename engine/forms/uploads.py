@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
@@ -47,6 +48,15 @@ def too_large(limit: int) -> ServiceError:
         message_zh=f"文件不能超过 {shown}",
         message_en=f"Files may be at most {shown}",
     )
+
+
+def read_limited(stream: BinaryIO, limit: int) -> bytes:
+    """The whole of an uploaded file, refused with `too_large` as soon as it passes `limit`
+    bytes (one byte more is read to tell)."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise too_large(limit)
+    return data
 
 
 def _used(conn: Connection, *where: ColumnElement[bool]) -> int:

@@ -14,7 +14,7 @@ from engine.api.deps import DbEngine, read_only
 from engine.api.schemas.org import OrgImportOut, PasswordResetOut, People
 from engine.api.security import AdminUser
 from engine.auth import org, org_import
-from engine.core.errors import ServiceError
+from engine.forms.uploads import read_limited
 
 router = APIRouter(tags=["admin"])
 
@@ -96,14 +96,7 @@ def import_org(
     departments, users}` and writes nothing; each error is `{sheet, row, column, code, message:
     {zh, en}}`. Without it the workbook is written in one transaction, or refused whole (422,
     the same errors as issues); generated initial passwords are answered once (`passwords`)."""
-    data = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ServiceError(
-            413,
-            "file_too_large",
-            message_zh=f"导入文件不能超过 {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
-            message_en=f"Import files may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
-        )
+    data = read_limited(file.file, MAX_IMPORT_BYTES)
     book = org_import.read(data)
     if dry_run:
         with read_only(engine) as conn:

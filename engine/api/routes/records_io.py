@@ -26,6 +26,7 @@ from engine.api.security import CurrentUser
 from engine.core.errors import ServiceError
 from engine.forms import import_mapping
 from engine.forms.spreadsheet import detect_format, label_in, read_rows
+from engine.forms.uploads import read_limited
 from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
@@ -156,14 +157,7 @@ def import_records(
 
 
 def _read_upload(file: UploadFile) -> list[list[Any]]:
-    data = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
-        raise ServiceError(
-            413,
-            "file_too_large",
-            message_zh=f"导入文件不能超过 {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
-            message_en=f"Import files may be at most {MAX_IMPORT_BYTES // (1024 * 1024)} MB",
-        )
+    data = read_limited(file.file, MAX_IMPORT_BYTES)
     return [
         list(row) for row in read_rows(data, detect_format(file.filename, data), MAX_IMPORT_ROWS)
     ]
