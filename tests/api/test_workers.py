@@ -87,6 +87,18 @@ def _free_port() -> int:
         return port
 
 
+def _spawn(data_dir: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`jimu serve --workers 2` on `data_dir` and `port`, its output in `server.log` there."""
+    with (data_dir / "server.log").open("wb") as out:
+        return subprocess.Popen(
+            [*SERVE, "--port", str(port), "--data-dir", str(data_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @pytest.fixture(
     scope="module",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
@@ -118,14 +130,7 @@ def served(
         env.pop("JIMU_DATABASE_URL", None)
     port = _free_port()
     log = data_dir / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*SERVE, "--port", str(port), "--data-dir", str(data_dir)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = _spawn(data_dir, port, env)
     engine = engine_for_url(url)
     served = Served(f"http://127.0.0.1:{port}", process, engine, log)
     try:
@@ -309,14 +314,7 @@ def test_http_workers_end_when_their_supervisor_is_killed(tmp_path: Path) -> Non
     env.pop("JIMU_WORKERS", None)
     port = _free_port()
     log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*SERVE, "--port", str(port), "--data-dir", str(tmp_path)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = _spawn(tmp_path, port, env)
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 90
