@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine.forms import apps
 from engine.forms.query import Reader
-from engine.forms.sortkey import backfill, key_column, sort_key
+from engine.forms.sortkey import backfill, digit_sort_key, key_column, sort_key
 from engine.store.session import alembic_config
 from tests.api.records_client import API, api_client
 from tests.contexts import context
@@ -144,7 +145,7 @@ def test_mixed_text_polyphones_tones_and_ties(sides: dict[str, Side]) -> None:
     words = ["重要", "长大", "银行", "行走", "骂", "马", "麻", "妈", "北京"]
     batch = on_both(sides, [{"name": v} for v in values + words])
     expected = [
-        *["_x", "123", "9号", "Apple", "Beijing", "beijing"],  # punctuation, digits, Latin
+        *["_x", "9号", "123", "Apple", "Beijing", "beijing"],  # punctuation, numbers, Latin
         # a < bei < ma (tones 1, 2, 3, 4) < xing < yin < zhang < zhong
         *["阿里", "北京", "北京", "妈", "麻", "马", "骂", "行走", "银行", "长大", "重要"],
     ]
@@ -216,12 +217,12 @@ def test_update_import_and_pack_paths_write_the_key(sides: dict[str, Side]) -> N
         assert _keys_match_values(side.engine)
 
 
-def _keys_match_values(engine: Engine) -> bool:
+def _keys_match_values(engine: Engine, key: Any = sort_key) -> bool:
     """Every text column's key column holds the key of its value, in every record table."""
     with engine.connect() as conn:
         for table, column in _keyed_columns(conn):
             rows = conn.execute(text(f"SELECT {column}, {key_column(column)} FROM {table}")).all()
-            if any(key != sort_key(value) for value, key in rows):
+            if any(stored != key(value) for value, stored in rows):
                 return False
     return True
 
@@ -245,7 +246,7 @@ def _keyed_columns(conn: Connection) -> list[tuple[str, str]]:
 @given(
     st.lists(
         st.text(
-            alphabet="重庆长沙北京上海行银西安先阿里妈麻马骂绿路女乐和aB1 ·",
+            alphabet="重庆长沙北京上海行银西安先阿里妈麻马骂绿路女乐和aB1029０ ·",
             min_size=1,
             max_size=6,
         ),
@@ -314,7 +315,7 @@ def test_type_changes_and_a_restored_field_keep_keys_right(sides: dict[str, Side
         app = client.get(f"{API}/apps/cities").json()
         as_text = _retype(app, "size", {"type": "text"})
         assert client.put(f"{API}/apps/cities", json=as_text).status_code == 200
-        assert listed(side, batch, "size", field="size") == ["12.00", "3.00", "7.00"]
+        assert listed(side, batch, "size", field="size") == ["3.00", "7.00", "12.00"]
         assert _keys_match_values(side.engine)
         back = _retype(client.get(f"{API}/apps/cities").json(), "size", {"type": "number"})
         assert client.put(f"{API}/apps/cities", json=back).status_code == 200
@@ -333,7 +334,7 @@ def test_type_changes_and_a_restored_field_keep_keys_right(sides: dict[str, Side
             next(f for f in current["forms"][0]["fields"] if f["key"] == "size")
         )
         assert client.put(f"{API}/apps/cities", json=restored).status_code == 200
-        assert listed(side, batch, "size", field="size") == ["12.00", "3.00", "7.00"]
+        assert listed(side, batch, "size", field="size") == ["3.00", "7.00", "12.00"]
         assert _keys_match_values(side.engine)
 
 
@@ -454,3 +455,31 @@ def test_report_dimensions_of_text_are_ordered_by_pinyin(sides: dict[str, Side])
             f"{API}/apps/cities/query", json={**query, "sort": [{"key": "name", "desc": True}]}
         ).json()["rows"]
         assert [row[0]["value"] for row in descending] == ["深圳", "上海", "重庆", "长沙", "北京"]
+
+
+def test_numbers_inside_text_sort_by_value_and_the_upgrade_rewrites_old_keys(
+    sides: dict[str, Side],
+) -> None:
+    names = ["客户10", "客户9", "客户100", "客户2", "北京", None]
+    batch = on_both(sides, [{"name": n} for n in names])
+    natural = ["北京", "客户2", "客户9", "客户10", "客户100", None]
+    below = ScriptDirectory.from_config(alembic_config()).get_revision("0020_pinyinnum")
+    assert below is not None and isinstance(below.down_revision, str)
+    for side in sides.values():
+        assert listed(side, batch, "name") == natural
+        assert listed(side, batch, "-name") == [*reversed(natural[:-1]), None]
+        # below 0020 the keys are as 0017 wrote them: digit by digit (客户10 < 客户100 < 客户2)
+        with side.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), below.down_revision)
+        assert _keys_match_values(side.engine, digit_sort_key)
+        assert listed(side, batch, "name")[1:5] == ["客户10", "客户100", "客户2", "客户9"]
+        with side.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+        assert _keys_match_values(side.engine)
+        assert listed(side, batch, "name") == natural
+        # a rerun (after a stamp back) writes nothing
+        with side.engine.begin() as conn:
+            command.stamp(alembic_config(conn), below.down_revision)
+        with side.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+        assert listed(side, batch, "name") == natural and _keys_match_values(side.engine)
