@@ -460,15 +460,42 @@ class FormSql:
                         ],
                     )
                 value = resolver.value(key)
-                if field.sort_column is not None:  # text: by pinyin, then the value itself
-                    keys.append(
-                        self._direction(
-                            self.form.table.c[field.sort_column], descending, key in nonblank
-                        )
-                    )
+                first = self._sort_first(resolver, field)
+                if first is not None:  # text by pinyin, options by their place; then the value
+                    keys.append(self._direction(first, descending, key in nonblank))
             keys.append(self._direction(value, descending, key in nonblank))
         keys.append(self.form.table.c._id)  # a stable order for paging
         return keys
+
+    def _sort_first(self, resolver: Resolver, field: FieldLayout) -> ColumnElement[Any] | None:
+        """What a sort by `field` orders by before its value (None: the value alone): a text
+        field's pinyin key (`engine.forms.sortkey`), a select's option place, and the same for a
+        lookup of one through to-one relations, read through the lookup's own subquery (the
+        target's key column; no per-row Python)."""
+        if field.sort_column is not None:
+            column: ColumnElement[Any] = self.form.table.c[field.sort_column]
+            return column
+        if isinstance(field.spec, LookupField):
+            if not self._lookup_chain(self.form, field):
+                return None
+            return resolver.sorting(_sorted_by).value(field.key)  # type: ignore[no-any-return]
+        if field.source == "column":
+            return _sort_value(field, self.form.table.c[field.column])  # type: ignore[no-any-return]
+        return None
+
+    def _lookup_chain(self, container: Container, field: FieldLayout) -> bool:
+        """Whether lookup `field` reads, through to-one relations only, a stored text or select
+        field (whose key or option place a sort can read in the same subquery)."""
+        while isinstance(field.spec, LookupField):
+            via = container.fields.get(field.spec.relation)
+            if via is None or via.source != "column" or not isinstance(via.spec, RelationField):
+                return False
+            container = self.app.forms[via.spec.target]
+            found = container.fields.get(field.spec.field)
+            if found is None:
+                return False
+            field = found
+        return field.source == "column" and (field.sort_column is not None or _is_select(field))
 
     @staticmethod
     def _direction(value: Any, descending: bool, nonblank: bool) -> ColumnElement[Any]:
@@ -798,6 +825,33 @@ class FormSql:
         if related is not None:
             conditions.append(self.related_sql(*related))
         return Scoped(self, resolver, and_(*conditions), filter)
+
+
+def _sort_value(field: FieldLayout, column: Any) -> Any:
+    """What a sort orders stored `column` of `field` by before the value itself (None: the value
+    alone): a text field's pinyin key column beside it, a select's option place (its index in the
+    options; a value no option has comes after them; blank stays blank, so it sorts last)."""
+    if field.sort_column is not None:
+        return column.table.c[field.sort_column]
+    if _is_select(field):
+        options = getattr(field.spec, "options", [])
+        places = case(
+            {option.value: index for index, option in enumerate(options)},
+            value=column,
+            else_=len(options),
+        )
+        return case((column.is_(None), None), else_=places)
+    return None
+
+
+def _is_select(field: FieldLayout) -> bool:
+    return field.kind.name == "select" and bool(getattr(field.spec, "options", None))
+
+
+def _sorted_by(field: FieldLayout, column: Any) -> Any:
+    """A `Resolver.sorting` final: `_sort_value` of the column, else the column itself."""
+    found = _sort_value(field, column)
+    return column if found is None else found
 
 
 AGGREGATES: dict[str, Callable[[Any], ColumnElement[Any]]] = {

@@ -53,9 +53,39 @@ DEFINITION: dict[str, Any] = {
                 {"key": "region", "type": "text", "label": "区域"},
             ],
             "indexes": [["batch", "note"], ["-region"]],
-        }
+        },
+        {
+            "key": "trip",
+            "name": "行程",
+            "fields": [
+                {"key": "batch", "type": "text", "label": "批次"},
+                {"key": "city", "type": "relation", "label": "城市", "target": "city"},
+                {
+                    "key": "city_name",
+                    "type": "lookup",
+                    "label": "城市名",
+                    "relation": "city",
+                    "field": "name",
+                },
+                {
+                    "key": "city_tier",
+                    "type": "lookup",
+                    "label": "线级",
+                    "relation": "city",
+                    "field": "tier",
+                },
+            ],
+        },
     ],
 }
+DEFINITION["forms"][0]["fields"].append(
+    {
+        "key": "tier",
+        "type": "select",
+        "label": "线级",
+        "options": [{"value": v, "label": v} for v in ("一线", "新一线", "二线")],
+    }
+)
 RECORDS = f"{API}/apps/cities/forms/city/records"
 
 
@@ -483,3 +513,34 @@ def test_numbers_inside_text_sort_by_value_and_the_upgrade_rewrites_old_keys(
         with side.engine.begin() as conn:
             command.upgrade(alembic_config(conn), "head")
         assert listed(side, batch, "name") == natural and _keys_match_values(side.engine)
+
+
+def test_lookups_and_selects_sort_like_their_source(sides: dict[str, Side]) -> None:
+    cities = [("上海", "一线"), ("长沙", "新一线"), ("北京", "一线"), ("重庆", "二线")]
+    cities += [("成都", None), ("客户10", "新一线"), ("客户9", "二线")]
+    batch = uuid.uuid4().hex[:12]
+    trips = f"{API}/apps/cities/forms/trip/records"
+    # pinyin and numbers by value, blank last (the trip without a city)
+    by_name = ["北京", "长沙", "成都", "重庆", "客户9", "客户10", "上海", None]
+    # option order 一线 < 新一线 < 二线 (code point would put 一 < 二 < 新), blank last
+    by_tier = ["一线", "一线", "新一线", "新一线", "二线", "二线", None, None]
+    for side in sides.values():
+        made = side.client.post(
+            f"{RECORDS}/batch",
+            json=[{"name": n, "tier": t, "batch": batch} for n, t in cities],
+        ).json()["results"]
+        linked = [{"batch": batch, "city": r["_id"]} for r in made] + [{"batch": batch}]
+        response = side.client.post(f"{trips}/batch", json=linked)
+        assert response.status_code in (200, 201), response.text
+
+        def trip_list(sort: str, field: str, client: TestClient = side.client) -> list[Any]:
+            got = client.get(trips, params={"filter": f'batch = "{batch}"', "sort": sort})
+            assert got.status_code == 200, got.text
+            return [item[field] for item in got.json()["items"]]
+
+        assert trip_list("city_name", "city_name") == by_name
+        assert trip_list("-city_name", "city_name") == [*reversed(by_name[:-1]), None]
+        assert trip_list("city_tier", "city_tier") == by_tier
+        assert trip_list("-city_tier", "city_tier") == [*reversed(by_tier[:-2]), None, None]
+        # the select itself sorts by its options the same way
+        assert listed(side, batch, "tier", field="tier") == by_tier[:-1]
