@@ -139,7 +139,7 @@ def add(side: Side, batch: str, values: list[dict[str, Any]]) -> int:
 
 def listed(side: Side, batch: str, sort: str, field: str = "name", **params: Any) -> list[Any]:
     response = side.client.get(
-        RECORDS, params={"filter": f'batch = "{batch}"', "sort": sort, "limit": 500, **params}
+        RECORDS, params={"filter": f'batch = "{batch}"', "sort": sort, "limit": 500} | params
     )
     assert response.status_code == 200, response.text
     return [item[field] for item in response.json()["items"]]
@@ -160,6 +160,9 @@ def test_cities_sort_by_pinyin_with_blanks_last(sides: dict[str, Side]) -> None:
     for side in sides.values():
         assert listed(side, batch, "name") == [*expected, None]
         assert listed(side, batch, "-name") == [*reversed(expected), None]
+        # pages of 4 read the same order, across the keyed values and the blank
+        pages = [listed(side, batch, "-name", limit=4, offset=at) for at in (0, 4, 8)]
+        assert [v for page in pages for v in page] == [*reversed(expected), None]
         # the export reads the same order
         exported = side.client.get(
             f"{RECORDS}/export",
@@ -320,6 +323,15 @@ def test_a_sort_by_an_indexed_text_field_reads_its_sort_index(sides: dict[str, S
                 found = _plan(conn, page)
                 assert index in found, found
                 assert "TEMP B-TREE" not in found, found
+            # descending, blanks last: its ascending sort index, walked backwards (no index
+            # declared for it; the keyed records and the blank ones are picked apart)
+            backwards = reader.sql.page_statements(sort="-name", limit=25, offset=5).page
+            found = _plan(conn, backwards)
+            if conn.dialect.name == "postgresql":
+                assert f"Scan Backward using {index}" in found, found  # (Index Only)
+                assert "Seq Scan" not in found, found
+            else:
+                assert index in found, found
             # a combination filtered by its first field sorts by the next one's key
             composite = reader.sql.page_statements(
                 filter='batch = "x" AND note >= "0"', sort="note", limit=25
