@@ -1030,6 +1030,15 @@ class Scoped:
                 [_issue(where, exc.code, exc.message_zh, exc.message_en, exc.line, exc.column)],
             ) from None
 
+    def sort_value(self, key: str) -> ColumnElement[Any] | None:
+        """What a sort by lookup `key` orders by before its value (the target's pinyin key or
+        option place, `FormSql.order_by`); None for any other field. The caller has already
+        read the field through `value` (hidden ones are refused there)."""
+        field = self.sql.form.fields.get(key)
+        if field is None or not isinstance(field.spec, LookupField):
+            return None
+        return self.sql._sort_first(self.resolver, field)
+
     def rows(
         self, columns: Mapping[str, ColumnElement[Any]], *, sort: str | None = None
     ) -> Select[Any]:

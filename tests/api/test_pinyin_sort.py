@@ -556,3 +556,15 @@ def test_lookups_and_selects_sort_like_their_source(sides: dict[str, Side]) -> N
         assert trip_list("-city_tier", "city_tier") == [*reversed(by_tier[:-2]), None, None]
         # the select itself sorts by its options the same way
         assert listed(side, batch, "tier", field="tier") == by_tier[:-1]
+        # a report by the lookup of text: groups in pinyin order too
+        query = {
+            "form": "trip",
+            "filter": f'batch = "{batch}"',
+            "rows": [{"field": "city_name"}],
+            "columns": [],
+            "measures": [{"key": "n", "agg": "count"}],
+            "chart": {"type": "table"},
+        }
+        report = side.client.post(f"{API}/apps/cities/query", json=query)
+        assert report.status_code == 200, report.text
+        assert [row[0]["value"] for row in report.json()["rows"]] == by_name
