@@ -685,7 +685,9 @@ class FormSql:
             return None
         forwards = [(field.sort_column, False), (field.column, False)]
         backwards = [(field.sort_column, True), (field.column, True)]
-        heads = [list(index.columns[:2]) for index in self.form.indexes]
+        heads = on_layout(
+            self.form, "index_heads", lambda: [list(i.columns[:2]) for i in self.form.indexes]
+        )
         return field if forwards in heads and backwards not in heads else None
 
     def _blanks_apart(
