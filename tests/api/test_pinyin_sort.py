@@ -79,6 +79,9 @@ DEFINITION: dict[str, Any] = {
     ],
 }
 DEFINITION["forms"][0]["fields"].append(
+    {"key": "label", "type": "formula", "label": "标签", "expr": 'region & "-" & name'}
+)
+DEFINITION["forms"][0]["fields"].append(
     {
         "key": "tier",
         "type": "select",
@@ -250,21 +253,25 @@ def test_update_import_and_pack_paths_write_the_key(sides: dict[str, Side]) -> N
         assert _keys_match_values(side.engine)
 
 
-def _keys_match_values(engine: Engine, key: Any = sort_key) -> bool:
-    """Every text column's key column holds the key of its value, in every record table."""
+def _keys_match_values(engine: Engine, key: Any = sort_key, formulas: bool = True) -> bool:
+    """Every text column's key column holds the key of its value, in every record table (and
+    every stored text formula's, with `formulas`)."""
     with engine.connect() as conn:
-        for table, column in _keyed_columns(conn):
+        for table, column in _keyed_columns(conn, formulas):
             rows = conn.execute(text(f"SELECT {column}, {key_column(column)} FROM {table}")).all()
             if any(stored != key(value) for value, stored in rows):
                 return False
     return True
 
 
-def _keyed_columns(conn: Connection) -> list[tuple[str, str]]:
+def _keyed_columns(conn: Connection, formulas: bool = True) -> list[tuple[str, str]]:
+    kinds = "ff.type IN ('text', 'textarea')"
+    if formulas:  # stored text formulas have keys from 0020_pinyinnum on
+        kinds = f"({kinds} OR ff.type = 'formula' AND ff.storage = 'text')"
     rows = conn.execute(
         text(
             "SELECT ff.form_id, ff.id FROM form_fields ff JOIN forms f ON f.id = ff.form_id"
-            " WHERE ff.type IN ('text', 'textarea') AND ff.parent_id IS NULL"
+            f" WHERE {kinds} AND ff.parent_id IS NULL"
             " AND ff.retired_at IS NULL AND f.retired_at IS NULL"
         )
     ).all()
@@ -513,7 +520,7 @@ def test_numbers_inside_text_sort_by_value_and_the_upgrade_rewrites_old_keys(
         # below 0020 the keys are as 0017 wrote them: digit by digit (客户10 < 客户100 < 客户2)
         with side.engine.begin() as conn:
             command.downgrade(alembic_config(conn), below.down_revision)
-        assert _keys_match_values(side.engine, digit_sort_key)
+        assert _keys_match_values(side.engine, digit_sort_key, formulas=False)
         assert listed(side, batch, "name")[1:5] == ["客户10", "客户100", "客户2", "客户9"]
         with side.engine.begin() as conn:
             command.upgrade(alembic_config(conn), "head")
@@ -568,3 +575,38 @@ def test_lookups_and_selects_sort_like_their_source(sides: dict[str, Side]) -> N
         report = side.client.post(f"{API}/apps/cities/query", json=query)
         assert report.status_code == 200, report.text
         assert [row[0]["value"] for row in report.json()["rows"]] == by_name
+
+
+def test_a_stored_text_formula_sorts_by_pinyin(sides: dict[str, Side]) -> None:
+    regions = ["上海", "北京", "长沙", "北京"]
+    batch = on_both(sides, [{"region": r, "name": f"{i}号"} for i, r in enumerate(regions)])
+    for side in sides.values():
+        # bei·jing (0号 < 3号) < chang·sha < shang·hai
+        expected = ["北京-1号", "北京-3号", "长沙-2号", "上海-0号"]
+        assert listed(side, batch, "label", field="label") == expected
+        first = side.client.get(
+            RECORDS, params={"filter": f'batch = "{batch}" AND name = "0号"'}
+        ).json()["items"][0]
+        changed = side.client.patch(
+            f"{RECORDS}/{first['_id']}", json={"region": "阿坝", "_version": first["_version"]}
+        )
+        assert changed.status_code == 200, changed.text
+        assert listed(side, batch, "label", field="label")[0] == "阿坝-0号"  # a·ba first
+        # a publish that changes the formula recomputes its values and their keys
+        app = side.client.get(f"{API}/apps/cities").json()
+        for field in app["forms"][0]["fields"]:
+            if field["key"] == "label":
+                field["expr"] = 'name & "-" & region'
+        assert side.client.put(f"{API}/apps/cities", json=app).status_code == 200
+        assert listed(side, batch, "label", field="label") == [
+            "0号-阿坝",
+            "1号-北京",
+            "2号-长沙",
+            "3号-北京",
+        ]
+        assert _keys_match_values(side.engine)
+        app = side.client.get(f"{API}/apps/cities").json()
+        for field in app["forms"][0]["fields"]:
+            if field["key"] == "label":
+                field["expr"] = 'region & "-" & name'
+        assert side.client.put(f"{API}/apps/cities", json=app).status_code == 200
