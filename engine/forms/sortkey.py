@@ -1,6 +1,7 @@
 """Pinyin sort keys: the order people expect for Chinese text, the same on every database.
 
-Text fields (`text`, `textarea`) keep a second column beside their value, ``f{id}k``, holding
+Text fields (`text`, `textarea`) and stored formulas whose result is text
+(`engine.forms.layout.keyed_field`) keep a second column beside their value, ``f{id}k``, holding
 `sort_key(value)`: an ASCII string whose plain byte order is the order a list should show.
 Sorting by such a field is ``ORDER BY key, value, _id`` (`engine.forms.sql`), so SQLite and
 PostgreSQL agree (the key is ASCII and declared ``COLLATE "C"`` on PostgreSQL) and a plain
@@ -54,7 +55,7 @@ MAX_NUMBER_DIGITS = 47
 """Significant digits a number inside text compares by value up to (its mark stays below the
 Latin letters: ``0`` + 47 is ``_``)."""
 KEYED_TYPES = frozenset({"text", "textarea"})
-"""Field types whose stored values have a sort key column."""
+"""Field types whose stored values have a sort key column (and stored text formulas)."""
 SORT_KEY_TYPE = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
 """A key column's type: byte order on PostgreSQL whatever the database's collation."""
 LONGEST_PHRASE = 8
