@@ -19,7 +19,8 @@ PostgreSQL (a throwaway server started for the run, as ``bench/expr_sql_bench.py
       size; timed against one hand-written statement with LEFT JOINs.
   (e) a page of 50 customers sorted by name, Chinese text by pinyin (``ORDER BY`` the name's
       sort key column, then the name, then ``_id``), ``Reader.list`` and its SQL against the
-      same ORDER BY written by hand, ascending and descending, on the title's sort index.
+      same ORDER BY written by hand, ascending and descending, on the title's sort index; by
+      level (a select, option order); and contacts by their customer's name (a lookup).
   (d) HTTP: create-record requests per second and latency of concurrent clients against
       ``uvicorn`` serving ``engine.api.main.create_app`` in a subprocess, on loopback.
 
@@ -173,6 +174,13 @@ APP: dict[str, Any] = {
                     "label": "客户等级",
                     "relation": "customer",
                     "field": "level",
+                },
+                {
+                    "key": "customer_name",
+                    "type": "lookup",
+                    "label": "客户名称",
+                    "relation": "customer",
+                    "field": "name",
                 },
                 {"key": "phone", "type": "phone", "label": "手机"},
             ],
@@ -911,44 +919,67 @@ class PinyinResult:
 
 
 def bench_pinyin(engine: Engine, app: LoadedApp, runs: int) -> list[PinyinResult]:
-    """A page of 50 customers sorted by name (pinyin, `engine.forms.sortkey`), through
-    `Reader.list` and its page SQL, against hand-written SQL with the same ORDER BY over the
-    same key column and index (the title's sort index), on the engine's table."""
-    form = app.layout.forms["customer"]
-    table = form.table.name
-    name = form.fields["name"]
+    """Pages of 50 sorted by Chinese text (pinyin, `engine.forms.sortkey`) through `Reader.list`
+    and its page SQL, against hand-written SQL giving the same page, on the engine's tables:
+    customers by name ascending (the title's sort index) and descending (the same index walked
+    backwards; no descending index declared), by level (a select: option order), and contacts
+    by their customer's name (a lookup of text: the target's key; the hand SQL joins)."""
+    customer = app.layout.forms["customer"]
+    contact = app.layout.forms["contact"]
+    table = customer.table.name
+    name = customer.fields["name"]
     key = name.sort_column
     assert key is not None
-    reader = Reader(app.layout, form, context())
+    level = customer.fields["level"].column
+    places = " ".join(f"WHEN '{v}' THEN {i}" for i, v in enumerate(LEVELS))
+    level_order = (
+        f"CASE WHEN c.{level} IS NULL THEN NULL ELSE CASE c.{level} {places} ELSE {len(LEVELS)}"
+        f" END END NULLS LAST, c.{level} NULLS LAST, c._id"
+    )
+    via = contact.fields["customer"].column
+    lookup_order = f"cu.{key} NULLS LAST, cu.{name.column} NULLS LAST, t._id"
+    live = "c._deleted_at IS NULL"
+    cases = [
+        (customer, "name", f"c.{key} ASC NULLS LAST, c.{name.column} ASC NULLS LAST, c._id"),
+        (customer, "-name", f"c.{key} DESC NULLS LAST, c.{name.column} DESC NULLS LAST, c._id"),
+        (customer, "level", level_order),
+        (contact, "customer_name", lookup_order),
+    ]
     results = []
-    for sort in ("name", "-name"):
-        direction = "DESC" if sort.startswith("-") else "ASC"
-        order = f"c.{key} {direction} NULLS LAST, c.{name.column} {direction} NULLS LAST, c._id"
-        hand = f"SELECT c.* FROM {table} c WHERE c._deleted_at IS NULL ORDER BY {order} LIMIT 50"
-        statement, resolver = reader.base_select()
-        jimu_sql = literal_sql(
-            statement.order_by(*reader.order_by(sort, resolver)).limit(50), engine
-        )
+    for form, sort, order in cases:
+        if form is contact:
+            hand = (
+                f"SELECT t.* FROM {contact.table.name} t LEFT JOIN {table} cu"
+                f" ON cu._id = t.{via} AND cu._deleted_at IS NULL"
+                f" WHERE t._deleted_at IS NULL ORDER BY {order} LIMIT 50"
+            )
+        else:
+            hand = f"SELECT c.* FROM {table} c WHERE {live} ORDER BY {order} LIMIT 50"
+        reader = Reader(app.layout, form, context())
+        page_sql = reader.sql.page_statements(sort=sort, limit=50, count=False).page
+        jimu_sql = literal_sql(page_sql, engine)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
             page = reader.list(conn, sort=sort, limit=50, count=False)
             hand_rows = conn.exec_driver_sql(hand).all()
             assert [item["_id"] for item in page.items] == [row[0] for row in hand_rows], (
-                "pinyin pages differ"
+                f"pinyin pages differ ({sort})"
             )
-            expected = sorted(
-                conn.execute(text(f"SELECT {name.column}, _id FROM {table}")).all(),
-                key=lambda row: (sort_key(row[0]), row[0]),
-                reverse=sort.startswith("-"),
-            )
-            assert [item["name"] for item in page.items] == [row[0] for row in expected[:50]]
+            if form is customer and sort.endswith("name"):
+                expected = sorted(
+                    conn.execute(text(f"SELECT {name.column}, _id FROM {table}")).all(),
+                    key=lambda row: (sort_key(row[0]), row[0]),
+                    reverse=sort.startswith("-"),
+                )
+                assert [item["name"] for item in page.items] == [r[0] for r in expected[:50]]
             explain = "EXPLAIN " if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
             plan = " | ".join(
-                " ".join(str(v) for v in row) for row in conn.exec_driver_sql(explain + hand).all()
+                " ".join(str(v) for v in row)
+                for row in conn.exec_driver_sql(explain + jimu_sql).all()
             )
             times = interleaved(
                 {
-                    "jimu list": lambda sort=sort: reader.list(
+                    "jimu list": lambda sort=sort, reader=reader: reader.list(
                         conn, sort=sort, limit=50, count=False
                     ),
                     "jimu SQL": lambda sql=jimu_sql: conn.exec_driver_sql(sql).all(),
@@ -957,15 +988,16 @@ def bench_pinyin(engine: Engine, app: LoadedApp, runs: int) -> list[PinyinResult
                 runs,
             )
             conn.rollback()
-        results.append(PinyinResult(sort, times, one_line(jimu_sql), hand, plan))
+        label = sort if form is customer else f"contact {sort}"
+        results.append(PinyinResult(label, times, one_line(jimu_sql), hand, plan))
     return results
 
 
 def print_pinyin(result: PinyinResult) -> None:
     t = result.times
-    print(f"(e) page of 50 sorted by {result.sort} (Chinese text by pinyin)")
+    print(f"(e) page of 50 sorted by {result.sort}")
     print("    hand SQL:", result.hand_sql)
-    print("    its plan:", result.plan)
+    print("    engine SQL plan:", result.plan)
     print(
         f"    Reader.list {t['jimu list']:.2f} ms, its SQL {t['jimu SQL']:.2f} ms, hand SQL"
         f" {t['hand SQL']:.2f} ms: list/hand = {t['jimu list'] / t['hand SQL']:.2f}x,"
@@ -1054,7 +1086,17 @@ def run_pinyin_only(engine: Engine, app: LoadedApp, args: argparse.Namespace) ->
         with engine.begin() as conn:
             conn.execute(insert(form.table), rows)
         done += n
-    analyze(engine, [form.table.name])
+    contact = app.layout.forms["contact"]
+    contacts = max(args.rows // 10, 1)
+    now = dt.datetime.now(dt.UTC)
+    for start in range(0, contacts, args.batch * 5):
+        rows = [
+            raw_row(contact, {"name": f"联系人{i}", "customer": rng.randint(1, args.rows)}, now)
+            for i in range(start, min(start + args.batch * 5, contacts))
+        ]
+        with engine.begin() as conn:
+            conn.execute(insert(contact.table), rows)
+    analyze(engine, [form.table.name, contact.table.name])
     for result in bench_pinyin(engine, app, args.runs):
         print_pinyin(result)
     engine.dispose()

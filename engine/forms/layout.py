@@ -78,7 +78,7 @@ class FieldLayout:
     column_type: TypeEngine[Any] | None = None
     rows: RowsLayout | None = None
     link: Table | None = None
-    keyed: bool = False  # a form's text field: its pinyin sort key beside it (`sort_column`)
+    keyed: bool = False  # a form's text field or stored text formula: its pinyin sort key beside it
 
     # A layout belongs to one immutable app revision, so what is derived from it once (column
     # name, coercer, JSON writer) can be kept on it and never goes stale.
@@ -298,6 +298,14 @@ def _field_layout(
     return FieldLayout(spec, kind, ids[path], source, column_type)
 
 
+def keyed_field(f: FieldLayout) -> bool:
+    """Whether a stored field keeps a pinyin sort key beside its value: text and textarea, and
+    a stored formula whose result is text (`engine.forms.sortkey`)."""
+    if f.spec.type in KEYED_TYPES:
+        return True
+    return isinstance(f.spec, FormulaField) and type(f.column_type) is Text
+
+
 def _build_form(
     form: FormSpec, ids: Mapping[tuple[str, ...], int], schema: dict[str, Any], metadata: MetaData
 ) -> FormLayout:
@@ -313,7 +321,7 @@ def _build_form(
         Column(f.column, f.column_type) for f in layouts.values() if f.column_type is not None
     ]
     for f in layouts.values():  # text sorts by pinyin: a key column beside the value
-        if f.source == "column" and f.column_type is not None and f.spec.type in KEYED_TYPES:
+        if f.source == "column" and f.column_type is not None and keyed_field(f):
             f.keyed = True
             columns.append(Column(key_column(f.column), SORT_KEY_TYPE))
     unique = [f.column for f in layouts.values() if f.unique]

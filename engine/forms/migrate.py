@@ -42,6 +42,7 @@ from engine.forms.sortkey import (
     has_column,
     is_key_column,
     key_column,
+    sort_key,
 )
 from engine.forms.spec import AppSpec
 from engine.store import records as physical
@@ -934,20 +935,22 @@ def recompute_formulas(conn: Connection, app: AppLayout, form: FormLayout, *, tz
                 from engine.forms.records import _fits
 
                 values[layout.key] = _fits(compiled(values, ctx), layout)
-            changes.append(
-                {"rid": values["_id"], **{f"p{i}": values[f.key] for i, f in enumerate(formulas)}}
-            )
+            change = {
+                "rid": values["_id"],
+                **{f"p{i}": values[f.key] for i, f in enumerate(formulas)},
+            }
+            for i, f in enumerate(formulas):  # a text result's pinyin sort key beside it
+                if f.sort_column is not None:
+                    change[f"k{i}"] = sort_key(values[f.key])
+            changes.append(change)
         if changes:
-            statement = (
-                update(table)
-                .where(table.c._id == bindparam("rid"))
-                .values(
-                    {
-                        f.column: bindparam(f"p{i}", type_=f.column_type)
-                        for i, f in enumerate(formulas)
-                    }
-                )
-            )
+            written: dict[str, Any] = {
+                f.column: bindparam(f"p{i}", type_=f.column_type) for i, f in enumerate(formulas)
+            }
+            for i, f in enumerate(formulas):
+                if f.sort_column is not None:
+                    written[f.sort_column] = bindparam(f"k{i}")
+            statement = update(table).where(table.c._id == bindparam("rid")).values(written)
             for start in range(0, len(changes), CONVERT_BATCH):
                 conn.execute(statement, changes[start : start + CONVERT_BATCH])
 

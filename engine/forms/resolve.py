@@ -19,6 +19,7 @@ before they get here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,9 @@ class Who:
 
 NOBODY = Who()
 
+Final = Callable[[FieldLayout, Any], Any]
+"""How a sort reads a stored column (`Resolver.sorting`): its field and the column -> SQL."""
+
 
 class Resolver:
     """Resolves field paths of `container`, read through `table`, for `engine.expr.to_sql`."""
@@ -87,6 +91,7 @@ class Resolver:
         access: Access | None = None,
         guarded: frozenset[str] = frozenset(),
         who: Who | None = None,
+        final: Final | None = None,
     ) -> None:
         self.app = app
         self.container = container
@@ -98,6 +103,8 @@ class Resolver:
         self.guarded = guarded  # fields of `container` that read as blank (hidden in a target)
         # Who CURRENT_USER() is: given, else the holder of `access`, else the context's actor.
         self.who = who if who is not None else Who.acting(access, ctx)
+        # What a stored column is read as (a sort reads a text's key, an option's place).
+        self.final = final
         self._aliases: dict[str, Any] = {}
 
     def _nested(
@@ -115,6 +122,22 @@ class Resolver:
             access=access,
             guarded=guarded,
             who=self.who,
+            final=self.final,
+        )
+
+    def sorting(self, final: Final) -> Resolver:
+        """The same container, table and rights, with each stored column a field path ends on
+        read as `final(field, column)` (through relations and lookups too): what a sort orders
+        by (`FormSql.order_by`). Row scopes and formulas inside still read plain values."""
+        return Resolver(
+            self.app,
+            self.container,
+            self.table,
+            ctx=self.ctx,
+            access=self.access,
+            guarded=self.guarded,
+            who=self.who,
+            final=final,
         )
 
     def unrestricted(self) -> Resolver:
@@ -229,6 +252,8 @@ class Resolver:
                 conditions.append(scope)
             return select(inner).where(*conditions).scalar_subquery()
         if field.source == "column":
+            if self.final is not None:
+                return self.final(field, table.c[field.column])
             return table.c[field.column]
         if field.source == "system":
             return table.c[SYSTEM_SOURCES[spec.type]]

@@ -1,6 +1,7 @@
 """Pinyin sort keys: the order people expect for Chinese text, the same on every database.
 
-Text fields (`text`, `textarea`) keep a second column beside their value, ``f{id}k``, holding
+Text fields (`text`, `textarea`) and stored formulas whose result is text
+(`engine.forms.layout.keyed_field`) keep a second column beside their value, ``f{id}k``, holding
 `sort_key(value)`: an ASCII string whose plain byte order is the order a list should show.
 Sorting by such a field is ``ORDER BY key, value, _id`` (`engine.forms.sql`), so SQLite and
 PostgreSQL agree (the key is ASCII and declared ``COLLATE "C"`` on PostgreSQL) and a plain
@@ -14,7 +15,11 @@ full-width ``Ａ１`` reads as ``A1``):
   phrase dictionary (重庆 → chong qing, 长沙 → chang sha, 银行 → yin hang), lower case without
   tone, ü written ``v``: element ``{`` + syllable + ``.``;
 - each Latin letter, case-folded and without accents (``É`` → ``e``), is one element;
-- each ASCII digit is one element;
+- each run of ASCII digits is one element, its number: a length mark (``0`` plus the count of
+  its digits after leading zeros, as one character) then those digits, so numbers inside text
+  compare by value (客户9 < 客户10 < 客户100; ``007`` and ``7`` share a key, the value breaks
+  the tie). Runs of `MAX_NUMBER_DIGITS` significant digits or more share the last mark and
+  compare digit by digit among themselves;
 - spaces, punctuation and symbols are each the element ``!``;
 - anything else (other scripts, emoji, a character without a known reading) is ``}`` and its
   code point in six hex digits.
@@ -34,7 +39,7 @@ computed, never when a worker starts.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -46,8 +51,11 @@ KEY_CHARS = 64
 """How many characters of a value its key reads (after that, values compare by code point)."""
 KEY_SUFFIX = "k"
 """A key column's name is its value column's with this suffix (``f12`` → ``f12k``)."""
+MAX_NUMBER_DIGITS = 47
+"""Significant digits a number inside text compares by value up to (its mark stays below the
+Latin letters: ``0`` + 47 is ``_``)."""
 KEYED_TYPES = frozenset({"text", "textarea"})
-"""Field types whose stored values have a sort key column."""
+"""Field types whose stored values have a sort key column (and stored text formulas)."""
 SORT_KEY_TYPE = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql")
 """A key column's type: byte order on PostgreSQL whatever the database's collation."""
 LONGEST_PHRASE = 8
@@ -59,6 +67,7 @@ _HAN = "{"
 _HAN_END = "."
 _OTHER = "}"
 _TONE_START = " "
+_NUMBER = ord("0")
 
 
 def key_column(column: str) -> str:
@@ -166,7 +175,21 @@ def sort_key(value: Any) -> str | None:
     """The sort key of a stored text value (None for blank; see the module for its form)."""
     if not value or not isinstance(value, str):
         return None
-    return _key(value)
+    return _key(value, True)
+
+
+def digit_sort_key(value: Any) -> str | None:
+    """The key as migration ``0017_pinyin`` first wrote it, each digit its own element (客户10
+    < 客户9): what a downgrade below ``0020_pinyinnum`` writes back. Nothing else uses it."""
+    if not value or not isinstance(value, str):
+        return None
+    return _key(value, False)
+
+
+def _number(digits: str) -> str:
+    """A run of ASCII digits as one element that compares by the number's value."""
+    significant = digits.lstrip("0")
+    return chr(_NUMBER + min(len(significant), MAX_NUMBER_DIGITS)) + significant
 
 
 @lru_cache(maxsize=65536)
@@ -186,13 +209,20 @@ def _run(run: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=65536)
-def _key(value: str) -> str:
+def _key(value: str, numbers: bool) -> str:
     chars, _ = _load()
     text = unicodedata.normalize("NFKC", value)[:KEY_CHARS]
     parts: list[str] = []
     tones: list[str] = []
     at = 0
     while at < len(text):
+        if numbers and "0" <= text[at] <= "9":
+            end = at
+            while end < len(text) and "0" <= text[end] <= "9":
+                end += 1
+            parts.append(_number(text[at:end]))
+            at = end
+            continue
         if ord(text[at]) in chars:
             end = at
             while end < len(text) and ord(text[end]) in chars:
@@ -233,6 +263,7 @@ def backfill(
     reset: bool = False,
     batch: int = BACKFILL_BATCH,
     commit: bool = False,
+    key: Callable[[Any], str | None] = sort_key,
 ) -> int:
     """Write the key of every value of `table.value_column` that has none, `batch` rows at a
     time, in `_id` order; `reset` first clears every key (the values were rewritten by a type
@@ -253,7 +284,7 @@ def backfill(
         rows = conn.execute(pick, {"after": after, "n": batch}).all()
         if not rows:
             return written
-        changes = [{"i": rid, "k": sort_key(value)} for rid, value in rows if value != ""]
+        changes = [{"i": rid, "k": key(value)} for rid, value in rows if value != ""]
         if changes:
             conn.execute(write, changes)
         written += len(changes)
@@ -262,16 +293,54 @@ def backfill(
             conn.commit()
 
 
+def rekey(
+    conn: Connection,
+    table: str,
+    value_column: str,
+    *,
+    key: Callable[[Any], str | None] = sort_key,
+    batch: int = BACKFILL_BATCH,
+) -> int:
+    """Rewrite the keys of `table.value_column` that differ from `key` of their value (the key's
+    form changed), reading `batch` rows at a time in `_id` order and writing only the rows
+    whose key changes; values are never touched, so a rerun writes nothing. Returns the number
+    of keys rewritten."""
+    column = key_column(value_column)
+    pick = sa.text(
+        f"SELECT _id, {value_column}, {column} FROM {table}"
+        f" WHERE _id > :after ORDER BY _id LIMIT :n"
+    )
+    write = sa.text(f"UPDATE {table} SET {column} = :k WHERE _id = :i")
+    written = 0
+    after = 0
+    while True:
+        rows = conn.execute(pick, {"after": after, "n": batch}).all()
+        if not rows:
+            return written
+        changes = [
+            {"i": rid, "k": wanted}
+            for rid, value, stored in rows
+            if (wanted := key(value)) != stored
+        ]
+        if changes:
+            conn.execute(write, changes)
+        written += len(changes)
+        after = rows[-1][0]
+
+
 __all__ = [
     "BACKFILL_BATCH",
     "KEYED_TYPES",
     "KEY_CHARS",
+    "MAX_NUMBER_DIGITS",
     "SORT_KEY_TYPE",
     "backfill",
+    "digit_sort_key",
     "ensure_key_column",
     "has_column",
     "is_key_column",
     "key_column",
+    "rekey",
     "sort_key",
     "syllable",
 ]

@@ -38,9 +38,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Select, and_, bindparam, case, exists, func, literal, select
+from sqlalchemy import (
+    Column,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.sql import ColumnElement
-from sqlalchemy.sql.elements import True_, UnaryExpression
+from sqlalchemy.sql.elements import Case, ColumnClause, True_, UnaryExpression
+from sqlalchemy.sql.visitors import iterate
 
 from engine import expr
 from engine.core.context import ExecutionContext
@@ -460,15 +472,42 @@ class FormSql:
                         ],
                     )
                 value = resolver.value(key)
-                if field.sort_column is not None:  # text: by pinyin, then the value itself
-                    keys.append(
-                        self._direction(
-                            self.form.table.c[field.sort_column], descending, key in nonblank
-                        )
-                    )
+                first = self._sort_first(resolver, field)
+                if first is not None:  # text by pinyin, options by their place; then the value
+                    keys.append(self._direction(first, descending, key in nonblank))
             keys.append(self._direction(value, descending, key in nonblank))
         keys.append(self.form.table.c._id)  # a stable order for paging
         return keys
+
+    def _sort_first(self, resolver: Resolver, field: FieldLayout) -> ColumnElement[Any] | None:
+        """What a sort by `field` orders by before its value (None: the value alone): a text
+        field's pinyin key (`engine.forms.sortkey`), a select's option place, and the same for a
+        lookup of one through to-one relations, read through the lookup's own subquery (the
+        target's key column; no per-row Python)."""
+        if field.sort_column is not None:
+            column: ColumnElement[Any] = self.form.table.c[field.sort_column]
+            return column
+        if isinstance(field.spec, LookupField):
+            if not self._lookup_chain(self.form, field):
+                return None
+            return resolver.sorting(_sorted_by).value(field.key)  # type: ignore[no-any-return]
+        if field.source == "column":
+            return _sort_value(field, self.form.table.c[field.column])  # type: ignore[no-any-return]
+        return None
+
+    def _lookup_chain(self, container: Container, field: FieldLayout) -> bool:
+        """Whether lookup `field` reads, through to-one relations only, a stored text or select
+        field (whose key or option place a sort can read in the same subquery)."""
+        while isinstance(field.spec, LookupField):
+            via = container.fields.get(field.spec.relation)
+            if via is None or via.source != "column" or not isinstance(via.spec, RelationField):
+                return False
+            container = self.app.forms[via.spec.target]
+            found = container.fields.get(field.spec.field)
+            if found is None:
+                return False
+            field = found
+        return field.source == "column" and (field.sort_column is not None or _is_select(field))
 
     @staticmethod
     def _direction(value: Any, descending: bool, nonblank: bool) -> ColumnElement[Any]:
@@ -609,7 +648,11 @@ class FormSql:
                 .where(self.visible(resolver, deleted=deleted, action=action), *conditions)
             )
         keys = self.order_by(sort or "", resolver, filter)
-        if LATE_LOOKUP and sort and ids is None and self._late_lookup(keys):
+        backwards = self._backwards(sort, filter) if ids is None else None
+        if backwards is not None:
+            where = [self.visible(resolver, deleted=deleted, action=action), *conditions]
+            statement = self._blanks_apart(backwards, where, resolver, limit, offset)
+        elif LATE_LOOKUP and sort and ids is None and self._late_lookup(keys):
             # Late row lookup: the sort runs over the sort keys and `_id` alone, and only the
             # page's rows are read whole (and joined to their relations' titles).
             table = self.form.table
@@ -631,21 +674,99 @@ class FormSql:
             statement = statement.order_by(*keys).limit(limit).offset(offset)
         return _Page(statement, counted, stable)
 
+    def _backwards(self, sort: str | None, filter: str | None) -> FieldLayout | None:
+        """The text field of a descending sort by it alone (``-name``) that its ascending sort
+        index serves walked backwards (`_blanks_apart`); None for every other sort (a declared
+        descending combination is walked forwards by the plain ORDER BY)."""
+        if not sort or not sort.startswith("-") or "," in sort:
+            return None
+        field = self.form.fields.get(sort[1:].strip())
+        if field is None or field.sort_column is None or field.key in self.hidden:
+            return None
+        forwards = [(field.sort_column, False), (field.column, False)]
+        backwards = [(field.sort_column, True), (field.column, True)]
+        heads = on_layout(
+            self.form, "index_heads", lambda: [list(i.columns[:2]) for i in self.form.indexes]
+        )
+        return field if forwards in heads and backwards not in heads else None
+
+    def _blanks_apart(
+        self,
+        field: FieldLayout,
+        where: builtins.list[ColumnElement[Any]],
+        resolver: Resolver,
+        limit: int,
+        offset: int,
+    ) -> Select[Any]:
+        """A page sorted by text field `field` descending, its blanks last, read from its
+        ascending sort index walked backwards: no single index order is "descending, blanks
+        last" on PostgreSQL (an ascending index walked backwards puts them first), so the
+        records with a key and the blank ones are each picked apart (the first `limit +
+        offset` of each: the keyed ones in the database's plain ``DESC`` order, which no
+        blank disturbs, so the index is walked backwards, equal values by id as in every sort;
+        the blank ones (stored as NULL: a text write makes "" blank) by id, the index's own
+        order) and only those are put in order, keyed ones first, then blanks, as ``ORDER BY
+        key DESC NULLS LAST, value DESC NULLS LAST, _id`` gives them."""
+        table = self.form.table
+        assert field.sort_column is not None
+        key, value = table.c[field.sort_column], table.c[field.column]
+        enough = limit + offset
+        parts = []
+        for number, condition, order in (
+            (0, key.is_not(None), [key.desc(), value.desc(), table.c._id]),
+            (1, key.is_(None), [value, table.c._id]),  # blank is NULL: by id, the index order
+        ):
+            part = (
+                select(
+                    table.c._id,
+                    literal(number).label("jimu_part"),
+                    key.label("jimu_key"),
+                    value.label("jimu_value"),
+                )
+                .where(*where, condition)
+                .order_by(*order)
+                .limit(enough)
+                .subquery(f"jimu_part{number}")
+            )
+            parts.append(select(part))
+        chosen = union_all(*parts).subquery("jimu_backwards")
+        shape = self.page_shape(resolver)
+        return (
+            select(*shape.columns)
+            .select_from(chosen.join(shape.from_, table.c._id == chosen.c._id))
+            .order_by(
+                chosen.c.jimu_part,
+                chosen.c.jimu_key.desc().nulls_last(),
+                chosen.c.jimu_value.desc().nulls_last(),
+                chosen.c._id,
+            )
+            .limit(limit)
+            .offset(offset)
+        )
+
     def _late_lookup(self, keys: builtins.list[ColumnElement[Any]]) -> bool:
         """Whether a page sorted by `keys` is read by a late row lookup: when every key is a
-        column of the form's own table (the inner statement needs no join) and no index of the
-        table holds the first key's column (then the database may walk that index and stop after
-        the page; the direct statement is as fast and needs no second sort)."""
+        column of the form's own table or a select's option place over one (the inner statement
+        needs no join) and no index of the table holds the first key's column (then the database
+        may walk that index and stop after the page; the direct statement is as fast and needs no
+        second sort). No index holds an option place."""
         table = self.form.table
-        columns: list[Column[Any]] = []
-        for key in keys:
+        first: str | None = None
+        for at, key in enumerate(keys):
             element: Any = key
             while isinstance(element, UnaryExpression):  # DESC, NULLS LAST
                 element = element.element
+            if isinstance(element, Case):  # a select's option place: over its own column
+                inner = [c for c in iterate(element) if isinstance(c, ColumnClause)]
+                if not inner or any(c.table is not table for c in inner):
+                    return False
+                continue
             if not isinstance(element, Column) or element.table is not table:
                 return False
-            columns.append(element)
-        first = columns[0].name
+            if at == 0:
+                first = element.name
+        if first is None:
+            return True
         if first == "_id" or any(f.unique and f.column == first for f in self.form.fields.values()):
             return False
         return not any(
@@ -800,6 +921,33 @@ class FormSql:
         return Scoped(self, resolver, and_(*conditions), filter)
 
 
+def _sort_value(field: FieldLayout, column: Any) -> Any:
+    """What a sort orders stored `column` of `field` by before the value itself (None: the value
+    alone): a text field's pinyin key column beside it, a select's option place (its index in the
+    options; a value no option has comes after them; blank stays blank, so it sorts last)."""
+    if field.sort_column is not None:
+        return column.table.c[field.sort_column]
+    if _is_select(field):
+        options = getattr(field.spec, "options", [])
+        places = case(
+            {option.value: index for index, option in enumerate(options)},
+            value=column,
+            else_=len(options),
+        )
+        return case((column.is_(None), None), else_=places)
+    return None
+
+
+def _is_select(field: FieldLayout) -> bool:
+    return field.kind.name == "select" and bool(getattr(field.spec, "options", None))
+
+
+def _sorted_by(field: FieldLayout, column: Any) -> Any:
+    """A `Resolver.sorting` final: `_sort_value` of the column, else the column itself."""
+    found = _sort_value(field, column)
+    return column if found is None else found
+
+
 AGGREGATES: dict[str, Callable[[Any], ColumnElement[Any]]] = {
     "count": lambda value: func.count() if value is None else func.count(value),
     "count_distinct": lambda value: func.count(value.distinct()),
@@ -883,6 +1031,15 @@ class Scoped:
                 "validation_failed",
                 [_issue(where, exc.code, exc.message_zh, exc.message_en, exc.line, exc.column)],
             ) from None
+
+    def sort_value(self, key: str) -> ColumnElement[Any] | None:
+        """What a sort by lookup `key` orders by before its value (the target's pinyin key or
+        option place, `FormSql.order_by`); None for any other field. The caller has already
+        read the field through `value` (hidden ones are refused there)."""
+        field = self.sql.form.fields.get(key)
+        if field is None or not isinstance(field.spec, LookupField):
+            return None
+        return self.sql._sort_first(self.resolver, field)
 
     def rows(
         self, columns: Mapping[str, ColumnElement[Any]], *, sort: str | None = None

@@ -57,7 +57,7 @@ from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import Container, FieldLayout, RowsLayout
 from engine.forms.resolve import Resolver, target_access
-from engine.forms.sql import FormSql, expr_text_type, hidden_prefix, ref_paths
+from engine.forms.sql import FormSql, Scoped, expr_text_type, hidden_prefix, ref_paths
 from engine.reports.buckets import bucket_sql
 from engine.store.models import Department, User
 
@@ -690,6 +690,8 @@ class ReportCompiler:
             holder: Any = getattr(value, "table", None)
             if holder is not None and getattr(value, "name", None) == owner.column:
                 found.sort = holder.c[owner.sort_column]
+            elif isinstance(scoped, Scoped):  # a lookup: its target's key, in its own subquery
+                found.sort = scoped.sort_value(dim.field)
         options = getattr(owner.spec, "options", None) if owner is not None else None
         if options and kind == "text":
             found.order = case(

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine.forms import apps
 from engine.forms.query import Reader
-from engine.forms.sortkey import backfill, key_column, sort_key
+from engine.forms.sortkey import backfill, digit_sort_key, key_column, sort_key
 from engine.store.session import alembic_config
 from tests.api.records_client import API, api_client
 from tests.contexts import context
@@ -52,9 +53,42 @@ DEFINITION: dict[str, Any] = {
                 {"key": "region", "type": "text", "label": "区域"},
             ],
             "indexes": [["batch", "note"], ["-region"]],
-        }
+        },
+        {
+            "key": "trip",
+            "name": "行程",
+            "fields": [
+                {"key": "batch", "type": "text", "label": "批次"},
+                {"key": "city", "type": "relation", "label": "城市", "target": "city"},
+                {
+                    "key": "city_name",
+                    "type": "lookup",
+                    "label": "城市名",
+                    "relation": "city",
+                    "field": "name",
+                },
+                {
+                    "key": "city_tier",
+                    "type": "lookup",
+                    "label": "线级",
+                    "relation": "city",
+                    "field": "tier",
+                },
+            ],
+        },
     ],
 }
+DEFINITION["forms"][0]["fields"].append(
+    {"key": "label", "type": "formula", "label": "标签", "expr": 'region & "-" & name'}
+)
+DEFINITION["forms"][0]["fields"].append(
+    {
+        "key": "tier",
+        "type": "select",
+        "label": "线级",
+        "options": [{"value": v, "label": v} for v in ("一线", "新一线", "二线")],
+    }
+)
 RECORDS = f"{API}/apps/cities/forms/city/records"
 
 
@@ -108,7 +142,7 @@ def add(side: Side, batch: str, values: list[dict[str, Any]]) -> int:
 
 def listed(side: Side, batch: str, sort: str, field: str = "name", **params: Any) -> list[Any]:
     response = side.client.get(
-        RECORDS, params={"filter": f'batch = "{batch}"', "sort": sort, "limit": 500, **params}
+        RECORDS, params={"filter": f'batch = "{batch}"', "sort": sort, "limit": 500} | params
     )
     assert response.status_code == 200, response.text
     return [item[field] for item in response.json()["items"]]
@@ -129,6 +163,9 @@ def test_cities_sort_by_pinyin_with_blanks_last(sides: dict[str, Side]) -> None:
     for side in sides.values():
         assert listed(side, batch, "name") == [*expected, None]
         assert listed(side, batch, "-name") == [*reversed(expected), None]
+        # pages of 4 read the same order, across the keyed values and the blank
+        pages = [listed(side, batch, "-name", limit=4, offset=at) for at in (0, 4, 8)]
+        assert [v for page in pages for v in page] == [*reversed(expected), None]
         # the export reads the same order
         exported = side.client.get(
             f"{RECORDS}/export",
@@ -144,7 +181,7 @@ def test_mixed_text_polyphones_tones_and_ties(sides: dict[str, Side]) -> None:
     words = ["重要", "长大", "银行", "行走", "骂", "马", "麻", "妈", "北京"]
     batch = on_both(sides, [{"name": v} for v in values + words])
     expected = [
-        *["_x", "123", "9号", "Apple", "Beijing", "beijing"],  # punctuation, digits, Latin
+        *["_x", "9号", "123", "Apple", "Beijing", "beijing"],  # punctuation, numbers, Latin
         # a < bei < ma (tones 1, 2, 3, 4) < xing < yin < zhang < zhong
         *["阿里", "北京", "北京", "妈", "麻", "马", "骂", "行走", "银行", "长大", "重要"],
     ]
@@ -216,21 +253,25 @@ def test_update_import_and_pack_paths_write_the_key(sides: dict[str, Side]) -> N
         assert _keys_match_values(side.engine)
 
 
-def _keys_match_values(engine: Engine) -> bool:
-    """Every text column's key column holds the key of its value, in every record table."""
+def _keys_match_values(engine: Engine, key: Any = sort_key, formulas: bool = True) -> bool:
+    """Every text column's key column holds the key of its value, in every record table (and
+    every stored text formula's, with `formulas`)."""
     with engine.connect() as conn:
-        for table, column in _keyed_columns(conn):
+        for table, column in _keyed_columns(conn, formulas):
             rows = conn.execute(text(f"SELECT {column}, {key_column(column)} FROM {table}")).all()
-            if any(key != sort_key(value) for value, key in rows):
+            if any(stored != key(value) for value, stored in rows):
                 return False
     return True
 
 
-def _keyed_columns(conn: Connection) -> list[tuple[str, str]]:
+def _keyed_columns(conn: Connection, formulas: bool = True) -> list[tuple[str, str]]:
+    kinds = "ff.type IN ('text', 'textarea')"
+    if formulas:  # stored text formulas have keys from 0020_pinyinnum on
+        kinds = f"({kinds} OR ff.type = 'formula' AND ff.storage = 'text')"
     rows = conn.execute(
         text(
             "SELECT ff.form_id, ff.id FROM form_fields ff JOIN forms f ON f.id = ff.form_id"
-            " WHERE ff.type IN ('text', 'textarea') AND ff.parent_id IS NULL"
+            f" WHERE {kinds} AND ff.parent_id IS NULL"
             " AND ff.retired_at IS NULL AND f.retired_at IS NULL"
         )
     ).all()
@@ -245,7 +286,7 @@ def _keyed_columns(conn: Connection) -> list[tuple[str, str]]:
 @given(
     st.lists(
         st.text(
-            alphabet="重庆长沙北京上海行银西安先阿里妈麻马骂绿路女乐和aB1 ·",
+            alphabet="重庆长沙北京上海行银西安先阿里妈麻马骂绿路女乐和aB1029０ ·",
             min_size=1,
             max_size=6,
         ),
@@ -289,6 +330,15 @@ def test_a_sort_by_an_indexed_text_field_reads_its_sort_index(sides: dict[str, S
                 found = _plan(conn, page)
                 assert index in found, found
                 assert "TEMP B-TREE" not in found, found
+            # descending, blanks last: its ascending sort index, walked backwards (no index
+            # declared for it; the keyed records and the blank ones are picked apart)
+            backwards = reader.sql.page_statements(sort="-name", limit=25, offset=5).page
+            found = _plan(conn, backwards)
+            if conn.dialect.name == "postgresql":
+                assert f"Scan Backward using {index}" in found, found  # (Index Only)
+                assert "Seq Scan" not in found, found
+            else:
+                assert index in found, found
             # a combination filtered by its first field sorts by the next one's key
             composite = reader.sql.page_statements(
                 filter='batch = "x" AND note >= "0"', sort="note", limit=25
@@ -314,7 +364,7 @@ def test_type_changes_and_a_restored_field_keep_keys_right(sides: dict[str, Side
         app = client.get(f"{API}/apps/cities").json()
         as_text = _retype(app, "size", {"type": "text"})
         assert client.put(f"{API}/apps/cities", json=as_text).status_code == 200
-        assert listed(side, batch, "size", field="size") == ["12.00", "3.00", "7.00"]
+        assert listed(side, batch, "size", field="size") == ["3.00", "7.00", "12.00"]
         assert _keys_match_values(side.engine)
         back = _retype(client.get(f"{API}/apps/cities").json(), "size", {"type": "number"})
         assert client.put(f"{API}/apps/cities", json=back).status_code == 200
@@ -333,7 +383,7 @@ def test_type_changes_and_a_restored_field_keep_keys_right(sides: dict[str, Side
             next(f for f in current["forms"][0]["fields"] if f["key"] == "size")
         )
         assert client.put(f"{API}/apps/cities", json=restored).status_code == 200
-        assert listed(side, batch, "size", field="size") == ["12.00", "3.00", "7.00"]
+        assert listed(side, batch, "size", field="size") == ["3.00", "7.00", "12.00"]
         assert _keys_match_values(side.engine)
 
 
@@ -454,3 +504,109 @@ def test_report_dimensions_of_text_are_ordered_by_pinyin(sides: dict[str, Side])
             f"{API}/apps/cities/query", json={**query, "sort": [{"key": "name", "desc": True}]}
         ).json()["rows"]
         assert [row[0]["value"] for row in descending] == ["深圳", "上海", "重庆", "长沙", "北京"]
+
+
+def test_numbers_inside_text_sort_by_value_and_the_upgrade_rewrites_old_keys(
+    sides: dict[str, Side],
+) -> None:
+    names = ["客户10", "客户9", "客户100", "客户2", "北京", None]
+    batch = on_both(sides, [{"name": n} for n in names])
+    natural = ["北京", "客户2", "客户9", "客户10", "客户100", None]
+    below = ScriptDirectory.from_config(alembic_config()).get_revision("0020_pinyinnum")
+    assert below is not None and isinstance(below.down_revision, str)
+    for side in sides.values():
+        assert listed(side, batch, "name") == natural
+        assert listed(side, batch, "-name") == [*reversed(natural[:-1]), None]
+        # below 0020 the keys are as 0017 wrote them: digit by digit (客户10 < 客户100 < 客户2)
+        with side.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), below.down_revision)
+        assert _keys_match_values(side.engine, digit_sort_key, formulas=False)
+        assert listed(side, batch, "name")[1:5] == ["客户10", "客户100", "客户2", "客户9"]
+        with side.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+        assert _keys_match_values(side.engine)
+        assert listed(side, batch, "name") == natural
+        # a rerun (after a stamp back) writes nothing
+        with side.engine.begin() as conn:
+            command.stamp(alembic_config(conn), below.down_revision)
+        with side.engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+        assert listed(side, batch, "name") == natural and _keys_match_values(side.engine)
+
+
+def test_lookups_and_selects_sort_like_their_source(sides: dict[str, Side]) -> None:
+    cities = [("上海", "一线"), ("长沙", "新一线"), ("北京", "一线"), ("重庆", "二线")]
+    cities += [("成都", None), ("客户10", "新一线"), ("客户9", "二线")]
+    batch = uuid.uuid4().hex[:12]
+    trips = f"{API}/apps/cities/forms/trip/records"
+    # pinyin and numbers by value, blank last (the trip without a city)
+    by_name = ["北京", "长沙", "成都", "重庆", "客户9", "客户10", "上海", None]
+    # option order 一线 < 新一线 < 二线 (code point would put 一 < 二 < 新), blank last
+    by_tier = ["一线", "一线", "新一线", "新一线", "二线", "二线", None, None]
+    for side in sides.values():
+        made = side.client.post(
+            f"{RECORDS}/batch",
+            json=[{"name": n, "tier": t, "batch": batch} for n, t in cities],
+        ).json()["results"]
+        linked = [{"batch": batch, "city": r["_id"]} for r in made] + [{"batch": batch}]
+        response = side.client.post(f"{trips}/batch", json=linked)
+        assert response.status_code in (200, 201), response.text
+
+        def trip_list(sort: str, field: str, client: TestClient = side.client) -> list[Any]:
+            got = client.get(trips, params={"filter": f'batch = "{batch}"', "sort": sort})
+            assert got.status_code == 200, got.text
+            return [item[field] for item in got.json()["items"]]
+
+        assert trip_list("city_name", "city_name") == by_name
+        assert trip_list("-city_name", "city_name") == [*reversed(by_name[:-1]), None]
+        assert trip_list("city_tier", "city_tier") == by_tier
+        assert trip_list("-city_tier", "city_tier") == [*reversed(by_tier[:-2]), None, None]
+        # the select itself sorts by its options the same way
+        assert listed(side, batch, "tier", field="tier") == by_tier[:-1]
+        # a report by the lookup of text: groups in pinyin order too
+        query = {
+            "form": "trip",
+            "filter": f'batch = "{batch}"',
+            "rows": [{"field": "city_name"}],
+            "columns": [],
+            "measures": [{"key": "n", "agg": "count"}],
+            "chart": {"type": "table"},
+        }
+        report = side.client.post(f"{API}/apps/cities/query", json=query)
+        assert report.status_code == 200, report.text
+        assert [row[0]["value"] for row in report.json()["rows"]] == by_name
+
+
+def test_a_stored_text_formula_sorts_by_pinyin(sides: dict[str, Side]) -> None:
+    regions = ["上海", "北京", "长沙", "北京"]
+    batch = on_both(sides, [{"region": r, "name": f"{i}号"} for i, r in enumerate(regions)])
+    for side in sides.values():
+        # bei·jing (0号 < 3号) < chang·sha < shang·hai
+        expected = ["北京-1号", "北京-3号", "长沙-2号", "上海-0号"]
+        assert listed(side, batch, "label", field="label") == expected
+        first = side.client.get(
+            RECORDS, params={"filter": f'batch = "{batch}" AND name = "0号"'}
+        ).json()["items"][0]
+        changed = side.client.patch(
+            f"{RECORDS}/{first['_id']}", json={"region": "阿坝", "_version": first["_version"]}
+        )
+        assert changed.status_code == 200, changed.text
+        assert listed(side, batch, "label", field="label")[0] == "阿坝-0号"  # a·ba first
+        # a publish that changes the formula recomputes its values and their keys
+        app = side.client.get(f"{API}/apps/cities").json()
+        for field in app["forms"][0]["fields"]:
+            if field["key"] == "label":
+                field["expr"] = 'name & "-" & region'
+        assert side.client.put(f"{API}/apps/cities", json=app).status_code == 200
+        assert listed(side, batch, "label", field="label") == [
+            "0号-阿坝",
+            "1号-北京",
+            "2号-长沙",
+            "3号-北京",
+        ]
+        assert _keys_match_values(side.engine)
+        app = side.client.get(f"{API}/apps/cities").json()
+        for field in app["forms"][0]["fields"]:
+            if field["key"] == "label":
+                field["expr"] = 'region & "-" & name'
+        assert side.client.put(f"{API}/apps/cities", json=app).status_code == 200

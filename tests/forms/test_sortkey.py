@@ -42,8 +42,8 @@ def test_punctuation_digits_latin_then_chinese_case_insensitive() -> None:
     values = ["北京", "beijing", "Beijing", "123", "9号", "Apple", "阿里", "_x", "Éclair"]
     assert ordered(values) == [
         "_x",
+        "9号",  # numbers compare by value: 9 < 123
         "123",
-        "9号",
         "Apple",
         "Beijing",  # same key as beijing: the value (code point) breaks the tie
         "beijing",
@@ -52,6 +52,28 @@ def test_punctuation_digits_latin_then_chinese_case_insensitive() -> None:
         "北京",
     ]
     assert sort_key("Ａ１") == sort_key("a1")  # full-width reads as ASCII
+
+
+def test_numbers_inside_text_compare_by_value() -> None:
+    values = ["客户10", "客户9", "客户", "客户100", "客户1a", "客户1", "客户09", "客户0"]
+    assert ordered(values) == [
+        "客户",
+        "客户0",
+        "客户1",
+        "客户1a",
+        "客户09",
+        "客户9",
+        "客户10",
+        "客户100",
+    ]
+    # digit runs anywhere: versions, house numbers, phone numbers of one format
+    assert ordered(["v1.10", "v1.9", "v1.2"]) == ["v1.2", "v1.9", "v1.10"]
+    assert ordered(["12号楼", "2号楼", "B2", "b10"]) == ["2号楼", "12号楼", "B2", "b10"]
+    assert ordered(["138-0000-1234", "138-0000-0999"]) == ["138-0000-0999", "138-0000-1234"]
+    assert sort_key("００７") == sort_key("7")  # full-width digits, leading zeros
+    # a number between punctuation and letters, whatever its length
+    assert ordered(["a", "9" * 60, "!"]) == ["!", "9" * 60, "a"]
+    assert ordered(["9" * 50, "1" + "0" * 50]) == ["1" + "0" * 50, "9" * 50]  # past the mark
 
 
 def test_other_scripts_come_last_and_keys_are_ascii() -> None:
