@@ -48,6 +48,10 @@ class RunningJob:
     engine: Engine
     settings: Settings
     outcome: Any = None
+    # The ids of the jobs applied in the same transaction (a batch, in claim order; empty: this
+    # job alone). In a batch an `apply` may raise where it would otherwise roll back a
+    # savepoint of its own: the whole batch then rolls back and each job runs again alone.
+    batch: tuple[int, ...] = ()
 
     def context(self, actor: Actor) -> ExecutionContext:
         """An execution context for work this job does as `actor`: now, in the organisation's

@@ -280,7 +280,7 @@ class Worker:
 
     # -- running ----------------------------------------------------------------------------
 
-    def _job(self, row: Any) -> RunningJob:
+    def _job(self, row: Any, batch: tuple[int, ...] = ()) -> RunningJob:
         return RunningJob(
             id=row.id,
             kind=row.kind,
@@ -290,6 +290,7 @@ class Worker:
             run_at=row.run_at,
             engine=self.engine,
             settings=self.settings,
+            batch=batch,
         )
 
     def _run_batch(self, rows: Sequence[Any], kind: JobKind) -> int:
@@ -301,6 +302,7 @@ class Worker:
         try:
             with self.engine.begin() as conn:
                 held = self._held(conn, rows)
+                batch = tuple(row.id for row in rows if row.id in held)
                 for row in rows:
                     if ran and not self._may_start(row, kind):
                         break
@@ -310,7 +312,7 @@ class Worker:
                             "job %s (%s): claim taken over, not completed here", row.id, row.kind
                         )
                         continue
-                    kind.apply(self._job(row), conn)
+                    kind.apply(self._job(row, batch), conn)
                 ids = [row.id for row in ran if row.id in held]
                 if ids:
                     done = {"b_ids": ids, "b_worker": self.name, "b_now": self.clock()}
