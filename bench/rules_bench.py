@@ -38,6 +38,7 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,15 +208,17 @@ class Delivery:
 
 
 class TimedWorker(Worker):
-    """The job worker, noting the clock right after each job's transaction committed."""
+    """The job worker, noting the clock right after each job's transaction committed (a
+    batch's jobs: after the batch's one commit)."""
 
     def __init__(self, *args: Any, clocks: Delivery, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clocks = clocks
 
-    def _run(self, row: Any, kind: JobKind) -> None:
-        super()._run(row, kind)
-        self.clocks.done[row.id] = time.time()
+    def _completed(self, rows: Sequence[Any]) -> None:
+        now = time.time()
+        for row in rows:
+            self.clocks.done[row.id] = now
 
 
 def async_delivery(

@@ -33,10 +33,12 @@ NAME = runtime.LISTENER_NAME
 
 
 def _bound(conn: Connection, event: RecordChanged) -> bool:
-    """Whether the event's form has a flow bound in the live definition."""
+    """Whether the event's form has a flow bound in the live definition (the revision the
+    write used, when the event carries it: no app read)."""
     from engine.forms import apps as forms_apps
 
-    form = forms_apps.load(conn, event.app).layout.forms.get(event.form)
+    layout = event.layout if event.layout is not None else forms_apps.load(conn, event.app).layout
+    form = layout.forms.get(event.form)
     return form is not None and form.spec.flow is not None
 
 

@@ -11,6 +11,10 @@ A kind has up to two steps, run in this order:
   done. Exactly once: that transaction first checks that this worker still holds the claim,
   and a crash before its commit leaves neither the effects nor the completion behind.
 
+A kind with only an `apply` step may set `batch` above 1: a worker then applies up to that many
+of its claimed jobs (consecutive in the claim's order) in **one** transaction and one commit
+(`engine.jobs.worker`), each as exactly once as alone.
+
 A failing step raises; the job is retried after `backoff_seconds * 2 ** (attempt - 1)` (at
 most `max_backoff_seconds`) and parked as dead after `max_attempts` tries.
 """
@@ -44,6 +48,10 @@ class RunningJob:
     engine: Engine
     settings: Settings
     outcome: Any = None
+    # The ids of the jobs applied in the same transaction (a batch, in claim order; empty: this
+    # job alone). In a batch an `apply` may raise where it would otherwise roll back a
+    # savepoint of its own: the whole batch then rolls back and each job runs again alone.
+    batch: tuple[int, ...] = ()
 
     def context(self, actor: Actor) -> ExecutionContext:
         """An execution context for work this job does as `actor`: now, in the organisation's
@@ -67,12 +75,15 @@ class JobKind:
     backoff_seconds: float = 10.0
     max_backoff_seconds: float = 3600.0
     lease_seconds: float | None = None  # None: the worker's lease (JIMU_JOB_LEASE_SECONDS)
+    batch: int = 1  # apply-only kinds: claimed jobs applied in one transaction (worker docs)
 
     def __post_init__(self) -> None:
         if self.apply is None and self.call is None:
             raise ValueError(f"job kind {self.name!r} needs an apply or a call step")
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if self.batch < 1 or (self.batch > 1 and self.call is not None):
+            raise ValueError("batch is at least 1, and above 1 only for a kind without a call step")
 
     def backoff(self, attempt: int) -> dt.timedelta:
         """How long to wait after failed attempt number `attempt` (1, 2, ...)."""

@@ -13,6 +13,14 @@ One pass (`Worker.run_once`):
    transaction that locks the job row, checks the claim is still this worker's (same attempt),
    runs the `apply` step and marks the job done. A claim lost to a lease takeover rolls all of
    it back. A job whose lease has run half out before its turn is handed back unrun.
+   **Batches**: consecutive claimed jobs of a kind with `batch` > 1 (apply only, e.g. the
+   rules' `rules.run`) are applied up to `batch` at a time in **one** transaction: one
+   statement checks (and on PostgreSQL locks) which of them are still this worker's, each
+   one's `apply` runs in claim order, one statement marks them done, one commit. A crash
+   before that commit leaves all of them claimed and unapplied (the lease hands them to the
+   next worker), after it all of them done: exactly once, as alone. If any apply (or the
+   commit) raises, the whole transaction rolls back and the batch's jobs run again one by
+   one as in step 3, so the failing one fails alone and the others complete.
 4. A failure commits `last_error` and either a new `run_at` (exponential backoff) or, after
    the kind's `max_attempts`, state dead. `PermanentJobError` goes to dead at once.
 
@@ -155,14 +163,41 @@ class Worker:
             if conn.execute(poll, {"b_kinds": list(names), "b_now": now}).first() is None:
                 return 0
         claimed = self._claim(names, now)
-        for index, row in enumerate(claimed):
+        index = 0
+        while index < len(claimed):
+            row = claimed[index]
             kind = self.kinds[row.kind]
-            left = row.lease_until - self.clock()
-            if self._stop.is_set() or left < self._lease_of(kind) / 2:
+            if not self._may_start(row, kind):
                 self._release(claimed[index:])
                 return index
-            self._run(row, kind)
+            group = [row]
+            while (
+                len(group) < kind.batch
+                and index + len(group) < len(claimed)
+                and claimed[index + len(group)].kind == row.kind
+            ):
+                group.append(claimed[index + len(group)])
+            if len(group) == 1:
+                self._run(row, kind)
+                self._completed([row])
+                index += 1
+                continue
+            ran = self._run_batch(group, kind)
+            index += ran
+            if ran < len(group):  # stopped or out of lease half-way: the rest goes back
+                self._release(claimed[index:])
+                return index
         return len(claimed)
+
+    def _may_start(self, row: Any, kind: JobKind) -> bool:
+        """Whether to start claimed job `row` now: not stopping, and at least half its lease
+        left (else it is handed back unrun)."""
+        left = row.lease_until - self.clock()
+        return not self._stop.is_set() and left >= self._lease_of(kind) / 2
+
+    def _completed(self, rows: Sequence[Any]) -> None:
+        """Called after the jobs `rows` ran (their transaction committed or failed); a hook
+        for benchmarks, nothing here."""
 
     # -- claiming ---------------------------------------------------------------------------
 
@@ -245,8 +280,8 @@ class Worker:
 
     # -- running ----------------------------------------------------------------------------
 
-    def _run(self, row: Any, kind: JobKind) -> None:
-        job = RunningJob(
+    def _job(self, row: Any, batch: tuple[int, ...] = ()) -> RunningJob:
+        return RunningJob(
             id=row.id,
             kind=row.kind,
             key=row.key,
@@ -255,7 +290,59 @@ class Worker:
             run_at=row.run_at,
             engine=self.engine,
             settings=self.settings,
+            batch=batch,
         )
+
+    def _run_batch(self, rows: Sequence[Any], kind: JobKind) -> int:
+        """Apply claimed jobs `rows` (one kind, apply only) in one transaction (see the module
+        docstring); how many of them were run — fewer than all when the worker is stopping or
+        the lease ran half out before one's turn (those are left for the caller to hand back)."""
+        assert kind.apply is not None
+        ran: list[Any] = []
+        try:
+            with self.engine.begin() as conn:
+                held = self._held(conn, rows)
+                batch = tuple(row.id for row in rows if row.id in held)
+                for row in rows:
+                    if ran and not self._may_start(row, kind):
+                        break
+                    ran.append(row)
+                    if row.id not in held:
+                        logger.warning(
+                            "job %s (%s): claim taken over, not completed here", row.id, row.kind
+                        )
+                        continue
+                    kind.apply(self._job(row, batch), conn)
+                ids = [row.id for row in ran if row.id in held]
+                if ids:
+                    done = {"b_ids": ids, "b_worker": self.name, "b_now": self.clock()}
+                    conn.execute(_DONE_MANY, done)
+        except Exception:
+            logger.info(
+                "job batch of %d (%s) rolled back; running its jobs one by one",
+                len(ran),
+                kind.name,
+                exc_info=True,
+            )
+            for index, row in enumerate(rows):
+                if index and not self._may_start(row, kind):
+                    return index
+                self._run(row, kind)
+                self._completed([row])
+            return len(rows)
+        self._completed(ran)
+        return len(ran)
+
+    def _held(self, conn: Connection, rows: Sequence[Any]) -> set[int]:
+        """The ids of `rows` still claimed by this worker for the attempt of their claim (one
+        statement; on PostgreSQL their rows locked until the transaction ends)."""
+        statement = _HELD_MANY_LOCKED if self.postgres else _HELD_MANY
+        found = conn.execute(statement, {"b_ids": [row.id for row in rows], "b_worker": self.name})
+        attempts = {int(item.id): int(item.attempts) for item in found}
+        return {row.id for row in rows if attempts.get(row.id) == row.attempts}
+
+    def _run(self, row: Any, kind: JobKind) -> None:
+        job = self._job(row)
         try:
             if kind.call is not None:
                 job.outcome = kind.call(job)  # no transaction open: external effects
@@ -377,6 +464,17 @@ _HELD = select(JOBS.c.id).where(_MINE)
 _HELD_LOCKED = _HELD.with_for_update()
 _NOW = bindparam("b_now", type_=JOBS.c.updated_at.type)
 _DONE = update(JOBS).where(_MINE).values(state="done", lease_until=None, updated_at=_NOW)
+# A batch (`Worker._run_batch`): the claims still this worker's, and all of them done at once
+# (the attempts were checked by `_HELD_MANY` in the same transaction, which holds the rows:
+# SQLite's write lock from BEGIN IMMEDIATE, PostgreSQL's FOR UPDATE).
+_OURS = and_(
+    JOBS.c.id.in_(bindparam("b_ids", expanding=True)),
+    JOBS.c.state == "running",
+    JOBS.c.claimed_by == bindparam("b_worker"),
+)
+_HELD_MANY = select(JOBS.c.id, JOBS.c.attempts).where(_OURS)
+_HELD_MANY_LOCKED = _HELD_MANY.with_for_update()
+_DONE_MANY = update(JOBS).where(_OURS).values(state="done", lease_until=None, updated_at=_NOW)
 _RELEASE = (
     update(JOBS)
     .where(_MINE)

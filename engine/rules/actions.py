@@ -37,6 +37,7 @@ from sqlalchemy import bindparam, select
 
 from engine.core.errors import ServiceError, invalid
 from engine.core.issues import Issue
+from engine.forms.cache import on_layout
 from engine.forms.field_types.links import RelationField
 from engine.forms.references import FormRefs
 from engine.forms.service import RecordService, open_form
@@ -340,11 +341,16 @@ def update(step: ActionStep, form: str, ids: list[int], values: dict[str, Any]) 
     table = service.form.table
     # Its version alone (the writer reads the record whole), the row locked until the run
     # commits: two runs changing one record at once (job workers on PostgreSQL) take turns
-    # instead of one failing with stale_version; SQLite's writers take turns already.
-    versions = (
-        select(table.c._version)
-        .where(table.c._id == bindparam("b_id"), table.c._deleted_at.is_(None))
-        .with_for_update()
+    # instead of one failing with stale_version; SQLite's writers take turns already. Built
+    # once per form layout (a revision's).
+    versions = on_layout(
+        service.form,
+        "rules:version_lock",
+        lambda: (
+            select(table.c._version)
+            .where(table.c._id == bindparam("b_id"), table.c._deleted_at.is_(None))
+            .with_for_update()
+        ),
     )
     done = []
     for record_id in ids:

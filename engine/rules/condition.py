@@ -29,6 +29,7 @@ from engine.expr.errors import ExprError, did_you_mean
 from engine.expr.parser import parse
 from engine.expr.runtime import EvalContext
 from engine.expr.types import ExprType
+from engine.forms.cache import on_layout
 from engine.forms.messages import issue, kind_names
 
 OLD_PREFIX = "__old__"
@@ -149,6 +150,16 @@ def compile_formula(source: str, schema: Mapping[str, Any]) -> RuleFormula:
     return _compiled(source, _key(schema))
 
 
+def form_formula(form: Any, source: str) -> RuleFormula:
+    """`compile_formula(source, form.schema)` kept on the form's layout (one revision's, which
+    never changes): a run that evaluates an action value compiles and keys nothing."""
+    kept: dict[str, RuleFormula] = on_layout(form, "rules:formulas", dict)
+    found = kept.get(source)
+    if found is None:
+        found = kept[source] = compile_formula(source, form.schema)
+    return found
+
+
 def compile_condition(source: str, schema: Mapping[str, Any]) -> RuleFormula:
     """The compiled condition; raises `ExprError`, or `ValueError` when it is not true/false."""
     found = compile_formula(source, schema)
@@ -184,6 +195,7 @@ __all__ = [
     "RuleFormula",
     "compile_condition",
     "compile_formula",
+    "form_formula",
     "formula_issues",
     "rule_schema",
 ]

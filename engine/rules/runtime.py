@@ -607,16 +607,62 @@ def _finish(conn: Connection, run_id: int, **values: Any) -> None:
     conn.execute(_UPDATE_RUN, {"b_run": run_id, **values})
 
 
+_APPS = "jimu.rules.apps"  # conn.info: (transaction, {app key: LoadedApp}) of `app_in_transaction`
+
+
+def app_in_transaction(conn: Connection, key: str) -> LoadedApp:
+    """`forms_apps.load(conn, key)` once per transaction of `conn`: the runs a job worker
+    applies in one transaction (a batch) read the app's live revision and switch stamp once."""
+    transaction = conn.get_transaction()
+    kept: tuple[Any, dict[str, LoadedApp]] | None = conn.info.get(_APPS)
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, {})
+        conn.info[_APPS] = kept
+    found = kept[1].get(key)
+    if found is None:
+        found = kept[1][key] = forms_apps.load(conn, key)
+    return found
+
+
+_BATCH_RUNS = "jimu.rules.batch_runs"  # conn.info: (transaction, {job id: run row})
+_RUNS_OF_JOBS = select(RUNS).where(RUNS.c.job_id.in_(bindparam("b_jobs", expanding=True)))
+
+
+def _run_of_job(conn: Connection, job_id: int | None, batch: Sequence[int]) -> Any:
+    """The run naming job `job_id`; in a batch, the runs of all the batch's jobs are read with
+    the first one's (one statement for the batch)."""
+    if job_id is None or job_id not in batch:
+        return conn.execute(_RUN_OF_JOB, {"b_job": job_id}).first()
+    transaction = conn.get_transaction()
+    kept: tuple[Any, dict[int, Any]] | None = conn.info.get(_BATCH_RUNS)
+    if kept is None or kept[0] is not transaction or job_id not in kept[1]:
+        rows = conn.execute(_RUNS_OF_JOBS, {"b_jobs": list(batch)}).all()
+        kept = (transaction, {int(row.job_id): row for row in rows})
+        kept[1].setdefault(job_id, None)
+        conn.info[_BATCH_RUNS] = kept
+    return kept[1].pop(job_id)
+
+
 def execute_run(
-    conn: Connection, ctx: ExecutionContext, run_id: int | None, *, job_id: int | None = None
+    conn: Connection,
+    ctx: ExecutionContext,
+    run_id: int | None,
+    *,
+    job_id: int | None = None,
+    batch: Sequence[int] = (),
 ) -> str:
     """Run a queued run (by id, or the run of job `job_id`) from its snapshot on the live rule,
     in `conn`'s transaction; its new state (`succeeded`, `failed`, `skipped`; an already
-    finished run is left alone)."""
+    finished run is left alone).
+
+    `batch`: the jobs a worker applies in this transaction with this one (`RunningJob.batch`):
+    their runs are read together, and a failing action raises `RunFailed` instead of rolling
+    back a savepoint of the run's own (the worker rolls the batch back and runs each job
+    alone, which logs the failure) — two statements fewer per run."""
     if run_id is not None:
         row = conn.execute(_RUN, {"b_run": run_id}).first()
     else:
-        row = conn.execute(_RUN_OF_JOB, {"b_job": job_id}).first()
+        row = _run_of_job(conn, job_id, batch)
     if row is None or row.state != "queued":
         return row.state if row is not None else "missing"
     run_id = int(row.id)
@@ -624,7 +670,7 @@ def execute_run(
     now = ctx.now
     attempt = int(row.attempt or 0) + 1
     try:
-        app = forms_apps.load(conn, event.app)
+        app = app_in_transaction(conn, event.app)
     except ServiceError:
         _finish(conn, run_id, state="skipped", error="app_gone", attempt=attempt, finished_at=now)
         return "skipped"
@@ -655,6 +701,23 @@ def execute_run(
         return "failed"
     snapshot = row.snapshot or {}
     started = time.perf_counter()
+    if batch:  # a failure rolls the worker's batch back: no savepoint of its own
+        outcomes = run_actions(
+            conn, ctx, app, rule, event, snapshot.get("record"), snapshot.get("old")
+        )
+        ms = int((time.perf_counter() - started) * 1000)
+        _finish(
+            conn,
+            run_id,
+            state="succeeded",
+            actions=outcomes,
+            error=None,
+            duration_ms=ms,
+            attempt=attempt,
+            started_at=now,
+            finished_at=now,
+        )
+        return "succeeded"
     savepoint = conn.begin_nested()
     try:
         outcomes = run_actions(
@@ -697,11 +760,13 @@ def apply_run(job: RunningJob, conn: Connection) -> None:
     them — the payload's `run`."""
     run = job.payload.get("run")
     ctx = job.context(Actor(None, "rule"))
-    execute_run(conn, ctx, int(run) if run is not None else None, job_id=job.id)
+    execute_run(conn, ctx, int(run) if run is not None else None, job_id=job.id, batch=job.batch)
 
 
 if JOB_KIND not in JOB_KINDS:
-    register_kind(JobKind(JOB_KIND, apply=apply_run, max_attempts=3, backoff_seconds=5))
+    # Runs are applied in batches (one transaction and commit for up to 25 claimed runs,
+    # engine.jobs.worker): each run's actions have their own savepoint already.
+    register_kind(JobKind(JOB_KIND, apply=apply_run, max_attempts=3, backoff_seconds=5, batch=25))
 
 
 def retry(conn: Connection, app: LoadedApp, rule_key: str, run_id: int) -> int:

@@ -29,7 +29,7 @@ from engine.forms.query import Reader
 from engine.forms.references import SYSTEM_FIELDS, FormRefs
 from engine.forms.schema import form_schemas
 from engine.forms.spec import AppSpec, FormSpec
-from engine.rules.condition import compile_formula, formula_issues
+from engine.rules.condition import compile_formula, form_formula, formula_issues
 from engine.rules.kinds import VALUE_KINDS, ActionStep, ValueKind
 from engine.rules.spec import RuleSpec
 
@@ -232,7 +232,7 @@ def resolve(step: ActionStep, spec: Any, target_form: str | None, field: str | N
         if step.rule.form is None:
             return None
         form = step.app.layout.forms[step.rule.form]
-        formula = compile_formula(spec, form.schema)
+        formula = form_formula(form, spec)
         ctx = EvalContext.create(step.ctx.now, step.ctx.tz, user=step.event.actor)
         value = formula.value(with_related(step, formula.relations), step.old, ctx)
         if formula.type.kind == "record" or formula.type.kind in ID_KINDS:

@@ -91,3 +91,4 @@ if "test.flaky" not in JOB_KINDS:
     register_kind(JobKind("test.dies", apply=flaky, max_attempts=3, backoff_seconds=1))
     register_kind(JobKind("test.effect", apply=effect, call=watched_call, backoff_seconds=1))
     register_kind(JobKind("test.record", apply=write_record, backoff_seconds=0.5))
+    register_kind(JobKind("test.batched", apply=flaky, max_attempts=3, backoff_seconds=1, batch=4))

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import event, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
@@ -183,6 +183,41 @@ def test_a_claim_whose_lease_ran_half_out_is_handed_back(
     assert [s["state"] for s in states] == ["done", "queued", "queued"]
     assert [s["attempts"] for s in states] == [1, 0, 0]
     assert Worker(jobs_engine, settings, clock=clock).drain() == 2
+
+
+def test_a_batch_kind_applies_its_jobs_in_one_commit_and_a_failing_one_fails_alone(
+    jobs_engine: Engine, settings: Settings, clock: Clock
+) -> None:
+    commits: list[int] = []
+
+    def count(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(jobs_engine, "commit", count)
+    try:
+        with jobs_engine.begin() as conn:
+            clean = [enqueue(conn, "test.batched", {"fail": 0}) for _ in range(4)]
+        commits.clear()
+        assert Worker(jobs_engine, settings, clock=clock).run_once() == 4
+        assert len(commits) == 2  # the claim, then the four applies and their completion
+        assert effects(jobs_engine) == [(i, "attempt 1") for i in clean]
+
+        with jobs_engine.begin() as conn:
+            mixed = [enqueue(conn, "test.batched", {"fail": int(i == 1)}) for i in range(6)]
+        assert Worker(jobs_engine, settings, clock=clock).run_once() == 6
+    finally:
+        event.remove(jobs_engine, "commit", count)
+    states = [job(jobs_engine, i) for i in mixed]
+    assert [(s["state"], s["attempts"]) for s in states] == [("done", 1), ("queued", 1)] + [
+        ("done", 1)
+    ] * 4
+    assert states[1]["last_error"] == "RuntimeError: planned failure 1"
+    done = [i for i in mixed if i != mixed[1]]
+    assert effects(jobs_engine)[4:] == [(i, "attempt 1") for i in done]  # each once
+    clock.advance(2)
+    assert Worker(jobs_engine, settings, clock=clock).drain() == 1
+    assert effects(jobs_engine)[-1] == (mixed[1], "attempt 2")
+    assert job(jobs_engine, mixed[1])["state"] == "done"
 
 
 def test_a_cron_moment_missed_while_down_fires_once(

@@ -43,6 +43,26 @@ MAKES_PROJECT = rule(
 # the rule save reads the app once, then the deal (check, insert, history), the deal read back,
 # the project (check, insert, history) and the run-log row (9).
 BUDGET = {"rule save": 9, "plain save + create by hand": 8}
+# Six queued runs of an async update-records rule, applied by one worker pass: the poll and the
+# claim, then one transaction for all six (engine.jobs.worker batches): the claims checked, the
+# app and the six runs read once, per run the target's version (locked) and the record
+# service's update (the record before, its stored values, the UPDATE, the record after, its
+# history) and the run's log, then all six marked done, and the next poll finds nothing —
+# 2 + 4 + 6 × 7 + 1 (before batches: about 14 a run, each run its own commit).
+TOUCHES = rule(
+    "touch",
+    {"type": "record_updated"},
+    [
+        {
+            "type": "update_records",
+            "target": {"relation": "customer"},
+            "values": {"touched": "bounce"},
+        }
+    ],
+    mode="async",
+)
+RUNS_IN_BATCH = 6
+BUDGET_ASYNC = {"statements": 2 + 4 + RUNS_IN_BATCH * 7 + 1, "commits": 2}
 
 
 @contextmanager
@@ -82,7 +102,7 @@ def _switch(rules: Rules, enabled: bool) -> None:
 def test_a_save_firing_a_sync_rule_stays_within_its_statement_budget(
     store_engine: Engine,
 ) -> None:
-    rules = set_up(store_engine, MAKES_PROJECT)
+    rules = set_up(store_engine, MAKES_PROJECT, TOUCHES)
     customer = rules.create("customer", name="ACME")
     _deal(rules, customer, "暖机")  # caches filled (revision, rules, switches), as in a server
     with counted(store_engine) as seen:
@@ -101,6 +121,25 @@ def test_a_save_firing_a_sync_rule_stays_within_its_statement_budget(
         "暖机二 项目",
         "手工 项目",
     ]
+    # async runs: one worker pass applies the queued runs in one transaction
+    deal = next(d for d in rules.records("deal") if d["name"] == "手工")
+    for bounce in range(1, RUNS_IN_BATCH + 1):
+        rules.update("deal", deal["_id"], bounce=bounce)
+    commits: list[int] = []
+
+    def commit(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(store_engine, "commit", commit)
+    try:
+        with counted(store_engine) as seen:
+            assert rules.work() == RUNS_IN_BATCH
+    finally:
+        event.remove(store_engine, "commit", commit)
+    assert len(seen) <= BUDGET_ASYNC["statements"], "\n".join(seen)
+    assert len(commits) == BUDGET_ASYNC["commits"]
+    assert [r.state for r in rules.runs("touch")] == ["succeeded"] * RUNS_IN_BATCH
+    assert rules.get("customer", customer)["touched"] == RUNS_IN_BATCH
 
 
 def test_a_switch_takes_effect_at_the_next_save(store_engine: Engine) -> None:
