@@ -27,7 +27,7 @@ from engine.auth.principal import Principal
 from engine.forms.cache import calls_clock
 from engine.forms.layout import FormLayout
 from engine.forms.resolve import Who
-from engine.forms.roles import ACTIONS, ExprScope, RoleSpec
+from engine.forms.roles import ACTIONS, ExprScope, FormPermission, RoleSpec
 from engine.forms.spec import AppSpec
 from engine.store.models import Department, Role, RoleMember, User, UserDepartment
 
@@ -251,9 +251,17 @@ def combine(
 
     scopes: dict[str, list[Scope]] = {}
     fields: dict[str, str] = {}
+    filling: list[FormPermission] = []
     for role in roles:
         permission = role.forms.get(form.key)
-        if permission is None or "view" not in permission.actions:
+        if permission is None:
+            continue
+        if "view" not in permission.actions:
+            # A 填报-only role (create without view, issue 16) lets its holder submit records
+            # and nothing else: every other action needs records found first.
+            if "create" in permission.actions:
+                scopes.setdefault("create", []).append(permission.scope)
+                filling.append(permission)
             continue
         for action in permission.actions:
             scopes.setdefault(action, []).append(permission.scope)
@@ -264,6 +272,14 @@ def combine(
                 given = "read_only"
             current = fields.get(key)
             if current is None or RANK[given] > RANK[current]:
+                fields[key] = given
+    for permission in filling:
+        # A field a create-only role may fill in is editable, but such a role never shows a
+        # field that the roles viewing the form hide: it reads nothing.
+        for key in form.fields:
+            given = permission.fields.get(key, "editable")
+            current = fields.get(key)
+            if current is None or (current != "hidden" and RANK[given] > RANK[current]):
                 fields[key] = given
     if app is not None and fields:
         for key in derived_hidden(app, roles, form):

@@ -3,9 +3,11 @@
 export const daily16Zh = {
   mustChange: "需改密",
   mustChangeHelp: "管理员设置的密码，其下次登录时需要先修改",
+  fillOnlySaved: "已提交。你的角色只能填报，提交后不能查看这条记录。",
 };
 
 export const daily16En: typeof daily16Zh = {
   mustChange: "must change password",
   mustChangeHelp: "An administrator set this password: it must be changed at the next sign-in",
+  fillOnlySaved: "Submitted. Your role may fill in this form but not view what was submitted.",
 };
