@@ -4,7 +4,10 @@ The app's roles (definition) say what each role may do; the platform's `roles`/`
 say who holds which role (a user directly, or everyone in a department and its children).
 A user's access is the union over their roles: an action is allowed when any role allows
 it, a record is in scope for an action when any role allowing that action covers it, and a
-field gets the most permissive access among the roles that may view the form. Scopes become
+field gets the most permissive access among the roles that may view the form. A role with
+`create` but not `view` on a form (填报 only, issue 16) adds the create action with its scope
+and nothing else; its field access counts for fields no viewing role hides (it never un-hides
+one), or alone when no role views the form. Scopes become
 one SQL condition (`FormAccess.where`) that every query ANDs in — nothing is filtered in
 Python afterwards. Administrators, and the admin token, may do everything.
 """
