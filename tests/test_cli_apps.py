@@ -215,12 +215,14 @@ def test_an_org_chart_from_excel_with_chinese_headers(tmp_path: Path) -> None:
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT u.username, u.display_name, u.phone, d.name, m.username FROM users u"
+                "SELECT u.username, u.display_name, u.phone, d.name, m.username,"
+                " u.must_change_password FROM users u"
                 " JOIN departments d ON d.id = u.department_id LEFT JOIN users m ON m.id = u.manager_id ORDER BY u.id"
             )
         ).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [
-        ("boss", "老板", "13800000000", "总经办", None),
-        ("wang", "王一", "13900000001", "销售一组", "boss"),
+        # An imported password must be changed at the next sign-in (no password: none to change).
+        ("boss", "老板", "13800000000", "总经办", None, True),
+        ("wang", "王一", "13900000001", "销售一组", "boss", False),
     ]

@@ -616,7 +616,8 @@ def import_org_chart(
     """Create departments (paths such as `销售部/销售一组`) and users from an org chart.
 
     Existing users (by username) are updated; managers and department heads are set once every
-    row exists. All or nothing: any bad row is a 422 listing every problem with its row number.
+    row exists. A row with a password hands that person a password they did not choose: they
+    must change it at their next sign-in. All or nothing: any bad row is a 422 listing every problem with its row number.
     """
     issues: list[Issue] = []
     seen: set[str] = set()
@@ -706,6 +707,9 @@ def import_org_chart(
         if password:
             values["password_hash"] = hash_password(password)
             values["password_changed_at"] = utcnow()
+            # A password someone else chose is changed at the next sign-in, as the 通讯录
+            # import's (engine/auth/org_import.py) and an administrator's reset are.
+            values["must_change_password"] = True
         existing = conn.execute(
             select(User.id).where(User.username == username)
         ).scalar_one_or_none()

@@ -66,7 +66,8 @@ def list_people(
 ) -> dict[str, Any]:
     """Users (all, or those of a department and by default its sub-departments, main or
     further department), searched by username, name, phone or email, with their department's
-    and manager's names and the app roles they hold themselves; `total` counts every match."""
+    and manager's names, the app roles they hold themselves and whether they must change their
+    password at the next sign-in; `total` counts every match."""
     manager = aliased(User)
     query = select(
         User.__table__,
@@ -136,6 +137,7 @@ def list_people(
             "is_admin": row.is_admin,
             "is_active": row.is_active,
             "can_sign_in": row.password_hash is not None,
+            "must_change_password": row.must_change_password,
             "roles": roles[row.id],
         }
         for row in rows

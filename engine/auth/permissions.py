@@ -4,7 +4,10 @@ The app's roles (definition) say what each role may do; the platform's `roles`/`
 say who holds which role (a user directly, or everyone in a department and its children).
 A user's access is the union over their roles: an action is allowed when any role allows
 it, a record is in scope for an action when any role allowing that action covers it, and a
-field gets the most permissive access among the roles that may view the form. Scopes become
+field gets the most permissive access among the roles that may view the form. A role with
+`create` but not `view` on a form (填报 only, issue 16) adds the create action with its scope
+and nothing else; its field access counts for fields no viewing role hides (it never un-hides
+one), or alone when no role views the form. Scopes become
 one SQL condition (`FormAccess.where`) that every query ANDs in — nothing is filtered in
 Python afterwards. Administrators, and the admin token, may do everything.
 """
@@ -27,7 +30,7 @@ from engine.auth.principal import Principal
 from engine.forms.cache import calls_clock
 from engine.forms.layout import FormLayout
 from engine.forms.resolve import Who
-from engine.forms.roles import ACTIONS, ExprScope, RoleSpec
+from engine.forms.roles import ACTIONS, ExprScope, FormPermission, RoleSpec
 from engine.forms.spec import AppSpec
 from engine.store.models import Department, Role, RoleMember, User, UserDepartment
 
@@ -251,9 +254,17 @@ def combine(
 
     scopes: dict[str, list[Scope]] = {}
     fields: dict[str, str] = {}
+    filling: list[FormPermission] = []
     for role in roles:
         permission = role.forms.get(form.key)
-        if permission is None or "view" not in permission.actions:
+        if permission is None:
+            continue
+        if "view" not in permission.actions:
+            # A 填报-only role (create without view, issue 16) lets its holder submit records
+            # and nothing else: every other action needs records found first.
+            if "create" in permission.actions:
+                scopes.setdefault("create", []).append(permission.scope)
+                filling.append(permission)
             continue
         for action in permission.actions:
             scopes.setdefault(action, []).append(permission.scope)
@@ -264,6 +275,14 @@ def combine(
                 given = "read_only"
             current = fields.get(key)
             if current is None or RANK[given] > RANK[current]:
+                fields[key] = given
+    for permission in filling:
+        # A field a create-only role may fill in is editable, but such a role never shows a
+        # field that the roles viewing the form hide: it reads nothing.
+        for key in form.fields:
+            given = permission.fields.get(key, "editable")
+            current = fields.get(key)
+            if current is None or (current != "hidden" and RANK[given] > RANK[current]):
                 fields[key] = given
     if app is not None and fields:
         for key in derived_hidden(app, roles, form):

@@ -1,7 +1,9 @@
 """Type-change backups of a form's fields: listing them and restoring one into its field.
 
 A type change keeps the field's old column as a backup (`f12_b1`, see `engine.forms.migrate`)
-and records it in `form_fields.backups` with the old type and storage. `list_backups` names them
+and records it in `form_fields.backups` with the old type and storage — a subform's row field
+too, in its row table, named `subform.field` here and restored into the same rows (the
+record's `_version` is bumped once for its rows). `list_backups` names them
 with how many values each holds; `restore_backup` copies a backup's values into the field as it
 is now — on records whose field is empty, where the value converts to the current type — and
 reports the others: values that do not convert, and records that have a value of their own
@@ -26,7 +28,7 @@ from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
 from engine.forms import sortkey
 from engine.forms.field_types.values import generic_json
-from engine.forms.layout import FieldLayout, FormLayout
+from engine.forms.layout import FieldLayout, FormLayout, RowsLayout
 from engine.store import records as physical
 from engine.store.models import FormField
 
@@ -53,30 +55,56 @@ def _column_type(storage: str | None) -> TypeEngine[Any] | None:
 
 
 def _rows(conn: Connection, form: FormLayout) -> dict[str, Any]:
-    """The form's own (not subform) fields' rows that have backups, by key."""
+    """The form's live fields' rows that have backups, by key — `subform.field` for a row field
+    of a subform (its type change backs up the row table's column the same way)."""
+    subforms = {f.id: key for key, f in form.fields.items() if f.rows is not None}
     rows = conn.execute(
         select(FormField.__table__).where(
-            FormField.form_id == form.id,
-            FormField.parent_id.is_(None),
-            FormField.retired_at.is_(None),
+            FormField.form_id == form.id, FormField.retired_at.is_(None)
         )
     ).all()
-    return {row.key: row for row in rows if row.backups}
+    found: dict[str, Any] = {}
+    for row in rows:
+        if not row.backups:
+            continue
+        if row.parent_id is None:
+            found[row.key] = row
+        elif row.parent_id in subforms:
+            found[f"{subforms[row.parent_id]}.{row.key}"] = row
+    return found
+
+
+def _field(form: FormLayout, key: str) -> tuple[FieldLayout | None, RowsLayout | None]:
+    """The field `key` names (`subform.field`: a subform's row field) and, for a row field, its
+    subform's rows."""
+    if "." not in key:
+        return form.fields.get(key), None
+    subform, _, inner = key.partition(".")
+    parent = form.fields.get(subform)
+    rows = parent.rows if parent is not None else None
+    return (rows.fields.get(inner) if rows is not None else None), rows
 
 
 def list_backups(conn: Connection, form: FormLayout) -> list[dict[str, Any]]:
-    """Every backup of the form's live fields: field key, backup column, old type, when, and
-    how many values it holds (live records)."""
+    """Every backup of the form's live fields (and its subforms' row fields, as
+    `subform.field`): field key, backup column, old type, when, and how many values it holds
+    (in live records)."""
     out: list[dict[str, Any]] = []
     table = form.table.name
     for key, row in sorted(_rows(conn, form).items()):
-        if key not in form.fields:
+        layout, rows = _field(form, key)
+        if layout is None:
             continue
         for backup in row.backups:
             column = backup["column"]
-            count = conn.execute(
-                text(f"SELECT COUNT({column}) FROM {table} WHERE _deleted_at IS NULL")
-            ).scalar_one()
+            if rows is None:
+                counted = f"SELECT COUNT({column}) FROM {table} WHERE _deleted_at IS NULL"
+            else:
+                counted = (
+                    f"SELECT COUNT(c.{column}) FROM {rows.table.name} c JOIN {table} p"
+                    " ON p._id = c._parent_id WHERE p._deleted_at IS NULL"
+                )
+            count = conn.execute(text(counted)).scalar_one()
             out.append(
                 {
                     "field": key,
@@ -105,11 +133,12 @@ def _shown(value: Any) -> str:
 def restore_backup(
     conn: Connection, form: FormLayout, field_key: str, backup_column: str
 ) -> dict[str, Any]:
-    """Copy backup `backup_column` of field `field_key` into the field (see the module
-    docstring); returns `restored` (count), `skipped` (count) and `not_restored` (up to
-    SKIPPED_SHOWN records: id, title, value, reason `not_converted` or `has_value`)."""
+    """Copy backup `backup_column` of field `field_key` (`subform.field` for a subform's row
+    field: into the same rows) into the field (see the module docstring); returns `restored`
+    (count), `skipped` (count) and `not_restored` (up to SKIPPED_SHOWN: record id, title, the
+    subform row's id for a row field, value, reason `not_converted` or `has_value`)."""
     row = _rows(conn, form).get(field_key)
-    layout = form.fields.get(field_key)
+    layout, rows = _field(form, field_key)
     backup = next((b for b in (row.backups if row else []) if b["column"] == backup_column), None)
     if row is None or layout is None or backup is None:
         raise not_found()
@@ -133,26 +162,52 @@ def restore_backup(
     title = form.fields.get(title_key) if title_key else None
     if title is None or title.source != "column" or title.column_type is None:
         title = None
-    columns: list[Column[Any]] = [
+    record_columns: list[Column[Any]] = [
         Column("_id", physical.RecordId, primary_key=True),
         Column("_version", Integer()),
         Column("_deleted_at", sqltypes.UtcDateTime()),
+    ]
+    value_columns: list[Column[Any]] = [
         Column(backup_column, old_type),
         Column(layout.column, layout.column_type),
     ]
-    if title is not None and title.column != layout.column:
-        columns.append(Column(title.column, title.column_type))
-    reader = Table(form.table.name, MetaData(), *columns)
-    backup_col, current_col = reader.c[backup_column], reader.c[layout.column]
-    title_col = reader.c[title.column] if title is not None else None
-    rows = conn.execute(
-        select(*reader.c)
-        .where(backup_col.is_not(None), reader.c._deleted_at.is_(None))
-        .order_by(reader.c._id)
+    if rows is None:  # the form's own field: the record table holds everything
+        title_wanted = title is not None and title.column != layout.column
+        if title is not None and title_wanted:
+            value_columns.append(Column(title.column, title.column_type))
+        records = target = Table(form.table.name, MetaData(), *record_columns, *value_columns)
+        owner = target.c._id
+    else:  # a row field: its subform's row table, each row of one record
+        target = Table(
+            rows.table.name,
+            MetaData(),
+            Column("_id", physical.RecordId, primary_key=True),
+            Column("_parent_id", physical.RecordId),
+            *value_columns,
+        )
+        if title is not None:
+            record_columns.append(Column(title.column, title.column_type))
+        records = Table(form.table.name, MetaData(), *record_columns)
+        owner = target.c._parent_id
+    backup_col, current_col = target.c[backup_column], target.c[layout.column]
+    title_col = (
+        (target.c[title.column] if rows is None else records.c[title.column])
+        if title is not None
+        else None
+    )
+    query = select(target.c._id.label("target"), owner.label("record"), backup_col, current_col)
+    if title_col is not None:
+        query = query.add_columns(title_col.label("title"))
+    if rows is not None:
+        query = query.join_from(target, records, records.c._id == target.c._parent_id)
+    found_rows = conn.execute(
+        query.where(backup_col.is_not(None), records.c._deleted_at.is_(None)).order_by(
+            owner, target.c._id
+        )
     ).all()
     changes: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
-    for found in rows:
+    for found in found_rows:
         mapping = found._mapping
         value = mapping[backup_col]
         reason = None
@@ -166,34 +221,44 @@ def restore_backup(
             if not ok:
                 reason = "not_converted"
         if reason is None:
-            changes.append({"rid": mapping["_id"], "v": converted})
+            changes.append({"rid": mapping["target"], "record": mapping["record"], "v": converted})
             continue
-        named = generic_json(mapping[title_col]) if title_col is not None else None
-        skipped.append(
-            {
-                "id": mapping["_id"],
-                "title": named if isinstance(named, str) else None,
-                "value": _shown(value),
-                "reason": reason,
-            }
-        )
+        named = generic_json(mapping["title"]) if title_col is not None else None
+        skip = {
+            "id": mapping["record"],
+            "title": named if isinstance(named, str) else None,
+            "value": _shown(value),
+            "reason": reason,
+        }
+        if rows is not None:
+            skip["row"] = mapping["target"]
+        skipped.append(skip)
     if changes:
+        values: dict[str, Any] = {layout.column: bindparam("v", type_=layout.column_type)}
+        if rows is None:
+            values["_version"] = records.c._version + 1
         statement = (
-            update(reader)
-            .where(reader.c._id == bindparam("rid"), current_col.is_(None))
-            .values(
-                {
-                    layout.column: bindparam("v", type_=layout.column_type),
-                    "_version": reader.c._version + 1,
-                }
-            )
+            update(target)
+            .where(target.c._id == bindparam("rid"), current_col.is_(None))
+            .values(values)
         )
+        changed = sorted({change["record"] for change in changes})
         # On a refusal the caller's transaction rolls back: nothing is written.
         try:
             for start in range(0, len(changes), BATCH):
-                conn.execute(statement, changes[start : start + BATCH])
+                conn.execute(
+                    statement,
+                    [{"rid": c["rid"], "v": c["v"]} for c in changes[start : start + BATCH]],
+                )
+            if rows is not None:  # a record whose rows changed is a new version of it
+                for start in range(0, len(changed), BATCH):
+                    conn.execute(
+                        update(records)
+                        .where(records.c._id.in_(changed[start : start + BATCH]))
+                        .values(_version=records.c._version + 1)
+                    )
             if layout.keyed:  # restored text gets its pinyin sort key (its key was empty)
-                sortkey.backfill(conn, reader.name, layout.column)
+                sortkey.backfill(conn, target.name, layout.column)
         except IntegrityError:
             raise ServiceError(
                 422,

@@ -2,8 +2,9 @@
 
 A form's record table gets, besides the unique indexes of unique fields (`engine.store.records`):
 
-- by default: `_owner` (every "own" scope), each relation column (`related=customer:12`, the
-  JOIN of relation titles) and the title field (search, pickers);
+- by default: `_owner` (every "own" scope), `_created_at` descending then `_id` descending
+  (a list's default order, newest first: issue 16), each relation column
+  (`related=customer:12`, the JOIN of relation titles) and the title field (search, pickers);
 - a field's `index: true` (the designer's "常用于筛选和排序" / "Used often to filter and sort");
 - each composite index of the form's `indexes` (``[["status", "-amount"]]``, a leading ``-``
   makes that column descending).
@@ -47,6 +48,14 @@ from engine.forms.spec import FormSpec
 DEFAULT_SYSTEM = ("_owner",)
 """System columns every record table indexes by default."""
 
+NEWEST_FIRST_COLUMNS: tuple[tuple[str, bool], ...] = (("_created_at", True), ("_id", True))
+"""The index of a list's default order, newest first (``-_created_at,-_id``,
+`engine.forms.service.NEWEST_FIRST`): both columns descending, `_id` included, so it is read
+forwards in exactly the generated ORDER BY (``DESC NULLS LAST`` on both) on PostgreSQL too."""
+
+_SYSTEM_TOKENS = {"_created_at": "created"}
+"""Name tokens of system columns whose names hold an underscore (names are split on it)."""
+
 LIVE_COLUMN = "_deleted_at"
 """The column every index of a record table ends with (see module): live rows in the index."""
 
@@ -66,7 +75,10 @@ class IndexDef:
 
     @property
     def name(self) -> str:
-        tokens = [column.lstrip("_") + ("d" if desc else "") for column, desc in self.columns]
+        tokens = [
+            _SYSTEM_TOKENS.get(column, column.lstrip("_")) + ("d" if desc else "")
+            for column, desc in self.columns
+        ]
         return f"idx_{self.table}_{'_'.join(tokens)}"
 
     def tokens(self) -> set[str]:
@@ -75,7 +87,8 @@ class IndexDef:
 
     def create_sql(self, dialect: str) -> str:
         """CREATE INDEX for `dialect`: the columns, `_id`, then `LIVE_COLUMN` on a record table;
-        descending columns NULLS LAST on PostgreSQL (see module)."""
+        descending columns NULLS LAST on PostgreSQL (see module). An index that names `_id`
+        itself (`NEWEST_FIRST_COLUMNS`) has it where it names it."""
         parts = []
         for column, desc in self.columns:
             if not desc:
@@ -84,7 +97,8 @@ class IndexDef:
                 parts.append(f"{column} DESC NULLS LAST")
             else:
                 parts.append(f"{column} DESC")
-        parts.append("_id")
+        if "_id" not in self.tokens():
+            parts.append("_id")
         if self.live:
             parts.append(LIVE_COLUMN)
         return f"CREATE INDEX IF NOT EXISTS {self.name} ON {self.table} ({', '.join(parts)})"
@@ -97,7 +111,8 @@ def index_tokens(name: str, table: str) -> list[tuple[str, bool]]:
     for token in name[len(f"idx_{table}_") :].split("_"):
         descending = token.endswith("d") and token != "d"
         token = token[:-1] if descending else token
-        found.append((token if token.startswith("f") else f"_{token}", descending))
+        system = next((c for c, t in _SYSTEM_TOKENS.items() if t == token), f"_{token}")
+        found.append((token if token.startswith("f") else system, descending))
     return found
 
 
@@ -194,6 +209,7 @@ def wanted_form_indexes(
 
     for system in DEFAULT_SYSTEM:
         want(IndexDef(table, ((system, False),), (system,), live=True))
+    want(IndexDef(table, NEWEST_FIRST_COLUMNS, ("-_created_at",), live=True))
     for spec in form.fields:
         column = columns.get(spec.key)
         if column is None:
@@ -233,6 +249,7 @@ def wanted_row_indexes(
 
 __all__ = [
     "LIVE_COLUMN",
+    "NEWEST_FIRST_COLUMNS",
     "IndexDef",
     "definition_issues",
     "existing_indexes",

@@ -308,6 +308,10 @@ def _containers(form: FormLayout) -> Iterator[tuple[FieldLayout | None, Containe
             yield layout, layout.rows
 
 
+_SYSTEM_NAMES = {"_created_at": _Names("创建时间", "Created at")}
+"""System columns an index plan names by label (the default newest-first index)."""
+
+
 def _index_names(
     container: Container, keys: tuple[str, ...] | list[str], before: Container | None = None
 ) -> _Names:
@@ -318,7 +322,9 @@ def _index_names(
         found = container.fields.get(key)
         if found is None and before is not None:
             found = before.fields.get(key)
-        label = _label(found.spec) if found is not None else _Names(key, key)
+        label = (
+            _label(found.spec) if found is not None else _SYSTEM_NAMES.get(key, _Names(key, key))
+        )
         parts_zh.append(label.zh + ("（降序）" if raw.startswith("-") else ""))
         parts_en.append(label.en + (" (descending)" if raw.startswith("-") else ""))
     return _Names("、".join(parts_zh), ", ".join(parts_en))

@@ -101,7 +101,10 @@ def open_form(
     unless `record` is given (a read of that one record by id) and a record grant lets them
     read it (`engine.forms.grants`, e.g. a flow task): the service then holds the granted
     rights, which view that record only. A member whose own rights view the form but not that
-    record gets the grant when `get(record)` finds nothing through their own rights."""
+    record gets the grant when `get(record)` finds nothing through their own rights.
+    A member who may create records but not view them (a 填报-only role, issue 16) gets a
+    `fill_only` service: it creates (and previews data linkage) and answers 404 to every read,
+    as an unviewable form does."""
     from engine.forms import apps
 
     loaded = apps.load(conn, app) if isinstance(app, str) else app
@@ -111,7 +114,9 @@ def open_form(
     access = caller.access
     refused = caller.kind == "member" and access is not None and not access.allows("view")
     if refused and not service.take_grant():
-        raise not_found()
+        if access is None or not access.allows("create"):
+            raise not_found()
+        service.fill_only = True
     return service
 
 
@@ -149,6 +154,8 @@ class RecordService:
         self._writer: Writer | None = None
         self._grant_record = grant_record  # the one record a grant may let a member read
         self.by_grant = False  # whether the caller's rights are now a grant's
+        # A member who may create records but view none (see `open_form`): reads are a 404.
+        self.fill_only = False
 
     def take_grant(self) -> bool:
         """Switch to a record grant's rights on `grant_record` when one lets this member read
@@ -217,6 +224,12 @@ class RecordService:
         if not self.caller.may_write:
             raise forbidden()
 
+    def _reading(self) -> None:
+        """404 for a fill-only caller (they may create records, not view any): as an
+        unviewable form answers, so nothing tells them whether records exist."""
+        if self.fill_only:
+            raise not_found()
+
     # --- reads ------------------------------------------------------------------------------
     def list(
         self,
@@ -231,6 +244,7 @@ class RecordService:
     ) -> Page:
         """A page of live records the caller may see, filtered, searched and sorted in SQL;
         newest first (`NEWEST_FIRST`) when no sort is given."""
+        self._reading()
         return self.reader().list(
             self.conn,
             filter=filter,
@@ -244,6 +258,7 @@ class RecordService:
 
     def recycle_bin(self, *, limit: int = 50, offset: int = 0) -> Page:
         """Deleted records the caller may restore (the `delete` action), last deleted first."""
+        self._reading()
         self.require("delete")
         return self.reader().list(
             self.conn, sort="", limit=limit, offset=offset, deleted=True, action="delete"
@@ -252,6 +267,7 @@ class RecordService:
     def get(self, record_id: int) -> dict[str, Any]:
         """One live record (404 when missing, deleted or outside the caller's scope and no
         record grant lets them read it, see `open_form`)."""
+        self._reading()
         try:
             return self.reader().get(self.conn, record_id)
         except ServiceError as exc:
@@ -261,6 +277,7 @@ class RecordService:
 
     def history(self, record_id: int) -> builtins.list[dict[str, Any]]:
         """Every change of a record the caller may see, oldest first, hidden fields left out."""
+        self._reading()
         reader = self.reader()
         if self.access is not None:
             reader.get(self.conn, record_id)  # 404 unless the caller may see the record
@@ -318,6 +335,14 @@ class RecordService:
         create route reads after the commit when `sees_every_record` (SQLite: outside the
         write lock)."""
         return self.writer().reader.get(self.conn, record_id)
+
+    def created_answer(self, record_id: int, submitted: Any) -> dict[str, Any]:
+        """What a fill-only caller (see `open_form`) is answered for a record they created:
+        its `_id` and the values they sent for the form's fields, as sent — never the stored
+        record, whose computed fields, defaults and linked titles they may not view."""
+        keys = self.form.fields
+        sent = submitted if isinstance(submitted, dict) else {}
+        return {"_id": record_id, **{k: v for k, v in sent.items() if k in keys}}
 
     def update(self, record_id: int, data: Any) -> dict[str, Any]:
         """Change some fields (`_version` must be the version read); the record as read back."""
@@ -450,6 +475,7 @@ class RecordService:
     # --- files ------------------------------------------------------------------------------
     def export_count(self, filter: str | None = None) -> int:
         """How many records an export with `filter` would hold (403 without `export`)."""
+        self._reading()
         self.require("export")
         return export_count(self.conn, self.reader(), filter)
 
@@ -467,6 +493,7 @@ class RecordService:
         """Write the records the caller may export (the role's `export` action and scope) to
         `path`; 403 without the action. The audit entry is written by `audit_export`, in a
         writing transaction (an export reads in a read-only one)."""
+        self._reading()
         self.require("export")
         rows = export_file(
             self.conn,

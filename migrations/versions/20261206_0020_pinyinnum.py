@@ -16,7 +16,7 @@ back in the earlier form (`sortkey.digit_sort_key`), which the code of ``0018_mu
 expects.
 
 Revision ID: 0020_pinyinnum
-Revises: 0018_mustchange
+Revises: 0019_createdindex
 Create Date: 2026-12-06
 """
 
@@ -40,7 +40,7 @@ from engine.forms.sortkey import (
 )
 
 revision: str = "0020_pinyinnum"
-down_revision: str | None = "0018_mustchange"
+down_revision: str | None = "0019_createdindex"
 branch_labels: str | tuple[str, ...] | None = None
 depends_on: str | tuple[str, ...] | None = None
 

@@ -212,3 +212,109 @@ def test_the_fill_page_gets_its_formula_defaults(crm: dict[str, Any]) -> None:
     assert defaults["by"]["type"] == "user"
     saved = admin.post(f"{API}/apps/notes/forms/note/records", json={"n": 30}).json()
     assert saved["day"] is not None  # the server still applies it on save
+
+
+FILL: dict[str, Any] = {
+    "format": "jimu.app/1",
+    "key": "fillonly",
+    "version": "1.0.0",
+    "name": {"zh": "填报", "en": "Filing"},
+    "forms": [
+        {
+            "key": "client",
+            "name": {"zh": "客户", "en": "Client"},
+            "title_field": "name",
+            "fields": [{"key": "name", "type": "text"}, {"key": "note", "type": "text"}],
+        },
+        {
+            "key": "report",
+            "name": {"zh": "日报", "en": "Report"},
+            "title_field": "work",
+            "fields": [
+                {"key": "work", "type": "text", "required": True},
+                {"key": "client", "type": "relation", "target": "client"},
+                {"key": "client_note", "type": "lookup", "relation": "client", "field": "note"},
+                {"key": "hours", "type": "number", "precision": 1},
+                {"key": "double", "type": "formula", "expr": "hours * 2"},
+                {"key": "day", "type": "date", "default": {"expr": "TODAY()"}},
+            ],
+        },
+        {
+            "key": "remark",
+            "name": {"zh": "批注", "en": "Remark"},
+            "title_field": "text",
+            "fields": [
+                {"key": "text", "type": "text"},
+                {"key": "report", "type": "relation", "target": "report"},
+            ],
+        },
+    ],
+    "roles": [
+        {
+            "key": "filer",
+            "name": {"zh": "填报员", "en": "Filer"},
+            "forms": {
+                "client": {"actions": ["view"], "scope": "own"},
+                "report": {"actions": ["create"], "scope": "all"},
+                "remark": {"actions": ["view", "create"], "scope": "all"},
+            },
+        }
+    ],
+}
+
+
+def test_a_create_only_role_submits_but_reads_nothing(crm: dict[str, Any]) -> None:
+    """A 填报-only role (create without view): the fill page's calls answer, a submit is saved
+    and answered with the id and the values sent only; every read of the form is a 404, and
+    relations are checked with the rights on the other form at both ends."""
+    admin, filer = crm["clients"]["admin"], crm["clients"]["rep_b1"]
+    assert admin.post(f"{API}/apps", json=FILL).status_code == 201
+    [role] = [r for r in admin.get(f"{API}/roles", params={"app": "fillonly"}).json()]
+    me = crm["ids"]["rep_b1"]
+    assert admin.post(f"{API}/roles/{role['id']}/members", json={"user_id": me}).status_code == 201
+    url = f"{API}/apps/fillonly/forms"
+    mine = admin.post(f"{url}/client/records", json={"name": "甲", "note": "秘"})
+    theirs = admin.post(f"{url}/client/records", json={"name": "乙", "note": "密"})
+    assert mine.status_code == theirs.status_code == 201, (mine.text, theirs.text)
+    mine_id, theirs_id = mine.json()["_id"], theirs.json()["_id"]
+    given = admin.post(f"{url}/client/records/transfer", json={"ids": [mine_id], "owner": me})
+    assert given.status_code == 200, given.text
+
+    menu = filer.get(f"{API}/apps/fillonly/menu").json()["forms"]
+    assert (menu["report"]["read"], menu["report"]["create"]) == (False, True)
+    rights = filer.get(f"{url}/report/permissions/me")
+    assert rights.status_code == 200 and rights.json()["actions"] == ["create"]
+    assert filer.get(f"{url}/report/live").status_code == 200  # the fill page's scripts
+    # the customer picker lists only the customers their rights on that form allow
+    picked = filer.get(f"{url}/client/records").json()["items"]
+    assert [c["_id"] for c in picked] == [mine_id]
+
+    other = filer.post(f"{url}/report/records", json={"work": "拜访", "client": theirs_id})
+    assert other.status_code == 422, other.text
+    assert [i["path"] for i in other.json()["error"]["issues"]] == ["client"]
+    sent = {"work": "拜访客户", "client": mine_id, "hours": 1.5}
+    saved = filer.post(f"{url}/report/records", json=sent)
+    assert saved.status_code == 201, saved.text
+    answer = saved.json()
+    assert answer == {"_id": answer["_id"], **sent}  # no stored record, lookup or formula
+    report_id = answer["_id"]
+    stored = admin.get(f"{url}/report/records/{report_id}").json()
+    assert stored["_created_by"] == me and stored["double"] == "3" and stored["day"]
+    assert admin.get(f"{url}/report/records").json()["total"] == 1  # the refused one: nothing
+
+    for path in ("records", f"records/{report_id}", f"records/{report_id}/history", "recycle-bin"):
+        refused = filer.get(f"{url}/report/{path}")
+        assert refused.status_code == 404, (path, refused.text)
+    assert filer.patch(
+        f"{url}/report/records/{report_id}", json={"work": "改", "_version": 1}
+    ).status_code in (403, 404)
+    assert admin.get(f"{url}/report/records/{report_id}").json()["work"] == "拜访客户"
+    batch = filer.post(f"{url}/report/records/batch", json=[{"work": "批量"}])
+    assert batch.status_code == 200 and batch.json()["results"][0]["ok"] is True
+    # The other end: a form they view may not point at (or name) a report they cannot view.
+    remark = filer.post(f"{url}/remark/records", json={"text": "好", "report": report_id})
+    assert remark.status_code == 422, remark.text
+    assert [i["path"] for i in remark.json()["error"]["issues"]] == ["report"]
+    made = admin.post(f"{url}/remark/records", json={"text": "阅", "report": report_id}).json()
+    shown = filer.get(f"{url}/remark/records/{made['_id']}").json()
+    assert "拜访客户" not in str(shown)

@@ -29,6 +29,12 @@ def _app() -> dict[str, Any]:
                     {"key": "amount", "type": "text", "label": {"zh": "金额"}},
                     {"key": "code", "type": "text", "label": {"zh": "编号"}, "unique": True},
                     {"key": "double", "type": "formula", "expr": "amount & amount"},
+                    {
+                        "key": "items",
+                        "type": "subform",
+                        "label": {"zh": "明细"},
+                        "fields": [{"key": "qty", "type": "text", "label": {"zh": "数量"}}],
+                    },
                 ],
             }
         ],
@@ -142,3 +148,53 @@ def test_refused_restores_write_nothing(client: TestClient) -> None:
     assert client.post(f"{base}/nothing/backups/{text_backup}/restore").status_code == 404
     assert client.get(f"{API}/apps/shop/forms/nothing/backups").status_code == 404
     assert client.get(f"{API}/apps/nothing/forms/order/backups").status_code == 404
+
+
+def _publish_row_field(client: TestClient, type_: str) -> None:
+    """Give the subform's row field `items.qty` a new type."""
+    app = copy.deepcopy(client.get(f"{API}/apps/shop").json())
+    [items] = [f for f in app["forms"][0]["fields"] if f["key"] == "items"]
+    items["fields"] = [{"key": "qty", "type": type_, "label": {"zh": "数量"}}]
+    plan = client.post(f"{API}/apps/shop/plan", json=app).json()
+    published = client.put(f"{API}/apps/shop", json={**app, "plan_hash": plan["plan_hash"]})
+    assert published.status_code == 200, published.text
+
+
+def test_a_subform_row_fields_backup_restores_into_its_rows(client: TestClient) -> None:
+    assert client.post(f"{API}/apps", json=_app()).status_code == 201
+    rows = [[{"qty": "3"}, {"qty": "很多"}], [{"qty": "七"}], []]
+    ids = [
+        client.post(RECORDS, json={"name": n, "items": r}).json()["_id"]
+        for n, r in zip("甲乙丙", rows, strict=True)
+    ]
+    row_ids = [[row["_id"] for row in _record(client, rid)["items"]] for rid in ids]
+    _publish_row_field(client, "number")  # 很多 and 七 do not convert
+    _publish_row_field(client, "text")  # and come back empty
+    versions = [_record(client, rid)["_version"] for rid in ids]
+    assert [[r["qty"] for r in _record(client, rid)["items"]] for rid in ids[:2]] == [
+        ["3.00", None],
+        [None],
+    ]
+    backups = client.get(f"{API}/apps/shop/forms/order/backups").json()
+    [text_backup] = [b for b in backups if b["field"] == "items.qty" and b["type"] == "text"]
+    assert text_backup["values"] == 3
+    url = f"{API}/apps/shop/forms/order/fields/items.qty/backups/{text_backup['backup']}/restore"
+    report = client.post(url)
+    assert report.status_code == 200, report.text
+    assert report.json()["restored"] == 2
+    assert report.json()["not_restored"] == [  # "3.00" is a value of its own since
+        {"id": ids[0], "title": "甲", "row": row_ids[0][0], "value": "3", "reason": "has_value"}
+    ]
+    back = [_record(client, rid) for rid in ids]
+    # each value is back in its own row, the rows keep their ids, the records a new version
+    assert [[(r["_id"], r["qty"]) for r in record["items"]] for record in back] == [
+        [(row_ids[0][0], "3.00"), (row_ids[0][1], "很多")],
+        [(row_ids[1][0], "七")],
+        [],
+    ]
+    assert [record["_version"] for record in back] == [
+        versions[0] + 1,
+        versions[1] + 1,
+        versions[2],
+    ]
+    assert client.post(url).json()["restored"] == 0  # restoring again changes nothing

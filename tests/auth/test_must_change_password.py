@@ -50,6 +50,14 @@ def flag(engine: Engine, username: str) -> bool:
         )
 
 
+def _listed(admin: TestClient, username: str) -> bool:
+    """The flag as the 通讯录's user list (`GET /org/users`) answers it."""
+    answer = admin.get(f"{API}/org/users", params={"q": username})
+    assert answer.status_code == 200, answer.text
+    [person] = [u for u in answer.json()["users"] if u["username"] == username]
+    return bool(person["must_change_password"])
+
+
 def held(client: TestClient) -> None:
     """Every call but /me, the password change and signing out is refused."""
     for method, path in (
@@ -83,6 +91,7 @@ def test_a_new_user_with_the_flag_must_change_before_anything_else(
     )
     assert created.status_code == 201, created.text
     assert "must_change_password" not in created.json()  # the user model keeps its shape
+    assert _listed(admin, "li") is True  # the 通讯录 shows the flag (its 需改密 tag)
     client, login = sign_in(admin, "li", "initial-pass-1")
     assert login["user"]["must_change_password"] is True
     me = client.get(f"{API}/me")
@@ -102,6 +111,7 @@ def test_a_new_user_with_the_flag_must_change_before_anything_else(
     )
     assert changed.status_code == 204, changed.text
     assert not flag(store_engine, "li")
+    assert _listed(admin, "li") is False
     assert client.get(f"{API}/me").json()["must_change_password"] is False
     assert client.get(f"{API}/apps").status_code == 200  # the same session goes on
     _, again = sign_in(admin, "li", "my-own-pass-1")

@@ -43,7 +43,10 @@ def test_reps_write_and_read_their_own_reports(crm: dict[str, Any]) -> None:
     saved = rep.post(PATH, json={"today": "拜访 2 家客户。"})
     assert saved.status_code == 201, saved.text
     report = saved.json()
-    assert report["date"] == dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    # Dated the day it was saved in the organisation's zone (not "today" when the test asserts:
+    # a run across midnight would fail).
+    created = dt.datetime.fromisoformat(report["_created_at"])
+    assert report["date"] == created.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
     assert report["number"].startswith("JB-")
     assert _owners(crm, "rep_a1") == ["rep_a1"] * 4
     assert "rep_a1" not in _owners(crm, "rep_b1")

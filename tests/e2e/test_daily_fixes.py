@@ -12,8 +12,10 @@ small 工作简报 app added here whose date defaults to TODAY()):
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -152,15 +154,19 @@ def test_formula_defaults_and_english_counts(browser: Browser, server: Server) -
     page = new_page(browser, server, width=375, height=760)
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/daily/brief/new")
-    today = api_call(
-        server, "POST", "/expr/check", {"expr": "TODAY()", "schema": {}, "record": {}}
-    )["value"]
-    expect(page.get_by_test_id("field-day").locator("input")).to_have_value(today)
+    day = page.get_by_test_id("field-day").locator("input")
+    expect(day).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))  # filled before saving
+    today = day.input_value()
     page.get_by_label("今日工作").fill("拜访客户")
     page.get_by_test_id("fill-submit").click()
     expect(page).to_have_url(re.compile(r"/apps/daily/brief\?open=\d+"))
     expect(page.get_by_test_id("record-drawer")).to_contain_text("拜访客户")
     expect(page.get_by_test_id("record-drawer")).to_contain_text(today)
+    # The date shown is the record's own day in the organisation's zone (compared with when it
+    # was saved, not with the clock when the test asserts: a run across midnight would fail).
+    saved = api_call(server, "GET", "/apps/daily/forms/brief/records?limit=1")["items"][0]
+    created = dt.datetime.fromisoformat(saved["_created_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert saved["day"] == today == created.date().isoformat()
     # A new form's records show by their first text field, not as "#1".
     expect(page.locator(".ant-drawer-title")).to_contain_text("拜访客户")
     page.evaluate("localStorage.setItem('jimu.lang', 'en')")

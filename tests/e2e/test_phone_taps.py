@@ -217,7 +217,8 @@ def test_a_followup_and_a_work_report_in_three_taps_each(
     )
     assert reports["total"] == 1
     report = reports["items"][0]
-    assert report["date"] == dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    created = dt.datetime.fromisoformat(report["_created_at"])  # its own day, not the test's
+    assert report["date"] == created.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
     assert report["tomorrow"] == "准备合同。"
 
 

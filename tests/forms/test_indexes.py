@@ -16,6 +16,9 @@
   not filter live rows) of an "own" caller still pages and counts through `_owner`'s index;
   subform row tables (no `_deleted_at`) keep ``(column, _id)``. Upgrading rebuilds indexes made
   before into that shape under the same names (nothing to plan), and a rerun leaves them be.
+- Every record table has the newest-first index ``(_created_at DESC, _id DESC, _deleted_at)``
+  (issue 16): a grid's default first page reads it without a sort; 0019_createdindex gives it
+  to forms published before, drops it on the way down, and a rerun changes nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from engine.forms import apps
 from engine.forms.indexes import existing_indexes
 from engine.forms.query import Reader
 from engine.forms.records import Writer
+from engine.forms.service import NEWEST_FIRST
 from engine.store import prepare_database
 from engine.store.models import App
 from engine.store.session import alembic_config
@@ -136,8 +140,10 @@ def test_declared_and_default_indexes_are_planned_and_built(store: Engine) -> No
     added = {(s.form, tuple(s.detail["fields"])) for s in plan.steps if s.op == "add_index"}
     assert added == {
         ("customer", ("_owner",)),
+        ("customer", ("-_created_at",)),  # newest first, the lists' default order
         ("customer", ("name",)),  # the unique title's pinyin sort index
         ("deal", ("_owner",)),
+        ("deal", ("-_created_at",)),
         ("deal", ("title",)),
         ("deal", ("note",)),
         ("deal", ("customer",)),
@@ -148,6 +154,9 @@ def test_declared_and_default_indexes_are_planned_and_built(store: Engine) -> No
         "zh": "为 状态、金额（降序） 建索引（常用于筛选和排序）",
         "en": "Index Status, Amount (descending) (used often to filter and sort)",
     }
+    newest = next(s.message for s in plan.steps if s.detail.get("fields") == ["-_created_at"])
+    assert newest["zh"].startswith("为 创建时间（降序） 建索引")
+    assert newest["en"].startswith("Index Created at (descending)")
     with store.connect() as conn:
         deal = table_of(conn, "deal")
         title, note, customer, status, amount = columns(
@@ -155,6 +164,7 @@ def test_declared_and_default_indexes_are_planned_and_built(store: Engine) -> No
         )
         assert existing_indexes(conn, deal) == {
             f"idx_{deal}_owner",
+            f"idx_{deal}_createdd_idd",
             f"idx_{deal}_{title}",
             f"idx_{deal}_{title}k_{title}",  # text sorts by pinyin: the sort index
             f"idx_{deal}_{note}",
@@ -168,6 +178,7 @@ def test_declared_and_default_indexes_are_planned_and_built(store: Engine) -> No
         customer_table = table_of(conn, "customer")
         assert existing_indexes(conn, customer_table) == {
             f"idx_{customer_table}_owner",
+            f"idx_{customer_table}_createdd_idd",
             f"idx_{customer_table}_{name}k_{name}",
         }
         # nothing left to do: planning the same definition again plans no index step
@@ -193,6 +204,7 @@ def test_switching_an_index_off_plans_and_performs_its_drop(store: Engine) -> No
         title, customer = columns(conn, "deal", "title", "customer")
         assert existing_indexes(conn, deal) == {
             f"idx_{deal}_owner",
+            f"idx_{deal}_createdd_idd",
             f"idx_{deal}_{title}",
             f"idx_{deal}_{title}k_{title}",
             f"idx_{deal}_{customer}",
@@ -389,6 +401,17 @@ def test_a_page_on_a_declared_composite_index_reads_through_it(deals: Engine) ->
         amounts = [item["amount"] for item in items]
         assert len(amounts) == 25 and None not in amounts
         assert amounts == sorted(amounts, key=float, reverse=True)
+        # A grid's default first page (newest first, no filter) reads the newest-first index.
+        newest = reader.sql.page_statements(sort=NEWEST_FIRST, limit=50, count=False)
+        plan = _deal_plan(conn, newest.page)
+        name = f"idx_{deal.table.name}_createdd_idd"
+        if conn.dialect.name == "postgresql":
+            assert f"Index Scan using {name}" in plan or f"Index Only Scan using {name}" in plan
+            assert "Sort" not in plan, plan
+        else:
+            assert name in plan and "TEMP B-TREE" not in plan, plan
+        page = [(i["_created_at"], i["_id"]) for i in reader.list(conn, sort=NEWEST_FIRST).items]
+        assert len(page) == 50 and page == sorted(page, reverse=True)
 
 
 def test_a_live_count_on_a_declared_index_reads_the_index_alone(deals: Engine) -> None:
@@ -461,6 +484,7 @@ def test_upgrade_gives_forms_published_before_the_default_indexes(store: Engine)
     with store.connect() as conn:
         assert existing_indexes(conn, deal) == {
             f"idx_{deal}_owner",
+            f"idx_{deal}_createdd_idd",
             f"idx_{deal}_{title}",
             f"idx_{deal}_{title}k_{title}",  # 0017_pinyin: the title's sort index
             f"idx_{deal}_{customer}",
@@ -469,11 +493,27 @@ def test_upgrade_gives_forms_published_before_the_default_indexes(store: Engine)
         (name,) = columns(conn, "customer", "name")
         assert existing_indexes(conn, customer_table) == {
             f"idx_{customer_table}_owner",
+            f"idx_{customer_table}_createdd_idd",
             f"idx_{customer_table}_{name}k_{name}",
         }
         # the same indexes a publish wants: planning the live definition plans no index step
         plan = apps.plan(conn, "sales", definition())
         assert [s for s in plan.steps if "index" in s.op] == []
+    # 0019_createdindex alone: down drops the newest-first index, up (and a rerun) gives it back
+    with store.begin() as conn:
+        command.downgrade(alembic_config(conn), "0018_mustchange")
+    with store.connect() as conn:
+        assert f"idx_{deal}_createdd_idd" not in existing_indexes(conn, deal)
+        assert f"idx_{deal}_owner" in existing_indexes(conn, deal)
+    for _ in range(2):
+        with store.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+            command.stamp(alembic_config(conn), "0018_mustchange")
+    with store.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    with store.connect() as conn:
+        assert f"idx_{customer_table}_createdd_idd" in existing_indexes(conn, customer_table)
+        assert [s for s in apps.plan(conn, "sales", definition()).steps if "index" in s.op] == []
 
 
 def _shapes(conn: Connection, table: str) -> dict[str, str]:
@@ -495,15 +535,20 @@ def test_upgrade_rebuilds_indexes_made_before_to_cover_live_rows(store: Engine) 
         deal, items = layout.table.name, rows.table.name
         published = _shapes(conn, deal)
         row_indexes = _shapes(conn, items)
-    assert len(published) == 7 and all(
-        s.endswith(", _id, _deleted_at)") for s in published.values()
+    newest = f"idx_{deal}_createdd_idd"  # its own `_id`, descending (NEWEST_FIRST_COLUMNS)
+    assert len(published) == 8 and all(
+        s.endswith(", _id, _deleted_at)") for name, s in published.items() if name != newest
+    )
+    assert published[newest].replace(" NULLS LAST", "") == (
+        "(_created_at DESC, _id DESC, _deleted_at)"
     )
     with store.begin() as conn:
         command.downgrade(alembic_config(conn), "0010_indexes")  # as installed before
     with store.connect() as conn:
         before = _shapes(conn, deal)
-        # the pinyin sort indexes (0017_pinyin) went with the key columns
-        assert before.keys() == {name for name in published if "k_" not in name}
+        # the pinyin sort indexes (0017_pinyin) went with the key columns, and the newest-first
+        # one (0019_createdindex) with its revision
+        assert before.keys() == {n for n in published if "k_" not in n and n != newest}
         assert all(s.endswith(", _id)") for s in before.values()), before
         assert _shapes(conn, items) == row_indexes  # no _deleted_at there: left alone
     with store.begin() as conn:

@@ -1,6 +1,6 @@
 /** The administrators' part of the API the roles page uses: the directory and role members (`/users`, `/departments`, `/roles`). */
 import type { Label } from "./types";
-import { request, type BodyOf, apiPath } from "./client";
+import { request, type AnswerOf, type BodyOf, apiPath } from "./client";
 
 export type Action = "view" | "create" | "edit" | "delete" | "export" | "import" | "links";
 export const ACTIONS: Action[] = ["view", "create", "edit", "delete", "export", "import", "links"];
@@ -22,11 +22,8 @@ export interface RoleDef {
   forms: Record<string, FormPermission>;
 }
 
-export interface RoleMember {
-  id: number;
-  user_id: number | null;
-  department_id: number | null;
-}
+/** One holder of a role (a user or a department), as `POST /roles/{id}/members` answers it. */
+export type RoleMember = AnswerOf<"/api/v1/roles/{role_id}/members", "post">;
 
 /** A role as stored (created when the app is published), with who holds it. */
 export interface StoredRole {
@@ -52,6 +49,6 @@ export const admin = {
   users: () => request<DirectoryUser[]>("GET", apiPath("/users"), undefined, { limit: 1000 }),
   departments: () => request<Department[]>("GET", apiPath("/departments")),
   addMember: (roleId: number, member: BodyOf<"/api/v1/roles/{role_id}/members", "post">) =>
-    request<StoredRole>("POST", apiPath(`/roles/${roleId}/members`), member),
+    request<RoleMember>("POST", apiPath(`/roles/${roleId}/members`), member),
   removeMember: (roleId: number, memberId: number) => request<void>("DELETE", apiPath(`/roles/${roleId}/members/${memberId}`)),
 };

@@ -3,6 +3,7 @@
  * OpenAPI document has compile, others do not; bodies and answers have the shapes the document
  * gives them. Nothing here runs.
  */
+import { admin } from "./admin";
 import { apiPath, type AnswerOf, type BodyOf } from "./client";
 
 const app: string = "crm";
@@ -32,3 +33,8 @@ export const misread: AnswerOf<"/api/v1/catalog/{pack}/install", "post"> = { key
 export const recordId: AnswerOf<"/api/v1/apps/{app}/forms/{form}/records/{record_id}", "get">["_id"] = 1;
 // @ts-expect-error -- a record's system keys are typed (its field values are open)
 export const badId: AnswerOf<"/api/v1/apps/{app}/forms/{form}/records/{record_id}", "get">["_id"] = "1";
+
+// `admin.addMember` answers the member it added, not a role.
+export const added: Awaited<ReturnType<typeof admin.addMember>> = { id: 3, user_id: 7, department_id: null };
+// @ts-expect-error -- a member has no role key (the answer is a member, not a role)
+export const addedKey: Awaited<ReturnType<typeof admin.addMember>>["key"] = "sales";

@@ -45,7 +45,14 @@ export default function BackupsButton({ app, formKey }: { app: AppDef; formKey: 
   const [report, setReport] = useState<Report | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const form = app.forms.find((f) => f.key === formKey);
-  const fieldName = (key: string) => labelText(form?.fields.find((f) => f.key === key)?.label, lang, key);
+  // A subform's row field is `subform.field`: named "明细 / 数量".
+  const fieldName = (key: string) => {
+    const [outer, inner] = key.split(".");
+    const field = form?.fields.find((f) => f.key === outer);
+    const name = labelText(field?.label, lang, outer);
+    if (inner === undefined) return name;
+    return `${name} / ${labelText(field?.fields?.find((f) => f.key === inner)?.label, lang, inner)}`;
+  };
   const load = async () => {
     setRows(await request<Backup[]>("GET", apiPath(`${base(app.key, formKey)}/backups`)));
   };

@@ -5,7 +5,7 @@
  * show/read-only conditions (props/FormulaEditor) — with the server's definition errors shown
  * at the property they concern.
  */
-import { Alert, Card, Checkbox, Divider, Form, Grid, Input, Select, Space, Switch, Typography } from "antd";
+import { Alert, App, Card, Checkbox, Divider, Form, Grid, Input, Select, Space, Switch, Typography } from "antd";
 import { useRef } from "react";
 import { useTranslation } from "react-i18next";
 import { useParams } from "react-router";
@@ -22,6 +22,7 @@ import OptionsTable from "./props/OptionsTable";
 import PropItem from "./props/PropItem";
 import TypeSettings, { NumberSettings } from "./props/TypeSettings";
 import { followKey, relabel } from "./keys";
+import { keyUses, type KeyUse } from "./keyUses";
 import { changeType, issueProperty, setLabel, type PaletteType } from "./state";
 
 const OPTION_TYPES = new Set(["select", "multiselect"]);
@@ -66,6 +67,7 @@ export default function PropertyPanel(props: PropertyPanelProps) {
     subform: props.subform,
     fieldKey: field?.key,
   };
+  const { message } = App.useApp();
   const issueAt = (property: string) => fieldIssues.filter((i) => issueProperty(i) === property).map((i) => i.message);
   // Side by side with the canvas (md and up) the panel keeps to the window and scrolls on its
   // own, so a long panel neither stretches the page nor scrolls away from the selected field.
@@ -93,10 +95,22 @@ export default function PropertyPanel(props: PropertyPanelProps) {
   const typeTitle = kinds.get(field.type)?.title;
   // The key follows the label when the label input is left (not per keystroke: the panel is
   // keyed by the field's key), while it is still generated and not published.
+  // A key the draft's formulas, conditions, lookups or linkage still name is not renamed
+  // (designer/keyUses.ts): following the label keeps it; typing a new one is refused, saying where.
+  const uses = (): KeyUse[] => {
+    const form = context.app?.forms.find((f) => f.key === context.formKey);
+    const draft = { fields: props.subform ? (props.formFields ?? []) : fields, validations: form?.validations };
+    return keyUses(draft, field.key, props.subform);
+  };
+  const usePlace = (use: KeyUse) => {
+    const holder = use.field === null ? undefined : (use.subform ? (props.formFields ?? []).find((f) => f.key === use.subform)?.fields : props.subform ? props.formFields : fields)?.find((f) => f.key === use.field);
+    const name = use.field === null ? t("daily16.formValidations") : labelText(holder?.label, lang, use.field);
+    return t("daily16.keyUsePlace", { name, property: t(`daily16.keyUse_${use.property}`) });
+  };
   const keyFollowsLabel = () => {
     const taken = [...fields.map((f) => f.key), ...(props.subform ? (props.formFields ?? []).map((f) => f.key) : [])];
     const key = followKey(field, labelAtFocus.current, taken, keyFixed);
-    if (key === field.key) return;
+    if (key === field.key || uses().length > 0) return;
     renamedTo.current = key;
     onReplace({ ...field, key });
   };
@@ -135,6 +149,12 @@ export default function PropertyPanel(props: PropertyPanelProps) {
             onChange={(e) => {
               const key = e.target.value.trim();
               if (!key || fields.some((f) => f.key === key)) return;
+              const found = uses();
+              if (found.length > 0) {
+                const places = found.map(usePlace).join(lang === "en" ? "; " : "；");
+                message.warning({ content: t("daily16.keyInUse", { key: field.key, places }), key: "key-in-use" });
+                return;
+              }
               onReplace({ ...field, key });
             }}
             data-testid="prop-key"

@@ -1,4 +1,5 @@
 /** The UI's texts in Chinese and English; both tables must have the same keys (a unit test checks). */
+import { daily16En, daily16Zh } from "./daily16Messages";
 import { designFixEn, designFixZh } from "./designerFixMessages";
 import { fixEn, fixZh } from "./fixMessages";
 import { flowsEn, flowsZh } from "./flowMessages";
@@ -290,6 +291,7 @@ export const zh = {
   org: orgZh,
   phone: phoneZh,
   pw: pwZh,
+  daily16: daily16Zh,
   designFix: designFixZh,
   newApp: {
     open: "新建应用",
@@ -675,6 +677,7 @@ export const en: typeof zh = {
   org: orgEn,
   phone: phoneEn,
   pw: pwEn,
+  daily16: daily16En,
   designFix: designFixEn,
   newApp: {
     open: "New app",

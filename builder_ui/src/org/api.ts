@@ -26,6 +26,7 @@ export interface OrgUser {
   is_admin: boolean;
   is_active: boolean;
   can_sign_in: boolean;
+  must_change_password: boolean;
   roles: OrgRole[];
 }
 

@@ -139,6 +139,14 @@ function FillForm() {
         navigate(state.returnTo.path, { state: { ...state.returnTo.state, prefill: { [state.returnTo.field]: { _id: saved._id, title } } } });
         return;
       }
+      if (recordId === null && !formUse(menu.data, form!.key).read) {
+        // A 填报-only role: the record cannot be opened (the engine answers 404), so the
+        // person is told it was submitted and goes back to the app's home.
+        message.destroy();
+        message.success(t("daily16.fillOnlySaved"));
+        navigate(`/apps/${app.key}`);
+        return;
+      }
       // Back to the grid as it was (filter, sort, page: forms/gridState.ts), the record open.
       const back = (location.state as { back?: string } | null)?.back ?? "";
       navigate(`/apps/${app.key}/${form!.key}?${withParam(new URLSearchParams(back), "open", String(saved._id))}`);

@@ -286,8 +286,16 @@ function PeopleTable({
         {
           key: "status",
           title: t("org.status"),
-          render: (_, user) =>
-            !user.is_active ? <Tag color="red">{t("org.inactive")}</Tag> : !user.can_sign_in ? <Tag>{t("org.noPassword")}</Tag> : <Tag color="green">{t("org.active")}</Tag>,
+          render: (_, user) => (
+            <>
+              {!user.is_active ? <Tag color="red">{t("org.inactive")}</Tag> : !user.can_sign_in ? <Tag>{t("org.noPassword")}</Tag> : <Tag color="green">{t("org.active")}</Tag>}
+              {user.must_change_password && (
+                <Tag color="orange" title={t("daily16.mustChangeHelp")} data-testid={`org-must-change-${user.username}`}>
+                  {t("daily16.mustChange")}
+                </Tag>
+              )}
+            </>
+          ),
         },
         {
           key: "actions",

@@ -322,14 +322,17 @@ def list_backups(app: str, form: str, engine: DbEngine, actor: AdminActor) -> li
 
 
 @router.post(
-    "/{app}/forms/{form}/fields/{field}/backups/{backup}/restore", response_model=RestoreOut
+    "/{app}/forms/{form}/fields/{field}/backups/{backup}/restore",
+    response_model=RestoreOut,
+    response_model_exclude_unset=True,
 )
 def restore_backup(
     app: str, form: str, field: str, backup: str, engine: DbEngine, ctx: AdminContext
 ) -> dict[str, Any]:
     """Copy a type-change backup's values back into the field where it is empty and the value
     converts to the field's current type; answers what was restored and which records were
-    not (their value does not convert, or they have a value of their own)."""
+    not (their value does not convert, or they have a value of their own). A subform's row
+    field is `subform.field`: its values go back into the same rows."""
     with engine.begin() as conn:
         loaded = service.load(conn, app)
         layout = loaded.form(form)

@@ -164,12 +164,20 @@ def create_record(
     # the answer after the commit (a read-only transaction, outside the lock). A caller with a
     # row scope reads it back inside the transaction, so a record they could not see is never
     # written (404), as before (docs/decisions.md "Shorter write lock per create").
+    # A caller who may create but not view records (a 填报-only role) is answered the id and
+    # the values they sent (`RecordService.created_answer`), never the stored record.
     with engine.connect() as conn:
         with conn.begin():
             service = _open(conn, app, form, principal, request)
             [record_id] = service.create_many([record])
-            later = conn.dialect.name == "sqlite" and service.sees_every_record()
-            if not later:
+            later = (
+                conn.dialect.name == "sqlite"
+                and not service.fill_only
+                and service.sees_every_record()
+            )
+            if service.fill_only:
+                created = service.created_answer(record_id, record)
+            elif not later:
                 created = service.read_back(record_id)
         if later:
             conn.execution_options(**{READ_ONLY: True})  # plain BEGIN: no write lock

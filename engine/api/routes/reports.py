@@ -55,6 +55,8 @@ def _run(
 ) -> ReportResult:
     ctx = context_for(request, principal.actor())
     opened = open_as(ctx, conn, principal, app, report.form, writes=False, ip=client_ip(request))
+    if opened.fill_only:  # may create the form's records, not read them: as an unviewable form
+        raise not_found()
     if exporting and opened.access is not None and not opened.access.allows("export"):
         raise ServiceError(
             403,

@@ -43,7 +43,8 @@ def rule_buttons(
     with engine.connect() as conn:
         if not principal.may_use_app(app):
             raise not_found()
-        open_form(conn, app, form, principal, request)
+        if open_form(conn, app, form, principal, request).fill_only:
+            raise not_found()  # buttons act on a record page, which a fill-only caller has not
         loaded = forms_apps.load(conn, app)
         found = button.buttons(conn, loaded, form, principal.user_id, principal.is_admin)
     return {"buttons": found}

@@ -139,6 +139,7 @@ class NotRestored(Answer):
 
     id: int
     title: str | None
+    row: int | None = None  # the subform row's id, for a subform's row field
     value: str
     reason: str
 

@@ -31,6 +31,7 @@ class Person(Answer):
     is_admin: bool
     is_active: bool
     can_sign_in: bool
+    must_change_password: bool
     roles: list[HeldRole]
 
 
