@@ -703,7 +703,9 @@ class ReportCompiler:
         self, scoped: Source, path: str, kind: str, bucket: str, where: str
     ) -> ColumnElement[Any]:
         """The first day of `bucket` holding `path`'s date (`engine.reports.buckets`); the
-        expression language's date functions where SQLite cannot cut it natively."""
+        expression language's ``DATEVALUE`` gives an instant's local date where SQLite cannot
+        shift it by a fixed offset (a small formula: the whole bucket as a formula compiled
+        ``DATEVALUE`` six times and cost ~10 ms per compile)."""
         value, _ = self._value(scoped, path, f"{where}.field")
         return bucket_sql(
             value,
@@ -711,7 +713,7 @@ class ReportCompiler:
             bucket,
             self.dialect,
             self.sql.tz,
-            lambda: self._formula(scoped, bucket_formula(path, kind, bucket), where),
+            lambda: self._formula(scoped, f"DATEVALUE({path})", where),
         )
 
     def _title(self, path: str, value: ColumnElement[Any]) -> ColumnElement[Any]:
