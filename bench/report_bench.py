@@ -68,6 +68,7 @@ TOKEN = "report-bench-admin-token"
 API = "/api/v1"
 WON = " = 'won'"
 NOTES: list[str] = []
+PORTALS: list[Any] = []
 
 
 def options(values: list[str]) -> list[dict[str, str]]:
@@ -341,8 +342,8 @@ def setup(engine: Engine, tmp: Path) -> tuple[Any, Any, dict[str, Any], list[int
     member.headers["Authorization"] = f"Bearer {login.json()['token']}"
     # One event loop for every request, as a server has (without it TestClient starts a thread
     # and a loop per request: ~2–3 ms that no deployment pays); the app's lifespan is not run.
-    portal = anyio.from_thread.start_blocking_portal()
-    admin.portal = member.portal = portal.__enter__()
+    PORTALS.append(anyio.from_thread.start_blocking_portal())  # kept: closed when collected
+    admin.portal = member.portal = PORTALS[-1].__enter__()
     return app, admin, {"admin": admin, "member": member}, users
 
 

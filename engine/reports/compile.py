@@ -457,9 +457,7 @@ class ReportCompiler:
         first and last value for the SQLite date-index rule (`DATE_INDEX_SHARE`)."""
         self.dialect = dialect
         report = self.report
-        if self.rows is not None:
-            refuse_hidden(self.sql, [("subform", self.report.subform, False)])
-        refuse_hidden(self.sql, self._reads(), self.container)
+        self.refuse()
         scoped = self._scoped()
         first = scoped.where
         if dialect == "sqlite" and spans is not None and self.rows is None:
@@ -553,6 +551,13 @@ class ReportCompiler:
         )
 
     # --- reads and refusals --------------------------------------------------------------
+    def refuse(self) -> None:
+        """403 ``field_forbidden`` when the report reads a field hidden from its viewer (here,
+        through relations or under derived fields); nothing is built."""
+        if self.rows is not None:
+            refuse_hidden(self.sql, [("subform", self.report.subform, False)])
+        refuse_hidden(self.sql, self._reads(), self.container)
+
     def _reads(self) -> list[tuple[str, str, bool]]:
         """Every (path, source, is formula) the report reads, for the hidden-field check."""
         report = self.report
