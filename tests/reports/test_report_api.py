@@ -1078,3 +1078,29 @@ def test_the_menu_lists_the_reports_each_viewer_may_run(crm: dict[str, Any]) -> 
         crm["clients"]["finance"].post(f"{API}/apps/crm/reports/sales_funnel/run").status_code
         == 404
     )
+
+
+def test_a_browser_session_runs_reports_with_its_csrf_token(crm: dict[str, Any]) -> None:
+    """The run routes authenticate in the statement that opens the read: a session cookie's
+    POST still needs its X-CSRF-Token, and no or a wrong credential is a 401."""
+    from fastapi.testclient import TestClient
+
+    from tests.auth.crm_org import USERS
+
+    browser = TestClient(crm["app"], raise_server_exceptions=False)
+    shape = {"form": "opportunity", "measures": [{"key": "n", "agg": "count"}]}
+    assert browser.post(f"{API}/apps/crm/query", json=shape).status_code == 401
+    bad = {"Authorization": "Bearer jimu_s_nope"}
+    assert browser.post(f"{API}/apps/crm/query", json=shape, headers=bad).status_code == 401
+    login = browser.post(
+        f"{API}/auth/login", json={"username": "rep_a1", "password": USERS["password"]}
+    )
+    assert login.status_code == 200, login.text
+    refused = browser.post(f"{API}/apps/crm/query", json=shape)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed"
+    token = {"X-CSRF-Token": login.json()["csrf_token"]}
+    found = _ok(browser.post(f"{API}/apps/crm/query", json=shape, headers=token))
+    mine = len(_records(crm, "rep_a1", "crm", "opportunity"))
+    assert found["rows"] == [[mine]]
+    ran = browser.post(f"{API}/apps/crm/reports/sales_funnel/run", headers=token)
+    assert ran.status_code == 200, ran.text
