@@ -555,6 +555,8 @@ def main() -> None:
         print("| " + " | ".join(line) + " |")
     for note in NOTES:
         print(note)
+    for portal in PORTALS:  # their threads would keep the process alive
+        portal.__exit__(None, None, None)
     print(f"load average: {os.getloadavg()}")
 
 
