@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -54,8 +55,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from engine.api.deps import context_for, read_only
-from engine.api.security import SAFE_METHODS, client_ip, credential_of, settle
+from engine.api.security import (
+    CSRF_HEADER,
+    SAFE_METHODS,
+    client_ip,
+    credential_of,
+    csrf_refused,
+    settle,
+)
+from engine.auth import sessions
 from engine.auth.callers import open_as
+from engine.auth.principal import Principal
 from engine.auth.sessions import CredentialQuery
 from engine.core.errors import ServiceError
 from engine.forms.service import RecordService
@@ -203,6 +213,64 @@ def open_read(
     )
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A caller as the opening statement found them (`open_caller`): who they are, the app's
+    id and live revision, their departments and the keys of the app's roles they hold (None
+    for the administrator and the admin token: not read)."""
+
+    principal: Principal
+    live: tuple[int | None, int | None]
+    departments: tuple[int, ...] | None
+    roles: set[str] | None
+
+
+def open_caller(conn: Connection, request: Request, app: str, limit_seconds: float) -> Opened:
+    """The request's caller opened with one statement (see the module), for a read that does
+    not know its form before the app is loaded (a report: its form is in the definition or the
+    body). Also for an unsafe method that only reads (a report's POST): a session cookie then
+    needs its X-CSRF-Token, checked on `conn` (403 ``csrf_failed``, written down). 401 for a
+    missing or invalid credential. `limit_seconds` > 0 (PostgreSQL in a transaction): the
+    statement also sets the transaction's time limit."""
+    credential = credential_of(request)
+    query = credential.query
+    statement = opening_statement(query, limit_seconds > 0, roles=credential.kind != "admin")
+    params = {**query.params, "jimu_app": app}
+    if limit_seconds > 0:
+        params["jimu_limit"] = postgres_setting(limit_seconds)
+    rows = conn.execute(statement, params).all()
+    first = rows[0]
+    principal = settle(request, credential, first if first.jimu_found is not None else None)
+    request.state.principal = principal  # as current_principal: denials are audited with it
+    if (
+        credential.kind == "cookie"
+        and request.method not in SAFE_METHODS
+        and not sessions.csrf_matches(conn, principal, request.headers.get(CSRF_HEADER))
+    ):
+        raise csrf_refused(request, principal)
+    found = sorted(
+        (
+            (int(row.jimu_extra), row.jimu_department)
+            for row in rows
+            if row.jimu_extra is not None and int(row.jimu_extra) < 2
+        ),
+        key=lambda pair: pair[0],
+    )
+    departments = tuple(dict.fromkeys(d for _, d in found if d is not None))
+    held = (
+        {row.jimu_role for row in rows if row.jimu_role is not None}
+        if credential.kind != "admin"
+        else None
+    )
+    member = principal.user_id is not None
+    return Opened(
+        principal,
+        (first.jimu_app_id, first.jimu_revision),
+        departments if member else None,
+        held if member else None,
+    )
+
+
 @contextmanager
 def reading(
     engine: Engine, request: Request, app: str, form: str, record: int | None = None
@@ -265,4 +333,12 @@ def read(
     )
 
 
-__all__ = ["ATTEMPTS", "open_read", "opening_statement", "read", "reading"]
+__all__ = [
+    "ATTEMPTS",
+    "Opened",
+    "open_caller",
+    "open_read",
+    "opening_statement",
+    "read",
+    "reading",
+]

@@ -6,8 +6,9 @@ milliseconds (UTC) on SQLite and TIMESTAMPTZ on PostgreSQL. PostgreSQL converts 
 ``AT TIME ZONE`` and truncates with ``date_trunc`` (ISO weeks start on Monday). SQLite has no
 time zones: for a zone whose UTC offset has not changed since some moment (Asia/Shanghai since
 1991), instants after it are shifted by that fixed offset and cut with ``date()``; earlier
-instants — and every instant in a zone that still changes its offset (summer time) — go through
-the expression language's own date functions (``fallback``), which know every zone's rules.
+instants — and every instant in a zone that still changes its offset (summer time) — get their
+local date from the expression language's ``DATEVALUE`` (``fallback``, which knows every zone's
+rules: one function call per such record) and are cut like any date text.
 The result is typed as the expression language's date, so rows read back as `datetime.date`.
 """
 
@@ -81,16 +82,19 @@ def bucket_sql(
             return type_coerce(cast(stamp, _date()), DateValue())
         return type_coerce(cast(func.date_trunc(bucket, stamp), _date()), DateValue())
     if kind == "datetime":
+        # `fallback`: the instant's local date by the expression language (DATEVALUE), one
+        # function call, cut like any date text
         fixed = fixed_offset(tz)
         if fixed is None:
-            return fallback()
+            return type_coerce(_sqlite_bucket(_text(fallback()), bucket), DateValue())
         seconds, since = fixed
         ms = type_coerce(value, BigInteger())
         local = type_coerce(
             func.date(ms // literal(1000) + literal(seconds), literal("unixepoch")), String()
         )
         day = _sqlite_bucket(local, bucket)
-        return type_coerce(case((ms >= literal(since), day), else_=fallback()), DateValue())
+        slow = _sqlite_bucket(_text(fallback()), bucket)
+        return type_coerce(case((ms >= literal(since), day), else_=slow), DateValue())
     value = type_coerce(value, String())
     return type_coerce(_sqlite_bucket(value, bucket), DateValue())
 

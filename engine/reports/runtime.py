@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -25,7 +26,9 @@ from engine import expr
 from engine.core.errors import ServiceError
 from engine.core.issues import Issue
 from engine.expr.runtime import EvalContext
+from engine.forms.cache import calls_clock, lru_on_layout, on_layout
 from engine.forms.common import LocalizedText
+from engine.forms.field_types.computed import FormulaField
 from engine.forms.sql import FormSql
 from engine.reports.compile import PIVOT_CELLS, Compiled, Dim, Measure, ReportCompiler
 from engine.reports.result import ReportColumn, ReportResult
@@ -58,19 +61,22 @@ def run_report(
     conn: Connection, sql: FormSql, report: Any, *, filters: Sequence[str] = (), lang: str = "zh"
 ) -> ReportResult:
     """Run `report` as the viewer `sql` was opened for: one statement, then the cells."""
-    spans = column_spans(conn) if conn.dialect.name == "sqlite" else None
-    compiled = ReportCompiler(sql, report, filters=filters).compile(conn.dialect.name, spans)
-    found = conn.execute(compiled.statement).all()
+    compiled = compiled_report(conn, sql, report, filters)
+    found = conn.execute(compiled.statement)
+    names = list(found.keys())
+    where = {name: index for index, name in enumerate(names)}
+    picks = [
+        (where[f"{d.key}#v"], where[f"{d.key}#l"] if d.label is not None else None)
+        for d in compiled.dims
+    ]
+    raws = [(name, index) for index, name in enumerate(names) if not name.endswith("#v")]
+    grouping = where["#grouping"] if compiled.grouping else None
     details: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
     rolled: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
-    for row in found:
-        mapping = row._mapping
-        dims = [
-            (mapping[f"{d.key}#v"], mapping[f"{d.key}#l"] if d.label is not None else None)
-            for d in compiled.dims
-        ]
-        raw = {key: mapping[key] for key in mapping if not key.endswith("#v")}
-        mask = int(mapping["#grouping"]) if compiled.grouping else 0
+    for row in found.all():
+        dims = [(row[v], row[lab] if lab is not None else None) for v, lab in picks]
+        raw = {name: row[index] for name, index in raws}
+        mask = int(row[grouping]) if grouping is not None else 0
         (rolled if mask else details).append((dims, raw, mask))
     if len(details) > compiled.max_rows:
         raise too_large(len(compiled.measures))
@@ -81,10 +87,12 @@ def run_report(
         rolled = summed_totals(compiled, report, details)  # over every group, before `limit`
     if compiled.limit is not None:
         details = details[: compiled.limit]
-    result = ReportResult(
-        columns=writer.columns(report),
+    result = ReportResult.model_construct(  # built here, to its types: nothing to check
+        columns=on_layout(compiled, f"columns:{writer.lang}", lambda: writer.columns(report)),
         rows=[writer.row(dims, raw, 0) for dims, raw, _ in details],
         totals=[writer.row(dims, raw, mask) for dims, raw, mask in rolled],
+        previous=None,
+        periods=None,
     )
     if compiled.periods:
         raw = details[0][1] if details else {}
@@ -94,6 +102,105 @@ def run_report(
             for name, (start, end) in compiled.periods.items()
         }
     return result
+
+
+NOW_ONLY = frozenset({"NOW"})
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """A compiled report kept on its form's layout: until when (monotonic seconds; None for as
+    long as the revision lives) it may be reused."""
+
+    compiled: Compiled
+    until: float | None
+
+
+def compiled_report(
+    conn: Connection, sql: FormSql, report: Any, filters: Sequence[str] = ()
+) -> Compiled:
+    """`report` compiled for the viewer `sql` was opened for, reused while nothing it depends
+    on has changed (docs/decisions.md "Compiled reports kept").
+
+    Kept on the form's layout (one published revision: a publish builds new layouts, so a
+    saved or changed report, role or field starts afresh) per report (its JSON), runtime
+    filters, database, time zone, viewer — their rights' fingerprint, which holds the member,
+    their departments and roles, and who ``CURRENT_USER()`` is — and the organisation's date:
+    ``TODAY()`` and what it computes (``EOMONTH(TODAY(), -1)``, a KPI's periods) are folded
+    into the statement, so the statement of yesterday is never reused today. Not kept: a
+    report whose formulas (or the app's formula fields) read ``NOW()``, and rights without a
+    fingerprint (a role scope reading the clock). On SQLite a statement shaped by the
+    date-index rule (`column_spans`) is rebuilt after `SPAN_SECONDS`, as the spans are."""
+    dialect = conn.dialect.name
+    key = _cache_key(sql, report, filters, dialect)
+    cache = lru_on_layout(sql.form, "reports")
+    if key is not None:
+        kept: _Kept | None = cache.get(key)
+        if kept is not None and (kept.until is None or kept.until > time.monotonic()):
+            return kept.compiled
+    consulted: list[bool] = []
+    spans: Callable[[Any], Any] | None = None
+    if dialect == "sqlite":
+        read_span = column_spans(conn)
+
+        def spans(column: Any) -> Any:
+            consulted.append(True)
+            return read_span(column)
+
+    compiled = ReportCompiler(sql, report, filters=filters).compile(dialect, spans)
+    if key is not None and not _reads_now(sql, report, filters):
+        until = time.monotonic() + SPAN_SECONDS if consulted else None
+        cache.put(key, _Kept(compiled, until))
+    return compiled
+
+
+def _cache_key(sql: FormSql, report: Any, filters: Sequence[str], dialect: str) -> Any:
+    """The kept statement's key (see `compiled_report`); None: not kept for this viewer."""
+    if sql.access is None:
+        rights: Any = ("engine",)
+    else:
+        rights = getattr(sql.access, "fingerprint", None)
+        if rights is None:
+            return None
+    spec = report.model_dump_json() if hasattr(report, "model_dump_json") else None
+    if spec is None:
+        return None
+    today = sql.ctx.now.astimezone(sql.ctx.zone).date()
+    who = (sql.who.user, sql.who.departments)
+    return (spec, tuple(filters), dialect, sql.tz, today, rights, who)
+
+
+def _reads_now(sql: FormSql, report: Any, filters: Sequence[str]) -> bool:
+    """Whether the report's formulas or the app's formula fields call ``NOW()`` (its SQL then
+    holds the moment itself)."""
+    sources = [report.filter, *filters, *(m.filter for m in report.measures)]
+    for source in sources:
+        if not source:
+            continue
+        try:
+            if calls_clock(expr.parse(source), NOW_ONLY):
+                return True
+        except expr.ExprError:
+            return True
+    return _app_reads_now(sql.app)
+
+
+def _app_reads_now(app: Any) -> bool:
+    def build() -> bool:
+        for form in app.forms.values():
+            containers = [form, *(f.rows for f in form.fields.values() if f.rows is not None)]
+            for container in containers:
+                for layout in container.fields.values():
+                    if isinstance(layout.spec, FormulaField):
+                        try:
+                            if calls_clock(expr.parse(layout.spec.expr), NOW_ONLY):
+                                return True
+                        except expr.ExprError:
+                            return True
+        return False
+
+    found: bool = on_layout(app, "reports_read_now", build)
+    return found
 
 
 SPAN_SECONDS = 300.0
@@ -216,13 +323,18 @@ class CellWriter:
         self.compiled = compiled
         self.lang = "en" if lang.startswith("en") else "zh"
         self.sql = sql
-        numbers = {m.key: {"type": "number"} for m in compiled.measures if m.agg != "expr"}
-        self.formulas = {
+        self.formulas: dict[str, Any] = on_layout(compiled, "formulas", self._formulas)
+        self.eval_ctx = EvalContext.create(sql.ctx.now, sql.ctx.tz)
+        self._cells: dict[tuple[int, Any, Any], dict[str, Any]] = {}
+
+    def _formulas(self) -> dict[str, Any]:
+        """The formula measures compiled (once per kept report: `compiled_report`)."""
+        numbers = {m.key: {"type": "number"} for m in self.compiled.measures if m.agg != "expr"}
+        return {
             m.key: expr.compile_formula(m.expr, numbers)
-            for m in compiled.measures
+            for m in self.compiled.measures
             if m.agg == "expr" and m.expr is not None
         }
-        self.eval_ctx = EvalContext.create(sql.ctx.now, sql.ctx.tz)
 
     # --- columns -----------------------------------------------------------------------
     def columns(self, report: Any) -> list[ReportColumn]:
@@ -303,8 +415,16 @@ class CellWriter:
         for i, (d, (value, label)) in enumerate(zip(self.compiled.dims, dims, strict=True)):
             if mask & (1 << (count - 1 - i)):
                 cells.append({"value": None, "label": TOTAL[self.lang], "total": True})
-            else:
+                continue
+            try:  # a value recurs in many groups (a month per region): written once
+                key = (i, value, label)
+                found = self._cells.get(key)
+            except TypeError:  # not hashable
                 cells.append(self.dimension(d, value, label))
+                continue
+            if found is None:
+                found = self._cells[key] = self.dimension(d, value, label)
+            cells.append(dict(found))
         values = self.measures(raw, "")
         cells += [values[m.key] for m in self.compiled.measures]
         return cells
@@ -432,4 +552,11 @@ def bucket_label(day: dt.date, bucket: str) -> str:
     return day.isoformat()
 
 
-__all__ = ["CellWriter", "bucket_label", "run_report", "summed_totals", "too_large"]
+__all__ = [
+    "CellWriter",
+    "bucket_label",
+    "compiled_report",
+    "run_report",
+    "summed_totals",
+    "too_large",
+]

@@ -1,5 +1,6 @@
 """Reports as the API serves them: a stored report by key, an ad-hoc report checked like a stored
-one, one report saved into the app's `reports` part, and a result exported as xlsx or CSV.
+one, one report saved into the app's `reports` part, a result exported as xlsx or CSV, and
+which reports a viewer may run (the app menu).
 
 No HTTP here (`engine.api.routes.reports` is the thin router); the viewer's rights come in as
 the forms engine's `FormSql` opened for them (`engine.auth.callers.open_as`).
@@ -8,6 +9,7 @@ the forms engine's `FormSql` opened for them (`engine.auth.callers.open_as`).
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,13 @@ from engine import apps as assembly
 from engine.core.context import ExecutionContext
 from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
+from engine.forms.access import Access
 from engine.forms.apps import LoadedApp
 from engine.forms.compile import structural_issues
+from engine.forms.layout import FormLayout
 from engine.forms.references import FormRefs
+from engine.forms.sql import FormSql
+from engine.reports.compile import ReportCompiler
 from engine.reports.result import ReportResult
 from engine.reports.spec import ReportSpec, check_report
 
@@ -101,6 +107,33 @@ def save_report(
     )
 
 
+def runnable_reports(
+    loaded: LoadedApp, access_of: Callable[[FormLayout], Access | None], ctx: ExecutionContext
+) -> list[str]:
+    """Keys of the live reports a viewer may run (the app menu's 报表 entries): they may view
+    the report's form (`access_of`: their rights on a form, None for unrestricted) and it
+    reads no field hidden from them — what running it would refuse with 404 or 403."""
+    found: list[str] = []
+    for item in loaded.definition.get("reports") or []:
+        try:
+            report = ReportSpec.model_validate(item)
+        except ValidationError:
+            continue
+        layout = loaded.layout.forms.get(report.form)
+        if layout is None:
+            continue
+        access = access_of(layout)
+        if access is not None and not access.allows("view"):
+            continue
+        sql = FormSql(loaded.layout, layout, ctx, access=access)
+        try:
+            ReportCompiler(sql, report).refuse()
+        except (ServiceError, KeyError):
+            continue
+        found.append(report.key)
+    return found
+
+
 def export_result(result: ReportResult, path: Path, fmt: str, title: str) -> None:
     """Write `result` to `path` as xlsx (numbers as numbers, with their decimal places as the
     cell format) or CSV (UTF-8 with BOM, so Excel opens Chinese text)."""
@@ -150,4 +183,10 @@ def _plain(row: list[Any], kinds: list[str]) -> list[Any]:
     return found
 
 
-__all__ = ["adhoc_report", "export_result", "save_report", "stored_report"]
+__all__ = [
+    "adhoc_report",
+    "export_result",
+    "runnable_reports",
+    "save_report",
+    "stored_report",
+]

@@ -984,3 +984,123 @@ def test_a_viewer_without_access_to_the_form_gets_404(crm: dict[str, Any]) -> No
     shape = {"form": "opportunity", "measures": [{"key": "n", "agg": "count"}]}
     assert _query(crm, "finance", "crm", shape).status_code == 404
     assert _query(crm, "finance", "nope", shape).status_code == 404
+
+
+# --- kept statements and the menu (issue 15 leftovers) --------------------------------------
+
+THIS_MONTH = {
+    "key": "month",
+    "name": "month",
+    "form": "contract",
+    "filter": "signed_date > EOMONTH(TODAY(), -1) AND signed_date <= EOMONTH(TODAY(), 0)",
+    "rows": [{"field": "_owner"}],
+    "measures": [{"key": "n", "agg": "count"}],
+}
+
+
+def _month_counts(items: list[dict[str, Any]], day: dt.date) -> dict[int, int]:
+    """Contracts signed in `day`'s month per owner, counted here from the records."""
+    found: Counter[int] = Counter()
+    for item in items:
+        signed = item.get("signed_date")
+        if signed and signed[:7] == day.isoformat()[:7]:
+            found[item["_owner"]] += 1
+    return dict(found)
+
+
+def test_a_kept_report_moves_with_the_clock_and_answers_each_viewer(
+    crm: dict[str, Any],
+) -> None:
+    """The compiled report is kept (the same statement for the same viewer on the same day),
+    yet "this month" follows the clock the engine is given and each viewer's scope."""
+    from engine.reports.runtime import compiled_report, run_report
+    from engine.reports.spec import ReportSpec
+    from tests.contexts import context
+
+    report = ReportSpec.model_validate(THIS_MONTH)
+    today = dt.datetime.now(TZ).date()
+    months = [today.replace(day=15) - dt.timedelta(days=31 * back) for back in range(3)]
+    answered = 0
+    with crm["engine"].connect() as conn:
+        for user in ("rep_a1", "director", "finance"):
+            items = _records(crm, user, "crm", "contract")
+            base = _form_sql(crm, conn, user, "contract")
+            for day in months:
+                moment = dt.datetime(day.year, day.month, day.day, 12, tzinfo=TZ)
+                sql = type(base)(base.app, base.form, context(now=moment), access=base.access)
+                again = type(base)(base.app, base.form, context(now=moment), access=base.access)
+                kept = compiled_report(conn, sql, report)
+                assert compiled_report(conn, again, report) is kept
+                found = run_report(conn, sql, report)
+                counts = {row[0]["value"]: row[1] for row in found.rows}
+                assert counts == _month_counts(items, day), (user, day)
+                answered += len(counts)
+    assert answered  # the sample data has contracts in these months
+
+
+def test_a_publish_starts_the_kept_reports_afresh(crm: dict[str, Any]) -> None:
+    admin = crm["clients"]["admin"]
+    shape = {**THIS_MONTH, "rows": [{"field": "status"}]}
+    assert _ok(_query(crm, "admin", "crm", shape))["columns"][0]["label"] == "状态"
+    definition = admin.get(f"{API}/apps/crm").json()
+    original = _form(definition, "contract")
+    field = next(f for f in original["fields"] if f["key"] == "status")
+    label = field["label"]
+    field["label"] = {"zh": "合同状态", "en": "Contract status"}
+    published = admin.put(f"{API}/apps/crm", json=definition)
+    assert published.status_code == 200, published.text
+    try:
+        assert _ok(_query(crm, "admin", "crm", shape))["columns"][0]["label"] == "合同状态"
+        english = _query(crm, "admin", "crm", shape, headers={"Accept-Language": "en"})
+        assert _ok(english)["columns"][0]["label"] == "Contract status"
+    finally:
+        field["label"] = label
+        definition["_revision"] = published.json()["_revision"]
+        assert admin.put(f"{API}/apps/crm", json=definition).status_code == 200
+
+
+def test_the_menu_lists_the_reports_each_viewer_may_run(crm: dict[str, Any]) -> None:
+    definition = crm["clients"]["admin"].get(f"{API}/apps/crm").json()
+    forms_of = {r["key"]: r["form"] for r in definition["reports"]}
+
+    def menu(user: str) -> list[str]:
+        answer = _ok(crm["clients"][user].get(f"{API}/apps/crm/menu"))
+        found: list[str] = answer["reports"]
+        return found
+
+    assert menu("admin") == list(forms_of)
+    assert menu("auditor") == []  # customers and contacts only: no report to run, no 报表
+    finance = [key for key, form in forms_of.items() if form == "contract"]
+    assert finance and menu("finance") == finance
+    for key in menu("rep_a1"):  # what the menu offers runs
+        assert crm["clients"]["rep_a1"].post(f"{API}/apps/crm/reports/{key}/run").status_code == 200
+    assert (
+        crm["clients"]["finance"].post(f"{API}/apps/crm/reports/sales_funnel/run").status_code
+        == 404
+    )
+
+
+def test_a_browser_session_runs_reports_with_its_csrf_token(crm: dict[str, Any]) -> None:
+    """The run routes authenticate in the statement that opens the read: a session cookie's
+    POST still needs its X-CSRF-Token, and no or a wrong credential is a 401."""
+    from fastapi.testclient import TestClient
+
+    from tests.auth.crm_org import USERS
+
+    browser = TestClient(crm["app"], raise_server_exceptions=False)
+    shape = {"form": "opportunity", "measures": [{"key": "n", "agg": "count"}]}
+    assert browser.post(f"{API}/apps/crm/query", json=shape).status_code == 401
+    bad = {"Authorization": "Bearer jimu_s_nope"}
+    assert browser.post(f"{API}/apps/crm/query", json=shape, headers=bad).status_code == 401
+    login = browser.post(
+        f"{API}/auth/login", json={"username": "rep_a1", "password": USERS["password"]}
+    )
+    assert login.status_code == 200, login.text
+    refused = browser.post(f"{API}/apps/crm/query", json=shape)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed"
+    token = {"X-CSRF-Token": login.json()["csrf_token"]}
+    found = _ok(browser.post(f"{API}/apps/crm/query", json=shape, headers=token))
+    mine = len(_records(crm, "rep_a1", "crm", "opportunity"))
+    assert found["rows"] == [[mine]]
+    ran = browser.post(f"{API}/apps/crm/reports/sales_funnel/run", headers=token)
+    assert ran.status_code == 200, ran.text

@@ -23,6 +23,9 @@ export interface FormMenu {
 
 export interface AppMenu {
   forms: Record<string, FormMenu>;
+  /** Keys of the reports I may run (the engine decides: I may view the report's form and it
+   * reads no field hidden from me). */
+  reports?: string[];
 }
 
 /** The menu answer of `app` for the signed-in user (kept per revision; none before the app is loaded). */

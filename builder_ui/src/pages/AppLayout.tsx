@@ -44,7 +44,10 @@ export default function AppLayout() {
       </Link>
     ),
   }));
-  const reports = reportsOf(app.data);
+  // Only the reports I may run, as the engine answers; no 报表 group when there is none (nor
+  // before the answer).
+  const runnable = new Set(menu.data?.reports ?? []);
+  const reports = reportsOf(app.data).filter((report) => runnable.has(report.key));
   if (reports.length)
     items.push({
       key: "_report_group",

@@ -38,6 +38,7 @@ from engine.forms import backups
 from engine.forms.cache import on_layout
 from engine.forms.display import form_display
 from engine.forms.migrate import Plan, recompute_formulas
+from engine.reports.service import runnable_reports
 from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps", tags=["apps"])
@@ -122,11 +123,15 @@ def get_app(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any
 
 
 @router.get("/{app}/menu", response_model=AppMenu)
-def app_menu(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, Any]:
+def app_menu(
+    app: str, engine: DbEngine, principal: CurrentUser, request: Request
+) -> dict[str, Any]:
     """The app's forms as the caller may use them (issue 16): per form, `read` (the role's
     view action) and `create`, so the menu leaves out forms they can do neither with and offers
     only filling in where they may only create; and `display`, how its lookups, rollups and
-    formulas show (`engine.forms.display`). Members of the app only (404 for everyone else)."""
+    formulas show (`engine.forms.display`); `reports`, the keys of the reports they may run
+    (issue 15: the 报表 entries; none, no 报表 group). Members of the app only (404 for
+    everyone else)."""
     with read_only(engine) as conn:
         if not principal.may_use_app(app):
             raise not_found()
@@ -141,16 +146,23 @@ def app_menu(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, An
             else set()
         )
         forms: dict[str, Any] = {}
+        rights: dict[str, Any] = {}
+
+        def access_of(layout: Any) -> Any:
+            if layout.key not in rights:
+                rights[layout.key] = form_access(
+                    conn,
+                    principal,
+                    loaded.id,
+                    loaded.layout.spec,
+                    layout,
+                    departments=departments,
+                    held=held,
+                )
+            return rights[layout.key]
+
         for key, layout in loaded.layout.forms.items():
-            access = form_access(
-                conn,
-                principal,
-                loaded.id,
-                loaded.layout.spec,
-                layout,
-                departments=departments,
-                held=held,
-            )
+            access = access_of(layout)
             forms[key] = {
                 "read": access.allows("view"),
                 "create": access.allows("create") and principal.can_write,
@@ -158,7 +170,9 @@ def app_menu(app: str, engine: DbEngine, principal: CurrentUser) -> dict[str, An
                     layout, "display", partial(form_display, loaded.layout, layout)
                 ),
             }
-    return {"forms": forms}
+        ctx = context_for(request, principal.actor())
+        reports = runnable_reports(loaded, access_of, ctx)
+    return {"forms": forms, "reports": reports}
 
 
 @router.post("/{app}/plan", response_model=PlanPreview)

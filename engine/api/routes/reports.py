@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Request
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Body, Depends, Request
+from fastapi.responses import FileResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.background import BackgroundTask
 
 from engine.api.deps import DbEngine, context_for, limited, read_only
 from engine.api.errors import pick_language
+from engine.api.fast_json import record_answer
+from engine.api.opening import Opened, open_caller
 from engine.api.schemas.rules import SavedReport
-from engine.api.security import CurrentUser, client_ip
+from engine.api.security import CurrentUser, client_ip, credential_present
 from engine.auth import audit
 from engine.auth.builders import may_build
 from engine.auth.callers import open_as
@@ -33,9 +37,10 @@ from engine.reports.result import ReportResult, RunBody
 from engine.reports.runtime import run_report
 from engine.reports.service import adhoc_report, export_result, save_report, stored_report
 from engine.reports.spec import ReportSpec
-from engine.store.limits import Work
+from engine.store.limits import Work, seconds_for, statement_limit
 
 router = APIRouter(prefix="/apps/{app}", tags=["reports"])
+AUTHENTICATED = [Depends(credential_present)]
 
 MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -46,18 +51,30 @@ MEDIA_TYPES = {
 def _run(
     conn: Connection,
     request: Request,
-    principal: Principal,
-    app: str,
+    opened: Opened,
+    loaded: forms_apps.LoadedApp,
     report: ReportSpec,
     filters: list[str],
     *,
     exporting: bool = False,
 ) -> ReportResult:
+    principal = opened.principal
     ctx = context_for(request, principal.actor())
-    opened = open_as(ctx, conn, principal, app, report.form, writes=False, ip=client_ip(request))
-    if opened.fill_only:  # may create the form's records, not read them: as an unviewable form
+    service = open_as(
+        ctx,
+        conn,
+        principal,
+        loaded.key,
+        report.form,
+        writes=False,
+        ip=client_ip(request),
+        live=(loaded.id, loaded.revision),
+        departments=opened.departments,
+        roles=opened.roles,
+    )
+    if service.fill_only:  # may create the form's records, not read them: as an unviewable form
         raise not_found()
-    if exporting and opened.access is not None and not opened.access.allows("export"):
+    if exporting and service.access is not None and not service.access.allows("export"):
         raise ServiceError(
             403,
             "forbidden",
@@ -65,8 +82,26 @@ def _run(
             message_en="Your role may not export this form's data",
         )
     return run_report(
-        conn, opened.reader().sql, report, filters=filters, lang=pick_language(request)
+        conn, service.reader().sql, report, filters=filters, lang=pick_language(request)
     )
+
+
+@contextmanager
+def _opened(
+    engine: Any, request: Request, app: str, work: Work
+) -> Iterator[tuple[Connection, Opened, forms_apps.LoadedApp]]:
+    """A read-only connection under `work`'s time limit, the caller opened on it with one
+    statement (engine.api.opening.open_caller: credential, the app's live revision, the
+    caller's departments and roles; on PostgreSQL also the time limit), and the app: a report
+    then costs that statement and its own. 404 when the caller may not use the app."""
+    seconds = seconds_for(request.app.state.settings, work)
+    with read_only(engine) as conn:
+        postgres = conn.dialect.name == "postgresql"
+        with statement_limit(conn, work, seconds, transaction_ends=True, preset=postgres):
+            opened = open_caller(conn, request, app, seconds if postgres else 0)
+            if not opened.principal.may_use_app(app):
+                raise not_found()
+            yield conn, opened, forms_apps.load(conn, app, opened.live)
 
 
 def _loaded(conn: Connection, principal: Principal, app: str) -> forms_apps.LoadedApp:
@@ -75,36 +110,51 @@ def _loaded(conn: Connection, principal: Principal, app: str) -> forms_apps.Load
     return forms_apps.load(conn, app)
 
 
-@router.post("/reports/{report}/run", response_model=ReportResult)
+# The run routes authenticate inside the statement that opens the read (`_opened`): up front
+# only a request without any credential is refused.
+@router.post("/reports/{report}/run", response_model=ReportResult, dependencies=AUTHENTICATED)
 def run(
     app: str,
     report: str,
     engine: DbEngine,
-    principal: CurrentUser,
     request: Request,
     body: Annotated[RunBody | None, Body()] = None,
-) -> ReportResult:
+) -> Response:
     """Run a saved report as me: my row scope and field access apply (403 `field_forbidden`
     when it reads a field hidden from me; 404 when I may not view its form). `filters`:
     conditions ANDed to the report's filter."""
-    with read_only(engine) as conn, limited(conn, request, Work.REPORT):
-        spec = stored_report(_loaded(conn, principal, app), report)
-        return _run(conn, request, principal, app, spec, body.filters if body else [])
+    with _opened(engine, request, app, Work.REPORT) as (conn, opened, loaded):
+        spec = stored_report(loaded, report)
+        return _answer(_run(conn, request, opened, loaded, spec, body.filters if body else []))
 
 
-@router.post("/query", response_model=ReportResult)
+@router.post("/query", response_model=ReportResult, dependencies=AUTHENTICATED)
 def query(
     app: str,
     engine: DbEngine,
-    principal: CurrentUser,
     request: Request,
     body: Annotated[dict[str, Any], Body(description="A report shape (DESIGN §10)")],
-) -> ReportResult:
+) -> Response:
     """Run an ad-hoc report shape (the designer's live preview) as me; 422 with every issue of
     the shape at its path."""
-    with read_only(engine) as conn, limited(conn, request, Work.REPORT):
-        spec = adhoc_report(_loaded(conn, principal, app), body)
-        return _run(conn, request, principal, app, spec, [])
+    with _opened(engine, request, app, Work.REPORT) as (conn, opened, loaded):
+        spec = adhoc_report(loaded, body)
+        return _answer(_run(conn, request, opened, loaded, spec, []))
+
+
+def _answer(result: ReportResult) -> Response:
+    """The result written once to JSON bytes (`engine.api.fast_json`): its cells are JSON-ready
+    already, so FastAPI's re-validation of every cell (most of a large pivot's answer time) is
+    skipped; `response_model` still documents the shape."""
+    return record_answer(
+        {
+            "columns": [column.model_dump() for column in result.columns],
+            "rows": result.rows,
+            "totals": result.totals,
+            "previous": result.previous,
+            "periods": result.periods,
+        }
+    )
 
 
 @router.put("/reports/{report}", response_model=SavedReport)
@@ -135,40 +185,37 @@ def save(
     return {**saved, "_revision": done.app.revision}
 
 
-@router.get("/reports/{report}/export", response_class=FileResponse)
+@router.get("/reports/{report}/export", response_class=FileResponse, dependencies=AUTHENTICATED)
 def export(
     app: str,
     report: str,
     engine: DbEngine,
-    principal: CurrentUser,
     request: Request,
     format: Literal["xlsx", "csv"] = "xlsx",
 ) -> FileResponse:
     """A saved report's result as I see it, as an xlsx file (numbers as numbers with their
     decimal places) or CSV; headers in my language. Needs my role's `export` action on the
     report's form (403 otherwise), as exporting its records does."""
-    return _export(app, report, engine, principal, request, format, [])
+    return _export(app, report, engine, request, format, [])
 
 
-@router.post("/reports/{report}/export", response_class=FileResponse)
+@router.post("/reports/{report}/export", response_class=FileResponse, dependencies=AUTHENTICATED)
 def export_filtered(
     app: str,
     report: str,
     engine: DbEngine,
-    principal: CurrentUser,
     request: Request,
     format: Literal["xlsx", "csv"] = "xlsx",
     body: Annotated[RunBody | None, Body()] = None,
 ) -> FileResponse:
     """The same export with runtime `filters` (as `run` takes them)."""
-    return _export(app, report, engine, principal, request, format, body.filters if body else [])
+    return _export(app, report, engine, request, format, body.filters if body else [])
 
 
 def _export(
     app: str,
     report: str,
     engine: Any,
-    principal: Principal,
     request: Request,
     format: str,
     filters: list[str],
@@ -177,9 +224,9 @@ def _export(
     os.close(descriptor)
     path = Path(name)
     try:
-        with read_only(engine) as conn, limited(conn, request, Work.EXPORT):
-            spec = stored_report(_loaded(conn, principal, app), report)
-            result = _run(conn, request, principal, app, spec, filters, exporting=True)
+        with _opened(engine, request, app, Work.EXPORT) as (conn, opened, loaded):
+            spec = stored_report(loaded, report)
+            result = _run(conn, request, opened, loaded, spec, filters, exporting=True)
         language = pick_language(request)
         if isinstance(spec.name, str):
             title = spec.name

@@ -117,9 +117,14 @@ class FormUse(Answer):
 
 
 class AppMenu(Answer):
-    """The app's forms as the caller may use them, by form key."""
+    """The app's forms as the caller may use them, by form key, and the reports they may run."""
 
     forms: dict[str, FormUse]
+    reports: list[str] = Field(
+        default_factory=list,
+        description="Keys of the reports the caller may run (may view the report's form and "
+        "the report reads no field hidden from them): the app menu's 报表 entries",
+    )
 
 
 class BackupOut(Answer):
