@@ -7,8 +7,10 @@ functions in its ``public`` schema), so each test here gets its own schema as th
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -185,3 +187,46 @@ def migrated(engine: Engine, directory: Path) -> dict[str, Any]:
     """The template build of an empty database brought to the newest migration."""
     prepare_database(engine)
     return {}
+
+
+def crm_sample(engine: Engine, directory: Path) -> dict[str, Any]:
+    """The template build of a migrated database with the CRM pack and its sample data,
+    installed by the admin token (no one signed in)."""
+    from tests.api.records_client import API, api_client
+
+    client = api_client(engine, directory)
+    response = client.post(f"{API}/catalog/crm/install", json={"sample_data": True})
+    assert response.status_code == 201, response.text
+    return {}
+
+
+_MIGRATED_SQLITE: list[Path] = []
+
+
+def prepare_fresh(engine: Engine) -> None:
+    """`prepare_database(engine)`, quicker on a new SQLite file: when `engine`'s file does not
+    exist yet (so nothing has opened it), it starts as a copy of a database this process
+    migrated once (checkpointed, in WAL mode like every Jimu database), and
+    `prepare_database` then finds it at the newest revision and only checks. A PostgreSQL
+    schema, an in-memory or an existing database is migrated as usual. Not for the tests of
+    migrations themselves, which must run them."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if path and path != ":memory:" and not Path(path).exists():
+        shutil.copyfile(_migrated_sqlite(), path)
+    prepare_database(engine)
+
+
+def _migrated_sqlite() -> Path:
+    if not _MIGRATED_SQLITE:
+        folder = Path(tempfile.mkdtemp(prefix="jimu-migrated-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "migrated.db"
+        engine = engine_for_url(f"sqlite:///{path}")
+        try:
+            prepare_database(engine)
+        finally:
+            engine.dispose()
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _MIGRATED_SQLITE.append(path)
+    return _MIGRATED_SQLITE[0]

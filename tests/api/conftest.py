@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tests.api.records_client import API, api_client
+from tests.api.records_client import api_client
+from tests.store_fixtures import DatabaseTemplates, crm_sample
 
 
 @pytest.fixture
@@ -20,8 +21,21 @@ def client(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def crm(client: TestClient) -> TestClient:
-    """The same client with the CRM pack and its sample data installed."""
-    response = client.post(f"{API}/catalog/crm/install", json={"sample_data": True})
-    assert response.status_code == 201, response.text
-    return client
+def crm_engine(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database of this test's own holding the CRM pack and its sample data: a
+    copy of the session's template (tests/store_fixtures.py), on SQLite in `tmp_path`."""
+    templates: DatabaseTemplates = request.getfixturevalue("database_templates")
+    dialect = "sqlite" if db_url.startswith("sqlite") else "postgres"
+    with templates.copy(request, "crm_sample", crm_sample, tmp_path, dialect) as (connect, _):
+        engine = connect()
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture
+def crm(crm_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    """A client with the admin token on a database with the CRM pack and its sample data."""
+    with api_client(crm_engine, tmp_path) as test_client:
+        yield test_client

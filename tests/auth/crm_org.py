@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,15 @@ def installed_crm(
 
     The installation is built once per session (tests/store_fixtures.py DatabaseTemplates);
     each module gets a database of its own copied from it."""
-    tmp = tmp_path_factory.mktemp("crm")
+    for crm, _connect in copied_crm(request, tmp_path_factory.mktemp("crm")):
+        yield crm
+
+
+def copied_crm(
+    request: pytest.FixtureRequest, tmp: Path
+) -> Iterator[tuple[dict[str, Any], Callable[[], Engine]]]:
+    """`installed_crm`'s answer on a copy whose files are in `tmp`, with the function that
+    makes new engines on the copy."""
     templates: DatabaseTemplates = request.getfixturevalue("database_templates")
     with templates.copy(request, "crm_org", _install, tmp) as (connect, facts):
         engine = connect()
@@ -64,14 +72,17 @@ def installed_crm(
             clients[username] = _client(app, token)
         ids: dict[str, int] = facts["ids"]
         try:
-            yield {
-                "clients": clients,
-                "tokens": dict(facts["tokens"]),
-                "ids": dict(ids),
-                "names": {v: k for k, v in ids.items()},
-                "engine": engine,
-                "app": app,
-            }
+            yield (
+                {
+                    "clients": clients,
+                    "tokens": dict(facts["tokens"]),
+                    "ids": dict(ids),
+                    "names": {v: k for k, v in ids.items()},
+                    "engine": engine,
+                    "app": app,
+                },
+                connect,
+            )
         finally:
             engine.dispose()
 
