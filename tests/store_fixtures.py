@@ -230,3 +230,17 @@ def _migrated_sqlite() -> Path:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         _MIGRATED_SQLITE.append(path)
     return _MIGRATED_SQLITE[0]
+
+
+@pytest.fixture
+def crm_engine(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database of this test's own holding the CRM pack and its sample data: a
+    copy of the session's template (`DatabaseTemplates`), on SQLite in `tmp_path`."""
+    templates: DatabaseTemplates = request.getfixturevalue("database_templates")
+    dialect = "sqlite" if db_url.startswith("sqlite") else "postgres"
+    with templates.copy(request, "crm_sample", crm_sample, tmp_path, dialect) as (connect, _):
+        engine = connect()
+        try:
+            yield engine
+        finally:
+            engine.dispose()

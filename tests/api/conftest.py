@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from tests.api.records_client import api_client
-from tests.store_fixtures import DatabaseTemplates, crm_sample
 
 
 @pytest.fixture
@@ -18,20 +17,6 @@ def client(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     """A client with the admin token on an empty, migrated database."""
     with api_client(store_engine, tmp_path) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def crm_engine(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a database of this test's own holding the CRM pack and its sample data: a
-    copy of the session's template (tests/store_fixtures.py), on SQLite in `tmp_path`."""
-    templates: DatabaseTemplates = request.getfixturevalue("database_templates")
-    dialect = "sqlite" if db_url.startswith("sqlite") else "postgres"
-    with templates.copy(request, "crm_sample", crm_sample, tmp_path, dialect) as (connect, _):
-        engine = connect()
-        try:
-            yield engine
-        finally:
-            engine.dispose()
 
 
 @pytest.fixture
