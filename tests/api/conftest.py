@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tests.api.records_client import API, api_client
+from tests.api.records_client import api_client
 
 
 @pytest.fixture
@@ -20,8 +20,7 @@ def client(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def crm(client: TestClient) -> TestClient:
-    """The same client with the CRM pack and its sample data installed."""
-    response = client.post(f"{API}/catalog/crm/install", json={"sample_data": True})
-    assert response.status_code == 201, response.text
-    return client
+def crm(crm_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+    """A client with the admin token on a database with the CRM pack and its sample data."""
+    with api_client(crm_engine, tmp_path) as test_client:
+        yield test_client

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
 from engine.settings import Settings
-from engine.store import prepare_database
+from tests.store_fixtures import prepare_fresh
 
 TOKEN = "test-admin-token"
 API = "/api/v1"
@@ -18,7 +18,7 @@ API = "/api/v1"
 
 def api_client(engine: Engine, tmp_path: Any) -> TestClient:
     """A client whose app uses `engine` (migrated here) and requires the admin token."""
-    prepare_database(engine)
+    prepare_fresh(engine)
     app = create_app(Settings(data_dir=tmp_path, admin_token=SecretStr(TOKEN)))
     app.state.engine = engine
     client = TestClient(app, raise_server_exceptions=False)

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
 from engine.settings import Settings
-from engine.store import prepare_database
 from tests.api.records_client import API, TOKEN
+from tests.store_fixtures import prepare_fresh
 
 PLACE = "上海市浦东新区世纪大道100号"
 
@@ -63,7 +63,7 @@ def provider() -> Iterator[Provider]:
 
 
 def _client(engine: Engine, tmp_path: Path, **geocoder: Any) -> TestClient:
-    prepare_database(engine)
+    prepare_fresh(engine)
     app = create_app(Settings(data_dir=tmp_path, admin_token=SecretStr(TOKEN), **geocoder))
     app.state.engine = engine
     client = TestClient(app, raise_server_exceptions=False)

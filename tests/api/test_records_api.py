@@ -79,7 +79,7 @@ def test_search_sort_and_paging(crm: TestClient) -> None:
 
 
 def test_bad_phone_gives_a_field_error_and_writes_nothing(
-    crm: TestClient, store_engine: Engine
+    crm: TestClient, crm_engine: Engine
 ) -> None:
     before = crm.get(CUSTOMERS, params={"limit": 0}).json()["total"]
     response = crm.post(
@@ -165,7 +165,7 @@ def test_batch_all_or_nothing_and_partial(crm: TestClient) -> None:
     assert crm.get(CUSTOMERS, params={"limit": 0}).json()["total"] == total + 1
 
 
-def test_number_to_text_and_back_keeps_every_value(crm: TestClient, store_engine: Engine) -> None:
+def test_number_to_text_and_back_keeps_every_value(crm: TestClient, crm_engine: Engine) -> None:
     before = {
         c["_id"]: c["annual_purchase"]
         for c in crm.get(CUSTOMERS, params={"limit": 1000}).json()["items"]
@@ -204,7 +204,7 @@ def test_number_to_text_and_back_keeps_every_value(crm: TestClient, store_engine
 
 
 def test_a_value_that_does_not_convert_stays_recoverable(
-    crm: TestClient, store_engine: Engine
+    crm: TestClient, crm_engine: Engine
 ) -> None:
     record = crm.get(CUSTOMERS, params={"limit": 1}).json()["items"][0]
     app = crm.get(f"{API}/apps/crm").json()
@@ -227,7 +227,7 @@ def test_a_value_that_does_not_convert_stays_recoverable(
     assert crm.get(url).json()["annual_purchase"] is None
     # the text survives in the backup column of the text version
     backups = _count(
-        store_engine,
+        crm_engine,
         "SELECT COUNT(*) FROM form_fields WHERE key = 'annual_purchase' AND backups IS NOT NULL",
     )
     assert backups == 1
@@ -265,11 +265,11 @@ def test_retired_field_keeps_its_data_until_purged(crm: TestClient) -> None:
 
 
 def test_export_import_export_is_identical(
-    crm: TestClient, store_engine: Engine, tmp_path: Path
+    crm: TestClient, crm_engine: Engine, tmp_path: Path
 ) -> None:
     exported = crm.get(f"{API}/apps/crm/export", params={"data": "true"}).json()
     assert len(exported["data"]["customer"]) >= 200
-    with store_engine.begin() as conn:  # a fresh database: drop everything Jimu created
+    with crm_engine.begin() as conn:  # a fresh database: drop everything Jimu created
         for table in (
             "record_history",
             "app_versions",

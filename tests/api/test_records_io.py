@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from engine.api.routes import records_io
 from tests.api.records_client import API, api_client
-from tests.store_fixtures import module_database
+from tests.store_fixtures import DatabaseTemplates, crm_sample
 
 EN = {"Accept-Language": "en"}
 
@@ -29,12 +29,10 @@ def crm(
 ) -> Iterator[TestClient]:
     """The admin client on one CRM installation with sample data per database for the module."""
     tmp = tmp_path_factory.mktemp("io")
-    with module_database(request, tmp, "io") as connect:
+    templates: DatabaseTemplates = request.getfixturevalue("database_templates")
+    with templates.copy(request, "crm_sample", crm_sample, tmp) as (connect, _):
         engine = connect()
         client = api_client(engine, tmp)
-        assert (
-            client.post(f"{API}/catalog/crm/install", json={"sample_data": True}).status_code == 201
-        )
         try:
             yield client
         finally:

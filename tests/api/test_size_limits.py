@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
 from engine.settings import Settings
-from engine.store import prepare_database
 from engine.store.models import StoredFile, utcnow
 from tests.api.records_client import API, TOKEN
+from tests.store_fixtures import prepare_fresh
 
 APP = {
     "format": "jimu.app/1",
@@ -52,7 +52,7 @@ MB = 1024 * 1024
 
 
 def make_client(engine: Engine, tmp_path: Path, **limits: Any) -> TestClient:
-    prepare_database(engine)
+    prepare_fresh(engine)
     app = create_app(Settings(data_dir=tmp_path, admin_token=SecretStr(TOKEN), **limits))
     app.state.engine = engine
     client = TestClient(app, raise_server_exceptions=False)

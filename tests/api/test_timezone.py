@@ -24,9 +24,9 @@ from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
 from engine.settings import Settings
-from engine.store import prepare_database
 from tests.api.records_client import API, TOKEN
 from tests.expr.js_harness import NodeEvaluator
+from tests.store_fixtures import prepare_fresh
 
 ZONE = "Pacific/Kiritimati"
 MOMENT = dt.datetime(2026, 3, 1, 12, 14, tzinfo=dt.UTC)
@@ -59,7 +59,7 @@ APP: dict[str, Any] = {
 @pytest.fixture
 def kiritimati(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     """An admin client of a server in Kiritimati whose clock stands at `MOMENT`."""
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     settings = Settings(data_dir=tmp_path, admin_token=SecretStr(TOKEN), timezone=ZONE)
     app = create_app(settings)
     app.state.engine = store_engine

@@ -12,14 +12,14 @@ from sqlalchemy.engine import Engine
 
 from engine.api.main import create_app
 from engine.settings import Settings
-from engine.store import prepare_database
 from tests.api.records_client import TOKEN
+from tests.store_fixtures import prepare_fresh
 
 INDEX = '<!doctype html><html><body><div id="root"></div><script src="/assets/index-abc123.js"></script></body></html>'
 
 
 def _client(engine: Engine, tmp_path: Path, dist: Path) -> TestClient:
-    prepare_database(engine)
+    prepare_fresh(engine)
     app = create_app(Settings(data_dir=tmp_path, admin_token=SecretStr(TOKEN)), ui_dist=dist)
     app.state.engine = engine
     client = TestClient(app, raise_server_exceptions=False)

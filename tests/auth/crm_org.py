@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
@@ -17,7 +18,7 @@ from engine.api.main import create_app
 from engine.auth.directory import ensure_admin
 from engine.settings import Settings
 from engine.store import prepare_database
-from tests.store_fixtures import module_database
+from tests.store_fixtures import DatabaseTemplates
 
 API = "/api/v1"
 TOKEN = "matrix-admin-token"
@@ -48,23 +49,61 @@ def installed_crm(
 ) -> Iterator[dict[str, Any]]:
     """The body of a module-scoped fixture parametrized by database ("sqlite"/"postgres"):
     `clients` by username (each with its session's Bearer token; `admin` uses the admin token),
-    `tokens` (session tokens), `ids` and `names` of users, the `app` and its `engine`."""
-    tmp = tmp_path_factory.mktemp("crm")
-    with module_database(request, tmp, "perm") as connect:
-        yield from _installed(connect(), tmp)
+    `tokens` (session tokens), `ids` and `names` of users, the `app` and its `engine`.
+
+    The installation is built once per session (tests/store_fixtures.py DatabaseTemplates);
+    each module gets a database of its own copied from it."""
+    for crm, _connect in copied_crm(request, tmp_path_factory.mktemp("crm")):
+        yield crm
 
 
-def _installed(engine: Engine, tmp: Path) -> Iterator[dict[str, Any]]:
+def copied_crm(
+    request: pytest.FixtureRequest, tmp: Path
+) -> Iterator[tuple[dict[str, Any], Callable[[], Engine]]]:
+    """`installed_crm`'s answer on a copy whose files are in `tmp`, with the function that
+    makes new engines on the copy."""
+    templates: DatabaseTemplates = request.getfixturevalue("database_templates")
+    with templates.copy(request, "crm_org", _install, tmp) as (connect, facts):
+        engine = connect()
+        app = create_app(Settings(data_dir=tmp, admin_token=SecretStr(TOKEN)))
+        app.state.engine = engine
+        clients = {"admin": _client(app, TOKEN)}
+        for username, token in facts["tokens"].items():
+            clients[username] = _client(app, token)
+        ids: dict[str, int] = facts["ids"]
+        try:
+            yield (
+                {
+                    "clients": clients,
+                    "tokens": dict(facts["tokens"]),
+                    "ids": dict(ids),
+                    "names": {v: k for k, v in ids.items()},
+                    "engine": engine,
+                    "app": app,
+                },
+                connect,
+            )
+        finally:
+            engine.dispose()
+
+
+def _client(app: FastAPI, token: str) -> TestClient:
+    client = TestClient(app, raise_server_exceptions=False)
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def _install(engine: Engine, tmp: Path) -> dict[str, Any]:
+    """The template build: migrate, install the CRM with its sample data, add the auditor,
+    sign every demo user in; answers the session `tokens` and the user `ids` by username."""
     prepare_database(engine)
     with engine.begin() as conn:
         ensure_admin(conn, ADMIN_PASSWORD)
     app = create_app(Settings(data_dir=tmp, admin_token=SecretStr(TOKEN)))
     app.state.engine = engine
-    admin = TestClient(app, raise_server_exceptions=False)
-    admin.headers["Authorization"] = f"Bearer {TOKEN}"
+    admin = _client(app, TOKEN)
     assert admin.post(f"{API}/catalog/crm/install", json={"sample_data": True}).status_code == 201
     _add_auditor(admin)
-    clients = {"admin": admin}
     tokens = {}
     for user in [*USERS["users"], {"username": "auditor"}]:
         client = TestClient(app, raise_server_exceptions=False)
@@ -73,20 +112,8 @@ def _installed(engine: Engine, tmp: Path) -> Iterator[dict[str, Any]]:
         )
         assert login.status_code == 200, login.text
         tokens[user["username"]] = login.json()["token"]
-        client.headers["Authorization"] = f"Bearer {login.json()['token']}"
-        clients[user["username"]] = client
     ids = {u["username"]: u["id"] for u in admin.get(f"{API}/users", params={"limit": 100}).json()}
-    try:
-        yield {
-            "clients": clients,
-            "tokens": tokens,
-            "ids": ids,
-            "names": {v: k for k, v in ids.items()},
-            "engine": engine,
-            "app": app,
-        }
-    finally:
-        engine.dispose()
+    return {"tokens": tokens, "ids": ids}
 
 
 def _add_auditor(admin: TestClient) -> None:

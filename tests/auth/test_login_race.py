@@ -13,13 +13,13 @@ from sqlalchemy.engine import Engine
 from engine.auth.directory import ensure_admin
 from engine.auth.sessions import MAX_FAILURES, login
 from engine.core.errors import ServiceError
-from engine.store import prepare_database
+from tests.store_fixtures import prepare_fresh
 
 ATTEMPTS = 16
 
 
 def test_concurrent_wrong_passwords_get_exactly_the_allowed_checks(store_engine: Engine) -> None:
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     with store_engine.begin() as conn:
         ensure_admin(conn, "right-password-123")
     start = threading.Barrier(ATTEMPTS)

@@ -21,7 +21,7 @@ from engine.api.main import create_app
 from engine.auth.directory import ensure_admin
 from engine.settings import Settings
 from engine.store import prepare_database
-from tests.store_fixtures import module_database
+from tests.store_fixtures import DatabaseTemplates
 
 API = "/api/v1"
 TOKEN = "links-admin-token"
@@ -36,12 +36,13 @@ def crm(
 ) -> Iterator[dict[str, Any]]:
     """The CRM with sample data and users; signed-in clients per user and an anonymous one."""
     tmp = tmp_path_factory.mktemp("links")
-    with module_database(request, tmp, "links") as connect:
-        yield from _installed(connect, tmp)
+    templates: DatabaseTemplates = request.getfixturevalue("database_templates")
+    with templates.copy(request, "crm_links", _install, tmp) as (connect, tokens):
+        yield from _installed(connect, tmp, tokens)
 
 
-def _installed(connect: Callable[[], Engine], tmp: Path) -> Iterator[dict[str, Any]]:
-    engine = connect()
+def _install(engine: Engine, tmp: Path) -> dict[str, Any]:
+    """The template build (once per session): the CRM with sample data, its users signed in."""
     prepare_database(engine)
     with engine.begin() as conn:
         ensure_admin(conn, "admin-password-1")
@@ -50,15 +51,30 @@ def _installed(connect: Callable[[], Engine], tmp: Path) -> Iterator[dict[str, A
     admin = TestClient(app, raise_server_exceptions=False)
     admin.headers["Authorization"] = f"Bearer {TOKEN}"
     assert admin.post(f"{API}/catalog/crm/install", json={"sample_data": True}).status_code == 201
-    clients = {"admin": admin, "anonymous": TestClient(app, raise_server_exceptions=False)}
+    tokens = {}
     for user in USERS["users"]:
         client = TestClient(app, raise_server_exceptions=False)
         login = client.post(
             f"{API}/auth/login", json={"username": user["username"], "password": USERS["password"]}
         )
         assert login.status_code == 200, login.text
-        client.headers["Authorization"] = f"Bearer {login.json()['token']}"
-        clients[user["username"]] = client
+        tokens[user["username"]] = login.json()["token"]
+    return tokens
+
+
+def _installed(
+    connect: Callable[[], Engine], tmp: Path, tokens: dict[str, str]
+) -> Iterator[dict[str, Any]]:
+    engine = connect()
+    app = create_app(Settings(data_dir=tmp, admin_token=SecretStr(TOKEN)))
+    app.state.engine = engine
+    admin = TestClient(app, raise_server_exceptions=False)
+    admin.headers["Authorization"] = f"Bearer {TOKEN}"
+    clients = {"admin": admin, "anonymous": TestClient(app, raise_server_exceptions=False)}
+    for username, token in tokens.items():
+        client = TestClient(app, raise_server_exceptions=False)
+        client.headers["Authorization"] = f"Bearer {token}"
+        clients[username] = client
     ids = {u["username"]: u["id"] for u in admin.get(f"{API}/users", params={"limit": 100}).json()}
     try:
         yield {"clients": clients, "ids": ids, "app": app, "connect": connect, "tmp": tmp}

@@ -208,15 +208,13 @@ def test_a_removed_branch_is_refused_at_the_nodes_it_breaks() -> None:
 
 
 @pytest.fixture
-def crm(store_engine: Engine, tmp_path: Path) -> TestClient:
-    client = api_client(store_engine, tmp_path)
-    response = client.post(f"{API}/catalog/crm/install", json={"sample_data": True})
-    assert response.status_code == 201, response.text
-    return client
+def crm(crm_engine: Engine, tmp_path: Path) -> TestClient:
+    """The CRM installed with its sample data (a copy of the session's installation)."""
+    return api_client(crm_engine, tmp_path)
 
 
 def test_the_pack_installs_with_the_flow_published_and_bound(
-    crm: TestClient, store_engine: Engine
+    crm: TestClient, crm_engine: Engine
 ) -> None:
     definition = crm.get(f"{API}/apps/crm").json()
     assert [flow["key"] for flow in definition["flows"]] == ["contract_approval"]
@@ -230,7 +228,7 @@ def test_the_pack_installs_with_the_flow_published_and_bound(
     ]
     contract = next(form for form in definition["forms"] if form["key"] == "contract")
     assert contract["flow"] == "contract_approval"
-    with store_engine.connect() as conn:
+    with crm_engine.connect() as conn:
         revision = load_revision(conn, "crm", definition["_revision"])
     plan = revision.plans["flows"]["contract_approval"]
     assert plan["settings"]["countersign"]["mode"] == "all"

@@ -22,8 +22,8 @@ from engine.flows import listeners, runtime
 from engine.flows.models import FlowEvent, FlowInstance, FlowTask, FlowToken, Notification
 from engine.forms.changes import LISTENERS, RecordChanged
 from engine.forms.service import open_form
-from engine.store import prepare_database
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 NOW = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
 PEOPLE = ("alice", "bob", "carol", "dave", "erin")
@@ -299,7 +299,7 @@ def apps_revision(conn: Connection) -> int:
 
 def set_up(engine: Engine, flow_def: dict[str, Any] | None) -> Flows:
     """The deals app with `flow_def` bound to its form, and the demo org, on `engine`."""
-    prepare_database(engine)
+    prepare_fresh(engine)
     listeners.register()
     users: dict[str, int] = {}
     with engine.begin() as conn:

@@ -34,9 +34,9 @@ from engine.core.issues import DefinitionError
 from engine.flows.assignees import ASSIGNEE_KINDS, NOBODY, Resolution, resolve, user_ids_in
 from engine.flows.nodes import ManagerAssignee, RoleAssignee, UserAssignee
 from engine.forms import apps
-from engine.store import prepare_database
 from engine.store.models import Role
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 ROLES = ["sales", "director", "empty", "ghosts", "app_admin"]
 
@@ -102,7 +102,7 @@ def _role_id(conn: Connection, app_id: int, key: str) -> int:
 
 @pytest.fixture
 def org(store_engine: Engine) -> Iterator[Org]:
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     with store_engine.begin() as conn:
         ensure_admin(conn, "admin-password-1")
         app, _ = apps.create(conn, definition(), context(Actor(None, "api")))

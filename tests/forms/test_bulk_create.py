@@ -17,9 +17,9 @@ from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.query import Reader
 from engine.forms.records import Writer, history
-from engine.store import prepare_database
 from engine.store.records import bulk_insert, reserve_ids
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 ACTOR = Actor(None, "import")
 
@@ -70,7 +70,7 @@ def records(first: int, count: int) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def crm(store_engine: Engine) -> Engine:
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     with store_engine.begin() as conn:
         apps.create(conn, APP, context(ACTOR))
     return store_engine

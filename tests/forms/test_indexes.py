@@ -39,10 +39,10 @@ from engine.forms.indexes import existing_indexes
 from engine.forms.query import Reader
 from engine.forms.records import Writer
 from engine.forms.service import NEWEST_FIRST
-from engine.store import prepare_database
 from engine.store.models import App
 from engine.store.session import alembic_config
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 ACTOR = Actor(None, "api")
 FILTER = 'status = "won" AND amount > 0'
@@ -121,7 +121,7 @@ def indexed() -> dict[str, Any]:
 
 @pytest.fixture
 def store(store_engine: Engine) -> Engine:
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     return store_engine
 
 

@@ -22,9 +22,9 @@ from engine.core.context import Actor
 from engine.forms import apps
 from engine.forms.query import Reader
 from engine.forms.records import Writer
-from engine.store import prepare_database
 from tests.contexts import context
 from tests.forms.test_indexes import definition
+from tests.store_fixtures import prepare_fresh
 
 ACTOR = Actor(None, "api")
 
@@ -33,7 +33,7 @@ ACTOR = Actor(None, "api")
 def sales(store_engine: Engine) -> Engine:
     """The sales app (no declared index) with 3 customers and 300 deals: amounts in 7 values
     (many ties), every 11th blank; every 9th deal in the recycle bin; owned by 5 users."""
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     with store_engine.begin() as conn:
         apps.create(conn, definition(), context(ACTOR))
         app = apps.load(conn, "sales")

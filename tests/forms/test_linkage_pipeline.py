@@ -15,9 +15,9 @@ from engine.core.context import Actor
 from engine.forms import apps
 from engine.forms.query import Reader
 from engine.forms.records import Writer
-from engine.store import prepare_database
 from tests.contexts import context
 from tests.forms.linkage_app import link, shop_app
+from tests.store_fixtures import prepare_fresh
 
 ACTOR = Actor(None, "api")
 T0 = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
@@ -25,7 +25,7 @@ T0 = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def shop(store_engine: Engine) -> Engine:
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     definition = shop_app()
     definition["forms"][1]["fields"].append(
         {"key": "grade", "type": "integer", "default": link("credit", ("_id", "customer"))}

@@ -26,11 +26,12 @@ from engine.forms import apps
 from engine.forms.orphans import SweepResult, sweep_orphan_files
 from engine.forms.records import Writer
 from engine.settings import Settings
-from engine.store import make_engine, prepare_database
+from engine.store import make_engine
 from engine.store.files import FileStore
 from engine.store.models import RecordHistory, StoredFile, utcnow
 from tests.api.records_client import API, api_client
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 APP: dict[str, Any] = {
     "format": "jimu.app/1",
@@ -255,7 +256,7 @@ def test_serve_sweeps_at_start_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
     settings = Settings(data_dir=tmp_path)
     engine = make_engine(settings)
-    prepare_database(engine)
+    prepare_fresh(engine)
     content = b"never used"
     path = blob(tmp_path / "files", content)
     path.parent.mkdir(parents=True)

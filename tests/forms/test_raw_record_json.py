@@ -32,9 +32,9 @@ from engine.core.sqltypes import INT64_MAX, ExactDecimal, UtcDateTime, from_epoc
 from engine.forms import apps
 from engine.forms.field_types.number import scaled_writer
 from engine.forms.query import Reader
-from engine.store import prepare_database
 from engine.store.models import Department, StoredFile, User
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 ACTOR = Actor(None, "api")
 BASE = settings(
@@ -264,7 +264,7 @@ def records() -> st.SearchStrategy[dict[str, Any]]:
 @pytest.fixture
 def raw_app(store_engine: Engine) -> Engine:
     """The app above with members, departments, files and customers (one deleted)."""
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     with store_engine.begin() as conn:
         apps.create(conn, APP, context(ACTOR))
         for number in DEPARTMENTS:

@@ -18,8 +18,8 @@ from engine.forms import apps
 from engine.forms.cache import LruCache
 from engine.forms.query import Reader
 from engine.forms.records import Writer
-from engine.store import prepare_database
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 ACTOR = Actor(None, "api")
 
@@ -49,7 +49,7 @@ def definition(double: str = "price * 2") -> dict[str, Any]:
 
 @pytest.fixture
 def shop(store_engine: Engine) -> Engine:
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     with store_engine.begin() as conn:
         apps.create(conn, definition(), context(ACTOR))
         app = apps.load(conn, "shop")
@@ -190,7 +190,7 @@ def test_a_filter_that_reads_the_clock_is_not_frozen(shop: Engine) -> None:
 def test_read_time_formulas_that_read_the_clock_are_computed_for_each_read(
     store_engine: Engine,
 ) -> None:
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     app_definition = definition()
     fields = app_definition["forms"][0]["fields"]
     fields.append({"key": "age", "type": "formula", "expr": "DAYS(TODAY(), launched)"})

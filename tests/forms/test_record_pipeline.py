@@ -16,8 +16,8 @@ from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.query import Reader
 from engine.forms.records import Writer
-from engine.store import prepare_database
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 ACTOR = Actor(None, "api")
 
@@ -110,7 +110,7 @@ def definition(formula: str = "price * 2") -> dict[str, Any]:
 
 @pytest.fixture
 def shop(store_engine: Engine) -> Engine:
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     with store_engine.begin() as conn:
         apps.create(conn, definition(), context(ACTOR))
         app = apps.load(conn, "shop")

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 
 from engine.jobs import load_kinds
 from engine.settings import Settings
-from engine.store import prepare_database
 from tests.jobs import handlers
+from tests.store_fixtures import prepare_fresh
 
 T0 = dt.datetime(2030, 1, 1, 2, 30, tzinfo=dt.UTC)  # after any real "now" of enqueue
 
@@ -34,7 +34,7 @@ class Clock:
 def jobs_engine(store_engine: Engine) -> Iterator[Engine]:
     """A migrated database (SQLite or a PostgreSQL schema) with the test effects table."""
     load_kinds()
-    prepare_database(store_engine)
+    prepare_fresh(store_engine)
     handlers.EFFECTS_META.create_all(store_engine)
     handlers.OVERLAPS.clear()
     handlers.CALLS.clear()

@@ -24,10 +24,10 @@ from engine.reports import runtime
 from engine.reports.compile import ReportCompiler
 from engine.reports.runtime import run_report
 from engine.reports.spec import ReportSpec
-from engine.store import prepare_database
 from engine.store.records import bulk_insert
 from engine.store.session import engine_for_url
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 TZ = ZoneInfo("Asia/Shanghai")
 APP: dict[str, Any] = {
@@ -56,7 +56,7 @@ ROWS = 3000
 def orders(tmp_path: Path) -> Iterator[Engine]:
     """ROWS orders, one every ~9 hours over three years from 2023, amount = index cents."""
     engine = engine_for_url(f"sqlite:///{tmp_path}/rule.db")
-    prepare_database(engine)
+    prepare_fresh(engine)
     with engine.begin() as conn:
         apps.create(conn, APP, context())
         layout = apps.load(conn, "bench").layout.forms["orders"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +30,8 @@ from engine.forms.service import open_form
 from engine.rules.kinds import ACTIONS, VALUE_KINDS, ActionStep, RuleEvent
 from engine.rules.spec import RuleSpec
 from engine.store.models import User
-from tests.auth.crm_org import _installed
+from tests.auth.crm_org import copied_crm
 from tests.contexts import context
-from tests.store_fixtures import module_database
 
 NOW = dt.datetime(2026, 12, 6, 1, 0, tzinfo=dt.UTC)
 
@@ -43,11 +41,9 @@ def install(
 ) -> Iterator[dict[str, Any]]:
     """The body of a module fixture parametrized by database: `installed_crm`'s answer plus
     `connect` (a new engine on the same database)."""
-    tmp = tmp_path_factory.mktemp("crm_rules")
-    with module_database(request, tmp, "acts") as connect:
-        for crm in _installed(connect(), Path(tmp)):
-            crm["connect"] = connect
-            yield crm
+    for crm, connect in copied_crm(request, tmp_path_factory.mktemp("crm_rules")):
+        crm["connect"] = connect
+        yield crm
 
 
 def rule(action: Mapping[str, Any], *, form: str | None = "lead", key: str = "r1") -> RuleSpec:

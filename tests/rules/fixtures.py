@@ -24,8 +24,8 @@ from engine.rules import listeners
 from engine.rules.models import RuleRun
 from engine.rules.runtime import JOB_KIND
 from engine.settings import Settings
-from engine.store import prepare_database
 from tests.contexts import context
+from tests.store_fixtures import prepare_fresh
 
 NOW = dt.datetime(2026, 12, 6, 1, 0, tzinfo=dt.UTC)
 PEOPLE = ("alice", "bob")
@@ -206,7 +206,7 @@ class Rules:
 def set_up(engine: Engine, *rules: dict[str, Any], flow: dict[str, Any] | None = None) -> Rules:
     """The sales app with `rules` (and `flow` bound to deals), and the demo users, on
     `engine`."""
-    prepare_database(engine)
+    prepare_fresh(engine)
     flow_listeners.register()
     listeners.register()
     users: dict[str, int] = {}
