@@ -23,7 +23,9 @@ from .nodes import Op, Val, define, op
 # --- aggregates over one list (the body of a correlated subquery) ---------------------------
 define(
     "agg:SUM",
-    sqlite="jimu_sumagg({0})",  # '0' over no rows, blank past the limit (as in Python)
+    # '0' over no rows, blank past the limit (as in Python). Python's sqlite3 answers NULL for
+    # an aggregate whose step never ran, without asking it, so no rows are told apart here.
+    sqlite="CASE WHEN count(*) = 0 THEN '0' ELSE jimu_sumagg({0}) END",
     postgresql="jimu_num(COALESCE(sum({0}), 0))",
 )
 define(
