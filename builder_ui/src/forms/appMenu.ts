@@ -2,7 +2,7 @@
  * they may read and create, so menus leave out the forms they can do neither with and offer only
  * filling in where they may only create; and how lookups, rollups and formulas show — like their
  * source field (a lookup of a select shows the option's label) or in their formula's format. */
-import { useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api } from "../api/client";
 import type { AppDef, FieldDef, SelectOption } from "../api/types";
 
@@ -35,6 +35,7 @@ export function useAppMenu(app: AppDef | undefined) {
     queryFn: () => api.menu(app!.key),
     enabled: !!app,
     staleTime: 60_000,
+    placeholderData: keepPreviousData, // after a publish, the menu stays until the new answer
   });
 }
 

@@ -101,7 +101,13 @@ export default function AppLayout() {
             {labelText(app.data.name, i18n.language, app.data.key)}
           </Link>
         </div>
-        <Menu mode="inline" selectedKeys={selected ? [selected] : []} defaultOpenKeys={["_report_group"]} items={items} style={{ borderInlineEnd: 0 }} />
+        {/* Not before the engine's answer on what I may use: entries appearing or going after
+            the first paint would move the ones below while someone clicks them. */}
+        {menu.isPending ? (
+          <Spin size="small" style={{ display: "block", padding: "12px 16px" }} data-testid="menu-loading" />
+        ) : (
+          <Menu mode="inline" selectedKeys={selected ? [selected] : []} defaultOpenKeys={["_report_group"]} items={items} style={{ borderInlineEnd: 0 }} />
+        )}
       </Layout.Sider>
       <Layout.Content className="jimu-app-content" style={{ minWidth: 0 }}>
         <Outlet context={context} />

@@ -53,12 +53,14 @@ export default function RuleButtons({ app, form, id, onDone }: { app: string; fo
       if (outcome === "failed") message.error(text);
       else if (outcome === "notMet") message.info(text);
       else message.success(text);
-      await Promise.all([
+      // The press is over when the engine answers: the button is free again as the message
+      // says so, while the record, its history and the grids refresh behind it.
+      setBusy(null);
+      void Promise.all([
         client.invalidateQueries({ queryKey: ["record", app, form, id] }),
         client.invalidateQueries({ queryKey: ["history", app, form, id] }),
         client.invalidateQueries({ queryKey: ["records", app] }),
-      ]);
-      onDone?.();
+      ]).then(() => onDone?.());
     } catch (e) {
       const reason = e instanceof ApiError ? (errorText({ issues: e.issues }) ?? e.message) : t("errors.generic");
       message.error(t("rules.press.refused", { message: reason }));
