@@ -2,7 +2,7 @@
  * 自动化 for administrators and 报表设计 for builders) beside the page of the chosen form. */
 import { ApartmentOutlined, BarChartOutlined, ThunderboltOutlined } from "@ant-design/icons";
 import { useQuery } from "@tanstack/react-query";
-import { Layout, Menu, Result, Spin } from "antd";
+import { Grid, Layout, Menu, Result, Spin } from "antd";
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Outlet, useMatch, useParams } from "react-router";
@@ -25,6 +25,7 @@ export default function AppLayout() {
   const app = useQuery({ queryKey: ["app", key], queryFn: () => api.app(key!) });
   const { builder } = useIsBuilder(app.data);
   const menu = useAppMenu(app.data);
+  const wide = Grid.useBreakpoint().md === true; // the sider's breakpoint
   if (app.isPending) return <Spin />;
   if (app.isError || !app.data) {
     const notFound = app.error instanceof ApiError && app.error.status === 404;
@@ -106,7 +107,16 @@ export default function AppLayout() {
         {menu.isPending ? (
           <Spin size="small" style={{ display: "block", padding: "12px 16px" }} data-testid="menu-loading" />
         ) : (
-          <Menu mode="inline" selectedKeys={selected ? [selected] : []} defaultOpenKeys={["_report_group"]} items={items} style={{ borderInlineEnd: 0 }} />
+          // The 报表 group opens by default beside the content only: in the collapsed phone
+          // sider an open group is a popup over the page.
+          <Menu
+            key={wide ? "wide" : "narrow"}
+            mode="inline"
+            selectedKeys={selected ? [selected] : []}
+            defaultOpenKeys={wide ? ["_report_group"] : []}
+            items={items}
+            style={{ borderInlineEnd: 0 }}
+          />
         )}
       </Layout.Sider>
       <Layout.Content className="jimu-app-content" style={{ minWidth: 0 }}>
