@@ -30,7 +30,7 @@ live, and `read` starts the read again when a publish committed in between.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -182,20 +182,7 @@ def open_read(
     first = rows[0]
     principal = settle(request, credential, first if first.jimu_found is not None else None)
     request.state.principal = principal  # as current_principal: denials are audited with it
-    found = sorted(
-        (
-            (int(row.jimu_extra), row.jimu_department)
-            for row in rows
-            if row.jimu_extra is not None and int(row.jimu_extra) < 2
-        ),
-        key=lambda pair: pair[0],
-    )
-    departments = tuple(dict.fromkeys(d for _, d in found if d is not None))
-    held = (
-        {row.jimu_role for row in rows if row.jimu_role is not None}
-        if credential.kind != "admin"
-        else None
-    )
+    departments, held = _departments_and_roles(rows, admin=credential.kind == "admin")
     if guard and first.jimu_app_id is not None and first.jimu_revision is not None:
         conn.info[LIVE] = (first.jimu_app_id, first.jimu_revision)
     return open_as(
@@ -248,20 +235,7 @@ def open_caller(conn: Connection, request: Request, app: str, limit_seconds: flo
         and not sessions.csrf_matches(conn, principal, request.headers.get(CSRF_HEADER))
     ):
         raise csrf_refused(request, principal)
-    found = sorted(
-        (
-            (int(row.jimu_extra), row.jimu_department)
-            for row in rows
-            if row.jimu_extra is not None and int(row.jimu_extra) < 2
-        ),
-        key=lambda pair: pair[0],
-    )
-    departments = tuple(dict.fromkeys(d for _, d in found if d is not None))
-    held = (
-        {row.jimu_role for row in rows if row.jimu_role is not None}
-        if credential.kind != "admin"
-        else None
-    )
+    departments, held = _departments_and_roles(rows, admin=credential.kind == "admin")
     member = principal.user_id is not None
     return Opened(
         principal,
@@ -342,3 +316,21 @@ __all__ = [
     "read",
     "reading",
 ]
+
+
+def _departments_and_roles(
+    rows: Sequence[Any], *, admin: bool
+) -> tuple[tuple[int, ...], set[str] | None]:
+    """The caller's departments (main first, no repeats) and the app roles they hold (None for
+    the admin token) from the opening statement's rows."""
+    found = sorted(
+        (
+            (int(row.jimu_extra), row.jimu_department)
+            for row in rows
+            if row.jimu_extra is not None and int(row.jimu_extra) < 2
+        ),
+        key=lambda pair: pair[0],
+    )
+    departments = tuple(dict.fromkeys(d for _, d in found if d is not None))
+    held = None if admin else {row.jimu_role for row in rows if row.jimu_role is not None}
+    return departments, held
