@@ -28,13 +28,24 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Playwright,
+    Request,
+    expect,
+    sync_playwright,
+)
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.engine import make_url
 
@@ -475,7 +486,99 @@ def new_page(
         viewport={"width": width, "height": height}, base_url=server.url, locale=lang
     )
     context.set_default_timeout(15_000)
+    watch(context)
     return context.new_page()
+
+
+TRAFFIC_KEPT = 40
+"""Requests and console lines kept per browser context for a failing test's report."""
+
+
+def watch(context: BrowserContext) -> None:
+    """Keep the context's last requests (method, path, status, milliseconds) and console
+    errors, so that a failing test reports what the browser asked and was told: a race seen
+    once in CI is found from its report, not from a rerun."""
+    lines: deque[str] = deque(maxlen=TRAFFIC_KEPT)
+    began: dict[Request, float] = {}
+
+    def path(request: Request) -> str:
+        parts = urllib.parse.urlsplit(request.url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+    def stamp() -> str:
+        return time.strftime("%H:%M:%S") + f".{int(time.time() * 1000) % 1000:03d}"
+
+    def finished(request: Request) -> None:
+        if request.resource_type not in ("fetch", "xhr"):
+            return
+        response = request.response()
+        took = (time.monotonic() - began.pop(request, time.monotonic())) * 1000
+        status = response.status if response else "-"
+        lines.append(f"{stamp()} {request.method} {path(request)} -> {status} ({took:.0f} ms)")
+
+    def failed(request: Request) -> None:
+        began.pop(request, None)
+        lines.append(f"{stamp()} {request.method} {path(request)} FAILED {request.failure}")
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type in ("error", "warning"):
+            lines.append(f"{stamp()} console.{message.type}: {message.text[:300]}")
+
+    context.on("request", lambda request: began.__setitem__(request, time.monotonic()))
+    context.on("requestfinished", finished)
+    context.on("requestfailed", failed)
+    context.on("console", console)
+    context.on("weberror", lambda error: lines.append(f"{stamp()} page error: {error.error}"))
+
+    def closed(gone: BrowserContext) -> None:
+        _TRAFFIC.pop(gone, None)
+
+    context.on("close", closed)
+    _TRAFFIC[context] = lines
+
+
+_TRAFFIC: dict[BrowserContext, deque[str]] = {}
+
+
+def _failure_report(item: pytest.Item) -> str:
+    """Each open page (its address, a screenshot saved beside the test's shots, the watched
+    traffic) and the end of each server's log, for a test that failed."""
+    parts: list[str] = []
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", item.name)
+    for n, (context, lines) in enumerate(list(_TRAFFIC.items())):
+        try:
+            pages = context.pages
+        except Exception:  # a context closed by the test
+            continue
+        for m, page in enumerate(pages):
+            shot_path = folder / f"failure-{n}-{m}.png"
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(shot_path), full_page=True)
+                saved = str(shot_path.relative_to(ROOT))
+            except Exception as error:  # the page may be gone or hung
+                saved = f"no screenshot ({error.__class__.__name__})"
+            parts.append(f"page {n}.{m}: {page.url} — {saved}")
+        parts.extend(f"  {line}" for line in lines)
+    for name, value in getattr(item, "funcargs", {}).items():
+        if isinstance(value, Server):
+            log = value.data_dir / "server.log"
+            text = log.read_text(errors="replace") if log.exists() else ""
+            # The UI's own files say nothing about a race; the API calls and errors do.
+            tail = [line for line in text.splitlines() if "GET /assets/" not in line][-30:]
+            parts.append(f"server {name} ({value.url}), last lines of server.log:")
+            parts.extend(f"  {line}" for line in tail)
+    return "\n".join(parts)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        report.sections.append(("browser and server at the failure", _failure_report(item)))
+    return report
 
 
 def login(page: Page, username: str, password: str) -> None:

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD, Server, Shot, api_call, login
+from tests.e2e.conftest import ADMIN_PASSWORD, Server, Shot, api_call, login, watch
 
 SITE_CHECKS = {
     "format": "jimu.app/1",
@@ -49,6 +49,7 @@ def test_check_in_with_the_devices_position(
         geolocation={"latitude": 22.543096, "longitude": 114.057865},
         permissions=["geolocation"],
     )
+    watch(context)
     page = context.new_page()
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/sites/check/new")

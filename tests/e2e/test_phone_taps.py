@@ -37,6 +37,7 @@ from tests.e2e.conftest import (
     settle,
     stop_server,
     user_token,
+    watch,
 )
 
 COUNT_TAPS = """(() => {
@@ -257,6 +258,7 @@ def test_the_place_of_a_check_in_comes_from_the_geocoder(browser: Browser, serve
         geolocation={"latitude": 22.543096, "longitude": 114.057865},
         permissions=["geolocation"],
     )
+    watch(context)
     page = context.new_page()
     login(page, "admin", ADMIN_PASSWORD)
     page.goto("/apps/checkins/checkin/new")
