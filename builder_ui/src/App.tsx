@@ -16,6 +16,7 @@ import { useTranslation } from "react-i18next";
 import { createBrowserRouter, createRoutesFromElements, Navigate, Outlet, Route, RouterProvider } from "react-router";
 import { ApiError, api } from "./api/client";
 import { AuthProvider, RequireAuth } from "./auth/AuthContext";
+import { motionTheme, useReducedMotion } from "./components/reducedMotion";
 import { setFieldTypes } from "./forms/fieldTypes";
 import AppShell from "./pages/AppShell";
 import AppLayout from "./pages/AppLayout";
@@ -139,9 +140,10 @@ const router = createBrowserRouter(
 export default function App() {
   const { i18n } = useTranslation();
   const en = i18n.language === "en";
+  const reducedMotion = useReducedMotion();
   dayjs.locale(en ? "en" : "zh-cn");
   return (
-    <ConfigProvider locale={en ? enUS : zhCN}>
+    <ConfigProvider locale={en ? enUS : zhCN} theme={motionTheme(reducedMotion)}>
       {/* Messages open below a drawer's header (its title and buttons), never over it (issue 16). */}
       <AntApp message={{ top: MESSAGE_TOP }}>
         <QueryClientProvider client={queryClient}>

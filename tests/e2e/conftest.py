@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from playwright.sync_api import (
@@ -71,6 +71,12 @@ ADMIN_PASSWORD = "E2e-Admin-2026"
 # test expects to see (Playwright's default is 5 s), so a slow moment is not a failure.
 expect.set_options(timeout=15_000)
 SAMPLE_PASSWORD = "Jimu@2026"
+# Every browser context asks for reduced motion, which the UI honours by turning antd's motion
+# off (builder_ui/src/components/reducedMotion.ts). With motion on, a dialog or popover that
+# opens under load can sit paused in its first frame (scaled to a fifth, transparent) long
+# enough for Playwright to find it "stable" and click where its button is at that scale: the
+# click lands beside the button once the zoom runs, and nothing happens (docs/decisions.md).
+REDUCED_MOTION: Literal["reduce"] = "reduce"
 
 
 STARTS: list[float] = []
@@ -483,7 +489,10 @@ def new_page(
     browser: Browser, server: Server, *, width: int = 1280, height: int = 800, lang: str = "zh-CN"
 ) -> Page:
     context = browser.new_context(
-        viewport={"width": width, "height": height}, base_url=server.url, locale=lang
+        viewport={"width": width, "height": height},
+        base_url=server.url,
+        locale=lang,
+        reduced_motion=REDUCED_MOTION,
     )
     context.set_default_timeout(15_000)
     watch(context)

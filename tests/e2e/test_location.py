@@ -7,7 +7,15 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import ADMIN_PASSWORD, Server, Shot, api_call, login, watch
+from tests.e2e.conftest import (
+    ADMIN_PASSWORD,
+    REDUCED_MOTION,
+    Server,
+    Shot,
+    api_call,
+    login,
+    watch,
+)
 
 SITE_CHECKS = {
     "format": "jimu.app/1",
@@ -48,6 +56,7 @@ def test_check_in_with_the_devices_position(
         locale="zh-CN",
         geolocation={"latitude": 22.543096, "longitude": 114.057865},
         permissions=["geolocation"],
+        reduced_motion=REDUCED_MOTION,
     )
     watch(context)
     page = context.new_page()

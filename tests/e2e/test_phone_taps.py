@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.e2e.conftest import (
     ADMIN_PASSWORD,
+    REDUCED_MOTION,
     SAMPLE_PASSWORD,
     Server,
     ServerTemplates,
@@ -257,6 +258,7 @@ def test_the_place_of_a_check_in_comes_from_the_geocoder(browser: Browser, serve
         locale="zh-CN",
         geolocation={"latitude": 22.543096, "longitude": 114.057865},
         permissions=["geolocation"],
+        reduced_motion=REDUCED_MOTION,
     )
     watch(context)
     page = context.new_page()
