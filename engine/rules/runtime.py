@@ -49,7 +49,7 @@ from engine.expr.runtime import EvalContext
 from engine.forms import apps as forms_apps
 from engine.forms.apps import LoadedApp
 from engine.forms.cache import on_layout
-from engine.forms.changes import RecordChanged
+from engine.forms.changes import RecordChanged, defer_history, flush_history
 from engine.forms.field_types.links import RelationField
 from engine.forms.layout import AppLayout
 from engine.forms.query import Reader
@@ -643,6 +643,7 @@ def _run_of_job(conn: Connection, job_id: int | None, batch: Sequence[int]) -> A
         kept[1].setdefault(job_id, None)
         conn.info[_BATCH_RUNS] = kept
         _lock_targets(conn, [row for row in rows if row.state == "queued"])
+        defer_history(conn)  # the runs' history rows: written together by `finish_batch`
     return kept[1].pop(job_id)
 
 
@@ -678,9 +679,11 @@ def _finish_later(conn: Connection, run_id: int, **values: Any) -> None:
 
 
 def finish_batch(conn: Connection) -> None:
-    """The `rules.run` kind's `finish_batch` step: the run-log rows of the batch's succeeded
-    runs, in one statement (executemany: on PostgreSQL psycopg pipelines it), in the batch's
-    transaction before its jobs are marked done."""
+    """The `rules.run` kind's `finish_batch` step, in the batch's transaction before its jobs
+    are marked done: the history rows of the records the batch's runs wrote (deferred since the
+    batch's runs were read: `engine.forms.changes.defer_history`; one multi-row write) and the
+    run-log rows of its succeeded runs (one executemany: on PostgreSQL psycopg pipelines it)."""
+    flush_history(conn)
     kept: tuple[Any, list[dict[str, Any]]] | None = conn.info.pop(_FINISHED, None)
     if kept is None or kept[0] is not conn.get_transaction() or not kept[1]:
         return
