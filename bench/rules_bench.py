@@ -21,18 +21,22 @@ its own connection) save pings at `--rate` per second together — ping i is due
 save that falls behind is sent at once and counted late — for `--seconds`; a job worker runs **in the same process** (a thread:
 `engine.jobs.Worker.run`, as `jimu serve` runs it, with the default poll interval unless
 `--poll` is given; `--workers N` runs N such threads, as `jimu worker --threads N` does on
-PostgreSQL). Latency is event → effect: the producer notes the clock right after its
+PostgreSQL; `--worker-process`: the workers run in a process of their own instead, as the
+job worker of `jimu serve --workers N` runs in the supervising process, apart from the HTTP
+workers, and `jimu worker` does). Latency is event → effect: the producer notes the clock right after its
 save commits, the worker right after the job's transaction (the action's write and the run's
 log) commits. Reported: offered and delivered rate, throughput while draining, p50/p99/max
 latency (target p99 < 1 s).
 
 Usage: ``python bench/rules_bench.py [--db sqlite|postgresql|both] [--saves 300]
-[--rate 200] [--seconds 10] [--poll SECONDS] [--workers 1] [--producers 4] [--skip-sync]``
+[--rate 200] [--seconds 10] [--poll SECONDS] [--workers 1] [--producers 4] [--worker-process]
+[--skip-sync]``
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -43,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -221,6 +225,56 @@ class TimedWorker(Worker):
             self.clocks.done[row.id] = now
 
 
+def worker_threads(
+    engine: Engine, clocks: Delivery, poll: float | None, workers: int, stop: threading.Event
+) -> list[threading.Thread]:
+    """`workers` job worker threads (unstarted) running the rules' jobs until `stop`."""
+    kinds: Registry[JobKind] = Registry("job kind")
+    kinds.register(JOB_KIND, JOB_KINDS[JOB_KIND])
+    settings = Settings(timezone=TIMEZONE)
+    if poll is not None:
+        settings = settings.model_copy(update={"job_poll_seconds": poll})
+    return [
+        threading.Thread(
+            target=TimedWorker(engine, settings, kinds=kinds, clocks=clocks, name=f"bench-{i}").run,
+            args=(stop,),
+            name=f"bench-worker-{i}",
+        )
+        for i in range(workers)
+    ]
+
+
+def worker_process(url: str, poll: float | None, workers: int, stop: Any, out: Any) -> None:
+    """`--worker-process`: the job workers in a process of their own. Says "ready" through
+    `out` once connected, works until `stop` (a multiprocessing event) is set, then sends the
+    clocks of the jobs it completed."""
+    engine = engine_for_url(url)
+    listeners.register()
+    clocks = Delivery()
+    halt = threading.Event()
+    threads = worker_threads(engine, clocks, poll, workers, halt)
+    with engine.connect():
+        pass
+    for thread in threads:
+        thread.start()
+    out.send("ready")
+    stop.wait()
+    halt.set()
+    for thread in threads:
+        thread.join()
+    out.send(clocks.done)
+    engine.dispose()
+
+
+def succeeded(engine: Engine) -> int:
+    """How many runs of the ping rule succeeded so far."""
+    with engine.connect() as conn:
+        query = select(func.count()).where(
+            RUNS.c.rule_key == "ping_board", RUNS.c.state == "succeeded"
+        )
+        return int(conn.execute(query).scalar_one())
+
+
 def async_delivery(
     engine: Engine,
     boards: list[int],
@@ -229,24 +283,24 @@ def async_delivery(
     poll: float | None,
     workers: int = 1,
     producers: int = 4,
+    url: str | None = None,
 ) -> dict[str, float]:
-    """Save pings at `rate`/s for `seconds` from `producers` threads while `workers`
-    in-process workers run their rule."""
+    """Save pings at `rate`/s for `seconds` from `producers` threads while `workers` workers
+    run their rule: threads of this process, or with `url` threads of a process of their own
+    on that database."""
     clocks = Delivery()
-    kinds: Registry[JobKind] = Registry("job kind")
-    kinds.register(JOB_KIND, JOB_KINDS[JOB_KIND])
-    settings = Settings(timezone=TIMEZONE)
-    if poll is not None:
-        settings = settings.model_copy(update={"job_poll_seconds": poll})
     stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=TimedWorker(engine, settings, kinds=kinds, clocks=clocks, name=f"bench-{i}").run,
-            args=(stop,),
-            name=f"bench-worker-{i}",
+    threads = [] if url is not None else worker_threads(engine, clocks, poll, workers, stop)
+    spawn = multiprocessing.get_context("spawn")
+    process_stop = spawn.Event()
+    mine, theirs = spawn.Pipe()
+    process = None
+    if url is not None:
+        process = spawn.Process(
+            target=worker_process, args=(url, poll, workers, process_stop, theirs)
         )
-        for i in range(workers)
-    ]
+        process.start()
+        assert mine.recv() == "ready"
     total = int(rate * seconds)
     late = [0] * producers
 
@@ -275,12 +329,20 @@ def async_delivery(
         sender.join()
     sent = time.monotonic() - started
     deadline = time.monotonic() + 300
-    while len(clocks.done) < total and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if process is None and len(clocks.done) >= total:
+            break
+        if process is not None and succeeded(engine) >= total:
+            break
         time.sleep(0.05)
     drained = time.monotonic() - started
     stop.set()
     for thread in threads:
         thread.join()
+    if process is not None:
+        process_stop.set()
+        clocks.done.update(mine.recv())
+        process.join()
     with engine.connect() as conn:
         runs = conn.execute(
             select(RUNS.c.job_id, RUNS.c.record_id, RUNS.c.state).where(
@@ -313,6 +375,11 @@ def main() -> None:
     parser.add_argument(
         "--producers", type=int, default=4, help="threads saving the events of (b) together"
     )
+    parser.add_argument(
+        "--worker-process",
+        action="store_true",
+        help="run (b)'s workers in a process of their own (threads of it)",
+    )
     parser.add_argument("--skip-sync", action="store_true", help="run (b) only")
     args = parser.parse_args()
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -328,10 +395,18 @@ def main() -> None:
                     f"{sync['ratio']:.2f}, in CPU time {sync['cpu_ratio']:.2f} (target ≤ 1.2)"
                 )
             delivery = async_delivery(
-                engine, boards, args.rate, args.seconds, args.poll, args.workers, args.producers
+                engine,
+                boards,
+                args.rate,
+                args.seconds,
+                args.poll,
+                args.workers,
+                args.producers,
+                url if args.worker_process else None,
             )
+            where = " in a process of their own" if args.worker_process else ""
             print(
-                f"[{name}] (b) async update-record, {args.workers} worker(s), "
+                f"[{name}] (b) async update-record, {args.workers} worker(s){where}, "
                 f"{args.producers} producer(s): "
                 f"{delivery['events']:.0f} events offered at "
                 f"{delivery['offered']:.0f}/s ({delivery['late']:.0f} saves late), delivered "

@@ -236,7 +236,12 @@ class ChangePath:
         transaction (raises what a refusing listener raises, or `ListenerFailed`)."""
         if not changes:
             return
-        insert_history(conn, [self._history(change) for change in changes])
+        rows = [self._history(change) for change in changes]
+        deferred = _deferred(conn)
+        if deferred is not None:
+            deferred.extend(rows)
+        else:
+            insert_history(conn, rows)
         if self.ctx.record_events and LISTENERS:
             emit(conn, self.ctx, [self._event(change) for change in changes])
 
@@ -319,6 +324,37 @@ HISTORY_COLUMNS = (
     "diff",
     "created_at",
 )
+
+
+_DEFERRED = "jimu.forms.deferred_history"  # conn.info: (transaction, [history rows])
+
+
+def defer_history(conn: Connection) -> None:
+    """From now on the history rows `ChangePath.record` writes in the transaction of `conn` wait
+    for `flush_history` — in that transaction, written together in one statement — unless a
+    savepoint is open when they are recorded (those are written at once, so a savepoint rolled
+    back takes its rows with it). For a caller that writes many records one call at a time and
+    reads no history meanwhile (a job worker's batch of rule runs); it must flush before its
+    commit."""
+    conn.info[_DEFERRED] = (conn.get_transaction(), [])
+
+
+def flush_history(conn: Connection) -> None:
+    """Write the history rows deferred in `conn`'s transaction (`defer_history`) and stop
+    deferring."""
+    kept: tuple[Any, list[dict[str, Any]]] | None = conn.info.pop(_DEFERRED, None)
+    if kept is not None and kept[0] is conn.get_transaction():
+        insert_history(conn, kept[1])
+
+
+def _deferred(conn: Connection) -> list[dict[str, Any]] | None:
+    """Where history rows recorded now wait (`defer_history`), or None: write them at once."""
+    kept: tuple[Any, list[dict[str, Any]]] | None = conn.info.get(_DEFERRED)
+    if kept is None or kept[0] is not conn.get_transaction():
+        return None
+    if conn.get_nested_transaction() is not None:
+        return None
+    return kept[1]
 
 
 def insert_history(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -13,7 +13,10 @@ A kind has up to two steps, run in this order:
 
 A kind with only an `apply` step may set `batch` above 1: a worker then applies up to that many
 of its claimed jobs (consecutive in the claim's order) in **one** transaction and one commit
-(`engine.jobs.worker`), each as exactly once as alone.
+(`engine.jobs.worker`), each as exactly once as alone. Its optional `finish_batch(conn)` runs
+in that transaction after the batch's applies, before the jobs are marked done: an apply in a
+batch may leave writes for it to send together (one statement for the batch instead of one per
+job); alone, an apply writes everything itself.
 
 A failing step raises; the job is retried after `backoff_seconds * 2 ** (attempt - 1)` (at
 most `max_backoff_seconds`) and parked as dead after `max_attempts` tries.
@@ -76,6 +79,7 @@ class JobKind:
     max_backoff_seconds: float = 3600.0
     lease_seconds: float | None = None  # None: the worker's lease (JIMU_JOB_LEASE_SECONDS)
     batch: int = 1  # apply-only kinds: claimed jobs applied in one transaction (worker docs)
+    finish_batch: Callable[[Connection], None] | None = None  # after a batch's applies
 
     def __post_init__(self) -> None:
         if self.apply is None and self.call is None:
@@ -84,6 +88,8 @@ class JobKind:
             raise ValueError("max_attempts must be at least 1")
         if self.batch < 1 or (self.batch > 1 and self.call is not None):
             raise ValueError("batch is at least 1, and above 1 only for a kind without a call step")
+        if self.finish_batch is not None and self.batch < 2:
+            raise ValueError("finish_batch is for a kind with batch above 1")
 
     def backoff(self, attempt: int) -> dt.timedelta:
         """How long to wait after failed attempt number `attempt` (1, 2, ...)."""

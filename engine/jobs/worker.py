@@ -5,7 +5,8 @@ One pass (`Worker.run_once`):
 1. **Poll** without the write lock (a read-only connection: on SQLite a deferred `BEGIN`) for a
    due job of a kind this worker knows — queued with `run_at` passed, or running with an
    expired lease (its worker died).
-2. **Claim** up to `batch` of them in one short write transaction: state running,
+2. **Claim** up to `batch` of them in one short write transaction (by default the largest
+   `batch` of the worker's kinds, at least 10): state running,
    `claimed_by` this worker, `lease_until`, attempts + 1 (PostgreSQL: `FOR UPDATE SKIP LOCKED`,
    so concurrent workers never claim the same row; SQLite: one `UPDATE … RETURNING` under
    `BEGIN IMMEDIATE`). The claim commits before any handler runs.
@@ -18,13 +19,16 @@ One pass (`Worker.run_once`):
    statement checks (and on PostgreSQL locks) which of them are still this worker's, each
    one's `apply` runs in claim order, one statement marks them done, one commit. A crash
    before that commit leaves all of them claimed and unapplied (the lease hands them to the
-   next worker), after it all of them done: exactly once, as alone. If any apply (or the
-   commit) raises, the whole transaction rolls back and the batch's jobs run again one by
-   one as in step 3, so the failing one fails alone and the others complete.
+   next worker), after it all of them done: exactly once, as alone. A kind's `finish_batch`
+   step runs after the applies and before they are marked done, in the same transaction (the
+   rules write their batch's run-log rows there in one statement). If any apply (or the
+   finish, or the commit) raises, the whole transaction rolls back and the batch's jobs run
+   again one by one as in step 3, so the failing one fails alone and the others complete.
 4. A failure commits `last_error` and either a new `run_at` (exponential backoff) or, after
    the kind's `max_attempts`, state dead. `PermanentJobError` goes to dead at once.
 
-`run(stop)` loops passes until `stop` is set, waiting while idle (`QUICK_POLL` after a pass that
+A pass that claimed a full batch skips the next pass's poll (more is likely due; the claim
+finds what there is). `run(stop)` loops passes until `stop` is set, waiting while idle (`QUICK_POLL` after a pass that
 ran jobs, doubling each idle pass up to `JIMU_JOB_POLL_SECONDS`: `idle_wait`), keeps
 the cron schedules' next jobs queued, and with `singleton` set works only while it holds the
 named lease row in `job_leases` (renewed every third of a lease): that is how exactly one
@@ -86,7 +90,7 @@ class Worker:
         kinds: Registry[JobKind] = JOB_KINDS,
         schedules: Registry[Schedule] = SCHEDULES,
         name: str | None = None,
-        batch: int = 10,
+        batch: int | None = None,
         singleton: str | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
@@ -96,7 +100,10 @@ class Worker:
         self.kinds = kinds
         self.schedules = schedules
         self.name = name or worker_name()
-        self.batch = batch
+        # Claimed per pass: what a batch kind applies in one transaction, so a full claim of
+        # its jobs is one batch (and one commit), not several.
+        self.batch = batch or max([10, *(kind.batch for kind in kinds)])
+        self._full = False  # the last pass claimed a full batch: the next one skips its poll
         self.singleton = singleton
         self.clock = clock
         self.lease = dt.timedelta(seconds=settings.job_lease_seconds)
@@ -159,10 +166,12 @@ class Worker:
             return 0
         poll = self._statements(names)[0]
         now = self.clock()
-        with self.reader.connect() as conn:
-            if conn.execute(poll, {"b_kinds": list(names), "b_now": now}).first() is None:
-                return 0
+        if not self._full:
+            with self.reader.connect() as conn:
+                if conn.execute(poll, {"b_kinds": list(names), "b_now": now}).first() is None:
+                    return 0
         claimed = self._claim(names, now)
+        self._full = len(claimed) >= self.batch
         index = 0
         while index < len(claimed):
             row = claimed[index]
@@ -314,6 +323,8 @@ class Worker:
                         continue
                     kind.apply(self._job(row, batch), conn)
                 ids = [row.id for row in ran if row.id in held]
+                if ids and kind.finish_batch is not None:
+                    kind.finish_batch(conn)
                 if ids:
                     done = {"b_ids": ids, "b_worker": self.name, "b_now": self.clock()}
                     conn.execute(_DONE_MANY, done)

@@ -29,14 +29,17 @@ its `_created_by` (the rule wrote it). What each action did (`{"created": [ids]}
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 
 from engine.core.errors import ServiceError, invalid
 from engine.core.issues import Issue
+from engine.forms.apps import LoadedApp
 from engine.forms.cache import on_layout
 from engine.forms.field_types.links import RelationField
 from engine.forms.references import FormRefs
@@ -342,7 +345,8 @@ def update(step: ActionStep, form: str, ids: list[int], values: dict[str, Any]) 
     # Its version alone (the writer reads the record whole), the row locked until the run
     # commits: two runs changing one record at once (job workers on PostgreSQL) take turns
     # instead of one failing with stale_version; SQLite's writers take turns already. Built
-    # once per form layout (a revision's).
+    # once per form layout (a revision's). A batch of runs locked its relation targets at
+    # once (`lock_relation_targets`): their versions are known without a statement.
     versions = on_layout(
         service.form,
         "rules:version_lock",
@@ -352,16 +356,87 @@ def update(step: ActionStep, form: str, ids: list[int], values: dict[str, Any]) 
             .with_for_update()
         ),
     )
+    known = locked_versions(step.conn)
     done = []
     for record_id in ids:
-        version = step.conn.execute(versions, {"b_id": record_id}).scalar_one_or_none()
+        version = known.pop((form, record_id), None)
+        if version is None:
+            version = step.conn.execute(versions, {"b_id": record_id}).scalar_one_or_none()
         if version is None:  # gone meanwhile: nothing to change
             continue
-        service.writer().update(
+        written = service.writer().update(
             step.conn, record_id, {**values, "_version": version}, step.ctx.actor
         )
+        if known is not _NONE_KNOWN:
+            known[(form, record_id)] = written  # still locked: the next run of the batch
         done.append(record_id)
     return done
+
+
+# --- a batch's relation targets locked at once ------------------------------------------------
+
+_LOCKED = "jimu.rules.locked_versions"  # conn.info: (transaction, {(form, id): version})
+_NONE_KNOWN: dict[tuple[str, int], int] = {}  # stays empty: outside a batch nothing is known
+
+
+def locked_versions(conn: Connection) -> dict[tuple[str, int], int]:
+    """The versions of the records this transaction locked ahead for a batch of runs
+    (`lock_relation_targets`), by (form, id); kept up to date by `update` as it writes them.
+    A version changed by another write of the same transaction (a cascade) makes the writer
+    refuse with stale_version: the worker's batch then rolls back and each run goes alone,
+    reading its versions afresh."""
+    kept: tuple[Any, dict[tuple[str, int], int]] | None = conn.info.get(_LOCKED)
+    if kept is None or kept[0] is not conn.get_transaction():
+        return _NONE_KNOWN
+    return kept[1]
+
+
+def _batch_lock(table: Any) -> Any:
+    """The live records of `table` among `b_ids`, id and version, locked, in id order."""
+    return (
+        select(table.c._id, table.c._version)
+        .where(table.c._id.in_(bindparam("b_ids", expanding=True)), table.c._deleted_at.is_(None))
+        .order_by(table.c._id)
+        .with_for_update()
+    )
+
+
+def lock_relation_targets(
+    conn: Connection, app: LoadedApp, runs: Sequence[tuple[RuleSpec, Mapping[str, Any] | None]]
+) -> None:
+    """Lock the records that the `update_records` actions of a batch of runs (each a rule and
+    the triggering record of its snapshot) target through a relation, and note their versions
+    (`locked_versions`): one statement per target form, in id order (so two workers locking
+    overlapping batches wait instead of deadlocking), where each run read its own version
+    before. The runs' own order then writes them at those versions."""
+    wanted: dict[str, set[int]] = {}
+    for rule, record in runs:
+        if rule.form is None or record is None:
+            continue
+        form = app.layout.forms.get(rule.form)
+        for action in rule.actions:
+            target = extra(action).get("target") if action.type == "update_records" else None
+            if form is None or not isinstance(target, dict) or "relation" not in target:
+                continue
+            layout = form.fields.get(str(target["relation"]))
+            if layout is None or not isinstance(layout.spec, RelationField):
+                continue
+            value = plain(record.get(layout.key))
+            found = value if isinstance(value, list) else [value]
+            wanted.setdefault(layout.spec.target, set()).update(
+                i for i in found if isinstance(i, int) and not isinstance(i, bool)
+            )
+    known = locked_versions(conn)
+    if known is _NONE_KNOWN:
+        known = {}
+        conn.info[_LOCKED] = (conn.get_transaction(), known)
+    for key, ids in wanted.items():
+        target = app.layout.forms.get(key)
+        if target is None or not ids:
+            continue
+        statement = on_layout(target, "rules:batch_lock", partial(_batch_lock, target.table))
+        for row in conn.execute(statement, {"b_ids": sorted(ids)}):
+            known.setdefault((key, int(row._id)), int(row._version))
 
 
 class UpsertRecord(ActionType):
@@ -428,6 +503,8 @@ __all__ = [
     "DeleteRecords",
     "UpdateRecords",
     "UpsertRecord",
+    "lock_relation_targets",
+    "locked_versions",
     "match_filter",
     "target_form",
     "target_issues",

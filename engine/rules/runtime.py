@@ -49,11 +49,12 @@ from engine.expr.runtime import EvalContext
 from engine.forms import apps as forms_apps
 from engine.forms.apps import LoadedApp
 from engine.forms.cache import on_layout
-from engine.forms.changes import RecordChanged
+from engine.forms.changes import RecordChanged, defer_history, flush_history
 from engine.forms.field_types.links import RelationField
 from engine.forms.layout import AppLayout
 from engine.forms.query import Reader
 from engine.jobs import JOB_KINDS, JobKind, RunningJob, enqueue, register_kind
+from engine.rules.actions import lock_relation_targets
 from engine.rules.condition import RuleFormula, compile_condition
 from engine.rules.kinds import ACTIONS, TRIGGERS, ActionStep, ActionType, RuleEvent, TriggerType
 from engine.rules.models import RuleRun, RuleSwitch
@@ -630,7 +631,8 @@ _RUNS_OF_JOBS = select(RUNS).where(RUNS.c.job_id.in_(bindparam("b_jobs", expandi
 
 def _run_of_job(conn: Connection, job_id: int | None, batch: Sequence[int]) -> Any:
     """The run naming job `job_id`; in a batch, the runs of all the batch's jobs are read with
-    the first one's (one statement for the batch)."""
+    the first one's (one statement for the batch), and the records their update actions target
+    through a relation are locked then (`_lock_targets`)."""
     if job_id is None or job_id not in batch:
         return conn.execute(_RUN_OF_JOB, {"b_job": job_id}).first()
     transaction = conn.get_transaction()
@@ -640,7 +642,52 @@ def _run_of_job(conn: Connection, job_id: int | None, batch: Sequence[int]) -> A
         kept = (transaction, {int(row.job_id): row for row in rows})
         kept[1].setdefault(job_id, None)
         conn.info[_BATCH_RUNS] = kept
+        _lock_targets(conn, [row for row in rows if row.state == "queued"])
+        defer_history(conn)  # the runs' history rows: written together by `finish_batch`
     return kept[1].pop(job_id)
+
+
+def _lock_targets(conn: Connection, rows: Sequence[Any]) -> None:
+    """Lock what the queued runs `rows` of a batch update through a relation, one statement per
+    target form (`actions.lock_relation_targets`) instead of one per run."""
+    by_app: dict[str, list[tuple[RuleSpec, Mapping[str, Any] | None]]] = {}
+    for row in rows:
+        key = str((row.event or {}).get("app", ""))
+        try:
+            app = app_in_transaction(conn, key)
+        except ServiceError:
+            continue
+        rule = live_rules(app).by_key.get(row.rule_key)
+        if rule is not None:
+            by_app.setdefault(key, []).append((rule.spec, (row.snapshot or {}).get("record")))
+    for key, runs in by_app.items():
+        lock_relation_targets(conn, app_in_transaction(conn, key), runs)
+
+
+_FINISHED = "jimu.rules.finished"  # conn.info: (transaction, [run-log values]) of a batch
+
+
+def _finish_later(conn: Connection, run_id: int, **values: Any) -> None:
+    """`_finish` for a run applied in a worker's batch: kept until the batch's applies are done,
+    then written with the others' in one statement (`finish_batch`)."""
+    transaction = conn.get_transaction()
+    kept: tuple[Any, list[dict[str, Any]]] | None = conn.info.get(_FINISHED)
+    if kept is None or kept[0] is not transaction:
+        kept = (transaction, [])
+        conn.info[_FINISHED] = kept
+    kept[1].append({"b_run": run_id, **values})
+
+
+def finish_batch(conn: Connection) -> None:
+    """The `rules.run` kind's `finish_batch` step, in the batch's transaction before its jobs
+    are marked done: the history rows of the records the batch's runs wrote (deferred since the
+    batch's runs were read: `engine.forms.changes.defer_history`; one multi-row write) and the
+    run-log rows of its succeeded runs (one executemany: on PostgreSQL psycopg pipelines it)."""
+    flush_history(conn)
+    kept: tuple[Any, list[dict[str, Any]]] | None = conn.info.pop(_FINISHED, None)
+    if kept is None or kept[0] is not conn.get_transaction() or not kept[1]:
+        return
+    conn.execute(_UPDATE_RUN, kept[1])
 
 
 def execute_run(
@@ -656,9 +703,10 @@ def execute_run(
     finished run is left alone).
 
     `batch`: the jobs a worker applies in this transaction with this one (`RunningJob.batch`):
-    their runs are read together, and a failing action raises `RunFailed` instead of rolling
-    back a savepoint of the run's own (the worker rolls the batch back and runs each job
-    alone, which logs the failure) — two statements fewer per run."""
+    their runs are read together (and their relation targets locked), a failing action raises
+    `RunFailed` instead of rolling back a savepoint of the run's own (the worker rolls the
+    batch back and runs each job alone, which logs the failure) and a succeeded run's log is
+    written with the batch's others (`finish_batch`) — four statements fewer per run."""
     if run_id is not None:
         row = conn.execute(_RUN, {"b_run": run_id}).first()
     else:
@@ -706,7 +754,7 @@ def execute_run(
             conn, ctx, app, rule, event, snapshot.get("record"), snapshot.get("old")
         )
         ms = int((time.perf_counter() - started) * 1000)
-        _finish(
+        _finish_later(
             conn,
             run_id,
             state="succeeded",
@@ -766,7 +814,16 @@ def apply_run(job: RunningJob, conn: Connection) -> None:
 if JOB_KIND not in JOB_KINDS:
     # Runs are applied in batches (one transaction and commit for up to 25 claimed runs,
     # engine.jobs.worker): each run's actions have their own savepoint already.
-    register_kind(JobKind(JOB_KIND, apply=apply_run, max_attempts=3, backoff_seconds=5, batch=25))
+    register_kind(
+        JobKind(
+            JOB_KIND,
+            apply=apply_run,
+            max_attempts=3,
+            backoff_seconds=5,
+            batch=25,
+            finish_batch=finish_batch,
+        )
+    )
 
 
 def retry(conn: Connection, app: LoadedApp, rule_key: str, run_id: int) -> int:
