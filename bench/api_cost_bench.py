@@ -148,11 +148,11 @@ def load(url: str, rows: int) -> None:
 class Server:
     """`jimu serve` (one process, as shipped) in a subprocess."""
 
-    def __init__(self, directory: Path, url: str | None) -> None:
+    def __init__(self, directory: Path, url: str | None, root: Path = ROOT) -> None:
         self.port = _free_port()
         env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(root),  # the code it runs (bench/api_cost_ab.py: two checkouts)
             "JIMU_DATA_DIR": str(directory),
             "JIMU_ADMIN_TOKEN": TOKEN,
             "JIMU_ADMIN_PASSWORD": PASSWORD,
@@ -173,7 +173,7 @@ class Server:
                 "--data-dir",
                 str(directory),
             ],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
