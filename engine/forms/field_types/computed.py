@@ -13,7 +13,6 @@ from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
-from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
@@ -23,11 +22,10 @@ from engine.forms.field_types.base import ComputedType, Scope, Traits, none_or, 
 from engine.forms.field_types.cells import (
     Cell,
     CellWriter,
-    datetime_cell,
     decimal_cell,
     people_cell,
 )
-from engine.forms.field_types.time import moment_reader
+from engine.forms.field_types.time import InstantType
 from engine.forms.messages import issue
 
 COMPUTED = Traits(
@@ -173,24 +171,10 @@ class _WhoType(ComputedType):
         return people_cell(value, sheet)
 
 
-class _WhenType(ComputedType):
+class _WhenType(ComputedType, InstantType):
     """When the record was created or last changed: a moment read from its system column."""
 
     group = "computed"
-
-    def raw_json_reader(
-        self,
-        field: FieldSpecBase,
-        column_type: TypeEngine[Any],
-        dialect: Dialect,
-        fallback: Callable[[Any], Any],
-    ) -> Callable[[Any], Any] | None:
-        """The record's moment column as `datetime_json` text (what `json_writer` writes)."""
-        return moment_reader(column_type, dialect, fallback)
-
-    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
-        """A spreadsheet date-time in the export's time zone."""
-        return datetime_cell(value, sheet)
 
 
 @register
