@@ -60,13 +60,8 @@ def install_shop(
 
 def republish(conn: Connection, definition: dict[str, Any]) -> None:
     """Publish `definition` over the shop's live revision, with the plan it makes now."""
-    current = apps.load(conn, "shop")
-    plan = apps.plan(conn, "shop", definition)
+    revision = apps.load(conn, "shop").revision
+    plan_hash = apps.plan(conn, "shop", definition).hash
     apps.publish(
-        conn,
-        "shop",
-        definition,
-        revision=current.revision,
-        plan_hash=plan.hash,
-        ctx=context(ACTOR),
+        conn, "shop", definition, revision=revision, plan_hash=plan_hash, ctx=context(ACTOR)
     )
