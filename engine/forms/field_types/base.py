@@ -102,23 +102,6 @@ class Traits:
 
 
 TRAIT_NAMES = tuple(item.name for item in fields(Traits))
-TYPED_SCALAR = Traits(
-    computed=False,
-    portable=True,
-    sortable=True,
-    many_valued=False,
-    is_file=False,
-    refers_to=None,
-    publicly_fillable=True,
-    link_key=True,
-    importable=True,
-    live_scalar=True,
-    source="column",
-    linkage_from=frozenset(),
-    compare_family=None,
-)
-"""One value someone types or picks, in a column of its own (text, a number, an option, a date
-or time): what those groups' traits are, but for what each names with `replace`."""
 
 
 @dataclass(frozen=True)

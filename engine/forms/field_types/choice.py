@@ -13,7 +13,7 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import Boolean, Text
 from engine.forms.common import FieldSpecBase, Label, Spec, ValueFieldSpec
-from engine.forms.field_types.base import TYPED_SCALAR, FieldType, Scope, register, same
+from engine.forms.field_types.base import FieldType, Scope, Traits, register, same
 from engine.forms.field_types.cells import (
     Cell,
     CellReader,
@@ -28,8 +28,20 @@ from engine.forms.field_types.values import Result, coerce_list, fail, generic_j
 from engine.forms.messages import issue
 
 Color = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
-OPTION = replace(
-    TYPED_SCALAR, linkage_from=frozenset({"select", "text", "textarea"}), compare_family="text"
+OPTION = Traits(
+    computed=False,
+    portable=True,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=True,
+    link_key=True,
+    importable=True,
+    live_scalar=True,
+    source="column",
+    linkage_from=frozenset({"select", "text", "textarea"}),
+    compare_family="text",
 )
 """One chosen option (copied from and compared with text)."""
 

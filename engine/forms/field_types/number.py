@@ -15,7 +15,7 @@ from sqlalchemy.types import TypeEngine
 from engine.core.issues import Issue
 from engine.core.sqltypes import ExactDecimal
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import TYPED_SCALAR, FieldType, none_or, register
+from engine.forms.field_types.base import FieldType, Traits, none_or, register
 from engine.forms.field_types.cells import Cell, CellReader, CellWriter, number_input, places_of
 from engine.forms.field_types.values import (
     CTX,
@@ -30,8 +30,20 @@ Precision = Annotated[int, Field(ge=0, le=10, description="Decimal places (0-10)
 PercentPrecision = Annotated[
     int, Field(ge=0, le=8, description="Decimal places of the percentage shown (0-8)")
 ]
-NUMBER = replace(
-    TYPED_SCALAR, linkage_from=frozenset({"number", "integer", "money"}), compare_family="number"
+NUMBER = Traits(
+    computed=False,
+    portable=True,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=True,
+    link_key=True,
+    importable=True,
+    live_scalar=True,
+    source="column",
+    linkage_from=frozenset({"number", "integer", "money"}),
+    compare_family="number",
 )
 """A plain number (a linkage copies and compares numbers of any of these types)."""
 

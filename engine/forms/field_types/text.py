@@ -20,7 +20,7 @@ from engine.core.issues import Issue
 from engine.core.sqltypes import Text
 from engine.forms import patterns
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import TYPED_SCALAR, FieldType, register, same
+from engine.forms.field_types.base import FieldType, Traits, register, same
 from engine.forms.field_types.values import Result, fail, plain
 from engine.forms.messages import issue
 
@@ -28,7 +28,21 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 PHONE = re.compile(r"1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}")
 TEXT_LIKE = frozenset({"text", "textarea", "email", "phone", "url", "select", "serial"})
 """Types whose values read as one line of text (a linkage copies and compares them as text)."""
-TEXT = replace(TYPED_SCALAR, linkage_from=TEXT_LIKE, compare_family="text")
+TEXT = Traits(
+    computed=False,
+    portable=True,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=True,
+    link_key=True,
+    importable=True,
+    live_scalar=True,
+    source="column",
+    linkage_from=TEXT_LIKE,
+    compare_family="text",
+)
 
 
 class TextField(ValueFieldSpec):

@@ -14,7 +14,7 @@ from engine.core.issues import Issue
 from engine.core.moments import datetime_json
 from engine.core.sqltypes import Date, Time, UtcDateTime
 from engine.forms.common import FieldSpecBase, ValueFieldSpec
-from engine.forms.field_types.base import TYPED_SCALAR, FieldType, none_or, register
+from engine.forms.field_types.base import FieldType, Traits, none_or, register
 from engine.forms.field_types.cells import (
     Cell,
     CellReader,
@@ -37,7 +37,21 @@ def moment_reader(
     return None
 
 
-MOMENT = replace(TYPED_SCALAR, link_key=False)
+MOMENT = Traits(
+    computed=False,
+    portable=True,
+    sortable=True,
+    many_valued=False,
+    is_file=False,
+    refers_to=None,
+    publicly_fillable=True,
+    link_key=False,
+    importable=True,
+    live_scalar=True,
+    source="column",
+    linkage_from=frozenset(),
+    compare_family=None,
+)
 """A date, date-time or time (copied from and compared with its own type only)."""
 
 
