@@ -749,29 +749,15 @@ def execute_run(
         return "failed"
     snapshot = row.snapshot or {}
     started = time.perf_counter()
-    if batch:  # a failure rolls the worker's batch back: no savepoint of its own
-        outcomes = run_actions(
-            conn, ctx, app, rule, event, snapshot.get("record"), snapshot.get("old")
-        )
-        ms = int((time.perf_counter() - started) * 1000)
-        _finish_later(
-            conn,
-            run_id,
-            state="succeeded",
-            actions=outcomes,
-            error=None,
-            duration_ms=ms,
-            attempt=attempt,
-            started_at=now,
-            finished_at=now,
-        )
-        return "succeeded"
-    savepoint = conn.begin_nested()
+    # in a batch a failure rolls the worker's batch back: no savepoint of its own
+    savepoint = None if batch else conn.begin_nested()
     try:
         outcomes = run_actions(
             conn, ctx, app, rule, event, snapshot.get("record"), snapshot.get("old")
         )
     except RunFailed as failed:
+        if savepoint is None:
+            raise
         savepoint.rollback()
         ms = int((time.perf_counter() - started) * 1000)
         _finish(
@@ -786,9 +772,10 @@ def execute_run(
             finished_at=now,
         )
         return "failed"
-    savepoint.commit()
+    if savepoint is not None:
+        savepoint.commit()
     ms = int((time.perf_counter() - started) * 1000)
-    _finish(
+    (_finish_later if batch else _finish)(
         conn,
         run_id,
         state="succeeded",

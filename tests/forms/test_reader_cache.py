@@ -12,57 +12,33 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from engine.auth.permissions import FormAccess
-from engine.core.context import Actor
 from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.cache import LruCache
 from engine.forms.query import Reader
 from engine.forms.records import Writer
 from tests.contexts import context
+from tests.forms.shop_app import ACTOR, install_shop, republish, shop_definition
 from tests.store_fixtures import prepare_fresh
-
-ACTOR = Actor(None, "api")
 
 
 def definition(double: str = "price * 2") -> dict[str, Any]:
-    return {
-        "format": "jimu.app/1",
-        "key": "shop",
-        "name": {"zh": "商店", "en": "Shop"},
-        "version": "1",
-        "forms": [
-            {
-                "key": "product",
-                "name": "产品",
-                "title_field": "name",
-                "fields": [
-                    {"key": "name", "type": "text", "required": True},
-                    {"key": "price", "type": "money"},
-                    {"key": "cost", "type": "money"},
-                    {"key": "double", "type": "formula", "expr": double, "precision": 2},
-                    {"key": "launched", "type": "date"},
-                ],
-            }
-        ],
-    }
+    return shop_definition(
+        double, [{"key": "cost", "type": "money"}, {"key": "launched", "type": "date"}]
+    )
 
 
 @pytest.fixture
 def shop(store_engine: Engine) -> Engine:
-    prepare_fresh(store_engine)
-    with store_engine.begin() as conn:
-        apps.create(conn, definition(), context(ACTOR))
-        app = apps.load(conn, "shop")
-        Writer(app.layout, app.id, app.form("product"), context()).create_many(
-            conn,
-            [
-                {"name": "键盘", "price": "99.50", "cost": "60", "launched": "2025-03-01"},
-                {"name": "鼠标", "price": "40", "cost": "20", "launched": "2026-09-01"},
-                {"name": "显示器", "price": "1200", "cost": "900", "launched": "2027-01-01"},
-            ],
-            ACTOR,
-        )
-    return store_engine
+    return install_shop(
+        store_engine,
+        definition(),
+        [
+            {"name": "键盘", "price": "99.50", "cost": "60", "launched": "2025-03-01"},
+            {"name": "鼠标", "price": "40", "cost": "20", "launched": "2026-09-01"},
+            {"name": "显示器", "price": "1200", "cost": "900", "launched": "2027-01-01"},
+        ],
+    )
 
 
 def viewer(hidden: tuple[str, ...] = ()) -> FormAccess:
@@ -142,16 +118,7 @@ def test_after_a_publish_reads_use_the_new_definition(shop: Engine) -> None:
             i["name"] for i in reader.list(conn, filter="double > 250", sort="-double").items
         ] == ["显示器"]
     with shop.begin() as conn:
-        current = apps.load(conn, "shop")
-        plan = apps.plan(conn, "shop", definition("price * 3"))
-        apps.publish(
-            conn,
-            "shop",
-            definition("price * 3"),
-            revision=current.revision,
-            plan_hash=plan.hash,
-            ctx=context(ACTOR),
-        )
+        republish(conn, definition("price * 3"))
     with shop.connect() as conn:
         after = apps.load(conn, "shop")
         assert after.revision == before.revision + 1

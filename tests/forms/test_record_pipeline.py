@@ -11,119 +11,98 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from engine.core.context import Actor
 from engine.core.errors import ServiceError
 from engine.forms import apps
 from engine.forms.query import Reader
 from engine.forms.records import Writer
 from tests.contexts import context
-from tests.store_fixtures import prepare_fresh
-
-ACTOR = Actor(None, "api")
+from tests.forms.shop_app import ACTOR, install_shop, republish, shop_definition
 
 
 def definition(formula: str = "price * 2") -> dict[str, Any]:
-    return {
-        "format": "jimu.app/1",
-        "key": "shop",
-        "name": {"zh": "商店", "en": "Shop"},
-        "version": "1",
-        "forms": [
+    return shop_definition(
+        formula,
+        [
             {
-                "key": "product",
-                "name": "产品",
-                "title_field": "name",
-                "fields": [
-                    {"key": "name", "type": "text", "required": True},
-                    {"key": "price", "type": "money"},
-                    {"key": "double", "type": "formula", "expr": formula, "precision": 2},
-                    {
-                        "key": "grade",
-                        "type": "select",
-                        "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
-                        "default": "a",
-                    },
-                ],
-            },
-            {
-                "key": "order",
-                "name": "订单",
-                "title_field": "code",
-                "fields": [
-                    {"key": "code", "type": "serial", "pattern": "DD-{YYYY}-{000}"},
-                    {"key": "main", "type": "relation", "target": "product"},
-                    {"key": "main_price", "type": "lookup", "relation": "main", "field": "price"},
-                    {"key": "extras", "type": "relation", "target": "product", "many": True},
-                    {"key": "extra_names", "type": "lookup", "relation": "extras", "field": "name"},
-                    {
-                        "key": "extras_total",
-                        "type": "rollup",
-                        "relation": "extras",
-                        "field": "price",
-                        "aggregate": "sum",
-                    },
-                    {"key": "rush", "type": "checkbox"},
-                    {"key": "reason", "type": "text", "required": True, "visible_when": "rush"},
-                    {
-                        "key": "note",
-                        "type": "text",
-                        "default": {"expr": '"下单于 " & TEXT(TODAY(), "YYYY")'},
-                    },
-                    {"key": "closed", "type": "checkbox"},
-                    {
-                        "key": "discount",
-                        "type": "integer",
-                        "readonly_when": "closed AND main_price > 0",
-                    },
-                    {
-                        "key": "lines",
-                        "type": "subform",
-                        "fields": [
-                            {"key": "item", "type": "relation", "target": "product"},
-                            {"key": "qty", "type": "integer", "min": 1, "required": True},
-                            {
-                                "key": "item_price",
-                                "type": "lookup",
-                                "relation": "item",
-                                "field": "price",
-                            },
-                            {
-                                "key": "amount",
-                                "type": "formula",
-                                "expr": "qty * item_price",
-                                "precision": 2,
-                            },
-                        ],
-                    },
-                    {
-                        "key": "lines_total",
-                        "type": "rollup",
-                        "relation": "lines",
-                        "field": "amount",
-                        "aggregate": "sum",
-                    },
-                ],
-            },
+                "key": "grade",
+                "type": "select",
+                "options": [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}],
+                "default": "a",
+            }
         ],
-    }
+        {
+            "key": "order",
+            "name": "订单",
+            "title_field": "code",
+            "fields": [
+                {"key": "code", "type": "serial", "pattern": "DD-{YYYY}-{000}"},
+                {"key": "main", "type": "relation", "target": "product"},
+                {"key": "main_price", "type": "lookup", "relation": "main", "field": "price"},
+                {"key": "extras", "type": "relation", "target": "product", "many": True},
+                {"key": "extra_names", "type": "lookup", "relation": "extras", "field": "name"},
+                {
+                    "key": "extras_total",
+                    "type": "rollup",
+                    "relation": "extras",
+                    "field": "price",
+                    "aggregate": "sum",
+                },
+                {"key": "rush", "type": "checkbox"},
+                {"key": "reason", "type": "text", "required": True, "visible_when": "rush"},
+                {
+                    "key": "note",
+                    "type": "text",
+                    "default": {"expr": '"下单于 " & TEXT(TODAY(), "YYYY")'},
+                },
+                {"key": "closed", "type": "checkbox"},
+                {
+                    "key": "discount",
+                    "type": "integer",
+                    "readonly_when": "closed AND main_price > 0",
+                },
+                {
+                    "key": "lines",
+                    "type": "subform",
+                    "fields": [
+                        {"key": "item", "type": "relation", "target": "product"},
+                        {"key": "qty", "type": "integer", "min": 1, "required": True},
+                        {
+                            "key": "item_price",
+                            "type": "lookup",
+                            "relation": "item",
+                            "field": "price",
+                        },
+                        {
+                            "key": "amount",
+                            "type": "formula",
+                            "expr": "qty * item_price",
+                            "precision": 2,
+                        },
+                    ],
+                },
+                {
+                    "key": "lines_total",
+                    "type": "rollup",
+                    "relation": "lines",
+                    "field": "amount",
+                    "aggregate": "sum",
+                },
+            ],
+        },
+    )
 
 
 @pytest.fixture
 def shop(store_engine: Engine) -> Engine:
-    prepare_fresh(store_engine)
-    with store_engine.begin() as conn:
-        apps.create(conn, definition(), context(ACTOR))
-        app = apps.load(conn, "shop")
-        Writer(app.layout, app.id, app.form("product"), context()).create_many(
-            conn,
-            [
-                {"name": "键盘", "price": "99.50"},
-                {"name": "鼠标", "price": "40"},
-                {"name": "显示器", "price": "1200"},
-            ],
-            ACTOR,
-        )
-    return store_engine
+    return install_shop(
+        store_engine,
+        definition(),
+        [
+            {"name": "键盘", "price": "99.50"},
+            {"name": "鼠标", "price": "40"},
+            {"name": "显示器", "price": "1200"},
+        ],
+    )
 
 
 def _writer(conn: Any, form: str) -> Writer:
@@ -241,16 +220,7 @@ def test_subform_rows_are_kept_changed_and_removed_by_id(shop: Engine) -> None:
 
 def test_stored_formulas_are_recomputed_when_their_definition_changes(shop: Engine) -> None:
     with shop.begin() as conn:
-        current = apps.load(conn, "shop")
-        plan = apps.plan(conn, "shop", definition("price * 3"))
-        apps.publish(
-            conn,
-            "shop",
-            definition("price * 3"),
-            revision=current.revision,
-            plan_hash=plan.hash,
-            ctx=context(ACTOR),
-        )
+        republish(conn, definition("price * 3"))
     with shop.connect() as conn:
         app = apps.load(conn, "shop")
         items = Reader(app.layout, app.form("product"), context()).list(conn, sort="_id").items

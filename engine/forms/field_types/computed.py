@@ -13,7 +13,6 @@ from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
-from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from engine.core.issues import Issue
@@ -23,11 +22,10 @@ from engine.forms.field_types.base import ComputedType, Scope, Traits, none_or, 
 from engine.forms.field_types.cells import (
     Cell,
     CellWriter,
-    datetime_cell,
     decimal_cell,
     people_cell,
 )
-from engine.forms.field_types.time import moment_reader
+from engine.forms.field_types.time import InstantType
 from engine.forms.messages import issue
 
 COMPUTED = Traits(
@@ -156,95 +154,64 @@ class SerialType(ComputedType):
         ]
 
 
+class _WhoType(ComputedType):
+    """Who created or last changed the record: a member read from its system column."""
+
+    group = "computed"
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """`{"id": n}` like a user field; the store adds `name` when it reads records."""
+        return None if value is None else {"id": value}
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(lambda value: {"id": value})
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """The member's name."""
+        return people_cell(value, sheet)
+
+
+class _WhenType(ComputedType, InstantType):
+    """When the record was created or last changed: a moment read from its system column."""
+
+    group = "computed"
+
+
 @register
-class CreatedByType(ComputedType):
+class CreatedByType(_WhoType):
     """`created_by`: the record's `_created_by`."""
 
     name = "created_by"
     title = ("创建人", "Created by")
-    group = "computed"
     spec = CreatedByField
     traits = replace(COMPUTED, refers_to="user", source="system")
 
-    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
-        """`{"id": n}` like a user field; the store adds `name` when it reads records."""
-        return None if value is None else {"id": value}
-
-    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
-        return none_or(lambda value: {"id": value})
-
-    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
-        """The member's name."""
-        return people_cell(value, sheet)
-
 
 @register
-class CreatedAtType(ComputedType):
+class CreatedAtType(_WhenType):
     """`created_at`: the record's `_created_at`."""
 
     name = "created_at"
     title = ("创建时间", "Created at")
-    group = "computed"
     spec = CreatedAtField
     traits = replace(COMPUTED, source="system")
 
-    def raw_json_reader(
-        self,
-        field: FieldSpecBase,
-        column_type: TypeEngine[Any],
-        dialect: Dialect,
-        fallback: Callable[[Any], Any],
-    ) -> Callable[[Any], Any] | None:
-        """The record's moment column as `datetime_json` text (what `json_writer` writes)."""
-        return moment_reader(column_type, dialect, fallback)
-
-    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
-        """A spreadsheet date-time in the export's time zone."""
-        return datetime_cell(value, sheet)
-
 
 @register
-class UpdatedByType(ComputedType):
+class UpdatedByType(_WhoType):
     """`updated_by`: the record's `_updated_by`."""
 
     name = "updated_by"
     title = ("修改人", "Updated by")
-    group = "computed"
     spec = UpdatedByField
     traits = replace(COMPUTED, refers_to="user", source="system")
 
-    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
-        """`{"id": n}` like a user field; the store adds `name` when it reads records."""
-        return None if value is None else {"id": value}
-
-    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
-        return none_or(lambda value: {"id": value})
-
-    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
-        """The member's name."""
-        return people_cell(value, sheet)
-
 
 @register
-class UpdatedAtType(ComputedType):
+class UpdatedAtType(_WhenType):
     """`updated_at`: the record's `_updated_at`."""
 
     name = "updated_at"
     title = ("修改时间", "Updated at")
-    group = "computed"
     spec = UpdatedAtField
     traits = replace(COMPUTED, source="system")
-
-    def raw_json_reader(
-        self,
-        field: FieldSpecBase,
-        column_type: TypeEngine[Any],
-        dialect: Dialect,
-        fallback: Callable[[Any], Any],
-    ) -> Callable[[Any], Any] | None:
-        """The record's moment column as `datetime_json` text (what `json_writer` writes)."""
-        return moment_reader(column_type, dialect, fallback)
-
-    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
-        """A spreadsheet date-time in the export's time zone."""
-        return datetime_cell(value, sheet)

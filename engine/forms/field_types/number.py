@@ -109,8 +109,18 @@ def scaled_reader(
     return None
 
 
-class _DecimalType(FieldType):
+class _NumberType(FieldType):
+    """What every number type shares: its group and import cells read as digits."""
+
     group = "number"
+
+    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
+        """Digits, without thousands separators or a currency sign."""
+        return number_input(raw), []
+
+
+class _DecimalType(_NumberType):
+    """An exact decimal stored with `scale(field)` places: number, money and percent."""
 
     def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
         return ExactDecimal(self.scale(field))
@@ -144,10 +154,6 @@ class _DecimalType(FieldType):
         """A real number with the value's places (money with thousands separators)."""
         return sheet.number(value, "#,##0" if self.name == "money" else "0")
 
-    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
-        """Digits, without thousands separators or a currency sign."""
-        return number_input(raw), []
-
 
 @register
 class NumberType(_DecimalType):
@@ -159,13 +165,23 @@ class NumberType(_DecimalType):
     traits = NUMBER
 
 
+class _WholeType(_NumberType):
+    """A whole number, written as a JSON number: integer and rating."""
+
+    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
+        """A JSON number."""
+        return None if value is None else int(value)
+
+    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
+        return none_or(int)
+
+
 @register
-class IntegerType(FieldType):
+class IntegerType(_WholeType):
     """`integer`: a 64-bit integer."""
 
     name = "integer"
     title = ("整数", "Integer")
-    group = "number"
     spec = IntegerField
     traits = NUMBER
 
@@ -179,17 +195,6 @@ class IntegerType(FieldType):
         """A whole number (JSON number, whole text) below 10^18 in magnitude, within min/max."""
         return (None, []) if raw is None else coerce_integer(field, raw)
 
-    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
-        """A JSON number."""
-        return None if value is None else int(value)
-
-    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
-        return none_or(int)
-
-    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
-        """Digits, without thousands separators or a currency sign."""
-        return number_input(raw), []
-
 
 @register
 class MoneyType(_DecimalType):
@@ -202,12 +207,13 @@ class MoneyType(_DecimalType):
 
 
 @register
-class PercentType(FieldType):
-    """`percent`: NUMERIC holding the fraction, with two more places than are shown."""
+class PercentType(_DecimalType):
+    """`percent`: NUMERIC holding the fraction, with two more places than are shown. Input is
+    the fraction (0.125 for 12.5%) as a number or decimal text, rounded to the scale (`min`/`max`
+    bound the fraction too); its record JSON is the fraction with the stored scale ("0.1250")."""
 
     name = "percent"
     title = ("百分比", "Percent")
-    group = "number"
     spec = PercentField
     traits = replace(
         NUMBER, link_key=False, linkage_from=frozenset({"percent"}), compare_family="percent"
@@ -216,34 +222,10 @@ class PercentType(FieldType):
     def expr_schema(self, field: FieldSpecBase, scope: Any = None) -> dict[str, Any] | None:
         return {**(super().expr_schema(field, scope) or {}), "precision": self.scale(field)}
 
-    def column_type(self, field: FieldSpecBase) -> TypeEngine[Any] | None:
-        return ExactDecimal(self.scale(field))
-
     @staticmethod
     def scale(field: FieldSpecBase) -> int:
         """Decimal places stored: the places shown plus two (the value is a fraction)."""
         return min(int(getattr(field, "precision", 2)) + 2, 10)
-
-    def coerce(self, field: FieldSpecBase, raw: Any) -> tuple[Any, list[Issue]]:
-        """The fraction (0.125 for 12.5%) as a number or decimal text, rounded to the scale;
-        `min`/`max` bound the fraction too."""
-        return (None, []) if raw is None else coerce_decimal(field, raw, self.scale(field))
-
-    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
-        """The fraction as text with the stored scale ("0.1250")."""
-        return decimal_json(value, self.scale(field))
-
-    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
-        return scaled_writer(self.scale(field))
-
-    def raw_json_reader(
-        self,
-        field: FieldSpecBase,
-        column_type: TypeEngine[Any],
-        dialect: Dialect,
-        fallback: Callable[[Any], Any],
-    ) -> Callable[[Any], Any] | None:
-        return scaled_reader(column_type, self.scale(field), dialect, fallback)
 
     def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
         """A real number (the fraction) shown as a percentage with the places it has."""
@@ -263,12 +245,11 @@ class PercentType(FieldType):
 
 
 @register
-class RatingType(FieldType):
+class RatingType(_WholeType):
     """`rating`: a small integer from 0 to `max` stars."""
 
     name = "rating"
     title = ("评分", "Rating")
-    group = "number"
     spec = RatingField
     traits = replace(NUMBER, link_key=False, linkage_from=frozenset({"rating", "integer"}))
 
@@ -286,14 +267,3 @@ class RatingType(FieldType):
         if not 0 <= stars <= top:
             return fail("out_of_range", min=0, max=top)
         return stars, []
-
-    def to_json(self, field: FieldSpecBase, value: Any) -> Any:
-        """A JSON number."""
-        return None if value is None else int(value)
-
-    def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
-        return none_or(int)
-
-    def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
-        """Digits, without thousands separators or a currency sign."""
-        return number_input(raw), []

@@ -110,8 +110,28 @@ class DateType(FieldType):
         return date_input(raw), []
 
 
+class InstantType(FieldType):
+    """What the types whose values are UTC instants (a `UtcDateTime` column) share: record JSON
+    straight from the driver's value and a date-time export cell — `datetime` and the computed
+    `created_at` and `updated_at`."""
+
+    def raw_json_reader(
+        self,
+        field: FieldSpecBase,
+        column_type: TypeEngine[Any],
+        dialect: Dialect,
+        fallback: Callable[[Any], Any],
+    ) -> Callable[[Any], Any] | None:
+        """The moment column as `datetime_json` text (what `json_writer` writes)."""
+        return moment_reader(column_type, dialect, fallback)
+
+    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
+        """A spreadsheet date-time in the export's time zone."""
+        return datetime_cell(value, sheet)
+
+
 @register
-class DatetimeType(FieldType):
+class DatetimeType(InstantType):
     """`datetime`: a UTC timestamp with milliseconds."""
 
     name = "datetime"
@@ -133,19 +153,6 @@ class DatetimeType(FieldType):
 
     def json_writer(self, field: FieldSpecBase) -> Callable[[Any], Any]:
         return none_or(datetime_json)
-
-    def raw_json_reader(
-        self,
-        field: FieldSpecBase,
-        column_type: TypeEngine[Any],
-        dialect: Dialect,
-        fallback: Callable[[Any], Any],
-    ) -> Callable[[Any], Any] | None:
-        return moment_reader(column_type, dialect, fallback)
-
-    def to_cell(self, field: FieldSpecBase, value: Any, sheet: CellWriter) -> Cell:
-        """A spreadsheet date-time in the export's time zone."""
-        return datetime_cell(value, sheet)
 
     def from_cell(self, field: FieldSpecBase, raw: Any, sheet: CellReader) -> Result:
         """A spreadsheet date-time or `YYYY-MM-DD HH:MM[:SS]`, in the import's time zone."""
