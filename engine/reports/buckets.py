@@ -73,8 +73,14 @@ def bucket_sql(
     dialect: str,
     tz: str,
     fallback: Callable[[], ColumnElement[Any]],
+    unguarded: Callable[[Any, int], bool] | None = None,
 ) -> ColumnElement[Any]:
-    """The first day of `bucket` holding `value` (a ``date`` or ``datetime`` kind)."""
+    """The first day of `bucket` holding `value` (a ``date`` or ``datetime`` kind).
+
+    `unguarded(value, since)` (SQLite, an instant in a zone with a fixed offset since epoch ms
+    `since`): True when the caller makes sure every value is at or after `since` (it checks
+    the column's first value before running the statement): the bucket is then the shift
+    alone, without the per-record ``CASE`` choosing between it and ``fallback``."""
     if dialect == "postgresql":
         day = func.timezone(literal(tz, String()), value) if kind == "datetime" else value
         stamp = cast(day, _timestamp())
@@ -93,6 +99,8 @@ def bucket_sql(
             func.date(ms // literal(1000) + literal(seconds), literal("unixepoch")), String()
         )
         day = _sqlite_bucket(local, bucket)
+        if unguarded is not None and unguarded(value, since):
+            return type_coerce(day, DateValue())
         slow = _sqlite_bucket(_text(fallback()), bucket)
         return type_coerce(case((ms >= literal(since), day), else_=slow), DateValue())
     value = type_coerce(value, String())

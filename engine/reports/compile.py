@@ -44,7 +44,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Float, Select, and_, case, func, literal, select, tuple_, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Select,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.sql import ColumnElement, operators, visitors
 from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 
@@ -131,6 +143,19 @@ class Compiled:
     python_sort: list[tuple[str, bool]] = field(default_factory=list)
     max_rows: int = PIVOT_CELLS
     periods: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
+    steady: Steady | None = None  # SQLite: the statement without the date buckets' guards
+
+
+@dataclass
+class Steady:
+    """SQLite's date buckets over instants without their guard (`bucket_sql`'s `unguarded`):
+    `statement` answers as `Compiled.statement` does when no instant of the bucketed columns
+    lies before the moment their zone's offset became fixed — which `check` (one index seek
+    per column: the first live value) tells before each run; `since` per column, epoch ms."""
+
+    statement: Select[Any]
+    check: Select[Any]
+    since: list[int]
 
 
 def forbidden(path: str, reached: str) -> ServiceError:
@@ -435,8 +460,12 @@ class ReportCompiler:
     """Compiles one report for one viewer (`sql`: the forms engine's SQL half opened with the
     viewer's rights). `filters`: runtime conditions (a dashboard's) ANDed to the report's."""
 
-    def __init__(self, sql: FormSql, report: Any, *, filters: Sequence[str] = ()) -> None:
+    def __init__(
+        self, sql: FormSql, report: Any, *, filters: Sequence[str] = (), steady: bool = False
+    ) -> None:
         self.sql = sql
+        self.steady = steady  # build the buckets without their guards (`Steady`)
+        self.guards: list[tuple[Any, int]] = []  # (column, since) of each guarded bucket
         self.report = report
         self.filters = list(filters)
         self.dialect = ""
@@ -492,6 +521,8 @@ class ReportCompiler:
             if m.agg == "expr":
                 continue
             for variant in variants:
+                if _records_count(m, period_sql.get(variant)):
+                    continue  # count(*) over the rows: no column to carry
                 value = m.value if m.value is not None else literal(1)
                 conditions = [c for c in (m.condition, period_sql.get(variant)) if c is not None]
                 if conditions:
@@ -523,6 +554,9 @@ class ReportCompiler:
                 continue
             for variant in variants:
                 name = _name(m.key, variant)
+                if _records_count(m, period_sql.get(variant)):
+                    columns.append(func.count().label(name))
+                    continue
                 columns += self._aggregates(m, source.c[name], name, distinct)
         statement = select(*columns).select_from(source)
         grouping = False
@@ -721,7 +755,39 @@ class ReportCompiler:
             self.dialect,
             self.sql.tz,
             lambda: self._formula(scoped, f"DATEVALUE({path})", where),
+            self._unguarded,
         )
+
+    def _unguarded(self, value: Any, since: int) -> bool:
+        """Whether a bucket of instant column `value` is built without its guard: only in the
+        `steady` build, and only for a column of the report's form that leads one of its
+        indexes (its first value is then an index seek away); each such column is noted in
+        `guards` either way."""
+        form = self.sql.form
+        if (
+            self.rows is not None
+            or not isinstance(value, Column)
+            or value.table is not form.table
+            or not any(index.columns[0][0] == value.name for index in form.indexes)
+        ):
+            return False
+        self.guards.append((value, since))
+        return self.steady
+
+    def steady_variant(self, compiled: Compiled, spans: Spans | None) -> Steady | None:
+        """`compiled`'s statement without its date buckets' guards (`Steady`), when it has
+        guards to drop (SQLite, instants of an indexed column); None otherwise."""
+        if not self.guards:
+            return None
+        again = ReportCompiler(self.sql, self.report, filters=self.filters, steady=True)
+        statement = again.compile(self.dialect, spans).statement
+        firsts = [
+            select(func.min(type_coerce(column, BigInteger())))
+            .where(column.table.c._deleted_at.is_(None))
+            .scalar_subquery()
+            for column, _ in self.guards
+        ]
+        return Steady(statement, select(*firsts), [since for _, since in self.guards])
 
     def _title(self, path: str, value: ColumnElement[Any]) -> ColumnElement[Any]:
         _container, owner = self._final(path)
@@ -954,6 +1020,13 @@ class _Columns:
         self.c = columns
 
 
+def _records_count(m: Measure, period: ColumnElement[Any] | None) -> bool:
+    """Whether measure `m` counts every row of its group (no field, no filter of its own or of
+    a period): then it is ``count(*)``, as a person writes it, not a count of a constant column
+    carried through the rows' subquery."""
+    return m.agg == "count" and m.value is None and m.condition is None and period is None
+
+
 def _name(key: str, variant: str) -> str:
     return key if not variant else f"{key}#{variant}"
 
@@ -982,6 +1055,7 @@ __all__ = [
     "ReportCompiler",
     "RowsScoped",
     "Spans",
+    "Steady",
     "bucket_formula",
     "bucket_start",
     "derived_paths",

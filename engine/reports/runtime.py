@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -62,7 +64,7 @@ def run_report(
 ) -> ReportResult:
     """Run `report` as the viewer `sql` was opened for: one statement, then the cells."""
     compiled = compiled_report(conn, sql, report, filters)
-    found = conn.execute(compiled.statement)
+    found = conn.execute(_statement(conn, compiled))
     names = list(found.keys())
     where = {name: index for index, name in enumerate(names)}
     picks = [
@@ -71,6 +73,18 @@ def run_report(
     ]
     raws = [(name, index) for index, name in enumerate(names) if not name.endswith("#v")]
     grouping = where["#grouping"] if compiled.grouping else None
+    writer = CellWriter(compiled, lang, sql)
+    if _plain_cells(compiled, report) and writer.plain(where):
+        rows = found.all()
+        if len(rows) > compiled.max_rows:
+            raise too_large(len(compiled.measures))
+        return ReportResult.model_construct(
+            columns=on_layout(compiled, f"columns:{writer.lang}", lambda: writer.columns(report)),
+            rows=writer.plain_rows(rows, picks),
+            totals=[],
+            previous=None,
+            periods=None,
+        )
     details: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
     rolled: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
     for row in found.all():
@@ -80,7 +94,6 @@ def run_report(
         (rolled if mask else details).append((dims, raw, mask))
     if len(details) > compiled.max_rows:
         raise too_large(len(compiled.measures))
-    writer = CellWriter(compiled, lang, sql)
     if compiled.python_sort:
         details.sort(key=lambda item: writer.sort_key(item[1]))
     if not compiled.grouping and report.chart is not None and report.chart.type == "pivot":
@@ -104,7 +117,42 @@ def run_report(
     return result
 
 
+def _plain_cells(compiled: Compiled, report: Any) -> bool:
+    """Whether each row of the statement is one row of the answer as it comes (no totals, no
+    formula measures or sort by them, no periods, `limit` in SQL): its cells are then
+    written straight from the rows (`CellWriter.plain_rows`)."""
+    pivot = report.chart is not None and report.chart.type == "pivot"
+    return not (
+        compiled.grouping
+        or compiled.python_sort
+        or compiled.periods
+        or compiled.limit is not None
+        or pivot
+        or any(m.agg in ("expr", "avg") for m in compiled.measures)
+    )
+
+
+def _statement(conn: Connection, compiled: Compiled) -> Any:
+    """The statement to run: on SQLite, the one without the date buckets' per-record guard
+    (`Compiled.steady`) when no bucketed instant lies before its zone's fixed offset — an
+    index seek per column says so before each run, so a record written a moment ago counts."""
+    steady = compiled.steady
+    if steady is None:
+        return compiled.statement
+    firsts = conn.execute(steady.check).one()
+    if all(
+        first is None or first >= since for first, since in zip(firsts, steady.since, strict=True)
+    ):
+        return steady.statement
+    return compiled.statement
+
+
 NOW_ONLY = frozenset({"NOW"})
+
+
+KEPT: Counter[str] = Counter()
+"""How often `compiled_report` reused a kept statement (``reused``) and compiled one
+(``compiled``) in this process: for tests and profiling, never read by the engine."""
 
 
 @dataclass(frozen=True)
@@ -137,7 +185,9 @@ def compiled_report(
     if key is not None:
         kept: _Kept | None = cache.get(key)
         if kept is not None and (kept.until is None or kept.until > time.monotonic()):
+            KEPT["reused"] += 1
             return kept.compiled
+    KEPT["compiled"] += 1
     consulted: list[bool] = []
     spans: Callable[[Any], Any] | None = None
     if dialect == "sqlite":
@@ -147,7 +197,9 @@ def compiled_report(
             consulted.append(True)
             return read_span(column)
 
-    compiled = ReportCompiler(sql, report, filters=filters).compile(dialect, spans)
+    compiler = ReportCompiler(sql, report, filters=filters)
+    compiled = compiler.compile(dialect, spans)
+    compiled.steady = compiler.steady_variant(compiled, spans)
     if key is not None and not _reads_now(sql, report, filters):
         until = time.monotonic() + SPAN_SECONDS if consulted else None
         cache.put(key, _Kept(compiled, until))
@@ -326,6 +378,10 @@ class CellWriter:
         self.formulas: dict[str, Any] = on_layout(compiled, "formulas", self._formulas)
         self.eval_ctx = EvalContext.create(sql.ctx.now, sql.ctx.tz)
         self._cells: dict[tuple[int, Any, Any], dict[str, Any]] = {}
+        count = len(compiled.dims)
+        self._bits = [(i, d, 1 << (count - 1 - i)) for i, d in enumerate(compiled.dims)]
+        self._plans: dict[str, list[tuple[Measure, str, Any]]] = {}
+        self._steps: list[tuple[Measure, int, Any]] = []
 
     def _formulas(self) -> dict[str, Any]:
         """The formula measures compiled (once per kept report: `compiled_report`)."""
@@ -410,20 +466,20 @@ class CellWriter:
 
     # --- rows --------------------------------------------------------------------------
     def row(self, dims: list[tuple[Any, Any]], raw: Raw, mask: int) -> list[Any]:
-        count = len(self.compiled.dims)
         cells: list[Any] = []
-        for i, (d, (value, label)) in enumerate(zip(self.compiled.dims, dims, strict=True)):
-            if mask & (1 << (count - 1 - i)):
+        written = self._cells
+        for (i, d, bit), (value, label) in zip(self._bits, dims, strict=True):
+            if mask & bit:
                 cells.append({"value": None, "label": TOTAL[self.lang], "total": True})
                 continue
             try:  # a value recurs in many groups (a month per region): written once
                 key = (i, value, label)
-                found = self._cells.get(key)
+                found = written.get(key)
             except TypeError:  # not hashable
                 cells.append(self.dimension(d, value, label))
                 continue
             if found is None:
-                found = self._cells[key] = self.dimension(d, value, label)
+                found = written[key] = self.dimension(d, value, label)
             cells.append(dict(found))
         values = self.measures(raw, "")
         cells += [values[m.key] for m in self.compiled.measures]
@@ -458,13 +514,80 @@ class CellWriter:
             written = expr.encode(written)
         return {"value": written, "label": str(written)}
 
+    def plain(self, where: dict[str, int]) -> bool:
+        """Ready `plain_rows` for a statement whose columns are at `where` (by name): each
+        measure one column of its own; False when one is not."""
+        steps: list[tuple[Measure, int, Any]] = []
+        for m, name, quantum in self._plan(""):
+            if name not in where:
+                return False
+            steps.append((m, where[name], quantum))
+        self._steps = steps
+        return True
+
+    def plain_rows(self, rows: Sequence[Any], picks: list[tuple[int, int | None]]) -> list[Any]:
+        """The answer's rows written straight from the statement's (`_plain_cells`): each
+        dimension cell written once per distinct value (then copied), a money sum quantized
+        at its scale, the rest as `measures` writes it — the same cells as `row`, without a
+        dict of aggregates per group."""
+        dims: list[tuple[int, int | None, Dim, dict[Any, dict[str, Any]]]] = [
+            (value, label, d, {})
+            for (value, label), (_, d, _) in zip(picks, self._bits, strict=True)
+        ]
+        steps = self._steps
+        found: list[Any] = []
+        for row in rows:
+            cells: list[Any] = []
+            for at, label_at, d, written in dims:
+                value = row[at]
+                label = row[label_at] if label_at is not None else None
+                try:
+                    cell = written.get((value, label))
+                except TypeError:  # not hashable
+                    cells.append(self.dimension(d, value, label))
+                    continue
+                if cell is None:
+                    cell = written[(value, label)] = self.dimension(d, value, label)
+                cells.append(dict(cell))
+            for m, at, quantum in steps:
+                value = row[at]
+                if quantum is not None and type(value) is Decimal:
+                    cells.append(format(value.quantize(quantum, ROUND_HALF_UP), "f"))
+                elif m.agg == "count":
+                    cells.append(int(value) if value is not None else 0)
+                elif m.agg == "count_distinct":
+                    cells.append(int(value) if value is not None else None)
+                else:
+                    cells.append(self._number(m, value))
+            found.append(cells)
+        return found
+
+    def _plan(self, variant: str) -> list[tuple[Measure, str, Any]]:
+        """Each aggregate measure of `variant` with its column name and, for a decimal at a
+        fixed scale (a money sum), the quantum it is written at (worked out once per
+        report run, not per cell)."""
+        plan = self._plans.get(variant)
+        if plan is None:
+            plan = []
+            for m in self.compiled.measures:
+                if m.agg == "expr":
+                    continue
+                name = m.key if not variant else f"{m.key}#{variant}"
+                fixed = m.agg in ("sum", "min", "max") and m.kind != "integer"
+                plan.append((m, name, _quantum(m.scale) if fixed and m.scale is not None else None))
+            self._plans[variant] = plan
+        return plan
+
     def measures(self, raw: Raw, variant: str) -> dict[str, Any]:
         numbers: dict[str, Any] = {}
         values: dict[str, Any] = {}
-        for m in self.compiled.measures:
-            if m.agg == "expr":
-                continue
-            name = m.key if not variant else f"{m.key}#{variant}"
+        for m, name, quantum in self._plan(variant):
+            if quantum is not None:  # the common case (a sum of money): no detour
+                found = raw.get(name)
+                if type(found) is Decimal:
+                    numbers[m.key] = found
+                    values[m.key] = format(found.quantize(quantum, ROUND_HALF_UP), "f")
+                    continue
             if m.agg == "avg":
                 total, count = raw.get(f"{name}#sum"), raw.get(f"{name}#n")
                 number = None if not count or total is None else Decimal(total) / Decimal(count)
@@ -523,7 +646,13 @@ class CellWriter:
 
 
 def _places(value: Decimal, places: int) -> str:
-    return format(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), "f")
+    return format(value.quantize(_quantum(places), ROUND_HALF_UP), "f")
+
+
+@lru_cache(maxsize=64)
+def _quantum(places: int) -> Decimal:
+    """The Decimal a value is quantized to for `places` decimal places (1E-2 for 2)."""
+    return Decimal(1).scaleb(-places)
 
 
 def _bucket_label(bucket: str, lang: str) -> str:
@@ -553,6 +682,7 @@ def bucket_label(day: dt.date, bucket: str) -> str:
 
 
 __all__ = [
+    "KEPT",
     "CellWriter",
     "bucket_label",
     "compiled_report",

@@ -158,3 +158,59 @@ def test_the_rule_reads_the_column_span_once_and_leaves_postgresql_alone(
         from sqlalchemy.dialects import postgresql
 
         assert "+ " not in str(pg.statement.compile(dialect=postgresql.dialect()))
+
+
+def test_a_month_bucket_drops_its_guard_only_while_no_instant_precedes_the_fixed_offset(
+    orders: Engine,
+) -> None:
+    """SQLite buckets an instant by Shanghai's fixed +08:00 alone (no per-record CASE falling
+    back to DATEVALUE) while the column's first live value is after 1991; an order signed in
+    China's summer time of 1990 switches the very next run back to the guarded statement,
+    which puts it in July (00:30 local on 1 July, not 23:30 on 30 June)."""
+    report = ReportSpec.model_validate(
+        {
+            "key": "m",
+            "name": "m",
+            "form": "orders",
+            "rows": [{"field": "signed_at", "bucket": "month"}],
+            "measures": [{"key": "n", "agg": "count"}],
+        }
+    )
+    stamps = [START + dt.timedelta(seconds=n * DAYS * 86_400 // ROWS) for n in range(ROWS)]
+
+    def run() -> tuple[str, dict[str, int]]:
+        seen: list[str] = []
+        with orders.connect() as conn:
+            loaded = apps.load(conn, "bench")
+            sql = FormSql(loaded.layout, loaded.layout.forms["orders"], context(), access=None)
+
+            def keep(conn_: Any, cursor: Any, statement: str, *_: Any) -> None:
+                seen.append(statement)
+
+            event.listen(conn, "before_cursor_execute", keep)
+            try:
+                result = run_report(conn, sql, report)
+            finally:
+                event.remove(conn, "before_cursor_execute", keep)
+        return seen[-1], {row[0]["value"]: row[1] for row in result.rows}
+
+    def months(found: list[dt.datetime]) -> dict[str, int]:
+        counted: dict[str, int] = {}
+        for stamp in found:
+            key = stamp.astimezone(TZ).date().replace(day=1).isoformat()
+            counted[key] = counted.get(key, 0) + 1
+        return counted
+
+    statement, answer = run()
+    assert "jimu_call" not in statement and "CASE" not in statement, statement
+    assert answer == months(stamps)
+    early = dt.datetime(1990, 6, 30, 15, 30, tzinfo=dt.UTC)  # UTC+9 then: 1 July 00:30
+    with orders.begin() as conn:
+        layout = apps.load(conn, "bench").layout.forms["orders"]
+        now = dt.datetime.now(dt.UTC)
+        row = {"_created_at": now, "_updated_at": now, "_version": 1}
+        assert bulk_insert(conn, layout.table, [{**row, layout.fields["signed_at"].column: early}])
+    statement, answer = run()
+    assert "jimu_call" in statement, statement
+    assert answer["1990-07-01"] == 1 and "1990-06-01" not in answer
+    assert answer == months([*stamps, early])

@@ -1104,3 +1104,24 @@ def test_a_browser_session_runs_reports_with_its_csrf_token(crm: dict[str, Any])
     assert found["rows"] == [[mine]]
     ran = browser.post(f"{API}/apps/crm/reports/sales_funnel/run", headers=token)
     assert ran.status_code == 200, ran.text
+
+
+def test_a_members_saved_report_through_http_is_compiled_once(crm: dict[str, Any]) -> None:
+    """`POST …/reports/{report}/run` for a member reuses the statement kept for them: the
+    second run compiles nothing (`KEPT`) and answers the same; another member compiles their
+    own (their scope is in it)."""
+    from engine.reports.runtime import KEPT
+
+    def run(user: str) -> dict[str, Any]:
+        answer = crm["clients"][user].post(f"{API}/apps/crm/reports/customer_sources/run")
+        found: dict[str, Any] = _ok(answer)
+        return found
+
+    first = run("rep_a1")
+    before = KEPT.copy()
+    assert run("rep_a1") == first
+    assert KEPT["compiled"] == before["compiled"]
+    assert KEPT["reused"] == before["reused"] + 1
+    other = run("rep_b1")
+    assert KEPT["compiled"] == before["compiled"] + 1
+    assert run("rep_b1") == other and KEPT["compiled"] == before["compiled"] + 1
