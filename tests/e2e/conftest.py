@@ -554,10 +554,14 @@ def _failure_report(item: pytest.Item) -> str:
     traffic) and the end of each server's log, for a test that failed."""
     parts: list[str] = []
     folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", item.name)
+    servers = [v for v in getattr(item, "funcargs", {}).values() if isinstance(v, Server)]
     for n, (context, lines) in enumerate(list(_TRAFFIC.items())):
         try:
             pages = context.pages
         except Exception:  # a context closed by the test
+            continue
+        # Pages other tests left open on other servers say nothing about this failure.
+        if servers and not any(p.url.startswith(s.url + "/") for p in pages for s in servers):
             continue
         for m, page in enumerate(pages):
             shot_path = folder / f"failure-{n}-{m}.png"

@@ -125,6 +125,9 @@ export default function FlowTimeline({ app, form, id, actions = true }: Props) {
     setBusy(true);
     try {
       const answer = await inboxApi.flowAction(app, form, id, action, action === "resubmit" ? comment || undefined : undefined);
+      // Done once the engine answered: the buttons work again while the views refresh (a
+      // second 催办 then meets the cool-down, not a button still loading that ignores it).
+      setBusy(false);
       if (action === "urge") message.success(t("inbox.urged", { count: answer.urged ?? 0 }));
       else message.success(t(action === "withdraw" ? "inbox.withdrawn" : "inbox.resubmitted"));
       setComment("");

@@ -64,6 +64,7 @@ function TaskBody({ answer, onActed }: { answer: TaskAnswer; onActed(task: TaskR
         to: action === "transfer" ? (to ?? undefined) : undefined,
         data: Object.keys(data).length ? data : undefined,
       });
+      setBusy(false); // done once the engine answered, also while the views refresh
       message.success(t("inbox.acted", { action: t(`inbox.actions.${action}`) }));
       setDialog(null);
       setComment("");

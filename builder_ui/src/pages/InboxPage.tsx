@@ -80,6 +80,7 @@ export default function InboxPage() {
     setBusy(row.id);
     try {
       await inboxApi.act(row.id, { action: row.kind === "handle" ? "handle" : "approve" });
+      setBusy(null); // done once the engine answered, also while the lists refresh
       message.success(t("inbox.done"));
       await refreshFlows(client);
     } catch (e) {
@@ -95,6 +96,7 @@ export default function InboxPage() {
       const answer = await inboxApi.actBatch(selected, "approve");
       setResults(answer.results.map((result) => ({ row: rows.find((r) => r.id === result.id), result })));
       setSelected([]);
+      setBusy(null);
       await refreshFlows(client);
     } catch (e) {
       message.error(e instanceof ApiError ? e.message : t("errors.generic"));
