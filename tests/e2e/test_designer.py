@@ -34,6 +34,11 @@ def drag(page: Page, source: Locator, target: Locator) -> None:
         start["x"] + start["width"] / 2 + 10, start["y"] + start["height"] / 2 + 10, steps=5
     )
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=15)
+    # Hold still for two frames before letting go, as a hand does: dnd-kit drops on what it
+    # found under the pointer at its last render, so a release sent before the render of the
+    # last move can land where the pointer was a step earlier (seen once in a full run: a date
+    # dropped on a section's header went to the section's end).
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     page.mouse.up()
     # dnd-kit swallows every click for 50 ms after a drag ends (a timer set on mouse-up, so a
     # drop is not also a click); a click sent sooner is lost. A 50 ms timer set now fires after
