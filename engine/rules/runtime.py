@@ -8,9 +8,10 @@ run log.
   transaction): each enabled rule whose trigger matches gets its condition evaluated over the
   record as saved and the values before (`OLD()`) — a record just created is not read back
   when its event tells all its sync rules read (`triggering_record`, `engine.rules.known`) —;
-  a `sync` rule's actions run right there, and a refusing action refuses the save (its issues, prefixed with the rule's name); an `async`
-  rule gets a run row (`queued`) with a snapshot (`RuleEvent.to_json()`, the record and old
-  values as the rule saw them) and a `rules.run` job, both in the saving transaction.
+  a `sync` rule's actions run right there, and a refusing action refuses the save (its
+  issues, prefixed with the rule's name); an `async` rule gets a run row (`queued`) with a
+  snapshot (`RuleEvent.to_json()`, the record and old values as the rule saw them) and a
+  `rules.run` job, both in the saving transaction.
 - **A job** (`apply_run`, the `rules.run` kind's apply step: exactly once, with the run's
   writes) runs the queued run's actions from its snapshot on the rule of the *live* revision:
   a rule disabled, deleted or no longer live is logged `skipped` and runs nothing; a failing
