@@ -42,12 +42,14 @@ from engine.core.issues import Issue
 from engine.forms.apps import LoadedApp
 from engine.forms.cache import on_layout
 from engine.forms.field_types.links import RelationField
+from engine.forms.layout import FormLayout
 from engine.forms.references import FormRefs
 from engine.forms.service import RecordService, open_form
 from engine.forms.spec import AppSpec
 from engine.rules.kinds import ACTIONS, ActionStep, ActionType
+from engine.rules.known import NOTHING, RecordReads
 from engine.rules.spec import RuleAction, RuleSpec
-from engine.rules.values import plain, value_issues
+from engine.rules.values import plain, value_issues, value_reads
 
 MAX_TARGETS = 1000  # records one action may change; more is a refusal, not a silent cut
 
@@ -307,6 +309,16 @@ class CreateRecord(ActionType):
         service = open_form(step.ctx, step.conn, step.app, form)
         ids = service.create_many([resolved(step, form, dict(step.action.values))])
         return {"form": form, "created": ids}
+
+    def record_reads(self, form: FormLayout, action: RuleAction) -> RecordReads | None:
+        """Only its values read the triggering record."""
+        found = NOTHING
+        for spec in action.values.values():
+            reads = value_reads(form, spec)
+            if reads is None:
+                return None
+            found = found | reads
+        return found
 
 
 class UpdateRecords(ActionType):

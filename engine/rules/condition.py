@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from engine.core.issues import Issue
 from engine.expr import ast
@@ -84,16 +85,20 @@ class RuleFormula:
     type: ExprType
     old_keys: frozenset[str]
     relations: frozenset[str]  # relations read by path (their records are filled in)
+    reads: frozenset[str]  # the record's fields it reads (`OLD(x)` reads x when there is no old)
 
     def value(
         self, record: Mapping[str, Any], old: Mapping[str, Any] | None, ctx: EvalContext
     ) -> Any:
-        values = dict(record)
-        for key in self.old_keys:
-            values[OLD_PREFIX + key] = (
-                old[key] if old is not None and key in old else record.get(key)
-            )
-        return self.run(values, ctx)
+        if not self.old_keys:
+            return self.run(record, ctx)
+        shadows = {
+            OLD_PREFIX + key: old[key] if old is not None and key in old else record.get(key)
+            for key in self.old_keys
+        }
+        # read through, not copied: a record known from its change serves only what is read
+        # (ChainMap writes to its first map only; the record is never written)
+        return self.run(ChainMap(shadows, cast(MutableMapping[str, Any], record)), ctx)
 
     def holds(
         self, record: Mapping[str, Any], old: Mapping[str, Any] | None, ctx: EvalContext
@@ -128,9 +133,15 @@ def _compiled(source: str, schema_key: str) -> Condition:
         and isinstance(schema.get(ref.names[0].removeprefix(OLD_PREFIX)), dict)
         and schema[ref.names[0].removeprefix(OLD_PREFIX)].get("type") == "relation"
     }
+    reads = {ref.names[0].removeprefix(OLD_PREFIX) for ref in _refs(tree)}
     assert typed.type is not None
     return RuleFormula(
-        source, compile_node(typed), typed.type, frozenset(used), frozenset(relations)
+        source,
+        compile_node(typed),
+        typed.type,
+        frozenset(used),
+        frozenset(relations),
+        frozenset(reads),
     )
 
 

@@ -38,7 +38,9 @@ from engine.core.registry import Registry
 if TYPE_CHECKING:
     from engine.forms.apps import LoadedApp
     from engine.forms.changes import RecordChanged
+    from engine.forms.layout import FormLayout
     from engine.forms.spec import AppSpec
+    from engine.rules.known import RecordReads
     from engine.rules.spec import RuleAction, RuleSpec
 
 
@@ -178,6 +180,11 @@ class ActionType(ABC):
     @abstractmethod
     def run(self, step: ActionStep) -> dict[str, Any]:
         """Do the action; what it did, for the run log (e.g. `{"created": [12]}`)."""
+
+    def record_reads(self, form: FormLayout, action: RuleAction) -> RecordReads | None:
+        """What `run` reads of the triggering record of `form` (`engine.rules.known`); None,
+        the default: it may read anything, so the record is read back for it."""
+        return None
 
 
 class ValueKind(ABC):

@@ -6,10 +6,12 @@ run log.
   event kind, so a save never parses a rule.
 - **On a change** (`on_changes`, called by the record listener `rules` in the saving
   transaction): each enabled rule whose trigger matches gets its condition evaluated over the
-  record as saved and the values before (`OLD()`); a `sync` rule's actions run right there, and
-  a refusing action refuses the save (its issues, prefixed with the rule's name); an `async`
-  rule gets a run row (`queued`) with a snapshot (`RuleEvent.to_json()`, the record and old
-  values as the rule saw them) and a `rules.run` job, both in the saving transaction.
+  record as saved and the values before (`OLD()`) — a record just created is not read back
+  when its event tells all its sync rules read (`triggering_record`, `engine.rules.known`) —;
+  a `sync` rule's actions run right there, and a refusing action refuses the save (its
+  issues, prefixed with the rule's name); an `async` rule gets a run row (`queued`) with a
+  snapshot (`RuleEvent.to_json()`, the record and old values as the rule saw them) and a
+  `rules.run` job, both in the saving transaction.
 - **A job** (`apply_run`, the `rules.run` kind's apply step: exactly once, with the run's
   writes) runs the queued run's actions from its snapshot on the rule of the *live* revision:
   a rule disabled, deleted or no longer live is logged `skipped` and runs nothing; a failing
@@ -51,12 +53,13 @@ from engine.forms.apps import LoadedApp
 from engine.forms.cache import on_layout
 from engine.forms.changes import RecordChanged, defer_history, flush_history
 from engine.forms.field_types.links import RelationField
-from engine.forms.layout import AppLayout
+from engine.forms.layout import AppLayout, FormLayout
 from engine.forms.query import Reader
 from engine.jobs import JOB_KINDS, JobKind, RunningJob, enqueue, register_kind
 from engine.rules.actions import lock_relation_targets
 from engine.rules.condition import RuleFormula, compile_condition
 from engine.rules.kinds import ACTIONS, TRIGGERS, ActionStep, ActionType, RuleEvent, TriggerType
+from engine.rules.known import NOTHING, KnownRecord, RecordReads, known_record
 from engine.rules.models import RuleRun, RuleSwitch
 from engine.rules.spec import RuleSpec, load_kinds
 from engine.rules.values import plain, resolve
@@ -89,6 +92,8 @@ class LiveRule:
     trigger: TriggerType
     condition: RuleFormula | None
     actions: tuple[ActionType, ...]
+    # What it reads of its triggering record (None: anything; `engine.rules.known`)
+    reads: RecordReads | None = None
 
     @property
     def key(self) -> str:
@@ -121,7 +126,34 @@ def compile_rule(layout: AppLayout, spec: RuleSpec, app_key: str = "") -> LiveRu
         except Exception:  # a definition published before conditions were checked
             logger.warning("rule %s/%s: condition does not check; left out", app_key, spec.key)
             return None
-    return LiveRule(spec, trigger, condition, tuple(a for a in actions if a is not None))
+    kinds = tuple(a for a in actions if a is not None)
+    form_layout = layout.forms.get(spec.form or "")
+    reads = record_reads(form_layout, spec, condition, kinds) if form_layout is not None else None
+    return LiveRule(spec, trigger, condition, kinds, reads)
+
+
+def record_reads(
+    form: FormLayout,
+    spec: RuleSpec,
+    condition: RuleFormula | None,
+    actions: Sequence[ActionType],
+) -> RecordReads | None:
+    """What a sync rule of `form` reads of its triggering record: its condition's fields and
+    its actions' reads (None: it may read anything — a condition through a relation, an action
+    that does not say, or an async rule, whose queued snapshot is the whole record)."""
+    if spec.mode != "sync":
+        return None
+    found = NOTHING
+    if condition is not None:
+        if condition.relations:
+            return None
+        found = RecordReads(values=condition.reads)
+    for kind, action in zip(actions, spec.actions, strict=True):
+        reads = kind.record_reads(form, action)
+        if reads is None:
+            return None
+        found = found | reads
+    return found
 
 
 def rules_of(layout: AppLayout) -> LiveRules:
@@ -243,9 +275,9 @@ def with_relations(
     conn: Connection,
     app: LoadedApp,
     rule: LiveRule,
-    record: dict[str, Any],
+    record: Mapping[str, Any],
     ctx: ExecutionContext,
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """`record` with the related records its condition reads through by path filled in."""
     if rule.condition is None or not rule.condition.relations or rule.spec.form is None:
         return record
@@ -275,7 +307,7 @@ def holds(
     """Whether the rule's condition holds for the record (true without a condition)."""
     if rule.condition is None:
         return True
-    values = with_relations(conn, app, rule, dict(record or {}), ctx)
+    values = with_relations(conn, app, rule, record or {}, ctx)
     evaluation = EvalContext.create(ctx.now, ctx.tz, user=event.actor)
     return rule.condition.holds(values, old, evaluation)
 
@@ -554,6 +586,32 @@ def app_of(conn: Connection, key: str, layout: AppLayout) -> LoadedApp:
     return app
 
 
+def triggering_record(
+    conn: Connection,
+    ctx: ExecutionContext,
+    app: LoadedApp,
+    event: RecordChanged,
+    rules: Sequence[LiveRule],
+    *,
+    fresh: bool,
+) -> Mapping[str, Any] | None:
+    """The record `rules` run over, as `read_record` reads it now. A record just created
+    (`fresh`: nothing but its own write since — no sync rule of the call ran yet, and no flow
+    bound to the form, whose listener may write before this one) whose rules read only what
+    its event tells is not read back: `engine.rules.known`."""
+
+    def read() -> dict[str, Any] | None:
+        deleted = event.kind == "deleted"
+        return read_record(conn, app, event.form, event.record_id, ctx, deleted=deleted)
+
+    form = app.layout.forms.get(event.form)
+    if fresh and event.kind == "created" and form is not None and form.spec.flow is None:
+        known: KnownRecord = known_record(form, event, read)
+        if all(known.serves(rule.reads) for rule in rules):
+            return known
+    return read()
+
+
 def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordChanged]) -> None:
     """Fire the rules one write call's events match (see the module docstring). A write whose
     app has no rule for its form and event kind costs no statement: the rules come from the
@@ -573,6 +631,7 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
     if not rules.by_key:
         return
     switched: Mapping[str, bool] | None = None
+    wrote = False  # a sync rule of this call ran: later records may differ from their events
     for event in events:
         candidates = rules.by_event.get((event.form, event.kind))
         if not candidates:
@@ -582,21 +641,21 @@ def on_changes(conn: Connection, ctx: ExecutionContext, events: Sequence[RecordC
         if switched is None:
             switched = live_switches(conn, app)
         fired = rule_event(app, event)
-        record: dict[str, Any] | None = None
-        read = False
-        for rule in candidates:
-            if not is_enabled(rule, switched) or not rule.trigger.matches(rule.spec, fired):
-                continue
-            if not read:
-                record = read_record(
-                    conn, app, event.form, event.record_id, ctx, deleted=event.kind == "deleted"
-                )
-                read = True
+        matched = [
+            rule
+            for rule in candidates
+            if is_enabled(rule, switched) and rule.trigger.matches(rule.spec, fired)
+        ]
+        if not matched:
+            continue
+        record = triggering_record(conn, ctx, app, event, matched, fresh=not wrote)
+        for rule in matched:
             old = old_values(fired)
             if not holds(conn, app, rule, fired, record, old, ctx):
                 continue
             if rule.spec.mode == "sync":
                 run_sync(conn, ctx, app, rule, fired, record, old, event.path)
+                wrote = True
             else:
                 queue(conn, app, rule, fired, record, old, ctx.now)
 

@@ -24,6 +24,7 @@ from engine.core.issues import Issue
 from engine.expr.runtime import EvalContext, encode
 from engine.expr.types import ExprType, FieldInfo, normalize_schema
 from engine.forms.field_types.links import RelationField
+from engine.forms.layout import FormLayout
 from engine.forms.linkage import _fills
 from engine.forms.query import Reader
 from engine.forms.references import SYSTEM_FIELDS, FormRefs
@@ -31,6 +32,7 @@ from engine.forms.schema import form_schemas
 from engine.forms.spec import AppSpec, FormSpec
 from engine.rules.condition import compile_formula, form_formula, formula_issues
 from engine.rules.kinds import VALUE_KINDS, ActionStep, ValueKind
+from engine.rules.known import NOTHING, RecordReads
 from engine.rules.spec import RuleSpec
 
 ID_KINDS = frozenset({"record", "user", "department"})
@@ -205,9 +207,9 @@ def value_issues(
 def with_related(step: ActionStep, relations: frozenset[str]) -> Mapping[str, Any]:
     """The triggering record with the records of `relations` (read by path in a formula) filled
     in, as the system reads them now."""
-    record = dict(step.record or {})
     if not relations or step.rule.form is None:
-        return record
+        return step.record or {}
+    record = dict(step.record or {})
     layout = step.app.layout
     form = layout.forms[step.rule.form]
     for key in relations:
@@ -222,6 +224,29 @@ def with_related(step: ActionStep, relations: frozenset[str]) -> Mapping[str, An
             if exc.status != 404:
                 raise
     return record
+
+
+def value_reads(form: FormLayout, spec: Any) -> RecordReads | None:
+    """What the action value `spec` reads of the triggering record of `form` (None: it may
+    read anything — a formula through a relation, an aggregate, a kind registered elsewhere)."""
+    if spec is None or isinstance(spec, bool | int | float):
+        return NOTHING
+    if isinstance(spec, str):
+        try:
+            formula = form_formula(form, spec)
+        except Exception:  # a value published before values were checked: it never runs
+            return None
+        return None if formula.relations else RecordReads(values=formula.reads)
+    if isinstance(spec, dict) and len(spec) == 1:
+        [(name, inner)] = spec.items()
+        if name == LiteralValue.name:
+            return NOTHING
+        if name == CopyValue.name and isinstance(inner, str):
+            field = form.fields.get(inner)
+            if field is not None and isinstance(field.spec, RelationField):
+                return RecordReads(ids=frozenset({inner}))  # `plain`: only its id
+            return RecordReads(values=frozenset({inner}))
+    return None
 
 
 def resolve(step: ActionStep, spec: Any, target_form: str | None, field: str | None) -> Any:
@@ -251,5 +276,6 @@ __all__ = [
     "plain",
     "resolve",
     "value_issues",
+    "value_reads",
     "with_related",
 ]
