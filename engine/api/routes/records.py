@@ -13,9 +13,10 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
-from engine.api.deps import DbEngine, context_for
+from engine.api.deps import DbEngine, context_for, engine_of
 from engine.api.fast_json import record_answer
 from engine.api.opening import read
+from engine.api.route_params import Params, openapi_extra, parse_params, parse_path
 from engine.api.schemas.records import (
     BatchResult,
     HistoryEntry,
@@ -73,53 +74,68 @@ def _open(
 open_form = _open  # the other form routers open forms the same way
 
 
+class FormPath(Params):
+    """The path parameters of a form's records routes."""
+
+    app: str
+    form: str
+
+
+class RecordPath(FormPath):
+    """The path parameters of one record's routes."""
+
+    record_id: Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class ListParams(Params):
+    """The query parameters of a records page (and of the total alone, `limit=0`)."""
+
+    filter: Annotated[
+        str | None, Field(max_length=4000, description="A condition in the formula language")
+    ] = None
+    sort: Annotated[
+        str | None, Field(max_length=1000, description="Keys, `-` for descending: -amount,title")
+    ] = None
+    q: Annotated[str | None, Field(max_length=200, description="Search in the title field")] = None
+    limit: Annotated[int, Field(ge=0, le=MAX_LIMIT)] = 50
+    offset: Annotated[int, Field(ge=0, le=2**31)] = 0
+    count: Literal["exact", "none"] = "exact"
+    related: Annotated[
+        str | None,
+        Field(
+            max_length=100,
+            pattern=r"^[A-Za-z_][A-Za-z0-9_]*:[1-9][0-9]{0,17}$",
+            description="`field:id`: only records whose relation field points to that record",
+        ),
+    ] = None
+
+
 @router.get(
     "/records",
     response_model=RecordPage,
     response_model_exclude_unset=True,
     dependencies=AUTHENTICATED,
+    openapi_extra=openapi_extra(FormPath, ListParams),
 )
-def list_records(
-    app: str,
-    form: str,
-    engine: DbEngine,
-    request: Request,
-    filter: Annotated[
-        str | None, Query(max_length=4000, description="A condition in the formula language")
-    ] = None,
-    sort: Annotated[
-        str | None, Query(max_length=1000, description="Keys, `-` for descending: -amount,title")
-    ] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Search in the title field")] = None,
-    limit: Annotated[int, Query(ge=0, le=MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
-    count: Literal["exact", "none"] = "exact",
-    related: Annotated[
-        str | None,
-        Query(
-            max_length=100,
-            pattern=r"^[A-Za-z_][A-Za-z0-9_]*:[1-9][0-9]{0,17}$",
-            description="`field:id`: only records whose relation field points to that record",
-        ),
-    ] = None,
-) -> Response:
+def list_records(request: Request) -> Response:
     """A page of live records, filtered, searched and sorted in the database, with the total."""
+    path, params = parse_params(request, FormPath, ListParams)
     pointing = None
-    if related is not None:
-        key, _, record_id = related.partition(":")
+    if params.related is not None:
+        key, _, record_id = params.related.partition(":")
         pointing = (key, int(record_id))
     page = read(
-        engine,
+        engine_of(request),
         request,
-        app,
-        form,
+        path.app,
+        path.form,
         lambda service: service.list(
-            filter=filter,
-            sort=sort,
-            q=q,
-            limit=limit,
-            offset=offset,
-            count=count == "exact",
+            filter=params.filter,
+            sort=params.sort,
+            q=params.q,
+            limit=params.limit,
+            offset=params.offset,
+            count=params.count == "exact",
             related=pointing,
         ),
     )
@@ -214,17 +230,20 @@ def batch(
     response_model=RecordOut,
     response_model_exclude_unset=True,
     dependencies=AUTHENTICATED,
+    openapi_extra=openapi_extra(RecordPath),
 )
-def get_record(
-    app: str,
-    form: str,
-    record_id: RecordId,
-    engine: DbEngine,
-    request: Request,
-) -> Response:
+def get_record(request: Request) -> Response:
     """One live record (404 when missing or deleted). Without a role that reaches it, an open,
     cc or done flow task on it lets its holder read it with the node's field access."""
-    found = read(engine, request, app, form, lambda service: service.get(record_id), record_id)
+    path = parse_path(request, RecordPath)
+    found = read(
+        engine_of(request),
+        request,
+        path.app,
+        path.form,
+        lambda service: service.get(path.record_id),
+        path.record_id,
+    )
     return record_answer(found)
 
 
