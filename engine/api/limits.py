@@ -2,11 +2,12 @@
 
 Every request body may be at most `JIMU_MAX_BODY_BYTES` (10 MB by default); file uploads
 (`POST /files`, `POST /public/{token}/files`) may carry one file of `JIMU_MAX_UPLOAD_BYTES`
-plus the multipart envelope, and imports (`POST /apps/import`, `POST .../records/import`)
-`JIMU_MAX_IMPORT_BYTES`. A declared `Content-Length` above the limit is refused before anything
-is read; a chunked body is counted as it arrives and refused as soon as it passes the limit, so
-neither memory nor the upload spool ever holds more. The answer is 413 `payload_too_large` in
-the API's error shape, with the limit in the message, and the route's handler never runs (so
+plus the multipart envelope, and imports (`POST /apps/import`, `POST .../records/import` and
+its `/preview`) `JIMU_MAX_IMPORT_BYTES`, which is also what the import routes read of their
+file. A declared `Content-Length` above the limit is refused before anything is read; a
+chunked body is counted as it arrives and refused as soon as it passes the limit, so neither
+memory nor the upload spool ever holds more. The answer is 413 `payload_too_large` in the
+API's error shape, with the limit in the message, and the route's handler never runs (so
 nothing is written).
 
 Starlette has a body limiter of its own (FastAPI's `max_body_size`), but it answers a declared
@@ -50,6 +51,7 @@ def larger_limits(settings: Settings) -> dict[Callable[..., Any], int]:
         public.upload_to_link: upload,
         apps.import_app: settings.max_import_bytes,
         records_io.import_records: settings.max_import_bytes,
+        records_io.import_preview: settings.max_import_bytes,
     }
 
 

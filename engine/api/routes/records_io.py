@@ -31,7 +31,6 @@ from engine.store.limits import Work
 
 router = APIRouter(prefix="/apps/{app}/forms/{form}", tags=["records"])
 
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MAX_IMPORT_ROWS = 10_000
 MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -117,7 +116,7 @@ def import_records(
     with read_only(engine) as conn:
         checked = open_form(conn, app, form, principal, request)
         checked.require("import")
-    rows = _read_upload(file)
+    rows = _read_upload(file, request)
     if mapping is not None:
         chosen = import_mapping.parse_mapping(mapping, len(rows[0]) if rows else 0)
         rows = import_mapping.mapped_rows(rows, chosen)
@@ -156,8 +155,10 @@ def import_records(
     }
 
 
-def _read_upload(file: UploadFile) -> list[list[Any]]:
-    data = read_limited(file.file, MAX_IMPORT_BYTES)
+def _read_upload(file: UploadFile, request: Request) -> list[list[Any]]:
+    """The uploaded spreadsheet's rows: at most `JIMU_MAX_IMPORT_BYTES` (the body limit of
+    the import routes, `engine.api.limits`) and `MAX_IMPORT_ROWS`."""
+    data = read_limited(file.file, request.app.state.settings.max_import_bytes)
     return [
         list(row) for row in read_rows(data, detect_format(file.filename, data), MAX_IMPORT_ROWS)
     ]
@@ -199,4 +200,4 @@ def import_preview(
         opened = open_form(conn, app, form, principal, request)
         opened.require("import")
         hidden = opened.reader().hidden
-    return import_mapping.preview(opened.form, hidden, _read_upload(file))
+    return import_mapping.preview(opened.form, hidden, _read_upload(file, request))
