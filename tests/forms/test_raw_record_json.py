@@ -34,6 +34,7 @@ from engine.forms.field_types.number import scaled_writer
 from engine.forms.query import Reader
 from engine.store.models import Department, StoredFile, User
 from tests.contexts import context
+from tests.forms.every_field import every_stored_field
 from tests.store_fixtures import prepare_fresh
 
 ACTOR = Actor(None, "api")
@@ -72,40 +73,7 @@ APP: dict[str, Any] = {
             "name": "条目",
             "title_field": "title",
             "fields": [
-                {"key": "title", "type": "text"},
-                {"key": "note", "type": "textarea"},
-                {"key": "rich", "type": "rich_text"},
-                {"key": "email", "type": "email"},
-                {"key": "phone", "type": "phone"},
-                {"key": "site", "type": "url"},
-                {"key": "qty", "type": "number", "precision": 3},
-                {"key": "whole", "type": "number", "precision": 0},
-                {"key": "fine", "type": "number", "precision": 10},
-                {"key": "count", "type": "integer"},
-                {"key": "price", "type": "money", "precision": 2},
-                {"key": "ratio", "type": "percent", "precision": 2},
-                {"key": "stars", "type": "rating"},
-                {"key": "level", "type": "select", "options": OPTIONS},
-                {"key": "tags", "type": "multiselect", "options": OPTIONS},
-                {"key": "done", "type": "checkbox"},
-                {"key": "day", "type": "date"},
-                {"key": "when", "type": "datetime"},
-                {"key": "at", "type": "time"},
-                {"key": "person", "type": "user"},
-                {"key": "people", "type": "users"},
-                {"key": "dept", "type": "department"},
-                {"key": "depts", "type": "departments"},
-                {"key": "addr", "type": "address"},
-                {"key": "loc", "type": "location"},
-                {"key": "files", "type": "attachment"},
-                {"key": "pics", "type": "image"},
-                {"key": "sign", "type": "signature"},
-                {"key": "no", "type": "serial", "pattern": "NO-{0000}"},
-                {"key": "made_by", "type": "created_by"},
-                {"key": "made_at", "type": "created_at"},
-                {"key": "changed_by", "type": "updated_by"},
-                {"key": "changed_at", "type": "updated_at"},
-                {"key": "customer", "type": "relation", "target": "customer"},
+                *every_stored_field(OPTIONS),
                 {"key": "customer_name", "type": "lookup", "relation": "customer", "field": "name"},
                 {
                     "key": "customer_credit",

@@ -35,45 +35,14 @@ from engine.rules.known import EXACT_TYPES, KnownRecord, RecordReads, known_reco
 from engine.rules.values import plain
 from engine.store.models import Department, StoredFile, User
 from tests.contexts import context
+from tests.forms.every_field import every_stored_field
 from tests.store_fixtures import prepare_fresh
 
 NOW = dt.datetime(2026, 12, 6, 1, 2, 3, 456789, tzinfo=dt.UTC)
 OPTIONS = [{"value": v} for v in ("甲", "乙", "丙")]
 # Every field type (`FIELD_TYPES`), filled or not by the record below.
 FIELDS: list[dict[str, Any]] = [
-    {"key": "title", "type": "text"},
-    {"key": "note", "type": "textarea"},
-    {"key": "rich", "type": "rich_text"},
-    {"key": "email", "type": "email"},
-    {"key": "phone", "type": "phone"},
-    {"key": "site", "type": "url"},
-    {"key": "qty", "type": "number", "precision": 3},
-    {"key": "fine", "type": "number", "precision": 10},
-    {"key": "count", "type": "integer"},
-    {"key": "price", "type": "money", "precision": 2},
-    {"key": "ratio", "type": "percent", "precision": 2},
-    {"key": "stars", "type": "rating"},
-    {"key": "level", "type": "select", "options": OPTIONS},
-    {"key": "tags", "type": "multiselect", "options": OPTIONS},
-    {"key": "done", "type": "checkbox"},
-    {"key": "day", "type": "date"},
-    {"key": "when", "type": "datetime"},
-    {"key": "at", "type": "time"},
-    {"key": "person", "type": "user"},
-    {"key": "people", "type": "users"},
-    {"key": "dept", "type": "department"},
-    {"key": "depts", "type": "departments"},
-    {"key": "addr", "type": "address"},
-    {"key": "loc", "type": "location"},
-    {"key": "files", "type": "attachment"},
-    {"key": "pics", "type": "image"},
-    {"key": "sign", "type": "signature"},
-    {"key": "no", "type": "serial", "pattern": "NO-{0000}"},
-    {"key": "made_by", "type": "created_by"},
-    {"key": "made_at", "type": "created_at"},
-    {"key": "changed_by", "type": "updated_by"},
-    {"key": "changed_at", "type": "updated_at"},
-    {"key": "customer", "type": "relation", "target": "customer"},
+    *every_stored_field(OPTIONS),
     {"key": "customers", "type": "relation", "target": "customer", "many": True},
     {"key": "customer_name", "type": "lookup", "relation": "customer", "field": "name"},
     {"key": "double", "type": "formula", "expr": "customer.credit * 2", "precision": 2},
@@ -169,6 +138,7 @@ def _full(customer: int) -> dict[str, Any]:
         "phone": "13800000000",
         "site": "https://x.cn",
         "qty": "1.5",
+        "whole": "42",
         "fine": "0.1",
         "count": 7,
         "price": "1200.5",
@@ -208,6 +178,7 @@ def _edges(customer: int) -> dict[str, Any]:
         "level": "丙",
         "addr": {"province": "新疆"},
         "qty": "-0.0005",
+        "whole": "-9007199254740993",
         "fine": "12345678.12345678905",
         "count": -(10**15),
         "price": "-0.005",
