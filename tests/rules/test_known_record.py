@@ -307,14 +307,11 @@ def _mirrors(engine: Engine) -> list[dict[str, Any]]:
     return [{k: v for k, v in item.items() if k not in skipped} for item in page.items]
 
 
-def _create_both_ways(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch, values: dict[str, Any]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[bool]]:
-    """The mirrors the rules create for `values` over the event's values where they can be
-    served, then for the same values read back; whether each save's rules got a record known
-    from the event (unloaded)."""
+def _spy(monkeypatch: pytest.MonkeyPatch) -> tuple[list[bool], list[KnownRecord]]:
+    """Watch `runtime.triggering_record`: whether each save's rules got a record known from
+    its event, and those records (none may have fallen back to reading the record)."""
     served: list[bool] = []
-    knowns: list[KnownRecord] = []  # none may have fallen back to reading the record
+    knowns: list[KnownRecord] = []
     record_for = runtime.triggering_record
 
     def spied(*args: Any, **kwargs: Any) -> Mapping[str, Any] | None:
@@ -323,6 +320,18 @@ def _create_both_ways(
         if isinstance(found, KnownRecord):
             knowns.append(found)
         return found
+
+    monkeypatch.setattr(runtime, "triggering_record", spied)
+    return served, knowns
+
+
+def _create_both_ways(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, values: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[bool]]:
+    """The mirrors the rules create for `values` over the event's values where they can be
+    served, then for the same values read back; whether each save's rules got a record known
+    from the event (unloaded)."""
+    served, knowns = _spy(monkeypatch)
 
     def create() -> list[dict[str, Any]]:
         before = len(_mirrors(engine))
@@ -333,7 +342,6 @@ def _create_both_ways(
             mirror["source"] = "the item" if mirror.get("source") == item else mirror.get("source")
         return made
 
-    monkeypatch.setattr(runtime, "triggering_record", spied)
     known_way = create()
     monkeypatch.setattr(KnownRecord, "serves", lambda self, reads: False)
     read_way = create()
@@ -385,18 +393,8 @@ def test_in_a_batch_only_records_before_the_first_sync_run_are_served(
     those are read back, as before."""
     engine, customer = known_app
     _publish(engine, SERVED)
-    served: list[bool] = []
-    knowns: list[KnownRecord] = []  # none may have fallen back to reading the record
-    record_for = runtime.triggering_record
+    served, knowns = _spy(monkeypatch)
 
-    def spied(*args: Any, **kwargs: Any) -> Mapping[str, Any] | None:
-        found = record_for(*args, **kwargs)
-        served.append(isinstance(found, KnownRecord))
-        if isinstance(found, KnownRecord):
-            knowns.append(found)
-        return found
-
-    monkeypatch.setattr(runtime, "triggering_record", spied)
     with engine.begin() as conn:
         open_form(_ctx(), conn, "known", "item").create_many([_full(customer)] * 3)
     assert served == [True, False, False]
