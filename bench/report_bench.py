@@ -563,7 +563,7 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[st
                 assert orjson.loads(by_hand_http()) == orjson.loads(
                     orjson.dumps(hand_rows(conn), default=str)
                 ), shape
-                contenders = {
+                contenders: dict[str, Callable[[], Any]] = {
                     "engine": by_engine,
                     "http": by_http,
                     "hand_http": by_hand_http,
