@@ -557,12 +557,12 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[st
                 def by_hand_http(shape: str = shape, client: Any = client) -> Any:
                     response = client.post(f"{API}/bench-hand/{shape}")
                     assert response.status_code == 200, response.text
-                    return response.content
+                    return response.json()  # read by the client, as `by_http`'s answer is
 
                 check(shape, by_engine(), by_http(), by_hand(), pg, sql)
-                assert orjson.loads(by_hand_http()) == orjson.loads(
-                    orjson.dumps(hand_rows(conn), default=str)
-                ), shape
+                assert by_hand_http() == orjson.loads(orjson.dumps(hand_rows(conn), default=str)), (
+                    shape
+                )
                 contenders: dict[str, Callable[[], Any]] = {
                     "engine": by_engine,
                     "http": by_http,
