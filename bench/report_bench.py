@@ -22,6 +22,14 @@ Each shape runs as the administrator (every record) and as a member holding a ro
 - **HTTP**: ``POST /api/v1/apps/bench/query`` through the ASGI app in process
   (`fastapi.testclient.TestClient`, httpx, on one event loop kept for every request as a
   server keeps it), sign-in and JSON included;
+- **hand HTTP**: the hand-written statement (below) served through HTTP: a bench-only route
+  (``POST /api/v1/bench-hand/{shape}``, mounted on the same app instance here, never in the
+  product) that authenticates the request's token the way the product's dependency does
+  (`engine.api.security.current_principal`: one statement), runs the hand SQL for that
+  caller's scope on a read-only connection and returns its rows with one ``orjson.dumps``.
+  This is the fair baseline for "through HTTP": the best rewrite a person would write is
+  still served over HTTP with a credential check, so HTTP's and authentication's fixed cost
+  per request is in both; HTTP/hand-HTTP is what the report route itself adds;
 - **SQL**: the hand-written statement over Jimu's own record table (scaled integers on SQLite,
   epoch ms, months in Asia/Shanghai), the viewer's scope as ``_owner = :me``, rows fetched (and,
   for a2 on SQLite, the totals summed from the cells in Python, as a person would). On SQLite
@@ -31,9 +39,10 @@ Each shape runs as the administrator (every record) and as a member holding a ro
 
 Before timing, every shape's engine answer (and the HTTP answer) is asserted identical to the
 baseline's. Medians over ``--runs`` interleaved rounds (two warm-up rounds); printed: ms per
-contender and the ratios engine/SQL and HTTP/SQL (target ≤ 1.15×).
+contender and the ratios engine/SQL, HTTP/SQL and HTTP/hand-HTTP (target ≤ 1.15×).
 
-Usage: ``python bench/report_bench.py [--rows N] [--runs R] [--db sqlite|postgresql|both]``.
+Usage: ``python bench/report_bench.py [--rows N] [--runs R] [--db sqlite|postgresql|both]
+[--viewer admin|member|both]``.
 
 Loading 1,000,000 rows takes minutes; ``--keep PATH`` keeps the SQLite database in the file
 `PATH` and ``--url URL`` runs on an existing database (e.g. a PostgreSQL server you keep
@@ -57,12 +66,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi import Request, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_databases import add_database_option, each_database
+
+HandRun = Callable[[Connection], Any]
 
 TZ = ZoneInfo("Asia/Shanghai")
 USERS = 200
@@ -365,6 +377,7 @@ def setup(
     settings = Settings(data_dir=tmp, admin_token=SecretStr(TOKEN), statement_timeout_report=0)
     app = create_app(settings)
     app.state.engine = engine
+    app.state.bench_hand = mount_hand_route(app)
     admin = TestClient(app, raise_server_exceptions=True)
     admin.headers["Authorization"] = f"Bearer {TOKEN}"
     if not reuse:
@@ -382,6 +395,33 @@ def setup(
     PORTALS.append(anyio.from_thread.start_blocking_portal())  # kept: closed when collected
     admin.portal = member.portal = PORTALS[-1].__enter__()
     return app, admin, {"admin": admin, "member": member}, users
+
+
+def mount_hand_route(app: Any) -> dict[tuple[str, int | None], HandRun]:
+    """The "hand SQL through HTTP" contender: ``POST /api/v1/bench-hand/{shape}`` on the bench's
+    app instance only. It authenticates like the product (`current_principal`: the one
+    credential statement), runs the hand SQL of `shape` for the caller's scope (the returned
+    map, filled per shape and viewer: None for the administrator, else the member's id) and
+    answers its rows as JSON bytes."""
+    import orjson
+    from fastapi import APIRouter
+
+    from engine.api.deps import engine_of, read_only
+    from engine.api.security import current_principal
+
+    handlers: dict[tuple[str, int | None], HandRun] = {}
+    router = APIRouter()
+
+    @router.post(f"{API}/bench-hand/{{shape}}")
+    def hand_route(shape: str, request: Request) -> Response:
+        principal = current_principal(request)
+        me = None if principal.is_admin else principal.user_id
+        with read_only(engine_of(request)) as conn:
+            found = handlers[(shape, me)](conn)
+        return Response(orjson.dumps(found, default=str), media_type="application/json")
+
+    app.include_router(router)
+    return handlers
 
 
 def load(engine: Engine, rows: int, users: list[int]) -> None:
@@ -443,6 +483,8 @@ def form_sql(conn: Connection, user: int | None) -> Any:
 def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[str, ...]]:
     import tempfile
 
+    import orjson
+
     from engine.forms.query import Reader
     from engine.reports.runtime import run_report
     from engine.reports.spec import ReportSpec
@@ -455,7 +497,7 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[st
     held = loaded_rows(engine)
     if held is not None and held != args.rows:
         raise SystemExit(f"the kept database holds {held:,} orders, not --rows {args.rows:,}")
-    _app, _admin, clients, users = setup(engine, tmp, reuse=held is not None)
+    app, _admin, clients, users = setup(engine, tmp, reuse=held is not None)
     if held is None:
         load(engine, args.rows, users)
         print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
@@ -470,6 +512,8 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[st
     specs = shapes(today)
     lines: list[tuple[str, ...]] = []
     for viewer, me in (("admin", None), ("member", users[0])):
+        if args.viewer not in ("both", viewer):
+            continue
         hand = Hand(layout.table.name, col, engine.dialect.name, me)
         client = clients[viewer]
         with engine.connect() as conn:
@@ -493,17 +537,45 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[st
                     assert response.status_code == 200, response.text
                     return response.json()
 
-                def by_hand(statement: Any = statement, shape: str = shape) -> Any:
-                    found = conn.execute(statement).all()
+                def hand_on(on: Connection, statement: Any = statement, shape: str = shape) -> Any:
+                    found = on.execute(statement).all()
                     if shape == "a2" and not pg:
                         return found, summed([tuple(r) for r in found])
                     return found
 
+                def by_hand(hand_on: HandRun = hand_on) -> Any:
+                    return hand_on(conn)
+
+                def hand_rows(on: Connection, hand_on: HandRun = hand_on) -> Any:
+                    found = hand_on(on)
+                    if isinstance(found, tuple):  # SQLite a2: the cells and their totals
+                        return [[tuple(r) for r in found[0]], found[1]]
+                    return [tuple(r) for r in found]
+
+                app.state.bench_hand[(shape, me)] = hand_rows
+
+                def by_hand_http(shape: str = shape, client: Any = client) -> Any:
+                    response = client.post(f"{API}/bench-hand/{shape}")
+                    assert response.status_code == 200, response.text
+                    return response.json()  # read by the client, as `by_http`'s answer is
+
                 check(shape, by_engine(), by_http(), by_hand(), pg, sql)
-                contenders = {"engine": by_engine, "http": by_http, "sql": by_hand}
+                assert by_hand_http() == orjson.loads(orjson.dumps(hand_rows(conn), default=str)), (
+                    shape
+                )
+                contenders: dict[str, Callable[[], Any]] = {
+                    "engine": by_engine,
+                    "http": by_http,
+                    "hand_http": by_hand_http,
+                    "sql": by_hand,
+                }
                 if shape == "a" and not pg:  # the same statement through the date index
                     through_index = text(hand.a(today, scan=False))
-                    contenders["index"] = lambda s=through_index: conn.execute(s).all()
+
+                    def by_index(s: Any = through_index) -> Any:
+                        return conn.execute(s).all()
+
+                    contenders["index"] = by_index
                 timings = interleaved(contenders, args.runs)
                 if "index" in timings:
                     NOTES.append(
@@ -568,6 +640,7 @@ def page_total(page: Any) -> int:
 def row(db: str, viewer: str, shape: str, t: dict[str, float]) -> tuple[str, ...]:
     sql = t["sql"]
     http = t.get("http")
+    hand_http = t.get("hand_http")
     line = (
         db,
         viewer,
@@ -577,6 +650,8 @@ def row(db: str, viewer: str, shape: str, t: dict[str, float]) -> tuple[str, ...
         f"{sql:.1f}",
         f"{t['engine'] / sql:.2f}",
         f"{http / sql:.2f}" if http is not None else "—",
+        f"{hand_http:.1f}" if hand_http is not None else "—",
+        f"{http / hand_http:.2f}" if http is not None and hand_http is not None else "—",
     )
     print(" | ".join(line), flush=True)
     return line
@@ -589,6 +664,9 @@ def main() -> None:
     add_database_option(parser)
     parser.add_argument("--keep", type=Path, help="a SQLite file kept (and reused) between runs")
     parser.add_argument("--url", help="an existing database to load once and reuse")
+    parser.add_argument(
+        "--viewer", choices=["admin", "member", "both"], default="both", help="whose shapes run"
+    )
     args = parser.parse_args()
     print(f"load average: {os.getloadavg()}")
     lines: list[tuple[str, ...]] = []
@@ -598,8 +676,11 @@ def main() -> None:
         lines += run_database(name, url, args)
     for name, url in [] if lines else each_database(args.db, "report_bench.db"):
         lines += run_database(name, url, args)
-    print("\n| database | viewer | shape | engine ms | HTTP ms | SQL ms | engine/SQL | HTTP/SQL |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| database | viewer | shape | engine ms | HTTP ms | SQL ms | engine/SQL | HTTP/SQL"
+        " | hand HTTP ms | HTTP/hand-HTTP |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for line in lines:
         print("| " + " | ".join(line) + " |")
     for note in NOTES:

@@ -53,6 +53,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
     select,
     tuple_,
     type_coerce,
@@ -979,15 +980,18 @@ class ReportCompiler:
         column = source.c[f"{d.key}#v"]
         found: list[Any] = []
         if d.order is not None:
+            # the ranks are written into the statement, only the option values are bound: a
+            # parameter per rank would double the count, and psycopg re-parses a statement of
+            # more than 50 parameters on every execution (it caches only smaller ones)
             order = case(
                 {
-                    option.value: index
+                    option.value: literal_column(str(index))
                     for index, option in enumerate(
                         getattr(d.owner.spec, "options", []) if d.owner is not None else []
                     )
                 },
                 value=column,
-                else_=10_000,
+                else_=literal_column("10000"),
             )
             found.append(order.desc() if desc else order.asc())
         elif d.label is not None and d.kind in PEOPLE:

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from engine import expr
 from engine.core.errors import ServiceError
 from engine.core.issues import Issue
+from engine.core.sqltypes import ExactDecimal
 from engine.expr.runtime import EvalContext
 from engine.forms.cache import calls_clock, lru_on_layout, on_layout
 from engine.forms.common import LocalizedText
@@ -64,7 +65,8 @@ def run_report(
 ) -> ReportResult:
     """Run `report` as the viewer `sql` was opened for: one statement, then the cells."""
     compiled = compiled_report(conn, sql, report, filters)
-    found = conn.execute(_statement(conn, compiled))
+    statement = _statement(conn, compiled)
+    found = conn.execute(statement)
     names = list(found.keys())
     where = {name: index for index, name in enumerate(names)}
     picks = [
@@ -74,8 +76,15 @@ def run_report(
     raws = [(name, index) for index, name in enumerate(names) if not name.endswith("#v")]
     grouping = where["#grouping"] if compiled.grouping else None
     writer = CellWriter(compiled, lang, sql)
-    if _plain_cells(compiled, report) and writer.plain(where):
-        rows = found.all()
+    columns = list(statement.selected_columns)
+    if (
+        _plain_cells(compiled, report)
+        and len(columns) == len(names)
+        and writer.plain(where, columns, conn.dialect, found.cursor.description)
+    ):
+        # the driver's values: `plain_rows` converts a dimension's once per distinct value and
+        # writes a money sum's text straight from it, instead of a conversion per value
+        rows = found.cursor_strategy.fetchall(found, found.cursor)
         if len(rows) > compiled.max_rows:
             raise too_large(len(compiled.measures))
         return ReportResult.model_construct(
@@ -381,7 +390,8 @@ class CellWriter:
         count = len(compiled.dims)
         self._bits = [(i, d, 1 << (count - 1 - i)) for i, d in enumerate(compiled.dims)]
         self._plans: dict[str, list[tuple[Measure, str, Any]]] = {}
-        self._steps: list[tuple[Measure, int, Any]] = []
+        self._converts: list[Callable[[Any], Any] | None] = []
+        self._steps: list[tuple[int, Callable[[Any], Any]]] = []
 
     def _formulas(self) -> dict[str, Any]:
         """The formula measures compiled (once per kept report: `compiled_report`)."""
@@ -514,22 +524,58 @@ class CellWriter:
             written = expr.encode(written)
         return {"value": written, "label": str(written)}
 
-    def plain(self, where: dict[str, int]) -> bool:
-        """Ready `plain_rows` for a statement whose columns are at `where` (by name): each
-        measure one column of its own; False when one is not."""
-        steps: list[tuple[Measure, int, Any]] = []
+    def plain(
+        self, where: dict[str, int], columns: Sequence[Any], dialect: Any, description: Any
+    ) -> bool:
+        """Ready `plain_rows` for a statement whose columns (`columns`, as the driver describes
+        them in `description`) are at `where` (by name): each column's conversion of the
+        driver's value, and each measure's cell writer; False when a measure has no column of
+        its own."""
+        converts: list[Callable[[Any], Any] | None] = [
+            column.type.dialect_impl(dialect).result_processor(dialect, description[index][1])
+            for index, column in enumerate(columns)
+        ]
+        steps: list[tuple[int, Callable[[Any], Any]]] = []
         for m, name, quantum in self._plan(""):
             if name not in where:
                 return False
-            steps.append((m, where[name], quantum))
+            at = where[name]
+            write = self._measure_writer(m, quantum, converts[at])
+            column_type = columns[at].type
+            if (
+                quantum is not None
+                and isinstance(column_type, ExactDecimal)
+                and column_type.scale == m.scale
+            ):  # a money sum: its text straight from the driver's value, as `write` writes it
+                write = _unless_null(column_type.json_reader(dialect, write))
+            steps.append((at, write))
+        self._converts = converts
         self._steps = steps
         return True
 
+    def _measure_writer(
+        self, m: Measure, quantum: Any, convert: Callable[[Any], Any] | None
+    ) -> Callable[[Any], Any]:
+        """A measure's cell from the driver's value: its column's conversion, then the cell as
+        `measures` writes it (a decimal at a fixed scale quantized to it)."""
+
+        def write(raw: Any) -> Any:
+            value = convert(raw) if convert is not None else raw
+            if quantum is not None and type(value) is Decimal:
+                return format(value.quantize(quantum, ROUND_HALF_UP), "f")
+            if m.agg == "count":
+                return int(value) if value is not None else 0
+            if m.agg == "count_distinct":
+                return int(value) if value is not None else None
+            return self._number(m, value)
+
+        return write
+
     def plain_rows(self, rows: Sequence[Any], picks: list[tuple[int, int | None]]) -> list[Any]:
-        """The answer's rows written straight from the statement's (`_plain_cells`): each
-        dimension cell written once per distinct value (then copied), a money sum quantized
-        at its scale, the rest as `measures` writes it — the same cells as `row`, without a
-        dict of aggregates per group."""
+        """The answer's rows written straight from the driver's rows (`_plain_cells`, after
+        `plain`): each dimension cell converted and written once per distinct value (then
+        copied), each measure by its writer — the same cells as `row`, without a dict of
+        aggregates per group nor a conversion per value."""
         dims: list[tuple[int, int | None, Dim, dict[Any, dict[str, Any]]]] = [
             (value, label, d, {})
             for (value, label), (_, d, _) in zip(picks, self._bits, strict=True)
@@ -541,26 +587,32 @@ class CellWriter:
             for at, label_at, d, written in dims:
                 value = row[at]
                 label = row[label_at] if label_at is not None else None
+                key = (value.__class__, value, label)  # 1 and 1.0 are equal keys, not one value
                 try:
-                    cell = written.get((value, label))
+                    cell = written.get(key)
                 except TypeError:  # not hashable
-                    cells.append(self.dimension(d, value, label))
+                    cells.append(self._dimension_of(d, value, label, at, label_at))
                     continue
                 if cell is None:
-                    cell = written[(value, label)] = self.dimension(d, value, label)
+                    cell = written[key] = self._dimension_of(d, value, label, at, label_at)
                 cells.append(dict(cell))
-            for m, at, quantum in steps:
-                value = row[at]
-                if quantum is not None and type(value) is Decimal:
-                    cells.append(format(value.quantize(quantum, ROUND_HALF_UP), "f"))
-                elif m.agg == "count":
-                    cells.append(int(value) if value is not None else 0)
-                elif m.agg == "count_distinct":
-                    cells.append(int(value) if value is not None else None)
-                else:
-                    cells.append(self._number(m, value))
+            for at, write in steps:
+                cells.append(write(row[at]))
             found.append(cells)
         return found
+
+    def _dimension_of(
+        self, d: Dim, value: Any, label: Any, at: int, label_at: int | None
+    ) -> dict[str, Any]:
+        """A dimension's cell from the driver's value and label (converted first)."""
+        convert = self._converts[at]
+        if convert is not None:
+            value = convert(value)
+        if label_at is not None:
+            convert = self._converts[label_at]
+            if convert is not None:
+                label = convert(label)
+        return self.dimension(d, value, label)
 
     def _plan(self, variant: str) -> list[tuple[Measure, str, Any]]:
         """Each aggregate measure of `variant` with its column name and, for a decimal at a
@@ -643,6 +695,10 @@ class CellWriter:
             else:
                 key.append((0, -number if desc else number))
         return tuple(key)
+
+
+def _unless_null(write: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else write(value)
 
 
 def _places(value: Decimal, places: int) -> str:

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
@@ -23,6 +24,7 @@ from engine.core.errors import ServiceError, not_found
 from engine.core.issues import Issue
 from engine.forms.access import Access
 from engine.forms.apps import LoadedApp
+from engine.forms.cache import lru_on_layout
 from engine.forms.compile import structural_issues
 from engine.forms.layout import FormLayout
 from engine.forms.references import FormRefs
@@ -33,16 +35,50 @@ from engine.reports.spec import ReportSpec, check_report
 
 
 def stored_report(loaded: LoadedApp, key: str) -> ReportSpec:
-    """Report `key` of the live definition (404 when there is none)."""
+    """Report `key` of the live definition (404 when there is none), read once per revision
+    (kept on its layout)."""
+    kept = lru_on_layout(loaded.layout, "stored_reports")
+    found: ReportSpec | None = kept.get(key)
+    if found is not None:
+        return found
     for item in loaded.definition.get("reports") or []:
         if isinstance(item, dict) and item.get("key") == key:
-            return ReportSpec.model_validate(item)
+            found = ReportSpec.model_validate(item)
+            kept.put(key, found)
+            return found
     raise not_found()
 
 
 def adhoc_report(loaded: LoadedApp, body: Any) -> ReportSpec:
     """An ad-hoc report shape (the designer's preview) checked like a stored report; 422 with
-    every issue at its path in the body (`rows[0].field`). `key` and `name` may be left out."""
+    every issue at its path in the body (`rows[0].field`). `key` and `name` may be left out.
+
+    A shape that passed is kept on the revision's layout under its JSON: the checks depend on
+    the definition alone, and a dashboard or preview asks the same shape again and again.
+    Refused shapes are not kept (their issues are cheap to find again, and never cached)."""
+    kept = lru_on_layout(loaded.layout, "adhoc_reports")
+    key = _shape_key(body)
+    if key is not None:
+        found: ReportSpec | None = kept.get(key)
+        if found is not None:
+            return found
+    report = _checked_adhoc(loaded, body)
+    if key is not None:
+        kept.put(key, report)
+    return report
+
+
+def _shape_key(body: Any) -> bytes | None:
+    """An ad-hoc shape's cache key: its JSON (None: not a JSON object)."""
+    if not isinstance(body, dict):
+        return None
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # not plain JSON (only a caller in process could send that)
+        return None
+
+
+def _checked_adhoc(loaded: LoadedApp, body: Any) -> ReportSpec:
     data = dict(body) if isinstance(body, dict) else body
     if isinstance(data, dict):
         data.setdefault("key", "preview")

@@ -1125,3 +1125,49 @@ def test_a_members_saved_report_through_http_is_compiled_once(crm: dict[str, Any
     other = run("rep_b1")
     assert KEPT["compiled"] == before["compiled"] + 1
     assert run("rep_b1") == other and KEPT["compiled"] == before["compiled"] + 1
+
+
+def test_cells_from_the_drivers_values_equal_the_general_paths(
+    crm: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report whose rows are its answer is written from the driver's values (each column
+    converted once per distinct dimension value, money sums as text straight from the value):
+    the same cells as the general path, which converts every value and writes `CellWriter.row`."""
+    from engine.forms import apps
+    from engine.forms.sql import FormSql
+    from engine.reports import runtime
+    from engine.reports.spec import ReportSpec
+    from tests.contexts import context
+
+    measures = [
+        {"key": "s", "agg": "sum", "field": "amount"},
+        {"key": "lo", "agg": "min", "field": "amount"},
+        {"key": "hi", "agg": "max", "field": "amount"},
+        {"key": "q", "agg": "sum", "field": "qty"},
+        {"key": "n", "agg": "count"},
+        {"key": "c", "agg": "count_distinct", "field": "client"},
+        {"key": "net", "agg": "sum", "field": "net"},
+        {"key": "late", "agg": "max", "field": "signed_at"},
+    ]
+    dimensions = [
+        [{"field": "region"}, {"field": "status"}],
+        [{"field": "signed_at", "bucket": "month"}],
+        [{"field": "signed_on", "bucket": "week"}, {"field": "paid"}],
+        [{"field": "client"}, {"field": "rep"}, {"field": "team"}],
+        [{"field": "_owner"}, {"field": "qty"}],
+        [{"field": "amount"}],
+    ]
+    with crm["engine"].connect() as conn:
+        loaded = apps.load(conn, "shop")
+        sql = FormSql(loaded.layout, loaded.layout.forms["sale"], context(), access=None)
+        for rows in dimensions:
+            for lang in ("zh", "en"):
+                report = ReportSpec.model_validate(
+                    {"key": "r", "name": "r", "form": "sale", "rows": rows, "measures": measures}
+                )
+                assert runtime._plain_cells(runtime.compiled_report(conn, sql, report), report)
+                plain = runtime.run_report(conn, sql, report, lang=lang)
+                with monkeypatch.context() as patched:
+                    patched.setattr(runtime, "_plain_cells", lambda *_: False)
+                    general = runtime.run_report(conn, sql, report, lang=lang)
+                assert plain.rows and plain.model_dump() == general.model_dump(), rows
