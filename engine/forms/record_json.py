@@ -161,8 +161,9 @@ class RecordJson:
         """Run a page statement (`FormSql.page_statements`) and write its rows as record JSON:
         the same items as ``page(conn, conn.execute(statement, params).all())``, written
         straight from the driver's values. The rows are fetched as the driver returns them
-        (through SQLAlchemy's fetch, so errors are translated as usual) without the column
-        types' per-value conversions, and a row writer made once per form, the caller's hidden
+        (`engine.store.driver_exec.driver_rows`: after the statement's first run, sent to the
+        driver's cursor directly; errors are translated as SQLAlchemy translates them) without
+        the column types' per-value conversions, and a row writer made once per form, the caller's hidden
         fields and rights, and column labels turns each row into its record in one dict
         display: decimals and moments go from the driver's value to their JSON text directly
         (`FieldType.raw_json_reader`), other values through their column type's conversion and

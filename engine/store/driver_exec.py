@@ -1,14 +1,16 @@
 """Hot read statements sent straight to the driver (issue 12, "Reads sent straight to the
 driver").
 
-A records read sends two statements (the opening statement and the page or record); through
-SQLAlchemy's `Connection.execute` each pays about 50 µs of Python beyond the driver's own
-execute (the compiled cache lookup, the execution context, parameter processing, the result's
-metadata — which asks psycopg for a fresh `cursor.description` of every column), which is a
-tenth of `GET /health`'s whole cost. `driver_rows` runs such a statement the first time through
-SQLAlchemy, keeps what that execution used (the compiled SQL, its result keys) on the statement
-object, and from then on sends the same SQL with the same processed parameters to a DB-API
-cursor of the same connection itself, returning the driver's rows as they come.
+A records read sends two statements (the opening statement and the page or record). Through
+SQLAlchemy's `Connection.execute` each paid well over 100 µs of Python beyond the driver's own
+execute (the compiled cache lookup, the execution context, parameter processing, a result whose
+metadata asks psycopg for `cursor.description` — built anew, a `Column` per column, on every
+access — and `Row` objects): together about a third of a get by id's CPU in the server.
+`driver_rows` runs a statement through SQLAlchemy the first two times, then keeps what it needs
+(its own compiled SQL, checked against SQLAlchemy's, and the result's keys and conversions) for
+that statement object and sends later runs with the same processed parameters to a DB-API
+cursor of the same connection itself, returning the driver's rows as they come. Statements built
+per request (a scoped caller's page) are never run twice, so they are never compiled again.
 
 What SQLAlchemy does around a statement is kept where the application relies on it:
 ``before_cursor_execute`` and ``after_cursor_execute`` listeners are called as SQLAlchemy calls
@@ -107,11 +109,16 @@ class NamedRow:
 
 
 _NOT_DIRECT: Any = object()  # a statement SQLAlchemy must send (see `_remember`)
+_SEEN: Any = object()  # a statement run once so far
 # Statement -> dialect name -> what to send. Weak keys: a statement the readers drop goes with
 # its entry (what is kept refers to a clone of the statement, never to the key itself).
 _SENT: weakref.WeakKeyDictionary[Select[Any], dict[str, _Sent]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
-DIRECT = True  # tests turn it off to compare with SQLAlchemy's own execution
+# SQLAlchemy's internals this module uses (it is not pinned): without them, no statement is
+# sent directly. Tests turn DIRECT off to compare with SQLAlchemy's own execution.
+DIRECT = all(
+    hasattr(Connection, name) for name in ("_handle_dbapi_exception", "_has_events", "dispatch")
+) and hasattr(SQLCompiler, "_bind_processors")
 
 
 def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]) -> DriverRows:
@@ -121,10 +128,10 @@ def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]
     statement, params = guard_for(conn, statement, params)
     dialect = conn.dialect
     sent = _SENT.get(statement, {}).get(dialect.name)
-    if sent is None or sent is _NOT_DIRECT or not (DIRECT and _direct(conn)):
+    if sent is None or sent is _SEEN or sent is _NOT_DIRECT or not (DIRECT and _direct(conn)):
         result = conn.execute(statement, params, execution_options={GUARDED: True})
-        if sent is None:
-            _remember(statement, dialect, result)
+        if sent is None or sent is _SEEN:
+            _remember(statement, dialect, result, again=sent is _SEEN)
         keys = tuple(result.keys())
         description = result.cursor.description
         return DriverRows(
@@ -177,13 +184,28 @@ def _direct(conn: Connection) -> bool:
     return conn.in_transaction() or bool(conn.info.get(AUTOCOMMIT))
 
 
-def _remember(statement: Select[Any], dialect: Dialect, result: Any) -> None:
+def _remember(statement: Select[Any], dialect: Dialect, result: Any, *, again: bool) -> None:
     """Keep what to send for `statement` from its first execution through SQLAlchemy: its own
     compilation (of a clone: SQLAlchemy's may come from its cache, compiled from another
     statement of the same shape whose literal values differ), checked to be the SQL SQLAlchemy
     sent, and the result's keys and conversions. Statements with parameters expanded or
     rendered at execution (``IN`` lists, literal execution), a schema translation or tuple
-    parameters are always left to SQLAlchemy."""
+    parameters are always left to SQLAlchemy. A statement run once is only marked (`again`
+    False): statements built per request (a scoped caller's page) are never run twice, and
+    compiling them again would cost more than it saves."""
+    if not again:
+        with _lock:
+            _SENT.setdefault(statement, {})[dialect.name] = _SEEN
+        return
+    try:
+        sent = _sent(statement, dialect, result)
+    except AttributeError:  # a SQLAlchemy whose internals differ from those this module knows
+        sent = _NOT_DIRECT
+    with _lock:
+        _SENT.setdefault(statement, {})[dialect.name] = sent
+
+
+def _sent(statement: Select[Any], dialect: Dialect, result: Any) -> Any:
     used = result.context.compiled
     clone = statement._clone()
     clone.__dict__.pop("_is_clone_of", None)  # what is kept must not keep the key alive
@@ -197,13 +219,11 @@ def _remember(statement: Select[Any], dialect: Dialect, result: Any) -> None:
         or compiled.schema_translate_map
         or any(isinstance(p, Sequence) for p in compiled._bind_processors.values())
     ):
-        with _lock:
-            _SENT.setdefault(statement, {})[dialect.name] = _NOT_DIRECT
-        return
+        return _NOT_DIRECT
     positions = tuple(compiled.positiontup or ()) if compiled.positional else None
     escaped = dict(compiled.escaped_bind_names) if compiled.escaped_bind_names else None
     keys = tuple(result.keys())
-    sent = _Sent(
+    return _Sent(
         compiled,
         compiled.string,
         keys,
@@ -213,5 +233,3 @@ def _remember(statement: Select[Any], dialect: Dialect, result: Any) -> None:
         cast(dict[str, Callable[[Any], Any]], dict(compiled._bind_processors)),
         {key: position for position, key in enumerate(keys)},
     )
-    with _lock:
-        _SENT.setdefault(statement, {})[dialect.name] = sent
