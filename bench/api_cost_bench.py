@@ -324,6 +324,7 @@ def run_database(name: str, url: str | None, args: argparse.Namespace, directory
             spy = subprocess.Popen(
                 [shutil.which("py-spy") or "py-spy", "record", "--pid", str(server.process.pid)]
                 + ["--rate", "500", "--format", args.profile_format, "-o", args.profile]
+                + ["--subprocesses"]  # `jimu serve`'s HTTP workers are its children
                 + (["--idle"] if args.idle else []),
             )
             time.sleep(1.0)

@@ -69,6 +69,7 @@ from engine.auth.principal import Principal
 from engine.auth.sessions import CredentialQuery
 from engine.core.errors import ServiceError
 from engine.forms.service import RecordService
+from engine.store.driver_exec import driver_rows
 from engine.store.limits import Work, postgres_setting, seconds_for, statement_limit
 from engine.store.models import App, Department, Role, RoleMember, User, UserDepartment
 from engine.store.read_pool import LIVE, StaleRevision, is_stale, read_engine
@@ -178,7 +179,7 @@ def open_read(
     params = {**query.params, "jimu_app": app}
     if limit_seconds > 0:
         params["jimu_limit"] = postgres_setting(limit_seconds)
-    rows = conn.execute(statement, params).all()
+    rows = driver_rows(conn, statement, params).named()
     first = rows[0]
     principal = settle(request, credential, first if first.jimu_found is not None else None)
     request.state.principal = principal  # as current_principal: denials are audited with it
@@ -225,7 +226,7 @@ def open_caller(conn: Connection, request: Request, app: str, limit_seconds: flo
     params = {**query.params, "jimu_app": app}
     if limit_seconds > 0:
         params["jimu_limit"] = postgres_setting(limit_seconds)
-    rows = conn.execute(statement, params).all()
+    rows = driver_rows(conn, statement, params).named()
     first = rows[0]
     principal = settle(request, credential, first if first.jimu_found is not None else None)
     request.state.principal = principal  # as current_principal: denials are audited with it

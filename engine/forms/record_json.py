@@ -30,6 +30,7 @@ from engine.forms.field_types.computed import FormulaField
 from engine.forms.field_types.links import LookupField, RelationField, RollupField
 from engine.forms.layout import Container, FieldLayout, RowsLayout
 from engine.forms.sql import FormSql, reaches_other_forms, ref_paths
+from engine.store.driver_exec import driver_rows
 from engine.store.models import Department, StoredFile, User
 from engine.store.records import SYSTEM_FIELDS
 
@@ -160,14 +161,15 @@ class RecordJson:
         """Run a page statement (`FormSql.page_statements`) and write its rows as record JSON:
         the same items as ``page(conn, conn.execute(statement, params).all())``, written
         straight from the driver's values. The rows are fetched as the driver returns them
-        (through SQLAlchemy's fetch, so errors are translated as usual) without the column
-        types' per-value conversions, and a row writer made once per form, the caller's hidden
+        (`engine.store.driver_exec.driver_rows`: after the statement's first run, sent to the
+        driver's cursor directly; errors are translated as SQLAlchemy translates them) without
+        the column types' per-value conversions, and a row writer made once per form, the caller's hidden
         fields and rights, and column labels turns each row into its record in one dict
         display: decimals and moments go from the driver's value to their JSON text directly
         (`FieldType.raw_json_reader`), other values through their column type's conversion and
         their field's writer, composed once. Columns are found by label, as in `page`."""
-        result = conn.execute(statement, params)
-        keys = tuple(result.keys())
+        result = driver_rows(conn, statement, params)
+        keys = result.keys
         # A label's column type can depend on the caller's rights (a title hidden from them is a
         # typed NULL): plans are kept per rights fingerprint, as page shapes are, or else per
         # the columns' types.
@@ -179,9 +181,9 @@ class RecordJson:
         cache = lru_on_layout(self.form, "row_writers")
         plan: _RowPlan | None = cache.get((self.hidden, scope, keys))
         if plan is None:
-            plan = self._row_plan(conn.dialect, statement, keys, result.cursor.description)
+            plan = self._row_plan(conn.dialect, statement, keys, result.description)
             cache.put((self.hidden, scope, keys), plan)
-        rows = result.cursor_strategy.fetchall(result, result.cursor)
+        rows = result.rows
         if not rows:
             return []
         people = _PeopleNames()

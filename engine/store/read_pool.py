@@ -50,6 +50,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
+from engine.store.driver_exec import AUTOCOMMIT
 from engine.store.limits import postgres_setting
 from engine.store.models import App
 
@@ -57,6 +58,7 @@ CACHES_OF = "jimu_caches_of"  # attribute of a read pool: the main engine's pool
 LIVE = "jimu_read_live"  # key in a read connection's info: (app id, revision) being read
 STALE = "jimu_stale_revision"  # the text the guard fails to cast when the revision moved
 _KEPT = "_jimu_read_engines"
+GUARDED = "jimu_guarded"  # execution option: the statement went through `guard_for` already
 _INVALID_TEXT = "22P02"  # invalid_text_representation: the guard's failed cast
 _lock = threading.Lock()
 
@@ -120,11 +122,13 @@ def _make(engine: Engine, seconds: float) -> Engine:
     def _guard(
         conn: Connection, element: Any, multiparams: Any, params: Any, options: Any
     ) -> tuple[Any, Any, Any]:
-        live = conn.info.get(LIVE)
-        if live is not None and isinstance(element, Select) and not multiparams:
-            element = guarded(element)
-            params = {**params, "jimu_guard_app": live[0], "jimu_guard_revision": live[1]}
+        if not multiparams and not options.get(GUARDED):
+            element, params = guard_for(conn, element, params)
         return element, multiparams, params
+
+    @event.listens_for(reads.pool, "connect")
+    def _autocommit(dbapi_connection: Any, record: Any) -> None:
+        record.info[AUTOCOMMIT] = True  # engine.store.driver_exec may send to its cursors
 
     @event.listens_for(reads.pool, "checkin")
     def _forget(dbapi_connection: Any, record: Any) -> None:
@@ -175,6 +179,20 @@ def guarded(statement: Select[Any]) -> Select[Any]:
     return found
 
 
+def guard_for(conn: Connection, statement: Any, params: Any) -> tuple[Any, Any]:
+    """`statement` and `params` as a read connection sends them: a SELECT with the revision
+    guard and its parameters once the read has been opened on a revision (`LIVE`); anything
+    else unchanged."""
+    live = conn.info.get(LIVE)
+    if live is None or not isinstance(statement, Select):
+        return statement, params
+    return guarded(statement), {
+        **params,
+        "jimu_guard_app": live[0],
+        "jimu_guard_revision": live[1],
+    }
+
+
 def is_stale(exc: DBAPIError) -> bool:
     """Whether a database error is a revision guard's (see the module)."""
     original = exc.orig
@@ -184,8 +202,10 @@ def is_stale(exc: DBAPIError) -> bool:
 __all__ = [
     "CACHES_OF",
     "GUARD",
+    "GUARDED",
     "LIVE",
     "StaleRevision",
+    "guard_for",
     "guarded",
     "is_stale",
     "read_engine",
