@@ -8,6 +8,7 @@ expanded parameters are left to SQLAlchemy; and nothing keeps a dropped statemen
 from __future__ import annotations
 
 import gc
+import time
 import weakref
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal_column,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
@@ -37,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from engine.core.sqltypes import UtcDateTime
 from engine.store import driver_exec
 from engine.store.driver_exec import driver_rows
+from engine.store.limits import QueryTimeout, Work, statement_limit
 
 META = MetaData()
 THINGS = Table(
@@ -154,6 +157,39 @@ def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(things: Engine) -> Non
             driver_rows(conn, statement, bad)
         with conn.begin():  # the connection is still usable
             assert driver_rows(conn, statement, good).rows[0][0] == 12
+
+
+def test_the_time_limit_stops_a_statement_sent_to_the_driver(things: Engine) -> None:
+    """The SQLite limit restarts its deadline in ``before_cursor_execute``, PostgreSQL's is
+    the server's: both stop a slow statement on its direct runs, and each run gets the full
+    limit."""
+    if things.dialect.name == "postgresql":
+        statement = select(func.count()).select_from(
+            func.generate_series(1, bindparam("n", type_=Integer)).table_valued("x")
+        )
+    else:
+        counting = select(literal_column("1").label("x")).cte("c", recursive=True)
+        counting = counting.union_all(
+            select(counting.c.x + 1).where(counting.c.x < bindparam("n", type_=Integer))
+        )
+        statement = select(func.count()).select_from(counting)
+    with things.connect() as conn:
+        with conn.begin():
+            for _ in range(2):  # the first runs go through SQLAlchemy
+                driver_rows(conn, statement, {"n": 10})
+        with conn.begin(), statement_limit(conn, Work.INTERACTIVE, 0.3):
+            for _ in range(3):
+                time.sleep(0.2)  # past the limit in all, but each statement gets it in full
+                found = driver_rows(conn, statement, {"n": 1000})
+                assert found.cursor is not None and found.rows[0][0] == 1000
+        with (
+            pytest.raises(QueryTimeout),
+            conn.begin(),
+            statement_limit(conn, Work.INTERACTIVE, 0.1),
+        ):
+            driver_rows(conn, statement, {"n": 100_000_000})
+        with conn.begin():
+            assert driver_rows(conn, statement, {"n": 10}).rows[0][0] == 10
 
 
 def test_expanded_parameters_and_connections_outside_a_transaction_go_through_sqlalchemy(
