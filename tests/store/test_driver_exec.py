@@ -1,9 +1,10 @@
 """Hot read statements sent straight to the driver (`engine.store.driver_exec`), on SQLite and
-PostgreSQL: after its first execution through SQLAlchemy a statement is sent to the DB-API
+PostgreSQL: after its first two runs through SQLAlchemy a statement is sent to the DB-API
 cursor with the same SQL and parameters, giving the rows SQLAlchemy gives; each statement keeps
 its own literal values even where SQLAlchemy's cache compiled its shape from another; listeners
-see every statement; driver errors come wrapped as SQLAlchemy wraps them; statements with
-expanded parameters are left to SQLAlchemy; and nothing keeps a dropped statement alive."""
+see every statement (the SQLite time limit restarts there); driver errors come wrapped as
+SQLAlchemy wraps them; statements with expanded parameters are left to SQLAlchemy; and nothing
+keeps a dropped statement alive."""
 
 from __future__ import annotations
 
