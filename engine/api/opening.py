@@ -300,7 +300,66 @@ def read(
                 return work(service)
         except StaleRevision:
             continue
-    raise ServiceError(
+    raise _republished()
+
+
+def read_as_caller(
+    engine: Engine,
+    request: Request,
+    app: str,
+    limit: Work,
+    work: Callable[[Connection, Opened], T],
+) -> T:
+    """`work` done on one connection with the caller opened on it (`open_caller`: one
+    statement), every statement under `limit`'s time limit — for a read whose form is known
+    only once the app is loaded (a report). On SQLite: a read-only transaction. On PostgreSQL:
+    a connection of the autocommit read pool of that limit (engine.store.read_pool), as
+    records reads (`reading`): no BEGIN and no ROLLBACK, and psycopg keeps its prepared
+    statements (a ROLLBACK clears them), so the opening statement and the work's are planned
+    once per connection, not per request. Every statement after the opening one checks that
+    the revision it read is still live; when a publish committed in between, the read starts
+    again (at most `ATTEMPTS` times, then 409 ``app_republished``)."""
+    seconds = seconds_for(request.app.state.settings, limit)
+    reads = read_engine(engine, seconds)
+    if reads is None:
+        with (
+            read_only(engine) as conn,
+            statement_limit(conn, limit, seconds, transaction_ends=True),
+        ):
+            return work(conn, open_caller(conn, request, app, 0))
+    for _ in range(ATTEMPTS):
+        try:
+            with (
+                reads.connect() as conn,
+                statement_limit(conn, limit, seconds, transaction_ends=True, preset=True),
+            ):
+                return _guarded_work(conn, request, app, work)
+        except StaleRevision:
+            continue
+    raise _republished()
+
+
+def _guarded_work(
+    conn: Connection, request: Request, app: str, work: Callable[[Connection, Opened], T]
+) -> T:
+    """`work` after the opening statement on a read pool connection, its statements guarded
+    by the revision the opening read (a stale one raises `StaleRevision`)."""
+    try:
+        opened = open_caller(conn, request, app, 0)
+        app_id, revision = opened.live
+        if app_id is not None and revision is not None:
+            conn.info[LIVE] = (app_id, revision)
+        return work(conn, opened)
+    except DBAPIError as exc:
+        if is_stale(exc):
+            raise StaleRevision(app) from exc
+        raise
+    finally:
+        conn.info.pop(LIVE, None)
+
+
+def _republished() -> ServiceError:
+    return ServiceError(
         409,
         "app_republished",
         message_zh="应用正在发布新版本，请稍后重试",
@@ -315,6 +374,7 @@ __all__ = [
     "open_read",
     "opening_statement",
     "read",
+    "read_as_caller",
     "reading",
 ]
 

@@ -1,15 +1,19 @@
-"""Interactive reads on PostgreSQL without a transaction (issue 12, "Reads in fewer PostgreSQL
+"""Reads on PostgreSQL without a transaction (issue 12, "Reads in fewer PostgreSQL
 round trips").
 
 A records read on PostgreSQL used to send four round trips: psycopg's own ``BEGIN`` (a command
 of its own before the first statement), the statement that opens the read, the page and
-``ROLLBACK``. `read_engine` gives the records read routes (engine.api.opening) an engine of
-their own on the same database whose connections are in **autocommit** mode, set once when a
-connection is made, with the statement time limit of interactive work set once per connection
-(``SET statement_timeout``, session-level: it stays on these connections, which only ever run
-interactive reads, and never reaches a write or an export, which use the main pool). A read is
+``ROLLBACK``. `read_engine` gives the records read routes and the report routes
+(engine.api.opening) an engine of their own on the same database whose connections are in
+**autocommit** mode, set once when a connection is made, with the statement time limit of one
+kind of work set once per connection (``SET statement_timeout``, session-level: one engine per
+limit, so it stays on connections that only ever run reads of that limit — interactive reads,
+or reports — and never reaches a write or an export, which use the main pool). A read is
 then its statements alone: no ``BEGIN``, and returning the connection to the pool sends nothing
-(psycopg's rollback of an idle connection is a no-op).
+(psycopg's rollback of an idle connection is a no-op). With no ``ROLLBACK``, psycopg also keeps
+the statements it prepared on a connection (it prepares one the fifth time it runs there, and
+a ``ROLLBACK`` clears them all), so PostgreSQL parses a read's statements once per connection
+(and plans them once where it settles on a generic plan) instead of on every request.
 
 Without a transaction every statement reads its own snapshot, so a publish can commit between
 the statement that opened the read (and read the app's live revision) and the page — as it

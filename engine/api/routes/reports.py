@@ -24,7 +24,7 @@ from starlette.background import BackgroundTask
 from engine.api.deps import DbEngine, context_for, limited, read_only
 from engine.api.errors import pick_language
 from engine.api.fast_json import record_answer
-from engine.api.opening import Opened, open_caller
+from engine.api.opening import Opened, open_caller, read_as_caller
 from engine.api.schemas.rules import SavedReport
 from engine.api.security import CurrentUser, client_ip, credential_present
 from engine.auth import audit
@@ -86,22 +86,29 @@ def _run(
     )
 
 
+def _app_of(conn: Connection, opened: Opened, app: str) -> forms_apps.LoadedApp:
+    """The app at the live revision the opening statement read; 404 when the caller may not
+    use it."""
+    if not opened.principal.may_use_app(app):
+        raise not_found()
+    return forms_apps.load(conn, app, opened.live)
+
+
 @contextmanager
 def _opened(
     engine: Any, request: Request, app: str, work: Work
 ) -> Iterator[tuple[Connection, Opened, forms_apps.LoadedApp]]:
-    """A read-only connection under `work`'s time limit, the caller opened on it with one
-    statement (engine.api.opening.open_caller: credential, the app's live revision, the
-    caller's departments and roles; on PostgreSQL also the time limit), and the app: a report
-    then costs that statement and its own. 404 when the caller may not use the app."""
+    """For an export: a read-only transaction under `work`'s time limit, the caller opened on
+    it with one statement (engine.api.opening.open_caller: credential, the app's live
+    revision, the caller's departments and roles; on PostgreSQL also the time limit), and the
+    app. Exports stay on the main pool: a read pool per export limit would hold connections
+    of its own for two round trips that the written file dwarfs."""
     seconds = seconds_for(request.app.state.settings, work)
     with read_only(engine) as conn:
         postgres = conn.dialect.name == "postgresql"
         with statement_limit(conn, work, seconds, transaction_ends=True, preset=postgres):
             opened = open_caller(conn, request, app, seconds if postgres else 0)
-            if not opened.principal.may_use_app(app):
-                raise not_found()
-            yield conn, opened, forms_apps.load(conn, app, opened.live)
+            yield conn, opened, _app_of(conn, opened, app)
 
 
 def _loaded(conn: Connection, principal: Principal, app: str) -> forms_apps.LoadedApp:
@@ -110,7 +117,7 @@ def _loaded(conn: Connection, principal: Principal, app: str) -> forms_apps.Load
     return forms_apps.load(conn, app)
 
 
-# The run routes authenticate inside the statement that opens the read (`_opened`): up front
+# The run routes authenticate inside the statement that opens the read (`read_as_caller`): up front
 # only a request without any credential is refused.
 @router.post("/reports/{report}/run", response_model=ReportResult, dependencies=AUTHENTICATED)
 def run(
@@ -123,9 +130,13 @@ def run(
     """Run a saved report as me: my row scope and field access apply (403 `field_forbidden`
     when it reads a field hidden from me; 404 when I may not view its form). `filters`:
     conditions ANDed to the report's filter."""
-    with _opened(engine, request, app, Work.REPORT) as (conn, opened, loaded):
-        spec = stored_report(loaded, report)
-        return _answer(_run(conn, request, opened, loaded, spec, body.filters if body else []))
+    filters = body.filters if body else []
+
+    def answer(conn: Connection, opened: Opened) -> Response:
+        loaded = _app_of(conn, opened, app)
+        return _answer(_run(conn, request, opened, loaded, stored_report(loaded, report), filters))
+
+    return read_as_caller(engine, request, app, Work.REPORT, answer)
 
 
 @router.post("/query", response_model=ReportResult, dependencies=AUTHENTICATED)
@@ -137,9 +148,12 @@ def query(
 ) -> Response:
     """Run an ad-hoc report shape (the designer's live preview) as me; 422 with every issue of
     the shape at its path."""
-    with _opened(engine, request, app, Work.REPORT) as (conn, opened, loaded):
-        spec = adhoc_report(loaded, body)
-        return _answer(_run(conn, request, opened, loaded, spec, []))
+
+    def answer(conn: Connection, opened: Opened) -> Response:
+        loaded = _app_of(conn, opened, app)
+        return _answer(_run(conn, request, opened, loaded, adhoc_report(loaded, body), []))
+
+    return read_as_caller(engine, request, app, Work.REPORT, answer)
 
 
 def _answer(result: ReportResult) -> Response:
