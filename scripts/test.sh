@@ -30,17 +30,20 @@ ensure_venv "dev,bench"
 ensure_node_modules
 
 # Two workers, each with its own throwaway PostgreSQL server; whole modules go to one worker so
-# module fixtures (installed apps) are built once. The OpenAPI fuzz test runs on its own:
-# schemathesis' per-operation subtests collapse into one test under pytest-xdist. --durations=15
-# puts the slowest tests (set-up, call and teardown apart) in the CI log.
+# module fixtures (installed apps) are built once, longest files first (tests/file_order.py;
+# --no-loadscope-reorder keeps that order instead of xdist's most-tests-first). The OpenAPI
+# fuzz test runs on its own: schemathesis' per-operation subtests collapse into one test under
+# pytest-xdist. --durations=15 puts the slowest tests (set-up, call and teardown apart) in the
+# CI log.
 python_tests() {
     .venv/bin/python -m pytest --ignore=tests/e2e --ignore=tests/api/test_openapi_fuzz.py -n 2 --dist loadfile \
-        --durations=15 || return
+        --no-loadscope-reorder --durations=15 || return
     .venv/bin/python -m pytest tests/api/test_openapi_fuzz.py --durations=15
 }
 
 results=()
 failed=0
+total_tenths=0
 run_suite() {
     local name=$1 start rc tenths
     shift
@@ -49,12 +52,14 @@ run_suite() {
     "$@"
     rc=$?
     tenths=$(( (${EPOCHREALTIME/[.,]/} - start) / 100000 ))
-    printf '== suite %s: %d.%d s ==\n' "$name" $(( tenths / 10 )) $(( tenths % 10 ))
+    local took="$(( tenths / 10 )).$(( tenths % 10 )) s"
+    printf '== suite %s: %s ==\n' "$name" "$took"
+    total_tenths=$(( total_tenths + tenths ))
     if (( rc == 0 )); then
-        results+=("$name: ok")
+        results+=("$name: ok ($took)")
     else
         (( rc == 5 )) && [[ $name == python || $name == e2e ]] && rc="5, no tests collected"
-        results+=("$name: FAILED (exit $rc)")
+        results+=("$name: FAILED (exit $rc, $took)")
         failed=$((failed + 1))
     fi
 }
@@ -69,9 +74,11 @@ run_suite js-unit npm run --prefix builder_ui --silent test:unit
 # The browser tests wait on the network, the server and Chromium more than they compute: two
 # workers, whole files each (a file's tests share its servers), each with its own session
 # templates, CRM server and PostgreSQL cluster.
-run_suite e2e .venv/bin/python -m pytest tests/e2e -n 2 --dist loadfile --durations=15
+run_suite e2e .venv/bin/python -m pytest tests/e2e -n 2 --dist loadfile --no-loadscope-reorder \
+    --durations=15
 
 printf '\n== summary ==\n'
 printf '%s\n' "${results[@]}"
 printf 'suites: %d passed, %d failed\n' "$(( ${#results[@]} - failed ))" "$failed"
+printf 'suites took %d.%d s in all (installs aside)\n' $(( total_tenths / 10 )) $(( total_tenths % 10 ))
 (( failed == 0 ))

@@ -18,7 +18,12 @@ from tests.postgres_server import PostgresServer
 DATABASES = ["sqlite", "postgres"]
 
 
-pytest_plugins = ["tests.expr.fixtures", "tests.store_fixtures", "tests.response_guard"]
+pytest_plugins = [
+    "tests.expr.fixtures",
+    "tests.store_fixtures",
+    "tests.response_guard",
+    "tests.file_order",
+]
 
 
 @pytest.fixture(scope="session")

@@ -233,6 +233,28 @@ def _migrated_sqlite() -> Path:
 
 
 @pytest.fixture
+def migrated_engine(request: pytest.FixtureRequest, db_url: str) -> Iterator[Engine]:
+    """An engine on a database of this test's own at the newest migration. SQLite: the test's
+    `store_engine` file, `prepare_fresh`. PostgreSQL: a copy of the session's migrated template
+    (`DatabaseTemplates`; a database, so other engines take its URL from this engine, never
+    from `db_url`), which saves running every migration per test; a test that also asks for
+    `store_engine` gets that schema migrated instead, so both name one database."""
+    if db_url.startswith("sqlite") or "store_engine" in request.fixturenames:
+        engine: Engine = request.getfixturevalue("store_engine")
+        prepare_fresh(engine)
+        yield engine
+        return
+    templates: DatabaseTemplates = request.getfixturevalue("database_templates")
+    directory: Path = request.getfixturevalue("tmp_path")
+    with templates.copy(request, "migrated", migrated, directory, "postgres") as (connect, _):
+        engine = connect()
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture
 def crm_engine(request: pytest.FixtureRequest, db_url: str, tmp_path: Path) -> Iterator[Engine]:
     """An engine on a database of this test's own holding the CRM pack and its sample data: a
     copy of the session's template (`DatabaseTemplates`), on SQLite in `tmp_path`."""

@@ -13,9 +13,9 @@ from tests.api.records_client import api_client
 
 
 @pytest.fixture
-def client(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+def client(migrated_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     """A client with the admin token on an empty, migrated database."""
-    with api_client(store_engine, tmp_path) as test_client:
+    with api_client(migrated_engine, tmp_path) as test_client:
         yield test_client
 
 

@@ -169,7 +169,7 @@ def created(client: TestClient, form: str, body: dict[str, Any]) -> int:
     return record_id
 
 
-def test_the_total_is_exact_after_a_write_through_every_door(app: TestClient, db_url: str) -> None:
+def test_the_total_is_exact_after_a_write_through_every_door(app: TestClient) -> None:
     big = "qty >= 2"
     batch = app.post(url("order", "/records/batch"), json=[{"qty": n} for n in (1, 2, 3)])
     assert batch.status_code == 200, batch.text
@@ -211,7 +211,7 @@ def test_the_total_is_exact_after_a_write_through_every_door(app: TestClient, db
     assert sent.status_code == 200, sent.text
     assert total(app, "order", big) == 6
 
-    other = another_engine(app, db_url)  # another engine on the same database: another process
+    other = another_engine(app)  # another engine on the same database: another process
     try:
         with other.begin() as conn:  # the record pipeline, as the CLI or a job runs it
             service = open_form(
@@ -233,13 +233,21 @@ def test_the_total_is_exact_after_a_write_through_every_door(app: TestClient, db
     assert total(app, "order", big) == by_hand(app, f"{live} AND {qty_column(app)} >= {two}") == 6
 
 
-def another_engine(app: TestClient, db_url: str) -> Engine:
+def another_engine(app: TestClient) -> Engine:
     """A second engine (its own pool) on the app's database (on PostgreSQL, its schema)."""
-    if not sqlite(app):
-        with engine_of(app).connect() as conn:
-            path = conn.execute(text("SHOW search_path")).scalar_one()
-        return engine_for_url(db_url, connect_args={"options": f"-c search_path={path}"})
-    return engine_for_url(db_url)
+    return engine_for_url(database_url(app))
+
+
+def database_url(app: TestClient) -> str:
+    """The URL of the app's database, read from its engine (a test's PostgreSQL database may
+    be a copy of its own or a schema of the session's database: the URL names the schema)."""
+    engine = engine_of(app)
+    url = engine.url.render_as_string(hide_password=False)
+    if sqlite(app):
+        return url
+    with engine.connect() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    return f"{url}?options={quote(f'-c search_path={schema}')}"
 
 
 def qty_column(app: TestClient) -> str:
@@ -356,17 +364,12 @@ def test_the_cache_keeps_at_most_its_size(app: TestClient) -> None:
 
 
 def test_the_total_is_exact_after_a_command_line_import(
-    app: TestClient, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`jimu records import` is its own process in real life, with its own engine."""
     created(app, "order", {"qty": 5})
     assert total(app, "order", "qty >= 2") == 1
-    url = db_url
-    if not sqlite(app):
-        with engine_of(app).connect() as conn:
-            path = conn.execute(text("SHOW search_path")).scalar_one()
-        url = f"{db_url}?options={quote(f'-c search_path={path}')}"
-    monkeypatch.setenv("JIMU_DATABASE_URL", url)
+    monkeypatch.setenv("JIMU_DATABASE_URL", database_url(app))
     sheet = tmp_path / "orders.csv"
     sheet.write_text("qty,title\n3,three\n4,four\n1,one\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["records", "import", "cc", "order", str(sheet)])

@@ -111,9 +111,9 @@ DASHBOARD = {
 
 
 @pytest.fixture
-def client(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+def client(migrated_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     """The admin's client with the shop app installed."""
-    with api_client(store_engine, tmp_path) as admin:
+    with api_client(migrated_engine, tmp_path) as admin:
         assert admin.post(f"{API}/apps", json=SHOP).status_code == 201
         yield admin
 
@@ -134,7 +134,7 @@ def _put(client: TestClient, part: str, items: Any, revision: int | None = None)
 
 
 def test_each_part_is_published_through_its_endpoint_with_its_plan(
-    client: TestClient, store_engine: Engine
+    client: TestClient, migrated_engine: Engine
 ) -> None:
     start = _revision(client)
     for part, item in (
@@ -164,7 +164,7 @@ def test_each_part_is_published_through_its_endpoint_with_its_plan(
     assert definition["flows"][0]["nodes"][1]["assignees"] == [{"role": "designer"}]
     assert definition["reports"][0]["chart"] == {"type": "bar", "stacked": True}
     assert definition["roles"] == client.get(f"{API}/apps/shop").json()["roles"]
-    with store_engine.connect() as conn:
+    with migrated_engine.connect() as conn:
         revision = assembly.load_revision(conn, "shop", start + 4)
         plans = conn.execute(
             select(AppVersion.plans).where(AppVersion.revision == start + 4)
@@ -253,9 +253,9 @@ BAD_PARTS = [
 
 @pytest.mark.parametrize(("part", "item", "path", "code"), BAD_PARTS)
 def test_a_bad_part_is_a_422_at_its_path_and_writes_nothing(
-    client: TestClient, store_engine: Engine, part: str, item: Any, path: str, code: str
+    client: TestClient, migrated_engine: Engine, part: str, item: Any, path: str, code: str
 ) -> None:
-    before, versions = _revision(client), _versions(store_engine)
+    before, versions = _revision(client), _versions(migrated_engine)
     items = item if isinstance(item, (list, str)) else [item]
     response = _put(client, part, items)
     assert response.status_code == 422, response.text
@@ -271,7 +271,7 @@ def test_a_bad_part_is_a_422_at_its_path_and_writes_nothing(
     zh = next(i for i in error["issues"] if i["path"] == path)["message"]
     en = next(i for i in english if i["path"] == path)["message"]
     assert zh != en and en.isascii() and not zh.isascii()
-    assert _revision(client) == before and _versions(store_engine) == versions
+    assert _revision(client) == before and _versions(migrated_engine) == versions
 
 
 def test_the_whole_app_publish_checks_the_parts_too(client: TestClient) -> None:
@@ -404,7 +404,7 @@ def test_builders_publish_parts_but_never_roles(client: TestClient) -> None:
 
 
 def test_an_old_revision_reads_fields_gone_or_retyped_since_as_blank(
-    client: TestClient, store_engine: Engine
+    client: TestClient, migrated_engine: Engine
 ) -> None:
     assert _put(client, "flows", [FLOW]).status_code == 200
     old = _revision(client)
@@ -425,7 +425,7 @@ def test_an_old_revision_reads_fields_gone_or_retyped_since_as_blank(
     published = client.put(f"{API}/apps/shop", json=definition)
     assert published.status_code == 200, published.text
     ctx = ExecutionContext.create(Actor(None, "api"), "UTC")
-    with store_engine.connect() as conn:
+    with migrated_engine.connect() as conn:
         revision = assembly.load_revision(conn, "shop", old)
         current = forms_apps.load(conn, "shop")
         record = Reader(current.layout, current.form("order"), ctx).get(conn, created.json()["_id"])
@@ -444,10 +444,10 @@ def test_an_old_revision_reads_fields_gone_or_retyped_since_as_blank(
 
 
 def test_a_stored_part_that_no_longer_fits_its_model_still_loads(
-    client: TestClient, store_engine: Engine
+    client: TestClient, migrated_engine: Engine
 ) -> None:
     live = _revision(client)
-    with store_engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         stored = conn.execute(
             select(AppVersion.definition).where(AppVersion.revision == live)
         ).scalar_one()
@@ -457,7 +457,7 @@ def test_a_stored_part_that_no_longer_fits_its_model_still_loads(
             .where(AppVersion.revision == live)
             .values(definition=legacy, plans=None)
         )
-    with store_engine.connect() as conn:
+    with migrated_engine.connect() as conn:
         revision = assembly.load_revision(conn, "shop", live)
     assert revision.spec.flows == [] and revision.plans["flows"] == {}
     assert {i.path for i in revision.issues} == {"flows[0].name", "flows[0].form"}
@@ -482,25 +482,25 @@ def test_export_and_import_round_trip_the_parts(client: TestClient) -> None:
         assert len(again[part]) == 1
 
 
-def test_reads_hit_the_loaded_app_cache(client: TestClient, store_engine: Engine) -> None:
-    with read_only(store_engine) as first, read_only(store_engine) as second:
+def test_reads_hit_the_loaded_app_cache(client: TestClient, migrated_engine: Engine) -> None:
+    with read_only(migrated_engine) as first, read_only(migrated_engine) as second:
         assert forms_apps.load(first, "shop") is forms_apps.load(second, "shop")
-    with store_engine.connect() as conn:
+    with migrated_engine.connect() as conn:
         loaded = forms_apps.load(conn, "shop")
-    with read_only(store_engine) as conn:
+    with read_only(migrated_engine) as conn:
         assert forms_apps.load(conn, "shop") is loaded
 
 
 def test_the_cache_is_bounded_and_drops_superseded_revisions(
-    store_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    migrated_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("JIMU_APP_CACHE_SIZE", "2")
     get_settings.cache_clear()
     try:
-        with api_client(store_engine, tmp_path) as admin:
+        with api_client(migrated_engine, tmp_path) as admin:
             for key in ("a1", "a2", "a3"):
                 assert admin.post(f"{API}/apps", json={**SHOP, "key": key}).status_code == 201
-            with read_only(store_engine) as conn:
+            with read_only(migrated_engine) as conn:
                 first = forms_apps.load(conn, "a1")
                 assert forms_apps.load(conn, "a1") is first
                 forms_apps.load(conn, "a2")
@@ -509,7 +509,7 @@ def test_the_cache_is_bounded_and_drops_superseded_revisions(
                 assert forms_apps.load(conn, "a1") is not first  # evicted, loaded again
             definition = admin.get(f"{API}/apps/a1").json()
             assert admin.put(f"{API}/apps/a1", json=definition).status_code == 200
-            with read_only(store_engine) as conn:
+            with read_only(migrated_engine) as conn:
                 newer = forms_apps.load(conn, "a1")
                 assert newer.revision == first.revision + 1
                 cache = forms_apps._cache(conn)

@@ -20,10 +20,10 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def admin(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+def admin(migrated_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     """A client with the admin token, and the user `admin` with a known password."""
-    with api_client(store_engine, tmp_path) as client:
-        with store_engine.begin() as conn:
+    with api_client(migrated_engine, tmp_path) as client:
+        with migrated_engine.begin() as conn:
             ensure_admin(conn, PASSWORD)
         yield client
 
@@ -324,7 +324,7 @@ def test_roles_and_members(admin: TestClient) -> None:
 
 
 def test_secrets_never_reach_responses_or_the_audit_log(
-    admin: TestClient, store_engine: Engine
+    admin: TestClient, migrated_engine: Engine
 ) -> None:
     session = login(admin).json()["token"]
     created = (
@@ -338,7 +338,7 @@ def test_secrets_never_reach_responses_or_the_audit_log(
     )
     admin.patch(f"{API}/users/2", json={"password": "another-s3cret"})
     login(admin, "admin", "typo-password")
-    with store_engine.connect() as conn:
+    with migrated_engine.connect() as conn:
         dumped = json.dumps(
             [
                 list(row)
@@ -363,10 +363,10 @@ def test_secrets_never_reach_responses_or_the_audit_log(
 
 
 def test_first_start_creates_admin_with_a_printed_password(
-    store_engine: Engine, tmp_path: Path
+    migrated_engine: Engine, tmp_path: Path
 ) -> None:
-    with api_client(store_engine, tmp_path) as client:
-        with store_engine.begin() as conn:
+    with api_client(migrated_engine, tmp_path) as client:
+        with migrated_engine.begin() as conn:
             created = ensure_admin(conn, None)
             assert ensure_admin(conn, None) is None
         assert created is not None and created.password

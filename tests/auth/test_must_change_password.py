@@ -24,10 +24,10 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def admin(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+def admin(migrated_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     """A client with the admin token and the user `admin`."""
-    with api_client(store_engine, tmp_path) as client:
-        with store_engine.begin() as conn:
+    with api_client(migrated_engine, tmp_path) as client:
+        with migrated_engine.begin() as conn:
             ensure_admin(conn, PASSWORD)
         yield client
 
@@ -78,7 +78,7 @@ def held(client: TestClient) -> None:
 
 
 def test_a_new_user_with_the_flag_must_change_before_anything_else(
-    admin: TestClient, store_engine: Engine
+    admin: TestClient, migrated_engine: Engine
 ) -> None:
     created = admin.post(
         f"{API}/users",
@@ -104,13 +104,13 @@ def test_a_new_user_with_the_flag_must_change_before_anything_else(
     )
     assert wrong.status_code == 422
     assert [i["path"] for i in wrong.json()["error"]["issues"]] == ["current_password"]
-    assert flag(store_engine, "li")
+    assert flag(migrated_engine, "li")
     changed = client.post(
         f"{API}/auth/password",
         json={"current_password": "initial-pass-1", "new_password": "my-own-pass-1"},
     )
     assert changed.status_code == 204, changed.text
-    assert not flag(store_engine, "li")
+    assert not flag(migrated_engine, "li")
     assert _listed(admin, "li") is False
     assert client.get(f"{API}/me").json()["must_change_password"] is False
     assert client.get(f"{API}/apps").status_code == 200  # the same session goes on
@@ -137,13 +137,13 @@ def test_signing_out_is_allowed_while_held(admin: TestClient) -> None:
 
 
 def test_scripts_default_and_own_passwords_do_not_set_it(
-    admin: TestClient, store_engine: Engine
+    admin: TestClient, migrated_engine: Engine
 ) -> None:
     plain = admin.post(
         f"{API}/users", json={"username": "bot", "display_name": "Bot", "password": "bot-pass-12"}
     )
     assert plain.status_code == 201
-    assert not flag(store_engine, "bot")
+    assert not flag(migrated_engine, "bot")
     client, login = sign_in(admin, "bot", "bot-pass-12")
     assert login["user"]["must_change_password"] is False
     assert client.get(f"{API}/apps").status_code == 200
@@ -155,26 +155,26 @@ def test_scripts_default_and_own_passwords_do_not_set_it(
         json={"password": "admin-pass-22", "must_change_password": True},
     )
     assert own.status_code == 200, own.text
-    assert not flag(store_engine, "admin")
+    assert not flag(migrated_engine, "admin")
     reset = boss.post(f"{API}/users/{admin_id}/password", json={"password": "admin-pass-33"})
     assert reset.status_code == 200
-    assert not flag(store_engine, "admin")
+    assert not flag(migrated_engine, "admin")
     assert boss.get(f"{API}/apps").status_code == 200
     # PATCH of someone else with the flag sets it; a bad flag value is refused at its path
     bot_id = plain.json()["id"]
     bad = boss.patch(f"{API}/users/{bot_id}", json={"must_change_password": "soon"})
     assert bad.status_code == 400
     assert [i["path"] for i in bad.json()["error"]["issues"]] == ["must_change_password"]
-    assert not flag(store_engine, "bot")
+    assert not flag(migrated_engine, "bot")
     patched = boss.patch(
         f"{API}/users/{bot_id}", json={"password": "bot-pass-13", "must_change_password": True}
     )
     assert patched.status_code == 200
-    assert flag(store_engine, "bot")
+    assert flag(migrated_engine, "bot")
 
 
 def test_a_reset_given_or_generated_sets_it_and_tokens_do_not_hold_it(
-    admin: TestClient, store_engine: Engine
+    admin: TestClient, migrated_engine: Engine
 ) -> None:
     li = admin.post(
         f"{API}/users", json={"username": "li", "display_name": "李四", "password": "li-pass-123"}
@@ -183,7 +183,7 @@ def test_a_reset_given_or_generated_sets_it_and_tokens_do_not_hold_it(
     token = client.post(f"{API}/tokens", json={"name": "mine", "can_write": True})
     assert token.status_code == 201, token.text
     generated = admin.post(f"{API}/users/{li['id']}/password", json={}).json()["password"]
-    assert flag(store_engine, "li")
+    assert flag(migrated_engine, "li")
     anonymous = TestClient(admin.app, raise_server_exceptions=False)
     old = {"Authorization": f"Bearer {token.json()['token']}"}
     assert anonymous.get(f"{API}/apps", headers=old).status_code == 401  # revoked by the reset
@@ -197,22 +197,22 @@ def test_a_reset_given_or_generated_sets_it_and_tokens_do_not_hold_it(
         ).status_code
         == 204
     )
-    assert not flag(store_engine, "li")
+    assert not flag(migrated_engine, "li")
     given = admin.post(f"{API}/users/{li['id']}/password", json={"password": "li-pass-789"})
     assert given.status_code == 200
-    assert flag(store_engine, "li")
+    assert flag(migrated_engine, "li")
     client, _ = sign_in(admin, "li", "li-pass-789")
     held(client)
     # a weak given password is refused and leaves the flag as it was
-    with store_engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         conn.execute(User.__table__.update().values(must_change_password=False))
     weak = admin.post(f"{API}/users/{li['id']}/password", json={"password": "123"})
     assert weak.status_code == 422
-    assert not flag(store_engine, "li")
+    assert not flag(migrated_engine, "li")
 
 
 def test_imported_users_must_change_their_initial_passwords(
-    admin: TestClient, store_engine: Engine
+    admin: TestClient, migrated_engine: Engine
 ) -> None:
     data = workbook(
         [["总部", "", ""]],
@@ -226,7 +226,7 @@ def test_imported_users_must_change_their_initial_passwords(
     assert not any(admin.get(f"{API}/users", params={"q": name}).json() for name in ("lei", "mei"))
     done = upload(admin, data, dry_run=False)
     assert done.status_code == 200, done.text
-    assert flag(store_engine, "lei") and flag(store_engine, "mei")
+    assert flag(migrated_engine, "lei") and flag(migrated_engine, "mei")
     generated = {p["username"]: p["password"] for p in done.json()["passwords"]}
     client, login = sign_in(admin, "mei", generated["mei"])
     assert login["user"]["must_change_password"] is True

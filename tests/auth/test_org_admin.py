@@ -23,10 +23,10 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def admin(store_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+def admin(migrated_engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
     """A client with the admin token, the user `admin`, and an app `crm` with two roles."""
-    with api_client(store_engine, tmp_path) as client:
-        with store_engine.begin() as conn:
+    with api_client(migrated_engine, tmp_path) as client:
+        with migrated_engine.begin() as conn:
             ensure_admin(conn, PASSWORD)
             app_id = conn.execute(
                 insert(App)
@@ -134,8 +134,8 @@ def test_password_reset_generated_or_given_ends_old_sessions(admin: TestClient) 
     assert admin.post(f"{API}/users/9999/password", json={}).status_code == 404
 
 
-def test_the_last_active_administrator_stays(admin: TestClient, store_engine: Engine) -> None:
-    with store_engine.connect() as conn:
+def test_the_last_active_administrator_stays(admin: TestClient, migrated_engine: Engine) -> None:
+    with migrated_engine.connect() as conn:
         admin_id = conn.execute(select(User.id).where(User.username == "admin")).scalar_one()
     for change, path in (({"is_active": False}, "is_active"), ({"is_admin": False}, "is_admin")):
         refused = admin.patch(f"{API}/users/{admin_id}", json=change)
@@ -145,7 +145,7 @@ def test_the_last_active_administrator_stays(admin: TestClient, store_engine: En
         f"{API}/users/{admin_id}", json={"is_active": False}, headers={"Accept-Language": "en"}
     )
     assert "only active administrator" in english.json()["error"]["issues"][0]["message"]
-    with store_engine.connect() as conn:
+    with migrated_engine.connect() as conn:
         row = conn.execute(select(User.is_admin, User.is_active).where(User.id == admin_id)).one()
     assert row.is_admin and row.is_active
     second = user(admin, "wang", is_admin=True)
@@ -236,7 +236,7 @@ def test_the_template_has_both_sheets_with_chinese_headers_and_an_example(
 
 
 def test_a_dry_run_lists_every_row_error_and_writes_nothing(
-    admin: TestClient, store_engine: Engine
+    admin: TestClient, migrated_engine: Engine
 ) -> None:
     department(admin, "北京")
     bj2 = department(admin, "总部")
@@ -303,7 +303,7 @@ def test_a_dry_run_lists_every_row_error_and_writes_nothing(
 
 
 def test_the_import_creates_departments_parent_first_users_managers_heads_and_roles(
-    admin: TestClient, store_engine: Engine
+    admin: TestClient, migrated_engine: Engine
 ) -> None:
     existing = department(admin, "总部")
     user(admin, "ceo")
@@ -353,7 +353,7 @@ def test_the_import_creates_departments_parent_first_users_managers_heads_and_ro
     # importing again: every username is taken now, nothing more is written
     again = upload(admin, data, dry_run=True).json()
     assert {e["code"] for e in again["errors"]} == {"username_taken"}
-    with store_engine.connect() as conn:
+    with migrated_engine.connect() as conn:
         assert len(conn.execute(select(Department.id)).all()) == 3
 
 

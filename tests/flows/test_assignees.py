@@ -101,9 +101,9 @@ def _role_id(conn: Connection, app_id: int, key: str) -> int:
 
 
 @pytest.fixture
-def org(store_engine: Engine) -> Iterator[Org]:
-    prepare_fresh(store_engine)
-    with store_engine.begin() as conn:
+def org(migrated_engine: Engine) -> Iterator[Org]:
+    prepare_fresh(migrated_engine)
+    with migrated_engine.begin() as conn:
         ensure_admin(conn, "admin-password-1")
         app, _ = apps.create(conn, definition(), context(Actor(None, "api")))
         hq = create_department(conn, {"name": "总部"}, actor_id=None)["id"]
@@ -146,7 +146,7 @@ def org(store_engine: Engine) -> Iterator[Org]:
         add_member(conn, roles["ghosts"], user_id=ids["gone"], department_id=None, actor_id=None)
         add_member(conn, roles["app_admin"], user_id=ids["boss"], department_id=None, actor_id=None)
         app_id = app.id
-    yield Org(store_engine, app_id, ids)
+    yield Org(migrated_engine, app_id, ids)
 
 
 # --- each kind ---------------------------------------------------------------------------

@@ -19,9 +19,9 @@ RECORDS = f"{API}/apps/deals/forms/deal/records"
 
 
 @pytest.fixture
-def people(store_engine: Engine, tmp_path: Path) -> dict[str, TestClient]:
+def people(migrated_engine: Engine, tmp_path: Path) -> dict[str, TestClient]:
     """The deals app with one approver (bob), and a signed-in client per user."""
-    admin = api_client(store_engine, tmp_path)
+    admin = api_client(migrated_engine, tmp_path)
     app = deals_app(ONE_APPROVER)
     app["roles"] = [
         {

@@ -19,12 +19,12 @@ from tests.flows.runtime_fixtures import (
 
 
 @pytest.fixture
-def routed(store_engine: Engine) -> Iterator[Flows]:
-    yield set_up(store_engine, ROUTED)
+def routed(migrated_engine: Engine) -> Iterator[Flows]:
+    yield set_up(migrated_engine, ROUTED)
 
 
-def test_creating_a_record_starts_its_flow_on_the_live_revision(store_engine: Engine) -> None:
-    flows = set_up(store_engine, ONE_APPROVER)
+def test_creating_a_record_starts_its_flow_on_the_live_revision(migrated_engine: Engine) -> None:
+    flows = set_up(migrated_engine, ONE_APPROVER)
     record = flows.create(amount="10")
     instance = flows.instance(record)
     assert instance.state == "running"
@@ -70,8 +70,8 @@ def test_the_instance_keeps_the_revision_it_started_on(routed: Flows) -> None:
     assert [t.node for t in routed.tasks("bob")] == ["boss"]
 
 
-def test_parallel_branches_join_before_going_on(store_engine: Engine) -> None:
-    flows = set_up(store_engine, PARALLEL)
+def test_parallel_branches_join_before_going_on(migrated_engine: Engine) -> None:
+    flows = set_up(migrated_engine, PARALLEL)
     record = flows.create()
     assert {t.node for t in flows.tasks()} == {"legal", "money"}
     flows.act("bob", "approve")
@@ -84,8 +84,8 @@ def test_parallel_branches_join_before_going_on(store_engine: Engine) -> None:
     assert all(state == "done" for _, state in flows.tokens(record))
 
 
-def test_cc_nodes_copy_and_pass_on(store_engine: Engine) -> None:
-    flows = set_up(store_engine, WITH_CC)
+def test_cc_nodes_copy_and_pass_on(migrated_engine: Engine) -> None:
+    flows = set_up(migrated_engine, WITH_CC)
     record = flows.create()
     assert flows.notifications("erin") == []
     flows.act("bob", "approve")
@@ -98,33 +98,35 @@ def test_cc_nodes_copy_and_pass_on(store_engine: Engine) -> None:
     assert flows.notifications("alice")[0][1]["outcome"] == "approved"
 
 
-def test_imports_and_pack_loads_start_nothing(store_engine: Engine) -> None:
-    flows = set_up(store_engine, ONE_APPROVER)
+def test_imports_and_pack_loads_start_nothing(migrated_engine: Engine) -> None:
+    flows = set_up(migrated_engine, ONE_APPROVER)
     imported = flows.create(channel="import")
     assert flows.instance(imported) is None
     from engine.forms.service import open_form
 
-    with store_engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         ctx = flows.ctx("alice").without_record_events()
         [loaded] = open_form(ctx, conn, "deals", "deal").create_many([{"title": "样例"}])
     assert flows.instance(loaded) is None
     assert flows.tasks() == []
 
 
-def test_a_form_without_a_flow_starts_nothing(store_engine: Engine) -> None:
-    flows = set_up(store_engine, None)
+def test_a_form_without_a_flow_starts_nothing(migrated_engine: Engine) -> None:
+    flows = set_up(migrated_engine, None)
     record = flows.create()
     assert flows.instance(record) is None
 
 
-def test_a_public_link_fill_starts_with_the_links_owner_as_initiator(store_engine: Engine) -> None:
+def test_a_public_link_fill_starts_with_the_links_owner_as_initiator(
+    migrated_engine: Engine,
+) -> None:
     from engine.core.context import Actor
     from engine.forms.service import open_form
     from tests.contexts import context
 
-    flows = set_up(store_engine, ONE_APPROVER)
+    flows = set_up(migrated_engine, ONE_APPROVER)
     filler = Actor(None, "public_link", owner=flows.users["carol"])
-    with store_engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         [record] = open_form(context(filler), conn, "deals", "deal").create_many(
             [{"title": "外链"}]
         )
@@ -135,11 +137,11 @@ def test_a_public_link_fill_starts_with_the_links_owner_as_initiator(store_engin
 
 
 @pytest.mark.parametrize("start_flows", [False, True])
-def test_an_import_starts_flows_only_when_asked(store_engine: Engine, start_flows: bool) -> None:
+def test_an_import_starts_flows_only_when_asked(migrated_engine: Engine, start_flows: bool) -> None:
     from engine.forms.service import open_form
 
-    flows = set_up(store_engine, ONE_APPROVER)
-    with store_engine.begin() as conn:
+    flows = set_up(migrated_engine, ONE_APPROVER)
+    with migrated_engine.begin() as conn:
         result = open_form(flows.ctx("alice"), conn, "deals", "deal").import_rows(
             [["title", "amount"], ["导入甲", "10"], ["导入乙", "20"]], start_flows=start_flows
         )

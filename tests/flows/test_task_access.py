@@ -112,10 +112,10 @@ MEMBERS = {"alice": "sales", "dave": "viewer"}
 
 
 @pytest.fixture
-def shop(store_engine: Engine, tmp_path: Path) -> dict[str, TestClient]:
+def shop(migrated_engine: Engine, tmp_path: Path) -> dict[str, TestClient]:
     """The shop app (customer, deal with the approval flow), and a client per user: alice
     (sales: her own deals and customers), bob, carol, erin (no role), dave (viewer)."""
-    admin = api_client(store_engine, tmp_path)
+    admin = api_client(migrated_engine, tmp_path)
     app = {
         "format": "jimu.app/1",
         "key": "shop",
@@ -360,13 +360,13 @@ def test_the_read_ends_with_the_task(shop: dict[str, TestClient]) -> None:
     assert bob.get(f"{DEALS}/{fourth['id']}/files/{fourth['doc']}").status_code == 404
 
 
-def test_a_sequential_task_grants_nothing_until_its_turn(store_engine: Engine) -> None:
-    flows = set_up(store_engine, IN_TURN)
+def test_a_sequential_task_grants_nothing_until_its_turn(migrated_engine: Engine) -> None:
+    flows = set_up(migrated_engine, IN_TURN)
     record = flows.create("alice", amount="100")
     form_id = int(flows.instance(record).form_id)
 
     def granting(user: str) -> tuple[str, str | None] | None:
-        with store_engine.connect() as conn:
+        with migrated_engine.connect() as conn:
             task = granting_task(conn, flows.users[user], form_id, record)
         return None if task is None else (task.state, task.action)
 

@@ -69,11 +69,11 @@ def records(first: int, count: int) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def crm(store_engine: Engine) -> Engine:
-    prepare_fresh(store_engine)
-    with store_engine.begin() as conn:
+def crm(migrated_engine: Engine) -> Engine:
+    prepare_fresh(migrated_engine)
+    with migrated_engine.begin() as conn:
         apps.create(conn, APP, context(ACTOR))
-    return store_engine
+    return migrated_engine
 
 
 def create(engine: Engine, batch: list[dict[str, Any]]) -> list[int]:

@@ -120,9 +120,9 @@ def indexed() -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(store_engine: Engine) -> Engine:
-    prepare_fresh(store_engine)
-    return store_engine
+def store(migrated_engine: Engine) -> Engine:
+    prepare_fresh(migrated_engine)
+    return migrated_engine
 
 
 def table_of(conn: Connection, form: str) -> str:

@@ -30,11 +30,11 @@ ACTOR = Actor(None, "api")
 
 
 @pytest.fixture
-def sales(store_engine: Engine) -> Engine:
+def sales(migrated_engine: Engine) -> Engine:
     """The sales app (no declared index) with 3 customers and 300 deals: amounts in 7 values
     (many ties), every 11th blank; every 9th deal in the recycle bin; owned by 5 users."""
-    prepare_fresh(store_engine)
-    with store_engine.begin() as conn:
+    prepare_fresh(migrated_engine)
+    with migrated_engine.begin() as conn:
         apps.create(conn, definition(), context(ACTOR))
         app = apps.load(conn, "sales")
         customers = Writer(app.layout, app.id, app.form("customer"), context()).create_many(
@@ -57,7 +57,7 @@ def sales(store_engine: Engine) -> Engine:
         for record_id in ids[::9]:
             writer.delete(conn, record_id, ACTOR)
         conn.execute(text(f"UPDATE {app.form('deal').table.name} SET _owner = _id % 5 + 1"))
-    return store_engine
+    return migrated_engine
 
 
 def _straight(

@@ -24,15 +24,15 @@ T0 = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def shop(store_engine: Engine) -> Engine:
-    prepare_fresh(store_engine)
+def shop(migrated_engine: Engine) -> Engine:
+    prepare_fresh(migrated_engine)
     definition = shop_app()
     definition["forms"][1]["fields"].append(
         {"key": "grade", "type": "integer", "default": link("credit", ("_id", "customer"))}
     )
-    with store_engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         apps.create(conn, definition, context(ACTOR))
-    return store_engine
+    return migrated_engine
 
 
 def writer(engine: Engine, form: str, minutes: int) -> tuple[Any, Writer]:

@@ -29,9 +29,9 @@ def definition(double: str = "price * 2") -> dict[str, Any]:
 
 
 @pytest.fixture
-def shop(store_engine: Engine) -> Engine:
+def shop(migrated_engine: Engine) -> Engine:
     return install_shop(
-        store_engine,
+        migrated_engine,
         definition(),
         [
             {"name": "键盘", "price": "99.50", "cost": "60", "launched": "2025-03-01"},
@@ -155,13 +155,13 @@ def test_a_filter_that_reads_the_clock_is_not_frozen(shop: Engine) -> None:
 
 
 def test_read_time_formulas_that_read_the_clock_are_computed_for_each_read(
-    store_engine: Engine,
+    migrated_engine: Engine,
 ) -> None:
-    prepare_fresh(store_engine)
+    prepare_fresh(migrated_engine)
     app_definition = definition()
     fields = app_definition["forms"][0]["fields"]
     fields.append({"key": "age", "type": "formula", "expr": "DAYS(TODAY(), launched)"})
-    with store_engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         app, _ = apps.create(conn, app_definition, context(ACTOR))
         Writer(app.layout, app.id, app.form("product"), context()).create_many(
             conn, [{"name": "键盘", "launched": "2025-03-01"}], ACTOR
@@ -172,7 +172,7 @@ def test_read_time_formulas_that_read_the_clock_are_computed_for_each_read(
         dt.datetime(2025, 3, 11, 4, tzinfo=dt.UTC),
         dt.datetime(2025, 3, 21, 4, tzinfo=dt.UTC),
     ):
-        with store_engine.connect() as conn:
+        with migrated_engine.connect() as conn:
             reader = Reader(app.layout, form, context(now=now))
             ages.append(reader.list(conn).items[0]["age"])
             assert [i["name"] for i in reader.list(conn, filter="age >= 15").items] == (

@@ -93,9 +93,9 @@ def definition(formula: str = "price * 2") -> dict[str, Any]:
 
 
 @pytest.fixture
-def shop(store_engine: Engine) -> Engine:
+def shop(migrated_engine: Engine) -> Engine:
     return install_shop(
-        store_engine,
+        migrated_engine,
         definition(),
         [
             {"name": "键盘", "price": "99.50"},

@@ -31,14 +31,14 @@ class Clock:
 
 
 @pytest.fixture
-def jobs_engine(store_engine: Engine) -> Iterator[Engine]:
-    """A migrated database (SQLite or a PostgreSQL schema) with the test effects table."""
+def jobs_engine(migrated_engine: Engine) -> Iterator[Engine]:
+    """A migrated database (`migrated_engine`) with the test effects table."""
     load_kinds()
-    prepare_fresh(store_engine)
-    handlers.EFFECTS_META.create_all(store_engine)
+    prepare_fresh(migrated_engine)
+    handlers.EFFECTS_META.create_all(migrated_engine)
     handlers.OVERLAPS.clear()
     handlers.CALLS.clear()
-    yield store_engine
+    yield migrated_engine
 
 
 @pytest.fixture

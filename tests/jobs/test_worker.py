@@ -315,9 +315,9 @@ def test_of_two_serve_processes_one_worker_works(jobs_engine: Engine, settings: 
     from engine.cli import _job_worker
 
     url = jobs_engine.url.render_as_string(hide_password=False)
-    if jobs_engine.dialect.name == "postgresql":  # the test's own schema
+    if jobs_engine.dialect.name == "postgresql":  # its schema (a copy database: public)
         with jobs_engine.connect() as conn:
-            schema = conn.execute(text("SHOW search_path")).scalar()
+            schema = conn.execute(text("SELECT current_schema()")).scalar()
         url += f"?options=-c%20search_path%3D{schema}"
     options = {"database_url": url, "job_modules": ("tests.jobs.handlers",)}
     shared = settings.model_copy(update=options)

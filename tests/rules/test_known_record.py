@@ -196,11 +196,11 @@ def _edges(customer: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def known_app(store_engine: Engine) -> Iterator[tuple[Engine, int]]:
+def known_app(migrated_engine: Engine) -> Iterator[tuple[Engine, int]]:
     """The app with members, departments, files and a customer; the customer's id."""
-    prepare_fresh(store_engine)
+    prepare_fresh(migrated_engine)
     listeners.register()
-    with store_engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         apps.create(conn, APP, context(Actor(None, "api"), now=NOW))
         for number in (1, 2):
             conn.execute(insert(Department).values(id=number, name=f"部门{number}"))
@@ -210,11 +210,11 @@ def known_app(store_engine: Engine) -> Iterator[tuple[Engine, int]]:
                     id=number, sha256="0" * 64, name="f.png", size=1, mime="image/png", created_by=1
                 )
             )
-    with store_engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         customer = open_form(_ctx(), conn, "known", "customer").create_many(
             [{"name": "客户", "credit": "12.5"}]
         )[0]
-    yield store_engine, customer
+    yield migrated_engine, customer
 
 
 def _ctx() -> Any:

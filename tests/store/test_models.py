@@ -15,9 +15,9 @@ from engine.store.session import make_sessionmaker, prepare_database
 
 
 @pytest.fixture
-def sessions(store_engine: Engine) -> sessionmaker[Session]:
-    prepare_database(store_engine)
-    return make_sessionmaker(store_engine)
+def sessions(migrated_engine: Engine) -> sessionmaker[Session]:
+    prepare_database(migrated_engine)
+    return make_sessionmaker(migrated_engine)
 
 
 def test_app_with_a_version(sessions: sessionmaker[Session]) -> None:
