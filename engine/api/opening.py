@@ -72,7 +72,13 @@ from engine.forms.service import RecordService
 from engine.store.driver_exec import driver_rows
 from engine.store.limits import Work, postgres_setting, seconds_for, statement_limit
 from engine.store.models import App, Department, Role, RoleMember, User, UserDepartment
-from engine.store.read_pool import LIVE, StaleRevision, is_stale, read_engine
+from engine.store.read_pool import (
+    LIVE,
+    StaleRevision,
+    is_stale,
+    outdated_plans,
+    read_engine,
+)
 
 T = TypeVar("T")
 ATTEMPTS = 3  # a read that finds the app published under it starts again, at most this often
@@ -275,7 +281,7 @@ def reading(
         try:
             yield open_read(conn, request, app, form, 0, record, guard=True)
         except DBAPIError as exc:
-            if is_stale(exc):
+            if is_stale(exc) or outdated_plans(conn, exc):
                 raise StaleRevision(app) from exc
             raise
         finally:
@@ -351,7 +357,7 @@ def _guarded_work(
             conn.info[LIVE] = (app_id, revision)
         return work(conn, opened)
     except DBAPIError as exc:
-        if is_stale(exc):
+        if is_stale(exc) or outdated_plans(conn, exc):
             raise StaleRevision(app) from exc
         raise
     finally:

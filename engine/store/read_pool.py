@@ -63,7 +63,8 @@ LIVE = "jimu_read_live"  # key in a read connection's info: (app id, revision) b
 STALE = "jimu_stale_revision"  # the text the guard fails to cast when the revision moved
 _KEPT = "_jimu_read_engines"
 GUARDED = "jimu_guarded"  # execution option: the statement went through `guard_for` already
-_INVALID_TEXT = "22P02"  # invalid_text_representation: the guard's failed cast
+_INVALID_TEXT = "22P02"
+_FEATURE_NOT_SUPPORTED = "0A000"  # e.g. a prepared statement's plan whose result type changed  # invalid_text_representation: the guard's failed cast
 _lock = threading.Lock()
 
 
@@ -197,6 +198,23 @@ def guard_for(conn: Connection, statement: Any, params: Any) -> tuple[Any, Any]:
     }
 
 
+def outdated_plans(conn: Connection, exc: DBAPIError) -> bool:
+    """Whether a statement failed because a plan psycopg prepared on `conn` before a publish
+    no longer fits: a field's type change renames its column and adds a new one of the same
+    name, so the same SQL now returns another type, which PostgreSQL refuses for a prepared
+    statement ("cached plan must not change result type"). These connections never roll back
+    (which is when psycopg forgets its prepared statements), so they would refuse it on every
+    later read: their prepared statements are dropped here (``DEALLOCATE ALL``, which psycopg
+    follows) and the caller starts the read again."""
+    original = exc.orig
+    if getattr(original, "sqlstate", None) != _FEATURE_NOT_SUPPORTED or (
+        "cached plan must not change result type" not in str(original)
+    ):
+        return False
+    conn.exec_driver_sql("DEALLOCATE ALL")
+    return True
+
+
 def is_stale(exc: DBAPIError) -> bool:
     """Whether a database error is a revision guard's (see the module)."""
     original = exc.orig
@@ -212,6 +230,7 @@ __all__ = [
     "guard_for",
     "guarded",
     "is_stale",
+    "outdated_plans",
     "read_engine",
     "read_engines",
 ]

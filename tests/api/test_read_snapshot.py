@@ -158,3 +158,26 @@ def test_the_read_pool_is_made_once_and_only_for_postgresql(store_engine: Engine
     assert read_engines(store_engine) == [made]
     store_engine.dispose()  # the read pool goes with its engine
     assert read_engines(store_engine) == []
+
+
+def test_a_type_change_published_after_many_reads_is_read_at_once(
+    store_engine: Engine, tmp_path: Any
+) -> None:
+    """PostgreSQL: psycopg prepares a statement run five times on a connection, and the read
+    pool's connections never roll back (when psycopg forgets them). A type change renames the
+    column and adds one of the same name, so the page's SQL is the same text returning another
+    type — which PostgreSQL refuses for the prepared plan. The read drops the connection's
+    prepared statements and starts again: the very next page is the new revision, not a 500,
+    and so is every one after it."""
+    client, record = shop(store_engine, tmp_path)
+    for _ in range(8):  # one client, one request at a time: the pool's one connection
+        assert client.get(RECORDS, params={"count": "none"}).json()["items"][0]["code"] == "12"
+        assert client.get(f"{RECORDS}/{record}").json()["code"] == "12"
+    publish(store_engine, definition("integer"))
+    for _ in range(8):
+        page = client.get(RECORDS, params={"count": "none"})
+        assert page.status_code == 200, page.text
+        assert page.json()["items"][0]["code"] == 12
+        got = client.get(f"{RECORDS}/{record}")
+        assert got.status_code == 200, got.text
+        assert got.json()["code"] == 12
