@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -78,6 +80,7 @@ def copied_crm(
                     "tokens": dict(facts["tokens"]),
                     "ids": dict(ids),
                     "names": {v: k for k, v in ids.items()},
+                    "installed_on": dt.date.fromisoformat(facts["installed_on"]),
                     "engine": engine,
                     "app": app,
                 },
@@ -103,6 +106,9 @@ def _install(engine: Engine, tmp: Path) -> dict[str, Any]:
     app.state.engine = engine
     admin = _client(app, TOKEN)
     assert admin.post(f"{API}/catalog/crm/install", json={"sample_data": True}).status_code == 201
+    # The day the sample dates were moved to (the organisation's zone): the template is built
+    # once per session, so a session that runs past midnight there uses it on a later day.
+    installed_on = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
     _add_auditor(admin)
     tokens = {}
     for user in [*USERS["users"], {"username": "auditor"}]:
@@ -113,7 +119,7 @@ def _install(engine: Engine, tmp: Path) -> dict[str, Any]:
         assert login.status_code == 200, login.text
         tokens[user["username"]] = login.json()["token"]
     ids = {u["username"]: u["id"] for u in admin.get(f"{API}/users", params={"limit": 100}).json()}
-    return {"tokens": tokens, "ids": ids}
+    return {"tokens": tokens, "ids": ids, "installed_on": installed_on}
 
 
 def _add_auditor(admin: TestClient) -> None:
