@@ -407,25 +407,40 @@ def _paths(route: Any) -> list[str]:
 
 def mount_hand_route(app: Any) -> dict[tuple[str, int | None], HandRun]:
     """The "hand SQL through HTTP" contender: ``POST /api/v1/bench-hand/{shape}`` on the bench's
-    app instance only. It authenticates like the product (`current_principal`: the one
-    credential statement), runs the hand SQL of `shape` for the caller's scope (the returned
+    app instance only. It authenticates like the product (the one credential statement; on
+    PostgreSQL on the report read pool's autocommit connection, as the report routes), runs the hand SQL of `shape` for the caller's scope (the returned
     map, filled per shape and viewer: None for the administrator, else the member's id) and
     answers its rows as JSON bytes."""
     import orjson
     from fastapi import APIRouter
 
     from engine.api.deps import engine_of, read_only
-    from engine.api.security import current_principal
+    from engine.api.security import credential_of, current_principal, settle
+    from engine.store.limits import Work, seconds_for
+    from engine.store.read_pool import read_engine
 
     handlers: dict[tuple[str, int | None], HandRun] = {}
     router = APIRouter()
 
     @router.post(f"{API}/bench-hand/{{shape}}")
     def hand_route(shape: str, request: Request) -> Response:
-        principal = current_principal(request)
-        me = None if principal.is_admin else principal.user_id
-        with read_only(engine_of(request)) as conn:
-            found = handlers[(shape, me)](conn)
+        engine = engine_of(request)
+        reads = read_engine(engine, seconds_for(request.app.state.settings, Work.REPORT))
+        if reads is None:  # SQLite: a read-only transaction, as the report routes
+            principal = current_principal(request)
+            me = None if principal.is_admin else principal.user_id
+            with read_only(engine) as conn:
+                found = handlers[(shape, me)](conn)
+        else:
+            # PostgreSQL: what the report routes have — one autocommit connection of the read
+            # pool (no BEGIN/ROLLBACK; psycopg keeps its prepared statements), the credential's
+            # own statement on it, then the hand SQL.
+            with reads.connect() as conn:
+                credential = credential_of(request)
+                row = conn.execute(credential.query.statement, credential.query.params).first()
+                principal = settle(request, credential, row)
+                me = None if principal.is_admin else principal.user_id
+                found = handlers[(shape, me)](conn)
         return Response(orjson.dumps(found, default=str), media_type="application/json")
 
     app.include_router(router)
