@@ -277,15 +277,9 @@ def reading(
     with (
         reads.connect() as conn,
         statement_limit(conn, Work.INTERACTIVE, seconds, transaction_ends=True, preset=True),
+        _restarting(conn, app),
     ):
-        try:
-            yield open_read(conn, request, app, form, 0, record, guard=True)
-        except DBAPIError as exc:
-            if is_stale(exc) or outdated_plans(conn, exc):
-                raise StaleRevision(app) from exc
-            raise
-        finally:
-            conn.info.pop(LIVE, None)
+        yield open_read(conn, request, app, form, 0, record, guard=True)
 
 
 def read(
@@ -350,12 +344,21 @@ def _guarded_work(
 ) -> T:
     """`work` after the opening statement on a read pool connection, its statements guarded
     by the revision the opening read (a stale one raises `StaleRevision`)."""
-    try:
+    with _restarting(conn, app):
         opened = open_caller(conn, request, app, 0)
         app_id, revision = opened.live
         if app_id is not None and revision is not None:
             conn.info[LIVE] = (app_id, revision)
         return work(conn, opened)
+
+
+@contextmanager
+def _restarting(conn: Connection, app: str) -> Iterator[None]:
+    """A read on a read pool connection: a statement that found the app published since the
+    read opened, or a prepared plan a publish outdated (`outdated_plans`), raises
+    `StaleRevision` (the caller starts the read again); the revision read is forgotten after."""
+    try:
+        yield
     except DBAPIError as exc:
         if is_stale(exc) or outdated_plans(conn, exc):
             raise StaleRevision(app) from exc
