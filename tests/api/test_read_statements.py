@@ -163,13 +163,20 @@ def round_trips(lines: list[str]) -> int:
     return count
 
 
+TRANSACTION_CONTROL = ("BEGIN", "ROLLBACK", "COMMIT", "START TRANSACTION", "END", "SAVEPOINT")
+
+
 def commands(lines: list[str]) -> list[str]:
-    """Transaction control sent as commands of their own (psycopg's BEGIN, ROLLBACK)."""
-    return [
+    """Transaction control sent as commands of their own (psycopg's BEGIN, ROLLBACK). Only
+    those: a statement without parameters that psycopg has not prepared yet (the people names,
+    whose ids are written into it) is a simple Query too, until its fifth run on the
+    connection — counted here, it made the test pass or fail with what ran before it."""
+    sent = [
         line.split("\t")[3].strip(' "')
         for line in lines
         if line.startswith("F\t") and line.split("\t")[2] == "Query"
     ]
+    return [text for text in sent if text.upper().startswith(TRANSACTION_CONTROL)]
 
 
 def kinds(seen: list[str]) -> list[str]:
