@@ -493,7 +493,7 @@ class CellWriter:
                 continue
             if found is None:
                 found = written[key] = self.dimension(d, value, label)
-            cells.append(dict(found))
+            cells.append(found)
         values = self.measures(raw, "")
         cells += [values[m.key] for m in self.compiled.measures]
         return cells
@@ -578,7 +578,8 @@ class CellWriter:
         """The answer's rows written straight from the driver's rows (`_plain_cells`, after
         `plain`): each dimension cell converted and written once per distinct value (then
         copied), each measure by its writer — the same cells as `row`, without a dict of
-        aggregates per group nor a conversion per value."""
+        aggregates per group nor a conversion per value. Rows of one dimension value share
+        its cell (one dict): a result is read, never changed in place."""
         dims: list[tuple[int, int | None, Dim, dict[Any, dict[str, Any]]]] = [
             (value, label, d, {})
             for (value, label), (_, d, _) in zip(picks, self._bits, strict=True)
@@ -598,7 +599,7 @@ class CellWriter:
                     continue
                 if cell is None:
                     cell = written[key] = self._dimension_of(d, value, label, at, label_at)
-                cells.append(dict(cell))
+                cells.append(cell)
             for at, write in steps:
                 cells.append(write(row[at]))
             found.append(cells)
