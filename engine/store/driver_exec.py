@@ -47,7 +47,7 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-AUTOCOMMIT = "jimu_autocommit"  # key in a pooled connection's info: it never opens a transaction
+from engine.store.read_pool import AUTOCOMMIT, GUARDED, guard_for
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,6 @@ def driver_rows(
 ) -> DriverRows:
     """`statement`'s rows on `conn` with `params` (see the module); `literal`: on PostgreSQL,
     sent with its values written into the SQL once it goes to the driver directly."""
-    from engine.store.read_pool import GUARDED, guard_for
-
     statement, params = guard_for(conn, statement, params)
     dialect = conn.dialect
     sent = _SENT.get(statement, {}).get(dialect.name)
