@@ -35,6 +35,7 @@ from engine.forms.field_types.computed import FormulaField
 from engine.forms.sql import FormSql
 from engine.reports.compile import PIVOT_CELLS, Compiled, Dim, Measure, ReportCompiler
 from engine.reports.result import ReportColumn, ReportResult
+from engine.store.driver_exec import driver_rows
 
 TEN_PLACES = Decimal(1).scaleb(-10)
 BLANK = {"zh": "(空)", "en": "(blank)"}
@@ -66,8 +67,10 @@ def run_report(
     """Run `report` as the viewer `sql` was opened for: one statement, then the cells."""
     compiled = compiled_report(conn, sql, report, filters)
     statement = _statement(conn, compiled)
-    found = conn.execute(statement)
-    names = list(found.keys())
+    # straight to the driver from its third run (the kept statement is the same object), its
+    # values written in on PostgreSQL: one plan per connection, as a hand-written statement
+    found = driver_rows(conn, statement, {}, literal=True)
+    names = list(found.keys)
     where = {name: index for index, name in enumerate(names)}
     picks = [
         (where[f"{d.key}#v"], where[f"{d.key}#l"] if d.label is not None else None)
@@ -80,11 +83,11 @@ def run_report(
     if (
         _plain_cells(compiled, report)
         and len(columns) == len(names)
-        and writer.plain(where, columns, conn.dialect, found.cursor.description)
+        and writer.plain(where, columns, conn.dialect, found.description)
     ):
         # the driver's values: `plain_rows` converts a dimension's once per distinct value and
         # writes a money sum's text straight from it, instead of a conversion per value
-        rows = found.cursor_strategy.fetchall(found, found.cursor)
+        rows = found.rows
         if len(rows) > compiled.max_rows:
             raise too_large(len(compiled.measures))
         return ReportResult.model_construct(
@@ -96,7 +99,7 @@ def run_report(
         )
     details: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
     rolled: list[tuple[list[tuple[Any, Any]], Raw, int]] = []
-    for row in found.all():
+    for row in found.named():
         dims = [(row[v], row[lab] if lab is not None else None) for v, lab in picks]
         raw = {name: row[index] for name, index in raws}
         mask = int(row[grouping]) if grouping is not None else 0
@@ -490,7 +493,7 @@ class CellWriter:
                 continue
             if found is None:
                 found = written[key] = self.dimension(d, value, label)
-            cells.append(dict(found))
+            cells.append(found)
         values = self.measures(raw, "")
         cells += [values[m.key] for m in self.compiled.measures]
         return cells
@@ -575,7 +578,8 @@ class CellWriter:
         """The answer's rows written straight from the driver's rows (`_plain_cells`, after
         `plain`): each dimension cell converted and written once per distinct value (then
         copied), each measure by its writer — the same cells as `row`, without a dict of
-        aggregates per group nor a conversion per value."""
+        aggregates per group nor a conversion per value. Rows of one dimension value share
+        its cell (one dict): a result is read, never changed in place."""
         dims: list[tuple[int, int | None, Dim, dict[Any, dict[str, Any]]]] = [
             (value, label, d, {})
             for (value, label), (_, d, _) in zip(picks, self._bits, strict=True)
@@ -595,7 +599,7 @@ class CellWriter:
                     continue
                 if cell is None:
                     cell = written[key] = self._dimension_of(d, value, label, at, label_at)
-                cells.append(dict(cell))
+                cells.append(cell)
             for at, write in steps:
                 cells.append(write(row[at]))
             found.append(cells)

@@ -2,7 +2,7 @@
 
 - a bare string is a formula over the triggering record (with `OLD(field)`), evaluated in
   Python; its result is converted to the target field's type as a formula's value is stored
-  (text from any single value, ids from numbers);
+  (text from a number, text, date, time or option; ids from numbers);
 - numbers, booleans and null are literals; `{"value": x}` is the literal `x` (`value` kind);
 - `{"copy": "<field of the rule's form>"}` copies a field of the triggering record (`copy`
   kind): same-typed fields, relations to the same form, and the conversions data linkage
@@ -68,8 +68,8 @@ def fits(value_type: ExprType, target: FieldInfo) -> bool:
         return value_type.is_list and value_type.kind == target.kind
     if value_type.is_list or target.kind is None:
         return False
-    if target.kind == "text":
-        return True
+    if target.kind == "text":  # any single value's text, as it is stored; not 是/否 nor a record
+        return value_type.kind not in ("boolean", "record")
     if target.kind in ID_KINDS:
         return value_type.kind in (target.kind, "number")
     return value_type.kind == target.kind

@@ -22,6 +22,16 @@ plain SELECTs on a connection that is already in a transaction (SQLite's read tr
 ``BEGIN`` SQLAlchemy sends) or in autocommit (PostgreSQL's read pool) take this path, and only
 statements whose compiled form has no parameters expanded at execution (``IN`` lists); every
 other statement goes through SQLAlchemy as before.
+
+A caller whose statement is the same text with the same values run after run (a kept report
+for one viewer) may ask for it ``literal``: on PostgreSQL its values are then written into the
+SQL by psycopg's client-side binding (`psycopg.ClientCursor.mogrify`, which quotes for the
+connection) and the statement sent without parameters. psycopg prepares it on its fifth run on
+a connection like any other; PostgreSQL then plans it once, with its values, instead of
+planning it again at every run, which it does for a statement with parameters whenever it
+judges a plan for any value (a generic plan) worse than one for these values — a report's
+plan cost more than its execution's CPU around it (docs/decisions.md "Reports' values written
+into their statement").
 """
 
 from __future__ import annotations
@@ -29,14 +39,15 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
+from psycopg import ClientCursor
 from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-AUTOCOMMIT = "jimu_autocommit"  # key in a pooled connection's info: it never opens a transaction
+from engine.store.read_pool import AUTOCOMMIT, GUARDED, guard_for
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class _Sent:
     processors: Sequence[Any] | None  # the result columns' conversions (None: none has one)
     binders: dict[str, Callable[[Any], Any]]  # bind name -> its parameter conversion
     index: dict[str, int]  # result key -> position
+    literal: dict[tuple[Any, ...], str] = field(default_factory=dict)  # values -> their SQL
 
 
 @dataclass(frozen=True)
@@ -121,10 +133,14 @@ DIRECT = all(
 ) and hasattr(SQLCompiler, "_bind_processors")
 
 
-def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]) -> DriverRows:
-    """`statement`'s rows on `conn` with `params` (see the module)."""
-    from engine.store.read_pool import GUARDED, guard_for
+LITERAL_KEPT = 64  # per statement: the SQL with its values written in, for this many value sets
 
+
+def driver_rows(
+    conn: Connection, statement: Select[Any], params: dict[str, Any], *, literal: bool = False
+) -> DriverRows:
+    """`statement`'s rows on `conn` with `params` (see the module); `literal`: on PostgreSQL,
+    sent with its values written into the SQL once it goes to the driver directly."""
     statement, params = guard_for(conn, statement, params)
     dialect = conn.dialect
     sent = _SENT.get(statement, {}).get(dialect.name)
@@ -163,6 +179,8 @@ def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
     sql = sent.sql
+    if literal and dialect.name == "postgresql" and isinstance(parameters, dict):
+        sql, parameters = _literal(sent, dbapi_connection, parameters)
     try:
         events = conn._has_events or conn.engine._has_events
         if events:
@@ -176,6 +194,23 @@ def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]
     except Exception as exc:
         conn._handle_dbapi_exception(exc, sql, parameters, cursor, None)
     return DriverRows(sent.keys, rows, cursor, sent.processors, sent.index)
+
+
+def _literal(sent: _Sent, dbapi_connection: Any, parameters: dict[str, Any]) -> tuple[str, Any]:
+    """`sent`'s SQL with `parameters` written in (kept per value set), and no parameters; as it
+    is when a value is not hashable (an array)."""
+    key = tuple(parameters.items())
+    try:
+        found = sent.literal.get(key)
+    except TypeError:
+        return sent.sql, parameters
+    if found is None:
+        found = ClientCursor(dbapi_connection).mogrify(sent.sql, parameters)
+        with _lock:
+            if len(sent.literal) >= LITERAL_KEPT:
+                sent.literal.clear()
+            sent.literal[key] = found
+    return found, None
 
 
 def _direct(conn: Connection) -> bool:

@@ -54,9 +54,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
-from engine.store.driver_exec import AUTOCOMMIT
 from engine.store.limits import postgres_setting
 from engine.store.models import App
+
+AUTOCOMMIT = "jimu_autocommit"  # key in a pooled connection's info: it never opens a transaction
 
 CACHES_OF = "jimu_caches_of"  # attribute of a read pool: the main engine's pool (its caches)
 LIVE = "jimu_read_live"  # key in a read connection's info: (app id, revision) being read
@@ -222,6 +223,7 @@ def is_stale(exc: DBAPIError) -> bool:
 
 
 __all__ = [
+    "AUTOCOMMIT",
     "CACHES_OF",
     "GUARD",
     "GUARDED",

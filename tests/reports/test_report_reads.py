@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from engine.store.read_pool import read_engines
 from tests.api.test_read_snapshot import definition, openings, publishing_after_each_opening
 from tests.api.test_read_snapshot import shop as shop_app
-from tests.api.test_read_statements import commands, protocol, round_trips, statements
+from tests.api.test_read_statements import commands, engines, protocol, round_trips, statements
 from tests.auth.crm_org import API, installed_crm
 from tests.auth.test_query_limits import MEDIUM, limits
 
@@ -76,6 +77,40 @@ def test_a_warm_report_is_the_opening_statement_and_its_own(
         assert commands(lines) == [], commands(lines)  # no BEGIN, no ROLLBACK
         assert round_trips(lines) == 2, lines
         assert again == first
+
+
+@pytest.mark.parametrize("who", ["admin", "rep_a1"])
+def test_on_postgresql_a_warm_report_is_sent_with_its_values_written_in(
+    crm: dict[str, Any], who: str
+) -> None:
+    """PostgreSQL plans a statement with parameters again at every run when it judges a plan
+    for any value worse than one for these; a warm report's statement is sent with its values
+    written into the SQL (engine.store.driver_exec, ``literal``), and so planned once per
+    connection once psycopg has prepared it. Its answer is the same as the first run's, sent
+    through SQLAlchemy with parameters; the opening statement keeps its parameters."""
+    if not postgres(crm):
+        pytest.skip("SQLite has no plans to keep; its statements keep their parameters")
+    first = post(crm, who, QUERY, BY_OWNER)
+    sent: list[tuple[str, Any]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        sent.append((statement, parameters))
+
+    watched = engines(crm["engine"])
+    for each in watched:
+        event.listen(each, "before_cursor_execute", before)
+    try:
+        answers = [post(crm, who, QUERY, BY_OWNER) for _ in range(4)]
+    finally:
+        for each in watched:
+            event.remove(each, "before_cursor_execute", before)
+    assert all(answer == first for answer in answers)
+    reports = [(sql, params) for sql, params in sent if "jimu_caller" not in sql]
+    openings = [params for sql, params in sent if "jimu_caller" in sql]
+    assert len(reports) == 4 and len(openings) == 4, sent
+    sql, params = reports[-1]
+    assert params is None and "%(" not in sql, (sql, params)
+    assert all(params for params in openings)
 
 
 def test_the_report_limit_is_the_reports_own(crm: dict[str, Any]) -> None:

@@ -131,6 +131,24 @@ def _one(**changes: Any) -> dict[str, Any]:
             "unknown_outcome",
         ),
         ({"actions": [{"type": "teleport"}]}, "rules[0].actions[0].type", "unknown_action"),
+        (  # a 是/否 result into a text field: the save would refuse it (expected_text)
+            {
+                "actions": [
+                    {"type": "update_records", "target": "self", "values": {"note": "amount > 100"}}
+                ]
+            },
+            "rules[0].actions[0].values.note",
+            "value_type",
+        ),
+        (  # a record into a text field
+            {
+                "actions": [
+                    {"type": "update_records", "target": "self", "values": {"note": "customer"}}
+                ]
+            },
+            "rules[0].actions[0].values.note",
+            "value_type",
+        ),
         (
             {
                 "actions": [

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    any_,
     bindparam,
     cast,
     event,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -236,3 +238,91 @@ def test_a_dropped_statement_is_not_kept_alive(things: Engine) -> None:
     del statement
     gc.collect()
     assert gone() is None
+
+
+TRICKY = ["O'Brien", "back\\slash", "50% off", "x' OR '1'='1", "名称 ’引号‘"]
+
+
+def test_literal_values_are_written_into_the_sql_on_postgresql(things: Engine) -> None:
+    """`literal`: on PostgreSQL the statement goes to the driver without parameters, its values
+    quoted by psycopg (a quote, a backslash, a percent sign, an injection attempt and Chinese
+    text find exactly their own row); on SQLite its parameters are sent as always."""
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    with things.begin() as conn:
+        conn.execute(
+            insert(THINGS),
+            [
+                {"id": 100 + n, "name": name, "kind": "t", "at": since}
+                for n, name in enumerate(TRICKY)
+            ],
+        )
+    statement = select(THINGS.c.id, THINGS.c.name).where(
+        THINGS.c.name == bindparam("name"), THINGS.c.at >= bindparam("since")
+    )
+    sent: list[tuple[str, Any]] = []
+
+    def before(conn: Any, cursor: Any, sql: str, parameters: Any, *args: Any) -> None:
+        if "dx_things" in sql:
+            sent.append((sql, parameters))
+
+    event.listen(things, "before_cursor_execute", before)
+    try:
+        with things.begin() as conn:
+            for n, name in enumerate(TRICKY):
+                for _ in range(3):
+                    found = driver_rows(
+                        conn, statement, {"name": name, "since": since}, literal=True
+                    )
+                assert found.cursor is not None
+                assert [tuple(row) for row in found.rows] == [(100 + n, name)]
+            missing = driver_rows(conn, statement, {"name": "nobody", "since": since}, literal=True)
+            assert list(missing.rows) == []
+    finally:
+        event.remove(things, "before_cursor_execute", before)
+    sql, parameters = sent[-2]  # the last run of the last tricky name, sent to the driver
+    if things.dialect.name == "postgresql":
+        assert parameters is None
+        assert "'名称 ’引号‘'" in sql and "2026-01-01" in sql
+    else:
+        assert parameters is not None and "名称 ’引号‘" in list(parameters)
+
+
+def test_literal_sql_is_kept_per_value_set_within_a_bound(
+    things: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if things.dialect.name != "postgresql":
+        pytest.skip("values are written into the SQL on PostgreSQL only")
+    monkeypatch.setattr(driver_exec, "LITERAL_KEPT", 2)
+    statement = select(THINGS.c.name).where(THINGS.c.id == bindparam("id"))
+    with things.begin() as conn:
+        for record in (1, 2, 3, 4, 5, 1):
+            for _ in range(3):
+                found = driver_rows(conn, statement, {"id": record}, literal=True)
+            assert found.rows[0][0] == f"名称{record}"
+    kept = driver_exec._SENT[statement]["postgresql"]
+    assert 1 <= len(kept.literal) <= 2
+
+
+def test_a_value_that_cannot_be_kept_is_sent_as_a_parameter(things: Engine) -> None:
+    if things.dialect.name != "postgresql":
+        pytest.skip("an array parameter: PostgreSQL")
+    statement = (
+        select(THINGS.c.id)
+        .where(THINGS.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(Integer))))
+        .order_by(THINGS.c.id)
+    )
+    sent: list[Any] = []
+
+    def before(conn: Any, cursor: Any, sql: str, parameters: Any, *args: Any) -> None:
+        if "dx_things" in sql:
+            sent.append(parameters)
+
+    event.listen(things, "before_cursor_execute", before)
+    try:
+        with things.begin() as conn:
+            for _ in range(3):
+                found = driver_rows(conn, statement, {"ids": [2, 5]}, literal=True)
+    finally:
+        event.remove(things, "before_cursor_execute", before)
+    assert found.cursor is not None and [row[0] for row in found.rows] == [2, 5]
+    assert sent[-1] == {"ids": [2, 5]}
