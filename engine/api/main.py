@@ -12,6 +12,7 @@ from engine import __version__
 from engine.api.errors import JimuJSONResponse, install_error_handlers
 from engine.api.headers import install_headers
 from engine.api.limits import install_body_limits
+from engine.api.openapi_errors import install_error_docs
 from engine.api.routes import (
     admin,
     apps,
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, ui_dist: Path | None = None) ->
     app.state.settings = settings
     app.state.clock = system_clock  # every request's "now" (engine.api.deps.request_now)
     install_error_handlers(app)
+    install_error_docs(app)
     install_headers(
         app,
         trusted_proxies=settings.trusted_proxies,
