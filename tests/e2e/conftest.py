@@ -23,7 +23,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -65,7 +64,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PYCACHE = Path(tempfile.gettempdir()) / "jimu-e2e-pycache"
 ADMIN_PASSWORD = "E2e-Admin-2026"
 # Two shared cores run the server, Chromium and other work at once: wait up to 15 s for what a
 # test expects to see (Playwright's default is 5 s), so a slow moment is not a failure.
@@ -123,10 +121,6 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
     # Several workers are tested in tests/api/test_workers.py.
     env.setdefault("JIMU_WORKERS", "1")
     env.pop("JIMU_ADMIN_TOKEN", None)
-    if env.pop("PYTHONDONTWRITEBYTECODE", None):
-        # Without bytecode files every server (and each of its HTTP workers) would compile the
-        # engine again; keep them out of the source tree, in a cache of the e2e servers' own.
-        env.setdefault("PYTHONPYCACHEPREFIX", str(PYCACHE))
     if database_url:
         env["JIMU_DATABASE_URL"] = database_url
     else:
