@@ -119,9 +119,10 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
     port = _free_port()
     env = {**os.environ, "JIMU_DATA_DIR": str(data_dir), "JIMU_ADMIN_PASSWORD": ADMIN_PASSWORD}
     # One HTTP worker, serving in the server's own process: a browser test sends one request
-    # at a time, and a supervisor with a worker per core costs three interpreters per start.
+    # at a time, a supervisor with a worker per core costs three interpreters per start, and a
+    # forked server is daemonic, which may not start worker processes (forked_serve.start).
     # Several workers are tested in tests/api/test_workers.py.
-    env.setdefault("JIMU_WORKERS", "1")
+    env["JIMU_WORKERS"] = "1"
     env.pop("JIMU_ADMIN_TOKEN", None)
     if database_url:
         env["JIMU_DATABASE_URL"] = database_url
