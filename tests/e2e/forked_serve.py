@@ -35,8 +35,8 @@ _FORKS.set_forkserver_preload(PRELOAD)
 
 def start(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> BaseProcess:
     """`jimu <args>` in a new process and session, with exactly the environment `env`, in
-    `cwd`, its output in `log` (started anew). The process is daemonic: one still running when the
-    test process exits is terminated (so it cannot start multiprocessing HTTP workers;
+    `cwd`, its output in `log` (started anew). The process is daemonic: one still running when
+    the test process exits is terminated (so it cannot start multiprocessing HTTP workers;
     `JIMU_WORKERS=1`)."""
     process = _FORKS.Process(target=_run, args=(args, env, str(cwd), str(log)), daemon=True)
     process.start()
