@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.store_fixtures",
     "tests.response_guard",
     "tests.file_order",
+    "tests.bytecode_cache",
 ]
 
 

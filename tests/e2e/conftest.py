@@ -1,5 +1,6 @@
-"""End-to-end fixtures: a real Jimu server (`jimu serve` in a subprocess, on a temporary data
-directory) and Debian's Chromium driven by Playwright.
+"""End-to-end fixtures: a real Jimu server (`jimu serve` in a process of its own, forked from
+one that imported the engine once: tests/e2e/forked_serve.py; on a temporary data directory)
+and Debian's Chromium driven by Playwright.
 
 Servers start from session templates (`ServerTemplates`): the first test that needs, say, an
 empty Jimu or one with the CRM installed has a server made once — migrations, the administrator,
@@ -22,8 +23,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -31,6 +30,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,6 +51,7 @@ from sqlalchemy.engine import make_url
 
 from engine.store.models import Job, utcnow
 from engine.store.session import engine_for_url
+from tests.e2e import forked_serve
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDER_UI = ROOT / "builder_ui"
@@ -65,7 +66,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PYCACHE = Path(tempfile.gettempdir()) / "jimu-e2e-pycache"
 ADMIN_PASSWORD = "E2e-Admin-2026"
 # Two shared cores run the server, Chromium and other work at once: wait up to 15 s for what a
 # test expects to see (Playwright's default is 5 s), so a slow moment is not a failure.
@@ -89,7 +89,7 @@ class Server:
 
     url: str
     data_dir: Path
-    process: subprocess.Popen[bytes]
+    process: BaseProcess
 
     @property
     def api(self) -> str:
@@ -119,35 +119,20 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
     port = _free_port()
     env = {**os.environ, "JIMU_DATA_DIR": str(data_dir), "JIMU_ADMIN_PASSWORD": ADMIN_PASSWORD}
     # One HTTP worker, serving in the server's own process: a browser test sends one request
-    # at a time, and a supervisor with a worker per core costs three interpreters per start.
+    # at a time, a supervisor with a worker per core costs three interpreters per start, and a
+    # forked server is daemonic, which may not start worker processes (forked_serve.start).
     # Several workers are tested in tests/api/test_workers.py.
-    env.setdefault("JIMU_WORKERS", "1")
+    env["JIMU_WORKERS"] = "1"
     env.pop("JIMU_ADMIN_TOKEN", None)
-    if env.pop("PYTHONDONTWRITEBYTECODE", None):
-        # Without bytecode files every server (and each of its HTTP workers) would compile the
-        # engine again; keep them out of the source tree, in a cache of the e2e servers' own.
-        env.setdefault("PYTHONPYCACHEPREFIX", str(PYCACHE))
     if database_url:
         env["JIMU_DATABASE_URL"] = database_url
     else:
         env.pop("JIMU_DATABASE_URL", None)
-    log = (data_dir / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from engine.cli import app; app()",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its HTTP workers too: `kill_server` ends the whole group
+    process = forked_serve.start(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        ROOT,
+        data_dir / "server.log",
     )
     url = f"http://127.0.0.1:{port}"
     began = time.monotonic()
@@ -160,25 +145,24 @@ def start_server(data_dir: Path, database_url: str | None = None) -> Server:
                     return Server(url, data_dir, process)
         except OSError:
             pass
-        if process.poll() is not None or time.monotonic() > deadline:
+        if not process.is_alive() or time.monotonic() > deadline:
             kill_server(process)
             raise RuntimeError(f"Jimu did not start:\n{(data_dir / 'server.log').read_text()}")
         time.sleep(0.05)
 
 
-def kill_server(process: subprocess.Popen[bytes]) -> None:
-    """Kill a server and its HTTP worker processes (its process group: killing only the
-    supervisor would leave its workers running, orphaned)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+def kill_server(process: BaseProcess) -> None:
+    """Kill a server and any process it started (its process group)."""
+    if process.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.join()
 
 
 def stop_server(server: Server) -> None:
     server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
+    server.process.join(timeout=10)
+    if server.process.exitcode is None:
         kill_server(server.process)
 
 

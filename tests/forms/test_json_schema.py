@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -28,6 +29,14 @@ def validator() -> Draft202012Validator:
     schema = app_json_schema()
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
+
+
+@pytest.fixture(scope="module")
+def fast_validator() -> jsonschema_rs.Draft202012Validator:
+    """The published schema in jsonschema-rs, the property test's judge: `jsonschema` spends
+    ~0.3 s on each whole CRM pack (every field against all the field types' `oneOf`
+    branches), jsonschema-rs ~1.5 ms, naming the same paths (docs/decisions.md)."""
+    return jsonschema_rs.Draft202012Validator(app_json_schema(), validate_formats=False)
 
 
 def test_the_schema_is_draft_2020_12(validator: Draft202012Validator) -> None:
@@ -148,10 +157,10 @@ _JSON_VALUES = st.sampled_from(
     ),
 )
 def test_imports_accept_exactly_what_the_published_schema_accepts(
-    validator: Draft202012Validator, where: tuple[Any, ...], change: Any
+    fast_validator: jsonschema_rs.Draft202012Validator, where: tuple[Any, ...], change: Any
 ) -> None:
     """Imports are validated by the models the schema is generated from (docs/decisions.md):
-    a broken pack must be rejected by both, at the path jsonschema names, and a pack the
+    a broken pack must be rejected by both, at the path the schema validator names, and a pack the
     schema accepts must pass the structural validation too."""
     app = copy.deepcopy(_PACK)
     parent = app
@@ -164,7 +173,7 @@ def test_imports_accept_exactly_what_the_published_schema_accepts(
         parent["zz_unknown"] = 1
     elif isinstance(change, tuple):
         parent[last] = change[1]
-    schema_paths = {format_path(list(error.absolute_path)) for error in validator.iter_errors(app)}
+    schema_paths = {format_path(error.instance_path) for error in fast_validator.iter_errors(app)}
     try:
         AppDefinition.model_validate(app)
         model_paths: set[str] = set()
