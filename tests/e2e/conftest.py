@@ -56,6 +56,7 @@ from tests.e2e import forked_serve
 ROOT = Path(__file__).resolve().parents[2]
 BUILDER_UI = ROOT / "builder_ui"
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+STEP_SHOTS = os.environ.get("JIMU_E2E_SHOTS") == "1"  # every `shot` step saved (see `shot`)
 CHROMIUM = os.environ.get("JIMU_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -455,16 +456,20 @@ Shot = Callable[[Page, str], None]
 
 @pytest.fixture
 def shot(request: pytest.FixtureRequest) -> Shot:
-    """`shot(page, "step")` saves test-artifacts/e2e/<test>/<nn>-step.png (full page)."""
+    """`shot(page, "step")` saves test-artifacts/e2e/<test>/<nn>-step.png (full page) when
+    ``JIMU_E2E_SHOTS=1``. Off by default: a full-page screenshot costs the browser ~0.5 s of
+    CPU, ~217 of them a run on two cores the suite keeps busy; a failing test saves each open
+    page's screenshot anyway (`_failure_report`)."""
     folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
     count = 0
 
     def take(page: Page, name: str) -> None:
         nonlocal count
         count += 1
-        page.screenshot(path=str(folder / f"{count:02d}-{name}.png"), full_page=True)
+        if STEP_SHOTS:
+            folder.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(folder / f"{count:02d}-{name}.png"), full_page=True)
 
     return take
 
