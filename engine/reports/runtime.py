@@ -576,10 +576,10 @@ class CellWriter:
 
     def plain_rows(self, rows: Sequence[Any], picks: list[tuple[int, int | None]]) -> list[Any]:
         """The answer's rows written straight from the driver's rows (`_plain_cells`, after
-        `plain`): each dimension cell converted and written once per distinct value (then
-        copied), each measure by its writer — the same cells as `row`, without a dict of
-        aggregates per group nor a conversion per value. Rows of one dimension value share
-        its cell (one dict): a result is read, never changed in place."""
+        `plain`): each dimension cell converted and written once per distinct value, each
+        measure by its writer — the same cells as `row`, without a dict of aggregates per group
+        nor a conversion per value. Rows of one dimension value share its cell (one dict): a
+        result is read, never changed in place."""
         dims: list[tuple[int, int | None, Dim, dict[Any, dict[str, Any]]]] = [
             (value, label, d, {})
             for (value, label), (_, d, _) in zip(picks, self._bits, strict=True)
