@@ -199,7 +199,8 @@ def driver_rows(
 def _literal(sent: _Sent, dbapi_connection: Any, parameters: dict[str, Any]) -> tuple[str, Any]:
     """`sent`'s SQL with `parameters` written in (kept per value set), and no parameters; as it
     is when a value is not hashable (an array)."""
-    key = tuple(parameters.items())
+    # each value's type too: 1, 1.0 and True are equal keys but are written differently
+    key = tuple((name, value.__class__, value) for name, value in parameters.items())
     try:
         found = sent.literal.get(key)
     except TypeError:

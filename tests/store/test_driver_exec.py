@@ -326,3 +326,20 @@ def test_a_value_that_cannot_be_kept_is_sent_as_a_parameter(things: Engine) -> N
         event.remove(things, "before_cursor_execute", before)
     assert found.cursor is not None and [row[0] for row in found.rows] == [2, 5]
     assert sent[-1] == {"ids": [2, 5]}
+
+
+def test_equal_values_of_other_types_are_written_as_their_own(things: Engine) -> None:
+    """1 and True are equal Python keys; the SQL kept for one is never sent for the other
+    (PostgreSQL writes True as ``true``, 1 as ``1``)."""
+    postgres = things.dialect.name == "postgresql"
+    statement = (
+        select(THINGS.c.id)
+        .where(cast(bindparam("value"), String) == ("true" if postgres else "1"))
+        .order_by(THINGS.c.id)
+    )
+    with things.begin() as conn:
+        for value in (True, 1, True, 1):
+            for _ in range(3):
+                found = driver_rows(conn, statement, {"value": value}, literal=True)
+            matches = value is True or not postgres
+            assert len(found.rows) == (len(ROWS) if matches else 0), (value, things.dialect.name)
