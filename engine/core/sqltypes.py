@@ -119,7 +119,17 @@ class ExactDecimal(TypeDecorator[Decimal]):
                     return fallback(value)
                 return format(value.quantize(quantum, ROUND_HALF_UP, _EXACT), "f")
 
-            return from_decimal
+            if scale > 6:
+                return from_decimal
+
+            def from_decimal_str(value: Any) -> Any:
+                # quantized, its exponent is -scale ≥ -6: `str` writes it without an exponent,
+                # as `format(…, "f")` does, at a third of the cost
+                if type(value) is not Decimal:
+                    return fallback(value)
+                return str(value.quantize(quantum, ROUND_HALF_UP, _EXACT))
+
+            return from_decimal_str
         if scale == 0:
             return lambda value: str(value) if type(value) is int else fallback(value)
         unit = 10**scale
