@@ -31,6 +31,8 @@ Each shape runs as the administrator (every record) and as a member holding a ro
 - **HTTP**: ``POST /api/v1/apps/bench/query`` through the ASGI app in process
   (`fastapi.testclient.TestClient`, httpx, on one event loop kept for every request as a
   server keeps it), sign-in and JSON included;
+- **run HTTP**: the same shape saved as a report (``PUT …/reports/{key}`` once per bench run)
+  and run by the report page's route, ``POST /api/v1/apps/bench/reports/{key}/run`` (no body);
 - **hand HTTP**: the hand answer served through HTTP: a bench-only route
   (``POST /api/v1/bench-hand/{shape}``, mounted on the same app instance here, never in the
   product) that authenticates the request's token the way the product's dependency does
@@ -46,11 +48,11 @@ compared as sets of values and the report's labels, order and larger JSON counte
 
 Before timing, every shape's engine answer is asserted identical to the hand answer (rows and
 totals, in order, labels included) and the two routes' JSON equal. Medians over ``--runs``
-rounds (two warm-up rounds; each round starts one contender later, so none keeps a place);
+rounds for the administrator's shapes and ``--member-runs`` for the member's (two warm-up rounds; each round starts one contender later, so none keeps a place);
 printed: ms per contender and the ratios (target ≤ 1.15×).
 
-Usage: ``python bench/report_bench.py [--rows N] [--runs R] [--db sqlite|postgresql|both]
-[--viewer admin|member|both] [--bare]``.
+Usage: ``python bench/report_bench.py [--rows N] [--runs R] [--member-runs M]
+[--db sqlite|postgresql|both] [--viewer admin|member|both] [--bare]``.
 
 Loading 1,000,000 rows takes minutes; ``--keep PATH`` keeps the SQLite database in the file
 `PATH` and ``--url URL`` runs on an existing database (e.g. a PostgreSQL server you keep
@@ -683,7 +685,7 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[st
     held = loaded_rows(engine)
     if held is not None and held != args.rows:
         raise SystemExit(f"the kept database holds {held:,} orders, not --rows {args.rows:,}")
-    app, _admin, clients, users = setup(engine, tmp, reuse=held is not None)
+    app, admin, clients, users = setup(engine, tmp, reuse=held is not None)
     if held is None:
         load(engine, args.rows, users)
         print(f"loaded in {time.perf_counter() - started:.1f} s", flush=True)
@@ -696,17 +698,25 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[st
     pg = engine.dialect.name == "postgresql"
     today = dt.datetime.now(TZ).date()
     specs = shapes(today)
+    for shape, spec in specs.items():  # saved, for the report page's route (`…/run`)
+        revision = admin.get(f"{API}/apps/bench").json()["_revision"]
+        saved = admin.put(
+            f"{API}/apps/bench/reports/{shape}",
+            json={"key": shape, "name": shape, **spec, "_revision": revision},
+        )
+        assert saved.status_code == 200, saved.text
     lines: list[tuple[str, ...]] = []
     for viewer, me in (("admin", None), ("member", users[0])):
         if args.viewer not in ("both", viewer):
             continue
+        runs = args.runs if me is None else args.member_runs
         hand = Hand(layout.table.name, col, engine.dialect.name, me)
         bare = Hand(layout.table.name, col, engine.dialect.name, me, bare=True)
         client = clients[viewer]
         with engine.connect() as conn:
             for shape in ("a", "a2", "b", "c", "d", "e"):
                 if shape == "d":
-                    timings = bench_page(conn, hand, me, args.runs, Reader)
+                    timings = bench_page(conn, hand, me, runs, Reader)
                     lines.append(row(name, viewer, shape, timings))
                     continue
                 body = {"key": shape, "name": shape, **specs[shape]}
@@ -721,9 +731,19 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[st
                     assert response.status_code == 200, response.text
                     return response.json()
 
+                def by_run(shape: str = shape, client: Any = client) -> Any:
+                    response = client.post(f"{API}/apps/bench/reports/{shape}/run")
+                    assert response.status_code == 200, response.text
+                    return response.json()
+
                 found = by_engine()
                 answer = HandAnswer(shape, pg, found["columns"])
-                contenders: dict[str, Callable[[], Any]] = {"engine": by_engine, "http": by_http}
+                assert by_run() == by_http(), f"{shape}: the saved report answers otherwise"
+                contenders: dict[str, Callable[[], Any]] = {
+                    "engine": by_engine,
+                    "http": by_http,
+                    "run": by_run,
+                }
                 for suffix, statements in (("", hand), ("_bare", bare)):
                     if suffix and not args.bare:
                         continue
@@ -784,7 +804,7 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[tuple[st
                         return conn.execute(s).all()
 
                     contenders["index"] = by_index
-                timings = interleaved(contenders, args.runs)
+                timings = interleaved(contenders, runs)
                 if "index" in timings:
                     NOTES.append(
                         f"{name} {viewer} a: hand SQL scanning {timings['sql']:.1f} ms, the same"
@@ -865,8 +885,10 @@ def row(db: str, viewer: str, shape: str, t: dict[str, float]) -> tuple[str, ...
         ratio("engine", "hand"),
         ratio("engine", "sql"),
         ms("http"),
+        ms("run"),
         ms("hand_http"),
         ratio("http", "hand_http"),
+        ratio("run", "hand_http"),
         ratio("http", "sql"),
     )
     if BARE:
@@ -883,7 +905,13 @@ def row(db: str, viewer: str, shape: str, t: dict[str, float]) -> tuple[str, ...
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=7, help="rounds of the administrator's shapes")
+    parser.add_argument(
+        "--member-runs",
+        type=int,
+        default=61,
+        help="rounds of the member's shapes (a few ms each: more rounds steady their medians)",
+    )
     add_database_option(parser)
     parser.add_argument("--keep", type=Path, help="a SQLite file kept (and reused) between runs")
     parser.add_argument("--url", help="an existing database to load once and reuse")
@@ -908,7 +936,7 @@ def main() -> None:
         lines += run_database(name, url, args)
     head = (
         "| database | viewer | shape | engine ms | hand ms | SQL ms | engine/hand | engine/SQL"
-        " | HTTP ms | hand HTTP ms | HTTP/hand-HTTP | HTTP/SQL |"
+        " | HTTP ms | run HTTP ms | hand HTTP ms | HTTP/hand-HTTP | run/hand-HTTP | HTTP/SQL |"
     )
     if BARE:
         head += " bare SQL ms | engine/bare-SQL | bare hand HTTP ms | HTTP/bare-hand-HTTP |"

@@ -60,6 +60,7 @@ AGG_LABELS = {
 }
 
 Raw = dict[str, Any]  # a group's aggregates by column name
+NONE = type(None)
 
 
 def run_report(
@@ -589,24 +590,35 @@ class CellWriter:
         written: list[Sequence[Any]] = []
         for (at, label_at), (_, d, _) in zip(picks, self._bits, strict=True):
             values = columns[at]
-            labels = columns[label_at] if label_at is not None else repeat(None)
-            # keyed by the value's type too: 1, 1.0 and True are equal keys, not one value
-            keys = list(zip(map(type, values), values, labels, strict=False))
-            cells: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+            cells: dict[Any, dict[str, Any]] = {}
             get = cells.get
             try:
-                written.append(
-                    [get(key) or self._kept(cells, key, d, at, label_at) for key in keys]
-                )
+                if label_at is None and len(set(map(type, values)) - {NONE}) <= 1:
+                    # values of one type (or NULL): each value is its own key
+                    written.append([get(v) or self._kept_value(cells, v, d, at) for v in values])
+                    continue
+                # keyed by the value's type too: 1, 1.0 and True are equal keys, not one value
+                labels = columns[label_at] if label_at is not None else repeat(None)
+                keys = list(zip(map(type, values), values, labels, strict=False))
+                written.append([get(k) or self._kept(cells, k, d, at, label_at) for k in keys])
             except TypeError:  # a value that is not hashable: each written on its own
-                written.append([self._dimension_of(d, k[1], k[2], at, label_at) for k in keys])
+                labels = columns[label_at] if label_at is not None else repeat(None)
+                pairs = zip(values, labels, strict=False)
+                written.append([self._dimension_of(d, v, b, at, label_at) for v, b in pairs])
         for at, write in self._steps:
             written.append(list(map(write, columns[at])))
         return list(map(list, zip(*written, strict=True)))
 
+    def _kept_value(
+        self, cells: dict[Any, dict[str, Any]], value: Any, d: Dim, at: int
+    ) -> dict[str, Any]:
+        """The cell of a dimension `value` without a label column, written and kept."""
+        found = cells[value] = self._dimension_of(d, value, None, at, None)
+        return found
+
     def _kept(
         self,
-        cells: dict[tuple[Any, Any, Any], dict[str, Any]],
+        cells: dict[Any, dict[str, Any]],
         key: tuple[Any, Any, Any],
         d: Dim,
         at: int,
