@@ -298,8 +298,9 @@ class Hand:
 
     def d_page(self) -> str:
         c = self.c
+        system = "_id, _owner" if self.bare else ", ".join(RECORD_SYSTEM)
         return (
-            f"SELECT _id, _owner, {c['region']}, {c['product']}, {c['status']}, {c['amount']},"
+            f"SELECT {system}, {c['region']}, {c['product']}, {c['status']}, {c['amount']},"
             f" {c['signed_at']} FROM {self.t} WHERE {self.where(c['status'] + WON)}"
             f" ORDER BY {c['amount']} DESC NULLS LAST, _id LIMIT 50"
         )
@@ -418,6 +419,46 @@ class HandAnswer:
             *([self.person(o, name), total, money(s), n] for o, (s, n, name) in by_owner.items()),
             [total, total, money(grand[0]), grand[1]],
         ]
+
+
+RECORD_SYSTEM = (
+    "_id",
+    "_created_at",
+    "_created_by",
+    "_updated_at",
+    "_updated_by",
+    "_owner",
+    "_version",
+    "_deleted_at",
+)
+MOMENTS = {"_created_at", "_updated_at", "_deleted_at", "signed_at"}
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def hand_page(rows: Any, count: int, pg: bool) -> tuple[list[dict[str, Any]], int]:
+    """(d)'s page as record JSON, written by hand from `Hand.d_page`'s rows: moments as UTC
+    text to the millisecond, money as text at 2 places, the rest as stored."""
+    keys = [*RECORD_SYSTEM, "region", "product", "status", "amount", "signed_at"]
+
+    def moment(value: Any) -> str | None:
+        if value is None:
+            return None
+        if pg:
+            day = value.astimezone(dt.UTC)
+            ms = day.microsecond // 1000
+        else:  # epoch ms
+            seconds, ms = divmod(value, 1000)
+            day = EPOCH + dt.timedelta(seconds=seconds)
+        return f"{day:%Y-%m-%dT%H:%M:%S}.{ms:03d}Z"
+
+    items = []
+    for row in rows:
+        item = dict(zip(keys, row, strict=True))
+        for key in MOMENTS:
+            item[key] = moment(item[key])
+        item["amount"] = money(item["amount"], pg)
+        items.append(item)
+    return items, count
 
 
 # --- normalising answers -------------------------------------------------------------------
@@ -847,14 +888,31 @@ def bench_page(conn: Connection, hand: Hand, me: int | None, runs: int, reader: 
         found = reader(loaded.layout, loaded.layout.forms["orders"], ctx, access=sql.access)
         return found.list(conn, filter='status = "won"', sort="-amount", limit=50)
 
-    def by_hand() -> Any:
-        return conn.execute(text(hand.d_page())).all(), conn.execute(
-            text(hand.d_count())
-        ).scalar_one()
+    pg = conn.dialect.name == "postgresql"
+    statements = (text(hand.d_page()), text(hand.d_count()))
 
-    page, (rows, count) = by_engine(), by_hand()
-    assert page_ids(page) == [r[0] for r in rows] and page_total(page) == count
-    return interleaved({"engine": by_engine, "sql": by_hand}, runs)
+    def by_hand() -> Any:
+        return conn.execute(statements[0]).all(), conn.execute(statements[1]).scalar_one()
+
+    def by_hand_page() -> Any:
+        rows, count = by_hand()
+        return hand_page(rows, count, pg)
+
+    page = by_engine()
+    assert (page.items, page_total(page)) == by_hand_page(), "(d): the pages differ"
+    contenders = {"engine": by_engine, "sql": by_hand, "hand": by_hand_page}
+    if BARE:
+        bare = Hand(hand.t, hand.c, conn.dialect.name, me, bare=True)
+        bare_statements = (text(bare.d_page()), text(bare.d_count()))
+
+        def by_bare() -> Any:
+            page = conn.execute(bare_statements[0]).all()
+            return page, conn.execute(bare_statements[1]).scalar_one()
+
+        rows, count = by_bare()
+        assert page_ids(page) == [r[0] for r in rows] and page_total(page) == count
+        contenders["sql_bare"] = by_bare
+    return interleaved(contenders, runs)
 
 
 def page_ids(page: Any) -> list[int]:
