@@ -557,9 +557,7 @@ def setup(
 
     if reuse:
         with engine.connect() as conn:
-            ids: dict[str, int] = dict(
-                conn.execute(text("SELECT username, id FROM users")).tuples().all()
-            )
+            ids: dict[str, int] = dict(conn.execute(text("SELECT username, id FROM users")).all())
         users = [int(ids[f"rep{n:03d}"]) for n in range(USERS)]
     else:
         prepare_database(engine)

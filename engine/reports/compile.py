@@ -640,35 +640,62 @@ class ReportCompiler:
 
     # --- values --------------------------------------------------------------------------
     def _value(self, scoped: Source, path: str, where: str) -> tuple[ColumnElement[Any], Any]:
-        """The SQL value of a field path, and (for a relation) its joined target's resolver."""
+        """The SQL value of a field path, and (for a path ending on a relation) its joined
+        target's resolver. A path through to-one relations (``customer``,
+        ``customer.region``, ``customer.company.city``) reads each hop's target through a
+        LEFT JOIN (`_join`); any other path is the forms engine's read."""
         parts = path.split(".")
-        head = self.sql.form.fields.get(parts[0])
-        if (
-            self.rows is None
-            and head is not None
-            and isinstance(head.spec, RelationField)
-            and head.source == "column"
-            and len(parts) <= 2
-        ):
-            alias, resolver, _ = self._join(head)
-            if len(parts) == 1:
+        hops = self._hops(parts)
+        if hops:
+            joined = None
+            for index in range(len(hops)):
+                joined = self._join(".".join(parts[: index + 1]), hops[index])
+            assert joined is not None
+            alias, resolver, _ = joined
+            if len(hops) == len(parts):
                 return alias.c._id, resolver
-            return resolver.value(parts[1]), None
+            if len(hops) == len(parts) - 1:
+                return resolver.value(parts[-1]), None
         if len(parts) == 1:
             return scoped.value(path, where), None
         return scoped.formula(path, where), None
 
-    def _join(self, relation: FieldLayout) -> tuple[Any, Resolver, ColumnElement[Any] | None]:
-        """The LEFT JOIN of a to-one relation's target: live rows the viewer may read only."""
-        found = self._joins.get(relation.key)
+    def _hops(self, parts: list[str]) -> list[FieldLayout]:
+        """The to-one relations (a column holding the target's id) that `parts` starts with,
+        each in the form the one before reaches, and visible to the viewer there."""
+        hops: list[FieldLayout] = []
+        container: Any = self.container
+        hidden: frozenset[str] = self.sql.hidden if self.rows is None else frozenset()
+        for key in parts:
+            field = container.fields.get(key)
+            if (
+                field is None
+                or not isinstance(field.spec, RelationField)
+                or field.source != "column"
+                or key in hidden
+            ):
+                break
+            hops.append(field)
+            container = self.sql.app.forms[field.spec.target]
+            hidden = target_access(self.sql.access, container)[1]
+        return hops
+
+    def _join(
+        self, path: str, relation: FieldLayout
+    ) -> tuple[Any, Resolver, ColumnElement[Any] | None]:
+        """The LEFT JOIN of the target of the to-one relation `path` (its last hop
+        `relation`): live rows the viewer may read only, so a record pointing to one they may
+        not read — at any hop — falls in the blank group."""
+        found = self._joins.get(path)
         if found is not None:
             return found
         assert isinstance(relation.spec, RelationField)
         sql = self.sql
+        holder = self._joins[path.rsplit(".", 1)[0]][0] if "." in path else self.container.table
         target = sql.app.forms[relation.spec.target]
         access, hidden = target_access(sql.access, target)
-        alias = target.table.alias(f"jimu_{relation.key}")
-        on = [alias.c._id == sql.form.table.c[relation.column], alias.c._deleted_at.is_(None)]
+        alias = target.table.alias(f"jimu_{path.replace('.', '_')}")
+        on = [alias.c._id == holder.c[relation.column], alias.c._deleted_at.is_(None)]
         if access is not None:
             scope = Resolver(sql.app, target, alias, ctx=sql.ctx, who=sql.who)
             on.append(access.where("view", alias, scope))
@@ -681,8 +708,8 @@ class ReportCompiler:
         else:
             title = resolver.value(target.title_field)
         self._from = self._from.outerjoin(alias, and_(*on))
-        self._joins[relation.key] = (alias, resolver, title)
-        return self._joins[relation.key]
+        self._joins[path] = (alias, resolver, title)
+        return self._joins[path]
 
     def _final(self, path: str) -> tuple[Container, FieldLayout | None]:
         """The container and field a path ends on (the owner of its values)."""
@@ -714,9 +741,8 @@ class ReportCompiler:
         value, relation = self._value(scoped, dim.field, f"{where}.field")
         found = Dim(key, dim.field, None, kind, owner, value)
         if kind == "record":
-            head = self.sql.form.fields.get(dim.field.split(".")[0])
-            if relation is not None and head is not None and self.rows is None:
-                title = self._joins[head.key][2]
+            if relation is not None:
+                title = self._joins[dim.field][2]
                 found.label = title if title is not None else func.cast(value, expr_text_type())
             else:
                 found.label = self._title(dim.field, value)

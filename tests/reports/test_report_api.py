@@ -870,6 +870,71 @@ def test_one_statement_per_run_with_relations_joined(crm: dict[str, Any]) -> Non
         assert "_owner" in join
 
 
+def test_a_path_through_two_relations_is_joined_with_each_targets_scope(
+    crm: dict[str, Any],
+) -> None:
+    """`opportunity.customer` on follow-ups (a relation's relation, as deep as the language
+    reaches): both hops are LEFT JOINs of the one statement, each with the viewer's scope in its
+    ON — no subquery per row. rep_a1's follow-up of their opportunity whose customer is
+    rep_b1's falls in the blank group for rep_a1 and has the customer for the administrator;
+    every count equals what the viewer's own records, read through the records API hop by hop,
+    give."""
+    from engine.reports.compile import ReportCompiler
+    from engine.reports.spec import ReportSpec
+
+    probe = crm["probe"]
+    if not any(f["content"] == "两跳探针" for f in _records(crm, "admin", "crm", "followup")):
+        data = {
+            "customer": probe["customer"]["_id"],
+            "opportunity": probe["_id"],
+            "method": "visit",
+            "content": "两跳探针",
+        }
+        _create(crm, "crm", "followup", data, "rep_a1")
+    shape = {
+        "form": "followup",
+        "rows": [{"field": "opportunity.customer"}, {"field": "opportunity"}],
+        "measures": [{"key": "n", "agg": "count"}],
+    }
+    for user in ("rep_a1", "rep_b1", "admin"):
+        opportunities = {o["_id"]: o for o in _records(crm, user, "crm", "opportunity")}
+        customers = {c["_id"]: c for c in _records(crm, user, "crm", "customer")}
+        expected: Counter[tuple[Any, Any]] = Counter()
+        for followup in _records(crm, user, "crm", "followup"):
+            opportunity = opportunities.get((followup["opportunity"] or {}).get("_id"))
+            customer = customers.get(((opportunity or {}).get("customer") or {}).get("_id"))
+            key = (
+                customer["_id"] if customer else None,
+                opportunity["_id"] if opportunity else None,
+            )
+            expected[key] += 1
+        rows = _ok(_query(crm, user, "crm", shape))["rows"]
+        found = {
+            ((r[0]["value"] or {}).get("_id"), (r[1]["value"] or {}).get("_id")): r[2] for r in rows
+        }
+        assert found == dict(expected) and found, user
+        for r in rows:
+            if r[0]["value"] is not None:
+                assert r[0]["label"] == customers[r[0]["value"]["_id"]]["name"]
+    probed = {**shape, "filter": 'content = "两跳探针"'}
+    mine = _ok(_query(crm, "rep_a1", "crm", probed))["rows"]
+    assert [(r[0]["value"], r[1]["value"]["_id"]) for r in mine] == [(None, probe["_id"])]
+    theirs = _ok(_query(crm, "admin", "crm", probed))["rows"]
+    assert [r[0]["value"] for r in theirs] == [{"_id": probe["customer"]["_id"], "title": "乙方"}]
+    with crm["engine"].connect() as conn:
+        sql = _form_sql(crm, conn, "rep_a1", "followup")
+        report = ReportSpec.model_validate({**shape, "key": "r", "name": "r"})
+        compiled = ReportCompiler(sql, report).compile(conn.dialect.name).statement
+        text = str(compiled.compile(dialect=conn.dialect))
+        pg = conn.dialect.name == "postgresql"
+    joins = text.split("LEFT OUTER JOIN r")[1:]
+    assert len(joins) == 2  # the opportunity, then its customer — each joined once
+    for join in joins:  # rep_a1's own scope on each target, in its ON
+        assert "_owner" in join.split("WHERE", 1)[0].split("GROUP BY", 1)[0]
+    # the records, their groups (and on PostgreSQL the groups ordered outside): no subquery
+    assert text.count("SELECT") == (3 if pg else 2)
+
+
 def test_totals_and_count_distinct_take_each_database_s_measured_shape(
     crm: dict[str, Any],
 ) -> None:
