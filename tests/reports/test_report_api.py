@@ -935,6 +935,103 @@ def test_a_path_through_two_relations_is_joined_with_each_targets_scope(
     assert text.count("SELECT") == (3 if pg else 2)
 
 
+DEPOT: dict[str, Any] = {
+    "format": "jimu.app/1",
+    "key": "depot",
+    "name": {"zh": "仓库", "en": "Depot"},
+    "version": "1.0.0",
+    "forms": [
+        {
+            "key": "item",
+            "name": "货品",
+            "title_field": "name",
+            "fields": [{"key": "name", "type": "text", "label": "名称"}],
+        },
+        {
+            "key": "order",
+            "name": "订单",
+            "fields": [
+                {"key": "note", "type": "text", "label": "备注"},
+                {
+                    "key": "lines",
+                    "type": "subform",
+                    "label": "明细",
+                    "fields": [
+                        {"key": "item", "type": "relation", "label": "货品", "target": "item"},
+                        {"key": "qty", "type": "integer", "label": "数量"},
+                    ],
+                },
+            ],
+        },
+    ],
+    "roles": [
+        {
+            "key": "clerk",
+            "name": "店员",
+            "forms": {
+                "order": {"actions": ["view"], "scope": "all"},
+                "item": {"actions": ["view"], "scope": "own"},
+            },
+        }
+    ],
+}
+
+
+def test_a_subform_rows_relation_is_joined_with_its_targets_scope(crm: dict[str, Any]) -> None:
+    """Subform rows as the source, grouped by a row's relation: the target is a LEFT JOIN with
+    the viewer's scope in its ON. A clerk who may read only their own 货品 sees the other
+    货品's quantity under the blank group; the administrator sees each."""
+    from engine.reports.compile import ReportCompiler
+    from engine.reports.spec import ReportSpec
+
+    admin = crm["clients"]["admin"]
+    if admin.get(f"{API}/apps/depot").status_code == 404:
+        assert admin.post(f"{API}/apps", json=DEPOT).status_code == 201
+        role = next(r for r in admin.get(f"{API}/roles", params={"app": "depot"}).json())
+        added = admin.post(
+            f"{API}/roles/{role['id']}/members", json={"user_id": crm["ids"]["rep_a1"]}
+        )
+        assert added.status_code == 201, added.text
+        mine = _create(crm, "depot", "item", {"name": "螺丝"}, "rep_a1")["_id"]
+        theirs = _create(crm, "depot", "item", {"name": "螺母"}, "rep_b1")["_id"]
+        lines = [{"item": mine, "qty": 1}, {"item": theirs, "qty": 2}, {"item": mine, "qty": 3}]
+        _create(crm, "depot", "order", {"note": "一单", "lines": lines}, None)
+    names = {i["_id"]: i["name"] for i in _records(crm, "admin", "depot", "item")}
+    shape = {
+        "form": "order",
+        "subform": "lines",
+        "rows": [{"field": "item"}],
+        "measures": [{"key": "qty", "agg": "sum", "field": "qty"}],
+    }
+    seen = {
+        user: {
+            (r[0]["value"] or {}).get("_id"): (r[0]["label"], r[1])
+            for r in _ok(_query(crm, user, "depot", shape))["rows"]
+        }
+        for user in ("rep_a1", "admin")
+    }
+    by_name = {name: key for key, name in names.items()}
+    assert seen["admin"] == {by_name["螺丝"]: ("螺丝", 4), by_name["螺母"]: ("螺母", 2)}
+    assert seen["rep_a1"] == {by_name["螺丝"]: ("螺丝", 4), None: ("(空)", 2)}
+    with crm["engine"].connect() as conn:
+        from engine.auth.permissions import form_access
+        from engine.auth.principal import Principal
+        from engine.forms import apps
+        from engine.forms.sql import FormSql
+        from tests.contexts import context
+
+        loaded = apps.load(conn, "depot")
+        principal = Principal(crm["ids"]["rep_a1"], "rep_a1", False, "session")
+        layout = loaded.layout.forms["order"]
+        access = form_access(conn, principal, loaded.id, loaded.layout.spec, layout)
+        sql = FormSql(loaded.layout, layout, context(), access=access)
+        report = ReportSpec.model_validate({**shape, "key": "r", "name": "r"})
+        compiled = ReportCompiler(sql, report).compile(conn.dialect.name).statement
+        text = str(compiled.compile(dialect=conn.dialect))
+    joins = text.split("LEFT OUTER JOIN r")[1:]
+    assert len(joins) == 1 and "_owner" in joins[0].split("WHERE", 1)[0]
+
+
 def test_totals_and_count_distinct_take_each_database_s_measured_shape(
     crm: dict[str, Any],
 ) -> None:
