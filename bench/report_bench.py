@@ -41,7 +41,7 @@ Each shape runs as the administrator (every record) and as a member holding a ro
   asserted equal to the report route's. HTTP's and authentication's fixed cost per request is
   in both; HTTP/hand-HTTP is what the report route itself adds.
 
-The issue asks for the baseline "with identical results": until 2026-12-07 the hand statements
+The issue asks for the baseline "with identical results": until 2026-12-06 the hand statements
 were unordered and without names and the hand route answered bare tuples, so the answers were
 compared as sets of values and the report's labels, order and larger JSON counted against it.
 ``--bare`` also times those (columns *bare SQL* and *bare hand HTTP*).
@@ -200,7 +200,7 @@ class Hand:
     knows this app would write it (region codes sort in their option order; a status rank is
     a CASE; on PostgreSQL the groups are a MATERIALIZED CTE ordered outside, since an ORDER BY
     over the grouping makes the planner sort every record). `bare`: the statements measured
-    before 2026-12-07 — unordered, without names (`--bare`)."""
+    until 2026-12-06 — unordered, without names (`--bare`)."""
 
     def __init__(
         self, table: str, col: dict[str, str], dialect: str, me: int | None, bare: bool = False
