@@ -83,6 +83,7 @@ from sqlalchemy.engine import Connection, Engine
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_databases import add_database_option, each_database
+from engine.store.records import SYSTEM_FIELDS
 
 HandRun = Callable[[Connection], Any]
 
@@ -298,7 +299,7 @@ class Hand:
 
     def d_page(self) -> str:
         c = self.c
-        system = "_id, _owner" if self.bare else ", ".join(RECORD_SYSTEM)
+        system = "_id, _owner" if self.bare else ", ".join(SYSTEM_FIELDS)
         return (
             f"SELECT {system}, {c['region']}, {c['product']}, {c['status']}, {c['amount']},"
             f" {c['signed_at']} FROM {self.t} WHERE {self.where(c['status'] + WON)}"
@@ -421,16 +422,6 @@ class HandAnswer:
         ]
 
 
-RECORD_SYSTEM = (
-    "_id",
-    "_created_at",
-    "_created_by",
-    "_updated_at",
-    "_updated_by",
-    "_owner",
-    "_version",
-    "_deleted_at",
-)
 MOMENTS = {"_created_at", "_updated_at", "_deleted_at", "signed_at"}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -438,7 +429,7 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def hand_page(rows: Any, count: int, pg: bool) -> tuple[list[dict[str, Any]], int]:
     """(d)'s page as record JSON, written by hand from `Hand.d_page`'s rows: moments as UTC
     text to the millisecond, money as text at 2 places, the rest as stored."""
-    keys = [*RECORD_SYSTEM, "region", "product", "status", "amount", "signed_at"]
+    keys = [*SYSTEM_FIELDS, "region", "product", "status", "amount", "signed_at"]
 
     def moment(value: Any) -> str | None:
         if value is None:
