@@ -642,8 +642,9 @@ class ReportCompiler:
     def _value(self, scoped: Source, path: str, where: str) -> tuple[ColumnElement[Any], Any]:
         """The SQL value of a field path, and (for a path ending on a relation) its joined
         target's resolver. A path through to-one relations (``customer``,
-        ``customer.region``, ``customer.company.city``) reads each hop's target through a
-        LEFT JOIN (`_join`); any other path is the forms engine's read."""
+        ``customer.region``, ``opportunity.customer``: the language reaches one relation
+        deep, and a relation's own relation as its id) reads each hop's target through a LEFT
+        JOIN (`_join`); any other path is the forms engine's read."""
         parts = path.split(".")
         hops = self._hops(parts)
         if hops:
@@ -694,7 +695,8 @@ class ReportCompiler:
         holder = self._joins[path.rsplit(".", 1)[0]][0] if "." in path else self.container.table
         target = sql.app.forms[relation.spec.target]
         access, hidden = target_access(sql.access, target)
-        alias = target.table.alias(f"jimu_{path.replace('.', '_')}")
+        # numbered: no field key (letters, digits, _) can make two joins' names meet
+        alias = target.table.alias(f"jimu_{len(self._joins)}_{relation.key}")
         on = [alias.c._id == holder.c[relation.column], alias.c._deleted_at.is_(None)]
         if access is not None:
             scope = Resolver(sql.app, target, alias, ctx=sql.ctx, who=sql.who)
