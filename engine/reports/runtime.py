@@ -590,6 +590,7 @@ class CellWriter:
         written: list[Sequence[Any]] = []
         for (at, label_at), (_, d, _) in zip(picks, self._bits, strict=True):
             values = columns[at]
+            labels = columns[label_at] if label_at is not None else repeat(None)
             cells: dict[Any, dict[str, Any]] = {}
             get = cells.get
             try:
@@ -598,11 +599,9 @@ class CellWriter:
                     written.append([get(v) or self._kept_value(cells, v, d, at) for v in values])
                     continue
                 # keyed by the value's type too: 1, 1.0 and True are equal keys, not one value
-                labels = columns[label_at] if label_at is not None else repeat(None)
                 keys = list(zip(map(type, values), values, labels, strict=False))
                 written.append([get(k) or self._kept(cells, k, d, at, label_at) for k in keys])
             except TypeError:  # a value that is not hashable: each written on its own
-                labels = columns[label_at] if label_at is not None else repeat(None)
                 pairs = zip(values, labels, strict=False)
                 written.append([self._dimension_of(d, v, b, at, label_at) for v, b in pairs])
         for at, write in self._steps:
